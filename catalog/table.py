@@ -1,0 +1,55 @@
+"""Table and view definitions held by the catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from catalog.schema import Schema
+
+# Option keys whose values are secrets: never printed back (SHOW CREATE, EXPLAIN, logs).
+SECRET_MARKERS = ("password", "secret", "sasl.jaas.config", "ssl.key", "token", "credential")
+
+
+def is_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(m in lowered for m in SECRET_MARKERS)
+
+
+def redact(options: dict[str, str]) -> dict[str, str]:
+    """The options with secret values replaced, for anything shown to a person."""
+    return {k: ("******" if is_secret(k) else v) for k, v in options.items()}
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A table declared with CREATE TABLE: a schema plus connector options."""
+
+    name: str
+    schema: Schema
+    options: dict[str, str] = field(default_factory=dict)
+    temporary: bool = False
+    comment: str | None = None
+
+    @property
+    def connector(self) -> str:
+        return self.options.get("connector", "")
+
+    def with_options(self, updates: dict[str, str]) -> TableDef:
+        return replace(self, options={**self.options, **updates})
+
+    def to_json(self) -> dict[str, Any]:
+        from catalog.serde import table_to_json
+
+        return table_to_json(self)
+
+
+@dataclass(frozen=True)
+class ViewDef:
+    """A view: its query text (Flink SQL), re-planned wherever it is used."""
+
+    name: str
+    query: str
+    temporary: bool = False
+    columns: tuple[str, ...] = ()
+    comment: str | None = None

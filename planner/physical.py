@@ -1,0 +1,316 @@
+"""The physical plan: a DAG of operator nodes, the contract between planner and runtime.
+
+Plain frozen dataclasses that serialise to JSON and back, so another tool can plan with
+``import planner`` and ship the document elsewhere. Every expression inside a node is
+DuckDB SQL over the node's input, which the runtime registers as a relation named
+``input`` (columns quoted with double quotes). Updating streams carry Flink's row kind in
+a column ``ROW_KIND_COLUMN`` (int8: 0 +I, 1 -U, 2 +U, 3 -D) that no schema lists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from catalog.connectors import ChangelogMode, Guarantee
+
+ROW_KIND_COLUMN = "__row_kind"
+INPUT_RELATION = "input"
+
+
+class Partitioning(str, Enum):
+    FORWARD = "forward"
+    HASH = "hash"
+    BROADCAST = "broadcast"
+    SINGLE = "single"
+    REBALANCE = "rebalance"
+
+
+@dataclass(frozen=True)
+class Field:
+    """An output column: its name, Flink type text and time attribute, if any."""
+
+    name: str
+    type: str
+    time_attribute: str | None = None  # "rowtime" | "proctime" | None
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An input of a node: which node, and how its rows are spread over our subtasks."""
+
+    source: int
+    partitioning: Partitioning = Partitioning.FORWARD
+    keys: tuple[str, ...] = ()
+
+
+# ---- operator specs ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Scan of a catalog table. ``columns`` are what the connector produces: physical
+    columns, then metadata columns (``metadata`` maps column name -> metadata key)."""
+
+    table: str
+    connector: str
+    options: dict[str, str]
+    columns: tuple[Field, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+    bounded: bool = False
+    kind: str = "source"
+
+
+@dataclass(frozen=True)
+class CalcSpec:
+    """Projection and filter: ``SELECT <projections> FROM input WHERE <condition>``.
+    Each projection is (output name, DuckDB SQL)."""
+
+    projections: tuple[tuple[str, str], ...]
+    condition: str | None = None
+    kind: str = "calc"
+
+
+@dataclass(frozen=True)
+class WatermarkSpec:
+    """Assigns watermarks: each row's watermark candidate is ``expr`` (DuckDB SQL, a
+    timestamp); the operator emits the running maximum as the watermark."""
+
+    rowtime: str
+    expr: str
+    idle_timeout_ms: int = 0
+    emit_interval_ms: int = 200
+    kind: str = "watermark"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window definition; all sizes in milliseconds."""
+
+    type: str  # "tumble" | "hop" | "cumulate" | "session"
+    time_column: str
+    size_ms: int = 0
+    slide_ms: int = 0  # hop
+    step_ms: int = 0  # cumulate
+    offset_ms: int = 0
+    gap_ms: int = 0  # session
+    proctime: bool = False
+
+
+@dataclass(frozen=True)
+class AggCall:
+    """One aggregate: ``func`` in count, count_star, sum, min, max, avg; ``arg`` and
+    ``filter`` are DuckDB SQL over the input; ``type`` is the Flink result type."""
+
+    name: str
+    func: str
+    arg: str | None
+    type: str
+    distinct: bool = False
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class WindowAssignSpec:
+    """Window TVF without aggregation: adds window_start, window_end, window_time."""
+
+    window: Window
+    kind: str = "window_assign"
+
+
+@dataclass(frozen=True)
+class WindowAggregateSpec:
+    """Windowed aggregation. Output columns are ``keys``, then window_start, window_end,
+    window_time, then the aggregates, in that order; it is insert-only and fires when the
+    watermark (or processing time) passes a window's end. ``partition_keys`` are the keys
+    of a session window's PARTITION BY (a subset of ``keys``)."""
+
+    window: Window
+    keys: tuple[str, ...]
+    aggs: tuple[AggCall, ...]
+    kind: str = "window_aggregate"
+
+
+@dataclass(frozen=True)
+class GroupAggregateSpec:
+    """Unwindowed GROUP BY: keyed state; emits +I for a new key, -U/+U for a changed one
+    (and -D when a retraction removes a key's last row). Output: keys then aggregates."""
+
+    keys: tuple[str, ...]
+    aggs: tuple[AggCall, ...]
+    kind: str = "group_aggregate"
+
+
+@dataclass(frozen=True)
+class UnionSpec:
+    kind: str = "union"
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """Write into a catalog table. ``columns`` are the persisted columns in table order;
+    the input's columns arrive in that order too."""
+
+    table: str
+    connector: str
+    options: dict[str, str]
+    columns: tuple[Field, ...]
+    primary_key: tuple[str, ...] = ()
+    guarantee: Guarantee = Guarantee.AT_LEAST_ONCE
+    kind: str = "sink"
+
+
+@dataclass(frozen=True)
+class CollectSpec:
+    """The result of an interactive SELECT, handed back to the session."""
+
+    kind: str = "collect"
+
+
+OperatorSpec = (
+    SourceSpec
+    | CalcSpec
+    | WatermarkSpec
+    | WindowAssignSpec
+    | WindowAggregateSpec
+    | GroupAggregateSpec
+    | UnionSpec
+    | SinkSpec
+    | CollectSpec
+)
+_SPECS: dict[str, type] = {
+    cls.kind: cls  # type: ignore[attr-defined]
+    for cls in typing.get_args(OperatorSpec)
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    id: int
+    name: str
+    spec: OperatorSpec
+    inputs: tuple[Edge, ...]
+    schema: tuple[Field, ...]
+    parallelism: int = 1
+    changelog: ChangelogMode = ChangelogMode.INSERT_ONLY
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def stateful(self) -> bool:
+        return self.spec.kind in ("window_aggregate", "group_aggregate")
+
+
+@dataclass(frozen=True)
+class PhysicalPlan:
+    """Nodes in topological order (inputs before users). A plan has one or more sinks
+    (a statement set has several) or a single collect node for an interactive SELECT."""
+
+    nodes: tuple[Node, ...]
+    name: str = "sqlstream-job"
+    config: dict[str, str] = field(default_factory=dict)
+    rules: tuple[str, ...] = ()  # names of the rewrite rules applied, for EXPLAIN
+
+    def node(self, node_id: int) -> Node:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    @property
+    def sources(self) -> list[Node]:
+        return [n for n in self.nodes if isinstance(n.spec, SourceSpec)]
+
+    @property
+    def sinks(self) -> list[Node]:
+        return [n for n in self.nodes if isinstance(n.spec, SinkSpec | CollectSpec)]
+
+    def consumers(self, node_id: int) -> list[Node]:
+        return [n for n in self.nodes if any(e.source == node_id for e in n.inputs)]
+
+    @property
+    def bounded(self) -> bool:
+        return all(isinstance(s.spec, SourceSpec) and s.spec.bounded for s in self.sources)
+
+    # ---- JSON ------------------------------------------------------------------------
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(_encode(self), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> PhysicalPlan:
+        data = json.loads(text)
+        return _decode_plan(data)
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(cls: Any, value: Any) -> Any:
+    """Rebuild a dataclass field value from JSON, guided by the type annotation."""
+    origin = typing.get_origin(cls)
+    if cls is Any or value is None:
+        return value
+    if origin is tuple:
+        args = typing.get_args(cls)
+        inner = args[0]
+        return tuple(_decode(inner, v) for v in value)
+    if origin is dict:
+        return dict(value)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+        for arg in typing.get_args(cls):
+            if arg is type(None):
+                continue
+            try:
+                return _decode(arg, value)
+            except (TypeError, ValueError, KeyError):
+                continue
+        return value
+    if isinstance(cls, type) and issubclass(cls, Enum):
+        return cls(value)
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        kwargs = {
+            f.name: _decode(hints[f.name], value[f.name])
+            for f in dataclasses.fields(cls)
+            if f.name in value
+        }
+        return cls(**kwargs)
+    return value
+
+
+def _decode_plan(data: dict[str, Any]) -> PhysicalPlan:
+    nodes = []
+    for n in data["nodes"]:
+        spec_cls = _SPECS[n["spec"]["kind"]]
+        nodes.append(
+            Node(
+                id=n["id"],
+                name=n["name"],
+                spec=_decode(spec_cls, n["spec"]),
+                inputs=tuple(_decode(Edge, e) for e in n["inputs"]),
+                schema=tuple(_decode(Field, f) for f in n["schema"]),
+                parallelism=n["parallelism"],
+                changelog=ChangelogMode(n["changelog"]),
+            )
+        )
+    return PhysicalPlan(
+        nodes=tuple(nodes),
+        name=data.get("name", "sqlstream-job"),
+        config=dict(data.get("config", {})),
+        rules=tuple(data.get("rules", ())),
+    )

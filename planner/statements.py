@@ -1,0 +1,129 @@
+"""Parsed statements: what ``planner.parse`` returns, one dataclass per statement kind.
+
+Queries stay sqlglot expressions in our Flink dialect (``planner.dialect``); everything
+else is plain data. Every statement knows its text and where it starts in the script, so
+an error raised while binding or running it can point at the line and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from catalog.schema import Schema
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str = field(default="", kw_only=True)  # the statement's text, without the ';'
+    line: int = field(default=1, kw_only=True)  # 1-based position of its first token
+    col: int = field(default=1, kw_only=True)
+
+
+@dataclass(frozen=True)
+class CreateTable(Statement):
+    name: str
+    schema: Schema
+    options: dict[str, str]
+    temporary: bool = False
+    if_not_exists: bool = False
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateView(Statement):
+    name: str
+    query: exp.Query
+    query_sql: str  # the query as the user wrote it, for SHOW CREATE VIEW
+    columns: tuple[str, ...] = ()
+    temporary: bool = False
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropTable(Statement):
+    name: str
+    if_exists: bool = False
+    temporary: bool = False
+
+
+@dataclass(frozen=True)
+class DropView(Statement):
+    name: str
+    if_exists: bool = False
+    temporary: bool = False
+
+
+@dataclass(frozen=True)
+class AlterTableSet(Statement):
+    name: str
+    options: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AlterTableReset(Statement):
+    name: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlterTableRename(Statement):
+    name: str
+    new_name: str
+
+
+@dataclass(frozen=True)
+class Insert(Statement):
+    table: str
+    query: exp.Query
+    columns: tuple[str, ...] = ()
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class StatementSet(Statement):
+    inserts: tuple[Insert, ...]
+
+
+@dataclass(frozen=True)
+class Query(Statement):
+    query: exp.Query
+
+
+@dataclass(frozen=True)
+class Set(Statement):
+    key: str | None = None  # SET alone lists the configuration
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Reset(Statement):
+    key: str | None = None  # RESET alone resets everything
+
+
+@dataclass(frozen=True)
+class Show(Statement):
+    """SHOW TABLES | VIEWS | FUNCTIONS | JOBS | CATALOGS | DATABASES | CREATE TABLE t |
+    CREATE VIEW v | COLUMNS FROM t; ``what`` is the lower-case, underscore-joined kind."""
+
+    what: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Describe(Statement):
+    name: str
+
+
+@dataclass(frozen=True)
+class Explain(Statement):
+    statement: Statement
+    details: tuple[str, ...] = ()  # e.g. ("json_execution_plan",), ("changelog_mode",)
+
+
+@dataclass(frozen=True)
+class StopJob(Statement):
+    job_id: str
+    savepoint: bool = False
+    drain: bool = False

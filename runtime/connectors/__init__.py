@@ -1,0 +1,1 @@
+"""Connector implementations; their option specs live in ``catalog.connectors``."""

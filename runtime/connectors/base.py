@@ -1,0 +1,128 @@
+"""The interfaces every connector implements: a source reader and a sink writer per subtask.
+
+Connectors are constructed from a plan node's spec (table name, options, columns) and a
+``SubtaskContext``; the task that owns them drives every call from its asyncio loop, one
+call at a time (never concurrently), so a connector needs no locks of its own.
+Blocking work (file or DuckDB I/O) belongs in ``asyncio.to_thread`` so the loop and the
+other core keep going.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from catalog.connectors import Guarantee
+from planner.physical import Field, SinkSpec, SourceSpec
+
+
+@dataclass
+class SourceMetrics:
+    """Counters a source keeps; the task publishes them as operator metrics."""
+
+    records_in: int = 0
+    bad_records_skipped: int = 0
+
+
+@dataclass
+class SubtaskContext:
+    """Where a connector or operator runs: job, node, subtask, configuration, state dir."""
+
+    job_name: str
+    node_id: int
+    node_name: str
+    subtask: int
+    parallelism: int
+    config: dict[str, str] = field(default_factory=dict)
+    state_dir: str | None = None  # where this subtask may keep files (checkpoint issue)
+
+    @property
+    def where(self) -> str:
+        return f"{self.node_name} (subtask {self.subtask + 1}/{self.parallelism})"
+
+
+class SourceReader(ABC):
+    """Reads one subtask's share of a table (its splits: files, partitions, a sequence
+    range). Emits Arrow batches whose columns are exactly ``spec.columns`` in order."""
+
+    def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.metrics = SourceMetrics()
+
+    async def open(self) -> None:
+        """Called once before the first ``poll``; connect, list splits, restore position."""
+
+    @abstractmethod
+    async def poll(self, max_rows: int) -> pa.RecordBatch | None:
+        """Up to ``max_rows`` rows, or None when nothing is available right now (the task
+        then waits a little and polls again). After ``finished`` is True it is not called."""
+
+    @property
+    def finished(self) -> bool:
+        """True once a bounded source has emitted everything."""
+        return False
+
+    def position(self) -> dict[str, Any]:
+        """A JSON-able position that ``restore`` can resume from (taken at a barrier: every
+        row before it was emitted, none after)."""
+        return {}
+
+    def restore(self, position: dict[str, Any]) -> None:
+        """Called before ``open`` when resuming from a checkpoint."""
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Checkpoint completed; e.g. commit Kafka offsets to the group for monitoring."""
+
+    async def close(self) -> None:
+        """Release resources; never called twice, nothing is called after it."""
+
+
+class SinkWriter(ABC):
+    """Writes one subtask's rows into a table.
+
+    Batches have the columns of ``spec.columns`` in order; an updating input adds the
+    row-kind column ``planner.physical.ROW_KIND_COLUMN`` last. The delivery guarantee a
+    writer gives is its ``guarantee``; a transactional writer (``TwoPhaseCommitSink`` in
+    ``runtime/connectors/twophase.py``, checkpoint issue) overrides the commit hooks.
+    """
+
+    guarantee: Guarantee = Guarantee.AT_LEAST_ONCE
+
+    def __init__(self, spec: SinkSpec, ctx: SubtaskContext) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.rows_written = 0
+
+    async def open(self) -> None:
+        """Called once before the first ``write``."""
+
+    @abstractmethod
+    async def write(self, batch: pa.RecordBatch) -> None:
+        """Write (or buffer) a batch."""
+
+    async def flush(self) -> None:
+        """Make everything written so far durable/visible (at-least-once: at a barrier and
+        at end of input)."""
+
+    async def pre_commit(self, checkpoint_id: int) -> Any:
+        """At barrier ``checkpoint_id``: flush and return a JSON-able handle stored in the
+        checkpoint. Default: flush, no handle."""
+        await self.flush()
+        return None
+
+    async def commit(self, checkpoint_id: int, handle: Any) -> None:
+        """Checkpoint ``checkpoint_id`` completed: make its pre-committed data visible.
+        Must be idempotent (recovery may commit a handle that was already committed)."""
+
+    async def close(self) -> None:
+        """Flush what is left and release resources; nothing is called after it."""
+        await self.flush()
+
+
+def source_columns(spec: SourceSpec) -> tuple[Field, ...]:
+    """The columns a reader must produce, in order."""
+    return spec.columns

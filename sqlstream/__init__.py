@@ -1,0 +1,1 @@
+"""The front door: the Session API, the CLI and the REPL."""
