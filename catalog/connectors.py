@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from catalog.errors import OptionError, did_you_mean
 from catalog.options import parse_bool, parse_duration_ms, parse_int
 
 
-class OptionType(str, Enum):
+class OptionType(StrEnum):
     STRING = "string"
     INT = "int"
     BOOL = "boolean"
@@ -24,7 +24,7 @@ class OptionType(str, Enum):
     DOUBLE = "double"
 
 
-class ChangelogMode(str, Enum):
+class ChangelogMode(StrEnum):
     """What a stream carries: only inserts, or updates/deletes as well (Flink's modes)."""
 
     INSERT_ONLY = "insert-only"
@@ -32,7 +32,7 @@ class ChangelogMode(str, Enum):
     ALL = "all"  # +I/-U/+U/-D
 
 
-class Guarantee(str, Enum):
+class Guarantee(StrEnum):
     EXACTLY_ONCE = "exactly-once"
     AT_LEAST_ONCE = "at-least-once"
     NONE = "none"
@@ -270,14 +270,26 @@ CONNECTORS: dict[str, ConnectorSpec] = {
         (
             *_KAFKA_COMMON,
             _o("topic-pattern"),
-            _o("scan.startup.mode", _E, default="group-offsets", choices=(
-                "earliest-offset", "latest-offset", "group-offsets", "timestamp",
-                "specific-offsets")),
+            _o(
+                "scan.startup.mode",
+                _E,
+                default="group-offsets",
+                choices=(
+                    "earliest-offset",
+                    "latest-offset",
+                    "group-offsets",
+                    "timestamp",
+                    "specific-offsets",
+                ),
+            ),
             _o("scan.startup.timestamp-millis", _I),
             _o("scan.startup.specific-offsets"),
-            _o("scan.bounded.mode", _E, default="unbounded", choices=(
-                "unbounded", "latest-offset", "group-offsets", "timestamp",
-                "specific-offsets")),
+            _o(
+                "scan.bounded.mode",
+                _E,
+                default="unbounded",
+                choices=("unbounded", "latest-offset", "group-offsets", "timestamp", "specific-offsets"),
+            ),
             _o("scan.bounded.timestamp-millis", _I),
             _o("scan.bounded.specific-offsets"),
             _o("scan.topic-partition-discovery.interval", _D),
@@ -291,11 +303,15 @@ CONNECTORS: dict[str, ConnectorSpec] = {
         guarantees=_BOTH_TXN,
         guarantee_option="sink.delivery-guarantee",
         metadata=_KAFKA_META,
-    ),  # fmt: skip
+    ),
     "upsert-kafka": ConnectorSpec(
         "upsert-kafka",
-        (*_KAFKA_COMMON, _o("sink.buffer-flush.max-rows", _I), _o("sink.buffer-flush.interval", _D),
-         _DELIVERY),
+        (
+            *_KAFKA_COMMON,
+            _o("sink.buffer-flush.max-rows", _I),
+            _o("sink.buffer-flush.interval", _D),
+            _DELIVERY,
+        ),
         source=True,
         sink=True,
         passthrough_prefixes=("properties.",),
@@ -305,7 +321,7 @@ CONNECTORS: dict[str, ConnectorSpec] = {
         guarantee_option="sink.delivery-guarantee",
         metadata={k: v for k, v in _KAFKA_META.items() if k in ("timestamp", "headers")},
         requires_primary_key=True,
-    ),  # fmt: skip
+    ),
     "jdbc": ConnectorSpec(
         "jdbc",
         (_o("url", required=True), _o("driver"), *_JDBC_COMMON),
@@ -365,8 +381,7 @@ def validate_options(options: dict[str, str], where: str) -> ConnectorSpec:
             )
         prefix = fkey[: -len("format")]  # "" or "key." / "value."
         allowed.extend(
-            OptionSpec(prefix + o.key, o.type, o.required, o.default, o.choices)
-            for o in fspec.options
+            OptionSpec(prefix + o.key, o.type, o.required, o.default, o.choices) for o in fspec.options
         )
     for key, value in options.items():
         if key == "connector":

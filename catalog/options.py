@@ -117,6 +117,4 @@ class OptionBag:
             return
         key = sorted(self._left)[0]
         pool = list(known) or list(self._all)
-        raise OptionError(
-            f"{self.where}: unknown option '{key}'", hint=did_you_mean(key, pool)
-        )
+        raise OptionError(f"{self.where}: unknown option '{key}'", hint=did_you_mean(key, pool))

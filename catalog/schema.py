@@ -8,13 +8,13 @@ SHOW CREATE TABLE prints exactly what the user declared.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from catalog.errors import CatalogError, did_you_mean
 from catalog.types import DataType
 
 
-class ColumnKind(str, Enum):
+class ColumnKind(StrEnum):
     PHYSICAL = "physical"
     COMPUTED = "computed"
     METADATA = "metadata"
@@ -35,9 +35,7 @@ class Column:
     @property
     def is_persisted(self) -> bool:
         """Whether a sink writes this column (computed and virtual metadata ones it does not)."""
-        return self.kind == ColumnKind.PHYSICAL or (
-            self.kind == ColumnKind.METADATA and not self.virtual
-        )
+        return self.kind == ColumnKind.PHYSICAL or (self.kind == ColumnKind.METADATA and not self.virtual)
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,7 @@ class Schema:
     def column(self, name: str) -> Column:
         col = self.find(name)
         if col is None:
-            raise CatalogError(
-                f"column '{name}' not found", hint=did_you_mean(name, self.names)
-            )
+            raise CatalogError(f"column '{name}' not found", hint=did_you_mean(name, self.names))
         return col
 
     @property
@@ -107,8 +103,6 @@ class Schema:
     def proctime(self) -> str | None:
         """The computed column declared as ``AS PROCTIME()``, if any."""
         for c in self.columns:
-            if c.kind == ColumnKind.COMPUTED and (c.expr or "").replace(" ", "").upper() == (
-                "PROCTIME()"
-            ):
+            if c.kind == ColumnKind.COMPUTED and (c.expr or "").replace(" ", "").upper() == ("PROCTIME()"):
                 return c.name
         return None

@@ -32,16 +32,12 @@ class Catalog:
             return obj
         if isinstance(obj, ViewDef):
             raise CatalogError(f"'{name}' is a view, not a table")
-        raise CatalogError(
-            f"table '{name}' not found", hint=did_you_mean(name, self.names())
-        )
+        raise CatalogError(f"table '{name}' not found", hint=did_you_mean(name, self.names()))
 
     def resolve(self, name: str) -> CatalogObject:
         obj = self.get(name)
         if obj is None:
-            hint = did_you_mean(name, self.names()) or (
-                "create it first with CREATE TABLE ... WITH (...)"
-            )
+            hint = did_you_mean(name, self.names()) or ("create it first with CREATE TABLE ... WITH (...)")
             raise CatalogError(f"table or view '{name}' not found", hint=hint)
         return obj
 
@@ -49,14 +45,10 @@ class Catalog:
         return sorted(o.name for o in self._objects.values())
 
     def tables(self) -> list[TableDef]:
-        return sorted(
-            (o for o in self._objects.values() if isinstance(o, TableDef)), key=lambda o: o.name
-        )
+        return sorted((o for o in self._objects.values() if isinstance(o, TableDef)), key=lambda o: o.name)
 
     def views(self) -> list[ViewDef]:
-        return sorted(
-            (o for o in self._objects.values() if isinstance(o, ViewDef)), key=lambda o: o.name
-        )
+        return sorted((o for o in self._objects.values() if isinstance(o, ViewDef)), key=lambda o: o.name)
 
     # ---- writes --------------------------------------------------------------------
     def create(self, obj: CatalogObject, if_not_exists: bool = False, replace: bool = False) -> bool:
@@ -83,9 +75,7 @@ class Catalog:
             if existing is not None:
                 other = "view" if isinstance(existing, ViewDef) else "table"
                 raise CatalogError(f"'{name}' is a {other}, not a {word}", hint=f"use DROP {other.upper()}")
-            raise CatalogError(
-                f"{word} '{name}' not found", hint=did_you_mean(name, self.names())
-            )
+            raise CatalogError(f"{word} '{name}' not found", hint=did_you_mean(name, self.names()))
         del self._objects[name.lower()]
         self._dropped(existing)
         return True

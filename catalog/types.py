@@ -54,9 +54,7 @@ class DataType:
         elif self.name == "MAP":
             text = f"MAP<{self.children[0].sql()}, {self.children[1].sql()}>"
         elif self.name == "ROW":
-            inner = ", ".join(
-                f"{_quote(n)} {t.sql()}" for n, t in zip(self.field_names, self.children)
-            )
+            inner = ", ".join(f"{_quote(n)} {t.sql()}" for n, t in zip(self.field_names, self.children))
             text = f"ROW<{inner}>"
         elif self.name == "DECIMAL":
             text = f"DECIMAL({self.precision}, {self.scale})"
@@ -89,9 +87,7 @@ class DataType:
         if n == "MAP":
             return f"MAP({self.children[0].duckdb()}, {self.children[1].duckdb()})"
         if n == "ROW":
-            inner = ", ".join(
-                f'"{name}" {t.duckdb()}' for name, t in zip(self.field_names, self.children)
-            )
+            inner = ", ".join(f'"{name}" {t.duckdb()}' for name, t in zip(self.field_names, self.children))
             return f"STRUCT({inner})"
         if n == "NULL":
             return "INTEGER"
@@ -115,9 +111,7 @@ class DataType:
         return self.name in ("TIMESTAMP", "TIMESTAMP_LTZ")
 
     def with_nullable(self, nullable: bool) -> DataType:
-        return DataType(
-            self.name, self.precision, self.scale, nullable, self.children, self.field_names
-        )
+        return DataType(self.name, self.precision, self.scale, nullable, self.children, self.field_names)
 
     def field(self, name: str) -> DataType | None:
         """Type of a ROW field by name (case-insensitive), for ``r.f`` access."""
@@ -166,9 +160,7 @@ def parse_type(text: str) -> DataType:
     parser = _TypeParser(tokens, text)
     result = parser.parse()
     if parser.i != len(tokens):
-        raise TypeParseError(
-            f"unexpected '{' '.join(tokens[parser.i:])}' after the data type in '{text}'"
-        )
+        raise TypeParseError(f"unexpected '{' '.join(tokens[parser.i :])}' after the data type in '{text}'")
     return result
 
 
@@ -274,6 +266,6 @@ class _TypeParser:
 
 
 def _unquote(tok: str) -> str:
-    if tok[:1] in "`\"" and tok[-1:] == tok[:1]:
+    if tok[:1] in '`"' and tok[-1:] == tok[:1]:
         return tok[1:-1].replace(tok[0] * 2, tok[0])
     return tok
