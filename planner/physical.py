@@ -13,7 +13,7 @@ import dataclasses
 import json
 import typing
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from catalog.connectors import ChangelogMode, Guarantee
@@ -22,7 +22,7 @@ ROW_KIND_COLUMN = "__row_kind"
 INPUT_RELATION = "input"
 
 
-class Partitioning(str, Enum):
+class Partitioning(StrEnum):
     FORWARD = "forward"
     HASH = "hash"
     BROADCAST = "broadcast"
@@ -271,7 +271,7 @@ def _decode(cls: Any, value: Any) -> Any:
         return tuple(_decode(inner, v) for v in value)
     if origin is dict:
         return dict(value)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, __import__("types").UnionType):
         for arg in typing.get_args(cls):
             if arg is type(None):
                 continue
@@ -285,9 +285,7 @@ def _decode(cls: Any, value: Any) -> Any:
     if dataclasses.is_dataclass(cls):
         hints = typing.get_type_hints(cls)
         kwargs = {
-            f.name: _decode(hints[f.name], value[f.name])
-            for f in dataclasses.fields(cls)
-            if f.name in value
+            f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(cls) if f.name in value
         }
         return cls(**kwargs)
     return value

@@ -43,18 +43,12 @@ def to_arrow(t: DataType) -> pa.DataType:
     if t.name == "MAP":
         return pa.map_(to_arrow(t.children[0]), to_arrow(t.children[1]))
     if t.name == "ROW":
-        return pa.struct(
-            [pa.field(n, to_arrow(c)) for n, c in zip(t.field_names, t.children)]
-        )
+        return pa.struct([pa.field(n, to_arrow(c)) for n, c in zip(t.field_names, t.children)])
     raise ValueError(f"no Arrow type for {t.sql()}")
 
 
 def arrow_schema(fields: tuple[Field, ...] | list[Field]) -> pa.Schema:
     """Arrow schema of a plan node's output fields."""
     return pa.schema(
-        [
-            pa.field(f.name, to_arrow(t), nullable=t.nullable)
-            for f in fields
-            for t in [parse_type(f.type)]
-        ]
+        [pa.field(f.name, to_arrow(t), nullable=t.nullable) for f in fields for t in [parse_type(f.type)]]
     )

@@ -1,0 +1,213 @@
+"""The planner's public entry points: SQL text and a catalog in, plans and EXPLAIN out.
+
+>>> from catalog import Catalog
+>>> cat = Catalog()
+>>> for ddl in [
+...     "CREATE TABLE src (k INT, v BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10')",
+...     "CREATE TABLE out (k INT, v BIGINT) WITH ('connector' = 'blackhole')",
+... ]:
+...     cat.create(create_table(parse(ddl)[0], cat))
+True
+True
+>>> [n.kind for n in plan("INSERT INTO out SELECT k, v * 2 FROM src WHERE k > 1", cat).nodes]
+['source', 'calc', 'sink']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from sqlglot import exp
+
+from catalog.connectors import validate_options
+from catalog.errors import SqlStreamError
+from catalog.schema import Column, ColumnKind, Schema
+from catalog.store import Catalog
+from catalog.table import TableDef, ViewDef
+from planner import statements as st
+from planner.binder import Binder, Scope
+from planner.errors import PlanError
+from planner.explain import explain_plan
+from planner.logical import BoundField, LogicalNode, Scan
+from planner.parse import parse, parse_expression
+from planner.physical import PhysicalPlan
+from planner.physical_planner import PhysicalPlanner
+from planner.rules import apply_rules
+from planner.typecheck import infer
+
+PlannableStatement = st.Insert | st.StatementSet | st.Query
+
+
+def _parse_query(sql: str) -> exp.Expression:
+    statements = parse(sql)
+    if len(statements) != 1 or not isinstance(statements[0], st.Query):
+        raise PlanError("a view must be defined by a single query")
+    return statements[0].query
+
+
+def _binder(catalog: Catalog, config: Mapping[str, str]) -> Binder:
+    return Binder(catalog, config, parse_expression, _parse_query)
+
+
+def _located(error: SqlStreamError, statement: st.Statement) -> SqlStreamError:
+    """Shift a position inside a statement to a position in the whole script."""
+    if error.line is None:
+        error.line, error.col = statement.line, statement.col
+    elif getattr(error, "_relative", False):
+        if error.line == 1:
+            error.col = (error.col or 1) + statement.col - 1
+        error.line += statement.line - 1
+    return error
+
+
+def to_statement(sql_or_statement: str | st.Statement) -> st.Statement:
+    if isinstance(sql_or_statement, st.Statement):
+        return sql_or_statement
+    parsed = parse(sql_or_statement)
+    if len(parsed) != 1:
+        raise PlanError(f"expected one statement, got {len(parsed)}")
+    return parsed[0]
+
+
+def logical_plan(
+    statement: PlannableStatement, catalog: Catalog, config: Mapping[str, str] | None = None
+) -> list[LogicalNode]:
+    """The logical plan roots of a query, an INSERT or a statement set (one per INSERT)."""
+    binder = _binder(catalog, config or {})
+    try:
+        if isinstance(statement, st.Query):
+            return [binder.bind_select(statement.query)]
+        if isinstance(statement, st.Insert):
+            return [binder.bind_insert(statement.table, statement.query, statement.columns)]
+        if isinstance(statement, st.StatementSet):
+            roots: list[LogicalNode] = []
+            for ins in statement.inserts:
+                try:
+                    roots.append(binder.bind_insert(ins.table, ins.query, ins.columns))
+                except SqlStreamError as e:
+                    raise _located(e, ins) from None
+            return roots
+    except SqlStreamError as e:
+        raise _located(e, statement) from None
+    raise PlanError(f"{type(statement).__name__} cannot be planned")
+
+
+def plan(
+    sql: str | st.Statement,
+    catalog: Catalog,
+    config: Mapping[str, str] | None = None,
+) -> PhysicalPlan:
+    """The physical plan of one INSERT, statement set or query.
+
+    Raises a ``SqlStreamError`` that names the problem and its line and column.
+    """
+    statement = to_statement(sql)
+    if isinstance(statement, st.Explain):
+        statement = statement.statement
+    if not isinstance(statement, st.Insert | st.StatementSet | st.Query):
+        raise PlanError(
+            f"only queries, INSERT and statement sets have a plan, not {type(statement).__name__}",
+            line=statement.line,
+            col=statement.col,
+        )
+    cfg = dict(config or {})
+    roots = logical_plan(statement, catalog, cfg)
+    rewritten: list[LogicalNode] = []
+    applied: list[str] = []
+    for root in roots:
+        new_root, names = apply_rules(root)
+        rewritten.append(new_root)
+        applied.extend(n for n in names if n not in applied)
+    name = cfg.get("pipeline.name") or _default_name(statement)
+    try:
+        return PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
+    except SqlStreamError as e:
+        raise _located(e, statement) from None
+
+
+def explain(sql: str | st.Statement, catalog: Catalog, config: Mapping[str, str] | None = None) -> str:
+    """EXPLAIN text: operators, keys, windows, watermarks, changelog modes, state,
+    parallelism and delivery guarantees."""
+    return explain_plan(plan(sql, catalog, config))
+
+
+def _default_name(statement: st.Statement) -> str:
+    if isinstance(statement, st.Insert):
+        return f"insert-into_{statement.table}"
+    if isinstance(statement, st.StatementSet):
+        return "insert-into_" + "_".join(i.table for i in statement.inserts)
+    return "collect"
+
+
+# ---- DDL ------------------------------------------------------------------------------
+
+
+def create_table(statement: st.CreateTable, catalog: Catalog) -> TableDef:
+    """A validated table definition: its options against the connector's spec, its
+    computed columns and watermark bound (so their types are known and mistakes are caught
+    at CREATE time, as Flink does)."""
+    try:
+        validate_options(statement.options, f"table '{statement.name}'")
+        table = TableDef(
+            name=statement.name,
+            schema=statement.schema,
+            options=dict(statement.options),
+            temporary=statement.temporary,
+            comment=statement.comment,
+        )
+        return _type_computed_columns(table, catalog)
+    except SqlStreamError as e:
+        raise _located(e, statement) from None
+
+
+def _type_computed_columns(table: TableDef, catalog: Catalog) -> TableDef:
+    computed = [c for c in table.schema.columns if c.kind == ColumnKind.COMPUTED]
+    if not computed and table.schema.watermark is None:
+        return table
+    binder = _binder(catalog, {})
+    base = [c for c in table.schema.columns if c.kind != ColumnKind.COMPUTED]
+    scan = Scan(tuple(BoundField(c.name, c.type) for c in base), table)
+    scope = Scope.of(scan, {table.name})
+    types = {f.name: f.type for f in scan.fields}
+    columns: list[Column] = []
+    for col in table.schema.columns:
+        if col.kind == ColumnKind.COMPUTED:
+            bound = binder.bind_expr(parse_expression(col.expr or ""), scope)
+            col = replace(col, type=infer(bound, types.__getitem__))
+        columns.append(col)
+    typed = replace(table, schema=Schema(tuple(columns), table.schema.watermark, table.schema.primary_key))
+    binder.scan(typed)  # binds the watermark expression: a bad one fails here, not at run time
+    return typed
+
+
+def create_view(
+    statement: st.CreateView, catalog: Catalog, config: Mapping[str, str] | None = None
+) -> ViewDef:
+    """A view whose query binds now, so a typo fails at CREATE VIEW."""
+    view = ViewDef(
+        name=statement.name,
+        query=statement.query_sql,
+        temporary=statement.temporary,
+        columns=statement.columns,
+    )
+    try:
+        node = _binder(catalog, config or {}).bind_query(statement.query, {})
+    except SqlStreamError as e:
+        raise _located(e, statement) from None
+    if view.columns and len(view.columns) != len(node.fields):
+        raise PlanError(
+            f"view '{view.name}' lists {len(view.columns)} columns but its query has {len(node.fields)}",
+            line=statement.line,
+            col=statement.col,
+        )
+    return view
+
+
+def describe_fields(name: str, catalog: Catalog) -> list[BoundField]:
+    """Output columns of a table or view as queries see them (time attributes marked)."""
+    obj = catalog.resolve(name)
+    binder = _binder(catalog, {})
+    if isinstance(obj, TableDef):
+        return list(binder.scan(obj).fields)
+    return list(binder.bind_query(_parse_query(obj.query), {}).fields)

@@ -1,0 +1,113 @@
+"""Bound Flink expressions to DuckDB SQL, the language every operator computes in.
+
+sqlglot does most of the translation (``expr.sql(dialect="duckdb")``); this module fixes
+what differs in *meaning*, so that DuckDB computes what Flink would: integer division,
+exact CASTs with Flink's type names, ``FLOOR(ts TO unit)``, Flink-only functions, and
+quoting of column names (the runtime names the input relation ``input``).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from planner.errors import UnsupportedError
+from planner.typecheck import Lookup, cast_target, function_name, infer
+
+_UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
+
+
+def quote(name: str) -> str:
+    """A column name as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def to_duckdb(node: exp.Expression, lookup: Lookup) -> str:
+    """DuckDB SQL for a bound expression whose columns are fields of the input."""
+    return _translate(node.copy(), lookup).sql(dialect="duckdb")
+
+
+def _translate(node: exp.Expression, lookup: Lookup) -> exp.Expression:
+    def visit(n: exp.Expression) -> exp.Expression:
+        return _rewrite(n, lookup)
+
+    return node.transform(visit, copy=False)
+
+
+def _cast_type(cast: exp.Cast) -> exp.DataType:
+    return exp.DataType.build(cast_target(cast).duckdb(), dialect="duckdb")
+
+
+def _unit(node: exp.Expression | None) -> str:
+    text = (node.name if node is not None else "").upper().rstrip("S")
+    if text not in _UNITS:
+        raise UnsupportedError(f"unknown time unit '{text}'")
+    return text
+
+
+def _rewrite(n: exp.Expression, lookup: Lookup) -> exp.Expression:
+    if isinstance(n, exp.Column):
+        return exp.column(exp.to_identifier(n.name, quoted=True))
+    if isinstance(n, exp.Cast):
+        cls = exp.TryCast if isinstance(n, exp.TryCast) and n.args.get("safe", True) else exp.Cast
+        target = _cast_type(n)
+        source = n.this
+        if isinstance(n, exp.TryCast) and _is_flink_strict_cast(n):
+            cls = exp.Cast
+        return cls(this=source, to=target)
+    if isinstance(n, exp.Div):
+        left, right = infer(n.left, lookup), infer(n.right, lookup)
+        if left.is_integral and right.is_integral:
+            return exp.IntDiv(this=n.left, expression=n.right)
+        return exp.Div(this=n.left, expression=n.right, typed=True, safe=False)
+    if isinstance(n, exp.Floor | exp.Ceil) and n.args.get("to") is not None:
+        unit = _unit(n.args["to"]).lower()
+        trunc = exp.func("date_trunc", exp.Literal.string(unit), n.this)
+        if isinstance(n, exp.Floor):
+            return trunc
+        return exp.Case(
+            ifs=[exp.If(this=exp.EQ(this=trunc.copy(), expression=n.this.copy()), true=n.this.copy())],
+            default=exp.Add(
+                this=trunc.copy(),
+                expression=exp.Interval(this=exp.Literal.number(1), unit=exp.var(unit.upper())),
+            ),
+        )
+    if isinstance(n, exp.Anonymous):
+        return _anonymous(n)
+    if isinstance(n, exp.Dot) and isinstance(n.this, exp.Column | exp.Dot):
+        return exp.func("struct_extract", n.this, exp.Literal.string(n.expression.name))
+    return n
+
+
+def _is_flink_strict_cast(n: exp.TryCast) -> bool:
+    """Our dialect marks a plain CAST it read as strict (Flink's CAST fails on bad input)."""
+    return bool(n.meta.get("strict"))
+
+
+def _anonymous(n: exp.Anonymous) -> exp.Expression:
+    name = function_name(n)
+    args = n.expressions
+    if name == "SPLIT_INDEX" and len(args) == 3:
+        return exp.func(
+            "list_extract",
+            exp.func("string_split", args[0], args[1]),
+            exp.Add(this=args[2], expression=exp.Literal.number(1)),
+        )
+    if name in ("PROCTIME", "CURRENT_ROW_TIMESTAMP"):
+        return exp.func("get_current_timestamp")
+    if name == "HASH_CODE":
+        return exp.func("hash", *args)
+    if name == "CHAR_LENGTH" or name == "CHARACTER_LENGTH":
+        return exp.func("length", *args)
+    if name == "TO_TIMESTAMP_LTZ" and len(args) == 2:
+        return exp.func("to_timestamp", exp.Div(this=args[0], expression=exp.Literal.number(1000)))
+    return n
+
+
+def check_supported(node: exp.Expression) -> None:
+    """Raise for functions DuckDB would reject, before a job starts and fails at runtime."""
+    for sub in node.walk():
+        if isinstance(sub, exp.Anonymous) and function_name(sub) in _UNSUPPORTED:
+            raise UnsupportedError(f"function {function_name(sub)} is not supported yet")
+
+
+_UNSUPPORTED = {"JSON_QUERY", "JSON_OBJECT", "JSON_ARRAY", "TO_TIMESTAMP_TZ"}

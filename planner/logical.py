@@ -1,0 +1,137 @@
+"""The logical plan: what a statement computes, before deciding how (no parallelism,
+exchanges or SQL text yet). Expressions are bound sqlglot trees whose ``Column`` nodes
+name fields of the node's input, unqualified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from catalog.table import TableDef
+from catalog.types import DataType
+from planner.physical import Window
+
+
+@dataclass(frozen=True)
+class BoundField:
+    name: str
+    type: DataType
+    time_attribute: str | None = None  # "rowtime" | "proctime"
+
+
+@dataclass(frozen=True)
+class LogicalNode:
+    fields: tuple[BoundField, ...]
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return ()
+
+    @property
+    def updating(self) -> bool:
+        return any(i.updating for i in self.inputs)
+
+    def field(self, name: str) -> BoundField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Scan(LogicalNode):
+    table: TableDef
+    metadata: dict[str, str] = field(default_factory=dict)  # column -> metadata key
+
+
+@dataclass(frozen=True)
+class Calc(LogicalNode):
+    input: LogicalNode
+    projections: tuple[tuple[str, exp.Expression], ...]
+    condition: exp.Expression | None = None
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class WatermarkAssigner(LogicalNode):
+    input: LogicalNode
+    rowtime: str
+    expr: exp.Expression
+    expr_text: str  # as the user wrote it, for EXPLAIN
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class WindowAssign(LogicalNode):
+    input: LogicalNode
+    window: Window
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class LogicalAgg:
+    name: str
+    func: str  # count, count_star, sum, min, max, avg
+    arg: exp.Expression | None
+    type: DataType
+    distinct: bool = False
+    filter: exp.Expression | None = None
+    text: str = ""  # e.g. "SUM(price)", for EXPLAIN
+
+
+@dataclass(frozen=True)
+class Aggregate(LogicalNode):
+    """GROUP BY over ``keys`` (fields of the input); windowed when ``window`` is set, in
+    which case window_start, window_end, window_time follow the keys in the output."""
+
+    input: LogicalNode
+    keys: tuple[str, ...]
+    aggs: tuple[LogicalAgg, ...]
+    window: Window | None = None
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+    @property
+    def updating(self) -> bool:
+        return self.window is None
+
+
+@dataclass(frozen=True)
+class Union(LogicalNode):
+    children: tuple[LogicalNode, ...]
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return self.children
+
+
+@dataclass(frozen=True)
+class Sink(LogicalNode):
+    input: LogicalNode
+    table: TableDef
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Collect(LogicalNode):
+    input: LogicalNode
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)

@@ -1,0 +1,21 @@
+"""Bottom-up rebuilding of a logical tree, shared by the rules."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from planner.logical import LogicalNode, Union
+
+
+def transform_up(node: LogicalNode, fn: Callable[[LogicalNode], LogicalNode]) -> LogicalNode:
+    """Rebuild ``node`` with each child transformed first, then apply ``fn`` to it."""
+    if isinstance(node, Union):
+        children = tuple(transform_up(c, fn) for c in node.children)
+        if children != node.children:
+            node = dataclasses.replace(node, children=children)
+    elif hasattr(node, "input"):
+        child = transform_up(node.input, fn)  # type: ignore[attr-defined]
+        if child is not node.input:  # type: ignore[attr-defined]
+            node = dataclasses.replace(node, input=child)  # type: ignore[call-arg]
+    return fn(node)
