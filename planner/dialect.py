@@ -1,0 +1,349 @@
+"""Flink SQL as a sqlglot dialect: Spark's (backticks, STRING, Java date formats) plus
+what Flink adds: window TVFs with DESCRIPTOR, watermarks, computed and metadata columns,
+``FOR SYSTEM_TIME AS OF``, ``WITH ('k' = 'v')`` options and Flink's type names.
+
+Every sqlglot subclass of the project lives in this module (nodes in
+``planner.expressions``); private ``_parse_*`` hooks it overrides are pinned by
+``tests/unit/planner/test_dialect_roundtrip.py``. Pinned to sqlglot 30.
+
+>>> import sqlglot
+>>> sqlglot.transpile("SELECT CAST(a AS TIMESTAMP(3)), 'it''s' FROM t", read=Flink, write=Flink)
+["SELECT CAST(a AS TIMESTAMP(3)), 'it''s' FROM t"]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlglot import exp, parser
+from sqlglot.dialects.dialect import NormalizationStrategy, rename_func
+from sqlglot.dialects.spark import Spark
+from sqlglot.generator import Generator
+from sqlglot.generators.spark import SparkGenerator
+from sqlglot.helper import seq_get
+from sqlglot.parsers.spark import SparkParser
+from sqlglot.tokens import TokenType
+
+from planner.expressions import (
+    WINDOW_KINDS,
+    AlterTableOptions,
+    AlterTableResetOptions,
+    Descriptor,
+    MetadataColumnConstraint,
+    WindowTVF,
+)
+
+# Positional arguments after DATA and TIMECOL, per window kind (Flink's order).
+_WINDOW_PARAMS = {
+    "TUMBLE": ("size", "offset"),
+    "HOP": ("slide", "size", "offset"),
+    "CUMULATE": ("step", "size", "offset"),
+    "SESSION": ("gap",),
+}
+# Flink's type names for sqlglot's types, where they differ from sqlglot's enum names.
+_TYPE_NAMES = {
+    exp.DType.TEXT: "STRING",
+    exp.DType.BLOB: "BYTES",
+    exp.DType.TIMESTAMPLTZ: "TIMESTAMP_LTZ",
+    exp.DType.STRUCT: "ROW",
+}
+
+
+class FlinkParser(SparkParser):
+    STRICT_CAST = True  # Flink's CAST fails on bad input; TRY_CAST returns NULL
+
+    VERSION_PHRASES = {("FOR", "SYSTEM_TIME"): "TIMESTAMP"}
+
+    NO_PAREN_FUNCTIONS = {
+        **SparkParser.NO_PAREN_FUNCTIONS,
+        TokenType.LOCALTIME: exp.Localtime,
+        TokenType.LOCALTIMESTAMP: exp.Localtimestamp,
+    }
+
+    FUNCTIONS = {
+        **SparkParser.FUNCTIONS,
+        "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
+            this=seq_get(args, 0),
+            pair_delim=seq_get(args, 1) or exp.Literal.string(","),
+            key_value_delim=seq_get(args, 2) or exp.Literal.string("="),
+        ),
+    }
+
+    FUNCTION_PARSERS = {
+        **SparkParser.FUNCTION_PARSERS,
+        "TABLE": lambda self: self._parse_table_function(),
+        "DESCRIPTOR": lambda self: self.expression(
+            Descriptor(expressions=self._parse_csv(self._parse_id_var))
+        ),
+    }
+
+    CONSTRAINT_PARSERS = {
+        **SparkParser.CONSTRAINT_PARSERS,
+        "METADATA": lambda self: self.expression(
+            MetadataColumnConstraint(
+                this=self._parse_string() if self._match(TokenType.FROM) else None,
+                virtual=self._match_text_seq("VIRTUAL"),
+            )
+        ),
+        "WATERMARK": lambda self: self.expression(
+            exp.WatermarkColumnConstraint(
+                this=self._match(TokenType.FOR) and self._parse_column(),
+                expression=self._match(TokenType.ALIAS) and self._parse_disjunction(),
+            )
+        ),
+    }
+
+    SCHEMA_UNNAMED_CONSTRAINTS = {*SparkParser.SCHEMA_UNNAMED_CONSTRAINTS, "WATERMARK"}
+
+    ALTER_PARSERS = {
+        **SparkParser.ALTER_PARSERS,
+        "SET": lambda self: self.expression(
+            AlterTableOptions(expressions=self._parse_wrapped_csv(self._parse_option))
+        ),
+        "RESET": lambda self: self.expression(
+            AlterTableResetOptions(expressions=self._parse_wrapped_csv(self._parse_string))
+        ),
+    }
+
+    def _parse_option(self) -> exp.Property:
+        key = self._parse_string()
+        self._match(TokenType.EQ)
+        return self.expression(exp.Property(this=key, value=self._parse_string()))
+
+    def _parse_types(
+        self,
+        check_func: bool = False,
+        schema: bool = False,
+        allow_identifiers: bool = True,
+        with_collation: bool = False,
+    ) -> exp.Expr | None:
+        """Flink's types: keep ``VARCHAR(n)`` (Hive turns it into STRING outside DDL),
+        read ``ROW<...>`` / ``ROW(...)`` as a struct type, and ``NOT NULL`` after an
+        element type or a CAST target (the two places sqlglot passes ``with_collation``)."""
+        if (
+            self._curr
+            and self._curr.token_type == TokenType.ROW
+            and self._next
+            and self._next.token_type in (TokenType.LT, TokenType.L_PAREN)
+        ):
+            this: exp.Expr | None = self._try_parse(self._parse_row_type)
+        else:
+            this = parser.Parser._parse_types(
+                self,
+                check_func=check_func,
+                schema=schema,
+                allow_identifiers=allow_identifiers,
+                with_collation=with_collation,
+            )
+        if with_collation and isinstance(this, exp.DataType) and self._match_text_seq("NOT", "NULL"):
+            this.set("nullable", False)
+        return this
+
+    def _parse_row_type(self) -> exp.DataType | None:
+        self._advance()  # ROW
+        close = TokenType.GT if self._match(TokenType.LT) else TokenType.R_PAREN
+        if close == TokenType.R_PAREN:
+            self._match(TokenType.L_PAREN)
+        fields = self._parse_csv(lambda: self._parse_struct_types(type_required=True))
+        if not self._match(close) or not all(
+            isinstance(f, exp.ColumnDef) and f.args.get("kind") for f in fields
+        ):
+            self.raise_error("Expecting ROW<name type, ...>")
+        return exp.DataType(this=exp.DType.STRUCT, expressions=fields, nested=True)
+
+    def _parse_table_function(self) -> exp.Expr:
+        """``TABLE(<function>)`` in FROM; a window function becomes a :class:`WindowTVF`."""
+        kind = self._curr.text.upper() if self._curr else ""
+        if kind in WINDOW_KINDS and self._next and self._next.token_type == TokenType.L_PAREN:
+            self._advance(2)
+            tvf = self._parse_window_tvf(kind)
+            self._match_r_paren()
+            return tvf
+        return self.expression(exp.TableFromRows(this=self._parse_function()))
+
+    def _parse_window_tvf(self, kind: str) -> WindowTVF:
+        args: dict[str, Any] = {"kind": kind}
+        params = ("data", "timecol", *_WINDOW_PARAMS[kind])
+        position = 0
+        while True:
+            name: str | None = None
+            if self._curr and self._next and self._next.token_type == TokenType.FARROW:
+                name = self._curr.text.lower()
+                if name not in params:
+                    self.raise_error(
+                        f"{kind} has no parameter {name.upper()}; "
+                        f"it takes {', '.join(p.upper() for p in params)}"
+                    )
+                self._advance(2)
+            elif position >= len(params):
+                self.raise_error(f"too many arguments for {kind}")
+            else:
+                name = params[position]
+            assert name is not None
+            position += 1
+            if name == "data":
+                args.update(self._parse_window_data(kind))
+            elif name == "timecol":
+                descriptor = self._parse_function()
+                if not isinstance(descriptor, Descriptor) or len(descriptor.expressions) != 1:
+                    self.raise_error(f"{kind} expects DESCRIPTOR(time_column) here")
+                args["time_column"] = descriptor.expressions[0] if descriptor else None
+            else:
+                args[name] = self._parse_disjunction()
+            if not self._match(TokenType.COMMA):
+                break
+        if "this" not in args or "time_column" not in args:
+            self.raise_error(f"{kind} needs a TABLE and a DESCRIPTOR(time_column) argument")
+        return self.expression(WindowTVF(**args))
+
+    def _parse_window_data(self, kind: str) -> dict[str, Any]:
+        if not self._match(TokenType.TABLE):
+            self.raise_error(f"the first argument of {kind} must be TABLE <name>")
+        if self._match(TokenType.L_PAREN, advance=False):
+            data: exp.Expr | None = self._parse_table()
+        else:
+            data = self._parse_table_parts()
+        out: dict[str, Any] = {"this": data}
+        if self._match(TokenType.PARTITION_BY):
+            out["partition_by"] = (
+                self._parse_wrapped_csv(self._parse_column)
+                if self._match(TokenType.L_PAREN, advance=False)
+                else [self._parse_column()]
+            )
+        return out
+
+
+class FlinkGenerator(SparkGenerator):
+    WITH_PROPERTIES_PREFIX = "WITH"
+    INSERT_OVERWRITE = " OVERWRITE"
+
+    TRANSFORMS = {
+        # Spark rewrites CREATE TEMPORARY TABLE and plain CASTs; Flink keeps them as written.
+        **{
+            k: v for k, v in SparkGenerator.TRANSFORMS.items() if k not in (exp.Create, exp.Cast, exp.TryCast)
+        },
+        exp.Property: lambda self, e: f"{self.sql(e, 'this')} = {self.sql(e, 'value')}",
+        exp.TimestampAdd: lambda self, e: self.func("TIMESTAMPADD", e.args.get("unit"), e.expression, e.this),
+        exp.TimestampDiff: lambda self, e: self.func(
+            "TIMESTAMPDIFF", e.args.get("unit"), e.expression, e.this
+        ),
+        exp.Struct: lambda self, e: self.func("ROW", *e.expressions),
+        exp.ComputedColumnConstraint: lambda self, e: f"AS {self.sql(e, 'this')}",
+        exp.WatermarkColumnConstraint: lambda self, e: (
+            f"WATERMARK FOR {self.sql(e, 'this')} AS {self.sql(e, 'expression')}"
+        ),
+        exp.Localtimestamp: lambda self, e: "LOCALTIMESTAMP",
+        exp.Localtime: lambda self, e: "LOCALTIME",
+        exp.CurrentTimestamp: lambda self, e: "CURRENT_TIMESTAMP",
+        exp.CurrentDate: lambda self, e: "CURRENT_DATE",
+        exp.CurrentTime: lambda self, e: "CURRENT_TIME",
+        exp.Array: lambda self, e: f"ARRAY[{self.expressions(e, flat=True)}]",
+        exp.PrimaryKeyColumnConstraint: lambda self, e: Generator.primarykeycolumnconstraint_sql(
+            self, e
+        ),  # keeps NOT ENFORCED
+        exp.Length: rename_func("CHAR_LENGTH"),
+        exp.ToBase64: rename_func("TO_BASE64"),
+        exp.FromBase64: rename_func("FROM_BASE64"),
+        exp.Trunc: lambda self, e: self.func("TRUNCATE", e.this, e.args.get("decimals")),
+        exp.StrToUnix: lambda self, e: (
+            "UNIX_TIMESTAMP()"
+            if isinstance(e.this, exp.CurrentTimestamp)
+            else SparkGenerator.TRANSFORMS[exp.StrToUnix](self, e)
+        ),
+        exp.JSONObject: lambda self, e: self.func(
+            "JSON_OBJECT",
+            *(f"KEY {self.sql(kv, 'this')} VALUE {self.sql(kv, 'expression')}" for kv in e.expressions),
+        ),
+        # sqlglot finds generator methods only for its own node classes; ours are listed here
+        WindowTVF: lambda self, e: self.windowtvf_sql(e),
+        Descriptor: lambda self, e: self.func("DESCRIPTOR", *e.expressions),
+        MetadataColumnConstraint: lambda self, e: self.metadatacolumnconstraint_sql(e),
+        AlterTableOptions: lambda self, e: f"SET ({self.expressions(e, flat=True)})",
+        AlterTableResetOptions: lambda self, e: f"RESET ({self.expressions(e, flat=True)})",
+    }
+
+    def datatype_sql(self, expression: exp.DataType) -> str:
+        kind = expression.this
+        if kind == exp.DType.STRUCT:
+            fields = []
+            for f in expression.expressions:
+                text = f"{self.sql(f, 'this')} {self.sql(f, 'kind')}"
+                if any(
+                    isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
+                    for c in f.args.get("constraints") or ()
+                ):
+                    text += " NOT NULL"
+                fields.append(text)
+            text = f"ROW<{', '.join(fields)}>"
+        elif kind in (exp.DType.ARRAY, exp.DType.MAP):
+            text = f"{kind.value}<{self.expressions(expression, flat=True)}>"
+        elif kind in _TYPE_NAMES or (isinstance(kind, exp.DType) and kind.name in _FLINK_NAMES):
+            name = _TYPE_NAMES.get(kind, kind.name)
+            params = self.expressions(expression, flat=True)
+            text = f"{name}({params})" if params else name
+        else:
+            text = super().datatype_sql(expression)
+        if expression.args.get("nullable") is False:
+            text += " NOT NULL"
+        return text
+
+    def version_sql(self, expression: exp.Version) -> str:
+        if expression.text("kind") != "AS OF":
+            self.unsupported(f"FOR SYSTEM_TIME {expression.text('kind')}")
+        return f"FOR SYSTEM_TIME AS OF {self.sql(expression, 'expression')}"
+
+    def windowtvf_sql(self, expression: WindowTVF) -> str:
+        data = self.sql(expression, "this")
+        partition = self.expressions(expression, key="partition_by", flat=True)
+        if partition:
+            partition = " PARTITION BY " + (
+                f"({partition})" if len(expression.args["partition_by"]) > 1 else partition
+            )
+        args = [f"TABLE {data}{partition}", f"DESCRIPTOR({self.sql(expression, 'time_column')})"]
+        for name in _WINDOW_PARAMS[expression.kind]:
+            if expression.args.get(name) is not None:
+                args.append(self.sql(expression, name))
+        table = f"TABLE({expression.kind}({', '.join(args)}))"
+        alias = self.sql(expression, "alias")
+        return f"{table} AS {alias}" if alias else table
+
+    def metadatacolumnconstraint_sql(self, expression: MetadataColumnConstraint) -> str:
+        key = self.sql(expression, "this")
+        text = f"METADATA FROM {key}" if key else "METADATA"
+        return f"{text} VIRTUAL" if expression.args.get("virtual") else text
+
+
+_FLINK_NAMES = {
+    "BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE",
+    "TIME", "TIMESTAMP", "CHAR", "VARCHAR", "BINARY", "VARBINARY", "NULL",
+}  # fmt: skip
+
+
+class Flink(Spark):
+    """Flink SQL. ``sqlglot.parse_one(sql, read=Flink)``; ``expr.sql(dialect=Flink)``."""
+
+    NORMALIZATION_STRATEGY = NormalizationStrategy.CASE_SENSITIVE
+    INDEX_OFFSET = 1  # arr[1] is the first element, as in Flink (Spark counts from 0)
+    REGEXP_EXTRACT_DEFAULT_GROUP = 0  # REGEXP_EXTRACT(s, p) returns the whole match
+    SAFE_DIVISION = False  # integer division by zero fails in Flink, it is not NULL
+    UNESCAPED_SEQUENCES: dict[str, str] = {}
+
+    class Tokenizer(Spark.Tokenizer):
+        QUOTES = ["'"]
+        STRING_ESCAPES = ["'"]  # 'it''s'; a backslash is an ordinary character
+        RAW_STRINGS = []
+        NUMERIC_LITERALS = {}
+        # Tokenize every statement fully (sqlglot reads EXECUTE/SHOW/... bodies as one
+        # string): planner.parse reads those statements from their tokens.
+        COMMANDS = set()
+
+        KEYWORDS = {
+            **Spark.Tokenizer.KEYWORDS,
+            "TIMESTAMP": TokenType.TIMESTAMP,  # Spark reads it WITH TIME ZONE; Flink does not
+            "TIMESTAMP_LTZ": TokenType.TIMESTAMPLTZ,
+            "BYTES": TokenType.BLOB,
+        }
+
+    Parser = FlinkParser
+
+    Generator = FlinkGenerator

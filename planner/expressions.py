@@ -1,0 +1,74 @@
+"""Our own sqlglot nodes: the Flink constructs sqlglot's stock dialects lack.
+
+Each node declares its children in ``arg_types`` and gets its constructor, ``sql()``,
+``copy()`` and tree walking from sqlglot; ``planner.dialect`` parses and prints them.
+
+>>> from planner.parse import parse
+>>> q = parse("SELECT * FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '10' MINUTES))")[0].query
+>>> tvf = q.find(WindowTVF)
+>>> tvf.text("kind"), tvf.this.name, tvf.args["time_column"].name, tvf.args["size"].sql()
+('TUMBLE', 'Bid', 'bidtime', "INTERVAL '10' MINUTES")
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+WINDOW_KINDS = ("TUMBLE", "HOP", "CUMULATE", "SESSION")
+
+
+class WindowTVF(exp.TableFromRows):
+    """A windowing table-valued function in FROM: ``TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), ...))``.
+
+    - ``this``: the data, an ``exp.Table`` (``TABLE t``) or an ``exp.Subquery``
+      (``TABLE (SELECT ...)``);
+    - ``kind``: ``"TUMBLE"`` | ``"HOP"`` | ``"CUMULATE"`` | ``"SESSION"``;
+    - ``time_column``: the ``exp.Identifier`` named by ``DESCRIPTOR(...)``;
+    - ``size`` (TUMBLE, HOP, CUMULATE), ``slide`` (HOP), ``step`` (CUMULATE), ``gap``
+      (SESSION), ``offset`` (optional): the interval expressions as written;
+    - ``partition_by``: SESSION's ``PARTITION BY`` columns (``exp.Column`` list);
+    - ``alias`` (an ``exp.TableAlias``) and the rest of ``TableFromRows``'s arguments.
+
+    It subclasses ``exp.TableFromRows``, sqlglot's node for ``TABLE(<function>)``, so
+    sqlglot's own parser moves the alias of ``TABLE(...) AS w`` onto it.
+    """
+
+    arg_types = {
+        **exp.TableFromRows.arg_types,
+        "kind": True,
+        "time_column": True,
+        "size": False,
+        "slide": False,
+        "step": False,
+        "gap": False,
+        "offset": False,
+        "partition_by": False,
+    }
+
+    @property
+    def kind(self) -> str:
+        return self.text("kind").upper()
+
+
+class Descriptor(exp.Expression):
+    """``DESCRIPTOR(col, ...)``: column names passed to a table function."""
+
+    arg_types = {"expressions": True}
+
+
+class MetadataColumnConstraint(exp.Expression, exp.ColumnConstraintKind):
+    """``METADATA [FROM 'key'] [VIRTUAL]`` of a metadata column; ``this`` is the key literal."""
+
+    arg_types = {"this": False, "virtual": False}
+
+
+class AlterTableOptions(exp.Expression):
+    """``ALTER TABLE t SET ('k' = 'v', ...)``: ``expressions`` are ``exp.Property`` nodes."""
+
+    arg_types = {"expressions": True}
+
+
+class AlterTableResetOptions(exp.Expression):
+    """``ALTER TABLE t RESET ('k', ...)``: ``expressions`` are string literals."""
+
+    arg_types = {"expressions": True}
