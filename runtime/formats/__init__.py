@@ -1,0 +1,86 @@
+"""Formats: decode chunks of records into Arrow batches and encode batches back.
+
+Look a format up by its Flink name::
+
+    decoder = create_decoder("json", fields, OptionBag(options, "table t"))
+    decoded = decoder.decode([b'{"a": 1}', b'{"a": 2}'], where=lambda i: f"offset {i}")
+    encoder = create_encoder("json", fields, bag)
+    encoder.encode_records(decoded.batch)   # [b'{"a":1}', b'{"a":2}']
+
+``prefix`` selects Kafka's key/value options (``value.`` reads ``value.json.*``).
+Parquet has no per-record form; the filesystem connector uses
+``runtime.formats.parquet`` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from catalog.errors import did_you_mean
+from catalog.options import OptionBag
+from planner.physical import Field
+from runtime.formats.base import Decoded, FormatError, RecordDecoder, RecordEncoder
+
+__all__ = [
+    "FORMAT_NAMES",
+    "Decoded",
+    "FormatError",
+    "RecordDecoder",
+    "RecordEncoder",
+    "create_decoder",
+    "create_encoder",
+    "file_extension",
+    "is_file_only",
+]
+
+FORMAT_NAMES = ("json", "csv", "raw", "parquet")
+_FILE_ONLY = ("parquet",)
+
+
+def _check(name: str, where: str) -> str:
+    key = name.lower()
+    if key not in FORMAT_NAMES:
+        raise FormatError(
+            f"{where}: unknown format '{name}'",
+            hint=did_you_mean(name, FORMAT_NAMES) or f"known formats: {', '.join(FORMAT_NAMES)}",
+        )
+    if key in _FILE_ONLY:
+        raise FormatError(
+            f"{where}: the {key} format has no per-record form; only the filesystem connector reads it"
+        )
+    return key
+
+
+def create_decoder(name: str, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> RecordDecoder:
+    """A decoder of format ``name`` for ``fields``, configured from (and consuming) options."""
+    key = _check(name, options.where)
+    factory: Callable[[Sequence[Field], OptionBag, str], RecordDecoder]
+    if key == "json":
+        from runtime.formats.json import JsonDecoder as factory
+    elif key == "csv":
+        from runtime.formats.csv import CsvDecoder as factory
+    else:
+        from runtime.formats.raw import RawDecoder as factory
+    return factory(fields, options, prefix)
+
+
+def create_encoder(name: str, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> RecordEncoder:
+    """An encoder of format ``name`` for ``fields``, configured from (and consuming) options."""
+    key = _check(name, options.where)
+    factory: Callable[[Sequence[Field], OptionBag, str], RecordEncoder]
+    if key == "json":
+        from runtime.formats.json import JsonEncoder as factory
+    elif key == "csv":
+        from runtime.formats.csv import CsvEncoder as factory
+    else:
+        from runtime.formats.raw import RawEncoder as factory
+    return factory(fields, options, prefix)
+
+
+def is_file_only(name: str) -> bool:
+    """Whether the format exists only as whole files (Parquet)."""
+    return name.lower() in _FILE_ONLY
+
+
+def file_extension(name: str) -> str:
+    return {"json": "json", "csv": "csv", "raw": "txt", "parquet": "parquet"}[name.lower()]

@@ -1,0 +1,410 @@
+"""What every format shares: the decoder that bisects a failing chunk, the encoder interface.
+
+A decoder turns many records at once into one Arrow batch of the declared columns. The
+fast path hands the whole chunk to a bulk reader (pyarrow's JSON or CSV reader); when that
+fails, the chunk is split in halves until the pieces either decode in bulk or are small
+enough to decode record by record with a lenient Python converter (Flink's conversions).
+A record that fails there is a *bad record*: it is skipped and counted when the format's
+``ignore-parse-errors`` option is on, and otherwise fails the job with an error that names
+where the record came from (the caller's ``where``: a file and line, a Kafka offset).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from catalog.errors import SqlStreamError
+from catalog.types import DataType, parse_type
+from planner.physical import Field
+from runtime.arrow_types import to_arrow
+
+# Pieces of a failing chunk this small are decoded record by record instead of bisected.
+SMALL_PIECE = 16
+# How many messages of skipped records a Decoded keeps (for logs and tests).
+KEEP_MESSAGES = 10
+
+Where = Callable[[int], str]
+
+
+class FormatError(SqlStreamError):
+    """A record the format cannot decode (and the format does not ignore), or a table
+    whose columns the format cannot represent."""
+
+
+class RecordError(ValueError):
+    """One record is bad; the message says why (without the where, which the caller adds)."""
+
+
+@dataclass
+class Decoded:
+    """The rows decoded from a chunk of records.
+
+    ``kept[i]`` is the index of the input record that produced output row ``i`` (``None``
+    when every record produced one row, in order), so a caller can line up per-record
+    metadata (Kafka offsets, timestamps) with the rows that survived.
+    """
+
+    batch: pa.RecordBatch
+    kept: np.ndarray | None = None
+    skipped: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+def nullable_schema(fields: Sequence[Field]) -> pa.Schema:
+    """The Arrow schema of batches of ``fields``: nullable everywhere, as every batch in
+    the runtime is (NOT NULL is checked on the values, not declared on the schema)."""
+    return pa.schema([pa.field(f.name, to_arrow(parse_type(f.type))) for f in fields])
+
+
+def default_where(i: int) -> str:
+    return f"record {i + 1} of the chunk"
+
+
+class RecordDecoder(ABC):
+    """Decodes chunks of records (bytes each) into Arrow batches of ``fields``."""
+
+    #: Lines at the start of each file that are not records (a CSV header).
+    header_lines: int = 0
+    #: Whether blank lines in a file are skipped (JSON, CSV) or are records (raw).
+    skip_blank_lines: bool = True
+
+    def __init__(self, fields: Sequence[Field], *, ignore_errors: bool, name: str) -> None:
+        self.fields = tuple(fields)
+        self.types: list[DataType] = [parse_type(f.type) for f in self.fields]
+        self.schema = nullable_schema(self.fields)
+        self.ignore_errors = ignore_errors
+        self.name = name
+
+    # ---- format hooks ------------------------------------------------------------------
+    def bulk_supported(self) -> bool:
+        """Whether ``_bulk`` can decode these columns at all (else record by record)."""
+        return True
+
+    @abstractmethod
+    def _bulk(self, records: list[bytes]) -> pa.RecordBatch:
+        """Decode all records at once, exactly one row each, or raise."""
+
+    @abstractmethod
+    def _one(self, record: Any) -> list[Any]:
+        """Decode one record (bytes; None only if ``_dropped`` keeps Nones) into Python
+        values, one per column, or raise RecordError."""
+
+    def _dropped(self, records: Sequence[bytes | None]) -> np.ndarray | None:
+        """Indices of records that are not rows and not errors (tombstones, comments)."""
+        missing = [i for i, r in enumerate(records) if r is None] if None in records else []
+        return np.array(missing, dtype=np.int64) if missing else None
+
+    def _suspects(self, batch: pa.RecordBatch) -> np.ndarray | None:
+        """Rows of a bulk-decoded batch that must be re-checked record by record (e.g. a
+        null that may be a missing field); a boolean mask or None."""
+        return self._not_null_violations(batch)
+
+    # ---- the algorithm -----------------------------------------------------------------
+    def decode(self, records: Sequence[bytes | None], where: Where | None = None) -> Decoded:
+        """Decode ``records``; bad ones follow the error policy (see the module doc)."""
+        where = where or default_where
+        n = len(records)
+        dropped = self._dropped(records)
+        if dropped is None:
+            todo = np.arange(n, dtype=np.int64)
+        else:
+            keep = np.ones(n, dtype=bool)
+            keep[dropped] = False
+            todo = np.flatnonzero(keep).astype(np.int64)
+        out = Decoded(self._empty())
+        pieces: list[tuple[np.ndarray, pa.RecordBatch]] = []
+        if len(todo):
+            self._piece(records, todo, pieces, out, where)
+        return self._assemble(pieces, n, out)
+
+    def _piece(
+        self,
+        records: Sequence[bytes | None],
+        idx: np.ndarray,
+        pieces: list[tuple[np.ndarray, pa.RecordBatch]],
+        out: Decoded,
+        where: Where,
+    ) -> None:
+        if len(idx) <= SMALL_PIECE or not self.bulk_supported():
+            self._one_by_one(records, idx, pieces, out, where)
+            return
+        try:
+            batch = self._bulk([records[i] for i in idx.tolist()])
+            if batch.num_rows != len(idx):
+                raise RecordError("record count mismatch")
+        except (pa.ArrowException, ValueError, TypeError, ArithmeticError, UnicodeError):
+            mid = len(idx) // 2
+            self._piece(records, idx[:mid], pieces, out, where)
+            self._piece(records, idx[mid:], pieces, out, where)
+            return
+        suspects = self._suspects(batch)
+        if suspects is not None and suspects.any():
+            good = ~suspects
+            pieces.append((idx[good], batch.filter(pa.array(good))))
+            self._one_by_one(records, idx[suspects], pieces, out, where)
+        else:
+            pieces.append((idx, batch))
+
+    def _one_by_one(
+        self,
+        records: Sequence[bytes | None],
+        idx: np.ndarray,
+        pieces: list[tuple[np.ndarray, pa.RecordBatch]],
+        out: Decoded,
+        where: Where,
+    ) -> None:
+        rows: list[list[Any]] = []
+        ok: list[int] = []
+        for i in idx.tolist():
+            record = records[i]
+            try:
+                rows.append(self._one(record))
+                ok.append(i)
+            except (RecordError, ValueError, TypeError, ArithmeticError, UnicodeError) as e:
+                message = f"{where(i)}: {self._describe(e)}"
+                if not self.ignore_errors:
+                    raise FormatError(
+                        f"cannot decode a {self.name} record at {message}",
+                        hint=f"fix the record, or set '{self.name}.ignore-parse-errors' = 'true' "
+                        "to skip (and count) bad records",
+                    ) from None
+                out.skipped += 1
+                if len(out.messages) < KEEP_MESSAGES:
+                    out.messages.append(message)
+        if rows:
+            pieces.append((np.array(ok, dtype=np.int64), self._rows_to_batch(rows)))
+
+    def _describe(self, e: Exception) -> str:
+        text = str(e) or type(e).__name__
+        return text if isinstance(e, RecordError) else f"{type(e).__name__}: {text}"
+
+    def _assemble(self, pieces: list[tuple[np.ndarray, pa.RecordBatch]], n: int, out: Decoded) -> Decoded:
+        if len(pieces) == 1 and len(pieces[0][0]) == n:
+            out.batch = pieces[0][1]
+            return out
+        pieces = [p for p in pieces if len(p[0])]
+        if not pieces:
+            out.kept = np.zeros(0, dtype=np.int64)
+            return out
+        idx = np.concatenate([p[0] for p in pieces])
+        table = pa.Table.from_batches([p[1] for p in pieces], schema=self.schema)
+        if len(pieces) > 1 and bool((np.diff(idx) < 0).any()):
+            order = np.argsort(idx, kind="stable")
+            idx = idx[order]
+            table = table.take(pa.array(order))
+        batches = table.combine_chunks().to_batches()
+        out.batch = batches[0] if batches else self._empty()
+        out.kept = idx
+        return out
+
+    def _empty(self) -> pa.RecordBatch:
+        return pa.RecordBatch.from_pylist([], schema=self.schema)
+
+    def _rows_to_batch(self, rows: list[list[Any]]) -> pa.RecordBatch:
+        columns = list(zip(*rows))
+        arrays = [pa.array(list(col), type=f.type) for col, f in zip(columns, self.schema)]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def _not_null_violations(self, batch: pa.RecordBatch) -> np.ndarray | None:
+        mask: np.ndarray | None = None
+        for i, t in enumerate(self.types):
+            if t.nullable:
+                continue
+            col = batch.column(i)
+            if col.null_count:
+                nulls = col.is_null().to_numpy(zero_copy_only=False)
+                mask = nulls if mask is None else (mask | nulls)
+        return mask
+
+    def check_nullability(self, values: list[Any]) -> list[Any]:
+        for v, f, t in zip(values, self.fields, self.types):
+            if v is None and not t.nullable:
+                raise RecordError(f"field '{f.name}' is null but the column is declared NOT NULL")
+        return values
+
+
+class RecordEncoder(ABC):
+    """Encodes Arrow batches of ``fields``: one value per record (Kafka), or whole-file
+    chunks of newline-terminated lines (files)."""
+
+    #: The file name extension (without the dot) of files in this format.
+    extension: str = "txt"
+
+    def __init__(self, fields: Sequence[Field], *, name: str) -> None:
+        self.fields = tuple(fields)
+        self.types: list[DataType] = [parse_type(f.type) for f in self.fields]
+        self.schema = nullable_schema(self.fields)
+        self.name = name
+
+    @abstractmethod
+    def encode_records(self, batch: pa.RecordBatch) -> list[bytes | None]:
+        """One encoded value per row (None for a null value of the raw format)."""
+
+    @abstractmethod
+    def encode_chunk(self, batch: pa.RecordBatch) -> bytes:
+        """The rows as a piece of a file: each row one line ending with a newline."""
+
+    def file_header(self) -> bytes:
+        """What each new file starts with (a CSV header), if anything."""
+        return b""
+
+
+# ---- shared helpers ---------------------------------------------------------------------
+
+
+def strings_to_bytes(array: pa.Array | pa.ChunkedArray) -> bytes:
+    """The concatenated bytes of a string array (nulls contribute nothing): the data
+    buffer itself when there are no nulls."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks else pa.array([], pa.string())
+    if len(array) == 0:
+        return b""
+    if array.null_count == 0 and (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        offsets_dtype = np.int64 if pa.types.is_large_string(array.type) else np.int32
+        buffers = array.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=offsets_dtype)[array.offset : array.offset + len(array) + 1]
+        return buffers[2][int(offsets[0]) : int(offsets[-1])].to_pybytes()
+    values = pc.cast(array, pa.binary()).to_pylist()
+    return b"".join(v or b"" for v in values)
+
+
+def record_values(array: pa.Array | pa.ChunkedArray) -> list[bytes | None]:
+    """Each value of a string array as bytes."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks else pa.array([], pa.string())
+    return pc.cast(array, pa.binary()).to_pylist()
+
+
+def parse_timestamp_strings(array: pa.Array, target: pa.DataType) -> pa.Array:
+    """Strings in Flink's SQL format (``2020-01-01 12:00:00.123``) or ISO-8601
+    (``2020-01-01T12:00:00.123Z``) to a timestamp array; a trailing ``Z`` is UTC."""
+    stripped = pc.replace_substring_regex(array, pattern="Z$", replacement="")
+    naive = pc.cast(stripped, pa.timestamp("us"))
+    return naive.cast(target) if target != naive.type else naive
+
+
+def parse_time_strings(array: pa.Array) -> pa.Array:
+    """``HH:mm:ss[.fff]`` strings to time64[us]."""
+    full = pc.binary_join_element_wise("1970-01-01 ", array, "")
+    micros = pc.cast(pc.cast(full, pa.timestamp("us")), pa.int64())
+    return pc.cast(micros, pa.time64("us"))
+
+
+def decode_base64_strings(array: pa.Array) -> pa.Array:
+    """Base64 text (Flink's encoding of BYTES in JSON and CSV) to binary."""
+    values = array.to_pylist()
+    return pa.array([None if v is None else base64.b64decode(v, validate=True) for v in values], pa.binary())
+
+
+# ---- lenient conversion of one value (Flink's JSON/CSV converters) ----------------------
+
+
+def convert_value(value: Any, t: DataType, path: str, *, text: bool = False) -> Any:
+    """Convert a decoded JSON value (or CSV text when ``text``) to the Python value Arrow
+    expects for ``t``; raises RecordError naming ``path`` when it does not fit."""
+    if value is None:
+        return None
+    name = t.name
+    try:
+        if name == "BOOLEAN":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                return value.strip().lower() == "true"
+            raise RecordError(f"field '{path}': {value!r} is not a BOOLEAN")
+        if name in ("TINYINT", "SMALLINT", "INT", "BIGINT"):
+            if isinstance(value, bool):
+                raise RecordError(f"field '{path}': {value!r} is not a number")
+            if isinstance(value, str):
+                number = int(value.strip())
+            elif isinstance(value, float | decimal.Decimal):
+                number = int(value)
+            else:
+                number = int(value)
+            bits = {"TINYINT": 8, "SMALLINT": 16, "INT": 32, "BIGINT": 64}[name]
+            if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+                raise RecordError(f"field '{path}': {value!r} is out of range for {name}")
+            return number
+        if name in ("FLOAT", "DOUBLE"):
+            if isinstance(value, bool):
+                raise RecordError(f"field '{path}': {value!r} is not a number")
+            return float(value.strip() if isinstance(value, str) else value)
+        if name in ("STRING", "VARCHAR", "CHAR"):
+            if isinstance(value, str):
+                return value
+            return _json_text(value)
+        if name == "DECIMAL":
+            if isinstance(value, bool):
+                raise RecordError(f"field '{path}': {value!r} is not a number")
+            d = decimal.Decimal(value.strip() if isinstance(value, str) else str(value))
+            scale = t.scale or 0
+            q = d.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
+            if len(q.as_tuple().digits) > (t.precision or 10) and q != 0:
+                return None  # Flink: a decimal that does not fit the precision becomes null
+            return q
+        if name == "DATE":
+            return dt.date.fromisoformat(_text(value, path).strip())
+        if name == "TIME":
+            return dt.time.fromisoformat(_text(value, path).strip())
+        if name in ("TIMESTAMP", "TIMESTAMP_LTZ"):
+            stamp = dt.datetime.fromisoformat(_text(value, path).strip())
+            if name == "TIMESTAMP_LTZ":
+                if stamp.tzinfo is None:
+                    return stamp.replace(tzinfo=dt.UTC)
+                return stamp.astimezone(dt.UTC)
+            if stamp.tzinfo is not None:
+                stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+            return stamp
+        if name in ("BYTES", "BINARY", "VARBINARY"):
+            return base64.b64decode(_text(value, path), validate=True)
+        if text:
+            raise RecordError(f"field '{path}': the {name} type is not supported in this format")
+        if name in ("ARRAY", "MULTISET"):
+            if not isinstance(value, list):
+                raise RecordError(f"field '{path}': expected an array")
+            return [convert_value(v, t.children[0], f"{path}[]") for v in value]
+        if name == "MAP":
+            if not isinstance(value, dict):
+                raise RecordError(f"field '{path}': expected an object")
+            kt, vt = t.children
+            return [
+                (convert_value(k, kt, f"{path}.key"), convert_value(v, vt, f"{path}.{k}"))
+                for k, v in value.items()
+            ]
+        if name == "ROW":
+            if not isinstance(value, dict):
+                raise RecordError(f"field '{path}': expected an object")
+            return {
+                n: convert_value(value.get(n), ct, f"{path}.{n}") for n, ct in zip(t.field_names, t.children)
+            }
+    except RecordError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as e:  # binascii.Error is a ValueError
+        raise RecordError(f"field '{path}': cannot read {value!r} as {t.sql()} ({e})") from None
+    raise RecordError(f"field '{path}': the type {t.sql()} is not supported")
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise RecordError(f"field '{path}': expected a string, got {value!r}")
+    return value
+
+
+def _json_text(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -1,0 +1,268 @@
+"""Flink's ``csv`` format: one line per record, fields by position.
+
+Decoding reads a whole chunk with pyarrow's CSV reader; encoding builds every line in one
+DuckDB query. Options are Flink's: ``csv.field-delimiter`` (``\\t`` for a tab),
+``csv.quote-character``, ``csv.disable-quote-character``, ``csv.escape-character``,
+``csv.allow-comments`` (lines starting with ``#`` are not records), ``csv.null-literal``,
+``csv.ignore-parse-errors``, and sqlstream's ``csv.header`` (files start with a header line,
+which is skipped on read and written on write).
+
+Without ``csv.null-literal``, an empty field is NULL for non-string columns and the empty
+string for string columns (so a NULL string is written as an empty field and read back as
+''); write a ``csv.null-literal`` to keep NULL strings apart.
+"""
+
+from __future__ import annotations
+
+import csv as pycsv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from catalog.options import OptionBag
+from planner.physical import Field
+from runtime.formats.base import (
+    FormatError,
+    RecordDecoder,
+    RecordEncoder,
+    RecordError,
+    convert_value,
+    decode_base64_strings,
+    parse_time_strings,
+    parse_timestamp_strings,
+    record_values,
+    strings_to_bytes,
+)
+
+_BYTES = ("BYTES", "BINARY", "VARBINARY")
+_STRINGS = ("STRING", "VARCHAR", "CHAR")
+_NESTED = ("ARRAY", "MULTISET", "MAP", "ROW")
+
+
+def _char(value: str, key: str, where: str) -> str:
+    """A one-character option; Flink's backslash escapes (``\\t``) are allowed."""
+    text = value.encode("utf-8").decode("unicode_escape") if value.startswith("\\") else value
+    if len(text) != 1:
+        raise FormatError(f"{where}: '{key}' = '{value}' must be a single character")
+    return text
+
+
+class _CsvOptions:
+    def __init__(self, options: OptionBag, prefix: str) -> None:
+        where = options.where
+        self.delimiter = _char(
+            options.get(f"{prefix}csv.field-delimiter") or ",", "csv.field-delimiter", where
+        )
+        self.quote = _char(options.get(f"{prefix}csv.quote-character") or '"', "csv.quote-character", where)
+        self.disable_quote = options.get_bool(f"{prefix}csv.disable-quote-character", False)
+        escape = options.get(f"{prefix}csv.escape-character")
+        self.escape = _char(escape, "csv.escape-character", where) if escape else None
+        self.allow_comments = options.get_bool(f"{prefix}csv.allow-comments", False)
+        self.ignore_errors = options.get_bool(f"{prefix}csv.ignore-parse-errors", False)
+        self.null_literal = options.get(f"{prefix}csv.null-literal")
+        self.header = options.get_bool(f"{prefix}csv.header", False)
+
+
+def _check_columns(fields: Sequence[Field], types: Sequence[Any], where: str) -> None:
+    for f, t in zip(fields, types):
+        if t.name in _NESTED:
+            raise FormatError(
+                f"{where}: the csv format cannot represent column '{f.name}' of type {t.sql()}",
+                hint="use the json format for nested types",
+            )
+
+
+class CsvDecoder(RecordDecoder):
+    def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
+        self.opts = _CsvOptions(options, prefix)
+        super().__init__(fields, ignore_errors=self.opts.ignore_errors, name=f"{prefix}csv")
+        _check_columns(self.fields, self.types, options.where)
+        self.header_lines = 1 if self.opts.header else 0
+        read_fields = []
+        self._post: list[str | None] = []
+        for f, t, af in zip(self.fields, self.types, self.schema):
+            post = None
+            read_type = af.type
+            if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ", "TIME", *_BYTES):
+                post = "BYTES" if t.name in _BYTES else t.name
+                read_type = pa.string()
+            read_fields.append(pa.field(f.name, read_type))
+            self._post.append(post)
+        o = self.opts
+        self._read_options = pcsv.ReadOptions(
+            column_names=[f.name for f in self.fields], use_threads=True, block_size=1 << 20
+        )
+        self._parse_options = pcsv.ParseOptions(
+            delimiter=o.delimiter,
+            quote_char=False if o.disable_quote else o.quote,
+            escape_char=o.escape or False,
+            double_quote=True,
+            newlines_in_values=False,
+            ignore_empty_lines=False,
+        )
+        self._convert_options = pcsv.ConvertOptions(
+            column_types=pa.schema(read_fields),
+            null_values=[o.null_literal] if o.null_literal is not None else [""],
+            strings_can_be_null=o.null_literal is not None,
+            quoted_strings_can_be_null=False,
+        )
+
+    def _dropped(self, records: Sequence[bytes | None]) -> np.ndarray | None:
+        if not self.opts.allow_comments:
+            return super()._dropped(records)
+        drop = [i for i, r in enumerate(records) if r is None or r.startswith(b"#")]
+        return np.array(drop, dtype=np.int64) if drop else None
+
+    def _bulk(self, records: list[bytes]) -> pa.RecordBatch:
+        data = b"\n".join(records)
+        if data.count(b"\n") != len(records) - 1:
+            raise RecordError("a record contains a line break")
+        read_options = self._read_options
+        if len(data) >= read_options.block_size:
+            longest = max(map(len, records))
+            if longest * 2 >= read_options.block_size:
+                read_options = pcsv.ReadOptions(
+                    column_names=read_options.column_names, use_threads=True, block_size=len(data) + 1
+                )
+        table = pcsv.read_csv(
+            io.BytesIO(data),
+            read_options=read_options,
+            parse_options=self._parse_options,
+            convert_options=self._convert_options,
+        )
+        arrays = []
+        for col, post, af in zip(table.columns, self._post, self.schema):
+            arr = col.combine_chunks()
+            if post is not None:
+                arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+                if post in ("TIMESTAMP", "TIMESTAMP_LTZ"):
+                    arr = parse_timestamp_strings(arr, af.type)
+                elif post == "TIME":
+                    arr = parse_time_strings(arr)
+                else:
+                    arr = decode_base64_strings(arr)
+            arrays.append(arr if arr.type == af.type else arr.cast(af.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def _one(self, record: bytes) -> list[Any]:
+        text = record.decode("utf-8").rstrip("\r")
+        o = self.opts
+        reader = pycsv.reader(
+            [text],
+            delimiter=o.delimiter,
+            quotechar=None if o.disable_quote else o.quote,
+            escapechar=o.escape,
+            quoting=pycsv.QUOTE_NONE if o.disable_quote else pycsv.QUOTE_MINIMAL,
+            doublequote=True,
+            strict=True,
+        )
+        try:
+            rows = list(reader)
+        except pycsv.Error as e:
+            raise RecordError(f"malformed CSV line: {e}") from None
+        values_text = rows[0] if rows else []
+        if len(values_text) != len(self.fields):
+            raise RecordError(
+                f"expected {len(self.fields)} fields, found {len(values_text)} in {text[:60]!r}"
+            )
+        values: list[Any] = []
+        for s, f, t in zip(values_text, self.fields, self.types):
+            if (o.null_literal is not None and s == o.null_literal) or (s == "" and t.name not in _STRINGS):
+                values.append(None)
+            else:
+                values.append(convert_value(s, t, f.name, text=True))
+        return self.check_nullability(values)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class CsvEncoder(RecordEncoder):
+    extension = "csv"
+
+    def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
+        self.opts = _CsvOptions(options, prefix)
+        super().__init__(fields, name=f"{prefix}csv")
+        _check_columns(self.fields, self.types, options.where)
+        o = self.opts
+        null_text = _sql_text(o.null_literal or "")
+        texts = []
+        quoted = []
+        for i, (f, t) in enumerate(zip(self.fields, self.types)):
+            col = _ident(f.name)
+            if t.name in _STRINGS:
+                text = col
+            elif t.name == "TIMESTAMP_LTZ":
+                text = f"CAST(CAST({col} AS TIMESTAMP) AS VARCHAR) || 'Z'"
+            elif t.name in _BYTES:
+                text = f"to_base64({col})"
+            elif t.name in ("FLOAT", "DOUBLE"):
+                text = (
+                    f"CASE WHEN isnan({col}) THEN 'NaN' WHEN isinf({col}) AND {col} > 0 THEN "
+                    f"'Infinity' WHEN isinf({col}) THEN '-Infinity' ELSE CAST({col} AS VARCHAR) END"
+                )
+            else:
+                text = f"CAST({col} AS VARCHAR)"
+            texts.append(f"{text} AS c{i}")
+            quoted.append(self._quoted(f"c{i}", null_text))
+        sep = f" || {_sql_text(o.delimiter)} || "
+        body = sep.join(quoted) if quoted else "''"
+        inner = f"(SELECT {', '.join(texts)} FROM batch)" if texts else "batch"
+        self._record_sql = f"SELECT {body} AS v FROM {inner}"
+        self._line_sql = f"SELECT {body} || chr(10) AS v FROM {inner}"
+        self._con = duckdb.connect()
+        self._con.execute("SET TimeZone = 'UTC'")
+
+    def _quoted(self, v: str, null_text: str) -> str:
+        o = self.opts
+        if o.disable_quote:
+            return f"coalesce({v}, {null_text})"
+        q = _sql_text(o.quote)
+        specials = [o.delimiter, o.quote, "\n", "\r"]
+        if o.escape:
+            specials.append(o.escape)
+        test = " OR ".join(f"strpos({v}, {_sql_text(c)}) > 0" for c in specials)
+        return (
+            f"(CASE WHEN {v} IS NULL THEN {null_text} WHEN {v} = '' THEN {q} || {q} "
+            f"WHEN {test} THEN {q} || replace({v}, {q}, {q} || {q}) || {q} ELSE {v} END)"
+        )
+
+    def _run(self, sql: str, batch: pa.RecordBatch) -> pa.ChunkedArray:
+        self._con.register("batch", batch)
+        try:
+            return self._con.sql(sql).to_arrow_table().column(0)
+        finally:
+            self._con.unregister("batch")
+
+    def encode_records(self, batch: pa.RecordBatch) -> list[bytes | None]:
+        if batch.num_rows == 0:
+            return []
+        return record_values(self._run(self._record_sql, batch))
+
+    def encode_chunk(self, batch: pa.RecordBatch) -> bytes:
+        if batch.num_rows == 0:
+            return b""
+        return strings_to_bytes(self._run(self._line_sql, batch))
+
+    def file_header(self) -> bytes:
+        if not self.opts.header:
+            return b""
+        o = self.opts
+        names = []
+        for f in self.fields:
+            name = f.name
+            if not o.disable_quote and any(c in name for c in (o.delimiter, o.quote, "\n", "\r")):
+                name = o.quote + name.replace(o.quote, o.quote * 2) + o.quote
+            names.append(name)
+        return (o.delimiter.join(names) + "\n").encode("utf-8")

@@ -1,0 +1,219 @@
+"""Flink's ``json`` format: one JSON object per record, fields by column name.
+
+Decoding reads a whole chunk with pyarrow's JSON reader (an explicit schema, unknown fields
+ignored); encoding builds every record's text in one DuckDB query over the batch.
+Timestamps are written in Flink's ``SQL`` standard (``2020-04-15 08:05:00.123``, a trailing
+``Z`` for TIMESTAMP_LTZ) or ``ISO-8601`` (``json.timestamp-format.standard``); on input both
+are accepted. BYTES are base64 text, as in Flink.
+"""
+
+from __future__ import annotations
+
+import decimal
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from catalog.options import OptionBag
+from catalog.types import DataType
+from planner.physical import Field
+from runtime.formats.base import (
+    FormatError,
+    RecordDecoder,
+    RecordEncoder,
+    RecordError,
+    convert_value,
+    decode_base64_strings,
+    parse_time_strings,
+    record_values,
+    strings_to_bytes,
+)
+
+_BLOCK_SIZE = 1 << 20
+_BYTES = ("BYTES", "BINARY", "VARBINARY")
+
+
+def _nested_bulk_ok(t: DataType) -> bool:
+    """Whether pyarrow's JSON reader converts ``t`` inside arrays/rows by itself."""
+    if t.name in ("MAP", "MULTISET", "DATE", "TIME", *_BYTES):
+        return False
+    return all(_nested_bulk_ok(c) for c in t.children)
+
+
+class JsonDecoder(RecordDecoder):
+    def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
+        ignore = options.get_bool(f"{prefix}json.ignore-parse-errors", False)
+        self.fail_on_missing = options.get_bool(f"{prefix}json.fail-on-missing-field", False)
+        # Input accepts both timestamp standards; the encoder's options are consumed too so
+        # that one option bag serves a table used as source and sink.
+        options.get(f"{prefix}json.timestamp-format.standard")
+        options.get(f"{prefix}json.map-null-key.mode")
+        options.get(f"{prefix}json.encode.decimal-as-plain-number")
+        if ignore and self.fail_on_missing:
+            raise FormatError(
+                f"{options.where}: '{prefix}json.fail-on-missing-field' and "
+                f"'{prefix}json.ignore-parse-errors' cannot both be true",
+                hint="choose whether a record with a missing field fails the job or is skipped",
+            )
+        super().__init__(fields, ignore_errors=ignore, name=f"{prefix}json")
+        read_fields = []
+        self._post: list[str | None] = []
+        self._bulk_ok = True
+        for f, t, af in zip(self.fields, self.types, self.schema):
+            post = None
+            read_type = af.type
+            if t.name in ("DATE", "TIME", *_BYTES):
+                post = t.name if t.name not in _BYTES else "BYTES"
+                read_type = pa.string()
+            elif t.name in ("MAP", "MULTISET") or (not _nested_bulk_ok(t) and t.children):
+                self._bulk_ok = False
+            read_fields.append(pa.field(f.name, read_type))
+            self._post.append(post)
+        self._parse_options = pj.ParseOptions(
+            explicit_schema=pa.schema(read_fields), unexpected_field_behavior="ignore"
+        )
+
+    def bulk_supported(self) -> bool:
+        return self._bulk_ok
+
+    def _suspects(self, batch: pa.RecordBatch) -> Any:
+        mask = self._not_null_violations(batch)
+        if self.fail_on_missing:
+            for col in batch.columns:
+                if col.null_count:
+                    nulls = col.is_null().to_numpy(zero_copy_only=False)
+                    mask = nulls if mask is None else (mask | nulls)
+        return mask
+
+    def _bulk(self, records: list[bytes]) -> pa.RecordBatch:
+        data = b"\n".join(records)
+        if data.count(b"\n") != len(records) - 1:  # a record spans lines: JSON allows that
+            data = b"\n".join(r.replace(b"\n", b" ") for r in records)
+        try:
+            table = self._read(data, _BLOCK_SIZE)
+        except pa.ArrowInvalid as e:
+            if "straddl" not in str(e) and "block" not in str(e):
+                raise
+            table = self._read(data, len(data) + 1)
+        arrays = []
+        for name, post, af in zip(table.column_names, self._post, self.schema):
+            col = table.column(name).combine_chunks()
+            if post == "DATE":
+                col = pc.cast(col, pa.date32())
+            elif post == "TIME":
+                col = parse_time_strings(col)
+            elif post == "BYTES":
+                col = decode_base64_strings(col)
+            arrays.append(col if col.type == af.type else col.cast(af.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def _read(self, data: bytes, block_size: int) -> pa.Table:
+        return pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(use_threads=True, block_size=max(block_size, 1 << 16)),
+            parse_options=self._parse_options,
+        )
+
+    def _one(self, record: bytes) -> list[Any]:
+        if not record.strip():
+            raise RecordError("empty record")
+        try:
+            obj = json.loads(record, parse_float=decimal.Decimal)
+        except json.JSONDecodeError as e:
+            raise RecordError(f"invalid JSON: {e.msg} at character {e.pos + 1}") from None
+        if not isinstance(obj, dict):
+            raise RecordError(f"expected a JSON object, got {type(obj).__name__} {_clip(record)}")
+        values = []
+        for f, t in zip(self.fields, self.types):
+            if f.name in obj:
+                value = obj[f.name]
+            elif self.fail_on_missing:
+                raise RecordError(f"field '{f.name}' is missing (json.fail-on-missing-field is true)")
+            else:
+                value = None
+            values.append(convert_value(value, t, f.name))
+        return self.check_nullability(values)
+
+
+def _clip(record: bytes, n: int = 60) -> str:
+    text = record.decode("utf-8", "replace")
+    return repr(text if len(text) <= n else text[:n] + "...")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def json_value_sql(col: str, t: DataType, iso: bool) -> str:
+    """DuckDB SQL giving the JSON text of column ``col`` (NULL for a null value)."""
+    name = t.name
+    if name == "TIMESTAMP":
+        text = f"CAST({col} AS VARCHAR)"
+        return f"to_json(replace({text}, ' ', 'T'))" if iso else f"to_json({text})"
+    if name == "TIMESTAMP_LTZ":
+        text = f"CAST(CAST({col} AS TIMESTAMP) AS VARCHAR)"
+        if iso:
+            text = f"replace({text}, ' ', 'T')"
+        return f"to_json({text} || 'Z')"
+    if name in _BYTES:
+        return f"to_json(to_base64({col}))"
+    if name == "DECIMAL":  # a plain number with the column's scale (to_json drops zeros)
+        return f"CAST({col} AS VARCHAR)"
+    if name in ("FLOAT", "DOUBLE"):
+        return (
+            f"CASE WHEN isnan({col}) THEN '\"NaN\"' WHEN isinf({col}) AND {col} > 0 THEN "
+            f"'\"Infinity\"' WHEN isinf({col}) THEN '\"-Infinity\"' ELSE to_json({col}) END"
+        )
+    return f"to_json({col})"
+
+
+class JsonEncoder(RecordEncoder):
+    extension = "json"
+
+    def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
+        super().__init__(fields, name=f"{prefix}json")
+        standard = options.get_choice(f"{prefix}json.timestamp-format.standard", ("SQL", "ISO-8601"), "sql")
+        options.get(f"{prefix}json.encode.decimal-as-plain-number")  # decimals are always plain
+        options.get(f"{prefix}json.map-null-key.mode")  # Arrow maps have no null keys
+        options.get(f"{prefix}json.ignore-parse-errors")
+        options.get(f"{prefix}json.fail-on-missing-field")
+        iso = standard == "iso-8601"
+        parts = []
+        for i, (f, t) in enumerate(zip(self.fields, self.types)):
+            key = json.dumps(f.name) + ":"
+            sep = "" if i == 0 else ","
+            parts.append(
+                f"{_sql_text(sep + key)} || coalesce({json_value_sql(_ident(f.name), t, iso)}, 'null')"
+            )
+        body = " || ".join(parts) if parts else "''"
+        self._record_sql = f"SELECT '{{' || {body} || '}}' AS v FROM batch"
+        self._line_sql = f"SELECT '{{' || {body} || '}}' || chr(10) AS v FROM batch"
+        self._con = duckdb.connect()
+        self._con.execute("SET TimeZone = 'UTC'")
+
+    def _run(self, sql: str, batch: pa.RecordBatch) -> pa.ChunkedArray:
+        self._con.register("batch", batch)
+        try:
+            return self._con.sql(sql).to_arrow_table().column(0)
+        finally:
+            self._con.unregister("batch")
+
+    def encode_records(self, batch: pa.RecordBatch) -> list[bytes | None]:
+        if batch.num_rows == 0:
+            return []
+        return record_values(self._run(self._record_sql, batch))
+
+    def encode_chunk(self, batch: pa.RecordBatch) -> bytes:
+        if batch.num_rows == 0:
+            return b""
+        return strings_to_bytes(self._run(self._line_sql, batch))
