@@ -53,7 +53,7 @@ class SourceReader(ABC):
         self.ctx = ctx
         self.metrics = SourceMetrics()
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027 - optional hook
         """Called once before the first ``poll``; connect, list splits, restore position."""
 
     @abstractmethod
@@ -71,13 +71,13 @@ class SourceReader(ABC):
         row before it was emitted, none after)."""
         return {}
 
-    def restore(self, position: dict[str, Any]) -> None:
+    def restore(self, position: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Called before ``open`` when resuming from a checkpoint."""
 
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:  # noqa: B027 - optional hook
         """Checkpoint completed; e.g. commit Kafka offsets to the group for monitoring."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; never called twice, nothing is called after it."""
 
 
@@ -97,14 +97,14 @@ class SinkWriter(ABC):
         self.ctx = ctx
         self.rows_written = 0
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027 - optional hook
         """Called once before the first ``write``."""
 
     @abstractmethod
     async def write(self, batch: pa.RecordBatch) -> None:
         """Write (or buffer) a batch."""
 
-    async def flush(self) -> None:
+    async def flush(self) -> None:  # noqa: B027 - optional hook
         """Make everything written so far durable/visible (at-least-once: at a barrier and
         at end of input)."""
 
@@ -114,7 +114,7 @@ class SinkWriter(ABC):
         await self.flush()
         return None
 
-    async def commit(self, checkpoint_id: int, handle: Any) -> None:
+    async def commit(self, checkpoint_id: int, handle: Any) -> None:  # noqa: B027 - optional hook
         """Checkpoint ``checkpoint_id`` completed: make its pre-committed data visible.
         Must be idempotent (recovery may commit a handle that was already committed)."""
 

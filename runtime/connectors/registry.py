@@ -1,0 +1,68 @@
+"""Connector lookup: names to ``SourceReader`` / ``SinkWriter`` classes.
+
+A connector module registers its classes at import time::
+
+    from runtime.connectors.registry import register_sink, register_source
+    register_source("datagen", DatagenSource)
+
+``create_source`` / ``create_sink`` import ``runtime.connectors.<module>`` lazily the first
+time a connector name is asked for (``upsert-kafka`` lives in ``upsert_kafka``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from catalog.errors import OptionError, did_you_mean
+from planner.physical import SinkSpec, SourceSpec
+from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
+
+_SOURCES: dict[str, type[SourceReader]] = {}
+_SINKS: dict[str, type[SinkWriter]] = {}
+_KNOWN = ("datagen", "filesystem", "print", "blackhole", "kafka", "upsert-kafka", "values")
+
+
+def register_source(name: str, cls: type[SourceReader]) -> None:
+    _SOURCES[name.lower()] = cls
+
+
+def register_sink(name: str, cls: type[SinkWriter]) -> None:
+    _SINKS[name.lower()] = cls
+
+
+def module_name(connector: str) -> str:
+    return "runtime.connectors." + connector.lower().replace("-", "_")
+
+
+def _load(name: str) -> None:
+    try:
+        importlib.import_module(module_name(name))
+    except ModuleNotFoundError as e:
+        if e.name != module_name(name):
+            raise
+
+
+def create_source(spec: SourceSpec, ctx: SubtaskContext) -> SourceReader:
+    name = spec.connector.lower()
+    if name not in _SOURCES:
+        _load(name)
+    cls = _SOURCES.get(name)
+    if cls is None:
+        raise OptionError(
+            f"table '{spec.table}': no source implementation for connector '{spec.connector}'",
+            hint=did_you_mean(name, sorted(set(_SOURCES) | set(_KNOWN))),
+        )
+    return cls(spec, ctx)
+
+
+def create_sink(spec: SinkSpec, ctx: SubtaskContext) -> SinkWriter:
+    name = spec.connector.lower()
+    if name not in _SINKS:
+        _load(name)
+    cls = _SINKS.get(name)
+    if cls is None:
+        raise OptionError(
+            f"table '{spec.table}': no sink implementation for connector '{spec.connector}'",
+            hint=did_you_mean(name, sorted(set(_SINKS) | set(_KNOWN))),
+        )
+    return cls(spec, ctx)
