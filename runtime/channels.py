@@ -1,0 +1,100 @@
+"""Bounded channels between subtasks, and the input gate that reads several of them.
+
+A channel holds at most ``capacity`` messages; ``send`` waits while it is full, so a slow
+consumer back-pressures its producers instead of growing memory. A subtask reads all its
+input channels through one ``InputGate``: round-robin over the channels that have
+something, skipping blocked ones (a later checkpoint issue blocks an input between barrier
+arrival and alignment). Everything runs on one event loop: no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from runtime.messages import Message
+
+DEFAULT_CAPACITY = 8
+
+
+class Channel:
+    """One producer subtask -> one consumer subtask, in order."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, name: str = "") -> None:
+        if capacity < 1:
+            raise ValueError("channel capacity must be at least 1")
+        self.name = name
+        self.capacity = capacity
+        self._buf: deque[Message] = deque()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._gate: InputGate | None = None
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    @property
+    def fill(self) -> float:
+        """Queue fill, 0.0 (empty) .. 1.0 (full: the producer waits)."""
+        return len(self._buf) / self.capacity
+
+    async def send(self, message: Message) -> None:
+        while len(self._buf) >= self.capacity:
+            self._space.clear()
+            await self._space.wait()
+        self._buf.append(message)
+        if self._gate is not None:
+            self._gate.notify()
+
+    def _pop(self) -> Message:
+        message = self._buf.popleft()
+        self._space.set()
+        return message
+
+
+class InputGate:
+    """Reads the input channels of one subtask: ``next`` returns (channel index, message)."""
+
+    def __init__(self, channels: list[Channel]) -> None:
+        self.channels = channels
+        self._ready = asyncio.Event()
+        self._next = 0
+        self.blocked: set[int] = set()
+        for ch in channels:
+            if ch._gate is not None:
+                raise ValueError(f"channel {ch.name} already has a reader")
+            ch._gate = self
+
+    def notify(self) -> None:
+        self._ready.set()
+
+    def _take(self) -> tuple[int, Message] | None:
+        n = len(self.channels)
+        for j in range(n):
+            i = (self._next + j) % n
+            ch = self.channels[i]
+            if ch._buf and i not in self.blocked:
+                self._next = i + 1
+                return i, ch._pop()
+        return None
+
+    async def next(self, timeout: float | None = None) -> tuple[int, Message] | None:
+        """The next message from any unblocked channel; None if ``timeout`` seconds pass
+        without one."""
+        while True:
+            got = self._take()
+            if got is not None:
+                return got
+            self._ready.clear()
+            if timeout is None:
+                await self._ready.wait()
+            else:
+                try:
+                    await asyncio.wait_for(self._ready.wait(), timeout)
+                except TimeoutError:
+                    return self._take()
+
+    @property
+    def fill(self) -> float:
+        """The fullest input channel's fill (back-pressure shows as 1.0)."""
+        return max((ch.fill for ch in self.channels), default=0.0)

@@ -1,0 +1,196 @@
+"""A running physical plan.
+
+    job = Job(plan)                # CREATED
+    await job.start()              # RUNNING: every subtask is an asyncio task
+    await job.wait()               # FINISHED (bounded input), FAILED (raises) or CANCELED
+    job.cancel()                   # from the job's event loop (thread-safe callers use
+                                   # loop.call_soon_threadsafe(job.cancel))
+    job.metrics()                  # dict snapshot, see runtime/metrics.py
+
+For a plan whose sink is a ``CollectSpec`` (an interactive SELECT), ``job.results()`` is
+an async iterator of the result batches as they are produced; an updating result carries
+``planner.physical.ROW_KIND_COLUMN`` (int8: 0 +I, 1 -U, 2 +U, 3 -D) as its last column.
+The iterator ends when the job ends and raises the job's error if it failed. It is
+bounded: a result nobody reads back-pressures the job. ``await job.run()`` is start +
+wait in one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+
+from catalog.errors import SqlStreamError
+from planner.physical import CollectSpec, PhysicalPlan
+from runtime.graph import JobGraph, build
+from runtime.metrics import JobMetrics
+from runtime.operators.collect import RESULT_QUEUE
+
+THREADS_KEY = "sqlstream.runtime.threads"
+RESULT_QUEUE_SIZE = 16
+
+
+class JobStatus(StrEnum):
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    CANCELED = "CANCELED"
+    FAILED = "FAILED"
+
+
+FINAL = (JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.FAILED)
+
+
+class JobFailedError(SqlStreamError):
+    """A subtask failed; the message says which operator and subtask, ``__cause__`` why."""
+
+
+class Job:
+    def __init__(
+        self,
+        plan: PhysicalPlan,
+        job_id: str | None = None,
+        config: dict[str, str] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.id = job_id or uuid.uuid4().hex[:8]
+        self.config = {**plan.config, **(config or {})}
+        self.status = JobStatus.CREATED
+        self.error: BaseException | None = None
+        self._metrics = JobMetrics(self.id, plan.name)
+        self._graph: JobGraph | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._supervisor: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._cancel_requested = False
+        self._end_marker: asyncio.Task[None] | None = None
+        self.collects = any(isinstance(n.spec, CollectSpec) for n in plan.nodes)
+        self._results: asyncio.Queue[pa.RecordBatch | None] | None = None
+
+    @property
+    def job_id(self) -> str:
+        return self.id
+
+    def status_is_final(self) -> bool:
+        return self.status in FINAL
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.status != JobStatus.CREATED:
+            raise SqlStreamError(f"job {self.id} was already started")
+        threads = int(self.config.get(THREADS_KEY, "2"))
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"job-{self.id}")
+        self._results = asyncio.Queue(RESULT_QUEUE_SIZE)
+        try:
+            self._graph = build(
+                self.plan,
+                self.id,
+                self.config,
+                self._executor,
+                self._metrics,
+                {RESULT_QUEUE: self._results},
+            )
+        except BaseException as e:
+            self._finish(JobStatus.FAILED, e)
+            raise
+        self.status = JobStatus.RUNNING
+        self._tasks = [
+            asyncio.create_task(self._run_task(t), name=t.where) for t in self._graph.tasks
+        ]
+        self._supervisor = asyncio.create_task(self._supervise(), name=f"job-{self.id}")
+
+    async def _run_task(self, task: Any) -> None:
+        try:
+            await task.run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            raise JobFailedError(f"{task.where} failed: {e}") from e
+
+    async def _supervise(self) -> None:
+        pending = set(self._tasks)
+        error: BaseException | None = None
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                if not t.cancelled() and t.exception() is not None and error is None:
+                    error = t.exception()
+            if error is not None:
+                break
+        if pending:
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if error is not None:
+            self._finish(JobStatus.FAILED, error)
+        elif self._cancel_requested or any(t.cancelled() for t in self._tasks):
+            self._finish(JobStatus.CANCELED, None)
+        else:
+            self._finish(JobStatus.FINISHED, None)
+
+    def _finish(self, status: JobStatus, error: BaseException | None) -> None:
+        self.status = status
+        self.error = error
+        self._metrics.finished = time.monotonic()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+        if self._results is not None:
+            if status == JobStatus.FINISHED:
+                # after every result batch, whenever the reader makes room
+                self._end_marker = asyncio.create_task(self._results.put(None))
+            else:
+                # wake the reader now; an unread batch of a failed job may go
+                if self._results.full():
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        self._results.get_nowait()
+                self._results.put_nowait(None)
+
+    async def wait(self) -> None:
+        """Until the job ends; raises its error if it failed."""
+        if self._supervisor is None:
+            raise SqlStreamError(f"job {self.id} was not started")
+        await asyncio.shield(self._supervisor)
+        if self.status == JobStatus.FAILED and self.error is not None:
+            raise self.error
+
+    async def run(self) -> None:
+        await self.start()
+        try:
+            await self.wait()
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+
+    def cancel(self) -> None:
+        """Stop every subtask (idempotent); status becomes CANCELED."""
+        if self.status_is_final():
+            return
+        self._cancel_requested = True
+        for t in self._tasks:
+            t.cancel()
+
+    # ---- results and metrics -------------------------------------------------------------
+    async def results(self) -> AsyncIterator[pa.RecordBatch]:
+        if not self.collects:
+            raise SqlStreamError("this job has no collect node: its results go to its sinks")
+        if self.status == JobStatus.CREATED:
+            await self.start()
+        assert self._results is not None
+        while True:
+            item = await self._results.get()
+            if item is None:
+                break
+            yield item
+        if self.status == JobStatus.FAILED and self.error is not None:
+            raise self.error
+
+    def metrics(self) -> dict[str, Any]:
+        return self._metrics.snapshot(self.status.value)

@@ -1,0 +1,123 @@
+"""The operator interface: one per plan node kind, one instance per subtask.
+
+Only ``process_batch`` is required; every other hook defaults to a no-op (Arroyo's
+habit). Hooks return the messages to send downstream, in order: result batches and, for
+an operator that makes its own watermarks (``forwards_watermarks = False``), watermarks.
+The task (``runtime/task.py``) calls the hooks one at a time, never concurrently:
+
+- ``open`` once, before anything else;
+- ``process_batch(batch, input_index)`` for each data batch (``input_index`` is the
+  index of the plan edge the batch came in on);
+- ``on_watermark(ts_ms)`` when the minimum watermark over the inputs advances; the task
+  forwards the watermark itself after the returned messages when ``forwards_watermarks``;
+- ``on_timer(now_ms)`` once the wall clock passes ``next_timer_ms()`` (processing-time
+  windows, periodic watermarks, idleness);
+- ``on_end_of_input`` once every input has ended (after the final MAX watermark);
+- ``snapshot`` / ``restore`` at checkpoint barriers and on recovery (checkpoint issue:
+  no-ops for now, the door is open);
+- ``close`` last, also after a failure or cancellation.
+
+Heavy work (DuckDB) goes through ``ctx.run(fn, ...)``, which runs it on the job's thread
+pool so the event loop stays free and both cores work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pyarrow as pa
+
+from catalog.connectors import ChangelogMode
+from planner.physical import Node, PhysicalPlan
+from runtime.connectors.base import SubtaskContext
+from runtime.messages import Message
+from runtime.metrics import OperatorMetrics
+
+T = TypeVar("T")
+
+
+@dataclass
+class OperatorContext:
+    """What an operator subtask may use: its node, plan, metrics and the thread pool."""
+
+    subtask: SubtaskContext
+    node: Node
+    plan: PhysicalPlan
+    metrics: OperatorMetrics
+    executor: Executor | None = None
+    input_nodes: tuple[Node, ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (a DuckDB query) on the job's thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
+
+    @property
+    def config(self) -> dict[str, str]:
+        return self.subtask.config
+
+    def input_updating(self, index: int = 0) -> bool:
+        return self.input_nodes[index].changelog != ChangelogMode.INSERT_ONLY
+
+    @property
+    def updating(self) -> bool:
+        return self.node.changelog != ChangelogMode.INSERT_ONLY
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Operator:
+    """Base class of every operator (see the module docstring for the call order)."""
+
+    forwards_watermarks = True
+
+    def __init__(self, ctx: OperatorContext) -> None:
+        self.ctx = ctx
+        self.node = ctx.node
+        self.metrics = ctx.metrics
+
+    async def open(self) -> None:
+        """Prepare (state database, connector); called once before any other hook."""
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        raise NotImplementedError(f"{type(self).__name__} does not take input")
+
+    async def on_watermark(self, ts_ms: int) -> list[Message]:
+        return []
+
+    def next_timer_ms(self) -> int | None:
+        """Wall-clock epoch ms at which ``on_timer`` wants to be called, or None."""
+        return None
+
+    async def on_timer(self, now: int) -> list[Message]:
+        return []
+
+    async def on_end_of_input(self) -> list[Message]:
+        return []
+
+    def snapshot(self) -> Any:
+        """State to put in checkpoint n (checkpoint issue; None = nothing)."""
+        return None
+
+    def restore(self, state: Any) -> None:
+        """Load state from a checkpoint, before ``open`` (checkpoint issue)."""
+
+    async def close(self) -> None:
+        """Release resources; called once, also after failure or cancellation."""
+
+
+class SourceOperator(Operator):
+    """An operator without inputs that produces its own stream."""
+
+    async def poll(self) -> tuple[list[Message], bool]:
+        """The next messages, and whether the source has finished."""
+        raise NotImplementedError
