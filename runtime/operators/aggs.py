@@ -1,0 +1,73 @@
+"""SQL for aggregate calls: per-batch partials, and their merge into final values.
+
+*Partial* mode (no DISTINCT): each batch is aggregated per group into partial columns
+(``p<i>``, and ``c<i>`` for AVG's count), merged later with sum/min/max. *Raw* mode (some
+aggregate is DISTINCT): the argument ``a<i>`` and filter ``f<i>`` of every row are kept
+and aggregated when the group is emitted.
+"""
+
+from __future__ import annotations
+
+from catalog.errors import SqlStreamError
+from catalog.types import parse_type
+from planner.physical import AggCall
+
+FUNCS = ("count", "count_star", "sum", "min", "max", "avg")
+
+
+def check(agg: AggCall) -> None:
+    if agg.func not in FUNCS:
+        raise SqlStreamError(
+            f"aggregate function {agg.func.upper()} is not supported in streaming",
+            hint="use COUNT, SUM, MIN, MAX or AVG",
+        )
+    if agg.func != "count_star" and agg.arg is None:
+        raise SqlStreamError(f"aggregate {agg.name}: {agg.func.upper()} needs an argument")
+
+
+def _filter(agg: AggCall) -> str:
+    return f" FILTER (WHERE {agg.filter})" if agg.filter else ""
+
+
+def partial_items(i: int, agg: AggCall) -> list[str]:
+    f = _filter(agg)
+    if agg.func == "count_star":
+        return [f"count(*){f} AS p{i}"]
+    if agg.func == "avg":
+        return [f"sum({agg.arg}){f} AS p{i}", f"count({agg.arg}){f} AS c{i}"]
+    return [f"{agg.func}({agg.arg}){f} AS p{i}"]
+
+
+def raw_items(i: int, agg: AggCall) -> list[str]:
+    items = [] if agg.func == "count_star" else [f"{agg.arg} AS a{i}"]
+    if agg.filter:
+        items.append(f"coalesce({agg.filter}, false) AS f{i}")
+    return items
+
+
+def _cast(expr: str, agg: AggCall) -> str:
+    return f"CAST({expr} AS {parse_type(agg.type).duckdb()})"
+
+
+def _avg(total: str, count: str, agg: AggCall) -> str:
+    t = parse_type(agg.type)
+    div = f"{total} // {count}" if t.is_integral else f"CAST({total} AS DOUBLE) / {count}"
+    return f"CASE WHEN {count} = 0 THEN NULL ELSE {_cast(div, agg)} END"
+
+
+def final_expr(i: int, agg: AggCall, raw: bool) -> str:
+    if not raw:
+        if agg.func in ("count", "count_star"):
+            return _cast(f"coalesce(sum(p{i}), 0)", agg)
+        if agg.func == "sum":
+            return _cast(f"sum(p{i})", agg)
+        if agg.func in ("min", "max"):
+            return _cast(f"{agg.func}(p{i})", agg)
+        return _avg(f"sum(p{i})", f"sum(c{i})", agg)
+    d = "DISTINCT " if agg.distinct else ""
+    f = f" FILTER (WHERE f{i})" if agg.filter else ""
+    if agg.func == "count_star":
+        return _cast(f"count(*){f}", agg)
+    if agg.func == "avg":
+        return _avg(f"sum({d}a{i}){f}", f"count({d}a{i}){f}", agg)
+    return _cast(f"{agg.func}({d}a{i}){f}", agg)

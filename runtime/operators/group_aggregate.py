@@ -1,0 +1,159 @@
+"""Unwindowed GROUP BY: keyed accumulators in DuckDB, a changelog out.
+
+Per batch (a few DuckDB statements, no per-row Python): aggregate the batch per key into
+accumulator deltas (row kind -U/-D counts as a retraction: sign -1), join them with the
+stored accumulators of those keys, emit the changes and replace those keys' rows:
+
+- a key seen for the first time: +I of its result;
+- a key whose result changed: -U of the old result, then +U of the new one (all -U rows
+  of a batch come before its +U rows; a key's pair stays in order);
+- a key whose row count drops to zero (retractions): -D of the old result.
+
+Accumulators: a row count per key, and per aggregate a count or a (sum, non-null count)
+pair, or a min/max. MIN/MAX cannot take retractions without keeping every value, and
+DISTINCT is kept as the set of values seen per key: both are refused over an updating
+input with an error that says so.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from catalog.errors import SqlStreamError
+from catalog.types import parse_type
+from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, AggCall, GroupAggregateSpec
+from runtime.batches import conform, output_schema, q
+from runtime.messages import Message
+from runtime.operator import Operator
+from runtime.operators import aggs as A
+from runtime.state.duckdb_state import DuckDBState
+
+
+def _final(i: int, agg: AggCall, prefix: str) -> str:
+    """The aggregate's result from accumulator columns ``<prefix>s<i>``/``<prefix>n<i>``."""
+    s, n = f"{prefix}s{i}", f"{prefix}n{i}"
+    t = parse_type(agg.type)
+    cast = t.duckdb()
+    if agg.func in ("count", "count_star"):
+        return f"CAST({n} AS {cast})"
+    if agg.func == "sum":
+        return f"CASE WHEN {n} = 0 THEN NULL ELSE CAST({s} AS {cast}) END"
+    if agg.func == "avg":
+        div = f"{s} // {n}" if t.is_integral else f"CAST({s} AS DOUBLE) / {n}"
+        return f"CASE WHEN {n} = 0 THEN NULL ELSE CAST({div} AS {cast}) END"
+    return f"CAST({s} AS {cast})"  # min, max
+
+
+class GroupAggregateOp(Operator):
+    async def open(self) -> None:
+        spec = self.node.spec
+        assert isinstance(spec, GroupAggregateSpec)
+        for a in spec.aggs:
+            A.check(a)
+        self.spec = spec
+        self.retracting = self.ctx.input_updating(0)
+        for a in spec.aggs:
+            if a.distinct:
+                raise SqlStreamError(
+                    f"{a.func.upper()}(DISTINCT ...) in an unwindowed GROUP BY is not supported "
+                    "yet",
+                    hint="use a window aggregation, or drop DISTINCT",
+                )
+            if self.retracting and a.func in ("min", "max"):
+                raise SqlStreamError(
+                    f"{a.func.upper()} over an updating input (retractions) is not supported",
+                    hint="aggregate an insert-only stream, or use COUNT/SUM/AVG",
+                )
+        self.schema = output_schema(self.node.schema, True)
+        self.state = DuckDBState()
+        self.has_table = False
+        keys = [q(k) for k in spec.keys]
+        self.keys = keys
+        sign = (
+            f"(CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END)"
+            if self.retracting
+            else "1"
+        )
+        # accumulator deltas of the batch
+        items = [f"sum({sign})::BIGINT AS __cnt"]
+        merge = ["coalesce(o.__cnt, 0) + b.__cnt AS __cnt"]
+        self.acc_cols = ["__cnt"]
+        for i, a in enumerate(spec.aggs):
+            cond = f"({a.filter})" if a.filter else "true"
+            if a.func == "count_star":
+                items.append(f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
+                cols = [f"n{i}"]
+            elif a.func in ("count", "sum", "avg"):
+                ok = f"{cond} AND ({a.arg}) IS NOT NULL"
+                items.append(f"sum(CASE WHEN {ok} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
+                cols = [f"n{i}"]
+                if a.func != "count":
+                    items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
+                    cols.append(f"s{i}")
+            else:
+                f = f" FILTER (WHERE {a.filter})" if a.filter else ""
+                items.append(f"{a.func}({a.arg}){f} AS s{i}")
+                cols = [f"s{i}"]
+            for c in cols:
+                if a.func in ("min", "max"):
+                    fn = "least" if a.func == "min" else "greatest"
+                    merge.append(f"{fn}(o.{c}, b.{c}) AS {c}")
+                else:
+                    merge.append(f"coalesce(o.{c}, 0) + b.{c} AS {c}")
+                self.acc_cols.append(c)
+        k = ", ".join([*keys, ""])
+        group = f" GROUP BY {', '.join(keys)}" if keys else ""
+        self.delta_sql = f"SELECT {k}{', '.join(items)} FROM {INPUT_RELATION}{group}"
+        on = " AND ".join(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys) or "true"
+        self.on = on
+        bk = ", ".join([*(f"b.{c}" for c in keys), ""])
+        old = [f"o.{c} AS o_{c}" for c in self.acc_cols]
+        self.join_sql = (
+            f"SELECT {bk}{', '.join(merge)}, {', '.join(old)} "
+            f"FROM __delta b LEFT JOIN acc o ON {on}"
+        )
+        old_f = [_final(i, a, "o_") for i, a in enumerate(spec.aggs)]
+        new_f = [_final(i, a, "") for i, a in enumerate(spec.aggs)]
+        changed = " OR ".join(f"({x}) IS DISTINCT FROM ({y})" for x, y in zip(old_f, new_f))
+        changed = changed or "false"
+        had = "coalesce(o___cnt, 0) > 0"
+        out_old = ", ".join([*keys, *(f"{x} AS {q(a.name)}" for x, a in zip(old_f, spec.aggs))])
+        out_new = ", ".join([*keys, *(f"{x} AS {q(a.name)}" for x, a in zip(new_f, spec.aggs))])
+        self.emit_sql = (
+            f"SELECT {out_old}, (CASE WHEN __cnt > 0 THEN 1 ELSE 3 END)::TINYINT AS {q(ROW_KIND_COLUMN)} "
+            f"FROM __joined WHERE {had} AND (__cnt <= 0 OR {changed}) "
+            f"UNION ALL "
+            f"SELECT {out_new}, (CASE WHEN {had} THEN 2 ELSE 0 END)::TINYINT "
+            f"FROM __joined WHERE __cnt > 0 AND (NOT {had} OR {changed})"
+        )
+        self.store_cols = ", ".join([*keys, *self.acc_cols])
+        self.width = 16 + 8 * (len(keys) + len(self.acc_cols))
+
+    def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        st = self.state
+        st.register(INPUT_RELATION, batch)
+        try:
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.delta_sql}")
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        if not self.has_table:
+            st.execute(f"CREATE TABLE acc AS SELECT {self.store_cols} FROM __delta LIMIT 0")
+            st.tables.append("acc")
+            self.has_table = True
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __joined AS {self.join_sql}")
+        table = st.query(self.emit_sql)
+        if self.keys:
+            removed = st.execute(f"DELETE FROM acc o USING __delta b WHERE {self.on}")
+        else:
+            removed = st.execute("DELETE FROM acc")
+        added = st.execute(f"INSERT INTO acc SELECT {self.store_cols} FROM __joined WHERE __cnt > 0")
+        self.metrics.state_rows += added - removed
+        self.metrics.state_bytes = self.metrics.state_rows * self.width
+        return conform(table, self.schema)
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        return list(await self.ctx.run(self._process, batch))
+
+    async def close(self) -> None:
+        if hasattr(self, "state"):
+            self.state.close()

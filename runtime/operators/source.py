@@ -1,0 +1,72 @@
+"""Drives a connector's ``SourceReader``: polls, sizes batches, lingers, finishes.
+
+Batches are grown up to ``sqlstream.runtime.batch-size`` rows (default 65536) but never
+held longer than ``sqlstream.runtime.linger`` (default 20 ms) after their first row, so
+the per-query cost of DuckDB is amortised under load while a thin stream stays prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pyarrow as pa
+
+from catalog.options import parse_duration_ms, parse_int
+from planner.physical import SourceSpec
+from runtime.connectors.base import SourceReader
+from runtime.connectors.registry import create_source
+from runtime.messages import Message
+from runtime.operator import SourceOperator
+
+BATCH_SIZE_KEY = "sqlstream.runtime.batch-size"
+LINGER_KEY = "sqlstream.runtime.linger"
+IDLE_POLL_S = 0.005
+
+
+class SourceOp(SourceOperator):
+    reader: SourceReader
+
+    async def open(self) -> None:
+        assert isinstance(self.node.spec, SourceSpec)
+        cfg = self.ctx.config
+        self.batch_rows = parse_int(cfg.get(BATCH_SIZE_KEY, "65536"), BATCH_SIZE_KEY)
+        self.linger_s = parse_duration_ms(cfg.get(LINGER_KEY, "20 ms"), LINGER_KEY) / 1000
+        self.reader = create_source(self.node.spec, self.ctx.subtask)
+        await self.reader.open()
+        self._opened = True
+
+    async def poll(self) -> tuple[list[Message], bool]:
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        deadline = 0.0
+        while True:
+            if self.reader.finished:
+                return self._flush(pending), True
+            batch = await self.reader.poll(self.batch_rows - rows)
+            if batch is not None and batch.num_rows:
+                if not pending:
+                    deadline = time.monotonic() + self.linger_s
+                pending.append(batch)
+                rows += batch.num_rows
+            if rows >= self.batch_rows or (pending and time.monotonic() >= deadline):
+                return self._flush(pending), False
+            if batch is None:
+                if not pending:
+                    # nothing to send: hand control back so the task can run timers
+                    await asyncio.sleep(IDLE_POLL_S)
+                    return [], False
+                await asyncio.sleep(min(IDLE_POLL_S, max(deadline - time.monotonic(), 0)))
+
+    @staticmethod
+    def _flush(pending: list[pa.RecordBatch]) -> list[Message]:
+        if not pending:
+            return []
+        if len(pending) == 1:
+            return [pending[0]]
+        table = pa.Table.from_batches(pending).combine_chunks()
+        return list(table.to_batches())
+
+    async def close(self) -> None:
+        if getattr(self, "_opened", False):
+            await self.reader.close()

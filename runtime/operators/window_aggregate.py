@@ -1,0 +1,266 @@
+"""Windowed aggregation: TUMBLE, HOP, CUMULATE and SESSION, in event or processing time.
+
+State is one DuckDB table per subtask, only ever appended to per batch:
+- TUMBLE/HOP/CUMULATE: one partial row per (key, slice) of each batch (see
+  ``windowing``); when the watermark passes window ends, the slices of the ready windows
+  are merged in one query (a join with ``range`` spreads a slice over its windows), and
+  slices no window still needs are deleted.
+- SESSION: one partial row per (key, batch-local session); on firing, fragments are
+  merged per key (gaps and islands: a fragment joins the previous ones when it starts at
+  or before their end, as Flink's merging windows do) and sessions that ended are emitted.
+
+A window fires once the watermark reaches its end - 1 ms (processing time: once the
+wall clock reaches its end). Rows whose windows have all fired are late: they are
+dropped and counted in ``late_rows_dropped``. End of input fires everything.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from planner.physical import INPUT_RELATION, WindowAggregateSpec
+from runtime.batches import conform, output_schema, q
+from runtime.messages import Message
+from runtime.metrics import NO_WATERMARK
+from runtime.operator import Operator, now_ms
+from runtime.operators import aggs as A
+from runtime.operators.windowing import Slicing, ts_from_ms
+from runtime.state.duckdb_state import DuckDBState
+
+INF = 2**62  # "fire everything" bound, safe from BIGINT overflow in SQL
+
+
+class WindowAggregateOp(Operator):
+    async def open(self) -> None:
+        spec = self.node.spec
+        assert isinstance(spec, WindowAggregateSpec)
+        for a in spec.aggs:
+            A.check(a)
+        self.spec = spec
+        w = spec.window
+        self.window = w
+        self.session = w.type == "session"
+        self.slicing = None if self.session else Slicing(w)
+        if self.session:
+            Slicing(w)  # validates the gap
+        self.proctime = w.proctime
+        self.raw = any(a.distinct for a in spec.aggs)
+        self.schema = output_schema(self.node.schema, False)
+        self.state = DuckDBState()
+        self.has_table = False
+        self.fired = NO_WATERMARK  # windows ending at or before this have fired
+        self.next_fire = INF  # no window can fire before its end reaches this
+        self.late_ts: int | None = None  # rows with time < late_ts are late
+        self.keys = [q(k) for k in spec.keys]
+        self.tcol = q(w.time_column)
+        self.width = 16 + 8 * (len(spec.keys) + 2 * len(spec.aggs))
+        if self.raw:
+            self.state_items = [x for i, a in enumerate(spec.aggs) for x in A.raw_items(i, a)]
+        else:
+            self.state_items = [
+                x for i, a in enumerate(spec.aggs) for x in A.partial_items(i, a)
+            ]
+        self.finals = [
+            f"{A.final_expr(i, a, self.raw)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)
+        ]
+
+    # ---- ingest --------------------------------------------------------------------------
+    def _timed(self, now: int) -> str:
+        if self.proctime:
+            return f"SELECT *, {now}::BIGINT AS __t FROM {INPUT_RELATION}"
+        return (
+            f"SELECT *, epoch_ms({self.tcol}) AS __t FROM {INPUT_RELATION} "
+            f"WHERE {self.tcol} IS NOT NULL"
+        )
+
+    def _ingest_sql(self, now: int) -> str:
+        keys = self.keys
+        group = ", ".join([*keys, ""])
+        items = ", ".join([*keys, ""])
+        state = ", ".join(self.state_items)
+        timed = self._timed(now)
+        if not self.session:
+            assert self.slicing is not None
+            se = self.slicing.sql_slice_end("__t")
+            inner = f"SELECT *, {se} AS __se FROM ({timed})"
+            if self.raw:
+                return f"SELECT {items}__se, {state} FROM ({inner})"
+            return f"SELECT {items}__se, {state} FROM ({inner}) GROUP BY {group}__se"
+        gap = self.window.gap_ms
+        if self.raw:
+            return f"SELECT {items}__t AS __s, __t + {gap} AS __e, {state} FROM ({timed})"
+        part = f"PARTITION BY {', '.join(keys)} " if keys else ""
+        flagged = (
+            f"SELECT *, CASE WHEN __t - lag(__t) OVER ({part}ORDER BY __t) <= {gap} "
+            f"THEN 0 ELSE 1 END AS __new FROM ({timed})"
+        )
+        numbered = (
+            f"SELECT *, sum(__new) OVER ({part}ORDER BY __t ROWS UNBOUNDED PRECEDING) AS __sid "
+            f"FROM ({flagged})"
+        )
+        return (
+            f"SELECT {items}min(__t) AS __s, max(__t) + {gap} AS __e, {state} "
+            f"FROM ({numbered}) GROUP BY {group}__sid"
+        )
+
+    def _ingest(self, batch: pa.RecordBatch, now: int) -> None:
+        st = self.state
+        st.register(INPUT_RELATION, batch)
+        try:
+            sql = self._ingest_sql(now)
+            if not self.has_table:
+                st.execute(f"CREATE TABLE windows AS {sql}")
+                st.tables.append("windows")
+                self.has_table = True
+                n = int(st.scalar("SELECT count(*) FROM windows"))
+            else:
+                n = st.execute(f"INSERT INTO windows {sql}")
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        self.metrics.state_rows += n
+        self.metrics.state_bytes = self.metrics.state_rows * self.width
+
+    def _drop_late(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int | None]:
+        """Drop late rows (counted); returns the batch and its smallest time (ms)."""
+        if self.proctime:
+            return batch, now_ms()
+        col = batch.column(self.window.time_column)
+        per_ms = _PER_MS[col.type.unit]
+        raw = col.view(pa.int64())
+        lo = pc.min(raw).as_py()
+        if lo is None:
+            return batch, None
+        if self.late_ts is not None and lo < self.late_ts * per_ms:
+            keep = pc.fill_null(pc.greater_equal(raw, self.late_ts * per_ms), False)
+            kept = batch.filter(keep)
+            self.metrics.late_rows_dropped += batch.num_rows - kept.num_rows
+            if kept.num_rows == 0:
+                return kept, None
+            batch = kept
+            lo = pc.min(batch.column(self.window.time_column).view(pa.int64())).as_py()
+        return batch, int(lo // per_ms)
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        batch, lo = self._drop_late(batch)
+        if lo is None or batch.num_rows == 0:
+            return []
+        now = now_ms()
+        await self.ctx.run(self._ingest, batch, now)
+        first = lo + self.window.gap_ms if self.session else self._first_end(lo)
+        self.next_fire = min(self.next_fire, first)
+        return []
+
+    def _first_end(self, ts: int) -> int:
+        assert self.slicing is not None
+        return self.slicing.slice_end(ts)
+
+    # ---- firing --------------------------------------------------------------------------
+    def _fire_session(self, bound: int) -> pa.Table:
+        st = self.state
+        keys = self.keys
+        k = ", ".join([*keys, ""])
+        part = f"PARTITION BY {', '.join(keys)} " if keys else ""
+        part_g = f"PARTITION BY {', '.join([*keys, '__g'])}"
+        flagged = (
+            f"SELECT rowid AS __rid, *, CASE WHEN __s <= max(__e) OVER ({part}ORDER BY __s, __e "
+            f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS __new "
+            f"FROM windows"
+        )
+        grouped = (
+            f"SELECT *, sum(__new) OVER ({part}ORDER BY __s, __e ROWS UNBOUNDED PRECEDING) "
+            f"AS __g FROM ({flagged})"
+        )
+        st.execute(
+            f"CREATE OR REPLACE TEMP TABLE __lab AS "
+            f"SELECT *, max(__e) OVER ({part_g}) AS __ge FROM ({grouped})"
+        )
+        table = st.query(
+            f"SELECT {k}{ts_from_ms('min(__s)')} AS window_start, "
+            f"{ts_from_ms('max(__e)')} AS window_end, "
+            f"{ts_from_ms('max(__e) - 1')} AS window_time, {', '.join(self.finals)} "
+            f"FROM __lab WHERE __ge <= {bound} GROUP BY {k}__g ORDER BY max(__e)"
+        )
+        removed = st.execute(
+            f"DELETE FROM windows WHERE rowid IN (SELECT __rid FROM __lab WHERE __ge <= {bound})"
+        )
+        nxt = st.scalar(f"SELECT min(__ge) FROM __lab WHERE __ge > {bound}")
+        st.execute("DROP TABLE __lab")
+        self.next_fire = INF if nxt is None else int(nxt)
+        self._removed(removed)
+        return table
+
+    def _fire_sliced(self, bound: int) -> pa.Table:
+        st = self.state
+        s = self.slicing
+        assert s is not None
+        k = ", ".join([*self.keys, ""])
+        if s.window.type == "tumble":
+            expanded = "SELECT *, __se AS __we FROM windows"
+        else:
+            expanded = (
+                f"SELECT *, __se + __i * {s.slice_ms} AS __we "
+                f"FROM windows, range({s.per_slice}) AS __r(__i) "
+                f"WHERE __se + __i * {s.slice_ms} <= {s.sql_last_end('__se')}"
+            )
+        ws = s.sql_window_start("__se", "__we")
+        table = st.query(
+            f"SELECT {k}{ts_from_ms(ws)} AS window_start, {ts_from_ms('__we')} AS window_end, "
+            f"{ts_from_ms('__we - 1')} AS window_time, {', '.join(self.finals)} "
+            f"FROM ({expanded}) WHERE __we <= {bound} AND __we > {max(self.fired, -INF)} "
+            f"GROUP BY {k}{ws}, __we ORDER BY __we"
+        )
+        removed = st.execute(f"DELETE FROM windows WHERE {s.sql_last_end('__se')} <= {bound}")
+        self._removed(removed)
+        if self.metrics.state_rows == 0:
+            self.next_fire = INF
+        else:  # the next window end after bound: a lower bound of any pending window's end
+            self.next_fire = s.slice_end(min(bound, INF - 2**40))
+        return table
+
+    def _removed(self, n: int) -> None:
+        self.metrics.state_rows = max(self.metrics.state_rows - n, 0)
+        self.metrics.state_bytes = self.metrics.state_rows * self.width
+
+    def _fire(self, bound: int) -> list[pa.RecordBatch]:
+        table = self._fire_session(bound) if self.session else self._fire_sliced(bound)
+        return conform(table, self.schema)
+
+    async def _advance(self, bound: int) -> list[Message]:
+        """Everything ending at or before ``bound`` is complete."""
+        out: list[Message] = []
+        if self.has_table and self.next_fire <= bound:
+            out = list(await self.ctx.run(self._fire, bound))
+        if bound > self.fired:
+            self.fired = bound
+            if not self.proctime:
+                if self.session:
+                    self.late_ts = bound - self.window.gap_ms + 1
+                else:
+                    assert self.slicing is not None
+                    self.late_ts = self.slicing.late_before(bound)
+        return out
+
+    async def on_watermark(self, ts_ms: int) -> list[Message]:
+        self.metrics.watermark_ms = ts_ms
+        if self.proctime:
+            return []
+        return await self._advance(min(ts_ms, INF - 1) + 1)
+
+    def next_timer_ms(self) -> int | None:
+        if self.proctime and self.has_table and self.next_fire < INF:
+            return self.next_fire
+        return None
+
+    async def on_timer(self, now: int) -> list[Message]:
+        return await self._advance(now)
+
+    async def on_end_of_input(self) -> list[Message]:
+        return await self._advance(INF)
+
+    async def close(self) -> None:
+        if hasattr(self, "state"):
+            self.state.close()
+
+
+_PER_MS = {"s": 0.001, "ms": 1, "us": 1000, "ns": 1_000_000}

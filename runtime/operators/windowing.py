@@ -1,0 +1,100 @@
+"""Window arithmetic shared by window assignment and window aggregation.
+
+All times are epoch milliseconds (BIGINT in SQL). A tumbling/hopping/cumulating window is
+cut into *slices* of ``slice_ms`` (the size, the slide, the step): rows are aggregated per
+(key, slice) and a window is the union of its slices, so a HOP window of size/slide = n
+costs one partial row per key and slice instead of n copies of every row (Flink's
+slicing). A slice is known by its end ``se``; windows ending at ``se``, ``se + slice``,
+... up to the slice's ``last_end`` contain it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catalog.errors import SqlStreamError
+from planner.physical import Window
+
+
+def align(ts: int, size: int, offset: int = 0) -> int:
+    """Start of the size-long period (aligned to epoch + offset) that contains ts."""
+    return ts - (ts - offset) % size
+
+
+def sql_align(t: str, size: int, offset: int = 0) -> str:
+    return f"({t} - (((({t} - {offset}) % {size}) + {size}) % {size}))"
+
+
+@dataclass(frozen=True)
+class Slicing:
+    window: Window
+
+    def __post_init__(self) -> None:
+        w = self.window
+        if w.type == "session":
+            if w.gap_ms <= 0:
+                raise SqlStreamError("SESSION window gap must be positive")
+            return
+        if w.size_ms <= 0:
+            raise SqlStreamError(f"{w.type.upper()} window size must be positive")
+        if w.type == "hop" and (w.slide_ms <= 0 or w.size_ms % w.slide_ms):
+            raise SqlStreamError("HOP window size must be a positive multiple of the slide")
+        if w.type == "cumulate" and (w.step_ms <= 0 or w.size_ms % w.step_ms):
+            raise SqlStreamError("CUMULATE window size must be a positive multiple of the step")
+        if w.type not in ("tumble", "hop", "cumulate"):
+            raise SqlStreamError(f"unknown window type '{w.type}'")
+
+    @property
+    def slice_ms(self) -> int:
+        w = self.window
+        return {"tumble": w.size_ms, "hop": w.slide_ms, "cumulate": w.step_ms}[w.type]
+
+    @property
+    def per_slice(self) -> int:
+        """How many windows share one slice at most."""
+        return self.window.size_ms // self.slice_ms
+
+    # ---- Python side -----------------------------------------------------------------
+    def slice_end(self, ts: int) -> int:
+        return align(ts, self.slice_ms, self.window.offset_ms) + self.slice_ms
+
+    def last_end(self, se: int) -> int:
+        """End of the last window that contains the slice ending at ``se``."""
+        w = self.window
+        if w.type == "tumble":
+            return se
+        if w.type == "hop":
+            return se + w.size_ms - w.slide_ms
+        return align(se - w.step_ms, w.size_ms, w.offset_ms) + w.size_ms
+
+    def late_before(self, bound: int) -> int:
+        """The smallest timestamp whose windows do not all end at or before ``bound``:
+        rows before it are late once windows ending <= ``bound`` have fired."""
+        sl = self.slice_ms
+        s = align(bound - self.window.size_ms - sl, sl, self.window.offset_ms)
+        while self.last_end(s + sl) <= bound:
+            s += sl
+        return s
+
+    # ---- SQL side --------------------------------------------------------------------
+    def sql_slice_end(self, t: str) -> str:
+        return f"({sql_align(t, self.slice_ms, self.window.offset_ms)} + {self.slice_ms})"
+
+    def sql_last_end(self, se: str) -> str:
+        w = self.window
+        if w.type == "tumble":
+            return se
+        if w.type == "hop":
+            return f"({se} + {w.size_ms - w.slide_ms})"
+        return f"({sql_align(f'({se} - {w.step_ms})', w.size_ms, w.offset_ms)} + {w.size_ms})"
+
+    def sql_window_start(self, se: str, we: str) -> str:
+        w = self.window
+        if w.type == "cumulate":
+            return f"({self.sql_last_end(se)} - {w.size_ms})"
+        return f"({we} - {w.size_ms})"
+
+
+def ts_from_ms(ms: str) -> str:
+    """SQL: epoch milliseconds -> TIMESTAMP."""
+    return f"make_timestamp(({ms}) * 1000)"
