@@ -1,0 +1,111 @@
+"""Hand-built physical plans for runtime tests (the SQL planner is tested elsewhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from catalog.connectors import ChangelogMode
+from planner.physical import (
+    ROW_KIND_COLUMN,
+    CollectSpec,
+    Edge,
+    Field,
+    Node,
+    OperatorSpec,
+    Partitioning,
+    PhysicalPlan,
+    SourceSpec,
+)
+from runtime.connectors.values import register_data
+from runtime.job import Job
+
+_ids = itertools.count()
+
+
+class PlanBuilder:
+    def __init__(self, config: dict[str, str] | None = None) -> None:
+        self.nodes: list[Node] = []
+        self.config = dict(config or {})
+
+    def add(
+        self,
+        name: str,
+        spec: OperatorSpec,
+        inputs: Sequence[Edge | Node],
+        schema: Sequence[Field],
+        parallelism: int = 1,
+        changelog: ChangelogMode = ChangelogMode.INSERT_ONLY,
+    ) -> Node:
+        edges = tuple(e if isinstance(e, Edge) else Edge(e.id) for e in inputs)
+        node = Node(len(self.nodes) + 1, name, spec, edges, tuple(schema), parallelism, changelog)
+        self.nodes.append(node)
+        return node
+
+    def values(
+        self,
+        table: pa.Table,
+        fields: Sequence[Field],
+        parallelism: int = 1,
+        batch_size: int = 1024,
+    ) -> Node:
+        data_id = f"data-{next(_ids)}"
+        register_data(data_id, table)
+        spec = SourceSpec(
+            table=data_id,
+            connector="values",
+            options={"data-id": data_id, "batch-size": str(batch_size)},
+            columns=tuple(fields),
+            bounded=True,
+        )
+        return self.add(f"Source({data_id})", spec, (), fields, parallelism)
+
+    def collect(self, node: Node) -> Node:
+        edge = Edge(node.id, Partitioning.SINGLE if node.parallelism > 1 else Partitioning.FORWARD)
+        return self.add("Collect", CollectSpec(), (edge,), node.schema, 1, node.changelog)
+
+    def plan(self) -> PhysicalPlan:
+        return PhysicalPlan(tuple(self.nodes), name="test", config=self.config)
+
+
+async def collect_async(plan: PhysicalPlan, job: Job | None = None) -> pa.Table | None:
+    job = job or Job(plan)
+    batches = [b async for b in job.results()]
+    await job.wait()
+    if not batches:
+        return None
+    return pa.Table.from_batches(batches)
+
+
+def run(plan: PhysicalPlan) -> pa.Table | None:
+    return asyncio.run(collect_async(plan))
+
+
+def rows(table: pa.Table | None, columns: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+    if table is None:
+        return []
+    names = list(columns) if columns else [n for n in table.column_names if n != ROW_KIND_COLUMN]
+    data = table.select(names).to_pylist()
+    return [tuple(r[c] for c in names) for r in data]
+
+
+def apply_changelog(table: pa.Table | None, keys: int) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Final table of a changelog: key (first ``keys`` columns) -> row."""
+    final: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    if table is None:
+        return final
+    names = [n for n in table.column_names if n != ROW_KIND_COLUMN]
+    kinds = table.column(ROW_KIND_COLUMN).to_pylist()
+    for kind, row in zip(kinds, rows(table, names)):
+        key = row[:keys]
+        if kind in (0, 2):
+            assert kind == 2 or key not in final, f"+I for a key already present: {row}"
+            final[key] = row
+        else:
+            assert final.get(key) == row, f"retraction {row} does not match {final.get(key)}"
+            del final[key]
+    return final
