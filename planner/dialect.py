@@ -54,6 +54,9 @@ class FlinkParser(SparkParser):
 
     VERSION_PHRASES = {("FOR", "SYSTEM_TIME"): "TIMESTAMP"}
 
+    # SESSION(ts, gap) is a legacy group window function
+    FUNC_TOKENS = {*SparkParser.FUNC_TOKENS, TokenType.SESSION}
+
     NO_PAREN_FUNCTIONS = {
         **SparkParser.NO_PAREN_FUNCTIONS,
         TokenType.LOCALTIME: exp.Localtime,

@@ -59,6 +59,10 @@ _KEYWORDS = (
     "KEY", "ENFORCED", "METADATA", "VIRTUAL", "COMMENT", "INTO", "OVERWRITE", "UNION", "ALL",
     "DISTINCT", "CASE", "WHEN", "THEN", "ELSE", "END", "BETWEEN", "LIKE", "IN", "IS", "CAST",
     "TUMBLE", "HOP", "CUMULATE", "SESSION", "TEMPORARY", "EXISTS", "IF", "FILTER", "LIMIT",
+    # Flink's type names, for a misspelt column type
+    "STRING", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BOOLEAN", "DOUBLE", "FLOAT",
+    "DECIMAL", "VARCHAR", "CHAR", "BYTES", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP_LTZ", "ROW",
+    "ARRAY", "MAP",
 )  # fmt: skip
 
 
@@ -91,7 +95,9 @@ def parse_expression(sql: str) -> exp.Expression:
         nodes = parser.parse_into(exp.Condition, script.tokens, sql)
     except SqlglotParseError as e:
         raise script.translate(e) from None
-    return cast(exp.Expression, nodes[0])
+    node = cast(exp.Expression, nodes[0])
+    script.locate(node)
+    return node
 
 
 def split_statements(sql: str) -> list[tuple[str, int, int]]:
@@ -148,6 +154,14 @@ class _Script:
         offset = at if isinstance(at, int) else at.start
         line, col = self.position(offset)
         return cls(message, line=line, col=col, hint=hint)
+
+    def locate(self, node: exp.Expr) -> None:
+        """Make the ``line``/``col`` sqlglot keeps in nodes' meta (the end of their token)
+        the line and column where the token starts, as in our errors."""
+        for sub in node.walk():
+            start = sub.meta.get("start") if sub.meta else None
+            if isinstance(start, int):
+                sub.meta["line"], sub.meta["col"] = self.position(start)
 
     def _token_error(self, done: Sequence[Token]) -> ParseError:
         offset = done[-1].end + 1 if done else 0
@@ -476,6 +490,7 @@ class _Reader:
         if len(nodes) != 1 or nodes[0] is None:
             raise self.parse_error("expected one statement")
         node = nodes[0]
+        self.script.locate(node)
         try:
             return self.convert(node)
         except SqlStreamError as e:
@@ -498,12 +513,11 @@ class _Reader:
         raise self.unsupported(" ".join(self.words[:2]))
 
     def node_token(self, node: exp.Expr) -> Token | int:
-        """Where a node starts: the first position sqlglot recorded in its subtree."""
-        for sub in node.walk():
-            start = sub.meta.get("start") if sub.meta else None
-            if isinstance(start, int):
-                return start
-        return self.tokens[0]
+        """Where a node starts: the smallest offset sqlglot recorded in its subtree."""
+        starts = [
+            sub.meta["start"] for sub in node.walk() if sub.meta and isinstance(sub.meta.get("start"), int)
+        ]
+        return min(starts) if starts else self.tokens[0]
 
     def keyword_before(self, word: str, at: Token | int) -> Token | int:
         offset = at if isinstance(at, int) else at.start
@@ -511,7 +525,7 @@ class _Reader:
         for tok in self.tokens:
             if tok.start > offset:
                 break
-            if tok.text.upper() == word:
+            if tok.text.upper().split()[0] == word:  # "PRIMARY KEY" is one token
                 found = tok
         return found
 
@@ -634,8 +648,8 @@ class _Reader:
             elif type(p) is exp.Property:
                 options.update(self.options([p]))
             else:
-                text = p.sql(dialect=_DIALECT).split("(")[0].strip()
-                raise self.unsupported(text or type(p).__name__, self.node_token(p))
+                text = p.sql(dialect=_DIALECT).split("(")[0].strip() or type(p).__name__
+                raise self.unsupported(text, self.keyword_before(text.split()[0], self.node_token(p)))
         return st.CreateTable(
             name=_table_name(schema_node.this),
             schema=self.schema(schema_node),
