@@ -214,7 +214,7 @@ def test_csv_bad_record_fails_naming_the_line() -> None:
     dec = create_decoder("csv", CSV_COLS, opts({}))
     lines = [b"1,a,2020-04-15 08:05:00,1.0"] * 100
     lines[55] = b"1,a,yesterday,1.0"
-    with pytest.raises(FormatError, match="f.csv, line 56"):
+    with pytest.raises(FormatError, match=r"f\.csv, line 56"):
         dec.decode(lines, where=lambda i: f"f.csv, line {i + 1}")
 
 
