@@ -108,6 +108,9 @@ class FlinkParser(SparkParser):
         ),
     }
 
+    def _warn_unsupported(self) -> None:
+        """No log line: planner.parse turns every exp.Command into an UnsupportedError."""
+
     def _parse_option(self) -> exp.Property:
         key = self._parse_string()
         self._match(TokenType.EQ)
@@ -197,6 +200,9 @@ class FlinkParser(SparkParser):
                 break
         if "this" not in args or "time_column" not in args:
             self.raise_error(f"{kind} needs a TABLE and a DESCRIPTOR(time_column) argument")
+        missing = [p.upper() for p in _WINDOW_PARAMS[kind] if p != "offset" and p not in args]
+        if missing:
+            self.raise_error(f"{kind} needs {' and '.join(missing)}")
         return self.expression(WindowTVF(**args))
 
     def _parse_window_data(self, kind: str) -> dict[str, Any]:

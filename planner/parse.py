@@ -203,6 +203,8 @@ class _Script:
 
     def _hint(self, offset: int) -> str | None:
         """'did you mean FROM' when the failing token or the one before is a misspelt keyword."""
+        if self.sql[offset : offset + 1] == '"':
+            return "Flink quotes strings with ' and names with `"
         index = next((i for i, t in enumerate(self.tokens) if t.start >= offset), len(self.tokens))
         for tok in self.tokens[max(index - 1, 0) : index + 1][::-1]:
             if tok.token_type != TokenType.VAR or tok.text.upper() in _KEYWORDS:
@@ -498,6 +500,8 @@ class _Reader:
 
     def convert(self, node: exp.Expr) -> st.Statement:
         if isinstance(node, exp.Command):
+            if self.starts("ALTER", "TABLE") and len(self.tokens) > 3:
+                raise self.unsupported(f"ALTER TABLE ... {self.tokens[3].text.upper()}", self.tokens[3])
             raise self.unsupported(" ".join(self.words[:2]))
         if isinstance(node, exp.Query):
             return st.Query(query=node, **self.pos)

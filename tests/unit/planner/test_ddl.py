@@ -133,8 +133,12 @@ _values = hs.text(alphabet="ab'=;,() \\", max_size=8)
 
 
 @given(
-    columns=hs.lists(hs.tuples(_names, _types, hs.none() | _values), min_size=1, max_size=4,
-                     unique_by=lambda c: c[0].lower()),  # fmt: skip
+    columns=hs.lists(
+        hs.tuples(_names, _types, hs.none() | _values),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda c: c[0].lower(),
+    ),  # fmt: skip
     options=hs.dictionaries(hs.sampled_from(["connector", "topic", "format", "x.y"]), _values),
     comment=hs.none() | _values,
 )

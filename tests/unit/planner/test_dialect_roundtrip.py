@@ -193,6 +193,8 @@ def test_window_over_a_subquery_and_a_qualified_table() -> None:
         ("TUMBLE(Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)", "TABLE <name>"),
         ("TUMBLE(TABLE Bid, bidtime, INTERVAL '1' MINUTE)", "DESCRIPTOR"),
         ("TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), SIZ => INTERVAL '1' MINUTE)", "no parameter SIZ"),
+        ("TUMBLE(TABLE Bid, DESCRIPTOR(bidtime))", "TUMBLE needs SIZE"),
+        ("HOP(DATA => TABLE Bid, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '1' HOUR)", "HOP needs SLIDE"),
         ("TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE, INTERVAL '0' SECOND, 1)", "too many"),
     ],
 )

@@ -396,6 +396,12 @@ def test_unterminated_string_points_at_its_quote() -> None:
     assert info2.value.message == "unterminated comment"
 
 
+def test_double_quoted_string_gets_a_hint() -> None:
+    with pytest.raises(ParseError) as info:
+        parse('SELECT "abc" FROM t')
+    assert info.value.hint == "Flink quotes strings with ' and names with `"
+
+
 def test_misspelt_show_kind() -> None:
     with pytest.raises(ParseError) as info:
         parse("SHOW TABELS")
@@ -418,13 +424,16 @@ def test_misspelt_show_kind() -> None:
         ("CREATE TABLE t2 WITH ('connector' = 'x') AS SELECT * FROM t", "CREATE TABLE ... AS SELECT", (1, 1)),
         ("CREATE TABLE t (a INT) PARTITIONED BY (a) WITH ('connector' = 'x')", "PARTITIONED BY", (1, 24)),
         ("ALTER TABLE t ADD b INT", "ALTER TABLE ... ADD", (1, 15)),
+        ("ALTER TABLE t MODIFY a BIGINT", "ALTER TABLE ... MODIFY", (1, 15)),
+        ("ALTER VIEW v AS SELECT 1", "ALTER VIEW", (1, 1)),
     ],
 )
 def test_unsupported_constructs_are_named_with_their_position(
-    sql: str, construct: str, position: tuple[int, int]
+    sql: str, construct: str, position: tuple[int, int], caplog: pytest.LogCaptureFixture
 ) -> None:
     with pytest.raises(UnsupportedError) as info:
         parse(sql)
+    assert caplog.records == []  # sqlglot's "falling back to Command" warning is not shown
     assert construct in info.value.message
     assert "not supported" in info.value.message
     assert (info.value.line, info.value.col) == position
