@@ -138,7 +138,7 @@ _values = hs.text(alphabet="ab'=;,() \\", max_size=8)
         min_size=1,
         max_size=4,
         unique_by=lambda c: c[0].lower(),
-    ),  # fmt: skip
+    ),
     options=hs.dictionaries(hs.sampled_from(["connector", "topic", "format", "x.y"]), _values),
     comment=hs.none() | _values,
 )
