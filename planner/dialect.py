@@ -284,8 +284,9 @@ class FlinkGenerator(SparkGenerator):
                     text += " NOT NULL"
                 fields.append(text)
             text = f"ROW<{', '.join(fields)}>"
-        elif kind in (exp.DType.ARRAY, exp.DType.MAP):
-            text = f"{kind.value}<{self.expressions(expression, flat=True)}>"
+        elif kind in (exp.DType.ARRAY, exp.DType.MAP, exp.DType.LIST):
+            name = "MULTISET" if kind == exp.DType.LIST else kind.value
+            text = f"{name}<{self.expressions(expression, flat=True)}>"
         elif kind in _TYPE_NAMES or (isinstance(kind, exp.DType) and kind.name in _FLINK_NAMES):
             name = _TYPE_NAMES.get(kind, kind.name)
             params = self.expressions(expression, flat=True)
@@ -351,6 +352,7 @@ class Flink(Spark):
             "TIMESTAMP": TokenType.TIMESTAMP,  # Spark reads it WITH TIME ZONE; Flink does not
             "TIMESTAMP_LTZ": TokenType.TIMESTAMPLTZ,
             "BYTES": TokenType.BLOB,
+            "MULTISET": TokenType.LIST,  # MULTISET<T>, also T MULTISET (sqlglot's postfix LIST)
         }
 
     Parser = FlinkParser

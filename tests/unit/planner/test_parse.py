@@ -88,6 +88,36 @@ def test_create_table_reads_every_column_kind() -> None:
     assert [c.name for c in s.columns][:3] == ["order_id", "price", "buyer"]
 
 
+@pytest.mark.parametrize(
+    ("written", "flink"),
+    [
+        ("INTEGER", "INT"),
+        ("REAL", "FLOAT"),
+        ("DOUBLE PRECISION", "DOUBLE"),
+        ("DECIMAL", "DECIMAL(10, 0)"),
+        ("NUMERIC(20, 3)", "DECIMAL(20, 3)"),
+        ("CHAR(3)", "CHAR(3)"),
+        ("VARCHAR(10)", "VARCHAR(10)"),
+        ("BINARY(4)", "BINARY(4)"),
+        ("VARBINARY(8)", "VARBINARY(8)"),
+        ("TIME(3)", "TIME(3)"),
+        ("TIMESTAMP", "TIMESTAMP(6)"),
+        ("TIMESTAMP(9) WITHOUT TIME ZONE", "TIMESTAMP(9)"),
+        ("TIMESTAMP WITH LOCAL TIME ZONE", "TIMESTAMP_LTZ(6)"),
+        ("ROW(a INT, b STRING)", "ROW<a INT, b STRING>"),
+        ("ARRAY<ROW<a INT, b ARRAY<STRING>>>", "ARRAY<ROW<a INT, b ARRAY<STRING>>>"),
+        ("MAP<STRING, ROW<x DOUBLE NOT NULL>> NOT NULL", "MAP<STRING, ROW<x DOUBLE NOT NULL>> NOT NULL"),
+        ("ROW<`a b` INT>", "ROW<`a b` INT>"),
+        ("MULTISET<INT>", "MULTISET<INT>"),
+        ("INT MULTISET", "MULTISET<INT>"),
+    ],
+)
+def test_column_types_read_as_flink_types(written: str, flink: str) -> None:
+    t = one(f"CREATE TABLE t (a {written}) WITH ('connector' = 'x')")
+    assert isinstance(t, st.CreateTable)
+    assert t.schema.columns[0].type.sql() == flink
+
+
 def test_inline_primary_key_makes_the_column_not_null_like_flink() -> None:
     t = one("CREATE TABLE t (id INT PRIMARY KEY NOT ENFORCED, v STRING) WITH ('connector' = 'x')")
     assert isinstance(t, st.CreateTable)
