@@ -107,6 +107,7 @@ class _LineFile:
         self._f.seek(offset)
         self._buf = b""
         self._eof = False
+        self.chunk_has_empty_line = False
 
     def next_lines(self, max_lines: int) -> tuple[list[bytes], int] | None:
         """Up to ``max_lines`` lines (without their newline) and the first one's number;
@@ -129,6 +130,9 @@ class _LineFile:
         else:
             cut = len(buf)
         chunk, self._buf = buf[:cut], buf[cut:]
+        self.chunk_has_empty_line = (
+            chunk[:1] in (b"\n", b"\r") or b"\n\n" in chunk or b"\n\r\n" in chunk or chunk.endswith(b"\n\r")
+        )
         lines = chunk.split(b"\n")
         if chunk.endswith(b"\n"):
             lines.pop()
@@ -286,15 +290,18 @@ class FileSystemSource(SourceReader):
         if first <= self.decoder.header_lines:
             skip = self.decoder.header_lines - first + 1
             lines, numbers = lines[skip:], numbers[skip:]
-        if self.decoder.skip_blank_lines:
+        skip_blank = self.decoder.skip_blank_lines
+        if skip_blank and lines and lf.chunk_has_empty_line:
+            # Empty lines go here; lines of only spaces are rare and the decoder drops them.
             keep = [k for k, line in enumerate(lines) if line.strip()]
-            if len(keep) != len(lines):
-                lines = [lines[k] for k in keep]
-                numbers = numbers[keep]
+            lines = [lines[k] for k in keep]
+            numbers = numbers[keep]
         if not lines:
             return _EMPTY
         path = lf.path
-        decoded = self.decoder.decode(lines, where=lambda k: f"{path}, line {numbers[k]}")
+        decoded = self.decoder.decode(
+            lines, where=lambda k: f"{path}, line {numbers[k]}", skip_blank=skip_blank
+        )
         if decoded.skipped:
             self.metrics.bad_records_skipped += decoded.skipped
             log.warning(

@@ -77,6 +77,7 @@ class RecordDecoder(ABC):
     header_lines: int = 0
     #: Whether blank lines in a file are skipped (JSON, CSV) or are records (raw).
     skip_blank_lines: bool = True
+    _skip_blank: bool = False
 
     def __init__(self, fields: Sequence[Field], *, ignore_errors: bool, name: str) -> None:
         self.fields = tuple(fields)
@@ -110,9 +111,13 @@ class RecordDecoder(ABC):
         return self._not_null_violations(batch)
 
     # ---- the algorithm -----------------------------------------------------------------
-    def decode(self, records: Sequence[bytes | None], where: Where | None = None) -> Decoded:
-        """Decode ``records``; bad ones follow the error policy (see the module doc)."""
+    def decode(
+        self, records: Sequence[bytes | None], where: Where | None = None, *, skip_blank: bool = False
+    ) -> Decoded:
+        """Decode ``records``; bad ones follow the error policy (see the module doc).
+        ``skip_blank``: records of only whitespace are not rows (blank lines of a file)."""
         where = where or default_where
+        self._skip_blank = skip_blank
         n = len(records)
         dropped = self._dropped(records)
         if dropped is None:
@@ -167,6 +172,8 @@ class RecordDecoder(ABC):
         ok: list[int] = []
         for i in idx.tolist():
             record = records[i]
+            if self._skip_blank and record is not None and not record.strip():
+                continue
             try:
                 rows.append(self._one(record))
                 ok.append(i)

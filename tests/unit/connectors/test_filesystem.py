@@ -276,3 +276,14 @@ def test_csv_sink_header_and_memory_sizes(tmp_path: Path) -> None:
     assert parse_memory_size("1 kb", "k") == 1024
     with pytest.raises(OptionError):
         parse_memory_size("lots", "k")
+
+
+def test_blank_and_whitespace_lines_are_not_records(tmp_path: Path) -> None:
+    lines = json_lines(rows(100)).splitlines()
+    lines[5] = "   "
+    lines[50] = ""
+    f = tmp_path / "a.json"
+    f.write_bytes(("\r\n".join(lines) + "\r\n\r\n").encode())
+    src = source(f, "json")
+    t = read_all(src)
+    assert t.num_rows == 98 and src.metrics.bad_records_skipped == 0
