@@ -82,18 +82,8 @@ class FlinkParser(SparkParser):
 
     CONSTRAINT_PARSERS = {
         **SparkParser.CONSTRAINT_PARSERS,
-        "METADATA": lambda self: self.expression(
-            MetadataColumnConstraint(
-                this=self._parse_string() if self._match(TokenType.FROM) else None,
-                virtual=self._match_text_seq("VIRTUAL"),
-            )
-        ),
-        "WATERMARK": lambda self: self.expression(
-            exp.WatermarkColumnConstraint(
-                this=self._match(TokenType.FOR) and self._parse_column(),
-                expression=self._match(TokenType.ALIAS) and self._parse_disjunction(),
-            )
-        ),
+        "METADATA": lambda self: self._parse_metadata(),
+        "WATERMARK": lambda self: self._parse_watermark(),
     }
 
     SCHEMA_UNNAMED_CONSTRAINTS = {*SparkParser.SCHEMA_UNNAMED_CONSTRAINTS, "WATERMARK"}
@@ -113,8 +103,28 @@ class FlinkParser(SparkParser):
 
     def _parse_option(self) -> exp.Property:
         key = self._parse_string()
-        self._match(TokenType.EQ)
-        return self.expression(exp.Property(this=key, value=self._parse_string()))
+        value = self._match(TokenType.EQ) and self._parse_string()
+        if not key or not value:
+            self.raise_error("options are written 'key' = 'value', both in single quotes")
+        return self.expression(exp.Property(this=key, value=value))
+
+    def _parse_metadata(self) -> MetadataColumnConstraint:
+        """``METADATA [FROM 'key'] [VIRTUAL]`` after a column's type."""
+        key = None
+        if self._match(TokenType.FROM):
+            key = self._parse_string()
+            if key is None:
+                self.raise_error("METADATA FROM needs the metadata key in quotes")
+        virtual = self._match_text_seq("VIRTUAL")
+        return self.expression(MetadataColumnConstraint(this=key, virtual=virtual))
+
+    def _parse_watermark(self) -> exp.WatermarkColumnConstraint:
+        """``WATERMARK FOR column AS expression`` in a table's column list."""
+        column = self._parse_column() if self._match(TokenType.FOR) else None
+        expression = self._parse_disjunction() if self._match(TokenType.ALIAS) else None
+        if column is None or expression is None:
+            self.raise_error("a watermark is declared as WATERMARK FOR <column> AS <expression>")
+        return self.expression(exp.WatermarkColumnConstraint(this=column, expression=expression))
 
     def _parse_types(
         self,

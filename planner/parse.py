@@ -678,7 +678,8 @@ class _Reader:
                     primary_key = self.set_key(primary_key, (column.name,), item)
             elif isinstance(item, exp.WatermarkColumnConstraint):
                 if watermark is not None:
-                    raise self.parse_error("a table may declare only one WATERMARK", self.node_token(item))
+                    where = self.keyword_before("WATERMARK", self.node_token(item))
+                    raise self.parse_error("a table may declare only one WATERMARK", where)
                 watermark = Watermark(item.this.name, item.expression.sql(dialect=_DIALECT))
             elif isinstance(item, exp.PrimaryKey):
                 self.check_enforced(item)

@@ -494,3 +494,28 @@ def test_identifiers_carry_the_line_and_column_where_they_start() -> None:
     assert isinstance(q, st.Query)
     column = next(c for c in q.query.find_all(exp.Column) if c.name == "prce")
     assert (column.this.meta["line"], column.this.meta["col"]) == (3, 8)
+
+
+@pytest.mark.parametrize(
+    ("sql", "message", "col"),
+    [
+        ("ALTER TABLE t SET (k = 'v')", "'key' = 'value'", 20),
+        ("CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR ts) WITH ('connector' = 'x')", "WATERMARK FOR", 50),
+        ("CREATE TABLE t (a INT METADATA FROM) WITH ('connector' = 'x')", "metadata key", 36),
+        (
+            "CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR ts AS ts, WATERMARK FOR ts AS ts)",
+            "only one WATERMARK",
+            58,
+        ),
+        (
+            "CREATE TABLE t (a INT PRIMARY KEY NOT ENFORCED, PRIMARY KEY (a) NOT ENFORCED)",
+            "only one PRIMARY KEY",
+            49,
+        ),
+    ],
+)
+def test_malformed_ddl(sql: str, message: str, col: int) -> None:
+    with pytest.raises(ParseError) as info:
+        parse(sql)
+    assert message in info.value.message
+    assert (info.value.line, info.value.col) == (1, col)
