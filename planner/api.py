@@ -39,7 +39,7 @@ from planner.typecheck import infer
 PlannableStatement = st.Insert | st.StatementSet | st.Query
 
 
-def _parse_query(sql: str) -> exp.Expression:
+def _parse_query(sql: str) -> exp.Expr:
     statements = parse(sql)
     if len(statements) != 1 or not isinstance(statements[0], st.Query):
         raise PlanError("a view must be defined by a single query")

@@ -82,22 +82,22 @@ class Scope:
         return [sf.field.name for sf in self.fields]
 
 
-def position(node: exp.Expression) -> tuple[int | None, int | None]:
+def position(node: exp.Expr) -> tuple[int | None, int | None]:
     """Line and column of a node, from the token meta sqlglot keeps on identifiers."""
     for sub in node.walk():
-        meta = sub.meta if isinstance(sub, exp.Expression) else {}
+        meta = sub.meta if isinstance(sub, exp.Expr) else {}
         if "line" in meta:
             return meta["line"], meta.get("col")
     return None, None
 
 
-def _err(error: SqlStreamError, node: exp.Expression) -> SqlStreamError:
+def _err(error: SqlStreamError, node: exp.Expr) -> SqlStreamError:
     line, col = position(node)
     return error.with_position(line, col)
 
 
-ParseExpression = Callable[[str], exp.Expression]
-ParseQuery = Callable[[str], exp.Expression]
+ParseExpression = Callable[[str], exp.Expr]
+ParseQuery = Callable[[str], exp.Expr]
 
 
 class Binder:
@@ -117,7 +117,7 @@ class Binder:
         self._view_stack: list[str] = []
 
     # ---- statements ------------------------------------------------------------------
-    def bind_insert(self, table_name: str, query: exp.Expression, columns: tuple[str, ...]) -> Sink:
+    def bind_insert(self, table_name: str, query: exp.Expr, columns: tuple[str, ...]) -> Sink:
         obj = self.catalog.resolve(table_name)
         if isinstance(obj, ViewDef):
             raise CatalogError(f"cannot INSERT INTO view '{table_name}'", hint="insert into a table")
@@ -137,12 +137,10 @@ class Binder:
                     f"produces {len(node.fields)}"
                 )
             by_name = {c.lower(): f for c, f in zip(columns, node.fields)}
-            projections: list[tuple[str, exp.Expression]] = []
+            projections: list[tuple[str, exp.Expr]] = []
             for col in target:
                 src = by_name.get(col.name.lower())
-                value: exp.Expression = (
-                    exp.column(exp.to_identifier(src.name, quoted=True)) if src else exp.null()
-                )
+                value: exp.Expr = exp.column(exp.to_identifier(src.name, quoted=True)) if src else exp.null()
                 projections.append((col.name, _cast_if_needed(value, src.type if src else None, col.type)))
         else:
             if len(target) != len(node.fields):
@@ -161,12 +159,12 @@ class Binder:
             node = Calc(fields, node, tuple(projections))
         return Sink(fields, node, obj)
 
-    def bind_select(self, query: exp.Expression) -> Collect:
+    def bind_select(self, query: exp.Expr) -> Collect:
         node = self.bind_query(query, {})
         return Collect(node.fields, node)
 
     # ---- queries ---------------------------------------------------------------------
-    def bind_query(self, query: exp.Expression, ctes: dict[str, exp.Expression]) -> LogicalNode:
+    def bind_query(self, query: exp.Expr, ctes: dict[str, exp.Expr]) -> LogicalNode:
         if isinstance(query, exp.Subquery):
             return self.bind_query(query.this, ctes)
         with_ = query.args.get("with_") or query.args.get("with")
@@ -180,7 +178,7 @@ class Binder:
             return self._bind_select(query, ctes)
         raise _err(UnsupportedError(f"{type(query).__name__.upper()} queries are not supported"), query)
 
-    def _bind_union(self, query: exp.Union, ctes: dict[str, exp.Expression]) -> LogicalNode:
+    def _bind_union(self, query: exp.Union, ctes: dict[str, exp.Expr]) -> LogicalNode:
         if query.args.get("distinct"):
             raise _err(
                 UnsupportedError("UNION (distinct) is not supported yet", hint="use UNION ALL"),
@@ -221,7 +219,7 @@ class Binder:
         return Union(fields, tuple(children))
 
     # ---- FROM --------------------------------------------------------------------------
-    def _bind_from(self, select: exp.Select, ctes: dict[str, exp.Expression]) -> tuple[LogicalNode, Scope]:
+    def _bind_from(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
         if select.args.get("joins"):
             join = select.args["joins"][0]
             raise _err(UnsupportedError("JOIN is not supported yet"), join)
@@ -230,9 +228,7 @@ class Binder:
             raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
         return self._bind_relation(from_.this, ctes)
 
-    def _bind_relation(
-        self, rel: exp.Expression, ctes: dict[str, exp.Expression]
-    ) -> tuple[LogicalNode, Scope]:
+    def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
         if isinstance(rel, WindowTVF):
             return self._bind_window_tvf(rel, ctes)
         if isinstance(rel, exp.Table):
@@ -256,7 +252,7 @@ class Binder:
             return node, Scope.of(node, {rel.alias})
         raise _err(UnsupportedError(f"{rel.sql(dialect='spark')} in FROM is not supported"), rel)
 
-    def _bind_view(self, view: ViewDef, where: exp.Expression) -> LogicalNode:
+    def _bind_view(self, view: ViewDef, where: exp.Expr) -> LogicalNode:
         if view.name.lower() in self._view_stack:
             raise _err(PlanError(f"view '{view.name}' refers to itself"), where)
         self._view_stack.append(view.name.lower())
@@ -302,7 +298,7 @@ class Binder:
         computed = [c for c in schema.columns if c.kind == ColumnKind.COMPUTED]
         if computed:
             scope = Scope.of(node, {table.name})
-            projections: list[tuple[str, exp.Expression]] = []
+            projections: list[tuple[str, exp.Expr]] = []
             fields: list[BoundField] = []
             for col in schema.columns:
                 if col.kind == ColumnKind.COMPUTED:
@@ -330,11 +326,11 @@ class Binder:
             node = WatermarkAssigner(fields_wm, node, rowtime, expr, schema.watermark.expr)
         return node
 
-    def _bind_window_tvf(self, tvf: WindowTVF, ctes: dict[str, exp.Expression]) -> tuple[LogicalNode, Scope]:
+    def _bind_window_tvf(self, tvf: WindowTVF, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
         inner, inner_scope = self._bind_relation(tvf.this, ctes)
         kind = tvf.text("kind").lower()
         column = tvf.args["time_column"]
-        time_name = column.name if isinstance(column, exp.Expression) else str(column)
+        time_name = column.name if isinstance(column, exp.Expr) else str(column)
         time_field = inner_scope.lookup(time_name, None)
         if time_field is None:
             raise _err(
@@ -377,16 +373,20 @@ class Binder:
         return node, Scope.of(node, {alias} | inner_scope.qualifiers if not alias else {alias})
 
     # ---- SELECT ----------------------------------------------------------------------
-    def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expression]) -> LogicalNode:
+    def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> LogicalNode:
         for arg, name in (("order", "ORDER BY"), ("limit", "LIMIT"), ("offset", "OFFSET"),
                           ("windows", "WINDOW clause"), ("qualify", "QUALIFY")):  # fmt: skip
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
         node, scope = self._bind_from(select, ctes)
         where = select.args.get("where")
-        condition = self.bind_expr(where.this, scope) if where is not None else None
-        if condition is not None and any(isinstance(n, _AGGS) for n in condition.walk()):
-            raise _err(PlanError("aggregate functions are not allowed in WHERE", hint="use HAVING"), where)
+        condition = None
+        if where is not None:
+            condition = self.bind_expr(where.this, scope)
+            if any(isinstance(n, _AGGS) for n in condition.walk()):
+                raise _err(
+                    PlanError("aggregate functions are not allowed in WHERE", hint="use HAVING"), where
+                )
         items = self._select_items(select, scope)
         group = select.args.get("group")
         having = select.args.get("having")
@@ -403,8 +403,8 @@ class Binder:
         having_expr = self.bind_expr(having.this, scope) if having is not None else None
         return self._bind_aggregate(node, scope, items, group_exprs, having_expr, condition, select)
 
-    def _select_items(self, select: exp.Select, scope: Scope) -> list[tuple[str, exp.Expression]]:
-        items: list[tuple[str, exp.Expression]] = []
+    def _select_items(self, select: exp.Select, scope: Scope) -> list[tuple[str, exp.Expr]]:
+        items: list[tuple[str, exp.Expr]] = []
         for i, proj in enumerate(select.expressions):
             if isinstance(proj, exp.Star) or (
                 isinstance(proj, exp.Column) and isinstance(proj.this, exp.Star)
@@ -440,14 +440,14 @@ class Binder:
         self,
         node: LogicalNode,
         scope: Scope,
-        items: list[tuple[str, exp.Expression]],
-        group_exprs: list[exp.Expression],
-        having: exp.Expression | None,
-        condition: exp.Expression | None,
+        items: list[tuple[str, exp.Expr]],
+        group_exprs: list[exp.Expr],
+        having: exp.Expr | None,
+        condition: exp.Expr | None,
         select: exp.Select,
     ) -> LogicalNode:
         window: Window | None = None
-        keys_exprs: list[exp.Expression] = []
+        keys_exprs: list[exp.Expr] = []
         for g in group_exprs:
             legacy = _legacy_window(g, node)
             if legacy is not None:
@@ -481,7 +481,7 @@ class Binder:
                     keys_exprs.append(_ref(p))
         # Pre-aggregation calc: WHERE and computed group keys.
         key_names: list[str] = []
-        pre_items: list[tuple[str, exp.Expression]] = []
+        pre_items: list[tuple[str, exp.Expr]] = []
         key_of: dict[str, str] = {}
         for i, k in enumerate(keys_exprs):
             if isinstance(k, exp.Column):
@@ -503,10 +503,10 @@ class Binder:
         agg_of: dict[str, str] = {}
         lookup = _lookup(source)
 
-        def collect(e: exp.Expression) -> None:
+        def collect(e: exp.Expr) -> None:
             for sub in e.walk():
                 if isinstance(sub, exp.Filter) and isinstance(sub.this, _AGGS):
-                    target: exp.Expression = sub
+                    target: exp.Expr = sub
                 elif isinstance(sub, _AGGS) and not isinstance(sub.parent, exp.Filter):
                     target = sub
                 else:
@@ -531,8 +531,8 @@ class Binder:
         agg = Aggregate(agg_node_fields, source, tuple(key_names), tuple(aggs), window)
         # Post-aggregation calc: the select list over keys, window columns and aggregates.
 
-        def rewrite(e: exp.Expression) -> exp.Expression:
-            def visit(n: exp.Expression) -> exp.Expression:
+        def rewrite(e: exp.Expr) -> exp.Expr:
+            def visit(n: exp.Expr) -> exp.Expr:
                 text = n.sql()
                 if text in agg_of:
                     return _ref(agg_of[text])
@@ -561,10 +561,10 @@ class Binder:
         return Calc(fields, agg, tuple(post), post_having)
 
     # ---- expressions -----------------------------------------------------------------
-    def bind_expr(self, expr: exp.Expression, scope: Scope) -> exp.Expression:
+    def bind_expr(self, expr: exp.Expr, scope: Scope) -> exp.Expr:
         """Resolve column references to input fields; nested ROW access becomes ``Dot``."""
 
-        def visit(n: exp.Expression) -> exp.Expression:
+        def visit(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):
                 return self._bind_column(n, scope)
             return n
@@ -576,7 +576,7 @@ class Binder:
             raise _err(e, expr) from None
         return bound
 
-    def _bind_column(self, col: exp.Column, scope: Scope) -> exp.Expression:
+    def _bind_column(self, col: exp.Column, scope: Scope) -> exp.Expr:
         parts = [p.name for p in col.parts]
         # Try the longest qualifier prefix that names a table in scope, then ROW fields.
         for split in range(len(parts) - 1, -1, -1):
@@ -590,7 +590,7 @@ class Binder:
                 raise _err(e, col) from None
             if found is None:
                 continue
-            result: exp.Expression = _ref(found.name)
+            result: exp.Expr = _ref(found.name)
             for f in parts[split + 1 :]:
                 result = exp.Dot(this=result, expression=exp.to_identifier(f))
             result.meta.update(col.meta)
@@ -604,7 +604,7 @@ class Binder:
             col,
         )
 
-    def _require_column(self, e: exp.Expression, scope: Scope) -> BoundField:
+    def _require_column(self, e: exp.Expr, scope: Scope) -> BoundField:
         name = e.name
         found = scope.lookup(name, None)
         if found is None:
@@ -619,7 +619,7 @@ def _ref(name: str) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True))
 
 
-def _is_ref(e: exp.Expression, name: str) -> bool:
+def _is_ref(e: exp.Expr, name: str) -> bool:
     return isinstance(e, exp.Column) and e.name == name
 
 
@@ -632,7 +632,7 @@ def _lookup(node: LogicalNode) -> Callable[[str], DataType]:
     return lookup
 
 
-def _output_field(name: str, e: exp.Expression, node: LogicalNode) -> BoundField:
+def _output_field(name: str, e: exp.Expr, node: LogicalNode) -> BoundField:
     t = infer(e, _lookup(node))
     attr = None
     if isinstance(e, exp.Column):
@@ -652,7 +652,7 @@ def _window_fields(window: Window) -> tuple[BoundField, ...]:
     )
 
 
-def _interval_ms(e: exp.Expression | None) -> int:
+def _interval_ms(e: exp.Expr | None) -> int:
     """Milliseconds of an INTERVAL literal (``INTERVAL '10' MINUTES``, ``'1:30' MINUTE TO SECOND``)."""
     if e is None:
         return 0
@@ -660,7 +660,7 @@ def _interval_ms(e: exp.Expression | None) -> int:
         return _interval_ms(e.this)
     if not isinstance(e, exp.Interval):
         raise _err(PlanError(f"expected an INTERVAL, got {e.sql()}"), e)
-    value = e.this.name if isinstance(e.this, exp.Expression) else str(e.this)
+    value = e.this.name if isinstance(e.this, exp.Expr) else str(e.this)
     unit_node = e.args.get("unit")
     unit = (unit_node.sql() if unit_node is not None else "").upper()
     return _interval_text_ms(value, unit, e)
@@ -670,7 +670,7 @@ _UNIT_MS = {"MILLISECOND": 1, "SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_00
             "WEEK": 7 * 86_400_000}  # fmt: skip
 
 
-def _interval_text_ms(value: str, unit: str, where: exp.Expression) -> int:
+def _interval_text_ms(value: str, unit: str, where: exp.Expr) -> int:
     value = value.strip()
     if not unit:
         pieces = value.split()
@@ -697,7 +697,7 @@ def _interval_text_ms(value: str, unit: str, where: exp.Expression) -> int:
         raise _err(PlanError(f"'{value}' is not a number of {unit.lower()}s"), where) from None
 
 
-def _check_window(w: Window, where: exp.Expression) -> None:
+def _check_window(w: Window, where: exp.Expr) -> None:
     if w.type in ("tumble", "hop", "cumulate") and w.size_ms <= 0:
         raise _err(PlanError(f"{w.type.upper()} window size must be positive"), where)
     if w.type == "hop" and w.slide_ms <= 0:
@@ -710,7 +710,7 @@ def _check_window(w: Window, where: exp.Expression) -> None:
         raise _err(PlanError("SESSION window gap must be positive"), where)
 
 
-def _legacy_window(g: exp.Expression, node: LogicalNode) -> Window | None:
+def _legacy_window(g: exp.Expr, node: LogicalNode) -> Window | None:
     if not isinstance(g, exp.Func):
         return None
     name = function_name(g)
@@ -720,7 +720,7 @@ def _legacy_window(g: exp.Expression, node: LogicalNode) -> Window | None:
     args = (
         list(g.expressions)
         if isinstance(g, exp.Anonymous)
-        else [a for a in g.args.values() if isinstance(a, exp.Expression)]
+        else [a for a in g.args.values() if isinstance(a, exp.Expr)]
     )
     if not args or not isinstance(args[0], exp.Column):
         raise _err(PlanError(f"the first argument of {name} must be a time attribute column"), g)
@@ -761,7 +761,7 @@ def _legacy_window(g: exp.Expression, node: LogicalNode) -> Window | None:
     return w
 
 
-def _legacy_aux(n: exp.Expression, window: Window | None) -> str | None:
+def _legacy_aux(n: exp.Expr, window: Window | None) -> str | None:
     if window is None or not isinstance(n, exp.Func):
         return None
     name = function_name(n)
@@ -771,13 +771,13 @@ def _legacy_aux(n: exp.Expression, window: Window | None) -> str | None:
     return None
 
 
-def _make_agg(name: str, node: exp.Expression, lookup: Callable[[str], DataType]) -> LogicalAgg:
-    filter_expr: exp.Expression | None = None
+def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> LogicalAgg:
+    filter_expr: exp.Expr | None = None
     text = node.sql(dialect="spark")
     if isinstance(node, exp.Filter):
         filter_expr = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
         node = node.this
-    arg: exp.Expression | None = node.this
+    arg: exp.Expr | None = node.this
     distinct = False
     if isinstance(arg, exp.Distinct):
         distinct = True
@@ -808,7 +808,7 @@ def _check_assignable(src: DataType, dst: DataType, column: str, table: str) -> 
     )
 
 
-def _cast_if_needed(e: exp.Expression, src: DataType | None, dst: DataType) -> exp.Expression:
+def _cast_if_needed(e: exp.Expr, src: DataType | None, dst: DataType) -> exp.Expr:
     if src is not None and src.with_nullable(True) == dst.with_nullable(True):
         return e
     return make_cast(e, dst.with_nullable(True))

@@ -21,13 +21,13 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def to_duckdb(node: exp.Expression, lookup: Lookup) -> str:
+def to_duckdb(node: exp.Expr, lookup: Lookup) -> str:
     """DuckDB SQL for a bound expression whose columns are fields of the input."""
     return _translate(node.copy(), lookup).sql(dialect="duckdb")
 
 
-def _translate(node: exp.Expression, lookup: Lookup) -> exp.Expression:
-    def visit(n: exp.Expression) -> exp.Expression:
+def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
+    def visit(n: exp.Expr) -> exp.Expr:
         return _rewrite(n, lookup)
 
     return node.transform(visit, copy=False)
@@ -37,14 +37,14 @@ def _cast_type(cast: exp.Cast) -> exp.DataType:
     return exp.DataType.build(cast_target(cast).duckdb(), dialect="duckdb")
 
 
-def _unit(node: exp.Expression | None) -> str:
+def _unit(node: exp.Expr | None) -> str:
     text = (node.name if node is not None else "").upper().rstrip("S")
     if text not in _UNITS:
         raise UnsupportedError(f"unknown time unit '{text}'")
     return text
 
 
-def _rewrite(n: exp.Expression, lookup: Lookup) -> exp.Expression:
+def _rewrite(n: exp.Expr, lookup: Lookup) -> exp.Expr:
     if isinstance(n, exp.Column):
         return exp.column(exp.to_identifier(n.name, quoted=True))
     if isinstance(n, exp.Cast):
@@ -83,14 +83,14 @@ def _is_flink_strict_cast(n: exp.TryCast) -> bool:
     return bool(n.meta.get("strict"))
 
 
-def _anonymous(n: exp.Anonymous) -> exp.Expression:
+def _anonymous(n: exp.Anonymous) -> exp.Expr:
     name = function_name(n)
     args = n.expressions
     if name == "SPLIT_INDEX" and len(args) == 3:
         return exp.func(
             "list_extract",
             exp.func("string_split", args[0], args[1]),
-            exp.Add(this=args[2], expression=exp.Literal.number(1)),
+            exp.Add(this=exp.paren(args[2], copy=False), expression=exp.Literal.number(1)),
         )
     if name in ("PROCTIME", "CURRENT_ROW_TIMESTAMP"):
         return exp.func("get_current_timestamp")
@@ -98,12 +98,18 @@ def _anonymous(n: exp.Anonymous) -> exp.Expression:
         return exp.func("hash", *args)
     if name == "CHAR_LENGTH" or name == "CHARACTER_LENGTH":
         return exp.func("length", *args)
-    if name == "TO_TIMESTAMP_LTZ" and len(args) == 2:
-        return exp.func("to_timestamp", exp.Div(this=args[0], expression=exp.Literal.number(1000)))
+    if name == "TO_TIMESTAMP_LTZ" and len(args) in (1, 2) and not args[0].is_string:
+        # TO_TIMESTAMP_LTZ(epoch, precision): precision 3 counts milliseconds, 0 seconds.
+        precision = int(args[1].name) if len(args) == 2 and args[1].is_int else 3
+        if precision not in (0, 3):
+            raise UnsupportedError("TO_TIMESTAMP_LTZ with a precision other than 0 or 3")
+        epoch = exp.paren(args[0], copy=False)
+        seconds = exp.Div(this=epoch, expression=exp.Literal.number(1000)) if precision == 3 else epoch
+        return exp.func("to_timestamp", seconds)
     return n
 
 
-def check_supported(node: exp.Expression) -> None:
+def check_supported(node: exp.Expr) -> None:
     """Raise for functions DuckDB would reject, before a job starts and fails at runtime."""
     for sub in node.walk():
         if isinstance(sub, exp.Anonymous) and function_name(sub) in _UNSUPPORTED:

@@ -49,8 +49,8 @@ class Scan(LogicalNode):
 @dataclass(frozen=True)
 class Calc(LogicalNode):
     input: LogicalNode
-    projections: tuple[tuple[str, exp.Expression], ...]
-    condition: exp.Expression | None = None
+    projections: tuple[tuple[str, exp.Expr], ...]
+    condition: exp.Expr | None = None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -61,7 +61,7 @@ class Calc(LogicalNode):
 class WatermarkAssigner(LogicalNode):
     input: LogicalNode
     rowtime: str
-    expr: exp.Expression
+    expr: exp.Expr
     expr_text: str  # as the user wrote it, for EXPLAIN
 
     @property
@@ -83,10 +83,10 @@ class WindowAssign(LogicalNode):
 class LogicalAgg:
     name: str
     func: str  # count, count_star, sum, min, max, avg
-    arg: exp.Expression | None
+    arg: exp.Expr | None
     type: DataType
     distinct: bool = False
-    filter: exp.Expression | None = None
+    filter: exp.Expr | None = None
     text: str = ""  # e.g. "SUM(price)", for EXPLAIN
 
 

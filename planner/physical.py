@@ -183,7 +183,7 @@ OperatorSpec = (
     | CollectSpec
 )
 _SPECS: dict[str, type] = {
-    cls.kind: cls  # type: ignore[attr-defined]
+    cls.kind: cls
     for cls in typing.get_args(OperatorSpec)
 }
 
@@ -282,7 +282,7 @@ def _decode(cls: Any, value: Any) -> Any:
         return value
     if isinstance(cls, type) and issubclass(cls, Enum):
         return cls(value)
-    if dataclasses.is_dataclass(cls):
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
         hints = typing.get_type_hints(cls)
         kwargs = {
             f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(cls) if f.name in value

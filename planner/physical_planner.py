@@ -55,7 +55,7 @@ def checkpointing_mode(config: Mapping[str, str]) -> str:
 
 def checkpointing_enabled(config: Mapping[str, str]) -> bool:
     value = config.get("execution.checkpointing.interval")
-    return bool(value) and value.strip() not in ("0", "0 ms", "0ms")
+    return value is not None and parse_duration_ms(value, "execution.checkpointing.interval") > 0
 
 
 def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mapping[str, str]) -> Guarantee:

@@ -64,14 +64,14 @@ def cast_target(node: exp.Cast) -> DataType:
     return parse_type(node.to.sql(dialect="spark"))
 
 
-def make_cast(e: exp.Expression, to: DataType) -> exp.Cast:
+def make_cast(e: exp.Expr, to: DataType) -> exp.Cast:
     """A CAST to a Flink type, as the planner inserts it (INSERT targets, UNION widening)."""
     cast = exp.Cast(this=e, to=exp.DataType.build("TEXT"))
     cast.meta["flink_type"] = to
     return cast
 
 
-def function_name(node: exp.Expression) -> str:
+def function_name(node: exp.Expr) -> str:
     if isinstance(node, exp.Anonymous):
         return str(node.this).upper()
     return node.sql_name().upper() if isinstance(node, exp.Func) else type(node).__name__.upper()
@@ -97,12 +97,12 @@ def wider(a: DataType, b: DataType) -> DataType:
     return a
 
 
-def infer(node: exp.Expression, lookup: Lookup) -> DataType:
+def infer(node: exp.Expr, lookup: Lookup) -> DataType:
     """The Flink type of a bound expression."""
     return _infer(node, lookup)
 
 
-def _infer(node: exp.Expression, lookup: Lookup) -> DataType:
+def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if isinstance(node, exp.Alias | exp.Paren):
         return _infer(node.this, lookup)
     if isinstance(node, exp.Column):
@@ -207,7 +207,7 @@ def _infer(node: exp.Expression, lookup: Lookup) -> DataType:
     return STRING
 
 
-def _agg_arg(node: exp.Expression) -> exp.Expression:
+def _agg_arg(node: exp.Expr) -> exp.Expr:
     arg = node.this
     if isinstance(arg, exp.Distinct):
         arg = arg.expressions[0]

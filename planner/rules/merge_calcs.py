@@ -22,8 +22,8 @@ from planner.logical import Calc, LogicalNode
 from planner.rules.rewrite import transform_up
 
 
-def _inline(e: exp.Expression, defs: dict[str, exp.Expression]) -> exp.Expression:
-    def visit(n: exp.Expression) -> exp.Expression:
+def _inline(e: exp.Expr, defs: dict[str, exp.Expr]) -> exp.Expr:
+    def visit(n: exp.Expr) -> exp.Expr:
         if isinstance(n, exp.Column) and n.name in defs:
             d = defs[n.name].copy()
             return d if isinstance(d, exp.Column | exp.Literal) else exp.Paren(this=d)

@@ -15,7 +15,7 @@ def transform_up(node: LogicalNode, fn: Callable[[LogicalNode], LogicalNode]) ->
         if children != node.children:
             node = dataclasses.replace(node, children=children)
     elif hasattr(node, "input"):
-        child = transform_up(node.input, fn)  # type: ignore[attr-defined]
-        if child is not node.input:  # type: ignore[attr-defined]
+        child = transform_up(node.input, fn)
+        if child is not node.input:
             node = dataclasses.replace(node, input=child)  # type: ignore[call-arg]
     return fn(node)

@@ -1,0 +1,234 @@
+"""The ``sqlstream`` command.
+
+    sqlstream                     the interactive shell (or run stdin when it is not a terminal)
+    sqlstream run FILE.sql        run a script; bounded jobs to completion, unbounded until Ctrl-C
+    sqlstream -f FILE.sql         the same (Flink's SQL client spelling)
+    sqlstream explain FILE.sql    plan every INSERT/SELECT of a script and print EXPLAIN
+    sqlstream -e "SQL"            run statements given on the command line
+
+Info goes to stderr, results and print-sink rows to stdout, so ``> out.txt`` keeps data only.
+Exit code: 0 when every statement and job succeeded, 1 otherwise, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+import planner
+from catalog.errors import SqlStreamError
+from planner import statements as st
+from sqlstream.errors import format_error
+from sqlstream.jobs import JobHandle
+from sqlstream.render import render_changelog_row, render_table
+from sqlstream.results import Result, ResultKind
+from sqlstream.session import Session, connect
+
+
+class Stop(Exception):
+    """Ctrl-C or SIGTERM: stop jobs cleanly."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sqlstream",
+        description="A streaming SQL engine: Flink SQL, event time, exactly-once sinks.",
+    )
+    p.add_argument("-f", "--file", help="run the statements of FILE and exit")
+    p.add_argument("-e", "--execute", metavar="SQL", help="run these statements and exit")
+    p.add_argument("--catalog", metavar="PATH", help="keep tables in this DuckDB file")
+    p.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a configuration key, like SET 'KEY' = 'VALUE'")  # fmt: skip
+    p.add_argument("--parallelism", type=int, help="same as -D parallelism.default=N")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    p.add_argument("command", nargs="?", choices=["run", "explain", "shell"], help=argparse.SUPPRESS)
+    p.add_argument("path", nargs="?", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config: dict[str, str] = {}
+    for item in args.defines:
+        if "=" not in item:
+            print(f"Error: -D takes KEY=VALUE, got '{item}'", file=sys.stderr)
+            return 2
+        key, value = item.split("=", 1)
+        config[key.strip()] = value.strip()
+    if args.parallelism:
+        config["parallelism.default"] = str(args.parallelism)
+    try:
+        session = connect(args.catalog, config)
+    except SqlStreamError as e:
+        print(format_error(e), file=sys.stderr)
+        return 1
+    try:
+        if args.command in ("run", "explain") or args.file:
+            path = args.path if args.command else args.file
+            if not path:
+                print(f"Error: 'sqlstream {args.command}' needs a FILE.sql", file=sys.stderr)
+                return 2
+            return run_file(session, Path(path), explain_only=args.command == "explain", debug=args.debug)
+        if args.execute:
+            return run_script(session, args.execute, None, debug=args.debug)
+        if not sys.stdin.isatty():
+            return run_script(session, sys.stdin.read(), "<stdin>", debug=args.debug)
+        from sqlstream.repl import run_repl
+
+        return run_repl(session, debug=args.debug)
+    finally:
+        session.close()
+
+
+def run_file(session: Session, path: Path, explain_only: bool = False, debug: bool = False) -> int:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        print(f"Error: cannot read {path}: {e.strerror}", file=sys.stderr)
+        return 1
+    if explain_only:
+        return explain_script(session, text, str(path), debug)
+    return run_script(session, text, str(path), debug=debug)
+
+
+def _report(error: BaseException, source: str | None, filename: str | None, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(error)
+    print(format_error(error, source, filename), file=sys.stderr)
+
+
+def explain_script(session: Session, text: str, filename: str, debug: bool = False) -> int:
+    """Execute the DDL and SET statements of a script and EXPLAIN its INSERTs and queries."""
+    try:
+        statements = planner.parse(text)
+        for s in statements:
+            if isinstance(s, st.Insert | st.StatementSet | st.Query):
+                print(f"-- line {s.line}: {s.sql.splitlines()[0][:70]}")
+                print(planner.explain(s, session.catalog, session.config.effective()))
+            elif isinstance(s, st.Explain):
+                print(planner.explain(s.statement, session.catalog, session.config.effective()))
+            else:
+                session.execute_statement(s)
+    except Exception as e:
+        _report(e, text, filename, debug)
+        return 1
+    return 0
+
+
+def run_script(
+    session: Session, text: str, filename: str | None, debug: bool = False, out: TextIO | None = None
+) -> int:
+    """Run a script statement by statement, then wait for the jobs it started."""
+    out = out or sys.stdout
+    try:
+        statements = planner.parse(text)  # a syntax error anywhere runs nothing
+    except Exception as e:
+        _report(e, text, filename, debug)
+        return 1
+    jobs: list[JobHandle] = []
+    stop = threading.Event()
+    previous = _install_signal_handlers(stop)
+    try:
+        for s in statements:
+            if stop.is_set():
+                break
+            try:
+                result = session.execute_statement(s)
+                _print_result(result, out, stop)
+            except Stop:
+                break
+            except Exception as e:
+                _report(e, text, filename, debug)
+                _cancel(jobs)
+                return 1
+            if result.job is not None:
+                jobs.append(result.job)
+        return _wait_jobs(jobs, stop, debug)
+    finally:
+        _restore_signal_handlers(previous)
+
+
+def _print_result(result: Result, out: TextIO, stop: threading.Event) -> None:
+    for w in result.warnings:
+        print(f"[WARNING] {w}", file=sys.stderr)
+    if result.kind == ResultKind.OK:
+        print(f"[INFO] {result.message}", file=sys.stderr)
+    elif result.kind == ResultKind.TABLE:
+        print(render_table(result.columns, result.rows), file=out)
+    elif result.kind == ResultKind.TEXT:
+        print(result.message.rstrip("\n"), file=out)
+    elif result.kind == ResultKind.JOB:
+        print(f"[INFO] {result.message}", file=sys.stderr)
+    elif result.kind == ResultKind.QUERY and result.query is not None:
+        query = result.query
+        try:
+            if query.bounded:
+                print(render_table(query.columns, query.fetchall()), file=out)
+            else:
+                print(" | ".join(["op", *query.columns]), file=out)
+                for kind, row in query.changelog(stop):
+                    print(render_changelog_row(kind, row), file=out, flush=True)
+        finally:
+            query.close()
+
+
+def _wait_jobs(jobs: list[JobHandle], stop: threading.Event, debug: bool) -> int:
+    failed = 0
+    for job in jobs:
+        while not job.done:
+            if stop.is_set():
+                print("[INFO] Stopping: cancelling running jobs.", file=sys.stderr)
+                _cancel(jobs)
+                return 0
+            job.wait(timeout=0.2)
+        if job.error is not None:
+            failed += 1
+            print(f"[ERROR] Job '{job.id}' ({job.name}) failed:", file=sys.stderr)
+            _report(job.error, None, None, debug)
+        else:
+            print(
+                f"[INFO] Job '{job.id}' ({job.name}) finished: {job.rows_out} rows written.", file=sys.stderr
+            )
+    return 1 if failed else 0
+
+
+def _cancel(jobs: list[JobHandle]) -> None:
+    for job in jobs:
+        job.cancel()
+    for job in jobs:
+        job.wait(timeout=10)
+
+
+_Handler = signal.Handlers | int | None | object
+
+
+def _install_signal_handlers(stop: threading.Event) -> dict[int, _Handler]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous: dict[int, _Handler] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, _Handler]) -> None:
+    for sig, h in previous.items():
+        signal.signal(sig, h)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+
+
+__all__ = ["main", "run_script"]

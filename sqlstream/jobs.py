@@ -1,0 +1,215 @@
+"""Jobs seen from the front door: started on a background event loop, watched and
+stopped from the caller's thread.
+
+The runtime is asyncio-based; the Session, CLI and REPL are not. One daemon thread per
+session runs the event loop that hosts every job, so the user keeps typing while jobs
+run, and handles here turn the runtime's coroutines into plain blocking calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import pyarrow as pa
+from runtime.job import Job
+
+from catalog.errors import SqlStreamError
+from planner.physical import ROW_KIND_COLUMN, PhysicalPlan, SinkSpec
+
+_END = object()
+
+
+class JobManager:
+    """Owns the event loop thread and every job of a session."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._jobs: dict[str, JobHandle] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="sqlstream-jobs", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def submit(self, plan: PhysicalPlan, sql: str) -> JobHandle:
+        handle = JobHandle(plan, sql, self.loop)
+        self._jobs[handle.id] = handle
+        return handle
+
+    def query(self, plan: PhysicalPlan, sql: str) -> QueryHandle:
+        return QueryHandle(plan, sql, self.loop)
+
+    def get(self, job_id: str) -> JobHandle:
+        for key, handle in self._jobs.items():
+            if key == job_id or key.startswith(job_id):
+                return handle
+        raise SqlStreamError(f"no job '{job_id}'", hint="SHOW JOBS lists the jobs of this session")
+
+    def all(self) -> list[JobHandle]:
+        return list(self._jobs.values())
+
+    def shutdown(self) -> None:
+        for handle in self._jobs.values():
+            handle.cancel()
+        for handle in self._jobs.values():
+            handle.wait(timeout=10)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+
+
+class JobHandle:
+    """A running INSERT job: status, metrics, wait and cancel, from any thread."""
+
+    def __init__(self, plan: PhysicalPlan, sql: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.id = uuid.uuid4().hex[:8]
+        self.name = plan.name
+        self.sql = sql
+        self.plan = plan
+        self.started = time.time()
+        self._loop = loop
+        self.job = Job(plan, job_id=self.id)
+        self._future: Future[Any] = asyncio.run_coroutine_threadsafe(self.job.run(), loop)
+
+    @property
+    def guarantee_text(self) -> str:
+        sinks = [n.spec for n in self.plan.sinks if isinstance(n.spec, SinkSpec)]
+        return ", ".join(f"{s.table}: {s.guarantee.value}" for s in sinks) or "no sink"
+
+    @property
+    def done(self) -> bool:
+        return self._future.done()
+
+    @property
+    def status(self) -> str:
+        return str(getattr(self.job.status, "value", self.job.status))
+
+    @property
+    def error(self) -> BaseException | None:
+        if not self._future.done() or self._future.cancelled():
+            return None
+        return self._future.exception()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends (or the timeout passes); True when it ended."""
+        try:
+            self._future.result(timeout)
+        except TimeoutError:
+            return False
+        except BaseException:
+            return True
+        return True
+
+    def cancel(self) -> None:
+        if not self._future.done():
+            self._loop.call_soon_threadsafe(self.job.cancel)
+
+    def metrics(self) -> dict[str, Any]:
+        return self.job.metrics()
+
+    @property
+    def rows_out(self) -> int:
+        return int(self.job.metrics().get("rows_written", 0))
+
+    def summary(self) -> tuple[Any, ...]:
+        m = self.job.metrics()
+        return (
+            self.id,
+            self.name,
+            self.status,
+            f"{m.get('rows_per_second', 0):,.0f}",
+            m.get("rows_written", 0),
+            time.strftime("%H:%M:%S", time.localtime(self.started)),
+        )
+
+
+class QueryHandle:
+    """A running SELECT: its columns, and its rows as a changelog or a final table."""
+
+    def __init__(self, plan: PhysicalPlan, sql: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.plan = plan
+        self.sql = sql
+        self.columns = [f.name for f in plan.sinks[0].schema]
+        self.bounded = plan.bounded
+        self._loop = loop
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
+        self.job = Job(plan, job_id=uuid.uuid4().hex[:8])
+        self._future: Future[Any] = asyncio.run_coroutine_threadsafe(self._pump(), loop)
+
+    async def _pump(self) -> None:
+        try:
+            async for batch in self.job.results():
+                while True:
+                    try:
+                        self._queue.put_nowait(batch)
+                        break
+                    except queue.Full:
+                        if self.job.status_is_final():
+                            return
+                        await asyncio.sleep(0.01)
+        except BaseException as e:
+            self._queue.put(e)
+            raise
+        finally:
+            self._queue.put(_END)
+
+    def batches(self, stop: threading.Event | None = None) -> Iterator[pa.RecordBatch]:
+        while True:
+            if stop is not None and stop.is_set():
+                self.close()
+                return
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def changelog(self, stop: threading.Event | None = None) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        """(row kind, row) pairs: 0 +I, 1 -U, 2 +U, 3 -D."""
+        for batch in self.batches(stop):
+            kinds = (
+                batch.column(ROW_KIND_COLUMN).to_pylist()
+                if ROW_KIND_COLUMN in batch.schema.names
+                else itertools.repeat(0)
+            )
+            data = batch.select(self.columns).to_pylist()
+            for kind, row in zip(kinds, data):
+                yield kind, tuple(row[c] for c in self.columns)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """The final rows of a bounded query: the changelog applied, in arrival order."""
+        rows: list[tuple[Any, ...]] = []
+        for kind, row in self.changelog():
+            if kind in (0, 2):
+                rows.append(row)
+            else:
+                with contextlib.suppress(ValueError):
+                    rows.remove(row)
+        return rows
+
+    def close(self) -> None:
+        if not self._future.done():
+            self._loop.call_soon_threadsafe(self.job.cancel)
+            with contextlib.suppress(BaseException):
+                self._future.result(timeout=10)

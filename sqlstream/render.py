@@ -1,0 +1,56 @@
+"""Rendering results as text: tables (tabulate), Flink-style changelog rows, messages.
+
+Shared by the batch CLI and the REPL, so a statement prints the same way in both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+ROW_KINDS = ("+I", "-U", "+U", "-D")
+
+
+def format_value(value: Any, max_width: int | None = None) -> str:
+    """A value as Flink's SQL client prints it: NULL as <NULL>, timestamps with a space."""
+    if value is None:
+        text = "<NULL>"
+    elif isinstance(value, bool):
+        text = "TRUE" if value else "FALSE"
+    elif isinstance(value, dt.datetime):
+        text = value.isoformat(sep=" ", timespec="milliseconds")
+        if value.tzinfo is not None:
+            text = text.rsplit("+", 1)[0]
+    elif isinstance(value, decimal.Decimal):
+        text = format(value, "f")
+    elif isinstance(value, bytes):
+        text = "x'" + value.hex() + "'"
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = str(value)
+    if max_width is not None and len(text) > max_width:
+        text = text[: max(max_width - 3, 1)] + "..."
+    return text
+
+
+def render_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    max_width: int | None = 30,
+) -> str:
+    """A boxed table like psql/DuckDB's shell, with a row count."""
+    body = [[format_value(v, max_width) for v in row] for row in rows]
+    text = tabulate(body, headers=list(columns), tablefmt="psql", disable_numparse=True)
+    if not rows:
+        text = tabulate([], headers=list(columns), tablefmt="psql")
+    count = len(rows)
+    return f"{text}\n{count} row{'s' if count != 1 else ''} in set"
+
+
+def render_changelog_row(kind: int, row: Sequence[Any]) -> str:
+    return f"{ROW_KINDS[kind]}[{', '.join(format_value(v) for v in row)}]"

@@ -1,0 +1,210 @@
+"""The Session: the public Python API, and what the CLI and REPL drive.
+
+>>> import sqlstream
+>>> s = sqlstream.connect()
+>>> _ = s.execute('''CREATE TABLE nums (n BIGINT) WITH (
+...     'connector' = 'datagen', 'number-of-rows' = '5',
+...     'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.n.end' = '5')''')
+>>> s.sql("SELECT n * 10 AS x FROM nums WHERE n > 2").fetchall()
+[(30,), (40,), (50,)]
+>>> s.close()
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from planner.ddl import show_create_table, show_create_view
+
+import planner
+from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
+from catalog.errors import CatalogError, SqlStreamError
+from planner import statements as st
+from planner.functions import FUNCTIONS
+from sqlstream.config import KEYS, Config
+from sqlstream.jobs import JobManager, QueryHandle
+from sqlstream.results import Result, ResultKind
+
+
+class Session:
+    """A catalog, a configuration and the jobs started from them."""
+
+    def __init__(self, catalog: Catalog | None = None, config: dict[str, str] | None = None) -> None:
+        self.catalog = catalog or Catalog()
+        self.config = Config(config)
+        self.jobs = JobManager()
+
+    # ---- statements ------------------------------------------------------------------
+    def execute(self, sql: str) -> Result:
+        """Run one or more statements in order and return the last one's result."""
+        results = self.execute_script(sql)
+        if not results:
+            return Result.ok("nothing to run")
+        return results[-1]
+
+    def execute_script(self, sql: str) -> list[Result]:
+        """Run every statement of a script, in order; stops at the first error (raised)."""
+        return [self.execute_statement(s) for s in planner.parse(sql)]
+
+    def sql(self, query: str) -> QueryHandle:
+        """Start a query; the handle gives its rows (``fetchall()`` for a bounded one) or
+        iterates over its changelog."""
+        result = self.execute(query)
+        if result.query is None:
+            raise SqlStreamError("sql() takes a SELECT query", hint="use execute() for other statements")
+        return result.query
+
+    def execute_statement(self, s: st.Statement) -> Result:
+        if isinstance(s, st.CreateTable):
+            table = planner.create_table(s, self.catalog)
+            created = self.catalog.create(table, if_not_exists=s.if_not_exists)
+            return Result.ok(f"Table '{s.name}' created." if created else f"Table '{s.name}' exists.")
+        if isinstance(s, st.CreateView):
+            view = planner.create_view(s, self.catalog, self.config.effective())
+            created = self.catalog.create(view, if_not_exists=s.if_not_exists)
+            return Result.ok(f"View '{s.name}' created." if created else f"View '{s.name}' exists.")
+        if isinstance(s, st.DropTable):
+            dropped = self.catalog.drop(s.name, TableDef, if_exists=s.if_exists)
+            return Result.ok(f"Table '{s.name}' dropped." if dropped else f"Table '{s.name}' does not exist.")
+        if isinstance(s, st.DropView):
+            dropped = self.catalog.drop(s.name, ViewDef, if_exists=s.if_exists)
+            return Result.ok(f"View '{s.name}' dropped." if dropped else f"View '{s.name}' does not exist.")
+        if isinstance(s, st.AlterTableSet | st.AlterTableReset):
+            table = self.catalog.table(s.name)
+            if isinstance(s, st.AlterTableSet):
+                options = {**table.options, **s.options}
+            else:
+                options = {k: v for k, v in table.options.items() if k not in s.keys}
+            altered = planner.create_table(
+                st.CreateTable(
+                    table.name, table.schema, options, table.temporary, sql=s.sql, line=s.line, col=s.col
+                ),
+                self.catalog,
+            )
+            self.catalog.alter(altered)
+            return Result.ok(f"Table '{s.name}' altered.")
+        if isinstance(s, st.AlterTableRename):
+            table = self.catalog.table(s.name)
+            self.catalog.create(replace(table, name=s.new_name))
+            self.catalog.drop(s.name, TableDef)
+            return Result.ok(f"Table '{s.name}' renamed to '{s.new_name}'.")
+        if isinstance(s, st.Set):
+            if s.key is None:
+                rows = sorted(self.config.effective().items())
+                return Result.table(["key", "value"], [(k, v) for k, v in rows])
+            warning = self.config.set(s.key, s.value or "")
+            return Result.ok("Configuration set.", [warning] if warning else [])
+        if isinstance(s, st.Reset):
+            self.config.reset(s.key)
+            return Result.ok("Configuration reset." if s.key is None else f"'{s.key}' reset.")
+        if isinstance(s, st.Show):
+            return self._show(s)
+        if isinstance(s, st.Describe):
+            return self._describe(s.name)
+        if isinstance(s, st.Explain):
+            return Result.text(planner.explain(s.statement, self.catalog, self.config.effective()))
+        if isinstance(s, st.Insert | st.StatementSet):
+            plan = planner.plan(s, self.catalog, self.config.effective())
+            handle = self.jobs.submit(plan, s.sql)
+            result = Result(ResultKind.JOB, job=handle)
+            result.message = f"Job '{handle.id}' submitted ({handle.name}); {handle.guarantee_text}."
+            if self.config.get("table.dml-sync", "false").lower() == "true":
+                handle.wait()
+            return result
+        if isinstance(s, st.Query):
+            plan = planner.plan(s, self.catalog, self.config.effective())
+            query = self.jobs.query(plan, s.sql)
+            return Result(ResultKind.QUERY, query=query, columns=query.columns)
+        if isinstance(s, st.StopJob):
+            handle = self.jobs.get(s.job_id)
+            handle.cancel()
+            note = " (savepoints come with checkpointing)" if s.savepoint else ""
+            return Result.ok(f"Job '{handle.id}' stopped{note}.")
+        raise SqlStreamError(f"{type(s).__name__} is not supported yet", line=s.line, col=s.col)
+
+    # ---- SHOW / DESCRIBE -------------------------------------------------------------
+    def _show(self, s: st.Show) -> Result:
+        what = s.what.lower()
+        if what == "tables":
+            return Result.table(["table name"], [(t.name,) for t in self.catalog.tables()])
+        if what == "views":
+            return Result.table(["view name"], [(v.name,) for v in self.catalog.views()])
+        if what == "functions":
+            return Result.table(["function name"], [(f,) for f in sorted(FUNCTIONS)])
+        if what == "jobs":
+            return Result.table(
+                ["job id", "job name", "status", "rows/s", "rows out", "started"],
+                [h.summary() for h in self.jobs.all()],
+            )
+        if what == "catalogs":
+            return Result.table(["catalog name"], [("default_catalog",)])
+        if what == "databases":
+            return Result.table(["database name"], [("default_database",)])
+        if what in ("create_table", "create_view") and s.name:
+            obj = self.catalog.resolve(s.name)
+            if isinstance(obj, TableDef):
+                return Result.text(show_create_table(obj))
+            return Result.text(show_create_view(obj))
+        if what == "columns" and s.name:
+            return self._describe(s.name)
+        raise SqlStreamError(f"SHOW {what.upper()} is not supported", line=s.line, col=s.col)
+
+    def _describe(self, name: str) -> Result:
+        obj = self.catalog.resolve(name)
+        fields = planner.describe_fields(name, self.catalog)
+        pk = obj.schema.primary_key if isinstance(obj, TableDef) else ()
+        rows: list[tuple[Any, ...]] = []
+        for f in fields:
+            extras = ""
+            if isinstance(obj, TableDef):
+                col = obj.schema.find(f.name)
+                if col is not None and col.expr:
+                    extras = f"AS {col.expr}"
+                elif col is not None and col.kind.value == "metadata":
+                    extras = f"METADATA FROM '{col.metadata_key or col.name}'" + (
+                        " VIRTUAL" if col.virtual else ""
+                    )
+            watermark = ""
+            if isinstance(obj, TableDef) and obj.schema.watermark and obj.schema.watermark.column == f.name:
+                watermark = obj.schema.watermark.expr
+            type_text = f.type.with_nullable(True).sql()
+            if f.time_attribute:
+                type_text += f" *{f.time_attribute.upper()}*"
+            rows.append(
+                (
+                    f.name,
+                    type_text,
+                    f.type.nullable,
+                    f"PRI({', '.join(pk)})" if f.name in pk else None,
+                    extras or None,
+                    watermark or None,
+                )
+            )
+        return Result.table(["name", "type", "null", "key", "extras", "watermark"], rows)
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        """Cancel running jobs and release the catalog file."""
+        self.jobs.shutdown()
+        if isinstance(self.catalog, DuckDBCatalog):
+            self.catalog.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(catalog: str | Path | None = None, config: dict[str, str] | None = None) -> Session:
+    """A new session; ``catalog`` names a DuckDB file that keeps tables between runs."""
+    try:
+        store: Catalog = DuckDBCatalog(catalog) if catalog else Catalog()
+    except CatalogError:
+        raise
+    return Session(store, config)
+
+
+__all__ = ["KEYS", "Session", "connect"]

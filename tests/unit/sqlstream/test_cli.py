@@ -1,0 +1,65 @@
+"""The sqlstream command: exit codes, output streams, errors without tracebacks."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[3]
+
+
+def run(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sqlstream", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_quickstart_runs_to_completion_and_prints_windows() -> None:
+    out = run("run", "examples/quickstart.sql")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith("revenue>")]
+    # 200,000 orders over 1,000 s of event time: 10 windows of 100 s, 3 products each.
+    assert len(lines) == 30
+    assert all("+I[" in line for line in lines)
+    assert "Traceback" not in out.stderr
+
+
+def test_syntax_error_runs_nothing_and_points_at_the_line(tmp_path: Path) -> None:
+    script = tmp_path / "bad.sql"
+    script.write_text("CREATE TABLE t (a INT) WITH ('connector' = 'datagen');\nSELEC a FROM t;\n")
+    out = run("run", str(script))
+    assert out.returncode == 1
+    assert "line 2" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert "created" not in out.stderr  # nothing ran
+
+
+def test_unknown_option_error_suggests_the_right_key() -> None:
+    out = run("-e", "CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'rows-per-secnd' = '5');")
+    assert out.returncode == 1
+    assert "unknown option 'rows-per-secnd'" in out.stderr
+    assert "rows-per-second" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_script_on_stdin_runs_when_not_a_terminal() -> None:
+    out = run(stdin="CREATE TABLE t (a INT) WITH ('connector' = 'blackhole');\nSHOW TABLES;\n")
+    assert out.returncode == 0, out.stderr
+    assert "| t" in out.stdout
+
+
+def test_explain_plans_every_example() -> None:
+    for example in sorted((ROOT / "examples").glob("*.sql")):
+        out = run("explain", str(example.relative_to(ROOT)))
+        assert out.returncode == 0, f"{example.name}: {out.stderr}"
+        assert "== Physical Plan ==" in out.stdout or example.name == "ddl.sql"
+
+
+def test_missing_file_is_a_clear_error() -> None:
+    out = run("run", "no/such/file.sql")
+    assert out.returncode == 1
+    assert "cannot read no/such/file.sql" in out.stderr

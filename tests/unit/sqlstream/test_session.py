@@ -1,0 +1,87 @@
+"""The Session API: what a Python user of sqlstream sees."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import sqlstream
+from catalog.errors import SqlStreamError
+from sqlstream.results import ResultKind
+
+SEQ = """CREATE TABLE nums (n BIGINT, k INT) WITH (
+    'connector' = 'datagen', 'number-of-rows' = '100',
+    'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.n.end' = '100',
+    'fields.k.min' = '1', 'fields.k.max' = '4')"""
+
+
+@pytest.fixture
+def session():  # type: ignore[no-untyped-def]
+    s = sqlstream.connect()
+    yield s
+    s.close()
+
+
+def test_ddl_show_and_describe(session: sqlstream.Session) -> None:
+    assert session.execute(SEQ).message == "Table 'nums' created."
+    assert session.execute("SHOW TABLES").rows == [("nums",)]
+    described = session.execute("DESCRIBE nums")
+    assert described.kind == ResultKind.TABLE
+    assert [r[0] for r in described.rows] == ["n", "k"]
+    assert [r[1] for r in described.rows] == ["BIGINT", "INT"]
+
+
+def test_show_create_table_round_trips_through_the_catalog(session: sqlstream.Session) -> None:
+    session.execute(SEQ)
+    ddl = session.execute("SHOW CREATE TABLE nums").message
+    other = sqlstream.connect()
+    other.execute(ddl)
+    assert other.catalog.table("nums") == session.catalog.table("nums")
+    other.close()
+
+
+def test_set_unknown_key_warns_with_the_closest_known_key(session: sqlstream.Session) -> None:
+    result = session.execute("SET 'parallelism.defualt' = '2'")
+    assert result.warnings and "parallelism.default" in result.warnings[0]
+    listing = dict(session.execute("SET").rows)
+    assert listing["parallelism.defualt"] == "2"
+    with pytest.raises(SqlStreamError, match=r"execution\.checkpointing\.interval"):
+        session.execute("SET 'execution.checkpointing.interval' = 'often'")
+
+
+def test_bounded_query_returns_its_rows(session: sqlstream.Session) -> None:
+    session.execute(SEQ)
+    rows = session.sql("SELECT n, n * n AS sq FROM nums WHERE n <= 3").fetchall()
+    assert sorted(rows) == [(1, 1), (2, 4), (3, 9)]
+
+
+def test_updating_query_result_is_the_final_table(session: sqlstream.Session) -> None:
+    session.execute(SEQ)
+    rows = dict(session.sql("SELECT k, COUNT(*) FROM nums GROUP BY k").fetchall())
+    assert sum(rows.values()) == 100
+    assert set(rows) <= {1, 2, 3, 4}
+
+
+def test_insert_runs_a_job_to_completion_into_files(session: sqlstream.Session, tmp_path: Path) -> None:
+    session.execute(SEQ)
+    session.execute(
+        f"CREATE TABLE out (n BIGINT, half DOUBLE) WITH ("
+        f"'connector' = 'filesystem', 'path' = '{tmp_path}', 'format' = 'json')"
+    )
+    result = session.execute("INSERT INTO out SELECT n, n / 2.0 FROM nums WHERE n > 90")
+    assert result.kind == ResultKind.JOB and result.job is not None
+    assert result.job.wait(timeout=60)
+    assert result.job.error is None
+    written = [
+        json.loads(line) for f in sorted(tmp_path.glob("part-*")) for line in f.read_text().splitlines()
+    ]
+    assert sorted(r["n"] for r in written) == list(range(91, 101))
+    assert result.job.status == "FINISHED"
+
+
+def test_errors_name_the_problem_and_the_line(session: sqlstream.Session) -> None:
+    session.execute(SEQ)
+    with pytest.raises(SqlStreamError) as e:
+        session.execute("SHOW TABLES;\nSELECT nn FROM nums;")
+    assert e.value.line == 2 and "column 'nn' not found" in e.value.message
+    assert "did you mean 'n'" in (e.value.hint or "")
