@@ -270,9 +270,18 @@ class _FieldOptions:
 
     def __init__(self, bag: OptionBag, name: str) -> None:
         self.bag, self.prefix, self.name = bag, f"fields.{name}.", name
+        self.read: set[str] = set()
 
     def get(self, key: str) -> str | None:
+        self.read.add(key)
         return self.bag.get(self.prefix + key)
+
+    def check_unused(self, t: DataType) -> None:
+        """A known key this column's generator did not read does not apply to its type."""
+        for key in ("kind", "null-rate", *_RANDOM_ONLY, *_SEQUENCE_ONLY):
+            if key not in self.read and self.bag.has(self.prefix + key):
+                self.get(key)
+                raise self.error(key, f"does not apply to column '{self.name}' of type {t.sql()}")
 
     def error(self, key: str, message: str, hint: str | None = None) -> OptionError:
         return OptionError(f"{self.bag.where}: '{self.prefix}{key}' {message}", hint=hint)
@@ -388,7 +397,7 @@ def _make_random(t: DataType, o: _FieldOptions, top: bool) -> _Gen:
     if name == "NULL":
         return _Nulls(t)
     child = _FieldOptions(o.bag, o.name)
-    if name == "ARRAY":
+    if name in ("ARRAY", "MULTISET"):
         length = o.length(_DEFAULT_COLLECTION) if top else _DEFAULT_COLLECTION
         return _List(_make_gen(t.children[0], child, _NO_CTX, top=False), length)
     if name == "MAP":
@@ -436,7 +445,9 @@ class DatagenSource(SourceReader):
         known = ["connector", "rows-per-second", "number-of-rows", "scan.parallelism", "sqlstream.seed"]
         for f in spec.columns:
             t = parse_type(f.type)
-            self.gens.append(_make_gen(t, _FieldOptions(bag, f.name), ctx))
+            field_options = _FieldOptions(bag, f.name)
+            self.gens.append(_make_gen(t, field_options, ctx))
+            field_options.check_unused(t)
             known += [f"fields.{f.name}.{k}" for k in ("kind", "null-rate", *_RANDOM_ONLY, *_SEQUENCE_ONLY)]
         for g in self.gens:
             if g.count is not None:

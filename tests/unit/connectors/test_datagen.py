@@ -166,6 +166,8 @@ def test_rows_per_second_limits_the_rate() -> None:
         ({"fields.k.max": "99999999999"}, "out of range for INT"),
         ({"fields.k.null-rate": "2"}, "between 0 and 1"),
         ({"rows-per-second": "0"}, "must be positive"),
+        ({"fields.k.length": "3"}, "does not apply to column 'k' of type INT"),
+        ({"fields.s.max-past": "1 s"}, "does not apply to column 's' of type STRING"),
     ],
 )
 def test_option_errors(options: dict[str, str], message: str) -> None:
@@ -175,7 +177,14 @@ def test_option_errors(options: dict[str, str], message: str) -> None:
 
 
 def test_nested_types() -> None:
-    cols = fields("a ARRAY<INT>", "m MAP<STRING, BIGINT>", "r ROW<x INT, y STRING>", "b BYTES", "t TIME")
+    cols = fields(
+        "a ARRAY<INT>",
+        "m MAP<STRING, BIGINT>",
+        "r ROW<x INT, y STRING>",
+        "b BYTES",
+        "t TIME",
+        "ms MULTISET<INT>",
+    )
     t = read_all(gen({"number-of-rows": "10", "fields.a.length": "2", "fields.b.length": "3"}, cols))
     row = t.to_pylist()[0]
     assert len(row["a"]) == 2 and len(row["m"]) == 3 and set(row["r"]) == {"x", "y"}
