@@ -95,6 +95,8 @@ def parse_expression(sql: str) -> exp.Expression:
         nodes = parser.parse_into(exp.Condition, script.tokens, sql)
     except SqlglotParseError as e:
         raise script.translate(e) from None
+    if len(nodes) != 1 or nodes[0] is None:
+        raise ParseError("expected one expression", line=1, col=1)
     node = cast(exp.Expression, nodes[0])
     script.locate(node)
     return node
@@ -291,7 +293,7 @@ class _Reader:
 
     # -- dispatch --
     def statement(self) -> st.Statement:
-        first = self.words[0].split()[0] if self.words[0] else ""
+        first = (self.words[0].split() or [""])[0]  # "ADD JAR" is one token
         for i, word in enumerate(self.words):
             if word == "MATCH_RECOGNIZE":
                 raise self.unsupported("MATCH_RECOGNIZE", self.tokens[i])

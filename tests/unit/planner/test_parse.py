@@ -519,3 +519,23 @@ def test_malformed_ddl(sql: str, message: str, col: int) -> None:
         parse(sql)
     assert message in info.value.message
     assert (info.value.line, info.value.col) == (1, col)
+
+
+_WORDS = (
+    "SELECT", "FROM", "t", "a", "(", ")", ",", ";", "'x'", "`q`", "WHERE", "CREATE", "TABLE", "AS",
+    "INT", "ROW<", ">", "WITH", "=", "INSERT", "INTO", "TABLE(", "TUMBLE(", "DESCRIPTOR(", "INTERVAL",
+    "PRIMARY", "KEY", "WATERMARK", "FOR", "METADATA", "SET", "RESET", "SHOW", "EXPLAIN", "BEGIN",
+    "STATEMENT", "END", "EXECUTE", "DROP", "ALTER", "JOIN", "SYSTEM_TIME", "CASE", "DESC", "STOP",
+    "JOB", "=>", "'", "/*", "\"", "\\", " ",
+)  # fmt: skip
+
+
+@given(hs.lists(hs.sampled_from(_WORDS), max_size=14).map(" ".join))
+def test_any_text_parses_or_raises_an_error_the_user_can_read(sql: str) -> None:
+    from catalog.errors import SqlStreamError
+
+    for read in (parse, split_statements, parse_expression):
+        try:
+            read(sql)
+        except SqlStreamError as e:
+            assert e.line is not None and e.col is not None
