@@ -4,6 +4,8 @@ Source options:
 - ``data-id``: the name under which ``register_data`` stored an Arrow table; or
 - ``rows``: a JSON list of rows (lists in column order; timestamps as ISO text).
 - ``batch-size`` (default 1024): rows per poll at most.
+- ``changelog-mode`` = ``all``: the rows carry a row kind (the table's ``__row_kind``
+  column, or a last element per JSON row), for tests of updating inputs.
 Rows are dealt to subtasks in contiguous chunks (subtask i of p reads chunk i), in order.
 
 Sink: ``sink-id`` names a list that ``collected(sink_id)`` returns (batches as written).
@@ -36,10 +38,11 @@ def collected(sink_id: str) -> list[pa.RecordBatch]:
 class ValuesSource(SourceReader):
     def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        schema = output_schema(spec.columns, False)
+        updating = spec.options.get("changelog-mode", "insert-only").lower() == "all"
+        schema = output_schema(spec.columns, updating)
         opts = spec.options
         if "data-id" in opts:
-            table = _DATA[opts["data-id"]]
+            table = _DATA[opts["data-id"]].select(schema.names)
         else:
             rows = json.loads(opts.get("rows", "[]"))
             cols: list[Any] = list(zip(*rows)) if rows else [[] for _ in schema]

@@ -30,7 +30,8 @@ _ids = itertools.count()
 class PlanBuilder:
     def __init__(self, config: dict[str, str] | None = None) -> None:
         self.nodes: list[Node] = []
-        self.config = dict(config or {})
+        # no lingering: each poll of the values source is one batch, as the test cut it
+        self.config = {"sqlstream.runtime.linger": "0 ms", **(config or {})}
 
     def add(
         self,
@@ -52,17 +53,23 @@ class PlanBuilder:
         fields: Sequence[Field],
         parallelism: int = 1,
         batch_size: int = 1024,
+        changelog: ChangelogMode = ChangelogMode.INSERT_ONLY,
     ) -> Node:
+        """A bounded in-memory source; an updating one takes the row kinds from the
+        table's ``ROW_KIND_COLUMN``."""
         data_id = f"data-{next(_ids)}"
         register_data(data_id, table)
+        options = {"data-id": data_id, "batch-size": str(batch_size)}
+        if changelog != ChangelogMode.INSERT_ONLY:
+            options["changelog-mode"] = "all"
         spec = SourceSpec(
             table=data_id,
             connector="values",
-            options={"data-id": data_id, "batch-size": str(batch_size)},
+            options=options,
             columns=tuple(fields),
             bounded=True,
         )
-        return self.add(f"Source({data_id})", spec, (), fields, parallelism)
+        return self.add(f"Source({data_id})", spec, (), fields, parallelism, changelog)
 
     def collect(self, node: Node) -> Node:
         edge = Edge(node.id, Partitioning.SINGLE if node.parallelism > 1 else Partitioning.FORWARD)

@@ -1,0 +1,185 @@
+"""Subtask mechanics: watermark = min over inputs, idle inputs left out, end of input,
+barriers, back-pressure."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pyarrow as pa
+import pytest
+
+from planner.physical import Field, Node, PhysicalPlan, UnionSpec
+from runtime.channels import Channel, InputGate
+from runtime.connectors.base import SubtaskContext
+from runtime.messages import MAX_WATERMARK, Barrier, EndOfInput, Idle, Message, Watermark
+from runtime.metrics import OperatorMetrics
+from runtime.operator import Operator, OperatorContext
+from runtime.task import Router, Task
+
+
+class Recorder(Operator):
+    def __init__(self, ctx: OperatorContext) -> None:
+        super().__init__(ctx)
+        self.calls: list[tuple[str, object]] = []
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        self.calls.append(("batch", (input_index, batch.num_rows)))
+        return [batch]
+
+    async def on_watermark(self, ts_ms: int) -> list[Message]:
+        self.calls.append(("wm", ts_ms))
+        return []
+
+    async def on_end_of_input(self) -> list[Message]:
+        self.calls.append(("end", None))
+        return []
+
+
+class ListRouter(Router):
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+def make_task(
+    n_inputs: int, edges: list[int] | None = None
+) -> tuple[Task, list[Channel], ListRouter, Recorder]:
+    node = Node(1, "Op", UnionSpec(), (), (Field("x", "INT"),))
+    metrics = OperatorMetrics(1, 0)
+    ctx = OperatorContext(SubtaskContext("t", 1, "Op", 0, 1), node, PhysicalPlan((node,)), metrics)
+    op = Recorder(ctx)
+    chans = [Channel(4, f"c{i}") for i in range(n_inputs)]
+    router = ListRouter()
+    task = Task(op, metrics, InputGate(chans), edges or [0] * n_inputs, [router], "Op (1/1)")
+    return task, chans, router, op
+
+
+def batch(n: int = 3) -> pa.RecordBatch:
+    return pa.record_batch({"x": pa.array(range(n), pa.int32())})
+
+
+def watermarks(sent: list[Message]) -> list[int]:
+    return [m.ts_ms for m in sent if isinstance(m, Watermark)]
+
+
+async def _feed(chan: Channel, *messages: Message) -> None:
+    for m in messages:
+        await chan.send(m)
+
+
+def test_watermark_is_min_over_inputs() -> None:
+    async def go() -> tuple[ListRouter, Recorder]:
+        task, (a, b), router, op = make_task(2)
+        runner = asyncio.create_task(task.run())
+        await _feed(a, Watermark(100), Watermark(300))
+        await asyncio.sleep(0.01)
+        assert watermarks(router.sent) == []  # b has no watermark yet
+        await _feed(b, Watermark(200))
+        await asyncio.sleep(0.01)
+        assert watermarks(router.sent) == [200]
+        await _feed(b, Watermark(500))
+        await asyncio.sleep(0.01)
+        assert watermarks(router.sent) == [200, 300]
+        await _feed(a, EndOfInput())
+        await asyncio.sleep(0.01)
+        assert watermarks(router.sent) == [200, 300, 500]  # an ended input no longer counts
+        await _feed(b, Watermark(400), EndOfInput())  # never backwards
+        await runner
+        return router, op
+
+    router, op = asyncio.run(go())
+    assert watermarks(router.sent) == [200, 300, 500, MAX_WATERMARK]
+    assert isinstance(router.sent[-1], EndOfInput)
+    assert [c for c in op.calls if c[0] == "wm"] == [("wm", 200), ("wm", 300), ("wm", 500)]
+    assert op.calls[-1] == ("end", None)
+
+
+def test_idle_input_is_left_out_until_it_sends_again() -> None:
+    async def go() -> ListRouter:
+        task, (a, b), router, _ = make_task(2)
+        runner = asyncio.create_task(task.run())
+        await _feed(a, Watermark(100))
+        await _feed(b, Idle())
+        await asyncio.sleep(0.01)
+        assert watermarks(router.sent) == [100]
+        await _feed(a, Watermark(150))
+        await asyncio.sleep(0.01)
+        assert watermarks(router.sent) == [100, 150]
+        await _feed(b, Watermark(120))  # active again, behind: holds the watermark
+        await asyncio.sleep(0.01)
+        await _feed(a, Watermark(400))
+        await asyncio.sleep(0.01)
+        assert watermarks(router.sent) == [100, 150]
+        await _feed(a, Idle())
+        await asyncio.sleep(0.01)
+        await _feed(b, Idle())
+        await asyncio.sleep(0.01)
+        assert isinstance(router.sent[-1], Idle)  # all inputs idle: tell downstream
+        await _feed(a, EndOfInput())
+        await _feed(b, EndOfInput())
+        await runner
+        return router
+
+    router = asyncio.run(go())
+    assert watermarks(router.sent) == [100, 150, MAX_WATERMARK]
+
+
+def test_batches_keep_order_and_edge_index() -> None:
+    async def go() -> tuple[ListRouter, Recorder]:
+        task, (a, b), router, op = make_task(2, edges=[0, 1])
+        runner = asyncio.create_task(task.run())
+        await _feed(a, batch(1), batch(2), EndOfInput())
+        await _feed(b, batch(5), EndOfInput())
+        await runner
+        return router, op
+
+    router, op = asyncio.run(go())
+    got = sorted(c[1] for c in op.calls if c[0] == "batch")  # type: ignore[type-var]
+    assert got == [(0, 1), (0, 2), (1, 5)]
+    sizes = [m.num_rows for m in router.sent if isinstance(m, pa.RecordBatch)]
+    assert sizes.index(1) < sizes.index(2)
+
+
+def test_barrier_forwarded_once_seen_on_every_input() -> None:
+    async def go() -> ListRouter:
+        task, (a, b), router, _ = make_task(2)
+        runner = asyncio.create_task(task.run())
+        await _feed(a, Barrier(1))
+        await asyncio.sleep(0.01)
+        assert not any(isinstance(m, Barrier) for m in router.sent)
+        await _feed(b, Barrier(1))
+        await asyncio.sleep(0.01)
+        assert [m for m in router.sent if isinstance(m, Barrier)] == [Barrier(1)]
+        await _feed(a, EndOfInput())
+        await _feed(b, EndOfInput())
+        await runner
+        return router
+
+    asyncio.run(go())
+
+
+def test_channel_back_pressure() -> None:
+    async def go() -> None:
+        ch = Channel(2)
+        gate = InputGate([ch])
+        await ch.send(Watermark(1))
+        await ch.send(Watermark(2))
+        assert ch.fill == 1.0
+        blocked = asyncio.create_task(ch.send(Watermark(3)))
+        await asyncio.sleep(0.01)
+        assert not blocked.done()
+        assert await gate.next() == (0, Watermark(1))
+        await asyncio.sleep(0.01)
+        assert blocked.done()
+        assert await gate.next(timeout=0.01) == (0, Watermark(2))
+        assert await gate.next(timeout=0.01) == (0, Watermark(3))
+        assert await gate.next(timeout=0.01) is None
+
+    asyncio.run(go())
+
+
+def test_channel_rejects_zero_capacity() -> None:
+    with pytest.raises(ValueError):
+        Channel(0)
