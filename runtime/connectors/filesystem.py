@@ -4,7 +4,8 @@ Source: ``path`` is a file or a directory (every file below it, sorted, except h
 starting with ``.`` or ``_``, as Flink skips them; ``source.path.regex-pattern`` must match
 a file's absolute path in full). The files are dealt round-robin over the subtasks; a file
 is read in chunks of up to 64k records (line formats: whole lines; Parquet: row batches).
-Bounded, unless ``source.monitor-interval`` is set: then the directory is listed again at
+Files ending in ``.gz``, ``.bz2`` or ``.xz`` are decompressed. Bounded, unless
+``source.monitor-interval`` is set: then the directory is listed again at
 that interval and new files are read as they appear (a new file goes to subtask
 ``crc32(path) % parallelism``). Metadata columns: ``file.path`` (absolute) and
 ``file.name``. The position is (files done, current file, byte offset and line number, or
@@ -21,7 +22,10 @@ readers never see a half-written file. The sink is append-only and at-least-once
 from __future__ import annotations
 
 import asyncio
+import bz2
+import gzip
 import logging
+import lzma
 import os
 import re
 import time
@@ -96,6 +100,19 @@ def _finish(bag: OptionBag, fmt: str) -> None:
 # ---- source -----------------------------------------------------------------------------
 
 
+def _open_maybe_compressed(path: str) -> BinaryIO:
+    """The file's bytes, decompressed when its extension says so (as Flink does for
+    ``.gz``, ``.bz2``, ``.xz``); offsets then count decompressed bytes."""
+    lowered = path.lower()
+    if lowered.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if lowered.endswith(".bz2"):
+        return bz2.open(path, "rb")  # type: ignore[return-value]
+    if lowered.endswith(".xz"):
+        return lzma.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
 class _LineFile:
     """Reads whole lines of a file from a byte offset, a chunk at a time."""
 
@@ -103,7 +120,7 @@ class _LineFile:
         self.path = path
         self.offset = offset  # byte offset of the first line not yet returned
         self.line = line  # 1-based number of that line
-        self._f: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._f: BinaryIO = _open_maybe_compressed(path)
         self._f.seek(offset)
         self._buf = b""
         self._eof = False

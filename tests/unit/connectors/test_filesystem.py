@@ -287,3 +287,11 @@ def test_blank_and_whitespace_lines_are_not_records(tmp_path: Path) -> None:
     src = source(f, "json")
     t = read_all(src)
     assert t.num_rows == 98 and src.metrics.bad_records_skipped == 0
+
+
+def test_reads_compressed_files(tmp_path: Path) -> None:
+    import gzip
+
+    with gzip.open(tmp_path / "a.json.gz", "wt") as f:
+        f.write(json_lines(rows(500)))
+    assert read_all(source(tmp_path, "json"), max_rows=128).to_pylist() == rows(500)
