@@ -85,6 +85,8 @@ class RecordDecoder(ABC):
         self.schema = nullable_schema(self.fields)
         self.ignore_errors = ignore_errors
         self.name = name
+        #: The option that skips bad records instead of failing, if the format has one.
+        self.ignore_option: str | None = f"{name}.ignore-parse-errors"
 
     # ---- format hooks ------------------------------------------------------------------
     def bulk_supported(self) -> bool:
@@ -180,11 +182,10 @@ class RecordDecoder(ABC):
             except (RecordError, ValueError, TypeError, ArithmeticError, UnicodeError) as e:
                 message = f"{where(i)}: {self._describe(e)}"
                 if not self.ignore_errors:
-                    raise FormatError(
-                        f"cannot decode a {self.name} record at {message}",
-                        hint=f"fix the record, or set '{self.name}.ignore-parse-errors' = 'true' "
-                        "to skip (and count) bad records",
-                    ) from None
+                    hint = "fix the record"
+                    if self.ignore_option:
+                        hint += f", or set '{self.ignore_option}' = 'true' to skip (and count) bad records"
+                    raise FormatError(f"cannot decode a {self.name} record at {message}", hint=hint) from None
                 out.skipped += 1
                 if len(out.messages) < KEEP_MESSAGES:
                     out.messages.append(message)

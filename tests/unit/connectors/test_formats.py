@@ -264,8 +264,27 @@ def test_raw_string_and_bytes() -> None:
     assert enc.encode_records(out.batch.slice(0, 2)) == [b"hello", None]
     bdec = create_decoder("raw", fields("b BYTES"), opts({}))
     assert bdec.decode([b"\x00\x01"] * 20).batch.column(0).to_pylist()[0] == b"\x00\x01"
-    with pytest.raises(FormatError, match="exactly one STRING or BYTES column"):
+    with pytest.raises(FormatError, match="exactly one column"):
         create_decoder("raw", fields("a INT", "b INT"), opts({}))
+
+
+def test_raw_numbers_in_either_byte_order() -> None:
+    dec = create_decoder("raw", fields("n INT"), opts({}))
+    records = [(7).to_bytes(4, "big"), None, (-2).to_bytes(4, "big", signed=True)] * 10
+    out = dec.decode(records)
+    assert out.batch.column(0).to_pylist()[:3] == [7, None, -2]
+    enc = create_encoder("raw", fields("n INT"), opts({"raw.endianness": "little-endian"}))
+    assert enc.encode_records(out.batch.slice(0, 3)) == [b"\x07\0\0\0", None, b"\xfe\xff\xff\xff"]
+    with pytest.raises(FormatError, match="takes 4 bytes"):
+        dec.decode([b"\x00\x01", *records])
+    flags = create_decoder(
+        "raw",
+        fields(
+            "b BOOLEAN",
+        ),
+        opts({}),
+    ).decode([b"\x01", b"\x00"] * 10)
+    assert flags.batch.column(0).to_pylist()[:2] == [True, False]
 
 
 def test_unknown_and_file_only_formats() -> None:
