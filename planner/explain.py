@@ -136,10 +136,17 @@ def _exchange(edge: Edge) -> str | None:
     return f"Exchange(distribution=[{edge.partitioning.value}])"
 
 
-def tree(plan: PhysicalPlan, root: Node) -> list[str]:
+def tree(plan: PhysicalPlan, root: Node, shown: set[int] | None = None) -> list[str]:
+    """The tree under ``root``; a subtree already in ``shown`` (an earlier sink of a
+    statement set) is marked as reused instead of printed again."""
     lines: list[str] = []
+    shown = set() if shown is None else shown
 
     def walk(node: Node, prefix: str, child_prefix: str) -> None:
+        if node.id in shown:
+            lines.append(prefix + f"Reused({node.name}, shared with the tree above)")
+            return
+        shown.add(node.id)
         lines.append(prefix + describe(node, plan))
         for i, edge in enumerate(node.inputs):
             last = i == len(node.inputs) - 1
@@ -160,8 +167,9 @@ def tree(plan: PhysicalPlan, root: Node) -> list[str]:
 def explain_plan(plan: PhysicalPlan) -> str:
     """The EXPLAIN text of a physical plan."""
     out = ["== Physical Plan =="]
+    shown: set[int] = set()
     for sink in plan.sinks:
-        out.extend(tree(plan, sink))
+        out.extend(tree(plan, sink, shown))
         out.append("")
     out.append("== Delivery Guarantees ==")
     mode = plan.config.get("execution.checkpointing.mode", "EXACTLY_ONCE").upper()

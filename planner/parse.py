@@ -52,6 +52,10 @@ _FLINK_ONLY_STARTS = (
     "USE", "LOAD", "UNLOAD", "ANALYZE", "ADD", "REMOVE", "UPDATE", "DELETE", "TRUNCATE",
     "CALL", "COMPILE", "MERGE", "REPLACE",
 )  # fmt: skip
+_STATEMENT_HINT = (
+    "statements start with SELECT, INSERT, CREATE, DROP, ALTER, SET, RESET, SHOW, DESCRIBE, "
+    "EXPLAIN or STOP JOB"
+)
 _KEYWORDS = (
     *_SQL_STARTS[:3], *_SQL_STARTS[4:], *_FRONT_STARTS, "FROM", "WHERE", "GROUP", "BY", "ORDER",
     "HAVING", "JOIN", "LEFT", "RIGHT", "INNER", "OUTER", "FULL", "CROSS", "ON", "AS", "AND",
@@ -310,27 +314,21 @@ class _Reader:
         if self.starts("BEGIN", "STATEMENT", "SET") or self.starts("EXECUTE", "STATEMENT", "SET"):
             return self.statement_set()
         if self.starts("EXECUTE", "INSERT"):
-            inner = self.sub(1).statement()
-            return inner
+            return self.sub(1).statement()
         if first in ("CREATE", "DROP", "ALTER"):
             self.check_ddl_kind()
         if first in _SQL_STARTS:
             return self.sqlglot_statement()
         if first in _FLINK_ONLY_STARTS or first in _FRONT_STARTS:
             raise self.unsupported(" ".join(w for w in self.words[:2] if w.replace(" ", "").isidentifier()))
-        hint = difflib.get_close_matches(first, (*_SQL_STARTS, *_FRONT_STARTS), n=1, cutoff=0.6)
-        raise self.parse_error(
-            f"unknown statement '{self.tokens[0].text}'",
-            hint=f"did you mean {hint[0]}?"
-            if hint
-            else "statements start with SELECT, INSERT, "
-            "CREATE, DROP, ALTER, SET, RESET, SHOW, DESCRIBE, EXPLAIN or STOP JOB",
-        )
+        close = difflib.get_close_matches(first, (*_SQL_STARTS, *_FRONT_STARTS), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else _STATEMENT_HINT
+        raise self.parse_error(f"unknown statement '{self.tokens[0].text}'", hint=hint)
 
     def check_ddl_kind(self) -> None:
         i = 1
-        if self.words[i : i + 3] == ["OR", "REPLACE"] or self.words[i : i + 2] == ["OR", "REPLACE"]:
-            raise self.unsupported(f"{self.words[0]} OR REPLACE", self.tokens[i])
+        if self.words[1:3] == ["OR", "REPLACE"]:
+            raise self.unsupported(f"{self.words[0]} OR REPLACE", self.tokens[1])
         while i < len(self.words) and self.words[i] in ("TEMPORARY", "SYSTEM"):
             i += 1
         kind = self.words[i] if i < len(self.words) else ""
@@ -531,7 +529,8 @@ class _Reader:
         for tok in self.tokens:
             if tok.start > offset:
                 break
-            if tok.text.upper().split()[0] == word:  # "PRIMARY KEY" is one token
+            if tok.token_type != TokenType.STRING and tok.text.upper().startswith(word):
+                # "PRIMARY KEY" is one token
                 found = tok
         return found
 

@@ -182,10 +182,7 @@ OperatorSpec = (
     | SinkSpec
     | CollectSpec
 )
-_SPECS: dict[str, type] = {
-    cls.kind: cls
-    for cls in typing.get_args(OperatorSpec)
-}
+_SPECS: dict[str, type] = {cls.kind: cls for cls in typing.get_args(OperatorSpec)}
 
 
 @dataclass(frozen=True)

@@ -102,10 +102,16 @@ class PhysicalPlanner:
         self.default_parallelism = _parallelism(config)
         self.nodes: list[Node] = []
         self._memo: dict[int, Node] = {}
+        # Subtrees of earlier INSERTs of a statement set, by structure: a later INSERT
+        # that reads the same table the same way reuses them, so the source is read once.
+        self._shared: dict[str, Node] = {}
+        self._this_root: dict[str, Node] = {}
 
     def plan(self, roots: list[LogicalNode], name: str, rules: tuple[str, ...]) -> PhysicalPlan:
         for root in roots:
             self._translate(root)
+            self._shared.update(self._this_root)
+            self._this_root = {}
         return PhysicalPlan(tuple(self.nodes), name=name, config=self.config, rules=rules)
 
     # ---- translation -----------------------------------------------------------------
@@ -135,8 +141,12 @@ class PhysicalPlanner:
         key = id(node)
         if key in self._memo:
             return self._memo[key]
-        result = self._translate_new(node)
+        fingerprint = repr(node)
+        result = self._shared.get(fingerprint) if not isinstance(node, Sink | Collect) else None
+        if result is None:
+            result = self._translate_new(node)
         self._memo[key] = result
+        self._this_root[fingerprint] = result
         return result
 
     def _translate_new(self, node: LogicalNode) -> Node:

@@ -13,6 +13,7 @@ Exit code: 0 when every statement and job succeeded, 1 otherwise, 2 for bad usag
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -54,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (``sqlstream ... | head``): stop quietly, like other tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config: dict[str, str] = {}
     for item in args.defines:
@@ -116,6 +127,8 @@ def explain_script(session: Session, text: str, filename: str, debug: bool = Fal
                 print(planner.explain(s.statement, session.catalog, session.config.effective()))
             else:
                 session.execute_statement(s)
+    except BrokenPipeError:
+        raise
     except Exception as e:
         _report(e, text, filename, debug)
         return 1
@@ -129,6 +142,8 @@ def run_script(
     out = out or sys.stdout
     try:
         statements = planner.parse(text)  # a syntax error anywhere runs nothing
+    except BrokenPipeError:
+        raise
     except Exception as e:
         _report(e, text, filename, debug)
         return 1
@@ -144,6 +159,8 @@ def run_script(
                 _print_result(result, out, stop)
             except Stop:
                 break
+            except BrokenPipeError:
+                raise
             except Exception as e:
                 _report(e, text, filename, debug)
                 _cancel(jobs)

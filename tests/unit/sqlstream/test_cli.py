@@ -63,3 +63,35 @@ def test_missing_file_is_a_clear_error() -> None:
     out = run("run", "no/such/file.sql")
     assert out.returncode == 1
     assert "cannot read no/such/file.sql" in out.stderr
+
+
+def test_unbounded_job_runs_until_sigterm_and_stops_cleanly(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    script = tmp_path / "forever.sql"
+    script.write_text(
+        "CREATE TABLE src (a INT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000');\n"
+        "CREATE TABLE out (a INT) WITH ('connector' = 'print');\n"
+        "INSERT INTO out SELECT a FROM src;\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sqlstream", "run", str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the job is producing rows
+        assert first.startswith("+I[")
+        time.sleep(0.5)
+        assert proc.poll() is None  # still running: the source never ends
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Stopping" in err
+    assert "Traceback" not in err

@@ -1,0 +1,50 @@
+"""Golden EXPLAIN texts: a change in what EXPLAIN shows is a change a user sees.
+
+Regenerate after an intended change with ``SQLSTREAM_UPDATE_GOLDEN=1 pytest tests/unit/planner``
+and review the diff.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+import planner
+from catalog import Catalog
+
+GOLDEN = Path(__file__).parent / "golden"
+
+CASES = {
+    "tumble_window": (
+        "INSERT INTO out_print SELECT item, COUNT(*) "
+        "FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '10' MINUTES)) "
+        "GROUP BY window_start, window_end, item",
+        {"parallelism.default": "2"},
+    ),
+    "legacy_hop_having": (
+        "SELECT HOP_START(bidtime, INTERVAL '5' MINUTE, INTERVAL '10' MINUTE) AS ws, item, SUM(price) "
+        "FROM Bid WHERE supplier_id <> 'x' "
+        "GROUP BY HOP(bidtime, INTERVAL '5' MINUTE, INTERVAL '10' MINUTE), item HAVING COUNT(*) > 1",
+        {},
+    ),
+    "updating_into_upsert_kafka": (
+        "INSERT INTO out_upsert SELECT item, COUNT(DISTINCT supplier_id) FROM Bid GROUP BY item",
+        {"parallelism.default": "2", "execution.checkpointing.interval": "10 s"},
+    ),
+    "statement_set_exactly_once": (
+        "EXECUTE STATEMENT SET BEGIN "
+        "INSERT INTO out_kafka SELECT item, CAST(1 AS BIGINT) FROM Bid; "
+        "INSERT INTO out_print SELECT url, user_id FROM clicks WHERE info.country = 'DE'; END",
+        {"execution.checkpointing.interval": "1 s"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_explain_matches_golden(catalog: Catalog, name: str) -> None:
+    sql, config = CASES[name]
+    text = planner.explain(sql, catalog, config)
+    path = GOLDEN / f"{name}.txt"
+    if os.environ.get("SQLSTREAM_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
