@@ -529,8 +529,8 @@ class _Reader:
         for tok in self.tokens:
             if tok.start > offset:
                 break
-            if tok.token_type != TokenType.STRING and tok.text.upper().startswith(word):
-                # "PRIMARY KEY" is one token
+            quoted = tok.token_type in (TokenType.STRING, TokenType.IDENTIFIER)
+            if not quoted and tok.text.upper().split(" ")[0] == word:  # "PRIMARY KEY" is one token
                 found = tok
         return found
 

@@ -539,3 +539,10 @@ def test_any_text_parses_or_raises_an_error_the_user_can_read(sql: str) -> None:
             read(sql)
         except SqlStreamError as e:
             assert e.line is not None and e.col is not None
+
+
+def test_error_position_is_found_past_empty_strings_and_similar_names() -> None:
+    sql = "CREATE TABLE t (primary_id INT COMMENT '', PRIMARY KEY (primary_id)) WITH ('k' = '')"
+    with pytest.raises(ParseError) as info:
+        parse(sql)
+    assert info.value.col == sql.index("PRIMARY KEY") + 1
