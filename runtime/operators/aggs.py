@@ -38,6 +38,15 @@ def partial_items(i: int, agg: AggCall) -> list[str]:
     return [f"{agg.func}({agg.arg}){f} AS p{i}"]
 
 
+def merge_items(i: int, agg: AggCall) -> list[str]:
+    """Partial columns of several rows merged into one partial row (same names)."""
+    if agg.func in ("min", "max"):
+        return [f"{agg.func}(p{i}) AS p{i}"]
+    if agg.func == "avg":
+        return [f"sum(p{i}) AS p{i}", f"sum(c{i}) AS c{i}"]
+    return [f"sum(p{i}) AS p{i}"]
+
+
 def raw_items(i: int, agg: AggCall) -> list[str]:
     items = [] if agg.func == "count_star" else [f"{agg.arg} AS a{i}"]
     if agg.filter:

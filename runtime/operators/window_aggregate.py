@@ -29,6 +29,8 @@ from runtime.operators.windowing import Slicing, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState
 
 INF = 2**62  # "fire everything" bound, safe from BIGINT overflow in SQL
+COMPACT_MIN_ROWS = 100_000  # compact partial rows once there are more than this (and 2x)
+COMPACT_KEY = "sqlstream.runtime.compact-min-rows"
 
 
 class WindowAggregateOp(Operator):
@@ -64,6 +66,10 @@ class WindowAggregateOp(Operator):
         self.finals = [
             f"{A.final_expr(i, a, self.raw)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)
         ]
+        # partial columns merged into one partial (compaction); raw rows are kept as they are
+        self.merges = [x for i, a in enumerate(spec.aggs) for x in A.merge_items(i, a)]
+        self.compacted_rows = 0
+        self.compact_min = int(self.ctx.config.get(COMPACT_KEY, str(COMPACT_MIN_ROWS)))
 
     # ---- ingest --------------------------------------------------------------------------
     def _timed(self, now: int) -> str:
@@ -120,6 +126,30 @@ class WindowAggregateOp(Operator):
             st.con.unregister(INPUT_RELATION)
         self.metrics.state_rows += n
         self.metrics.state_bytes = self.metrics.state_rows * self.width
+        if not self.raw and self.metrics.state_rows > max(2 * self.compacted_rows, self.compact_min):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Merge the partial rows of each (key, slice) / (key, session) into one, so state
+        stays proportional to the open windows, not to the batches that fed them."""
+        st = self.state
+        k = ", ".join([*self.keys, ""])
+        merges = ", ".join(self.merges)
+        if self.session:
+            self._label()
+            body = (
+                f"SELECT {k}min(__s) AS __s, max(__e) AS __e, {merges} FROM __lab GROUP BY {k}__g"
+            )
+        else:
+            body = f"SELECT {k}__se, {merges} FROM windows GROUP BY {k}__se"
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __compact AS {body}")
+        st.execute("DELETE FROM windows")
+        n = st.execute("INSERT INTO windows SELECT * FROM __compact")
+        st.execute("DROP TABLE __compact")
+        if self.session:
+            st.execute("DROP TABLE __lab")
+        self.metrics.state_rows = self.compacted_rows = n
+        self.metrics.state_bytes = n * self.width
 
     def _drop_late(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int | None]:
         """Drop late rows (counted); returns the batch and its smallest time (ms)."""
@@ -156,10 +186,10 @@ class WindowAggregateOp(Operator):
         return self.slicing.slice_end(ts)
 
     # ---- firing --------------------------------------------------------------------------
-    def _fire_session(self, bound: int) -> pa.Table:
-        st = self.state
+    def _label(self) -> None:
+        """Table ``__lab``: every fragment with its merged session ``__g`` per key and
+        that session's end ``__ge`` (gaps and islands over the fragments)."""
         keys = self.keys
-        k = ", ".join([*keys, ""])
         part = f"PARTITION BY {', '.join(keys)} " if keys else ""
         part_g = f"PARTITION BY {', '.join([*keys, '__g'])}"
         flagged = (
@@ -171,23 +201,37 @@ class WindowAggregateOp(Operator):
             f"SELECT *, sum(__new) OVER ({part}ORDER BY __s, __e ROWS UNBOUNDED PRECEDING) "
             f"AS __g FROM ({flagged})"
         )
-        st.execute(
+        self.state.execute(
             f"CREATE OR REPLACE TEMP TABLE __lab AS "
             f"SELECT *, max(__e) OVER ({part_g}) AS __ge FROM ({grouped})"
         )
+
+    def _fire_session(self, bound: int) -> pa.Table:
+        st = self.state
+        k = ", ".join([*self.keys, ""])
+        self._label()
         table = st.query(
             f"SELECT {k}{ts_from_ms('min(__s)')} AS window_start, "
             f"{ts_from_ms('max(__e)')} AS window_end, "
             f"{ts_from_ms('max(__e) - 1')} AS window_time, {', '.join(self.finals)} "
             f"FROM __lab WHERE __ge <= {bound} GROUP BY {k}__g ORDER BY max(__e)"
         )
-        removed = st.execute(
-            f"DELETE FROM windows WHERE rowid IN (SELECT __rid FROM __lab WHERE __ge <= {bound})"
-        )
         nxt = st.scalar(f"SELECT min(__ge) FROM __lab WHERE __ge > {bound}")
-        st.execute("DROP TABLE __lab")
         self.next_fire = INF if nxt is None else int(nxt)
-        self._removed(removed)
+        if self.raw:
+            removed = st.execute(
+                f"DELETE FROM windows WHERE rowid IN (SELECT __rid FROM __lab WHERE __ge <= {bound})"
+            )
+            self._removed(removed)
+        else:  # keep one merged fragment per open session
+            st.execute("DELETE FROM windows")
+            n = st.execute(
+                f"INSERT INTO windows SELECT {k}min(__s) AS __s, max(__e) AS __e, "
+                f"{', '.join(self.merges)} FROM __lab WHERE __ge > {bound} GROUP BY {k}__g"
+            )
+            self.metrics.state_rows = self.compacted_rows = n
+            self.metrics.state_bytes = n * self.width
+        st.execute("DROP TABLE __lab")
         return table
 
     def _fire_sliced(self, bound: int) -> pa.Table:

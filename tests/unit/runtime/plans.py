@@ -78,8 +78,9 @@ def window_plan(
     parallelism: int = 1,
     batch_size: int = 7,
     keys: Sequence[str] = ("k",),
+    config: dict[str, str] | None = None,
 ) -> PhysicalPlan:
-    b = PlanBuilder()
+    b = PlanBuilder(config)
     src = b.values(data, FIELDS, parallelism, batch_size=batch_size)
     wm = b.add(
         "Watermark",

@@ -94,7 +94,10 @@ def check_window(
     aggs_sql: str = AGG_SQL,
 ) -> None:
     data = table(data_rows)
-    out = run(window_plan(data, window, aggs, delay_ms=300, parallelism=p, batch_size=batch))
+    # compact partial state often (every few rows) in some runs, never in others
+    config = {"sqlstream.runtime.compact-min-rows": "3" if batch % 2 else "1000000"}
+    plan = window_plan(data, window, aggs, 300, p, batch, config=config)
+    out = run(plan)
     assert streamed_windows(out) == oracle(data, windows_sql, aggs_sql)
 
 
