@@ -198,14 +198,23 @@ class _Script:
             message = f"unexpected {near}"
         elif description.startswith("Expecting "):
             message = f"expected {description[len('Expecting ') :]} but found {near}"
-        elif description.startswith("Required keyword") or description.startswith("Expected "):
+        elif description.startswith("Expected "):
+            message = f"{description[0].lower()}{description[1:]}, at {near}"
+        elif description.startswith("Required keyword"):
             message = f"incomplete or malformed SQL at {near}"
-            if description.startswith("Expected "):
-                message = f"{description[0].lower()}{description[1:]}, at {near}"
         else:
             message = f"{description} (at {near})"
         offset = self._line_starts[min(line, len(self._line_starts)) - 1] + col - 1
+        if self._ends_at(offset):
+            message = f"the statement ends too early, after {near}"
+            if description.startswith("Expecting "):
+                message += f": expected {description[len('Expecting ') :]}"
         return ParseError(_short(message), line=line, col=max(col, 1), hint=self._hint(offset))
+
+    def _ends_at(self, offset: int) -> bool:
+        """Whether the token at offset is the last of its statement."""
+        after = [t for t in self.tokens if t.start > offset]
+        return not after or after[0].token_type == TokenType.SEMICOLON
 
     def _hint(self, offset: int) -> str | None:
         """'did you mean FROM' when the failing token or the one before is a misspelt keyword."""
@@ -503,6 +512,11 @@ class _Reader:
             if self.starts("ALTER", "TABLE") and len(self.tokens) > 3:
                 raise self.unsupported(f"ALTER TABLE ... {self.tokens[3].text.upper()}", self.tokens[3])
             raise self.unsupported(" ".join(self.words[:2]))
+        for group in node.find_all(exp.Group):
+            if not group.expressions and not any(
+                group.args.get(k) for k in ("cube", "rollup", "grouping_sets", "all")
+            ):
+                raise self.parse_error("GROUP BY needs at least one expression", self.tokens[-1])
         if isinstance(node, exp.Query):
             return st.Query(query=node, **self.pos)
         if isinstance(node, exp.Insert):

@@ -546,3 +546,19 @@ def test_error_position_is_found_past_empty_strings_and_similar_names() -> None:
     with pytest.raises(ParseError) as info:
         parse(sql)
     assert info.value.col == sql.index("PRIMARY KEY") + 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "message", "col"),
+    [
+        ("SELECT a FROM t WHERE", "the statement ends too early, after 'WHERE'", 17),
+        ("SELECT a FROM t WHERE;\nSELECT 1", "the statement ends too early, after 'WHERE'", 17),
+        ("SELECT (1 + 2", "the statement ends too early, after '2': expected )", 13),
+        ("SELECT a FROM t GROUP BY", "GROUP BY needs at least one expression", 17),
+    ],
+)
+def test_statements_that_end_too_early(sql: str, message: str, col: int) -> None:
+    with pytest.raises(ParseError) as info:
+        parse(sql)
+    assert info.value.message == message
+    assert (info.value.line, info.value.col) == (1, col)
