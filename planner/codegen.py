@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from planner.errors import UnsupportedError
+from catalog.errors import did_you_mean
+from planner.errors import PlanError, UnsupportedError
+from planner.functions import FUNCTIONS
 from planner.typecheck import Lookup, cast_target, function_name, infer
 
 _UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
@@ -110,10 +112,18 @@ def _anonymous(n: exp.Anonymous) -> exp.Expr:
 
 
 def check_supported(node: exp.Expr) -> None:
-    """Raise for functions DuckDB would reject, before a job starts and fails at runtime."""
+    """Raise for a function we cannot run, at planning time rather than when a job fails."""
     for sub in node.walk():
-        if isinstance(sub, exp.Anonymous) and function_name(sub) in _UNSUPPORTED:
-            raise UnsupportedError(f"function {function_name(sub)} is not supported yet")
+        if not isinstance(sub, exp.Anonymous):
+            continue
+        name = function_name(sub)
+        if name in _UNSUPPORTED:
+            raise UnsupportedError(f"function {name} is not supported yet")
+        if name not in FUNCTIONS:
+            raise PlanError(
+                f"no function named {name}",
+                hint=did_you_mean(name, FUNCTIONS) or "SHOW FUNCTIONS lists the functions",
+            )
 
 
 _UNSUPPORTED = {"JSON_QUERY", "JSON_OBJECT", "JSON_ARRAY", "TO_TIMESTAMP_TZ"}

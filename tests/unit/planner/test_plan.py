@@ -278,3 +278,11 @@ def test_planner_imports_without_runtime_duckdb_or_pyarrow() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_unknown_function_is_refused_at_planning_with_a_suggestion(catalog: Catalog) -> None:
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan("SELECT item,\n  uper(item) FROM Bid", catalog)
+    assert "no function named UPER" in e.value.message
+    assert (e.value.line, e.value.col) == (2, 3)
+    assert "UPPER" in (e.value.hint or "")
