@@ -15,7 +15,6 @@ Signals (watermarks, idleness, barriers, end of input) go to every connected con
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from runtime.channels import DEFAULT_CAPACITY, Channel, InputGate
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import JobMetrics, NodeInfo
-from runtime.operator import Operator, OperatorContext
+from runtime.operator import Operator, OperatorContext, Worker
 from runtime.task import Router, Task
 
 CHANNEL_CAPACITY_KEY = "sqlstream.runtime.channel-capacity"
@@ -177,7 +176,9 @@ def build(
     gates: dict[tuple[int, int], list[tuple[Channel, int]]] = {}
     # outgoing routers per (producer node, subtask)
     routers: dict[tuple[int, int], list[Router]] = {}
-    loop_run = _runner(executor)
+    workers = {
+        (n.id, j): Worker(executor) for n in plan.nodes for j in range(parallelism(n))
+    }
 
     for node in plan.nodes:
         pc = parallelism(node)
@@ -209,7 +210,7 @@ def build(
                 elif mode == Partitioning.BROADCAST:
                     router = _Broadcast(chans)
                 elif mode == Partitioning.HASH:
-                    router = _Hash(chans, edge.keys, loop_run)
+                    router = _Hash(chans, edge.keys, workers[(src.id, i)].run)
                 else:
                     router = _RoundRobin(chans, start=i)
                 routers.setdefault((src.id, i), []).append(router)
@@ -229,7 +230,9 @@ def build(
                 parallelism=pc,
                 config=dict(config),
             )
-            ctx = OperatorContext(sub, node, plan, subs[j], executor, inputs, extras)
+            ctx = OperatorContext(
+                sub, node, plan, subs[j], executor, inputs, extras, workers[(node.id, j)]
+            )
             op = cls(ctx)
             ops.append(op)
             incoming = gates[(node.id, j)]
@@ -245,10 +248,3 @@ def build(
             graph.tasks.append(task)
         graph.operators[node.id] = ops
     return graph
-
-
-def _runner(executor: Executor) -> Callable[..., Any]:
-    async def run(fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-
-    return run

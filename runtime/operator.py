@@ -24,7 +24,7 @@ pool so the event loop stays free and both cores work.
 from __future__ import annotations
 
 import asyncio
-import functools
+import concurrent.futures
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -42,6 +42,28 @@ from runtime.metrics import OperatorMetrics
 T = TypeVar("T")
 
 
+class Worker:
+    """Runs one subtask's blocking work on the job's thread pool, one call at a time, and
+    remembers the call in flight so that closing can wait for it (a DuckDB connection must
+    not be closed under a running query, e.g. when the job is cancelled)."""
+
+    def __init__(self, executor: Executor | None) -> None:
+        self.executor = executor
+        self._inflight: concurrent.futures.Future[Any] | None = None
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.executor is None:
+            return fn(*args)
+        cf = self.executor.submit(fn, *args)
+        self._inflight = cf
+        return await asyncio.wrap_future(cf)
+
+    async def drain(self) -> None:
+        cf = self._inflight
+        while cf is not None and not cf.done():
+            await asyncio.sleep(0.005)
+
+
 @dataclass
 class OperatorContext:
     """What an operator subtask may use: its node, plan, metrics and the thread pool."""
@@ -53,11 +75,16 @@ class OperatorContext:
     executor: Executor | None = None
     input_nodes: tuple[Node, ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
+    worker: Worker | None = None
+
+    def __post_init__(self) -> None:
+        if self.worker is None:
+            self.worker = Worker(self.executor)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work (a DuckDB query) on the job's thread pool."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
+        assert self.worker is not None
+        return await self.worker.run(fn, *args)
 
     @property
     def config(self) -> dict[str, str]:

@@ -67,6 +67,8 @@ class Task:
             await self._emit([EndOfInput()])
         finally:
             self.metrics.finished = time.monotonic()
+            if self.op.ctx.worker is not None:
+                await self.op.ctx.worker.drain()
             for r in self.routers:
                 r.close()
             await self.op.close()
