@@ -10,9 +10,10 @@ stored accumulators of those keys, emit the changes and replace those keys' rows
 - a key whose row count drops to zero (retractions): -D of the old result.
 
 Accumulators: a row count per key, and per aggregate a count or a (sum, non-null count)
-pair, or a min/max. MIN/MAX cannot take retractions without keeping every value, and
-DISTINCT is kept as the set of values seen per key: both are refused over an updating
-input with an error that says so.
+pair, or a min/max. DISTINCT keeps the set of (key, value) pairs seen, and a batch adds
+only values not seen before. MIN/MAX and DISTINCT cannot take retractions without keeping
+a count of every value: both are refused over an updating input with an error that says
+so.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ class GroupAggregateOp(Operator):
         self.spec = spec
         self.retracting = self.ctx.input_updating(0)
         for a in spec.aggs:
-            if a.distinct:
+            if a.distinct and self.retracting and a.func not in ("min", "max"):
                 raise SqlStreamError(
-                    f"{a.func.upper()}(DISTINCT ...) in an unwindowed GROUP BY is not supported "
-                    "yet",
-                    hint="use a window aggregation, or drop DISTINCT",
+                    f"{a.func.upper()}(DISTINCT ...) over an updating input (retractions) is "
+                    "not supported",
+                    hint="aggregate an insert-only stream, or drop DISTINCT",
                 )
             if self.retracting and a.func in ("min", "max"):
                 raise SqlStreamError(
@@ -78,9 +79,38 @@ class GroupAggregateOp(Operator):
         items = [f"sum({sign})::BIGINT AS __cnt"]
         merge = ["coalesce(o.__cnt, 0) + b.__cnt AS __cnt"]
         self.acc_cols = ["__cnt"]
+        # DISTINCT (insert-only input): the (key, value) pairs seen so far are kept in a
+        # table per aggregate; a batch contributes only its values not seen before
+        # (i, new-values SQL, delta SQL, create-table SQL)
+        self.distinct: list[tuple[int, str, str, str]] = []
+        distinct_cols: list[str] = []
         for i, a in enumerate(spec.aggs):
             cond = f"({a.filter})" if a.filter else "true"
-            if a.func == "count_star":
+            if a.distinct and a.func not in ("min", "max"):
+                k = ", ".join([*keys, ""])
+                gb = f" GROUP BY {', '.join(keys)}" if keys else ""
+                on_d = " AND ".join(
+                    [*(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys), "b.__v = o.__v"]
+                )
+                new_values = (
+                    f"SELECT * FROM (SELECT DISTINCT {k}({a.arg}) AS __v FROM {INPUT_RELATION} "
+                    f"WHERE {cond} AND ({a.arg}) IS NOT NULL) b "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM seen{i} o WHERE {on_d})"
+                )
+                if a.func == "count":
+                    agg_items = f"count(*)::BIGINT AS n{i}"
+                    cols = [f"n{i}"]
+                else:
+                    agg_items = f"count(*)::BIGINT AS n{i}, sum(__v) AS s{i}"
+                    cols = [f"n{i}", f"s{i}"]
+                create = (
+                    f"CREATE TABLE seen{i} AS SELECT {k}({a.arg}) AS __v "
+                    f"FROM {INPUT_RELATION} LIMIT 0"
+                )
+                delta = f"SELECT {k}{agg_items} FROM __new{i}{gb}"
+                self.distinct.append((i, new_values, delta, create))
+                distinct_cols += [f"coalesce(d{i}.{c}, 0) AS {c}" for c in cols]
+            elif a.func == "count_star":
                 items.append(f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
                 cols = [f"n{i}"]
             elif a.func in ("count", "sum", "avg"):
@@ -104,6 +134,13 @@ class GroupAggregateOp(Operator):
         k = ", ".join([*keys, ""])
         group = f" GROUP BY {', '.join(keys)}" if keys else ""
         self.delta_sql = f"SELECT {k}{', '.join(items)} FROM {INPUT_RELATION}{group}"
+        if self.distinct:
+            joins = "".join(
+                f" LEFT JOIN __dd{i} d{i} ON "
+                + (" AND ".join(f"m.{c} IS NOT DISTINCT FROM d{i}.{c}" for c in keys) or "true")
+                for i, *_ in self.distinct
+            )
+            self.combine_sql = f"SELECT m.*, {', '.join(distinct_cols)} FROM __main m{joins}"
         on = " AND ".join(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys) or "true"
         self.on = on
         bk = ", ".join([*(f"b.{c}" for c in keys), ""])
@@ -133,7 +170,19 @@ class GroupAggregateOp(Operator):
         st = self.state
         st.register(INPUT_RELATION, batch)
         try:
-            st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.delta_sql}")
+            if not self.distinct:
+                st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.delta_sql}")
+            else:
+                st.execute(f"CREATE OR REPLACE TEMP TABLE __main AS {self.delta_sql}")
+                for i, new_values, delta, create in self.distinct:
+                    if not self.has_table:
+                        st.execute(create)
+                        st.tables.append(f"seen{i}")
+                    st.execute(f"CREATE OR REPLACE TEMP TABLE __new{i} AS {new_values}")
+                    added = st.execute(f"INSERT INTO seen{i} SELECT * FROM __new{i}")
+                    self.metrics.state_rows += added
+                    st.execute(f"CREATE OR REPLACE TEMP TABLE __dd{i} AS {delta}")
+                st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.combine_sql}")
         finally:
             st.con.unregister(INPUT_RELATION)
         if not self.has_table:

@@ -239,3 +239,23 @@ def test_group_aggregate_over_retractions(s: Any, p: int) -> None:
         "FROM (SELECT k, count(*) AS c FROM t GROUP BY k) GROUP BY c"
     ).fetchall()
     assert final == sorted(want, key=_key)
+
+
+@SETTINGS
+@given(streams(), st.sampled_from([1, 2]))
+def test_group_aggregate_distinct(s: Any, p: int) -> None:
+    data_rows, batch = s
+    data = table(data_rows)
+    aggs = (
+        *DISTINCT_AGGS,
+        AggCall("adv", "avg", '"v"', "BIGINT", distinct=True, filter='"d" IS NOT NULL'),
+    )
+    out = run(group_plan(data, aggs, parallelism=p, batch_size=batch))
+    final = sorted((_norm(r) for r in apply_changelog(out, 1).values()), key=_key)
+    con = duckdb.connect()
+    con.register("t", data)
+    want = con.sql(
+        f"SELECT k, {DISTINCT_SQL}, (sum(DISTINCT v) FILTER (WHERE d IS NOT NULL) // "
+        "count(DISTINCT v) FILTER (WHERE d IS NOT NULL))::BIGINT FROM t GROUP BY k"
+    ).fetchall()
+    assert final == sorted((_norm(r) for r in want), key=_key)
