@@ -335,3 +335,29 @@ def test_failure_names_operator_and_subtask() -> None:
     with pytest.raises(JobFailedError, match=r"Calc \(subtask 1/1\) failed"):
         asyncio.run(collect_async(job.plan, job))
     assert job.status == JobStatus.FAILED and job.error is not None
+
+
+def test_processing_time_windows_fire_on_the_clock() -> None:
+    """An unbounded source that stops sending: its rows still come out, by timer."""
+
+    async def go() -> tuple[int, Job]:
+        b = PlanBuilder({"sqlstream.runtime.linger": "1 ms"})
+        spec = SourceSpec("t", "trickle-test", {}, tuple(FIELDS))
+        src = b.add("Source", spec, (), FIELDS, 1)
+        window = Window("tumble", "ts", size_ms=30, proctime=True)
+        agg = b.add("WindowAggregate", WindowAggregateSpec(window, ("k",), COUNT), [src],
+                    window_fields(COUNT), 1)
+        b.collect(agg)
+        job = Job(b.plan())
+        total = 0
+        async with asyncio.timeout(10):
+            async for batch in job.results():
+                total += sum(batch.column("cnt").to_pylist())
+                if total >= 30:
+                    job.cancel()
+        await job.wait()
+        return total, job
+
+    total, job = asyncio.run(go())
+    assert total == 30
+    assert job.status == JobStatus.CANCELED
