@@ -81,9 +81,9 @@ class ParquetFileWriter:
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.schema != self.schema:
-            batch = pa.RecordBatch.from_arrays(
-                [batch.column(f.name) for f in self.schema], schema=self.schema
-            )
+            columns = [batch.column(f.name) for f in self.schema]
+            columns = [c if c.type == f.type else c.cast(f.type) for c, f in zip(columns, self.schema)]
+            batch = pa.RecordBatch.from_arrays(columns, schema=self.schema)
         self._writer.write_batch(batch)
 
     @property
