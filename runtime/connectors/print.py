@@ -178,6 +178,22 @@ def _java_times(arr: pa.Array) -> pa.Array:
     return _concat(base, _seconds_and_fraction((micros // 1_000_000) % 60, micros % 1_000_000, False))
 
 
+def _java_floats(arr: pa.Array, single: bool) -> pa.Array:
+    """Arrow's shortest text is Java's between 1e-3 and 1e7 once integral values get their
+    ``.0``; the rest (exponents, NaN, infinities, zeros) goes through ``java_float``."""
+    text = pc.cast(arr, pa.string())
+    text = pc.if_else(pc.match_substring(text, "."), text, pc.binary_join_element_wise(text, ".0", ""))
+    magnitude = pc.abs(arr).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        plain = (magnitude >= 1e-3) & (magnitude < 1e7)
+    other = ~plain & arr.is_valid().to_numpy(zero_copy_only=False)
+    if other.any():
+        values = arr.filter(pa.array(other)).to_pylist()
+        replacements = pa.array([java_float(v, single) for v in values], pa.string())
+        text = pc.replace_with_mask(text, pa.array(other), replacements)
+    return text
+
+
 def column_text(arr: pa.Array, t: DataType) -> pa.Array:
     """Each value of ``arr`` as text (``null`` for NULL), vectorised where Arrow can."""
     name = t.name
@@ -189,6 +205,8 @@ def column_text(arr: pa.Array, t: DataType) -> pa.Array:
         text = _java_datetimes(arr, instant=name == "TIMESTAMP_LTZ")
     elif name == "TIME":
         text = _java_times(arr)
+    elif name in ("FLOAT", "DOUBLE"):
+        text = _java_floats(arr, single=name == "FLOAT")
     else:
         return pa.array([java_value(v, t) for v in arr.to_pylist()], pa.string())
     if arr.null_count:

@@ -110,3 +110,19 @@ def test_blackhole_counts() -> None:
     assert sink.rows_written == 4 and sink.batches_written == 2
     assert isinstance(create_sink(sink.spec, ctx()), BlackholeSink)
     asyncio.run(sink.flush())
+
+
+def test_vectorised_doubles_match_java_float() -> None:
+    import numpy as np
+
+    from catalog.types import parse_type
+    from runtime.connectors.print import column_text
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.random(3000) * 1000, rng.random(300) * 1e-2, rng.standard_normal(300) * 1e8])
+    x[:5] = [1.0, 0.0, 1e7, float("nan"), -1234567.0]
+    assert column_text(pa.array(x), parse_type("DOUBLE")).to_pylist() == [java_float(v) for v in x]
+    f = x.astype(np.float32)
+    assert column_text(pa.array(f), parse_type("FLOAT")).to_pylist() == [
+        java_float(float(v), True) for v in f
+    ]
