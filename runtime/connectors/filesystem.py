@@ -5,11 +5,11 @@ starting with ``.`` or ``_``, as Flink skips them; ``source.path.regex-pattern``
 a file's absolute path in full). The files are dealt round-robin over the subtasks; a file
 is read in chunks of up to 64k records (line formats: whole lines; Parquet: row batches).
 Files ending in ``.gz``, ``.bz2`` or ``.xz`` are decompressed. Bounded, unless
-``source.monitor-interval`` is set: then the directory is listed again at
-that interval and new files are read as they appear (a new file goes to subtask
-``crc32(path) % parallelism``). Metadata columns: ``file.path`` (absolute) and
-``file.name``. The position is (files done, current file, byte offset and line number, or
-Parquet row index).
+``source.monitor-interval`` is set: then the directory is listed again at that interval and
+new files are read as they appear, and every file goes to subtask
+``crc32(relative path) % parallelism`` so that the assignment survives a restart.
+Metadata columns: ``file.path`` (absolute) and ``file.name``. The position is (files done,
+current file, byte offset and line number, or Parquet row index).
 
 Sink: ``path`` is a directory; each subtask writes its own part files
 ``part-<uuid>-<subtask>-<n>.<ext>``. A part file is first written under a hidden
@@ -226,7 +226,10 @@ class FileSystemSource(SourceReader):
     async def open(self) -> None:
         files = await asyncio.to_thread(self._list)
         p, i = self.ctx.parallelism, self.ctx.subtask
-        mine = [f for k, f in enumerate(files) if k % p == i]
+        if self.monitor_ms is None:
+            mine = [f for k, f in enumerate(files) if k % p == i]
+        else:  # files come and go: a file's subtask must not depend on the others
+            mine = [f for f in files if self._mine_by_hash(f)]
         self._seen = set(files)
         restored = self._restored or {}
         done = set(restored.get("done", []))

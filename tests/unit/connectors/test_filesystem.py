@@ -295,3 +295,20 @@ def test_reads_compressed_files(tmp_path: Path) -> None:
     with gzip.open(tmp_path / "a.json.gz", "wt") as f:
         f.write(json_lines(rows(500)))
     assert read_all(source(tmp_path, "json"), max_rows=128).to_pylist() == rows(500)
+
+
+def test_monitored_files_split_by_hash_over_subtasks(tmp_path: Path) -> None:
+    for k in range(8):
+        (tmp_path / f"{k}.json").write_text(json_lines(rows(1, k)))
+
+    async def first_rows(subtask: int) -> list[int]:
+        src = source(tmp_path, "json", subtask=subtask, parallelism=2, **{"source.monitor-interval": "1 h"})
+        await src.open()
+        ids: list[int] = []
+        while (b := await src.poll(100)) is not None:
+            ids += b.column("id").to_pylist()
+        await src.close()
+        return ids
+
+    a, b = asyncio.run(first_rows(0)), asyncio.run(first_rows(1))
+    assert sorted(a + b) == list(range(8)) and not set(a) & set(b)
