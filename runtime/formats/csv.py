@@ -121,8 +121,11 @@ class CsvDecoder(RecordDecoder):
 
     def _bulk(self, records: list[bytes]) -> pa.RecordBatch:
         data = b"\n".join(records)
-        if data.count(b"\n") != len(records) - 1:
-            raise RecordError("a record contains a line break")
+        if data.count(b"\n") != len(records) - 1:  # values that end with a line break?
+            records = [r.rstrip(b"\r\n") for r in records]
+            data = b"\n".join(records)
+            if data.count(b"\n") != len(records) - 1:
+                raise RecordError("a record contains a line break")
         read_options = self._read_options
         if len(data) >= read_options.block_size:
             longest = max(map(len, records))
@@ -151,7 +154,7 @@ class CsvDecoder(RecordDecoder):
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def _one(self, record: bytes) -> list[Any]:
-        text = record.decode("utf-8").rstrip("\r")
+        text = record.decode("utf-8").rstrip("\r\n")
         o = self.opts
         reader = pycsv.reader(
             [text],

@@ -298,3 +298,9 @@ def test_prefixed_options_for_kafka_keys() -> None:
     options = opts({"value.json.ignore-parse-errors": "true"})
     dec = create_decoder("json", COLS, options, prefix="value.")
     assert dec.decode([b"garbage"] * 3 + [good(1)] * 20).skipped == 3
+
+
+def test_csv_values_with_line_breaks_kafka_style() -> None:
+    dec = create_decoder("csv", fields("id INT", "s STRING"), opts({}))
+    assert dec.decode([b"1,a\n", b"2,b\r\n"] * 20).batch.column("s").to_pylist()[:2] == ["a", "b"]
+    assert dec.decode([b'1,"a\nb"'] * 20).batch.column("s").to_pylist()[0] == "a\nb"
