@@ -122,7 +122,8 @@ class DataType:
 
 
 def _quote(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f"`{name}`"
+    """ROW field names are always quoted, as Flink prints them: a field may be a keyword."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 # ---- common instances -------------------------------------------------------------------
@@ -144,7 +145,7 @@ def parse_type(text: str) -> DataType:
     """Parse Flink's type syntax. Raises :class:`TypeParseError` naming the bad part.
 
     >>> parse_type("ROW<a INT, b ARRAY<STRING>>").sql()
-    'ROW<a INT, b ARRAY<STRING>>'
+    'ROW<`a` INT, `b` ARRAY<STRING>>'
     >>> parse_type("timestamp(3) with local time zone").sql()
     'TIMESTAMP_LTZ(3)'
     """

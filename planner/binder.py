@@ -21,6 +21,7 @@ from catalog.store import Catalog
 from catalog.table import TableDef, ViewDef
 from catalog.types import BIGINT, TIMESTAMP3, DataType
 from planner import codegen
+from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
 from planner.logical import (
@@ -773,7 +774,7 @@ def _legacy_aux(n: exp.Expr, window: Window | None) -> str | None:
 
 def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> LogicalAgg:
     filter_expr: exp.Expr | None = None
-    text = node.sql(dialect="spark")
+    text = node.sql(dialect=Flink)
     if isinstance(node, exp.Filter):
         filter_expr = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
         node = node.this

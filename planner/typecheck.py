@@ -22,6 +22,7 @@ from catalog.types import (
     DataType,
     parse_type,
 )
+from planner.dialect import Flink
 
 Lookup = Callable[[str], DataType]
 
@@ -61,7 +62,7 @@ def cast_target(node: exp.Cast) -> DataType:
     flink = node.meta.get("flink_type")
     if isinstance(flink, DataType):
         return flink
-    return parse_type(node.to.sql(dialect="spark"))
+    return parse_type(node.to.sql(dialect=Flink))
 
 
 def make_cast(e: exp.Expr, to: DataType) -> exp.Cast:

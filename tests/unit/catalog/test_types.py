@@ -20,10 +20,10 @@ from catalog.types import parse_type
         ("TIMESTAMP(3) WITH LOCAL TIME ZONE", "TIMESTAMP_LTZ(3)", "TIMESTAMPTZ"),
         ("ARRAY<INT>", "ARRAY<INT>", "INTEGER[]"),
         ("MAP<STRING, BIGINT>", "MAP<STRING, BIGINT>", "MAP(VARCHAR, BIGINT)"),
-        ("ROW<a INT, b STRING>", "ROW<a INT, b STRING>", 'STRUCT("a" INTEGER, "b" VARCHAR)'),
+        ("ROW<a INT, b STRING>", "ROW<`a` INT, `b` STRING>", 'STRUCT("a" INTEGER, "b" VARCHAR)'),
         (
             "ROW(a INT, `b c` ARRAY<DOUBLE>)",
-            "ROW<a INT, `b c` ARRAY<DOUBLE>>",
+            "ROW<`a` INT, `b c` ARRAY<DOUBLE>>",
             'STRUCT("a" INTEGER, "b c" DOUBLE[])',
         ),
         ("BYTES", "BYTES", "BLOB"),

@@ -57,7 +57,7 @@ def test_show_create_table_prints_flink_ddl() -> None:
         "CREATE TEMPORARY TABLE `orders` (\n"
         "  `order_id` BIGINT NOT NULL,\n"
         "  `price` DECIMAL(10, 2) NOT NULL COMMENT 'in EUR',\n"
-        "  `buyer` ROW<name STRING, `first visit` TIMESTAMP(3)>,\n"
+        "  `buyer` ROW<`name` STRING, `first visit` TIMESTAMP(3)>,\n"
         "  `tags` ARRAY<STRING NOT NULL>,\n"
         "  `attrs` MAP<STRING, BIGINT>,\n"
         "  `ts` TIMESTAMP(3),\n"
