@@ -78,6 +78,10 @@ class RecordDecoder(ABC):
     #: Whether blank lines in a file are skipped (JSON, CSV) or are records (raw).
     skip_blank_lines: bool = True
     _skip_blank: bool = False
+    _mostly_slow: bool = False
+    _slow_rows: int = 0
+    _bulk_fails: int = 0
+    _bulk_wins: int = 0
 
     def __init__(self, fields: Sequence[Field], *, ignore_errors: bool, name: str) -> None:
         self.fields = tuple(fields)
@@ -130,8 +134,12 @@ class RecordDecoder(ABC):
             todo = np.flatnonzero(keep).astype(np.int64)
         out = Decoded(self._empty())
         pieces: list[tuple[np.ndarray, pa.RecordBatch]] = []
+        self._slow_rows = self._bulk_fails = self._bulk_wins = 0
         if len(todo):
-            self._piece(records, todo, pieces, out, where)
+            self._piece(records, todo, pieces, out, where, bisect=not self._mostly_slow)
+        # When most of a chunk needed the slow path (say every record has a number in
+        # quotes), bisecting the next chunk is wasted work: one bulk try, then record by record.
+        self._mostly_slow = self._slow_rows * 2 > len(todo)
         return self._assemble(pieces, n, out)
 
     def _piece(
@@ -141,6 +149,7 @@ class RecordDecoder(ABC):
         pieces: list[tuple[np.ndarray, pa.RecordBatch]],
         out: Decoded,
         where: Where,
+        bisect: bool = True,
     ) -> None:
         if len(idx) <= SMALL_PIECE or not self.bulk_supported():
             self._one_by_one(records, idx, pieces, out, where)
@@ -150,10 +159,16 @@ class RecordDecoder(ABC):
             if batch.num_rows != len(idx):
                 raise RecordError("record count mismatch")
         except (pa.ArrowException, ValueError, TypeError, ArithmeticError, UnicodeError):
+            self._bulk_fails += 1
+            if not bisect or (self._bulk_fails > 16 and self._bulk_fails > 4 * self._bulk_wins):
+                # Nearly every piece fails: the bad (or lenient) records are everywhere.
+                self._one_by_one(records, idx, pieces, out, where)
+                return
             mid = len(idx) // 2
             self._piece(records, idx[:mid], pieces, out, where)
             self._piece(records, idx[mid:], pieces, out, where)
             return
+        self._bulk_wins += 1
         suspects = self._suspects(batch)
         if suspects is not None and suspects.any():
             good = ~suspects
@@ -172,6 +187,7 @@ class RecordDecoder(ABC):
     ) -> None:
         rows: list[list[Any]] = []
         ok: list[int] = []
+        self._slow_rows += len(idx)
         for i in idx.tolist():
             record = records[i]
             if self._skip_blank and record is not None and not record.strip():

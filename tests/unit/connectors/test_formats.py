@@ -304,3 +304,13 @@ def test_csv_values_with_line_breaks_kafka_style() -> None:
     dec = create_decoder("csv", fields("id INT", "s STRING"), opts({}))
     assert dec.decode([b"1,a\n", b"2,b\r\n"] * 20).batch.column("s").to_pylist()[:2] == ["a", "b"]
     assert dec.decode([b'1,"a\nb"'] * 20).batch.column("s").to_pylist()[0] == "a\nb"
+
+
+def test_lenient_values_everywhere_skip_the_bisection() -> None:
+    dec = create_decoder("json", fields("id BIGINT"), opts({}))
+    records = [b'{"id": "%d"}' % i for i in range(5000)]  # numbers in quotes: Flink accepts them
+    for _ in range(2):
+        out = dec.decode(records)
+        assert out.batch.column("id").to_pylist() == list(range(5000))
+    assert dec._bulk_fails <= 1  # the second chunk: one bulk try, then record by record
+    assert dec.decode([b'{"id": %d}' % i for i in range(5000)]).kept is None
