@@ -9,10 +9,10 @@ from catalog.errors import SqlStreamError
 def format_error(error: BaseException, source: str | None = None, filename: str | None = None) -> str:
     """The text the CLI and REPL print for an error.
 
-    >>> e = SqlStreamError("column 'prce' not found", line=2, col=8, hint="did you mean 'price'?")
+    >>> e = SqlStreamError("column 'prce' not found", line=2, col=9, hint="did you mean 'price'?")
     >>> print(format_error(e, "SELECT\\n  item, prce FROM bids"))
     Error: column 'prce' not found
-      at line 2, column 8
+      at line 2, column 9
       |   item, prce FROM bids
       |         ^
     Hint: did you mean 'price'?
