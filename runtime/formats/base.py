@@ -135,11 +135,13 @@ class RecordDecoder(ABC):
         out = Decoded(self._empty())
         pieces: list[tuple[np.ndarray, pa.RecordBatch]] = []
         self._slow_rows = self._bulk_fails = self._bulk_wins = 0
+        bisect = not self._mostly_slow
         if len(todo):
-            self._piece(records, todo, pieces, out, where, bisect=not self._mostly_slow)
+            self._piece(records, todo, pieces, out, where, bisect=bisect)
         # When most of a chunk needed the slow path (say every record has a number in
-        # quotes), bisecting the next chunk is wasted work: one bulk try, then record by record.
-        self._mostly_slow = self._slow_rows * 2 > len(todo)
+        # quotes), bisecting the next chunk is wasted work: one bulk try, then record by
+        # record. The chunk after that bisects again, to notice when the data gets better.
+        self._mostly_slow = bisect and self._slow_rows * 2 > len(todo)
         return self._assemble(pieces, n, out)
 
     def _piece(
