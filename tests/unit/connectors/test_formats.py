@@ -314,5 +314,5 @@ def test_lenient_values_everywhere_skip_the_bisection() -> None:
         out = dec.decode(records)
         assert out.batch.column("id").to_pylist() == list(range(5000))
         fails.append(dec._bulk_fails)
-    assert fails[1] == 1 and fails[0] == fails[2] <= 20  # no bisection after a slow chunk
+    assert fails[1] == 1 and fails[0] == fails[2] <= 32  # no bisection after a slow chunk
     assert dec.decode([b'{"id": %d}' % i for i in range(5000)]).kept is None
