@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 from prompt_toolkit.application import Application
@@ -38,41 +38,71 @@ class RunningQuery(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
+_HOLE = None  # a row taken out by -U, waiting for its +U
+
+
 class MaterializedTable:
     """A changelog applied to a table, updating rows in place.
 
     An update (-U then +U) puts the new row where the old one was, so a row that changes
-    stays on its line in the live view; a delete removes the row.
+    stays on its line in the live view; a delete removes the row. Updates of several keys
+    may come as a batch (-U a, -U b, +U a', +U b'): each +U takes the waiting place whose
+    old row shares the most values with it (its key), the oldest one on a tie.
 
     >>> t = MaterializedTable()
-    >>> for kind, row in [(0, ("a", 1)), (0, ("b", 1)), (1, ("a", 1)), (2, ("a", 2)), (3, ("b", 1))]:
+    >>> for kind, row in [(0, ("a", 1)), (0, ("b", 1)), (1, ("a", 1)), (1, ("b", 1)),
+    ...                   (2, ("b", 2)), (2, ("a", 2)), (0, ("c", 1)), (3, ("b", 2))]:
     ...     t.apply(kind, row)
     >>> t.rows
-    [('a', 2)]
+    [('a', 2), ('c', 1)]
     """
 
-    max_rows: int = 1_000_000
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    dropped: int = 0  # rows dropped from the top to keep max_rows
-    _slot: int | None = None  # where the last -U removed a row
+    def __init__(self, max_rows: int = 1_000_000) -> None:
+        self.max_rows = max_rows
+        self.dropped = 0  # rows dropped from the top to keep max_rows
+        self._rows: list[tuple[Any, ...] | None] = []
+        self._waiting: list[tuple[int, tuple[Any, ...]]] = []  # (index of the hole, old row)
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        return [r for r in self._rows if r is not _HOLE]
+
+    def __len__(self) -> int:
+        return len(self._rows) - len(self._waiting)
+
+    def _find(self, row: tuple[Any, ...]) -> int | None:
+        for i in range(len(self._rows) - 1, -1, -1):
+            if self._rows[i] == row:
+                return i
+        return None
+
+    def _remove(self, index: int) -> None:
+        del self._rows[index]
+        self._waiting = [(i - 1 if i > index else i, old) for i, old in self._waiting]
 
     def apply(self, kind: int, row: tuple[Any, ...]) -> None:
         if kind in (1, 3):  # -U, -D
-            try:
-                index = len(self.rows) - 1 - self.rows[::-1].index(row)
-            except ValueError:
+            index = self._find(row)
+            if index is None:
                 return
-            del self.rows[index]
-            self._slot = index if kind == 1 else None
+            if kind == 1:
+                self._rows[index] = _HOLE
+                self._waiting.append((index, row))
+            else:
+                self._remove(index)
             return
-        if kind == 2 and self._slot is not None and self._slot <= len(self.rows):
-            self.rows.insert(self._slot, row)
-        else:
-            self.rows.append(row)
-        self._slot = None
-        if len(self.rows) > self.max_rows:
-            del self.rows[0]
+        if kind == 2 and self._waiting:
+            best = max(
+                range(len(self._waiting)),
+                key=lambda w: (sum(a == b for a, b in zip(self._waiting[w][1], row)), -w),
+            )
+            index, _ = self._waiting.pop(best)
+            self._rows[index] = row
+            return
+        self._rows.append(row)
+        while len(self) > self.max_rows:
+            first = next(i for i, r in enumerate(self._rows) if r is not _HOLE)
+            self._remove(first)
             self.dropped += 1
 
 
@@ -287,11 +317,12 @@ class LiveTable:
     def _table_text(self) -> StyleAndTextTuples:
         height = self._visible_height()
         with self._lock:
-            total = len(self.table.rows)
-            if self.follow:
-                self.offset = max(total - height, 0)
-            self.offset = min(max(self.offset, 0), max(total - height, 0))
-            visible = self.table.rows[self.offset : self.offset + height]
+            rows = self.table.rows
+        total = len(rows)
+        if self.follow:
+            self.offset = max(total - height, 0)
+        self.offset = min(max(self.offset, 0), max(total - height, 0))
+        visible = rows[self.offset : self.offset + height]
         columns = list(self.query.columns)
         cells = [[format_value(v, self.max_width) for v in row] for row in visible]
         widths = [len(c) for c in columns]
@@ -311,7 +342,7 @@ class LiveTable:
     def _status_text(self) -> str:
         watermark, checkpoint = stats_from_metrics(self._metrics())
         with self._lock:
-            self.stats.shown = len(self.table.rows)
+            self.stats.shown = len(self.table)
         self.stats.seconds = time.monotonic() - self._started
         self.stats.watermark_ms = watermark if watermark is not None else self.stats.watermark_ms
         self.stats.checkpoint = checkpoint or self.stats.checkpoint
@@ -332,7 +363,7 @@ class LiveTable:
         def scroll(delta: int) -> None:
             height = self._visible_height()
             with self._lock:
-                total = len(self.table.rows)
+                total = len(self.table)
             self.offset = min(max(self.offset + delta, 0), max(total - height, 0))
             self.follow = self.offset >= max(total - height, 0)
 

@@ -33,6 +33,20 @@ def test_updates_stay_on_their_row_and_deletes_remove_it() -> None:
     assert table.rows == [("apple", 2), ("plum", 7)]
 
 
+def test_a_batch_of_updates_keeps_every_key_on_its_own_line() -> None:
+    """An updating aggregate sends -U for several keys, then their +U (as the runtime does)."""
+    table = MaterializedTable()
+    for key in (1, 2, 3):
+        table.apply(0, (key, 10))
+    for _ in range(3):
+        before = table.rows
+        for key, n in before:
+            table.apply(1, (key, n))
+        for key, n in reversed(before):
+            table.apply(2, (key, n + 1))
+    assert table.rows == [(1, 13), (2, 13), (3, 13)]
+
+
 def test_the_table_keeps_at_most_max_rows() -> None:
     table = MaterializedTable(max_rows=2)
     for i in range(5):
