@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Operator:
+class Operator(ABC):
     """Base class of every operator (see the module docstring for the call order)."""
 
     forwards_watermarks = True
@@ -112,11 +113,12 @@ class Operator:
         self.node = ctx.node
         self.metrics = ctx.metrics
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare (state database, connector); called once before any other hook."""
 
+    @abstractmethod
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
-        raise NotImplementedError(f"{type(self).__name__} does not take input")
+        """The messages that ``batch`` (from input edge ``input_index``) produces now."""
 
     async def on_watermark(self, ts_ms: int) -> list[Message]:
         return []
@@ -135,15 +137,18 @@ class Operator:
         """State to put in checkpoint n (checkpoint issue; None = nothing)."""
         return None
 
-    def restore(self, state: Any) -> None:
+    def restore(self, state: Any) -> None:  # noqa: B027 - optional hook
         """Load state from a checkpoint, before ``open`` (checkpoint issue)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; called once, also after failure or cancellation."""
 
 
 class SourceOperator(Operator):
     """An operator without inputs that produces its own stream."""
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        raise TypeError(f"{type(self).__name__} has no inputs")
 
     async def poll(self) -> tuple[list[Message], bool]:
         """The next messages, and whether the source has finished."""
