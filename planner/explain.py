@@ -8,7 +8,7 @@ options are never shown.
 
 from __future__ import annotations
 
-from catalog.connectors import ChangelogMode, Guarantee
+from catalog.connectors import ChangelogMode, Guarantee, connector_spec
 from catalog.table import redact
 from planner.physical import (
     AggCall,
@@ -183,7 +183,16 @@ def explain_plan(plan: PhysicalPlan) -> str:
                 Guarantee.AT_LEAST_ONCE: "rows may repeat after a failure",
                 Guarantee.NONE: "rows may be lost or repeated after a failure",
             }[g]
-            out.append(f"{sink.spec.table} ({sink.spec.connector}): {g.value} ({why}; {checkpoints})")
+            line = f"{sink.spec.table} ({sink.spec.connector}): {g.value} ({why}; {checkpoints})"
+            capable = Guarantee.EXACTLY_ONCE in connector_spec(sink.spec.connector).guarantees
+            if g != Guarantee.EXACTLY_ONCE and capable:
+                needs = ["'sink.delivery-guarantee' = 'exactly-once' on the table"]
+                if not interval or mode != "EXACTLY_ONCE":
+                    needs.insert(
+                        0, "checkpointing in EXACTLY_ONCE mode (SET 'execution.checkpointing.interval')"
+                    )
+                line += "\n  for exactly-once: " + " and ".join(needs)
+            out.append(line)
         else:
             out.append("query result: shown as it is computed")
     sources = plan.sources

@@ -60,8 +60,8 @@ def checkpointing_enabled(config: Mapping[str, str]) -> bool:
 
 def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mapping[str, str]) -> Guarantee:
     """The guarantee a sink gives: what it can do, what the user asked for, and what the
-    checkpointing mode allows (an exactly-once sink under AT_LEAST_ONCE checkpoints can
-    only be at-least-once)."""
+    checkpointing allows. Exactly-once commits on completed checkpoints, so it needs
+    checkpointing on and in EXACTLY_ONCE mode; otherwise the sink is at-least-once."""
     spec = connector_spec(connector)
     best = spec.guarantees[0]
     requested: Guarantee | None = None
@@ -75,7 +75,9 @@ def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mappi
             f"connector '{spec.name}' cannot give '{requested.value}' delivery",
             hint=f"it supports {', '.join(g.value for g in spec.guarantees)}",
         )
-    if requested == Guarantee.EXACTLY_ONCE and checkpointing_mode(config) == "AT_LEAST_ONCE":
+    if requested == Guarantee.EXACTLY_ONCE and (
+        checkpointing_mode(config) == "AT_LEAST_ONCE" or not checkpointing_enabled(config)
+    ):
         return Guarantee.AT_LEAST_ONCE
     return requested
 

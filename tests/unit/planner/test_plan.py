@@ -127,13 +127,17 @@ def test_updating_result_into_upsert_sink_with_primary_key(catalog: Catalog) -> 
 
 def test_delivery_guarantee_follows_checkpointing_mode(catalog: Catalog) -> None:
     sql = "INSERT INTO out_kafka SELECT item, CAST(1 AS BIGINT) FROM Bid"
-    exactly = planner.plan(sql, catalog, {"execution.checkpointing.mode": "EXACTLY_ONCE"})
-    at_least = planner.plan(sql, catalog, {"execution.checkpointing.mode": "AT_LEAST_ONCE"})
+    every_second = {"execution.checkpointing.interval": "1 s"}
+    exactly = planner.plan(sql, catalog, {**every_second, "execution.checkpointing.mode": "EXACTLY_ONCE"})
+    at_least = planner.plan(sql, catalog, {**every_second, "execution.checkpointing.mode": "AT_LEAST_ONCE"})
+    unchecked = planner.plan(sql, catalog, {"execution.checkpointing.mode": "EXACTLY_ONCE"})
     printing = planner.plan("INSERT INTO out_print SELECT item, CAST(1 AS BIGINT) FROM Bid", catalog)
     assert isinstance(exactly.sinks[0].spec, SinkSpec)
     assert exactly.sinks[0].spec.guarantee == Guarantee.EXACTLY_ONCE
     assert isinstance(at_least.sinks[0].spec, SinkSpec)
     assert at_least.sinks[0].spec.guarantee == Guarantee.AT_LEAST_ONCE
+    assert isinstance(unchecked.sinks[0].spec, SinkSpec)
+    assert unchecked.sinks[0].spec.guarantee == Guarantee.AT_LEAST_ONCE  # nothing to commit on
     assert isinstance(printing.sinks[0].spec, SinkSpec)
     assert printing.sinks[0].spec.guarantee == Guarantee.AT_LEAST_ONCE
 
