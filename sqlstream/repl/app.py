@@ -87,6 +87,9 @@ class Shell:
         self._width = width
         self._last_sql = ""
         self._reported_jobs: set[str] = set()
+        self._report_lock = threading.Lock()
+        self._at_prompt = threading.Event()
+        self._closed = threading.Event()
         self._interactive = input is None  # a real terminal (not a test's pipe)
         self._live_input, self._live_output = input, output
         self.metadata: Metadata = Metadata()
@@ -192,12 +195,18 @@ class Shell:
         self.echo(
             "sqlstream shell: Flink SQL over streams. End statements with ';'. \\? for help, \\q to quit."
         )
+        if self._interactive:
+            threading.Thread(target=self._watch_jobs, name="sqlstream-job-watch", daemon=True).start()
         while True:
             self.report_finished_jobs()
             default, self.settings.next_input = self.settings.next_input, ""
             try:
                 with self._patched_stdout():
-                    text = self.prompt.prompt(default=default)
+                    self._at_prompt.set()
+                    try:
+                        text = self.prompt.prompt(default=default)
+                    finally:
+                        self._at_prompt.clear()
             except KeyboardInterrupt:
                 continue  # Ctrl-C clears the line, as in psql
             except EOFError:
@@ -206,6 +215,12 @@ class Shell:
                 break
         self.close()
         return 0
+
+    def _watch_jobs(self) -> None:
+        """While the user types, say when a background job ends (printed above the prompt)."""
+        while not self._closed.wait(0.5):
+            if self._at_prompt.is_set():
+                self.report_finished_jobs(sys.stdout)  # patched: lands above the prompt
 
     @contextlib.contextmanager
     def _patched_stdout(self) -> Iterator[None]:
@@ -217,6 +232,7 @@ class Shell:
             yield
 
     def close(self) -> None:
+        self._closed.set()
         if self.settings.output is not None:
             self.settings.output.close()
             self.settings.output = None
@@ -226,20 +242,19 @@ class Shell:
                 self.echo(f"Stopping {len(running)} running job{'s' if len(running) != 1 else ''}...")
         self.echo("Goodbye!")
 
-    def report_finished_jobs(self) -> None:
+    def report_finished_jobs(self, out: TextIO | None = None) -> None:
         """Say once when a background job finished or failed."""
-        with contextlib.suppress(Exception):
+        out = out or self.out
+        with self._report_lock, contextlib.suppress(Exception):
             for h in self.session.jobs.all():
                 if h.id in self._reported_jobs or not h.done:
                     continue
                 self._reported_jobs.add(h.id)
                 if h.error is not None:
-                    self.echo(f"[ERROR] Job '{h.id}' ({h.name}) failed:")
-                    self.echo(format_error(h.error, h.sql))
+                    text = f"[ERROR] Job '{h.id}' ({h.name}) failed:\n{format_error(h.error, h.sql)}"
                 else:
-                    self.echo(
-                        f"[INFO] Job '{h.id}' ({h.name}) {h.status.lower()}: {h.rows_out} rows written."
-                    )
+                    text = f"[INFO] Job '{h.id}' ({h.name}) {h.status.lower()}: {h.rows_out} rows written."
+                print(text, file=out, flush=True)
 
     def run_text(self, text: str, filename: str | None = None) -> Action:
         """Run every statement and meta command of a submitted buffer (or a file), in order;

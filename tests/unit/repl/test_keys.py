@@ -94,3 +94,12 @@ def test_ctrl_r_searches_history(session: Any, tmp_path: Any) -> None:
         history.append_string(entry)
     out, _ = drive(session, ["\x12", "DESCR", "\r", "\r\\q\r"], history=history)
     assert "| order_id " in out
+
+
+def test_right_arrow_accepts_the_suggestion_from_history(session: Any) -> None:
+    from prompt_toolkit.history import InMemoryHistory
+
+    history = InMemoryHistory()
+    history.append_string("DESCRIBE orders;")
+    out, _ = drive(session, ["DESCRIBE o", "\x1b[C", "\r\\q\r"], history=history)
+    assert "| order_id " in out
