@@ -112,8 +112,10 @@ class Job:
             await task.run()
         except asyncio.CancelledError:
             raise
+        except SqlStreamError as e:
+            raise JobFailedError(f"{task.where} failed: {e.message}", hint=e.hint) from e
         except BaseException as e:
-            raise JobFailedError(f"{task.where} failed: {e}") from e
+            raise JobFailedError(f"{task.where} failed: {type(e).__name__}: {e}") from e
 
     async def _supervise(self) -> None:
         pending = set(self._tasks)
