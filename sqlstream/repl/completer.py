@@ -489,6 +489,12 @@ class SqlCompleter(Completer):
             sub = Document(s.prefix, len(s.prefix))
             yield from self._paths.get_completions(sub, complete_event)
             return
+        if (
+            not complete_event.completion_requested
+            and not s.prefix
+            and s.kind in (Kind.STATEMENT, Kind.KEYWORD)
+        ):
+            return  # while typing, a space or a ';' opens no menu of everything; Tab does
         yield from self._complete(s, meta)
 
     def _complete(self, s: Suggestion, meta: Metadata) -> Iterator[Completion]:
@@ -512,7 +518,9 @@ class SqlCompleter(Completer):
         if k == Kind.SHOW:
             return [(_case_like(w, p), "show") for w in _match(p, SHOW_KINDS)]
         if k == Kind.TABLE:
-            return [(t, "table") for t in _match(p, meta.tables)]
+            views = set(meta.tables) - set(meta.table_connectors)
+            names = sorted(meta.tables, key=str.lower)
+            return [(t, "view" if t in views else "table") for t in _match(p, names)]
         if k == Kind.WINDOW_FUNCTION:
             return [(_case_like(w, p), "window") for w in _match(p, WINDOW_TVFS)]
         if k == Kind.COLUMN:

@@ -19,9 +19,11 @@ def meta(session: Any) -> Metadata:
     return metadata_from_session(session, command_names())
 
 
-def complete(meta: Metadata, before: str, after: str = "") -> list[str]:
+def complete(meta: Metadata, before: str, after: str = "", tab: bool = True) -> list[str]:
+    """Completions at the end of ``before``: asked for with Tab, or offered while typing."""
     doc = Document(before + after, len(before))
-    return [c.text for c in SqlCompleter(lambda: meta).get_completions(doc, CompleteEvent())]
+    event = CompleteEvent(completion_requested=tab, text_inserted=not tab)
+    return [c.text for c in SqlCompleter(lambda: meta).get_completions(doc, event)]
 
 
 def test_statement_keywords_at_the_start(meta: Metadata) -> None:
@@ -125,6 +127,14 @@ def test_show_kinds_and_meta_commands(meta: Metadata) -> None:
     assert complete(meta, ".mo") == [".mode"]
     assert complete(meta, ".mode ta") == ["table", "tableau"]
     assert complete(meta, "\\d bi") == ["bids"]
+
+
+def test_while_typing_a_menu_opens_only_where_it_helps(meta: Metadata) -> None:
+    assert complete(meta, "SELECT * FROM bids;", tab=False) == []
+    assert complete(meta, "SELECT ", " FROM bids", tab=False) == []
+    assert complete(meta, "SELECT ", " FROM bids", tab=True)[:3] == ["bidtime", "price", "item"]
+    assert complete(meta, "SELECT * FROM ", tab=False) == ["bids", "cheap", "orders"]
+    assert "topic'" in complete(meta, "CREATE TABLE t (a INT) WITH ('connector' = 'kafka', '", tab=False)
 
 
 def test_completion_in_the_next_statement_of_a_line(meta: Metadata) -> None:
