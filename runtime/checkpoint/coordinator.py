@@ -1,0 +1,312 @@
+"""The checkpoint coordinator: triggers checkpoints, collects acknowledgements, completes
+them atomically, and tells the sinks to commit.
+
+It talks to subtasks only through messages (a barrier injected at the sources, an
+acknowledgement with a snapshot handle back, a commit notice out), so the same protocol
+can later span machines. One checkpoint is:
+
+1. ``trigger``: a new id n and folder; every source subtask is asked to inject barrier n.
+2. every subtask acknowledges n once it has snapshotted (sources: their positions;
+   stateful operators: their state files; sinks: their pre-committed transaction handle);
+3. when every expected subtask has acknowledged, the metadata file is written atomically:
+   checkpoint n is complete, and only then are the sinks told to commit n;
+4. a checkpoint that takes longer than ``execution.checkpointing.timeout``, or that a
+   subtask declines, is aborted: its folder is discarded and the job goes on, unless more
+   than ``tolerable-failed-checkpoints`` fail in a row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from catalog.options import parse_duration_ms, parse_int
+from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, CheckpointStorage
+
+SubtaskId = tuple[int, int]  # (node id, subtask index)
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    interval_ms: int | None
+    exactly_once: bool = True
+    min_pause_ms: int = 0
+    timeout_ms: int = 600_000
+    max_concurrent: int = 1
+    tolerable_failed: int = 0
+    num_retained: int = 1
+    directory: str = "checkpoints"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, str]) -> CheckpointConfig:
+        interval = config.get("execution.checkpointing.interval")
+        interval_ms = parse_duration_ms(interval, "execution.checkpointing.interval") if interval else None
+        mode = config.get("execution.checkpointing.mode", "EXACTLY_ONCE").upper().replace("-", "_")
+        return cls(
+            interval_ms=interval_ms or None,
+            exactly_once=mode != "AT_LEAST_ONCE",
+            min_pause_ms=parse_duration_ms(
+                config.get("execution.checkpointing.min-pause", "0"), "execution.checkpointing.min-pause"
+            ),
+            timeout_ms=parse_duration_ms(
+                config.get("execution.checkpointing.timeout", "10 min"), "execution.checkpointing.timeout"
+            ),
+            max_concurrent=max(
+                1,
+                parse_int(
+                    config.get("execution.checkpointing.max-concurrent-checkpoints", "1"),
+                    "execution.checkpointing.max-concurrent-checkpoints",
+                ),
+            ),
+            tolerable_failed=parse_int(
+                config.get("execution.checkpointing.tolerable-failed-checkpoints", "0"),
+                "execution.checkpointing.tolerable-failed-checkpoints",
+            ),
+            num_retained=max(
+                1,
+                parse_int(
+                    config.get("state.checkpoints.num-retained", "1"), "state.checkpoints.num-retained"
+                ),
+            ),
+            directory=config.get("state.checkpoints.dir", "checkpoints"),
+        )
+
+
+@dataclass
+class Ack:
+    """A subtask's acknowledgement: its part of the snapshot and how long it took."""
+
+    node_id: int
+    subtask: int
+    kind: str  # "source" | "operator" | "sink"
+    state: Any = None
+    sync_ms: float = 0.0
+    async_ms: float = 0.0
+    alignment_ms: float = 0.0
+    bytes: int = 0
+
+
+@dataclass
+class CheckpointStats:
+    checkpoint_id: int
+    savepoint: bool
+    status: str  # "completed" | "aborted"
+    started_ms: int
+    duration_ms: float
+    sync_ms: float = 0.0
+    async_ms: float = 0.0
+    alignment_ms: float = 0.0
+    bytes: int = 0
+    reason: str = ""
+    path: str = ""
+
+
+@dataclass
+class _Pending:
+    checkpoint_id: int
+    savepoint: bool
+    folder: Path
+    started: float
+    expected: set[SubtaskId]
+    acks: dict[SubtaskId, Ack] = field(default_factory=dict)
+    done: asyncio.Future[CheckpointMetadata] | None = None
+
+
+Inject = Callable[[int, bool, Path], Awaitable[None]]
+Commit = Callable[[int, CheckpointMetadata], Awaitable[None]]
+
+
+class CheckpointCoordinator:
+    """Runs on the job's event loop; every method is called from it."""
+
+    def __init__(
+        self,
+        config: CheckpointConfig,
+        storage: CheckpointStorage,
+        expected: set[SubtaskId],
+        inject: Inject,
+        commit: Commit,
+        plan_fingerprint: str,
+        parallelism: Mapping[int, int],
+        first_id: int | None = None,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.expected = set(expected)
+        self._inject = inject
+        self._commit = commit
+        self.fingerprint = plan_fingerprint
+        self.parallelism = {str(k): v for k, v in parallelism.items()}
+        self.next_id = first_id if first_id is not None else storage.next_id()
+        self.pending: dict[int, _Pending] = {}
+        self.history: list[CheckpointStats] = []
+        self.failures_in_row = 0
+        self.last_completed_ms: float | None = None
+        self.latest: CheckpointMetadata | None = None
+        self.failure: BaseException | None = None
+        self._wake = asyncio.Event()
+
+    # ---- triggering -------------------------------------------------------------------
+    async def run(self) -> None:
+        """Trigger periodically until cancelled (only when an interval is set)."""
+        interval = self.config.interval_ms
+        if not interval:
+            return
+        last_trigger = time.monotonic()
+        while True:
+            await asyncio.sleep(max(interval / 1000 - (time.monotonic() - last_trigger), 0.001))
+            if self.last_completed_ms is not None:
+                pause = self.config.min_pause_ms / 1000 - (time.monotonic() - self.last_completed_ms)
+                if pause > 0:
+                    await asyncio.sleep(pause)
+            if len(self.pending) >= self.config.max_concurrent:
+                await self._wait_for_room()
+            last_trigger = time.monotonic()
+            await self.trigger()
+
+    async def _wait_for_room(self) -> None:
+        while len(self.pending) >= self.config.max_concurrent:
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def trigger(self, savepoint: bool = False) -> asyncio.Future[CheckpointMetadata]:
+        """Start checkpoint n; the returned future completes with its metadata."""
+        checkpoint_id = self.next_id
+        self.next_id += 1
+        folder = self.storage.prepare(checkpoint_id, savepoint)
+        future: asyncio.Future[CheckpointMetadata] = asyncio.get_running_loop().create_future()
+        pending = _Pending(
+            checkpoint_id, savepoint, folder, time.monotonic(), set(self.expected), done=future
+        )
+        self.pending[checkpoint_id] = pending
+        asyncio.get_running_loop().call_later(self.config.timeout_ms / 1000, self._expire, checkpoint_id)
+        await self._inject(checkpoint_id, savepoint, folder)
+        return future
+
+    # ---- acknowledgements -------------------------------------------------------------
+    async def acknowledge(self, checkpoint_id: int, ack: Ack) -> None:
+        pending = self.pending.get(checkpoint_id)
+        if pending is None:
+            return  # aborted or unknown: the subtask's files go with the folder
+        key = (ack.node_id, ack.subtask)
+        if key not in pending.expected:
+            raise CheckpointError(f"unexpected acknowledgement from node {key[0]} subtask {key[1]}")
+        pending.acks[key] = ack
+        if len(pending.acks) == len(pending.expected):
+            await self._complete(pending)
+
+    def decline(self, checkpoint_id: int, reason: str) -> None:
+        """A subtask could not snapshot: abort this checkpoint (the job goes on)."""
+        self._abort(checkpoint_id, reason)
+
+    async def _complete(self, pending: _Pending) -> None:
+        del self.pending[pending.checkpoint_id]
+        metadata = CheckpointMetadata(
+            checkpoint_id=pending.checkpoint_id,
+            job_name=self.storage.job_name,
+            plan_fingerprint=self.fingerprint,
+            timestamp_ms=int(time.time() * 1000),
+            savepoint=pending.savepoint,
+            parallelism=dict(self.parallelism),
+        )
+        for (node, subtask), ack in sorted(pending.acks.items()):
+            section = {"source": metadata.sources, "operator": metadata.operators, "sink": metadata.sinks}[
+                ack.kind
+            ]
+            if ack.state is not None:
+                section.setdefault(str(node), {})[str(subtask)] = ack.state
+        stats = CheckpointStats(
+            checkpoint_id=pending.checkpoint_id,
+            savepoint=pending.savepoint,
+            status="completed",
+            started_ms=int(time.time() * 1000 - (time.monotonic() - pending.started) * 1000),
+            duration_ms=(time.monotonic() - pending.started) * 1000,
+            sync_ms=max((a.sync_ms for a in pending.acks.values()), default=0.0),
+            async_ms=max((a.async_ms for a in pending.acks.values()), default=0.0),
+            alignment_ms=max((a.alignment_ms for a in pending.acks.values()), default=0.0),
+            bytes=sum(a.bytes for a in pending.acks.values()),
+            path=str(pending.folder),
+        )
+        metadata.stats = stats.__dict__.copy()
+        try:
+            self.storage.complete(pending.folder, metadata)
+        except OSError as e:
+            self._record_failure(pending, f"cannot write checkpoint metadata: {e}")
+            return
+        self.history.append(stats)
+        self.latest = metadata
+        self.failures_in_row = 0
+        self.last_completed_ms = time.monotonic()
+        # Older pending checkpoints are subsumed by this one.
+        for older in [p for p in self.pending.values() if p.checkpoint_id < pending.checkpoint_id]:
+            self._abort(older.checkpoint_id, f"subsumed by checkpoint {pending.checkpoint_id}")
+        if not pending.savepoint:
+            self.storage.retain(self.config.num_retained)
+        self._wake.set()
+        await self._commit(pending.checkpoint_id, metadata)
+        if pending.done is not None and not pending.done.done():
+            pending.done.set_result(metadata)
+
+    # ---- failure ---------------------------------------------------------------------
+    def _expire(self, checkpoint_id: int) -> None:
+        if checkpoint_id in self.pending:
+            self._abort(checkpoint_id, f"timed out after {self.config.timeout_ms} ms")
+
+    def _abort(self, checkpoint_id: int, reason: str) -> None:
+        pending = self.pending.pop(checkpoint_id, None)
+        if pending is None:
+            return
+        self._record_failure(pending, reason)
+
+    def _record_failure(self, pending: _Pending, reason: str) -> None:
+        self.storage.discard(pending.folder)
+        self.history.append(
+            CheckpointStats(
+                checkpoint_id=pending.checkpoint_id,
+                savepoint=pending.savepoint,
+                status="aborted",
+                started_ms=int(time.time() * 1000),
+                duration_ms=(time.monotonic() - pending.started) * 1000,
+                reason=reason,
+            )
+        )
+        subsumed = reason.startswith("subsumed")
+        if not subsumed:
+            self.failures_in_row += 1
+            if self.failures_in_row > self.config.tolerable_failed and self.failure is None:
+                self.failure = CheckpointError(
+                    f"checkpoint {pending.checkpoint_id} failed ({reason}); "
+                    f"{self.failures_in_row} failed in a row, more than the "
+                    f"{self.config.tolerable_failed} that "
+                    "'execution.checkpointing.tolerable-failed-checkpoints' allows",
+                    hint="raise execution.checkpointing.timeout or the tolerable failures",
+                )
+        if pending.done is not None and not pending.done.done():
+            pending.done.set_exception(
+                CheckpointError(f"checkpoint {pending.checkpoint_id} aborted: {reason}")
+            )
+            with contextlib.suppress(BaseException):
+                pending.done.exception()  # retrieved: nobody has to await it
+        self._wake.set()
+
+    def abort_all(self, reason: str) -> None:
+        for checkpoint_id in list(self.pending):
+            self._abort(checkpoint_id, reason)
+
+    def summary(self) -> dict[str, Any]:
+        """For metrics: counts and the last completed checkpoint's figures."""
+        completed = [h for h in self.history if h.status == "completed"]
+        last = completed[-1] if completed else None
+        return {
+            "completed": len(completed),
+            "failed": sum(
+                1 for h in self.history if h.status == "aborted" and not h.reason.startswith("subsumed")
+            ),
+            "in_progress": len(self.pending),
+            "last": last.__dict__.copy() if last else None,
+        }
