@@ -14,7 +14,11 @@ ROW_KIND_TYPE = pa.int8()
 
 
 def q(name: str) -> str:
-    """A quoted SQL identifier."""
+    '''A quoted SQL identifier.
+
+    >>> print(q('say "hi"'))
+    "say ""hi"""
+    '''
     return '"' + name.replace('"', '""') + '"'
 
 

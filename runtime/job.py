@@ -13,6 +13,22 @@ an async iterator of the result batches as they are produced; an updating result
 The iterator ends when the job ends and raises the job's error if it failed. It is
 bounded: a result nobody reads back-pressures the job. ``await job.run()`` is start +
 wait in one call.
+
+>>> import asyncio
+>>> from planner.physical import CalcSpec, CollectSpec, Edge, Field, Node, SourceSpec
+>>> x, y = (Field("x", "INT"),), (Field("y", "INT"),)
+>>> plan = PhysicalPlan((
+...     Node(1, "Source", SourceSpec("t", "values", {"rows": "[[1], [2], [3]]"}, x), (), x),
+...     Node(2, "Calc", CalcSpec((("y", '"x" * 10'),), '"x" > 1'), (Edge(1),), y),
+...     Node(3, "Collect", CollectSpec(), (Edge(2),), y),
+... ))
+>>> async def main():
+...     job = Job(plan)
+...     batches = [b async for b in job.results()]
+...     await job.wait()
+...     return [v for b in batches for v in b.column("y").to_pylist()], job.status.value
+>>> asyncio.run(main())
+([20, 30], 'FINISHED')
 """
 
 from __future__ import annotations

@@ -17,7 +17,11 @@ from planner.physical import Window
 
 
 def align(ts: int, size: int, offset: int = 0) -> int:
-    """Start of the size-long period (aligned to epoch + offset) that contains ts."""
+    """Start of the size-long period (aligned to epoch + offset) that contains ts.
+
+    >>> align(1234, 1000), align(-1, 1000), align(1234, 1000, offset=300)
+    (1000, -1000, 300)
+    """
     return ts - (ts - offset) % size
 
 
@@ -27,6 +31,13 @@ def sql_align(t: str, size: int, offset: int = 0) -> str:
 
 @dataclass(frozen=True)
 class Slicing:
+    """Slices of a TUMBLE/HOP/CUMULATE window.
+
+    >>> hop = Slicing(Window("hop", "ts", size_ms=1000, slide_ms=250))
+    >>> hop.slice_ms, hop.slice_end(1100), hop.last_end(1250), hop.late_before(2000)
+    (250, 1250, 2000, 1250)
+    """
+
     window: Window
 
     def __post_init__(self) -> None:
