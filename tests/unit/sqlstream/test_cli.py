@@ -95,3 +95,13 @@ def test_unbounded_job_runs_until_sigterm_and_stops_cleanly(tmp_path: Path) -> N
     assert proc.returncode == 0, err
     assert "Stopping" in err
     assert "Traceback" not in err
+
+
+def test_catalog_file_keeps_tables_between_runs(tmp_path: Path) -> None:
+    catalog = str(tmp_path / "cat.duckdb")
+    first = run("--catalog", catalog, "-e", "CREATE TABLE kept (a INT) WITH ('connector' = 'blackhole');")
+    assert first.returncode == 0, first.stderr
+    second = run("--catalog", catalog, "-e", "SHOW TABLES; SHOW CREATE TABLE kept;")
+    assert second.returncode == 0, second.stderr
+    assert "| kept" in second.stdout
+    assert "'connector' = 'blackhole'" in second.stdout
