@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.channels import InputGate
+from runtime.messages import MAX_WATERMARK
 
 NO_WATERMARK = -(2**63)
 
@@ -62,7 +63,10 @@ class OperatorMetrics:
             "batches_in": self.batches_in,
             "batches_out": self.batches_out,
             "late_rows_dropped": self.late_rows_dropped,
-            "watermark_ms": None if self.watermark_ms == NO_WATERMARK else self.watermark_ms,
+            # None before the first watermark and after the final one (end of input)
+            "watermark_ms": None
+            if self.watermark_ms in (NO_WATERMARK, MAX_WATERMARK)
+            else self.watermark_ms,
             "queue_fill": self.queue_fill,
             "state_rows": self.state_rows,
             "state_bytes": self.state_bytes,
@@ -114,7 +118,7 @@ class JobMetrics:
                 "rows_in_per_s": rows_in / secs,
                 "rows_out_per_s": rows_out / secs,
                 "late_rows_dropped": sum(s["late_rows_dropped"] for s in subs),
-                "watermark_ms": None if None in wms or not wms else min(wms),
+                "watermark_ms": min((w for w in wms if w is not None), default=None),
                 "queue_fill": max((s["queue_fill"] for s in subs), default=0.0),
                 "state_rows": sum(s["state_rows"] for s in subs),
                 "state_bytes": sum(s["state_bytes"] for s in subs),
