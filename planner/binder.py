@@ -31,6 +31,7 @@ from planner.logical import (
     Collect,
     LogicalAgg,
     LogicalNode,
+    LookupJoin,
     Scan,
     Sink,
     Union,
@@ -51,6 +52,11 @@ _AGGS = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
 class ScopeField:
     qualifiers: frozenset[str]
     field: BoundField
+    alias: str | None = None  # the name SQL uses, when the field was renamed (a join's clash)
+
+    @property
+    def name(self) -> str:
+        return self.alias or self.field.name
 
 
 @dataclass
@@ -64,15 +70,15 @@ class Scope:
 
     def lookup(self, name: str, qualifier: str | None) -> BoundField | None:
         matches = [
-            sf.field
+            sf
             for sf in self.fields
-            if sf.field.name.lower() == name.lower()
-            and (qualifier is None or qualifier.lower() in sf.qualifiers)
+            if sf.name.lower() == name.lower() and (qualifier is None or qualifier.lower() in sf.qualifiers)
         ]
-        exact = [f for f in matches if f.name == name]
+        exact = [sf for sf in matches if sf.name == name]
         if len(matches) > 1 and len(exact) != 1:
-            raise PlanError(f"column '{name}' is ambiguous")
-        return exact[0] if exact else (matches[0] if matches else None)
+            raise PlanError(f"column '{name}' is ambiguous", hint="qualify it with its table's name or alias")
+        found = exact[0] if exact else (matches[0] if matches else None)
+        return found.field if found else None
 
     @property
     def qualifiers(self) -> set[str]:
@@ -80,7 +86,7 @@ class Scope:
 
     @property
     def names(self) -> list[str]:
-        return [sf.field.name for sf in self.fields]
+        return [sf.name for sf in self.fields]
 
 
 def position(node: exp.Expr) -> tuple[int | None, int | None]:
@@ -221,13 +227,96 @@ class Binder:
 
     # ---- FROM --------------------------------------------------------------------------
     def _bind_from(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
-        if select.args.get("joins"):
-            join = select.args["joins"][0]
-            raise _err(UnsupportedError("JOIN is not supported yet"), join)
         from_ = select.args.get("from_") or select.args.get("from")
         if from_ is None:
             raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
-        return self._bind_relation(from_.this, ctes)
+        node, scope = self._bind_relation(from_.this, ctes)
+        for join in select.args.get("joins") or []:
+            node, scope = self._bind_lookup_join(node, scope, join)
+        return node, scope
+
+    def _bind_lookup_join(self, left: LogicalNode, scope: Scope, join: exp.Join) -> tuple[LogicalNode, Scope]:
+        """``JOIN dim FOR SYSTEM_TIME AS OF t.proc AS d ON t.k = d.k``: each row looks its
+        key up in the dimension table as it is at processing time (Flink's lookup join)."""
+        table = join.this
+        version = table.args.get("version") if isinstance(table, exp.Table) else None
+        if version is None:
+            raise _err(
+                UnsupportedError(
+                    "regular joins are not supported yet",
+                    hint="a lookup join works: JOIN dim FOR SYSTEM_TIME AS OF t.proc_time AS d ON ...",
+                ),
+                join,
+            )
+        kind = (join.args.get("side") or "").upper()
+        if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
+            raise _err(UnsupportedError(f"{kind or join.args.get('kind')} lookup joins"), join)
+        if join.args.get("using"):
+            raise _err(UnsupportedError("JOIN ... USING in a lookup join", hint="write ON a = b"), join)
+        time_expr = self.bind_expr(version.expression, scope)
+        time_field = left.field(time_expr.name) if isinstance(time_expr, exp.Column) else None
+        if time_field is None or time_field.time_attribute != "proctime":
+            raise _err(
+                UnsupportedError(
+                    "FOR SYSTEM_TIME AS OF needs a processing-time attribute (event-time temporal "
+                    "joins are not supported yet)",
+                    hint="declare proc_time AS PROCTIME() on the probe table and use it",
+                ),
+                version,
+            )
+        try:
+            dim = self.catalog.table(table.name)
+        except SqlStreamError as e:
+            raise _err(e, table) from None
+        spec = validate_options(dim.options, f"table '{dim.name}'")
+        if not spec.lookup:
+            raise _err(
+                UnsupportedError(f"connector '{spec.name}' of table '{dim.name}' cannot be looked up"),
+                table,
+            )
+        dim_alias = table.alias_or_name
+        taken = {f.name.lower() for f in left.fields}
+        dim_fields: list[BoundField] = []
+        dim_scope: list[ScopeField] = []
+        for col in dim.schema.physical:
+            name = col.name
+            n = 0
+            while name.lower() in taken:
+                name = f"{col.name}{n}"
+                n += 1
+            taken.add(name.lower())
+            f = BoundField(name, col.type)
+            dim_fields.append(f)
+            dim_scope.append(ScopeField(frozenset({dim_alias.lower(), dim.name.lower()}), f, col.name))
+        joined = Scope(scope.fields + dim_scope)
+        on = join.args.get("on")
+        if on is None:
+            raise _err(PlanError("a lookup join needs ON with an equality on the dimension's key"), join)
+        condition = self.bind_expr(on, joined)
+        dim_names = {f.name for f in dim_fields}
+        keys: list[tuple[str, str]] = []
+        rest: list[exp.Expr] = []
+        for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
+                a, b = conj.left.name, conj.right.name
+                if a in dim_names and b not in dim_names:
+                    a, b = b, a
+                if b in dim_names and a not in dim_names:
+                    keys.append((a, _original(dim_scope, b)))
+                    continue
+            rest.append(conj)
+        if not keys:
+            raise _err(
+                PlanError(
+                    f"the ON condition of the lookup join needs an equality between a column of the "
+                    f"probe side and a column of '{dim.name}'"
+                ),
+                on,
+            )
+        residual = exp.and_(*rest) if rest else None
+        fields = tuple(left.fields) + tuple(dim_fields)
+        node = LookupJoin(fields, left, dim, tuple(keys), "left" if kind == "LEFT" else "inner", residual)
+        return node, joined
 
     def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
         if isinstance(rel, WindowTVF):
@@ -614,6 +703,14 @@ class Binder:
 
 
 # ---- helpers --------------------------------------------------------------------------
+
+
+def _original(scope_fields: list[ScopeField], field_name: str) -> str:
+    """The dimension table's own name of a (possibly renamed) joined field."""
+    for sf in scope_fields:
+        if sf.field.name == field_name:
+            return sf.name
+    return field_name
 
 
 def _ref(name: str) -> exp.Column:

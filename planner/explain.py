@@ -16,6 +16,7 @@ from planner.physical import (
     CollectSpec,
     Edge,
     GroupAggregateSpec,
+    LookupJoinSpec,
     Node,
     Partitioning,
     PhysicalPlan,
@@ -108,6 +109,17 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(f"groupBy=[{', '.join(spec.keys)}]")
         attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
         attrs.append("state=[accumulators by key, kept forever]")
+    elif isinstance(spec, LookupJoinSpec):
+        name = "LookupJoin"
+        attrs.append(f"table=[{spec.table}]")
+        attrs.append(f"joinType=[{spec.join_type.upper()}]")
+        attrs.append("lookup=[" + ", ".join(f"{t}={i}" for i, t in spec.keys) + "]")
+        if spec.residual:
+            attrs.append(f"where=[{spec.residual}]")
+        if spec.options.get("lookup.cache", "").upper() == "PARTIAL":
+            attrs.append(
+                f"cache=[partial, max-rows={spec.options.get('lookup.partial-cache.max-rows', '-')}]"
+            )
     elif isinstance(spec, UnionSpec):
         name = "Union"
         attrs.append(f"all=[true], fields=[{', '.join(f.name for f in node.schema)}]")

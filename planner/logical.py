@@ -110,6 +110,23 @@ class Aggregate(LogicalNode):
 
 
 @dataclass(frozen=True)
+class LookupJoin(LogicalNode):
+    """Each input row joined with the rows of ``table`` whose key columns equal its own
+    (``keys``: pairs of input field, table column), looked up when the row arrives.
+    Output: the input's fields, then the table's physical columns (renamed on a clash)."""
+
+    input: LogicalNode
+    table: TableDef
+    keys: tuple[tuple[str, str], ...]
+    join_type: str  # "inner" | "left"
+    residual: exp.Expr | None = None
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
 class Union(LogicalNode):
     children: tuple[LogicalNode, ...]
 

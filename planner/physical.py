@@ -146,6 +146,25 @@ class GroupAggregateSpec:
 
 
 @dataclass(frozen=True)
+class LookupJoinSpec:
+    """Lookup join: for each input batch, the distinct key values are looked up in
+    ``table`` (through its connector's lookup client) and joined. ``columns`` are the
+    table's physical columns as the connector returns them; they appear in the output,
+    after the input's columns, as ``output_names``. ``keys`` pairs an input column with a
+    table column; ``residual`` (DuckDB SQL over the output row) filters joined rows."""
+
+    table: str
+    connector: str
+    options: dict[str, str]
+    columns: tuple[Field, ...]
+    output_names: tuple[str, ...]
+    keys: tuple[tuple[str, str], ...]
+    join_type: str = "inner"  # "inner" | "left"
+    residual: str | None = None
+    kind: str = "lookup_join"
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -179,6 +198,7 @@ OperatorSpec = (
     | WindowAggregateSpec
     | GroupAggregateSpec
     | UnionSpec
+    | LookupJoinSpec
     | SinkSpec
     | CollectSpec
 )

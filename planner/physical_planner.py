@@ -22,6 +22,7 @@ from planner.logical import (
     Calc,
     Collect,
     LogicalNode,
+    LookupJoin,
     Scan,
     Sink,
     Union,
@@ -35,6 +36,7 @@ from planner.physical import (
     Edge,
     Field,
     GroupAggregateSpec,
+    LookupJoinSpec,
     Node,
     OperatorSpec,
     Partitioning,
@@ -234,6 +236,30 @@ class PhysicalPlanner:
                 )
             spec_agg = GroupAggregateSpec(node.keys, aggs)
             return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
+        if isinstance(node, LookupJoin):
+            child = self._translate(node.input)
+            dim_cols = node.table.schema.physical
+            n_in = len(node.input.fields)
+            spec_lj = LookupJoinSpec(
+                table=node.table.name,
+                connector=connector_spec(node.table.connector).name,
+                options=dict(node.table.options),
+                columns=tuple(Field(c.name, c.type.sql()) for c in dim_cols),
+                output_names=tuple(f.name for f in node.fields[n_in:]),
+                keys=node.keys,
+                join_type=node.join_type,
+                residual=codegen.to_duckdb(node.residual, _lookup(node))
+                if node.residual is not None
+                else None,
+            )
+            return self._add(
+                f"LookupJoin({node.table.name})",
+                spec_lj,
+                (self._edge(child, child.parallelism),),
+                node.fields,
+                child.parallelism,
+                child.changelog,
+            )
         if isinstance(node, Union):
             children = [self._translate(c) for c in node.children]
             p = max(c.parallelism for c in children)

@@ -176,7 +176,7 @@ def test_non_grouped_column_is_refused(catalog: Catalog) -> None:
 def test_join_is_refused_by_name(catalog: Catalog) -> None:
     with pytest.raises(SqlStreamError) as e:
         planner.plan("SELECT * FROM Bid b\nJOIN plain p ON b.item = p.k", catalog)
-    assert "JOIN" in e.value.message and e.value.line == 2
+    assert "regular joins" in e.value.message and e.value.line == 2
 
 
 def test_aggregates_with_filter_and_distinct(catalog: Catalog) -> None:
@@ -290,3 +290,61 @@ def test_unknown_function_is_refused_at_planning_with_a_suggestion(catalog: Cata
     assert "no function named UPER" in e.value.message
     assert (e.value.line, e.value.col) == (2, 3)
     assert "UPPER" in (e.value.hint or "")
+
+
+LOOKUP_DDL = """
+CREATE TABLE orders (id BIGINT, cust_id INT, amount DOUBLE, ts TIMESTAMP(3), proc AS PROCTIME(),
+    WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen');
+CREATE TABLE customers (id INT, name STRING, country STRING, PRIMARY KEY (id) NOT ENFORCED) WITH (
+    'connector' = 'jdbc', 'url' = 'jdbc:postgresql://localhost:5432/db', 'table-name' = 'customers');
+"""
+
+
+def _lookup_catalog(catalog: Catalog) -> Catalog:
+    for stmt in planner.parse(LOOKUP_DDL):
+        catalog.create(planner.create_table(stmt, catalog))
+    return catalog
+
+
+def test_lookup_join_plans_keys_residual_and_renamed_columns(catalog: Catalog) -> None:
+    from planner.physical import LookupJoinSpec
+
+    plan = planner.plan(
+        "SELECT o.id, c.id AS cid, c.name FROM orders AS o LEFT JOIN customers FOR SYSTEM_TIME AS OF o.proc "
+        "AS c ON o.cust_id = c.id AND c.country <> 'DE'",
+        _lookup_catalog(catalog),
+    )
+    join = next(n for n in plan.nodes if n.kind == "lookup_join")
+    assert isinstance(join.spec, LookupJoinSpec)
+    assert join.spec.keys == (("cust_id", "id"),)
+    assert join.spec.join_type == "left"
+    assert join.spec.output_names == ("id0", "name", "country")  # 'id' clashes with the probe side
+    assert join.spec.residual == "\"country\" <> 'DE'"
+    final = plan.nodes[-2].spec
+    assert isinstance(final, CalcSpec)
+    assert [p[1] for p in final.projections] == ['"id"', '"id0"', '"name"']
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM orders o JOIN customers c ON o.cust_id = c.id", "regular joins are not supported"),
+        (
+            "SELECT * FROM orders o JOIN customers FOR SYSTEM_TIME AS OF o.ts AS c ON o.cust_id = c.id",
+            "processing-time attribute",
+        ),
+        (
+            "SELECT * FROM orders o JOIN plain FOR SYSTEM_TIME AS OF o.proc AS p ON o.cust_id = p.k",
+            "cannot be looked up",
+        ),
+        (
+            "SELECT * FROM orders o JOIN customers FOR SYSTEM_TIME AS OF o.proc AS c ON c.id > 1",
+            "needs an equality",
+        ),
+    ],
+)
+def test_lookup_join_mistakes_are_explained(catalog: Catalog, sql: str, message: str) -> None:
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(sql, _lookup_catalog(catalog))
+    assert message in e.value.message
+    assert e.value.line == 1 and e.value.col is not None
