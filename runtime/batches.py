@@ -12,6 +12,33 @@ from runtime.arrow_types import to_arrow
 
 ROW_KIND_TYPE = pa.int8()
 
+# A reader whose table has splits that live until the end of input (Kafka partitions)
+# may tag each batch with the split it came from, in the batch's schema metadata; the
+# watermark assigner then takes the minimum over the splits (Flink's per-partition
+# watermarks) instead of one running maximum. Quiet splits drop out after
+# ``table.exec.source.idle-timeout``. Untagged batches form one implicit split.
+SPLIT_KEY = b"sqlstream.split"
+
+
+def split_of(batch: pa.RecordBatch) -> bytes | None:
+    """The split a batch is tagged with, if any."""
+    meta = batch.schema.metadata
+    return meta.get(SPLIT_KEY) if meta else None
+
+
+def with_split(batch: pa.RecordBatch, split: bytes | None) -> pa.RecordBatch:
+    """``batch`` tagged with ``split`` (unchanged when None).
+
+    >>> b = with_split(pa.record_batch({"x": [1]}), b"orders-3")
+    >>> split_of(b)
+    b'orders-3'
+    """
+    if split is None:
+        return batch
+    meta = dict(batch.schema.metadata or {})
+    meta[SPLIT_KEY] = split
+    return batch.replace_schema_metadata(meta)
+
 
 def q(name: str) -> str:
     '''A quoted SQL identifier.

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec
-from runtime.batches import conform, output_schema, q
+from runtime.batches import conform, output_schema, q, split_of, with_split
 from runtime.messages import Message
 from runtime.operator import Operator
 
@@ -46,8 +46,11 @@ class CalcOp(Operator):
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         if self.columns is not None:
-            return list(conform(batch.select(self.columns), self.schema))
-        return list(await self.ctx.run(self._run, batch))
+            out = conform(batch.select(self.columns), self.schema)
+        else:
+            out = await self.ctx.run(self._run, batch)
+        split = split_of(batch)  # keep a source split's tag for the watermark assigner
+        return [with_split(b, split) for b in out] if split is not None else list(out)
 
     async def close(self) -> None:
         if hasattr(self, "con"):

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from catalog.options import parse_duration_ms, parse_int
 from planner.physical import SourceSpec
+from runtime.batches import split_of, with_split
 from runtime.connectors.base import SourceReader
 from runtime.connectors.registry import create_source
 from runtime.messages import Message
@@ -60,12 +61,20 @@ class SourceOp(SourceOperator):
 
     @staticmethod
     def _flush(pending: list[pa.RecordBatch]) -> list[Message]:
-        if not pending:
-            return []
-        if len(pending) == 1:
-            return [pending[0]]
-        table = pa.Table.from_batches(pending).combine_chunks()
-        return list(table.to_batches())
+        """One batch per run of consecutive batches from the same split."""
+        out: list[Message] = []
+        run: list[pa.RecordBatch] = []
+        for batch in [*pending, None]:
+            if run and (batch is None or split_of(batch) != split_of(run[0])):
+                if len(run) == 1:
+                    out.append(run[0])
+                else:
+                    table = pa.Table.from_batches(run).combine_chunks()
+                    out.extend(with_split(b, split_of(run[0])) for b in table.to_batches())
+                run = []
+            if batch is not None:
+                run.append(batch)
+        return out
 
     async def close(self) -> None:
         if getattr(self, "_opened", False):

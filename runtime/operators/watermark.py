@@ -6,6 +6,11 @@ emitted less than ``emit_interval_ms`` ago, in which case a timer emits it later
 batch arrives for ``idle_timeout_ms`` (``table.exec.source.idle-timeout``, 0 = never)
 the operator sends ``Idle`` so that downstream leaves this input out of its watermark
 minimum until data flows again. The operator does not forward upstream watermarks.
+
+Batches a reader tagged with a split (``runtime.batches.SPLIT_KEY``, e.g. a Kafka
+partition) keep one running maximum per split, and the candidate watermark is the
+minimum over the splits, leaving out splits quiet for the idle timeout (Flink's
+per-partition watermarks): a fast partition cannot make a slow one's rows late.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, WatermarkSpec
+from runtime.batches import split_of
 from runtime.messages import MAX_WATERMARK, Idle, Message, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, now_ms
@@ -28,7 +34,9 @@ class WatermarkOp(Operator):
         self.spec = spec
         self.sql = f"SELECT epoch_ms(max({spec.expr})) FROM {INPUT_RELATION}"
         self.con = duckdb.connect(":memory:", config={"threads": 1})
-        self.max_seen = NO_WATERMARK
+        self.max_seen = NO_WATERMARK  # the watermark to emit (never goes back)
+        self.split_max: dict[bytes, int] = {}
+        self.split_seen: dict[bytes, int] = {}
         self.emitted = NO_WATERMARK
         self.last_emit_at = 0
         self.last_data_at = now_ms()
@@ -58,9 +66,22 @@ class WatermarkOp(Operator):
         self.last_data_at = now
         self.idle = False
         m = await self.ctx.run(self._max, batch)
-        if m is not None and m > self.max_seen:
-            self.max_seen = m
+        split = split_of(batch) or b""
+        self.split_seen[split] = now
+        if m is not None and m > self.split_max.get(split, NO_WATERMARK):
+            self.split_max[split] = m
+        self._update(now)
         return [batch, *self._maybe_emit(now)]
+
+    def _update(self, now: int) -> None:
+        timeout = self.spec.idle_timeout_ms
+        live = [
+            m
+            for s, m in self.split_max.items()
+            if timeout <= 0 or now - self.split_seen[s] < timeout or len(self.split_max) == 1
+        ]
+        if live and min(live) > self.max_seen:
+            self.max_seen = min(live)
 
     def next_timer_ms(self) -> int | None:
         timers = []
@@ -68,9 +89,17 @@ class WatermarkOp(Operator):
             timers.append(self.last_emit_at + self.spec.emit_interval_ms)
         if self.spec.idle_timeout_ms > 0 and not self.idle:
             timers.append(self.last_data_at + self.spec.idle_timeout_ms)
+        if self.spec.idle_timeout_ms > 0 and len(self.split_max) > 1:
+            quiet = [t + self.spec.idle_timeout_ms for t in self.split_seen.values()]
+            now = now_ms()
+            pending = [t for t in quiet if t > now]  # splits not yet quiet
+            if pending:
+                timers.append(min(pending))
         return min(timers) if timers else None
 
     async def on_timer(self, now: int) -> list[Message]:
+        if len(self.split_max) > 1:
+            self._update(now)  # a split that went quiet no longer holds the others back
         out = self._maybe_emit(now)
         if (
             self.spec.idle_timeout_ms > 0

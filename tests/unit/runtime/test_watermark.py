@@ -86,3 +86,34 @@ def test_idle_after_timeout_and_active_again_with_data() -> None:
 
     idle, again = asyncio.run(go())
     assert idle == [Idle()] and again == []
+
+
+def test_watermark_is_min_over_tagged_splits() -> None:
+    from runtime.batches import with_split
+
+    async def go() -> tuple[list[int], list[int]]:
+        op = make(WatermarkSpec("ts", '"ts"', idle_timeout_ms=10_000, emit_interval_ms=0))
+        await op.open()
+        out: list[Message] = []
+        out += await op.process_batch(with_split(batch(1000), b"p0"), 0)
+        out += await op.process_batch(with_split(batch(5000), b"p1"), 0)  # p0 holds it at 1000
+        out += await op.process_batch(with_split(batch(3000), b"p0"), 0)
+        out += await op.process_batch(with_split(batch(9000), b"p1"), 0)
+        early = wms(out)
+        # p0 goes quiet: after the idle timeout p1 alone decides
+        later = wms(await op.on_timer(op.split_seen[b"p0"] + 10_000))
+        await op.close()
+        return early, later
+
+    early, later = asyncio.run(go())
+    assert early == [1000, 3000]
+    assert later == [9000]
+
+
+def test_source_keeps_splits_apart_when_it_merges_polls() -> None:
+    from runtime.batches import split_of, with_split
+    from runtime.operators.source import SourceOp
+
+    parts = [with_split(batch(1), b"a"), with_split(batch(2), b"a"), with_split(batch(3), b"b")]
+    merged = SourceOp._flush(parts)
+    assert [(split_of(b), b.num_rows) for b in merged] == [(b"a", 2), (b"b", 1)]
