@@ -24,7 +24,7 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
 from sqlstream.render import ROW_KINDS, format_value, render_changelog_row
-from sqlstream.repl.toolbar import LiveStats, live_status, stats_from_metrics
+from sqlstream.repl.toolbar import LiveStats, live_status, update_from_metrics
 
 
 class RunningQuery(Protocol):
@@ -340,12 +340,10 @@ class LiveTable:
         return lines
 
     def _status_text(self) -> str:
-        watermark, checkpoint = stats_from_metrics(self._metrics())
+        update_from_metrics(self.stats, self._metrics())
         with self._lock:
             self.stats.shown = len(self.table)
         self.stats.seconds = time.monotonic() - self._started
-        self.stats.watermark_ms = watermark if watermark is not None else self.stats.watermark_ms
-        self.stats.checkpoint = checkpoint or self.stats.checkpoint
         return live_status(self.stats)
 
     # keys ---------------------------------------------------------------------------------

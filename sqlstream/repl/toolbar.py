@@ -43,15 +43,19 @@ def prompt_toolbar(state: ShellState) -> StyleAndTextTuples:
 class LiveStats:
     """What the live view's status line shows."""
 
-    rows: int = 0  # rows (changelog entries) received
+    rows: int = 0  # changelog entries received
     shown: int = 0  # rows in the table now
     seconds: float = 0.0
+    read_rate: float | None = None  # rows/s read by the sources, when the job says
     watermark_ms: int | None = None
     checkpoint: str | None = None  # e.g. "#3 at 10:41:07"
     state: str = "running"
 
     @property
     def rate(self) -> float:
+        """Rows per second: read by the sources if known, else arriving in the result."""
+        if self.read_rate is not None:
+            return self.read_rate
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
@@ -76,12 +80,13 @@ def live_status(stats: LiveStats, scroll_hint: bool = True) -> str:
     """The status line of a live result.
 
     >>> live_status(LiveStats(rows=200, shown=3, seconds=2.0, watermark_ms=0), scroll_hint=False)
-    ' running | 3 rows | 200 changes | 100 rows/s | watermark 1970-01-01 00:00:00.000 | q/Ctrl-C stop'
+    ' running | 3 rows (200 changes) | 100 rows/s | watermark 1970-01-01 00:00:00.000 | q/Ctrl-C stop'
     """
+    rows = f"{stats.shown:,} row{'s' if stats.shown != 1 else ''}"
+    changes = f"{stats.rows:,} change{'s' if stats.rows != 1 else ''}"
     parts = [
         f" {stats.state}",
-        f"{stats.shown:,} row{'s' if stats.shown != 1 else ''}",
-        f"{stats.rows:,} change{'s' if stats.rows != 1 else ''}",
+        f"{rows} ({changes})",
         f"{stats.rate:,.0f} rows/s",
         f"watermark {format_watermark(stats.watermark_ms)}",
     ]
@@ -91,19 +96,23 @@ def live_status(stats: LiveStats, scroll_hint: bool = True) -> str:
     return " | ".join(parts)
 
 
-def stats_from_metrics(metrics: dict[str, Any]) -> tuple[int | None, str | None]:
-    """The watermark (ms) at the end of the pipeline and the last checkpoint, from a
-    job's metrics snapshot (``runtime.metrics``); None where the job does not say.
+def update_from_metrics(stats: LiveStats, metrics: dict[str, Any]) -> None:
+    """Take the source rate, the watermark at the end of the pipeline and the last
+    checkpoint from a job's metrics snapshot (``runtime.metrics``), where it says them.
 
-    >>> stats_from_metrics({"operators": [{"watermark_ms": 5}, {"watermark_ms": 3}]})
-    (3, None)
+    >>> s = LiveStats()
+    >>> ops = [{"watermark_ms": 5}, {"watermark_ms": 3}]
+    >>> update_from_metrics(s, {"rows_per_second": 9.5, "operators": ops})
+    >>> s.read_rate, s.watermark_ms, s.checkpoint
+    (9.5, 3, None)
     """
-    watermark: int | None = None
+    rate = metrics.get("rows_per_second")
+    if isinstance(rate, int | float):
+        stats.read_rate = float(rate)
     for op in metrics.get("operators", ()) or ():
         wm = op.get("watermark_ms") if isinstance(op, dict) else None
         if wm is not None:
-            watermark = int(wm)  # the last operator that has one: closest to the result
-    checkpoint: str | None = None
+            stats.watermark_ms = int(wm)  # the last operator that has one: closest to the result
     last = metrics.get("last_checkpoint")
     if last is None and isinstance(metrics.get("checkpoints"), dict):
         last = metrics["checkpoints"].get("last_completed") or metrics["checkpoints"].get("latest")
@@ -113,7 +122,6 @@ def stats_from_metrics(metrics: dict[str, Any]) -> tuple[int | None, str | None]
         text = f"#{cid}" if cid is not None else ""
         if isinstance(when, int | float):
             text += " at " + dt.datetime.fromtimestamp(when).strftime("%H:%M:%S")
-        checkpoint = text or None
+        stats.checkpoint = text or stats.checkpoint
     elif last is not None:
-        checkpoint = f"#{last}"
-    return watermark, checkpoint
+        stats.checkpoint = f"#{last}"

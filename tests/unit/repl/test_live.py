@@ -91,8 +91,10 @@ def _wait_for(cond: Any, timeout: float = 5.0) -> None:
 def test_live_table_updates_in_place_and_q_stops_and_closes_the_query() -> None:
     q = FakeQuery(["name", "n"], CHANGES)
     with create_pipe_input() as inp:
-        view = LiveTable(q, threading.Event(), input=inp, output=DummyOutput(), refresh=0.05,
-                         metrics=lambda: {"operators": [{"watermark_ms": 60_000}]})  # fmt: skip
+        metrics = {"rows_per_second": 1234.0, "operators": [{"watermark_ms": 60_000}]}
+        view = LiveTable(
+            q, threading.Event(), input=inp, output=DummyOutput(), refresh=0.05, metrics=lambda: metrics
+        )
 
         def stop_later() -> None:
             _wait_for(lambda: q.delivered == len(CHANGES))
@@ -108,7 +110,7 @@ def test_live_table_updates_in_place_and_q_stops_and_closes_the_query() -> None:
     assert q.closed and outcome.stopped
     assert outcome.rows == [("apple", 2), ("plum", 7)]
     assert "apple | 2" in results["screen"] and "pear" not in results["screen"]
-    assert "2 rows" in results["status"] and "6 changes" in results["status"]
+    assert "2 rows (6 changes)" in results["status"] and "1,234 rows/s" in results["status"]
     assert "watermark 1970-01-01 00:01:00.000" in results["status"]
 
 
