@@ -1,0 +1,179 @@
+"""Flink types <-> PostgreSQL types, for the ``jdbc`` / ``postgres`` connectors.
+
+Three things live here, all pure logic (no connection):
+
+- ``pg_type(t)``: the PostgreSQL type a Flink type maps to (``DECIMAL(10, 2)`` ->
+  ``numeric(10,2)``, ``TIMESTAMP_LTZ(3)`` -> ``timestamptz(3)``, ``ARRAY<INT>`` -> ``int4[]``),
+  used in the ``CREATE TABLE`` a missing-table error suggests;
+- ``check_column``: whether a table's column (its base type, as ``pg_type.typname``) can
+  hold a Flink column, so a mismatch is caught when the connector opens, not at the first
+  write;
+- ``column_param``: one Arrow column as a single statement parameter (a Python list that
+  psycopg sends as an array, or a JSON document for array columns), so a whole batch
+  goes to the server in one statement whose rows ``unnest`` takes apart.
+
+>>> from catalog.types import parse_type
+>>> pg_type(parse_type("DECIMAL(10, 2)")), pg_type(parse_type("ARRAY<TIMESTAMP(3)>"))
+('numeric(10,2)', 'timestamp(3)[]')
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from catalog.types import DataType
+
+# Flink type name -> the PostgreSQL type (pg_catalog typname) a parameter is sent as.
+_PARAM: dict[str, str] = {
+    "BOOLEAN": "bool",
+    "TINYINT": "int2",
+    "SMALLINT": "int2",
+    "INT": "int4",
+    "BIGINT": "int8",
+    "FLOAT": "float4",
+    "DOUBLE": "float8",
+    "DECIMAL": "numeric",
+    "STRING": "text",
+    "VARCHAR": "text",
+    "CHAR": "text",
+    "BYTES": "bytea",
+    "BINARY": "bytea",
+    "VARBINARY": "bytea",
+    "DATE": "date",
+    "TIME": "time",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_LTZ": "timestamptz",
+}
+_INTEGERS = frozenset({"int2", "int4", "int8", "numeric"})
+_TEXT = frozenset({"text", "varchar", "bpchar", "name", "json", "jsonb", "uuid", "xml", "citext"})
+# Flink type name -> the column types (base typname) that can hold it.
+_ACCEPTS: dict[str, frozenset[str]] = {
+    "BOOLEAN": frozenset({"bool"}),
+    "TINYINT": _INTEGERS,
+    "SMALLINT": _INTEGERS,
+    "INT": _INTEGERS,
+    "BIGINT": _INTEGERS,
+    "FLOAT": frozenset({"float4", "float8", "numeric"}),
+    "DOUBLE": frozenset({"float4", "float8", "numeric"}),
+    "DECIMAL": frozenset({"numeric", "int2", "int4", "int8"}),
+    "STRING": _TEXT,
+    "VARCHAR": _TEXT,
+    "CHAR": _TEXT,
+    "BYTES": frozenset({"bytea"}),
+    "BINARY": frozenset({"bytea"}),
+    "VARBINARY": frozenset({"bytea"}),
+    "DATE": frozenset({"date"}),
+    "TIME": frozenset({"time"}),
+    "TIMESTAMP": frozenset({"timestamp"}),
+    "TIMESTAMP_LTZ": frozenset({"timestamptz"}),
+}
+_STRINGS = ("STRING", "VARCHAR", "CHAR")
+
+
+class UnsupportedType(ValueError):
+    """A Flink type the PostgreSQL connector cannot carry (MAP, ROW, MULTISET, ...)."""
+
+
+def param_type(t: DataType) -> str:
+    """The PostgreSQL type a value of ``t`` is sent as (a fixed vocabulary, safe to write
+    into SQL text). Arrays of scalars are ``<elem>[]``.
+
+    >>> from catalog.types import parse_type
+    >>> param_type(parse_type("ARRAY<BIGINT>"))
+    'int8[]'
+    """
+    if t.name == "ARRAY":
+        elem = t.children[0]
+        if elem.name not in _PARAM or elem.name in ("BYTES", "BINARY", "VARBINARY"):
+            raise UnsupportedType(f"{t.sql()} (arrays of {elem.sql()} are not supported)")
+        return _PARAM[elem.name] + "[]"
+    if t.name not in _PARAM:
+        raise UnsupportedType(t.sql())
+    return _PARAM[t.name]
+
+
+def pg_type(t: DataType) -> str:
+    """The PostgreSQL column type for a Flink type, as a CREATE TABLE would spell it."""
+    if t.name == "ARRAY":
+        param_type(t)
+        return pg_type(t.children[0]) + "[]"
+    base = param_type(t)
+    if t.name == "DECIMAL":
+        return f"numeric({t.precision or 10},{t.scale or 0})"
+    if t.name in ("VARCHAR", "CHAR") and t.precision is not None and t.precision < 10_485_760:
+        return f"{'varchar' if t.name == 'VARCHAR' else 'char'}({t.precision})"
+    if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ", "TIME") and t.precision is not None:
+        return f"{base}({min(t.precision, 6)})"
+    return base
+
+
+@dataclass(frozen=True)
+class PgColumn:
+    """A column of a PostgreSQL table as the catalog describes it. ``base`` is the
+    ``pg_type.typname`` after resolving domains; for arrays ``elem`` is the element's."""
+
+    name: str
+    base: str
+    schema: str  # namespace of ``base`` (of ``elem`` for arrays)
+    display: str  # format_type(): "timestamp(3) without time zone"
+    not_null: bool = False
+    elem: str | None = None
+    is_enum: bool = False
+
+
+def check_column(name: str, t: DataType, col: PgColumn) -> str | None:
+    """Why ``col`` cannot hold the Flink column ``name t``, or None when it can.
+
+    >>> from catalog.types import parse_type
+    >>> col = PgColumn("n", "int4", "pg_catalog", "integer")
+    >>> check_column("n", parse_type("STRING"), col)
+    "column 'n' is STRING in the table definition but integer in PostgreSQL"
+    >>> check_column("n", parse_type("BIGINT"), col) is None
+    True
+    """
+    mismatch = f"column '{name}' is {t.sql()} in the table definition but {col.display} in PostgreSQL"
+    if t.name == "ARRAY":
+        elem = t.children[0]
+        if col.elem is None or elem.name not in _ACCEPTS:
+            return mismatch
+        ok = col.elem in _ACCEPTS[elem.name] or (elem.name in _STRINGS and col.is_enum)
+        return None if ok else mismatch
+    if t.name not in _ACCEPTS:
+        return f"column '{name}' has type {t.sql()}, which the PostgreSQL connector cannot map"
+    if col.elem is not None:
+        return mismatch
+    ok = col.base in _ACCEPTS[t.name] or (t.name in _STRINGS and col.is_enum)
+    return None if ok else mismatch
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    raise TypeError(f"cannot send {type(value).__name__} inside an array")
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def column_param(array: pa.Array | pa.ChunkedArray, t: DataType) -> Any:
+    """One column as a statement parameter: the values as a list (psycopg sends it as one
+    PostgreSQL array), or for an ARRAY column a JSON array of arrays (PostgreSQL's unnest
+    would flatten a two-dimensional array). Conversion is pyarrow's, a column at a time.
+
+    >>> from catalog.types import parse_type
+    >>> column_param(pa.array([1, None]), parse_type("INT"))
+    [1, None]
+    """
+    values = array.to_pylist()
+    if t.name == "ARRAY":
+        return json_dumps(values)
+    return values
