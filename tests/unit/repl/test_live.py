@@ -184,3 +184,28 @@ def test_results_to_a_file_write_the_stream_there(session: Any, tmp_path: Any) -
     out, _ = drive(QuerySession(session, q), f".mode changelog\r\\o {path}\rSELECT * FROM bids;\r\\o\r\\q\r")
     assert "+U[apple, 2]" in path.read_text()
     assert "+U[apple, 2]" not in out
+
+
+def test_ctrl_c_on_a_real_stream_leaves_no_task_running(session: Any) -> None:
+    """The real runtime: a SELECT over an unbounded datagen table, stopped with Ctrl-C."""
+    import asyncio
+
+    def interrupt(inp: Any) -> None:
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        inp.send_text("\\q\r")
+
+    out, code = drive(session, ".mode changelog\rSELECT item, price FROM bids;\r", during=interrupt)
+    assert "op | item | price" in out and "+I[" in out
+    assert "[INFO] Query stopped:" in out and code == 0
+    loop = session.jobs.loop
+    tasks = asyncio.run_coroutine_threadsafe(_running_tasks(), loop).result(timeout=5)
+    assert tasks == []
+
+
+async def _running_tasks() -> list[str]:
+    import asyncio
+
+    me = asyncio.current_task()
+    return [repr(t) for t in asyncio.all_tasks() if t is not me and not t.done()]
