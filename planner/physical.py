@@ -62,6 +62,7 @@ class SourceSpec:
     columns: tuple[Field, ...]
     metadata: dict[str, str] = field(default_factory=dict)
     bounded: bool = False
+    primary_key: tuple[str, ...] = ()  # the table's key (upsert-kafka reads it from the record key)
     kind: str = "source"
 
 

@@ -167,6 +167,7 @@ class PhysicalPlanner:
                 columns=_fields(node.fields),
                 metadata=dict(node.metadata),
                 bounded=_bounded(spec.name, table.options),
+                primary_key=tuple(table.schema.primary_key),
             )
             changelog = ChangelogMode.UPSERT if spec.name == "upsert-kafka" else ChangelogMode.INSERT_ONLY
             return self._add(f"TableSourceScan({table.name})", source, (), node.fields, p, changelog)
