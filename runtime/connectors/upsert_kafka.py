@@ -1,0 +1,47 @@
+"""Flink's ``upsert-kafka`` connector: a changelog keyed by the table's PRIMARY KEY.
+
+Sink: the record key is the primary key columns (``key.format``), the value the row
+(``value.format``, ``value.fields-include``) for +I and +U, a tombstone (null value) for
+-D; -U rows are dropped, since the +U that follows overwrites the key. Delivery guarantees
+and transactions are the ``kafka`` sink's.
+
+Source: each record is an upsert of its key: a value gives a +U row, a tombstone a -D row
+whose key columns come from the record key (``ROW_KIND_COLUMN`` last, as every updating
+stream carries it). Flink reads it from the earliest offset; so do we, and the rest of the
+``kafka`` source's behaviour (positions, bounded reads, bad records) is the same.
+"""
+
+from __future__ import annotations
+
+from planner.physical import SinkSpec, SourceSpec
+from runtime.connectors.base import SubtaskContext
+from runtime.connectors.kafka import KafkaSink, KafkaSource
+from runtime.connectors.registry import register_sink, register_source
+
+
+class UpsertKafkaSource(KafkaSource):
+    upsert = True
+
+    def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
+        if "scan.startup.mode" not in spec.options:
+            spec = SourceSpec(
+                spec.table,
+                spec.connector,
+                {**spec.options, "scan.startup.mode": "earliest-offset"},
+                spec.columns,
+                spec.metadata,
+                spec.bounded,
+                spec.primary_key,
+            )
+        super().__init__(spec, ctx)
+
+
+class UpsertKafkaSink(KafkaSink):
+    upsert = True
+
+    def __init__(self, spec: SinkSpec, ctx: SubtaskContext) -> None:
+        super().__init__(spec, ctx)
+
+
+register_source("upsert-kafka", UpsertKafkaSource)
+register_sink("upsert-kafka", UpsertKafkaSink)
