@@ -57,6 +57,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -413,6 +414,7 @@ class PostgresSink(SinkWriter):
         self._ticker: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._ended = False
+        self._pending: dict[str, dict[str, Any]] = {}  # prepared here, not yet committed
 
     def __repr__(self) -> str:
         return f"PostgresSink({self.where}, {self.name} at {self.cfg.where}, {self.guarantee.value})"
@@ -456,14 +458,22 @@ class PostgresSink(SinkWriter):
         async with self._lock:
             self._buffer.append(batch)
             self._buffered += batch.num_rows
-            if self.max_rows and self._buffered >= self.max_rows:
+            if self.max_rows and self._buffered >= self.max_rows and not self._holding:
                 await self._flush_buffer()
+
+    @property
+    def _holding(self) -> bool:
+        """Upserts under exactly-once wait in memory while a prepared transaction of this
+        sink is not committed: the next transaction would not see its rows (a delete would
+        miss them) and would wait on its row locks for a commit that this same task has to
+        send."""
+        return self.exactly_once and bool(self.key) and bool(self._pending)
 
     async def _tick(self) -> None:
         period = self.interval_ms / 1000
         while True:
             await asyncio.sleep(period)
-            if not self._buffer or (time.monotonic() - self._last_flush) < period:
+            if not self._buffer or self._holding or (time.monotonic() - self._last_flush) < period:
                 continue
             try:
                 async with self._lock:
@@ -557,7 +567,8 @@ class PostgresSink(SinkWriter):
         final checkpoint pre-commits it first."""
         self._raise_background_error()
         async with self._lock:
-            await self._flush_buffer()
+            if not self._holding:
+                await self._flush_buffer()
             self._ended = True
 
     # ---- two-phase commit ----------------------------------------------------------------
@@ -570,6 +581,8 @@ class PostgresSink(SinkWriter):
         is empty: nothing to commit)."""
         self._raise_background_error()
         async with self._lock:
+            if self._holding:
+                await self._commit_pending_early(checkpoint_id)
             await self._flush_buffer()
             if not self.exactly_once or self._txn_rows == 0:
                 return None
@@ -602,15 +615,37 @@ class PostgresSink(SinkWriter):
                 "subtask": self.ctx.subtask,
                 "checkpoint_id": checkpoint_id,
                 "rows": self._txn_rows,
+                "prefix": self.prefix,
             }
             self._txn_rows = 0
+            self._pending[gid] = handle
             return handle
 
     async def commit(self, checkpoint_id: int, handle: Any) -> None:
-        """COMMIT PREPARED the handle's transaction; idempotent (see the module docstring)."""
+        """COMMIT PREPARED the handle's transaction; idempotent (see the module docstring).
+        Upserts held back meanwhile are then written into the open transaction."""
         if not handle:
             return
         await commit_handle(self.cfg, await self._admin_conn(), self.commits, handle, self.where)
+        self._pending.pop(handle["gid"], None)
+        if self._buffer and not self._holding and self._conn is not None:
+            async with self._lock:
+                if self._ended or (self.max_rows and self._buffered >= self.max_rows):
+                    await self._flush_buffer()
+
+    async def _commit_pending_early(self, checkpoint_id: int) -> None:
+        """Barrier ``checkpoint_id`` came before the commit of an earlier checkpoint: commit
+        that one now, so that this checkpoint's upserts can be written. Its checkpoint may
+        still fail; a replay then upserts the same rows again, which an upsert table absorbs
+        (Flink's idempotent-upsert argument), but readers saw it early, hence the warning."""
+        admin = await self._admin_conn()
+        for gid, handle in list(self._pending.items()):
+            log.warning(
+                "%s: checkpoint %s was not committed before barrier %d; committing '%s' early",
+                self.where, handle.get("checkpoint_id"), checkpoint_id, gid,
+            )  # fmt: skip
+            await commit_handle(self.cfg, admin, self.commits, handle, self.where)
+            del self._pending[gid]
 
     async def close(self) -> None:
         if self._ticker is not None:
@@ -624,6 +659,8 @@ class PostgresSink(SinkWriter):
                     if not self.exactly_once:
                         await self._flush_buffer()
                     elif self._ended:
+                        if self._holding:
+                            await self._commit_pending_early(-1)
                         await self._flush_buffer()
                         await self._conn.commit()  # the tail after the last checkpoint
                         self._txn_rows = 0
@@ -641,16 +678,22 @@ class PostgresSink(SinkWriter):
     async def recover(
         cls,
         spec: SinkSpec,
-        handles: list[Any],
+        handles: Sequence[Any],
+        config: dict[str, str] | None = None,
+        parallelism: int = 1,
         *,
-        job_name: str = "sqlstream-job",
+        job_name: str | None = None,
     ) -> RecoveryResult:
         """Before the writers open after a restore (or a fresh start, with no handles):
         commit every handle the restored checkpoint recorded (of every subtask), then roll
         back every other prepared transaction of this sink in this database, also those of
         subtasks beyond the current parallelism. Raises ``DataLossError`` when a recorded
-        transaction was rolled back."""
-        probe = cls(spec, SubtaskContext(job_name, 0, spec.table, 0, 1))
+        transaction was rolled back. ``job_name`` is the plan's name (the writers'
+        ``ctx.job_name``, part of the default prefix); the prefixes the handles carry are
+        cleaned up too."""
+        job = job_name or (config or {}).get("pipeline.name") or "sqlstream-job"
+        ctx = SubtaskContext(job, 0, spec.table, 0, max(1, parallelism), dict(config or {}))
+        probe = cls(spec, ctx)
         result = RecoveryResult()
         admin = await connect(probe.cfg, str(probe.name), autocommit=True)
         try:
@@ -661,13 +704,13 @@ class PostgresSink(SinkWriter):
                 keep.add(handle["gid"])
                 done = await commit_handle(probe.cfg, admin, probe.commits, handle, probe.where)
                 (result.committed if done == "committed" else result.already_committed).append(handle["gid"])
-            pattern = gid_pattern(probe.prefix)
+            prefixes = {probe.prefix} | {h["prefix"] for h in handles if h and h.get("prefix")}
+            patterns = [gid_pattern(p) for p in sorted(prefixes)]
             cur = await admin.execute(
-                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE %s",
-                [probe.prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"],
+                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER BY gid"
             )
             for (gid,) in await cur.fetchall():
-                if gid in keep or not pattern.fullmatch(gid):
+                if gid in keep or not any(p.fullmatch(gid) for p in patterns):
                     continue
                 with contextlib.suppress(psycopg.errors.UndefinedObject):  # gone meanwhile
                     await admin.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
