@@ -1,0 +1,139 @@
+"""The jdbc connector from SQL, through the engine (Session, planner, tasks) against the
+real PostgreSQL server: the retractions of an unwindowed GROUP BY end in the right table,
+a windowed aggregation lands exactly once, and a PostgreSQL table is a bounded source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sqlstream.session import Session
+
+from .test_postgres_connector import execute, unique_table
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    s = Session(config={"table.dml-sync": "true"})
+    yield s
+    s.close()
+
+
+def jdbc(pg_url: str, table: str, **extra: str) -> str:
+    opts = {
+        "connector": "jdbc",
+        "url": pg_url,
+        "username": "sqlstream",
+        "password": "sqlstream",
+        "table-name": table,
+        **extra,
+    }
+    return ", ".join(f"'{k}' = '{v}'" for k, v in opts.items())
+
+
+def run(session: Session, script: str) -> list[Any]:
+    results = session.execute_script(script)
+    for r in results:
+        if r.job is not None and r.job.error is not None:
+            raise r.job.error
+    return results
+
+
+def test_unwindowed_group_by_upserts_its_retractions(session: Session, pg_dsn: str, pg_url: str) -> None:
+    t, raw = unique_table("per_user"), unique_table("raw")
+    execute(pg_dsn, f'CREATE TABLE "{t}" (user_id int PRIMARY KEY, clicks bigint, last_url text)')
+    execute(pg_dsn, f'CREATE TABLE "{raw}" (user_id int, url text)')
+    try:
+        run(
+            session,
+            f"""
+            CREATE TABLE clicks (user_id INT, url STRING) WITH (
+                'connector' = 'datagen', 'number-of-rows' = '3000', 'sqlstream.seed' = '3',
+                'fields.user_id.min' = '1', 'fields.user_id.max' = '40', 'fields.url.length' = '4');
+            CREATE TABLE per_user (user_id INT, clicks BIGINT, last_url STRING,
+                PRIMARY KEY (user_id) NOT ENFORCED)
+            WITH ({jdbc(pg_url, t, **{"sink.buffer-flush.max-rows": "50"})});
+            CREATE TABLE raw (user_id INT, url STRING) WITH ({jdbc(pg_url, raw)});
+            INSERT INTO raw SELECT * FROM clicks;
+            INSERT INTO per_user SELECT user_id, COUNT(*), MAX(url) FROM clicks GROUP BY user_id;
+            """,
+        )
+        # The same rows (a seeded datagen), aggregated by PostgreSQL itself.
+        expected = execute(pg_dsn, f'SELECT user_id, count(*), max(url) FROM "{raw}" GROUP BY 1 ORDER BY 1')
+        assert sum(r[1] for r in expected) == 3000
+        assert execute(pg_dsn, f'SELECT user_id, clicks, last_url FROM "{t}" ORDER BY 1') == expected
+    finally:
+        execute(pg_dsn, f'DROP TABLE IF EXISTS "{t}"')
+        execute(pg_dsn, f'DROP TABLE IF EXISTS "{raw}"')
+
+
+def test_windowed_aggregation_lands_exactly_once(session: Session, pg_dsn: str, pg_url: str) -> None:
+    t = unique_table("windows")
+    execute(
+        pg_dsn,
+        f'CREATE TABLE "{t}" (window_start timestamp(3), window_end timestamp(3), n bigint, '
+        "PRIMARY KEY (window_start))",
+    )
+    prefix = f"test-{t}"
+    try:
+        run(
+            session,
+            f"""
+            SET 'execution.checkpointing.interval' = '1 s';
+            CREATE TABLE ev (seq BIGINT, ts AS TO_TIMESTAMP_LTZ(seq * 10, 3),
+                WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+            WITH ('connector' = 'datagen', 'rows-per-second' = '1000000',
+                'fields.seq.kind' = 'sequence', 'fields.seq.start' = '0', 'fields.seq.end' = '9999');
+            CREATE TABLE out (window_start TIMESTAMP(3), window_end TIMESTAMP(3), n BIGINT,
+                PRIMARY KEY (window_start) NOT ENFORCED)
+            WITH ({jdbc(pg_url, t, **{"sink.transactional-id-prefix": prefix})});
+            INSERT INTO out SELECT window_start, window_end, COUNT(*)
+            FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+            GROUP BY window_start, window_end;
+            """,
+        )
+        assert execute(pg_dsn, f'SELECT count(*), sum(n), min(n), max(n) FROM "{t}"') == [
+            (10, 10000, 1000, 1000)
+        ]
+        assert execute(pg_dsn, "SELECT gid FROM pg_prepared_xacts WHERE gid LIKE %s", [prefix + "%"]) == []
+    finally:
+        execute(pg_dsn, f'DROP TABLE IF EXISTS "{t}"')
+
+
+def test_a_postgres_table_is_a_bounded_source(session: Session, pg_dsn: str, pg_url: str) -> None:
+    src, dst = unique_table("src"), unique_table("dst")
+    execute(pg_dsn, f'CREATE TABLE "{src}" (id int, amount numeric(8,2))')
+    execute(pg_dsn, f'INSERT INTO "{src}" SELECT g, g / 4.0 FROM generate_series(1, 1000) g')
+    execute(pg_dsn, f'CREATE TABLE "{dst}" (bucket int PRIMARY KEY, total numeric(12,2))')
+    try:
+        run(
+            session,
+            f"""
+            SET 'parallelism.default' = '2';
+            CREATE TABLE src (id INT, amount DECIMAL(8, 2)) WITH ({
+                jdbc(
+                    pg_url,
+                    src,
+                    **{
+                        "scan.partition.column": "id",
+                        "scan.partition.num": "4",
+                        "scan.partition.lower-bound": "1",
+                        "scan.partition.upper-bound": "1000",
+                    },
+                )
+            });
+            CREATE TABLE dst (bucket INT, total DECIMAL(12, 2), PRIMARY KEY (bucket) NOT ENFORCED)
+            WITH ({jdbc(pg_url, dst, **{"sink.delivery-guarantee": "at-least-once"})});
+            INSERT INTO dst SELECT id % 10, SUM(amount) FROM src GROUP BY id % 10;
+            """,
+        )
+        expected = execute(pg_dsn, f'SELECT id % 10, sum(amount) FROM "{src}" GROUP BY 1 ORDER BY 1')
+        assert execute(pg_dsn, f'SELECT bucket, total FROM "{dst}" ORDER BY 1') == expected
+    finally:
+        execute(pg_dsn, f'DROP TABLE IF EXISTS "{src}"')
+        execute(pg_dsn, f'DROP TABLE IF EXISTS "{dst}"')
