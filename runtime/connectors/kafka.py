@@ -61,6 +61,7 @@ from catalog.connectors import CONNECTORS, FORMATS, Guarantee
 from catalog.errors import OptionError
 from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, Field, SinkSpec, SourceSpec
+from planner.physical_planner import checkpointing_mode
 from runtime.batches import ROW_KIND_TYPE, output_schema
 from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
 from runtime.connectors.kafka_options import (
@@ -682,8 +683,8 @@ class KafkaSink(SinkWriter):
         if bag.has("topic-pattern"):
             raise OptionError(f"{self.where}: a Kafka sink cannot write to a 'topic-pattern'")
         guarantee = (bag.get("sink.delivery-guarantee") or spec.guarantee.value).lower()
-        if spec.guarantee == Guarantee.AT_LEAST_ONCE and guarantee == "exactly-once":
-            guarantee = "at-least-once"  # the planner lowered it (AT_LEAST_ONCE checkpoints)
+        if guarantee == "exactly-once" and checkpointing_mode(ctx.config) == "AT_LEAST_ONCE":
+            guarantee = "at-least-once"  # as the planner says: no alignment, no exactly-once
         self.guarantee = Guarantee(guarantee)
         self.prefix = bag.get("sink.transactional-id-prefix")
         if self.guarantee == Guarantee.EXACTLY_ONCE and not self.prefix:
