@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.formatted_text import StyleAndTextTuples
-from prompt_toolkit.history import FileHistory, History
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
@@ -41,7 +41,7 @@ from sqlstream.repl.completer import Metadata, SqlCompleter, metadata_from_sessi
 from sqlstream.repl.keybindings import build_key_bindings
 from sqlstream.repl.lexer import lexer
 from sqlstream.repl.live import LiveTable, collect, fit_line, stream_lines
-from sqlstream.repl.submit import PieceKind, should_submit, split
+from sqlstream.repl.submit import PieceKind, scan, should_submit, split
 from sqlstream.repl.toolbar import ShellState, prompt_toolbar
 from sqlstream.results import Result, ResultKind
 
@@ -64,7 +64,28 @@ STYLE = Style.from_dict(
 def history_path() -> Path:
     """``$SQLSTREAM_HISTORY``, else ``~/.sqlstream_history``."""
     env = os.environ.get("SQLSTREAM_HISTORY")
-    return Path(env) if env else Path.home() / ".sqlstream_history"
+    return Path(env).expanduser() if env else Path.home() / ".sqlstream_history"
+
+
+def open_history(path: Path) -> tuple[History, str | None]:
+    """The history file, or (when it cannot be written) one in memory and a warning."""
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        return InMemoryHistory(), f"history is not saved: cannot write {path} ({e.strerror})"
+    return FileHistory(str(path)), None
+
+
+def buffer_hint(text: str) -> str | None:
+    """A word for the toolbar about what is being typed.
+
+    >>> buffer_hint("BEGIN STATEMENT SET; INSERT INTO a SELECT * FROM b;")
+    'statement set: END; runs it'
+    """
+    if text and scan(text).in_statement_set:
+        return "statement set: END; runs it"
+    return None
 
 
 class Shell:
@@ -92,6 +113,9 @@ class Shell:
         self._closed = threading.Event()
         self._interactive = input is None  # a real terminal (not a test's pipe)
         self._live_input, self._live_output = input, output
+        self._history_warning: str | None = None
+        if history is None:
+            history, self._history_warning = open_history(history_path())
         self.metadata: Metadata = Metadata()
         self.refresh_metadata()
         self.prompt: PromptSession[str] = PromptSession(
@@ -102,7 +126,7 @@ class Shell:
             completer=SqlCompleter(lambda: self.metadata),
             complete_while_typing=True,
             auto_suggest=AutoSuggestFromHistory(),
-            history=history if history is not None else FileHistory(str(history_path())),
+            history=history,
             key_bindings=build_key_bindings(should_submit),
             bottom_toolbar=self._toolbar,
             enable_open_in_editor=True,
@@ -172,9 +196,16 @@ class Shell:
         running = 0
         with contextlib.suppress(Exception):
             running = sum(1 for h in self.session.jobs.all() if not h.done)
+        hint = None
+        with contextlib.suppress(Exception):
+            hint = buffer_hint(self.prompt.default_buffer.text)
         return prompt_toolbar(
             ShellState(
-                self.get_config(RESULT_MODE_KEY), running, self.settings.timing, self.settings.output_path
+                self.get_config(RESULT_MODE_KEY),
+                running,
+                self.settings.timing,
+                self.settings.output_path,
+                hint,
             )
         )
 
@@ -195,6 +226,8 @@ class Shell:
         self.echo(
             "sqlstream shell: Flink SQL over streams. End statements with ';'. \\? for help, \\q to quit."
         )
+        if self._history_warning:
+            self.echo(f"[WARNING] {self._history_warning}")
         if self._interactive:
             threading.Thread(target=self._watch_jobs, name="sqlstream-job-watch", daemon=True).start()
         while True:

@@ -270,6 +270,7 @@ class LiveTable:
         self._metrics = metrics or (lambda: _query_metrics(query))
         self._started = time.monotonic()
         self._stopped_by_user = False
+        self._widths: list[int] = []
         self.app: Application[None] = Application(
             layout=Layout(
                 HSplit(
@@ -325,9 +326,10 @@ class LiveTable:
         visible = rows[self.offset : self.offset + height]
         columns = list(self.query.columns)
         cells = [[format_value(v, self.max_width) for v in row] for row in visible]
-        widths = [len(c) for c in columns]
+        widths = self._widths or [len(c) for c in columns]
         for row_cells in cells:
             widths = [max(w, len(c)) for w, c in zip(widths, row_cells)]
+        self._widths = widths  # columns only grow, so they do not jump as values change
         numeric = [False] * len(columns)
         if visible:
             numeric = [isinstance(v, int | float) and not isinstance(v, bool) for v in visible[-1]]

@@ -19,6 +19,7 @@ class ShellState:
     running_jobs: int
     timing: bool
     output_path: str | None = None
+    hint: str | None = None  # e.g. that an open statement set runs at END;
 
 
 def prompt_toolbar(state: ShellState) -> StyleAndTextTuples:
@@ -35,6 +36,8 @@ def prompt_toolbar(state: ShellState) -> StyleAndTextTuples:
         parts += [("", " | timing on")]
     if state.output_path:
         parts += [("", f" | output: {state.output_path}")]
+    if state.hint:
+        parts += [("", " | "), ("class:bottom-toolbar.jobs", state.hint)]
     parts += [("", " | F4 editor  \\? help  Ctrl-D quit ")]
     return parts
 

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["submit", "lexer", "completer", "toolbar", "live"]
+MODULES = ["submit", "lexer", "completer", "toolbar", "live", "app"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -129,3 +129,31 @@ def test_cli_without_a_terminal_still_runs_stdin_as_a_script(monkeypatch: Any, c
     monkeypatch.setattr("sys.stdin", io.StringIO("SHOW TABLES;"))
     assert cli.main([]) == 0
     assert "table name" in capsys.readouterr().out
+
+
+def test_history_that_cannot_be_written_warns_and_the_shell_still_works(
+    session: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("SQLSTREAM_HISTORY", str(tmp_path / "no" / "such" / "dir" / "history"))
+    out, code = drive(session, "SHOW TABLES;\r\\q\r", history="default")
+    assert "[WARNING] history is not saved: cannot write" in out
+    assert "| bids " in out and code == 0
+
+
+def test_toolbar_shows_mode_running_jobs_timing_output_and_an_open_statement_set() -> None:
+    from sqlstream.repl.app import buffer_hint
+    from sqlstream.repl.toolbar import ShellState, prompt_toolbar
+
+    def text(state: ShellState) -> str:
+        return "".join(part[1] for part in prompt_toolbar(state))
+
+    assert "mode: changelog" in text(ShellState("changelog", 0, False))
+    assert "2 jobs running" in text(ShellState("table", 2, False))
+    assert "1 job running" in text(ShellState("table", 1, False))
+    assert "jobs running" not in text(ShellState("table", 0, False))
+    assert "timing on" in text(ShellState("table", 0, True))
+    assert "output: out.txt" in text(ShellState("table", 0, False, "out.txt"))
+    hint = buffer_hint("BEGIN STATEMENT SET;\nINSERT INTO orders SELECT * FROM orders;\n")
+    assert "statement set: END; runs it" in text(ShellState("table", 0, False, hint=hint))
+    assert buffer_hint("BEGIN STATEMENT SET;\nINSERT INTO o SELECT * FROM o;\nEND;") is None
+    assert buffer_hint("SELECT 1") is None
