@@ -1,17 +1,24 @@
-"""Throughput benchmark: source -> query -> blackhole, as a Job, against DuckDB's ceiling.
+"""Throughput benchmark: a Flink SQL query over generated rows, run by sqlstream to a
+blackhole sink, against DuckDB running the same query as one batch over the same rows.
 
-    .venv/bin/python benchmarks/run.py tumble --rows 5000000
-    .venv/bin/python benchmarks/run.py projection --rows 10000000 --source datagen
+    .venv/bin/python benchmarks/run.py tumble --rows 10000000
+    .venv/bin/python benchmarks/run.py projection --rows 10000000 --input json
 
-Prints rows/s (rows read over the job's wall time), peak RSS, p50/p99 latency of result
-batches (time from the newest contributing row's creation to the sink), and the rows/s of
-DuckDB running the same computation as one batch query over the same rows (the ceiling).
+Everything a user would run: the SQL goes through the planner, the rows come from the
+``datagen`` connector (``--input datagen``) or from a JSON or Parquet file the benchmark
+writes first with the same rows (``--input json|parquet``, read by the ``filesystem``
+connector). Printed: rows/s over the job's wall time, peak RSS, p50/p99 latency (from a
+row's processing-time stamp after the source to the sink, per result batch; window
+results also wait for their window to close), and DuckDB's rows/s for the same query over
+the same rows: already in memory (``--input datagen``, the strict ceiling) or read from
+the same file (``--input json|parquet``, the batch engine doing the same job end to end).
 
-Queries: projection (projection + filter), tumble / hop / session (window count, sum, max
-over ``--keys`` keys, 1 s windows), group (unwindowed GROUP BY, changelog out).
-The default source ``bench`` makes batches with numpy (keys uniform over ``--keys``,
-event time advancing 1 ms per ``--rows-per-ms`` rows, in order); ``--source datagen``
-uses the datagen connector instead (wall-clock timestamps).
+Queries (10,000 keys by default, event time advancing 1 ms every 1,000 rows):
+    projection   projection + filter
+    tumble       1 s tumbling window: COUNT(*), SUM, MAX per key
+    hop          4 s windows every 1 s: COUNT(*), SUM, MAX per key
+    session      session windows, 100 ms gap, per key
+    group        unwindowed GROUP BY (a changelog out)
 """
 
 from __future__ import annotations
@@ -20,244 +27,220 @@ import argparse
 import asyncio
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from catalog.connectors import ChangelogMode
-from planner.physical import (
-    AggCall,
-    CalcSpec,
-    Edge,
-    Field,
-    GroupAggregateSpec,
-    Node,
-    OperatorSpec,
-    Partitioning,
-    PhysicalPlan,
-    SinkSpec,
-    SourceSpec,
-    WatermarkSpec,
-    Window,
-    WindowAggregateSpec,
-)
-from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
-from runtime.connectors.registry import register_sink, register_source
+import contextlib
+
+import planner
+from catalog import Catalog
+from runtime.connectors.base import SinkWriter
+from runtime.connectors.registry import register_sink
 from runtime.job import Job
 
-FIELDS = (
-    Field("k", "BIGINT"),
-    Field("v", "BIGINT"),
-    Field("ts", "TIMESTAMP(3)", "rowtime"),
-    Field("emit", "DOUBLE"),
-)
+T0_MS = 1_700_000_000_000
+QUERIES: dict[str, tuple[str, str]] = {
+    # name: (sqlstream query over `src`, DuckDB batch query over `data`)
+    "projection": (
+        "SELECT k, v * 2 + 1 AS v2, ts, created FROM src WHERE v % 2 = 0",
+        "SELECT k, v * 2 + 1 AS v2, ts FROM data WHERE v % 2 = 0",
+    ),
+    "tumble": (
+        "SELECT k, window_start, window_end, COUNT(*) AS cnt, SUM(v) AS total, MAX(v) AS top, "
+        "MAX(created) AS created "
+        "FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND)) "
+        "GROUP BY window_start, window_end, k",
+        "SELECT k, time_bucket(INTERVAL 1 SECOND, ts) AS w, count(*), sum(v), max(v) FROM data GROUP BY ALL",
+    ),
+    "hop": (
+        "SELECT k, window_start, window_end, COUNT(*) AS cnt, SUM(v) AS total, MAX(v) AS top, "
+        "MAX(created) AS created "
+        "FROM TABLE(HOP(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '4' SECOND)) "
+        "GROUP BY window_start, window_end, k",
+        "SELECT k, w, count(*), sum(v), max(v) FROM ("
+        "  SELECT k, v, time_bucket(INTERVAL 1 SECOND, ts) - to_seconds(i) AS w"
+        "  FROM data, range(4) r(i)) GROUP BY ALL",
+    ),
+    "session": (
+        "SELECT k, window_start, window_end, COUNT(*) AS cnt, SUM(v) AS total, MAX(v) AS top, "
+        "MAX(created) AS created "
+        "FROM TABLE(SESSION(TABLE src PARTITION BY k, DESCRIPTOR(ts), INTERVAL '100' MILLISECONDS)) "
+        "GROUP BY window_start, window_end, k",
+        "SELECT k, s, count(*), sum(v), max(v) FROM ("
+        "  SELECT k, v, sum(gap) OVER (PARTITION BY k ORDER BY ts) AS s FROM ("
+        "    SELECT k, v, ts,"
+        "      (ts - lag(ts) OVER (PARTITION BY k ORDER BY ts) > INTERVAL 100 MILLISECOND)::INT AS gap"
+        "    FROM data)) GROUP BY ALL",
+    ),
+    "group": (
+        "SELECT k, COUNT(*) AS cnt, SUM(v) AS total, MAX(created) AS created FROM src GROUP BY k",
+        "SELECT k, count(*), sum(v) FROM data GROUP BY k",
+    ),
+}
 LATENCIES: list[float] = []
 
 
-class BenchSource(SourceReader):
-    """Rows ``number-of-rows`` split over subtasks; ``emit`` = creation time (s)."""
+class LatencySink(SinkWriter):
+    """The blackhole, also noting how old each batch's newest ``created`` stamp is."""
 
-    def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
-        super().__init__(spec, ctx)
-        total = int(spec.options["number-of-rows"])
-        self.keys = int(spec.options.get("keys", "10000"))
-        self.per_ms = int(spec.options.get("rows-per-ms", "1000"))
-        self.left = total // ctx.parallelism + (ctx.subtask < total % ctx.parallelism)
-        self.pos = 0
-        self.rng = np.random.default_rng(ctx.subtask)
-
-    async def poll(self, max_rows: int) -> pa.RecordBatch | None:
-        n = min(max_rows, self.left)
-        idx = np.arange(self.pos, self.pos + n, dtype=np.int64)
-        k = self.rng.integers(0, self.keys, n, dtype=np.int64)
-        v = self.rng.integers(0, 1000, n, dtype=np.int64)
-        ts = (idx // self.per_ms) * 1000 + 1_700_000_000_000_000
-        emit = np.full(n, time.time())
-        self.pos += n
-        self.left -= n
-        return pa.record_batch(
-            [pa.array(k), pa.array(v), pa.array(ts, pa.timestamp("us")), pa.array(emit)],
-            names=["k", "v", "ts", "emit"],
-        )
-
-    @property
-    def finished(self) -> bool:
-        return self.left <= 0
-
-
-class BenchSink(SinkWriter):
     async def write(self, batch: pa.RecordBatch) -> None:
         self.rows_written += batch.num_rows
-        if "emit" in batch.schema.names:
-            newest = pa.compute.max(batch.column("emit")).as_py()
+        if "created" in batch.schema.names and batch.num_rows:
+            newest = pc.max(batch.column("created")).as_py()
             if newest is not None:
-                LATENCIES.append(time.time() - newest)
+                LATENCIES.append(time.time() - newest.timestamp())
 
 
-register_source("bench", BenchSource)
-register_sink("bench", BenchSink)
-
-
-def build(query: str, rows: int, keys: int, p: int, source: str) -> tuple[PhysicalPlan, str]:
-    """The plan, and the DuckDB batch SQL of the same computation over table ``data``."""
-    nodes: list[Node] = []
-
-    def add(
-        name: str,
-        spec: OperatorSpec,
-        inputs: tuple[Edge, ...],
-        schema: tuple[Field, ...],
-        changelog: ChangelogMode = ChangelogMode.INSERT_ONLY,
-        par: int = p,
-    ) -> Node:
-        node = Node(len(nodes) + 1, name, spec, inputs, schema, par, changelog)
-        nodes.append(node)
-        return node
-
-    if source == "bench":
-        opts = {"number-of-rows": str(rows), "keys": str(keys)}
-    else:
-        opts = {
-            "number-of-rows": str(rows),
-            "rows-per-second": str(10**9),
-            "fields.k.min": "0",
-            "fields.k.max": str(keys - 1),
-            "fields.v.min": "0",
-            "fields.v.max": "999",
-            "fields.ts.max-past": "0",
-        }
-    fields = FIELDS if source == "bench" else FIELDS[:3]
-    src = add("Source", SourceSpec("src", source, opts, fields, bounded=True), (), fields)
-    sink_fields: tuple[Field, ...]
-    if query == "projection":
-        proj = [("k", '"k"'), ("v2", '"v" * 2 + 1'), ("ts", '"ts"')]
-        if source == "bench":
-            proj.append(("emit", '"emit"'))
-        sink_fields = (Field("k", "BIGINT"), Field("v2", "BIGINT"), Field("ts", "TIMESTAMP(3)"))
-        sink_fields += (Field("emit", "DOUBLE"),) if source == "bench" else ()
-        last = add("Calc", CalcSpec(tuple(proj), '"v" % 2 = 0'), (Edge(src.id),), sink_fields)
-        ceiling = "SELECT k, v * 2 + 1 AS v2, ts FROM data WHERE v % 2 = 0"
-        changelog = ChangelogMode.INSERT_ONLY
-    elif query in ("tumble", "hop", "session"):
-        wm = add(
-            "Watermark",
-            WatermarkSpec("ts", "\"ts\" - INTERVAL 1 SECOND"),
-            (Edge(src.id),),
-            fields,
-        )
-        aggs = [
-            AggCall("cnt", "count_star", None, "BIGINT NOT NULL"),
-            AggCall("total", "sum", '"v"', "BIGINT"),
-            AggCall("top", "max", '"v"', "BIGINT"),
-        ]
-        if source == "bench":
-            aggs.append(AggCall("emit", "max", '"emit"', "DOUBLE"))
-        window = {
-            "tumble": Window("tumble", "ts", size_ms=1000),
-            "hop": Window("hop", "ts", size_ms=4000, slide_ms=1000),
-            "session": Window("session", "ts", gap_ms=100),
-        }[query]
-        ts3 = "TIMESTAMP(3) NOT NULL"
-        sink_fields = (
-            Field("k", "BIGINT"),
-            Field("window_start", ts3),
-            Field("window_end", ts3),
-            Field("window_time", ts3),
-            *(Field(a.name, a.type) for a in aggs),
-        )
-        edge = Edge(wm.id, Partitioning.HASH, ("k",)) if p > 1 else Edge(wm.id)
-        last = add("WindowAggregate", WindowAggregateSpec(window, ("k",), tuple(aggs)), (edge,), sink_fields)
-        bucket = {
-            "tumble": "time_bucket(INTERVAL 1 SECOND, ts)",
-            "hop": "time_bucket(INTERVAL 1 SECOND, ts)",  # a lower bound for hop's 4x fan-out
-            "session": "time_bucket(INTERVAL 1 SECOND, ts)",
-        }[query]
-        ceiling = f"SELECT k, {bucket} AS w, count(*), sum(v), max(v) FROM data GROUP BY ALL"
-        changelog = ChangelogMode.INSERT_ONLY
-    elif query == "group":
-        aggs = [
-            AggCall("cnt", "count_star", None, "BIGINT NOT NULL"),
-            AggCall("total", "sum", '"v"', "BIGINT"),
-        ]
-        sink_fields = (Field("k", "BIGINT"), *(Field(a.name, a.type) for a in aggs))
-        edge = Edge(src.id, Partitioning.HASH, ("k",)) if p > 1 else Edge(src.id)
-        last = add(
-            "GroupAggregate",
-            GroupAggregateSpec(("k",), tuple(aggs)),
-            (edge,),
-            sink_fields,
-            ChangelogMode.ALL,
-        )
-        ceiling = "SELECT k, count(*), sum(v) FROM data GROUP BY k"
-        changelog = ChangelogMode.ALL
-    else:
-        raise SystemExit(f"unknown query {query!r}")
-    sink = "bench" if source == "bench" else "blackhole"
-    add(
-        "Sink",
-        SinkSpec("out", sink, {"connector": sink}, sink_fields),
-        (Edge(last.id),),
-        sink_fields,
-        changelog,
+def source_ddl(args: argparse.Namespace, path: Path | None) -> str:
+    columns = (
+        "k BIGINT, v BIGINT, seq BIGINT, "
+        f"ts AS TO_TIMESTAMP_LTZ({T0_MS} + seq / {args.rows_per_ms}, 3), created AS PROCTIME(), "
+        "WATERMARK FOR ts AS ts - INTERVAL '1' SECOND"
     )
-    return PhysicalPlan(tuple(nodes), name=f"bench-{query}"), ceiling
-
-
-def ceiling_rows_per_s(sql: str, rows: int, keys: int) -> float:
-    import duckdb
-
-    rng = np.random.default_rng(0)
-    idx = np.arange(rows, dtype=np.int64)
-    data = pa.table(
-        {
-            "k": rng.integers(0, keys, rows, dtype=np.int64),
-            "v": rng.integers(0, 1000, rows, dtype=np.int64),
-            "ts": pa.array((idx // 1000) * 1000 + 1_700_000_000_000_000, pa.timestamp("us")),
-        }
+    if path is not None:
+        fmt = path.suffix.lstrip(".")
+        options = f"'connector' = 'filesystem', 'path' = '{path}', 'format' = '{fmt}'"
+        return f"CREATE TABLE src ({columns}) WITH ({options})"
+    return (
+        f"CREATE TABLE src ({columns}) WITH ('connector' = 'datagen', 'number-of-rows' = '{args.rows}', "
+        f"'rows-per-second' = '1000000000', 'sqlstream.seed' = '7', "
+        f"'fields.k.min' = '0', 'fields.k.max' = '{args.keys - 1}', "
+        "'fields.v.min' = '0', 'fields.v.max' = '999', "
+        f"'fields.seq.kind' = 'sequence', 'fields.seq.start' = '0', 'fields.seq.end' = '{args.rows - 1}')"
     )
-    con = duckdb.connect(config={"threads": 2})
-    con.register("data", data)
+
+
+def generate(args: argparse.Namespace) -> pa.Table:
+    """The rows the datagen table above produces, materialised (for DuckDB and files)."""
+    cat = Catalog()
+    for stmt in planner.parse(source_ddl(args, None)):
+        cat.create(planner.create_table(stmt, cat))
+    plan = planner.plan("SELECT k, v, seq FROM src", cat)
+
+    async def collect() -> pa.Table:
+        job = Job(plan)
+        return pa.Table.from_batches([b async for b in job.results()])
+
+    data = asyncio.run(collect())
+    ts = (
+        pc.cast(pc.add(pc.divide(data.column("seq"), args.rows_per_ms), T0_MS), pa.int64())
+        .cast(pa.timestamp("ms"))
+        .cast(pa.timestamp("us"))
+    )
+    return data.append_column("ts", ts)
+
+
+def run_sqlstream(args: argparse.Namespace, path: Path | None) -> tuple[float, dict[str, Any]]:
+    register_sink("blackhole", LatencySink)
+    query = QUERIES[args.query][0]
+    cat = Catalog()
+    fields = {
+        "projection": "k BIGINT, v2 BIGINT, ts TIMESTAMP_LTZ(3), created TIMESTAMP_LTZ(3)",
+        "group": "k BIGINT, cnt BIGINT, total BIGINT, created TIMESTAMP_LTZ(3), PRIMARY KEY (k) NOT ENFORCED",
+    }.get(
+        args.query,
+        "k BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), cnt BIGINT, total BIGINT, "
+        "top BIGINT, created TIMESTAMP_LTZ(3)",
+    )
+    for stmt in planner.parse(
+        f"{source_ddl(args, path)}; CREATE TABLE out ({fields}) WITH ('connector' = 'blackhole')"
+    ):
+        cat.create(planner.create_table(stmt, cat))
+    config = {"parallelism.default": str(args.parallelism)}
+    plan = planner.plan(f"INSERT INTO out {query}", cat, config)
+    job = Job(plan)
     t0 = time.perf_counter()
+    asyncio.run(job.run())
+    return time.perf_counter() - t0, job.metrics()
+
+
+def reset_peak_rss() -> None:
+    """Forget the peak so far (Linux): the rows the benchmark made for DuckDB are not ours."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def duckdb_rows_per_s(args: argparse.Namespace, data: pa.Table | None, path: Path | None) -> float:
+    con = duckdb.connect(config={"threads": 2})
+    sql = QUERIES[args.query][1]
+    t0 = time.perf_counter()
+    if path is None:
+        assert data is not None
+        con.register("data", data)
+    else:
+        ts = f"make_timestamp(({T0_MS} + seq // {args.rows_per_ms}) * 1000) AS ts"
+        reader = (
+            f"read_json('{path}', columns = {{k: 'BIGINT', v: 'BIGINT', seq: 'BIGINT'}})"
+            if path.suffix == ".json"
+            else f"read_parquet('{path}')"
+        )
+        con.execute(f"CREATE VIEW data AS SELECT k, v, seq, {ts} FROM {reader}")
     con.sql(sql).to_arrow_table()
-    return rows / (time.perf_counter() - t0)
+    return args.rows / (time.perf_counter() - t0)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("query", choices=["projection", "tumble", "hop", "session", "group"])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("query", choices=sorted(QUERIES))
     ap.add_argument("--rows", type=int, default=5_000_000)
     ap.add_argument("--keys", type=int, default=10_000)
+    ap.add_argument(
+        "--rows-per-ms", type=int, default=1000, help="event time advances 1 ms per this many rows"
+    )
     ap.add_argument("--parallelism", "-p", type=int, default=1)
-    ap.add_argument("--batch-size", type=int, default=65536)
-    ap.add_argument("--source", choices=["bench", "datagen"], default="bench")
-    ap.add_argument("--no-ceiling", action="store_true")
+    ap.add_argument("--input", choices=["datagen", "json", "parquet"], default="datagen")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the DuckDB measurement")
     args = ap.parse_args(argv)
-    plan, ceiling_sql = build(args.query, args.rows, args.keys, args.parallelism, args.source)
-    config = {"sqlstream.runtime.batch-size": str(args.batch_size)}
-    job = Job(plan, config=config)
-    t0 = time.perf_counter()
-    asyncio.run(job.run())
-    secs = time.perf_counter() - t0
-    m = job.metrics()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    lat = sorted(LATENCIES)
-    result: dict[str, Any] = {
-        "query": args.query,
-        "rows": m["rows_read"],
-        "seconds": round(secs, 3),
-        "rows_per_s": round(m["rows_read"] / secs),
-        "rows_out": m["rows_written"],
-        "peak_rss_mb": round(rss_mb),
-        "p50_latency_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
-        "p99_latency_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None,
-    }
-    if not args.no_ceiling:
-        result["duckdb_batch_rows_per_s"] = round(ceiling_rows_per_s(ceiling_sql, args.rows, args.keys))
+    with tempfile.TemporaryDirectory() as tmp:
+        path: Path | None = None
+        data = generate(args) if args.input != "datagen" else None
+        if args.input != "datagen":
+            path = Path(tmp) / f"rows.{args.input}"
+            con = duckdb.connect()
+            assert data is not None
+            con.register("rows", data.select(["k", "v", "seq"]))
+            fmt = "(FORMAT json)" if args.input == "json" else "(FORMAT parquet)"
+            con.execute(f"COPY rows TO '{path}' {fmt}")
+            del con
+        rows_for_duckdb = data if not args.no_ceiling and path is None else None
+        del data
+        reset_peak_rss()
+        seconds, m = run_sqlstream(args, path)
+        rss_mb = peak_rss_mb()
+        lat = sorted(LATENCIES)
+        result: dict[str, Any] = {
+            "query": args.query,
+            "input": args.input,
+            "parallelism": args.parallelism,
+            "rows": m["rows_read"],
+            "seconds": round(seconds, 3),
+            "rows_per_s": round(m["rows_read"] / seconds),
+            "rows_out": m["rows_written"],
+            "peak_rss_mb": round(rss_mb),
+            "p50_latency_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
+            "p99_latency_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None,
+        }
+        if not args.no_ceiling:
+            if path is None and rows_for_duckdb is None:
+                rows_for_duckdb = generate(args)
+            ceiling = duckdb_rows_per_s(args, rows_for_duckdb, path)
+            result["duckdb_batch_rows_per_s"] = round(ceiling)
+            result["share_of_duckdb"] = f"{result['rows_per_s'] / ceiling:.0%}"
     for key, value in result.items():
         print(f"{key:>24}: {value:,}" if isinstance(value, int | float) else f"{key:>24}: {value}")
     return result

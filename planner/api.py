@@ -143,10 +143,15 @@ def _default_name(statement: st.Statement) -> str:
 # ---- DDL ------------------------------------------------------------------------------
 
 
-def create_table(statement: st.CreateTable, catalog: Catalog) -> TableDef:
+def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
     """A validated table definition: its options against the connector's spec, its
     computed columns and watermark bound (so their types are known and mistakes are caught
-    at CREATE time, as Flink does)."""
+    at CREATE time, as Flink does). Takes a parsed CREATE TABLE or its text."""
+    statement = to_statement(statement)
+    if not isinstance(statement, st.CreateTable):
+        raise PlanError(
+            f"expected CREATE TABLE, got {type(statement).__name__}", line=statement.line, col=statement.col
+        )
     try:
         validate_options(statement.options, f"table '{statement.name}'")
         table = TableDef(
