@@ -20,7 +20,8 @@ new connection; constraint violations and bad data are not. ``exactly-once`` (th
 default under EXACTLY_ONCE checkpointing): the rows between two checkpoints go into one
 transaction. ``pre_commit(n)`` flushes, inserts a marker row (gid, sink id, subtask,
 checkpoint, a random token) into ``sqlstream_commits`` (in the table's schema; created
-when missing) inside that transaction, runs ``PREPARE TRANSACTION '<gid>'`` and returns
+when missing; markers of the subtask's checkpoints before ``n - 100`` are deleted) inside
+that transaction, runs ``PREPARE TRANSACTION '<gid>'`` and returns
 the handle; the next write opens the next transaction. ``commit(n, handle)`` runs
 ``COMMIT PREPARED`` on a second connection; if the gid is gone, the marker row with the
 handle's token says it was committed before (fine) and its absence says it was rolled
@@ -98,6 +99,7 @@ from runtime.connectors.registry import register_sink, register_source
 log = logging.getLogger(__name__)
 
 COMMITS_TABLE = "sqlstream_commits"
+MARKERS_KEPT = 100  # checkpoints of marker rows kept per sink subtask
 _MAX_GID = 200  # PostgreSQL's limit (GIDSIZE), in bytes
 _INSERT, _UPDATE_BEFORE, _UPDATE_AFTER, _DELETE = 0, 1, 2, 3
 
@@ -597,6 +599,12 @@ class PostgresSink(SinkWriter):
                         "SET token = EXCLUDED.token, committed_at = now()"
                     ).format(self.commits),
                     [gid, self.prefix, self.ctx.subtask, checkpoint_id, token],
+                )
+                await self._conn.execute(  # markers old enough that no restore can ask for them
+                    sql.SQL(
+                        "DELETE FROM {} WHERE sink_id = %s AND subtask = %s AND checkpoint_id < %s"
+                    ).format(self.commits),
+                    [self.prefix, self.ctx.subtask, checkpoint_id - MARKERS_KEPT],
                 )
                 await self._conn.execute(sql.SQL("PREPARE TRANSACTION {}").format(sql.Literal(gid)))
             except psycopg.errors.DuplicateObject:
