@@ -30,7 +30,9 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
+from pygments.style import Style as PygmentsStyle
 from pygments.styles import get_style_by_name
+from pygments.util import ClassNotFound
 
 import planner
 from catalog.errors import SqlStreamError
@@ -65,6 +67,15 @@ def history_path() -> Path:
     """``$SQLSTREAM_HISTORY``, else ``~/.sqlstream_history``."""
     env = os.environ.get("SQLSTREAM_HISTORY")
     return Path(env).expanduser() if env else Path.home() / ".sqlstream_history"
+
+
+def pygments_style() -> type[PygmentsStyle]:
+    """The highlighting colours: Pygments' style named by ``$SQLSTREAM_STYLE`` (e.g.
+    ``monokai`` on a dark terminal), else ``default``, which reads on light and dark ones."""
+    try:
+        return get_style_by_name(os.environ.get("SQLSTREAM_STYLE", "default"))
+    except ClassNotFound:
+        return get_style_by_name("default")
 
 
 def open_history(path: Path) -> tuple[History, str | None]:
@@ -132,7 +143,7 @@ class Shell:
             enable_open_in_editor=True,
             enable_history_search=False,
             search_ignore_case=True,
-            style=merge_styles([style_from_pygments_cls(get_style_by_name("monokai")), STYLE]),
+            style=merge_styles([style_from_pygments_cls(pygments_style()), STYLE]),
             include_default_pygments_style=False,
             refresh_interval=1.0 if self._interactive else 0,
             input=input,
@@ -302,6 +313,7 @@ class Shell:
                     self.echo("Cancelled.")
                     return Action.CONTINUE
                 continue
+            self._last_sql = piece.text  # what \e edits: the user's statement, not a command's
             if not self.run_statement(piece.text, filename, piece.line, piece.col, text):
                 left = len(pieces) - i - 1
                 if left:
@@ -333,7 +345,6 @@ class Shell:
     ) -> bool:
         """Parse, run and show one statement; errors are shown, never raised. ``source`` is the
         buffer or file the statement starts in at ``line``/``col``, for the error's caret."""
-        self._last_sql = sql
         started = time.perf_counter()
         ok = True
         try:

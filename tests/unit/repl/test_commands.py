@@ -88,6 +88,7 @@ def test_e_edits_the_last_statement_into_the_next_prompt(
     editor.chmod(0o755)
     monkeypatch.setenv("EDITOR", str(editor))
     monkeypatch.delenv("VISUAL", raising=False)
-    out, _ = drive(session, ["DESCRIBE orders;\r", "\\e\r", "\r", "\\q\r"])
+    # \dt in between runs SHOW TABLES for the user, but the last statement typed stays DESCRIBE
+    out, _ = drive(session, ["DESCRIBE orders;\r", "\\dt\r", "\\e\r", "\r", "\\q\r"])
     assert "| order_id " in out
     assert "| bidtime " in out  # the edited statement ran after Enter
