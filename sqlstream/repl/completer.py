@@ -361,6 +361,8 @@ def suggest(text_before: str, text_after: str = "", meta: Metadata | None = None
         return Suggestion(Kind.STATEMENT, prefix)
 
     first = words[0]
+    if words == ["EXPLAIN"]:
+        return Suggestion(Kind.STATEMENT, prefix)  # EXPLAIN SELECT ... / EXPLAIN INSERT INTO ...
     # SET 'key' / RESET 'key'
     if first in ("SET", "RESET") and len(tokens) == 1:
         return Suggestion(Kind.CONFIG_KEY, prefix, in_string=in_string)

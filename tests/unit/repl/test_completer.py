@@ -30,6 +30,7 @@ def test_statement_keywords_at_the_start(meta: Metadata) -> None:
     assert complete(meta, "SEL") == ["SELECT"]
     assert "CREATE TABLE" in complete(meta, "CRE")
     assert complete(meta, "sel") == ["select"]  # follows the user's case
+    assert complete(meta, "EXPLAIN INS") == ["INSERT INTO", "INSERT OVERWRITE"]
 
 
 def test_tables_and_views_after_from_join_into_table_describe(meta: Metadata) -> None:
