@@ -105,3 +105,16 @@ def test_catalog_file_keeps_tables_between_runs(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert "| kept" in second.stdout
     assert "'connector' = 'blackhole'" in second.stdout
+
+
+def test_dash_f_is_the_same_as_run(tmp_path: Path) -> None:
+    script = tmp_path / "s.sql"
+    script.write_text(
+        "CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '3', "
+        "'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '3');\n"
+        "CREATE TABLE o (a INT) WITH ('connector' = 'print');\n"
+        "INSERT INTO o SELECT a * 10 FROM t;\n"
+    )
+    out = run("-f", str(script))
+    assert out.returncode == 0, out.stderr
+    assert sorted(out.stdout.split()) == ["+I[10]", "+I[20]", "+I[30]"]

@@ -85,3 +85,22 @@ def test_errors_name_the_problem_and_the_line(session: sqlstream.Session) -> Non
         session.execute("SHOW TABLES;\nSELECT nn FROM nums;")
     assert e.value.line == 2 and "column 'nn' not found" in e.value.message
     assert "did you mean 'n'" in (e.value.hint or "")
+
+
+def test_unbounded_query_streams_its_changelog_until_closed(session: sqlstream.Session) -> None:
+    session.execute(
+        "CREATE TABLE ticks (k INT) WITH ('connector' = 'datagen', 'rows-per-second' = '200', "
+        "'fields.k.min' = '1', 'fields.k.max' = '3')"
+    )
+    query = session.sql("SELECT k, COUNT(*) AS c FROM ticks GROUP BY k")
+    assert not query.bounded
+    seen = []
+    for kind, row in query.changelog():
+        seen.append((kind, row))
+        if len(seen) >= 20:
+            break
+    query.close()
+    kinds = {k for k, _ in seen}
+    assert 0 in kinds and kinds <= {0, 1, 2}  # +I first, then -U/+U as counts grow
+    assert all(row[0] in (1, 2, 3) for _, row in seen)
+    assert query.job.status_is_final()
