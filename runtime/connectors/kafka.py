@@ -39,9 +39,13 @@ key fields, else Kafka's choice) | round-robin | fixed (subtask ``i`` writes par
   ``pre_commit(n)`` flushes, waits for every ack, returns the handle
   ``{transactional_id, producer_id, epoch, ...}`` and opens the next transaction on another
   id; ``commit(n, handle)`` commits it with EndTxn (also from a new process; idempotent).
-  ``KafkaSink.recover`` commits the handles of a restored checkpoint and fences every other
-  id of the prefix; ``restore`` keeps a restored handle's id unused until this run
-  completes a checkpoint. Readers of the topic should read ``read_committed``.
+  On start, ``writer.recover(handles)`` (after ``open``, before any row) commits the
+  restored checkpoint's handles it is given, keeps their ids unused until this run
+  completes a checkpoint, and fences this subtask's other ids and those of vanished
+  subtasks that fall to it; ``KafkaSink.recover_all(spec, handles, config, parallelism)``
+  does the same for a whole sink at once. The first transaction begins with the first
+  row, so opening the writer aborts nothing a recovery must commit. Readers of the topic
+  should read ``read_committed``.
 """
 
 from __future__ import annotations
@@ -83,7 +87,9 @@ from runtime.connectors.kafka_txn import (
     TxnClient,
     broker_max_transaction_timeout,
     commit_transaction,
+    fenced_by,
     recover,
+    subtask_bound,
     transactions,
 )
 from runtime.connectors.registry import register_sink, register_source
@@ -623,6 +629,14 @@ class KafkaSource(SourceReader):
         offsets = position.get("offsets", {})
         self._restored = {parse_tp_key(k): int(v) for k, v in offsets.items()}
 
+    def restore_rescaled(self, positions: list[dict[str, Any]]) -> None:
+        """The checkpoint was taken at another parallelism: every old subtask's offsets are
+        merged, and ``open`` keeps those of the partitions this subtask reads now."""
+        merged: dict[str, Any] = {}
+        for position in positions:
+            merged.update((position or {}).get("offsets", {}))
+        self.restore({"offsets": merged})
+
     async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
         """Commit the checkpoint's offsets to the group (monitoring only)."""
         from aiokafka.structs import OffsetAndMetadata, TopicPartition
@@ -723,7 +737,7 @@ class KafkaSink(SinkWriter):
 
     # ---- recovery ----------------------------------------------------------------------
     @classmethod
-    async def recover(
+    async def recover_all(
         cls,
         spec: SinkSpec,
         handles: Sequence[Any],
@@ -749,6 +763,33 @@ class KafkaSink(SinkWriter):
             where=writer.where,
         )
 
+    async def recover(self, handles: Sequence[Any]) -> None:
+        """The sink operator's call after ``open`` and before any data: commit the handles
+        it is given (``(checkpoint id, handle)`` pairs of this subtask, or of every old
+        subtask ``i`` with ``i % parallelism == subtask`` after a change of parallelism),
+        keep their ids unused until this run completes a checkpoint, and fence this
+        subtask's other ids and those of the vanished subtasks that fall to it."""
+        await self.recover_share(handles)
+
+    async def recover_share(self, handles: Sequence[Any]) -> RecoveryReport:
+        """``recover``, returning what it committed and fenced."""
+        self.restore(handles)
+        if self.guarantee != Guarantee.EXACTLY_ONCE or self.prefix is None:
+            return RecoveryReport()
+        if self._txn is not None:
+            raise KafkaConnectorError(f"{self.where}: internal: recover() after data was written")
+        bound = subtask_bound(handles, self.ctx.parallelism)
+        return await recover(
+            self.kwargs,
+            self.prefix,
+            handles,
+            parallelism=self.ctx.parallelism,
+            timeout_ms=self.timeout_ms,
+            where=self.where,
+            slots=self.slots.size,
+            subtasks=fenced_by(self.ctx.subtask, self.ctx.parallelism, bound),
+        )
+
     def restore(self, handles: Sequence[Any]) -> None:
         """Called before ``open`` with the restored checkpoint's handles: this subtask keeps
         their ids unused until a checkpoint of this run completes, so that a second recovery
@@ -767,8 +808,7 @@ class KafkaSink(SinkWriter):
             check_transaction_timeout(self.timeout_ms, self.ctx.config, broker_max, self.where)
             self._client = TxnClient(self.kwargs)
             await self._client.__aenter__()
-            await self._begin()
-            return
+            return  # the first transaction begins with the first row (after any recovery)
         kwargs = dict(self.kwargs)
         if self.guarantee == Guarantee.AT_LEAST_ONCE:
             kwargs.setdefault("acks", "all")

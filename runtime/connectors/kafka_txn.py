@@ -45,13 +45,18 @@ class TransactionLostError(KafkaConnectorError):
 
 
 def transactions(handle: Any) -> Iterator[dict[str, Any]]:
-    """The transactions a sink handle names (itself and the earlier ones it carries)."""
-    if not handle:
-        return
-    if isinstance(handle, list | tuple):
+    """The transactions a sink handle names (itself and the earlier ones it carries).
+
+    >>> h = {"transactional_id": "p-0-1", "earlier": [{"transactional_id": "p-0-0"}]}
+    >>> [t["transactional_id"] for t in transactions([[3, h], [4, None]])]
+    ['p-0-0', 'p-0-1']
+    """
+    if isinstance(handle, list | tuple):  # several handles, or (checkpoint id, handle) pairs
         for h in handle:
             yield from transactions(h)
         return
+    if not isinstance(handle, dict) or not handle.get("transactional_id"):
+        return  # no transaction (an idle checkpoint), or a checkpoint id
     for earlier in handle.get("earlier", ()):
         yield from transactions(earlier)
     yield handle
@@ -161,6 +166,25 @@ async def commit_transaction(client: TxnClient, txn: Mapping[str, Any], where: s
     raise lost_message(txn, error.__name__, where)
 
 
+def subtask_bound(handles: Any, parallelism: int) -> int:
+    """How many subtasks may have used ids: the current parallelism, or the larger one the
+    handles were written with (a job restarted with fewer subtasks)."""
+    bound = parallelism
+    for t in transactions(handles):
+        bound = max(bound, int(t.get("parallelism", 0)), int(t.get("subtask", 0)) + 1)
+    return bound
+
+
+def fenced_by(subtask: int, parallelism: int, bound: int) -> list[int]:
+    """The subtasks whose ids subtask ``subtask`` fences when each writer recovers its own
+    share: its own, and those beyond the parallelism that fall to it (modulo).
+
+    >>> fenced_by(0, 2, 5), fenced_by(1, 2, 5)
+    ([0, 2, 4], [1, 3])
+    """
+    return [subtask, *(k for k in range(parallelism, bound) if k % parallelism == subtask)]
+
+
 @dataclass
 class RecoveryReport:
     committed: list[str] = field(default_factory=list)
@@ -176,10 +200,12 @@ async def recover(
     timeout_ms: int,
     where: str,
     slots: int = DEFAULT_SLOTS,
+    subtasks: Iterable[int] | None = None,
 ) -> RecoveryReport:
     """Commit every transaction the handles name, then fence every other transactional id
     of ``prefix`` (all subtasks up to the largest parallelism known, all slots), which
-    aborts whatever a crashed or zombie instance left open there.
+    aborts whatever a crashed or zombie instance left open there. ``subtasks`` limits the
+    fencing to those subtasks' ids (a writer recovering its own share).
 
     Commits come first: fencing an id turns its handle into ``InvalidProducerEpoch``. When a
     recorded transaction is lost, the others are still committed and the error is raised at
@@ -187,10 +213,10 @@ async def recover(
     txns = list(transactions(list(handles)))
     report = RecoveryReport()
     lost: list[TransactionLostError] = []
-    subtasks = parallelism
+    bound = subtask_bound(txns, parallelism)
     for t in txns:
-        subtasks = max(subtasks, int(t.get("parallelism", 0)), int(t.get("subtask", 0)) + 1)
         slots = max(slots, int(t.get("slots", 0)))
+    fence_subtasks = list(range(bound)) if subtasks is None else list(subtasks)
     async with TxnClient(kwargs) as client:
         for t in txns:
             try:
@@ -201,7 +227,7 @@ async def recover(
         keep = {t["transactional_id"] for t in txns}
         ids = [
             transactional_id(prefix, k, s)
-            for k in range(subtasks)
+            for k in fence_subtasks
             for s in range(slots)
             if transactional_id(prefix, k, s) not in keep
         ]

@@ -296,13 +296,13 @@ def test_handle_committed_from_a_fresh_process_after_a_crash_appears_exactly_onc
         # Open transactions: read_committed sees nothing yet.
         assert await read_records(kafka_bootstrap, topic) == []
         spec = SinkSpec("t", "kafka", options, COLS)
-        report = await KafkaSink.recover(spec, [handle], CONFIG, parallelism=1)
+        report = await KafkaSink.recover_all(spec, [handle], CONFIG, parallelism=1)
         assert report.committed == [handle["transactional_id"]]
         assert f"{prefix}-1-1" in report.fenced  # subtask 1 of 2: beyond the new parallelism
         records = await read_records(kafka_bootstrap, topic)
         assert values(records) == [0, 1, 2, 3, 4]  # 100 and 101 were aborted
         # A second recovery from the same checkpoint (a crash during the restart) is harmless.
-        await KafkaSink.recover(spec, [handle], CONFIG, parallelism=1)
+        await KafkaSink.recover_all(spec, [handle], CONFIG, parallelism=1)
         assert values(await read_records(kafka_bootstrap, topic)) == [0, 1, 2, 3, 4]
         everything = await read_records(kafka_bootstrap, topic, "read_uncommitted")
         assert sorted(values(everything)) == [0, 1, 2, 3, 4, 100, 101]
@@ -322,7 +322,7 @@ def test_recovery_without_handles_aborts_a_leftover_open_transaction(kafka_boots
 
     async def scenario() -> None:
         spec = SinkSpec("t", "kafka", options, COLS)
-        await KafkaSink.recover(spec, [], CONFIG, parallelism=1)
+        await KafkaSink.recover_all(spec, [], CONFIG, parallelism=1)
         # Both transactions were aborted: the topic is readable to its end, and empty.
         assert await read_records(kafka_bootstrap, topic) == []
         writer = sink(kafka_bootstrap, eos_options(topic, prefix), COLS, config=CONFIG)
@@ -354,7 +354,9 @@ def test_a_fenced_transaction_at_recovery_is_reported_as_data_loss(kafka_bootstr
         async with TxnClient({"bootstrap_servers": kafka_bootstrap}) as client:
             await client.fence(handle["transactional_id"], 60000)  # as a timeout would abort it
         with pytest.raises(TransactionLostError) as e:
-            await KafkaSink.recover(SinkSpec("t", "kafka", options, COLS), [handle], CONFIG, parallelism=1)
+            await KafkaSink.recover_all(
+                SinkSpec("t", "kafka", options, COLS), [handle], CONFIG, parallelism=1
+            )
         text = str(e.value)
         assert handle["transactional_id"] in text
         assert "records are lost" in text and "transaction.timeout.ms" in text
@@ -376,7 +378,7 @@ def test_restored_handles_keep_their_ids_until_a_checkpoint_of_the_new_run_compl
         await create_topic(kafka_bootstrap, topic)
         spec = SinkSpec("t", "kafka", options, COLS)
         handle = run_and_kill(options)
-        await KafkaSink.recover(spec, [handle], CONFIG, parallelism=1)
+        await KafkaSink.recover_all(spec, [handle], CONFIG, parallelism=1)
         writer = sink(kafka_bootstrap, eos_options(topic, prefix), COLS, config=CONFIG)
         assert isinstance(writer, KafkaSink)
         writer.restore([handle])
@@ -387,7 +389,37 @@ def test_restored_handles_keep_their_ids_until_a_checkpoint_of_the_new_run_compl
         # The new run crashes before checkpoint 5 completes: recovery from the old checkpoint
         # again still finds the old handle committed (its id was not touched).
         await writer.close()
-        await KafkaSink.recover(spec, [handle], CONFIG, parallelism=1)
+        await KafkaSink.recover_all(spec, [handle], CONFIG, parallelism=1)
         assert values(await read_records(kafka_bootstrap, topic)) == [0, 1, 2, 3, 4]
+
+    asyncio.run(scenario())
+
+
+def test_writer_recover_commits_its_handles_and_fences_vanished_subtasks_after_rescale(
+    kafka_bootstrap: str,
+) -> None:
+    """The sink operator's path: ``writer.recover(handles)`` after ``open``, before any row,
+    at a lower parallelism than the crashed run (subtask 1 of 2 falls to subtask 0 of 1)."""
+    topic, prefix = unique("sink-share"), unique("share")
+    options = {
+        "connector": "kafka",
+        "properties.bootstrap.servers": kafka_bootstrap,
+        **eos_options(topic, prefix),
+    }
+    asyncio.run(create_topic(kafka_bootstrap, topic))
+    handle = run_and_kill(options, subtask=1, parallelism=2)
+
+    async def scenario() -> None:
+        writer = sink(kafka_bootstrap, eos_options(topic, prefix), COLS, config=CONFIG)
+        assert isinstance(writer, KafkaSink)
+        await writer.open()
+        report = await writer.recover_share([[1, handle]])
+        assert report.committed == [handle["transactional_id"]]
+        assert f"{prefix}-1-1" in report.fenced and f"{prefix}-0-0" in report.fenced
+        await writer.write(rows(50))
+        h = await writer.pre_commit(2)
+        await writer.commit(2, h)
+        await writer.close()
+        assert values(await read_records(kafka_bootstrap, topic)) == [0, 1, 2, 3, 4, 50]
 
     asyncio.run(scenario())

@@ -348,6 +348,35 @@ def test_restore_from_a_position_resumes_with_no_gap_and_no_duplicate(kafka_boot
     assert sum(position["offsets"].values()) == 37
 
 
+def test_restore_at_another_parallelism_merges_the_old_subtasks_positions(kafka_bootstrap: str) -> None:
+    topic = unique("src-rescale")
+    opts = {"topic": topic, "format": "json", "scan.startup.mode": "earliest-offset"}
+
+    async def scenario() -> list[int]:
+        await create_topic(kafka_bootstrap, topic, partitions=2)
+        for p in range(2):
+            await produce(
+                kafka_bootstrap, topic, json_values(*({"id": p * 100 + i} for i in range(10))), partition=p
+            )
+        positions, seen = [], []
+        for subtask in range(2):
+            reader = source(kafka_bootstrap, opts, COLS, subtask=subtask, parallelism=2)
+            await reader.open()
+            seen += (await poll_rows(reader, 3 + subtask, max_rows=3 + subtask)).column("id").to_pylist()
+            positions.append(reader.position())
+            await reader.close()
+        reader = source(kafka_bootstrap, opts, COLS)
+        reader.restore_rescaled(positions)
+        await reader.open()
+        seen += (await poll_rows(reader, 20 - len(seen))).column("id").to_pylist()
+        assert await reader.poll(100) is None
+        await reader.close()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert sorted(seen) == [*range(10), *range(100, 110)]
+
+
 def test_key_format_key_fields_value_fields_include_and_metadata(kafka_bootstrap: str) -> None:
     topic = unique("src-key")
 
