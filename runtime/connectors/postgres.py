@@ -25,9 +25,11 @@ that transaction, runs ``PREPARE TRANSACTION '<gid>'`` and returns
 the handle; the next write opens the next transaction. ``commit(n, handle)`` runs
 ``COMMIT PREPARED`` on a second connection; if the gid is gone, the marker row with the
 handle's token says it was committed before (fine) and its absence says it was rolled
-back (``DataLossError`` naming the gid). ``PostgresSink.recover`` commits the handles a
-restored checkpoint recorded and rolls back every other prepared transaction of this sink
-in this database, whatever subtask made it.
+back (``DataLossError`` naming the gid). ``recover(handles)`` (each subtask, after a
+restart) commits the handles a restored checkpoint recorded and rolls back every other
+prepared transaction of this sink in this database that falls to this subtask (old
+subtask ``s`` falls to ``s % parallelism``, so a smaller parallelism still cleans up);
+``PostgresSink.recover_all`` does the same for all subtasks at once.
 
 The gid is ``<prefix>-<subtask>-<checkpoint>``, with ``sink.transactional-id-prefix``
 as prefix, by default ``sqlstream-<job name>-<table>``. Like Flink's, the prefix must be
@@ -58,7 +60,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +84,7 @@ from runtime.connectors.postgres_conn import (
     TableName,
     conn_config,
     connect,
+    server_error,
     table_columns,
     transient,
     unique_keys,
@@ -99,6 +102,11 @@ from runtime.connectors.registry import register_sink, register_source
 log = logging.getLogger(__name__)
 
 COMMITS_TABLE = "sqlstream_commits"
+COMMITS_DDL = (
+    "CREATE TABLE IF NOT EXISTS {} (gid text PRIMARY KEY, sink_id text NOT NULL, "
+    "subtask int NOT NULL, checkpoint_id bigint NOT NULL, token text NOT NULL, "
+    "committed_at timestamptz NOT NULL DEFAULT now())"
+)
 MARKERS_KEPT = 100  # checkpoints of marker rows kept per sink subtask
 _MAX_GID = 200  # PostgreSQL's limit (GIDSIZE), in bytes
 _INSERT, _UPDATE_BEFORE, _UPDATE_AFTER, _DELETE = 0, 1, 2, 3
@@ -417,12 +425,19 @@ class PostgresSink(SinkWriter):
         self._error: BaseException | None = None
         self._ended = False
         self._pending: dict[str, dict[str, Any]] = {}  # prepared here, not yet committed
+        self.recovered = RecoveryResult()
 
     def __repr__(self) -> str:
         return f"PostgresSink({self.where}, {self.name} at {self.cfg.where}, {self.guarantee.value})"
 
     # ---- open ----------------------------------------------------------------------------
     async def open(self) -> None:
+        try:
+            await self._open()
+        except psycopg.Error as e:
+            raise server_error(self.cfg, self.where, f"opening {self.name}", e) from None
+
+    async def _open(self) -> None:
         self._conn = await connect(self.cfg, str(self.name))
         hint = create_table_hint(self.name, self.spec.columns, tuple(self.key))
         oid, pg_cols = await table_columns(self._conn, self.name, self.cfg, hint)
@@ -443,7 +458,15 @@ class PostgresSink(SinkWriter):
             cur = await admin.execute("SHOW max_prepared_transactions")
             row = await cur.fetchone()
             check_prepared_transactions(str(row[0]) if row else "0", self.where)
-            await ensure_commits_table(admin, self.commits)
+            try:
+                await ensure_commits_table(admin, self.commits)
+            except psycopg.Error as e:
+                error = server_error(self.cfg, self.where, f"creating the marker table {COMMITS_TABLE}", e)
+                error.hint = (
+                    "exactly-once keeps one marker row per checkpoint in it; let the user create "
+                    f"tables in the schema, or create it: {COMMITS_DDL.format(_quote(COMMITS_TABLE))}"
+                )
+                raise error from None
         if self.interval_ms > 0:
             self._ticker = asyncio.create_task(self._tick(), name=f"postgres-flush {self.where}")
 
@@ -682,8 +705,28 @@ class PostgresSink(SinkWriter):
             self._conn = self._admin = None
 
     # ---- recovery ------------------------------------------------------------------------
+    async def recover(self, handles: Sequence[tuple[int, Any]]) -> None:
+        """After ``open``, before any ``write`` (the checkpoint coordinator calls it on every
+        start, with no handles on a fresh one): commit the restored checkpoint's handles of
+        this subtask (idempotent), then roll back every other prepared transaction of this
+        sink whose subtask ``s`` is this subtask's to clean (``s % parallelism ==
+        subtask``: after a rescale, the old subtasks beyond the parallelism are covered).
+        Raises ``DataLossError`` when a recorded transaction was rolled back; what it did
+        is kept in ``recovered``."""
+        p, me = self.ctx.parallelism, self.ctx.subtask
+        async with self._lock:
+            self.recovered = await settle(
+                self.cfg,
+                await self._admin_conn(),
+                self.commits,
+                self.prefix,
+                [h for _, h in handles],
+                self.where,
+                lambda subtask: subtask % p == me,
+            )
+
     @classmethod
-    async def recover(
+    async def recover_all(
         cls,
         spec: SinkSpec,
         handles: Sequence[Any],
@@ -692,53 +735,62 @@ class PostgresSink(SinkWriter):
         *,
         job_name: str | None = None,
     ) -> RecoveryResult:
-        """Before the writers open after a restore (or a fresh start, with no handles):
-        commit every handle the restored checkpoint recorded (of every subtask), then roll
-        back every other prepared transaction of this sink in this database, also those of
-        subtasks beyond the current parallelism. Raises ``DataLossError`` when a recorded
-        transaction was rolled back. ``job_name`` is the plan's name (the writers'
-        ``ctx.job_name``, part of the default prefix); the prefixes the handles carry are
-        cleaned up too."""
+        """The same for every subtask at once, without a writer (a tool, or a coordinator
+        that recovers a sink before its writers open): ``handles`` of all subtasks. ``job_name``
+        is the plan's name (the writers' ``ctx.job_name``, part of the default prefix)."""
         job = job_name or (config or {}).get("pipeline.name") or "sqlstream-job"
         ctx = SubtaskContext(job, 0, spec.table, 0, max(1, parallelism), dict(config or {}))
         probe = cls(spec, ctx)
-        result = RecoveryResult()
         admin = await connect(probe.cfg, str(probe.name), autocommit=True)
         try:
-            keep: set[str] = set()
-            for handle in handles:
-                if not handle:
-                    continue
-                keep.add(handle["gid"])
-                done = await commit_handle(probe.cfg, admin, probe.commits, handle, probe.where)
-                (result.committed if done == "committed" else result.already_committed).append(handle["gid"])
-            prefixes = {probe.prefix} | {h["prefix"] for h in handles if h and h.get("prefix")}
-            patterns = [gid_pattern(p) for p in sorted(prefixes)]
-            cur = await admin.execute(
-                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER BY gid"
+            return await settle(
+                probe.cfg, admin, probe.commits, probe.prefix, list(handles), probe.where, lambda _: True
             )
-            for (gid,) in await cur.fetchall():
-                if gid in keep or not any(p.fullmatch(gid) for p in patterns):
-                    continue
-                with contextlib.suppress(psycopg.errors.UndefinedObject):  # gone meanwhile
-                    await admin.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
-                    result.rolled_back.append(gid)
-                    log.info("%s: rolled back the leftover prepared transaction '%s'", probe.where, gid)
         finally:
             await admin.close()
-        return result
+
+
+async def settle(
+    cfg: ConnConfig,
+    admin: psycopg.AsyncConnection[Any],
+    commits: sql.Identifier,
+    prefix: str,
+    handles: Sequence[Any],
+    where: str,
+    owns: Callable[[int], bool],
+) -> RecoveryResult:
+    """Commit ``handles``, then roll back the prepared transactions of ``prefix`` (and of
+    the prefixes the handles carry) in this database whose subtask ``owns`` says is ours."""
+    result = RecoveryResult()
+    keep: set[str] = set()
+    for handle in handles:
+        if not handle:
+            continue
+        keep.add(handle["gid"])
+        done = await commit_handle(cfg, admin, commits, handle, where)
+        (result.committed if done == "committed" else result.already_committed).append(handle["gid"])
+    prefixes = {prefix} | {h["prefix"] for h in handles if h and h.get("prefix")}
+    patterns = [gid_pattern(p) for p in sorted(prefixes)]
+    cur = await admin.execute(
+        "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER BY gid"
+    )
+    for (gid,) in await cur.fetchall():
+        if gid in keep:
+            continue
+        match = next((m for m in (p.fullmatch(gid) for p in patterns) if m), None)
+        if match is None or not owns(int(match.group(1))):
+            continue
+        with contextlib.suppress(psycopg.errors.UndefinedObject):  # gone meanwhile
+            await admin.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
+            result.rolled_back.append(gid)
+            log.info("%s: rolled back the leftover prepared transaction '%s'", where, gid)
+    return result
 
 
 async def ensure_commits_table(admin: psycopg.AsyncConnection[Any], commits: sql.Identifier) -> None:
     """Create ``sqlstream_commits`` when it is missing (concurrent subtasks may race)."""
     with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
-        await admin.execute(
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (gid text PRIMARY KEY, sink_id text NOT NULL, "
-                "subtask int NOT NULL, checkpoint_id bigint NOT NULL, token text NOT NULL, "
-                "committed_at timestamptz NOT NULL DEFAULT now())"
-            ).format(commits)
-        )
+        await admin.execute(sql.SQL(COMMITS_DDL).format(commits))
 
 
 async def commit_handle(
@@ -858,6 +910,12 @@ class PostgresSource(SourceReader):
         self._opened = False
 
     async def open(self) -> None:
+        try:
+            await self._open()
+        except psycopg.Error as e:
+            raise server_error(self.cfg, self.where, f"opening {self.name}", e) from None
+
+    async def _open(self) -> None:
         p, i = self.ctx.parallelism, self.ctx.subtask
         self._mine = [s for s in self.strides if s.index % p == i and s.index not in self._done]
         self._opened = True

@@ -273,6 +273,17 @@ async def unique_keys(conn: psycopg.AsyncConnection[Any], oid: int) -> list[set[
         return [set(r[0]) for r in await cur.fetchall()]
 
 
+def server_error(cfg: ConnConfig, where: str, doing: str, e: psycopg.Error) -> PostgresError:
+    """A PostgreSQL error met while ``doing`` something, with the server named and the
+    password scrubbed."""
+    text = cfg.scrub(str(e)).strip()
+    detail = text.splitlines()[0] if text else type(e).__name__
+    hint = None
+    if isinstance(e, psycopg.errors.InsufficientPrivilege):
+        hint = f"grant user '{cfg.user}' the privileges it needs on the table (and its schema)"
+    return PostgresError(f"{where}: {doing} at {cfg.where} failed: {detail}", hint=hint)
+
+
 def transient(e: BaseException) -> bool:
     """Whether retrying the same statements may succeed: a lost connection, a serialization
     failure or deadlock, an admin shutdown; never a constraint violation or bad data."""

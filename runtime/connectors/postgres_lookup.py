@@ -50,6 +50,7 @@ from runtime.connectors.postgres_conn import (
     TableName,
     conn_config,
     connect,
+    server_error,
     table_columns,
     transient,
 )
@@ -165,6 +166,12 @@ class PostgresLookup:
         self.queries = 0
 
     async def open(self) -> None:
+        try:
+            await self._open()
+        except psycopg.Error as e:
+            raise server_error(self.cfg, self.where, f"opening {self.name}", e) from None
+
+    async def _open(self) -> None:
         self._conn = await connect(self.cfg, str(self.name), autocommit=True)
         hint = create_table_hint(self.name, self.spec.columns)
         _, pg_cols = await table_columns(self._conn, self.name, self.cfg, hint)

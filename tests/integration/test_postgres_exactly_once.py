@@ -199,13 +199,13 @@ def test_killed_writer_is_committed_exactly_once_by_a_fresh_process(pg_dsn: str,
     leave_prepared(pg_dsn, other)
     try:
         spec = sink_spec(pg_dsn, table, ROWS, guarantee=EO)
-        result = asyncio.run(PostgresSink.recover(spec, handles, {}, 1, job_name="job"))
+        result = asyncio.run(PostgresSink.recover_all(spec, handles, {}, 1, job_name="job"))
         assert sorted(result.committed) == [f"{prefix}-0-1", f"{prefix}-1-1"]
         assert sorted(result.rolled_back) == [f"{prefix}-0-2", f"{prefix}-1-2", f"{prefix}-7-2"]
         assert ids(pg_dsn, table) == list(range(50)) + list(range(1000, 1050))
         assert prepared(pg_dsn, prefix) == [other]
         # Recovering again (a crash during recovery) changes nothing and is not an error.
-        again = asyncio.run(PostgresSink.recover(spec, handles, {}, 1, job_name="job"))
+        again = asyncio.run(PostgresSink.recover_all(spec, handles, {}, 1, job_name="job"))
         assert sorted(again.already_committed) == sorted(h["gid"] for h in handles)
         assert again.committed == [] and again.rolled_back == []
         assert ids(pg_dsn, table) == list(range(50)) + list(range(1000, 1050))
@@ -287,9 +287,51 @@ def test_transactional_id_prefix_option_names_the_gids(pg_dsn: str, table: str) 
         await sink.write(batch(ROWS, rows(0, 1)))
         handle = await sink.pre_commit(9)
         assert handle["gid"] == f"{prefix}-3-9"
-        result = await PostgresSink.recover(spec, [], job_name="job")  # a fresh start
+        result = await PostgresSink.recover_all(spec, [], job_name="job")  # a fresh start
         assert result.rolled_back == [f"{prefix}-3-9"]
         await sink.close()
 
     asyncio.run(run())
     assert ids(pg_dsn, table) == []
+
+
+def test_each_subtask_recovers_its_share_after_a_rescale(pg_dsn: str, table: str) -> None:
+    """Two writers of a run at parallelism 2 crash; the restart runs at parallelism 1 (its
+    subtask 0 cleans up old subtask 1 too) and each new subtask recovers through the hook
+    the coordinator calls, ``recover(handles)`` after ``open``."""
+    prefix = default_prefix("job", table)
+    handles = [crash_writer(pg_dsn, table, 0), crash_writer(pg_dsn, table, 1)]
+    spec = sink_spec(pg_dsn, table, ROWS, guarantee=EO)
+
+    async def run() -> None:
+        sink = PostgresSink(spec, ctx(0, 1))
+        await sink.open()
+        await sink.recover([(1, handles[0]), (1, handles[1])])
+        result = sink.recovered
+        assert sorted(result.committed) == [f"{prefix}-0-1", f"{prefix}-1-1"]
+        assert sorted(result.rolled_back) == [f"{prefix}-0-2", f"{prefix}-1-2"]
+        await sink.write(batch(ROWS, rows(5000, 5001)))
+        h = await sink.pre_commit(2)  # the gid of the rolled-back leftover is free again
+        await sink.commit(2, h)
+        await sink.close()
+
+    asyncio.run(run())
+    assert ids(pg_dsn, table) == [*range(50), *range(1000, 1050), 5000]
+    assert prepared(pg_dsn, prefix) == []
+
+
+def test_recover_at_the_same_parallelism_leaves_the_other_subtasks_alone(pg_dsn: str, table: str) -> None:
+    prefix = default_prefix("job", table)
+    leave_prepared(pg_dsn, f"{prefix}-0-4")
+    leave_prepared(pg_dsn, f"{prefix}-1-4")
+    spec = sink_spec(pg_dsn, table, ROWS, guarantee=EO)
+
+    async def run() -> list[str]:
+        sink = PostgresSink(spec, ctx(1, 2))
+        await sink.open()
+        await sink.recover([])  # a fresh start of subtask 1 of 2
+        await sink.close()
+        return sink.recovered.rolled_back
+
+    assert asyncio.run(run()) == [f"{prefix}-1-4"]
+    assert prepared(pg_dsn, prefix) == [f"{prefix}-0-4"]
