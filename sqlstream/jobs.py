@@ -20,10 +20,10 @@ from concurrent.futures import Future
 from typing import Any
 
 import pyarrow as pa
-from runtime.job import Job
 
 from catalog.errors import SqlStreamError
 from planner.physical import ROW_KIND_COLUMN, PhysicalPlan, SinkSpec
+from runtime.job import Job
 
 _END = object()
 

@@ -16,12 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from planner.ddl import show_create_table, show_create_view
-
 import planner
 from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
 from catalog.errors import CatalogError, SqlStreamError
 from planner import statements as st
+from planner.ddl import show_create_table, show_create_view
 from planner.functions import FUNCTIONS
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
