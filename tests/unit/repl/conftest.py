@@ -43,14 +43,16 @@ def drive(
     width: int | None = None,
     during: Callable[[Any], None] | None = None,
     history: Any = None,
+    out: io.StringIO | None = None,
 ) -> tuple[str, int]:
     """Type ``keys`` into a shell over ``session`` until it exits; (what it printed, exit code).
 
-    A list of key chunks is typed with a pause between chunks (completion is asynchronous:
-    a Tab's result must land before the next keys). ``during`` runs in a thread with the
-    pipe input, to type keys later (e.g. Ctrl-C once rows have arrived). ``history`` is
-    in memory unless given; "default" uses the shell's own (``$SQLSTREAM_HISTORY``)."""
-    out = io.StringIO()
+    A list of key chunks is typed with a pause between chunks; a chunk that is a lone Tab
+    waits for the completion menu (completion is asynchronous) and for the text it inserts.
+    ``during`` runs in a thread with the pipe input, to type keys later (e.g. Ctrl-C once
+    rows have arrived). ``history`` is in memory unless given; "default" uses the shell's
+    own (``$SQLSTREAM_HISTORY``)."""
+    out = out or io.StringIO()
     chunks = [keys] if isinstance(keys, str) else keys
     with create_pipe_input() as inp:
         shell = Shell(
@@ -62,10 +64,19 @@ def drive(
             width=width,
         )
 
+        buffer = shell.prompt.default_buffer
+
         def typing(inp: Any) -> None:
             for chunk in chunks:
-                inp.send_text(chunk)
-                time.sleep(0.3)
+                if chunk == "\t":
+                    # completion runs in the background: Tab acts on a menu that is there
+                    wait_until(lambda: buffer.complete_state is not None)
+                    before = buffer.text
+                    inp.send_text(chunk)
+                    wait_until(lambda before=before: buffer.text != before)  # type: ignore[misc]
+                else:
+                    inp.send_text(chunk)
+                    time.sleep(0.3)
             if during is not None:
                 during(inp)
 
@@ -74,6 +85,12 @@ def drive(
         code = shell.run()
         helper.join(timeout=10)
     return out.getvalue(), code
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @dataclass

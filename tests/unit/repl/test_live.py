@@ -190,13 +190,17 @@ def test_ctrl_c_on_a_real_stream_leaves_no_task_running(session: Any) -> None:
     """The real runtime: a SELECT over an unbounded datagen table, stopped with Ctrl-C."""
     import asyncio
 
+    printed = io.StringIO()
+
     def interrupt(inp: Any) -> None:
-        time.sleep(1.0)
+        _wait_for(lambda: "+I[" in printed.getvalue(), timeout=20)
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.5)
         inp.send_text("\\q\r")
 
-    out, code = drive(session, ".mode changelog\rSELECT item, price FROM bids;\r", during=interrupt)
+    out, code = drive(
+        session, ".mode changelog\rSELECT item, price FROM bids;\r", during=interrupt, out=printed
+    )
     assert "op | item | price" in out and "+I[" in out
     assert "[INFO] Query stopped:" in out and code == 0
     loop = session.jobs.loop
