@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,9 +17,26 @@ def is_secret(key: str) -> bool:
     return any(m in lowered for m in SECRET_MARKERS)
 
 
+# A password inside another value: libpq's ``password=...`` (a DSN), a JDBC URL's
+# ``?password=...``, or a URL's ``user:password@``.
+_EMBEDDED = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&;]+)")
+_USERINFO = re.compile(r"(://[^/:@\s]+:)([^@/\s]+)(@)")
+
+
+def redact_value(value: str) -> str:
+    """``value`` with an embedded password replaced.
+
+    >>> redact_value("host=db user=app password='s e' dbname=x")
+    'host=db user=app password=****** dbname=x'
+    >>> redact_value("postgresql://app:pw@db/x"), redact_value("jdbc:postgresql://db/x?password=pw&ssl=1")
+    ('postgresql://app:******@db/x', 'jdbc:postgresql://db/x?password=******&ssl=1')
+    """
+    return _USERINFO.sub(r"\1******\3", _EMBEDDED.sub(r"\1******", value))
+
+
 def redact(options: dict[str, str]) -> dict[str, str]:
     """The options with secret values replaced, for anything shown to a person."""
-    return {k: ("******" if is_secret(k) else v) for k, v in options.items()}
+    return {k: ("******" if is_secret(k) else redact_value(v)) for k, v in options.items()}
 
 
 @dataclass(frozen=True)

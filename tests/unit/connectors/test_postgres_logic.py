@@ -283,3 +283,21 @@ def test_partial_cache_needs_a_bound() -> None:
         PostgresLookup(spec, ["id"])
     with pytest.raises(OptionError, match="not a column"):
         PostgresLookup(SourceSpec("t", "postgres", {"dsn": "host=x", "table-name": "t"}, COLS), ["nope"])
+
+
+def test_passwords_inside_a_dsn_or_url_are_not_shown_back() -> None:
+    from sqlstream.session import Session
+
+    s = Session()
+    s.execute(
+        "CREATE TABLE p (id INT) WITH ('connector' = 'postgres', "
+        "'dsn' = 'host=h password=Hunter2 dbname=d', 'table-name' = 't')"
+    )
+    s.execute(
+        "CREATE TABLE j (id INT) WITH ('connector' = 'jdbc', 'table-name' = 't', "
+        "'url' = 'jdbc:postgresql://h/d?password=Hunter2', 'password' = 'Hunter3')"
+    )
+    shown = [s.execute(f"SHOW CREATE TABLE {t}").message for t in ("p", "j")]
+    shown.append(s.execute("EXPLAIN INSERT INTO p SELECT id FROM j").message)
+    s.close()
+    assert all("Hunter" not in text and "password=******" in text for text in shown)
