@@ -450,3 +450,24 @@ def test_mismatched_columns_and_missing_key_are_refused_at_open(pg_dsn: str, tab
     same = cols("id STRING", "item STRING")
     with pytest.raises(PostgresError, match="need a primary key or unique index on \\(id\\)"):
         asyncio.run(PostgresSink(sink_spec(pg_dsn, t, same, key=("id",)), ctx()).open())
+
+
+def test_lookup_reconnects_after_a_lost_connection(pg_dsn: str, tables: list[str]) -> None:
+    t = unique_table("dim")
+    tables.append(t)
+    create(pg_dsn, t, DIM)
+    execute(pg_dsn, f"INSERT INTO \"{t}\" VALUES (1, 'eu', 'a')")
+
+    async def run(retries: str) -> list[dict[str, Any]]:
+        lk = PostgresLookup(source_spec(pg_dsn, t, DIM, **{"lookup.max-retries": retries}), ["id"])
+        await lk.open()
+        assert lk._conn is not None
+        execute(pg_dsn, "SELECT pg_terminate_backend(%s)", [lk._conn.info.backend_pid])
+        try:
+            return (await lk.lookup(pa.record_batch([pa.array([1], pa.int32())], names=["id"]))).to_pylist()
+        finally:
+            await lk.close()
+
+    assert [r["name"] for r in asyncio.run(run("2"))] == ["a"]
+    with pytest.raises(PostgresError, match="looking up"):
+        asyncio.run(run("0"))
