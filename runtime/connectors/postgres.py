@@ -31,6 +31,13 @@ prepared transaction of this sink in this database that falls to this subtask (o
 subtask ``s`` falls to ``s % parallelism``, so a smaller parallelism still cleans up);
 ``PostgresSink.recover_all`` does the same for all subtasks at once.
 
+Upserts wait: while a transaction this sink prepared is not committed, the changes that
+follow stay in memory, because the next transaction would neither see that one's rows (a
+delete would miss them) nor get past their row locks (and its commit has to come through
+this same writer). Should barrier n+1 arrive before the commit of n, n is committed early
+with a warning (replaying upserts converges to the same table, Flink's argument for
+upsert sinks).
+
 The gid is ``<prefix>-<subtask>-<checkpoint>``, with ``sink.transactional-id-prefix``
 as prefix, by default ``sqlstream-<job name>-<table>``. Like Flink's, the prefix must be
 unique among the jobs writing into one database: recovery rolls back whatever prepared
@@ -48,7 +55,8 @@ open transaction is rolled back, as recovery replays those rows.
 ``scan.partition.column`` / ``.num`` / ``.lower-bound`` / ``.upper-bound`` the key range
 is cut into ``num`` strides dealt round-robin to the subtasks; unlike Flink's, the first
 and last strides are open-ended (and the first takes NULL keys), so no row outside the
-bounds is missed. The position is the list of strides done.
+bounds is missed. The position is the list of strides done: a restore reads a stride that
+was in progress again from its start.
 """
 
 from __future__ import annotations
