@@ -46,7 +46,9 @@ import pyarrow as pa
 
 from catalog.errors import SqlStreamError
 from planner.physical import CollectSpec, PhysicalPlan
-from runtime.graph import JobGraph, build
+from runtime.checkpoint.control import CheckpointControl, Restored
+from runtime.checkpoint.storage import CheckpointError
+from runtime.graph import JobGraph, build, parallelism
 from runtime.metrics import JobMetrics
 from runtime.operators.collect import RESULT_QUEUE
 
@@ -90,6 +92,14 @@ class Job:
         self._end_marker: asyncio.Task[None] | None = None
         self.collects = any(isinstance(n.spec, CollectSpec) for n in plan.nodes)
         self._results: asyncio.Queue[pa.RecordBatch | None] | None = None
+        # Checkpointing: when an interval is set, and not for an interactive SELECT.
+        self.checkpoints: CheckpointControl | None = None
+        if self.config.get("execution.checkpointing.interval") and not self.collects:
+            probe = CheckpointControl(plan, self.config, {n.id: parallelism(n) for n in plan.nodes})
+            if probe.config.interval_ms:
+                self.checkpoints = probe
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._checkpoint_error: BaseException | None = None
 
     @property
     def job_id(self) -> str:
@@ -114,6 +124,8 @@ class Job:
                 self._metrics,
                 {RESULT_QUEUE: self._results},
             )
+            if self.checkpoints is not None:
+                self._wire_checkpoints(self.checkpoints, self._graph)
         except BaseException as e:
             self._finish(JobStatus.FAILED, e)
             raise
@@ -121,7 +133,42 @@ class Job:
         self._tasks = [
             asyncio.create_task(self._run_task(t), name=t.where) for t in self._graph.tasks
         ]
+        if self.checkpoints is not None:
+            self._checkpointing = asyncio.create_task(self._run_checkpoints(self.checkpoints))
         self._supervisor = asyncio.create_task(self._supervise(), name=f"job-{self.id}")
+
+    def _wire_checkpoints(self, control: CheckpointControl, graph: JobGraph) -> None:
+        """Give every subtask its view of checkpointing and what it restores."""
+        from runtime.operators.sink import SinkOp
+        from runtime.operators.source import SourceOp
+
+        control.prepare_restore()
+        for task in graph.tasks:
+            node_id, subtask = task.op.node.id, task.op.ctx.subtask.subtask
+            ck = control.subtasks[(node_id, subtask)]
+            task.checkpoints = ck
+            if isinstance(task.op, SinkOp):
+                control.sinks.append(((node_id, subtask), task.op))
+                if ck.restored is None:  # a fresh start still aborts leftovers of a crash
+                    ck.restored = Restored(0)
+            elif isinstance(task.op, SourceOp):
+                task.op.restored = ck.restored
+                control.source_readers.append(task.op)
+
+    async def _run_checkpoints(self, control: CheckpointControl) -> None:
+        try:
+            await control.run()
+        except asyncio.CancelledError:
+            raise
+        except CheckpointError as e:
+            self._fail_from_checkpoints(JobFailedError(f"checkpointing failed: {e.message}", hint=e.hint))
+        except BaseException as e:
+            self._fail_from_checkpoints(JobFailedError(f"checkpointing failed: {type(e).__name__}: {e}"))
+
+    def _fail_from_checkpoints(self, error: BaseException) -> None:
+        self._checkpoint_error = error
+        for t in self._tasks:
+            t.cancel()
 
     async def _run_task(self, task: Any) -> None:
         try:
@@ -147,6 +194,10 @@ class Job:
             for t in pending:
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._checkpointing is not None:
+            self._checkpointing.cancel()
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+        error = error or self._checkpoint_error
         if error is not None:
             self._finish(JobStatus.FAILED, error)
         elif self._cancel_requested or any(t.cancelled() for t in self._tasks):
@@ -157,6 +208,8 @@ class Job:
     def _finish(self, status: JobStatus, error: BaseException | None) -> None:
         self.status = status
         self.error = error
+        if status == JobStatus.FINISHED and self.checkpoints is not None:
+            self.checkpoints.finished()
         self._metrics.finished = time.monotonic()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
@@ -211,4 +264,20 @@ class Job:
             raise self.error
 
     def metrics(self) -> dict[str, Any]:
-        return self._metrics.snapshot(self.status.value)
+        out = self._metrics.snapshot(self.status.value)
+        if self.checkpoints is not None:
+            out["checkpoints"] = self.checkpoints.summary()
+        return out
+
+    async def stop_with_savepoint(self) -> str:
+        """Take a savepoint, wait for it, then stop the job; returns the savepoint's folder."""
+        if self.checkpoints is None or self.status != JobStatus.RUNNING:
+            raise SqlStreamError(
+                f"job {self.id} cannot take a savepoint: "
+                + ("it is not running" if self.checkpoints else "checkpointing is off"),
+                hint="SET 'execution.checkpointing.interval' before starting the job",
+            )
+        metadata = await self.checkpoints.savepoint()
+        self.cancel()
+        await asyncio.gather(asyncio.shield(self._supervisor), return_exceptions=True)  # type: ignore[arg-type]
+        return str(metadata.stats.get("path", ""))

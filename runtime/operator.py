@@ -13,8 +13,12 @@ The task (``runtime/task.py``) calls the hooks one at a time, never concurrently
 - ``on_timer(now_ms)`` once the wall clock passes ``next_timer_ms()`` (processing-time
   windows, periodic watermarks, idleness);
 - ``on_end_of_input`` once every input has ended (after the final MAX watermark);
-- ``snapshot`` / ``restore`` at checkpoint barriers and on recovery (checkpoint issue:
-  no-ops for now, the door is open);
+- ``restore_state(restored)`` once after ``open`` when the job resumes from a checkpoint
+  (``runtime.checkpoint.control.Restored``: the small states and state files of the old
+  subtasks whose keys are now ours, with the SQL filter that keeps exactly those keys);
+- ``snapshot()`` at a checkpoint barrier, once aligned: a small JSON-able state (watermark,
+  timers); ``checkpoint_state()`` names the ``DuckDBState`` whose tables the checkpoint
+  copies (the task pins a read transaction there and writes the file in the background);
 - ``close`` last, also after a failure or cancellation.
 
 Heavy work (DuckDB) goes through ``ctx.run(fn, ...)``, which runs it on the job's thread
@@ -30,7 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
@@ -39,6 +43,10 @@ from planner.physical import Node, PhysicalPlan
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import OperatorMetrics
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
+    from runtime.state.duckdb_state import DuckDBState
 
 T = TypeVar("T")
 
@@ -134,11 +142,15 @@ class Operator(ABC):
         return []
 
     def snapshot(self) -> Any:
-        """State to put in checkpoint n (checkpoint issue; None = nothing)."""
+        """Small JSON-able state for the checkpoint, taken at the barrier (None = nothing)."""
         return None
 
-    def restore(self, state: Any) -> None:  # noqa: B027 - optional hook
-        """Load state from a checkpoint, before ``open`` (checkpoint issue)."""
+    def checkpoint_state(self) -> DuckDBState | None:
+        """The DuckDB state whose ``tables`` a checkpoint copies (None: no keyed state)."""
+        return None
+
+    async def restore_state(self, restored: Restored) -> None:  # noqa: B027 - optional hook
+        """Resume from a checkpoint; called once after ``open``, before any data."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; called once, also after failure or cancellation."""
@@ -153,3 +165,7 @@ class SourceOperator(Operator):
     async def poll(self) -> tuple[list[Message], bool]:
         """The next messages, and whether the source has finished."""
         raise NotImplementedError
+
+    def position(self) -> Any:
+        """JSON-able position at a barrier: everything before it was emitted, nothing after."""
+        return None

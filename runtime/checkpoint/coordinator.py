@@ -150,6 +150,7 @@ class CheckpointCoordinator:
         self.latest: CheckpointMetadata | None = None
         self.failure: BaseException | None = None
         self._wake = asyncio.Event()
+        self.node_fingerprints: dict[str, str] = {}  # stored in the metadata (restore checks)
 
     # ---- triggering -------------------------------------------------------------------
     async def run(self) -> None:
@@ -213,6 +214,7 @@ class CheckpointCoordinator:
             timestamp_ms=int(time.time() * 1000),
             savepoint=pending.savepoint,
             parallelism=dict(self.parallelism),
+            nodes=dict(self.node_fingerprints),
         )
         for (node, subtask), ack in sorted(pending.acks.items()):
             section = {"source": metadata.sources, "operator": metadata.operators, "sink": metadata.sinks}[

@@ -14,6 +14,7 @@ metadata are garbage from a crash or an aborted checkpoint and are deleted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -49,6 +50,7 @@ class CheckpointMetadata:
     operators: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> subtask -> state
     sinks: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> subtask -> handle
     stats: dict[str, Any] = field(default_factory=dict)
+    nodes: dict[str, str] = field(default_factory=dict)  # node id -> fingerprint of that node
 
     def to_json(self) -> str:
         data = {"format_version": FORMAT_VERSION, **self.__dict__}
@@ -144,6 +146,17 @@ class CheckpointStorage:
 
     def discard(self, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
+
+    def discard_checkpoints(self) -> None:
+        """Delete every checkpoint folder (complete or not) but keep savepoints: what a
+        FINISHED job leaves behind (Flink discards a finished job's checkpoints)."""
+        if not self.job_dir.is_dir():
+            return
+        for child in self.job_dir.iterdir():
+            if _CHK.match(child.name):
+                self.discard(child)
+        with contextlib.suppress(OSError):
+            self.job_dir.rmdir()  # only when nothing (no savepoint) is left
 
     def retain(self, keep: int) -> None:
         """Keep the newest ``keep`` complete checkpoints; delete older ones and every

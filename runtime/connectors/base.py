@@ -10,12 +10,14 @@ other core keep going.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from catalog.connectors import Guarantee
+from catalog.errors import SqlStreamError
 from planner.physical import Field, SinkSpec, SourceSpec
 
 
@@ -74,6 +76,16 @@ class SourceReader(ABC):
     def restore(self, position: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Called before ``open`` when resuming from a checkpoint."""
 
+    def restore_rescaled(self, positions: list[dict[str, Any]]) -> None:
+        """Called before ``open`` instead of ``restore`` when the checkpoint was taken at
+        another parallelism: ``positions`` holds every old subtask's position; keep the
+        splits that the rule used at start gives this subtask. Default: refuse."""
+        raise SqlStreamError(
+            f"{self.ctx.where}: the '{self.spec.connector}' source cannot resume at another "
+            "parallelism than its checkpoint was taken at",
+            hint="restore at the parallelism of the checkpoint, or start fresh",
+        )
+
     async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:  # noqa: B027 - optional hook
         """Checkpoint completed; e.g. commit Kafka offsets to the group for monitoring."""
 
@@ -86,8 +98,8 @@ class SinkWriter(ABC):
 
     Batches have the columns of ``spec.columns`` in order; an updating input adds the
     row-kind column ``planner.physical.ROW_KIND_COLUMN`` last. The delivery guarantee a
-    writer gives is its ``guarantee``; a transactional writer (``TwoPhaseCommitSink`` in
-    ``runtime/connectors/twophase.py``, checkpoint issue) overrides the commit hooks.
+    writer gives is its ``guarantee``; a transactional writer overrides ``pre_commit``, ``commit`` and
+    ``recover`` (see ``runtime/operators/sink.py`` for when each is called).
     """
 
     guarantee: Guarantee = Guarantee.AT_LEAST_ONCE
@@ -117,6 +129,16 @@ class SinkWriter(ABC):
     async def commit(self, checkpoint_id: int, handle: Any) -> None:  # noqa: B027 - optional hook
         """Checkpoint ``checkpoint_id`` completed: make its pre-committed data visible.
         Must be idempotent (recovery may commit a handle that was already committed)."""
+
+    async def recover(self, handles: Sequence[tuple[int, Any]]) -> None:
+        """On start with checkpointing on, after ``open`` and before any ``write``:
+        ``handles`` are the (checkpoint id, handle) pairs the restored checkpoint recorded
+        for this subtask (at another parallelism: those of every old subtask ``i`` with
+        ``i % parallelism == subtask``), oldest first; empty on a fresh start. Commit each
+        (idempotently), then abort whatever else this subtask left open before a crash.
+        Default: ``commit`` each handle."""
+        for checkpoint_id, handle in handles:
+            await self.commit(checkpoint_id, handle)
 
     async def close(self) -> None:
         """Flush what is left and release resources; nothing is called after it."""

@@ -16,13 +16,24 @@ Sink: ``path`` is a directory; each subtask writes its own part files
 in-progress name and published by an atomic rename when it is rolled
 (``sink.rolling-policy.file-size``, default 128MB; ``sink.rolling-policy.rollover-interval``,
 default 30 min, checked on write) and at every flush (checkpoint barrier, end of input), so
-readers never see a half-written file. The sink is append-only and at-least-once.
+readers never see a half-written file. The sink is append-only.
+
+Delivery: at-least-once by default (parts are published at every flush). With
+``sink.delivery-guarantee`` exactly-once (the planner's default for this connector when
+checkpointing is on in EXACTLY_ONCE mode), a part stays in progress (hidden) until its
+checkpoint completes, as with Flink's FileSink: ``pre_commit(n)`` closes the current part
+and returns the (in-progress, final) names of every part closed since the last barrier;
+``commit(n, handle)`` renames them (idempotent: an already published part is fine, a part
+that is neither in progress nor published is data loss and raises); ``recover`` commits
+the restored handles and deletes this subtask's other in-progress files. Readers never
+see a partial or a duplicated file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bz2
+import contextlib
 import gzip
 import logging
 import lzma
@@ -31,14 +42,14 @@ import re
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 
-from catalog.connectors import CONNECTORS, FORMATS
-from catalog.errors import OptionError
+from catalog.connectors import CONNECTORS, FORMATS, Guarantee
+from catalog.errors import OptionError, SqlStreamError
 from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SinkSpec, SourceSpec
 from runtime.batches import output_schema
@@ -199,6 +210,7 @@ class FileSystemSource(SourceReader):
         self._parquet_left: pa.RecordBatch | None = None
         self._listed_at = 0.0
         self._opened = False
+        self._partial: dict[str, dict[str, Any]] = {}
 
     # ---- splits --------------------------------------------------------------------------
     def _list(self) -> list[str]:
@@ -236,6 +248,8 @@ class FileSystemSource(SourceReader):
         self._seen |= set(restored.get("seen", []))
         self._done = [f for f in restored.get("done", [])]
         current = restored.get("current")
+        # files part-read by another subtask before a rescale: continue where it stopped
+        self._partial = {f: at for f, at in restored.get("partial", {}).items() if f in mine}
         self._pending = [f for f in mine if f not in done and f != current]
         if current is not None:
             self._start(current, restored)
@@ -287,7 +301,8 @@ class FileSystemSource(SourceReader):
             if self._current is None:
                 if not self._pending:
                     return None
-                self._start(self._pending.pop(0))
+                nxt = self._pending.pop(0)
+                self._start(nxt, self._partial.pop(nxt, None))
             path = self._current
             assert path is not None
             batch = self._read_parquet(max_rows) if self.decoder is None else self._read_lines(max_rows)
@@ -374,10 +389,30 @@ class FileSystemSource(SourceReader):
             pos["row"] = self._parquet_row
         if self.monitor_ms is not None:
             pos["seen"] = sorted(self._seen)
+        if self._partial:
+            pos["partial"] = dict(self._partial)
         return pos
 
     def restore(self, position: dict[str, Any]) -> None:
         self._restored = dict(position)
+
+    def restore_rescaled(self, positions: list[dict[str, Any]]) -> None:
+        """Another parallelism: files every old subtask finished are done; a file one of
+        them was reading continues at its offset in whichever subtask now owns it (by the
+        same rule as at start)."""
+        done: list[str] = []
+        seen: set[str] = set()
+        partial: dict[str, dict[str, Any]] = {}
+        for pos in positions:
+            done += [f for f in pos.get("done", []) if f not in done]
+            seen |= set(pos.get("seen", []))
+            partial.update(pos.get("partial", {}))
+            current = pos.get("current")
+            if current is not None:
+                partial[current] = {k: pos[k] for k in ("offset", "line", "row") if k in pos}
+        self._restored = {"done": done, "current": None, "partial": partial}
+        if self.monitor_ms is not None:
+            self._restored["seen"] = sorted(seen)
 
     async def close(self) -> None:
         if self._lines is not None:
@@ -475,6 +510,8 @@ class FileSystemSink(SinkWriter):
         self._counter = 0
         self._part: _Part | None = None
         self.published: list[str] = []
+        self.exactly_once = spec.guarantee == Guarantee.EXACTLY_ONCE
+        self._closed: list[_Part] = []  # exactly-once: closed, waiting for their checkpoint
 
     async def open(self) -> None:
         await asyncio.to_thread(os.makedirs, self.path, exist_ok=True)
@@ -512,12 +549,78 @@ class FileSystemSink(SinkWriter):
 
     def _publish(self) -> None:
         part, self._part = self._part, None
-        if part is not None:
-            part.publish()
-            self.published.append(part.final)
+        if part is None:
+            return
+        if self.exactly_once:  # rolled: closed, published when its checkpoint completes
+            part.close()
+            self._closed.append(part)
+            return
+        part.publish()
+        self.published.append(part.final)
 
     async def flush(self) -> None:
+        if self.exactly_once:
+            return  # nothing becomes visible outside a completed checkpoint
         await asyncio.to_thread(self._publish)
+
+    # ---- two-phase commit (exactly-once) --------------------------------------------------
+    async def pre_commit(self, checkpoint_id: int) -> Any:
+        if not self.exactly_once:
+            await self.flush()
+            return None
+        await asyncio.to_thread(self._publish)
+        closed, self._closed = self._closed, []
+        return [[os.path.basename(p.in_progress), os.path.basename(p.final)] for p in closed]
+
+    async def commit(self, checkpoint_id: int, handle: Any) -> None:
+        if handle:
+            await asyncio.to_thread(self._commit, checkpoint_id, handle)
+
+    def _commit(self, checkpoint_id: int, handle: Any) -> None:
+        for hidden, visible in handle:
+            src, dst = os.path.join(self.path, hidden), os.path.join(self.path, visible)
+            if os.path.exists(src):
+                os.replace(src, dst)
+                self.published.append(dst)
+            elif not os.path.exists(dst):
+                raise SqlStreamError(
+                    f"{self.where}: part file {visible} of checkpoint {checkpoint_id} is neither in "
+                    f"progress ({hidden}) nor published: its rows are lost",
+                    hint="something deleted files in the sink's folder while the job ran",
+                )
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    async def recover(self, handles: Sequence[tuple[int, Any]]) -> None:
+        for checkpoint_id, handle in handles:
+            await self.commit(checkpoint_id, handle)
+        if self.exactly_once:
+            keep = {hidden for _, handle in handles for hidden, _ in (handle or [])}
+            await asyncio.to_thread(self._abort_leftovers, keep)
+
+    def _abort_leftovers(self, keep: set[str]) -> None:
+        """Delete in-progress parts an earlier run of this subtask left (subtask ``j`` of
+        any parallelism with ``j % parallelism == subtask``)."""
+        p, i = self.ctx.parallelism, self.ctx.subtask
+        for name in os.listdir(self.path):
+            m = _IN_PROGRESS.match(name)
+            if m and int(m.group(1)) % p == i and name not in keep and self._uuid not in name:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(self.path, name))
+
+    async def close(self) -> None:
+        if not self.exactly_once:
+            await self.flush()
+            return
+        part, self._part = self._part, None
+        if part is not None:  # stays in progress: a restore deletes or re-creates it
+            await asyncio.to_thread(part.close)
+
+
+_IN_PROGRESS = re.compile(r"^\.part-[0-9a-f-]+-(\d+)-\d+\.[^/]*\.inprogress$")
 
 
 register_source("filesystem", FileSystemSource)

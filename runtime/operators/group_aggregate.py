@@ -18,6 +18,8 @@ so.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
 from catalog.errors import SqlStreamError
@@ -27,7 +29,10 @@ from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.operator import Operator
 from runtime.operators import aggs as A
-from runtime.state.duckdb_state import DuckDBState
+from runtime.state.duckdb_state import DuckDBState, load_snapshot
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
 
 
 def _final(i: int, agg: AggCall, prefix: str) -> str:
@@ -202,6 +207,20 @@ class GroupAggregateOp(Operator):
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         return list(await self.ctx.run(self._process, batch))
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def checkpoint_state(self) -> DuckDBState | None:
+        return self.state
+
+    async def restore_state(self, restored: Restored) -> None:
+        if not restored.files:
+            return
+        tables = await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+        self.has_table = "acc" in tables
+        if self.has_table:
+            rows = await self.ctx.run(self.state.scalar, "SELECT count(*) FROM acc")
+            self.metrics.state_rows = int(rows)
+            self.metrics.state_bytes = self.metrics.state_rows * self.width
 
     async def close(self) -> None:
         if hasattr(self, "state"):

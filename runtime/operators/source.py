@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -19,6 +20,9 @@ from runtime.connectors.base import SourceReader
 from runtime.connectors.registry import create_source
 from runtime.messages import Message
 from runtime.operator import SourceOperator
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
 
 BATCH_SIZE_KEY = "sqlstream.runtime.batch-size"
 LINGER_KEY = "sqlstream.runtime.linger"
@@ -34,8 +38,26 @@ class SourceOp(SourceOperator):
         self.batch_rows = parse_int(cfg.get(BATCH_SIZE_KEY, "65536"), BATCH_SIZE_KEY)
         self.linger_s = parse_duration_ms(cfg.get(LINGER_KEY, "20 ms"), LINGER_KEY) / 1000
         self.reader = create_source(self.node.spec, self.ctx.subtask)
+        restored = self.restored
+        if restored is not None and restored.positions:
+            if restored.rescaled or len(restored.positions) != 1:
+                self.reader.restore_rescaled(restored.positions)
+            else:
+                self.reader.restore(restored.positions[0])
         await self.reader.open()
         self._opened = True
+
+    @property
+    def restored(self) -> Restored | None:
+        """Set by the job before ``open`` when resuming (sources restore before opening)."""
+        return getattr(self, "_restored", None)
+
+    @restored.setter
+    def restored(self, value: Restored | None) -> None:
+        self._restored = value
+
+    def position(self) -> Any:
+        return self.reader.position()
 
     async def poll(self) -> tuple[list[Message], bool]:
         pending: list[pa.RecordBatch] = []

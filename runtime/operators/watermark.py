@@ -110,6 +110,13 @@ class WatermarkOp(Operator):
             out.append(Idle())
         return out
 
+    async def on_watermark(self, ts_ms: int) -> list[Message]:
+        """Upstream watermarks are not forwarded, except the final one: a bounded input
+        ended, so every window may fire now (before the job's final checkpoint)."""
+        if ts_ms >= MAX_WATERMARK:
+            return await self.on_end_of_input()
+        return []
+
     async def on_end_of_input(self) -> list[Message]:
         self.emitted = MAX_WATERMARK
         self.metrics.watermark_ms = MAX_WATERMARK

@@ -16,6 +16,8 @@ dropped and counted in ``late_rows_dropped``. End of input fires everything.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,7 +28,10 @@ from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, now_ms
 from runtime.operators import aggs as A
 from runtime.operators.windowing import Slicing, ts_from_ms
-from runtime.state.duckdb_state import DuckDBState
+from runtime.state.duckdb_state import DuckDBState, load_snapshot
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
 
 INF = 2**62  # "fire everything" bound, safe from BIGINT overflow in SQL
 COMPACT_MIN_ROWS = 100_000  # compact partial rows once there are more than this (and 2x)
@@ -301,6 +306,36 @@ class WindowAggregateOp(Operator):
 
     async def on_end_of_input(self) -> list[Message]:
         return await self._advance(INF)
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def checkpoint_state(self) -> DuckDBState | None:
+        return self.state
+
+    def snapshot(self) -> Any:
+        """Timers and lateness: which windows fired, when the next can fire."""
+        return {
+            "fired": self.fired,
+            "next_fire": self.next_fire,
+            "late_ts": self.late_ts,
+            "compacted_rows": self.compacted_rows,
+        }
+
+    async def restore_state(self, restored: Restored) -> None:
+        if restored.files:
+            tables = await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+            self.has_table = "windows" in tables
+            if self.has_table:
+                self.metrics.state_rows = int(
+                    await self.ctx.run(self.state.scalar, "SELECT count(*) FROM windows")
+                )
+                self.metrics.state_bytes = self.metrics.state_rows * self.width
+        states = [s for s in restored.states if s]
+        if states:  # several when rescaled: the most cautious of them
+            self.fired = min(int(s["fired"]) for s in states)
+            self.next_fire = min(int(s["next_fire"]) for s in states)
+            lates = [s["late_ts"] for s in states]
+            self.late_ts = None if any(x is None for x in lates) else min(int(x) for x in lates)
+            self.compacted_rows = sum(int(s.get("compacted_rows", 0)) for s in states)
 
     async def close(self) -> None:
         if hasattr(self, "state"):

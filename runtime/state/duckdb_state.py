@@ -10,6 +10,8 @@ stream keeps going: see ``tables`` and ``snapshot_cursor``.
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -47,7 +49,70 @@ class DuckDBState:
         """A cursor with a pinned read transaction over the state tables (checkpoints)."""
         cur = self.con.cursor()
         cur.execute("BEGIN TRANSACTION")
+        # A DuckDB transaction takes its snapshot at its first read, not at BEGIN: read now.
+        for name in self.tables:
+            cur.execute(f'SELECT count(*) FROM "{name}"').fetchall()
         return cur
 
     def close(self) -> None:
         self.con.close()
+
+
+_ATTACH_LOCK = threading.Lock()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def write_snapshot(cursor: duckdb.DuckDBPyConnection, tables: list[str], path: Path) -> int:
+    """The asynchronous part of a snapshot (on a worker thread): copy ``tables`` as the
+    pinned transaction of ``cursor`` sees them into a new DuckDB file; returns its size.
+    Closes the cursor whatever happens."""
+    from runtime.faults import crash_point
+
+    try:
+        if path.exists():
+            path.unlink()  # a leftover of an attempt that crashed
+        cursor.execute(f"ATTACH '{_sql_str(str(path))}' AS __ck")
+        for name in tables:
+            cursor.execute(f"CREATE TABLE __ck.{_quote(name)} AS SELECT * FROM memory.main.{_quote(name)}")
+        crash_point("async_snapshot")
+        cursor.execute("COMMIT")
+        cursor.execute("DETACH __ck")
+    finally:
+        cursor.close()
+    return path.stat().st_size
+
+
+def load_snapshot(state: DuckDBState, files: list[Path], key_filter: str | None) -> list[str]:
+    """Copy the tables of snapshot ``files`` into ``state`` (rows of several files are
+    appended), keeping only rows where ``key_filter`` (SQL over the table's columns) holds.
+    Returns the tables now in ``state``."""
+    where = f" WHERE {key_filter}" if key_filter else ""
+    for path in files:
+        with _ATTACH_LOCK:  # one attach of a file at a time in this process
+            state.con.execute(f"ATTACH '{_sql_str(str(path))}' AS __ck (READ_ONLY)")
+            try:
+                names = [
+                    r[0]
+                    for r in state.con.execute(
+                        "SELECT table_name FROM duckdb_tables() "
+                        "WHERE database_name = '__ck' ORDER BY table_name"
+                    ).fetchall()
+                ]
+                for name in names:
+                    src = f"SELECT * FROM __ck.main.{_quote(name)}{where}"
+                    dst = f"memory.main.{_quote(name)}"
+                    if name in state.tables:
+                        state.con.execute(f"INSERT INTO {dst} {src}")
+                    else:
+                        state.con.execute(f"CREATE TABLE {dst} AS {src}")
+                        state.tables.append(name)
+            finally:
+                state.con.execute("DETACH __ck")
+    return list(state.tables)
+
+
+def _sql_str(text: str) -> str:
+    return text.replace("'", "''")
