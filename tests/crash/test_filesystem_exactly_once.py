@@ -102,6 +102,6 @@ def test_at_least_once_loses_nothing(tmp_path: Path) -> None:
 def test_exactly_once_many_kills(tmp_path: Path) -> None:
     kills = int(os.environ.get("SQLSTREAM_CRASH_KILLS", "50"))
     rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", "200000"))
-    report = run(tmp_path, "EXACTLY_ONCE", kills=kills, seed=int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7")),
-                 rows=rows, rate=5000)  # fmt: skip
+    seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
+    report = run(tmp_path, "EXACTLY_ONCE", kills=kills, seed=seed, rows=rows, rate=5000)
     assert_exactly_once(tmp_path, report)
