@@ -730,6 +730,7 @@ class KafkaSink(SinkWriter):
         self._producer: Any = None  # at-least-once / none
         self._futures: list[Any] = []
         self._txn: _Txn | None = None
+        self._opening: asyncio.Future[_Txn] | None = None
         self._pending: dict[int, list[dict[str, Any]]] = {}  # checkpoint -> pre-committed txns
         self._client: TxnClient | None = None
         self._partitions: list[int] = []
@@ -776,7 +777,7 @@ class KafkaSink(SinkWriter):
         self.restore(handles)
         if self.guarantee != Guarantee.EXACTLY_ONCE or self.prefix is None:
             return RecoveryReport()
-        if self._txn is not None:
+        if self._txn is not None or self._opening is not None:
             raise KafkaConnectorError(f"{self.where}: internal: recover() after data was written")
         bound = subtask_bound(handles, self.ctx.parallelism)
         return await recover(
@@ -816,9 +817,9 @@ class KafkaSink(SinkWriter):
         self._producer = AIOKafkaProducer(**kwargs)
         await self._producer.start()
 
-    async def _begin(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
+    def _start_next(self) -> None:
+        """Take the next slot now and start its producer in the background (InitProducerId
+        and the rest take a few round trips, off the barrier's path)."""
         assert self.prefix is not None
         try:
             slot = self.slots.take()
@@ -829,13 +830,42 @@ class KafkaSink(SinkWriter):
                 hint="check why checkpoints fail ('execution.checkpointing.timeout'); the job restarts "
                 "from the last complete checkpoint",
             ) from None
+        self._opening = asyncio.ensure_future(self._open_txn(slot))
+
+    async def _open_txn(self, slot: int) -> _Txn:
+        from aiokafka import AIOKafkaProducer
+
+        assert self.prefix is not None
         txn_id = transactional_id(self.prefix, self.ctx.subtask, slot)
         producer = AIOKafkaProducer(
             **self.kwargs, transactional_id=txn_id, transaction_timeout_ms=self.timeout_ms
         )
-        await producer.start()  # InitProducerId: a new epoch, the id's leftovers aborted
-        await producer.begin_transaction()
-        self._txn = _Txn(slot, txn_id, producer)
+        try:
+            await producer.start()  # InitProducerId: a new epoch, the id's leftovers aborted
+            await producer.begin_transaction()
+        except BaseException:
+            await producer.stop()
+            self.slots.release(slot)
+            raise
+        return _Txn(slot, txn_id, producer)
+
+    async def _current(self) -> _Txn:
+        """The open transaction, opening one if needed."""
+        if self._txn is None:
+            if self._opening is None:
+                self._start_next()
+            assert self._opening is not None
+            task, self._opening = self._opening, None
+            self._txn = await task
+        return self._txn
+
+    async def _take_txn(self) -> _Txn | None:
+        """The open transaction (or the one being opened), no longer the writer's."""
+        if self._txn is None and self._opening is not None:
+            task, self._opening = self._opening, None
+            self._txn = await task
+        txn, self._txn = self._txn, None
+        return txn
 
     async def _partitions_of(self, producer: Any) -> list[int]:
         if not self._partitions:
@@ -880,27 +910,64 @@ class KafkaSink(SinkWriter):
             return
         keys, values = await asyncio.to_thread(self._encode, batch)
         if self.guarantee == Guarantee.EXACTLY_ONCE:
-            if self._txn is None:
-                await self._begin()
-            assert self._txn is not None
-            producer, futures = self._txn.producer, self._txn.futures
-            self._txn.records += len(values)
+            txn = await self._current()
+            producer, futures = txn.producer, txn.futures
+            txn.records += len(values)
         else:
             producer, futures = self._producer, self._futures
-        partition: int | None = None
-        fixed = self.partitioner == "fixed"
-        rr = self.partitioner == "round-robin"
-        parts = await self._partitions_of(producer) if (fixed or rr) else []
-        if fixed:
-            partition = parts[self.ctx.subtask % len(parts)]
-        send = producer.send
-        topic = self.topic
-        for k, v in zip(keys, values):
-            if rr:
-                partition = parts[self._rr % len(parts)]
-                self._rr += 1
-            futures.append(await send(topic, v, key=k, partition=partition))
+        parts = await self._partitions_of(producer)
+        targets = self._targets(keys, len(parts))
+        for p in np.unique(targets).tolist() if len(parts) > 1 else [0]:
+            rows = np.flatnonzero(targets == p).tolist() if len(parts) > 1 else range(len(values))
+            await self._send_partition(
+                producer, futures, parts[p], [keys[i] for i in rows], [values[i] for i in rows]
+            )
         self.rows_written += len(values)
+
+    def _targets(self, keys: list[bytes | None], n_parts: int) -> np.ndarray:
+        """Index (into the sorted partitions) of each record's partition: ``fixed`` the
+        subtask's, ``round-robin`` in turn, ``default`` Kafka's murmur2 hash of the key (as
+        the Java client does) or, without a key, one partition per batch in turn (sticky)."""
+        n = len(keys)
+        if self.partitioner == "fixed":
+            return np.full(n, self.ctx.subtask % n_parts, dtype=np.int64)
+        if self.partitioner == "round-robin":
+            targets = (np.arange(n, dtype=np.int64) + self._rr) % n_parts
+            self._rr += n
+            return targets
+        if self.key_encoder is not None:
+            from aiokafka.partitioner import murmur2
+
+            return np.array(
+                [(murmur2(k) & 0x7FFFFFFF) % n_parts if k is not None else 0 for k in keys], dtype=np.int64
+            )
+        self._rr += 1
+        return np.full(n, self._rr % n_parts, dtype=np.int64)
+
+    async def _send_partition(
+        self,
+        producer: Any,
+        futures: list[Any],
+        partition: int,
+        keys: list[bytes | None],
+        values: list[bytes | None],
+    ) -> None:
+        """Records of one partition as whole producer batches (aiokafka's BatchBuilder):
+        an order of magnitude faster than one ``send`` per record."""
+        batch = producer.create_batch()
+        topic_send = producer.send_batch
+        for k, v in zip(keys, values):
+            if batch.append(key=k, value=v, timestamp=None) is None:
+                futures.append(await topic_send(batch, self.topic, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(key=k, value=v, timestamp=None) is None:
+                    raise KafkaConnectorError(
+                        f"{self.where}: a record of {len(k or b'') + len(v or b'')} bytes is larger "
+                        "than a producer batch",
+                        hint="raise 'properties.batch.size' and 'properties.max.request.size'",
+                    )
+        if batch.record_count():
+            futures.append(await topic_send(batch, self.topic, partition=partition))
 
     @staticmethod
     async def _acks(producer: Any, futures: list[Any]) -> None:
@@ -918,7 +985,7 @@ class KafkaSink(SinkWriter):
             return
         for n in sorted(self._pending):
             await self._commit_pending(n)
-        txn, self._txn = self._txn, None
+        txn = await self._take_txn()
         if txn is None:
             return
         await self._acks(txn.producer, txn.futures)
@@ -966,7 +1033,8 @@ class KafkaSink(SinkWriter):
             self.slots.listed(int(t["slot"]), checkpoint_id)
         if earlier:
             handle["earlier"] = earlier
-        await self._begin()
+        if self._opening is None:  # else the one opened at the last barrier is still unused
+            self._start_next()
         return handle
 
     async def _commit_pending(self, checkpoint_id: int) -> None:
@@ -1004,8 +1072,8 @@ class KafkaSink(SinkWriter):
                     await self._producer.stop()
                     self._producer = None
             return
-        txn, self._txn = self._txn, None
         try:
+            txn = await self._take_txn()
             if txn is not None:
                 try:
                     await txn.producer.abort_transaction()
