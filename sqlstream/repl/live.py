@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
@@ -38,7 +38,13 @@ class RunningQuery(Protocol):
     def close(self) -> None: ...
 
 
-_HOLE = None  # a row taken out by -U, waiting for its +U
+def _key(row: tuple[Any, ...]) -> Hashable:
+    """A row as a dict key (ARRAY, MAP and ROW values arrive as lists and dicts)."""
+    try:
+        hash(row)
+    except TypeError:
+        return repr(row)
+    return row
 
 
 class MaterializedTable:
@@ -47,7 +53,8 @@ class MaterializedTable:
     An update (-U then +U) puts the new row where the old one was, so a row that changes
     stays on its line in the live view; a delete removes the row. Updates of several keys
     may come as a batch (-U a, -U b, +U a', +U b'): each +U takes the waiting place whose
-    old row shares the most values with it (its key), the oldest one on a tie.
+    old row shares the most values with it (its key), the oldest one on a tie. Rows are
+    found through an index, so an update costs the same in a table of a million rows.
 
     >>> t = MaterializedTable()
     >>> for kind, row in [(0, ("a", 1)), (0, ("b", 1)), (1, ("a", 1)), (1, ("b", 1)),
@@ -60,49 +67,60 @@ class MaterializedTable:
     def __init__(self, max_rows: int = 1_000_000) -> None:
         self.max_rows = max_rows
         self.dropped = 0  # rows dropped from the top to keep max_rows
-        self._rows: list[tuple[Any, ...] | None] = []
-        self._waiting: list[tuple[int, tuple[Any, ...]]] = []  # (index of the hole, old row)
+        self._slots: dict[int, tuple[Any, ...] | None] = {}  # slot id -> row (None: a hole), in order
+        self._where: dict[Hashable, list[int]] = {}  # row -> its slot ids, oldest first
+        self._waiting: list[tuple[int, tuple[Any, ...]]] = []  # (slot of a hole, its old row)
+        self._next = 0
 
     @property
     def rows(self) -> list[tuple[Any, ...]]:
-        return [r for r in self._rows if r is not _HOLE]
+        return [r for r in self._slots.values() if r is not None]
 
     def __len__(self) -> int:
-        return len(self._rows) - len(self._waiting)
+        return len(self._slots) - len(self._waiting)
 
-    def _find(self, row: tuple[Any, ...]) -> int | None:
-        for i in range(len(self._rows) - 1, -1, -1):
-            if self._rows[i] == row:
-                return i
-        return None
+    def _take(self, row: tuple[Any, ...]) -> int | None:
+        """The slot of the newest copy of ``row``, forgotten by the index."""
+        key = _key(row)
+        slots = self._where.get(key)
+        if not slots:
+            return None
+        slot = slots.pop()
+        if not slots:
+            del self._where[key]
+        return slot
 
-    def _remove(self, index: int) -> None:
-        del self._rows[index]
-        self._waiting = [(i - 1 if i > index else i, old) for i, old in self._waiting]
+    def _put(self, slot: int, row: tuple[Any, ...]) -> None:
+        self._slots[slot] = row
+        self._where.setdefault(_key(row), []).append(slot)
 
     def apply(self, kind: int, row: tuple[Any, ...]) -> None:
         if kind in (1, 3):  # -U, -D
-            index = self._find(row)
-            if index is None:
+            slot = self._take(row)
+            if slot is None:
                 return
             if kind == 1:
-                self._rows[index] = _HOLE
-                self._waiting.append((index, row))
+                self._slots[slot] = None
+                self._waiting.append((slot, row))
             else:
-                self._remove(index)
+                del self._slots[slot]
             return
         if kind == 2 and self._waiting:
             best = max(
                 range(len(self._waiting)),
                 key=lambda w: (sum(a == b for a, b in zip(self._waiting[w][1], row)), -w),
             )
-            index, _ = self._waiting.pop(best)
-            self._rows[index] = row
+            slot, _ = self._waiting.pop(best)
+            self._put(slot, row)
             return
-        self._rows.append(row)
+        self._put(self._next, row)
+        self._next += 1
         while len(self) > self.max_rows:
-            first = next(i for i, r in enumerate(self._rows) if r is not _HOLE)
-            self._remove(first)
+            first = next(slot for slot, r in self._slots.items() if r is not None)
+            key = _key(self._slots.pop(first))  # type: ignore[arg-type]
+            self._where[key].remove(first)
+            if not self._where[key]:
+                del self._where[key]
             self.dropped += 1
 
 

@@ -52,6 +52,32 @@ def test_the_table_keeps_at_most_max_rows() -> None:
     for i in range(5):
         table.apply(0, (i,))
     assert table.rows == [(3,), (4,)] and table.dropped == 3
+    # duplicates: the oldest copy leaves, a later delete still finds the newer one
+    table = MaterializedTable(max_rows=2)
+    for row in [("x",), ("y",), ("x",)]:
+        table.apply(0, row)
+    table.apply(3, ("x",))
+    assert table.rows == [("y",)]
+
+
+def test_rows_with_arrays_and_maps_update_too() -> None:
+    table = MaterializedTable()
+    table.apply(0, ("k", [1, 2], {"a": 1}))
+    table.apply(1, ("k", [1, 2], {"a": 1}))
+    table.apply(2, ("k", [1, 2, 3], {"a": 2}))
+    assert table.rows == [("k", [1, 2, 3], {"a": 2})]
+
+
+def test_updates_to_a_large_table_stay_fast() -> None:
+    table = MaterializedTable()
+    for key in range(100_000):
+        table.apply(0, (key, 0))
+    started = time.perf_counter()
+    for key in range(0, 100_000, 7):
+        table.apply(1, (key, 0))
+        table.apply(2, (key, 1))
+    assert time.perf_counter() - started < 1.0  # a scan per update would take minutes
+    assert table.rows[7] == (7, 1) and table.rows[8] == (8, 0) and len(table) == 100_000
 
 
 def test_changelog_mode_prints_each_change_with_its_kind() -> None:
