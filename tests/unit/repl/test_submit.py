@@ -40,6 +40,8 @@ def test_enter_keeps_editing_an_unfinished_buffer(text: str) -> None:
         "SELECT 1;   ",
         "SELECT * FROM t\nWHERE a = ';';",
         "SELECT 1; -- a trailing comment",
+        "SELECT 1; -- it's a comment, not a string",
+        "/* it's */ SELECT 1;",
         "SELECT 1; SELECT 2;",
         "SELECT 'it''s';",
         "BEGIN STATEMENT SET;\nINSERT INTO a SELECT * FROM b;\nEND;",
