@@ -63,7 +63,7 @@ import pyarrow.compute as pc
 
 from catalog.connectors import CONNECTORS, FORMATS, Guarantee
 from catalog.errors import OptionError
-from catalog.options import OptionBag
+from catalog.options import OptionBag, parse_int
 from planner.physical import ROW_KIND_COLUMN, Field, SinkSpec, SourceSpec
 from planner.physical_planner import checkpointing_mode
 from runtime.batches import ROW_KIND_TYPE, output_schema
@@ -279,6 +279,9 @@ class KafkaSource(SourceReader):
         if self.bounded_mode == "group-offsets" and not self.group_id:
             raise OptionError(f"{self.where}: scan.bounded.mode 'group-offsets' needs 'properties.group.id'")
         self.dead_letter = bag.get("sqlstream.dead-letter.topic")
+        for key in ("scan.topic-partition-discovery.interval", "scan.watermark.idle-timeout"):
+            if bag.get(key) is not None:
+                log.warning("%s: '%s' is not supported yet and has no effect", self.where, key)
         for column, key in spec.metadata.items():
             if key not in META_KEYS:
                 raise OptionError(
@@ -715,7 +718,10 @@ class KafkaSink(SinkWriter):
                 "round-robin",
                 hint="a custom partitioner class cannot be loaded by sqlstream",
             )
-        self.timeout_ms = int(props.get("transaction.timeout.ms", DEFAULT_TRANSACTION_TIMEOUT_MS))
+        self.timeout_ms = parse_int(
+            props.get("transaction.timeout.ms", str(DEFAULT_TRANSACTION_TIMEOUT_MS)),
+            "properties.transaction.timeout.ms",
+        )
         self.kwargs.pop("transaction_timeout_ms", None)
         self.codec = make_codec(bag, spec.columns, spec.primary_key, self.upsert)
         c = self.codec
@@ -805,7 +811,11 @@ class KafkaSink(SinkWriter):
         from aiokafka import AIOKafkaProducer
 
         if self.guarantee == Guarantee.EXACTLY_ONCE:
-            broker_max = await broker_max_transaction_timeout(self.kwargs)
+            try:
+                broker_max = await broker_max_transaction_timeout(self.kwargs)
+            except Exception as e:  # e.g. no DescribeConfigs permission: check what we can
+                log.warning("%s: cannot read the broker's transaction.max.timeout.ms: %s", self.where, e)
+                broker_max = None
             check_transaction_timeout(self.timeout_ms, self.ctx.config, broker_max, self.where)
             self._client = TxnClient(self.kwargs)
             await self._client.__aenter__()
