@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
@@ -35,8 +35,12 @@ from pygments.styles import get_style_by_name
 from pygments.util import ClassNotFound
 
 import planner
+from catalog import Catalog
 from catalog.errors import SqlStreamError
+from planner.statements import Statement
+from sqlstream.config import Config
 from sqlstream.errors import format_error
+from sqlstream.jobs import JobManager
 from sqlstream.render import render_table
 from sqlstream.repl.commands import RESULT_MODE_KEY, Action, Settings, command_names, run_command
 from sqlstream.repl.completer import Metadata, SqlCompleter, metadata_from_session
@@ -88,6 +92,17 @@ def open_history(path: Path) -> tuple[History, str | None]:
     return FileHistory(str(path)), None
 
 
+class ShellSession(Protocol):
+    """What the shell uses of a ``sqlstream.Session``: run one parsed statement, and read
+    the catalog, configuration and jobs (for completion, the toolbar and job notices)."""
+
+    catalog: Catalog
+    config: Config
+    jobs: JobManager
+
+    def execute_statement(self, s: Statement) -> Result: ...
+
+
 def buffer_hint(text: str) -> str | None:
     """A word for the toolbar about what is being typed.
 
@@ -104,7 +119,7 @@ class Shell:
 
     def __init__(
         self,
-        session: Any,
+        session: ShellSession,
         debug: bool = False,
         input: Input | None = None,
         output: Output | None = None,
@@ -463,6 +478,6 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_repl(session: Any, debug: bool = False) -> int:
+def run_repl(session: ShellSession, debug: bool = False) -> int:
     """The interactive shell over ``session``; returns the exit code."""
     return Shell(session, debug=debug).run()
