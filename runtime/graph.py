@@ -41,6 +41,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
     from runtime.operators.group_aggregate import GroupAggregateOp
+    from runtime.operators.lookup_join import LookupJoinOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
     from runtime.operators.union import UnionOp
@@ -56,6 +57,7 @@ def operator_class(kind: str) -> type[Operator]:
         "window_aggregate": WindowAggregateOp,
         "group_aggregate": GroupAggregateOp,
         "union": UnionOp,
+        "lookup_join": LookupJoinOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

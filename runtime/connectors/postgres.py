@@ -105,7 +105,7 @@ from runtime.connectors.postgres_types import (
     param_type,
     pg_type,
 )
-from runtime.connectors.registry import register_sink, register_source
+from runtime.connectors.registry import register_lookup, register_sink, register_source
 
 log = logging.getLogger(__name__)
 
@@ -1025,3 +1025,13 @@ register_source("postgres", PostgresSource)
 register_sink("postgres", PostgresSink)
 register_source("jdbc", PostgresSource)
 register_sink("jdbc", PostgresSink)
+
+
+def _lookup(spec: SourceSpec, key_columns: Sequence[str]) -> Any:
+    from runtime.connectors.postgres_lookup import PostgresLookup  # it imports this module
+
+    return PostgresLookup(spec, key_columns)
+
+
+register_lookup("postgres", _lookup)
+register_lookup("jdbc", _lookup)

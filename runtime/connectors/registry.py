@@ -11,7 +11,12 @@ time a connector name is asked for (``upsert-kafka`` lives in ``upsert_kafka``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import pyarrow as pa
 
 from catalog.errors import OptionError, did_you_mean
 from planner.physical import SinkSpec, SourceSpec
@@ -66,3 +71,34 @@ def create_sink(spec: SinkSpec, ctx: SubtaskContext) -> SinkWriter:
             hint=did_you_mean(name, sorted(set(_SINKS) | set(_KNOWN))),
         )
     return cls(spec, ctx)
+
+
+class LookupClient(Protocol):
+    """What a lookup join asks of a connector (``runtime/operators/lookup_join.py``):
+    ``lookup(keys)`` returns the matching table rows, a column ``__lookup_row`` (which row
+    of ``keys`` each match belongs to) followed by the table's columns."""
+
+    async def open(self) -> None: ...
+
+    async def lookup(self, keys: pa.RecordBatch) -> pa.RecordBatch: ...
+
+    async def close(self) -> None: ...
+
+
+_LOOKUPS: dict[str, Callable[[SourceSpec, Sequence[str]], LookupClient]] = {}
+
+
+def register_lookup(name: str, factory: Callable[[SourceSpec, Sequence[str]], LookupClient]) -> None:
+    _LOOKUPS[name.lower()] = factory
+
+
+def create_lookup(spec: SourceSpec, key_columns: Sequence[str]) -> LookupClient:
+    name = spec.connector.lower()
+    if name not in _LOOKUPS:
+        _load(name)
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(module_name(name) + "_lookup")
+    factory = _LOOKUPS.get(name)
+    if factory is None:
+        raise OptionError(f"table '{spec.table}': connector '{spec.connector}' cannot be looked up")
+    return factory(spec, key_columns)
