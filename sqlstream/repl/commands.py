@@ -180,17 +180,17 @@ def _ident(name: str) -> str:
 
 COMMANDS: tuple[Command, ...] = (
     Command(("\\?", "help", ".help", "\\h"), "", "show this help", _help),
-    Command(("\\q", "quit", "exit", ".quit", ".exit"), "", "leave the shell (also Ctrl-D)", _quit),
+    Command(("\\q", "quit", "exit", ".quit", ".exit"), "", "leave (or Ctrl-D)", _quit),
     Command(("\\dt", ".tables"), "", "list tables", _tables),
     Command(("\\dv",), "", "list views", _views),
-    Command(("\\d", ".schema"), "[NAME]", "describe a table or view (alone: list both)", _describe),
-    Command(("\\jobs", "\\dj"), "", "list the jobs of this session (SHOW JOBS)", _jobs),
+    Command(("\\d", ".schema"), "[NAME]", "describe a table or view", _describe),
+    Command(("\\jobs", "\\dj"), "", "list this session's jobs", _jobs),
     Command(("\\df", ".functions"), "", "list functions", _functions),
     Command(("\\i", ".read"), "FILE", "run the statements of FILE", _include),
     Command(("\\timing", ".timer"), "[on|off]", "show how long each statement takes", _timing),
-    Command(("\\o", ".output"), "[FILE]", "send results to FILE; alone: back to the terminal", _output),
+    Command(("\\o", ".output"), "[FILE]", "results to FILE; alone: to the screen", _output),
     Command((".mode", "\\mode"), "table|changelog|tableau", "how a streaming SELECT is shown", _mode),
-    Command(("\\e", ".edit"), "", "edit the last statement in $EDITOR (also F4 or Ctrl-X Ctrl-E)", _edit),
+    Command(("\\e", ".edit"), "", "edit the last statement in $EDITOR", _edit),
 )
 
 _BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}
@@ -204,18 +204,18 @@ def command_names() -> list[str]:
 def help_text() -> str:
     lines = ["Meta commands:"]
     for c in COMMANDS:
-        names = ", ".join(n for n in c.names)
         usage = f"{c.names[0]} {c.args}".rstrip()
-        lines.append(f"  {usage:<32} {c.help}" + (f"  [{names}]" if len(c.names) > 1 else ""))
+        also = f" (also {', '.join(c.names[1:])})" if len(c.names) > 1 else ""
+        lines.append(f"  {usage:<31} {c.help}{also}")
     lines += [
         "",
         "SQL statements end with ';' and may span lines; several may share a line.",
-        "BEGIN STATEMENT SET; INSERT ...; INSERT ...; END;  runs several INSERTs as one job.",
-        "INSERT INTO runs in the background: SHOW JOBS lists jobs, STOP JOB 'id' stops one.",
+        "BEGIN STATEMENT SET; INSERT ...; INSERT ...; END;  runs INSERTs as one job.",
+        "INSERT INTO runs in the background: SHOW JOBS lists jobs; STOP JOB 'id' stops one.",
         "A streaming SELECT shows live results; Ctrl-C (or q) stops it.",
         "",
         "Keys: Tab completes, Ctrl-R searches history, \u2192 accepts a suggestion,",
-        "      Alt-Enter inserts a newline, F4 or Ctrl-X Ctrl-E opens $EDITOR, Ctrl-D quits.",
+        "      Alt-Enter inserts a newline, F4 or Ctrl-X Ctrl-E opens $EDITOR.",
     ]
     return "\n".join(lines)
 
