@@ -180,17 +180,17 @@ def _ident(name: str) -> str:
 
 COMMANDS: tuple[Command, ...] = (
     Command(("\\?", "help", ".help", "\\h"), "", "show this help", _help),
-    Command(("\\q", "quit", "exit", ".quit", ".exit"), "", "leave (or Ctrl-D)", _quit),
+    Command(("\\q", "quit", "exit", ".quit", ".exit"), "", "leave", _quit),
     Command(("\\dt", ".tables"), "", "list tables", _tables),
     Command(("\\dv",), "", "list views", _views),
     Command(("\\d", ".schema"), "[NAME]", "describe a table or view", _describe),
     Command(("\\jobs", "\\dj"), "", "list this session's jobs", _jobs),
     Command(("\\df", ".functions"), "", "list functions", _functions),
     Command(("\\i", ".read"), "FILE", "run the statements of FILE", _include),
-    Command(("\\timing", ".timer"), "[on|off]", "show how long each statement takes", _timing),
-    Command(("\\o", ".output"), "[FILE]", "results to FILE; alone: to the screen", _output),
+    Command(("\\timing", ".timer"), "[on|off]", "time each statement", _timing),
+    Command(("\\o", ".output"), "[FILE]", "results to FILE, or the screen", _output),
     Command((".mode", "\\mode"), "table|changelog|tableau", "how a streaming SELECT is shown", _mode),
-    Command(("\\e", ".edit"), "", "edit the last statement in $EDITOR", _edit),
+    Command(("\\e", ".edit"), "", "edit the last statement", _edit),
 )
 
 _BY_NAME: dict[str, Command] = {name: c for c in COMMANDS for name in c.names}
@@ -209,13 +209,14 @@ def help_text() -> str:
         lines.append(f"  {usage:<31} {c.help}{also}")
     lines += [
         "",
-        "SQL statements end with ';' and may span lines; several may share a line.",
+        "Statements end with ';' and may span lines; several may share a line.",
         "BEGIN STATEMENT SET; INSERT ...; INSERT ...; END;  runs INSERTs as one job.",
-        "INSERT INTO runs in the background: SHOW JOBS lists jobs; STOP JOB 'id' stops one.",
+        "INSERT INTO runs a background job: SHOW JOBS lists jobs, STOP JOB 'id' stops it.",
         "A streaming SELECT shows live results; Ctrl-C (or q) stops it.",
         "",
-        "Keys: Tab completes, Ctrl-R searches history, \u2192 accepts a suggestion,",
-        "      Alt-Enter inserts a newline, F4 or Ctrl-X Ctrl-E opens $EDITOR.",
+        "Keys: Tab completes, Ctrl-R searches history, \u2192 takes a suggestion,",
+        "      Alt-Enter inserts a newline, F4 or Ctrl-X Ctrl-E opens $EDITOR,",
+        "      Ctrl-C clears the line, Ctrl-D leaves.",
     ]
     return "\n".join(lines)
 

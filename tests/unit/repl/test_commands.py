@@ -13,6 +13,12 @@ def test_help_lists_the_commands(session: Any) -> None:
         assert "\\dt" in out and "\\timing" in out and ".mode" in out and "\\i FILE" in out, word
 
 
+def test_help_fits_an_80_column_terminal() -> None:
+    from sqlstream.repl.commands import help_text
+
+    assert max(len(line) for line in help_text().splitlines()) <= 80
+
+
 def test_quit_and_exit_leave(session: Any) -> None:
     for word in ("\\q", "quit", "exit", "exit;", ".quit"):
         out, code = drive(session, f"{word}\r")
