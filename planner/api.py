@@ -214,5 +214,5 @@ def describe_fields(name: str, catalog: Catalog) -> list[BoundField]:
     obj = catalog.resolve(name)
     binder = _binder(catalog, {})
     if isinstance(obj, TableDef):
-        return list(binder.scan(obj).fields)
+        return list(binder.scan(obj, reading=False).fields)
     return list(binder.bind_query(_parse_query(obj.query), {}).fields)

@@ -361,10 +361,11 @@ class Binder:
             node = Calc(fields, node, projections)
         return node
 
-    def scan(self, table: TableDef) -> LogicalNode:
-        """Scan -> Calc (computed columns) -> WatermarkAssigner, as Flink plans a source."""
+    def scan(self, table: TableDef, reading: bool = True) -> LogicalNode:
+        """Scan -> Calc (computed columns) -> WatermarkAssigner, as Flink plans a source.
+        ``reading=False`` only describes the columns (DESCRIBE of a sink-only table)."""
         spec = validate_options(table.options, f"table '{table.name}'")
-        if not spec.source:
+        if reading and not spec.source:
             raise CatalogError(
                 f"table '{table.name}' uses connector '{spec.name}', which can only be written to"
             )

@@ -104,3 +104,8 @@ def test_unbounded_query_streams_its_changelog_until_closed(session: sqlstream.S
     assert 0 in kinds and kinds <= {0, 1, 2}  # +I first, then -U/+U as counts grow
     assert all(row[0] in (1, 2, 3) for _, row in seen)
     assert query.job.status_is_final()
+
+
+def test_describe_a_sink_only_table(session: sqlstream.Session) -> None:
+    session.execute("CREATE TABLE out (a INT, b STRING) WITH ('connector' = 'print')")
+    assert [r[:2] for r in session.execute("DESCRIBE out").rows] == [("a", "INT"), ("b", "STRING")]
