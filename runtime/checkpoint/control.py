@@ -48,8 +48,9 @@ FINAL_ATTEMPTS = 3
 
 def node_fingerprint(node: Node) -> str:
     """What a node's state depends on: its kind, its inputs and, for stateful nodes, the
-    spec (keys, aggregates, window). Parallelism and connector options are left out, so
-    a job can be rescaled or pointed at another broker and still restore."""
+    spec (keys, aggregates, window). Parallelism, the partitioning of edges (which
+    follows from it) and connector options are left out, so a job can be rescaled or
+    pointed at another broker and still restore."""
     spec: Any = _encode(node.spec)
     if isinstance(node.spec, SourceSpec | SinkSpec):
         spec = {"table": node.spec.table, "connector": node.spec.connector}
@@ -58,7 +59,7 @@ def node_fingerprint(node: Node) -> str:
     doc = {
         "id": node.id,
         "spec": spec,
-        "inputs": [[e.source, e.partitioning.value, list(e.keys)] for e in node.inputs],
+        "inputs": [e.source for e in node.inputs],
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -158,6 +159,7 @@ class CheckpointControl:
         self.restored_from: CheckpointMetadata | None = None
         self.restored_path: Path | None = None
         self.released = asyncio.Event()
+        self._periodic: asyncio.Task[None] | None = None
         self.all_sources_done = asyncio.Event()
         self._sources_done = 0
         self.coordinator = CheckpointCoordinator(
@@ -182,6 +184,7 @@ class CheckpointControl:
         return None
 
     def prepare_restore(self) -> None:
+        self.storage.clear_finished()  # a new run of the job starts
         path = self.resolve()
         if path is None:
             return
@@ -253,12 +256,13 @@ class CheckpointControl:
         (after the last data and the final watermark, before end of input), then release
         the sources. Raises when checkpoints fail more often than tolerated."""
         periodic = asyncio.create_task(self.coordinator.run(), name="checkpoint-trigger")
+        self._periodic = periodic
         try:
             while not self.all_sources_done.is_set():
                 self._check_failure()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.all_sources_done.wait(), 0.1)
-                if periodic.done() and periodic.exception() is not None:
+                if periodic.done() and not periodic.cancelled() and periodic.exception() is not None:
                     raise periodic.exception()  # type: ignore[misc]
         finally:
             periodic.cancel()
@@ -284,8 +288,12 @@ class CheckpointControl:
         if self.coordinator.failure is not None:
             raise self.coordinator.failure
 
-    async def savepoint(self) -> CheckpointMetadata:
-        """Take a savepoint now and wait for it."""
+    async def savepoint(self, stop: bool = True) -> CheckpointMetadata:
+        """Take a savepoint now and wait for it. With ``stop`` (stop-with-savepoint) no
+        checkpoint is triggered after it, so nothing after the savepoint is committed and
+        a job resumed from it neither loses nor repeats a row."""
+        if stop and self._periodic is not None:
+            self._periodic.cancel()
         done = await self.coordinator.trigger(savepoint=True)
         return await done
 

@@ -27,6 +27,7 @@ from typing import Any
 from catalog.errors import SqlStreamError
 
 METADATA = "_metadata"
+FINISHED = "_finished"  # written when the job FINISHED and its checkpoints were deleted
 FORMAT_VERSION = 1
 _CHK = re.compile(r"^chk-(\d+)$")
 
@@ -149,14 +150,22 @@ class CheckpointStorage:
 
     def discard_checkpoints(self) -> None:
         """Delete every checkpoint folder (complete or not) but keep savepoints: what a
-        FINISHED job leaves behind (Flink discards a finished job's checkpoints)."""
+        FINISHED job leaves behind (Flink discards a finished job's checkpoints). A
+        ``_finished`` marker says so (until the next run of the job starts), so that a
+        process killed while exiting is known to have finished its job."""
         if not self.job_dir.is_dir():
             return
         for child in self.job_dir.iterdir():
             if _CHK.match(child.name):
                 self.discard(child)
-        with contextlib.suppress(OSError):
-            self.job_dir.rmdir()  # only when nothing (no savepoint) is left
+        write_atomically(self.job_dir / FINISHED, json.dumps({"finished_ms": int(time.time() * 1000)}))
+
+    def finished_marker(self) -> Path:
+        return self.job_dir / FINISHED
+
+    def clear_finished(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.job_dir / FINISHED).unlink()
 
     def retain(self, keep: int) -> None:
         """Keep the newest ``keep`` complete checkpoints; delete older ones and every

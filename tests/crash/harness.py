@@ -93,11 +93,17 @@ def crash_until_done(
     seed: int,
     max_kill_delay: float = 2.0,
     timeout: float = 120.0,
+    finished: Callable[[], bool] | None = None,
 ) -> CrashReport:
     """Run the job until it finishes, killing it up to ``kills`` times at random moments
     (each restart resumes from the newest complete checkpoint); then compare its sink
     with ``expected``. A job that finishes before all kills were spent is started afresh
-    (the finished job's checkpoints are gone), so every kill lands in a running job."""
+    (the finished job's checkpoints are gone), so every kill lands in a running job.
+
+    A kill can land after the job FINISHED (its checkpoints deleted) while the process
+    exits: then restarting would run the job again from scratch. Such a run counts as
+    the last one when its stderr says the job finished or ``finished()`` says so (for
+    ``sqlstream run``: the ``_finished`` marker in the job's checkpoint folder)."""
     rng = random.Random(seed)
     report = CrashReport()
     while True:
@@ -115,6 +121,8 @@ def crash_until_done(
         if code == -signal.SIGKILL:
             report.kills += 1
             report.kills_by_point[point] += 1
+            if ") finished:" in err or (finished is not None and finished()):
+                break  # killed while exiting, after the job had finished
             continue
         if code != 0:
             raise AssertionError(f"the job failed (exit {code}) instead of recovering:\n{err[-3000:]}")

@@ -72,8 +72,15 @@ def read_published(out: Path) -> list[Hashable]:
 
 def run(tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int) -> CrashReport:
     path = script(tmp, rows, mode, rate)
+    marker = tmp / "checkpoints" / f"crash-fs-{mode.lower()}" / "_finished"
     report = crash_until_done(
-        path, lambda: read_published(tmp / "out"), expected(rows), kills=kills, seed=seed, timeout=300
+        path,
+        lambda: read_published(tmp / "out"),
+        expected(rows),
+        kills=kills,
+        seed=seed,
+        timeout=300,
+        finished=marker.exists,
     )
     print(report.summary())
     return report
