@@ -5,6 +5,16 @@
     sqlstream -f FILE.sql         the same (Flink's SQL client spelling)
     sqlstream explain FILE.sql    plan every INSERT/SELECT of a script and print EXPLAIN
     sqlstream -e "SQL"            run statements given on the command line
+    sqlstream stop [--savepoint] PID
+                                  stop a running 'sqlstream run' (SIGTERM); with --savepoint
+                                  it first takes a savepoint (SIGUSR1) and prints its path
+
+Checkpoints: a job of ``sqlstream run`` with ``execution.checkpointing.interval`` set
+resumes from the newest complete checkpoint of its ``pipeline.name`` under
+``state.checkpoints.dir`` unless ``--fresh``; ``--from-checkpoint PATH`` /
+``--from-savepoint PATH`` name one (same as SET 'execution.savepoint.path'). A running
+``sqlstream run`` that receives SIGUSR1 stops its jobs with a savepoint each and prints
+where they are.
 
 Info goes to stderr, results and print-sink rows to stdout, so ``> out.txt`` keeps data only.
 Exit code: 0 when every statement and job succeeded, 1 otherwise, 2 for bad usage.
@@ -26,6 +36,7 @@ from typing import TextIO
 import planner
 from catalog.errors import SqlStreamError
 from planner import statements as st
+from runtime.checkpoint.control import RESUME_KEY, SAVEPOINT_PATH_KEY
 from sqlstream.errors import format_error
 from sqlstream.jobs import JobHandle
 from sqlstream.render import render_changelog_row, render_table
@@ -49,7 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set a configuration key, like SET 'KEY' = 'VALUE'")  # fmt: skip
     p.add_argument("--parallelism", type=int, help="same as -D parallelism.default=N")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    p.add_argument("command", nargs="?", choices=["run", "explain", "shell"], help=argparse.SUPPRESS)
+    p.add_argument("--fresh", action="store_true",
+                   help="run: do not resume from the newest checkpoint of the job")
+    p.add_argument("--from-checkpoint", metavar="PATH", help="run: resume from this checkpoint")
+    p.add_argument("--from-savepoint", metavar="PATH", help="run: resume from this savepoint")
+    p.add_argument("--savepoint", action="store_true", help="stop: take a savepoint first")
+    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop"], help=argparse.SUPPRESS)
     p.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     return p
 
@@ -65,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)
     config: dict[str, str] = {}
     for item in args.defines:
         if "=" not in item:
@@ -75,6 +91,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
         config[key.strip()] = value.strip()
     if args.parallelism:
         config["parallelism.default"] = str(args.parallelism)
+    if args.command == "stop":
+        return stop_process(args.path, args.savepoint)
+    if args.command == "run" or args.file:
+        restore_from = args.from_savepoint or args.from_checkpoint
+        if restore_from:
+            config[SAVEPOINT_PATH_KEY] = restore_from
+        config.setdefault(RESUME_KEY, "none" if args.fresh else "latest")
     try:
         session = connect(args.catalog, config)
     except SqlStreamError as e:
@@ -96,6 +119,21 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return run_repl(session, debug=args.debug)
     finally:
         session.close()
+
+
+def stop_process(pid_text: str | None, savepoint: bool) -> int:
+    """``sqlstream stop [--savepoint] PID``: signal a running ``sqlstream run``."""
+    if not pid_text or not pid_text.isdigit():
+        print("Error: 'sqlstream stop' needs the PID of a running 'sqlstream run'", file=sys.stderr)
+        return 2
+    try:
+        os.kill(int(pid_text), signal.SIGUSR1 if savepoint else signal.SIGTERM)
+    except ProcessLookupError:
+        print(f"Error: no process {pid_text}", file=sys.stderr)
+        return 1
+    what = "take a savepoint and stop" if savepoint else "stop"
+    print(f"[INFO] Asked process {pid_text} to {what}; it prints the savepoint's path.", file=sys.stderr)
+    return 0
 
 
 def run_file(session: Session, path: Path, explain_only: bool = False, debug: bool = False) -> int:
@@ -149,7 +187,8 @@ def run_script(
         return 1
     jobs: list[JobHandle] = []
     stop = threading.Event()
-    previous = _install_signal_handlers(stop)
+    savepoint = threading.Event()
+    previous = _install_signal_handlers(stop, savepoint)
     try:
         for s in statements:
             if stop.is_set():
@@ -167,7 +206,7 @@ def run_script(
                 return 1
             if result.job is not None:
                 jobs.append(result.job)
-        return _wait_jobs(jobs, stop, debug)
+        return _wait_jobs(jobs, stop, debug, savepoint)
     finally:
         _restore_signal_handlers(previous)
 
@@ -196,7 +235,9 @@ def _print_result(result: Result, out: TextIO, stop: threading.Event) -> None:
             query.close()
 
 
-def _wait_jobs(jobs: list[JobHandle], stop: threading.Event, debug: bool) -> int:
+def _wait_jobs(
+    jobs: list[JobHandle], stop: threading.Event, debug: bool, savepoint: threading.Event | None = None
+) -> int:
     failed = 0
     for job in jobs:
         while not job.done:
@@ -204,16 +245,40 @@ def _wait_jobs(jobs: list[JobHandle], stop: threading.Event, debug: bool) -> int
                 print("[INFO] Stopping: cancelling running jobs.", file=sys.stderr)
                 _cancel(jobs)
                 return 0
+            if savepoint is not None and savepoint.is_set():
+                savepoint.clear()
+                failed += _stop_with_savepoints(jobs, debug)
             job.wait(timeout=0.2)
         if job.error is not None:
             failed += 1
             print(f"[ERROR] Job '{job.id}' ({job.name}) failed:", file=sys.stderr)
             _report(job.error, None, None, debug)
+        elif job.status == "CANCELED":
+            print(f"[INFO] Job '{job.id}' ({job.name}) stopped: {job.rows_out} rows written.",
+                  file=sys.stderr)  # fmt: skip
         else:
             print(
                 f"[INFO] Job '{job.id}' ({job.name}) finished: {job.rows_out} rows written.", file=sys.stderr
             )
     return 1 if failed else 0
+
+
+def _stop_with_savepoints(jobs: list[JobHandle], debug: bool) -> int:
+    """SIGUSR1: every running job takes a savepoint and stops; returns how many failed."""
+    failed = 0
+    for job in jobs:
+        if job.done:
+            continue
+        try:
+            path = job.stop_with_savepoint(timeout=600)
+        except Exception as e:
+            failed += 1
+            print(f"[ERROR] Job '{job.id}' ({job.name}) could not take a savepoint:", file=sys.stderr)
+            _report(e, None, None, debug)
+            continue
+        print(f"[INFO] Job '{job.id}' ({job.name}) stopped with a savepoint: {path}", file=sys.stderr)
+        print(f"[INFO] Resume with: sqlstream run --from-savepoint {path} FILE.sql", file=sys.stderr)
+    return failed
 
 
 def _cancel(jobs: list[JobHandle]) -> None:
@@ -226,16 +291,24 @@ def _cancel(jobs: list[JobHandle]) -> None:
 _Handler = signal.Handlers | int | None | object
 
 
-def _install_signal_handlers(stop: threading.Event) -> dict[int, _Handler]:
+def _install_signal_handlers(
+    stop: threading.Event, savepoint: threading.Event | None = None
+) -> dict[int, _Handler]:
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    def on_savepoint(signum: int, frame: FrameType | None) -> None:
+        if savepoint is not None:
+            savepoint.set()
+
     previous: dict[int, _Handler] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, handler)
+    if savepoint is not None and hasattr(signal, "SIGUSR1"):
+        previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_savepoint)
     return previous
 
 

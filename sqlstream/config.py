@@ -53,7 +53,12 @@ KEYS: dict[str, Key] = {
         Key("execution.checkpointing.max-concurrent-checkpoints", "1", "checkpoints in flight", _int),
         Key("execution.checkpointing.tolerable-failed-checkpoints", "0",
             "failed checkpoints before the job fails", _int),
-        Key("execution.savepoint.path", None, "resume the next job from this savepoint"),
+        Key("execution.savepoint.path", None, "resume the next job from this savepoint or checkpoint"),
+        Key("execution.savepoint.ignore-unclaimed-state", "false",
+            "restore from a checkpoint of another query, skipping the state no operator claims", _bool),
+        Key("sqlstream.checkpoint.resume", "none",
+            "latest: resume a job from the newest complete checkpoint of its pipeline.name "
+            "(what 'sqlstream run' does unless --fresh); none: start fresh", _choice("latest", "none")),
         Key("state.checkpoints.dir", "checkpoints", "where checkpoints are written"),
         Key("state.checkpoints.num-retained", "1", "complete checkpoints to keep", _int),
         Key("parallelism.default", "1", "parallelism of operators", _int),

@@ -124,6 +124,11 @@ class JobHandle:
     def metrics(self) -> dict[str, Any]:
         return self.job.metrics()
 
+    def stop_with_savepoint(self, timeout: float | None = None) -> str:
+        """Take a savepoint, wait for it, stop the job; returns the savepoint's folder."""
+        future = asyncio.run_coroutine_threadsafe(self.job.stop_with_savepoint(), self._loop)
+        return future.result(timeout)
+
     @property
     def rows_out(self) -> int:
         return int(self.job.metrics().get("rows_written", 0))

@@ -118,9 +118,11 @@ class Session:
             return Result(ResultKind.QUERY, query=query, columns=query.columns)
         if isinstance(s, st.StopJob):
             handle = self.jobs.get(s.job_id)
+            if s.savepoint:  # as Flink's SQL client: a table with the savepoint's path
+                path = handle.stop_with_savepoint()
+                return Result.table(["savepoint_path"], [(path,)])
             handle.cancel()
-            note = " (savepoints come with checkpointing)" if s.savepoint else ""
-            return Result.ok(f"Job '{handle.id}' stopped{note}.")
+            return Result.ok(f"Job '{handle.id}' stopped.")
         raise SqlStreamError(f"{type(s).__name__} is not supported yet", line=s.line, col=s.col)
 
     # ---- SHOW / DESCRIBE -------------------------------------------------------------
