@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -283,6 +284,37 @@ class RecordEncoder(ABC):
     def file_header(self) -> bytes:
         """What each new file starts with (a CSV header), if anything."""
         return b""
+
+
+class SqlRecordEncoder(RecordEncoder):
+    """An encoder whose records and lines are one DuckDB query over the batch (JSON, CSV):
+    subclasses set ``_record_sql`` (one value per row) and ``_line_sql`` (a line per row),
+    both over a relation named ``batch``."""
+
+    _record_sql: str
+    _line_sql: str
+
+    def __init__(self, fields: Sequence[Field], *, name: str) -> None:
+        super().__init__(fields, name=name)
+        self._con = duckdb.connect()
+        self._con.execute("SET TimeZone = 'UTC'")
+
+    def _run(self, sql: str, batch: pa.RecordBatch) -> pa.ChunkedArray:
+        self._con.register("batch", batch)
+        try:
+            return self._con.sql(sql).to_arrow_table().column(0)
+        finally:
+            self._con.unregister("batch")
+
+    def encode_records(self, batch: pa.RecordBatch) -> list[bytes | None]:
+        if batch.num_rows == 0:
+            return []
+        return record_values(self._run(self._record_sql, batch))
+
+    def encode_chunk(self, batch: pa.RecordBatch) -> bytes:
+        if batch.num_rows == 0:
+            return b""
+        return strings_to_bytes(self._run(self._line_sql, batch))
 
 
 # ---- shared helpers ---------------------------------------------------------------------

@@ -19,7 +19,6 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,14 +29,12 @@ from planner.physical import Field
 from runtime.formats.base import (
     FormatError,
     RecordDecoder,
-    RecordEncoder,
     RecordError,
+    SqlRecordEncoder,
     convert_value,
     decode_base64_strings,
     parse_time_strings,
     parse_timestamp_strings,
-    record_values,
-    strings_to_bytes,
 )
 
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
@@ -191,7 +188,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class CsvEncoder(RecordEncoder):
+class CsvEncoder(SqlRecordEncoder):
     extension = "csv"
 
     def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
@@ -224,8 +221,6 @@ class CsvEncoder(RecordEncoder):
         inner = f"(SELECT {', '.join(texts)} FROM batch)" if texts else "batch"
         self._record_sql = f"SELECT {body} AS v FROM {inner}"
         self._line_sql = f"SELECT {body} || chr(10) AS v FROM {inner}"
-        self._con = duckdb.connect()
-        self._con.execute("SET TimeZone = 'UTC'")
 
     def _quoted(self, v: str, null_text: str) -> str:
         o = self.opts
@@ -240,23 +235,6 @@ class CsvEncoder(RecordEncoder):
             f"(CASE WHEN {v} IS NULL THEN {null_text} WHEN {v} = '' THEN {q} || {q} "
             f"WHEN {test} THEN {q} || replace({v}, {q}, {q} || {q}) || {q} ELSE {v} END)"
         )
-
-    def _run(self, sql: str, batch: pa.RecordBatch) -> pa.ChunkedArray:
-        self._con.register("batch", batch)
-        try:
-            return self._con.sql(sql).to_arrow_table().column(0)
-        finally:
-            self._con.unregister("batch")
-
-    def encode_records(self, batch: pa.RecordBatch) -> list[bytes | None]:
-        if batch.num_rows == 0:
-            return []
-        return record_values(self._run(self._record_sql, batch))
-
-    def encode_chunk(self, batch: pa.RecordBatch) -> bytes:
-        if batch.num_rows == 0:
-            return b""
-        return strings_to_bytes(self._run(self._line_sql, batch))
 
     def file_header(self) -> bytes:
         if not self.opts.header:

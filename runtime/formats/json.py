@@ -15,7 +15,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -26,13 +25,11 @@ from planner.physical import Field
 from runtime.formats.base import (
     FormatError,
     RecordDecoder,
-    RecordEncoder,
     RecordError,
+    SqlRecordEncoder,
     convert_value,
     decode_base64_strings,
     parse_time_strings,
-    record_values,
-    strings_to_bytes,
 )
 
 _BLOCK_SIZE = 1 << 20
@@ -177,7 +174,7 @@ def json_value_sql(col: str, t: DataType, iso: bool) -> str:
     return f"to_json({col})"
 
 
-class JsonEncoder(RecordEncoder):
+class JsonEncoder(SqlRecordEncoder):
     extension = "json"
 
     def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
@@ -198,22 +195,3 @@ class JsonEncoder(RecordEncoder):
         body = " || ".join(parts) if parts else "''"
         self._record_sql = f"SELECT '{{' || {body} || '}}' AS v FROM batch"
         self._line_sql = f"SELECT '{{' || {body} || '}}' || chr(10) AS v FROM batch"
-        self._con = duckdb.connect()
-        self._con.execute("SET TimeZone = 'UTC'")
-
-    def _run(self, sql: str, batch: pa.RecordBatch) -> pa.ChunkedArray:
-        self._con.register("batch", batch)
-        try:
-            return self._con.sql(sql).to_arrow_table().column(0)
-        finally:
-            self._con.unregister("batch")
-
-    def encode_records(self, batch: pa.RecordBatch) -> list[bytes | None]:
-        if batch.num_rows == 0:
-            return []
-        return record_values(self._run(self._record_sql, batch))
-
-    def encode_chunk(self, batch: pa.RecordBatch) -> bytes:
-        if batch.num_rows == 0:
-            return b""
-        return strings_to_bytes(self._run(self._line_sql, batch))
