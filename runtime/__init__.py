@@ -19,4 +19,17 @@ Configuration keys read from the plan's config (or ``Job(config=...)``):
 ``sqlstream.runtime.channel-capacity`` (batches per channel, 8),
 ``sqlstream.runtime.threads`` (DuckDB worker threads per job, 2),
 ``sqlstream.runtime.compact-min-rows`` (window state compaction threshold, 100000).
+
+Checkpoints (``runtime.checkpoint``; Flink's keys): ``execution.checkpointing.interval``
+turns them on for a job with sinks (not for an interactive SELECT);
+``execution.checkpointing.mode`` (EXACTLY_ONCE: aligned barriers, AT_LEAST_ONCE),
+``.min-pause``, ``.timeout``, ``.max-concurrent-checkpoints``,
+``.tolerable-failed-checkpoints``, ``state.checkpoints.dir`` (default ``checkpoints``),
+``state.checkpoints.num-retained`` (1). Restore: ``execution.savepoint.path`` (a
+checkpoint or savepoint folder), ``sqlstream.checkpoint.resume`` = ``latest`` (the
+newest complete checkpoint of ``pipeline.name``; ``sqlstream run`` sets it unless
+``--fresh``), ``execution.savepoint.ignore-unclaimed-state``. ``Job.stop_with_savepoint()``
+takes a savepoint and stops; ``Job.metrics()["checkpoints"]`` has counts and, per
+checkpoint, duration, sync/async/alignment times and bytes. A bounded job takes a final
+checkpoint after its last data and deletes its checkpoints when it FINISHES.
 """
