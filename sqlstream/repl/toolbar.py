@@ -108,6 +108,10 @@ def update_from_metrics(stats: LiveStats, metrics: dict[str, Any]) -> None:
     >>> update_from_metrics(s, {"rows_per_second": 9.5, "operators": ops})
     >>> s.read_rate, s.watermark_ms, s.checkpoint
     (9.5, 3, None)
+    >>> last = {"checkpoint_id": 7, "started_ms": 0, "duration_ms": 0}
+    >>> update_from_metrics(s, {"checkpoints": {"completed": 7, "last": last}})
+    >>> s.checkpoint.split(" at ")[0]
+    '#7'
     """
     rate = metrics.get("rows_per_second")
     if isinstance(rate, int | float):
@@ -118,10 +122,12 @@ def update_from_metrics(stats: LiveStats, metrics: dict[str, Any]) -> None:
             stats.watermark_ms = int(wm)  # the last operator that has one: closest to the result
     last = metrics.get("last_checkpoint")
     if last is None and isinstance(metrics.get("checkpoints"), dict):
-        last = metrics["checkpoints"].get("last_completed") or metrics["checkpoints"].get("latest")
+        last = metrics["checkpoints"].get("last")  # the coordinator's summary()
     if isinstance(last, dict):
         cid = last.get("id", last.get("checkpoint_id"))
         when = last.get("completed_at", last.get("time"))
+        if when is None and isinstance(last.get("started_ms"), int | float):
+            when = (last["started_ms"] + last.get("duration_ms", 0)) / 1000
         text = f"#{cid}" if cid is not None else ""
         if isinstance(when, int | float):
             text += " at " + dt.datetime.fromtimestamp(when).strftime("%H:%M:%S")
