@@ -108,7 +108,7 @@ def test_at_least_once_loses_nothing(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_exactly_once_many_kills(tmp_path: Path) -> None:
     kills = int(os.environ.get("SQLSTREAM_CRASH_KILLS", "50"))
-    rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", "200000"))
+    rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", "500000"))
     seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
     report = run(tmp_path, "EXACTLY_ONCE", kills=kills, seed=seed, rows=rows, rate=5000)
     assert_exactly_once(tmp_path, report)
