@@ -240,7 +240,10 @@ def _wait_jobs(
 ) -> int:
     failed = 0
     for job in jobs:
+        told = False
         while not job.done:
+            if not told:
+                told = _tell_restore(job)
             if stop.is_set():
                 print("[INFO] Stopping: cancelling running jobs.", file=sys.stderr)
                 _cancel(jobs)
@@ -261,6 +264,16 @@ def _wait_jobs(
                 f"[INFO] Job '{job.id}' ({job.name}) finished: {job.rows_out} rows written.", file=sys.stderr
             )
     return 1 if failed else 0
+
+
+def _tell_restore(job: JobHandle) -> bool:
+    """Say once which checkpoint a job resumed from; True once there is nothing more to say."""
+    if job.status == "CREATED":
+        return False
+    restored = job.metrics().get("checkpoints", {}).get("restored_from")
+    if restored:
+        print(f"[INFO] Job '{job.id}' ({job.name}) resumed from {restored}", file=sys.stderr)
+    return True
 
 
 def _stop_with_savepoints(jobs: list[JobHandle], debug: bool) -> int:
