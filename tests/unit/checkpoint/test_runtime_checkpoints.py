@@ -294,6 +294,14 @@ def test_a_checkpoint_of_another_query_is_refused(tmp_path: Path) -> None:
         assert isinstance(handle.error, SqlStreamError)
         assert "different query" in str(handle.error)
         assert "ignore-unclaimed-state" in (handle.error.hint or "")
+    allow = {"sqlstream.checkpoint.resume": "latest", "execution.savepoint.ignore-unclaimed-state": "true"}
+    with sqlstream.connect(config=config(tmp_path, 1, **allow)) as s:
+        s.execute(ddl(tmp_path / "out2", 20000))
+        handle = s.execute(other).job
+        assert handle is not None
+        handle.wait(30)
+        assert handle.error is None  # sources resumed; the changed aggregation starts empty
+        assert handle.metrics()["checkpoints"]["restored_from"] is not None
 
 
 def test_stop_with_savepoint_then_resume_from_it(tmp_path: Path) -> None:
