@@ -68,9 +68,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
@@ -118,6 +118,7 @@ COMMITS_DDL = (
 MARKERS_KEPT = 100  # checkpoints of marker rows kept per sink subtask
 _MAX_GID = 200  # PostgreSQL's limit (GIDSIZE), in bytes
 _INSERT, _UPDATE_BEFORE, _UPDATE_AFTER, _DELETE = 0, 1, 2, 3
+T = TypeVar("T")
 
 
 def options_bag(options: dict[str, str], table: str) -> OptionBag:
@@ -483,6 +484,34 @@ class PostgresSink(SinkWriter):
             self._admin = await connect(self.cfg, str(self.name), autocommit=True)
         return self._admin
 
+    async def _on_admin(self, what: str, op: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """Run ``op`` on the autocommit connection (COMMIT PREPARED, recovery), on a new
+        connection again after a lost one or an unreachable server, up to
+        ``sink.max-retries`` times: a prepared transaction outlives a server restart, and
+        each of these steps may be repeated (a COMMIT PREPARED whose answer was lost is
+        found committed by its marker row)."""
+        attempt = 0
+        while True:
+            try:
+                return await op(await self._admin_conn())
+            except (psycopg.Error, PostgresError) as e:
+                retry = e.unreachable if isinstance(e, PostgresError) else transient(e)
+                if isinstance(e, psycopg.Error) and self._admin is not None:
+                    with contextlib.suppress(psycopg.Error):
+                        await self._admin.close()
+                    self._admin = None
+                if not retry or attempt >= self.max_retries:
+                    if isinstance(e, PostgresError):
+                        raise
+                    raise self._write_error(e, f"{what} failed; the job must recover") from None
+                attempt += 1
+                text = self.cfg.scrub(str(e)).strip()
+                detail = text.splitlines()[0] if text else type(e).__name__
+                log.warning(
+                    "%s: %s failed (%s), retry %d of %d", self.where, what, detail, attempt, self.max_retries
+                )
+                await asyncio.sleep(min(0.5 * 2**attempt, 5.0))
+
     # ---- writing -------------------------------------------------------------------------
     async def write(self, batch: pa.RecordBatch) -> None:
         self._raise_background_error()
@@ -665,25 +694,30 @@ class PostgresSink(SinkWriter):
         Upserts held back meanwhile are then written into the open transaction."""
         if not handle:
             return
-        await commit_handle(self.cfg, await self._admin_conn(), self.commits, handle, self.where)
+        await self._commit_one(handle)
         self._pending.pop(handle["gid"], None)
         if self._buffer and not self._holding and self._conn is not None:
             async with self._lock:
                 if self._ended or (self.max_rows and self._buffered >= self.max_rows):
                     await self._flush_buffer()
 
+    async def _commit_one(self, handle: dict[str, Any]) -> str:
+        return await self._on_admin(
+            f"COMMIT PREPARED '{handle['gid']}'",
+            lambda admin: commit_handle(self.cfg, admin, self.commits, handle, self.where),
+        )
+
     async def _commit_pending_early(self, checkpoint_id: int) -> None:
         """Barrier ``checkpoint_id`` came before the commit of an earlier checkpoint: commit
         that one now, so that this checkpoint's upserts can be written. Its checkpoint may
         still fail; a replay then upserts the same rows again, which an upsert table absorbs
         (Flink's idempotent-upsert argument), but readers saw it early, hence the warning."""
-        admin = await self._admin_conn()
         for gid, handle in list(self._pending.items()):
             log.warning(
                 "%s: checkpoint %s was not committed before barrier %d; committing '%s' early",
                 self.where, handle.get("checkpoint_id"), checkpoint_id, gid,
             )  # fmt: skip
-            await commit_handle(self.cfg, admin, self.commits, handle, self.where)
+            await self._commit_one(handle)
             del self._pending[gid]
 
     async def close(self) -> None:
@@ -723,14 +757,17 @@ class PostgresSink(SinkWriter):
         is kept in ``recovered``."""
         p, me = self.ctx.parallelism, self.ctx.subtask
         async with self._lock:
-            self.recovered = await settle(
-                self.cfg,
-                await self._admin_conn(),
-                self.commits,
-                self.prefix,
-                [h for _, h in handles],
-                self.where,
-                lambda subtask: subtask % p == me,
+            self.recovered = await self._on_admin(
+                "recovering prepared transactions",
+                lambda admin: settle(
+                    self.cfg,
+                    admin,
+                    self.commits,
+                    self.prefix,
+                    [h for _, h in handles],
+                    self.where,
+                    lambda subtask: subtask % p == me,
+                ),
             )
 
     @classmethod

@@ -44,6 +44,9 @@ _JDBC_PARAMS = {
 class PostgresError(SqlStreamError):
     """A PostgreSQL table cannot be reached, read or written as declared."""
 
+    #: The server could not be reached (down, restarting): trying again later may work.
+    unreachable: bool = False
+
 
 class DataLossError(PostgresError):
     """A pre-committed transaction was rolled back before it could be committed."""
@@ -200,11 +203,13 @@ def _explain_connect_error(cfg: ConnConfig, e: Exception, table: str) -> Postgre
             hint="check the database name in 'url' / 'dsn', or CREATE DATABASE it",
         )
     first = text.splitlines()[0] if text else type(e).__name__
-    return PostgresError(
+    error = PostgresError(
         f"cannot reach {at}: {first}",
         hint="is the server running and accepting TCP connections there? check host and port "
         "in 'url' / 'dsn' (and pg_hba.conf / firewalls)",
     )
+    error.unreachable = True
+    return error
 
 
 async def connect(cfg: ConnConfig, table: str, *, autocommit: bool = False) -> psycopg.AsyncConnection[Any]:
