@@ -1,0 +1,288 @@
+"""Proof by killing, into PostgreSQL (issue 6).
+
+(a) datagen -> tumbling-window aggregation -> PostgreSQL append table (no primary key, so
+    a duplicate shows as a second row), exactly-once, parallelism 2, checkpoints every
+    250 ms; (b) Kafka -> unwindowed GROUP BY (a changelog) -> PostgreSQL upsert table
+    (primary key), exactly-once. The job is SIGKILLed at random moments and at every crash
+    point of ``runtime/faults.py``, restarted (``sqlstream run`` resumes from the newest
+    complete checkpoint) until it finishes; then the table must equal the no-crash answer
+    (DuckDB's batch answer over the same rows) and ``pg_prepared_xacts`` must hold no
+    transaction of the sink's prefix.
+
+    source <(scripts/services up)
+    .venv/bin/pytest tests/crash/test_postgres_exactly_once.py -q                  # short (CI)
+    SQLSTREAM_CRASH_KILLS=50 .venv/bin/pytest tests/crash/test_postgres_exactly_once.py \\
+        -m slow -q -s                                                              # long, RESULTS.md
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+from collections.abc import Hashable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+
+from tests.crash.harness import CrashReport, crash_until_done
+
+pytestmark = pytest.mark.postgres
+
+WINDOW_MS = 1000
+KEYS = 7
+
+
+def _env(var: str) -> str:
+    value = os.environ.get(var, "").strip()
+    if not value:
+        pytest.fail(
+            f"{var} is not set: start the services with `source <(scripts/services up)`", pytrace=False
+        )
+    return value
+
+
+@pytest.fixture(scope="module")
+def pg_dsn() -> str:
+    return _env("SQLSTREAM_PG_DSN")
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> str:
+    return _env("SQLSTREAM_PG_URL")
+
+
+@pytest.fixture(scope="module")
+def kafka_bootstrap() -> str:
+    return _env("SQLSTREAM_KAFKA_BOOTSTRAP")
+
+
+def execute(dsn: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(statement, params)
+        return cur.fetchall() if cur.description else []
+
+
+def prepared(dsn: str, prefix: str) -> list[str]:
+    rows = execute(dsn, "SELECT gid FROM pg_prepared_xacts WHERE gid LIKE %s", [prefix + "-%"])
+    return [r[0] for r in rows]
+
+
+@pytest.fixture
+def table(pg_dsn: str) -> Iterator[str]:
+    name = f"crash_{uuid.uuid4().hex[:10]}"
+    yield name
+    for gid in prepared(pg_dsn, name):  # only if the test failed
+        execute(pg_dsn, f"ROLLBACK PREPARED '{gid}'")
+    execute(pg_dsn, f'DROP TABLE IF EXISTS "{name}"')
+    execute(pg_dsn, "DELETE FROM sqlstream_commits WHERE sink_id = %s", [name])
+
+
+def jdbc(pg_url: str, table: str, **extra: str) -> str:
+    opts = {
+        "connector": "jdbc",
+        "url": pg_url,
+        "username": "sqlstream",
+        "password": "sqlstream",
+        "table-name": table,
+        "sink.transactional-id-prefix": table,
+        **extra,
+    }
+    return ", ".join(f"'{k}' = '{v}'" for k, v in opts.items())
+
+
+def settings(tmp: Path, name: str, mode: str = "EXACTLY_ONCE") -> str:
+    return f"""
+SET 'execution.checkpointing.interval' = '250 ms';
+SET 'execution.checkpointing.mode' = '{mode}';
+SET 'pipeline.name' = '{name}';
+SET 'state.checkpoints.dir' = '{tmp / "checkpoints"}';
+SET 'parallelism.default' = '2';
+"""
+
+
+def finished_marker(tmp: Path, name: str) -> Path:
+    return tmp / "checkpoints" / name / "_finished"
+
+
+# ---- (a) datagen -> tumbling windows -> append table -------------------------------------
+
+
+def window_script(tmp: Path, pg_url: str, table: str, rows: int, rate: int) -> Path:
+    path = tmp / "windows.sql"
+    path.write_text(
+        settings(tmp, table)
+        + f"""
+CREATE TABLE src (v BIGINT, k AS v % {KEYS}, ts AS TO_TIMESTAMP_LTZ(v * 10, 3),
+  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
+) WITH ('connector' = 'datagen', 'rows-per-second' = '{rate}', 'sqlstream.seed' = '42',
+  'fields.v.kind' = 'sequence', 'fields.v.start' = '1', 'fields.v.end' = '{rows}');
+CREATE TABLE out (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT)
+WITH ({jdbc(pg_url, table)});
+INSERT INTO out SELECT k, window_start, COUNT(*) AS c, SUM(v) AS s
+FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+GROUP BY k, window_start, window_end;
+"""
+    )
+    return path
+
+
+def window_expected(rows: int) -> list[Hashable]:
+    """The no-crash answer: DuckDB's batch aggregation over the same rows."""
+    got = duckdb.sql(
+        f"SELECT v % {KEYS}, (v * 10) // {WINDOW_MS} * {WINDOW_MS}, count(*), sum(v) "
+        f"FROM range(1, {rows + 1}) t(v) GROUP BY ALL"
+    ).fetchall()
+    return [tuple(int(x) for x in r) for r in got]
+
+
+def window_rows(dsn: str, table: str) -> list[Hashable]:
+    got = execute(dsn, f'SELECT k, window_start, c, s FROM "{table}"')
+    epoch = dt.datetime(1970, 1, 1)
+    return [(k, (ws - epoch) // dt.timedelta(milliseconds=1), c, s) for k, ws, c, s in got]
+
+
+def run_windows(
+    tmp: Path, dsn: str, url: str, table: str, kills: int, seed: int, rows: int, rate: int
+) -> CrashReport:
+    execute(dsn, f'CREATE TABLE "{table}" (k bigint, window_start timestamp(3), c bigint, s bigint)')
+    report = crash_until_done(
+        window_script(tmp, url, table, rows, rate),
+        lambda: window_rows(dsn, table),
+        window_expected(rows),
+        kills=kills,
+        seed=seed,
+        timeout=300,
+        finished=finished_marker(tmp, table).exists,
+    )
+    print(f"windows -> postgres: {report.summary()}")
+    return report
+
+
+def assert_exact(dsn: str, tmp: Path, table: str, report: CrashReport) -> None:
+    assert report.exact, (
+        report.summary() + f"; missing {report.missing[:5]}, duplicated {report.duplicated[:5]}"
+    )
+    assert prepared(dsn, table) == [], "prepared transactions of the sink were left behind"
+    assert not list((tmp / "checkpoints").glob("*/chk-*")), "a finished job leaves no checkpoint"
+
+
+def test_windows_into_postgres_survive_kills(tmp_path: Path, pg_dsn: str, pg_url: str, table: str) -> None:
+    report = run_windows(tmp_path, pg_dsn, pg_url, table, kills=5, seed=11, rows=24000, rate=4000)
+    assert report.kills >= 1
+    assert_exact(pg_dsn, tmp_path, table, report)
+
+
+LONG = pytest.mark.skipif(
+    not os.environ.get("SQLSTREAM_CRASH_KILLS"), reason="the long run: set SQLSTREAM_CRASH_KILLS (e.g. 50)"
+)
+
+
+@pytest.mark.slow
+@LONG
+def test_windows_into_postgres_many_kills(tmp_path: Path, pg_dsn: str, pg_url: str, table: str) -> None:
+    kills = int(os.environ["SQLSTREAM_CRASH_KILLS"])
+    rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", str(8000 * kills)))
+    seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
+    report = run_windows(tmp_path, pg_dsn, pg_url, table, kills=kills, seed=seed, rows=rows, rate=5000)
+    assert report.kills >= kills, report.summary()
+    assert_exact(pg_dsn, tmp_path, table, report)
+
+
+# ---- (b) Kafka -> unwindowed GROUP BY -> upsert table ------------------------------------
+
+GROUPS = 50
+
+
+def upsert_script(tmp: Path, servers: str, topic: str, pg_url: str, table: str) -> Path:
+    path = tmp / "upserts.sql"
+    path.write_text(
+        settings(tmp, table)
+        + f"""
+SET 'execution.checkpointing.timeout' = '20 s';
+CREATE TABLE src (v BIGINT) WITH ('connector' = 'kafka', 'topic' = '{topic}',
+  'properties.bootstrap.servers' = '{servers}', 'scan.startup.mode' = 'earliest-offset',
+  'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+CREATE TABLE totals (k BIGINT, c BIGINT, s BIGINT, m BIGINT, PRIMARY KEY (k) NOT ENFORCED)
+WITH ({jdbc(pg_url, table)});
+INSERT INTO totals SELECT v % {GROUPS} AS k, COUNT(*), SUM(v), MAX(v) FROM src GROUP BY v % {GROUPS};
+"""
+    )
+    return path
+
+
+def upsert_expected(rows: int) -> list[Hashable]:
+    got = duckdb.sql(
+        f"SELECT v % {GROUPS}, count(*), sum(v), max(v) FROM range(1, {rows + 1}) t(v) GROUP BY ALL"
+    ).fetchall()
+    return [tuple(int(x) for x in r) for r in got]
+
+
+def run_upserts(
+    tmp: Path, dsn: str, url: str, servers: str, table: str, kills: int, seed: int, rows: int
+) -> CrashReport:
+    from tests.crash.test_kafka_exactly_once import create_topics, write_input
+
+    topic = f"pg-crash-{table}"
+
+    async def setup() -> None:
+        await create_topics(servers, topic)
+        await write_input(servers, topic, rows)
+
+    asyncio.run(setup())
+    execute(dsn, f'CREATE TABLE "{table}" (k bigint PRIMARY KEY, c bigint, s bigint, m bigint)')
+    report = crash_until_done(
+        upsert_script(tmp, servers, topic, url, table),
+        lambda: [tuple(r) for r in execute(dsn, f'SELECT k, c, s, m FROM "{table}"')],
+        upsert_expected(rows),
+        kills=kills,
+        seed=seed,
+        max_kill_delay=3.0,
+        timeout=300,
+        finished=finished_marker(tmp, table).exists,
+    )
+    print(f"kafka -> upserts -> postgres: {report.summary()}")
+    return report
+
+
+def test_upserts_into_postgres_survive_kills(
+    tmp_path: Path, pg_dsn: str, pg_url: str, kafka_bootstrap: str, table: str
+) -> None:
+    report = run_upserts(tmp_path, pg_dsn, pg_url, kafka_bootstrap, table, kills=4, seed=5, rows=300000)
+    assert report.kills >= 1
+    assert_exact(pg_dsn, tmp_path, table, report)
+
+
+@pytest.mark.slow
+@LONG
+def test_upserts_into_postgres_many_kills(
+    tmp_path: Path, pg_dsn: str, pg_url: str, kafka_bootstrap: str
+) -> None:
+    """A bounded Kafka scan cannot be rate-limited, so a run ends after a few kills: the
+    long version runs rounds (each on a fresh topic and table, each checked) until the
+    kills add up."""
+    kills = int(os.environ["SQLSTREAM_CRASH_KILLS"])
+    seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
+    total = CrashReport()
+    round_no = 0
+    while total.kills < kills:
+        round_no += 1
+        name = f"crash_{uuid.uuid4().hex[:10]}"
+        tmp = tmp_path / f"round{round_no}"
+        tmp.mkdir()
+        try:
+            report = run_upserts(
+                tmp, pg_dsn, pg_url, kafka_bootstrap, name, kills=10, seed=seed + round_no, rows=300000
+            )
+            assert_exact(pg_dsn, tmp, name, report)
+        finally:
+            execute(pg_dsn, f'DROP TABLE IF EXISTS "{name}"')
+            execute(pg_dsn, "DELETE FROM sqlstream_commits WHERE sink_id = %s", [name])
+        total.runs += report.runs
+        total.kills += report.kills
+        total.kills_by_point.update(report.kills_by_point)
+    print(f"kafka -> upserts -> postgres, {round_no} rounds: {total.summary()}")
