@@ -741,6 +741,9 @@ class KafkaSink(SinkWriter):
         self._client: TxnClient | None = None
         self._partitions: list[int] = []
         self._rr = ctx.subtask
+        # transactional id -> (producer id, epoch) this writer last knew it at (from recovery,
+        # then from each producer it starts); None until recovery ran: no zombie check
+        self._epochs: dict[str, tuple[int, int]] | None = None
 
     # ---- recovery ----------------------------------------------------------------------
     @classmethod
@@ -786,7 +789,7 @@ class KafkaSink(SinkWriter):
         if self._txn is not None or self._opening is not None:
             raise KafkaConnectorError(f"{self.where}: internal: recover() after data was written")
         bound = subtask_bound(handles, self.ctx.parallelism)
-        return await recover(
+        report = await recover(
             self.kwargs,
             self.prefix,
             handles,
@@ -796,6 +799,8 @@ class KafkaSink(SinkWriter):
             slots=self.slots.size,
             subtasks=fenced_by(self.ctx.subtask, self.ctx.parallelism, bound),
         )
+        self._epochs = dict(report.epochs)
+        return report
 
     def restore(self, handles: Sequence[Any]) -> None:
         """Called before ``open`` with the restored checkpoint's handles: this subtask keeps
@@ -852,12 +857,64 @@ class KafkaSink(SinkWriter):
         )
         try:
             await producer.start()  # InitProducerId: a new epoch, the id's leftovers aborted
+            self._check_not_taken_over(txn_id, producer)
             await producer.begin_transaction()
         except BaseException:
             await producer.stop()
             self.slots.release(slot)
             raise
         return _Txn(slot, txn_id, producer)
+
+    def _check_not_taken_over(self, txn_id: str, producer: Any) -> None:
+        """This writer's transactions leave an id's epoch as they found it (EndTxn keeps it,
+        an empty transaction never reaches the coordinator), so InitProducerId must give the
+        epoch it last knew plus one. More means another producer initialised the id since:
+        another instance of this job (same prefix) recovered and took over, and this one is
+        a zombie that must stop before it writes (or the coordinator aborted a transaction of
+        ours that outlived its timeout)."""
+        tm = producer._txn_manager  # aiokafka 0.14 has no public accessor
+        now = (int(tm.producer_id), int(tm.producer_epoch))
+        if self._epochs is None:
+            return
+        last = self._epochs.get(txn_id)
+        self._epochs[txn_id] = now
+        if last is not None and last[0] == now[0] and now[1] != last[1] + 1:
+            raise KafkaConnectorError(
+                f"{self.where}: the Kafka transactional id '{txn_id}' was used by another producer "
+                f"since this sink last used it (producer id {now[0]}, epoch {last[1]} then, "
+                f"{now[1]} now): another instance of this job with 'sink.transactional-id-prefix' "
+                f"= '{self.prefix}' took over, so this instance stops without writing",
+                hint="run one instance per 'sink.transactional-id-prefix'; if none other runs, a "
+                "transaction of this sink outlived 'properties.transaction.timeout.ms' (raise it)",
+            )
+
+    def _fenced(self, txn: _Txn, error: BaseException) -> KafkaConnectorError | None:
+        """A clear error for a fenced producer (aiokafka's says 'ProducerFenced' only)."""
+        from aiokafka import errors
+
+        fenced = (errors.ProducerFenced, errors.InvalidProducerEpoch, errors.InvalidProducerIdMapping)
+        if not isinstance(error, fenced):
+            return None
+        return KafkaConnectorError(
+            f"{self.where}: the Kafka transaction '{txn.transactional_id}' was fenced "
+            f"({type(error).__name__}): another producer started with the same transactional id, "
+            f"so another instance of this job with 'sink.transactional-id-prefix' = '{self.prefix}' "
+            "took over (this one stops; none of its uncommitted records becomes visible), or the "
+            "transaction outlived 'properties.transaction.timeout.ms'",
+            hint="run one instance per 'sink.transactional-id-prefix'; otherwise raise "
+            "'properties.transaction.timeout.ms' above the checkpoint interval plus timeout",
+        )
+
+    async def _guarded(self, txn: _Txn, work: Any) -> None:
+        """Await ``work`` (sends, acks, a commit) of ``txn``; a fenced producer raises the
+        connector's error instead of aiokafka's."""
+        try:
+            await work
+        except Exception as e:
+            clear = self._fenced(txn, e)
+            if clear is None:
+                raise
+            raise clear from e
 
     async def _current(self) -> _Txn:
         """The open transaction, opening one if needed."""
@@ -929,9 +986,10 @@ class KafkaSink(SinkWriter):
         targets = self._targets(keys, len(parts))
         for p in np.unique(targets).tolist() if len(parts) > 1 else [0]:
             rows = np.flatnonzero(targets == p).tolist() if len(parts) > 1 else range(len(values))
-            await self._send_partition(
+            send = self._send_partition(
                 producer, futures, parts[p], [keys[i] for i in rows], [values[i] for i in rows]
             )
+            await (self._guarded(txn, send) if self.guarantee == Guarantee.EXACTLY_ONCE else send)
         self.rows_written += len(values)
 
     def _targets(self, keys: list[bytes | None], n_parts: int) -> np.ndarray:
@@ -998,10 +1056,12 @@ class KafkaSink(SinkWriter):
         txn = await self._take_txn()
         if txn is None:
             return
-        await self._acks(txn.producer, txn.futures)
-        if txn.records:
-            await txn.producer.commit_transaction()
-        await txn.producer.stop()
+        try:
+            await self._guarded(txn, self._acks(txn.producer, txn.futures))
+            if txn.records:
+                await self._guarded(txn, txn.producer.commit_transaction())
+        finally:
+            await txn.producer.stop()
         self.slots.release(txn.slot)
 
     async def pre_commit(self, checkpoint_id: int) -> Any:
@@ -1024,7 +1084,11 @@ class KafkaSink(SinkWriter):
             "records": 0,
         }
         if txn is not None:
-            await self._acks(txn.producer, txn.futures)
+            try:
+                await self._guarded(txn, self._acks(txn.producer, txn.futures))
+            except BaseException:
+                self._txn = txn  # close() aborts and stops it
+                raise
             tm = txn.producer._txn_manager  # aiokafka 0.14 has no public accessor
             handle.update(
                 transactional_id=txn.transactional_id,
@@ -1083,11 +1147,20 @@ class KafkaSink(SinkWriter):
                     self._producer = None
             return
         try:
-            txn = await self._take_txn()
+            try:
+                txn = await self._take_txn()
+            except Exception as e:  # the next transaction could not open: nothing to abort
+                log.debug("%s: the next transaction did not open: %s", self.where, e)
+                txn = None
             if txn is not None:
                 try:
                     await txn.producer.abort_transaction()
+                except Exception as e:  # fenced, or the broker is gone: the coordinator aborts it
+                    log.warning("%s: could not abort '%s': %s", self.where, txn.transactional_id, e)
                 finally:
+                    for f in txn.futures:  # retrieved, so asyncio does not report them again
+                        if f.done() and not f.cancelled():
+                            f.exception()
                     await txn.producer.stop()
         finally:
             if self._client is not None:

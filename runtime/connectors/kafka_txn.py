@@ -189,6 +189,8 @@ def fenced_by(subtask: int, parallelism: int, bound: int) -> list[int]:
 class RecoveryReport:
     committed: list[str] = field(default_factory=list)
     fenced: list[str] = field(default_factory=list)
+    # transactional id -> (producer id, epoch) after recovery: the writer's zombie check
+    epochs: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 async def recover(
@@ -222,6 +224,8 @@ async def recover(
             try:
                 await commit_transaction(client, t, where)
                 report.committed.append(t["transactional_id"])
+                if t.get("records"):  # EndTxn leaves the epoch as it was
+                    report.epochs[t["transactional_id"]] = (int(t["producer_id"]), int(t["epoch"]))
             except TransactionLostError as e:
                 lost.append(e)
         keep = {t["transactional_id"] for t in txns}
@@ -231,8 +235,9 @@ async def recover(
             for s in range(slots)
             if transactional_id(prefix, k, s) not in keep
         ]
-        await asyncio.gather(*(client.fence(i, timeout_ms) for i in ids))
+        fenced = await asyncio.gather(*(client.fence(i, timeout_ms) for i in ids))
         report.fenced = ids
+        report.epochs.update(zip(ids, fenced))
     if lost:
         if len(lost) > 1:
             names = ", ".join(str(e.message.split("'")[1]) for e in lost)
