@@ -159,7 +159,7 @@ class CheckpointControl:
         self.restored_from: CheckpointMetadata | None = None
         self.restored_path: Path | None = None
         self.released = asyncio.Event()
-        self._periodic: asyncio.Task[None] | None = None
+        self._periodic: asyncio.Task[None] | None = None  # the periodic trigger, while it runs
         self.all_sources_done = asyncio.Event()
         self._sources_done = 0
         self.coordinator = CheckpointCoordinator(
@@ -255,19 +255,19 @@ class CheckpointControl:
         """Periodic checkpoints until every source finished, then the final checkpoint
         (after the last data and the final watermark, before end of input), then release
         the sources. Raises when checkpoints fail more often than tolerated."""
-        periodic = asyncio.create_task(self.coordinator.run(), name="checkpoint-trigger")
-        self._periodic = periodic
+        self._periodic = asyncio.create_task(self.coordinator.run(), name="checkpoint-trigger")
         try:
             while not self.all_sources_done.is_set():
                 self._check_failure()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.all_sources_done.wait(), 0.1)
+                periodic = self._periodic
                 if periodic.done() and not periodic.cancelled() and periodic.exception() is not None:
                     raise periodic.exception()  # type: ignore[misc]
         finally:
-            periodic.cancel()
+            self._periodic.cancel()
             with contextlib.suppress(BaseException):
-                await periodic
+                await self._periodic
         for attempt in range(1, FINAL_ATTEMPTS + 1):
             done = await self.coordinator.trigger()
             try:
@@ -294,8 +294,17 @@ class CheckpointControl:
         a job resumed from it neither loses nor repeats a row."""
         if stop and self._periodic is not None:
             self._periodic.cancel()
+        failures = self.coordinator.failures_in_row
         done = await self.coordinator.trigger(savepoint=True)
-        return await done
+        try:
+            return await done
+        except CheckpointError:
+            # a failed savepoint does not fail the job (as in Flink): checkpoints go on
+            self.coordinator.failures_in_row = failures
+            self.coordinator.failure = None
+            if stop and self._periodic is not None and not self.all_sources_done.is_set():
+                self._periodic = asyncio.create_task(self.coordinator.run(), name="checkpoint-trigger")
+            raise
 
     def summary(self) -> dict[str, Any]:
         out = self.coordinator.summary()

@@ -296,7 +296,7 @@ def test_a_checkpoint_of_another_query_is_refused(tmp_path: Path) -> None:
         assert "ignore-unclaimed-state" in (handle.error.hint or "")
     allow = {"sqlstream.checkpoint.resume": "latest", "execution.savepoint.ignore-unclaimed-state": "true"}
     with sqlstream.connect(config=config(tmp_path, 1, **allow)) as s:
-        s.execute(ddl(tmp_path / "out2", 20000))
+        s.execute(ddl(out, 20000))
         handle = s.execute(other).job
         assert handle is not None
         handle.wait(30)
@@ -317,3 +317,20 @@ def test_stop_with_savepoint_then_resume_from_it(tmp_path: Path) -> None:
     resume(tmp_path, 2, out, **{"execution.savepoint.path": path, "sqlstream.checkpoint.resume": "none"})
     assert collections.Counter(published(out)) == expected_rows()
     assert Path(path).is_dir()  # savepoints are kept
+
+
+def test_a_failed_savepoint_leaves_the_job_running(tmp_path: Path) -> None:
+    cfg = config(
+        tmp_path, 1, **{"execution.checkpointing.interval": "1 h", "execution.checkpointing.timeout": "1 ms"}
+    )
+    with sqlstream.connect(config=cfg) as s:
+        s.execute(ddl(tmp_path / "out", 2000))
+        handle = s.execute(QUERY).job
+        assert handle is not None
+        time.sleep(0.3)
+        with pytest.raises(SqlStreamError, match="timed out"):
+            s.execute(f"STOP JOB '{handle.id}' WITH SAVEPOINT")
+        time.sleep(0.2)
+        assert handle.status == "RUNNING"
+        handle.cancel()
+        handle.wait(10)
