@@ -70,13 +70,18 @@ def read_published(out: Path) -> list[Hashable]:
     return rows
 
 
-def run(tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int) -> CrashReport:
+def run(
+    tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int, keys_only: bool = False
+) -> CrashReport:
     path = script(tmp, rows, mode, rate)
     marker = tmp / "checkpoints" / f"crash-fs-{mode.lower()}" / "_finished"
+    want = expected(rows)
+    if keys_only:  # at-least-once compares (key, window): a replayed row may count twice
+        want = [r[:2] for r in want]  # type: ignore[index]
     report = crash_until_done(
         path,
-        lambda: read_published(tmp / "out"),
-        expected(rows),
+        lambda: [r[:2] for r in read_published(tmp / "out")] if keys_only else read_published(tmp / "out"),  # type: ignore[index]
+        want,
         kills=kills,
         seed=seed,
         timeout=300,
@@ -101,8 +106,14 @@ def test_exactly_once_survives_kills(tmp_path: Path) -> None:
 
 
 def test_at_least_once_loses_nothing(tmp_path: Path) -> None:
-    report = run(tmp_path, "AT_LEAST_ONCE", kills=3, seed=2, rows=12000, rate=4000)
+    """Without alignment a snapshot may hold rows that the restored sources replay, so a
+    window may count a row twice (Flink's at-least-once): every (key, window) is there,
+    none with less than its true count."""
+    report = run(tmp_path, "AT_LEAST_ONCE", kills=3, seed=2, rows=12000, rate=4000, keys_only=True)
     assert report.missing == [] and report.unexpected == [], report.summary()
+    true = {r[:2]: r for r in expected(12000)}  # type: ignore[index]
+    for k, ws, c, s in read_published(tmp_path / "out"):  # type: ignore[misc]
+        assert c >= true[(k, ws)][2] and s >= true[(k, ws)][3]  # type: ignore[index]
 
 
 @pytest.mark.slow
