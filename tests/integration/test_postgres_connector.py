@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import psycopg
 import pyarrow as pa
 import pytest
@@ -288,6 +289,55 @@ def test_types_round_trip_through_sink_and_source(pg_dsn: str, tables: list[str]
     )
     assert types["ts"] == "timestamp without time zone" and types["ltz"] == "timestamp with time zone"
     assert types["dec"] == "numeric" and types["ai"] == "ARRAY" and types["by"] == "bytea"
+
+
+def test_values_that_need_escaping_or_are_extreme_arrive_unchanged(pg_dsn: str, tables: list[str]) -> None:
+    """Scalar columns travel as one array literal per column, formatted by Arrow
+    (``postgres_types.array_literal``): quoting, NULL versus the string 'NULL', special
+    floats and the ends of each type's range must survive it."""
+    t = unique_table("edges")
+    tables.append(t)
+    edge = cols(
+        "id INT", "s STRING", "d DOUBLE", "f FLOAT", "bi BIGINT", "ts TIMESTAMP(3)", "ltz TIMESTAMP_LTZ(3)",
+        "dt DATE", "dec DECIMAL(12, 3)",
+    )  # fmt: skip
+    create(pg_dsn, t, edge)
+    strings = ['a"b', "c\\d", "{x,y}", " sp ", "", "NULL", None, "ünï ✓", "tab\tnl\nend", "'q'", '\\"']
+    doubles = [
+        float("inf"),
+        float("-inf"),
+        -0.0,
+        1.7976931348623157e308,
+        5e-324,
+        0.1,
+        None,
+        1 / 3,
+        -2.5e-10,
+        7.0,
+        0,
+    ]
+    floats = [3.4028234663852886e38, 1.401298464324817e-45, 0.1, None, -1.5, 0.0, 2.0, 0.25, 1e10, -0.0, 3.0]
+    ints = [-(2**63), 2**63 - 1, 0, None, -1, 1, 2, 3, 4, 5, 6]
+    stamps = [
+        dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999000),
+        dt.datetime(1969, 12, 31, 23, 59, 59, 1000), dt.datetime(2024, 2, 29, 12, 0, 0, 5000), None,
+        dt.datetime(1970, 1, 1), dt.datetime(2000, 1, 1, 0, 0, 1), dt.datetime(1900, 3, 1),
+        dt.datetime(2038, 1, 19, 3, 14, 8), dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2),
+    ]  # fmt: skip
+    decs = ["-999999999.999", "999999999.999", "0.001", None, "-0.001", "0", "1", "2", "3", "4", "5"]
+    rows = [
+        (i, strings[i], doubles[i], floats[i], ints[i], stamps[i],
+         stamps[i].replace(tzinfo=dt.UTC) if stamps[i] else None,
+         stamps[i].date() if stamps[i] else None, decimal.Decimal(decs[i]) if decs[i] else None)
+        for i in range(len(strings))
+    ]  # fmt: skip
+    asyncio.run(write(PostgresSink(sink_spec(pg_dsn, t, edge), ctx()), [batch(edge, rows)]))
+    got = execute(pg_dsn, f'SELECT id, s, d, f, bi, ts, ltz, dt, "dec" FROM "{t}" ORDER BY id')
+    assert [r[:2] + r[4:] for r in got] == [r[:2] + r[4:] for r in rows]
+    assert [r[2] for r in got] == doubles and str(got[2][2]) == "-0.0"
+    assert [None if r[3] is None else np.float32(r[3]) for r in got] == [
+        None if x is None else np.float32(x) for x in floats
+    ]
 
 
 def test_string_column_into_json_uuid_and_wider_integer_columns(pg_dsn: str, tables: list[str]) -> None:
