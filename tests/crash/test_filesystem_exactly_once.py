@@ -3,8 +3,9 @@ parallelism 2, checkpoints every 200 ms. The job is SIGKILLed at random moments 
 every crash point of ``runtime/faults.py``, restarted until it finishes, and the published
 files are compared with DuckDB's answer over the same rows.
 
-    .venv/bin/pytest tests/crash -q                                   # short (CI)
-    SQLSTREAM_CRASH_KILLS=50 .venv/bin/pytest tests/crash -m slow -q  # long, see RESULTS.md
+    .venv/bin/pytest tests/crash/test_filesystem_exactly_once.py -q -m "not slow"   # CI
+    SQLSTREAM_CRASH_KILLS=50 .venv/bin/pytest tests/crash/test_filesystem_exactly_once.py -m slow -q -s
+                                                              # long, see RESULTS.md
 
 Exactly-once: every expected row exactly once, no in-progress file left. At-least-once:
 nothing lost, duplicates allowed.
