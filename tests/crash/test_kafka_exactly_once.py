@@ -235,7 +235,10 @@ GROUP BY k, window_start, window_end;
     return path
 
 
-def run(tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int) -> CrashReport:
+def run(
+    tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int
+) -> tuple[CrashReport, list[tuple[int, int, int, int]]]:
+    """Crash the job until it finishes; the report and the rows the output topic holds."""
     servers = bootstrap()
     tag = uuid.uuid4().hex[:8]
     src, dst = f"crash-src-{tag}", f"crash-dst-{tag}"
@@ -244,10 +247,16 @@ def run(tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int) -> Cr
     feeder = Feeder(servers, src, rows, rate).start()
     path = script(tmp, servers, src, dst, mode, name, rows)
     marker = tmp / "checkpoints" / name / "_finished"
+    got: list[tuple[int, int, int, int]] = []
+
+    def read_sink() -> list[Hashable]:
+        got.extend(window_row(r.value) for r in asyncio.run(read_committed(servers, dst)))
+        return list(got)
+
     try:
         report = crash_until_done(
             path,
-            lambda: [window_row(r.value) for r in asyncio.run(read_committed(servers, dst))],
+            read_sink,
             expected(rows),
             kills=kills,
             seed=seed,
@@ -258,20 +267,30 @@ def run(tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int) -> Cr
     finally:
         feeder.join()
     print(report.summary())
-    return report
+    return report, got
 
 
 def test_kafka_exactly_once_survives_kills(tmp_path: Path) -> None:
-    report = run(tmp_path, "EXACTLY_ONCE", kills=5, seed=5, rows=20000, rate=4000)
+    report, _ = run(tmp_path, "EXACTLY_ONCE", kills=5, seed=5, rows=20000, rate=4000)
     assert report.kills >= 1
     assert report.exact, report.summary()
     assert not list((tmp_path / "checkpoints").glob("*/chk-*"))  # a finished job keeps none
 
 
 def test_kafka_at_least_once_loses_nothing(tmp_path: Path) -> None:
-    report = run(tmp_path, "AT_LEAST_ONCE", kills=3, seed=1, rows=16000, rate=4000)
+    """Nothing lost: every (key, window) of the answer is there, counting at least its
+    true count. Without alignment a snapshot may hold rows the restored sources replay,
+    so a window may also count a row twice (and come out more than once): at-least-once."""
+    rows = 16000
+    report, got = run(tmp_path, "AT_LEAST_ONCE", kills=3, seed=1, rows=rows, rate=4000)
     assert report.kills >= 1
-    assert report.missing == [] and report.unexpected == [], report.summary()
+    want = {(r[0], r[1]): r[2] for r in expected(rows) if isinstance(r, tuple)}
+    best: dict[tuple[int, int], int] = {}
+    for k, w, c, _ in got:
+        best[(k, w)] = max(best.get((k, w), 0), c)
+    lost = sorted(kw for kw, c in want.items() if best.get(kw, 0) < c)
+    assert lost == [], f"{len(lost)} windows lost or short, e.g. {lost[:5]}; {report.summary()}"
+    assert set(best) <= set(want), sorted(set(best) - set(want))[:5]
 
 
 @pytest.mark.slow
@@ -283,6 +302,6 @@ def test_kafka_exactly_once_many_kills(tmp_path: Path) -> None:
     rate = int(os.environ.get("SQLSTREAM_CRASH_RATE", "2000"))
     rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", str(kills * 3 * rate)))  # ~3 s a kill
     seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
-    report = run(tmp_path, "EXACTLY_ONCE", kills=kills, seed=seed, rows=rows, rate=rate)
+    report, _ = run(tmp_path, "EXACTLY_ONCE", kills=kills, seed=seed, rows=rows, rate=rate)
     print(f"Kafka long run: {rows} rows at {rate} rows/s, seed {seed}: {report.summary()}")
     assert report.exact, report.summary()
