@@ -112,6 +112,28 @@ def test_an_input_that_ends_completes_the_alignment() -> None:
     assert [x for x in shape if x != "Watermark"] == ["Barrier", 4, "EndOfInput"]
 
 
+def test_two_checkpoints_in_flight_align_in_order() -> None:
+    async def go() -> tuple[list[object], FakeCheckpoints]:
+        task, (a, b), router = two_input_task()
+        ck = FakeCheckpoints(True)
+        task.checkpoints = ck  # type: ignore[assignment]
+        runner = asyncio.create_task(task.run())
+        for m in (Barrier(1), batch(5), Barrier(2), batch(6)):
+            await a.send(m)
+        await asyncio.sleep(0.02)
+        for m in (batch(2), Barrier(1), batch(3), Barrier(2), EndOfInput()):
+            await b.send(m)
+        await a.send(EndOfInput())
+        await asyncio.wait_for(runner, 2)
+        return sent_shape(router.sent), ck
+
+    shape, ck = asyncio.run(go())
+    data = [x for x in shape if x != "Watermark"]
+    # 5 (after barrier 1 on a) waits for barrier 1 on b; 6 (after barrier 2) for barrier 2
+    assert data[:3] == [2, "Barrier", 5] and data.index(3) < data.index("Barrier", 2) < data.index(6)
+    assert [n for n, _ in ck.acks] == [1, 2]
+
+
 # ---- snapshot while processing -------------------------------------------------------------
 
 
