@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,7 @@ from runtime.connectors.kafka_options import (
     transactional_id,
 )
 from runtime.connectors.kafka_txn import (
+    RETRY_FOR_S,
     KafkaConnectorError,
     RecoveryReport,
     TxnClient,
@@ -855,6 +857,7 @@ class KafkaSink(SinkWriter):
         producer = AIOKafkaProducer(
             **self.kwargs, transactional_id=txn_id, transaction_timeout_ms=self.timeout_ms
         )
+        _ride_through_outages(producer)
         try:
             await producer.start()  # InitProducerId: a new epoch, the id's leftovers aborted
             self._check_not_taken_over(txn_id, producer)
@@ -1166,6 +1169,32 @@ class KafkaSink(SinkWriter):
             if self._client is not None:
                 await self._client.__aexit__(None, None, None)
                 self._client = None
+
+
+def _ride_through_outages(producer: Any) -> None:
+    """aiokafka 0.14's transactional producer dies for good ("Unexpected error during batch
+    delivery") when looking up its transaction coordinator meets a closed connection, as
+    it does while the broker restarts: its open transaction, and so the job, would be lost
+    to an outage of a few seconds. Retry that lookup, as aiokafka already does for a
+    coordinator that is not available, for up to ``RETRY_FOR_S``."""
+    from aiokafka import errors
+
+    sender = producer._sender
+    lookup = sender._find_coordinator
+
+    async def find_coordinator(coordinator_type: Any, key: str) -> Any:
+        deadline = time.monotonic() + RETRY_FOR_S
+        while True:
+            try:
+                return await lookup(coordinator_type, key)
+            except errors.KafkaError as e:
+                cause = e.__cause__ if e.__cause__ is not None else e
+                if not getattr(cause, "retriable", False) or time.monotonic() > deadline:
+                    raise
+                log.info("transaction coordinator of '%s' unreachable (%s); retrying", key, cause)
+                await asyncio.sleep(0.2)
+
+    sender._find_coordinator = find_coordinator
 
 
 register_source("kafka", KafkaSource)
