@@ -120,10 +120,16 @@ class Feeder:
     the job (bounded at the final offsets) runs long enough for every kill to land in a
     running job, as the filesystem test's rate-limited datagen does."""
 
-    def __init__(self, servers: str, topic: str, rows: int, rate: int) -> None:
+    def __init__(self, servers: str, topic: str, rows: int, rate: int, hold_at: int | None = None) -> None:
         self.servers, self.topic, self.rows, self.rate = servers, topic, rows, rate
         self.error: BaseException | None = None
+        self.hold_at = hold_at  # stop there until release()
+        self.holding = threading.Event()
+        self._released = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feeder", daemon=True)
+
+    def release(self) -> None:
+        self._released.set()
 
     def start(self) -> Feeder:
         self._thread.start()
@@ -140,7 +146,14 @@ class Feeder:
         try:
             t0, done, step = time.monotonic(), 0, max(1, self.rate // 10)
             while done < self.rows:
+                if self.hold_at is not None and done >= self.hold_at and not self._released.is_set():
+                    self.holding.set()
+                    while not self._released.wait(0.05):
+                        await asyncio.sleep(0)
+                    t0 = time.monotonic() - done / self.rate
                 upto = min(self.rows, done + step)
+                if self.hold_at is not None and done < self.hold_at:
+                    upto = min(upto, self.hold_at)
                 await send_rows(producer, self.topic, done + 1, upto)
                 done = upto
                 pause = t0 + done / self.rate - time.monotonic()
