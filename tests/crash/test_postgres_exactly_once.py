@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import random
+import signal
 import uuid
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ import duckdb
 import psycopg
 import pytest
 
-from tests.crash.harness import CrashReport, crash_until_done
+from tests.crash.harness import CrashReport, compare, crash_until_done, run_job
 
 pytestmark = pytest.mark.postgres
 
@@ -109,6 +111,45 @@ def finished_marker(tmp: Path, name: str) -> Path:
     return tmp / "checkpoints" / name / "_finished"
 
 
+def kill_at_each(
+    script: Path,
+    read_sink: Callable[[], Sequence[Hashable]],
+    expected: Sequence[Hashable],
+    points: Sequence[str],
+    finished: Callable[[], bool],
+    seed: int,
+) -> CrashReport:
+    """The short runs' schedule: one kill at each of ``points`` in turn, then a run to the
+    end. A crash point fires at its first call in the run (the first pre-commit, the first
+    commit, ...), "timer" SIGKILLs after 0.3-1.5 s. Unlike the random schedule of
+    ``crash_until_done`` (the long runs), every point is sure to be hit even in a job of a
+    few seconds; a point the job finished before counts as "missed:<point>"."""
+    rng = random.Random(seed)
+    report = CrashReport()
+    todo = list(points)
+    while True:
+        point = todo[0] if todo else "none"
+        env = {"SQLSTREAM_CRASH_SEED": str(rng.random())}
+        kill_after = rng.uniform(0.3, 1.5) if point == "timer" else None
+        if point not in ("timer", "none"):
+            env["SQLSTREAM_CRASH_AT"] = f"{point}:1.0"
+        code, err = run_job(script, env, timeout=300, kill_after=kill_after)
+        report.runs += 1
+        if code == -signal.SIGKILL:
+            report.kills += 1
+            report.kills_by_point[todo.pop(0)] += 1
+            if ") finished:" in err or finished():
+                break  # killed while exiting, after the job had finished
+            continue
+        if code != 0:
+            raise AssertionError(f"the job failed (exit {code}) instead of recovering:\n{err[-3000:]}")
+        break
+    for point in todo:
+        report.kills_by_point[f"missed:{point}"] += 1
+    compare(expected, read_sink(), report)
+    return report
+
+
 # ---- (a) datagen -> tumbling windows -> append table -------------------------------------
 
 
@@ -149,16 +190,28 @@ def window_rows(dsn: str, table: str) -> list[Hashable]:
 def run_windows(
     tmp: Path, dsn: str, url: str, table: str, kills: int, seed: int, rows: int, rate: int
 ) -> CrashReport:
+    """``kills`` > 0: the random schedule of the harness; 0: ``kill_at_each`` crash point."""
     execute(dsn, f'CREATE TABLE "{table}" (k bigint, window_start timestamp(3), c bigint, s bigint)')
-    report = crash_until_done(
-        window_script(tmp, url, table, rows, rate),
-        lambda: window_rows(dsn, table),
-        window_expected(rows),
-        kills=kills,
-        seed=seed,
-        timeout=300,
-        finished=finished_marker(tmp, table).exists,
-    )
+    script = window_script(tmp, url, table, rows, rate)
+    marker = finished_marker(tmp, table)
+    if kills:
+        report = crash_until_done(
+            script, lambda: window_rows(dsn, table), window_expected(rows), kills=kills, seed=seed,
+            timeout=300, finished=marker.exists,
+        )  # fmt: skip
+    else:
+        points = (
+            "processing",
+            "timer",
+            "pre_commit",
+            "before_commit",
+            "after_commit",
+            "alignment",
+            "async_snapshot",
+        )
+        report = kill_at_each(
+            script, lambda: window_rows(dsn, table), window_expected(rows), points, marker.exists, seed
+        )
     print(f"windows -> postgres: {report.summary()}")
     return report
 
@@ -172,8 +225,8 @@ def assert_exact(dsn: str, tmp: Path, table: str, report: CrashReport) -> None:
 
 
 def test_windows_into_postgres_survive_kills(tmp_path: Path, pg_dsn: str, pg_url: str, table: str) -> None:
-    report = run_windows(tmp_path, pg_dsn, pg_url, table, kills=5, seed=11, rows=24000, rate=4000)
-    assert report.kills >= 1
+    report = run_windows(tmp_path, pg_dsn, pg_url, table, kills=0, seed=11, rows=24000, rate=4000)
+    assert not [p for p in report.kills_by_point if p.startswith("missed")], report.summary()
     assert_exact(pg_dsn, tmp_path, table, report)
 
 
@@ -195,7 +248,10 @@ def test_windows_into_postgres_many_kills(tmp_path: Path, pg_dsn: str, pg_url: s
 
 # ---- (b) Kafka -> unwindowed GROUP BY -> upsert table ------------------------------------
 
-GROUPS = 50
+# Each key's rows are consecutive (v = 3k, 3k+1, 3k+2), so its final value is written in
+# one or two transactions: a lost or doubled transaction shows in the final table. With a
+# few hot keys a later upsert would overwrite a lost one and hide it.
+KEY = "v - v % 3"
 
 
 def upsert_script(tmp: Path, servers: str, topic: str, pg_url: str, table: str) -> Path:
@@ -209,7 +265,7 @@ CREATE TABLE src (v BIGINT) WITH ('connector' = 'kafka', 'topic' = '{topic}',
   'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
 CREATE TABLE totals (k BIGINT, c BIGINT, s BIGINT, m BIGINT, PRIMARY KEY (k) NOT ENFORCED)
 WITH ({jdbc(pg_url, table)});
-INSERT INTO totals SELECT v % {GROUPS} AS k, COUNT(*), SUM(v), MAX(v) FROM src GROUP BY v % {GROUPS};
+INSERT INTO totals SELECT {KEY} AS k, COUNT(*), SUM(v), MAX(v) FROM src GROUP BY {KEY};
 """
     )
     return path
@@ -217,7 +273,7 @@ INSERT INTO totals SELECT v % {GROUPS} AS k, COUNT(*), SUM(v), MAX(v) FROM src G
 
 def upsert_expected(rows: int) -> list[Hashable]:
     got = duckdb.sql(
-        f"SELECT v % {GROUPS}, count(*), sum(v), max(v) FROM range(1, {rows + 1}) t(v) GROUP BY ALL"
+        f"SELECT {KEY}, count(*), sum(v), max(v) FROM range(1, {rows + 1}) t(v) GROUP BY ALL"
     ).fetchall()
     return [tuple(int(x) for x in r) for r in got]
 
@@ -235,16 +291,20 @@ def run_upserts(
 
     asyncio.run(setup())
     execute(dsn, f'CREATE TABLE "{table}" (k bigint PRIMARY KEY, c bigint, s bigint, m bigint)')
-    report = crash_until_done(
-        upsert_script(tmp, servers, topic, url, table),
-        lambda: [tuple(r) for r in execute(dsn, f'SELECT k, c, s, m FROM "{table}"')],
-        upsert_expected(rows),
-        kills=kills,
-        seed=seed,
-        max_kill_delay=3.0,
-        timeout=300,
-        finished=finished_marker(tmp, table).exists,
-    )
+    script = upsert_script(tmp, servers, topic, url, table)
+    marker = finished_marker(tmp, table)
+
+    def read() -> list[Hashable]:
+        return [tuple(r) for r in execute(dsn, f'SELECT k, c, s, m FROM "{table}"')]
+
+    if kills:
+        report = crash_until_done(
+            script, read, upsert_expected(rows), kills=kills, seed=seed, max_kill_delay=3.0, timeout=300,
+            finished=marker.exists,
+        )  # fmt: skip
+    else:
+        points = ("processing", "timer", "pre_commit", "before_commit", "after_commit")
+        report = kill_at_each(script, read, upsert_expected(rows), points, marker.exists, seed)
     print(f"kafka -> upserts -> postgres: {report.summary()}")
     return report
 
@@ -252,8 +312,8 @@ def run_upserts(
 def test_upserts_into_postgres_survive_kills(
     tmp_path: Path, pg_dsn: str, pg_url: str, kafka_bootstrap: str, table: str
 ) -> None:
-    report = run_upserts(tmp_path, pg_dsn, pg_url, kafka_bootstrap, table, kills=4, seed=5, rows=300000)
-    assert report.kills >= 1
+    report = run_upserts(tmp_path, pg_dsn, pg_url, kafka_bootstrap, table, kills=0, seed=5, rows=300000)
+    assert not [p for p in report.kills_by_point if p.startswith("missed")], report.summary()
     assert_exact(pg_dsn, tmp_path, table, report)
 
 
@@ -286,3 +346,59 @@ def test_upserts_into_postgres_many_kills(
         total.kills += report.kills
         total.kills_by_point.update(report.kills_by_point)
     print(f"kafka -> upserts -> postgres, {round_no} rounds: {total.summary()}")
+
+
+# ---- found by the long run: two snapshots of one subtask collide on "__ck" ---------------
+#
+# The long upsert run (round 20 of 26) ended with the job failing instead of recovering:
+#   final checkpoint failed (checkpoint 5 aborted: GroupAggregate (subtask 2/2): writing its
+#   state failed: BinderException: Binder Error: Failed to attach database: database with
+#   name "__ck" already exists); trying again  [... 6 and 7 the same, then the job FAILED:
+#   "the final checkpoint failed 3 times, so the sinks' last transaction cannot be committed"]
+# ``runtime.state.duckdb_state.write_snapshot`` ATTACHes the snapshot file under the fixed
+# name ``__ck``, and an attached database's name is taken for the whole DuckDB database
+# (every cursor), not just the cursor's transaction. So a second snapshot of the same
+# subtask that starts while one is still copying fails. That happens when the final
+# checkpoint is triggered while a periodic one is still pending (``CheckpointControl.run``
+# triggers it without waiting for room) and the snapshot writes run on the 2-thread pool;
+# the three final attempts follow each other within milliseconds, all inside the first
+# copy, and the job fails. (A snapshot that fails after its ATTACH is not a problem: the
+# cursor's rollback undoes the ATTACH.) A name per snapshot file would avoid the collision.
+
+
+def _state_with_rows() -> Any:
+    from runtime.state.duckdb_state import DuckDBState
+
+    state = DuckDBState()
+    state.create_table("t", "k BIGINT, v BIGINT")
+    state.execute("INSERT INTO t SELECT range, range FROM range(1000)")
+    return state
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runtime core: write_snapshot ATTACHes every snapshot as '__ck', a name shared by "
+    "the whole DuckDB database, so overlapping snapshots of one subtask collide",
+)
+def test_two_snapshots_of_one_subtask_in_flight_at_once(tmp_path: Path) -> None:
+    """Snapshot 2 starts while snapshot 1 is still copying (simulated deterministically:
+    snapshot 1's cursor runs snapshot 2 in the middle of its copy)."""
+    from runtime.state.duckdb_state import write_snapshot
+
+    state = _state_with_rows()
+    second: list[int] = []
+
+    class Overlapping:
+        def __init__(self, cursor: Any) -> None:
+            self.cursor = cursor
+
+        def execute(self, statement: str) -> Any:
+            if statement.startswith("CREATE TABLE") and not second:
+                second.append(write_snapshot(state.snapshot_cursor(), ["t"], tmp_path / "chk-2.duckdb"))
+            return self.cursor.execute(statement)
+
+        def close(self) -> None:
+            self.cursor.close()
+
+    first = write_snapshot(Overlapping(state.snapshot_cursor()), ["t"], tmp_path / "chk-1.duckdb")  # type: ignore[arg-type]
+    assert first > 0 and second and second[0] > 0
