@@ -8,8 +8,9 @@ ENFORCED``) they are upserted (``INSERT ... ON CONFLICT (pk) DO UPDATE``), ``-D`
 delete by key and ``-U`` rows are skipped, as Flink's JDBC sink does. Rows are buffered
 until ``sink.buffer-flush.max-rows`` (default 100; 0: no limit) or
 ``sink.buffer-flush.interval`` (default 1 s; 0: no timer) and then written by one
-statement per kind: each column travels as a single array parameter and
-``ROWS FROM (unnest(...))`` takes the rows apart on the server, so there is neither a
+statement per kind: each column travels as a single array parameter (for scalar types
+an array literal that Arrow's compute functions format, ``postgres_types.array_literal``)
+and ``ROWS FROM (unnest(...))`` takes the rows apart on the server, so there is neither a
 statement per row nor a Python loop per row. Within one flush the last change of a key
 wins, so a statement never touches a row twice. The table must exist; its columns are
 checked against the declared ones when the sink opens.
@@ -23,7 +24,9 @@ checkpoint, a random token) into ``sqlstream_commits`` (in the table's schema; c
 when missing; markers of the subtask's checkpoints before ``n - 100`` are deleted) inside
 that transaction, runs ``PREPARE TRANSACTION '<gid>'`` and returns
 the handle; the next write opens the next transaction. ``commit(n, handle)`` runs
-``COMMIT PREPARED`` on a second connection; if the gid is gone, the marker row with the
+``COMMIT PREPARED`` on a second (autocommit) connection, again on a new one after a lost
+connection or while the server is unreachable (``sink.max-retries``: a prepared
+transaction outlives a server restart); if the gid is gone, the marker row with the
 handle's token says it was committed before (fine) and its absence says it was rolled
 back (``DataLossError`` naming the gid). ``recover(handles)`` (each subtask, after a
 restart) commits the handles a restored checkpoint recorded and rolls back every other
