@@ -5,8 +5,8 @@ The shared test server is never restarted: this test initdb's its own throw-away
 ``max_prepared_transactions`` > 0, as ``scripts/services`` does) and restarts it with
 ``pg_ctl restart -m immediate`` (a crash of the server: no shutdown checkpoint, open
 transactions gone, prepared ones kept in ``pg_twophase``) while a job writes into it:
-datagen -> tumbling windows -> PostgreSQL append table, exactly-once, parallelism 2,
-checkpoints every 250 ms.
+datagen -> tumbling windows -> PostgreSQL, exactly-once, parallelism 2, checkpoints every
+250 ms, into an append table and into an upsert table (primary key).
 
 Restart strategy: the runtime has none of its own, so the test plays Flink's
 ``restart-strategy: fixed-delay`` (3 attempts, 1 s apart): a job that fails because the
@@ -145,8 +145,17 @@ def execute(dsn: str, statement: str, params: Any = None) -> list[tuple[Any, ...
         return cur.fetchall() if cur.description else []
 
 
-def script(tmp: Path, url: str, table: str, rows: int, rate: int, guarantee: str = "exactly-once") -> Path:
+def script(
+    tmp: Path,
+    url: str,
+    table: str,
+    rows: int,
+    rate: int,
+    guarantee: str = "exactly-once",
+    upsert: bool = False,
+) -> Path:
     path = tmp / "job.sql"
+    key = ", PRIMARY KEY (k, window_start) NOT ENFORCED" if upsert else ""
     path.write_text(
         f"""
 SET 'execution.checkpointing.interval' = '250 ms';
@@ -157,7 +166,7 @@ CREATE TABLE src (v BIGINT, k AS v % {KEYS}, ts AS TO_TIMESTAMP_LTZ(v * 10, 3),
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
 ) WITH ('connector' = 'datagen', 'rows-per-second' = '{rate}', 'sqlstream.seed' = '42',
   'fields.v.kind' = 'sequence', 'fields.v.start' = '1', 'fields.v.end' = '{rows}');
-CREATE TABLE out (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT) WITH (
+CREATE TABLE out (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT{key}) WITH (
   'connector' = 'jdbc', 'url' = '{url}', 'table-name' = '{table}', 'username' = 'sqlstream',
   'password' = 'sqlstream', 'sink.delivery-guarantee' = '{guarantee}',
   'sink.transactional-id-prefix' = '{table}', 'sink.max-retries' = '5');
@@ -207,16 +216,25 @@ def start_job(path: Path) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once"])
-def test_a_server_restart_mid_run_loses_nothing(tmp_path: Path, cluster: Cluster, guarantee: str) -> None:
+@pytest.mark.parametrize(
+    ("guarantee", "mode"),
+    [("exactly-once", "append"), ("exactly-once", "upsert"), ("at-least-once", "append")],
+)
+def test_a_server_restart_mid_run_loses_nothing(
+    tmp_path: Path, cluster: Cluster, guarantee: str, mode: str
+) -> None:
     """Exactly-once: the open transaction dies with the server, so the job fails and is
     restarted from its checkpoint; the table ends exact. At-least-once: the sink retries
     the flush on a new connection ('sink.max-retries' = 5) and the job rides through the
     restart without failing; nothing is missing."""
     table = f"restart_{uuid.uuid4().hex[:8]}"
     rows, rate = 16000, 4000  # ~4 s of input
-    execute(cluster.dsn, f'CREATE TABLE "{table}" (k bigint, window_start timestamp(3), c bigint, s bigint)')
-    path = script(tmp_path, cluster.url, table, rows, rate, guarantee)
+    upsert = mode == "upsert"  # a primary key: INSERT ... ON CONFLICT in the prepared transactions
+    key = ", PRIMARY KEY (k, window_start)" if upsert else ""
+    execute(
+        cluster.dsn, f'CREATE TABLE "{table}" (k bigint, window_start timestamp(3), c bigint, s bigint{key})'
+    )
+    path = script(tmp_path, cluster.url, table, rows, rate, guarantee, upsert)
     exactly_once = guarantee == "exactly-once"
     proc = start_job(path)
     failures: list[str] = []
@@ -244,7 +262,7 @@ def test_a_server_restart_mid_run_loses_nothing(tmp_path: Path, cluster: Cluster
             assert failures == [], "the at-least-once sink should have retried on a new connection"
             assert set(extra) <= set(want), f"rows that are no result: {extra[:5]}"
         assert execute(cluster.dsn, "SELECT gid FROM pg_prepared_xacts") == []
-        print(f"{guarantee}: server restarted mid-run; job failures: {failures}; duplicates: {len(extra)}")
+        print(f"{guarantee} {mode}: server restarted mid-run; failures: {failures}; duplicates: {len(extra)}")
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
