@@ -29,10 +29,20 @@ def to_duckdb(node: exp.Expr, lookup: Lookup) -> str:
 
 
 def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
-    def visit(n: exp.Expr) -> exp.Expr:
-        return _rewrite(n, lookup)
-
-    return node.transform(visit, copy=False)
+    """Children first, then the node: a rewrite may build a new node around its children
+    (``CAST(x AS INT) / 2`` becomes ``IntDiv``), and those children must be DuckDB's too.
+    Types are decided on the Flink expression, before its children change."""
+    integral_division = (
+        isinstance(node, exp.Div)
+        and infer(node.left, lookup).is_integral
+        and infer(node.right, lookup).is_integral
+    )
+    for key, value in list(node.args.items()):
+        if isinstance(value, exp.Expr):
+            node.set(key, _translate(value, lookup))
+        elif isinstance(value, list):
+            node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
+    return _rewrite(node, integral_division)
 
 
 def _cast_type(cast: exp.Cast) -> exp.DataType:
@@ -46,7 +56,7 @@ def _unit(node: exp.Expr | None) -> str:
     return text
 
 
-def _rewrite(n: exp.Expr, lookup: Lookup) -> exp.Expr:
+def _rewrite(n: exp.Expr, integral_division: bool) -> exp.Expr:
     if isinstance(n, exp.Column):
         return exp.column(exp.to_identifier(n.name, quoted=True))
     if isinstance(n, exp.Cast):
@@ -57,8 +67,7 @@ def _rewrite(n: exp.Expr, lookup: Lookup) -> exp.Expr:
             cls = exp.Cast
         return cls(this=source, to=target)
     if isinstance(n, exp.Div):
-        left, right = infer(n.left, lookup), infer(n.right, lookup)
-        if left.is_integral and right.is_integral:
+        if integral_division:
             return exp.IntDiv(this=n.left, expression=n.right)
         return exp.Div(this=n.left, expression=n.right, typed=True, safe=False)
     if isinstance(n, exp.Floor | exp.Ceil) and n.args.get("to") is not None:

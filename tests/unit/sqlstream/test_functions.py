@@ -65,6 +65,11 @@ CASES = [
     ("TO_TIMESTAMP('2020-01-02 03:04:05')", dt.datetime(2020, 1, 2, 3, 4, 5)),
     ("FROM_UNIXTIME(86400)", "1970-01-02 00:00:00"),
     ("UNIX_TIMESTAMP('2020-01-01 00:00:00')", 1577836800),
+    # Translations nested inside others (a CAST around a Flink-only function, ...).
+    ("CAST(SPLIT_INDEX(s, ',', 1) AS STRING)", "World"),
+    ("CAST(n AS BIGINT) / 2", 3),
+    ("UPPER(CAST(r.f AS STRING))", "3"),
+    ("CAST(TO_TIMESTAMP_LTZ(86400000, 3) AS TIMESTAMP(3))", dt.datetime(1970, 1, 2)),
 ]
 
 
