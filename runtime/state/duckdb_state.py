@@ -10,6 +10,7 @@ stream keeps going: see ``tables`` and ``snapshot_cursor``.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class DuckDBState:
 
 
 _ATTACH_LOCK = threading.Lock()
+_SNAPSHOT_IDS = itertools.count(1)
 
 
 def _quote(name: str) -> str:
@@ -71,15 +73,19 @@ def write_snapshot(cursor: duckdb.DuckDBPyConnection, tables: list[str], path: P
     Closes the cursor whatever happens."""
     from runtime.faults import crash_point
 
+    # An attached database's name is shared by every cursor of the connection: each
+    # snapshot attaches its file under a name of its own, so two snapshots of one subtask
+    # in flight at once (a final checkpoint behind a periodic one) cannot collide.
+    alias = f"__ck_{next(_SNAPSHOT_IDS)}"
     try:
         if path.exists():
             path.unlink()  # a leftover of an attempt that crashed
-        cursor.execute(f"ATTACH '{_sql_str(str(path))}' AS __ck")
+        cursor.execute(f"ATTACH '{_sql_str(str(path))}' AS {alias}")
         for name in tables:
-            cursor.execute(f"CREATE TABLE __ck.{_quote(name)} AS SELECT * FROM memory.main.{_quote(name)}")
+            cursor.execute(f"CREATE TABLE {alias}.{_quote(name)} AS SELECT * FROM memory.main.{_quote(name)}")
         crash_point("async_snapshot")
         cursor.execute("COMMIT")
-        cursor.execute("DETACH __ck")
+        cursor.execute(f"DETACH {alias}")
     finally:
         cursor.close()
     return path.stat().st_size
