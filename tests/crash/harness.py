@@ -97,8 +97,9 @@ def crash_until_done(
 ) -> CrashReport:
     """Run the job until it finishes, killing it up to ``kills`` times at random moments
     (each restart resumes from the newest complete checkpoint); then compare its sink
-    with ``expected``. A job that finishes before all kills were spent is started afresh
-    (the finished job's checkpoints are gone), so every kill lands in a running job.
+    with ``expected``. A job that finishes before all kills were spent ends the run: the
+    report's ``kills`` says how many landed, and a test that needs more gives the job more
+    rows (or a slower source).
 
     A kill can land after the job FINISHED (its checkpoints deleted) while the process
     exits: then restarting would run the job again from scratch. Such a run counts as
