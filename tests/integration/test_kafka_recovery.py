@@ -337,9 +337,11 @@ def test_runtime_two_snapshots_of_one_state_can_be_written_at_once(
     state.execute("INSERT INTO t SELECT range FROM range(1000)")
     first, second = state.snapshot_cursor(), state.snapshot_cursor()
     written: list[int] = []
+    nested: list[bool] = []
 
     def second_snapshot_meanwhile(name: str) -> None:  # checkpoint n+1 while n is being copied
-        if name == "async_snapshot" and not written:
+        if name == "async_snapshot" and not nested:
+            nested.append(True)
             written.append(write_snapshot(second, ["t"], tmp_path / "n+1.duckdb"))
 
     monkeypatch.setattr(runtime.faults, "crash_point", second_snapshot_meanwhile)
