@@ -241,7 +241,13 @@ def _wait_jobs(
     failed = 0
     for job in jobs:
         told = False
+        restarts_told = 0
         while not job.done:
+            if restarts_told < len(job.restarts):
+                for line in job.restarts[restarts_told:]:
+                    print(f"[WARNING] Job '{job.id}' ({job.name}) failed and restarts from its newest "
+                          f"checkpoint ({line})", file=sys.stderr)  # fmt: skip
+                restarts_told, told = len(job.restarts), False
             if not told:
                 told = _tell_restore(job)
             if stop.is_set():

@@ -53,6 +53,10 @@ KEYS: dict[str, Key] = {
         Key("execution.checkpointing.max-concurrent-checkpoints", "1", "checkpoints in flight", _int),
         Key("execution.checkpointing.tolerable-failed-checkpoints", "0",
             "failed checkpoints before the job fails", _int),
+        Key("restart-strategy.type", None, "none or fixed-delay (the default with checkpointing): "
+            "a failed job restarts from its newest checkpoint"),
+        Key("restart-strategy.fixed-delay.attempts", "3", "restarts before the job fails for good", _int),
+        Key("restart-strategy.fixed-delay.delay", "1 s", "pause before a restart", _duration),
         Key("execution.savepoint.path", None, "resume the next job from this savepoint or checkpoint"),
         Key("execution.savepoint.ignore-unclaimed-state", "false",
             "restore from a checkpoint of another query, skipping the state no operator claims", _bool),

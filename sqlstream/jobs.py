@@ -24,6 +24,7 @@ import pyarrow as pa
 from catalog.errors import SqlStreamError
 from planner.physical import ROW_KIND_COLUMN, PhysicalPlan, SinkSpec
 from runtime.job import Job
+from runtime.restart import RestartStrategy, run_with_restarts
 
 _END = object()
 
@@ -86,7 +87,17 @@ class JobHandle:
         self.started = time.time()
         self._loop = loop
         self.job = Job(plan, job_id=self.id)
-        self._future: Future[Any] = asyncio.run_coroutine_threadsafe(self.job.run(), loop)
+        self.restarts: list[str] = []  # why each restart happened, for SHOW JOBS and the CLI
+        self._cancelled = False
+        strategy = RestartStrategy.from_config(self.job.config)
+        self._future: Future[Any] = asyncio.run_coroutine_threadsafe(
+            run_with_restarts(self.job, strategy, self._restarted, lambda: self._cancelled), loop
+        )
+
+    def _restarted(self, job: Job, error: BaseException, attempt: int) -> None:
+        """A new attempt took over (on the jobs' loop): it is the one to watch and cancel."""
+        self.job = job
+        self.restarts.append(f"restart {attempt}: {error}")
 
     @property
     def guarantee_text(self) -> str:
@@ -118,8 +129,9 @@ class JobHandle:
         return True
 
     def cancel(self) -> None:
+        self._cancelled = True
         if not self._future.done():
-            self._loop.call_soon_threadsafe(self.job.cancel)
+            self._loop.call_soon_threadsafe(lambda: self.job.cancel())
 
     def metrics(self) -> dict[str, Any]:
         return self.job.metrics()
