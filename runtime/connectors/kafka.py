@@ -85,6 +85,7 @@ from runtime.connectors.kafka_options import (
 from runtime.connectors.kafka_txn import (
     RETRY_FOR_S,
     KafkaConnectorError,
+    ProducerFencedError,
     RecoveryReport,
     TxnClient,
     broker_max_transaction_timeout,
@@ -883,7 +884,7 @@ class KafkaSink(SinkWriter):
         last = self._epochs.get(txn_id)
         self._epochs[txn_id] = now
         if last is not None and last[0] == now[0] and now[1] != last[1] + 1:
-            raise KafkaConnectorError(
+            raise ProducerFencedError(
                 f"{self.where}: the Kafka transactional id '{txn_id}' was used by another producer "
                 f"since this sink last used it (producer id {now[0]}, epoch {last[1]} then, "
                 f"{now[1]} now): another instance of this job with 'sink.transactional-id-prefix' "
@@ -892,14 +893,14 @@ class KafkaSink(SinkWriter):
                 "transaction of this sink outlived 'properties.transaction.timeout.ms' (raise it)",
             )
 
-    def _fenced(self, txn: _Txn, error: BaseException) -> KafkaConnectorError | None:
+    def _fenced(self, txn: _Txn, error: BaseException) -> ProducerFencedError | None:
         """A clear error for a fenced producer (aiokafka's says 'ProducerFenced' only)."""
         from aiokafka import errors
 
         fenced = (errors.ProducerFenced, errors.InvalidProducerEpoch, errors.InvalidProducerIdMapping)
         if not isinstance(error, fenced):
             return None
-        return KafkaConnectorError(
+        return ProducerFencedError(
             f"{self.where}: the Kafka transaction '{txn.transactional_id}' was fenced "
             f"({type(error).__name__}): another producer started with the same transactional id, "
             f"so another instance of this job with 'sink.transactional-id-prefix' = '{self.prefix}' "

@@ -44,6 +44,15 @@ class TransactionLostError(KafkaConnectorError):
     """A recorded transaction can no longer be committed: its records are lost."""
 
 
+class ProducerFencedError(KafkaConnectorError):
+    """Another instance of the job (same transactional-id prefix) took over: this one is a
+    zombie and must stop for good. Restarting it from its own newest checkpoint would
+    write again what the other instance wrote, so a restart strategy must not retry it
+    (``restartable`` is False)."""
+
+    restartable = False
+
+
 def transactions(handle: Any) -> Iterator[dict[str, Any]]:
     """The transactions a sink handle names (itself and the earlier ones it carries).
 
