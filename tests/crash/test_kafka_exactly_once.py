@@ -221,10 +221,12 @@ def script(
     name: str,
     rows: int,
     interval_ms: int = 300,
+    restart_strategy: str | None = None,
 ) -> Path:
     path = tmp / "job.sql"
+    restart = f"SET 'restart-strategy.type' = '{restart_strategy}';" if restart_strategy else ""
     path.write_text(
-        f"""
+        f"""{restart}
 SET 'execution.checkpointing.interval' = '{interval_ms} ms';
 SET 'execution.checkpointing.timeout' = '20 s';
 SET 'execution.checkpointing.mode' = '{mode}';
