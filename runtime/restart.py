@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from catalog.errors import OptionError
+from catalog.errors import OptionError, SqlStreamError
 from catalog.options import parse_duration_ms, parse_int
 from runtime.checkpoint.control import RESUME_KEY, SAVEPOINT_PATH_KEY
 from runtime.checkpoint.coordinator import CheckpointConfig
-from runtime.checkpoint.storage import CheckpointStorage
+from runtime.checkpoint.storage import CheckpointStorage, write_atomically
 from runtime.job import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,52 @@ class RestartStrategy:
         return cls(max(attempts, 0), delay / 1000)
 
 
+def restartable(error: BaseException) -> bool:
+    """False when the failure, or what caused it, says a restart cannot help or would do
+    harm (``restartable = False``): a Kafka sink fenced by a newer instance of the job is
+    a zombie, and restarting it would let it take the job back and commit results again."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if getattr(current, "restartable", True) is False:
+            return False
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return True
+
+
+OWNER_FILE = "_owner"
+
+
+def _owner_path(job: Job) -> Path:
+    storage = CheckpointStorage(CheckpointConfig.from_config(job.config).directory, job.plan.name)
+    return storage.job_dir / OWNER_FILE
+
+
+def claim(job: Job) -> str:
+    """Record that this instance runs the job now; the newest claim wins."""
+    token = uuid.uuid4().hex
+    path = _owner_path(job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, token)
+    return token
+
+
+def still_owner(job: Job, token: str) -> bool:
+    """False once another instance of the job (same name, same checkpoint folder) has
+    started after this one: this one is then a zombie and must not come back."""
+    try:
+        return _owner_path(job).read_text().strip() == token
+    except OSError:
+        return True
+
+
+class TakenOverError(SqlStreamError):
+    """Another instance of the job started after this one; restarting would redo its work."""
+
+    restartable = False
+
+
 def restart_config(job: Job) -> dict[str, str]:
     """The configuration of the next attempt: resume from the newest complete checkpoint
     of the job when there is one (it supersedes a savepoint the first attempt started
@@ -76,12 +124,24 @@ async def run_with_restarts(
     hears of each new attempt (the job, the failure, the attempt number)."""
     job = first
     restarts = 0
+    token = claim(job) if strategy.attempts else None
     while True:
         try:
             await job.run()
             return job
         except Exception as error:
-            if job.status == JobStatus.CANCELED or cancelled() or restarts >= strategy.attempts:
+            if token is not None and not still_owner(job, token):
+                raise TakenOverError(
+                    f"job '{job.plan.name}' failed ({error}), and another instance of it has started "
+                    "since: this one stops instead of restarting, so it cannot redo that instance's work",
+                    hint="run one instance of a job at a time (a job is named by 'pipeline.name')",
+                ) from error
+            if (
+                job.status == JobStatus.CANCELED
+                or cancelled()
+                or restarts >= strategy.attempts
+                or not restartable(error)
+            ):
                 raise
             restarts += 1
             log.warning("job %s failed (%s); restart %d of %d", job.id, error, restarts, strategy.attempts)

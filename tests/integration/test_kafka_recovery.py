@@ -241,20 +241,7 @@ def test_broker_restart_mid_run_loses_nothing(own_broker: OwnBroker, tmp_path: P
     assert report.exact, report.summary()
 
 
-ZOMBIE_RESTARTED = (
-    "runtime/restart.py (415d736) restarts a job that failed because another instance fenced "
-    "it: the zombie resumes from its own newest checkpoint and commits again what the other "
-    "instance wrote. It must not restart on ProducerFencedError (its 'restartable' is False)."
-)
-
-
-@pytest.mark.parametrize(
-    "restart_strategy",
-    [
-        "none",
-        pytest.param("default", marks=pytest.mark.xfail(strict=True, reason=ZOMBIE_RESTARTED)),
-    ],
-)
+@pytest.mark.parametrize("restart_strategy", ["none", "default"])
 def test_zombie_instance_is_fenced(own_broker: OwnBroker, tmp_path: Path, restart_strategy: str) -> None:
     servers, rows = own_broker.bootstrap, 16000
     # half the input, then the rest only once the zombie froze: it wakes with rows to do
@@ -280,6 +267,7 @@ def test_zombie_instance_is_fenced(own_broker: OwnBroker, tmp_path: Path, restar
         feeder.release()
         feeder.join()
         code, err = finish(start_job(path))  # takes over from the zombie's newest checkpoint
+        Path(tmp_path / "new.err").write_text(err)
         assert code == 0, f"the new instance failed:\n{tail(err)}"
         taken_over = exact(servers, dst, rows)
         zombie.send_signal(signal.SIGCONT)

@@ -93,3 +93,24 @@ def test_an_unsupported_strategy_is_named(kind: str) -> None:
 
     with pytest.raises(OptionError, match=kind):
         RestartStrategy.from_config({"restart-strategy.type": kind})
+
+
+def test_a_job_that_another_instance_took_over_does_not_restart(tmp_path: Path) -> None:
+    """A zombie (an older instance of the same job) must not come back from its
+    checkpoints: it would redo what the newer instance already wrote."""
+    from runtime.job import Job
+    from runtime.restart import claim
+
+    s = _session(tmp_path, attempts=5)
+    _write(tmp_path / "in" / "a.json", range(0, 100), bad_at=50)
+    job = s.execute("INSERT INTO out SELECT id, v FROM src").job
+    assert job is not None
+    deadline = time.monotonic() + 30
+    while not job.restarts and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert job.restarts
+    claim(Job(job.plan, config=job.job.config))  # a second instance of the job starts
+    assert job.wait(timeout=60)
+    assert job.error is not None and "another instance" in str(job.error)
+    assert len(job.restarts) < 5
+    s.close()
