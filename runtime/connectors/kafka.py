@@ -898,6 +898,12 @@ class KafkaSink(SinkWriter):
         from aiokafka import errors
 
         fenced = (errors.ProducerFenced, errors.InvalidProducerEpoch, errors.InvalidProducerIdMapping)
+        if isinstance(error, errors.IllegalOperation):
+            # a send after the sender met the fence: "Can't send messages while not in
+            # transaction"; the transaction manager keeps the real cause
+            waiter = getattr(txn.producer._txn_manager, "_transaction_waiter", None)
+            if waiter is not None and waiter.done() and not waiter.cancelled():
+                error = waiter.exception() or error
         if not isinstance(error, fenced):
             return None
         return ProducerFencedError(
