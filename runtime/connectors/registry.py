@@ -14,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pyarrow as pa
 
 from catalog.errors import OptionError, did_you_mean
 from planner.physical import SinkSpec, SourceSpec
 from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
+
+T = TypeVar("T")
 
 _SOURCES: dict[str, type[SourceReader]] = {}
 _SINKS: dict[str, type[SinkWriter]] = {}
@@ -47,30 +49,26 @@ def _load(name: str) -> None:
             raise
 
 
-def create_source(spec: SourceSpec, ctx: SubtaskContext) -> SourceReader:
-    name = spec.connector.lower()
-    if name not in _SOURCES:
+def _find(table: str, connector: str, kind: str, found: dict[str, T]) -> T:
+    """The class registered for ``connector``, importing its module the first time."""
+    name = connector.lower()
+    if name not in found:
         _load(name)
-    cls = _SOURCES.get(name)
+    cls = found.get(name)
     if cls is None:
         raise OptionError(
-            f"table '{spec.table}': no source implementation for connector '{spec.connector}'",
-            hint=did_you_mean(name, sorted(set(_SOURCES) | set(_KNOWN))),
+            f"table '{table}': no {kind} implementation for connector '{connector}'",
+            hint=did_you_mean(name, sorted(set(found) | set(_KNOWN))),
         )
-    return cls(spec, ctx)
+    return cls
+
+
+def create_source(spec: SourceSpec, ctx: SubtaskContext) -> SourceReader:
+    return _find(spec.table, spec.connector, "source", _SOURCES)(spec, ctx)
 
 
 def create_sink(spec: SinkSpec, ctx: SubtaskContext) -> SinkWriter:
-    name = spec.connector.lower()
-    if name not in _SINKS:
-        _load(name)
-    cls = _SINKS.get(name)
-    if cls is None:
-        raise OptionError(
-            f"table '{spec.table}': no sink implementation for connector '{spec.connector}'",
-            hint=did_you_mean(name, sorted(set(_SINKS) | set(_KNOWN))),
-        )
-    return cls(spec, ctx)
+    return _find(spec.table, spec.connector, "sink", _SINKS)(spec, ctx)
 
 
 class LookupClient(Protocol):
