@@ -26,7 +26,8 @@ from catalog.schema import Column, ColumnKind, Schema
 from catalog.store import Catalog
 from catalog.table import TableDef, ViewDef
 from planner import statements as st
-from planner.binder import Binder, Scope
+from planner.bind.scope import Scope
+from planner.binder import Binder
 from planner.errors import PlanError
 from planner.explain import explain_plan
 from planner.logical import BoundField, LogicalNode, Scan
