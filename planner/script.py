@@ -19,6 +19,7 @@ from sqlglot.tokens import Token, TokenType
 from catalog.errors import SqlStreamError
 from planner.dialect import Flink
 from planner.errors import ParseError
+from planner.split import split_script
 
 DIALECT = Flink()
 
@@ -147,32 +148,15 @@ class Script:
         return None
 
     def pieces(self) -> list[Piece]:
+        """The statements, as ``planner.split`` finds them, each with its tokens."""
+        starts = [t.start for t in self.tokens]
         out: list[Piece] = []
-        current: list[Token] = []
-        in_block = False
-        case_depth = 0
-        for tok in self.tokens:
-            if tok.token_type == TokenType.SEMICOLON and not in_block:
-                if current:
-                    out.append(self.piece(current))
-                current = []
-                continue
-            current.append(tok)
-            if not in_block:
-                words = [t.text.upper() for t in current[-3:]]
-                in_block = words == ["STATEMENT", "SET", "BEGIN"] or (
-                    len(current) == 3 and words == ["BEGIN", "STATEMENT", "SET"]
-                )
-                case_depth = 0
-            elif tok.token_type == TokenType.CASE:
-                case_depth += 1
-            elif tok.token_type == TokenType.END:
-                if case_depth:
-                    case_depth -= 1
-                else:
-                    in_block = False
-        if current:
-            out.append(self.piece(current))
+        for span in split_script(self.sql):
+            tokens = self.tokens[
+                bisect.bisect_left(starts, span.start) : bisect.bisect_left(starts, span.end)
+            ]
+            if tokens:
+                out.append(self.piece(tokens))
         return out
 
     def piece(self, tokens: list[Token]) -> Piece:
