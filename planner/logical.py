@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from catalog.table import TableDef
 from catalog.types import DataType
-from planner.physical import Window
+from planner.window import Window
 
 
 @dataclass(frozen=True)

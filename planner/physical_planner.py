@@ -9,7 +9,8 @@ current checkpointing mode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from catalog.connectors import ChangelogMode, Guarantee, connector_spec
 from catalog.errors import OptionError
@@ -154,135 +155,139 @@ class PhysicalPlanner:
         return result
 
     def _translate_new(self, node: LogicalNode) -> Node:
-        if isinstance(node, Scan):
-            table = node.table
-            spec = connector_spec(table.connector)
-            p = self.default_parallelism
-            if "scan.parallelism" in table.options:
-                p = parse_int(table.options["scan.parallelism"], "scan.parallelism")
-            source = SourceSpec(
-                table=table.name,
-                connector=spec.name,
-                options=dict(table.options),
-                columns=_fields(node.fields),
-                metadata=dict(node.metadata),
-                bounded=_bounded(spec.name, table.options),
-                primary_key=tuple(table.schema.primary_key),
-            )
-            changelog = ChangelogMode.UPSERT if spec.name == "upsert-kafka" else ChangelogMode.INSERT_ONLY
-            return self._add(f"TableSourceScan({table.name})", source, (), node.fields, p, changelog)
-        if isinstance(node, Calc):
-            child = self._translate(node.input)
-            lookup = _lookup(node.input)
-            projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
-            condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
-            return self._add(
-                "Calc",
-                CalcSpec(projections, condition),
-                (self._edge(child, child.parallelism),),
-                node.fields,
-                child.parallelism,
-                child.changelog,
-            )
-        if isinstance(node, WatermarkAssigner):
-            child = self._translate(node.input)
-            idle = self.config.get("table.exec.source.idle-timeout", "0")
-            interval = self.config.get("pipeline.auto-watermark-interval", "200 ms")
-            spec_wm = WatermarkSpec(
-                rowtime=node.rowtime,
-                expr=codegen.to_duckdb(node.expr, _lookup(node.input)),
-                idle_timeout_ms=parse_duration_ms(idle, "table.exec.source.idle-timeout"),
-                emit_interval_ms=parse_duration_ms(interval, "pipeline.auto-watermark-interval"),
-            )
-            return self._add(
-                f"WatermarkAssigner(rowtime={node.rowtime}, watermark={node.expr_text})",
-                spec_wm,
-                (self._edge(child, child.parallelism),),
-                node.fields,
-                child.parallelism,
-                child.changelog,
-            )
-        if isinstance(node, WindowAssign):
-            child = self._translate(node.input)
-            return self._add(
-                "WindowTableFunction",
-                WindowAssignSpec(node.window),
-                (self._edge(child, child.parallelism),),
-                node.fields,
-                child.parallelism,
-                child.changelog,
-            )
-        if isinstance(node, Aggregate):
-            child = self._translate(node.input)
-            lookup = _lookup(node.input)
-            aggs = tuple(
-                AggCall(
-                    name=a.name,
-                    func=a.func,
-                    arg=codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
-                    type=a.type.sql(),
-                    distinct=a.distinct,
-                    filter=codegen.to_duckdb(a.filter, lookup) if a.filter is not None else None,
-                )
-                for a in node.aggs
-            )
-            p = self.default_parallelism if node.keys else 1
-            edge = self._edge(child, p, node.keys)
-            if node.window is not None:
-                if child.changelog != ChangelogMode.INSERT_ONLY:
-                    raise PlanError("a window aggregation over an updating input is not supported")
-                spec_agg: OperatorSpec = WindowAggregateSpec(node.window, node.keys, aggs)
-                return self._add(
-                    "WindowAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY
-                )
-            spec_agg = GroupAggregateSpec(node.keys, aggs)
-            return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
-        if isinstance(node, LookupJoin):
-            child = self._translate(node.input)
-            dim_cols = node.table.schema.physical
-            n_in = len(node.input.fields)
-            spec_lj = LookupJoinSpec(
-                table=node.table.name,
-                connector=connector_spec(node.table.connector).name,
-                options=dict(node.table.options),
-                columns=tuple(Field(c.name, c.type.sql()) for c in dim_cols),
-                output_names=tuple(f.name for f in node.fields[n_in:]),
-                keys=node.keys,
-                join_type=node.join_type,
-                residual=codegen.to_duckdb(node.residual, _lookup(node))
-                if node.residual is not None
-                else None,
-            )
-            return self._add(
-                f"LookupJoin({node.table.name})",
-                spec_lj,
-                (self._edge(child, child.parallelism),),
-                node.fields,
-                child.parallelism,
-                child.changelog,
-            )
-        if isinstance(node, Union):
-            children = [self._translate(c) for c in node.children]
-            p = max(c.parallelism for c in children)
-            updating = any(c.changelog != ChangelogMode.INSERT_ONLY for c in children)
-            return self._add(
-                "Union",
-                UnionSpec(),
-                tuple(self._edge(c, p) for c in children),
-                node.fields,
-                p,
-                ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY,
-            )
-        if isinstance(node, Sink):
-            return self._translate_sink(node)
-        if isinstance(node, Collect):
-            child = self._translate(node.input)
-            return self._add(
-                "Collect", CollectSpec(), (self._edge(child, 1),), node.fields, 1, child.changelog
-            )
-        raise PlanError(f"cannot plan {type(node).__name__}")
+        translate = _TRANSLATORS.get(type(node))
+        if translate is None:
+            raise PlanError(f"cannot plan {type(node).__name__}")
+        return translate(self, node)
 
-    def _translate_sink(self, node: Sink) -> Node:
+    # ---- one method per logical node kind (_TRANSLATORS below maps kinds to them) ----------
+    def _scan(self, node: Scan) -> Node:
+        table = node.table
+        spec = connector_spec(table.connector)
+        p = self.default_parallelism
+        if "scan.parallelism" in table.options:
+            p = parse_int(table.options["scan.parallelism"], "scan.parallelism")
+        source = SourceSpec(
+            table=table.name,
+            connector=spec.name,
+            options=dict(table.options),
+            columns=_fields(node.fields),
+            metadata=dict(node.metadata),
+            bounded=_bounded(spec.name, table.options),
+            primary_key=tuple(table.schema.primary_key),
+        )
+        changelog = ChangelogMode.UPSERT if spec.name == "upsert-kafka" else ChangelogMode.INSERT_ONLY
+        return self._add(f"TableSourceScan({table.name})", source, (), node.fields, p, changelog)
+
+    def _calc(self, node: Calc) -> Node:
+        child = self._translate(node.input)
+        lookup = _lookup(node.input)
+        projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
+        condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
+        return self._add(
+            "Calc",
+            CalcSpec(projections, condition),
+            (self._edge(child, child.parallelism),),
+            node.fields,
+            child.parallelism,
+            child.changelog,
+        )
+
+    def _watermark_assigner(self, node: WatermarkAssigner) -> Node:
+        child = self._translate(node.input)
+        idle = self.config.get("table.exec.source.idle-timeout", "0")
+        interval = self.config.get("pipeline.auto-watermark-interval", "200 ms")
+        spec_wm = WatermarkSpec(
+            rowtime=node.rowtime,
+            expr=codegen.to_duckdb(node.expr, _lookup(node.input)),
+            idle_timeout_ms=parse_duration_ms(idle, "table.exec.source.idle-timeout"),
+            emit_interval_ms=parse_duration_ms(interval, "pipeline.auto-watermark-interval"),
+        )
+        return self._add(
+            f"WatermarkAssigner(rowtime={node.rowtime}, watermark={node.expr_text})",
+            spec_wm,
+            (self._edge(child, child.parallelism),),
+            node.fields,
+            child.parallelism,
+            child.changelog,
+        )
+
+    def _window_assign(self, node: WindowAssign) -> Node:
+        child = self._translate(node.input)
+        return self._add(
+            "WindowTableFunction",
+            WindowAssignSpec(node.window),
+            (self._edge(child, child.parallelism),),
+            node.fields,
+            child.parallelism,
+            child.changelog,
+        )
+
+    def _aggregate(self, node: Aggregate) -> Node:
+        child = self._translate(node.input)
+        lookup = _lookup(node.input)
+        aggs = tuple(
+            AggCall(
+                name=a.name,
+                func=a.func,
+                arg=codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
+                type=a.type.sql(),
+                distinct=a.distinct,
+                filter=codegen.to_duckdb(a.filter, lookup) if a.filter is not None else None,
+            )
+            for a in node.aggs
+        )
+        p = self.default_parallelism if node.keys else 1
+        edge = self._edge(child, p, node.keys)
+        if node.window is not None:
+            if child.changelog != ChangelogMode.INSERT_ONLY:
+                raise PlanError("a window aggregation over an updating input is not supported")
+            spec_agg: OperatorSpec = WindowAggregateSpec(node.window, node.keys, aggs)
+            return self._add("WindowAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
+        spec_agg = GroupAggregateSpec(node.keys, aggs)
+        return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
+
+    def _lookup_join(self, node: LookupJoin) -> Node:
+        child = self._translate(node.input)
+        dim_cols = node.table.schema.physical
+        n_in = len(node.input.fields)
+        spec_lj = LookupJoinSpec(
+            table=node.table.name,
+            connector=connector_spec(node.table.connector).name,
+            options=dict(node.table.options),
+            columns=tuple(Field(c.name, c.type.sql()) for c in dim_cols),
+            output_names=tuple(f.name for f in node.fields[n_in:]),
+            keys=node.keys,
+            join_type=node.join_type,
+            residual=codegen.to_duckdb(node.residual, _lookup(node)) if node.residual is not None else None,
+        )
+        return self._add(
+            f"LookupJoin({node.table.name})",
+            spec_lj,
+            (self._edge(child, child.parallelism),),
+            node.fields,
+            child.parallelism,
+            child.changelog,
+        )
+
+    def _union(self, node: Union) -> Node:
+        children = [self._translate(c) for c in node.children]
+        p = max(c.parallelism for c in children)
+        updating = any(c.changelog != ChangelogMode.INSERT_ONLY for c in children)
+        return self._add(
+            "Union",
+            UnionSpec(),
+            tuple(self._edge(c, p) for c in children),
+            node.fields,
+            p,
+            ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY,
+        )
+
+    def _collect(self, node: Collect) -> Node:
+        child = self._translate(node.input)
+        return self._add("Collect", CollectSpec(), (self._edge(child, 1),), node.fields, 1, child.changelog)
+
+    def _sink(self, node: Sink) -> Node:
         child = self._translate(node.input)
         table = node.table
         spec = connector_spec(table.connector)
@@ -345,6 +350,19 @@ class PhysicalPlanner:
             keys = ", ".join(current.spec.keys) or "no keys"
             return f"node GroupAggregate(groupBy=[{keys}])"
         return f"node {current.name}"
+
+
+_TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = {
+    Scan: PhysicalPlanner._scan,
+    Calc: PhysicalPlanner._calc,
+    WatermarkAssigner: PhysicalPlanner._watermark_assigner,
+    WindowAssign: PhysicalPlanner._window_assign,
+    Aggregate: PhysicalPlanner._aggregate,
+    LookupJoin: PhysicalPlanner._lookup_join,
+    Union: PhysicalPlanner._union,
+    Sink: PhysicalPlanner._sink,
+    Collect: PhysicalPlanner._collect,
+}
 
 
 def _bounded(connector: str, options: Mapping[str, str]) -> bool:

@@ -10,12 +10,12 @@ from sqlglot import exp
 
 from catalog.types import BIGINT, DataType
 from planner.bind.scope import Scope, _err, _lookup, _output_field, _ref
-from planner.bind.windows import WINDOW_COLUMNS, WindowBinder, _legacy_aux, _legacy_window, _window_fields
+from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import Aggregate, BoundField, Calc, LogicalAgg, LogicalNode, WindowAssign
-from planner.physical import Window
 from planner.typecheck import infer
+from planner.window import WINDOW_COLUMNS, Window
 
 _AGGS = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
 

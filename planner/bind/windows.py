@@ -14,10 +14,9 @@ from planner.bind.scope import Scope, _err
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
 from planner.logical import BoundField, LogicalNode, WindowAssign
-from planner.physical import Window
 from planner.typecheck import function_name
+from planner.window import Window
 
-WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
 _LEGACY_WINDOWS = {"TUMBLE": "tumble", "HOP": "hop", "SESSION": "session"}
 _LEGACY_AUX = {"_START": "window_start", "_END": "window_end", "_ROWTIME": "window_time",
                "_PROCTIME": "window_time"}  # fmt: skip

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.physical import Node, Partitioning, PhysicalPlan, SinkSpec, SourceSpec, _encode
+from planner.physical import Node, Partitioning, PhysicalPlan, SinkSpec, SourceSpec, to_json_value
 from runtime.checkpoint.coordinator import Ack, CheckpointConfig, CheckpointCoordinator
 from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, CheckpointStorage, load
 from runtime.faults import crash_point
@@ -51,7 +51,7 @@ def node_fingerprint(node: Node) -> str:
     spec (keys, aggregates, window). Parallelism, the partitioning of edges (which
     follows from it) and connector options are left out, so a job can be rescaled or
     pointed at another broker and still restore."""
-    spec: Any = _encode(node.spec)
+    spec: Any = to_json_value(node.spec)
     if isinstance(node.spec, SourceSpec | SinkSpec):
         spec = {"table": node.spec.table, "connector": node.spec.connector}
     elif not node.stateful:
