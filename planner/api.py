@@ -175,12 +175,11 @@ def _type_computed_columns(table: TableDef, catalog: Catalog) -> TableDef:
     base = [c for c in table.schema.columns if c.kind != ColumnKind.COMPUTED]
     scan = Scan(tuple(BoundField(c.name, c.type) for c in base), table)
     scope = Scope.of(scan, {table.name})
-    types = {f.name: f.type for f in scan.fields}
     columns: list[Column] = []
     for col in table.schema.columns:
         if col.kind == ColumnKind.COMPUTED:
             bound = binder.bind_expr(parse_expression(col.expr or ""), scope)
-            col = replace(col, type=infer(bound, types.__getitem__))
+            col = replace(col, type=infer(bound, scan.field_type))
         columns.append(col)
     typed = replace(table, schema=Schema(tuple(columns), table.schema.watermark, table.schema.primary_key))
     binder.scan(typed)  # binds the watermark expression: a bad one fails here, not at run time

@@ -39,6 +39,11 @@ class LogicalNode:
                 return f
         raise KeyError(name)
 
+    def field_type(self, name: str) -> DataType:
+        """The type of a field: what typing and translating an expression over this node
+        look column types up with (``planner.typecheck.Lookup``)."""
+        return self.field(name).type
+
 
 @dataclass(frozen=True)
 class Scan(LogicalNode):

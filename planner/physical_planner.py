@@ -49,7 +49,6 @@ from planner.physical import (
     WindowAggregateSpec,
     WindowAssignSpec,
 )
-from planner.typecheck import Lookup
 
 
 def checkpointing_mode(config: Mapping[str, str]) -> str:
@@ -94,11 +93,6 @@ def _parallelism(config: Mapping[str, str]) -> int:
 
 def _fields(fields: tuple[BoundField, ...]) -> tuple[Field, ...]:
     return tuple(Field(f.name, f.type.sql(), f.time_attribute) for f in fields)
-
-
-def _lookup(node: LogicalNode) -> Lookup:
-    types = {f.name: f.type for f in node.fields}
-    return types.__getitem__
 
 
 class PhysicalPlanner:
@@ -181,7 +175,7 @@ class PhysicalPlanner:
 
     def _calc(self, node: Calc) -> Node:
         child = self._translate(node.input)
-        lookup = _lookup(node.input)
+        lookup = node.input.field_type
         projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
         condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
         return self._add(
@@ -199,7 +193,7 @@ class PhysicalPlanner:
         interval = self.config.get("pipeline.auto-watermark-interval", "200 ms")
         spec_wm = WatermarkSpec(
             rowtime=node.rowtime,
-            expr=codegen.to_duckdb(node.expr, _lookup(node.input)),
+            expr=codegen.to_duckdb(node.expr, node.input.field_type),
             idle_timeout_ms=parse_duration_ms(idle, "table.exec.source.idle-timeout"),
             emit_interval_ms=parse_duration_ms(interval, "pipeline.auto-watermark-interval"),
         )
@@ -225,7 +219,7 @@ class PhysicalPlanner:
 
     def _aggregate(self, node: Aggregate) -> Node:
         child = self._translate(node.input)
-        lookup = _lookup(node.input)
+        lookup = node.input.field_type
         aggs = tuple(
             AggCall(
                 name=a.name,
@@ -259,7 +253,7 @@ class PhysicalPlanner:
             output_names=tuple(f.name for f in node.fields[n_in:]),
             keys=node.keys,
             join_type=node.join_type,
-            residual=codegen.to_duckdb(node.residual, _lookup(node)) if node.residual is not None else None,
+            residual=codegen.to_duckdb(node.residual, node.field_type) if node.residual is not None else None,
         )
         return self._add(
             f"LookupJoin({node.table.name})",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import BIGINT, DataType
-from planner.bind.scope import Scope, _err, _lookup, _output_field, _ref
+from planner.bind.scope import Scope, _err, _output_field, _ref
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
@@ -82,13 +82,13 @@ class AggregateBinder(WindowBinder):
         if pre_items or condition is not None:
             keep = [(f.name, _ref(f.name)) for f in source.fields]
             pre_fields = tuple(source.fields) + tuple(
-                BoundField(n, infer(e, _lookup(source))) for n, e in pre_items
+                BoundField(n, infer(e, source.field_type)) for n, e in pre_items
             )
             source = Calc(pre_fields, source, tuple(keep + pre_items), condition)
         # Aggregate calls from the select list and HAVING.
         aggs: list[LogicalAgg] = []
         agg_of: dict[str, str] = {}
-        lookup = _lookup(source)
+        lookup = source.field_type
 
         def collect(e: exp.Expr) -> None:
             for sub in e.walk():

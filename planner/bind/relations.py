@@ -11,7 +11,7 @@ from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
 from catalog.table import TableDef, ViewDef
 from planner.bind.joins import JoinBinder
-from planner.bind.scope import Scope, _err, _lookup, _ref
+from planner.bind.scope import Scope, _err, _ref
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
 from planner.logical import BoundField, Calc, LogicalNode, Scan, WatermarkAssigner
@@ -108,7 +108,7 @@ class RelationBinder(JoinBinder):
                 if col.kind == ColumnKind.COMPUTED:
                     expr = self.bind_expr(self.parse_expression(col.expr or ""), scope)
                     is_proc = function_name(expr) == "PROCTIME" if isinstance(expr, exp.Func) else False
-                    ctype = infer(expr, _lookup(node))
+                    ctype = infer(expr, node.field_type)
                     fields.append(BoundField(col.name, ctype, "proctime" if is_proc else None))
                     projections.append((col.name, expr))
                 else:

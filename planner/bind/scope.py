@@ -4,7 +4,6 @@ them, and small helpers for the fields and expressions every part of the binder 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -75,17 +74,8 @@ def _ref(name: str) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True))
 
 
-def _lookup(node: LogicalNode) -> Callable[[str], DataType]:
-    types = {f.name: f.type for f in node.fields}
-
-    def lookup(name: str) -> DataType:
-        return types[name]
-
-    return lookup
-
-
 def _output_field(name: str, e: exp.Expr, node: LogicalNode) -> BoundField:
-    t = infer(e, _lookup(node))
+    t = infer(e, node.field_type)
     attr = None
     if isinstance(e, exp.Column):
         attr = node.field(e.name).time_attribute

@@ -59,11 +59,7 @@ class SqlReader(TableReader):
         raise self.unsupported(" ".join(self.words[:2]))
 
     def insert(self, node: exp.Insert) -> st.Insert:
-        target = node.this
-        columns: tuple[str, ...] = ()
-        if isinstance(target, exp.Schema):
-            columns = tuple(c.name for c in target.expressions)
-            target = target.this
+        target, columns = _target_and_columns(node)
         if node.args.get("partition") or (isinstance(target, exp.Table) and target.args.get("partition")):
             raise self.unsupported("INSERT ... PARTITION")
         query = node.expression
@@ -80,11 +76,7 @@ class SqlReader(TableReader):
         )
 
     def create_view(self, node: exp.Create) -> st.CreateView:
-        target = node.this
-        columns: tuple[str, ...] = ()
-        if isinstance(target, exp.Schema):
-            columns = tuple(c.name for c in target.expressions)
-            target = target.this
+        target, columns = _target_and_columns(node)
         query = node.expression
         if not isinstance(query, exp.Query):
             raise self.parse_error("CREATE VIEW needs AS followed by a query")
@@ -141,3 +133,12 @@ class SqlReader(TableReader):
             f"ALTER TABLE ... {' '.join(w for w in words if w.isidentifier())}",
             self.tokens[3] if len(self.tokens) > 3 else None,
         )
+
+
+def _target_and_columns(node: exp.Insert | exp.Create) -> tuple[exp.Expr, tuple[str, ...]]:
+    """The table or view named by ``INSERT INTO t (a, b)`` / ``CREATE VIEW v (a, b)``, and the
+    column list when there is one."""
+    target = node.this
+    if isinstance(target, exp.Schema):
+        return target.this, tuple(c.name for c in target.expressions)
+    return target, ()

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol, TextIO
 
 from catalog.errors import did_you_mean
+from planner.ddl import quote
 from sqlstream.repl.completer import MODES
 
 RESULT_MODE_KEY = "sql-client.execution.result-mode"
@@ -75,14 +76,14 @@ def _help(ctx: CommandContext, arg: str) -> Action:
     return Action.CONTINUE
 
 
-def _tables(ctx: CommandContext, arg: str) -> Action:
-    ctx.run_sql("SHOW TABLES")
-    return Action.CONTINUE
+def _runs(sql: str) -> Handler:
+    """A command that stands for a statement (``\\dt`` is ``SHOW TABLES``)."""
 
+    def run(ctx: CommandContext, arg: str) -> Action:
+        ctx.run_sql(sql)
+        return Action.CONTINUE
 
-def _views(ctx: CommandContext, arg: str) -> Action:
-    ctx.run_sql("SHOW VIEWS")
-    return Action.CONTINUE
+    return run
 
 
 def _describe(ctx: CommandContext, arg: str) -> Action:
@@ -90,16 +91,6 @@ def _describe(ctx: CommandContext, arg: str) -> Action:
         ctx.run_sql("SHOW TABLES; SHOW VIEWS")
     else:
         ctx.run_sql(f"DESCRIBE {_ident(arg)}")
-    return Action.CONTINUE
-
-
-def _jobs(ctx: CommandContext, arg: str) -> Action:
-    ctx.run_sql("SHOW JOBS")
-    return Action.CONTINUE
-
-
-def _functions(ctx: CommandContext, arg: str) -> Action:
-    ctx.run_sql("SHOW FUNCTIONS")
     return Action.CONTINUE
 
 
@@ -175,17 +166,17 @@ def _ident(name: str) -> str:
     name = name.strip().rstrip(";").strip()
     if name.startswith("`") or name.replace("_", "").replace(".", "").isalnum():
         return name
-    return "`" + name.replace("`", "``") + "`"
+    return quote(name)
 
 
 COMMANDS: tuple[Command, ...] = (
     Command(("\\?", "help", ".help", "\\h"), "", "show this help", _help),
     Command(("\\q", "quit", "exit", ".quit", ".exit"), "", "leave", _quit),
-    Command(("\\dt", ".tables"), "", "list tables", _tables),
-    Command(("\\dv",), "", "list views", _views),
+    Command(("\\dt", ".tables"), "", "list tables", _runs("SHOW TABLES")),
+    Command(("\\dv",), "", "list views", _runs("SHOW VIEWS")),
     Command(("\\d", ".schema"), "[NAME]", "describe a table or view", _describe),
-    Command(("\\jobs", "\\dj"), "", "list this session's jobs", _jobs),
-    Command(("\\df", ".functions"), "", "list functions", _functions),
+    Command(("\\jobs", "\\dj"), "", "list this session's jobs", _runs("SHOW JOBS")),
+    Command(("\\df", ".functions"), "", "list functions", _runs("SHOW FUNCTIONS")),
     Command(("\\i", ".read"), "FILE", "run the statements of FILE", _include),
     Command(("\\timing", ".timer"), "[on|off]", "time each statement", _timing),
     Command(("\\o", ".output"), "[FILE]", "results to FILE, or the screen", _output),
