@@ -18,7 +18,7 @@ from catalog.connectors import validate_options
 from catalog.errors import CatalogError, did_you_mean
 from catalog.table import ViewDef
 from catalog.types import DataType
-from planner.bind.scope import _cast_if_needed
+from planner.bind.scope import cast_if_needed
 from planner.bind.select import QueryBinder
 from planner.errors import PlanError
 from planner.logical import BoundField, Calc, Collect, Sink
@@ -52,7 +52,7 @@ class Binder(QueryBinder):
             for col in target:
                 src = by_name.get(col.name.lower())
                 value: exp.Expr = exp.column(exp.to_identifier(src.name, quoted=True)) if src else exp.null()
-                projections.append((col.name, _cast_if_needed(value, src.type if src else None, col.type)))
+                projections.append((col.name, cast_if_needed(value, src.type if src else None, col.type)))
         else:
             if len(target) != len(node.fields):
                 raise PlanError(
@@ -64,7 +64,7 @@ class Binder(QueryBinder):
             for col, src in zip(target, node.fields):
                 _check_assignable(src.type, col.type, col.name, obj.name)
                 ref = exp.column(exp.to_identifier(src.name, quoted=True))
-                projections.append((col.name, _cast_if_needed(ref, src.type, col.type)))
+                projections.append((col.name, cast_if_needed(ref, src.type, col.type)))
         fields = tuple(BoundField(c.name, c.type) for c in target)
         if any(p[0] != f.name or not _is_ref(p[1], f.name) for p, f in zip(projections, node.fields)):
             node = Calc(fields, node, tuple(projections))

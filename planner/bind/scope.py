@@ -84,7 +84,7 @@ def _output_field(name: str, e: exp.Expr, node: LogicalNode) -> BoundField:
     return BoundField(name, t, attr)
 
 
-def _cast_if_needed(e: exp.Expr, src: DataType | None, dst: DataType) -> exp.Expr:
+def cast_if_needed(e: exp.Expr, src: DataType | None, dst: DataType) -> exp.Expr:
     if src is not None and src.with_nullable(True) == dst.with_nullable(True):
         return e
     return make_cast(e, dst.with_nullable(True))

@@ -9,7 +9,7 @@ from sqlglot import exp
 from catalog.errors import CatalogError
 from planner.bind.aggregates import _AGGS
 from planner.bind.relations import RelationBinder
-from planner.bind.scope import Scope, _cast_if_needed, _err, _output_field, _ref
+from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
 from planner.typecheck import wider
@@ -65,7 +65,7 @@ class QueryBinder(RelationBinder):
                 projections = tuple(
                     (
                         f.name,
-                        _cast_if_needed(exp.column(exp.to_identifier(c.name, quoted=True)), c.type, f.type),
+                        cast_if_needed(exp.column(exp.to_identifier(c.name, quoted=True)), c.type, f.type),
                     )
                     for c, f in zip(child.fields, fields)
                 )
