@@ -127,6 +127,12 @@ class PhysicalPlanner:
         self.nodes.append(node)
         return node
 
+    def _add_after(self, child: Node, name: str, spec: OperatorSpec, fields: tuple[BoundField, ...]) -> Node:
+        """A node that works row by row on its one input: its parallelism, and the changelog
+        passes through unchanged."""
+        edge = self._edge(child, child.parallelism)
+        return self._add(name, spec, (edge,), fields, child.parallelism, child.changelog)
+
     def _edge(self, src: Node, parallelism: int, keys: tuple[str, ...] = ()) -> Edge:
         if keys and parallelism > 1:
             return Edge(src.id, Partitioning.HASH, keys)
@@ -178,14 +184,7 @@ class PhysicalPlanner:
         lookup = node.input.field_type
         projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
         condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
-        return self._add(
-            "Calc",
-            CalcSpec(projections, condition),
-            (self._edge(child, child.parallelism),),
-            node.fields,
-            child.parallelism,
-            child.changelog,
-        )
+        return self._add_after(child, "Calc", CalcSpec(projections, condition), node.fields)
 
     def _watermark_assigner(self, node: WatermarkAssigner) -> Node:
         child = self._translate(node.input)
@@ -197,25 +196,16 @@ class PhysicalPlanner:
             idle_timeout_ms=parse_duration_ms(idle, "table.exec.source.idle-timeout"),
             emit_interval_ms=parse_duration_ms(interval, "pipeline.auto-watermark-interval"),
         )
-        return self._add(
+        return self._add_after(
+            child,
             f"WatermarkAssigner(rowtime={node.rowtime}, watermark={node.expr_text})",
             spec_wm,
-            (self._edge(child, child.parallelism),),
             node.fields,
-            child.parallelism,
-            child.changelog,
         )
 
     def _window_assign(self, node: WindowAssign) -> Node:
         child = self._translate(node.input)
-        return self._add(
-            "WindowTableFunction",
-            WindowAssignSpec(node.window),
-            (self._edge(child, child.parallelism),),
-            node.fields,
-            child.parallelism,
-            child.changelog,
-        )
+        return self._add_after(child, "WindowTableFunction", WindowAssignSpec(node.window), node.fields)
 
     def _aggregate(self, node: Aggregate) -> Node:
         child = self._translate(node.input)
@@ -255,14 +245,7 @@ class PhysicalPlanner:
             join_type=node.join_type,
             residual=codegen.to_duckdb(node.residual, node.field_type) if node.residual is not None else None,
         )
-        return self._add(
-            f"LookupJoin({node.table.name})",
-            spec_lj,
-            (self._edge(child, child.parallelism),),
-            node.fields,
-            child.parallelism,
-            child.changelog,
-        )
+        return self._add_after(child, f"LookupJoin({node.table.name})", spec_lj, node.fields)
 
     def _union(self, node: Union) -> Node:
         children = [self._translate(c) for c in node.children]
