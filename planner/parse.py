@@ -14,8 +14,9 @@ and column in the whole script.
 >>> split_statements("SELECT ';';  -- done\\nSELECT 2")
 [("SELECT ';'", 1, 1), ('SELECT 2', 2, 1)]
 
-Where each statement starts and ends is ``planner.script``'s job; reading one statement is
-``planner.read``'s; this module is the entry point and picks the reading for a statement.
+Where each statement starts and ends is ``planner.split``'s job (the REPL's too), the
+tokens and positions are ``planner.script``'s, reading one statement is ``planner.read``'s;
+this module is the entry point and picks the reading for a statement.
 """
 
 from __future__ import annotations
