@@ -30,7 +30,7 @@ from dataclasses import dataclass
 QUOTES = ("'", "`")
 _WORDS = re.compile(r"\w+|[^\s\w]")
 
-CommandAt = Callable[[str, int], "int | None"]
+CommandAt = Callable[[str, int], int | None]
 """Where a front end's own command (the REPL's ``\\dt``) starting at an offset ends, or
 None when no command starts there. Asked only where a statement could start."""
 

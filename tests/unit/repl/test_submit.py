@@ -130,3 +130,14 @@ def test_the_shell_splits_a_script_as_running_it_as_a_file_does(atoms: list[str]
     except ParseError:
         return  # an unterminated string or comment: a file run refuses it whole
     assert [(p.text, p.line, p.col) for p in split(script)] == expected
+
+
+def test_a_stray_semicolon_runs_nothing() -> None:
+    assert split(";") == []
+    assert [p.text for p in split("SELECT 1;;\n;")] == ["SELECT 1"]
+
+
+def test_comments_nest_as_in_a_script_file() -> None:
+    text = "/* off: /* SELECT 1; */ SELECT 2; */ SELECT 3;"
+    assert [p.text for p in split(text)] == ["SELECT 3"]
+    assert not should_submit("/* /* */ SELECT 1;")  # the outer comment is still open
