@@ -12,7 +12,9 @@ from catalog.errors import OptionError
 from catalog.options import OptionBag
 from catalog.types import parse_type
 from planner.physical import ROW_KIND_COLUMN, SinkSpec, SourceSpec
-from runtime.connectors.postgres import (
+from runtime.connectors.postgres.conn import PostgresError, TableName, conn_config, parse_jdbc_url
+from runtime.connectors.postgres.lookup import LookupCache, PostgresLookup
+from runtime.connectors.postgres.sink import (
     PostgresSink,
     PostgresSource,
     build_statements,
@@ -25,9 +27,7 @@ from runtime.connectors.postgres import (
     split_changes,
     strides,
 )
-from runtime.connectors.postgres_conn import PostgresError, TableName, conn_config, parse_jdbc_url
-from runtime.connectors.postgres_lookup import LookupCache, PostgresLookup
-from runtime.connectors.postgres_types import PgColumn, check_column, pg_type
+from runtime.connectors.postgres.types import PgColumn, check_column, pg_type
 
 from .helpers import ctx, fields
 

@@ -1,7 +1,7 @@
 """PostgreSQL tables through Flink's ``jdbc`` connector options (and ``postgres``, a libpq DSN).
 
-Where the table is: ``postgres_conn.py``; type mapping: ``postgres_types.py``; the lookup
-client of lookup joins: ``postgres_lookup.py``.
+Where the table is: ``conn.py``; type mapping: ``types.py``; the lookup
+client of lookup joins: ``lookup.py``.
 
 **Sink.** Without a primary key rows are appended; with one (``PRIMARY KEY (...) NOT
 ENFORCED``) they are upserted (``INSERT ... ON CONFLICT (pk) DO UPDATE``), ``-D`` rows
@@ -9,7 +9,7 @@ delete by key and ``-U`` rows are skipped, as Flink's JDBC sink does. Rows are b
 until ``sink.buffer-flush.max-rows`` (default 100; 0: no limit) or
 ``sink.buffer-flush.interval`` (default 1 s; 0: no timer) and then written by one
 statement per kind: each column travels as a single array parameter (for scalar types
-an array literal that Arrow's compute functions format, ``postgres_types.array_literal``)
+an array literal that Arrow's compute functions format, ``types.array_literal``)
 and ``ROWS FROM (unnest(...))`` takes the rows apart on the server, so there is neither a
 statement per row nor a Python loop per row. Within one flush the last change of a key
 wins, so a statement never touches a row twice. The table must exist; its columns are
@@ -88,7 +88,7 @@ from catalog.types import DataType, parse_type
 from planner.physical import ROW_KIND_COLUMN, Field, SinkSpec, SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
-from runtime.connectors.postgres_conn import (
+from runtime.connectors.postgres.conn import (
     ConnConfig,
     DataLossError,
     PostgresError,
@@ -100,7 +100,7 @@ from runtime.connectors.postgres_conn import (
     transient,
     unique_keys,
 )
-from runtime.connectors.postgres_types import (
+from runtime.connectors.postgres.types import (
     PgColumn,
     UnsupportedType,
     check_column,
@@ -108,7 +108,6 @@ from runtime.connectors.postgres_types import (
     param_type,
     pg_type,
 )
-from runtime.connectors.registry import register_lookup, register_sink, register_source
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +205,7 @@ def check_prepared_transactions(setting: str, where: str) -> None:
     >>> check_prepared_transactions("0", "t")
     Traceback (most recent call last):
     ...
-    runtime.connectors.postgres_conn.PostgresError: t: exactly-once delivery needs prepared transactions, but the server has max_prepared_transactions = 0
+    runtime.connectors.postgres.conn.PostgresError: t: exactly-once delivery needs prepared transactions, but the server has max_prepared_transactions = 0
     Hint: ...
     """  # noqa: E501
     try:
@@ -1059,19 +1058,3 @@ class PostgresSource(SourceReader):
             with contextlib.suppress(psycopg.Error):
                 await self._conn.close()
             self._conn = None
-
-
-register_source("postgres", PostgresSource)
-register_sink("postgres", PostgresSink)
-register_source("jdbc", PostgresSource)
-register_sink("jdbc", PostgresSink)
-
-
-def _lookup(spec: SourceSpec, key_columns: Sequence[str]) -> Any:
-    from runtime.connectors.postgres_lookup import PostgresLookup  # it imports this module
-
-    return PostgresLookup(spec, key_columns)
-
-
-register_lookup("postgres", _lookup)
-register_lookup("jdbc", _lookup)

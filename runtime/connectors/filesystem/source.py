@@ -54,7 +54,6 @@ from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SinkSpec, SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
-from runtime.connectors.registry import register_sink, register_source
 from runtime.formats import create_decoder, create_encoder, file_extension, is_file_only
 from runtime.formats.base import FormatError, RecordDecoder, RecordEncoder
 from runtime.formats.parquet import ParquetFileWriter, read_parquet
@@ -621,7 +620,3 @@ class FileSystemSink(SinkWriter):
 
 
 _IN_PROGRESS = re.compile(r"^\.part-[0-9a-f-]+-(\d+)-\d+\.[^/]*\.inprogress$")
-
-
-register_source("filesystem", FileSystemSource)
-register_sink("filesystem", FileSystemSink)

@@ -11,7 +11,7 @@ EndTxn and its stored handle (transactional id, producer id, epoch), from any pr
   transaction was aborted (its timeout passed, or something fenced the id): its records
   are lost, which :class:`TransactionLostError` says loudly.
 
-Ids are ``<prefix>-<subtask>-<slot>`` (``kafka_options.transactional_id``); every
+Ids are ``<prefix>-<subtask>-<slot>`` (``options.transactional_id``); every
 transaction runs on a new producer, so each (id, epoch) names one transaction only and an
 old handle can never commit a newer transaction on the same id (the epoch does not change
 between transactions of one producer). :func:`recover` commits the recorded handles and then
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.errors import SqlStreamError
-from runtime.connectors.kafka_options import DEFAULT_SLOTS, transactional_id
+from runtime.connectors.kafka.options import DEFAULT_SLOTS, transactional_id
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ key fields, else Kafka's choice) | round-robin | fixed (subtask ``i`` writes par
 - ``at-least-once`` (default): an idempotent producer, flushed (every ack awaited) at each
   checkpoint barrier.
 - ``exactly-once``: two-phase commit (``../shared/DESIGN.md``) with Kafka transactions,
-  see ``kafka_txn``. Needs ``sink.transactional-id-prefix``; refuses to start unless
+  see ``txn.py``. Needs ``sink.transactional-id-prefix``; refuses to start unless
   ``properties.transaction.timeout.ms`` (default 900000) is above checkpoint interval plus
   checkpoint timeout and at most the broker's ``transaction.max.timeout.ms``. Each
   transaction has its own producer and the lowest free id ``<prefix>-<subtask>-<slot>``;
@@ -69,7 +69,7 @@ from planner.physical import ROW_KIND_COLUMN, Field, SinkSpec, SourceSpec
 from planner.physical_planner import checkpointing_mode
 from runtime.batches import ROW_KIND_TYPE, output_schema
 from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
-from runtime.connectors.kafka_options import (
+from runtime.connectors.kafka.options import (
     DEFAULT_SLOTS,
     DEFAULT_TRANSACTION_TIMEOUT_MS,
     TxnSlots,
@@ -82,7 +82,7 @@ from runtime.connectors.kafka_options import (
     tp_key,
     transactional_id,
 )
-from runtime.connectors.kafka_txn import (
+from runtime.connectors.kafka.txn import (
     RETRY_FOR_S,
     KafkaConnectorError,
     ProducerFencedError,
@@ -95,7 +95,6 @@ from runtime.connectors.kafka_txn import (
     subtask_bound,
     transactions,
 )
-from runtime.connectors.registry import register_sink, register_source
 from runtime.formats import create_decoder, create_encoder
 from runtime.formats.base import Decoded, RecordDecoder, RecordEncoder
 
@@ -761,7 +760,7 @@ class KafkaSink(SinkWriter):
         """Before the writers of a (re)started job open: commit every transaction the
         restored checkpoint's handles name (from any subtask of the old run), then fence
         every other transactional id of this sink's prefix, which aborts what the old run
-        left open. Raises :class:`~runtime.connectors.kafka_txn.TransactionLostError` when a
+        left open. Raises :class:`~runtime.connectors.kafka.txn.TransactionLostError` when a
         recorded transaction was aborted meanwhile (its records are lost). Once per sink
         node; with no handles (a fresh start) it only fences."""
         ctx = SubtaskContext("recovery", 0, spec.table, 0, parallelism, dict(config or {}))
@@ -1223,7 +1222,3 @@ def _ride_through_outages(producer: Any) -> None:
                 await asyncio.sleep(0.2)
 
     sender._find_coordinator = find_coordinator
-
-
-register_source("kafka", KafkaSource)
-register_sink("kafka", KafkaSink)

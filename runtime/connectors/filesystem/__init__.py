@@ -1,0 +1,12 @@
+"""Flink's ``filesystem`` connector: a (possibly monitored) file source and an
+exactly-once rolling-file sink."""
+
+from __future__ import annotations
+
+from runtime.connectors.base import Implementation
+
+
+def implementation() -> Implementation:
+    from runtime.connectors.filesystem.source import FileSystemSink, FileSystemSource
+
+    return Implementation(source=FileSystemSource, sink=FileSystemSink)
