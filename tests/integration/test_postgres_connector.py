@@ -24,7 +24,9 @@ from runtime.batches import output_schema
 from runtime.connectors.base import SubtaskContext
 from runtime.connectors.postgres.conn import PostgresError, TableName
 from runtime.connectors.postgres.lookup import LOOKUP_ROW_COLUMN, PostgresLookup
-from runtime.connectors.postgres.sink import PostgresSink, PostgresSource, create_table_hint
+from runtime.connectors.postgres.sink import PostgresSink
+from runtime.connectors.postgres.source import PostgresSource
+from runtime.connectors.postgres.tables import create_table_hint
 from runtime.connectors.registry import create_sink, create_source
 
 pytestmark = pytest.mark.postgres

@@ -20,12 +20,8 @@ import pytest
 
 from catalog.connectors import Guarantee
 from runtime.connectors.postgres.conn import DataLossError, PostgresError
-from runtime.connectors.postgres.sink import (
-    COMMITS_TABLE,
-    PostgresSink,
-    check_prepared_transactions,
-    default_prefix,
-)
+from runtime.connectors.postgres.sink import PostgresSink
+from runtime.connectors.postgres.txn import COMMITS_TABLE, check_prepared_transactions, default_prefix
 
 from .test_postgres_connector import batch, cols, create, ctx, execute, sink_spec, unique_table
 

@@ -7,6 +7,7 @@ from runtime.connectors.base import Implementation
 
 
 def implementation() -> Implementation:
-    from runtime.connectors.filesystem.source import FileSystemSink, FileSystemSource
+    from runtime.connectors.filesystem.sink import FileSystemSink
+    from runtime.connectors.filesystem.source import FileSystemSource
 
     return Implementation(source=FileSystemSource, sink=FileSystemSink)

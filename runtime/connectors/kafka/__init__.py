@@ -7,7 +7,8 @@ from runtime.connectors.base import Implementation
 
 
 def implementation() -> Implementation:
-    from runtime.connectors.kafka.source import KafkaSink, KafkaSource
+    from runtime.connectors.kafka.sink import KafkaSink
+    from runtime.connectors.kafka.source import KafkaSource
 
     return Implementation(source=KafkaSource, sink=KafkaSink)
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from planner.physical import SinkSpec, SourceSpec
 from runtime.connectors.base import SubtaskContext
-from runtime.connectors.kafka.source import KafkaSink, KafkaSource
+from runtime.connectors.kafka.sink import KafkaSink
+from runtime.connectors.kafka.source import KafkaSource
 
 
 class UpsertKafkaSource(KafkaSource):

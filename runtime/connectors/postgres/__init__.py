@@ -8,6 +8,7 @@ from runtime.connectors.base import Implementation
 
 def implementation() -> Implementation:
     from runtime.connectors.postgres.lookup import PostgresLookup
-    from runtime.connectors.postgres.sink import PostgresSink, PostgresSource
+    from runtime.connectors.postgres.sink import PostgresSink
+    from runtime.connectors.postgres.source import PostgresSource
 
     return Implementation(source=PostgresSource, sink=PostgresSink, lookup=PostgresLookup)

@@ -47,13 +47,8 @@ from runtime.connectors.postgres.conn import (
     table_columns,
     transient,
 )
-from runtime.connectors.postgres.sink import (
-    connector_name,
-    create_table_hint,
-    finish_options,
-    match_columns,
-    options_bag,
-)
+from runtime.connectors.postgres.options import connector_name, finish_options, options_bag
+from runtime.connectors.postgres.tables import create_table_hint, match_columns
 from runtime.connectors.postgres.types import PgColumn, column_param, param_type
 
 log = logging.getLogger(__name__)
