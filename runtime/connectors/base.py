@@ -10,9 +10,9 @@ other core keep going.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -143,6 +143,29 @@ class SinkWriter(ABC):
     async def close(self) -> None:
         """Flush what is left and release resources; nothing is called after it."""
         await self.flush()
+
+
+class LookupClient(Protocol):
+    """What a lookup join asks of a connector (``runtime/operators/lookup_join.py``):
+    ``lookup(keys)`` returns the matching table rows, a column ``__lookup_row`` (which row
+    of ``keys`` each match belongs to) followed by the table's columns."""
+
+    async def open(self) -> None: ...
+
+    async def lookup(self, keys: pa.RecordBatch) -> pa.RecordBatch: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """What a connector's package provides: the classes the registry table builds readers,
+    writers and lookup clients from (``None``: the connector cannot do that). Its
+    capabilities must match its spec in ``catalog.connectors`` (a test checks)."""
+
+    source: type[SourceReader] | None = None
+    sink: type[SinkWriter] | None = None
+    lookup: Callable[[SourceSpec, Sequence[str]], LookupClient] | None = None
 
 
 def source_columns(spec: SourceSpec) -> tuple[Field, ...]:

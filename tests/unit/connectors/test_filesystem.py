@@ -11,7 +11,9 @@ import pytest
 
 from catalog.errors import OptionError
 from planner.physical import ROW_KIND_COLUMN
-from runtime.connectors.filesystem import FileSystemSink, FileSystemSource, parse_memory_size
+from runtime.connectors.filesystem.options import parse_memory_size
+from runtime.connectors.filesystem.sink import FileSystemSink
+from runtime.connectors.filesystem.source import FileSystemSource
 from runtime.connectors.registry import create_sink, create_source
 from runtime.formats import FormatError
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.errors import OptionError
-from runtime.connectors.kafka_options import (
+from runtime.connectors.kafka.options import (
     DEFAULT_SLOTS,
     TxnSlots,
     check_transaction_timeout,
@@ -20,7 +20,7 @@ from runtime.connectors.kafka_options import (
     tp_key,
     transactional_id,
 )
-from runtime.connectors.kafka_txn import fenced_by, subtask_bound, transactions
+from runtime.connectors.kafka.txn import fenced_by, subtask_bound, transactions
 
 
 def test_java_keys_map_to_aiokafka_arguments_per_client() -> None:

@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from catalog.errors import OptionError, SqlStreamError
 from catalog.options import OptionBag
-from runtime.connectors.postgres_types import PgColumn
+from runtime.connectors.postgres.types import PgColumn
 
 DEFAULT_CONNECT_TIMEOUT_S = 10
 

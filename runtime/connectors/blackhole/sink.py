@@ -8,7 +8,6 @@ import pyarrow as pa
 from catalog.options import OptionBag
 from planner.physical import SinkSpec
 from runtime.connectors.base import SinkWriter, SubtaskContext
-from runtime.connectors.registry import register_sink
 
 
 class BlackholeSink(SinkWriter):
@@ -23,6 +22,3 @@ class BlackholeSink(SinkWriter):
     async def write(self, batch: pa.RecordBatch) -> None:
         self.rows_written += batch.num_rows
         self.batches_written += 1
-
-
-register_sink("blackhole", BlackholeSink)

@@ -32,7 +32,6 @@ from catalog.options import OptionBag
 from catalog.types import DataType, parse_type
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
 from runtime.connectors.base import SinkWriter, SubtaskContext
-from runtime.connectors.registry import register_sink
 
 ROW_KINDS = ("+I", "-U", "+U", "-D")
 _INTS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
@@ -260,6 +259,3 @@ class PrintSink(SinkWriter):
         out.write("\n".join(lines) + "\n")
         out.flush()
         self.rows_written += batch.num_rows
-
-
-register_sink("print", PrintSink)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from planner.physical import SinkSpec, SourceSpec
 from runtime.connectors.base import SubtaskContext
-from runtime.connectors.kafka import KafkaSink, KafkaSource
-from runtime.connectors.registry import register_sink, register_source
+from runtime.connectors.kafka.sink import KafkaSink
+from runtime.connectors.kafka.source import KafkaSource
 
 
 class UpsertKafkaSource(KafkaSource):
@@ -41,7 +41,3 @@ class UpsertKafkaSink(KafkaSink):
 
     def __init__(self, spec: SinkSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-
-
-register_source("upsert-kafka", UpsertKafkaSource)
-register_sink("upsert-kafka", UpsertKafkaSink)

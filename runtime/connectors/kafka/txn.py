@@ -11,7 +11,7 @@ EndTxn and its stored handle (transactional id, producer id, epoch), from any pr
   transaction was aborted (its timeout passed, or something fenced the id): its records
   are lost, which :class:`TransactionLostError` says loudly.
 
-Ids are ``<prefix>-<subtask>-<slot>`` (``kafka_options.transactional_id``); every
+Ids are ``<prefix>-<subtask>-<slot>`` (``options.transactional_id``); every
 transaction runs on a new producer, so each (id, epoch) names one transaction only and an
 old handle can never commit a newer transaction on the same id (the epoch does not change
 between transactions of one producer). :func:`recover` commits the recorded handles and then
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.errors import SqlStreamError
-from runtime.connectors.kafka_options import DEFAULT_SLOTS, transactional_id
+from runtime.connectors.kafka.options import DEFAULT_SLOTS, transactional_id
 
 log = logging.getLogger(__name__)
 
@@ -282,3 +282,29 @@ async def broker_max_transaction_timeout(kwargs: dict[str, Any]) -> int | None:
         return None
     finally:
         await admin.close()
+
+
+def ride_through_outages(producer: Any) -> None:
+    """aiokafka 0.14's transactional producer dies for good ("Unexpected error during batch
+    delivery") when looking up its transaction coordinator meets a closed connection, as
+    it does while the broker restarts: its open transaction, and so the job, would be lost
+    to an outage of a few seconds. Retry that lookup, as aiokafka already does for a
+    coordinator that is not available, for up to ``RETRY_FOR_S``."""
+    from aiokafka import errors
+
+    sender = producer._sender
+    lookup = sender._find_coordinator
+
+    async def find_coordinator(coordinator_type: Any, key: str) -> Any:
+        deadline = time.monotonic() + RETRY_FOR_S
+        while True:
+            try:
+                return await lookup(coordinator_type, key)
+            except errors.KafkaError as e:
+                cause = e.__cause__ if e.__cause__ is not None else e
+                if not getattr(cause, "retriable", False) or time.monotonic() > deadline:
+                    raise
+                log.info("transaction coordinator of '%s' unreachable (%s); retrying", key, cause)
+                await asyncio.sleep(0.2)
+
+    sender._find_coordinator = find_coordinator

@@ -21,7 +21,6 @@ import pyarrow as pa
 from planner.physical import SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
-from runtime.connectors.registry import register_sink, register_source
 
 _DATA: dict[str, pa.Table] = {}
 _SINKS: dict[str, list[pa.RecordBatch]] = {}
@@ -47,8 +46,10 @@ class ValuesSource(SourceReader):
             rows = json.loads(opts.get("rows", "[]"))
             cols: list[Any] = list(zip(*rows)) if rows else [[] for _ in schema]
             table = pa.table(
-                [pa.array(list(c)).cast(f.type) if len(c) else pa.array([], f.type)
-                 for c, f in zip(cols, schema)],
+                [
+                    pa.array(list(c)).cast(f.type) if len(c) else pa.array([], f.type)
+                    for c, f in zip(cols, schema)
+                ],
                 schema=schema,
             )
         n, p, i = table.num_rows, ctx.parallelism, ctx.subtask
@@ -74,7 +75,3 @@ class ValuesSink(SinkWriter):
     async def write(self, batch: pa.RecordBatch) -> None:
         collected(self.spec.options.get("sink-id", self.spec.table)).append(batch)
         self.rows_written += batch.num_rows
-
-
-register_source("values", ValuesSource)
-register_sink("values", ValuesSink)

@@ -33,7 +33,6 @@ from planner.physical import SourceSpec
 from runtime.arrow_types import to_arrow
 from runtime.batches import output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext
-from runtime.connectors.registry import register_source
 
 _INT_RANGES = {
     "TINYINT": (np.int8, -(2**7), 2**7 - 1),
@@ -530,6 +529,3 @@ class DatagenSource(SourceReader):
 
     def restore(self, position: dict[str, Any]) -> None:
         self.emitted = int(position.get("rows", 0))
-
-
-register_source("datagen", DatagenSource)

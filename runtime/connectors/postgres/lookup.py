@@ -38,14 +38,7 @@ from catalog.errors import OptionError
 from catalog.types import parse_type
 from planner.physical import SourceSpec
 from runtime.batches import output_schema
-from runtime.connectors.postgres import (
-    connector_name,
-    create_table_hint,
-    finish_options,
-    match_columns,
-    options_bag,
-)
-from runtime.connectors.postgres_conn import (
+from runtime.connectors.postgres.conn import (
     PostgresError,
     TableName,
     conn_config,
@@ -54,7 +47,9 @@ from runtime.connectors.postgres_conn import (
     table_columns,
     transient,
 )
-from runtime.connectors.postgres_types import PgColumn, column_param, param_type
+from runtime.connectors.postgres.options import connector_name, finish_options, options_bag
+from runtime.connectors.postgres.tables import create_table_hint, match_columns
+from runtime.connectors.postgres.types import PgColumn, column_param, param_type
 
 log = logging.getLogger(__name__)
 

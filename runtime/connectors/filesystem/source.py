@@ -1,5 +1,7 @@
 """Flink's ``filesystem`` connector on local files: json, csv, raw and parquet.
 
+The sink is ``sink.py``.
+
 Source: ``path`` is a file or a directory (every file below it, sorted, except hidden ones
 starting with ``.`` or ``_``, as Flink skips them; ``source.path.regex-pattern`` must match
 a file's absolute path in full). The files are dealt round-robin over the subtasks; a file
@@ -10,105 +12,43 @@ new files are read as they appear, and every file goes to subtask
 ``crc32(relative path) % parallelism`` so that the assignment survives a restart.
 Metadata columns: ``file.path`` (absolute) and ``file.name``. The position is (files done,
 current file, byte offset and line number, or Parquet row index).
-
-Sink: ``path`` is a directory; each subtask writes its own part files
-``part-<uuid>-<subtask>-<n>.<ext>``. A part file is first written under a hidden
-in-progress name and published by an atomic rename when it is rolled
-(``sink.rolling-policy.file-size``, default 128MB; ``sink.rolling-policy.rollover-interval``,
-default 30 min, checked on write) and at every flush (checkpoint barrier, end of input), so
-readers never see a half-written file. The sink is append-only.
-
-Delivery: at-least-once by default (parts are published at every flush). With
-``sink.delivery-guarantee`` exactly-once (the planner's default for this connector when
-checkpointing is on in EXACTLY_ONCE mode), a part stays in progress (hidden) until its
-checkpoint completes, as with Flink's FileSink: ``pre_commit(n)`` closes the current part
-and returns the (in-progress, final) names of every part closed since the last barrier;
-``commit(n, handle)`` renames them (idempotent: an already published part is fine, a part
-that is neither in progress nor published is data loss and raises); ``recover`` commits
-the restored handles and deletes this subtask's other in-progress files. Readers never
-see a partial or a duplicated file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bz2
-import contextlib
 import gzip
 import logging
 import lzma
 import os
 import re
 import time
-import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 
-from catalog.connectors import CONNECTORS, FORMATS, Guarantee
-from catalog.errors import OptionError, SqlStreamError
-from catalog.options import OptionBag
-from planner.physical import ROW_KIND_COLUMN, SinkSpec, SourceSpec
+from catalog.errors import OptionError
+from planner.physical import SourceSpec
 from runtime.batches import output_schema
-from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
-from runtime.connectors.registry import register_sink, register_source
-from runtime.formats import create_decoder, create_encoder, file_extension, is_file_only
-from runtime.formats.base import FormatError, RecordDecoder, RecordEncoder
-from runtime.formats.parquet import ParquetFileWriter, read_parquet
+from runtime.connectors.base import SourceReader, SubtaskContext
+from runtime.connectors.filesystem.options import (
+    CHUNK_RECORDS,
+    META_KEYS,
+    finish_options,
+    local_path,
+    options_bag,
+)
+from runtime.formats import create_decoder, is_file_only
+from runtime.formats.base import RecordDecoder
+from runtime.formats.parquet import read_parquet
 
 log = logging.getLogger(__name__)
 
-CHUNK_RECORDS = 65536
 _READ_BLOCK = 1 << 20
-_META_KEYS = ("file.path", "file.name")
-_DEFAULT_FILE_SIZE = 128 * 1024 * 1024
-_DEFAULT_ROLLOVER_MS = 30 * 60 * 1000
-_SIZE_UNITS = {
-    "": 1, "b": 1, "bytes": 1,
-    "k": 1 << 10, "kb": 1 << 10, "kibibytes": 1 << 10,
-    "m": 1 << 20, "mb": 1 << 20, "mebibytes": 1 << 20,
-    "g": 1 << 30, "gb": 1 << 30, "gibibytes": 1 << 30,
-    "t": 1 << 40, "tb": 1 << 40, "tebibytes": 1 << 40,
-}  # fmt: skip
-
-
-def parse_memory_size(text: str, key: str) -> int:
-    """Flink's memory size syntax: ``128MB``, ``1 gb``, ``4096`` (bytes)."""
-    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
-    unit = m.group(2).lower() if m else ""
-    if m is None or unit not in _SIZE_UNITS:
-        raise OptionError(f"'{key}' = '{text}' is not a memory size", hint="write it like '128MB'")
-    return int(m.group(1)) * _SIZE_UNITS[unit]
-
-
-def _local_path(path: str) -> str:
-    if path.startswith("file://"):
-        path = path[len("file://") :]
-    elif path.startswith("file:"):
-        path = path[len("file:") :]
-    return os.path.abspath(os.path.expanduser(path))
-
-
-def _bag(options: dict[str, str], table: str) -> OptionBag:
-    return OptionBag(options, f"table '{table}'")
-
-
-def _finish(bag: OptionBag, fmt: str) -> None:
-    """Consume the keys only the other side (source/sink) or the planner reads, then fail on
-    whatever is left: a key neither the connector nor its format knows."""
-    known = [*CONNECTORS["filesystem"].keys, "connector"]
-    spec = FORMATS.get(fmt)
-    if spec is not None:
-        known += [o.key for o in spec.options]
-    for key in known:
-        bag.get(key)
-    bag.finish(known)
-
-
-# ---- source -----------------------------------------------------------------------------
 
 
 def _open_maybe_compressed(path: str) -> BinaryIO:
@@ -176,9 +116,9 @@ class _LineFile:
 class FileSystemSource(SourceReader):
     def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        bag = _bag(spec.options, spec.table)
+        bag = options_bag(spec.options, spec.table)
         self.where = bag.where
-        self.path = _local_path(bag.require("path"))
+        self.path = local_path(bag.require("path"))
         self.format = bag.require("format").lower()
         self.monitor_ms = bag.get_duration_ms("source.monitor-interval")
         pattern = bag.get("source.path.regex-pattern")
@@ -187,16 +127,16 @@ class FileSystemSource(SourceReader):
         except re.error as e:
             raise OptionError(f"{self.where}: 'source.path.regex-pattern' is not a regex: {e}") from None
         for column, key in spec.metadata.items():
-            if key not in _META_KEYS:
+            if key not in META_KEYS:
                 raise OptionError(
                     f"{self.where}: column '{column}' asks for metadata '{key}', which the "
-                    f"filesystem connector does not have (it has {', '.join(_META_KEYS)})"
+                    f"filesystem connector does not have (it has {', '.join(META_KEYS)})"
                 )
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
         self.decoder: RecordDecoder | None = None
         if not is_file_only(self.format):
             self.decoder = create_decoder(self.format, self.physical, bag)
-        _finish(bag, self.format)
+        finish_options(bag, self.format)
         self.schema = output_schema(spec.columns, False)
         # Position.
         self._done: list[str] = []
@@ -421,207 +361,3 @@ class FileSystemSource(SourceReader):
 
 
 _EMPTY = pa.RecordBatch.from_pylist([])
-
-
-# ---- sink -------------------------------------------------------------------------------
-
-
-class _Part:
-    """One part file being written under its in-progress name."""
-
-    def __init__(self, final: str, in_progress: str) -> None:
-        self.final = final
-        self.in_progress = in_progress
-        self.opened = time.monotonic()
-        self.rows = 0
-
-    @property
-    def size(self) -> int:
-        raise NotImplementedError
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def publish(self) -> None:
-        """Close, make durable, and move the file to its visible name."""
-        self.close()
-        os.replace(self.in_progress, self.final)
-
-
-class _LinePart(_Part):
-    def __init__(self, final: str, in_progress: str, encoder: RecordEncoder) -> None:
-        super().__init__(final, in_progress)
-        self.encoder = encoder
-        self._f: BinaryIO = open(in_progress, "wb")  # noqa: SIM115 - closed in close()
-        self._f.write(encoder.file_header())
-
-    @property
-    def size(self) -> int:
-        return self._f.tell()
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        self._f.write(self.encoder.encode_chunk(batch))
-        self.rows += batch.num_rows
-
-    def close(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-
-
-class _ParquetPart(_Part):
-    def __init__(self, final: str, in_progress: str, spec: SinkSpec) -> None:
-        super().__init__(final, in_progress)
-        self._w = ParquetFileWriter(in_progress, spec.columns)
-
-    @property
-    def size(self) -> int:
-        return self._w.size
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        self._w.write(batch)
-        self.rows += batch.num_rows
-
-    def close(self) -> None:
-        self._w.close()
-
-
-class FileSystemSink(SinkWriter):
-    def __init__(self, spec: SinkSpec, ctx: SubtaskContext) -> None:
-        super().__init__(spec, ctx)
-        bag = _bag(spec.options, spec.table)
-        self.where = bag.where
-        self.path = _local_path(bag.require("path"))
-        self.format = bag.require("format").lower()
-        size = bag.get("sink.rolling-policy.file-size")
-        self.file_size = (
-            parse_memory_size(size, "sink.rolling-policy.file-size") if size else _DEFAULT_FILE_SIZE
-        )
-        self.rollover_ms = bag.get_duration_ms("sink.rolling-policy.rollover-interval", _DEFAULT_ROLLOVER_MS)
-        self.encoder: RecordEncoder | None = None
-        if not is_file_only(self.format):
-            self.encoder = create_encoder(self.format, spec.columns, bag)
-        _finish(bag, self.format)
-        self.extension = file_extension(self.format)
-        self._uuid = str(uuid.uuid4())
-        self._counter = 0
-        self._part: _Part | None = None
-        self.published: list[str] = []
-        self.exactly_once = spec.guarantee == Guarantee.EXACTLY_ONCE
-        self._closed: list[_Part] = []  # exactly-once: closed, waiting for their checkpoint
-
-    async def open(self) -> None:
-        await asyncio.to_thread(os.makedirs, self.path, exist_ok=True)
-
-    async def write(self, batch: pa.RecordBatch) -> None:
-        if ROW_KIND_COLUMN in batch.schema.names:
-            raise FormatError(
-                f"{self.where}: the filesystem sink can only append rows, but its input is an "
-                "updating stream (it carries update and delete rows)",
-                hint="write the result to a sink that accepts updates (upsert-kafka, jdbc, "
-                "postgres, print), or make the query append-only (e.g. a window aggregation)",
-            )
-        if batch.num_rows == 0:
-            return
-        await asyncio.to_thread(self._write, batch)
-
-    def _new_part(self) -> _Part:
-        name = f"part-{self._uuid}-{self.ctx.subtask}-{self._counter}.{self.extension}"
-        self._counter += 1
-        final = os.path.join(self.path, name)
-        in_progress = os.path.join(self.path, f".{name}.inprogress")
-        if self.encoder is None:
-            return _ParquetPart(final, in_progress, self.spec)
-        return _LinePart(final, in_progress, self.encoder)
-
-    def _write(self, batch: pa.RecordBatch) -> None:
-        if self._part is None:
-            self._part = self._new_part()
-        self._part.write(batch)
-        self.rows_written += batch.num_rows
-        part = self._part
-        too_old = (time.monotonic() - part.opened) * 1000 >= (self.rollover_ms or 0)
-        if part.size >= self.file_size or too_old:
-            self._publish()
-
-    def _publish(self) -> None:
-        part, self._part = self._part, None
-        if part is None:
-            return
-        if self.exactly_once:  # rolled: closed, published when its checkpoint completes
-            part.close()
-            self._closed.append(part)
-            return
-        part.publish()
-        self.published.append(part.final)
-
-    async def flush(self) -> None:
-        if self.exactly_once:
-            return  # nothing becomes visible outside a completed checkpoint
-        await asyncio.to_thread(self._publish)
-
-    # ---- two-phase commit (exactly-once) --------------------------------------------------
-    async def pre_commit(self, checkpoint_id: int) -> Any:
-        if not self.exactly_once:
-            await self.flush()
-            return None
-        await asyncio.to_thread(self._publish)
-        closed, self._closed = self._closed, []
-        return [[os.path.basename(p.in_progress), os.path.basename(p.final)] for p in closed]
-
-    async def commit(self, checkpoint_id: int, handle: Any) -> None:
-        if handle:
-            await asyncio.to_thread(self._commit, checkpoint_id, handle)
-
-    def _commit(self, checkpoint_id: int, handle: Any) -> None:
-        for hidden, visible in handle:
-            src, dst = os.path.join(self.path, hidden), os.path.join(self.path, visible)
-            if os.path.exists(src):
-                os.replace(src, dst)
-                self.published.append(dst)
-            elif not os.path.exists(dst):
-                raise SqlStreamError(
-                    f"{self.where}: part file {visible} of checkpoint {checkpoint_id} is neither in "
-                    f"progress ({hidden}) nor published: its rows are lost",
-                    hint="something deleted files in the sink's folder while the job ran",
-                )
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    async def recover(self, handles: Sequence[tuple[int, Any]]) -> None:
-        for checkpoint_id, handle in handles:
-            await self.commit(checkpoint_id, handle)
-        if self.exactly_once:
-            keep = {hidden for _, handle in handles for hidden, _ in (handle or [])}
-            await asyncio.to_thread(self._abort_leftovers, keep)
-
-    def _abort_leftovers(self, keep: set[str]) -> None:
-        """Delete in-progress parts an earlier run of this subtask left (subtask ``j`` of
-        any parallelism with ``j % parallelism == subtask``)."""
-        p, i = self.ctx.parallelism, self.ctx.subtask
-        for name in os.listdir(self.path):
-            m = _IN_PROGRESS.match(name)
-            if m and int(m.group(1)) % p == i and name not in keep and self._uuid not in name:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(self.path, name))
-
-    async def close(self) -> None:
-        if not self.exactly_once:
-            await self.flush()
-            return
-        part, self._part = self._part, None
-        if part is not None:  # stays in progress: a restore deletes or re-creates it
-            await asyncio.to_thread(part.close)
-
-
-_IN_PROGRESS = re.compile(r"^\.part-[0-9a-f-]+-(\d+)-\d+\.[^/]*\.inprogress$")
-
-
-register_source("filesystem", FileSystemSource)
-register_sink("filesystem", FileSystemSink)
