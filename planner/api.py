@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from sqlglot import exp
 
+from catalog.config import PIPELINE_NAME
 from catalog.connectors import validate_options
 from catalog.errors import SqlStreamError
 from catalog.schema import Column, ColumnKind, Schema
@@ -119,7 +120,7 @@ def plan(
         new_root, names = apply_rules(root)
         rewritten.append(new_root)
         applied.extend(n for n in names if n not in applied)
-    name = cfg.get("pipeline.name") or _default_name(statement)
+    name = PIPELINE_NAME.get(cfg) or _default_name(statement)
     try:
         return PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
     except SqlStreamError as e:
