@@ -34,6 +34,7 @@ from planner.logical import BoundField, LogicalNode, Scan
 from planner.parse import parse, parse_expression
 from planner.physical import PhysicalPlan
 from planner.physical_planner import PhysicalPlanner
+from planner.refusals import refuse
 from planner.rules import apply_rules
 from planner.typecheck import infer
 
@@ -114,6 +115,13 @@ def plan(
         )
     cfg = dict(config or {})
     roots = logical_plan(statement, catalog, cfg)
+    parts = statement.inserts if isinstance(statement, st.StatementSet) else [statement]
+    for root, part in zip(roots, parts):
+        try:
+            refuse(root)
+        except SqlStreamError as e:
+            located = _located(e, part)
+            raise (_located(located, statement) if part is not statement else located) from None
     rewritten: list[LogicalNode] = []
     applied: list[str] = []
     for root in roots:

@@ -457,7 +457,7 @@ class Binder:
         fields = tuple(
             BoundField(f.name, f.type) if f.time_attribute == "rowtime" else f for f in inner.fields
         ) + _window_fields(window)
-        node = WindowAssign(fields, inner, window)
+        node = WindowAssign(fields, inner, window, *position(tvf))
         if partition:
             object.__setattr__(node, "partition_keys", partition)
         alias = tvf.alias
@@ -889,7 +889,7 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
     result_type = infer(node, lookup)
     if func == "count_star" or func == "count":
         result_type = BIGINT.with_nullable(False)
-    return LogicalAgg(name, func, arg, result_type, distinct, filter_expr, text)
+    return LogicalAgg(name, func, arg, result_type, distinct, filter_expr, text, *position(node))
 
 
 def _check_assignable(src: DataType, dst: DataType, column: str, table: str) -> None:
