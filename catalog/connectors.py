@@ -8,11 +8,13 @@ delivery guarantees from it without importing ``runtime``); implementations live
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from catalog.errors import OptionError, did_you_mean
 from catalog.options import parse_bool, parse_duration_ms, parse_int
+from catalog.types import DataType
 
 
 class OptionType(StrEnum):
@@ -78,6 +80,25 @@ class OptionSpec:
 class FormatSpec:
     name: str
     options: tuple[OptionSpec, ...] = ()
+    # Whether a record can hold ARRAY, MULTISET, MAP and ROW columns (csv cannot).
+    nested_types: bool = True
+
+
+NESTED_TYPES = ("ARRAY", "MULTISET", "MAP", "ROW")
+# The Flink types a PostgreSQL column is read from and written to; arrays of them (but not
+# of bytes) too. MAP, ROW and MULTISET have no PostgreSQL counterpart.
+POSTGRES_TYPES = frozenset({
+    "BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "DECIMAL", "STRING",
+    "VARCHAR", "CHAR", "BYTES", "BINARY", "VARBINARY", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP_LTZ",
+})  # fmt: skip
+
+
+def postgres_carries(t: DataType) -> bool:
+    """Whether the jdbc/postgres connector reads and writes a column of type ``t``."""
+    if t.name == "ARRAY":
+        elem = t.children[0].name
+        return elem in POSTGRES_TYPES and elem not in ("BYTES", "BINARY", "VARBINARY")
+    return t.name in POSTGRES_TYPES
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,8 @@ class ConnectorSpec:
     metadata: dict[str, str] = field(default_factory=dict)  # key -> Flink type text
     requires_primary_key: bool = False
     lookup: bool = False
+    # The column types the connector itself can carry (None: whatever its format can).
+    carries: Callable[[DataType], bool] | None = None
 
     def option(self, key: str) -> OptionSpec | None:
         for spec in self.options:
@@ -134,7 +157,8 @@ FORMATS: dict[str, FormatSpec] = {
     ),
     "csv": FormatSpec(
         "csv",
-        (
+        nested_types=False,
+        options=(
             _o("csv.field-delimiter", default=","),
             _o("csv.quote-character", default='"'),
             _o("csv.disable-quote-character", _B, default="false"),
@@ -332,6 +356,7 @@ CONNECTORS: dict[str, ConnectorSpec] = {
         guarantees=_BOTH_TXN,
         guarantee_option="sink.delivery-guarantee",
         lookup=True,
+        carries=postgres_carries,
     ),
     "postgres": ConnectorSpec(
         "postgres",
@@ -343,6 +368,7 @@ CONNECTORS: dict[str, ConnectorSpec] = {
         guarantees=_BOTH_TXN,
         guarantee_option="sink.delivery-guarantee",
         lookup=True,
+        carries=postgres_carries,
     ),
 }
 

@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from sqlglot import exp
 
+from catalog.config import PIPELINE_NAME
 from catalog.connectors import validate_options
 from catalog.errors import SqlStreamError
 from catalog.schema import Column, ColumnKind, Schema
@@ -34,6 +35,7 @@ from planner.logical import BoundField, LogicalNode, Scan
 from planner.parse import parse, parse_expression
 from planner.physical import PhysicalPlan
 from planner.physical_planner import PhysicalPlanner
+from planner.refusals import refuse
 from planner.rules import apply_rules
 from planner.typecheck import infer
 
@@ -114,13 +116,20 @@ def plan(
         )
     cfg = dict(config or {})
     roots = logical_plan(statement, catalog, cfg)
+    parts = statement.inserts if isinstance(statement, st.StatementSet) else [statement]
+    for root, part in zip(roots, parts):
+        try:
+            refuse(root)
+        except SqlStreamError as e:
+            located = _located(e, part)
+            raise (_located(located, statement) if part is not statement else located) from None
     rewritten: list[LogicalNode] = []
     applied: list[str] = []
     for root in roots:
         new_root, names = apply_rules(root)
         rewritten.append(new_root)
         applied.extend(n for n in names if n not in applied)
-    name = cfg.get("pipeline.name") or _default_name(statement)
+    name = PIPELINE_NAME.get(cfg) or _default_name(statement)
     try:
         return PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
     except SqlStreamError as e:

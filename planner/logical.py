@@ -78,6 +78,8 @@ class WatermarkAssigner(LogicalNode):
 class WindowAssign(LogicalNode):
     input: LogicalNode
     window: Window
+    line: int | None = None  # where the window TVF was written
+    col: int | None = None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -93,6 +95,8 @@ class LogicalAgg:
     distinct: bool = False
     filter: exp.Expr | None = None
     text: str = ""  # e.g. "SUM(price)", for EXPLAIN
+    line: int | None = None  # where it was written
+    col: int | None = None
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from catalog.config import (
+    CHECKPOINTING_MODE,
+    IDLE_TIMEOUT,
+    PARALLELISM,
+    WATERMARK_INTERVAL,
+    checkpointing_enabled,
+)
 from catalog.connectors import ChangelogMode, Guarantee, connector_spec
 from catalog.errors import OptionError
-from catalog.options import parse_duration_ms, parse_int
+from catalog.options import parse_int
 from planner import codegen
 from planner.errors import PlanError
 from planner.logical import (
@@ -51,15 +58,6 @@ from planner.physical import (
 )
 
 
-def checkpointing_mode(config: Mapping[str, str]) -> str:
-    return config.get("execution.checkpointing.mode", "EXACTLY_ONCE").upper().replace("-", "_")
-
-
-def checkpointing_enabled(config: Mapping[str, str]) -> bool:
-    value = config.get("execution.checkpointing.interval")
-    return value is not None and parse_duration_ms(value, "execution.checkpointing.interval") > 0
-
-
 def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mapping[str, str]) -> Guarantee:
     """The guarantee a sink gives: what it can do, what the user asked for, and what the
     checkpointing allows. Exactly-once commits on completed checkpoints, so it needs
@@ -78,14 +76,14 @@ def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mappi
             hint=f"it supports {', '.join(g.value for g in spec.guarantees)}",
         )
     if requested == Guarantee.EXACTLY_ONCE and (
-        checkpointing_mode(config) == "AT_LEAST_ONCE" or not checkpointing_enabled(config)
+        CHECKPOINTING_MODE.get(config) == "AT_LEAST_ONCE" or not checkpointing_enabled(config)
     ):
         return Guarantee.AT_LEAST_ONCE
     return requested
 
 
 def _parallelism(config: Mapping[str, str]) -> int:
-    value = parse_int(config.get("parallelism.default", "1"), "parallelism.default")
+    value = PARALLELISM.get(config)
     if value < 1:
         raise OptionError("'parallelism.default' must be at least 1")
     return value
@@ -188,13 +186,11 @@ class PhysicalPlanner:
 
     def _watermark_assigner(self, node: WatermarkAssigner) -> Node:
         child = self._translate(node.input)
-        idle = self.config.get("table.exec.source.idle-timeout", "0")
-        interval = self.config.get("pipeline.auto-watermark-interval", "200 ms")
         spec_wm = WatermarkSpec(
             rowtime=node.rowtime,
             expr=codegen.to_duckdb(node.expr, node.input.field_type),
-            idle_timeout_ms=parse_duration_ms(idle, "table.exec.source.idle-timeout"),
-            emit_interval_ms=parse_duration_ms(interval, "pipeline.auto-watermark-interval"),
+            idle_timeout_ms=IDLE_TIMEOUT.get(self.config) or 0,
+            emit_interval_ms=WATERMARK_INTERVAL.get(self.config) or 0,
         )
         return self._add_after(
             child,

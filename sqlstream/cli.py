@@ -34,9 +34,9 @@ from types import FrameType
 from typing import TextIO
 
 import planner
+from catalog.config import CHECKPOINT_RESUME, PARALLELISM, SAVEPOINT_PATH
 from catalog.errors import SqlStreamError
 from planner import statements as st
-from runtime.checkpoint.control import RESUME_KEY, SAVEPOINT_PATH_KEY
 from sqlstream.errors import format_error
 from sqlstream.jobs import JobHandle
 from sqlstream.render import render_changelog_row, render_table
@@ -90,14 +90,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
         key, value = item.split("=", 1)
         config[key.strip()] = value.strip()
     if args.parallelism:
-        config["parallelism.default"] = str(args.parallelism)
+        config[PARALLELISM.name] = str(args.parallelism)
     if args.command == "stop":
         return stop_process(args.path, args.savepoint)
     if args.command == "run" or args.file:
         restore_from = args.from_savepoint or args.from_checkpoint
         if restore_from:
-            config[SAVEPOINT_PATH_KEY] = restore_from
-        config.setdefault(RESUME_KEY, "none" if args.fresh else "latest")
+            config[SAVEPOINT_PATH.name] = restore_from
+        config.setdefault(CHECKPOINT_RESUME.name, "none" if args.fresh else "latest")
     try:
         session = connect(args.catalog, config)
     except SqlStreamError as e:

@@ -18,6 +18,7 @@ from typing import Any
 
 import planner
 from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
+from catalog.config import DML_SYNC
 from catalog.errors import CatalogError, SqlStreamError
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
@@ -109,7 +110,7 @@ class Session:
             handle = self.jobs.submit(plan, s.sql)
             result = Result(ResultKind.JOB, job=handle)
             result.message = f"Job '{handle.id}' submitted ({handle.name}); {handle.guarantee_text}."
-            if self.config.get("table.dml-sync", "false").lower() == "true":
+            if DML_SYNC.get(self.config):
                 handle.wait()
             return result
         if isinstance(s, st.Query):

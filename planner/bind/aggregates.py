@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import BIGINT, DataType
-from planner.bind.scope import Scope, _err, _output_field, _ref
+from planner.bind.scope import Scope, _err, _output_field, _ref, position
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
@@ -167,4 +167,4 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
     result_type = infer(node, lookup)
     if func == "count_star" or func == "count":
         result_type = BIGINT.with_nullable(False)
-    return LogicalAgg(name, func, arg, result_type, distinct, filter_expr, text)
+    return LogicalAgg(name, func, arg, result_type, distinct, filter_expr, text, *position(node))

@@ -10,7 +10,7 @@ from sqlglot import exp
 from catalog.errors import CatalogError, did_you_mean
 from catalog.types import TIMESTAMP3
 from planner.bind.columns import ColumnBinder
-from planner.bind.scope import Scope, _err
+from planner.bind.scope import Scope, _err, position
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
 from planner.logical import BoundField, LogicalNode, WindowAssign
@@ -65,7 +65,7 @@ class WindowBinder(ColumnBinder):
         fields = tuple(
             BoundField(f.name, f.type) if f.time_attribute == "rowtime" else f for f in inner.fields
         ) + _window_fields(window)
-        node = WindowAssign(fields, inner, window)
+        node = WindowAssign(fields, inner, window, *position(tvf))
         if partition:
             object.__setattr__(node, "partition_keys", partition)
         alias = tvf.alias

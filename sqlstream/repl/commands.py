@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, TextIO
 
+from catalog.config import RESULT_MODE
 from catalog.errors import did_you_mean
 from planner.ddl import quote
 from sqlstream.repl.completer import MODES
 
-RESULT_MODE_KEY = "sql-client.execution.result-mode"
+RESULT_MODE_KEY = RESULT_MODE.name
 
 
 class Action(StrEnum):

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from catalog.config import CHECKPOINTING_MODE
 from catalog.connectors import Guarantee
 from catalog.errors import OptionError
 from catalog.options import OptionBag, parse_int
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
-from planner.physical_planner import checkpointing_mode
 from runtime.connectors.base import SinkWriter, SubtaskContext
 from runtime.connectors.kafka.codec import KIND_DELETE, finish_options, make_codec
 from runtime.connectors.kafka.options import (
@@ -104,7 +104,7 @@ class KafkaSink(SinkWriter):
         if bag.has("topic-pattern"):
             raise OptionError(f"{self.where}: a Kafka sink cannot write to a 'topic-pattern'")
         guarantee = (bag.get("sink.delivery-guarantee") or spec.guarantee.value).lower()
-        if guarantee == "exactly-once" and checkpointing_mode(ctx.config) == "AT_LEAST_ONCE":
+        if guarantee == "exactly-once" and CHECKPOINTING_MODE.get(ctx.config) == "AT_LEAST_ONCE":
             guarantee = "at-least-once"  # as the planner says: no alignment, no exactly-once
         self.guarantee = Guarantee(guarantee)
         self.prefix = bag.get("sink.transactional-id-prefix")
