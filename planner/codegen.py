@@ -71,7 +71,7 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
     if isinstance(node, _ARITHMETIC):
         operands = (infer(node.left, lookup), infer(node.right, lookup))
         return _Typing(operands, infer(node, lookup), node.sql(dialect=Flink))
-    if isinstance(node, exp.Neg):
+    if isinstance(node, exp.Neg | exp.Abs | exp.Round):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     return None
 
@@ -85,14 +85,15 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     result = typing.result
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
-    if isinstance(n, exp.Neg):
-        return template(wrap_sql("-CAST({x} AS HUGEINT)", result), x=n.this) if integral else n
+    if isinstance(n, exp.Neg | exp.Abs | exp.Round):
+        return _unary(n, typing.operands[0], result)
     assert isinstance(n, exp.Binary)
     left, right = n.left, n.right
     if isinstance(n, exp.Div | exp.IntDiv | exp.Mod) and (integral or result.name == "DECIMAL"):
         # Java's / and % by zero throw, and Flink's job fails: so does ours, naming the
         # expression (DuckDB's own message would show its rewritten SQL).
         message = exp.Literal.string(f"division by zero in {typing.text}")
+        a_type, b_type = typing.operands
         if isinstance(n, exp.Mod):
             value = (
                 template(wrap_sql("CAST({a} AS HUGEINT) % {b}", result), a=left, b=right)
@@ -102,9 +103,15 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         elif integral:
             value = template(wrap_sql("CAST({a} AS HUGEINT) // {b}", result), a=left, b=right)
         else:
-            a_type, b_type = typing.operands
             value = template(decimal_divide_sql("{a}", a_type, "{b}", b_type, result), a=left, b=right)
-        return template("CASE WHEN {b} = 0 THEN error({m}) ELSE {v} END", b=right, m=message, v=value)
+        # NULL / 0 is NULL in Flink: the null check comes before the division.
+        return template(
+            "CASE WHEN {a} IS NOT NULL AND {b} = 0 THEN error({m}) ELSE {v} END",
+            a=left,
+            b=right,
+            m=message,
+            v=value,
+        )
     if isinstance(n, exp.Div):
         return exp.Div(this=left, expression=right, typed=True, safe=False)
     if isinstance(n, exp.Add | exp.Sub | exp.Mul):
@@ -116,11 +123,81 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     return n
 
 
+def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
+    """-x, ABS and ROUND of an integer wrap around (Java's -Integer.MIN_VALUE is itself);
+    ROUND of a DOUBLE has no negative zero (Flink rounds through BigDecimal)."""
+    x = n.this
+    if isinstance(n, exp.Neg):
+        return template(wrap_sql("-CAST({x} AS HUGEINT)", result), x=x) if result.is_integral else n
+    if isinstance(n, exp.Abs):
+        return template(wrap_sql("abs(CAST({x} AS HUGEINT))", result), x=x) if result.is_integral else n
+    places = n.args.get("decimals") or exp.Literal.number(0)
+    if result.is_integral:
+        return template(wrap_sql("round(CAST({x} AS HUGEINT), {r})", result), x=x, r=places)
+    if result.name == "DECIMAL":
+        return template(f"TRY_CAST(round({{x}}, {{r}}) AS {result.duckdb()})", x=x, r=places)
+    if arg.name in ("DOUBLE", "FLOAT"):
+        return template("round({x}, {r}) + 0.0", x=x, r=places)
+    return n
+
+
 def _cast(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
     """Casts as Flink's cast rules do them, where DuckDB's differ."""
+    converted = _convert(n, source, target)
+    if target.name in ("VARCHAR", "CHAR") and target.precision:  # Flink cuts to the length
+        length = target.precision
+        if target.name == "VARCHAR":
+            return template(f"left({{x}}, {length})", x=converted)
+        return template(f"rpad(left({{x}}, {length}), {length}, ' ')", x=converted)
+    return converted
+
+
+_INTEGER_TEXT = r"[+-]?[0-9]+(\.[0-9]*)?"
+_TRUNCATE_TO = {0: "second", 3: "millisecond"}
+
+
+def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
     x = n.this
     if source.name == "BOOLEAN" and target.is_string:
         return template("CASE WHEN {x} THEN 'TRUE' WHEN NOT {x} THEN 'FALSE' END", x=x)
+    if source.name == "TIMESTAMP" and target.is_string:
+        # Flink prints exactly the type's fraction digits: TIMESTAMP(3) '... 00:00:00.000'
+        precision = source.precision if source.precision is not None else 6
+        fraction = f" || '.' || left(strftime({{x}}, '%f') || '000', {precision})" if precision else ""
+        return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=x)
+    if source.is_string and target.is_integral:
+        return _string_to_integral(n, target)
+    if target.name == "FLOAT" and source.name == "DOUBLE":  # Java: out of range is infinite
+        return template(
+            "CAST(CASE WHEN abs({x}) > 3.4028234663852886e38 AND NOT isinf({x}) "
+            "THEN sign({x}) * CAST('inf' AS DOUBLE) ELSE {x} END AS FLOAT)",
+            x=x,
+        )
+    if target.name == "TIME" and not target.precision and source.is_timestamp:
+        return template("CAST(date_trunc('second', {x}) AS TIME)", x=x)
+    if target.is_timestamp and target.precision in _TRUNCATE_TO and source.is_timestamp:
+        # fraction digits beyond the type's precision are cut off, not kept
+        return template(f"date_trunc('{_TRUNCATE_TO[target.precision]}', {{x}})", x=_rewrite(n))
+    return _convert_numeric(n, source, target)
+
+
+def _string_to_integral(n: exp.Cast, target: DataType) -> exp.Expr:
+    """BinaryStringDataUtil.toLong: blanks trimmed, a fraction cut off ('1.5' is 1), no
+    exponent; what it cannot read fails a CAST and is NULL for TRY_CAST."""
+    strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+    kind = "CAST" if strict else "TRY_CAST"
+    failed = "error('cannot CAST ''' || {x} || ''' AS " + target.sql() + "')" if strict else "NULL"
+    return template(
+        "CASE WHEN {x} IS NULL THEN NULL "
+        f"WHEN regexp_full_match(trim({{x}}), '{_INTEGER_TEXT}') "
+        f"THEN {kind}(regexp_extract(trim({{x}}), '^[+-]?[0-9]+') AS {target.duckdb()}) "
+        f"ELSE {failed} END",
+        x=n.this,
+    )
+
+
+def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
+    x = n.this
     if target.is_integral and source.name in ("DOUBLE", "FLOAT"):
         return template(float_to_integral_sql("{x}", target), x=x)
     if target.is_integral and source.name == "DECIMAL":

@@ -9,6 +9,7 @@ function's upper-case name) to its rewrite.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 
@@ -53,18 +54,15 @@ def _regexp_extract(n: exp.Expr) -> exp.Expr:
             raise UnsupportedError("REGEXP_EXTRACT with a group index that is not a constant")
         index = int(group.name)
     pattern = n.expression
+    groups = None
     if pattern.is_string:
-        try:
+        with contextlib.suppress(re.error):
             groups = re.compile(pattern.name).groups
-        except re.error:
-            groups = None
         if groups is not None and (index > groups or index < 0):
             return exp.cast(exp.null(), "VARCHAR")
-    return template(
-        "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}, " + str(index) + ") END",
-        s=n.this,
-        p=pattern,
-    )
+    extract = "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}, " + str(index) + ") END"
+    # A pattern Java cannot compile makes Flink's answer NULL (it catches the error).
+    return template(extract if groups is not None else f"try({extract})", s=n.this, p=pattern)
 
 
 def _greatest_least(n: exp.Expr) -> exp.Expr:
@@ -116,8 +114,55 @@ def _similar_to(n: exp.Expr) -> exp.Expr:
 
 
 def _split(n: exp.Expr) -> exp.Expr:
-    """Flink's SPLIT takes a plain delimiter, not a regular expression."""
-    return exp.Anonymous(this="string_split", expressions=[n.this, n.expression])
+    """Flink's SPLIT takes a plain delimiter, not a regular expression; '' has no parts."""
+    return template(
+        "CASE WHEN {s} = '' THEN CAST([] AS VARCHAR[]) ELSE string_split({s}, {d}) END",
+        s=n.this,
+        d=n.expression,
+    )
+
+
+def _pad(n: exp.Expr) -> exp.Expr:
+    """LPAD/RPAD: NULL for a negative length or an empty pad (DuckDB fails on the latter)."""
+    name = "lpad" if n.args.get("is_left") else "rpad"
+    return template(
+        "CASE WHEN {n} < 0 OR {p} = '' THEN NULL ELSE " + name + "({s}, {n}, {p}) END",
+        s=n.this,
+        n=n.expression,
+        p=n.args.get("fill_pattern") or exp.Literal.string(" "),
+    )
+
+
+def _left_right(n: exp.Expr) -> exp.Expr:
+    """LEFT/RIGHT with a negative length give '' (DuckDB counts from the other end)."""
+    name = "left" if isinstance(n, exp.Left) else "right"
+    return template(
+        "CASE WHEN {n} < 0 THEN '' ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression
+    )
+
+
+def _ascii(n: exp.Expr) -> exp.Expr:
+    """ASCII: the first byte of the UTF-8 encoding, as a signed Java byte ('ß' is -61)."""
+    byte = template(
+        "CASE WHEN {s} = '' THEN 0 ELSE CAST(('0x' || left(hex(encode({s})), 2)) AS INTEGER) END",
+        s=n.this,
+    )
+    return template("CASE WHEN {b} >= 128 THEN {b} - 256 ELSE {b} END", b=byte)
+
+
+def _extract(n: exp.Expr) -> exp.Expr:
+    """EXTRACT(EPOCH ...) counts whole seconds (DuckDB's has a fraction)."""
+    if n.this.name.upper() == "EPOCH":
+        return template("CAST(trunc(epoch({x})) AS BIGINT)", x=n.expression)
+    return n
+
+
+def _uuid(n: exp.Expr) -> exp.Expr:
+    return template("CAST(uuid() AS VARCHAR)")
+
+
+def _e(n: exp.Expr) -> exp.Expr:
+    return template("exp(1)")
 
 
 def _unix_timestamp(n: exp.Expr) -> exp.Expr:
@@ -232,9 +277,9 @@ def _is_alpha(n: exp.Anonymous) -> exp.Expr:
 
 
 def _regexp(n: exp.Anonymous) -> exp.Expr:
-    """REGEXP(s, p): some substring of s matches p."""
+    """REGEXP(s, p): some substring of s matches p; an empty pattern is FALSE."""
     s, p = n.expressions
-    return exp.func("regexp_matches", s, p)
+    return template("CASE WHEN {p} = '' THEN false ELSE regexp_matches({s}, {p}) END", s=s, p=p)
 
 
 REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
@@ -249,6 +294,13 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.SimilarTo: _similar_to,
     exp.RegexpSplit: _split,
     exp.StrToUnix: _unix_timestamp,
+    exp.Pad: _pad,
+    exp.Left: _left_right,
+    exp.Right: _left_right,
+    exp.Ascii: _ascii,
+    exp.Extract: _extract,
+    exp.Uuid: _uuid,
+    "E": _e,
     exp.ToBase64: _to_base64,
     exp.FromBase64: _from_base64,
     "JSON_VALUE": _json_value,

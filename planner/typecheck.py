@@ -52,10 +52,11 @@ def wider(a: DataType, b: DataType) -> DataType:
     if b.name == "NULL":
         return a
     if a.is_numeric and b.is_numeric:
-        if a.name == "DECIMAL" and b.name == "DECIMAL":
-            scale = max(a.scale or 0, b.scale or 0)
-            digits = max((a.precision or 10) - (a.scale or 0), (b.precision or 10) - (b.scale or 0))
-            return DataType("DECIMAL", min(38, digits + scale), scale)
+        da, db = _as_decimal(a), _as_decimal(b)
+        if "DECIMAL" in (a.name, b.name) and da is not None and db is not None:
+            scale = max(da[1], db[1])
+            digits = max(da[0] - da[1], db[0] - db[1])
+            return DataType("DECIMAL", min(38, digits + scale), scale, a.nullable or b.nullable)
         top = a if _NUMERIC_RANK[a.name] >= _NUMERIC_RANK[b.name] else b
         return top.with_nullable(a.nullable or b.nullable)
     if a.is_string and b.is_string:
@@ -154,6 +155,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return decimal_arithmetic(node, left, right) or wider(left, right)
     if isinstance(node, exp.Mul | exp.Mod | exp.IntDiv | exp.Div):
         left, right = _infer(node.left, lookup), _infer(node.right, lookup)
+        if isinstance(node, exp.Mod) and left.is_integral and right.is_integral:
+            return right.with_nullable(left.nullable or right.nullable)  # Calcite: ARG1
         return decimal_arithmetic(node, left, right) or wider(left, right)
     if isinstance(node, exp.DPipe | exp.Concat | exp.ConcatWs):
         return STRING
@@ -201,8 +204,11 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if isinstance(node, exp.Greatest | exp.Least):
         return _common([_infer(a, lookup) for a in [node.this, *node.expressions]])
     # ---- scalar functions ------------------------------------------------------------
-    if isinstance(node, exp.Floor | exp.Ceil):
-        return _infer(node.this, lookup)
+    if isinstance(node, exp.Floor | exp.Ceil | exp.Round | exp.Trunc):
+        arg = _infer(node.this, lookup)
+        if arg.name == "DECIMAL" and node.args.get("to") is None:
+            return _rounded_decimal(node, arg)
+        return arg
     rule = SCALARS.get(function_name(node))
     if isinstance(rule, DataType):
         return rule
@@ -212,6 +218,25 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if rule == COMMON and args:
         return _common([_infer(a, lookup) for a in args])
     return STRING
+
+
+def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
+    """FLOOR/CEIL keep the precision with scale 0 (Calcite's ARG0_OR_EXACT_NO_SCALE);
+    ROUND and TRUNCATE to ``r`` places follow LogicalTypeMerging.findRoundDecimalType."""
+    p, s = arg.precision or 10, arg.scale or 0
+    if isinstance(node, exp.Floor | exp.Ceil):
+        return DataType("DECIMAL", p, 0, arg.nullable)
+    places = node.args.get("decimals") or node.args.get("expression")
+    r = int(places.name) if isinstance(places, exp.Literal) and places.is_int else 0
+    if isinstance(places, exp.Neg) and isinstance(places.this, exp.Literal):
+        r = -int(places.this.name)
+    if r >= s:
+        return arg
+    if isinstance(node, exp.Trunc):
+        return DataType("DECIMAL", p, max(0, r), arg.nullable)
+    if r < 0:
+        return DataType("DECIMAL", min(38, 1 + p - s), 0, arg.nullable)
+    return DataType("DECIMAL", 1 + p - s + r, r, arg.nullable)
 
 
 def _agg_arg(node: exp.Expr) -> exp.Expr:

@@ -75,10 +75,10 @@ def result_sql(expr: str, t: DataType) -> str:
 
 
 def avg_sql(total: str, count: str, t: DataType) -> str:
-    """AVG from its exact sum and count: integral division truncates (Java's long
-    division); DECIMAL rounds HALF_UP to Flink's DECIMAL(38, max(6, s))."""
+    """AVG from its exact sum and count: integral AVG sums in a Java long (which wraps
+    around) and divides truncating; DECIMAL rounds HALF_UP to Flink's DECIMAL(38, max(6, s))."""
     if t.is_integral:
-        div = wrap_sql(f"{total} // {count}", t)
+        div = wrap_sql(f"{wrap_sql(total, BIGINT)} // {count}", t)  # Flink sums in a long
     elif t.name == "DECIMAL":
         div = decimal_divide_sql(total, DataType("DECIMAL", 38, t.scale), count, BIGINT, t)
     else:
