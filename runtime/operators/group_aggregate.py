@@ -43,10 +43,9 @@ def _final(i: int, agg: AggCall, prefix: str) -> str:
     if agg.func in ("count", "count_star"):
         return f"CAST({n} AS {cast})"
     if agg.func == "sum":
-        return f"CASE WHEN {n} = 0 THEN NULL ELSE CAST({s} AS {cast}) END"
+        return f"CASE WHEN {n} = 0 THEN NULL ELSE {A.result_sql(s, t)} END"
     if agg.func == "avg":
-        div = f"{s} // {n}" if t.is_integral else f"CAST({s} AS DOUBLE) / {n}"
-        return f"CASE WHEN {n} = 0 THEN NULL ELSE CAST({div} AS {cast}) END"
+        return A.avg_sql(s, n, t)
     return f"CAST({s} AS {cast})"  # min, max
 
 
