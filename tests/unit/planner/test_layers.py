@@ -12,7 +12,7 @@ from typing import Any
 import planner
 
 ROOT = Path(__file__).resolve().parents[3]
-PLAN_TYPES = {"planner.physical", "planner.window"}
+PLAN_TYPES = {"planner.physical", "planner.window", "planner.numeric"}
 
 
 def _runtime_contract() -> dict[str, Any]:
