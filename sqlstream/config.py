@@ -33,6 +33,11 @@ def _bool(value: str, key: str) -> None:
     parse_bool(value, key)
 
 
+def _port(value: str, key: str) -> None:
+    if value.strip() and not 0 <= parse_int(value, key) <= 65535:
+        raise OptionError(f"'{key}' = '{value}' is not a port (0 to 65535)")
+
+
 @dataclass(frozen=True)
 class Key:
     name: str
@@ -76,6 +81,9 @@ KEYS: dict[str, Key] = {
         Key("pipeline.auto-watermark-interval", "200 ms", "how often watermarks are emitted", _duration),
         Key("table.local-time-zone", "UTC", "time zone of TIMESTAMP_LTZ values and PROCTIME()"),
         Key("table.dml-sync", "false", "INSERT waits for the job to finish", _bool),
+        Key("rest.port", None, "serve the dashboard and Flink's REST API on this port "
+            "(0: any free port); unset: no dashboard", _port),
+        Key("rest.bind-address", "127.0.0.1", "the address the dashboard listens on"),
     ]
 }  # fmt: skip
 

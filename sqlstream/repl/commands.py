@@ -1,5 +1,5 @@
 """Meta commands in the style of psql and DuckDB's shell: ``\\?``, ``\\q``, ``\\dt``,
-``\\d name``, ``\\i file``, ``\\timing``, ``\\o file``, ``\\e``, ``.mode``.
+``\\d name``, ``\\i file``, ``\\timing``, ``\\o file``, ``\\e``, ``.mode``, ``\\web [port]``.
 
 A command sees only the narrow ``CommandContext`` below (run SQL, run a file, print,
 change a setting), never the whole shell.
@@ -16,6 +16,8 @@ from catalog.errors import did_you_mean
 from sqlstream.repl.completer import MODES
 
 RESULT_MODE_KEY = "sql-client.execution.result-mode"
+WEB_PORT_KEY = "rest.port"
+DEFAULT_WEB_PORT = "8081"  # Flink's
 
 
 class Action(StrEnum):
@@ -95,6 +97,21 @@ def _describe(ctx: CommandContext, arg: str) -> Action:
 
 def _jobs(ctx: CommandContext, arg: str) -> Action:
     ctx.run_sql("SHOW JOBS")
+    return Action.CONTINUE
+
+
+def _web(ctx: CommandContext, arg: str) -> Action:
+    """Serve the dashboard for this session's jobs: ``SET 'rest.port'`` under the hood, so
+    SHOW JOBS, RESET and the address message are the same either way."""
+    word = arg.strip().lower()
+    if word == "off":
+        ctx.run_sql("RESET 'rest.port'")
+        return Action.CONTINUE
+    port = word or ctx.get_config(WEB_PORT_KEY) or DEFAULT_WEB_PORT
+    if not port.isdigit():
+        ctx.echo(f"Error: \\web takes a port number or off, not '{arg}'")
+        return Action.CONTINUE
+    ctx.run_sql(f"SET '{WEB_PORT_KEY}' = '{port}'")
     return Action.CONTINUE
 
 
@@ -186,6 +203,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("\\d", ".schema"), "[NAME]", "describe a table or view", _describe),
     Command(("\\jobs", "\\dj"), "", "list this session's jobs", _jobs),
     Command(("\\df", ".functions"), "", "list functions", _functions),
+    Command(("\\web",), "[PORT|off]", "serve the job dashboard (default port 8081)", _web),
     Command(("\\i", ".read"), "FILE", "run the statements of FILE", _include),
     Command(("\\timing", ".timer"), "[on|off]", "time each statement", _timing),
     Command(("\\o", ".output"), "[FILE]", "results to FILE, or the screen", _output),
@@ -212,6 +230,7 @@ def help_text() -> str:
         "Statements end with ';' and may span lines; several may share a line.",
         "BEGIN STATEMENT SET; INSERT ...; INSERT ...; END;  runs INSERTs as one job.",
         "INSERT INTO runs a background job: SHOW JOBS lists jobs, STOP JOB 'id' stops it.",
+        "\\web serves a live dashboard of the jobs in the browser (and Flink's REST API).",
         "A streaming SELECT shows live results; Ctrl-C (or q) stops it.",
         "",
         "Keys: Tab completes, Ctrl-R searches history, \u2192 takes a suggestion,",
