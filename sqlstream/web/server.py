@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
@@ -38,6 +38,7 @@ from sqlstream.web import api
 
 log = logging.getLogger(__name__)
 
+REPORT_WAIT_S = 5.0
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -89,6 +90,7 @@ class _Trigger:
     done: threading.Event
     location: str | None = None
     error: BaseException | None = None
+    reported: threading.Event = field(default_factory=threading.Event)  # its result was fetched
 
 
 def _relocate(path: str, target: str) -> str:
@@ -120,7 +122,7 @@ class Dashboard:
                 f"cannot serve the dashboard on {self.host}:{self.requested_port}: {e.strerror or e}",
                 hint="SET 'rest.port' to another port, or '0' for any free one",
             ) from e
-        server.daemon_threads = True
+        server.daemon_threads = False  # close() lets a request being answered finish
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="sqlstream-web", daemon=True)
         self._thread.start()
@@ -140,6 +142,12 @@ class Dashboard:
         return f"{self.url}#/job/{job_id}"
 
     def close(self) -> None:
+        """Stop serving; a stop-with-savepoint that finished is first reported to the page
+        that asked for it (stopping the last job of ``sqlstream run`` ends the process)."""
+        deadline = time.monotonic() + REPORT_WAIT_S
+        for trigger in list(self._triggers.values()):
+            if trigger.done.wait(max(deadline - time.monotonic(), 0)):
+                trigger.reported.wait(max(deadline - time.monotonic(), 0))
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -192,7 +200,11 @@ class Dashboard:
             trigger = self._triggers.get(rest[1])
             if trigger is None or trigger.job_id != job.id:
                 return 404, api.error(f"No savepoint operation {rest[1]} for job {job.id}")
-            return 200, api.savepoint_status(trigger.done.is_set(), trigger.location, trigger.error)
+            done = trigger.done.is_set()
+            doc = api.savepoint_status(done, trigger.location, trigger.error)
+            if done:
+                trigger.reported.set()
+            return 200, doc
         if len(rest) >= 2 and rest[0] == "vertices":
             node = api.find_node(view, rest[1])
             if node is None:
@@ -265,6 +277,7 @@ def _static(name: str) -> bytes | None:
 def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "sqlstream-dashboard"
+        timeout = 10  # a client that stops reading does not hold close() up for long
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s " + format, self.address_string(), *args)

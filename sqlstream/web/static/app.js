@@ -5,7 +5,7 @@
 const POLL_MS = 1000;
 const HISTORY = 60;               // samples kept per sparkline (a minute)
 const SVG = "http://www.w3.org/2000/svg";
-const state = { jobId: null, samples: {}, selected: null, stopping: null };
+const state = { jobId: null, samples: {}, selected: null, stopping: null, unconfirm: null };
 
 // ---- small helpers -------------------------------------------------------------------
 const $ = (sel) => document.querySelector(sel);
@@ -286,9 +286,13 @@ stopButton.addEventListener("click", async () => {
   if (!stopButton.classList.contains("confirm")) {
     stopButton.classList.add("confirm");
     stopButton.textContent = "Click again to stop";
-    setTimeout(() => { stopButton.classList.remove("confirm"); stopButton.textContent = "Stop with savepoint"; }, 5000);
+    state.unconfirm = setTimeout(() => {
+      stopButton.classList.remove("confirm");
+      stopButton.textContent = "Stop with savepoint";
+    }, 5000);
     return;
   }
+  clearTimeout(state.unconfirm);
   stopButton.classList.remove("confirm");
   stopButton.disabled = true;
   stopButton.textContent = "Stopping\u2026";
@@ -306,6 +310,8 @@ stopButton.addEventListener("click", async () => {
         if (op["failure-cause"]) throw new Error(op["failure-cause"]["stack-trace"].split("\n").pop());
         result.textContent = "Savepoint: " + op.location;
         result.setAttribute("data-savepoint", op.location);
+        $("#job-state").textContent = "CANCELED";   // the stop is done: the job has ended
+        $("#job-state").className = "state CANCELED";
         break;
       }
       await new Promise((r) => setTimeout(r, 500));
@@ -314,6 +320,7 @@ stopButton.addEventListener("click", async () => {
   } catch (e) {
     result.textContent = "Stop failed: " + e.message;
     result.setAttribute("data-error", e.message);
+    state.stopping = null;
     stopButton.disabled = false;
     stopButton.textContent = "Stop with savepoint";
   }
