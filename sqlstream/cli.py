@@ -226,7 +226,7 @@ def _print_result(result: Result, out: TextIO, stop: threading.Event) -> None:
     if result.kind == ResultKind.OK:
         print(f"[INFO] {result.message}", file=sys.stderr)
     elif result.kind == ResultKind.TABLE:
-        print(render_table(result.columns, result.rows), file=out)
+        print(render_table(result.columns, result.rows, full_width=result.full_width), file=out)
     elif result.kind == ResultKind.TEXT:
         print(result.message.rstrip("\n"), file=out)
     elif result.kind == ResultKind.JOB:

@@ -154,7 +154,9 @@ class Session:
             if self.dashboard is not None:  # where to look at each job
                 columns.append("dashboard")
                 rows = [(*row, self.dashboard.job_url(h.id)) for row, h in zip(rows, self.jobs.all())]
-            return Result.table(columns, rows)
+            result = Result.table(columns, rows)
+            result.full_width = ("dashboard",)
+            return result
         if what == "catalogs":
             return Result.table(["catalog name"], [("default_catalog",)])
         if what == "databases":

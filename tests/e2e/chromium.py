@@ -10,6 +10,7 @@ with its message (a browser test that did not run must not pass as green).
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -93,7 +94,9 @@ class Browser:
 
     def js(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (awaited when a promise)."""
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
         if "exceptionDetails" in result:
             raise AssertionError(f"page script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -121,10 +124,8 @@ class Browser:
         return path
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(AssertionError):  # it may exit before it answers
             self._call("Browser.close", {})
-        except AssertionError:
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

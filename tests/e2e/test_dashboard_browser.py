@@ -142,7 +142,11 @@ def test_the_page_shows_the_running_job(running: Running, browser: Browser) -> N
     agg = next(v for v in vertices if v["sqlstream"]["kind"] == "window_aggregate")
     agg0 = next(v for v in before["vertices"] if v["id"] == agg["id"])
     assert float(rows[agg["id"]]["rows-in-per-s"]) > 0
-    assert agg0["sqlstream"]["watermark_ms"] <= int(rows[agg["id"]]["watermark"]) <= agg["sqlstream"]["watermark_ms"]
+    assert (
+        agg0["sqlstream"]["watermark_ms"]
+        <= int(rows[agg["id"]]["watermark"])
+        <= agg["sqlstream"]["watermark_ms"]
+    )
     assert float(rows[agg["id"]]["watermark-lag"]) >= 1000
     source = next(v for v in vertices if v["sqlstream"]["kind"] == "source")
     assert float(rows[source["id"]]["rows-out-per-s"]) > 0
@@ -156,14 +160,19 @@ def test_the_page_shows_the_running_job(running: Running, browser: Browser) -> N
 
 def test_the_stop_button_stops_the_job_with_a_savepoint(running: Running, browser: Browser) -> None:
     browser.goto(f"{running.url}#/job/{running.job_id}")
-    browser.wait_for("the stop button enabled after a poll",
-                     "Number(document.body.dataset.polls) >= 1 && !document.querySelector('#stop').disabled")
+    browser.wait_for(
+        "the stop button enabled after a poll",
+        "Number(document.body.dataset.polls) >= 1 && !document.querySelector('#stop').disabled",
+    )
     browser.js("document.querySelector('#stop').click()")  # asks first ...
     assert browser.js("document.querySelector('#stop').textContent") == "Click again to stop"
     assert running.proc.poll() is None
     browser.js("document.querySelector('#stop').click()")  # ... then stops
-    said = browser.wait_for("the savepoint's path or an error", "(r => r.dataset.savepoint || "
-                            "(r.dataset.error && 'error: ' + r.dataset.error))(document.querySelector('#stop-result'))")
+    said = browser.wait_for(
+        "the savepoint's path or an error",
+        "(r => r.dataset.savepoint || "
+        "(r.dataset.error && 'error: ' + r.dataset.error))(document.querySelector('#stop-result'))",
+    )
     assert not said.startswith("error: "), said
     location = said
     browser.screenshot(ARTIFACTS / "dashboard-stopped.png")

@@ -35,8 +35,10 @@ def start(session: sqlstream.Session) -> JobHandle:
     assert handle is not None
     wait_until(
         "two checkpoints and rows through every operator",
-        lambda: handle.metrics().get("checkpoints", {}).get("completed", 0) >= 2
-        and all(op["rows_in"] or op["kind"] == "source" for op in handle.metrics()["operators"]),
+        lambda: (
+            handle.metrics().get("checkpoints", {}).get("completed", 0) >= 2
+            and all(op["rows_in"] or op["kind"] == "source" for op in handle.metrics()["operators"])
+        ),
     )
     return handle
 
@@ -108,12 +110,16 @@ def test_stop_with_savepoint_over_http(session: sqlstream.Session, tmp_path: Pat
     assert handle.status == "RUNNING"
 
     target = tmp_path / "savepoints"
-    status, accepted = call(f"{base}jobs/{handle.id}/stop", "POST", {"drain": False, "targetDirectory": str(target)})
+    status, accepted = call(
+        f"{base}jobs/{handle.id}/stop", "POST", {"drain": False, "targetDirectory": str(target)}
+    )
     assert status == 202
     trigger = accepted["request-id"]
     done = wait_until(
         "the savepoint",
-        lambda: (d := get(f"{base}jobs/{handle.id}/savepoints/{trigger}"))["status"]["id"] == "COMPLETED" and d,
+        lambda: (
+            (d := get(f"{base}jobs/{handle.id}/savepoints/{trigger}"))["status"]["id"] == "COMPLETED" and d
+        ),
     )
     location = Path(done["operation"]["location"])
     assert location.parent == target and location.name.startswith("savepoint-")
