@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from run import QUERIES, source_ddl  # benchmarks/run.py (this folder is on sys.path)
+
 import sqlstream
-from benchmarks.run import QUERIES, source_ddl
 from sqlstream.web.server import Dashboard
 
 CPU: list[float] = []
