@@ -23,22 +23,13 @@ from typing import Any
 
 from planner.explain import describe
 from planner.physical import Node, PhysicalPlan
+from sqlstream.jobs import Failure
 
 TASK_STATES = (
     "CREATED", "SCHEDULED", "DEPLOYING", "RUNNING", "FINISHED",
     "CANCELING", "CANCELED", "FAILED", "RECONCILING", "INITIALIZING",
 )  # fmt: skip
 FINAL_STATES = ("FINISHED", "CANCELED", "FAILED")
-
-
-@dataclass(frozen=True)
-class FailureView:
-    """One failure of a job, and the restart that followed it (None: it ended the job)."""
-
-    time_ms: int
-    error: BaseException
-    restart_attempt: int | None = None
-    restart_time_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +42,7 @@ class JobView:
     start_ms: int
     status: str
     metrics: Mapping[str, Any]
-    failures: Sequence[FailureView] = field(default_factory=tuple)
+    failures: Sequence[Failure] = field(default_factory=tuple)
 
     @property
     def final(self) -> bool:
@@ -409,6 +400,10 @@ def checkpoint_config(view: JobView) -> dict[str, Any]:
 
 
 # ---- exceptions -------------------------------------------------------------------------
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
+
+
 def _stacktrace(error: BaseException) -> str:
     return "".join(traceback.format_exception(error)).rstrip("\n")
 
@@ -417,19 +412,19 @@ def exceptions(view: JobView) -> dict[str, Any]:
     """``GET /jobs/:jid/exceptions``: the failures, newest first, each with the restart
     that followed it (``"restart"``: the attempt and when it started; None when the
     failure ended the job)."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for f in reversed(view.failures):
         entries.append({
             "exceptionName": type(f.error).__name__,
             "message": str(f.error),
             "stacktrace": _stacktrace(f.error),
-            "timestamp": f.time_ms,
+            "timestamp": _ms(f.time),
             "taskName": None,
             "location": None,
             "failureLabels": {},
             "concurrentExceptions": [],
             "restart": None if f.restart_attempt is None
-            else {"attempt": f.restart_attempt, "timestamp": f.restart_time_ms},
+            else {"attempt": f.restart_attempt, "timestamp": _ms(f.restart_time)},
         })  # fmt: skip
     last = entries[0] if entries else None
     return {

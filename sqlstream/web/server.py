@@ -67,18 +67,10 @@ class ServedJob(Protocol):
     def trigger_stop_with_savepoint(self) -> Future[str]: ...
 
 
-def _ms(t: float | None) -> int | None:
-    return None if t is None else int(t * 1000)
-
-
 def view_of(job: ServedJob) -> api.JobView:
     """A snapshot of one job for the API's pure functions."""
-    failures = [
-        api.FailureView(int(f.time * 1000), f.error, f.restart_attempt, _ms(f.restart_time))
-        for f in job.exceptions()
-    ]
     return api.JobView(
-        job.id, job.name, job.plan, int(job.started * 1000), job.status, job.metrics(), failures
+        job.id, job.name, job.plan, int(job.started * 1000), job.status, job.metrics(), job.exceptions()
     )
 
 

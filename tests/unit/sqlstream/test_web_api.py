@@ -13,6 +13,7 @@ from planner.physical import PhysicalPlan
 from runtime.checkpoint.storage import CheckpointError
 from runtime.graph import parallelism
 from runtime.metrics import JobMetrics, NodeInfo
+from sqlstream.jobs import Failure
 from sqlstream.web import api
 
 NOW = 1_800_000_000_000
@@ -181,8 +182,8 @@ def test_exceptions_newest_first_with_the_restart_that_followed() -> None:
     except ValueError as e:
         first = e
     failures = [
-        api.FailureView(NOW - 3000, first, restart_attempt=1, restart_time_ms=NOW - 2000),
-        api.FailureView(NOW - 1000, CheckpointError("disk full")),
+        Failure((NOW - 3000) / 1000, first, restart_attempt=1, restart_time=(NOW - 2000) / 1000),
+        Failure((NOW - 1000) / 1000, CheckpointError("disk full")),
     ]
     doc = api.exceptions(view(plan, m, "FAILED", failures=failures))
     newest, older = doc["exceptionHistory"]["entries"]
