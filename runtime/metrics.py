@@ -99,9 +99,9 @@ class JobMetrics:
         self.subtasks: dict[int, list[OperatorMetrics]] = {}
 
     def add_node(self, info: NodeInfo) -> list[OperatorMetrics]:
-        self.nodes.append(info)
         subs = [OperatorMetrics(info.id, i) for i in range(info.parallelism)]
         self.subtasks[info.id] = subs
+        self.nodes.append(info)  # last: a snapshot taken from another thread meanwhile skips it
         return subs
 
     def snapshot(self, status: str = "") -> dict[str, Any]:

@@ -101,6 +101,10 @@ def test_the_api_shows_the_running_job_with_its_metrics(session: sqlstream.Sessi
     assert shown.columns[-1] == "dashboard"
     assert shown.rows[0][-1] == f"{base}#/job/{handle.id}"
 
+    assert call(f"{base}jobs/{handle.id}?mode=cancel", "PATCH") == (202, {})  # Flink's cancel
+    assert handle.wait(timeout=30) and handle.status == "CANCELED"
+    assert get(f"{base}jobs/{handle.id}")["state"] == "CANCELED"
+
 
 def test_stop_with_savepoint_over_http(session: sqlstream.Session, tmp_path: Path) -> None:
     handle = start(session)
