@@ -100,7 +100,7 @@ class JobHandle:
         self.job = Job(plan, job_id=self.id)
         self.restarts: list[str] = []  # why each restart happened, for SHOW JOBS and the CLI
         self.failures: list[Failure] = []  # each failure, when, and the restart that followed
-        self._attempt_started = self.started
+        self.attempt_started = self.started  # wall clock; the current attempt (after restarts)
         self._cancelled = False
         strategy = RestartStrategy.from_config(self.job.config)
         self._future: Future[Any] = asyncio.run_coroutine_threadsafe(
@@ -109,9 +109,9 @@ class JobHandle:
 
     def _restarted(self, job: Job, error: BaseException, attempt: int) -> None:
         """A new attempt took over (on the jobs' loop): it is the one to watch and cancel."""
-        failed_at = self._attempt_started + float(self.job.metrics().get("elapsed_s", 0.0))
-        self._attempt_started = time.time()
-        self.failures.append(Failure(failed_at, error, attempt, self._attempt_started))
+        failed_at = self.attempt_started + float(self.job.metrics().get("elapsed_s", 0.0))
+        self.attempt_started = time.time()
+        self.failures.append(Failure(failed_at, error, attempt, self.attempt_started))
         self.job = job
         self.restarts.append(f"restart {attempt}: {error}")
 
@@ -121,7 +121,7 @@ class JobHandle:
         out = list(self.failures)
         error = self.error
         if error is not None:
-            failed_at = self._attempt_started + float(self.job.metrics().get("elapsed_s", 0.0))
+            failed_at = self.attempt_started + float(self.job.metrics().get("elapsed_s", 0.0))
             out.append(Failure(failed_at, error))
         return out
 

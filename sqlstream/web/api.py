@@ -41,8 +41,9 @@ class JobView:
     plan: PhysicalPlan
     start_ms: int
     status: str
-    metrics: Mapping[str, Any]
+    metrics: Mapping[str, Any]  # of the current attempt (a restart starts them over, as Flink's)
     failures: Sequence[Failure] = field(default_factory=tuple)
+    attempt_start_ms: int | None = None  # when the current attempt started; None: start_ms
 
     @property
     def final(self) -> bool:
@@ -51,7 +52,8 @@ class JobView:
     def end_ms(self) -> int:
         if not self.final:
             return -1
-        return self.start_ms + int(float(self.metrics.get("elapsed_s", 0.0)) * 1000)
+        started = self.start_ms if self.attempt_start_ms is None else self.attempt_start_ms
+        return started + int(float(self.metrics.get("elapsed_s", 0.0)) * 1000)
 
     def duration_ms(self, now_ms: int) -> int:
         end = self.end_ms()

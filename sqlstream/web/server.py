@@ -54,6 +54,7 @@ class ServedJob(Protocol):
     name: str
     plan: PhysicalPlan
     started: float
+    attempt_started: float
 
     @property
     def status(self) -> str: ...
@@ -70,8 +71,9 @@ class ServedJob(Protocol):
 def view_of(job: ServedJob) -> api.JobView:
     """A snapshot of one job for the API's pure functions."""
     return api.JobView(
-        job.id, job.name, job.plan, int(job.started * 1000), job.status, job.metrics(), job.exceptions()
-    )
+        job.id, job.name, job.plan, int(job.started * 1000), job.status, job.metrics(), job.exceptions(),
+        int(job.attempt_started * 1000),
+    )  # fmt: skip
 
 
 @dataclass

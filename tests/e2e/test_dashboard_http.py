@@ -152,7 +152,8 @@ def test_exceptions_with_the_restart_that_followed(session: sqlstream.Session) -
     for entry in (newest, first):
         assert entry["exceptionName"] == "JobFailedError" and "Could not convert string" in entry["message"]
     assert doc["root-exception"] == newest["stacktrace"]
-    assert get(f"{base}jobs/{handle.id}")["state"] == "FAILED"
+    job = get(f"{base}jobs/{handle.id}")
+    assert job["state"] == "FAILED" and job["end-time"] >= newest["timestamp"] - 1  # the last attempt's end
 
 
 def test_the_page_and_its_assets_are_served(session: sqlstream.Session) -> None:

@@ -193,7 +193,7 @@ function drawSummary(job) {
     figure("rows written", fmtInt(x.rows_written), "rows-written"),
     figure("rows/s since start", fmtRate(x.rows_per_second), "rows-per-second"),
     figure("late rows dropped", fmtInt(x.late_rows_dropped), "late-rows"),
-    figure("running for", fmtMs(job.duration), "duration"),
+    figure(job.state === "RUNNING" ? "running for" : "ran for", fmtMs(job.duration), "duration"),
     figure("started", fmtTime(job["start-time"]), "started"),
   );
 }
