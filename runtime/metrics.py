@@ -13,9 +13,8 @@ turns them into a JSON-able dict::
 ``rows_read`` counts rows out of the sources, ``rows_written`` rows into sinks and
 collect nodes; ``rows_per_second`` is ``rows_read`` over the elapsed time. ``busy_ms`` is
 the time a subtask spent in its operator (``process_batch``; a source's reader polls that
-returned rows), summed
-over the subtasks, as Flink's ``accumulatedBusyTime``: its growth per second of wall time
-says how close the operator is to being the bottleneck.
+returned rows), summed over the subtasks, as Flink's ``accumulatedBusyTime``: its growth
+per second of wall time says how close the operator is to being the bottleneck.
 """
 
 from __future__ import annotations

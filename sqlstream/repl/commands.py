@@ -105,7 +105,7 @@ def _web(ctx: CommandContext, arg: str) -> Action:
     SHOW JOBS, RESET and the address message are the same either way."""
     word = arg.strip().lower()
     if word == "off":
-        ctx.run_sql("RESET 'rest.port'")
+        ctx.run_sql(f"RESET '{WEB_PORT_KEY}'")
         return Action.CONTINUE
     port = word or ctx.get_config(WEB_PORT_KEY) or DEFAULT_WEB_PORT
     if not port.isdigit():
