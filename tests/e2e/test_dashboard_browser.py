@@ -157,6 +157,17 @@ def test_the_page_shows_the_running_job(running: Running, browser: Browser) -> N
     assert "No exceptions." in facts["exceptions"]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 
+    # a click on an operator's box lists its subtasks
+    browser.js(f"document.querySelector('#graph g.vertex[data-vertex-id=\"{agg['id']}\"]')"
+               ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")  # fmt: skip
+    subtasks = browser.wait_for(
+        "the operator's subtasks",
+        "!document.querySelector('#vertex').hidden && "
+        "[...document.querySelectorAll('#subtasks tbody tr')].map((tr) => tr.dataset.subtask)",
+    )
+    assert subtasks == ["0", "1"]
+    assert browser.js("document.querySelector('#vertex-name').textContent").startswith(agg["name"])
+
 
 def test_the_stop_button_stops_the_job_with_a_savepoint(running: Running, browser: Browser) -> None:
     browser.goto(f"{running.url}#/job/{running.job_id}")
