@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -185,11 +184,14 @@ def test_rest_port_set_reset_and_a_taken_port(tmp_path: Path) -> None:
             with pytest.raises(SqlStreamError, match=f"cannot serve the dashboard on 127.0.0.1:{port}"):
                 s.execute(f"SET 'rest.port' = '{port}'")
         assert s.dashboard is first and s.config["rest.port"] == "0"  # as before the SET
+        moved = s.execute("SET 'rest.bind-address' = '127.0.0.2'").message
+        assert s.dashboard is not first and s.dashboard is not None
+        assert s.dashboard.url.startswith("http://127.0.0.2:") and s.dashboard.url in moved
+        assert get(s.dashboard.url + "jobs") == {"jobs": []}
+        with pytest.raises(OSError):
+            call(first.url + "jobs")  # the old address is closed
+        first = s.dashboard
         assert "Dashboard stopped." in s.execute("RESET 'rest.port'").message
         assert s.dashboard is None
-        status: Any = None
-        try:
-            call(first.url + "jobs")
-        except OSError as e:
-            status = e
-        assert status is not None  # nothing listens any more
+        with pytest.raises(OSError):
+            call(first.url + "jobs")  # nothing listens any more
