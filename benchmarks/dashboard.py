@@ -11,13 +11,10 @@ ratios, and the CPU time it takes this process to answer one poll of the page ov
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,59 +39,57 @@ SINK = (
 )
 
 
-def poll(base: str, job_id: str, stop: threading.Event, every_s: float, counter: list[int]) -> None:
-    """One page open on the job: its requests, once a second."""
-    while not stop.wait(every_s):
-        for p in PAGE_POLL:
-            with urllib.request.urlopen(base + p.format(id=job_id).lstrip("/"), timeout=10) as r:
-                json.loads(r.read())
-            counter[0] += 1
-
-
 CLIENT = """
-import sys, urllib.request
-base, paths, polls = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
-for _ in range(polls):
+import sys, time, urllib.request
+base, paths, polls, every_s = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), float(sys.argv[4])
+n = 0
+while n < polls or polls < 0:
     for p in paths:
         urllib.request.urlopen(base + p.lstrip("/"), timeout=10).read()
+    n += 1
+    time.sleep(every_s)
 """
+
+
+def page(dashboard: Dashboard, job_id: str, polls: int, every_s: float) -> subprocess.Popen[bytes]:
+    """The page's requests from another process, as a browser would send them: ``polls``
+    times (or until killed when negative), ``every_s`` apart."""
+    paths = ",".join(p.format(id=job_id) for p in PAGE_POLL)
+    return subprocess.Popen([sys.executable, "-c", CLIENT, dashboard.url, paths, str(polls), str(every_s)])
 
 
 def cpu_per_poll_ms(dashboard: Dashboard, job_id: str, polls: int = 200) -> float:
     """This process's CPU time for answering one page poll over HTTP (sockets, threads,
-    documents, JSON), asked by another process so that the asking is not counted."""
-    paths = ",".join(p.format(id=job_id) for p in PAGE_POLL)
+    documents, JSON); the asking is another process's."""
     start = time.process_time()
-    subprocess.run([sys.executable, "-c", CLIENT, dashboard.url, paths, str(polls)], check=True)
+    if page(dashboard, job_id, polls, 0.0).wait() != 0:
+        raise RuntimeError("the polling process failed")
     return (time.process_time() - start) / polls * 1000
 
 
-def run_once(args: argparse.Namespace, web: bool) -> tuple[float, int]:
-    """(rows/s over the job's own time, requests answered)."""
+def run_once(args: argparse.Namespace, web: bool) -> tuple[float, float]:
+    """(rows/s over the job's own time, this process's CPU seconds per million rows)."""
     config = {"parallelism.default": str(args.parallelism)}
     if web:
         config["rest.port"] = "0"
     with sqlstream.connect(config=config) as session:
         session.execute(source_ddl(args, None))
         session.execute(SINK)
+        cpu = time.process_time()
         handle = session.execute(f"INSERT INTO out {QUERIES[args.query][0]}").job
         assert handle is not None
-        stop, counter = threading.Event(), [0]
-        poller = None
-        if web and session.dashboard is not None:
-            base = session.dashboard.url
-            poller = threading.Thread(target=poll, args=(base, handle.id, stop, 1.0, counter))
-            poller.start()
+        poller = page(session.dashboard, handle.id, -1, 1.0) if session.dashboard is not None else None
         handle.wait()
-        stop.set()
+        cpu = time.process_time() - cpu
         if poller is not None:
-            poller.join()
+            poller.kill()
+            poller.wait()
         if handle.error is not None:
             raise handle.error
         m = handle.metrics()
-        if web and session.dashboard is not None and not CPU:
+        if session.dashboard is not None and not CPU:
             CPU.append(cpu_per_poll_ms(session.dashboard, handle.id))
-        return m["rows_read"] / m["elapsed_s"], counter[0]
+        return m["rows_read"] / m["elapsed_s"], cpu / m["rows_read"] * 1e6
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -106,21 +101,24 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap.add_argument("--parallelism", "-p", type=int, default=1)
     ap.add_argument("--runs", type=int, default=8, help="pairs of runs, alternating which goes first")
     args = ap.parse_args(argv)
-    without: list[float] = []
-    polled: list[float] = []
+    without: list[tuple[float, float]] = []
+    polled: list[tuple[float, float]] = []
     for i in range(args.runs):  # a pair of runs, in turn first and second
         for web in (False, True) if i % 2 == 0 else (True, False):
-            rate, requests = run_once(args, web)
-            (polled if web else without).append(rate)
-            print(f"run {i + 1} {'dashboard polled' if web else 'no dashboard   '}: {rate:,.0f} rows/s"
-                  + (f" ({requests} requests answered)" if web else ""), flush=True)  # fmt: skip
-    a, b = statistics.median(without), statistics.median(polled)
-    pairs = statistics.median(p / w for p, w in zip(polled, without))
-    print(f"median without dashboard: {a:,.0f} rows/s")
-    print(f"median with dashboard polled every second: {b:,.0f} rows/s ({b / a:.1%} of without)")
+            rate, cpu = run_once(args, web)
+            (polled if web else without).append((rate, cpu))
+            print(f"run {i + 1} {'dashboard polled' if web else 'no dashboard   '}: {rate:,.0f} rows/s, "
+                  f"{cpu:.3f} CPU s per 1M rows", flush=True)  # fmt: skip
+    a, b = statistics.median(r for r, _ in without), statistics.median(r for r, _ in polled)
+    ca, cb = statistics.median(c for _, c in without), statistics.median(c for _, c in polled)
+    pairs = statistics.median(p[0] / w[0] for p, w in zip(polled, without))
+    print(f"median without dashboard: {a:,.0f} rows/s, {ca:.3f} CPU s per 1M rows")
+    print(f"median with dashboard polled every second: {b:,.0f} rows/s ({b / a:.1%} of without), "
+          f"{cb:.3f} CPU s per 1M rows ({cb / ca:.1%} of without)")  # fmt: skip
     print(f"median of the pairs' ratios (polled / without): {pairs:.1%}")
     print(f"CPU to answer one page poll ({len(PAGE_POLL)} requests over HTTP): {CPU[0]:.2f} ms")
-    return {"without": a, "polled": b, "ratio": b / a, "pair_ratio": pairs, "cpu_ms_per_poll": CPU[0]}
+    return {"without": a, "polled": b, "ratio": b / a, "pair_ratio": pairs, "cpu_ratio": cb / ca,
+            "cpu_ms_per_poll": CPU[0]}  # fmt: skip
 
 
 if __name__ == "__main__":
