@@ -80,6 +80,21 @@ class IntKey(ConfigKey[int]):
 
 
 @dataclass(frozen=True)
+class PortKey(ConfigKey[int | None]):
+    """A TCP port, 0 for any free one; unset or empty: nothing is served."""
+
+    type_name: str = "int"
+
+    def parse(self, text: str) -> int | None:
+        if not text.strip():
+            return None
+        value = parse_int(text, self.name)
+        if not 0 <= value <= 65535:
+            raise OptionError(f"'{self.name}' = '{text}' is not a port (0 to 65535)")
+        return value
+
+
+@dataclass(frozen=True)
 class BoolKey(ConfigKey[bool]):
     type_name: str = "boolean"
 
@@ -197,6 +212,12 @@ LOCAL_TIME_ZONE = StringKey(
     "table.local-time-zone", "UTC", "time zone of TIMESTAMP_LTZ values and PROCTIME()"
 )
 DML_SYNC = BoolKey("table.dml-sync", "false", "INSERT waits for the job to finish")
+REST_PORT = PortKey(
+    "rest.port",
+    None,
+    "serve the dashboard and Flink's REST API on this port (0: any free port); unset: no dashboard",
+)
+REST_BIND_ADDRESS = StringKey("rest.bind-address", "127.0.0.1", "the address the dashboard listens on")
 # The runtime's own knobs.
 BATCH_SIZE = IntKey(
     "sqlstream.runtime.batch-size", "65536", "rows a source gathers into one batch", minimum=1
@@ -242,6 +263,8 @@ KEYS: dict[str, ConfigKey[object]] = {
         WATERMARK_INTERVAL,
         LOCAL_TIME_ZONE,
         DML_SYNC,
+        REST_PORT,
+        REST_BIND_ADDRESS,
         BATCH_SIZE,
         LINGER,
         CHANNEL_CAPACITY,

@@ -149,7 +149,7 @@ class Task:
         while True:
             if ck is not None and ck.mailbox:
                 await self._handle_mailbox(ck)
-            messages, done = await op.poll()
+            messages, done = await op.poll()  # its busy time: runtime/operators/source.py
             await self._emit(messages)
             if done:
                 return
@@ -204,7 +204,10 @@ class Task:
                 self.idle_sent = False
                 self.metrics.rows_in += msg.num_rows
                 self.metrics.batches_in += 1
-                await self._emit(await op.process_batch(msg, self.channel_edges[i]))
+                busy = time.perf_counter()
+                out = await op.process_batch(msg, self.channel_edges[i])
+                self.metrics.busy_ms += (time.perf_counter() - busy) * 1000
+                await self._emit(out)
                 crash_point("processing")
             elif isinstance(msg, Watermark):
                 self.idle[i] = False

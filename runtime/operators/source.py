@@ -69,8 +69,11 @@ class SourceOp(SourceOperator):
         while True:
             if self.reader.finished:
                 return self._flush(pending), True
+            started = time.perf_counter()
             batch = await self.reader.poll(self.batch_rows - rows)
             if batch is not None and batch.num_rows:
+                # busy: reading rows; a poll that found none was waiting, not working
+                self.metrics.busy_ms += (time.perf_counter() - started) * 1000
                 if not pending:
                     deadline = time.monotonic() + self.linger_s
                 pending.append(batch)

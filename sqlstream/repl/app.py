@@ -389,7 +389,7 @@ class Shell:
         if result.kind == ResultKind.OK:
             self.echo(f"[INFO] {result.message}")
         elif result.kind == ResultKind.TABLE:
-            self._emit(render_table(result.columns, result.rows, self._max_width()))
+            self._emit(render_table(result.columns, result.rows, self._max_width(), result.full_width))
         elif result.kind == ResultKind.TEXT:
             self._emit(result.message.rstrip("\n"))
         elif result.kind == ResultKind.JOB:
