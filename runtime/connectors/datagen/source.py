@@ -26,13 +26,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.connectors.datagen import DatagenConfig
 from catalog.errors import OptionError
 from catalog.options import OptionBag, parse_duration_ms
 from catalog.types import DataType, parse_type
 from planner.physical import SourceSpec
 from runtime.arrow_types import to_arrow
 from runtime.batches import output_schema
-from runtime.connectors.base import SourceReader, SubtaskContext
+from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 
 _INT_RANGES = {
     "TINYINT": (np.int8, -(2**7), 2**7 - 1),
@@ -423,20 +424,12 @@ def _share(total: int, ctx: SubtaskContext) -> int:
 class DatagenSource(SourceReader):
     def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        bag = OptionBag(spec.options, f"table '{spec.table}'")
-        bag.get("connector")
-        bag.get("scan.parallelism")
-        if spec.metadata:
-            raise OptionError(
-                f"{bag.where}: the datagen connector has no metadata columns ({', '.join(spec.metadata)})"
-            )
-        rate = bag.get_int("rows-per-second", 10000)
-        if rate is None or rate <= 0:
-            raise OptionError(f"{bag.where}: 'rows-per-second' must be positive")
-        total = bag.get_int("number-of-rows")
-        if total is not None and total < 0:
-            raise OptionError(f"{bag.where}: 'number-of-rows' must not be negative")
-        seed = bag.get_int("sqlstream.seed", 0) or 0
+        config = source_config(spec)
+        assert isinstance(config, DatagenConfig)
+        bag = OptionBag(spec.options, f"table '{spec.table}'")  # the fields.* options, per type
+        for key in ("connector", "scan.parallelism", "rows-per-second", "number-of-rows", "sqlstream.seed"):
+            bag.get(key)
+        rate, total, seed = config.rows_per_second, config.number_of_rows, config.seed
         self.rate = max(1, _share(rate, ctx))
         self.limit: int | None = None if total is None else _share(total, ctx)
         self.schema = output_schema(spec.columns, False)
