@@ -17,6 +17,7 @@ from catalog.connectors.spec import (
     ChangelogMode,
     ConnectorConfig,
     ConnectorSpec,
+    OptionSpec,
     OptionType,
     TableInfo,
 )
@@ -340,30 +341,23 @@ _COMMON = (
 )
 _UPDATES = (ChangelogMode.INSERT_ONLY, ChangelogMode.UPSERT, ChangelogMode.ALL)
 
-JDBC = ConnectorSpec(
-    "jdbc",
-    (_o("url", required=True), _o("driver"), *_COMMON),
-    source=True,
-    sink=True,
-    bounded=_bounded,
-    sink_changelog=_UPDATES,
-    guarantees=ALL_GUARANTEES,
-    guarantee_option="sink.delivery-guarantee",
-    lookup=True,
-    sink_type_error=sink_type_error,
-    configure=configure_jdbc,
-)
 
-POSTGRES = ConnectorSpec(
-    "postgres",
-    (_o("dsn", required=True), *_COMMON),
-    source=True,
-    sink=True,
-    bounded=_bounded,
-    sink_changelog=_UPDATES,
-    guarantees=ALL_GUARANTEES,
-    guarantee_option="sink.delivery-guarantee",
-    lookup=True,
-    sink_type_error=sink_type_error,
-    configure=configure_jdbc,
-)
+def _spec(name: str, where: tuple[OptionSpec, ...]) -> ConnectorSpec:
+    """``jdbc`` and ``postgres`` differ only in how they say where the database is."""
+    return ConnectorSpec(
+        name,
+        (*where, *_COMMON),
+        source=True,
+        sink=True,
+        bounded=_bounded,
+        sink_changelog=_UPDATES,
+        guarantees=ALL_GUARANTEES,
+        guarantee_option="sink.delivery-guarantee",
+        lookup=True,
+        sink_type_error=sink_type_error,
+        configure=configure_jdbc,
+    )
+
+
+JDBC = _spec("jdbc", (_o("url", required=True), _o("driver")))
+POSTGRES = _spec("postgres", (_o("dsn", required=True),))

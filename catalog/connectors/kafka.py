@@ -284,9 +284,20 @@ class KafkaConfig(ConnectorConfig):
         return requested == Guarantee.EXACTLY_ONCE and _checkpointing_mode(config) != "AT_LEAST_ONCE"
 
 
-def _offsets(options: Mapping[str, str], key: str, where: str) -> dict[int, int] | None:
-    text = options.get(key)
-    return parse_specific_offsets(text, where, key) if text else None
+def _offsets_mode(
+    options: Mapping[str, str], kind: str, default: str, where: str
+) -> tuple[str, int | None, dict[int, int] | None]:
+    """``scan.<kind>.mode`` and its companion: a timestamp or specific offsets."""
+    mode = (options.get(f"scan.{kind}.mode") or default).lower()
+    ts = _int(options, f"scan.{kind}.timestamp-millis")
+    offsets_key = f"scan.{kind}.specific-offsets"
+    text = options.get(offsets_key)
+    offsets = parse_specific_offsets(text, where, offsets_key) if text else None
+    if mode == "timestamp" and ts is None:
+        raise OptionError(f"{where}: scan.{kind}.mode 'timestamp' needs 'scan.{kind}.timestamp-millis'")
+    if mode == "specific-offsets" and offsets is None:
+        raise OptionError(f"{where}: scan.{kind}.mode 'specific-offsets' needs '{offsets_key}'")
+    return mode, ts, offsets
 
 
 def _int(options: Mapping[str, str], key: str) -> int | None:
@@ -310,24 +321,8 @@ def _configure(table: TableInfo, upsert: bool) -> KafkaConfig:
         except re.error as e:
             raise OptionError(f"{where}: 'topic-pattern' is not a regex: {e}") from None
     default_startup = "earliest-offset" if upsert else "group-offsets"  # Flink's upsert-kafka reads all
-    startup = (options.get("scan.startup.mode") or default_startup).lower()
-    startup_ts = _int(options, "scan.startup.timestamp-millis")
-    startup_offsets = _offsets(options, "scan.startup.specific-offsets", where)
-    if startup == "timestamp" and startup_ts is None:
-        raise OptionError(f"{where}: scan.startup.mode 'timestamp' needs 'scan.startup.timestamp-millis'")
-    if startup == "specific-offsets" and startup_offsets is None:
-        raise OptionError(
-            f"{where}: scan.startup.mode 'specific-offsets' needs 'scan.startup.specific-offsets'"
-        )
-    bounded = (options.get("scan.bounded.mode") or "unbounded").lower()
-    bounded_ts = _int(options, "scan.bounded.timestamp-millis")
-    bounded_offsets = _offsets(options, "scan.bounded.specific-offsets", where)
-    if bounded == "timestamp" and bounded_ts is None:
-        raise OptionError(f"{where}: scan.bounded.mode 'timestamp' needs 'scan.bounded.timestamp-millis'")
-    if bounded == "specific-offsets" and bounded_offsets is None:
-        raise OptionError(
-            f"{where}: scan.bounded.mode 'specific-offsets' needs 'scan.bounded.specific-offsets'"
-        )
+    startup, startup_ts, startup_offsets = _offsets_mode(options, "startup", default_startup, where)
+    bounded, bounded_ts, bounded_offsets = _offsets_mode(options, "bounded", "unbounded", where)
     partitioner = (options.get("sink.partitioner") or "default").lower()
     if partitioner not in PARTITIONERS:
         raise OptionError(

@@ -148,3 +148,11 @@ def check_properties(props: Mapping[str, str], where: str) -> None:
     jaas = props.get("sasl.jaas.config")
     if jaas:
         parse_jaas(jaas, where)
+    for store in ("truststore", "keystore"):
+        type_key = f"ssl.{store}.type"
+        if props.get(f"ssl.{store}.location") and props.get(type_key, "PEM").upper() != "PEM":
+            raise OptionError(
+                f"{where}: 'properties.{type_key}' = '{props[type_key]}': only PEM files can be "
+                "read from Python (a JKS or PKCS12 store cannot)",
+                hint=f"convert the store to PEM (keytool/openssl) and set 'properties.{type_key}' = 'PEM'",
+            )

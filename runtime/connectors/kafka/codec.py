@@ -3,8 +3,8 @@ source and the sink; the layout itself is parsed and checked by ``catalog.connec
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from catalog.connectors.kafka import RecordLayout
 from planner.physical import Field
@@ -12,16 +12,8 @@ from planner.physical import Field
 KIND_UPDATE_AFTER, KIND_DELETE = 2, 3  # row kinds an upsert record stands for
 
 
-@dataclass
-class Codec:
-    """How rows map to a record's key and value: the fields of each and their formats."""
-
-    key_fields: tuple[str, ...]  # table column names
-    key_prefix: str
-    value_fields: tuple[str, ...]
-    key_format: str | None
-    value_format: str
-    value_prefix: str  # "" for 'format', "value." for 'value.format'
+class Codec(RecordLayout):
+    """A table's record layout with the record fields each format sees."""
 
     def key_record_fields(self, columns: Sequence[Field]) -> list[Field]:
         """The key's fields as the key record names them (without ``key.fields-prefix``)."""
@@ -35,11 +27,4 @@ class Codec:
     @classmethod
     def of(cls, layout: RecordLayout) -> Codec:
         """The codec of a table's record layout (parsed and checked by the catalog)."""
-        return cls(
-            layout.key_fields,
-            layout.key_prefix,
-            layout.value_fields,
-            layout.key_format,
-            layout.value_format,
-            layout.value_prefix,
-        )
+        return cls(**{f.name: getattr(layout, f.name) for f in dataclasses.fields(layout)})

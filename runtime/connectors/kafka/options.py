@@ -27,24 +27,14 @@ from catalog.connectors.kafka_properties import (
     parse_jaas,
     typed_property,
 )
-from catalog.errors import OptionError
 
 
-def _ssl_context(props: Mapping[str, str], where: str) -> Any:
+def _ssl_context(props: Mapping[str, str]) -> Any:
+    """The client's TLS context from PEM files (``check_properties`` refused other stores)."""
     from aiokafka.helpers import create_ssl_context
 
-    def pem(location_key: str, type_key: str | None) -> str | None:
-        location = props.get(location_key)
-        if location and type_key and props.get(type_key, "PEM").upper() != "PEM":
-            raise OptionError(
-                f"{where}: 'properties.{type_key}' = '{props[type_key]}': only PEM files can be "
-                "read from Python (a JKS or PKCS12 store cannot)",
-                hint=f"convert the store to PEM (keytool/openssl) and set 'properties.{type_key}' = 'PEM'",
-            )
-        return location
-
-    cafile = pem("ssl.truststore.location", "ssl.truststore.type") or props.get("ssl.ca.location")
-    certfile = pem("ssl.keystore.location", "ssl.keystore.type") or props.get("ssl.certificate.location")
+    cafile = props.get("ssl.truststore.location") or props.get("ssl.ca.location")
+    certfile = props.get("ssl.keystore.location") or props.get("ssl.certificate.location")
     keyfile = props.get("ssl.key.location") or (certfile if props.get("ssl.keystore.location") else None)
     password = props.get("ssl.key.password") or props.get("ssl.keystore.password")
     context = create_ssl_context(cafile=cafile, certfile=certfile, keyfile=keyfile, password=password)
@@ -77,7 +67,7 @@ def client_kwargs(props: Mapping[str, str], client: str, where: str) -> dict[str
         out["sasl_plain_username"] = user
         out["sasl_plain_password"] = password
     if str(out.get("security_protocol", "")).endswith("SSL") or any(k.startswith("ssl.") for k in props):
-        out["ssl_context"] = _ssl_context(props, where)
+        out["ssl_context"] = _ssl_context(props)
     if client == "producer" and "acks" in out:
         acks = str(out["acks"]).lower()
         out["acks"] = "all" if acks in ("all", "-1") else int(acks)

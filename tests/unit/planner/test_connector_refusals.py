@@ -106,6 +106,11 @@ def refused_at_plan(ddl: str, sql: str, message: str, config: Mapping[str, str] 
         ("'topic' = 'a', 'format' = 'json', 'properties.key.serializer' = 'x'", "cannot be set"),
         ("'topic' = 'a', 'format' = 'json', 'properties.linger.ms' = 'soon'", "is not an integer"),
         ("'topic' = 'a', 'format' = 'json', 'properties.sasl.jaas.config' = 'x'", "names no username"),
+        (
+            "'topic' = 'a', 'format' = 'json', 'properties.ssl.truststore.location' = '/t.jks', "
+            "'properties.ssl.truststore.type' = 'JKS'",
+            "only PEM files can be read from Python",
+        ),
     ],
 )
 def test_kafka_option_conflicts_fail_at_create_table(options: str, message: str) -> None:
