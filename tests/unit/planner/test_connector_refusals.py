@@ -313,6 +313,13 @@ def test_csv_cannot_hold_a_nested_column() -> None:
         ("'fields.id.kind' = 'sequence'", "'fields.id.start' is required for a sequence"),
         ("'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.min' = '0'", "does not apply"),
         ("'fields.id.end' = '9'", "'fields.id.end' does not apply to kind 'random'"),
+        ("'fields.name.min' = '1'", "'fields.name.min' does not apply to column 'name' of type STRING"),
+        ("'fields.id.min' = '5', 'fields.id.max' = '1'", "'fields.id.min' (5) is larger than the max (1)"),
+        ("'fields.id.max' = '1e30'", "'fields.id.max' is out of range for BIGINT"),
+        ("'fields.id.min' = 'low'", "'fields.id.min' = 'low' is not a number"),
+        ("'fields.name.length' = '-1'", "'fields.name.length' must not be negative"),
+        ("'fields.id.null-rate' = '2'", "'fields.id.null-rate' must be between 0 and 1"),
+        ("'fields.id.kind' = 'sequence', 'fields.id.start' = '9', 'fields.id.end' = '1'", "smaller than"),
     ],
 )
 def test_datagen_option_conflicts_fail_at_create_table(options: str, message: str) -> None:
