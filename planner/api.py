@@ -21,7 +21,7 @@ from dataclasses import replace
 from sqlglot import exp
 
 from catalog.config import PIPELINE_NAME
-from catalog.connectors import validate_options
+from catalog.connectors import configure_table, table_info
 from catalog.errors import SqlStreamError
 from catalog.schema import Column, ColumnKind, Schema
 from catalog.store import Catalog
@@ -163,7 +163,6 @@ def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
             f"expected CREATE TABLE, got {type(statement).__name__}", line=statement.line, col=statement.col
         )
     try:
-        validate_options(statement.options, f"table '{statement.name}'")
         table = TableDef(
             name=statement.name,
             schema=statement.schema,
@@ -171,6 +170,7 @@ def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
             temporary=statement.temporary,
             comment=statement.comment,
         )
+        configure_table(table_info(table))  # every option and the rules between them
         return _type_computed_columns(table, catalog)
     except SqlStreamError as e:
         raise _located(e, statement) from None

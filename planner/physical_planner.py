@@ -19,9 +19,19 @@ from catalog.config import (
     WATERMARK_INTERVAL,
     checkpointing_enabled,
 )
-from catalog.connectors import ChangelogMode, Guarantee, connector_spec
+from catalog.connectors import (
+    CONNECTORS,
+    ChangelogMode,
+    ConnectorConfig,
+    ConnectorSpec,
+    Guarantee,
+    configure_table,
+    connector_spec,
+    table_info,
+)
 from catalog.errors import OptionError
 from catalog.options import parse_int
+from catalog.table import TableDef
 from planner import codegen
 from planner.errors import PlanError
 from planner.logical import (
@@ -63,13 +73,7 @@ def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mappi
     checkpointing allows. Exactly-once commits on completed checkpoints, so it needs
     checkpointing on and in EXACTLY_ONCE mode; otherwise the sink is at-least-once."""
     spec = connector_spec(connector)
-    best = spec.guarantees[0]
-    requested: Guarantee | None = None
-    if spec.guarantee_option and spec.guarantee_option in options:
-        requested = Guarantee(options[spec.guarantee_option].lower())
-    if requested is None:
-        # Flink's defaults: Kafka at-least-once, FileSink and JDBC XA exactly-once.
-        requested = Guarantee.AT_LEAST_ONCE if spec.name in ("kafka", "upsert-kafka") else best
+    requested = spec.requested_guarantee(options)
     if requested not in spec.guarantees:
         raise OptionError(
             f"connector '{spec.name}' cannot give '{requested.value}' delivery",
@@ -80,6 +84,16 @@ def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mappi
     ):
         return Guarantee.AT_LEAST_ONCE
     return requested
+
+
+def _configure(table: TableDef) -> tuple[ConnectorSpec, ConnectorConfig]:
+    """The table's connector spec and typed config (every rule between its options)."""
+    return configure_table(table_info(table))
+
+
+def _connectors(can: Callable[[ConnectorSpec], bool]) -> str:
+    """The connectors that ``can``, for a hint."""
+    return ", ".join(name for name, spec in CONNECTORS.items() if can(spec))
 
 
 def _parallelism(config: Mapping[str, str]) -> int:
@@ -161,7 +175,8 @@ class PhysicalPlanner:
     # ---- one method per logical node kind (_TRANSLATORS below maps kinds to them) ----------
     def _scan(self, node: Scan) -> Node:
         table = node.table
-        spec = connector_spec(table.connector)
+        spec, connector_config = _configure(table)
+        connector_config.check_source(table_info(table))
         p = self.default_parallelism
         if "scan.parallelism" in table.options:
             p = parse_int(table.options["scan.parallelism"], "scan.parallelism")
@@ -171,11 +186,12 @@ class PhysicalPlanner:
             options=dict(table.options),
             columns=_fields(node.fields),
             metadata=dict(node.metadata),
-            bounded=_bounded(spec.name, table.options),
+            bounded=spec.scan_bounded(table.options),
             primary_key=tuple(table.schema.primary_key),
         )
-        changelog = ChangelogMode.UPSERT if spec.name == "upsert-kafka" else ChangelogMode.INSERT_ONLY
-        return self._add(f"TableSourceScan({table.name})", source, (), node.fields, p, changelog)
+        return self._add(
+            f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog
+        )
 
     def _calc(self, node: Calc) -> Node:
         child = self._translate(node.input)
@@ -231,9 +247,11 @@ class PhysicalPlanner:
         child = self._translate(node.input)
         dim_cols = node.table.schema.physical
         n_in = len(node.input.fields)
+        dim_spec, dim_config = _configure(node.table)
+        dim_config.check_lookup(table_info(node.table), [column for _, column in node.keys])
         spec_lj = LookupJoinSpec(
             table=node.table.name,
-            connector=connector_spec(node.table.connector).name,
+            connector=dim_spec.name,
             options=dict(node.table.options),
             columns=tuple(Field(c.name, c.type.sql()) for c in dim_cols),
             output_names=tuple(f.name for f in node.fields[n_in:]),
@@ -263,11 +281,11 @@ class PhysicalPlanner:
     def _sink(self, node: Sink) -> Node:
         child = self._translate(node.input)
         table = node.table
-        spec = connector_spec(table.connector)
+        spec, connector_config = _configure(table)
         if not spec.sink:
             raise PlanError(
                 f"table '{table.name}' uses connector '{spec.name}', which can only be read",
-                hint="write into a table whose connector is a sink (print, filesystem, kafka, ...)",
+                hint=f"write into a table whose connector is a sink ({_connectors(lambda s: s.sink)})",
             )
         pk = table.schema.primary_key
         changelog = child.changelog
@@ -279,8 +297,8 @@ class PhysicalPlanner:
                     f"table sink '{table.name}' (connector '{spec.name}') doesn't support consuming "
                     f"update changes, which are produced by {producer}",
                     hint="write the result into a table with a PRIMARY KEY on an upsert-capable "
-                    "connector (upsert-kafka, jdbc, postgres), or use a window aggregation, "
-                    "whose result is append-only",
+                    f"connector ({_connectors(lambda s: ChangelogMode.UPSERT in s.sink_changelog)}), "
+                    "or use a window aggregation, whose result is append-only",
                 )
             if ChangelogMode.ALL not in accepted and not pk:
                 raise PlanError(
@@ -293,6 +311,12 @@ class PhysicalPlanner:
                 f"table '{table.name}': connector '{spec.name}' requires a PRIMARY KEY",
                 hint="declare PRIMARY KEY (...) NOT ENFORCED",
             )
+        for column in table.schema.columns:
+            why = spec.sink_type_error(column.type) if column.is_persisted else None
+            if why:
+                raise PlanError(f"table '{table.name}': column '{column.name}' has {why}")
+        info = table_info(table)
+        connector_config.check_sink(info, spec.requested_guarantee(table.options), self.config)
         p = child.parallelism
         if "sink.parallelism" in table.options:
             p = parse_int(table.options["sink.parallelism"], "sink.parallelism")
@@ -336,13 +360,3 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Sink: PhysicalPlanner._sink,
     Collect: PhysicalPlanner._collect,
 }
-
-
-def _bounded(connector: str, options: Mapping[str, str]) -> bool:
-    if connector == "datagen":
-        return "number-of-rows" in options
-    if connector == "filesystem":
-        return "source.monitor-interval" not in options
-    if connector in ("kafka", "upsert-kafka"):
-        return options.get("scan.bounded.mode", "unbounded").lower() != "unbounded"
-    return connector_spec(connector).bounded

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from catalog.connectors import FORMATS, NESTED_TYPES, connector_spec
-from catalog.table import TableDef
 from planner.errors import UnsupportedError
-from planner.logical import Aggregate, LogicalNode, Scan, Sink, WindowAssign
+from planner.logical import Aggregate, LogicalNode, WindowAssign
 
 
 def walk(node: LogicalNode) -> Iterator[LogicalNode]:
@@ -53,46 +51,9 @@ def session_without_aggregation(node: LogicalNode) -> None:
         ).with_position(node.line, node.col)
 
 
-def column_types(node: LogicalNode) -> None:
-    """A table's columns must be of types its connector and formats can carry: a csv
-    record has no nested values, PostgreSQL has no MAP or ROW."""
-    if isinstance(node, Scan):
-        _check_table(node.table, "source")
-    elif isinstance(node, Sink):
-        _check_table(node.table, "sink")
-
-
-def _check_table(table: TableDef, role: str) -> None:
-    spec = connector_spec(table.connector)
-    columns = [(c.name, c.type) for c in table.schema.physical]
-    if spec.carries is not None:
-        for name, t in columns:
-            if not spec.carries(t):
-                raise UnsupportedError(
-                    f"table '{table.name}': column '{name}' has type {t.sql()}, which the "
-                    f"'{spec.name}' {role} cannot carry",
-                    hint="declare a supported type (numbers, strings, bytes, dates, times, "
-                    "timestamps, arrays of those), e.g. JSON text for maps and rows",
-                )
-    key_fields = {k.strip() for k in table.options.get("key.fields", "").split(";") if k.strip()}
-    for fkey in spec.format_keys:
-        fmt = FORMATS.get(table.options.get(fkey, "").lower())
-        if fmt is None or fmt.nested_types:
-            continue
-        carried = [(n, t) for n, t in columns if fkey != "key.format" or n in key_fields]
-        for name, t in carried:
-            if t.name in NESTED_TYPES:
-                raise UnsupportedError(
-                    f"table '{table.name}': the {fmt.name} format cannot represent column "
-                    f"'{name}' of type {t.sql()}",
-                    hint="use the json format for nested types",
-                )
-
-
 CHECKS: tuple[Callable[[LogicalNode], None], ...] = (
     retracting_aggregates,
     session_without_aggregation,
-    column_types,
 )
 
 

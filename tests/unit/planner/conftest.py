@@ -31,7 +31,8 @@ CREATE TABLE out_upsert (a STRING, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH 
     'key.format' = 'json', 'value.format' = 'json');
 CREATE TABLE out_kafka (a STRING, b BIGINT) WITH (
     'connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'localhost:9092',
-    'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once');
+    'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
+    'sink.transactional-id-prefix' = 'out-kafka');
 """
 
 

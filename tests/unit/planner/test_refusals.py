@@ -28,13 +28,7 @@ CREATE TABLE nums (k INT, v BIGINT, ts TIMESTAMP(3),
 ) WITH ('connector' = 'datagen', 'number-of-rows' = '10');
 CREATE TABLE maps (a STRING, m MAP<STRING, INT>) WITH (
   'connector' = 'filesystem', 'path' = '/tmp/maps', 'format' = 'json');
-CREATE TABLE pg (a STRING, m MAP<STRING, INT>) WITH (
-  'connector' = 'jdbc', 'url' = 'jdbc:postgresql://localhost/db', 'table-name' = 't');
 CREATE TABLE out_print (a STRING, b BIGINT) WITH ('connector' = 'print');
-CREATE TABLE out_csv (a STRING, r ROW<x INT>) WITH (
-  'connector' = 'filesystem', 'path' = '/tmp/o', 'format' = 'csv');
-CREATE TABLE out_pg (a STRING, m MAP<STRING, INT>) WITH (
-  'connector' = 'jdbc', 'url' = 'jdbc:postgresql://localhost/db', 'table-name' = 't');
 """
 
 UPDATING = "(SELECT CAST(k AS STRING) AS a, COUNT(*) AS b FROM nums GROUP BY k)"
@@ -60,21 +54,6 @@ CASES: dict[str, tuple[str, str, tuple[int, int]]] = {
         "SELECT *\nFROM TABLE(SESSION(TABLE nums, DESCRIPTOR(ts), INTERVAL '5' MINUTES))",
         "a SESSION window table function must be followed by an aggregation",
         (2, 43),  # its time column
-    ),
-    "csv-sink-nested-type": (
-        "INSERT INTO out_csv SELECT a, CAST(NULL AS ROW<x INT>) FROM maps",
-        "the csv format cannot represent column 'r' of type ROW<",
-        (1, 1),
-    ),
-    "postgres-sink-map-type": (
-        "INSERT INTO out_pg SELECT a, m FROM maps",
-        "column 'm' has type MAP<STRING, INT>, which the 'jdbc' sink cannot carry",
-        (1, 1),
-    ),
-    "postgres-source-map-type": (
-        "SELECT a FROM pg",
-        "column 'm' has type MAP<STRING, INT>, which the 'jdbc' source cannot carry",
-        (1, 1),
     ),
 }
 
