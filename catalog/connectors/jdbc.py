@@ -339,7 +339,9 @@ _COMMON = (
     _o("lookup.partial-cache.expire-after-access", _D),
     _o("lookup.max-retries", _I, default="3"),
 )
-_UPDATES = (ChangelogMode.INSERT_ONLY, ChangelogMode.UPSERT, ChangelogMode.ALL)
+# Updates are written by key (-U skipped, -D deleted by key): a table without a PRIMARY KEY
+# can only be appended to, as Flink's JDBC sink says.
+_UPDATES = (ChangelogMode.INSERT_ONLY, ChangelogMode.UPSERT)
 
 
 def _spec(name: str, where: tuple[OptionSpec, ...]) -> ConnectorSpec:

@@ -257,6 +257,17 @@ def test_postgres_refuses_column_types_it_cannot_carry_when_planning() -> None:
     refused_at_plan(ddl, "SELECT * FROM t", "which the PostgreSQL source cannot read")
 
 
+def test_updates_into_a_postgres_table_need_its_primary_key() -> None:
+    sql = "INSERT INTO t SELECT name, COUNT(*) FROM src GROUP BY name"
+    refused_at_plan(
+        f"CREATE TABLE t (name STRING, n BIGINT) WITH ({PG})",
+        sql,
+        "table sink 't' needs a PRIMARY KEY to write the updates produced by node GroupAggregate",
+    )
+    keyed = f"CREATE TABLE t (name STRING, n BIGINT, PRIMARY KEY (name) NOT ENFORCED) WITH ({PG})"
+    planner.plan(sql, catalog(keyed))
+
+
 def test_lookup_key_must_be_a_scalar_column() -> None:
     cat = catalog(
         "CREATE TABLE probe (k ARRAY<BIGINT>, p AS PROCTIME()) WITH ('connector' = 'datagen')",
