@@ -19,6 +19,7 @@ import planner
 from catalog import Catalog
 from catalog.errors import SqlStreamError
 from planner.errors import UnsupportedError
+from tests.unit.planner.conftest import catalog_of
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -122,10 +123,7 @@ RUNTIME_REFUSALS: dict[str, str] = {
 
 @pytest.fixture
 def catalog() -> Catalog:
-    cat = Catalog()
-    for statement in planner.parse(DDL):
-        cat.create(planner.create_table(statement, cat))
-    return cat
+    return catalog_of(DDL)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
