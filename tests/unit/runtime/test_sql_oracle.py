@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import sqlstream
+from catalog.errors import SqlStreamError
 from tests.conftest import examples
 from tests.unit.runtime.test_oracle import align
 
@@ -168,16 +169,22 @@ def run(tmp: Path, q: dict[str, Any]) -> None:
             handle.wait(60)
             assert handle.error is None, handle.error
         return
-    # about 2 s of input: stopped with a savepoint after its first checkpoint
+    # about 4 s of input: stopped with a savepoint after its first checkpoint
     with sqlstream.connect(config=config(tmp, q)) as s:
-        s.execute_script(ddl(q, out, max(q["rows"] // 2, 50)))
+        s.execute_script(ddl(q, out, max(q["rows"] // 4, 25)))
         handle = s.execute(insert(q)).job
         assert handle is not None
         deadline = time.monotonic() + 20
         while handle.metrics().get("checkpoints", {}).get("completed", 0) < 1:
             assert time.monotonic() < deadline and not handle.done, handle.error
             time.sleep(0.01)
-        ((path,),) = s.execute(f"STOP JOB '{handle.id}' WITH SAVEPOINT").rows
+        try:
+            ((path,),) = s.execute(f"STOP JOB '{handle.id}' WITH SAVEPOINT").rows
+        except SqlStreamError:  # a loaded machine: the input ended first
+            handle.wait(60)
+            assert handle.status == "FINISHED", handle.error
+            event("the job finished before its savepoint")
+            return
     with sqlstream.connect(config=config(tmp, q, **{"execution.savepoint.path": path})) as s:
         s.execute_script(ddl(q, out, None))
         handle = s.execute(insert(q)).job
