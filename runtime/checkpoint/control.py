@@ -4,8 +4,11 @@ acknowledgements, sink commits, the final checkpoint of a bounded job, and resto
 ``CheckpointControl`` is created by ``runtime.job.Job`` when
 ``execution.checkpointing.interval`` is set (never for an interactive SELECT: a collect
 node has nothing to commit and nothing to resume). Each subtask gets a
-``SubtaskCheckpoints`` (its narrow view: acknowledge, decline, the folder of checkpoint
-n, what to restore), so tasks talk to the coordinator only through messages.
+``SubtaskCheckpoints``, its port: a mailbox that the coordinator posts into
+(``TriggerBarrier``, ``CheckpointComplete``, ``Release``; the subtask handles them in its
+own loop) and the messages it posts back (``Acknowledge``, ``Decline``, ``Committed``,
+``SourceFinished``), which one task serves in order (``runtime/checkpoint/messages.py``).
+Neither side holds the other's objects, so a subtask could be a Ray actor.
 
 Restore: the checkpoint is the one named by ``execution.savepoint.path`` (the CLI's
 ``--from-savepoint`` / ``--from-checkpoint``), else, when

@@ -106,6 +106,7 @@ RUNTIME_REFUSALS: dict[str, str] = {
     # checkpoints, jobs, restarts: about files, job state and other instances, not the plan
     "cannot restore from {folder}: it was written by a ": UNREACHABLE + "a checkpoint on disk",
     "the final checkpoint failed {FINAL_ATTEMPTS} times": UNREACHABLE + "a run-time failure",
+    "the job's input has ended and its final checkpoint": UNREACHABLE + "job state",
     "unexpected acknowledgement from node {key[0]} subt": UNREACHABLE + "an internal check",
     "checkpoint metadata {where} is not valid JSON: {e}": UNREACHABLE + "a file on disk",
     "checkpoint metadata {where} was written by another": UNREACHABLE + "a file on disk",
