@@ -99,8 +99,12 @@ class InputGate:
             if timeout is None:
                 await self._ready.wait()
             else:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+                # cancellation that comes as the event is set, and the subtask would
+                # then outlive a cancelled job
                 try:
-                    await asyncio.wait_for(self._ready.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._ready.wait()
                 except TimeoutError:
                     return self._take()
 

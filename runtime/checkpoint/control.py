@@ -4,8 +4,11 @@ acknowledgements, sink commits, the final checkpoint of a bounded job, and resto
 ``CheckpointControl`` is created by ``runtime.job.Job`` when
 ``execution.checkpointing.interval`` is set (never for an interactive SELECT: a collect
 node has nothing to commit and nothing to resume). Each subtask gets a
-``SubtaskCheckpoints`` (its narrow view: acknowledge, decline, the folder of checkpoint
-n, what to restore), so tasks talk to the coordinator only through messages.
+``SubtaskCheckpoints``, its port: a mailbox that the coordinator posts into
+(``TriggerBarrier``, ``CheckpointComplete``, ``Release``; the subtask handles them in its
+own loop) and the messages it posts back (``Acknowledge``, ``Decline``, ``Committed``,
+``SourceFinished``), which one task serves in order (``runtime/checkpoint/messages.py``).
+Neither side holds the other's objects, so a subtask could be a Ray actor.
 
 Restore: the checkpoint is the one named by ``execution.savepoint.path`` (the CLI's
 ``--from-savepoint`` / ``--from-checkpoint``), else, when
@@ -298,13 +301,15 @@ class CheckpointControl:
         (after the last data and the final watermark, before end of input), then release
         the sources. Raises when checkpoints fail more often than tolerated."""
         self._serving = asyncio.create_task(self._serve(), name="checkpoint-coordinator")
+        reason = "the job stopped"
         try:
             await self._run()
+            reason = "the job finished: its input ended"
         finally:
             self._serving.cancel()
             with contextlib.suppress(BaseException):
                 await self._serving
-            self.coordinator.abort_all("the job stopped")
+            self.coordinator.abort_all(reason)
 
     async def _run(self) -> None:
         self._periodic = asyncio.create_task(self.coordinator.run(), name="checkpoint-trigger")
@@ -312,7 +317,8 @@ class CheckpointControl:
             while not self.all_sources_done.is_set():
                 self._check_failure()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.all_sources_done.wait(), 0.1)
+                    async with asyncio.timeout(0.1):  # not wait_for: see runtime/channels.py
+                        await self.all_sources_done.wait()
                 for task in (self._periodic, self._serving):
                     if task.done() and not task.cancelled() and task.exception() is not None:
                         raise task.exception()  # type: ignore[misc]
@@ -336,6 +342,8 @@ class CheckpointControl:
                         f"transaction cannot be committed: {e.message}"
                     ) from None
                 log.warning("final checkpoint failed (%s); trying again", e.message)
+        # a savepoint that completed meanwhile is committed too, while the sinks still run
+        await self.coordinator.commits_done()
         self.released.set()
         for s in self.sources:
             s.post(Release())
@@ -348,6 +356,10 @@ class CheckpointControl:
         """Take a savepoint now and wait for it. With ``stop`` (stop-with-savepoint) no
         checkpoint is triggered after it, so nothing after the savepoint is committed and
         a job resumed from it neither loses nor repeats a row."""
+        if self.released.is_set():
+            raise CheckpointError(
+                "the job's input has ended and its final checkpoint is committed: it is finishing"
+            )
         if stop and self._periodic is not None:
             self._periodic.cancel()
         failures = self.coordinator.failures_in_row

@@ -300,6 +300,11 @@ class CheckpointCoordinator:
                 pending.done.exception()  # retrieved: nobody has to await it
         self._wake.set()
 
+    async def commits_done(self) -> None:
+        """Until every complete checkpoint's sinks have committed (or the job stopped)."""
+        while self._committing:
+            await asyncio.gather(*self._committing, return_exceptions=True)
+
     def abort_all(self, reason: str) -> None:
         """Abort every pending checkpoint and stop waiting for commits (the job stops)."""
         for checkpoint_id in list(self.pending):

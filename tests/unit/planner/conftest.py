@@ -36,9 +36,14 @@ CREATE TABLE out_kafka (a STRING, b BIGINT) WITH (
 """
 
 
-@pytest.fixture
-def catalog() -> Catalog:
+def catalog_of(ddl: str) -> Catalog:
+    """A catalog holding the tables that ``ddl`` creates."""
     cat = Catalog()
-    for statement in planner.parse(BID_DDL):
+    for statement in planner.parse(ddl):
         cat.create(planner.create_table(statement, cat))
     return cat
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return catalog_of(BID_DDL)

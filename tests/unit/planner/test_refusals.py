@@ -19,6 +19,7 @@ import planner
 from catalog import Catalog
 from catalog.errors import SqlStreamError
 from planner.errors import UnsupportedError
+from tests.unit.planner.conftest import catalog_of
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -84,6 +85,7 @@ RUNTIME_REFUSALS: dict[str, str] = {
     # checkpoints, jobs, restarts: about files, job state and other instances, not the plan
     "cannot restore from {folder}: it was written by a ": UNREACHABLE + "a checkpoint on disk",
     "the final checkpoint failed {FINAL_ATTEMPTS} times": UNREACHABLE + "a run-time failure",
+    "the job's input has ended and its final checkpoint": UNREACHABLE + "job state",
     "unexpected acknowledgement from node {key[0]} subt": UNREACHABLE + "an internal check",
     "checkpoint metadata {where} is not valid JSON: {e}": UNREACHABLE + "a file on disk",
     "checkpoint metadata {where} was written by another": UNREACHABLE + "a file on disk",
@@ -101,10 +103,7 @@ RUNTIME_REFUSALS: dict[str, str] = {
 
 @pytest.fixture
 def catalog() -> Catalog:
-    cat = Catalog()
-    for statement in planner.parse(DDL):
-        cat.create(planner.create_table(statement, cat))
-    return cat
+    return catalog_of(DDL)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
