@@ -162,10 +162,14 @@ class Flink:
         return [[str(c.getName()), str(c.getDataType().toString())] for c in cols]
 
     def collect(self, j_table: Any) -> list[list[Any]]:
-        """The final rows: a streaming changelog is applied (+I/+U add, -U/-D remove)."""
+        """The final rows: a streaming changelog is applied (+I/+U add, -U/-D remove).
+        Errors while the job runs are ``run`` errors; those before it starts, ``plan``."""
         rows: list[list[Any]] = []
-        try:
+        try:  # execute() optimizes and submits: its errors are the planner's
             it = j_table.execute().collect()
+        except Exception as e:
+            raise FlinkError(error_info(e, "plan")) from None
+        try:
             try:
                 while it.hasNext():
                     row = it.next()
