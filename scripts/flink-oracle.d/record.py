@@ -125,11 +125,12 @@ class Flink:
     def __init__(self, inputs: dict[str, dict[str, Any]], paths: dict[str, Path]) -> None:
         global _GATEWAY
         self.envs: dict[str, Any] = {}
-        for mode in ("batch", "streaming"):
-            settings = (
-                EnvironmentSettings.in_batch_mode() if mode == "batch" else EnvironmentSettings.in_streaming_mode()
-            )
-            env = TableEnvironment.create(settings)
+        modes = {
+            "batch": EnvironmentSettings.in_batch_mode,
+            "streaming": EnvironmentSettings.in_streaming_mode,
+        }
+        for mode, settings in modes.items():
+            env = TableEnvironment.create(settings())
             env.get_config().set("parallelism.default", "1")
             env.get_config().set("table.exec.resource.default-parallelism", "1")
             j_env = env._j_tenv
@@ -260,7 +261,8 @@ def write_fixture(stem: str, header: dict[str, Any], entries: list[dict[str, Any
     path = oc.fixture_path(stem)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(e, ensure_ascii=False, sort_keys=True) for e in entries]
-    text = '{"header": ' + json.dumps(header, sort_keys=True) + ',\n"cases": [\n' + ",\n".join(lines) + "\n]}\n"
+    head = '{"header": ' + json.dumps(header, sort_keys=True)
+    text = head + ',\n"cases": [\n' + ",\n".join(lines) + "\n]}\n"
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -271,7 +273,8 @@ def main(argv: list[str]) -> int:
     wanted = argv or stems
     unknown = [s for s in wanted if s not in stems]
     if unknown:
-        print(f"flink-oracle: no corpus file {', '.join(unknown)} (have: {', '.join(stems)})", file=sys.stderr)
+        have = ", ".join(stems)
+        print(f"flink-oracle: no corpus file {', '.join(unknown)} (have: {have})", file=sys.stderr)
         return 2
     inputs = oc.load_inputs()
     inputs_sha = hashlib.sha256(oc.INPUTS_FILE.read_bytes()).hexdigest()

@@ -18,6 +18,7 @@ import decimal
 import json
 import math
 import re
+import struct
 import sys
 import tempfile
 from collections import Counter
@@ -198,13 +199,26 @@ def matches(entry: dict[str, Any], ours: Outcome) -> bool:
         theirs = [[n, normalize_type(t)] for n, t, _ in entry["columns"]]
         return theirs == [[n, normalize_type(t)] for n, t, _ in ours.columns]
     if entry["kind"] == "expr":
-        if normalize_type(entry["type"]) != normalize_type(ours.columns[1][1]):
-            return False
-        return _same_rows(entry["rows"], ours.rows)
-    theirs_types = [normalize_type(c[1]) for c in entry["columns"]]
+        theirs_types = ["INT", normalize_type(entry["type"])]
+    else:
+        theirs_types = [normalize_type(c[1]) for c in entry["columns"]]
     if theirs_types != [normalize_type(c[1]) for c in ours.columns]:
         return False
-    return _same_rows(entry["rows"], ours.rows)
+    return _same_rows(_as_float32(entry["rows"], theirs_types), ours.rows)
+
+
+def _as_float32(rows: list[list[Any]], types: list[str]) -> list[list[Any]]:
+    """Flink's FLOAT values arrive as Java's shortest decimal (0.2); ours as the float32's
+    exact double (0.20000000298023224): both become the float32 they stand for."""
+    floats = [k for k, t in enumerate(types) if t == "FLOAT"]
+    if not floats:
+        return rows
+    out = [list(r) for r in rows]
+    for row in out:
+        for k in floats:
+            if isinstance(row[k], float) and abs(row[k]) <= 3.4028234663852886e38:
+                row[k] = struct.unpack("f", struct.pack("f", row[k]))[0]
+    return out
 
 
 def _same_rows(theirs: Any, ours: Any) -> bool:
@@ -260,7 +274,9 @@ def verdict(entry: dict[str, Any], ours: Outcome, difference: Difference | None)
     """("match" | "refused" | "differs" | "mismatch" | "stale", why)."""
     same = matches(entry, ours)
     if difference is None:
-        return ("match", "") if same else ("mismatch", f"sqlstream {ours.show(entry['kind'])}; Flink {flink_answer(entry)}")
+        if same:
+            return "match", ""
+        return "mismatch", f"sqlstream {ours.show(entry['kind'])}; Flink {flink_answer(entry)}"
     if same:
         return "stale", "gives Flink's answer now: remove it from DIFFERENCES.md"
     if difference.kind == "refused":
@@ -273,6 +289,11 @@ def verdict(entry: dict[str, Any], ours: Outcome, difference: Difference | None)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mismatches", type=Path, help="write the mismatch list (markdown) here")
+    parser.add_argument(
+        "--update-known",
+        action="store_true",
+        help="rewrite KNOWN_MISMATCHES as the cases that mismatch now (review the diff: it is the bug list)",
+    )
     parser.add_argument("files", nargs="*", help="corpus file stems (default: all)")
     args = parser.parse_args(argv)
     cases = [c for c in oc.load_corpus() if not args.files or c.file in args.files]
@@ -281,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     known = load_known_mismatches()
     counts: Counter[str] = Counter()
     lines: list[str] = []
+    mismatching: list[str] = []
     with tempfile.TemporaryDirectory(prefix="sqlstream-oracle-") as tmp:
         runner = Runner(Path(tmp))
         try:
@@ -290,14 +312,15 @@ def main(argv: list[str] | None = None) -> int:
                     counts["unrecorded"] += 1
                     continue
                 ours = runner.run(case)
-                kind, why = verdict(entry, ours, differences.get(case.id))
+                kind, _ = verdict(entry, ours, differences.get(case.id))
                 if kind == "mismatch" and case.id in known:
                     kind = "known"
                 counts[kind] += 1
+                if kind in ("mismatch", "known"):
+                    mismatching.append(case.id)
                 if kind in ("mismatch", "known", "stale"):
-                    lines.append(
-                        f"- `{case.id}` ({kind})\n  - sqlstream: {ours.show(case.kind)}\n  - Flink: {flink_answer(entry)}"
-                    )
+                    lines.append(f"- `{case.id}` ({kind})")
+                    lines.append(f"  - sqlstream: {ours.show(case.kind)}\n  - Flink: {flink_answer(entry)}")
         finally:
             runner.close()
     summary = (
@@ -312,6 +335,12 @@ def main(argv: list[str] | None = None) -> int:
             f"# sqlstream vs Flink: cases that differ\n\n{summary}\n\n" + "\n".join(lines) + "\n",
             encoding="utf-8",
         )
+    if args.update_known:
+        if args.files:
+            raise SystemExit("--update-known needs the whole corpus (no file arguments)")
+        old = KNOWN_MISMATCHES_FILE.read_text(encoding="utf-8").splitlines()
+        header = [ln for ln in old if ln.startswith("#")]
+        KNOWN_MISMATCHES_FILE.write_text("\n".join(header + mismatching) + "\n", encoding="utf-8")
     return 0 if not counts["mismatch"] and not counts["stale"] else 1
 
 

@@ -89,7 +89,9 @@ def parse_corpus(stem: str, text: str) -> list[Case]:
         if line.startswith("--"):
             continue
         upper = line.upper()
-        kind = "describe" if upper.startswith("DESCRIBE ") else "query" if upper.startswith("SELECT ") else "expr"
+        kind = "expr"
+        if upper.startswith(("DESCRIBE ", "SELECT ")):
+            kind = "describe" if upper.startswith("DESCRIBE ") else "query"
         case_id = f"{stem}: {line}"
         if where["tz"] != "UTC":
             case_id += f" @{where['tz']}"
@@ -113,7 +115,8 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[Case]:
 
 
 def load_inputs(path: Path = INPUTS_FILE) -> dict[str, dict[str, Any]]:
-    """Input tables: name -> {"columns": [[name, Flink type], ...], "rows": [[...], ...]}."""
+    """Input tables: name -> {"columns": [[name, Flink type], ...], "rows": [[...], ...]},
+    and optionally "watermark": "FOR col AS expr" (an event-time attribute for windows)."""
     inputs: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
     for name, table in inputs.items():
         width = len(table["columns"])
@@ -140,6 +143,8 @@ def write_input_files(inputs: dict[str, dict[str, Any]], directory: Path) -> dic
 def create_table_sql(name: str, table: dict[str, Any], path: Path) -> str:
     """The DDL both engines run for an input: the filesystem connector, JSON format."""
     columns = ", ".join(f"`{c}` {t}" for c, t in table["columns"])
+    if table.get("watermark"):
+        columns += f", WATERMARK {table['watermark']}"
     return (
         f"CREATE TABLE {name} ({columns}) WITH ("
         f"'connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')"

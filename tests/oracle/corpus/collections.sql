@@ -55,3 +55,5 @@ CAST(r AS STRING)
 SELECT id, x FROM coll CROSS JOIN UNNEST(a) AS u(x)
 SELECT id, k, v FROM coll CROSS JOIN UNNEST(m) AS u(k, v)
 DESCRIBE SELECT a, m, r, a[1] AS e, m['k'] AS mk, r.y AS ry, CARDINALITY(a) AS n FROM coll
+ELEMENT(ARRAY[id])
+ELEMENT(CAST(NULL AS ARRAY<INT>))

@@ -16,6 +16,7 @@ CONCAT(s, t)
 CONCAT(s, '-', t)
 s || t
 s || 'x'
+DPIPE(s, t)
 CONCAT_WS('|', s, t)
 CONCAT_WS(t, 'a', 'b')
 CONCAT_WS('|', s, CAST(NULL AS STRING), t)

@@ -11,11 +11,13 @@ No Flink is needed here: `python -m tests.oracle.compare` prints the summary.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from planner.functions import FUNCTIONS
 from tests.oracle import compare
 from tests.oracle import corpus as oc
 
@@ -55,7 +57,7 @@ def test_every_recorded_answer_belongs_to_a_corpus_case_over_the_current_inputs(
     assert not orphans, f"fixtures for cases no longer in the corpus (rerun scripts/flink-oracle): {orphans}"
     sha = hashlib.sha256(oc.INPUTS_FILE.read_bytes()).hexdigest()
     stale = sorted({e["id"].split(":")[0] for e in FIXTURES.values() if e["header"]["inputs_sha256"] != sha})
-    assert not stale, f"recorded over other inputs than inputs.json: rerun scripts/flink-oracle {' '.join(stale)}"
+    assert not stale, f"recorded over other inputs: rerun scripts/flink-oracle {' '.join(stale)}"
 
 
 def test_the_answers_come_from_flink_2_3() -> None:
@@ -73,4 +75,12 @@ def test_the_lists_name_corpus_cases_and_no_case_is_on_both() -> None:
 def test_the_corpus_is_hundreds_of_cases_over_every_input() -> None:
     assert len(CASES) >= 300
     used = {c.input for c in CASES if c.kind == "expr"}
+    used |= {name for name in oc.load_inputs() for c in CASES if re.search(rf"\b{name}\b", c.text)}
     assert used == set(oc.load_inputs())
+
+
+def test_every_function_sqlstream_accepts_is_in_the_corpus() -> None:
+    """SHOW FUNCTIONS is a promise: a function added there without oracle cases fails here."""
+    text = " ".join(c.text.upper() for c in CASES)
+    missing = sorted(f for f in FUNCTIONS if not re.search(rf"\b{f}\b", text))
+    assert not missing, f"functions with no case in tests/oracle/corpus: {missing}"
