@@ -37,12 +37,34 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         and infer(node.left, lookup).is_integral
         and infer(node.right, lookup).is_integral
     )
+    instant_days = (
+        isinstance(node, exp.Add | exp.Sub)
+        and isinstance(node.expression, exp.Interval)
+        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
+    )
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
             node.set(key, _translate(value, lookup))
         elif isinstance(value, list):
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
+    if instant_days:
+        node.set("expression", _days_as_seconds(node.expression))
     return _rewrite(node, integral_division)
+
+
+def _days_as_seconds(interval: exp.Expr) -> exp.Expr:
+    """``INTERVAL 'n' DAY`` as ``n * 86400`` seconds: Flink adds a day to a TIMESTAMP_LTZ as
+    24 hours of time, where DuckDB would add a calendar day in the session's time zone
+    (23 or 25 hours across a DST change)."""
+    unit = interval.args.get("unit")
+    value = interval.this
+    if not (isinstance(unit, exp.Var) and unit.name.upper() == "DAY" and isinstance(value, exp.Literal)):
+        return interval
+    try:
+        days = int(value.name)
+    except ValueError:
+        return interval
+    return exp.Interval(this=exp.Literal.string(str(days * 86400)), unit=exp.var("SECOND"))
 
 
 def _cast_type(cast: exp.Cast) -> exp.DataType:
