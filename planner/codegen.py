@@ -46,11 +46,18 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
     (``CAST(x AS INT) / 2`` becomes an integer division), and those children must be
     DuckDB's too. Types are decided on the Flink expression, before its children change."""
     typing = _typing(node, lookup)
+    instant_days = (
+        isinstance(node, exp.Add | exp.Sub)
+        and isinstance(node.expression, exp.Interval)
+        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
+    )
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
             node.set(key, _translate(value, lookup))
         elif isinstance(value, list):
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
+    if instant_days:
+        node.set("expression", _days_as_seconds(node.expression))
     if typing is not None:
         return _typed_rewrite(node, typing)
     return _rewrite(node)
@@ -207,6 +214,21 @@ def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Exp
     if target.name == "DECIMAL" and source.is_numeric:  # overflow is NULL in Flink
         return exp.TryCast(this=x, to=exp.DataType.build(target.duckdb(), dialect="duckdb"))
     return _rewrite(n)
+
+
+def _days_as_seconds(interval: exp.Expr) -> exp.Expr:
+    """``INTERVAL 'n' DAY`` as ``n * 86400`` seconds: Flink adds a day to a TIMESTAMP_LTZ as
+    24 hours of time, where DuckDB would add a calendar day in the session's time zone
+    (23 or 25 hours across a DST change)."""
+    unit = interval.args.get("unit")
+    value = interval.this
+    if not (isinstance(unit, exp.Var) and unit.name.upper() == "DAY" and isinstance(value, exp.Literal)):
+        return interval
+    try:
+        days = int(value.name)
+    except ValueError:
+        return interval
+    return exp.Interval(this=exp.Literal.string(str(days * 86400)), unit=exp.var("SECOND"))
 
 
 def _cast_type(cast: exp.Cast) -> exp.DataType:
