@@ -17,6 +17,7 @@ collect nodes; ``rows_per_second`` is ``rows_read`` over the elapsed time.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,8 @@ class OperatorMetrics:
     watermark_ms: int = NO_WATERMARK
     state_rows: int = 0
     state_bytes: int = 0
+    # rows per state table where an operator keeps several (a join: left_rows, right_rows)
+    state_tables: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     gate: InputGate | None = None
@@ -64,12 +67,11 @@ class OperatorMetrics:
             "batches_out": self.batches_out,
             "late_rows_dropped": self.late_rows_dropped,
             # None before the first watermark and after the final one (end of input)
-            "watermark_ms": None
-            if self.watermark_ms in (NO_WATERMARK, MAX_WATERMARK)
-            else self.watermark_ms,
+            "watermark_ms": None if self.watermark_ms in (NO_WATERMARK, MAX_WATERMARK) else self.watermark_ms,
             "queue_fill": self.queue_fill,
             "state_rows": self.state_rows,
             "state_bytes": self.state_bytes,
+            "state_tables": dict(self.state_tables),
         }
 
 
@@ -122,6 +124,7 @@ class JobMetrics:
                 "queue_fill": max((s["queue_fill"] for s in subs), default=0.0),
                 "state_rows": sum(s["state_rows"] for s in subs),
                 "state_bytes": sum(s["state_bytes"] for s in subs),
+                "state_tables": _sum_tables(s["state_tables"] for s in subs),
                 "subtasks": subs,
             }
             operators.append(op)
@@ -141,3 +144,11 @@ class JobMetrics:
             "late_rows_dropped": late,
             "operators": operators,
         }
+
+
+def _sum_tables(per_subtask: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for tables in per_subtask:
+        for name, n in tables.items():
+            total[name] = total.get(name, 0) + n
+    return total
