@@ -137,16 +137,20 @@ class JoinOp(Operator):
             left, right = (a_cols, b_cols) if index == 0 else (b_cols, a_cols)
             return ", ".join([*left, *right])
 
+        a_m = [f"m.{c}" for c in a.columns]
         a_in = [f"i.{c}" for c in a.columns]
         b_m = [f"m.{c}" for c in b.columns]
-        acc_kind = "0" if (a.outer or b.outer) else "i.__rk"
-        ret_kind = "3" if a.outer else "i.__rk"
+        acc_kind = "0" if (a.outer or b.outer) else "m.__rk"
+        ret_kind = "3" if a.outer else "m.__rk"
+        # an append-only other side stores every row with count 1: no copies to make
+        copies = ", range(m.__xc) c(j)" if b.updating else ""
+        copy = "c.j" if b.updating else "0"
         parts = [
-            f"SELECT {row(a_in, b_m)}, "
-            f"(CASE WHEN i.__s > 0 THEN {acc_kind} ELSE {ret_kind} END)::TINYINT AS {q(ROW_KIND_COLUMN)}, "
-            f"m.__seq AS __o_seq, m.__rid AS __o_rid, c.j AS __o_copy, "
-            f"(CASE WHEN i.__s > 0 THEN 1 ELSE 0 END) AS __o_phase "
-            f"FROM __m m JOIN __in i ON i.__seq = m.__seq, range(m.__xc) c(j)"
+            f"SELECT {row(a_m, b_m)}, "
+            f"(CASE WHEN m.__s > 0 THEN {acc_kind} ELSE {ret_kind} END)::TINYINT AS {q(ROW_KIND_COLUMN)}, "
+            f"m.__seq AS __o_seq, m.__rid AS __o_rid, {copy} AS __o_copy, "
+            f"(CASE WHEN m.__s > 0 THEN 1 ELSE 0 END) AS __o_phase "
+            f"FROM __m m{copies}"
         ]
         if a.outer:
             parts.append(
@@ -156,14 +160,15 @@ class JoinOp(Operator):
         if b.outer:
             parts.append(
                 f"SELECT {row(a.nulls, b_m)}, (CASE WHEN m.__s > 0 THEN 3 ELSE 0 END)::TINYINT, "
-                f"m.__seq, m.__rid, c.j, (CASE WHEN m.__s > 0 THEN 0 ELSE 1 END) "
-                f"FROM __m m, range(m.__xc) c(j) "
+                f"m.__seq, m.__rid, {copy}, (CASE WHEN m.__s > 0 THEN 0 ELSE 1 END) "
+                f"FROM __m m{copies} "
                 f"WHERE (m.__s > 0 AND m.__before = 0) OR (m.__s < 0 AND m.__before = 1)"
             )
         body = " UNION ALL ".join(parts)
-        return (
-            f"SELECT * EXCLUDE ({', '.join(ORDER_COLUMNS)}) FROM ({body}) ORDER BY {', '.join(ORDER_COLUMNS)}"
-        )
+        order = ", ".join(ORDER_COLUMNS)
+        if not self.ctx.updating:  # inserts only: their order within a batch means nothing
+            return f"SELECT * EXCLUDE ({order}, {q(ROW_KIND_COLUMN)}) FROM ({body})"
+        return f"SELECT * EXCLUDE ({order}) FROM ({body}) ORDER BY {order}"
 
     # ---- one batch ------------------------------------------------------------------
     def _process(self, batch: pa.RecordBatch, index: int) -> list[pa.RecordBatch]:
@@ -171,9 +176,14 @@ class JoinOp(Operator):
         a, b = self.sides[index], self.sides[1 - index]
         st.register(INPUT_RELATION, self._with_seq(batch))
         try:
-            st.execute(f"CREATE OR REPLACE TEMP TABLE __in AS {a.read_sql}")
+            # a view: the batch is read where it lies, as Arrow, by each statement below
+            st.execute(f"CREATE OR REPLACE TEMP VIEW __in AS {a.read_sql}")
+            return self._join_batch(a, b)
         finally:
             st.con.unregister(INPUT_RELATION)
+
+    def _join_batch(self, a: _Side, b: _Side) -> list[pa.RecordBatch]:
+        st = self.state
         on = " AND ".join(f"i.{k} = x.{k}" for k in a.keys)
         if self.spec.residual:
             on += f" AND ({self.spec.residual})"
@@ -183,12 +193,12 @@ class JoinOp(Operator):
                 ", x.__assoc + coalesce(sum(i.__s) OVER (PARTITION BY x.rowid ORDER BY i.__seq "
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __before"
             )
-        b_cols = ", ".join(f"x.{c}" for c in b.columns)
+        cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
         st.execute(
-            f"CREATE OR REPLACE TEMP TABLE __m AS SELECT i.__seq, i.__s, x.rowid AS __rid, "
-            f"x.__cnt AS __xc, {b_cols}{before} FROM __in i JOIN {b.table} x ON {on}"
+            f"CREATE OR REPLACE TEMP TABLE __m AS SELECT i.__seq, i.__s, i.__rk, x.rowid AS __rid, "
+            f"x.__cnt AS __xc, {cols}{before} FROM __in i JOIN {b.table} x ON {on}"
         )
-        out = st.query(self.emit_sql[index])
+        out = st.query(self.emit_sql[SIDES.index(a.name)])
         if b.outer:
             st.execute(
                 f"UPDATE {b.table} SET __assoc = __assoc + d.__delta FROM "
@@ -196,8 +206,6 @@ class JoinOp(Operator):
                 f"WHERE {b.table}.rowid = d.__rid"
             )
         self._store(a)
-        if not self.ctx.updating:
-            out = out.drop_columns([ROW_KIND_COLUMN])
         return conform(out, self.schema)
 
     def _store(self, a: _Side) -> None:
