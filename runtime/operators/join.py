@@ -63,8 +63,7 @@ class _Side:
         self.table = f"{self.name}_rows"
         self.outer = spec.left_outer if index == 0 else spec.right_outer
         self.updating = updating
-        self.fields = fields  # the output columns this side contributes
-        self.input_fields = input_fields
+        self.fields = fields  # the output columns this side contributes (the first of its input)
         keys = spec.left_keys if index == 0 else spec.right_keys
         self.keys = spec.state_keys
         self.columns = [q(f.name) for f in fields]

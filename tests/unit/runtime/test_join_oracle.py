@@ -150,6 +150,33 @@ def test_join_with_an_updating_input_equals_duckdb(
     check(left, right, query, parallelism, batch)
 
 
+def test_three_way_join_of_a_view_a_cte_and_a_subquery() -> None:
+    left = [(k % 4, k) for k in range(20)] + [(None, 99)]
+    right = [(k % 5, k) for k in range(12)]
+    query = (
+        "WITH rr AS (SELECT k, w FROM r WHERE w > 2) "
+        "SELECT x.k, x.v, rr.w, g.n FROM x JOIN rr ON x.k = rr.k "
+        "FULL JOIN (SELECT k, COUNT(*) AS n FROM l GROUP BY k) g ON rr.k = g.k AND x.v < 15"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_table(root, "l", ("k", "v"), left)
+        write_table(root, "r", ("k", "w"), right)
+        s = session(root, 2, 4)
+        try:
+            s.execute("CREATE VIEW x AS SELECT k, v FROM l WHERE v <> 3")
+            log = list(s.sql(query).changelog())
+        finally:
+            s.close()
+    con = duckdb.connect()
+    con.register("l", pa.table({"k": [r[0] for r in left], "v": [r[1] for r in left]}, schema=_schema("v")))
+    con.register("r", pa.table({"k": [r[0] for r in right], "w": [r[1] for r in right]}, schema=_schema("w")))
+    con.execute("CREATE VIEW x AS SELECT k, v FROM l WHERE v <> 3")
+    expected = Counter(con.sql(query).fetchall())
+    assert sum(expected.values()) > 20
+    assert applied(iter(log)) == expected
+
+
 def join_op(join_type: str, right_updating: bool) -> JoinOp:
     """A join subtask on its own: left (k, v) append-only, right (k, w)."""
     left_node = Node(1, "l", CalcSpec(()), (), (Field("k", "INT"), Field("v", "INT")))
