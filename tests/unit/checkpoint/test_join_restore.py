@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-import sqlstream
 from runtime.checkpoint.control import Restored, key_filter
 from runtime.state.duckdb_state import write_snapshot
-from tests.unit.checkpoint.test_runtime_checkpoints import config, published
+from tests.unit.checkpoint.test_runtime_checkpoints import published, resume, run_until_checkpoint
 from tests.unit.runtime.test_join_oracle import feed, join_op
 
 PERSONS = 1500
@@ -47,38 +45,13 @@ def expected() -> collections.Counter[tuple[Any, ...]]:
     return collections.Counter(tuple(r) for r in got)
 
 
-def run_until_checkpoint(tmp: Path, parallelism: int, out: Path) -> None:
-    with sqlstream.connect(config=config(tmp, parallelism)) as s:
-        s.execute(ddl(out, 800))
-        handle = s.execute(QUERY).job
-        assert handle is not None
-        deadline = time.monotonic() + 30
-        while handle.metrics().get("checkpoints", {}).get("completed", 0) < 3:
-            assert time.monotonic() < deadline and not handle.done, handle.error
-            time.sleep(0.02)
-        handle.cancel()
-        handle.wait(10)
-        assert handle.status == "CANCELED"
-
-
-def resume(tmp: Path, parallelism: int, out: Path) -> dict[str, Any]:
-    with sqlstream.connect(config=config(tmp, parallelism, **{"sqlstream.checkpoint.resume": "latest"})) as s:
-        s.execute(ddl(out, 30000))
-        handle = s.execute(QUERY).job
-        assert handle is not None
-        handle.wait(60)
-        if handle.error is not None:
-            raise handle.error
-        return handle.metrics()
-
-
 @pytest.mark.parametrize(("before", "after"), [(2, 2), (2, 1), (1, 2)])
 def test_join_resumes_from_a_checkpoint_exactly(tmp_path: Path, before: int, after: int) -> None:
     out = tmp_path / "out"
-    run_until_checkpoint(tmp_path, before, out)
+    run_until_checkpoint(tmp_path, before, out, script=ddl(out, 800), query=QUERY, checkpoints=3)
     first = sum(collections.Counter(published(out)).values())
     assert 0 < first < sum(expected().values())
-    metrics = resume(tmp_path, after, out)
+    metrics = resume(tmp_path, after, out, script=ddl(out, 30000), query=QUERY)
     assert collections.Counter(published(out)) == expected()
     assert metrics["checkpoints"]["restored_from"] is not None
     join = next(op for op in metrics["operators"] if op["kind"] == "join")
