@@ -25,7 +25,7 @@ from catalog.connectors import ChangelogMode, Guarantee, connector_spec
 from catalog.errors import OptionError
 from catalog.options import parse_int
 from planner import codegen
-from planner.errors import PlanError
+from planner.errors import PlanError, UnsupportedError
 from planner.logical import (
     Aggregate,
     BoundField,
@@ -256,6 +256,14 @@ class PhysicalPlanner:
         sides: list[tuple[Node, tuple[str, ...]]] = []
         for index, side in enumerate((node.left, node.right)):
             child = self._translate(side)
+            if child.changelog == ChangelogMode.UPSERT:
+                # +U without -U, deletes by key: Flink first normalizes such a stream into a
+                # full changelog (ChangelogNormalize), which we do not plan yet
+                raise UnsupportedError(
+                    f"a regular join of an upsert stream ({self._updating_producer(child)}) is not "
+                    "supported yet",
+                    hint="read the topic through the 'kafka' connector (append-only) to join it",
+                )
             names = [k[index] for k in node.keys]
             other = [k[1 - index] for k in node.keys]
             other_side = node.right if index == 0 else node.left

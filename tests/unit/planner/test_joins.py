@@ -124,3 +124,17 @@ def test_other_joins_are_refused_by_name_and_position(
         planner.plan(sql, catalog)
     assert message in e.value.message
     assert e.value.line == line
+
+
+def test_join_of_an_upsert_stream_is_refused(catalog: Catalog) -> None:
+    """An upsert source's +U replaces a row by key without retracting it; Flink normalizes
+    it first (ChangelogNormalize), which is not planned yet."""
+    for statement in planner.parse(
+        "CREATE TABLE up (a STRING, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH ("
+        "'connector' = 'upsert-kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'localhost:9092', "
+        "'key.format' = 'json', 'value.format' = 'json')"
+    ):
+        catalog.create(planner.create_table(statement, catalog))
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan("SELECT * FROM plain p JOIN up u ON p.v = u.b", catalog)
+    assert "regular join of an upsert stream (node TableSourceScan(up))" in e.value.message
