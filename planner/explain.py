@@ -114,7 +114,7 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
     elif isinstance(spec, JoinSpec):
         name = "Join"
         left, right = (plan.node(e.source) for e in node.inputs)
-        attrs.append(f"joinType=[{_JOIN_TYPES[spec.join_type]}]")
+        attrs.append(f"joinType=[{spec.flink_join_type}]")
         keys = ", ".join(
             f"{_column(left, lk)}={_column(right, rk)}" for lk, rk in zip(spec.left_keys, spec.right_keys)
         )
@@ -157,14 +157,6 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
     return f"{name}({', '.join(attrs)})"
 
 
-_JOIN_TYPES = {
-    "inner": "InnerJoin",
-    "left": "LeftOuterJoin",
-    "right": "RightOuterJoin",
-    "full": "FullOuterJoin",
-}
-
-
 def _column(node: Node, name: str) -> str:
     """A join key as EXPLAIN shows it: the column, or the cast a Calc added for it."""
     if name.startswith("__jk") and isinstance(node.spec, CalcSpec):
@@ -178,7 +170,7 @@ def unbounded_state(plan: PhysicalPlan) -> list[str]:
     for node in plan.nodes:
         if isinstance(node.spec, JoinSpec):
             out.append(
-                f"{describe(node, plan).split('(')[0]} {_JOIN_TYPES[node.spec.join_type]} (node {node.id}): "
+                f"Join {node.spec.flink_join_type} (node {node.id}): "
                 "both sides' rows are kept forever, so its state grows with every distinct row "
                 "of its inputs (state TTL, 'table.exec.state.ttl', is not supported yet)"
             )

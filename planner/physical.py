@@ -175,6 +175,14 @@ class JoinSpec:
         return tuple(f"__k{i}" for i in range(len(self.left_keys)))
 
     @property
+    def flink_join_type(self) -> str:
+        """Flink's name of the join type (``InnerJoin``, ``LeftOuterJoin``, ...), as EXPLAIN
+        and error messages show it."""
+        return {"inner": "InnerJoin", "left": "LeftOuterJoin", "right": "RightOuterJoin"}.get(
+            self.join_type, "FullOuterJoin"
+        )
+
+    @property
     def left_outer(self) -> bool:
         return self.join_type in ("left", "full")
 

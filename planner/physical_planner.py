@@ -393,15 +393,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
 
 def _join_name(spec: JoinSpec) -> str:
     """Flink's name of a join node, as its error messages and EXPLAIN show it."""
-    return f"Join(joinType=[{_JOIN_KINDS[spec.join_type]}])"
-
-
-_JOIN_KINDS = {
-    "inner": "InnerJoin",
-    "left": "LeftOuterJoin",
-    "right": "RightOuterJoin",
-    "full": "FullOuterJoin",
-}
+    return f"Join(joinType=[{spec.flink_join_type}])"
 
 
 def _bounded(connector: str, options: Mapping[str, str]) -> bool:

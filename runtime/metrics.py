@@ -67,7 +67,9 @@ class OperatorMetrics:
             "batches_out": self.batches_out,
             "late_rows_dropped": self.late_rows_dropped,
             # None before the first watermark and after the final one (end of input)
-            "watermark_ms": None if self.watermark_ms in (NO_WATERMARK, MAX_WATERMARK) else self.watermark_ms,
+            "watermark_ms": None
+            if self.watermark_ms in (NO_WATERMARK, MAX_WATERMARK)
+            else self.watermark_ms,
             "queue_fill": self.queue_fill,
             "state_rows": self.state_rows,
             "state_bytes": self.state_bytes,
