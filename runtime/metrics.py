@@ -20,6 +20,7 @@ per second of wall time says how close the operator is to being the bottleneck.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,8 @@ class OperatorMetrics:
     state_rows: int = 0
     state_bytes: int = 0
     busy_ms: float = 0.0
+    # rows per state table where an operator keeps several (a join: left_rows, right_rows)
+    state_tables: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     gate: InputGate | None = None
@@ -75,6 +78,7 @@ class OperatorMetrics:
             "busy_ms": self.busy_ms,
             "state_rows": self.state_rows,
             "state_bytes": self.state_bytes,
+            "state_tables": dict(self.state_tables),
         }
 
 
@@ -128,6 +132,7 @@ class JobMetrics:
                 "busy_ms": sum(s["busy_ms"] for s in subs),
                 "state_rows": sum(s["state_rows"] for s in subs),
                 "state_bytes": sum(s["state_bytes"] for s in subs),
+                "state_tables": _sum_tables(s["state_tables"] for s in subs),
                 "subtasks": subs,
             }
             operators.append(op)
@@ -147,3 +152,11 @@ class JobMetrics:
             "late_rows_dropped": late,
             "operators": operators,
         }
+
+
+def _sum_tables(per_subtask: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for tables in per_subtask:
+        for name, n in tables.items():
+            total[name] = total.get(name, 0) + n
+    return total

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog.config import CHECKPOINT_RESUME, IGNORE_UNCLAIMED_STATE, SAVEPOINT_PATH
-from planner.physical import Node, Partitioning, PhysicalPlan, SinkSpec, SourceSpec, to_json_value
+from planner.physical import JoinSpec, Node, Partitioning, PhysicalPlan, SinkSpec, SourceSpec, to_json_value
 from runtime.channels import InputGate
 from runtime.checkpoint.coordinator import CheckpointConfig, CheckpointCoordinator
 from runtime.checkpoint.messages import (
@@ -86,7 +86,9 @@ def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
     """SQL over a state table: the rows whose keys the exchange sends to ``subtask``
     (the same DuckDB ``hash(keys) % p`` as ``runtime/graph.py``)."""
     keys: tuple[str, ...] = ()
-    for e in node.inputs:
+    if isinstance(node.spec, JoinSpec):  # both sides' tables hold the key as __k<i>
+        keys = node.spec.state_keys
+    for e in () if keys else node.inputs:
         if e.partitioning == Partitioning.HASH and e.keys:
             keys = e.keys
     if not keys:
