@@ -8,6 +8,7 @@ quoting of column names (the runtime names the input relation ``input``).
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 
 from catalog.errors import did_you_mean
@@ -37,6 +38,11 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         and infer(node.left, lookup).is_integral
         and infer(node.right, lookup).is_integral
     )
+    instant_floor = (
+        isinstance(node, exp.Floor | exp.Ceil)
+        and node.args.get("to") is not None
+        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
+    )
     instant_days = (
         isinstance(node, exp.Add | exp.Sub)
         and isinstance(node.expression, exp.Interval)
@@ -49,7 +55,34 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
     if instant_days:
         node.set("expression", _days_as_seconds(node.expression))
+    if instant_floor and _unit(node.args["to"]) in _CLOCK_UNITS:
+        return _floor_instant(node)
     return _rewrite(node, integral_division)
+
+
+_CLOCK_UNITS = {
+    "DAY": 86_400_000_000,
+    "HOUR": 3_600_000_000,
+    "MINUTE": 60_000_000,
+    "SECOND": 1_000_000,
+    "MILLISECOND": 1_000,
+}
+
+
+def _floor_instant(node: exp.Floor | exp.Ceil) -> exp.Expr:
+    """FLOOR/CEIL of a TIMESTAMP_LTZ to a day or less, as Flink computes it: the local time
+    on the instant's own UTC offset, floored, minus that same offset. So 01:30 PDT in the
+    hour a DST change repeats floors to 01:00 PDT (DuckDB's date_trunc: 01:00 PST), and
+    03:30 PDT on the day DST starts floors to 00:00 at -07:00 (Flink's answer, though that
+    midnight was PST)."""
+    step = _CLOCK_UNITS[_unit(node.args["to"])]
+    x = "__instant"
+    local = f"epoch_us({x}) + CAST(date_part('timezone', {x}) AS BIGINT) * 1000000"
+    floor = f"{x} - to_microseconds(((({local}) % {step}) + {step}) % {step})"
+    ceil = f"CASE WHEN {floor} = {x} THEN {x} ELSE {floor} + to_microseconds({step}) END"
+    template = sqlglot.parse_one(floor if isinstance(node, exp.Floor) else ceil, read="duckdb")
+    value = node.this
+    return template.transform(lambda n: value.copy() if isinstance(n, exp.Column) and n.name == x else n)
 
 
 def _days_as_seconds(interval: exp.Expr) -> exp.Expr:
