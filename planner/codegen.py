@@ -55,7 +55,7 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
     if instant_days:
         node.set("expression", _days_as_seconds(node.expression))
-    if instant_floor and _unit(node.args["to"]) in _CLOCK_UNITS:
+    if instant_floor and isinstance(node, exp.Floor | exp.Ceil) and _unit(node.args["to"]) in _CLOCK_UNITS:
         return _floor_instant(node)
     return _rewrite(node, integral_division)
 
