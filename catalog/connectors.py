@@ -82,6 +82,8 @@ class FormatSpec:
     options: tuple[OptionSpec, ...] = ()
     # Whether a record can hold ARRAY, MULTISET, MAP and ROW columns (csv cannot).
     nested_types: bool = True
+    # A record that is one value: exactly one column, of one of these types (raw).
+    one_column_of: tuple[str, ...] = ()
 
 
 NESTED_TYPES = ("ARRAY", "MULTISET", "MAP", "ROW")
@@ -91,6 +93,11 @@ POSTGRES_TYPES = frozenset({
     "BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "DECIMAL", "STRING",
     "VARCHAR", "CHAR", "BYTES", "BINARY", "VARBINARY", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP_LTZ",
 })  # fmt: skip
+
+
+# A raw record is one value: a string, bytes, or a fixed-size number.
+RAW_TYPES = ("STRING", "VARCHAR", "CHAR", "BYTES", "BINARY", "VARBINARY",
+             "BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")  # fmt: skip
 
 
 def postgres_carries(t: DataType) -> bool:
@@ -171,7 +178,9 @@ FORMATS: dict[str, FormatSpec] = {
     ),
     "parquet": FormatSpec("parquet", ()),
     "raw": FormatSpec(
-        "raw", (_o("raw.charset", default="UTF-8"), _o("raw.endianness", default="big-endian"))
+        "raw",
+        (_o("raw.charset", default="UTF-8"), _o("raw.endianness", default="big-endian")),
+        one_column_of=RAW_TYPES,
     ),
 }
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from catalog.connectors import FORMATS, NESTED_TYPES, connector_spec
 from catalog.table import TableDef
+from catalog.types import DataType
 from planner.errors import UnsupportedError
 from planner.logical import Aggregate, LogicalNode, Scan, Sink, WindowAssign
 
@@ -74,19 +75,43 @@ def _check_table(table: TableDef, role: str) -> None:
                     hint="declare a supported type (numbers, strings, bytes, dates, times, "
                     "timestamps, arrays of those), e.g. JSON text for maps and rows",
                 )
-    key_fields = {k.strip() for k in table.options.get("key.fields", "").split(";") if k.strip()}
     for fkey in spec.format_keys:
         fmt = FORMATS.get(table.options.get(fkey, "").lower())
-        if fmt is None or fmt.nested_types:
+        if fmt is None:
             continue
-        carried = [(n, t) for n, t in columns if fkey != "key.format" or n in key_fields]
-        for name, t in carried:
-            if t.name in NESTED_TYPES:
-                raise UnsupportedError(
-                    f"table '{table.name}': the {fmt.name} format cannot represent column "
-                    f"'{name}' of type {t.sql()}",
-                    hint="use the json format for nested types",
-                )
+        carried = _format_columns(table, fkey, columns)
+        if not fmt.nested_types:
+            for name, t in carried:
+                if t.name in NESTED_TYPES:
+                    raise UnsupportedError(
+                        f"table '{table.name}': the {fmt.name} format cannot represent column "
+                        f"'{name}' of type {t.sql()}",
+                        hint="use the json format for nested types",
+                    )
+        if fmt.one_column_of and (len(carried) != 1 or carried[0][1].name not in fmt.one_column_of):
+            cols = ", ".join(f"{n} {t.sql()}" for n, t in carried)
+            raise UnsupportedError(
+                f"table '{table.name}': the {fmt.name} format ('{fkey}') needs exactly one column "
+                f"of a string, binary or numeric type; it would carry: {cols or 'none'}",
+            )
+
+
+def _format_columns(
+    table: TableDef, fkey: str, columns: list[tuple[str, DataType]]
+) -> list[tuple[str, DataType]]:
+    """The columns a table's format option ``fkey`` encodes: a Kafka key format its key
+    fields (upsert-kafka: the primary key), a value format the rest when
+    'value.fields-include' = 'EXCEPT_KEY', otherwise every physical column."""
+    options = table.options
+    if table.connector.lower() == "upsert-kafka":
+        keys = set(table.schema.primary_key)
+    else:
+        keys = {k.strip() for k in options.get("key.fields", "").split(";") if k.strip()}
+    if fkey == "key.format":
+        return [(n, t) for n, t in columns if n in keys]
+    if options.get("value.fields-include", "ALL").upper() == "EXCEPT_KEY":
+        return [(n, t) for n, t in columns if n not in keys]
+    return columns
 
 
 CHECKS: tuple[Callable[[LogicalNode], None], ...] = (

@@ -34,6 +34,11 @@ CREATE TABLE pg (a STRING, m MAP<STRING, INT>) WITH (
 CREATE TABLE out_print (a STRING, b BIGINT) WITH ('connector' = 'print');
 CREATE TABLE out_csv (a STRING, r ROW<x INT>) WITH (
   'connector' = 'filesystem', 'path' = '/tmp/o', 'format' = 'csv');
+CREATE TABLE out_raw (a STRING, b BIGINT) WITH (
+  'connector' = 'filesystem', 'path' = '/tmp/r', 'format' = 'raw');
+CREATE TABLE out_kafka_raw (k STRING, v STRING) WITH ('connector' = 'kafka', 'topic' = 't',
+  'properties.bootstrap.servers' = 'localhost:9092', 'key.format' = 'raw', 'key.fields' = 'k',
+  'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY');
 CREATE TABLE out_pg (a STRING, m MAP<STRING, INT>) WITH (
   'connector' = 'jdbc', 'url' = 'jdbc:postgresql://localhost/db', 'table-name' = 't');
 """
@@ -65,6 +70,12 @@ CASES: dict[str, tuple[str, str, tuple[int, int]]] = {
     "csv-sink-nested-type": (
         "INSERT INTO out_csv SELECT a, CAST(NULL AS ROW<x INT>) FROM maps",
         "the csv format cannot represent column 'r' of type ROW<",
+        (1, 1),
+    ),
+    "raw-sink-two-columns": (
+        "INSERT INTO out_raw SELECT a, CAST(1 AS BIGINT) FROM maps",
+        "the raw format ('format') needs exactly one column of a string, binary or numeric "
+        "type; it would carry: a STRING, b BIGINT",
         (1, 1),
     ),
     "postgres-sink-map-type": (
@@ -172,3 +183,9 @@ def test_no_duckdb_error_text_reaches_a_user_for_a_planned_query(catalog: Catalo
         with pytest.raises(SqlStreamError) as e:
             planner.plan(sql, catalog)
         assert not re.search(r"(Binder|Parser|Catalog|Conversion)(Exception|Error)", str(e.value))
+
+
+def test_a_raw_key_and_a_raw_value_of_one_column_each_are_planned(catalog: Catalog) -> None:
+    """The raw check counts the columns each format really carries (key fields apart)."""
+    plan = planner.plan("INSERT INTO out_kafka_raw SELECT a, a FROM maps", catalog)
+    assert plan.sinks[0].spec.table == "out_kafka_raw"  # type: ignore[union-attr]
