@@ -62,7 +62,13 @@ def push_filters_into_joins(root: LogicalNode) -> LogicalNode:
         join, rest = pushed
         return Calc(node.fields, join, node.projections, rest)
 
-    return transform_up(root, rule)
+    # a filter pushed into a join's input may sit on another join: push again until it rests
+    for _ in range(32):
+        new_root = transform_up(root, rule)
+        if new_root == root:
+            break
+        root = new_root
+    return root
 
 
 def _push(join: Join, condition: exp.Expr, into: tuple[str, ...]) -> tuple[Join, exp.Expr | None] | None:
