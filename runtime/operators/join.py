@@ -26,6 +26,14 @@ row), for each input row in order:
 
 An identical row stored ``n`` times is emitted ``n`` times. Then the other side's match
 counts and the input side's rows are updated, one statement each.
+
+Match counts count every matching row of the other side, duplicates included (each
+accumulate +1, each retraction -1), as Flink's operator did until its newest sources,
+which count a duplicate of an input row that is already in state as no additional match
+(``isAdditionalMatch``, with a TODO about the cases it gets wrong): with duplicates on one
+side of an outer join, retracting one of them would re-emit the padded row while its twin
+still matches. We keep the count that leaves the applied changelog equal to the batch
+join.
 """
 
 from __future__ import annotations

@@ -138,3 +138,24 @@ def test_join_of_an_upsert_stream_is_refused(catalog: Catalog) -> None:
     with pytest.raises(SqlStreamError) as e:
         planner.plan("SELECT * FROM plain p JOIN up u ON p.v = u.b", catalog)
     assert "regular join of an upsert stream (node TableSourceScan(up))" in e.value.message
+
+
+def test_filters_of_one_side_are_pushed_below_the_join_where_that_side_is_not_padded(
+    catalog: Catalog,
+) -> None:
+    """As Flink's FlinkFilterJoinRule: the join then keeps only rows that can be in the
+    result. A filter on the padded side of an outer join stays above it."""
+    plan = planner.plan(
+        "SELECT * FROM plain a LEFT JOIN plain b ON a.k = b.k AND b.v > 5 AND a.v > 6 "
+        "WHERE a.v < 100 AND b.v < 50",
+        catalog,
+    )
+    join = next(n for n in plan.nodes if isinstance(n.spec, JoinSpec))
+    assert isinstance(join.spec, JoinSpec)
+    left, right = (plan.node(e.source).spec for e in join.inputs)
+    assert getattr(left, "condition", None) == '"v" < 100'  # WHERE on the preserved side
+    assert getattr(right, "condition", None) == '"v" > 5'  # ON of the padded side
+    assert join.spec.residual == '"v" > 6'  # ON of the preserved side pads, not filters
+    above = plan.consumers(join.id)[0].spec
+    assert getattr(above, "condition", None) == '"v0" < 50'
+    assert "push_filters_into_joins" in plan.rules

@@ -108,13 +108,14 @@ def _schema(value: str) -> pa.Schema:
     return pa.schema([("k", pa.int64()), (value, pa.int64())])
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=25)
 @pytest.mark.parametrize("updating", [False, True])
 @given(
     left=left_rows,
     right=right_rows,
     join=st.sampled_from(JOIN_TYPES),
-    residual=st.booleans(),
+    residual=st.sampled_from(["", " AND g.v <= r.w", " AND r.w <> 5 AND g.v <> 2"]),
+    where=st.sampled_from(["", " WHERE g.v % 3 <> 0 AND (w IS NULL OR w > 1)"]),
     parallelism=st.sampled_from([1, 2]),
     batch=st.integers(1, 6),
 )
@@ -123,15 +124,16 @@ def test_join_equals_duckdb(
     left: list[tuple[Any, ...]],
     right: list[tuple[Any, ...]],
     join: str,
-    residual: bool,
+    residual: str,
+    where: str,
     parallelism: int,
     batch: int,
 ) -> None:
     """Append-only inputs, or a GROUP BY result on the left whose -U/+U pairs retract and
-    re-join rows."""
+    re-join rows; a residual across both sides or of one side (pushed below the join where
+    that side is not padded), and a WHERE above the join (pushed likewise)."""
     source = "(SELECT k, COUNT(*) AS v FROM l GROUP BY k)" if updating else "l"
-    cond = " AND g.v <= r.w" if residual else ""
-    query = f"SELECT g.k, v, r.k AS rk, w FROM {source} g {join} r ON g.k = r.k{cond}"
+    query = f"SELECT g.k, v, r.k AS rk, w FROM {source} g {join} r ON g.k = r.k{residual}{where}"
     log = check(left, right, query, parallelism, batch)
     if join == "JOIN" and not updating:  # Flink: an inner join of append-only inputs is append-only
         assert {kind for kind, _ in log} <= {0}
