@@ -71,7 +71,7 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
     if isinstance(node, _ARITHMETIC):
         operands = (infer(node.left, lookup), infer(node.right, lookup))
         return _Typing(operands, infer(node, lookup), node.sql(dialect=Flink))
-    if isinstance(node, exp.Neg | exp.Abs | exp.Round):
+    if isinstance(node, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil) and not node.args.get("to"):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     return None
 
@@ -85,7 +85,7 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     result = typing.result
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
-    if isinstance(n, exp.Neg | exp.Abs | exp.Round):
+    if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
         return _unary(n, typing.operands[0], result)
     assert isinstance(n, exp.Binary)
     left, right = n.left, n.right
@@ -119,8 +119,26 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         if integral:
             return template(wrap_sql("CAST({a} AS HUGEINT) " + op + " {b}", result), a=left, b=right)
         if result.name == "DECIMAL":  # Flink's widened type; NULL when even that overflows
-            return template(f"TRY_CAST({{a}} {op} {{b}} AS {result.duckdb()})", a=left, b=right)
+            return _decimal_arithmetic(op, left, right, typing)
     return n
+
+
+def _decimal_arithmetic(op: str, left: exp.Expr, right: exp.Expr, typing: _Typing) -> exp.Expr:
+    """Exact DECIMAL +, -, * in Flink's result type, NULL when the value does not fit it.
+    DuckDB multiplies in the operands' own widths (DECIMAL(10, 0) * DECIMAL(10, 2) in 64
+    bits, which overflows); Flink's are wider, so the left side is widened to 38 digits,
+    and a product beyond 38 digits (NULL in Flink) is caught before DuckDB would fail."""
+    result = typing.result.duckdb()
+    if op != "*":
+        return template(f"TRY_CAST({{a}} {op} {{b}} AS {result})", a=left, b=right)
+    (a_type, b_type) = typing.operands
+    scale = (a_type.scale or 0) + (b_type.scale or 0)
+    return template(
+        f"CASE WHEN abs(CAST({{a}} AS DOUBLE) * CAST({{b}} AS DOUBLE)) < 1e{38 - scale} "
+        f"THEN TRY_CAST(CAST({{a}} AS DECIMAL(38, {a_type.scale or 0})) * {{b}} AS {result}) END",
+        a=left,
+        b=right,
+    )
 
 
 def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
@@ -129,6 +147,8 @@ def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
     x = n.this
     if isinstance(n, exp.Neg):
         return template(wrap_sql("-CAST({x} AS HUGEINT)", result), x=x) if result.is_integral else n
+    if isinstance(n, exp.Floor | exp.Ceil):  # DuckDB's go through DOUBLE for integers
+        return x if result.is_integral else n
     if isinstance(n, exp.Abs):
         return template(wrap_sql("abs(CAST({x} AS HUGEINT))", result), x=x) if result.is_integral else n
     places = n.args.get("decimals") or exp.Literal.number(0)

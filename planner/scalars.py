@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from catalog.types import INT
 from planner.errors import UnsupportedError
-from planner.numeric import template
+from planner.numeric import template, wrap_sql
 
 Rewrite = Callable[[exp.Expr], exp.Expr]
 
@@ -41,7 +42,8 @@ def _timestampdiff(n: exp.Expr) -> exp.Expr:
     DuckDB's date_diff counts boundaries crossed, its date_sub counts whole units."""
     unit = n.args.get("unit")
     text = (unit.name if unit is not None else "").lower()
-    return exp.Anonymous(this="date_sub", expressions=[exp.Literal.string(text), n.expression, n.this])
+    diff = exp.Anonymous(this="date_sub", expressions=[exp.Literal.string(text), n.expression, n.this])
+    return template(wrap_sql("{d}", INT), d=diff)  # Flink's (int) of the long difference
 
 
 def _regexp_extract(n: exp.Expr) -> exp.Expr:
@@ -126,7 +128,7 @@ def _pad(n: exp.Expr) -> exp.Expr:
     """LPAD/RPAD: NULL for a negative length or an empty pad (DuckDB fails on the latter)."""
     name = "lpad" if n.args.get("is_left") else "rpad"
     return template(
-        "CASE WHEN {n} < 0 OR {p} = '' THEN NULL ELSE " + name + "({s}, {n}, {p}) END",
+        "CASE WHEN {n} < 0 OR {p} = '' THEN NULL ELSE " + name + "({s}, TRY_CAST({n} AS INTEGER), {p}) END",
         s=n.this,
         n=n.expression,
         p=n.args.get("fill_pattern") or exp.Literal.string(" "),
