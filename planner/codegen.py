@@ -180,11 +180,13 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
     x = n.this
     if source.name == "BOOLEAN" and target.is_string:
         return template("CASE WHEN {x} THEN 'TRUE' WHEN NOT {x} THEN 'FALSE' END", x=x)
-    if source.name == "TIMESTAMP" and target.is_string:
-        # Flink prints exactly the type's fraction digits: TIMESTAMP(3) '... 00:00:00.000'
+    if source.is_timestamp and target.is_string:
+        # Flink prints exactly the type's fraction digits: TIMESTAMP(3) '... 00:00:00.000',
+        # and a TIMESTAMP_LTZ as local time in the session's zone, without an offset
         precision = source.precision if source.precision is not None else 6
         fraction = f" || '.' || left(strftime({{x}}, '%f') || '000', {precision})" if precision else ""
-        return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=x)
+        local = template("CAST({x} AS TIMESTAMP)", x=x) if source.name == "TIMESTAMP_LTZ" else x
+        return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=local)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     if target.name == "FLOAT" and source.name == "DOUBLE":  # Java: out of range is infinite

@@ -186,7 +186,8 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
     else:
         raise UnsupportedError("UNIX_TIMESTAMP with a format that is not a constant")
     return template(
-        f"CASE WHEN {{s}} IS NULL THEN NULL ELSE coalesce(CAST(epoch({{t}}) AS BIGINT), {_LONG_MIN}) END",
+        "CASE WHEN {s} IS NULL THEN NULL "  # read in the session's time zone
+        f"ELSE coalesce(CAST(epoch(CAST({{t}} AS TIMESTAMPTZ)) AS BIGINT), {_LONG_MIN}) END",
         s=n.this,
         t=parsed,
     )
