@@ -153,9 +153,15 @@ def _ascii(n: exp.Expr) -> exp.Expr:
 
 
 def _extract(n: exp.Expr) -> exp.Expr:
-    """EXTRACT(EPOCH ...) counts whole seconds (DuckDB's has a fraction)."""
-    if n.this.name.upper() == "EPOCH":
+    """EXTRACT as Flink: EPOCH counts whole seconds (DuckDB's has a fraction), MILLISECOND
+    is 0-999, DOW counts from Sunday = 1."""
+    unit = n.this.name.upper()
+    if unit == "EPOCH":
         return template("CAST(trunc(epoch({x})) AS BIGINT)", x=n.expression)
+    if unit == "MILLISECOND":  # the milliseconds of the second, not of the minute
+        return template("CAST(millisecond({x}) % 1000 AS BIGINT)", x=n.expression)
+    if unit == "DOW":  # 1 = Sunday, as DAYOFWEEK
+        return template("dayofweek({x}) + 1", x=n.expression)
     return n
 
 
