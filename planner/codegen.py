@@ -254,7 +254,7 @@ def _rewrite(n: exp.Expr) -> exp.Expr:
         return cls(this=source, to=target)
     if isinstance(n, exp.Floor | exp.Ceil) and n.args.get("to") is not None:
         unit = _unit(n.args["to"]).lower()
-        trunc = exp.func("date_trunc", exp.Literal.string(unit), n.this)
+        trunc: exp.Expr = exp.func("date_trunc", exp.Literal.string(unit), n.this)
         if unit == "week":  # Flink's weeks start on Sunday, DuckDB's on Monday
             trunc = template("date_trunc('week', {x} + INTERVAL 1 DAY) - INTERVAL 1 DAY", x=n.this)
         if isinstance(n, exp.Floor):
