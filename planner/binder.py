@@ -39,7 +39,7 @@ from planner.logical import (
     WindowAssign,
 )
 from planner.physical import Window
-from planner.typecheck import function_name, infer, make_cast, wider
+from planner.typecheck import check_comparisons, function_name, infer, make_cast, wider
 
 WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
 _LEGACY_WINDOWS = {"TUMBLE": "tumble", "HOP": "hop", "SESSION": "session"}
@@ -661,8 +661,10 @@ class Binder:
             return n
 
         bound = expr.copy().transform(visit)
+        types = {sf.field.name: sf.field.type for sf in scope.fields}
         try:
             codegen.check_supported(bound)
+            check_comparisons(bound, types.__getitem__)
         except SqlStreamError as e:
             raise _err(e, expr) from None
         return bound
