@@ -322,6 +322,8 @@ def check_supported(node: exp.Expr) -> None:
         if not isinstance(sub, exp.Func) or isinstance(sub, _OPERATOR_NODES):
             continue
         name = function_name(sub)
+        if name == "TO_TIMESTAMP_LTZ" and any(a.is_string for a in sub.expressions):
+            raise UnsupportedError("TO_TIMESTAMP_LTZ of a string (with a format) is not supported yet")
         if name in FUNCTIONS or name in STRUCTURAL:
             continue
         if name in UNSUPPORTED:

@@ -201,10 +201,12 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
 
 def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:
     """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils)."""
-    millis = "({e}) * 1000" if precision == 0 else "({e})"
+    millis = "CAST(trunc({e}) AS BIGINT) * 1000" if precision == 0 else "CAST(trunc({e}) AS BIGINT)"
+    # exact milliseconds (DuckDB's to_timestamp goes through a DOUBLE of seconds)
     return template(
-        f"CASE WHEN {millis} BETWEEN {_MIN_EPOCH_MILLIS} AND {_MAX_EPOCH_MILLIS} "
-        f"THEN to_timestamp(CAST({millis} AS DOUBLE) / 1000) END",
+        f"CASE WHEN ({{e}}) BETWEEN {_MIN_EPOCH_MILLIS // (1000 if precision == 0 else 1)} "
+        f"AND {_MAX_EPOCH_MILLIS // (1000 if precision == 0 else 1)} "
+        f"THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds({millis} * 1000) END",
         e=epoch,
     )
 
