@@ -23,6 +23,7 @@ from planner.numeric import (
     decimal_to_integral_sql,
     float_to_integral_sql,
     template,
+    wide,
     wrap_sql,
 )
 from planner.scalars import REWRITES, to_timestamp_ltz
@@ -96,12 +97,12 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         a_type, b_type = typing.operands
         if isinstance(n, exp.Mod):
             value = (
-                template(wrap_sql("CAST({a} AS HUGEINT) % {b}", result), a=left, b=right)
+                template(wrap_sql(f"CAST({{a}} AS {wide(result)}) % {{b}}", result), a=left, b=right)
                 if integral
                 else template(f"TRY_CAST({{a}} % {{b}} AS {result.duckdb()})", a=left, b=right)
             )
         elif integral:
-            value = template(wrap_sql("CAST({a} AS HUGEINT) // {b}", result), a=left, b=right)
+            value = template(wrap_sql(f"CAST({{a}} AS {wide(result)}) // {{b}}", result), a=left, b=right)
         else:
             value = template(decimal_divide_sql("{a}", a_type, "{b}", b_type, result), a=left, b=right)
         # NULL / 0 is NULL in Flink: the null check comes before the division.
@@ -117,7 +118,7 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     if isinstance(n, exp.Add | exp.Sub | exp.Mul):
         op = _SYMBOL[type(n)]
         if integral:
-            return template(wrap_sql("CAST({a} AS HUGEINT) " + op + " {b}", result), a=left, b=right)
+            return template(wrap_sql(f"CAST({{a}} AS {wide(result)}) {op} {{b}}", result), a=left, b=right)
         if result.name == "DECIMAL":  # Flink's widened type; NULL when even that overflows
             return _decimal_arithmetic(op, left, right, typing)
     return n
@@ -145,15 +146,16 @@ def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
     """-x, ABS and ROUND of an integer wrap around (Java's -Integer.MIN_VALUE is itself);
     ROUND of a DOUBLE has no negative zero (Flink rounds through BigDecimal)."""
     x = n.this
-    if isinstance(n, exp.Neg):
-        return template(wrap_sql("-CAST({x} AS HUGEINT)", result), x=x) if result.is_integral else n
     if isinstance(n, exp.Floor | exp.Ceil):  # DuckDB's go through DOUBLE for integers
         return x if result.is_integral else n
-    if isinstance(n, exp.Abs):
-        return template(wrap_sql("abs(CAST({x} AS HUGEINT))", result), x=x) if result.is_integral else n
+    if isinstance(n, exp.Neg | exp.Abs):
+        if not result.is_integral:
+            return n
+        negated = "-CAST({x} AS %s)" if isinstance(n, exp.Neg) else "abs(CAST({x} AS %s))"
+        return template(wrap_sql(negated % wide(result), result), x=x)
     places = n.args.get("decimals") or exp.Literal.number(0)
     if result.is_integral:
-        return template(wrap_sql("round(CAST({x} AS HUGEINT), {r})", result), x=x, r=places)
+        return template(wrap_sql(f"round(CAST({{x}} AS {wide(result)}), {{r}})", result), x=x, r=places)
     if result.name == "DECIMAL":
         return template(f"TRY_CAST(round({{x}}, {{r}}) AS {result.duckdb()})", x=x, r=places)
     if arg.name in ("DOUBLE", "FLOAT"):
@@ -225,7 +227,7 @@ def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Exp
     if target.is_integral and source.name == "DECIMAL":
         return template(decimal_to_integral_sql("{x}", target), x=x)
     if target.is_integral and source.is_integral and BITS[source.name] > BITS[target.name]:
-        return template(wrap_sql("{x}", target), x=x)
+        return template(wrap_sql("{x}", target, via="HUGEINT"), x=x)  # a BIGINT's + 2^31 overflows
     if target.name == "DECIMAL" and source.is_numeric:  # overflow is NULL in Flink
         return exp.TryCast(this=x, to=exp.DataType.build(target.duckdb(), dialect="duckdb"))
     return _rewrite(n)
