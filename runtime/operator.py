@@ -99,11 +99,6 @@ class OperatorContext:
     def config(self) -> dict[str, str]:
         return self.subtask.config
 
-    @property
-    def time_zone(self) -> str:
-        """The session's ``table.local-time-zone`` (UTC unless SET)."""
-        return self.config.get("table.local-time-zone") or "UTC"
-
     def input_updating(self, index: int = 0) -> bool:
         return self.input_nodes[index].changelog != ChangelogMode.INSERT_ONLY
 

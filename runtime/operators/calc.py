@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec
 from runtime.batches import conform, output_schema, q, split_of, with_split
 from runtime.messages import Message
 from runtime.operator import Operator
-from runtime.state.duckdb_state import local_connection
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 
@@ -35,7 +35,7 @@ class CalcOp(Operator):
                 self.columns = [m.group(1).replace('""', '"') for m in refs if m]
                 if keep_kind:
                     self.columns.append(ROW_KIND_COLUMN)
-        self.con = local_connection(self.ctx.time_zone)
+        self.con = duckdb.connect(":memory:", config={"threads": 1})
 
     def _run(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         self.con.register(INPUT_RELATION, batch)

@@ -70,7 +70,7 @@ class GroupAggregateOp(Operator):
                     hint="aggregate an insert-only stream, or use COUNT/SUM/AVG",
                 )
         self.schema = output_schema(self.node.schema, True)
-        self.state = DuckDBState(time_zone=self.ctx.time_zone)
+        self.state = DuckDBState()
         self.has_table = False
         keys = [q(k) for k in spec.keys]
         self.keys = keys

@@ -7,6 +7,7 @@ it still comes out once, with NULLs for the dimension's columns, as in Flink.
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -15,7 +16,6 @@ from runtime.batches import conform, output_schema
 from runtime.connectors.registry import create_lookup
 from runtime.messages import Message
 from runtime.operator import Operator
-from runtime.state.duckdb_state import local_connection
 
 LOOKUP_ROW = "__lookup_row"
 
@@ -29,7 +29,7 @@ class LookupJoinOp(Operator):
         table = SourceSpec(spec.table, spec.connector, spec.options, spec.columns, bounded=True)
         self.client = create_lookup(table, [t for _, t in spec.keys])
         await self.client.open()
-        self.con = local_connection(self.ctx.time_zone) if spec.residual else None
+        self.con = duckdb.connect(":memory:", config={"threads": 1}) if spec.residual else None
 
     def _residual(self, joined: pa.RecordBatch) -> np.ndarray:
         """Which joined rows pass the residual condition."""

@@ -15,6 +15,7 @@ per-partition watermarks): a fast partition cannot make a slow one's rows late.
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, WatermarkSpec
@@ -22,7 +23,6 @@ from runtime.batches import split_of
 from runtime.messages import MAX_WATERMARK, Idle, Message, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, now_ms
-from runtime.state.duckdb_state import local_connection
 
 
 class WatermarkOp(Operator):
@@ -33,7 +33,7 @@ class WatermarkOp(Operator):
         assert isinstance(spec, WatermarkSpec)
         self.spec = spec
         self.sql = f"SELECT epoch_ms(max({spec.expr})) FROM {INPUT_RELATION}"
-        self.con = local_connection(self.ctx.time_zone)
+        self.con = duckdb.connect(":memory:", config={"threads": 1})
         self.max_seen = NO_WATERMARK  # the watermark to emit (never goes back)
         self.split_max: dict[bytes, int] = {}
         self.split_seen: dict[bytes, int] = {}

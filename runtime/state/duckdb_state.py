@@ -19,18 +19,9 @@ import duckdb
 import pyarrow as pa
 
 
-def local_connection(time_zone: str = "UTC", threads: int = 1) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that computes TIMESTAMP_LTZ values (DuckDB's TIMESTAMPTZ) in the
-    session's ``table.local-time-zone``, as Flink does: casts to TIMESTAMP, HOUR, DATE_FORMAT
-    and FLOOR(... TO DAY) then see local time, not the process's TZ."""
-    con = duckdb.connect(":memory:", config={"threads": threads})
-    con.execute("SET TimeZone = ?", [time_zone])
-    return con
-
-
 class DuckDBState:
-    def __init__(self, threads: int = 1, time_zone: str = "UTC") -> None:
-        self.con = local_connection(time_zone, threads)
+    def __init__(self, threads: int = 1) -> None:
+        self.con = duckdb.connect(":memory:", config={"threads": threads})
         self.tables: list[str] = []
 
     def create_table(self, name: str, columns_sql: str) -> None:
