@@ -33,6 +33,12 @@ def _bool(value: str, key: str) -> None:
     parse_bool(value, key)
 
 
+def _ports(value: str, key: str) -> None:
+    from sqlstream.prometheus import parse_ports
+
+    parse_ports(value)
+
+
 @dataclass(frozen=True)
 class Key:
     name: str
@@ -76,6 +82,9 @@ KEYS: dict[str, Key] = {
         Key("pipeline.auto-watermark-interval", "200 ms", "how often watermarks are emitted", _duration),
         Key("table.local-time-zone", "UTC", "time zone of TIMESTAMP_LTZ values and PROCTIME()"),
         Key("table.dml-sync", "false", "INSERT waits for the job to finish", _bool),
+        Key("metrics.reporter.prom.port", None, "serve the jobs' metrics to Prometheus at "
+            "http://host:PORT/metrics (a range '9250-9260' takes the first free port)", _ports),
+        Key("metrics.reporter.prom.host", "0.0.0.0", "address the Prometheus endpoint listens on"),
     ]
 }  # fmt: skip
 

@@ -24,6 +24,7 @@ from planner.ddl import show_create_table, show_create_view
 from planner.functions import FUNCTIONS
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
+from sqlstream.prometheus import HOST_KEY, PORT_KEY, MetricsServer
 from sqlstream.results import Result, ResultKind
 
 
@@ -106,9 +107,12 @@ class Session:
             return Result.text(planner.explain(s.statement, self.catalog, self.config.effective()))
         if isinstance(s, st.Insert | st.StatementSet):
             plan = planner.plan(s, self.catalog, self.config.effective())
+            server = self._serve_metrics()
             handle = self.jobs.submit(plan, s.sql)
             result = Result(ResultKind.JOB, job=handle)
             result.message = f"Job '{handle.id}' submitted ({handle.name}); {handle.guarantee_text}."
+            if server is not None:
+                result.message += f" Metrics: {server.url}"
             if self.config.get("table.dml-sync", "false").lower() == "true":
                 handle.wait()
             return result
@@ -124,6 +128,12 @@ class Session:
             handle.cancel()
             return Result.ok(f"Job '{handle.id}' stopped.")
         raise SqlStreamError(f"{type(s).__name__} is not supported yet", line=s.line, col=s.col)
+
+    def _serve_metrics(self) -> MetricsServer | None:
+        port = self.config.get(PORT_KEY)
+        if not port:
+            return None
+        return self.jobs.serve_metrics(port, self.config.get(HOST_KEY) or "0.0.0.0")
 
     # ---- SHOW / DESCRIBE -------------------------------------------------------------
     def _show(self, s: st.Show) -> Result:

@@ -13,6 +13,7 @@ not from this subtask's loop.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -66,7 +67,9 @@ class SinkOp(Operator):
             return  # closed: recovery commits what the checkpoint recorded
         async with self.lock:
             for n in sorted(k for k in self.pending_handles if k <= checkpoint_id):
+                start = time.perf_counter()
                 await self.writer.commit(n, self.pending_handles[n])
+                self.metrics.commit_took((time.perf_counter() - start) * 1000)
                 del self.pending_handles[n]
 
     async def on_end_of_input(self) -> list[Message]:

@@ -45,6 +45,7 @@ class SourceOp(SourceOperator):
             else:
                 self.reader.restore(restored.positions[0])
         await self.reader.open()
+        self.metrics.partitions = self.reader.metrics.partitions  # consumer lag, shared
         self._opened = True
 
     @property
