@@ -5,6 +5,9 @@
     sqlstream -f FILE.sql         the same (Flink's SQL client spelling)
     sqlstream explain FILE.sql    plan every INSERT/SELECT of a script and print EXPLAIN
     sqlstream -e "SQL"            run statements given on the command line
+    sqlstream state PATH|JOB [SQL]
+                                  query a checkpoint or savepoint (a job's newest, by
+                                  pipeline.name) read-only in DuckDB; no SQL: a small shell
     sqlstream stop [--savepoint] PID
                                   stop a running 'sqlstream run' (SIGTERM); with --savepoint
                                   it first takes a savepoint (SIGUSR1) and prints its path
@@ -42,6 +45,7 @@ from sqlstream.jobs import JobHandle
 from sqlstream.render import render_changelog_row, render_table
 from sqlstream.results import Result, ResultKind
 from sqlstream.session import Session, connect
+from sqlstream.state import run_state_command
 
 
 class Stop(Exception):
@@ -65,8 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-checkpoint", metavar="PATH", help="run: resume from this checkpoint")
     p.add_argument("--from-savepoint", metavar="PATH", help="run: resume from this savepoint")
     p.add_argument("--savepoint", action="store_true", help="stop: take a savepoint first")
-    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop"], help=argparse.SUPPRESS)
+    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop", "state"],
+                   help=argparse.SUPPRESS)  # fmt: skip
     p.add_argument("path", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("query", nargs="?", help=argparse.SUPPRESS)
     return p
 
 
@@ -93,6 +99,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         config["parallelism.default"] = str(args.parallelism)
     if args.command == "stop":
         return stop_process(args.path, args.savepoint)
+    if args.command == "state":
+        return state_command(args.path, args.query, config, args.debug)
     if args.command == "run" or args.file:
         restore_from = args.from_savepoint or args.from_checkpoint
         if restore_from:
@@ -119,6 +127,21 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return run_repl(session, debug=args.debug)
     finally:
         session.close()
+
+
+def state_command(target: str | None, query: str | None, config: dict[str, str], debug: bool) -> int:
+    """``sqlstream state PATH|JOB [SQL]``."""
+    if not target:
+        print("Error: 'sqlstream state' needs a checkpoint folder or a job's pipeline.name",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        return run_state_command(target, query, config, sys.stdout)
+    except BrokenPipeError:
+        raise
+    except Exception as e:
+        _report(e, query, None, debug)
+        return 1
 
 
 def stop_process(pid_text: str | None, savepoint: bool) -> int:

@@ -22,10 +22,12 @@ from catalog.errors import CatalogError, SqlStreamError
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
 from planner.functions import FUNCTIONS
+from runtime.state.inspect import newest
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
 from sqlstream.prometheus import HOST_KEY, PORT_KEY, MetricsServer
 from sqlstream.results import Result, ResultKind
+from sqlstream.state import OPERATOR_COLUMNS, locate, open_newest, operator_rows, run_state_query, state_calls
 
 
 class Session:
@@ -116,6 +118,9 @@ class Session:
             if self.config.get("table.dml-sync", "false").lower() == "true":
                 handle.wait()
             return result
+        if isinstance(s, st.Query) and state_calls(s.query):
+            columns, found = run_state_query(s.query, self.newest_checkpoint)
+            return Result.table(columns, found)
         if isinstance(s, st.Query):
             plan = planner.plan(s, self.catalog, self.config.effective())
             query = self.jobs.query(plan, s.sql)
@@ -128,6 +133,20 @@ class Session:
             handle.cancel()
             return Result.ok(f"Job '{handle.id}' stopped.")
         raise SqlStreamError(f"{type(s).__name__} is not supported yet", line=s.line, col=s.col)
+
+    def newest_checkpoint(self, job: str) -> Path:
+        """The newest complete checkpoint of a job of this session (by id), or of any job
+        by its ``pipeline.name`` under ``state.checkpoints.dir``."""
+        handle = next((h for h in self.jobs.all() if h.id == job or h.id.startswith(job)), None)
+        if handle is None:
+            return locate(job, self.config)
+        control = handle.job.checkpoints
+        if control is None:
+            raise SqlStreamError(
+                f"job '{handle.id}' takes no checkpoints, so it has no state to read",
+                hint="SET 'execution.checkpointing.interval' before starting the job",
+            )
+        return newest(control.storage.root, control.storage.job_name)
 
     def _serve_metrics(self) -> MetricsServer | None:
         port = self.config.get(PORT_KEY)
@@ -149,6 +168,10 @@ class Session:
                 ["job id", "job name", "status", "rows/s", "rows out", "started"],
                 [h.summary() for h in self.jobs.all()],
             )
+        if what == "state" and s.name:
+            job = s.name
+            with open_newest(lambda: self.newest_checkpoint(job)) as reader:
+                return Result.table(OPERATOR_COLUMNS, operator_rows(reader))
         if what == "catalogs":
             return Result.table(["catalog name"], [("default_catalog",)])
         if what == "databases":

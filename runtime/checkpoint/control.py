@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catalog.table import redact
 from planner.physical import Node, Partitioning, PhysicalPlan, SinkSpec, SourceSpec, _encode
 from runtime.checkpoint.coordinator import Ack, CheckpointConfig, CheckpointCoordinator
 from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, CheckpointStorage, load
@@ -83,6 +85,17 @@ def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
         return "true" if subtask == 0 else "false"
     cols = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)
     return f"(hash({cols}) % {parallelism})::INTEGER = {subtask}"
+
+
+def redacted(plan: PhysicalPlan) -> PhysicalPlan:
+    """The plan as a checkpoint keeps it: passwords in connector options masked."""
+    nodes = []
+    for n in plan.nodes:
+        spec: Any = n.spec
+        if isinstance(getattr(spec, "options", None), dict):
+            n = dataclasses.replace(n, spec=dataclasses.replace(spec, options=redact(spec.options)))
+        nodes.append(n)
+    return dataclasses.replace(plan, nodes=tuple(nodes), config=redact(plan.config))
 
 
 @dataclass
@@ -172,6 +185,7 @@ class CheckpointControl:
             parallelism,
         )
         self.coordinator.node_fingerprints = self.node_prints
+        self.coordinator.plan_json = redacted(plan).to_json(None)
 
     # ---- restore ---------------------------------------------------------------------
     def resolve(self) -> Path | None:

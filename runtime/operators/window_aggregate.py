@@ -343,3 +343,29 @@ class WindowAggregateOp(Operator):
 
 
 _PER_MS = {"s": 0.001, "ms": 1, "us": 1000, "ns": 1_000_000}
+
+
+def state_view(spec: WindowAggregateSpec, relation: str) -> str:
+    """SQL over the ``windows`` state of every subtask (``relation``, with a ``subtask``
+    column): one readable row per subtask, key and pending window (a slice of it for HOP
+    and CUMULATE, which share slices between windows) with its aggregates so far. Used by
+    ``sqlstream state``; the operator keeps several partial rows per window until they are
+    compacted, and this view merges them the way firing does."""
+    raw = any(a.distinct for a in spec.aggs)
+    keys = [q(k) for k in spec.keys]
+    aggs = [f"{A.final_expr(i, a, raw)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
+    w = spec.window
+    if w.type == "session":
+        bounds = [f"{ts_from_ms('__s')} AS window_start", f"{ts_from_ms('__e')} AS window_end"]
+        group = ["__s", "__e"]
+    elif w.type == "tumble":
+        start = Slicing(w).sql_window_start("__se", "__se")
+        bounds = [f"{ts_from_ms(start)} AS window_start", f"{ts_from_ms('__se')} AS window_end"]
+        group = ["__se"]
+    else:
+        sl = Slicing(w).slice_ms
+        bounds = [f"{ts_from_ms(f'__se - {sl}')} AS slice_start", f"{ts_from_ms('__se')} AS slice_end"]
+        group = ["__se"]
+    cols = ", ".join(["subtask", *keys, *bounds, *aggs])
+    by = ", ".join(["subtask", *keys, *group])
+    return f"SELECT {cols} FROM {relation} GROUP BY {by} ORDER BY {by}"

@@ -98,6 +98,15 @@ def _jobs(ctx: CommandContext, arg: str) -> Action:
     return Action.CONTINUE
 
 
+def _state(ctx: CommandContext, arg: str) -> Action:
+    job = arg.strip().strip("'\"")
+    if not job:
+        ctx.echo("Error: \\state needs a job: \\state <job id or pipeline.name> (\\jobs lists them)")
+    else:
+        ctx.run_sql("SHOW STATE FOR JOB '" + job.replace("'", "''") + "'")
+    return Action.CONTINUE
+
+
 def _functions(ctx: CommandContext, arg: str) -> Action:
     ctx.run_sql("SHOW FUNCTIONS")
     return Action.CONTINUE
@@ -185,6 +194,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("\\dv",), "", "list views", _views),
     Command(("\\d", ".schema"), "[NAME]", "describe a table or view", _describe),
     Command(("\\jobs", "\\dj"), "", "list this session's jobs", _jobs),
+    Command(("\\state",), "JOB", "a job's state: operators, rows, bytes", _state),
     Command(("\\df", ".functions"), "", "list functions", _functions),
     Command(("\\i", ".read"), "FILE", "run the statements of FILE", _include),
     Command(("\\timing", ".timer"), "[on|off]", "time each statement", _timing),
@@ -213,6 +223,8 @@ def help_text() -> str:
         "BEGIN STATEMENT SET; INSERT ...; INSERT ...; END;  runs INSERTs as one job.",
         "INSERT INTO runs a background job: SHOW JOBS lists jobs, STOP JOB 'id' stops it.",
         "A streaming SELECT shows live results; Ctrl-C (or q) stops it.",
+        "SHOW STATE FOR JOB 'id', SELECT ... FROM STATE('id', 'operator'): a job's state",
+        "in its newest checkpoint. SET 'metrics.reporter.prom.port': Prometheus metrics.",
         "",
         "Keys: Tab completes, Ctrl-R searches history, \u2192 takes a suggestion,",
         "      Alt-Enter inserts a newline, F4 or Ctrl-X Ctrl-E opens $EDITOR,",

@@ -1,0 +1,137 @@
+"""Querying a job's state: the checkpoint opened read-only in DuckDB, from the session
+(SHOW STATE FOR JOB, SELECT ... FROM STATE(...)), the CLI (`sqlstream state`) and its shell."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import sqlstream
+from catalog.errors import SqlStreamError
+from runtime.state.inspect import StateReader, newest
+from sqlstream.session import Session
+from tests.unit.sqlstream.test_cli import run
+
+SOURCE = """
+    CREATE TABLE clicks (k INT, v BIGINT, ts TIMESTAMP(3),
+        WATERMARK FOR ts AS ts - INTERVAL '1' HOUR
+    ) WITH ('connector' = 'datagen', 'rows-per-second' = '3000',
+            'fields.k.min' = '1', 'fields.k.max' = '4', 'fields.v.min' = '1', 'fields.v.max' = '9',
+            'fields.ts.max-past' = '10 s')"""
+SINKS = """
+    CREATE TABLE totals (k INT, n BIGINT, total BIGINT, mean DOUBLE) WITH ('connector' = 'blackhole');
+    CREATE TABLE per_window (k INT, ws TIMESTAMP(3), n BIGINT, top BIGINT) WITH ('connector' = 'blackhole');
+"""
+JOB = """
+    EXECUTE STATEMENT SET BEGIN
+    INSERT INTO totals SELECT k, COUNT(*) AS n, SUM(v) AS total, AVG(CAST(v AS DOUBLE)) AS mean
+        FROM clicks GROUP BY k;
+    INSERT INTO per_window SELECT k, window_start, COUNT(DISTINCT v) AS n, MAX(v) AS top
+        FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+        GROUP BY k, window_start, window_end;
+    END"""
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[Session, str, Path]]:
+    """A job with a group aggregate and a window aggregate, checkpointing every 200 ms."""
+    ck = tmp_path / "ck"
+    config = {
+        "execution.checkpointing.interval": "200 ms",
+        "state.checkpoints.dir": str(ck),
+        "pipeline.name": "clicks-state",
+    }
+    with sqlstream.connect(config=config) as s:
+        s.execute(SOURCE)
+        s.execute_script(SINKS)
+        job = s.execute(JOB).job
+        assert job is not None
+        deadline = time.monotonic() + 30
+        while job.metrics().get("checkpoints", {}).get("completed", 0) < 2:
+            assert time.monotonic() < deadline and not job.done, job.error
+            time.sleep(0.1)
+        yield s, job.id, ck
+
+
+def test_a_savepoint_reads_as_views_with_the_queries_names(running: tuple[Session, str, Path]) -> None:
+    s, job_id, ck = running
+    path = s.execute(f"STOP JOB '{job_id}' WITH SAVEPOINT").rows[0][0]
+    assert newest(ck, "clicks-state") == Path(path)  # the newest of checkpoints and savepoints
+    with StateReader.open(path) as reader:
+        ops = {o.view: o for o in reader.operators()}
+        assert set(ops) == {"group_aggregate_3", "window_aggregate_6"} or len(ops) == 2, ops
+        group = next(o for o in ops.values() if o.kind == "group_aggregate")
+        window = next(o for o in ops.values() if o.kind == "window_aggregate")
+        assert group.rows == 4 and group.bytes > 0  # one accumulator row per key
+        columns, rows = reader.sql(f"SELECT * FROM {group.view} ORDER BY k")
+        assert columns == ["subtask", "k", "row_count", "n", "total", "mean"]
+        assert [r[1] for r in rows] == [1, 2, 3, 4]
+        for _, _, count, n, total, mean in rows:
+            assert count == n and mean == pytest.approx(total / n)
+        # a consistent cut: the aggregate counted exactly the rows the source had read
+        (read,) = reader.sql("SELECT position FROM source_positions")[1][0]
+        assert sum(r[2] for r in rows) == int(read.split(":")[1].strip(" }"))
+        columns, rows = reader.sql(f"SELECT * FROM {window.view}")
+        assert columns == ["subtask", "k", "window_start", "window_end", "n", "top"]
+        assert rows and all((r[3] - r[2]).total_seconds() == 1 for r in rows)
+        assert all(1 <= r[4] <= 9 and 1 <= r[5] <= 9 for r in rows)  # distinct values of 1..9
+        (cp,) = reader.sql("SELECT checkpoint_id, savepoint, job_name FROM checkpoint")[1]
+        assert cp[1] is True and cp[2] == "clicks-state"
+
+
+def test_the_session_reads_a_running_jobs_newest_checkpoint(running: tuple[Session, str, Path]) -> None:
+    s, job_id, _ = running
+    shown = s.execute(f"SHOW STATE FOR JOB '{job_id}'")
+    assert shown.columns == ["operator id", "operator", "view", "parallelism", "rows", "bytes"]
+    assert sorted(r[1] for r in shown.rows) == ["GroupAggregate", "WindowAggregate"]
+    got = s.execute(
+        f"SELECT k, n FROM STATE('{job_id}', 'GroupAggregate') AS g WHERE k <= 2 ORDER BY k"
+    )
+    assert got.columns == ["k", "n"] and [r[0] for r in got.rows] == [1, 2]
+    by_name = s.execute("SELECT count(*) FROM STATE('clicks-state', 'groupaggregate')")
+    assert by_name.rows == [(4,)]  # by pipeline.name, and the operator's name in any case
+    with pytest.raises(SqlStreamError, match="no stateful operator is named 'Join'") as e:
+        s.execute(f"SELECT * FROM STATE('{job_id}', 'Join')")
+    assert "group_aggregate" in (e.value.hint or "")
+
+
+def test_a_job_without_checkpoints_says_why_it_has_no_state() -> None:
+    with sqlstream.connect() as s:
+        s.execute("CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'rows-per-second' = '10')")
+        s.execute("CREATE TABLE o (a INT) WITH ('connector' = 'blackhole')")
+        job = s.execute("INSERT INTO o SELECT a FROM t").job
+        assert job is not None
+        while job.status == "CREATED":  # a job cancelled before it started would run on
+            time.sleep(0.01)
+        with pytest.raises(SqlStreamError, match="takes no checkpoints"):
+            s.execute(f"SHOW STATE FOR JOB '{job.id}'")
+        with pytest.raises(SqlStreamError, match="no complete checkpoint"):
+            s.execute("SHOW STATE FOR JOB 'nobody'")
+        job.cancel()
+        assert job.wait(10)
+
+
+def test_the_cli_queries_a_jobs_newest_checkpoint_and_opens_a_shell(
+    running: tuple[Session, str, Path],
+) -> None:
+    s, job_id, ck = running
+    s.execute(f"STOP JOB '{job_id}' WITH SAVEPOINT")
+    out = run("state", "-D", f"state.checkpoints.dir={ck}", "clicks-state",
+              "SELECT k, n FROM group_aggregate_3 ORDER BY k")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in out.stdout.splitlines()
+             if line.startswith("| ")]  # fmt: skip
+    assert cells[0] == ["k", "n"] and [c[0] for c in cells[1:]] == ["1", "2", "3", "4"]
+    assert "4 rows in set" in out.stdout
+    script = "\\state\nSELECT count(*) AS keys\n  FROM group_aggregate_3;\nSELECT nope;\n"
+    shell = run("state", "-D", f"state.checkpoints.dir={ck}", "clicks-state", stdin=script)
+    assert "GroupAggregate" in shell.stdout and "window_aggregate_6" in shell.stdout  # \state
+    assert "| keys" in shell.stdout and "| 4 " in shell.stdout  # a query over two lines
+    assert "Error: state query failed" in shell.stdout and "nope" in shell.stdout
+    assert shell.returncode == 1  # a script (stdin not a terminal) with a failing query
+    missing = run("state", "-D", f"state.checkpoints.dir={ck}", "no-such-job", "SELECT 1")
+    assert missing.returncode == 1 and "no complete checkpoint" in missing.stderr
+    assert "Traceback" not in missing.stderr
