@@ -41,11 +41,18 @@ class Field:
 
 @dataclass(frozen=True)
 class Edge:
-    """An input of a node: which node, and how its rows are spread over our subtasks."""
+    """An input of a node: which node, which of its outputs (``MAIN_OUTPUT``, or
+    ``LATE_ROWS_OUTPUT``: the rows a window operator dropped as late), and how its rows
+    are spread over our subtasks."""
 
     source: int
     partitioning: Partitioning = Partitioning.FORWARD
     keys: tuple[str, ...] = ()
+    output: int = 0
+
+
+MAIN_OUTPUT = 0
+LATE_ROWS_OUTPUT = 1
 
 
 # ---- operator specs ---------------------------------------------------------------------

@@ -82,6 +82,8 @@ KEYS: dict[str, Key] = {
         Key("pipeline.auto-watermark-interval", "200 ms", "how often watermarks are emitted", _duration),
         Key("table.local-time-zone", "UTC", "time zone of TIMESTAMP_LTZ values and PROCTIME()"),
         Key("table.dml-sync", "false", "INSERT waits for the job to finish", _bool),
+        Key("table.exec.late-rows.sink", None, "a table that keeps the rows window operators "
+            "drop as late (columns operator, event_time, watermark_time, row_json)"),
         Key("metrics.reporter.prom.port", None, "serve the jobs' metrics to Prometheus at "
             "http://host:PORT/metrics (a range '9250-9260' takes the first free port)", _ports),
         Key("metrics.reporter.prom.host", "0.0.0.0", "address the Prometheus endpoint listens on"),
