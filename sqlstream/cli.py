@@ -5,6 +5,9 @@
     sqlstream -f FILE.sql         the same (Flink's SQL client spelling)
     sqlstream explain FILE.sql    plan every INSERT/SELECT of a script and print EXPLAIN
     sqlstream -e "SQL"            run statements given on the command line
+    sqlstream verify FILE.sql [--rows N] [--kills N] [--seed S]
+                                  run the script over a bounded slice of its sources into
+                                  shadow sinks, cleanly and under SIGKILLs, and compare
     sqlstream state PATH|JOB [SQL]
                                   query a checkpoint or savepoint (a job's newest, by
                                   pipeline.name) read-only in DuckDB; no SQL: a small shell
@@ -69,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-checkpoint", metavar="PATH", help="run: resume from this checkpoint")
     p.add_argument("--from-savepoint", metavar="PATH", help="run: resume from this savepoint")
     p.add_argument("--savepoint", action="store_true", help="stop: take a savepoint first")
-    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop", "state"],
+    p.add_argument("--rows", type=int, help="verify: rows to read from each source (datagen, Kafka)")
+    p.add_argument("--kills", type=int, default=10, help="verify: SIGKILLs of the chaos run (default 10)")
+    p.add_argument("--seed", type=int, default=1, help="verify: seed of the chaos schedule")
+    p.add_argument("--crash-points", metavar="P,P", default="",
+                   help="verify: kill only at these points (processing, alignment, async_snapshot, "
+                   "pre_commit, before_commit, after_commit, timer); default: all")  # fmt: skip
+    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop", "state", "verify"],
                    help=argparse.SUPPRESS)  # fmt: skip
     p.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("query", nargs="?", help=argparse.SUPPRESS)
@@ -101,6 +110,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return stop_process(args.path, args.savepoint)
     if args.command == "state":
         return state_command(args.path, args.query, config, args.debug)
+    if args.command == "verify":
+        points = tuple(p.strip() for p in args.crash_points.split(",") if p.strip())
+        return verify(args.path, args.rows, args.kills, args.seed, config, args.debug, points)
     if args.command == "run" or args.file:
         restore_from = args.from_savepoint or args.from_checkpoint
         if restore_from:
@@ -141,6 +153,23 @@ def state_command(target: str | None, query: str | None, config: dict[str, str],
         raise
     except Exception as e:
         _report(e, query, None, debug)
+        return 1
+
+
+def verify(path: str | None, rows: int | None, kills: int, seed: int, config: dict[str, str],
+           debug: bool, points: tuple[str, ...] = ()) -> int:  # fmt: skip
+    """``sqlstream verify FILE.sql``."""
+    if not path:
+        print("Error: 'sqlstream verify' needs a FILE.sql", file=sys.stderr)
+        return 2
+    from sqlstream.verify.command import verify_command
+
+    try:
+        return verify_command(Path(path), rows, kills, seed, config, sys.stdout, points)
+    except BrokenPipeError:
+        raise
+    except Exception as e:
+        _report(e, None, path, debug)
         return 1
 
 

@@ -22,6 +22,7 @@ from catalog.connectors import Guarantee
 from planner.physical import SinkSpec
 from runtime.connectors.base import SinkWriter
 from runtime.connectors.registry import create_sink
+from runtime.faults import broken_sink
 from runtime.messages import Message
 from runtime.operator import Operator
 
@@ -44,6 +45,8 @@ class SinkOp(Operator):
     async def recover(self, handles: list[tuple[int, Any]]) -> None:
         """Before any data: commit the handles of the restored checkpoint (idempotent),
         then let the writer abort what else it left open."""
+        if broken_sink("skip-recovery"):
+            handles = []  # a sink broken on purpose: what the checkpoint recorded is lost
         async with self.lock:
             await self.writer.recover(handles)
 
