@@ -101,10 +101,12 @@ def kill_until_done(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     points: tuple[str, ...] = (*CRASH_POINTS, "timer", "timer"),
+    chances: tuple[float, ...] = (0.05, 0.2, 0.5),
 ) -> CrashReport:
     """Run the job until it finishes, killing it up to ``kills`` times (each restart
     resumes from the newest complete checkpoint), each time at one of ``points`` chosen
-    at random (a crash point, or ``timer``: after a random delay). A job that finishes before all kills
+    at random (a crash point, where the process dies at each pass with one of ``chances``,
+    or ``timer``: after a random delay). A job that finishes before all kills
     were spent ends the run: the report's ``kills`` says how many landed.
 
     A kill can land after the job FINISHED (its checkpoints deleted) while the process
@@ -122,7 +124,7 @@ def kill_until_done(
             if point == "timer":
                 kill_after = rng.uniform(0.05, max_kill_delay)
             else:
-                run_env["SQLSTREAM_CRASH_AT"] = f"{point}:{rng.choice((0.05, 0.2, 0.5))}"
+                run_env["SQLSTREAM_CRASH_AT"] = f"{point}:{rng.choice(chances)}"
         code, err = run_job(script, run_env, timeout, kill_after, cwd)
         report.runs += 1
         if code == -signal.SIGKILL:

@@ -34,6 +34,8 @@ from sqlstream.verify.chaos import CRASH_POINTS, CrashReport, compare, kill_unti
 from sqlstream.verify.targets import Shadow, VerifyError, bounded_source, reset_keys, shadow_for
 
 RUNS = ("clean", "chaos")
+# a user's job may be short: crash points fire often enough that the kills land in it
+VERIFY_CHANCES = (0.2, 0.5, 1.0)
 COLUMNS = ["sink", "connector", "guarantee", "expected", "lost", "duplicated", "unexpected", "verdict"]
 
 
@@ -58,9 +60,9 @@ class SinkResult:
         r = self.report
         if r is None:
             return (self.table, self.connector, self.guarantee.value, "-", "-", "-", "-",
-                    "not checked: its rows cannot be read back")  # fmt: skip
+                    "not checked (no read-back)")  # fmt: skip
         if self.ok:
-            verdict = "exact" if r.exact else f"ok: {len(r.duplicated)} repeated rows allowed (at-least-once)"
+            verdict = "exact" if r.exact else f"ok: {len(r.duplicated)} repeats allowed"
         else:
             counts = ((len(r.missing), "lost"), (len(r.duplicated), "duplicated"),
                       (len(r.unexpected), "unexpected"))  # fmt: skip
@@ -195,8 +197,12 @@ class Verifier:
             report = kill_until_done(
                 scripts["chaos"], self.kills, self.seed, max_kill_delay=max(0.3, took * 0.9), timeout=3600,
                 finished=lambda: marker.finished_marker().exists(), progress=self.say, points=self.points,
+                chances=VERIFY_CHANCES,
             )  # fmt: skip
             self.say(f"chaos run finished after {report.runs} runs and {report.kills} kills")
+            if report.kills < self.kills:
+                self.say(f"only {report.kills} of {self.kills} kills landed before the job finished: "
+                         "give it more rows (--rows) for a harder test")  # fmt: skip
             for result in results:
                 clean, chaos = shadows["clean"][result.table], shadows["chaos"][result.table]
                 if clean is None or chaos is None:
