@@ -42,7 +42,9 @@ from typing import TextIO
 import planner
 from catalog.errors import SqlStreamError
 from planner import statements as st
+from planner.explain import explain_plan
 from runtime.checkpoint.control import RESUME_KEY, SAVEPOINT_PATH_KEY
+from runtime.state.compat import compatibility_text
 from sqlstream.errors import format_error
 from sqlstream.jobs import JobHandle
 from sqlstream.render import render_changelog_row, render_table
@@ -129,7 +131,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
             if not path:
                 print(f"Error: 'sqlstream {args.command}' needs a FILE.sql", file=sys.stderr)
                 return 2
-            return run_file(session, Path(path), explain_only=args.command == "explain", debug=args.debug)
+            if args.command == "explain":
+                restore = args.from_savepoint or args.from_checkpoint
+                return explain_file(session, Path(path), restore, args.debug)
+            return run_file(session, Path(path), debug=args.debug)
         if args.execute:
             return run_script(session, args.execute, None, debug=args.debug)
         if not sys.stdin.isatty():
@@ -205,14 +210,29 @@ def _report(error: BaseException, source: str | None, filename: str | None, debu
     print(format_error(error, source, filename), file=sys.stderr)
 
 
-def explain_script(session: Session, text: str, filename: str, debug: bool = False) -> int:
-    """Execute the DDL and SET statements of a script and EXPLAIN its INSERTs and queries."""
+def explain_file(session: Session, path: Path, restore: str | None, debug: bool) -> int:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        print(f"Error: cannot read {path}: {e.strerror}", file=sys.stderr)
+        return 1
+    return explain_script(session, text, str(path), debug, restore)
+
+
+def explain_script(
+    session: Session, text: str, filename: str, debug: bool = False, restore: str | None = None
+) -> int:
+    """Execute the DDL and SET statements of a script and EXPLAIN its INSERTs and queries;
+    with ``restore`` (``--from-savepoint``), also say which operators' state carries over."""
     try:
         statements = planner.parse(text)
         for s in statements:
             if isinstance(s, st.Insert | st.StatementSet | st.Query):
                 print(f"-- line {s.line}: {s.sql.splitlines()[0][:70]}")
-                print(planner.explain(s, session.catalog, session.config.effective()))
+                plan = planner.plan(s, session.catalog, session.config.effective())
+                print(explain_plan(plan))
+                if restore and not isinstance(s, st.Query):
+                    print(compatibility_text(plan, restore))
             elif isinstance(s, st.Explain):
                 print(planner.explain(s.statement, session.catalog, session.config.effective()))
             else:

@@ -135,3 +135,32 @@ def test_the_cli_queries_a_jobs_newest_checkpoint_and_opens_a_shell(
     missing = run("state", "-D", f"state.checkpoints.dir={ck}", "no-such-job", "SELECT 1")
     assert missing.returncode == 1 and "no complete checkpoint" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_explain_from_a_savepoint_says_which_state_carries_over(
+    running: tuple[Session, str, Path], tmp_path: Path
+) -> None:
+    s, job_id, _ = running
+    savepoint = s.execute(f"STOP JOB '{job_id}' WITH SAVEPOINT").rows[0][0]
+    same = tmp_path / "same.sql"
+    same.write_text(f"{SOURCE};\n{SINKS}\n{JOB};\n")
+    out = run("explain", str(same), "--from-savepoint", savepoint)
+    assert out.returncode == 0, out.stderr
+    assert "the same query: everything carries over" in out.stdout
+    assert "GroupAggregate#3: carries over (state)" in out.stdout
+    # the window now counts every value instead of distinct ones: its state no longer fits
+    changed = tmp_path / "changed.sql"
+    changed.write_text(f"{SOURCE};\n{SINKS}\n{JOB.replace('COUNT(DISTINCT v)', 'COUNT(v)')};\n")
+    out = run("explain", str(changed), "--from-savepoint", savepoint)
+    assert out.returncode == 0, out.stderr
+    assert "restoring needs SET 'execution.savepoint.ignore-unclaimed-state' = 'true'" in out.stdout
+    assert "GroupAggregate#3: carries over (state)" in out.stdout
+    assert "WindowAggregate#6: incompatible" in out.stdout
+    assert "TableSourceScan(clicks)#1: carries over (positions)" in out.stdout
+    # one INSERT less: its window's state has no operator left to claim it
+    fewer = tmp_path / "fewer.sql"
+    first = JOB.split(";")[0].replace("EXECUTE STATEMENT SET BEGIN", "")
+    fewer.write_text(f"{SOURCE};\n{SINKS}\n{first};\n")
+    out = run("explain", str(fewer), "--from-savepoint", savepoint)
+    assert "WindowAggregate#6: dropped (its state: no operator of this query claims it)" in out.stdout
+    assert "GroupAggregate#3: carries over (state)" in out.stdout
