@@ -164,3 +164,39 @@ def test_explain_from_a_savepoint_says_which_state_carries_over(
     out = run("explain", str(fewer), "--from-savepoint", savepoint)
     assert "WindowAggregate#6: dropped (its state: no operator of this query claims it)" in out.stdout
     assert "GroupAggregate#3: carries over (state)" in out.stdout
+
+
+def test_the_shell_lists_a_jobs_state_and_queries_it(running: tuple[Session, str, Path]) -> None:
+    from tests.unit.repl.conftest import drive
+
+    s, job_id, _ = running
+    out, code = drive(s, [
+        f"\\state {job_id}\r",
+        f"SELECT count(*) AS pending FROM STATE('{job_id}', 'window_aggregate_6');\r",
+        "\\state\r",
+        "\\q\r",
+    ])  # fmt: skip
+    assert code == 0
+    assert "| GroupAggregate " in out and "| window_aggregate_6 " in out  # \state JOB
+    assert "| pending " in out  # a query over the state, as a table
+    assert "\\state needs a job" in out  # \state alone says what it wants
+
+
+def test_kafka_positions_read_as_topic_partition_and_offset(tmp_path: Path) -> None:
+    from runtime.checkpoint.storage import CheckpointMetadata, CheckpointStorage
+
+    meta = CheckpointMetadata(
+        checkpoint_id=9, job_name="orders", plan_fingerprint="x", timestamp_ms=0,
+        sources={"1": {"0": {"offsets": {"orders.eu:0": 120, "orders.eu:1": 98}}, "1": {"offsets": {}}}},
+        sinks={"4": {"0": {"handles": [[9, {"transactional_id": "t-0-1", "epoch": 3}]]}}},
+    )  # fmt: skip
+    folder = tmp_path / "orders" / "chk-9"
+    folder.mkdir(parents=True)
+    CheckpointStorage(tmp_path, "orders").complete(folder, meta)
+    with StateReader.open(newest(tmp_path, "orders")) as reader:
+        assert reader.operators() == []
+        query = 'SELECT topic, "partition", "offset" FROM source_positions ORDER BY 2 NULLS LAST'
+        _, rows = reader.sql(query)
+        assert rows == [("orders.eu", 0, 120), ("orders.eu", 1, 98), (None, None, None)]
+        _, handles = reader.sql("SELECT subtask, checkpoint_id, handle FROM sink_transactions")
+        assert handles == [(0, 9, '{"epoch": 3, "transactional_id": "t-0-1"}')]
