@@ -223,8 +223,11 @@ class PostgresShadow(Shadow):
         return cfg, real, shadow
 
     def options(self) -> dict[str, str]:
+        """The shadow table, and prepared-transaction gids of its own (a prefix the user set
+        would give both runs, and the real job, the same gids)."""
         _, _, shadow = self._target()
-        return {"table-name": str(shadow)}
+        prefix = self.table.options.get("sink.transactional-id-prefix") or f"sqlstream-{self.table.name}"
+        return {"table-name": str(shadow), "sink.transactional-id-prefix": f"{prefix}-{self.name}"}
 
     def _execute(self, statement: Any) -> list[tuple[Any, ...]]:
         import psycopg
