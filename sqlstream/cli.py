@@ -5,7 +5,7 @@
     sqlstream -f FILE.sql         the same (Flink's SQL client spelling)
     sqlstream explain FILE.sql    plan every INSERT/SELECT of a script and print EXPLAIN
     sqlstream -e "SQL"            run statements given on the command line
-    sqlstream verify FILE.sql [--rows N] [--kills N] [--seed S]
+    sqlstream verify FILE.sql [--rows N] [--kills N] [--seed S] [--in-place]
                                   run the script over a bounded slice of its sources into
                                   shadow sinks, cleanly and under SIGKILLs, and compare
     sqlstream state PATH|JOB [SQL]
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, help="verify: rows to read from each source (datagen, Kafka)")
     p.add_argument("--kills", type=int, default=10, help="verify: SIGKILLs of the chaos run (default 10)")
     p.add_argument("--seed", type=int, default=1, help="verify: seed of the chaos schedule")
+    p.add_argument("--in-place", action="store_true",
+                   help="verify: the chaos run writes into the real sinks (the clean run into shadows)")
     p.add_argument("--crash-points", metavar="P,P", default="",
                    help="verify: kill only at these points (processing, alignment, async_snapshot, "
                    "pre_commit, before_commit, after_commit, timer); default: all")  # fmt: skip
@@ -114,7 +116,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return state_command(args.path, args.query, config, args.debug)
     if args.command == "verify":
         points = tuple(p.strip() for p in args.crash_points.split(",") if p.strip())
-        return verify(args.path, args.rows, args.kills, args.seed, config, args.debug, points)
+        return verify(args.path, args.rows, args.kills, args.seed, config, args.debug, points, args.in_place)
     if args.command == "run" or args.file:
         restore_from = args.from_savepoint or args.from_checkpoint
         if restore_from:
@@ -162,7 +164,7 @@ def state_command(target: str | None, query: str | None, config: dict[str, str],
 
 
 def verify(path: str | None, rows: int | None, kills: int, seed: int, config: dict[str, str],
-           debug: bool, points: tuple[str, ...] = ()) -> int:  # fmt: skip
+           debug: bool, points: tuple[str, ...] = (), in_place: bool = False) -> int:  # fmt: skip
     """``sqlstream verify FILE.sql``."""
     if not path:
         print("Error: 'sqlstream verify' needs a FILE.sql", file=sys.stderr)
@@ -170,7 +172,7 @@ def verify(path: str | None, rows: int | None, kills: int, seed: int, config: di
     from sqlstream.verify.command import verify_command
 
     try:
-        return verify_command(Path(path), rows, kills, seed, config, sys.stdout, points)
+        return verify_command(Path(path), rows, kills, seed, config, sys.stdout, points, in_place)
     except BrokenPipeError:
         raise
     except Exception as e:

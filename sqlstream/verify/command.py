@@ -99,7 +99,9 @@ class Verifier:
         config: dict[str, str],
         err: TextIO,
         points: tuple[str, ...] = (),
+        in_place: bool = False,
     ) -> None:
+        self.in_place = in_place
         unknown = [p for p in points if p not in (*CRASH_POINTS, "timer")]
         if unknown:
             raise VerifyError(
@@ -154,6 +156,9 @@ class Verifier:
         path.write_text(";\n".join(lines) + ";\n")
         return path
 
+    def _shadow(self, table: TableDef, run: str) -> Shadow | None:
+        return shadow_for(table, self.run_id, run, self.workdir, in_place=self.in_place and run == "chaos")
+
     # ---- running -------------------------------------------------------------------------
     def run(self) -> tuple[list[SinkResult], int]:
         session = connect(config=self.config)
@@ -168,8 +173,7 @@ class Verifier:
             source_alters += _alter(table.name, bounded, reset_keys(table))
         results = [SinkResult(s.table, s.connector, s.guarantee) for s in sinks]
         shadows: dict[str, dict[str, Shadow | None]] = {
-            run: {s.table: shadow_for(tables[s.table], self.run_id, run, self.workdir) for s in sinks}
-            for run in RUNS
+            run: {s.table: self._shadow(tables[s.table], run) for s in sinks} for run in RUNS
         }
         created: list[Shadow] = []
         try:
@@ -183,7 +187,10 @@ class Verifier:
                         alters += _alter(name, shadow.options(), [])
                 scripts[run] = self._write(run, setup, jobs, alters)
             names = ", ".join(s.table for s in sinks)
-            self.say(f"sinks redirected to shadows of the same kind ({names})")
+            if self.in_place:
+                self.say(f"clean run into shadows of the sinks, chaos run into the real ones ({names})")
+            else:
+                self.say(f"sinks redirected to shadows of the same kind ({names})")
             self.say("clean run: the script over a bounded slice of its sources, no kills ...")
             start = time.monotonic()
             code, err = run_job(scripts["clean"], timeout=3600)
@@ -230,9 +237,11 @@ def verify_command(
     config: dict[str, str],
     out: TextIO,
     points: tuple[str, ...] = (),
+    in_place: bool = False,
 ) -> int:
     """Run the verification and print its report; 0 when every sink kept its promise."""
-    results, kills_done = Verifier(script, rows, kills, seed, config, sys.stderr, points).run()
+    verifier = Verifier(script, rows, kills, seed, config, sys.stderr, points, in_place)
+    results, kills_done = verifier.run()
     print(render_table(COLUMNS, [r.row() for r in results]), file=out)
     checked = [r for r in results if r.report is not None]
     if not checked:

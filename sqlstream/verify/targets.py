@@ -17,6 +17,7 @@ import asyncio
 import math
 import shutil
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
@@ -172,9 +173,10 @@ class KafkaShadow(Shadow):
             await admin.close()
 
     def read(self) -> list[Hashable]:
-        return asyncio.run(self._read())
+        return asyncio.run(self._read(None))
 
-    async def _read(self) -> list[Hashable]:
+    async def _read(self, start: dict[int, int] | None) -> list[Hashable]:
+        """Committed records from ``start`` (partition -> offset; None: the beginning) on."""
         from aiokafka import AIOKafkaConsumer
         from aiokafka.structs import TopicPartition
 
@@ -187,7 +189,12 @@ class KafkaShadow(Shadow):
             tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
+            for tp in tps:
+                if start is not None and tp.partition in start:
+                    consumer.seek(tp, start[tp.partition])
             end = await consumer.end_offsets(tps)  # the last stable offset under read_committed
+            if start is None:
+                self.ends = {tp.partition: end[tp] for tp in tps}
             out: list[Hashable] = []
             while True:
                 behind = [tp for tp in tps if await consumer.position(tp) < end[tp]]
@@ -267,18 +274,97 @@ class FileShadow(Shadow):
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
 
+    def files(self) -> list[Path]:
+        """The published files (hidden in-progress files are not published)."""
+        return [
+            f for f in sorted(self.path.rglob("*"))
+            if f.is_file() and not any(p.startswith((".", "_")) for p in f.relative_to(self.path).parts)
+        ]  # fmt: skip
+
     def read(self) -> list[Hashable]:
-        """The lines of the published files (hidden in-progress files are not published)."""
-        out: list[Hashable] = []
-        for f in sorted(self.path.rglob("*")):
-            hidden = any(part.startswith((".", "_")) for part in f.relative_to(self.path).parts)
-            if f.is_file() and not hidden:
-                out += [line for line in f.read_text().splitlines() if line]
-        return out
+        return [line for f in self.files() for line in f.read_text().splitlines() if line]
 
     def drop(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
+
+class InPlaceKafka(KafkaShadow):
+    """``--in-place``: the real topic; what the run added is what lies after the offsets
+    its partitions ended at before the run (other writers show up as unexpected rows)."""
+
+    @property
+    def topic(self) -> str:
+        return self.table.options.get("topic", self.table.name)
+
+    def options(self) -> dict[str, str]:
+        return {k: v for k, v in super().options().items() if k != "topic"}
+
+    def create(self) -> None:
+        asyncio.run(self._read(None))  # the ends now (sets ``ends``)
+
+    def read(self) -> list[Hashable]:
+        return asyncio.run(self._read(self.ends))
+
+    def drop(self) -> None:
+        pass  # the real topic stays, with the run's rows
+
+
+class InPlacePostgres(PostgresShadow):
+    """``--in-place``: the real table; what the run added is its rows after the run less
+    its rows before (an upsert table, whose rows a run overwrites, is refused)."""
+
+    def options(self) -> dict[str, str]:
+        return {k: v for k, v in super().options().items() if k != "table-name"}
+
+    def create(self) -> None:
+        if self.table.schema.primary_key:
+            raise VerifyError(
+                f"--in-place cannot tell the rows of table '{self.table.name}' that the run wrote: "
+                "it has a PRIMARY KEY, so the run overwrites rows",
+                hint="verify it without --in-place (into a shadow table)",
+            )
+        self.before = self._rows()
+
+    def _rows(self) -> list[Hashable]:
+        from psycopg import sql
+
+        _, real, _ = self._target()
+        return [tuple(r) for r in self._execute(sql.SQL("SELECT * FROM {}").format(real.ident()))]
+
+    def read(self) -> list[Hashable]:
+        return list((Counter(self._rows()) - Counter(self.before)).elements())
+
+    def drop(self) -> None:
+        pass
+
+
+class InPlaceFiles(FileShadow):
+    """``--in-place``: the real directory; what the run added is its new files."""
+
+    @property
+    def path(self) -> Path:
+        return Path(self.table.options.get("path", ""))
+
+    def options(self) -> dict[str, str]:
+        return {}
+
+    def create(self) -> None:
+        self.before = {f for f in self.path.rglob("*") if f.is_file()} if self.path.exists() else set()
+
+    def files(self) -> list[Path]:
+        return [f for f in super().files() if f not in self.before]
+
+    def drop(self) -> None:
+        pass
+
+
+IN_PLACE: dict[str, type[Shadow]] = {
+    "kafka": InPlaceKafka,
+    "upsert-kafka": InPlaceKafka,
+    "jdbc": InPlacePostgres,
+    "postgres": InPlacePostgres,
+    "filesystem": InPlaceFiles,
+}
 
 SHADOWS: dict[str, type[Shadow]] = {
     "kafka": KafkaShadow,
@@ -289,8 +375,10 @@ SHADOWS: dict[str, type[Shadow]] = {
 }
 
 
-def shadow_for(table: TableDef, run_id: str, run: str, workdir: Path) -> Shadow | None:
-    """The shadow of a sink table, or None for a sink whose rows cannot be read back
-    (print, blackhole)."""
-    cls = SHADOWS.get(table.connector.lower())
+def shadow_for(
+    table: TableDef, run_id: str, run: str, workdir: Path, in_place: bool = False
+) -> Shadow | None:
+    """The shadow of a sink table (``in_place``: the real one, read for what the run
+    added), or None for a sink whose rows cannot be read back (print, blackhole)."""
+    cls = (IN_PLACE if in_place else SHADOWS).get(table.connector.lower())
     return cls(table, run_id, run, workdir) if cls is not None else None

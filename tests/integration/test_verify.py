@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_kafka_source import create_topic, produce, unique
+from tests.integration.test_kafka_source import create_topic, produce, read_records, unique
 from tests.integration.test_postgres_connector import execute, unique_table
 from tests.integration.test_postgres_sql import jdbc
 from tests.unit.sqlstream.test_cli import run
@@ -118,4 +118,21 @@ def test_verify_catches_a_sink_that_loses_what_its_checkpoint_recorded(
     for sink in lost:
         assert rows[sink][-1].startswith("FAILED:") and "lost" in rows[sink][-1]
     assert "sinks did not keep their guarantee" in out.stderr
+    no_shadows_left(pg_dsn, kafka_bootstrap, dst, table)
+
+
+def test_verify_in_place_checks_what_the_run_added_to_the_real_sinks(
+    job: tuple[Path, str, str], pg_dsn: str, kafka_bootstrap: str
+) -> None:
+    script, dst, table = job
+    execute(pg_dsn, f'INSERT INTO "{table}" VALUES (99, NULL, 1, 1)')  # a row from before
+    out = run("verify", str(script), "--kills", "2", "--in-place")
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = report(out.stdout)
+    assert rows["to_pg"][-1] == "exact" and rows["to_kafka"][-1] == "exact"
+    windows = 5 * (ROWS * 10 // 1000)
+    # the chaos run wrote into the real sinks, exactly once, next to what was there
+    assert execute(pg_dsn, f'SELECT count(*) FROM "{table}"') == [(windows + 1,)]
+    got = asyncio.run(read_records(kafka_bootstrap, dst, partitions=2))
+    assert len(got) == windows
     no_shadows_left(pg_dsn, kafka_bootstrap, dst, table)
