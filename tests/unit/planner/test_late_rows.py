@@ -8,7 +8,7 @@ import pytest
 import planner
 from catalog import Catalog
 from catalog.errors import SqlStreamError
-from planner.physical import LATE_ROWS_OUTPUT, CalcSpec, SinkSpec, UnionSpec
+from planner.physical import LATE_ROWS_OUTPUT, CalcSpec, PhysicalPlan, SinkSpec, UnionSpec
 
 DDL = """
 CREATE TABLE clicks (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
@@ -45,6 +45,7 @@ def test_a_window_aggregate_feeds_a_second_sink_with_its_late_rows(catalog: Cata
     main = next(n for n in plan.nodes if isinstance(n.spec, SinkSpec) and n.spec.table == "per_window")
     assert all(e.output == 0 for n in plan.nodes if n is not calc for e in n.inputs)
     assert main.id < late_sink.id
+    assert PhysicalPlan.from_json(plan.to_json()) == plan  # checkpoints keep the plan as JSON
     text = planner.explain(WINDOWED, catalog, CONFIG)
     assert "LateRows(of WindowAggregate#" in text
     assert "counted (numLateRecordsDropped) and written to table late (exactly-once)" in text
