@@ -29,6 +29,11 @@ CRASH_POINTS = ("processing", "alignment", "async_snapshot", "pre_commit", "befo
 Progress = Callable[[str], None]
 
 
+class RecoveryFailed(AssertionError):
+    """A run ended with an error instead of recovering from a kill (for tests, a failed
+    assertion; ``sqlstream verify`` reports it as a failed verification)."""
+
+
 @dataclass
 class CrashReport:
     runs: int = 0
@@ -137,7 +142,7 @@ def kill_until_done(
                 break  # killed while exiting, after the job had finished
             continue
         if code != 0:
-            raise AssertionError(f"the job failed (exit {code}) instead of recovering:\n{err[-3000:]}")
+            raise RecoveryFailed(f"the job failed (exit {code}) instead of recovering:\n{err[-3000:]}")
         break
     return report
 

@@ -30,7 +30,14 @@ from planner.physical import SinkSpec, SourceSpec
 from runtime.checkpoint.storage import CheckpointStorage
 from sqlstream.render import render_table
 from sqlstream.session import Session, connect
-from sqlstream.verify.chaos import CRASH_POINTS, CrashReport, compare, kill_until_done, run_job
+from sqlstream.verify.chaos import (
+    CRASH_POINTS,
+    CrashReport,
+    RecoveryFailed,
+    compare,
+    kill_until_done,
+    run_job,
+)
 from sqlstream.verify.targets import Shadow, VerifyError, bounded_source, reset_keys, shadow_for
 
 RUNS = ("clean", "chaos")
@@ -161,6 +168,14 @@ class Verifier:
 
     # ---- running -------------------------------------------------------------------------
     def run(self) -> tuple[list[SinkResult], int]:
+        try:
+            return self._run()
+        except RecoveryFailed as e:
+            raise VerifyError(f"the chaos run did not recover: {e}") from None
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _run(self) -> tuple[list[SinkResult], int]:
         session = connect(config=self.config)
         try:
             setup, jobs, sources, sinks = self._load(session)
@@ -226,7 +241,6 @@ class Verifier:
                     shadow.drop()
                 except Exception as e:  # keep dropping the others; say what is left
                     self.say(f"could not drop the shadow of {shadow.table.name} ({shadow.run}): {e}")
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def verify_command(
