@@ -61,7 +61,7 @@ def parse_ports(spec: str) -> list[int]:
         ) from None
 
 
-class _Meter:
+class Meter:
     """Per-second rate of a growing count over the last minute (Flink's MeterView)."""
 
     def __init__(self) -> None:
@@ -69,6 +69,8 @@ class _Meter:
 
     def rate(self, now: float, count: int, lifetime_s: float) -> float:
         samples = self.samples
+        if samples and count < samples[-1][1]:
+            samples.clear()  # the job restarted from a checkpoint: its counters start over
         samples.append((now, count))
         while len(samples) > 2 and now - samples[1][0] >= RATE_WINDOW_S:
             samples.popleft()
@@ -91,7 +93,7 @@ class JobsCollector:
 
     def __init__(self, jobs: Jobs) -> None:
         self.jobs = jobs
-        self._meters: dict[tuple[str, ...], _Meter] = {}
+        self._meters: dict[tuple[str, ...], Meter] = {}
         self._seen: set[tuple[str, ...]] = set()
         self._lock = threading.Lock()  # two scrapes at once share the meters
 
@@ -157,7 +159,7 @@ class JobsCollector:
                 SUBTASK_LABELS, labels, count)  # fmt: skip
             key = (name, *labels)
             self._seen.add(key)
-            meter = self._meters.setdefault(key, _Meter())
+            meter = self._meters.setdefault(key, Meter())
             put(OPERATOR + name + "PerSecond", "Rows per second over the last minute.", SUBTASK_LABELS,
                 labels, meter.rate(now, count, lifetime))  # fmt: skip
         put(OPERATOR + "currentInputWatermark", "The subtask's watermark (epoch milliseconds).",

@@ -153,3 +153,13 @@ def test_kafka_partitions_become_topic_and_partition_labels() -> None:
     assert by_partition == {"0": 3.0, "1": 0.0}
     assert {dict(zip(lag.labels, values))["topic"] for values, _ in lag.samples} == {"orders.eu"}
     assert fams[OP + "pendingRecords"].samples[0][1] == 3.0
+
+
+def test_rates_are_over_the_last_minute_and_start_over_with_a_restart() -> None:
+    from sqlstream.prometheus import Meter
+
+    m = Meter()
+    assert m.rate(100.0, 500, lifetime_s=5.0) == 100.0  # one sample: the average so far
+    assert m.rate(102.0, 900, lifetime_s=7.0) == 200.0  # since the last sample
+    assert m.rate(200.0, 900, lifetime_s=105.0) == 0.0  # a quiet minute
+    assert m.rate(201.0, 50, lifetime_s=1.0) == 50.0  # restarted: counters began again
