@@ -23,7 +23,7 @@ from runtime.state.inspect import StateReader, newest
 from sqlstream.render import render_table
 
 CHECKPOINT_DIR_KEY = "state.checkpoints.dir"
-OPERATOR_COLUMNS = ["operator id", "operator", "view", "parallelism", "rows", "bytes"]
+OPERATOR_COLUMNS = ["operator id", "operator", "view", "parallelism", "rows", "bytes", "checkpoint"]
 Locate = Callable[[str], Path]  # a job id or name -> its newest checkpoint folder
 
 
@@ -55,7 +55,8 @@ def open_newest(resolve: Callable[[], Path], attempts: int = 5) -> StateReader:
 
 
 def operator_rows(reader: StateReader) -> list[tuple[object, ...]]:
-    return [(o.id, o.name, o.view, o.parallelism, o.rows, o.bytes) for o in reader.operators()]
+    n = reader.meta.checkpoint_id
+    return [(o.id, o.name, o.view, o.parallelism, o.rows, o.bytes, n) for o in reader.operators()]
 
 
 def state_calls(query: Any) -> list[exp.Table]:

@@ -85,8 +85,9 @@ def test_a_savepoint_reads_as_views_with_the_queries_names(running: tuple[Sessio
 def test_the_session_reads_a_running_jobs_newest_checkpoint(running: tuple[Session, str, Path]) -> None:
     s, job_id, _ = running
     shown = s.execute(f"SHOW STATE FOR JOB '{job_id}'")
-    assert shown.columns == ["operator id", "operator", "view", "parallelism", "rows", "bytes"]
+    assert shown.columns == ["operator id", "operator", "view", "parallelism", "rows", "bytes", "checkpoint"]
     assert sorted(r[1] for r in shown.rows) == ["GroupAggregate", "WindowAggregate"]
+    assert all(r[-1] >= 2 for r in shown.rows)  # the newest checkpoint: two had completed
     got = s.execute(
         f"SELECT k, n FROM STATE('{job_id}', 'GroupAggregate') AS g WHERE k <= 2 ORDER BY k"
     )
