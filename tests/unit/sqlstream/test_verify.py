@@ -62,3 +62,27 @@ def test_a_script_with_two_jobs_is_refused_with_a_way_out(tmp_path: Path) -> Non
     out = run("verify", str(script))
     assert out.returncode == 1 and "verify checks one job" in out.stderr
     assert "EXECUTE STATEMENT SET" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_an_at_least_once_sink_is_reported_with_its_repeats_not_failed() -> None:
+    from catalog.connectors import Guarantee
+    from sqlstream.verify.command import SinkResult
+
+    report = CrashReport()
+    compare(["a", "b"], ["a", "a", "b"], report)
+    repeated = SinkResult("out", "filesystem", Guarantee.AT_LEAST_ONCE, 2, report)
+    assert repeated.ok and repeated.row()[-1] == "ok: 1 repeats allowed"
+    assert not SinkResult("out", "filesystem", Guarantee.EXACTLY_ONCE, 2, report).ok
+    lost = CrashReport()
+    compare(["a", "b"], ["a"], lost)
+    assert not SinkResult("out", "filesystem", Guarantee.AT_LEAST_ONCE, 2, lost).ok
+
+
+def test_an_at_least_once_job_verifies_without_losing_rows(tmp_path: Path) -> None:
+    script = tmp_path / "alo.sql"
+    text = SCRIPT.format(out=tmp_path / "real")
+    script.write_text("SET 'execution.checkpointing.mode' = 'AT_LEAST_ONCE';\n" + text)
+    out = run("verify", str(script), "--kills", "2", "--crash-points", "after_commit,timer")
+    assert out.returncode == 0, out.stdout + out.stderr
+    row = cells(out.stdout)[1]
+    assert row[2] == "at-least-once" and row[4] == "0" and row[6] == "0"  # nothing lost or made up
