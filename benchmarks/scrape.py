@@ -14,6 +14,7 @@ import time
 import urllib.request
 
 import sqlstream
+from catalog.config import PARALLELISM, PROMETHEUS_PORT
 
 
 def main() -> None:
@@ -21,7 +22,7 @@ def main() -> None:
     p.add_argument("--scrapes", type=int, default=20)
     p.add_argument("--parallelism", type=int, default=2)
     args = p.parse_args()
-    config = {"metrics.reporter.prom.port": "0", "parallelism.default": str(args.parallelism)}
+    config = {PROMETHEUS_PORT.name: "0", PARALLELISM.name: str(args.parallelism)}
     with sqlstream.connect(config=config) as s:
         s.execute("""CREATE TABLE src (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
             WITH ('connector' = 'datagen', 'rows-per-second' = '200000', 'fields.k.min' = '1',

@@ -8,6 +8,7 @@ options are never shown.
 
 from __future__ import annotations
 
+from catalog.config import CHECKPOINTING_INTERVAL, CHECKPOINTING_MODE, LATE_ROWS_SINK, checkpointing_enabled
 from catalog.connectors import ChangelogMode, Guarantee, connector_spec
 from catalog.table import redact
 from planner.physical import (
@@ -197,7 +198,7 @@ def _late_rows(plan: PhysicalPlan) -> list[str]:
                        f"{target.spec.table} ({target.spec.guarantee.value})")  # fmt: skip
         else:
             out.append(f"{w.name}#{w.id}: dropped and counted (numLateRecordsDropped); "
-                       "SET 'table.exec.late-rows.sink' = '<table>' keeps them")  # fmt: skip
+                       f"SET '{LATE_ROWS_SINK.name}' = '<table>' keeps them")  # fmt: skip
     return out
 
 
@@ -225,8 +226,8 @@ def explain_plan(plan: PhysicalPlan) -> str:
         out.extend(tree(plan, sink, shown))
         out.append("")
     out.append("== Delivery Guarantees ==")
-    mode = plan.config.get("execution.checkpointing.mode", "EXACTLY_ONCE").upper()
-    interval = plan.config.get("execution.checkpointing.interval")
+    mode = CHECKPOINTING_MODE.get(plan.config)
+    interval = plan.config.get(CHECKPOINTING_INTERVAL.name) if checkpointing_enabled(plan.config) else None
     checkpoints = f"checkpointing {mode} every {interval}" if interval else "checkpointing disabled"
     for sink in plan.sinks:
         if isinstance(sink.spec, SinkSpec):

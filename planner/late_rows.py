@@ -20,12 +20,16 @@ dropping and counting them.
 
 from __future__ import annotations
 
-from catalog.connectors import ChangelogMode, Guarantee, connector_spec
+from collections.abc import Mapping
+
+from catalog.config import LATE_ROWS_SINK
+from catalog.connectors import ChangelogMode, configure_table, table_info
 from catalog.options import parse_int
 from catalog.table import TableDef
 from catalog.types import parse_type
 from planner.errors import PlanError
 from planner.physical import (
+    LATE_ROWS_FIELDS,
     LATE_ROWS_OUTPUT,
     CalcSpec,
     Edge,
@@ -37,14 +41,7 @@ from planner.physical import (
     UnionSpec,
     WindowAggregateSpec,
 )
-
-LATE_ROWS_SINK_KEY = "table.exec.late-rows.sink"
-LATE_ROWS_FIELDS = (
-    Field("operator", "STRING"),
-    Field("event_time", "TIMESTAMP(3)"),
-    Field("watermark_time", "TIMESTAMP(3)"),
-    Field("row_json", "STRING"),
-)
+from planner.physical_planner import delivery_guarantee
 
 
 def _q(name: str) -> str:
@@ -78,32 +75,33 @@ def _check_columns(table: TableDef) -> tuple[Field, ...]:
 
 
 def late_rows_nodes(
-    nodes: tuple[Node, ...], table: TableDef, guarantee: Guarantee
+    nodes: tuple[Node, ...], table: TableDef, config: Mapping[str, str]
 ) -> tuple[Node, ...]:
     """The nodes that carry the late rows of every window aggregate of ``nodes`` into
     ``table``: (a Union of the late-rows outputs when there are several,) a Calc that
     picks and casts the table's columns, and the Sink. Empty when no operator drops late
-    rows (a job without event-time windows). ``guarantee`` is what the sink can give,
-    decided by the caller as for any sink."""
+    rows (a job without event-time windows). The table is checked, and its guarantee
+    decided, as for any sink of the job (``config``: the job's configuration)."""
     windows = [
         n for n in nodes if isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime
     ]
     if not windows:
         return ()
-    spec = connector_spec(table.connector)
+    spec, connector_config = configure_table(table_info(table))
     if not spec.sink:
         raise PlanError(
-            f"'{LATE_ROWS_SINK_KEY}' names table '{table.name}', whose connector "
+            f"'{LATE_ROWS_SINK.name}' names table '{table.name}', whose connector "
             f"'{spec.name}' can only be read",
             hint="name a table of a sink connector (filesystem, kafka, jdbc, print, ...)",
         )
     if spec.requires_primary_key:
         raise PlanError(
-            f"'{LATE_ROWS_SINK_KEY}': connector '{spec.name}' of table '{table.name}' needs a "
+            f"'{LATE_ROWS_SINK.name}': connector '{spec.name}' of table '{table.name}' needs a "
             "PRIMARY KEY and late rows have none",
             hint="use an append-only table",
         )
     columns = _check_columns(table)
+    connector_config.check_sink(table_info(table), spec.requested_guarantee(table.options), config)
     next_id = max(n.id for n in nodes) + 1
     added: list[Node] = []
     p = max(w.parallelism for w in windows)
@@ -135,7 +133,7 @@ def late_rows_nodes(
         options=dict(table.options),
         columns=columns,
         primary_key=(),
-        guarantee=guarantee,
+        guarantee=delivery_guarantee(spec.name, table.options, config),
     )
     par = p
     if "sink.parallelism" in table.options:

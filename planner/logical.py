@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from catalog.table import TableDef
 from catalog.types import DataType
-from planner.physical import Window
+from planner.window import Window
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class LogicalNode:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    def field_type(self, name: str) -> DataType:
+        """The type of a field: what typing and translating an expression over this node
+        look column types up with (``planner.typecheck.Lookup``)."""
+        return self.field(name).type
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class WatermarkAssigner(LogicalNode):
 class WindowAssign(LogicalNode):
     input: LogicalNode
     window: Window
+    line: int | None = None  # where the window TVF was written
+    col: int | None = None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -88,6 +95,8 @@ class LogicalAgg:
     distinct: bool = False
     filter: exp.Expr | None = None
     text: str = ""  # e.g. "SUM(price)", for EXPLAIN
+    line: int | None = None  # where it was written
+    col: int | None = None
 
 
 @dataclass(frozen=True)

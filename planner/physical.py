@@ -17,6 +17,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from catalog.connectors import ChangelogMode, Guarantee
+from planner.window import Window
 
 ROW_KIND_COLUMN = "__row_kind"
 INPUT_RELATION = "input"
@@ -53,6 +54,14 @@ class Edge:
 
 MAIN_OUTPUT = 0
 LATE_ROWS_OUTPUT = 1
+# The columns of the late-rows output, which the window operators write and
+# ``planner.late_rows`` maps onto the user's table.
+LATE_ROWS_FIELDS = (
+    Field("operator", "STRING"),
+    Field("event_time", "TIMESTAMP(3)"),
+    Field("watermark_time", "TIMESTAMP(3)"),
+    Field("row_json", "STRING"),
+)
 
 
 # ---- operator specs ---------------------------------------------------------------------
@@ -93,20 +102,6 @@ class WatermarkSpec:
     idle_timeout_ms: int = 0
     emit_interval_ms: int = 200
     kind: str = "watermark"
-
-
-@dataclass(frozen=True)
-class Window:
-    """A window definition; all sizes in milliseconds."""
-
-    type: str  # "tumble" | "hop" | "cumulate" | "session"
-    time_column: str
-    size_ms: int = 0
-    slide_ms: int = 0  # hop
-    step_ms: int = 0  # cumulate
-    offset_ms: int = 0
-    gap_ms: int = 0  # session
-    proctime: bool = False
 
 
 @dataclass(frozen=True)
@@ -265,7 +260,7 @@ class PhysicalPlan:
 
     # ---- JSON ------------------------------------------------------------------------
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(_encode(self), indent=indent)
+        return json.dumps(to_json_value(self), indent=indent)
 
     @classmethod
     def from_json(cls, text: str) -> PhysicalPlan:
@@ -273,15 +268,16 @@ class PhysicalPlan:
         return _decode_plan(data)
 
 
-def _encode(value: Any) -> Any:
+def to_json_value(value: Any) -> Any:
+    """A plan object as plain JSON values (dicts, lists, strings, numbers)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):
-        return [_encode(v) for v in value]
+        return [to_json_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
+        return {k: to_json_value(v) for k, v in value.items()}
     return value
 
 

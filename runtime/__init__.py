@@ -8,8 +8,8 @@ Public surface:
   ``metrics()`` (dict, see ``runtime.metrics``), and for a plan ending in a collect node
   ``results()``: an async iterator of result batches (updating results carry
   ``planner.physical.ROW_KIND_COLUMN`` last).
-- ``runtime.connectors.registry``: ``register_source``, ``register_sink``,
-  ``create_source``, ``create_sink``.
+- ``runtime.connectors.registry``: the table of connectors, ``create_source``,
+  ``create_sink``, ``create_lookup`` (``register_source``/``register_sink`` for tests).
 - ``runtime.operator.Operator``: the operator base class (``process_batch`` required,
   the other hooks optional).
 

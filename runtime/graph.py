@@ -24,17 +24,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from catalog.config import CHANNEL_CAPACITY
 from catalog.errors import SqlStreamError
 from planner.physical import Node, Partitioning, PhysicalPlan
 from runtime.batches import q
-from runtime.channels import DEFAULT_CAPACITY, Channel, InputGate
+from runtime.channels import Channel, InputGate
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import JobMetrics, NodeInfo
 from runtime.operator import Operator, OperatorContext, Worker
 from runtime.task import Router, Task
-
-CHANNEL_CAPACITY_KEY = "sqlstream.runtime.channel-capacity"
 
 
 def operator_class(kind: str) -> type[Operator]:
@@ -171,7 +170,7 @@ def build(
     extras: dict[str, Any],
 ) -> JobGraph:
     """Create operators, channels and tasks for ``plan`` (nothing runs yet)."""
-    capacity = int(config.get(CHANNEL_CAPACITY_KEY, DEFAULT_CAPACITY))
+    capacity = CHANNEL_CAPACITY.get(config)
     by_id = {n.id: n for n in plan.nodes}
     graph = JobGraph()
     # incoming channels per (consumer node, subtask), with the edge index of each

@@ -7,13 +7,16 @@ turns them into a JSON-able dict::
      "rows_read", "rows_written", "rows_per_second", "late_rows_dropped",
      "operators": [{"id", "name", "kind", "parallelism", "rows_in", "rows_out",
                     "rows_in_per_s", "rows_out_per_s", "late_rows_dropped",
-                    "watermark_ms", "watermark_lag_ms", "queue_fill", "state_rows",
+                    "watermark_ms", "watermark_lag_ms", "queue_fill", "busy_ms", "state_rows",
                     "state_bytes", "pending_records", "commits", "commit_ms_last",
                     "subtasks": [{"subtask", "rows_in", "rows_out", ...,
                                   "partitions": {"topic-0": {"offset", "pending"}}}]}, ...]}
 
 ``rows_read`` counts rows out of the sources, ``rows_written`` rows into sinks and
-collect nodes; ``rows_per_second`` is ``rows_read`` over the elapsed time.
+collect nodes; ``rows_per_second`` is ``rows_read`` over the elapsed time. ``busy_ms`` is
+the time a subtask spent in its operator (``process_batch``; a source's reader polls that
+returned rows), summed over the subtasks, as Flink's ``accumulatedBusyTime``: its growth
+per second of wall time says how close the operator is to being the bottleneck.
 ``watermark_lag_ms`` is how far the watermark is behind the wall clock now (None without
 a watermark). ``partitions`` (a source) is each split's next offset and how many records
 wait behind it (Kafka: the log end seen by the last fetch minus the position);
@@ -47,6 +50,7 @@ class OperatorMetrics:
     watermark_ms: int = NO_WATERMARK
     state_rows: int = 0
     state_bytes: int = 0
+    busy_ms: float = 0.0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     gate: InputGate | None = None
@@ -89,6 +93,7 @@ class OperatorMetrics:
             "watermark_ms": watermark,
             "watermark_lag_ms": None if watermark is None else int(time.time() * 1000) - watermark,
             "queue_fill": self.queue_fill,
+            "busy_ms": self.busy_ms,
             "state_rows": self.state_rows,
             "state_bytes": self.state_bytes,
             "partitions": {k: {"offset": o, "pending": p} for k, (o, p) in sorted(partitions.items())},
@@ -119,9 +124,9 @@ class JobMetrics:
         self.subtasks: dict[int, list[OperatorMetrics]] = {}
 
     def add_node(self, info: NodeInfo) -> list[OperatorMetrics]:
-        self.nodes.append(info)
         subs = [OperatorMetrics(info.id, i) for i in range(info.parallelism)]
         self.subtasks[info.id] = subs
+        self.nodes.append(info)  # last: a snapshot taken from another thread meanwhile skips it
         return subs
 
     def snapshot(self, status: str = "") -> dict[str, Any]:
@@ -149,6 +154,7 @@ class JobMetrics:
                 "watermark_ms": watermark,
                 "watermark_lag_ms": None if watermark is None else int(time.time() * 1000) - watermark,
                 "queue_fill": max((s["queue_fill"] for s in subs), default=0.0),
+                "busy_ms": sum(s["busy_ms"] for s in subs),
                 "state_rows": sum(s["state_rows"] for s in subs),
                 "state_bytes": sum(s["state_bytes"] for s in subs),
                 "pending_records": sum(s["pending_records"] for s in subs),

@@ -27,14 +27,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from catalog.config import PROMETHEUS_PORT
 from catalog.errors import SqlStreamError
 
-PORT_KEY = "metrics.reporter.prom.port"
-HOST_KEY = "metrics.reporter.prom.host"
 JOB = "flink_jobmanager_job_"
 OPERATOR = "flink_taskmanager_job_task_operator_"
 TASK = "flink_taskmanager_job_task_"
@@ -42,23 +41,6 @@ RATE_WINDOW_S = 60.0
 SUBTASK_LABELS = ("job_id", "job_name", "task_name", "operator_id", "operator_name", "subtask_index")
 
 Jobs = Callable[[], list[tuple[dict[str, Any], int]]]  # (metrics snapshot, restarts) per job
-
-
-def parse_ports(spec: str) -> list[int]:
-    """``9249``, ``9250-9260`` or ``0`` (any free port), as Flink's key takes them."""
-    text = spec.strip()
-    try:
-        if "-" in text:
-            lo, hi = (int(p) for p in text.split("-", 1))
-            if lo > hi:
-                raise ValueError
-            return list(range(lo, hi + 1))
-        return [int(text)]
-    except ValueError:
-        raise SqlStreamError(
-            f"'{PORT_KEY}' = '{spec}' is not a port or a range of ports",
-            hint="for example '9249', or '9250-9260' to take the first free one",
-        ) from None
 
 
 class Meter:
@@ -206,20 +188,20 @@ class JobsCollector:
 class MetricsServer:
     """The HTTP endpoint; ``close`` stops it."""
 
-    def __init__(self, spec: str, jobs: Jobs, host: str = "0.0.0.0") -> None:
+    def __init__(self, ports: Sequence[int], jobs: Jobs, host: str = "0.0.0.0") -> None:
+        """Serves on the first of ``ports`` that is free (``PROMETHEUS_PORT.get(config)``)."""
         try:
             from prometheus_client import CollectorRegistry, start_http_server
         except ImportError:  # pragma: no cover - a dependency of the package
             raise SqlStreamError(
-                f"'{PORT_KEY}' needs the prometheus_client package",
+                f"'{PROMETHEUS_PORT.name}' needs the prometheus_client package",
                 hint="pip install prometheus-client",
             ) from None
-        self.spec = spec
         self.registry = CollectorRegistry(auto_describe=False)
         self.collector = JobsCollector(jobs)
         self.registry.register(self.collector)
         errors: list[str] = []
-        for port in parse_ports(spec):
+        for port in ports:
             try:
                 self._server, self._thread = start_http_server(port, host, self.registry)
             except OSError as e:
@@ -229,7 +211,8 @@ class MetricsServer:
             self.host = host
             return
         raise SqlStreamError(
-            f"cannot serve metrics on '{PORT_KEY}' = '{spec}': {'; '.join(errors[:3])}",
+            f"cannot serve metrics on '{PROMETHEUS_PORT.name}' = '{_ports_text(ports)}': "
+            f"{'; '.join(errors[:3])}",
             hint="choose a free port, or a range such as '9250-9260'",
         )
 
@@ -242,3 +225,7 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def _ports_text(ports: Sequence[int]) -> str:
+    return str(ports[0]) if len(ports) == 1 else f"{ports[0]}-{ports[-1]}"

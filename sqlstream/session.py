@@ -18,6 +18,7 @@ from typing import Any
 
 import planner
 from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
+from catalog.config import DML_SYNC, PROMETHEUS_HOST, PROMETHEUS_PORT, REST_BIND_ADDRESS, REST_PORT
 from catalog.errors import CatalogError, SqlStreamError
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
@@ -25,9 +26,12 @@ from planner.functions import FUNCTIONS
 from runtime.state.inspect import newest
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
-from sqlstream.prometheus import HOST_KEY, PORT_KEY, MetricsServer
+from sqlstream.prometheus import MetricsServer
 from sqlstream.results import Result, ResultKind
 from sqlstream.state import OPERATOR_COLUMNS, locate, open_newest, operator_rows, run_state_query, state_calls
+from sqlstream.web.server import Dashboard
+
+DASHBOARD_KEYS = (REST_PORT.name, REST_BIND_ADDRESS.name)
 
 
 class Session:
@@ -37,6 +41,8 @@ class Session:
         self.catalog = catalog or Catalog()
         self.config = Config(config)
         self.jobs = JobManager()
+        self.dashboard: Dashboard | None = None
+        self.serve_dashboard()
 
     # ---- statements ------------------------------------------------------------------
     def execute(self, sql: str) -> Result:
@@ -96,11 +102,20 @@ class Session:
             if s.key is None:
                 rows = sorted(self.config.effective().items())
                 return Result.table(["key", "value"], [(k, v) for k, v in rows])
+            previous = self.config.explicit().get(s.key)
             warning = self.config.set(s.key, s.value or "")
-            return Result.ok("Configuration set.", [warning] if warning else [])
+            try:
+                news = self._dashboard_news(s.key)
+            except SqlStreamError:  # the port is taken: the SET did not happen
+                self.config.reset(s.key)
+                if previous is not None:
+                    self.config.set(s.key, previous)
+                raise
+            return Result.ok("Configuration set." + news, [warning] if warning else [])
         if isinstance(s, st.Reset):
             self.config.reset(s.key)
-            return Result.ok("Configuration reset." if s.key is None else f"'{s.key}' reset.")
+            message = "Configuration reset." if s.key is None else f"'{s.key}' reset."
+            return Result.ok(message + self._dashboard_news(s.key))
         if isinstance(s, st.Show):
             return self._show(s)
         if isinstance(s, st.Describe):
@@ -115,7 +130,7 @@ class Session:
             result.message = f"Job '{handle.id}' submitted ({handle.name}); {handle.guarantee_text}."
             if server is not None:
                 result.message += f" Metrics: {server.url}"
-            if self.config.get("table.dml-sync", "false").lower() == "true":
+            if DML_SYNC.get(self.config):
                 handle.wait()
             return result
         if isinstance(s, st.Query) and state_calls(s.query):
@@ -149,10 +164,10 @@ class Session:
         return newest(control.storage.root, control.storage.job_name)
 
     def _serve_metrics(self) -> MetricsServer | None:
-        port = self.config.get(PORT_KEY)
-        if not port:
+        ports = PROMETHEUS_PORT.get(self.config)
+        if not ports:
             return None
-        return self.jobs.serve_metrics(port, self.config.get(HOST_KEY) or "0.0.0.0")
+        return self.jobs.serve_metrics(ports, PROMETHEUS_HOST.get(self.config) or "0.0.0.0")
 
     # ---- SHOW / DESCRIBE -------------------------------------------------------------
     def _show(self, s: st.Show) -> Result:
@@ -164,10 +179,14 @@ class Session:
         if what == "functions":
             return Result.table(["function name"], [(f,) for f in sorted(FUNCTIONS)])
         if what == "jobs":
-            return Result.table(
-                ["job id", "job name", "status", "rows/s", "rows out", "started"],
-                [h.summary() for h in self.jobs.all()],
-            )
+            columns = ["job id", "job name", "status", "rows/s", "rows out", "started"]
+            rows = [h.summary() for h in self.jobs.all()]
+            if self.dashboard is not None:  # where to look at each job
+                columns.append("dashboard")
+                rows = [(*row, self.dashboard.job_url(h.id)) for row, h in zip(rows, self.jobs.all())]
+            result = Result.table(columns, rows)
+            result.full_width = ("dashboard",)
+            return result
         if what == "state" and s.name:
             job = s.name
             with open_newest(lambda: self.newest_checkpoint(job)) as reader:
@@ -218,9 +237,42 @@ class Session:
             )
         return Result.table(["name", "type", "null", "key", "extras", "watermark"], rows)
 
+    # ---- the dashboard ---------------------------------------------------------------
+    def serve_dashboard(self) -> Dashboard | None:
+        """Serve the dashboard as ``rest.port`` and ``rest.bind-address`` say: start it,
+        move it, keep it, or stop it (``rest.port`` unset). Raises when the port is taken."""
+        port = REST_PORT.get(self.config)
+        host = (REST_BIND_ADDRESS.get(self.config) or "").strip() or "127.0.0.1"
+        current = self.dashboard
+        if port is not None and current is not None and current.host == host and port in (0, current.port):
+            return current
+        if current is not None and port is not None and port == current.port:
+            current.close()  # same port, another address: free it first
+            current = self.dashboard = None
+        dashboard = None
+        if port is not None:
+            dashboard = Dashboard(self.jobs.all, host, port)
+            dashboard.start()  # before the old one goes: a taken port changes nothing
+        if current is not None:
+            current.close()
+        self.dashboard = dashboard
+        return dashboard
+
+    def _dashboard_news(self, key: str | None) -> str:
+        if key is not None and key not in DASHBOARD_KEYS:
+            return ""
+        before = self.dashboard
+        after = self.serve_dashboard()
+        if after is None:
+            return " Dashboard stopped." if before is not None else ""
+        return f" Dashboard at {after.url}"
+
     # ---- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
-        """Cancel running jobs and release the catalog file."""
+        """Cancel running jobs, stop the dashboard and release the catalog file."""
+        if self.dashboard is not None:
+            self.dashboard.close()
+            self.dashboard = None
         self.jobs.shutdown()
         if isinstance(self.catalog, DuckDBCatalog):
             self.catalog.close()

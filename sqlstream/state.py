@@ -17,12 +17,12 @@ from typing import Any, TextIO
 
 from sqlglot import exp
 
+from catalog.config import CHECKPOINTS_DIR
 from catalog.errors import SqlStreamError
 from runtime.checkpoint.storage import METADATA
 from runtime.state.inspect import StateReader, newest
 from sqlstream.render import render_table
 
-CHECKPOINT_DIR_KEY = "state.checkpoints.dir"
 OPERATOR_COLUMNS = ["operator id", "operator", "view", "parallelism", "rows", "bytes", "checkpoint"]
 Locate = Callable[[str], Path]  # a job id or name -> its newest checkpoint folder
 
@@ -35,7 +35,7 @@ def locate(target: str, config: Mapping[str, str]) -> Path:
         if path.is_dir() and not (path / METADATA).is_file() and path.name != METADATA:
             return newest(path.parent, path.name)  # a job's folder: its newest
         return path
-    return newest(config.get(CHECKPOINT_DIR_KEY) or "checkpoints", target)
+    return newest(CHECKPOINTS_DIR.get(config) or "checkpoints", target)
 
 
 def open_newest(resolve: Callable[[], Path], attempts: int = 5) -> StateReader:

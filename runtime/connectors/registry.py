@@ -1,102 +1,112 @@
-"""Connector lookup: names to ``SourceReader`` / ``SinkWriter`` classes.
+"""The registry: one table from connector names to their implementations.
 
-A connector module registers its classes at import time::
+Each connector is a package under ``runtime/connectors/`` whose ``__init__.py`` has an
+``implementation()`` function; ``CONNECTORS`` below lists them, one line each (the recipe
+is in ``README.md``). The functions import their modules only when a job first asks for
+the connector, so a job that never writes to PostgreSQL never imports psycopg. What each
+connector accepts and promises lives in ``catalog.connectors``; a test checks that the two
+tables name the same connectors with the same capabilities.
 
-    from runtime.connectors.registry import register_sink, register_source
-    register_source("datagen", DatagenSource)
-
-``create_source`` / ``create_sink`` import ``runtime.connectors.<module>`` lazily the first
-time a connector name is asked for (``upsert-kafka`` lives in ``upsert_kafka``).
+``register_source`` / ``register_sink`` add a connector outside the table (or replace
+one) for tests and embedders; production connectors never use them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
-
-import pyarrow as pa
 
 from catalog.errors import OptionError, did_you_mean
 from planner.physical import SinkSpec, SourceSpec
-from runtime.connectors.base import SinkWriter, SourceReader, SubtaskContext
+from runtime.connectors import blackhole, datagen, filesystem, kafka, postgres, values
+from runtime.connectors import print as print_
+from runtime.connectors.base import (
+    Implementation,
+    LookupClient,
+    SinkWriter,
+    SourceReader,
+    SubtaskContext,
+)
 
-T = TypeVar("T")
+#: Every connector of the engine: its name in ``'connector' = '...'`` and its package.
+CONNECTORS: dict[str, Callable[[], Implementation]] = {
+    "blackhole": blackhole.implementation,
+    "datagen": datagen.implementation,
+    "filesystem": filesystem.implementation,
+    "jdbc": postgres.implementation,
+    "kafka": kafka.implementation,
+    "postgres": postgres.implementation,
+    "print": print_.implementation,
+    "upsert-kafka": kafka.upsert_implementation,
+}
 
-_SOURCES: dict[str, type[SourceReader]] = {}
-_SINKS: dict[str, type[SinkWriter]] = {}
-_KNOWN = ("datagen", "filesystem", "print", "blackhole", "kafka", "upsert-kafka", "values")
+#: Connectors for tests and examples only: built by hand in plans, no catalog spec.
+TEST_CONNECTORS: dict[str, Callable[[], Implementation]] = {
+    "values": values.implementation,
+}
+
+_EXTRA_SOURCES: dict[str, type[SourceReader]] = {}
+_EXTRA_SINKS: dict[str, type[SinkWriter]] = {}
 
 
 def register_source(name: str, cls: type[SourceReader]) -> None:
-    _SOURCES[name.lower()] = cls
+    """Use ``cls`` for sources of connector ``name`` (tests and embedders)."""
+    _EXTRA_SOURCES[name.lower()] = cls
 
 
 def register_sink(name: str, cls: type[SinkWriter]) -> None:
-    _SINKS[name.lower()] = cls
+    """Use ``cls`` for sinks of connector ``name`` (tests and embedders)."""
+    _EXTRA_SINKS[name.lower()] = cls
 
 
-def module_name(connector: str) -> str:
-    return "runtime.connectors." + connector.lower().replace("-", "_")
-
-
-def _load(name: str) -> None:
-    try:
-        importlib.import_module(module_name(name))
-    except ModuleNotFoundError as e:
-        if e.name != module_name(name):
-            raise
-
-
-def _find(table: str, connector: str, kind: str, found: dict[str, T]) -> T:
-    """The class registered for ``connector``, importing its module the first time."""
+def implementation(connector: str) -> Implementation | None:
+    """The implementation of ``connector`` from the table, or None if there is none."""
     name = connector.lower()
-    if name not in found:
-        _load(name)
-    cls = found.get(name)
-    if cls is None:
-        raise OptionError(
-            f"table '{table}': no {kind} implementation for connector '{connector}'",
-            hint=did_you_mean(name, sorted(set(found) | set(_KNOWN))),
-        )
-    return cls
+    load = CONNECTORS.get(name) or TEST_CONNECTORS.get(name)
+    return load() if load is not None else None
+
+
+def _missing(table: str, connector: str, kind: str) -> OptionError:
+    return OptionError(
+        f"table '{table}': no {kind} implementation for connector '{connector}'",
+        hint=did_you_mean(connector.lower(), sorted({*CONNECTORS, *TEST_CONNECTORS})),
+    )
 
 
 def create_source(spec: SourceSpec, ctx: SubtaskContext) -> SourceReader:
-    return _find(spec.table, spec.connector, "source", _SOURCES)(spec, ctx)
+    cls = _EXTRA_SOURCES.get(spec.connector.lower())
+    if cls is None:
+        impl = implementation(spec.connector)
+        cls = impl.source if impl else None
+    if cls is None:
+        raise _missing(spec.table, spec.connector, "source")
+    return cls(spec, ctx)
 
 
 def create_sink(spec: SinkSpec, ctx: SubtaskContext) -> SinkWriter:
-    return _find(spec.table, spec.connector, "sink", _SINKS)(spec, ctx)
-
-
-class LookupClient(Protocol):
-    """What a lookup join asks of a connector (``runtime/operators/lookup_join.py``):
-    ``lookup(keys)`` returns the matching table rows, a column ``__lookup_row`` (which row
-    of ``keys`` each match belongs to) followed by the table's columns."""
-
-    async def open(self) -> None: ...
-
-    async def lookup(self, keys: pa.RecordBatch) -> pa.RecordBatch: ...
-
-    async def close(self) -> None: ...
-
-
-_LOOKUPS: dict[str, Callable[[SourceSpec, Sequence[str]], LookupClient]] = {}
-
-
-def register_lookup(name: str, factory: Callable[[SourceSpec, Sequence[str]], LookupClient]) -> None:
-    _LOOKUPS[name.lower()] = factory
+    cls = _EXTRA_SINKS.get(spec.connector.lower())
+    if cls is None:
+        impl = implementation(spec.connector)
+        cls = impl.sink if impl else None
+    if cls is None:
+        raise _missing(spec.table, spec.connector, "sink")
+    return cls(spec, ctx)
 
 
 def create_lookup(spec: SourceSpec, key_columns: Sequence[str]) -> LookupClient:
-    name = spec.connector.lower()
-    if name not in _LOOKUPS:
-        _load(name)
-        with contextlib.suppress(ModuleNotFoundError):
-            importlib.import_module(module_name(name) + "_lookup")
-    factory = _LOOKUPS.get(name)
-    if factory is None:
+    impl = implementation(spec.connector)
+    if impl is None or impl.lookup is None:
         raise OptionError(f"table '{spec.table}': connector '{spec.connector}' cannot be looked up")
-    return factory(spec, key_columns)
+    return impl.lookup(spec, key_columns)
+
+
+__all__ = [
+    "CONNECTORS",
+    "TEST_CONNECTORS",
+    "LookupClient",
+    "create_lookup",
+    "create_sink",
+    "create_source",
+    "implementation",
+    "register_sink",
+    "register_source",
+]

@@ -14,8 +14,6 @@ from runtime.messages import Message
 from runtime.operator import Operator, now_ms
 from runtime.operators.windowing import Slicing, sql_align, ts_from_ms
 
-WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
-
 
 class WindowAssignOp(Operator):
     async def open(self) -> None:

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from catalog.config import IGNORE_UNCLAIMED_STATE
 from planner.physical import PhysicalPlan, SinkSpec, SourceSpec
-from runtime.checkpoint.control import IGNORE_UNCLAIMED_KEY, node_fingerprint, plan_fingerprint
+from runtime.checkpoint.control import node_fingerprint, plan_fingerprint
 from runtime.checkpoint.storage import load
 
 
@@ -57,7 +58,7 @@ def compatibility(plan: PhysicalPlan, path: str | Path) -> tuple[list[Carry], bo
             claimed.add(key)
             out.append(Carry(node.id, node.name, "incompatible",
                              f"the savepoint's {saved[key]} for it came from a different operator; "
-                             f"with '{IGNORE_UNCLAIMED_KEY}' = 'true' it starts empty"))  # fmt: skip
+                             f"with '{IGNORE_UNCLAIMED_STATE.name}' = 'true' it starts empty"))  # fmt: skip
     old = {str(n.id): n.name for n in PhysicalPlan.from_json(meta.plan).nodes} if meta.plan else {}
     for key, what in sorted(saved.items(), key=lambda kv: int(kv[0])):
         if key not in claimed:
@@ -72,7 +73,7 @@ def compatibility_text(plan: PhysicalPlan, path: str | Path) -> str:
     lines = ["== State Compatibility ==", f"from {Path(path)}:"]
     lines.append(
         "the same query: everything carries over" if same else
-        f"a changed query: restoring needs SET '{IGNORE_UNCLAIMED_KEY}' = 'true'"
+        f"a changed query: restoring needs SET '{IGNORE_UNCLAIMED_STATE.name}' = 'true'"
     )  # fmt: skip
     for c in carries:
         lines.append(f"{c.name}#{c.node_id}: {c.verdict}" + (f" ({c.detail})" if c.detail else ""))

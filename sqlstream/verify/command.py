@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 import planner
+from catalog.config import CHECKPOINTS_DIR, PIPELINE_NAME
 from catalog.connectors import Guarantee
 from catalog.table import TableDef
 from planner import statements as st
@@ -155,8 +156,8 @@ class Verifier:
 
     def _write(self, run: str, setup: list[str], jobs: list[st.Statement], alters: list[str]) -> Path:
         lines = [*(f"SET {_quote(k)} = {_quote(v)}" for k, v in self.config.items()), *setup,
-                 f"SET 'pipeline.name' = {_quote(f'verify-{self.run_id}-{run}')}",
-                 f"SET 'state.checkpoints.dir' = {_quote(str(self.workdir / run / 'checkpoints'))}",
+                 f"SET {_quote(PIPELINE_NAME.name)} = {_quote(f'verify-{self.run_id}-{run}')}",
+                 f"SET {_quote(CHECKPOINTS_DIR.name)} = {_quote(str(self.workdir / run / 'checkpoints'))}",
                  *alters, *(j.sql for j in jobs)]  # fmt: skip
         path = self.workdir / run / "job.sql"
         path.parent.mkdir(parents=True, exist_ok=True)

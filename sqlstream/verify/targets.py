@@ -22,6 +22,9 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
+from catalog.connectors import configure_table, table_info
+from catalog.connectors.jdbc import JdbcConfig
+from catalog.connectors.kafka import KafkaConfig
 from catalog.errors import SqlStreamError
 from catalog.options import OptionBag
 from catalog.table import TableDef
@@ -72,14 +75,15 @@ async def _kafka_slice(table: TableDef, rows: int | None, run_id: str) -> dict[s
     from aiokafka.structs import TopicPartition
 
     o = table.options
-    topic = o.get("topic", "")
-    if not topic or ";" in topic:
+    _, config = configure_table(table_info(table))
+    assert isinstance(config, KafkaConfig)
+    if len(config.topics) != 1:
         raise VerifyError(
             f"table '{table.name}': verify pins the offsets of one topic; this source reads "
-            f"{'a pattern' if not topic else 'several topics'}",
+            f"{'a pattern' if config.topic_pattern else 'several topics'}",
             hint="verify a script whose Kafka sources name one topic each",
         )
-    group = o.get("properties.group.id")
+    topic, group = config.topics[0], config.group_id
     consumer = AIOKafkaConsumer(**_kafka_props(o), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -89,7 +93,7 @@ async def _kafka_slice(table: TableDef, rows: int | None, run_id: str) -> dict[s
             raise VerifyError(f"table '{table.name}': topic '{topic}' does not exist")
         tps = [TopicPartition(topic, p) for p in parts]
         begin, end = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
-        mode = o.get("scan.startup.mode", "group-offsets").lower()
+        mode = config.startup_mode
         per_partition = math.ceil((rows or DEFAULT_ROWS) / len(tps))
         start: dict[int, int] = {}
         for tp in tps:
@@ -221,11 +225,13 @@ class KafkaShadow(Shadow):
 
 class PostgresShadow(Shadow):
     def _target(self) -> tuple[Any, Any, Any]:
-        from runtime.connectors.postgres_conn import TableName, conn_config
+        from runtime.connectors.postgres.conn import TableName, conn_config
 
+        _, config = configure_table(table_info(self.table))
+        assert isinstance(config, JdbcConfig)
         bag = OptionBag(dict(self.table.options), f"table '{self.table.name}'")
-        cfg = conn_config(bag, self.table.connector.lower())
-        real = TableName.parse(self.table.options.get("table-name", self.table.name), bag.where)
+        cfg = conn_config(bag, config.connector)
+        real = TableName(config.table_name, config.table_schema)
         shadow = TableName(f"{real.table}_{self.name}", real.schema)
         return cfg, real, shadow
 

@@ -21,8 +21,8 @@ import pytest
 
 from catalog.errors import OptionError
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
-from runtime.connectors.kafka import KafkaSink
-from runtime.connectors.kafka_txn import TransactionLostError, TxnClient, commit_transaction, transactions
+from runtime.connectors.kafka.sink import KafkaSink
+from runtime.connectors.kafka.txn import TransactionLostError, TxnClient, commit_transaction, transactions
 from tests.integration.test_kafka_source import COLS, create_topic, read_records, sink, unique
 
 pytestmark = pytest.mark.kafka

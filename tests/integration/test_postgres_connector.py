@@ -22,9 +22,11 @@ from catalog.connectors import Guarantee
 from planner.physical import Field, SinkSpec, SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SubtaskContext
-from runtime.connectors.postgres import PostgresSink, PostgresSource, create_table_hint
-from runtime.connectors.postgres_conn import PostgresError, TableName
-from runtime.connectors.postgres_lookup import LOOKUP_ROW_COLUMN, PostgresLookup
+from runtime.connectors.postgres.conn import PostgresError, TableName
+from runtime.connectors.postgres.lookup import LOOKUP_ROW_COLUMN, PostgresLookup
+from runtime.connectors.postgres.sink import PostgresSink
+from runtime.connectors.postgres.source import PostgresSource
+from runtime.connectors.postgres.tables import create_table_hint
 from runtime.connectors.registry import create_sink, create_source
 
 pytestmark = pytest.mark.postgres
@@ -293,7 +295,7 @@ def test_types_round_trip_through_sink_and_source(pg_dsn: str, tables: list[str]
 
 def test_values_that_need_escaping_or_are_extreme_arrive_unchanged(pg_dsn: str, tables: list[str]) -> None:
     """Scalar columns travel as one array literal per column, formatted by Arrow
-    (``postgres_types.array_literal``): quoting, NULL versus the string 'NULL', special
+    (``runtime.connectors.postgres.types.array_literal``): quoting, NULL versus the string 'NULL', special
     floats and the ends of each type's range must survive it."""
     t = unique_table("edges")
     tables.append(t)

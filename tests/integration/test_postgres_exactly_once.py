@@ -19,13 +19,9 @@ import psycopg
 import pytest
 
 from catalog.connectors import Guarantee
-from runtime.connectors.postgres import (
-    COMMITS_TABLE,
-    PostgresSink,
-    check_prepared_transactions,
-    default_prefix,
-)
-from runtime.connectors.postgres_conn import DataLossError, PostgresError
+from runtime.connectors.postgres.conn import DataLossError, PostgresError
+from runtime.connectors.postgres.sink import PostgresSink
+from runtime.connectors.postgres.txn import COMMITS_TABLE, check_prepared_transactions, default_prefix
 
 from .test_postgres_connector import batch, cols, create, ctx, execute, sink_spec, unique_table
 
@@ -143,7 +139,7 @@ import asyncio, json, sys
 from catalog.connectors import Guarantee
 from planner.physical import Field, SinkSpec
 from runtime.connectors.base import SubtaskContext
-from runtime.connectors.postgres import PostgresSink
+from runtime.connectors.postgres.sink import PostgresSink
 import pyarrow as pa
 
 async def main(dsn, table, subtask):

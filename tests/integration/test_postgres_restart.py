@@ -43,7 +43,7 @@ import psycopg
 import pytest
 
 from catalog.connectors import Guarantee
-from runtime.connectors.postgres import PostgresSink
+from runtime.connectors.postgres.sink import PostgresSink
 
 from .test_postgres_connector import batch, cols, create, ctx, sink_spec
 

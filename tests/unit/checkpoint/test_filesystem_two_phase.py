@@ -13,7 +13,7 @@ from catalog.connectors import Guarantee
 from catalog.errors import SqlStreamError
 from planner.physical import Field, SinkSpec
 from runtime.connectors.base import SubtaskContext
-from runtime.connectors.filesystem import FileSystemSink
+from runtime.connectors.filesystem.sink import FileSystemSink
 
 COLS = (Field("x", "INT"),)
 

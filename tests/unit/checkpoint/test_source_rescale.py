@@ -41,7 +41,7 @@ def test_filesystem_splits_are_reassigned(tmp_path: Path, before: int, after: in
 
 
 def test_a_source_without_splits_refuses_another_parallelism() -> None:
-    from runtime.connectors.datagen import DatagenSource
+    from runtime.connectors.datagen.source import DatagenSource
 
     spec = source_spec("datagen", {"number-of-rows": "10"}, fields("v BIGINT"))
     with pytest.raises(SqlStreamError, match="another parallelism"):

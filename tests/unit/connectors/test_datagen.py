@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from catalog.errors import OptionError
-from runtime.connectors.datagen import DatagenSource
+from runtime.connectors.datagen.source import DatagenSource
 from runtime.connectors.registry import create_source
 
 from .helpers import ctx, fields, read_all, source_spec

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.connectors.kafka import check_transaction_timeout, parse_specific_offsets, parse_topics
+from catalog.connectors.kafka_properties import parse_jaas
 from catalog.errors import OptionError
-from runtime.connectors.kafka_options import (
+from runtime.connectors.kafka.options import (
     DEFAULT_SLOTS,
     TxnSlots,
-    check_transaction_timeout,
     client_kwargs,
     owned_partitions,
-    parse_jaas,
-    parse_specific_offsets,
-    parse_topics,
     parse_tp_key,
     parse_transactional_id,
     tp_key,
     transactional_id,
 )
-from runtime.connectors.kafka_txn import fenced_by, subtask_bound, transactions
+from runtime.connectors.kafka.txn import fenced_by, subtask_bound, transactions
 
 
 def test_java_keys_map_to_aiokafka_arguments_per_client() -> None:

@@ -12,22 +12,14 @@ from catalog.errors import OptionError
 from catalog.options import OptionBag
 from catalog.types import parse_type
 from planner.physical import ROW_KIND_COLUMN, SinkSpec, SourceSpec
-from runtime.connectors.postgres import (
-    PostgresSink,
-    PostgresSource,
-    build_statements,
-    check_prepared_transactions,
-    create_table_hint,
-    default_prefix,
-    gid_pattern,
-    last_per_key,
-    make_gid,
-    split_changes,
-    strides,
-)
-from runtime.connectors.postgres_conn import PostgresError, TableName, conn_config, parse_jdbc_url
-from runtime.connectors.postgres_lookup import LookupCache, PostgresLookup
-from runtime.connectors.postgres_types import PgColumn, check_column, pg_type
+from runtime.connectors.postgres.conn import PostgresError, TableName, conn_config, parse_jdbc_url
+from runtime.connectors.postgres.lookup import LookupCache, PostgresLookup
+from runtime.connectors.postgres.sink import PostgresSink
+from runtime.connectors.postgres.source import PostgresSource, strides
+from runtime.connectors.postgres.statements import build_statements, last_per_key, split_changes
+from runtime.connectors.postgres.tables import create_table_hint
+from runtime.connectors.postgres.txn import check_prepared_transactions, default_prefix, gid_pattern, make_gid
+from runtime.connectors.postgres.types import PgColumn, check_column, pg_type
 
 from .helpers import ctx, fields
 

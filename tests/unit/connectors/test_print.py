@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from planner.physical import ROW_KIND_COLUMN
-from runtime.connectors.blackhole import BlackholeSink
-from runtime.connectors.print import PrintSink, java_float, print_prefix, print_to
+from runtime.connectors.blackhole.sink import BlackholeSink
+from runtime.connectors.print.sink import PrintSink, java_float, print_prefix, print_to
 from runtime.connectors.registry import create_sink
 
 from .helpers import ctx, fields, sink_spec, write_all
@@ -116,7 +116,7 @@ def test_vectorised_doubles_match_java_float() -> None:
     import numpy as np
 
     from catalog.types import parse_type
-    from runtime.connectors.print import column_text
+    from runtime.connectors.print.sink import column_text
 
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.random(3000) * 1000, rng.random(300) * 1e-2, rng.standard_normal(300) * 1e8])

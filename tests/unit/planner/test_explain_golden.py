@@ -46,5 +46,9 @@ def test_explain_matches_golden(catalog: Catalog, name: str) -> None:
     text = planner.explain(sql, catalog, config)
     path = GOLDEN / f"{name}.txt"
     if os.environ.get("SQLSTREAM_UPDATE_GOLDEN"):
+        # an update run proves nothing: never in CI, and never reported as a pass
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("SQLSTREAM_UPDATE_GOLDEN is set in a CI run: golden files are updated by hand")
         path.write_text(text)
+        pytest.skip(f"{path.name} rewritten: review the diff (git diff tests/unit/planner/golden)")
     assert text == path.read_text()

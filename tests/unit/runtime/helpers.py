@@ -21,7 +21,7 @@ from planner.physical import (
     PhysicalPlan,
     SourceSpec,
 )
-from runtime.connectors.values import register_data
+from runtime.connectors.values.connector import register_data
 from runtime.job import Job
 
 _ids = itertools.count()

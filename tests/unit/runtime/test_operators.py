@@ -30,7 +30,7 @@ from planner.physical import (
 )
 from runtime.connectors.base import SourceReader, SubtaskContext
 from runtime.connectors.registry import create_sink, register_source
-from runtime.connectors.values import collected
+from runtime.connectors.values.connector import collected
 from runtime.graph import _Hash
 from runtime.job import Job, JobFailedError, JobStatus
 from tests.unit.runtime.helpers import PlanBuilder, apply_changelog, collect_async, rows, run
@@ -77,14 +77,16 @@ def test_hop_row_behind_watermark_still_counts_in_open_windows() -> None:
 
 
 def test_end_of_input_fires_every_window() -> None:
+    """The only row's windows end long after the watermark (delay 100 s): only the end of
+    input fires them, every one of them."""
     data = table([(1, 1, None, 10_000)])
-    for window in (
-        Window("tumble", "ts", size_ms=60_000),
-        Window("cumulate", "ts", size_ms=60_000, step_ms=20_000),
-        Window("session", "ts", gap_ms=60_000),
+    for window, ends in (
+        (Window("tumble", "ts", size_ms=60_000), [(0, 60_000)]),
+        (Window("cumulate", "ts", size_ms=60_000, step_ms=20_000), [(0, 20_000), (0, 40_000), (0, 60_000)]),
+        (Window("session", "ts", gap_ms=60_000), [(10_000, 70_000)]),
     ):
         out = run(window_plan(data, window, COUNT, delay_ms=100_000))
-        assert out is not None and out.num_rows >= 1
+        assert [(r[0], r[1], r[2], r[4]) for r in rows(out)] == [(1, ts(s), ts(e), 1) for s, e in ends]
 
 
 def test_global_window_without_keys() -> None:

@@ -13,8 +13,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import sqlstream
+from catalog.config import PROMETHEUS_PORT
 from catalog.errors import SqlStreamError
-from sqlstream.prometheus import JobsCollector, parse_ports
+from sqlstream.prometheus import JobsCollector
 
 OP = "flink_taskmanager_job_task_operator_"
 JOB = "flink_jobmanager_job_"
@@ -113,9 +114,10 @@ def test_a_running_job_is_scraped_with_flink_names_and_labels(tmp_path: Path) ->
 
 
 def test_the_port_key_is_checked_when_set() -> None:
-    assert parse_ports("9250-9252") == [9250, 9251, 9252]
+    assert PROMETHEUS_PORT.get({PROMETHEUS_PORT.name: "9250-9252"}) == (9250, 9251, 9252)
+    assert PROMETHEUS_PORT.get({}) is None
     with pytest.raises(SqlStreamError, match="not a port"):
-        parse_ports("prom")
+        PROMETHEUS_PORT.get({PROMETHEUS_PORT.name: "prom"})
     with sqlstream.connect() as s, pytest.raises(SqlStreamError, match="not a port"):
         s.execute("SET 'metrics.reporter.prom.port' = '9300-9200'")
 
@@ -123,15 +125,15 @@ def test_the_port_key_is_checked_when_set() -> None:
 def test_a_busy_port_moves_on_to_the_next_of_the_range() -> None:
     from sqlstream.prometheus import MetricsServer
 
-    first = MetricsServer("0", list)
+    first = MetricsServer((0,), list)
     try:
-        second = MetricsServer(f"{first.port}-{first.port + 20}", list)
+        second = MetricsServer(range(first.port, first.port + 21), list)
         try:
             assert second.port != first.port
         finally:
             second.close()
         with pytest.raises(SqlStreamError, match="cannot serve metrics"):
-            MetricsServer(str(first.port), list)
+            MetricsServer((first.port,), list)
     finally:
         first.close()
 

@@ -1,0 +1,487 @@
+"""Flink's ``kafka`` connector on aiokafka: a checkpointed source and a two-phase-commit sink.
+
+Source: ``topic`` (one, or a ``;``-separated list) or ``topic-pattern`` (a regex the whole
+topic name must match, listed once at start). Subtask ``i`` of ``p`` reads the partitions
+whose number modulo ``p`` is ``i``. Its position is the next offset to read per partition
+(``{"offsets": {"topic:partition": offset}}``): every record before it was emitted or
+counted as bad, none after; ``restore`` resumes exactly there (a partition the position
+does not name starts at its earliest offset). Startup: ``scan.startup.mode`` =
+earliest-offset | latest-offset | group-offsets (``properties.auto.offset.reset`` when the
+group has no offset) | timestamp (``scan.startup.timestamp-millis``) | specific-offsets
+(``scan.startup.specific-offsets``); every mode is resolved to concrete offsets at start, so
+a checkpoint taken before the first record still pins them. ``scan.bounded.mode`` makes a
+bounded scan that stops at offsets taken at start (latest-offset, group-offsets, timestamp,
+specific-offsets). Reads ``read_committed`` unless ``properties.isolation.level`` says
+otherwise. A completed checkpoint commits its offsets to ``properties.group.id`` (for
+monitoring only: a restore uses the checkpoint).
+
+Records are decoded per partition and poll in bulk by ``runtime.formats``: ``value.format``
+(or ``format``), ``key.format`` with ``key.fields`` (``key.fields-prefix``), and
+``value.fields-include`` = ALL | EXCEPT_KEY. Metadata columns: topic, partition, offset,
+timestamp, timestamp-type, headers, leader-epoch (always NULL: aiokafka does not say). A
+bad record fails the job with its topic, partition and offset, or, when the format ignores
+parse errors, is skipped, counted in ``SourceMetrics.bad_records_skipped`` and, with
+``sqlstream.dead-letter.topic``, written there as it was (key, value, headers) with the
+error in the header ``sqlstream.error`` before the position moves past it.
+
+The sink is ``sink.py``; the record codec ``codec.py``; client options ``options.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from catalog.connectors.kafka import KafkaConfig
+from catalog.errors import OptionError
+from catalog.options import OptionBag
+from planner.physical import SourceSpec
+from runtime.batches import ROW_KIND_TYPE, output_schema
+from runtime.connectors.base import SourceReader, SubtaskContext, source_config
+from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, Codec
+from runtime.connectors.kafka.options import (
+    client_kwargs,
+    owned_partitions,
+    parse_tp_key,
+    tp_key,
+)
+from runtime.connectors.kafka.txn import (
+    KafkaConnectorError,
+)
+from runtime.formats import create_decoder
+from runtime.formats.base import Decoded, RecordDecoder
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_MS = 10
+DEAD_LETTER_ERROR_HEADER = "sqlstream.error"
+DEAD_LETTER_SOURCE_HEADER = "sqlstream.source"
+
+
+class KafkaSource(SourceReader):
+    upsert = False
+
+    def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
+        super().__init__(spec, ctx)
+        config = source_config(spec)
+        assert isinstance(config, KafkaConfig)
+        self.config = config
+        bag = OptionBag(spec.options, f"table '{spec.table}'")  # the formats read theirs
+        self.where = bag.where
+        props = dict(bag.prefixed("properties."))
+        self._props = props
+        self.kwargs = client_kwargs(props, "consumer", self.where)
+        self.kwargs.setdefault("isolation_level", "read_committed")
+        self.kwargs["enable_auto_commit"] = False
+        self.kwargs.setdefault("auto_offset_reset", "earliest")
+        self.group_id: str | None = self.kwargs.get("group_id")
+        self.reset = props.get("auto.offset.reset", "none").lower()
+        self.topics = list(config.topics)
+        self.pattern = re.compile(config.topic_pattern) if config.topic_pattern else None
+        self.startup = config.startup_mode
+        self.startup_ts = config.startup_timestamp
+        self.startup_offsets = dict(config.startup_offsets) if config.startup_offsets else None
+        self.bounded_mode = config.bounded_mode
+        self.bounded_ts = config.bounded_timestamp
+        self.bounded_offsets = dict(config.bounded_offsets) if config.bounded_offsets else None
+        self.dead_letter = config.dead_letter_topic
+        for key in ("scan.topic-partition-discovery.interval", "scan.watermark.idle-timeout"):
+            if key in spec.options:
+                log.warning("%s: '%s' is not supported yet and has no effect", self.where, key)
+        self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
+        self.codec = Codec.of(config.layout)
+        c = self.codec
+        self.value_decoder: RecordDecoder = create_decoder(
+            c.value_format, c.value_record_fields(self.physical), bag, c.value_prefix
+        )
+        self.key_decoder: RecordDecoder | None = None
+        if c.key_format:
+            self.key_decoder = create_decoder(c.key_format, c.key_record_fields(self.physical), bag, "key.")
+            # One policy for the record: the value format's decides.
+            self.key_decoder.ignore_errors = self.value_decoder.ignore_errors
+        self.schema = output_schema(spec.columns, self.upsert)
+        self._consumer: Any = None
+        self._dlq: Any = None
+        self._assigned: list[tuple[str, int]] = []
+        self._pos: dict[tuple[str, int], int] = {}
+        self._stop: dict[tuple[str, int], int] = {}
+        self._done: set[tuple[str, int]] = set()
+        self._restored: dict[tuple[str, int], int] | None = None
+        self._snapshots: dict[int | None, dict[tuple[str, int], int]] = {}
+        self._opened = False
+
+    # ---- start ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        self._consumer = AIOKafkaConsumer(**self.kwargs)
+        await self._consumer.start()
+        try:
+            await self._assign()
+        except BaseException:
+            await self._consumer.stop()
+            raise
+        self._opened = True
+
+    async def _list_partitions(self) -> list[tuple[str, int]]:
+        client = self._consumer._client
+        cluster = await client.fetch_all_metadata()
+        topics = list(self.topics)
+        if self.pattern is not None:
+            topics = sorted(t for t in cluster.topics() if self.pattern.fullmatch(t))
+        found: list[tuple[str, int]] = []
+        for topic in topics:
+            parts = cluster.partitions_for_topic(topic)
+            for _ in range(30):  # metadata of a topic created a moment ago may lag
+                if parts:
+                    break
+                await asyncio.sleep(0.1)
+                cluster = await client.fetch_all_metadata()
+                parts = cluster.partitions_for_topic(topic)
+            if not parts:
+                raise KafkaConnectorError(
+                    f"{self.where}: topic '{topic}' does not exist (or has no partitions)",
+                    hint="create the topic, or check 'topic' and 'properties.bootstrap.servers'",
+                )
+            found += [(topic, p) for p in parts]
+        return found
+
+    async def _assign(self) -> None:
+        from aiokafka.structs import TopicPartition
+
+        consumer = self._consumer
+        mine = owned_partitions(await self._list_partitions(), self.ctx.subtask, self.ctx.parallelism)
+        self._assigned = mine
+        tps = [TopicPartition(t, p) for t, p in mine]
+        consumer.assign(tps)
+        if not tps:
+            return
+        start = await self._offsets(tps, self.startup, self.startup_ts, self.startup_offsets, "startup")
+        if self._restored is not None:
+            earliest = await consumer.beginning_offsets(tps)
+            start = {
+                (tp.topic, tp.partition): self._restored.get((tp.topic, tp.partition), earliest[tp])
+                for tp in tps
+            }
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            self._pos[key] = start[key]
+            consumer.seek(tp, start[key])
+        if self.bounded_mode != "unbounded":
+            self._stop = await self._offsets(
+                tps, self.bounded_mode, self.bounded_ts, self.bounded_offsets, "bounded"
+            )
+            for tp in tps:
+                key = (tp.topic, tp.partition)
+                if self._pos[key] >= self._stop[key]:
+                    self._finish_partition(key)
+
+    async def _offsets(
+        self, tps: list[Any], mode: str, ts: int | None, specific: dict[int, int] | None, what: str
+    ) -> dict[tuple[str, int], int]:
+        consumer = self._consumer
+        begin = await consumer.beginning_offsets(tps)
+        end = await consumer.end_offsets(tps)
+        out: dict[tuple[str, int], int] = {}
+        if mode == "earliest-offset":
+            return {(tp.topic, tp.partition): begin[tp] for tp in tps}
+        if mode == "latest-offset":
+            return {(tp.topic, tp.partition): end[tp] for tp in tps}
+        if mode == "timestamp":
+            found = await consumer.offsets_for_times({tp: ts for tp in tps})
+            return {(tp.topic, tp.partition): (found[tp].offset if found.get(tp) else end[tp]) for tp in tps}
+        if mode == "specific-offsets":
+            assert specific is not None
+            for tp in tps:
+                fallback = begin[tp] if what == "startup" else end[tp]
+                out[(tp.topic, tp.partition)] = specific.get(tp.partition, fallback)
+            return out
+        if mode == "group-offsets":
+            for tp in tps:
+                committed = await consumer.committed(tp)
+                if committed is not None and committed >= 0:
+                    out[(tp.topic, tp.partition)] = committed
+                elif what == "bounded" or self.reset in ("latest", "largest"):
+                    out[(tp.topic, tp.partition)] = end[tp]
+                elif self.reset in ("earliest", "smallest"):
+                    out[(tp.topic, tp.partition)] = begin[tp]
+                else:
+                    raise KafkaConnectorError(
+                        f"{self.where}: group '{self.group_id}' has no committed offset for topic "
+                        f"'{tp.topic}' partition {tp.partition}",
+                        hint="set 'properties.auto.offset.reset' = 'earliest' or 'latest', or choose "
+                        "another 'scan.startup.mode'",
+                    )
+            return out
+        raise OptionError(f"{self.where}: unknown {what} mode '{mode}'")
+
+    def _finish_partition(self, key: tuple[str, int]) -> None:
+        from aiokafka.structs import TopicPartition
+
+        self._done.add(key)
+        self._consumer.pause(TopicPartition(*key))
+
+    @property
+    def finished(self) -> bool:
+        return (
+            self._opened and self.bounded_mode != "unbounded" and all(k in self._done for k in self._assigned)
+        )
+
+    # ---- reading -----------------------------------------------------------------------
+    async def poll(self, max_rows: int) -> pa.RecordBatch | None:
+        if not self._assigned or self.finished:
+            return None
+        consumer = self._consumer
+        got = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max(1, max_rows))
+        batches: list[pa.RecordBatch] = []
+        for tp, records in sorted(got.items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
+            key = (tp.topic, tp.partition)
+            if key in self._done:
+                continue
+            stop = self._stop.get(key)
+            if stop is not None and records and records[-1].offset >= stop:
+                records = [r for r in records if r.offset < stop]
+            if records:
+                batch = await self._decode(tp, records)
+                if batch is not None and batch.num_rows:
+                    batches.append(batch)
+                self._pos[key] = records[-1].offset + 1
+            if stop is not None and self._pos[key] >= stop:
+                self._finish_partition(key)
+        if stop_check := [k for k in self._assigned if k in self._stop and k not in self._done]:
+            await self._check_ends(stop_check, got)
+        self._publish_lag()
+        if not batches:
+            return None
+        batch = (
+            batches[0]
+            if len(batches) == 1
+            else pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+        )
+        self.metrics.records_in += batch.num_rows
+        return batch
+
+    def _publish_lag(self) -> None:
+        """Consumer lag per partition for the metrics: the log end the last fetch saw (the
+        last stable offset under read_committed) minus the next offset to read."""
+        from aiokafka.structs import TopicPartition
+
+        for key in self._assigned:
+            tp = TopicPartition(*key)
+            end = self._consumer.last_stable_offset(tp)
+            if end is None or end < 0:
+                end = self._consumer.highwater(tp)
+            if end is not None and end >= 0:
+                pos = self._pos.get(key, 0)
+                self.metrics.partitions[tp_key(*key)] = (pos, max(end - pos, 0))
+
+    async def _check_ends(self, keys: list[tuple[str, int]], got: dict[Any, Any]) -> None:
+        """A bounded partition whose consumer position passed the stop offset without a
+        record there (transaction markers, aborted records) is done too."""
+        from aiokafka.structs import TopicPartition
+
+        for key in keys:
+            tp = TopicPartition(*key)
+            if got.get(tp):
+                continue
+            if await self._consumer.position(tp) >= self._stop[key]:
+                self._pos[key] = max(self._pos[key], self._stop[key])
+                self._finish_partition(key)
+
+    def _where(self, tp: Any, offsets: Sequence[int]) -> Any:
+        return lambda i: f"topic '{tp.topic}', partition {tp.partition}, offset {offsets[i]}"
+
+    async def _decode(self, tp: Any, records: list[Any]) -> pa.RecordBatch | None:
+        """The rows of one partition's records, in offset order; bad ones per the policy."""
+        n = len(records)
+        offsets = [r.offset for r in records]
+        where = self._where(tp, offsets)
+        keys = [r.key for r in records]
+        values = [r.value for r in records]
+        bad: dict[int, str] = {}
+        # Keys: only records that have one; a missing key gives NULL key columns.
+        key_rows = np.full(n, -1, dtype=np.int64)
+        key_batch = None
+        if self.key_decoder is not None:
+            with_key = [i for i, k in enumerate(keys) if k is not None]
+            if with_key:
+                dk = await asyncio.to_thread(
+                    self.key_decoder.decode, [keys[i] for i in with_key], lambda j: where(with_key[j])
+                )
+                key_batch = dk.batch
+                kept = np.arange(len(with_key)) if dk.kept is None else dk.kept
+                key_rows[np.asarray(with_key, dtype=np.int64)[kept]] = np.arange(len(kept))
+                if dk.skipped:
+                    lost = set(with_key) - {with_key[j] for j in kept.tolist()}
+                    for i in lost:
+                        bad[i] = "the key: " + self._error_of(self.key_decoder, keys[i], where(i))
+        # Values: tombstones are deletes (upsert) or not rows (formats that drop them).
+        value_rows = np.full(n, -1, dtype=np.int64)
+        tombstone = np.array([v is None for v in values], dtype=bool)
+        todo = [i for i in range(n) if not (self.upsert and tombstone[i])]
+        dv = await asyncio.to_thread(
+            self.value_decoder.decode, [values[i] for i in todo], lambda j: where(todo[j])
+        )
+        kept_v = np.arange(dv.batch.num_rows) if dv.kept is None else dv.kept
+        value_rows[np.asarray(todo, dtype=np.int64)[kept_v]] = np.arange(len(kept_v))
+        if dv.skipped:
+            got_value = set(np.asarray(todo, dtype=np.int64)[kept_v].tolist())
+            for i in todo:
+                if i not in got_value and values[i] is not None and i not in bad:
+                    bad[i] = self._error_of(self.value_decoder, values[i], where(i))
+        if self.key_decoder is not None:
+            # A record whose key has bytes but did not decode is bad as a whole.
+            key_bad = np.array([keys[i] is not None and key_rows[i] < 0 for i in range(n)], dtype=bool)
+        else:
+            key_bad = np.zeros(n, dtype=bool)
+        if self.upsert:
+            rows = np.flatnonzero(((value_rows >= 0) | tombstone) & ~key_bad)
+        else:
+            rows = np.flatnonzero((value_rows >= 0) & ~key_bad)
+        if bad:
+            self.metrics.bad_records_skipped += len(bad)
+            first = next(iter(bad.values()))
+            log.warning("%s: skipped %d bad record(s), e.g. %s", self.where, len(bad), first)
+            if self.dead_letter:
+                await self._dead_letter(tp, [records[i] for i in sorted(bad)], [bad[i] for i in sorted(bad)])
+        if not len(rows):
+            return None
+        return self._assemble(records, rows, key_rows, key_batch, value_rows, dv, tombstone)
+
+    def _error_of(self, decoder: RecordDecoder, record: bytes, where: str) -> str:
+        """The message of one bad record (decoded alone again: bad records are rare)."""
+        one = decoder.decode([record], lambda _i: where)
+        return one.messages[0] if one.messages else f"{where}: cannot decode"
+
+    def _assemble(
+        self,
+        records: list[Any],
+        rows: np.ndarray,
+        key_rows: np.ndarray,
+        key_batch: pa.RecordBatch | None,
+        value_rows: np.ndarray,
+        dv: Decoded,
+        tombstone: np.ndarray,
+    ) -> pa.RecordBatch:
+        c = self.codec
+        vidx = value_rows[rows]
+        vtake = pa.array(vidx, mask=vidx < 0, type=pa.int64())
+        kidx = key_rows[rows]
+        ktake = pa.array(kidx, mask=kidx < 0, type=pa.int64())
+        arrays: list[pa.Array] = []
+        meta = self.spec.metadata
+        picked: list[Any] | None = None
+        for f, af in zip(self.spec.columns, self.schema):
+            if f.name in meta:
+                if picked is None:
+                    picked = [records[i] for i in rows.tolist()]
+                arrays.append(self._metadata(meta[f.name], picked, af.type))
+                continue
+            col: pa.Array | None = None
+            if f.name in c.value_fields:
+                col = dv.batch.column(f.name).take(vtake)
+            if f.name in c.key_fields and key_batch is not None:
+                kcol = key_batch.column(f.name[len(c.key_prefix) :]).take(ktake)
+                col = kcol if col is None else pc.if_else(pc.is_valid(vtake), col, kcol)
+            if col is None:
+                col = pa.nulls(len(rows), af.type)
+            arrays.append(col if col.type == af.type else col.cast(af.type))
+        if self.upsert:
+            kinds = np.where(tombstone[rows], KIND_DELETE, KIND_UPDATE_AFTER).astype(np.int8)
+            arrays.append(pa.array(kinds, type=ROW_KIND_TYPE))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    @staticmethod
+    def _metadata(key: str, records: list[Any], t: pa.DataType) -> pa.Array:
+        if key == "topic":
+            return pa.array([r.topic for r in records], pa.string())
+        if key == "partition":
+            return pa.array([r.partition for r in records], pa.int32()).cast(t)
+        if key == "offset":
+            return pa.array([r.offset for r in records], pa.int64()).cast(t)
+        if key == "timestamp":
+            ms = pa.array([r.timestamp for r in records], pa.int64())
+            return ms.cast(pa.timestamp("ms", tz="UTC")).cast(t)
+        if key == "timestamp-type":
+            names = {0: "CreateTime", 1: "LogAppendTime"}
+            return pa.array([names.get(r.timestamp_type, "NoTimestampType") for r in records], pa.string())
+        if key == "headers":
+            return pa.array([list(r.headers or ()) for r in records], type=t)
+        return pa.nulls(len(records), t)  # leader-epoch: aiokafka does not report it
+
+    async def _dead_letter(self, tp: Any, records: list[Any], errors: list[str]) -> None:
+        """Write skipped records (as they were) to the dead-letter topic and wait for the acks,
+        so the position never passes a record that is neither processed nor kept there."""
+        from aiokafka import AIOKafkaProducer
+
+        if self._dlq is None:
+            kwargs = client_kwargs(self._props, "producer", self.where)
+            kwargs.update(acks="all", enable_idempotence=True)
+            self._dlq = AIOKafkaProducer(**kwargs)
+            await self._dlq.start()
+        futures = []
+        for r, error in zip(records, errors):
+            headers = [
+                *list(r.headers or ()),
+                (DEAD_LETTER_ERROR_HEADER, error.encode()),
+                (DEAD_LETTER_SOURCE_HEADER, f"{tp.topic}:{tp.partition}:{r.offset}".encode()),
+            ]
+            assert self.dead_letter is not None
+            futures.append(
+                await self._dlq.send(
+                    self.dead_letter, r.value, key=r.key, headers=headers, timestamp_ms=r.timestamp
+                )
+            )
+        await asyncio.gather(*futures)
+
+    # ---- position ----------------------------------------------------------------------
+    def position(self, checkpoint_id: int | None = None) -> dict[str, Any]:
+        """Next offset to read per partition. With ``checkpoint_id`` the position is also kept
+        until ``notify_checkpoint_complete`` commits it to the group."""
+        snapshot = dict(self._pos)
+        self._snapshots[checkpoint_id] = snapshot
+        return {"offsets": {tp_key(t, p): o for (t, p), o in sorted(snapshot.items())}}
+
+    def restore(self, position: dict[str, Any]) -> None:
+        offsets = position.get("offsets", {})
+        self._restored = {parse_tp_key(k): int(v) for k, v in offsets.items()}
+
+    def restore_rescaled(self, positions: list[dict[str, Any]]) -> None:
+        """The checkpoint was taken at another parallelism: every old subtask's offsets are
+        merged, and ``open`` keeps those of the partitions this subtask reads now."""
+        merged: dict[str, Any] = {}
+        for position in positions:
+            merged.update((position or {}).get("offsets", {}))
+        self.restore({"offsets": merged})
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Commit the checkpoint's offsets to the group (monitoring only)."""
+        from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
+        snapshot = self._snapshots.pop(checkpoint_id, None)
+        if snapshot is None:
+            snapshot = self._snapshots.pop(None, None)  # position() was called without an id
+        for k in [k for k in self._snapshots if k is not None and k < checkpoint_id]:
+            del self._snapshots[k]
+        if snapshot is None or not self.group_id or self._consumer is None or not snapshot:
+            return
+        offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in snapshot.items()}
+        try:
+            await self._consumer.commit(offsets)
+        except Exception as e:  # monitoring only: never fail the job for it
+            log.warning("%s: could not commit offsets to group '%s': %s", self.where, self.group_id, e)
+
+    async def close(self) -> None:
+        if self._dlq is not None:
+            await self._dlq.stop()
+            self._dlq = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
