@@ -12,7 +12,8 @@ for each operator subtask (plus ``task_name``, ``operator_id``, ``operator_name`
 too, hence no ``_total`` suffix). Flink's own metric names are used where Flink has the
 metric (``numRecordsIn``, ``numRecordsOutPerSecond``, ``currentInputWatermark``,
 ``numLateRecordsDropped``, ``pendingRecords``, ``lastCheckpointDuration``,
-``buffers_inPoolUsage``, the Kafka reader's ``KafkaSourceReader_topic_partition_currentOffset``
+``buffers_inPoolUsage``, ``accumulatedBusyTime``, ``busyTimeMsPerSecond``, the Kafka
+reader's ``KafkaSourceReader_topic_partition_currentOffset``
 ...); what Flink lacks gets a name of the same shape in the same scope (``watermarkLag``,
 ``stateRows``, ``stateBytes``, ``sinkCommitDuration``, ``lastCheckpointAlignmentTime``),
 so one selector ``{job_name="billing"}`` finds everything about a job.
@@ -136,14 +137,23 @@ class JobsCollector:
         self, put: Any, labels: tuple[str, ...], kind: str, sub: dict[str, Any], now: float, elapsed: float
     ) -> None:
         lifetime = elapsed
+
+        def rate(name: str, count: int) -> float:
+            key = (name, *labels)
+            self._seen.add(key)
+            return self._meters.setdefault(key, Meter()).rate(now, count, lifetime)
+
         for name, count in (("numRecordsIn", sub["rows_in"]), ("numRecordsOut", sub["rows_out"])):
             put(OPERATOR + name, f"Rows {'into' if name.endswith('In') else 'out of'} the operator subtask.",
                 SUBTASK_LABELS, labels, count)  # fmt: skip
-            key = (name, *labels)
-            self._seen.add(key)
-            meter = self._meters.setdefault(key, Meter())
             put(OPERATOR + name + "PerSecond", "Rows per second over the last minute.", SUBTASK_LABELS,
-                labels, meter.rate(now, count, lifetime))  # fmt: skip
+                labels, rate(name, count))  # fmt: skip
+        busy = int(sub["busy_ms"])
+        put(TASK + "accumulatedBusyTime", "Milliseconds the subtask spent in its operator.",
+            SUBTASK_LABELS, labels, busy)  # fmt: skip
+        put(TASK + "busyTimeMsPerSecond",
+            "Milliseconds per second busy over the last minute (1000: the bottleneck).",
+            SUBTASK_LABELS, labels, min(rate("busyTime", busy), 1000.0))  # fmt: skip
         put(OPERATOR + "currentInputWatermark", "The subtask's watermark (epoch milliseconds).",
             SUBTASK_LABELS, labels, sub["watermark_ms"])  # fmt: skip
         put(OPERATOR + "watermarkLag", "Milliseconds the watermark is behind the wall clock.",

@@ -103,6 +103,9 @@ def test_a_running_job_is_scraped_with_flink_names_and_labels(tmp_path: Path) ->
         assert (value(got, OP + "stateBytes", **window) or 0) > 0
         fill = value(got, "flink_taskmanager_job_task_buffers_inPoolUsage", **window)
         assert fill is not None and 0.0 <= fill <= 1.0
+        busy = value(got, "flink_taskmanager_job_task_accumulatedBusyTime", **window)
+        busy_rate = value(got, "flink_taskmanager_job_task_busyTimeMsPerSecond", **window)
+        assert busy and busy > 0 and busy_rate is not None and 0 <= busy_rate <= 1000
         assert (value(got, JOB + "lastCheckpointSize", **labels) or 0) > 0
         assert value(got, JOB + "lastCheckpointDuration", **labels) is not None
         assert value(got, JOB + "lastCheckpointAlignmentTime", **labels) is not None
@@ -143,7 +146,7 @@ def test_kafka_partitions_become_topic_and_partition_labels() -> None:
         "job_id": "j1", "name": "n", "elapsed_s": 2.0,
         "operators": [{"id": 1, "name": "TableSourceScan(t)", "kind": "source", "subtasks": [{
             "subtask": 0, "rows_in": 0, "rows_out": 10, "watermark_ms": None, "watermark_lag_ms": None,
-            "queue_fill": 0.0, "late_rows_dropped": 0, "state_rows": 0, "state_bytes": 0,
+            "queue_fill": 0.0, "busy_ms": 0.0, "late_rows_dropped": 0, "state_rows": 0, "state_bytes": 0,
             "partitions": {"orders.eu:0": {"offset": 7, "pending": 3},
                            "orders.eu:1": {"offset": 5, "pending": 0}},
             "pending_records": 3, "commits": 0, "commit_ms_last": None,
