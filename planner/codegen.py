@@ -46,11 +46,25 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
     (``CAST(x AS INT) / 2`` becomes an integer division), and those children must be
     DuckDB's too. Types are decided on the Flink expression, before its children change."""
     typing = _typing(node, lookup)
+    instant_floor = (
+        isinstance(node, exp.Floor | exp.Ceil)
+        and node.args.get("to") is not None
+        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
+    )
+    instant_days = (
+        isinstance(node, exp.Add | exp.Sub)
+        and isinstance(node.expression, exp.Interval)
+        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
+    )
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
             node.set(key, _translate(value, lookup))
         elif isinstance(value, list):
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
+    if instant_days:
+        node.set("expression", _days_as_seconds(node.expression))
+    if instant_floor and isinstance(node, exp.Floor | exp.Ceil) and _unit(node.args["to"]) in _CLOCK_UNITS:
+        return _floor_instant(node)
     if typing is not None:
         return _typed_rewrite(node, typing)
     return _rewrite(node)
@@ -207,6 +221,43 @@ def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Exp
     if target.name == "DECIMAL" and source.is_numeric:  # overflow is NULL in Flink
         return exp.TryCast(this=x, to=exp.DataType.build(target.duckdb(), dialect="duckdb"))
     return _rewrite(n)
+
+
+def _days_as_seconds(interval: exp.Expr) -> exp.Expr:
+    """``INTERVAL 'n' DAY`` as ``n * 86400`` seconds: Flink adds a day to a TIMESTAMP_LTZ as
+    24 hours of time, where DuckDB would add a calendar day in the session's time zone
+    (23 or 25 hours across a DST change)."""
+    unit = interval.args.get("unit")
+    value = interval.this
+    if not (isinstance(unit, exp.Var) and unit.name.upper() == "DAY" and isinstance(value, exp.Literal)):
+        return interval
+    try:
+        days = int(value.name)
+    except ValueError:
+        return interval
+    return exp.Interval(this=exp.Literal.string(str(days * 86400)), unit=exp.var("SECOND"))
+
+
+_CLOCK_UNITS = {
+    "DAY": 86_400_000_000,
+    "HOUR": 3_600_000_000,
+    "MINUTE": 60_000_000,
+    "SECOND": 1_000_000,
+    "MILLISECOND": 1_000,
+}
+
+
+def _floor_instant(node: exp.Floor | exp.Ceil) -> exp.Expr:
+    """FLOOR/CEIL of a TIMESTAMP_LTZ to a day or less, as Flink computes it: the local time
+    on the instant's own UTC offset, floored, minus that same offset. So 01:30 PDT in the
+    hour a DST change repeats floors to 01:00 PDT (DuckDB's date_trunc: 01:00 PST), and
+    03:30 PDT on the day DST starts floors to 00:00 at -07:00 (Flink's answer, though that
+    midnight was PST)."""
+    step = _CLOCK_UNITS[_unit(node.args["to"])]
+    local = "epoch_us({x}) + CAST(date_part('timezone', {x}) AS BIGINT) * 1000000"
+    floor = f"{{x}} - to_microseconds(((({local}) % {step}) + {step}) % {step})"
+    ceil = f"CASE WHEN {floor} = {{x}} THEN {{x}} ELSE {floor} + to_microseconds({step}) END"
+    return template(floor if isinstance(node, exp.Floor) else ceil, x=node.this)
 
 
 def _cast_type(cast: exp.Cast) -> exp.DataType:

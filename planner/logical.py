@@ -136,6 +136,29 @@ class LookupJoin(LogicalNode):
 
 
 @dataclass(frozen=True)
+class Join(LogicalNode):
+    """A regular join (Flink's streaming join): both inputs' rows are kept, and each row
+    that arrives is joined with the other side's rows whose ``keys`` equal its own
+    (pairs of left field, right field) and for which ``residual`` (over the output
+    fields) holds. Output: the left's fields, then the right's (renamed on a clash); a
+    join's output has no time attributes, as in Flink."""
+
+    left: LogicalNode
+    right: LogicalNode
+    join_type: str  # "inner" | "left" | "right" | "full"
+    keys: tuple[tuple[str, str], ...]
+    residual: exp.Expr | None = None
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.left, self.right)
+
+    @property
+    def updating(self) -> bool:
+        return self.join_type != "inner" or self.left.updating or self.right.updating
+
+
+@dataclass(frozen=True)
 class Union(LogicalNode):
     children: tuple[LogicalNode, ...]
 

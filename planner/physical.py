@@ -168,6 +168,45 @@ class LookupJoinSpec:
 
 
 @dataclass(frozen=True)
+class JoinSpec:
+    """Regular join (Flink's StreamingJoin). Both inputs are hash-partitioned by their key
+    columns (``left_keys[i]`` pairs with ``right_keys[i]``; both have one type). The
+    first ``left_width`` columns of the left input and the first ``right_width`` of the
+    right input are the output's columns, in that order, under the node's field names;
+    ``residual`` is DuckDB SQL over those output names. Each side's rows are kept in state
+    with a count (and, for an outer side, its number of matches), keyed by the join key
+    in columns ``state_keys``."""
+
+    join_type: str  # "inner" | "left" | "right" | "full"
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    residual: str | None = None
+    kind: str = "join"
+
+    @property
+    def state_keys(self) -> tuple[str, ...]:
+        return tuple(f"__k{i}" for i in range(len(self.left_keys)))
+
+    @property
+    def flink_join_type(self) -> str:
+        """Flink's name of the join type (``InnerJoin``, ``LeftOuterJoin``, ...), as EXPLAIN
+        and error messages show it."""
+        return {"inner": "InnerJoin", "left": "LeftOuterJoin", "right": "RightOuterJoin"}.get(
+            self.join_type, "FullOuterJoin"
+        )
+
+    @property
+    def left_outer(self) -> bool:
+        return self.join_type in ("left", "full")
+
+    @property
+    def right_outer(self) -> bool:
+        return self.join_type in ("right", "full")
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -201,6 +240,7 @@ OperatorSpec = (
     | WindowAggregateSpec
     | GroupAggregateSpec
     | UnionSpec
+    | JoinSpec
     | LookupJoinSpec
     | SinkSpec
     | CollectSpec
@@ -224,7 +264,7 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in ("window_aggregate", "group_aggregate")
+        return self.spec.kind in ("window_aggregate", "group_aggregate", "join")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
     from runtime.operators.group_aggregate import GroupAggregateOp
+    from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
@@ -57,6 +58,7 @@ def operator_class(kind: str) -> type[Operator]:
         "group_aggregate": GroupAggregateOp,
         "union": UnionOp,
         "lookup_join": LookupJoinOp,
+        "join": JoinOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

@@ -27,6 +27,7 @@ of checkpointed transactions, the last step of two-phase commit.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,8 @@ class OperatorMetrics:
     state_rows: int = 0
     state_bytes: int = 0
     busy_ms: float = 0.0
+    # rows per state table where an operator keeps several (a join: left_rows, right_rows)
+    state_tables: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     gate: InputGate | None = None
@@ -101,6 +104,7 @@ class OperatorMetrics:
             "commits": self.commits,
             "commit_ms_total": self.commit_ms_total,
             "commit_ms_last": self.commit_ms_last,
+            "state_tables": dict(self.state_tables),
         }
 
 
@@ -160,6 +164,7 @@ class JobMetrics:
                 "pending_records": sum(s["pending_records"] for s in subs),
                 "commits": sum(s["commits"] for s in subs),
                 "commit_ms_last": max(lasts, default=None),
+                "state_tables": _sum_tables(s["state_tables"] for s in subs),
                 "subtasks": subs,
             }
             operators.append(op)
@@ -179,3 +184,11 @@ class JobMetrics:
             "late_rows_dropped": late,
             "operators": operators,
         }
+
+
+def _sum_tables(per_subtask: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for tables in per_subtask:
+        for name, n in tables.items():
+            total[name] = total.get(name, 0) + n
+    return total

@@ -48,6 +48,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import duckdb
 import pyarrow as pa
 
 from catalog.connectors import ChangelogMode
@@ -112,12 +113,23 @@ class OperatorContext:
     def config(self) -> dict[str, str]:
         return self.subtask.config
 
+    def duckdb(self) -> duckdb.DuckDBPyConnection:
+        """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:
+        DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
+        its TimeZone setting, as Flink does in the local time zone."""
+        con = duckdb.connect(":memory:", config={"threads": 1})
+        con.execute("SET TimeZone = ?", [self.config.get(LOCAL_TIME_ZONE_KEY, "UTC")])
+        return con
+
     def input_updating(self, index: int = 0) -> bool:
         return self.input_nodes[index].changelog != ChangelogMode.INSERT_ONLY
 
     @property
     def updating(self) -> bool:
         return self.node.changelog != ChangelogMode.INSERT_ONLY
+
+
+LOCAL_TIME_ZONE_KEY = "table.local-time-zone"
 
 
 def now_ms() -> int:

@@ -12,6 +12,7 @@ from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.store import Catalog
 from planner import codegen
 from planner.bind.scope import Scope, _err, _ref
+from planner.errors import UnsupportedError
 from planner.logical import BoundField, LogicalNode
 
 ParseExpression = Callable[[str], exp.Expr]
@@ -45,6 +46,17 @@ class ColumnBinder:
     # ---- expressions -----------------------------------------------------------------
     def bind_expr(self, expr: exp.Expr, scope: Scope) -> exp.Expr:
         """Resolve column references to input fields; nested ROW access becomes ``Dot``."""
+
+        for sub in expr.find_all(exp.Exists, exp.Subquery, exp.Select):
+            what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN / scalar"
+            raise _err(
+                UnsupportedError(
+                    f"subqueries in expressions ({what} subqueries: semi and anti joins) are not "
+                    "supported yet",
+                    hint="semi and anti joins come with a later change; a JOIN ... ON works",
+                ),
+                sub,
+            )
 
         def visit(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):

@@ -28,7 +28,7 @@ class RelationBinder(JoinBinder):
             raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
         node, scope = self._bind_relation(from_.this, ctes)
         for join in select.args.get("joins") or []:
-            node, scope = self._bind_lookup_join(node, scope, join)
+            node, scope = self._bind_join(node, scope, join, ctes)
         return node, scope
 
     def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:

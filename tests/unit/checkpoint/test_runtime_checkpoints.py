@@ -253,16 +253,23 @@ def config(tmp: Path, parallelism: int, **extra: str) -> dict[str, str]:
 
 
 def run_until_checkpoint(
-    tmp: Path, parallelism: int, out: Path, source_parallelism: int | None = None
+    tmp: Path,
+    parallelism: int,
+    out: Path,
+    source_parallelism: int | None = None,
+    script: str | None = None,
+    query: str = QUERY,
+    checkpoints: int = 2,
 ) -> None:
-    """Start the job, cancel it once two checkpoints completed (its output up to the
-    last one is committed, the rest stays in progress)."""
+    """Start the job (``query`` after the DDL ``script``, this module's by default) and
+    cancel it once ``checkpoints`` checkpoints completed (its output up to the last one is
+    committed, the rest stays in progress)."""
     with sqlstream.connect(config=config(tmp, parallelism)) as s:
-        s.execute(ddl(out, 2000, source_parallelism))
-        handle = s.execute(QUERY).job
+        s.execute(script or ddl(out, 2000, source_parallelism))
+        handle = s.execute(query).job
         assert handle is not None
         deadline = time.monotonic() + 20
-        while handle.metrics().get("checkpoints", {}).get("completed", 0) < 2:
+        while handle.metrics().get("checkpoints", {}).get("completed", 0) < checkpoints:
             assert time.monotonic() < deadline and not handle.done, handle.error
             time.sleep(0.02)
         handle.cancel()
@@ -271,13 +278,19 @@ def run_until_checkpoint(
 
 
 def resume(
-    tmp: Path, parallelism: int, out: Path, source_parallelism: int | None = None, **extra: str
+    tmp: Path,
+    parallelism: int,
+    out: Path,
+    source_parallelism: int | None = None,
+    script: str | None = None,
+    query: str = QUERY,
+    **extra: str,
 ) -> Any:
     with sqlstream.connect(
         config=config(tmp, parallelism, **{"sqlstream.checkpoint.resume": "latest", **extra})
     ) as s:
-        s.execute(ddl(out, 20000, source_parallelism))
-        handle = s.execute(QUERY).job
+        s.execute(script or ddl(out, 20000, source_parallelism))
+        handle = s.execute(query).job
         assert handle is not None
         handle.wait(60)
         if handle.error is not None:

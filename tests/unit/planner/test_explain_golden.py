@@ -37,6 +37,12 @@ CASES = {
         "INSERT INTO out_print SELECT url, user_id FROM clicks WHERE info.country = 'DE'; END",
         {"execution.checkpointing.interval": "1 s"},
     ),
+    "regular_joins": (
+        "SELECT b.item, c.url, g.n FROM Bid b JOIN clicks c ON b.item = c.url AND b.price > 10 "
+        "LEFT JOIN (SELECT k, COUNT(*) AS n FROM plain GROUP BY k) g ON c.user_id = g.k "
+        "WHERE c.info.country = 'DE'",
+        {"parallelism.default": "2"},
+    ),
 }
 
 
