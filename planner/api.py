@@ -38,6 +38,7 @@ from planner.physical_planner import PhysicalPlanner
 from planner.refusals import refuse
 from planner.rules import apply_rules
 from planner.typecheck import infer
+from planner.udf import used_functions
 
 PlannableStatement = st.Insert | st.StatementSet | st.Query
 
@@ -131,9 +132,12 @@ def plan(
         applied.extend(n for n in names if n not in applied)
     name = PIPELINE_NAME.get(cfg) or _default_name(statement)
     try:
-        return PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
+        physical = PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
     except SqlStreamError as e:
         raise _located(e, statement) from None
+    if not catalog.functions():
+        return physical
+    return replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
 
 
 def explain(sql: str | st.Statement, catalog: Catalog, config: Mapping[str, str] | None = None) -> str:

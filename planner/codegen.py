@@ -27,6 +27,7 @@ from planner.numeric import (
 )
 from planner.scalars import REWRITES, to_timestamp_ltz
 from planner.typecheck import Lookup, cast_target, function_name, infer
+from planner.udf import user_function
 
 _UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 
@@ -349,7 +350,7 @@ def check_supported(node: exp.Expr) -> None:
         if not isinstance(sub, exp.Func) or isinstance(sub, _OPERATOR_NODES):
             continue
         name = function_name(sub)
-        if name in FUNCTIONS or name in STRUCTURAL:
+        if name in FUNCTIONS or name in STRUCTURAL or user_function(sub) is not None:
             continue
         if name in UNSUPPORTED:
             kind = "aggregate function" if isinstance(sub, exp.AggFunc) else "function"

@@ -49,6 +49,7 @@ from catalog.errors import SqlStreamError
 from planner.physical import CollectSpec, PhysicalPlan
 from runtime.checkpoint.control import CheckpointControl
 from runtime.checkpoint.storage import CheckpointError
+from runtime import udf
 from runtime.graph import JobGraph, build, parallelism
 from runtime.metrics import JobMetrics
 from runtime.operators.collect import RESULT_QUEUE
@@ -166,6 +167,9 @@ class Job:
         except SqlStreamError as e:
             raise JobFailedError(f"{task.where} failed: {e.message}", hint=e.hint) from e
         except BaseException as e:
+            failed = udf.failure_in(e)
+            if failed is not None:
+                raise JobFailedError(f"{task.where} failed: {failed.message}", hint=failed.hint) from e
             raise JobFailedError(f"{task.where} failed: {type(e).__name__}: {e}") from e
 
     async def _supervise(self) -> None:

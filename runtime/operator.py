@@ -51,12 +51,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import duckdb
 import pyarrow as pa
 
+from catalog.config import python_search_path
 from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import OperatorMetrics
+from runtime import udf
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -119,6 +121,8 @@ class OperatorContext:
         its TimeZone setting, as Flink does in the local time zone."""
         con = duckdb.connect(":memory:", config={"threads": 1})
         con.execute("SET TimeZone = ?", [self.config.get(LOCAL_TIME_ZONE_KEY, "UTC")])
+        if self.plan.functions:  # the user functions its SQL may call
+            udf.install(con, self.plan.functions, python_search_path(self.config))
         return con
 
     def input_updating(self, index: int = 0) -> bool:

@@ -14,6 +14,7 @@ from planner import codegen
 from planner.bind.scope import Scope, _err, _ref
 from planner.errors import UnsupportedError
 from planner.logical import BoundField, LogicalNode
+from planner.udf import mark_call
 
 ParseExpression = Callable[[str], exp.Expr]
 ParseQuery = Callable[[str], exp.Expr]
@@ -61,10 +62,10 @@ class ColumnBinder:
         def visit(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):
                 return self._bind_column(n, scope)
-            return n
+            return mark_call(n, self.catalog)
 
-        bound = expr.copy().transform(visit)
         try:
+            bound = expr.copy().transform(visit)
             codegen.check_supported(bound)
         except SqlStreamError as e:
             raise _err(e, expr) from None

@@ -71,6 +71,8 @@ class WordReader(SqlReader):
             kind = self.words[2]
             name = self.name_at(3, f"SHOW CREATE {kind}")
             return st.Show(what=f"create_{kind.lower()}", name=name, **self.pos)
+        if what == "USER" and self.words[2:] == ["FUNCTIONS"]:
+            return st.Show(what="user_functions", **self.pos)
         if what == "COLUMNS" and len(self.words) > 2 and self.words[2] in ("FROM", "IN"):
             return st.Show(what="columns", name=self.name_at(3, "SHOW COLUMNS FROM"), **self.pos)
         known = ("MODULES", "FULL", "CURRENT", "USER", "JARS", "PARTITIONS", "PROCEDURES", "CREATE")
