@@ -110,7 +110,10 @@ class Catalog:
         if existing is None:
             if if_exists:
                 return False
-            hint = did_you_mean(name, [f.name for f in self._functions.values()]) or "SHOW USER FUNCTIONS lists them"
+            hint = (
+                did_you_mean(name, [f.name for f in self._functions.values()])
+                or "SHOW USER FUNCTIONS lists them"
+            )
             raise CatalogError(f"function '{name}' not found", hint=hint)
         self._function_dropped(existing)
         return True
@@ -153,7 +156,9 @@ class DuckDBCatalog(Catalog):
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS sqlstream_functions (name VARCHAR PRIMARY KEY, definition JSON)"
         )
-        for name, definition in self._db.execute("SELECT name, definition FROM sqlstream_functions").fetchall():
+        for name, definition in self._db.execute(
+            "SELECT name, definition FROM sqlstream_functions"
+        ).fetchall():
             self._functions[name] = function_from_json(json.loads(definition))
 
     def _saved(self, obj: CatalogObject) -> None:

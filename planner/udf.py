@@ -63,7 +63,12 @@ def check_name(name: str) -> None:
         call = parse_expression(f"{name}(1)")
     except SqlStreamError:
         call = None
-    if upper in FUNCTIONS or upper in STRUCTURAL or upper in UNSUPPORTED or not isinstance(call, exp.Anonymous):
+    if (
+        upper in FUNCTIONS
+        or upper in STRUCTURAL
+        or upper in UNSUPPORTED
+        or not isinstance(call, exp.Anonymous)
+    ):
         raise PlanError(
             f"'{name}' is the name of a built-in function", hint="give the user function another name"
         )

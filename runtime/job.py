@@ -47,9 +47,9 @@ import pyarrow as pa
 from catalog.config import THREADS, checkpointing_enabled
 from catalog.errors import SqlStreamError
 from planner.physical import CollectSpec, PhysicalPlan
+from runtime import udf
 from runtime.checkpoint.control import CheckpointControl
 from runtime.checkpoint.storage import CheckpointError
-from runtime import udf
 from runtime.graph import JobGraph, build, parallelism
 from runtime.metrics import JobMetrics
 from runtime.operators.collect import RESULT_QUEUE

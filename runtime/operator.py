@@ -54,11 +54,11 @@ import pyarrow as pa
 from catalog.config import python_search_path
 from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan
+from runtime import udf
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import OperatorMetrics
-from runtime import udf
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -121,9 +121,14 @@ class OperatorContext:
         its TimeZone setting, as Flink does in the local time zone."""
         con = duckdb.connect(":memory:", config={"threads": 1})
         con.execute("SET TimeZone = ?", [self.config.get(LOCAL_TIME_ZONE_KEY, "UTC")])
-        if self.plan.functions:  # the user functions its SQL may call
-            udf.install(con, self.plan.functions, python_search_path(self.config))
+        self.install_functions(con)
         return con
+
+    def install_functions(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make the plan's user functions callable in ``con``'s SQL (every connection an
+        operator computes expressions on: its own, and its keyed state's)."""
+        if self.plan.functions:
+            udf.install(con, self.plan.functions, python_search_path(self.config))
 
     def input_updating(self, index: int = 0) -> bool:
         return self.input_nodes[index].changelog != ChangelogMode.INSERT_ONLY

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import duckdb.func
 import pyarrow as pa
 
 from catalog.errors import SqlStreamError
 from catalog.functions import FunctionDef
-from catalog.types import DataType
 from runtime.arrow_types import to_arrow
 
 _PYTHON_OBJECT = "python-object:"
@@ -84,7 +84,9 @@ def load(target: str, search_path: Iterable[str] = ()) -> Any:
         raise FunctionLoadError(f"module '{module_name}' has no attribute '{attr}'") from None
 
 
-def install(con: duckdb.DuckDBPyConnection, functions: Sequence[FunctionDef], search_path: Iterable[str] = ()) -> None:
+def install(
+    con: duckdb.DuckDBPyConnection, functions: Sequence[FunctionDef], search_path: Iterable[str] = ()
+) -> None:
     """Make ``functions`` callable by name in ``con``'s SQL."""
     paths = tuple(search_path)
     for fdef in functions:
@@ -94,8 +96,8 @@ def install(con: duckdb.DuckDBPyConnection, functions: Sequence[FunctionDef], se
             _with_arity(make_vectorized(fdef, obj), len(fdef.input_types)),
             [duckdb.sqltype(t.duckdb()) for t in fdef.input_types],
             duckdb.sqltype(fdef.result_type.duckdb()),
-            type="arrow",
-            null_handling="special",
+            type=duckdb.func.ARROW,
+            null_handling=duckdb.func.SPECIAL,
             side_effects=not fdef.deterministic,
         )
 
@@ -145,7 +147,9 @@ def make_vectorized(fdef: FunctionDef, obj: Any) -> Callable[..., pa.Array]:
     return vectorized
 
 
-def _row_loop(fdef: FunctionDef, func: Callable[..., Any], result_type: pa.DataType) -> Callable[..., pa.Array]:
+def _row_loop(
+    fdef: FunctionDef, func: Callable[..., Any], result_type: pa.DataType
+) -> Callable[..., pa.Array]:
     def rows(*columns: pa.ChunkedArray | pa.Array) -> pa.Array:
         lists = [c.to_pylist() for c in columns]
         out: list[Any] = []
@@ -166,7 +170,11 @@ def _as_column(fdef: FunctionDef, out: Any, result_type: pa.DataType, length: in
         if isinstance(out, pa.ChunkedArray):
             out = out.combine_chunks()
         if not isinstance(out, pa.Array):
-            out = pa.Array.from_pandas(out, type=result_type) if hasattr(out, "to_numpy") else pa.array(out, type=result_type)
+            out = (
+                pa.Array.from_pandas(out, type=result_type)
+                if hasattr(out, "to_numpy")
+                else pa.array(out, type=result_type)
+            )
         if out.type != result_type:
             out = out.cast(result_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
@@ -186,7 +194,7 @@ def _failed_type(fdef: FunctionDef, why: str) -> FunctionFailedError:
 
 def _failed(fdef: FunctionDef, e: BaseException, inputs: str) -> FunctionFailedError:
     tb = e.__traceback__.tb_next if e.__traceback__ is not None else None  # cut our own frame
-    own = "".join(traceback.format_exception(type(e), e.with_traceback(tb))).rstrip()
+    own = "".join(traceback.format_exception(type(e), e, tb)).rstrip()
     err = FunctionFailedError(f"function {fdef.name} raised {type(e).__name__} on input {inputs}:\n{own}")
     return _record(err)
 

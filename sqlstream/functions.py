@@ -21,9 +21,7 @@ from sqlstream.results import Result
 from sqlstream.udf import UdfError, signature
 
 
-def define(
-    name: str, obj: Any, target: str, temporary: bool = False, system: bool = False
-) -> FunctionDef:
+def define(name: str, obj: Any, target: str, temporary: bool = False, system: bool = False) -> FunctionDef:
     """The catalog entry of Python object ``obj`` (a ``@udf`` or a plain annotated function)."""
     check_name(name)
     if getattr(obj, "kind", None) in ("table", "aggregate"):
@@ -67,7 +65,9 @@ def run(s: st.Statement, catalog: Catalog, config: Mapping[str, str], extra_path
                 hint="DROP TEMPORARY FUNCTION drops temporary ones, DROP FUNCTION the others",
             )
         dropped = catalog.drop_function(s.name, if_exists=s.if_exists)
-        return Result.ok(f"Function '{s.name}' dropped." if dropped else f"Function '{s.name}' does not exist.")
+        return Result.ok(
+            f"Function '{s.name}' dropped." if dropped else f"Function '{s.name}' does not exist."
+        )
     assert isinstance(s, st.DescribeFunction)
     return describe(catalog, s.name)
 
@@ -77,7 +77,9 @@ def describe(catalog: Catalog, name: str) -> Result:
     f = catalog.function(name)
     if f is None:
         if name.upper() in FUNCTIONS:
-            return Result.table(["info name", "info value"], [("is system function", True), ("kind", "BUILT-IN")])
+            return Result.table(
+                ["info name", "info value"], [("is system function", True), ("kind", "BUILT-IN")]
+            )
         raise CatalogError(f"function '{name}' not found", hint="SHOW FUNCTIONS lists them")
     rows: list[tuple[str, Any]] = [
         ("is system function", f.system),

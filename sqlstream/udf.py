@@ -116,12 +116,15 @@ def signature(fn: Any) -> tuple[tuple[DataType, ...], DataType, str, bool]:
     if declared_in is not None:
         if len(declared_in) != len(params):
             raise UdfError(
-                f"function {name} declares {len(declared_in)} input type(s) but takes {len(params)} argument(s)"
+                f"function {name} declares {len(declared_in)} input type(s) "
+                f"but takes {len(params)} argument(s)"
             )
         inputs = declared_in
     else:
         inputs = tuple(_annotated(hints.get(p.name), f"argument '{p.name}' of {name}") for p in params)
-    result = declared_out if declared_out is not None else _annotated(hints.get("return"), f"the result of {name}")
+    result = (
+        declared_out if declared_out is not None else _annotated(hints.get("return"), f"the result of {name}")
+    )
     return inputs, result, func_type, deterministic
 
 

@@ -47,7 +47,11 @@ class FunctionReader(ReaderBase):
         if_not_exists = self.words[i : i + 3] == ["IF", "NOT", "EXISTS"]
         i += 3 if if_not_exists else 0
         name, i = self._name(i, "CREATE FUNCTION")
-        if self.words[i : i + 1] != ["AS"] or i + 1 >= len(self.tokens) or self.tokens[i + 1].token_type != TokenType.STRING:
+        if (
+            self.words[i : i + 1] != ["AS"]
+            or i + 1 >= len(self.tokens)
+            or self.tokens[i + 1].token_type != TokenType.STRING
+        ):
             raise self.parse_error(
                 "CREATE FUNCTION needs AS 'module.function'",
                 self.tokens[min(i, len(self.tokens) - 1)],
@@ -60,8 +64,11 @@ class FunctionReader(ReaderBase):
             language = self.words[i + 1]
             i += 2
         if "USING" in self.words[i:]:
-            raise self.unsupported("USING JAR", self.tokens[i + self.words[i:].index("USING")],
-                                   hint="sqlstream runs Python functions: LANGUAGE PYTHON")
+            raise self.unsupported(
+                "USING JAR",
+                self.tokens[i + self.words[i:].index("USING")],
+                hint="sqlstream runs Python functions: LANGUAGE PYTHON",
+            )
         if language != "PYTHON":
             at = self.tokens[i - 1] if language != "JAVA" or "LANGUAGE" in self.words else self.tokens[0]
             raise self.unsupported(
@@ -71,9 +78,16 @@ class FunctionReader(ReaderBase):
                 "(without it Flink reads the identifier as a Java class)",
             )
         if i < len(self.tokens):
-            raise self.parse_error(f"unexpected '{self.tokens[i].text}' after CREATE FUNCTION", self.tokens[i])
+            raise self.parse_error(
+                f"unexpected '{self.tokens[i].text}' after CREATE FUNCTION", self.tokens[i]
+            )
         return st.CreateFunction(
-            name=name, target=target, temporary=temporary, system=system, if_not_exists=if_not_exists, **self.pos
+            name=name,
+            target=target,
+            temporary=temporary,
+            system=system,
+            if_not_exists=if_not_exists,
+            **self.pos,
         )
 
     def drop_function(self) -> st.DropFunction:
