@@ -46,7 +46,12 @@ def test_signature_comes_from_annotations_when_not_declared() -> None:
 def test_decorator_records_declared_types_func_type_and_determinism() -> None:
     f = udf(lambda a: a, input_types=["INT"], result_type="DOUBLE", func_type="arrow", deterministic=False)
     inputs, result, func_type, deterministic = signature(f)
-    assert ([t.sql() for t in inputs], result.sql(), func_type, deterministic) == (["INT"], "DOUBLE", "arrow", False)
+    assert ([t.sql() for t in inputs], result.sql(), func_type, deterministic) == (
+        ["INT"],
+        "DOUBLE",
+        "arrow",
+        False,
+    )
     assert f(5) == 5  # the decorated object still calls the function
 
 
@@ -80,12 +85,16 @@ def test_row_vectorized_and_plain_functions_in_projection_and_filter(session: sq
 
 def test_null_reaches_the_function(session: sqlstream.Session) -> None:
     create(session, "count_char")
-    assert session.sql("SELECT count_char(CAST(NULL AS STRING), 'a') AS c FROM nums WHERE v = 1").fetchall() == [(0,)]
+    assert session.sql(
+        "SELECT count_char(CAST(NULL AS STRING), 'a') AS c FROM nums WHERE v = 1"
+    ).fetchall() == [(0,)]
 
 
 def test_function_in_group_by_key_and_argument(session: sqlstream.Session) -> None:
     create(session, "bucket")
-    rows = session.sql("SELECT bucket(v) AS b, COUNT(*) AS n, SUM(bucket(v)) AS s FROM nums GROUP BY bucket(v)").fetchall()
+    rows = session.sql(
+        "SELECT bucket(v) AS b, COUNT(*) AS n, SUM(bucket(v)) AS s FROM nums GROUP BY bucket(v)"
+    ).fetchall()
     assert sorted(rows) == [(0, 9, 0), (1, 10, 10), (2, 10, 20), (3, 10, 30), (4, 1, 4)]
 
 
@@ -128,7 +137,7 @@ def test_an_exception_inside_names_the_function_the_input_and_its_own_traceback(
         session.sql("SELECT boom(v) AS e FROM nums").fetchall()
     text = str(info.value)
     assert "function boom raised ValueError on input (3,)" in text
-    assert "three is not allowed" in text and "udf_module.py" in text and 'raise ValueError' in text
+    assert "three is not allowed" in text and "udf_module.py" in text and "raise ValueError" in text
     assert "runtime/udf.py" not in text  # the engine's frames are cut off
 
 
@@ -175,12 +184,15 @@ def test_unknown_function_is_still_refused_at_planning(session: sqlstream.Sessio
 
 
 def test_create_drop_show_describe(session: sqlstream.Session) -> None:
-    assert "created: count_char(STRING, STRING) -> BIGINT" in session.execute(
-        f"CREATE FUNCTION IF NOT EXISTS db.count_char AS '{MOD}.count_char' LANGUAGE PYTHON"
-    ).message
-    assert session.execute(f"CREATE FUNCTION IF NOT EXISTS count_char AS '{MOD}.x' LANGUAGE PYTHON").message == (
-        "Function 'count_char' exists."
+    assert (
+        "created: count_char(STRING, STRING) -> BIGINT"
+        in session.execute(
+            f"CREATE FUNCTION IF NOT EXISTS db.count_char AS '{MOD}.count_char' LANGUAGE PYTHON"
+        ).message
     )
+    assert session.execute(
+        f"CREATE FUNCTION IF NOT EXISTS count_char AS '{MOD}.x' LANGUAGE PYTHON"
+    ).message == ("Function 'count_char' exists.")
     with pytest.raises(SqlStreamError, match="function 'count_char' already exists"):
         session.execute(f"CREATE FUNCTION count_char AS '{MOD}.count_char' LANGUAGE PYTHON")
     assert session.execute("SHOW USER FUNCTIONS").rows == [("count_char",)]
@@ -194,7 +206,10 @@ def test_create_drop_show_describe(session: sqlstream.Session) -> None:
         session.execute("DROP TEMPORARY FUNCTION count_char")
     session.execute("DROP FUNCTION count_char")
     assert session.execute("SHOW USER FUNCTIONS").rows == []
-    assert session.execute("DROP FUNCTION IF EXISTS count_char").message == "Function 'count_char' does not exist."
+    assert (
+        session.execute("DROP FUNCTION IF EXISTS count_char").message
+        == "Function 'count_char' does not exist."
+    )
     with pytest.raises(SqlStreamError, match="function 'count_char' not found"):
         session.execute("DROP FUNCTION count_char")
 
@@ -242,5 +257,7 @@ def test_the_scripts_own_folder_is_searched(tmp_path: Path) -> None:
         "SET 'table.dml-sync' = 'true';\nINSERT INTO o SELECT half(v) FROM nums WHERE v <= 4;\n"
     )
     assert main(["-f", str(script)]) == 0
-    got = sorted(int(line) for f in out.iterdir() if not f.name.startswith(".") for line in f.read_text().split())
+    got = sorted(
+        int(line) for f in out.iterdir() if not f.name.startswith(".") for line in f.read_text().split()
+    )
     assert got == [0, 1, 1, 2]
