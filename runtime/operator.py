@@ -115,6 +115,12 @@ class OperatorContext:
     def config(self) -> dict[str, str]:
         return self.subtask.config
 
+    def install_functions(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make the plan's user functions callable in ``con``'s SQL (every connection an
+        operator computes expressions on: its own, and its keyed state's)."""
+        if self.plan.functions:
+            udf.install(con, self.plan.functions, python_search_path(self.config))
+
     def duckdb(self) -> duckdb.DuckDBPyConnection:
         """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:
         DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
@@ -123,12 +129,6 @@ class OperatorContext:
         con.execute("SET TimeZone = ?", [self.config.get(LOCAL_TIME_ZONE_KEY, "UTC")])
         self.install_functions(con)
         return con
-
-    def install_functions(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Make the plan's user functions callable in ``con``'s SQL (every connection an
-        operator computes expressions on: its own, and its keyed state's)."""
-        if self.plan.functions:
-            udf.install(con, self.plan.functions, python_search_path(self.config))
 
     def input_updating(self, index: int = 0) -> bool:
         return self.input_nodes[index].changelog != ChangelogMode.INSERT_ONLY
