@@ -5,7 +5,7 @@ calls it.
 Both kinds go through DuckDB's Arrow UDF interface, which hands a function whole columns
 (DuckDB vectors of up to 2048 rows) and releases nothing per row: a vectorized function
 (``func_type='arrow'`` / ``'pandas'``) is called once per vector; a row function is called
-in a tight loop over the vector's columns as Python lists. Measured here (see
+in a tight loop (``map`` over the vector's columns as Python lists). Measured here (see
 ``benchmarks/README.md``) this loop is faster than DuckDB's own per-row ("native") UDFs.
 
 A failure inside a function becomes a :class:`FunctionFailedError` naming the function,
@@ -147,19 +147,16 @@ def make_vectorized(fdef: FunctionDef, obj: Any) -> Callable[..., pa.Array]:
     return vectorized
 
 
-def _row_loop(
-    fdef: FunctionDef, func: Callable[..., Any], result_type: pa.DataType
-) -> Callable[..., pa.Array]:
+def _row_loop(fdef: FunctionDef, func: Callable[..., Any], result_type: pa.DataType) -> Callable[..., pa.Array]:
     def rows(*columns: pa.ChunkedArray | pa.Array) -> pa.Array:
         lists = [c.to_pylist() for c in columns]
         out: list[Any] = []
-        append = out.append
-        row: tuple[Any, ...] = ()
         try:
-            for row in zip(*lists, strict=True):
-                append(func(*row))
+            # map runs the loop in C; extend keeps what came back before a failure, so the
+            # failing row is the next one, found without calling the function again
+            out.extend(map(func, *lists))
         except Exception as e:
-            raise _failed(fdef, e, repr(row)) from None
+            raise _failed(fdef, e, repr(tuple(col[len(out)] for col in lists))) from None
         return _as_column(fdef, out, result_type, None)
 
     return rows
