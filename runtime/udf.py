@@ -147,7 +147,9 @@ def make_vectorized(fdef: FunctionDef, obj: Any) -> Callable[..., pa.Array]:
     return vectorized
 
 
-def _row_loop(fdef: FunctionDef, func: Callable[..., Any], result_type: pa.DataType) -> Callable[..., pa.Array]:
+def _row_loop(
+    fdef: FunctionDef, func: Callable[..., Any], result_type: pa.DataType
+) -> Callable[..., pa.Array]:
     def rows(*columns: pa.ChunkedArray | pa.Array) -> pa.Array:
         lists = [c.to_pylist() for c in columns]
         out: list[Any] = []
