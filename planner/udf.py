@@ -72,3 +72,13 @@ def check_name(name: str) -> None:
         raise PlanError(
             f"'{name}' is the name of a built-in function", hint="give the user function another name"
         )
+
+
+def lateral_refusal(lateral: exp.Lateral) -> UnsupportedError:
+    """``LATERAL TABLE(f(x))``, refused by name until table functions (udtf) are planned."""
+    call = lateral.find(exp.Func)
+    name = call.name if isinstance(call, exp.Anonymous) else (call.sql_name() if call else "...")
+    return UnsupportedError(
+        f"LATERAL TABLE({name}(...)): table functions are not supported yet",
+        hint="scalar Python functions (@udf) work in SELECT, WHERE and GROUP BY",
+    )

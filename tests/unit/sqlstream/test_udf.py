@@ -261,3 +261,22 @@ def test_the_scripts_own_folder_is_searched(tmp_path: Path) -> None:
         int(line) for f in out.iterdir() if not f.name.startswith(".") for line in f.read_text().split()
     )
     assert got == [0, 1, 1, 2]
+
+
+def test_table_functions_are_refused_by_name(session: sqlstream.Session) -> None:
+    with pytest.raises(SqlStreamError, match=r"LATERAL TABLE\(split_words\(...\)\): table functions") as info:
+        session.execute("SELECT * FROM nums, LATERAL TABLE(split_words(w))")
+    assert (info.value.line, info.value.col) == (1, 35)  # at the function
+
+
+def test_the_plan_names_the_functions_it_calls_and_keeps_them_through_json(
+    session: sqlstream.Session,
+) -> None:
+    import planner
+    from planner.physical import PhysicalPlan
+
+    create(session, "count_char")
+    create(session, "bucket")
+    plan = planner.plan("SELECT count_char(w, 'a') AS c FROM nums", session.catalog)
+    assert [f.name for f in plan.functions] == ["count_char"]  # bucket is not called
+    assert PhysicalPlan.from_json(plan.to_json()).functions == plan.functions
