@@ -54,6 +54,7 @@ def function_to_json(f: FunctionDef) -> dict[str, Any]:
         "target": f.target,
         "func_type": f.func_type,
         "deterministic": f.deterministic,
+        "temporary": f.temporary,
         "system": f.system,
         "language": f.language,
     }
@@ -67,6 +68,7 @@ def function_from_json(d: dict[str, Any]) -> FunctionDef:
         target=d.get("target"),
         func_type=d.get("func_type", "general"),
         deterministic=d.get("deterministic", True),
+        temporary=d.get("temporary", False),
         system=d.get("system", False),
         language=d.get("language", "PYTHON"),
     )

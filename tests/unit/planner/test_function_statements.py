@@ -41,6 +41,6 @@ def test_other_languages_are_refused_where_written(sql: str, message: str, col: 
 
 
 def test_create_function_without_as_says_how() -> None:
-    with pytest.raises(ParseError, match="CREATE FUNCTION needs AS 'module.function'") as info:
+    with pytest.raises(ParseError, match=r"CREATE FUNCTION needs AS 'module\.function'") as info:
         parse("CREATE FUNCTION f LANGUAGE PYTHON")
     assert info.value.hint == "CREATE FUNCTION f AS 'package.module.function' LANGUAGE PYTHON"
