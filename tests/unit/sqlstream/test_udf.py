@@ -280,3 +280,28 @@ def test_the_plan_names_the_functions_it_calls_and_keeps_them_through_json(
     plan = planner.plan("SELECT count_char(w, 'a') AS c FROM nums", session.catalog)
     assert [f.name for f in plan.functions] == ["count_char"]  # bucket is not called
     assert PhysicalPlan.from_json(plan.to_json()).functions == plan.functions
+
+
+def test_a_non_deterministic_function_is_not_pushed_below_a_join(session: sqlstream.Session) -> None:
+    """Flink keeps a ``deterministic=False`` call where it was written; a deterministic one
+    may be evaluated earlier, below the join."""
+    import planner
+    from planner.physical import CalcSpec, JoinSpec
+
+    create(session, "noisy")
+    create(session, "bucket")
+    session.execute(NUMS.replace("nums", "other"))
+
+    def below_join(fn: str) -> bool:
+        plan = planner.plan(
+            f"SELECT a.v, b.w FROM nums a JOIN other b ON a.v = b.v WHERE {fn}(a.v) > 3", session.catalog
+        )
+        join = next(i for i, n in enumerate(plan.nodes) if isinstance(n.spec, JoinSpec))
+        calc = next(
+            i
+            for i, n in enumerate(plan.nodes)
+            if isinstance(n.spec, CalcSpec) and fn in (n.spec.condition or "").lower()
+        )
+        return calc < join
+
+    assert below_join("bucket") and not below_join("noisy")
