@@ -6,6 +6,7 @@ planning never imports anything.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,8 @@ def define(name: str, obj: Any, target: str, temporary: bool = False, system: bo
         inputs, result, func_type, deterministic = signature(obj)
     except UdfError as e:
         raise UdfError(f"function {name}: {e.message}", hint=e.hint) from None
+    if func_type == "pandas" and importlib.util.find_spec("pandas") is None:
+        raise UdfError(f"function {name} is func_type='pandas' but pandas is not installed")
     return FunctionDef(
         name=name,
         input_types=inputs,

@@ -305,3 +305,9 @@ def test_a_non_deterministic_function_is_not_pushed_below_a_join(session: sqlstr
         return calc < join
 
     assert below_join("bucket") and not below_join("noisy")
+
+
+def test_a_vectorized_function_must_return_one_value_per_row(session: sqlstream.Session) -> None:
+    create(session, "short")
+    with pytest.raises(SqlStreamError, match=r"function short returned .* 39 values came back for 40 rows"):
+        session.sql("SELECT short(v) AS s FROM nums").fetchall()

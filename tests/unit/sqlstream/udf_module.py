@@ -43,3 +43,9 @@ def noisy(v):  # type: ignore[no-untyped-def]
 
 
 NOT_A_FUNCTION = 3
+
+
+@udf(input_types=["BIGINT"], result_type="BIGINT", func_type="arrow")
+def short(v: pa.Array) -> pa.Array:
+    """Vectorized, but returns one value too few."""
+    return v.slice(1)
