@@ -74,7 +74,11 @@ def describe_agg(a: AggCall) -> str:
 def describe(node: Node, plan: PhysicalPlan) -> str:
     spec = node.spec
     attrs: list[str] = []
-    if isinstance(spec, SourceSpec):
+    if isinstance(spec, SourceSpec) and node.name.startswith("Values("):  # SQL VALUES
+        name = "Values"
+        attrs.append(node.name[len("Values(") : -1])
+        attrs.append(f"fields=[{', '.join(c.name for c in spec.columns)}]")
+    elif isinstance(spec, SourceSpec):
         name = "TableSourceScan"
         attrs.append(f"table=[{spec.table}]")
         attrs.append(f"connector=[{spec.connector}]")
