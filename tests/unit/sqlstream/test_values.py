@@ -39,7 +39,10 @@ def test_a_column_has_the_common_type_of_its_values(session: sqlstream.Session) 
     assert sorted(session.sql("SELECT i, d FROM v").fetchall()) == [(1, Decimal("2.5")), (20, Decimal("3.0"))]
 
 
-def test_values_joined_and_in_union_all(session: sqlstream.Session) -> None:
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_values_joined_and_in_union_all(session: sqlstream.Session, parallelism: int) -> None:
+    """VALUES runs as one source subtask, whatever the parallelism of what reads it."""
+    session.execute(f"SET 'parallelism.default' = '{parallelism}'")
     joined = session.sql(
         "SELECT t.a, u.c FROM (VALUES (1), (2), (2)) t(a) "
         "JOIN (VALUES (2, 'x'), (3, 'y')) AS u(k, c) ON t.a = u.k"
