@@ -19,7 +19,8 @@ INNER = "(SELECT k, SUM(v) AS s, COUNT(*) AS n, MAX(v) AS m FROM l GROUP BY k)"
 
 QUERIES = (
     f"SELECT n, MIN(s), MAX(s), MIN(k), MAX(m) FROM {INNER} g GROUP BY n",
-    f"SELECT n % 2 AS p, COUNT(DISTINCT s), SUM(DISTINCT m), COUNT(*) FROM {INNER} g GROUP BY n % 2",
+    f"SELECT n % 2 AS p, COUNT(DISTINCT s), SUM(DISTINCT m), COUNT(*), AVG(DISTINCT CAST(s AS DOUBLE)) "
+    f"FROM {INNER} g GROUP BY n % 2",
     # no key: a streaming GROUP BY of no rows has no row (HAVING gives DuckDB the same)
     f"SELECT MIN(s), MAX(k), COUNT(DISTINCT n), SUM(DISTINCT s) FROM {INNER} g HAVING COUNT(*) > 0",
     f"SELECT m, MIN(s) FILTER (WHERE n > 1), COUNT(DISTINCT k) FILTER (WHERE s > 3) "
