@@ -34,6 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CHANNELS = ["Google", "Facebook", "Baidu", "Apple", "channel-5"]
 T0 = np.datetime64("2024-01-01T00:00:10.000", "ms")
 
+WINDOW_SINK = (
+    "auction BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), cnt BIGINT, top BIGINT, total BIGINT"
+)
+
 # name: (the SELECT over `bids`, the sink's columns, DuckDB's query over `bids`)
 QUERIES: dict[str, tuple[str, str, str]] = {
     "projection": (
@@ -50,7 +54,7 @@ QUERIES: dict[str, tuple[str, str, str]] = {
         "SELECT auction, window_start, window_end, COUNT(*) AS cnt, MAX(price) AS top, "
         "SUM(price) AS total FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND)) "
         "GROUP BY auction, window_start, window_end",
-        "auction BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), cnt BIGINT, top BIGINT, total BIGINT",
+        WINDOW_SINK,
         "SELECT auction, time_bucket(INTERVAL 10 SECOND, ts) AS w, count(*), max(price), sum(price) "
         "FROM bids GROUP BY ALL",
     ),
@@ -58,7 +62,7 @@ QUERIES: dict[str, tuple[str, str, str]] = {
         "SELECT auction, window_start, window_end, COUNT(*) AS cnt, MAX(price) AS top, "
         "SUM(price) AS total FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '2' SECOND, "
         "INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end",
-        "auction BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), cnt BIGINT, top BIGINT, total BIGINT",
+        WINDOW_SINK,
         "SELECT auction, w, count(*), max(price), sum(price) FROM ("
         "  SELECT auction, price, time_bucket(INTERVAL 2 SECOND, ts) - to_seconds(2 * i) AS w"
         "  FROM bids, range(5) r(i)) GROUP BY ALL",
@@ -137,7 +141,8 @@ def run_duckdb(data: Path, query: str) -> float:
     started = time.perf_counter()
     con.execute(
         f"CREATE TEMP VIEW bids AS SELECT * FROM read_json('{data}', format = 'newline_delimited', "
-        "columns = {auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', channel: 'VARCHAR', ts: 'TIMESTAMP'}, "
+        "columns = {auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', channel: 'VARCHAR', "
+        "ts: 'TIMESTAMP'}, "
         "timestampformat = '%Y-%m-%d %H:%M:%S.%g')"
     )
     con.sql(QUERIES[query][2]).to_arrow_table()

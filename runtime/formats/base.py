@@ -107,6 +107,13 @@ class RecordDecoder(ABC):
         """Decode one record (bytes; None only if ``_dropped`` keeps Nones) into Python
         values, one per column, or raise RecordError."""
 
+    def decode_block(self, block: bytes, count: int) -> pa.RecordBatch | None:
+        """The ``count`` newline-separated records of ``block`` (a file's whole lines, no
+        blank one) decoded at once, when every one of them decodes in bulk and nothing in
+        it needs a second look; None otherwise, and the caller splits the block into
+        records for ``decode``, which finds the bad ones and says where they are."""
+        return None
+
     def _dropped(self, records: Sequence[bytes | None]) -> np.ndarray | None:
         """Indices of records that are not rows and not errors (tombstones, comments)."""
         missing = [i for i, r in enumerate(records) if r is None] if None in records else []

@@ -93,12 +93,31 @@ class JsonDecoder(RecordDecoder):
         data = b"\n".join(records)
         if data.count(b"\n") != len(records) - 1:  # a record spans lines: JSON allows that
             data = b"\n".join(r.replace(b"\n", b" ") for r in records)
+        return self._convert(self._read_all(data))
+
+    def decode_block(self, block: bytes, count: int) -> pa.RecordBatch | None:
+        if not self._bulk_ok or self._mostly_slow:
+            return None
         try:
-            table = self._read(data, _BLOCK_SIZE)
+            batch = self._convert(self._read_all(block))
+        except (pa.ArrowException, ValueError, TypeError, ArithmeticError, UnicodeError):
+            return None
+        if batch.num_rows != count:  # an object spanning lines, two on one line, a blank line
+            return None
+        suspects = self._suspects(batch)
+        if suspects is not None and suspects.any():
+            return None
+        return batch
+
+    def _read_all(self, data: bytes) -> pa.Table:
+        try:
+            return self._read(data, _BLOCK_SIZE)
         except pa.ArrowInvalid as e:
             if "straddl" not in str(e) and "block" not in str(e):
                 raise
-            table = self._read(data, len(data) + 1)
+            return self._read(data, len(data) + 1)
+
+    def _convert(self, table: pa.Table) -> pa.RecordBatch:
         arrays = []
         for name, post, af in zip(table.column_names, self._post, self.schema):
             col = table.column(name).combine_chunks()

@@ -60,6 +60,14 @@ def _open_maybe_compressed(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
+def split_lines(chunk: bytes) -> list[bytes]:
+    """The lines of a block, without their newlines."""
+    lines = chunk.split(b"\n")
+    if chunk.endswith(b"\n"):
+        lines.pop()
+    return lines
+
+
 class _LineFile:
     """Reads whole lines of a file from a byte offset, a chunk at a time."""
 
@@ -73,9 +81,10 @@ class _LineFile:
         self._eof = False
         self.chunk_has_empty_line = False
 
-    def next_lines(self, max_lines: int) -> tuple[list[bytes], int] | None:
-        """Up to ``max_lines`` lines (without their newline) and the first one's number;
-        None at the end of the file."""
+    def next_block(self, max_lines: int) -> tuple[bytes, int, int] | None:
+        """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept),
+        the first one's number and how many lines it holds; None at the end of the file.
+        No per-line object is made: a decoder reads the block as it is."""
         parts = [self._buf]
         count = self._buf.count(b"\n")
         while count < max_lines and not self._eof:
@@ -91,19 +100,18 @@ class _LineFile:
         if count >= max_lines:
             newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
             cut = int(newlines[max_lines - 1]) + 1
-        else:
-            cut = len(buf)
-        chunk, self._buf = buf[:cut], buf[cut:]
+            chunk, self._buf = buf[:cut], buf[cut:]
+            lines = max_lines
+        else:  # every line buffered (the last one may lack its newline at the end of the file)
+            chunk, self._buf, cut = buf, b"", len(buf)
+            lines = count + (not buf.endswith(b"\n"))
         self.chunk_has_empty_line = (
             chunk[:1] in (b"\n", b"\r") or b"\n\n" in chunk or b"\n\r\n" in chunk or chunk.endswith(b"\n\r")
         )
-        lines = chunk.split(b"\n")
-        if chunk.endswith(b"\n"):
-            lines.pop()
         first = self.line
-        self.line += len(lines)
+        self.line += lines
         self.offset += cut
-        return lines, first
+        return chunk, first, lines
 
     def close(self) -> None:
         self._f.close()
@@ -244,10 +252,17 @@ class FileSystemSource(SourceReader):
     def _read_lines(self, max_rows: int) -> pa.RecordBatch | None:
         assert self._lines is not None and self.decoder is not None
         lf = self._lines
-        got = lf.next_lines(max_rows)
+        got = lf.next_block(max_rows)
         if got is None:
             return None
-        lines, first = got
+        chunk, first, count = got
+        if first > self.decoder.header_lines and not lf.chunk_has_empty_line:
+            # The good path: the whole block at once. Lines are split (and numbered for
+            # bad-record reporting) only when the block does not decode as it is.
+            block = self.decoder.decode_block(chunk, count)
+            if block is not None:
+                return block
+        lines = split_lines(chunk)
         numbers = np.arange(first, first + len(lines), dtype=np.int64)
         if first <= self.decoder.header_lines:
             skip = self.decoder.header_lines - first + 1
