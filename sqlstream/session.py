@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import planner
 from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
@@ -26,7 +26,9 @@ from planner.functions import FUNCTIONS
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
 from sqlstream.results import Result, ResultKind
-from sqlstream.web.server import Dashboard
+
+if TYPE_CHECKING:  # the dashboard's HTTP server is imported only when one is served
+    from sqlstream.web.server import Dashboard
 
 DASHBOARD_KEYS = (REST_PORT.name, REST_BIND_ADDRESS.name)
 
@@ -218,6 +220,8 @@ class Session:
             current = self.dashboard = None
         dashboard = None
         if port is not None:
+            from sqlstream.web.server import Dashboard
+
             dashboard = Dashboard(self.jobs.all, host, port)
             dashboard.start()  # before the old one goes: a taken port changes nothing
         if current is not None:
