@@ -95,19 +95,8 @@ class JsonDecoder(RecordDecoder):
             data = b"\n".join(r.replace(b"\n", b" ") for r in records)
         return self._convert(self._read_all(data))
 
-    def decode_block(self, block: bytes, count: int) -> pa.RecordBatch | None:
-        if not self._bulk_ok or self._mostly_slow:
-            return None
-        try:
-            batch = self._convert(self._read_all(block))
-        except (pa.ArrowException, ValueError, TypeError, ArithmeticError, UnicodeError):
-            return None
-        if batch.num_rows != count:  # an object spanning lines, two on one line, a blank line
-            return None
-        suspects = self._suspects(batch)
-        if suspects is not None and suspects.any():
-            return None
-        return batch
+    def _bulk_block(self, block: bytes) -> pa.RecordBatch:
+        return self._convert(self._read_all(block))
 
     def _read_all(self, data: bytes) -> pa.Table:
         try:

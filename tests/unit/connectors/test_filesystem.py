@@ -358,3 +358,17 @@ def test_position_is_the_byte_offset_of_the_next_line(tmp_path: Path) -> None:
     pos = asyncio.run(first_chunk())
     assert pos["line"] == 41
     assert pos["offset"] == len("".join(text.splitlines(keepends=True)[:40]).encode())
+
+
+def test_csv_with_header_reads_in_blocks_and_names_a_bad_line(tmp_path: Path) -> None:
+    body = "".join(f"{i},n{i},2020-04-15 08:05:00,{i / 2}\r\n" for i in range(400))
+    f = tmp_path / "a.csv"
+    f.write_text("id,name,ts,x\r\n" + body, newline="")
+    got = read_all(source(f, "csv", **{"csv.header": "true"}), max_rows=128).column("id").to_pylist()
+    assert got == list(range(400))
+    lines = body.splitlines(keepends=True)
+    lines[250] = "not a number,x,2020-04-15 08:05:00,1\r\n"
+    f.write_text("id,name,ts,x\r\n" + "".join(lines), newline="")
+    with pytest.raises(FormatError) as e:
+        read_all(source(f, "csv", **{"csv.header": "true"}), max_rows=128)
+    assert f"{f}, line 252" in str(e.value)
