@@ -60,6 +60,16 @@ def _open_maybe_compressed(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
+def _nth_newline(data: bytes, n: int) -> int:
+    """The index of the ``n``-th (1-based) newline of ``data``, which has at least ``n``."""
+    if n <= 64:
+        at = -1
+        for _ in range(n):
+            at = data.index(b"\n", at + 1)
+        return at
+    return int(np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)[n - 1])
+
+
 def split_lines(chunk: bytes) -> list[bytes]:
     """The lines of a block, without their newlines."""
     lines = chunk.split(b"\n")
@@ -86,25 +96,28 @@ class _LineFile:
         the first one's number and how many lines it holds; None at the end of the file.
         No per-line object is made: a decoder reads the block as it is."""
         parts = [self._buf]
-        count = self._buf.count(b"\n")
+        count, before = self._buf.count(b"\n"), 0  # before: newlines ahead of the last part
         while count < max_lines and not self._eof:
             block = self._f.read(_READ_BLOCK)
             if not block:
                 self._eof = True
                 break
             parts.append(block)
+            before = count
             count += block.count(b"\n")
-        buf = b"".join(parts) if len(parts) > 1 else self._buf
-        if not buf:
-            return None
-        if count >= max_lines:
-            newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
-            cut = int(newlines[max_lines - 1]) + 1
-            chunk, self._buf = buf[:cut], buf[cut:]
+        if count >= max_lines:  # the max_lines-th newline is in the last part
+            last = parts[-1]
+            end = _nth_newline(last, max_lines - before) + 1
+            chunk = b"".join([*parts[:-1], last[:end]]) if len(parts) > 1 else last[:end]
+            self._buf = last[end:]
             lines = max_lines
         else:  # every line buffered (the last one may lack its newline at the end of the file)
-            chunk, self._buf, cut = buf, b"", len(buf)
-            lines = count + (not buf.endswith(b"\n"))
+            chunk = b"".join(parts) if len(parts) > 1 else self._buf
+            self._buf = b""
+            if not chunk:
+                return None
+            lines = count + (not chunk.endswith(b"\n"))
+        cut = len(chunk)
         self.chunk_has_empty_line = (
             chunk[:1] in (b"\n", b"\r") or b"\n\n" in chunk or b"\n\r\n" in chunk or chunk.endswith(b"\n\r")
         )
