@@ -49,6 +49,14 @@ _TYPE_NAMES = {
 }
 
 
+def _literal_timestamp_type(literal: exp.Expr, data_type: exp.DataType) -> exp.DataType:
+    if data_type.expressions or not literal.is_string:
+        return data_type
+    _, _, fraction = literal.name.strip().partition(".")
+    digits = len(fraction.rstrip()) if fraction.rstrip().isdigit() else 0
+    return exp.DataType.build(f"TIMESTAMP({digits})")
+
+
 class FlinkParser(SparkParser):
     STRICT_CAST = True  # Flink's CAST fails on bad input; TRY_CAST returns NULL
 
@@ -61,6 +69,15 @@ class FlinkParser(SparkParser):
         **SparkParser.NO_PAREN_FUNCTIONS,
         TokenType.LOCALTIME: exp.Localtime,
         TokenType.LOCALTIMESTAMP: exp.Localtimestamp,
+    }
+
+    # TIMESTAMP '2024-02-29 13:45:30.123' is a TIMESTAMP(3) in Flink: as many fraction
+    # digits as the literal has (CAST('...' AS TIMESTAMP) is TIMESTAMP(6)).
+    TYPE_LITERAL_PARSERS = {
+        **SparkParser.TYPE_LITERAL_PARSERS,
+        exp.DType.TIMESTAMP: lambda self, this, data_type: self.expression(
+            exp.Cast(this=this, to=_literal_timestamp_type(this, data_type))
+        ),
     }
 
     FUNCTIONS = {
