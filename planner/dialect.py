@@ -82,6 +82,12 @@ class FlinkParser(SparkParser):
 
     FUNCTIONS = {
         **SparkParser.FUNCTIONS,
+        # TO_TIMESTAMP(s) reads leniently and is NULL for text it cannot read, unlike a CAST
+        "TO_TIMESTAMP": lambda args, dialect: (
+            exp.Anonymous(this="TO_TIMESTAMP", expressions=args)
+            if len(args) == 1
+            else SparkParser.FUNCTIONS["TO_TIMESTAMP"](args, dialect)
+        ),
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),

@@ -201,6 +201,30 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
     )
 
 
+# DateTimeUtils.parseTimestampData: 'yyyy-M-d[ H:m[:s[.fraction]]]', a day past the
+# month's end (up to 31) moved back to its last day (java.time's SMART resolver), NULL
+# for text it cannot read; the fraction cut to milliseconds (TIMESTAMP(3)).
+_TIMESTAMP_TEXT = (
+    r"^\s*(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})"
+    r"(?:[ T](\d{{1,2}}):(\d{{1,2}})(?::(\d{{1,2}})(?:\.(\d{{1,9}}))?)?)?\s*$"
+)
+_TO_TIMESTAMP = (
+    f"list_transform([regexp_extract({{s}}, '{_TIMESTAMP_TEXT}', "
+    "['y', 'mo', 'd', 'h', 'mi', 'sec', 'frac'])], "
+    "__p -> CASE WHEN __p.y <> '' AND CAST(__p.d AS INTEGER) <= 31 THEN try(date_trunc('millisecond', "
+    "make_timestamp(CAST(__p.y AS BIGINT), CAST(__p.mo AS BIGINT), least(CAST(__p.d AS BIGINT), "
+    "day(last_day(make_date(CAST(__p.y AS INTEGER), CAST(__p.mo AS INTEGER), 1)))), "
+    "coalesce(CAST(nullif(__p.h, '') AS BIGINT), 0), coalesce(CAST(nullif(__p.mi, '') AS BIGINT), 0), "
+    "coalesce(CAST(nullif(__p.sec, '') AS DOUBLE), 0)) "
+    "+ to_microseconds(coalesce(CAST(nullif(left(rpad(__p.frac, 6, '0'), 6), '') AS BIGINT), 0)))) END)[1]"
+)
+
+
+def _to_timestamp(n: exp.Anonymous) -> exp.Expr:
+    (value,) = n.expressions
+    return template(_TO_TIMESTAMP, s=value)
+
+
 def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:
     """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils)."""
     millis = "CAST(trunc({e}) AS BIGINT) * 1000" if precision == 0 else "CAST(trunc({e}) AS BIGINT)"
@@ -333,7 +357,7 @@ def _array_join(n: exp.Expr) -> exp.Expr:
         return template("array_to_string({a}, {d})", a=n.this, d=n.expression)
     return template(
         "CASE WHEN {n} IS NULL THEN NULL "
-        "ELSE array_to_string(list_transform({a}, x -> coalesce(x, {n})), {d}) END",
+        "ELSE array_to_string(list_transform({a}, __x -> coalesce(__x, {n})), {d}) END",
         a=n.this,
         d=n.expression,
         n=null,
@@ -354,7 +378,7 @@ def _json_object(n: exp.Expr) -> exp.Expr:
         return exp.Literal.string("{}")
     listed = exp.Array(expressions=members)
     return template(
-        "'{{' || array_to_string(list_filter({m}, x -> x IS NOT NULL), ',') || '}}'", m=listed
+        "'{{' || array_to_string(list_filter({m}, __x -> __x IS NOT NULL), ',') || '}}'", m=listed
     )
 
 
@@ -387,6 +411,7 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     "IS_DIGIT": _is_digit,
     "IS_ALPHA": _is_alpha,
     "REGEXP": _regexp,
+    "TO_TIMESTAMP": _to_timestamp,
     exp.SHA2: _sha2,
     exp.Encode: _encode,
     exp.Decode: _decode,
