@@ -88,6 +88,8 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
         return _Typing(operands, infer(node, lookup), node.sql(dialect=Flink))
     if isinstance(node, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil) and not node.args.get("to"):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
+    if isinstance(node, exp.TimestampAdd):
+        return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     return None
 
 
@@ -102,6 +104,9 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
     if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
         return _unary(n, typing.operands[0], result)
+    if isinstance(n, exp.TimestampAdd):  # DuckDB's DATE + INTERVAL is a TIMESTAMP
+        added = _rewrite(n)
+        return template("CAST({x} AS DATE)", x=added) if result.name == "DATE" else added
     assert isinstance(n, exp.Binary)
     left, right = n.left, n.right
     if isinstance(n, exp.Div | exp.IntDiv | exp.Mod) and (integral or result.name == "DECIMAL"):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, DataType, parse_type
+from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
 from planner.dialect import Flink
 from planner.errors import PlanError
 from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
@@ -210,6 +210,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         if arg.name == "DECIMAL" and node.args.get("to") is None:
             return _rounded_decimal(node, arg)
         return arg
+    if isinstance(node, exp.TimestampAdd):
+        return _timestampadd(node, _infer(node.this, lookup))
     rule = SCALARS.get(function_name(node))
     if isinstance(rule, DataType):
         return rule
@@ -219,6 +221,20 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if rule == COMMON and args:
         return _common([_infer(a, lookup) for a in args])
     return STRING
+
+
+_DATE_UNITS = ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
+
+
+def _timestampadd(node: exp.TimestampAdd, arg: DataType) -> DataType:
+    """Calcite's TIMESTAMPADD: the type of its timestamp argument; a DATE stays a DATE for
+    whole days and longer, and becomes a TIMESTAMP(6) for a clock unit."""
+    if arg.name != "DATE":
+        return arg if arg.is_timestamp else TIMESTAMP3
+    unit = node.args.get("unit")
+    if unit is not None and unit.name.upper().rstrip("S") in _DATE_UNITS:
+        return arg
+    return DataType("TIMESTAMP", 6, nullable=arg.nullable)
 
 
 def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
