@@ -255,6 +255,39 @@ def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
             )
 
 
+def check_operands(node: exp.Expr, lookup: Lookup) -> None:
+    """Refuse the operand types Flink's validator refuses where DuckDB would run anyway:
+    ``||`` of a non-string, DATE_FORMAT of a DATE, and a TIMESTAMP cast to a number."""
+    for sub in node.walk():
+        if isinstance(sub, exp.DPipe):
+            for side in (sub.left, sub.right):
+                t = _infer(side, lookup)
+                if not (t.is_string or t.name in ("NULL", "BYTES", "BINARY", "VARBINARY")):
+                    raise PlanError(
+                        f"cannot apply '||' to {t.with_nullable(True).sql()}: it concatenates strings",
+                        hint="CAST the operand AS STRING",
+                    )
+        elif isinstance(sub, exp.TimeToStr) and _infer(_unwrapped(sub.this), lookup).name == "DATE":
+            raise PlanError(
+                "DATE_FORMAT takes a TIMESTAMP or a STRING, not a DATE",
+                hint="CAST the date AS TIMESTAMP(3)",
+            )
+        elif (
+            isinstance(sub, exp.Cast)
+            and cast_target(sub).is_numeric
+            and _infer(sub.this, lookup).name == "TIMESTAMP"
+        ):
+            raise PlanError(
+                "a TIMESTAMP cannot be CAST to a number",
+                hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
+            )
+
+
+def _unwrapped(arg: exp.Expr) -> exp.Expr:
+    """DATE_FORMAT's argument as written (sqlglot wraps it in a TimeStrToTime)."""
+    return arg.this if isinstance(arg, exp.TimeStrToTime) else arg
+
+
 def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
     """FLOOR/CEIL keep the precision with scale 0 (Calcite's ARG0_OR_EXACT_NO_SCALE);
     ROUND and TRUNCATE to ``r`` places follow LogicalTypeMerging.findRoundDecimalType."""
