@@ -146,6 +146,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if isinstance(node, exp.Predicate | exp.Not | exp.Connector | exp.Xor):
         return BOOLEAN
     if isinstance(node, exp.Neg):
+        if isinstance(node.this, exp.Literal) and node.this.is_int and int(node.this.name) == 2**31:
+            return INT.with_nullable(False)  # -2147483648 is Integer.MIN_VALUE, an INT
         return _infer(node.this, lookup)
     if isinstance(node, exp.Add | exp.Sub):
         left, right = _infer(node.left, lookup), _infer(node.right, lookup)
