@@ -225,6 +225,19 @@ def _to_timestamp(n: exp.Anonymous) -> exp.Expr:
     return template(_TO_TIMESTAMP, s=value)
 
 
+def _str_to_time(n: exp.Expr) -> exp.Expr:
+    """TO_TIMESTAMP(s, format): NULL for text the format cannot read (Flink catches the
+    parse error), milliseconds kept; a quoted 'T' in the Java format is literal text."""
+    fmt = n.args.get("format")
+    if fmt is None or not fmt.is_string:
+        raise UnsupportedError("TO_TIMESTAMP with a format that is not a constant")
+    text = fmt.name.replace("strict", "").replace("''", "\0")  # '' is a quote in Java
+    pattern = re.sub(r"'([^']*)'", r"\1", text).replace("\0", "'")
+    return template(
+        "date_trunc('millisecond', try_strptime({s}, {f}))", s=n.this, f=exp.Literal.string(pattern)
+    )
+
+
 def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:
     """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils)."""
     millis = "CAST(trunc({e}) AS BIGINT) * 1000" if precision == 0 else "CAST(trunc({e}) AS BIGINT)"
@@ -412,6 +425,7 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     "IS_ALPHA": _is_alpha,
     "REGEXP": _regexp,
     "TO_TIMESTAMP": _to_timestamp,
+    exp.StrToTime: _str_to_time,
     exp.SHA2: _sha2,
     exp.Encode: _encode,
     exp.Decode: _decode,
