@@ -89,6 +89,8 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
         return _Typing(operands, infer(node, lookup), node.sql(dialect=Flink))
     if isinstance(node, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil) and not node.args.get("to"):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
+    if isinstance(node, exp.TimestampAdd):
+        return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     return None
 
 
@@ -103,6 +105,9 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
     if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
         return _unary(n, typing.operands[0], result)
+    if isinstance(n, exp.TimestampAdd):  # DuckDB's DATE + INTERVAL is a TIMESTAMP
+        added = _rewrite(n)
+        return template("CAST({x} AS DATE)", x=added) if result.name == "DATE" else added
     assert isinstance(n, exp.Binary)
     left, right = n.left, n.right
     if isinstance(n, exp.Div | exp.IntDiv | exp.Mod) and (integral or result.name == "DECIMAL"):
@@ -189,6 +194,23 @@ def _cast(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
     return converted
 
 
+# Java's Double.toString / Float.toString: plain between 1e-3 and 1e7, else 'd.dddE-n'
+# (DuckDB writes '1e+20'); the shortest digits are DuckDB's, the layout Java's.
+_JAVA_TEXT = "ltrim(CAST({x} AS VARCHAR), '-')"
+_JAVA_DIGITS = f"trim(replace(split_part({_JAVA_TEXT}, 'e', 1), '.', ''), '0')"
+_JAVA_FRACTION = f"split_part({_JAVA_TEXT}, '.', 2)"
+_JAVA_EXPONENT = (
+    f"CASE WHEN contains({_JAVA_TEXT}, 'e') THEN CAST(split_part({_JAVA_TEXT}, 'e', 2) AS INTEGER) "
+    f"WHEN split_part({_JAVA_TEXT}, '.', 1) <> '0' THEN length(split_part({_JAVA_TEXT}, '.', 1)) - 1 "
+    f"ELSE length(ltrim({_JAVA_FRACTION}, '0')) - length({_JAVA_FRACTION}) - 1 END"
+)
+_JAVA_FLOAT_TEXT = (
+    "CASE WHEN isnan({x}) THEN 'NaN' WHEN isinf({x}) AND {x} > 0 THEN 'Infinity' "
+    "WHEN isinf({x}) THEN '-Infinity' "
+    "WHEN {x} = 0 OR (abs({x}) >= 0.001 AND abs({x}) < 10000000) THEN CAST({x} AS VARCHAR) "
+    f"ELSE (CASE WHEN {{x}} < 0 THEN '-' ELSE '' END) || left({_JAVA_DIGITS}, 1) || '.' "
+    f"|| coalesce(nullif(substr({_JAVA_DIGITS}, 2), ''), '0') || 'E' || CAST({_JAVA_EXPONENT} AS VARCHAR) END"
+)
 _INTEGER_TEXT = r"[+-]?[0-9]+(\.[0-9]*)?"
 _TRUNCATE_TO = {0: "second", 3: "millisecond"}
 
@@ -206,6 +228,8 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=local)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
+    if source.name in ("DOUBLE", "FLOAT") and target.is_string:
+        return template(_JAVA_FLOAT_TEXT, x=x)
     if target.name == "FLOAT" and source.name == "DOUBLE":  # Java: out of range is infinite
         return template(
             "CAST(CASE WHEN abs({x}) > 3.4028234663852886e38 AND NOT isinf({x}) "

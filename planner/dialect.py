@@ -49,6 +49,14 @@ _TYPE_NAMES = {
 }
 
 
+def _literal_timestamp_type(literal: exp.Expr, data_type: exp.DataType) -> exp.DataType:
+    if data_type.expressions or not literal.is_string:
+        return data_type
+    _, _, fraction = literal.name.strip().partition(".")
+    digits = len(fraction.rstrip()) if fraction.rstrip().isdigit() else 0
+    return exp.DataType.build(f"TIMESTAMP({digits})")
+
+
 class FlinkParser(SparkParser):
     STRICT_CAST = True  # Flink's CAST fails on bad input; TRY_CAST returns NULL
 
@@ -63,8 +71,23 @@ class FlinkParser(SparkParser):
         TokenType.LOCALTIMESTAMP: exp.Localtimestamp,
     }
 
+    # TIMESTAMP '2024-02-29 13:45:30.123' is a TIMESTAMP(3) in Flink: as many fraction
+    # digits as the literal has (CAST('...' AS TIMESTAMP) is TIMESTAMP(6)).
+    TYPE_LITERAL_PARSERS = {
+        **SparkParser.TYPE_LITERAL_PARSERS,
+        exp.DType.TIMESTAMP: lambda self, this, data_type: self.expression(
+            exp.Cast(this=this, to=_literal_timestamp_type(this, data_type))
+        ),
+    }
+
     FUNCTIONS = {
         **SparkParser.FUNCTIONS,
+        # TO_TIMESTAMP(s) reads leniently and is NULL for text it cannot read, unlike a CAST
+        "TO_TIMESTAMP": lambda args, dialect: (
+            exp.Anonymous(this="TO_TIMESTAMP", expressions=args)
+            if len(args) == 1
+            else SparkParser.FUNCTIONS["TO_TIMESTAMP"](args, dialect)
+        ),
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),

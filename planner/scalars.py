@@ -180,15 +180,17 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
     if isinstance(n.this, exp.CurrentTimestamp):
         return template("CAST(epoch(get_current_timestamp()) AS BIGINT)")
     fmt = n.args.get("format")
-    default = fmt is None or (fmt.is_string and "strict" in fmt.name)
-    if default:
+    # sqlglot's Spark time mapping marks strictly read fields ('%dstrict'); SimpleDateFormat
+    # reads them leniently, as strptime does
+    pattern = fmt.name.replace("strict", "") if fmt is not None and fmt.is_string else None
+    if fmt is None or pattern == "%Y-%m-%d %H:%M:%S":
         parsed = template(
             "try_strptime(regexp_extract({s}, '" + _DEFAULT_TIMESTAMP.replace("{", "{{").replace("}", "}}")
             + "'), '%Y-%m-%d %H:%M:%S')",
             s=n.this,
         )
-    elif fmt is not None and fmt.is_string:
-        parsed = template("try_strptime({s}, {f})", s=n.this, f=fmt)
+    elif pattern is not None:
+        parsed = template("try_strptime({s}, {f})", s=n.this, f=exp.Literal.string(pattern))
     else:
         raise UnsupportedError("UNIX_TIMESTAMP with a format that is not a constant")
     return template(
@@ -196,6 +198,43 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
         f"ELSE coalesce(CAST(epoch(CAST({{t}} AS TIMESTAMPTZ)) AS BIGINT), {_LONG_MIN}) END",
         s=n.this,
         t=parsed,
+    )
+
+
+# DateTimeUtils.parseTimestampData: 'yyyy-M-d[ H:m[:s[.fraction]]]', a day past the
+# month's end (up to 31) moved back to its last day (java.time's SMART resolver), NULL
+# for text it cannot read; the fraction cut to milliseconds (TIMESTAMP(3)).
+_TIMESTAMP_TEXT = (
+    r"^\s*(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})"
+    r"(?:[ T](\d{{1,2}}):(\d{{1,2}})(?::(\d{{1,2}})(?:\.(\d{{1,9}}))?)?)?\s*$"
+)
+_TO_TIMESTAMP = (
+    f"list_transform([regexp_extract({{s}}, '{_TIMESTAMP_TEXT}', "
+    "['y', 'mo', 'd', 'h', 'mi', 'sec', 'frac'])], "
+    "__p -> CASE WHEN __p.y <> '' AND CAST(__p.d AS INTEGER) <= 31 THEN try(date_trunc('millisecond', "
+    "make_timestamp(CAST(__p.y AS BIGINT), CAST(__p.mo AS BIGINT), least(CAST(__p.d AS BIGINT), "
+    "day(last_day(make_date(CAST(__p.y AS INTEGER), CAST(__p.mo AS INTEGER), 1)))), "
+    "coalesce(CAST(nullif(__p.h, '') AS BIGINT), 0), coalesce(CAST(nullif(__p.mi, '') AS BIGINT), 0), "
+    "coalesce(CAST(nullif(__p.sec, '') AS DOUBLE), 0)) "
+    "+ to_microseconds(coalesce(CAST(nullif(left(rpad(__p.frac, 6, '0'), 6), '') AS BIGINT), 0)))) END)[1]"
+)
+
+
+def _to_timestamp(n: exp.Anonymous) -> exp.Expr:
+    (value,) = n.expressions
+    return template(_TO_TIMESTAMP, s=value)
+
+
+def _str_to_time(n: exp.Expr) -> exp.Expr:
+    """TO_TIMESTAMP(s, format): NULL for text the format cannot read (Flink catches the
+    parse error), milliseconds kept; a quoted 'T' in the Java format is literal text."""
+    fmt = n.args.get("format")
+    if fmt is None or not fmt.is_string:
+        raise UnsupportedError("TO_TIMESTAMP with a format that is not a constant")
+    text = fmt.name.replace("strict", "").replace("''", "\0")  # '' is a quote in Java
+    pattern = re.sub(r"'([^']*)'", r"\1", text).replace("\0", "'")
+    return template(
+        "date_trunc('millisecond', try_strptime({s}, {f}))", s=n.this, f=exp.Literal.string(pattern)
     )
 
 
@@ -293,6 +332,69 @@ def _regexp(n: exp.Anonymous) -> exp.Expr:
     return template("CASE WHEN {p} = '' THEN false ELSE regexp_matches({s}, {p}) END", s=s, p=p)
 
 
+def _sha2(n: exp.Expr) -> exp.Expr:
+    """SHA2(s, 256): DuckDB has SHA-256 only; other lengths are refused by name."""
+    length = n.args.get("length")
+    if length is None or not length.is_int or int(length.name) != 256:
+        raise UnsupportedError("SHA2 with a hash length other than the constant 256")
+    return template("sha256({s})", s=n.this)
+
+
+def _charset(n: exp.Expr, name: str) -> None:
+    charset = n.args.get("charset")
+    if charset is None or not charset.is_string or charset.name.upper().replace("-", "") != "UTF8":
+        raise UnsupportedError(f"{name} with a character set other than 'UTF-8'")
+
+
+def _encode(n: exp.Expr) -> exp.Expr:
+    _charset(n, "ENCODE")
+    return template("encode({s})", s=n.this)
+
+
+def _decode(n: exp.Expr) -> exp.Expr:
+    _charset(n, "DECODE")
+    return template("decode({b})", b=n.this)
+
+
+def _translate(n: exp.Expr) -> exp.Expr:
+    """TRANSLATE(s, from, to): a character of from is replaced by the one at its index in
+    to, or dropped when to is shorter (Calcite's translate3, as DuckDB's translate)."""
+    return template("translate({s}, {f}, {t})", s=n.this, f=n.args["from_"], t=n.args["to"])
+
+
+def _array_join(n: exp.Expr) -> exp.Expr:
+    """ARRAY_JOIN(a, sep[, null]): NULL elements are skipped, or spelled as the third
+    argument."""
+    null = n.args.get("null")
+    if null is None:
+        return template("array_to_string({a}, {d})", a=n.this, d=n.expression)
+    return template(
+        "CASE WHEN {n} IS NULL THEN NULL "
+        "ELSE array_to_string(list_transform({a}, __x -> coalesce(__x, {n})), {d}) END",
+        a=n.this,
+        d=n.expression,
+        n=null,
+    )
+
+
+def _json_object(n: exp.Expr) -> exp.Expr:
+    """JSON_OBJECT(k VALUE v, ...): Jackson's compact text; a NULL value is ``null`` (NULL ON
+    NULL, the default) or left out (ABSENT ON NULL). Never NULL itself."""
+    absent = "ABSENT" in str(n.args.get("null_handling") or "").upper()
+    members = []
+    for pair in n.expressions:
+        member = "to_json(CAST({k} AS VARCHAR)) || ':' || " + (
+            "to_json({v})" if absent else "coalesce(to_json({v}), 'null')"
+        )
+        members.append(template(member, k=pair.this, v=pair.expression))
+    if not members:
+        return exp.Literal.string("{}")
+    listed = exp.Array(expressions=members)
+    return template(
+        "'{{' || array_to_string(list_filter({m}, __x -> __x IS NOT NULL), ',') || '}}'", m=listed
+    )
+
+
 REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.DayOfWeek: _day_of_week,
     exp.TimestampDiff: _timestampdiff,
@@ -322,4 +424,12 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     "IS_DIGIT": _is_digit,
     "IS_ALPHA": _is_alpha,
     "REGEXP": _regexp,
+    "TO_TIMESTAMP": _to_timestamp,
+    exp.StrToTime: _str_to_time,
+    exp.SHA2: _sha2,
+    exp.Encode: _encode,
+    exp.Decode: _decode,
+    exp.Translate: _translate,
+    exp.ArrayToString: _array_join,
+    exp.JSONObject: _json_object,
 }

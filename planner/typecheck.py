@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, DataType, parse_type
+from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
 from planner.dialect import Flink
 from planner.errors import PlanError
 from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
@@ -147,6 +147,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if isinstance(node, exp.Predicate | exp.Not | exp.Connector | exp.Xor):
         return BOOLEAN
     if isinstance(node, exp.Neg):
+        if isinstance(node.this, exp.Literal) and node.this.is_int and int(node.this.name) == 2**31:
+            return INT.with_nullable(False)  # -2147483648 is Integer.MIN_VALUE, an INT
         return _infer(node.this, lookup)
     if isinstance(node, exp.Add | exp.Sub):
         left, right = _infer(node.left, lookup), _infer(node.right, lookup)
@@ -214,6 +216,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     called = user_function(node)
     if called is not None:
         return called.result_type.with_nullable(True)
+    if isinstance(node, exp.TimestampAdd):
+        return _timestampadd(node, _infer(node.this, lookup))
     rule = SCALARS.get(function_name(node))
     if isinstance(rule, DataType):
         return rule
@@ -223,6 +227,20 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if rule == COMMON and args:
         return _common([_infer(a, lookup) for a in args])
     return STRING
+
+
+_DATE_UNITS = ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
+
+
+def _timestampadd(node: exp.TimestampAdd, arg: DataType) -> DataType:
+    """Calcite's TIMESTAMPADD: the type of its timestamp argument; a DATE stays a DATE for
+    whole days and longer, and becomes a TIMESTAMP(6) for a clock unit."""
+    if arg.name != "DATE":
+        return arg if arg.is_timestamp else TIMESTAMP3
+    unit = node.args.get("unit")
+    if unit is not None and unit.name.upper().rstrip("S") in _DATE_UNITS:
+        return arg
+    return DataType("TIMESTAMP", 6, nullable=arg.nullable)
 
 
 def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
@@ -241,6 +259,39 @@ def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
                 f"cannot compare {a} with {b}: implicit type conversion between them is not supported",
                 hint=f"CAST one side to the other's type, e.g. CAST(... AS {b})",
             )
+
+
+def check_operands(node: exp.Expr, lookup: Lookup) -> None:
+    """Refuse the operand types Flink's validator refuses where DuckDB would run anyway:
+    ``||`` of a non-string, DATE_FORMAT of a DATE, and a TIMESTAMP cast to a number."""
+    for sub in node.walk():
+        if isinstance(sub, exp.DPipe):
+            for side in (sub.left, sub.right):
+                t = _infer(side, lookup)
+                if not (t.is_string or t.name in ("NULL", "BYTES", "BINARY", "VARBINARY")):
+                    raise PlanError(
+                        f"cannot apply '||' to {t.with_nullable(True).sql()}: it concatenates strings",
+                        hint="CAST the operand AS STRING",
+                    )
+        elif isinstance(sub, exp.TimeToStr) and _infer(_unwrapped(sub.this), lookup).name == "DATE":
+            raise PlanError(
+                "DATE_FORMAT takes a TIMESTAMP or a STRING, not a DATE",
+                hint="CAST the date AS TIMESTAMP(3)",
+            )
+        elif (
+            isinstance(sub, exp.Cast)
+            and cast_target(sub).is_numeric
+            and _infer(sub.this, lookup).name == "TIMESTAMP"
+        ):
+            raise PlanError(
+                "a TIMESTAMP cannot be CAST to a number",
+                hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
+            )
+
+
+def _unwrapped(arg: exp.Expr) -> exp.Expr:
+    """DATE_FORMAT's argument as written (sqlglot wraps it in a TimeStrToTime)."""
+    return arg.this if isinstance(arg, exp.TimeStrToTime) else arg
 
 
 def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import duckdb
 import pyarrow as pa
 
-from catalog.config import python_search_path
+from catalog.config import LOCAL_TIME_ZONE, python_search_path
 from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan
 from runtime import udf
@@ -126,7 +126,7 @@ class OperatorContext:
         DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
         its TimeZone setting, as Flink does in the local time zone."""
         con = duckdb.connect(":memory:", config={"threads": 1})
-        con.execute("SET TimeZone = ?", [self.config.get(LOCAL_TIME_ZONE_KEY, "UTC")])
+        con.execute("SET TimeZone = ?", [LOCAL_TIME_ZONE.get(self.config) or "UTC"])
         self.install_functions(con)
         return con
 
@@ -138,7 +138,6 @@ class OperatorContext:
         return self.node.changelog != ChangelogMode.INSERT_ONLY
 
 
-LOCAL_TIME_ZONE_KEY = "table.local-time-zone"
 
 
 def now_ms() -> int:

@@ -14,7 +14,7 @@ from planner import codegen
 from planner.bind.scope import Scope, _err, _ref
 from planner.errors import UnsupportedError
 from planner.logical import BoundField, LogicalNode
-from planner.typecheck import check_comparisons
+from planner.typecheck import check_comparisons, check_operands
 from planner.udf import mark_call
 
 ParseExpression = Callable[[str], exp.Expr]
@@ -70,6 +70,7 @@ class ColumnBinder:
             bound = expr.copy().transform(visit)
             codegen.check_supported(bound)
             check_comparisons(bound, types.__getitem__)
+            check_operands(bound, types.__getitem__)
         except SqlStreamError as e:
             raise _err(e, expr) from None
         return bound

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from catalog.config import RUNTIME_MODE
 from catalog.types import parse_type
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, AggCall, GroupAggregateSpec
 from runtime.batches import conform, output_schema, q
@@ -158,6 +159,7 @@ class GroupAggregateOp(Operator):
             f"SELECT {out_new}, (CASE WHEN {had} THEN 2 ELSE 0 END)::TINYINT "
             f"FROM __joined WHERE __cnt > 0 AND (NOT {had} OR {changed})"
         )
+        self.emitted = False
         self.store_cols = ", ".join([*keys, *self.acc_cols])
         self.width = 16 + 8 * (len(keys) + len(self.acc_cols))
 
@@ -261,6 +263,7 @@ class GroupAggregateOp(Operator):
             self.has_table = True
         st.execute(f"CREATE OR REPLACE TEMP TABLE __joined AS {self.join_sql}")
         table = st.query(self.emit_sql)
+        self.emitted = self.emitted or table.num_rows > 0
         if self.keys:
             removed = st.execute(f"DELETE FROM acc o USING __delta b WHERE {self.on}")
         else:
@@ -273,6 +276,20 @@ class GroupAggregateOp(Operator):
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         return list(await self.ctx.run(self._process, batch))
 
+    async def on_end_of_input(self) -> list[Message]:
+        """In batch mode (``execution.runtime-mode`` = batch), a global aggregate (no GROUP
+        BY) over an input that had no rows still answers one row, as Flink's batch mode
+        does: COUNT is 0, the others NULL. Flink's streaming mode emits nothing then."""
+        if self.keys or self.emitted or RUNTIME_MODE.get(self.ctx.config) != "batch":
+            return []
+        self.emitted = True
+        values = [
+            f"CAST({0 if a.func in ('count', 'count_star') else 'NULL'} AS {parse_type(a.type).duckdb()})"
+            for a in self.spec.aggs
+        ]
+        sql = f"SELECT {', '.join([*values, '0::TINYINT'])}"
+        return list(await self.ctx.run(lambda: conform(self.state.query(sql), self.schema)))
+
     # ---- checkpoints ----------------------------------------------------------------------
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
         return Snapshot(db=self.state)
@@ -284,6 +301,7 @@ class GroupAggregateOp(Operator):
         self.has_table = "acc" in tables
         if self.has_table:
             rows = await self.ctx.run(self.state.scalar, "SELECT count(*) FROM acc")
+            self.emitted = int(rows) > 0
             self.metrics.state_rows = int(rows)
             self.metrics.state_bytes = self.metrics.state_rows * self.width
 

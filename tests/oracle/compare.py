@@ -127,6 +127,7 @@ class Runner:
         for name, table in inputs.items():
             self.session.execute(oc.create_table_sql(name, table, paths[name]))
         self._tz = ""
+        self._mode = "streaming"  # the session default
 
     def close(self) -> None:
         self.session.close()
@@ -135,6 +136,9 @@ class Runner:
         if case.tz != self._tz:
             self.session.execute(f"SET 'table.local-time-zone' = '{case.tz}'")
             self._tz = case.tz
+        if case.mode != self._mode:  # Flink's execution mode of the recorded answer
+            self.session.execute(f"SET 'execution.runtime-mode' = '{case.mode}'")
+            self._mode = case.mode
         if case.kind == "describe":
             return self._describe(case)
         try:
