@@ -8,6 +8,7 @@ delivery guarantees from it without importing ``runtime``); implementations live
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -103,6 +104,14 @@ class ConnectorSpec:
     metadata: dict[str, str] = field(default_factory=dict)  # key -> Flink type text
     requires_primary_key: bool = False
     lookup: bool = False
+    # How an exactly-once sink may commit (``sink.exactly-once.mode``), the default first:
+    # "two-phase" (prepared transactions) and "epoch" (commit at the barrier, discard the
+    # replay of what is already in; exact only when the plan replays deterministically).
+    exactly_once_modes: tuple[str, ...] = ()
+    # Why a scan restored from a recorded position may not emit the same rows as the first
+    # time (``options``, ``[(column, type)]`` -> a reason, or None when it does). ``None``
+    # here: the source replays exactly (Kafka offsets, files, seeded sequences).
+    replay_nondeterminism: Callable[[Mapping[str, str], Sequence[tuple[str, str]]], str | None] | None = None
 
     def option(self, key: str) -> OptionSpec | None:
         for spec in self.options:
@@ -207,6 +216,36 @@ _JDBC_COMMON = (
     _o("lookup.max-retries", _I, default="3"),
 )
 _BOTH_TXN = (Guarantee.EXACTLY_ONCE, Guarantee.AT_LEAST_ONCE, Guarantee.NONE)
+EXACTLY_ONCE_MODE = "sink.exactly-once.mode"
+_EPOCH_OPTIONS = (
+    _o(EXACTLY_ONCE_MODE, _E, choices=("two-phase", "epoch"),
+       description="two-phase: PREPARE TRANSACTION; epoch: commit at the barrier and discard the "
+       "replay of committed epochs (default: two-phase where the server allows it)"),
+    _o("sink.exactly-once.progress-table", default="sqlstream_sink_progress",
+       description="epoch mode: the table (in the sink table's schema) of committed epochs"),
+)  # fmt: skip
+
+
+def _datagen_replay(options: Mapping[str, str], columns: Sequence[tuple[str, str]]) -> str | None:
+    """Seeded random values replay exactly (a random stream per seed, subtask and block);
+    random timestamps and dates are drawn relative to the wall clock, so they do not.
+
+    >>> _datagen_replay({}, [("v", "BIGINT"), ("ts", "TIMESTAMP(3)")])
+    "random datagen field 'ts' (TIMESTAMP(3)) is drawn relative to the current time"
+    >>> _datagen_replay({"fields.ts.kind": "sequence"}, [("ts", "TIMESTAMP(3)")]) is None
+    True
+    """
+    for name, type_text in columns:
+        kind = options.get(f"fields.{name}.kind", "random").lower()
+        base = type_text.split("(")[0].strip().upper()
+        if kind == "random" and base in ("TIMESTAMP", "TIMESTAMP_LTZ", "DATE", "TIME"):
+            return f"random datagen field '{name}' ({type_text}) is drawn relative to the current time"
+    return None
+
+
+def _table_scan_replay(options: Mapping[str, str], columns: Sequence[tuple[str, str]]) -> str | None:
+    return "a JDBC scan reads the table as it is when the job (re)starts, not from a recorded position"
+
 
 CONNECTORS: dict[str, ConnectorSpec] = {
     "datagen": ConnectorSpec(
@@ -227,6 +266,7 @@ CONNECTORS: dict[str, ConnectorSpec] = {
             _o("fields.#.var-len", _B, default="false"),
         ),
         source=True,
+        replay_nondeterminism=_datagen_replay,
     ),
     "filesystem": ConnectorSpec(
         "filesystem",
@@ -324,7 +364,7 @@ CONNECTORS: dict[str, ConnectorSpec] = {
     ),
     "jdbc": ConnectorSpec(
         "jdbc",
-        (_o("url", required=True), _o("driver"), *_JDBC_COMMON),
+        (_o("url", required=True), _o("driver"), *_JDBC_COMMON, *_EPOCH_OPTIONS),
         source=True,
         sink=True,
         bounded=True,
@@ -332,10 +372,12 @@ CONNECTORS: dict[str, ConnectorSpec] = {
         guarantees=_BOTH_TXN,
         guarantee_option="sink.delivery-guarantee",
         lookup=True,
+        exactly_once_modes=("two-phase", "epoch"),
+        replay_nondeterminism=_table_scan_replay,
     ),
     "postgres": ConnectorSpec(
         "postgres",
-        (_o("dsn", required=True), *_JDBC_COMMON),
+        (_o("dsn", required=True), *_JDBC_COMMON, *_EPOCH_OPTIONS),
         source=True,
         sink=True,
         bounded=True,
@@ -343,6 +385,8 @@ CONNECTORS: dict[str, ConnectorSpec] = {
         guarantees=_BOTH_TXN,
         guarantee_option="sink.delivery-guarantee",
         lookup=True,
+        exactly_once_modes=("two-phase", "epoch"),
+        replay_nondeterminism=_table_scan_replay,
     ),
 }
 

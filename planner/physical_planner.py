@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from catalog.connectors import ChangelogMode, Guarantee, connector_spec
+from catalog.connectors import EXACTLY_ONCE_MODE, ChangelogMode, ConnectorSpec, Guarantee, connector_spec
 from catalog.errors import OptionError
 from catalog.options import parse_duration_ms, parse_int
 from planner import codegen
+from planner.determinism import replay_nondeterminism
 from planner.errors import PlanError
 from planner.logical import (
     Aggregate,
@@ -82,6 +83,31 @@ def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mappi
     ):
         return Guarantee.AT_LEAST_ONCE
     return requested
+
+
+def exactly_once_mode(
+    spec: ConnectorSpec, table: str, options: Mapping[str, str], nondeterminism: str | None
+) -> str:
+    """The commit mode an exactly-once sink was asked for ("" when the user left it to the
+    connector); epoch mode over a plan that does not replay deterministically is refused
+    here, with the reason, because its replay could not be told from new rows."""
+    mode = options.get(EXACTLY_ONCE_MODE, "").lower()
+    if mode == "epoch" and nondeterminism:
+        message, hint = epoch_refusal(table, nondeterminism)
+        raise PlanError(message, hint=hint)
+    return mode
+
+
+def epoch_refusal(table: str, nondeterminism: str) -> tuple[str, str]:
+    """The message and hint that refuse epoch mode (the planner's, and the sink's at start)."""
+    return (
+        f"table '{table}': exactly-once in epoch mode needs a plan that replays the same rows "
+        f"after a failure, and this one does not: {nondeterminism}",
+        "declare 'sink.delivery-guarantee' = 'at-least-once' on the table, or make the query "
+        "deterministic (event time instead of processing time, no NOW()/RAND()/UUID()), or "
+        "write to a PostgreSQL server with max_prepared_transactions > 0 "
+        "('sink.exactly-once.mode' = 'two-phase')",
+    )
 
 
 def _parallelism(config: Mapping[str, str]) -> int:
@@ -320,6 +346,10 @@ class PhysicalPlanner:
             p = parse_int(table.options["sink.parallelism"], "sink.parallelism")
         keys = pk if (pk and changelog != ChangelogMode.INSERT_ONLY) else ()
         guarantee = delivery_guarantee(spec.name, table.options, self.config)
+        mode, nondeterminism = "", None
+        if guarantee == Guarantee.EXACTLY_ONCE and spec.exactly_once_modes:
+            nondeterminism = replay_nondeterminism(node.input)
+            mode = exactly_once_mode(spec, table.name, table.options, nondeterminism)
         sink = SinkSpec(
             table=table.name,
             connector=spec.name,
@@ -327,6 +357,8 @@ class PhysicalPlanner:
             columns=_fields(node.fields),
             primary_key=tuple(pk),
             guarantee=guarantee,
+            exactly_once_mode=mode,
+            replay_nondeterminism=nondeterminism,
         )
         return self._add(
             f"Sink({table.name})", sink, (self._edge(child, p, keys),), node.fields, p, changelog
