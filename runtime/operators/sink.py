@@ -47,6 +47,7 @@ class SinkOp(Operator):
             await self.writer.recover(handles)
 
     async def restore_state(self, restored: Restored) -> None:
+        self.writer.restored_checkpoint = restored.checkpoint_id
         await self.recover(restored.handles)
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:

@@ -59,10 +59,11 @@ from typing import Any, TypeVar
 import psycopg
 import pyarrow as pa
 
-from catalog.connectors import Guarantee
+from catalog.connectors import EXACTLY_ONCE_MODE, Guarantee
 from catalog.errors import OptionError
 from catalog.types import parse_type
 from planner.physical import SinkSpec
+from planner.physical_planner import epoch_refusal
 from runtime.connectors.base import SinkWriter, SubtaskContext
 from runtime.connectors.postgres.conn import (
     ConnConfig,
@@ -74,6 +75,17 @@ from runtime.connectors.postgres.conn import (
     table_columns,
     transient,
     unique_keys,
+)
+from runtime.connectors.postgres.epoch import (
+    PROGRESS_DDL,
+    PROGRESS_TABLE,
+    EpochState,
+    ensure_progress_table,
+    fold,
+    insert,
+    plan_restore,
+    read_entries,
+    reset,
 )
 from runtime.connectors.postgres.options import connector_name, finish_options, options_bag
 from runtime.connectors.postgres.statements import (
@@ -126,6 +138,10 @@ class PostgresSink(SinkWriter):
                 f"{self.where}: 'sink.transactional-id-prefix' is longer than {MAX_GID - 24} bytes",
                 hint="PostgreSQL's transaction ids have at most 200 bytes; use a shorter prefix",
             )
+        self.mode_option = (bag.get(EXACTLY_ONCE_MODE) or "").lower()
+        progress = TableName.parse(bag.get("sink.exactly-once.progress-table") or PROGRESS_TABLE, self.where)
+        self.progress_name = progress if progress.schema else TableName(progress.table, self.name.schema)
+        self.progress = self.progress_name.ident()
         finish_options(bag, connector)
         self.guarantee = spec.guarantee
         self.exactly_once = spec.guarantee == Guarantee.EXACTLY_ONCE
@@ -153,6 +169,9 @@ class PostgresSink(SinkWriter):
         self._ended = False
         self._pending: dict[str, dict[str, Any]] = {}  # prepared here, not yet committed
         self.recovered = RecoveryResult()
+        self.epoch_mode = False  # decided at open (see epoch.py)
+        self._epoch: EpochState | None = None
+        self._last_epoch = 0
 
     def __repr__(self) -> str:
         return f"PostgresSink({self.where}, {self.name} at {self.cfg.where}, {self.guarantee.value})"
@@ -184,7 +203,12 @@ class PostgresSink(SinkWriter):
             admin = await self._admin_conn()
             cur = await admin.execute("SHOW max_prepared_transactions")
             row = await cur.fetchone()
-            check_prepared_transactions(str(row[0]) if row else "0", self.where)
+            setting = str(row[0]) if row else "0"
+            self.epoch_mode = self._epoch_mode(setting)
+            if self.epoch_mode:
+                await self._open_epoch(admin)
+                return self._start_ticker()
+            check_prepared_transactions(setting, self.where)
             try:
                 await ensure_commits_table(admin, self.commits)
             except psycopg.Error as e:
@@ -194,8 +218,48 @@ class PostgresSink(SinkWriter):
                     f"tables in the schema, or create it: {COMMITS_DDL.format(quote(COMMITS_TABLE))}"
                 )
                 raise error from None
+        self._start_ticker()
+
+    def _start_ticker(self) -> None:
         if self.interval_ms > 0:
             self._ticker = asyncio.create_task(self._tick(), name=f"postgres-flush {self.where}")
+
+    def _epoch_mode(self, max_prepared: str) -> bool:
+        """Whether exactly-once commits at the barrier (epoch mode) instead of preparing:
+        when asked to, or when the user left it open and the server has no prepared
+        transactions; a plan that does not replay deterministically is refused then."""
+        if self.mode_option:
+            return self.mode_option == "epoch"
+        if max_prepared.strip() not in ("", "0"):
+            return False
+        why = self.spec.replay_nondeterminism
+        if why:
+            message, hint = epoch_refusal(self.spec.table, why)
+            raise PostgresError(
+                f"{self.where}: the server at {self.cfg.where} has max_prepared_transactions = 0, so "
+                f"exactly-once would use epoch mode; {message}",
+                hint=hint,
+            )
+        if self.ctx.subtask == 0:
+            log.warning(
+                "%s: the server at %s has max_prepared_transactions = 0, so exactly-once uses epoch "
+                "mode: each checkpoint's rows are committed at its barrier with a progress row in %s, "
+                "and after a failure the replay of what is already committed is discarded",
+                self.where, self.cfg.where, quote_name(self.progress_name),
+            )  # fmt: skip
+        return True
+
+    async def _open_epoch(self, admin: psycopg.AsyncConnection[Any]) -> None:
+        try:
+            await ensure_progress_table(admin, self.progress)
+        except psycopg.Error as e:
+            error = server_error(self.cfg, self.where, f"creating the progress table {self.progress}", e)
+            error.hint = (
+                "epoch mode keeps its progress rows in it; let the user create tables in the "
+                f"schema, or create it: {PROGRESS_DDL.format(quote_name(self.progress_name))}"
+            )
+            raise error from None
+        self._epoch = EpochState(append=not self.key)
 
     async def _admin_conn(self) -> psycopg.AsyncConnection[Any]:
         if self._admin is None or self._admin.closed:
@@ -236,6 +300,10 @@ class PostgresSink(SinkWriter):
         if batch.num_rows == 0:
             return
         async with self._lock:
+            if self._epoch is not None:
+                batch = self._epoch.admit(batch)
+                if batch.num_rows == 0:
+                    return
             self._buffer.append(batch)
             self._buffered += batch.num_rows
             if self.max_rows and self._buffered >= self.max_rows and not self._holding:
@@ -361,6 +429,10 @@ class PostgresSink(SinkWriter):
         is empty: nothing to commit)."""
         self._raise_background_error()
         async with self._lock:
+            if self._epoch is not None:
+                await self._flush_buffer()
+                await self._commit_epoch(checkpoint_id)
+                return None
             if self._holding:
                 await self._commit_pending_early(checkpoint_id)
             await self._flush_buffer()
@@ -392,9 +464,35 @@ class PostgresSink(SinkWriter):
             self._pending[gid] = handle
             return handle
 
+    async def _commit_epoch(self, epoch: int) -> None:
+        """Epoch mode, at barrier ``epoch`` (or at the end, after the last one): commit the
+        open transaction with the epoch's progress rows, and fold the entries of completed
+        checkpoints into the base (see ``epoch.py``)."""
+        st = self._epoch
+        assert st is not None and self._conn is not None
+        if self._txn_rows == 0 and not st.changed:
+            return
+        p, me = self.ctx.parallelism, self.ctx.subtask
+        try:
+            for entry in st.entries(me, p, epoch, self._txn_rows):
+                await insert(self._conn, self.progress, self.prefix, entry)
+            if st.completed > st.base_epoch:
+                base = st.folded_base()
+                await fold(self._conn, self.progress, self.prefix, me, p, st.completed, base)
+                st.folded(base)
+            await self._conn.commit()
+        except psycopg.Error as e:
+            raise self._write_error(e, f"epoch {epoch}'s transaction is lost; the job must recover") from None
+        self._txn_rows = 0
+        self._last_epoch = epoch
+
     async def commit(self, checkpoint_id: int, handle: Any) -> None:
         """COMMIT PREPARED the handle's transaction; idempotent (see the module docstring).
-        Upserts held back meanwhile are then written into the open transaction."""
+        Upserts held back meanwhile are then written into the open transaction. Epoch mode:
+        note that the checkpoint completed (its rows are committed already)."""
+        if self._epoch is not None:
+            self._epoch.completed = max(self._epoch.completed, checkpoint_id)
+            return
         if not handle:
             return
         await self._commit_one(handle)
@@ -434,6 +532,12 @@ class PostgresSink(SinkWriter):
                 if self._conn is not None and not self._conn.closed:
                     if not self.exactly_once:
                         await self._flush_buffer()
+                    elif self._epoch is not None:
+                        if self._ended:  # the tail after the last checkpoint, if any
+                            await self._flush_buffer()
+                            await self._commit_epoch(max(self._last_epoch, self._epoch.completed) + 1)
+                        else:
+                            await self._conn.rollback()
                     elif self._ended:
                         if self._holding:
                             await self._commit_pending_early(-1)
@@ -443,6 +547,8 @@ class PostgresSink(SinkWriter):
                     else:
                         await self._conn.rollback()
         finally:
+            if self._epoch is not None:
+                self._epoch.close()
             for conn in (self._conn, self._admin):
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
@@ -459,6 +565,10 @@ class PostgresSink(SinkWriter):
         Raises ``DataLossError`` when a recorded transaction was rolled back; what it did
         is kept in ``recovered``."""
         p, me = self.ctx.parallelism, self.ctx.subtask
+        if self._epoch is not None:
+            await self._restore_epoch()
+            if not any(h for _, h in handles):
+                return  # two-phase handles only after a switch from two-phase mode
         async with self._lock:
             self.recovered = await self._on_admin(
                 "recovering prepared transactions",
@@ -472,6 +582,34 @@ class PostgresSink(SinkWriter):
                     lambda subtask: subtask % p == me,
                 ),
             )
+
+    async def _restore_epoch(self) -> None:
+        """Epoch mode, on every start: read the progress rows this subtask owns, decide what
+        the replay from ``restored_checkpoint`` must drop, and replace them by one base row
+        (in one transaction, before any row is written)."""
+        st, conn = self._epoch, self._conn
+        assert st is not None and conn is not None
+        p, me, restored = self.ctx.parallelism, self.ctx.subtask, self.restored_checkpoint
+        try:
+            entries = await read_entries(conn, self.progress, self.prefix, me, p)
+            plan = plan_restore(entries, restored, me, p, self.where, st.append)
+            await reset(conn, self.progress, self.prefix, me, p, restored, plan.discard)
+            await conn.commit()
+        except psycopg.Error as e:
+            doing = f"reading the progress rows in {self.progress_name}"
+            raise server_error(self.cfg, self.where, doing, e) from None
+        if plan.fresh_lineage:
+            log.warning(
+                "%s: starting fresh; the rows that earlier runs of this sink committed stay in %s and "
+                "nothing is discarded", self.where, self.name,
+            )  # fmt: skip
+        elif len(plan.discard):
+            log.info(
+                "%s: restored checkpoint %d; %d rows committed after it will be dropped from the replay",
+                self.where, restored, len(plan.discard),
+            )  # fmt: skip
+        st.restored(restored, plan.discard)
+        self._last_epoch = restored
 
     @classmethod
     async def recover_all(
