@@ -50,6 +50,11 @@ def noprep_url() -> str:
     return _env("SQLSTREAM_PG_NOPREP_URL")
 
 
+@pytest.fixture(scope="module")
+def kafka_bootstrap() -> str:
+    return _env("SQLSTREAM_KAFKA_BOOTSTRAP")
+
+
 def drop(dsn: str, table: str) -> None:
     execute(dsn, f'DROP TABLE IF EXISTS "{table}"')
     execute(dsn, "CREATE TABLE IF NOT EXISTS sqlstream_sink_progress (sink_id text)")  # for the DELETE
