@@ -65,6 +65,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from planner.physical import ROW_KIND_COLUMN
+from planner.physical_planner import epoch_refusal
 from runtime.connectors.postgres.conn import PostgresError
 
 log = logging.getLogger(__name__)
@@ -335,9 +336,14 @@ async def fold(
 
 
 class EpochState:
-    """One sink subtask's epoch-mode bookkeeping between its transactions."""
+    """One sink subtask's epoch-mode bookkeeping between its transactions, and the
+    statements that commit an epoch and restore from a checkpoint."""
 
-    def __init__(self, append: bool) -> None:
+    def __init__(
+        self, progress: sql.Identifier, sink_id: str, subtask: int, parallelism: int, append: bool, where: str
+    ) -> None:
+        self.progress, self.sink_id, self.where = progress, sink_id, where
+        self.subtask, self.parallelism = subtask, parallelism
         self.append = append
         self.digests = RowDigests() if append else None
         self.written: list[np.ndarray] = []  # digests of this epoch's rows
@@ -347,6 +353,7 @@ class EpochState:
         self.base = _EMPTY
         self.discarded_by_epoch: dict[int, np.ndarray] = {}  # since the base
         self.completed = 0  # newest checkpoint known complete
+        self.last_epoch = 0  # newest epoch committed (or restored)
 
     def admit(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """Drop the rows of ``batch`` that an earlier run already committed; remember the
@@ -363,38 +370,81 @@ class EpochState:
         self.written.append(digests)
         return batch
 
-    @property
-    def changed(self) -> bool:
-        """Whether this epoch has progress rows to commit besides written rows."""
-        return bool(self.discarded) or self.completed > self.base_epoch
+    async def commit(self, conn: psycopg.AsyncConnection[Any], epoch: int, rows: int) -> bool:
+        """At barrier ``epoch`` (``rows`` written into the open transaction on ``conn``):
+        add the epoch's progress rows, fold the entries of completed checkpoints into the
+        base, and COMMIT. False when there was nothing to commit. psycopg errors propagate."""
+        if rows == 0 and not self.discarded and self.completed <= self.base_epoch:
+            return False
+        for entry in self._entries(epoch, rows):
+            await insert(conn, self.progress, self.sink_id, entry)
+        if self.completed > self.base_epoch:
+            gone = [d for e, d in self.discarded_by_epoch.items() if e <= self.completed]
+            base = subtract(self.base, np.concatenate(gone)) if gone else self.base
+            me, p = self.subtask, self.parallelism
+            await fold(conn, self.progress, self.sink_id, me, p, self.completed, base)
+            self.base, self.base_epoch = base, self.completed
+            self.discarded_by_epoch = {e: d for e, d in self.discarded_by_epoch.items() if e > self.completed}
+        await conn.commit()
+        self.last_epoch = epoch
+        return True
 
-    def entries(self, subtask: int, parallelism: int, epoch: int, rows: int) -> list[Entry]:
-        """The progress rows of epoch ``epoch`` (``rows`` written); resets the epoch."""
+    def _entries(self, epoch: int, rows: int) -> list[Entry]:
         out = []
+        me, p = self.subtask, self.parallelism
         if rows:
             written = np.concatenate(self.written) if self.written else _EMPTY
-            out.append(Entry(subtask, epoch, WRITTEN, parallelism, rows, written))
+            out.append(Entry(me, epoch, WRITTEN, p, rows, written))
         if self.discarded:
             gone = np.concatenate(self.discarded)
-            out.append(Entry(subtask, epoch, DISCARDED, parallelism, len(gone), gone))
+            out.append(Entry(me, epoch, DISCARDED, p, len(gone), gone))
             self.discarded_by_epoch[epoch] = gone
         self.written, self.discarded = [], []
         return out
 
-    def folded_base(self) -> np.ndarray:
-        """The excess at ``completed``: the base less what was discarded up to it."""
-        gone = [d for e, d in self.discarded_by_epoch.items() if e <= self.completed]
-        return subtract(self.base, np.concatenate(gone)) if gone else self.base
-
-    def folded(self, base: np.ndarray) -> None:
-        self.base, self.base_epoch = base, self.completed
-        self.discarded_by_epoch = {e: d for e, d in self.discarded_by_epoch.items() if e > self.completed}
-
-    def restored(self, epoch: int, discard: np.ndarray) -> None:
-        self.base, self.base_epoch, self.completed = discard, epoch, epoch
-        self.discard = DiscardSet(discard)
+    async def restore(self, conn: psycopg.AsyncConnection[Any], restored: int) -> Restore:
+        """On every start, before any row: read the progress rows this subtask owns, decide
+        what the replay from checkpoint ``restored`` must drop (``plan_restore``), and
+        replace them by one base row, in one transaction. psycopg errors propagate."""
+        me, p = self.subtask, self.parallelism
+        entries = await read_entries(conn, self.progress, self.sink_id, me, p)
+        plan = plan_restore(entries, restored, me, p, self.where, self.append)
+        await reset(conn, self.progress, self.sink_id, me, p, restored, plan.discard)
+        await conn.commit()
+        self.base, self.base_epoch = plan.discard, restored
+        self.completed = self.last_epoch = restored
+        self.discard = DiscardSet(plan.discard)
         self.discarded_by_epoch = {}
+        return plan
 
     def close(self) -> None:
         if self.digests is not None:
             self.digests.close()
+
+
+def choose_mode(mode: str, max_prepared: str, table: str, nondeterminism: str | None, where: str) -> bool:
+    """Whether exactly-once commits at the barrier (epoch mode) instead of preparing: when
+    ``mode`` names it, or when it is left open ("") and the server has no prepared
+    transactions, where a plan that does not replay deterministically is refused.
+
+    >>> choose_mode("", "64", "t", "NOW()", "w"), choose_mode("epoch", "64", "t", None, "w")
+    (False, True)
+    >>> choose_mode("", "0", "t", None, "w")
+    True
+    >>> choose_mode("", "0", "t", "PROCTIME()", "w")
+    Traceback (most recent call last):
+    ...
+    runtime.connectors.postgres.conn.PostgresError: w has max_prepared_transactions = 0, so exactly-once would use epoch mode; table 't': exactly-once in epoch mode needs a plan that replays the same rows after a failure, and this one does not: PROCTIME()
+    Hint: ...
+    """  # noqa: E501
+    if mode:
+        return mode == "epoch"
+    if max_prepared.strip() not in ("", "0"):
+        return False
+    if nondeterminism:
+        message, hint = epoch_refusal(table, nondeterminism)
+        raise PostgresError(
+            f"{where} has max_prepared_transactions = 0, so exactly-once would use epoch mode; {message}",
+            hint=hint,
+        )
+    return True

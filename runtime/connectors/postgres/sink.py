@@ -42,6 +42,13 @@ delete would miss them) nor get past their row locks (and its commit has to come
 this same writer). Should barrier n+1 arrive before the commit of n, n is committed early
 with a warning (replaying upserts converges to the same table, Flink's argument for
 
+**Epoch mode** (``'sink.exactly-once.mode' = 'epoch'``, or exactly-once on a server with
+``max_prepared_transactions = 0`` when the mode is not named): the transaction of an epoch
+is committed at its barrier with the epoch's progress rows, and after a restart the
+replay of what was committed is dropped; exact only for plans that replay
+deterministically, which the planner decides (``SinkSpec.replay_nondeterminism``). See
+``epoch.py``.
+
 Rows written after the last checkpoint of a bounded job that reached its end of input
 (``flush()``) are committed when the sink closes; without end of input (a failure) the
 open transaction is rolled back, as recovery replays those rows.
@@ -63,7 +70,6 @@ from catalog.connectors import EXACTLY_ONCE_MODE, Guarantee
 from catalog.errors import OptionError
 from catalog.types import parse_type
 from planner.physical import SinkSpec
-from planner.physical_planner import epoch_refusal
 from runtime.connectors.base import SinkWriter, SubtaskContext
 from runtime.connectors.postgres.conn import (
     ConnConfig,
@@ -80,12 +86,8 @@ from runtime.connectors.postgres.epoch import (
     PROGRESS_DDL,
     PROGRESS_TABLE,
     EpochState,
+    choose_mode,
     ensure_progress_table,
-    fold,
-    insert,
-    plan_restore,
-    read_entries,
-    reset,
 )
 from runtime.connectors.postgres.options import connector_name, finish_options, options_bag
 from runtime.connectors.postgres.statements import (
@@ -171,7 +173,6 @@ class PostgresSink(SinkWriter):
         self.recovered = RecoveryResult()
         self.epoch_mode = False  # decided at open (see epoch.py)
         self._epoch: EpochState | None = None
-        self._last_epoch = 0
 
     def __repr__(self) -> str:
         return f"PostgresSink({self.where}, {self.name} at {self.cfg.where}, {self.guarantee.value})"
@@ -204,9 +205,8 @@ class PostgresSink(SinkWriter):
             cur = await admin.execute("SHOW max_prepared_transactions")
             row = await cur.fetchone()
             setting = str(row[0]) if row else "0"
-            self.epoch_mode = self._epoch_mode(setting)
+            self.epoch_mode = await self._open_epoch(admin, setting)
             if self.epoch_mode:
-                await self._open_epoch(admin)
                 return self._start_ticker()
             check_prepared_transactions(setting, self.where)
             try:
@@ -224,42 +224,33 @@ class PostgresSink(SinkWriter):
         if self.interval_ms > 0:
             self._ticker = asyncio.create_task(self._tick(), name=f"postgres-flush {self.where}")
 
-    def _epoch_mode(self, max_prepared: str) -> bool:
-        """Whether exactly-once commits at the barrier (epoch mode) instead of preparing:
-        when asked to, or when the user left it open and the server has no prepared
-        transactions; a plan that does not replay deterministically is refused then."""
-        if self.mode_option:
-            return self.mode_option == "epoch"
-        if max_prepared.strip() not in ("", "0"):
-            return False
+    async def _open_epoch(self, admin: psycopg.AsyncConnection[Any], max_prepared: str) -> bool:
+        """Decide the exactly-once mode (``epoch.choose_mode``); in epoch mode, say so and
+        create the progress table."""
+        server = f"{self.where}: the server at {self.cfg.where}"
         why = self.spec.replay_nondeterminism
-        if why:
-            message, hint = epoch_refusal(self.spec.table, why)
-            raise PostgresError(
-                f"{self.where}: the server at {self.cfg.where} has max_prepared_transactions = 0, so "
-                f"exactly-once would use epoch mode; {message}",
-                hint=hint,
-            )
-        if self.ctx.subtask == 0:
+        if not choose_mode(self.mode_option, max_prepared, self.spec.table, why, server):
+            return False
+        if not self.mode_option and self.ctx.subtask == 0:
             log.warning(
-                "%s: the server at %s has max_prepared_transactions = 0, so exactly-once uses epoch "
-                "mode: each checkpoint's rows are committed at its barrier with a progress row in %s, "
-                "and after a failure the replay of what is already committed is discarded",
-                self.where, self.cfg.where, quote_name(self.progress_name),
+                "%s has max_prepared_transactions = 0, so exactly-once uses epoch mode: each "
+                "checkpoint's rows are committed at its barrier with progress rows in %s, and after "
+                "a failure the replay of what is already committed is discarded",
+                server, quote_name(self.progress_name),
             )  # fmt: skip
-        return True
-
-    async def _open_epoch(self, admin: psycopg.AsyncConnection[Any]) -> None:
         try:
             await ensure_progress_table(admin, self.progress)
         except psycopg.Error as e:
-            error = server_error(self.cfg, self.where, f"creating the progress table {self.progress}", e)
+            doing = f"creating the progress table {quote_name(self.progress_name)}"
+            error = server_error(self.cfg, self.where, doing, e)
             error.hint = (
                 "epoch mode keeps its progress rows in it; let the user create tables in the "
                 f"schema, or create it: {PROGRESS_DDL.format(quote_name(self.progress_name))}"
             )
             raise error from None
-        self._epoch = EpochState(append=not self.key)
+        p, me = self.ctx.parallelism, self.ctx.subtask
+        self._epoch = EpochState(self.progress, self.prefix, me, p, not self.key, self.where)
+        return True
 
     async def _admin_conn(self) -> psycopg.AsyncConnection[Any]:
         if self._admin is None or self._admin.closed:
@@ -466,25 +457,13 @@ class PostgresSink(SinkWriter):
 
     async def _commit_epoch(self, epoch: int) -> None:
         """Epoch mode, at barrier ``epoch`` (or at the end, after the last one): commit the
-        open transaction with the epoch's progress rows, and fold the entries of completed
-        checkpoints into the base (see ``epoch.py``)."""
-        st = self._epoch
-        assert st is not None and self._conn is not None
-        if self._txn_rows == 0 and not st.changed:
-            return
-        p, me = self.ctx.parallelism, self.ctx.subtask
+        open transaction with the epoch's progress rows (see ``epoch.py``)."""
+        assert self._epoch is not None and self._conn is not None
         try:
-            for entry in st.entries(me, p, epoch, self._txn_rows):
-                await insert(self._conn, self.progress, self.prefix, entry)
-            if st.completed > st.base_epoch:
-                base = st.folded_base()
-                await fold(self._conn, self.progress, self.prefix, me, p, st.completed, base)
-                st.folded(base)
-            await self._conn.commit()
+            await self._epoch.commit(self._conn, epoch, self._txn_rows)
         except psycopg.Error as e:
             raise self._write_error(e, f"epoch {epoch}'s transaction is lost; the job must recover") from None
         self._txn_rows = 0
-        self._last_epoch = epoch
 
     async def commit(self, checkpoint_id: int, handle: Any) -> None:
         """COMMIT PREPARED the handle's transaction; idempotent (see the module docstring).
@@ -535,7 +514,7 @@ class PostgresSink(SinkWriter):
                     elif self._epoch is not None:
                         if self._ended:  # the tail after the last checkpoint, if any
                             await self._flush_buffer()
-                            await self._commit_epoch(max(self._last_epoch, self._epoch.completed) + 1)
+                            await self._commit_epoch(max(self._epoch.last_epoch, self._epoch.completed) + 1)
                         else:
                             await self._conn.rollback()
                     elif self._ended:
@@ -584,32 +563,24 @@ class PostgresSink(SinkWriter):
             )
 
     async def _restore_epoch(self) -> None:
-        """Epoch mode, on every start: read the progress rows this subtask owns, decide what
-        the replay from ``restored_checkpoint`` must drop, and replace them by one base row
-        (in one transaction, before any row is written)."""
-        st, conn = self._epoch, self._conn
-        assert st is not None and conn is not None
-        p, me, restored = self.ctx.parallelism, self.ctx.subtask, self.restored_checkpoint
+        """Epoch mode, on every start: what the replay from ``restored_checkpoint`` drops."""
+        assert self._epoch is not None and self._conn is not None
+        restored = self.restored_checkpoint
         try:
-            entries = await read_entries(conn, self.progress, self.prefix, me, p)
-            plan = plan_restore(entries, restored, me, p, self.where, st.append)
-            await reset(conn, self.progress, self.prefix, me, p, restored, plan.discard)
-            await conn.commit()
+            plan = await self._epoch.restore(self._conn, restored)
         except psycopg.Error as e:
-            doing = f"reading the progress rows in {self.progress_name}"
+            doing = f"restoring from the progress rows in {quote_name(self.progress_name)}"
             raise server_error(self.cfg, self.where, doing, e) from None
         if plan.fresh_lineage:
             log.warning(
-                "%s: starting fresh; the rows that earlier runs of this sink committed stay in %s and "
+                "%s: starting fresh; the rows earlier runs of this sink committed stay in %s, and "
                 "nothing is discarded", self.where, self.name,
             )  # fmt: skip
         elif len(plan.discard):
             log.info(
-                "%s: restored checkpoint %d; %d rows committed after it will be dropped from the replay",
+                "%s: restored checkpoint %d; %d rows committed after it are dropped from the replay",
                 self.where, restored, len(plan.discard),
             )  # fmt: skip
-        st.restored(restored, plan.discard)
-        self._last_epoch = restored
 
     @classmethod
     async def recover_all(
