@@ -307,7 +307,7 @@ async def insert(conn: psycopg.AsyncConnection[Any], table: sql.Identifier, sink
     await conn.execute(
         sql.SQL(
             "INSERT INTO {} (sink_id, subtask, epoch, kind, parallelism, rows, digests) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sink_id, subtask, epoch, kind) DO UPDATE "
+            "VALUES (%s, %s, %s, %s, %s, %s, %b) ON CONFLICT (sink_id, subtask, epoch, kind) DO UPDATE "
             "SET rows = EXCLUDED.rows, digests = EXCLUDED.digests, committed_at = now()"
         ).format(table),
         [sink_id, e.subtask, e.epoch, e.kind, e.parallelism, e.rows, pack([e.digests])],
