@@ -9,13 +9,19 @@ schema, created when missing)::
     subtask      int     the sink subtask
     epoch        bigint  the checkpoint (barrier) id
     kind         text    'written' | 'discarded' | 'base'
+    part         int     an epoch's digests come in parts, written as its rows are flushed
     parallelism  int     the sink's parallelism when the row was written
     rows         bigint  how many rows the entry stands for
     digests      bytea   append tables: a 64-bit digest per row (little-endian), else empty
     committed_at timestamptz
-    PRIMARY KEY (sink_id, subtask, epoch, kind)
+    PRIMARY KEY (sink_id, subtask, epoch, kind, part)
 
-The newest ``written`` epoch of a subtask is the epoch it committed last.
+The newest ``written`` epoch of a subtask is the epoch it committed last. The digests of
+an epoch are written into its transaction part by part as its rows are flushed (a part
+per ``SPILL_ROWS`` rows), so that the barrier does not wait for megabytes of them. A part
+written before the barrier names the epoch after the last one committed and is renamed
+at the barrier if the barrier's id is higher (a checkpoint that never reached the sink);
+no complete checkpoint lies between the two, so every comparison below reads the same.
 
 **Why digests, not epoch numbers.** A restore from checkpoint ``m`` replays the sources
 from their positions at ``m``, but the barriers of the replay fall where the coordinator
@@ -73,10 +79,11 @@ log = logging.getLogger(__name__)
 PROGRESS_TABLE = "sqlstream_sink_progress"
 PROGRESS_DDL = (
     "CREATE TABLE IF NOT EXISTS {} (sink_id text NOT NULL, subtask int NOT NULL, "
-    "epoch bigint NOT NULL, kind text NOT NULL, parallelism int NOT NULL, rows bigint NOT NULL, "
-    "digests bytea NOT NULL, committed_at timestamptz NOT NULL DEFAULT now(), "
-    "PRIMARY KEY (sink_id, subtask, epoch, kind))"
+    "epoch bigint NOT NULL, kind text NOT NULL, part int NOT NULL, parallelism int NOT NULL, "
+    "rows bigint NOT NULL, digests bytea NOT NULL, committed_at timestamptz NOT NULL DEFAULT now(), "
+    "PRIMARY KEY (sink_id, subtask, epoch, kind, part))"
 )
+SPILL_ROWS = 16384  # digests per part (128 KiB)
 WRITTEN, DISCARDED, BASE = "written", "discarded", "base"
 _EMPTY = np.zeros(0, dtype=np.uint64)
 
@@ -181,6 +188,7 @@ class Entry:
     parallelism: int
     rows: int
     digests: np.ndarray = field(default_factory=lambda: _EMPTY)
+    part: int = 0
 
 
 def pack(digests: Iterable[np.ndarray]) -> bytes:
@@ -278,12 +286,12 @@ async def read_entries(
     """The progress rows of the old subtasks ``subtask`` owns."""
     cur = await conn.execute(
         sql.SQL(
-            "SELECT subtask, epoch, kind, parallelism, rows, digests FROM {} "
+            "SELECT subtask, epoch, kind, parallelism, rows, digests, part FROM {} "
             "WHERE sink_id = %s AND subtask %% %s = %s"
         ).format(table),
         [sink_id, parallelism, subtask],
     )
-    return [Entry(r[0], r[1], r[2], r[3], r[4], unpack(r[5])) for r in await cur.fetchall()]
+    return [Entry(r[0], r[1], r[2], r[3], r[4], unpack(r[5]), r[6]) for r in await cur.fetchall()]
 
 
 async def reset(
@@ -306,11 +314,12 @@ async def reset(
 async def insert(conn: psycopg.AsyncConnection[Any], table: sql.Identifier, sink_id: str, e: Entry) -> None:
     await conn.execute(
         sql.SQL(
-            "INSERT INTO {} (sink_id, subtask, epoch, kind, parallelism, rows, digests) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %b) ON CONFLICT (sink_id, subtask, epoch, kind) DO UPDATE "
+            "INSERT INTO {} (sink_id, subtask, epoch, kind, part, parallelism, rows, digests) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %b) "
+            "ON CONFLICT (sink_id, subtask, epoch, kind, part) DO UPDATE "
             "SET rows = EXCLUDED.rows, digests = EXCLUDED.digests, committed_at = now()"
         ).format(table),
-        [sink_id, e.subtask, e.epoch, e.kind, e.parallelism, e.rows, pack([e.digests])],
+        [sink_id, e.subtask, e.epoch, e.kind, e.part, e.parallelism, e.rows, pack([e.digests])],
     )
 
 
@@ -346,7 +355,8 @@ class EpochState:
         self.subtask, self.parallelism = subtask, parallelism
         self.append = append
         self.digests = RowDigests() if append else None
-        self.written: list[np.ndarray] = []  # digests of this epoch's rows
+        self.written: list[np.ndarray] = []  # digests of this epoch's rows not yet in a part
+        self.parts = 0  # parts of this epoch written
         self.discarded: list[np.ndarray] = []  # digests of this epoch's dropped replay
         self.discard = DiscardSet(_EMPTY)
         self.base_epoch = 0
@@ -370,12 +380,35 @@ class EpochState:
         self.written.append(digests)
         return batch
 
+    async def flushed(self, conn: psycopg.AsyncConnection[Any], force: bool = False) -> None:
+        """After rows went into the open transaction: write their digests as a part once
+        ``SPILL_ROWS`` of them wait (or when ``force``d, at the barrier)."""
+        waiting = sum(len(d) for d in self.written)
+        if not waiting or (waiting < SPILL_ROWS and not force):
+            return
+        digests = np.concatenate(self.written)
+        part = Entry(
+            self.subtask, self.last_epoch + 1, WRITTEN, self.parallelism, waiting, digests, self.parts
+        )
+        await insert(conn, self.progress, self.sink_id, part)
+        self.written, self.parts = [], self.parts + 1
+
     async def commit(self, conn: psycopg.AsyncConnection[Any], epoch: int, rows: int) -> bool:
         """At barrier ``epoch`` (``rows`` written into the open transaction on ``conn``):
-        add the epoch's progress rows, fold the entries of completed checkpoints into the
-        base, and COMMIT. False when there was nothing to commit. psycopg errors propagate."""
+        add the epoch's last progress rows, fold the entries of completed checkpoints into
+        the base, and COMMIT. False when there was nothing to commit. psycopg errors
+        propagate."""
         if rows == 0 and not self.discarded and self.completed <= self.base_epoch:
             return False
+        if self.append:
+            await self.flushed(conn, force=True)
+            if self.parts and epoch != self.last_epoch + 1:
+                await conn.execute(
+                    sql.SQL(
+                        "UPDATE {} SET epoch = %s WHERE sink_id = %s AND subtask = %s AND epoch = %s"
+                    ).format(self.progress),
+                    [epoch, self.sink_id, self.subtask, self.last_epoch + 1],
+                )
         for entry in self._entries(epoch, rows):
             await insert(conn, self.progress, self.sink_id, entry)
         if self.completed > self.base_epoch:
@@ -390,16 +423,17 @@ class EpochState:
         return True
 
     def _entries(self, epoch: int, rows: int) -> list[Entry]:
+        """The epoch's rows of an upsert table (a count) and its dropped replay."""
         out = []
         me, p = self.subtask, self.parallelism
-        if rows:
-            written = np.concatenate(self.written) if self.written else _EMPTY
-            out.append(Entry(me, epoch, WRITTEN, p, rows, written))
+        if rows and not self.append:
+            out.append(Entry(me, epoch, WRITTEN, p, rows))
+        self.parts = 0
         if self.discarded:
             gone = np.concatenate(self.discarded)
             out.append(Entry(me, epoch, DISCARDED, p, len(gone), gone))
             self.discarded_by_epoch[epoch] = gone
-        self.written, self.discarded = [], []
+        self.discarded = []
         return out
 
     async def restore(self, conn: psycopg.AsyncConnection[Any], restored: int) -> Restore:

@@ -337,6 +337,9 @@ class PostgresSink(SinkWriter):
         if self.exactly_once:
             try:
                 await self._execute(changes)
+                if self._epoch is not None:
+                    assert self._conn is not None
+                    await self._epoch.flushed(self._conn)
             except psycopg.Error as e:
                 raise self._write_error(e, "the open transaction is lost; the job must recover") from None
             self._txn_rows += table.num_rows
