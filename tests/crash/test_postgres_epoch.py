@@ -25,16 +25,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash.harness import ROOT, CrashReport
+from tests.crash.harness import ROOT
 from tests.crash.test_postgres_exactly_once import (
     LONG,
     _env,
+    assert_exact,
     execute,
     finished_marker,
+    forget_sink,
     jdbc,
     run_upserts,
     run_windows,
     settings,
+    upsert_rounds,
 )
 
 pytestmark = pytest.mark.postgres
@@ -55,25 +58,12 @@ def kafka_bootstrap() -> str:
     return _env("SQLSTREAM_KAFKA_BOOTSTRAP")
 
 
-def drop(dsn: str, table: str) -> None:
-    execute(dsn, f'DROP TABLE IF EXISTS "{table}"')
-    execute(dsn, "CREATE TABLE IF NOT EXISTS sqlstream_sink_progress (sink_id text)")  # for the DELETE
-    execute(dsn, "DELETE FROM sqlstream_sink_progress WHERE sink_id = %s", [table])
-
-
 @pytest.fixture
 def table(noprep_dsn: str) -> Iterator[str]:
     name = f"epoch_{uuid.uuid4().hex[:10]}"
     yield name
-    drop(noprep_dsn, name)
-
-
-def assert_exact(tmp: Path, report: CrashReport) -> None:
-    assert report.exact, (
-        report.summary() + f"; missing {report.missing[:5]}, duplicated {report.duplicated[:5]}"
-    )
-    assert report.kills > 0, report.summary()
-    assert not list((tmp / "checkpoints").glob("*/chk-*")), "a finished job leaves no checkpoint"
+    execute(noprep_dsn, f'DROP TABLE IF EXISTS "{name}"')
+    forget_sink(noprep_dsn, name)
 
 
 def test_windows_in_epoch_mode_survive_kills(
@@ -81,7 +71,7 @@ def test_windows_in_epoch_mode_survive_kills(
 ) -> None:
     report = run_windows(tmp_path, noprep_dsn, noprep_url, table, kills=0, seed=13, rows=24000, rate=4000)
     assert not [p for p in report.kills_by_point if p.startswith("missed")], report.summary()
-    assert_exact(tmp_path, report)
+    assert_exact(noprep_dsn, tmp_path, table, report)
 
 
 def test_upserts_in_epoch_mode_survive_kills(
@@ -91,7 +81,7 @@ def test_upserts_in_epoch_mode_survive_kills(
         tmp_path, noprep_dsn, noprep_url, kafka_bootstrap, table, kills=0, seed=3, rows=300000
     )
     assert not [p for p in report.kills_by_point if p.startswith("missed")], report.summary()
-    assert_exact(tmp_path, report)
+    assert_exact(noprep_dsn, tmp_path, table, report)
 
 
 @pytest.mark.slow
@@ -106,7 +96,7 @@ def test_windows_in_epoch_mode_many_kills(
         tmp_path, noprep_dsn, noprep_url, table, kills=kills, seed=seed, rows=rows, rate=5000
     )
     assert report.kills >= kills, report.summary()
-    assert_exact(tmp_path, report)
+    assert_exact(noprep_dsn, tmp_path, table, report)
 
 
 @pytest.mark.slow
@@ -115,27 +105,8 @@ def test_upserts_in_epoch_mode_many_kills(
     tmp_path: Path, noprep_dsn: str, noprep_url: str, kafka_bootstrap: str
 ) -> None:
     """Rounds on fresh topics and tables until the kills add up, as for two-phase mode."""
-    kills = int(os.environ["SQLSTREAM_CRASH_KILLS"])
-    seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
-    total = CrashReport()
-    round_no = 0
-    while total.kills < kills:
-        round_no += 1
-        name = f"epoch_{uuid.uuid4().hex[:10]}"
-        tmp = tmp_path / f"round{round_no}"
-        tmp.mkdir()
-        try:
-            report = run_upserts(
-                tmp, noprep_dsn, noprep_url, kafka_bootstrap, name, kills=10, seed=seed + round_no,
-                rows=300000,
-            )  # fmt: skip
-            assert report.exact, report.summary()
-        finally:
-            drop(noprep_dsn, name)
-        total.runs += report.runs
-        total.kills += report.kills
-        total.kills_by_point.update(report.kills_by_point)
-    print(f"kafka -> upserts -> postgres (epoch mode), {round_no} rounds: {total.summary()}")
+    total, rounds = upsert_rounds(tmp_path, noprep_dsn, noprep_url, kafka_bootstrap)
+    print(f"kafka -> upserts -> postgres (epoch mode), {rounds} rounds: {total.summary()}")
 
 
 # ---- processing time: refused -------------------------------------------------------------
