@@ -7,6 +7,7 @@ import pytest
 
 import planner
 from catalog import Catalog
+from catalog.errors import SqlStreamError
 from planner.errors import PlanError
 from planner.physical import SinkSpec
 
@@ -115,7 +116,7 @@ def test_mode_round_trips_through_plan_json(cat: Catalog) -> None:
 
 
 def test_a_bad_mode_is_refused_with_the_choices(cat: Catalog) -> None:
-    with pytest.raises(Exception, match="is not one of two-phase, epoch"):
+    with pytest.raises(SqlStreamError, match="is not one of two-phase, epoch"):
         for statement in planner.parse(
             "CREATE TABLE bad (a BIGINT) WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://db/x', "
             "'table-name' = 'o', 'sink.exactly-once.mode' = 'epochs')"
