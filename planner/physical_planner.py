@@ -346,9 +346,10 @@ class PhysicalPlanner:
             p = parse_int(table.options["sink.parallelism"], "sink.parallelism")
         keys = pk if (pk and changelog != ChangelogMode.INSERT_ONLY) else ()
         guarantee = delivery_guarantee(spec.name, table.options, self.config)
+        edge = self._edge(child, p, keys)
         mode, nondeterminism = "", None
         if guarantee == Guarantee.EXACTLY_ONCE and spec.exactly_once_modes:
-            nondeterminism = replay_nondeterminism(node.input)
+            nondeterminism = replay_nondeterminism(node.input) or self._round_robin(edge, p)
             mode = exactly_once_mode(spec, table.name, table.options, nondeterminism)
         sink = SinkSpec(
             table=table.name,
@@ -360,9 +361,28 @@ class PhysicalPlanner:
             exactly_once_mode=mode,
             replay_nondeterminism=nondeterminism,
         )
-        return self._add(
-            f"Sink({table.name})", sink, (self._edge(child, p, keys),), node.fields, p, changelog
-        )
+        return self._add(f"Sink({table.name})", sink, (edge,), node.fields, p, changelog)
+
+    def _round_robin(self, edge: Edge, parallelism: int) -> str | None:
+        """Whether rows reach the sink's subtasks round-robin (a REBALANCE, or a forward
+        edge between different parallelisms, on the way from the last keyed exchange or
+        source): then which subtask writes a row depends on timing, and a replay may hand
+        it to another one than the first run did."""
+        todo = [(edge, parallelism)]
+        while todo:
+            e, p = todo.pop()
+            src = self.nodes[e.source - 1]
+            if e.partitioning == Partitioning.REBALANCE or (
+                e.partitioning == Partitioning.FORWARD and src.parallelism != p
+            ):
+                return (
+                    f"rows go round-robin from {src.name} ({src.parallelism} subtasks) to {p} subtasks, so "
+                    "a replay may hand a row to another sink subtask; give the sink the parallelism "
+                    "of its input ('sink.parallelism')"
+                )
+            if e.partitioning == Partitioning.FORWARD:
+                todo.extend((i, src.parallelism) for i in src.inputs)
+        return None
 
     def _updating_producer(self, node: Node) -> str:
         """The operator that first makes the stream updating, for the error message."""

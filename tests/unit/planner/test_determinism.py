@@ -100,6 +100,25 @@ def test_nondeterministic_plans_are_refused_for_epoch_mode(cat: Catalog, sql: st
     assert sink(cat, sql.format(t="pg_alo")).exactly_once_mode == ""
 
 
+def test_round_robin_into_the_sink_is_refused_for_epoch_mode(cat: Catalog) -> None:
+    """Which subtask gets a round-robin row depends on timing: a replay could not tell it."""
+    with_p3 = (
+        "WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://db/x', 'table-name' = 'o', "
+        "'sink.parallelism' = '3', 'sink.exactly-once.mode' = 'epoch')"
+    )
+    for statement in planner.parse(
+        f"CREATE TABLE pg_p3 (a BIGINT, b BIGINT) {with_p3}; "
+        f"CREATE TABLE pg_p3k (a BIGINT, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) {with_p3}"
+    ):
+        cat.create(planner.create_table(statement, cat))
+    config = {**CHECKPOINTS, "parallelism.default": "2"}
+    with pytest.raises(PlanError, match=r"rows go round-robin from .* \(2 subtasks\) to 3 subtasks"):
+        planner.plan("INSERT INTO pg_p3 SELECT v, v FROM seq", cat, config)
+    keyed = planner.plan("INSERT INTO pg_p3k SELECT v % 7, COUNT(*) FROM seq GROUP BY v % 7", cat, config)
+    assert isinstance(keyed.sinks[0].spec, SinkSpec)
+    assert keyed.sinks[0].spec.exactly_once_mode == "epoch"  # hashed by the key into the sink
+
+
 def test_an_unused_proctime_column_does_not_count(cat: Catalog) -> None:
     spec = sink(cat, "INSERT INTO pg_auto SELECT v, v FROM seq")  # seq declares pt AS PROCTIME()
     assert spec.replay_nondeterminism is None
