@@ -31,7 +31,10 @@ What a deterministic plan does replay is the same *rows* (for each sink subtask 
 multiset after ``m``). So an append sink keeps a digest of every row it committed after
 the newest completed checkpoint, and after a restore from ``m`` drops replayed rows whose
 digest is among those committed after ``m`` (each digest as many times as it was
-committed), then writes normally: no row lands twice, none is lost.
+committed), then writes normally: no row lands twice, none is lost. (Two different rows with one
+64-bit digest would be taken for each other while the set is not spent; the odds are
+about n^2 / 2^64 for n rows. The digest is DuckDB's ``hash``: restart with the DuckDB
+version that crashed, or the replay is not recognised.)
 
 The *excess* of checkpoint ``y`` (rows in the table that checkpoint ``y`` does not account
 for) is ``base - discarded(epoch <= y) + written(epoch > y)``, where ``base`` is the
