@@ -85,6 +85,7 @@ def test_upserts_in_epoch_mode_survive_kills(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the long runs take minutes
 @LONG
 def test_windows_in_epoch_mode_many_kills(
     tmp_path: Path, noprep_dsn: str, noprep_url: str, table: str
@@ -100,6 +101,7 @@ def test_windows_in_epoch_mode_many_kills(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the long runs take minutes
 @LONG
 def test_upserts_in_epoch_mode_many_kills(
     tmp_path: Path, noprep_dsn: str, noprep_url: str, kafka_bootstrap: str
