@@ -11,7 +11,8 @@ is named and at start when the server makes the choice.
 
     source <(scripts/services up)
     .venv/bin/pytest tests/crash/test_postgres_epoch.py -q                           # short (CI)
-    SQLSTREAM_CRASH_KILLS=50 .venv/bin/pytest tests/crash/test_postgres_epoch.py -m slow -q -s
+    SQLSTREAM_CRASH_KILLS=50 SQLSTREAM_CRASH_ROWS=1800000 \\
+        .venv/bin/pytest tests/crash/test_postgres_epoch.py -m slow -q -s
 """
 
 from __future__ import annotations
