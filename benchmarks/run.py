@@ -19,6 +19,9 @@ Queries (10,000 keys by default, event time advancing 1 ms every 1,000 rows):
     hop          4 s windows every 1 s: COUNT(*), SUM, MAX per key
     session      session windows, 100 ms gap, per key
     group        unwindowed GROUP BY (a changelog out)
+    join         Nexmark q3-like regular join: every row of ``src`` (an auction, its seller
+                 ``k``) joined with ``person`` (``--keys`` rows, one per seller), filtered
+                 after the join as q3 is written; both sides' rows stay in the join's state
 """
 
 from __future__ import annotations
@@ -84,6 +87,13 @@ QUERIES: dict[str, tuple[str, str]] = {
         "SELECT k, COUNT(*) AS cnt, SUM(v) AS total, MAX(created) AS created FROM src GROUP BY k",
         "SELECT k, count(*), sum(v) FROM data GROUP BY k",
     ),
+    "join": (
+        "SELECT p.id, p.city, a.seq AS auction, a.created FROM src a JOIN person p ON a.k = p.id "
+        "WHERE a.v % 10 = 0 AND p.city < 50",
+        "SELECT p.id, p.city, a.seq FROM data a JOIN "
+        "(SELECT range AS id, range % 100 AS city FROM range(10000)) p ON a.k = p.id "
+        "WHERE a.v % 10 = 0 AND p.city < 50",
+    ),
 }
 LATENCIES: list[float] = []
 
@@ -145,13 +155,19 @@ def run_sqlstream(args: argparse.Namespace, path: Path | None) -> tuple[float, d
     fields = {
         "projection": "k BIGINT, v2 BIGINT, ts TIMESTAMP_LTZ(3), created TIMESTAMP_LTZ(3)",
         "group": "k BIGINT, cnt BIGINT, total BIGINT, created TIMESTAMP_LTZ(3), PRIMARY KEY (k) NOT ENFORCED",
+        "join": "id BIGINT, city BIGINT, auction BIGINT, created TIMESTAMP_LTZ(3)",
     }.get(
         args.query,
         "k BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), cnt BIGINT, total BIGINT, "
         "top BIGINT, created TIMESTAMP_LTZ(3)",
     )
+    person = (
+        "CREATE TABLE person (id BIGINT, city AS id % 100) WITH ('connector' = 'datagen', "
+        f"'number-of-rows' = '{args.keys}', 'rows-per-second' = '1000000000', "
+        f"'fields.id.kind' = 'sequence', 'fields.id.start' = '0', 'fields.id.end' = '{args.keys - 1}');"
+    )
     for stmt in planner.parse(
-        f"{source_ddl(args, path)}; CREATE TABLE out ({fields}) WITH ('connector' = 'blackhole')"
+        f"{source_ddl(args, path)}; {person} CREATE TABLE out ({fields}) WITH ('connector' = 'blackhole')"
     ):
         cat.create(planner.create_table(stmt, cat))
     config = {"parallelism.default": str(args.parallelism)}
@@ -177,7 +193,7 @@ def peak_rss_mb() -> float:
 
 def duckdb_rows_per_s(args: argparse.Namespace, data: pa.Table | None, path: Path | None) -> float:
     con = duckdb.connect(config={"threads": 2})
-    sql = QUERIES[args.query][1]
+    sql = QUERIES[args.query][1].replace("range(10000)", f"range({args.keys})")
     t0 = time.perf_counter()
     if path is None:
         assert data is not None
@@ -231,6 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "seconds": round(seconds, 3),
             "rows_per_s": round(m["rows_read"] / seconds),
             "rows_out": m["rows_written"],
+            "state_rows": sum(op["state_rows"] for op in m["operators"]),
             "peak_rss_mb": round(rss_mb),
             "p50_latency_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
             "p99_latency_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None,

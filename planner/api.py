@@ -20,19 +20,22 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from catalog.connectors import validate_options
+from catalog.config import PIPELINE_NAME
+from catalog.connectors import configure_table, table_info
 from catalog.errors import SqlStreamError
 from catalog.schema import Column, ColumnKind, Schema
 from catalog.store import Catalog
 from catalog.table import TableDef, ViewDef
 from planner import statements as st
-from planner.binder import Binder, Scope
+from planner.bind.scope import Scope
+from planner.binder import Binder
 from planner.errors import PlanError
 from planner.explain import explain_plan
 from planner.logical import BoundField, LogicalNode, Scan
 from planner.parse import parse, parse_expression
 from planner.physical import PhysicalPlan
 from planner.physical_planner import PhysicalPlanner
+from planner.refusals import refuse
 from planner.rules import apply_rules
 from planner.typecheck import infer
 
@@ -113,13 +116,20 @@ def plan(
         )
     cfg = dict(config or {})
     roots = logical_plan(statement, catalog, cfg)
+    parts = statement.inserts if isinstance(statement, st.StatementSet) else [statement]
+    for root, part in zip(roots, parts):
+        try:
+            refuse(root)
+        except SqlStreamError as e:
+            located = _located(e, part)
+            raise (_located(located, statement) if part is not statement else located) from None
     rewritten: list[LogicalNode] = []
     applied: list[str] = []
     for root in roots:
         new_root, names = apply_rules(root)
         rewritten.append(new_root)
         applied.extend(n for n in names if n not in applied)
-    name = cfg.get("pipeline.name") or _default_name(statement)
+    name = PIPELINE_NAME.get(cfg) or _default_name(statement)
     try:
         return PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
     except SqlStreamError as e:
@@ -153,7 +163,6 @@ def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
             f"expected CREATE TABLE, got {type(statement).__name__}", line=statement.line, col=statement.col
         )
     try:
-        validate_options(statement.options, f"table '{statement.name}'")
         table = TableDef(
             name=statement.name,
             schema=statement.schema,
@@ -161,6 +170,7 @@ def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
             temporary=statement.temporary,
             comment=statement.comment,
         )
+        configure_table(table_info(table))  # every option and the rules between them
         return _type_computed_columns(table, catalog)
     except SqlStreamError as e:
         raise _located(e, statement) from None
@@ -174,12 +184,11 @@ def _type_computed_columns(table: TableDef, catalog: Catalog) -> TableDef:
     base = [c for c in table.schema.columns if c.kind != ColumnKind.COMPUTED]
     scan = Scan(tuple(BoundField(c.name, c.type) for c in base), table)
     scope = Scope.of(scan, {table.name})
-    types = {f.name: f.type for f in scan.fields}
     columns: list[Column] = []
     for col in table.schema.columns:
         if col.kind == ColumnKind.COMPUTED:
             bound = binder.bind_expr(parse_expression(col.expr or ""), scope)
-            col = replace(col, type=infer(bound, types.__getitem__))
+            col = replace(col, type=infer(bound, scan.field_type))
         columns.append(col)
     typed = replace(table, schema=Schema(tuple(columns), table.schema.watermark, table.schema.primary_key))
     binder.scan(typed)  # binds the watermark expression: a bad one fails here, not at run time

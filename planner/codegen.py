@@ -8,11 +8,24 @@ quoting of column names (the runtime names the input relation ``input``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlglot import exp
 
 from catalog.errors import did_you_mean
+from catalog.types import DataType
+from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
-from planner.functions import FUNCTIONS
+from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
+from planner.numeric import (
+    BITS,
+    decimal_divide_sql,
+    decimal_to_integral_sql,
+    float_to_integral_sql,
+    template,
+    wrap_sql,
+)
+from planner.scalars import REWRITES, to_timestamp_ltz
 from planner.typecheck import Lookup, cast_target, function_name, infer
 
 _UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
@@ -30,19 +43,221 @@ def to_duckdb(node: exp.Expr, lookup: Lookup) -> str:
 
 def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
     """Children first, then the node: a rewrite may build a new node around its children
-    (``CAST(x AS INT) / 2`` becomes ``IntDiv``), and those children must be DuckDB's too.
-    Types are decided on the Flink expression, before its children change."""
-    integral_division = (
-        isinstance(node, exp.Div)
-        and infer(node.left, lookup).is_integral
-        and infer(node.right, lookup).is_integral
+    (``CAST(x AS INT) / 2`` becomes an integer division), and those children must be
+    DuckDB's too. Types are decided on the Flink expression, before its children change."""
+    typing = _typing(node, lookup)
+    instant_floor = (
+        isinstance(node, exp.Floor | exp.Ceil)
+        and node.args.get("to") is not None
+        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
+    )
+    instant_days = (
+        isinstance(node, exp.Add | exp.Sub)
+        and isinstance(node.expression, exp.Interval)
+        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
     )
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
             node.set(key, _translate(value, lookup))
         elif isinstance(value, list):
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
-    return _rewrite(node, integral_division)
+    if instant_days:
+        node.set("expression", _days_as_seconds(node.expression))
+    if instant_floor and isinstance(node, exp.Floor | exp.Ceil) and _unit(node.args["to"]) in _CLOCK_UNITS:
+        return _floor_instant(node)
+    if typing is not None:
+        return _typed_rewrite(node, typing)
+    return _rewrite(node)
+
+
+@dataclass(frozen=True)
+class _Typing:
+    """Flink types of an operator's operands and result, and its Flink text (for errors)."""
+
+    operands: tuple[DataType, ...]
+    result: DataType
+    text: str
+
+
+def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
+    if isinstance(node, exp.Cast):
+        return _Typing((infer(node.this, lookup),), cast_target(node), "")
+    if isinstance(node, _ARITHMETIC):
+        operands = (infer(node.left, lookup), infer(node.right, lookup))
+        return _Typing(operands, infer(node, lookup), node.sql(dialect=Flink))
+    if isinstance(node, exp.Neg | exp.Abs | exp.Round):
+        return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
+    return None
+
+
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod)
+_SYMBOL = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*"}
+
+
+def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
+    if isinstance(n, exp.Cast):
+        return _cast(n, typing.operands[0], typing.result)
+    result = typing.result
+    integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
+    if isinstance(n, exp.Neg | exp.Abs | exp.Round):
+        return _unary(n, typing.operands[0], result)
+    assert isinstance(n, exp.Binary)
+    left, right = n.left, n.right
+    if isinstance(n, exp.Div | exp.IntDiv | exp.Mod) and (integral or result.name == "DECIMAL"):
+        # Java's / and % by zero throw, and Flink's job fails: so does ours, naming the
+        # expression (DuckDB's own message would show its rewritten SQL).
+        message = exp.Literal.string(f"division by zero in {typing.text}")
+        a_type, b_type = typing.operands
+        if isinstance(n, exp.Mod):
+            value = (
+                template(wrap_sql("CAST({a} AS HUGEINT) % {b}", result), a=left, b=right)
+                if integral
+                else template(f"TRY_CAST({{a}} % {{b}} AS {result.duckdb()})", a=left, b=right)
+            )
+        elif integral:
+            value = template(wrap_sql("CAST({a} AS HUGEINT) // {b}", result), a=left, b=right)
+        else:
+            value = template(decimal_divide_sql("{a}", a_type, "{b}", b_type, result), a=left, b=right)
+        # NULL / 0 is NULL in Flink: the null check comes before the division.
+        return template(
+            "CASE WHEN {a} IS NOT NULL AND {b} = 0 THEN error({m}) ELSE {v} END",
+            a=left,
+            b=right,
+            m=message,
+            v=value,
+        )
+    if isinstance(n, exp.Div):
+        return exp.Div(this=left, expression=right, typed=True, safe=False)
+    if isinstance(n, exp.Add | exp.Sub | exp.Mul):
+        op = _SYMBOL[type(n)]
+        if integral:
+            return template(wrap_sql("CAST({a} AS HUGEINT) " + op + " {b}", result), a=left, b=right)
+        if result.name == "DECIMAL":  # Flink's widened type; NULL when even that overflows
+            return template(f"TRY_CAST({{a}} {op} {{b}} AS {result.duckdb()})", a=left, b=right)
+    return n
+
+
+def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
+    """-x, ABS and ROUND of an integer wrap around (Java's -Integer.MIN_VALUE is itself);
+    ROUND of a DOUBLE has no negative zero (Flink rounds through BigDecimal)."""
+    x = n.this
+    if isinstance(n, exp.Neg):
+        return template(wrap_sql("-CAST({x} AS HUGEINT)", result), x=x) if result.is_integral else n
+    if isinstance(n, exp.Abs):
+        return template(wrap_sql("abs(CAST({x} AS HUGEINT))", result), x=x) if result.is_integral else n
+    places = n.args.get("decimals") or exp.Literal.number(0)
+    if result.is_integral:
+        return template(wrap_sql("round(CAST({x} AS HUGEINT), {r})", result), x=x, r=places)
+    if result.name == "DECIMAL":
+        return template(f"TRY_CAST(round({{x}}, {{r}}) AS {result.duckdb()})", x=x, r=places)
+    if arg.name in ("DOUBLE", "FLOAT"):
+        return template("round({x}, {r}) + 0.0", x=x, r=places)
+    return n
+
+
+def _cast(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
+    """Casts as Flink's cast rules do them, where DuckDB's differ."""
+    converted = _convert(n, source, target)
+    if target.name in ("VARCHAR", "CHAR") and target.precision:  # Flink cuts to the length
+        length = target.precision
+        if target.name == "VARCHAR":
+            return template(f"left({{x}}, {length})", x=converted)
+        return template(f"rpad(left({{x}}, {length}), {length}, ' ')", x=converted)
+    return converted
+
+
+_INTEGER_TEXT = r"[+-]?[0-9]+(\.[0-9]*)?"
+_TRUNCATE_TO = {0: "second", 3: "millisecond"}
+
+
+def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
+    x = n.this
+    if source.name == "BOOLEAN" and target.is_string:
+        return template("CASE WHEN {x} THEN 'TRUE' WHEN NOT {x} THEN 'FALSE' END", x=x)
+    if source.name == "TIMESTAMP" and target.is_string:
+        # Flink prints exactly the type's fraction digits: TIMESTAMP(3) '... 00:00:00.000'
+        precision = source.precision if source.precision is not None else 6
+        fraction = f" || '.' || left(strftime({{x}}, '%f') || '000', {precision})" if precision else ""
+        return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=x)
+    if source.is_string and target.is_integral:
+        return _string_to_integral(n, target)
+    if target.name == "FLOAT" and source.name == "DOUBLE":  # Java: out of range is infinite
+        return template(
+            "CAST(CASE WHEN abs({x}) > 3.4028234663852886e38 AND NOT isinf({x}) "
+            "THEN sign({x}) * CAST('inf' AS DOUBLE) ELSE {x} END AS FLOAT)",
+            x=x,
+        )
+    if target.name == "TIME" and not target.precision and source.is_timestamp:
+        return template("CAST(date_trunc('second', {x}) AS TIME)", x=x)
+    if target.is_timestamp and target.precision in _TRUNCATE_TO and source.is_timestamp:
+        # fraction digits beyond the type's precision are cut off, not kept
+        return template(f"date_trunc('{_TRUNCATE_TO[target.precision]}', {{x}})", x=_rewrite(n))
+    return _convert_numeric(n, source, target)
+
+
+def _string_to_integral(n: exp.Cast, target: DataType) -> exp.Expr:
+    """BinaryStringDataUtil.toLong: blanks trimmed, a fraction cut off ('1.5' is 1), no
+    exponent; what it cannot read fails a CAST and is NULL for TRY_CAST."""
+    strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+    kind = "CAST" if strict else "TRY_CAST"
+    failed = "error('cannot CAST ''' || {x} || ''' AS " + target.sql() + "')" if strict else "NULL"
+    return template(
+        "CASE WHEN {x} IS NULL THEN NULL "
+        f"WHEN regexp_full_match(trim({{x}}), '{_INTEGER_TEXT}') "
+        f"THEN {kind}(regexp_extract(trim({{x}}), '^[+-]?[0-9]+') AS {target.duckdb()}) "
+        f"ELSE {failed} END",
+        x=n.this,
+    )
+
+
+def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
+    x = n.this
+    if target.is_integral and source.name in ("DOUBLE", "FLOAT"):
+        return template(float_to_integral_sql("{x}", target), x=x)
+    if target.is_integral and source.name == "DECIMAL":
+        return template(decimal_to_integral_sql("{x}", target), x=x)
+    if target.is_integral and source.is_integral and BITS[source.name] > BITS[target.name]:
+        return template(wrap_sql("{x}", target), x=x)
+    if target.name == "DECIMAL" and source.is_numeric:  # overflow is NULL in Flink
+        return exp.TryCast(this=x, to=exp.DataType.build(target.duckdb(), dialect="duckdb"))
+    return _rewrite(n)
+
+
+def _days_as_seconds(interval: exp.Expr) -> exp.Expr:
+    """``INTERVAL 'n' DAY`` as ``n * 86400`` seconds: Flink adds a day to a TIMESTAMP_LTZ as
+    24 hours of time, where DuckDB would add a calendar day in the session's time zone
+    (23 or 25 hours across a DST change)."""
+    unit = interval.args.get("unit")
+    value = interval.this
+    if not (isinstance(unit, exp.Var) and unit.name.upper() == "DAY" and isinstance(value, exp.Literal)):
+        return interval
+    try:
+        days = int(value.name)
+    except ValueError:
+        return interval
+    return exp.Interval(this=exp.Literal.string(str(days * 86400)), unit=exp.var("SECOND"))
+
+
+_CLOCK_UNITS = {
+    "DAY": 86_400_000_000,
+    "HOUR": 3_600_000_000,
+    "MINUTE": 60_000_000,
+    "SECOND": 1_000_000,
+    "MILLISECOND": 1_000,
+}
+
+
+def _floor_instant(node: exp.Floor | exp.Ceil) -> exp.Expr:
+    """FLOOR/CEIL of a TIMESTAMP_LTZ to a day or less, as Flink computes it: the local time
+    on the instant's own UTC offset, floored, minus that same offset. So 01:30 PDT in the
+    hour a DST change repeats floors to 01:00 PDT (DuckDB's date_trunc: 01:00 PST), and
+    03:30 PDT on the day DST starts floors to 00:00 at -07:00 (Flink's answer, though that
+    midnight was PST)."""
+    step = _CLOCK_UNITS[_unit(node.args["to"])]
+    local = "epoch_us({x}) + CAST(date_part('timezone', {x}) AS BIGINT) * 1000000"
+    floor = f"{{x}} - to_microseconds(((({local}) % {step}) + {step}) % {step})"
+    ceil = f"CASE WHEN {floor} = {{x}} THEN {{x}} ELSE {floor} + to_microseconds({step}) END"
+    return template(floor if isinstance(node, exp.Floor) else ceil, x=node.this)
 
 
 def _cast_type(cast: exp.Cast) -> exp.DataType:
@@ -56,7 +271,7 @@ def _unit(node: exp.Expr | None) -> str:
     return text
 
 
-def _rewrite(n: exp.Expr, integral_division: bool) -> exp.Expr:
+def _rewrite(n: exp.Expr) -> exp.Expr:
     if isinstance(n, exp.Column):
         return exp.column(exp.to_identifier(n.name, quoted=True))
     if isinstance(n, exp.Cast):
@@ -66,10 +281,6 @@ def _rewrite(n: exp.Expr, integral_division: bool) -> exp.Expr:
         if isinstance(n, exp.TryCast) and _is_flink_strict_cast(n):
             cls = exp.Cast
         return cls(this=source, to=target)
-    if isinstance(n, exp.Div):
-        if integral_division:
-            return exp.IntDiv(this=n.left, expression=n.right)
-        return exp.Div(this=n.left, expression=n.right, typed=True, safe=False)
     if isinstance(n, exp.Floor | exp.Ceil) and n.args.get("to") is not None:
         unit = _unit(n.args["to"]).lower()
         trunc = exp.func("date_trunc", exp.Literal.string(unit), n.this)
@@ -84,6 +295,9 @@ def _rewrite(n: exp.Expr, integral_division: bool) -> exp.Expr:
         )
     if isinstance(n, exp.Anonymous):
         return _anonymous(n)
+    rewrite = REWRITES.get(type(n))
+    if rewrite is not None:
+        return rewrite(n)
     if isinstance(n, exp.Dot) and isinstance(n.this, exp.Column | exp.Dot):
         return exp.func("struct_extract", n.this, exp.Literal.string(n.expression.name))
     return n
@@ -97,6 +311,9 @@ def _is_flink_strict_cast(n: exp.TryCast) -> bool:
 def _anonymous(n: exp.Anonymous) -> exp.Expr:
     name = function_name(n)
     args = n.expressions
+    rewrite = REWRITES.get(name)
+    if rewrite is not None:
+        return rewrite(n)
     if name == "SPLIT_INDEX" and len(args) == 3:
         return exp.func(
             "list_extract",
@@ -114,25 +331,43 @@ def _anonymous(n: exp.Anonymous) -> exp.Expr:
         precision = int(args[1].name) if len(args) == 2 and args[1].is_int else 3
         if precision not in (0, 3):
             raise UnsupportedError("TO_TIMESTAMP_LTZ with a precision other than 0 or 3")
-        epoch = exp.paren(args[0], copy=False)
-        seconds = exp.Div(this=epoch, expression=exp.Literal.number(1000)) if precision == 3 else epoch
-        return exp.func("to_timestamp", seconds)
+        return to_timestamp_ltz(args[0], precision)
     return n
 
 
 def check_supported(node: exp.Expr) -> None:
-    """Raise for a function we cannot run, at planning time rather than when a job fails."""
+    """Raise for a function we cannot run, at planning time rather than when a job fails:
+    every function call must be in :mod:`planner.functions`' table."""
     for sub in node.walk():
-        if not isinstance(sub, exp.Anonymous):
+        if isinstance(sub, exp.Window):
+            name = function_name(sub.this)
+            raise UnsupportedError(
+                f"window function {name}(...) OVER (...) is not supported yet",
+                hint="Top-N and deduplication (ROW_NUMBER() OVER ...) and OVER aggregations "
+                "are not planned yet",
+            )
+        if not isinstance(sub, exp.Func) or isinstance(sub, _OPERATOR_NODES):
             continue
         name = function_name(sub)
-        if name in _UNSUPPORTED:
-            raise UnsupportedError(f"function {name} is not supported yet")
-        if name not in FUNCTIONS:
-            raise PlanError(
-                f"no function named {name}",
-                hint=did_you_mean(name, FUNCTIONS) or "SHOW FUNCTIONS lists the functions",
+        if name in FUNCTIONS or name in STRUCTURAL:
+            continue
+        if name in UNSUPPORTED:
+            kind = "aggregate function" if isinstance(sub, exp.AggFunc) else "function"
+            raise UnsupportedError(f"{kind} {name} is not supported yet")
+        if isinstance(sub, exp.AggFunc):
+            raise UnsupportedError(
+                f"aggregate function {name} is not supported yet",
+                hint=f"the aggregates are {', '.join(AGGREGATES)}",
             )
+        raise PlanError(
+            f"no function named {name}",
+            hint=did_you_mean(name, FUNCTIONS) or "SHOW FUNCTIONS lists the functions",
+        )
 
 
-_UNSUPPORTED = {"JSON_QUERY", "JSON_OBJECT", "JSON_ARRAY", "TO_TIMESTAMP_TZ"}
+_OPERATOR_NODES = (
+    exp.Binary, exp.Unary, exp.Connector, exp.Predicate, exp.Cast, exp.Case, exp.If, exp.Coalesce,
+    exp.Extract, exp.Array, exp.Struct, exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Nullif,
+    exp.Greatest, exp.Least, exp.Floor, exp.Ceil,
+)  # fmt: skip
+"""Operators and constructs sqlglot models as functions: not looked up by name."""

@@ -42,6 +42,7 @@ from planner.logical import (
     BoundField,
     Calc,
     Collect,
+    Join,
     LogicalNode,
     LookupJoin,
     Scan,
@@ -164,6 +165,20 @@ class _Analysis:
             inner = self.walk(node.input)
             self.fail(f"the lookup join reads table '{node.table.name}' as it is at the time of each lookup")
             return inner
+        if isinstance(node, Join):
+            # Aligned barriers cut each input at the same rows on a replay, so the pairs a
+            # join emits in an epoch are the same: only tainted fields spoil it.
+            left, right = self.walk(node.left), self.walk(node.right)
+            names = [f.name for f in (*node.left.fields, *node.right.fields)]
+            sides = [left] * len(node.left.fields) + [right] * len(node.right.fields)
+            why = _uses_tainted([exp.column(k) for k, _ in node.keys], left) or _uses_tainted(
+                [exp.column(k) for _, k in node.keys], right
+            )
+            out = {f.name: side[n] for f, n, side in zip(node.fields, names, sides, strict=True) if n in side}
+            why = why or _uses_tainted([node.residual], out)
+            if why:
+                self.fail(f"the join's condition is not replayable: {why}")
+            return out
         if isinstance(node, Union):
             out = {}
             for child in node.children:

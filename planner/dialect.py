@@ -347,6 +347,7 @@ class Flink(Spark):
     REGEXP_EXTRACT_DEFAULT_GROUP = 0  # REGEXP_EXTRACT(s, p) returns the whole match
     SAFE_DIVISION = False  # integer division by zero fails in Flink, it is not NULL
     UNESCAPED_SEQUENCES: dict[str, str] = {}
+    TIME_MAPPING = {**Spark.TIME_MAPPING, "SSS": "%g"}  # DATE_FORMAT's milliseconds
 
     class Tokenizer(Spark.Tokenizer):
         QUOTES = ["'"]

@@ -8,6 +8,7 @@ options are never shown.
 
 from __future__ import annotations
 
+from catalog.config import CHECKPOINTING_INTERVAL, CHECKPOINTING_MODE, checkpointing_enabled
 from catalog.connectors import ChangelogMode, Guarantee, connector_spec
 from catalog.table import redact
 from planner.physical import (
@@ -16,6 +17,7 @@ from planner.physical import (
     CollectSpec,
     Edge,
     GroupAggregateSpec,
+    JoinSpec,
     LookupJoinSpec,
     Node,
     Partitioning,
@@ -109,6 +111,21 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(f"groupBy=[{', '.join(spec.keys)}]")
         attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
         attrs.append("state=[accumulators by key, kept forever]")
+    elif isinstance(spec, JoinSpec):
+        name = "Join"
+        left, right = (plan.node(e.source) for e in node.inputs)
+        attrs.append(f"joinType=[{spec.flink_join_type}]")
+        keys = ", ".join(
+            f"{_column(left, lk)}={_column(right, rk)}" for lk, rk in zip(spec.left_keys, spec.right_keys)
+        )
+        attrs.append(f"equi=[{keys}]")
+        if spec.residual:
+            attrs.append(f"where=[{spec.residual}]")
+        attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
+        attrs.append(
+            f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
+            f"right rows by key{', with matches' if spec.right_outer else ''}; kept forever]"
+        )
     elif isinstance(spec, LookupJoinSpec):
         name = "LookupJoin"
         attrs.append(f"table=[{spec.table}]")
@@ -140,6 +157,26 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
     attrs.append(f"changelogMode=[{_CHANGELOG[node.changelog]}]")
     attrs.append(f"parallelism=[{node.parallelism}]")
     return f"{name}({', '.join(attrs)})"
+
+
+def _column(node: Node, name: str) -> str:
+    """A join key as EXPLAIN shows it: the column, or the cast a Calc added for it."""
+    if name.startswith("__jk") and isinstance(node.spec, CalcSpec):
+        return dict(node.spec.projections).get(name, name)
+    return name
+
+
+def unbounded_state(plan: PhysicalPlan) -> list[str]:
+    """Warnings for operators whose state grows without bound (no TTL, no watermark)."""
+    out = []
+    for node in plan.nodes:
+        if isinstance(node.spec, JoinSpec):
+            out.append(
+                f"Join {node.spec.flink_join_type} (node {node.id}): "
+                "both sides' rows are kept forever, so its state grows with every distinct row "
+                "of its inputs (state TTL, 'table.exec.state.ttl', is not supported yet)"
+            )
+    return out
 
 
 def _exchange(edge: Edge) -> str | None:
@@ -204,8 +241,8 @@ def explain_plan(plan: PhysicalPlan) -> str:
         out.extend(tree(plan, sink, shown))
         out.append("")
     out.append("== Delivery Guarantees ==")
-    mode = plan.config.get("execution.checkpointing.mode", "EXACTLY_ONCE").upper()
-    interval = plan.config.get("execution.checkpointing.interval")
+    mode = CHECKPOINTING_MODE.get(plan.config)
+    interval = plan.config.get(CHECKPOINTING_INTERVAL.name) if checkpointing_enabled(plan.config) else None
     checkpoints = f"checkpointing {mode} every {interval}" if interval else "checkpointing disabled"
     for sink in plan.sinks:
         if isinstance(sink.spec, SinkSpec):
@@ -236,6 +273,11 @@ def explain_plan(plan: PhysicalPlan) -> str:
         assert isinstance(s.spec, SourceSpec)
         options = ", ".join(f"'{k}' = '{v}'" for k, v in redact(s.spec.options).items())
         out.append(f"{s.spec.table}: {'bounded' if s.spec.bounded else 'unbounded'} ({options})")
+    warnings = unbounded_state(plan)
+    if warnings:
+        out.append("")
+        out.append("== Warnings ==")
+        out.extend(f"unbounded state: {w}" for w in warnings)
     if plan.rules:
         out.append("")
         out.append("== Rules Applied ==")

@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from catalog.table import TableDef
 from catalog.types import DataType
-from planner.physical import Window
+from planner.window import Window
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class LogicalNode:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    def field_type(self, name: str) -> DataType:
+        """The type of a field: what typing and translating an expression over this node
+        look column types up with (``planner.typecheck.Lookup``)."""
+        return self.field(name).type
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class WatermarkAssigner(LogicalNode):
 class WindowAssign(LogicalNode):
     input: LogicalNode
     window: Window
+    line: int | None = None  # where the window TVF was written
+    col: int | None = None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -88,6 +95,8 @@ class LogicalAgg:
     distinct: bool = False
     filter: exp.Expr | None = None
     text: str = ""  # e.g. "SUM(price)", for EXPLAIN
+    line: int | None = None  # where it was written
+    col: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,29 @@ class LookupJoin(LogicalNode):
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
         return (self.input,)
+
+
+@dataclass(frozen=True)
+class Join(LogicalNode):
+    """A regular join (Flink's streaming join): both inputs' rows are kept, and each row
+    that arrives is joined with the other side's rows whose ``keys`` equal its own
+    (pairs of left field, right field) and for which ``residual`` (over the output
+    fields) holds. Output: the left's fields, then the right's (renamed on a clash); a
+    join's output has no time attributes, as in Flink."""
+
+    left: LogicalNode
+    right: LogicalNode
+    join_type: str  # "inner" | "left" | "right" | "full"
+    keys: tuple[tuple[str, str], ...]
+    residual: exp.Expr | None = None
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.left, self.right)
+
+    @property
+    def updating(self) -> bool:
+        return self.join_type != "inner" or self.left.updating or self.right.updating
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from catalog.connectors import ChangelogMode, Guarantee
+from planner.window import Window
 
 ROW_KIND_COLUMN = "__row_kind"
 INPUT_RELATION = "input"
@@ -89,20 +90,6 @@ class WatermarkSpec:
 
 
 @dataclass(frozen=True)
-class Window:
-    """A window definition; all sizes in milliseconds."""
-
-    type: str  # "tumble" | "hop" | "cumulate" | "session"
-    time_column: str
-    size_ms: int = 0
-    slide_ms: int = 0  # hop
-    step_ms: int = 0  # cumulate
-    offset_ms: int = 0
-    gap_ms: int = 0  # session
-    proctime: bool = False
-
-
-@dataclass(frozen=True)
 class AggCall:
     """One aggregate: ``func`` in count, count_star, sum, min, max, avg; ``arg`` and
     ``filter`` are DuckDB SQL over the input; ``type`` is the Flink result type."""
@@ -166,6 +153,45 @@ class LookupJoinSpec:
 
 
 @dataclass(frozen=True)
+class JoinSpec:
+    """Regular join (Flink's StreamingJoin). Both inputs are hash-partitioned by their key
+    columns (``left_keys[i]`` pairs with ``right_keys[i]``; both have one type). The
+    first ``left_width`` columns of the left input and the first ``right_width`` of the
+    right input are the output's columns, in that order, under the node's field names;
+    ``residual`` is DuckDB SQL over those output names. Each side's rows are kept in state
+    with a count (and, for an outer side, its number of matches), keyed by the join key
+    in columns ``state_keys``."""
+
+    join_type: str  # "inner" | "left" | "right" | "full"
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    residual: str | None = None
+    kind: str = "join"
+
+    @property
+    def state_keys(self) -> tuple[str, ...]:
+        return tuple(f"__k{i}" for i in range(len(self.left_keys)))
+
+    @property
+    def flink_join_type(self) -> str:
+        """Flink's name of the join type (``InnerJoin``, ``LeftOuterJoin``, ...), as EXPLAIN
+        and error messages show it."""
+        return {"inner": "InnerJoin", "left": "LeftOuterJoin", "right": "RightOuterJoin"}.get(
+            self.join_type, "FullOuterJoin"
+        )
+
+    @property
+    def left_outer(self) -> bool:
+        return self.join_type in ("left", "full")
+
+    @property
+    def right_outer(self) -> bool:
+        return self.join_type in ("right", "full")
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -205,6 +231,7 @@ OperatorSpec = (
     | WindowAggregateSpec
     | GroupAggregateSpec
     | UnionSpec
+    | JoinSpec
     | LookupJoinSpec
     | SinkSpec
     | CollectSpec
@@ -228,7 +255,7 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in ("window_aggregate", "group_aggregate")
+        return self.spec.kind in ("window_aggregate", "group_aggregate", "join")
 
 
 @dataclass(frozen=True)
@@ -264,7 +291,7 @@ class PhysicalPlan:
 
     # ---- JSON ------------------------------------------------------------------------
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(_encode(self), indent=indent)
+        return json.dumps(to_json_value(self), indent=indent)
 
     @classmethod
     def from_json(cls, text: str) -> PhysicalPlan:
@@ -272,15 +299,16 @@ class PhysicalPlan:
         return _decode_plan(data)
 
 
-def _encode(value: Any) -> Any:
+def to_json_value(value: Any) -> Any:
+    """A plan object as plain JSON values (dicts, lists, strings, numbers)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):
-        return [_encode(v) for v in value]
+        return [to_json_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
+        return {k: to_json_value(v) for k, v in value.items()}
     return value
 
 

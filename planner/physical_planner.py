@@ -9,19 +9,42 @@ current checkpointing mode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from catalog.connectors import EXACTLY_ONCE_MODE, ChangelogMode, ConnectorSpec, Guarantee, connector_spec
+from sqlglot import exp
+
+from catalog.config import (
+    CHECKPOINTING_MODE,
+    IDLE_TIMEOUT,
+    PARALLELISM,
+    WATERMARK_INTERVAL,
+    checkpointing_enabled,
+)
+from catalog.connectors import (
+    CONNECTORS,
+    EXACTLY_ONCE_MODE,
+    ChangelogMode,
+    ConnectorConfig,
+    ConnectorSpec,
+    Guarantee,
+    configure_table,
+    connector_spec,
+    epoch_refusal,
+    table_info,
+)
 from catalog.errors import OptionError
-from catalog.options import parse_duration_ms, parse_int
+from catalog.options import parse_int
+from catalog.table import TableDef
 from planner import codegen
 from planner.determinism import replay_nondeterminism
-from planner.errors import PlanError
+from planner.errors import PlanError, UnsupportedError
 from planner.logical import (
     Aggregate,
     BoundField,
     Calc,
     Collect,
+    Join,
     LogicalNode,
     LookupJoin,
     Scan,
@@ -37,6 +60,7 @@ from planner.physical import (
     Edge,
     Field,
     GroupAggregateSpec,
+    JoinSpec,
     LookupJoinSpec,
     Node,
     OperatorSpec,
@@ -49,16 +73,7 @@ from planner.physical import (
     WindowAggregateSpec,
     WindowAssignSpec,
 )
-from planner.typecheck import Lookup
-
-
-def checkpointing_mode(config: Mapping[str, str]) -> str:
-    return config.get("execution.checkpointing.mode", "EXACTLY_ONCE").upper().replace("-", "_")
-
-
-def checkpointing_enabled(config: Mapping[str, str]) -> bool:
-    value = config.get("execution.checkpointing.interval")
-    return value is not None and parse_duration_ms(value, "execution.checkpointing.interval") > 0
+from planner.typecheck import make_cast, wider
 
 
 def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mapping[str, str]) -> Guarantee:
@@ -66,20 +81,14 @@ def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mappi
     checkpointing allows. Exactly-once commits on completed checkpoints, so it needs
     checkpointing on and in EXACTLY_ONCE mode; otherwise the sink is at-least-once."""
     spec = connector_spec(connector)
-    best = spec.guarantees[0]
-    requested: Guarantee | None = None
-    if spec.guarantee_option and spec.guarantee_option in options:
-        requested = Guarantee(options[spec.guarantee_option].lower())
-    if requested is None:
-        # Flink's defaults: Kafka at-least-once, FileSink and JDBC XA exactly-once.
-        requested = Guarantee.AT_LEAST_ONCE if spec.name in ("kafka", "upsert-kafka") else best
+    requested = spec.requested_guarantee(options)
     if requested not in spec.guarantees:
         raise OptionError(
             f"connector '{spec.name}' cannot give '{requested.value}' delivery",
             hint=f"it supports {', '.join(g.value for g in spec.guarantees)}",
         )
     if requested == Guarantee.EXACTLY_ONCE and (
-        checkpointing_mode(config) == "AT_LEAST_ONCE" or not checkpointing_enabled(config)
+        CHECKPOINTING_MODE.get(config) == "AT_LEAST_ONCE" or not checkpointing_enabled(config)
     ):
         return Guarantee.AT_LEAST_ONCE
     return requested
@@ -98,20 +107,18 @@ def exactly_once_mode(
     return mode
 
 
-def epoch_refusal(table: str, nondeterminism: str) -> tuple[str, str]:
-    """The message and hint that refuse epoch mode (the planner's, and the sink's at start)."""
-    return (
-        f"table '{table}': exactly-once in epoch mode needs a plan that replays the same rows "
-        f"after a failure, and this one does not: {nondeterminism}",
-        "declare 'sink.delivery-guarantee' = 'at-least-once' on the table, or make the query "
-        "deterministic (event time instead of processing time, no NOW()/RAND()/UUID()), or "
-        "write to a PostgreSQL server with max_prepared_transactions > 0 "
-        "('sink.exactly-once.mode' = 'two-phase')",
-    )
+def _configure(table: TableDef) -> tuple[ConnectorSpec, ConnectorConfig]:
+    """The table's connector spec and typed config (every rule between its options)."""
+    return configure_table(table_info(table))
+
+
+def _connectors(can: Callable[[ConnectorSpec], bool]) -> str:
+    """The connectors that ``can``, for a hint."""
+    return ", ".join(name for name, spec in CONNECTORS.items() if can(spec))
 
 
 def _parallelism(config: Mapping[str, str]) -> int:
-    value = parse_int(config.get("parallelism.default", "1"), "parallelism.default")
+    value = PARALLELISM.get(config)
     if value < 1:
         raise OptionError("'parallelism.default' must be at least 1")
     return value
@@ -119,11 +126,6 @@ def _parallelism(config: Mapping[str, str]) -> int:
 
 def _fields(fields: tuple[BoundField, ...]) -> tuple[Field, ...]:
     return tuple(Field(f.name, f.type.sql(), f.time_attribute) for f in fields)
-
-
-def _lookup(node: LogicalNode) -> Lookup:
-    types = {f.name: f.type for f in node.fields}
-    return types.__getitem__
 
 
 class PhysicalPlanner:
@@ -158,6 +160,12 @@ class PhysicalPlanner:
         self.nodes.append(node)
         return node
 
+    def _add_after(self, child: Node, name: str, spec: OperatorSpec, fields: tuple[BoundField, ...]) -> Node:
+        """A node that works row by row on its one input: its parallelism, and the changelog
+        passes through unchanged."""
+        edge = self._edge(child, child.parallelism)
+        return self._add(name, spec, (edge,), fields, child.parallelism, child.changelog)
+
     def _edge(self, src: Node, parallelism: int, keys: tuple[str, ...] = ()) -> Edge:
         if keys and parallelism > 1:
             return Edge(src.id, Partitioning.HASH, keys)
@@ -180,142 +188,170 @@ class PhysicalPlanner:
         return result
 
     def _translate_new(self, node: LogicalNode) -> Node:
-        if isinstance(node, Scan):
-            table = node.table
-            spec = connector_spec(table.connector)
-            p = self.default_parallelism
-            if "scan.parallelism" in table.options:
-                p = parse_int(table.options["scan.parallelism"], "scan.parallelism")
-            source = SourceSpec(
-                table=table.name,
-                connector=spec.name,
-                options=dict(table.options),
-                columns=_fields(node.fields),
-                metadata=dict(node.metadata),
-                bounded=_bounded(spec.name, table.options),
-                primary_key=tuple(table.schema.primary_key),
-            )
-            changelog = ChangelogMode.UPSERT if spec.name == "upsert-kafka" else ChangelogMode.INSERT_ONLY
-            return self._add(f"TableSourceScan({table.name})", source, (), node.fields, p, changelog)
-        if isinstance(node, Calc):
-            child = self._translate(node.input)
-            lookup = _lookup(node.input)
-            projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
-            condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
-            return self._add(
-                "Calc",
-                CalcSpec(projections, condition),
-                (self._edge(child, child.parallelism),),
-                node.fields,
-                child.parallelism,
-                child.changelog,
-            )
-        if isinstance(node, WatermarkAssigner):
-            child = self._translate(node.input)
-            idle = self.config.get("table.exec.source.idle-timeout", "0")
-            interval = self.config.get("pipeline.auto-watermark-interval", "200 ms")
-            spec_wm = WatermarkSpec(
-                rowtime=node.rowtime,
-                expr=codegen.to_duckdb(node.expr, _lookup(node.input)),
-                idle_timeout_ms=parse_duration_ms(idle, "table.exec.source.idle-timeout"),
-                emit_interval_ms=parse_duration_ms(interval, "pipeline.auto-watermark-interval"),
-            )
-            return self._add(
-                f"WatermarkAssigner(rowtime={node.rowtime}, watermark={node.expr_text})",
-                spec_wm,
-                (self._edge(child, child.parallelism),),
-                node.fields,
-                child.parallelism,
-                child.changelog,
-            )
-        if isinstance(node, WindowAssign):
-            child = self._translate(node.input)
-            return self._add(
-                "WindowTableFunction",
-                WindowAssignSpec(node.window),
-                (self._edge(child, child.parallelism),),
-                node.fields,
-                child.parallelism,
-                child.changelog,
-            )
-        if isinstance(node, Aggregate):
-            child = self._translate(node.input)
-            lookup = _lookup(node.input)
-            aggs = tuple(
-                AggCall(
-                    name=a.name,
-                    func=a.func,
-                    arg=codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
-                    type=a.type.sql(),
-                    distinct=a.distinct,
-                    filter=codegen.to_duckdb(a.filter, lookup) if a.filter is not None else None,
-                )
-                for a in node.aggs
-            )
-            p = self.default_parallelism if node.keys else 1
-            edge = self._edge(child, p, node.keys)
-            if node.window is not None:
-                if child.changelog != ChangelogMode.INSERT_ONLY:
-                    raise PlanError("a window aggregation over an updating input is not supported")
-                spec_agg: OperatorSpec = WindowAggregateSpec(node.window, node.keys, aggs)
-                return self._add(
-                    "WindowAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY
-                )
-            spec_agg = GroupAggregateSpec(node.keys, aggs)
-            return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
-        if isinstance(node, LookupJoin):
-            child = self._translate(node.input)
-            dim_cols = node.table.schema.physical
-            n_in = len(node.input.fields)
-            spec_lj = LookupJoinSpec(
-                table=node.table.name,
-                connector=connector_spec(node.table.connector).name,
-                options=dict(node.table.options),
-                columns=tuple(Field(c.name, c.type.sql()) for c in dim_cols),
-                output_names=tuple(f.name for f in node.fields[n_in:]),
-                keys=node.keys,
-                join_type=node.join_type,
-                residual=codegen.to_duckdb(node.residual, _lookup(node))
-                if node.residual is not None
-                else None,
-            )
-            return self._add(
-                f"LookupJoin({node.table.name})",
-                spec_lj,
-                (self._edge(child, child.parallelism),),
-                node.fields,
-                child.parallelism,
-                child.changelog,
-            )
-        if isinstance(node, Union):
-            children = [self._translate(c) for c in node.children]
-            p = max(c.parallelism for c in children)
-            updating = any(c.changelog != ChangelogMode.INSERT_ONLY for c in children)
-            return self._add(
-                "Union",
-                UnionSpec(),
-                tuple(self._edge(c, p) for c in children),
-                node.fields,
-                p,
-                ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY,
-            )
-        if isinstance(node, Sink):
-            return self._translate_sink(node)
-        if isinstance(node, Collect):
-            child = self._translate(node.input)
-            return self._add(
-                "Collect", CollectSpec(), (self._edge(child, 1),), node.fields, 1, child.changelog
-            )
-        raise PlanError(f"cannot plan {type(node).__name__}")
+        translate = _TRANSLATORS.get(type(node))
+        if translate is None:
+            raise PlanError(f"cannot plan {type(node).__name__}")
+        return translate(self, node)
 
-    def _translate_sink(self, node: Sink) -> Node:
+    # ---- one method per logical node kind (_TRANSLATORS below maps kinds to them) ----------
+    def _scan(self, node: Scan) -> Node:
+        table = node.table
+        spec, connector_config = _configure(table)
+        connector_config.check_source(table_info(table))
+        p = self.default_parallelism
+        if "scan.parallelism" in table.options:
+            p = parse_int(table.options["scan.parallelism"], "scan.parallelism")
+        source = SourceSpec(
+            table=table.name,
+            connector=spec.name,
+            options=dict(table.options),
+            columns=_fields(node.fields),
+            metadata=dict(node.metadata),
+            bounded=spec.scan_bounded(table.options),
+            primary_key=tuple(table.schema.primary_key),
+        )
+        return self._add(
+            f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog
+        )
+
+    def _calc(self, node: Calc) -> Node:
+        child = self._translate(node.input)
+        lookup = node.input.field_type
+        projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
+        condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
+        return self._add_after(child, "Calc", CalcSpec(projections, condition), node.fields)
+
+    def _watermark_assigner(self, node: WatermarkAssigner) -> Node:
+        child = self._translate(node.input)
+        spec_wm = WatermarkSpec(
+            rowtime=node.rowtime,
+            expr=codegen.to_duckdb(node.expr, node.input.field_type),
+            idle_timeout_ms=IDLE_TIMEOUT.get(self.config) or 0,
+            emit_interval_ms=WATERMARK_INTERVAL.get(self.config) or 0,
+        )
+        return self._add_after(
+            child,
+            f"WatermarkAssigner(rowtime={node.rowtime}, watermark={node.expr_text})",
+            spec_wm,
+            node.fields,
+        )
+
+    def _window_assign(self, node: WindowAssign) -> Node:
+        child = self._translate(node.input)
+        return self._add_after(child, "WindowTableFunction", WindowAssignSpec(node.window), node.fields)
+
+    def _aggregate(self, node: Aggregate) -> Node:
+        child = self._translate(node.input)
+        lookup = node.input.field_type
+        aggs = tuple(
+            AggCall(
+                name=a.name,
+                func=a.func,
+                arg=codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
+                type=a.type.sql(),
+                distinct=a.distinct,
+                filter=codegen.to_duckdb(a.filter, lookup) if a.filter is not None else None,
+            )
+            for a in node.aggs
+        )
+        p = self.default_parallelism if node.keys else 1
+        edge = self._edge(child, p, node.keys)
+        if node.window is not None:
+            if child.changelog != ChangelogMode.INSERT_ONLY:
+                raise PlanError("a window aggregation over an updating input is not supported")
+            spec_agg: OperatorSpec = WindowAggregateSpec(node.window, node.keys, aggs)
+            return self._add("WindowAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
+        spec_agg = GroupAggregateSpec(node.keys, aggs)
+        return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
+
+    def _lookup_join(self, node: LookupJoin) -> Node:
+        child = self._translate(node.input)
+        dim_cols = node.table.schema.physical
+        n_in = len(node.input.fields)
+        dim_spec, dim_config = _configure(node.table)
+        dim_config.check_lookup(table_info(node.table), [column for _, column in node.keys])
+        spec_lj = LookupJoinSpec(
+            table=node.table.name,
+            connector=dim_spec.name,
+            options=dict(node.table.options),
+            columns=tuple(Field(c.name, c.type.sql()) for c in dim_cols),
+            output_names=tuple(f.name for f in node.fields[n_in:]),
+            keys=node.keys,
+            join_type=node.join_type,
+            residual=codegen.to_duckdb(node.residual, node.field_type) if node.residual is not None else None,
+        )
+        return self._add_after(child, f"LookupJoin({node.table.name})", spec_lj, node.fields)
+
+    def _join(self, node: Join) -> Node:
+        """Both sides hash-partitioned by the join key. A key whose two columns differ in
+        type (INT = BIGINT) is compared in the wider type: the side that needs a cast
+        gets a Calc adding the cast key as a column of its own (``__jk<i>``), so that both
+        sides hash equal values alike."""
+        sides: list[tuple[Node, tuple[str, ...]]] = []
+        for index, side in enumerate((node.left, node.right)):
+            child = self._translate(side)
+            if child.changelog == ChangelogMode.UPSERT:
+                # +U without -U, deletes by key: Flink first normalizes such a stream into a
+                # full changelog (ChangelogNormalize), which we do not plan yet
+                raise UnsupportedError(
+                    f"a regular join of an upsert stream ({self._updating_producer(child)}) is not "
+                    "supported yet",
+                    hint="read the topic through the 'kafka' connector (append-only) to join it",
+                )
+            names = [k[index] for k in node.keys]
+            other = [k[1 - index] for k in node.keys]
+            other_side = node.right if index == 0 else node.left
+            extra: list[tuple[BoundField, str]] = []
+            for i, (name, o) in enumerate(zip(names, other)):
+                mine = side.field_type(name)
+                common = wider(mine, other_side.field_type(o)).with_nullable(True)
+                if mine.with_nullable(True) != common:
+                    cast = make_cast(exp.column(exp.to_identifier(name, quoted=True)), common)
+                    extra.append((BoundField(f"__jk{i}", common), codegen.to_duckdb(cast, side.field_type)))
+                    names[i] = f"__jk{i}"
+            if extra:
+                projections = tuple((f.name, f'"{f.name}"') for f in side.fields)
+                projections += tuple((f.name, sql) for f, sql in extra)
+                fields = side.fields + tuple(f for f, _ in extra)
+                child = self._add_after(child, "Calc", CalcSpec(projections), fields)
+            sides.append((child, tuple(names)))
+        p = self.default_parallelism
+        (left, lkeys), (right, rkeys) = sides
+        residual = codegen.to_duckdb(node.residual, node.field_type) if node.residual is not None else None
+        spec = JoinSpec(node.join_type, lkeys, rkeys, len(node.left.fields), len(node.right.fields), residual)
+        # Flink: an inner join of two append-only inputs is append-only; anything else updates
+        updating = node.join_type != "inner" or any(
+            c.changelog != ChangelogMode.INSERT_ONLY for c in (left, right)
+        )
+        edges = (self._edge(left, p, lkeys), self._edge(right, p, rkeys))
+        changelog = ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY
+        return self._add(_join_name(spec), spec, edges, node.fields, p, changelog)
+
+    def _union(self, node: Union) -> Node:
+        children = [self._translate(c) for c in node.children]
+        p = max(c.parallelism for c in children)
+        updating = any(c.changelog != ChangelogMode.INSERT_ONLY for c in children)
+        return self._add(
+            "Union",
+            UnionSpec(),
+            tuple(self._edge(c, p) for c in children),
+            node.fields,
+            p,
+            ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY,
+        )
+
+    def _collect(self, node: Collect) -> Node:
+        child = self._translate(node.input)
+        return self._add("Collect", CollectSpec(), (self._edge(child, 1),), node.fields, 1, child.changelog)
+
+    def _sink(self, node: Sink) -> Node:
         child = self._translate(node.input)
         table = node.table
-        spec = connector_spec(table.connector)
+        spec, connector_config = _configure(table)
         if not spec.sink:
             raise PlanError(
                 f"table '{table.name}' uses connector '{spec.name}', which can only be read",
-                hint="write into a table whose connector is a sink (print, filesystem, kafka, ...)",
+                hint=f"write into a table whose connector is a sink ({_connectors(lambda s: s.sink)})",
             )
         pk = table.schema.primary_key
         changelog = child.changelog
@@ -327,8 +363,8 @@ class PhysicalPlanner:
                     f"table sink '{table.name}' (connector '{spec.name}') doesn't support consuming "
                     f"update changes, which are produced by {producer}",
                     hint="write the result into a table with a PRIMARY KEY on an upsert-capable "
-                    "connector (upsert-kafka, jdbc, postgres), or use a window aggregation, "
-                    "whose result is append-only",
+                    f"connector ({_connectors(lambda s: ChangelogMode.UPSERT in s.sink_changelog)}), "
+                    "or use a window aggregation, whose result is append-only",
                 )
             if ChangelogMode.ALL not in accepted and not pk:
                 raise PlanError(
@@ -341,6 +377,12 @@ class PhysicalPlanner:
                 f"table '{table.name}': connector '{spec.name}' requires a PRIMARY KEY",
                 hint="declare PRIMARY KEY (...) NOT ENFORCED",
             )
+        for column in table.schema.columns:
+            why = spec.sink_type_error(column.type) if column.is_persisted else None
+            if why:
+                raise PlanError(f"table '{table.name}': column '{column.name}' has {why}")
+        info = table_info(table)
+        connector_config.check_sink(info, spec.requested_guarantee(table.options), self.config)
         p = child.parallelism
         if "sink.parallelism" in table.options:
             p = parse_int(table.options["sink.parallelism"], "sink.parallelism")
@@ -396,14 +438,25 @@ class PhysicalPlanner:
         if isinstance(current.spec, GroupAggregateSpec):
             keys = ", ".join(current.spec.keys) or "no keys"
             return f"node GroupAggregate(groupBy=[{keys}])"
+        if isinstance(current.spec, JoinSpec):
+            return f"node {_join_name(current.spec)}"
         return f"node {current.name}"
 
 
-def _bounded(connector: str, options: Mapping[str, str]) -> bool:
-    if connector == "datagen":
-        return "number-of-rows" in options
-    if connector == "filesystem":
-        return "source.monitor-interval" not in options
-    if connector in ("kafka", "upsert-kafka"):
-        return options.get("scan.bounded.mode", "unbounded").lower() != "unbounded"
-    return connector_spec(connector).bounded
+_TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = {
+    Scan: PhysicalPlanner._scan,
+    Calc: PhysicalPlanner._calc,
+    WatermarkAssigner: PhysicalPlanner._watermark_assigner,
+    WindowAssign: PhysicalPlanner._window_assign,
+    Aggregate: PhysicalPlanner._aggregate,
+    LookupJoin: PhysicalPlanner._lookup_join,
+    Join: PhysicalPlanner._join,
+    Union: PhysicalPlanner._union,
+    Sink: PhysicalPlanner._sink,
+    Collect: PhysicalPlanner._collect,
+}
+
+
+def _join_name(spec: JoinSpec) -> str:
+    """Flink's name of a join node, as its error messages and EXPLAIN show it."""
+    return f"Join(joinType=[{spec.flink_join_type}])"

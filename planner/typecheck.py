@@ -11,51 +11,14 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from catalog.types import (
-    BIGINT,
-    BOOLEAN,
-    DATE,
-    DOUBLE,
-    INT,
-    STRING,
-    TIMESTAMP3,
-    DataType,
-    parse_type,
-)
+from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, DataType, parse_type
 from planner.dialect import Flink
+from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
 
 Lookup = Callable[[str], DataType]
 
 _NUMERIC_RANK = {"TINYINT": 1, "SMALLINT": 2, "INT": 3, "BIGINT": 4, "DECIMAL": 5, "FLOAT": 6,
                  "DOUBLE": 7}  # fmt: skip
-
-# Functions (upper-case name as sqlglot spells the node's sql name or Anonymous name).
-STRING_FUNCS = {
-    "UPPER", "LOWER", "TRIM", "LTRIM", "RTRIM", "CONCAT", "CONCAT_WS", "SUBSTRING", "SUBSTR",
-    "REPLACE", "LPAD", "RPAD", "REGEXP_EXTRACT", "REGEXP_REPLACE", "SPLIT_INDEX", "DATE_FORMAT",
-    "FROM_UNIXTIME", "INITCAP", "REVERSE", "REPEAT", "MD5", "SHA1", "SHA256", "LEFT", "RIGHT",
-    "OVERLAY", "TIME_TO_STR", "TIME_STR_TO_TIME", "UNIX_TO_STR", "TIMETOSTR", "UNIXTOSTR",
-    "JSON_VALUE", "UUID", "TO_BASE64", "FROM_BASE64", "CHR", "DPIPE", "STRTOK_TO_ARRAY",
-    "DECODE", "ENCODE", "UPPER_CASE", "HEX",
-}  # fmt: skip
-_BIGINT_FUNCS = {"UNIX_TIMESTAMP", "STR_TO_UNIX", "STRTOUNIX", "HASH_CODE", "TIMESTAMPDIFF",
-                 "TIMESTAMP_DIFF", "DATEDIFF", "DATE_DIFF", "EXTRACT"}  # fmt: skip
-_INT_FUNCS = {"CHAR_LENGTH", "CHARACTER_LENGTH", "LENGTH", "POSITION", "STR_POSITION", "LOCATE",
-              "ASCII", "INSTR", "YEAR", "MONTH", "DAYOFMONTH", "DAY", "HOUR", "MINUTE", "SECOND",
-              "QUARTER", "WEEK", "DAYOFWEEK", "DAYOFYEAR", "SIGN"}  # fmt: skip
-DOUBLE_FUNCS = {"SQRT", "LN", "LOG", "LOG10", "LOG2", "EXP", "POWER", "POW", "SIN", "COS",
-                 "TAN", "ASIN", "ACOS", "ATAN", "ATAN2", "DEGREES", "RADIANS", "RAND", "PI", "E",
-                 "COT", "SINH", "COSH", "TANH", "CBRT"}  # fmt: skip
-BOOL_FUNCS = {"REGEXP", "REGEXP_LIKE", "IS_ALPHA", "IS_DIGIT", "IS_DECIMAL", "STARTS_WITH",
-               "ENDS_WITH", "STARTSWITH"}  # fmt: skip
-_TIMESTAMP_FUNCS = {"TO_TIMESTAMP", "STR_TO_TIME", "STRTOTIME", "LOCALTIMESTAMP",
-                    "CURRENT_TIMESTAMP", "NOW", "TIMESTAMPADD", "TIMESTAMP_ADD", "DATE_TRUNC",
-                    "TIMESTAMP_TRUNC"}  # fmt: skip
-_TIMESTAMP_LTZ_FUNCS = {"PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP"}
-_DATE_FUNCS = {"TO_DATE", "CURRENT_DATE", "DATE", "STR_TO_DATE", "TS_OR_DS_TO_DATE"}
-_SAME_AS_ARG = {"ABS", "FLOOR", "CEIL", "CEILING", "ROUND", "TRUNCATE", "TRUNC", "MOD", "NEGATE",
-                "GREATEST", "LEAST", "NULLIF", "MIN", "MAX", "FIRST_VALUE", "LAST_VALUE"}  # fmt: skip
-
 
 def cast_target(node: exp.Cast) -> DataType:
     """The Flink type a CAST converts to (planner-made casts carry it in their meta)."""
@@ -73,9 +36,13 @@ def make_cast(e: exp.Expr, to: DataType) -> exp.Cast:
 
 
 def function_name(node: exp.Expr) -> str:
+    """Flink's name of a function call, whichever node sqlglot parsed it into."""
     if isinstance(node, exp.Anonymous):
         return str(node.this).upper()
-    return node.sql_name().upper() if isinstance(node, exp.Func) else type(node).__name__.upper()
+    if isinstance(node, exp.Func):
+        name = node.sql_name().upper()
+        return SQLGLOT_NAMES.get(name, name)
+    return type(node).__name__.upper()
 
 
 def wider(a: DataType, b: DataType) -> DataType:
@@ -85,10 +52,11 @@ def wider(a: DataType, b: DataType) -> DataType:
     if b.name == "NULL":
         return a
     if a.is_numeric and b.is_numeric:
-        if a.name == "DECIMAL" and b.name == "DECIMAL":
-            scale = max(a.scale or 0, b.scale or 0)
-            digits = max((a.precision or 10) - (a.scale or 0), (b.precision or 10) - (b.scale or 0))
-            return DataType("DECIMAL", min(38, digits + scale), scale)
+        da, db = _as_decimal(a), _as_decimal(b)
+        if "DECIMAL" in (a.name, b.name) and da is not None and db is not None:
+            scale = max(da[1], db[1])
+            digits = max(da[0] - da[1], db[0] - db[1])
+            return DataType("DECIMAL", min(38, digits + scale), scale, a.nullable or b.nullable)
         top = a if _NUMERIC_RANK[a.name] >= _NUMERIC_RANK[b.name] else b
         return top.with_nullable(a.nullable or b.nullable)
     if a.is_string and b.is_string:
@@ -96,6 +64,55 @@ def wider(a: DataType, b: DataType) -> DataType:
     if a.is_timestamp and b.is_timestamp:
         return a if a.name == "TIMESTAMP_LTZ" else b
     return a
+
+
+_INTEGRAL_DIGITS = {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}
+_MAX_PRECISION = 38
+_MIN_ADJUSTED_SCALE = 6
+
+
+def _as_decimal(t: DataType) -> tuple[int, int] | None:
+    if t.name == "DECIMAL":
+        return t.precision or 10, t.scale or 0
+    if t.name in _INTEGRAL_DIGITS:
+        return _INTEGRAL_DIGITS[t.name], 0
+    return None
+
+
+def _adjust_decimal(precision: int, scale: int) -> DataType:
+    """Flink's LogicalTypeMerging.adjustPrecisionScale: past 38 digits, integer digits win
+    over fraction digits, but at least 6 fraction digits (or all, if fewer) are kept."""
+    if precision <= _MAX_PRECISION:
+        return DataType("DECIMAL", max(1, precision), scale)
+    digits = precision - scale
+    return DataType(
+        "DECIMAL", _MAX_PRECISION, max(_MAX_PRECISION - digits, min(scale, _MIN_ADJUSTED_SCALE))
+    )
+
+
+def decimal_arithmetic(node: exp.Expr, left: DataType, right: DataType) -> DataType | None:
+    """The DECIMAL type Flink gives ``left <op> right`` (LogicalTypeMerging.find*DecimalType),
+    or None when the operation is not exact decimal arithmetic (a DOUBLE side, no DECIMAL)."""
+    if "DECIMAL" not in (left.name, right.name):
+        return None
+    a, b = _as_decimal(left), _as_decimal(right)
+    if a is None or b is None:
+        return None
+    (p1, s1), (p2, s2) = a, b
+    if isinstance(node, exp.Add | exp.Sub):
+        scale = max(s1, s2)
+        result = _adjust_decimal(max(p1 - s1, p2 - s2) + scale + 1, scale)
+    elif isinstance(node, exp.Mul):
+        result = _adjust_decimal(p1 + p2 + 1, s1 + s2)
+    elif isinstance(node, exp.Div | exp.IntDiv):
+        scale = max(_MIN_ADJUSTED_SCALE, s1 + p2 + 1)
+        result = _adjust_decimal(p1 - s1 + s2 + scale, scale)
+    elif isinstance(node, exp.Mod):
+        scale = max(s1, s2)
+        result = _adjust_decimal(min(p1 - s1, p2 - s2) + scale, scale)
+    else:
+        return None
+    return result.with_nullable(left.nullable or right.nullable)
 
 
 def infer(node: exp.Expr, lookup: Lookup) -> DataType:
@@ -135,14 +152,12 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
             return left
         if right.is_timestamp:
             return right
-        return wider(left, right)
-    if isinstance(node, exp.Mul | exp.Mod | exp.IntDiv):
-        return wider(_infer(node.left, lookup), _infer(node.right, lookup))
-    if isinstance(node, exp.Div):
+        return decimal_arithmetic(node, left, right) or wider(left, right)
+    if isinstance(node, exp.Mul | exp.Mod | exp.IntDiv | exp.Div):
         left, right = _infer(node.left, lookup), _infer(node.right, lookup)
-        if left.name == "DECIMAL" or right.name == "DECIMAL":
-            return DataType("DECIMAL", 38, max(6, left.scale or 0))
-        return wider(left, right)
+        if isinstance(node, exp.Mod) and left.is_integral and right.is_integral:
+            return right.with_nullable(left.nullable or right.nullable)  # Calcite: ARG1
+        return decimal_arithmetic(node, left, right) or wider(left, right)
     if isinstance(node, exp.DPipe | exp.Concat | exp.ConcatWs):
         return STRING
     if isinstance(node, exp.Interval):
@@ -180,32 +195,48 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
             return DataType("DECIMAL", 38, arg.scale)
         return arg.with_nullable(True)
     if isinstance(node, exp.Avg):
-        return _infer(_agg_arg(node), lookup).with_nullable(True)
+        arg = _infer(_agg_arg(node), lookup)
+        if arg.name == "DECIMAL":  # Flink's findAvgAggType: a division by DECIMAL(20, 0)
+            return _adjust_decimal(38 + 21, (arg.scale or 0) + 21)
+        return arg.with_nullable(True)
     if isinstance(node, exp.Min | exp.Max):
         return _infer(_agg_arg(node), lookup).with_nullable(True)
+    if isinstance(node, exp.Greatest | exp.Least):
+        return _common([_infer(a, lookup) for a in [node.this, *node.expressions]])
     # ---- scalar functions ------------------------------------------------------------
-    if isinstance(node, exp.Floor | exp.Ceil):
-        return _infer(node.this, lookup)
-    name = function_name(node)
-    if name in STRING_FUNCS or isinstance(node, exp.TimeToStr | exp.UnixToStr):
-        return STRING
-    if name in _BIGINT_FUNCS or isinstance(node, exp.Extract | exp.StrToUnix):
-        return BIGINT
-    if name in _INT_FUNCS or isinstance(node, exp.Length):
-        return INT
-    if name in DOUBLE_FUNCS:
-        return DOUBLE
-    if name in BOOL_FUNCS:
-        return BOOLEAN
-    if name in _TIMESTAMP_LTZ_FUNCS:
-        return DataType("TIMESTAMP_LTZ", 3, nullable=False)
-    if name in _TIMESTAMP_FUNCS or isinstance(node, exp.StrToTime | exp.TimestampAdd):
-        return TIMESTAMP3
-    if name in _DATE_FUNCS:
-        return DATE
-    if name in _SAME_AS_ARG and node.this is not None:
-        return _infer(node.this, lookup)
+    if isinstance(node, exp.Floor | exp.Ceil | exp.Round | exp.Trunc):
+        arg = _infer(node.this, lookup)
+        if arg.name == "DECIMAL" and node.args.get("to") is None:
+            return _rounded_decimal(node, arg)
+        return arg
+    rule = SCALARS.get(function_name(node))
+    if isinstance(rule, DataType):
+        return rule
+    args = [a for a in [node.this, *node.expressions] if isinstance(a, exp.Expr)]
+    if rule == ARG and args:
+        return _infer(args[0], lookup)
+    if rule == COMMON and args:
+        return _common([_infer(a, lookup) for a in args])
     return STRING
+
+
+def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
+    """FLOOR/CEIL keep the precision with scale 0 (Calcite's ARG0_OR_EXACT_NO_SCALE);
+    ROUND and TRUNCATE to ``r`` places follow LogicalTypeMerging.findRoundDecimalType."""
+    p, s = arg.precision or 10, arg.scale or 0
+    if isinstance(node, exp.Floor | exp.Ceil):
+        return DataType("DECIMAL", p, 0, arg.nullable)
+    places = node.args.get("decimals") or node.args.get("expression")
+    r = int(places.name) if isinstance(places, exp.Literal) and places.is_int else 0
+    if isinstance(places, exp.Neg) and isinstance(places.this, exp.Literal):
+        r = -int(places.this.name)
+    if r >= s:
+        return arg
+    if isinstance(node, exp.Trunc):
+        return DataType("DECIMAL", p, max(0, r), arg.nullable)
+    if r < 0:
+        return DataType("DECIMAL", min(38, 1 + p - s), 0, arg.nullable)
+    return DataType("DECIMAL", 1 + p - s + r, r, arg.nullable)
 
 
 def _agg_arg(node: exp.Expr) -> exp.Expr:

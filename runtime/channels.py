@@ -59,6 +59,7 @@ class InputGate:
         self.channels = channels
         self._ready = asyncio.Event()
         self._next = 0
+        self._interrupted = False
         self.blocked: set[int] = set()
         for ch in channels:
             if ch._gate is not None:
@@ -66,6 +67,12 @@ class InputGate:
             ch._gate = self
 
     def notify(self) -> None:
+        self._ready.set()
+
+    def interrupt(self) -> None:
+        """Make a waiting (or the next) ``next`` return None: something other than data
+        needs the subtask's attention (a control message in its mailbox)."""
+        self._interrupted = True
         self._ready.set()
 
     def _take(self) -> tuple[int, Message] | None:
@@ -80,17 +87,24 @@ class InputGate:
 
     async def next(self, timeout: float | None = None) -> tuple[int, Message] | None:
         """The next message from any unblocked channel; None if ``timeout`` seconds pass
-        without one."""
+        without one, or when ``interrupt`` was called."""
         while True:
             got = self._take()
             if got is not None:
                 return got
+            if self._interrupted:
+                self._interrupted = False
+                return None
             self._ready.clear()
             if timeout is None:
                 await self._ready.wait()
             else:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+                # cancellation that comes as the event is set, and the subtask would
+                # then outlive a cancelled job
                 try:
-                    await asyncio.wait_for(self._ready.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._ready.wait()
                 except TimeoutError:
                     return self._take()
 

@@ -24,23 +24,23 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from catalog.config import CHANNEL_CAPACITY
 from catalog.errors import SqlStreamError
 from planner.physical import Node, Partitioning, PhysicalPlan
 from runtime.batches import q
-from runtime.channels import DEFAULT_CAPACITY, Channel, InputGate
+from runtime.channels import Channel, InputGate
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import JobMetrics, NodeInfo
 from runtime.operator import Operator, OperatorContext, Worker
 from runtime.task import Router, Task
 
-CHANNEL_CAPACITY_KEY = "sqlstream.runtime.channel-capacity"
-
 
 def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
     from runtime.operators.group_aggregate import GroupAggregateOp
+    from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
@@ -58,6 +58,7 @@ def operator_class(kind: str) -> type[Operator]:
         "group_aggregate": GroupAggregateOp,
         "union": UnionOp,
         "lookup_join": LookupJoinOp,
+        "join": JoinOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }
@@ -171,7 +172,7 @@ def build(
     extras: dict[str, Any],
 ) -> JobGraph:
     """Create operators, channels and tasks for ``plan`` (nothing runs yet)."""
-    capacity = int(config.get(CHANNEL_CAPACITY_KEY, DEFAULT_CAPACITY))
+    capacity = CHANNEL_CAPACITY.get(config)
     by_id = {n.id: n for n in plan.nodes}
     graph = JobGraph()
     # incoming channels per (consumer node, subtask), with the edge index of each

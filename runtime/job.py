@@ -44,15 +44,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from catalog.config import THREADS, checkpointing_enabled
 from catalog.errors import SqlStreamError
 from planner.physical import CollectSpec, PhysicalPlan
-from runtime.checkpoint.control import CheckpointControl, Restored
+from runtime.checkpoint.control import CheckpointControl
 from runtime.checkpoint.storage import CheckpointError
 from runtime.graph import JobGraph, build, parallelism
 from runtime.metrics import JobMetrics
 from runtime.operators.collect import RESULT_QUEUE
 
-THREADS_KEY = "sqlstream.runtime.threads"
 RESULT_QUEUE_SIZE = 16
 
 
@@ -94,7 +94,7 @@ class Job:
         self._results: asyncio.Queue[pa.RecordBatch | None] | None = None
         # Checkpointing: when an interval is set, and not for an interactive SELECT.
         self.checkpoints: CheckpointControl | None = None
-        if self.config.get("execution.checkpointing.interval") and not self.collects:
+        if checkpointing_enabled(self.config) and not self.collects:
             probe = CheckpointControl(plan, self.config, {n.id: parallelism(n) for n in plan.nodes})
             if probe.config.interval_ms:
                 self.checkpoints = probe
@@ -112,7 +112,7 @@ class Job:
     async def start(self) -> None:
         if self.status != JobStatus.CREATED:
             raise SqlStreamError(f"job {self.id} was already started")
-        threads = int(self.config.get(THREADS_KEY, "2"))
+        threads = THREADS.get(self.config)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"job-{self.id}")
         self._results = asyncio.Queue(RESULT_QUEUE_SIZE)
         try:
@@ -138,22 +138,10 @@ class Job:
         self._supervisor = asyncio.create_task(self._supervise(), name=f"job-{self.id}")
 
     def _wire_checkpoints(self, control: CheckpointControl, graph: JobGraph) -> None:
-        """Give every subtask its view of checkpointing and what it restores."""
-        from runtime.operators.sink import SinkOp
-        from runtime.operators.source import SourceOp
-
+        """Give every subtask its port to checkpointing (its mailbox, what it restores)."""
         control.prepare_restore()
         for task in graph.tasks:
-            node_id, subtask = task.op.node.id, task.op.ctx.subtask.subtask
-            ck = control.subtasks[(node_id, subtask)]
-            task.checkpoints = ck
-            if isinstance(task.op, SinkOp):
-                control.sinks.append(((node_id, subtask), task.op))
-                if ck.restored is None:  # a fresh start still aborts leftovers of a crash
-                    ck.restored = Restored(0)
-            elif isinstance(task.op, SourceOp):
-                task.op.restored = ck.restored
-                control.source_readers.append(task.op)
+            task.checkpoints = control.subtasks[(task.op.node.id, task.op.ctx.subtask.subtask)]
 
     async def _run_checkpoints(self, control: CheckpointControl) -> None:
         try:

@@ -30,6 +30,7 @@ class Barrier:
 
     checkpoint_id: int
     savepoint: bool = False
+    location: str = ""  # where the checkpoint's files go (Flink's target location)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,16 +7,20 @@ turns them into a JSON-able dict::
      "rows_read", "rows_written", "rows_per_second", "late_rows_dropped",
      "operators": [{"id", "name", "kind", "parallelism", "rows_in", "rows_out",
                     "rows_in_per_s", "rows_out_per_s", "late_rows_dropped",
-                    "watermark_ms", "queue_fill", "state_rows", "state_bytes",
+                    "watermark_ms", "queue_fill", "busy_ms", "state_rows", "state_bytes",
                     "subtasks": [{"subtask", "rows_in", "rows_out", ...}, ...]}, ...]}
 
 ``rows_read`` counts rows out of the sources, ``rows_written`` rows into sinks and
-collect nodes; ``rows_per_second`` is ``rows_read`` over the elapsed time.
+collect nodes; ``rows_per_second`` is ``rows_read`` over the elapsed time. ``busy_ms`` is
+the time a subtask spent in its operator (``process_batch``; a source's reader polls that
+returned rows), summed over the subtasks, as Flink's ``accumulatedBusyTime``: its growth
+per second of wall time says how close the operator is to being the bottleneck.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +44,9 @@ class OperatorMetrics:
     watermark_ms: int = NO_WATERMARK
     state_rows: int = 0
     state_bytes: int = 0
+    busy_ms: float = 0.0
+    # rows per state table where an operator keeps several (a join: left_rows, right_rows)
+    state_tables: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     gate: InputGate | None = None
@@ -68,8 +75,10 @@ class OperatorMetrics:
             if self.watermark_ms in (NO_WATERMARK, MAX_WATERMARK)
             else self.watermark_ms,
             "queue_fill": self.queue_fill,
+            "busy_ms": self.busy_ms,
             "state_rows": self.state_rows,
             "state_bytes": self.state_bytes,
+            "state_tables": dict(self.state_tables),
         }
 
 
@@ -93,9 +102,9 @@ class JobMetrics:
         self.subtasks: dict[int, list[OperatorMetrics]] = {}
 
     def add_node(self, info: NodeInfo) -> list[OperatorMetrics]:
-        self.nodes.append(info)
         subs = [OperatorMetrics(info.id, i) for i in range(info.parallelism)]
         self.subtasks[info.id] = subs
+        self.nodes.append(info)  # last: a snapshot taken from another thread meanwhile skips it
         return subs
 
     def snapshot(self, status: str = "") -> dict[str, Any]:
@@ -120,8 +129,10 @@ class JobMetrics:
                 "late_rows_dropped": sum(s["late_rows_dropped"] for s in subs),
                 "watermark_ms": min((w for w in wms if w is not None), default=None),
                 "queue_fill": max((s["queue_fill"] for s in subs), default=0.0),
+                "busy_ms": sum(s["busy_ms"] for s in subs),
                 "state_rows": sum(s["state_rows"] for s in subs),
                 "state_bytes": sum(s["state_bytes"] for s in subs),
+                "state_tables": _sum_tables(s["state_tables"] for s in subs),
                 "subtasks": subs,
             }
             operators.append(op)
@@ -141,3 +152,11 @@ class JobMetrics:
             "late_rows_dropped": late,
             "operators": operators,
         }
+
+
+def _sum_tables(per_subtask: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for tables in per_subtask:
+        for name, n in tables.items():
+            total[name] = total.get(name, 0) + n
+    return total

@@ -1,25 +1,37 @@
 """The operator interface: one per plan node kind, one instance per subtask.
 
-Only ``process_batch`` is required; every other hook defaults to a no-op (Arroyo's
-habit). Hooks return the messages to send downstream, in order: result batches and, for
-an operator that makes its own watermarks (``forwards_watermarks = False``), watermarks.
-The task (``runtime/task.py``) calls the hooks one at a time, never concurrently:
+Every hook the runtime calls is declared here; only ``process_batch`` is required, every
+other hook defaults to a no-op (Arroyo's operator trait). The runtime never looks a hook
+up by name. Hooks that produce output return the messages to send downstream, in order:
+result batches and, for an operator that makes its own watermarks
+(``forwards_watermarks = False``), watermarks. The task (``runtime/task.py``) calls the
+hooks one at a time, from the subtask's own loop, never concurrently:
 
-- ``open`` once, before anything else;
+- ``restore(restored)`` first, only when the job resumes from a checkpoint
+  (``runtime.checkpoint.control.Restored``: the small states, state files, source
+  positions or sink handles of the old subtasks whose part is now ours); the operator
+  keeps it and applies it in ``open`` (Flink's ``initializeState`` before ``open``);
+- ``open`` once, before any data;
 - ``process_batch(batch, input_index)`` for each data batch (``input_index`` is the
   index of the plan edge the batch came in on);
 - ``on_watermark(ts_ms)`` when the minimum watermark over the inputs advances; the task
   forwards the watermark itself after the returned messages when ``forwards_watermarks``;
 - ``on_timer(now_ms)`` once the wall clock passes ``next_timer_ms()`` (processing-time
   windows, periodic watermarks, idleness);
+- ``snapshot(checkpoint_id)`` at a checkpoint barrier, once aligned: the synchronous part
+  of the snapshot. It returns a ``Snapshot``: a small JSON-able state (watermark, timers;
+  a source's position; a sink's pre-committed transaction handles) and the
+  ``DuckDBState`` whose tables the checkpoint copies. The task pins a read transaction
+  there before the barrier goes on, and writes the file in the background (the
+  asynchronous part) while processing continues;
+- ``on_checkpoint_complete(checkpoint_id)`` when the coordinator's ``CheckpointComplete``
+  message reaches this subtask's loop: the checkpoint's metadata is written, so a sink
+  commits what it pre-committed up to it;
 - ``on_end_of_input`` once every input has ended (after the final MAX watermark);
-- ``restore_state(restored)`` once after ``open`` when the job resumes from a checkpoint
-  (``runtime.checkpoint.control.Restored``: the small states and state files of the old
-  subtasks whose keys are now ours, with the SQL filter that keeps exactly those keys);
-- ``snapshot()`` at a checkpoint barrier, once aligned: a small JSON-able state (watermark,
-  timers); ``checkpoint_state()`` names the ``DuckDBState`` whose tables the checkpoint
-  copies (the task pins a read transaction there and writes the file in the background);
-- ``close`` last, also after a failure or cancellation.
+- ``close`` last, also after a failure or cancellation (and when ``open`` failed).
+
+A source (``SourceOperator``) has no inputs: the task calls its ``poll`` instead of
+reading channels, and its ``snapshot`` is its position at the barrier.
 
 Heavy work (DuckDB) goes through ``ctx.run(fn, ...)``, which runs it on the job's thread
 pool so the event loop stays free and both cores work.
@@ -34,12 +46,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import duckdb
 import pyarrow as pa
 
 from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan
+from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import OperatorMetrics
@@ -99,6 +113,14 @@ class OperatorContext:
     def config(self) -> dict[str, str]:
         return self.subtask.config
 
+    def duckdb(self) -> duckdb.DuckDBPyConnection:
+        """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:
+        DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
+        its TimeZone setting, as Flink does in the local time zone."""
+        con = duckdb.connect(":memory:", config={"threads": 1})
+        con.execute("SET TimeZone = ?", [self.config.get(LOCAL_TIME_ZONE_KEY, "UTC")])
+        return con
+
     def input_updating(self, index: int = 0) -> bool:
         return self.input_nodes[index].changelog != ChangelogMode.INSERT_ONLY
 
@@ -107,22 +129,41 @@ class OperatorContext:
         return self.node.changelog != ChangelogMode.INSERT_ONLY
 
 
+LOCAL_TIME_ZONE_KEY = "table.local-time-zone"
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass
+class Snapshot:
+    """An operator's part of a checkpoint, taken at the barrier.
+
+    ``state`` is small and JSON-able (it goes into the checkpoint's metadata); ``db`` is
+    the DuckDB state whose ``tables`` go into a file of their own (None: no keyed state).
+    """
+
+    state: Any = None
+    db: DuckDBState | None = None
 
 
 class Operator(ABC):
     """Base class of every operator (see the module docstring for the call order)."""
 
-    forwards_watermarks = True
+    role: ClassVar[Role] = "operator"  # which part of a checkpoint it writes
+    forwards_watermarks: ClassVar[bool] = True
 
     def __init__(self, ctx: OperatorContext) -> None:
         self.ctx = ctx
         self.node = ctx.node
         self.metrics = ctx.metrics
 
+    async def restore(self, restored: Restored) -> None:  # noqa: B027 - optional hook
+        """Resuming from a checkpoint: called once, before ``open``; keep what is needed."""
+
     async def open(self) -> None:  # noqa: B027 - optional hook
-        """Prepare (state database, connector); called once before any other hook."""
+        """Prepare (state database, connector) and apply what ``restore`` kept."""
 
     @abstractmethod
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
@@ -138,19 +179,16 @@ class Operator(ABC):
     async def on_timer(self, now: int) -> list[Message]:
         return []
 
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        """The synchronous part of checkpoint ``checkpoint_id``: called at the aligned
+        barrier, before it goes on. Must not block: a big state is only named here."""
+        return Snapshot()
+
+    async def on_checkpoint_complete(self, checkpoint_id: int) -> None:  # noqa: B027 - optional hook
+        """Checkpoint ``checkpoint_id`` (and every older one) is complete: commit."""
+
     async def on_end_of_input(self) -> list[Message]:
         return []
-
-    def snapshot(self) -> Any:
-        """Small JSON-able state for the checkpoint, taken at the barrier (None = nothing)."""
-        return None
-
-    def checkpoint_state(self) -> DuckDBState | None:
-        """The DuckDB state whose ``tables`` a checkpoint copies (None: no keyed state)."""
-        return None
-
-    async def restore_state(self, restored: Restored) -> None:  # noqa: B027 - optional hook
-        """Resume from a checkpoint; called once after ``open``, before any data."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; called once, also after failure or cancellation."""
@@ -159,13 +197,11 @@ class Operator(ABC):
 class SourceOperator(Operator):
     """An operator without inputs that produces its own stream."""
 
+    role: ClassVar[Role] = "source"
+
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         raise TypeError(f"{type(self).__name__} has no inputs")
 
+    @abstractmethod
     async def poll(self) -> tuple[list[Message], bool]:
         """The next messages, and whether the source has finished."""
-        raise NotImplementedError
-
-    def position(self) -> Any:
-        """JSON-able position at a barrier: everything before it was emitted, nothing after."""
-        return None

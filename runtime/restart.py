@@ -20,9 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.errors import OptionError, SqlStreamError
-from catalog.options import parse_duration_ms, parse_int
-from runtime.checkpoint.control import RESUME_KEY, SAVEPOINT_PATH_KEY
+from catalog.config import (
+    CHECKPOINT_RESUME,
+    RESTART_ATTEMPTS,
+    RESTART_DELAY,
+    RESTART_STRATEGY,
+    SAVEPOINT_PATH,
+    checkpointing_enabled,
+)
+from catalog.errors import SqlStreamError
 from runtime.checkpoint.coordinator import CheckpointConfig
 from runtime.checkpoint.storage import CheckpointStorage, write_atomically
 from runtime.job import Job, JobStatus
@@ -37,20 +43,11 @@ class RestartStrategy:
 
     @classmethod
     def from_config(cls, config: Mapping[str, str]) -> RestartStrategy:
-        checkpointing = CheckpointConfig.from_config(config).interval_ms is not None
-        kind = config.get("restart-strategy.type", "fixed-delay" if checkpointing else "none").lower()
-        if kind in ("none", "off", "disable"):
+        kind = RESTART_STRATEGY.get(config) or ("fixed-delay" if checkpointing_enabled(config) else "none")
+        if kind == "none":
             return cls(0)
-        if kind not in ("fixed-delay", "fixeddelay"):
-            raise OptionError(
-                f"'restart-strategy.type' = '{kind}' is not supported", hint="use 'none' or 'fixed-delay'"
-            )
-        attempts = parse_int(
-            config.get("restart-strategy.fixed-delay.attempts", "3"), "restart-strategy.fixed-delay.attempts"
-        )
-        delay = parse_duration_ms(
-            config.get("restart-strategy.fixed-delay.delay", "1 s"), "restart-strategy.fixed-delay.delay"
-        )
+        attempts = RESTART_ATTEMPTS.get(config)
+        delay = RESTART_DELAY.get(config) or 0
         return cls(max(attempts, 0), delay / 1000)
 
 
@@ -108,8 +105,8 @@ def restart_config(job: Job) -> dict[str, str]:
     storage = CheckpointStorage(CheckpointConfig.from_config(config).directory, job.plan.name)
     latest = storage.latest()
     if latest is not None:
-        config[SAVEPOINT_PATH_KEY] = str(latest)
-    config[RESUME_KEY] = "latest"
+        config[SAVEPOINT_PATH.name] = str(latest)
+    config[CHECKPOINT_RESUME.name] = "latest"
     return config
 
 

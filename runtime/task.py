@@ -8,15 +8,19 @@ non-ended inputs are idle the subtask tells its consumers ``Idle`` too. When eve
 has ended: ``on_end_of_input``, then ``Watermark(MAX_WATERMARK)`` (so every downstream
 window fires), then ``EndOfInput``.
 
-Barriers (``runtime/checkpoint/control.py`` injects them at the sources, between polls,
-with the reader's position): in EXACTLY_ONCE mode an input that delivered barrier n is
-blocked (``InputGate.blocked``) until barrier n has arrived on every live input; then the
-operator snapshots (the synchronous part pins a DuckDB read transaction, the copy into
+Checkpoints reach a subtask two ways. In-band, barriers travel with the data: a source
+injects barrier n when the coordinator's ``TriggerBarrier`` message reaches it (between
+polls), and a subtask with several inputs aligns them (``runtime/alignment.py``: in
+EXACTLY_ONCE mode an input that delivered barrier n is not read until barrier n has
+arrived on every live input). Once aligned, the operator's ``snapshot`` hook runs (a sink
+pre-commits there; the synchronous part pins a DuckDB read transaction, the copy into
 ``op-<node>-<subtask>.duckdb`` runs on the thread pool while processing goes on), the
-barrier is forwarded and the subtask acknowledges. AT_LEAST_ONCE skips the blocking. A
-sink pre-commits at the barrier and acknowledges its handles. A source that finished
-keeps answering barrier requests until the job's final checkpoint is complete, and only
-then sends end of input (so the sinks' last transaction is committed).
+barrier is forwarded and the subtask posts its acknowledgement. Out of band, the
+coordinator's messages arrive in the subtask's mailbox and are handled in this loop
+before the next data message: ``CheckpointComplete`` calls ``on_checkpoint_complete``
+(a sink commits) and is answered with ``Committed``. A source that finished keeps
+answering barrier requests until the coordinator's ``Release`` says the job's final
+checkpoint is committed, and only then sends end of input.
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from runtime.alignment import Alignment
 from runtime.channels import InputGate
 from runtime.checkpoint.control import SubtaskCheckpoints
-from runtime.checkpoint.coordinator import Ack
+from runtime.checkpoint.messages import Ack, CheckpointComplete, Release, TriggerBarrier
 from runtime.faults import crash_point
 from runtime.messages import MAX_WATERMARK, Barrier, EndOfInput, Idle, Message, Watermark
 from runtime.metrics import NO_WATERMARK, OperatorMetrics
@@ -68,18 +74,20 @@ class Task:
         self.out_wm = NO_WATERMARK
         metrics.gate = gate
         self.checkpoints: SubtaskCheckpoints | None = None  # set by the job when checkpointing
+        self.alignment: Alignment | None = None
         self._snapshots: list[concurrent.futures.Future[Any]] = []
-        # alignment: checkpoint id -> (inputs that delivered its barrier, first arrival)
-        self._aligning: dict[int, tuple[Barrier, set[int], float]] = {}
         self._ack_tasks: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
+        self._released = False
 
     async def run(self) -> None:
         try:
-            await self.op.open()
             ck = self.checkpoints
-            if ck is not None and ck.restored is not None:
-                await self.op.restore_state(ck.restored)
+            if ck is not None:
+                ck.attach(self.gate)
+                if ck.restored is not None:
+                    await self.op.restore(ck.restored)
+            await self.op.open()
             if isinstance(self.op, SourceOperator):
                 await self._run_source(self.op)
             else:
@@ -88,7 +96,7 @@ class Task:
             if self.out_wm < MAX_WATERMARK:
                 await self._emit([Watermark(MAX_WATERMARK)])
             if isinstance(self.op, SourceOperator) and ck is not None:
-                await self._await_final_checkpoint(self.op, ck)
+                await self._await_final_checkpoint(ck)
             await self._emit([EndOfInput()])
             if self._ack_tasks:
                 await asyncio.gather(*self._ack_tasks)
@@ -107,7 +115,7 @@ class Task:
             await self.op.close()
 
     async def _emit(self, messages: Sequence[Message]) -> None:
-        if self._failure is not None:  # completing a checkpoint (its commit) failed
+        if self._failure is not None:  # writing a snapshot failed
             raise self._failure
         for m in messages:
             if isinstance(m, pa.RecordBatch):
@@ -122,12 +130,26 @@ class Task:
             for r in self.routers:
                 await r.send(m)
 
+    # ---- the coordinator's messages ------------------------------------------------------
+    async def _handle_mailbox(self, ck: SubtaskCheckpoints) -> None:
+        """Every control message that arrived, in order, in this subtask's own loop."""
+        while ck.mailbox:
+            msg = ck.mailbox.popleft()
+            if isinstance(msg, TriggerBarrier):
+                await self._on_barrier(Barrier(msg.checkpoint_id, msg.savepoint, msg.location))
+            elif isinstance(msg, CheckpointComplete):
+                await self.op.on_checkpoint_complete(msg.checkpoint_id)
+                ck.committed(msg.checkpoint_id)
+            elif isinstance(msg, Release):
+                self._released = True
+
+    # ---- sources -------------------------------------------------------------------------
     async def _run_source(self, op: SourceOperator) -> None:
         ck = self.checkpoints
         while True:
-            if ck is not None and ck.requests:
-                await self._inject_barriers(op, ck)
-            messages, done = await op.poll()
+            if ck is not None and ck.mailbox:
+                await self._handle_mailbox(ck)
+            messages, done = await op.poll()  # its busy time: runtime/operators/source.py
             await self._emit(messages)
             if done:
                 return
@@ -135,26 +157,12 @@ class Task:
                 crash_point("processing")
             await self._timers()
 
-    async def _inject_barriers(self, op: SourceOperator, ck: SubtaskCheckpoints) -> None:
-        """Barrier requests from the coordinator: record the position (every row before
-        it was emitted, none after), acknowledge, and send the barrier downstream."""
-        while ck.requests:
-            barrier = ck.requests.popleft()
-            start = time.perf_counter()
-            position = op.position()
-            sync_ms = (time.perf_counter() - start) * 1000
-            await ck.ack(
-                barrier.checkpoint_id,
-                Ack(ck.node_id, ck.subtask, "source", state=position, sync_ms=sync_ms),
-            )
-            await self._emit([barrier])
-
-    async def _await_final_checkpoint(self, op: SourceOperator, ck: SubtaskCheckpoints) -> None:
-        await ck.finished()
-        while not ck.released:
+    async def _await_final_checkpoint(self, ck: SubtaskCheckpoints) -> None:
+        ck.finished()
+        while not self._released:
             ck.wake.clear()
-            if ck.requests:
-                await self._inject_barriers(op, ck)
+            if ck.mailbox:
+                await self._handle_mailbox(ck)
                 continue
             await ck.wake.wait()
 
@@ -165,11 +173,15 @@ class Task:
             if now >= due:
                 await self._emit(await self.op.on_timer(now))
 
+    # ---- operators and sinks -------------------------------------------------------------
     async def _run_inputs(self) -> None:
         gate = self.gate
         if gate is None or not gate.channels:
             return
         n = len(gate.channels)
+        ck = self.checkpoints
+        self.alignment = alignment = Alignment(n, exactly_once=ck is not None and ck.exactly_once)
+        gate.blocked = alignment.blocked
         self.wms = [NO_WATERMARK] * n
         self.idle = [False] * n
         self.ended = [False] * n
@@ -178,11 +190,13 @@ class Task:
         remaining = n
         op = self.op
         while remaining:
+            if ck is not None and ck.mailbox:
+                await self._handle_mailbox(ck)
             due = op.next_timer_ms()
             timeout = None if due is None else max(due - now_ms(), 0) / 1000
             got = await gate.next(timeout)
-            if got is None:
-                await self._emit(await op.on_timer(now_ms()))
+            if got is None:  # a timer is due, or a control message arrived
+                await self._timers()
                 continue
             i, msg = got
             if isinstance(msg, pa.RecordBatch):
@@ -190,7 +204,10 @@ class Task:
                 self.idle_sent = False
                 self.metrics.rows_in += msg.num_rows
                 self.metrics.batches_in += 1
-                await self._emit(await op.process_batch(msg, self.channel_edges[i]))
+                busy = time.perf_counter()
+                out = await op.process_batch(msg, self.channel_edges[i])
+                self.metrics.busy_ms += (time.perf_counter() - busy) * 1000
+                await self._emit(out)
                 crash_point("processing")
             elif isinstance(msg, Watermark):
                 self.idle[i] = False
@@ -208,34 +225,19 @@ class Task:
                 self.ended[i] = True
                 remaining -= 1
                 await self._advance()
-                for checkpoint_id in sorted(self._aligning):
-                    await self._check_aligned(checkpoint_id)
+                for aligned in alignment.on_end_of_input(i):
+                    await self._on_barrier(aligned.barrier, aligned.alignment_ms)
             elif isinstance(msg, Barrier):
-                entry = self._aligning.get(msg.checkpoint_id)
-                if entry is None:
-                    entry = self._aligning[msg.checkpoint_id] = (msg, set(), time.perf_counter())
-                entry[1].add(i)
-                if self.checkpoints is not None and self.checkpoints.exactly_once:
-                    gate.blocked.add(i)  # nothing more from i until the others caught up
-                await self._check_aligned(msg.checkpoint_id)
+                done = alignment.on_barrier(i, msg)
+                if not done:
+                    crash_point("alignment")
+                for aligned in done:
+                    await self._on_barrier(aligned.barrier, aligned.alignment_ms)
             if due is not None:
                 await self._timers()
 
-    async def _check_aligned(self, checkpoint_id: int) -> None:
-        barrier, seen, start = self._aligning[checkpoint_id]
-        alive = {j for j in range(len(self.ended)) if not self.ended[j]}
-        if not alive <= seen:
-            crash_point("alignment")
-            return
-        del self._aligning[checkpoint_id]
-        if self.gate is not None:
-            self.gate.blocked -= seen
-            if self.checkpoints is not None and self.checkpoints.exactly_once:
-                for _, later, _ in self._aligning.values():  # inputs already at a later barrier
-                    self.gate.blocked |= later
-        await self._on_barrier(barrier, (time.perf_counter() - start) * 1000)
-
     async def _on_barrier(self, barrier: Barrier, alignment_ms: float = 0.0) -> None:
+        """Barrier n is aligned (or, at a source, requested): snapshot, forward, acknowledge."""
         ck = self.checkpoints
         n = barrier.checkpoint_id
         if ck is None:
@@ -243,23 +245,22 @@ class Task:
             return
         op = self.op
         start = time.perf_counter()
-        pre_commit = getattr(op, "on_barrier", None)
-        if pre_commit is not None:  # a sink: pre-commit, then acknowledge the handles
-            handles = await pre_commit(n)
-            crash_point("pre_commit")
+        snap = await op.snapshot(n)
+        if op.role != "operator":  # a source's position, a sink's pre-committed handles
+            if op.role == "sink":
+                crash_point("pre_commit")
             sync_ms = (time.perf_counter() - start) * 1000
+            ck.ack(n, Ack(ck.node_id, ck.subtask, op.role, snap.state, sync_ms, 0.0, alignment_ms))
             await self._emit([barrier])
-            await ck.ack(n, Ack(ck.node_id, ck.subtask, "sink", handles, sync_ms, 0.0, alignment_ms))
             return
-        small = op.snapshot()
-        db = op.checkpoint_state()
-        folder = ck.folder(n)
+        db = snap.db
+        folder = Path(barrier.location) if barrier.location else None
         cursor = db.snapshot_cursor() if db is not None and db.tables and folder is not None else None
         sync_ms = (time.perf_counter() - start) * 1000
         await self._emit([barrier])  # downstream goes on while the state is written
         if cursor is None or folder is None or db is None:
-            state = None if small is None and db is None else {"state": small}
-            await ck.ack(n, Ack(ck.node_id, ck.subtask, "operator", state, sync_ms, 0.0, alignment_ms))
+            state = None if snap.state is None and db is None else {"state": snap.state}
+            ck.ack(n, Ack(ck.node_id, ck.subtask, "operator", state, sync_ms, 0.0, alignment_ms))
             return
         tables = list(db.tables)
         path = folder / f"op-{ck.node_id}-{ck.subtask}.duckdb"
@@ -275,6 +276,7 @@ class Task:
         else:
             cf = executor.submit(write_snapshot, cursor, tables, path)
         self._snapshots = [f for f in self._snapshots if not f.done()] + [cf]
+        small = snap.state
 
         async def finish() -> None:
             try:
@@ -284,9 +286,7 @@ class Task:
                 return
             state = {"file": path.name, "tables": tables, "state": small}
             async_ms = (time.perf_counter() - copy_start) * 1000
-            await ck.ack(
-                n, Ack(ck.node_id, ck.subtask, "operator", state, sync_ms, async_ms, alignment_ms, size)
-            )
+            ck.ack(n, Ack(ck.node_id, ck.subtask, "operator", state, sync_ms, async_ms, alignment_ms, size))
 
         task = asyncio.create_task(finish(), name=f"{self.where} snapshot {n}")
         self._ack_tasks.add(task)

@@ -8,6 +8,9 @@
     sqlstream stop [--savepoint] PID
                                   stop a running 'sqlstream run' (SIGTERM); with --savepoint
                                   it first takes a savepoint (SIGUSR1) and prints its path
+    sqlstream run --web PORT FILE.sql
+                                  also serve the job dashboard and Flink's REST API on PORT
+                                  (same as -D rest.port=PORT; rest.bind-address: 127.0.0.1)
 
 Checkpoints: a job of ``sqlstream run`` with ``execution.checkpointing.interval`` set
 resumes from the newest complete checkpoint of its ``pipeline.name`` under
@@ -34,9 +37,9 @@ from types import FrameType
 from typing import TextIO
 
 import planner
+from catalog.config import CHECKPOINT_RESUME, PARALLELISM, REST_PORT, SAVEPOINT_PATH
 from catalog.errors import SqlStreamError
 from planner import statements as st
-from runtime.checkpoint.control import RESUME_KEY, SAVEPOINT_PATH_KEY
 from sqlstream.errors import format_error
 from sqlstream.jobs import JobHandle
 from sqlstream.render import render_changelog_row, render_table
@@ -65,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-checkpoint", metavar="PATH", help="run: resume from this checkpoint")
     p.add_argument("--from-savepoint", metavar="PATH", help="run: resume from this savepoint")
     p.add_argument("--savepoint", action="store_true", help="stop: take a savepoint first")
+    p.add_argument("--web", type=int, metavar="PORT",
+                   help="serve the job dashboard on PORT (0: any free), as -D rest.port=PORT")  # fmt: skip
     p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop"], help=argparse.SUPPRESS)
     p.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     return p
@@ -90,19 +95,23 @@ def _main(argv: Sequence[str] | None = None) -> int:
         key, value = item.split("=", 1)
         config[key.strip()] = value.strip()
     if args.parallelism:
-        config["parallelism.default"] = str(args.parallelism)
+        config[PARALLELISM.name] = str(args.parallelism)
+    if args.web is not None:
+        config[REST_PORT.name] = str(args.web)
     if args.command == "stop":
         return stop_process(args.path, args.savepoint)
     if args.command == "run" or args.file:
         restore_from = args.from_savepoint or args.from_checkpoint
         if restore_from:
-            config[SAVEPOINT_PATH_KEY] = restore_from
-        config.setdefault(RESUME_KEY, "none" if args.fresh else "latest")
+            config[SAVEPOINT_PATH.name] = restore_from
+        config.setdefault(CHECKPOINT_RESUME.name, "none" if args.fresh else "latest")
     try:
         session = connect(args.catalog, config)
     except SqlStreamError as e:
         print(format_error(e), file=sys.stderr)
         return 1
+    if session.dashboard is not None:
+        print(f"[INFO] Dashboard at {session.dashboard.url}", file=sys.stderr)
     try:
         if args.command in ("run", "explain") or args.file:
             path = args.path if args.command else args.file
@@ -217,7 +226,7 @@ def _print_result(result: Result, out: TextIO, stop: threading.Event) -> None:
     if result.kind == ResultKind.OK:
         print(f"[INFO] {result.message}", file=sys.stderr)
     elif result.kind == ResultKind.TABLE:
-        print(render_table(result.columns, result.rows), file=out)
+        print(render_table(result.columns, result.rows, full_width=result.full_width), file=out)
     elif result.kind == ResultKind.TEXT:
         print(result.message.rstrip("\n"), file=out)
     elif result.kind == ResultKind.JOB:

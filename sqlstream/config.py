@@ -1,4 +1,4 @@
-"""Configuration keys a user can SET, with Flink's names, defaults and checks.
+"""The session's configuration: SET values over the defaults of ``catalog.config``.
 
 Any key is accepted (Flink's client accepts any key, and connectors read their own), but
 a key we do not know is reported with a warning that suggests the closest known key.
@@ -6,78 +6,12 @@ a key we do not know is reported with a warning that suggests the closest known 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 
-from catalog.errors import OptionError, closest
-from catalog.options import parse_bool, parse_duration_ms, parse_int
+from catalog.config import KEYS, ConfigKey
+from catalog.errors import closest
 
-
-def _choice(*values: str) -> Callable[[str, str], None]:
-    def check(value: str, key: str) -> None:
-        if value.upper().replace("-", "_") not in {v.upper().replace("-", "_") for v in values}:
-            raise OptionError(f"'{key}' = '{value}' is not one of {', '.join(values)}")
-
-    return check
-
-
-def _duration(value: str, key: str) -> None:
-    parse_duration_ms(value, key)
-
-
-def _int(value: str, key: str) -> None:
-    parse_int(value, key)
-
-
-def _bool(value: str, key: str) -> None:
-    parse_bool(value, key)
-
-
-@dataclass(frozen=True)
-class Key:
-    name: str
-    default: str | None
-    description: str
-    check: Callable[[str, str], None] | None = None
-
-
-KEYS: dict[str, Key] = {
-    k.name: k
-    for k in [
-        Key("execution.runtime-mode", "streaming", "streaming or batch", _choice("streaming", "batch")),
-        Key("execution.checkpointing.interval", None, "how often to checkpoint; unset: never", _duration),
-        Key("execution.checkpointing.mode", "EXACTLY_ONCE", "EXACTLY_ONCE or AT_LEAST_ONCE",
-            _choice("EXACTLY_ONCE", "AT_LEAST_ONCE")),
-        Key("execution.checkpointing.min-pause", "0 ms", "least time between two checkpoints", _duration),
-        Key("execution.checkpointing.timeout", "10 min", "abort a checkpoint taking longer", _duration),
-        Key("execution.checkpointing.max-concurrent-checkpoints", "1", "checkpoints in flight", _int),
-        Key("execution.checkpointing.tolerable-failed-checkpoints", "0",
-            "failed checkpoints before the job fails", _int),
-        Key("restart-strategy.type", None, "none or fixed-delay (the default with checkpointing): "
-            "a failed job restarts from its newest checkpoint"),
-        Key("restart-strategy.fixed-delay.attempts", "3", "restarts before the job fails for good", _int),
-        Key("restart-strategy.fixed-delay.delay", "1 s", "pause before a restart", _duration),
-        Key("execution.savepoint.path", None, "resume the next job from this savepoint or checkpoint"),
-        Key("execution.savepoint.ignore-unclaimed-state", "false",
-            "restore from a checkpoint of another query, skipping the state no operator claims", _bool),
-        Key("sqlstream.checkpoint.resume", "none",
-            "latest: resume a job from the newest complete checkpoint of its pipeline.name "
-            "(what 'sqlstream run' does unless --fresh); none: start fresh", _choice("latest", "none")),
-        Key("state.checkpoints.dir", "checkpoints", "where checkpoints are written"),
-        Key("state.checkpoints.num-retained", "1", "complete checkpoints to keep", _int),
-        Key("parallelism.default", "1", "parallelism of operators", _int),
-        Key("table.exec.source.idle-timeout", "0 ms", "after this, an idle input stops holding "
-            "back the watermark (0: never)", _duration),
-        Key("sql-client.execution.result-mode", "table", "table, changelog or tableau",
-            _choice("table", "changelog", "tableau")),
-        Key("sql-client.execution.max-table-result.rows", "1000000", "rows kept in table mode", _int),
-        Key("sql-client.display.max-column-width", "30", "truncate wider values", _int),
-        Key("pipeline.name", None, "the job's name (also names its checkpoints)"),
-        Key("pipeline.auto-watermark-interval", "200 ms", "how often watermarks are emitted", _duration),
-        Key("table.local-time-zone", "UTC", "time zone of TIMESTAMP_LTZ values and PROCTIME()"),
-        Key("table.dml-sync", "false", "INSERT waits for the job to finish", _bool),
-    ]
-}  # fmt: skip
+__all__ = ["KEYS", "Config", "ConfigKey"]
 
 
 class Config(Mapping[str, str]):
@@ -91,8 +25,8 @@ class Config(Mapping[str, str]):
     def set(self, key: str, value: str) -> str | None:
         """Set a key; returns a warning for a key we do not know."""
         known = KEYS.get(key)
-        if known and known.check:
-            known.check(value, key)
+        if known is not None:
+            known.check(value)
         self._values[key] = value
         if known is None:
             best = closest(key, KEYS)

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +28,16 @@ from runtime.job import Job
 from runtime.restart import RestartStrategy, run_with_restarts
 
 _END = object()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job's failure (wall-clock seconds), and the restart attempt that followed it."""
+
+    time: float
+    error: BaseException
+    restart_attempt: int | None = None
+    restart_time: float | None = None
 
 
 class JobManager:
@@ -88,6 +99,8 @@ class JobHandle:
         self._loop = loop
         self.job = Job(plan, job_id=self.id)
         self.restarts: list[str] = []  # why each restart happened, for SHOW JOBS and the CLI
+        self.failures: list[Failure] = []  # each failure, when, and the restart that followed
+        self.attempt_started = self.started  # wall clock; the current attempt (after restarts)
         self._cancelled = False
         strategy = RestartStrategy.from_config(self.job.config)
         self._future: Future[Any] = asyncio.run_coroutine_threadsafe(
@@ -96,8 +109,21 @@ class JobHandle:
 
     def _restarted(self, job: Job, error: BaseException, attempt: int) -> None:
         """A new attempt took over (on the jobs' loop): it is the one to watch and cancel."""
+        failed_at = self.attempt_started + float(self.job.metrics().get("elapsed_s", 0.0))
+        self.attempt_started = time.time()
+        self.failures.append(Failure(failed_at, error, attempt, self.attempt_started))
         self.job = job
         self.restarts.append(f"restart {attempt}: {error}")
+
+    def exceptions(self) -> list[Failure]:
+        """Every failure of the job, oldest first: those a restart followed, then the one
+        that ended it (if it failed for good)."""
+        out = list(self.failures)
+        error = self.error
+        if error is not None:
+            failed_at = self.attempt_started + float(self.job.metrics().get("elapsed_s", 0.0))
+            out.append(Failure(failed_at, error))
+        return out
 
     @property
     def guarantee_text(self) -> str:
@@ -138,8 +164,11 @@ class JobHandle:
 
     def stop_with_savepoint(self, timeout: float | None = None) -> str:
         """Take a savepoint, wait for it, stop the job; returns the savepoint's folder."""
-        future = asyncio.run_coroutine_threadsafe(self.job.stop_with_savepoint(), self._loop)
-        return future.result(timeout)
+        return self.trigger_stop_with_savepoint().result(timeout)
+
+    def trigger_stop_with_savepoint(self) -> Future[str]:
+        """Start a stop-with-savepoint without waiting: the future gives the folder."""
+        return asyncio.run_coroutine_threadsafe(self.job.stop_with_savepoint(), self._loop)
 
     @property
     def rows_out(self) -> int:

@@ -42,9 +42,12 @@ def render_table(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     max_width: int | None = 30,
+    full_width: Sequence[str] = (),
 ) -> str:
-    """A boxed table like psql/DuckDB's shell, with a row count."""
-    body = [[format_value(v, max_width) for v in row] for row in rows]
+    """A boxed table like psql/DuckDB's shell, with a row count. Values of the
+    ``full_width`` columns are never cut (an address cut short is no address)."""
+    widths = [None if c in full_width else max_width for c in columns]
+    body = [[format_value(v, w) for v, w in zip(row, widths)] for row in rows]
     text = tabulate(body, headers=list(columns), tablefmt="psql", disable_numparse=True)
     if not rows:
         text = tabulate([], headers=list(columns), tablefmt="psql")

@@ -30,6 +30,7 @@ class Result:
     job: JobHandle | None = None
     query: QueryHandle | None = None
     warnings: list[str] = field(default_factory=list)
+    full_width: tuple[str, ...] = ()  # columns a renderer must not cut (addresses)
 
     @classmethod
     def ok(cls, message: str, warnings: list[str] | None = None) -> Result:

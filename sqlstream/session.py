@@ -18,6 +18,7 @@ from typing import Any
 
 import planner
 from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
+from catalog.config import DML_SYNC, REST_BIND_ADDRESS, REST_PORT
 from catalog.errors import CatalogError, SqlStreamError
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
@@ -25,6 +26,9 @@ from planner.functions import FUNCTIONS
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
 from sqlstream.results import Result, ResultKind
+from sqlstream.web.server import Dashboard
+
+DASHBOARD_KEYS = (REST_PORT.name, REST_BIND_ADDRESS.name)
 
 
 class Session:
@@ -34,6 +38,8 @@ class Session:
         self.catalog = catalog or Catalog()
         self.config = Config(config)
         self.jobs = JobManager()
+        self.dashboard: Dashboard | None = None
+        self.serve_dashboard()
 
     # ---- statements ------------------------------------------------------------------
     def execute(self, sql: str) -> Result:
@@ -93,11 +99,20 @@ class Session:
             if s.key is None:
                 rows = sorted(self.config.effective().items())
                 return Result.table(["key", "value"], [(k, v) for k, v in rows])
+            previous = self.config.explicit().get(s.key)
             warning = self.config.set(s.key, s.value or "")
-            return Result.ok("Configuration set.", [warning] if warning else [])
+            try:
+                news = self._dashboard_news(s.key)
+            except SqlStreamError:  # the port is taken: the SET did not happen
+                self.config.reset(s.key)
+                if previous is not None:
+                    self.config.set(s.key, previous)
+                raise
+            return Result.ok("Configuration set." + news, [warning] if warning else [])
         if isinstance(s, st.Reset):
             self.config.reset(s.key)
-            return Result.ok("Configuration reset." if s.key is None else f"'{s.key}' reset.")
+            message = "Configuration reset." if s.key is None else f"'{s.key}' reset."
+            return Result.ok(message + self._dashboard_news(s.key))
         if isinstance(s, st.Show):
             return self._show(s)
         if isinstance(s, st.Describe):
@@ -109,7 +124,7 @@ class Session:
             handle = self.jobs.submit(plan, s.sql)
             result = Result(ResultKind.JOB, job=handle)
             result.message = f"Job '{handle.id}' submitted ({handle.name}); {handle.guarantee_text}."
-            if self.config.get("table.dml-sync", "false").lower() == "true":
+            if DML_SYNC.get(self.config):
                 handle.wait()
             return result
         if isinstance(s, st.Query):
@@ -135,10 +150,14 @@ class Session:
         if what == "functions":
             return Result.table(["function name"], [(f,) for f in sorted(FUNCTIONS)])
         if what == "jobs":
-            return Result.table(
-                ["job id", "job name", "status", "rows/s", "rows out", "started"],
-                [h.summary() for h in self.jobs.all()],
-            )
+            columns = ["job id", "job name", "status", "rows/s", "rows out", "started"]
+            rows = [h.summary() for h in self.jobs.all()]
+            if self.dashboard is not None:  # where to look at each job
+                columns.append("dashboard")
+                rows = [(*row, self.dashboard.job_url(h.id)) for row, h in zip(rows, self.jobs.all())]
+            result = Result.table(columns, rows)
+            result.full_width = ("dashboard",)
+            return result
         if what == "catalogs":
             return Result.table(["catalog name"], [("default_catalog",)])
         if what == "databases":
@@ -185,9 +204,42 @@ class Session:
             )
         return Result.table(["name", "type", "null", "key", "extras", "watermark"], rows)
 
+    # ---- the dashboard ---------------------------------------------------------------
+    def serve_dashboard(self) -> Dashboard | None:
+        """Serve the dashboard as ``rest.port`` and ``rest.bind-address`` say: start it,
+        move it, keep it, or stop it (``rest.port`` unset). Raises when the port is taken."""
+        port = REST_PORT.get(self.config)
+        host = (REST_BIND_ADDRESS.get(self.config) or "").strip() or "127.0.0.1"
+        current = self.dashboard
+        if port is not None and current is not None and current.host == host and port in (0, current.port):
+            return current
+        if current is not None and port is not None and port == current.port:
+            current.close()  # same port, another address: free it first
+            current = self.dashboard = None
+        dashboard = None
+        if port is not None:
+            dashboard = Dashboard(self.jobs.all, host, port)
+            dashboard.start()  # before the old one goes: a taken port changes nothing
+        if current is not None:
+            current.close()
+        self.dashboard = dashboard
+        return dashboard
+
+    def _dashboard_news(self, key: str | None) -> str:
+        if key is not None and key not in DASHBOARD_KEYS:
+            return ""
+        before = self.dashboard
+        after = self.serve_dashboard()
+        if after is None:
+            return " Dashboard stopped." if before is not None else ""
+        return f" Dashboard at {after.url}"
+
     # ---- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
-        """Cancel running jobs and release the catalog file."""
+        """Cancel running jobs, stop the dashboard and release the catalog file."""
+        if self.dashboard is not None:
+            self.dashboard.close()
+            self.dashboard = None
         self.jobs.shutdown()
         if isinstance(self.catalog, DuckDBCatalog):
             self.catalog.close()

@@ -4,8 +4,11 @@ acknowledgements, sink commits, the final checkpoint of a bounded job, and resto
 ``CheckpointControl`` is created by ``runtime.job.Job`` when
 ``execution.checkpointing.interval`` is set (never for an interactive SELECT: a collect
 node has nothing to commit and nothing to resume). Each subtask gets a
-``SubtaskCheckpoints`` (its narrow view: acknowledge, decline, the folder of checkpoint
-n, what to restore), so tasks talk to the coordinator only through messages.
+``SubtaskCheckpoints``, its port: a mailbox that the coordinator posts into
+(``TriggerBarrier``, ``CheckpointComplete``, ``Release``; the subtask handles them in its
+own loop) and the messages it posts back (``Acknowledge``, ``Decline``, ``Committed``,
+``SourceFinished``), which one task serves in order (``runtime/checkpoint/messages.py``).
+Neither side holds the other's objects, so a subtask could be a Ray actor.
 
 Restore: the checkpoint is the one named by ``execution.savepoint.path`` (the CLI's
 ``--from-savepoint`` / ``--from-checkpoint``), else, when
@@ -27,22 +30,31 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.physical import Node, Partitioning, PhysicalPlan, SinkSpec, SourceSpec, _encode
-from runtime.checkpoint.coordinator import Ack, CheckpointConfig, CheckpointCoordinator
+from catalog.config import CHECKPOINT_RESUME, IGNORE_UNCLAIMED_STATE, SAVEPOINT_PATH
+from planner.physical import JoinSpec, Node, Partitioning, PhysicalPlan, SinkSpec, SourceSpec, to_json_value
+from runtime.channels import InputGate
+from runtime.checkpoint.coordinator import CheckpointConfig, CheckpointCoordinator
+from runtime.checkpoint.messages import (
+    Ack,
+    Acknowledge,
+    CheckpointComplete,
+    Committed,
+    Decline,
+    Release,
+    SourceFinished,
+    ToCoordinator,
+    ToSubtask,
+    TriggerBarrier,
+)
 from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, CheckpointStorage, load
 from runtime.faults import crash_point
-from runtime.messages import Barrier
 
 log = logging.getLogger(__name__)
 
-RESUME_KEY = "sqlstream.checkpoint.resume"  # "latest" | "none"
-SAVEPOINT_PATH_KEY = "execution.savepoint.path"
-IGNORE_UNCLAIMED_KEY = "execution.savepoint.ignore-unclaimed-state"
 FINAL_ATTEMPTS = 3
 
 
@@ -51,7 +63,7 @@ def node_fingerprint(node: Node) -> str:
     spec (keys, aggregates, window). Parallelism, the partitioning of edges (which
     follows from it) and connector options are left out, so a job can be rescaled or
     pointed at another broker and still restore."""
-    spec: Any = _encode(node.spec)
+    spec: Any = to_json_value(node.spec)
     if isinstance(node.spec, SourceSpec | SinkSpec):
         spec = {"table": node.spec.table, "connector": node.spec.connector}
     elif not node.stateful:
@@ -74,7 +86,9 @@ def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
     """SQL over a state table: the rows whose keys the exchange sends to ``subtask``
     (the same DuckDB ``hash(keys) % p`` as ``runtime/graph.py``)."""
     keys: tuple[str, ...] = ()
-    for e in node.inputs:
+    if isinstance(node.spec, JoinSpec):  # both sides' tables hold the key as __k<i>
+        keys = node.spec.state_keys
+    for e in () if keys else node.inputs:
         if e.partitioning == Partitioning.HASH and e.keys:
             keys = e.keys
     if not keys:
@@ -99,7 +113,8 @@ class Restored:
 
 
 class SubtaskCheckpoints:
-    """One subtask's view of checkpointing."""
+    """One subtask's port to checkpointing: its mailbox of control messages (handled in
+    the subtask's own loop) and the messages it posts to the coordinator."""
 
     def __init__(self, control: CheckpointControl, node_id: int, subtask: int) -> None:
         self.control = control
@@ -107,36 +122,34 @@ class SubtaskCheckpoints:
         self.subtask = subtask
         self.exactly_once = control.config.exactly_once
         self.restored: Restored | None = None
-        self.requests: deque[Barrier] = deque()
+        self.mailbox: deque[ToSubtask] = deque()
         self.wake = asyncio.Event()
+        self._gate: InputGate | None = None
 
-    def folder(self, checkpoint_id: int) -> Path | None:
-        """The folder of a pending checkpoint (None once it was aborted)."""
-        pending = self.control.coordinator.pending.get(checkpoint_id)
-        return pending.folder if pending is not None else None
+    def attach(self, gate: InputGate | None) -> None:
+        """The subtask's input gate, interrupted when a message arrives (a subtask waiting
+        for data must still see a commit)."""
+        self._gate = gate
 
-    async def ack(self, checkpoint_id: int, ack: Ack) -> None:
-        await self.control.coordinator.acknowledge(checkpoint_id, ack)
+    def post(self, message: ToSubtask) -> None:
+        self.mailbox.append(message)
+        self.wake.set()
+        if self._gate is not None:
+            self._gate.interrupt()
+
+    # ---- to the coordinator ---------------------------------------------------------
+    def ack(self, checkpoint_id: int, ack: Ack) -> None:
+        self.control.send(Acknowledge(checkpoint_id, ack))
 
     def decline(self, checkpoint_id: int, reason: str) -> None:
-        self.control.coordinator.decline(checkpoint_id, reason)
+        self.control.send(Decline(checkpoint_id, reason))
 
-    # ---- sources ---------------------------------------------------------------------
-    def request(self, barrier: Barrier) -> None:
-        self.requests.append(barrier)
-        self.wake.set()
+    def committed(self, checkpoint_id: int) -> None:
+        self.control.send(Committed(checkpoint_id, self.node_id, self.subtask))
 
-    async def finished(self) -> None:
-        """A source has emitted its last data and final watermark: tell the job, then
-        keep answering barrier requests until the final checkpoint is complete."""
-        self.control.source_done()
-
-    @property
-    def released(self) -> bool:
-        return self.control.released.is_set()
-
-
-Commit = Callable[[int], Any]
+    def finished(self) -> None:
+        """A source has emitted its last data and final watermark."""
+        self.control.send(SourceFinished(self.node_id, self.subtask))
 
 
 class CheckpointControl:
@@ -154,49 +167,65 @@ class CheckpointControl:
         self.sources = [
             s for (node, _), s in self.subtasks.items() if isinstance(plan.node(node).spec, SourceSpec)
         ]
-        self.sinks: list[tuple[tuple[int, int], Any]] = []  # (node, subtask) -> SinkOp
-        self.source_readers: list[Any] = []
+        # the subtasks whose commit must be done before a checkpoint counts as committed
+        self.committers = {
+            key for key in self.subtasks if isinstance(plan.node(key[0]).spec, SinkSpec)
+        }
         self.restored_from: CheckpointMetadata | None = None
         self.restored_path: Path | None = None
         self.released = asyncio.Event()
         self._periodic: asyncio.Task[None] | None = None  # the periodic trigger, while it runs
+        self._serving: asyncio.Task[None] = None  # type: ignore[assignment]  # set by run
         self.all_sources_done = asyncio.Event()
-        self._sources_done = 0
+        self._sources_done: set[tuple[int, int]] = set()
+        self.inbox: asyncio.Queue[ToCoordinator] = asyncio.Queue()
+        self._commits: dict[int, dict[tuple[int, int], asyncio.Future[None]]] = {}
         self.coordinator = CheckpointCoordinator(
             self.config,
             self.storage,
             set(self.subtasks),
             self._inject,
-            self._commit,
+            self._notify_complete,
             self.fingerprint,
             parallelism,
         )
         self.coordinator.node_fingerprints = self.node_prints
 
+    def send(self, message: ToCoordinator) -> None:
+        """A subtask's message to the coordinator (handled in order by ``_serve``)."""
+        self.inbox.put_nowait(message)
+
     # ---- restore ---------------------------------------------------------------------
     def resolve(self) -> Path | None:
         """The checkpoint to restore from, if any."""
-        explicit = self.raw_config.get(SAVEPOINT_PATH_KEY)
+        explicit = SAVEPOINT_PATH.get(self.raw_config)
         if explicit:
             return Path(explicit)
-        if self.raw_config.get(RESUME_KEY, "none").lower() == "latest":
+        if CHECKPOINT_RESUME.get(self.raw_config) == "latest":
             return self.storage.latest()
         return None
 
     def prepare_restore(self) -> None:
+        """Decide what every subtask restores. A sink always gets a ``Restored``: a fresh
+        start still aborts the transactions a crashed run of the job left open."""
         self.storage.clear_finished()  # a new run of the job starts
-        path = self.resolve()
+        self._restore_from(self.resolve())
+        for key in self.committers:
+            if self.subtasks[key].restored is None:
+                self.subtasks[key].restored = Restored(0)
+
+    def _restore_from(self, path: Path | None) -> None:
         if path is None:
             return
         meta, folder = load(path)
-        allow = self.raw_config.get(IGNORE_UNCLAIMED_KEY, "false").lower() == "true"
+        allow = IGNORE_UNCLAIMED_STATE.get(self.raw_config)
         if meta.plan_fingerprint != self.fingerprint and not allow:
             raise CheckpointError(
                 f"cannot restore from {folder}: it was written by a different query "
                 f"(job '{meta.job_name}', plan {meta.plan_fingerprint}; this query's plan is "
                 f"{self.fingerprint})",
                 hint="start fresh (sqlstream run --fresh, or another 'pipeline.name'), or SET "
-                f"'{IGNORE_UNCLAIMED_KEY}' = 'true' to restore only the operators that match",
+                f"'{IGNORE_UNCLAIMED_STATE.name}' = 'true' to restore only the operators that match",
             )
         self.restored_from, self.restored_path = meta, folder
         self.coordinator.next_id = max(self.coordinator.next_id, meta.checkpoint_id + 1)
@@ -233,37 +262,68 @@ class CheckpointControl:
 
     # ---- protocol --------------------------------------------------------------------
     async def _inject(self, checkpoint_id: int, savepoint: bool, folder: Path) -> None:
-        barrier = Barrier(checkpoint_id, savepoint)
         for s in self.sources:
-            s.request(barrier)
+            s.post(TriggerBarrier(checkpoint_id, savepoint, str(folder)))
 
-    async def _commit(self, checkpoint_id: int, metadata: CheckpointMetadata) -> None:
+    async def _notify_complete(self, checkpoint_id: int, metadata: CheckpointMetadata) -> None:
+        """Checkpoint n's metadata is written: tell every subtask, and wait until every
+        sink subtask has committed (a bounded job's end and a stop-with-savepoint wait
+        for the commit of their last checkpoint)."""
         crash_point("before_commit")
-        for _, sink in sorted(self.sinks, key=lambda kv: kv[0]):
-            await sink.commit_upto(checkpoint_id)
-            crash_point("after_commit")
-        for reader in self.source_readers:
-            with contextlib.suppress(Exception):
-                await reader.notify_checkpoint_complete(checkpoint_id)
+        loop = asyncio.get_running_loop()
+        waiting = {key: loop.create_future() for key in self.committers}
+        self._commits[checkpoint_id] = waiting
+        for sub in self.subtasks.values():
+            sub.post(CheckpointComplete(checkpoint_id))
+        try:
+            await asyncio.gather(*waiting.values())
+        finally:
+            del self._commits[checkpoint_id]
 
-    def source_done(self) -> None:
-        self._sources_done += 1
-        if self._sources_done >= len(self.sources):
-            self.all_sources_done.set()
+    async def _serve(self) -> None:
+        """The coordinator's inbox: subtasks' messages, one at a time, in order."""
+        while True:
+            msg = await self.inbox.get()
+            if isinstance(msg, Acknowledge):
+                await self.coordinator.acknowledge(msg.checkpoint_id, msg.ack)
+            elif isinstance(msg, Decline):
+                self.coordinator.decline(msg.checkpoint_id, msg.reason)
+            elif isinstance(msg, Committed):
+                for n, waiting in self._commits.items():
+                    f = waiting.get((msg.node_id, msg.subtask))
+                    if n <= msg.checkpoint_id and f is not None and not f.done():
+                        f.set_result(None)
+            elif isinstance(msg, SourceFinished):
+                self._sources_done.add((msg.node_id, msg.subtask))
+                if len(self._sources_done) >= len(self.sources):
+                    self.all_sources_done.set()
 
     async def run(self) -> None:
         """Periodic checkpoints until every source finished, then the final checkpoint
         (after the last data and the final watermark, before end of input), then release
         the sources. Raises when checkpoints fail more often than tolerated."""
+        self._serving = asyncio.create_task(self._serve(), name="checkpoint-coordinator")
+        reason = "the job stopped"
+        try:
+            await self._run()
+            reason = "the job finished: its input ended"
+        finally:
+            self._serving.cancel()
+            with contextlib.suppress(BaseException):
+                await self._serving
+            self.coordinator.abort_all(reason)
+
+    async def _run(self) -> None:
         self._periodic = asyncio.create_task(self.coordinator.run(), name="checkpoint-trigger")
         try:
             while not self.all_sources_done.is_set():
                 self._check_failure()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.all_sources_done.wait(), 0.1)
-                periodic = self._periodic
-                if periodic.done() and not periodic.cancelled() and periodic.exception() is not None:
-                    raise periodic.exception()  # type: ignore[misc]
+                    async with asyncio.timeout(0.1):  # not wait_for: see runtime/channels.py
+                        await self.all_sources_done.wait()
+                for task in (self._periodic, self._serving):
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
         finally:
             self._periodic.cancel()
             with contextlib.suppress(BaseException):
@@ -271,7 +331,11 @@ class CheckpointControl:
         for attempt in range(1, FINAL_ATTEMPTS + 1):
             done = await self.coordinator.trigger()
             try:
-                await done
+                waits: set[asyncio.Future[Any]] = {done, self._serving}
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if not done.done():  # the coordinator's inbox failed
+                    raise self._serving.exception() or CheckpointError("the coordinator stopped")
+                done.result()
                 break
             except CheckpointError as e:
                 if attempt == FINAL_ATTEMPTS:
@@ -280,9 +344,11 @@ class CheckpointControl:
                         f"transaction cannot be committed: {e.message}"
                     ) from None
                 log.warning("final checkpoint failed (%s); trying again", e.message)
+        # a savepoint that completed meanwhile is committed too, while the sinks still run
+        await self.coordinator.commits_done()
         self.released.set()
         for s in self.sources:
-            s.wake.set()
+            s.post(Release())
 
     def _check_failure(self) -> None:
         if self.coordinator.failure is not None:
@@ -292,6 +358,10 @@ class CheckpointControl:
         """Take a savepoint now and wait for it. With ``stop`` (stop-with-savepoint) no
         checkpoint is triggered after it, so nothing after the savepoint is committed and
         a job resumed from it neither loses nor repeats a row."""
+        if self.released.is_set():
+            raise CheckpointError(
+                "the job's input has ended and its final checkpoint is committed: it is finishing"
+            )
         if stop and self._periodic is not None:
             self._periodic.cancel()
         failures = self.coordinator.failures_in_row

@@ -25,7 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catalog.options import parse_duration_ms, parse_int
+from catalog.config import (
+    CHECKPOINTING_INTERVAL,
+    CHECKPOINTING_MAX_CONCURRENT,
+    CHECKPOINTING_MIN_PAUSE,
+    CHECKPOINTING_MODE,
+    CHECKPOINTING_TIMEOUT,
+    CHECKPOINTING_TOLERABLE_FAILED,
+    CHECKPOINTS_DIR,
+    CHECKPOINTS_RETAINED,
+)
+from runtime.checkpoint.messages import Ack
 from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, CheckpointStorage
 
 SubtaskId = tuple[int, int]  # (node id, subtask index)
@@ -44,51 +54,16 @@ class CheckpointConfig:
 
     @classmethod
     def from_config(cls, config: Mapping[str, str]) -> CheckpointConfig:
-        interval = config.get("execution.checkpointing.interval")
-        interval_ms = parse_duration_ms(interval, "execution.checkpointing.interval") if interval else None
-        mode = config.get("execution.checkpointing.mode", "EXACTLY_ONCE").upper().replace("-", "_")
         return cls(
-            interval_ms=interval_ms or None,
-            exactly_once=mode != "AT_LEAST_ONCE",
-            min_pause_ms=parse_duration_ms(
-                config.get("execution.checkpointing.min-pause", "0"), "execution.checkpointing.min-pause"
-            ),
-            timeout_ms=parse_duration_ms(
-                config.get("execution.checkpointing.timeout", "10 min"), "execution.checkpointing.timeout"
-            ),
-            max_concurrent=max(
-                1,
-                parse_int(
-                    config.get("execution.checkpointing.max-concurrent-checkpoints", "1"),
-                    "execution.checkpointing.max-concurrent-checkpoints",
-                ),
-            ),
-            tolerable_failed=parse_int(
-                config.get("execution.checkpointing.tolerable-failed-checkpoints", "0"),
-                "execution.checkpointing.tolerable-failed-checkpoints",
-            ),
-            num_retained=max(
-                1,
-                parse_int(
-                    config.get("state.checkpoints.num-retained", "1"), "state.checkpoints.num-retained"
-                ),
-            ),
-            directory=config.get("state.checkpoints.dir", "checkpoints"),
+            interval_ms=CHECKPOINTING_INTERVAL.get(config) or None,
+            exactly_once=CHECKPOINTING_MODE.get(config) == "EXACTLY_ONCE",
+            min_pause_ms=CHECKPOINTING_MIN_PAUSE.get(config) or 0,
+            timeout_ms=CHECKPOINTING_TIMEOUT.get(config) or 0,
+            max_concurrent=max(1, CHECKPOINTING_MAX_CONCURRENT.get(config)),
+            tolerable_failed=CHECKPOINTING_TOLERABLE_FAILED.get(config),
+            num_retained=max(1, CHECKPOINTS_RETAINED.get(config)),
+            directory=CHECKPOINTS_DIR.get(config) or "checkpoints",
         )
-
-
-@dataclass
-class Ack:
-    """A subtask's acknowledgement: its part of the snapshot and how long it took."""
-
-    node_id: int
-    subtask: int
-    kind: str  # "source" | "operator" | "sink"
-    state: Any = None
-    sync_ms: float = 0.0
-    async_ms: float = 0.0
-    alignment_ms: float = 0.0
-    bytes: int = 0
 
 
 @dataclass
@@ -118,7 +93,10 @@ class _Pending:
 
 
 Inject = Callable[[int, bool, Path], Awaitable[None]]
+# Tells the subtasks that a checkpoint is complete; returns once its sinks have committed.
 Commit = Callable[[int, CheckpointMetadata], Awaitable[None]]
+
+__all__ = ["Ack", "CheckpointConfig", "CheckpointCoordinator", "CheckpointStats"]
 
 
 class CheckpointCoordinator:
@@ -151,6 +129,7 @@ class CheckpointCoordinator:
         self.failure: BaseException | None = None
         self._wake = asyncio.Event()
         self.node_fingerprints: dict[str, str] = {}  # stored in the metadata (restore checks)
+        self._committing: set[asyncio.Task[None]] = set()
 
     # ---- triggering -------------------------------------------------------------------
     async def run(self) -> None:
@@ -250,9 +229,34 @@ class CheckpointCoordinator:
         if not pending.savepoint:
             self.storage.retain(self.config.num_retained)
         self._wake.set()
-        await self._commit(pending.checkpoint_id, metadata)
-        if pending.done is not None and not pending.done.done():
-            pending.done.set_result(metadata)
+        # The commit is awaited apart from the inbox: the sinks' answers come through it.
+        task = asyncio.create_task(
+            self._committed(pending, metadata), name=f"commit checkpoint {pending.checkpoint_id}"
+        )
+        self._committing.add(task)
+        task.add_done_callback(self._committing.discard)
+
+    async def _committed(self, pending: _Pending, metadata: CheckpointMetadata) -> None:
+        """Tell the subtasks that the checkpoint is complete; its future completes once its
+        sinks have committed."""
+        done = pending.done
+        try:
+            await self._commit(pending.checkpoint_id, metadata)
+        except BaseException as e:
+            if done is not None and not done.done():
+                reason = "the job stopped" if isinstance(e, asyncio.CancelledError) else f"{e}"
+                done.set_exception(
+                    CheckpointError(
+                        f"checkpoint {pending.checkpoint_id} is complete but was not committed: {reason}"
+                    )
+                )
+                with contextlib.suppress(BaseException):
+                    done.exception()  # retrieved: nobody has to await it
+            if isinstance(e, asyncio.CancelledError):
+                raise
+            return
+        if done is not None and not done.done():
+            done.set_result(metadata)
 
     # ---- failure ---------------------------------------------------------------------
     def _expire(self, checkpoint_id: int) -> None:
@@ -296,9 +300,17 @@ class CheckpointCoordinator:
                 pending.done.exception()  # retrieved: nobody has to await it
         self._wake.set()
 
+    async def commits_done(self) -> None:
+        """Until every complete checkpoint's sinks have committed (or the job stopped)."""
+        while self._committing:
+            await asyncio.gather(*self._committing, return_exceptions=True)
+
     def abort_all(self, reason: str) -> None:
+        """Abort every pending checkpoint and stop waiting for commits (the job stops)."""
         for checkpoint_id in list(self.pending):
             self._abort(checkpoint_id, reason)
+        for task in list(self._committing):
+            task.cancel()
 
     def summary(self) -> dict[str, Any]:
         """For metrics: counts and the last completed checkpoint's figures."""

@@ -10,14 +10,15 @@ other core keep going.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-from catalog.connectors import Guarantee
+from catalog.connectors import ConnectorConfig, Guarantee, TableInfo, configure_table
 from catalog.errors import SqlStreamError
+from catalog.types import parse_type
 from planner.physical import Field, SinkSpec, SourceSpec
 
 
@@ -173,3 +174,33 @@ class Implementation:
 def source_columns(spec: SourceSpec) -> tuple[Field, ...]:
     """The columns a reader must produce, in order."""
     return spec.columns
+
+
+def table_info(spec: SourceSpec | SinkSpec) -> TableInfo:
+    """What the connector's catalog config sees of a plan node's table: for a source its
+    physical columns (metadata columns apart), for a sink every column it writes."""
+    metadata = spec.metadata if isinstance(spec, SourceSpec) else {}
+    return TableInfo(
+        where=f"table '{spec.table}'",
+        options={**spec.options, "connector": spec.connector},
+        columns=tuple((f.name, parse_type(f.type)) for f in spec.columns if f.name not in metadata),
+        metadata=dict(metadata),
+        primary_key=tuple(spec.primary_key),
+    )
+
+
+def source_config(spec: SourceSpec) -> ConnectorConfig:
+    """The typed config of a source, from the catalog's one parser (the planner ran the
+    same on this plan, so on a planned job this cannot fail)."""
+    info = table_info(spec)
+    _, config = configure_table(info)
+    config.check_source(info)
+    return config
+
+
+def sink_config(spec: SinkSpec, job_config: Mapping[str, str]) -> ConnectorConfig:
+    """The typed config of a sink (see ``source_config``)."""
+    info = table_info(spec)
+    connector, config = configure_table(info)
+    config.check_sink(info, connector.requested_guarantee(info.options), job_config)
+    return config

@@ -26,6 +26,7 @@ import pyarrow.csv as pcsv
 
 from catalog.options import OptionBag
 from planner.physical import Field
+from runtime.batches import q
 from runtime.formats.base import (
     FormatError,
     RecordDecoder,
@@ -184,10 +185,6 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class CsvEncoder(SqlRecordEncoder):
     extension = "csv"
 
@@ -200,7 +197,7 @@ class CsvEncoder(SqlRecordEncoder):
         texts = []
         quoted = []
         for i, (f, t) in enumerate(zip(self.fields, self.types)):
-            col = _ident(f.name)
+            col = q(f.name)
             if t.name in _STRINGS:
                 text = col
             elif t.name == "TIMESTAMP_LTZ":

@@ -22,6 +22,7 @@ import pyarrow.json as pj
 from catalog.options import OptionBag
 from catalog.types import DataType
 from planner.physical import Field
+from runtime.batches import q
 from runtime.formats.base import (
     FormatError,
     RecordDecoder,
@@ -143,10 +144,6 @@ def _clip(record: bytes, n: int = 60) -> str:
     return repr(text if len(text) <= n else text[:n] + "...")
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -189,9 +186,7 @@ class JsonEncoder(SqlRecordEncoder):
         for i, (f, t) in enumerate(zip(self.fields, self.types)):
             key = json.dumps(f.name) + ":"
             sep = "" if i == 0 else ","
-            parts.append(
-                f"{_sql_text(sep + key)} || coalesce({json_value_sql(_ident(f.name), t, iso)}, 'null')"
-            )
+            parts.append(f"{_sql_text(sep + key)} || coalesce({json_value_sql(q(f.name), t, iso)}, 'null')")
         body = " || ".join(parts) if parts else "''"
         self._record_sql = f"SELECT '{{' || {body} || '}}' AS v FROM batch"
         self._line_sql = f"SELECT '{{' || {body} || '}}' || chr(10) AS v FROM batch"

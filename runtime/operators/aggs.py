@@ -9,7 +9,8 @@ and aggregated when the group is emitted.
 from __future__ import annotations
 
 from catalog.errors import SqlStreamError
-from catalog.types import parse_type
+from catalog.types import BIGINT, DataType, parse_type
+from planner.numeric import decimal_divide_sql, wrap_sql
 from planner.physical import AggCall
 
 FUNCS = ("count", "count_star", "sum", "min", "max", "avg")
@@ -55,13 +56,34 @@ def raw_items(i: int, agg: AggCall) -> list[str]:
 
 
 def _cast(expr: str, agg: AggCall) -> str:
-    return f"CAST({expr} AS {parse_type(agg.type).duckdb()})"
+    return result_sql(expr, parse_type(agg.type))
 
 
 def _avg(total: str, count: str, agg: AggCall) -> str:
-    t = parse_type(agg.type)
-    div = f"{total} // {count}" if t.is_integral else f"CAST({total} AS DOUBLE) / {count}"
-    return f"CASE WHEN {count} = 0 THEN NULL ELSE {_cast(div, agg)} END"
+    return avg_sql(total, count, parse_type(agg.type))
+
+
+def result_sql(expr: str, t: DataType) -> str:
+    """An aggregate's exact value as its Flink type: an integral SUM wraps around as
+    Flink's Java accumulator does (it does not fail the job); a DECIMAL one that overflows
+    is NULL."""
+    if t.is_integral:
+        return wrap_sql(expr, t)
+    if t.name == "DECIMAL":
+        return f"TRY_CAST({expr} AS {t.duckdb()})"
+    return f"CAST({expr} AS {t.duckdb()})"
+
+
+def avg_sql(total: str, count: str, t: DataType) -> str:
+    """AVG from its exact sum and count: integral AVG sums in a Java long (which wraps
+    around) and divides truncating; DECIMAL rounds HALF_UP to Flink's DECIMAL(38, max(6, s))."""
+    if t.is_integral:
+        div = wrap_sql(f"{wrap_sql(total, BIGINT)} // {count}", t)  # Flink sums in a long
+    elif t.name == "DECIMAL":
+        div = decimal_divide_sql(total, DataType("DECIMAL", 38, t.scale), count, BIGINT, t)
+    else:
+        div = f"CAST(CAST({total} AS DOUBLE) / {count} AS {t.duckdb()})"
+    return f"CASE WHEN {count} = 0 THEN NULL ELSE {div} END"
 
 
 def final_expr(i: int, agg: AggCall, raw: bool) -> str:

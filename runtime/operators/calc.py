@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import duckdb
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec
@@ -35,7 +34,7 @@ class CalcOp(Operator):
                 self.columns = [m.group(1).replace('""', '"') for m in refs if m]
                 if keep_kind:
                     self.columns.append(ROW_KIND_COLUMN)
-        self.con = duckdb.connect(":memory:", config={"threads": 1})
+        self.con = self.ctx.duckdb()
 
     def _run(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         self.con.register(INPUT_RELATION, batch)

@@ -27,7 +27,7 @@ from catalog.types import parse_type
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, AggCall, GroupAggregateSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
-from runtime.operator import Operator
+from runtime.operator import Operator, Snapshot
 from runtime.operators import aggs as A
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
@@ -43,15 +43,24 @@ def _final(i: int, agg: AggCall, prefix: str) -> str:
     if agg.func in ("count", "count_star"):
         return f"CAST({n} AS {cast})"
     if agg.func == "sum":
-        return f"CASE WHEN {n} = 0 THEN NULL ELSE CAST({s} AS {cast}) END"
+        return f"CASE WHEN {n} = 0 THEN NULL ELSE {A.result_sql(s, t)} END"
     if agg.func == "avg":
-        div = f"{s} // {n}" if t.is_integral else f"CAST({s} AS DOUBLE) / {n}"
-        return f"CASE WHEN {n} = 0 THEN NULL ELSE CAST({div} AS {cast}) END"
+        return A.avg_sql(s, n, t)
     return f"CAST({s} AS {cast})"  # min, max
 
 
 class GroupAggregateOp(Operator):
+    restored: Restored | None = None
+
+    async def restore(self, restored: Restored) -> None:
+        self.restored = restored  # loaded into the state database once it is open
+
     async def open(self) -> None:
+        self._prepare()
+        if self.restored is not None:
+            await self._load(self.restored)
+
+    def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, GroupAggregateSpec)
         for a in spec.aggs:
@@ -209,10 +218,10 @@ class GroupAggregateOp(Operator):
         return list(await self.ctx.run(self._process, batch))
 
     # ---- checkpoints ----------------------------------------------------------------------
-    def checkpoint_state(self) -> DuckDBState | None:
-        return self.state
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        return Snapshot(db=self.state)
 
-    async def restore_state(self, restored: Restored) -> None:
+    async def _load(self, restored: Restored) -> None:
         if not restored.files:
             return
         tables = await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)

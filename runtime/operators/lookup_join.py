@@ -7,7 +7,6 @@ it still comes out once, with NULLs for the dimension's columns, as in Flink.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -29,7 +28,7 @@ class LookupJoinOp(Operator):
         table = SourceSpec(spec.table, spec.connector, spec.options, spec.columns, bounded=True)
         self.client = create_lookup(table, [t for _, t in spec.keys])
         await self.client.open()
-        self.con = duckdb.connect(":memory:", config={"threads": 1}) if spec.residual else None
+        self.con = self.ctx.duckdb() if spec.residual else None
 
     def _residual(self, joined: pa.RecordBatch) -> np.ndarray:
         """Which joined rows pass the residual condition."""

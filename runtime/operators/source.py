@@ -8,35 +8,42 @@ the per-query cost of DuckDB is amortised under load while a thin stream stays p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from catalog.options import parse_duration_ms, parse_int
+from catalog.config import BATCH_SIZE, LINGER
 from planner.physical import SourceSpec
 from runtime.batches import split_of, with_split
 from runtime.connectors.base import SourceReader
 from runtime.connectors.registry import create_source
 from runtime.messages import Message
-from runtime.operator import SourceOperator
+from runtime.operator import OperatorContext, Snapshot, SourceOperator
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
 
-BATCH_SIZE_KEY = "sqlstream.runtime.batch-size"
-LINGER_KEY = "sqlstream.runtime.linger"
 IDLE_POLL_S = 0.005
 
 
 class SourceOp(SourceOperator):
     reader: SourceReader
 
+    def __init__(self, ctx: OperatorContext) -> None:
+        super().__init__(ctx)
+        self.restored: Restored | None = None
+        self._opened = False
+
+    async def restore(self, restored: Restored) -> None:
+        self.restored = restored  # the reader restores before it opens
+
     async def open(self) -> None:
         assert isinstance(self.node.spec, SourceSpec)
         cfg = self.ctx.config
-        self.batch_rows = parse_int(cfg.get(BATCH_SIZE_KEY, "65536"), BATCH_SIZE_KEY)
-        self.linger_s = parse_duration_ms(cfg.get(LINGER_KEY, "20 ms"), LINGER_KEY) / 1000
+        self.batch_rows = BATCH_SIZE.get(cfg)
+        self.linger_s = (LINGER.get(cfg) or 0) / 1000
         self.reader = create_source(self.node.spec, self.ctx.subtask)
         restored = self.restored
         if restored is not None and restored.positions:
@@ -47,17 +54,13 @@ class SourceOp(SourceOperator):
         await self.reader.open()
         self._opened = True
 
-    @property
-    def restored(self) -> Restored | None:
-        """Set by the job before ``open`` when resuming (sources restore before opening)."""
-        return getattr(self, "_restored", None)
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        """The reader's position: every row before the barrier was emitted, none after."""
+        return Snapshot(self.reader.position())
 
-    @restored.setter
-    def restored(self, value: Restored | None) -> None:
-        self._restored = value
-
-    def position(self) -> Any:
-        return self.reader.position()
+    async def on_checkpoint_complete(self, checkpoint_id: int) -> None:
+        with contextlib.suppress(Exception):  # e.g. Kafka offsets to the group: monitoring only
+            await self.reader.notify_checkpoint_complete(checkpoint_id)
 
     async def poll(self) -> tuple[list[Message], bool]:
         pending: list[pa.RecordBatch] = []
@@ -66,8 +69,11 @@ class SourceOp(SourceOperator):
         while True:
             if self.reader.finished:
                 return self._flush(pending), True
+            started = time.perf_counter()
             batch = await self.reader.poll(self.batch_rows - rows)
             if batch is not None and batch.num_rows:
+                # busy: reading rows; a poll that found none was waiting, not working
+                self.metrics.busy_ms += (time.perf_counter() - started) * 1000
                 if not pending:
                     deadline = time.monotonic() + self.linger_s
                 pending.append(batch)
@@ -99,5 +105,5 @@ class SourceOp(SourceOperator):
         return out
 
     async def close(self) -> None:
-        if getattr(self, "_opened", False):
+        if self._opened:
             await self.reader.close()

@@ -15,7 +15,6 @@ per-partition watermarks): a fast partition cannot make a slow one's rows late.
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, WatermarkSpec
@@ -33,7 +32,7 @@ class WatermarkOp(Operator):
         assert isinstance(spec, WatermarkSpec)
         self.spec = spec
         self.sql = f"SELECT epoch_ms(max({spec.expr})) FROM {INPUT_RELATION}"
-        self.con = duckdb.connect(":memory:", config={"threads": 1})
+        self.con = self.ctx.duckdb()
         self.max_seen = NO_WATERMARK  # the watermark to emit (never goes back)
         self.split_max: dict[bytes, int] = {}
         self.split_seen: dict[bytes, int] = {}

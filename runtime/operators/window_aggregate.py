@@ -16,16 +16,17 @@ dropped and counted in ``late_rows_dropped``. End of input fires everything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.config import COMPACT_MIN_ROWS
 from planner.physical import INPUT_RELATION, WindowAggregateSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.metrics import NO_WATERMARK
-from runtime.operator import Operator, now_ms
+from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
 from runtime.operators.windowing import Slicing, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
@@ -34,12 +35,20 @@ if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
 
 INF = 2**62  # "fire everything" bound, safe from BIGINT overflow in SQL
-COMPACT_MIN_ROWS = 100_000  # compact partial rows once there are more than this (and 2x)
-COMPACT_KEY = "sqlstream.runtime.compact-min-rows"
 
 
 class WindowAggregateOp(Operator):
+    restored: Restored | None = None
+
+    async def restore(self, restored: Restored) -> None:
+        self.restored = restored  # loaded into the state database once it is open
+
     async def open(self) -> None:
+        self._prepare()
+        if self.restored is not None:
+            await self._load(self.restored)
+
+    def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, WindowAggregateSpec)
         for a in spec.aggs:
@@ -74,7 +83,7 @@ class WindowAggregateOp(Operator):
         # partial columns merged into one partial (compaction); raw rows are kept as they are
         self.merges = [x for i, a in enumerate(spec.aggs) for x in A.merge_items(i, a)]
         self.compacted_rows = 0
-        self.compact_min = int(self.ctx.config.get(COMPACT_KEY, str(COMPACT_MIN_ROWS)))
+        self.compact_min = COMPACT_MIN_ROWS.get(self.ctx.config)  # and 2x the live rows
 
     # ---- ingest --------------------------------------------------------------------------
     def _timed(self, now: int) -> str:
@@ -308,19 +317,18 @@ class WindowAggregateOp(Operator):
         return await self._advance(INF)
 
     # ---- checkpoints ----------------------------------------------------------------------
-    def checkpoint_state(self) -> DuckDBState | None:
-        return self.state
-
-    def snapshot(self) -> Any:
-        """Timers and lateness: which windows fired, when the next can fire."""
-        return {
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        """The windows' rows, and timers and lateness: which windows fired, when the next
+        can fire."""
+        small = {
             "fired": self.fired,
             "next_fire": self.next_fire,
             "late_ts": self.late_ts,
             "compacted_rows": self.compacted_rows,
         }
+        return Snapshot(small, self.state)
 
-    async def restore_state(self, restored: Restored) -> None:
+    async def _load(self, restored: Restored) -> None:
         if restored.files:
             tables = await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
             self.has_table = "windows" in tables

@@ -4,7 +4,6 @@ falls in, with a join against ``range`` in one DuckDB query per batch."""
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
 
 from catalog.errors import SqlStreamError
@@ -13,8 +12,6 @@ from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.operator import Operator, now_ms
 from runtime.operators.windowing import Slicing, sql_align, ts_from_ms
-
-WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
 
 
 class WindowAssignOp(Operator):
@@ -69,7 +66,7 @@ class WindowAssignOp(Operator):
         if self.ctx.updating:
             items.append('"__row_kind"')
         self.sql = f"WITH __timed AS (@@TIMED@@) SELECT {', '.join(items)} FROM ({body})"
-        self.con = duckdb.connect(":memory:", config={"threads": 1})
+        self.con = self.ctx.duckdb()
 
     def _run(self, batch: pa.RecordBatch, now: int) -> list[pa.RecordBatch]:
         self.con.register(INPUT_RELATION, batch)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catalog.errors import SqlStreamError
-from planner.physical import Window
+from planner.window import Window
 
 
 def align(ts: int, size: int, offset: int = 0) -> int:

@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from runtime.batches import q
+
 
 class DuckDBState:
     def __init__(self, threads: int = 1) -> None:
@@ -63,10 +65,6 @@ _ATTACH_LOCK = threading.Lock()
 _SNAPSHOT_IDS = itertools.count(1)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def write_snapshot(cursor: duckdb.DuckDBPyConnection, tables: list[str], path: Path) -> int:
     """The asynchronous part of a snapshot (on a worker thread): copy ``tables`` as the
     pinned transaction of ``cursor`` sees them into a new DuckDB file; returns its size.
@@ -82,7 +80,7 @@ def write_snapshot(cursor: duckdb.DuckDBPyConnection, tables: list[str], path: P
             path.unlink()  # a leftover of an attempt that crashed
         cursor.execute(f"ATTACH '{_sql_str(str(path))}' AS {alias}")
         for name in tables:
-            cursor.execute(f"CREATE TABLE {alias}.{_quote(name)} AS SELECT * FROM memory.main.{_quote(name)}")
+            cursor.execute(f"CREATE TABLE {alias}.{q(name)} AS SELECT * FROM memory.main.{q(name)}")
         crash_point("async_snapshot")
         cursor.execute("COMMIT")
         cursor.execute(f"DETACH {alias}")
@@ -108,8 +106,8 @@ def load_snapshot(state: DuckDBState, files: list[Path], key_filter: str | None)
                     ).fetchall()
                 ]
                 for name in names:
-                    src = f"SELECT * FROM __ck.main.{_quote(name)}{where}"
-                    dst = f"memory.main.{_quote(name)}"
+                    src = f"SELECT * FROM __ck.main.{q(name)}{where}"
+                    dst = f"memory.main.{q(name)}"
                     if name in state.tables:
                         state.con.execute(f"INSERT INTO {dst} {src}")
                     else:

@@ -36,6 +36,7 @@ from pygments.util import ClassNotFound
 
 import planner
 from catalog import Catalog
+from catalog.config import MAX_COLUMN_WIDTH, MAX_TABLE_RESULT_ROWS, RESULT_MODE
 from catalog.errors import SqlStreamError
 from planner.statements import Statement
 from sqlstream.config import Config
@@ -388,7 +389,7 @@ class Shell:
         if result.kind == ResultKind.OK:
             self.echo(f"[INFO] {result.message}")
         elif result.kind == ResultKind.TABLE:
-            self._emit(render_table(result.columns, result.rows, self._max_width()))
+            self._emit(render_table(result.columns, result.rows, self._max_width(), result.full_width))
         elif result.kind == ResultKind.TEXT:
             self._emit(result.message.rstrip("\n"))
         elif result.kind == ResultKind.JOB:
@@ -399,15 +400,12 @@ class Shell:
             self.show_query(result.query)
 
     def _max_width(self) -> int:
-        try:
-            return int(self.get_config("sql-client.display.max-column-width") or 30)
-        except ValueError:
-            return 30
+        return MAX_COLUMN_WIDTH.get(self.session.config)
 
     def show_query(self, query: Any) -> None:
         """A bounded query's rows as a table; an unbounded one live, in the result mode."""
         stop = threading.Event()
-        mode = self.get_config(RESULT_MODE_KEY).lower() or "table"
+        mode = RESULT_MODE.get(self.session.config)
         max_width = self._max_width()
         try:
             with _interrupt_sets(stop):
@@ -432,10 +430,7 @@ class Shell:
             query.close()
 
     def _live_table(self, query: Any, stop: threading.Event, max_width: int) -> None:
-        try:
-            max_rows = int(self.get_config("sql-client.execution.max-table-result.rows") or 1_000_000)
-        except ValueError:
-            max_rows = 1_000_000
+        max_rows = MAX_TABLE_RESULT_ROWS.get(self.session.config)
         view = LiveTable(query, stop, max_rows=max_rows, max_width=max_width,
                          input=self._live_input, output=self._live_output)  # fmt: skip
         outcome = view.run()

@@ -1,5 +1,5 @@
 """Meta commands in the style of psql and DuckDB's shell: ``\\?``, ``\\q``, ``\\dt``,
-``\\d name``, ``\\i file``, ``\\timing``, ``\\o file``, ``\\e``, ``.mode``.
+``\\d name``, ``\\i file``, ``\\timing``, ``\\o file``, ``\\e``, ``.mode``, ``\\web [port]``.
 
 A command sees only the narrow ``CommandContext`` below (run SQL, run a file, print,
 change a setting), never the whole shell.
@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, TextIO
 
+from catalog.config import REST_PORT, RESULT_MODE
 from catalog.errors import did_you_mean
+from planner.ddl import quote
 from sqlstream.repl.completer import MODES
 
-RESULT_MODE_KEY = "sql-client.execution.result-mode"
+RESULT_MODE_KEY = RESULT_MODE.name
+WEB_PORT_KEY = REST_PORT.name
+DEFAULT_WEB_PORT = "8081"  # Flink's
 
 
 class Action(StrEnum):
@@ -75,14 +79,14 @@ def _help(ctx: CommandContext, arg: str) -> Action:
     return Action.CONTINUE
 
 
-def _tables(ctx: CommandContext, arg: str) -> Action:
-    ctx.run_sql("SHOW TABLES")
-    return Action.CONTINUE
+def _runs(sql: str) -> Handler:
+    """A command that stands for a statement (``\\dt`` is ``SHOW TABLES``)."""
 
+    def run(ctx: CommandContext, arg: str) -> Action:
+        ctx.run_sql(sql)
+        return Action.CONTINUE
 
-def _views(ctx: CommandContext, arg: str) -> Action:
-    ctx.run_sql("SHOW VIEWS")
-    return Action.CONTINUE
+    return run
 
 
 def _describe(ctx: CommandContext, arg: str) -> Action:
@@ -93,13 +97,18 @@ def _describe(ctx: CommandContext, arg: str) -> Action:
     return Action.CONTINUE
 
 
-def _jobs(ctx: CommandContext, arg: str) -> Action:
-    ctx.run_sql("SHOW JOBS")
-    return Action.CONTINUE
-
-
-def _functions(ctx: CommandContext, arg: str) -> Action:
-    ctx.run_sql("SHOW FUNCTIONS")
+def _web(ctx: CommandContext, arg: str) -> Action:
+    """Serve the dashboard for this session's jobs: ``SET 'rest.port'`` under the hood, so
+    SHOW JOBS, RESET and the address message are the same either way."""
+    word = arg.strip().lower()
+    if word == "off":
+        ctx.run_sql(f"RESET '{WEB_PORT_KEY}'")
+        return Action.CONTINUE
+    port = word or ctx.get_config(WEB_PORT_KEY) or DEFAULT_WEB_PORT
+    if not port.isdigit():
+        ctx.echo(f"Error: \\web takes a port number or off, not '{arg}'")
+        return Action.CONTINUE
+    ctx.run_sql(f"SET '{WEB_PORT_KEY}' = '{port}'")
     return Action.CONTINUE
 
 
@@ -175,17 +184,18 @@ def _ident(name: str) -> str:
     name = name.strip().rstrip(";").strip()
     if name.startswith("`") or name.replace("_", "").replace(".", "").isalnum():
         return name
-    return "`" + name.replace("`", "``") + "`"
+    return quote(name)
 
 
 COMMANDS: tuple[Command, ...] = (
     Command(("\\?", "help", ".help", "\\h"), "", "show this help", _help),
     Command(("\\q", "quit", "exit", ".quit", ".exit"), "", "leave", _quit),
-    Command(("\\dt", ".tables"), "", "list tables", _tables),
-    Command(("\\dv",), "", "list views", _views),
+    Command(("\\dt", ".tables"), "", "list tables", _runs("SHOW TABLES")),
+    Command(("\\dv",), "", "list views", _runs("SHOW VIEWS")),
     Command(("\\d", ".schema"), "[NAME]", "describe a table or view", _describe),
-    Command(("\\jobs", "\\dj"), "", "list this session's jobs", _jobs),
-    Command(("\\df", ".functions"), "", "list functions", _functions),
+    Command(("\\jobs", "\\dj"), "", "list this session's jobs", _runs("SHOW JOBS")),
+    Command(("\\df", ".functions"), "", "list functions", _runs("SHOW FUNCTIONS")),
+    Command(("\\web",), "[PORT|off]", "serve the job dashboard (default port 8081)", _web),
     Command(("\\i", ".read"), "FILE", "run the statements of FILE", _include),
     Command(("\\timing", ".timer"), "[on|off]", "time each statement", _timing),
     Command(("\\o", ".output"), "[FILE]", "results to FILE, or the screen", _output),
@@ -212,6 +222,7 @@ def help_text() -> str:
         "Statements end with ';' and may span lines; several may share a line.",
         "BEGIN STATEMENT SET; INSERT ...; INSERT ...; END;  runs INSERTs as one job.",
         "INSERT INTO runs a background job: SHOW JOBS lists jobs, STOP JOB 'id' stops it.",
+        "\\web serves a live dashboard of the jobs in the browser (and Flink's REST API).",
         "A streaming SELECT shows live results; Ctrl-C (or q) stops it.",
         "",
         "Keys: Tab completes, Ctrl-R searches history, \u2192 takes a suggestion,",

@@ -19,6 +19,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Path
 from prompt_toolkit.document import Document
 
 from catalog.connectors import CONNECTORS, FORMATS, ConnectorSpec, OptionSpec, OptionType
+from planner.window import WINDOW_COLUMNS
 from sqlstream.repl.submit import scan
 
 STATEMENT_STARTS = (
@@ -46,7 +47,6 @@ KEYWORDS = (
 SHOW_KINDS = ("TABLES", "VIEWS", "JOBS", "FUNCTIONS", "CATALOGS", "DATABASES", "CREATE TABLE",
               "CREATE VIEW", "COLUMNS FROM")  # fmt: skip
 WINDOW_TVFS = ("TUMBLE", "HOP", "CUMULATE", "SESSION")
-WINDOW_COLUMNS = ("window_start", "window_end", "window_time")
 MODES = ("table", "changelog", "tableau")
 # Keywords after which a table or view name comes.
 _TABLE_BEFORE = {"FROM", "JOIN", "INTO", "TABLE", "DESCRIBE", "DESC", "UPDATE", "VIEW"}

@@ -1,9 +1,8 @@
 """The "does Enter submit?" rule, and the split of a submitted buffer into pieces.
 
-A statement ends at a ``;`` outside quotes and comments. A statement set
-(``BEGIN STATEMENT SET; ... END;`` or ``EXECUTE STATEMENT SET BEGIN ... END;``) is one
-piece that stays open until a statement made of ``END`` alone. A meta command (``\\dt``,
-``.mode table``, ``help``, ``quit``) is a piece that ends at its line's end.
+Statements are found by ``planner.split``, the splitter ``planner.parse`` uses too, so the
+shell runs what a script file would run. On top of it the shell has meta commands
+(``\\dt``, ``.mode table``, ``help``, ``quit``): a piece that ends at its line's end.
 
 >>> should_submit("SELECT 1")
 False
@@ -21,7 +20,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+from planner.split import Span, scan_script, split_script
+
 # Words that are a meta command when they are alone on their line (DuckDB/psql spelling).
 BARE_COMMANDS = ("help", "quit", "exit")
 
@@ -51,45 +51,6 @@ class Scan:
     in_statement_set: bool
 
 
-def _words(sql: str) -> list[str]:
-    """The upper-cased words of a statement, outside quotes and comments."""
-    return [w.upper() for w in _WORD.findall(strip_comments_and_strings(sql))]
-
-
-def strip_comments_and_strings(sql: str) -> str:
-    """The text with comments removed and string literals emptied (for word matching)."""
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if c == "-" and sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j
-        elif c == "/" and sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-            out.append(" ")
-        elif c in "'\"`":
-            j = i + 1
-            while j < n:
-                if sql[j] == c:
-                    if j + 1 < n and sql[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            out.append(c + c)
-            i = j + 1
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _opens_statement_set(words: list[str]) -> bool:
-    return words[:3] == ["BEGIN", "STATEMENT", "SET"] or words[:4] == ["EXECUTE", "STATEMENT", "SET", "BEGIN"]
-
-
 def _meta_at(text: str, i: int) -> int | None:
     """If a meta command starts at ``i``, the offset where its line ends; else None."""
     end = text.find("\n", i)
@@ -109,97 +70,17 @@ def _position(text: str, offset: int) -> tuple[int, int]:
 
 
 def scan(text: str) -> Scan:
-    """Walk the text once, tracking quotes, comments and statement sets."""
-    pieces: list[Piece] = []
-    i, n = 0, len(text)
-    start: int | None = None  # first non-blank character of the current piece
-    set_start: int | None = None  # where an open statement set began
-    quote: str | None = None
-    comment: str | None = None  # "--" or "/*"
-    rest_offset = 0
-    while i < n:
-        c = text[i]
-        if comment == "--":
-            if c == "\n":
-                comment = None
-            i += 1
-            continue
-        if comment == "/*":
-            if text.startswith("*/", i):
-                comment = None
-                i += 2
-            else:
-                i += 1
-            continue
-        if quote is not None:
-            if c == quote:
-                if i + 1 < n and text[i + 1] == quote:
-                    i += 2
-                    continue
-                quote = None
-            i += 1
-            continue
-        if start is None:
-            if c.isspace():
-                i += 1
-                continue
-            if set_start is None:
-                meta_end = _meta_at(text, i)
-                if meta_end is not None:
-                    body = text[i:meta_end].strip()
-                    if body.lower().rstrip(";").strip() in BARE_COMMANDS:
-                        body = body.rstrip(";").strip()
-                    pieces.append(Piece(PieceKind.META, body, *_position(text, i)))
-                    i = rest_offset = meta_end
-                    continue
-            if not text.startswith("--", i) and not text.startswith("/*", i):
-                start = i
-        if text.startswith("--", i):
-            comment = "--"
-            i += 2
-            continue
-        if text.startswith("/*", i):
-            comment = "/*"
-            i += 2
-            continue
-        if c in "'\"`":
-            quote = c
-            i += 1
-            continue
-        if c == ";":
-            body_start = start if start is not None else i
-            words = _words(text[body_start:i])
-            if set_start is not None:
-                if words == ["END"]:
-                    pieces.append(
-                        Piece(PieceKind.SQL, text[set_start:i].strip(), *_position(text, set_start))
-                    )
-                    set_start = None
-                    rest_offset = i + 1
-            elif _opens_statement_set(words):
-                set_start = body_start
-            elif start is not None:
-                pieces.append(Piece(PieceKind.SQL, text[start:i].strip(), *_position(text, start)))
-                rest_offset = i + 1
-            else:
-                rest_offset = i + 1  # a stray ';'
-            start = None
-            i += 1
-            continue
-        i += 1
+    """The statements and meta commands of the text, and what is left open at its end."""
+    scanned = scan_script(text, _meta_at)
+    pieces = [_piece(text, span) for span in scanned.statements]
     return Scan(
         pieces=pieces,
-        rest=text[rest_offset:],
-        rest_offset=rest_offset,
-        in_quote=quote,
-        in_comment=comment == "/*",
-        in_statement_set=set_start is not None,
+        rest=text[scanned.rest_offset :],
+        rest_offset=scanned.rest_offset,
+        in_quote=scanned.in_quote,
+        in_comment=scanned.in_comment,
+        in_statement_set=scanned.in_statement_set,
     )
-
-
-def is_blank(sql: str) -> bool:
-    """Only whitespace and comments."""
-    return not strip_comments_and_strings(sql).strip()
 
 
 def should_submit(text: str) -> bool:
@@ -208,19 +89,20 @@ def should_submit(text: str) -> bool:
     An unterminated statement, an open quote or comment, or an open statement set keeps
     the buffer open: Enter then inserts a newline.
     """
-    s = scan(text)
-    if s.in_quote or s.in_comment or s.in_statement_set:
-        return False
-    return is_blank(s.rest)
+    scanned = scan_script(text, _meta_at)
+    return scanned.tail is None and not scanned.in_quote and not scanned.in_comment
 
 
 def split(text: str) -> list[Piece]:
     """The pieces to run, in order; an unfinished tail is run as a statement too (as psql
     does at the end of a file)."""
-    s = scan(text)
-    pieces = list(s.pieces)
-    if not is_blank(s.rest):
-        lead = len(s.rest) - len(s.rest.lstrip())
-        offset = s.rest_offset + lead
-        pieces.append(Piece(PieceKind.SQL, s.rest.strip(), *_position(text, offset)))
-    return pieces
+    return [_piece(text, span) for span in split_script(text, _meta_at)]
+
+
+def _piece(text: str, span: Span) -> Piece:
+    if not span.command:
+        return Piece(PieceKind.SQL, text[span.start : span.end], *_position(text, span.start))
+    body = text[span.start : span.end].strip()
+    if body.lower().rstrip(";").strip() in BARE_COMMANDS:
+        body = body.rstrip(";").strip()
+    return Piece(PieceKind.META, body, *_position(text, span.start))

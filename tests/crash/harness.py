@@ -130,3 +130,48 @@ def crash_until_done(
         break
     compare(expected, read_sink(), report)
     return report
+
+
+def kill_at_each(
+    script: Path,
+    read_sink: Callable[[], Sequence[Hashable]],
+    expected: Sequence[Hashable],
+    points: Sequence[str],
+    finished: Callable[[], bool],
+    seed: int,
+    timeout: float = 300.0,
+) -> CrashReport:
+    """The short runs' schedule: one kill at each of ``points`` in turn, then a run to the
+    end. A crash point fires at its first call in the run (the first pre-commit, the first
+    commit, ...), "timer" SIGKILLs after 0.3-1.5 s. Unlike the random schedule of
+    ``crash_until_done`` (the long runs), every point is sure to be hit even in a job of a
+    few seconds; a point the job finished before counts as "missed:<point>"."""
+    rng = random.Random(seed)
+    report = CrashReport()
+    todo = list(points)
+    while True:
+        point = todo[0] if todo else "none"
+        env = {"SQLSTREAM_CRASH_SEED": str(rng.random())}
+        kill_after = rng.uniform(0.3, 1.5) if point == "timer" else None
+        if point not in ("timer", "none"):
+            env["SQLSTREAM_CRASH_AT"] = f"{point}:1.0"
+        code, err = run_job(script, env, timeout=timeout, kill_after=kill_after)
+        report.runs += 1
+        if code == -signal.SIGKILL:
+            report.kills += 1
+            report.kills_by_point[todo.pop(0)] += 1
+            if ") finished:" in err or finished():
+                break  # killed while exiting, after the job had finished
+            continue
+        if code != 0:
+            raise AssertionError(f"the job failed (exit {code}) instead of recovering:\n{err[-3000:]}")
+        break
+    for point in todo:
+        report.kills_by_point[f"missed:{point}"] += 1
+    compare(expected, read_sink(), report)
+    return report
+
+
+def missed(report: CrashReport) -> list[str]:
+    """The crash points ``kill_at_each`` did not kill at (the job finished first)."""
+    return [p for p in report.kills_by_point if p.startswith("missed")]

@@ -16,13 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.crash.harness import CrashReport, crash_until_done
+from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, missed
 
 WINDOW_MS = 1000
 
@@ -72,22 +72,31 @@ def read_published(out: Path) -> list[Hashable]:
 
 
 def run(
-    tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int, keys_only: bool = False
+    tmp: Path,
+    mode: str,
+    kills: int,
+    seed: int,
+    rows: int,
+    rate: int,
+    keys_only: bool = False,
+    points: Sequence[str] = (),
 ) -> CrashReport:
+    """``points``: one kill at each in turn (``kill_at_each``); else ``kills`` at random."""
     path = script(tmp, rows, mode, rate)
     marker = tmp / "checkpoints" / f"crash-fs-{mode.lower()}" / "_finished"
     want = expected(rows)
     if keys_only:  # at-least-once compares (key, window): a replayed row may count twice
         want = [r[:2] for r in want]  # type: ignore[index]
-    report = crash_until_done(
-        path,
-        lambda: [r[:2] for r in read_published(tmp / "out")] if keys_only else read_published(tmp / "out"),  # type: ignore[index]
-        want,
-        kills=kills,
-        seed=seed,
-        timeout=300,
-        finished=marker.exists,
-    )
+    def read() -> list[Hashable]:
+        got = read_published(tmp / "out")
+        return [r[:2] for r in got] if keys_only else got  # type: ignore[index]
+
+    if points:
+        report = kill_at_each(path, read, want, points, marker.exists, seed)
+    else:
+        report = crash_until_done(
+            path, read, want, kills=kills, seed=seed, timeout=300, finished=marker.exists
+        )
     print(report.summary())
     return report
 
@@ -101,8 +110,9 @@ def assert_exactly_once(tmp: Path, report: CrashReport) -> None:
 
 
 def test_exactly_once_survives_kills(tmp_path: Path) -> None:
-    report = run(tmp_path, "EXACTLY_ONCE", kills=4, seed=1, rows=12000, rate=4000)
-    assert report.kills >= 1
+    points = (*CRASH_POINTS, "timer")
+    report = run(tmp_path, "EXACTLY_ONCE", kills=0, seed=1, rows=12000, rate=4000, points=points)
+    assert not missed(report) and report.kills == len(points), report.summary()
     assert_exactly_once(tmp_path, report)
 
 
@@ -110,7 +120,11 @@ def test_at_least_once_loses_nothing(tmp_path: Path) -> None:
     """Without alignment a snapshot may hold rows that the restored sources replay, so a
     window may count a row twice (Flink's at-least-once): every (key, window) is there,
     none with less than its true count."""
-    report = run(tmp_path, "AT_LEAST_ONCE", kills=3, seed=2, rows=12000, rate=4000, keys_only=True)
+    points = ("processing", "pre_commit", "timer")
+    report = run(
+        tmp_path, "AT_LEAST_ONCE", kills=0, seed=2, rows=12000, rate=4000, keys_only=True, points=points
+    )
+    assert not missed(report) and report.kills == len(points), report.summary()
     assert report.missing == [] and report.unexpected == [], report.summary()
     true = {r[:2]: r for r in expected(12000)}  # type: ignore[index]
     for k, ws, c, s in read_published(tmp_path / "out"):  # type: ignore[misc]
@@ -123,4 +137,5 @@ def test_exactly_once_many_kills(tmp_path: Path) -> None:
     rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", "500000"))
     seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
     report = run(tmp_path, "EXACTLY_ONCE", kills=kills, seed=seed, rows=rows, rate=5000)
+    assert report.kills >= kills, f"only {report.kills} of the {kills} kills landed: {report.summary()}"
     assert_exactly_once(tmp_path, report)

@@ -24,14 +24,14 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from tests.crash.harness import CrashReport, crash_until_done
+from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, missed
 
 pytestmark = pytest.mark.kafka
 
@@ -251,9 +251,11 @@ GROUP BY k, window_start, window_end;
 
 
 def run(
-    tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int
+    tmp: Path, mode: str, kills: int, seed: int, rows: int, rate: int, points: Sequence[str] = ()
 ) -> tuple[CrashReport, list[tuple[int, int, int, int]]]:
-    """Crash the job until it finishes; the report and the rows the output topic holds."""
+    """Crash the job until it finishes; the report and the rows the output topic holds.
+    With ``points``: one kill at each of them in turn (``kill_at_each``); otherwise
+    ``kills`` at random moments."""
     servers = bootstrap()
     tag = uuid.uuid4().hex[:8]
     src, dst = f"crash-src-{tag}", f"crash-dst-{tag}"
@@ -269,16 +271,19 @@ def run(
         return list(got)
 
     try:
-        report = crash_until_done(
-            path,
-            read_sink,
-            expected(rows),
-            kills=kills,
-            seed=seed,
-            max_kill_delay=3.0,
-            timeout=300,
-            finished=marker.exists,
-        )
+        if points:
+            report = kill_at_each(path, read_sink, expected(rows), points, marker.exists, seed)
+        else:
+            report = crash_until_done(
+                path,
+                read_sink,
+                expected(rows),
+                kills=kills,
+                seed=seed,
+                max_kill_delay=3.0,
+                timeout=300,
+                finished=marker.exists,
+            )
     finally:
         feeder.join()
     print(report.summary())
@@ -286,8 +291,12 @@ def run(
 
 
 def test_kafka_exactly_once_survives_kills(tmp_path: Path) -> None:
-    report, _ = run(tmp_path, "EXACTLY_ONCE", kills=5, seed=5, rows=20000, rate=4000)
-    assert report.kills >= 1
+    """One kill at every crash point of the runtime and one at a random moment; none is
+    missed (the job does not finish before a point is reached)."""
+    points = (*CRASH_POINTS, "timer")
+    report, _ = run(tmp_path, "EXACTLY_ONCE", kills=0, seed=5, rows=20000, rate=4000, points=points)
+    assert not missed(report), report.summary()
+    assert report.kills == len(points), report.summary()
     assert report.exact, report.summary()
     assert not list((tmp_path / "checkpoints").glob("*/chk-*"))  # a finished job keeps none
 
@@ -297,8 +306,9 @@ def test_kafka_at_least_once_loses_nothing(tmp_path: Path) -> None:
     true count. Without alignment a snapshot may hold rows the restored sources replay,
     so a window may also count a row twice (and come out more than once): at-least-once."""
     rows = 16000
-    report, got = run(tmp_path, "AT_LEAST_ONCE", kills=3, seed=1, rows=rows, rate=4000)
-    assert report.kills >= 1
+    points = ("processing", "pre_commit", "timer")
+    report, got = run(tmp_path, "AT_LEAST_ONCE", kills=0, seed=1, rows=rows, rate=4000, points=points)
+    assert not missed(report) and report.kills == len(points), report.summary()
     want = {(r[0], r[1]): r[2] for r in expected(rows) if isinstance(r, tuple)}
     best: dict[tuple[int, int], int] = {}
     for k, w, c, _ in got:
@@ -319,4 +329,5 @@ def test_kafka_exactly_once_many_kills(tmp_path: Path) -> None:
     seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
     report, _ = run(tmp_path, "EXACTLY_ONCE", kills=kills, seed=seed, rows=rows, rate=rate)
     print(f"Kafka long run: {rows} rows at {rate} rows/s, seed {seed}: {report.summary()}")
+    assert report.kills >= kills, f"only {report.kills} of the {kills} kills landed: {report.summary()}"
     assert report.exact, report.summary()

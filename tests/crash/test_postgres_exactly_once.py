@@ -20,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import random
-import signal
 import uuid
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ import duckdb
 import psycopg
 import pytest
 
-from tests.crash.harness import CrashReport, compare, crash_until_done, run_job
+from tests.crash.harness import CrashReport, crash_until_done, kill_at_each, missed
 
 pytestmark = pytest.mark.postgres
 
@@ -111,45 +109,6 @@ def finished_marker(tmp: Path, name: str) -> Path:
     return tmp / "checkpoints" / name / "_finished"
 
 
-def kill_at_each(
-    script: Path,
-    read_sink: Callable[[], Sequence[Hashable]],
-    expected: Sequence[Hashable],
-    points: Sequence[str],
-    finished: Callable[[], bool],
-    seed: int,
-) -> CrashReport:
-    """The short runs' schedule: one kill at each of ``points`` in turn, then a run to the
-    end. A crash point fires at its first call in the run (the first pre-commit, the first
-    commit, ...), "timer" SIGKILLs after 0.3-1.5 s. Unlike the random schedule of
-    ``crash_until_done`` (the long runs), every point is sure to be hit even in a job of a
-    few seconds; a point the job finished before counts as "missed:<point>"."""
-    rng = random.Random(seed)
-    report = CrashReport()
-    todo = list(points)
-    while True:
-        point = todo[0] if todo else "none"
-        env = {"SQLSTREAM_CRASH_SEED": str(rng.random())}
-        kill_after = rng.uniform(0.3, 1.5) if point == "timer" else None
-        if point not in ("timer", "none"):
-            env["SQLSTREAM_CRASH_AT"] = f"{point}:1.0"
-        code, err = run_job(script, env, timeout=300, kill_after=kill_after)
-        report.runs += 1
-        if code == -signal.SIGKILL:
-            report.kills += 1
-            report.kills_by_point[todo.pop(0)] += 1
-            if ") finished:" in err or finished():
-                break  # killed while exiting, after the job had finished
-            continue
-        if code != 0:
-            raise AssertionError(f"the job failed (exit {code}) instead of recovering:\n{err[-3000:]}")
-        break
-    for point in todo:
-        report.kills_by_point[f"missed:{point}"] += 1
-    compare(expected, read_sink(), report)
-    return report
-
-
 # ---- (a) datagen -> tumbling windows -> append table -------------------------------------
 
 
@@ -226,7 +185,7 @@ def assert_exact(dsn: str, tmp: Path, table: str, report: CrashReport) -> None:
 
 def test_windows_into_postgres_survive_kills(tmp_path: Path, pg_dsn: str, pg_url: str, table: str) -> None:
     report = run_windows(tmp_path, pg_dsn, pg_url, table, kills=0, seed=11, rows=24000, rate=4000)
-    assert not [p for p in report.kills_by_point if p.startswith("missed")], report.summary()
+    assert not missed(report), report.summary()
     assert_exact(pg_dsn, tmp_path, table, report)
 
 
@@ -313,7 +272,7 @@ def test_upserts_into_postgres_survive_kills(
     tmp_path: Path, pg_dsn: str, pg_url: str, kafka_bootstrap: str, table: str
 ) -> None:
     report = run_upserts(tmp_path, pg_dsn, pg_url, kafka_bootstrap, table, kills=0, seed=5, rows=300000)
-    assert not [p for p in report.kills_by_point if p.startswith("missed")], report.summary()
+    assert not missed(report), report.summary()
     assert_exact(pg_dsn, tmp_path, table, report)
 
 

@@ -17,7 +17,6 @@ block), so they do not depend on how polls cut the rows and a restore continues 
 
 from __future__ import annotations
 
-import decimal
 import time
 from abc import ABC, abstractmethod
 from typing import Any
@@ -26,30 +25,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from catalog.errors import OptionError
-from catalog.options import OptionBag, parse_duration_ms
-from catalog.types import DataType, parse_type
+from catalog.connectors.datagen import BYTES, STRINGS, DatagenConfig, FieldGen
+from catalog.types import DataType
 from planner.physical import SourceSpec
 from runtime.arrow_types import to_arrow
 from runtime.batches import output_schema
-from runtime.connectors.base import SourceReader, SubtaskContext
+from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 
-_INT_RANGES = {
-    "TINYINT": (np.int8, -(2**7), 2**7 - 1),
-    "SMALLINT": (np.int16, -(2**15), 2**15 - 1),
-    "INT": (np.int32, -(2**31), 2**31 - 1),
-    "BIGINT": (np.int64, -(2**63), 2**63 - 1),
-}
-# Flink's defaults: Float/Double.MIN_VALUE .. MAX_VALUE.
-_FLOAT_RANGES = {
-    "FLOAT": (1.4e-45, 3.4028234663852886e38),
-    "DOUBLE": (5e-324, 1.7976931348623157e308),
-}
-_STRINGS = ("STRING", "VARCHAR", "CHAR")
-_BYTES = ("BYTES", "BINARY", "VARBINARY")
+_INT_DTYPES = {"TINYINT": np.int8, "SMALLINT": np.int16, "INT": np.int32, "BIGINT": np.int64}
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_DEFAULT_LENGTH = 100
-_DEFAULT_COLLECTION = 3
 _MS_PER_DAY = 86_400_000
 BLOCK_ROWS = 65536
 
@@ -91,7 +75,7 @@ def _primitive(arrow_type: pa.DataType, values: np.ndarray) -> pa.Array:
 
 class _RandomInt(_Gen):
     def __init__(self, t: DataType, lo: int, hi: int) -> None:
-        self.dtype = _INT_RANGES[t.name][0]
+        self.dtype = _INT_DTYPES[t.name]
         self.type = to_arrow(t)
         self.lo, self.hi = lo, hi
 
@@ -139,7 +123,7 @@ class _RandomString(_Gen):
     """Random lowercase hex text, like Flink's ``nextHexString`` (bytes: random bytes)."""
 
     def __init__(self, t: DataType, length: int, var_len: bool) -> None:
-        self.binary = t.name in _BYTES
+        self.binary = t.name in BYTES
         self.length, self.var_len = length, var_len
 
     def generate(self, rng: np.random.Generator, first: int, n: int) -> pa.Array:
@@ -251,8 +235,8 @@ class _Sequence(_Gen):
         k = np.arange(first, first + n, dtype=np.int64)
         values = k * self.step + self.base
         name = self.t.name
-        if name in _INT_RANGES:
-            return _primitive(self.type, values.astype(_INT_RANGES[name][0]))
+        if name in _INT_DTYPES:
+            return _primitive(self.type, values.astype(_INT_DTYPES[name]))
         if name in ("FLOAT", "DOUBLE"):
             dtype = np.float32 if name == "FLOAT" else np.float64
             return _primitive(self.type, values.astype(dtype))
@@ -261,154 +245,40 @@ class _Sequence(_Gen):
         return pc.cast(pa.array(values), pa.string())
 
 
-# ---- construction from options ----------------------------------------------------------
+# ---- construction from the catalog's field generators -------------------------------------
 
 
-class _FieldOptions:
-    """The ``fields.<name>.*`` options of one column, consumed from the bag."""
-
-    def __init__(self, bag: OptionBag, name: str) -> None:
-        self.bag, self.prefix, self.name = bag, f"fields.{name}.", name
-        self.read: set[str] = set()
-
-    def get(self, key: str) -> str | None:
-        self.read.add(key)
-        return self.bag.get(self.prefix + key)
-
-    def check_unused(self, t: DataType) -> None:
-        """A known key this column's generator did not read does not apply to its type."""
-        for key in ("kind", "null-rate", *_RANDOM_ONLY, *_SEQUENCE_ONLY):
-            if key not in self.read and self.bag.has(self.prefix + key):
-                self.get(key)
-                raise self.error(key, f"does not apply to column '{self.name}' of type {t.sql()}")
-
-    def error(self, key: str, message: str, hint: str | None = None) -> OptionError:
-        return OptionError(f"{self.bag.where}: '{self.prefix}{key}' {message}", hint=hint)
-
-    def number(self, key: str, default: Any, kind: type) -> Any:
-        text = self.get(key)
-        if text is None:
-            return default
-        try:
-            return kind(decimal.Decimal(text.strip())) if kind is int else kind(text.strip())
-        except (ValueError, ArithmeticError):
-            raise self.error(key, f"= '{text}' is not a number") from None
-
-    def length(self, default: int) -> int:
-        text = self.get("length")
-        if text is None:
-            return default
-        try:
-            value = int(text)
-        except ValueError:
-            raise self.error("length", f"= '{text}' is not an integer") from None
-        if value < 0:
-            raise self.error("length", "must not be negative")
-        return value
-
-
-_RANDOM_ONLY = ("min", "max", "max-past", "length", "var-len")
-_SEQUENCE_ONLY = ("start", "end")
-
-
-def _make_gen(t: DataType, o: _FieldOptions, ctx: SubtaskContext, top: bool = True) -> _Gen:
-    kind = (o.get("kind") or "random").lower() if top else "random"
-    if kind not in ("random", "sequence"):
-        raise o.error("kind", f"= '{kind}' is not one of random, sequence")
-    if top:
-        wrong = _RANDOM_ONLY if kind == "sequence" else _SEQUENCE_ONLY
-        for key in wrong:
-            if o.bag.has(o.prefix + key):
-                o.get(key)
-                raise o.error(key, f"does not apply to kind '{kind}'")
-    if kind == "sequence":
-        gen: _Gen = _make_sequence(t, o, ctx)
-    else:
-        gen = _make_random(t, o, top)
-    if top:
-        rate = o.number("null-rate", 0.0, float)
-        if not 0.0 <= rate <= 1.0:
-            raise o.error("null-rate", "must be between 0 and 1")
-        if rate > 0:
-            gen = _Nullable(gen, rate)
-    return gen
-
-
-def _make_sequence(t: DataType, o: _FieldOptions, ctx: SubtaskContext) -> _Gen:
-    if t.name not in (*_INT_RANGES, "FLOAT", "DOUBLE", "DECIMAL", *_STRINGS):
-        raise o.error("kind", f"= 'sequence' is not supported for the type {t.sql()}")
-    if not o.bag.has(o.prefix + "start"):
-        raise o.error("start", "is required for a sequence", hint=f"add '{o.prefix}start' = '1'")
-    start = o.number("start", 0, int)
-    lo, hi = _INT_RANGES.get(t.name, (None, -(2**63), 2**63 - 1))[1:]
-    end = o.number("end", hi, int)
-    if start < lo or end > hi:
-        raise o.error("end" if end > hi else "start", f"is out of range for {t.sql()}")
-    if end < start:
-        raise o.error("end", f"({end}) is smaller than the start ({start})")
-    return _Sequence(t, start, end, ctx.subtask, ctx.parallelism)
-
-
-def _make_random(t: DataType, o: _FieldOptions, top: bool) -> _Gen:
-    name = t.name
-    if name in _INT_RANGES:
-        _, tlo, thi = _INT_RANGES[name]
-        lo, hi = o.number("min", tlo, int), o.number("max", thi, int)
-        if lo < tlo or hi > thi:
-            raise o.error("min" if lo < tlo else "max", f"is out of range for {t.sql()}")
-        if lo > hi:
-            raise o.error("min", f"({lo}) is larger than the max ({hi})")
-        return _RandomInt(t, lo, hi)
-    if name in _FLOAT_RANGES:
-        flo, fhi = _FLOAT_RANGES[name]
-        low, high = o.number("min", flo, float), o.number("max", fhi, float)
-        if low > high:
-            raise o.error("min", f"({low}) is larger than the max ({high})")
-        return _RandomFloat(t, low, high)
-    if name == "DECIMAL":
-        scale = t.scale or 0
-        digits = min((t.precision or 10), 18)
-        limit = 10**digits - 1
-        unit = decimal.Decimal(10) ** scale
-        lo_d = o.number("min", None, decimal.Decimal)
-        hi_d = o.number("max", None, decimal.Decimal)
-        lo = -limit if lo_d is None else int(lo_d * unit)
-        hi = limit if hi_d is None else int(hi_d * unit)
-        if lo > hi:
-            raise o.error("min", f"({lo_d}) is larger than the max ({hi_d})")
-        return _RandomDecimal(t, max(lo, -limit), min(hi, limit))
-    if name == "BOOLEAN":
-        return _RandomBool()
-    if name in (*_STRINGS, *_BYTES):
-        default = _DEFAULT_LENGTH
-        if t.precision is not None and name in ("VARCHAR", "CHAR", "BINARY", "VARBINARY"):
-            default = min(default, t.precision)
-        var_len = (o.get("var-len") or "false").strip().lower() == "true" if top else False
-        return _RandomString(t, o.length(default) if top else default, var_len)
-    if name in ("TIMESTAMP", "TIMESTAMP_LTZ", "DATE"):
-        max_past = 0
-        text = o.get("max-past") if top else None
-        if text is not None:
-            max_past = parse_duration_ms(text, o.prefix + "max-past")
-        return _RandomDate(max_past) if name == "DATE" else _RandomTimestamp(t, max_past)
-    if name == "TIME":
-        return _RandomTime(t)
-    if name == "NULL":
-        return _Nulls(t)
-    child = _FieldOptions(o.bag, o.name)
-    if name in ("ARRAY", "MULTISET"):
-        length = o.length(_DEFAULT_COLLECTION) if top else _DEFAULT_COLLECTION
-        return _List(_make_gen(t.children[0], child, _NO_CTX, top=False), length)
-    if name == "MAP":
-        length = o.length(_DEFAULT_COLLECTION) if top else _DEFAULT_COLLECTION
-        return _Map(
-            _make_gen(t.children[0], child, _NO_CTX, top=False),
-            _make_gen(t.children[1], child, _NO_CTX, top=False),
-            length,
-        )
-    if name == "ROW":
-        return _Row(t, [_make_gen(c, child, _NO_CTX, top=False) for c in t.children])
-    raise OptionError(f"{o.bag.where}: datagen cannot generate column '{o.name}' of type {t.sql()}")
+def _build(g: FieldGen, ctx: SubtaskContext) -> _Gen:
+    """The generator of one column, as the catalog checked it (``catalog.connectors.datagen``)."""
+    t, name = g.type, g.type.name
+    gen: _Gen
+    if g.kind == "sequence":
+        gen = _Sequence(t, g.start, g.end, ctx.subtask, ctx.parallelism)
+    elif name in _INT_DTYPES:
+        gen = _RandomInt(t, g.low, g.high)
+    elif name in ("FLOAT", "DOUBLE"):
+        gen = _RandomFloat(t, g.low, g.high)
+    elif name == "DECIMAL":
+        gen = _RandomDecimal(t, g.low, g.high)
+    elif name == "BOOLEAN":
+        gen = _RandomBool()
+    elif name in (*STRINGS, *BYTES):
+        gen = _RandomString(t, g.length, g.var_len)
+    elif name == "DATE":
+        gen = _RandomDate(g.max_past_ms)
+    elif name in ("TIMESTAMP", "TIMESTAMP_LTZ"):
+        gen = _RandomTimestamp(t, g.max_past_ms)
+    elif name == "TIME":
+        gen = _RandomTime(t)
+    elif name == "NULL":
+        gen = _Nulls(t)
+    elif name in ("ARRAY", "MULTISET"):
+        gen = _List(_build(g.children[0], _NO_CTX), g.length)
+    elif name == "MAP":
+        gen = _Map(_build(g.children[0], _NO_CTX), _build(g.children[1], _NO_CTX), g.length)
+    else:  # ROW: the catalog refused every other type
+        gen = _Row(t, [_build(c, _NO_CTX) for c in g.children])
+    return _Nullable(gen, g.null_rate) if g.null_rate > 0 else gen
 
 
 _NO_CTX = SubtaskContext(job_name="", node_id=0, node_name="", subtask=0, parallelism=1)
@@ -423,35 +293,16 @@ def _share(total: int, ctx: SubtaskContext) -> int:
 class DatagenSource(SourceReader):
     def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        bag = OptionBag(spec.options, f"table '{spec.table}'")
-        bag.get("connector")
-        bag.get("scan.parallelism")
-        if spec.metadata:
-            raise OptionError(
-                f"{bag.where}: the datagen connector has no metadata columns ({', '.join(spec.metadata)})"
-            )
-        rate = bag.get_int("rows-per-second", 10000)
-        if rate is None or rate <= 0:
-            raise OptionError(f"{bag.where}: 'rows-per-second' must be positive")
-        total = bag.get_int("number-of-rows")
-        if total is not None and total < 0:
-            raise OptionError(f"{bag.where}: 'number-of-rows' must not be negative")
-        seed = bag.get_int("sqlstream.seed", 0) or 0
+        config = source_config(spec)
+        assert isinstance(config, DatagenConfig)
+        rate, total, seed = config.rows_per_second, config.number_of_rows, config.seed
         self.rate = max(1, _share(rate, ctx))
         self.limit: int | None = None if total is None else _share(total, ctx)
         self.schema = output_schema(spec.columns, False)
-        self.gens: list[_Gen] = []
-        known = ["connector", "rows-per-second", "number-of-rows", "scan.parallelism", "sqlstream.seed"]
-        for f in spec.columns:
-            t = parse_type(f.type)
-            field_options = _FieldOptions(bag, f.name)
-            self.gens.append(_make_gen(t, field_options, ctx))
-            field_options.check_unused(t)
-            known += [f"fields.{f.name}.{k}" for k in ("kind", "null-rate", *_RANDOM_ONLY, *_SEQUENCE_ONLY)]
+        self.gens = [_build(config.fields[f.name], ctx) for f in spec.columns]
         for g in self.gens:
             if g.count is not None:
                 self.limit = g.count if self.limit is None else min(self.limit, g.count)
-        bag.finish(known)
         self.seed = seed
         self.emitted = 0
         self._block_index = -1

@@ -32,17 +32,12 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 from catalog.connectors import Guarantee
+from catalog.connectors.filesystem import FileSystemConfig
 from catalog.errors import SqlStreamError
+from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
-from runtime.connectors.base import SinkWriter, SubtaskContext
-from runtime.connectors.filesystem.options import (
-    DEFAULT_FILE_SIZE,
-    DEFAULT_ROLLOVER_MS,
-    finish_options,
-    local_path,
-    options_bag,
-    parse_memory_size,
-)
+from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
+from runtime.connectors.filesystem.options import local_path
 from runtime.formats import create_encoder, file_extension, is_file_only
 from runtime.formats.base import FormatError, RecordEncoder
 from runtime.formats.parquet import ParquetFileWriter
@@ -114,19 +109,17 @@ class _ParquetPart(_Part):
 class FileSystemSink(SinkWriter):
     def __init__(self, spec: SinkSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        bag = options_bag(spec.options, spec.table)
+        config = sink_config(spec, ctx.config)
+        assert isinstance(config, FileSystemConfig)
+        bag = OptionBag(spec.options, f"table '{spec.table}'")  # the format reads its own
         self.where = bag.where
-        self.path = local_path(bag.require("path"))
-        self.format = bag.require("format").lower()
-        size = bag.get("sink.rolling-policy.file-size")
-        self.file_size = (
-            parse_memory_size(size, "sink.rolling-policy.file-size") if size else DEFAULT_FILE_SIZE
-        )
-        self.rollover_ms = bag.get_duration_ms("sink.rolling-policy.rollover-interval", DEFAULT_ROLLOVER_MS)
+        self.path = local_path(config.path)
+        self.format = config.format
+        self.file_size = config.file_size
+        self.rollover_ms = config.rollover_ms
         self.encoder: RecordEncoder | None = None
         if not is_file_only(self.format):
             self.encoder = create_encoder(self.format, spec.columns, bag)
-        finish_options(bag, self.format)
         self.extension = file_extension(self.format)
         self._uuid = str(uuid.uuid4())
         self._counter = 0

@@ -31,17 +31,13 @@ from typing import Any, BinaryIO
 import numpy as np
 import pyarrow as pa
 
+from catalog.connectors.filesystem import FileSystemConfig
 from catalog.errors import OptionError
+from catalog.options import OptionBag
 from planner.physical import SourceSpec
 from runtime.batches import output_schema
-from runtime.connectors.base import SourceReader, SubtaskContext
-from runtime.connectors.filesystem.options import (
-    CHUNK_RECORDS,
-    META_KEYS,
-    finish_options,
-    local_path,
-    options_bag,
-)
+from runtime.connectors.base import SourceReader, SubtaskContext, source_config
+from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
 from runtime.formats import create_decoder, is_file_only
 from runtime.formats.base import RecordDecoder
 from runtime.formats.parquet import read_parquet
@@ -116,27 +112,18 @@ class _LineFile:
 class FileSystemSource(SourceReader):
     def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        bag = options_bag(spec.options, spec.table)
+        config = source_config(spec)
+        assert isinstance(config, FileSystemConfig)
+        bag = OptionBag(spec.options, f"table '{spec.table}'")  # the format reads its own
         self.where = bag.where
-        self.path = local_path(bag.require("path"))
-        self.format = bag.require("format").lower()
-        self.monitor_ms = bag.get_duration_ms("source.monitor-interval")
-        pattern = bag.get("source.path.regex-pattern")
-        try:
-            self.regex = re.compile(pattern) if pattern else None
-        except re.error as e:
-            raise OptionError(f"{self.where}: 'source.path.regex-pattern' is not a regex: {e}") from None
-        for column, key in spec.metadata.items():
-            if key not in META_KEYS:
-                raise OptionError(
-                    f"{self.where}: column '{column}' asks for metadata '{key}', which the "
-                    f"filesystem connector does not have (it has {', '.join(META_KEYS)})"
-                )
+        self.path = local_path(config.path)
+        self.format = config.format
+        self.monitor_ms = config.monitor_interval_ms
+        self.regex = re.compile(config.path_regex) if config.path_regex else None
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
         self.decoder: RecordDecoder | None = None
         if not is_file_only(self.format):
             self.decoder = create_decoder(self.format, self.physical, bag)
-        finish_options(bag, self.format)
         self.schema = output_schema(spec.columns, False)
         # Position.
         self._done: list[str] = []

@@ -36,19 +36,15 @@ import numpy as np
 import pyarrow as pa
 
 from catalog.connectors import Guarantee
-from catalog.errors import OptionError
-from catalog.options import OptionBag, parse_int
+from catalog.connectors.kafka import KafkaConfig, check_transaction_timeout
+from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
-from planner.physical_planner import checkpointing_mode
-from runtime.connectors.base import SinkWriter, SubtaskContext
-from runtime.connectors.kafka.codec import KIND_DELETE, finish_options, make_codec
+from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
+from runtime.connectors.kafka.codec import KIND_DELETE, Codec
 from runtime.connectors.kafka.options import (
     DEFAULT_SLOTS,
-    DEFAULT_TRANSACTION_TIMEOUT_MS,
     TxnSlots,
-    check_transaction_timeout,
     client_kwargs,
-    parse_topics,
     transactional_id,
 )
 from runtime.connectors.kafka.txn import (
@@ -87,47 +83,23 @@ class KafkaSink(SinkWriter):
 
     def __init__(self, spec: SinkSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        bag = OptionBag(spec.options, f"table '{spec.table}'")
+        config = sink_config(spec, ctx.config)
+        assert isinstance(config, KafkaConfig)
+        self.config = config
+        bag = OptionBag(spec.options, f"table '{spec.table}'")  # the formats read theirs
         self.where = bag.where
         props = dict(bag.prefixed("properties."))
-        if not props.get("bootstrap.servers"):
-            raise OptionError(f"{self.where}: the required option 'properties.bootstrap.servers' is missing")
         self.kwargs = client_kwargs(props, "producer", self.where)
-        topic = bag.get("topic")
-        topics = parse_topics(topic or "")
-        if len(topics) != 1:
-            raise OptionError(
-                f"{self.where}: a Kafka sink writes one topic; 'topic' = '{topic or ''}'",
-                hint="set 'topic' to a single topic name",
-            )
-        self.topic = topics[0]
-        if bag.has("topic-pattern"):
-            raise OptionError(f"{self.where}: a Kafka sink cannot write to a 'topic-pattern'")
-        guarantee = (bag.get("sink.delivery-guarantee") or spec.guarantee.value).lower()
-        if guarantee == "exactly-once" and checkpointing_mode(ctx.config) == "AT_LEAST_ONCE":
-            guarantee = "at-least-once"  # as the planner says: no alignment, no exactly-once
-        self.guarantee = Guarantee(guarantee)
-        self.prefix = bag.get("sink.transactional-id-prefix")
-        if self.guarantee == Guarantee.EXACTLY_ONCE and not self.prefix:
-            raise OptionError(
-                f"{self.where}: 'sink.delivery-guarantee' = 'exactly-once' needs "
-                "'sink.transactional-id-prefix'",
-                hint="set 'sink.transactional-id-prefix' to a name unique to this job and sink "
-                "(its transactional ids are '<prefix>-<subtask>-<n>')",
-            )
-        self.partitioner = (bag.get("sink.partitioner") or "default").lower()
-        if self.partitioner not in ("default", "fixed", "round-robin"):
-            raise OptionError(
-                f"{self.where}: 'sink.partitioner' = '{self.partitioner}' is not default, fixed or "
-                "round-robin",
-                hint="a custom partitioner class cannot be loaded by sqlstream",
-            )
-        self.timeout_ms = parse_int(
-            props.get("transaction.timeout.ms", str(DEFAULT_TRANSACTION_TIMEOUT_MS)),
-            "properties.transaction.timeout.ms",
-        )
+        self.topic = config.topics[0]
+        requested = Guarantee((spec.options.get("sink.delivery-guarantee") or spec.guarantee.value).lower())
+        self.guarantee = requested
+        if requested == Guarantee.EXACTLY_ONCE and not KafkaConfig.exactly_once(requested, ctx.config):
+            self.guarantee = Guarantee.AT_LEAST_ONCE  # as the planner says: no alignment, no exactly-once
+        self.prefix = config.transactional_id_prefix
+        self.partitioner = config.partitioner
+        self.timeout_ms = config.transaction_timeout_ms
         self.kwargs.pop("transaction_timeout_ms", None)
-        self.codec = make_codec(bag, spec.columns, spec.primary_key, self.upsert)
+        self.codec = Codec.of(config.layout)
         c = self.codec
         self.value_encoder: RecordEncoder = create_encoder(
             c.value_format, c.value_record_fields(spec.columns), bag, c.value_prefix
@@ -135,7 +107,6 @@ class KafkaSink(SinkWriter):
         self.key_encoder: RecordEncoder | None = None
         if c.key_format:
             self.key_encoder = create_encoder(c.key_format, c.key_record_fields(spec.columns), bag, "key.")
-        finish_options(bag, spec.connector.lower())
         self.slots = TxnSlots(DEFAULT_SLOTS)
         self._producer: Any = None  # at-least-once / none
         self._futures: list[Any] = []

@@ -39,17 +39,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.connectors.kafka import KafkaConfig
 from catalog.errors import OptionError
 from catalog.options import OptionBag
 from planner.physical import SourceSpec
 from runtime.batches import ROW_KIND_TYPE, output_schema
-from runtime.connectors.base import SourceReader, SubtaskContext
-from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, finish_options, make_codec
+from runtime.connectors.base import SourceReader, SubtaskContext, source_config
+from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, Codec
 from runtime.connectors.kafka.options import (
     client_kwargs,
     owned_partitions,
-    parse_specific_offsets,
-    parse_topics,
     parse_tp_key,
     tp_key,
 )
@@ -61,7 +60,6 @@ from runtime.formats.base import Decoded, RecordDecoder
 
 log = logging.getLogger(__name__)
 
-META_KEYS = ("topic", "partition", "offset", "timestamp", "timestamp-type", "headers", "leader-epoch")
 POLL_TIMEOUT_MS = 10
 DEAD_LETTER_ERROR_HEADER = "sqlstream.error"
 DEAD_LETTER_SOURCE_HEADER = "sqlstream.source"
@@ -72,77 +70,33 @@ class KafkaSource(SourceReader):
 
     def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        bag = OptionBag(spec.options, f"table '{spec.table}'")
+        config = source_config(spec)
+        assert isinstance(config, KafkaConfig)
+        self.config = config
+        bag = OptionBag(spec.options, f"table '{spec.table}'")  # the formats read theirs
         self.where = bag.where
         props = dict(bag.prefixed("properties."))
         self._props = props
-        if not props.get("bootstrap.servers"):
-            raise OptionError(f"{self.where}: the required option 'properties.bootstrap.servers' is missing")
         self.kwargs = client_kwargs(props, "consumer", self.where)
         self.kwargs.setdefault("isolation_level", "read_committed")
         self.kwargs["enable_auto_commit"] = False
         self.kwargs.setdefault("auto_offset_reset", "earliest")
         self.group_id: str | None = self.kwargs.get("group_id")
         self.reset = props.get("auto.offset.reset", "none").lower()
-        topic, pattern = bag.get("topic"), bag.get("topic-pattern")
-        if bool(topic) == bool(pattern):
-            raise OptionError(
-                f"{self.where}: set exactly one of 'topic' and 'topic-pattern'",
-                hint="'topic' = 'a;b' names topics, 'topic-pattern' = 'logs-.*' matches them",
-            )
-        self.topics = parse_topics(topic) if topic else []
-        try:
-            self.pattern = re.compile(pattern) if pattern else None
-        except re.error as e:
-            raise OptionError(f"{self.where}: 'topic-pattern' is not a regex: {e}") from None
-        self.startup = (bag.get("scan.startup.mode") or "group-offsets").lower()
-        self.startup_ts = bag.get_int("scan.startup.timestamp-millis")
-        specific = bag.get("scan.startup.specific-offsets")
-        self.startup_offsets = parse_specific_offsets(specific, self.where) if specific else None
-        if self.startup == "timestamp" and self.startup_ts is None:
-            raise OptionError(
-                f"{self.where}: scan.startup.mode 'timestamp' needs 'scan.startup.timestamp-millis'"
-            )
-        if self.startup == "specific-offsets" and self.startup_offsets is None:
-            raise OptionError(
-                f"{self.where}: scan.startup.mode 'specific-offsets' needs 'scan.startup.specific-offsets'"
-            )
-        if self.startup == "group-offsets" and not self.group_id:
-            raise OptionError(
-                f"{self.where}: scan.startup.mode 'group-offsets' (the default) needs 'properties.group.id'",
-                hint="set 'properties.group.id', or 'scan.startup.mode' = 'earliest-offset' or "
-                "'latest-offset'",
-            )
-        self.bounded_mode = (bag.get("scan.bounded.mode") or "unbounded").lower()
-        self.bounded_ts = bag.get_int("scan.bounded.timestamp-millis")
-        bounded_specific = bag.get("scan.bounded.specific-offsets")
-        self.bounded_offsets = (
-            parse_specific_offsets(bounded_specific, self.where, "scan.bounded.specific-offsets")
-            if bounded_specific
-            else None
-        )
-        if self.bounded_mode == "timestamp" and self.bounded_ts is None:
-            raise OptionError(
-                f"{self.where}: scan.bounded.mode 'timestamp' needs 'scan.bounded.timestamp-millis'"
-            )
-        if self.bounded_mode == "specific-offsets" and self.bounded_offsets is None:
-            raise OptionError(
-                f"{self.where}: scan.bounded.mode 'specific-offsets' needs 'scan.bounded.specific-offsets'"
-            )
-        if self.bounded_mode == "group-offsets" and not self.group_id:
-            raise OptionError(f"{self.where}: scan.bounded.mode 'group-offsets' needs 'properties.group.id'")
-        self.dead_letter = bag.get("sqlstream.dead-letter.topic")
+        self.topics = list(config.topics)
+        self.pattern = re.compile(config.topic_pattern) if config.topic_pattern else None
+        self.startup = config.startup_mode
+        self.startup_ts = config.startup_timestamp
+        self.startup_offsets = dict(config.startup_offsets) if config.startup_offsets else None
+        self.bounded_mode = config.bounded_mode
+        self.bounded_ts = config.bounded_timestamp
+        self.bounded_offsets = dict(config.bounded_offsets) if config.bounded_offsets else None
+        self.dead_letter = config.dead_letter_topic
         for key in ("scan.topic-partition-discovery.interval", "scan.watermark.idle-timeout"):
-            if bag.get(key) is not None:
+            if key in spec.options:
                 log.warning("%s: '%s' is not supported yet and has no effect", self.where, key)
-        for column, key in spec.metadata.items():
-            if key not in META_KEYS:
-                raise OptionError(
-                    f"{self.where}: column '{column}' asks for metadata '{key}', which the Kafka "
-                    f"connector does not have (it has {', '.join(META_KEYS)})"
-                )
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
-        self.codec = make_codec(bag, self.physical, spec.primary_key, self.upsert)
+        self.codec = Codec.of(config.layout)
         c = self.codec
         self.value_decoder: RecordDecoder = create_decoder(
             c.value_format, c.value_record_fields(self.physical), bag, c.value_prefix
@@ -152,7 +106,6 @@ class KafkaSource(SourceReader):
             self.key_decoder = create_decoder(c.key_format, c.key_record_fields(self.physical), bag, "key.")
             # One policy for the record: the value format's decides.
             self.key_decoder.ignore_errors = self.value_decoder.ignore_errors
-        finish_options(bag, spec.connector.lower())
         self.schema = output_schema(spec.columns, self.upsert)
         self._consumer: Any = None
         self._dlq: Any = None

@@ -13,31 +13,13 @@ stream carries it). Flink reads it from the earliest offset; so do we, and the r
 
 from __future__ import annotations
 
-from planner.physical import SinkSpec, SourceSpec
-from runtime.connectors.base import SubtaskContext
 from runtime.connectors.kafka.sink import KafkaSink
 from runtime.connectors.kafka.source import KafkaSource
 
 
 class UpsertKafkaSource(KafkaSource):
-    upsert = True
-
-    def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
-        if "scan.startup.mode" not in spec.options:
-            spec = SourceSpec(
-                spec.table,
-                spec.connector,
-                {**spec.options, "scan.startup.mode": "earliest-offset"},
-                spec.columns,
-                spec.metadata,
-                spec.bounded,
-                spec.primary_key,
-            )
-        super().__init__(spec, ctx)
+    upsert = True  # reads from the earliest offset (the catalog's default for upsert-kafka)
 
 
 class UpsertKafkaSink(KafkaSink):
     upsert = True
-
-    def __init__(self, spec: SinkSpec, ctx: SubtaskContext) -> None:
-        super().__init__(spec, ctx)

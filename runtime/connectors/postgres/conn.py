@@ -11,8 +11,6 @@ the password is kept out of every message, log line and repr: errors name the se
 
 from __future__ import annotations
 
-import re
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,25 +18,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from catalog.connectors.jdbc import parse_jdbc_url, split_table_name
 from catalog.errors import OptionError, SqlStreamError
 from catalog.options import OptionBag
 from runtime.connectors.postgres.types import PgColumn
 
 DEFAULT_CONNECT_TIMEOUT_S = 10
-
-# JDBC URL parameters of PgJDBC that have a libpq equivalent.
-_JDBC_PARAMS = {
-    "user": "user",
-    "password": "password",
-    "sslmode": "sslmode",
-    "sslcert": "sslcert",
-    "sslkey": "sslkey",
-    "sslrootcert": "sslrootcert",
-    "connecttimeout": "connect_timeout",
-    "applicationname": "application_name",
-    "options": "options",
-    "targetservertype": "target_session_attrs",
-}
 
 
 class PostgresError(SqlStreamError):
@@ -52,14 +37,6 @@ class DataLossError(PostgresError):
     """A pre-committed transaction was rolled back before it could be committed."""
 
 
-def _quote_if_needed(name: str) -> list[str]:
-    """``schema.table`` -> parts; a double-quoted part keeps its dots and case."""
-    parts: list[str] = []
-    for m in re.finditer(r'"((?:[^"]|"")*)"|([^."]+)', name):
-        parts.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2))
-    return parts
-
-
 @dataclass(frozen=True)
 class TableName:
     """A possibly schema-qualified table name. Unquoted parts are taken as written (no case
@@ -70,15 +47,8 @@ class TableName:
 
     @classmethod
     def parse(cls, text: str, where: str) -> TableName:
-        parts = _quote_if_needed(text.strip())
-        if len(parts) == 1:
-            return cls(parts[0])
-        if len(parts) == 2:
-            return cls(parts[1], parts[0])
-        raise OptionError(
-            f"{where}: 'table-name' = '{text}' is not a table name",
-            hint="write 'table' or 'schema.table' (double-quote a part that contains a dot)",
-        )
+        schema, table = split_table_name(text, where)
+        return cls(table, schema)
 
     def ident(self) -> sql.Identifier:
         return sql.Identifier(self.schema, self.table) if self.schema else sql.Identifier(self.table)
@@ -117,53 +87,10 @@ class ConnConfig:
         return text.replace(password, "***") if password else text
 
 
-def parse_jdbc_url(url: str, where: str) -> dict[str, str]:
-    """libpq keywords from Flink's ``url``.
-
-    >>> parse_jdbc_url("jdbc:postgresql://db.local:5433/shop?sslmode=require", "t")
-    {'host': 'db.local', 'port': '5433', 'dbname': 'shop', 'sslmode': 'require'}
-    """
-    prefix = "jdbc:postgresql:"
-    if not url.lower().startswith(prefix):
-        scheme = url.split("//", 1)[0] if "//" in url else url
-        raise OptionError(
-            f"{where}: 'url' = '{scheme}//...' is not a PostgreSQL JDBC URL; only PostgreSQL is supported",
-            hint="write 'jdbc:postgresql://host:port/database'",
-        )
-    rest = url[len(prefix) :]
-    parsed = urllib.parse.urlsplit(rest if rest.startswith("//") else "//localhost/" + rest)
-    params: dict[str, str] = {}
-    if parsed.hostname:
-        params["host"] = parsed.hostname
-    if parsed.port:
-        params["port"] = str(parsed.port)
-    db = urllib.parse.unquote(parsed.path.lstrip("/"))
-    if db:
-        params["dbname"] = db
-    for key, value in urllib.parse.parse_qsl(parsed.query, keep_blank_values=True):
-        mapped = _JDBC_PARAMS.get(key.lower())
-        if mapped is None:
-            if key.lower() == "currentschema":
-                params["options"] = f"-c search_path={value}"
-                continue
-            raise OptionError(
-                f"{where}: the JDBC URL parameter '{key}' is not supported",
-                hint=f"supported: {', '.join(sorted(_JDBC_PARAMS))}, currentSchema",
-            )
-        params[mapped] = value
-    return params
-
-
 def conn_config(bag: OptionBag, connector: str) -> ConnConfig:
     """Connection settings from a table's options (consumes url/dsn, username, password)."""
     if connector == "jdbc":
-        params = parse_jdbc_url(bag.require("url"), bag.where)
-        driver = bag.get("driver")
-        if driver and driver != "org.postgresql.Driver":
-            raise OptionError(
-                f"{bag.where}: 'driver' = '{driver}' is not supported; only PostgreSQL is",
-                hint="drop the option or write 'org.postgresql.Driver'",
-            )
+        params = parse_jdbc_url(bag.require("url"), bag.where)  # 'driver' is checked by the catalog
     else:
         dsn = bag.require("dsn")
         try:

@@ -73,13 +73,12 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
+from catalog.connectors import epoch_refusal
 from planner.physical import ROW_KIND_COLUMN
-from planner.physical_planner import epoch_refusal
 from runtime.connectors.postgres.conn import PostgresError
 
 log = logging.getLogger(__name__)
 
-PROGRESS_TABLE = "sqlstream_sink_progress"
 PROGRESS_DDL = (
     "CREATE TABLE IF NOT EXISTS {} (sink_id text NOT NULL, subtask int NOT NULL, "
     "epoch bigint NOT NULL, kind text NOT NULL, part int NOT NULL, parallelism int NOT NULL, "

@@ -34,20 +34,17 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from catalog.errors import OptionError
 from catalog.types import parse_type
 from planner.physical import SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.postgres.conn import (
     PostgresError,
-    TableName,
-    conn_config,
     connect,
     server_error,
     table_columns,
     transient,
 )
-from runtime.connectors.postgres.options import connector_name, finish_options, options_bag
+from runtime.connectors.postgres.options import connection, lookup_config
 from runtime.connectors.postgres.tables import create_table_hint, match_columns
 from runtime.connectors.postgres.types import PgColumn, column_param, param_type
 
@@ -119,40 +116,18 @@ class PostgresLookup:
 
     def __init__(self, spec: SourceSpec, key_columns: Sequence[str]) -> None:
         self.spec = spec
-        connector = connector_name(spec)
-        bag = options_bag(spec.options, spec.table)
-        self.where = bag.where
-        self.cfg = conn_config(bag, connector)
-        self.name = TableName.parse(bag.require("table-name"), self.where)
-        cache = bag.get_choice("lookup.cache", ("none", "partial"), "none")
-        max_rows = bag.get_int("lookup.partial-cache.max-rows")
-        ewrite = bag.get_duration_ms("lookup.partial-cache.expire-after-write")
-        eaccess = bag.get_duration_ms("lookup.partial-cache.expire-after-access")
-        self.max_retries = max(0, bag.get_int("lookup.max-retries", 3) or 0)
-        finish_options(bag, connector)
+        config = lookup_config(spec, key_columns)
+        self.where = f"table '{spec.table}'"
+        self.cfg, self.name = connection(spec, config)
+        self.max_retries = config.lookup_max_retries
         names = [f.name for f in spec.columns]
         self.key_columns = list(key_columns)
-        for k in self.key_columns:
-            if k not in names:
-                raise OptionError(f"{self.where}: the lookup key '{k}' is not a column of the table")
-            if parse_type(spec.columns[names.index(k)].type).name in ("ARRAY", "MAP", "ROW", "MULTISET"):
-                raise OptionError(f"{self.where}: the lookup key '{k}' must be a scalar column")
-        if not self.key_columns:
-            raise OptionError(f"{self.where}: a lookup needs at least one key column")
         self.key_index = [names.index(k) for k in self.key_columns]
         self.types = [parse_type(f.type) for f in spec.columns]
+        cache = config.lookup_cache
         self.cache: LookupCache | None = None
-        if cache == "partial":
-            if max_rows is None and ewrite is None and eaccess is None:
-                raise OptionError(
-                    f"{self.where}: 'lookup.cache' = 'PARTIAL' needs a bound",
-                    hint="set 'lookup.partial-cache.max-rows' and/or an expire-after-write/access time",
-                )
-            self.cache = LookupCache(
-                max_rows,
-                None if ewrite is None else ewrite / 1000,
-                None if eaccess is None else eaccess / 1000,
-            )
+        if cache is not None:
+            self.cache = LookupCache(cache.max_rows, cache.expire_after_write_s, cache.expire_after_access_s)
         self.schema = output_schema(spec.columns, False)
         self.key_schema = pa.schema([self.schema.field(i) for i in self.key_index])
         self.out_schema = pa.schema([pa.field(LOOKUP_ROW_COLUMN, pa.int32()), *self.schema])

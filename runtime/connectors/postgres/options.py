@@ -1,25 +1,28 @@
-"""Option handling shared by the PostgreSQL source, sink and lookup client."""
+"""A PostgreSQL table's typed config (parsed and checked by ``catalog.connectors.jdbc``)
+and its connection, for the source, the sink and the lookup client."""
 
 from __future__ import annotations
 
-from catalog.connectors import CONNECTORS
+from collections.abc import Sequence
+
+from catalog.connectors import configure_table
+from catalog.connectors.jdbc import JdbcConfig
 from catalog.options import OptionBag
 from planner.physical import SinkSpec, SourceSpec
+from runtime.connectors.base import table_info
+from runtime.connectors.postgres.conn import ConnConfig, TableName, conn_config
 
 
-def options_bag(options: dict[str, str], table: str) -> OptionBag:
-    return OptionBag(options, f"table '{table}'")
+def connection(spec: SourceSpec | SinkSpec, config: JdbcConfig) -> tuple[ConnConfig, TableName]:
+    """Where the table is: libpq's connection keywords and the table's name."""
+    bag = OptionBag(dict(spec.options), f"table '{spec.table}'")
+    return conn_config(bag, config.connector), TableName(config.table_name, config.table_schema)
 
 
-def finish_options(bag: OptionBag, connector: str) -> None:
-    """Consume the keys the other side (source, sink, lookup) reads, then fail on any key
-    the connector does not know."""
-    known = [*CONNECTORS[connector].keys, "connector"]
-    for key in known:
-        bag.get(key)
-    bag.finish(known)
-
-
-def connector_name(spec: SinkSpec | SourceSpec) -> str:
-    name = spec.connector.lower()
-    return name if name in ("jdbc", "postgres") else "postgres"
+def lookup_config(spec: SourceSpec, keys: Sequence[str]) -> JdbcConfig:
+    """The config of a table a lookup join reads by ``keys``."""
+    info = table_info(spec)
+    _, config = configure_table(info)
+    config.check_lookup(info, keys)
+    assert isinstance(config, JdbcConfig)
+    return config

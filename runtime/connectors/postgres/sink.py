@@ -66,16 +66,15 @@ from typing import Any, TypeVar
 import psycopg
 import pyarrow as pa
 
-from catalog.connectors import EXACTLY_ONCE_MODE, Guarantee
-from catalog.errors import OptionError
+from catalog.connectors import Guarantee
+from catalog.connectors.jdbc import JdbcConfig
 from catalog.types import parse_type
 from planner.physical import SinkSpec
-from runtime.connectors.base import SinkWriter, SubtaskContext
+from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
 from runtime.connectors.postgres.conn import (
     ConnConfig,
     PostgresError,
     TableName,
-    conn_config,
     connect,
     server_error,
     table_columns,
@@ -84,12 +83,11 @@ from runtime.connectors.postgres.conn import (
 )
 from runtime.connectors.postgres.epoch import (
     PROGRESS_DDL,
-    PROGRESS_TABLE,
     EpochState,
     choose_mode,
     ensure_progress_table,
 )
-from runtime.connectors.postgres.options import connector_name, finish_options, options_bag
+from runtime.connectors.postgres.options import connection
 from runtime.connectors.postgres.statements import (
     Changes,
     Statements,
@@ -100,7 +98,6 @@ from runtime.connectors.postgres.tables import create_table_hint, match_columns,
 from runtime.connectors.postgres.txn import (
     COMMITS_DDL,
     COMMITS_TABLE,
-    MAX_GID,
     RecoveryResult,
     check_prepared_transactions,
     commit_handle,
@@ -111,9 +108,7 @@ from runtime.connectors.postgres.txn import (
     settle,
 )
 from runtime.connectors.postgres.types import (
-    UnsupportedType,
     column_param,
-    param_type,
 )
 
 log = logging.getLogger(__name__)
@@ -126,38 +121,22 @@ class PostgresSink(SinkWriter):
 
     def __init__(self, spec: SinkSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        connector = connector_name(spec)
-        bag = options_bag(spec.options, spec.table)
-        self.where = bag.where
-        self.cfg: ConnConfig = conn_config(bag, connector)
-        self.name = TableName.parse(bag.require("table-name"), self.where)
-        self.max_rows = bag.get_int("sink.buffer-flush.max-rows", 100) or 0
-        self.interval_ms = bag.get_duration_ms("sink.buffer-flush.interval", 1000) or 0
-        self.max_retries = max(0, bag.get_int("sink.max-retries", 3) or 0)
-        self.prefix = bag.get("sink.transactional-id-prefix") or default_prefix(ctx.job_name, str(self.name))
-        if len(self.prefix.encode()) > MAX_GID - 24:
-            raise OptionError(
-                f"{self.where}: 'sink.transactional-id-prefix' is longer than {MAX_GID - 24} bytes",
-                hint="PostgreSQL's transaction ids have at most 200 bytes; use a shorter prefix",
-            )
-        self.mode_option = (bag.get(EXACTLY_ONCE_MODE) or "").lower()
-        progress = TableName.parse(bag.get("sink.exactly-once.progress-table") or PROGRESS_TABLE, self.where)
-        self.progress_name = progress if progress.schema else TableName(progress.table, self.name.schema)
+        config = sink_config(spec, ctx.config)
+        assert isinstance(config, JdbcConfig)
+        self.where = f"table '{spec.table}'"
+        self.cfg: ConnConfig
+        self.cfg, self.name = connection(spec, config)
+        self.max_rows = config.flush_max_rows
+        self.interval_ms = config.flush_interval_ms
+        self.max_retries = config.max_retries
+        self.prefix = config.transactional_id_prefix or default_prefix(ctx.job_name, str(self.name))
+        self.mode_option = config.exactly_once_mode
+        self.progress_name = TableName(config.progress_table, config.progress_schema)
         self.progress = self.progress_name.ident()
-        finish_options(bag, connector)
         self.guarantee = spec.guarantee
         self.exactly_once = spec.guarantee == Guarantee.EXACTLY_ONCE
         self.key = list(spec.primary_key)
         self.commits = self.name.sibling(COMMITS_TABLE)
-        for f in spec.columns:
-            try:
-                param_type(parse_type(f.type))
-            except UnsupportedType as e:
-                raise PostgresError(
-                    f"{self.where}: column '{f.name}' has type {e}, which the PostgreSQL sink cannot write",
-                    hint="cast it to a supported type (numbers, strings, bytes, dates, times, "
-                    "timestamps, arrays of those), e.g. JSON text for maps and rows",
-                ) from None
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._admin: psycopg.AsyncConnection[Any] | None = None
         self._stmts: Statements | None = None

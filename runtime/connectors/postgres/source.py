@@ -18,23 +18,20 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from catalog.errors import OptionError
+from catalog.connectors.jdbc import JdbcConfig
 from catalog.types import parse_type
 from planner.physical import SourceSpec
 from runtime.batches import output_schema
-from runtime.connectors.base import SourceReader, SubtaskContext
+from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.postgres.conn import (
     PostgresError,
-    TableName,
-    conn_config,
     connect,
     server_error,
     table_columns,
 )
-from runtime.connectors.postgres.options import connector_name, finish_options, options_bag
+from runtime.connectors.postgres.options import connection
 from runtime.connectors.postgres.tables import create_table_hint, match_columns
 from runtime.connectors.postgres.types import (
-    UnsupportedType,
     param_type,
 )
 
@@ -72,46 +69,15 @@ class PostgresSource(SourceReader):
 
     def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
         super().__init__(spec, ctx)
-        connector = connector_name(spec)
-        bag = options_bag(spec.options, spec.table)
-        self.where = bag.where
-        self.cfg = conn_config(bag, connector)
-        self.name = TableName.parse(bag.require("table-name"), self.where)
-        self.fetch_size = bag.get_int("scan.fetch-size", 0) or 0
-        column = bag.get("scan.partition.column")
-        num = bag.get_int("scan.partition.num")
-        lower = bag.get_int("scan.partition.lower-bound")
-        upper = bag.get_int("scan.partition.upper-bound")
-        finish_options(bag, connector)
-        given = [column is not None, num is not None, lower is not None, upper is not None]
-        if any(given) and not all(given):
-            raise OptionError(
-                f"{self.where}: the scan.partition.* options go together",
-                hint="set all of 'scan.partition.column', 'scan.partition.num', "
-                "'scan.partition.lower-bound' and 'scan.partition.upper-bound', or none",
-            )
-        self.partition_column = column
-        if column is not None:
-            assert num is not None and lower is not None and upper is not None
-            if num < 1 or lower > upper:
-                raise OptionError(
-                    f"{self.where}: scan.partition.num must be >= 1 and lower-bound <= upper-bound"
-                )
-            if column not in [f.name for f in spec.columns]:
-                raise OptionError(f"{self.where}: 'scan.partition.column' = '{column}' is not a column")
-            self.strides = strides(lower, upper, num)
-        else:
-            self.strides = [Stride(0, None, None)]
-        if spec.metadata:
-            raise OptionError(f"{self.where}: the jdbc/postgres connector has no metadata columns")
+        config = source_config(spec)
+        assert isinstance(config, JdbcConfig)
+        self.where = f"table '{spec.table}'"
+        self.cfg, self.name = connection(spec, config)
+        self.fetch_size = config.fetch_size
+        part = config.partitioning
+        self.partition_column = part.column if part else None
+        self.strides = strides(part.lower, part.upper, part.num) if part else [Stride(0, None, None)]
         self.types = [parse_type(f.type) for f in spec.columns]
-        for f, t in zip(spec.columns, self.types):
-            try:
-                param_type(t)
-            except UnsupportedType as e:
-                raise PostgresError(
-                    f"{self.where}: column '{f.name}' has type {e}, which the PostgreSQL source cannot read"
-                ) from None
         self.schema = output_schema(spec.columns, False)
         self._done: set[int] = set()
         self._mine: list[Stride] = []

@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import re
 
+from catalog.connectors.jdbc import UnsupportedType
 from catalog.types import parse_type
 from planner.physical import Field
-from runtime.connectors.postgres.conn import (
-    PostgresError,
-    TableName,
-)
-from runtime.connectors.postgres.types import (
-    PgColumn,
-    UnsupportedType,
-    check_column,
-    pg_type,
-)
+from runtime.connectors.postgres.conn import PostgresError, TableName
+from runtime.connectors.postgres.types import PgColumn, check_column, pg_type
 
 
 def create_table_hint(name: TableName, fields: tuple[Field, ...], key: tuple[str, ...] = ()) -> str:

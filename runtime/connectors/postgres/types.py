@@ -28,29 +28,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.connectors.jdbc import param_type
 from catalog.types import DataType
 
-# Flink type name -> the PostgreSQL type (pg_catalog typname) a parameter is sent as.
-_PARAM: dict[str, str] = {
-    "BOOLEAN": "bool",
-    "TINYINT": "int2",
-    "SMALLINT": "int2",
-    "INT": "int4",
-    "BIGINT": "int8",
-    "FLOAT": "float4",
-    "DOUBLE": "float8",
-    "DECIMAL": "numeric",
-    "STRING": "text",
-    "VARCHAR": "text",
-    "CHAR": "text",
-    "BYTES": "bytea",
-    "BINARY": "bytea",
-    "VARBINARY": "bytea",
-    "DATE": "date",
-    "TIME": "time",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP_LTZ": "timestamptz",
-}
 _INTEGERS = frozenset({"int2", "int4", "int8", "numeric"})
 _TEXT = frozenset({"text", "varchar", "bpchar", "name", "json", "jsonb", "uuid", "xml", "citext"})
 # Flink type name -> the column types (base typname) that can hold it.
@@ -75,28 +55,6 @@ _ACCEPTS: dict[str, frozenset[str]] = {
     "TIMESTAMP_LTZ": frozenset({"timestamptz"}),
 }
 _STRINGS = ("STRING", "VARCHAR", "CHAR")
-
-
-class UnsupportedType(ValueError):
-    """A Flink type the PostgreSQL connector cannot carry (MAP, ROW, MULTISET, ...)."""
-
-
-def param_type(t: DataType) -> str:
-    """The PostgreSQL type a value of ``t`` is sent as (a fixed vocabulary, safe to write
-    into SQL text). Arrays of scalars are ``<elem>[]``.
-
-    >>> from catalog.types import parse_type
-    >>> param_type(parse_type("ARRAY<BIGINT>"))
-    'int8[]'
-    """
-    if t.name == "ARRAY":
-        elem = t.children[0]
-        if elem.name not in _PARAM or elem.name in ("BYTES", "BINARY", "VARBINARY"):
-            raise UnsupportedType(f"{t.sql()} (arrays of {elem.sql()} are not supported)")
-        return _PARAM[elem.name] + "[]"
-    if t.name not in _PARAM:
-        raise UnsupportedType(t.sql())
-    return _PARAM[t.name]
 
 
 def pg_type(t: DataType) -> str:

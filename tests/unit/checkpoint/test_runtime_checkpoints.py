@@ -20,11 +20,11 @@ import sqlstream
 from catalog.errors import SqlStreamError
 from planner.physical import Field, Node, PhysicalPlan, UnionSpec
 from runtime.channels import Channel, InputGate
-from runtime.checkpoint.coordinator import Ack
+from runtime.checkpoint.messages import Ack
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Barrier, EndOfInput, Message
 from runtime.metrics import OperatorMetrics
-from runtime.operator import Operator, OperatorContext
+from runtime.operator import Operator, OperatorContext, Snapshot
 from runtime.state.duckdb_state import DuckDBState, load_snapshot, write_snapshot
 from runtime.task import Task
 from tests.unit.runtime.test_task import ListRouter, Recorder, batch
@@ -33,23 +33,27 @@ from tests.unit.runtime.test_task import ListRouter, Recorder, batch
 
 
 class FakeCheckpoints:
-    """A subtask's view of checkpointing, recording acknowledgements."""
+    """A subtask's port to checkpointing, recording the messages it posts."""
 
-    def __init__(self, exactly_once: bool, folder: Path | None = None) -> None:
+    def __init__(self, exactly_once: bool) -> None:
         self.exactly_once = exactly_once
         self.node_id, self.subtask = 1, 0
         self.restored = None
+        self.mailbox: collections.deque[object] = collections.deque()
         self.acks: list[tuple[int, Ack]] = []
-        self._folder = folder
+        self.committed_ids: list[int] = []
 
-    def folder(self, checkpoint_id: int) -> Path | None:
-        return self._folder
+    def attach(self, gate: object) -> None:
+        pass
 
-    async def ack(self, checkpoint_id: int, ack: Ack) -> None:
+    def ack(self, checkpoint_id: int, ack: Ack) -> None:
         self.acks.append((checkpoint_id, ack))
 
     def decline(self, checkpoint_id: int, reason: str) -> None:
         raise AssertionError(reason)
+
+    def committed(self, checkpoint_id: int) -> None:
+        self.committed_ids.append(checkpoint_id)
 
 
 def two_input_task(
@@ -150,11 +154,8 @@ class Counter(Operator):
         self.state.con.unregister("b")
         return []
 
-    def checkpoint_state(self) -> DuckDBState | None:
-        return self.state
-
-    def snapshot(self) -> Any:
-        return {"rows_at_barrier": int(self.state.scalar("SELECT count(*) FROM rows"))}
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        return Snapshot({"rows_at_barrier": int(self.state.scalar("SELECT count(*) FROM rows"))}, self.state)
 
     async def close(self) -> None:
         self.state.close()
@@ -165,13 +166,13 @@ def test_snapshot_equals_state_at_the_barrier_although_processing_went_on(tmp_pa
 
     async def go() -> FakeCheckpoints:
         task, (a, b), _ = two_input_task(Counter, executor)
-        ck = FakeCheckpoints(True, tmp_path)
+        ck = FakeCheckpoints(True)
         task.checkpoints = ck  # type: ignore[assignment]
         runner = asyncio.create_task(task.run())
         for n in (100_000, 50_000):
             await a.send(pa.record_batch({"x": pa.array(range(n), pa.int32())}))
-        await a.send(Barrier(7))
-        await b.send(Barrier(7))
+        await a.send(Barrier(7, location=str(tmp_path)))
+        await b.send(Barrier(7, location=str(tmp_path)))
         for _ in range(5):  # keeps processing while the copy runs
             await a.send(pa.record_batch({"x": pa.array(range(1000), pa.int32())}))
         await a.send(EndOfInput())
@@ -252,16 +253,23 @@ def config(tmp: Path, parallelism: int, **extra: str) -> dict[str, str]:
 
 
 def run_until_checkpoint(
-    tmp: Path, parallelism: int, out: Path, source_parallelism: int | None = None
+    tmp: Path,
+    parallelism: int,
+    out: Path,
+    source_parallelism: int | None = None,
+    script: str | None = None,
+    query: str = QUERY,
+    checkpoints: int = 2,
 ) -> None:
-    """Start the job, cancel it once two checkpoints completed (its output up to the
-    last one is committed, the rest stays in progress)."""
+    """Start the job (``query`` after the DDL ``script``, this module's by default) and
+    cancel it once ``checkpoints`` checkpoints completed (its output up to the last one is
+    committed, the rest stays in progress)."""
     with sqlstream.connect(config=config(tmp, parallelism)) as s:
-        s.execute(ddl(out, 2000, source_parallelism))
-        handle = s.execute(QUERY).job
+        s.execute(script or ddl(out, 2000, source_parallelism))
+        handle = s.execute(query).job
         assert handle is not None
         deadline = time.monotonic() + 20
-        while handle.metrics().get("checkpoints", {}).get("completed", 0) < 2:
+        while handle.metrics().get("checkpoints", {}).get("completed", 0) < checkpoints:
             assert time.monotonic() < deadline and not handle.done, handle.error
             time.sleep(0.02)
         handle.cancel()
@@ -270,13 +278,19 @@ def run_until_checkpoint(
 
 
 def resume(
-    tmp: Path, parallelism: int, out: Path, source_parallelism: int | None = None, **extra: str
+    tmp: Path,
+    parallelism: int,
+    out: Path,
+    source_parallelism: int | None = None,
+    script: str | None = None,
+    query: str = QUERY,
+    **extra: str,
 ) -> Any:
     with sqlstream.connect(
         config=config(tmp, parallelism, **{"sqlstream.checkpoint.resume": "latest", **extra})
     ) as s:
-        s.execute(ddl(out, 20000, source_parallelism))
-        handle = s.execute(QUERY).job
+        s.execute(script or ddl(out, 20000, source_parallelism))
+        handle = s.execute(query).job
         assert handle is not None
         handle.wait(60)
         if handle.error is not None:

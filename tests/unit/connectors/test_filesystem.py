@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from catalog.connectors.filesystem import parse_memory_size
 from catalog.errors import OptionError
 from planner.physical import ROW_KIND_COLUMN
-from runtime.connectors.filesystem.options import parse_memory_size
 from runtime.connectors.filesystem.sink import FileSystemSink
 from runtime.connectors.filesystem.source import FileSystemSource
 from runtime.connectors.registry import create_sink, create_source

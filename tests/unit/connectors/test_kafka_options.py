@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.connectors.kafka import check_transaction_timeout, parse_specific_offsets, parse_topics
+from catalog.connectors.kafka_properties import parse_jaas
 from catalog.errors import OptionError
 from runtime.connectors.kafka.options import (
     DEFAULT_SLOTS,
     TxnSlots,
-    check_transaction_timeout,
     client_kwargs,
     owned_partitions,
-    parse_jaas,
-    parse_specific_offsets,
-    parse_topics,
     parse_tp_key,
     parse_transactional_id,
     tp_key,

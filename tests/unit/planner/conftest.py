@@ -31,13 +31,19 @@ CREATE TABLE out_upsert (a STRING, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH 
     'key.format' = 'json', 'value.format' = 'json');
 CREATE TABLE out_kafka (a STRING, b BIGINT) WITH (
     'connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'localhost:9092',
-    'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once');
+    'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
+    'sink.transactional-id-prefix' = 'out-kafka');
 """
+
+
+def catalog_of(ddl: str) -> Catalog:
+    """A catalog holding the tables that ``ddl`` creates."""
+    cat = Catalog()
+    for statement in planner.parse(ddl):
+        cat.create(planner.create_table(statement, cat))
+    return cat
 
 
 @pytest.fixture
 def catalog() -> Catalog:
-    cat = Catalog()
-    for statement in planner.parse(BID_DDL):
-        cat.create(planner.create_table(statement, cat))
-    return cat
+    return catalog_of(BID_DDL)

@@ -24,6 +24,9 @@ CREATE TABLE dim (v BIGINT, name STRING) WITH (
 CREATE TABLE pg_epoch (a BIGINT, b BIGINT) WITH (
   'connector' = 'jdbc', 'url' = 'jdbc:postgresql://db/shop', 'table-name' = 'o',
   'sink.exactly-once.mode' = 'epoch');
+CREATE TABLE pg_epoch_keyed (a BIGINT, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH (
+  'connector' = 'jdbc', 'url' = 'jdbc:postgresql://db/shop', 'table-name' = 'o',
+  'sink.exactly-once.mode' = 'epoch');
 CREATE TABLE pg_auto (a BIGINT, b BIGINT) WITH (
   'connector' = 'jdbc', 'url' = 'jdbc:postgresql://db/shop', 'table-name' = 'o');
 CREATE TABLE pg_alo (a BIGINT, b BIGINT) WITH (
@@ -49,9 +52,12 @@ def sink(cat: Catalog, sql: str) -> SinkSpec:
 DETERMINISTIC = [
     "INSERT INTO {t} SELECT v, v * 2 FROM seq WHERE v % 3 = 0",
     "INSERT INTO {t} SELECT COUNT(*), SUM(v) FROM TABLE(TUMBLE(TABLE seq, DESCRIPTOR(ts), "
-    "INTERVAL '1' SECOND)) GROUP BY window_start",
-    "INSERT INTO {t} SELECT v % 7, COUNT(*) FROM seq GROUP BY v % 7",
+    "INTERVAL '1' SECOND)) GROUP BY window_start, window_end",
+    "INSERT INTO pg_epoch_keyed SELECT v % 7, COUNT(*) FROM seq GROUP BY v % 7",
     "INSERT INTO {t} SELECT v, w FROM randnum",  # seeded random numbers replay exactly
+    # aligned barriers cut both inputs at the same rows on a replay: the same pairs
+    "INSERT INTO {t} SELECT s.v, r.w FROM seq s JOIN randnum r ON s.v = r.v",
+    "INSERT INTO pg_epoch_keyed SELECT s.v, r.w FROM seq s LEFT JOIN randnum r ON s.v = r.v AND r.w > 0",
 ]
 
 
@@ -66,7 +72,7 @@ def test_deterministic_plans_get_epoch_mode(cat: Catalog, sql: str) -> None:
 
 NONDETERMINISTIC = [
     ("INSERT INTO {t} SELECT COUNT(*), SUM(v) FROM TABLE(TUMBLE(TABLE seq, DESCRIPTOR(pt), "
-     "INTERVAL '1' SECOND)) GROUP BY window_start", "a processing-time TUMBLE window"),
+     "INTERVAL '1' SECOND)) GROUP BY window_start, window_end", "a processing-time TUMBLE window"),
     ("INSERT INTO {t} SELECT v, UNIX_TIMESTAMP() FROM seq", "reads the clock"),
     ("INSERT INTO {t} SELECT v, CAST(RAND() * 10 AS BIGINT) FROM seq", "RAND(), which is random"),
     ("INSERT INTO {t} SELECT v, CHAR_LENGTH(UUID()) FROM seq", "UUID(), which is random"),
@@ -77,6 +83,10 @@ NONDETERMINISTIC = [
     ("INSERT INTO {t} SELECT v, v FROM randts WHERE at IS NOT NULL",
      "random datagen field 'at' (TIMESTAMP(3)) is drawn relative to the current time"),
     ("INSERT INTO {t} SELECT v, v FROM dim", "a JDBC scan reads the table as it is"),
+    ("INSERT INTO {t} SELECT s.v, d.v FROM seq s JOIN dim d ON s.v = d.v", "a JDBC scan reads the table as it is"),
+    ("INSERT INTO {t} SELECT s.v, r.w FROM seq s JOIN randnum r ON s.v = r.v "
+     "AND s.pt > TIMESTAMP '2020-01-01 00:00:00'", "it reads column 'pt'"),
+    ("INSERT INTO {t} SELECT s.v, r.v FROM seq s JOIN randts r ON s.v = r.v", "random datagen field 'at'"),
 ]  # fmt: skip
 
 

@@ -37,6 +37,12 @@ CASES = {
         "INSERT INTO out_print SELECT url, user_id FROM clicks WHERE info.country = 'DE'; END",
         {"execution.checkpointing.interval": "1 s"},
     ),
+    "regular_joins": (
+        "SELECT b.item, c.url, g.n FROM Bid b JOIN clicks c ON b.item = c.url AND b.price > 10 "
+        "LEFT JOIN (SELECT k, COUNT(*) AS n FROM plain GROUP BY k) g ON c.user_id = g.k "
+        "WHERE c.info.country = 'DE'",
+        {"parallelism.default": "2"},
+    ),
 }
 
 
@@ -46,5 +52,9 @@ def test_explain_matches_golden(catalog: Catalog, name: str) -> None:
     text = planner.explain(sql, catalog, config)
     path = GOLDEN / f"{name}.txt"
     if os.environ.get("SQLSTREAM_UPDATE_GOLDEN"):
+        # an update run proves nothing: never in CI, and never reported as a pass
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("SQLSTREAM_UPDATE_GOLDEN is set in a CI run: golden files are updated by hand")
         path.write_text(text)
+        pytest.skip(f"{path.name} rewritten: review the diff (git diff tests/unit/planner/golden)")
     assert text == path.read_text()

@@ -98,3 +98,17 @@ def test_e_edits_the_last_statement_into_the_next_prompt(
     out, _ = drive(session, ["DESCRIBE orders;\r", "\\dt\r", "\\e\r", "\r", "\\q\r"])
     assert "| order_id " in out
     assert "| bidtime " in out  # the edited statement ran after Enter
+
+
+def test_web_serves_the_dashboard_for_the_sessions_jobs_and_stops_it(session: Any) -> None:
+    session.execute("CREATE TABLE sink (order_id BIGINT, amount DOUBLE) WITH ('connector' = 'blackhole')")
+    job = session.execute("INSERT INTO sink SELECT * FROM orders").job
+    out, _ = drive(session, "\\web 0\r\\web\r\\jobs\r\\web off\r\\web x\r\\q\r", width=200)
+    assert out.count("Dashboard at http://127.0.0.1:") == 2  # \web again: the same address
+    said = [line.split("Dashboard at ")[1].split()[0] for line in out.splitlines() if "Dashboard at" in line]
+    first, second = said
+    assert first == second
+    assert f"{first}#/job/{job.id}" in out  # SHOW JOBS: each job's page
+    assert "Dashboard stopped." in out
+    assert "Error: \\web takes a port number or off, not 'x'" in out
+    assert session.dashboard is None

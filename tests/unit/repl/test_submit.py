@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
 
+from planner.errors import ParseError
+from planner.parse import split_statements
 from sqlstream.repl.submit import PieceKind, should_submit, split
 
 
@@ -103,3 +107,37 @@ def test_comments_before_a_statement_are_not_part_of_its_position() -> None:
 
 def test_an_unfinished_tail_is_run_like_psql_runs_the_end_of_a_file() -> None:
     assert [p.text for p in split("SELECT 1; SELECT 2")] == ["SELECT 1", "SELECT 2"]
+
+
+def test_explain_of_a_statement_set_is_one_piece() -> None:
+    text = "EXPLAIN STATEMENT SET BEGIN\nINSERT INTO a SELECT * FROM b;\nINSERT INTO c SELECT * FROM b;\nEND;"
+    assert should_submit(text)
+    assert [p.text for p in split(text)] == [text.rstrip(";")]
+
+
+_ATOMS = [
+    "SELECT 1", " ", "\n", ";", "'a;b'", "'it''s'", "`x;y`", "-- c;\n", "/* ; */", "/* a /* b */ ; */",
+    "BEGIN STATEMENT SET;", "EXECUTE STATEMENT SET BEGIN", "EXPLAIN", "END", "CASE WHEN x THEN 1 END",
+    "INSERT INTO t SELECT 2", '"',
+]  # fmt: skip
+
+
+@given(hs.lists(hs.sampled_from(_ATOMS), min_size=1, max_size=12))
+def test_the_shell_splits_a_script_as_running_it_as_a_file_does(atoms: list[str]) -> None:
+    script = " ".join(atoms)
+    try:
+        expected = [(text, line, col) for text, line, col in split_statements(script)]
+    except ParseError:
+        return  # an unterminated string or comment: a file run refuses it whole
+    assert [(p.text, p.line, p.col) for p in split(script)] == expected
+
+
+def test_a_stray_semicolon_runs_nothing() -> None:
+    assert split(";") == []
+    assert [p.text for p in split("SELECT 1;;\n;")] == ["SELECT 1"]
+
+
+def test_comments_nest_as_in_a_script_file() -> None:
+    text = "/* off: /* SELECT 1; */ SELECT 2; */ SELECT 3;"
+    assert [p.text for p in split(text)] == ["SELECT 3"]
+    assert not should_submit("/* /* */ SELECT 1;")  # the outer comment is still open

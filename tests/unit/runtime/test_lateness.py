@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from planner.physical import AggCall, Window
 from runtime.job import Job
+from tests.conftest import examples
 from tests.unit.runtime.helpers import collect_async, rows
 from tests.unit.runtime.plans import table, window_plan
 from tests.unit.runtime.test_oracle import _ms
@@ -71,7 +72,7 @@ def disordered(draw: Any) -> tuple[list[tuple[Any, ...]], int]:
     return out, draw(st.integers(1, 8))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     disordered(),
     st.sampled_from(
@@ -84,10 +85,68 @@ def disordered(draw: Any) -> tuple[list[tuple[Any, ...]], int]:
 )
 def test_late_rows_match_reference(s: Any, window: Window) -> None:
     data, batch = s
+    assert_streamed(data, batch, window, reference(data, batch, window))
+
+
+def assert_streamed(
+    data: list[tuple[Any, ...]], batch: int, window: Window, want: tuple[list[tuple[Any, ...]], int]
+) -> None:
+    """The job's windows and its count of dropped rows are the reference's."""
     plan = window_plan(table(data), window, AGGS, delay_ms=DELAY, batch_size=batch)
     job = Job(plan)
     out = asyncio.run(collect_async(plan, job))
     got = sorted((k, _ms(ws), _ms(we), c, sv) for k, ws, we, _, c, sv in rows(out))
-    want, late = reference(data, batch, window)
-    assert got == want
-    assert job.metrics()["late_rows_dropped"] == late
+    assert (got, job.metrics()["late_rows_dropped"]) == want
+
+
+def session_reference(
+    data: list[tuple[Any, ...]], batch: int, gap: int
+) -> tuple[list[tuple[Any, ...]], int]:
+    """SESSION windows as a stream sees them: a row joins the sessions of its key that have
+    not fired (within ``gap`` of one of their rows); a session fires once the watermark
+    reaches its end - 1 (end = last row + gap); a row whose own session [ts, ts + gap)
+    would already have fired is late. A fired session is gone, so a row just after it
+    starts a new one (a batch query would merge the two)."""
+    wm = -(2**63)
+    late_before: int | None = None
+    pending: dict[Any, list[tuple[int, int]]] = defaultdict(list)
+    out: list[tuple[Any, ...]] = []
+    late = 0
+
+    def fire(bound: int) -> None:
+        for k, rows_k in pending.items():
+            rows_k.sort()
+            sessions: list[list[tuple[int, int]]] = []
+            for ts, v in rows_k:
+                if sessions and ts - sessions[-1][-1][0] <= gap:
+                    sessions[-1].append((ts, v))
+                else:
+                    sessions.append([(ts, v)])
+            keep = []
+            for s in sessions:
+                end = s[-1][0] + gap
+                if end <= bound:
+                    out.append((k, s[0][0], end, len(s), sum(v for _, v in s)))
+                else:
+                    keep += s
+            pending[k] = keep
+
+    for i in range(0, len(data), batch):
+        chunk = data[i : i + batch]
+        for k, v, _, ts in chunk:
+            if late_before is not None and ts < late_before:
+                late += 1
+            else:
+                pending[k].append((ts, v))
+        wm = max(wm, max(r[3] for r in chunk) - DELAY)
+        fire(wm + 1)
+        late_before = wm + 1 - gap + 1
+    fire(2**62)
+    return sorted(out), late
+
+
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(disordered(), st.sampled_from([150, 401, 1000]))
+def test_late_rows_in_session_windows_match_reference(s: Any, gap: int) -> None:
+    data, batch = s
+    assert_streamed(data, batch, Window("session", "ts", gap_ms=gap), session_reference(data, batch, gap))

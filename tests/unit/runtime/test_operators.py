@@ -77,14 +77,16 @@ def test_hop_row_behind_watermark_still_counts_in_open_windows() -> None:
 
 
 def test_end_of_input_fires_every_window() -> None:
+    """The only row's windows end long after the watermark (delay 100 s): only the end of
+    input fires them, every one of them."""
     data = table([(1, 1, None, 10_000)])
-    for window in (
-        Window("tumble", "ts", size_ms=60_000),
-        Window("cumulate", "ts", size_ms=60_000, step_ms=20_000),
-        Window("session", "ts", gap_ms=60_000),
+    for window, ends in (
+        (Window("tumble", "ts", size_ms=60_000), [(0, 60_000)]),
+        (Window("cumulate", "ts", size_ms=60_000, step_ms=20_000), [(0, 20_000), (0, 40_000), (0, 60_000)]),
+        (Window("session", "ts", gap_ms=60_000), [(10_000, 70_000)]),
     ):
         out = run(window_plan(data, window, COUNT, delay_ms=100_000))
-        assert out is not None and out.num_rows >= 1
+        assert [(r[0], r[1], r[2], r[4]) for r in rows(out)] == [(1, ts(s), ts(e), 1) for s, e in ends]
 
 
 def test_global_window_without_keys() -> None:
@@ -99,24 +101,15 @@ def test_global_window_without_keys() -> None:
 @pytest.mark.parametrize(
     ("window", "sql"),
     [
-        (
-            Window("tumble", "ts", size_ms=1000),
-            "SELECT k, time_bucket(INTERVAL 1 SECOND, ts) AS ws, "
-            "time_bucket(INTERVAL 1 SECOND, ts) + INTERVAL 1 SECOND AS we FROM t",
-        ),
-        (
-            Window("hop", "ts", size_ms=2000, slide_ms=1000),
-            "SELECT k, ws, ws + INTERVAL 2 SECOND AS we "
-            "FROM (SELECT k, unnest([time_bucket(INTERVAL 1 SECOND, ts) - INTERVAL 1 SECOND, "
-            "time_bucket(INTERVAL 1 SECOND, ts)]) AS ws FROM t)",
-        ),
-        (
-            Window("cumulate", "ts", size_ms=2000, step_ms=1000),
-            "SELECT k, ws, we FROM (SELECT k, ts, "
-            "time_bucket(INTERVAL 2 SECOND, ts) AS ws, unnest([time_bucket(INTERVAL 2 SECOND, ts) + "
-            "INTERVAL 1 SECOND, time_bucket(INTERVAL 2 SECOND, ts) + INTERVAL 2 SECOND]) AS we "
-            "FROM t) WHERE we > ts",
-        ),
+        (Window("tumble", "ts", size_ms=1000), "SELECT k, time_bucket(INTERVAL 1 SECOND, ts) AS ws, "
+         "time_bucket(INTERVAL 1 SECOND, ts) + INTERVAL 1 SECOND AS we FROM t"),
+        (Window("hop", "ts", size_ms=2000, slide_ms=1000), "SELECT k, ws, ws + INTERVAL 2 SECOND AS we "
+         "FROM (SELECT k, unnest([time_bucket(INTERVAL 1 SECOND, ts) - INTERVAL 1 SECOND, "
+         "time_bucket(INTERVAL 1 SECOND, ts)]) AS ws FROM t)"),
+        (Window("cumulate", "ts", size_ms=2000, step_ms=1000), "SELECT k, ws, we FROM (SELECT k, ts, "
+         "time_bucket(INTERVAL 2 SECOND, ts) AS ws, unnest([time_bucket(INTERVAL 2 SECOND, ts) + "
+         "INTERVAL 1 SECOND, time_bucket(INTERVAL 2 SECOND, ts) + INTERVAL 2 SECOND]) AS we "
+         "FROM t) WHERE we > ts"),
     ],
 )
 def test_window_assign(window: Window, sql: str) -> None:
@@ -138,12 +131,8 @@ def test_window_assign(window: Window, sql: str) -> None:
 def test_session_tvf_without_aggregation_is_refused() -> None:
     b = PlanBuilder()
     src = b.values(table([(1, 1, None, 1)]), FIELDS)
-    tvf = b.add(
-        "WindowTVF",
-        WindowAssignSpec(Window("session", "ts", gap_ms=10)),
-        [src],
-        window_fields((), ("k", "v", "d", "ts")),
-    )
+    tvf = b.add("WindowTVF", WindowAssignSpec(Window("session", "ts", gap_ms=10)), [src],
+                window_fields((), ("k", "v", "d", "ts")))
     b.collect(tvf)
     with pytest.raises(JobFailedError, match="SESSION window table function"):
         run(b.plan())
@@ -183,9 +172,8 @@ def test_idle_source_subtask_does_not_hold_back_windows() -> None:
         b = PlanBuilder({"sqlstream.runtime.linger": "1 ms"})
         spec = SourceSpec("t", "trickle-test", {}, tuple(FIELDS))
         src = b.add("Source", spec, (), FIELDS, 2)
-        wm = b.add(
-            "Watermark", WatermarkSpec("ts", '"ts"', idle_timeout_ms=50, emit_interval_ms=0), [src], FIELDS, 2
-        )
+        wm = b.add("Watermark", WatermarkSpec("ts", '"ts"', idle_timeout_ms=50, emit_interval_ms=0),
+                   [src], FIELDS, 2)
         agg = b.add(
             "WindowAggregate",
             WindowAggregateSpec(Window("tumble", "ts", size_ms=1000), ("k",), COUNT),
@@ -217,14 +205,8 @@ def test_group_aggregate_changelog() -> None:
     b = PlanBuilder()
     src = b.values(data, FIELDS, batch_size=1)
     aggs = (AggCall("s", "sum", '"v"', "BIGINT"), AggCall("m", "max", '"v"', "BIGINT"))
-    agg = b.add(
-        "GroupAggregate",
-        GroupAggregateSpec(("k",), aggs),
-        [src],
-        [Field("k", "INT"), Field("s", "BIGINT"), Field("m", "BIGINT")],
-        1,
-        ChangelogMode.ALL,
-    )
+    agg = b.add("GroupAggregate", GroupAggregateSpec(("k",), aggs), [src],
+                [Field("k", "INT"), Field("s", "BIGINT"), Field("m", "BIGINT")], 1, ChangelogMode.ALL)
     b.collect(agg)
     out = run(b.plan())
     assert out is not None
@@ -248,14 +230,8 @@ def test_group_aggregate_retraction_deletes_key() -> None:
     b = PlanBuilder()
     src = _updating_source(b, [0, 0, 3], [1, 2, 1])
     calc = b.add("Calc", CalcSpec((("k", '"k"'),)), [src], [Field("k", "INT")], 1, ChangelogMode.ALL)
-    agg = b.add(
-        "GroupAggregate",
-        GroupAggregateSpec(("k",), COUNT),
-        [calc],
-        [Field("k", "INT"), Field("cnt", "BIGINT NOT NULL")],
-        1,
-        ChangelogMode.ALL,
-    )
+    agg = b.add("GroupAggregate", GroupAggregateSpec(("k",), COUNT), [calc],
+                [Field("k", "INT"), Field("cnt", "BIGINT NOT NULL")], 1, ChangelogMode.ALL)
     b.collect(agg)
     out = run(b.plan())
     assert out is not None
@@ -268,9 +244,8 @@ def test_group_aggregate_refuses_max_over_retractions() -> None:
     b = PlanBuilder()
     calc = _updating_source(b, [0], [1])
     aggs = (AggCall("m", "max", '"k"', "INT"),)
-    agg = b.add(
-        "GroupAggregate", GroupAggregateSpec((), aggs), [calc], [Field("m", "INT")], 1, ChangelogMode.ALL
-    )
+    agg = b.add("GroupAggregate", GroupAggregateSpec((), aggs), [calc], [Field("m", "INT")], 1,
+                ChangelogMode.ALL)
     b.collect(agg)
     with pytest.raises(JobFailedError, match="MAX over an updating input"):
         run(b.plan())
@@ -283,20 +258,10 @@ def test_union_of_updating_and_insert_only() -> None:
     b = PlanBuilder()
     s1 = b.values(table([(1, 1, None, 0), (1, 2, None, 0)]), FIELDS, batch_size=1)
     s2 = b.values(table([(9, 9, None, 0)]), FIELDS)
-    agg = b.add(
-        "GroupAggregate",
-        GroupAggregateSpec(("k",), COUNT),
-        [s1],
-        [Field("k", "INT"), Field("cnt", "BIGINT NOT NULL")],
-        1,
-        ChangelogMode.ALL,
-    )
-    calc = b.add(
-        "Calc",
-        CalcSpec((("k", '"k"'), ("cnt", "CAST(1 AS BIGINT)"))),
-        [s2],
-        [Field("k", "INT"), Field("cnt", "BIGINT NOT NULL")],
-    )
+    agg = b.add("GroupAggregate", GroupAggregateSpec(("k",), COUNT), [s1],
+                [Field("k", "INT"), Field("cnt", "BIGINT NOT NULL")], 1, ChangelogMode.ALL)
+    calc = b.add("Calc", CalcSpec((("k", '"k"'), ("cnt", "CAST(1 AS BIGINT)"))), [s2],
+                 [Field("k", "INT"), Field("cnt", "BIGINT NOT NULL")])
     u = b.add("Union", UnionSpec(), [agg, calc], agg.schema, 1, ChangelogMode.ALL)
     b.collect(u)
     out = run(b.plan())
@@ -305,26 +270,16 @@ def test_union_of_updating_and_insert_only() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "copies", "p"),
-    [
-        (Partitioning.BROADCAST, 3, 3),
-        (Partitioning.REBALANCE, 1, 3),
-        (Partitioning.HASH, 1, 3),
-        (Partitioning.SINGLE, 1, 1),
-        (Partitioning.FORWARD, 1, 2),
-    ],
+    [(Partitioning.BROADCAST, 3, 3), (Partitioning.REBALANCE, 1, 3), (Partitioning.HASH, 1, 3),
+     (Partitioning.SINGLE, 1, 1), (Partitioning.FORWARD, 1, 2)],
 )
 def test_exchanges_deliver_every_row(mode: Partitioning, copies: int, p: int) -> None:
     data = table([(i % 7, i, None, 0) for i in range(100)])
     b = PlanBuilder()
     src = b.values(data, FIELDS, parallelism=2, batch_size=9)
     keys = ("k",) if mode == Partitioning.HASH else ()
-    calc = b.add(
-        "Calc",
-        CalcSpec((("k", '"k"'), ("v", '"v"'))),
-        [Edge(src.id, mode, keys)],
-        [Field("k", "INT"), Field("v", "BIGINT")],
-        p,
-    )
+    calc = b.add("Calc", CalcSpec((("k", '"k"'), ("v", '"v"'))), [Edge(src.id, mode, keys)],
+                 [Field("k", "INT"), Field("v", "BIGINT")], p)
     b.collect(calc)
     out = run(b.plan())
     assert sorted(rows(out)) == sorted([(i % 7, i) for i in range(100)] * copies)
@@ -334,9 +289,8 @@ def test_hash_split_keeps_each_key_on_one_target() -> None:
     from runtime.channels import Channel
 
     h = _Hash([Channel(1), Channel(1), Channel(1)], ("k", "s"), run=None)  # type: ignore[arg-type]
-    batch = pa.record_batch(
-        {"k": pa.array([i % 10 for i in range(1000)]), "s": pa.array([str(i % 5) for i in range(1000)])}
-    )
+    batch = pa.record_batch({"k": pa.array([i % 10 for i in range(1000)]),
+                             "s": pa.array([str(i % 5) for i in range(1000)])})
     owner: dict[tuple[int, str], int] = {}
     total = 0
     for target, part in enumerate(h.split(batch)):
@@ -362,17 +316,8 @@ def test_sink_through_registry() -> None:
     assert rows(got) == [(1, 2), (3, 4)]
     m = job.metrics()
     assert m["rows_read"] == 2 and m["rows_written"] == 2
-    assert {
-        "rows_in",
-        "rows_out",
-        "rows_in_per_s",
-        "watermark_ms",
-        "queue_fill",
-        "state_rows",
-        "state_bytes",
-        "late_rows_dropped",
-        "subtasks",
-    } <= set(m["operators"][0])
+    assert {"rows_in", "rows_out", "rows_in_per_s", "watermark_ms", "queue_fill", "state_rows",
+            "state_bytes", "late_rows_dropped", "subtasks"} <= set(m["operators"][0])
     with pytest.raises(SqlStreamError):
         asyncio.run(job.start())
 
@@ -402,9 +347,8 @@ def test_processing_time_windows_fire_on_the_clock() -> None:
         spec = SourceSpec("t", "trickle-test", {}, tuple(FIELDS))
         src = b.add("Source", spec, (), FIELDS, 1)
         window = Window("tumble", "ts", size_ms=30, proctime=True)
-        agg = b.add(
-            "WindowAggregate", WindowAggregateSpec(window, ("k",), COUNT), [src], window_fields(COUNT), 1
-        )
+        agg = b.add("WindowAggregate", WindowAggregateSpec(window, ("k",), COUNT), [src],
+                    window_fields(COUNT), 1)
         b.collect(agg)
         job = Job(b.plan())
         total = 0

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from catalog.connectors import ChangelogMode
 from planner.physical import AggCall, Edge, Field, GroupAggregateSpec, Partitioning, Window
+from tests.conftest import examples
 from tests.unit.runtime.helpers import PlanBuilder, apply_changelog, rows, run
 from tests.unit.runtime.plans import (
     AGG_SQL,
@@ -27,7 +28,7 @@ from tests.unit.runtime.plans import (
 
 EPOCH = dt.datetime(1970, 1, 1)
 SETTINGS = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 

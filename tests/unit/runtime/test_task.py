@@ -183,3 +183,20 @@ def test_channel_back_pressure() -> None:
 def test_channel_rejects_zero_capacity() -> None:
     with pytest.raises(ValueError):
         Channel(0)
+
+
+def test_a_cancel_that_comes_as_input_arrives_is_not_lost() -> None:
+    """A subtask waiting with a timer (``next(timeout)``) is cancelled in the same moment
+    that something arrives: the cancellation must win, or the subtask would outlive its
+    cancelled job (Python 3.11's ``asyncio.wait_for`` loses it in that moment)."""
+
+    async def go() -> None:
+        gate = InputGate([Channel(4, "a")])
+        waiting = asyncio.create_task(gate.next(timeout=10))
+        await asyncio.sleep(0.01)
+        gate.interrupt()  # a control message arrives...
+        waiting.cancel()  # ...as the job is cancelled
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(go())

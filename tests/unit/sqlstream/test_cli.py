@@ -118,3 +118,24 @@ def test_dash_f_is_the_same_as_run(tmp_path: Path) -> None:
     out = run("-f", str(script))
     assert out.returncode == 0, out.stderr
     assert sorted(out.stdout.split()) == ["+I[10]", "+I[20]", "+I[30]"]
+
+
+def test_web_serves_the_dashboard_and_says_where() -> None:
+    out = run("--web", "0", "-e", "SET 'rest.bind-address' = '127.0.0.1'; SHOW JOBS;")
+    assert out.returncode == 0, out.stderr
+    first = out.stderr.splitlines()[0]
+    assert first.startswith("[INFO] Dashboard at http://127.0.0.1:") and first.endswith("/")
+    assert "| dashboard" in out.stdout  # SHOW JOBS gives each job's page
+
+
+def test_a_taken_dashboard_port_is_a_clear_error() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run("-D", f"rest.port={port}", "-e", "SHOW JOBS;")
+    assert out.returncode == 1
+    assert f"cannot serve the dashboard on 127.0.0.1:{port}" in out.stderr
+    assert "rest.port" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,279 @@
+"""The configuration keys a user can SET: names, types, defaults and descriptions, once.
+
+Every layer reads a key through its entry here (``CHECKPOINTING_INTERVAL.get(config)``),
+so a default or a parse rule cannot differ between the planner, the runtime and the
+front door. Names are Flink's where Flink has the key; ``sqlstream.*`` keys are ours.
+A mapping of raw strings (what SET stores, what a plan carries) is the only input:
+
+>>> CHECKPOINTING_INTERVAL.get({"execution.checkpointing.interval": "2 s"})
+2000
+>>> CHECKPOINTING_MODE.get({"execution.checkpointing.mode": "at-least-once"})
+'AT_LEAST_ONCE'
+>>> PARALLELISM.get({})
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from catalog.errors import OptionError
+from catalog.options import parse_bool, parse_duration_ms, parse_int
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ConfigKey(Generic[T]):
+    """One key: ``get`` reads its typed value (the default's when unset)."""
+
+    name: str
+    default: str | None
+    description: str
+    type_name: str = "string"
+
+    def parse(self, text: str) -> T:
+        """The typed value of ``text``; raises ``OptionError`` naming the key when bad."""
+        return text  # type: ignore[return-value]
+
+    def check(self, text: str) -> None:
+        self.parse(text)
+
+    def get(self, config: Mapping[str, str]) -> T:
+        text = config.get(self.name, self.default)
+        if text is None:
+            return self.unset()
+        return self.parse(text)
+
+    def unset(self) -> T:
+        """The value of a key without a default that nobody set."""
+        return None  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class StringKey(ConfigKey[str | None]):
+    pass
+
+
+@dataclass(frozen=True)
+class DurationKey(ConfigKey[int | None]):
+    """A duration in Flink's syntax ('10 s', '500 ms'), read as milliseconds."""
+
+    type_name: str = "duration"
+
+    def parse(self, text: str) -> int | None:
+        return parse_duration_ms(text, self.name)
+
+
+@dataclass(frozen=True)
+class IntKey(ConfigKey[int]):
+    type_name: str = "int"
+    minimum: int | None = None
+
+    def parse(self, text: str) -> int:
+        value = parse_int(text, self.name)
+        if self.minimum is not None and value < self.minimum:
+            raise OptionError(f"'{self.name}' = '{text}' must be at least {self.minimum}")
+        return value
+
+
+@dataclass(frozen=True)
+class PortKey(ConfigKey[int | None]):
+    """A TCP port, 0 for any free one; unset or empty: nothing is served."""
+
+    type_name: str = "int"
+
+    def parse(self, text: str) -> int | None:
+        if not text.strip():
+            return None
+        value = parse_int(text, self.name)
+        if not 0 <= value <= 65535:
+            raise OptionError(f"'{self.name}' = '{text}' is not a port (0 to 65535)")
+        return value
+
+
+@dataclass(frozen=True)
+class BoolKey(ConfigKey[bool]):
+    type_name: str = "boolean"
+
+    def parse(self, text: str) -> bool:
+        return parse_bool(text, self.name)
+
+    def unset(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class ChoiceKey(ConfigKey[str]):
+    """One of a few words; read back in the spelling of ``choices`` ('at-least-once' and
+    'AT_LEAST_ONCE' are the same choice, as in Flink)."""
+
+    type_name: str = "enum"
+    choices: tuple[str, ...] = ()
+    aliases: tuple[tuple[str, str], ...] = ()  # (another spelling, the choice it means)
+
+    def parse(self, text: str) -> str:
+        norm = _norm(text)
+        for c in self.choices:
+            if _norm(c) == norm:
+                return c
+        for alias, c in self.aliases:
+            if _norm(alias) == norm:
+                return c
+        raise OptionError(f"'{self.name}' = '{text}' is not one of {', '.join(self.choices)}")
+
+
+def _norm(word: str) -> str:
+    return word.strip().upper().replace("-", "_")
+
+
+RUNTIME_MODE = ChoiceKey(
+    "execution.runtime-mode", "streaming", "streaming or batch", choices=("streaming", "batch")
+)
+CHECKPOINTING_INTERVAL = DurationKey(
+    "execution.checkpointing.interval", None, "how often to checkpoint; unset: never"
+)
+CHECKPOINTING_MODE = ChoiceKey(
+    "execution.checkpointing.mode",
+    "EXACTLY_ONCE",
+    "EXACTLY_ONCE or AT_LEAST_ONCE",
+    choices=("EXACTLY_ONCE", "AT_LEAST_ONCE"),
+)
+CHECKPOINTING_MIN_PAUSE = DurationKey(
+    "execution.checkpointing.min-pause", "0 ms", "least time between two checkpoints"
+)
+CHECKPOINTING_TIMEOUT = DurationKey(
+    "execution.checkpointing.timeout", "10 min", "abort a checkpoint taking longer"
+)
+CHECKPOINTING_MAX_CONCURRENT = IntKey(
+    "execution.checkpointing.max-concurrent-checkpoints", "1", "checkpoints in flight (at least 1)"
+)
+CHECKPOINTING_TOLERABLE_FAILED = IntKey(
+    "execution.checkpointing.tolerable-failed-checkpoints",
+    "0",
+    "failed checkpoints before the job fails",
+)
+RESTART_STRATEGY = ChoiceKey(
+    "restart-strategy.type",
+    None,
+    "none or fixed-delay (the default with checkpointing): a failed job restarts from its "
+    "newest checkpoint",
+    choices=("none", "fixed-delay"),
+    aliases=(("off", "none"), ("disable", "none"), ("fixeddelay", "fixed-delay")),
+)
+RESTART_ATTEMPTS = IntKey(
+    "restart-strategy.fixed-delay.attempts", "3", "restarts before the job fails for good"
+)
+RESTART_DELAY = DurationKey("restart-strategy.fixed-delay.delay", "1 s", "pause before a restart")
+SAVEPOINT_PATH = StringKey(
+    "execution.savepoint.path", None, "resume the next job from this savepoint or checkpoint"
+)
+IGNORE_UNCLAIMED_STATE = BoolKey(
+    "execution.savepoint.ignore-unclaimed-state",
+    "false",
+    "restore from a checkpoint of another query, skipping the state no operator claims",
+)
+CHECKPOINT_RESUME = ChoiceKey(
+    "sqlstream.checkpoint.resume",
+    "none",
+    "latest: resume a job from the newest complete checkpoint of its pipeline.name "
+    "(what 'sqlstream run' does unless --fresh); none: start fresh",
+    choices=("latest", "none"),
+)
+CHECKPOINTS_DIR = StringKey("state.checkpoints.dir", "checkpoints", "where checkpoints are written")
+CHECKPOINTS_RETAINED = IntKey(
+    "state.checkpoints.num-retained", "1", "complete checkpoints to keep (at least 1)"
+)
+PARALLELISM = IntKey("parallelism.default", "1", "parallelism of operators")
+IDLE_TIMEOUT = DurationKey(
+    "table.exec.source.idle-timeout",
+    "0 ms",
+    "after this, an idle input stops holding back the watermark (0: never)",
+)
+RESULT_MODE = ChoiceKey(
+    "sql-client.execution.result-mode",
+    "table",
+    "table, changelog or tableau",
+    choices=("table", "changelog", "tableau"),
+)
+MAX_TABLE_RESULT_ROWS = IntKey(
+    "sql-client.execution.max-table-result.rows", "1000000", "rows kept in table mode", minimum=1
+)
+MAX_COLUMN_WIDTH = IntKey(
+    "sql-client.display.max-column-width", "30", "truncate wider values", minimum=1
+)
+PIPELINE_NAME = StringKey("pipeline.name", None, "the job's name (also names its checkpoints)")
+WATERMARK_INTERVAL = DurationKey(
+    "pipeline.auto-watermark-interval", "200 ms", "how often watermarks are emitted"
+)
+LOCAL_TIME_ZONE = StringKey(
+    "table.local-time-zone", "UTC", "time zone of TIMESTAMP_LTZ values and PROCTIME()"
+)
+DML_SYNC = BoolKey("table.dml-sync", "false", "INSERT waits for the job to finish")
+REST_PORT = PortKey(
+    "rest.port",
+    None,
+    "serve the dashboard and Flink's REST API on this port (0: any free port); unset: no dashboard",
+)
+REST_BIND_ADDRESS = StringKey("rest.bind-address", "127.0.0.1", "the address the dashboard listens on")
+# The runtime's own knobs.
+BATCH_SIZE = IntKey(
+    "sqlstream.runtime.batch-size", "65536", "rows a source gathers into one batch", minimum=1
+)
+LINGER = DurationKey(
+    "sqlstream.runtime.linger", "20 ms", "longest a source holds a batch that is not full"
+)
+CHANNEL_CAPACITY = IntKey(
+    "sqlstream.runtime.channel-capacity", "8", "batches in flight on one channel", minimum=1
+)
+THREADS = IntKey("sqlstream.runtime.threads", "2", "threads of a job's DuckDB work", minimum=1)
+COMPACT_MIN_ROWS = IntKey(
+    "sqlstream.runtime.compact-min-rows",
+    "100000",
+    "window state rows before a window aggregate compacts its partial aggregates",
+    minimum=1,
+)
+
+KEYS: dict[str, ConfigKey[object]] = {
+    k.name: k  # type: ignore[misc]
+    for k in (
+        RUNTIME_MODE,
+        CHECKPOINTING_INTERVAL,
+        CHECKPOINTING_MODE,
+        CHECKPOINTING_MIN_PAUSE,
+        CHECKPOINTING_TIMEOUT,
+        CHECKPOINTING_MAX_CONCURRENT,
+        CHECKPOINTING_TOLERABLE_FAILED,
+        RESTART_STRATEGY,
+        RESTART_ATTEMPTS,
+        RESTART_DELAY,
+        SAVEPOINT_PATH,
+        IGNORE_UNCLAIMED_STATE,
+        CHECKPOINT_RESUME,
+        CHECKPOINTS_DIR,
+        CHECKPOINTS_RETAINED,
+        PARALLELISM,
+        IDLE_TIMEOUT,
+        RESULT_MODE,
+        MAX_TABLE_RESULT_ROWS,
+        MAX_COLUMN_WIDTH,
+        PIPELINE_NAME,
+        WATERMARK_INTERVAL,
+        LOCAL_TIME_ZONE,
+        DML_SYNC,
+        REST_PORT,
+        REST_BIND_ADDRESS,
+        BATCH_SIZE,
+        LINGER,
+        CHANNEL_CAPACITY,
+        THREADS,
+        COMPACT_MIN_ROWS,
+    )
+}
+
+
+def checkpointing_enabled(config: Mapping[str, str]) -> bool:
+    """Checkpoints are taken when an interval above zero is set."""
+    return bool(CHECKPOINTING_INTERVAL.get(config))

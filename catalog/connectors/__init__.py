@@ -1,0 +1,153 @@
+"""What each connector accepts and can promise: one ``ConnectorSpec`` per connector.
+
+Only the *description* of connectors lives here (the planner validates tables, decides
+boundedness, changelog modes and delivery guarantees from it without importing
+``runtime``); implementations live in ``runtime/connectors/<name>/``, listed in
+``runtime.connectors.registry``. Option keys are Flink's, so DDL pastes over unchanged.
+
+A table's options are checked in two steps, both before any job runs: ``validate_options``
+(each key known and well-formed) and ``configure_table`` (the connector's typed config:
+the rules between options and against the table's columns). The planner adds the rules
+of the role a table plays (``ConnectorConfig.check_source`` / ``check_sink``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from catalog.connectors.datagen import DATAGEN
+from catalog.connectors.filesystem import FILESYSTEM
+from catalog.connectors.formats import FORMATS, check_format
+from catalog.connectors.jdbc import JDBC, POSTGRES
+from catalog.connectors.kafka import KAFKA, UPSERT_KAFKA
+from catalog.connectors.sinks import BLACKHOLE, PRINT
+from catalog.connectors.spec import (
+    EXACTLY_ONCE_MODE,
+    ChangelogMode,
+    ConnectorConfig,
+    ConnectorSpec,
+    FormatSpec,
+    Guarantee,
+    OptionSpec,
+    OptionType,
+    TableInfo,
+    epoch_refusal,
+)
+from catalog.errors import OptionError, did_you_mean
+from catalog.schema import ColumnKind
+from catalog.table import TableDef
+
+#: Every connector a table can name, by its ``'connector'`` option.
+CONNECTORS: dict[str, ConnectorSpec] = {
+    spec.name: spec for spec in (DATAGEN, FILESYSTEM, PRINT, BLACKHOLE, KAFKA, UPSERT_KAFKA, JDBC, POSTGRES)
+}
+
+
+def connector_spec(name: str, where: str = "") -> ConnectorSpec:
+    spec = CONNECTORS.get(name.lower())
+    if spec is None:
+        prefix = f"{where}: " if where else ""
+        raise OptionError(
+            f"{prefix}unknown connector '{name}'",
+            hint=did_you_mean(name, CONNECTORS) or f"known connectors: {', '.join(CONNECTORS)}",
+        )
+    return spec
+
+
+def validate_options(options: Mapping[str, str], where: str) -> ConnectorSpec:
+    """Check a table's WITH options against its connector: unknown keys, missing required
+    keys and malformed values are errors that name the key and suggest the closest one."""
+    connector = options.get("connector")
+    if not connector:
+        raise OptionError(
+            f"{where}: the option 'connector' is missing",
+            hint=f"add 'connector' = '...' (one of {', '.join(CONNECTORS)})",
+        )
+    spec = connector_spec(connector, where)
+    allowed: list[OptionSpec] = list(spec.options)
+    for fkey in spec.format_keys:
+        fmt = options.get(fkey)
+        if fmt is None:
+            continue
+        fspec = FORMATS.get(fmt.lower())
+        if fspec is None:
+            raise OptionError(
+                f"{where}: unknown format '{fmt}' for '{fkey}'",
+                hint=did_you_mean(fmt, FORMATS) or f"known formats: {', '.join(FORMATS)}",
+            )
+        prefix = fkey[: -len("format")]  # "" or "key." / "value."
+        allowed.extend(
+            OptionSpec(prefix + o.key, o.type, o.required, o.default, o.choices) for o in fspec.options
+        )
+    for key, value in options.items():
+        if key == "connector":
+            continue
+        if any(key.startswith(p) for p in spec.passthrough_prefixes):
+            match = next((o for o in allowed if o.matches(key)), None)
+            if match:
+                match.check(key, value, where)
+            continue
+        match = next((o for o in allowed if o.matches(key)), None)
+        if match is None:
+            raise OptionError(
+                f"{where}: unknown option '{key}' for connector '{spec.name}'",
+                hint=did_you_mean(key, [o.key for o in allowed]),
+            )
+        match.check(key, value, where)
+    for o in allowed:
+        if o.required and "#" not in o.key and o.key not in options:
+            raise OptionError(f"{where}: the required option '{o.key}' is missing")
+    return spec
+
+
+def table_info(table: TableDef) -> TableInfo:
+    """What a connector's config sees of a catalog table."""
+    schema = table.schema
+    return TableInfo(
+        where=f"table '{table.name}'",
+        options=dict(table.options),
+        columns=tuple((c.name, c.type) for c in schema.columns if c.kind == ColumnKind.PHYSICAL),
+        metadata={c.name: c.metadata_key or c.name for c in schema.columns if c.kind == ColumnKind.METADATA},
+        primary_key=tuple(schema.primary_key),
+    )
+
+
+def configure_table(table: TableInfo) -> tuple[ConnectorSpec, ConnectorConfig]:
+    """The table's connector spec and typed config: every option checked on its own, then
+    the rules between options and against the table's columns (``OptionError`` naming the
+    option otherwise). Run at CREATE TABLE, when planning, and by the runtime on the plan
+    it receives, so a job never meets an option a plan did not."""
+    spec = validate_options(table.options, table.where)
+    for column, key in table.metadata.items():
+        if key not in spec.metadata:
+            raise OptionError(
+                f"{table.where}: column '{column}' asks for metadata '{key}', which the {spec.name} "
+                f"connector does not have (it has {', '.join(spec.metadata) or 'none'})"
+            )
+    config = spec.configure(table)
+    for fkey in spec.format_keys:
+        fmt = table.options.get(fkey)
+        if fmt is not None:
+            fields = config.format_fields(fkey, table)
+            check_format(fmt, fkey[: -len("format")], table, fields, spec.whole_files)
+    return spec, config
+
+
+__all__ = [
+    "CONNECTORS",
+    "EXACTLY_ONCE_MODE",
+    "FORMATS",
+    "ChangelogMode",
+    "ConnectorConfig",
+    "ConnectorSpec",
+    "FormatSpec",
+    "Guarantee",
+    "OptionSpec",
+    "OptionType",
+    "TableInfo",
+    "configure_table",
+    "connector_spec",
+    "epoch_refusal",
+    "table_info",
+    "validate_options",
+]

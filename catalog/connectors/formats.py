@@ -1,0 +1,108 @@
+"""The formats a connector's records can have, and their options (Flink's keys)."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping, Sequence
+
+from catalog.connectors.spec import FormatSpec, OptionType, TableInfo
+from catalog.connectors.spec import option as _o
+from catalog.errors import OptionError
+
+_I, _B, _D, _E = OptionType.INT, OptionType.BOOL, OptionType.DURATION, OptionType.ENUM
+
+FORMATS: dict[str, FormatSpec] = {
+    "json": FormatSpec(
+        "json",
+        (
+            _o("json.ignore-parse-errors", _B, default="false"),
+            _o("json.fail-on-missing-field", _B, default="false"),
+            _o("json.timestamp-format.standard", _E, default="SQL", choices=("sql", "iso-8601")),
+            _o("json.encode.decimal-as-plain-number", _B, default="false"),
+            _o("json.map-null-key.mode", _E, default="FAIL", choices=("fail", "drop", "literal")),
+        ),
+    ),
+    "csv": FormatSpec(
+        "csv",
+        (
+            _o("csv.field-delimiter", default=","),
+            _o("csv.quote-character", default='"'),
+            _o("csv.disable-quote-character", _B, default="false"),
+            _o("csv.allow-comments", _B, default="false"),
+            _o("csv.ignore-parse-errors", _B, default="false"),
+            _o("csv.null-literal"),
+            _o("csv.escape-character"),
+            _o("csv.header", _B, default="false", description="sqlstream: first line is a header"),
+        ),
+    ),
+    "parquet": FormatSpec("parquet", ()),
+    "raw": FormatSpec(
+        "raw", (_o("raw.charset", default="UTF-8"), _o("raw.endianness", default="big-endian"))
+    ),
+}
+
+#: Formats that have no per-record form: only a file holds them.
+FILE_ONLY_FORMATS = ("parquet",)
+
+_NESTED = ("ARRAY", "MULTISET", "MAP", "ROW")
+_RAW_TYPES = (
+    "STRING", "VARCHAR", "CHAR", "BYTES", "BINARY", "VARBINARY",
+    "BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE",
+)  # fmt: skip
+
+
+def _char(options: Mapping[str, str], key: str, where: str) -> None:
+    value = options.get(key)
+    if value is None:
+        return
+    text = value.encode("utf-8").decode("unicode_escape") if value.startswith("\\") else value
+    if len(text) != 1:
+        raise OptionError(f"{where}: '{key}' = '{value}' must be a single character")
+
+
+def check_format(fmt: str, prefix: str, table: TableInfo, fields: Sequence[str], files: bool) -> None:
+    """The rules of format ``fmt`` whose options start with ``prefix`` ("", "key.",
+    "value."), for the record fields ``fields`` of ``table``: refused when the table is
+    created, as the format would refuse them when a job starts.
+    ``files``: whether the connector holds whole files (only they can be Parquet)."""
+    options, where = table.options, table.where
+    name = fmt.lower()
+    if name in FILE_ONLY_FORMATS and not files:
+        raise OptionError(
+            f"{where}: the {name} format has no per-record form; only the filesystem connector reads it"
+        )
+    types = dict(table.columns)
+    typed = [(f, types[f]) for f in fields if f in types]
+    if name == "json":
+        if options.get(f"{prefix}json.ignore-parse-errors", "false").lower() == "true" and (
+            options.get(f"{prefix}json.fail-on-missing-field", "false").lower() == "true"
+        ):
+            raise OptionError(
+                f"{where}: '{prefix}json.fail-on-missing-field' and "
+                f"'{prefix}json.ignore-parse-errors' cannot both be true",
+                hint="choose whether a record with a missing field fails the job or is skipped",
+            )
+    elif name == "csv":
+        for key in ("csv.field-delimiter", "csv.quote-character", "csv.escape-character"):
+            _char(options, prefix + key, where)
+        for f, t in typed:
+            if t.name in _NESTED:
+                raise OptionError(
+                    f"{where}: the csv format cannot represent column '{f}' of type {t.sql()}",
+                    hint="use the json format for nested types",
+                )
+    elif name == "raw":
+        endianness = options.get(f"{prefix}raw.endianness", "big-endian").lower()
+        if endianness not in ("big-endian", "little-endian"):
+            raise OptionError(f"{where}: '{prefix}raw.endianness' must be big-endian or little-endian")
+        charset = options.get(f"{prefix}raw.charset", "UTF-8")
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            raise OptionError(f"{where}: unknown '{prefix}raw.charset' '{charset}'") from None
+        if typed and (len(typed) != 1 or typed[0][1].name not in _RAW_TYPES):
+            cols = ", ".join(f"{f} {t.sql()}" for f, t in typed)
+            raise OptionError(
+                f"{where}: the raw format needs exactly one column of a string, binary or "
+                f"numeric type; the table has: {cols}",
+            )

@@ -1,0 +1,170 @@
+"""GROUP BY and aggregate calls: keys, the aggregate list, HAVING, and whether the
+aggregation is windowed (a window TVF or a group window) or updating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from catalog.types import BIGINT, DataType
+from planner.bind.scope import Scope, _err, _output_field, _ref, position
+from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
+from planner.dialect import Flink
+from planner.errors import PlanError, UnsupportedError
+from planner.logical import Aggregate, BoundField, Calc, LogicalAgg, LogicalNode, WindowAssign
+from planner.typecheck import infer
+from planner.window import WINDOW_COLUMNS, Window
+
+_AGGS = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
+
+
+class AggregateBinder(WindowBinder):
+    """Binds GROUP BY, DISTINCT and aggregate calls into an Aggregate between two Calcs."""
+
+    def _bind_aggregate(
+        self,
+        node: LogicalNode,
+        scope: Scope,
+        items: list[tuple[str, exp.Expr]],
+        group_exprs: list[exp.Expr],
+        having: exp.Expr | None,
+        condition: exp.Expr | None,
+        select: exp.Select,
+    ) -> LogicalNode:
+        window: Window | None = None
+        keys_exprs: list[exp.Expr] = []
+        for g in group_exprs:
+            legacy = _legacy_window(g, node)
+            if legacy is not None:
+                if window is not None:
+                    raise _err(UnsupportedError("more than one group window in GROUP BY"), g)
+                window = legacy
+                continue
+            keys_exprs.append(g)
+        source = node
+        if window is None and isinstance(node, WindowAssign):
+            names = {e.name for e in keys_exprs if isinstance(e, exp.Column)}
+            if {"window_start", "window_end"} <= names:
+                window = node.window
+                source = node.input
+                keys_exprs = [
+                    e for e in keys_exprs if not (isinstance(e, exp.Column) and e.name in WINDOW_COLUMNS)
+                ]
+                if condition is not None and any(
+                    isinstance(c, exp.Column) and c.name in WINDOW_COLUMNS for c in condition.walk()
+                ):
+                    raise _err(
+                        UnsupportedError("filtering on window columns before a window aggregation"),
+                        select,
+                    )
+        if window is not None and source.updating:
+            raise _err(UnsupportedError("a window aggregation over an updating input"), select)
+        if window is not None and window.type == "session":
+            partition = getattr(node, "partition_keys", ())
+            for p in partition:
+                if not any(isinstance(k, exp.Column) and k.name == p for k in keys_exprs):
+                    keys_exprs.append(_ref(p))
+        # Pre-aggregation calc: WHERE and computed group keys.
+        key_names: list[str] = []
+        pre_items: list[tuple[str, exp.Expr]] = []
+        key_of: dict[str, str] = {}
+        for i, k in enumerate(keys_exprs):
+            if isinstance(k, exp.Column):
+                key_names.append(k.name)
+                key_of[k.sql()] = k.name
+            else:
+                name = f"$f{i}"
+                pre_items.append((name, k))
+                key_names.append(name)
+                key_of[k.sql()] = name
+        if pre_items or condition is not None:
+            keep = [(f.name, _ref(f.name)) for f in source.fields]
+            pre_fields = tuple(source.fields) + tuple(
+                BoundField(n, infer(e, source.field_type)) for n, e in pre_items
+            )
+            source = Calc(pre_fields, source, tuple(keep + pre_items), condition)
+        # Aggregate calls from the select list and HAVING.
+        aggs: list[LogicalAgg] = []
+        agg_of: dict[str, str] = {}
+        lookup = source.field_type
+
+        def collect(e: exp.Expr) -> None:
+            for sub in e.walk():
+                if isinstance(sub, exp.Filter) and isinstance(sub.this, _AGGS):
+                    target: exp.Expr = sub
+                elif isinstance(sub, _AGGS) and not isinstance(sub.parent, exp.Filter):
+                    target = sub
+                else:
+                    continue
+                text = target.sql()
+                if text in agg_of:
+                    continue
+                name = f"$a{len(aggs)}"
+                agg_of[text] = name
+                aggs.append(_make_agg(name, target, lookup))
+
+        for _, e in items:
+            collect(e)
+        if having is not None:
+            collect(having)
+        agg_node_fields = tuple(source.field(k) for k in key_names)
+        if window is not None:
+            agg_node_fields = tuple(
+                BoundField(f.name, f.type) if f.time_attribute == "rowtime" else f for f in agg_node_fields
+            ) + _window_fields(window)
+        agg_node_fields += tuple(BoundField(a.name, a.type) for a in aggs)
+        agg = Aggregate(agg_node_fields, source, tuple(key_names), tuple(aggs), window)
+        # Post-aggregation calc: the select list over keys, window columns and aggregates.
+
+        def rewrite(e: exp.Expr) -> exp.Expr:
+            def visit(n: exp.Expr) -> exp.Expr:
+                text = n.sql()
+                if text in agg_of:
+                    return _ref(agg_of[text])
+                if text in key_of and not isinstance(n.parent, exp.Filter):
+                    return _ref(key_of[text])
+                aux = _legacy_aux(n, window)
+                if aux is not None:
+                    return _ref(aux)
+                return n
+
+            out = e.copy().transform(visit)
+            allowed = {f.name for f in agg.fields}
+            for col in out.find_all(exp.Column):
+                if col.name not in allowed:
+                    raise _err(
+                        PlanError(
+                            f"column '{col.name}' must appear in GROUP BY or be used in an aggregate function"
+                        ),
+                        col,
+                    )
+            return out
+
+        post = [(name, rewrite(e)) for name, e in items]
+        post_having = rewrite(having) if having is not None else None
+        fields = tuple(_output_field(name, e, agg) for name, e in post)
+        return Calc(fields, agg, tuple(post), post_having)
+
+
+def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> LogicalAgg:
+    filter_expr: exp.Expr | None = None
+    text = node.sql(dialect=Flink)
+    if isinstance(node, exp.Filter):
+        filter_expr = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
+        node = node.this
+    arg: exp.Expr | None = node.this
+    distinct = False
+    if isinstance(arg, exp.Distinct):
+        distinct = True
+        if len(arg.expressions) != 1:
+            raise _err(UnsupportedError("COUNT(DISTINCT ...) over several columns"), node)
+        arg = arg.expressions[0]
+    func = type(node).__name__.lower()
+    if isinstance(node, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
+        func, arg = "count_star", None
+    result_type = infer(node, lookup)
+    if func == "count_star" or func == "count":
+        result_type = BIGINT.with_nullable(False)
+    return LogicalAgg(name, func, arg, result_type, distinct, filter_expr, text, *position(node))

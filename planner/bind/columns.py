@@ -1,0 +1,106 @@
+"""Resolving column references inside expressions against a scope; the base layer of
+the binder, holding what every layer shares (catalog, configuration, how to parse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlglot import exp
+
+from catalog.errors import CatalogError, SqlStreamError, did_you_mean
+from catalog.store import Catalog
+from planner import codegen
+from planner.bind.scope import Scope, _err, _ref
+from planner.errors import UnsupportedError
+from planner.logical import BoundField, LogicalNode
+
+ParseExpression = Callable[[str], exp.Expr]
+ParseQuery = Callable[[str], exp.Expr]
+
+
+class ColumnBinder:
+    """Binds expressions; the layers above add windows, aggregates, joins, FROM and SELECT."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        config: Mapping[str, str],
+        parse_expression: ParseExpression,
+        parse_query: ParseQuery,
+    ) -> None:
+        self.catalog = catalog
+        self.config = config
+        self.parse_expression = parse_expression
+        self.parse_query = parse_query
+        self._view_stack: list[str] = []
+
+    # The two places binding recurses upward: a nested query (subquery, CTE, view) and a
+    # nested FROM item (the input of a window TVF). The layers above define them.
+    def bind_query(self, query: exp.Expr, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        raise NotImplementedError
+
+    def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
+        raise NotImplementedError
+
+    # ---- expressions -----------------------------------------------------------------
+    def bind_expr(self, expr: exp.Expr, scope: Scope) -> exp.Expr:
+        """Resolve column references to input fields; nested ROW access becomes ``Dot``."""
+
+        for sub in expr.find_all(exp.Exists, exp.Subquery, exp.Select):
+            what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN / scalar"
+            raise _err(
+                UnsupportedError(
+                    f"subqueries in expressions ({what} subqueries: semi and anti joins) are not "
+                    "supported yet",
+                    hint="semi and anti joins come with a later change; a JOIN ... ON works",
+                ),
+                sub,
+            )
+
+        def visit(n: exp.Expr) -> exp.Expr:
+            if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):
+                return self._bind_column(n, scope)
+            return n
+
+        bound = expr.copy().transform(visit)
+        try:
+            codegen.check_supported(bound)
+        except SqlStreamError as e:
+            raise _err(e, expr) from None
+        return bound
+
+    def _bind_column(self, col: exp.Column, scope: Scope) -> exp.Expr:
+        parts = [p.name for p in col.parts]
+        # Try the longest qualifier prefix that names a table in scope, then ROW fields.
+        for split in range(len(parts) - 1, -1, -1):
+            qualifier = parts[split - 1] if split >= 1 else None
+            if split >= 2:
+                continue
+            name = parts[split]
+            try:
+                found = scope.lookup(name, qualifier)
+            except SqlStreamError as e:
+                raise _err(e, col) from None
+            if found is None:
+                continue
+            result: exp.Expr = _ref(found.name)
+            for f in parts[split + 1 :]:
+                result = exp.Dot(this=result, expression=exp.to_identifier(f))
+            result.meta.update(col.meta)
+            return result
+        name = parts[-1] if len(parts) == 1 or parts[0].lower() in scope.qualifiers else parts[0]
+        raise _err(
+            CatalogError(
+                f"column '{'.'.join(parts)}' not found",
+                hint=did_you_mean(name, scope.names) or f"available columns: {', '.join(scope.names[:12])}",
+            ),
+            col,
+        )
+
+    def _require_column(self, e: exp.Expr, scope: Scope) -> BoundField:
+        name = e.name
+        found = scope.lookup(name, None)
+        if found is None:
+            raise _err(CatalogError(f"column '{name}' not found", hint=did_you_mean(name, scope.names)), e)
+        return found

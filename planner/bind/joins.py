@@ -1,0 +1,238 @@
+"""Joins: regular joins (``[INNER] JOIN``, ``LEFT|RIGHT|FULL [OUTER] JOIN ... ON`` with an
+equality between the two sides) and the lookup join (``FOR SYSTEM_TIME AS OF`` a
+processing-time attribute). The other joins Flink has (interval, window, event-time
+temporal, semi/anti) are refused here by name and position, never planned as a regular
+join whose changelog would differ from Flink's.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from catalog.connectors import validate_options
+from catalog.errors import SqlStreamError
+from planner.bind.aggregates import AggregateBinder
+from planner.bind.scope import Scope, ScopeField, _err
+from planner.errors import PlanError, UnsupportedError
+from planner.logical import BoundField, Join, LogicalNode, LookupJoin
+
+_JOIN_TYPES = {"": "inner", "LEFT": "left", "RIGHT": "right", "FULL": "full"}
+
+
+class JoinBinder(AggregateBinder):
+    """Binds joins onto the relation bound so far."""
+
+    def _bind_join(
+        self, left: LogicalNode, scope: Scope, join: exp.Join, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope]:
+        """One join of a FROM clause (joins of more inputs are bound left-deep, as Flink
+        does): a lookup join when the table has ``FOR SYSTEM_TIME AS OF``, else a regular
+        join."""
+        table = join.this
+        if isinstance(table, exp.Table) and table.args.get("version") is not None:
+            return self._bind_lookup_join(left, scope, join)
+        side = (join.args.get("side") or "").upper()
+        kind = (join.args.get("kind") or "").upper()
+        if join.args.get("method"):
+            raise _err(
+                UnsupportedError(f"{join.args['method'].upper()} JOIN", hint="write JOIN ... ON"), join
+            )
+        if kind in ("SEMI", "ANTI"):
+            raise _err(
+                UnsupportedError(
+                    f"{kind} joins are not supported yet",
+                    hint="semi and anti joins (IN, EXISTS, NOT IN, NOT EXISTS) come with a later change",
+                ),
+                join,
+            )
+        if kind == "CROSS" or (join.args.get("on") is None and not join.args.get("using")):
+            raise _err(
+                UnsupportedError(
+                    "a join without an equality condition (CROSS JOIN, a comma join) is not supported",
+                    hint="a streaming join needs an equi-join key: JOIN ... ON a.k = b.k",
+                ),
+                join,
+            )
+        if join.args.get("using"):
+            raise _err(UnsupportedError("JOIN ... USING", hint="write JOIN ... ON a.k = b.k"), join)
+        if side not in _JOIN_TYPES or kind not in ("", "INNER", "OUTER"):
+            raise _err(UnsupportedError(f"{side} {kind} JOIN".strip()), join)
+        right, right_scope = self._bind_relation(table, ctes)
+        joined, right_fields = _joined_scope(scope, right_scope)
+        left_names = {f.name for f in left.fields}
+        right_names = {f.name for f in right_fields}
+        renamed = {f.name: sf.field.name for f, sf in zip(right_fields, right_scope.fields)}
+        condition = self.bind_expr(join.args["on"], joined)
+        keys: list[tuple[str, str]] = []
+        rest: list[exp.Expr] = []
+        for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
+                a, b = conj.left.name, conj.right.name
+                if a in right_names and b in left_names:
+                    a, b = b, a
+                if a in left_names and b in right_names:
+                    keys.append((a, renamed[b]))
+                    continue
+            rest.append(conj)
+        _refuse_time_joins(left, right, renamed, keys, rest, join)
+        if not keys:
+            raise _err(
+                UnsupportedError(
+                    "a regular join needs at least one equality between a column of each side",
+                    hint="a streaming join is partitioned by its equi-join key: add ON a.k = b.k",
+                ),
+                join.args["on"],
+            )
+        residual = exp.and_(*rest) if rest else None
+        fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
+        node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual)
+        return node, joined
+
+    def _bind_lookup_join(self, left: LogicalNode, scope: Scope, join: exp.Join) -> tuple[LogicalNode, Scope]:
+        """``JOIN dim FOR SYSTEM_TIME AS OF t.proc AS d ON t.k = d.k``: each row looks its
+        key up in the dimension table as it is at processing time (Flink's lookup join)."""
+        table = join.this
+        version = table.args.get("version") if isinstance(table, exp.Table) else None
+        if version is None:
+            raise _err(
+                UnsupportedError(
+                    "regular joins are not supported yet",
+                    hint="a lookup join works: JOIN dim FOR SYSTEM_TIME AS OF t.proc_time AS d ON ...",
+                ),
+                join,
+            )
+        kind = (join.args.get("side") or "").upper()
+        if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
+            raise _err(UnsupportedError(f"{kind or join.args.get('kind')} lookup joins"), join)
+        if join.args.get("using"):
+            raise _err(UnsupportedError("JOIN ... USING in a lookup join", hint="write ON a = b"), join)
+        time_expr = self.bind_expr(version.expression, scope)
+        time_field = left.field(time_expr.name) if isinstance(time_expr, exp.Column) else None
+        if time_field is None or time_field.time_attribute != "proctime":
+            raise _err(
+                UnsupportedError(
+                    "FOR SYSTEM_TIME AS OF needs a processing-time attribute (event-time temporal "
+                    "joins are not supported yet)",
+                    hint="declare proc_time AS PROCTIME() on the probe table and use it",
+                ),
+                version,
+            )
+        try:
+            dim = self.catalog.table(table.name)
+        except SqlStreamError as e:
+            raise _err(e, table) from None
+        spec = validate_options(dim.options, f"table '{dim.name}'")
+        if not spec.lookup:
+            raise _err(
+                UnsupportedError(f"connector '{spec.name}' of table '{dim.name}' cannot be looked up"),
+                table,
+            )
+        dim_alias = table.alias_or_name
+        taken = {f.name.lower() for f in left.fields}
+        dim_fields: list[BoundField] = []
+        dim_scope: list[ScopeField] = []
+        for col in dim.schema.physical:
+            name = col.name
+            n = 0
+            while name.lower() in taken:
+                name = f"{col.name}{n}"
+                n += 1
+            taken.add(name.lower())
+            f = BoundField(name, col.type)
+            dim_fields.append(f)
+            dim_scope.append(ScopeField(frozenset({dim_alias.lower(), dim.name.lower()}), f, col.name))
+        joined = Scope(scope.fields + dim_scope)
+        on = join.args.get("on")
+        if on is None:
+            raise _err(PlanError("a lookup join needs ON with an equality on the dimension's key"), join)
+        condition = self.bind_expr(on, joined)
+        dim_names = {f.name for f in dim_fields}
+        keys: list[tuple[str, str]] = []
+        rest: list[exp.Expr] = []
+        for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
+                a, b = conj.left.name, conj.right.name
+                if a in dim_names and b not in dim_names:
+                    a, b = b, a
+                if b in dim_names and a not in dim_names:
+                    keys.append((a, _original(dim_scope, b)))
+                    continue
+            rest.append(conj)
+        if not keys:
+            raise _err(
+                PlanError(
+                    f"the ON condition of the lookup join needs an equality between a column of the "
+                    f"probe side and a column of '{dim.name}'"
+                ),
+                on,
+            )
+        residual = exp.and_(*rest) if rest else None
+        fields = tuple(left.fields) + tuple(dim_fields)
+        node = LookupJoin(fields, left, dim, tuple(keys), "left" if kind == "LEFT" else "inner", residual)
+        return node, joined
+
+
+def _joined_scope(left: Scope, right: Scope) -> tuple[Scope, list[BoundField]]:
+    """The scope after a regular join: the left's fields, then the right's, renamed with
+    a numeric suffix where a name is taken (Flink's ``id0``); no time attributes."""
+    taken = {sf.field.name.lower() for sf in left.fields}
+    fields: list[BoundField] = []
+    scope_fields = [
+        ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias) for sf in left.fields
+    ]
+    for sf in right.fields:
+        name = sf.field.name
+        n = 0
+        while name.lower() in taken:
+            name = f"{sf.field.name}{n}"
+            n += 1
+        taken.add(name.lower())
+        f = BoundField(name, sf.field.type)
+        fields.append(f)
+        scope_fields.append(ScopeField(sf.qualifiers, f, sf.name if name != sf.name else sf.alias))
+    return Scope(scope_fields), fields
+
+
+def _refuse_time_joins(
+    left: LogicalNode,
+    right: LogicalNode,
+    renamed: dict[str, str],
+    keys: list[tuple[str, str]],
+    rest: list[exp.Expr],
+    join: exp.Join,
+) -> None:
+    """Flink plans a join on window_start and window_end of two windowed inputs as a
+    window join, and one whose condition bounds the rowtimes of both sides against each
+    other as an interval join: both emit another changelog than a regular join, so both
+    are refused by name until they are planned as Flink plans them."""
+    pairs = {(a.lower(), renamed.get(b, b).lower()) for a, b in keys}
+    if {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
+        raise _err(
+            UnsupportedError(
+                "window joins (a join on window_start and window_end of two window TVFs) are "
+                "not supported yet",
+                hint="window joins come with a later change",
+            ),
+            join,
+        )
+    left_times = {f.name for f in left.fields if f.time_attribute}
+    right_times = {renamed_name for renamed_name, orig in renamed.items() if right.field(orig).time_attribute}
+    for conj in rest:
+        cols = {c.name for c in conj.find_all(exp.Column)}
+        if cols & left_times and cols & right_times:
+            raise _err(
+                UnsupportedError(
+                    "interval joins (a condition between the time attributes of both sides) "
+                    "are not supported yet",
+                    hint="interval joins come with a later change; a regular join on other columns works",
+                ),
+                conj,
+            )
+
+
+def _original(scope_fields: list[ScopeField], field_name: str) -> str:
+    """The dimension table's own name of a (possibly renamed) joined field."""
+    for sf in scope_fields:
+        if sf.field.name == field_name:
+            return sf.name
+    return field_name

@@ -1,0 +1,131 @@
+"""FROM: tables (scanned the way Flink plans a source), views, CTE references,
+subqueries, window TVFs and joins.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from catalog.connectors import validate_options
+from catalog.errors import CatalogError, SqlStreamError, did_you_mean
+from catalog.schema import ColumnKind
+from catalog.table import TableDef, ViewDef
+from planner.bind.joins import JoinBinder
+from planner.bind.scope import Scope, _err, _ref
+from planner.errors import PlanError, UnsupportedError
+from planner.expressions import WindowTVF
+from planner.logical import BoundField, Calc, LogicalNode, Scan, WatermarkAssigner
+from planner.typecheck import function_name, infer
+
+
+class RelationBinder(JoinBinder):
+    """Binds FROM items; tables become Scan -> Calc -> WatermarkAssigner as in Flink."""
+
+    # ---- FROM --------------------------------------------------------------------------
+    def _bind_from(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
+        from_ = select.args.get("from_") or select.args.get("from")
+        if from_ is None:
+            raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
+        node, scope = self._bind_relation(from_.this, ctes)
+        for join in select.args.get("joins") or []:
+            node, scope = self._bind_join(node, scope, join, ctes)
+        return node, scope
+
+    def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
+        if isinstance(rel, WindowTVF):
+            return self._bind_window_tvf(rel, ctes)
+        if isinstance(rel, exp.Table):
+            if isinstance(rel.this, exp.Anonymous | exp.Func):
+                raise _err(UnsupportedError(f"table function {rel.this.sql()} is not supported"), rel)
+            if rel.args.get("version") is not None:
+                raise _err(UnsupportedError("FOR SYSTEM_TIME AS OF (lookup join) is not supported yet"), rel)
+            name = rel.name
+            alias = rel.alias_or_name
+            if name.lower() in ctes and not rel.db:
+                node = self.bind_query(ctes[name.lower()], ctes)
+                return node, Scope.of(node, {name, alias})
+            try:
+                obj = self.catalog.resolve(name)
+            except SqlStreamError as e:
+                raise _err(e, rel) from None
+            node = self.scan(obj) if isinstance(obj, TableDef) else self._bind_view(obj, rel)
+            return node, Scope.of(node, {name, alias})
+        if isinstance(rel, exp.Subquery):
+            node = self.bind_query(rel.this, ctes)
+            return node, Scope.of(node, {rel.alias})
+        raise _err(UnsupportedError(f"{rel.sql(dialect='spark')} in FROM is not supported"), rel)
+
+    def _bind_view(self, view: ViewDef, where: exp.Expr) -> LogicalNode:
+        if view.name.lower() in self._view_stack:
+            raise _err(PlanError(f"view '{view.name}' refers to itself"), where)
+        self._view_stack.append(view.name.lower())
+        try:
+            node = self.bind_query(self.parse_query(view.query), {})
+        finally:
+            self._view_stack.pop()
+        if view.columns:
+            projections = tuple(
+                (name, exp.column(exp.to_identifier(f.name, quoted=True)))
+                for name, f in zip(view.columns, node.fields)
+            )
+            fields = tuple(
+                BoundField(name, f.type, f.time_attribute) for name, f in zip(view.columns, node.fields)
+            )
+            node = Calc(fields, node, projections)
+        return node
+
+    def scan(self, table: TableDef, reading: bool = True) -> LogicalNode:
+        """Scan -> Calc (computed columns) -> WatermarkAssigner, as Flink plans a source.
+        ``reading=False`` only describes the columns (DESCRIBE of a sink-only table)."""
+        spec = validate_options(table.options, f"table '{table.name}'")
+        if reading and not spec.source:
+            raise CatalogError(
+                f"table '{table.name}' uses connector '{spec.name}', which can only be written to"
+            )
+        schema = table.schema
+        metadata: dict[str, str] = {}
+        scan_fields: list[BoundField] = []
+        for col in schema.columns:
+            if col.kind == ColumnKind.PHYSICAL:
+                scan_fields.append(BoundField(col.name, col.type))
+            elif col.kind == ColumnKind.METADATA:
+                key = col.metadata_key or col.name
+                if key not in spec.metadata:
+                    raise CatalogError(
+                        f"table '{table.name}': connector '{spec.name}' has no metadata key '{key}'",
+                        hint=did_you_mean(key, spec.metadata)
+                        or (f"available keys: {', '.join(spec.metadata) or 'none'}"),
+                    )
+                metadata[col.name] = key
+                scan_fields.append(BoundField(col.name, col.type))
+        node: LogicalNode = Scan(tuple(scan_fields), table, metadata)
+        computed = [c for c in schema.columns if c.kind == ColumnKind.COMPUTED]
+        if computed:
+            scope = Scope.of(node, {table.name})
+            projections: list[tuple[str, exp.Expr]] = []
+            fields: list[BoundField] = []
+            for col in schema.columns:
+                if col.kind == ColumnKind.COMPUTED:
+                    expr = self.bind_expr(self.parse_expression(col.expr or ""), scope)
+                    is_proc = function_name(expr) == "PROCTIME" if isinstance(expr, exp.Func) else False
+                    ctype = infer(expr, node.field_type)
+                    fields.append(BoundField(col.name, ctype, "proctime" if is_proc else None))
+                    projections.append((col.name, expr))
+                else:
+                    fields.append(node.field(col.name))
+                    projections.append((col.name, _ref(col.name)))
+            node = Calc(tuple(fields), node, tuple(projections))
+        if schema.watermark:
+            rowtime = schema.column(schema.watermark.column).name
+            rt_type = node.field(rowtime).type
+            if not rt_type.is_timestamp:
+                raise CatalogError(
+                    f"table '{table.name}': the rowtime column '{rowtime}' must be TIMESTAMP(3) "
+                    f"or TIMESTAMP_LTZ(3), not {rt_type.sql()}"
+                )
+            expr = self.bind_expr(self.parse_expression(schema.watermark.expr), Scope.of(node, {table.name}))
+            fields_wm = tuple(
+                BoundField(f.name, f.type, "rowtime") if f.name == rowtime else f for f in node.fields
+            )
+            node = WatermarkAssigner(fields_wm, node, rowtime, expr, schema.watermark.expr)
+        return node

@@ -1,0 +1,137 @@
+"""Queries: WITH, UNION ALL and SELECT (the select list, WHERE, and the hand-over to
+aggregation when there is GROUP BY, DISTINCT or an aggregate call).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from catalog.errors import CatalogError
+from planner.bind.aggregates import _AGGS
+from planner.bind.relations import RelationBinder
+from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
+from planner.errors import PlanError, UnsupportedError
+from planner.logical import BoundField, Calc, LogicalNode, Union
+from planner.typecheck import wider
+
+
+class QueryBinder(RelationBinder):
+    """Binds whole queries: WITH, UNION ALL and SELECT."""
+
+    # ---- queries ---------------------------------------------------------------------
+    def bind_query(self, query: exp.Expr, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        if isinstance(query, exp.Subquery):
+            return self.bind_query(query.this, ctes)
+        with_ = query.args.get("with_") or query.args.get("with")
+        if with_ is not None:
+            ctes = dict(ctes)
+            for cte in with_.expressions:
+                ctes[cte.alias_or_name.lower()] = cte.this
+        if isinstance(query, exp.Union):
+            return self._bind_union(query, ctes)
+        if isinstance(query, exp.Select):
+            return self._bind_select(query, ctes)
+        raise _err(UnsupportedError(f"{type(query).__name__.upper()} queries are not supported"), query)
+
+    def _bind_union(self, query: exp.Union, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        if query.args.get("distinct"):
+            raise _err(
+                UnsupportedError("UNION (distinct) is not supported yet", hint="use UNION ALL"),
+                query,
+            )
+        if not isinstance(query, exp.Union) or type(query) is not exp.Union:
+            raise _err(UnsupportedError(f"{type(query).__name__.upper()} is not supported"), query)
+        left = self.bind_query(query.left, ctes)
+        right = self.bind_query(query.right, ctes)
+        if len(left.fields) != len(right.fields):
+            raise _err(
+                PlanError(
+                    f"the inputs of UNION ALL have {len(left.fields)} and {len(right.fields)} "
+                    "columns; they must have the same number"
+                ),
+                query,
+            )
+        fields = tuple(
+            BoundField(
+                lf.name,
+                wider(lf.type, rf.type),
+                lf.time_attribute if lf.time_attribute == rf.time_attribute else None,
+            )
+            for lf, rf in zip(left.fields, right.fields)
+        )
+        children = []
+        for child in (left, right):
+            if any(c.name != f.name or c.type != f.type for c, f in zip(child.fields, fields)):
+                projections = tuple(
+                    (
+                        f.name,
+                        cast_if_needed(exp.column(exp.to_identifier(c.name, quoted=True)), c.type, f.type),
+                    )
+                    for c, f in zip(child.fields, fields)
+                )
+                child = Calc(fields, child, projections)
+            children.append(child)
+        return Union(fields, tuple(children))
+
+    # ---- SELECT ----------------------------------------------------------------------
+    def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        for arg, name in (("order", "ORDER BY"), ("limit", "LIMIT"), ("offset", "OFFSET"),
+                          ("windows", "WINDOW clause"), ("qualify", "QUALIFY")):  # fmt: skip
+            if select.args.get(arg):
+                raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
+        node, scope = self._bind_from(select, ctes)
+        where = select.args.get("where")
+        condition = None
+        if where is not None:
+            condition = self.bind_expr(where.this, scope)
+            if any(isinstance(n, _AGGS) for n in condition.walk()):
+                raise _err(
+                    PlanError("aggregate functions are not allowed in WHERE", hint="use HAVING"), where
+                )
+        items = self._select_items(select, scope)
+        group = select.args.get("group")
+        having = select.args.get("having")
+        has_aggs = any(isinstance(n, _AGGS) for _, e in items for n in e.walk())
+        if select.args.get("distinct") and not group and not has_aggs:
+            group_exprs = [e for _, e in items]
+            return self._bind_aggregate(node, scope, items, group_exprs, None, condition, select)
+        if group is None and not has_aggs:
+            if having is not None:
+                raise _err(PlanError("HAVING needs GROUP BY or an aggregate"), having)
+            fields = tuple(_output_field(name, e, node) for name, e in items)
+            return Calc(fields, node, tuple(items), condition)
+        group_exprs = [self.bind_expr(g, scope) for g in (group.expressions if group else [])]
+        having_expr = self.bind_expr(having.this, scope) if having is not None else None
+        return self._bind_aggregate(node, scope, items, group_exprs, having_expr, condition, select)
+
+    def _select_items(self, select: exp.Select, scope: Scope) -> list[tuple[str, exp.Expr]]:
+        items: list[tuple[str, exp.Expr]] = []
+        for i, proj in enumerate(select.expressions):
+            if isinstance(proj, exp.Star) or (
+                isinstance(proj, exp.Column) and isinstance(proj.this, exp.Star)
+            ):
+                qualifier = proj.table if isinstance(proj, exp.Column) else None
+                chosen = [
+                    sf.field for sf in scope.fields if not qualifier or qualifier.lower() in sf.qualifiers
+                ]
+                if not chosen:
+                    raise _err(CatalogError(f"no table '{qualifier}' in FROM"), proj)
+                items.extend((f.name, _ref(f.name)) for f in chosen)
+                continue
+            bound = self.bind_expr(proj.this if isinstance(proj, exp.Alias) else proj, scope)
+            if isinstance(proj, exp.Alias):
+                name = proj.alias
+            elif isinstance(proj, exp.Column):
+                name = proj.name
+            elif isinstance(proj, exp.Dot):
+                name = proj.expression.name
+            else:
+                name = f"EXPR${i}"
+            items.append((name, bound))
+        seen: dict[str, int] = {}
+        result = []
+        for name, e in items:  # Flink de-duplicates output names with a suffix
+            n = seen.get(name.lower(), 0)
+            seen[name.lower()] = n + 1
+            result.append((name if n == 0 else f"{name}{n - 1}", e))
+        return result

@@ -1,0 +1,98 @@
+"""Flink's (Java's) numeric semantics as DuckDB SQL: integer arithmetic that wraps around,
+casts that truncate or saturate, and exact DECIMAL division.
+
+DuckDB raises on integer overflow and rounds when it casts to an integer; Flink's
+generated Java code wraps around (``Integer.MAX_VALUE + 1`` is ``Integer.MIN_VALUE``) and
+truncates (``CAST(1.50 AS INT)`` is 1). One row's value must never fail a job that Flink
+would run, so every integral result is computed one size up and wrapped back.
+
+Templates are DuckDB SQL with ``{x}`` placeholders, usable both as text (aggregates build
+SQL text) and as sqlglot trees (:func:`template`), so the two never drift apart.
+
+>>> wrap_sql("a + b", DataType("INT"))
+'CAST(((CAST(a + b AS HUGEINT) + 2147483648) & 4294967295) - 2147483648 AS INTEGER)'
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp, parse_one
+
+from catalog.types import DataType
+
+BITS = {"TINYINT": 8, "SMALLINT": 16, "INT": 32, "BIGINT": 64}
+_INT_RANGE = (-(2**31), 2**31 - 1)
+_LONG_RANGE = (-(2**63), 2**63 - 1)
+
+
+def wrap_sql(x: str, t: DataType) -> str:
+    """``x`` (any integer) reduced to ``t``'s width with two's-complement wrap-around."""
+    bits = BITS[t.name]
+    half = 2 ** (bits - 1)
+    return f"CAST(((CAST({x} AS HUGEINT) + {half}) & {2**bits - 1}) - {half} AS {t.duckdb()})"
+
+
+def float_to_integral_sql(x: str, t: DataType) -> str:
+    """Java's ``(int) d``: NaN is 0, out of range saturates at the int (or long) bounds,
+    the rest truncates toward zero; TINYINT and SMALLINT then wrap from an int."""
+    lo, hi = _LONG_RANGE if t.name == "BIGINT" else _INT_RANGE
+    saturated = (
+        f"CASE WHEN isnan({x}) THEN 0 WHEN {x} >= {hi} THEN {hi} WHEN {x} <= {lo} THEN {lo} "
+        f"ELSE CAST(trunc({x}) AS BIGINT) END"
+    )
+    if t.name in ("TINYINT", "SMALLINT"):
+        return wrap_sql(saturated, t)
+    return f"CAST({saturated} AS {t.duckdb()})"
+
+
+def decimal_to_integral_sql(x: str, t: DataType) -> str:
+    """Flink's DecimalDataUtils.castToIntegral: round down (toward zero), then Java's
+    narrowing of a long (wrap-around)."""
+    return wrap_sql(f"CAST(trunc({x}) AS HUGEINT)", t)
+
+
+def _unscaled(x: str, t: DataType) -> tuple[str, int, int]:
+    """The integer ``x * 10^scale`` (exact, as HUGEINT), its scale and its digits."""
+    if t.name == "DECIMAL":
+        scale = t.scale or 0
+        text = f"CAST({x} * {10**scale} AS HUGEINT)" if scale else f"CAST({x} AS HUGEINT)"
+        return text, scale, t.precision or 10
+    return f"CAST({x} AS HUGEINT)", 0, {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}[t.name]
+
+
+def decimal_divide_sql(a: str, a_type: DataType, b: str, b_type: DataType, result: DataType) -> str:
+    """``a / b`` rounded HALF_UP to ``result``'s scale, as Flink's DecimalDataUtils.divide
+    (BigDecimal arithmetic; NULL when the quotient does not fit ``result``). Computed on
+    128-bit integers, or through DOUBLE for a value whose scaled digits overflow them.
+    A zero divisor fails, as BigDecimal's division does."""
+    scale = result.scale or 0
+    ua, sa, pa = _unscaled(a, a_type)
+    ub, sb, _ = _unscaled(b, b_type)
+    shift = scale + 1 + sb - sa  # one extra digit to round on
+    target = result.duckdb()
+    approximate = f"TRY_CAST(CAST({a} AS DOUBLE) / CAST({b} AS DOUBLE) AS {target})"
+    if shift < 0:
+        return approximate
+    q = f"(({ua}) * {10**shift}) // ({ub})"
+    rounded = f"(({q}) + sign({q}) * 5) // 10"
+    unscaled = f"CAST({rounded} AS DECIMAL(38, 0))"
+    unit = f"CAST('0.{'0' * (scale - 1)}1' AS DECIMAL({scale + 1}, {scale}))"
+    value = f"{unscaled} * {unit}" if scale else unscaled
+    exact = f"TRY_CAST({value} AS {target})"
+    if pa + shift > 38:  # exact unless this value's digits overflow 128 bits
+        return f"coalesce(try({exact}), {approximate})"
+    return exact
+
+
+def template(sql: str, **parts: exp.Expr) -> exp.Expr:
+    """A DuckDB SQL template whose ``{name}`` placeholders are replaced by expression trees."""
+    marked = sql.format(**{k: f"__{k}__" for k in parts})
+    tree = parse_one(marked, read="duckdb")
+
+    def fill(n: exp.Expr) -> exp.Expr:
+        if isinstance(n, exp.Column) and not n.table and n.name.startswith("__") and n.name.endswith("__"):
+            key = n.name[2:-2]
+            if key in parts:
+                return exp.paren(parts[key].copy(), copy=False)
+        return n
+
+    return tree.transform(fill)

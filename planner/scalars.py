@@ -1,0 +1,314 @@
+"""Flink's scalar functions whose DuckDB namesake means something else, rewritten so that
+DuckDB computes Flink's answer (Flink 2.x's SqlFunctionUtils, DateTimeUtils and the docs'
+function list are the reference; tests/unit/sqlstream/test_flink_semantics.py pins each).
+
+Each rewrite receives the node with its children already in DuckDB's terms and returns a
+DuckDB expression; :data:`REWRITES` maps the sqlglot node class (or an anonymous
+function's upper-case name) to its rewrite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from planner.errors import UnsupportedError
+from planner.numeric import template
+
+Rewrite = Callable[[exp.Expr], exp.Expr]
+
+# Flink's valid epoch range (DateTimeUtils.MIN/MAX_EPOCH_MILLS): outside it, NULL.
+_MIN_EPOCH_MILLIS = -62167219200000
+_MAX_EPOCH_MILLIS = 253402300799999
+_LONG_MIN = -(2**63)
+_DEFAULT_TIMESTAMP = r"^\s*\d{1,4}-\d{1,2}-\d{1,2} \d{1,2}:\d{1,2}:\d{1,2}"
+
+
+def _args(n: exp.Expr) -> list[exp.Expr]:
+    return [n.this, *n.expressions] if n.this is not None else list(n.expressions)
+
+
+def _day_of_week(n: exp.Expr) -> exp.Expr:
+    """Flink counts 1 = Sunday .. 7 = Saturday; DuckDB's dayofweek 0 = Sunday."""
+    return template("dayofweek({x}) + 1", x=n.this)
+
+
+def _timestampdiff(n: exp.Expr) -> exp.Expr:
+    """Flink counts whole units elapsed (10:00 to the day after next 09:00 is 1 day);
+    DuckDB's date_diff counts boundaries crossed, its date_sub counts whole units."""
+    unit = n.args.get("unit")
+    text = (unit.name if unit is not None else "").lower()
+    return exp.Anonymous(this="date_sub", expressions=[exp.Literal.string(text), n.expression, n.this])
+
+
+def _regexp_extract(n: exp.Expr) -> exp.Expr:
+    """NULL when nothing matches or the group index exceeds the pattern's groups
+    (SqlFunctionUtils.regexpExtract); DuckDB gives ''."""
+    group = n.args.get("group")
+    index = 0
+    if group is not None:
+        if not group.is_int:
+            raise UnsupportedError("REGEXP_EXTRACT with a group index that is not a constant")
+        index = int(group.name)
+    pattern = n.expression
+    groups = None
+    if pattern.is_string:
+        with contextlib.suppress(re.error):
+            groups = re.compile(pattern.name).groups
+        if groups is not None and (index > groups or index < 0):
+            return exp.cast(exp.null(), "VARCHAR")
+    extract = "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}, " + str(index) + ") END"
+    # A pattern Java cannot compile makes Flink's answer NULL (it catches the error).
+    return template(extract if groups is not None else f"try({extract})", s=n.this, p=pattern)
+
+
+def _greatest_least(n: exp.Expr) -> exp.Expr:
+    """Flink's GREATEST/LEAST are NULL when any argument is NULL; DuckDB skips NULLs."""
+    args = _args(n)
+    name = "greatest" if isinstance(n, exp.Greatest) else "least"
+    any_null = exp.or_(*(exp.Is(this=a.copy(), expression=exp.null()) for a in args))
+    return exp.Case(ifs=[exp.If(this=any_null, true=exp.null())], default=exp.func(name, *args))
+
+
+def _upper(n: exp.Expr) -> exp.Expr:
+    """Java's toUpperCase maps 'ß' to 'SS' (full case mapping); DuckDB's gives 'ẞ'."""
+    return template("upper(replace({s}, 'ß', 'SS'))", s=n.this)
+
+
+def _initcap(n: exp.Expr) -> exp.Expr:
+    """Calcite's initcap, which Flink runs: a word is a run of ASCII letters and digits;
+    its first letter is upper-cased and the rest lower-cased, everything else kept."""
+    return template(
+        "array_to_string(list_transform(string_split({s}, ''), (c, i) -> CASE "
+        "WHEN i > 1 AND regexp_matches(string_split({s}, '')[i - 1], '^[A-Za-z0-9]$') "
+        "THEN (CASE WHEN c BETWEEN 'A' AND 'Z' THEN lower(c) ELSE c END) "
+        "ELSE (CASE WHEN c BETWEEN 'a' AND 'z' THEN upper(c) ELSE c END) END), '')",
+        s=n.this,
+    )
+
+
+def _replace(n: exp.Expr) -> exp.Expr:
+    """Java's String.replace: an empty search string matches before every character and
+    at the end ('ab' -> 'XaXbX', '' -> 'X'); DuckDB leaves the string alone."""
+    return template(
+        "CASE WHEN {f} = '' THEN {r} || array_to_string(list_transform(string_split({s}, ''), "
+        "c -> c || {r}), '') ELSE replace({s}, {f}, {r}) END",
+        s=n.this,
+        f=n.expression,
+        r=n.args["replacement"],
+    )
+
+
+def _similar_to(n: exp.Expr) -> exp.Expr:
+    """SQL's SIMILAR TO: '%' and '_' are wildcards, '.', '^', '$' and '\\' literal, the rest
+    is regular-expression syntax, and the pattern must match the whole string."""
+    return template(
+        "regexp_full_match({s}, replace(replace(regexp_replace({p}, '([.^$\\\\])', '\\\\\\1', 'g'), "
+        "'%', '.*'), '_', '.'))",
+        s=n.this,
+        p=n.expression,
+    )
+
+
+def _split(n: exp.Expr) -> exp.Expr:
+    """Flink's SPLIT takes a plain delimiter, not a regular expression; '' has no parts."""
+    return template(
+        "CASE WHEN {s} = '' THEN CAST([] AS VARCHAR[]) ELSE string_split({s}, {d}) END",
+        s=n.this,
+        d=n.expression,
+    )
+
+
+def _pad(n: exp.Expr) -> exp.Expr:
+    """LPAD/RPAD: NULL for a negative length or an empty pad (DuckDB fails on the latter)."""
+    name = "lpad" if n.args.get("is_left") else "rpad"
+    return template(
+        "CASE WHEN {n} < 0 OR {p} = '' THEN NULL ELSE " + name + "({s}, {n}, {p}) END",
+        s=n.this,
+        n=n.expression,
+        p=n.args.get("fill_pattern") or exp.Literal.string(" "),
+    )
+
+
+def _left_right(n: exp.Expr) -> exp.Expr:
+    """LEFT/RIGHT with a negative length give '' (DuckDB counts from the other end)."""
+    name = "left" if isinstance(n, exp.Left) else "right"
+    return template(
+        "CASE WHEN {n} < 0 THEN '' ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression
+    )
+
+
+def _ascii(n: exp.Expr) -> exp.Expr:
+    """ASCII: the first byte of the UTF-8 encoding, as a signed Java byte ('ß' is -61)."""
+    byte = template(
+        "CASE WHEN {s} = '' THEN 0 ELSE CAST(('0x' || left(hex(encode({s})), 2)) AS INTEGER) END",
+        s=n.this,
+    )
+    return template("CASE WHEN {b} >= 128 THEN {b} - 256 ELSE {b} END", b=byte)
+
+
+def _extract(n: exp.Expr) -> exp.Expr:
+    """EXTRACT(EPOCH ...) counts whole seconds (DuckDB's has a fraction)."""
+    if n.this.name.upper() == "EPOCH":
+        return template("CAST(trunc(epoch({x})) AS BIGINT)", x=n.expression)
+    return n
+
+
+def _uuid(n: exp.Expr) -> exp.Expr:
+    return template("CAST(uuid() AS VARCHAR)")
+
+
+def _e(n: exp.Expr) -> exp.Expr:
+    return template("exp(1)")
+
+
+def _unix_timestamp(n: exp.Expr) -> exp.Expr:
+    """UNIX_TIMESTAMP(s): SimpleDateFormat reads a leading 'yyyy-MM-dd HH:mm:ss' and ignores
+    what follows ('.123'); a string it cannot read gives Long.MIN_VALUE, not an error
+    (DateTimeUtils.unixTimestamp). UNIX_TIMESTAMP() is the current time."""
+    if isinstance(n.this, exp.CurrentTimestamp):
+        return template("CAST(epoch(get_current_timestamp()) AS BIGINT)")
+    fmt = n.args.get("format")
+    default = fmt is None or (fmt.is_string and "strict" in fmt.name)
+    if default:
+        parsed = template(
+            "try_strptime(regexp_extract({s}, '" + _DEFAULT_TIMESTAMP.replace("{", "{{").replace("}", "}}")
+            + "'), '%Y-%m-%d %H:%M:%S')",
+            s=n.this,
+        )
+    elif fmt is not None and fmt.is_string:
+        parsed = template("try_strptime({s}, {f})", s=n.this, f=fmt)
+    else:
+        raise UnsupportedError("UNIX_TIMESTAMP with a format that is not a constant")
+    return template(
+        f"CASE WHEN {{s}} IS NULL THEN NULL ELSE coalesce(CAST(epoch({{t}}) AS BIGINT), {_LONG_MIN}) END",
+        s=n.this,
+        t=parsed,
+    )
+
+
+def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:
+    """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils)."""
+    millis = "({e}) * 1000" if precision == 0 else "({e})"
+    return template(
+        f"CASE WHEN {millis} BETWEEN {_MIN_EPOCH_MILLIS} AND {_MAX_EPOCH_MILLIS} "
+        f"THEN to_timestamp(CAST({millis} AS DOUBLE) / 1000) END",
+        e=epoch,
+    )
+
+
+def _to_base64(n: exp.Expr) -> exp.Expr:
+    return template("to_base64(encode({s}))", s=n.this)
+
+
+def _from_base64(n: exp.Expr) -> exp.Expr:
+    return template("try(decode(from_base64({s})))", s=n.this)
+
+
+def _json_path(path: exp.Expr, name: str) -> exp.Expr:
+    if not path.is_string or not path.name.startswith("$"):
+        raise UnsupportedError(f"{name} with a path that is not a constant '$...' path")
+    return path
+
+
+def _json_value(n: exp.Anonymous) -> exp.Expr:
+    """JSON_VALUE(json, path): the scalar at path as a string; NULL for a missing value,
+    an object or array, or text that is not JSON (NULL ON EMPTY, NULL ON ERROR)."""
+    if len(n.expressions) != 2:
+        raise UnsupportedError("JSON_VALUE with RETURNING or ON EMPTY/ON ERROR clauses")
+    s, path = n.expressions
+    return template(
+        "CASE WHEN json_valid({s}) AND json_type({s}, {p}) NOT IN ('OBJECT', 'ARRAY', 'NULL') "
+        "THEN json_extract_string({s}, {p}) END",
+        s=s,
+        p=_json_path(path, "JSON_VALUE"),
+    )
+
+
+def _json_query(n: exp.Anonymous) -> exp.Expr:
+    """JSON_QUERY(json, path): the object or array at path as JSON text (WITHOUT ARRAY
+    WRAPPER); NULL for a scalar, a missing value or text that is not JSON."""
+    if len(n.expressions) != 2:
+        raise UnsupportedError("JSON_QUERY with wrapper or ON EMPTY/ON ERROR clauses")
+    s, path = n.expressions
+    return template(
+        "CASE WHEN json_valid({s}) AND json_type({s}, {p}) IN ('OBJECT', 'ARRAY') "
+        "THEN CAST(json_extract({s}, {p}) AS VARCHAR) END",
+        s=s,
+        p=_json_path(path, "JSON_QUERY"),
+    )
+
+
+def _json_exists(n: exp.Anonymous) -> exp.Expr:
+    """JSON_EXISTS(json, path): FALSE ON ERROR (text that is not JSON)."""
+    if len(n.expressions) != 2:
+        raise UnsupportedError("JSON_EXISTS with an ON ERROR clause")
+    s, path = n.expressions
+    return template(
+        "CASE WHEN {s} IS NULL THEN NULL WHEN json_valid({s}) THEN json_exists({s}, {p}) ELSE false END",
+        s=s,
+        p=_json_path(path, "JSON_EXISTS"),
+    )
+
+
+def _json_string(n: exp.Anonymous) -> exp.Expr:
+    (value,) = n.expressions
+    return template("CASE WHEN {v} IS NULL THEN NULL ELSE CAST(to_json({v}) AS VARCHAR) END", v=value)
+
+
+def _bin(n: exp.Anonymous) -> exp.Expr:
+    """Long.toBinaryString: a negative number in 64-bit two's complement."""
+    (value,) = n.expressions
+    return template("bin(CAST({v} AS BIGINT))", v=value)
+
+
+def _is_digit(n: exp.Anonymous) -> exp.Expr:
+    """IS_DIGIT: every character a (Unicode) digit, not empty; NULL is FALSE."""
+    (value,) = n.expressions
+    return template("coalesce(regexp_full_match({v}, '\\p{{Nd}}+'), false)", v=value)
+
+
+def _is_alpha(n: exp.Anonymous) -> exp.Expr:
+    (value,) = n.expressions
+    return template("coalesce(regexp_full_match({v}, '\\p{{L}}+'), false)", v=value)
+
+
+def _regexp(n: exp.Anonymous) -> exp.Expr:
+    """REGEXP(s, p): some substring of s matches p; an empty pattern is FALSE."""
+    s, p = n.expressions
+    return template("CASE WHEN {p} = '' THEN false ELSE regexp_matches({s}, {p}) END", s=s, p=p)
+
+
+REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
+    exp.DayOfWeek: _day_of_week,
+    exp.TimestampDiff: _timestampdiff,
+    exp.RegexpExtract: _regexp_extract,
+    exp.Greatest: _greatest_least,
+    exp.Least: _greatest_least,
+    exp.Upper: _upper,
+    exp.Initcap: _initcap,
+    exp.Replace: _replace,
+    exp.SimilarTo: _similar_to,
+    exp.RegexpSplit: _split,
+    exp.StrToUnix: _unix_timestamp,
+    exp.Pad: _pad,
+    exp.Left: _left_right,
+    exp.Right: _left_right,
+    exp.Ascii: _ascii,
+    exp.Extract: _extract,
+    exp.Uuid: _uuid,
+    "E": _e,
+    exp.ToBase64: _to_base64,
+    exp.FromBase64: _from_base64,
+    "JSON_VALUE": _json_value,
+    "JSON_QUERY": _json_query,
+    "JSON_EXISTS": _json_exists,
+    "JSON_STRING": _json_string,
+    "BIN": _bin,
+    "IS_DIGIT": _is_digit,
+    "IS_ALPHA": _is_alpha,
+    "REGEXP": _regexp,
+}

@@ -1,0 +1,270 @@
+"""Regular join (Flink's StreamingJoinOperator): both sides' rows in DuckDB state, a
+changelog out.
+
+State: one table per side (``left_rows``, ``right_rows``) holding the side's output
+columns under the join's field names, the join key in ``__k<i>``, a count ``__cnt`` of
+identical rows and, for an outer side, ``__assoc``: how many rows of the other side match
+it (Flink's ``numOfAssociations``). An append-only side appends its rows (an identical
+row may then sit in several entries, which joins the same way); an updating side merges
+its batch into one entry per distinct row.
+
+A batch of one side is processed as a whole, in a few DuckDB statements: it is joined with
+the other side's state on the key and the residual condition, and for every matched
+other row a window function gives its number of matches *before each input row* (the
+stored count plus the signs of earlier rows of the batch). From those, one query emits
+exactly what Flink emits row by row, in Flink's order (by input row, then per matched
+row), for each input row in order:
+
+- accumulate (+I/+U), no match: an outer input side emits ``+I[row, NULLs]``;
+- accumulate, matches: per matched row, ``-D[NULLs, other]`` first when the other side is
+  outer and ``other`` had no match, then the joined row: ``+I`` when either side is
+  outer, else the input's own kind (+I/+U);
+- retract (-U/-D), no match: an outer input side emits ``-D[row, NULLs]``;
+- retract, matches: per matched row the joined row (``-D`` when the input side is outer,
+  else the input's kind), then ``+I[NULLs, other]`` when the other side is outer and this
+  was ``other``'s last match.
+
+An identical row stored ``n`` times is emitted ``n`` times. Then the other side's match
+counts and the input side's rows are updated, one statement each.
+
+Match counts count every matching row of the other side, duplicates included (each
+accumulate +1, each retraction -1), as Flink's operator did until its newest sources,
+which count a duplicate of an input row that is already in state as no additional match
+(``isAdditionalMatch``, with a TODO about the cases it gets wrong): with duplicates on one
+side of an outer join, retracting one of them would re-emit the padded row while its twin
+still matches. We keep the count that leaves the applied changelog equal to the batch
+join.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec
+from runtime.batches import conform, duckdb_type, output_schema, q
+from runtime.messages import Message
+from runtime.operator import Operator, Snapshot
+from runtime.state.duckdb_state import DuckDBState, load_snapshot
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
+
+SIDES = ("left", "right")
+ORDER_COLUMNS = ("__o_seq", "__o_rid", "__o_copy", "__o_phase")
+
+
+class _Side:
+    """The SQL of one input side: how its batch is read and how its state is kept."""
+
+    def __init__(
+        self,
+        index: int,
+        spec: JoinSpec,
+        fields: tuple[Field, ...],
+        input_fields: tuple[Field, ...],
+        updating: bool,
+    ) -> None:
+        self.name = SIDES[index]
+        self.table = f"{self.name}_rows"
+        self.outer = spec.left_outer if index == 0 else spec.right_outer
+        self.updating = updating
+        self.fields = fields  # the output columns this side contributes (the first of its input)
+        keys = spec.left_keys if index == 0 else spec.right_keys
+        self.keys = spec.state_keys
+        self.columns = [q(f.name) for f in fields]
+        rk = q(ROW_KIND_COLUMN)
+        sign = f"(CASE WHEN {rk} IN (0, 2) THEN 1 ELSE -1 END)" if updating else "1"
+        kind = rk if updating else "0"
+        items = [f"{q(src.name)} AS {q(f.name)}" for src, f in zip(input_fields, fields)]
+        items += [f"{q(k)} AS {s}" for k, s in zip(keys, self.keys)]
+        self.read_sql = (
+            f"SELECT {', '.join(items)}, __seq, {sign}::BIGINT AS __s, {kind}::TINYINT AS __rk "
+            f"FROM {INPUT_RELATION}"
+        )
+        self.nulls = [f"CAST(NULL AS {duckdb_type(f.type)})" for f in fields]
+        self.width = 16 + 8 * (len(fields) + len(keys) + 2)  # bytes per row, roughly
+
+
+class JoinOp(Operator):
+    restored: Restored | None = None
+
+    async def restore(self, restored: Restored) -> None:
+        self.restored = restored
+
+    async def open(self) -> None:
+        await self.ctx.run(self._prepare)
+        if self.restored is not None and self.restored.files:
+            await self.ctx.run(load_snapshot, self.state, self.restored.files, self.restored.key_filter)
+            self.rows = [
+                int(self.state.scalar(f"SELECT coalesce(sum(__cnt), 0) FROM {s.table}")) for s in self.sides
+            ]
+            self._report()
+
+    def _prepare(self) -> None:
+        spec = self.node.spec
+        assert isinstance(spec, JoinSpec)
+        self.spec = spec
+        self.schema = output_schema(self.node.schema, self.ctx.updating)
+        left_out = self.node.schema[: spec.left_width]
+        right_out = self.node.schema[spec.left_width :]
+        self.sides = [
+            _Side(i, spec, out, self.ctx.input_nodes[i].schema, self.ctx.input_updating(i))
+            for i, out in enumerate((left_out, right_out))
+        ]
+        self.state = DuckDBState()
+        self.rows = [0, 0]
+        for i, side in enumerate(self.sides):
+            empty = output_schema(self.ctx.input_nodes[i].schema, side.updating)
+            batch = self._with_seq(empty.empty_table())
+            self.state.register(INPUT_RELATION, batch)
+            try:
+                extra = ", 0::BIGINT AS __assoc" if side.outer else ""
+                self.state.execute(
+                    f"CREATE TABLE {side.table} AS SELECT {', '.join([*side.columns, *side.keys])}, "
+                    f"0::BIGINT AS __cnt{extra} FROM ({side.read_sql}) LIMIT 0"
+                )
+                self.state.tables.append(side.table)
+            finally:
+                self.state.con.unregister(INPUT_RELATION)
+        self.emit_sql = [self._emit_sql(i) for i in range(2)]
+
+    @staticmethod
+    def _with_seq(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+        return batch.append_column("__seq", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+
+    def _emit_sql(self, index: int) -> str:
+        """The changelog a batch of side ``index`` produces (see the module docstring),
+        from ``__in`` (the batch) and ``__m`` (its matches with the other side's state)."""
+        a, b = self.sides[index], self.sides[1 - index]
+
+        def row(a_cols: list[str], b_cols: list[str]) -> str:
+            left, right = (a_cols, b_cols) if index == 0 else (b_cols, a_cols)
+            return ", ".join([*left, *right])
+
+        a_m = [f"m.{c}" for c in a.columns]
+        a_in = [f"i.{c}" for c in a.columns]
+        b_m = [f"m.{c}" for c in b.columns]
+        acc_kind = "0" if (a.outer or b.outer) else "m.__rk"
+        ret_kind = "3" if a.outer else "m.__rk"
+        # an append-only other side stores every row with count 1: no copies to make
+        copies = ", range(m.__xc) c(j)" if b.updating else ""
+        copy = "c.j" if b.updating else "0"
+        parts = [
+            f"SELECT {row(a_m, b_m)}, "
+            f"(CASE WHEN m.__s > 0 THEN {acc_kind} ELSE {ret_kind} END)::TINYINT AS {q(ROW_KIND_COLUMN)}, "
+            f"m.__seq AS __o_seq, m.__rid AS __o_rid, {copy} AS __o_copy, "
+            f"(CASE WHEN m.__s > 0 THEN 1 ELSE 0 END) AS __o_phase "
+            f"FROM __m m{copies}"
+        ]
+        if a.outer:
+            parts.append(
+                f"SELECT {row(a_in, b.nulls)}, (CASE WHEN i.__s > 0 THEN 0 ELSE 3 END)::TINYINT, "
+                f"i.__seq, 0, 0, 0 FROM __in i WHERE NOT EXISTS (SELECT 1 FROM __m m WHERE m.__seq = i.__seq)"
+            )
+        if b.outer:
+            parts.append(
+                f"SELECT {row(a.nulls, b_m)}, (CASE WHEN m.__s > 0 THEN 3 ELSE 0 END)::TINYINT, "
+                f"m.__seq, m.__rid, {copy}, (CASE WHEN m.__s > 0 THEN 0 ELSE 1 END) "
+                f"FROM __m m{copies} "
+                f"WHERE (m.__s > 0 AND m.__before = 0) OR (m.__s < 0 AND m.__before = 1)"
+            )
+        body = " UNION ALL ".join(parts)
+        order = ", ".join(ORDER_COLUMNS)
+        if not self.ctx.updating:  # inserts only: their order within a batch means nothing
+            return f"SELECT * EXCLUDE ({order}, {q(ROW_KIND_COLUMN)}) FROM ({body})"
+        return f"SELECT * EXCLUDE ({order}) FROM ({body}) ORDER BY {order}"
+
+    # ---- one batch ------------------------------------------------------------------
+    def _process(self, batch: pa.RecordBatch, index: int) -> list[pa.RecordBatch]:
+        st = self.state
+        a, b = self.sides[index], self.sides[1 - index]
+        st.register(INPUT_RELATION, self._with_seq(batch))
+        try:
+            # a view: the batch is read where it lies, as Arrow, by each statement below
+            st.execute(f"CREATE OR REPLACE TEMP VIEW __in AS {a.read_sql}")
+            return self._join_batch(a, b)
+        finally:
+            st.con.unregister(INPUT_RELATION)
+
+    def _join_batch(self, a: _Side, b: _Side) -> list[pa.RecordBatch]:
+        st = self.state
+        on = " AND ".join(f"i.{k} = x.{k}" for k in a.keys)
+        if self.spec.residual:
+            on += f" AND ({self.spec.residual})"
+        before = ""
+        if b.outer:
+            before = (
+                ", x.__assoc + coalesce(sum(i.__s) OVER (PARTITION BY x.rowid ORDER BY i.__seq "
+                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __before"
+            )
+        cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
+        st.execute(
+            f"CREATE OR REPLACE TEMP TABLE __m AS SELECT i.__seq, i.__s, i.__rk, x.rowid AS __rid, "
+            f"x.__cnt AS __xc, {cols}{before} FROM __in i JOIN {b.table} x ON {on}"
+        )
+        out = st.query(self.emit_sql[SIDES.index(a.name)])
+        if b.outer:
+            st.execute(
+                f"UPDATE {b.table} SET __assoc = __assoc + d.__delta FROM "
+                f"(SELECT __rid, sum(__s) AS __delta FROM __m GROUP BY __rid) d "
+                f"WHERE {b.table}.rowid = d.__rid"
+            )
+        self._store(a)
+        return conform(out, self.schema)
+
+    def _store(self, a: _Side) -> None:
+        """The input side's rows into its state: appended when the side is append-only,
+        merged into one entry per distinct row (count up or down) when it updates."""
+        st = self.state
+        index = SIDES.index(a.name)
+        assoc = ""
+        source = "__in i"
+        if a.outer:
+            matches = "SELECT __seq, sum(__xc) AS n FROM __m GROUP BY __seq"
+            source = f"__in i LEFT JOIN ({matches}) n ON n.__seq = i.__seq"
+            assoc = ", coalesce(n.n, 0)::BIGINT"
+        cols = ", ".join(f"i.{c}" for c in [*a.columns, *a.keys])
+        if not a.updating:
+            added = st.execute(f"INSERT INTO {a.table} SELECT {cols}, 1{assoc} FROM {source}")
+            self.rows[index] += added
+            self._report()
+            return
+        group = ", ".join(f"i.{c}" for c in [*a.columns, *a.keys])
+        agg_assoc = f", max({assoc[2:]}) AS __assoc" if a.outer else ""
+        st.execute(
+            f"CREATE OR REPLACE TEMP TABLE __d AS SELECT {cols}, sum(i.__s) AS __dc{agg_assoc} "
+            f"FROM {source} GROUP BY {group}"
+        )
+        same = " AND ".join(
+            [*(f"s.{k} = d.{k}" for k in a.keys), *(f"s.{c} IS NOT DISTINCT FROM d.{c}" for c in a.columns)]
+        )
+        same_t = same.replace("s.", f"{a.table}.")
+        st.execute(f"UPDATE {a.table} SET __cnt = __cnt + d.__dc FROM __d d WHERE {same_t}")
+        new_assoc = ", d.__assoc" if a.outer else ""
+        dcols = ", ".join(f"d.{c}" for c in [*a.columns, *a.keys])
+        st.execute(
+            f"INSERT INTO {a.table} SELECT {dcols}, d.__dc{new_assoc} FROM __d d "
+            f"WHERE d.__dc > 0 AND NOT EXISTS (SELECT 1 FROM {a.table} s WHERE {same})"
+        )
+        st.execute(f"DELETE FROM {a.table} WHERE __cnt <= 0")
+        self.rows[index] += int(st.scalar("SELECT coalesce(sum(__dc), 0) FROM __d"))
+        self._report()
+
+    def _report(self) -> None:
+        self.metrics.state_rows = sum(self.rows)
+        self.metrics.state_bytes = sum(n * s.width for n, s in zip(self.rows, self.sides))
+        self.metrics.state_tables = {s.table: n for s, n in zip(self.sides, self.rows)}
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        return list(await self.ctx.run(self._process, batch, input_index))
+
+    # ---- checkpoints ----------------------------------------------------------------
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        return Snapshot(db=self.state)
+
+    async def close(self) -> None:
+        if hasattr(self, "state"):
+            self.state.close()

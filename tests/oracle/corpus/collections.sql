@@ -1,0 +1,59 @@
+-- Arrays, maps and rows over coll(id, a ARRAY<INT>, sa ARRAY<STRING>, m MAP<STRING, INT>,
+-- r ROW<x INT, y STRING>): values, empty ones, NULL elements, NULL.
+-- from: coll
+a
+sa
+m
+r
+CARDINALITY(a)
+CARDINALITY(m)
+a[1]
+a[2]
+a[4]
+sa[1]
+m['k']
+m['missing']
+r.x
+r.y
+ELEMENT(a)
+ARRAY_CONTAINS(a, 2)
+ARRAY_CONTAINS(a, CAST(NULL AS INT))
+ARRAY_DISTINCT(a)
+ARRAY_POSITION(a, 5)
+ARRAY_REMOVE(a, 1)
+ARRAY_REVERSE(a)
+ARRAY_SLICE(a, 1, 2)
+ARRAY_UNION(a, ARRAY[1, 9])
+ARRAY_CONCAT(a, ARRAY[9])
+ARRAY_MAX(a)
+ARRAY_MIN(a)
+ARRAY_JOIN(sa, ',')
+ARRAY_JOIN(sa, ',', 'null')
+ARRAY_SORT(a)
+ARRAY_EXCEPT(a, ARRAY[1])
+ARRAY_INTERSECT(a, ARRAY[1, 5])
+ARRAY_PREPEND(a, 0)
+ARRAY_APPEND(a, 0)
+MAP_KEYS(m)
+MAP_VALUES(m)
+MAP_ENTRIES(m)
+MAP_UNION(m, MAP['z', 26])
+MAP_FROM_ARRAYS(sa, a)
+ARRAY[id, id + 1]
+ARRAY[1, NULL]
+ARRAY['a', sa[1]]
+MAP['k', id]
+ROW(id, 'x')
+CAST(a AS ARRAY<BIGINT>)
+CAST(a AS ARRAY<STRING>)
+CAST(r AS ROW<x BIGINT, y STRING>)
+a = ARRAY[1, 2, 3]
+a IS NULL
+CAST(a AS STRING)
+CAST(m AS STRING)
+CAST(r AS STRING)
+SELECT id, x FROM coll CROSS JOIN UNNEST(a) AS u(x)
+SELECT id, k, v FROM coll CROSS JOIN UNNEST(m) AS u(k, v)
+DESCRIBE SELECT a, m, r, a[1] AS e, m['k'] AS mk, r.y AS ry, CARDINALITY(a) AS n FROM coll
+ELEMENT(ARRAY[id])
+ELEMENT(CAST(NULL AS ARRAY<INT>))

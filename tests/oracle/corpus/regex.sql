@@ -1,0 +1,23 @@
+-- Regular expressions (Java's syntax in Flink) over strs.
+-- from: strs
+REGEXP_EXTRACT(s, '(\w+) (\w+)', 2)
+REGEXP_EXTRACT(s, '(\d+)', 1)
+REGEXP_EXTRACT(s, '(\d+)', 0)
+REGEXP_EXTRACT(s, '(\d+)')
+REGEXP_EXTRACT(s, 'zzz(\d+)', 1)
+REGEXP_EXTRACT(s, '([a-z]+)', 1)
+REGEXP_EXTRACT(s, t, 0)
+REGEXP_EXTRACT(s, '(', 1)
+REGEXP_REPLACE(s, 'o', '0')
+REGEXP_REPLACE(s, '[aeiou]', '')
+REGEXP_REPLACE(s, '(\w+) (\w+)', '$2 $1')
+REGEXP_REPLACE(s, '', '-')
+REGEXP_REPLACE(s, 'ß', 'ss')
+REGEXP_REPLACE(s, t, '#')
+REGEXP(s, '^[0-9]+$')
+REGEXP(s, 'o')
+REGEXP(s, t)
+REGEXP_EXTRACT_ALL(s, '(\w)', 1)
+REGEXP_INSTR(s, 'o')
+REGEXP_SUBSTR(s, '[a-z]+')
+s RLIKE 'o.'

@@ -1,0 +1,161 @@
+"""Planning regular joins: what EXPLAIN shows, which changelog a join produces, and the
+joins Flink has that we do not plan yet, refused by name and position."""
+
+from __future__ import annotations
+
+import pytest
+
+import planner
+from catalog import Catalog
+from catalog.connectors import ChangelogMode
+from catalog.errors import SqlStreamError
+from planner.physical import JoinSpec, Partitioning
+
+P2 = {"parallelism.default": "2"}
+
+
+def join_node(sql: str, catalog: Catalog, config: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    plan = planner.plan(sql, catalog, config or P2)
+    return plan, next(n for n in plan.nodes if isinstance(n.spec, JoinSpec))
+
+
+def test_inner_join_of_append_only_inputs_is_append_only_and_hash_partitioned(catalog: Catalog) -> None:
+    _, node = join_node(
+        "SELECT b.item, c.user_id FROM Bid b JOIN clicks c ON b.item = c.url AND b.price > 1",
+        catalog,
+    )
+    assert node.changelog == ChangelogMode.INSERT_ONLY
+    assert [e.partitioning for e in node.inputs] == [Partitioning.HASH, Partitioning.HASH]
+    assert node.inputs[0].keys == ("item",)
+
+
+def test_keys_of_different_types_are_compared_in_the_wider_type(catalog: Catalog) -> None:
+    plan, node = join_node("SELECT * FROM plain a JOIN plain b ON a.k = b.v", catalog)
+    assert isinstance(node.spec, JoinSpec)
+    assert node.spec.left_keys == ("__jk0",) and node.spec.right_keys == ("v",)
+    cast = plan.node(node.inputs[0].source)
+    assert cast.schema[-1].name == "__jk0" and cast.schema[-1].type.startswith("BIGINT")
+    assert [f.name for f in node.schema] == ["k", "v", "ts", "k0", "v0", "ts0"]
+
+
+@pytest.mark.parametrize("kind", ["LEFT", "RIGHT", "FULL OUTER"])
+def test_outer_joins_update(catalog: Catalog, kind: str) -> None:
+    _, node = join_node(f"SELECT * FROM plain a {kind} JOIN plain b ON a.k = b.k", catalog)
+    assert node.changelog == ChangelogMode.ALL
+
+
+def test_join_of_an_updating_input_updates(catalog: Catalog) -> None:
+    _, node = join_node(
+        "SELECT * FROM (SELECT k, COUNT(*) AS n FROM plain GROUP BY k) g JOIN plain p ON g.k = p.k", catalog
+    )
+    assert node.changelog == ChangelogMode.ALL
+
+
+def test_three_way_join_of_a_view_and_a_subquery(catalog: Catalog) -> None:
+    catalog_sql = "CREATE VIEW big AS SELECT k, v FROM plain WHERE v > 10"
+    catalog.create(planner.create_view(planner.parse(catalog_sql)[0], catalog))  # type: ignore[attr-defined]
+    plan = planner.plan(
+        "SELECT a.k, b.v, c.n FROM plain a JOIN big b ON a.k = b.k "
+        "LEFT JOIN (SELECT k, COUNT(*) AS n FROM plain GROUP BY k) c ON b.k = c.k",
+        catalog,
+        P2,
+    )
+    joins = [n for n in plan.nodes if isinstance(n.spec, JoinSpec)]
+    assert [j.spec.join_type for j in joins] == ["inner", "left"]  # type: ignore[union-attr]
+
+
+def test_explain_shows_kind_keys_residual_and_the_unbounded_state(catalog: Catalog) -> None:
+    text = planner.explain("SELECT * FROM plain a LEFT JOIN plain b ON a.k = b.k AND a.v < b.v", catalog, P2)
+    assert 'Join(joinType=[LeftOuterJoin], equi=[k=k], where=["v" < "v0"]' in text
+    assert "Exchange(distribution=[hash[k]])" in text
+    assert "== Warnings ==" in text
+    assert "unbounded state: Join LeftOuterJoin" in text and "kept forever" in text
+
+
+def test_updating_join_into_an_append_only_sink_is_refused_with_the_fix(catalog: Catalog) -> None:
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(
+            "INSERT INTO out_file SELECT CAST(a.k AS STRING), b.v "
+            "FROM plain a LEFT JOIN plain b ON a.k = b.k",
+            catalog,
+        )
+    assert "doesn't support consuming update changes" in e.value.message
+    assert "Join(joinType=[LeftOuterJoin])" in e.value.message
+    assert "PRIMARY KEY" in (e.value.hint or "")
+    # an inner join of append-only inputs can go there
+    planner.plan(
+        "INSERT INTO out_file SELECT CAST(a.k AS STRING), b.v FROM plain a JOIN plain b ON a.k = b.k", catalog
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "message", "line"),
+    [
+        (
+            "SELECT * FROM Bid a\nJOIN Bid b ON a.item = b.item\n"
+            "AND a.bidtime BETWEEN b.bidtime - INTERVAL '1' MINUTE AND b.bidtime",
+            "interval joins",
+            3,
+        ),
+        (
+            "SELECT * FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) a\n"
+            "JOIN TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) b\n"
+            "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item",
+            "window joins",
+            2,
+        ),
+        ("SELECT * FROM plain\nWHERE k IN (SELECT k FROM plain)", "semi and anti joins", 2),
+        ("SELECT * FROM plain a\nWHERE NOT EXISTS (SELECT 1 FROM plain b)", "semi and anti joins", 2),
+        ("SELECT * FROM plain a,\nplain b", "without an equality condition", 2),
+        ("SELECT * FROM plain a\nCROSS JOIN plain b", "without an equality condition", 2),
+        ("SELECT * FROM plain a\nJOIN plain b ON a.k < b.k", "needs at least one equality", 2),
+        ("SELECT * FROM plain a\nJOIN plain b USING (k)", "USING", 2),
+        (
+            "SELECT * FROM Bid a\nJOIN Bid FOR SYSTEM_TIME AS OF a.bidtime AS b ON a.item = b.item",
+            "event-time temporal joins",
+            2,
+        ),
+    ],
+)
+def test_other_joins_are_refused_by_name_and_position(
+    catalog: Catalog, sql: str, message: str, line: int
+) -> None:
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(sql, catalog)
+    assert message in e.value.message
+    assert e.value.line == line
+
+
+def test_join_of_an_upsert_stream_is_refused(catalog: Catalog) -> None:
+    """An upsert source's +U replaces a row by key without retracting it; Flink normalizes
+    it first (ChangelogNormalize), which is not planned yet."""
+    for statement in planner.parse(
+        "CREATE TABLE up (a STRING, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH ("
+        "'connector' = 'upsert-kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'localhost:9092', "
+        "'key.format' = 'json', 'value.format' = 'json')"
+    ):
+        catalog.create(planner.create_table(statement, catalog))
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan("SELECT * FROM plain p JOIN up u ON p.v = u.b", catalog)
+    assert "regular join of an upsert stream (node TableSourceScan(up))" in e.value.message
+
+
+def test_filters_of_one_side_are_pushed_below_the_join_where_that_side_is_not_padded(
+    catalog: Catalog,
+) -> None:
+    """As Flink's FlinkFilterJoinRule: the join then keeps only rows that can be in the
+    result. A filter on the padded side of an outer join stays above it."""
+    plan = planner.plan(
+        "SELECT * FROM plain a LEFT JOIN plain b ON a.k = b.k AND b.v > 5 AND a.v > 6 "
+        "WHERE a.v < 100 AND b.v < 50",
+        catalog,
+    )
+    join = next(n for n in plan.nodes if isinstance(n.spec, JoinSpec))
+    assert isinstance(join.spec, JoinSpec)
+    left, right = (plan.node(e.source).spec for e in join.inputs)
+    assert getattr(left, "condition", None) == '"v" < 100'  # WHERE on the preserved side
+    assert getattr(right, "condition", None) == '"v" > 5'  # ON of the padded side
+    assert join.spec.residual == '"v" > 6'  # ON of the preserved side pads, not filters
+    above = plan.consumers(join.id)[0].spec
+    assert getattr(above, "condition", None) == '"v0" < 50'
+    assert "push_filters_into_joins" in plan.rules

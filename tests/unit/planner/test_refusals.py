@@ -1,0 +1,153 @@
+"""Every refusal the runtime can raise for a plan is raised first by the planner (and so by
+EXPLAIN), with the construct and its position.
+
+``RUNTIME_REFUSALS`` lists every user-facing ``raise`` in the runtime outside the
+connectors and formats, by the start of its message: each one is either refused at plan
+time (the SQL case that reaches it) or cannot be reached from a plan (and says why). A
+new ``raise`` in the runtime fails ``test_every_runtime_refusal_is_accounted_for`` until
+it is added here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import planner
+from catalog import Catalog
+from catalog.errors import SqlStreamError
+from planner.errors import UnsupportedError
+from tests.unit.planner.conftest import catalog_of
+
+ROOT = Path(__file__).resolve().parents[3]
+
+DDL = """
+CREATE TABLE nums (k INT, v BIGINT, ts TIMESTAMP(3),
+  WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
+) WITH ('connector' = 'datagen', 'number-of-rows' = '10');
+CREATE TABLE maps (a STRING, m MAP<STRING, INT>) WITH (
+  'connector' = 'filesystem', 'path' = '/tmp/maps', 'format' = 'json');
+CREATE TABLE out_print (a STRING, b BIGINT) WITH ('connector' = 'print');
+"""
+
+UPDATING = "(SELECT CAST(k AS STRING) AS a, COUNT(*) AS b FROM nums GROUP BY k)"
+
+# case id -> (SQL, what the message names, (line, column) of the construct)
+CASES: dict[str, tuple[str, str, tuple[int, int]]] = {
+    "min-over-retractions": (
+        f"INSERT INTO out_print\nSELECT a, MIN(b) FROM {UPDATING} GROUP BY a",
+        "MIN over an updating input (retractions) is not supported",
+        (2, 11),  # the call
+    ),
+    "max-over-retractions": (
+        f"INSERT INTO out_print\nSELECT a, MAX(b) FROM {UPDATING} GROUP BY a",
+        "MAX over an updating input (retractions) is not supported",
+        (2, 11),  # the call
+    ),
+    "distinct-over-retractions": (
+        f"INSERT INTO out_print\nSELECT a, COUNT(DISTINCT b) FROM {UPDATING} GROUP BY a",
+        "COUNT(DISTINCT ...) over an updating input (retractions) is not supported",
+        (2, 11),
+    ),
+    "session-tvf-without-aggregation": (
+        "SELECT *\nFROM TABLE(SESSION(TABLE nums, DESCRIPTOR(ts), INTERVAL '5' MINUTES))",
+        "a SESSION window table function must be followed by an aggregation",
+        (2, 43),  # its time column
+    ),
+}
+
+# The start of every user-facing raise in runtime/ (outside connectors/ and formats/) ->
+# the case that the planner refuses first, or why no plan can reach it.
+UNREACHABLE = "unreachable from a plan: "
+RUNTIME_REFUSALS: dict[str, str] = {
+    "{a.func.upper()}(DISTINCT ...) over an updating in": "distinct-over-retractions",
+    "{a.func.upper()} over an updating input (retractio": "min-over-retractions",
+    "a SESSION window table function must be followed b": "session-tvf-without-aggregation",
+    "aggregate function {agg.func.upper()} is not suppo": UNREACHABLE
+    + "the binder makes aggregates only of COUNT, SUM, MIN, MAX and AVG",
+    "aggregate {agg.name}: {agg.func.upper()} needs an ": UNREACHABLE
+    + "only COUNT(*) is made without an argument",
+    "SESSION window gap must be positive": UNREACHABLE + "the binder checks the gap",
+    "{w.type.upper()} window size must be positive": UNREACHABLE + "the binder checks sizes",
+    "HOP window size must be a positive multiple of the": UNREACHABLE + "the binder checks it",
+    "CUMULATE window size must be a positive multiple o": UNREACHABLE + "the binder checks it",
+    "unknown window type '{w.type}'": UNREACHABLE + "the binder knows four window kinds",
+    "no Arrow type for {t.sql()}": UNREACHABLE + "every type catalog.types parses has one",
+    "internal: result has {table.num_columns} columns, ": UNREACHABLE + "an internal check",
+    "channel capacity must be at least 1": UNREACHABLE + "a configuration value, checked at SET",
+    "channel {ch.name} already has a reader": UNREACHABLE + "an internal check",
+    "the runtime cannot run operator kind '{kind}'": UNREACHABLE
+    + "the physical planner makes only the kinds runtime.graph knows",
+    "{node.name}: a HASH edge needs keys": UNREACHABLE + "the planner gives every HASH edge keys",
+    "{type(self).__name__} has no inputs": UNREACHABLE + "an internal check",
+    # checkpoints, jobs, restarts: about files, job state and other instances, not the plan
+    "cannot restore from {folder}: it was written by a ": UNREACHABLE + "a checkpoint on disk",
+    "the final checkpoint failed {FINAL_ATTEMPTS} times": UNREACHABLE + "a run-time failure",
+    "the job's input has ended and its final checkpoint": UNREACHABLE + "job state",
+    "unexpected acknowledgement from node {key[0]} subt": UNREACHABLE + "an internal check",
+    "checkpoint metadata {where} is not valid JSON: {e}": UNREACHABLE + "a file on disk",
+    "checkpoint metadata {where} was written by another": UNREACHABLE + "a file on disk",
+    "cannot create checkpoint folder {path}: {e.strerro": UNREACHABLE + "the file system",
+    "{folder} is not a complete checkpoint or savepoint": UNREACHABLE + "a path the user names",
+    "job {self.id} was already started": UNREACHABLE + "API misuse",
+    "{task.where} failed: {e.message}": UNREACHABLE + "wraps a subtask's failure",
+    "{task.where} failed: {type(e).__name__}: {e}": UNREACHABLE + "wraps a subtask's failure",
+    "job {self.id} was not started": UNREACHABLE + "API misuse",
+    "this job has no collect node: its results go to it": UNREACHABLE + "API misuse",
+    "job {self.id} cannot take a savepoint: ": UNREACHABLE + "job state",
+    "job '{job.plan.name}' failed ({error}), and anothe": UNREACHABLE + "another instance",
+}
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return catalog_of(DDL)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_planner_refuses_with_the_construct_and_its_position(catalog: Catalog, case: str) -> None:
+    sql, message, where = CASES[case]
+    with pytest.raises(UnsupportedError) as e:
+        planner.plan(sql, catalog)
+    assert message in e.value.message
+    assert (e.value.line, e.value.col) == where
+    with pytest.raises(UnsupportedError) as again:
+        planner.explain(sql, catalog)
+    assert again.value.message == e.value.message
+
+
+def test_a_refusal_in_a_script_points_into_the_script(catalog: Catalog) -> None:
+    sql, _, (line, col) = CASES["max-over-retractions"]
+    [statement] = planner.parse("\n\n" + sql)
+    with pytest.raises(UnsupportedError) as e:
+        planner.plan(statement, catalog)
+    assert (e.value.line, e.value.col) == (line + 2, col)
+
+
+def test_every_case_is_a_runtime_refusal_and_no_runtime_refusal_is_missed() -> None:
+    sites = _runtime_refusals()
+    assert set(sites) == set(RUNTIME_REFUSALS), "a raise in runtime/ is not accounted for here"
+    for reason in RUNTIME_REFUSALS.values():
+        assert reason.startswith(UNREACHABLE) or reason in CASES
+    runtime_cases = {r for r in RUNTIME_REFUSALS.values() if r in CASES}
+    assert runtime_cases <= set(CASES)
+
+
+def _runtime_refusals() -> list[str]:
+    found = []
+    pattern = re.compile(r'raise (\w+)\(\s*f?"([^"]*)"', re.S)
+    for path in sorted((ROOT / "runtime").rglob("*.py")):
+        if "connectors" in path.parts or "formats" in path.parts:
+            continue
+        found += [m.group(2)[:50] for m in pattern.finditer(path.read_text())]
+    return found
+
+
+def test_no_duckdb_error_text_reaches_a_user_for_a_planned_query(catalog: Catalog) -> None:
+    """Each refusal is our typed error, whose message never carries DuckDB's wording."""
+    for sql, _, _ in CASES.values():
+        with pytest.raises(SqlStreamError) as e:
+            planner.plan(sql, catalog)
+        assert not re.search(r"(Binder|Parser|Catalog|Conversion)(Exception|Error)", str(e.value))

@@ -1,0 +1,85 @@
+"""What we cannot run is refused by the planner, naming the construct and its position;
+where Flink's job fails on a row (integer division by zero), ours fails naming the
+expression. Never a DuckDB error from deep inside a running job."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import sqlstream
+from catalog.errors import SqlStreamError
+from planner.errors import PlanError, UnsupportedError
+from runtime.job import JobFailedError
+
+ROW = {"auction": 1, "bidder": 2, "price": 10, "dateTime": "2020-01-01 00:00:00", "z": 0, "s": "x"}
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("refusals") / "bid.json"
+    path.write_text(json.dumps(ROW) + "\n")
+    s = sqlstream.connect()
+    s.execute(
+        "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), "
+        f"z INT, s STRING) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')"
+    )
+    yield s
+    s.close()
+
+
+NEXMARK_Q18 = """SELECT auction, bidder, price, dateTime FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY bidder, auction ORDER BY dateTime DESC) AS rank_number
+    FROM bid) WHERE rank_number <= 1"""
+
+
+def test_nexmark_q18_is_refused_at_plan_time(session: sqlstream.Session) -> None:
+    with pytest.raises(UnsupportedError) as refused:
+        session.sql(NEXMARK_Q18)
+    assert "ROW_NUMBER" in refused.value.message
+    assert (refused.value.line, refused.value.col) == (2, 15)
+
+
+@pytest.mark.parametrize("func", ["RANK", "DENSE_RANK", "LAG"])
+def test_window_functions_are_refused_by_name(session: sqlstream.Session, func: str) -> None:
+    arg = "price" if func == "LAG" else ""
+    with pytest.raises(UnsupportedError, match=func):
+        session.sql(f"SELECT {func}({arg}) OVER (ORDER BY dateTime) FROM bid")
+
+
+@pytest.mark.parametrize("func", ["STDDEV_POP", "VAR_SAMP", "LISTAGG", "FIRST_VALUE", "COLLECT"])
+def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, func: str) -> None:
+    arg = "s" if func == "LISTAGG" else "price"
+    call = f"{func}({arg})"
+    with pytest.raises(UnsupportedError) as refused:
+        session.sql(f"SELECT bidder, {call} FROM bid GROUP BY bidder")
+    assert func in refused.value.message
+    assert "GROUP BY" not in refused.value.message  # not "column must appear in GROUP BY"
+    assert refused.value.col is not None and 16 <= refused.value.col < 16 + len(call)
+
+
+@pytest.mark.parametrize("func", ["PARSE_URL(s, 'HOST')", "STR_TO_MAP(s)", "IS_DECIMAL(s)"])
+def test_a_function_duckdb_lacks_is_refused_at_plan_time(session: sqlstream.Session, func: str) -> None:
+    with pytest.raises(UnsupportedError, match=func.split("(")[0]):
+        session.sql(f"SELECT {func} FROM bid")
+
+
+def test_an_unknown_function_is_a_plan_error_with_a_suggestion(session: sqlstream.Session) -> None:
+    with pytest.raises(PlanError) as refused:
+        session.sql("SELECT UPPPER(s) FROM bid")
+    assert refused.value.hint is not None and "UPPER" in refused.value.hint
+
+
+def test_integer_division_by_zero_fails_the_job_naming_the_expression(session: sqlstream.Session) -> None:
+    # Flink: java.lang.ArithmeticException: / by zero fails the job (oracle fixture
+    # numbers.json, case 'i / 0').
+    with pytest.raises(JobFailedError) as failed:
+        session.sql("SELECT price / z FROM bid").fetchall()
+    assert "division by zero in `price` / `z`" in str(failed.value)
+    assert isinstance(failed.value, SqlStreamError)
+
+
+def test_null_divided_by_zero_is_null(session: sqlstream.Session) -> None:
+    # Flink checks NULL first (fixture aggregates.json: SUM(i) / COUNT(i) of an all-NULL group)
+    assert session.sql("SELECT CAST(NULL AS INT) / z FROM bid").fetchall() == [(None,)]
