@@ -95,6 +95,31 @@ class PortKey(ConfigKey[int | None]):
 
 
 @dataclass(frozen=True)
+class PortRangeKey(ConfigKey[tuple[int, ...] | None]):
+    """Ports to try in order, as Flink's reporter ports take them: ``9249``, a range
+    ``9250-9260`` (the first free one) or ``0`` (any free port); unset or empty: none."""
+
+    type_name: str = "port range"
+
+    def parse(self, text: str) -> tuple[int, ...] | None:
+        spec = text.strip()
+        if not spec:
+            return None
+        lo_text, _, hi_text = spec.partition("-")
+        try:
+            lo = int(lo_text)
+            hi = int(hi_text) if hi_text else lo
+        except ValueError:
+            lo, hi = 1, 0
+        if not 0 <= lo <= hi <= 65535:
+            raise OptionError(
+                f"'{self.name}' = '{text}' is not a port or a range of ports",
+                hint="for example '9249', or '9250-9260' to take the first free one",
+            )
+        return tuple(range(lo, hi + 1))
+
+
+@dataclass(frozen=True)
 class BoolKey(ConfigKey[bool]):
     type_name: str = "boolean"
 
@@ -218,6 +243,21 @@ REST_PORT = PortKey(
     "serve the dashboard and Flink's REST API on this port (0: any free port); unset: no dashboard",
 )
 REST_BIND_ADDRESS = StringKey("rest.bind-address", "127.0.0.1", "the address the dashboard listens on")
+PROMETHEUS_PORT = PortRangeKey(
+    "metrics.reporter.prom.port",
+    None,
+    "serve the jobs' metrics to Prometheus at http://host:PORT/metrics (a range "
+    "'9250-9260' takes the first free port, 0 any free port); unset: no endpoint",
+)
+PROMETHEUS_HOST = StringKey(
+    "metrics.reporter.prom.host", "0.0.0.0", "the address the Prometheus endpoint listens on"
+)
+LATE_ROWS_SINK = StringKey(
+    "table.exec.late-rows.sink",
+    None,
+    "a table that keeps the rows window operators drop as late (columns operator, "
+    "event_time, watermark_time, row_json); unset: they are dropped and counted",
+)
 # The runtime's own knobs.
 BATCH_SIZE = IntKey(
     "sqlstream.runtime.batch-size", "65536", "rows a source gathers into one batch", minimum=1
@@ -265,6 +305,9 @@ KEYS: dict[str, ConfigKey[object]] = {
         DML_SYNC,
         REST_PORT,
         REST_BIND_ADDRESS,
+        PROMETHEUS_PORT,
+        PROMETHEUS_HOST,
+        LATE_ROWS_SINK,
         BATCH_SIZE,
         LINGER,
         CHANNEL_CAPACITY,

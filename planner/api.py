@@ -20,9 +20,9 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from catalog.config import PIPELINE_NAME
+from catalog.config import LATE_ROWS_SINK, PIPELINE_NAME
 from catalog.connectors import configure_table, table_info
-from catalog.errors import SqlStreamError
+from catalog.errors import SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
 from catalog.store import Catalog
 from catalog.table import TableDef, ViewDef
@@ -31,6 +31,7 @@ from planner.bind.scope import Scope
 from planner.binder import Binder
 from planner.errors import PlanError
 from planner.explain import explain_plan
+from planner.late_rows import late_rows_nodes
 from planner.logical import BoundField, LogicalNode, Scan
 from planner.parse import parse, parse_expression
 from planner.physical import PhysicalPlan
@@ -131,9 +132,26 @@ def plan(
         applied.extend(n for n in names if n not in applied)
     name = PIPELINE_NAME.get(cfg) or _default_name(statement)
     try:
-        return PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
+        physical = PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
+        late_table = LATE_ROWS_SINK.get(cfg)
+        if late_table and not isinstance(statement, st.Query):
+            physical = _with_late_rows(physical, catalog, late_table, cfg)
+        return physical
     except SqlStreamError as e:
         raise _located(e, statement) from None
+
+
+def _with_late_rows(plan: PhysicalPlan, catalog: Catalog, name: str, cfg: Mapping[str, str]) -> PhysicalPlan:
+    """The plan with a side sink for the rows its window operators drop as late."""
+    obj = catalog.get(name)
+    if not isinstance(obj, TableDef):
+        raise PlanError(
+            f"'{LATE_ROWS_SINK.name}' = '{name}' names no table",
+            hint=did_you_mean(name, [t.name for t in catalog.tables()])
+            or "CREATE TABLE it first, with columns operator, event_time, watermark_time, row_json",
+        )
+    extra = late_rows_nodes(plan.nodes, obj, cfg)
+    return replace(plan, nodes=plan.nodes + extra)
 
 
 def explain(sql: str | st.Statement, catalog: Catalog, config: Mapping[str, str] | None = None) -> str:

@@ -23,6 +23,7 @@ from planner.numeric import (
     decimal_to_integral_sql,
     float_to_integral_sql,
     template,
+    wide,
     wrap_sql,
 )
 from planner.scalars import REWRITES, to_timestamp_ltz
@@ -85,7 +86,7 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
     if isinstance(node, _ARITHMETIC):
         operands = (infer(node.left, lookup), infer(node.right, lookup))
         return _Typing(operands, infer(node, lookup), node.sql(dialect=Flink))
-    if isinstance(node, exp.Neg | exp.Abs | exp.Round):
+    if isinstance(node, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil) and not node.args.get("to"):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     return None
 
@@ -99,7 +100,7 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     result = typing.result
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
-    if isinstance(n, exp.Neg | exp.Abs | exp.Round):
+    if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
         return _unary(n, typing.operands[0], result)
     assert isinstance(n, exp.Binary)
     left, right = n.left, n.right
@@ -110,12 +111,12 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         a_type, b_type = typing.operands
         if isinstance(n, exp.Mod):
             value = (
-                template(wrap_sql("CAST({a} AS HUGEINT) % {b}", result), a=left, b=right)
+                template(wrap_sql(f"CAST({{a}} AS {wide(result)}) % {{b}}", result), a=left, b=right)
                 if integral
                 else template(f"TRY_CAST({{a}} % {{b}} AS {result.duckdb()})", a=left, b=right)
             )
         elif integral:
-            value = template(wrap_sql("CAST({a} AS HUGEINT) // {b}", result), a=left, b=right)
+            value = template(wrap_sql(f"CAST({{a}} AS {wide(result)}) // {{b}}", result), a=left, b=right)
         else:
             value = template(decimal_divide_sql("{a}", a_type, "{b}", b_type, result), a=left, b=right)
         # NULL / 0 is NULL in Flink: the null check comes before the division.
@@ -131,23 +132,44 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     if isinstance(n, exp.Add | exp.Sub | exp.Mul):
         op = _SYMBOL[type(n)]
         if integral:
-            return template(wrap_sql("CAST({a} AS HUGEINT) " + op + " {b}", result), a=left, b=right)
+            return template(wrap_sql(f"CAST({{a}} AS {wide(result)}) {op} {{b}}", result), a=left, b=right)
         if result.name == "DECIMAL":  # Flink's widened type; NULL when even that overflows
-            return template(f"TRY_CAST({{a}} {op} {{b}} AS {result.duckdb()})", a=left, b=right)
+            return _decimal_arithmetic(op, left, right, typing)
     return n
+
+
+def _decimal_arithmetic(op: str, left: exp.Expr, right: exp.Expr, typing: _Typing) -> exp.Expr:
+    """Exact DECIMAL +, -, * in Flink's result type, NULL when the value does not fit it.
+    DuckDB multiplies in the operands' own widths (DECIMAL(10, 0) * DECIMAL(10, 2) in 64
+    bits, which overflows); Flink's are wider, so the left side is widened to 38 digits,
+    and a product beyond 38 digits (NULL in Flink) is caught before DuckDB would fail."""
+    result = typing.result.duckdb()
+    if op != "*":
+        return template(f"TRY_CAST({{a}} {op} {{b}} AS {result})", a=left, b=right)
+    (a_type, b_type) = typing.operands
+    scale = (a_type.scale or 0) + (b_type.scale or 0)
+    return template(
+        f"CASE WHEN abs(CAST({{a}} AS DOUBLE) * CAST({{b}} AS DOUBLE)) < 1e{38 - scale} "
+        f"THEN TRY_CAST(CAST({{a}} AS DECIMAL(38, {a_type.scale or 0})) * {{b}} AS {result}) END",
+        a=left,
+        b=right,
+    )
 
 
 def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
     """-x, ABS and ROUND of an integer wrap around (Java's -Integer.MIN_VALUE is itself);
     ROUND of a DOUBLE has no negative zero (Flink rounds through BigDecimal)."""
     x = n.this
-    if isinstance(n, exp.Neg):
-        return template(wrap_sql("-CAST({x} AS HUGEINT)", result), x=x) if result.is_integral else n
-    if isinstance(n, exp.Abs):
-        return template(wrap_sql("abs(CAST({x} AS HUGEINT))", result), x=x) if result.is_integral else n
+    if isinstance(n, exp.Floor | exp.Ceil):  # DuckDB's go through DOUBLE for integers
+        return x if result.is_integral else n
+    if isinstance(n, exp.Neg | exp.Abs):
+        if not result.is_integral:
+            return n
+        negated = "-CAST({x} AS %s)" if isinstance(n, exp.Neg) else "abs(CAST({x} AS %s))"
+        return template(wrap_sql(negated % wide(result), result), x=x)
     places = n.args.get("decimals") or exp.Literal.number(0)
     if result.is_integral:
-        return template(wrap_sql("round(CAST({x} AS HUGEINT), {r})", result), x=x, r=places)
+        return template(wrap_sql(f"round(CAST({{x}} AS {wide(result)}), {{r}})", result), x=x, r=places)
     if result.name == "DECIMAL":
         return template(f"TRY_CAST(round({{x}}, {{r}}) AS {result.duckdb()})", x=x, r=places)
     if arg.name in ("DOUBLE", "FLOAT"):
@@ -174,11 +196,13 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
     x = n.this
     if source.name == "BOOLEAN" and target.is_string:
         return template("CASE WHEN {x} THEN 'TRUE' WHEN NOT {x} THEN 'FALSE' END", x=x)
-    if source.name == "TIMESTAMP" and target.is_string:
-        # Flink prints exactly the type's fraction digits: TIMESTAMP(3) '... 00:00:00.000'
+    if source.is_timestamp and target.is_string:
+        # Flink prints exactly the type's fraction digits: TIMESTAMP(3) '... 00:00:00.000',
+        # and a TIMESTAMP_LTZ as local time in the session's zone, without an offset
         precision = source.precision if source.precision is not None else 6
         fraction = f" || '.' || left(strftime({{x}}, '%f') || '000', {precision})" if precision else ""
-        return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=x)
+        local = template("CAST({x} AS TIMESTAMP)", x=x) if source.name == "TIMESTAMP_LTZ" else x
+        return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=local)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     if target.name == "FLOAT" and source.name == "DOUBLE":  # Java: out of range is infinite
@@ -217,7 +241,7 @@ def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Exp
     if target.is_integral and source.name == "DECIMAL":
         return template(decimal_to_integral_sql("{x}", target), x=x)
     if target.is_integral and source.is_integral and BITS[source.name] > BITS[target.name]:
-        return template(wrap_sql("{x}", target), x=x)
+        return template(wrap_sql("{x}", target, via="HUGEINT"), x=x)  # a BIGINT's + 2^31 overflows
     if target.name == "DECIMAL" and source.is_numeric:  # overflow is NULL in Flink
         return exp.TryCast(this=x, to=exp.DataType.build(target.duckdb(), dialect="duckdb"))
     return _rewrite(n)
@@ -283,7 +307,9 @@ def _rewrite(n: exp.Expr) -> exp.Expr:
         return cls(this=source, to=target)
     if isinstance(n, exp.Floor | exp.Ceil) and n.args.get("to") is not None:
         unit = _unit(n.args["to"]).lower()
-        trunc = exp.func("date_trunc", exp.Literal.string(unit), n.this)
+        trunc: exp.Expr = exp.func("date_trunc", exp.Literal.string(unit), n.this)
+        if unit == "week":  # Flink's weeks start on Sunday, DuckDB's on Monday
+            trunc = template("date_trunc('week', {x} + INTERVAL 1 DAY) - INTERVAL 1 DAY", x=n.this)
         if isinstance(n, exp.Floor):
             return trunc
         return exp.Case(
@@ -349,6 +375,8 @@ def check_supported(node: exp.Expr) -> None:
         if not isinstance(sub, exp.Func) or isinstance(sub, _OPERATOR_NODES):
             continue
         name = function_name(sub)
+        if name == "TO_TIMESTAMP_LTZ" and any(a.is_string for a in sub.expressions):
+            raise UnsupportedError("TO_TIMESTAMP_LTZ of a string (with a format) is not supported yet")
         if name in FUNCTIONS or name in STRUCTURAL:
             continue
         if name in UNSUPPORTED:

@@ -8,10 +8,11 @@ options are never shown.
 
 from __future__ import annotations
 
-from catalog.config import CHECKPOINTING_INTERVAL, CHECKPOINTING_MODE, checkpointing_enabled
+from catalog.config import CHECKPOINTING_INTERVAL, CHECKPOINTING_MODE, LATE_ROWS_SINK, checkpointing_enabled
 from catalog.connectors import ChangelogMode, Guarantee, connector_spec
 from catalog.table import redact
 from planner.physical import (
+    LATE_ROWS_OUTPUT,
     AggCall,
     CalcSpec,
     CollectSpec,
@@ -204,6 +205,10 @@ def tree(plan: PhysicalPlan, root: Node, shown: set[int] | None = None) -> list[
             branch = "+- " if last else ":- "
             cont = "   " if last else ":  "
             src = plan.node(edge.source)
+            if edge.output == LATE_ROWS_OUTPUT:
+                lines.append(child_prefix + branch + f"LateRows(of {src.name}#{src.id}: the rows it "
+                             "drops behind the watermark)")  # fmt: skip
+                continue
             exchange = _exchange(edge)
             if exchange:
                 lines.append(child_prefix + branch + exchange)
@@ -231,6 +236,42 @@ def exactly_once_why(spec: SinkSpec) -> str:
         "two-phase commit on checkpoints where the server allows prepared transactions; "
         f"on a server with max_prepared_transactions = 0: {fallback}"
     )
+
+
+def _late_rows(plan: PhysicalPlan) -> list[str]:
+    """Where each window operator's late rows go: counted, and kept in a table when
+    ``table.exec.late-rows.sink`` is set (``planner/late_rows.py``)."""
+    windows = [
+        n for n in plan.nodes if isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime
+    ]
+    if not windows:
+        return []
+    out = ["", "== Late Rows =="]
+    for w in windows:
+        target = next((s for s in plan.sinks if _reads_late_rows(plan, s, w.id)), None)
+        if target is not None and isinstance(target.spec, SinkSpec):
+            out.append(f"{w.name}#{w.id}: counted (numLateRecordsDropped) and written to table "
+                       f"{target.spec.table} ({target.spec.guarantee.value})")  # fmt: skip
+        else:
+            out.append(f"{w.name}#{w.id}: dropped and counted (numLateRecordsDropped); "
+                       f"SET '{LATE_ROWS_SINK.name}' = '<table>' keeps them")  # fmt: skip
+    return out
+
+
+def _reads_late_rows(plan: PhysicalPlan, node: Node, window_id: int) -> bool:
+    """Whether ``node`` reads, through its inputs, the late-rows output of ``window_id``."""
+    todo, seen = [node], set()
+    while todo:
+        n = todo.pop()
+        if n.id in seen:
+            continue
+        seen.add(n.id)
+        for e in n.inputs:
+            if e.source == window_id and e.output == LATE_ROWS_OUTPUT:
+                return True
+            if not e.output:
+                todo.append(plan.node(e.source))
+    return False
 
 
 def explain_plan(plan: PhysicalPlan) -> str:
@@ -266,6 +307,7 @@ def explain_plan(plan: PhysicalPlan) -> str:
             out.append(line)
         else:
             out.append("query result: shown as it is computed")
+    out.extend(_late_rows(plan))
     sources = plan.sources
     out.append("")
     out.append("== Sources ==")

@@ -9,8 +9,8 @@ would run, so every integral result is computed one size up and wrapped back.
 Templates are DuckDB SQL with ``{x}`` placeholders, usable both as text (aggregates build
 SQL text) and as sqlglot trees (:func:`template`), so the two never drift apart.
 
->>> wrap_sql("a + b", DataType("INT"))
-'CAST(((CAST(a + b AS HUGEINT) + 2147483648) & 4294967295) - 2147483648 AS INTEGER)'
+>>> wrap_sql("CAST(a AS BIGINT) + b", DataType("INT"))
+'CAST(((CAST(CAST(a AS BIGINT) + b AS BIGINT) + 2147483648) & 4294967295) - 2147483648 AS INTEGER)'
 """
 
 from __future__ import annotations
@@ -24,11 +24,18 @@ _INT_RANGE = (-(2**31), 2**31 - 1)
 _LONG_RANGE = (-(2**63), 2**63 - 1)
 
 
-def wrap_sql(x: str, t: DataType) -> str:
-    """``x`` (any integer) reduced to ``t``'s width with two's-complement wrap-around."""
+def wide(t: DataType) -> str:
+    """The DuckDB type one size up from integral ``t``, where its arithmetic cannot overflow:
+    BIGINT for the int types (4x cheaper than HUGEINT, measured), HUGEINT for BIGINT."""
+    return "HUGEINT" if BITS[t.name] == 64 else "BIGINT"
+
+
+def wrap_sql(x: str, t: DataType, via: str | None = None) -> str:
+    """``x`` (an integer of type ``via``, by default :func:`wide`) reduced to ``t``'s width
+    with two's-complement wrap-around."""
     bits = BITS[t.name]
     half = 2 ** (bits - 1)
-    return f"CAST(((CAST({x} AS HUGEINT) + {half}) & {2**bits - 1}) - {half} AS {t.duckdb()})"
+    return f"CAST(((CAST({x} AS {via or wide(t)}) + {half}) & {2**bits - 1}) - {half} AS {t.duckdb()})"
 
 
 def float_to_integral_sql(x: str, t: DataType) -> str:
@@ -47,7 +54,7 @@ def float_to_integral_sql(x: str, t: DataType) -> str:
 def decimal_to_integral_sql(x: str, t: DataType) -> str:
     """Flink's DecimalDataUtils.castToIntegral: round down (toward zero), then Java's
     narrowing of a long (wrap-around)."""
-    return wrap_sql(f"CAST(trunc({x}) AS HUGEINT)", t)
+    return wrap_sql(f"CAST(trunc({x}) AS HUGEINT)", t, via="HUGEINT")
 
 
 def _unscaled(x: str, t: DataType) -> tuple[str, int, int]:

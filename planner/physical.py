@@ -42,11 +42,26 @@ class Field:
 
 @dataclass(frozen=True)
 class Edge:
-    """An input of a node: which node, and how its rows are spread over our subtasks."""
+    """An input of a node: which node, which of its outputs (``MAIN_OUTPUT``, or
+    ``LATE_ROWS_OUTPUT``: the rows a window operator dropped as late), and how its rows
+    are spread over our subtasks."""
 
     source: int
     partitioning: Partitioning = Partitioning.FORWARD
     keys: tuple[str, ...] = ()
+    output: int = 0
+
+
+MAIN_OUTPUT = 0
+LATE_ROWS_OUTPUT = 1
+# The columns of the late-rows output, which the window operators write and
+# ``planner.late_rows`` maps onto the user's table.
+LATE_ROWS_FIELDS = (
+    Field("operator", "STRING"),
+    Field("event_time", "TIMESTAMP(3)"),
+    Field("watermark_time", "TIMESTAMP(3)"),
+    Field("row_json", "STRING"),
+)
 
 
 # ---- operator specs ---------------------------------------------------------------------

@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from catalog.types import INT
 from planner.errors import UnsupportedError
-from planner.numeric import template
+from planner.numeric import template, wrap_sql
 
 Rewrite = Callable[[exp.Expr], exp.Expr]
 
@@ -41,7 +42,8 @@ def _timestampdiff(n: exp.Expr) -> exp.Expr:
     DuckDB's date_diff counts boundaries crossed, its date_sub counts whole units."""
     unit = n.args.get("unit")
     text = (unit.name if unit is not None else "").lower()
-    return exp.Anonymous(this="date_sub", expressions=[exp.Literal.string(text), n.expression, n.this])
+    diff = exp.Anonymous(this="date_sub", expressions=[exp.Literal.string(text), n.expression, n.this])
+    return template(wrap_sql("{d}", INT), d=diff)  # Flink's (int) of the long difference
 
 
 def _regexp_extract(n: exp.Expr) -> exp.Expr:
@@ -126,7 +128,7 @@ def _pad(n: exp.Expr) -> exp.Expr:
     """LPAD/RPAD: NULL for a negative length or an empty pad (DuckDB fails on the latter)."""
     name = "lpad" if n.args.get("is_left") else "rpad"
     return template(
-        "CASE WHEN {n} < 0 OR {p} = '' THEN NULL ELSE " + name + "({s}, {n}, {p}) END",
+        "CASE WHEN {n} < 0 OR {p} = '' THEN NULL ELSE " + name + "({s}, TRY_CAST({n} AS INTEGER), {p}) END",
         s=n.this,
         n=n.expression,
         p=n.args.get("fill_pattern") or exp.Literal.string(" "),
@@ -151,9 +153,15 @@ def _ascii(n: exp.Expr) -> exp.Expr:
 
 
 def _extract(n: exp.Expr) -> exp.Expr:
-    """EXTRACT(EPOCH ...) counts whole seconds (DuckDB's has a fraction)."""
-    if n.this.name.upper() == "EPOCH":
+    """EXTRACT as Flink: EPOCH counts whole seconds (DuckDB's has a fraction), MILLISECOND
+    is 0-999, DOW counts from Sunday = 1."""
+    unit = n.this.name.upper()
+    if unit == "EPOCH":
         return template("CAST(trunc(epoch({x})) AS BIGINT)", x=n.expression)
+    if unit == "MILLISECOND":  # the milliseconds of the second, not of the minute
+        return template("CAST(millisecond({x}) % 1000 AS BIGINT)", x=n.expression)
+    if unit == "DOW":  # 1 = Sunday, as DAYOFWEEK
+        return template("dayofweek({x}) + 1", x=n.expression)
     return n
 
 
@@ -184,7 +192,8 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
     else:
         raise UnsupportedError("UNIX_TIMESTAMP with a format that is not a constant")
     return template(
-        f"CASE WHEN {{s}} IS NULL THEN NULL ELSE coalesce(CAST(epoch({{t}}) AS BIGINT), {_LONG_MIN}) END",
+        "CASE WHEN {s} IS NULL THEN NULL "  # read in the session's time zone
+        f"ELSE coalesce(CAST(epoch(CAST({{t}} AS TIMESTAMPTZ)) AS BIGINT), {_LONG_MIN}) END",
         s=n.this,
         t=parsed,
     )
@@ -192,10 +201,12 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
 
 def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:
     """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils)."""
-    millis = "({e}) * 1000" if precision == 0 else "({e})"
+    millis = "CAST(trunc({e}) AS BIGINT) * 1000" if precision == 0 else "CAST(trunc({e}) AS BIGINT)"
+    # exact milliseconds (DuckDB's to_timestamp goes through a DOUBLE of seconds)
     return template(
-        f"CASE WHEN {millis} BETWEEN {_MIN_EPOCH_MILLIS} AND {_MAX_EPOCH_MILLIS} "
-        f"THEN to_timestamp(CAST({millis} AS DOUBLE) / 1000) END",
+        f"CASE WHEN ({{e}}) BETWEEN {_MIN_EPOCH_MILLIS // (1000 if precision == 0 else 1)} "
+        f"AND {_MAX_EPOCH_MILLIS // (1000 if precision == 0 else 1)} "
+        f"THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds({millis} * 1000) END",
         e=epoch,
     )
 

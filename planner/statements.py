@@ -105,7 +105,8 @@ class Reset(Statement):
 @dataclass(frozen=True)
 class Show(Statement):
     """SHOW TABLES | VIEWS | FUNCTIONS | JOBS | CATALOGS | DATABASES | CREATE TABLE t |
-    CREATE VIEW v | COLUMNS FROM t; ``what`` is the lower-case, underscore-joined kind."""
+    CREATE VIEW v | COLUMNS FROM t | STATE FOR JOB 'j' (``name``: the job); ``what`` is the
+    lower-case, underscore-joined kind."""
 
     what: str
     name: str | None = None

@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, DataType, parse_type
 from planner.dialect import Flink
+from planner.errors import PlanError
 from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
 
 Lookup = Callable[[str], DataType]
@@ -218,6 +219,24 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if rule == COMMON and args:
         return _common([_infer(a, lookup) for a in args])
     return STRING
+
+
+def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
+    """Refuse the comparisons Flink's validator refuses, which DuckDB would instead try to
+    run by casting each row's text (and fail on the first row that is no number or date):
+    a string with a number, and a DATE with a TIMESTAMP."""
+    for sub in node.walk():
+        if not isinstance(sub, exp.EQ | exp.NEQ | exp.LT | exp.LTE | exp.GT | exp.GTE):
+            continue
+        left, right = _infer(sub.left, lookup), _infer(sub.right, lookup)
+        names = {left.name, right.name}
+        string_number = (left.is_string and right.is_numeric) or (left.is_numeric and right.is_string)
+        if string_number or names == {"DATE", "TIMESTAMP"}:
+            a, b = left.with_nullable(True).sql(), right.with_nullable(True).sql()
+            raise PlanError(
+                f"cannot compare {a} with {b}: implicit type conversion between them is not supported",
+                hint=f"CAST one side to the other's type, e.g. CAST(... AS {b})",
+            )
 
 
 def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:

@@ -11,6 +11,11 @@ each call of ``crash_point(name)`` the process dies with that probability. A see
 - ``pre_commit``: a sink has pre-committed, the checkpoint is not complete yet;
 - ``before_commit``: the checkpoint is complete, its sinks have not committed;
 - ``after_commit``: some sinks have committed, maybe not all.
+
+``SQLSTREAM_TEST_BROKEN_SINK`` breaks sinks on purpose, to prove that ``sqlstream verify``
+catches a sink that does not keep its promise (never set outside such tests):
+``skip-recovery``: on restart a sink does not commit the transactions the restored
+checkpoint recorded, and aborts them with the other leftovers (their rows are lost).
 """
 
 from __future__ import annotations
@@ -25,6 +30,14 @@ for part in filter(None, (p.strip() for p in _SPEC.split(","))):
     name, _, chance = part.partition(":")
     _POINTS[name] = float(chance or 1.0)
 _RNG = random.Random(os.environ.get("SQLSTREAM_CRASH_SEED"))
+
+
+_BROKEN = set(filter(None, os.environ.get("SQLSTREAM_TEST_BROKEN_SINK", "").split(",")))
+
+
+def broken_sink(behaviour: str) -> bool:
+    """Whether sinks are broken on purpose this way (tests of ``sqlstream verify`` only)."""
+    return behaviour in _BROKEN
 
 
 def enabled() -> bool:

@@ -216,6 +216,7 @@ def build(
                     router = _Hash(chans, edge.keys, workers[(src.id, i)].run)
                 else:
                     router = _RoundRobin(chans, start=i)
+                router.output = edge.output
                 routers.setdefault((src.id, i), []).append(router)
 
     for node in plan.nodes:

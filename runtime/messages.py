@@ -38,8 +38,19 @@ class EndOfInput:
     """A bounded input is exhausted; after it nothing else comes on this channel."""
 
 
+@dataclass(frozen=True, slots=True)
+class SideOutput:
+    """A batch for another output of the operator than its main one (``output``: e.g.
+    ``planner.physical.LATE_ROWS_OUTPUT``); the task sends it only on the edges that read
+    that output. Signals go on every edge, so a side output's consumer sees the same
+    watermarks, barriers and end of input."""
+
+    batch: pa.RecordBatch
+    output: int
+
+
 Signal = Watermark | Idle | Barrier | EndOfInput
-Message = pa.RecordBatch | Signal
+Message = pa.RecordBatch | Signal | SideOutput
 
 # The largest watermark: sent when all bounded input is read, so every window fires.
 MAX_WATERMARK = 2**63 - 1

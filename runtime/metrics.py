@@ -7,14 +7,21 @@ turns them into a JSON-able dict::
      "rows_read", "rows_written", "rows_per_second", "late_rows_dropped",
      "operators": [{"id", "name", "kind", "parallelism", "rows_in", "rows_out",
                     "rows_in_per_s", "rows_out_per_s", "late_rows_dropped",
-                    "watermark_ms", "queue_fill", "busy_ms", "state_rows", "state_bytes",
-                    "subtasks": [{"subtask", "rows_in", "rows_out", ...}, ...]}, ...]}
+                    "watermark_ms", "watermark_lag_ms", "queue_fill", "busy_ms", "state_rows",
+                    "state_bytes", "pending_records", "commits", "commit_ms_last",
+                    "subtasks": [{"subtask", "rows_in", "rows_out", ...,
+                                  "partitions": {"topic-0": {"offset", "pending"}}}]}, ...]}
 
 ``rows_read`` counts rows out of the sources, ``rows_written`` rows into sinks and
 collect nodes; ``rows_per_second`` is ``rows_read`` over the elapsed time. ``busy_ms`` is
 the time a subtask spent in its operator (``process_batch``; a source's reader polls that
 returned rows), summed over the subtasks, as Flink's ``accumulatedBusyTime``: its growth
 per second of wall time says how close the operator is to being the bottleneck.
+``watermark_lag_ms`` is how far the watermark is behind the wall clock now (None without
+a watermark). ``partitions`` (a source) is each split's next offset and how many records
+wait behind it (Kafka: the log end seen by the last fetch minus the position);
+``pending_records`` sums them. ``commits`` / ``commit_ms_*`` (a sink) time its commits
+of checkpointed transactions, the last step of two-phase commit.
 """
 
 from __future__ import annotations
@@ -50,6 +57,17 @@ class OperatorMetrics:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     gate: InputGate | None = None
+    # a source: split -> (next offset, records behind it); updated by the reader
+    partitions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # a sink: commits of checkpointed transactions and how long they took
+    commits: int = 0
+    commit_ms_total: float = 0.0
+    commit_ms_last: float | None = None
+
+    def commit_took(self, ms: float) -> None:
+        self.commits += 1
+        self.commit_ms_total += ms
+        self.commit_ms_last = ms
 
     @property
     def queue_fill(self) -> float:
@@ -61,6 +79,10 @@ class OperatorMetrics:
 
     def as_dict(self) -> dict[str, Any]:
         secs = self.elapsed()
+        watermark = (
+            None if self.watermark_ms in (NO_WATERMARK, MAX_WATERMARK) else self.watermark_ms
+        )
+        partitions = dict(self.partitions)
         return {
             "subtask": self.subtask,
             "rows_in": self.rows_in,
@@ -71,13 +93,17 @@ class OperatorMetrics:
             "batches_out": self.batches_out,
             "late_rows_dropped": self.late_rows_dropped,
             # None before the first watermark and after the final one (end of input)
-            "watermark_ms": None
-            if self.watermark_ms in (NO_WATERMARK, MAX_WATERMARK)
-            else self.watermark_ms,
+            "watermark_ms": watermark,
+            "watermark_lag_ms": None if watermark is None else int(time.time() * 1000) - watermark,
             "queue_fill": self.queue_fill,
             "busy_ms": self.busy_ms,
             "state_rows": self.state_rows,
             "state_bytes": self.state_bytes,
+            "partitions": {k: {"offset": o, "pending": p} for k, (o, p) in sorted(partitions.items())},
+            "pending_records": sum(p for _, p in partitions.values()),
+            "commits": self.commits,
+            "commit_ms_total": self.commit_ms_total,
+            "commit_ms_last": self.commit_ms_last,
             "state_tables": dict(self.state_tables),
         }
 
@@ -117,6 +143,8 @@ class JobMetrics:
             rows_in = sum(s["rows_in"] for s in subs)
             rows_out = sum(s["rows_out"] for s in subs)
             wms = [s["watermark_ms"] for s in subs]
+            watermark = min((w for w in wms if w is not None), default=None)
+            lasts = [s["commit_ms_last"] for s in subs if s["commit_ms_last"] is not None]
             op = {
                 "id": info.id,
                 "name": info.name,
@@ -127,11 +155,15 @@ class JobMetrics:
                 "rows_in_per_s": rows_in / secs,
                 "rows_out_per_s": rows_out / secs,
                 "late_rows_dropped": sum(s["late_rows_dropped"] for s in subs),
-                "watermark_ms": min((w for w in wms if w is not None), default=None),
+                "watermark_ms": watermark,
+                "watermark_lag_ms": None if watermark is None else int(time.time() * 1000) - watermark,
                 "queue_fill": max((s["queue_fill"] for s in subs), default=0.0),
                 "busy_ms": sum(s["busy_ms"] for s in subs),
                 "state_rows": sum(s["state_rows"] for s in subs),
                 "state_bytes": sum(s["state_bytes"] for s in subs),
+                "pending_records": sum(s["pending_records"] for s in subs),
+                "commits": sum(s["commits"] for s in subs),
+                "commit_ms_last": max(lasts, default=None),
                 "state_tables": _sum_tables(s["state_tables"] for s in subs),
                 "subtasks": subs,
             }

@@ -39,14 +39,17 @@ from runtime.channels import InputGate
 from runtime.checkpoint.control import SubtaskCheckpoints
 from runtime.checkpoint.messages import Ack, CheckpointComplete, Release, TriggerBarrier
 from runtime.faults import crash_point
-from runtime.messages import MAX_WATERMARK, Barrier, EndOfInput, Idle, Message, Watermark
+from runtime.messages import MAX_WATERMARK, Barrier, EndOfInput, Idle, Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK, OperatorMetrics
 from runtime.operator import Operator, SourceOperator, now_ms
 from runtime.state.duckdb_state import write_snapshot
 
 
 class Router:
-    """Where a subtask's output goes on one outgoing edge (see ``runtime/graph.py``)."""
+    """Where a subtask's output goes on one outgoing edge (see ``runtime/graph.py``);
+    ``output`` is the operator output the edge reads (0: the main one)."""
+
+    output = 0
 
     async def send(self, message: Message) -> None:
         raise NotImplementedError
@@ -123,7 +126,16 @@ class Task:
                     continue
                 self.metrics.rows_out += m.num_rows
                 self.metrics.batches_out += 1
-            elif isinstance(m, Watermark):
+                for r in self.routers:
+                    if not r.output:
+                        await r.send(m)
+                continue
+            if isinstance(m, SideOutput):
+                for r in self.routers:
+                    if r.output == m.output:
+                        await r.send(m.batch)
+                continue
+            if isinstance(m, Watermark):
                 if m.ts_ms <= self.out_wm:
                     continue
                 self.out_wm = m.ts_ms

@@ -5,6 +5,12 @@
     sqlstream -f FILE.sql         the same (Flink's SQL client spelling)
     sqlstream explain FILE.sql    plan every INSERT/SELECT of a script and print EXPLAIN
     sqlstream -e "SQL"            run statements given on the command line
+    sqlstream verify FILE.sql [--rows N] [--kills N] [--seed S] [--in-place]
+                                  run the script over a bounded slice of its sources into
+                                  shadow sinks, cleanly and under SIGKILLs, and compare
+    sqlstream state PATH|JOB [SQL]
+                                  query a checkpoint or savepoint (a job's newest, by
+                                  pipeline.name) read-only in DuckDB; no SQL: a small shell
     sqlstream stop [--savepoint] PID
                                   stop a running 'sqlstream run' (SIGTERM); with --savepoint
                                   it first takes a savepoint (SIGUSR1) and prints its path
@@ -40,11 +46,14 @@ import planner
 from catalog.config import CHECKPOINT_RESUME, PARALLELISM, REST_PORT, SAVEPOINT_PATH
 from catalog.errors import SqlStreamError
 from planner import statements as st
+from planner.explain import explain_plan
+from runtime.state.compat import compatibility_text
 from sqlstream.errors import format_error
 from sqlstream.jobs import JobHandle
 from sqlstream.render import render_changelog_row, render_table
 from sqlstream.results import Result, ResultKind
 from sqlstream.session import Session, connect
+from sqlstream.state import run_state_command
 
 
 class Stop(Exception):
@@ -68,10 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-checkpoint", metavar="PATH", help="run: resume from this checkpoint")
     p.add_argument("--from-savepoint", metavar="PATH", help="run: resume from this savepoint")
     p.add_argument("--savepoint", action="store_true", help="stop: take a savepoint first")
+    p.add_argument("--rows", type=int, help="verify: rows to read from each source (datagen, Kafka)")
+    p.add_argument("--kills", type=int, default=10, help="verify: SIGKILLs of the chaos run (default 10)")
+    p.add_argument("--seed", type=int, default=1, help="verify: seed of the chaos schedule")
+    p.add_argument("--in-place", action="store_true",
+                   help="verify: the chaos run writes into the real sinks (the clean run into shadows)")
+    p.add_argument("--crash-points", metavar="P,P", default="",
+                   help="verify: kill only at these points (processing, alignment, async_snapshot, "
+                   "pre_commit, before_commit, after_commit, timer); default: all")  # fmt: skip
     p.add_argument("--web", type=int, metavar="PORT",
                    help="serve the job dashboard on PORT (0: any free), as -D rest.port=PORT")  # fmt: skip
-    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop"], help=argparse.SUPPRESS)
+    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop", "state", "verify"],
+                   help=argparse.SUPPRESS)  # fmt: skip
     p.add_argument("path", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("query", nargs="?", help=argparse.SUPPRESS)
     return p
 
 
@@ -100,6 +119,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
         config[REST_PORT.name] = str(args.web)
     if args.command == "stop":
         return stop_process(args.path, args.savepoint)
+    if args.command == "state":
+        return state_command(args.path, args.query, config, args.debug)
+    if args.command == "verify":
+        points = tuple(p.strip() for p in args.crash_points.split(",") if p.strip())
+        return verify(args.path, args.rows, args.kills, args.seed, config, args.debug, points, args.in_place)
     if args.command == "run" or args.file:
         restore_from = args.from_savepoint or args.from_checkpoint
         if restore_from:
@@ -118,7 +142,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
             if not path:
                 print(f"Error: 'sqlstream {args.command}' needs a FILE.sql", file=sys.stderr)
                 return 2
-            return run_file(session, Path(path), explain_only=args.command == "explain", debug=args.debug)
+            if args.command == "explain":
+                restore = args.from_savepoint or args.from_checkpoint
+                return explain_file(session, Path(path), restore, args.debug)
+            return run_file(session, Path(path), debug=args.debug)
         if args.execute:
             return run_script(session, args.execute, None, debug=args.debug)
         if not sys.stdin.isatty():
@@ -128,6 +155,38 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return run_repl(session, debug=args.debug)
     finally:
         session.close()
+
+
+def state_command(target: str | None, query: str | None, config: dict[str, str], debug: bool) -> int:
+    """``sqlstream state PATH|JOB [SQL]``."""
+    if not target:
+        print("Error: 'sqlstream state' needs a checkpoint folder or a job's pipeline.name",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        return run_state_command(target, query, config, sys.stdout)
+    except BrokenPipeError:
+        raise
+    except Exception as e:
+        _report(e, query, None, debug)
+        return 1
+
+
+def verify(path: str | None, rows: int | None, kills: int, seed: int, config: dict[str, str],
+           debug: bool, points: tuple[str, ...] = (), in_place: bool = False) -> int:  # fmt: skip
+    """``sqlstream verify FILE.sql``."""
+    if not path:
+        print("Error: 'sqlstream verify' needs a FILE.sql", file=sys.stderr)
+        return 2
+    from sqlstream.verify.command import verify_command
+
+    try:
+        return verify_command(Path(path), rows, kills, seed, config, sys.stdout, points, in_place)
+    except BrokenPipeError:
+        raise
+    except Exception as e:
+        _report(e, None, path, debug)
+        return 1
 
 
 def stop_process(pid_text: str | None, savepoint: bool) -> int:
@@ -162,14 +221,29 @@ def _report(error: BaseException, source: str | None, filename: str | None, debu
     print(format_error(error, source, filename), file=sys.stderr)
 
 
-def explain_script(session: Session, text: str, filename: str, debug: bool = False) -> int:
-    """Execute the DDL and SET statements of a script and EXPLAIN its INSERTs and queries."""
+def explain_file(session: Session, path: Path, restore: str | None, debug: bool) -> int:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        print(f"Error: cannot read {path}: {e.strerror}", file=sys.stderr)
+        return 1
+    return explain_script(session, text, str(path), debug, restore)
+
+
+def explain_script(
+    session: Session, text: str, filename: str, debug: bool = False, restore: str | None = None
+) -> int:
+    """Execute the DDL and SET statements of a script and EXPLAIN its INSERTs and queries;
+    with ``restore`` (``--from-savepoint``), also say which operators' state carries over."""
     try:
         statements = planner.parse(text)
         for s in statements:
             if isinstance(s, st.Insert | st.StatementSet | st.Query):
                 print(f"-- line {s.line}: {s.sql.splitlines()[0][:70]}")
-                print(planner.explain(s, session.catalog, session.config.effective()))
+                plan = planner.plan(s, session.catalog, session.config.effective())
+                print(explain_plan(plan))
+                if restore and not isinstance(s, st.Query):
+                    print(compatibility_text(plan, restore))
             elif isinstance(s, st.Explain):
                 print(planner.explain(s.statement, session.catalog, session.config.effective()))
             else:

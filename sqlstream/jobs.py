@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ from catalog.errors import SqlStreamError
 from planner.physical import ROW_KIND_COLUMN, PhysicalPlan, SinkSpec
 from runtime.job import Job
 from runtime.restart import RestartStrategy, run_with_restarts
+from sqlstream.prometheus import MetricsServer
 
 _END = object()
 
@@ -48,6 +49,7 @@ class JobManager:
         self._thread: threading.Thread | None = None
         self._jobs: dict[str, JobHandle] = {}
         self._lock = threading.Lock()
+        self.metrics_server: MetricsServer | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -63,6 +65,18 @@ class JobManager:
         handle = JobHandle(plan, sql, self.loop)
         self._jobs[handle.id] = handle
         return handle
+
+    def serve_metrics(self, ports: Sequence[int], host: str = "0.0.0.0") -> MetricsServer | None:
+        """Start the Prometheus endpoint (``metrics.reporter.prom.port``) unless it runs;
+        returns it when it was started now, None when it already ran."""
+        if self.metrics_server is not None:
+            return None
+        self.metrics_server = MetricsServer(ports, self._running_metrics, host)
+        return self.metrics_server
+
+    def _running_metrics(self) -> list[tuple[dict[str, Any], int]]:
+        """What the endpoint shows: the running jobs (as Flink, a finished job leaves it)."""
+        return [(h.metrics(), len(h.restarts)) for h in self.all() if not h.done]
 
     def query(self, plan: PhysicalPlan, sql: str) -> QueryHandle:
         return QueryHandle(plan, sql, self.loop)
@@ -81,6 +95,9 @@ class JobManager:
             handle.cancel()
         for handle in self._jobs.values():
             handle.wait(timeout=10)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+            self.metrics_server = None
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:

@@ -18,14 +18,17 @@ from typing import Any
 
 import planner
 from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
-from catalog.config import DML_SYNC, REST_BIND_ADDRESS, REST_PORT
+from catalog.config import DML_SYNC, PROMETHEUS_HOST, PROMETHEUS_PORT, REST_BIND_ADDRESS, REST_PORT
 from catalog.errors import CatalogError, SqlStreamError
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
 from planner.functions import FUNCTIONS
+from runtime.state.inspect import newest
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
+from sqlstream.prometheus import MetricsServer
 from sqlstream.results import Result, ResultKind
+from sqlstream.state import OPERATOR_COLUMNS, locate, open_newest, operator_rows, run_state_query, state_calls
 from sqlstream.web.server import Dashboard
 
 DASHBOARD_KEYS = (REST_PORT.name, REST_BIND_ADDRESS.name)
@@ -121,12 +124,18 @@ class Session:
             return Result.text(planner.explain(s.statement, self.catalog, self.config.effective()))
         if isinstance(s, st.Insert | st.StatementSet):
             plan = planner.plan(s, self.catalog, self.config.effective())
+            server = self._serve_metrics()
             handle = self.jobs.submit(plan, s.sql)
             result = Result(ResultKind.JOB, job=handle)
             result.message = f"Job '{handle.id}' submitted ({handle.name}); {handle.guarantee_text}."
+            if server is not None:
+                result.message += f" Metrics: {server.url}"
             if DML_SYNC.get(self.config):
                 handle.wait()
             return result
+        if isinstance(s, st.Query) and state_calls(s.query):
+            columns, found = run_state_query(s.query, self.newest_checkpoint)
+            return Result.table(columns, found)
         if isinstance(s, st.Query):
             plan = planner.plan(s, self.catalog, self.config.effective())
             query = self.jobs.query(plan, s.sql)
@@ -139,6 +148,26 @@ class Session:
             handle.cancel()
             return Result.ok(f"Job '{handle.id}' stopped.")
         raise SqlStreamError(f"{type(s).__name__} is not supported yet", line=s.line, col=s.col)
+
+    def newest_checkpoint(self, job: str) -> Path:
+        """The newest complete checkpoint of a job of this session (by id), or of any job
+        by its ``pipeline.name`` under ``state.checkpoints.dir``."""
+        handle = next((h for h in self.jobs.all() if h.id == job or h.id.startswith(job)), None)
+        if handle is None:
+            return locate(job, self.config)
+        control = handle.job.checkpoints
+        if control is None:
+            raise SqlStreamError(
+                f"job '{handle.id}' takes no checkpoints, so it has no state to read",
+                hint="SET 'execution.checkpointing.interval' before starting the job",
+            )
+        return newest(control.storage.root, control.storage.job_name)
+
+    def _serve_metrics(self) -> MetricsServer | None:
+        ports = PROMETHEUS_PORT.get(self.config)
+        if not ports:
+            return None
+        return self.jobs.serve_metrics(ports, PROMETHEUS_HOST.get(self.config) or "0.0.0.0")
 
     # ---- SHOW / DESCRIBE -------------------------------------------------------------
     def _show(self, s: st.Show) -> Result:
@@ -158,6 +187,10 @@ class Session:
             result = Result.table(columns, rows)
             result.full_width = ("dashboard",)
             return result
+        if what == "state" and s.name:
+            job = s.name
+            with open_newest(lambda: self.newest_checkpoint(job)) as reader:
+                return Result.table(OPERATOR_COLUMNS, operator_rows(reader))
         if what == "catalogs":
             return Result.table(["catalog name"], [("default_catalog",)])
         if what == "databases":

@@ -14,6 +14,7 @@ from planner import codegen
 from planner.bind.scope import Scope, _err, _ref
 from planner.errors import UnsupportedError
 from planner.logical import BoundField, LogicalNode
+from planner.typecheck import check_comparisons
 
 ParseExpression = Callable[[str], exp.Expr]
 ParseQuery = Callable[[str], exp.Expr]
@@ -64,8 +65,10 @@ class ColumnBinder:
             return n
 
         bound = expr.copy().transform(visit)
+        types = {sf.field.name: sf.field.type for sf in scope.fields}
         try:
             codegen.check_supported(bound)
+            check_comparisons(bound, types.__getitem__)
         except SqlStreamError as e:
             raise _err(e, expr) from None
         return bound

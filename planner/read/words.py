@@ -71,6 +71,16 @@ class WordReader(SqlReader):
             kind = self.words[2]
             name = self.name_at(3, f"SHOW CREATE {kind}")
             return st.Show(what=f"create_{kind.lower()}", name=name, **self.pos)
+        if what == "STATE":
+            if self.words[2:4] != ["FOR", "JOB"] or len(self.tokens) != 5 or (
+                self.tokens[4].token_type != TokenType.STRING
+            ):
+                raise self.parse_error(
+                    "SHOW STATE needs a job in quotes",
+                    self.tokens[min(len(self.tokens) - 1, 2)],
+                    hint="SHOW STATE FOR JOB '<job id or pipeline.name>'",
+                )
+            return st.Show(what="state", name=self.tokens[4].text, **self.pos)
         if what == "COLUMNS" and len(self.words) > 2 and self.words[2] in ("FROM", "IN"):
             return st.Show(what="columns", name=self.name_at(3, "SHOW COLUMNS FROM"), **self.pos)
         known = ("MODULES", "FULL", "CURRENT", "USER", "JARS", "PARTITIONS", "PROCEDURES", "CREATE")

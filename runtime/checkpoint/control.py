@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -35,7 +36,17 @@ from pathlib import Path
 from typing import Any
 
 from catalog.config import CHECKPOINT_RESUME, IGNORE_UNCLAIMED_STATE, SAVEPOINT_PATH
-from planner.physical import JoinSpec, Node, Partitioning, PhysicalPlan, SinkSpec, SourceSpec, to_json_value
+from catalog.table import redact
+from planner.physical import (
+    JoinSpec,
+    LookupJoinSpec,
+    Node,
+    Partitioning,
+    PhysicalPlan,
+    SinkSpec,
+    SourceSpec,
+    to_json_value,
+)
 from runtime.channels import InputGate
 from runtime.checkpoint.coordinator import CheckpointConfig, CheckpointCoordinator
 from runtime.checkpoint.messages import (
@@ -97,6 +108,17 @@ def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
         return "true" if subtask == 0 else "false"
     cols = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)
     return f"(hash({cols}) % {parallelism})::INTEGER = {subtask}"
+
+
+def redacted(plan: PhysicalPlan) -> PhysicalPlan:
+    """The plan as a checkpoint keeps it: passwords in connector options masked."""
+    nodes = []
+    for n in plan.nodes:
+        spec = n.spec
+        if isinstance(spec, SourceSpec | SinkSpec | LookupJoinSpec):
+            n = dataclasses.replace(n, spec=dataclasses.replace(spec, options=redact(spec.options)))
+        nodes.append(n)
+    return dataclasses.replace(plan, nodes=tuple(nodes), config=redact(plan.config))
 
 
 @dataclass
@@ -190,6 +212,7 @@ class CheckpointControl:
             parallelism,
         )
         self.coordinator.node_fingerprints = self.node_prints
+        self.coordinator.plan_json = redacted(plan).to_json(None)
 
     def send(self, message: ToCoordinator) -> None:
         """A subtask's message to the coordinator (handled in order by ``_serve``)."""

@@ -129,6 +129,7 @@ class CheckpointCoordinator:
         self.failure: BaseException | None = None
         self._wake = asyncio.Event()
         self.node_fingerprints: dict[str, str] = {}  # stored in the metadata (restore checks)
+        self.plan_json = ""  # stored in the metadata (reading the state back)
         self._committing: set[asyncio.Task[None]] = set()
 
     # ---- triggering -------------------------------------------------------------------
@@ -194,6 +195,7 @@ class CheckpointCoordinator:
             savepoint=pending.savepoint,
             parallelism=dict(self.parallelism),
             nodes=dict(self.node_fingerprints),
+            plan=self.plan_json,
         )
         for (node, subtask), ack in sorted(pending.acks.items()):
             section = {"source": metadata.sources, "operator": metadata.operators, "sink": metadata.sinks}[

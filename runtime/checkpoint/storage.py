@@ -52,6 +52,7 @@ class CheckpointMetadata:
     sinks: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> subtask -> handle
     stats: dict[str, Any] = field(default_factory=dict)
     nodes: dict[str, str] = field(default_factory=dict)  # node id -> fingerprint of that node
+    plan: str = ""  # the physical plan's JSON: what ``sqlstream state`` decodes the files with
 
     def to_json(self) -> str:
         data = {"format_version": FORMAT_VERSION, **self.__dict__}

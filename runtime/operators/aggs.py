@@ -68,7 +68,7 @@ def result_sql(expr: str, t: DataType) -> str:
     Flink's Java accumulator does (it does not fail the job); a DECIMAL one that overflows
     is NULL."""
     if t.is_integral:
-        return wrap_sql(expr, t)
+        return wrap_sql(expr, t, via="HUGEINT")  # DuckDB's sum of integers is a HUGEINT
     if t.name == "DECIMAL":
         return f"TRY_CAST({expr} AS {t.duckdb()})"
     return f"CAST({expr} AS {t.duckdb()})"

@@ -234,3 +234,13 @@ class GroupAggregateOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "state"):
             self.state.close()
+
+
+def state_view(spec: GroupAggregateSpec, relation: str) -> str:
+    """SQL over the ``acc`` state of every subtask (``relation``, with a ``subtask``
+    column): one readable row per key with its current result and how many input rows
+    it counts (``row_count``, retractions subtracted). Used by ``sqlstream state``."""
+    keys = [q(k) for k in spec.keys]
+    aggs = [f"{_final(i, a, '')} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
+    cols = ", ".join(["subtask", *keys, "__cnt AS row_count", *aggs])
+    return f"SELECT {cols} FROM {relation} ORDER BY {', '.join(['subtask', *keys])}"

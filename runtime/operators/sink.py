@@ -12,6 +12,7 @@ coordinator's ``CheckpointComplete`` message, never as a call from another task.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
@@ -21,7 +22,7 @@ from planner.physical import SinkSpec
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SinkWriter
 from runtime.connectors.registry import create_sink
-from runtime.faults import crash_point
+from runtime.faults import broken_sink, crash_point
 from runtime.messages import Message
 from runtime.operator import Operator, OperatorContext, Snapshot
 
@@ -53,7 +54,10 @@ class SinkOp(Operator):
         if self.recover_handles is not None:
             # Before any data: commit the handles of the restored checkpoint (idempotent),
             # then let the writer abort what else it left open.
-            await writer.recover(self.recover_handles)
+            handles = self.recover_handles
+            if broken_sink("skip-recovery"):
+                handles = []  # a sink broken on purpose: what the checkpoint recorded is lost
+            await writer.recover(handles)
 
     def _writer(self) -> SinkWriter:
         assert self.writer is not None, "the sink is not open"
@@ -72,7 +76,9 @@ class SinkOp(Operator):
         """Checkpoint ``checkpoint_id`` is complete: commit its handle and older ones."""
         writer = self._writer()
         for n in sorted(k for k in self.pending_handles if k <= checkpoint_id):
+            start = time.perf_counter()
             await writer.commit(n, self.pending_handles[n])
+            self.metrics.commit_took((time.perf_counter() - start) * 1000)
             del self.pending_handles[n]
         crash_point("after_commit")
 

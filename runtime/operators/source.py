@@ -52,6 +52,7 @@ class SourceOp(SourceOperator):
             else:
                 self.reader.restore(restored.positions[0])
         await self.reader.open()
+        self.metrics.partitions = self.reader.metrics.partitions  # consumer lag, shared
         self._opened = True
 
     async def snapshot(self, checkpoint_id: int) -> Snapshot:

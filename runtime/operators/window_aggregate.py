@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.config import COMPACT_MIN_ROWS
-from planner.physical import INPUT_RELATION, WindowAggregateSpec
+from planner.physical import INPUT_RELATION, LATE_ROWS_FIELDS, LATE_ROWS_OUTPUT, WindowAggregateSpec
 from runtime.batches import conform, output_schema, q
-from runtime.messages import Message
+from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
@@ -84,6 +84,13 @@ class WindowAggregateOp(Operator):
         self.merges = [x for i, a in enumerate(spec.aggs) for x in A.merge_items(i, a)]
         self.compacted_rows = 0
         self.compact_min = COMPACT_MIN_ROWS.get(self.ctx.config)  # and 2x the live rows
+        # a side sink reads the rows dropped as late (table.exec.late-rows.sink)
+        self.keeps_late_rows = any(
+            e.source == self.node.id and e.output == LATE_ROWS_OUTPUT
+            for n in self.ctx.plan.nodes
+            for e in n.inputs
+        )
+        self.late: list[pa.RecordBatch] = []
 
     # ---- ingest --------------------------------------------------------------------------
     def _timed(self, now: int) -> str:
@@ -179,6 +186,8 @@ class WindowAggregateOp(Operator):
             keep = pc.fill_null(pc.greater_equal(raw, self.late_ts * per_ms), False)
             kept = batch.filter(keep)
             self.metrics.late_rows_dropped += batch.num_rows - kept.num_rows
+            if self.keeps_late_rows:
+                self.late.append(batch.filter(pc.invert(keep)))
             if kept.num_rows == 0:
                 return kept, None
             batch = kept
@@ -187,13 +196,39 @@ class WindowAggregateOp(Operator):
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         batch, lo = self._drop_late(batch)
+        out: list[Message] = []
+        if self.late:
+            late, self.late = self.late, []
+            out = [SideOutput(await self.ctx.run(self._late_rows, late[0]), LATE_ROWS_OUTPUT)]
         if lo is None or batch.num_rows == 0:
-            return []
+            return out
         now = now_ms()
         await self.ctx.run(self._ingest, batch, now)
         first = lo + self.window.gap_ms if self.session else self._first_end(lo)
         self.next_fire = min(self.next_fire, first)
-        return []
+        return out
+
+    def _late_rows(self, late: pa.RecordBatch) -> pa.RecordBatch:
+        """The late-rows output (``planner/late_rows.py``): operator, event time, the
+        watermark now, and the row as JSON (DuckDB's ``to_json`` over the whole batch)."""
+        st = self.state
+        st.register("__late", late)
+        try:
+            row_json = st.query("SELECT to_json(l)::VARCHAR FROM __late l").column(0).combine_chunks()
+        finally:
+            st.con.unregister("__late")
+        col = late.column(self.window.time_column)
+        event_ms = pc.cast(col, pa.timestamp("ms", col.type.tz), safe=False).view(pa.int64())
+        n = late.num_rows
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.array([f"{self.node.name}#{self.node.id}"] * n, pa.string()),
+                event_ms.view(pa.timestamp("ms")),
+                pa.array([self.metrics.watermark_ms] * n, pa.int64()).view(pa.timestamp("ms")),
+                row_json,
+            ],
+            names=[f.name for f in LATE_ROWS_FIELDS],
+        )
 
     def _first_end(self, ts: int) -> int:
         assert self.slicing is not None
@@ -351,3 +386,29 @@ class WindowAggregateOp(Operator):
 
 
 _PER_MS = {"s": 0.001, "ms": 1, "us": 1000, "ns": 1_000_000}
+
+
+def state_view(spec: WindowAggregateSpec, relation: str) -> str:
+    """SQL over the ``windows`` state of every subtask (``relation``, with a ``subtask``
+    column): one readable row per subtask, key and pending window (a slice of it for HOP
+    and CUMULATE, which share slices between windows) with its aggregates so far. Used by
+    ``sqlstream state``; the operator keeps several partial rows per window until they are
+    compacted, and this view merges them the way firing does."""
+    raw = any(a.distinct for a in spec.aggs)
+    keys = [q(k) for k in spec.keys]
+    aggs = [f"{A.final_expr(i, a, raw)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
+    w = spec.window
+    if w.type == "session":
+        bounds = [f"{ts_from_ms('__s')} AS window_start", f"{ts_from_ms('__e')} AS window_end"]
+        group = ["__s", "__e"]
+    elif w.type == "tumble":
+        start = Slicing(w).sql_window_start("__se", "__se")
+        bounds = [f"{ts_from_ms(start)} AS window_start", f"{ts_from_ms('__se')} AS window_end"]
+        group = ["__se"]
+    else:
+        sl = Slicing(w).slice_ms
+        bounds = [f"{ts_from_ms(f'__se - {sl}')} AS slice_start", f"{ts_from_ms('__se')} AS slice_end"]
+        group = ["__se"]
+    cols = ", ".join(["subtask", *keys, *bounds, *aggs])
+    by = ", ".join(["subtask", *keys, *group])
+    return f"SELECT {cols} FROM {relation} GROUP BY {by} ORDER BY {by}"

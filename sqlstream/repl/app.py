@@ -220,9 +220,11 @@ class Shell:
                 traceback.print_exc()
 
     def _toolbar(self) -> StyleAndTextTuples:
-        running = 0
+        running = late = 0
         with contextlib.suppress(Exception):
-            running = sum(1 for h in self.session.jobs.all() if not h.done)
+            live = [h for h in self.session.jobs.all() if not h.done]
+            running = len(live)
+            late = sum(int(h.metrics().get("late_rows_dropped", 0)) for h in live)
         hint = None
         with contextlib.suppress(Exception):
             hint = buffer_hint(self.prompt.default_buffer.text)
@@ -233,6 +235,7 @@ class Shell:
                 self.settings.timing,
                 self.settings.output_path,
                 hint,
+                late,
             )
         )
 

@@ -97,6 +97,15 @@ def _describe(ctx: CommandContext, arg: str) -> Action:
     return Action.CONTINUE
 
 
+def _state(ctx: CommandContext, arg: str) -> Action:
+    job = arg.strip().strip("'\"")
+    if not job:
+        ctx.echo("Error: \\state needs a job: \\state <job id or pipeline.name> (\\jobs lists them)")
+    else:
+        ctx.run_sql("SHOW STATE FOR JOB '" + job.replace("'", "''") + "'")
+    return Action.CONTINUE
+
+
 def _web(ctx: CommandContext, arg: str) -> Action:
     """Serve the dashboard for this session's jobs: ``SET 'rest.port'`` under the hood, so
     SHOW JOBS, RESET and the address message are the same either way."""
@@ -194,6 +203,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("\\dv",), "", "list views", _runs("SHOW VIEWS")),
     Command(("\\d", ".schema"), "[NAME]", "describe a table or view", _describe),
     Command(("\\jobs", "\\dj"), "", "list this session's jobs", _runs("SHOW JOBS")),
+    Command(("\\state",), "JOB", "a job's state: operators, rows, bytes", _state),
     Command(("\\df", ".functions"), "", "list functions", _runs("SHOW FUNCTIONS")),
     Command(("\\web",), "[PORT|off]", "serve the job dashboard (default port 8081)", _web),
     Command(("\\i", ".read"), "FILE", "run the statements of FILE", _include),
@@ -224,6 +234,8 @@ def help_text() -> str:
         "INSERT INTO runs a background job: SHOW JOBS lists jobs, STOP JOB 'id' stops it.",
         "\\web serves a live dashboard of the jobs in the browser (and Flink's REST API).",
         "A streaming SELECT shows live results; Ctrl-C (or q) stops it.",
+        "SHOW STATE FOR JOB 'id', SELECT ... FROM STATE('id', 'operator'): a job's state",
+        "in its newest checkpoint. SET 'metrics.reporter.prom.port': Prometheus metrics.",
         "",
         "Keys: Tab completes, Ctrl-R searches history, \u2192 takes a suggestion,",
         "      Alt-Enter inserts a newline, F4 or Ctrl-X Ctrl-E opens $EDITOR,",

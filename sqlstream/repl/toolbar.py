@@ -20,6 +20,7 @@ class ShellState:
     timing: bool
     output_path: str | None = None
     hint: str | None = None  # e.g. that an open statement set runs at END;
+    late_rows: int = 0  # rows the running jobs' window operators dropped as late
 
 
 def prompt_toolbar(state: ShellState) -> StyleAndTextTuples:
@@ -32,6 +33,8 @@ def prompt_toolbar(state: ShellState) -> StyleAndTextTuples:
     if state.running_jobs:
         jobs = f"{state.running_jobs} job{'s' if state.running_jobs != 1 else ''} running"
         parts += [("", " | "), ("class:bottom-toolbar.jobs", jobs)]
+    if state.late_rows:
+        parts += [("", f" | {state.late_rows:,} late rows")]
     if state.timing:
         parts += [("", " | timing on")]
     if state.output_path:
@@ -53,6 +56,7 @@ class LiveStats:
     watermark_ms: int | None = None
     checkpoint: str | None = None  # e.g. "#3 at 10:41:07"
     state: str = "running"
+    late_rows: int = 0  # dropped as late by the job's window operators
 
     @property
     def rate(self) -> float:
@@ -93,6 +97,8 @@ def live_status(stats: LiveStats, scroll_hint: bool = True) -> str:
         f"{stats.rate:,.0f} rows/s",
         f"watermark {format_watermark(stats.watermark_ms)}",
     ]
+    if stats.late_rows:
+        parts.append(f"{stats.late_rows:,} late")
     if stats.checkpoint:
         parts.append(f"checkpoint {stats.checkpoint}")
     parts.append("q/Ctrl-C stop" + ("  \u2191\u2193 PgUp PgDn scroll" if scroll_hint else ""))
@@ -108,6 +114,9 @@ def update_from_metrics(stats: LiveStats, metrics: dict[str, Any]) -> None:
     >>> update_from_metrics(s, {"rows_per_second": 9.5, "operators": ops})
     >>> s.read_rate, s.watermark_ms, s.checkpoint
     (9.5, 3, None)
+    >>> update_from_metrics(s, {"late_rows_dropped": 12})
+    >>> live_status(s, scroll_hint=False).split(" | ")[4]
+    '12 late'
     >>> last = {"checkpoint_id": 7, "started_ms": 0, "duration_ms": 0}
     >>> update_from_metrics(s, {"checkpoints": {"completed": 7, "last": last}})
     >>> s.checkpoint.split(" at ")[0]
@@ -116,6 +125,9 @@ def update_from_metrics(stats: LiveStats, metrics: dict[str, Any]) -> None:
     rate = metrics.get("rows_per_second")
     if isinstance(rate, int | float):
         stats.read_rate = float(rate)
+    late = metrics.get("late_rows_dropped")
+    if isinstance(late, int):
+        stats.late_rows = late
     for op in metrics.get("operators", ()) or ():
         wm = op.get("watermark_ms") if isinstance(op, dict) else None
         if wm is not None:

@@ -257,6 +257,7 @@ class KafkaSource(SourceReader):
                 self._finish_partition(key)
         if stop_check := [k for k in self._assigned if k in self._stop and k not in self._done]:
             await self._check_ends(stop_check, got)
+        self._publish_lag()
         if not batches:
             return None
         batch = (
@@ -266,6 +267,20 @@ class KafkaSource(SourceReader):
         )
         self.metrics.records_in += batch.num_rows
         return batch
+
+    def _publish_lag(self) -> None:
+        """Consumer lag per partition for the metrics: the log end the last fetch saw (the
+        last stable offset under read_committed) minus the next offset to read."""
+        from aiokafka.structs import TopicPartition
+
+        for key in self._assigned:
+            tp = TopicPartition(*key)
+            end = self._consumer.last_stable_offset(tp)
+            if end is None or end < 0:
+                end = self._consumer.highwater(tp)
+            if end is not None and end >= 0:
+                pos = self._pos.get(key, 0)
+                self.metrics.partitions[tp_key(*key)] = (pos, max(end - pos, 0))
 
     async def _check_ends(self, keys: list[tuple[str, int]], got: dict[Any, Any]) -> None:
         """A bounded partition whose consumer position passed the stop offset without a

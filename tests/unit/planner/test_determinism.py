@@ -83,7 +83,8 @@ NONDETERMINISTIC = [
     ("INSERT INTO {t} SELECT v, v FROM randts WHERE at IS NOT NULL",
      "random datagen field 'at' (TIMESTAMP(3)) is drawn relative to the current time"),
     ("INSERT INTO {t} SELECT v, v FROM dim", "a JDBC scan reads the table as it is"),
-    ("INSERT INTO {t} SELECT s.v, d.v FROM seq s JOIN dim d ON s.v = d.v", "a JDBC scan reads the table as it is"),
+    ("INSERT INTO {t} SELECT s.v, d.v FROM seq s JOIN dim d ON s.v = d.v",
+     "a JDBC scan reads the table as it is"),
     ("INSERT INTO {t} SELECT s.v, r.w FROM seq s JOIN randnum r ON s.v = r.v "
      "AND s.pt > TIMESTAMP '2020-01-01 00:00:00'", "it reads column 'pt'"),
     ("INSERT INTO {t} SELECT s.v, r.v FROM seq s JOIN randts r ON s.v = r.v", "random datagen field 'at'"),
@@ -151,3 +152,26 @@ def test_a_bad_mode_is_refused_with_the_choices(cat: Catalog) -> None:
             "'table-name' = 'o', 'sink.exactly-once.mode' = 'epochs')"
         ):
             cat.create(planner.create_table(statement, cat))
+
+
+def test_a_late_rows_table_is_not_replay_deterministic(cat: Catalog) -> None:
+    """Which rows are late depends on how they arrive against the watermark."""
+    for statement in planner.parse(
+        "CREATE TABLE late_auto (row_json STRING) WITH ('connector' = 'jdbc', "
+        "'url' = 'jdbc:postgresql://db/x', 'table-name' = 'late'); "
+        "CREATE TABLE late_epoch (row_json STRING) WITH ('connector' = 'jdbc', "
+        "'url' = 'jdbc:postgresql://db/x', 'table-name' = 'late', 'sink.exactly-once.mode' = 'epoch')"
+    ):
+        cat.create(planner.create_table(statement, cat))
+    windowed = (
+        "INSERT INTO pg_epoch SELECT COUNT(*), SUM(v) FROM TABLE(TUMBLE(TABLE seq, DESCRIPTOR(ts), "
+        "INTERVAL '1' SECOND)) GROUP BY window_start, window_end"
+    )
+    plan = planner.plan(windowed, cat, {**CHECKPOINTS, "table.exec.late-rows.sink": "late_auto"})
+    specs = {s.spec.table: s.spec for s in plan.sinks if isinstance(s.spec, SinkSpec)}
+    assert specs["pg_epoch"].exactly_once_mode == "epoch"  # the windows themselves replay
+    late = specs["late_auto"]
+    assert late.exactly_once_mode == "" and late.replay_nondeterminism
+    assert "arrived behind the watermark" in late.replay_nondeterminism
+    with pytest.raises(PlanError, match="table 'late_epoch': exactly-once in epoch mode needs a plan"):
+        planner.plan(windowed, cat, {**CHECKPOINTS, "table.exec.late-rows.sink": "late_epoch"})

@@ -98,6 +98,11 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "this job has no collect node: its results go to it": UNREACHABLE + "API misuse",
     "job {self.id} cannot take a savepoint: ": UNREACHABLE + "job state",
     "job '{job.plan.name}' failed ({error}), and anothe": UNREACHABLE + "another instance",
+    # reading a checkpoint's state back (sqlstream state): files and names the user gives
+    "job '{job_name}' has no complete checkpoint or sav": UNREACHABLE + "a path the user names",
+    "{self.folder} is missing the state file {entry['fi": UNREACHABLE + "a file on disk",
+    "{what} named '{operator}' in checkpoint {self.meta": UNREACHABLE + "a name the user gives",
+    "state query failed: {e}": UNREACHABLE + "a state query is DuckDB SQL over the state's views, no plan",
 }
 
 

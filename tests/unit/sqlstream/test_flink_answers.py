@@ -93,8 +93,7 @@ def _type(text: str) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_flink_answer(session: sqlstream.Session, case: dict[str, Any]) -> None:
-    if case.get("tz", "UTC") != "UTC":
-        session.execute(f"SET 'table.local-time-zone' = '{case['tz']}'")
+    session.execute(f"SET 'table.local-time-zone' = '{case.get('tz', 'UTC')}'")
     if "error" in case:  # Flink fails or refuses: so must we, never with a wrong answer
         with pytest.raises(Exception) as failure:
             session.sql(case["sql"]).fetchall()

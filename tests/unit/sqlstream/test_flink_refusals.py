@@ -83,3 +83,14 @@ def test_integer_division_by_zero_fails_the_job_naming_the_expression(session: s
 def test_null_divided_by_zero_is_null(session: sqlstream.Session) -> None:
     # Flink checks NULL first (fixture aggregates.json: SUM(i) / COUNT(i) of an all-NULL group)
     assert session.sql("SELECT CAST(NULL AS INT) / z FROM bid").fetchall() == [(None,)]
+
+
+@pytest.mark.parametrize("cond", ["s = 1", "s > 0", "CAST(dateTime AS DATE) = dateTime"])
+def test_comparisons_flink_refuses_are_refused_at_plan_time(session: sqlstream.Session, cond: str) -> None:
+    # Flink: "implicit type conversion between VARCHAR and INTEGER is not supported now",
+    # "Cannot apply '=' to arguments of type '<DATE> = <TIMESTAMP(3)>'" (oracle casts.json);
+    # DuckDB would cast each row's text and fail the job on the first that is no number.
+    with pytest.raises(PlanError, match="implicit type conversion") as refused:
+        session.sql(f"SELECT price FROM bid WHERE {cond}")
+    assert refused.value.line == 1 and refused.value.col is not None
+    assert 29 <= refused.value.col < 29 + len(cond)  # within the condition

@@ -1,0 +1,164 @@
+"""Runs of a script under a chaos schedule: SIGKILLs at random moments and at the crash
+points of the checkpoint protocol (``runtime/faults.py``), restarts until it finishes,
+and the comparison of what its sinks hold with the answer of a run without kills.
+
+Shared by ``sqlstream verify`` and the crash tests (``tests/crash/harness.py``). A run is
+``sqlstream run SCRIPT`` in a subprocess, so a kill is a real SIGKILL of the whole engine;
+the script must set ``pipeline.name`` and checkpointing so a restart resumes from the
+newest complete checkpoint. Kills come from two sources, both at random: a timer (a kill
+while processing, whatever the job is doing) and the runtime's own crash points (during
+alignment, during the async snapshot, between pre-commit and commit, between completion
+and commit).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CRASH_POINTS = ("processing", "alignment", "async_snapshot", "pre_commit", "before_commit", "after_commit")
+
+Progress = Callable[[str], None]
+
+
+class RecoveryFailed(AssertionError):
+    """A run ended with an error instead of recovering from a kill (for tests, a failed
+    assertion; ``sqlstream verify`` reports it as a failed verification)."""
+
+
+@dataclass
+class CrashReport:
+    runs: int = 0
+    kills: int = 0
+    kills_by_point: Counter[str] = field(default_factory=Counter)
+    missing: list[Hashable] = field(default_factory=list)
+    duplicated: list[Hashable] = field(default_factory=list)
+    unexpected: list[Hashable] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.missing or self.duplicated or self.unexpected)
+
+    def summary(self) -> str:
+        points = ", ".join(f"{k}={v}" for k, v in sorted(self.kills_by_point.items()))
+        return (
+            f"{self.runs} runs, {self.kills} kills ({points}); missing {len(self.missing)}, "
+            f"duplicated {len(self.duplicated)}, unexpected {len(self.unexpected)}"
+        )
+
+
+def run_job(
+    script: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+    kill_after: float | None = None,
+    cwd: Path | None = None,
+) -> tuple[int, str]:
+    """Run ``sqlstream run script`` once; SIGKILL it after ``kill_after`` seconds if given.
+    Returns (exit code, stderr); -9 means it was killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sqlstream", "run", str(script)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + (kill_after if kill_after is not None else timeout)
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err
+
+
+def compare(expected: Sequence[Hashable], actual: Sequence[Hashable], report: CrashReport) -> None:
+    """Fill ``report`` with what ``actual`` lacks, repeats, or has that was not expected
+    (both are multisets: order does not matter)."""
+    want, got = Counter(expected), Counter(actual)
+    report.missing = sorted((want - got).elements(), key=repr)
+    extra = got - want
+    report.duplicated = sorted((r for r in extra.elements() if r in want), key=repr)
+    report.unexpected = sorted((r for r in extra.elements() if r not in want), key=repr)
+
+
+def kill_until_done(
+    script: Path,
+    kills: int,
+    seed: int,
+    max_kill_delay: float = 2.0,
+    timeout: float = 120.0,
+    finished: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    points: tuple[str, ...] = (*CRASH_POINTS, "timer", "timer"),
+    chances: tuple[float, ...] = (0.05, 0.2, 0.5),
+) -> CrashReport:
+    """Run the job until it finishes, killing it up to ``kills`` times (each restart
+    resumes from the newest complete checkpoint), each time at one of ``points`` chosen
+    at random (a crash point, where the process dies at each pass with one of ``chances``,
+    or ``timer``: after a random delay). A job that finishes before all kills
+    were spent ends the run: the report's ``kills`` says how many landed.
+
+    A kill can land after the job FINISHED (its checkpoints deleted) while the process
+    exits: then restarting would run the job again from scratch. Such a run counts as
+    the last one when its stderr says the job finished or ``finished()`` says so (for
+    ``sqlstream run``: the ``_finished`` marker in the job's checkpoint folder)."""
+    rng = random.Random(seed)
+    report = CrashReport()
+    while True:
+        run_env = {**(env or {}), "SQLSTREAM_CRASH_SEED": str(rng.random())}
+        kill_after = None
+        point = "none"
+        if report.kills < kills:
+            point = rng.choice(points)
+            if point == "timer":
+                kill_after = rng.uniform(0.05, max_kill_delay)
+            else:
+                run_env["SQLSTREAM_CRASH_AT"] = f"{point}:{rng.choice(chances)}"
+        code, err = run_job(script, run_env, timeout, kill_after, cwd)
+        report.runs += 1
+        if code == -signal.SIGKILL:
+            report.kills += 1
+            report.kills_by_point[point] += 1
+            if progress is not None:
+                where = "at random" if point == "timer" else f"at {point}"
+                progress(f"kill {report.kills}/{kills} {where}; restarting from the newest checkpoint")
+            if ") finished:" in err or (finished is not None and finished()):
+                break  # killed while exiting, after the job had finished
+            continue
+        if code != 0:
+            raise RecoveryFailed(f"the job failed (exit {code}) instead of recovering:\n{err[-3000:]}")
+        break
+    return report
+
+
+def crash_until_done(
+    script: Path,
+    read_sink: Callable[[], Sequence[Hashable]],
+    expected: Sequence[Hashable],
+    kills: int,
+    seed: int,
+    max_kill_delay: float = 2.0,
+    timeout: float = 120.0,
+    finished: Callable[[], bool] | None = None,
+    cwd: Path | None = None,
+) -> CrashReport:
+    """``kill_until_done``, then compare the sink (``read_sink()``) with ``expected``."""
+    report = kill_until_done(script, kills, seed, max_kill_delay, timeout, finished, cwd=cwd)
+    compare(expected, read_sink(), report)
+    return report

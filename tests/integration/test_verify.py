@@ -1,0 +1,138 @@
+"""``sqlstream verify`` on a real Kafka -> window -> Kafka + PostgreSQL exactly-once job: it
+passes on the real sinks, catches a sink broken on purpose, and leaves no shadow behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_kafka_source import create_topic, produce, read_records, unique
+from tests.integration.test_postgres_connector import execute, unique_table
+from tests.integration.test_postgres_sql import jdbc
+from tests.unit.sqlstream.test_cli import run
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+ROWS = 20_000
+
+
+def report(stdout: str) -> dict[str, list[str]]:
+    """The report's rows by sink name."""
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in stdout.splitlines()
+            if line.startswith("| ")]  # fmt: skip
+    return {r[0]: r for r in rows[1:]}
+
+
+@pytest.fixture
+def job(kafka_bootstrap: str, pg_dsn: str, pg_url: str, tmp_path: Path) -> tuple[Path, str, str]:
+    src, dst, table = unique("verify-src"), unique("verify-dst"), unique_table("per_window")
+
+    async def setup() -> None:
+        await create_topic(kafka_bootstrap, src, partitions=2)
+        await create_topic(kafka_bootstrap, dst, partitions=2)
+        for p in (0, 1):
+            await produce(kafka_bootstrap, src, [b'{"v":%d}' % v for v in range(p, ROWS, 2)], partition=p)
+
+    asyncio.run(setup())
+    execute(pg_dsn, f'CREATE TABLE "{table}" (k bigint, window_start timestamp(3), c bigint, s bigint)')
+    script = tmp_path / "billing.sql"
+    script.write_text(f"""
+        SET 'execution.checkpointing.interval' = '200 ms';
+        SET 'parallelism.default' = '2';
+        SET 'sqlstream.runtime.batch-size' = '100';
+        CREATE TABLE clicks (v BIGINT, k AS v % 5, ts AS TO_TIMESTAMP_LTZ(v * 10, 3),
+            WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
+        ) WITH ('connector' = 'kafka', 'topic' = '{src}',
+                'properties.bootstrap.servers' = '{kafka_bootstrap}',
+                'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
+        CREATE TABLE to_kafka (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT) WITH (
+            'connector' = 'kafka', 'topic' = '{dst}', 'properties.bootstrap.servers' = '{kafka_bootstrap}',
+            'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
+            'sink.transactional-id-prefix' = '{dst}');
+        CREATE TABLE to_pg (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT)
+            WITH ({jdbc(pg_url, table)});
+        CREATE TABLE to_print (k BIGINT, c BIGINT) WITH ('connector' = 'print');
+        EXECUTE STATEMENT SET BEGIN
+        INSERT INTO to_kafka SELECT k, window_start, COUNT(*), SUM(v)
+            FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+            GROUP BY k, window_start, window_end;
+        INSERT INTO to_pg SELECT k, window_start, COUNT(*), SUM(v)
+            FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+            GROUP BY k, window_start, window_end;
+        INSERT INTO to_print SELECT k, v FROM clicks WHERE v < 3;
+        END;
+    """)
+    return script, dst, table
+
+
+def no_shadows_left(pg_dsn: str, kafka_bootstrap: str, dst: str, table: str) -> None:
+    left = execute(pg_dsn, "SELECT tablename FROM pg_tables WHERE tablename LIKE %s", (f"{table}_verify%",))
+    assert left == []
+
+    async def topics() -> set[str]:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    assert not any(t.startswith(f"{dst}.verify_") for t in asyncio.run(topics()))
+
+
+def test_verify_passes_on_real_exactly_once_sinks(
+    job: tuple[Path, str, str], pg_dsn: str, kafka_bootstrap: str
+) -> None:
+    script, dst, table = job
+    out = run("verify", str(script), "--kills", "4", "--seed", "7")
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = report(out.stdout)
+    for sink in ("to_kafka", "to_pg"):
+        _, _, guarantee, expected, lost, duplicated, unexpected, verdict = rows[sink]
+        assert guarantee == "exactly-once" and verdict == "exact"
+        assert int(expected) == 5 * (ROWS * 10 // 1000)  # 5 keys x 200 one-second windows
+        assert (lost, duplicated, unexpected) == ("0", "0", "0")
+    assert rows["to_print"][-1] == "not checked (no read-back)"
+    assert "[verify] kill 1/4" in out.stderr  # progress, as it runs
+    assert "Traceback" not in out.stderr
+    # the real sinks were not touched, the shadows are gone
+    assert execute(pg_dsn, f'SELECT count(*) FROM "{table}"') == [(0,)]
+    no_shadows_left(pg_dsn, kafka_bootstrap, dst, table)
+
+
+def test_verify_catches_a_sink_that_loses_what_its_checkpoint_recorded(
+    job: tuple[Path, str, str], pg_dsn: str, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script, dst, table = job
+    monkeypatch.setitem(os.environ, "SQLSTREAM_TEST_BROKEN_SINK", "skip-recovery")
+    out = run("verify", str(script), "--kills", "1", "--crash-points", "before_commit")
+    assert out.returncode == 1, out.stdout + out.stderr
+    rows = report(out.stdout)
+    lost = [sink for sink in ("to_kafka", "to_pg") if int(rows[sink][4]) > 0]
+    assert lost, out.stdout  # a checkpoint completed, its commit never happened, and recovery dropped it
+    for sink in lost:
+        assert rows[sink][-1].startswith("FAILED:") and "lost" in rows[sink][-1]
+    assert "sinks did not keep their guarantee" in out.stderr
+    no_shadows_left(pg_dsn, kafka_bootstrap, dst, table)
+
+
+def test_verify_in_place_checks_what_the_run_added_to_the_real_sinks(
+    job: tuple[Path, str, str], pg_dsn: str, kafka_bootstrap: str
+) -> None:
+    script, dst, table = job
+    execute(pg_dsn, f'INSERT INTO "{table}" VALUES (99, NULL, 1, 1)')  # a row from before
+    out = run("verify", str(script), "--kills", "2", "--in-place")
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = report(out.stdout)
+    assert rows["to_pg"][-1] == "exact" and rows["to_kafka"][-1] == "exact"
+    windows = 5 * (ROWS * 10 // 1000)
+    # the chaos run wrote into the real sinks, exactly once, next to what was there
+    assert execute(pg_dsn, f'SELECT count(*) FROM "{table}"') == [(windows + 1,)]
+    got = asyncio.run(read_records(kafka_bootstrap, dst, partitions=2))
+    assert len(got) == windows
+    no_shadows_left(pg_dsn, kafka_bootstrap, dst, table)
