@@ -15,6 +15,7 @@ A mapping of raw strings (what SET stores, what a plan carries) is the only inpu
 
 from __future__ import annotations
 
+import os.path
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -258,6 +259,14 @@ LATE_ROWS_SINK = StringKey(
     "a table that keeps the rows window operators drop as late (columns operator, "
     "event_time, watermark_time, row_json); unset: they are dropped and counted",
 )
+PYTHON_FILES = StringKey(
+    "python.files",
+    None,
+    "comma-separated Python files or folders whose folders hold the modules of CREATE FUNCTION",
+)
+PYTHON_PATH = StringKey(
+    "python.pythonpath", None, "folders added to the Python path for CREATE FUNCTION's modules"
+)
 # The runtime's own knobs.
 BATCH_SIZE = IntKey(
     "sqlstream.runtime.batch-size", "65536", "rows a source gathers into one batch", minimum=1
@@ -308,6 +317,8 @@ KEYS: dict[str, ConfigKey[object]] = {
         PROMETHEUS_PORT,
         PROMETHEUS_HOST,
         LATE_ROWS_SINK,
+        PYTHON_FILES,
+        PYTHON_PATH,
         BATCH_SIZE,
         LINGER,
         CHANNEL_CAPACITY,
@@ -315,6 +326,15 @@ KEYS: dict[str, ConfigKey[object]] = {
         COMPACT_MIN_ROWS,
     )
 }
+
+
+def python_search_path(config: Mapping[str, str]) -> list[str]:
+    """The folders ``python.files`` and ``python.pythonpath`` name, in order: a file stands
+    for its folder (PyFlink ships it next to the worker's modules)."""
+    files = [f.strip() for f in (PYTHON_FILES.get(config) or "").split(",") if f.strip()]
+    folders = [(os.path.dirname(f) or ".") if f.endswith(".py") else f for f in files]
+    path = (PYTHON_PATH.get(config) or "").replace(os.pathsep, ",")
+    return folders + [p.strip() for p in path.split(",") if p.strip()]
 
 
 def checkpointing_enabled(config: Mapping[str, str]) -> bool:

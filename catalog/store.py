@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from catalog.errors import CatalogError, did_you_mean
+from catalog.functions import FunctionDef, function_from_json, function_to_json
 from catalog.serde import object_from_json, table_to_json, view_to_json
 from catalog.table import TableDef, ViewDef
 
@@ -21,6 +22,7 @@ class Catalog:
 
     def __init__(self) -> None:
         self._objects: dict[str, CatalogObject] = {}
+        self._functions: dict[str, FunctionDef] = {}
 
     # ---- reads ---------------------------------------------------------------------
     def get(self, name: str) -> CatalogObject | None:
@@ -84,7 +86,45 @@ class Catalog:
         self._objects[table.name.lower()] = table
         self._saved(table)
 
+    # ---- user functions (their own namespace, as in Flink) ---------------------------
+    def function(self, name: str) -> FunctionDef | None:
+        return self._functions.get(name.lower())
+
+    def functions(self) -> list[FunctionDef]:
+        return sorted(self._functions.values(), key=lambda f: f.name.lower())
+
+    def create_function(self, f: FunctionDef, if_not_exists: bool = False) -> bool:
+        """Add a function. Returns False when it existed and ``if_not_exists`` was given."""
+        if f.name.lower() in self._functions:
+            if if_not_exists:
+                return False
+            raise CatalogError(
+                f"function '{f.name}' already exists", hint="use IF NOT EXISTS, or DROP FUNCTION it first"
+            )
+        self._functions[f.name.lower()] = f
+        self._function_saved(f)
+        return True
+
+    def drop_function(self, name: str, if_exists: bool = False) -> bool:
+        existing = self._functions.pop(name.lower(), None)
+        if existing is None:
+            if if_exists:
+                return False
+            hint = (
+                did_you_mean(name, [f.name for f in self._functions.values()])
+                or "SHOW USER FUNCTIONS lists them"
+            )
+            raise CatalogError(f"function '{name}' not found", hint=hint)
+        self._function_dropped(existing)
+        return True
+
     # Persistence hooks, no-ops in memory.
+    def _function_saved(self, f: FunctionDef) -> None:
+        pass
+
+    def _function_dropped(self, f: FunctionDef) -> None:
+        pass
+
     def _saved(self, obj: CatalogObject) -> None:
         pass
 
@@ -113,6 +153,13 @@ class DuckDBCatalog(Catalog):
         ).fetchall():
             obj = object_from_json(json.loads(definition))
             self._objects[name] = obj
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS sqlstream_functions (name VARCHAR PRIMARY KEY, definition JSON)"
+        )
+        for name, definition in self._db.execute(
+            "SELECT name, definition FROM sqlstream_functions"
+        ).fetchall():
+            self._functions[name] = function_from_json(json.loads(definition))
 
     def _saved(self, obj: CatalogObject) -> None:
         if obj.temporary:
@@ -125,6 +172,17 @@ class DuckDBCatalog(Catalog):
 
     def _dropped(self, obj: CatalogObject) -> None:
         self._db.execute("DELETE FROM sqlstream_catalog WHERE name = ?", [obj.name.lower()])
+
+    def _function_saved(self, f: FunctionDef) -> None:
+        if f.temporary:
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO sqlstream_functions VALUES (?, ?)",
+            [f.name.lower(), json.dumps(function_to_json(f))],
+        )
+
+    def _function_dropped(self, f: FunctionDef) -> None:
+        self._db.execute("DELETE FROM sqlstream_functions WHERE name = ?", [f.name.lower()])
 
     def close(self) -> None:
         self._db.close()

@@ -39,6 +39,7 @@ from planner.physical_planner import PhysicalPlanner
 from planner.refusals import refuse
 from planner.rules import apply_rules
 from planner.typecheck import infer
+from planner.udf import used_functions
 
 PlannableStatement = st.Insert | st.StatementSet | st.Query
 
@@ -136,9 +137,11 @@ def plan(
         late_table = LATE_ROWS_SINK.get(cfg)
         if late_table and not isinstance(statement, st.Query):
             physical = _with_late_rows(physical, catalog, late_table, cfg)
-        return physical
     except SqlStreamError as e:
         raise _located(e, statement) from None
+    if not catalog.functions():
+        return physical
+    return replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
 
 
 def _with_late_rows(plan: PhysicalPlan, catalog: Catalog, name: str, cfg: Mapping[str, str]) -> PhysicalPlan:

@@ -28,6 +28,7 @@ from planner.numeric import (
 )
 from planner.scalars import REWRITES, to_timestamp_ltz
 from planner.typecheck import Lookup, cast_target, function_name, infer
+from planner.udf import user_function
 
 _UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 
@@ -377,7 +378,7 @@ def check_supported(node: exp.Expr) -> None:
         name = function_name(sub)
         if name == "TO_TIMESTAMP_LTZ" and any(a.is_string for a in sub.expressions):
             raise UnsupportedError("TO_TIMESTAMP_LTZ of a string (with a format) is not supported yet")
-        if name in FUNCTIONS or name in STRUCTURAL:
+        if name in FUNCTIONS or name in STRUCTURAL or user_function(sub) is not None:
             continue
         if name in UNSUPPORTED:
             kind = "aggregate function" if isinstance(sub, exp.AggFunc) else "function"

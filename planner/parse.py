@@ -30,6 +30,7 @@ from sqlglot.errors import ParseError as SqlglotParseError
 from planner import statements as st
 from planner.dialect import Flink  # noqa: F401  (the doctests use it)
 from planner.errors import ParseError
+from planner.read.functions import FunctionReader
 from planner.read.words import WordReader
 from planner.script import DIALECT, FRONT_STARTS, SQL_STARTS, Script
 
@@ -96,7 +97,7 @@ def split_statements(sql: str) -> list[tuple[str, int, int]]:
     return out
 
 
-class Reader(WordReader):
+class Reader(WordReader, FunctionReader):
     """Reads one statement, picking the reading by its first words."""
 
     # -- dispatch --
@@ -109,6 +110,8 @@ class Reader(WordReader):
             return self.set_or_reset()
         if first == "SHOW":
             return self.show()
+        if first in ("DESCRIBE", "DESC") and self.words[1:2] == ["FUNCTION"]:
+            return self.describe_function()
         if first in ("DESCRIBE", "DESC"):
             return st.Describe(name=self.name_at(1, "DESCRIBE"), **self.pos)
         if self.starts("STOP", "JOB"):
@@ -119,6 +122,8 @@ class Reader(WordReader):
             return self.statement_set()
         if self.starts("EXECUTE", "INSERT"):
             return self.sub(1).statement()
+        if self.is_function_ddl():
+            return self.create_function() if first == "CREATE" else self.drop_function()
         if first in ("CREATE", "DROP", "ALTER"):
             self.check_ddl_kind()
         if first in SQL_STARTS:

@@ -17,6 +17,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from catalog.connectors import ChangelogMode, Guarantee
+from catalog.functions import FunctionDef, function_from_json, function_to_json
 from planner.window import Window
 
 ROW_KIND_COLUMN = "__row_kind"
@@ -282,6 +283,7 @@ class PhysicalPlan:
     name: str = "sqlstream-job"
     config: dict[str, str] = field(default_factory=dict)
     rules: tuple[str, ...] = ()  # names of the rewrite rules applied, for EXPLAIN
+    functions: tuple[FunctionDef, ...] = ()  # the user functions its expressions call
 
     def node(self, node_id: int) -> Node:
         for n in self.nodes:
@@ -316,6 +318,8 @@ class PhysicalPlan:
 
 def to_json_value(value: Any) -> Any:
     """A plan object as plain JSON values (dicts, lists, strings, numbers)."""
+    if isinstance(value, FunctionDef):
+        return function_to_json(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
@@ -378,4 +382,5 @@ def _decode_plan(data: dict[str, Any]) -> PhysicalPlan:
         name=data.get("name", "sqlstream-job"),
         config=dict(data.get("config", {})),
         rules=tuple(data.get("rules", ())),
+        functions=tuple(function_from_json(f) for f in data.get("functions", ())),
     )

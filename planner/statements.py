@@ -128,3 +128,27 @@ class StopJob(Statement):
     job_id: str
     savepoint: bool = False
     drain: bool = False
+
+
+@dataclass(frozen=True)
+class CreateFunction(Statement):
+    """CREATE [TEMPORARY] [SYSTEM] FUNCTION [IF NOT EXISTS] name AS 'module.attr' LANGUAGE PYTHON."""
+
+    name: str
+    target: str
+    temporary: bool = False
+    system: bool = False
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropFunction(Statement):
+    name: str
+    temporary: bool = False
+    system: bool = False
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DescribeFunction(Statement):
+    name: str

@@ -15,6 +15,7 @@ from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, DataType, parse_
 from planner.dialect import Flink
 from planner.errors import PlanError
 from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
+from planner.udf import user_function
 
 Lookup = Callable[[str], DataType]
 
@@ -210,6 +211,9 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         if arg.name == "DECIMAL" and node.args.get("to") is None:
             return _rounded_decimal(node, arg)
         return arg
+    called = user_function(node)
+    if called is not None:
+        return called.result_type.with_nullable(True)
     rule = SCALARS.get(function_name(node))
     if isinstance(rule, DataType):
         return rule

@@ -47,6 +47,7 @@ import pyarrow as pa
 from catalog.config import THREADS, checkpointing_enabled
 from catalog.errors import SqlStreamError
 from planner.physical import CollectSpec, PhysicalPlan
+from runtime import udf
 from runtime.checkpoint.control import CheckpointControl
 from runtime.checkpoint.storage import CheckpointError
 from runtime.graph import JobGraph, build, parallelism
@@ -166,6 +167,9 @@ class Job:
         except SqlStreamError as e:
             raise JobFailedError(f"{task.where} failed: {e.message}", hint=e.hint) from e
         except BaseException as e:
+            failed = udf.failure_in(e)
+            if failed is not None:
+                raise JobFailedError(f"{task.where} failed: {failed.message}", hint=failed.hint) from e
             raise JobFailedError(f"{task.where} failed: {type(e).__name__}: {e}") from e
 
     async def _supervise(self) -> None:

@@ -51,8 +51,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import duckdb
 import pyarrow as pa
 
+from catalog.config import python_search_path
 from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan
+from runtime import udf
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
@@ -113,12 +115,19 @@ class OperatorContext:
     def config(self) -> dict[str, str]:
         return self.subtask.config
 
+    def install_functions(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make the plan's user functions callable in ``con``'s SQL (every connection an
+        operator computes expressions on: its own, and its keyed state's)."""
+        if self.plan.functions:
+            udf.install(con, self.plan.functions, python_search_path(self.config))
+
     def duckdb(self) -> duckdb.DuckDBPyConnection:
         """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:
         DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
         its TimeZone setting, as Flink does in the local time zone."""
         con = duckdb.connect(":memory:", config={"threads": 1})
         con.execute("SET TimeZone = ?", [self.config.get(LOCAL_TIME_ZONE_KEY, "UTC")])
+        self.install_functions(con)
         return con
 
     def input_updating(self, index: int = 0) -> bool:

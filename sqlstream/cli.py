@@ -210,6 +210,7 @@ def run_file(session: Session, path: Path, explain_only: bool = False, debug: bo
     except OSError as e:
         print(f"Error: cannot read {path}: {e.strerror}", file=sys.stderr)
         return 1
+    session.python_path.append(str(path.resolve().parent))  # CREATE FUNCTION finds modules beside it
     if explain_only:
         return explain_script(session, text, str(path), debug)
     return run_script(session, text, str(path), debug=debug)

@@ -24,6 +24,7 @@ from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
 from planner.functions import FUNCTIONS
 from runtime.state.inspect import newest
+from sqlstream import functions
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
 from sqlstream.prometheus import MetricsServer
@@ -42,6 +43,7 @@ class Session:
         self.config = Config(config)
         self.jobs = JobManager()
         self.dashboard: Dashboard | None = None
+        self.python_path: list[str] = []  # the running script's folder, for CREATE FUNCTION
         self.serve_dashboard()
 
     # ---- statements ------------------------------------------------------------------
@@ -64,7 +66,14 @@ class Session:
             raise SqlStreamError("sql() takes a SELECT query", hint="use execute() for other statements")
         return result.query
 
+    def create_function(self, name: str, fn: Any) -> None:
+        """Make a Python function callable from this session's SQL as ``name``, without a
+        module file: a ``@udf``-decorated function or a plain one with type annotations."""
+        functions.register(self.catalog, name, fn)
+
     def execute_statement(self, s: st.Statement) -> Result:
+        if isinstance(s, st.CreateFunction | st.DropFunction | st.DescribeFunction):
+            return functions.run(s, self.catalog, self.config.effective(), self.python_path)
         if isinstance(s, st.CreateTable):
             table = planner.create_table(s, self.catalog)
             created = self.catalog.create(table, if_not_exists=s.if_not_exists)
@@ -176,8 +185,10 @@ class Session:
             return Result.table(["table name"], [(t.name,) for t in self.catalog.tables()])
         if what == "views":
             return Result.table(["view name"], [(v.name,) for v in self.catalog.views()])
-        if what == "functions":
-            return Result.table(["function name"], [(f,) for f in sorted(FUNCTIONS)])
+        if what in ("functions", "user_functions"):
+            users = [f.name for f in self.catalog.functions()]
+            names = users if what == "user_functions" else sorted([*FUNCTIONS, *users], key=str.upper)
+            return Result.table(["function name"], [(f,) for f in names])
         if what == "jobs":
             columns = ["job id", "job name", "status", "rows/s", "rows out", "started"]
             rows = [h.summary() for h in self.jobs.all()]

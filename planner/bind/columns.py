@@ -15,6 +15,7 @@ from planner.bind.scope import Scope, _err, _ref
 from planner.errors import UnsupportedError
 from planner.logical import BoundField, LogicalNode
 from planner.typecheck import check_comparisons
+from planner.udf import mark_call
 
 ParseExpression = Callable[[str], exp.Expr]
 ParseQuery = Callable[[str], exp.Expr]
@@ -62,11 +63,11 @@ class ColumnBinder:
         def visit(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):
                 return self._bind_column(n, scope)
-            return n
+            return mark_call(n, self.catalog)
 
-        bound = expr.copy().transform(visit)
         types = {sf.field.name: sf.field.type for sf in scope.fields}
         try:
+            bound = expr.copy().transform(visit)
             codegen.check_supported(bound)
             check_comparisons(bound, types.__getitem__)
         except SqlStreamError as e:

@@ -81,6 +81,8 @@ class WordReader(SqlReader):
                     hint="SHOW STATE FOR JOB '<job id or pipeline.name>'",
                 )
             return st.Show(what="state", name=self.tokens[4].text, **self.pos)
+        if what == "USER" and self.words[2:] == ["FUNCTIONS"]:
+            return st.Show(what="user_functions", **self.pos)
         if what == "COLUMNS" and len(self.words) > 2 and self.words[2] in ("FROM", "IN"):
             return st.Show(what="columns", name=self.name_at(3, "SHOW COLUMNS FROM"), **self.pos)
         known = ("MODULES", "FULL", "CURRENT", "USER", "JARS", "PARTITIONS", "PROCEDURES", "CREATE")

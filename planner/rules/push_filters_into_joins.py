@@ -24,6 +24,7 @@ from sqlglot import exp
 from planner.logical import Calc, Join, LogicalNode
 from planner.rules.rewrite import transform_up
 from planner.typecheck import function_name
+from planner.udf import user_function
 
 # functions whose value differs between two evaluations of the same row
 _VOLATILE = frozenset(
@@ -33,7 +34,15 @@ _VOLATILE = frozenset(
 
 
 def _deterministic(e: exp.Expr) -> bool:
-    return not any(isinstance(n, exp.Func) and function_name(n) in _VOLATILE for n in e.walk())
+    return not any(
+        isinstance(n, exp.Func) and (function_name(n) in _VOLATILE or _volatile_udf(n)) for n in e.walk()
+    )
+
+
+def _volatile_udf(n: exp.Expr) -> bool:
+    """A user function declared ``deterministic=False`` stays where the user called it."""
+    called = user_function(n)
+    return called is not None and not called.deterministic
 
 
 def _filtered(side: LogicalNode, conjuncts: list[exp.Expr]) -> LogicalNode:

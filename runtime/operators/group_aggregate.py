@@ -81,6 +81,7 @@ class GroupAggregateOp(Operator):
                 )
         self.schema = output_schema(self.node.schema, True)
         self.state = DuckDBState()
+        self.ctx.install_functions(self.state.con)
         self.has_table = False
         keys = [q(k) for k in spec.keys]
         self.keys = keys

@@ -115,6 +115,7 @@ class JoinOp(Operator):
             for i, out in enumerate((left_out, right_out))
         ]
         self.state = DuckDBState()
+        self.ctx.install_functions(self.state.con)
         self.rows = [0, 0]
         for i, side in enumerate(self.sides):
             empty = output_schema(self.ctx.input_nodes[i].schema, side.updating)

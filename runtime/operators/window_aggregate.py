@@ -64,6 +64,7 @@ class WindowAggregateOp(Operator):
         self.raw = any(a.distinct for a in spec.aggs)
         self.schema = output_schema(self.node.schema, False)
         self.state = DuckDBState()
+        self.ctx.install_functions(self.state.con)
         self.has_table = False
         self.fired = NO_WATERMARK  # windows ending at or before this have fired
         self.next_fire = INF  # no window can fire before its end reaches this

@@ -106,6 +106,12 @@ def _state(ctx: CommandContext, arg: str) -> Action:
     return Action.CONTINUE
 
 
+def _functions(ctx: CommandContext, arg: str) -> Action:
+    """``\\df`` lists the functions; ``\\df NAME`` shows a function's signature and origin."""
+    ctx.run_sql(f"DESCRIBE FUNCTION {_ident(arg.strip())}" if arg.strip() else "SHOW FUNCTIONS")
+    return Action.CONTINUE
+
+
 def _web(ctx: CommandContext, arg: str) -> Action:
     """Serve the dashboard for this session's jobs: ``SET 'rest.port'`` under the hood, so
     SHOW JOBS, RESET and the address message are the same either way."""
@@ -204,7 +210,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("\\d", ".schema"), "[NAME]", "describe a table or view", _describe),
     Command(("\\jobs", "\\dj"), "", "list this session's jobs", _runs("SHOW JOBS")),
     Command(("\\state",), "JOB", "a job's state: operators, rows, bytes", _state),
-    Command(("\\df", ".functions"), "", "list functions", _runs("SHOW FUNCTIONS")),
+    Command(("\\df", ".functions"), "[NAME]", "list or describe functions", _functions),
     Command(("\\web",), "[PORT|off]", "serve the job dashboard (default port 8081)", _web),
     Command(("\\i", ".read"), "FILE", "run the statements of FILE", _include),
     Command(("\\timing", ".timer"), "[on|off]", "time each statement", _timing),

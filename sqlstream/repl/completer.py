@@ -109,7 +109,7 @@ def metadata_from_session(session: Any, commands: Sequence[str] = ()) -> Metadat
     return Metadata(
         tables=tables,
         table_connectors=connectors,
-        functions=tuple(sorted(FUNCTIONS)),
+        functions=tuple(sorted([*FUNCTIONS, *(f.name for f in catalog.functions())])),
         config_keys=tuple(KEYS),
         jobs=jobs,
         commands=tuple(commands),

@@ -175,7 +175,7 @@ def test_non_grouped_column_is_refused(catalog: Catalog) -> None:
 
 def test_join_without_equality_is_refused_by_name(catalog: Catalog) -> None:
     with pytest.raises(SqlStreamError) as e:
-        planner.plan("SELECT * FROM Bid b\nJOIN plain p ON b.item > p.k", catalog)
+        planner.plan("SELECT * FROM Bid b\nJOIN plain p ON b.price > p.k", catalog)
     assert "needs at least one equality" in e.value.message and e.value.line == 2
 
 

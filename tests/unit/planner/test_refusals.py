@@ -94,6 +94,14 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "job {self.id} was already started": UNREACHABLE + "API misuse",
     "{task.where} failed: {e.message}": UNREACHABLE + "wraps a subtask's failure",
     "{task.where} failed: {type(e).__name__}: {e}": UNREACHABLE + "wraps a subtask's failure",
+    "{task.where} failed: {failed.message}": UNREACHABLE + "wraps a user function's failure",
+    # user functions: CREATE FUNCTION imports the module first, so a plan names only
+    # functions that were found (these fire when a module changed since, or in another process)
+    "the Python function registered from another proces": UNREACHABLE + "another process",
+    "'{target}' does not name a Python function": UNREACHABLE + "checked at CREATE FUNCTION",
+    "cannot import module '{module_name}' for '{target}": UNREACHABLE + "checked at CREATE FUNCTION",
+    "importing module '{module_name}' failed: {type(e).": UNREACHABLE + "checked at CREATE FUNCTION",
+    "module '{module_name}' has no attribute '{attr}'": UNREACHABLE + "checked at CREATE FUNCTION",
     "job {self.id} was not started": UNREACHABLE + "API misuse",
     "this job has no collect node: its results go to it": UNREACHABLE + "API misuse",
     "job {self.id} cannot take a savepoint: ": UNREACHABLE + "job state",

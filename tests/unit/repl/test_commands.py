@@ -112,3 +112,12 @@ def test_web_serves_the_dashboard_for_the_sessions_jobs_and_stops_it(session: An
     assert "Dashboard stopped." in out
     assert "Error: \\web takes a port number or off, not 'x'" in out
     assert session.dashboard is None
+
+
+def test_df_lists_functions_and_shows_a_user_functions_signature(session: Any) -> None:
+    session.execute(
+        "CREATE TEMPORARY FUNCTION count_char AS 'tests.unit.sqlstream.udf_module.count_char' LANGUAGE PYTHON"
+    )
+    out, _ = drive(session, "\\df\r\\df count_char\r\\q\r")
+    assert "| UPPER " in out and "| count_char " in out
+    assert "| count_char(STRING, STRING)" in out and "| PYTHON " in out

@@ -165,3 +165,11 @@ def test_tab_completes_inside_a_with_clause_as_typed(session: Any) -> None:
     out, _ = drive(session, keys)
     assert "Table 't2' created." in out
     assert session.catalog.table("t2").options == {"connector": "datagen", "number-of-rows": "3"}
+
+
+def test_user_functions_complete_like_built_in_ones(session: Any) -> None:
+    session.execute(
+        "CREATE TEMPORARY FUNCTION count_char AS 'tests.unit.sqlstream.udf_module.count_char' LANGUAGE PYTHON"
+    )
+    meta = metadata_from_session(session, command_names())
+    assert complete(meta, "SELECT count_c") == ["count_char"]

@@ -1,0 +1,84 @@
+"""Calls of user-defined functions: found by name in the catalog, checked against the
+function's signature and marked, so that typing and translation know them without I/O.
+
+A call's node keeps sqlglot's ``Anonymous`` form (DuckDB runs it under the same name: the
+runtime registers the Python object on each DuckDB connection); the catalog's
+:class:`~catalog.functions.FunctionDef` rides in the node's ``meta`` under :data:`KEY`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from catalog.errors import SqlStreamError
+from catalog.functions import FunctionDef
+from catalog.store import Catalog
+from planner.errors import PlanError, UnsupportedError
+from planner.functions import FUNCTIONS, STRUCTURAL, UNSUPPORTED
+from planner.parse import parse_expression
+
+KEY = "udf"
+
+
+def user_function(node: exp.Expr) -> FunctionDef | None:
+    """The user function a bound node calls, if it is such a call."""
+    found = node.meta.get(KEY) if isinstance(node, exp.Anonymous) else None
+    return found if isinstance(found, FunctionDef) else None
+
+
+def mark_call(node: exp.Expr, catalog: Catalog) -> exp.Expr:
+    """Mark ``node`` as a call of the catalog's function of its name, checking its arity."""
+    if not isinstance(node, exp.Anonymous):
+        return node
+    fdef = catalog.function(node.name)
+    if fdef is None:
+        return node
+    if fdef.kind != "scalar":
+        raise UnsupportedError(f"{fdef.kind} function {fdef.name} is not supported yet")
+    args = node.expressions
+    if len(args) != len(fdef.input_types):
+        raise PlanError(
+            f"function {fdef.name} takes {len(fdef.input_types)} argument(s), got {len(args)}",
+            hint=f"its signature is {fdef.signature()}",
+        )
+    node.meta[KEY] = fdef
+    return node
+
+
+def used_functions(plan_text: str, catalog: Catalog) -> tuple[FunctionDef, ...]:
+    """The catalog's functions that a plan's DuckDB SQL calls (the runtime registers only
+    those, so a job never imports the module of a function it does not use)."""
+    return tuple(
+        f for f in catalog.functions() if re.search(rf"\b{re.escape(f.name)}\s*\(", plan_text, re.IGNORECASE)
+    )
+
+
+def check_name(name: str) -> None:
+    """Refuse a user function named like a built-in one: the call would parse as the
+    built-in (sqlglot gives ``UPPER(x)`` a node of its own), never reaching the user's."""
+    upper = name.upper()
+    try:
+        call = parse_expression(f"{name}(1)")
+    except SqlStreamError:
+        call = None
+    if (
+        upper in FUNCTIONS
+        or upper in STRUCTURAL
+        or upper in UNSUPPORTED
+        or not isinstance(call, exp.Anonymous)
+    ):
+        raise PlanError(
+            f"'{name}' is the name of a built-in function", hint="give the user function another name"
+        )
+
+
+def lateral_refusal(lateral: exp.Lateral) -> UnsupportedError:
+    """``LATERAL TABLE(f(x))``, refused by name until table functions (udtf) are planned."""
+    call = lateral.find(exp.Func)
+    name = call.name if isinstance(call, exp.Anonymous) else (call.sql_name() if call else "...")
+    return UnsupportedError(
+        f"LATERAL TABLE({name}(...)): table functions are not supported yet",
+        hint="scalar Python functions (@udf) work in SELECT, WHERE and GROUP BY",
+    )

@@ -1,0 +1,205 @@
+"""Running user-defined Python functions: finding the Python object a catalog entry names,
+and installing it on an operator's DuckDB connection so that the SQL an operator runs
+calls it.
+
+Both kinds go through DuckDB's Arrow UDF interface, which hands a function whole columns
+(DuckDB vectors of up to 2048 rows) and releases nothing per row: a vectorized function
+(``func_type='arrow'`` / ``'pandas'``) is called once per vector; a row function is called
+in a tight loop (``map`` over the vector's columns as Python lists). Measured here (see
+``benchmarks/README.md``) this loop is faster than DuckDB's own per-row ("native") UDFs.
+
+A failure inside a function becomes a :class:`FunctionFailedError` naming the function,
+the input values and the function's own traceback (the engine's frames cut off).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import duckdb.func
+import pyarrow as pa
+
+from catalog.errors import SqlStreamError
+from catalog.functions import FunctionDef
+from runtime.arrow_types import to_arrow
+
+_PYTHON_OBJECT = "python-object:"
+_objects: dict[str, Any] = {}
+_failures: dict[str, FunctionFailedError] = {}
+_lock = threading.Lock()
+
+
+class FunctionLoadError(SqlStreamError):
+    """A function's module cannot be imported or lacks the attribute named."""
+
+
+class FunctionFailedError(SqlStreamError):
+    """A user function raised, or returned something its declared type cannot hold."""
+
+
+def hold(obj: Any) -> str:
+    """A target naming a Python object registered in this process (``session.create_function``)."""
+    key = f"{_PYTHON_OBJECT}{id(obj)}"
+    _objects[key] = obj
+    return key
+
+
+def load(target: str, search_path: Iterable[str] = ()) -> Any:
+    """The object ``'package.module.attr'`` names, importing the module with the folders of
+    ``search_path`` (``python.files`` / ``python.pythonpath``, the script's folder) on
+    ``sys.path``."""
+    if target.startswith(_PYTHON_OBJECT):
+        if target not in _objects:
+            raise FunctionLoadError("the Python function registered from another process is gone")
+        return _objects[target]
+    module_name, _, attr = target.rpartition(".")
+    if not module_name or not attr:
+        raise FunctionLoadError(
+            f"'{target}' does not name a Python function", hint="write AS 'package.module.function'"
+        )
+    for folder in search_path:
+        folder = str(Path(folder).expanduser())
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise FunctionLoadError(
+            f"cannot import module '{module_name}' for '{target}': {e}",
+            hint="put its folder on 'python.pythonpath' or its file on 'python.files'",
+        ) from None
+    except Exception as e:  # the module's own code failed while importing
+        raise FunctionLoadError(f"importing module '{module_name}' failed: {type(e).__name__}: {e}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise FunctionLoadError(f"module '{module_name}' has no attribute '{attr}'") from None
+
+
+def install(
+    con: duckdb.DuckDBPyConnection, functions: Sequence[FunctionDef], search_path: Iterable[str] = ()
+) -> None:
+    """Make ``functions`` callable by name in ``con``'s SQL."""
+    paths = tuple(search_path)
+    for fdef in functions:
+        obj = load(fdef.target or "", paths)
+        con.create_function(
+            fdef.name,
+            _with_arity(make_vectorized(fdef, obj), len(fdef.input_types)),
+            [duckdb.sqltype(t.duckdb()) for t in fdef.input_types],
+            duckdb.sqltype(fdef.result_type.duckdb()),
+            type=duckdb.func.ARROW,
+            null_handling=duckdb.func.SPECIAL,
+            side_effects=not fdef.deterministic,
+        )
+
+
+def _with_arity(fn: Callable[..., pa.Array], n: int) -> Callable[..., pa.Array]:
+    """DuckDB counts a function's parameters: give the ``*columns`` wrapper exactly n."""
+    params = [inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(n)]
+    fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return fn
+
+
+def failure_in(error: BaseException) -> FunctionFailedError | None:
+    """The user function's failure that a DuckDB error carries: DuckDB hands the caller only
+    the message text, the job reports the typed error (with its hint) instead."""
+    text = str(error)
+    with _lock:
+        for message, failure in _failures.items():
+            if message in text:
+                return failure
+    return None
+
+
+def _record(err: FunctionFailedError) -> FunctionFailedError:
+    with _lock:
+        if len(_failures) > 64:
+            _failures.clear()
+        _failures[err.message] = err
+    return err
+
+
+def make_vectorized(fdef: FunctionDef, obj: Any) -> Callable[..., pa.Array]:
+    """A function from Arrow columns to an Arrow column of ``fdef.result_type``."""
+    func = getattr(obj, "func", obj)  # a ScalarFunction wrapper, or the plain function
+    result_type = to_arrow(fdef.result_type)
+    if fdef.func_type == "general":
+        return _row_loop(fdef, func, result_type)
+
+    def vectorized(*columns: pa.ChunkedArray | pa.Array) -> pa.Array:
+        arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
+        args: list[Any] = [a.to_pandas() for a in arrays] if fdef.func_type == "pandas" else arrays
+        try:
+            out = func(*args)
+        except Exception as e:
+            raise _failed(fdef, e, _first_rows(arrays)) from None
+        return _as_column(fdef, out, result_type, len(arrays[0]) if arrays else None)
+
+    return vectorized
+
+
+def _row_loop(
+    fdef: FunctionDef, func: Callable[..., Any], result_type: pa.DataType
+) -> Callable[..., pa.Array]:
+    def rows(*columns: pa.ChunkedArray | pa.Array) -> pa.Array:
+        lists = [c.to_pylist() for c in columns]
+        out: list[Any] = []
+        try:
+            # map runs the loop in C; extend keeps what came back before a failure, so the
+            # failing row is the next one, found without calling the function again
+            out.extend(map(func, *lists))
+        except Exception as e:
+            raise _failed(fdef, e, repr(tuple(col[len(out)] for col in lists))) from None
+        return _as_column(fdef, out, result_type, None)
+
+    return rows
+
+
+def _as_column(fdef: FunctionDef, out: Any, result_type: pa.DataType, length: int | None) -> pa.Array:
+    try:
+        if isinstance(out, pa.ChunkedArray):
+            out = out.combine_chunks()
+        if not isinstance(out, pa.Array):
+            out = (
+                pa.Array.from_pandas(out, type=result_type)
+                if hasattr(out, "to_numpy")
+                else pa.array(out, type=result_type)
+            )
+        if out.type != result_type:
+            out = out.cast(result_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
+        raise _failed_type(fdef, str(e)) from None
+    if length is not None and len(out) != length:
+        raise _failed_type(fdef, f"{len(out)} values came back for {length} rows")
+    return out
+
+
+def _failed_type(fdef: FunctionDef, why: str) -> FunctionFailedError:
+    err = FunctionFailedError(
+        f"function {fdef.name} returned a value that is not {fdef.result_type.sql()}: {why}",
+        hint=f"its declared signature is {fdef.signature()}",
+    )
+    return _record(err)
+
+
+def _failed(fdef: FunctionDef, e: BaseException, inputs: str) -> FunctionFailedError:
+    tb = e.__traceback__.tb_next if e.__traceback__ is not None else None  # cut our own frame
+    own = "".join(traceback.format_exception(type(e), e, tb)).rstrip()
+    err = FunctionFailedError(f"function {fdef.name} raised {type(e).__name__} on input {inputs}:\n{own}")
+    return _record(err)
+
+
+def _first_rows(arrays: list[pa.Array], n: int = 3) -> str:
+    """The start of a failing vector's input, for the error message."""
+    rows = list(zip(*(a.slice(0, n).to_pylist() for a in arrays), strict=True))
+    more = f" ... ({len(arrays[0])} rows)" if arrays and len(arrays[0]) > n else ""
+    return ", ".join(repr(r) for r in rows) + more

@@ -1,0 +1,51 @@
+"""Functions the UDF tests create with CREATE FUNCTION ... AS 'tests.unit.sqlstream.udf_module.x'."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sqlstream.udf import udf
+
+
+@udf(result_type="BIGINT")
+def count_char(s: str | None, c: str) -> int:
+    """Nexmark q14's UDF: how often c occurs in s."""
+    return 0 if s is None else s.count(c)
+
+
+@udf(input_types=["BIGINT"], result_type="BIGINT", func_type="arrow")
+def bucket(v: pa.Array) -> pa.Array:
+    """Vectorized: v // 10 over a whole column."""
+    return pc.divide(v, 10)
+
+
+def shout(s: str) -> str:
+    """Plain annotated function, no decorator."""
+    return s.upper() + "!"
+
+
+@udf(result_type="BIGINT")
+def boom(v: int) -> int:
+    if v == 3:
+        raise ValueError("three is not allowed")
+    return v
+
+
+@udf(input_types=["BIGINT"], result_type="BIGINT")
+def wrong(v):  # type: ignore[no-untyped-def]
+    return f"not a number {v}"
+
+
+@udf(input_types=["BIGINT"], result_type="BIGINT", deterministic=False)
+def noisy(v):  # type: ignore[no-untyped-def]
+    return v
+
+
+NOT_A_FUNCTION = 3
+
+
+@udf(input_types=["BIGINT"], result_type="BIGINT", func_type="arrow")
+def short(v: pa.Array) -> pa.Array:
+    """Vectorized, but returns one value too few."""
+    return v.slice(1)
