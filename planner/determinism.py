@@ -52,6 +52,7 @@ from planner.logical import (
     WindowAssign,
 )
 from planner.typecheck import function_name
+from planner.udf import user_function
 
 # Flink's non-deterministic functions (Calcite's "dynamic" and random ones), by what they read.
 _CLOCK = frozenset({
@@ -78,6 +79,9 @@ def nondeterministic_call(expr: exp.Expr | None) -> str | None:
             return "UNIX_TIMESTAMP(), which reads the clock"
         if not isinstance(node, exp.Func | exp.Column):
             continue
+        called = user_function(node)
+        if called is not None and not called.deterministic:
+            return f"{called.name}(), a user function declared deterministic=False"
         name = node.name.upper() if isinstance(node, exp.Column) else function_name(node)
         if isinstance(node, exp.Column) and name not in ("CURRENT_TIME", "LOCALTIME"):
             continue  # CURRENT_TIME parses as a column; any other column is a field

@@ -175,3 +175,15 @@ def test_a_late_rows_table_is_not_replay_deterministic(cat: Catalog) -> None:
     assert "arrived behind the watermark" in late.replay_nondeterminism
     with pytest.raises(PlanError, match="table 'late_epoch': exactly-once in epoch mode needs a plan"):
         planner.plan(windowed, cat, {**CHECKPOINTS, "table.exec.late-rows.sink": "late_epoch"})
+
+
+def test_a_user_function_declared_nondeterministic_is_refused(cat: Catalog) -> None:
+    from catalog.functions import FunctionDef
+    from catalog.types import parse_type
+
+    bigint = parse_type("BIGINT")
+    cat.create_function(FunctionDef("jitter", (bigint,), bigint, "m.jitter", deterministic=False))
+    cat.create_function(FunctionDef("twice", (bigint,), bigint, "m.twice"))
+    assert sink(cat, "INSERT INTO pg_epoch SELECT v, twice(v) FROM seq").exactly_once_mode == "epoch"
+    with pytest.raises(PlanError, match=r"jitter\(\), a user function declared deterministic=False"):
+        planner.plan("INSERT INTO pg_epoch SELECT v, jitter(v) FROM seq", cat, CHECKPOINTS)
