@@ -75,7 +75,11 @@ def describe_agg(a: AggCall) -> str:
 def describe(node: Node, plan: PhysicalPlan) -> str:
     spec = node.spec
     attrs: list[str] = []
-    if isinstance(spec, SourceSpec):
+    if isinstance(spec, SourceSpec) and node.name.startswith("Values("):  # SQL VALUES
+        name = "Values"
+        attrs.append(node.name[len("Values(") : -1])
+        attrs.append(f"fields=[{', '.join(c.name for c in spec.columns)}]")
+    elif isinstance(spec, SourceSpec):
         name = "TableSourceScan"
         attrs.append(f"table=[{spec.table}]")
         attrs.append(f"connector=[{spec.connector}]")
@@ -111,7 +115,15 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         name = "GroupAggregate"
         attrs.append(f"groupBy=[{', '.join(spec.keys)}]")
         attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
-        attrs.append("state=[accumulators by key, kept forever]")
+        source = plan.node(node.inputs[0].source)
+        updating = source.changelog != ChangelogMode.INSERT_ONLY
+        minmax = any(a.func in ("min", "max") for a in spec.aggs)
+        if any(a.distinct for a in spec.aggs) or (updating and minmax):
+            # DISTINCT values seen; over retractions, a count per value (MIN/MAX, DISTINCT)
+            kept = "value counts" if updating else "distinct values"
+            attrs.append(f"state=[accumulators and {kept} by key, kept forever]")
+        else:
+            attrs.append("state=[accumulators by key, kept forever]")
     elif isinstance(spec, JoinSpec):
         name = "Join"
         left, right = (plan.node(e.source) for e in node.inputs)

@@ -52,6 +52,14 @@ class Scan(LogicalNode):
 
 
 @dataclass(frozen=True)
+class Values(LogicalNode):
+    """VALUES: a bounded, insert-only table of constant rows. Each expression is already
+    cast to its column's type, the common type of the column as Flink derives it."""
+
+    rows: tuple[tuple[exp.Expr, ...], ...]
+
+
+@dataclass(frozen=True)
 class Calc(LogicalNode):
     input: LogicalNode
     projections: tuple[tuple[str, exp.Expr], ...]

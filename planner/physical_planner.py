@@ -36,8 +36,10 @@ from catalog.connectors import (
 from catalog.errors import OptionError
 from catalog.options import parse_int
 from catalog.table import TableDef
+from catalog.types import DataType
 from planner import codegen
 from planner.determinism import replay_nondeterminism
+from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import (
     Aggregate,
@@ -50,6 +52,7 @@ from planner.logical import (
     Scan,
     Sink,
     Union,
+    Values,
     WatermarkAssigner,
     WindowAssign,
 )
@@ -213,6 +216,30 @@ class PhysicalPlanner:
         return self._add(
             f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog
         )
+
+    def _values(self, node: Values) -> Node:
+        """VALUES as Flink runs it: one bounded, insert-only source subtask whose rows are
+        a DuckDB query of the (already cast) constants."""
+        def lookup(name: str) -> DataType:
+            raise PlanError(f"VALUES refers to column '{name}'")  # the binder allows none
+
+        rows = ", ".join(
+            "(" + ", ".join(codegen.to_duckdb(e, lookup) for e in row) + ")" for row in node.rows
+        )
+        cols = ", ".join(
+            f"CAST(v{i} AS {f.type.duckdb()}) AS {exp.to_identifier(f.name, quoted=True).sql('duckdb')}"
+            for i, f in enumerate(node.fields)
+        )
+        names = ", ".join(f"v{i}" for i in range(len(node.fields)))
+        tuples = ", ".join("[" + ", ".join(e.sql(dialect=Flink) for e in row) + "]" for row in node.rows)
+        source = SourceSpec(
+            table="values",
+            connector="values",
+            options={"query": f"SELECT {cols} FROM (VALUES {rows}) t({names})"},
+            columns=_fields(node.fields),
+            bounded=True,
+        )
+        return self._add(f"Values(tuples=[{tuples}])", source, (), node.fields, 1, ChangelogMode.INSERT_ONLY)
 
     def _calc(self, node: Calc) -> Node:
         child = self._translate(node.input)
@@ -445,6 +472,7 @@ class PhysicalPlanner:
 
 _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = {
     Scan: PhysicalPlanner._scan,
+    Values: PhysicalPlanner._values,
     Calc: PhysicalPlanner._calc,
     WatermarkAssigner: PhysicalPlanner._watermark_assigner,
     WindowAssign: PhysicalPlanner._window_assign,

@@ -11,34 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from planner.errors import UnsupportedError
-from planner.logical import Aggregate, LogicalNode, WindowAssign
+from planner.logical import LogicalNode, WindowAssign
 
 
 def walk(node: LogicalNode) -> Iterator[LogicalNode]:
     yield node
     for child in node.inputs:
         yield from walk(child)
-
-
-def retracting_aggregates(node: LogicalNode) -> None:
-    """MIN, MAX and DISTINCT keep no per-value state that a retraction could undo: over an
-    updating input (a GROUP BY over a GROUP BY, an upsert source) they would be wrong."""
-    if not isinstance(node, Aggregate) or node.window is not None or not node.input.updating:
-        return
-    for agg in node.aggs:
-        line, col = agg.line, agg.col
-        if agg.func in ("min", "max"):
-            raise UnsupportedError(
-                f"{agg.text or agg.func.upper()}: {agg.func.upper()} over an updating input "
-                "(retractions) is not supported",
-                hint="aggregate an insert-only stream, or use COUNT/SUM/AVG",
-            ).with_position(line, col)
-        if agg.distinct:
-            raise UnsupportedError(
-                f"{agg.text or agg.func.upper()}: {agg.func.upper()}(DISTINCT ...) over an "
-                "updating input (retractions) is not supported",
-                hint="aggregate an insert-only stream, or drop DISTINCT",
-            ).with_position(line, col)
 
 
 def session_without_aggregation(node: LogicalNode) -> None:
@@ -52,7 +31,6 @@ def session_without_aggregation(node: LogicalNode) -> None:
 
 
 CHECKS: tuple[Callable[[LogicalNode], None], ...] = (
-    retracting_aggregates,
     session_without_aggregation,
 )
 

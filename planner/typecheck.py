@@ -62,7 +62,7 @@ def wider(a: DataType, b: DataType) -> DataType:
         top = a if _NUMERIC_RANK[a.name] >= _NUMERIC_RANK[b.name] else b
         return top.with_nullable(a.nullable or b.nullable)
     if a.is_string and b.is_string:
-        return STRING
+        return STRING.with_nullable(a.nullable or b.nullable)
     if a.is_timestamp and b.is_timestamp:
         return a if a.name == "TIMESTAMP_LTZ" else b
     return a

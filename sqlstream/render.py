@@ -10,8 +10,6 @@ import decimal
 from collections.abc import Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 ROW_KINDS = ("+I", "-U", "+U", "-D")
 
 
@@ -46,6 +44,8 @@ def render_table(
 ) -> str:
     """A boxed table like psql/DuckDB's shell, with a row count. Values of the
     ``full_width`` columns are never cut (an address cut short is no address)."""
+    from tabulate import tabulate  # only where a table is shown, not for a job's start-up
+
     widths = [None if c in full_width else max_width for c in columns]
     body = [[format_value(v, w) for v, w in zip(row, widths)] for row in rows]
     text = tabulate(body, headers=list(columns), tablefmt="psql", disable_numparse=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import planner
 from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
@@ -30,7 +30,9 @@ from sqlstream.jobs import JobManager, QueryHandle
 from sqlstream.prometheus import MetricsServer
 from sqlstream.results import Result, ResultKind
 from sqlstream.state import OPERATOR_COLUMNS, locate, open_newest, operator_rows, run_state_query, state_calls
-from sqlstream.web.server import Dashboard
+
+if TYPE_CHECKING:  # the dashboard's HTTP server is imported only when one is served
+    from sqlstream.web.server import Dashboard
 
 DASHBOARD_KEYS = (REST_PORT.name, REST_BIND_ADDRESS.name)
 
@@ -262,6 +264,8 @@ class Session:
             current = self.dashboard = None
         dashboard = None
         if port is not None:
+            from sqlstream.web.server import Dashboard
+
             dashboard = Dashboard(self.jobs.all, host, port)
             dashboard.start()  # before the old one goes: a taken port changes nothing
         if current is not None:

@@ -1,8 +1,10 @@
 """FROM: tables (scanned the way Flink plans a source), views, CTE references,
-subqueries, window TVFs and joins.
+subqueries, VALUES, window TVFs and joins.
 """
 
 from __future__ import annotations
+
+from functools import reduce
 
 from sqlglot import exp
 
@@ -10,12 +12,13 @@ from catalog.connectors import validate_options
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
 from catalog.table import TableDef, ViewDef
+from catalog.types import DataType
 from planner.bind.joins import JoinBinder
-from planner.bind.scope import Scope, _err, _ref
+from planner.bind.scope import Scope, _err, _ref, cast_if_needed
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
-from planner.logical import BoundField, Calc, LogicalNode, Scan, WatermarkAssigner
-from planner.typecheck import function_name, infer
+from planner.logical import BoundField, Calc, LogicalNode, Scan, Values, WatermarkAssigner
+from planner.typecheck import function_name, infer, wider
 
 
 class RelationBinder(JoinBinder):
@@ -53,7 +56,47 @@ class RelationBinder(JoinBinder):
         if isinstance(rel, exp.Subquery):
             node = self.bind_query(rel.this, ctes)
             return node, Scope.of(node, {rel.alias})
+        if isinstance(rel, exp.Values):
+            node = self._bind_values(rel)
+            return node, Scope.of(node, {rel.alias} if rel.alias else set())
         raise _err(UnsupportedError(f"{rel.sql(dialect='spark')} in FROM is not supported"), rel)
+
+    def _bind_values(self, values: exp.Values) -> Values:
+        """VALUES rows of constants; a column's type is the common type of its values
+        (literals typed as Flink types them: ``1`` INT NOT NULL), its name the alias's or
+        Flink's ``EXPR$<i>``."""
+        rows = [list(t.expressions) if isinstance(t, exp.Tuple) else [t] for t in values.expressions]
+        width = len(rows[0])
+        for row, t in zip(rows, values.expressions):
+            if len(row) != width:
+                raise _err(
+                    PlanError(f"the rows of VALUES have {width} and {len(row)} values; they must be as wide"),
+                    t,
+                )
+        nothing = Values((), ())  # constants: no column to refer to
+        bound = [[self.bind_expr(e, Scope.of(nothing, set())) for e in row] for row in rows]
+        types = [[infer(e, nothing.field_type) for e in row] for row in bound]
+        alias: exp.TableAlias | None = values.args.get("alias")
+        names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+        if alias is not None and names and len(names) != width:
+            raise _err(PlanError(f"VALUES has {width} columns but its alias names {len(names)}"), alias)
+        fields: list[BoundField] = []
+        for i in range(width):
+            column = reduce(wider, (t[i] for t in types), DataType("NULL"))
+            if column.name == "NULL":
+                raise _err(
+                    PlanError(
+                        f"column {i + 1} of VALUES is NULL in every row, so it has no type",
+                        hint="CAST(NULL AS <type>) in one row gives it one",
+                    ),
+                    alias if alias is not None else values,
+                )
+            fields.append(BoundField(names[i] if names else f"EXPR${i}", column))
+        cast = tuple(
+            tuple(cast_if_needed(e, t, f.type) for e, t, f in zip(row, ts, fields))
+            for row, ts in zip(bound, types)
+        )
+        return Values(tuple(fields), cast)
 
     def _bind_view(self, view: ViewDef, where: exp.Expr) -> LogicalNode:
         if view.name.lower() in self._view_stack:

@@ -1,4 +1,4 @@
-"""Queries: WITH, UNION ALL and SELECT (the select list, WHERE, and the hand-over to
+"""Queries: WITH, set operations (``setops``) and SELECT (the select list, WHERE, and the hand-over to
 aggregation when there is GROUP BY, DISTINCT or an aggregate call).
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from catalog.errors import CatalogError
+from planner.bind import setops
 from planner.bind.aggregates import _AGGS
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
@@ -16,7 +17,7 @@ from planner.typecheck import wider
 
 
 class QueryBinder(RelationBinder):
-    """Binds whole queries: WITH, UNION ALL and SELECT."""
+    """Binds whole queries: WITH, UNION [ALL], INTERSECT, EXCEPT and SELECT."""
 
     # ---- queries ---------------------------------------------------------------------
     def bind_query(self, query: exp.Expr, ctes: dict[str, exp.Expr]) -> LogicalNode:
@@ -27,26 +28,28 @@ class QueryBinder(RelationBinder):
             ctes = dict(ctes)
             for cte in with_.expressions:
                 ctes[cte.alias_or_name.lower()] = cte.this
-        if isinstance(query, exp.Union):
-            return self._bind_union(query, ctes)
+        if isinstance(query, exp.SetOperation):
+            return self._bind_set_operation(query, ctes)
         if isinstance(query, exp.Select):
             return self._bind_select(query, ctes)
         raise _err(UnsupportedError(f"{type(query).__name__.upper()} queries are not supported"), query)
 
-    def _bind_union(self, query: exp.Union, ctes: dict[str, exp.Expr]) -> LogicalNode:
-        if query.args.get("distinct"):
+    def _bind_set_operation(self, query: exp.SetOperation, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        kind = type(query).__name__.upper()
+        distinct = bool(query.args.get("distinct"))
+        if not isinstance(query, exp.Union | exp.Intersect | exp.Except):
+            raise _err(UnsupportedError(f"{kind} is not supported"), query)
+        if not distinct and not isinstance(query, exp.Union):
             raise _err(
-                UnsupportedError("UNION (distinct) is not supported yet", hint="use UNION ALL"),
-                query,
+                UnsupportedError(f"{kind} ALL is not supported yet", hint=f"{kind} (distinct) is"), query
             )
-        if not isinstance(query, exp.Union) or type(query) is not exp.Union:
-            raise _err(UnsupportedError(f"{type(query).__name__.upper()} is not supported"), query)
         left = self.bind_query(query.left, ctes)
         right = self.bind_query(query.right, ctes)
+        name = f"{kind} ALL" if not distinct else kind
         if len(left.fields) != len(right.fields):
             raise _err(
                 PlanError(
-                    f"the inputs of UNION ALL have {len(left.fields)} and {len(right.fields)} "
+                    f"the inputs of {name} have {len(left.fields)} and {len(right.fields)} "
                     "columns; they must have the same number"
                 ),
                 query,
@@ -71,7 +74,10 @@ class QueryBinder(RelationBinder):
                 )
                 child = Calc(fields, child, projections)
             children.append(child)
-        return Union(fields, tuple(children))
+        if not isinstance(query, exp.Union):
+            return setops.intersect_or_except(fields, children[0], children[1], query)
+        union = Union(fields, tuple(children))
+        return setops.distinct_rows(union, query) if distinct else union
 
     # ---- SELECT ----------------------------------------------------------------------
     def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> LogicalNode:

@@ -39,7 +39,8 @@ CONNECTORS: dict[str, Callable[[], Implementation]] = {
     "upsert-kafka": kafka.upsert_implementation,
 }
 
-#: Connectors for tests and examples only: built by hand in plans, no catalog spec.
+#: Connectors with no catalog spec (no table can name them): built by hand in plans, for
+#: tests, and by the planner for SQL VALUES (the ``values`` source's ``query`` option).
 TEST_CONNECTORS: dict[str, Callable[[], Implementation]] = {
     "values": values.implementation,
 }

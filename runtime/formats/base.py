@@ -107,6 +107,11 @@ class RecordDecoder(ABC):
         """Decode one record (bytes; None only if ``_dropped`` keeps Nones) into Python
         values, one per column, or raise RecordError."""
 
+    def _bulk_block(self, block: bytes) -> pa.RecordBatch | None:
+        """Decode a whole block of newline-separated records at once, or raise; None when
+        the format has no such reader (then every block is split into records)."""
+        return None
+
     def _dropped(self, records: Sequence[bytes | None]) -> np.ndarray | None:
         """Indices of records that are not rows and not errors (tombstones, comments)."""
         missing = [i for i, r in enumerate(records) if r is None] if None in records else []
@@ -118,6 +123,25 @@ class RecordDecoder(ABC):
         return self._not_null_violations(batch)
 
     # ---- the algorithm -----------------------------------------------------------------
+    def decode_block(self, block: bytes, count: int) -> pa.RecordBatch | None:
+        """The ``count`` newline-separated records of ``block`` (a file's whole lines, no
+        blank one) decoded at once, when they decode in bulk to one row each and nothing
+        needs a second look; None otherwise, and the caller splits the block into records
+        for ``decode``, which finds the bad ones and says where they are. This is the
+        first bulk try ``decode`` makes, on the same bytes, without making the records."""
+        if not self.bulk_supported() or self._mostly_slow:
+            return None
+        try:
+            batch = self._bulk_block(block)
+        except (pa.ArrowException, ValueError, TypeError, ArithmeticError, UnicodeError):
+            return None
+        if batch is None or batch.num_rows != count:  # e.g. two objects on a line, or one over two
+            return None
+        suspects = self._suspects(batch)
+        if suspects is not None and suspects.any():
+            return None
+        return batch
+
     def decode(
         self, records: Sequence[bytes | None], where: Where | None = None, *, skip_blank: bool = False
     ) -> Decoded:

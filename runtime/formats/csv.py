@@ -131,6 +131,12 @@ class CsvDecoder(RecordDecoder):
                 read_options = pcsv.ReadOptions(
                     column_names=read_options.column_names, use_threads=True, block_size=len(data) + 1
                 )
+        return self._read(data, read_options)
+
+    def _bulk_block(self, block: bytes) -> pa.RecordBatch:
+        return self._read(block, self._read_options)  # a row longer than a block fails: split then
+
+    def _read(self, data: bytes, read_options: pcsv.ReadOptions) -> pa.RecordBatch:
         table = pcsv.read_csv(
             io.BytesIO(data),
             read_options=read_options,

@@ -93,12 +93,20 @@ class JsonDecoder(RecordDecoder):
         data = b"\n".join(records)
         if data.count(b"\n") != len(records) - 1:  # a record spans lines: JSON allows that
             data = b"\n".join(r.replace(b"\n", b" ") for r in records)
+        return self._convert(self._read_all(data))
+
+    def _bulk_block(self, block: bytes) -> pa.RecordBatch:
+        return self._convert(self._read_all(block))
+
+    def _read_all(self, data: bytes) -> pa.Table:
         try:
-            table = self._read(data, _BLOCK_SIZE)
+            return self._read(data, _BLOCK_SIZE)
         except pa.ArrowInvalid as e:
             if "straddl" not in str(e) and "block" not in str(e):
                 raise
-            table = self._read(data, len(data) + 1)
+            return self._read(data, len(data) + 1)
+
+    def _convert(self, table: pa.Table) -> pa.RecordBatch:
         arrays = []
         for name, post, af in zip(table.column_names, self._post, self.schema):
             col = table.column(name).combine_chunks()

@@ -10,10 +10,10 @@ stored accumulators of those keys, emit the changes and replace those keys' rows
 - a key whose row count drops to zero (retractions): -D of the old result.
 
 Accumulators: a row count per key, and per aggregate a count or a (sum, non-null count)
-pair, or a min/max. DISTINCT keeps the set of (key, value) pairs seen, and a batch adds
-only values not seen before. MIN/MAX and DISTINCT cannot take retractions without keeping
-a count of every value: both are refused over an updating input with an error that says
-so.
+pair, or a min/max. Over an insert-only input, DISTINCT keeps the set of (key, value)
+pairs seen, and a batch adds only values not seen before. Over an updating input, DISTINCT
+and MIN/MAX keep a count per (key, value), as Flink's MapView does, so that a retraction
+takes its value out (``_value_counts``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from catalog.errors import SqlStreamError
 from catalog.types import parse_type
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, AggCall, GroupAggregateSpec
 from runtime.batches import conform, output_schema, q
@@ -67,18 +66,6 @@ class GroupAggregateOp(Operator):
             A.check(a)
         self.spec = spec
         self.retracting = self.ctx.input_updating(0)
-        for a in spec.aggs:
-            if a.distinct and self.retracting and a.func not in ("min", "max"):
-                raise SqlStreamError(
-                    f"{a.func.upper()}(DISTINCT ...) over an updating input (retractions) is "
-                    "not supported",
-                    hint="aggregate an insert-only stream, or drop DISTINCT",
-                )
-            if self.retracting and a.func in ("min", "max"):
-                raise SqlStreamError(
-                    f"{a.func.upper()} over an updating input (retractions) is not supported",
-                    hint="aggregate an insert-only stream, or use COUNT/SUM/AVG",
-                )
         self.schema = output_schema(self.node.schema, True)
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
@@ -94,36 +81,27 @@ class GroupAggregateOp(Operator):
         items = [f"sum({sign})::BIGINT AS __cnt"]
         merge = ["coalesce(o.__cnt, 0) + b.__cnt AS __cnt"]
         self.acc_cols = ["__cnt"]
-        # DISTINCT (insert-only input): the (key, value) pairs seen so far are kept in a
-        # table per aggregate; a batch contributes only its values not seen before
-        # (i, new-values SQL, delta SQL, create-table SQL)
-        self.distinct: list[tuple[int, str, str, str]] = []
+        # Aggregates that need their values (DISTINCT; MIN/MAX over retractions) keep them in
+        # a table per aggregate; a batch runs a few set statements over it and yields the
+        # aggregate's delta row per key in __dd<i>: (i, [(SQL, state-row sign)], CREATE SQL)
+        self.distinct: list[tuple[str, list[tuple[str, int]], str]] = []
         distinct_cols: list[str] = []
+        with_values: list[int] = []  # the aggregates with a __dd<i>
         for i, a in enumerate(spec.aggs):
             cond = f"({a.filter})" if a.filter else "true"
-            if a.distinct and a.func not in ("min", "max"):
-                k = ", ".join([*keys, ""])
-                gb = f" GROUP BY {', '.join(keys)}" if keys else ""
-                on_d = " AND ".join(
-                    [*(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys), "b.__v = o.__v"]
-                )
-                new_values = (
-                    f"SELECT * FROM (SELECT DISTINCT {k}({a.arg}) AS __v FROM {INPUT_RELATION} "
-                    f"WHERE {cond} AND ({a.arg}) IS NOT NULL) b "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM seen{i} o WHERE {on_d})"
-                )
-                if a.func == "count":
-                    agg_items = f"count(*)::BIGINT AS n{i}"
-                    cols = [f"n{i}"]
+            minmax = a.func in ("min", "max")
+            if self.retracting and (a.distinct or minmax):
+                steps, create, cols = self._value_counts(i, a, sign)
+                self.distinct.append((f"vals{i}", steps, create))
+                with_values.append(i)
+                if minmax:
+                    distinct_cols += [f"d{i}.s{i} AS s{i}", f"coalesce(d{i}.t{i}, false) AS t{i}"]
                 else:
-                    agg_items = f"count(*)::BIGINT AS n{i}, sum(__v) AS s{i}"
-                    cols = [f"n{i}", f"s{i}"]
-                create = (
-                    f"CREATE TABLE seen{i} AS SELECT {k}({a.arg}) AS __v "
-                    f"FROM {INPUT_RELATION} LIMIT 0"
-                )
-                delta = f"SELECT {k}{agg_items} FROM __new{i}{gb}"
-                self.distinct.append((i, new_values, delta, create))
+                    distinct_cols += [f"coalesce(d{i}.{c}, 0) AS {c}" for c in cols]
+            elif a.distinct and not minmax:
+                steps, create, cols = self._seen_values(i, a)
+                self.distinct.append((f"seen{i}", steps, create))
+                with_values.append(i)
                 distinct_cols += [f"coalesce(d{i}.{c}, 0) AS {c}" for c in cols]
             elif a.func == "count_star":
                 items.append(f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
@@ -140,7 +118,9 @@ class GroupAggregateOp(Operator):
                 items.append(f"{a.func}({a.arg}){f} AS s{i}")
                 cols = [f"s{i}"]
             for c in cols:
-                if a.func in ("min", "max"):
+                if minmax and self.retracting:  # recomputed from the value counts when touched
+                    merge.append(f"CASE WHEN b.t{i} THEN b.{c} ELSE o.{c} END AS {c}")
+                elif minmax:
                     fn = "least" if a.func == "min" else "greatest"
                     merge.append(f"{fn}(o.{c}, b.{c}) AS {c}")
                 else:
@@ -153,7 +133,7 @@ class GroupAggregateOp(Operator):
             joins = "".join(
                 f" LEFT JOIN __dd{i} d{i} ON "
                 + (" AND ".join(f"m.{c} IS NOT DISTINCT FROM d{i}.{c}" for c in keys) or "true")
-                for i, *_ in self.distinct
+                for i in with_values
             )
             self.combine_sql = f"SELECT m.*, {', '.join(distinct_cols)} FROM __main m{joins}"
         on = " AND ".join(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys) or "true"
@@ -181,6 +161,81 @@ class GroupAggregateOp(Operator):
         self.store_cols = ", ".join([*keys, *self.acc_cols])
         self.width = 16 + 8 * (len(keys) + len(self.acc_cols))
 
+    def _seen_values(self, i: int, a: AggCall) -> tuple[list[tuple[str, int]], str, list[str]]:
+        """DISTINCT over an insert-only input: the (key, value) pairs seen so far; a batch
+        contributes only its values not seen before."""
+        keys = self.keys
+        k = ", ".join([*keys, ""])
+        gb = f" GROUP BY {', '.join(keys)}" if keys else ""
+        cond = f"({a.filter})" if a.filter else "true"
+        on_d = " AND ".join([*(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys), "b.__v = o.__v"])
+        new_values = (
+            f"SELECT * FROM (SELECT DISTINCT {k}({a.arg}) AS __v FROM {INPUT_RELATION} "
+            f"WHERE {cond} AND ({a.arg}) IS NOT NULL) b "
+            f"WHERE NOT EXISTS (SELECT 1 FROM seen{i} o WHERE {on_d})"
+        )
+        cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
+        agg_items = f"count(*)::BIGINT AS n{i}" + ("" if a.func == "count" else f", sum(__v) AS s{i}")
+        create = f"CREATE TABLE seen{i} AS SELECT {k}({a.arg}) AS __v FROM {INPUT_RELATION} LIMIT 0"
+        steps = [
+            (f"CREATE OR REPLACE TEMP TABLE __new{i} AS {new_values}", 0),
+            (f"INSERT INTO seen{i} SELECT * FROM __new{i}", 1),
+            (f"CREATE OR REPLACE TEMP TABLE __dd{i} AS SELECT {k}{agg_items} FROM __new{i}{gb}", 0),
+        ]
+        return steps, create, cols
+
+    def _value_counts(
+        self, i: int, a: AggCall, sign: str
+    ) -> tuple[list[tuple[str, int]], str, list[str]]:
+        """DISTINCT or MIN/MAX over an updating input, as Flink keeps them (a MapView of
+        value -> count): a count per (key, value) that +I/+U raise and -U/-D lower. A value
+        whose count goes above zero joins a DISTINCT aggregate, one whose count falls to
+        zero leaves it; MIN/MAX of a key whose values changed is the least/greatest value
+        still counted, so retracting the current MIN finds the next one."""
+        keys = self.keys
+        k = ", ".join([*keys, ""])
+        bk = ", ".join([*(f"b.{c}" for c in keys), ""])
+        cond = f"({a.filter})" if a.filter else "true"
+        on_k = [f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys]
+        on_v = " AND ".join([*on_k, "b.__v = o.__v"])
+        vd = (
+            f"SELECT {k}({a.arg}) AS __v, sum({sign})::BIGINT AS __c FROM {INPUT_RELATION} "
+            f"WHERE {cond} AND ({a.arg}) IS NOT NULL GROUP BY ALL"
+        )
+        vm = (
+            f"SELECT {bk}b.__v, coalesce(o.__c, 0) AS __old, coalesce(o.__c, 0) + b.__c AS __c "
+            f"FROM __vd{i} b LEFT JOIN vals{i} o ON {on_v}"
+        )
+        if a.func in ("min", "max"):
+            cols = [f"s{i}"]
+            dd = (
+                f"SELECT {bk}{a.func}(o.__v) AS s{i}, true AS t{i} "
+                f"FROM (SELECT DISTINCT {k}true AS __x FROM __vd{i}) b LEFT JOIN vals{i} o "
+                f"ON {' AND '.join([*on_k, 'o.__c > 0'])} GROUP BY {bk}b.__x"
+            )
+        else:
+            gained = "__old <= 0 AND __c > 0"
+            lost = "__old > 0 AND __c <= 0"
+            items = [f"sum(CASE WHEN {gained} THEN 1 WHEN {lost} THEN -1 ELSE 0 END)::BIGINT AS n{i}"]
+            cols = [f"n{i}"]
+            if a.func != "count":
+                items.append(f"sum(CASE WHEN {gained} THEN __v WHEN {lost} THEN -__v ELSE 0 END) AS s{i}")
+                cols.append(f"s{i}")
+            gb = f" GROUP BY {', '.join(keys)}" if keys else ""
+            dd = f"SELECT {k}{', '.join(items)} FROM __vm{i}{gb}"
+        create = (
+            f"CREATE TABLE vals{i} AS SELECT {k}({a.arg}) AS __v, 0::BIGINT AS __c "
+            f"FROM {INPUT_RELATION} LIMIT 0"
+        )
+        steps = [
+            (f"CREATE OR REPLACE TEMP TABLE __vd{i} AS {vd}", 0),
+            (f"CREATE OR REPLACE TEMP TABLE __vm{i} AS {vm}", 0),
+            (f"DELETE FROM vals{i} o USING __vm{i} b WHERE {on_v}", -1),
+            (f"INSERT INTO vals{i} SELECT {k}__v, __c FROM __vm{i} WHERE __c <> 0", 1),
+            (f"CREATE OR REPLACE TEMP TABLE __dd{i} AS {dd}", 0),
+        ]
+        return steps, create, cols
+
     def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         st = self.state
         st.register(INPUT_RELATION, batch)
@@ -189,14 +244,14 @@ class GroupAggregateOp(Operator):
                 st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.delta_sql}")
             else:
                 st.execute(f"CREATE OR REPLACE TEMP TABLE __main AS {self.delta_sql}")
-                for i, new_values, delta, create in self.distinct:
+                for table, steps, create in self.distinct:
                     if not self.has_table:
                         st.execute(create)
-                        st.tables.append(f"seen{i}")
-                    st.execute(f"CREATE OR REPLACE TEMP TABLE __new{i} AS {new_values}")
-                    added = st.execute(f"INSERT INTO seen{i} SELECT * FROM __new{i}")
-                    self.metrics.state_rows += added
-                    st.execute(f"CREATE OR REPLACE TEMP TABLE __dd{i} AS {delta}")
+                        st.tables.append(table)
+                    for sql, rows_sign in steps:
+                        changed = st.execute(sql)
+                        if rows_sign:
+                            self.metrics.state_rows += rows_sign * changed
                 st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.combine_sql}")
         finally:
             st.con.unregister(INPUT_RELATION)

@@ -60,6 +60,24 @@ def _open_maybe_compressed(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
+def _nth_newline(data: bytes, n: int) -> int:
+    """The index of the ``n``-th (1-based) newline of ``data``, which has at least ``n``."""
+    if n <= 64:
+        at = -1
+        for _ in range(n):
+            at = data.index(b"\n", at + 1)
+        return at
+    return int(np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)[n - 1])
+
+
+def split_lines(chunk: bytes) -> list[bytes]:
+    """The lines of a block, without their newlines."""
+    lines = chunk.split(b"\n")
+    if chunk.endswith(b"\n"):
+        lines.pop()
+    return lines
+
+
 class _LineFile:
     """Reads whole lines of a file from a byte offset, a chunk at a time."""
 
@@ -73,37 +91,40 @@ class _LineFile:
         self._eof = False
         self.chunk_has_empty_line = False
 
-    def next_lines(self, max_lines: int) -> tuple[list[bytes], int] | None:
-        """Up to ``max_lines`` lines (without their newline) and the first one's number;
-        None at the end of the file."""
+    def next_block(self, max_lines: int) -> tuple[bytes, int, int] | None:
+        """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept),
+        the first one's number and how many lines it holds; None at the end of the file.
+        No per-line object is made: a decoder reads the block as it is."""
         parts = [self._buf]
-        count = self._buf.count(b"\n")
+        count, before = self._buf.count(b"\n"), 0  # before: newlines ahead of the last part
         while count < max_lines and not self._eof:
             block = self._f.read(_READ_BLOCK)
             if not block:
                 self._eof = True
                 break
             parts.append(block)
+            before = count
             count += block.count(b"\n")
-        buf = b"".join(parts) if len(parts) > 1 else self._buf
-        if not buf:
-            return None
-        if count >= max_lines:
-            newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
-            cut = int(newlines[max_lines - 1]) + 1
-        else:
-            cut = len(buf)
-        chunk, self._buf = buf[:cut], buf[cut:]
+        if count >= max_lines:  # the max_lines-th newline is in the last part
+            last = parts[-1]
+            end = _nth_newline(last, max_lines - before) + 1
+            chunk = b"".join([*parts[:-1], last[:end]]) if len(parts) > 1 else last[:end]
+            self._buf = last[end:]
+            lines = max_lines
+        else:  # every line buffered (the last one may lack its newline at the end of the file)
+            chunk = b"".join(parts) if len(parts) > 1 else self._buf
+            self._buf = b""
+            if not chunk:
+                return None
+            lines = count + (not chunk.endswith(b"\n"))
+        cut = len(chunk)
         self.chunk_has_empty_line = (
             chunk[:1] in (b"\n", b"\r") or b"\n\n" in chunk or b"\n\r\n" in chunk or chunk.endswith(b"\n\r")
         )
-        lines = chunk.split(b"\n")
-        if chunk.endswith(b"\n"):
-            lines.pop()
         first = self.line
-        self.line += len(lines)
+        self.line += lines
         self.offset += cut
-        return lines, first
+        return chunk, first, lines
 
     def close(self) -> None:
         self._f.close()
@@ -244,10 +265,17 @@ class FileSystemSource(SourceReader):
     def _read_lines(self, max_rows: int) -> pa.RecordBatch | None:
         assert self._lines is not None and self.decoder is not None
         lf = self._lines
-        got = lf.next_lines(max_rows)
+        got = lf.next_block(max_rows)
         if got is None:
             return None
-        lines, first = got
+        chunk, first, count = got
+        if first > self.decoder.header_lines and not lf.chunk_has_empty_line:
+            # The good path: the whole block at once. Lines are split (and numbered for
+            # bad-record reporting) only when the block does not decode as it is.
+            block = self.decoder.decode_block(chunk, count)
+            if block is not None:
+                return block
+        lines = split_lines(chunk)
         numbers = np.arange(first, first + len(lines), dtype=np.int64)
         if first <= self.decoder.header_lines:
             skip = self.decoder.header_lines - first + 1

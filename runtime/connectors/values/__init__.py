@@ -1,4 +1,4 @@
-"""``values``: an in-memory source and sink for tests and examples (no catalog spec)."""
+"""``values``: an in-memory source (SQL VALUES, tests) and sink (tests); no catalog spec."""
 
 from __future__ import annotations
 

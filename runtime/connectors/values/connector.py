@@ -1,8 +1,9 @@
-"""``values``: an in-memory source and sink, for tests and examples.
+"""``values``: an in-memory source (the planner's SQL VALUES, and tests) and sink (tests).
 
 Source options:
 - ``data-id``: the name under which ``register_data`` stored an Arrow table; or
-- ``rows``: a JSON list of rows (lists in column order; timestamps as ISO text).
+- ``rows``: a JSON list of rows (lists in column order; timestamps as ISO text); or
+- ``query``: a DuckDB query whose result is the rows (the planner's SQL VALUES).
 - ``batch-size`` (default 1024): rows per poll at most.
 - ``changelog-mode`` = ``all``: the rows carry a row kind (the table's ``__row_kind``
   column, or a last element per JSON row), for tests of updating inputs.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from planner.physical import SourceSpec
@@ -42,6 +44,9 @@ class ValuesSource(SourceReader):
         opts = spec.options
         if "data-id" in opts:
             table = _DATA[opts["data-id"]].select(schema.names)
+        elif "query" in opts:
+            table = duckdb.connect().sql(opts["query"]).to_arrow_table().rename_columns(schema.names)
+            table = table.cast(schema)
         else:
             rows = json.loads(opts.get("rows", "[]"))
             cols: list[Any] = list(zip(*rows)) if rows else [[] for _ in schema]
@@ -69,6 +74,12 @@ class ValuesSource(SourceReader):
     @property
     def finished(self) -> bool:
         return self._pos >= self._table.num_rows
+
+    def position(self) -> dict[str, Any]:
+        return {"row": self._pos}
+
+    def restore(self, position: dict[str, Any]) -> None:
+        self._pos = int(position.get("row", 0))
 
 
 class ValuesSink(SinkWriter):

@@ -314,3 +314,61 @@ def test_monitored_files_split_by_hash_over_subtasks(tmp_path: Path) -> None:
 
     a, b = asyncio.run(first_rows(0)), asyncio.run(first_rows(1))
     assert sorted(a + b) == list(range(8)) and not set(a) & set(b)
+
+
+def test_lines_that_are_not_one_object_each_are_bad_records_with_their_line(tmp_path: Path) -> None:
+    # Each of these decodes as a whole block to as many rows as there are lines, or to
+    # none: the source must still find them record by record and name their lines.
+    lines = json_lines(rows(300)).splitlines()
+    lines[7] = '{"id": 7}{"id": 8}'
+    lines[200] = '{"id": 200,'
+    lines[201] = '"name": "x"}'
+    f = tmp_path / "a.json"
+    f.write_text("\n".join(lines))  # no newline after the last line
+    src = source(f, "json", **{"json.ignore-parse-errors": "true"})
+    ids = read_all(src, max_rows=100).column("id").to_pylist()
+    assert ids == [i for i in range(300) if i not in (7, 200, 201)]
+    assert src.metrics.bad_records_skipped == 3
+    with pytest.raises(FormatError) as e:
+        read_all(source(f, "json"), max_rows=100)
+    assert f"{f}, line 8" in str(e.value)
+
+
+def test_not_null_column_missing_in_a_clean_block_names_the_line(tmp_path: Path) -> None:
+    lines = json_lines(rows(500)).splitlines()
+    lines[321] = '{"name": "no id"}'
+    f = tmp_path / "a.json"
+    f.write_text("\n".join(lines) + "\n")
+    cols = fields("id BIGINT NOT NULL", "name STRING", "ts TIMESTAMP(3)", "x DOUBLE")
+    with pytest.raises(FormatError) as e:
+        read_all(source(f, "json", cols=cols), max_rows=1000)
+    assert f"{f}, line 322" in str(e.value)
+
+
+def test_position_is_the_byte_offset_of_the_next_line(tmp_path: Path) -> None:
+    text = json_lines(rows(100))
+    (tmp_path / "a.json").write_text(text)
+
+    async def first_chunk() -> dict:
+        src = source(tmp_path / "a.json", "json")
+        await src.open()
+        await src.poll(40)
+        return src.position()
+
+    pos = asyncio.run(first_chunk())
+    assert pos["line"] == 41
+    assert pos["offset"] == len("".join(text.splitlines(keepends=True)[:40]).encode())
+
+
+def test_csv_with_header_reads_in_blocks_and_names_a_bad_line(tmp_path: Path) -> None:
+    body = "".join(f"{i},n{i},2020-04-15 08:05:00,{i / 2}\r\n" for i in range(400))
+    f = tmp_path / "a.csv"
+    f.write_text("id,name,ts,x\r\n" + body, newline="")
+    got = read_all(source(f, "csv", **{"csv.header": "true"}), max_rows=128).column("id").to_pylist()
+    assert got == list(range(400))
+    lines = body.splitlines(keepends=True)
+    lines[250] = "not a number,x,2020-04-15 08:05:00,1\r\n"
+    f.write_text("id,name,ts,x\r\n" + "".join(lines), newline="")
+    with pytest.raises(FormatError) as e:
+        read_all(source(f, "csv", **{"csv.header": "true"}), max_rows=128)
+    assert f"{f}, line 252" in str(e.value)

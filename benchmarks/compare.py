@@ -1,0 +1,193 @@
+"""End to end on one JSON file of bids (issue #14): ``sqlstream run`` as a whole process
+against DuckDB's single-thread batch, and Flink's figures.
+
+    .venv/bin/python benchmarks/compare.py --rows 2000000 --repeat 3
+
+The file is generated deterministically (seeded) and kept in ``.cache/compare/`` so that
+reruns read the same bytes: row ``i`` has auction uniform in 1000-1999, bidder in
+1-100000, price in 1-10000, channel one of five, and ts = 2024-01-01 00:00:10.000 + i ms
+written as ``yyyy-MM-dd HH:mm:ss.SSS``, with 10% of the rows moved back by up to 1999 ms
+(out of order within the watermark's 2 s). Each query runs as ``sqlstream run FILE.sql``
+(filesystem source with ``WATERMARK FOR ts AS ts - INTERVAL '2' SECOND`` -> blackhole), timed
+over the whole process, start-up included; DuckDB runs the same query with one thread over
+the same file, reading it with ``read_json``. Printed: rows/s of the input and the ratio.
+Flink 2.3's figures are the ones recorded in the issue (not measured here): ``--flink``
+only prints them next to ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNELS = ["Google", "Facebook", "Baidu", "Apple", "channel-5"]
+T0 = np.datetime64("2024-01-01T00:00:10.000", "ms")
+
+WINDOW_SINK = (
+    "auction BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), cnt BIGINT, top BIGINT, total BIGINT"
+)
+
+# name: (the SELECT over `bids`, the sink's columns, DuckDB's query over `bids`)
+QUERIES: dict[str, tuple[str, str, str]] = {
+    "projection": (
+        "SELECT auction, bidder, price * 0.908 AS price, channel, ts FROM bids",
+        "auction BIGINT, bidder BIGINT, price DECIMAL(15, 3), channel STRING, ts TIMESTAMP(3)",
+        "SELECT auction, bidder, price * 0.908 AS price, channel, ts FROM bids",
+    ),
+    "filter": (
+        "SELECT auction, bidder, price, channel, ts FROM bids WHERE MOD(auction, 123) = 0",
+        "auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, ts TIMESTAMP(3)",
+        "SELECT auction, bidder, price, channel, ts FROM bids WHERE auction % 123 = 0",
+    ),
+    "tumble": (
+        "SELECT auction, window_start, window_end, COUNT(*) AS cnt, MAX(price) AS top, "
+        "SUM(price) AS total FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND)) "
+        "GROUP BY auction, window_start, window_end",
+        WINDOW_SINK,
+        "SELECT auction, time_bucket(INTERVAL 10 SECOND, ts) AS w, count(*), max(price), sum(price) "
+        "FROM bids GROUP BY ALL",
+    ),
+    "hop": (
+        "SELECT auction, window_start, window_end, COUNT(*) AS cnt, MAX(price) AS top, "
+        "SUM(price) AS total FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '2' SECOND, "
+        "INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end",
+        WINDOW_SINK,
+        "SELECT auction, w, count(*), max(price), sum(price) FROM ("
+        "  SELECT auction, price, time_bucket(INTERVAL 2 SECOND, ts) - to_seconds(2 * i) AS w"
+        "  FROM bids, range(5) r(i)) GROUP BY ALL",
+    ),
+    "group": (
+        "SELECT channel, COUNT(*) AS cnt, MAX(price) AS top, SUM(price) AS total FROM bids GROUP BY channel",
+        "channel STRING, cnt BIGINT, top BIGINT, total BIGINT, PRIMARY KEY (channel) NOT ENFORCED",
+        "SELECT channel, count(*), max(price), sum(price) FROM bids GROUP BY channel",
+    ),
+}
+
+# Issue #14's figures (2,000,000 rows, this machine): recorded, not measured by this script.
+FLINK_RECORDED = {  # query: (warm JVM, whole process) rows/s
+    "projection": (380_000, 136_000),
+    "filter": (440_000, 132_000),
+    "tumble": (300_000, 136_000),
+    "hop": (250_000, 115_000),
+    "group": (260_000, 138_000),
+}
+
+
+def generate(path: Path, rows: int, seed: int = 14) -> None:
+    """Write the bids file: the same bytes for the same ``rows`` and ``seed``."""
+    rng = np.random.default_rng(seed)
+    auction = rng.integers(1000, 2000, rows)
+    bidder = rng.integers(1, 100_001, rows)
+    price = rng.integers(1, 10_001, rows)
+    channel = np.array(CHANNELS)[rng.integers(0, len(CHANNELS), rows)]
+    shift = np.where(rng.random(rows) < 0.1, rng.integers(0, 2000, rows), 0)
+    ts = T0 + np.arange(rows, dtype=np.int64).astype("timedelta64[ms]") - shift.astype("timedelta64[ms]")
+    text = pc.strftime(pa.array(ts, pa.timestamp("ms")), format="%Y-%m-%d %H:%M:%S")  # %S keeps .SSS
+    parts = [
+        '{"auction":', pa.array(auction).cast(pa.string()),
+        ',"bidder":', pa.array(bidder).cast(pa.string()),
+        ',"price":', pa.array(price).cast(pa.string()),
+        ',"channel":"', pa.array(channel),
+        '","ts":"', text, '"}\n',
+    ]
+    lines = pc.binary_join_element_wise(*parts, "")
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        for start in range(0, rows, 1 << 20):
+            chunk = lines.slice(start, 1 << 20)
+            f.write(b"".join(chunk.cast(pa.binary()).to_pylist()))
+    tmp.rename(path)
+
+
+def sqlstream_script(data: Path, query: str) -> str:
+    select, sink_columns, _ = QUERIES[query]
+    return (
+        "CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, ts TIMESTAMP(3), "
+        "WATERMARK FOR ts AS ts - INTERVAL '2' SECOND) "
+        f"WITH ('connector' = 'filesystem', 'path' = '{data}', 'format' = 'json');\n"
+        f"CREATE TABLE out ({sink_columns}) WITH ('connector' = 'blackhole');\n"
+        f"INSERT INTO out {select};\n"
+    )
+
+
+def run_sqlstream(data: Path, query: str, workdir: Path) -> float:
+    """Seconds for the whole ``sqlstream run`` process."""
+    script = workdir / f"{query}.sql"
+    script.write_text(sqlstream_script(data, query))
+    exe = ROOT / ".venv" / "bin" / "sqlstream"
+    started = time.perf_counter()
+    done = subprocess.run([str(exe), "run", str(script)], cwd=workdir, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"sqlstream run {script} failed:\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def run_duckdb(data: Path, query: str) -> float:
+    """Seconds for DuckDB, one thread, reading the file and computing the whole result."""
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    started = time.perf_counter()
+    con.execute(
+        f"CREATE TEMP VIEW bids AS SELECT * FROM read_json('{data}', format = 'newline_delimited', "
+        "columns = {auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', channel: 'VARCHAR', "
+        "ts: 'TIMESTAMP'}, "
+        "timestampformat = '%Y-%m-%d %H:%M:%S.%g')"
+    )
+    con.sql(QUERIES[query][2]).to_arrow_table()
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("queries", nargs="*", metavar="QUERY", help=f"some of {', '.join(QUERIES)} (default: all)")
+    p.add_argument("--rows", type=int, default=2_000_000)
+    p.add_argument("--repeat", type=int, default=1, help="runs per engine and query; medians are printed")
+    p.add_argument("--flink", action="store_true", help="print Flink 2.3's recorded figures (issue #14)")
+    args = p.parse_args()
+    queries = args.queries or list(QUERIES)
+    if unknown := [q for q in queries if q not in QUERIES]:
+        p.error(f"unknown queries {unknown}; choose from {list(QUERIES)}")
+    cache = ROOT / ".cache" / "compare"
+    cache.mkdir(parents=True, exist_ok=True)
+    data = cache / f"bids-{args.rows}.json"
+    if not data.exists():
+        print(f"generating {data} ...", file=sys.stderr)
+        generate(data, args.rows)
+    head = f"{'query':<11} {'sqlstream':>12} {'duckdb 1T':>12} {'share':>6}"
+    if args.flink:
+        head += f" {'flink warm*':>12} {'x warm':>7} {'flink proc*':>12} {'x proc':>7}"
+    print(f"{args.rows:,} rows, {data.stat().st_size / 1e6:.0f} MB; rows/s, medians of {args.repeat}")
+    print(head)
+    with tempfile.TemporaryDirectory() as tmp:
+        for q in queries:
+            ours, duck = [], []
+            for _ in range(args.repeat):  # interleaved, so that load on the machine hits both alike
+                ours.append(run_sqlstream(data, q, Path(tmp)))
+                duck.append(run_duckdb(data, q))
+            r_ours = args.rows / statistics.median(ours)
+            r_duck = args.rows / statistics.median(duck)
+            line = f"{q:<11} {r_ours:>12,.0f} {r_duck:>12,.0f} {r_ours / r_duck:>6.0%}"
+            if args.flink:
+                warm, proc = FLINK_RECORDED[q]
+                line += f" {warm:>12,} {r_ours / warm:>6.1f}x {proc:>12,} {r_ours / proc:>6.1f}x"
+            print(line, flush=True)
+    if args.flink:
+        print("* Flink 2.3: recorded in issue #14 on this machine, not measured by this run")
+
+
+if __name__ == "__main__":
+    main()
