@@ -1,7 +1,8 @@
-"""Rows/s into PostgreSQL: exactly-once vs at-least-once, append and upsert.
+"""Rows/s into PostgreSQL: exactly-once (two-phase or epoch) vs at-least-once, append and
+upsert, and how long the sink's commit steps take.
 
     source <(scripts/services up postgres)
-    .venv/bin/python benchmarks/postgres.py --rows 2000000 [-p 1] [--interval '1 s'] [--repeat 3]
+    .venv/bin/python benchmarks/postgres.py --rows 2000000 [-p 1] [--interval '1 s'] [--repeat 3] [--epoch]
 
 Each case is what a user would run: a Flink SQL script through the Session (planner, tasks,
 checkpoints under a temporary ``state.checkpoints.dir``), ``datagen`` (a sequence ``v``,
@@ -17,6 +18,13 @@ from submit to the last commit; the table is checked to hold every row afterward
              half of the rows insert, the second half update (INSERT ... ON CONFLICT)
 
 ``--baseline`` adds the same job into ``blackhole``: the pipeline without PostgreSQL.
+``--epoch`` adds ``exactly-once`` with ``'sink.exactly-once.mode' = 'epoch'`` on the same
+server (each checkpoint's rows and progress rows committed at the barrier; what a server
+with ``max_prepared_transactions = 0`` gets).
+
+Commit latency: the time the sink spends, per checkpoint and subtask, at the barrier
+(``pre_commit``: flush + PREPARE TRANSACTION, or flush + progress rows + COMMIT) and on the
+checkpoint's completion (``commit``: COMMIT PREPARED; nothing in epoch mode), medians in ms.
 """
 
 from __future__ import annotations
@@ -35,7 +43,26 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from runtime.connectors.postgres.sink import PostgresSink
 from sqlstream.session import Session
+
+TIMINGS: dict[str, list[float]] = {"pre_commit": [], "commit": []}
+
+
+def _timed(name: str, method: Any) -> Any:
+    async def wrapper(self: PostgresSink, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await method(self, *args)
+        finally:
+            if self.exactly_once:
+                TIMINGS[name].append((time.perf_counter() - t0) * 1000)
+
+    return wrapper
+
+
+PostgresSink.pre_commit = _timed("pre_commit", PostgresSink.pre_commit)  # type: ignore[method-assign]
+PostgresSink.commit = _timed("commit", PostgresSink.commit)  # type: ignore[method-assign]
 
 SOURCE = """
 CREATE TABLE src (v BIGINT, ts AS TO_TIMESTAMP_LTZ(1767225600000 + v, 3),
@@ -65,7 +92,9 @@ def execute(dsn: str, statement: str) -> list[tuple[Any, ...]]:
 
 
 def run_case(args: argparse.Namespace, mode: str, guarantee: str, dsn: str, url: str) -> float:
-    """One job; returns rows/s."""
+    """One job; returns rows/s. ``guarantee``: exactly-once, exactly-once/epoch,
+    at-least-once or blackhole."""
+    guarantee, _, commit_mode = guarantee.partition("/")
     table = f"bench_{mode}_{uuid.uuid4().hex[:8]}"
     upsert = mode == "upsert"
     key = f"v % {max(1, args.rows // 2)}" if upsert else "v"
@@ -80,6 +109,7 @@ def run_case(args: argparse.Namespace, mode: str, guarantee: str, dsn: str, url:
             f"'password' = '{os.environ.get('SQLSTREAM_PG_PASSWORD', 'sqlstream')}', "
             f"'sink.delivery-guarantee' = '{guarantee}', 'sink.transactional-id-prefix' = '{table}', "
             f"'sink.buffer-flush.max-rows' = '{args.flush_rows}'"
+            + (f", 'sink.exactly-once.mode' = '{commit_mode}'" if commit_mode else "")
         )
     with tempfile.TemporaryDirectory() as tmp:
         script = f"""
@@ -110,6 +140,8 @@ INSERT INTO out {SELECT.format(key=key)};
         finally:
             execute(dsn, f"DROP TABLE IF EXISTS {table}")
             execute(dsn, f"DELETE FROM sqlstream_commits WHERE sink_id = '{table}'")
+            if commit_mode == "epoch":
+                execute(dsn, f"DELETE FROM sqlstream_sink_progress WHERE sink_id = '{table}'")
     return args.rows / elapsed
 
 
@@ -126,19 +158,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the median is printed")
     parser.add_argument("--modes", default="append,upsert")
     parser.add_argument("--baseline", action="store_true", help="also run into blackhole")
+    parser.add_argument("--epoch", action="store_true", help="also exactly-once in epoch mode")
     args = parser.parse_args(argv)
     dsn, url = env("SQLSTREAM_PG_DSN"), env("SQLSTREAM_PG_URL")
-    guarantees = ["exactly-once", "at-least-once"] + (["blackhole"] if args.baseline else [])
+    guarantees = ["exactly-once", *(["exactly-once/epoch"] if args.epoch else []), "at-least-once"]
+    guarantees += ["blackhole"] if args.baseline else []
     out: dict[str, float] = {}
     print(f"{args.rows:,} rows, parallelism {args.parallelism}, checkpoints every {args.interval}")
-    print("| mode | sink.delivery-guarantee | rows/s (median) | runs |")
-    print("|---|---|---|---|")
+    print("| table | sink.delivery-guarantee | rows/s (median) | runs | barrier ms | commit ms |")
+    print("|---|---|---|---|---|---|")
     for mode in args.modes.split(","):
         for guarantee in guarantees:
+            for timings in TIMINGS.values():
+                timings.clear()
             runs = [run_case(args, mode, guarantee, dsn, url) for _ in range(args.repeat)]
             out[f"{mode}/{guarantee}"] = statistics.median(runs)
             shown = ", ".join(f"{r:,.0f}" for r in runs)
-            print(f"| {mode} | {guarantee} | {statistics.median(runs):,.0f} | {shown} |", flush=True)
+            ms = [f"{statistics.median(t):.1f}" if t else "" for t in TIMINGS.values()]
+            label = guarantee.replace("/", " (") + ")" if "/" in guarantee else guarantee
+            print(
+                f"| {mode} | {label} | {statistics.median(runs):,.0f} | {shown} | {' | '.join(ms)} |",
+                flush=True,
+            )
     return out
 
 

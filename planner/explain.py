@@ -161,6 +161,8 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         if spec.primary_key:
             attrs.append(f"primaryKey=[{', '.join(spec.primary_key)}]")
         attrs.append(f"guarantee=[{spec.guarantee.value}]")
+        if spec.exactly_once_mode:
+            attrs.append(f"exactlyOnceMode=[{spec.exactly_once_mode}]")
     elif isinstance(spec, CollectSpec):
         name = "Collect"
     else:  # pragma: no cover - every spec kind is listed above
@@ -230,6 +232,24 @@ def tree(plan: PhysicalPlan, root: Node, shown: set[int] | None = None) -> list[
     return lines
 
 
+def exactly_once_why(spec: SinkSpec) -> str:
+    """How a sink with two commit modes gets exactly-once, and why that mode."""
+    epoch = "epoch mode: commits at each barrier and discards the replay of committed epochs"
+    if spec.exactly_once_mode == "epoch":
+        return f"{epoch}, exact because the plan replays deterministically"
+    if spec.exactly_once_mode == "two-phase":
+        return "two-phase commit on checkpoints (prepared transactions)"
+    fallback = (
+        f"refused there, because {spec.replay_nondeterminism}"
+        if spec.replay_nondeterminism
+        else f"{epoch}, since the plan replays deterministically"
+    )
+    return (
+        "two-phase commit on checkpoints where the server allows prepared transactions; "
+        f"on a server with max_prepared_transactions = 0: {fallback}"
+    )
+
+
 def _late_rows(plan: PhysicalPlan) -> list[str]:
     """Where each window operator's late rows go: counted, and kept in a table when
     ``table.exec.late-rows.sink`` is set (``planner/late_rows.py``)."""
@@ -285,6 +305,8 @@ def explain_plan(plan: PhysicalPlan) -> str:
                 Guarantee.AT_LEAST_ONCE: "rows may repeat after a failure",
                 Guarantee.NONE: "rows may be lost or repeated after a failure",
             }[g]
+            if g == Guarantee.EXACTLY_ONCE and connector_spec(sink.spec.connector).exactly_once_modes:
+                why = exactly_once_why(sink.spec)
             line = f"{sink.spec.table} ({sink.spec.connector}): {g.value} ({why}; {checkpoints})"
             capable = Guarantee.EXACTLY_ONCE in connector_spec(sink.spec.connector).guarantees
             if g != Guarantee.EXACTLY_ONCE and capable:

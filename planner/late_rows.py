@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from catalog.config import LATE_ROWS_SINK
-from catalog.connectors import ChangelogMode, configure_table, table_info
+from catalog.connectors import ChangelogMode, Guarantee, configure_table, table_info
 from catalog.options import parse_int
 from catalog.table import TableDef
 from catalog.types import parse_type
@@ -41,7 +41,7 @@ from planner.physical import (
     UnionSpec,
     WindowAggregateSpec,
 )
-from planner.physical_planner import delivery_guarantee
+from planner.physical_planner import delivery_guarantee, exactly_once_mode
 
 
 def _q(name: str) -> str:
@@ -127,13 +127,25 @@ def late_rows_nodes(
         (c.name, f"CAST({_q(c.name.lower())} AS {parse_type(c.type).duckdb()})") for c in columns
     )
     calc = add("Calc(LateRows)", CalcSpec(projections), (feed,), columns, p)
+    guarantee = delivery_guarantee(spec.name, table.options, config)
+    mode, nondeterminism = "", None
+    if guarantee == Guarantee.EXACTLY_ONCE and spec.exactly_once_modes:
+        # Which rows are late depends on how they arrive against the watermark, which a
+        # replay may order differently: epoch mode could not tell its replay from new rows.
+        nondeterminism = (
+            f"the late-rows table '{table.name}' takes the rows that arrived behind the watermark, "
+            "which a replay may order differently"
+        )
+        mode = exactly_once_mode(spec, table.name, table.options, nondeterminism)
     sink = SinkSpec(
         table=table.name,
         connector=spec.name,
         options=dict(table.options),
         columns=columns,
         primary_key=(),
-        guarantee=delivery_guarantee(spec.name, table.options, config),
+        guarantee=guarantee,
+        exactly_once_mode=mode,
+        replay_nondeterminism=nondeterminism,
     )
     par = p
     if "sink.parallelism" in table.options:

@@ -223,6 +223,12 @@ class SinkSpec:
     columns: tuple[Field, ...]
     primary_key: tuple[str, ...] = ()
     guarantee: Guarantee = Guarantee.AT_LEAST_ONCE
+    # Exactly-once sinks that can commit two ways (``sink.exactly-once.mode``): "two-phase",
+    # "epoch", or "" for the connector's choice at start (two-phase where the server can).
+    exactly_once_mode: str = ""
+    # Why the plan does not replay the same rows after a restore (None: it does); epoch
+    # mode is refused with this reason.
+    replay_nondeterminism: str | None = None
     kind: str = "sink"
 
 

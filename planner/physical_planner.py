@@ -23,12 +23,14 @@ from catalog.config import (
 )
 from catalog.connectors import (
     CONNECTORS,
+    EXACTLY_ONCE_MODE,
     ChangelogMode,
     ConnectorConfig,
     ConnectorSpec,
     Guarantee,
     configure_table,
     connector_spec,
+    epoch_refusal,
     table_info,
 )
 from catalog.errors import OptionError
@@ -36,6 +38,7 @@ from catalog.options import parse_int
 from catalog.table import TableDef
 from catalog.types import DataType
 from planner import codegen
+from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import (
@@ -92,6 +95,19 @@ def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mappi
     ):
         return Guarantee.AT_LEAST_ONCE
     return requested
+
+
+def exactly_once_mode(
+    spec: ConnectorSpec, table: str, options: Mapping[str, str], nondeterminism: str | None
+) -> str:
+    """The commit mode an exactly-once sink was asked for ("" when the user left it to the
+    connector); epoch mode over a plan that does not replay deterministically is refused
+    here, with the reason, because its replay could not be told from new rows."""
+    mode = options.get(EXACTLY_ONCE_MODE, "").lower()
+    if mode == "epoch" and nondeterminism:
+        message, hint = epoch_refusal(table, nondeterminism)
+        raise PlanError(message, hint=hint)
+    return mode
 
 
 def _configure(table: TableDef) -> tuple[ConnectorSpec, ConnectorConfig]:
@@ -399,6 +415,11 @@ class PhysicalPlanner:
             p = parse_int(table.options["sink.parallelism"], "sink.parallelism")
         keys = pk if (pk and changelog != ChangelogMode.INSERT_ONLY) else ()
         guarantee = delivery_guarantee(spec.name, table.options, self.config)
+        edge = self._edge(child, p, keys)
+        mode, nondeterminism = "", None
+        if guarantee == Guarantee.EXACTLY_ONCE and spec.exactly_once_modes:
+            nondeterminism = replay_nondeterminism(node.input) or self._round_robin(edge, p)
+            mode = exactly_once_mode(spec, table.name, table.options, nondeterminism)
         sink = SinkSpec(
             table=table.name,
             connector=spec.name,
@@ -406,10 +427,31 @@ class PhysicalPlanner:
             columns=_fields(node.fields),
             primary_key=tuple(pk),
             guarantee=guarantee,
+            exactly_once_mode=mode,
+            replay_nondeterminism=nondeterminism,
         )
-        return self._add(
-            f"Sink({table.name})", sink, (self._edge(child, p, keys),), node.fields, p, changelog
-        )
+        return self._add(f"Sink({table.name})", sink, (edge,), node.fields, p, changelog)
+
+    def _round_robin(self, edge: Edge, parallelism: int) -> str | None:
+        """Whether rows reach the sink's subtasks round-robin (a REBALANCE, or a forward
+        edge between different parallelisms, on the way from the last keyed exchange or
+        source): then which subtask writes a row depends on timing, and a replay may hand
+        it to another one than the first run did."""
+        todo = [(edge, parallelism)]
+        while todo:
+            e, p = todo.pop()
+            src = self.nodes[e.source - 1]
+            if e.partitioning == Partitioning.REBALANCE or (
+                e.partitioning == Partitioning.FORWARD and src.parallelism != p
+            ):
+                return (
+                    f"rows go round-robin from {src.name} ({src.parallelism} subtasks) to {p} subtasks, so "
+                    "a replay may hand a row to another sink subtask; give the sink the parallelism "
+                    "of its input ('sink.parallelism')"
+                )
+            if e.partitioning == Partitioning.FORWARD:
+                todo.extend((i, src.parallelism) for i in src.inputs)
+        return None
 
     def _updating_producer(self, node: Node) -> str:
         """The operator that first makes the stream updating, for the error message."""

@@ -22,6 +22,7 @@ from catalog.connectors.jdbc import JDBC, POSTGRES
 from catalog.connectors.kafka import KAFKA, UPSERT_KAFKA
 from catalog.connectors.sinks import BLACKHOLE, PRINT
 from catalog.connectors.spec import (
+    EXACTLY_ONCE_MODE,
     ChangelogMode,
     ConnectorConfig,
     ConnectorSpec,
@@ -30,6 +31,7 @@ from catalog.connectors.spec import (
     OptionSpec,
     OptionType,
     TableInfo,
+    epoch_refusal,
 )
 from catalog.errors import OptionError, did_you_mean
 from catalog.schema import ColumnKind
@@ -133,6 +135,7 @@ def configure_table(table: TableInfo) -> tuple[ConnectorSpec, ConnectorConfig]:
 
 __all__ = [
     "CONNECTORS",
+    "EXACTLY_ONCE_MODE",
     "FORMATS",
     "ChangelogMode",
     "ConnectorConfig",
@@ -144,6 +147,7 @@ __all__ = [
     "TableInfo",
     "configure_table",
     "connector_spec",
+    "epoch_refusal",
     "table_info",
     "validate_options",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,6 +224,23 @@ def _bounded(options: Mapping[str, str]) -> bool:
     return "number-of-rows" in options
 
 
+def _datagen_replay(options: Mapping[str, str], columns: Sequence[tuple[str, str]]) -> str | None:
+    """Seeded random values replay exactly (a random stream per seed, subtask and block);
+    random timestamps and dates are drawn relative to the wall clock, so they do not.
+
+    >>> _datagen_replay({}, [("v", "BIGINT"), ("ts", "TIMESTAMP(3)")])
+    "random datagen field 'ts' (TIMESTAMP(3)) is drawn relative to the current time"
+    >>> _datagen_replay({"fields.ts.kind": "sequence"}, [("ts", "TIMESTAMP(3)")]) is None
+    True
+    """
+    for name, type_text in columns:
+        kind = options.get(f"fields.{name}.kind", "random").lower()
+        base = type_text.split("(")[0].strip().upper()
+        if kind == "random" and base in ("TIMESTAMP", "TIMESTAMP_LTZ", "DATE", "TIME"):
+            return f"random datagen field '{name}' ({type_text}) is drawn relative to the current time"
+    return None
+
+
 DATAGEN = ConnectorSpec(
     "datagen",
     (
@@ -244,4 +261,5 @@ DATAGEN = ConnectorSpec(
     source=True,
     bounded=_bounded,
     configure=configure_datagen,
+    replay_nondeterminism=_datagen_replay,
 )

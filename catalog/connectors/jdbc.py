@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from catalog.connectors.common import ALL_GUARANTEES, DELIVERY, PARALLELISM
 from catalog.connectors.spec import (
+    EXACTLY_ONCE_MODE,
     ChangelogMode,
     ConnectorConfig,
     ConnectorSpec,
@@ -30,6 +31,7 @@ _I, _D, _E = OptionType.INT, OptionType.DURATION, OptionType.ENUM
 
 MAX_GID = 200  # PostgreSQL's limit on a prepared transaction's name (GIDSIZE), in bytes
 MAX_PREFIX = MAX_GID - 24  # room for "-<subtask>-<checkpoint>"
+PROGRESS_TABLE = "sqlstream_sink_progress"  # epoch mode's committed epochs, by default
 
 # Flink type name -> the PostgreSQL type (pg_catalog typname) a parameter is sent as.
 PARAM_TYPES: dict[str, str] = {
@@ -135,7 +137,7 @@ def parse_jdbc_url(url: str, where: str) -> dict[str, str]:
     return params
 
 
-def split_table_name(text: str, where: str) -> tuple[str | None, str]:
+def split_table_name(text: str, where: str, key: str = "table-name") -> tuple[str | None, str]:
     """(schema, table) of ``table-name``; a double-quoted part keeps its dots and case.
 
     >>> split_table_name('public."Order.s"', "t")
@@ -150,7 +152,7 @@ def split_table_name(text: str, where: str) -> tuple[str | None, str]:
     if len(parts) == 2:
         return parts[0], parts[1]
     raise OptionError(
-        f"{where}: 'table-name' = '{text}' is not a table name",
+        f"{where}: '{key}' = '{text}' is not a table name",
         hint="write 'table' or 'schema.table' (double-quote a part that contains a dot)",
     )
 
@@ -194,6 +196,11 @@ class JdbcConfig(ConnectorConfig):
     fetch_size: int
     lookup_cache: LookupCacheOptions | None
     lookup_max_retries: int
+    # ``sink.exactly-once.mode``: "two-phase", "epoch", or "" (two-phase where the server can).
+    exactly_once_mode: str
+    # Epoch mode's table of committed epochs; without a schema, the sink table's.
+    progress_schema: str | None
+    progress_table: str
 
     def check_source(self, table: TableInfo) -> None:
         for name, t in table.columns:
@@ -295,6 +302,9 @@ def configure_jdbc(table: TableInfo) -> JdbcConfig:
             f"{where}: 'sink.transactional-id-prefix' is longer than {MAX_PREFIX} bytes",
             hint=f"PostgreSQL's transaction ids have at most {MAX_GID} bytes; use a shorter prefix",
         )
+    progress_key = "sink.exactly-once.progress-table"
+    progress = options.get(progress_key) or PROGRESS_TABLE
+    progress_schema, progress_table = split_table_name(progress, where, progress_key)
     return JdbcConfig(
         connector=connector,
         url_params=url_params,
@@ -311,6 +321,9 @@ def configure_jdbc(table: TableInfo) -> JdbcConfig:
         fetch_size=_int(options, "scan.fetch-size", 0) or 0,
         lookup_cache=_lookup_cache(table),
         lookup_max_retries=max(0, _int(options, "lookup.max-retries", 3) or 0),
+        exactly_once_mode=(options.get(EXACTLY_ONCE_MODE) or "").lower(),
+        progress_schema=progress_schema if progress_schema is not None else schema,
+        progress_table=progress_table,
     )
 
 
@@ -338,10 +351,19 @@ _COMMON = (
     _o("lookup.partial-cache.expire-after-write", _D),
     _o("lookup.partial-cache.expire-after-access", _D),
     _o("lookup.max-retries", _I, default="3"),
-)
+    _o(EXACTLY_ONCE_MODE, _E, choices=("two-phase", "epoch"),
+       description="two-phase: PREPARE TRANSACTION; epoch: commit at the barrier and discard the "
+       "replay of committed epochs (default: two-phase where the server allows it)"),
+    _o("sink.exactly-once.progress-table", default=PROGRESS_TABLE,
+       description="epoch mode: the table (in the sink table's schema) of committed epochs"),
+)  # fmt: skip
 # Updates are written by key (-U skipped, -D deleted by key): a table without a PRIMARY KEY
 # can only be appended to, as Flink's JDBC sink says.
 _UPDATES = (ChangelogMode.INSERT_ONLY, ChangelogMode.UPSERT)
+
+
+def _table_scan_replay(options: Mapping[str, str], columns: Sequence[tuple[str, str]]) -> str | None:
+    return "a JDBC scan reads the table as it is when the job (re)starts, not from a recorded position"
 
 
 def _spec(name: str, where: tuple[OptionSpec, ...]) -> ConnectorSpec:
@@ -358,6 +380,8 @@ def _spec(name: str, where: tuple[OptionSpec, ...]) -> ConnectorSpec:
         lookup=True,
         sink_type_error=sink_type_error,
         configure=configure_jdbc,
+        exactly_once_modes=("two-phase", "epoch"),
+        replay_nondeterminism=_table_scan_replay,
     )
 
 

@@ -103,6 +103,23 @@ class TableInfo:
         return [name for name, _ in self.columns]
 
 
+# The table option that picks how an exactly-once sink commits, for a connector that can
+# commit more than one way (``ConnectorSpec.exactly_once_modes``).
+EXACTLY_ONCE_MODE = "sink.exactly-once.mode"
+
+
+def epoch_refusal(table: str, nondeterminism: str) -> tuple[str, str]:
+    """The message and hint that refuse epoch mode (the planner's, and the sink's at start)."""
+    return (
+        f"table '{table}': exactly-once in epoch mode needs a plan that replays the same rows "
+        f"after a failure, and this one does not: {nondeterminism}",
+        "declare 'sink.delivery-guarantee' = 'at-least-once' on the table, or make the query "
+        "deterministic (event time instead of processing time, no NOW()/RAND()/UUID()), or "
+        "write to a PostgreSQL server with max_prepared_transactions > 0 "
+        "('sink.exactly-once.mode' = 'two-phase')",
+    )
+
+
 class ConnectorConfig:
     """A connector's options, parsed and checked once. Subclasses are frozen dataclasses;
     their ``check_source`` / ``check_sink`` hold the rules that depend on the role a table
@@ -172,6 +189,14 @@ class ConnectorSpec:
     sink_type_error: Callable[[DataType], str | None] = _any_type
     # The options parsed into the connector's typed config (raises ``OptionError``).
     configure: Callable[[TableInfo], ConnectorConfig] = _no_config
+    # How an exactly-once sink may commit (``sink.exactly-once.mode``), the default first:
+    # "two-phase" (prepared transactions) and "epoch" (commit at the barrier, discard the
+    # replay of what is already in; exact only when the plan replays deterministically).
+    exactly_once_modes: tuple[str, ...] = ()
+    # Why a scan restored from a recorded position may not emit the same rows as the first
+    # time (``options``, ``[(column, type)]`` -> a reason, or None when it does). ``None``
+    # here: the source replays exactly (Kafka offsets, files, seeded sequences).
+    replay_nondeterminism: Callable[[Mapping[str, str], Sequence[tuple[str, str]]], str | None] | None = None
 
     def option(self, key: str) -> OptionSpec | None:
         for spec in self.options:

@@ -111,6 +111,8 @@ class SinkWriter(ABC):
         self.spec = spec
         self.ctx = ctx
         self.rows_written = 0
+        # The checkpoint the job resumed from (0: a fresh start); set before ``recover``.
+        self.restored_checkpoint = 0
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Called once before the first ``write``."""

@@ -38,14 +38,17 @@ class SinkOp(Operator):
         self.writer: SinkWriter | None = None
         self.pending_handles: dict[int, Any] = {}
         self.recover_handles: list[tuple[int, Any]] | None = None
+        self.restored_checkpoint = 0
 
     async def restore(self, restored: Restored) -> None:
         self.recover_handles = restored.handles
+        self.restored_checkpoint = restored.checkpoint_id
 
     async def open(self) -> None:
         assert isinstance(self.node.spec, SinkSpec)
         self.exactly_once = self.node.spec.guarantee == Guarantee.EXACTLY_ONCE
         writer = create_sink(self.node.spec, self.ctx.subtask)
+        writer.restored_checkpoint = self.restored_checkpoint
         await writer.open()
         self.writer = writer
         if self.recover_handles is not None:

@@ -284,6 +284,21 @@ def test_upserts_into_postgres_many_kills(
     """A bounded Kafka scan cannot be rate-limited, so a run ends after a few kills: the
     long version runs rounds (each on a fresh topic and table, each checked) until the
     kills add up."""
+    total, rounds = upsert_rounds(tmp_path, pg_dsn, pg_url, kafka_bootstrap)
+    print(f"kafka -> upserts -> postgres, {rounds} rounds: {total.summary()}")
+
+
+def forget_sink(dsn: str, sink_id: str) -> None:
+    """Delete a sink's marker rows (two-phase) and progress rows (epoch mode), where the
+    tables exist."""
+    for ledger in ("sqlstream_commits", "sqlstream_sink_progress"):
+        if execute(dsn, "SELECT to_regclass(%s)", [ledger]) != [(None,)]:
+            execute(dsn, f"DELETE FROM {ledger} WHERE sink_id = %s", [sink_id])
+
+
+def upsert_rounds(tmp_path: Path, dsn: str, url: str, servers: str) -> tuple[CrashReport, int]:
+    """Rounds of ``run_upserts``, each on a fresh topic and table and each checked, until
+    ``SQLSTREAM_CRASH_KILLS`` kills add up: (the total, the number of rounds)."""
     kills = int(os.environ["SQLSTREAM_CRASH_KILLS"])
     seed = int(os.environ.get("SQLSTREAM_CRASH_SEED0", "7"))
     total = CrashReport()
@@ -294,14 +309,12 @@ def test_upserts_into_postgres_many_kills(
         tmp = tmp_path / f"round{round_no}"
         tmp.mkdir()
         try:
-            report = run_upserts(
-                tmp, pg_dsn, pg_url, kafka_bootstrap, name, kills=10, seed=seed + round_no, rows=300000
-            )
-            assert_exact(pg_dsn, tmp, name, report)
+            report = run_upserts(tmp, dsn, url, servers, name, kills=10, seed=seed + round_no, rows=300000)
+            assert_exact(dsn, tmp, name, report)
         finally:
-            execute(pg_dsn, f'DROP TABLE IF EXISTS "{name}"')
-            execute(pg_dsn, "DELETE FROM sqlstream_commits WHERE sink_id = %s", [name])
+            execute(dsn, f'DROP TABLE IF EXISTS "{name}"')
+            forget_sink(dsn, name)
         total.runs += report.runs
         total.kills += report.kills
         total.kills_by_point.update(report.kills_by_point)
-    print(f"kafka -> upserts -> postgres, {round_no} rounds: {total.summary()}")
+    return total, round_no

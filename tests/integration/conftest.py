@@ -40,3 +40,16 @@ def pg_dsn() -> str:
 def pg_url(pg_dsn: str) -> str:
     """The same database as Flink's JDBC connector names it (SQLSTREAM_PG_URL)."""
     return _required("SQLSTREAM_PG_URL", "PostgreSQL server")
+
+
+@pytest.fixture(scope="session")
+def pg_noprep_dsn() -> str:
+    """libpq DSN of a PostgreSQL server with max_prepared_transactions = 0
+    (SQLSTREAM_PG_NOPREP_DSN; `scripts/services up postgres-noprep`), for epoch mode."""
+    return _required("SQLSTREAM_PG_NOPREP_DSN", "PostgreSQL server without prepared transactions")
+
+
+@pytest.fixture(scope="session")
+def pg_noprep_url(pg_noprep_dsn: str) -> str:
+    """The same server in Flink's JDBC form (SQLSTREAM_PG_NOPREP_URL)."""
+    return _required("SQLSTREAM_PG_NOPREP_URL", "PostgreSQL server without prepared transactions")

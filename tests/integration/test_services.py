@@ -340,6 +340,19 @@ def test_postgres_allows_prepared_transactions(pg_dsn: str) -> None:
 
 
 @pytest.mark.postgres
+def test_postgres_noprep_refuses_prepared_transactions(pg_noprep_dsn: str) -> None:
+    """The second server (postgres-noprep) is what PostgreSQL ships and many managed
+    servers keep: PREPARE TRANSACTION fails there, so the sink's epoch mode is needed."""
+    import psycopg
+
+    with psycopg.connect(pg_noprep_dsn) as conn:
+        assert conn.execute("SHOW max_prepared_transactions").fetchone() == ("0",)
+        conn.execute("SELECT 1")
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="disabled"):
+            conn.execute("PREPARE TRANSACTION 'sqlstream-noprep-probe'")
+
+
+@pytest.mark.postgres
 def test_postgres_prepared_transaction_outlives_its_killed_client(pg_dsn: str) -> None:
     import psycopg
     from psycopg import errors

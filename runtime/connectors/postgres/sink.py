@@ -42,6 +42,13 @@ delete would miss them) nor get past their row locks (and its commit has to come
 this same writer). Should barrier n+1 arrive before the commit of n, n is committed early
 with a warning (replaying upserts converges to the same table, Flink's argument for
 
+**Epoch mode** (``'sink.exactly-once.mode' = 'epoch'``, or exactly-once on a server with
+``max_prepared_transactions = 0`` when the mode is not named): the transaction of an epoch
+is committed at its barrier with the epoch's progress rows, and after a restart the
+replay of what was committed is dropped; exact only for plans that replay
+deterministically, which the planner decides (``SinkSpec.replay_nondeterminism``). See
+``epoch.py``.
+
 Rows written after the last checkpoint of a bounded job that reached its end of input
 (``flush()``) are committed when the sink closes; without end of input (a failure) the
 open transaction is rolled back, as recovery replays those rows.
@@ -67,11 +74,18 @@ from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
 from runtime.connectors.postgres.conn import (
     ConnConfig,
     PostgresError,
+    TableName,
     connect,
     server_error,
     table_columns,
     transient,
     unique_keys,
+)
+from runtime.connectors.postgres.epoch import (
+    PROGRESS_DDL,
+    EpochState,
+    choose_mode,
+    ensure_progress_table,
 )
 from runtime.connectors.postgres.options import connection
 from runtime.connectors.postgres.statements import (
@@ -116,6 +130,9 @@ class PostgresSink(SinkWriter):
         self.interval_ms = config.flush_interval_ms
         self.max_retries = config.max_retries
         self.prefix = config.transactional_id_prefix or default_prefix(ctx.job_name, str(self.name))
+        self.mode_option = config.exactly_once_mode
+        self.progress_name = TableName(config.progress_table, config.progress_schema)
+        self.progress = self.progress_name.ident()
         self.guarantee = spec.guarantee
         self.exactly_once = spec.guarantee == Guarantee.EXACTLY_ONCE
         self.key = list(spec.primary_key)
@@ -133,6 +150,8 @@ class PostgresSink(SinkWriter):
         self._ended = False
         self._pending: dict[str, dict[str, Any]] = {}  # prepared here, not yet committed
         self.recovered = RecoveryResult()
+        self.epoch_mode = False  # decided at open (see epoch.py)
+        self._epoch: EpochState | None = None
 
     def __repr__(self) -> str:
         return f"PostgresSink({self.where}, {self.name} at {self.cfg.where}, {self.guarantee.value})"
@@ -164,7 +183,11 @@ class PostgresSink(SinkWriter):
             admin = await self._admin_conn()
             cur = await admin.execute("SHOW max_prepared_transactions")
             row = await cur.fetchone()
-            check_prepared_transactions(str(row[0]) if row else "0", self.where)
+            setting = str(row[0]) if row else "0"
+            self.epoch_mode = await self._open_epoch(admin, setting)
+            if self.epoch_mode:
+                return self._start_ticker()
+            check_prepared_transactions(setting, self.where)
             try:
                 await ensure_commits_table(admin, self.commits)
             except psycopg.Error as e:
@@ -174,8 +197,39 @@ class PostgresSink(SinkWriter):
                     f"tables in the schema, or create it: {COMMITS_DDL.format(quote(COMMITS_TABLE))}"
                 )
                 raise error from None
+        self._start_ticker()
+
+    def _start_ticker(self) -> None:
         if self.interval_ms > 0:
             self._ticker = asyncio.create_task(self._tick(), name=f"postgres-flush {self.where}")
+
+    async def _open_epoch(self, admin: psycopg.AsyncConnection[Any], max_prepared: str) -> bool:
+        """Decide the exactly-once mode (``epoch.choose_mode``); in epoch mode, say so and
+        create the progress table."""
+        server = f"{self.where}: the server at {self.cfg.where}"
+        why = self.spec.replay_nondeterminism
+        if not choose_mode(self.mode_option, max_prepared, self.spec.table, why, server):
+            return False
+        if not self.mode_option and self.ctx.subtask == 0:
+            log.warning(
+                "%s has max_prepared_transactions = 0, so exactly-once uses epoch mode: each "
+                "checkpoint's rows are committed at its barrier with progress rows in %s, and after "
+                "a failure the replay of what is already committed is discarded",
+                server, quote_name(self.progress_name),
+            )  # fmt: skip
+        try:
+            await ensure_progress_table(admin, self.progress)
+        except psycopg.Error as e:
+            doing = f"creating the progress table {quote_name(self.progress_name)}"
+            error = server_error(self.cfg, self.where, doing, e)
+            error.hint = (
+                "epoch mode keeps its progress rows in it; let the user create tables in the "
+                f"schema, or create it: {PROGRESS_DDL.format(quote_name(self.progress_name))}"
+            )
+            raise error from None
+        p, me = self.ctx.parallelism, self.ctx.subtask
+        self._epoch = EpochState(self.progress, self.prefix, me, p, not self.key, self.where)
+        return True
 
     async def _admin_conn(self) -> psycopg.AsyncConnection[Any]:
         if self._admin is None or self._admin.closed:
@@ -216,6 +270,10 @@ class PostgresSink(SinkWriter):
         if batch.num_rows == 0:
             return
         async with self._lock:
+            if self._epoch is not None:
+                batch = self._epoch.admit(batch)
+                if batch.num_rows == 0:
+                    return
             self._buffer.append(batch)
             self._buffered += batch.num_rows
             if self.max_rows and self._buffered >= self.max_rows and not self._holding:
@@ -258,6 +316,9 @@ class PostgresSink(SinkWriter):
         if self.exactly_once:
             try:
                 await self._execute(changes)
+                if self._epoch is not None:
+                    assert self._conn is not None
+                    await self._epoch.flushed(self._conn)
             except psycopg.Error as e:
                 raise self._write_error(e, "the open transaction is lost; the job must recover") from None
             self._txn_rows += table.num_rows
@@ -341,6 +402,10 @@ class PostgresSink(SinkWriter):
         is empty: nothing to commit)."""
         self._raise_background_error()
         async with self._lock:
+            if self._epoch is not None:
+                await self._flush_buffer()
+                await self._commit_epoch(checkpoint_id)
+                return None
             if self._holding:
                 await self._commit_pending_early(checkpoint_id)
             await self._flush_buffer()
@@ -372,9 +437,23 @@ class PostgresSink(SinkWriter):
             self._pending[gid] = handle
             return handle
 
+    async def _commit_epoch(self, epoch: int) -> None:
+        """Epoch mode, at barrier ``epoch`` (or at the end, after the last one): commit the
+        open transaction with the epoch's progress rows (see ``epoch.py``)."""
+        assert self._epoch is not None and self._conn is not None
+        try:
+            await self._epoch.commit(self._conn, epoch, self._txn_rows)
+        except psycopg.Error as e:
+            raise self._write_error(e, f"epoch {epoch}'s transaction is lost; the job must recover") from None
+        self._txn_rows = 0
+
     async def commit(self, checkpoint_id: int, handle: Any) -> None:
         """COMMIT PREPARED the handle's transaction; idempotent (see the module docstring).
-        Upserts held back meanwhile are then written into the open transaction."""
+        Upserts held back meanwhile are then written into the open transaction. Epoch mode:
+        note that the checkpoint completed (its rows are committed already)."""
+        if self._epoch is not None:
+            self._epoch.completed = max(self._epoch.completed, checkpoint_id)
+            return
         if not handle:
             return
         await self._commit_one(handle)
@@ -414,6 +493,12 @@ class PostgresSink(SinkWriter):
                 if self._conn is not None and not self._conn.closed:
                     if not self.exactly_once:
                         await self._flush_buffer()
+                    elif self._epoch is not None:
+                        if self._ended:  # the tail after the last checkpoint, if any
+                            await self._flush_buffer()
+                            await self._commit_epoch(max(self._epoch.last_epoch, self._epoch.completed) + 1)
+                        else:
+                            await self._conn.rollback()
                     elif self._ended:
                         if self._holding:
                             await self._commit_pending_early(-1)
@@ -423,6 +508,8 @@ class PostgresSink(SinkWriter):
                     else:
                         await self._conn.rollback()
         finally:
+            if self._epoch is not None:
+                self._epoch.close()
             for conn in (self._conn, self._admin):
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
@@ -439,6 +526,10 @@ class PostgresSink(SinkWriter):
         Raises ``DataLossError`` when a recorded transaction was rolled back; what it did
         is kept in ``recovered``."""
         p, me = self.ctx.parallelism, self.ctx.subtask
+        if self._epoch is not None:
+            await self._restore_epoch()
+            if not any(h for _, h in handles):
+                return  # two-phase handles only after a switch from two-phase mode
         async with self._lock:
             self.recovered = await self._on_admin(
                 "recovering prepared transactions",
@@ -452,6 +543,26 @@ class PostgresSink(SinkWriter):
                     lambda subtask: subtask % p == me,
                 ),
             )
+
+    async def _restore_epoch(self) -> None:
+        """Epoch mode, on every start: what the replay from ``restored_checkpoint`` drops."""
+        assert self._epoch is not None and self._conn is not None
+        restored = self.restored_checkpoint
+        try:
+            plan = await self._epoch.restore(self._conn, restored)
+        except psycopg.Error as e:
+            doing = f"restoring from the progress rows in {quote_name(self.progress_name)}"
+            raise server_error(self.cfg, self.where, doing, e) from None
+        if plan.fresh_lineage:
+            log.warning(
+                "%s: starting fresh; the rows earlier runs of this sink committed stay in %s, and "
+                "nothing is discarded", self.where, self.name,
+            )  # fmt: skip
+        elif len(plan.discard):
+            log.info(
+                "%s: restored checkpoint %d; %d rows committed after it are dropped from the replay",
+                self.where, restored, len(plan.discard),
+            )  # fmt: skip
 
     @classmethod
     async def recover_all(

@@ -19,8 +19,9 @@ as prefix, by default ``sqlstream-<job name>-<table>``. Like Flink's, the prefix
 unique among the jobs writing into one database: recovery rolls back whatever prepared
 transaction carries it. The transaction gets its gid at ``PREPARE`` time, not at
 ``BEGIN``, because only the barrier says which checkpoint it belongs to (a checkpoint
-aborted before it reached this sink never sends its barrier). Exactly-once needs
-``max_prepared_transactions > 0``: the sink refuses to open otherwise and says how.
+aborted before it reached this sink never sends its barrier). Two-phase mode needs
+``max_prepared_transactions > 0``: where the server has none, exactly-once uses epoch mode
+(``epoch.py``) unless 'sink.exactly-once.mode' = 'two-phase' insists, which is refused.
 """
 
 from __future__ import annotations
@@ -125,8 +126,9 @@ def check_prepared_transactions(setting: str, where: str) -> None:
         f"max_prepared_transactions = {setting}",
         hint="set it above the number of sink subtasks times the checkpoints in flight (e.g. 64): "
         "`ALTER SYSTEM SET max_prepared_transactions = 64;` as a superuser, or "
-        "`max_prepared_transactions = 64` in postgresql.conf, then restart PostgreSQL; "
-        "or choose 'sink.delivery-guarantee' = 'at-least-once'",
+        "`max_prepared_transactions = 64` in postgresql.conf, then restart PostgreSQL; or drop "
+        "'sink.exactly-once.mode' = 'two-phase' so that the sink commits in epoch mode; or "
+        "choose 'sink.delivery-guarantee' = 'at-least-once'",
     )
 
 
