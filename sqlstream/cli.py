@@ -5,7 +5,7 @@
     sqlstream -f FILE.sql         the same (Flink's SQL client spelling)
     sqlstream explain FILE.sql    plan every INSERT/SELECT of a script and print EXPLAIN
     sqlstream -e "SQL"            run statements given on the command line
-    sqlstream verify FILE.sql [--rows N] [--kills N] [--seed S] [--in-place]
+    sqlstream verify FILE.sql [--rows N] [--kills N] [--seed S] [--in-place] [--restart-service CMD]
                                   run the script over a bounded slice of its sources into
                                   shadow sinks, cleanly and under SIGKILLs, and compare
     sqlstream state PATH|JOB [SQL]
@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crash-points", metavar="P,P", default="",
                    help="verify: kill only at these points (processing, alignment, async_snapshot, "
                    "pre_commit, before_commit, after_commit, timer); default: all")  # fmt: skip
+    p.add_argument("--restart-service", metavar="CMD", action="append", default=[],
+                   help="verify: a shell command that restarts a service the job uses (e.g. "
+                   "'scripts/services restart kafka'), run once while the chaos run runs; "
+                   "repeatable")  # fmt: skip
     p.add_argument("--web", type=int, metavar="PORT",
                    help="serve the job dashboard on PORT (0: any free), as -D rest.port=PORT")  # fmt: skip
     p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop", "state", "verify"],
@@ -122,8 +126,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.command == "state":
         return state_command(args.path, args.query, config, args.debug)
     if args.command == "verify":
-        points = tuple(p.strip() for p in args.crash_points.split(",") if p.strip())
-        return verify(args.path, args.rows, args.kills, args.seed, config, args.debug, points, args.in_place)
+        return verify(args, config)
     if args.command == "run" or args.file:
         restore_from = args.from_savepoint or args.from_checkpoint
         if restore_from:
@@ -172,20 +175,27 @@ def state_command(target: str | None, query: str | None, config: dict[str, str],
         return 1
 
 
-def verify(path: str | None, rows: int | None, kills: int, seed: int, config: dict[str, str],
-           debug: bool, points: tuple[str, ...] = (), in_place: bool = False) -> int:  # fmt: skip
+def verify(args: argparse.Namespace, config: dict[str, str]) -> int:
     """``sqlstream verify FILE.sql``."""
-    if not path:
+    if not args.path:
         print("Error: 'sqlstream verify' needs a FILE.sql", file=sys.stderr)
         return 2
-    from sqlstream.verify.command import verify_command
+    from sqlstream.verify.command import VerifyOptions, verify_command
 
+    options = VerifyOptions(
+        rows=args.rows,
+        kills=args.kills,
+        seed=args.seed,
+        points=tuple(p.strip() for p in args.crash_points.split(",") if p.strip()),
+        in_place=args.in_place,
+        restart_services=tuple(args.restart_service),
+    )
     try:
-        return verify_command(Path(path), rows, kills, seed, config, sys.stdout, points, in_place)
+        return verify_command(Path(args.path), options, config, sys.stdout)
     except BrokenPipeError:
         raise
     except Exception as e:
-        _report(e, None, path, debug)
+        _report(e, None, args.path, args.debug)
         return 1
 
 

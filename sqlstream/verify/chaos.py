@@ -18,6 +18,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
@@ -39,6 +40,7 @@ class CrashReport:
     runs: int = 0
     kills: int = 0
     kills_by_point: Counter[str] = field(default_factory=Counter)
+    restarts: int = 0  # service restarts that landed while the job ran
     missing: list[Hashable] = field(default_factory=list)
     duplicated: list[Hashable] = field(default_factory=list)
     unexpected: list[Hashable] = field(default_factory=list)
@@ -49,10 +51,82 @@ class CrashReport:
 
     def summary(self) -> str:
         points = ", ".join(f"{k}={v}" for k, v in sorted(self.kills_by_point.items()))
+        restarts = f", {self.restarts} service restarts" if self.restarts else ""
         return (
-            f"{self.runs} runs, {self.kills} kills ({points}); missing {len(self.missing)}, "
+            f"{self.runs} runs, {self.kills} kills ({points}){restarts}; missing {len(self.missing)}, "
             f"duplicated {len(self.duplicated)}, unexpected {len(self.unexpected)}"
         )
+
+
+class RestartFailed(AssertionError):
+    """A service restart command failed: the chaos run cannot go on as planned."""
+
+
+@dataclass(frozen=True)
+class ServiceRestart:
+    """A shell command that restarts a service the job reads or writes (e.g.
+    ``scripts/services restart kafka``), run while the job runs: the job must ride
+    through the outage, or fail over by its restart strategy, and lose nothing."""
+
+    command: str
+    timeout: float = 600.0
+
+    def __call__(self) -> None:
+        try:
+            done = subprocess.run(
+                self.command, shell=True, capture_output=True, text=True, timeout=self.timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise RestartFailed(f"'{self.command}' did not finish within {self.timeout:.0f} s") from None
+        if done.returncode != 0:
+            out = (done.stderr or done.stdout).strip()[-2000:]
+            raise RestartFailed(f"'{self.command}' failed (exit {done.returncode}):\n{out}")
+
+
+@dataclass
+class _During:
+    """A service restart fired ``delay`` seconds into a run, on a thread of its own (the
+    job goes on while the service is down); once the service is back, a SIGKILL after
+    ``then_kill_after`` seconds if given (the run must not end with the restart, or the
+    kills still to come would never land)."""
+
+    delay: float
+    restart: Callable[[], None]
+    then_kill_after: float | None = None
+    landed: bool = False
+    error: BaseException | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self, proc: subprocess.Popen[str]) -> None:
+        def fire() -> None:
+            deadline = time.monotonic() + self.delay
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if proc.poll() is not None:
+                return  # the run ended first: nothing to ride through
+            self.landed = True
+            try:
+                self.restart()
+            except BaseException as e:
+                self.error = e
+                return
+            if self.then_kill_after is None:
+                return
+            deadline = time.monotonic() + self.then_kill_after
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+
+        self._thread = threading.Thread(target=fire, name="service-restart", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for the service to be back (the next run must find it up)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def run_job(
@@ -61,9 +135,11 @@ def run_job(
     timeout: float = 120.0,
     kill_after: float | None = None,
     cwd: Path | None = None,
+    during: _During | None = None,
 ) -> tuple[int, str]:
-    """Run ``sqlstream run script`` once; SIGKILL it after ``kill_after`` seconds if given.
-    Returns (exit code, stderr); -9 means it was killed."""
+    """Run ``sqlstream run script`` once; SIGKILL it after ``kill_after`` seconds if given,
+    and restart a service meanwhile if ``during`` says so. Returns (exit code, stderr);
+    -9 means it was killed."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "sqlstream", "run", str(script)],
         cwd=cwd,
@@ -73,6 +149,8 @@ def run_job(
         text=True,
     )
     try:
+        if during is not None:
+            during.start(proc)
         deadline = time.monotonic() + (kill_after if kill_after is not None else timeout)
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -82,6 +160,8 @@ def run_job(
     finally:
         if proc.poll() is None:
             proc.kill()
+        if during is not None:
+            during.join()
     return proc.returncode, err
 
 
@@ -107,6 +187,7 @@ def kill_until_done(
     env: dict[str, str] | None = None,
     points: tuple[str, ...] = (*CRASH_POINTS, "timer", "timer"),
     chances: tuple[float, ...] = (0.05, 0.2, 0.5),
+    restarts: Sequence[Callable[[], None]] = (),
 ) -> CrashReport:
     """Run the job until it finishes, killing it up to ``kills`` times (each restart
     resumes from the newest complete checkpoint), each time at one of ``points`` chosen
@@ -114,29 +195,51 @@ def kill_until_done(
     or ``timer``: after a random delay). A job that finishes before all kills
     were spent ends the run: the report's ``kills`` says how many landed.
 
+    Each of ``restarts`` (a service restart) fires in a run of its own, the first ones, at
+    a random moment up to half ``max_kill_delay``; the job rides through the outage (or
+    fails over by its restart strategy) and, while kills are left, is killed soon after
+    the service is back. A restart that would come after the run ended is tried again
+    in the next run.
+
     A kill can land after the job FINISHED (its checkpoints deleted) while the process
     exits: then restarting would run the job again from scratch. Such a run counts as
     the last one when its stderr says the job finished or ``finished()`` says so (for
     ``sqlstream run``: the ``_finished`` marker in the job's checkpoint folder)."""
     rng = random.Random(seed)
     report = CrashReport()
+    pending = list(restarts)
     while True:
         run_env = {**(env or {}), "SQLSTREAM_CRASH_SEED": str(rng.random())}
+        during = None
         kill_after = None
         point = "none"
-        if report.kills < kills:
+        if pending:  # a run of its own: the restart, then (kills to spend) a kill once it is back
+            point = "after_service_restart"
+            then_kill = rng.uniform(0.05, 1.0) if report.kills < kills else None
+            during = _During(rng.uniform(0.05, max_kill_delay / 2), pending[0], then_kill)
+        elif report.kills < kills:
             point = rng.choice(points)
             if point == "timer":
                 kill_after = rng.uniform(0.05, max_kill_delay)
             else:
                 run_env["SQLSTREAM_CRASH_AT"] = f"{point}:{rng.choice(chances)}"
-        code, err = run_job(script, run_env, timeout, kill_after, cwd)
+        if during is not None and progress is not None:
+            what = getattr(during.restart, "command", "a service")
+            progress(f"run {report.runs + 1}: restarting {what!r} {during.delay:.1f} s in")
+        code, err = run_job(script, run_env, timeout, kill_after, cwd, during)
         report.runs += 1
+        if during is not None and during.landed:
+            pending.pop(0)
+            report.restarts += 1
+            if progress is not None:
+                progress(f"service restart {report.restarts}/{len(restarts)} done")
         if code == -signal.SIGKILL:
             report.kills += 1
             report.kills_by_point[point] += 1
             if progress is not None:
-                where = "at random" if point == "timer" else f"at {point}"
+                where = {"timer": "at random", "after_service_restart": "after the service restart"}.get(
+                    point, f"at {point}"
+                )
                 progress(f"kill {report.kills}/{kills} {where}; restarting from the newest checkpoint")
             if ") finished:" in err or (finished is not None and finished()):
                 break  # killed while exiting, after the job had finished

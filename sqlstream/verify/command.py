@@ -1,10 +1,11 @@
-"""``sqlstream verify FILE.sql [--rows N] [--kills N] [--seed S]``: exactly-once, checked on
-the user's own job.
+"""``sqlstream verify FILE.sql [--rows N] [--kills N] [--seed S] [--restart-service CMD]``:
+exactly-once, checked on the user's own job.
 
 The script runs twice over the same bounded slice of its sources (``targets.py``), each
 time into shadow sinks of the same kind: once cleanly, once under a chaos schedule of
-SIGKILLs at random moments and at every crash point of the checkpoint protocol, restarted
-from its newest checkpoint until it finishes (``chaos.py``). Then each sink's committed
+SIGKILLs at random moments and at every crash point of the checkpoint protocol, and the
+restarts of the services it names (``--restart-service``), restarted from its newest
+checkpoint until it finishes (``chaos.py``). Then each sink's committed
 content is compared between the two runs: rows expected (the clean run's), lost,
 duplicated and unexpected, next to the guarantee EXPLAIN promised. An exactly-once sink
 must match exactly; an at-least-once sink may repeat rows but not lose any. Exit code 0
@@ -35,6 +36,8 @@ from sqlstream.verify.chaos import (
     CRASH_POINTS,
     CrashReport,
     RecoveryFailed,
+    RestartFailed,
+    ServiceRestart,
     compare,
     kill_until_done,
     run_job,
@@ -97,30 +100,33 @@ def _alter(table: str, options: dict[str, str], reset: list[str]) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What ``sqlstream verify`` was asked for, beyond the script and its config."""
+
+    rows: int | None = None  # rows to read from each source; None: their current contents
+    kills: int = 10
+    seed: int = 1
+    points: tuple[str, ...] = ()  # crash points to kill at; empty: all of them and timers
+    in_place: bool = False  # the chaos run writes into the real sinks
+    restart_services: tuple[str, ...] = ()  # shell commands, each run once during the chaos run
+
+
 class Verifier:
-    def __init__(
-        self,
-        script: Path,
-        rows: int | None,
-        kills: int,
-        seed: int,
-        config: dict[str, str],
-        err: TextIO,
-        points: tuple[str, ...] = (),
-        in_place: bool = False,
-    ) -> None:
-        self.in_place = in_place
-        unknown = [p for p in points if p not in (*CRASH_POINTS, "timer")]
+    def __init__(self, script: Path, options: VerifyOptions, config: dict[str, str], err: TextIO) -> None:
+        unknown = [p for p in options.points if p not in (*CRASH_POINTS, "timer")]
         if unknown:
             raise VerifyError(
                 f"unknown crash point '{unknown[0]}'",
                 hint=f"crash points: {', '.join(CRASH_POINTS)}, and timer (a kill at a random moment)",
             )
-        self.points = points or (*CRASH_POINTS, "timer", "timer")
+        self.in_place = options.in_place
+        self.points = options.points or (*CRASH_POINTS, "timer", "timer")
         self.script = script
-        self.rows = rows
-        self.kills = kills
-        self.seed = seed
+        self.rows = options.rows
+        self.kills = options.kills
+        self.seed = options.seed
+        self.restarts = [ServiceRestart(c) for c in options.restart_services]
         self.config = config
         self.err = err
         self.run_id = uuid.uuid4().hex[:8]
@@ -168,15 +174,20 @@ class Verifier:
         return shadow_for(table, self.run_id, run, self.workdir, in_place=self.in_place and run == "chaos")
 
     # ---- running -------------------------------------------------------------------------
-    def run(self) -> tuple[list[SinkResult], int]:
+    def run(self) -> tuple[list[SinkResult], CrashReport]:
         try:
             return self._run()
         except RecoveryFailed as e:
             raise VerifyError(f"the chaos run did not recover: {e}") from None
+        except RestartFailed as e:
+            raise VerifyError(
+                f"a service restart of the chaos run failed: {e}",
+                hint="check the --restart-service command by running it by hand while the service runs",
+            ) from None
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _run(self) -> tuple[list[SinkResult], int]:
+    def _run(self) -> tuple[list[SinkResult], CrashReport]:
         session = connect(config=self.config)
         try:
             setup, jobs, sources, sinks = self._load(session)
@@ -215,14 +226,19 @@ class Verifier:
                 raise VerifyError(f"the clean run failed (exit {code}):\n{err.strip()[-2000:]}")
             self.say(f"clean run finished in {took:.1f} s")
             where = ", ".join(sorted(set(self.points))).replace("timer", "at random")
-            self.say(f"chaos run: up to {self.kills} SIGKILLs ({where}) ...")
+            restarts = f" and {len(self.restarts)} service restarts" if self.restarts else ""
+            self.say(f"chaos run: up to {self.kills} SIGKILLs ({where}){restarts} ...")
             marker = CheckpointStorage(self.workdir / "chaos" / "checkpoints", f"verify-{self.run_id}-chaos")
             report = kill_until_done(
                 scripts["chaos"], self.kills, self.seed, max_kill_delay=max(0.3, took * 0.9), timeout=3600,
                 finished=lambda: marker.finished_marker().exists(), progress=self.say, points=self.points,
-                chances=VERIFY_CHANCES,
+                chances=VERIFY_CHANCES, restarts=self.restarts,
             )  # fmt: skip
-            self.say(f"chaos run finished after {report.runs} runs and {report.kills} kills")
+            restarted = f" and {report.restarts} service restarts" if self.restarts else ""
+            self.say(f"chaos run finished after {report.runs} runs, {report.kills} kills{restarted}")
+            if report.restarts < len(self.restarts):
+                self.say(f"only {report.restarts} of {len(self.restarts)} service restarts landed while "
+                         "the job ran: give it more rows (--rows) for a harder test")  # fmt: skip
             if report.kills < self.kills:
                 self.say(f"only {report.kills} of {self.kills} kills landed before the job finished: "
                          "give it more rows (--rows) for a harder test")  # fmt: skip
@@ -235,7 +251,7 @@ class Verifier:
                 result.report = CrashReport(report.runs, report.kills, report.kills_by_point)
                 compare(expected, chaos.read(), result.report)
                 self.say(f"{result.table}: {len(expected):,} rows compared")
-            return results, report.kills
+            return results, report
         finally:
             for shadow in created:
                 try:
@@ -244,26 +260,18 @@ class Verifier:
                     self.say(f"could not drop the shadow of {shadow.table.name} ({shadow.run}): {e}")
 
 
-def verify_command(
-    script: Path,
-    rows: int | None,
-    kills: int,
-    seed: int,
-    config: dict[str, str],
-    out: TextIO,
-    points: tuple[str, ...] = (),
-    in_place: bool = False,
-) -> int:
+def verify_command(script: Path, options: VerifyOptions, config: dict[str, str], out: TextIO) -> int:
     """Run the verification and print its report; 0 when every sink kept its promise."""
-    verifier = Verifier(script, rows, kills, seed, config, sys.stderr, points, in_place)
-    results, kills_done = verifier.run()
+    verifier = Verifier(script, options, config, sys.stderr)
+    results, chaos = verifier.run()
     print(render_table(COLUMNS, [r.row() for r in results]), file=out)
     checked = [r for r in results if r.report is not None]
     if not checked:
         print("[verify] no sink could be read back, so nothing was verified", file=sys.stderr)
         return 1
     failed = [r for r in checked if not r.ok]
-    summary = f"{kills_done} kills; " + (
+    restarts = f"{chaos.restarts} service restarts; " if options.restart_services else ""
+    summary = f"{chaos.kills} kills; {restarts}" + (
         f"{len(failed)} of {len(checked)} sinks did not keep their guarantee" if failed
         else f"all {len(checked)} sinks kept their guarantee"
     )  # fmt: skip

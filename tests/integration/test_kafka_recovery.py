@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -45,63 +43,21 @@ from tests.crash.test_kafka_exactly_once import (
     script,
     window_row,
 )
+from tests.integration.own_services import OwnServices
 
 pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_STATE = ROOT / ".cache" / "services"
 
 
-def _free_port_pair() -> int:
-    """A port p with p and p + 1 free (Kafka's listener and controller)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port > 65000:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of ports")
-
-
-class OwnBroker:
-    """A Kafka broker of this test module's own, started by ``scripts/services``."""
-
-    def __init__(self, state: Path) -> None:
-        self.state = state
-        self.port = _free_port_pair()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SQLSTREAM_KAFKA")}
-        self.env = {**env, "SQLSTREAM_SERVICES_DIR": str(state), "SQLSTREAM_KAFKA_PORT": str(self.port)}
-        self.env.pop("SQLSTREAM_SERVICES_LEASE", None)
-
-    def up(self) -> None:
-        self.state.mkdir(parents=True, exist_ok=True)
-        for cached in SHARED_STATE.glob("kafka-*.classpath"):  # Maven already resolved the jars
-            shutil.copy(cached, self.state / cached.name)
-        done = subprocess.run(
-            [str(ROOT / "scripts" / "services"), "up", "kafka"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert done.returncode == 0 and self.bootstrap in done.stdout, done.stderr[-3000:]
+class OwnBroker(OwnServices):
+    """A Kafka broker of this test module's own (``up("kafka")``), which a test may stop
+    and start as it likes."""
 
     def down(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # its data goes anyway: no clean shutdown
             os.kill(int(self.pid_file.read_text().split()[0]), signal.SIGKILL)
-        subprocess.run(
-            [str(ROOT / "scripts" / "services"), "down", "kafka"],
-            env=self.env,
-            capture_output=True,
-            timeout=60,
-        )
+        super().down()
 
     @property
     def pid_file(self) -> Path:
@@ -147,7 +103,7 @@ class OwnBroker:
 def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
     broker = OwnBroker(tmp_path_factory.mktemp("own-kafka"))
     try:
-        broker.up()
+        broker.up("kafka")
         yield broker
     finally:
         broker.down()

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.own_services import ROOT, OwnServices
 from tests.integration.test_kafka_source import create_topic, produce, read_records, unique
 from tests.integration.test_postgres_connector import execute, unique_table
 from tests.integration.test_postgres_sql import jdbc
@@ -26,15 +30,15 @@ def report(stdout: str) -> dict[str, list[str]]:
     return {r[0]: r for r in rows[1:]}
 
 
-@pytest.fixture
-def job(kafka_bootstrap: str, pg_dsn: str, pg_url: str, tmp_path: Path) -> tuple[Path, str, str]:
+def billing_job(kafka: str, pg_dsn: str, pg_url: str, tmp_path: Path) -> tuple[Path, str, str]:
+    """Its input in Kafka, its tables and its script: (script, sink topic, sink table)."""
     src, dst, table = unique("verify-src"), unique("verify-dst"), unique_table("per_window")
 
     async def setup() -> None:
-        await create_topic(kafka_bootstrap, src, partitions=2)
-        await create_topic(kafka_bootstrap, dst, partitions=2)
+        await create_topic(kafka, src, partitions=2)
+        await create_topic(kafka, dst, partitions=2)
         for p in (0, 1):
-            await produce(kafka_bootstrap, src, [b'{"v":%d}' % v for v in range(p, ROWS, 2)], partition=p)
+            await produce(kafka, src, [b'{"v":%d}' % v for v in range(p, ROWS, 2)], partition=p)
 
     asyncio.run(setup())
     execute(pg_dsn, f'CREATE TABLE "{table}" (k bigint, window_start timestamp(3), c bigint, s bigint)')
@@ -46,10 +50,10 @@ def job(kafka_bootstrap: str, pg_dsn: str, pg_url: str, tmp_path: Path) -> tuple
         CREATE TABLE clicks (v BIGINT, k AS v % 5, ts AS TO_TIMESTAMP_LTZ(v * 10, 3),
             WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
         ) WITH ('connector' = 'kafka', 'topic' = '{src}',
-                'properties.bootstrap.servers' = '{kafka_bootstrap}',
+                'properties.bootstrap.servers' = '{kafka}',
                 'scan.startup.mode' = 'earliest-offset', 'format' = 'json');
         CREATE TABLE to_kafka (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT) WITH (
-            'connector' = 'kafka', 'topic' = '{dst}', 'properties.bootstrap.servers' = '{kafka_bootstrap}',
+            'connector' = 'kafka', 'topic' = '{dst}', 'properties.bootstrap.servers' = '{kafka}',
             'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
             'sink.transactional-id-prefix' = '{dst}');
         CREATE TABLE to_pg (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT)
@@ -66,6 +70,11 @@ def job(kafka_bootstrap: str, pg_dsn: str, pg_url: str, tmp_path: Path) -> tuple
         END;
     """)
     return script, dst, table
+
+
+@pytest.fixture
+def job(kafka_bootstrap: str, pg_dsn: str, pg_url: str, tmp_path: Path) -> tuple[Path, str, str]:
+    return billing_job(kafka_bootstrap, pg_dsn, pg_url, tmp_path)
 
 
 def no_shadows_left(pg_dsn: str, kafka_bootstrap: str, dst: str, table: str) -> None:
@@ -136,3 +145,50 @@ def test_verify_in_place_checks_what_the_run_added_to_the_real_sinks(
     got = asyncio.run(read_records(kafka_bootstrap, dst, partitions=2))
     assert len(got) == windows
     no_shadows_left(pg_dsn, kafka_bootstrap, dst, table)
+
+
+def verify(*args: str) -> subprocess.CompletedProcess[str]:
+    """``sqlstream verify``, given the time two runs and service restarts take."""
+    cmd = [sys.executable, "-m", "sqlstream", "verify", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1200)
+
+
+@pytest.fixture
+def own_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnServices]:
+    services = OwnServices(tmp_path_factory.mktemp("own-services"))
+    try:
+        yield services
+    finally:
+        services.down()
+
+
+def test_verify_restarts_the_sinks_services_during_the_chaos_run(
+    own_services: OwnServices, tmp_path: Path
+) -> None:
+    """Kafka and PostgreSQL of the test's own are restarted (a rolling restart of the
+    broker, ``pg_ctl restart`` of the server) while the chaos run writes into them, between
+    its kills: both exactly-once sinks still hold each window once."""
+    exports = own_services.up("kafka", "postgres")
+    kafka, dsn = exports["SQLSTREAM_KAFKA_BOOTSTRAP"], exports["SQLSTREAM_PG_DSN"]
+    url = exports["SQLSTREAM_PG_URL"]
+    script, dst, table = billing_job(kafka, dsn, url, tmp_path)
+    out = verify(str(script), "--kills", "2", "--seed", "5",
+                 "--restart-service", own_services.restart_command("kafka"),
+                 "--restart-service", own_services.restart_command("postgres"))  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr[-4000:]
+    rows = report(out.stdout)
+    for sink in ("to_kafka", "to_pg"):
+        assert rows[sink][2:] == ["exactly-once", str(5 * (ROWS * 10 // 1000)), "0", "0", "0", "exact"]
+    assert "[verify] service restart 2/2 done" in out.stderr, out.stderr[-3000:]
+    assert "2 service restarts; all 2 sinks kept their guarantee" in out.stderr
+    assert "Traceback" not in out.stderr
+    no_shadows_left(dsn, kafka, dst, table)
+
+
+def test_verify_says_which_restart_command_failed(job: tuple[Path, str, str]) -> None:
+    script, _, _ = job
+    out = verify(str(script), "--kills", "1", "--restart-service", "echo no such service >&2; exit 3")
+    assert out.returncode == 1
+    assert "a service restart of the chaos run failed" in out.stderr
+    assert "exit 3" in out.stderr and "no such service" in out.stderr
+    assert "Traceback" not in out.stderr
