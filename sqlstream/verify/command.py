@@ -250,6 +250,8 @@ class Verifier:
                 result.expected = len(expected)
                 result.report = CrashReport(report.runs, report.kills, report.kills_by_point)
                 compare(expected, chaos.read(), result.report)
+                for note in (*clean.notes, *chaos.notes):
+                    self.say(f"{result.table}: {note}")
                 self.say(f"{result.table}: {len(expected):,} rows compared")
             return results, report
         finally:

@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from sqlstream.verify.targets import settled_end_offsets
 from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, missed
 
 pytestmark = pytest.mark.kafka
@@ -171,8 +172,9 @@ class Feeder:
 async def read_committed(
     servers: str, topic: str, partitions: int = PARTITIONS, limit_s: float = 60
 ) -> list[Any]:
-    """Every record a read_committed consumer sees in the topic, up to its end now (the
-    last stable offset: an open transaction left behind would stop it there)."""
+    """Every record a read_committed consumer sees in the topic, up to its end once the
+    transactions committed have become visible (the last stable offset: an open
+    transaction left behind would stop it there)."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition
 
@@ -184,7 +186,9 @@ async def read_committed(
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
+        ends, still_open = await settled_end_offsets(consumer, {"bootstrap_servers": servers}, tps)
+        for tp, (stable, high) in still_open.items():  # shown with a failed comparison
+            print(f"{topic} partition {tp.partition}: a transaction is still open ({stable} < {high})")
         out: list[Any] = []
         deadline = time.monotonic() + limit_s
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
