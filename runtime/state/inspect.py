@@ -8,7 +8,8 @@
 Every subtask's state file is attached read-only; each stateful operator gets a view
 named ``<kind>_<id>`` (``group_aggregate_2``) with readable columns: keys, window bounds
 and the aggregates decoded from their accumulators, plus ``subtask``; its other tables
-(DISTINCT's seen values) are views ``<kind>_<id>__<table>``. From ``_metadata``:
+(DISTINCT's seen values) are views ``<kind>_<id>__<table>``. A join's view holds both
+sides' rows, with ``side``. From ``_metadata``:
 ``checkpoint`` (one row: id, job, time, savepoint, path), ``source_positions`` (per
 source subtask and split: the position recorded, e.g. a Kafka offset) and
 ``sink_transactions`` (the pre-committed handles a restore would commit). Nothing can
@@ -123,6 +124,8 @@ class StateReader:
                 self.con.execute(f"CREATE VIEW {_ident(f'{view}__{table}')} AS {union}")
             main = self._main_table(node, tables)
             readable = self._readable(node, f"{view}__{main}") if node is not None else None
+            if readable is None and {"left_rows", "right_rows"} <= tables.keys():
+                readable = self._join_sides(view)
             body = readable or f"SELECT * FROM {_ident(f'{view}__{main}')}"
             self.con.execute(f"CREATE VIEW {_ident(view)} AS {body}")
             rows = sum(self._count(f"{view}__{t}") for t in tables)
@@ -152,6 +155,24 @@ class StateReader:
                 return group_aggregate.state_view(replace(spec, aggs=aggs), _ident(relation))
             return window_aggregate.state_view(replace(spec, aggs=aggs), _ident(relation))
         return None
+
+    def _join_sides(self, view: str) -> str:
+        """Both sides of a join (regular, interval, window, semi/anti) in one view: ``side``,
+        the subtask, each row under the join's column names (the other side's are NULL),
+        how many identical rows it stands for and, for an outer side, how many rows of the
+        other side match it. The key columns and bookkeeping of the operator stay hidden."""
+        parts = []
+        for side in ("left", "right"):
+            relation = _ident(f"{view}__{side}_rows")
+            names = [r[0] for r in self.con.execute(f"DESCRIBE {relation}").fetchall()]
+            cols = [f"'{side}' AS side", "subtask"]
+            cols += [_ident(n) for n in names if not n.startswith("__") and n != "subtask"]
+            if "__cnt" in names:
+                cols.append("__cnt AS row_count")
+            if "__assoc" in names:
+                cols.append("__assoc AS matches")
+            parts.append(f"SELECT {', '.join(cols)} FROM {relation}")
+        return " UNION ALL BY NAME ".join(parts)
 
     def _user_names(self, node: Node) -> dict[str, str]:
         """Output columns of ``node`` that the projection after it renames (``$a0`` -> ``c``)."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,3 +202,48 @@ def test_kafka_positions_read_as_topic_partition_and_offset(tmp_path: Path) -> N
         assert rows == [("orders.eu", 0, 120), ("orders.eu", 1, 98), (None, None, None)]
         _, handles = reader.sql("SELECT subtask, checkpoint_id, handle FROM sink_transactions")
         assert handles == [(0, 9, '{"epoch": 3, "transactional_id": "t-0-1"}')]
+
+
+def test_a_joins_state_reads_as_both_sides_rows(tmp_path: Path) -> None:
+    """A regular LEFT JOIN's state: every row each side has read, under the join's column
+    names, with how many identical rows it stands for and (the outer side) its matches."""
+    ck = tmp_path / "ck"
+    config = {"execution.checkpointing.interval": "200 ms", "state.checkpoints.dir": str(ck),
+              "pipeline.name": "join-state"}  # fmt: skip
+    with sqlstream.connect(config=config) as s:
+        s.execute_script("""
+            CREATE TABLE orders (oid BIGINT, cid INT) WITH ('connector' = 'datagen',
+                'rows-per-second' = '500', 'fields.oid.kind' = 'sequence', 'fields.oid.start' = '1',
+                'fields.oid.end' = '1000000', 'fields.cid.min' = '1', 'fields.cid.max' = '20');
+            CREATE TABLE customers (id INT, tier INT) WITH ('connector' = 'datagen',
+                'rows-per-second' = '50', 'fields.id.min' = '1', 'fields.id.max' = '40',
+                'fields.tier.min' = '1', 'fields.tier.max' = '3');
+            CREATE TABLE out (oid BIGINT, tier INT) WITH ('connector' = 'blackhole');
+        """)
+        job = s.execute(
+            "INSERT INTO out SELECT o.oid, c.tier FROM orders o LEFT JOIN customers c ON o.cid = c.id"
+        ).job
+        assert job is not None
+        deadline = time.monotonic() + 30
+        while job.metrics().get("checkpoints", {}).get("completed", 0) < 2:
+            assert time.monotonic() < deadline and not job.done, job.error
+            time.sleep(0.1)
+        path = s.execute(f"STOP JOB '{job.id}' WITH SAVEPOINT").rows[0][0]
+    with StateReader.open(path) as reader:
+        (op,) = [o for o in reader.operators() if o.kind == "join"]
+        columns, rows = reader.sql(f"SELECT * FROM {op.view}")
+        assert columns == ["side", "subtask", "oid", "cid", "row_count", "matches", "id", "tier"]
+        left = [r for r in rows if r[0] == "left"]
+        right = [r for r in rows if r[0] == "right"]
+        assert left and right
+        assert all(r[6] is None and r[7] is None for r in left)  # the other side's columns
+        # each order once, and its matches are the customers with its id
+        assert sorted(r[2] for r in left) == list(range(1, len(left) + 1))
+        per_id: dict[int, int] = {}
+        for r in right:
+            per_id[r[6]] = per_id.get(r[6], 0) + r[4]
+        assert all(r[5] == per_id.get(r[3], 0) for r in left)
+        positions = dict(reader.sql("SELECT operator, position FROM source_positions")[1])
+        # a consistent cut: each side holds exactly the rows its source had read
+        assert json.loads(positions["orders"]) == {"rows": len(left)}
+        assert json.loads(positions["customers"]) == {"rows": sum(r[4] for r in right)}
