@@ -60,14 +60,26 @@ def _open_maybe_compressed(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def _nth_newline(data: bytes, n: int) -> int:
-    """The index of the ``n``-th (1-based) newline of ``data``, which has at least ``n``."""
-    if n <= 64:
-        at = -1
-        for _ in range(n):
-            at = data.index(b"\n", at + 1)
-        return at
-    return int(np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)[n - 1])
+def _newlines(data: bytes, base: int) -> np.ndarray:
+    """The positions of ``data``'s newlines, plus ``base``. numpy scans without holding
+    the GIL, so the operators downstream keep running meanwhile."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + base
+
+
+def _has_empty_line(chunk: bytes, newlines: np.ndarray) -> bool:
+    """Whether ``chunk`` (whole lines; ``newlines``: its newline positions) has an empty
+    line or one that is only a carriage return: such lines are not records, so the block
+    cannot be read as one record per line. From the newline positions alone, no byte scan:
+    two newlines side by side, or one newline apart with a ``\r`` between them."""
+    if chunk[:1] in (b"\n", b"\r") or chunk.endswith(b"\n\r"):
+        return True
+    if len(newlines) < 2:
+        return False
+    gaps = np.diff(newlines)
+    if bool((gaps == 1).any()):
+        return True
+    two = newlines[:-1][gaps == 2]
+    return bool(len(two)) and bool((np.frombuffer(chunk, dtype=np.uint8)[two + 1] == 13).any())
 
 
 def split_lines(chunk: bytes) -> list[bytes]:
@@ -88,42 +100,50 @@ class _LineFile:
         self._f: BinaryIO = _open_maybe_compressed(path)
         self._f.seek(offset)
         self._buf = b""
+        self._newlines = np.zeros(0, dtype=np.int64)  # positions of the newlines in _buf
         self._eof = False
         self.chunk_has_empty_line = False
+
+    def _fill(self, lines: int) -> None:
+        """Read until the buffer holds ``lines`` whole lines or the file ends."""
+        if len(self._newlines) >= lines or self._eof:
+            return
+        parts, found, size = [self._buf], [self._newlines], len(self._buf)
+        count = len(self._newlines)
+        while count < lines:
+            block = self._f.read(_READ_BLOCK)
+            if not block:
+                self._eof = True
+                break
+            at = _newlines(block, size)
+            parts.append(block)
+            found.append(at)
+            size += len(block)
+            count += len(at)
+        self._buf = b"".join(parts) if len(parts) > 1 else parts[0]
+        self._newlines = np.concatenate(found) if len(found) > 1 else found[0]
 
     def next_block(self, max_lines: int) -> tuple[bytes, int, int] | None:
         """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept),
         the first one's number and how many lines it holds; None at the end of the file.
         No per-line object is made: a decoder reads the block as it is."""
-        parts = [self._buf]
-        count, before = self._buf.count(b"\n"), 0  # before: newlines ahead of the last part
-        while count < max_lines and not self._eof:
-            block = self._f.read(_READ_BLOCK)
-            if not block:
-                self._eof = True
-                break
-            parts.append(block)
-            before = count
-            count += block.count(b"\n")
-        if count >= max_lines:  # the max_lines-th newline is in the last part
-            last = parts[-1]
-            end = _nth_newline(last, max_lines - before) + 1
-            chunk = b"".join([*parts[:-1], last[:end]]) if len(parts) > 1 else last[:end]
-            self._buf = last[end:]
+        self._fill(max_lines)
+        newlines = self._newlines
+        if len(newlines) >= max_lines:
+            end = int(newlines[max_lines - 1]) + 1
+            chunk, self._buf = self._buf[:end], self._buf[end:]
+            mine, self._newlines = newlines[:max_lines], newlines[max_lines:] - end
             lines = max_lines
         else:  # every line buffered (the last one may lack its newline at the end of the file)
-            chunk = b"".join(parts) if len(parts) > 1 else self._buf
-            self._buf = b""
+            chunk, self._buf = self._buf, b""
+            mine, self._newlines = newlines, newlines[:0]
             if not chunk:
                 return None
-            lines = count + (not chunk.endswith(b"\n"))
-        cut = len(chunk)
-        self.chunk_has_empty_line = (
-            chunk[:1] in (b"\n", b"\r") or b"\n\n" in chunk or b"\n\r\n" in chunk or chunk.endswith(b"\n\r")
-        )
+            lines = len(mine) + (not chunk.endswith(b"\n"))
+        self.chunk_has_empty_line = _has_empty_line(chunk, mine)
         first = self.line
         self.line += lines
-        self.offset += cut
+        self.offset += len(chunk)
         return chunk, first, lines
 
     def close(self) -> None:
