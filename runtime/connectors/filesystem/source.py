@@ -213,6 +213,7 @@ class FileSystemSource(SourceReader):
         self.decoder: RecordDecoder | None = None
         if not is_file_only(self.format):
             self.decoder = create_decoder(self.format, self.physical, bag)
+            self.decoder.threads = ctx.parallelism == 1  # else each subtask has its core
         self.schema = output_schema(spec.columns, False)
         # Position.
         # Position, by split key (``splits.py``: a file's path, or a byte range's key).
