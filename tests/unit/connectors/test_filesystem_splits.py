@@ -3,7 +3,6 @@ line exactly once, bad records named by their line, positions that restore exact
 same and at another parallelism."""
 
 import asyncio
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from runtime.connectors.filesystem import source as source_module
 from runtime.connectors.filesystem import splits
 from runtime.formats import FormatError
+from tests.unit.checkpoint.test_source_rescale import read_some
 
 from .helpers import fields, read_all
 from .test_filesystem import json_lines, rows, source
@@ -102,25 +102,13 @@ def test_compressed_and_small_files_are_not_cut(tmp_path: Path, monkeypatch: pyt
     assert ids_of(tmp_path / "b.json", 2) == [list(range(300)), []]
 
 
-async def _part(src: source_module.FileSystemSource, n: int) -> tuple[list[int], dict]:
-    await src.open()
-    ids: list[int] = []
-    while len(ids) < n and not src.finished:
-        b = await src.poll(40)
-        if b is not None:
-            ids += b.column("id").to_pylist()
-    pos = json.loads(json.dumps(src.position()))  # as a checkpoint stores it
-    await src.close()
-    return ids, pos
-
-
 @pytest.mark.parametrize("new_parallelism", [2, 1, 3])
 def test_positions_mid_range_restore_each_line_once(tmp_path: Path, new_parallelism: int) -> None:
     f = tmp_path / "a.json"
     f.write_text(json_lines(rows(1200)))
     before, positions = [], []
     for i, n in enumerate((120, 320)):  # both subtasks stopped inside their range
-        ids, pos = asyncio.run(_part(source(f, "json", subtask=i, parallelism=2), n))
+        ids, pos = asyncio.run(read_some(source(f, "json", subtask=i, parallelism=2), n))
         assert pos["cut_for"] == 2 and pos["current"] is not None
         before += ids
         positions.append(pos)
@@ -141,7 +129,7 @@ def test_restored_line_numbers_stay_exact(tmp_path: Path) -> None:
     lines[1100] = "{broken"
     f = tmp_path / "a.json"
     f.write_text("\n".join(lines) + "\n")
-    _, pos = asyncio.run(_part(source(f, "json", subtask=1, parallelism=2), 200))
+    _, pos = asyncio.run(read_some(source(f, "json", subtask=1, parallelism=2), 200))
     src = source(f, "json", subtask=1, parallelism=2)
     src.restore(pos)
     with pytest.raises(FormatError) as e:
