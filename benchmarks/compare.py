@@ -93,8 +93,19 @@ FLINK_RECORDED = {  # query: (warm JVM, whole process) rows/s
 }
 
 
-def generate(path: Path, rows: int, seed: int = 14) -> None:
-    """Write the bids file: the same bytes for the same ``rows`` and ``seed``."""
+def letters(rng: np.random.Generator, rows: int, low: int, high: int) -> pa.Array:
+    """``rows`` random lower-case words of ``low`` to ``high`` - 1 letters."""
+    lengths = rng.integers(low, high, rows)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    data = rng.integers(97, 123, int(offsets[-1]), dtype=np.uint8)
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def generate(path: Path, rows: int, seed: int = 14, wide: bool = False) -> None:
+    """Write the bids file: the same bytes for the same ``rows``, ``seed`` and ``wide``.
+    Wide rows carry Nexmark's two long strings of a bid as well: ``url``
+    (``https://www.nexmark.com/<word>/<word>/item.htm?query=1&channel_id=<n>``) and
+    ``extra`` (40-160 letters), ~250 bytes a line instead of ~95."""
     rng = np.random.default_rng(seed)
     auction = rng.integers(1000, 2000, rows)
     bidder = rng.integers(1, 100_001, rows)
@@ -116,6 +127,18 @@ def generate(path: Path, rows: int, seed: int = 14) -> None:
         text,
         '"}\n',
     ]
+    if wide:
+        channel_id = pa.array(rng.integers(0, 10_000, rows)).cast(pa.string())
+        url = pc.binary_join_element_wise(
+            "https://www.nexmark.com/",
+            letters(rng, rows, 4, 10),
+            "/",
+            letters(rng, rows, 4, 10),
+            "/item.htm?query=1&channel_id=",
+            channel_id,
+            "",
+        )
+        parts[-1:] = ['","url":"', url, '","extra":"', letters(rng, rows, 40, 160), '"}\n']
     lines = pc.binary_join_element_wise(*parts, "")
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as f:
@@ -125,11 +148,13 @@ def generate(path: Path, rows: int, seed: int = 14) -> None:
     tmp.rename(path)
 
 
-def sqlstream_script(data: Path, query: str, parallelism: int = 1) -> str:
+def sqlstream_script(data: Path, query: str, parallelism: int = 1, wide: bool = False) -> str:
     select, sink_columns, _ = QUERIES[query]
+    extra = "url STRING, extra STRING, " if wide else ""
     return (
         f"SET 'parallelism.default' = '{parallelism}';\n"
         "CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, ts TIMESTAMP(3), "
+        f"{extra}"
         "WATERMARK FOR ts AS ts - INTERVAL '2' SECOND) "
         f"WITH ('connector' = 'filesystem', 'path' = '{data}', 'format' = 'json');\n"
         f"CREATE TABLE out ({sink_columns}) WITH ('connector' = 'blackhole');\n"
@@ -138,12 +163,12 @@ def sqlstream_script(data: Path, query: str, parallelism: int = 1) -> str:
 
 
 def run_sqlstream(
-    data: Path, query: str, workdir: Path, parallelism: int = 1, tree: Path | None = None
+    data: Path, query: str, workdir: Path, parallelism: int = 1, tree: Path | None = None, wide: bool = False
 ) -> tuple[float, float]:
     """Wall and CPU seconds of the whole ``sqlstream run`` process (of ``tree``'s sources
     when given)."""
     script = workdir / f"{query}.sql"
-    script.write_text(sqlstream_script(data, query, parallelism))
+    script.write_text(sqlstream_script(data, query, parallelism, wide))
     env = dict(os.environ)
     if tree is None:
         command = [str(ROOT / ".venv" / "bin" / "sqlstream"), "run", str(script)]
@@ -161,7 +186,10 @@ def run_sqlstream(
     return elapsed, cpu
 
 
-def run_duckdb(data: Path, query: str) -> float:
+WIDE_DUCKDB = ", url: 'VARCHAR', extra: 'VARCHAR'"
+
+
+def run_duckdb(data: Path, query: str, wide: bool = False) -> float:
     """Seconds for DuckDB, one thread, reading the file and computing the whole result."""
     con = duckdb.connect()
     con.execute("SET threads = 1")
@@ -169,7 +197,7 @@ def run_duckdb(data: Path, query: str) -> float:
     con.execute(
         f"CREATE TEMP VIEW bids AS SELECT * FROM read_json('{data}', format = 'newline_delimited', "
         "columns = {auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', channel: 'VARCHAR', "
-        "ts: 'TIMESTAMP'}, "
+        f"ts: 'TIMESTAMP'{WIDE_DUCKDB if wide else ''}}}, "
         "timestampformat = '%Y-%m-%d %H:%M:%S.%g')"
     )
     con.sql(QUERIES[query][2]).to_arrow_table()
@@ -186,6 +214,7 @@ def main() -> None:
     p.add_argument("--flink", action="store_true", help="print Flink 2.3's recorded figures (issue #14)")
     p.add_argument("-p", "--parallelism", type=int, default=1, help="the job's parallelism.default")
     p.add_argument("--tree", type=Path, help="run the sqlstream of this source tree (before/after figures)")
+    p.add_argument("--wide", action="store_true", help="bids with Nexmark's url and extra strings too")
     p.add_argument("--no-duckdb", action="store_true", help="skip DuckDB's runs (share is not printed)")
     args = p.parse_args()
     queries = args.queries or list(QUERIES)
@@ -193,10 +222,10 @@ def main() -> None:
         p.error(f"unknown queries {unknown}; choose from {list(QUERIES)}")
     cache = ROOT / ".cache" / "compare"
     cache.mkdir(parents=True, exist_ok=True)
-    data = cache / f"bids-{args.rows}.json"
+    data = cache / f"bids-{'wide-' if args.wide else ''}{args.rows}.json"
     if not data.exists():
         print(f"generating {data} ...", file=sys.stderr)
-        generate(data, args.rows)
+        generate(data, args.rows, wide=args.wide)
     head = f"{'query':<11} {'sqlstream':>12} {'cpu s':>6} {'duckdb 1T':>12} {'share':>6}"
     if args.flink:
         head += f" {'flink warm*':>12} {'x warm':>7} {'flink proc*':>12} {'x proc':>7}"
@@ -211,11 +240,11 @@ def main() -> None:
         for q in queries:
             ours, cpu, duck = [], [], []
             for _ in range(args.repeat):  # interleaved, so that load on the machine hits both alike
-                wall, used = run_sqlstream(data, q, Path(tmp), args.parallelism, args.tree)
+                wall, used = run_sqlstream(data, q, Path(tmp), args.parallelism, args.tree, args.wide)
                 ours.append(wall)
                 cpu.append(used)
                 if not args.no_duckdb:
-                    duck.append(run_duckdb(data, q))
+                    duck.append(run_duckdb(data, q, args.wide))
             r_ours = args.rows / statistics.median(ours)
             line = f"{q:<11} {r_ours:>12,.0f} {statistics.median(cpu):>6.2f}"
             if duck:
