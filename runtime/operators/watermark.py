@@ -79,8 +79,9 @@ class WatermarkOp(Operator):
         self.idle = False
 
     def _max(self, batch: pa.RecordBatch) -> int | None:
-        if self.delay_us is not None:
-            col = batch.column(self.spec.rowtime)
+        at = -1 if self.delay_us is None else batch.schema.get_field_index(self.spec.rowtime)
+        if self.delay_us is not None and at >= 0:
+            col = batch.column(at)
             if pa.types.is_timestamp(col.type) and col.type.unit == "us":
                 top = pc.max(col).value
                 if top is None:
