@@ -265,6 +265,7 @@ class FileSystemSource(SourceReader):
             self._cut_for = int(restored.get("cut_for", 1)) if self._restored is not None else p
             splits = await asyncio.to_thread(plan_splits, files, self._cut_for, self.decoder is not None)
             self._splits = {s.key: s for s in splits}
+            self._check_ranges(restored)
             mine = [s.key for k, s in enumerate(splits) if k % p == i]
         else:  # files come and go: a file's subtask must not depend on the others
             mine = [f for f in files if self._mine_by_hash(f)]
@@ -281,17 +282,22 @@ class FileSystemSource(SourceReader):
         self._listed_at = time.monotonic()
         self._opened = True
 
+    def _check_ranges(self, restored: dict[str, Any]) -> None:
+        """A restored byte range must be one of the ranges cut now: a file that changed
+        size since the checkpoint would be cut elsewhere, and its lines read twice."""
+        keys = [*restored.get("done", []), *restored.get("partial", {}), restored.get("current")]
+        cut = {s.path for s in self._splits.values() if s.end is not None}
+        for key in keys:
+            if key and key not in self._splits and ("\0" in key or key in cut):
+                raise OptionError(
+                    f"{self.where}: the checkpoint holds a byte range of '{key.partition(chr(0))[0]}' "
+                    "that the file no longer has: it changed size since the checkpoint",
+                    hint="restore with the files as they were when the checkpoint was taken",
+                )
+
     def _split(self, key: str) -> Split:
-        split = self._splits.get(key)
-        if split is not None:
-            return split
-        if "\0" in key:
-            raise OptionError(
-                f"{self.where}: the checkpoint continues a byte range of "
-                f"'{key.partition(chr(0))[0]}' that the file's listing no longer has",
-                hint="restore with the files the job was reading when the checkpoint was taken",
-            )
-        return Split(key, key)  # a file found by monitoring the directory
+        # a file found by monitoring the directory is not in the list made at open
+        return self._splits.get(key) or Split(key, key)
 
     def _start(self, key: str, at: dict[str, Any] | None = None) -> None:
         at = at or {}

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from catalog.errors import OptionError
 from runtime.connectors.filesystem import source as source_module
 from runtime.connectors.filesystem import splits
 from runtime.formats import FormatError
@@ -145,3 +146,29 @@ def test_empty_lines_found_from_newline_positions(parts: list[bytes]) -> None:
     before = chunk[:1] in (b"\n", b"\r") or b"\n\n" in chunk or b"\n\r\n" in chunk or chunk.endswith(b"\n\r")
     newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
     assert source_module.has_empty_line(chunk, newlines) == before
+
+
+def test_a_file_that_changed_size_since_the_checkpoint_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # its ranges would now be cut elsewhere and lines read twice
+    f = tmp_path / "a.json"
+    f.write_text(json_lines(rows(600)))
+    _, pos = asyncio.run(read_some(source(f, "json", subtask=0, parallelism=2), 100))
+    with f.open("a") as out:
+        out.write(json_lines(rows(10, 600)))
+    src = source(f, "json", subtask=0, parallelism=2)
+    src.restore(pos)
+    with pytest.raises(OptionError, match="changed size since the checkpoint"):
+        read_all(src)
+    # a file read whole that has grown big enough to be cut since
+    monkeypatch.setattr(splits, "SPLIT_MIN_BYTES", 20_000)
+    g = tmp_path / "b.json"
+    g.write_text(json_lines(rows(100)))
+    _, pos = asyncio.run(read_some(source(g, "json", subtask=0, parallelism=2), 30))
+    assert pos["current"] == str(g)
+    g.write_text(json_lines(rows(600)))
+    src = source(g, "json", subtask=0, parallelism=2)
+    src.restore(pos)
+    with pytest.raises(OptionError, match="changed size since the checkpoint"):
+        read_all(src)
