@@ -13,11 +13,20 @@ over the whole process, start-up included; DuckDB runs the same query with one t
 the same file, reading it with ``read_json``. Printed: rows/s of the input and the ratio.
 Flink 2.3's figures are the ones recorded in the issue (not measured here): ``--flink``
 only prints them next to ours.
+
+On a shared machine the wall time of a run moves 2-3x with the load; the CPU seconds the
+``sqlstream run`` process used (all its threads, start-up included) move far less, so they
+are printed too (``cpu s``), with the load average at the end of each query's runs.
+``--tree DIR`` runs the sqlstream of another source tree (``git archive`` of an older
+commit) with this checkout's environment, for before/after figures taken back to back;
+``-p N`` sets ``parallelism.default``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -84,8 +93,19 @@ FLINK_RECORDED = {  # query: (warm JVM, whole process) rows/s
 }
 
 
-def generate(path: Path, rows: int, seed: int = 14) -> None:
-    """Write the bids file: the same bytes for the same ``rows`` and ``seed``."""
+def letters(rng: np.random.Generator, rows: int, low: int, high: int) -> pa.Array:
+    """``rows`` random lower-case words of ``low`` to ``high`` - 1 letters."""
+    lengths = rng.integers(low, high, rows)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    data = rng.integers(97, 123, int(offsets[-1]), dtype=np.uint8)
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def generate(path: Path, rows: int, seed: int = 14, wide: bool = False) -> None:
+    """Write the bids file: the same bytes for the same ``rows``, ``seed`` and ``wide``.
+    Wide rows carry Nexmark's two long strings of a bid as well: ``url``
+    (``https://www.nexmark.com/<word>/<word>/item.htm?query=1&channel_id=<n>``) and
+    ``extra`` (40-160 letters), ~250 bytes a line instead of ~95."""
     rng = np.random.default_rng(seed)
     auction = rng.integers(1000, 2000, rows)
     bidder = rng.integers(1, 100_001, rows)
@@ -95,12 +115,30 @@ def generate(path: Path, rows: int, seed: int = 14) -> None:
     ts = T0 + np.arange(rows, dtype=np.int64).astype("timedelta64[ms]") - shift.astype("timedelta64[ms]")
     text = pc.strftime(pa.array(ts, pa.timestamp("ms")), format="%Y-%m-%d %H:%M:%S")  # %S keeps .SSS
     parts = [
-        '{"auction":', pa.array(auction).cast(pa.string()),
-        ',"bidder":', pa.array(bidder).cast(pa.string()),
-        ',"price":', pa.array(price).cast(pa.string()),
-        ',"channel":"', pa.array(channel),
-        '","ts":"', text, '"}\n',
+        '{"auction":',
+        pa.array(auction).cast(pa.string()),
+        ',"bidder":',
+        pa.array(bidder).cast(pa.string()),
+        ',"price":',
+        pa.array(price).cast(pa.string()),
+        ',"channel":"',
+        pa.array(channel),
+        '","ts":"',
+        text,
+        '"}\n',
     ]
+    if wide:
+        channel_id = pa.array(rng.integers(0, 10_000, rows)).cast(pa.string())
+        url = pc.binary_join_element_wise(
+            "https://www.nexmark.com/",
+            letters(rng, rows, 4, 10),
+            "/",
+            letters(rng, rows, 4, 10),
+            "/item.htm?query=1&channel_id=",
+            channel_id,
+            "",
+        )
+        parts[-1:] = ['","url":"', url, '","extra":"', letters(rng, rows, 40, 160), '"}\n']
     lines = pc.binary_join_element_wise(*parts, "")
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as f:
@@ -110,10 +148,13 @@ def generate(path: Path, rows: int, seed: int = 14) -> None:
     tmp.rename(path)
 
 
-def sqlstream_script(data: Path, query: str) -> str:
+def sqlstream_script(data: Path, query: str, parallelism: int = 1, wide: bool = False) -> str:
     select, sink_columns, _ = QUERIES[query]
+    extra = "url STRING, extra STRING, " if wide else ""
     return (
+        f"SET 'parallelism.default' = '{parallelism}';\n"
         "CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, ts TIMESTAMP(3), "
+        f"{extra}"
         "WATERMARK FOR ts AS ts - INTERVAL '2' SECOND) "
         f"WITH ('connector' = 'filesystem', 'path' = '{data}', 'format' = 'json');\n"
         f"CREATE TABLE out ({sink_columns}) WITH ('connector' = 'blackhole');\n"
@@ -121,20 +162,34 @@ def sqlstream_script(data: Path, query: str) -> str:
     )
 
 
-def run_sqlstream(data: Path, query: str, workdir: Path) -> float:
-    """Seconds for the whole ``sqlstream run`` process."""
+def run_sqlstream(
+    data: Path, query: str, workdir: Path, parallelism: int = 1, tree: Path | None = None, wide: bool = False
+) -> tuple[float, float]:
+    """Wall and CPU seconds of the whole ``sqlstream run`` process (of ``tree``'s sources
+    when given)."""
     script = workdir / f"{query}.sql"
-    script.write_text(sqlstream_script(data, query))
-    exe = ROOT / ".venv" / "bin" / "sqlstream"
+    script.write_text(sqlstream_script(data, query, parallelism, wide))
+    env = dict(os.environ)
+    if tree is None:
+        command = [str(ROOT / ".venv" / "bin" / "sqlstream"), "run", str(script)]
+    else:
+        command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "sqlstream", "run", str(script)]
+        env["PYTHONPATH"] = str(tree)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([str(exe), "run", str(script)], cwd=workdir, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"sqlstream run {script} failed:\n{done.stdout}\n{done.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
-def run_duckdb(data: Path, query: str) -> float:
+WIDE_DUCKDB = ", url: 'VARCHAR', extra: 'VARCHAR'"
+
+
+def run_duckdb(data: Path, query: str, wide: bool = False) -> float:
     """Seconds for DuckDB, one thread, reading the file and computing the whole result."""
     con = duckdb.connect()
     con.execute("SET threads = 1")
@@ -142,7 +197,7 @@ def run_duckdb(data: Path, query: str) -> float:
     con.execute(
         f"CREATE TEMP VIEW bids AS SELECT * FROM read_json('{data}', format = 'newline_delimited', "
         "columns = {auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', channel: 'VARCHAR', "
-        "ts: 'TIMESTAMP'}, "
+        f"ts: 'TIMESTAMP'{WIDE_DUCKDB if wide else ''}}}, "
         "timestampformat = '%Y-%m-%d %H:%M:%S.%g')"
     )
     con.sql(QUERIES[query][2]).to_arrow_table()
@@ -157,33 +212,50 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=2_000_000)
     p.add_argument("--repeat", type=int, default=1, help="runs per engine and query; medians are printed")
     p.add_argument("--flink", action="store_true", help="print Flink 2.3's recorded figures (issue #14)")
+    p.add_argument("-p", "--parallelism", type=int, default=1, help="the job's parallelism.default")
+    p.add_argument("--tree", type=Path, help="run the sqlstream of this source tree (before/after figures)")
+    p.add_argument("--wide", action="store_true", help="bids with Nexmark's url and extra strings too")
+    p.add_argument("--no-duckdb", action="store_true", help="skip DuckDB's runs (share is not printed)")
     args = p.parse_args()
     queries = args.queries or list(QUERIES)
     if unknown := [q for q in queries if q not in QUERIES]:
         p.error(f"unknown queries {unknown}; choose from {list(QUERIES)}")
     cache = ROOT / ".cache" / "compare"
     cache.mkdir(parents=True, exist_ok=True)
-    data = cache / f"bids-{args.rows}.json"
+    data = cache / f"bids-{'wide-' if args.wide else ''}{args.rows}.json"
     if not data.exists():
         print(f"generating {data} ...", file=sys.stderr)
-        generate(data, args.rows)
-    head = f"{'query':<11} {'sqlstream':>12} {'duckdb 1T':>12} {'share':>6}"
+        generate(data, args.rows, wide=args.wide)
+    head = f"{'query':<11} {'sqlstream':>12} {'cpu s':>6} {'duckdb 1T':>12} {'share':>6}"
     if args.flink:
         head += f" {'flink warm*':>12} {'x warm':>7} {'flink proc*':>12} {'x proc':>7}"
-    print(f"{args.rows:,} rows, {data.stat().st_size / 1e6:.0f} MB; rows/s, medians of {args.repeat}")
+    head += f" {'load':>5}"
+    tree = f", sources of {args.tree}" if args.tree else ""
+    print(
+        f"{args.rows:,} rows, {data.stat().st_size / 1e6:.0f} MB; parallelism {args.parallelism}{tree}; "
+        f"rows/s, medians of {args.repeat}"
+    )
     print(head)
     with tempfile.TemporaryDirectory() as tmp:
         for q in queries:
-            ours, duck = [], []
+            ours, cpu, duck = [], [], []
             for _ in range(args.repeat):  # interleaved, so that load on the machine hits both alike
-                ours.append(run_sqlstream(data, q, Path(tmp)))
-                duck.append(run_duckdb(data, q))
+                wall, used = run_sqlstream(data, q, Path(tmp), args.parallelism, args.tree, args.wide)
+                ours.append(wall)
+                cpu.append(used)
+                if not args.no_duckdb:
+                    duck.append(run_duckdb(data, q, args.wide))
             r_ours = args.rows / statistics.median(ours)
-            r_duck = args.rows / statistics.median(duck)
-            line = f"{q:<11} {r_ours:>12,.0f} {r_duck:>12,.0f} {r_ours / r_duck:>6.0%}"
+            line = f"{q:<11} {r_ours:>12,.0f} {statistics.median(cpu):>6.2f}"
+            if duck:
+                r_duck = args.rows / statistics.median(duck)
+                line += f" {r_duck:>12,.0f} {r_ours / r_duck:>6.0%}"
+            else:
+                line += f" {'-':>12} {'-':>6}"
             if args.flink:
                 warm, proc = FLINK_RECORDED[q]
                 line += f" {warm:>12,} {r_ours / warm:>6.1f}x {proc:>12,} {r_ours / proc:>6.1f}x"
+            line += f" {os.getloadavg()[0]:>5.1f}"
             print(line, flush=True)
     if args.flink:
         print("* Flink 2.3: recorded in issue #14 on this machine, not measured by this run")

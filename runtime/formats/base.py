@@ -78,6 +78,9 @@ class RecordDecoder(ABC):
     header_lines: int = 0
     #: Whether blank lines in a file are skipped (JSON, CSV) or are records (raw).
     skip_blank_lines: bool = True
+    #: Whether a bulk read may use Arrow's thread pool. Its threads cost ~10% more CPU per
+    #: row; worth it for one subtask on two cores, not when every core runs a subtask.
+    threads: bool = True
     _skip_blank: bool = False
     _mostly_slow: bool = False
     _slow_rows: int = 0

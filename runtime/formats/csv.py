@@ -42,6 +42,8 @@ _BYTES = ("BYTES", "BINARY", "VARBINARY")
 _STRINGS = ("STRING", "VARCHAR", "CHAR")
 _NESTED = ("ARRAY", "MULTISET", "MAP", "ROW")
 
+_BLOCK_SIZE = 1 << 20
+
 
 def _char(value: str, key: str, where: str) -> str:
     """A one-character option; Flink's backslash escapes (``\\t``) are allowed."""
@@ -93,9 +95,6 @@ class CsvDecoder(RecordDecoder):
             read_fields.append(pa.field(f.name, read_type))
             self._post.append(post)
         o = self.opts
-        self._read_options = pcsv.ReadOptions(
-            column_names=[f.name for f in self.fields], use_threads=True, block_size=1 << 20
-        )
         self._parse_options = pcsv.ParseOptions(
             delimiter=o.delimiter,
             quote_char=False if o.disable_quote else o.quote,
@@ -124,17 +123,19 @@ class CsvDecoder(RecordDecoder):
             data = b"\n".join(records)
             if data.count(b"\n") != len(records) - 1:
                 raise RecordError("a record contains a line break")
-        read_options = self._read_options
-        if len(data) >= read_options.block_size:
-            longest = max(map(len, records))
-            if longest * 2 >= read_options.block_size:
-                read_options = pcsv.ReadOptions(
-                    column_names=read_options.column_names, use_threads=True, block_size=len(data) + 1
-                )
-        return self._read(data, read_options)
+        block_size = _BLOCK_SIZE
+        if len(data) >= block_size and max(map(len, records)) * 2 >= block_size:
+            block_size = len(data) + 1
+        return self._read(data, self._read_options(block_size))
 
     def _bulk_block(self, block: bytes) -> pa.RecordBatch:
-        return self._read(block, self._read_options)  # a row longer than a block fails: split then
+        # a row longer than a block fails: the block is split into records then
+        return self._read(block, self._read_options(_BLOCK_SIZE))
+
+    def _read_options(self, block_size: int) -> pcsv.ReadOptions:
+        return pcsv.ReadOptions(
+            column_names=[f.name for f in self.fields], use_threads=self.threads, block_size=block_size
+        )
 
     def _read(self, data: bytes, read_options: pcsv.ReadOptions) -> pa.RecordBatch:
         table = pcsv.read_csv(

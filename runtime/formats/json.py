@@ -122,7 +122,7 @@ class JsonDecoder(RecordDecoder):
     def _read(self, data: bytes, block_size: int) -> pa.Table:
         return pj.read_json(
             io.BytesIO(data),
-            read_options=pj.ReadOptions(use_threads=True, block_size=max(block_size, 1 << 16)),
+            read_options=pj.ReadOptions(use_threads=self.threads, block_size=max(block_size, 1 << 16)),
             parse_options=self._parse_options,
         )
 

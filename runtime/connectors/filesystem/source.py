@@ -4,14 +4,16 @@ The sink is ``sink.py``.
 
 Source: ``path`` is a file or a directory (every file below it, sorted, except hidden ones
 starting with ``.`` or ``_``, as Flink skips them; ``source.path.regex-pattern`` must match
-a file's absolute path in full). The files are dealt round-robin over the subtasks; a file
+a file's absolute path in full). The splits are dealt round-robin over the subtasks: whole
+files, and at parallelism > 1 byte ranges of big line-format files (``splits.py``); a split
 is read in chunks of up to 64k records (line formats: whole lines; Parquet: row batches).
 Files ending in ``.gz``, ``.bz2`` or ``.xz`` are decompressed. Bounded, unless
 ``source.monitor-interval`` is set: then the directory is listed again at that interval and
 new files are read as they appear, and every file goes to subtask
 ``crc32(relative path) % parallelism`` so that the assignment survives a restart.
-Metadata columns: ``file.path`` (absolute) and ``file.name``. The position is (files done,
-current file, byte offset and line number, or Parquet row index).
+Metadata columns: ``file.path`` (absolute) and ``file.name``. The position is (splits done,
+current split, byte offset and line number, or Parquet row index; the line number is null
+while nobody needed it inside a range that began mid-file, see ``_LineFile``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from planner.physical import SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
+from runtime.connectors.filesystem.splits import Split, count_newlines, first_line_start, plan_splits
 from runtime.formats import create_decoder, is_file_only
 from runtime.formats.base import RecordDecoder
 from runtime.formats.parquet import read_parquet
@@ -60,14 +63,26 @@ def _open_maybe_compressed(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def _nth_newline(data: bytes, n: int) -> int:
-    """The index of the ``n``-th (1-based) newline of ``data``, which has at least ``n``."""
-    if n <= 64:
-        at = -1
-        for _ in range(n):
-            at = data.index(b"\n", at + 1)
-        return at
-    return int(np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)[n - 1])
+def _newlines(data: bytes, base: int) -> np.ndarray:
+    """The positions of ``data``'s newlines, plus ``base``. numpy scans without holding
+    the GIL, so the operators downstream keep running meanwhile."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + base
+
+
+def has_empty_line(chunk: bytes, newlines: np.ndarray) -> bool:
+    """Whether ``chunk`` (whole lines; ``newlines``: its newline positions) has an empty
+    line or one that is only a carriage return: such lines are not records, so the block
+    cannot be read as one record per line. From the newline positions alone, no byte scan:
+    two newlines side by side, or one newline apart with a ``\r`` between them."""
+    if chunk[:1] in (b"\n", b"\r") or chunk.endswith(b"\n\r"):
+        return True
+    if len(newlines) < 2:
+        return False
+    gaps = np.diff(newlines)
+    if bool((gaps == 1).any()):
+        return True
+    two = newlines[:-1][gaps == 2]
+    return bool(len(two)) and bool((np.frombuffer(chunk, dtype=np.uint8)[two + 1] == 13).any())
 
 
 def split_lines(chunk: bytes) -> list[bytes]:
@@ -79,52 +94,105 @@ def split_lines(chunk: bytes) -> list[bytes]:
 
 
 class _LineFile:
-    """Reads whole lines of a file from a byte offset, a chunk at a time."""
+    """Reads whole lines of a file from a byte offset, a chunk at a time; within a byte
+    range (``end``), the lines that start before ``end`` (``splits.py``)."""
 
-    def __init__(self, path: str, offset: int, line: int) -> None:
+    def __init__(self, path: str, offset: int, line: int | None, end: int | None = None) -> None:
         self.path = path
         self.offset = offset  # byte offset of the first line not yet returned
-        self.line = line  # 1-based number of that line
+        self.end = end
+        # The number of the line at ``offset``; None until asked for in a range that began
+        # inside the file: counting the newlines before it costs a read of all of them.
+        self._line = line
+        self._unknown_from = offset
+        self._since = 0  # lines returned since _unknown_from, while the number is unknown
         self._f: BinaryIO = _open_maybe_compressed(path)
         self._f.seek(offset)
         self._buf = b""
+        self._newlines = np.zeros(0, dtype=np.int64)  # positions of the newlines in _buf
         self._eof = False
-        self.chunk_has_empty_line = False
+        self.chunkhas_empty_line = False
+        self.chunk_offset = offset  # where the last chunk returned starts
+        self.chunk_lines = 0
 
-    def next_block(self, max_lines: int) -> tuple[bytes, int, int] | None:
-        """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept),
-        the first one's number and how many lines it holds; None at the end of the file.
-        No per-line object is made: a decoder reads the block as it is."""
-        parts = [self._buf]
-        count, before = self._buf.count(b"\n"), 0  # before: newlines ahead of the last part
-        while count < max_lines and not self._eof:
+    @property
+    def known_line(self) -> int | None:
+        """The number of the line at ``offset``, if known without reading the file."""
+        return self._line
+
+    @property
+    def line(self) -> int:
+        """The number of the line at ``offset``."""
+        if self._line is None:
+            self._line = count_newlines(self.path, self._unknown_from) + 1 + self._since
+        return self._line
+
+    def chunk_first_line(self) -> int:
+        """The number of the first line of the last chunk returned."""
+        return self.line - self.chunk_lines
+
+    def _complete(self) -> bool:
+        """Whether the buffer holds every line that starts before ``end``."""
+        if self.end is None or not len(self._newlines):
+            return False
+        return self.offset + int(self._newlines[-1]) >= self.end - 1
+
+    def _fill(self, lines: int) -> None:
+        """Read until the buffer holds ``lines`` whole lines, or every line that starts
+        before ``end``, or the file ends."""
+        if len(self._newlines) >= lines or self._eof or self._complete():
+            return
+        parts, found, size = [self._buf], [self._newlines], len(self._buf)
+        count = len(self._newlines)
+        limit = None if self.end is None else self.end - self.offset - 1
+        while count < lines:
             block = self._f.read(_READ_BLOCK)
             if not block:
                 self._eof = True
                 break
+            at = _newlines(block, size)
             parts.append(block)
-            before = count
-            count += block.count(b"\n")
-        if count >= max_lines:  # the max_lines-th newline is in the last part
-            last = parts[-1]
-            end = _nth_newline(last, max_lines - before) + 1
-            chunk = b"".join([*parts[:-1], last[:end]]) if len(parts) > 1 else last[:end]
-            self._buf = last[end:]
+            found.append(at)
+            size += len(block)
+            count += len(at)
+            if limit is not None and len(at) and int(at[-1]) >= limit:
+                break
+        self._buf = b"".join(parts) if len(parts) > 1 else parts[0]
+        self._newlines = np.concatenate(found) if len(found) > 1 else found[0]
+
+    def next_block(self, max_lines: int) -> tuple[bytes, int] | None:
+        """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept)
+        and how many lines it holds; None at the end of the file or range. No per-line
+        object is made: a decoder reads the block as it is."""
+        if self.end is not None:
+            if self.offset >= self.end:
+                return None
+            self._fill(max_lines)
+            # lines that start before the end: the first, and one after each newline before it
+            starting = int(np.searchsorted(self._newlines, self.end - self.offset - 1)) + 1
+            max_lines = min(max_lines, starting)
+        else:
+            self._fill(max_lines)
+        newlines = self._newlines
+        if len(newlines) >= max_lines:
+            end = int(newlines[max_lines - 1]) + 1
+            chunk, self._buf = self._buf[:end], self._buf[end:]
+            mine, self._newlines = newlines[:max_lines], newlines[max_lines:] - end
             lines = max_lines
         else:  # every line buffered (the last one may lack its newline at the end of the file)
-            chunk = b"".join(parts) if len(parts) > 1 else self._buf
-            self._buf = b""
+            chunk, self._buf = self._buf, b""
+            mine, self._newlines = newlines, newlines[:0]
             if not chunk:
                 return None
-            lines = count + (not chunk.endswith(b"\n"))
-        cut = len(chunk)
-        self.chunk_has_empty_line = (
-            chunk[:1] in (b"\n", b"\r") or b"\n\n" in chunk or b"\n\r\n" in chunk or chunk.endswith(b"\n\r")
-        )
-        first = self.line
-        self.line += lines
-        self.offset += cut
-        return chunk, first, lines
+            lines = len(mine) + (not chunk.endswith(b"\n"))
+        self.chunkhas_empty_line = has_empty_line(chunk, mine)
+        self.chunk_offset, self.chunk_lines = self.offset, lines
+        if self._line is None:
+            self._since += lines
+        else:
+            self._line += lines
+        self.offset += len(chunk)
+        return chunk, lines
 
     def close(self) -> None:
         self._f.close()
@@ -145,8 +213,12 @@ class FileSystemSource(SourceReader):
         self.decoder: RecordDecoder | None = None
         if not is_file_only(self.format):
             self.decoder = create_decoder(self.format, self.physical, bag)
+            self.decoder.threads = ctx.parallelism == 1  # else each subtask has its core
         self.schema = output_schema(spec.columns, False)
         # Position.
+        # Position, by split key (``splits.py``: a file's path, or a byte range's key).
+        self._splits: dict[str, Split] = {}
+        self._cut_for = 1
         self._done: list[str] = []
         self._seen: set[str] = set()
         self._pending: list[str] = []
@@ -186,12 +258,18 @@ class FileSystemSource(SourceReader):
     async def open(self) -> None:
         files = await asyncio.to_thread(self._list)
         p, i = self.ctx.parallelism, self.ctx.subtask
+        restored = self._restored or {}
         if self.monitor_ms is None:
-            mine = [f for k, f in enumerate(files) if k % p == i]
+            # Ranges are cut for the parallelism of the run that first read the files; a
+            # restore cuts the same ones (a position without ``cut_for`` read whole files).
+            self._cut_for = int(restored.get("cut_for", 1)) if self._restored is not None else p
+            splits = await asyncio.to_thread(plan_splits, files, self._cut_for, self.decoder is not None)
+            self._splits = {s.key: s for s in splits}
+            self._check_ranges(restored)
+            mine = [s.key for k, s in enumerate(splits) if k % p == i]
         else:  # files come and go: a file's subtask must not depend on the others
             mine = [f for f in files if self._mine_by_hash(f)]
         self._seen = set(files)
-        restored = self._restored or {}
         done = set(restored.get("done", []))
         self._seen |= set(restored.get("seen", []))
         self._done = [f for f in restored.get("done", [])]
@@ -204,15 +282,37 @@ class FileSystemSource(SourceReader):
         self._listed_at = time.monotonic()
         self._opened = True
 
-    def _start(self, path: str, at: dict[str, Any] | None = None) -> None:
+    def _check_ranges(self, restored: dict[str, Any]) -> None:
+        """A restored byte range must be one of the ranges cut now: a file that changed
+        size since the checkpoint would be cut elsewhere, and its lines read twice."""
+        keys = [*restored.get("done", []), *restored.get("partial", {}), restored.get("current")]
+        cut = {s.path for s in self._splits.values() if s.end is not None}
+        for key in keys:
+            if key and key not in self._splits and ("\0" in key or key in cut):
+                raise OptionError(
+                    f"{self.where}: the checkpoint holds a byte range of '{key.partition(chr(0))[0]}' "
+                    "that the file no longer has: it changed size since the checkpoint",
+                    hint="restore with the files as they were when the checkpoint was taken",
+                )
+
+    def _split(self, key: str) -> Split:
+        # a file found by monitoring the directory is not in the list made at open
+        return self._splits.get(key) or Split(key, key)
+
+    def _start(self, key: str, at: dict[str, Any] | None = None) -> None:
         at = at or {}
-        self._current = path
+        split = self._split(key)
+        self._current = key
         if self.decoder is None:
             self._parquet_row = int(at.get("row", 0))
-            self._parquet = read_parquet(path, self.physical, self._parquet_row, CHUNK_RECORDS)
+            self._parquet = read_parquet(split.path, self.physical, self._parquet_row, CHUNK_RECORDS)
             self._parquet_left = None
-        else:
-            self._lines = _LineFile(path, int(at.get("offset", 0)), int(at.get("line", 1)))
+            return
+        offset, line = at.get("offset"), at.get("line", 1)
+        if offset is None:  # not started: a range begins at its first whole line
+            offset = first_line_start(split.path, split.start)
+            line = 1 if offset == 0 else None
+        self._lines = _LineFile(split.path, int(offset), None if line is None else int(line), split.end)
 
     def _end_current(self) -> None:
         if self._lines is not None:
@@ -251,8 +351,8 @@ class FileSystemSource(SourceReader):
                     return None
                 nxt = self._pending.pop(0)
                 self._start(nxt, self._partial.pop(nxt, None))
-            path = self._current
-            assert path is not None
+            assert self._current is not None
+            path = self._split(self._current).path
             batch = self._read_parquet(max_rows) if self.decoder is None else self._read_lines(max_rows)
             if batch is None:
                 self._end_current()
@@ -268,20 +368,23 @@ class FileSystemSource(SourceReader):
         got = lf.next_block(max_rows)
         if got is None:
             return None
-        chunk, first, count = got
-        if first > self.decoder.header_lines and not lf.chunk_has_empty_line:
+        chunk, count = got
+        header = self.decoder.header_lines
+        # A chunk that does not start the file starts at line 2 or later.
+        in_header = header > 0 and (lf.chunk_offset == 0 or (header > 1 and lf.chunk_first_line() <= header))
+        if not in_header and not lf.chunkhas_empty_line:
             # The good path: the whole block at once. Lines are split (and numbered for
             # bad-record reporting) only when the block does not decode as it is.
             block = self.decoder.decode_block(chunk, count)
             if block is not None:
                 return block
         lines = split_lines(chunk)
-        numbers = np.arange(first, first + len(lines), dtype=np.int64)
-        if first <= self.decoder.header_lines:
-            skip = self.decoder.header_lines - first + 1
+        numbers = np.arange(len(lines), dtype=np.int64)  # from the chunk's first line
+        if in_header:
+            skip = header - lf.chunk_first_line() + 1
             lines, numbers = lines[skip:], numbers[skip:]
         skip_blank = self.decoder.skip_blank_lines
-        if skip_blank and lines and lf.chunk_has_empty_line:
+        if skip_blank and lines and lf.chunkhas_empty_line:
             # Empty lines go here; lines of only spaces are rare and the decoder drops them.
             keep = [k for k, line in enumerate(lines) if line.strip()]
             lines = [lines[k] for k in keep]
@@ -289,9 +392,11 @@ class FileSystemSource(SourceReader):
         if not lines:
             return _EMPTY
         path = lf.path
-        decoded = self.decoder.decode(
-            lines, where=lambda k: f"{path}, line {numbers[k]}", skip_blank=skip_blank
-        )
+
+        def where(k: int) -> str:  # the chunk's first line is numbered only when asked
+            return f"{path}, line {lf.chunk_first_line() + int(numbers[k])}"
+
+        decoded = self.decoder.decode(lines, where=where, skip_blank=skip_blank)
         if decoded.skipped:
             self.metrics.bad_records_skipped += decoded.skipped
             log.warning(
@@ -339,13 +444,15 @@ class FileSystemSource(SourceReader):
     def position(self) -> dict[str, Any]:
         pos: dict[str, Any] = {"done": list(self._done), "current": self._current}
         if self._lines is not None:
-            pos.update(offset=self._lines.offset, line=self._lines.line)
+            pos.update(offset=self._lines.offset, line=self._lines.known_line)
         elif self._current is not None:
             pos["row"] = self._parquet_row
         if self.monitor_ms is not None:
             pos["seen"] = sorted(self._seen)
         if self._partial:
             pos["partial"] = dict(self._partial)
+        if self._cut_for > 1:
+            pos["cut_for"] = self._cut_for
         return pos
 
     def restore(self, position: dict[str, Any]) -> None:
@@ -366,6 +473,9 @@ class FileSystemSource(SourceReader):
             if current is not None:
                 partial[current] = {k: pos[k] for k in ("offset", "line", "row") if k in pos}
         self._restored = {"done": done, "current": None, "partial": partial}
+        cut_for = {int(pos.get("cut_for", 1)) for pos in positions}
+        if cut_for != {1}:
+            self._restored["cut_for"] = max(cut_for)  # positions of one run agree
         if self.monitor_ms is not None:
             self._restored["seen"] = sorted(seen)
 

@@ -6,6 +6,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.physical import Field, Node, PhysicalPlan, WatermarkSpec
 from runtime.connectors.base import SubtaskContext
@@ -98,6 +100,7 @@ def test_watermark_is_min_over_tagged_splits() -> None:
         out += await op.process_batch(with_split(batch(1000), b"p0"), 0)
         out += await op.process_batch(with_split(batch(5000), b"p1"), 0)  # p0 holds it at 1000
         out += await op.process_batch(with_split(batch(3000), b"p0"), 0)
+        await asyncio.sleep(0.003)  # p1 is seen last, in a later millisecond than p0
         out += await op.process_batch(with_split(batch(9000), b"p1"), 0)
         early = wms(out)
         # p0 goes quiet: after the idle timeout p1 alone decides
@@ -117,3 +120,40 @@ def test_source_keeps_splits_apart_when_it_merges_polls() -> None:
     parts = [with_split(batch(1), b"a"), with_split(batch(2), b"a"), with_split(batch(3), b"b")]
     merged = SourceOp._flush(parts)
     assert [(split_of(b), b.num_rows) for b in merged] == [(b"a", 2), (b"b", 1)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stamps=st.lists(st.one_of(st.none(), st.integers(-(10**13), 10**13)), min_size=1, max_size=20),
+    delay=st.sampled_from(
+        [
+            "",
+            " - INTERVAL '2' SECOND",
+            " - INTERVAL '0.5' SECOND",
+            " - INTERVAL '10' MILLISECOND",
+            " - INTERVAL '3' MINUTE",
+            " - INTERVAL '1' HOUR",
+            " - INTERVAL '1' DAY",
+        ]
+    ),
+    ltz=st.booleans(),
+)
+def test_a_fixed_delay_watermark_is_what_duckdb_computes(
+    stamps: list[int | None], delay: str, ltz: bool
+) -> None:
+    # The Arrow shortcut for "rowtime minus a fixed interval" against the DuckDB query it
+    # skips, on microsecond stamps before and after 1970, nulls and time zones included.
+    unit = pa.timestamp("us", tz="UTC") if ltz else pa.timestamp("us")
+    b = pa.record_batch({"ts": pa.array(stamps, pa.int64()).cast(unit)})
+
+    async def both() -> tuple[int | None, int | None]:
+        op = make(WatermarkSpec("ts", f'"ts"{delay}', emit_interval_ms=0))
+        await op.open()
+        fast = op._max(b)
+        op.delay_us = None
+        slow = op._max(b)
+        await op.close()
+        return fast, slow
+
+    fast, slow = asyncio.run(both())
+    assert fast == slow
