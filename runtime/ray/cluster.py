@@ -10,6 +10,7 @@ slot hosts one subtask of each operator: a job of parallelism ``p`` needs ``p`` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -161,7 +162,13 @@ async def check_checkpoint_dir(ray: ModuleType, directory: str) -> None:
             for n in nodes
         ]
         for node, ref in refs:
-            why = await ref
+            try:
+                async with asyncio.timeout(PROBE_TIMEOUT_S):
+                    why = await ref
+            except TimeoutError:
+                why = f"it did not answer within {PROBE_TIMEOUT_S:g} s"
+            except Exception:  # the node went away meanwhile: it runs no subtask
+                continue
             if why is not None:
                 raise RayError(
                     f"Ray node {node.get('NodeManagerAddress', '?')} ({node['NodeID'][:12]}) cannot use "

@@ -154,14 +154,17 @@ class RayJob(Job):
                 if f is stop or error is not None:
                     continue
                 where = self._runs[f]
-                try:
-                    result = f.result()
-                except Exception as e:  # the actor died: its node was lost, or it was killed
+                # an actor that died (its node was lost, or it was killed) fails its call;
+                # Ray may also cancel the call's future
+                lost = "cancelled" if f.cancelled() else f.exception()
+                if lost is not None:
+                    why = lost if isinstance(lost, str) else type(lost).__name__
                     error = JobFailedError(
-                        f"{where} was lost: its Ray actor died ({type(e).__name__})",
+                        f"{where} was lost: its Ray actor died ({why})",
                         hint="the job restarts from its newest checkpoint when a restart strategy allows",
                     )
                     continue
+                result = f.result()
                 if isinstance(result, Failure):
                     error = _failure_error(result)
         stop.cancel()
