@@ -12,10 +12,21 @@ from planner.physical import PhysicalPlan
 from runtime.job import Job
 
 
-def create_job(plan: PhysicalPlan, job_id: str | None = None, config: dict[str, str] | None = None) -> Job:
-    """A job of ``plan`` on the runtime its configuration names (nothing runs yet)."""
+def create_job(
+    plan: PhysicalPlan,
+    job_id: str | None = None,
+    config: dict[str, str] | None = None,
+    preflight: bool = False,
+) -> Job:
+    """A job of ``plan`` on the runtime its configuration names (nothing runs yet). With
+    ``preflight``, a Ray job checks now, in the caller's thread, that the cluster can run
+    it (Ray installed and reachable, enough CPUs, a checkpoint folder every node shares):
+    the statement that submits it fails with the reason instead of a job that fails."""
     if EXECUTION_TARGET.get({**plan.config, **(config or {})}) == "ray":
         from runtime.ray.job import RayJob
 
-        return RayJob(plan, job_id, config)
+        job = RayJob(plan, job_id, config)
+        if preflight:
+            job.preflight()
+        return job
     return Job(plan, job_id, config)

@@ -115,7 +115,7 @@ class JobHandle:
         self.plan = plan
         self.started = time.time()
         self._loop = loop
-        self.job = create_job(plan, job_id=self.id)
+        self.job = create_job(plan, job_id=self.id, preflight=True)
         self.restarts: list[str] = []  # why each restart happened, for SHOW JOBS and the CLI
         self.failures: list[Failure] = []  # each failure, when, and the restart that followed
         self.attempt_started = self.started  # wall clock; the current attempt (after restarts)
@@ -214,7 +214,7 @@ class QueryHandle:
         self.bounded = plan.bounded
         self._loop = loop
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
-        self.job = create_job(plan, job_id=uuid.uuid4().hex[:8])
+        self.job = create_job(plan, job_id=uuid.uuid4().hex[:8], preflight=True)
         self._future: Future[Any] = asyncio.run_coroutine_threadsafe(self._pump(), loop)
 
     async def _pump(self) -> None:

@@ -10,7 +10,6 @@ slot hosts one subtask of each operator: a job of parallelism ``p`` needs ``p`` 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -66,8 +65,6 @@ def connect(address: str | None) -> ModuleType:
     per process. An address nobody answers at is refused in seconds, not after Ray's
     minute of retries."""
     ray = require_ray()
-    if ray.is_initialized():
-        return ray
     where = _host_port(address) if address else None
     if where is not None:
         try:
@@ -78,6 +75,17 @@ def connect(address: str | None) -> ModuleType:
                 hint="start the cluster's head there (`ray start --head`), or SET 'ray.address' to "
                 "its host:port; unset it to start Ray on this machine",
             ) from None
+    if ray.is_initialized():
+        joined = ray.get_runtime_context().gcs_address
+        current = _host_port(joined)
+        # the port tells clusters apart (a host has several names: 127.0.0.1, its IP)
+        if where is not None and current is not None and current[1] != where[1]:
+            raise RayError(
+                f"this process already runs jobs on the Ray cluster at {joined}, not on "
+                f"'ray.address' = '{address}': a process joins one Ray cluster",
+                hint=f"SET 'ray.address' = '{joined}', or run the job from another sqlstream process",
+            )
+        return ray
     try:
         ray.init(
             address=address or None,
@@ -132,7 +140,7 @@ def _probe_folder(folder: str, token: str) -> str | None:
     return None
 
 
-async def check_checkpoint_dir(ray: ModuleType, directory: str) -> None:
+def check_checkpoint_dir(ray: ModuleType, directory: str) -> None:
     """Every alive node must see the same checkpoint folder as this machine (a shared
     mount): a subtask writes its state there and restores from it on whichever node it
     lands after a failure."""
@@ -163,9 +171,8 @@ async def check_checkpoint_dir(ray: ModuleType, directory: str) -> None:
         ]
         for node, ref in refs:
             try:
-                async with asyncio.timeout(PROBE_TIMEOUT_S):
-                    why = await ref
-            except TimeoutError:
+                why = ray.get(ref, timeout=PROBE_TIMEOUT_S)
+            except ray.exceptions.GetTimeoutError:
                 why = f"it did not answer within {PROBE_TIMEOUT_S:g} s"
             except Exception:  # the node went away meanwhile: it runs no subtask
                 continue

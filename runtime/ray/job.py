@@ -30,6 +30,7 @@ from catalog.config import CHECKPOINTS_DIR, RAY_ADDRESS
 from catalog.errors import SqlStreamError
 from planner.physical import CollectSpec, PhysicalPlan
 from runtime.channels import InputGate
+from runtime.graph import parallelism
 from runtime.job import RESULT_QUEUE_SIZE, Job, JobFailedError, JobStatus
 from runtime.metrics import NodeInfo, OperatorMetrics
 from runtime.ray.cluster import RayError, check_checkpoint_dir, check_cpus, connect, cpu_share
@@ -80,6 +81,7 @@ class RayJob(Job):
         self._stop = asyncio.Event()
         self._helpers: list[asyncio.Task[None]] = []
         self._pump: asyncio.Task[None] | None = None
+        self._checked: dict[str, str] | None = None  # the configuration preflight() checked
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -98,16 +100,26 @@ class RayJob(Job):
         self.status = JobStatus.RUNNING
         self._supervisor = asyncio.create_task(self._supervise(), name=f"job-{self.id}")
 
-    async def _deploy(self) -> None:
-        ray = await asyncio.to_thread(connect, RAY_ADDRESS.get(self.config))
-        plan = self.plan
-        check_cpus(ray, plan)
+    def preflight(self) -> dict[str, str]:
+        """Connect to Ray and refuse what cannot run (``cluster.py``), before any actor
+        exists; returns the configuration the actors get (the checkpoint folder made
+        absolute: a worker's current folder is not this process's). Blocking."""
+        ray = connect(RAY_ADDRESS.get(self.config))
+        check_cpus(ray, self.plan)
         config = dict(self.config)
         if self.checkpointing:
             directory = os.path.abspath(CHECKPOINTS_DIR.get(config) or "checkpoints")
             config[CHECKPOINTS_DIR.name] = directory
-            await check_checkpoint_dir(ray, directory)
-        width = {n.id: (1 if isinstance(n.spec, CollectSpec) else max(n.parallelism, 1)) for n in plan.nodes}
+            check_checkpoint_dir(ray, directory)
+        self._checked = config
+        return config
+
+    async def _deploy(self) -> None:
+        config = self._checked or await asyncio.to_thread(self.preflight)
+        import ray
+
+        plan = self.plan
+        width = {n.id: parallelism(n) for n in plan.nodes}
         for node in plan.nodes:
             subs = self._metrics.add_node(NodeInfo(node.id, node.name, node.kind, width[node.id]))
             for j, m in enumerate(subs):
@@ -115,13 +127,11 @@ class RayJob(Job):
                 self._mirrors[(node.id, j)] = m
         restored: dict[SubtaskKey, Any] = {}
         if self.checkpointing:
-            self._coordinator = (
-                ray.remote(CoordinatorActor)
-                .options(num_cpus=0, max_restarts=0)
-                .remote(plan, config, width)
-            )
+            coordinator: Any = ray.remote(CoordinatorActor)
+            self._coordinator = coordinator.options(num_cpus=0, max_restarts=0).remote(plan, config, width)
             restored = await self._coordinator.prepare_restore.remote()
-        actor_class = ray.remote(SubtaskActor).options(
+        actor_class: Any = ray.remote(SubtaskActor)
+        actor_class = actor_class.options(
             num_cpus=cpu_share(plan), max_restarts=0, scheduling_strategy="SPREAD"
         )
         for node in plan.nodes:
