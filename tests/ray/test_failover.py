@@ -96,6 +96,11 @@ def test_lost_node_and_killed_actor_fail_over_exactly_once(
             handle._future, handle.status, handle.error, handle.restarts
         )
 
+        # the last attempt's metrics, fetched from its actors (SHOW JOBS and the dashboard)
+        metrics = handle.metrics()
+        assert metrics["target"] == "ray" and metrics["rows_written"] > 0, metrics
+        assert [op["parallelism"] for op in metrics["operators"] if op["kind"] == "sink"] == [2]
+
     got = [window_row(r.value) for r in asyncio.run(read_committed(servers, dst))]
     assert sorted(got) == sorted(expected(ROWS)), (
         f"{len(got)} rows read, {len(set(got))} distinct; {len(expected(ROWS))} expected"
