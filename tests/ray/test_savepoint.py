@@ -1,8 +1,9 @@
 """A savepoint taken on Ray resumes anywhere: a window query into an exactly-once file
 sink runs on the Ray cluster at parallelism 2, is stopped with a savepoint mid-stream,
 and resumes from it on the local runtime (the same files, positions and pending
-transactions, read by another runtime); the files then hold DuckDB's batch answer, each window once. The query, input and answer
-are those of ``tests/unit/runtime/test_sql_oracle.py``.
+transactions, read by another runtime); the files then hold DuckDB's batch answer, each
+window once. The query, input and answer are those of
+``tests/unit/runtime/test_sql_oracle.py``.
 """
 
 from __future__ import annotations
