@@ -11,6 +11,7 @@ slot hosts one subtask of each operator: a job of parallelism ``p`` needs ``p`` 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import uuid
@@ -103,8 +104,15 @@ def connect(address: str | None) -> ModuleType:
 
 
 def cpu_share(plan: PhysicalPlan) -> float:
-    """The CPUs one subtask actor asks Ray for (see the module's docstring)."""
-    return round(1.0 / max(len(plan.nodes), 1), 4)
+    """The CPUs one subtask actor asks Ray for (see the module's docstring), rounded down
+    to Ray's precision so that ``nodes`` shares never add up to more than one CPU.
+
+    >>> from planner.physical import CalcSpec, Node
+    >>> plan = PhysicalPlan(tuple(Node(i, "n", CalcSpec((), None), (), ()) for i in range(7)))
+    >>> cpu_share(plan), cpu_share(plan) * 7 <= 1
+    (0.1428, True)
+    """
+    return math.floor(10_000 / max(len(plan.nodes), 1)) / 10_000
 
 
 def check_cpus(ray: ModuleType, plan: PhysicalPlan) -> None:
