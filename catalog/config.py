@@ -267,6 +267,19 @@ PYTHON_FILES = StringKey(
 PYTHON_PATH = StringKey(
     "python.pythonpath", None, "folders added to the Python path for CREATE FUNCTION's modules"
 )
+EXECUTION_TARGET = ChoiceKey(
+    "execution.target",
+    "local",
+    "where a job's subtasks run: local (asyncio tasks in this process) or ray (one Ray actor "
+    "per subtask, on the cluster that 'ray.address' names)",
+    choices=("local", "ray"),
+)
+RAY_ADDRESS = StringKey(
+    "ray.address",
+    None,
+    "the Ray cluster of execution.target = ray (host:port of its head, or 'auto'); unset: a "
+    "Ray instance started on this machine",
+)
 # The runtime's own knobs.
 BATCH_SIZE = IntKey(
     "sqlstream.runtime.batch-size", "65536", "rows a source gathers into one batch", minimum=1
@@ -324,6 +337,8 @@ KEYS: dict[str, ConfigKey[object]] = {
         CHANNEL_CAPACITY,
         THREADS,
         COMPACT_MIN_ROWS,
+        EXECUTION_TARGET,
+        RAY_ADDRESS,
     )
 }
 

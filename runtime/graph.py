@@ -15,10 +15,10 @@ Signals (watermarks, idleness, barriers, end of input) go to every connected con
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
@@ -26,12 +26,12 @@ import pyarrow as pa
 
 from catalog.config import CHANNEL_CAPACITY
 from catalog.errors import SqlStreamError
-from planner.physical import Node, Partitioning, PhysicalPlan
+from planner.physical import Edge, Node, Partitioning, PhysicalPlan
 from runtime.batches import q
 from runtime.channels import Channel, InputGate
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
-from runtime.metrics import JobMetrics, NodeInfo
+from runtime.metrics import JobMetrics, NodeInfo, OperatorMetrics
 from runtime.operator import Operator, OperatorContext, Worker
 from runtime.task import Router, Task
 
@@ -71,8 +71,14 @@ def parallelism(node: Node) -> int:
     return 1 if node.kind == "collect" else max(node.parallelism, 1)
 
 
+class Outlet(Protocol):
+    """Where a router puts a message: a local ``Channel``, or a channel to another process."""
+
+    async def send(self, message: Message) -> None: ...
+
+
 class _Single(Router):
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Outlet) -> None:
         self.channel = channel
 
     async def send(self, message: Message) -> None:
@@ -80,7 +86,7 @@ class _Single(Router):
 
 
 class _Broadcast(Router):
-    def __init__(self, channels: list[Channel]) -> None:
+    def __init__(self, channels: list[Outlet]) -> None:
         self.channels = channels
 
     async def send(self, message: Message) -> None:
@@ -89,7 +95,7 @@ class _Broadcast(Router):
 
 
 class _RoundRobin(_Broadcast):
-    def __init__(self, channels: list[Channel], start: int = 0) -> None:
+    def __init__(self, channels: list[Outlet], start: int = 0) -> None:
         super().__init__(channels)
         self.next = start % len(channels)
 
@@ -105,7 +111,7 @@ class _RoundRobin(_Broadcast):
 class _Hash(_Broadcast):
     def __init__(
         self,
-        channels: list[Channel],
+        channels: list[Outlet],
         keys: tuple[str, ...],
         run: Callable[..., Any],
     ) -> None:
@@ -190,65 +196,105 @@ def build(
         for ei, edge in enumerate(node.inputs):
             src = by_id[edge.source]
             ps = parallelism(src)
-            mode = edge.partitioning
-            if mode == Partitioning.FORWARD and ps != pc:
-                mode = Partitioning.REBALANCE
-            if mode == Partitioning.HASH and not edge.keys:
-                raise SqlStreamError(f"{node.name}: a HASH edge needs keys")
+            mode = edge_mode(node, edge, ps, pc)
             for i in range(ps):
-                if mode == Partitioning.FORWARD:
-                    targets = [i]
-                elif mode == Partitioning.SINGLE:
-                    targets = [0]
-                else:
-                    targets = list(range(pc))
                 chans = []
-                for j in targets:
+                for j in edge_targets(mode, i, pc):
                     ch = Channel(capacity, f"{src.id}.{i}->{node.id}.{j}")
                     gates[(node.id, j)].append((ch, ei))
                     chans.append(ch)
-                router: Router
-                if len(chans) == 1:
-                    router = _Single(chans[0])
-                elif mode == Partitioning.BROADCAST:
-                    router = _Broadcast(chans)
-                elif mode == Partitioning.HASH:
-                    router = _Hash(chans, edge.keys, workers[(src.id, i)].run)
-                else:
-                    router = _RoundRobin(chans, start=i)
+                router = make_router(mode, chans, edge.keys, workers[(src.id, i)].run, i)
                 router.output = edge.output
                 routers.setdefault((src.id, i), []).append(router)
 
     for node in plan.nodes:
         pc = parallelism(node)
         subs = metrics.add_node(NodeInfo(node.id, node.name, node.kind, pc))
-        cls = operator_class(node.kind)
-        inputs = tuple(by_id[e.source] for e in node.inputs)
         ops = []
         for j in range(pc):
-            sub = SubtaskContext(
-                job_name=plan.name,
-                node_id=node.id,
-                node_name=node.name,
-                subtask=j,
-                parallelism=pc,
-                config=dict(config),
-            )
-            ctx = OperatorContext(
-                sub, node, plan, subs[j], executor, inputs, extras, workers[(node.id, j)]
-            )
-            op = cls(ctx)
-            ops.append(op)
             incoming = gates[(node.id, j)]
-            gate = InputGate([c for c, _ in incoming]) if incoming else None
-            task = Task(
-                op,
+            op, task = build_subtask(
+                plan,
+                node,
+                j,
+                config,
                 subs[j],
-                gate,
-                [e for _, e in incoming],
+                executor,
+                extras,
+                workers[(node.id, j)],
+                incoming,
                 routers.get((node.id, j), []),
-                sub.where,
             )
+            ops.append(op)
             graph.tasks.append(task)
         graph.operators[node.id] = ops
     return graph
+
+
+def edge_mode(node: Node, edge: Edge, ps: int, pc: int) -> Partitioning:
+    """How an edge from ``ps`` producer subtasks to ``pc`` consumer subtasks partitions."""
+    mode = edge.partitioning
+    if mode == Partitioning.FORWARD and ps != pc:
+        mode = Partitioning.REBALANCE
+    if mode == Partitioning.HASH and not edge.keys:
+        raise SqlStreamError(f"{node.name}: a HASH edge needs keys")
+    return mode
+
+
+def edge_targets(mode: Partitioning, producer: int, pc: int) -> list[int]:
+    """The consumer subtasks that producer subtask ``producer`` has a channel to."""
+    if mode == Partitioning.FORWARD:
+        return [producer]
+    if mode == Partitioning.SINGLE:
+        return [0]
+    return list(range(pc))
+
+
+def make_router(
+    mode: Partitioning,
+    channels: Sequence[Outlet],
+    keys: tuple[str, ...],
+    run: Callable[..., Any],
+    producer: int,
+) -> Router:
+    """The router of one producer subtask on one edge, over its channels (local channels
+    or, on Ray, ``runtime.ray.channel.RemoteChannel``)."""
+    chans = list(channels)
+    if len(chans) == 1:
+        return _Single(chans[0])
+    if mode == Partitioning.BROADCAST:
+        return _Broadcast(chans)
+    if mode == Partitioning.HASH:
+        return _Hash(chans, keys, run)
+    return _RoundRobin(chans, start=producer)
+
+
+def build_subtask(
+    plan: PhysicalPlan,
+    node: Node,
+    j: int,
+    config: dict[str, str],
+    metrics: OperatorMetrics,
+    executor: Executor | None,
+    extras: dict[str, Any],
+    worker: Worker,
+    incoming: Sequence[tuple[Channel, int]],
+    routers: Sequence[Router],
+) -> tuple[Operator, Task]:
+    """Subtask ``j`` of ``node``: its operator and the task that drives it, reading the
+    ``incoming`` (channel, edge index) pairs and writing through ``routers``."""
+    by_id = {n.id: n for n in plan.nodes}
+    sub = SubtaskContext(
+        job_name=plan.name,
+        node_id=node.id,
+        node_name=node.name,
+        subtask=j,
+        parallelism=parallelism(node),
+        config=dict(config),
+    )
+    inputs = tuple(by_id[e.source] for e in node.inputs)
+    ctx = OperatorContext(sub, node, plan, metrics, executor, inputs, extras, worker)
+    op = operator_class(node.kind)(ctx)
+    gate = InputGate([c for c, _ in incoming]) if incoming else None
+    task = Task(op, metrics, gate, [e for _, e in incoming], routers, sub.where)
+    return op, task

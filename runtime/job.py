@@ -72,6 +72,16 @@ class JobFailedError(SqlStreamError):
     """A subtask failed; the message says which operator and subtask, ``__cause__`` why."""
 
 
+def subtask_failure(where: str, error: BaseException) -> JobFailedError:
+    """The job's error for a subtask (``where``) that raised ``error``."""
+    if isinstance(error, SqlStreamError):
+        return JobFailedError(f"{where} failed: {error.message}", hint=error.hint)
+    failed = udf.failure_in(error)
+    if failed is not None:
+        return JobFailedError(f"{where} failed: {failed.message}", hint=failed.hint)
+    return JobFailedError(f"{where} failed: {type(error).__name__}: {error}")
+
+
 class Job:
     def __init__(
         self,
@@ -164,13 +174,8 @@ class Job:
             await task.run()
         except asyncio.CancelledError:
             raise
-        except SqlStreamError as e:
-            raise JobFailedError(f"{task.where} failed: {e.message}", hint=e.hint) from e
         except BaseException as e:
-            failed = udf.failure_in(e)
-            if failed is not None:
-                raise JobFailedError(f"{task.where} failed: {failed.message}", hint=failed.hint) from e
-            raise JobFailedError(f"{task.where} failed: {type(e).__name__}: {e}") from e
+            raise subtask_failure(task.where, e) from e
 
     async def _supervise(self) -> None:
         pending = set(self._tasks)

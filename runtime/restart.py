@@ -32,6 +32,7 @@ from catalog.errors import SqlStreamError
 from runtime.checkpoint.coordinator import CheckpointConfig
 from runtime.checkpoint.storage import CheckpointStorage, write_atomically
 from runtime.job import Job, JobStatus
+from runtime.launch import create_job
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,6 @@ async def run_with_restarts(
             await asyncio.sleep(strategy.delay_s)
             if cancelled():
                 raise
-            job = Job(job.plan, job_id=job.id, config=restart_config(job))
+            job = create_job(job.plan, job_id=job.id, config=restart_config(job))
             if on_restart is not None:
                 on_restart(job, error, restarts)

@@ -17,6 +17,9 @@
     sqlstream run --web PORT FILE.sql
                                   also serve the job dashboard and Flink's REST API on PORT
                                   (same as -D rest.port=PORT; rest.bind-address: 127.0.0.1)
+    sqlstream run --target ray [--ray-address HOST:PORT] FILE.sql
+                                  run each subtask as a Ray actor on that cluster (a new
+                                  local Ray instance without an address); docs/ray.md
 
 Checkpoints: a job of ``sqlstream run`` with ``execution.checkpointing.interval`` set
 resumes from the newest complete checkpoint of its ``pipeline.name`` under
@@ -43,7 +46,14 @@ from types import FrameType
 from typing import TextIO
 
 import planner
-from catalog.config import CHECKPOINT_RESUME, PARALLELISM, REST_PORT, SAVEPOINT_PATH
+from catalog.config import (
+    CHECKPOINT_RESUME,
+    EXECUTION_TARGET,
+    PARALLELISM,
+    RAY_ADDRESS,
+    REST_PORT,
+    SAVEPOINT_PATH,
+)
 from catalog.errors import SqlStreamError
 from planner import statements as st
 from planner.explain import explain_plan
@@ -71,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
                    help="set a configuration key, like SET 'KEY' = 'VALUE'")  # fmt: skip
     p.add_argument("--parallelism", type=int, help="same as -D parallelism.default=N")
+    p.add_argument("--target", choices=["local", "ray"],
+                   help="where the job's subtasks run: local (default) or ray, one Ray actor each "
+                   "(same as -D execution.target=...)")
+    p.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="the Ray cluster of --target ray (same as -D ray.address=...); "
+                   "default: a Ray instance started on this machine")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     p.add_argument("--fresh", action="store_true",
                    help="run: do not resume from the newest checkpoint of the job")
@@ -121,6 +137,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         config[PARALLELISM.name] = str(args.parallelism)
     if args.web is not None:
         config[REST_PORT.name] = str(args.web)
+    if args.target:
+        config[EXECUTION_TARGET.name] = args.target
+    if args.ray_address:
+        config[RAY_ADDRESS.name] = args.ray_address
     if args.command == "stop":
         return stop_process(args.path, args.savepoint)
     if args.command == "state":

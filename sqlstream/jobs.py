@@ -25,6 +25,7 @@ import pyarrow as pa
 from catalog.errors import SqlStreamError
 from planner.physical import ROW_KIND_COLUMN, PhysicalPlan, SinkSpec
 from runtime.job import Job
+from runtime.launch import create_job
 from runtime.restart import RestartStrategy, run_with_restarts
 from sqlstream.prometheus import MetricsServer
 
@@ -114,7 +115,7 @@ class JobHandle:
         self.plan = plan
         self.started = time.time()
         self._loop = loop
-        self.job = Job(plan, job_id=self.id)
+        self.job = create_job(plan, job_id=self.id, preflight=True)
         self.restarts: list[str] = []  # why each restart happened, for SHOW JOBS and the CLI
         self.failures: list[Failure] = []  # each failure, when, and the restart that followed
         self.attempt_started = self.started  # wall clock; the current attempt (after restarts)
@@ -213,7 +214,7 @@ class QueryHandle:
         self.bounded = plan.bounded
         self._loop = loop
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
-        self.job = Job(plan, job_id=uuid.uuid4().hex[:8])
+        self.job = create_job(plan, job_id=uuid.uuid4().hex[:8], preflight=True)
         self._future: Future[Any] = asyncio.run_coroutine_threadsafe(self._pump(), loop)
 
     async def _pump(self) -> None:

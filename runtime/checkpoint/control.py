@@ -33,7 +33,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from catalog.config import CHECKPOINT_RESUME, IGNORE_UNCLAIMED_STATE, SAVEPOINT_PATH
 from catalog.table import redact
@@ -134,11 +134,20 @@ class Restored:
     handles: list[tuple[int, Any]] = field(default_factory=list)  # sinks: to commit
 
 
+class CoordinatorLink(Protocol):
+    """What a subtask's port sees of the coordinator: its settings, and a way to post a
+    message to it (in process: ``CheckpointControl``; on Ray: a call to its actor)."""
+
+    config: CheckpointConfig
+
+    def send(self, message: ToCoordinator) -> None: ...
+
+
 class SubtaskCheckpoints:
     """One subtask's port to checkpointing: its mailbox of control messages (handled in
     the subtask's own loop) and the messages it posts to the coordinator."""
 
-    def __init__(self, control: CheckpointControl, node_id: int, subtask: int) -> None:
+    def __init__(self, control: CoordinatorLink, node_id: int, subtask: int) -> None:
         self.control = control
         self.node_id = node_id
         self.subtask = subtask
@@ -175,7 +184,15 @@ class SubtaskCheckpoints:
 
 
 class CheckpointControl:
-    def __init__(self, plan: PhysicalPlan, config: dict[str, str], parallelism: dict[int, int]) -> None:
+    def __init__(
+        self,
+        plan: PhysicalPlan,
+        config: dict[str, str],
+        parallelism: dict[int, int],
+        port: type[SubtaskCheckpoints] = SubtaskCheckpoints,
+    ) -> None:
+        """``port``: the coordinator's side of each subtask's port; its ``post`` delivers
+        a message to the subtask (on Ray, to its actor)."""
         self.plan = plan
         self.config = CheckpointConfig.from_config(config)
         self.raw_config = config
@@ -184,7 +201,7 @@ class CheckpointControl:
         self.node_prints = {str(n.id): node_fingerprint(n) for n in plan.nodes}
         self.parallelism = parallelism
         self.subtasks: dict[tuple[int, int], SubtaskCheckpoints] = {
-            (node, j): SubtaskCheckpoints(self, node, j) for node, p in parallelism.items() for j in range(p)
+            (node, j): port(self, node, j) for node, p in parallelism.items() for j in range(p)
         }
         self.sources = [
             s for (node, _), s in self.subtasks.items() if isinstance(plan.node(node).spec, SourceSpec)

@@ -1,0 +1,32 @@
+"""Which runtime runs a plan: the local asyncio one (the default) or Ray.
+
+``execution.target`` = ``local`` runs every subtask as an asyncio task of this process
+(``runtime.job.Job``); ``ray`` runs each as a Ray actor (``runtime.ray.job.RayJob``),
+imported only then, so the local path neither needs nor loads Ray.
+"""
+
+from __future__ import annotations
+
+from catalog.config import EXECUTION_TARGET
+from planner.physical import PhysicalPlan
+from runtime.job import Job
+
+
+def create_job(
+    plan: PhysicalPlan,
+    job_id: str | None = None,
+    config: dict[str, str] | None = None,
+    preflight: bool = False,
+) -> Job:
+    """A job of ``plan`` on the runtime its configuration names (nothing runs yet). With
+    ``preflight``, a Ray job checks now, in the caller's thread, that the cluster can run
+    it (Ray installed and reachable, enough CPUs, a checkpoint folder every node shares):
+    the statement that submits it fails with the reason instead of a job that fails."""
+    if EXECUTION_TARGET.get({**plan.config, **(config or {})}) == "ray":
+        from runtime.ray.job import RayJob
+
+        job = RayJob(plan, job_id, config)
+        if preflight:
+            job.preflight()
+        return job
+    return Job(plan, job_id, config)
