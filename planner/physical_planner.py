@@ -31,6 +31,7 @@ from catalog.connectors import (
     configure_table,
     connector_spec,
     epoch_refusal,
+    scan_changelog,
     table_info,
 )
 from catalog.errors import OptionError
@@ -214,7 +215,7 @@ class PhysicalPlanner:
             primary_key=tuple(table.schema.primary_key),
         )
         return self._add(
-            f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog
+            f"TableSourceScan({table.name})", source, (), node.fields, p, scan_changelog(spec, table.options)
         )
 
     def _values(self, node: Values) -> Node:

@@ -20,6 +20,7 @@ from catalog.connectors.filesystem import FILESYSTEM
 from catalog.connectors.formats import FORMATS, check_format
 from catalog.connectors.jdbc import JDBC, POSTGRES
 from catalog.connectors.kafka import KAFKA, UPSERT_KAFKA
+from catalog.connectors.postgres_cdc import POSTGRES_CDC
 from catalog.connectors.sinks import BLACKHOLE, PRINT
 from catalog.connectors.spec import (
     EXACTLY_ONCE_MODE,
@@ -39,7 +40,8 @@ from catalog.table import TableDef
 
 #: Every connector a table can name, by its ``'connector'`` option.
 CONNECTORS: dict[str, ConnectorSpec] = {
-    spec.name: spec for spec in (DATAGEN, FILESYSTEM, PRINT, BLACKHOLE, KAFKA, UPSERT_KAFKA, JDBC, POSTGRES)
+    spec.name: spec
+    for spec in (DATAGEN, FILESYSTEM, PRINT, BLACKHOLE, KAFKA, UPSERT_KAFKA, JDBC, POSTGRES, POSTGRES_CDC)
 }
 
 
@@ -100,6 +102,14 @@ def validate_options(options: Mapping[str, str], where: str) -> ConnectorSpec:
     return spec
 
 
+def scan_changelog(spec: ConnectorSpec, options: Mapping[str, str]) -> ChangelogMode:
+    """The changelog a scan of a table with these options produces: the connector's, or
+    what its options make of it (postgres-cdc's 'changelog-mode')."""
+    if spec.scan_changelog is not None:
+        return spec.scan_changelog(options)
+    return spec.source_changelog
+
+
 def table_info(table: TableDef) -> TableInfo:
     """What a connector's config sees of a catalog table."""
     schema = table.schema
@@ -148,6 +158,7 @@ __all__ = [
     "configure_table",
     "connector_spec",
     "epoch_refusal",
+    "scan_changelog",
     "table_info",
     "validate_options",
 ]
