@@ -181,7 +181,10 @@ class PostgresCdcSource(SourceReader):
             row = await cur.fetchone()
         assert row is not None
         self._current_snapshot = row[0]
-        select = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in self._pg_cols)
+        select = sql.SQL(", ").join(  # aliased: ORDER BY "id" must not sort the text
+            sql.SQL("{}::text AS {}").format(sql.Identifier(c), sql.Identifier(f"c{i}"))
+            for i, c in enumerate(self._pg_cols)
+        )
         keys = [self._key_sql(i) for i in self.key_idx]
         query = sql.SQL("SELECT {} FROM {}").format(
             select, sql.Identifier(self.config.schema, self.config.table)
