@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "pre_commit, before_commit, after_commit, timer); default: all")  # fmt: skip
     p.add_argument("--web", type=int, metavar="PORT",
                    help="serve the job dashboard on PORT (0: any free), as -D rest.port=PORT")  # fmt: skip
-    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop", "state", "verify", "cdc-drop"],
+    p.add_argument("command", nargs="?",
+                   choices=["run", "explain", "shell", "stop", "state", "verify", "cdc-drop"],
                    help=argparse.SUPPRESS)  # fmt: skip
     p.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("query", nargs="?", help=argparse.SUPPRESS)
