@@ -64,7 +64,7 @@ async def check_server(conn: psycopg.AsyncConnection[Any], cfg: ConnConfig, wher
         raise CdcError(
             f"{where}: user '{cfg.user}' at {cfg.where} lacks the REPLICATION attribute, which reading "
             "a replication slot needs",
-            hint=f"ALTER ROLE {sql.Identifier(cfg.user).as_string(conn)} REPLICATION; (as a superuser)",
+            hint=f"ALTER ROLE {sql.Identifier(cfg.user).as_string()} REPLICATION; (as a superuser)",
         )
 
 
