@@ -99,6 +99,7 @@ class PostgresCdcSource(SourceReader):
         self._idle = ctx.subtask != 0
         self._confirmed = 0
         self._peeked: list[tuple[int, int]] = []  # (end lsn, messages) of the last peek
+        self._decoder = Decoder()  # keeps the relations across peeks
         self._caught_up_at = 0.0
         self._pending: dict[int, int] = {}  # checkpoint id -> lsn
 
@@ -260,11 +261,16 @@ class PostgresCdcSource(SourceReader):
             messages = await cur.fetchall()
         if len(messages) < limit:
             self._caught_up_at = time.monotonic()
-        decoder = Decoder()
-        for (data,) in messages:
+        # The first ``already`` messages are the transactions the last peek returned, all
+        # emitted or skipped by now: not decoded again (their Relation messages were).
+        skip = already if len(messages) >= already else 0
+        if not skip:
+            self._peeked = []
+        decoder = self._decoder
+        for (data,) in messages[skip:]:
             decoder.feed(data)
         txns = decoder.take()
-        self._peeked = [(t.end_lsn, t.messages) for t in txns]
+        self._peeked = [*self._peeked, *((t.end_lsn, t.messages) for t in txns)]
         kinds: list[int] = []
         ts: list[int] = []
         columns: list[list[object]] = [[] for _ in self.physical]
