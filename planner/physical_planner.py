@@ -32,6 +32,7 @@ from catalog.connectors import (
     connector_spec,
     epoch_refusal,
     scan_changelog,
+    sink_changelogs,
     table_info,
 )
 from catalog.errors import OptionError
@@ -383,7 +384,7 @@ class PhysicalPlanner:
             )
         pk = table.schema.primary_key
         changelog = child.changelog
-        accepted = spec.sink_changelog
+        accepted = sink_changelogs(spec, table.options)
         if changelog != ChangelogMode.INSERT_ONLY:
             producer = self._updating_producer(child)
             if ChangelogMode.ALL not in accepted and ChangelogMode.UPSERT not in accepted:

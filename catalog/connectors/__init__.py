@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from catalog.connectors.datagen import DATAGEN
 from catalog.connectors.filesystem import FILESYSTEM
-from catalog.connectors.formats import FORMATS, check_format
+from catalog.connectors.formats import CHANGELOG_FORMATS, FORMATS, check_format
 from catalog.connectors.jdbc import JDBC, POSTGRES
 from catalog.connectors.kafka import KAFKA, UPSERT_KAFKA
 from catalog.connectors.postgres_cdc import POSTGRES_CDC
@@ -107,7 +107,21 @@ def scan_changelog(spec: ConnectorSpec, options: Mapping[str, str]) -> Changelog
     what its options make of it (postgres-cdc's 'changelog-mode')."""
     if spec.scan_changelog is not None:
         return spec.scan_changelog(options)
+    if _changelog_format(spec, options):
+        return ChangelogMode.ALL
     return spec.source_changelog
+
+
+def sink_changelogs(spec: ConnectorSpec, options: Mapping[str, str]) -> tuple[ChangelogMode, ...]:
+    """The changelogs a sink with these options can write: a changelog format (debezium-json,
+    ...) writes every row kind."""
+    if _changelog_format(spec, options):
+        return (*spec.sink_changelog, ChangelogMode.ALL)
+    return spec.sink_changelog
+
+
+def _changelog_format(spec: ConnectorSpec, options: Mapping[str, str]) -> bool:
+    return any((options.get(k) or "").lower() in CHANGELOG_FORMATS for k in spec.format_keys)
 
 
 def table_info(table: TableDef) -> TableInfo:
@@ -159,6 +173,7 @@ __all__ = [
     "connector_spec",
     "epoch_refusal",
     "scan_changelog",
+    "sink_changelogs",
     "table_info",
     "validate_options",
 ]

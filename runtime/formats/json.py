@@ -189,12 +189,17 @@ class JsonEncoder(SqlRecordEncoder):
         options.get(f"{prefix}json.map-null-key.mode")  # Arrow maps have no null keys
         options.get(f"{prefix}json.ignore-parse-errors")
         options.get(f"{prefix}json.fail-on-missing-field")
-        iso = standard == "iso-8601"
-        parts = []
-        for i, (f, t) in enumerate(zip(self.fields, self.types)):
-            key = json.dumps(f.name) + ":"
-            sep = "" if i == 0 else ","
-            parts.append(f"{_sql_text(sep + key)} || coalesce({json_value_sql(q(f.name), t, iso)}, 'null')")
-        body = " || ".join(parts) if parts else "''"
-        self._record_sql = f"SELECT '{{' || {body} || '}}' AS v FROM batch"
-        self._line_sql = f"SELECT '{{' || {body} || '}}' || chr(10) AS v FROM batch"
+        obj = json_object_sql(self.fields, self.types, standard == "iso-8601")
+        self._record_sql = f"SELECT {obj} AS v FROM batch"
+        self._line_sql = f"SELECT {obj} || chr(10) AS v FROM batch"
+
+
+def json_object_sql(fields: Sequence[Field], types: Sequence[DataType], iso: bool) -> str:
+    """DuckDB SQL giving each row's JSON object text (the row's columns by name)."""
+    parts = []
+    for i, (f, t) in enumerate(zip(fields, types)):
+        key = json.dumps(f.name) + ":"
+        sep = "" if i == 0 else ","
+        parts.append(f"{_sql_text(sep + key)} || coalesce({json_value_sql(q(f.name), t, iso)}, 'null')")
+    body = " || ".join(parts) if parts else "''"
+    return f"('{{' || {body} || '}}')"

@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 from catalog.connectors.kafka import KafkaConfig
 from catalog.errors import OptionError
 from catalog.options import OptionBag
-from planner.physical import SourceSpec
+from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import ROW_KIND_TYPE, output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, Codec
@@ -55,8 +55,9 @@ from runtime.connectors.kafka.options import (
 from runtime.connectors.kafka.txn import (
     KafkaConnectorError,
 )
-from runtime.formats import create_decoder
+from runtime.formats import create_changelog_decoder, create_decoder, is_changelog
 from runtime.formats.base import Decoded, RecordDecoder
+from runtime.formats.changelog import ChangelogDecoder
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +99,20 @@ class KafkaSource(SourceReader):
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
         self.codec = Codec.of(config.layout)
         c = self.codec
-        self.value_decoder: RecordDecoder = create_decoder(
-            c.value_format, c.value_record_fields(self.physical), bag, c.value_prefix
-        )
+        # A change-record format (debezium-json, ...) gives rows with their row kind.
+        self.changes: ChangelogDecoder | None = None
+        value_fields = c.value_record_fields(self.physical)
+        if is_changelog(c.value_format):
+            self.changes = create_changelog_decoder(c.value_format, value_fields, bag, c.value_prefix)
+            self.value_decoder: RecordDecoder = create_decoder("json", value_fields, bag, "")
+        else:
+            self.value_decoder = create_decoder(c.value_format, value_fields, bag, c.value_prefix)
         self.key_decoder: RecordDecoder | None = None
         if c.key_format:
             self.key_decoder = create_decoder(c.key_format, c.key_record_fields(self.physical), bag, "key.")
             # One policy for the record: the value format's decides.
             self.key_decoder.ignore_errors = self.value_decoder.ignore_errors
-        self.schema = output_schema(spec.columns, self.upsert)
+        self.schema = output_schema(spec.columns, self.upsert or self.changes is not None)
         self._consumer: Any = None
         self._dlq: Any = None
         self._assigned: list[tuple[str, int]] = []
@@ -249,7 +255,8 @@ class KafkaSource(SourceReader):
             if stop is not None and records and records[-1].offset >= stop:
                 records = [r for r in records if r.offset < stop]
             if records:
-                batch = await self._decode(tp, records)
+                decode = self._decode if self.changes is None else self._decode_changes
+                batch = await decode(tp, records)
                 if batch is not None and batch.num_rows:
                     batches.append(batch)
                 self._pos[key] = records[-1].offset + 1
@@ -354,6 +361,28 @@ class KafkaSource(SourceReader):
         if not len(rows):
             return None
         return self._assemble(records, rows, key_rows, key_batch, value_rows, dv, tombstone)
+
+    async def _decode_changes(self, tp: Any, records: list[Any]) -> pa.RecordBatch | None:
+        """The rows (with their row kinds) of one partition's change records."""
+        assert self.changes is not None
+        where = self._where(tp, [r.offset for r in records])
+        d = await asyncio.to_thread(self.changes.decode, [r.value for r in records], where)
+        if d.skipped:
+            self.metrics.bad_records_skipped += d.skipped
+            log.warning("%s: skipped %d bad record(s), e.g. %s", self.where, d.skipped, d.messages[0])
+            if self.dead_letter:
+                await self._dead_letter(tp, [records[i] for i in d.bad], [where(i) for i in d.bad])
+        if not d.batch.num_rows:
+            return None
+        assert d.kept is not None
+        picked = [records[i] for i in d.kept.tolist()]
+        arrays: list[pa.Array] = []
+        for f, af in zip(self.spec.columns, self.schema):
+            key = self.spec.metadata.get(f.name)
+            col = self._metadata(key, picked, af.type) if key else d.batch.column(f.name)
+            arrays.append(col if col.type == af.type else col.cast(af.type))
+        arrays.append(d.batch.column(ROW_KIND_COLUMN))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def _error_of(self, decoder: RecordDecoder, record: bytes, where: str) -> str:
         """The message of one bad record (decoded alone again: bad records are rare)."""
