@@ -91,11 +91,6 @@ def check_format(fmt: str, prefix: str, table: TableInfo, fields: Sequence[str],
     options, where = table.options, table.where
     name = fmt.lower()
     if name in CHANGELOG_FORMATS:
-        if files:
-            raise OptionError(
-                f"{where}: the {name} format is supported for Kafka topics, not files yet",
-                hint="read and write change records through a 'kafka' table",
-            )
         if prefix == "key.":
             raise OptionError(f"{where}: the {name} format describes a record's value, not its key")
         if table.options.get("key.format"):

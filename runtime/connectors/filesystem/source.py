@@ -34,12 +34,13 @@ import pyarrow as pa
 from catalog.connectors.filesystem import FileSystemConfig
 from catalog.errors import OptionError
 from catalog.options import OptionBag
-from planner.physical import SourceSpec
+from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
-from runtime.formats import create_decoder, is_file_only
+from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_file_only
 from runtime.formats.base import RecordDecoder
+from runtime.formats.changelog import ChangelogDecoder
 from runtime.formats.parquet import read_parquet
 
 log = logging.getLogger(__name__)
@@ -143,9 +144,14 @@ class FileSystemSource(SourceReader):
         self.regex = re.compile(config.path_regex) if config.path_regex else None
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
         self.decoder: RecordDecoder | None = None
-        if not is_file_only(self.format):
+        # A change-record format (debezium-json, ...): each line is a change, rows have kinds.
+        self.changes: ChangelogDecoder | None = None
+        if is_changelog(self.format):
+            self.changes = create_changelog_decoder(self.format, self.physical, bag)
+            self.decoder = create_decoder("json", self.physical, bag)  # the lines' reading rules
+        elif not is_file_only(self.format):
             self.decoder = create_decoder(self.format, self.physical, bag)
-        self.schema = output_schema(spec.columns, False)
+        self.schema = output_schema(spec.columns, self.changes is not None)
         # Position.
         self._done: list[str] = []
         self._seen: set[str] = set()
@@ -269,7 +275,7 @@ class FileSystemSource(SourceReader):
         if got is None:
             return None
         chunk, first, count = got
-        if first > self.decoder.header_lines and not lf.chunk_has_empty_line:
+        if first > self.decoder.header_lines and not lf.chunk_has_empty_line and self.changes is None:
             # The good path: the whole block at once. Lines are split (and numbered for
             # bad-record reporting) only when the block does not decode as it is.
             block = self.decoder.decode_block(chunk, count)
@@ -289,9 +295,12 @@ class FileSystemSource(SourceReader):
         if not lines:
             return _EMPTY
         path = lf.path
-        decoded = self.decoder.decode(
-            lines, where=lambda k: f"{path}, line {numbers[k]}", skip_blank=skip_blank
-        )
+        if self.changes is not None:
+            decoded = self.changes.decode(lines, where=lambda k: f"{path}, line {numbers[k]}")
+        else:
+            decoded = self.decoder.decode(
+                lines, where=lambda k: f"{path}, line {numbers[k]}", skip_blank=skip_blank
+            )
         if decoded.skipped:
             self.metrics.bad_records_skipped += decoded.skipped
             log.warning(
@@ -333,6 +342,8 @@ class FileSystemSource(SourceReader):
                 arrays.append(pa.repeat(pa.scalar(os.path.basename(path), pa.string()), n))
             else:
                 arrays.append(batch.column(f.name))
+        if self.changes is not None:
+            arrays.append(batch.column(ROW_KIND_COLUMN))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     # ---- position ----------------------------------------------------------------------
