@@ -29,7 +29,6 @@ rows' values then go through the JSON format's converters.
 
 from __future__ import annotations
 
-import decimal
 import json
 import re
 from collections.abc import Sequence
@@ -52,7 +51,7 @@ from runtime.formats.base import (
     default_where,
     nullable_schema,
 )
-from runtime.formats.json import json_object_sql
+from runtime.formats.json import json_object_sql, load_object
 
 INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE = 0, 1, 2, 3
 _REPLICA_IDENTITY = (
@@ -130,12 +129,7 @@ class ChangelogDecoder:
         return out
 
     def _record(self, record: bytes) -> list[list[Any] | Any]:
-        try:
-            root = json.loads(record, parse_float=decimal.Decimal)
-        except json.JSONDecodeError as e:
-            raise RecordError(f"invalid JSON: {e.msg} at character {e.pos + 1}") from None
-        if not isinstance(root, dict):
-            raise RecordError(f"expected a JSON object, got {type(root).__name__}")
+        root = load_object(record)
         return [(kind, self._row(values)) for kind, values in self._changes(root)]
 
     def _row(self, obj: Any) -> list[Any]:

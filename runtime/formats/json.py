@@ -129,12 +129,7 @@ class JsonDecoder(RecordDecoder):
     def _one(self, record: bytes) -> list[Any]:
         if not record.strip():
             raise RecordError("empty record")
-        try:
-            obj = json.loads(record, parse_float=decimal.Decimal)
-        except json.JSONDecodeError as e:
-            raise RecordError(f"invalid JSON: {e.msg} at character {e.pos + 1}") from None
-        if not isinstance(obj, dict):
-            raise RecordError(f"expected a JSON object, got {type(obj).__name__} {_clip(record)}")
+        obj = load_object(record)
         values = []
         for f, t in zip(self.fields, self.types):
             if f.name in obj:
@@ -145,6 +140,17 @@ class JsonDecoder(RecordDecoder):
                 value = None
             values.append(convert_value(value, t, f.name))
         return self.check_nullability(values)
+
+
+def load_object(record: bytes) -> dict[str, Any]:
+    """One record's JSON object (numbers with a fraction as Decimal), or RecordError."""
+    try:
+        obj = json.loads(record, parse_float=decimal.Decimal)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"invalid JSON: {e.msg} at character {e.pos + 1}") from None
+    if not isinstance(obj, dict):
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__} {_clip(record)}")
+    return obj
 
 
 def _clip(record: bytes, n: int = 60) -> str:

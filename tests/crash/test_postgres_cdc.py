@@ -29,20 +29,11 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.crash.harness import CRASH_POINTS, ROOT, run_job
-from tests.crash.test_postgres_exactly_once import execute, jdbc
+from tests.crash.test_postgres_exactly_once import _env, execute, jdbc
 
 pytestmark = pytest.mark.postgres
 
 GROUPS = 10
-
-
-def _env(var: str) -> str:
-    value = os.environ.get(var, "").strip()
-    if not value:
-        pytest.fail(
-            f"{var} is not set: start the services with `source <(scripts/services up)`", pytrace=False
-        )
-    return value
 
 
 @pytest.fixture

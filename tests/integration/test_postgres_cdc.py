@@ -301,10 +301,7 @@ def test_restore_after_the_slot_was_dropped_is_refused(pg_dsn: str, table: str) 
             c.execute("SELECT pg_drop_replication_slot(%s)", [table])
         r2 = reader(pg_dsn, table)
         r2.restore(pos)
-        try:
-            await r2.open()
-        finally:
-            await r2.close()
+        await open_and_close(r2)
 
     with pytest.raises(CdcError, match="was dropped since the checkpoint") as e:
         asyncio.run(run())
@@ -314,14 +311,15 @@ def test_restore_after_the_slot_was_dropped_is_refused(pg_dsn: str, table: str) 
 # ---- refusals ---------------------------------------------------------------------------
 
 
-def _open(r: PostgresCdcSource) -> None:
-    async def run() -> None:
-        try:
-            await r.open()
-        finally:
-            await r.close()
+async def open_and_close(r: PostgresCdcSource) -> None:
+    try:
+        await r.open()
+    finally:
+        await r.close()
 
-    asyncio.run(run())
+
+def _open(r: PostgresCdcSource) -> None:
+    asyncio.run(open_and_close(r))
 
 
 def test_a_server_without_logical_wal_is_refused(pg_noprep_dsn: str) -> None:
@@ -353,11 +351,7 @@ def test_a_slot_held_by_another_job_is_refused(pg_dsn: str, table: str) -> None:
         first = reader(pg_dsn, table)
         await first.open()
         try:
-            second = reader(pg_dsn, table)
-            try:
-                await second.open()
-            finally:
-                await second.close()
+            await open_and_close(reader(pg_dsn, table))
         finally:
             await first.close()
 
