@@ -36,7 +36,7 @@ from catalog.connectors import (
     table_info,
 )
 from catalog.errors import OptionError
-from catalog.options import parse_int
+from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
 from catalog.types import DataType
 from planner import codegen
@@ -127,6 +127,18 @@ def _parallelism(config: Mapping[str, str]) -> int:
     if value < 1:
         raise OptionError("'parallelism.default' must be at least 1")
     return value
+
+
+def _idle_timeout(node: WatermarkAssigner, config: Mapping[str, str]) -> int:
+    """When a quiet split (a Kafka partition) stops holding the watermark back: the scanned
+    table's 'scan.watermark.idle-timeout' if it has one, else table.exec.source.idle-timeout."""
+    current: LogicalNode = node.input
+    while not isinstance(current, Scan) and len(current.inputs) == 1:
+        current = current.inputs[0]
+    text = current.table.options.get("scan.watermark.idle-timeout") if isinstance(current, Scan) else None
+    if text is not None:
+        return parse_duration_ms(text, "scan.watermark.idle-timeout")
+    return IDLE_TIMEOUT.get(config) or 0
 
 
 def _fields(fields: tuple[BoundField, ...]) -> tuple[Field, ...]:
@@ -255,7 +267,7 @@ class PhysicalPlanner:
         spec_wm = WatermarkSpec(
             rowtime=node.rowtime,
             expr=codegen.to_duckdb(node.expr, node.input.field_type),
-            idle_timeout_ms=IDLE_TIMEOUT.get(self.config) or 0,
+            idle_timeout_ms=_idle_timeout(node, self.config),
             emit_interval_ms=WATERMARK_INTERVAL.get(self.config) or 0,
         )
         return self._add_after(
