@@ -80,6 +80,16 @@ class JsonDecoder(RecordDecoder):
     def bulk_supported(self) -> bool:
         return self._bulk_ok
 
+    @property
+    def read_type(self) -> pa.StructType:
+        """What pyarrow's reader reads a row object as (``convert`` makes the columns)."""
+        return pa.struct(list(self._parse_options.explicit_schema))
+
+    def convert(self, table: pa.Table) -> pa.RecordBatch:
+        """Columns read as ``read_type``'s fields, as the declared columns (dates, times and
+        bytes from their text)."""
+        return self._convert(table)
+
     def _suspects(self, batch: pa.RecordBatch) -> Any:
         mask = self._not_null_violations(batch)
         if self.fail_on_missing:

@@ -263,3 +263,35 @@ def test_a_changelog_through_files_in_canal_json(tmp_path: Any) -> None:
             else:
                 assert state.pop(k) == c
     assert kinds == {0, 3} and state == {0: 16, 1: 17, 2: 17}
+
+
+def test_debezium_chunks_decode_in_bulk_to_what_each_record_decodes_to(monkeypatch: Any) -> None:
+    cols = (
+        Field("id", "BIGINT NOT NULL"),
+        Field("d", "DATE"),
+        Field("b", "BYTES"),
+        Field("w", "DECIMAL(10, 2)"),
+    )
+    rows = [{"id": i, "d": f"2024-01-{i + 1:02d}", "b": "AAE=", "w": i + 0.25} for i in range(4)]
+    changes = [
+        {"before": None, "after": rows[0], "op": "c"},
+        {"before": rows[0], "after": rows[1], "op": "u", "source": {"table": "x"}},
+        {"before": None, "after": rows[2], "op": "r"},
+        {"before": rows[2], "after": None, "op": "d"},
+    ]
+    records = [json.dumps(c).encode() for c in changes]
+    one_by_one = create_changelog_decoder("debezium-json", cols, OptionBag({}, "t"))
+    expected = [one_by_one.decode([r]).batch.to_pylist() for r in records]
+    bulk = create_changelog_decoder("debezium-json", cols, OptionBag({}, "t"))
+    monkeypatch.setattr(bulk, "_record", lambda record: pytest.fail("decoded record by record"))
+    got = bulk.decode(records)
+    assert got.batch.to_pylist() == [row for rows_ in expected for row in rows_]
+    assert got.kept is not None and got.kept.tolist() == [0, 1, 1, 2, 3]
+    assert [KINDS[k] for k in got.batch.column(ROW_KIND_COLUMN).to_pylist()] == ["+I", "-U", "+U", "+I", "-D"]
+
+
+def test_a_bad_record_in_a_chunk_is_found_by_the_record_by_record_path() -> None:
+    d = create_changelog_decoder("debezium-json", PRODUCTS, OptionBag({}, "t"))
+    good = json.dumps({"after": {"id": 1}, "op": "c"}).encode()
+    with pytest.raises(FormatError, match="record 2 of the chunk: field 'id'"):
+        d.decode([good, json.dumps({"after": {"id": "x"}, "op": "c"}).encode(), good])
