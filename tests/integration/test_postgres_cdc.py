@@ -290,6 +290,31 @@ def test_restarts_mid_snapshot_and_mid_stream_reread_nothing_and_skip_nothing(
     assert state == table_rows(pg_dsn, table)
 
 
+def test_a_checkpoint_taken_before_any_change_resumes(pg_dsn: str, table: str) -> None:
+    with _conn(pg_dsn) as c:
+        c.execute(f"INSERT INTO {table} VALUES (1, 'a', 1)")
+
+    async def run() -> list[dict[str, Any]]:
+        r = reader(pg_dsn, table)
+        await r.open()
+        first = await drain(r)  # the snapshot, and no change since
+        pos = r.checkpoint_position(1)
+        await r.notify_checkpoint_complete(1)
+        await r.close()
+        with _conn(pg_dsn) as c:
+            c.execute(f"INSERT INTO {table} VALUES (2, 'b', 2)")
+        r2 = reader(pg_dsn, table)
+        r2.restore(pos)
+        await r2.open()
+        try:
+            return first + await drain(r2)
+        finally:
+            await r2.close()
+
+    rows = asyncio.run(run())
+    assert [(KINDS[r[ROW_KIND_COLUMN]], r["id"]) for r in rows] == [("+I", 1), ("+I", 2)]
+
+
 def test_restore_after_the_slot_was_dropped_is_refused(pg_dsn: str, table: str) -> None:
     async def run() -> None:
         r = reader(pg_dsn, table)

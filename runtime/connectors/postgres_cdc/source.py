@@ -139,7 +139,9 @@ class PostgresCdcSource(SourceReader):
         self._confirmed = slot.confirmed_lsn
         if self._restored:
             self._check_restore(slot)
-        elif self.phase == "stream":  # latest-offset: what committed before the start is not wanted
+        elif self.phase == "snapshot":
+            self.lsn = slot.confirmed_lsn  # the slot holds nothing before this
+        else:  # latest-offset: what committed before the start is not wanted
             async with conn.cursor() as cur:
                 await cur.execute("SELECT pg_current_wal_insert_lsn()::text")
                 row = await cur.fetchone()
