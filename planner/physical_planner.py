@@ -31,10 +31,12 @@ from catalog.connectors import (
     configure_table,
     connector_spec,
     epoch_refusal,
+    scan_changelog,
+    sink_changelogs,
     table_info,
 )
 from catalog.errors import OptionError
-from catalog.options import parse_int
+from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
 from catalog.types import DataType
 from planner import codegen
@@ -127,6 +129,18 @@ def _parallelism(config: Mapping[str, str]) -> int:
     return value
 
 
+def _idle_timeout(node: WatermarkAssigner, config: Mapping[str, str]) -> int:
+    """When a quiet split (a Kafka partition) stops holding the watermark back: the scanned
+    table's 'scan.watermark.idle-timeout' if it has one, else table.exec.source.idle-timeout."""
+    current: LogicalNode = node.input
+    while not isinstance(current, Scan) and len(current.inputs) == 1:
+        current = current.inputs[0]
+    text = current.table.options.get("scan.watermark.idle-timeout") if isinstance(current, Scan) else None
+    if text is not None:
+        return parse_duration_ms(text, "scan.watermark.idle-timeout")
+    return IDLE_TIMEOUT.get(config) or 0
+
+
 def _fields(fields: tuple[BoundField, ...]) -> tuple[Field, ...]:
     return tuple(Field(f.name, f.type.sql(), f.time_attribute) for f in fields)
 
@@ -214,7 +228,7 @@ class PhysicalPlanner:
             primary_key=tuple(table.schema.primary_key),
         )
         return self._add(
-            f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog
+            f"TableSourceScan({table.name})", source, (), node.fields, p, scan_changelog(spec, table.options)
         )
 
     def _values(self, node: Values) -> Node:
@@ -253,7 +267,7 @@ class PhysicalPlanner:
         spec_wm = WatermarkSpec(
             rowtime=node.rowtime,
             expr=codegen.to_duckdb(node.expr, node.input.field_type),
-            idle_timeout_ms=IDLE_TIMEOUT.get(self.config) or 0,
+            idle_timeout_ms=_idle_timeout(node, self.config),
             emit_interval_ms=WATERMARK_INTERVAL.get(self.config) or 0,
         )
         return self._add_after(
@@ -382,7 +396,7 @@ class PhysicalPlanner:
             )
         pk = table.schema.primary_key
         changelog = child.changelog
-        accepted = spec.sink_changelog
+        accepted = sink_changelogs(spec, table.options)
         if changelog != ChangelogMode.INSERT_ONLY:
             producer = self._updating_producer(child)
             if ChangelogMode.ALL not in accepted and ChangelogMode.UPSERT not in accepted:

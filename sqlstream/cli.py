@@ -14,6 +14,9 @@
     sqlstream stop [--savepoint] PID
                                   stop a running 'sqlstream run' (SIGTERM); with --savepoint
                                   it first takes a savepoint (SIGUSR1) and prints its path
+    sqlstream cdc-drop FILE.sql [TABLE]
+                                  drop the replication slots (and the publications sqlstream
+                                  created) of the script's postgres-cdc tables
     sqlstream run --web PORT FILE.sql
                                   also serve the job dashboard and Flink's REST API on PORT
                                   (same as -D rest.port=PORT; rest.bind-address: 127.0.0.1)
@@ -107,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "repeatable")  # fmt: skip
     p.add_argument("--web", type=int, metavar="PORT",
                    help="serve the job dashboard on PORT (0: any free), as -D rest.port=PORT")  # fmt: skip
-    p.add_argument("command", nargs="?", choices=["run", "explain", "shell", "stop", "state", "verify"],
+    p.add_argument("command", nargs="?",
+                   choices=["run", "explain", "shell", "stop", "state", "verify", "cdc-drop"],
                    help=argparse.SUPPRESS)  # fmt: skip
     p.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("query", nargs="?", help=argparse.SUPPRESS)
@@ -160,6 +164,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if session.dashboard is not None:
         print(f"[INFO] Dashboard at {session.dashboard.url}", file=sys.stderr)
     try:
+        if args.command == "cdc-drop":
+            return cdc_drop(session, args.path, args.query, args.debug)
         if args.command in ("run", "explain") or args.file:
             path = args.path if args.command else args.file
             if not path:
@@ -216,6 +222,21 @@ def verify(args: argparse.Namespace, config: dict[str, str]) -> int:
         raise
     except Exception as e:
         _report(e, None, args.path, args.debug)
+        return 1
+
+
+def cdc_drop(session: Session, path: str | None, table: str | None, debug: bool) -> int:
+    """``sqlstream cdc-drop FILE.sql [TABLE]``."""
+    if not path:
+        print("Error: 'sqlstream cdc-drop' needs the FILE.sql that declares the postgres-cdc tables",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    from sqlstream.cdc import cdc_drop_command
+
+    try:
+        return cdc_drop_command(session, Path(path), table, sys.stdout)
+    except Exception as e:
+        _report(e, None, path, debug)
         return 1
 
 

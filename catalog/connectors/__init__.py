@@ -17,9 +17,10 @@ from collections.abc import Mapping
 
 from catalog.connectors.datagen import DATAGEN
 from catalog.connectors.filesystem import FILESYSTEM
-from catalog.connectors.formats import FORMATS, check_format
+from catalog.connectors.formats import CHANGELOG_FORMATS, FORMATS, check_format
 from catalog.connectors.jdbc import JDBC, POSTGRES
 from catalog.connectors.kafka import KAFKA, UPSERT_KAFKA
+from catalog.connectors.postgres_cdc import POSTGRES_CDC
 from catalog.connectors.sinks import BLACKHOLE, PRINT
 from catalog.connectors.spec import (
     EXACTLY_ONCE_MODE,
@@ -39,7 +40,8 @@ from catalog.table import TableDef
 
 #: Every connector a table can name, by its ``'connector'`` option.
 CONNECTORS: dict[str, ConnectorSpec] = {
-    spec.name: spec for spec in (DATAGEN, FILESYSTEM, PRINT, BLACKHOLE, KAFKA, UPSERT_KAFKA, JDBC, POSTGRES)
+    spec.name: spec
+    for spec in (DATAGEN, FILESYSTEM, PRINT, BLACKHOLE, KAFKA, UPSERT_KAFKA, JDBC, POSTGRES, POSTGRES_CDC)
 }
 
 
@@ -100,6 +102,28 @@ def validate_options(options: Mapping[str, str], where: str) -> ConnectorSpec:
     return spec
 
 
+def scan_changelog(spec: ConnectorSpec, options: Mapping[str, str]) -> ChangelogMode:
+    """The changelog a scan of a table with these options produces: the connector's, or
+    what its options make of it (postgres-cdc's 'changelog-mode')."""
+    if spec.scan_changelog is not None:
+        return spec.scan_changelog(options)
+    if _changelog_format(spec, options):
+        return ChangelogMode.ALL
+    return spec.source_changelog
+
+
+def sink_changelogs(spec: ConnectorSpec, options: Mapping[str, str]) -> tuple[ChangelogMode, ...]:
+    """The changelogs a sink with these options can write: a changelog format (debezium-json,
+    ...) writes every row kind."""
+    if _changelog_format(spec, options):
+        return (*spec.sink_changelog, ChangelogMode.ALL)
+    return spec.sink_changelog
+
+
+def _changelog_format(spec: ConnectorSpec, options: Mapping[str, str]) -> bool:
+    return any((options.get(k) or "").lower() in CHANGELOG_FORMATS for k in spec.format_keys)
+
+
 def table_info(table: TableDef) -> TableInfo:
     """What a connector's config sees of a catalog table."""
     schema = table.schema
@@ -148,6 +172,8 @@ __all__ = [
     "configure_table",
     "connector_spec",
     "epoch_refusal",
+    "scan_changelog",
+    "sink_changelogs",
     "table_info",
     "validate_options",
 ]

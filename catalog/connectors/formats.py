@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping, Sequence
 
 from catalog.connectors.spec import FormatSpec, OptionType, TableInfo
@@ -35,11 +36,33 @@ FORMATS: dict[str, FormatSpec] = {
             _o("csv.header", _B, default="false", description="sqlstream: first line is a header"),
         ),
     ),
+    **{
+        name: FormatSpec(
+            name,
+            (
+                _o(f"{name}.ignore-parse-errors", _B, default="false"),
+                _o(f"{name}.timestamp-format.standard", _E, default="SQL", choices=("sql", "iso-8601")),
+                _o(f"{name}.map-null-key.mode", _E, default="FAIL", choices=("fail", "drop", "literal")),
+                _o(f"{name}.map-null-key.literal", default="null"),
+                _o(f"{name}.encode.decimal-as-plain-number", _B, default="false"),
+                *extra,
+            ),
+        )
+        for name, extra in (
+            ("debezium-json", (_o("debezium-json.schema-include", _B, default="false"),)),
+            ("canal-json", (_o("canal-json.database.include"), _o("canal-json.table.include"))),
+            ("maxwell-json", ()),
+        )
+    },
     "parquet": FormatSpec("parquet", ()),
     "raw": FormatSpec(
         "raw", (_o("raw.charset", default="UTF-8"), _o("raw.endianness", default="big-endian"))
     ),
 }
+
+#: Formats whose records are changes (+I/-U/+U/-D), not rows: a scan is a changelog, and a
+#: sink takes one (Flink's debezium-json, canal-json, maxwell-json).
+CHANGELOG_FORMATS = ("debezium-json", "canal-json", "maxwell-json")
 
 #: Formats that have no per-record form: only a file holds them.
 FILE_ONLY_FORMATS = ("parquet",)
@@ -67,6 +90,21 @@ def check_format(fmt: str, prefix: str, table: TableInfo, fields: Sequence[str],
     ``files``: whether the connector holds whole files (only they can be Parquet)."""
     options, where = table.options, table.where
     name = fmt.lower()
+    if name in CHANGELOG_FORMATS:
+        if prefix == "key.":
+            raise OptionError(f"{where}: the {name} format describes a record's value, not its key")
+        if table.options.get("key.format"):
+            raise OptionError(
+                f"{where}: a {name} value with a 'key.format' is not supported yet",
+                hint="drop 'key.format' and 'key.fields' (the change record holds the whole row)",
+            )
+        regexes = (f"{prefix}canal-json.database.include", f"{prefix}canal-json.table.include")
+        for key in regexes:
+            if key in options:
+                try:
+                    re.compile(options[key])
+                except re.error as e:
+                    raise OptionError(f"{where}: '{key}' is not a regex: {e}") from None
     if name in FILE_ONLY_FORMATS and not files:
         raise OptionError(
             f"{where}: the {name} format has no per-record form; only the filesystem connector reads it"

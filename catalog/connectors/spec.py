@@ -174,6 +174,8 @@ class ConnectorSpec:
     sink_changelog: tuple[ChangelogMode, ...] = (ChangelogMode.INSERT_ONLY,)
     # The changelog a scan of the table produces.
     source_changelog: ChangelogMode = ChangelogMode.INSERT_ONLY
+    # When the options decide it (postgres-cdc's 'changelog-mode'): the scan's changelog.
+    scan_changelog: Callable[[Mapping[str, str]], ChangelogMode] | None = None
     # Delivery guarantees the sink can give, best first (under exactly-once checkpointing).
     guarantees: tuple[Guarantee, ...] = (Guarantee.AT_LEAST_ONCE,)
     # The guarantee when the options do not choose one (None: the best one).

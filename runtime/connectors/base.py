@@ -76,6 +76,12 @@ class SourceReader(ABC):
         row before it was emitted, none after)."""
         return {}
 
+    def checkpoint_position(self, checkpoint_id: int) -> dict[str, Any]:
+        """The position recorded in checkpoint ``checkpoint_id`` (at its barrier). A reader
+        that acts when that checkpoint completes (confirms a replication slot up to it)
+        remembers it by id. Default: ``position()``."""
+        return self.position()
+
     def restore(self, position: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Called before ``open`` when resuming from a checkpoint."""
 

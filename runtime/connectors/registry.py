@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from catalog.errors import OptionError, did_you_mean
 from planner.physical import SinkSpec, SourceSpec
-from runtime.connectors import blackhole, datagen, filesystem, kafka, postgres, values
+from runtime.connectors import blackhole, datagen, filesystem, kafka, postgres, postgres_cdc, values
 from runtime.connectors import print as print_
 from runtime.connectors.base import (
     Implementation,
@@ -35,6 +35,7 @@ CONNECTORS: dict[str, Callable[[], Implementation]] = {
     "jdbc": postgres.implementation,
     "kafka": kafka.implementation,
     "postgres": postgres.implementation,
+    "postgres-cdc": postgres_cdc.implementation,
     "print": print_.implementation,
     "upsert-kafka": kafka.upsert_implementation,
 }

@@ -15,11 +15,15 @@ Parquet has no per-record form; the filesystem connector uses
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from catalog.errors import did_you_mean
 from catalog.options import OptionBag
 from planner.physical import Field
 from runtime.formats.base import Decoded, FormatError, RecordDecoder, RecordEncoder
+
+if TYPE_CHECKING:
+    from runtime.formats.changelog import ChangelogDecoder
 
 __all__ = [
     "FORMAT_NAMES",
@@ -27,13 +31,16 @@ __all__ = [
     "FormatError",
     "RecordDecoder",
     "RecordEncoder",
+    "create_changelog_decoder",
     "create_decoder",
     "create_encoder",
     "file_extension",
+    "is_changelog",
     "is_file_only",
 ]
 
-FORMAT_NAMES = ("json", "csv", "raw", "parquet")
+CHANGELOG_NAMES = ("debezium-json", "canal-json", "maxwell-json")
+FORMAT_NAMES = ("json", "csv", "raw", "parquet", *CHANGELOG_NAMES)
 _FILE_ONLY = ("parquet",)
 
 
@@ -51,10 +58,26 @@ def _check(name: str, where: str) -> str:
     return key
 
 
+def is_changelog(name: str) -> bool:
+    """Whether records of the format are changes with a row kind (debezium-json, ...)."""
+    return name.lower() in CHANGELOG_NAMES
+
+
+def create_changelog_decoder(
+    name: str, fields: Sequence[Field], options: OptionBag, prefix: str = ""
+) -> ChangelogDecoder:
+    """A decoder of the change-record format ``name`` (rows plus their row kind)."""
+    from runtime.formats.changelog import ChangelogDecoder
+
+    return ChangelogDecoder(_check(name, options.where), fields, options, prefix)
+
+
 def create_decoder(name: str, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> RecordDecoder:
     """A decoder of format ``name`` for ``fields``, configured from (and consuming) options."""
     key = _check(name, options.where)
     factory: Callable[[Sequence[Field], OptionBag, str], RecordDecoder]
+    if key in CHANGELOG_NAMES:
+        raise FormatError(f"{options.where}: internal: {key} records decode with create_changelog_decoder")
     if key == "json":
         from runtime.formats.json import JsonDecoder as factory
     elif key == "csv":
@@ -68,6 +91,10 @@ def create_encoder(name: str, fields: Sequence[Field], options: OptionBag, prefi
     """An encoder of format ``name`` for ``fields``, configured from (and consuming) options."""
     key = _check(name, options.where)
     factory: Callable[[Sequence[Field], OptionBag, str], RecordEncoder]
+    if key in CHANGELOG_NAMES:
+        from runtime.formats.changelog import ChangelogEncoder
+
+        return ChangelogEncoder(key, fields, options, prefix)
     if key == "json":
         from runtime.formats.json import JsonEncoder as factory
     elif key == "csv":
@@ -83,4 +110,4 @@ def is_file_only(name: str) -> bool:
 
 
 def file_extension(name: str) -> str:
-    return {"json": "json", "csv": "csv", "raw": "txt", "parquet": "parquet"}[name.lower()]
+    return {"csv": "csv", "raw": "txt", "parquet": "parquet"}.get(name.lower(), "json")

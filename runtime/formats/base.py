@@ -59,6 +59,8 @@ class Decoded:
     kept: np.ndarray | None = None
     skipped: int = 0
     messages: list[str] = field(default_factory=list)
+    # Indices of the skipped records, where a format says (change records: one may give no row)
+    bad: list[int] = field(default_factory=list)
 
 
 def nullable_schema(fields: Sequence[Field]) -> pa.Schema:

@@ -80,6 +80,16 @@ class JsonDecoder(RecordDecoder):
     def bulk_supported(self) -> bool:
         return self._bulk_ok
 
+    @property
+    def read_type(self) -> pa.StructType:
+        """What pyarrow's reader reads a row object as (``convert`` makes the columns)."""
+        return pa.struct(list(self._parse_options.explicit_schema))
+
+    def convert(self, table: pa.Table) -> pa.RecordBatch:
+        """Columns read as ``read_type``'s fields, as the declared columns (dates, times and
+        bytes from their text)."""
+        return self._convert(table)
+
     def _suspects(self, batch: pa.RecordBatch) -> Any:
         mask = self._not_null_violations(batch)
         if self.fail_on_missing:
@@ -129,12 +139,7 @@ class JsonDecoder(RecordDecoder):
     def _one(self, record: bytes) -> list[Any]:
         if not record.strip():
             raise RecordError("empty record")
-        try:
-            obj = json.loads(record, parse_float=decimal.Decimal)
-        except json.JSONDecodeError as e:
-            raise RecordError(f"invalid JSON: {e.msg} at character {e.pos + 1}") from None
-        if not isinstance(obj, dict):
-            raise RecordError(f"expected a JSON object, got {type(obj).__name__} {_clip(record)}")
+        obj = load_object(record)
         values = []
         for f, t in zip(self.fields, self.types):
             if f.name in obj:
@@ -145,6 +150,17 @@ class JsonDecoder(RecordDecoder):
                 value = None
             values.append(convert_value(value, t, f.name))
         return self.check_nullability(values)
+
+
+def load_object(record: bytes) -> dict[str, Any]:
+    """One record's JSON object (numbers with a fraction as Decimal), or RecordError."""
+    try:
+        obj = json.loads(record, parse_float=decimal.Decimal)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"invalid JSON: {e.msg} at character {e.pos + 1}") from None
+    if not isinstance(obj, dict):
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__} {_clip(record)}")
+    return obj
 
 
 def _clip(record: bytes, n: int = 60) -> str:
@@ -189,12 +205,17 @@ class JsonEncoder(SqlRecordEncoder):
         options.get(f"{prefix}json.map-null-key.mode")  # Arrow maps have no null keys
         options.get(f"{prefix}json.ignore-parse-errors")
         options.get(f"{prefix}json.fail-on-missing-field")
-        iso = standard == "iso-8601"
-        parts = []
-        for i, (f, t) in enumerate(zip(self.fields, self.types)):
-            key = json.dumps(f.name) + ":"
-            sep = "" if i == 0 else ","
-            parts.append(f"{_sql_text(sep + key)} || coalesce({json_value_sql(q(f.name), t, iso)}, 'null')")
-        body = " || ".join(parts) if parts else "''"
-        self._record_sql = f"SELECT '{{' || {body} || '}}' AS v FROM batch"
-        self._line_sql = f"SELECT '{{' || {body} || '}}' || chr(10) AS v FROM batch"
+        obj = json_object_sql(self.fields, self.types, standard == "iso-8601")
+        self._record_sql = f"SELECT {obj} AS v FROM batch"
+        self._line_sql = f"SELECT {obj} || chr(10) AS v FROM batch"
+
+
+def json_object_sql(fields: Sequence[Field], types: Sequence[DataType], iso: bool) -> str:
+    """DuckDB SQL giving each row's JSON object text (the row's columns by name)."""
+    parts = []
+    for i, (f, t) in enumerate(zip(fields, types)):
+        key = json.dumps(f.name) + ":"
+        sep = "" if i == 0 else ","
+        parts.append(f"{_sql_text(sep + key)} || coalesce({json_value_sql(q(f.name), t, iso)}, 'null')")
+    body = " || ".join(parts) if parts else "''"
+    return f"('{{' || {body} || '}}')"

@@ -57,7 +57,7 @@ class SourceOp(SourceOperator):
 
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
         """The reader's position: every row before the barrier was emitted, none after."""
-        return Snapshot(self.reader.position())
+        return Snapshot(self.reader.checkpoint_position(checkpoint_id))
 
     async def on_checkpoint_complete(self, checkpoint_id: int) -> None:
         with contextlib.suppress(Exception):  # e.g. Kafka offsets to the group: monitoring only

@@ -38,7 +38,7 @@ from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
 from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
 from runtime.connectors.filesystem.options import local_path
-from runtime.formats import create_encoder, file_extension, is_file_only
+from runtime.formats import create_encoder, file_extension, is_changelog, is_file_only
 from runtime.formats.base import FormatError, RecordEncoder
 from runtime.formats.parquet import ParquetFileWriter
 
@@ -132,7 +132,7 @@ class FileSystemSink(SinkWriter):
         await asyncio.to_thread(os.makedirs, self.path, exist_ok=True)
 
     async def write(self, batch: pa.RecordBatch) -> None:
-        if ROW_KIND_COLUMN in batch.schema.names:
+        if ROW_KIND_COLUMN in batch.schema.names and not is_changelog(self.format):
             raise FormatError(
                 f"{self.where}: the filesystem sink can only append rows, but its input is an "
                 "updating stream (it carries update and delete rows)",

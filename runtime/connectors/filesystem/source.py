@@ -36,13 +36,14 @@ import pyarrow as pa
 from catalog.connectors.filesystem import FileSystemConfig
 from catalog.errors import OptionError
 from catalog.options import OptionBag
-from planner.physical import SourceSpec
+from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
 from runtime.connectors.filesystem.splits import Split, count_newlines, first_line_start, plan_splits
-from runtime.formats import create_decoder, is_file_only
+from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_file_only
 from runtime.formats.base import RecordDecoder
+from runtime.formats.changelog import ChangelogDecoder
 from runtime.formats.parquet import read_parquet
 
 log = logging.getLogger(__name__)
@@ -211,11 +212,16 @@ class FileSystemSource(SourceReader):
         self.regex = re.compile(config.path_regex) if config.path_regex else None
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
         self.decoder: RecordDecoder | None = None
-        if not is_file_only(self.format):
+        # A change-record format (debezium-json, ...): each line is a change, rows have kinds.
+        self.changes: ChangelogDecoder | None = None
+        if is_changelog(self.format):
+            self.changes = create_changelog_decoder(self.format, self.physical, bag)
+            self.decoder = create_decoder("json", self.physical, bag)  # the lines' reading rules
+        elif not is_file_only(self.format):
             self.decoder = create_decoder(self.format, self.physical, bag)
+        if self.decoder is not None:
             self.decoder.threads = ctx.parallelism == 1  # else each subtask has its core
-        self.schema = output_schema(spec.columns, False)
-        # Position.
+        self.schema = output_schema(spec.columns, self.changes is not None)
         # Position, by split key (``splits.py``: a file's path, or a byte range's key).
         self._splits: dict[str, Split] = {}
         self._cut_for = 1
@@ -372,7 +378,7 @@ class FileSystemSource(SourceReader):
         header = self.decoder.header_lines
         # A chunk that does not start the file starts at line 2 or later.
         in_header = header > 0 and (lf.chunk_offset == 0 or (header > 1 and lf.chunk_first_line() <= header))
-        if not in_header and not lf.chunkhas_empty_line:
+        if not in_header and not lf.chunkhas_empty_line and self.changes is None:
             # The good path: the whole block at once. Lines are split (and numbered for
             # bad-record reporting) only when the block does not decode as it is.
             block = self.decoder.decode_block(chunk, count)
@@ -396,7 +402,10 @@ class FileSystemSource(SourceReader):
         def where(k: int) -> str:  # the chunk's first line is numbered only when asked
             return f"{path}, line {lf.chunk_first_line() + int(numbers[k])}"
 
-        decoded = self.decoder.decode(lines, where=where, skip_blank=skip_blank)
+        if self.changes is not None:
+            decoded = self.changes.decode(lines, where=where)
+        else:
+            decoded = self.decoder.decode(lines, where=where, skip_blank=skip_blank)
         if decoded.skipped:
             self.metrics.bad_records_skipped += decoded.skipped
             log.warning(
@@ -438,6 +447,8 @@ class FileSystemSource(SourceReader):
                 arrays.append(pa.repeat(pa.scalar(os.path.basename(path), pa.string()), n))
             else:
                 arrays.append(batch.column(f.name))
+        if self.changes is not None:
+            arrays.append(batch.column(ROW_KIND_COLUMN))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     # ---- position ----------------------------------------------------------------------

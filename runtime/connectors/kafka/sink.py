@@ -60,7 +60,7 @@ from runtime.connectors.kafka.txn import (
     subtask_bound,
     transactions,
 )
-from runtime.formats import create_encoder
+from runtime.formats import create_encoder, is_changelog
 from runtime.formats.base import RecordEncoder
 
 log = logging.getLogger(__name__)
@@ -331,6 +331,10 @@ class KafkaSink(SinkWriter):
         """(keys, values) of the rows; the upsert sink maps row kinds to values/tombstones."""
         c = self.codec
         kinds = None
+        if ROW_KIND_COLUMN in batch.schema.names and is_changelog(c.value_format):
+            # a change-record format (debezium-json, ...) encodes every row kind itself
+            changes = self.value_encoder.encode_records(batch.select([*c.value_fields, ROW_KIND_COLUMN]))
+            return [None] * batch.num_rows, changes
         if ROW_KIND_COLUMN in batch.schema.names:
             if not self.upsert:
                 raise KafkaConnectorError(

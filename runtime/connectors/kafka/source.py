@@ -42,8 +42,8 @@ import pyarrow.compute as pc
 from catalog.connectors.kafka import KafkaConfig
 from catalog.errors import OptionError
 from catalog.options import OptionBag
-from planner.physical import SourceSpec
-from runtime.batches import ROW_KIND_TYPE, output_schema
+from planner.physical import ROW_KIND_COLUMN, SourceSpec
+from runtime.batches import ROW_KIND_TYPE, output_schema, with_split
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, Codec
 from runtime.connectors.kafka.options import (
@@ -55,8 +55,9 @@ from runtime.connectors.kafka.options import (
 from runtime.connectors.kafka.txn import (
     KafkaConnectorError,
 )
-from runtime.formats import create_decoder
+from runtime.formats import create_changelog_decoder, create_decoder, is_changelog
 from runtime.formats.base import Decoded, RecordDecoder
+from runtime.formats.changelog import ChangelogDecoder
 
 log = logging.getLogger(__name__)
 
@@ -92,21 +93,25 @@ class KafkaSource(SourceReader):
         self.bounded_ts = config.bounded_timestamp
         self.bounded_offsets = dict(config.bounded_offsets) if config.bounded_offsets else None
         self.dead_letter = config.dead_letter_topic
-        for key in ("scan.topic-partition-discovery.interval", "scan.watermark.idle-timeout"):
-            if key in spec.options:
-                log.warning("%s: '%s' is not supported yet and has no effect", self.where, key)
+        if "scan.topic-partition-discovery.interval" in spec.options:
+            log.warning("%s: 'scan.topic-partition-discovery.interval' is not supported yet", self.where)
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
         self.codec = Codec.of(config.layout)
         c = self.codec
-        self.value_decoder: RecordDecoder = create_decoder(
-            c.value_format, c.value_record_fields(self.physical), bag, c.value_prefix
-        )
+        # A change-record format (debezium-json, ...) gives rows with their row kind.
+        self.changes: ChangelogDecoder | None = None
+        value_fields = c.value_record_fields(self.physical)
+        if is_changelog(c.value_format):
+            self.changes = create_changelog_decoder(c.value_format, value_fields, bag, c.value_prefix)
+            self.value_decoder: RecordDecoder = create_decoder("json", value_fields, bag, "")
+        else:
+            self.value_decoder = create_decoder(c.value_format, value_fields, bag, c.value_prefix)
         self.key_decoder: RecordDecoder | None = None
         if c.key_format:
             self.key_decoder = create_decoder(c.key_format, c.key_record_fields(self.physical), bag, "key.")
             # One policy for the record: the value format's decides.
             self.key_decoder.ignore_errors = self.value_decoder.ignore_errors
-        self.schema = output_schema(spec.columns, self.upsert)
+        self.schema = output_schema(spec.columns, self.upsert or self.changes is not None)
         self._consumer: Any = None
         self._dlq: Any = None
         self._assigned: list[tuple[str, int]] = []
@@ -115,6 +120,9 @@ class KafkaSource(SourceReader):
         self._done: set[tuple[str, int]] = set()
         self._restored: dict[tuple[str, int], int] | None = None
         self._snapshots: dict[int | None, dict[tuple[str, int], int]] = {}
+        # Decoded rows of one fetch, per partition, not handed out yet: (partition, rows,
+        # the offset after them)
+        self._ready: list[tuple[tuple[str, int], pa.RecordBatch | None, int]] = []
         self._opened = False
 
     # ---- start ---------------------------------------------------------------------------
@@ -231,16 +239,20 @@ class KafkaSource(SourceReader):
     @property
     def finished(self) -> bool:
         return (
-            self._opened and self.bounded_mode != "unbounded" and all(k in self._done for k in self._assigned)
+            self._opened
+            and self.bounded_mode != "unbounded"
+            and not self._ready
+            and all(k in self._done for k in self._assigned)
         )
 
     # ---- reading -----------------------------------------------------------------------
     async def poll(self, max_rows: int) -> pa.RecordBatch | None:
+        if self._ready:
+            return self._hand_out()
         if not self._assigned or self.finished:
             return None
         consumer = self._consumer
         got = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max(1, max_rows))
-        batches: list[pa.RecordBatch] = []
         for tp, records in sorted(got.items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
             key = (tp.topic, tp.partition)
             if key in self._done:
@@ -249,24 +261,29 @@ class KafkaSource(SourceReader):
             if stop is not None and records and records[-1].offset >= stop:
                 records = [r for r in records if r.offset < stop]
             if records:
-                batch = await self._decode(tp, records)
-                if batch is not None and batch.num_rows:
-                    batches.append(batch)
-                self._pos[key] = records[-1].offset + 1
-            if stop is not None and self._pos[key] >= stop:
+                decode = self._decode if self.changes is None else self._decode_changes
+                self._ready.append((key, await decode(tp, records), records[-1].offset + 1))
+            elif stop is not None and self._pos[key] >= stop:
                 self._finish_partition(key)
         if stop_check := [k for k in self._assigned if k in self._stop and k not in self._done]:
             await self._check_ends(stop_check, got)
         self._publish_lag()
-        if not batches:
-            return None
-        batch = (
-            batches[0]
-            if len(batches) == 1
-            else pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
-        )
-        self.metrics.records_in += batch.num_rows
-        return batch
+        return self._hand_out()
+
+    def _hand_out(self) -> pa.RecordBatch | None:
+        """The next partition's rows, tagged with the partition (the watermark is the
+        minimum over partitions); its position moves past them only now, so a checkpoint
+        never records rows that are still waiting here."""
+        while self._ready:
+            key, batch, pos = self._ready.pop(0)
+            self._pos[key] = pos
+            stop = self._stop.get(key)
+            if stop is not None and pos >= stop:
+                self._finish_partition(key)
+            if batch is not None and batch.num_rows:
+                self.metrics.records_in += batch.num_rows
+                return with_split(batch, tp_key(*key).encode())
+        return None
 
     def _publish_lag(self) -> None:
         """Consumer lag per partition for the metrics: the log end the last fetch saw (the
@@ -354,6 +371,28 @@ class KafkaSource(SourceReader):
         if not len(rows):
             return None
         return self._assemble(records, rows, key_rows, key_batch, value_rows, dv, tombstone)
+
+    async def _decode_changes(self, tp: Any, records: list[Any]) -> pa.RecordBatch | None:
+        """The rows (with their row kinds) of one partition's change records."""
+        assert self.changes is not None
+        where = self._where(tp, [r.offset for r in records])
+        d = await asyncio.to_thread(self.changes.decode, [r.value for r in records], where)
+        if d.skipped:
+            self.metrics.bad_records_skipped += d.skipped
+            log.warning("%s: skipped %d bad record(s), e.g. %s", self.where, d.skipped, d.messages[0])
+            if self.dead_letter:
+                await self._dead_letter(tp, [records[i] for i in d.bad], [where(i) for i in d.bad])
+        if not d.batch.num_rows:
+            return None
+        assert d.kept is not None
+        picked = [records[i] for i in d.kept.tolist()]
+        arrays: list[pa.Array] = []
+        for f, af in zip(self.spec.columns, self.schema):
+            key = self.spec.metadata.get(f.name)
+            col = self._metadata(key, picked, af.type) if key else d.batch.column(f.name)
+            arrays.append(col if col.type == af.type else col.cast(af.type))
+        arrays.append(d.batch.column(ROW_KIND_COLUMN))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def _error_of(self, decoder: RecordDecoder, record: bytes, where: str) -> str:
         """The message of one bad record (decoded alone again: bad records are rare)."""
