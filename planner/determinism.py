@@ -42,6 +42,7 @@ from planner.logical import (
     BoundField,
     Calc,
     Collect,
+    Correlate,
     Join,
     LogicalNode,
     LookupJoin,
@@ -183,6 +184,14 @@ class _Analysis:
             if why:
                 self.fail(f"the join's condition is not replayable: {why}")
             return out
+        if isinstance(node, Correlate):
+            inner = self.walk(node.input)
+            if node.function is not None and not node.function.deterministic:
+                self.fail(f"the table function {node.function.name}() is declared deterministic=False")
+            why = _uses_tainted(node.args, inner)
+            if why:
+                self.fail(f"the table function's arguments are not replayable: {why}")
+            return inner
         if isinstance(node, Union):
             out = {}
             for child in node.children:

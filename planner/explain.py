@@ -16,6 +16,7 @@ from planner.physical import (
     AggCall,
     CalcSpec,
     CollectSpec,
+    CorrelateSpec,
     Edge,
     GroupAggregateSpec,
     JoinSpec,
@@ -124,6 +125,11 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             attrs.append(f"state=[accumulators and {kept} by key, kept forever]")
         else:
             attrs.append("state=[accumulators by key, kept forever]")
+    elif isinstance(spec, CorrelateSpec):
+        name = "Correlate"
+        attrs.append(f"invocation=[{spec.call}]")
+        attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
+        attrs.append(f"joinType=[{'INNER' if spec.join_type == 'inner' else 'LEFT'}]")
     elif isinstance(spec, JoinSpec):
         name = "Join"
         left, right = (plan.node(e.source) for e in node.inputs)

@@ -208,6 +208,22 @@ class JoinSpec:
 
 
 @dataclass(frozen=True)
+class CorrelateSpec:
+    """Each input row joined with the rows a table function gives for it. ``function``
+    names the plan's Python table function (``PhysicalPlan.functions``), or is None for
+    UNNEST; ``args`` are DuckDB SQL over the input; ``columns`` are the function's columns,
+    appended to the input's under the node's field names. "left" keeps a row that gets no
+    rows, NULL-padded. An output row has its input row's row kind."""
+
+    function: str | None
+    args: tuple[str, ...]
+    columns: tuple[Field, ...]
+    join_type: str = "inner"  # "inner" | "left"
+    call: str = ""  # the call as EXPLAIN shows it, e.g. split("line")
+    kind: str = "correlate"
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -249,6 +265,7 @@ OperatorSpec = (
     | UnionSpec
     | JoinSpec
     | LookupJoinSpec
+    | CorrelateSpec
     | SinkSpec
     | CollectSpec
 )

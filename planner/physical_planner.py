@@ -46,6 +46,7 @@ from planner.logical import (
     BoundField,
     Calc,
     Collect,
+    Correlate,
     Join,
     LogicalNode,
     LookupJoin,
@@ -60,6 +61,7 @@ from planner.physical import (
     AggCall,
     CalcSpec,
     CollectSpec,
+    CorrelateSpec,
     Edge,
     Field,
     GroupAggregateSpec,
@@ -354,6 +356,19 @@ class PhysicalPlanner:
         changelog = ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY
         return self._add(_join_name(spec), spec, edges, node.fields, p, changelog)
 
+    def _correlate(self, node: Correlate) -> Node:
+        """Row by row on its input: the input's parallelism and changelog (a -U row gives
+        -U rows, retracting what its +I/+U gave)."""
+        child = self._translate(node.input)
+        lookup = node.input.field_type
+        args = tuple(codegen.to_duckdb(a, lookup) for a in node.args)
+        name = node.function.name if node.function is not None else None
+        call = node.text or f"{name or 'UNNEST'}(...)"
+        n_in = len(node.input.fields)
+        spec = CorrelateSpec(name, args, _fields(node.fields[n_in:]), node.join_type, call)
+        kind = "INNER" if node.join_type == "inner" else "LEFT"
+        return self._add_after(child, f"Correlate(invocation=[{call}], joinType=[{kind}])", spec, node.fields)
+
     def _union(self, node: Union) -> Node:
         children = [self._translate(c) for c in node.children]
         p = max(c.parallelism for c in children)
@@ -479,6 +494,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Aggregate: PhysicalPlanner._aggregate,
     LookupJoin: PhysicalPlanner._lookup_join,
     Join: PhysicalPlanner._join,
+    Correlate: PhysicalPlanner._correlate,
     Union: PhysicalPlanner._union,
     Sink: PhysicalPlanner._sink,
     Collect: PhysicalPlanner._collect,

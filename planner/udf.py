@@ -15,7 +15,7 @@ from sqlglot import exp
 from catalog.errors import SqlStreamError
 from catalog.functions import FunctionDef
 from catalog.store import Catalog
-from planner.errors import PlanError, UnsupportedError
+from planner.errors import PlanError
 from planner.functions import FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.parse import parse_expression
 
@@ -35,14 +35,12 @@ def mark_call(node: exp.Expr, catalog: Catalog) -> exp.Expr:
     fdef = catalog.function(node.name)
     if fdef is None:
         return node
-    if fdef.kind != "scalar":
-        raise UnsupportedError(f"{fdef.kind} function {fdef.name} is not supported yet")
-    args = node.expressions
-    if len(args) != len(fdef.input_types):
+    if fdef.kind == "table":
         raise PlanError(
-            f"function {fdef.name} takes {len(fdef.input_types)} argument(s), got {len(args)}",
-            hint=f"its signature is {fdef.signature()}",
+            f"{fdef.name} is a table function: it gives rows, not a value",
+            hint=f"call it in FROM: ... CROSS JOIN LATERAL TABLE({fdef.name}(...)) AS T(...)",
         )
+    check_arity(fdef, node.expressions)
     node.meta[KEY] = fdef
     return node
 
@@ -74,11 +72,15 @@ def check_name(name: str) -> None:
         )
 
 
-def lateral_refusal(lateral: exp.Lateral) -> UnsupportedError:
-    """``LATERAL TABLE(f(x))``, refused by name until table functions (udtf) are planned."""
-    call = lateral.find(exp.Func)
-    name = call.name if isinstance(call, exp.Anonymous) else (call.sql_name() if call else "...")
-    return UnsupportedError(
-        f"LATERAL TABLE({name}(...)): table functions are not supported yet",
-        hint="scalar Python functions (@udf) work in SELECT, WHERE and GROUP BY",
-    )
+def is_aggregate_call(node: exp.Expr) -> bool:
+    """Whether a bound node calls a user aggregate function (``@udaf``)."""
+    found = user_function(node)
+    return found is not None and found.kind == "aggregate"
+
+
+def check_arity(fdef: FunctionDef, args: list[exp.Expr]) -> None:
+    if len(args) != len(fdef.input_types):
+        raise PlanError(
+            f"function {fdef.name} takes {len(fdef.input_types)} argument(s), got {len(args)}",
+            hint=f"its signature is {fdef.signature()}",
+        )

@@ -87,9 +87,12 @@ def load(target: str, search_path: Iterable[str] = ()) -> Any:
 def install(
     con: duckdb.DuckDBPyConnection, functions: Sequence[FunctionDef], search_path: Iterable[str] = ()
 ) -> None:
-    """Make ``functions`` callable by name in ``con``'s SQL."""
+    """Make the scalar ones of ``functions`` callable by name in ``con``'s SQL (table and
+    aggregate functions are called by their operators, not by DuckDB)."""
     paths = tuple(search_path)
     for fdef in functions:
+        if fdef.kind != "scalar":
+            continue
         obj = load(fdef.target or "", paths)
         con.create_function(
             fdef.name,
@@ -141,7 +144,7 @@ def make_vectorized(fdef: FunctionDef, obj: Any) -> Callable[..., pa.Array]:
         try:
             out = func(*args)
         except Exception as e:
-            raise _failed(fdef, e, _first_rows(arrays)) from None
+            raise function_failed(fdef, e, _first_rows(arrays)) from None
         return _as_column(fdef, out, result_type, len(arrays[0]) if arrays else None)
 
     return vectorized
@@ -158,7 +161,7 @@ def _row_loop(
             # failing row is the next one, found without calling the function again
             out.extend(map(func, *lists))
         except Exception as e:
-            raise _failed(fdef, e, repr(tuple(col[len(out)] for col in lists))) from None
+            raise function_failed(fdef, e, repr(tuple(col[len(out)] for col in lists))) from None
         return _as_column(fdef, out, result_type, None)
 
     return rows
@@ -177,13 +180,13 @@ def _as_column(fdef: FunctionDef, out: Any, result_type: pa.DataType, length: in
         if out.type != result_type:
             out = out.cast(result_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
-        raise _failed_type(fdef, str(e)) from None
+        raise wrong_result(fdef, str(e)) from None
     if length is not None and len(out) != length:
-        raise _failed_type(fdef, f"{len(out)} values came back for {length} rows")
+        raise wrong_result(fdef, f"{len(out)} values came back for {length} rows")
     return out
 
 
-def _failed_type(fdef: FunctionDef, why: str) -> FunctionFailedError:
+def wrong_result(fdef: FunctionDef, why: str) -> FunctionFailedError:
     err = FunctionFailedError(
         f"function {fdef.name} returned a value that is not {fdef.result_type.sql()}: {why}",
         hint=f"its declared signature is {fdef.signature()}",
@@ -191,7 +194,7 @@ def _failed_type(fdef: FunctionDef, why: str) -> FunctionFailedError:
     return _record(err)
 
 
-def _failed(fdef: FunctionDef, e: BaseException, inputs: str) -> FunctionFailedError:
+def function_failed(fdef: FunctionDef, e: BaseException, inputs: str) -> FunctionFailedError:
     tb = e.__traceback__.tb_next if e.__traceback__ is not None else None  # cut our own frame
     own = "".join(traceback.format_exception(type(e), e, tb)).rstrip()
     err = FunctionFailedError(f"function {fdef.name} raised {type(e).__name__} on input {inputs}:\n{own}")

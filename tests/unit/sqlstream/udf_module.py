@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sqlstream.udf import udf
+from sqlstream.udf import TableFunction, udf, udtf
 
 
 @udf(result_type="BIGINT")
@@ -49,3 +49,27 @@ NOT_A_FUNCTION = 3
 def short(v: pa.Array) -> pa.Array:
     """Vectorized, but returns one value too few."""
     return v.slice(1)
+
+
+@udtf(result_types=["STRING", "INT"])
+def split_words(line: str):  # type: ignore[no-untyped-def]
+    """A generator: one row (word, length) per word; no row for NULL or an empty line."""
+    if line:
+        for w in line.split(" "):
+            yield w, len(w)
+
+
+class Repeat(TableFunction):
+    """A TableFunction class: ``n`` copies of ``v`` (a one-column function yields plain values)."""
+
+    def eval(self, v: int, n: int):  # type: ignore[no-untyped-def]
+        for _ in range(n):
+            yield v
+
+
+replicate = udtf(Repeat(), result_types="BIGINT")
+
+
+@udtf(input_types=["BIGINT"], result_types=["BIGINT", "BIGINT"])
+def bad_rows(v):  # type: ignore[no-untyped-def]
+    yield (v,)
