@@ -160,8 +160,13 @@ class _Analysis:
             inner = self.walk(node.input)
             if node.window is not None and node.window.proctime:
                 self.fail(f"a processing-time {node.window.type.upper()} window fires by the clock")
+            for a in node.aggs:
+                if a.function is not None and not a.function.deterministic:
+                    self.fail(f"the aggregate function {a.function.name}() is declared deterministic=False")
             why = _uses_tainted(
-                [exp.column(k) for k in node.keys] + [e for a in node.aggs for e in (a.arg, a.filter)], inner
+                [exp.column(k) for k in node.keys]
+                + [e for a in node.aggs for e in (a.arg, a.filter, *a.args)],
+                inner,
             )
             if why:
                 self.fail(f"the aggregation's keys or arguments are not replayable: {why}")

@@ -64,7 +64,9 @@ def describe_window(w: Window) -> str:
 
 
 def describe_agg(a: AggCall) -> str:
-    if a.func == "count_star":
+    if a.func == "udaf":
+        call = f"{a.function}({', '.join(a.args)})"
+    elif a.func == "count_star":
         call = "COUNT(*)"
     else:
         call = f"{a.func.upper()}({'DISTINCT ' if a.distinct else ''}{a.arg})"

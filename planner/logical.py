@@ -106,6 +106,8 @@ class LogicalAgg:
     text: str = ""  # e.g. "SUM(price)", for EXPLAIN
     line: int | None = None  # where it was written
     col: int | None = None
+    function: FunctionDef | None = None  # func "udaf": the Python aggregate function
+    args: tuple[exp.Expr, ...] = ()  # func "udaf": its arguments
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ class WatermarkSpec:
 
 @dataclass(frozen=True)
 class AggCall:
-    """One aggregate: ``func`` in count, count_star, sum, min, max, avg; ``arg`` and
+    """One aggregate: ``func`` in count, count_star, sum, min, max, avg, or udaf (the
+    plan's Python aggregate ``function``, called with ``args``); ``arg``, ``args`` and
     ``filter`` are DuckDB SQL over the input; ``type`` is the Flink result type."""
 
     name: str
@@ -116,6 +117,8 @@ class AggCall:
     type: str
     distinct: bool = False
     filter: str | None = None
+    function: str | None = None
+    args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ from planner.physical import (
     WindowAssignSpec,
 )
 from planner.typecheck import make_cast, wider
+from planner.udf import check_python_aggregates
 
 
 def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mapping[str, str]) -> Guarantee:
@@ -280,9 +281,12 @@ class PhysicalPlanner:
                 type=a.type.sql(),
                 distinct=a.distinct,
                 filter=codegen.to_duckdb(a.filter, lookup) if a.filter is not None else None,
+                function=a.function.name if a.function is not None else None,
+                args=tuple(codegen.to_duckdb(e, lookup) for e in a.args),
             )
             for a in node.aggs
         )
+        check_python_aggregates(node, child.changelog != ChangelogMode.INSERT_ONLY)
         p = self.default_parallelism if node.keys else 1
         edge = self._edge(child, p, node.keys)
         if node.window is not None:

@@ -17,6 +17,7 @@ from catalog.functions import FunctionDef
 from catalog.store import Catalog
 from planner.errors import PlanError
 from planner.functions import FUNCTIONS, STRUCTURAL, UNSUPPORTED
+from planner.logical import Aggregate
 from planner.parse import parse_expression
 
 KEY = "udf"
@@ -48,9 +49,11 @@ def mark_call(node: exp.Expr, catalog: Catalog) -> exp.Expr:
 def used_functions(plan_text: str, catalog: Catalog) -> tuple[FunctionDef, ...]:
     """The catalog's functions that a plan's DuckDB SQL calls (the runtime registers only
     those, so a job never imports the module of a function it does not use)."""
-    return tuple(
-        f for f in catalog.functions() if re.search(rf"\b{re.escape(f.name)}\s*\(", plan_text, re.IGNORECASE)
-    )
+    def called(name: str) -> bool:  # in an expression, or named by an operator's spec
+        n = re.escape(name)
+        return re.search(rf'\b{n}\s*\(|"function":\s*"{n}"', plan_text, re.IGNORECASE) is not None
+
+    return tuple(f for f in catalog.functions() if called(f.name))
 
 
 def check_name(name: str) -> None:
@@ -84,3 +87,16 @@ def check_arity(fdef: FunctionDef, args: list[exp.Expr]) -> None:
             f"function {fdef.name} takes {len(fdef.input_types)} argument(s), got {len(args)}",
             hint=f"its signature is {fdef.signature()}",
         )
+
+
+def check_python_aggregates(node: Aggregate, updating_input: bool) -> None:
+    """Refuse, by name and position, a Python aggregate over an updating input that has no
+    ``retract`` (Flink refuses it too): it could not take a -U/-D row back out."""
+    for a in node.aggs:
+        f = a.function
+        if f is not None and updating_input and not f.retract:
+            raise PlanError(
+                f"aggregate function {f.name} has no retract method, so it cannot aggregate an "
+                "updating input (-U/-D rows)",
+                hint="define retract(accumulator, *args) on it, as Flink requires",
+            ).with_position(a.line, a.col)

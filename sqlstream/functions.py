@@ -97,6 +97,9 @@ def describe(catalog: Catalog, name: str) -> Result:
         ("is deterministic", f.deterministic),
         ("signature", f.signature()),
     ]
+    if f.kind == "aggregate":
+        rows.append(("accumulator type", f.accumulator_type.sql() if f.accumulator_type else "<pickled>"))
+        rows.append(("can retract", f.retract))
     return Result.table(["info name", "info value"], rows)
 
 

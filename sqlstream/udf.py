@@ -179,14 +179,14 @@ class TableFunctionWrapper:
 
 
 class AggregateFunctionWrapper:
-    """An aggregate function with its declared SQL signature. ``func_type='pandas'``
-    wraps a plain function from pandas Series to one value (a vectorized aggregate)."""
+    """An aggregate function with its declared SQL signature (PyFlink's
+    ``UserDefinedAggregateFunctionWrapper``)."""
 
     kind = "aggregate"
 
     def __init__(
         self,
-        func: AggregateFunction | type | Callable[..., Any],
+        func: AggregateFunction | type,
         input_types: Sequence[TypeLike] | None,
         result_type: TypeLike | None,
         accumulator_type: TypeLike | None,
@@ -194,14 +194,16 @@ class AggregateFunctionWrapper:
         deterministic: bool,
         name: str | None,
     ) -> None:
-        if func_type not in ("general", "pandas"):
-            raise UdfError(f"an aggregate function's func_type is 'general' or 'pandas', not {func_type!r}")
+        if func_type != "general":
+            raise UdfError(
+                f"aggregate functions of func_type {func_type!r} (vectorized) are not supported yet",
+                hint="subclass sqlstream.udf.AggregateFunction",
+            )
         self.function = func() if isinstance(func, type) else func
-        if func_type == "general" and not isinstance(self.function, AggregateFunction):
+        if not isinstance(self.function, AggregateFunction):
             raise UdfError(
                 f"{self.function!r} is not an AggregateFunction",
-                hint="subclass sqlstream.udf.AggregateFunction, or pass func_type='pandas' for a "
-                "function over whole columns",
+                hint="subclass sqlstream.udf.AggregateFunction (create_accumulator, accumulate, get_value)",
             )
         self.func_type = func_type
         self.input_types = None if input_types is None else tuple(_sql_type(t) for t in input_types)
@@ -248,7 +250,7 @@ def udtf(
 
 
 def udaf(
-    f: AggregateFunction | type | Callable[..., Any] | None = None,
+    f: AggregateFunction | type | None = None,
     input_types: Sequence[TypeLike] | TypeLike | None = None,
     result_type: TypeLike | None = None,
     accumulator_type: TypeLike | None = None,
@@ -257,11 +259,12 @@ def udaf(
     func_type: str = "general",
 ) -> Any:
     """Declare an aggregate function, as PyFlink's ``pyflink.table.udf.udaf`` does: an
-    :class:`AggregateFunction` (instance or class), or with ``func_type='pandas'`` a
-    function from whole columns (pandas Series) to one value."""
+    :class:`AggregateFunction` (instance or class) with its input, result and accumulator
+    types (read from ``accumulate``'s and ``get_value``'s annotations when not declared).
+    PyFlink's vectorized ``func_type='pandas'`` aggregates are refused (not yet)."""
     inputs = [input_types] if isinstance(input_types, str | DataType) else input_types
 
-    def wrap(fn: AggregateFunction | type | Callable[..., Any]) -> AggregateFunctionWrapper:
+    def wrap(fn: AggregateFunction | type) -> AggregateFunctionWrapper:
         return AggregateFunctionWrapper(
             fn, inputs, result_type, accumulator_type, func_type, deterministic is not False, name
         )
@@ -286,14 +289,11 @@ def signature(fn: Any) -> tuple[tuple[DataType, ...], DataType, str, bool]:
     elif isinstance(fn, AggregateFunctionWrapper):
         declared_in, declared_out = fn.input_types, fn.result_type
         func_type, deterministic, name = fn.func_type, fn.deterministic, fn.name
-        if isinstance(fn.function, AggregateFunction):
-            func, skip = fn.function.accumulate, 1
-            if declared_out is None:
-                declared_out = _annotated(
-                    typing.get_type_hints(fn.function.get_value).get("return"), f"the result of {name}"
-                )
-        else:
-            func = fn.function
+        func, skip = fn.function.accumulate, 1
+        if declared_out is None:
+            declared_out = _annotated(
+                typing.get_type_hints(fn.function.get_value).get("return"), f"the result of {name}"
+            )
     elif callable(fn):
         func, declared_in, declared_out = fn, None, None
         func_type, deterministic, name = "general", True, getattr(fn, "__name__", repr(fn))

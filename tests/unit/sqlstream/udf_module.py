@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sqlstream.udf import TableFunction, udf, udtf
+from sqlstream.udf import AggregateFunction, TableFunction, udaf, udf, udtf
 
 
 @udf(result_type="BIGINT")
@@ -73,3 +73,43 @@ replicate = udtf(Repeat(), result_types="BIGINT")
 @udtf(input_types=["BIGINT"], result_types=["BIGINT", "BIGINT"])
 def bad_rows(v):  # type: ignore[no-untyped-def]
     yield (v,)
+
+
+class WeightedAvg(AggregateFunction):
+    """PyFlink's documentation example: the weighted average of ``value`` by ``weight``,
+    with retract, so it runs over an updating input too. The accumulator is a list."""
+
+    def create_accumulator(self):  # type: ignore[no-untyped-def]
+        return [0, 0]
+
+    def accumulate(self, accumulator, value: int, weight: int) -> None:  # type: ignore[no-untyped-def]
+        accumulator[0] += value * weight
+        accumulator[1] += weight
+
+    def retract(self, accumulator, value: int, weight: int) -> None:  # type: ignore[no-untyped-def]
+        accumulator[0] -= value * weight
+        accumulator[1] -= weight
+
+    def get_value(self, accumulator) -> float | None:  # type: ignore[no-untyped-def]
+        return None if accumulator[1] == 0 else accumulator[0] / accumulator[1]
+
+
+weighted_avg = udaf(WeightedAvg(), result_type="DOUBLE", accumulator_type="ARRAY<BIGINT>")
+
+
+class Concat(AggregateFunction):
+    """No retract: refused over an updating input. Keeps the order rows arrived in."""
+
+    def create_accumulator(self):  # type: ignore[no-untyped-def]
+        return []
+
+    def accumulate(self, accumulator, s: str) -> None:  # type: ignore[no-untyped-def]
+        if s is not None:
+            accumulator.append(s)
+
+    def get_value(self, accumulator) -> str:  # type: ignore[no-untyped-def]
+        return "|".join(accumulator)
+
+
+concat_all = udaf(Concat(), result_type="STRING")
+

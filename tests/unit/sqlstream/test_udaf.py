@@ -1,0 +1,188 @@
+"""Aggregate functions in SQL, as a user writes them: PyFlink's AggregateFunction shape
+(create_accumulator, accumulate, retract, get_value) declared with ``@udaf``, in GROUP BY
+beside the built-in aggregates, over an updating input (with retract; refused by name
+without it) and in window aggregations."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sqlstream
+from catalog.errors import SqlStreamError
+from sqlstream.udf import AggregateFunction, UdfError, signature, udaf
+from tests.unit.runtime.test_join_oracle import SETTINGS, applied, left_rows, session, write_table
+
+MOD = "tests.unit.sqlstream.udf_module"
+NUMS = """CREATE TABLE nums (v BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '40',
+  'fields.v.kind' = 'sequence', 'fields.v.start' = '1', 'fields.v.end' = '40')"""
+EV = """CREATE TABLE ev (v BIGINT, ts AS TO_TIMESTAMP_LTZ(v * 1000, 3), WATERMARK FOR ts AS ts) WITH (
+  'connector' = 'datagen', 'number-of-rows' = '30', 'fields.v.kind' = 'sequence', 'fields.v.start' = '0',
+  'fields.v.end' = '29')"""
+
+
+@pytest.fixture
+def s():  # type: ignore[no-untyped-def]
+    session = sqlstream.connect()
+    session.execute(NUMS)
+    session.execute(EV)
+    for name in ("weighted_avg", "concat_all"):
+        session.execute(f"CREATE TEMPORARY FUNCTION {name} AS '{MOD}.{name}' LANGUAGE PYTHON")
+    yield session
+    session.close()
+
+
+class Total(AggregateFunction):
+    def create_accumulator(self):  # type: ignore[no-untyped-def]
+        return [0]
+
+    def accumulate(self, acc, v: int) -> None:  # type: ignore[no-untyped-def]
+        acc[0] += v
+
+    def get_value(self, acc) -> int:  # type: ignore[no-untyped-def]
+        return acc[0]
+
+
+# ---- declaring -------------------------------------------------------------------------
+
+
+def test_types_come_from_accumulate_and_get_value_annotations() -> None:
+    inputs, result, _, _ = signature(udaf(Total()))
+    assert [t.sql() for t in inputs] == ["BIGINT"] and result.sql() == "BIGINT"
+
+
+def test_describe_function_shows_an_aggregate(s: sqlstream.Session) -> None:
+    info = dict(s.execute("DESCRIBE FUNCTION weighted_avg").rows)
+    assert info["kind"] == "AGGREGATE" and info["signature"] == "weighted_avg(BIGINT, BIGINT) -> DOUBLE"
+    assert info["accumulator type"] == "ARRAY<BIGINT>"
+
+
+def test_what_is_not_an_aggregate_function_is_refused() -> None:
+    with pytest.raises(UdfError, match="is not an AggregateFunction"):
+        udaf(lambda v: v, result_type="BIGINT")
+    with pytest.raises(UdfError, match=r"func_type 'pandas' .* not supported yet"):
+        udaf(Total(), func_type="pandas")
+
+
+# ---- GROUP BY --------------------------------------------------------------------------
+
+
+def test_group_by_beside_built_in_aggregates(s: sqlstream.Session) -> None:
+    rows = s.sql(
+        "SELECT MOD(v, 3) AS k, weighted_avg(v, v) AS wa, COUNT(*) AS c, SUM(v) AS sv "
+        "FROM nums GROUP BY MOD(v, 3)"
+    ).fetchall()
+    expected = duckdb.sql(
+        "SELECT v % 3, sum(v * v) / sum(v), count(*), sum(v) FROM range(1, 41) t(v) GROUP BY ALL"
+    ).fetchall()
+    assert sorted((k, round(w, 9), c, sv) for k, w, c, sv in rows) == sorted(
+        (k, round(w, 9), c, sv) for k, w, c, sv in expected
+    )
+
+
+def test_a_global_aggregate_and_filter_and_having(s: sqlstream.Session) -> None:
+    rows = s.sql(
+        "SELECT concat_all(CAST(v AS STRING)) FILTER (WHERE v < 4) AS c, weighted_avg(v, 1) AS a FROM nums "
+        "HAVING COUNT(*) > 1"
+    ).fetchall()
+    assert rows == [("1|2|3", 20.5)]
+
+
+def test_session_create_function_registers_an_aggregate(s: sqlstream.Session) -> None:
+    s.create_function("total", udaf(Total()))
+    assert s.sql("SELECT MOD(v, 2) AS k, total(v) AS t FROM nums GROUP BY MOD(v, 2)").fetchall() == [
+        (1, 400),
+        (0, 420),
+    ]
+
+
+INNER = "(SELECT k, SUM(v) AS s, COUNT(*) AS n FROM l GROUP BY k)"
+
+
+@settings(SETTINGS, max_examples=8)
+@given(rows=left_rows, parallelism=st.sampled_from([1, 2]), batch=st.integers(1, 6))
+def test_over_an_updating_input_retract_takes_rows_back_out(
+    rows: list[tuple[Any, ...]], parallelism: int, batch: int
+) -> None:
+    """weighted_avg(s, n) over the changing results of an inner GROUP BY equals DuckDB's
+    answer over the final inner results."""
+    query = f"SELECT n % 2 AS p, weighted_avg(s, n) AS w, COUNT(*) AS c FROM {INNER} g GROUP BY n % 2"
+    duck = f"SELECT n % 2, sum(s * n) / sum(n), count(*) FROM {INNER} g GROUP BY n % 2"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_table(root, "l", ("k", "v"), rows)
+        write_table(root, "r", ("k", "w"), [])
+        sess = session(root, parallelism, batch)
+        try:
+            sess.execute(f"CREATE TEMPORARY FUNCTION weighted_avg AS '{MOD}.weighted_avg' LANGUAGE PYTHON")
+            log = [
+                (k, (p, round(w, 9) if w is not None else None, c))
+                for k, (p, w, c) in sess.sql(query).changelog()
+            ]
+        finally:
+            sess.close()
+    con = duckdb.connect()
+    schema = pa.schema([("k", pa.int64()), ("v", pa.int64())])
+    con.register("l", pa.table({"k": [r[0] for r in rows], "v": [r[1] for r in rows]}, schema=schema))
+    expected = Counter((p, round(w, 9) if w is not None else None, c) for p, w, c in con.sql(duck).fetchall())
+    assert applied(iter(log)) == expected
+
+
+def test_without_retract_an_updating_input_is_refused_by_name(s: sqlstream.Session) -> None:
+    with pytest.raises(SqlStreamError, match="concat_all has no retract method") as info:
+        s.execute(
+            "SELECT c, concat_all(CAST(k AS STRING)) FROM "
+            "(SELECT MOD(v, 3) AS k, COUNT(*) AS c FROM nums GROUP BY MOD(v, 3)) GROUP BY c"
+        )
+    assert (info.value.line, info.value.col) == (1, 11)
+
+
+def test_an_exception_inside_names_the_function_and_the_input(s: sqlstream.Session) -> None:
+    class Picky(Total):
+        def accumulate(self, acc, v: int) -> None:  # type: ignore[no-untyped-def]
+            if v == 7:
+                raise ValueError("no sevens")
+            acc[0] += v
+
+    s.create_function("picky", udaf(Picky()))
+    with pytest.raises(SqlStreamError, match=r"function picky raised ValueError on input \(7,\)"):
+        s.sql("SELECT picky(v) AS p FROM nums").fetchall()
+
+
+def test_distinct_and_use_in_where_are_refused(s: sqlstream.Session) -> None:
+    with pytest.raises(SqlStreamError, match="DISTINCT in a call of the aggregate function concat_all"):
+        s.execute("SELECT concat_all(DISTINCT CAST(v AS STRING)) FROM nums")
+    with pytest.raises(SqlStreamError, match="aggregate functions are not allowed in WHERE"):
+        s.execute("SELECT v FROM nums WHERE weighted_avg(v, v) > 1")
+
+
+# ---- windows ---------------------------------------------------------------------------
+
+
+def test_in_a_tumbling_window_in_arrival_order(s: sqlstream.Session) -> None:
+    rows = s.sql(
+        "SELECT window_start, concat_all(CAST(v AS STRING)) AS c, weighted_avg(v, 1) AS w, COUNT(*) AS n "
+        "FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end"
+    ).fetchall()
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("|".join(str(v) for v in range(lo, lo + 10)), lo + 4.5, 10) for lo in (0, 10, 20)
+    ]
+
+
+def test_in_a_hopping_window(s: sqlstream.Session) -> None:
+    rows = s.sql(
+        "SELECT window_start, weighted_avg(v, v) AS w FROM TABLE(HOP(TABLE ev, DESCRIPTOR(ts), "
+        "INTERVAL '10' SECOND, INTERVAL '20' SECOND)) GROUP BY window_start, window_end"
+    ).fetchall()
+    assert len(rows) == 4
+    got = {r[0].second + 60 * r[0].minute: round(r[1], 9) for r in rows if r[0].year == 1970}
+    assert got[0] == round(sum(v * v for v in range(20)) / sum(range(20)), 9)
+    assert got[10] == round(sum(v * v for v in range(10, 30)) / sum(range(10, 30)), 9)
