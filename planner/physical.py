@@ -63,6 +63,15 @@ LATE_ROWS_FIELDS = (
     Field("watermark_time", "TIMESTAMP(3)"),
     Field("row_json", "STRING"),
 )
+UDF_ERRORS_OUTPUT = 2
+# The columns of the output of rows a Python function raised on (``planner.udf_errors``):
+# the operator, the function, the operator's input row as JSON, the error and its traceback.
+UDF_ERRORS_FIELDS = (
+    Field("operator", "STRING"),
+    Field("function", "STRING"),
+    Field("input", "STRING"),
+    Field("error", "STRING"),
+)
 
 
 # ---- operator specs ---------------------------------------------------------------------

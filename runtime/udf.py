@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import sys
 import threading
 import traceback
@@ -29,6 +30,7 @@ import pyarrow as pa
 
 from catalog.errors import SqlStreamError
 from catalog.functions import FunctionDef
+from planner.physical import ROW_KIND_COLUMN, UDF_ERRORS_FIELDS, UDF_ERRORS_OUTPUT, PhysicalPlan
 from runtime.arrow_types import to_arrow
 
 _PYTHON_OBJECT = "python-object:"
@@ -43,6 +45,33 @@ class FunctionLoadError(SqlStreamError):
 
 class FunctionFailedError(SqlStreamError):
     """A user function raised, or returned something its declared type cannot hold."""
+
+    function = ""  # its name
+
+
+def dead_letters(
+    operator: str, failed: Sequence[tuple[pa.RecordBatch, FunctionFailedError]]
+) -> pa.RecordBatch:
+    """The udf-errors output (``planner/udf_errors.py``) for input rows (one-row batches)
+    a function failed on: the operator, the function, the row as JSON and the error."""
+    rows = [
+        json.dumps({k: v for k, v in b.to_pylist()[0].items() if k != ROW_KIND_COLUMN}, default=str)
+        for b, _ in failed
+    ]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([operator] * len(failed), pa.string()),
+            pa.array([e.function for _, e in failed], pa.string()),
+            pa.array(rows, pa.string()),
+            pa.array([e.message for _, e in failed], pa.string()),
+        ],
+        names=[f.name for f in UDF_ERRORS_FIELDS],
+    )
+
+
+def keeps_errors(node_id: int, plan: PhysicalPlan) -> bool:
+    """Whether a side sink reads the node's udf-errors output (``table.exec.udf-errors.sink``)."""
+    return any(e.source == node_id and e.output == UDF_ERRORS_OUTPUT for n in plan.nodes for e in n.inputs)
 
 
 def hold(obj: Any) -> str:
@@ -116,11 +145,9 @@ def failure_in(error: BaseException) -> FunctionFailedError | None:
     """The user function's failure that a DuckDB error carries: DuckDB hands the caller only
     the message text, the job reports the typed error (with its hint) instead."""
     text = str(error)
-    with _lock:
-        for message, failure in _failures.items():
-            if message in text:
-                return failure
-    return None
+    with _lock:  # the first one the text quotes (a chained error quotes older ones after it)
+        found = [(text.find(m), f) for m, f in _failures.items() if m in text]
+    return min(found, key=lambda x: x[0])[1] if found else None
 
 
 def _record(err: FunctionFailedError) -> FunctionFailedError:
@@ -191,6 +218,7 @@ def wrong_result(fdef: FunctionDef, why: str) -> FunctionFailedError:
         f"function {fdef.name} returned a value that is not {fdef.result_type.sql()}: {why}",
         hint=f"its declared signature is {fdef.signature()}",
     )
+    err.function = fdef.name
     return _record(err)
 
 
@@ -198,6 +226,7 @@ def function_failed(fdef: FunctionDef, e: BaseException, inputs: str) -> Functio
     tb = e.__traceback__.tb_next if e.__traceback__ is not None else None  # cut our own frame
     own = "".join(traceback.format_exception(type(e), e, tb)).rstrip()
     err = FunctionFailedError(f"function {fdef.name} raised {type(e).__name__} on input {inputs}:\n{own}")
+    err.function = fdef.name
     return _record(err)
 
 

@@ -21,11 +21,11 @@ import pyarrow.compute as pc
 from catalog.config import python_search_path
 from catalog.functions import FunctionDef
 from catalog.types import parse_type
-from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CorrelateSpec
+from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, UDF_ERRORS_OUTPUT, CorrelateSpec
 from runtime import udf
 from runtime.arrow_types import to_arrow
 from runtime.batches import output_schema
-from runtime.messages import Message
+from runtime.messages import Message, SideOutput
 from runtime.operator import Operator
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
@@ -54,6 +54,8 @@ class CorrelateOp(Operator):
             if callable(getattr(self.function, "open", None)):
                 self.function.open(None)
             self.call: Callable[..., Iterable[Any] | None] = getattr(wrapper, "eval", wrapper)
+        self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
+        self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []
 
     @property
     def config(self) -> dict[str, str]:
@@ -75,7 +77,7 @@ class CorrelateOp(Operator):
         if self.fdef is None:
             parents, columns = _unnest(args[0], len(self.types))
         else:
-            parents, columns = self._call_rows(args)
+            parents, columns = self._call_rows(batch, args)
         if self.spec.join_type == "left":
             parents, columns = _pad(parents, columns, batch.num_rows)
         if len(parents) == 0:
@@ -87,24 +89,25 @@ class CorrelateOp(Operator):
             out.append(batch.column(ROW_KIND_COLUMN).take(index))
         return pa.RecordBatch.from_arrays(out, schema=self.schema)
 
-    def _call_rows(self, args: list[pa.Array]) -> tuple[np.ndarray, list[pa.Array]]:
+    def _call_rows(self, batch: pa.RecordBatch, args: list[pa.Array]) -> tuple[np.ndarray, list[pa.Array]]:
         """The Python function once per row: each yielded row, and the input row it came from."""
         assert self.fdef is not None
         fdef, call, width = self.fdef, self.call, len(self.types)
         lists = [a.to_pylist() for a in args]
         parents: list[int] = []
         rows: list[Any] = []
-        i = -1
-        try:
-            for i, values in enumerate(zip(*lists)):
-                produced = call(*values)
-                if produced is None:
-                    continue
-                for row in produced:
+        for i, values in enumerate(zip(*lists)):
+            start = len(rows)
+            try:
+                for row in call(*values) or ():
                     parents.append(i)
                     rows.append(row)
-        except Exception as e:
-            raise udf.function_failed(fdef, e, repr(tuple(col[i] for col in lists))) from None
+            except Exception as e:
+                failure = udf.function_failed(fdef, e, repr(values))
+                if not self.keeps_errors:
+                    raise failure from None
+                del parents[start:], rows[start:]  # what it yielded before raising
+                self.failed.append((batch.slice(i, 1), failure))
         if width == 1:
             rows = [r[0] if isinstance(r, tuple | list) and len(r) == 1 else r for r in rows]
             values_by_column: list[Any] = [rows]
@@ -126,7 +129,13 @@ class CorrelateOp(Operator):
             out = self._process(batch)  # UNNEST of a column: a few Arrow kernels
         else:
             out = await self.ctx.run(self._process, batch)
-        return [out] if out is not None else []
+        messages: list[Message] = [out] if out is not None else []
+        if self.failed:
+            failed, self.failed = self.failed, []
+            self.metrics.udf_errors += len(failed)
+            name = f"Correlate#{self.node.id}"
+            messages.append(SideOutput(udf.dead_letters(name, failed), UDF_ERRORS_OUTPUT))
+        return messages
 
     async def close(self) -> None:
         con = getattr(self, "con", None)

@@ -113,3 +113,11 @@ class Concat(AggregateFunction):
 
 concat_all = udaf(Concat(), result_type="STRING")
 
+
+
+@udf(result_type="BIGINT")
+def fails_on_thousands(v: int) -> int:
+    """Raises on every multiple of 1000: the rows the udf-errors tests expect in their table."""
+    if v % 1000 == 0:
+        raise ValueError(f"{v} is a round number")
+    return v * 2
