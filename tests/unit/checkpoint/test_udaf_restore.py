@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
-
-import duckdb
-import pyarrow as pa
 
 from catalog.connectors import ChangelogMode
 from catalog.functions import FunctionDef
 from catalog.types import parse_type
 from planner.physical import AggCall, Edge, Field, GroupAggregateSpec, Node, Partitioning, PhysicalPlan
-from runtime.checkpoint.control import Restored, key_filter
 from runtime.connectors.base import SubtaskContext
 from runtime.metrics import OperatorMetrics
 from runtime.operator import OperatorContext
 from runtime.operators.group_aggregate import GroupAggregateOp
 from runtime.state.duckdb_state import write_snapshot
-from tests.unit.checkpoint.test_group_value_counts import SRC, batch, feed
+from tests.unit.checkpoint.test_group_value_counts import SRC, batch, feed, restored_at_two
 
 WAVG = FunctionDef(
     "weighted_avg",
@@ -63,16 +58,6 @@ def test_accumulators_survive_a_restore_at_another_parallelism(tmp_path: Path) -
     # (5*5 + 3*3 + 4*4) / (5 + 3 + 4) after -3, -9, +4: the retractions took their rows out
     assert sorted(r for r in expected if r[-1] == 2) == [(k, 50 / 12, 3, 2) for k in range(6)]
 
-    got: list[tuple[Any, ...]] = []
-    for j in range(2):
-        op = group_op(j, 2)
-        where = key_filter(NODE, 2, j)
-        asyncio.run(op.restore(Restored(1, files=[tmp_path / "s.duckdb"], key_filter=where)))
-        asyncio.run(op.open())
-        con = duckdb.connect()
-        con.register("b", pa.Table.from_batches([THEN]))
-        mine = con.sql(f"SELECT * FROM b WHERE {where}").to_arrow_table().to_batches()
-        got += [r for b in mine for r in feed(op, b)]
-        asyncio.run(op.close())
+    got = restored_at_two(group_op, NODE, tmp_path / "s.duckdb", THEN)
     asyncio.run(whole.close())
     assert sorted(got, key=str) == sorted(expected, key=str)

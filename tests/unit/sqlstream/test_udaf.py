@@ -5,13 +5,10 @@ without it) and in window aggregations."""
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +16,8 @@ from hypothesis import strategies as st
 import sqlstream
 from catalog.errors import SqlStreamError
 from sqlstream.udf import AggregateFunction, UdfError, signature, udaf
-from tests.unit.runtime.test_join_oracle import SETTINGS, applied, left_rows, session, write_table
+from tests.unit.runtime.test_join_oracle import SETTINGS, applied, left_rows
+from tests.unit.sqlstream.test_udtf import changelog_and_duckdb
 
 MOD = "tests.unit.sqlstream.udf_module"
 NUMS = """CREATE TABLE nums (v BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '40',
@@ -116,23 +114,13 @@ def test_over_an_updating_input_retract_takes_rows_back_out(
     answer over the final inner results."""
     query = f"SELECT n % 2 AS p, weighted_avg(s, n) AS w, COUNT(*) AS c FROM {INNER} g GROUP BY n % 2"
     duck = f"SELECT n % 2, sum(s * n) / sum(n), count(*) FROM {INNER} g GROUP BY n % 2"
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        write_table(root, "l", ("k", "v"), rows)
-        write_table(root, "r", ("k", "w"), [])
-        sess = session(root, parallelism, batch)
-        try:
-            sess.execute(f"CREATE TEMPORARY FUNCTION weighted_avg AS '{MOD}.weighted_avg' LANGUAGE PYTHON")
-            log = [
-                (k, (p, round(w, 9) if w is not None else None, c))
-                for k, (p, w, c) in sess.sql(query).changelog()
-            ]
-        finally:
-            sess.close()
-    con = duckdb.connect()
-    schema = pa.schema([("k", pa.int64()), ("v", pa.int64())])
-    con.register("l", pa.table({"k": [r[0] for r in rows], "v": [r[1] for r in rows]}, schema=schema))
-    expected = Counter((p, round(w, 9) if w is not None else None, c) for p, w, c in con.sql(duck).fetchall())
+    log, answer = changelog_and_duckdb(rows, parallelism, batch, "weighted_avg", query, duck)
+
+    def rounded(p: Any, w: float | None, c: int) -> tuple[Any, ...]:
+        return (p, None if w is None else round(w, 9), c)
+
+    log = [(kind, rounded(*row)) for kind, row in log]
+    expected = Counter(rounded(*row) for row in answer)
     assert applied(iter(log)) == expected
 
 

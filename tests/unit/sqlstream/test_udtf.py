@@ -150,20 +150,30 @@ QUERIES = (
 def test_over_an_updating_input_each_retraction_retracts_the_rows_it_gave(
     query: str, duck: str, rows: list[tuple[Any, ...]], parallelism: int, batch: int
 ) -> None:
+    log, expected = changelog_and_duckdb(rows, parallelism, batch, "replicate", query, duck)
+    assert applied(iter(log)) == Counter(expected)  # applied() checks each retraction
+
+
+def changelog_and_duckdb(
+    rows: list[tuple[Any, ...]], parallelism: int, batch: int, function: str, query: str, duck: str
+) -> tuple[list[tuple[int, tuple[Any, ...]]], list[tuple[Any, ...]]]:
+    """``query`` over table ``l`` (k, v) of ``rows`` through the Session, with ``function``
+    of this package's UDF module created, in batches of ``batch`` rows at ``parallelism``;
+    and DuckDB's answer to ``duck`` over the same rows."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_table(root, "l", ("k", "v"), rows)
         write_table(root, "r", ("k", "w"), [])
         sess = session(root, parallelism, batch)
         try:
-            sess.execute(f"CREATE TEMPORARY FUNCTION replicate AS '{MOD}.replicate' LANGUAGE PYTHON")
+            sess.execute(f"CREATE TEMPORARY FUNCTION {function} AS '{MOD}.{function}' LANGUAGE PYTHON")
             log = list(sess.sql(query).changelog())
         finally:
             sess.close()
     con = duckdb.connect()
     schema = pa.schema([("k", pa.int64()), ("v", pa.int64())])
     con.register("l", pa.table({"k": [r[0] for r in rows], "v": [r[1] for r in rows]}, schema=schema))
-    assert applied(iter(log)) == Counter(con.sql(duck).fetchall())  # applied() checks each retraction
+    return log, con.sql(duck).fetchall()
 
 
 # ---- UNNEST ----------------------------------------------------------------------------
