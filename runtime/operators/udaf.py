@@ -92,12 +92,19 @@ class GroupPythonAggregates:
         n_keys = len(self.keys)
         data = [c.to_pylist() for c in rows.columns]
         key_rows = list(zip(*data[:n_keys])) if n_keys else [()] * rows.num_rows
-        accs: dict[tuple[Any, ...], list[Any]] = {}
+        stored: dict[tuple[Any, ...], list[Any]] = {}
         if has_state:
-            old = con.sql(self.old_sql).fetchall()
-            for row in old:
-                accs[tuple(row[:n_keys])] = [pickle.loads(b) if b is not None else None for b in row[n_keys:]]
-        first: dict[tuple[Any, ...], int] = {}
+            for row in con.sql(self.old_sql).fetchall():
+                blobs = row[n_keys:]
+                stored[tuple(row[:n_keys])] = [pickle.loads(b) if b is not None else None for b in blobs]
+        # each touched key's accumulators (in the order keys first appear), and each row's
+        touched: dict[tuple[Any, ...], list[Any]] = {}
+        of_row: list[list[Any]] = []
+        for key in key_rows:
+            accs = touched.get(key)
+            if accs is None:
+                accs = touched[key] = stored.get(key) or [None] * len(self.calls)
+            of_row.append(accs)
         adds = data[n_keys]
         pos = n_keys + 1
         for slot, (_, fdef, function) in enumerate(self.calls):
@@ -105,37 +112,32 @@ class GroupPythonAggregates:
             args = list(zip(*data[pos : pos + width])) if width else [()] * rows.num_rows
             keep = data[pos + width]
             pos += width + 1
-            create, accumulate = function.create_accumulator, function.accumulate
-            retract = getattr(function, "retract", None)
+            accumulate, retract = function.accumulate, getattr(function, "retract", None)
             r = -1
             try:
-                for r, key in enumerate(key_rows):
-                    first.setdefault(key, r)
-                    state = accs.setdefault(key, [None] * len(self.calls))
-                    if state[slot] is None:
-                        state[slot] = create()
-                    if not keep[r]:
-                        continue
-                    if adds[r]:
-                        accumulate(state[slot], *args[r])
-                    else:
-                        assert retract is not None  # the planner refuses it otherwise
-                        retract(state[slot], *args[r])
+                for accs in touched.values():
+                    if accs[slot] is None:
+                        accs[slot] = function.create_accumulator()
+                if all(adds) and all(keep):  # an insert-only batch without FILTER: the tight loop
+                    for r, (accs, a) in enumerate(zip(of_row, args)):  # noqa: B007 - r names a failing row
+                        accumulate(accs[slot], *a)
+                else:
+                    for r, (accs, a) in enumerate(zip(of_row, args)):
+                        if keep[r]:
+                            (accumulate if adds[r] else retract)(accs[slot], *a)  # type: ignore[misc]
             except Exception as e:
-                raise udf.function_failed(fdef, e, repr(args[r])) from None
-        return self._relation(rows, first, accs)
+                raise udf.function_failed(fdef, e, repr(args[r]) if r >= 0 else "()") from None
+        return self._relation(rows, touched)
 
-    def _relation(
-        self, rows: pa.Table, first: dict[tuple[Any, ...], int], accs: dict[tuple[Any, ...], list[Any]]
-    ) -> pa.Table:
-        touched = list(first)
-        index = pa.array([first[k] for k in touched], pa.int64())
-        arrays: list[pa.Array] = [rows.column(j).take(index) for j in range(len(self.keys))]
+    def _relation(self, rows: pa.Table, touched: dict[tuple[Any, ...], list[Any]]) -> pa.Table:
+        arrays: list[pa.Array] = [
+            pa.array([k[j] for k in touched], rows.schema.field(j).type) for j in range(len(self.keys))
+        ]
         names = [k.strip('"').replace('""', '"') for k in self.keys]
         for slot, (i, fdef, function) in enumerate(self.calls):
             blobs, values = [], []
-            for key in touched:
-                acc = accs[key][slot]
+            for accs in touched.values():
+                acc = accs[slot]
                 try:
                     values.append(function.get_value(acc))
                 except Exception as e:

@@ -399,7 +399,12 @@ def state_view(spec: WindowAggregateSpec, relation: str) -> str:
     compacted, and this view merges them the way firing does."""
     raw = any(a.distinct or a.func == "udaf" for a in spec.aggs)
     keys = [q(k) for k in spec.keys]
-    aggs = [f"{A.final_expr(i, a, raw)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
+    aggs = [  # a Python aggregate runs only in the job: here, how many rows it keeps
+        f"count(*) AS {q(a.name + ' (rows kept)')}"
+        if a.func == "udaf"
+        else f"{A.final_expr(i, a, raw)} AS {q(a.name)}"
+        for i, a in enumerate(spec.aggs)
+    ]
     w = spec.window
     if w.type == "session":
         bounds = [f"{ts_from_ms('__s')} AS window_start", f"{ts_from_ms('__e')} AS window_end"]

@@ -6,6 +6,7 @@ without it) and in window aggregations."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -174,3 +175,32 @@ def test_in_a_hopping_window(s: sqlstream.Session) -> None:
     got = {r[0].second + 60 * r[0].minute: round(r[1], 9) for r in rows if r[0].year == 1970}
     assert got[0] == round(sum(v * v for v in range(20)) / sum(range(20)), 9)
     assert got[10] == round(sum(v * v for v in range(10, 30)) / sum(range(10, 30)), 9)
+
+
+def test_the_state_of_a_running_job_shows_the_python_aggregates(tmp_path: Path) -> None:
+    """SELECT ... FROM STATE(job, op) reads a Python aggregate's last value beside the
+    built-in ones (its pickled accumulator stays hidden), and how many rows a window keeps."""
+    import time
+
+    config = {"execution.checkpointing.interval": "200 ms", "state.checkpoints.dir": str(tmp_path / "ck")}
+    with sqlstream.connect(config=config) as s:
+        s.execute(f"CREATE TEMPORARY FUNCTION weighted_avg AS '{MOD}.weighted_avg' LANGUAGE PYTHON")
+        s.execute(
+            "CREATE TABLE src (k INT, v BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' HOUR) "
+            "WITH ('connector' = 'datagen', 'rows-per-second' = '2000', 'fields.k.min' = '1', "
+            "'fields.k.max' = '3', 'fields.v.min' = '1', 'fields.v.max' = '9')"
+        )
+        s.execute("CREATE TABLE sink (k INT, w DOUBLE, n BIGINT) WITH ('connector' = 'blackhole')")
+        job = s.execute(
+            "INSERT INTO sink SELECT k, weighted_avg(v, 1) AS w, COUNT(*) AS n FROM src GROUP BY k"
+        ).job
+        assert job is not None
+        deadline = time.monotonic() + 30
+        while job.metrics().get("checkpoints", {}).get("completed", 0) < 2:
+            assert time.monotonic() < deadline and not job.done, job.error
+            time.sleep(0.1)
+        got = s.execute(f"SELECT * FROM STATE('{job.id}', 'GroupAggregate') ORDER BY k")
+        assert got.columns == ["subtask", "k", "row_count", "w", "n"]
+        assert [r[1] for r in got.rows] == [1, 2, 3]
+        assert all(1 <= r[3] <= 9 and r[2] == r[4] for r in got.rows)
+        job.cancel()
