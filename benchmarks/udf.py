@@ -11,8 +11,9 @@ through the planner, the function registered like ``session.create_function``):
     udtf         SELECT k, x FROM src, LATERAL TABLE(next_one(v)) AS T(x)  (@udtf, a row each)
     udaf         SELECT k, py_sum(v) FROM src GROUP BY k     (@udaf, 10,000 keys)
     builtin-agg  SELECT k, SUM(v) FROM src GROUP BY k        (its ceiling)
-(the last three report input rows per second) and then the row function through DuckDB's own per-row ("native") Python UDFs against our
-Arrow loop over the same column, in DuckDB alone, to show which mechanism is faster.
+(the last three report input rows per second) and then the row function through DuckDB's
+own per-row ("native") Python UDFs against our Arrow loop over the same column, in DuckDB
+alone, to show which mechanism is faster.
 """
 
 from __future__ import annotations
