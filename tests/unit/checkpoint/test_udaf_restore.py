@@ -1,12 +1,15 @@
 """A Python aggregate function's accumulators (pickled in the group state) are in the
 checkpoint and split by key on restore: after a restore at parallelism 2, the two subtasks
 go on from the restored accumulators, retractions included, and together emit what one
-uninterrupted subtask emits."""
+uninterrupted subtask emits. A window job with one resumes exactly too."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 from pathlib import Path
+
+import duckdb
 
 from catalog.connectors import ChangelogMode
 from catalog.functions import FunctionDef
@@ -18,6 +21,8 @@ from runtime.operator import OperatorContext
 from runtime.operators.group_aggregate import GroupAggregateOp
 from runtime.state.duckdb_state import write_snapshot
 from tests.unit.checkpoint.test_group_value_counts import SRC, batch, feed, restored_at_two
+from tests.unit.checkpoint.test_runtime_checkpoints import ROWS, published, resume, run_until_checkpoint
+from tests.unit.checkpoint.test_udf_restore import MOD, QUERY, script
 
 WAVG = FunctionDef(
     "weighted_avg",
@@ -61,3 +66,22 @@ def test_accumulators_survive_a_restore_at_another_parallelism(tmp_path: Path) -
     got = restored_at_two(group_op, NODE, tmp_path / "s.duckdb", THEN)
     asyncio.run(whole.close())
     assert sorted(got, key=str) == sorted(expected, key=str)
+
+
+def test_a_window_job_with_a_python_aggregate_resumes_exactly_at_another_parallelism(tmp_path: Path) -> None:
+    """The window keeps the Python aggregate's input rows in its state: after a restore at
+    parallelism 2 from a checkpoint taken at 1, every window's total equals DuckDB's."""
+    out = tmp_path / "out"
+    setup = f"CREATE FUNCTION py_total AS '{MOD}.py_total' LANGUAGE PYTHON;\n"
+    one_source = ("'connector' = 'datagen',", "'connector' = 'datagen', 'scan.parallelism' = '1',")
+    query = QUERY.replace("SUM(count_char(CAST(v AS STRING), '7'))", "py_total(v)")
+    second = "strftime(make_timestamp((v * 10) // 1000 * 1000000), '%Y-%m-%d %H:%M:%S')"
+    want = collections.Counter(
+        duckdb.sql(
+            f"SELECT (v // 10) % 5, {second}, count(*), sum(v) FROM range(1, {ROWS + 1}) t(v) GROUP BY ALL"
+        ).fetchall()
+    )
+    run_until_checkpoint(tmp_path, 1, out, script=setup + script(out, 2000).replace(*one_source), query=query)
+    assert 0 < sum(collections.Counter(published(out)).values()) < sum(want.values())
+    resume(tmp_path, 2, out, script=setup + script(out, 20000).replace(*one_source), query=query)
+    assert collections.Counter(published(out)) == want

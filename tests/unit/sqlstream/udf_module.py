@@ -121,3 +121,22 @@ def fails_on_thousands(v: int) -> int:
     if v % 1000 == 0:
         raise ValueError(f"{v} is a round number")
     return v * 2
+
+
+class Total(AggregateFunction):
+    """SUM as a Python aggregate: the restore tests compare it with DuckDB's sum."""
+
+    def create_accumulator(self):  # type: ignore[no-untyped-def]
+        return [0]
+
+    def accumulate(self, accumulator, v: int) -> None:  # type: ignore[no-untyped-def]
+        accumulator[0] += v
+
+    def retract(self, accumulator, v: int) -> None:  # type: ignore[no-untyped-def]
+        accumulator[0] -= v
+
+    def get_value(self, accumulator) -> int:  # type: ignore[no-untyped-def]
+        return accumulator[0]
+
+
+py_total = udaf(Total())
