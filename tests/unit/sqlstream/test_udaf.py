@@ -204,3 +204,18 @@ def test_the_state_of_a_running_job_shows_the_python_aggregates(tmp_path: Path) 
         assert [r[1] for r in got.rows] == [1, 2, 3]
         assert all(1 <= r[3] <= 9 and r[2] == r[4] for r in got.rows)
         job.cancel()
+
+
+def test_beside_distinct_and_min_max_over_retractions(s: sqlstream.Session) -> None:
+    """The operator's value-count paths (DISTINCT, MIN/MAX over an updating input) and a
+    Python aggregate in one GROUP BY."""
+    rows = s.sql(
+        "SELECT MOD(v, 3) AS k, COUNT(DISTINCT MOD(v, 5)) AS d, weighted_avg(v, 1) AS w, MAX(v) AS m "
+        "FROM nums GROUP BY MOD(v, 3)"
+    ).fetchall()
+    assert sorted(rows) == [(0, 5, 21.0, 39), (1, 5, 20.5, 40), (2, 5, 20.0, 38)]
+    rows = s.sql(
+        "SELECT c, MIN(k) AS lo, weighted_avg(k, 1) AS w FROM "
+        "(SELECT MOD(v, 3) AS k, COUNT(*) AS c FROM nums GROUP BY MOD(v, 3)) GROUP BY c"
+    ).fetchall()
+    assert sorted(rows) == [(13, 0, 1.0), (14, 1, 1.0)]  # keys 0 and 2 have 13 rows, key 1 has 14
