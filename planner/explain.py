@@ -125,6 +125,8 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             # DISTINCT values seen; over retractions, a count per value (MIN/MAX, DISTINCT)
             kept = "value counts" if updating else "distinct values"
             attrs.append(f"state=[accumulators and {kept} by key, kept forever]")
+        elif any(a.func == "udaf" for a in spec.aggs):
+            attrs.append("state=[accumulators by key (Python ones pickled), kept forever]")
         else:
             attrs.append("state=[accumulators by key, kept forever]")
     elif isinstance(spec, CorrelateSpec):

@@ -85,6 +85,10 @@ def test_group_by_beside_built_in_aggregates(s: sqlstream.Session) -> None:
     assert sorted((k, round(w, 9), c, sv) for k, w, c, sv in rows) == sorted(
         (k, round(w, 9), c, sv) for k, w, c, sv in expected
     )
+    plan = s.execute(
+        "EXPLAIN SELECT MOD(v, 3) AS k, weighted_avg(v, v) AS wa FROM nums GROUP BY MOD(v, 3)"
+    ).message
+    assert 'select=[weighted_avg("v", "v") AS $a0], state=[accumulators by key (Python ones pickled)' in plan
 
 
 def test_a_global_aggregate_and_filter_and_having(s: sqlstream.Session) -> None:
