@@ -60,12 +60,13 @@ def run(name: str, rows: int) -> float:
     )
     env.execute_sql(
         "CREATE TABLE src (k BIGINT, v BIGINT) WITH ('connector' = 'datagen', "
-        f"'number-of-rows' = '{rows}', 'fields.k.min' = '0', 'fields.k.max' = '9999', "
+        f"'number-of-rows' = '{rows}', 'rows-per-second' = '1000000000', 'fields.k.min' = '0', "
+        "'fields.k.max' = '9999', "
         "'fields.v.min' = '0', 'fields.v.max' = '999')"
     )
-    env.execute_sql("CREATE TABLE out (k BIGINT, v2 BIGINT) WITH ('connector' = 'blackhole')")
+    env.execute_sql("CREATE TABLE sink (k BIGINT, v2 BIGINT) WITH ('connector' = 'blackhole')")
     t0 = time.perf_counter()
-    env.execute_sql(f"INSERT INTO out {QUERIES[name]}").wait()
+    env.execute_sql(f"INSERT INTO sink {QUERIES[name]}").wait()
     return rows / (time.perf_counter() - t0)
 
 
