@@ -8,8 +8,12 @@ through the planner, the function registered like ``session.create_function``):
     builtin      SELECT k, v + 1 FROM src            (no Python: the ceiling)
     vectorized   SELECT k, plus_one_arrow(v) ...     (@udf(func_type='arrow'), pyarrow.compute)
     row          SELECT k, plus_one(v) ...           (a plain annotated function, per row)
-and then the row function through DuckDB's own per-row ("native") Python UDFs against our
-Arrow loop over the same column, in DuckDB alone, to show which mechanism is faster.
+    udtf         SELECT k, x FROM src, LATERAL TABLE(next_one(v)) AS T(x)  (@udtf, a row each)
+    udaf         SELECT k, py_sum(v) FROM src GROUP BY k     (@udaf, 10,000 keys)
+    builtin-agg  SELECT k, SUM(v) FROM src GROUP BY k        (its ceiling)
+(the last three report input rows per second) and then the row function through DuckDB's
+own per-row ("native") Python UDFs against our Arrow loop over the same column, in DuckDB
+alone, to show which mechanism is faster.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from runtime.connectors.base import SinkWriter
 from runtime.connectors.registry import register_sink
 from runtime.job import Job
 from sqlstream.functions import register
-from sqlstream.udf import udf
+from sqlstream.udf import AggregateFunction, udaf, udf, udtf
 
 
 def plus_one(v: int) -> int:
@@ -45,10 +49,32 @@ def plus_one_arrow(v: pa.Array) -> pa.Array:
     return pc.add(v, 1)
 
 
+@udtf(result_types="BIGINT")
+def next_one(v: int):  # type: ignore[no-untyped-def]
+    yield v + 1
+
+
+class PySum(AggregateFunction):
+    def create_accumulator(self) -> list[int]:
+        return [0]
+
+    def accumulate(self, acc: list[int], v: int) -> None:
+        acc[0] += v
+
+    def retract(self, acc: list[int], v: int) -> None:
+        acc[0] -= v
+
+    def get_value(self, acc: list[int]) -> int:
+        return acc[0]
+
+
 QUERIES = {
     "builtin": "SELECT k, v + 1 AS v2 FROM src",
     "vectorized": "SELECT k, plus_one_arrow(v) AS v2 FROM src",
     "row": "SELECT k, plus_one(v) AS v2 FROM src",
+    "udtf": "SELECT k, x AS v2 FROM src, LATERAL TABLE(next_one(v)) AS T(x)",
+    "udaf": "SELECT k, py_sum(v) AS v2 FROM src GROUP BY k",
+    "builtin-agg": "SELECT k, SUM(v) AS v2 FROM src GROUP BY k",
 }
 
 
@@ -62,6 +88,8 @@ def run(query: str, rows: int) -> float:
     cat = Catalog()
     register(cat, "plus_one", plus_one)
     register(cat, "plus_one_arrow", plus_one_arrow)
+    register(cat, "next_one", next_one)
+    register(cat, "py_sum", udaf(PySum()))
     ddl = (
         "CREATE TABLE src (k BIGINT, v BIGINT) WITH ('connector' = 'datagen', "
         f"'number-of-rows' = '{rows}', 'rows-per-second' = '1000000000', 'sqlstream.seed' = '7', "
@@ -75,7 +103,7 @@ def run(query: str, rows: int) -> float:
     t0 = time.perf_counter()
     asyncio.run(job.run())
     seconds = time.perf_counter() - t0
-    assert job.metrics()["rows_written"] == rows
+    assert job.metrics()["rows_read"] == rows
     return rows / seconds
 
 

@@ -259,6 +259,12 @@ LATE_ROWS_SINK = StringKey(
     "a table that keeps the rows window operators drop as late (columns operator, "
     "event_time, watermark_time, row_json); unset: they are dropped and counted",
 )
+UDF_ERRORS_SINK = StringKey(
+    "table.exec.udf-errors.sink",
+    None,
+    "a table that keeps the rows a Python function raised on (columns operator, function, "
+    "input, error), instead of failing the job; unset: the job fails",
+)
 PYTHON_FILES = StringKey(
     "python.files",
     None,
@@ -330,6 +336,7 @@ KEYS: dict[str, ConfigKey[object]] = {
         PROMETHEUS_PORT,
         PROMETHEUS_HOST,
         LATE_ROWS_SINK,
+        UDF_ERRORS_SINK,
         PYTHON_FILES,
         PYTHON_PATH,
         BATCH_SIZE,

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from catalog.config import LATE_ROWS_SINK, PIPELINE_NAME
+from catalog.config import LATE_ROWS_SINK, PIPELINE_NAME, UDF_ERRORS_SINK
 from catalog.connectors import configure_table, table_info
 from catalog.errors import SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
@@ -34,12 +34,13 @@ from planner.explain import explain_plan
 from planner.late_rows import late_rows_nodes
 from planner.logical import BoundField, LogicalNode, Scan
 from planner.parse import parse, parse_expression
-from planner.physical import PhysicalPlan
+from planner.physical import LATE_ROWS_FIELDS, UDF_ERRORS_FIELDS, Field, PhysicalPlan
 from planner.physical_planner import PhysicalPlanner
 from planner.refusals import refuse
 from planner.rules import apply_rules
 from planner.typecheck import infer
 from planner.udf import used_functions
+from planner.udf_errors import udf_errors_nodes
 
 PlannableStatement = st.Insert | st.StatementSet | st.Query
 
@@ -136,25 +137,35 @@ def plan(
         physical = PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
         late_table = LATE_ROWS_SINK.get(cfg)
         if late_table and not isinstance(statement, st.Query):
-            physical = _with_late_rows(physical, catalog, late_table, cfg)
+            table = _side_table(catalog, LATE_ROWS_SINK.name, late_table, LATE_ROWS_FIELDS)
+            physical = replace(physical, nodes=physical.nodes + late_rows_nodes(physical.nodes, table, cfg))
     except SqlStreamError as e:
         raise _located(e, statement) from None
     if not catalog.functions():
         return physical
-    return replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
+    physical = replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
+    errors_table = UDF_ERRORS_SINK.get(cfg)
+    if errors_table and not isinstance(statement, st.Query):
+        try:
+            table = _side_table(catalog, UDF_ERRORS_SINK.name, errors_table, UDF_ERRORS_FIELDS)
+            called = [f.name for f in physical.functions if f.kind != "aggregate"]
+            extra = udf_errors_nodes(physical.nodes, called, table, cfg)
+        except SqlStreamError as e:
+            raise _located(e, statement) from None
+        physical = replace(physical, nodes=physical.nodes + extra)
+    return physical
 
 
-def _with_late_rows(plan: PhysicalPlan, catalog: Catalog, name: str, cfg: Mapping[str, str]) -> PhysicalPlan:
-    """The plan with a side sink for the rows its window operators drop as late."""
+def _side_table(catalog: Catalog, key: str, name: str, fields: tuple[Field, ...]) -> TableDef:
+    """The table a side-sink setting (``table.exec.late-rows.sink``, ...) names."""
     obj = catalog.get(name)
     if not isinstance(obj, TableDef):
         raise PlanError(
-            f"'{LATE_ROWS_SINK.name}' = '{name}' names no table",
+            f"'{key}' = '{name}' names no table",
             hint=did_you_mean(name, [t.name for t in catalog.tables()])
-            or "CREATE TABLE it first, with columns operator, event_time, watermark_time, row_json",
+            or f"CREATE TABLE it first, with columns {', '.join(f.name for f in fields)}",
         )
-    extra = late_rows_nodes(plan.nodes, obj, cfg)
-    return replace(plan, nodes=plan.nodes + extra)
+    return obj
 
 
 def explain(sql: str | st.Statement, catalog: Catalog, config: Mapping[str, str] | None = None) -> str:

@@ -42,6 +42,7 @@ from planner.logical import (
     BoundField,
     Calc,
     Collect,
+    Correlate,
     Join,
     LogicalNode,
     LookupJoin,
@@ -159,8 +160,13 @@ class _Analysis:
             inner = self.walk(node.input)
             if node.window is not None and node.window.proctime:
                 self.fail(f"a processing-time {node.window.type.upper()} window fires by the clock")
+            for a in node.aggs:
+                if a.function is not None and not a.function.deterministic:
+                    self.fail(f"the aggregate function {a.function.name}() is declared deterministic=False")
             why = _uses_tainted(
-                [exp.column(k) for k in node.keys] + [e for a in node.aggs for e in (a.arg, a.filter)], inner
+                [exp.column(k) for k in node.keys]
+                + [e for a in node.aggs for e in (a.arg, a.filter, *a.args)],
+                inner,
             )
             if why:
                 self.fail(f"the aggregation's keys or arguments are not replayable: {why}")
@@ -183,6 +189,14 @@ class _Analysis:
             if why:
                 self.fail(f"the join's condition is not replayable: {why}")
             return out
+        if isinstance(node, Correlate):
+            inner = self.walk(node.input)
+            if node.function is not None and not node.function.deterministic:
+                self.fail(f"the table function {node.function.name}() is declared deterministic=False")
+            why = _uses_tainted(node.args, inner)
+            if why:
+                self.fail(f"the table function's arguments are not replayable: {why}")
+            return inner
         if isinstance(node, Union):
             out = {}
             for child in node.children:

@@ -16,6 +16,7 @@ from planner.physical import (
     AggCall,
     CalcSpec,
     CollectSpec,
+    CorrelateSpec,
     Edge,
     GroupAggregateSpec,
     JoinSpec,
@@ -63,7 +64,9 @@ def describe_window(w: Window) -> str:
 
 
 def describe_agg(a: AggCall) -> str:
-    if a.func == "count_star":
+    if a.func == "udaf":
+        call = f"{a.function}({', '.join(a.args)})"
+    elif a.func == "count_star":
         call = "COUNT(*)"
     else:
         call = f"{a.func.upper()}({'DISTINCT ' if a.distinct else ''}{a.arg})"
@@ -122,8 +125,15 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             # DISTINCT values seen; over retractions, a count per value (MIN/MAX, DISTINCT)
             kept = "value counts" if updating else "distinct values"
             attrs.append(f"state=[accumulators and {kept} by key, kept forever]")
+        elif any(a.func == "udaf" for a in spec.aggs):
+            attrs.append("state=[accumulators by key (Python ones pickled), kept forever]")
         else:
             attrs.append("state=[accumulators by key, kept forever]")
+    elif isinstance(spec, CorrelateSpec):
+        name = "Correlate"
+        attrs.append(f"invocation=[{spec.call}]")
+        attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
+        attrs.append(f"joinType=[{'INNER' if spec.join_type == 'inner' else 'LEFT'}]")
     elif isinstance(spec, JoinSpec):
         name = "Join"
         left, right = (plan.node(e.source) for e in node.inputs)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from catalog.functions import FunctionDef
 from catalog.table import TableDef
 from catalog.types import DataType
 from planner.window import Window
@@ -105,6 +106,8 @@ class LogicalAgg:
     text: str = ""  # e.g. "SUM(price)", for EXPLAIN
     line: int | None = None  # where it was written
     col: int | None = None
+    function: FunctionDef | None = None  # func "udaf": the Python aggregate function
+    args: tuple[exp.Expr, ...] = ()  # func "udaf": its arguments
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,25 @@ class Join(LogicalNode):
     @property
     def updating(self) -> bool:
         return self.join_type != "inner" or self.left.updating or self.right.updating
+
+
+@dataclass(frozen=True)
+class Correlate(LogicalNode):
+    """Each input row joined with the rows a table function gives for it (Flink's
+    Correlate): ``LATERAL TABLE(f(args))`` calls a Python ``@udtf``, ``UNNEST(args[0])``
+    (``function`` None) gives an array's elements or a map's entries. ``join_type`` "left"
+    keeps a row that gets no rows, NULL-padded. Output: the input's fields, then the
+    function's columns; each output row has its input row's row kind."""
+
+    input: LogicalNode
+    function: FunctionDef | None
+    args: tuple[exp.Expr, ...]
+    join_type: str  # "inner" | "left"
+    text: str = ""  # the call as written, for EXPLAIN
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
 
 
 @dataclass(frozen=True)

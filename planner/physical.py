@@ -63,6 +63,15 @@ LATE_ROWS_FIELDS = (
     Field("watermark_time", "TIMESTAMP(3)"),
     Field("row_json", "STRING"),
 )
+UDF_ERRORS_OUTPUT = 2
+# The columns of the output of rows a Python function raised on (``planner.udf_errors``):
+# the operator, the function, the operator's input row as JSON, the error and its traceback.
+UDF_ERRORS_FIELDS = (
+    Field("operator", "STRING"),
+    Field("function", "STRING"),
+    Field("input", "STRING"),
+    Field("error", "STRING"),
+)
 
 
 # ---- operator specs ---------------------------------------------------------------------
@@ -107,7 +116,8 @@ class WatermarkSpec:
 
 @dataclass(frozen=True)
 class AggCall:
-    """One aggregate: ``func`` in count, count_star, sum, min, max, avg; ``arg`` and
+    """One aggregate: ``func`` in count, count_star, sum, min, max, avg, or udaf (the
+    plan's Python aggregate ``function``, called with ``args``); ``arg``, ``args`` and
     ``filter`` are DuckDB SQL over the input; ``type`` is the Flink result type."""
 
     name: str
@@ -116,6 +126,8 @@ class AggCall:
     type: str
     distinct: bool = False
     filter: str | None = None
+    function: str | None = None
+    args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,6 +220,22 @@ class JoinSpec:
 
 
 @dataclass(frozen=True)
+class CorrelateSpec:
+    """Each input row joined with the rows a table function gives for it. ``function``
+    names the plan's Python table function (``PhysicalPlan.functions``), or is None for
+    UNNEST; ``args`` are DuckDB SQL over the input; ``columns`` are the function's columns,
+    appended to the input's under the node's field names. "left" keeps a row that gets no
+    rows, NULL-padded. An output row has its input row's row kind."""
+
+    function: str | None
+    args: tuple[str, ...]
+    columns: tuple[Field, ...]
+    join_type: str = "inner"  # "inner" | "left"
+    call: str = ""  # the call as EXPLAIN shows it, e.g. split("line")
+    kind: str = "correlate"
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -249,6 +277,7 @@ OperatorSpec = (
     | UnionSpec
     | JoinSpec
     | LookupJoinSpec
+    | CorrelateSpec
     | SinkSpec
     | CollectSpec
 )

@@ -48,6 +48,7 @@ from planner.logical import (
     BoundField,
     Calc,
     Collect,
+    Correlate,
     Join,
     LogicalNode,
     LookupJoin,
@@ -62,6 +63,7 @@ from planner.physical import (
     AggCall,
     CalcSpec,
     CollectSpec,
+    CorrelateSpec,
     Edge,
     Field,
     GroupAggregateSpec,
@@ -79,6 +81,7 @@ from planner.physical import (
     WindowAssignSpec,
 )
 from planner.typecheck import make_cast, wider
+from planner.udf import check_python_aggregates
 
 
 def delivery_guarantee(connector: str, options: Mapping[str, str], config: Mapping[str, str]) -> Guarantee:
@@ -292,9 +295,12 @@ class PhysicalPlanner:
                 type=a.type.sql(),
                 distinct=a.distinct,
                 filter=codegen.to_duckdb(a.filter, lookup) if a.filter is not None else None,
+                function=a.function.name if a.function is not None else None,
+                args=tuple(codegen.to_duckdb(e, lookup) for e in a.args),
             )
             for a in node.aggs
         )
+        check_python_aggregates(node, child.changelog != ChangelogMode.INSERT_ONLY)
         p = self.default_parallelism if node.keys else 1
         edge = self._edge(child, p, node.keys)
         if node.window is not None:
@@ -367,6 +373,19 @@ class PhysicalPlanner:
         edges = (self._edge(left, p, lkeys), self._edge(right, p, rkeys))
         changelog = ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY
         return self._add(_join_name(spec), spec, edges, node.fields, p, changelog)
+
+    def _correlate(self, node: Correlate) -> Node:
+        """Row by row on its input: the input's parallelism and changelog (a -U row gives
+        -U rows, retracting what its +I/+U gave)."""
+        child = self._translate(node.input)
+        lookup = node.input.field_type
+        args = tuple(codegen.to_duckdb(a, lookup) for a in node.args)
+        name = node.function.name if node.function is not None else None
+        call = node.text or f"{name or 'UNNEST'}(...)"
+        n_in = len(node.input.fields)
+        spec = CorrelateSpec(name, args, _fields(node.fields[n_in:]), node.join_type, call)
+        kind = "INNER" if node.join_type == "inner" else "LEFT"
+        return self._add_after(child, f"Correlate(invocation=[{call}], joinType=[{kind}])", spec, node.fields)
 
     def _union(self, node: Union) -> Node:
         children = [self._translate(c) for c in node.children]
@@ -493,6 +512,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Aggregate: PhysicalPlanner._aggregate,
     LookupJoin: PhysicalPlanner._lookup_join,
     Join: PhysicalPlanner._join,
+    Correlate: PhysicalPlanner._correlate,
     Union: PhysicalPlanner._union,
     Sink: PhysicalPlanner._sink,
     Collect: PhysicalPlanner._collect,

@@ -15,8 +15,9 @@ from sqlglot import exp
 from catalog.errors import SqlStreamError
 from catalog.functions import FunctionDef
 from catalog.store import Catalog
-from planner.errors import PlanError, UnsupportedError
+from planner.errors import PlanError
 from planner.functions import FUNCTIONS, STRUCTURAL, UNSUPPORTED
+from planner.logical import Aggregate
 from planner.parse import parse_expression
 
 KEY = "udf"
@@ -35,14 +36,12 @@ def mark_call(node: exp.Expr, catalog: Catalog) -> exp.Expr:
     fdef = catalog.function(node.name)
     if fdef is None:
         return node
-    if fdef.kind != "scalar":
-        raise UnsupportedError(f"{fdef.kind} function {fdef.name} is not supported yet")
-    args = node.expressions
-    if len(args) != len(fdef.input_types):
+    if fdef.kind == "table":
         raise PlanError(
-            f"function {fdef.name} takes {len(fdef.input_types)} argument(s), got {len(args)}",
-            hint=f"its signature is {fdef.signature()}",
+            f"{fdef.name} is a table function: it gives rows, not a value",
+            hint=f"call it in FROM: ... CROSS JOIN LATERAL TABLE({fdef.name}(...)) AS T(...)",
         )
+    check_arity(fdef, node.expressions)
     node.meta[KEY] = fdef
     return node
 
@@ -50,9 +49,11 @@ def mark_call(node: exp.Expr, catalog: Catalog) -> exp.Expr:
 def used_functions(plan_text: str, catalog: Catalog) -> tuple[FunctionDef, ...]:
     """The catalog's functions that a plan's DuckDB SQL calls (the runtime registers only
     those, so a job never imports the module of a function it does not use)."""
-    return tuple(
-        f for f in catalog.functions() if re.search(rf"\b{re.escape(f.name)}\s*\(", plan_text, re.IGNORECASE)
-    )
+    def called(name: str) -> bool:  # in an expression, or named by an operator's spec
+        n = re.escape(name)
+        return re.search(rf'\b{n}\s*\(|"function":\s*"{n}"', plan_text, re.IGNORECASE) is not None
+
+    return tuple(f for f in catalog.functions() if called(f.name))
 
 
 def check_name(name: str) -> None:
@@ -74,11 +75,28 @@ def check_name(name: str) -> None:
         )
 
 
-def lateral_refusal(lateral: exp.Lateral) -> UnsupportedError:
-    """``LATERAL TABLE(f(x))``, refused by name until table functions (udtf) are planned."""
-    call = lateral.find(exp.Func)
-    name = call.name if isinstance(call, exp.Anonymous) else (call.sql_name() if call else "...")
-    return UnsupportedError(
-        f"LATERAL TABLE({name}(...)): table functions are not supported yet",
-        hint="scalar Python functions (@udf) work in SELECT, WHERE and GROUP BY",
-    )
+def is_aggregate_call(node: exp.Expr) -> bool:
+    """Whether a bound node calls a user aggregate function (``@udaf``)."""
+    found = user_function(node)
+    return found is not None and found.kind == "aggregate"
+
+
+def check_arity(fdef: FunctionDef, args: list[exp.Expr]) -> None:
+    if len(args) != len(fdef.input_types):
+        raise PlanError(
+            f"function {fdef.name} takes {len(fdef.input_types)} argument(s), got {len(args)}",
+            hint=f"its signature is {fdef.signature()}",
+        )
+
+
+def check_python_aggregates(node: Aggregate, updating_input: bool) -> None:
+    """Refuse, by name and position, a Python aggregate over an updating input that has no
+    ``retract`` (Flink refuses it too): it could not take a -U/-D row back out."""
+    for a in node.aggs:
+        f = a.function
+        if f is not None and updating_input and not f.retract:
+            raise PlanError(
+                f"aggregate function {f.name} has no retract method, so it cannot aggregate an "
+                "updating input (-U/-D rows)",
+                hint="define retract(accumulator, *args) on it, as Flink requires",
+            ).with_position(a.line, a.col)

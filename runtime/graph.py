@@ -39,6 +39,7 @@ from runtime.task import Router, Task
 def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
+    from runtime.operators.correlate import CorrelateOp
     from runtime.operators.group_aggregate import GroupAggregateOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
@@ -59,6 +60,7 @@ def operator_class(kind: str) -> type[Operator]:
         "union": UnionOp,
         "lookup_join": LookupJoinOp,
         "join": JoinOp,
+        "correlate": CorrelateOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

@@ -4,7 +4,7 @@ Subtasks only bump plain integers (no locks: one event loop). ``JobMetrics.snaps
 turns them into a JSON-able dict::
 
     {"job_id", "name", "status", "elapsed_s",
-     "rows_read", "rows_written", "rows_per_second", "late_rows_dropped",
+     "rows_read", "rows_written", "rows_per_second", "late_rows_dropped", "udf_errors",
      "operators": [{"id", "name", "kind", "parallelism", "rows_in", "rows_out",
                     "rows_in_per_s", "rows_out_per_s", "late_rows_dropped",
                     "watermark_ms", "watermark_lag_ms", "queue_fill", "busy_ms", "state_rows",
@@ -48,6 +48,7 @@ class OperatorMetrics:
     batches_in: int = 0
     batches_out: int = 0
     late_rows_dropped: int = 0
+    udf_errors: int = 0  # input rows a Python function raised on, sent to the udf-errors table
     watermark_ms: int = NO_WATERMARK
     state_rows: int = 0
     state_bytes: int = 0
@@ -92,6 +93,7 @@ class OperatorMetrics:
             "batches_in": self.batches_in,
             "batches_out": self.batches_out,
             "late_rows_dropped": self.late_rows_dropped,
+            "udf_errors": self.udf_errors,
             # None before the first watermark and after the final one (end of input)
             "watermark_ms": watermark,
             "watermark_lag_ms": None if watermark is None else int(time.time() * 1000) - watermark,
@@ -137,7 +139,7 @@ class JobMetrics:
         end = self.finished if self.finished is not None else time.monotonic()
         secs = max(end - self.started, 1e-9)
         operators = []
-        rows_read = rows_written = late = 0
+        rows_read = rows_written = late = udf_errors = 0
         for info in self.nodes:
             subs = [m.as_dict() for m in self.subtasks[info.id]]
             rows_in = sum(s["rows_in"] for s in subs)
@@ -155,6 +157,7 @@ class JobMetrics:
                 "rows_in_per_s": rows_in / secs,
                 "rows_out_per_s": rows_out / secs,
                 "late_rows_dropped": sum(s["late_rows_dropped"] for s in subs),
+                "udf_errors": sum(s["udf_errors"] for s in subs),
                 "watermark_ms": watermark,
                 "watermark_lag_ms": None if watermark is None else int(time.time() * 1000) - watermark,
                 "queue_fill": max((s["queue_fill"] for s in subs), default=0.0),
@@ -169,6 +172,7 @@ class JobMetrics:
             }
             operators.append(op)
             late += op["late_rows_dropped"]
+            udf_errors += op["udf_errors"]
             if info.kind == "source":
                 rows_read += rows_out
             if info.kind in ("sink", "collect"):
@@ -182,6 +186,7 @@ class JobMetrics:
             "rows_written": rows_written,
             "rows_per_second": rows_read / secs,
             "late_rows_dropped": late,
+            "udf_errors": udf_errors,
             "operators": operators,
         }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import sys
 import threading
 import traceback
@@ -29,6 +30,7 @@ import pyarrow as pa
 
 from catalog.errors import SqlStreamError
 from catalog.functions import FunctionDef
+from planner.physical import ROW_KIND_COLUMN, UDF_ERRORS_FIELDS, UDF_ERRORS_OUTPUT, PhysicalPlan
 from runtime.arrow_types import to_arrow
 
 _PYTHON_OBJECT = "python-object:"
@@ -43,6 +45,33 @@ class FunctionLoadError(SqlStreamError):
 
 class FunctionFailedError(SqlStreamError):
     """A user function raised, or returned something its declared type cannot hold."""
+
+    function = ""  # its name
+
+
+def dead_letters(
+    operator: str, failed: Sequence[tuple[pa.RecordBatch, FunctionFailedError]]
+) -> pa.RecordBatch:
+    """The udf-errors output (``planner/udf_errors.py``) for input rows (one-row batches)
+    a function failed on: the operator, the function, the row as JSON and the error."""
+    rows = [
+        json.dumps({k: v for k, v in b.to_pylist()[0].items() if k != ROW_KIND_COLUMN}, default=str)
+        for b, _ in failed
+    ]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([operator] * len(failed), pa.string()),
+            pa.array([e.function for _, e in failed], pa.string()),
+            pa.array(rows, pa.string()),
+            pa.array([e.message for _, e in failed], pa.string()),
+        ],
+        names=[f.name for f in UDF_ERRORS_FIELDS],
+    )
+
+
+def keeps_errors(node_id: int, plan: PhysicalPlan) -> bool:
+    """Whether a side sink reads the node's udf-errors output (``table.exec.udf-errors.sink``)."""
+    return any(e.source == node_id and e.output == UDF_ERRORS_OUTPUT for n in plan.nodes for e in n.inputs)
 
 
 def hold(obj: Any) -> str:
@@ -87,9 +116,12 @@ def load(target: str, search_path: Iterable[str] = ()) -> Any:
 def install(
     con: duckdb.DuckDBPyConnection, functions: Sequence[FunctionDef], search_path: Iterable[str] = ()
 ) -> None:
-    """Make ``functions`` callable by name in ``con``'s SQL."""
+    """Make the scalar ones of ``functions`` callable by name in ``con``'s SQL (table and
+    aggregate functions are called by their operators, not by DuckDB)."""
     paths = tuple(search_path)
     for fdef in functions:
+        if fdef.kind != "scalar":
+            continue
         obj = load(fdef.target or "", paths)
         con.create_function(
             fdef.name,
@@ -113,11 +145,9 @@ def failure_in(error: BaseException) -> FunctionFailedError | None:
     """The user function's failure that a DuckDB error carries: DuckDB hands the caller only
     the message text, the job reports the typed error (with its hint) instead."""
     text = str(error)
-    with _lock:
-        for message, failure in _failures.items():
-            if message in text:
-                return failure
-    return None
+    with _lock:  # the first one the text quotes (a chained error quotes older ones after it)
+        found = [(text.find(m), f) for m, f in _failures.items() if m in text]
+    return min(found, key=lambda x: x[0])[1] if found else None
 
 
 def _record(err: FunctionFailedError) -> FunctionFailedError:
@@ -141,7 +171,7 @@ def make_vectorized(fdef: FunctionDef, obj: Any) -> Callable[..., pa.Array]:
         try:
             out = func(*args)
         except Exception as e:
-            raise _failed(fdef, e, _first_rows(arrays)) from None
+            raise function_failed(fdef, e, _first_rows(arrays)) from None
         return _as_column(fdef, out, result_type, len(arrays[0]) if arrays else None)
 
     return vectorized
@@ -158,7 +188,7 @@ def _row_loop(
             # failing row is the next one, found without calling the function again
             out.extend(map(func, *lists))
         except Exception as e:
-            raise _failed(fdef, e, repr(tuple(col[len(out)] for col in lists))) from None
+            raise function_failed(fdef, e, repr(tuple(col[len(out)] for col in lists))) from None
         return _as_column(fdef, out, result_type, None)
 
     return rows
@@ -177,24 +207,26 @@ def _as_column(fdef: FunctionDef, out: Any, result_type: pa.DataType, length: in
         if out.type != result_type:
             out = out.cast(result_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
-        raise _failed_type(fdef, str(e)) from None
+        raise wrong_result(fdef, str(e)) from None
     if length is not None and len(out) != length:
-        raise _failed_type(fdef, f"{len(out)} values came back for {length} rows")
+        raise wrong_result(fdef, f"{len(out)} values came back for {length} rows")
     return out
 
 
-def _failed_type(fdef: FunctionDef, why: str) -> FunctionFailedError:
+def wrong_result(fdef: FunctionDef, why: str) -> FunctionFailedError:
     err = FunctionFailedError(
         f"function {fdef.name} returned a value that is not {fdef.result_type.sql()}: {why}",
         hint=f"its declared signature is {fdef.signature()}",
     )
+    err.function = fdef.name
     return _record(err)
 
 
-def _failed(fdef: FunctionDef, e: BaseException, inputs: str) -> FunctionFailedError:
+def function_failed(fdef: FunctionDef, e: BaseException, inputs: str) -> FunctionFailedError:
     tb = e.__traceback__.tb_next if e.__traceback__ is not None else None  # cut our own frame
     own = "".join(traceback.format_exception(type(e), e, tb)).rstrip()
     err = FunctionFailedError(f"function {fdef.name} raised {type(e).__name__} on input {inputs}:\n{own}")
+    err.function = fdef.name
     return _record(err)
 
 

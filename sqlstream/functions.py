@@ -19,20 +19,20 @@ from planner.functions import FUNCTIONS
 from planner.udf import check_name
 from runtime import udf as runtime_udf
 from sqlstream.results import Result
-from sqlstream.udf import UdfError, signature
+from sqlstream.udf import AggregateFunctionWrapper, TableFunctionWrapper, UdfError, signature
 
 
 def define(name: str, obj: Any, target: str, temporary: bool = False, system: bool = False) -> FunctionDef:
-    """The catalog entry of Python object ``obj`` (a ``@udf`` or a plain annotated function)."""
+    """The catalog entry of Python object ``obj``: a ``@udf``, ``@udtf`` or ``@udaf``, or a
+    plain annotated function (scalar)."""
     check_name(name)
-    if getattr(obj, "kind", None) in ("table", "aggregate"):
-        raise UdfError(f"{obj.kind} functions are not supported yet: '{name}' is one")
     try:
         inputs, result, func_type, deterministic = signature(obj)
     except UdfError as e:
         raise UdfError(f"function {name}: {e.message}", hint=e.hint) from None
     if func_type == "pandas" and importlib.util.find_spec("pandas") is None:
         raise UdfError(f"function {name} is func_type='pandas' but pandas is not installed")
+    aggregate = obj if isinstance(obj, AggregateFunctionWrapper) else None
     return FunctionDef(
         name=name,
         input_types=inputs,
@@ -42,6 +42,9 @@ def define(name: str, obj: Any, target: str, temporary: bool = False, system: bo
         deterministic=deterministic,
         temporary=temporary,
         system=system,
+        kind="table" if isinstance(obj, TableFunctionWrapper) else "aggregate" if aggregate else "scalar",
+        accumulator_type=aggregate.accumulator_type if aggregate else None,
+        retract=aggregate.retracts if aggregate else False,
     )
 
 
@@ -94,6 +97,9 @@ def describe(catalog: Catalog, name: str) -> Result:
         ("is deterministic", f.deterministic),
         ("signature", f.signature()),
     ]
+    if f.kind == "aggregate":
+        rows.append(("accumulator type", f.accumulator_type.sql() if f.accumulator_type else "<pickled>"))
+        rows.append(("can retract", f.retract))
     return Result.table(["info name", "info value"], rows)
 
 

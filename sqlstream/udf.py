@@ -13,6 +13,16 @@ modules need few changes.
 A plain annotated function needs no decorator: ``def f(s: str | None, c: str) -> int`` is
 ``STRING, STRING -> BIGINT``. ``func_type='arrow'`` (or ``'pandas'``) functions take and
 return whole columns, once per batch, and are the fast way to run Python over a stream.
+
+Table functions (``@udtf``) yield rows for ``LATERAL TABLE(f(x))``; aggregate functions
+(``@udaf`` over an :class:`AggregateFunction`) fold a group's rows into an accumulator:
+
+>>> @udtf(result_types=['STRING', 'INT'])
+... def words(line: str):
+...     for w in line.split():
+...         yield w, len(w)
+>>> [t.sql() for t in signature(words)[0]], signature(words)[1].sql()
+(['STRING'], 'ROW<f0 STRING, f1 INT>')
 """
 
 from __future__ import annotations
@@ -46,6 +56,44 @@ _PY_TYPES: dict[Any, str] = {
 
 class UdfError(SqlStreamError):
     """A Python function that cannot be used from SQL (bad signature, module not found)."""
+
+
+class TableFunction:
+    """PyFlink's base class of a table function: ``eval`` yields the rows of one call
+    (tuples, or single values for a one-column function)."""
+
+    def open(self, function_context: Any = None) -> None:
+        """Called once per subtask before the first ``eval``."""
+
+    def eval(self, *args: Any) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Called once per subtask after the last ``eval``."""
+
+
+class AggregateFunction:
+    """PyFlink's base class of an aggregate function. ``accumulate`` folds one row into
+    the accumulator (in place), ``retract`` takes one out (needed over an updating input),
+    ``merge`` folds other accumulators in, ``get_value`` reads the result."""
+
+    def create_accumulator(self) -> Any:
+        raise NotImplementedError
+
+    def accumulate(self, accumulator: Any, *args: Any) -> None:
+        raise NotImplementedError
+
+    def get_value(self, accumulator: Any) -> Any:
+        raise NotImplementedError
+
+    def merge(self, accumulator: Any, accumulators: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has no merge")
+
+    def open(self, function_context: Any = None) -> None:
+        """Called once per subtask before the first call."""
+
+    def close(self) -> None:
+        """Called once per subtask at the end."""
 
 
 class ScalarFunction:
@@ -95,12 +143,157 @@ def udf(
     return wrap if f is None else wrap(f)
 
 
+class TableFunctionWrapper:
+    """A table function with its declared SQL signature (PyFlink's
+    ``UserDefinedTableFunctionWrapper``); ``eval`` is the function that yields rows."""
+
+    kind = "table"
+
+    def __init__(
+        self,
+        func: Callable[..., Any] | TableFunction,
+        input_types: Sequence[TypeLike] | None,
+        result_types: Sequence[TypeLike] | TypeLike,
+        deterministic: bool,
+        name: str | None,
+    ) -> None:
+        self.function = func() if isinstance(func, type) else func
+        self.eval: Callable[..., Any] = (
+            self.function.eval if isinstance(self.function, TableFunction) else self.function
+        )
+        self.input_types = None if input_types is None else tuple(_sql_type(t) for t in input_types)
+        outs = [result_types] if isinstance(result_types, str | DataType) else list(result_types)
+        if not outs:
+            raise UdfError("a table function needs result_types: the SQL types of its columns")
+        self.result_types = tuple(_sql_type(t) for t in outs)
+        self.deterministic = deterministic
+        self.name = name or getattr(self.eval, "__name__", "udtf")
+        if self.name == "eval":
+            self.name = type(self.function).__name__
+
+    def __call__(self, *args: Any) -> Any:
+        return self.eval(*args)
+
+    def __repr__(self) -> str:
+        return f"<udtf {self.name}>"
+
+
+class AggregateFunctionWrapper:
+    """An aggregate function with its declared SQL signature (PyFlink's
+    ``UserDefinedAggregateFunctionWrapper``)."""
+
+    kind = "aggregate"
+
+    def __init__(
+        self,
+        func: AggregateFunction | type,
+        input_types: Sequence[TypeLike] | None,
+        result_type: TypeLike | None,
+        accumulator_type: TypeLike | None,
+        func_type: str,
+        deterministic: bool,
+        name: str | None,
+    ) -> None:
+        if func_type != "general":
+            raise UdfError(
+                f"aggregate functions of func_type {func_type!r} (vectorized) are not supported yet",
+                hint="subclass sqlstream.udf.AggregateFunction",
+            )
+        self.function = func() if isinstance(func, type) else func
+        if not isinstance(self.function, AggregateFunction):
+            raise UdfError(
+                f"{self.function!r} is not an AggregateFunction",
+                hint="subclass sqlstream.udf.AggregateFunction (create_accumulator, accumulate, get_value)",
+            )
+        self.func_type = func_type
+        self.input_types = None if input_types is None else tuple(_sql_type(t) for t in input_types)
+        declared = result_type
+        if declared is None and hasattr(self.function, "get_result_type"):
+            declared = self.function.get_result_type()
+        self.result_type = None if declared is None else _sql_type(declared)
+        acc = accumulator_type
+        if acc is None and hasattr(self.function, "get_accumulator_type"):
+            acc = self.function.get_accumulator_type()
+        self.accumulator_type = None if acc is None else _sql_type(acc)
+        self.deterministic = deterministic
+        self.name = name or (
+            getattr(self.function, "__name__", None) or type(self.function).__name__
+        )
+
+    @property
+    def retracts(self) -> bool:
+        """Whether the function overrides ``retract`` (so it can run over -U/-D rows)."""
+        return callable(getattr(self.function, "retract", None))
+
+    def __repr__(self) -> str:
+        return f"<udaf {self.name}>"
+
+
+def udtf(
+    f: Callable[..., Any] | TableFunction | type | None = None,
+    input_types: Sequence[TypeLike] | TypeLike | None = None,
+    result_types: Sequence[TypeLike] | TypeLike | None = None,
+    deterministic: bool | None = None,
+    name: str | None = None,
+) -> Any:
+    """Declare a table function, as PyFlink's ``pyflink.table.udf.udtf`` does: a generator
+    (or a :class:`TableFunction`) yielding the rows of each call, with ``result_types``
+    the SQL types of its columns."""
+    inputs = [input_types] if isinstance(input_types, str | DataType) else input_types
+
+    def wrap(fn: Callable[..., Any] | TableFunction | type) -> TableFunctionWrapper:
+        if result_types is None:
+            raise UdfError(f"udtf {getattr(fn, '__name__', fn)!r} needs result_types=[...]")
+        return TableFunctionWrapper(fn, inputs, result_types, deterministic is not False, name)
+
+    return wrap if f is None else wrap(f)
+
+
+def udaf(
+    f: AggregateFunction | type | None = None,
+    input_types: Sequence[TypeLike] | TypeLike | None = None,
+    result_type: TypeLike | None = None,
+    accumulator_type: TypeLike | None = None,
+    deterministic: bool | None = None,
+    name: str | None = None,
+    func_type: str = "general",
+) -> Any:
+    """Declare an aggregate function, as PyFlink's ``pyflink.table.udf.udaf`` does: an
+    :class:`AggregateFunction` (instance or class) with its input, result and accumulator
+    types (read from ``accumulate``'s and ``get_value``'s annotations when not declared).
+    PyFlink's vectorized ``func_type='pandas'`` aggregates are refused (not yet)."""
+    inputs = [input_types] if isinstance(input_types, str | DataType) else input_types
+
+    def wrap(fn: AggregateFunction | type) -> AggregateFunctionWrapper:
+        return AggregateFunctionWrapper(
+            fn, inputs, result_type, accumulator_type, func_type, deterministic is not False, name
+        )
+
+    return wrap if f is None else wrap(f)
+
+
 def signature(fn: Any) -> tuple[tuple[DataType, ...], DataType, str, bool]:
     """(input types, result type, func_type, deterministic) of a decorated or annotated
-    function; a type that is neither declared nor annotated is a :class:`UdfError`."""
+    function; a type that is neither declared nor annotated is a :class:`UdfError`. A
+    table function's result is the ROW of its columns ``f0``, ``f1``, ..."""
+    skip = 0  # leading parameters that are not SQL arguments (an aggregate's accumulator)
     if isinstance(fn, ScalarFunction):
         func, declared_in, declared_out = fn.func, fn.input_types, fn.result_type
         func_type, deterministic, name = fn.func_type, fn.deterministic, fn.name
+    elif isinstance(fn, TableFunctionWrapper):
+        func, declared_in = fn.eval, fn.input_types
+        declared_out = DataType(
+            "ROW", children=fn.result_types, field_names=tuple(f"f{i}" for i in range(len(fn.result_types)))
+        )
+        func_type, deterministic, name = "general", fn.deterministic, fn.name
+    elif isinstance(fn, AggregateFunctionWrapper):
+        declared_in, declared_out = fn.input_types, fn.result_type
+        func_type, deterministic, name = fn.func_type, fn.deterministic, fn.name
+        func, skip = fn.function.accumulate, 1
+        if declared_out is None:
+            declared_out = _annotated(
+                typing.get_type_hints(fn.function.get_value).get("return"), f"the result of {name}"
+            )
     elif callable(fn):
         func, declared_in, declared_out = fn, None, None
         func_type, deterministic, name = "general", True, getattr(fn, "__name__", repr(fn))
@@ -111,6 +304,7 @@ def signature(fn: Any) -> tuple[tuple[DataType, ...], DataType, str, bool]:
         hints = typing.get_type_hints(func)
     except (TypeError, ValueError, NameError) as e:
         raise UdfError(f"cannot read the signature of {name}: {e}") from None
+    params = params[skip:]
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY) for p in params):
         raise UdfError(f"function {name} must take positional arguments only, one per SQL argument")
     if declared_in is not None:

@@ -9,15 +9,21 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import BIGINT, DataType
-from planner.bind.scope import Scope, _err, _output_field, _ref, position
+from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed, position
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import Aggregate, BoundField, Calc, LogicalAgg, LogicalNode, WindowAssign
 from planner.typecheck import infer
+from planner.udf import is_aggregate_call, user_function
 from planner.window import WINDOW_COLUMNS, Window
 
 _AGGS = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
+
+
+def is_aggregate(node: exp.Expr) -> bool:
+    """A built-in aggregate call or a call of a user aggregate function (``@udaf``)."""
+    return isinstance(node, _AGGS) or is_aggregate_call(node)
 
 
 class AggregateBinder(WindowBinder):
@@ -92,9 +98,9 @@ class AggregateBinder(WindowBinder):
 
         def collect(e: exp.Expr) -> None:
             for sub in e.walk():
-                if isinstance(sub, exp.Filter) and isinstance(sub.this, _AGGS):
+                if isinstance(sub, exp.Filter) and is_aggregate(sub.this):
                     target: exp.Expr = sub
-                elif isinstance(sub, _AGGS) and not isinstance(sub.parent, exp.Filter):
+                elif is_aggregate(sub) and not isinstance(sub.parent, exp.Filter):
                     target = sub
                 else:
                     continue
@@ -154,6 +160,17 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
     if isinstance(node, exp.Filter):
         filter_expr = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
         node = node.this
+    fdef = user_function(node)
+    if fdef is not None:
+        if any(isinstance(a, exp.Distinct) for a in node.expressions):
+            raise _err(UnsupportedError(f"DISTINCT in a call of the aggregate function {fdef.name}"), node)
+        args = tuple(
+            cast_if_needed(a, infer(a, lookup), t) for a, t in zip(node.expressions, fdef.input_types)
+        )
+        return LogicalAgg(
+            name, "udaf", None, fdef.result_type.with_nullable(True), False, filter_expr, text,
+            *position(node), function=fdef, args=args,
+        )  # fmt: skip
     arg: exp.Expr | None = node.this
     distinct = False
     if isinstance(arg, exp.Distinct):

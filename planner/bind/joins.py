@@ -15,7 +15,6 @@ from planner.bind.aggregates import AggregateBinder
 from planner.bind.scope import Scope, ScopeField, _err
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Join, LogicalNode, LookupJoin
-from planner.udf import lateral_refusal
 
 _JOIN_TYPES = {"": "inner", "LEFT": "left", "RIGHT": "right", "FULL": "full"}
 
@@ -30,8 +29,6 @@ class JoinBinder(AggregateBinder):
         does): a lookup join when the table has ``FOR SYSTEM_TIME AS OF``, else a regular
         join."""
         table = join.this
-        if isinstance(table, exp.Lateral):
-            raise _err(lateral_refusal(table), join)
         if isinstance(table, exp.Table) and table.args.get("version") is not None:
             return self._bind_lookup_join(left, scope, join)
         side = (join.args.get("side") or "").upper()

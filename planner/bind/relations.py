@@ -14,6 +14,7 @@ from catalog.schema import ColumnKind
 from catalog.table import TableDef, ViewDef
 from catalog.types import DataType
 from planner.bind.joins import JoinBinder
+from planner.bind.lateral import LateralBinder
 from planner.bind.scope import Scope, _err, _ref, cast_if_needed
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
@@ -21,7 +22,7 @@ from planner.logical import BoundField, Calc, LogicalNode, Scan, Values, Waterma
 from planner.typecheck import function_name, infer, wider
 
 
-class RelationBinder(JoinBinder):
+class RelationBinder(JoinBinder, LateralBinder):
     """Binds FROM items; tables become Scan -> Calc -> WatermarkAssigner as in Flink."""
 
     # ---- FROM --------------------------------------------------------------------------
@@ -31,7 +32,10 @@ class RelationBinder(JoinBinder):
             raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
         node, scope = self._bind_relation(from_.this, ctes)
         for join in select.args.get("joins") or []:
-            node, scope = self._bind_join(node, scope, join, ctes)
+            if isinstance(join.this, exp.Lateral | exp.Unnest):
+                node, scope = self._bind_lateral(node, scope, join)
+            else:
+                node, scope = self._bind_join(node, scope, join, ctes)
         return node, scope
 
     def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:

@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from catalog.errors import CatalogError
 from planner.bind import setops
-from planner.bind.aggregates import _AGGS
+from planner.bind.aggregates import is_aggregate
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.errors import PlanError, UnsupportedError
@@ -90,14 +90,14 @@ class QueryBinder(RelationBinder):
         condition = None
         if where is not None:
             condition = self.bind_expr(where.this, scope)
-            if any(isinstance(n, _AGGS) for n in condition.walk()):
+            if any(is_aggregate(n) for n in condition.walk()):
                 raise _err(
                     PlanError("aggregate functions are not allowed in WHERE", hint="use HAVING"), where
                 )
         items = self._select_items(select, scope)
         group = select.args.get("group")
         having = select.args.get("having")
-        has_aggs = any(isinstance(n, _AGGS) for _, e in items for n in e.walk())
+        has_aggs = any(is_aggregate(n) for _, e in items for n in e.walk())
         if select.args.get("distinct") and not group and not has_aggs:
             group_exprs = [e for _, e in items]
             return self._bind_aggregate(node, scope, items, group_exprs, None, condition, select)

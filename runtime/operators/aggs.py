@@ -1,9 +1,9 @@
 """SQL for aggregate calls: per-batch partials, and their merge into final values.
 
-*Partial* mode (no DISTINCT): each batch is aggregated per group into partial columns
-(``p<i>``, and ``c<i>`` for AVG's count), merged later with sum/min/max. *Raw* mode (some
-aggregate is DISTINCT): the argument ``a<i>`` and filter ``f<i>`` of every row are kept
-and aggregated when the group is emitted.
+*Partial* mode (no DISTINCT, no Python aggregate): each batch is aggregated per group into
+partial columns (``p<i>``, and ``c<i>`` for AVG's count), merged later with sum/min/max.
+*Raw* mode (some aggregate is DISTINCT or a Python ``@udaf``, see ``udaf``): the argument
+``a<i>`` and filter ``f<i>`` of every row are kept and aggregated when the group is emitted.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from catalog.errors import SqlStreamError
 from catalog.types import BIGINT, DataType, parse_type
 from planner.numeric import decimal_divide_sql, wrap_sql
 from planner.physical import AggCall
+from runtime.operators import udaf
 
-FUNCS = ("count", "count_star", "sum", "min", "max", "avg")
+FUNCS = ("count", "count_star", "sum", "min", "max", "avg", "udaf")
 
 
 def check(agg: AggCall) -> None:
@@ -22,7 +23,7 @@ def check(agg: AggCall) -> None:
             f"aggregate function {agg.func.upper()} is not supported in streaming",
             hint="use COUNT, SUM, MIN, MAX or AVG",
         )
-    if agg.func != "count_star" and agg.arg is None:
+    if agg.func not in ("count_star", "udaf") and agg.arg is None:
         raise SqlStreamError(f"aggregate {agg.name}: {agg.func.upper()} needs an argument")
 
 
@@ -49,6 +50,8 @@ def merge_items(i: int, agg: AggCall) -> list[str]:
 
 
 def raw_items(i: int, agg: AggCall) -> list[str]:
+    if agg.func == "udaf":
+        return udaf.raw_items(i, agg)
     items = [] if agg.func == "count_star" else [f"{agg.arg} AS a{i}"]
     if agg.filter:
         items.append(f"coalesce({agg.filter}, false) AS f{i}")
@@ -95,6 +98,8 @@ def final_expr(i: int, agg: AggCall, raw: bool) -> str:
         if agg.func in ("min", "max"):
             return _cast(f"{agg.func}(p{i})", agg)
         return _avg(f"sum(p{i})", f"sum(c{i})", agg)
+    if agg.func == "udaf":
+        return udaf.window_call(i, agg)
     d = "DISTINCT " if agg.distinct else ""
     f = f" FILTER (WHERE f{i})" if agg.filter else ""
     if agg.func == "count_star":

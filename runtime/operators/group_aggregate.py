@@ -29,6 +29,7 @@ from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot
 from runtime.operators import aggs as A
+from runtime.operators.udaf import GroupPythonAggregates
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ def _final(i: int, agg: AggCall, prefix: str) -> str:
     s, n = f"{prefix}s{i}", f"{prefix}n{i}"
     t = parse_type(agg.type)
     cast = t.duckdb()
+    if agg.func == "udaf":  # the value get_value gave, kept beside the pickled accumulator
+        return f"CAST({prefix}v{i} AS {cast})"
     if agg.func in ("count", "count_star"):
         return f"CAST({n} AS {cast})"
     if agg.func == "sum":
@@ -88,7 +91,16 @@ class GroupAggregateOp(Operator):
         self.distinct: list[tuple[str, list[tuple[str, int]], str]] = []
         distinct_cols: list[str] = []
         with_values: list[int] = []  # the aggregates with a __dd<i>
+        self.python = (
+            GroupPythonAggregates(self.ctx, spec.aggs, keys, self.retracting)
+            if any(a.func == "udaf" for a in spec.aggs)
+            else None
+        )
         for i, a in enumerate(spec.aggs):
+            if a.func == "udaf":  # computed in Python (``udaf``), joined into the delta
+                merge += [f"b.u{i} AS u{i}", f"b.v{i} AS v{i}"]
+                self.acc_cols += [f"u{i}", f"v{i}"]
+                continue
             cond = f"({a.filter})" if a.filter else "true"
             minmax = a.func in ("min", "max")
             if self.retracting and (a.distinct or minmax):
@@ -130,6 +142,8 @@ class GroupAggregateOp(Operator):
         k = ", ".join([*keys, ""])
         group = f" GROUP BY {', '.join(keys)}" if keys else ""
         self.delta_sql = f"SELECT {k}{', '.join(items)} FROM {INPUT_RELATION}{group}"
+        if self.python is not None:
+            self.delta_sql = self.python.wrap(self.delta_sql)
         if self.distinct:
             joins = "".join(
                 f" LEFT JOIN __dd{i} d{i} ON "
@@ -242,6 +256,8 @@ class GroupAggregateOp(Operator):
         st = self.state
         st.register(INPUT_RELATION, batch)
         try:
+            if self.python is not None:
+                st.register("__udaf", self.python.step(st.con, self.has_table))
             if not self.distinct:
                 st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.delta_sql}")
             else:
@@ -257,6 +273,8 @@ class GroupAggregateOp(Operator):
                 st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.combine_sql}")
         finally:
             st.con.unregister(INPUT_RELATION)
+            if self.python is not None:
+                st.con.unregister("__udaf")
         if not self.has_table:
             st.execute(f"CREATE TABLE acc AS SELECT {self.store_cols} FROM __delta LIMIT 0")
             st.tables.append("acc")

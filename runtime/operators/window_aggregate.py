@@ -28,6 +28,7 @@ from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
+from runtime.operators import udaf
 from runtime.operators.windowing import Slicing, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
@@ -61,10 +62,11 @@ class WindowAggregateOp(Operator):
         if self.session:
             Slicing(w)  # validates the gap
         self.proctime = w.proctime
-        self.raw = any(a.distinct for a in spec.aggs)
+        self.raw = any(a.distinct or a.func == "udaf" for a in spec.aggs)
         self.schema = output_schema(self.node.schema, False)
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
+        udaf.install_window_calls(self.ctx, self.state.con, spec.aggs)
         self.has_table = False
         self.fired = NO_WATERMARK  # windows ending at or before this have fired
         self.next_fire = INF  # no window can fire before its end reaches this
@@ -395,9 +397,14 @@ def state_view(spec: WindowAggregateSpec, relation: str) -> str:
     and CUMULATE, which share slices between windows) with its aggregates so far. Used by
     ``sqlstream state``; the operator keeps several partial rows per window until they are
     compacted, and this view merges them the way firing does."""
-    raw = any(a.distinct for a in spec.aggs)
+    raw = any(a.distinct or a.func == "udaf" for a in spec.aggs)
     keys = [q(k) for k in spec.keys]
-    aggs = [f"{A.final_expr(i, a, raw)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
+    aggs = [  # a Python aggregate runs only in the job: here, how many rows it keeps
+        f"count(*) AS {q(a.name + ' (rows kept)')}"
+        if a.func == "udaf"
+        else f"{A.final_expr(i, a, raw)} AS {q(a.name)}"
+        for i, a in enumerate(spec.aggs)
+    ]
     w = spec.window
     if w.type == "session":
         bounds = [f"{ts_from_ms('__s')} AS window_start", f"{ts_from_ms('__e')} AS window_end"]

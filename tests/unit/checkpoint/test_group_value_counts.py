@@ -6,6 +6,7 @@ emit what one uninterrupted subtask emits."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,16 +85,24 @@ def test_value_counts_survive_a_restore_at_another_parallelism(tmp_path: Path) -
     expected = feed(whole, THEN)
     assert sorted(r for r in expected if r[-1] == 2) == [(k, 4, 5, 2, 9, 2) for k in range(6)]
 
+    got = restored_at_two(group_op, NODE, tmp_path / "s.duckdb", THEN)
+    asyncio.run(whole.close())
+    assert sorted(got, key=str) == sorted(expected, key=str)
+
+
+def restored_at_two(
+    make: Callable[[int, int], GroupAggregateOp], node: Node, snapshot: Path, then: pa.RecordBatch
+) -> list[tuple[Any, ...]]:
+    """What two subtasks restored from ``snapshot`` (each with its keys) emit for ``then``."""
     got: list[tuple[Any, ...]] = []
     for j in range(2):
-        op = group_op(j, 2)
-        where = key_filter(NODE, 2, j)
-        asyncio.run(op.restore(Restored(1, files=[tmp_path / "s.duckdb"], key_filter=where)))
+        op = make(j, 2)
+        where = key_filter(node, 2, j)
+        asyncio.run(op.restore(Restored(1, files=[snapshot], key_filter=where)))
         asyncio.run(op.open())
         con = duckdb.connect()
-        con.register("b", pa.Table.from_batches([THEN]))
+        con.register("b", pa.Table.from_batches([then]))
         mine = con.sql(f"SELECT * FROM b WHERE {where}").to_arrow_table().to_batches()
         got += [r for b in mine for r in feed(op, b)]
         asyncio.run(op.close())
-    asyncio.run(whole.close())
-    assert sorted(got, key=str) == sorted(expected, key=str)
+    return got

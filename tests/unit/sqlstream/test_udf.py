@@ -263,12 +263,6 @@ def test_the_scripts_own_folder_is_searched(tmp_path: Path) -> None:
     assert got == [0, 1, 1, 2]
 
 
-def test_table_functions_are_refused_by_name(session: sqlstream.Session) -> None:
-    with pytest.raises(SqlStreamError, match=r"LATERAL TABLE\(split_words\(...\)\): table functions") as info:
-        session.execute("SELECT * FROM nums, LATERAL TABLE(split_words(w))")
-    assert (info.value.line, info.value.col) == (1, 35)  # at the function
-
-
 def test_the_plan_names_the_functions_it_calls_and_keeps_them_through_json(
     session: sqlstream.Session,
 ) -> None:

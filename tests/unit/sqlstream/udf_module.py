@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sqlstream.udf import udf
+from sqlstream.udf import AggregateFunction, TableFunction, udaf, udf, udtf
 
 
 @udf(result_type="BIGINT")
@@ -49,3 +49,94 @@ NOT_A_FUNCTION = 3
 def short(v: pa.Array) -> pa.Array:
     """Vectorized, but returns one value too few."""
     return v.slice(1)
+
+
+@udtf(result_types=["STRING", "INT"])
+def split_words(line: str):  # type: ignore[no-untyped-def]
+    """A generator: one row (word, length) per word; no row for NULL or an empty line."""
+    if line:
+        for w in line.split(" "):
+            yield w, len(w)
+
+
+class Repeat(TableFunction):
+    """A TableFunction class: ``n`` copies of ``v`` (a one-column function yields plain values)."""
+
+    def eval(self, v: int, n: int):  # type: ignore[no-untyped-def]
+        for _ in range(n):
+            yield v
+
+
+replicate = udtf(Repeat(), result_types="BIGINT")
+
+
+@udtf(input_types=["BIGINT"], result_types=["BIGINT", "BIGINT"])
+def bad_rows(v):  # type: ignore[no-untyped-def]
+    yield (v,)
+
+
+class WeightedAvg(AggregateFunction):
+    """PyFlink's documentation example: the weighted average of ``value`` by ``weight``,
+    with retract, so it runs over an updating input too. The accumulator is a list."""
+
+    def create_accumulator(self):  # type: ignore[no-untyped-def]
+        return [0, 0]
+
+    def accumulate(self, accumulator, value: int, weight: int) -> None:  # type: ignore[no-untyped-def]
+        accumulator[0] += value * weight
+        accumulator[1] += weight
+
+    def retract(self, accumulator, value: int, weight: int) -> None:  # type: ignore[no-untyped-def]
+        accumulator[0] -= value * weight
+        accumulator[1] -= weight
+
+    def get_value(self, accumulator) -> float | None:  # type: ignore[no-untyped-def]
+        return None if accumulator[1] == 0 else accumulator[0] / accumulator[1]
+
+
+weighted_avg = udaf(WeightedAvg(), result_type="DOUBLE", accumulator_type="ARRAY<BIGINT>")
+
+
+class Concat(AggregateFunction):
+    """No retract: refused over an updating input. Keeps the order rows arrived in."""
+
+    def create_accumulator(self):  # type: ignore[no-untyped-def]
+        return []
+
+    def accumulate(self, accumulator, s: str) -> None:  # type: ignore[no-untyped-def]
+        if s is not None:
+            accumulator.append(s)
+
+    def get_value(self, accumulator) -> str:  # type: ignore[no-untyped-def]
+        return "|".join(accumulator)
+
+
+concat_all = udaf(Concat(), result_type="STRING")
+
+
+
+@udf(result_type="BIGINT")
+def fails_on_thousands(v: int) -> int:
+    """Raises on every multiple of 1000: the rows the udf-errors tests expect in their table."""
+    if v % 1000 == 0:
+        raise ValueError(f"{v} is a round number")
+    return v * 2
+
+
+class Total(AggregateFunction):
+    """SUM as a Python aggregate: the restore tests compare it with DuckDB's sum."""
+
+    def create_accumulator(self):  # type: ignore[no-untyped-def]
+        return [0]
+
+    def accumulate(self, accumulator, v: int) -> None:  # type: ignore[no-untyped-def]
+        accumulator[0] += v
+
+    def retract(self, accumulator, v: int) -> None:  # type: ignore[no-untyped-def]
+        accumulator[0] -= v
+
+    def get_value(self, accumulator) -> int:  # type: ignore[no-untyped-def]
+        return accumulator[0]
+
+
+py_total = udaf(Total())

@@ -1,0 +1,57 @@
+"""Rows a Python function raised on, kept instead of failing the job:
+``SET 'table.exec.udf-errors.sink' = '<table>'`` (Flink has no such option: a failing
+function fails its job; our name follows ``table.exec.late-rows.sink``).
+
+Every operator of an INSERT job that calls a Python function row by row or per batch in
+its projection or filter (a Calc) or as a table function (a Correlate) then sends the input
+rows the function raised on to its *udf-errors output*, and the job goes on without them;
+the planner adds a side sink (``planner.side_sinks``) fed by those outputs, so they land
+in the user's table with:
+
+    operator  STRING  the operator, e.g. 'Calc#2'
+    function  STRING  the function that raised
+    input     STRING  the operator's input row, its columns as a JSON object
+    error     STRING  the exception and the function's own traceback
+
+A function that raises on a row raises on it again when the job replays it after a
+restore, so the side sink's rows are as deterministic as the job's own and are written
+exactly once on a transactional connector. Python aggregate functions are not covered:
+their accumulator state could not be told apart from a half-folded row, so they still
+fail the job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from catalog.config import UDF_ERRORS_SINK
+from catalog.table import TableDef
+from planner.physical import UDF_ERRORS_FIELDS, UDF_ERRORS_OUTPUT, CalcSpec, CorrelateSpec, Node
+from planner.side_sinks import side_sink_nodes
+
+
+def calls_python(node: Node, functions: Sequence[str]) -> bool:
+    """Whether an operator calls one of ``functions`` in a way whose failures it can route."""
+    spec = node.spec
+    if isinstance(spec, CorrelateSpec):
+        return spec.function is not None or any(_calls(a, functions) for a in spec.args)
+    if isinstance(spec, CalcSpec):
+        return any(_calls(e, functions) for e in (*(e for _, e in spec.projections), spec.condition or ""))
+    return False
+
+
+def _calls(sql: str, functions: Sequence[str]) -> bool:
+    return any(re.search(rf"\b{re.escape(f)}\s*\(", sql, re.IGNORECASE) for f in functions)
+
+
+def udf_errors_nodes(
+    nodes: tuple[Node, ...], functions: Sequence[str], table: TableDef, config: Mapping[str, str]
+) -> tuple[Node, ...]:
+    """The nodes that carry the failed rows of every operator of ``nodes`` that calls one of
+    the scalar or table ``functions`` into ``table``. Empty when none does."""
+    producers = [n for n in nodes if calls_python(n, functions)]
+    key = UDF_ERRORS_SINK.name
+    return side_sink_nodes(
+        nodes, producers, UDF_ERRORS_OUTPUT, UDF_ERRORS_FIELDS, table, config, key, "udf-errors", None
+    )

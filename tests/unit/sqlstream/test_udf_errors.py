@@ -1,0 +1,117 @@
+"""Rows a Python function raises on, kept instead of failing the job: with
+``table.exec.udf-errors.sink`` set, every input row of an INSERT job lands either in its
+sink or, with the function's name, the row and the error, in the udf-errors table, each
+exactly once, also across a restore from a checkpoint."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sqlstream
+from catalog.errors import SqlStreamError
+from tests.unit.checkpoint.test_runtime_checkpoints import ROWS, resume, run_until_checkpoint
+
+MOD = "tests.unit.sqlstream.udf_module"
+
+
+def script(tmp: Path, rate: int) -> str:
+    return f"""
+SET 'table.exec.udf-errors.sink' = 'bad';
+CREATE FUNCTION fails_on_thousands AS '{MOD}.fails_on_thousands' LANGUAGE PYTHON;
+CREATE FUNCTION split_words AS '{MOD}.split_words' LANGUAGE PYTHON;
+CREATE TABLE src (v BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '{rate}',
+  'fields.v.kind' = 'sequence', 'fields.v.start' = '1', 'fields.v.end' = '{ROWS}');
+CREATE TABLE out (v BIGINT, d BIGINT) WITH ('connector' = 'filesystem', 'path' = '{tmp / "out"}',
+  'format' = 'json');
+CREATE TABLE bad (operator STRING, function STRING, input STRING, error STRING) WITH (
+  'connector' = 'filesystem', 'path' = '{tmp / "bad"}', 'format' = 'json');
+"""
+
+
+QUERY = "INSERT INTO out SELECT v, fails_on_thousands(v) AS d FROM src WHERE v > 0"
+
+
+def rows(folder: Path) -> list[dict[str, Any]]:
+    files = sorted(f for f in folder.iterdir() if not f.name.startswith(".")) if folder.exists() else []
+    return [json.loads(line) for f in files for line in f.read_text().splitlines()]
+
+
+def check(tmp: Path) -> None:
+    good = collections.Counter((r["v"], r["d"]) for r in rows(tmp / "out"))
+    bad = rows(tmp / "bad")
+    assert good == collections.Counter((v, 2 * v) for v in range(1, ROWS + 1) if v % 1000)
+    assert sorted(json.loads(r["input"])["v"] for r in bad) == list(range(1000, ROWS + 1, 1000))
+    for r in bad:
+        assert r["operator"].startswith("Calc#") and r["function"] == "fails_on_thousands"
+        v = json.loads(r["input"])["v"]
+        assert f"function fails_on_thousands raised ValueError on input ({v},)" in r["error"]
+        assert f"{v} is a round number" in r["error"] and "udf_module.py" in r["error"]
+
+
+def test_failing_rows_go_to_the_table_and_the_job_goes_on(tmp_path: Path) -> None:
+    config = {"execution.checkpointing.interval": "200 ms", "state.checkpoints.dir": str(tmp_path / "ck")}
+    with sqlstream.connect(config=config) as s:
+        s.execute(script(tmp_path, 20000))
+        job = s.execute(QUERY).job
+        assert job is not None and job.wait(60) and job.error is None, job.error
+        assert job.metrics()["udf_errors"] == ROWS // 1000
+        plan = s.execute(f"EXPLAIN {QUERY}").message
+    assert "Sink(table=[bad]" in plan and 'Calc(select=[CAST("operator"' in plan
+    check(tmp_path)
+
+
+def test_exactly_once_across_a_restore(tmp_path: Path) -> None:
+    run_until_checkpoint(tmp_path, 1, tmp_path / "out", script=script(tmp_path, 2000), query=QUERY)
+    assert 0 < len(rows(tmp_path / "out")) < ROWS - ROWS // 1000
+    metrics = resume(tmp_path, 1, tmp_path / "out", script=script(tmp_path, 20000), query=QUERY)
+    assert metrics["checkpoints"]["restored_from"] is not None
+    check(tmp_path)
+
+
+def test_a_table_function_that_raises_loses_only_its_row(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    lines = ["a b", "boom", "c"]
+    (tmp_path / "in" / "p.json").write_text("".join(json.dumps({"line": x}) + "\n" for x in lines))
+    with sqlstream.connect(config={"table.exec.udf-errors.sink": "bad"}) as s:
+        s.execute(script(tmp_path, 1))
+
+        def words(line: str):  # type: ignore[no-untyped-def]
+            for w in line.split():
+                if w == "boom":
+                    raise RuntimeError("no booms")
+                yield w
+
+        from sqlstream.udf import udtf
+
+        s.create_function("words", udtf(words, result_types="STRING"))
+        for name, cols, folder in (("lines", "line STRING", "in"), ("w", "w STRING", "w")):
+            s.execute(
+                f"CREATE TABLE {name} ({cols}) WITH ('connector' = 'filesystem', "
+                f"'path' = '{tmp_path / folder}', 'format' = 'json')"
+            )
+        job = s.execute("INSERT INTO w SELECT x FROM lines, LATERAL TABLE(words(line)) AS T(x)").job
+        assert job is not None and job.wait(30) and job.error is None, job.error
+    assert sorted(r["w"] for r in rows(tmp_path / "w")) == ["a", "b", "c"]
+    (bad,) = rows(tmp_path / "bad")
+    assert bad["operator"].startswith("Correlate#") and bad["function"] == "words"
+    assert json.loads(bad["input"]) == {"line": "boom"} and "no booms" in bad["error"]
+
+
+def test_a_table_that_does_not_fit_is_refused(tmp_path: Path) -> None:
+    with sqlstream.connect() as s:
+        s.execute(script(tmp_path, 1))
+        s.execute(
+            f"CREATE TABLE wrong (operator STRING, nope STRING) WITH ('connector' = 'filesystem', "
+            f"'path' = '{tmp_path / 'x'}', 'format' = 'json')"
+        )
+        s.execute("SET 'table.exec.udf-errors.sink' = 'wrong'")
+        with pytest.raises(SqlStreamError, match="has a column 'nope' that udf-errors rows do not have"):
+            s.execute(f"EXPLAIN {QUERY}")
+        s.execute("SET 'table.exec.udf-errors.sink' = 'nowhere'")
+        with pytest.raises(SqlStreamError, match=r"udf-errors\.sink' = 'nowhere' names no table"):
+            s.execute(f"EXPLAIN {QUERY}")
