@@ -23,6 +23,7 @@ from planner.physical import (
     Node,
     Partitioning,
     PhysicalPlan,
+    RankSpec,
     SinkSpec,
     SourceSpec,
     UnionSpec,
@@ -31,6 +32,7 @@ from planner.physical import (
     WindowAggregateSpec,
     WindowAssignSpec,
 )
+from planner.physical_over import describe_rank
 
 _CHANGELOG = {
     ChangelogMode.INSERT_ONLY: "I",
@@ -150,6 +152,9 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             attrs.append(
                 f"cache=[partial, max-rows={spec.options.get('lookup.partial-cache.max-rows', '-')}]"
             )
+    elif isinstance(spec, RankSpec):
+        name, more = describe_rank(node, plan.node(node.inputs[0].source))
+        attrs.extend(more)
     elif isinstance(spec, UnionSpec):
         name = "Union"
         attrs.append(f"all=[true], fields=[{', '.join(f.name for f in node.schema)}]")

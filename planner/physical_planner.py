@@ -49,6 +49,7 @@ from planner.logical import (
     Join,
     LogicalNode,
     LookupJoin,
+    Rank,
     Scan,
     Sink,
     Union,
@@ -76,6 +77,7 @@ from planner.physical import (
     WindowAggregateSpec,
     WindowAssignSpec,
 )
+from planner.physical_over import plan_rank
 from planner.typecheck import make_cast, wider
 
 
@@ -480,6 +482,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     LookupJoin: PhysicalPlanner._lookup_join,
     Join: PhysicalPlanner._join,
     Union: PhysicalPlanner._union,
+    Rank: plan_rank,
     Sink: PhysicalPlanner._sink,
     Collect: PhysicalPlanner._collect,
 }

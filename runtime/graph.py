@@ -42,6 +42,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.group_aggregate import GroupAggregateOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
+    from runtime.operators.rank import RankOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
     from runtime.operators.union import UnionOp
@@ -59,6 +60,7 @@ def operator_class(kind: str) -> type[Operator]:
         "union": UnionOp,
         "lookup_join": LookupJoinOp,
         "join": JoinOp,
+        "rank": RankOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

@@ -1,0 +1,195 @@
+"""Top-N and deduplication (Flink's Rank and Deduplicate operators): the input's rows in
+DuckDB state, keyed by the partition columns; a changelog of the ranked range out.
+
+State: table ``rows``, the input's columns plus ``__seq``, the row's arrival number (ties
+in the sort order go by it, and it is processing time's order). Over an insert-only input
+a row that falls below the range's end can never come back, so only the first ``end``
+rows of a partition are kept; over an updating input every row is, since a retraction
+can lift the next one into the range.
+
+A batch is processed as a whole, in a few statements: the range of each partition the
+batch touches is ranked before (``__old``) and after (``__new``) the batch's rows are
+added (+I/+U) and retracted (-U/-D take out the earliest identical row, as Flink's
+RetractableTopNFunction does), and the two are compared, as the spec's ``changes`` says
+(see ``RankSpec``): by rank position (+I, -U/+U, -D) or by rows (-D, then +I). A position
+whose row is unchanged in value emits nothing. Within a batch, Flink would emit a change
+for every row; here the batch's net change per position or row is sent (the applied
+result is the same), as the group aggregate does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
+from runtime.batches import conform, output_schema, q
+from runtime.messages import Message
+from runtime.operator import Operator, Snapshot
+from runtime.state.duckdb_state import DuckDBState, load_snapshot
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
+
+
+class RankOp(Operator):
+    restored: Restored | None = None
+    state: DuckDBState
+    seq: int
+
+    async def restore(self, restored: Restored) -> None:
+        self.restored = restored
+
+    async def open(self) -> None:
+        await self.ctx.run(self._prepare)
+        restored = self.restored
+        if restored is None:
+            return
+        if restored.files:
+            await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+            top = await self.ctx.run(self.state.scalar, "SELECT coalesce(max(__seq) + 1, 0) FROM rows")
+            self.seq = max(self.seq, int(top))
+            self._report()
+        self.seq = max([self.seq, *(int(s["seq"]) for s in restored.states if s)])
+
+    def _prepare(self) -> None:
+        spec = self.node.spec
+        assert isinstance(spec, RankSpec)
+        self.spec = spec
+        self.retracting = self.ctx.input_updating(0)
+        self.schema = output_schema(self.node.schema, self.ctx.updating)
+        fields = self.ctx.input_nodes[0].schema
+        self.cols = [q(f.name) for f in fields]
+        self.keys = [q(k) for k in spec.partition_keys]
+        self.seq = 0
+        self.state = DuckDBState()
+        self.ctx.install_functions(self.state.con)
+        empty = output_schema(fields, self.retracting).empty_table()
+        self.state.register(INPUT_RELATION, empty)
+        try:
+            self.state.execute(
+                f"CREATE TABLE rows AS SELECT {', '.join(self.cols)}, 0::BIGINT AS __seq "
+                f"FROM {INPUT_RELATION} LIMIT 0"
+            )
+        finally:
+            self.state.con.unregister(INPUT_RELATION)
+        self.state.tables.append("rows")
+        order = [
+            f"{'__seq' if k.column == ARRIVAL else q(k.column)} {'ASC' if k.ascending else 'DESC'} "
+            f"NULLS {'FIRST' if k.nulls_first else 'LAST'}"
+            for k in spec.order
+        ]
+        order.append("__seq DESC" if spec.ties_last else "__seq")
+        part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
+        rank = f"row_number() OVER ({part}ORDER BY {', '.join(order)})"
+        touched = (
+            " SEMI JOIN __t t ON " + " AND ".join(f"r.{k} IS NOT DISTINCT FROM t.{k}" for k in self.keys)
+            if self.keys
+            else ""
+        )
+        self.ranked_sql = f"SELECT r.rowid AS __rid, r.*, {rank} AS __rn FROM rows r{touched}"
+        self.range = f"__rn BETWEEN {spec.start} AND {spec.end}"
+        self.emit_sql = self._rows_sql() if spec.changes == "rows" else self._positions_sql()
+        self.width = 16 + 8 * (len(self.cols) + 1)
+
+    def _positions_sql(self) -> str:
+        """Changes per rank position of a partition: +I, -U/+U, -D."""
+        on = " AND ".join([*(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in self.keys), "o.__rn = n.__rn"])
+        differ = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in self.cols)
+        rank = ", {}.__rn" if self.spec.rank_column else ""
+        out = []
+        sides = (
+            ("o", "CASE WHEN n.__rn IS NULL THEN 3 ELSE 1 END", 0, "n"),
+            ("n", "CASE WHEN o.__rn IS NULL THEN 0 ELSE 2 END", 1, "o"),
+        )
+        for side, kind, phase, other in sides:
+            cols = ", ".join(f"{side}.{c}" for c in self.cols) + rank.format(side)
+            keys = "".join(f", {side}.{k} AS __p{i}" for i, k in enumerate(self.keys))
+            out.append(
+                f"SELECT {cols}, ({kind})::TINYINT AS {q(ROW_KIND_COLUMN)}, {side}.__rn AS __o{keys}, "
+                f"{phase} AS __ph FROM __old o FULL JOIN __new n ON {on} "
+                f"WHERE {side}.__rn IS NOT NULL AND ({other}.__rn IS NULL OR {differ})"
+            )
+        order = ", ".join([*(f"__p{i}" for i in range(len(self.keys))), "__o", "__ph"])
+        drop = ", ".join([*(f"__p{i}" for i in range(len(self.keys))), "__o", "__ph"])
+        if not self.ctx.updating:
+            drop += f", {q(ROW_KIND_COLUMN)}"
+        return f"SELECT * EXCLUDE ({drop}) FROM ({' UNION ALL '.join(out)}) ORDER BY {order}"
+
+    def _rows_sql(self) -> str:
+        """Changes of the rows in the range: -D for those that left, then +I for those that entered."""
+        cols = ", ".join(self.cols)
+        return (
+            f"SELECT * EXCLUDE (__ph) FROM ("
+            f"SELECT {cols}, 3::TINYINT AS {q(ROW_KIND_COLUMN)}, 0 AS __ph FROM "
+            f"(SELECT {cols} FROM __old EXCEPT ALL SELECT {cols} FROM __new) "
+            f"UNION ALL SELECT {cols}, 0::TINYINT, 1 FROM "
+            f"(SELECT {cols} FROM __new EXCEPT ALL SELECT {cols} FROM __old)) ORDER BY __ph"
+        )
+
+    # ---- one batch ------------------------------------------------------------------
+    def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        st = self.state
+        seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
+        self.seq += batch.num_rows
+        st.register(INPUT_RELATION, batch.append_column("__seq", seq))
+        sign = f"CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END" if self.retracting else "1"
+        cols = ", ".join(self.cols)
+        try:
+            st.execute(
+                f"CREATE OR REPLACE TEMP TABLE __b AS "
+                f"SELECT {cols}, __seq, {sign} AS __s FROM {INPUT_RELATION}"
+            )
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        if self.keys:
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __t AS SELECT DISTINCT {', '.join(self.keys)} FROM __b")
+        st.execute(
+            f"CREATE OR REPLACE TEMP TABLE __old AS SELECT * FROM ({self.ranked_sql}) WHERE {self.range}"
+        )
+        st.execute(f"INSERT INTO rows SELECT {cols}, __seq FROM __b WHERE __s > 0")
+        if self.retracting:
+            self._retract()
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __rk AS {self.ranked_sql}")
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __new AS SELECT * FROM __rk WHERE {self.range}")
+        out = st.query(self.emit_sql)
+        if not self.retracting:  # rows past the end can never come back
+            st.execute(
+                f"DELETE FROM rows WHERE rowid IN (SELECT __rid FROM __rk WHERE __rn > {self.spec.end})"
+            )
+        self._report()
+        return conform(out, self.schema)
+
+    def _retract(self) -> None:
+        """Each -U/-D takes out one identical row, the earliest (Flink removes the first
+        equal row of the sort key's list)."""
+        st = self.state
+        cols = ", ".join(self.cols)
+        same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM d.{c}" for c in self.cols)
+        by = ", ".join(f"r.{c}" for c in self.cols)
+        st.execute(
+            f"DELETE FROM rows WHERE rowid IN (SELECT __rid FROM ("
+            f"SELECT r.rowid AS __rid, d.__n, row_number() OVER (PARTITION BY {by} "
+            f"ORDER BY r.__seq) AS __i FROM rows r JOIN "
+            f"(SELECT {cols}, count(*) AS __n FROM __b WHERE __s < 0 GROUP BY ALL) d ON {same}"
+            f") WHERE __i <= __n)"
+        )
+
+    def _report(self) -> None:
+        rows = int(self.state.scalar("SELECT count(*) FROM rows"))
+        self.metrics.state_rows = rows
+        self.metrics.state_bytes = rows * self.width
+        self.metrics.state_tables = {"rows": rows}
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        return list(await self.ctx.run(self._process, batch))
+
+    # ---- checkpoints ----------------------------------------------------------------
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        return Snapshot({"seq": self.seq}, self.state)
+
+    async def close(self) -> None:
+        if hasattr(self, "state"):
+            self.state.close()
