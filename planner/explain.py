@@ -21,6 +21,7 @@ from planner.physical import (
     JoinSpec,
     LookupJoinSpec,
     Node,
+    OverAggregateSpec,
     Partitioning,
     PhysicalPlan,
     RankSpec,
@@ -155,6 +156,11 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
     elif isinstance(spec, RankSpec):
         name, more = describe_rank(node, plan.node(node.inputs[0].source))
         attrs.extend(more)
+    elif isinstance(spec, OverAggregateSpec):
+        name = "OverAggregate"
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
+        attrs.append("emit=[on watermark]")
     elif isinstance(spec, UnionSpec):
         name = "Union"
         attrs.append(f"all=[true], fields=[{', '.join(f.name for f in node.schema)}]")

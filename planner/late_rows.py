@@ -74,17 +74,13 @@ def _check_columns(table: TableDef) -> tuple[Field, ...]:
     return tuple(out)
 
 
-def late_rows_nodes(
-    nodes: tuple[Node, ...], table: TableDef, config: Mapping[str, str]
-) -> tuple[Node, ...]:
+def late_rows_nodes(nodes: tuple[Node, ...], table: TableDef, config: Mapping[str, str]) -> tuple[Node, ...]:
     """The nodes that carry the late rows of every window aggregate of ``nodes`` into
     ``table``: (a Union of the late-rows outputs when there are several,) a Calc that
     picks and casts the table's columns, and the Sink. Empty when no operator drops late
     rows (a job without event-time windows). The table is checked, and its guarantee
     decided, as for any sink of the job (``config``: the job's configuration)."""
-    windows = [
-        n for n in nodes if isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime
-    ]
+    windows = [n for n in nodes if isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime]
     if not windows:
         return ()
     spec, connector_config = configure_table(table_info(table))

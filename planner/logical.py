@@ -243,3 +243,23 @@ class Rank(LogicalNode):
     @property
     def updating(self) -> bool:
         return not self.first_rows
+
+
+@dataclass(frozen=True)
+class OverAggregate(LogicalNode):
+    """``agg(..) OVER (PARTITION BY .. ORDER BY <rowtime> ROWS|RANGE BETWEEN .. PRECEDING
+    AND CURRENT ROW)``: each input row with its aggregates over the rows of its partition
+    in the frame, emitted in event-time order once the watermark passes the row (Flink's
+    OverAggregate). ``preceding``: rows (ROWS) or milliseconds (RANGE) before the current
+    row; None for UNBOUNDED. Output: the input's fields, then the aggregates."""
+
+    input: LogicalNode
+    partition_keys: tuple[str, ...]
+    order_field: str
+    rows: bool
+    preceding: int | None
+    aggs: tuple[LogicalAgg, ...]
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)

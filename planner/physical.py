@@ -252,6 +252,26 @@ class RankSpec:
 
 
 @dataclass(frozen=True)
+class OverAggregateSpec:
+    """OVER aggregation on event time (Flink's OverAggregate): rows wait in state until
+    the watermark passes ``time_column``, then each gets ``aggs`` over its frame: the
+    ``preceding`` rows (``rows``) or milliseconds before it, or all (None), and itself
+    (RANGE: with every row of the same time). Rows behind the watermark are late. Output:
+    the input's columns, then the aggregates; insert-only."""
+
+    partition_keys: tuple[str, ...]
+    time_column: str
+    rows: bool
+    preceding: int | None
+    aggs: tuple[AggCall, ...]
+    kind: str = "over_aggregate"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.partition_keys
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -292,6 +312,7 @@ OperatorSpec = (
     | GroupAggregateSpec
     | UnionSpec
     | RankSpec
+    | OverAggregateSpec
     | JoinSpec
     | LookupJoinSpec
     | SinkSpec
@@ -316,7 +337,7 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in ("window_aggregate", "group_aggregate", "join", "rank")
+        return self.spec.kind in ("window_aggregate", "group_aggregate", "join", "rank", "over_aggregate")
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from catalog.connectors import ChangelogMode
-from planner.logical import Rank
-from planner.physical import ARRIVAL, Node, RankSpec, SortKey
+from planner import codegen
+from planner.logical import OverAggregate, Rank
+from planner.physical import ARRIVAL, AggCall, Node, OverAggregateSpec, RankSpec, SortKey
 
 if TYPE_CHECKING:
     from planner.physical_planner import PhysicalPlanner
@@ -97,3 +98,21 @@ def describe_rank(node: Node, source: Node) -> tuple[str, list[str]]:
         f"select=[{', '.join(f.name for f in node.schema)}]",
         f"state=[{kept} of each partition, kept forever]",
     ]
+
+
+def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
+    child = planner._translate(node.input)
+    lookup = node.input.field_type
+    aggs = tuple(
+        AggCall(a.name, a.func, codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None, a.type.sql())
+        for a in node.aggs
+    )
+    spec = OverAggregateSpec(node.partition_keys, node.order_field, node.rows, node.preceding, aggs)
+    p = planner.default_parallelism if spec.partition_keys else 1
+    edge = planner._edge(child, p, spec.partition_keys)
+    frame = "UNBOUNDED" if spec.preceding is None else str(spec.preceding)
+    name = (
+        f"OverAggregate(partitionBy=[{', '.join(spec.partition_keys)}], orderBy=[{spec.time_column} ASC], "
+        f"window=[{'ROWS' if spec.rows else 'RANG'} BETWEEN {frame} PRECEDING AND CURRENT ROW])"
+    )
+    return planner._add(name, spec, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)

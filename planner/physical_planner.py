@@ -49,6 +49,7 @@ from planner.logical import (
     Join,
     LogicalNode,
     LookupJoin,
+    OverAggregate,
     Rank,
     Scan,
     Sink,
@@ -77,7 +78,7 @@ from planner.physical import (
     WindowAggregateSpec,
     WindowAssignSpec,
 )
-from planner.physical_over import plan_rank
+from planner.physical_over import plan_over_aggregate, plan_rank
 from planner.typecheck import make_cast, wider
 
 
@@ -215,13 +216,12 @@ class PhysicalPlanner:
             bounded=spec.scan_bounded(table.options),
             primary_key=tuple(table.schema.primary_key),
         )
-        return self._add(
-            f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog
-        )
+        return self._add(f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog)
 
     def _values(self, node: Values) -> Node:
         """VALUES as Flink runs it: one bounded, insert-only source subtask whose rows are
         a DuckDB query of the (already cast) constants."""
+
         def lookup(name: str) -> DataType:
             raise PlanError(f"VALUES refers to column '{name}'")  # the binder allows none
 
@@ -483,6 +483,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Join: PhysicalPlanner._join,
     Union: PhysicalPlanner._union,
     Rank: plan_rank,
+    OverAggregate: plan_over_aggregate,
     Sink: PhysicalPlanner._sink,
     Collect: PhysicalPlanner._collect,
 }

@@ -52,5 +52,3 @@ def refuse(root: LogicalNode) -> None:
     for node in walk(root):
         for check in CHECKS:
             check(node)
-
-

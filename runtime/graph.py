@@ -42,6 +42,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.group_aggregate import GroupAggregateOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
+    from runtime.operators.over_aggregate import OverAggregateOp
     from runtime.operators.rank import RankOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
@@ -61,6 +62,7 @@ def operator_class(kind: str) -> type[Operator]:
         "lookup_join": LookupJoinOp,
         "join": JoinOp,
         "rank": RankOp,
+        "over_aggregate": OverAggregateOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

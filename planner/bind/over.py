@@ -16,10 +16,12 @@ import dataclasses
 from sqlglot import exp
 
 from catalog.types import BIGINT
+from planner.bind.aggregates import _AGGS, _make_agg
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, ScopeField, _err, _ref, position
+from planner.bind.windows import _interval_ms
 from planner.errors import PlanError, UnsupportedError
-from planner.logical import BoundField, Calc, LogicalNode, Rank, SortField
+from planner.logical import BoundField, Calc, LogicalNode, OverAggregate, Rank, SortField
 from planner.typecheck import function_name, infer
 
 RANK_FIELD = "w0$o0"  # Flink's name of the first window call's result
@@ -55,6 +57,11 @@ class OverBinder(RelationBinder):
                 calls.append((i, call))
         if condition is not None:
             node = Calc(node.fields, node, tuple((f.name, _ref(f.name)) for f in node.fields), condition)
+        aggregates = [
+            w for p in select.expressions for w in p.find_all(exp.Window) if isinstance(w.this, _AGGS)
+        ]
+        if aggregates:
+            return self._bind_over_aggregate(select, node, scope, named, aggregates)
         if len(calls) > 1:
             raise _err(UnsupportedError("more than one ROW_NUMBER() / OVER call in one SELECT"), calls[1][1])
         index, call = calls[0]
@@ -77,6 +84,73 @@ class OverBinder(RelationBinder):
         rewritten.expressions[index].replace(exp.alias_(_ref(RANK_FIELD), alias, quoted=True))
         rank_scope = Scope([*scope.fields, ScopeField(frozenset(), rank.fields[-1], hidden=True)])
         return rewritten, rank, rank_scope
+
+    def _bind_over_aggregate(
+        self,
+        select: exp.Select,
+        node: LogicalNode,
+        scope: Scope,
+        named: dict[str, exp.Window],
+        calls: list[exp.Window],
+    ) -> tuple[exp.Select, LogicalNode, Scope]:
+        """Aggregates OVER one window (Flink computes all of a SELECT's over the same
+        window): an OverAggregate, the select's calls replaced by its result fields."""
+        windows = [_resolve(c, named) for c in calls]
+        shape = _window_shape(windows[0])
+        for c, w in zip(calls, windows):
+            if _window_shape(w) != shape:
+                raise _err(UnsupportedError("aggregates OVER different windows in one SELECT"), c)
+        if any(
+            isinstance(w, exp.Window) and not isinstance(w.this, _AGGS)
+            for p in select.expressions
+            for w in p.find_all(exp.Window)
+        ):
+            raise _err(UnsupportedError("ROW_NUMBER() together with OVER aggregates in one SELECT"), calls[0])
+        window, call = windows[0], calls[0]
+        keys = []
+        for p in window.args.get("partition_by") or []:
+            bound = self.bind_expr(p, scope)
+            if not isinstance(bound, exp.Column):
+                raise _err(
+                    UnsupportedError("PARTITION BY an expression in OVER; select it as a column first"), p
+                )
+            keys.append(bound.name)
+        order = window.args.get("order")
+        if order is None or len(order.expressions) != 1:
+            raise _err(PlanError("an OVER aggregation must be ordered by one time attribute"), call)
+        ordered = order.expressions[0]
+        time_col = self.bind_expr(ordered.this, scope)
+        attr = node.field(time_col.name).time_attribute if isinstance(time_col, exp.Column) else None
+        if attr is None or ordered.args.get("desc"):
+            raise _err(
+                PlanError(
+                    "OVER windows' ordering in stream mode must be defined on a time attribute, ascending"
+                ),
+                ordered,
+            )
+        if attr == "proctime":
+            raise _err(
+                UnsupportedError("an OVER aggregation ordered by processing time is not supported yet"),
+                ordered,
+            )
+        rows, preceding = _frame(window, call)
+        aggs = []
+        for i, c in enumerate(calls):
+            func = c.this
+            if isinstance(func.this, exp.Distinct):
+                raise _err(UnsupportedError("DISTINCT in an OVER aggregate is not supported yet"), c)
+            bound = self.bind_expr(func, scope)
+            aggs.append(_make_agg(f"w0$o{i}", bound, node.field_type))
+        fields = (*node.fields, *(BoundField(a.name, a.type) for a in aggs))
+        over = OverAggregate(fields, node, tuple(keys), time_col.name, rows, preceding, tuple(aggs))
+        rewritten = select.copy()
+        copies = [w for p in rewritten.expressions for w in p.find_all(exp.Window)]
+        for i, w in enumerate(copies):
+            w.replace(_ref(f"w0$o{i}"))
+        over_scope = Scope(
+            [*scope.fields, *(ScopeField(frozenset(), f, hidden=True) for f in fields[len(node.fields) :])]
+        )
+        return rewritten, over, over_scope
 
     def _bind_rank(self, window: exp.Window, call: exp.Expr, node: LogicalNode, scope: Scope) -> Rank:
         """The Rank of a ROW_NUMBER call; PARTITION BY and ORDER BY expressions that are not
@@ -172,6 +246,37 @@ def _resolve(call: exp.Window, named: dict[str, exp.Window]) -> exp.Window:
     if window is None:
         raise _err(PlanError(f"no window named '{alias.name}'", hint="define it in WINDOW w AS (...)"), call)
     return window
+
+
+def _window_shape(w: exp.Window) -> str:
+    """A window's PARTITION BY, ORDER BY and frame, as text, to compare two windows."""
+    parts = [w.args.get(k) for k in ("partition_by", "order", "spec")]
+    return repr([p.sql() if isinstance(p, exp.Expr) else [x.sql() for x in p] if p else None for p in parts])
+
+
+def _frame(window: exp.Window, where: exp.Expr) -> tuple[bool, int | None]:
+    """(ROWS?, preceding rows or milliseconds, None for UNBOUNDED) of a window's frame;
+    Flink's default with ORDER BY is RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW."""
+    spec = window.args.get("spec")
+    if spec is None:
+        return False, None
+    rows = str(spec.args.get("kind", "")).upper() == "ROWS"
+    end = spec.args.get("end")
+    if str(end).upper() != "CURRENT ROW":
+        raise _err(UnsupportedError("an OVER frame must end at CURRENT ROW"), where)
+    start = spec.args.get("start")
+    if str(start).upper() == "UNBOUNDED":
+        return rows, None
+    if str(spec.args.get("start_side", "")).upper() != "PRECEDING":
+        raise _err(UnsupportedError("an OVER frame must start PRECEDING the current row"), where)
+    if rows:
+        n = _int(start) if isinstance(start, exp.Expr) else None
+        if n is None or n < 0:
+            raise _err(PlanError("ROWS BETWEEN needs a number of rows PRECEDING"), where)
+        return True, n
+    if not isinstance(start, exp.Interval):
+        raise _err(PlanError("RANGE BETWEEN needs an INTERVAL PRECEDING on a time attribute"), where)
+    return False, _interval_ms(start)
 
 
 def _rank_bound(e: exp.Expr, names: set[str]) -> tuple[int, int | None] | None:
