@@ -32,6 +32,7 @@ from planner.physical import (
     Window,
     WindowAggregateSpec,
     WindowAssignSpec,
+    WindowRankSpec,
 )
 from planner.physical_over import describe_rank
 
@@ -156,6 +157,17 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
     elif isinstance(spec, RankSpec):
         name, more = describe_rank(node, plan.node(node.inputs[0].source))
         attrs.extend(more)
+    elif isinstance(spec, WindowRankSpec):
+        name = node.name[: node.name.index("(")]
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append(f"window=[{describe_window(spec.window)}]")
+        attrs.append(
+            "orderBy=["
+            + ", ".join(f"{k.column} {'ASC' if k.ascending else 'DESC'}" for k in spec.order)
+            + "]"
+        )
+        attrs.append("emit=[on watermark]")
+        attrs.append("state=[rows of open windows]")
     elif isinstance(spec, OverAggregateSpec):
         name = "OverAggregate"
         attrs.append(node.name[len(name) + 1 : -1])

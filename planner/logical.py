@@ -241,8 +241,31 @@ class Rank(LogicalNode):
         )
 
     @property
+    def window(self) -> Window | None:
+        """The event-time window whose rows this ranks, one window at a time (Flink's
+        Window Top-N and window deduplication): partitioned by window_start and
+        window_end, which come unchanged from a window TVF or a window aggregation."""
+        if not {"window_start", "window_end"} <= set(self.partition_keys):
+            return None
+        return window_of(self.input)
+
+    @property
     def updating(self) -> bool:
-        return not self.first_rows
+        return not self.first_rows and self.window is None
+
+
+def window_of(node: LogicalNode) -> Window | None:
+    """The event-time window that made ``node``'s window_start and window_end columns,
+    through Calcs that pass them on unchanged; None if there is none."""
+    while isinstance(node, Calc):
+        passed = {n for n, e in node.projections if isinstance(e, exp.Column) and e.name == n}
+        if not {"window_start", "window_end"} <= passed:
+            return None
+        node = node.input
+    window = None
+    if isinstance(node, WindowAssign | Aggregate):
+        window = node.window
+    return window if window is not None and not window.proctime and window.type != "session" else None
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,30 @@ class RankSpec:
 
 
 @dataclass(frozen=True)
+class WindowRankSpec:
+    """Window Top-N and window deduplication (Flink's WindowRank, WindowDeduplicate): the
+    rows of each window (``partition_keys`` hold window_start and window_end) wait in
+    state until the watermark passes the window's end, then the ones ranked ``start`` ..
+    ``end`` by ``order`` (ties: first arrival first, or last with ``ties_last``) are sent,
+    insert-only, and the window's rows are dropped. Rows of a window that already fired
+    are late. Output: the input's columns, then the rank as ``rank_column`` if selected."""
+
+    window: Window
+    partition_keys: tuple[str, ...]
+    order: tuple[SortKey, ...]
+    start: int
+    end: int
+    rank_column: str | None
+    ties_last: bool = False
+    deduplicate: bool = False
+    kind: str = "window_rank"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.partition_keys
+
+
+@dataclass(frozen=True)
 class OverAggregateSpec:
     """OVER aggregation on event time (Flink's OverAggregate): rows wait in state until
     the watermark passes ``time_column``, then each gets ``aggs`` over its frame: the
@@ -313,6 +337,7 @@ OperatorSpec = (
     | UnionSpec
     | RankSpec
     | OverAggregateSpec
+    | WindowRankSpec
     | JoinSpec
     | LookupJoinSpec
     | SinkSpec
@@ -337,7 +362,14 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in ("window_aggregate", "group_aggregate", "join", "rank", "over_aggregate")
+        return self.spec.kind in (
+            "window_aggregate",
+            "group_aggregate",
+            "join",
+            "rank",
+            "over_aggregate",
+            "window_rank",
+        )
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from catalog.connectors import ChangelogMode
 from planner import codegen
 from planner.logical import OverAggregate, Rank
-from planner.physical import ARRIVAL, AggCall, Node, OverAggregateSpec, RankSpec, SortKey
+from planner.physical import ARRIVAL, AggCall, Node, OverAggregateSpec, RankSpec, SortKey, WindowRankSpec
+from planner.window import Window
 
 if TYPE_CHECKING:
     from planner.physical_planner import PhysicalPlanner
@@ -64,11 +65,41 @@ def rank_spec(node: Rank, input_insert_only: bool) -> RankSpec:
 
 def plan_rank(planner: PhysicalPlanner, node: Rank) -> Node:
     child = planner._translate(node.input)
+    if node.window is not None:
+        return _plan_window_rank(planner, node, node.window, child)
     spec = rank_spec(node, child.changelog == ChangelogMode.INSERT_ONLY)
     p = planner.default_parallelism if spec.partition_keys else 1
     edge = planner._edge(child, p, spec.partition_keys)
     changelog = ChangelogMode.INSERT_ONLY if spec.changes == "insert" else ChangelogMode.ALL
     return planner._add(rank_name(spec), spec, (edge,), node.fields, p, changelog)
+
+
+def _plan_window_rank(planner: PhysicalPlanner, node: Rank, window: Window, child: Node) -> Node:
+    """Window Top-N: ranked once per window, when the watermark passes its end. A Top-1
+    by the window's own time column is Flink's window deduplication."""
+    assert node.start is not None and node.end is not None
+    order = tuple(SortKey(s.name, s.ascending, s.nulls_first) for s in node.order)
+    deduplicate = node.start == node.end == 1 and len(order) == 1 and order[0].column == window.time_column
+    spec = WindowRankSpec(
+        window=window,
+        partition_keys=node.partition_keys,
+        order=order,
+        start=node.start,
+        end=node.end,
+        rank_column=node.rank_field if node.output_rank else None,
+        ties_last=deduplicate and not order[0].ascending,
+        deduplicate=deduplicate,
+    )
+    keys = ", ".join(k for k in spec.partition_keys if k not in ("window_start", "window_end"))
+    if deduplicate:
+        keep = "LastRow" if spec.ties_last else "FirstRow"
+        name = f"WindowDeduplicate(keep=[{keep}], partitionKeys=[{keys}], orderKey=[{window.time_column}])"
+    else:
+        ranks = f"rankStart={spec.start}, rankEnd={spec.end}"
+        name = f"WindowRank(rankType=[ROW_NUMBER], rankRange=[{ranks}], partitionBy=[{keys}])"
+    p = planner.default_parallelism
+    edge = planner._edge(child, p, spec.partition_keys)
+    return planner._add(name, spec, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
 
 
 def rank_name(spec: RankSpec) -> str:

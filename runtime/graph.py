@@ -50,6 +50,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.watermark import WatermarkOp
     from runtime.operators.window_aggregate import WindowAggregateOp
     from runtime.operators.window_assign import WindowAssignOp
+    from runtime.operators.window_rank import WindowRankOp
 
     classes: dict[str, type[Operator]] = {
         "source": SourceOp,
@@ -63,6 +64,7 @@ def operator_class(kind: str) -> type[Operator]:
         "join": JoinOp,
         "rank": RankOp,
         "over_aggregate": OverAggregateOp,
+        "window_rank": WindowRankOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

@@ -1,0 +1,147 @@
+"""Window Top-N and window deduplication (Flink's WindowRank and WindowDeduplicate): each
+window's rows are ranked once, when the watermark passes the window's end, and only the
+ranked range is sent, insert-only.
+
+State, keyed by the partition columns (window_start and window_end among them): table
+``rows``, the input's columns, the arrival number ``__seq`` (ties in the order go by it)
+and the window's end in ms ``__we``. After each batch, a touched window keeps only its
+first ``end`` rows, so the state is the open windows' Top-N, not their every row. A window
+fires when the watermark reaches its end - 1 ms (as window aggregations fire); its rows are
+then deleted. A row of a window that already fired is late: dropped and counted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from planner.physical import INPUT_RELATION, WindowRankSpec
+from runtime.batches import conform, output_schema, q
+from runtime.messages import Message
+from runtime.metrics import NO_WATERMARK
+from runtime.operator import Operator, Snapshot
+from runtime.state.duckdb_state import DuckDBState, load_snapshot
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
+
+INF = 2**62
+
+
+class WindowRankOp(Operator):
+    restored: Restored | None = None
+    state: DuckDBState
+    seq: int
+
+    async def restore(self, restored: Restored) -> None:
+        self.restored = restored
+
+    async def open(self) -> None:
+        await self.ctx.run(self._prepare)
+        restored = self.restored
+        if restored is None:
+            return
+        if restored.files:
+            await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+        states = [s for s in restored.states if s]
+        if states:
+            self.seq = max(int(s["seq"]) for s in states)
+            self.fired = min(int(s["fired"]) for s in states)
+        self._report()
+
+    def _prepare(self) -> None:
+        spec = self.node.spec
+        assert isinstance(spec, WindowRankSpec)
+        self.spec = spec
+        self.schema = output_schema(self.node.schema, False)
+        fields = self.ctx.input_nodes[0].schema
+        self.cols = [q(f.name) for f in fields]
+        self.keys = [q(k) for k in spec.partition_keys]
+        self.seq = 0
+        self.fired = NO_WATERMARK
+        self.state = DuckDBState()
+        self.ctx.install_functions(self.state.con)
+        self.read_sql = (
+            f"SELECT {', '.join(self.cols)}, __seq, epoch_ms(window_end) AS __we FROM {INPUT_RELATION}"
+        )
+        empty = output_schema(fields, False).empty_table()
+        self.state.register(INPUT_RELATION, empty.append_column("__seq", pa.array([], pa.int64())))
+        try:
+            self.state.execute(f"CREATE TABLE rows AS {self.read_sql} LIMIT 0")
+            self.state.tables.append("rows")
+        finally:
+            self.state.con.unregister(INPUT_RELATION)
+        order = [
+            f"{q(k.column)} {'ASC' if k.ascending else 'DESC'} NULLS {'FIRST' if k.nulls_first else 'LAST'}"
+            for k in spec.order
+        ]
+        order.append("__seq DESC" if spec.ties_last else "__seq")
+        self.rank = f"row_number() OVER (PARTITION BY {', '.join(self.keys)} ORDER BY {', '.join(order)})"
+        touched = " AND ".join(f"r.{k} IS NOT DISTINCT FROM t.{k}" for k in self.keys)
+        self.prune_sql = (
+            f"DELETE FROM rows WHERE rowid IN (SELECT __rid FROM (SELECT r.rowid AS __rid, "
+            f"{self.rank} AS __rn FROM rows r SEMI JOIN __t t ON {touched}) WHERE __rn > {spec.end})"
+        )
+        rank = ", __rn" if spec.rank_column else ""
+        self.fire_sql = (
+            "SELECT {cols}{rank} FROM (SELECT *, {fn} AS __rn FROM rows WHERE __we - 1 <= {{bound}}) "
+            "WHERE __rn BETWEEN {start} AND {end} ORDER BY __we, {keys}, __rn"
+        ).format(
+            cols=", ".join(self.cols), rank=rank, fn=self.rank, start=spec.start, end=spec.end,
+            keys=", ".join(self.keys),
+        )  # fmt: skip
+        self.width = 16 + 8 * (len(self.cols) + 2)
+
+    def _ingest(self, batch: pa.RecordBatch) -> None:
+        st = self.state
+        seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
+        self.seq += batch.num_rows
+        st.register(INPUT_RELATION, batch.append_column("__seq", seq))
+        try:
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __b AS {self.read_sql}")
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        late = int(st.scalar(f"SELECT count(*) FROM __b WHERE __we - 1 <= {self.fired}"))
+        self.metrics.late_rows_dropped += late
+        st.execute(f"INSERT INTO rows SELECT * FROM __b WHERE __we - 1 > {self.fired}")
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __t AS SELECT DISTINCT {', '.join(self.keys)} FROM __b")
+        st.execute(self.prune_sql)
+        self._report()
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        await self.ctx.run(self._ingest, batch)
+        return []
+
+    def _fire(self, bound: int) -> list[pa.RecordBatch]:
+        st = self.state
+        if not st.scalar(f"SELECT count(*) FROM rows WHERE __we - 1 <= {bound}"):
+            return []
+        out = st.query(self.fire_sql.format(bound=bound))
+        st.execute(f"DELETE FROM rows WHERE __we - 1 <= {bound}")
+        self._report()
+        return conform(out, self.schema)
+
+    async def on_watermark(self, ts_ms: int) -> list[Message]:
+        self.metrics.watermark_ms = ts_ms
+        if ts_ms <= self.fired:
+            return []
+        self.fired = ts_ms
+        return list(await self.ctx.run(self._fire, ts_ms))
+
+    async def on_end_of_input(self) -> list[Message]:
+        return list(await self.ctx.run(self._fire, INF))
+
+    def _report(self) -> None:
+        rows = int(self.state.scalar("SELECT count(*) FROM rows"))
+        self.metrics.state_rows = rows
+        self.metrics.state_bytes = rows * self.width
+        self.metrics.state_tables = {"rows": rows}
+
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        return Snapshot({"seq": self.seq, "fired": self.fired}, self.state)
+
+    async def close(self) -> None:
+        if hasattr(self, "state"):
+            self.state.close()
