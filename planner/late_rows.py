@@ -1,8 +1,9 @@
 """Late rows kept, not lost: ``SET 'table.exec.late-rows.sink' = '<table>'``.
 
 A window operator drops the rows that arrive behind the watermark for windows that
-already fired (Flink does the same, and counts them in ``numLateRecordsDropped``). With
-this key set, every window aggregate of an INSERT job also sends the rows it drops to
+already fired, an OVER aggregate those behind the watermark (Flink does the same, and
+counts them in ``numLateRecordsDropped``). With this key set, every event-time window
+aggregate, window Top-N and OVER aggregate of an INSERT job also sends the rows it drops to
 its *late-rows output*, and the planner adds a second sink fed by that output, so they
 land in the user's table with:
 
@@ -36,10 +37,12 @@ from planner.physical import (
     Field,
     Node,
     OperatorSpec,
+    OverAggregateSpec,
     Partitioning,
     SinkSpec,
     UnionSpec,
     WindowAggregateSpec,
+    WindowRankSpec,
 )
 from planner.physical_planner import delivery_guarantee, exactly_once_mode
 
@@ -74,13 +77,22 @@ def _check_columns(table: TableDef) -> tuple[Field, ...]:
     return tuple(out)
 
 
+def drops_late_rows(node: Node) -> bool:
+    """Whether ``node`` drops rows behind the watermark: event-time window aggregates and
+    window Top-N, and OVER aggregates."""
+    spec = node.spec
+    if isinstance(spec, WindowAggregateSpec | WindowRankSpec):
+        return not spec.window.proctime
+    return isinstance(spec, OverAggregateSpec)
+
+
 def late_rows_nodes(nodes: tuple[Node, ...], table: TableDef, config: Mapping[str, str]) -> tuple[Node, ...]:
     """The nodes that carry the late rows of every window aggregate of ``nodes`` into
     ``table``: (a Union of the late-rows outputs when there are several,) a Calc that
     picks and casts the table's columns, and the Sink. Empty when no operator drops late
     rows (a job without event-time windows). The table is checked, and its guarantee
     decided, as for any sink of the job (``config``: the job's configuration)."""
-    windows = [n for n in nodes if isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime]
+    windows = [n for n in nodes if drops_late_rows(n)]
     if not windows:
         return ()
     spec, connector_config = configure_table(table_info(table))

@@ -216,7 +216,9 @@ class PhysicalPlanner:
             bounded=spec.scan_bounded(table.options),
             primary_key=tuple(table.schema.primary_key),
         )
-        return self._add(f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog)
+        return self._add(
+            f"TableSourceScan({table.name})", source, (), node.fields, p, spec.source_changelog
+        )
 
     def _values(self, node: Values) -> Node:
         """VALUES as Flink runs it: one bounded, insert-only source subtask whose rows are

@@ -12,7 +12,7 @@ its aggregate arguments (``a<i>``).
 When the watermark advances to ``w``, the pending rows with time <= ``w`` are computed in
 one query with DuckDB window functions over history and those rows, then move to
 history. Rows that arrive with a time at or before the watermark already passed are late:
-dropped and counted, as Flink does.
+dropped and counted, as Flink does, and sent to ``table.exec.late-rows.sink`` if set.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import numpy as np
 import pyarrow as pa
 
 from catalog.types import parse_type
-from planner.physical import INPUT_RELATION, AggCall, OverAggregateSpec
+from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, AggCall, OverAggregateSpec
 from runtime.batches import conform, output_schema, q
-from runtime.messages import Message
+from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
 from runtime.operators import aggs as A
+from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -96,26 +97,37 @@ class OverAggregateOp(Operator):
             "SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1 ORDER BY __t, __seq"
         ).format(cols=", ".join(self.cols), finals=", ".join(finals), window=window)
         self.width = 16 + 8 * (len(self.cols) + len(args) + 2)
+        self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
 
     # ---- ingest ---------------------------------------------------------------------
-    def _ingest(self, batch: pa.RecordBatch) -> None:
+    def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
+        """Rows into ``pending``; returns the late ones when a side sink keeps them."""
         st = self.state
         seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
         self.seq += batch.num_rows
         st.register(INPUT_RELATION, batch.append_column("__seq", seq))
         try:
-            late = 0
+            late, rows = 0, None
             if self.fired > NO_WATERMARK:
-                late = int(st.scalar(f"SELECT count(*) FROM ({self.read_sql}) WHERE __t <= {self.fired}"))
+                time = q(self.spec.time_column)
+                behind = f"FROM {INPUT_RELATION} WHERE epoch_ms({time}) <= {self.fired}"
+                late = int(st.scalar(f"SELECT count(*) {behind}"))
+                if late and self.keeps_late_rows:
+                    rows = st.query(f"SELECT * EXCLUDE (__seq) {behind}")
             st.execute(f"INSERT INTO pending SELECT * FROM ({self.read_sql}) WHERE __t > {self.fired}")
         finally:
             st.con.unregister(INPUT_RELATION)
         self.metrics.late_rows_dropped += late
         self._report()
+        return rows
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
-        await self.ctx.run(self._ingest, batch)
-        return []
+        late = await self.ctx.run(self._ingest, batch)
+        if late is None:
+            return []
+        time = late.column(self.spec.time_column)
+        side = late_rows_batch(self.state, late, self.node, time, self.metrics.watermark_ms)
+        return [SideOutput(side, LATE_ROWS_OUTPUT)]
 
     # ---- firing ---------------------------------------------------------------------
     def _fire(self, bound: int) -> list[pa.RecordBatch]:

@@ -7,7 +7,8 @@ State, keyed by the partition columns (window_start and window_end among them): 
 and the window's end in ms ``__we``. After each batch, a touched window keeps only its
 first ``end`` rows, so the state is the open windows' Top-N, not their every row. A window
 fires when the watermark reaches its end - 1 ms (as window aggregations fire); its rows are
-then deleted. A row of a window that already fired is late: dropped and counted.
+then deleted. A row of a window that already fired is late: dropped and counted, and sent
+to ``table.exec.late-rows.sink`` if set.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from planner.physical import INPUT_RELATION, WindowRankSpec
+from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, WindowRankSpec
 from runtime.batches import conform, output_schema, q
-from runtime.messages import Message
+from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
+from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -93,8 +95,10 @@ class WindowRankOp(Operator):
             keys=", ".join(self.keys),
         )  # fmt: skip
         self.width = 16 + 8 * (len(self.cols) + 2)
+        self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
 
-    def _ingest(self, batch: pa.RecordBatch) -> None:
+    def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
+        """Rows into state; returns the late ones when a side sink keeps them."""
         st = self.state
         seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
         self.seq += batch.num_rows
@@ -105,14 +109,23 @@ class WindowRankOp(Operator):
             st.con.unregister(INPUT_RELATION)
         late = int(st.scalar(f"SELECT count(*) FROM __b WHERE __we - 1 <= {self.fired}"))
         self.metrics.late_rows_dropped += late
+        rows = None
+        if late and self.keeps_late_rows:
+            rows = st.query(f"SELECT * EXCLUDE (__seq, __we) FROM __b WHERE __we - 1 <= {self.fired}")
         st.execute(f"INSERT INTO rows SELECT * FROM __b WHERE __we - 1 > {self.fired}")
         st.execute(f"CREATE OR REPLACE TEMP TABLE __t AS SELECT DISTINCT {', '.join(self.keys)} FROM __b")
         st.execute(self.prune_sql)
         self._report()
+        return rows
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
-        await self.ctx.run(self._ingest, batch)
-        return []
+        late = await self.ctx.run(self._ingest, batch)
+        if late is None:
+            return []
+        names = late.schema.names
+        column = next(c for c in (self.spec.window.time_column, "window_time", "window_end") if c in names)
+        side = late_rows_batch(self.state, late, self.node, late.column(column), self.metrics.watermark_ms)
+        return [SideOutput(side, LATE_ROWS_OUTPUT)]
 
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
         st = self.state
