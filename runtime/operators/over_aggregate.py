@@ -3,9 +3,10 @@ watermark passes them, then are emitted in time order, each with its aggregates 
 frame in its partition.
 
 State, keyed by the partition columns: ``pending``, the rows the watermark has not
-passed, and ``history``, the emitted rows a later row's frame can still reach (the last
-``n`` of a partition for ROWS, those within the interval of the watermark for RANGE,
-all of them for UNBOUNDED). Each row carries its time in ms (``__t``), its arrival number
+passed, and for a bounded frame ``history``, the emitted rows a later row's frame can
+still reach (the last ``n`` of a partition for ROWS, those within the interval of the
+watermark for RANGE); for an UNBOUNDED frame ``acc`` instead, one row of accumulators per
+partition (count, and per argument its count, sum, min and max), as Flink keeps them. Each row carries its time in ms (``__t``), its arrival number
 (``__seq``: rows of one time are ordered by arrival, as Flink's list per timestamp) and
 its aggregate arguments (``a<i>``).
 
@@ -78,12 +79,26 @@ class OverAggregateOp(Operator):
         )
         empty = output_schema(fields, False).empty_table()
         self.state.register(INPUT_RELATION, empty.append_column("__seq", pa.array([], pa.int64())))
+        self.unbounded = spec.preceding is None
+        self.past = "acc" if self.unbounded else "history"
         try:
             for table in ("pending", "history"):
                 self.state.execute(f"CREATE TABLE {table} AS {self.read_sql} LIMIT 0")
-                self.state.tables.append(table)
+            self.state.tables.extend(("pending", self.past))
         finally:
             self.state.con.unregister(INPUT_RELATION)
+        k = ", ".join([*self.keys, ""])
+        items = ["count(*)::BIGINT AS n"]
+        for i, a in enumerate(spec.aggs):
+            if a.arg is not None:
+                items += [f"count(a{i})::BIGINT AS c{i}", f"sum(a{i}) AS s{i}", f"min(a{i}) AS lo{i}",
+                          f"max(a{i}) AS hi{i}"]  # fmt: skip
+        group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
+        self.acc_sql = f"SELECT {k}{', '.join(items)} FROM __ready{group}"
+        if self.unbounded:
+            self.state.execute("DROP TABLE history")
+            self.state.execute(f"CREATE TABLE acc AS {self.acc_sql.replace('__ready', 'pending')} LIMIT 0")
+        self.on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM a.{c}" for c in self.keys) or "true"
         part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
         if spec.rows:
             frame = "UNBOUNDED PRECEDING" if spec.preceding is None else f"{spec.preceding} PRECEDING"
@@ -91,11 +106,20 @@ class OverAggregateOp(Operator):
         else:
             frame = "UNBOUNDED PRECEDING" if spec.preceding is None else f"{spec.preceding} PRECEDING"
             window = f"{part}ORDER BY __t RANGE BETWEEN {frame} AND CURRENT ROW"
-        finals = [f"{_over(i, a)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
-        self.fire_sql = (
-            "SELECT {cols}, {finals} FROM (SELECT *, 0 AS __emit FROM history UNION ALL "
-            "SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1 ORDER BY __t, __seq"
-        ).format(cols=", ".join(self.cols), finals=", ".join(finals), window=window)
+        finals = ", ".join(f"{_over(i, a, self.unbounded)} AS {q(a.name)}" for i, a in enumerate(spec.aggs))
+        cols = ", ".join(self.cols)
+        if self.unbounded:  # the frame's rows before this firing are in the accumulators
+            acc = ", ".join(f"a.{c} AS __a_{c}" for c in ("n", *(x.split(" AS ")[1] for x in items[1:])))
+            self.fire_sql = (
+                f"SELECT {cols}, {finals} FROM "
+                f"(SELECT r.*, {acc} FROM __ready r LEFT JOIN acc a ON {self.on}) "
+                f"WINDOW w AS ({window}) ORDER BY __t, __seq"
+            )
+        else:
+            self.fire_sql = (
+                f"SELECT {cols}, {finals} FROM (SELECT *, 0 AS __emit FROM history UNION ALL "
+                f"SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1 ORDER BY __t, __seq"
+            )
         self.width = 16 + 8 * (len(self.cols) + len(args) + 2)
         self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
 
@@ -137,10 +161,37 @@ class OverAggregateOp(Operator):
             return []
         out = st.query(self.fire_sql)
         st.execute(f"DELETE FROM pending WHERE __t <= {bound}")
-        st.execute("INSERT INTO history SELECT * FROM __ready")
-        self._prune(bound)
+        if self.unbounded:
+            self._accumulate()
+        else:
+            st.execute("INSERT INTO history SELECT * FROM __ready")
+            self._prune(bound)
         self._report()
         return conform(out, self.schema)
+
+    def _accumulate(self) -> None:
+        """Fold the fired rows into their partitions' accumulators (UNBOUNDED frames)."""
+        st = self.state
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __d AS {self.acc_sql}")
+        cols = [c for c in st.con.execute("SELECT * FROM __d LIMIT 0").description or ()]
+        names = [c[0] for c in cols][len(self.keys) :]
+        merged = []
+        for name in names:
+            fn = "least" if name.startswith("lo") else "greatest" if name.startswith("hi") else None
+            if fn:
+                merged.append(f"{fn}(a.{name}, r.{name}) AS {name}")
+            else:
+                merged.append(f"coalesce(a.{name}, 0) + coalesce(r.{name}, 0) AS {name}")
+        k = ", ".join([*(f"r.{c}" for c in self.keys), ""])
+        st.execute(
+            f"CREATE OR REPLACE TEMP TABLE __m AS "
+            f"SELECT {k}{', '.join(merged)} FROM __d r LEFT JOIN acc a ON {self.on}"
+        )
+        if self.keys:
+            st.execute(f"DELETE FROM acc a USING __d r WHERE {self.on}")
+        else:
+            st.execute("DELETE FROM acc")
+        st.execute("INSERT INTO acc SELECT * FROM __m")
 
     def _prune(self, bound: int) -> None:
         """Drop the history no later row's frame reaches: later rows have times > bound."""
@@ -167,7 +218,7 @@ class OverAggregateOp(Operator):
         return list(await self.ctx.run(self._fire, 2**62))
 
     def _report(self) -> None:
-        tables = {t: int(self.state.scalar(f"SELECT count(*) FROM {t}")) for t in ("pending", "history")}
+        tables = {t: int(self.state.scalar(f"SELECT count(*) FROM {t}")) for t in ("pending", self.past)}
         self.metrics.state_rows = sum(tables.values())
         self.metrics.state_bytes = self.metrics.state_rows * self.width
         self.metrics.state_tables = tables
@@ -181,15 +232,26 @@ class OverAggregateOp(Operator):
             self.state.close()
 
 
-def _over(i: int, agg: AggCall) -> str:
-    """The aggregate over window ``w`` as its Flink type."""
+def _over(i: int, agg: AggCall, unbounded: bool) -> str:
+    """The aggregate over window ``w`` as its Flink type; ``unbounded``: plus what the
+    partition's accumulators (``__a_<name>``) hold from earlier firings."""
     t = parse_type(agg.type)
+    n = "count(*) OVER w"
+    c = f"count(a{i}) OVER w"
+    total = f"sum(a{i}) OVER w"
+    lo, hi = f"min(a{i}) OVER w", f"max(a{i}) OVER w"
+    if unbounded:
+        n = f"(coalesce(__a_n, 0) + {n})"
+        if agg.arg is not None:
+            c = f"(coalesce(__a_c{i}, 0) + {c})"
+            total = f"(CASE WHEN {c} = 0 THEN NULL ELSE coalesce(__a_s{i}, 0) + coalesce({total}, 0) END)"
+            lo, hi = f"least(__a_lo{i}, {lo})", f"greatest(__a_hi{i}, {hi})"
     if agg.func == "count_star":
-        return f"CAST(count(*) OVER w AS {t.duckdb()})"
+        return f"CAST({n} AS {t.duckdb()})"
     if agg.func == "count":
-        return f"CAST(count(a{i}) OVER w AS {t.duckdb()})"
+        return f"CAST({c} AS {t.duckdb()})"
     if agg.func == "avg":
-        return A.avg_sql(f"sum(a{i}) OVER w", f"count(a{i}) OVER w", t)
+        return A.avg_sql(total, c, t)
     if agg.func == "sum":
-        return A.result_sql(f"sum(a{i}) OVER w", t)
-    return f"CAST({agg.func}(a{i}) OVER w AS {t.duckdb()})"
+        return A.result_sql(total, t)
+    return f"CAST({lo if agg.func == 'min' else hi} AS {t.duckdb()})"
