@@ -2,13 +2,13 @@
 watermark passes them, then are emitted in time order, each with its aggregates over its
 frame in its partition.
 
-State, keyed by the partition columns: ``pending``, the rows the watermark has not
-passed, and for a bounded frame ``history``, the emitted rows a later row's frame can
-still reach (the last ``n`` of a partition for ROWS, those within the interval of the
-watermark for RANGE); for an UNBOUNDED frame ``acc`` instead, one row of accumulators per
-partition (count, and per argument its count, sum, min and max), as Flink keeps them. Each row carries its time in ms (``__t``), its arrival number
-(``__seq``: rows of one time are ordered by arrival, as Flink's list per timestamp) and
-its aggregate arguments (``a<i>``).
+State, keyed by the partition columns: ``pending``, the rows the watermark has not passed,
+and for a bounded frame ``history``, the emitted rows a later row's frame can still reach
+(the last ``n`` of a partition for ROWS, those within the interval of the watermark for
+RANGE); for an UNBOUNDED frame ``acc`` instead, one row of accumulators per partition
+(count, and per argument its count, sum, min and max), as Flink keeps them. Each row
+carries its time in ms (``__t``), its arrival number (``__seq``: rows of one time are
+ordered by arrival, as Flink's list per timestamp) and its aggregate arguments (``a<i>``).
 
 When the watermark advances to ``w``, the pending rows with time <= ``w`` are computed in
 one query with DuckDB window functions over history and those rows, then move to

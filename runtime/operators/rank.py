@@ -11,10 +11,10 @@ A batch is processed as a whole, in a few statements: the range of each partitio
 batch touches is ranked before (``__old``) and after (``__new``) the batch's rows are
 added (+I/+U) and retracted (-U/-D take out the earliest identical row, as Flink's
 RetractableTopNFunction does), and the two are compared, as the spec's ``changes`` says
-(see ``RankSpec``): by rank position (+I, -U/+U, -D) or by rows (-D, then +I). A position
-whose row is unchanged in value emits nothing. Within a batch, Flink would emit a change
-for every row; here the batch's net change per position or row is sent (the applied
-result is the same), as the group aggregate does.
+(see ``RankSpec``): by rank position (+I, -U/+U, -D; a position whose row is unchanged in
+value emits nothing) or by rows, known by their arrival number (-D, then +I). Within a
+batch, Flink would emit a change for every row; here the batch's net change per position
+or row is sent (the applied result is the same), as the group aggregate does.
 """
 
 from __future__ import annotations
@@ -91,7 +91,12 @@ class RankOp(Operator):
         )
         self.ranked_sql = f"SELECT r.rowid AS __rid, r.*, {rank} AS __rn FROM rows r{touched}"
         self.range = f"__rn BETWEEN {spec.start} AND {spec.end}"
-        self.emit_sql = self._rows_sql() if spec.changes == "rows" else self._positions_sql()
+        self.old_sql = f"SELECT * FROM ({self.ranked_sql}) WHERE {self.range}"
+        if not self.retracting and (spec.changes == "update" or (spec.changes == "rows" and spec.start == 1)):
+            # an insert-only input keeps only the range's rows (one for Top-1): all of a
+            # touched partition's rows were in it, and their ranks are not needed
+            self.old_sql = f"SELECT r.rowid AS __rid, r.*, 1::BIGINT AS __rn FROM rows r{touched}"
+        self.emit_sql = self._rows_sql() if spec.changes == "rows" else [self._positions_sql()]
         self.width = 16 + 8 * (len(self.cols) + 1)
 
     def _positions_sql(self) -> str:
@@ -118,16 +123,15 @@ class RankOp(Operator):
             drop += f", {q(ROW_KIND_COLUMN)}"
         return f"SELECT * EXCLUDE ({drop}) FROM ({' UNION ALL '.join(out)}) ORDER BY {order}"
 
-    def _rows_sql(self) -> str:
-        """Changes of the rows in the range: -D for those that left, then +I for those that entered."""
-        cols = ", ".join(self.cols)
-        return (
-            f"SELECT * EXCLUDE (__ph) FROM ("
-            f"SELECT {cols}, 3::TINYINT AS {q(ROW_KIND_COLUMN)}, 0 AS __ph FROM "
-            f"(SELECT {cols} FROM __old EXCEPT ALL SELECT {cols} FROM __new) "
-            f"UNION ALL SELECT {cols}, 0::TINYINT, 1 FROM "
-            f"(SELECT {cols} FROM __new EXCEPT ALL SELECT {cols} FROM __old)) ORDER BY __ph"
-        )
+    def _rows_sql(self) -> list[str]:
+        """Changes of the rows in the range: -D for those that left, then +I for those
+        that entered. A row is known by its arrival number, so an anti-join finds them."""
+        cols = ", ".join(f"x.{c}" for c in self.cols)
+        kind = q(ROW_KIND_COLUMN)
+        return [
+            f"SELECT {cols}, 3::TINYINT AS {kind} FROM __old x ANTI JOIN __new n ON x.__seq = n.__seq",
+            f"SELECT {cols}, 0::TINYINT AS {kind} FROM __new x ANTI JOIN __old o ON x.__seq = o.__seq",
+        ]
 
     # ---- one batch ------------------------------------------------------------------
     def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
@@ -146,21 +150,19 @@ class RankOp(Operator):
             st.con.unregister(INPUT_RELATION)
         if self.keys:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __t AS SELECT DISTINCT {', '.join(self.keys)} FROM __b")
-        st.execute(
-            f"CREATE OR REPLACE TEMP TABLE __old AS SELECT * FROM ({self.ranked_sql}) WHERE {self.range}"
-        )
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __old AS {self.old_sql}")
         st.execute(f"INSERT INTO rows SELECT {cols}, __seq FROM __b WHERE __s > 0")
         if self.retracting:
             self._retract()
         st.execute(f"CREATE OR REPLACE TEMP TABLE __rk AS {self.ranked_sql}")
         st.execute(f"CREATE OR REPLACE TEMP TABLE __new AS SELECT * FROM __rk WHERE {self.range}")
-        out = st.query(self.emit_sql)
+        out = [st.query(sql) for sql in self.emit_sql]
         if not self.retracting:  # rows past the end can never come back
             st.execute(
                 f"DELETE FROM rows WHERE rowid IN (SELECT __rid FROM __rk WHERE __rn > {self.spec.end})"
             )
         self._report()
-        return conform(out, self.schema)
+        return [b for table in out for b in conform(table, self.schema)]
 
     def _retract(self) -> None:
         """Each -U/-D takes out one identical row, the earliest (Flink removes the first
