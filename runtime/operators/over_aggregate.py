@@ -115,9 +115,14 @@ class OverAggregateOp(Operator):
                 f"(SELECT r.*, {acc} FROM __ready r LEFT JOIN acc a ON {self.on}) "
                 f"WINDOW w AS ({window}) ORDER BY __t, __seq"
             )
-        else:
+        else:  # only the history of the partitions that fire
+            reached = (
+                f"history r SEMI JOIN (SELECT DISTINCT {', '.join(self.keys)} FROM __ready) a ON {self.on}"
+                if self.keys
+                else "history"
+            )
             self.fire_sql = (
-                f"SELECT {cols}, {finals} FROM (SELECT *, 0 AS __emit FROM history UNION ALL "
+                f"SELECT {cols}, {finals} FROM (SELECT *, 0 AS __emit FROM {reached} UNION ALL "
                 f"SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1 ORDER BY __t, __seq"
             )
         self.width = 16 + 8 * (len(self.cols) + len(args) + 2)
