@@ -96,32 +96,35 @@ class RankOp(Operator):
             # an insert-only input keeps only the range's rows (one for Top-1): all of a
             # touched partition's rows were in it, and their ranks are not needed
             self.old_sql = f"SELECT r.rowid AS __rid, r.*, 1::BIGINT AS __rn FROM rows r{touched}"
-        self.emit_sql = self._rows_sql() if spec.changes == "rows" else [self._positions_sql()]
+        self.emit_sql = self._rows_sql() if spec.changes == "rows" else self._positions_sql()
         self.width = 16 + 8 * (len(self.cols) + 1)
 
-    def _positions_sql(self) -> str:
-        """Changes per rank position of a partition: +I, -U/+U, -D."""
+    def _positions_sql(self) -> list[str]:
+        """Changes per rank position of a partition: the old rows of the positions that
+        changed (-U, or -D when the position emptied), then their new rows (+U, or +I when
+        the position filled), as the group aggregate orders its changes: every retraction
+        of a batch before its additions, so a position's pair stays in order."""
         on = " AND ".join([*(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in self.keys), "o.__rn = n.__rn"])
         differ = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in self.cols)
-        rank = ", {}.__rn" if self.spec.rank_column else ""
-        out = []
-        sides = (
-            ("o", "CASE WHEN n.__rn IS NULL THEN 3 ELSE 1 END", 0, "n"),
-            ("n", "CASE WHEN o.__rn IS NULL THEN 0 ELSE 2 END", 1, "o"),
+        both = [f"{side}.{c} AS {side}{i}" for side in "on" for i, c in enumerate(self.cols)]
+        joined = (
+            f"CREATE OR REPLACE TEMP TABLE __d AS SELECT {', '.join(both)}, o.__rn AS o__rn, "
+            f"n.__rn AS n__rn FROM __old o FULL JOIN __new n ON {on} "
+            f"WHERE o.__rn IS NULL OR n.__rn IS NULL OR {differ}"
         )
-        for side, kind, phase, other in sides:
-            cols = ", ".join(f"{side}.{c}" for c in self.cols) + rank.format(side)
-            keys = "".join(f", {side}.{k} AS __p{i}" for i, k in enumerate(self.keys))
-            out.append(
-                f"SELECT {cols}, ({kind})::TINYINT AS {q(ROW_KIND_COLUMN)}, {side}.__rn AS __o{keys}, "
-                f"{phase} AS __ph FROM __old o FULL JOIN __new n ON {on} "
-                f"WHERE {side}.__rn IS NOT NULL AND ({other}.__rn IS NULL OR {differ})"
-            )
-        order = ", ".join([*(f"__p{i}" for i in range(len(self.keys))), "__o", "__ph"])
-        drop = ", ".join([*(f"__p{i}" for i in range(len(self.keys))), "__o", "__ph"])
-        if not self.ctx.updating:
-            drop += f", {q(ROW_KIND_COLUMN)}"
-        return f"SELECT * EXCLUDE ({drop}) FROM ({' UNION ALL '.join(out)}) ORDER BY {order}"
+        kinds = {
+            "o": "CASE WHEN n__rn IS NULL THEN 3 ELSE 1 END",
+            "n": "CASE WHEN o__rn IS NULL THEN 0 ELSE 2 END",
+        }
+        out = [joined]
+        for side in "on":
+            cols = [f"{side}{i}" for i in range(len(self.cols))]
+            if self.spec.rank_column:
+                cols.append(f"{side}__rn")
+            if self.ctx.updating:
+                cols.append(f"({kinds[side]})::TINYINT")
+            out.append(f"SELECT {', '.join(cols)} FROM __d WHERE {side}__rn IS NOT NULL")
+        return out
 
     def _rows_sql(self) -> list[str]:
         """Changes of the rows in the range: -D for those that left, then +I for those
@@ -156,7 +159,12 @@ class RankOp(Operator):
             self._retract()
         st.execute(f"CREATE OR REPLACE TEMP TABLE __rk AS {self.ranked_sql}")
         st.execute(f"CREATE OR REPLACE TEMP TABLE __new AS SELECT * FROM __rk WHERE {self.range}")
-        out = [st.query(sql) for sql in self.emit_sql]
+        out = []
+        for sql in self.emit_sql:  # statements that prepare, then the queries of the changes
+            if sql.startswith("CREATE"):
+                st.execute(sql)
+            else:
+                out.append(st.query(sql))
         if not self.retracting:  # rows past the end can never come back
             st.execute(
                 f"DELETE FROM rows WHERE rowid IN (SELECT __rid FROM __rk WHERE __rn > {self.spec.end})"
