@@ -18,9 +18,6 @@ dropped and counted, as Flink does, and sent to ``table.exec.late-rows.sink`` if
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import numpy as np
 import pyarrow as pa
 
 from catalog.types import parse_type
@@ -28,36 +25,13 @@ from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, AggCall, OverAggr
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
-from runtime.operator import Operator, Snapshot
 from runtime.operators import aggs as A
+from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
-from runtime.state.duckdb_state import DuckDBState, load_snapshot
-
-if TYPE_CHECKING:
-    from runtime.checkpoint.control import Restored
+from runtime.state.duckdb_state import DuckDBState
 
 
-class OverAggregateOp(Operator):
-    restored: Restored | None = None
-    state: DuckDBState
-    seq: int
-
-    async def restore(self, restored: Restored) -> None:
-        self.restored = restored
-
-    async def open(self) -> None:
-        await self.ctx.run(self._prepare)
-        restored = self.restored
-        if restored is None:
-            return
-        if restored.files:
-            await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
-        states = [s for s in restored.states if s]
-        if states:
-            self.seq = max(int(s["seq"]) for s in states)
-            self.fired = min(int(s["fired"]) for s in states)  # the most cautious
-        self._report()
-
+class OverAggregateOp(ArrivalOrdered):
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, OverAggregateSpec)
@@ -68,8 +42,6 @@ class OverAggregateOp(Operator):
         fields = self.ctx.input_nodes[0].schema
         self.cols = [q(f.name) for f in fields]
         self.keys = [q(k) for k in spec.partition_keys]
-        self.seq = 0
-        self.fired = NO_WATERMARK
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         args = [f"({a.arg}) AS a{i}" for i, a in enumerate(spec.aggs) if a.arg is not None]
@@ -132,9 +104,7 @@ class OverAggregateOp(Operator):
     def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
         """Rows into ``pending``; returns the late ones when a side sink keeps them."""
         st = self.state
-        seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
-        self.seq += batch.num_rows
-        st.register(INPUT_RELATION, batch.append_column("__seq", seq))
+        st.register(INPUT_RELATION, self._stamped(batch))
         try:
             late, rows = 0, None
             if self.fired > NO_WATERMARK:
@@ -221,20 +191,6 @@ class OverAggregateOp(Operator):
 
     async def on_end_of_input(self) -> list[Message]:
         return list(await self.ctx.run(self._fire, 2**62))
-
-    def _report(self) -> None:
-        tables = {t: int(self.state.scalar(f"SELECT count(*) FROM {t}")) for t in ("pending", self.past)}
-        self.metrics.state_rows = sum(tables.values())
-        self.metrics.state_bytes = self.metrics.state_rows * self.width
-        self.metrics.state_tables = tables
-
-    # ---- checkpoints ----------------------------------------------------------------
-    async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        return Snapshot({"seq": self.seq, "fired": self.fired}, self.state)
-
-    async def close(self) -> None:
-        if hasattr(self, "state"):
-            self.state.close()
 
 
 def _over(i: int, agg: AggCall, unbounded: bool) -> str:

@@ -19,41 +19,16 @@ or row is sent (the applied result is the same), as the group aggregate does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import numpy as np
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
-from runtime.operator import Operator, Snapshot
-from runtime.state.duckdb_state import DuckDBState, load_snapshot
-
-if TYPE_CHECKING:
-    from runtime.checkpoint.control import Restored
+from runtime.operators.arrival import ArrivalOrdered
+from runtime.state.duckdb_state import DuckDBState
 
 
-class RankOp(Operator):
-    restored: Restored | None = None
-    state: DuckDBState
-    seq: int
-
-    async def restore(self, restored: Restored) -> None:
-        self.restored = restored
-
-    async def open(self) -> None:
-        await self.ctx.run(self._prepare)
-        restored = self.restored
-        if restored is None:
-            return
-        if restored.files:
-            await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
-            top = await self.ctx.run(self.state.scalar, "SELECT coalesce(max(__seq) + 1, 0) FROM rows")
-            self.seq = max(self.seq, int(top))
-            self._report()
-        self.seq = max([self.seq, *(int(s["seq"]) for s in restored.states if s)])
-
+class RankOp(ArrivalOrdered):
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, RankSpec)
@@ -63,7 +38,6 @@ class RankOp(Operator):
         fields = self.ctx.input_nodes[0].schema
         self.cols = [q(f.name) for f in fields]
         self.keys = [q(k) for k in spec.partition_keys]
-        self.seq = 0
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         empty = output_schema(fields, self.retracting).empty_table()
@@ -139,9 +113,7 @@ class RankOp(Operator):
     # ---- one batch ------------------------------------------------------------------
     def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         st = self.state
-        seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
-        self.seq += batch.num_rows
-        st.register(INPUT_RELATION, batch.append_column("__seq", seq))
+        st.register(INPUT_RELATION, self._stamped(batch))
         sign = f"CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END" if self.retracting else "1"
         cols = ", ".join(self.cols)
         try:
@@ -187,19 +159,5 @@ class RankOp(Operator):
             f") WHERE __i <= __n)"
         )
 
-    def _report(self) -> None:
-        rows = int(self.state.scalar("SELECT count(*) FROM rows"))
-        self.metrics.state_rows = rows
-        self.metrics.state_bytes = rows * self.width
-        self.metrics.state_tables = {"rows": rows}
-
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         return list(await self.ctx.run(self._process, batch))
-
-    # ---- checkpoints ----------------------------------------------------------------
-    async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        return Snapshot({"seq": self.seq}, self.state)
-
-    async def close(self) -> None:
-        if hasattr(self, "state"):
-            self.state.close()

@@ -13,46 +13,19 @@ to ``table.exec.late-rows.sink`` if set.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import numpy as np
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, WindowRankSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message, SideOutput
-from runtime.metrics import NO_WATERMARK
-from runtime.operator import Operator, Snapshot
+from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
-from runtime.state.duckdb_state import DuckDBState, load_snapshot
-
-if TYPE_CHECKING:
-    from runtime.checkpoint.control import Restored
+from runtime.state.duckdb_state import DuckDBState
 
 INF = 2**62
 
 
-class WindowRankOp(Operator):
-    restored: Restored | None = None
-    state: DuckDBState
-    seq: int
-
-    async def restore(self, restored: Restored) -> None:
-        self.restored = restored
-
-    async def open(self) -> None:
-        await self.ctx.run(self._prepare)
-        restored = self.restored
-        if restored is None:
-            return
-        if restored.files:
-            await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
-        states = [s for s in restored.states if s]
-        if states:
-            self.seq = max(int(s["seq"]) for s in states)
-            self.fired = min(int(s["fired"]) for s in states)
-        self._report()
-
+class WindowRankOp(ArrivalOrdered):
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, WindowRankSpec)
@@ -61,8 +34,6 @@ class WindowRankOp(Operator):
         fields = self.ctx.input_nodes[0].schema
         self.cols = [q(f.name) for f in fields]
         self.keys = [q(k) for k in spec.partition_keys]
-        self.seq = 0
-        self.fired = NO_WATERMARK
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         self.read_sql = (
@@ -100,9 +71,7 @@ class WindowRankOp(Operator):
     def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
         """Rows into state; returns the late ones when a side sink keeps them."""
         st = self.state
-        seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
-        self.seq += batch.num_rows
-        st.register(INPUT_RELATION, batch.append_column("__seq", seq))
+        st.register(INPUT_RELATION, self._stamped(batch))
         try:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __b AS {self.read_sql}")
         finally:
@@ -145,16 +114,3 @@ class WindowRankOp(Operator):
 
     async def on_end_of_input(self) -> list[Message]:
         return list(await self.ctx.run(self._fire, INF))
-
-    def _report(self) -> None:
-        rows = int(self.state.scalar("SELECT count(*) FROM rows"))
-        self.metrics.state_rows = rows
-        self.metrics.state_bytes = rows * self.width
-        self.metrics.state_tables = {"rows": rows}
-
-    async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        return Snapshot({"seq": self.seq, "fired": self.fired}, self.state)
-
-    async def close(self) -> None:
-        if hasattr(self, "state"):
-            self.state.close()
