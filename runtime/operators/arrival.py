@@ -1,7 +1,8 @@
 """The base of the operators that keep input rows in DuckDB state, in the order they
 arrived (Top-N, window Top-N, OVER aggregates): each row gets an arrival number
-``__seq`` that breaks ties as Flink's lists do, and the state, the next number and the
-watermark that has fired go into every checkpoint."""
+``__seq`` that breaks ties as Flink's lists do; the event-time ones complete what the
+watermark passed (``_fire``); the state, the next number and the watermark that has fired
+go into every checkpoint."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from runtime.messages import Message
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
+
+END = 2**62  # "everything is complete": the bound at end of input, safe from BIGINT overflow
 
 
 class ArrivalOrdered(Operator):
@@ -57,6 +61,20 @@ class ArrivalOrdered(Operator):
         self.metrics.state_rows = sum(tables.values())
         self.metrics.state_bytes = self.metrics.state_rows * self.width
         self.metrics.state_tables = tables
+
+    def _fire(self, bound: int) -> list[pa.RecordBatch]:
+        """What is complete once the watermark reaches ``bound`` (event-time operators)."""
+        return []
+
+    async def on_watermark(self, ts_ms: int) -> list[Message]:
+        self.metrics.watermark_ms = ts_ms
+        if ts_ms <= self.fired:
+            return []
+        self.fired = ts_ms
+        return list(await self.ctx.run(self._fire, ts_ms))
+
+    async def on_end_of_input(self) -> list[Message]:
+        return list(await self.ctx.run(self._fire, END))
 
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
         return Snapshot({"seq": self.seq, "fired": self.fired}, self.state)

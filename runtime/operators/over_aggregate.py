@@ -182,16 +182,6 @@ class OverAggregateOp(ArrivalOrdered):
             f"OVER ({part}ORDER BY __t DESC, __seq DESC) AS n FROM history) WHERE n > {spec.preceding})"
         )
 
-    async def on_watermark(self, ts_ms: int) -> list[Message]:
-        self.metrics.watermark_ms = ts_ms
-        if ts_ms <= self.fired:
-            return []
-        self.fired = ts_ms
-        return list(await self.ctx.run(self._fire, ts_ms))
-
-    async def on_end_of_input(self) -> list[Message]:
-        return list(await self.ctx.run(self._fire, 2**62))
-
 
 def _over(i: int, agg: AggCall, unbounded: bool) -> str:
     """The aggregate over window ``w`` as its Flink type; ``unbounded``: plus what the

@@ -22,8 +22,6 @@ from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
 from runtime.state.duckdb_state import DuckDBState
 
-INF = 2**62
-
 
 class WindowRankOp(ArrivalOrdered):
     def _prepare(self) -> None:
@@ -104,13 +102,3 @@ class WindowRankOp(ArrivalOrdered):
         st.execute(f"DELETE FROM rows WHERE __we - 1 <= {bound}")
         self._report()
         return conform(out, self.schema)
-
-    async def on_watermark(self, ts_ms: int) -> list[Message]:
-        self.metrics.watermark_ms = ts_ms
-        if ts_ms <= self.fired:
-            return []
-        self.fired = ts_ms
-        return list(await self.ctx.run(self._fire, ts_ms))
-
-    async def on_end_of_input(self) -> list[Message]:
-        return list(await self.ctx.run(self._fire, INF))

@@ -33,14 +33,12 @@ rows_st = st.lists(
 )
 
 
-def run(rows: list[tuple[Any, ...]], frame: str, parallelism: int, batch: int, distinct_times: bool) -> None:
-    times = list(range(len(rows))) if distinct_times else [i // 3 for i in range(len(rows))]
-    data = [{"k": k, "v": v, "ts": f"2024-01-01 00:00:{t:02d}"} for (k, v), t in zip(rows, times)]
-    query = (
-        "SELECT k, v, ts, SUM(v) OVER w AS s, COUNT(v) OVER w AS c, COUNT(*) OVER w AS n, "
-        "MIN(v) OVER w AS lo, MAX(v) OVER w AS hi, AVG(v) OVER w AS a FROM t "
-        f"WINDOW w AS (PARTITION BY k ORDER BY ts {frame})"
-    )
+def changelog(
+    data: list[dict[str, Any]], columns: str, watermark: str, query: str, parallelism: int, batch: int
+) -> list[tuple[int, tuple[Any, ...]]]:
+    """``query`` over table ``t`` (``columns``, then ``ts TIMESTAMP(3)`` with ``WATERMARK
+    FOR ts AS <watermark>``) holding ``data``, run through the Session in batches of
+    ``batch`` rows at ``parallelism``: its changelog."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "t"
         folder.mkdir()
@@ -52,11 +50,21 @@ def run(rows: list[tuple[Any, ...]], frame: str, parallelism: int, batch: int, d
         }
         with sqlstream.connect(config=config) as s:
             s.execute(
-                "CREATE TABLE t (k INT, v INT, ts TIMESTAMP(3), "
-                "WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH "
+                f"CREATE TABLE t ({columns}, ts TIMESTAMP(3), WATERMARK FOR ts AS {watermark}) WITH "
                 f"('connector' = 'filesystem', 'path' = '{folder}', 'format' = 'json')"
             )
-            log = list(s.sql(query).changelog())
+            return list(s.sql(query).changelog())
+
+
+def run(rows: list[tuple[Any, ...]], frame: str, parallelism: int, batch: int, distinct_times: bool) -> None:
+    times = list(range(len(rows))) if distinct_times else [i // 3 for i in range(len(rows))]
+    data = [{"k": k, "v": v, "ts": f"2024-01-01 00:00:{t:02d}"} for (k, v), t in zip(rows, times)]
+    query = (
+        "SELECT k, v, ts, SUM(v) OVER w AS s, COUNT(v) OVER w AS c, COUNT(*) OVER w AS n, "
+        "MIN(v) OVER w AS lo, MAX(v) OVER w AS hi, AVG(v) OVER w AS a FROM t "
+        f"WINDOW w AS (PARTITION BY k ORDER BY ts {frame})"
+    )
+    log = changelog(data, "k INT, v INT", "ts - INTERVAL '1' SECOND", query, parallelism, batch)
     assert {kind for kind, _ in log} <= {0}
     con = duckdb.connect()
     con.execute("CREATE TABLE t (k INT, v INT, ts TIMESTAMP)")

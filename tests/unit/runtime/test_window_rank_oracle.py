@@ -5,11 +5,8 @@ result is insert-only and ties go to the row that arrived first."""
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -17,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sqlstream
 from tests.unit.runtime.test_join_oracle import SETTINGS
+from tests.unit.runtime.test_over_oracle import changelog
 
 # (window TVF, DuckDB rows of (id, ws, we) for every window a row at second t falls in)
 WINDOWS = {
@@ -48,21 +45,7 @@ def run(rows: list[tuple[Any, ...]], tvf: str, order: str, n: int, parallelism: 
         f"(PARTITION BY window_start, window_end, k ORDER BY {order}) AS rn FROM TABLE({tvf})) "
         f"WHERE rn <= {n}"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "t"
-        folder.mkdir()
-        (folder / "part-0.json").write_text("".join(json.dumps(r) + "\n" for r in data))
-        config = {
-            "parallelism.default": str(parallelism),
-            "sqlstream.runtime.batch-size": str(batch),
-            "sqlstream.runtime.linger": "0 ms",
-        }
-        with sqlstream.connect(config=config) as s:
-            s.execute(
-                "CREATE TABLE t (id INT, k INT, v INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH "
-                f"('connector' = 'filesystem', 'path' = '{folder}', 'format' = 'json')"
-            )
-            log = list(s.sql(query).changelog())
+    log = changelog(data, "id INT, k INT, v INT", "ts", query, parallelism, batch)
     assert {kind for kind, _ in log} <= {0}
     midnight = datetime(2024, 1, 1)
     got = Counter((r[0], r[1], r[2], int((r[3] - midnight).total_seconds()), r[4]) for _, r in log)
