@@ -212,6 +212,12 @@ def unbounded_state(plan: PhysicalPlan) -> list[str]:
                 "both sides' rows are kept forever, so its state grows with every distinct row "
                 "of its inputs (state TTL, 'table.exec.state.ttl', is not supported yet)"
             )
+        elif isinstance(node.spec, RankSpec):
+            out.append(
+                f"{node.name[: node.name.index('(')]} (node {node.id}): the rows of every partition "
+                "key are kept forever, so its state grows with the number of distinct keys "
+                "(state TTL, 'table.exec.state.ttl', is not supported yet)"
+            )
     return out
 
 

@@ -129,3 +129,17 @@ def test_refused_by_name_and_position(
         planner.plan(query, catalog)
     assert message in refused.value.message  # type: ignore[attr-defined]
     assert (refused.value.line, refused.value.col) == (1, col)  # type: ignore[attr-defined]
+
+
+def test_explain_shows_the_operator_its_order_and_its_unbounded_state(catalog: Catalog) -> None:
+    text = planner.explain(
+        ranked("auction, price", "PARTITION BY bidder, auction ORDER BY ts DESC", "rn = 1"), catalog
+    )
+    assert "Deduplicate(keep=[LastRow], key=[bidder, auction], order=[ROWTIME], orderBy=[ts DESC]" in text
+    assert "unbounded state: Deduplicate (node" in text
+    tvf = "TABLE(TUMBLE(TABLE bid, DESCRIPTOR(ts), INTERVAL '5' SECOND))"
+    text = planner.explain(
+        ranked("*", "PARTITION BY window_start, window_end ORDER BY price", "rn <= 2", tvf), catalog
+    )
+    assert "WindowRank(rankType=[ROW_NUMBER], rankRange=[rankStart=1, rankEnd=2]" in text
+    assert "unbounded state" not in text  # a window's rows go when it fires
