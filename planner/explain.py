@@ -22,8 +22,10 @@ from planner.physical import (
     JoinSpec,
     LookupJoinSpec,
     Node,
+    OverAggregateSpec,
     Partitioning,
     PhysicalPlan,
+    RankSpec,
     SinkSpec,
     SourceSpec,
     UnionSpec,
@@ -31,7 +33,9 @@ from planner.physical import (
     Window,
     WindowAggregateSpec,
     WindowAssignSpec,
+    WindowRankSpec,
 )
+from planner.physical_over import describe_rank
 
 _CHANGELOG = {
     ChangelogMode.INSERT_ONLY: "I",
@@ -160,6 +164,25 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             attrs.append(
                 f"cache=[partial, max-rows={spec.options.get('lookup.partial-cache.max-rows', '-')}]"
             )
+    elif isinstance(spec, RankSpec):
+        name, more = describe_rank(node, plan.node(node.inputs[0].source))
+        attrs.extend(more)
+    elif isinstance(spec, WindowRankSpec):
+        name = node.name[: node.name.index("(")]
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append(f"window=[{describe_window(spec.window)}]")
+        attrs.append(
+            "orderBy=["
+            + ", ".join(f"{k.column} {'ASC' if k.ascending else 'DESC'}" for k in spec.order)
+            + "]"
+        )
+        attrs.append("emit=[on watermark]")
+        attrs.append("state=[rows of open windows]")
+    elif isinstance(spec, OverAggregateSpec):
+        name = "OverAggregate"
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
+        attrs.append("emit=[on watermark]")
     elif isinstance(spec, UnionSpec):
         name = "Union"
         attrs.append(f"all=[true], fields=[{', '.join(f.name for f in node.schema)}]")
@@ -198,6 +221,12 @@ def unbounded_state(plan: PhysicalPlan) -> list[str]:
                 f"Join {node.spec.flink_join_type} (node {node.id}): "
                 "both sides' rows are kept forever, so its state grows with every distinct row "
                 "of its inputs (state TTL, 'table.exec.state.ttl', is not supported yet)"
+            )
+        elif isinstance(node.spec, RankSpec):
+            out.append(
+                f"{node.name[: node.name.index('(')]} (node {node.id}): the rows of every partition "
+                "key are kept forever, so its state grows with the number of distinct keys "
+                "(state TTL, 'table.exec.state.ttl', is not supported yet)"
             )
     return out
 

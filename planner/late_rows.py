@@ -1,8 +1,9 @@
 """Late rows kept, not lost: ``SET 'table.exec.late-rows.sink' = '<table>'``.
 
 A window operator drops the rows that arrive behind the watermark for windows that
-already fired (Flink does the same, and counts them in ``numLateRecordsDropped``). With
-this key set, every window aggregate of an INSERT job also sends the rows it drops to
+already fired, an OVER aggregate those behind the watermark (Flink does the same, and
+counts them in ``numLateRecordsDropped``). With this key set, every event-time window
+aggregate, window Top-N and OVER aggregate of an INSERT job also sends the rows it drops to
 its *late-rows output*, and the planner adds a second sink fed by that output, so they
 land in the user's table with:
 
@@ -24,19 +25,33 @@ from collections.abc import Mapping
 
 from catalog.config import LATE_ROWS_SINK
 from catalog.table import TableDef
-from planner.physical import LATE_ROWS_FIELDS, LATE_ROWS_OUTPUT, Node, WindowAggregateSpec
+from planner.physical import (
+    LATE_ROWS_FIELDS,
+    LATE_ROWS_OUTPUT,
+    Node,
+    OverAggregateSpec,
+    WindowAggregateSpec,
+    WindowRankSpec,
+)
 from planner.side_sinks import side_sink_nodes
+
+
+def drops_late_rows(node: Node) -> bool:
+    """Whether ``node`` drops rows behind the watermark: event-time window aggregates and
+    window Top-N, and OVER aggregates."""
+    spec = node.spec
+    if isinstance(spec, WindowAggregateSpec | WindowRankSpec):
+        return not spec.window.proctime
+    return isinstance(spec, OverAggregateSpec)
 
 
 def late_rows_nodes(
     nodes: tuple[Node, ...], table: TableDef, config: Mapping[str, str]
 ) -> tuple[Node, ...]:
-    """The nodes that carry the late rows of every window aggregate of ``nodes`` into
+    """The nodes that carry the late rows of every operator of ``nodes`` that drops them into
     ``table`` (see ``planner.side_sinks``). Empty when no operator drops late rows (a job
     without event-time windows)."""
-    windows = [
-        n for n in nodes if isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime
-    ]
+    windows = [n for n in nodes if drops_late_rows(n)]
     # Which rows are late depends on how they arrive against the watermark, which a
     # replay may order differently: epoch mode could not tell its replay from new rows.
     why = (

@@ -214,3 +214,97 @@ class Collect(LogicalNode):
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
         return (self.input,)
+
+
+@dataclass(frozen=True)
+class SortField:
+    """One ORDER BY key of a window: a field of the input, its direction and where NULLs
+    go (Flink puts them first ascending, last descending, unless told)."""
+
+    name: str
+    ascending: bool = True
+    nulls_first: bool = True
+
+
+@dataclass(frozen=True)
+class Rank(LogicalNode):
+    """``ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..)`` kept only within ``start`` ..
+    ``end`` (Flink's Top-N and deduplication). The binder makes it with no range from the
+    window call and sets the range from the enclosing query's filter on the rank column;
+    one without a range is refused. Output: the input's fields, then ``rank_field`` when
+    ``output_rank`` (Flink drops the column, and sends a smaller changelog, when the query
+    does not select it)."""
+
+    input: LogicalNode
+    partition_keys: tuple[str, ...]
+    order: tuple[SortField, ...]
+    function: str  # "ROW_NUMBER"
+    rank_field: str
+    start: int | None = None
+    end: int | None = None
+    output_rank: bool = True
+    line: int | None = None  # where the window call was written
+    col: int | None = None
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+    @property
+    def first_rows(self) -> bool:
+        """Ordered by processing time ascending over an insert-only input: the first rows
+        of a partition are never displaced, so the result is insert-only (Flink's
+        AppendOnlyFirstN and its keep-first-row deduplication)."""
+        return (
+            not self.input.updating
+            and len(self.order) == 1
+            and self.order[0].ascending
+            and self.input.field(self.order[0].name).time_attribute == "proctime"
+        )
+
+    @property
+    def window(self) -> Window | None:
+        """The event-time window whose rows this ranks, one window at a time (Flink's
+        Window Top-N and window deduplication): partitioned by window_start and
+        window_end, which come unchanged from a window TVF or a window aggregation."""
+        if not {"window_start", "window_end"} <= set(self.partition_keys):
+            return None
+        return window_of(self.input)
+
+    @property
+    def updating(self) -> bool:
+        return not self.first_rows and self.window is None
+
+
+def window_of(node: LogicalNode) -> Window | None:
+    """The event-time window that made ``node``'s window_start and window_end columns,
+    through Calcs that pass them on unchanged; None if there is none."""
+    while isinstance(node, Calc):
+        passed = {n for n, e in node.projections if isinstance(e, exp.Column) and e.name == n}
+        if not {"window_start", "window_end"} <= passed:
+            return None
+        node = node.input
+    window = None
+    if isinstance(node, WindowAssign | Aggregate):
+        window = node.window
+    return window if window is not None and not window.proctime and window.type != "session" else None
+
+
+@dataclass(frozen=True)
+class OverAggregate(LogicalNode):
+    """``agg(..) OVER (PARTITION BY .. ORDER BY <rowtime> ROWS|RANGE BETWEEN .. PRECEDING
+    AND CURRENT ROW)``: each input row with its aggregates over the rows of its partition
+    in the frame, emitted in event-time order once the watermark passes the row (Flink's
+    OverAggregate). ``preceding``: rows (ROWS) or milliseconds (RANGE) before the current
+    row; None for UNBOUNDED. Output: the input's fields, then the aggregates."""
+
+    input: LogicalNode
+    partition_keys: tuple[str, ...]
+    order_field: str
+    rows: bool
+    preceding: int | None
+    aggs: tuple[LogicalAgg, ...]
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)

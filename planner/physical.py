@@ -219,6 +219,94 @@ class JoinSpec:
         return self.join_type in ("right", "full")
 
 
+ARRIVAL = "$arrival"
+"""The sort column of processing time: the order in which rows reached the operator."""
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: str  # an input column, or ARRIVAL
+    ascending: bool = True
+    nulls_first: bool = True
+
+
+@dataclass(frozen=True)
+class RankSpec:
+    """Top-N and deduplication (Flink's Rank and Deduplicate): per partition, the rows at
+    ranks ``start`` .. ``end`` by ``order`` (ties: the row that arrived first ranks
+    first, or last with ``ties_last``, as Flink's keep-last-row deduplication). Output:
+    the input's columns, then the rank as ``rank_column`` when selected. ``changes`` is
+    the changelog it sends, as Flink's operator for the case does:
+
+    - "insert": the first rows never change (ordered by arrival, insert-only input);
+    - "update": one row per partition (Top-1, deduplication): +I, then -U/+U;
+    - "position": per rank position: +I when it fills, -U/+U when its row changes, -D
+      when it empties (a rank number selected, or a range not starting at 1);
+    - "rows": the rows in the range: -D for those that leave, +I for those that enter.
+
+    The input's rows (only those still within ``end`` when it is insert-only) are kept in
+    state keyed by the partition columns."""
+
+    partition_keys: tuple[str, ...]
+    order: tuple[SortKey, ...]
+    start: int
+    end: int
+    rank_column: str | None
+    changes: str
+    ties_last: bool = False
+    deduplicate: bool = False  # planned as Flink's Deduplicate (for EXPLAIN)
+    kind: str = "rank"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """What the state is keyed (and split on restore) by."""
+        return self.partition_keys
+
+
+@dataclass(frozen=True)
+class WindowRankSpec:
+    """Window Top-N and window deduplication (Flink's WindowRank, WindowDeduplicate): the
+    rows of each window (``partition_keys`` hold window_start and window_end) wait in
+    state until the watermark passes the window's end, then the ones ranked ``start`` ..
+    ``end`` by ``order`` (ties: first arrival first, or last with ``ties_last``) are sent,
+    insert-only, and the window's rows are dropped. Rows of a window that already fired
+    are late. Output: the input's columns, then the rank as ``rank_column`` if selected."""
+
+    window: Window
+    partition_keys: tuple[str, ...]
+    order: tuple[SortKey, ...]
+    start: int
+    end: int
+    rank_column: str | None
+    ties_last: bool = False
+    deduplicate: bool = False
+    kind: str = "window_rank"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.partition_keys
+
+
+@dataclass(frozen=True)
+class OverAggregateSpec:
+    """OVER aggregation on event time (Flink's OverAggregate): rows wait in state until
+    the watermark passes ``time_column``, then each gets ``aggs`` over its frame: the
+    ``preceding`` rows (``rows``) or milliseconds before it, or all (None), and itself
+    (RANGE: with every row of the same time). Rows behind the watermark are late. Output:
+    the input's columns, then the aggregates; insert-only."""
+
+    partition_keys: tuple[str, ...]
+    time_column: str
+    rows: bool
+    preceding: int | None
+    aggs: tuple[AggCall, ...]
+    kind: str = "over_aggregate"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.partition_keys
+
+
 @dataclass(frozen=True)
 class CorrelateSpec:
     """Each input row joined with the rows a table function gives for it. ``function``
@@ -275,6 +363,9 @@ OperatorSpec = (
     | WindowAggregateSpec
     | GroupAggregateSpec
     | UnionSpec
+    | RankSpec
+    | OverAggregateSpec
+    | WindowRankSpec
     | JoinSpec
     | LookupJoinSpec
     | CorrelateSpec
@@ -300,7 +391,14 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in ("window_aggregate", "group_aggregate", "join")
+        return self.spec.kind in (
+            "window_aggregate",
+            "group_aggregate",
+            "join",
+            "rank",
+            "over_aggregate",
+            "window_rank",
+        )
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ from planner.logical import (
     Join,
     LogicalNode,
     LookupJoin,
+    OverAggregate,
+    Rank,
     Scan,
     Sink,
     Union,
@@ -80,6 +82,7 @@ from planner.physical import (
     WindowAggregateSpec,
     WindowAssignSpec,
 )
+from planner.physical_over import plan_over_aggregate, plan_rank
 from planner.typecheck import make_cast, wider
 from planner.udf import check_python_aggregates
 
@@ -237,6 +240,7 @@ class PhysicalPlanner:
     def _values(self, node: Values) -> Node:
         """VALUES as Flink runs it: one bounded, insert-only source subtask whose rows are
         a DuckDB query of the (already cast) constants."""
+
         def lookup(name: str) -> DataType:
             raise PlanError(f"VALUES refers to column '{name}'")  # the binder allows none
 
@@ -514,6 +518,8 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Join: PhysicalPlanner._join,
     Correlate: PhysicalPlanner._correlate,
     Union: PhysicalPlanner._union,
+    Rank: plan_rank,
+    OverAggregate: plan_over_aggregate,
     Sink: PhysicalPlanner._sink,
     Collect: PhysicalPlanner._collect,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from planner.errors import UnsupportedError
-from planner.logical import LogicalNode, WindowAssign
+from planner.logical import LogicalNode, Rank, WindowAssign
 
 
 def walk(node: LogicalNode) -> Iterator[LogicalNode]:
@@ -30,8 +30,20 @@ def session_without_aggregation(node: LogicalNode) -> None:
         ).with_position(node.line, node.col)
 
 
+def rank_without_range(node: LogicalNode) -> None:
+    """``ROW_NUMBER() OVER`` runs only as Flink runs it on a stream: as Top-N or
+    deduplication, bounded by a filter on its result in the query around it."""
+    if isinstance(node, Rank) and node.end is None:
+        raise UnsupportedError(
+            "ROW_NUMBER() OVER (...) is only supported for Top-N and deduplication",
+            hint="rank in a subquery and filter the rank around it: SELECT * FROM (SELECT *, "
+            "ROW_NUMBER() OVER (PARTITION BY k ORDER BY t) AS rn FROM x) WHERE rn <= N",
+        ).with_position(node.line, node.col)
+
+
 CHECKS: tuple[Callable[[LogicalNode], None], ...] = (
     session_without_aggregation,
+    rank_without_range,
 )
 
 
@@ -40,5 +52,3 @@ def refuse(root: LogicalNode) -> None:
     for node in walk(root):
         for check in CHECKS:
             check(node)
-
-

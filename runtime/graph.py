@@ -43,12 +43,15 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.group_aggregate import GroupAggregateOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
+    from runtime.operators.over_aggregate import OverAggregateOp
+    from runtime.operators.rank import RankOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
     from runtime.operators.union import UnionOp
     from runtime.operators.watermark import WatermarkOp
     from runtime.operators.window_aggregate import WindowAggregateOp
     from runtime.operators.window_assign import WindowAssignOp
+    from runtime.operators.window_rank import WindowRankOp
 
     classes: dict[str, type[Operator]] = {
         "source": SourceOp,
@@ -61,6 +64,9 @@ def operator_class(kind: str) -> type[Operator]:
         "lookup_join": LookupJoinOp,
         "join": JoinOp,
         "correlate": CorrelateOp,
+        "rank": RankOp,
+        "over_aggregate": OverAggregateOp,
+        "window_rank": WindowRankOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

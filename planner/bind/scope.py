@@ -20,6 +20,7 @@ class ScopeField:
     qualifiers: frozenset[str]
     field: BoundField
     alias: str | None = None  # the name SQL uses, when the field was renamed (a join's clash)
+    hidden: bool = False  # not in ``*`` (a window call's result, seen only where it was written)
 
     @property
     def name(self) -> str:

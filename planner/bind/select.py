@@ -9,14 +9,14 @@ from sqlglot import exp
 from catalog.errors import CatalogError
 from planner.bind import setops
 from planner.bind.aggregates import is_aggregate
-from planner.bind.relations import RelationBinder
+from planner.bind.over import OverBinder, has_over
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
 from planner.typecheck import wider
 
 
-class QueryBinder(RelationBinder):
+class QueryBinder(OverBinder):
     """Binds whole queries: WITH, UNION [ALL], INTERSECT, EXCEPT and SELECT."""
 
     # ---- queries ---------------------------------------------------------------------
@@ -82,7 +82,7 @@ class QueryBinder(RelationBinder):
     # ---- SELECT ----------------------------------------------------------------------
     def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> LogicalNode:
         for arg, name in (("order", "ORDER BY"), ("limit", "LIMIT"), ("offset", "OFFSET"),
-                          ("windows", "WINDOW clause"), ("qualify", "QUALIFY")):  # fmt: skip
+                          ("qualify", "QUALIFY")):  # fmt: skip
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
         node, scope = self._bind_from(select, ctes)
@@ -94,9 +94,13 @@ class QueryBinder(RelationBinder):
                 raise _err(
                     PlanError("aggregate functions are not allowed in WHERE", hint="use HAVING"), where
                 )
+        if has_over(select):
+            select, node, scope = self._bind_over(select, node, scope, condition)
+            condition = None
         items = self._select_items(select, scope)
         group = select.args.get("group")
         having = select.args.get("having")
+        node, condition = self._rank_filter(node, condition, items, select, scope)
         has_aggs = any(is_aggregate(n) for _, e in items for n in e.walk())
         if select.args.get("distinct") and not group and not has_aggs:
             group_exprs = [e for _, e in items]
@@ -118,7 +122,9 @@ class QueryBinder(RelationBinder):
             ):
                 qualifier = proj.table if isinstance(proj, exp.Column) else None
                 chosen = [
-                    sf.field for sf in scope.fields if not qualifier or qualifier.lower() in sf.qualifiers
+                    sf.field
+                    for sf in scope.fields
+                    if not sf.hidden and (not qualifier or qualifier.lower() in sf.qualifiers)
                 ]
                 if not chosen:
                     raise _err(CatalogError(f"no table '{qualifier}' in FROM"), proj)

@@ -22,13 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.config import COMPACT_MIN_ROWS
-from planner.physical import INPUT_RELATION, LATE_ROWS_FIELDS, LATE_ROWS_OUTPUT, WindowAggregateSpec
+from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, WindowAggregateSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
 from runtime.operators import udaf
+from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
 from runtime.operators.windowing import Slicing, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
@@ -88,11 +89,7 @@ class WindowAggregateOp(Operator):
         self.compacted_rows = 0
         self.compact_min = COMPACT_MIN_ROWS.get(self.ctx.config)  # and 2x the live rows
         # a side sink reads the rows dropped as late (table.exec.late-rows.sink)
-        self.keeps_late_rows = any(
-            e.source == self.node.id and e.output == LATE_ROWS_OUTPUT
-            for n in self.ctx.plan.nodes
-            for e in n.inputs
-        )
+        self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
         self.late: list[pa.RecordBatch] = []
 
     # ---- ingest --------------------------------------------------------------------------
@@ -212,26 +209,9 @@ class WindowAggregateOp(Operator):
         return out
 
     def _late_rows(self, late: pa.RecordBatch) -> pa.RecordBatch:
-        """The late-rows output (``planner/late_rows.py``): operator, event time, the
-        watermark now, and the row as JSON (DuckDB's ``to_json`` over the whole batch)."""
-        st = self.state
-        st.register("__late", late)
-        try:
-            row_json = st.query("SELECT to_json(l)::VARCHAR FROM __late l").column(0).combine_chunks()
-        finally:
-            st.con.unregister("__late")
-        col = late.column(self.window.time_column)
-        event_ms = pc.cast(col, pa.timestamp("ms", col.type.tz), safe=False).view(pa.int64())
-        n = late.num_rows
-        return pa.RecordBatch.from_arrays(
-            [
-                pa.array([f"{self.node.name}#{self.node.id}"] * n, pa.string()),
-                event_ms.view(pa.timestamp("ms")),
-                pa.array([self.metrics.watermark_ms] * n, pa.int64()).view(pa.timestamp("ms")),
-                row_json,
-            ],
-            names=[f.name for f in LATE_ROWS_FIELDS],
-        )
+        """The late-rows output (``planner/late_rows.py``) of rows dropped as late."""
+        event_time = late.column(self.window.time_column)
+        return late_rows_batch(self.state, late, self.node, event_time, self.metrics.watermark_ms)
 
     def _first_end(self, ts: int) -> int:
         assert self.slicing is not None

@@ -1,0 +1,84 @@
+"""The base of the operators that keep input rows in DuckDB state, in the order they
+arrived (Top-N, window Top-N, OVER aggregates): each row gets an arrival number
+``__seq`` that breaks ties as Flink's lists do; the event-time ones complete what the
+watermark passed (``_fire``); the state, the next number and the watermark that has fired
+go into every checkpoint."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from runtime.messages import Message
+from runtime.metrics import NO_WATERMARK
+from runtime.operator import Operator, Snapshot
+from runtime.state.duckdb_state import DuckDBState, load_snapshot
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
+
+END = 2**62  # "everything is complete": the bound at end of input, safe from BIGINT overflow
+
+
+class ArrivalOrdered(Operator):
+    restored: Restored | None = None
+    state: DuckDBState
+    seq: int = 0  # the next row's arrival number
+    fired: int = NO_WATERMARK  # the watermark the operator has acted on
+    width: int = 0  # bytes per state row, roughly
+
+    async def restore(self, restored: Restored) -> None:
+        self.restored = restored
+
+    async def open(self) -> None:
+        await self.ctx.run(self._prepare)
+        restored = self.restored
+        if restored is None:
+            return
+        if restored.files:
+            await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+        states = [s for s in restored.states if s]
+        if states:  # several when rescaled: numbers after all of theirs, the most cautious watermark
+            self.seq = max(int(s["seq"]) for s in states)
+            self.fired = min(int(s["fired"]) for s in states)
+        self._report()
+
+    @abstractmethod
+    def _prepare(self) -> None:
+        """Create ``self.state`` and its tables (on the job's thread pool)."""
+
+    def _stamped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with its rows' arrival numbers as column ``__seq``."""
+        seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
+        self.seq += batch.num_rows
+        return batch.append_column("__seq", seq)
+
+    def _report(self) -> None:
+        tables = {t: int(self.state.scalar(f"SELECT count(*) FROM {t}")) for t in self.state.tables}
+        self.metrics.state_rows = sum(tables.values())
+        self.metrics.state_bytes = self.metrics.state_rows * self.width
+        self.metrics.state_tables = tables
+
+    def _fire(self, bound: int) -> list[pa.RecordBatch]:
+        """What is complete once the watermark reaches ``bound`` (event-time operators)."""
+        return []
+
+    async def on_watermark(self, ts_ms: int) -> list[Message]:
+        self.metrics.watermark_ms = ts_ms
+        if ts_ms <= self.fired:
+            return []
+        self.fired = ts_ms
+        return list(await self.ctx.run(self._fire, ts_ms))
+
+    async def on_end_of_input(self) -> list[Message]:
+        return list(await self.ctx.run(self._fire, END))
+
+    async def snapshot(self, checkpoint_id: int) -> Snapshot:
+        return Snapshot({"seq": self.seq, "fired": self.fired}, self.state)
+
+    async def close(self) -> None:
+        if hasattr(self, "state"):
+            self.state.close()

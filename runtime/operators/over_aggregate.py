@@ -1,0 +1,208 @@
+"""OVER aggregation on event time (Flink's row-time OverAggregate): rows wait until the
+watermark passes them, then are emitted in time order, each with its aggregates over its
+frame in its partition.
+
+State, keyed by the partition columns: ``pending``, the rows the watermark has not passed,
+and for a bounded frame ``history``, the emitted rows a later row's frame can still reach
+(the last ``n`` of a partition for ROWS, those within the interval of the watermark for
+RANGE); for an UNBOUNDED frame ``acc`` instead, one row of accumulators per partition
+(count, and per argument its count, sum, min and max), as Flink keeps them. Each row
+carries its time in ms (``__t``), its arrival number (``__seq``: rows of one time are
+ordered by arrival, as Flink's list per timestamp) and its aggregate arguments (``a<i>``).
+
+When the watermark advances to ``w``, the pending rows with time <= ``w`` are computed in
+one query with DuckDB window functions over history and those rows, then move to
+history. Rows that arrive with a time at or before the watermark already passed are late:
+dropped and counted, as Flink does, and sent to ``table.exec.late-rows.sink`` if set.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from catalog.types import parse_type
+from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, AggCall, OverAggregateSpec
+from runtime.batches import conform, output_schema, q
+from runtime.messages import Message, SideOutput
+from runtime.metrics import NO_WATERMARK
+from runtime.operators import aggs as A
+from runtime.operators.arrival import ArrivalOrdered
+from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
+from runtime.state.duckdb_state import DuckDBState
+
+
+class OverAggregateOp(ArrivalOrdered):
+    def _prepare(self) -> None:
+        spec = self.node.spec
+        assert isinstance(spec, OverAggregateSpec)
+        for a in spec.aggs:
+            A.check(a)
+        self.spec = spec
+        self.schema = output_schema(self.node.schema, False)
+        fields = self.ctx.input_nodes[0].schema
+        self.cols = [q(f.name) for f in fields]
+        self.keys = [q(k) for k in spec.partition_keys]
+        self.state = DuckDBState()
+        self.ctx.install_functions(self.state.con)
+        args = [f"({a.arg}) AS a{i}" for i, a in enumerate(spec.aggs) if a.arg is not None]
+        self.read_sql = (
+            f"SELECT {', '.join([*self.cols, *args])}, epoch_ms({q(spec.time_column)}) AS __t, __seq "
+            f"FROM {INPUT_RELATION} WHERE {q(spec.time_column)} IS NOT NULL"
+        )
+        empty = output_schema(fields, False).empty_table()
+        self.state.register(INPUT_RELATION, empty.append_column("__seq", pa.array([], pa.int64())))
+        self.unbounded = spec.preceding is None
+        self.past = "acc" if self.unbounded else "history"
+        try:
+            for table in ("pending", "history"):
+                self.state.execute(f"CREATE TABLE {table} AS {self.read_sql} LIMIT 0")
+            self.state.tables.extend(("pending", self.past))
+        finally:
+            self.state.con.unregister(INPUT_RELATION)
+        k = ", ".join([*self.keys, ""])
+        items = ["count(*)::BIGINT AS n"]
+        for i, a in enumerate(spec.aggs):
+            if a.arg is not None:
+                items += [f"count(a{i})::BIGINT AS c{i}", f"sum(a{i}) AS s{i}", f"min(a{i}) AS lo{i}",
+                          f"max(a{i}) AS hi{i}"]  # fmt: skip
+        group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
+        self.acc_sql = f"SELECT {k}{', '.join(items)} FROM __ready{group}"
+        if self.unbounded:
+            self.state.execute("DROP TABLE history")
+            self.state.execute(f"CREATE TABLE acc AS {self.acc_sql.replace('__ready', 'pending')} LIMIT 0")
+        self.on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM a.{c}" for c in self.keys) or "true"
+        part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
+        if spec.rows:
+            frame = "UNBOUNDED PRECEDING" if spec.preceding is None else f"{spec.preceding} PRECEDING"
+            window = f"{part}ORDER BY __t, __seq ROWS BETWEEN {frame} AND CURRENT ROW"
+        else:
+            frame = "UNBOUNDED PRECEDING" if spec.preceding is None else f"{spec.preceding} PRECEDING"
+            window = f"{part}ORDER BY __t RANGE BETWEEN {frame} AND CURRENT ROW"
+        finals = ", ".join(f"{_over(i, a, self.unbounded)} AS {q(a.name)}" for i, a in enumerate(spec.aggs))
+        cols = ", ".join(self.cols)
+        if self.unbounded:  # the frame's rows before this firing are in the accumulators
+            acc = ", ".join(f"a.{c} AS __a_{c}" for c in ("n", *(x.split(" AS ")[1] for x in items[1:])))
+            self.fire_sql = (
+                f"SELECT {cols}, {finals} FROM "
+                f"(SELECT r.*, {acc} FROM __ready r LEFT JOIN acc a ON {self.on}) "
+                f"WINDOW w AS ({window}) ORDER BY __t, __seq"
+            )
+        else:  # only the history of the partitions that fire
+            reached = (
+                f"history r SEMI JOIN (SELECT DISTINCT {', '.join(self.keys)} FROM __ready) a ON {self.on}"
+                if self.keys
+                else "history"
+            )
+            self.fire_sql = (
+                f"SELECT {cols}, {finals} FROM (SELECT *, 0 AS __emit FROM {reached} UNION ALL "
+                f"SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1 ORDER BY __t, __seq"
+            )
+        self.width = 16 + 8 * (len(self.cols) + len(args) + 2)
+        self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
+
+    # ---- ingest ---------------------------------------------------------------------
+    def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
+        """Rows into ``pending``; returns the late ones when a side sink keeps them."""
+        st = self.state
+        st.register(INPUT_RELATION, self._stamped(batch))
+        try:
+            late, rows = 0, None
+            if self.fired > NO_WATERMARK:
+                time = q(self.spec.time_column)
+                behind = f"FROM {INPUT_RELATION} WHERE epoch_ms({time}) <= {self.fired}"
+                late = int(st.scalar(f"SELECT count(*) {behind}"))
+                if late and self.keeps_late_rows:
+                    rows = st.query(f"SELECT * EXCLUDE (__seq) {behind}")
+            st.execute(f"INSERT INTO pending SELECT * FROM ({self.read_sql}) WHERE __t > {self.fired}")
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        self.metrics.late_rows_dropped += late
+        self._report()
+        return rows
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        late = await self.ctx.run(self._ingest, batch)
+        if late is None:
+            return []
+        time = late.column(self.spec.time_column)
+        side = late_rows_batch(self.state, late, self.node, time, self.metrics.watermark_ms)
+        return [SideOutput(side, LATE_ROWS_OUTPUT)]
+
+    # ---- firing ---------------------------------------------------------------------
+    def _fire(self, bound: int) -> list[pa.RecordBatch]:
+        st = self.state
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __ready AS SELECT * FROM pending WHERE __t <= {bound}")
+        if not st.scalar("SELECT count(*) FROM __ready"):
+            return []
+        out = st.query(self.fire_sql)
+        st.execute(f"DELETE FROM pending WHERE __t <= {bound}")
+        if self.unbounded:
+            self._accumulate()
+        else:
+            st.execute("INSERT INTO history SELECT * FROM __ready")
+            self._prune(bound)
+        self._report()
+        return conform(out, self.schema)
+
+    def _accumulate(self) -> None:
+        """Fold the fired rows into their partitions' accumulators (UNBOUNDED frames)."""
+        st = self.state
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __d AS {self.acc_sql}")
+        cols = [c for c in st.con.execute("SELECT * FROM __d LIMIT 0").description or ()]
+        names = [c[0] for c in cols][len(self.keys) :]
+        merged = []
+        for name in names:
+            fn = "least" if name.startswith("lo") else "greatest" if name.startswith("hi") else None
+            if fn:
+                merged.append(f"{fn}(a.{name}, r.{name}) AS {name}")
+            else:
+                merged.append(f"coalesce(a.{name}, 0) + coalesce(r.{name}, 0) AS {name}")
+        k = ", ".join([*(f"r.{c}" for c in self.keys), ""])
+        st.execute(
+            f"CREATE OR REPLACE TEMP TABLE __m AS "
+            f"SELECT {k}{', '.join(merged)} FROM __d r LEFT JOIN acc a ON {self.on}"
+        )
+        if self.keys:
+            st.execute(f"DELETE FROM acc a USING __d r WHERE {self.on}")
+        else:
+            st.execute("DELETE FROM acc")
+        st.execute("INSERT INTO acc SELECT * FROM __m")
+
+    def _prune(self, bound: int) -> None:
+        """Drop the history no later row's frame reaches: later rows have times > bound."""
+        spec = self.spec
+        if spec.preceding is None:
+            return
+        if not spec.rows:
+            self.state.execute(f"DELETE FROM history WHERE __t < {bound} - {spec.preceding}")
+            return
+        part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
+        self.state.execute(
+            f"DELETE FROM history WHERE rowid IN (SELECT rid FROM (SELECT rowid AS rid, row_number() "
+            f"OVER ({part}ORDER BY __t DESC, __seq DESC) AS n FROM history) WHERE n > {spec.preceding})"
+        )
+
+
+def _over(i: int, agg: AggCall, unbounded: bool) -> str:
+    """The aggregate over window ``w`` as its Flink type; ``unbounded``: plus what the
+    partition's accumulators (``__a_<name>``) hold from earlier firings."""
+    t = parse_type(agg.type)
+    n = "count(*) OVER w"
+    c = f"count(a{i}) OVER w"
+    total = f"sum(a{i}) OVER w"
+    lo, hi = f"min(a{i}) OVER w", f"max(a{i}) OVER w"
+    if unbounded:
+        n = f"(coalesce(__a_n, 0) + {n})"
+        if agg.arg is not None:
+            c = f"(coalesce(__a_c{i}, 0) + {c})"
+            total = f"(CASE WHEN {c} = 0 THEN NULL ELSE coalesce(__a_s{i}, 0) + coalesce({total}, 0) END)"
+            lo, hi = f"least(__a_lo{i}, {lo})", f"greatest(__a_hi{i}, {hi})"
+    if agg.func == "count_star":
+        return f"CAST({n} AS {t.duckdb()})"
+    if agg.func == "count":
+        return f"CAST({c} AS {t.duckdb()})"
+    if agg.func == "avg":
+        return A.avg_sql(total, c, t)
+    if agg.func == "sum":
+        return A.result_sql(total, t)
+    return f"CAST({lo if agg.func == 'min' else hi} AS {t.duckdb()})"

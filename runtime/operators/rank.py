@@ -1,0 +1,163 @@
+"""Top-N and deduplication (Flink's Rank and Deduplicate operators): the input's rows in
+DuckDB state, keyed by the partition columns; a changelog of the ranked range out.
+
+State: table ``rows``, the input's columns plus ``__seq``, the row's arrival number (ties
+in the sort order go by it, and it is processing time's order). Over an insert-only input
+a row that falls below the range's end can never come back, so only the first ``end``
+rows of a partition are kept; over an updating input every row is, since a retraction
+can lift the next one into the range.
+
+A batch is processed as a whole, in a few statements: the range of each partition the
+batch touches is ranked before (``__old``) and after (``__new``) the batch's rows are
+added (+I/+U) and retracted (-U/-D take out the earliest identical row, as Flink's
+RetractableTopNFunction does), and the two are compared, as the spec's ``changes`` says
+(see ``RankSpec``): by rank position (+I, -U/+U, -D; a position whose row is unchanged in
+value emits nothing) or by rows, known by their arrival number (-D, then +I). Within a
+batch, Flink would emit a change for every row; here the batch's net change per position
+or row is sent (the applied result is the same), as the group aggregate does.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
+from runtime.batches import conform, output_schema, q
+from runtime.messages import Message
+from runtime.operators.arrival import ArrivalOrdered
+from runtime.state.duckdb_state import DuckDBState
+
+
+class RankOp(ArrivalOrdered):
+    def _prepare(self) -> None:
+        spec = self.node.spec
+        assert isinstance(spec, RankSpec)
+        self.spec = spec
+        self.retracting = self.ctx.input_updating(0)
+        self.schema = output_schema(self.node.schema, self.ctx.updating)
+        fields = self.ctx.input_nodes[0].schema
+        self.cols = [q(f.name) for f in fields]
+        self.keys = [q(k) for k in spec.partition_keys]
+        self.state = DuckDBState()
+        self.ctx.install_functions(self.state.con)
+        empty = output_schema(fields, self.retracting).empty_table()
+        self.state.register(INPUT_RELATION, empty)
+        try:
+            self.state.execute(
+                f"CREATE TABLE rows AS SELECT {', '.join(self.cols)}, 0::BIGINT AS __seq "
+                f"FROM {INPUT_RELATION} LIMIT 0"
+            )
+        finally:
+            self.state.con.unregister(INPUT_RELATION)
+        self.state.tables.append("rows")
+        order = [
+            f"{'__seq' if k.column == ARRIVAL else q(k.column)} {'ASC' if k.ascending else 'DESC'} "
+            f"NULLS {'FIRST' if k.nulls_first else 'LAST'}"
+            for k in spec.order
+        ]
+        order.append("__seq DESC" if spec.ties_last else "__seq")
+        part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
+        rank = f"row_number() OVER ({part}ORDER BY {', '.join(order)})"
+        touched = (
+            " SEMI JOIN __t t ON " + " AND ".join(f"r.{k} IS NOT DISTINCT FROM t.{k}" for k in self.keys)
+            if self.keys
+            else ""
+        )
+        self.ranked_sql = f"SELECT r.rowid AS __rid, r.*, {rank} AS __rn FROM rows r{touched}"
+        self.range = f"__rn BETWEEN {spec.start} AND {spec.end}"
+        self.old_sql = f"SELECT * FROM ({self.ranked_sql}) WHERE {self.range}"
+        if not self.retracting and (spec.changes == "update" or (spec.changes == "rows" and spec.start == 1)):
+            # an insert-only input keeps only the range's rows (one for Top-1): all of a
+            # touched partition's rows were in it, and their ranks are not needed
+            self.old_sql = f"SELECT r.rowid AS __rid, r.*, 1::BIGINT AS __rn FROM rows r{touched}"
+        self.emit_sql = self._rows_sql() if spec.changes == "rows" else self._positions_sql()
+        self.width = 16 + 8 * (len(self.cols) + 1)
+
+    def _positions_sql(self) -> list[str]:
+        """Changes per rank position of a partition: the old rows of the positions that
+        changed (-U, or -D when the position emptied), then their new rows (+U, or +I when
+        the position filled), as the group aggregate orders its changes: every retraction
+        of a batch before its additions, so a position's pair stays in order."""
+        on = " AND ".join([*(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in self.keys), "o.__rn = n.__rn"])
+        differ = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in self.cols)
+        both = [f"{side}.{c} AS {side}{i}" for side in "on" for i, c in enumerate(self.cols)]
+        joined = (
+            f"CREATE OR REPLACE TEMP TABLE __d AS SELECT {', '.join(both)}, o.__rn AS o__rn, "
+            f"n.__rn AS n__rn FROM __old o FULL JOIN __new n ON {on} "
+            f"WHERE o.__rn IS NULL OR n.__rn IS NULL OR {differ}"
+        )
+        kinds = {
+            "o": "CASE WHEN n__rn IS NULL THEN 3 ELSE 1 END",
+            "n": "CASE WHEN o__rn IS NULL THEN 0 ELSE 2 END",
+        }
+        out = [joined]
+        for side in "on":
+            cols = [f"{side}{i}" for i in range(len(self.cols))]
+            if self.spec.rank_column:
+                cols.append(f"{side}__rn")
+            if self.ctx.updating:
+                cols.append(f"({kinds[side]})::TINYINT")
+            out.append(f"SELECT {', '.join(cols)} FROM __d WHERE {side}__rn IS NOT NULL")
+        return out
+
+    def _rows_sql(self) -> list[str]:
+        """Changes of the rows in the range: -D for those that left, then +I for those
+        that entered. A row is known by its arrival number, so an anti-join finds them."""
+        cols = ", ".join(f"x.{c}" for c in self.cols)
+        kind = q(ROW_KIND_COLUMN)
+        return [
+            f"SELECT {cols}, 3::TINYINT AS {kind} FROM __old x ANTI JOIN __new n ON x.__seq = n.__seq",
+            f"SELECT {cols}, 0::TINYINT AS {kind} FROM __new x ANTI JOIN __old o ON x.__seq = o.__seq",
+        ]
+
+    # ---- one batch ------------------------------------------------------------------
+    def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        st = self.state
+        st.register(INPUT_RELATION, self._stamped(batch))
+        sign = f"CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END" if self.retracting else "1"
+        cols = ", ".join(self.cols)
+        try:
+            st.execute(
+                f"CREATE OR REPLACE TEMP TABLE __b AS "
+                f"SELECT {cols}, __seq, {sign} AS __s FROM {INPUT_RELATION}"
+            )
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        if self.keys:
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __t AS SELECT DISTINCT {', '.join(self.keys)} FROM __b")
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __old AS {self.old_sql}")
+        st.execute(f"INSERT INTO rows SELECT {cols}, __seq FROM __b WHERE __s > 0")
+        if self.retracting:
+            self._retract()
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __rk AS {self.ranked_sql}")
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __new AS SELECT * FROM __rk WHERE {self.range}")
+        out = []
+        for sql in self.emit_sql:  # statements that prepare, then the queries of the changes
+            if sql.startswith("CREATE"):
+                st.execute(sql)
+            else:
+                out.append(st.query(sql))
+        if not self.retracting:  # rows past the end can never come back
+            st.execute(
+                f"DELETE FROM rows WHERE rowid IN (SELECT __rid FROM __rk WHERE __rn > {self.spec.end})"
+            )
+        self._report()
+        return [b for table in out for b in conform(table, self.schema)]
+
+    def _retract(self) -> None:
+        """Each -U/-D takes out one identical row, the earliest (Flink removes the first
+        equal row of the sort key's list)."""
+        st = self.state
+        cols = ", ".join(self.cols)
+        same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM d.{c}" for c in self.cols)
+        by = ", ".join(f"r.{c}" for c in self.cols)
+        st.execute(
+            f"DELETE FROM rows WHERE rowid IN (SELECT __rid FROM ("
+            f"SELECT r.rowid AS __rid, d.__n, row_number() OVER (PARTITION BY {by} "
+            f"ORDER BY r.__seq) AS __i FROM rows r JOIN "
+            f"(SELECT {cols}, count(*) AS __n FROM __b WHERE __s < 0 GROUP BY ALL) d ON {same}"
+            f") WHERE __i <= __n)"
+        )
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        return list(await self.ctx.run(self._process, batch))
