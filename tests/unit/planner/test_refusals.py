@@ -65,6 +65,15 @@ RUNTIME_REFUSALS: dict[str, str] = {
     + "the physical planner makes only the kinds runtime.graph knows",
     "{node.name}: a HASH edge needs keys": UNREACHABLE + "the planner gives every HASH edge keys",
     "{type(self).__name__} has no inputs": UNREACHABLE + "an internal check",
+    # Ray (execution.target = 'ray'): the cluster, checked before the job starts, not the plan
+    "'ray.address' = '{address}' is not host:port": UNREACHABLE + "a configuration value",
+    "Ray node {node.get('NodeManagerAddress', '?')} ({n": UNREACHABLE + "the cluster's nodes",
+    "cannot connect to Ray at '{address or 'a new local": UNREACHABLE + "the cluster",
+    "cannot reach the Ray cluster at 'ray.address' = '{": UNREACHABLE + "the cluster",
+    "cannot write the checkpoint folder 'state.checkpoi": UNREACHABLE + "the cluster's file systems",
+    "execution.target = 'ray' needs Ray, which is not i": UNREACHABLE + "the installation",
+    "the job needs {needed:g} CPUs on Ray (parallelism ": UNREACHABLE + "the cluster's CPUs",
+    "this process already runs jobs on the Ray cluster ": UNREACHABLE + "the cluster",
     # checkpoints, jobs, restarts: about files, job state and other instances, not the plan
     "cannot restore from {folder}: it was written by a ": UNREACHABLE + "a checkpoint on disk",
     "the final checkpoint failed {FINAL_ATTEMPTS} times": UNREACHABLE + "a run-time failure",
@@ -75,9 +84,6 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "cannot create checkpoint folder {path}: {e.strerro": UNREACHABLE + "the file system",
     "{folder} is not a complete checkpoint or savepoint": UNREACHABLE + "a path the user names",
     "job {self.id} was already started": UNREACHABLE + "API misuse",
-    "{task.where} failed: {e.message}": UNREACHABLE + "wraps a subtask's failure",
-    "{task.where} failed: {type(e).__name__}: {e}": UNREACHABLE + "wraps a subtask's failure",
-    "{task.where} failed: {failed.message}": UNREACHABLE + "wraps a user function's failure",
     # user functions: CREATE FUNCTION imports the module first, so a plan names only
     # functions that were found (these fire when a module changed since, or in another process)
     "the Python function registered from another proces": UNREACHABLE + "another process",
