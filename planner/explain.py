@@ -18,6 +18,7 @@ from planner.physical import (
     CollectSpec,
     Edge,
     GroupAggregateSpec,
+    IntervalJoinSpec,
     JoinSpec,
     LookupJoinSpec,
     Node,
@@ -139,6 +140,27 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
             f"right rows by key{', with matches' if spec.right_outer else ''}; kept forever]"
         )
+    elif isinstance(spec, IntervalJoinSpec):
+        name = "IntervalJoin"
+        left, right = (plan.node(e.source) for e in node.inputs)
+        attrs.append(f"joinType=[{spec.flink_join_type}]")
+        attrs.append(
+            f"windowBounds=[isRowTime=true, leftLowerBound={spec.lower_ms}, leftUpperBound={spec.upper_ms}, "
+            f"leftTime={spec.left_time}, rightTime={spec.right_time}]"
+        )
+        keys = ", ".join(
+            f"{_column(left, lk)}={_column(right, rk)}" for lk, rk in zip(spec.left_keys, spec.right_keys)
+        )
+        attrs.append(f"equi=[{keys}]")
+        if spec.residual:
+            attrs.append(f"where=[{spec.residual}]")
+        attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
+        attrs.append(
+            f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
+            f"right rows by key{', with matches' if spec.right_outer else ''}; "
+            "dropped as the watermark passes their interval]"
+        )
+        attrs.append(f"watermarkDelay=[{spec.watermark_delay_ms} ms]")
     elif isinstance(spec, LookupJoinSpec):
         name = "LookupJoin"
         attrs.append(f"table=[{spec.table}]")

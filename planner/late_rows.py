@@ -1,9 +1,10 @@
 """Late rows kept, not lost: ``SET 'table.exec.late-rows.sink' = '<table>'``.
 
 A window operator drops the rows that arrive behind the watermark for windows that
-already fired (Flink does the same, and counts them in ``numLateRecordsDropped``). With
-this key set, every window aggregate of an INSERT job also sends the rows it drops to
-its *late-rows output*, and the planner adds a second sink fed by that output, so they
+already fired (Flink does the same, and counts them in ``numLateRecordsDropped``), and an
+interval join the rows behind the watermark, whose partners may have left its state.
+With this key set, every window aggregate and interval join of an INSERT job also sends
+the rows it drops to its *late-rows output*, and the planner adds a second sink fed by that output, so they
 land in the user's table with:
 
     operator        STRING        the operator that dropped it, e.g. 'WindowAggregate#3'
@@ -34,6 +35,7 @@ from planner.physical import (
     CalcSpec,
     Edge,
     Field,
+    IntervalJoinSpec,
     Node,
     OperatorSpec,
     Partitioning,
@@ -80,10 +82,13 @@ def late_rows_nodes(
     """The nodes that carry the late rows of every window aggregate of ``nodes`` into
     ``table``: (a Union of the late-rows outputs when there are several,) a Calc that
     picks and casts the table's columns, and the Sink. Empty when no operator drops late
-    rows (a job without event-time windows). The table is checked, and its guarantee
+    rows (a job without event-time windows or interval joins). The table is checked, and its guarantee
     decided, as for any sink of the job (``config``: the job's configuration)."""
     windows = [
-        n for n in nodes if isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime
+        n
+        for n in nodes
+        if (isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime)
+        or isinstance(n.spec, IntervalJoinSpec)
     ]
     if not windows:
         return ()

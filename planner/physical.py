@@ -168,23 +168,12 @@ class LookupJoinSpec:
     kind: str = "lookup_join"
 
 
-@dataclass(frozen=True)
-class JoinSpec:
-    """Regular join (Flink's StreamingJoin). Both inputs are hash-partitioned by their key
-    columns (``left_keys[i]`` pairs with ``right_keys[i]``; both have one type). The
-    first ``left_width`` columns of the left input and the first ``right_width`` of the
-    right input are the output's columns, in that order, under the node's field names;
-    ``residual`` is DuckDB SQL over those output names. Each side's rows are kept in state
-    with a count (and, for an outer side, its number of matches), keyed by the join key
-    in columns ``state_keys``."""
+class _TwoSidedJoin:
+    """What regular and interval joins share: the join type, and the key columns of the
+    state tables."""
 
-    join_type: str  # "inner" | "left" | "right" | "full"
+    join_type: str
     left_keys: tuple[str, ...]
-    right_keys: tuple[str, ...]
-    left_width: int
-    right_width: int
-    residual: str | None = None
-    kind: str = "join"
 
     @property
     def state_keys(self) -> tuple[str, ...]:
@@ -205,6 +194,53 @@ class JoinSpec:
     @property
     def right_outer(self) -> bool:
         return self.join_type in ("right", "full")
+
+
+@dataclass(frozen=True)
+class JoinSpec(_TwoSidedJoin):
+    """Regular join (Flink's StreamingJoin). Both inputs are hash-partitioned by their key
+    columns (``left_keys[i]`` pairs with ``right_keys[i]``; both have one type). The
+    first ``left_width`` columns of the left input and the first ``right_width`` of the
+    right input are the output's columns, in that order, under the node's field names;
+    ``residual`` is DuckDB SQL over those output names. Each side's rows are kept in state
+    with a count (and, for an outer side, its number of matches), keyed by the join key
+    in columns ``state_keys``."""
+
+    join_type: str  # "inner" | "left" | "right" | "full"
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    residual: str | None = None
+    kind: str = "join"
+
+
+@dataclass(frozen=True)
+class IntervalJoinSpec(_TwoSidedJoin):
+    """Interval join (Flink's RowTimeIntervalJoin): inputs, keys and output columns as in
+    ``JoinSpec``; ``residual`` is the whole non-equi condition, the time bounds included.
+    ``left_time`` and ``right_time`` are the output names of the two rowtime columns, and
+    ``left_time - right_time`` lies within [``lower_ms``, ``upper_ms``] for a match. Rows
+    are kept while a partner can still arrive; output is append-only, and the watermark
+    goes on held back by ``watermark_delay_ms``."""
+
+    join_type: str
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    left_time: str
+    right_time: str
+    lower_ms: int
+    upper_ms: int
+    residual: str | None = None
+    kind: str = "interval_join"
+
+    @property
+    def watermark_delay_ms(self) -> int:
+        """How far a joined or padded row's time can be behind the watermark when it is
+        emitted (Flink's ``getMaxOutputDelay``)."""
+        return max(-self.lower_ms, self.upper_ms, 0)
 
 
 @dataclass(frozen=True)
@@ -248,6 +284,7 @@ OperatorSpec = (
     | GroupAggregateSpec
     | UnionSpec
     | JoinSpec
+    | IntervalJoinSpec
     | LookupJoinSpec
     | SinkSpec
     | CollectSpec
@@ -271,7 +308,7 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in ("window_aggregate", "group_aggregate", "join")
+        return self.spec.kind in ("window_aggregate", "group_aggregate", "join", "interval_join")
 
 
 @dataclass(frozen=True)

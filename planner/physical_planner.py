@@ -63,6 +63,7 @@ from planner.physical import (
     Edge,
     Field,
     GroupAggregateSpec,
+    IntervalJoinSpec,
     JoinSpec,
     LookupJoinSpec,
     Node,
@@ -317,6 +318,12 @@ class PhysicalPlanner:
         sides: list[tuple[Node, tuple[str, ...]]] = []
         for index, side in enumerate((node.left, node.right)):
             child = self._translate(side)
+            if node.interval is not None and child.changelog != ChangelogMode.INSERT_ONLY:
+                raise UnsupportedError(
+                    "IntervalJoin doesn't support consuming update and delete changes which is "
+                    f"produced by {self._updating_producer(child)}",
+                    hint="an interval join reads append-only inputs",
+                )
             if child.changelog == ChangelogMode.UPSERT:
                 # +U without -U, deletes by key: Flink first normalizes such a stream into a
                 # full changelog (ChangelogNormalize), which we do not plan yet
@@ -345,12 +352,21 @@ class PhysicalPlanner:
         p = self.default_parallelism
         (left, lkeys), (right, rkeys) = sides
         residual = codegen.to_duckdb(node.residual, node.field_type) if node.residual is not None else None
-        spec = JoinSpec(node.join_type, lkeys, rkeys, len(node.left.fields), len(node.right.fields), residual)
+        edges = (self._edge(left, p, lkeys), self._edge(right, p, rkeys))
+        widths = (len(node.left.fields), len(node.right.fields))
+        if node.interval is not None:
+            b = node.interval
+            spec_ij = IntervalJoinSpec(
+                node.join_type, lkeys, rkeys, *widths, left_time=b.left_time, right_time=b.right_time,
+                lower_ms=b.lower_ms, upper_ms=b.upper_ms, residual=residual,
+            )  # fmt: skip
+            name = _interval_join_name(spec_ij)
+            return self._add(name, spec_ij, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
+        spec = JoinSpec(node.join_type, lkeys, rkeys, *widths, residual)
         # Flink: an inner join of two append-only inputs is append-only; anything else updates
         updating = node.join_type != "inner" or any(
             c.changelog != ChangelogMode.INSERT_ONLY for c in (left, right)
         )
-        edges = (self._edge(left, p, lkeys), self._edge(right, p, rkeys))
         changelog = ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY
         return self._add(_join_name(spec), spec, edges, node.fields, p, changelog)
 
@@ -488,3 +504,10 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
 def _join_name(spec: JoinSpec) -> str:
     """Flink's name of a join node, as its error messages and EXPLAIN show it."""
     return f"Join(joinType=[{spec.flink_join_type}])"
+
+
+def _interval_join_name(spec: IntervalJoinSpec) -> str:
+    return (
+        f"IntervalJoin(joinType=[{spec.flink_join_type}], windowBounds=[isRowTime=true, "
+        f"leftLowerBound={spec.lower_ms}, leftUpperBound={spec.upper_ms}])"
+    )

@@ -40,6 +40,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
     from runtime.operators.group_aggregate import GroupAggregateOp
+    from runtime.operators.interval_join import IntervalJoinOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
     from runtime.operators.sink import SinkOp
@@ -59,6 +60,7 @@ def operator_class(kind: str) -> type[Operator]:
         "union": UnionOp,
         "lookup_join": LookupJoinOp,
         "join": JoinOp,
+        "interval_join": IntervalJoinOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

@@ -1,8 +1,10 @@
 """Joins: regular joins (``[INNER] JOIN``, ``LEFT|RIGHT|FULL [OUTER] JOIN ... ON`` with an
 equality between the two sides) and the lookup join (``FOR SYSTEM_TIME AS OF`` a
-processing-time attribute). The other joins Flink has (interval, window, event-time
-temporal, semi/anti) are refused here by name and position, never planned as a regular
-join whose changelog would differ from Flink's.
+processing-time attribute), and interval joins (a regular join whose condition bounds
+the time attributes of both sides against each other, ``planner/bind/intervals.py``).
+The other joins Flink has (window, event-time temporal, semi/anti) are refused here by
+name and position, never planned as a regular join whose changelog would differ from
+Flink's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlglot import exp
 from catalog.connectors import validate_options
 from catalog.errors import SqlStreamError
 from planner.bind.aggregates import AggregateBinder
+from planner.bind.intervals import time_bounds
 from planner.bind.scope import Scope, ScopeField, _err
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Join, LogicalNode, LookupJoin
@@ -68,27 +71,38 @@ class JoinBinder(AggregateBinder):
         condition = self.bind_expr(join.args["on"], joined)
         keys: list[tuple[str, str]] = []
         rest: list[exp.Expr] = []
+        left_times = {f.name: f.time_attribute for f in left.fields if f.time_attribute}
+        right_times = {
+            name: attr for name, orig in renamed.items() if (attr := right.field(orig).time_attribute)
+        }
         for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
             if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
                 a, b = conj.left.name, conj.right.name
                 if a in right_names and b in left_names:
                     a, b = b, a
-                if a in left_names and b in right_names:
+                if a in left_names and b in right_names and not (a in left_times and b in right_times):
                     keys.append((a, renamed[b]))
                     continue
             rest.append(conj)
-        _refuse_time_joins(left, right, renamed, keys, rest, join)
+        _refuse_window_joins(renamed, keys, join)
+        interval = time_bounds(left_times, right_times, rest, join.args["on"])
+        kind = "an interval join" if interval else "a regular join"
         if not keys:
             raise _err(
                 UnsupportedError(
-                    "a regular join needs at least one equality between a column of each side",
+                    f"{kind} needs at least one equality between a column of each side",
                     hint="a streaming join is partitioned by its equi-join key: add ON a.k = b.k",
                 ),
                 join.args["on"],
             )
         residual = exp.and_(*rest) if rest else None
-        fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
-        node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual)
+        if interval is not None:
+            # an interval join keeps both sides' time attributes (its output is append-only)
+            joined, right_fields = _joined_scope(scope, right_scope, keep_time=True)
+            fields = tuple(left.fields) + tuple(right_fields)
+        else:
+            fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
+        node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval)
         return node, joined
 
     def _bind_lookup_join(self, left: LogicalNode, scope: Scope, join: exp.Join) -> tuple[LogicalNode, Scope]:
@@ -175,13 +189,19 @@ class JoinBinder(AggregateBinder):
         return node, joined
 
 
-def _joined_scope(left: Scope, right: Scope) -> tuple[Scope, list[BoundField]]:
-    """The scope after a regular join: the left's fields, then the right's, renamed with
-    a numeric suffix where a name is taken (Flink's ``id0``); no time attributes."""
+def _joined_scope(left: Scope, right: Scope, keep_time: bool = False) -> tuple[Scope, list[BoundField]]:
+    """The scope after a join: the left's fields, then the right's, renamed with a
+    numeric suffix where a name is taken (Flink's ``id0``); time attributes only when
+    ``keep_time`` (an interval join's)."""
+
+    def attr(f: BoundField) -> str | None:
+        return f.time_attribute if keep_time else None
+
     taken = {sf.field.name.lower() for sf in left.fields}
     fields: list[BoundField] = []
     scope_fields = [
-        ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias) for sf in left.fields
+        ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type, attr(sf.field)), sf.alias)
+        for sf in left.fields
     ]
     for sf in right.fields:
         name = sf.field.name
@@ -190,24 +210,16 @@ def _joined_scope(left: Scope, right: Scope) -> tuple[Scope, list[BoundField]]:
             name = f"{sf.field.name}{n}"
             n += 1
         taken.add(name.lower())
-        f = BoundField(name, sf.field.type)
+        f = BoundField(name, sf.field.type, attr(sf.field))
         fields.append(f)
         scope_fields.append(ScopeField(sf.qualifiers, f, sf.name if name != sf.name else sf.alias))
     return Scope(scope_fields), fields
 
 
-def _refuse_time_joins(
-    left: LogicalNode,
-    right: LogicalNode,
-    renamed: dict[str, str],
-    keys: list[tuple[str, str]],
-    rest: list[exp.Expr],
-    join: exp.Join,
-) -> None:
+def _refuse_window_joins(renamed: dict[str, str], keys: list[tuple[str, str]], join: exp.Join) -> None:
     """Flink plans a join on window_start and window_end of two windowed inputs as a
-    window join, and one whose condition bounds the rowtimes of both sides against each
-    other as an interval join: both emit another changelog than a regular join, so both
-    are refused by name until they are planned as Flink plans them."""
+    window join, which emits another changelog than a regular join: refused by name
+    until it is planned as Flink plans it."""
     pairs = {(a.lower(), renamed.get(b, b).lower()) for a, b in keys}
     if {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
         raise _err(
@@ -218,19 +230,6 @@ def _refuse_time_joins(
             ),
             join,
         )
-    left_times = {f.name for f in left.fields if f.time_attribute}
-    right_times = {renamed_name for renamed_name, orig in renamed.items() if right.field(orig).time_attribute}
-    for conj in rest:
-        cols = {c.name for c in conj.find_all(exp.Column)}
-        if cols & left_times and cols & right_times:
-            raise _err(
-                UnsupportedError(
-                    "interval joins (a condition between the time attributes of both sides) "
-                    "are not supported yet",
-                    hint="interval joins come with a later change; a regular join on other columns works",
-                ),
-                conj,
-            )
 
 
 def _original(scope_fields: list[ScopeField], field_name: str) -> str:

@@ -19,6 +19,8 @@ of a RIGHT JOIN), and only deterministic conjuncts, so the result is the same.
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlglot import exp
 
 from planner.logical import Calc, Join, LogicalNode
@@ -60,7 +62,7 @@ def push_filters_into_joins(root: LogicalNode) -> LogicalNode:
             if pushed is None:
                 return node
             join, rest = pushed
-            return Join(join.fields, join.left, join.right, join.join_type, join.keys, rest)
+            return dataclasses.replace(join, residual=rest)
         if not (isinstance(node, Calc) and node.condition is not None and isinstance(node.input, Join)):
             return node
         # WHERE conjuncts of one side, where that side's rows are never NULL-padded
@@ -111,5 +113,4 @@ def _push(join: Join, condition: exp.Expr, into: tuple[str, ...]) -> tuple[Join,
         return None
     left = _filtered(join.left, to_left) if to_left else join.left
     right = _filtered(join.right, to_right) if to_right else join.right
-    new_join = Join(join.fields, left, right, join.join_type, join.keys, join.residual)
-    return new_join, exp.and_(*keep) if keep else None
+    return dataclasses.replace(join, left=left, right=right), exp.and_(*keep) if keep else None

@@ -38,6 +38,7 @@ from typing import Any
 from catalog.config import CHECKPOINT_RESUME, IGNORE_UNCLAIMED_STATE, SAVEPOINT_PATH
 from catalog.table import redact
 from planner.physical import (
+    IntervalJoinSpec,
     JoinSpec,
     LookupJoinSpec,
     Node,
@@ -97,7 +98,7 @@ def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
     """SQL over a state table: the rows whose keys the exchange sends to ``subtask``
     (the same DuckDB ``hash(keys) % p`` as ``runtime/graph.py``)."""
     keys: tuple[str, ...] = ()
-    if isinstance(node.spec, JoinSpec):  # both sides' tables hold the key as __k<i>
+    if isinstance(node.spec, JoinSpec | IntervalJoinSpec):  # both sides' tables hold the key as __k<i>
         keys = node.spec.state_keys
     for e in () if keys else node.inputs:
         if e.partitioning == Partitioning.HASH and e.keys:
