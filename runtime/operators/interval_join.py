@@ -156,12 +156,18 @@ class IntervalJoinOp(Operator):
             else (-self.spec.upper_ms, -self.spec.lower_ms)
         )
         on = f"{keys_equal} AND x.__t BETWEEN i.__t + {lo - 1} AND i.__t + {hi + 1}"
+        first, last = st.con.execute("SELECT min(__t), max(__t) FROM __in").fetchone() or (None, None)
+        other = b.table
+        if first is not None:
+            # the same range over the whole batch, as constants: the state is appended in
+            # about time order, so DuckDB skips its row groups outside the range unread
+            other = f"(SELECT rowid, * FROM {b.table} WHERE __t BETWEEN {first + lo - 1} AND {last + hi + 1})"
         if self.spec.residual:
             on += f" AND ({self.spec.residual})"
         cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
         st.execute(
             f"CREATE OR REPLACE TEMP TABLE __m AS SELECT i.__seq, x.rowid AS __rid, {cols} "
-            f"FROM __in i JOIN {b.table} x ON {on}"
+            f"FROM __in i JOIN {other} x ON {on}"
         )
         parts = [f"SELECT {self._row(index, a.columns, b.columns)} FROM __m"]
         never = " OR ".join([*(f"{k} IS NULL" for k in a.keys), "__t IS NULL"])
@@ -261,3 +267,4 @@ class IntervalJoinOp(Operator):
 
 def _with_seq(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     return batch.append_column("__seq", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+
