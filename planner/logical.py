@@ -160,7 +160,8 @@ class TimeBounds:
 class Join(LogicalNode):
     """A join of two streams on ``keys`` (pairs of left field, right field) for which
     ``residual`` (over the output fields) also holds. Output: the left's fields, then
-    the right's (renamed on a clash).
+    the right's (renamed on a clash); a semi or anti join (``IN``/``EXISTS`` subqueries)
+    outputs only the left's rows, those with (semi) or without (anti) a match.
 
     Without ``interval`` it is a regular join (Flink's streaming join): both inputs'
     rows are kept forever, its output updates (unless inner over append-only inputs)
@@ -170,7 +171,7 @@ class Join(LogicalNode):
 
     left: LogicalNode
     right: LogicalNode
-    join_type: str  # "inner" | "left" | "right" | "full"
+    join_type: str  # "inner" | "left" | "right" | "full" | "semi" | "anti"
     keys: tuple[tuple[str, str], ...]
     residual: exp.Expr | None = None
     interval: TimeBounds | None = None
@@ -183,7 +184,15 @@ class Join(LogicalNode):
     def updating(self) -> bool:
         if self.interval is not None:
             return False
+        if self.join_type == "semi":
+            return self.left.updating or self.right.updating
         return self.join_type != "inner" or self.left.updating or self.right.updating
+
+    @property
+    def output_width(self) -> int:
+        """How many of ``fields`` the join outputs: a semi or anti join outputs only its
+        left input's rows (its right fields are for its condition)."""
+        return len(self.left.fields) if self.join_type in ("semi", "anti") else len(self.fields)
 
 
 @dataclass(frozen=True)

@@ -183,13 +183,23 @@ class _TwoSidedJoin:
     def flink_join_type(self) -> str:
         """Flink's name of the join type (``InnerJoin``, ``LeftOuterJoin``, ...), as EXPLAIN
         and error messages show it."""
-        return {"inner": "InnerJoin", "left": "LeftOuterJoin", "right": "RightOuterJoin"}.get(
-            self.join_type, "FullOuterJoin"
-        )
+        return {
+            "inner": "InnerJoin",
+            "left": "LeftOuterJoin",
+            "right": "RightOuterJoin",
+            "semi": "LeftSemiJoin",
+            "anti": "LeftAntiJoin",
+        }.get(self.join_type, "FullOuterJoin")
 
     @property
     def left_outer(self) -> bool:
-        return self.join_type in ("left", "full")
+        """Whether the left side's state counts each row's matches: an outer left side
+        pads a row without one; a semi or anti join emits a row by whether it has one."""
+        return self.join_type in ("left", "full", "semi", "anti")
+
+    @property
+    def semi_or_anti(self) -> bool:
+        return self.join_type in ("semi", "anti")
 
     @property
     def right_outer(self) -> bool:
@@ -204,14 +214,19 @@ class JoinSpec(_TwoSidedJoin):
     right input are the output's columns, in that order, under the node's field names;
     ``residual`` is DuckDB SQL over those output names. Each side's rows are kept in state
     with a count (and, for an outer side, its number of matches), keyed by the join key
-    in columns ``state_keys``."""
+    in columns ``state_keys``.
 
-    join_type: str  # "inner" | "left" | "right" | "full"
+    A semi or anti join outputs only the left's columns (Flink's
+    StreamingSemiAntiJoinOperator); ``right_names`` are then the names ``residual`` gives
+    the right's. Without keys (``NOT IN`` over nullable columns) it runs on one subtask."""
+
+    join_type: str  # "inner" | "left" | "right" | "full" | "semi" | "anti"
     left_keys: tuple[str, ...]
     right_keys: tuple[str, ...]
     left_width: int
     right_width: int
     residual: str | None = None
+    right_names: tuple[str, ...] = ()
     kind: str = "join"
 
 

@@ -349,7 +349,7 @@ class PhysicalPlanner:
                 fields = side.fields + tuple(f for f, _ in extra)
                 child = self._add_after(child, "Calc", CalcSpec(projections), fields)
             sides.append((child, tuple(names)))
-        p = self.default_parallelism
+        p = self.default_parallelism if node.keys else 1  # NOT IN over nullable columns: no key
         (left, lkeys), (right, rkeys) = sides
         residual = codegen.to_duckdb(node.residual, node.field_type) if node.residual is not None else None
         edges = (self._edge(left, p, lkeys), self._edge(right, p, rkeys))
@@ -362,13 +362,17 @@ class PhysicalPlanner:
             )  # fmt: skip
             name = _interval_join_name(spec_ij)
             return self._add(name, spec_ij, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
-        spec = JoinSpec(node.join_type, lkeys, rkeys, *widths, residual)
-        # Flink: an inner join of two append-only inputs is append-only; anything else updates
-        updating = node.join_type != "inner" or any(
+        semi = node.join_type in ("semi", "anti")
+        right_names = tuple(f.name for f in node.fields[widths[0] :]) if semi else ()
+        spec = JoinSpec(node.join_type, lkeys, rkeys, *widths, residual, right_names)
+        # Flink: an inner or semi join of two append-only inputs is append-only; an anti join
+        # retracts a row when its first match arrives; an outer join its padded rows
+        updating = node.join_type not in ("inner", "semi") or any(
             c.changelog != ChangelogMode.INSERT_ONLY for c in (left, right)
         )
         changelog = ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY
-        return self._add(_join_name(spec), spec, edges, node.fields, p, changelog)
+        fields = node.fields[: node.output_width]
+        return self._add(_join_name(spec), spec, edges, fields, p, changelog)
 
     def _union(self, node: Union) -> Node:
         children = [self._translate(c) for c in node.children]

@@ -2,9 +2,9 @@
 equality between the two sides) and the lookup join (``FOR SYSTEM_TIME AS OF`` a
 processing-time attribute), and interval joins (a regular join whose condition bounds
 the time attributes of both sides against each other, ``planner/bind/intervals.py``).
-The other joins Flink has (window, event-time temporal, semi/anti) are refused here by
-name and position, never planned as a regular join whose changelog would differ from
-Flink's.
+Semi and anti joins come from WHERE's subqueries (``planner/bind/subqueries.py``). The
+other joins Flink has (window, event-time temporal) are refused here by name and
+position, never planned as a regular join whose changelog would differ from Flink's.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class JoinBinder(AggregateBinder):
             raise _err(
                 UnsupportedError(
                     f"{kind} joins are not supported yet",
-                    hint="semi and anti joins (IN, EXISTS, NOT IN, NOT EXISTS) come with a later change",
+                    hint="write WHERE x IN (SELECT ...) or WHERE [NOT] EXISTS (SELECT ...)",
                 ),
                 join,
             )

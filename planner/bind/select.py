@@ -9,14 +9,14 @@ from sqlglot import exp
 from catalog.errors import CatalogError
 from planner.bind import setops
 from planner.bind.aggregates import _AGGS
-from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
+from planner.bind.subqueries import SubqueryJoinBinder
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
 from planner.typecheck import wider
 
 
-class QueryBinder(RelationBinder):
+class QueryBinder(SubqueryJoinBinder):
     """Binds whole queries: WITH, UNION [ALL], INTERSECT, EXCEPT and SELECT."""
 
     # ---- queries ---------------------------------------------------------------------
@@ -88,8 +88,11 @@ class QueryBinder(RelationBinder):
         node, scope = self._bind_from(select, ctes)
         where = select.args.get("where")
         condition = None
+        rest: list[exp.Expr] = []
         if where is not None:
-            condition = self.bind_expr(where.this, scope)
+            node, scope, rest = self._bind_subquery_joins(node, scope, where.this, ctes)
+        if rest and where is not None:
+            condition = self.bind_expr(exp.and_(*rest), scope)
             if any(isinstance(n, _AGGS) for n in condition.walk()):
                 raise _err(
                     PlanError("aggregate functions are not allowed in WHERE", hint="use HAVING"), where

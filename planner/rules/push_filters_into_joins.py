@@ -57,7 +57,10 @@ def push_filters_into_joins(root: LogicalNode) -> LogicalNode:
         if isinstance(node, Join) and node.residual is not None:
             # ON conjuncts of one side filter that side's rows before they join, where
             # that side is not the one the join pads (inner: both; LEFT: the right; ...)
-            sides = {"inner": ("left", "right"), "left": ("right",), "right": ("left",)}
+            # (a semi join keeps the left rows with a match: a left-only conjunct filters them
+            # either way; an anti join keeps those without one, which such a filter changes)
+            sides = {"inner": ("left", "right"), "left": ("right",), "right": ("left",),
+                     "semi": ("left", "right"), "anti": ("right",)}  # fmt: skip
             pushed = _push(node, node.residual, sides.get(node.join_type, ()))
             if pushed is None:
                 return node
@@ -66,7 +69,8 @@ def push_filters_into_joins(root: LogicalNode) -> LogicalNode:
         if not (isinstance(node, Calc) and node.condition is not None and isinstance(node.input, Join)):
             return node
         # WHERE conjuncts of one side, where that side's rows are never NULL-padded
-        sides = {"inner": ("left", "right"), "left": ("left",), "right": ("right",)}
+        sides = {"inner": ("left", "right"), "left": ("left",), "right": ("right",), "semi": ("left",),
+                 "anti": ("left",)}  # fmt: skip
         pushed = _push(node.input, node.condition, sides.get(node.input.join_type, ()))
         if pushed is None:
             return node
