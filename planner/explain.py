@@ -31,6 +31,7 @@ from planner.physical import (
     Window,
     WindowAggregateSpec,
     WindowAssignSpec,
+    WindowJoinSpec,
 )
 
 _CHANGELOG = {
@@ -161,6 +162,21 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             "dropped as the watermark passes their interval]"
         )
         attrs.append(f"watermarkDelay=[{spec.watermark_delay_ms} ms]")
+    elif isinstance(spec, WindowJoinSpec):
+        name = "WindowJoin"
+        left, right = (plan.node(e.source) for e in node.inputs)
+        attrs.append(f"joinType=[{spec.flink_join_type}]")
+        w = spec.window
+        size = f"size=[{w.size_ms} ms]" + (f", slide=[{w.slide_ms} ms]" if w.slide_ms else "")
+        attrs.append(f"window=[{w.type.upper()}({size})]")
+        keys = ", ".join(
+            f"{_column(left, lk)}={_column(right, rk)}" for lk, rk in zip(spec.left_keys, spec.right_keys)
+        )
+        attrs.append(f"equi=[{keys}]")
+        if spec.residual:
+            attrs.append(f"where=[{spec.residual}]")
+        attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
+        attrs.append("state=[both sides' rows by window, dropped when the window fires]")
     elif isinstance(spec, LookupJoinSpec):
         name = "LookupJoin"
         attrs.append(f"table=[{spec.table}]")

@@ -42,6 +42,7 @@ from planner.physical import (
     SinkSpec,
     UnionSpec,
     WindowAggregateSpec,
+    WindowJoinSpec,
 )
 from planner.physical_planner import delivery_guarantee, exactly_once_mode
 
@@ -88,7 +89,7 @@ def late_rows_nodes(
         n
         for n in nodes
         if (isinstance(n.spec, WindowAggregateSpec) and not n.spec.window.proctime)
-        or isinstance(n.spec, IntervalJoinSpec)
+        or isinstance(n.spec, IntervalJoinSpec | WindowJoinSpec)
     ]
     if not windows:
         return ()

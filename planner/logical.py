@@ -167,7 +167,9 @@ class Join(LogicalNode):
     rows are kept forever, its output updates (unless inner over append-only inputs)
     and has no time attributes. With ``interval`` it is an interval join: ``residual``
     holds the time condition too, rows are kept only while the watermark lets a
-    partner still arrive, the output is append-only and keeps both time attributes."""
+    partner still arrive, the output is append-only and keeps both time attributes.
+    With ``window`` it is a window join of two window TVFs of that window: each window's
+    rows are joined once the watermark passes its end, append-only."""
 
     left: LogicalNode
     right: LogicalNode
@@ -175,6 +177,8 @@ class Join(LogicalNode):
     keys: tuple[tuple[str, str], ...]
     residual: exp.Expr | None = None
     interval: TimeBounds | None = None
+    # a window join: ``keys`` pair both sides' window_start and window_end (and maybe more)
+    window: Window | None = None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -182,7 +186,7 @@ class Join(LogicalNode):
 
     @property
     def updating(self) -> bool:
-        if self.interval is not None:
+        if self.interval is not None or self.window is not None:
             return False
         if self.join_type == "semi":
             return self.left.updating or self.right.updating

@@ -259,6 +259,26 @@ class IntervalJoinSpec(_TwoSidedJoin):
 
 
 @dataclass(frozen=True)
+class WindowJoinSpec(_TwoSidedJoin):
+    """Window join (Flink's WindowJoin) of two inputs of the same window TVF: inputs, keys
+    (window_start and window_end among them) and output columns as in ``JoinSpec``. Each
+    side's rows wait in state until the watermark passes their window's end
+    (``left_end``/``right_end``: the output names of the sides' window_end), then the
+    window's rows are joined as a batch, outer rows padded; output is append-only."""
+
+    join_type: str
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    left_end: str
+    right_end: str
+    window: Window
+    residual: str | None = None
+    kind: str = "window_join"
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -300,6 +320,7 @@ OperatorSpec = (
     | UnionSpec
     | JoinSpec
     | IntervalJoinSpec
+    | WindowJoinSpec
     | LookupJoinSpec
     | SinkSpec
     | CollectSpec
@@ -323,7 +344,8 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in ("window_aggregate", "group_aggregate", "join", "interval_join")
+        kinds = ("window_aggregate", "group_aggregate", "join", "interval_join", "window_join")
+        return self.spec.kind in kinds
 
 
 @dataclass(frozen=True)

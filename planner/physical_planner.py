@@ -76,6 +76,7 @@ from planner.physical import (
     WatermarkSpec,
     WindowAggregateSpec,
     WindowAssignSpec,
+    WindowJoinSpec,
 )
 from planner.typecheck import make_cast, wider
 
@@ -318,11 +319,12 @@ class PhysicalPlanner:
         sides: list[tuple[Node, tuple[str, ...]]] = []
         for index, side in enumerate((node.left, node.right)):
             child = self._translate(side)
-            if node.interval is not None and child.changelog != ChangelogMode.INSERT_ONLY:
+            if (node.interval or node.window) and child.changelog != ChangelogMode.INSERT_ONLY:
+                kind = "IntervalJoin" if node.interval else "WindowJoin"
                 raise UnsupportedError(
-                    "IntervalJoin doesn't support consuming update and delete changes which is "
+                    f"{kind} doesn't support consuming update and delete changes which is "
                     f"produced by {self._updating_producer(child)}",
-                    hint="an interval join reads append-only inputs",
+                    hint="an interval or window join reads append-only inputs",
                 )
             if child.changelog == ChangelogMode.UPSERT:
                 # +U without -U, deletes by key: Flink first normalizes such a stream into a
@@ -362,6 +364,13 @@ class PhysicalPlanner:
             )  # fmt: skip
             name = _interval_join_name(spec_ij)
             return self._add(name, spec_ij, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
+        if node.window is not None:
+            left_end = [f.name.lower() for f in node.left.fields].index("window_end")
+            right_end = widths[0] + [f.name.lower() for f in node.right.fields].index("window_end")
+            ends = (node.fields[left_end].name, node.fields[right_end].name)
+            spec_wj = WindowJoinSpec(node.join_type, lkeys, rkeys, *widths, *ends, node.window, residual)
+            name = f"WindowJoin(joinType=[{spec_wj.flink_join_type}])"
+            return self._add(name, spec_wj, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
         semi = node.join_type in ("semi", "anti")
         right_names = tuple(f.name for f in node.fields[widths[0] :]) if semi else ()
         spec = JoinSpec(node.join_type, lkeys, rkeys, *widths, residual, right_names)

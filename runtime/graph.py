@@ -49,6 +49,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.watermark import WatermarkOp
     from runtime.operators.window_aggregate import WindowAggregateOp
     from runtime.operators.window_assign import WindowAssignOp
+    from runtime.operators.window_join import WindowJoinOp
 
     classes: dict[str, type[Operator]] = {
         "source": SourceOp,
@@ -61,6 +62,7 @@ def operator_class(kind: str) -> type[Operator]:
         "lookup_join": LookupJoinOp,
         "join": JoinOp,
         "interval_join": IntervalJoinOp,
+        "window_join": WindowJoinOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

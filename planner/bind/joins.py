@@ -9,6 +9,8 @@ position, never planned as a regular join whose changelog would differ from Flin
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlglot import exp
 
 from catalog.connectors import validate_options
@@ -17,8 +19,9 @@ from planner.bind.aggregates import AggregateBinder
 from planner.bind.intervals import time_bounds
 from planner.bind.scope import Scope, ScopeField, _err
 from planner.errors import PlanError, UnsupportedError
-from planner.logical import BoundField, Join, LogicalNode, LookupJoin
+from planner.logical import BoundField, Calc, Join, LogicalNode, LookupJoin, WindowAssign
 from planner.udf import lateral_refusal
+from planner.window import Window
 
 _JOIN_TYPES = {"": "inner", "LEFT": "left", "RIGHT": "right", "FULL": "full"}
 
@@ -84,8 +87,8 @@ class JoinBinder(AggregateBinder):
                     keys.append((a, renamed[b]))
                     continue
             rest.append(conj)
-        _refuse_window_joins(renamed, keys, join)
-        interval = time_bounds(left_times, right_times, rest, join.args["on"])
+        window = _window_join(left, right, renamed, keys, join)
+        interval = None if window else time_bounds(left_times, right_times, rest, join.args["on"])
         kind = "an interval join" if interval else "a regular join"
         if not keys:
             raise _err(
@@ -102,7 +105,7 @@ class JoinBinder(AggregateBinder):
             fields = tuple(left.fields) + tuple(right_fields)
         else:
             fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
-        node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval)
+        node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
         return node, joined
 
     def _bind_lookup_join(self, left: LogicalNode, scope: Scope, join: exp.Join) -> tuple[LogicalNode, Scope]:
@@ -216,20 +219,41 @@ def _joined_scope(left: Scope, right: Scope, keep_time: bool = False) -> tuple[S
     return Scope(scope_fields), fields
 
 
-def _refuse_window_joins(renamed: dict[str, str], keys: list[tuple[str, str]], join: exp.Join) -> None:
-    """Flink plans a join on window_start and window_end of two windowed inputs as a
-    window join, which emits another changelog than a regular join: refused by name
-    until it is planned as Flink plans it."""
+def _window_join(
+    left: LogicalNode,
+    right: LogicalNode,
+    renamed: dict[str, str],
+    keys: list[tuple[str, str]],
+    join: exp.Join,
+) -> Window | None:
+    """The window of a window join: a join whose keys pair window_start and window_end of
+    two inputs that are the same window TVF (Flink's WindowJoin); None for another join."""
     pairs = {(a.lower(), renamed.get(b, b).lower()) for a, b in keys}
-    if {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
+    if not {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
+        return None
+    windows = [_window_of(side) for side in (left, right)]
+    if windows[0] is None or windows[1] is None or windows[0] != windows[1]:
         raise _err(
             UnsupportedError(
-                "window joins (a join on window_start and window_end of two window TVFs) are "
-                "not supported yet",
-                hint="window joins come with a later change",
+                "a window join joins two window TVFs of the same window (TUMBLE, HOP or CUMULATE, "
+                "with the same size and time attribute kind) on window_start and window_end",
+                hint="apply the same window TVF to both inputs",
             ),
             join,
         )
+    if windows[0].type == "session" or windows[0].proctime:
+        what = "SESSION windows" if windows[0].type == "session" else "processing-time windows"
+        raise _err(UnsupportedError(f"window joins of {what}"), join)
+    return windows[0]
+
+
+def _window_of(node: LogicalNode) -> Window | None:
+    """The window TVF whose rows ``node`` passes on (through projections and filters)."""
+    while isinstance(node, Calc):
+        node = node.input
+    if not isinstance(node, WindowAssign):
+        return None
+    return dataclasses.replace(node.window, time_column="")  # each side has its own time column
 
 
 def _original(scope_fields: list[ScopeField], field_name: str) -> str:

@@ -26,12 +26,19 @@ side emits it padded at once, an inner side drops it, as a batch join would.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
-from planner.physical import INPUT_RELATION, LATE_ROWS_FIELDS, LATE_ROWS_OUTPUT, Field, IntervalJoinSpec
+from planner.physical import (
+    INPUT_RELATION,
+    LATE_ROWS_FIELDS,
+    LATE_ROWS_OUTPUT,
+    Field,
+    IntervalJoinSpec,
+    WindowJoinSpec,
+)
 from runtime.batches import conform, duckdb_type, output_schema, q
 from runtime.messages import Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK
@@ -49,7 +56,12 @@ class _Side:
     """The SQL of one input side: how its batch is read and how its state is kept."""
 
     def __init__(
-        self, index: int, spec: IntervalJoinSpec, fields: tuple[Field, ...], input_fields: tuple[Field, ...]
+        self,
+        index: int,
+        spec: IntervalJoinSpec | WindowJoinSpec,
+        fields: tuple[Field, ...],
+        input_fields: tuple[Field, ...],
+        time: str,
     ) -> None:
         self.name = SIDES[index]
         self.table = f"{self.name}_rows"
@@ -58,7 +70,6 @@ class _Side:
         self.columns = [q(f.name) for f in fields]
         keys = spec.left_keys if index == 0 else spec.right_keys
         self.keys = list(spec.state_keys)
-        time = spec.left_time if index == 0 else spec.right_time
         source = {f.name: src for src, f in zip(input_fields, fields)}
         # the rowtime column of the input, in its own type (epoch_ms needs no Arrow unit)
         self.time = f"{q(source[time].name)}::{duckdb_type(source[time].type)}"
@@ -70,16 +81,19 @@ class _Side:
         self.input_columns = [q(f.name) for f in input_fields]
         self.nulls = [f"CAST(NULL AS {duckdb_type(f.type)})" for f in fields]
         self.width = 24 + 8 * (len(fields) + len(keys))  # bytes per row, roughly
-        # matches of a future row of the other side: its time minus this side's time is
-        # within [lower, upper] (left) or [-upper, -lower] (right); a row leaves the state
-        # once no time at or after the watermark can match it (1 ms of slack: __t is floored)
-        self.reach = (-spec.lower_ms if index == 0 else spec.upper_ms) + 1
+        self.reach = 0
+        if isinstance(spec, IntervalJoinSpec):
+            # matches of a future row of the other side: its time minus this side's time is
+            # within [lower, upper] (left) or [-upper, -lower] (right); a row leaves the state once
+            # no time at or after the watermark can match it (1 ms of slack: __t is floored)
+            self.reach = (-spec.lower_ms if index == 0 else spec.upper_ms) + 1
 
 
 class IntervalJoinOp(Operator):
     forwards_watermarks = False  # held back by the interval (see the module docstring)
     restored: Restored | None = None
     state: DuckDBState
+    event_offset_ms: ClassVar[int] = 0  # a late row's event time: its state time plus this
 
     async def restore(self, restored: Restored) -> None:
         self.restored = restored
@@ -97,15 +111,21 @@ class IntervalJoinOp(Operator):
         if states:  # several when rescaled: the most cautious of them
             self.wm = min(int(s["watermark"]) for s in states)
 
+    def _times(self) -> tuple[str, str]:
+        """The output names of the columns whose time the state is ordered by."""
+        assert isinstance(self.spec, IntervalJoinSpec)
+        return self.spec.left_time, self.spec.right_time
+
     def _prepare(self) -> None:
         spec = self.node.spec
-        assert isinstance(spec, IntervalJoinSpec)
+        assert isinstance(spec, IntervalJoinSpec | WindowJoinSpec)
         self.spec = spec
         self.schema = output_schema(self.node.schema, False)
         left_out = self.node.schema[: spec.left_width]
         right_out = self.node.schema[spec.left_width :]
         self.sides = [
-            _Side(i, spec, out, self.ctx.input_nodes[i].schema) for i, out in enumerate((left_out, right_out))
+            _Side(i, spec, out, self.ctx.input_nodes[i].schema, time)
+            for i, (out, time) in enumerate(zip((left_out, right_out), self._times()))
         ]
         self.wm = NO_WATERMARK
         self.rows = [0, 0]
@@ -136,25 +156,34 @@ class IntervalJoinOp(Operator):
 
     # ---- one batch ------------------------------------------------------------------
     def _process(self, batch: pa.RecordBatch, index: int) -> list[Message]:
+        """``__in``: the batch's rows that are not late; then what they produce."""
         st = self.state
-        a, b = self.sides[index], self.sides[1 - index]
         out: list[Message] = []
         st.register(INPUT_RELATION, _with_seq(batch))
         try:
-            st.execute(f"CREATE OR REPLACE TEMP TABLE __in AS {a.read_sql}")
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __in AS {self.sides[index].read_sql}")
             if self.wm > NO_WATERMARK:
-                late = self._late(a)
+                late = self._late(self.sides[index])
                 if late is not None:
                     out.append(SideOutput(late, LATE_ROWS_OUTPUT))
         finally:
             st.con.unregister(INPUT_RELATION)
+        return out + self._join_batch(index)
+
+    def _late_condition(self) -> str:
+        """SQL over ``__t``: a row behind the watermark."""
+        return f"__t < {self.wm}"
+
+    def _join_batch(self, index: int) -> list[Message]:
+        """The rows of ``__in`` joined with the other side's state, then kept in their own."""
+        st = self.state
+        a, b = self.sides[index], self.sides[1 - index]
+        out: list[Message] = []
         keys_equal = " AND ".join(f"i.{k} = x.{k}" for k in a.keys)
         # a cheap range on the other side's time first; the condition has the exact bounds
-        lo, hi = (
-            (self.spec.lower_ms, self.spec.upper_ms)
-            if index == 1
-            else (-self.spec.upper_ms, -self.spec.lower_ms)
-        )
+        spec = self.spec
+        assert isinstance(spec, IntervalJoinSpec)
+        lo, hi = (spec.lower_ms, spec.upper_ms) if index == 1 else (-spec.upper_ms, -spec.lower_ms)
         on = f"{keys_equal} AND x.__t BETWEEN i.__t + {lo - 1} AND i.__t + {hi + 1}"
         first, last = st.con.execute("SELECT min(__t), max(__t) FROM __in").fetchone() or (None, None)
         other = b.table
@@ -194,7 +223,8 @@ class IntervalJoinOp(Operator):
         """Drop the rows of ``__in`` behind the watermark (counted); the late-rows output's
         batch of them when a side sink reads it."""
         st = self.state
-        n = int(st.scalar(f"SELECT count(*) FROM __in WHERE __t < {self.wm}"))
+        late = self._late_condition()
+        n = int(st.scalar(f"SELECT count(*) FROM __in WHERE {late}"))
         if n == 0:
             return None
         self.metrics.late_rows_dropped += n
@@ -204,18 +234,19 @@ class IntervalJoinOp(Operator):
             # the input row as it came, its columns under their input names
             rows = (
                 f"SELECT {', '.join(a.input_columns)} FROM {INPUT_RELATION} "
-                f"WHERE epoch_ms({a.time}) < {self.wm}"
+                f"WHERE {late.replace('__t', f'epoch_ms({a.time})')}"
             )
             result = (
                 st.query(
-                    f"SELECT '{self.name}' AS {op}, epoch_ms(epoch_ms(l.{a.time}))::TIMESTAMP_MS AS {event}, "
+                    f"SELECT '{self.name}' AS {op}, "
+                    f"epoch_ms(epoch_ms(l.{a.time}) + {self.event_offset_ms})::TIMESTAMP_MS AS {event}, "
                     f"epoch_ms({self.wm}::BIGINT)::TIMESTAMP_MS AS {watermark}, to_json(l)::VARCHAR AS {row} "
                     f"FROM ({rows}) l"
                 )
                 .combine_chunks()
                 .to_batches()[0]
             )
-        st.execute(f"DELETE FROM __in WHERE __t < {self.wm}")
+        st.execute(f"DELETE FROM __in WHERE {late}")
         return result
 
     def _expire(self, wm: int) -> pa.Table | None:
@@ -252,6 +283,7 @@ class IntervalJoinOp(Operator):
         padded = await self.ctx.run(self._expire, ts_ms)
         if padded is not None and padded.num_rows:
             out.extend(conform(padded, self.schema))
+        assert isinstance(self.spec, IntervalJoinSpec)
         delay = self.spec.watermark_delay_ms
         out.append(Watermark(ts_ms if ts_ms >= FOREVER else ts_ms - delay))
         return out

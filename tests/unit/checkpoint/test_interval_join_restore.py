@@ -16,13 +16,15 @@ import pyarrow as pa
 import pytest
 
 from catalog.connectors import ChangelogMode
-from planner.physical import Edge, Field, IntervalJoinSpec, Node, PhysicalPlan, WatermarkSpec
+from planner.physical import Edge, Field, IntervalJoinSpec, Node, PhysicalPlan, WatermarkSpec, WindowJoinSpec
+from planner.window import Window
 from runtime.checkpoint.control import Restored, key_filter
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import SideOutput, Watermark
 from runtime.metrics import OperatorMetrics
 from runtime.operator import OperatorContext
 from runtime.operators.interval_join import IntervalJoinOp
+from runtime.operators.window_join import WindowJoinOp
 from runtime.state.duckdb_state import write_snapshot
 from tests.unit.checkpoint.test_runtime_checkpoints import published, resume, run_until_checkpoint
 
@@ -119,12 +121,13 @@ def feed(op: IntervalJoinOp, side: int, rows: list[tuple[Any, ...]]) -> list[Any
 
 
 def joined(messages: list[Any]) -> list[tuple[Any, ...]]:
-    return sorted(
+    rows = [
         (r["k"], r["v"], r["k0"], r["w"])
         for m in messages
         if isinstance(m, pa.RecordBatch)
         for r in m.to_pylist()
-    )  # fmt: skip
+    ]
+    return sorted(rows, key=str)
 
 
 def test_state_is_dropped_and_outer_rows_padded_as_the_watermark_passes() -> None:
@@ -192,3 +195,48 @@ def test_matched_flags_and_watermark_survive_a_restore_at_another_parallelism(tm
         padded += joined(asyncio.run(new.on_watermark(ms(30))))
         asyncio.run(new.close())
     assert sorted(padded) == [(k, 10 * k, None, None) for k in (1, 3, 5, 7)]
+
+
+def window_op() -> WindowJoinOp:
+    """l (k, v, ts) FULL JOIN r (k, w, ts) of one TUMBLE window, on k and the window's end
+    (``ts`` here)."""
+    wm = WatermarkSpec("ts", '"ts"')
+    cols = (Field("k", "INT"), Field("v", "INT"), Field("ts", "TIMESTAMP(3)"))
+    left = Node(1, "l", wm, (), cols)
+    right = Node(2, "r", wm, (), (cols[0], Field("w", "INT"), cols[2]))
+    window = Window("tumble", "", size_ms=5000)
+    spec = WindowJoinSpec("full", ("k", "ts"), ("k", "ts"), 3, 3, "ts", "ts0", window)
+    schema = (*cols, Field("k0", "INT"), Field("w", "INT"), Field("ts0", "TIMESTAMP(3)"))
+    node = Node(3, "WindowJoin", spec, (Edge(1), Edge(2)), schema, 1, ChangelogMode.INSERT_ONLY)
+    plan = PhysicalPlan((left, right, node))
+    ctx = OperatorContext(
+        SubtaskContext("t", 3, "join", 0, 1), node, plan, OperatorMetrics(3, 0), None, (left, right)
+    )
+    return WindowJoinOp(ctx)
+
+
+def test_window_join_fires_each_window_once_and_its_state_survives_a_rescale(tmp_path: Path) -> None:
+    """Rows of window [10 s, 15 s) wait in state; a restore split by key keeps them and
+    the watermark (a row for the fired window [5 s, 10 s) stays late); the watermark
+    passing 15 s fires the window: matches joined, the others padded, the state empty."""
+    op = window_op()
+    asyncio.run(op.open())
+    assert joined(feed(op, 0, [(k, 10 * k, 15) for k in range(1, 7)])) == []
+    assert joined(feed(op, 1, [(k, 100 + k, 15) for k in range(1, 7) if k % 2 == 0] + [(9, 109, 15)])) == []
+    assert joined(asyncio.run(op.on_watermark(ms(12)))) == []
+    path = tmp_path / "chk.duckdb"
+    write_snapshot(op.state.snapshot_cursor(), op.state.tables, path)
+    small = asyncio.run(op.snapshot(1)).state
+    asyncio.run(op.close())
+    fired: list[tuple[Any, ...]] = []
+    for subtask in range(2):
+        new = window_op()
+        filt = key_filter(new.node, 2, subtask)
+        asyncio.run(new.restore(Restored(1, states=[small], files=[path], key_filter=filt)))
+        asyncio.run(new.open())
+        assert joined(feed(new, 0, [(1, 5, 10)])) == [] and new.metrics.late_rows_dropped == 1
+        fired += joined(asyncio.run(new.on_watermark(ms(14.999))))
+        assert new.metrics.state_tables == {"left_rows": 0, "right_rows": 0}
+        asyncio.run(new.close())
+    expected = [(k, 10 * k, k, 100 + k) if k % 2 == 0 else (k, 10 * k, None, None) for k in range(1, 7)]
+    assert sorted(fired, key=str) == sorted([*expected, (None, None, 9, 109)], key=str)

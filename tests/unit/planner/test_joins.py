@@ -9,7 +9,7 @@ import planner
 from catalog import Catalog
 from catalog.connectors import ChangelogMode
 from catalog.errors import SqlStreamError
-from planner.physical import IntervalJoinSpec, JoinSpec, Partitioning
+from planner.physical import IntervalJoinSpec, JoinSpec, Partitioning, WindowJoinSpec
 
 P2 = {"parallelism.default": "2"}
 
@@ -114,9 +114,23 @@ def test_updating_join_into_an_append_only_sink_is_refused_with_the_fix(catalog:
         ),
         (
             "SELECT * FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) a\n"
-            "JOIN TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) b\n"
+            "JOIN TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '2' MINUTE)) b\n"
             "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item",
-            "window joins",
+            "a window join joins two window TVFs of the same window",
+            2,
+        ),
+        (
+            "SELECT * FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) a\n"
+            "JOIN (SELECT bidtime AS window_start, bidtime AS window_end, item FROM Bid) b\n"
+            "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item",
+            "a window join joins two window TVFs of the same window",
+            2,
+        ),
+        (
+            "SELECT * FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(proc), INTERVAL '1' MINUTE)) a\n"
+            "JOIN TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(proc), INTERVAL '1' MINUTE)) b\n"
+            "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.url = b.url",
+            "window joins of processing-time windows",
             2,
         ),
         ("SELECT * FROM plain a\nWHERE NOT EXISTS (SELECT 1 FROM plain b)", "NOT EXISTS needs an", 2),
@@ -266,3 +280,28 @@ def test_interval_join_of_an_updating_input_is_refused_with_flinks_message(catal
         )
     assert "IntervalJoin doesn't support consuming update and delete changes" in e.value.message
     assert "TableSourceScan(up)" in e.value.message
+
+
+@pytest.mark.parametrize("kind", ["", "LEFT", "FULL"])
+def test_window_join_is_append_only_with_its_window_in_explain(catalog: Catalog, kind: str) -> None:
+    tvf = "TABLE(HOP(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))"
+    sql = (
+        f"SELECT a.item, a.price, b.price AS other, a.window_start FROM {tvf} a {kind} JOIN {tvf} b "
+        "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item "
+        "AND a.price < b.price"
+    )
+    plan = planner.plan(sql, catalog, P2)
+    node = next(n for n in plan.nodes if isinstance(n.spec, WindowJoinSpec))
+    assert node.changelog == ChangelogMode.INSERT_ONLY
+    assert isinstance(node.spec, WindowJoinSpec) and (node.spec.left_end, node.spec.right_end) == (
+        "window_end",
+        "window_end0",
+    )
+    text = planner.explain(sql, catalog, P2)
+    assert "WindowJoin(joinType=[" in text and "window=[HOP(size=[300000 ms], slide=[60000 ms])]" in text
+    assert "dropped when the window fires" in text and "unbounded state" not in text
+    planner.plan(
+        f"INSERT INTO out_file SELECT a.item, CAST(b.price AS BIGINT) FROM {tvf} a {kind} JOIN {tvf} b "
+        "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item",
+        catalog,
+    )
