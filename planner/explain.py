@@ -126,10 +126,19 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             attrs.append(f"state=[accumulators and {kept} by key, kept forever]")
         else:
             attrs.append("state=[accumulators by key, kept forever]")
-    elif isinstance(spec, JoinSpec):
-        name = "Join"
-        left, right = (plan.node(e.source) for e in node.inputs)
+    elif isinstance(spec, JoinSpec | IntervalJoinSpec | WindowJoinSpec):
+        name = {"join": "Join", "interval_join": "IntervalJoin"}.get(spec.kind, "WindowJoin")
         attrs.append(f"joinType=[{spec.flink_join_type}]")
+        if isinstance(spec, IntervalJoinSpec):
+            attrs.append(
+                f"windowBounds=[isRowTime=true, leftLowerBound={spec.lower_ms}, "
+                f"leftUpperBound={spec.upper_ms}, leftTime={spec.left_time}, rightTime={spec.right_time}]"
+            )
+        if isinstance(spec, WindowJoinSpec):
+            w = spec.window
+            size = f"size=[{w.size_ms} ms]" + (f", slide=[{w.slide_ms} ms]" if w.slide_ms else "")
+            attrs.append(f"window=[{w.type.upper()}({size})]")
+        left, right = (plan.node(e.source) for e in node.inputs)
         keys = ", ".join(
             f"{_column(left, lk)}={_column(right, rk)}" for lk, rk in zip(spec.left_keys, spec.right_keys)
         )
@@ -137,46 +146,18 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         if spec.residual:
             attrs.append(f"where=[{spec.residual}]")
         attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
-        attrs.append(
-            f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
-            f"right rows by key{', with matches' if spec.right_outer else ''}; kept forever]"
-        )
-    elif isinstance(spec, IntervalJoinSpec):
-        name = "IntervalJoin"
-        left, right = (plan.node(e.source) for e in node.inputs)
-        attrs.append(f"joinType=[{spec.flink_join_type}]")
-        attrs.append(
-            f"windowBounds=[isRowTime=true, leftLowerBound={spec.lower_ms}, leftUpperBound={spec.upper_ms}, "
-            f"leftTime={spec.left_time}, rightTime={spec.right_time}]"
-        )
-        keys = ", ".join(
-            f"{_column(left, lk)}={_column(right, rk)}" for lk, rk in zip(spec.left_keys, spec.right_keys)
-        )
-        attrs.append(f"equi=[{keys}]")
-        if spec.residual:
-            attrs.append(f"where=[{spec.residual}]")
-        attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
-        attrs.append(
-            f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
-            f"right rows by key{', with matches' if spec.right_outer else ''}; "
-            "dropped as the watermark passes their interval]"
-        )
-        attrs.append(f"watermarkDelay=[{spec.watermark_delay_ms} ms]")
-    elif isinstance(spec, WindowJoinSpec):
-        name = "WindowJoin"
-        left, right = (plan.node(e.source) for e in node.inputs)
-        attrs.append(f"joinType=[{spec.flink_join_type}]")
-        w = spec.window
-        size = f"size=[{w.size_ms} ms]" + (f", slide=[{w.slide_ms} ms]" if w.slide_ms else "")
-        attrs.append(f"window=[{w.type.upper()}({size})]")
-        keys = ", ".join(
-            f"{_column(left, lk)}={_column(right, rk)}" for lk, rk in zip(spec.left_keys, spec.right_keys)
-        )
-        attrs.append(f"equi=[{keys}]")
-        if spec.residual:
-            attrs.append(f"where=[{spec.residual}]")
-        attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
-        attrs.append("state=[both sides' rows by window, dropped when the window fires]")
+        if isinstance(spec, WindowJoinSpec):
+            attrs.append("state=[both sides' rows by window, dropped when the window fires]")
+        else:
+            kept = "kept forever"
+            if isinstance(spec, IntervalJoinSpec):
+                kept = "dropped as the watermark passes their interval"
+            attrs.append(
+                f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
+                f"right rows by key{', with matches' if spec.right_outer else ''}; {kept}]"
+            )
+        if isinstance(spec, IntervalJoinSpec):
+            attrs.append(f"watermarkDelay=[{spec.watermark_delay_ms} ms]")
     elif isinstance(spec, LookupJoinSpec):
         name = "LookupJoin"
         attrs.append(f"table=[{spec.table}]")

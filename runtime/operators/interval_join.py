@@ -43,6 +43,7 @@ from runtime.batches import conform, duckdb_type, output_schema, q
 from runtime.messages import Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
+from runtime.operators.join import create_state_table
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -132,17 +133,10 @@ class IntervalJoinOp(Operator):
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         for i, side in enumerate(self.sides):
-            empty = output_schema(self.ctx.input_nodes[i].schema, False).empty_table()
-            self.state.register(INPUT_RELATION, _with_seq(empty))
-            try:
-                matched = ", false AS __matched" if side.outer else ""
-                self.state.execute(
-                    f"CREATE TABLE {side.table} AS SELECT {', '.join([*side.columns, *side.keys])}, "
-                    f"__t{matched} FROM ({side.read_sql}) LIMIT 0"
-                )
-                self.state.tables.append(side.table)
-            finally:
-                self.state.con.unregister(INPUT_RELATION)
+            empty = _with_seq(output_schema(self.ctx.input_nodes[i].schema, False).empty_table())
+            matched = ", false AS __matched" if side.outer else ""
+            items = f"{', '.join([*side.columns, *side.keys])}, __t{matched}"
+            create_state_table(self.state, side.table, items, side.read_sql, empty)
         self.keeps_late_rows = any(
             e.source == self.node.id and e.output == LATE_ROWS_OUTPUT
             for n in self.ctx.plan.nodes

@@ -121,18 +121,10 @@ class JoinOp(Operator):
         self.ctx.install_functions(self.state.con)
         self.rows = [0, 0]
         for i, side in enumerate(self.sides):
-            empty = output_schema(self.ctx.input_nodes[i].schema, side.updating)
-            batch = self._with_seq(empty.empty_table())
-            self.state.register(INPUT_RELATION, batch)
-            try:
-                extra = ", 0::BIGINT AS __assoc" if side.outer else ""
-                self.state.execute(
-                    f"CREATE TABLE {side.table} AS SELECT {', '.join([*side.columns, *side.keys])}, "
-                    f"0::BIGINT AS __cnt{extra} FROM ({side.read_sql}) LIMIT 0"
-                )
-                self.state.tables.append(side.table)
-            finally:
-                self.state.con.unregister(INPUT_RELATION)
+            empty = self._with_seq(output_schema(self.ctx.input_nodes[i].schema, side.updating).empty_table())
+            extra = ", 0::BIGINT AS __assoc" if side.outer else ""
+            items = f"{', '.join([*side.columns, *side.keys])}, 0::BIGINT AS __cnt{extra}"
+            create_state_table(self.state, side.table, items, side.read_sql, empty)
         self.emit_sql = [self._emit_sql(i) for i in range(2)]
 
     @staticmethod
@@ -304,3 +296,14 @@ class JoinOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "state"):
             self.state.close()
+
+
+def create_state_table(state: DuckDBState, table: str, items: str, read_sql: str, empty: pa.Table) -> None:
+    """Create a side's state table: ``items`` (SQL) of ``read_sql`` over an input batch
+    like ``empty``, which gives every column its type."""
+    state.register(INPUT_RELATION, empty)
+    try:
+        state.execute(f"CREATE TABLE {table} AS SELECT {items} FROM ({read_sql}) LIMIT 0")
+        state.tables.append(table)
+    finally:
+        state.con.unregister(INPUT_RELATION)

@@ -55,7 +55,7 @@ def expected() -> collections.Counter[tuple[Any, ...]]:
 @pytest.mark.parametrize(("before", "after"), [(2, 2), (2, 1), (1, 2)])
 def test_join_resumes_from_a_checkpoint_exactly(tmp_path: Path, before: int, after: int) -> None:
     out = tmp_path / "out"
-    run_until_checkpoint(tmp_path, before, out, script=ddl(out, 300), query=QUERY, checkpoints=3)
+    run_until_checkpoint(tmp_path, before, out, script=ddl(out, 800), query=QUERY, checkpoints=3)
     first = sum(collections.Counter(published(out)).values())
     assert 0 < first < sum(expected().values())
     metrics = resume(tmp_path, after, out, script=ddl(out, 30000), query=QUERY)
