@@ -26,6 +26,7 @@ from planner.physical import (
     PhysicalPlan,
     SinkSpec,
     SourceSpec,
+    TemporalJoinSpec,
     UnionSpec,
     WatermarkSpec,
     Window,
@@ -126,8 +127,10 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             attrs.append(f"state=[accumulators and {kept} by key, kept forever]")
         else:
             attrs.append("state=[accumulators by key, kept forever]")
-    elif isinstance(spec, JoinSpec | IntervalJoinSpec | WindowJoinSpec):
-        name = {"join": "Join", "interval_join": "IntervalJoin"}.get(spec.kind, "WindowJoin")
+    elif isinstance(spec, JoinSpec | IntervalJoinSpec | WindowJoinSpec | TemporalJoinSpec):
+        name = {"join": "Join", "interval_join": "IntervalJoin", "temporal_join": "TemporalJoin"}.get(
+            spec.kind, "WindowJoin"
+        )
         attrs.append(f"joinType=[{spec.flink_join_type}]")
         if isinstance(spec, IntervalJoinSpec):
             attrs.append(
@@ -146,7 +149,13 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         if spec.residual:
             attrs.append(f"where=[{spec.residual}]")
         attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
-        if isinstance(spec, WindowJoinSpec):
+        if isinstance(spec, TemporalJoinSpec):
+            attrs.append(f"asOf=[{spec.left_time}], versionTime=[{spec.right_time}]")
+            attrs.append(
+                "state=[left rows until the watermark passes them; right versions by key, "
+                "older ones dropped as the watermark passes]"
+            )
+        elif isinstance(spec, WindowJoinSpec):
             attrs.append("state=[both sides' rows by window, dropped when the window fires]")
         else:
             kept = "kept forever"

@@ -179,6 +179,9 @@ class Join(LogicalNode):
     interval: TimeBounds | None = None
     # a window join: ``keys`` pair both sides' window_start and window_end (and maybe more)
     window: Window | None = None
+    # an event-time temporal join: (left rowtime, right version time); ``keys`` are the
+    # right's primary key, ``residual`` applies to the version a row joins
+    as_of: tuple[str, str] | None = None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -186,7 +189,7 @@ class Join(LogicalNode):
 
     @property
     def updating(self) -> bool:
-        if self.interval is not None or self.window is not None:
+        if self.interval is not None or self.window is not None or self.as_of is not None:
             return False
         if self.join_type == "semi":
             return self.left.updating or self.right.updating

@@ -279,6 +279,26 @@ class WindowJoinSpec(_TwoSidedJoin):
 
 
 @dataclass(frozen=True)
+class TemporalJoinSpec(_TwoSidedJoin):
+    """Event-time temporal join (Flink's TemporalRowTimeJoin) of an append-only left input
+    with a versioned right one (any changelog, keyed by its primary key ``right_keys``):
+    each left row waits until the watermark passes its time ``left_time``, then joins the
+    right row of its key with the latest version time ``right_time`` at or before it,
+    unless that version is a deletion or fails ``residual``; ``join_type`` inner or left.
+    Append-only output; inputs and output columns as in ``JoinSpec``."""
+
+    join_type: str
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    left_time: str
+    right_time: str
+    residual: str | None = None
+    kind: str = "temporal_join"
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -321,6 +341,7 @@ OperatorSpec = (
     | JoinSpec
     | IntervalJoinSpec
     | WindowJoinSpec
+    | TemporalJoinSpec
     | LookupJoinSpec
     | SinkSpec
     | CollectSpec
@@ -344,7 +365,8 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        kinds = ("window_aggregate", "group_aggregate", "join", "interval_join", "window_join")
+        joins = ("join", "interval_join", "window_join", "temporal_join")
+        kinds = ("window_aggregate", "group_aggregate", *joins)
         return self.spec.kind in kinds
 
 

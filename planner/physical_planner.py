@@ -72,6 +72,7 @@ from planner.physical import (
     PhysicalPlan,
     SinkSpec,
     SourceSpec,
+    TemporalJoinSpec,
     UnionSpec,
     WatermarkSpec,
     WindowAggregateSpec,
@@ -319,14 +320,16 @@ class PhysicalPlanner:
         sides: list[tuple[Node, tuple[str, ...]]] = []
         for index, side in enumerate((node.left, node.right)):
             child = self._translate(side)
-            if (node.interval or node.window) and child.changelog != ChangelogMode.INSERT_ONLY:
-                kind = "IntervalJoin" if node.interval else "WindowJoin"
+            if (node.interval or node.window or (node.as_of and index == 0)) and (
+                child.changelog != ChangelogMode.INSERT_ONLY
+            ):
+                kind = "IntervalJoin" if node.interval else "WindowJoin" if node.window else "TemporalJoin"
                 raise UnsupportedError(
                     f"{kind} doesn't support consuming update and delete changes which is "
                     f"produced by {self._updating_producer(child)}",
                     hint="an interval or window join reads append-only inputs",
                 )
-            if child.changelog == ChangelogMode.UPSERT:
+            if child.changelog == ChangelogMode.UPSERT and not node.as_of:
                 # +U without -U, deletes by key: Flink first normalizes such a stream into a
                 # full changelog (ChangelogNormalize), which we do not plan yet
                 raise UnsupportedError(
@@ -364,6 +367,10 @@ class PhysicalPlanner:
             )  # fmt: skip
             name = _interval_join_name(spec_ij)
             return self._add(name, spec_ij, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
+        if node.as_of is not None:
+            spec_tj = TemporalJoinSpec(node.join_type, lkeys, rkeys, *widths, *node.as_of, residual)
+            name = f"TemporalJoin(joinType=[{spec_tj.flink_join_type}])"
+            return self._add(name, spec_tj, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
         if node.window is not None:
             left_end = [f.name.lower() for f in node.left.fields].index("window_end")
             right_end = widths[0] + [f.name.lower() for f in node.right.fields].index("window_end")

@@ -45,6 +45,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.lookup_join import LookupJoinOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
+    from runtime.operators.temporal_join import TemporalJoinOp
     from runtime.operators.union import UnionOp
     from runtime.operators.watermark import WatermarkOp
     from runtime.operators.window_aggregate import WindowAggregateOp
@@ -63,6 +64,7 @@ def operator_class(kind: str) -> type[Operator]:
         "join": JoinOp,
         "interval_join": IntervalJoinOp,
         "window_join": WindowJoinOp,
+        "temporal_join": TemporalJoinOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

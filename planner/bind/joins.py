@@ -108,6 +108,75 @@ class JoinBinder(AggregateBinder):
         node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
         return node, joined
 
+    def _bind_temporal_join(
+        self, left: LogicalNode, scope: Scope, join: exp.Join, left_time: str
+    ) -> tuple[LogicalNode, Scope]:
+        """``JOIN versioned FOR SYSTEM_TIME AS OF o.rowtime AS r ON o.k = r.k``: each row
+        joins the version of ``versioned`` (a table with a PRIMARY KEY and a WATERMARK)
+        that was valid at the row's time (Flink's event-time temporal join)."""
+        table = join.this
+        kind = (join.args.get("side") or "").upper()
+        if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
+            raise _err(UnsupportedError(f"{kind or join.args.get('kind')} temporal joins"), join)
+        try:
+            versioned = self.catalog.table(table.name)
+        except SqlStreamError as e:
+            raise _err(e, table) from None
+        pk = versioned.schema.primary_key
+        if not pk or versioned.schema.watermark is None:
+            raise _err(
+                UnsupportedError(
+                    f"FOR SYSTEM_TIME AS OF a rowtime needs a versioned table, but '{versioned.name}' has no "
+                    f"{'PRIMARY KEY' if not pk else 'WATERMARK'} (a lookup join needs a processing-time "
+                    "attribute)",
+                    hint="a versioned table declares PRIMARY KEY (...) NOT ENFORCED and a WATERMARK; "
+                    "for a lookup join use AS OF a PROCTIME() column",
+                ),
+                table,
+            )
+        plain = exp.Table(this=table.this.copy(), alias=table.args.get("alias"))
+        right, right_scope = self._bind_relation(plain, {})
+        joined, right_fields = _joined_scope(scope, right_scope)
+        renamed = {f.name: sf.field.name for f, sf in zip(right_fields, right_scope.fields)}
+        on = join.args.get("on")
+        if on is None:
+            message = "a temporal join needs ON with an equality on the versioned table's key"
+            raise _err(PlanError(message), join)
+        condition = self.bind_expr(on, joined)
+        left_names = {f.name for f in left.fields}
+        keys: list[tuple[str, str]] = []
+        rest: list[exp.Expr] = []
+        for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
+                a, b = conj.left.name, conj.right.name
+                if a in renamed and b in left_names:
+                    a, b = b, a
+                # the key is the primary key: the versions of a key are the rows with that key
+                if a in left_names and renamed.get(b, "").lower() in {k.lower() for k in pk}:
+                    keys.append((a, renamed[b]))
+                    continue
+            rest.append(conj)
+        if {b.lower() for _, b in keys} != {k.lower() for k in pk}:
+            raise _err(
+                UnsupportedError(
+                    f"a temporal join needs an equality on every column of the PRIMARY KEY of "
+                    f"'{versioned.name}' ({', '.join(pk)})",
+                    hint="join the versioned table on its primary key",
+                ),
+                on,
+            )
+        right_time = next(
+            f.name for f, sf in zip(right_fields, right_scope.fields) if sf.field.time_attribute == "rowtime"
+        )
+        residual = exp.and_(*rest) if rest else None
+        # the left's rows keep their time attribute (and the output its order in time)
+        fields = tuple(left.fields) + tuple(right_fields)
+        node = Join(
+            fields, left, right, "left" if kind == "LEFT" else "inner", tuple(keys), residual,
+            as_of=(left_time, right_time),
+        )  # fmt: skip
+        return node, joined
+
     def _bind_lookup_join(self, left: LogicalNode, scope: Scope, join: exp.Join) -> tuple[LogicalNode, Scope]:
         """``JOIN dim FOR SYSTEM_TIME AS OF t.proc AS d ON t.k = d.k``: each row looks its
         key up in the dimension table as it is at processing time (Flink's lookup join)."""
@@ -121,22 +190,24 @@ class JoinBinder(AggregateBinder):
                 ),
                 join,
             )
-        kind = (join.args.get("side") or "").upper()
-        if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
-            raise _err(UnsupportedError(f"{kind or join.args.get('kind')} lookup joins"), join)
         if join.args.get("using"):
             raise _err(UnsupportedError("JOIN ... USING in a lookup join", hint="write ON a = b"), join)
         time_expr = self.bind_expr(version.expression, scope)
         time_field = left.field(time_expr.name) if isinstance(time_expr, exp.Column) else None
+        if time_field is not None and time_field.time_attribute == "rowtime":
+            return self._bind_temporal_join(left, scope, join, time_field.name)
         if time_field is None or time_field.time_attribute != "proctime":
             raise _err(
                 UnsupportedError(
-                    "FOR SYSTEM_TIME AS OF needs a processing-time attribute (event-time temporal "
-                    "joins are not supported yet)",
-                    hint="declare proc_time AS PROCTIME() on the probe table and use it",
+                    "FOR SYSTEM_TIME AS OF needs a processing-time attribute (a lookup join) or a "
+                    "rowtime attribute (an event-time temporal join)",
+                    hint="declare proc_time AS PROCTIME() on the probe table, or a WATERMARK",
                 ),
                 version,
             )
+        kind = (join.args.get("side") or "").upper()
+        if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
+            raise _err(UnsupportedError(f"{kind or join.args.get('kind')} lookup joins"), join)
         try:
             dim = self.catalog.table(table.name)
         except SqlStreamError as e:

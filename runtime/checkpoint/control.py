@@ -46,6 +46,7 @@ from planner.physical import (
     PhysicalPlan,
     SinkSpec,
     SourceSpec,
+    TemporalJoinSpec,
     WindowJoinSpec,
     to_json_value,
 )
@@ -99,7 +100,8 @@ def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
     """SQL over a state table: the rows whose keys the exchange sends to ``subtask``
     (the same DuckDB ``hash(keys) % p`` as ``runtime/graph.py``)."""
     keys: tuple[str, ...] = ()
-    if isinstance(node.spec, JoinSpec | IntervalJoinSpec | WindowJoinSpec):  # both sides' keys in __k<i>
+    # both sides' state tables of a join hold the key as __k<i>
+    if isinstance(node.spec, JoinSpec | IntervalJoinSpec | WindowJoinSpec | TemporalJoinSpec):
         keys = node.spec.state_keys
     for e in () if keys else node.inputs:
         if e.partitioning == Partitioning.HASH and e.keys:

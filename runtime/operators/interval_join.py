@@ -37,6 +37,7 @@ from planner.physical import (
     LATE_ROWS_OUTPUT,
     Field,
     IntervalJoinSpec,
+    TemporalJoinSpec,
     WindowJoinSpec,
 )
 from runtime.batches import conform, duckdb_type, output_schema, q
@@ -53,16 +54,17 @@ SIDES = ("left", "right")
 FOREVER = 2**62  # a watermark at or past this (the end of input) expires every row
 
 
-class _Side:
+class TimedSide:
     """The SQL of one input side: how its batch is read and how its state is kept."""
 
     def __init__(
         self,
         index: int,
-        spec: IntervalJoinSpec | WindowJoinSpec,
+        spec: IntervalJoinSpec | WindowJoinSpec | TemporalJoinSpec,
         fields: tuple[Field, ...],
         input_fields: tuple[Field, ...],
         time: str,
+        extra: str = "",
     ) -> None:
         self.name = SIDES[index]
         self.table = f"{self.name}_rows"
@@ -77,7 +79,8 @@ class _Side:
         items = [f"{q(src.name)} AS {q(f.name)}" for src, f in zip(input_fields, fields)]
         items += [f"{q(k)} AS {s}" for k, s in zip(keys, self.keys)]
         self.read_sql = (
-            f"SELECT {', '.join(items)}, epoch_ms({self.time})::BIGINT AS __t, __seq FROM {INPUT_RELATION}"
+            f"SELECT {', '.join(items)}, epoch_ms({self.time})::BIGINT AS __t{extra}, __seq "
+            f"FROM {INPUT_RELATION}"
         )
         self.input_columns = [q(f.name) for f in input_fields]
         self.nulls = [f"CAST(NULL AS {duckdb_type(f.type)})" for f in fields]
@@ -119,13 +122,13 @@ class IntervalJoinOp(Operator):
 
     def _prepare(self) -> None:
         spec = self.node.spec
-        assert isinstance(spec, IntervalJoinSpec | WindowJoinSpec)
+        assert isinstance(spec, IntervalJoinSpec | WindowJoinSpec | TemporalJoinSpec)
         self.spec = spec
         self.schema = output_schema(self.node.schema, False)
         left_out = self.node.schema[: spec.left_width]
         right_out = self.node.schema[spec.left_width :]
         self.sides = [
-            _Side(i, spec, out, self.ctx.input_nodes[i].schema, time)
+            TimedSide(i, spec, out, self.ctx.input_nodes[i].schema, time, self._read_items(i))
             for i, (out, time) in enumerate(zip((left_out, right_out), self._times()))
         ]
         self.wm = NO_WATERMARK
@@ -133,9 +136,10 @@ class IntervalJoinOp(Operator):
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         for i, side in enumerate(self.sides):
-            empty = _with_seq(output_schema(self.ctx.input_nodes[i].schema, False).empty_table())
+            schema = output_schema(self.ctx.input_nodes[i].schema, self.ctx.input_updating(i))
+            empty = _with_seq(schema.empty_table())
             matched = ", false AS __matched" if side.outer else ""
-            items = f"{', '.join([*side.columns, *side.keys])}, __t{matched}"
+            items = f"{', '.join([*side.columns, *side.keys])}, __t{matched}{self._state_items(i)}"
             create_state_table(self.state, side.table, items, side.read_sql, empty)
         self.keeps_late_rows = any(
             e.source == self.node.id and e.output == LATE_ROWS_OUTPUT
@@ -164,8 +168,16 @@ class IntervalJoinOp(Operator):
             st.con.unregister(INPUT_RELATION)
         return out + self._join_batch(index)
 
-    def _late_condition(self) -> str:
-        """SQL over ``__t``: a row behind the watermark."""
+    def _read_items(self, index: int) -> str:
+        """More columns read from side ``index``'s batches (``, <sql> AS <name>``...)."""
+        return ""
+
+    def _state_items(self, index: int) -> str:
+        """More columns of side ``index``'s state table, after ``__t`` (and ``__matched``)."""
+        return ""
+
+    def _late_condition(self, side: TimedSide) -> str:
+        """SQL over ``__t``: a row of ``side`` behind the watermark."""
         return f"__t < {self.wm}"
 
     def _join_batch(self, index: int) -> list[Message]:
@@ -213,11 +225,11 @@ class IntervalJoinOp(Operator):
             out.extend(conform(joined, self.schema))
         return out
 
-    def _late(self, a: _Side) -> pa.RecordBatch | None:
+    def _late(self, a: TimedSide) -> pa.RecordBatch | None:
         """Drop the rows of ``__in`` behind the watermark (counted); the late-rows output's
         batch of them when a side sink reads it."""
         st = self.state
-        late = self._late_condition()
+        late = self._late_condition(a)
         n = int(st.scalar(f"SELECT count(*) FROM __in WHERE {late}"))
         if n == 0:
             return None
@@ -260,7 +272,7 @@ class IntervalJoinOp(Operator):
         return padded
 
     @staticmethod
-    def _gone(side: _Side, wm: int) -> str:
+    def _gone(side: TimedSide, wm: int) -> str:
         return "true" if wm >= FOREVER else f"__t < {wm - side.reach}"
 
     def _report(self) -> None:

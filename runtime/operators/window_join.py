@@ -22,7 +22,7 @@ import pyarrow as pa
 from planner.physical import WindowJoinSpec
 from runtime.batches import conform
 from runtime.messages import Message
-from runtime.operators.interval_join import FOREVER, IntervalJoinOp
+from runtime.operators.interval_join import FOREVER, IntervalJoinOp, TimedSide
 
 _JOINS = {"inner": "JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "full": "FULL JOIN"}
 
@@ -35,7 +35,7 @@ class WindowJoinOp(IntervalJoinOp):
         assert isinstance(self.spec, WindowJoinSpec)
         return self.spec.left_end, self.spec.right_end
 
-    def _late_condition(self) -> str:
+    def _late_condition(self, side: TimedSide) -> str:
         return f"__t - 1 <= {self.wm}"  # its window fired
 
     def _join_batch(self, index: int) -> list[Message]:

@@ -9,7 +9,7 @@ import planner
 from catalog import Catalog
 from catalog.connectors import ChangelogMode
 from catalog.errors import SqlStreamError
-from planner.physical import IntervalJoinSpec, JoinSpec, Partitioning, WindowJoinSpec
+from planner.physical import IntervalJoinSpec, JoinSpec, Partitioning, TemporalJoinSpec, WindowJoinSpec
 
 P2 = {"parallelism.default": "2"}
 
@@ -97,8 +97,7 @@ def test_updating_join_into_an_append_only_sink_is_refused_with_the_fix(catalog:
             2,
         ),
         (
-            "SELECT * FROM Bid a JOIN Bid b ON a.item = b.item\n"
-            "AND (a.bidtime < b.bidtime OR a.price > 1)",
+            "SELECT * FROM Bid a JOIN Bid b ON a.item = b.item\nAND (a.bidtime < b.bidtime OR a.price > 1)",
             "is not an interval join's bound",
             2,
         ),
@@ -140,7 +139,7 @@ def test_updating_join_into_an_append_only_sink_is_refused_with_the_fix(catalog:
         ("SELECT * FROM plain a\nJOIN plain b USING (k)", "USING", 2),
         (
             "SELECT * FROM Bid a\nJOIN Bid FOR SYSTEM_TIME AS OF a.bidtime AS b ON a.item = b.item",
-            "event-time temporal joins",
+            "needs a versioned table, but 'Bid' has no PRIMARY KEY",
             2,
         ),
     ],
@@ -305,3 +304,57 @@ def test_window_join_is_append_only_with_its_window_in_explain(catalog: Catalog,
         "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item",
         catalog,
     )
+
+
+VERSIONED = """CREATE TABLE rates (cur STRING, rate BIGINT, ts TIMESTAMP(3), PRIMARY KEY (cur) NOT ENFORCED,
+WATERMARK FOR ts AS ts) WITH ('connector' = 'upsert-kafka', 'topic' = 't',
+'properties.bootstrap.servers' = 'localhost:9092', 'key.format' = 'json', 'value.format' = 'json')"""
+
+
+@pytest.mark.parametrize("kind", ["", "LEFT"])
+def test_event_time_temporal_join_of_a_versioned_table(catalog: Catalog, kind: str) -> None:
+    """Flink's event-time temporal join: the versioned side may update (upsert-kafka),
+    the output is append-only, partitioned by the primary key, and keeps the left's rowtime."""
+    for statement in planner.parse(VERSIONED):
+        catalog.create(planner.create_table(statement, catalog))
+    sql = (
+        f"SELECT b.item, b.bidtime, r.rate FROM Bid b {kind} JOIN rates FOR SYSTEM_TIME AS OF b.bidtime AS r "
+        "ON b.item = r.cur AND r.rate > 0"
+    )
+    plan = planner.plan(sql, catalog, P2)
+    node = next(n for n in plan.nodes if isinstance(n.spec, TemporalJoinSpec))
+    assert isinstance(node.spec, TemporalJoinSpec)
+    assert node.changelog == ChangelogMode.INSERT_ONLY
+    assert node.spec.right_keys == ("cur",) and node.inputs[1].keys == ("cur",)
+    assert [f.name for f in node.schema if f.time_attribute == "rowtime"] == ["bidtime"]
+    text = planner.explain(sql, catalog, P2)
+    assert "TemporalJoin(joinType=[" in text and "asOf=[bidtime], versionTime=[ts]" in text
+    planner.plan(f"INSERT INTO out_file SELECT b.item, r.rate FROM Bid b {kind} JOIN rates "
+                 "FOR SYSTEM_TIME AS OF b.bidtime AS r ON b.item = r.cur", catalog)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "SELECT * FROM Bid b\nJOIN rates FOR SYSTEM_TIME AS OF b.bidtime AS r ON b.price = r.rate",
+            "needs an equality on every column of the PRIMARY KEY of 'rates' (cur)",
+        ),
+        (
+            "SELECT * FROM Bid b\nFULL JOIN rates FOR SYSTEM_TIME AS OF b.bidtime AS r ON b.item = r.cur",
+            "FULL temporal joins",
+        ),
+        (
+            "SELECT * FROM (SELECT item, MAX(bidtime) AS t FROM Bid GROUP BY item) b\n"
+            "JOIN rates FOR SYSTEM_TIME AS OF b.t AS r ON b.item = r.cur",
+            "FOR SYSTEM_TIME AS OF needs a processing-time attribute",
+        ),
+    ],
+)
+def test_temporal_joins_flink_cannot_run_are_refused(catalog: Catalog, sql: str, message: str) -> None:
+    for statement in planner.parse(VERSIONED):
+        catalog.create(planner.create_table(statement, catalog))
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(sql, catalog)
+    assert message in e.value.message
+    assert e.value.line == 2

@@ -92,6 +92,10 @@ def test_rows_behind_the_watermark_go_to_the_late_rows_table(tmp_path: Path) -> 
         "execution.checkpointing.interval": "200 ms",
         "state.checkpoints.dir": str(tmp_path / "ck"),
         "table.exec.late-rows.sink": "late",
+        # a watermark after every small batch: rows up to 3 s old fall behind it, whatever the load
+        "pipeline.auto-watermark-interval": "0 ms",
+        "sqlstream.runtime.batch-size": "50",
+        "sqlstream.runtime.linger": "0 ms",
     }
     with sqlstream.connect(config=config) as s:
         s.execute_script(f"""
