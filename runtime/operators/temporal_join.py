@@ -10,6 +10,11 @@ them). A version that is a deletion (-U/-D), or that fails the join's other cond
 is no version: an inner join drops the row, a LEFT join pads it. Versions older than the
 newest one at or before the watermark are dropped then: no later left row can need them.
 
+A version without a key or a time can never be the one a row joins and is not kept:
+an upsert-kafka tombstone carries only its key, so a versioned topic takes its version
+time from the record's timestamp (``ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'``), which
+a tombstone has too; with the time in the value, deletions are not seen.
+
 A left row at or behind the watermark is late (its versions may be gone): dropped,
 counted and sent to the late-rows output like the interval join's (``interval_join.py``,
 whose state handling and checkpoints this operator shares). A right row behind the
