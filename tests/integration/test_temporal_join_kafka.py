@@ -71,7 +71,8 @@ def test_each_order_gets_the_rate_valid_at_its_time(
             CREATE TABLE rates (cur STRING, rate BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
               PRIMARY KEY (cur) NOT ENFORCED, WATERMARK FOR ts AS ts) WITH (
               'connector' = 'upsert-kafka', 'topic' = '{topic}',
-              'properties.bootstrap.servers' = '{kafka_bootstrap}', 'key.format' = 'json', 'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset');
+              'properties.bootstrap.servers' = '{kafka_bootstrap}', 'key.format' = 'json',
+              'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset');
             CREATE TABLE orders (id BIGINT, cur STRING, amount BIGINT, ms BIGINT,
               ts AS TO_TIMESTAMP_LTZ(ms, 3), WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE) WITH (
               'connector' = 'filesystem', 'path' = '{tmp_path / "orders"}', 'format' = 'json');
