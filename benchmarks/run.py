@@ -22,6 +22,9 @@ Queries (10,000 keys by default, event time advancing 1 ms every 1,000 rows):
     join         Nexmark q3-like regular join: every row of ``src`` (an auction, its seller
                  ``k``) joined with ``person`` (``--keys`` rows, one per seller), filtered
                  after the join as q3 is written; both sides' rows stay in the join's state
+    interval     interval join of ``src`` with ``bid`` (the same rows again, a second source):
+                 each row with the rows of its key up to 10 ms later; state is dropped as the
+                 watermark (1 s behind) passes, so it stays ~(1 s + 10 ms) of rows per side
 """
 
 from __future__ import annotations
@@ -94,6 +97,12 @@ QUERIES: dict[str, tuple[str, str]] = {
         "(SELECT range AS id, range % 100 AS city FROM range(10000)) p ON a.k = p.id "
         "WHERE a.v % 10 = 0 AND p.city < 50",
     ),
+    "interval": (
+        "SELECT a.k, a.seq AS auction, b.seq AS bid, a.created FROM src a JOIN bid b ON a.k = b.k "
+        "AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '10' MILLISECOND",
+        "SELECT a.k, a.seq, b.seq FROM data a JOIN data b ON a.k = b.k "
+        "AND b.ts BETWEEN a.ts AND a.ts + INTERVAL 10 MILLISECOND",
+    ),
 }
 LATENCIES: list[float] = []
 
@@ -109,7 +118,7 @@ class LatencySink(SinkWriter):
                 LATENCIES.append(time.time() - newest.timestamp())
 
 
-def source_ddl(args: argparse.Namespace, path: Path | None) -> str:
+def source_ddl(args: argparse.Namespace, path: Path | None, name: str = "src") -> str:
     columns = (
         "k BIGINT, v BIGINT, seq BIGINT, "
         f"ts AS TO_TIMESTAMP_LTZ({T0_MS} + seq / {args.rows_per_ms}, 3), created AS PROCTIME(), "
@@ -118,9 +127,9 @@ def source_ddl(args: argparse.Namespace, path: Path | None) -> str:
     if path is not None:
         fmt = path.suffix.lstrip(".")
         options = f"'connector' = 'filesystem', 'path' = '{path}', 'format' = '{fmt}'"
-        return f"CREATE TABLE src ({columns}) WITH ({options})"
+        return f"CREATE TABLE {name} ({columns}) WITH ({options})"
     return (
-        f"CREATE TABLE src ({columns}) WITH ('connector' = 'datagen', 'number-of-rows' = '{args.rows}', "
+        f"CREATE TABLE {name} ({columns}) WITH ('connector' = 'datagen', 'number-of-rows' = '{args.rows}', "
         f"'rows-per-second' = '1000000000', 'sqlstream.seed' = '7', "
         f"'fields.k.min' = '0', 'fields.k.max' = '{args.keys - 1}', "
         "'fields.v.min' = '0', 'fields.v.max' = '999', "
@@ -156,6 +165,7 @@ def run_sqlstream(args: argparse.Namespace, path: Path | None) -> tuple[float, d
         "projection": "k BIGINT, v2 BIGINT, ts TIMESTAMP_LTZ(3), created TIMESTAMP_LTZ(3)",
         "group": "k BIGINT, cnt BIGINT, total BIGINT, created TIMESTAMP_LTZ(3), PRIMARY KEY (k) NOT ENFORCED",
         "join": "id BIGINT, city BIGINT, auction BIGINT, created TIMESTAMP_LTZ(3)",
+        "interval": "k BIGINT, auction BIGINT, bid BIGINT, created TIMESTAMP_LTZ(3)",
     }.get(
         args.query,
         "k BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), cnt BIGINT, total BIGINT, "
@@ -167,7 +177,8 @@ def run_sqlstream(args: argparse.Namespace, path: Path | None) -> tuple[float, d
         f"'fields.id.kind' = 'sequence', 'fields.id.start' = '0', 'fields.id.end' = '{args.keys - 1}');"
     )
     for stmt in planner.parse(
-        f"{source_ddl(args, path)}; {person} CREATE TABLE out ({fields}) WITH ('connector' = 'blackhole')"
+        f"{source_ddl(args, path)}; {source_ddl(args, path, 'bid')}; {person} "
+        f"CREATE TABLE out ({fields}) WITH ('connector' = 'blackhole')"
     ):
         cat.create(planner.create_table(stmt, cat))
     config = {"parallelism.default": str(args.parallelism)}
@@ -207,7 +218,8 @@ def duckdb_rows_per_s(args: argparse.Namespace, data: pa.Table | None, path: Pat
         )
         con.execute(f"CREATE VIEW data AS SELECT k, v, seq, {ts} FROM {reader}")
     con.sql(sql).to_arrow_table()
-    return args.rows / (time.perf_counter() - t0)
+    inputs = 2 if args.query == "interval" else 1  # the interval join reads the rows twice
+    return inputs * args.rows / (time.perf_counter() - t0)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from planner.physical import (
     CorrelateSpec,
     Edge,
     GroupAggregateSpec,
+    IntervalJoinSpec,
     JoinSpec,
     LookupJoinSpec,
     Node,
@@ -28,11 +29,13 @@ from planner.physical import (
     RankSpec,
     SinkSpec,
     SourceSpec,
+    TemporalJoinSpec,
     UnionSpec,
     WatermarkSpec,
     Window,
     WindowAggregateSpec,
     WindowAssignSpec,
+    WindowJoinSpec,
     WindowRankSpec,
 )
 from planner.physical_over import describe_rank
@@ -138,10 +141,21 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(f"invocation=[{spec.call}]")
         attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
         attrs.append(f"joinType=[{'INNER' if spec.join_type == 'inner' else 'LEFT'}]")
-    elif isinstance(spec, JoinSpec):
-        name = "Join"
-        left, right = (plan.node(e.source) for e in node.inputs)
+    elif isinstance(spec, JoinSpec | IntervalJoinSpec | WindowJoinSpec | TemporalJoinSpec):
+        name = {"join": "Join", "interval_join": "IntervalJoin", "temporal_join": "TemporalJoin"}.get(
+            spec.kind, "WindowJoin"
+        )
         attrs.append(f"joinType=[{spec.flink_join_type}]")
+        if isinstance(spec, IntervalJoinSpec):
+            attrs.append(
+                f"windowBounds=[isRowTime=true, leftLowerBound={spec.lower_ms}, "
+                f"leftUpperBound={spec.upper_ms}, leftTime={spec.left_time}, rightTime={spec.right_time}]"
+            )
+        if isinstance(spec, WindowJoinSpec):
+            w = spec.window
+            size = f"size=[{w.size_ms} ms]" + (f", slide=[{w.slide_ms} ms]" if w.slide_ms else "")
+            attrs.append(f"window=[{w.type.upper()}({size})]")
+        left, right = (plan.node(e.source) for e in node.inputs)
         keys = ", ".join(
             f"{_column(left, lk)}={_column(right, rk)}" for lk, rk in zip(spec.left_keys, spec.right_keys)
         )
@@ -149,10 +163,24 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         if spec.residual:
             attrs.append(f"where=[{spec.residual}]")
         attrs.append(f"select=[{', '.join(f.name for f in node.schema)}]")
-        attrs.append(
-            f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
-            f"right rows by key{', with matches' if spec.right_outer else ''}; kept forever]"
-        )
+        if isinstance(spec, TemporalJoinSpec):
+            attrs.append(f"asOf=[{spec.left_time}], versionTime=[{spec.right_time}]")
+            attrs.append(
+                "state=[left rows until the watermark passes them; right versions by key, "
+                "older ones dropped as the watermark passes]"
+            )
+        elif isinstance(spec, WindowJoinSpec):
+            attrs.append("state=[both sides' rows by window, dropped when the window fires]")
+        else:
+            kept = "kept forever"
+            if isinstance(spec, IntervalJoinSpec):
+                kept = "dropped as the watermark passes their interval"
+            attrs.append(
+                f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
+                f"right rows by key{', with matches' if spec.right_outer else ''}; {kept}]"
+            )
+        if isinstance(spec, IntervalJoinSpec):
+            attrs.append(f"watermarkDelay=[{spec.watermark_delay_ms} ms]")
     elif isinstance(spec, LookupJoinSpec):
         name = "LookupJoin"
         attrs.append(f"table=[{spec.table}]")

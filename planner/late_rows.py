@@ -2,9 +2,11 @@
 
 A window operator drops the rows that arrive behind the watermark for windows that
 already fired, an OVER aggregate those behind the watermark (Flink does the same, and
-counts them in ``numLateRecordsDropped``). With this key set, every event-time window
-aggregate, window Top-N and OVER aggregate of an INSERT job also sends the rows it drops to
-its *late-rows output*, and the planner adds a second sink fed by that output, so they
+counts them in ``numLateRecordsDropped``), and an interval or window join the rows behind
+the watermark, whose partners may have left its state. With this key set, every
+event-time window aggregate, window Top-N, OVER aggregate, interval join and window join
+of an INSERT job also sends the rows it drops to its *late-rows output*, and the planner
+adds a second sink fed by that output, so they
 land in the user's table with:
 
     operator        STRING        the operator that dropped it, e.g. 'WindowAggregate#3'
@@ -28,9 +30,11 @@ from catalog.table import TableDef
 from planner.physical import (
     LATE_ROWS_FIELDS,
     LATE_ROWS_OUTPUT,
+    IntervalJoinSpec,
     Node,
     OverAggregateSpec,
     WindowAggregateSpec,
+    WindowJoinSpec,
     WindowRankSpec,
 )
 from planner.side_sinks import side_sink_nodes
@@ -38,11 +42,11 @@ from planner.side_sinks import side_sink_nodes
 
 def drops_late_rows(node: Node) -> bool:
     """Whether ``node`` drops rows behind the watermark: event-time window aggregates and
-    window Top-N, and OVER aggregates."""
+    window Top-N, OVER aggregates, interval and window joins."""
     spec = node.spec
     if isinstance(spec, WindowAggregateSpec | WindowRankSpec):
         return not spec.window.proctime
-    return isinstance(spec, OverAggregateSpec)
+    return isinstance(spec, OverAggregateSpec | IntervalJoinSpec | WindowJoinSpec)
 
 
 def late_rows_nodes(
@@ -50,7 +54,7 @@ def late_rows_nodes(
 ) -> tuple[Node, ...]:
     """The nodes that carry the late rows of every operator of ``nodes`` that drops them into
     ``table`` (see ``planner.side_sinks``). Empty when no operator drops late rows (a job
-    without event-time windows)."""
+    without event-time windows or time-bounded joins)."""
     windows = [n for n in nodes if drops_late_rows(n)]
     # Which rows are late depends on how they arrive against the watermark, which a
     # replay may order differently: epoch mode could not tell its replay from new rows.

@@ -147,18 +147,44 @@ class LookupJoin(LogicalNode):
 
 
 @dataclass(frozen=True)
+class TimeBounds:
+    """The time condition of an interval join: ``left_time - right_time`` (output fields,
+    both rowtime attributes) lies within [``lower_ms``, ``upper_ms``] milliseconds
+    (Flink's leftLowerBound and leftUpperBound; a strict ``<`` or ``>`` moves its bound
+    by 1 ms, as Flink does)."""
+
+    left_time: str
+    right_time: str
+    lower_ms: int
+    upper_ms: int
+
+
+@dataclass(frozen=True)
 class Join(LogicalNode):
-    """A regular join (Flink's streaming join): both inputs' rows are kept, and each row
-    that arrives is joined with the other side's rows whose ``keys`` equal its own
-    (pairs of left field, right field) and for which ``residual`` (over the output
-    fields) holds. Output: the left's fields, then the right's (renamed on a clash); a
-    join's output has no time attributes, as in Flink."""
+    """A join of two streams on ``keys`` (pairs of left field, right field) for which
+    ``residual`` (over the output fields) also holds. Output: the left's fields, then
+    the right's (renamed on a clash); a semi or anti join (``IN``/``EXISTS`` subqueries)
+    outputs only the left's rows, those with (semi) or without (anti) a match.
+
+    Without ``interval`` it is a regular join (Flink's streaming join): both inputs'
+    rows are kept forever, its output updates (unless inner over append-only inputs)
+    and has no time attributes. With ``interval`` it is an interval join: ``residual``
+    holds the time condition too, rows are kept only while the watermark lets a
+    partner still arrive, the output is append-only and keeps both time attributes.
+    With ``window`` it is a window join of two window TVFs of that window: each window's
+    rows are joined once the watermark passes its end, append-only."""
 
     left: LogicalNode
     right: LogicalNode
-    join_type: str  # "inner" | "left" | "right" | "full"
+    join_type: str  # "inner" | "left" | "right" | "full" | "semi" | "anti"
     keys: tuple[tuple[str, str], ...]
     residual: exp.Expr | None = None
+    interval: TimeBounds | None = None
+    # a window join: ``keys`` pair both sides' window_start and window_end (and maybe more)
+    window: Window | None = None
+    # an event-time temporal join: (left rowtime, right version time); ``keys`` are the
+    # right's primary key, ``residual`` applies to the version a row joins
+    as_of: tuple[str, str] | None = None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -166,7 +192,17 @@ class Join(LogicalNode):
 
     @property
     def updating(self) -> bool:
+        if self.interval is not None or self.window is not None or self.as_of is not None:
+            return False
+        if self.join_type == "semi":
+            return self.left.updating or self.right.updating
         return self.join_type != "inner" or self.left.updating or self.right.updating
+
+    @property
+    def output_width(self) -> int:
+        """How many of ``fields`` the join outputs: a semi or anti join outputs only its
+        left input's rows (its right fields are for its condition)."""
+        return len(self.left.fields) if self.join_type in ("semi", "anti") else len(self.fields)
 
 
 @dataclass(frozen=True)

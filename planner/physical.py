@@ -180,23 +180,12 @@ class LookupJoinSpec:
     kind: str = "lookup_join"
 
 
-@dataclass(frozen=True)
-class JoinSpec:
-    """Regular join (Flink's StreamingJoin). Both inputs are hash-partitioned by their key
-    columns (``left_keys[i]`` pairs with ``right_keys[i]``; both have one type). The
-    first ``left_width`` columns of the left input and the first ``right_width`` of the
-    right input are the output's columns, in that order, under the node's field names;
-    ``residual`` is DuckDB SQL over those output names. Each side's rows are kept in state
-    with a count (and, for an outer side, its number of matches), keyed by the join key
-    in columns ``state_keys``."""
+class _TwoSidedJoin:
+    """What regular and interval joins share: the join type, and the key columns of the
+    state tables."""
 
-    join_type: str  # "inner" | "left" | "right" | "full"
+    join_type: str
     left_keys: tuple[str, ...]
-    right_keys: tuple[str, ...]
-    left_width: int
-    right_width: int
-    residual: str | None = None
-    kind: str = "join"
 
     @property
     def state_keys(self) -> tuple[str, ...]:
@@ -206,13 +195,23 @@ class JoinSpec:
     def flink_join_type(self) -> str:
         """Flink's name of the join type (``InnerJoin``, ``LeftOuterJoin``, ...), as EXPLAIN
         and error messages show it."""
-        return {"inner": "InnerJoin", "left": "LeftOuterJoin", "right": "RightOuterJoin"}.get(
-            self.join_type, "FullOuterJoin"
-        )
+        return {
+            "inner": "InnerJoin",
+            "left": "LeftOuterJoin",
+            "right": "RightOuterJoin",
+            "semi": "LeftSemiJoin",
+            "anti": "LeftAntiJoin",
+        }.get(self.join_type, "FullOuterJoin")
 
     @property
     def left_outer(self) -> bool:
-        return self.join_type in ("left", "full")
+        """Whether the left side's state counts each row's matches: an outer left side
+        pads a row without one; a semi or anti join emits a row by whether it has one."""
+        return self.join_type in ("left", "full", "semi", "anti")
+
+    @property
+    def semi_or_anti(self) -> bool:
+        return self.join_type in ("semi", "anti")
 
     @property
     def right_outer(self) -> bool:
@@ -324,6 +323,98 @@ class CorrelateSpec:
 
 
 @dataclass(frozen=True)
+class JoinSpec(_TwoSidedJoin):
+    """Regular join (Flink's StreamingJoin). Both inputs are hash-partitioned by their key
+    columns (``left_keys[i]`` pairs with ``right_keys[i]``; both have one type). The
+    first ``left_width`` columns of the left input and the first ``right_width`` of the
+    right input are the output's columns, in that order, under the node's field names;
+    ``residual`` is DuckDB SQL over those output names. Each side's rows are kept in state
+    with a count (and, for an outer side, its number of matches), keyed by the join key
+    in columns ``state_keys``.
+
+    A semi or anti join outputs only the left's columns (Flink's
+    StreamingSemiAntiJoinOperator); ``right_names`` are then the names ``residual`` gives
+    the right's. Without keys (``NOT IN`` over nullable columns) it runs on one subtask."""
+
+    join_type: str  # "inner" | "left" | "right" | "full" | "semi" | "anti"
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    residual: str | None = None
+    right_names: tuple[str, ...] = ()
+    kind: str = "join"
+
+
+@dataclass(frozen=True)
+class IntervalJoinSpec(_TwoSidedJoin):
+    """Interval join (Flink's RowTimeIntervalJoin): inputs, keys and output columns as in
+    ``JoinSpec``; ``residual`` is the whole non-equi condition, the time bounds included.
+    ``left_time`` and ``right_time`` are the output names of the two rowtime columns, and
+    ``left_time - right_time`` lies within [``lower_ms``, ``upper_ms``] for a match. Rows
+    are kept while a partner can still arrive; output is append-only, and the watermark
+    goes on held back by ``watermark_delay_ms``."""
+
+    join_type: str
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    left_time: str
+    right_time: str
+    lower_ms: int
+    upper_ms: int
+    residual: str | None = None
+    kind: str = "interval_join"
+
+    @property
+    def watermark_delay_ms(self) -> int:
+        """How far a joined or padded row's time can be behind the watermark when it is
+        emitted (Flink's ``getMaxOutputDelay``)."""
+        return max(-self.lower_ms, self.upper_ms, 0)
+
+
+@dataclass(frozen=True)
+class WindowJoinSpec(_TwoSidedJoin):
+    """Window join (Flink's WindowJoin) of two inputs of the same window TVF: inputs, keys
+    (window_start and window_end among them) and output columns as in ``JoinSpec``. Each
+    side's rows wait in state until the watermark passes their window's end
+    (``left_end``/``right_end``: the output names of the sides' window_end), then the
+    window's rows are joined as a batch, outer rows padded; output is append-only."""
+
+    join_type: str
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    left_end: str
+    right_end: str
+    window: Window
+    residual: str | None = None
+    kind: str = "window_join"
+
+
+@dataclass(frozen=True)
+class TemporalJoinSpec(_TwoSidedJoin):
+    """Event-time temporal join (Flink's TemporalRowTimeJoin) of an append-only left input
+    with a versioned right one (any changelog, keyed by its primary key ``right_keys``):
+    each left row waits until the watermark passes its time ``left_time``, then joins the
+    right row of its key with the latest version time ``right_time`` at or before it,
+    unless that version is a deletion or fails ``residual``; ``join_type`` inner or left.
+    Append-only output; inputs and output columns as in ``JoinSpec``."""
+
+    join_type: str
+    left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    left_time: str
+    right_time: str
+    residual: str | None = None
+    kind: str = "temporal_join"
+
+
+@dataclass(frozen=True)
 class UnionSpec:
     kind: str = "union"
 
@@ -367,6 +458,9 @@ OperatorSpec = (
     | OverAggregateSpec
     | WindowRankSpec
     | JoinSpec
+    | IntervalJoinSpec
+    | WindowJoinSpec
+    | TemporalJoinSpec
     | LookupJoinSpec
     | CorrelateSpec
     | SinkSpec
@@ -391,14 +485,9 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in (
-            "window_aggregate",
-            "group_aggregate",
-            "join",
-            "rank",
-            "over_aggregate",
-            "window_rank",
-        )
+        joins = ("join", "interval_join", "window_join", "temporal_join")
+        kinds = ("window_aggregate", "group_aggregate", "rank", "over_aggregate", "window_rank", *joins)
+        return self.spec.kind in kinds
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ from planner.physical import (
     Edge,
     Field,
     GroupAggregateSpec,
+    IntervalJoinSpec,
     JoinSpec,
     LookupJoinSpec,
     Node,
@@ -77,10 +78,12 @@ from planner.physical import (
     PhysicalPlan,
     SinkSpec,
     SourceSpec,
+    TemporalJoinSpec,
     UnionSpec,
     WatermarkSpec,
     WindowAggregateSpec,
     WindowAssignSpec,
+    WindowJoinSpec,
 )
 from planner.physical_over import plan_over_aggregate, plan_rank
 from planner.typecheck import make_cast, wider
@@ -341,7 +344,16 @@ class PhysicalPlanner:
         sides: list[tuple[Node, tuple[str, ...]]] = []
         for index, side in enumerate((node.left, node.right)):
             child = self._translate(side)
-            if child.changelog == ChangelogMode.UPSERT:
+            if (node.interval or node.window or (node.as_of and index == 0)) and (
+                child.changelog != ChangelogMode.INSERT_ONLY
+            ):
+                kind = "IntervalJoin" if node.interval else "WindowJoin" if node.window else "TemporalJoin"
+                raise UnsupportedError(
+                    f"{kind} doesn't support consuming update and delete changes which is "
+                    f"produced by {self._updating_producer(child)}",
+                    hint="an interval or window join reads append-only inputs",
+                )
+            if child.changelog == ChangelogMode.UPSERT and not node.as_of:
                 # +U without -U, deletes by key: Flink first normalizes such a stream into a
                 # full changelog (ChangelogNormalize), which we do not plan yet
                 raise UnsupportedError(
@@ -366,17 +378,41 @@ class PhysicalPlanner:
                 fields = side.fields + tuple(f for f, _ in extra)
                 child = self._add_after(child, "Calc", CalcSpec(projections), fields)
             sides.append((child, tuple(names)))
-        p = self.default_parallelism
+        p = self.default_parallelism if node.keys else 1  # NOT IN over nullable columns: no key
         (left, lkeys), (right, rkeys) = sides
         residual = codegen.to_duckdb(node.residual, node.field_type) if node.residual is not None else None
-        spec = JoinSpec(node.join_type, lkeys, rkeys, len(node.left.fields), len(node.right.fields), residual)
-        # Flink: an inner join of two append-only inputs is append-only; anything else updates
-        updating = node.join_type != "inner" or any(
+        edges = (self._edge(left, p, lkeys), self._edge(right, p, rkeys))
+        widths = (len(node.left.fields), len(node.right.fields))
+        if node.interval is not None:
+            b = node.interval
+            spec_ij = IntervalJoinSpec(
+                node.join_type, lkeys, rkeys, *widths, left_time=b.left_time, right_time=b.right_time,
+                lower_ms=b.lower_ms, upper_ms=b.upper_ms, residual=residual,
+            )  # fmt: skip
+            name = _interval_join_name(spec_ij)
+            return self._add(name, spec_ij, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
+        if node.as_of is not None:
+            spec_tj = TemporalJoinSpec(node.join_type, lkeys, rkeys, *widths, *node.as_of, residual)
+            name = f"TemporalJoin(joinType=[{spec_tj.flink_join_type}])"
+            return self._add(name, spec_tj, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
+        if node.window is not None:
+            left_end = [f.name.lower() for f in node.left.fields].index("window_end")
+            right_end = widths[0] + [f.name.lower() for f in node.right.fields].index("window_end")
+            ends = (node.fields[left_end].name, node.fields[right_end].name)
+            spec_wj = WindowJoinSpec(node.join_type, lkeys, rkeys, *widths, *ends, node.window, residual)
+            name = f"WindowJoin(joinType=[{spec_wj.flink_join_type}])"
+            return self._add(name, spec_wj, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
+        semi = node.join_type in ("semi", "anti")
+        right_names = tuple(f.name for f in node.fields[widths[0] :]) if semi else ()
+        spec = JoinSpec(node.join_type, lkeys, rkeys, *widths, residual, right_names)
+        # Flink: an inner or semi join of two append-only inputs is append-only; an anti join
+        # retracts a row when its first match arrives; an outer join its padded rows
+        updating = node.join_type not in ("inner", "semi") or any(
             c.changelog != ChangelogMode.INSERT_ONLY for c in (left, right)
         )
-        edges = (self._edge(left, p, lkeys), self._edge(right, p, rkeys))
         changelog = ChangelogMode.ALL if updating else ChangelogMode.INSERT_ONLY
-        return self._add(_join_name(spec), spec, edges, node.fields, p, changelog)
+        fields = node.fields[: node.output_width]
+        return self._add(_join_name(spec), spec, edges, fields, p, changelog)
 
     def _correlate(self, node: Correlate) -> Node:
         """Row by row on its input: the input's parallelism and changelog (a -U row gives
@@ -528,3 +564,10 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
 def _join_name(spec: JoinSpec) -> str:
     """Flink's name of a join node, as its error messages and EXPLAIN show it."""
     return f"Join(joinType=[{spec.flink_join_type}])"
+
+
+def _interval_join_name(spec: IntervalJoinSpec) -> str:
+    return (
+        f"IntervalJoin(joinType=[{spec.flink_join_type}], windowBounds=[isRowTime=true, "
+        f"leftLowerBound={spec.lower_ms}, leftUpperBound={spec.upper_ms}])"
+    )

@@ -41,16 +41,19 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.collect import CollectOp
     from runtime.operators.correlate import CorrelateOp
     from runtime.operators.group_aggregate import GroupAggregateOp
+    from runtime.operators.interval_join import IntervalJoinOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
     from runtime.operators.over_aggregate import OverAggregateOp
     from runtime.operators.rank import RankOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
+    from runtime.operators.temporal_join import TemporalJoinOp
     from runtime.operators.union import UnionOp
     from runtime.operators.watermark import WatermarkOp
     from runtime.operators.window_aggregate import WindowAggregateOp
     from runtime.operators.window_assign import WindowAssignOp
+    from runtime.operators.window_join import WindowJoinOp
     from runtime.operators.window_rank import WindowRankOp
 
     classes: dict[str, type[Operator]] = {
@@ -67,6 +70,9 @@ def operator_class(kind: str) -> type[Operator]:
         "rank": RankOp,
         "over_aggregate": OverAggregateOp,
         "window_rank": WindowRankOp,
+        "interval_join": IntervalJoinOp,
+        "window_join": WindowJoinOp,
+        "temporal_join": TemporalJoinOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

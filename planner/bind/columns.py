@@ -53,9 +53,9 @@ class ColumnBinder:
             what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN / scalar"
             raise _err(
                 UnsupportedError(
-                    f"subqueries in expressions ({what} subqueries: semi and anti joins) are not "
-                    "supported yet",
-                    hint="semi and anti joins come with a later change; a JOIN ... ON works",
+                    f"{what} subqueries are supported only as a condition of WHERE, ANDed with "
+                    "the others (a semi or anti join), not inside another expression",
+                    hint="write WHERE ... AND x IN (SELECT ...), or a JOIN ... ON",
                 ),
                 sub,
             )

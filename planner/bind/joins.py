@@ -1,20 +1,26 @@
 """Joins: regular joins (``[INNER] JOIN``, ``LEFT|RIGHT|FULL [OUTER] JOIN ... ON`` with an
 equality between the two sides) and the lookup join (``FOR SYSTEM_TIME AS OF`` a
-processing-time attribute). The other joins Flink has (interval, window, event-time
-temporal, semi/anti) are refused here by name and position, never planned as a regular
-join whose changelog would differ from Flink's.
+processing-time attribute), and interval joins (a regular join whose condition bounds
+the time attributes of both sides against each other, ``planner/bind/intervals.py``).
+Semi and anti joins come from WHERE's subqueries (``planner/bind/subqueries.py``). The
+other joins Flink has (window, event-time temporal) are refused here by name and
+position, never planned as a regular join whose changelog would differ from Flink's.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from sqlglot import exp
 
 from catalog.connectors import validate_options
 from catalog.errors import SqlStreamError
 from planner.bind.aggregates import AggregateBinder
+from planner.bind.intervals import time_bounds
 from planner.bind.scope import Scope, ScopeField, _err
 from planner.errors import PlanError, UnsupportedError
-from planner.logical import BoundField, Join, LogicalNode, LookupJoin
+from planner.logical import BoundField, Calc, Join, LogicalNode, LookupJoin, WindowAssign
+from planner.window import Window
 
 _JOIN_TYPES = {"": "inner", "LEFT": "left", "RIGHT": "right", "FULL": "full"}
 
@@ -41,7 +47,7 @@ class JoinBinder(AggregateBinder):
             raise _err(
                 UnsupportedError(
                     f"{kind} joins are not supported yet",
-                    hint="semi and anti joins (IN, EXISTS, NOT IN, NOT EXISTS) come with a later change",
+                    hint="write WHERE x IN (SELECT ...) or WHERE [NOT] EXISTS (SELECT ...)",
                 ),
                 join,
             )
@@ -65,27 +71,107 @@ class JoinBinder(AggregateBinder):
         condition = self.bind_expr(join.args["on"], joined)
         keys: list[tuple[str, str]] = []
         rest: list[exp.Expr] = []
+        left_times = {f.name: f.time_attribute for f in left.fields if f.time_attribute}
+        right_times = {
+            name: attr for name, orig in renamed.items() if (attr := right.field(orig).time_attribute)
+        }
         for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
             if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
                 a, b = conj.left.name, conj.right.name
                 if a in right_names and b in left_names:
                     a, b = b, a
-                if a in left_names and b in right_names:
+                if a in left_names and b in right_names and not (a in left_times and b in right_times):
                     keys.append((a, renamed[b]))
                     continue
             rest.append(conj)
-        _refuse_time_joins(left, right, renamed, keys, rest, join)
+        window = _window_join(left, right, renamed, keys, join)
+        interval = None if window else time_bounds(left_times, right_times, rest, join.args["on"])
+        kind = "an interval join" if interval else "a regular join"
         if not keys:
             raise _err(
                 UnsupportedError(
-                    "a regular join needs at least one equality between a column of each side",
+                    f"{kind} needs at least one equality between a column of each side",
                     hint="a streaming join is partitioned by its equi-join key: add ON a.k = b.k",
                 ),
                 join.args["on"],
             )
         residual = exp.and_(*rest) if rest else None
-        fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
-        node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual)
+        if interval is not None:
+            # an interval join keeps both sides' time attributes (its output is append-only)
+            joined, right_fields = _joined_scope(scope, right_scope, keep_time=True)
+            fields = tuple(left.fields) + tuple(right_fields)
+        else:
+            fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
+        node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
+        return node, joined
+
+    def _bind_temporal_join(
+        self, left: LogicalNode, scope: Scope, join: exp.Join, left_time: str
+    ) -> tuple[LogicalNode, Scope]:
+        """``JOIN versioned FOR SYSTEM_TIME AS OF o.rowtime AS r ON o.k = r.k``: each row
+        joins the version of ``versioned`` (a table with a PRIMARY KEY and a WATERMARK)
+        that was valid at the row's time (Flink's event-time temporal join)."""
+        table = join.this
+        kind = (join.args.get("side") or "").upper()
+        if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
+            raise _err(UnsupportedError(f"{kind or join.args.get('kind')} temporal joins"), join)
+        try:
+            versioned = self.catalog.table(table.name)
+        except SqlStreamError as e:
+            raise _err(e, table) from None
+        pk = versioned.schema.primary_key
+        if not pk or versioned.schema.watermark is None:
+            raise _err(
+                UnsupportedError(
+                    f"FOR SYSTEM_TIME AS OF a rowtime needs a versioned table, but '{versioned.name}' has no "
+                    f"{'PRIMARY KEY' if not pk else 'WATERMARK'} (a lookup join needs a processing-time "
+                    "attribute)",
+                    hint="a versioned table declares PRIMARY KEY (...) NOT ENFORCED and a WATERMARK; "
+                    "for a lookup join use AS OF a PROCTIME() column",
+                ),
+                table,
+            )
+        plain = exp.Table(this=table.this.copy(), alias=table.args.get("alias"))
+        right, right_scope = self._bind_relation(plain, {})
+        joined, right_fields = _joined_scope(scope, right_scope)
+        renamed = {f.name: sf.field.name for f, sf in zip(right_fields, right_scope.fields)}
+        on = join.args.get("on")
+        if on is None:
+            message = "a temporal join needs ON with an equality on the versioned table's key"
+            raise _err(PlanError(message), join)
+        condition = self.bind_expr(on, joined)
+        left_names = {f.name for f in left.fields}
+        keys: list[tuple[str, str]] = []
+        rest: list[exp.Expr] = []
+        for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
+                a, b = conj.left.name, conj.right.name
+                if a in renamed and b in left_names:
+                    a, b = b, a
+                # the key is the primary key: the versions of a key are the rows with that key
+                if a in left_names and renamed.get(b, "").lower() in {k.lower() for k in pk}:
+                    keys.append((a, renamed[b]))
+                    continue
+            rest.append(conj)
+        if {b.lower() for _, b in keys} != {k.lower() for k in pk}:
+            raise _err(
+                UnsupportedError(
+                    f"a temporal join needs an equality on every column of the PRIMARY KEY of "
+                    f"'{versioned.name}' ({', '.join(pk)})",
+                    hint="join the versioned table on its primary key",
+                ),
+                on,
+            )
+        right_time = next(
+            f.name for f, sf in zip(right_fields, right_scope.fields) if sf.field.time_attribute == "rowtime"
+        )
+        residual = exp.and_(*rest) if rest else None
+        # the left's rows keep their time attribute (and the output its order in time)
+        fields = tuple(left.fields) + tuple(right_fields)
+        node = Join(
+            fields, left, right, "left" if kind == "LEFT" else "inner", tuple(keys), residual,
+            as_of=(left_time, right_time),
+        )  # fmt: skip
         return node, joined
 
     def _bind_lookup_join(self, left: LogicalNode, scope: Scope, join: exp.Join) -> tuple[LogicalNode, Scope]:
@@ -101,22 +187,24 @@ class JoinBinder(AggregateBinder):
                 ),
                 join,
             )
-        kind = (join.args.get("side") or "").upper()
-        if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
-            raise _err(UnsupportedError(f"{kind or join.args.get('kind')} lookup joins"), join)
         if join.args.get("using"):
             raise _err(UnsupportedError("JOIN ... USING in a lookup join", hint="write ON a = b"), join)
         time_expr = self.bind_expr(version.expression, scope)
         time_field = left.field(time_expr.name) if isinstance(time_expr, exp.Column) else None
+        if time_field is not None and time_field.time_attribute == "rowtime":
+            return self._bind_temporal_join(left, scope, join, time_field.name)
         if time_field is None or time_field.time_attribute != "proctime":
             raise _err(
                 UnsupportedError(
-                    "FOR SYSTEM_TIME AS OF needs a processing-time attribute (event-time temporal "
-                    "joins are not supported yet)",
-                    hint="declare proc_time AS PROCTIME() on the probe table and use it",
+                    "FOR SYSTEM_TIME AS OF needs a processing-time attribute (a lookup join) or a "
+                    "rowtime attribute (an event-time temporal join)",
+                    hint="declare proc_time AS PROCTIME() on the probe table, or a WATERMARK",
                 ),
                 version,
             )
+        kind = (join.args.get("side") or "").upper()
+        if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
+            raise _err(UnsupportedError(f"{kind or join.args.get('kind')} lookup joins"), join)
         try:
             dim = self.catalog.table(table.name)
         except SqlStreamError as e:
@@ -172,13 +260,19 @@ class JoinBinder(AggregateBinder):
         return node, joined
 
 
-def _joined_scope(left: Scope, right: Scope) -> tuple[Scope, list[BoundField]]:
-    """The scope after a regular join: the left's fields, then the right's, renamed with
-    a numeric suffix where a name is taken (Flink's ``id0``); no time attributes."""
+def _joined_scope(left: Scope, right: Scope, keep_time: bool = False) -> tuple[Scope, list[BoundField]]:
+    """The scope after a join: the left's fields, then the right's, renamed with a
+    numeric suffix where a name is taken (Flink's ``id0``); time attributes only when
+    ``keep_time`` (an interval join's)."""
+
+    def attr(f: BoundField) -> str | None:
+        return f.time_attribute if keep_time else None
+
     taken = {sf.field.name.lower() for sf in left.fields}
     fields: list[BoundField] = []
     scope_fields = [
-        ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias) for sf in left.fields
+        ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type, attr(sf.field)), sf.alias)
+        for sf in left.fields
     ]
     for sf in right.fields:
         name = sf.field.name
@@ -187,47 +281,47 @@ def _joined_scope(left: Scope, right: Scope) -> tuple[Scope, list[BoundField]]:
             name = f"{sf.field.name}{n}"
             n += 1
         taken.add(name.lower())
-        f = BoundField(name, sf.field.type)
+        f = BoundField(name, sf.field.type, attr(sf.field))
         fields.append(f)
         scope_fields.append(ScopeField(sf.qualifiers, f, sf.name if name != sf.name else sf.alias))
     return Scope(scope_fields), fields
 
 
-def _refuse_time_joins(
+def _window_join(
     left: LogicalNode,
     right: LogicalNode,
     renamed: dict[str, str],
     keys: list[tuple[str, str]],
-    rest: list[exp.Expr],
     join: exp.Join,
-) -> None:
-    """Flink plans a join on window_start and window_end of two windowed inputs as a
-    window join, and one whose condition bounds the rowtimes of both sides against each
-    other as an interval join: both emit another changelog than a regular join, so both
-    are refused by name until they are planned as Flink plans them."""
+) -> Window | None:
+    """The window of a window join: a join whose keys pair window_start and window_end of
+    two inputs that are the same window TVF (Flink's WindowJoin); None for another join."""
     pairs = {(a.lower(), renamed.get(b, b).lower()) for a, b in keys}
-    if {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
+    if not {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
+        return None
+    windows = [_window_of(side) for side in (left, right)]
+    if windows[0] is None or windows[1] is None or windows[0] != windows[1]:
         raise _err(
             UnsupportedError(
-                "window joins (a join on window_start and window_end of two window TVFs) are "
-                "not supported yet",
-                hint="window joins come with a later change",
+                "a window join joins two window TVFs of the same window (TUMBLE, HOP or CUMULATE, "
+                "with the same size and time attribute kind) on window_start and window_end",
+                hint="apply the same window TVF to both inputs",
             ),
             join,
         )
-    left_times = {f.name for f in left.fields if f.time_attribute}
-    right_times = {renamed_name for renamed_name, orig in renamed.items() if right.field(orig).time_attribute}
-    for conj in rest:
-        cols = {c.name for c in conj.find_all(exp.Column)}
-        if cols & left_times and cols & right_times:
-            raise _err(
-                UnsupportedError(
-                    "interval joins (a condition between the time attributes of both sides) "
-                    "are not supported yet",
-                    hint="interval joins come with a later change; a regular join on other columns works",
-                ),
-                conj,
-            )
+    if windows[0].type == "session" or windows[0].proctime:
+        what = "SESSION windows" if windows[0].type == "session" else "processing-time windows"
+        raise _err(UnsupportedError(f"window joins of {what}"), join)
+    return windows[0]
+
+
+def _window_of(node: LogicalNode) -> Window | None:
+    """The window TVF whose rows ``node`` passes on (through projections and filters)."""
+    while isinstance(node, Calc):
+        node = node.input
+    if not isinstance(node, WindowAssign):
+        return None
+    return dataclasses.replace(node.window, time_column="")  # each side has its own time column
 
 
 def _original(scope_fields: list[ScopeField], field_name: str) -> str:

@@ -11,12 +11,13 @@ from planner.bind import setops
 from planner.bind.aggregates import is_aggregate
 from planner.bind.over import OverBinder, has_over
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
+from planner.bind.subqueries import SubqueryJoinBinder
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
 from planner.typecheck import wider
 
 
-class QueryBinder(OverBinder):
+class QueryBinder(SubqueryJoinBinder, OverBinder):
     """Binds whole queries: WITH, UNION [ALL], INTERSECT, EXCEPT and SELECT."""
 
     # ---- queries ---------------------------------------------------------------------
@@ -88,8 +89,11 @@ class QueryBinder(OverBinder):
         node, scope = self._bind_from(select, ctes)
         where = select.args.get("where")
         condition = None
+        rest: list[exp.Expr] = []
         if where is not None:
-            condition = self.bind_expr(where.this, scope)
+            node, scope, rest = self._bind_subquery_joins(node, scope, where.this, ctes)
+        if rest and where is not None:
+            condition = self.bind_expr(exp.and_(*rest), scope)
             if any(is_aggregate(n) for n in condition.walk()):
                 raise _err(
                     PlanError("aggregate functions are not allowed in WHERE", hint="use HAVING"), where

@@ -19,6 +19,8 @@ of a RIGHT JOIN), and only deterministic conjuncts, so the result is the same.
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlglot import exp
 
 from planner.logical import Calc, Join, LogicalNode
@@ -55,16 +57,20 @@ def push_filters_into_joins(root: LogicalNode) -> LogicalNode:
         if isinstance(node, Join) and node.residual is not None:
             # ON conjuncts of one side filter that side's rows before they join, where
             # that side is not the one the join pads (inner: both; LEFT: the right; ...)
-            sides = {"inner": ("left", "right"), "left": ("right",), "right": ("left",)}
+            # (a semi join keeps the left rows with a match: a left-only conjunct filters them
+            # either way; an anti join keeps those without one, which such a filter changes)
+            sides = {"inner": ("left", "right"), "left": ("right",), "right": ("left",),
+                     "semi": ("left", "right"), "anti": ("right",)}  # fmt: skip
             pushed = _push(node, node.residual, sides.get(node.join_type, ()))
             if pushed is None:
                 return node
             join, rest = pushed
-            return Join(join.fields, join.left, join.right, join.join_type, join.keys, rest)
+            return dataclasses.replace(join, residual=rest)
         if not (isinstance(node, Calc) and node.condition is not None and isinstance(node.input, Join)):
             return node
         # WHERE conjuncts of one side, where that side's rows are never NULL-padded
-        sides = {"inner": ("left", "right"), "left": ("left",), "right": ("right",)}
+        sides = {"inner": ("left", "right"), "left": ("left",), "right": ("right",), "semi": ("left",),
+                 "anti": ("left",)}  # fmt: skip
         pushed = _push(node.input, node.condition, sides.get(node.input.join_type, ()))
         if pushed is None:
             return node
@@ -111,5 +117,4 @@ def _push(join: Join, condition: exp.Expr, into: tuple[str, ...]) -> tuple[Join,
         return None
     left = _filtered(join.left, to_left) if to_left else join.left
     right = _filtered(join.right, to_right) if to_right else join.right
-    new_join = Join(join.fields, left, right, join.join_type, join.keys, join.residual)
-    return new_join, exp.and_(*keep) if keep else None
+    return dataclasses.replace(join, left=left, right=right), exp.and_(*keep) if keep else None

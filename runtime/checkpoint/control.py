@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from catalog.config import CHECKPOINT_RESUME, IGNORE_UNCLAIMED_STATE, SAVEPOINT_PATH
 from catalog.table import redact
 from planner.physical import (
+    IntervalJoinSpec,
     JoinSpec,
     LookupJoinSpec,
     Node,
@@ -45,6 +46,8 @@ from planner.physical import (
     PhysicalPlan,
     SinkSpec,
     SourceSpec,
+    TemporalJoinSpec,
+    WindowJoinSpec,
     to_json_value,
 )
 from runtime.channels import InputGate
@@ -97,7 +100,8 @@ def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
     """SQL over a state table: the rows whose keys the exchange sends to ``subtask``
     (the same DuckDB ``hash(keys) % p`` as ``runtime/graph.py``)."""
     keys: tuple[str, ...] = ()
-    if isinstance(node.spec, JoinSpec):  # both sides' tables hold the key as __k<i>
+    # both sides' state tables of a join hold the key as __k<i>
+    if isinstance(node.spec, JoinSpec | IntervalJoinSpec | WindowJoinSpec | TemporalJoinSpec):
         keys = node.spec.state_keys
     for e in () if keys else node.inputs:
         if e.partitioning == Partitioning.HASH and e.keys:

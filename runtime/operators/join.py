@@ -110,6 +110,9 @@ class JoinOp(Operator):
         self.schema = output_schema(self.node.schema, self.ctx.updating)
         left_out = self.node.schema[: spec.left_width]
         right_out = self.node.schema[spec.left_width :]
+        if spec.semi_or_anti:  # the output is the left's; the right's columns are the condition's
+            right_in = self.ctx.input_nodes[1].schema
+            right_out = tuple(Field(n, f.type) for n, f in zip(spec.right_names, right_in))
         self.sides = [
             _Side(i, spec, out, self.ctx.input_nodes[i].schema, self.ctx.input_updating(i))
             for i, out in enumerate((left_out, right_out))
@@ -118,18 +121,10 @@ class JoinOp(Operator):
         self.ctx.install_functions(self.state.con)
         self.rows = [0, 0]
         for i, side in enumerate(self.sides):
-            empty = output_schema(self.ctx.input_nodes[i].schema, side.updating)
-            batch = self._with_seq(empty.empty_table())
-            self.state.register(INPUT_RELATION, batch)
-            try:
-                extra = ", 0::BIGINT AS __assoc" if side.outer else ""
-                self.state.execute(
-                    f"CREATE TABLE {side.table} AS SELECT {', '.join([*side.columns, *side.keys])}, "
-                    f"0::BIGINT AS __cnt{extra} FROM ({side.read_sql}) LIMIT 0"
-                )
-                self.state.tables.append(side.table)
-            finally:
-                self.state.con.unregister(INPUT_RELATION)
+            empty = self._with_seq(output_schema(self.ctx.input_nodes[i].schema, side.updating).empty_table())
+            extra = ", 0::BIGINT AS __assoc" if side.outer else ""
+            items = f"{', '.join([*side.columns, *side.keys])}, 0::BIGINT AS __cnt{extra}"
+            create_state_table(self.state, side.table, items, side.read_sql, empty)
         self.emit_sql = [self._emit_sql(i) for i in range(2)]
 
     @staticmethod
@@ -140,6 +135,8 @@ class JoinOp(Operator):
         """The changelog a batch of side ``index`` produces (see the module docstring),
         from ``__in`` (the batch) and ``__m`` (its matches with the other side's state)."""
         a, b = self.sides[index], self.sides[1 - index]
+        if self.spec.semi_or_anti:
+            return self._semi_emit_sql(index)
 
         def row(a_cols: list[str], b_cols: list[str]) -> str:
             left, right = (a_cols, b_cols) if index == 0 else (b_cols, a_cols)
@@ -178,6 +175,36 @@ class JoinOp(Operator):
             return f"SELECT * EXCLUDE ({order}, {q(ROW_KIND_COLUMN)}) FROM ({body})"
         return f"SELECT * EXCLUDE ({order}) FROM ({body}) ORDER BY {order}"
 
+    def _semi_emit_sql(self, index: int) -> str:
+        """What a semi or anti join emits (Flink's StreamingSemiAntiJoinOperator), for each
+        input row in order: a left row passes on with its own kind when it has a match
+        (semi) or none (anti); a right row's first match of a left row (per copy of it)
+        emits that row +I (semi) or -D (anti), and its last match's retraction -D (semi)
+        or +I (anti)."""
+        anti = self.spec.join_type == "anti"
+        left = self.sides[0]
+        rk = q(ROW_KIND_COLUMN)
+        order = ", ".join(ORDER_COLUMNS)
+        if index == 0:
+            has = "NOT EXISTS" if anti else "EXISTS"
+            cols = ", ".join(f"i.{c}" for c in left.columns)
+            body = (
+                f"SELECT {cols}, i.__rk AS {rk}, i.__seq AS __o_seq, 0 AS __o_rid, 0 AS __o_copy, "
+                f"0 AS __o_phase FROM __in i WHERE {has} (SELECT 1 FROM __m m WHERE m.__seq = i.__seq)"
+            )
+        else:
+            first, last = ("3", "0") if anti else ("0", "3")
+            cols = ", ".join(f"m.{c}" for c in left.columns)
+            body = (
+                f"SELECT {cols}, (CASE WHEN m.__s > 0 THEN {first} ELSE {last} END)::TINYINT AS {rk}, "
+                f"m.__seq AS __o_seq, m.__rid AS __o_rid, c.j AS __o_copy, 0 AS __o_phase "
+                f"FROM __m m, range(m.__xc) c(j) "
+                f"WHERE (m.__s > 0 AND m.__before = 0) OR (m.__s < 0 AND m.__before = 1)"
+            )
+        if not self.ctx.updating:
+            return f"SELECT * EXCLUDE ({order}, {rk}) FROM ({body})"
+        return f"SELECT * EXCLUDE ({order}) FROM ({body}) ORDER BY {order}"
+
     # ---- one batch ------------------------------------------------------------------
     def _process(self, batch: pa.RecordBatch, index: int) -> list[pa.RecordBatch]:
         st = self.state
@@ -192,7 +219,7 @@ class JoinOp(Operator):
 
     def _join_batch(self, a: _Side, b: _Side) -> list[pa.RecordBatch]:
         st = self.state
-        on = " AND ".join(f"i.{k} = x.{k}" for k in a.keys)
+        on = " AND ".join(f"i.{k} = x.{k}" for k in a.keys) or "true"
         if self.spec.residual:
             on += f" AND ({self.spec.residual})"
         before = ""
@@ -269,3 +296,14 @@ class JoinOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "state"):
             self.state.close()
+
+
+def create_state_table(state: DuckDBState, table: str, items: str, read_sql: str, empty: pa.Table) -> None:
+    """Create a side's state table: ``items`` (SQL) of ``read_sql`` over an input batch
+    like ``empty``, which gives every column its type."""
+    state.register(INPUT_RELATION, empty)
+    try:
+        state.execute(f"CREATE TABLE {table} AS SELECT {items} FROM ({read_sql}) LIMIT 0")
+        state.tables.append(table)
+    finally:
+        state.con.unregister(INPUT_RELATION)

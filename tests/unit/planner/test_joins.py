@@ -1,5 +1,5 @@
-"""Planning regular joins: what EXPLAIN shows, which changelog a join produces, and the
-joins Flink has that we do not plan yet, refused by name and position."""
+"""Planning regular and interval joins: what EXPLAIN shows, which changelog a join
+produces, and the joins Flink has that we do not plan yet, refused by name and position."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import planner
 from catalog import Catalog
 from catalog.connectors import ChangelogMode
 from catalog.errors import SqlStreamError
-from planner.physical import JoinSpec, Partitioning
+from planner.physical import IntervalJoinSpec, JoinSpec, Partitioning, TemporalJoinSpec, WindowJoinSpec
 
 P2 = {"parallelism.default": "2"}
 
@@ -92,27 +92,54 @@ def test_updating_join_into_an_append_only_sink_is_refused_with_the_fix(catalog:
     ("sql", "message", "line"),
     [
         (
-            "SELECT * FROM Bid a\nJOIN Bid b ON a.item = b.item\n"
-            "AND a.bidtime BETWEEN b.bidtime - INTERVAL '1' MINUTE AND b.bidtime",
-            "interval joins",
-            3,
+            "SELECT * FROM Bid a\nJOIN Bid b ON a.item = b.item\nAND a.bidtime > b.bidtime",
+            "has no upper bound: an interval join needs both",
+            2,
+        ),
+        (
+            "SELECT * FROM Bid a JOIN Bid b ON a.item = b.item\nAND (a.bidtime < b.bidtime OR a.price > 1)",
+            "is not an interval join's bound",
+            2,
+        ),
+        (
+            "SELECT * FROM Bid a\nJOIN Bid b ON a.bidtime = b.bidtime",
+            "an interval join needs at least one equality",
+            2,
+        ),
+        (
+            "SELECT * FROM clicks a\nJOIN clicks b ON a.url = b.url AND a.proc BETWEEN b.proc AND b.proc",
+            "processing-time interval joins",
+            2,
         ),
         (
             "SELECT * FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) a\n"
-            "JOIN TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) b\n"
+            "JOIN TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '2' MINUTE)) b\n"
             "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item",
-            "window joins",
+            "a window join joins two window TVFs of the same window",
             2,
         ),
-        ("SELECT * FROM plain\nWHERE k IN (SELECT k FROM plain)", "semi and anti joins", 2),
-        ("SELECT * FROM plain a\nWHERE NOT EXISTS (SELECT 1 FROM plain b)", "semi and anti joins", 2),
+        (
+            "SELECT * FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) a\n"
+            "JOIN (SELECT bidtime AS window_start, bidtime AS window_end, item FROM Bid) b\n"
+            "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item",
+            "a window join joins two window TVFs of the same window",
+            2,
+        ),
+        (
+            "SELECT * FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(proc), INTERVAL '1' MINUTE)) a\n"
+            "JOIN TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(proc), INTERVAL '1' MINUTE)) b\n"
+            "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.url = b.url",
+            "window joins of processing-time windows",
+            2,
+        ),
+        ("SELECT * FROM plain a\nWHERE NOT EXISTS (SELECT 1 FROM plain b)", "NOT EXISTS needs an", 2),
         ("SELECT * FROM plain a,\nplain b", "without an equality condition", 2),
         ("SELECT * FROM plain a\nCROSS JOIN plain b", "without an equality condition", 2),
         ("SELECT * FROM plain a\nJOIN plain b ON a.k < b.k", "needs at least one equality", 2),
         ("SELECT * FROM plain a\nJOIN plain b USING (k)", "USING", 2),
         (
             "SELECT * FROM Bid a\nJOIN Bid FOR SYSTEM_TIME AS OF a.bidtime AS b ON a.item = b.item",
-            "event-time temporal joins",
+            "needs a versioned table, but 'Bid' has no PRIMARY KEY",
             2,
         ),
     ],
@@ -159,3 +186,175 @@ def test_filters_of_one_side_are_pushed_below_the_join_where_that_side_is_not_pa
     above = plan.consumers(join.id)[0].spec
     assert getattr(above, "condition", None) == '"v0" < 50'
     assert "push_filters_into_joins" in plan.rules
+
+
+@pytest.mark.parametrize(
+    ("condition", "lower", "upper"),
+    [
+        (
+            "a.bidtime BETWEEN b.bidtime - INTERVAL '1' MINUTE AND b.bidtime + INTERVAL '2' SECOND",
+            -60000,
+            2000,
+        ),
+        ("a.bidtime > b.bidtime - INTERVAL '5' SECOND AND a.bidtime < b.bidtime", -4999, -1),
+        ("b.bidtime >= a.bidtime AND b.bidtime <= a.bidtime + INTERVAL '1' HOUR", -3_600_000, 0),
+        ("a.bidtime = b.bidtime", 0, 0),
+        (
+            "INTERVAL '1' SECOND + b.bidtime <= a.bidtime AND a.bidtime <= (b.bidtime + INTERVAL '3' SECOND)",
+            1000,
+            3000,
+        ),
+    ],
+)
+def test_interval_join_bounds_as_flink_derives_them(
+    catalog: Catalog, condition: str, lower: int, upper: int
+) -> None:
+    """leftLowerBound <= a.bidtime - b.bidtime <= leftUpperBound; a strict comparison moves
+    its bound by a millisecond, as in Flink's IntervalJoinUtil."""
+    sql = f"SELECT a.item, b.price FROM Bid a JOIN Bid b ON a.item = b.item AND {condition}"
+    plan = planner.plan(sql, catalog, P2)
+    node = next(n for n in plan.nodes if isinstance(n.spec, IntervalJoinSpec))
+    assert isinstance(node.spec, IntervalJoinSpec)
+    assert (node.spec.lower_ms, node.spec.upper_ms) == (lower, upper)
+    assert (node.spec.left_time, node.spec.right_time) == ("bidtime", "bidtime0")
+    assert node.changelog == ChangelogMode.INSERT_ONLY
+    assert [e.partitioning for e in node.inputs] == [Partitioning.HASH, Partitioning.HASH]
+
+
+@pytest.mark.parametrize("kind", ["", "LEFT", "RIGHT", "FULL"])
+def test_interval_joins_are_append_only_and_keep_both_time_attributes(catalog: Catalog, kind: str) -> None:
+    """Flink's interval join emits no retraction (an outer row is padded once its interval
+    closes), so its result goes into an append-only sink, and a window can follow it."""
+    condition = "a.bidtime BETWEEN b.bidtime - INTERVAL '5' SECOND AND b.bidtime"
+    plan = planner.plan(
+        f"SELECT * FROM Bid a {kind} JOIN Bid b ON a.item = b.item AND {condition}", catalog, P2
+    )
+    node = next(n for n in plan.nodes if isinstance(n.spec, IntervalJoinSpec))
+    assert node.changelog == ChangelogMode.INSERT_ONLY
+    assert [f.name for f in node.schema if f.time_attribute == "rowtime"] == ["bidtime", "bidtime0"]
+    planner.plan(
+        f"INSERT INTO out_file SELECT a.item, CAST(b.price AS BIGINT) FROM Bid a {kind} JOIN Bid b "
+        f"ON a.item = b.item AND {condition}",
+        catalog,
+    )
+    planner.plan(
+        "SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE j, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE)) "
+        "GROUP BY window_start, window_end",
+        _with_view(catalog, f"CREATE VIEW j AS SELECT a.item, a.bidtime FROM Bid a {kind} JOIN Bid b "
+                            f"ON a.item = b.item AND {condition}"),
+    )  # fmt: skip
+
+
+def _with_view(catalog: Catalog, sql: str) -> Catalog:
+    catalog.create(planner.create_view(planner.parse(sql)[0], catalog))  # type: ignore[attr-defined]
+    return catalog
+
+
+def test_explain_shows_the_interval_join_its_bounds_and_its_bounded_state(catalog: Catalog) -> None:
+    text = planner.explain(
+        "SELECT * FROM Bid a LEFT JOIN Bid b ON a.item = b.item "
+        "AND a.bidtime BETWEEN b.bidtime - INTERVAL '1' MINUTE AND b.bidtime + INTERVAL '2' SECOND",
+        catalog,
+        P2,
+    )
+    assert (
+        "IntervalJoin(joinType=[LeftOuterJoin], windowBounds=[isRowTime=true, leftLowerBound=-60000, "
+        "leftUpperBound=2000, leftTime=bidtime, rightTime=bidtime0], equi=[item=item]"
+    ) in text
+    assert "dropped as the watermark passes their interval" in text
+    assert "watermarkDelay=[60000 ms]" in text
+    assert "unbounded state" not in text
+
+
+def test_interval_join_of_an_updating_input_is_refused_with_flinks_message(catalog: Catalog) -> None:
+    for statement in planner.parse(
+        "CREATE TABLE up (a STRING, ts TIMESTAMP(3), PRIMARY KEY (a) NOT ENFORCED, "
+        "WATERMARK FOR ts AS ts) WITH ('connector' = 'upsert-kafka', 'topic' = 't', "
+        "'properties.bootstrap.servers' = 'localhost:9092', 'key.format' = 'json', 'value.format' = 'json')"
+    ):
+        catalog.create(planner.create_table(statement, catalog))
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(
+            "SELECT * FROM Bid b JOIN up u ON b.item = u.a AND b.bidtime BETWEEN u.ts AND u.ts", catalog
+        )
+    assert "IntervalJoin doesn't support consuming update and delete changes" in e.value.message
+    assert "TableSourceScan(up)" in e.value.message
+
+
+@pytest.mark.parametrize("kind", ["", "LEFT", "FULL"])
+def test_window_join_is_append_only_with_its_window_in_explain(catalog: Catalog, kind: str) -> None:
+    tvf = "TABLE(HOP(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))"
+    sql = (
+        f"SELECT a.item, a.price, b.price AS other, a.window_start FROM {tvf} a {kind} JOIN {tvf} b "
+        "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item "
+        "AND a.price < b.price"
+    )
+    plan = planner.plan(sql, catalog, P2)
+    node = next(n for n in plan.nodes if isinstance(n.spec, WindowJoinSpec))
+    assert node.changelog == ChangelogMode.INSERT_ONLY
+    assert isinstance(node.spec, WindowJoinSpec) and (node.spec.left_end, node.spec.right_end) == (
+        "window_end",
+        "window_end0",
+    )
+    text = planner.explain(sql, catalog, P2)
+    assert "WindowJoin(joinType=[" in text and "window=[HOP(size=[300000 ms], slide=[60000 ms])]" in text
+    assert "dropped when the window fires" in text and "unbounded state" not in text
+    planner.plan(
+        f"INSERT INTO out_file SELECT a.item, CAST(b.price AS BIGINT) FROM {tvf} a {kind} JOIN {tvf} b "
+        "ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.item = b.item",
+        catalog,
+    )
+
+
+VERSIONED = """CREATE TABLE rates (cur STRING, rate BIGINT, ts TIMESTAMP(3), PRIMARY KEY (cur) NOT ENFORCED,
+WATERMARK FOR ts AS ts) WITH ('connector' = 'upsert-kafka', 'topic' = 't',
+'properties.bootstrap.servers' = 'localhost:9092', 'key.format' = 'json', 'value.format' = 'json')"""
+
+
+@pytest.mark.parametrize("kind", ["", "LEFT"])
+def test_event_time_temporal_join_of_a_versioned_table(catalog: Catalog, kind: str) -> None:
+    """Flink's event-time temporal join: the versioned side may update (upsert-kafka),
+    the output is append-only, partitioned by the primary key, and keeps the left's rowtime."""
+    for statement in planner.parse(VERSIONED):
+        catalog.create(planner.create_table(statement, catalog))
+    sql = (
+        f"SELECT b.item, b.bidtime, r.rate FROM Bid b {kind} JOIN rates FOR SYSTEM_TIME AS OF b.bidtime AS r "
+        "ON b.item = r.cur AND r.rate > 0"
+    )
+    plan = planner.plan(sql, catalog, P2)
+    node = next(n for n in plan.nodes if isinstance(n.spec, TemporalJoinSpec))
+    assert isinstance(node.spec, TemporalJoinSpec)
+    assert node.changelog == ChangelogMode.INSERT_ONLY
+    assert node.spec.right_keys == ("cur",) and node.inputs[1].keys == ("cur",)
+    assert [f.name for f in node.schema if f.time_attribute == "rowtime"] == ["bidtime"]
+    text = planner.explain(sql, catalog, P2)
+    assert "TemporalJoin(joinType=[" in text and "asOf=[bidtime], versionTime=[ts]" in text
+    planner.plan(f"INSERT INTO out_file SELECT b.item, r.rate FROM Bid b {kind} JOIN rates "
+                 "FOR SYSTEM_TIME AS OF b.bidtime AS r ON b.item = r.cur", catalog)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "SELECT * FROM Bid b\nJOIN rates FOR SYSTEM_TIME AS OF b.bidtime AS r ON b.price = r.rate",
+            "needs an equality on every column of the PRIMARY KEY of 'rates' (cur)",
+        ),
+        (
+            "SELECT * FROM Bid b\nFULL JOIN rates FOR SYSTEM_TIME AS OF b.bidtime AS r ON b.item = r.cur",
+            "FULL temporal joins",
+        ),
+        (
+            "SELECT * FROM (SELECT item, MAX(bidtime) AS t FROM Bid GROUP BY item) b\n"
+            "JOIN rates FOR SYSTEM_TIME AS OF b.t AS r ON b.item = r.cur",
+            "FOR SYSTEM_TIME AS OF needs a processing-time attribute",
+        ),
+    ],
+)
+def test_temporal_joins_flink_cannot_run_are_refused(catalog: Catalog, sql: str, message: str) -> None:
+    for statement in planner.parse(VERSIONED):
+        catalog.create(planner.create_table(statement, catalog))
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(sql, catalog)
+    assert message in e.value.message
+    assert e.value.line == 2

@@ -1,0 +1,181 @@
+"""Semi and anti joins: the ``IN``, ``EXISTS``, ``NOT IN`` and ``NOT EXISTS`` subqueries
+of a WHERE clause, planned as Flink plans them (``FlinkSubQueryRemoveRule``): a join
+whose output is the outer query's rows that have (semi) or have not (anti) a matching
+row in the subquery.
+
+- ``x IN (SELECT y ...)``: a semi join on ``x = y``;
+- ``EXISTS (SELECT ... WHERE inner.a = outer.b AND ...)``: a semi join whose condition
+  is the subquery's WHERE (its equalities between an inner and an outer column are the
+  join keys);
+- ``NOT EXISTS``: the same as an anti join;
+- ``x NOT IN (SELECT y ...)``: an anti join with SQL's three-valued logic, as Flink
+  does: a row is kept when no ``y`` equals ``x``, and neither ``x`` nor any ``y`` is NULL
+  (unless the subquery is empty). The condition ``x = y OR x IS NULL OR y IS NULL`` has no
+  equi-key when either side can be NULL, so Flink runs it on one subtask; so do we. When
+  both are NOT NULL it is a plain anti join on ``x = y``.
+
+Only a conjunct of the WHERE clause itself is planned so; a subquery anywhere else (under
+OR, in the select list, a scalar subquery) is still refused by name and position. The
+outer query's time attributes do not survive (a semi/anti join's output is not ordered
+by time), as for a regular join.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from planner.bind.joins import _joined_scope
+from planner.bind.relations import RelationBinder
+from planner.bind.scope import Scope, ScopeField, _err, _ref
+from planner.errors import UnsupportedError
+from planner.logical import BoundField, Calc, Join, LogicalNode
+
+_SIMPLE_ONLY = ("group", "having", "qualify", "distinct", "limit", "order", "windows", "with_", "with")
+
+
+@dataclass
+class _Nested(Scope):
+    """The scope inside a correlated subquery: a name is looked up among the subquery's
+    own ``own`` first fields, then among the outer query's."""
+
+    own: int = 0
+
+    def lookup(self, name: str, qualifier: str | None) -> BoundField | None:
+        found = Scope(self.fields[: self.own]).lookup(name, qualifier)
+        return found if found is not None else Scope(self.fields[self.own :]).lookup(name, qualifier)
+
+
+class SubqueryJoinBinder(RelationBinder):
+    """Binds the subquery conjuncts of a WHERE clause as semi/anti joins."""
+
+    def _bind_subquery_joins(
+        self, node: LogicalNode, scope: Scope, where: exp.Expr, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
+        """The input after every subquery conjunct of ``where`` is joined in, its scope,
+        and the other conjuncts (unbound)."""
+        rest: list[exp.Expr] = []
+        conjuncts = where.flatten() if isinstance(where, exp.And) else [where]
+        joined = False
+        for conj in conjuncts:
+            inner = conj.unnest() if isinstance(conj, exp.Paren) else conj
+            negated = isinstance(inner, exp.Not)
+            target = inner.this.unnest() if negated else inner
+            if isinstance(target, exp.Exists):
+                node = self._semi_join(node, scope, None, target.this, negated, False, ctes, conj)
+            elif isinstance(target, exp.In) and target.args.get("query") is not None:
+                query = target.args["query"]
+                node = self._semi_join(node, scope, target.this, query, negated, negated, ctes, conj)
+            else:
+                rest.append(conj)
+                continue
+            joined = True
+        if joined:  # the output rows are the outer ones, without time attributes
+            scope = Scope(
+                [
+                    ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias)
+                    for sf in scope.fields
+                ]
+            )
+        return node, scope, rest
+
+    def _semi_join(
+        self,
+        outer: LogicalNode,
+        scope: Scope,
+        needle: exp.Expr | None,
+        query: exp.Expr,
+        anti: bool,
+        null_aware: bool,
+        ctes: dict[str, exp.Expr],
+        where: exp.Expr,
+    ) -> LogicalNode:
+        """One semi (or anti) join of ``outer`` with ``query``; ``needle`` is the IN's
+        left operand (None for EXISTS)."""
+        select = query.unnest() if isinstance(query, exp.Subquery) else query
+        simple = isinstance(select, exp.Select) and not any(select.args.get(a) for a in _SIMPLE_ONLY)
+        inner_where: exp.Expr | None = None
+        if simple:
+            # correlated or not: the subquery's FROM, its WHERE becomes the join's condition
+            assert isinstance(select, exp.Select)
+            inner, inner_scope = self._bind_from(select, ctes)
+            w = select.args.get("where")
+            inner_where = w.this if w is not None else None
+            selected = select.expressions
+        else:  # an aggregating or set-operation subquery: uncorrelated, bound whole
+            inner = self.bind_query(select, ctes)
+            inner_scope = Scope.of(inner, set())
+            selected = [_ref(f.name) for f in inner.fields]
+        joined, right_fields = _joined_scope(scope, inner_scope)
+        # inside the subquery its own columns come first, the outer query's after (SQL scoping)
+        joined_scope = _Nested(joined.fields[len(scope.fields) :] + joined.fields[: len(scope.fields)])
+        joined_scope.own = len(joined.fields) - len(scope.fields)
+        renamed = {f.name: sf.field.name for f, sf in zip(right_fields, inner_scope.fields)}
+        conditions: list[exp.Expr] = []
+        if inner_where is not None:
+            conditions.append(self.bind_expr(inner_where, joined_scope))
+        if needle is not None:
+            if len(selected) != 1:
+                raise _err(
+                    UnsupportedError(f"the IN subquery selects {len(selected)} columns; it must select one"),
+                    query,
+                )
+            item = selected[0].this if isinstance(selected[0], exp.Alias) else selected[0]
+            mine = self.bind_expr(needle, scope)
+            theirs = self.bind_expr(item, joined_scope)
+            if (
+                not isinstance(mine, exp.Column)
+                or not isinstance(theirs, exp.Column)
+                or theirs.name not in renamed
+            ):
+                raise _err(
+                    UnsupportedError(
+                        "IN with a subquery compares a column with a column the subquery selects",
+                        hint="select the expression as a column in a subquery or view first",
+                    ),
+                    where,
+                )
+            if null_aware and (
+                outer.field_type(mine.name).nullable
+                or dict((f.name, f.type) for f in right_fields)[theirs.name].nullable
+            ):
+                # SQL's NOT IN: a NULL on either side makes the comparison unknown, which
+                # excludes the row (unless the subquery has no rows at all)
+                conditions.append(
+                    exp.or_(
+                        exp.EQ(this=mine, expression=theirs),
+                        exp.Is(this=mine, expression=exp.Null()),
+                        exp.Is(this=theirs, expression=exp.Null()),
+                    )
+                )
+            else:
+                conditions.append(exp.EQ(this=mine, expression=theirs))
+        left_names = {f.name for f in outer.fields}
+        keys: list[tuple[str, str]] = []
+        rest: list[exp.Expr] = []
+        flat = [c for cond in conditions for c in (cond.flatten() if isinstance(cond, exp.And) else [cond])]
+        for conj in flat:
+            if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
+                a, b = conj.left.name, conj.right.name
+                if a in renamed and b in left_names:
+                    a, b = b, a
+                if a in left_names and b in renamed:
+                    keys.append((a, renamed[b]))
+                    continue
+            rest.append(conj)
+        if not keys and not null_aware:
+            raise _err(
+                UnsupportedError(
+                    f"{'NOT ' if anti else ''}{'IN' if needle is not None else 'EXISTS'} needs an equality "
+                    "between a column of the subquery and a column of the outer query",
+                    hint="correlate the subquery: ... WHERE inner.k = outer.k",
+                ),
+                where,
+            )
+        residual = exp.and_(*rest) if rest else None
+        out = tuple(BoundField(f.name, f.type) for f in outer.fields)
+        kind = "anti" if anti else "semi"
+        join = Join(out + tuple(right_fields), outer, inner, kind, tuple(keys), residual)
+        # the join's fields name the right's columns for its condition; it outputs the left's
+        return Calc(out, join, tuple((f.name, _ref(f.name)) for f in out))

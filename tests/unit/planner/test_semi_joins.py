@@ -1,0 +1,53 @@
+"""Planning IN, EXISTS, NOT IN and NOT EXISTS subqueries as Flink's semi and anti joins
+(their results are checked against DuckDB in ``tests/unit/runtime/test_semi_join_oracle.py``),
+and the subqueries still refused by name and position."""
+
+from __future__ import annotations
+
+import pytest
+
+import planner
+from catalog import Catalog
+from catalog.connectors import ChangelogMode
+from catalog.errors import SqlStreamError
+from planner.physical import JoinSpec
+
+
+@pytest.mark.parametrize(
+    ("where", "join_type", "keys", "updating"),
+    [
+        ("k IN (SELECT k FROM plain)", "semi", 1, False),
+        ("EXISTS (SELECT 1 FROM plain b WHERE b.v = a.v AND b.k > a.k)", "semi", 1, False),
+        ("NOT EXISTS (SELECT 1 FROM plain b WHERE b.v = a.v)", "anti", 1, True),
+        ("k NOT IN (SELECT k FROM plain)", "anti", 0, True),  # nullable: NULL-aware, one subtask
+        ("k IN (SELECT COUNT(*) FROM plain GROUP BY v)", "semi", 1, True),
+    ],
+)
+def test_subqueries_are_planned_as_flinks_semi_and_anti_joins(
+    catalog: Catalog, where: str, join_type: str, keys: int, updating: bool
+) -> None:
+    plan = planner.plan(f"SELECT * FROM plain a WHERE {where}", catalog, {"parallelism.default": "2"})
+    node = next(n for n in plan.nodes if isinstance(n.spec, JoinSpec))
+    assert isinstance(node.spec, JoinSpec)
+    assert node.spec.join_type == join_type and len(node.spec.left_keys) == keys
+    assert [f.name for f in node.schema] == ["k", "v", "ts"]
+    assert (node.changelog != ChangelogMode.INSERT_ONLY) == updating
+    assert node.parallelism == (2 if keys else 1)
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("a.v > 1 OR k IN (SELECT k FROM plain)", "supported only as a condition of WHERE"),
+        ("k IN (SELECT k, v FROM plain)", "selects 2 columns"),
+        ("EXISTS (SELECT 1 FROM plain b WHERE b.v > a.v)", "EXISTS needs an equality"),
+        ("k + 1 IN (SELECT k FROM plain)", "compares a column with a column"),
+    ],
+)
+def test_other_subqueries_are_refused_by_name_and_position(
+    catalog: Catalog, where: str, message: str
+) -> None:
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(f"SELECT * FROM plain a\nWHERE {where}", catalog)
+    assert message in e.value.message
+    assert e.value.line == 2
