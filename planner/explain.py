@@ -17,6 +17,7 @@ from planner.physical import (
     CalcSpec,
     CollectSpec,
     Edge,
+    ExpandSpec,
     GroupAggregateSpec,
     JoinSpec,
     LookupJoinSpec,
@@ -94,6 +95,12 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         ) + "]")  # fmt: skip
         if spec.condition:
             attrs.append(f"where=[{spec.condition}]")
+    elif isinstance(spec, ExpandSpec):
+        name = "Expand"
+        attrs.append("projects=[" + ", ".join(
+            "{" + ", ".join(sql if sql == f'"{n}"' else f"{sql} AS {n}" for n, sql in row) + "}"
+            for row in spec.projections
+        ) + "]")  # fmt: skip
     elif isinstance(spec, WatermarkSpec):
         name = "WatermarkAssigner"
         attrs.append(f"rowtime=[{spec.rowtime}]")

@@ -95,6 +95,20 @@ class WindowAssign(LogicalNode):
 
 
 @dataclass(frozen=True)
+class Expand(LogicalNode):
+    """Each input row once per projection list (Flink's Expand, below the aggregation of
+    GROUPING SETS): every list gives the same columns; a set's rows carry NULL for the keys
+    it leaves out and the set's number in ``$e``. Row kinds pass through."""
+
+    input: LogicalNode
+    projections: tuple[tuple[tuple[str, exp.Expr], ...], ...]
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
 class LogicalAgg:
     name: str
     func: str  # count, count_star, sum, min, max, avg

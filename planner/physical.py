@@ -94,6 +94,15 @@ class CalcSpec:
 
 
 @dataclass(frozen=True)
+class ExpandSpec:
+    """Each input row once per projection list (GROUPING SETS): ``SELECT <list 1> FROM input
+    UNION ALL SELECT <list 2> ...``; every list gives the same output columns."""
+
+    projections: tuple[tuple[tuple[str, str], ...], ...]
+    kind: str = "expand"
+
+
+@dataclass(frozen=True)
 class WatermarkSpec:
     """Assigns watermarks: each row's watermark candidate is ``expr`` (DuckDB SQL, a
     timestamp); the operator emits the running maximum as the watermark."""
@@ -242,6 +251,7 @@ class CollectSpec:
 OperatorSpec = (
     SourceSpec
     | CalcSpec
+    | ExpandSpec
     | WatermarkSpec
     | WindowAssignSpec
     | WindowAggregateSpec

@@ -46,6 +46,7 @@ from planner.logical import (
     BoundField,
     Calc,
     Collect,
+    Expand,
     Join,
     LogicalNode,
     LookupJoin,
@@ -61,6 +62,7 @@ from planner.physical import (
     CalcSpec,
     CollectSpec,
     Edge,
+    ExpandSpec,
     Field,
     GroupAggregateSpec,
     JoinSpec,
@@ -247,6 +249,12 @@ class PhysicalPlanner:
         projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
         condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
         return self._add_after(child, "Calc", CalcSpec(projections, condition), node.fields)
+
+    def _expand(self, node: Expand) -> Node:
+        child = self._translate(node.input)
+        lookup = node.input.field_type
+        lists = tuple(tuple((n, codegen.to_duckdb(e, lookup)) for n, e in row) for row in node.projections)
+        return self._add_after(child, "Expand", ExpandSpec(lists), node.fields)
 
     def _watermark_assigner(self, node: WatermarkAssigner) -> Node:
         child = self._translate(node.input)
@@ -474,6 +482,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Scan: PhysicalPlanner._scan,
     Values: PhysicalPlanner._values,
     Calc: PhysicalPlanner._calc,
+    Expand: PhysicalPlanner._expand,
     WatermarkAssigner: PhysicalPlanner._watermark_assigner,
     WindowAssign: PhysicalPlanner._window_assign,
     Aggregate: PhysicalPlanner._aggregate,

@@ -39,6 +39,7 @@ from runtime.task import Router, Task
 def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
+    from runtime.operators.expand import ExpandOp
     from runtime.operators.group_aggregate import GroupAggregateOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
@@ -52,6 +53,7 @@ def operator_class(kind: str) -> type[Operator]:
     classes: dict[str, type[Operator]] = {
         "source": SourceOp,
         "calc": CalcOp,
+        "expand": ExpandOp,
         "watermark": WatermarkOp,
         "window_assign": WindowAssignOp,
         "window_aggregate": WindowAggregateOp,

@@ -9,6 +9,7 @@ from sqlglot import exp
 from catalog.errors import CatalogError
 from planner.bind import setops
 from planner.bind.aggregates import _AGGS
+from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.errors import PlanError, UnsupportedError
@@ -97,7 +98,7 @@ class QueryBinder(RelationBinder):
         items = self._select_items(select, scope)
         group = select.args.get("group")
         having = select.args.get("having")
-        has_aggs = any(isinstance(n, _AGGS) for _, e in items for n in e.walk())
+        has_aggs = any(isinstance(n, _AGGS + GROUPING_FUNCTIONS) for _, e in items for n in e.walk())
         if select.args.get("distinct") and not group and not has_aggs:
             group_exprs = [e for _, e in items]
             return self._bind_aggregate(node, scope, items, group_exprs, None, condition, select)
@@ -106,9 +107,11 @@ class QueryBinder(RelationBinder):
                 raise _err(PlanError("HAVING needs GROUP BY or an aggregate"), having)
             fields = tuple(_output_field(name, e, node) for name, e in items)
             return Calc(fields, node, tuple(items), condition)
-        group_exprs = [self.bind_expr(g, scope) for g in (group.expressions if group else [])]
+        grouped = self._bind_group_by(group, scope)
         having_expr = self.bind_expr(having.this, scope) if having is not None else None
-        return self._bind_aggregate(node, scope, items, group_exprs, having_expr, condition, select)
+        return self._bind_aggregate(
+            node, scope, items, grouped.keys, having_expr, condition, select, grouped.sets
+        )
 
     def _select_items(self, select: exp.Select, scope: Scope) -> list[tuple[str, exp.Expr]]:
         items: list[tuple[str, exp.Expr]] = []
