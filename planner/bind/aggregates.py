@@ -139,14 +139,13 @@ class AggregateBinder(WindowBinder):
             collect(having)
         key_index = {text: key_names.index(name) for text, name in key_of.items()}
         if sets is not None:
-            used = {c.name for a in aggs for e in (a.arg, a.filter) if e is not None for c in e.find_all(exp.Column)}
+            args = [e for a in aggs for e in (a.arg, a.filter) if e is not None]
+            used = {c.name for e in args for c in e.find_all(exp.Column)}
             if window is not None:
                 used.add(window.time_column)
             expanded, key_names, renames = grouping.expand(source, key_names, sets, used)
-            aggs = [
-                replace(a, arg=grouping.rename_columns(a.arg, renames), filter=grouping.rename_columns(a.filter, renames))
-                for a in aggs
-            ]
+            rename = grouping.rename_columns
+            aggs = [replace(a, arg=rename(a.arg, renames), filter=rename(a.filter, renames)) for a in aggs]
             source = expanded
         agg_node_fields = tuple(source.field(k) for k in key_names)
         if window is not None:

@@ -96,9 +96,9 @@ def expand(
         taken.add(renames[name])
     expand_id = BoundField(EXPAND_ID, BIGINT.with_nullable(False))
     fields = (
-        tuple(BoundField(f.name, f.type.with_nullable(True)) if f.name in nulled else f for f in source.fields)
-        + (expand_id,)
-        + tuple(BoundField(new, source.field_type(old)) for old, new in renames.items())
+        *(BoundField(f.name, f.type.with_nullable(True)) if f.name in nulled else f for f in source.fields),
+        expand_id,
+        *(BoundField(new, source.field_type(old)) for old, new in renames.items()),
     )
     lists = []
     for number, members in enumerate(sets):
@@ -123,9 +123,7 @@ def rename_columns(e: exp.Expr | None, renames: dict[str, str]) -> exp.Expr | No
     )
 
 
-def grouping_value(
-    call: exp.Expr, key_index: dict[str, int], sets: list[frozenset[int]] | None
-) -> exp.Expr:
+def grouping_value(call: exp.Expr, key_index: dict[str, int], sets: list[frozenset[int]] | None) -> exp.Expr:
     """GROUPING(a, ...) / GROUPING_ID(a, ...): bit i (from the last argument up) is 1 when
     the row's grouping set leaves the i-th argument out; a BIGINT, as in Flink."""
     indexes = []
@@ -133,9 +131,7 @@ def grouping_value(
         index = key_index.get(a.sql())
         if index is None:
             raise _err(
-                PlanError(
-                    f"the argument of {call.key.upper()}, {a.sql()}, must be a GROUP BY expression"
-                ),
+                PlanError(f"the argument of {call.key.upper()}, {a.sql()}, must be a GROUP BY expression"),
                 a,
             )
         indexes.append(index)
@@ -153,8 +149,5 @@ def grouping_value(
         return value(frozenset(key_index.values()))
     return exp.Case(
         this=_ref(EXPAND_ID),
-        ifs=[
-            exp.If(this=make_cast(exp.Literal.number(n), bigint), true=value(members))
-            for n, members in enumerate(sets)
-        ],
+        ifs=[exp.If(this=exp.Literal.number(n), true=value(members)) for n, members in enumerate(sets)],
     )
