@@ -24,6 +24,7 @@ from planner.physical import (
     Node,
     Partitioning,
     PhysicalPlan,
+    ReplicateSpec,
     SinkSpec,
     SourceSpec,
     UnionSpec,
@@ -101,6 +102,9 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             "{" + ", ".join(sql if sql == f'"{n}"' else f"{sql} AS {n}" for n, sql in row) + "}"
             for row in spec.projections
         ) + "]")  # fmt: skip
+    elif isinstance(spec, ReplicateSpec):
+        name = "ReplicateRows"
+        attrs.append(f"times=[{spec.count}], fields=[{', '.join(f.name for f in node.schema)}]")
     elif isinstance(spec, WatermarkSpec):
         name = "WatermarkAssigner"
         attrs.append(f"rowtime=[{spec.rowtime}]")

@@ -109,6 +109,20 @@ class Expand(LogicalNode):
 
 
 @dataclass(frozen=True)
+class Replicate(LogicalNode):
+    """Each input row as many times as its column ``count`` says (Flink's REPLICATE_ROWS
+    table function, behind INTERSECT ALL and EXCEPT ALL), with its row kind, and without
+    that column."""
+
+    input: LogicalNode
+    count: str
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
 class LogicalAgg:
     name: str
     func: str  # count, count_star, sum, min, max, avg

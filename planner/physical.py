@@ -103,6 +103,15 @@ class ExpandSpec:
 
 
 @dataclass(frozen=True)
+class ReplicateSpec:
+    """Each input row ``count`` times (a column of the input, not passed on), in order and
+    with its row kind: REPLICATE_ROWS behind INTERSECT ALL and EXCEPT ALL."""
+
+    count: str
+    kind: str = "replicate"
+
+
+@dataclass(frozen=True)
 class WatermarkSpec:
     """Assigns watermarks: each row's watermark candidate is ``expr`` (DuckDB SQL, a
     timestamp); the operator emits the running maximum as the watermark."""
@@ -252,6 +261,7 @@ OperatorSpec = (
     SourceSpec
     | CalcSpec
     | ExpandSpec
+    | ReplicateSpec
     | WatermarkSpec
     | WindowAssignSpec
     | WindowAggregateSpec

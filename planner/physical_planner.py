@@ -50,6 +50,7 @@ from planner.logical import (
     Join,
     LogicalNode,
     LookupJoin,
+    Replicate,
     Scan,
     Sink,
     Union,
@@ -71,6 +72,7 @@ from planner.physical import (
     OperatorSpec,
     Partitioning,
     PhysicalPlan,
+    ReplicateSpec,
     SinkSpec,
     SourceSpec,
     UnionSpec,
@@ -255,6 +257,11 @@ class PhysicalPlanner:
         lookup = node.input.field_type
         lists = tuple(tuple((n, codegen.to_duckdb(e, lookup)) for n, e in row) for row in node.projections)
         return self._add_after(child, "Expand", ExpandSpec(lists), node.fields)
+
+    def _replicate(self, node: Replicate) -> Node:
+        child = self._translate(node.input)
+        name = f"ReplicateRows(times=[{node.count}])"
+        return self._add_after(child, name, ReplicateSpec(node.count), node.fields)
 
     def _watermark_assigner(self, node: WatermarkAssigner) -> Node:
         child = self._translate(node.input)
@@ -483,6 +490,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Values: PhysicalPlanner._values,
     Calc: PhysicalPlanner._calc,
     Expand: PhysicalPlanner._expand,
+    Replicate: PhysicalPlanner._replicate,
     WatermarkAssigner: PhysicalPlanner._watermark_assigner,
     WindowAssign: PhysicalPlanner._window_assign,
     Aggregate: PhysicalPlanner._aggregate,

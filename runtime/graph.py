@@ -43,6 +43,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.group_aggregate import GroupAggregateOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
+    from runtime.operators.replicate import ReplicateOp
     from runtime.operators.sink import SinkOp
     from runtime.operators.source import SourceOp
     from runtime.operators.union import UnionOp
@@ -60,6 +61,7 @@ def operator_class(kind: str) -> type[Operator]:
         "group_aggregate": GroupAggregateOp,
         "union": UnionOp,
         "lookup_join": LookupJoinOp,
+        "replicate": ReplicateOp,
         "join": JoinOp,
         "sink": SinkOp,
         "collect": CollectOp,

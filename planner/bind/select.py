@@ -40,10 +40,6 @@ class QueryBinder(RelationBinder):
         distinct = bool(query.args.get("distinct"))
         if not isinstance(query, exp.Union | exp.Intersect | exp.Except):
             raise _err(UnsupportedError(f"{kind} is not supported"), query)
-        if not distinct and not isinstance(query, exp.Union):
-            raise _err(
-                UnsupportedError(f"{kind} ALL is not supported yet", hint=f"{kind} (distinct) is"), query
-            )
         left = self.bind_query(query.left, ctes)
         right = self.bind_query(query.right, ctes)
         name = f"{kind} ALL" if not distinct else kind
@@ -76,7 +72,7 @@ class QueryBinder(RelationBinder):
                 child = Calc(fields, child, projections)
             children.append(child)
         if not isinstance(query, exp.Union):
-            return setops.intersect_or_except(fields, children[0], children[1], query)
+            return setops.intersect_or_except(fields, children[0], children[1], query, all_=not distinct)
         union = Union(fields, tuple(children))
         return setops.distinct_rows(union, query) if distinct else union
 
