@@ -123,6 +123,35 @@ class Replicate(LogicalNode):
 
 
 @dataclass(frozen=True)
+class SortKey:
+    column: str  # a field of the Sort's input
+    descending: bool = False
+    nulls_first: bool = True  # Flink's default: NULL is the smallest value
+
+
+@dataclass(frozen=True)
+class Sort(LogicalNode):
+    """ORDER BY / LIMIT / OFFSET / FETCH: the input's rows in ``order``, ``offset`` of them
+    skipped and at most ``fetch`` kept. What that means on a stream (a Top-N, a sort by
+    the watermark, the first rows) is the physical planner's choice, by the runtime mode."""
+
+    input: LogicalNode
+    order: tuple[SortKey, ...]
+    offset: int = 0
+    fetch: int | None = None
+    line: int | None = None  # where ORDER BY / LIMIT was written
+    col: int | None = None
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+    @property
+    def updating(self) -> bool:  # a Top-N's rows leave it when better ones come
+        return self.input.updating or (bool(self.order) and self.fetch is not None)
+
+
+@dataclass(frozen=True)
 class LogicalAgg:
     name: str
     func: str  # count, count_star, sum, min, max, avg

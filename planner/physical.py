@@ -112,6 +112,45 @@ class ReplicateSpec:
 
 
 @dataclass(frozen=True)
+class SortField:
+    column: str
+    descending: bool = False
+    nulls_first: bool = True
+
+    def sql(self) -> str:
+        quoted = '"' + self.column.replace('"', '""') + '"'
+        direction = " DESC" if self.descending else ""
+        return f"{quoted}{direction} NULLS {'FIRST' if self.nulls_first else 'LAST'}"
+
+
+@dataclass(frozen=True)
+class SortSpec:
+    """ORDER BY / LIMIT / OFFSET: the rows in ``order``, ``offset`` skipped, at most
+    ``fetch`` kept. Output columns are the input's. How, by ``mode``:
+
+    - "batch" (batch runtime mode): every row is kept (a changelog applied: +I/+U add a
+      row, -U/-D take one away) and the final rows, sorted and cut, are emitted as +I
+      when the input ends. With no order and no limit it only makes an updating result
+      final (insert-only), as Flink's batch mode gives it;
+    - "rank" (ORDER BY .. LIMIT on a stream, a Top-N without rank number): after each
+      batch, the rows that left the result are deleted (-D), then the ones that entered
+      are inserted (+I);
+    - "temporal" (ORDER BY a rowtime attribute first, ascending): rows wait until the
+      watermark passes ``time_column``, then go out in order; rows behind the watermark
+      on arrival are late, dropped and counted;
+    - "first" (LIMIT without ORDER BY over an insert-only stream, or ORDER BY a
+      processing-time attribute): rows in arrival order, ``offset`` skipped, ``fetch``
+      kept."""
+
+    order: tuple[SortField, ...]
+    offset: int = 0
+    fetch: int | None = None
+    mode: str = "batch"
+    time_column: str | None = None
+    kind: str = "sort"
+
+
+@dataclass(frozen=True)
 class WatermarkSpec:
     """Assigns watermarks: each row's watermark candidate is ``expr`` (DuckDB SQL, a
     timestamp); the operator emits the running maximum as the watermark."""
@@ -262,6 +301,7 @@ OperatorSpec = (
     | CalcSpec
     | ExpandSpec
     | ReplicateSpec
+    | SortSpec
     | WatermarkSpec
     | WindowAssignSpec
     | WindowAggregateSpec
@@ -291,7 +331,7 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        return self.spec.kind in ("window_aggregate", "group_aggregate", "join")
+        return self.spec.kind in ("window_aggregate", "group_aggregate", "join", "sort")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.lookup_join import LookupJoinOp
     from runtime.operators.replicate import ReplicateOp
     from runtime.operators.sink import SinkOp
+    from runtime.operators.sort import SortOp
     from runtime.operators.source import SourceOp
     from runtime.operators.union import UnionOp
     from runtime.operators.watermark import WatermarkOp
@@ -63,6 +64,7 @@ def operator_class(kind: str) -> type[Operator]:
         "lookup_join": LookupJoinOp,
         "replicate": ReplicateOp,
         "join": JoinOp,
+        "sort": SortOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from catalog.errors import CatalogError
-from planner.bind import setops
+from planner.bind import order, setops
 from planner.bind.aggregates import _AGGS
 from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.relations import RelationBinder
@@ -29,6 +29,9 @@ class QueryBinder(RelationBinder):
             ctes = dict(ctes)
             for cte in with_.expressions:
                 ctes[cte.alias_or_name.lower()] = cte.this
+        query, clauses = order.split_modifiers(query)
+        if clauses:
+            return order.bind_ordered(lambda q: self.bind_query(q, ctes), query, clauses)
         if isinstance(query, exp.SetOperation):
             return self._bind_set_operation(query, ctes)
         if isinstance(query, exp.Select):
@@ -78,8 +81,7 @@ class QueryBinder(RelationBinder):
 
     # ---- SELECT ----------------------------------------------------------------------
     def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> LogicalNode:
-        for arg, name in (("order", "ORDER BY"), ("limit", "LIMIT"), ("offset", "OFFSET"),
-                          ("windows", "WINDOW clause"), ("qualify", "QUALIFY")):  # fmt: skip
+        for arg, name in (("windows", "WINDOW clause"), ("qualify", "QUALIFY")):
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
         node, scope = self._bind_from(select, ctes)
