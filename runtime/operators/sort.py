@@ -24,7 +24,7 @@ from runtime.state.duckdb_state import DuckDBState, load_snapshot
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
 
-_MIN_WATERMARK = -(2**63)
+_MIN_WATERMARK = -(2**62)  # before any time; DuckDB reads -2**63 as a HUGEINT
 
 
 class SortOp(Operator):
@@ -203,4 +203,3 @@ class SortOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "state"):
             self.state.close()
-
