@@ -20,16 +20,27 @@ from planner.typecheck import wider
 class QueryBinder(RelationBinder):
     """Binds whole queries: WITH, UNION [ALL], INTERSECT, EXCEPT and SELECT."""
 
+    _depth = 0  # how deep in nested queries (subqueries, views, CTEs) binding is
+
     # ---- queries ---------------------------------------------------------------------
     def bind_query(self, query: exp.Expr, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        self._depth += 1
+        try:
+            return self._bind_query(query, ctes)
+        finally:
+            self._depth -= 1
+
+    def _bind_query(self, query: exp.Expr, ctes: dict[str, exp.Expr]) -> LogicalNode:
         if isinstance(query, exp.Subquery):
-            return self.bind_query(query.this, ctes)
+            return self._bind_query(query.this, ctes)
         with_ = query.args.get("with_") or query.args.get("with")
         if with_ is not None:
             ctes = dict(ctes)
             for cte in with_.expressions:
                 ctes[cte.alias_or_name.lower()] = cte.this
         query, clauses = order.split_modifiers(query)
+        if set(clauses) == {"order"} and self._depth > 1:
+            clauses = {}  # an ORDER BY without LIMIT in a subquery or view orders nothing (Calcite)
         if clauses:
             return order.bind_ordered(lambda q: self.bind_query(q, ctes), query, clauses)
         if isinstance(query, exp.SetOperation):

@@ -66,7 +66,12 @@ class SortOp(Operator):
         st.register(INPUT_RELATION, batch)
         try:
             if not self.retracting:
-                st.execute(f"INSERT INTO rows SELECT {cols}, 1 FROM {INPUT_RELATION}")
+                # a Top-N of an insert-only input keeps at most its first offset + fetch rows,
+                # and no row of a batch past those can be among them
+                spec, cut = self.spec, ""
+                if spec.mode == "rank" and spec.fetch is not None:
+                    cut = f"{self.order_by} LIMIT {spec.offset + spec.fetch}"
+                st.execute(f"INSERT INTO rows SELECT {cols}, 1 FROM {INPUT_RELATION}{cut}")
                 return
             sign = f"CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END"
             st.execute(

@@ -157,6 +157,12 @@ def test_sorts_a_stream_cannot_have_are_refused_by_name_and_position(sql: str, m
     assert e.value.line == 2
 
 
+def test_an_order_by_without_limit_in_a_subquery_orders_nothing_as_in_calcite() -> None:
+    text = explain("SELECT a FROM (SELECT a FROM t ORDER BY a) x WHERE a > 1")
+    assert "Sort" not in text
+    assert "SortLimit" in explain("SELECT a FROM (SELECT a FROM t ORDER BY a LIMIT 2) x")
+
+
 def test_batch_mode_refuses_an_unbounded_table_as_flink_does() -> None:
     with pytest.raises(SqlStreamError) as e:
         explain("SELECT a FROM t ORDER BY a", "batch")
