@@ -37,7 +37,9 @@ class GroupingSets:
 
 
 def has_grouping_sets(group: exp.Group | None) -> bool:
-    return group is not None and any(isinstance(g, _CONSTRUCTS) for g in group.expressions)
+    """Whether the GROUP BY is more than a list of keys: grouping sets, or parentheses
+    (``GROUP BY ()``, the global aggregate; ``GROUP BY (a, b)``, the keys a and b)."""
+    return group is not None and any(isinstance(g, (*_CONSTRUCTS, exp.Tuple)) for g in group.expressions)
 
 
 def expand_group_by(items: list[exp.Expr]) -> list[list[exp.Expr]]:

@@ -38,6 +38,9 @@ QUERIES = (
     # a set written twice gives its groups twice; a plain key joins every set
     "SELECT k, v % 2 AS p, COUNT(*) "
     f"FROM {{src}} GROUP BY k, GROUPING SETS ((v % 2), (v % 2), ()) {NONEMPTY}",
+    # GROUP BY (k, v): the keys k and v; GROUP BY (): the global aggregate
+    f"SELECT k, v, COUNT(*) FROM {{src}} GROUP BY (k, v) {NONEMPTY}",
+    f"SELECT COUNT(*), SUM(v) FROM {{src}} GROUP BY () {NONEMPTY}",
     "SELECT k, COUNT(*) AS c, GROUPING(k) AS g FROM {src} GROUP BY GROUPING SETS ((k), ()) "
     "HAVING COUNT(*) > 0 AND (COUNT(*) > 1 OR GROUPING(k) = 1)",
 )
