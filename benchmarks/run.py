@@ -18,6 +18,9 @@ Queries (10,000 keys by default, event time advancing 1 ms every 1,000 rows):
     tumble       1 s tumbling window: COUNT(*), SUM, MAX per key
     hop          4 s windows every 1 s: COUNT(*), SUM, MAX per key
     session      session windows, 100 ms gap, per key
+    rollup       1 s tumbling window GROUP BY window_start, window_end, ROLLUP (k): per key
+                 and a total per window (each row counted twice, through an Expand)
+    topn         ORDER BY v DESC LIMIT 10 over the whole stream (a Top-N, -D/+I out)
     group        unwindowed GROUP BY (a changelog out)
     join         Nexmark q3-like regular join: every row of ``src`` (an auction, its seller
                  ``k``) joined with ``person`` (``--keys`` rows, one per seller), filtered
@@ -85,6 +88,18 @@ QUERIES: dict[str, tuple[str, str]] = {
         "    SELECT k, v, ts,"
         "      (ts - lag(ts) OVER (PARTITION BY k ORDER BY ts) > INTERVAL 100 MILLISECOND)::INT AS gap"
         "    FROM data)) GROUP BY ALL",
+    ),
+    "rollup": (
+        "SELECT k, window_start, window_end, COUNT(*) AS cnt, SUM(v) AS total, MAX(v) AS top, "
+        "MAX(created) AS created "
+        "FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND)) "
+        "GROUP BY window_start, window_end, ROLLUP (k)",
+        "SELECT k, time_bucket(INTERVAL 1 SECOND, ts) AS w, count(*), sum(v), max(v) FROM data "
+        "GROUP BY w, ROLLUP (k)",
+    ),
+    "topn": (
+        "SELECT k, v, created FROM src ORDER BY v DESC LIMIT 10",
+        "SELECT k, v FROM data ORDER BY v DESC LIMIT 10",
     ),
     "group": (
         "SELECT k, COUNT(*) AS cnt, SUM(v) AS total, MAX(created) AS created FROM src GROUP BY k",
@@ -166,6 +181,7 @@ def run_sqlstream(args: argparse.Namespace, path: Path | None) -> tuple[float, d
         "group": "k BIGINT, cnt BIGINT, total BIGINT, created TIMESTAMP_LTZ(3), PRIMARY KEY (k) NOT ENFORCED",
         "join": "id BIGINT, city BIGINT, auction BIGINT, created TIMESTAMP_LTZ(3)",
         "interval": "k BIGINT, auction BIGINT, bid BIGINT, created TIMESTAMP_LTZ(3)",
+        "topn": "k BIGINT, v BIGINT, created TIMESTAMP_LTZ(3)",
     }.get(
         args.query,
         "k BIGINT, window_start TIMESTAMP(3), window_end TIMESTAMP(3), cnt BIGINT, total BIGINT, "

@@ -43,6 +43,7 @@ from planner.logical import (
     Calc,
     Collect,
     Correlate,
+    Expand,
     Join,
     LogicalNode,
     LookupJoin,
@@ -145,6 +146,14 @@ class _Analysis:
                 if used:
                     out[name] = inner[used[0]]
             return out
+        if isinstance(node, Expand):  # the grouping sets' copies of each row
+            inner = self.walk(node.input)
+            return {
+                name: inner[used[0]]
+                for row in node.projections
+                for name, e in row
+                if (used := [c for c in sorted(_columns(e)) if c in inner])
+            }
         if isinstance(node, WatermarkAssigner):
             inner = self.walk(node.input)
             why = _uses_tainted([node.expr], inner)

@@ -18,6 +18,7 @@ from planner.physical import (
     CollectSpec,
     CorrelateSpec,
     Edge,
+    ExpandSpec,
     GroupAggregateSpec,
     IntervalJoinSpec,
     JoinSpec,
@@ -27,7 +28,9 @@ from planner.physical import (
     Partitioning,
     PhysicalPlan,
     RankSpec,
+    ReplicateSpec,
     SinkSpec,
+    SortSpec,
     SourceSpec,
     TemporalJoinSpec,
     UnionSpec,
@@ -104,6 +107,30 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         ) + "]")  # fmt: skip
         if spec.condition:
             attrs.append(f"where=[{spec.condition}]")
+    elif isinstance(spec, ExpandSpec):
+        name = "Expand"
+        attrs.append("projects=[" + ", ".join(
+            "{" + ", ".join(sql if sql == f'"{n}"' else f"{sql} AS {n}" for n, sql in row) + "}"
+            for row in spec.projections
+        ) + "]")  # fmt: skip
+    elif isinstance(spec, SortSpec):
+        name = node.name
+        if spec.order:
+            attrs.append(f"orderBy=[{', '.join(f.sql() for f in spec.order)}]")
+        if spec.offset or spec.fetch is not None:
+            fetch = "unlimited" if spec.fetch is None else spec.fetch
+            attrs.append(f"offset=[{spec.offset}], fetch=[{fetch}]")
+        attrs.append(f"mode=[{spec.mode}]")
+        kept = {
+            "batch": "every row until the input ends",
+            "rank": "the top rows" if _insert_only_input(node, plan) else "every row",
+            "temporal": "rows until the watermark passes them",
+        }.get(spec.mode)
+        if kept:
+            attrs.append(f"state=[{kept}]")
+    elif isinstance(spec, ReplicateSpec):
+        name = "ReplicateRows"
+        attrs.append(f"times=[{spec.count}], fields=[{', '.join(f.name for f in node.schema)}]")
     elif isinstance(spec, WatermarkSpec):
         name = "WatermarkAssigner"
         attrs.append(f"rowtime=[{spec.rowtime}]")
@@ -231,6 +258,10 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
     attrs.append(f"changelogMode=[{_CHANGELOG[node.changelog]}]")
     attrs.append(f"parallelism=[{node.parallelism}]")
     return f"{name}({', '.join(attrs)})"
+
+
+def _insert_only_input(node: Node, plan: PhysicalPlan) -> bool:
+    return plan.node(node.inputs[0].source).changelog == ChangelogMode.INSERT_ONLY
 
 
 def _column(node: Node, name: str) -> str:

@@ -58,6 +58,8 @@ SCALARS: dict[str, DataType | str] = {
 """Scalar functions: Flink's name -> its result type (or :data:`ARG` / :data:`COMMON`)."""
 
 AGGREGATES = ("COUNT", "SUM", "MIN", "MAX", "AVG")
+GROUPING = ("GROUPING", "GROUPING_ID")
+"""Which grouping set a row of GROUPING SETS, ROLLUP or CUBE belongs to (BIGINT)."""
 WINDOWS = ("TUMBLE", "HOP", "CUMULATE", "SESSION", "DESCRIPTOR", "TUMBLE_START", "TUMBLE_END",
            "TUMBLE_ROWTIME", "TUMBLE_PROCTIME", "HOP_START", "HOP_END", "HOP_ROWTIME",
            "SESSION_START", "SESSION_END", "SESSION_ROWTIME")  # fmt: skip
@@ -98,4 +100,6 @@ SQLGLOT_NAMES = {
 STRUCTURAL = frozenset({"ARRAY", "STRUCT", "ROW", "MAP", "VAR_MAP", "CURRENT_DATE", "STRUCT_EXTRACT"})
 """Constructors and accessors sqlglot parses as functions: allowed, typed elsewhere."""
 
-FUNCTIONS: frozenset[str] = frozenset(SCALARS) | frozenset(AGGREGATES) | frozenset(WINDOWS)
+FUNCTIONS: frozenset[str] = (
+    frozenset(SCALARS) | frozenset(AGGREGATES) | frozenset(GROUPING) | frozenset(WINDOWS)
+)

@@ -96,6 +96,63 @@ class WindowAssign(LogicalNode):
 
 
 @dataclass(frozen=True)
+class Expand(LogicalNode):
+    """Each input row once per projection list (Flink's Expand, below the aggregation of
+    GROUPING SETS): every list gives the same columns; a set's rows carry NULL for the keys
+    it leaves out and the set's number in ``$e``. Row kinds pass through."""
+
+    input: LogicalNode
+    projections: tuple[tuple[tuple[str, exp.Expr], ...], ...]
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Replicate(LogicalNode):
+    """Each input row as many times as its column ``count`` says (Flink's REPLICATE_ROWS
+    table function, behind INTERSECT ALL and EXCEPT ALL), with its row kind, and without
+    that column."""
+
+    input: LogicalNode
+    count: str
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: str  # a field of the Sort's input
+    descending: bool = False
+    nulls_first: bool = True  # Flink's default: NULL is the smallest value
+
+
+@dataclass(frozen=True)
+class Sort(LogicalNode):
+    """ORDER BY / LIMIT / OFFSET / FETCH: the input's rows in ``order``, ``offset`` of them
+    skipped and at most ``fetch`` kept. What that means on a stream (a Top-N, a sort by
+    the watermark, the first rows) is the physical planner's choice, by the runtime mode."""
+
+    input: LogicalNode
+    order: tuple[SortKey, ...]
+    offset: int = 0
+    fetch: int | None = None
+    line: int | None = None  # where ORDER BY / LIMIT was written
+    col: int | None = None
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+    @property
+    def updating(self) -> bool:  # a Top-N's rows leave it when better ones come
+        return self.input.updating or (bool(self.order) and self.fetch is not None)
+
+
+@dataclass(frozen=True)
 class LogicalAgg:
     name: str
     func: str  # count, count_star, sum, min, max, avg

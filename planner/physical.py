@@ -103,6 +103,63 @@ class CalcSpec:
 
 
 @dataclass(frozen=True)
+class ExpandSpec:
+    """Each input row once per projection list (GROUPING SETS): ``SELECT <list 1> FROM input
+    UNION ALL SELECT <list 2> ...``; every list gives the same output columns."""
+
+    projections: tuple[tuple[tuple[str, str], ...], ...]
+    kind: str = "expand"
+
+
+@dataclass(frozen=True)
+class ReplicateSpec:
+    """Each input row ``count`` times (a column of the input, not passed on), in order and
+    with its row kind: REPLICATE_ROWS behind INTERSECT ALL and EXCEPT ALL."""
+
+    count: str
+    kind: str = "replicate"
+
+
+@dataclass(frozen=True)
+class SortField:
+    column: str
+    descending: bool = False
+    nulls_first: bool = True
+
+    def sql(self) -> str:
+        quoted = '"' + self.column.replace('"', '""') + '"'
+        direction = " DESC" if self.descending else ""
+        return f"{quoted}{direction} NULLS {'FIRST' if self.nulls_first else 'LAST'}"
+
+
+@dataclass(frozen=True)
+class SortSpec:
+    """ORDER BY / LIMIT / OFFSET: the rows in ``order``, ``offset`` skipped, at most
+    ``fetch`` kept. Output columns are the input's. How, by ``mode``:
+
+    - "batch" (batch runtime mode): every row is kept (a changelog applied: +I/+U add a
+      row, -U/-D take one away) and the final rows, sorted and cut, are emitted as +I
+      when the input ends. With no order and no limit it only makes an updating result
+      final (insert-only), as Flink's batch mode gives it;
+    - "rank" (ORDER BY .. LIMIT on a stream, a Top-N without rank number): after each
+      batch, the rows that left the result are deleted (-D), then the ones that entered
+      are inserted (+I);
+    - "temporal" (ORDER BY a rowtime attribute first, ascending): rows wait until the
+      watermark passes ``time_column``, then go out in order; rows behind the watermark
+      on arrival are late, dropped and counted;
+    - "first" (LIMIT without ORDER BY over an insert-only stream, or ORDER BY a
+      processing-time attribute): rows in arrival order, ``offset`` skipped, ``fetch``
+      kept."""
+
+    order: tuple[SortField, ...]
+    offset: int = 0
+    fetch: int | None = None
+    mode: str = "batch"
+    time_column: str | None = None
+    kind: str = "sort"
+
+
+@dataclass(frozen=True)
 class WatermarkSpec:
     """Assigns watermarks: each row's watermark candidate is ``expr`` (DuckDB SQL, a
     timestamp); the operator emits the running maximum as the watermark."""
@@ -449,6 +506,9 @@ class CollectSpec:
 OperatorSpec = (
     SourceSpec
     | CalcSpec
+    | ExpandSpec
+    | ReplicateSpec
+    | SortSpec
     | WatermarkSpec
     | WindowAssignSpec
     | WindowAggregateSpec
@@ -486,7 +546,8 @@ class Node:
     @property
     def stateful(self) -> bool:
         joins = ("join", "interval_join", "window_join", "temporal_join")
-        kinds = ("window_aggregate", "group_aggregate", "rank", "over_aggregate", "window_rank", *joins)
+        ranks = ("rank", "window_rank", "sort")
+        kinds = ("window_aggregate", "group_aggregate", "over_aggregate", *ranks, *joins)
         return self.spec.kind in kinds
 
 

@@ -18,6 +18,7 @@ from catalog.config import (
     CHECKPOINTING_MODE,
     IDLE_TIMEOUT,
     PARALLELISM,
+    RUNTIME_MODE,
     WATERMARK_INTERVAL,
     checkpointing_enabled,
 )
@@ -38,7 +39,7 @@ from catalog.connectors import (
 from catalog.errors import OptionError
 from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
-from catalog.types import DataType
+from catalog.types import DataType, parse_type
 from planner import codegen
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
@@ -49,13 +50,16 @@ from planner.logical import (
     Calc,
     Collect,
     Correlate,
+    Expand,
     Join,
     LogicalNode,
     LookupJoin,
     OverAggregate,
     Rank,
+    Replicate,
     Scan,
     Sink,
+    Sort,
     Union,
     Values,
     WatermarkAssigner,
@@ -67,6 +71,7 @@ from planner.physical import (
     CollectSpec,
     CorrelateSpec,
     Edge,
+    ExpandSpec,
     Field,
     GroupAggregateSpec,
     IntervalJoinSpec,
@@ -76,7 +81,10 @@ from planner.physical import (
     OperatorSpec,
     Partitioning,
     PhysicalPlan,
+    ReplicateSpec,
     SinkSpec,
+    SortField,
+    SortSpec,
     SourceSpec,
     TemporalJoinSpec,
     UnionSpec,
@@ -158,6 +166,7 @@ class PhysicalPlanner:
     def __init__(self, config: Mapping[str, str]) -> None:
         self.config = dict(config)
         self.default_parallelism = _parallelism(config)
+        self.batch = RUNTIME_MODE.get(self.config) == "batch"
         self.nodes: list[Node] = []
         self._memo: dict[int, Node] = {}
         # Subtrees of earlier INSERTs of a statement set, by structure: a later INSERT
@@ -227,13 +236,21 @@ class PhysicalPlanner:
         p = self.default_parallelism
         if "scan.parallelism" in table.options:
             p = parse_int(table.options["scan.parallelism"], "scan.parallelism")
+        bounded = spec.scan_bounded(table.options)
+        if self.batch and not bounded:
+            raise PlanError(
+                f"Querying an unbounded table '{table.name}' in batch mode is not allowed. "
+                "The table source is unbounded.",
+                hint="SET 'execution.runtime-mode' = 'streaming', or bound the source "
+                "(e.g. 'scan.bounded.mode' for Kafka, 'number-of-rows' for datagen)",
+            )
         source = SourceSpec(
             table=table.name,
             connector=spec.name,
             options=dict(table.options),
             columns=_fields(node.fields),
             metadata=dict(node.metadata),
-            bounded=spec.scan_bounded(table.options),
+            bounded=bounded,
             primary_key=tuple(table.schema.primary_key),
         )
         return self._add(
@@ -271,6 +288,78 @@ class PhysicalPlanner:
         projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
         condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
         return self._add_after(child, "Calc", CalcSpec(projections, condition), node.fields)
+
+    def _expand(self, node: Expand) -> Node:
+        child = self._translate(node.input)
+        lookup = node.input.field_type
+        lists = tuple(tuple((n, codegen.to_duckdb(e, lookup)) for n, e in row) for row in node.projections)
+        return self._add_after(child, "Expand", ExpandSpec(lists), node.fields)
+
+    def _replicate(self, node: Replicate) -> Node:
+        child = self._translate(node.input)
+        name = f"ReplicateRows(times=[{node.count}])"
+        return self._add_after(child, name, ReplicateSpec(node.count), node.fields)
+
+    def _sort(self, node: Sort) -> Node:
+        """ORDER BY / LIMIT / OFFSET, one subtask (a global order), as Flink plans it:
+        in batch mode a full sort of the final rows; on a stream a sort by the watermark
+        (a rowtime attribute first, ascending), a Top-N (with LIMIT) or the first rows
+        (LIMIT alone); any other sort of a stream is refused, as Flink refuses it."""
+        child = self._translate(node.input)
+        order = tuple(SortField(k.column, k.descending, k.nulls_first) for k in node.order)
+        updating = child.changelog != ChangelogMode.INSERT_ONLY
+        where = (node.line, node.col)
+        time_column = None
+        if self.batch:
+            mode, changelog = "batch", ChangelogMode.INSERT_ONLY
+        elif node.order and node.fetch is not None:
+            mode, changelog = "rank", ChangelogMode.ALL
+        elif node.order:
+            first = node.input.field(node.order[0].column)
+            if first.time_attribute is None or node.order[0].descending:
+                raise UnsupportedError(
+                    "Sort on a non-time-attribute field is not supported.",
+                    hint="on a stream, ORDER BY a time attribute ascending, or add a LIMIT (a Top-N); "
+                    "SET 'execution.runtime-mode' = 'batch' sorts a bounded input whole",
+                ).with_position(*where)
+            if updating:
+                raise UnsupportedError(
+                    f"ORDER BY {first.name} over an updating input is not supported",
+                    hint="sort an append-only stream, or add a LIMIT (a Top-N)",
+                ).with_position(*where)
+            if node.offset:
+                raise UnsupportedError("OFFSET without LIMIT on a stream").with_position(*where)
+            if first.time_attribute == "rowtime":
+                mode, time_column = "temporal", first.name
+            else:  # processing time: arrival order is its order
+                mode = "first"
+            changelog = ChangelogMode.INSERT_ONLY
+        elif node.fetch is not None:
+            if updating:
+                raise UnsupportedError(
+                    "LIMIT without ORDER BY over an updating input is not supported",
+                    hint="add an ORDER BY (a Top-N)",
+                ).with_position(*where)
+            mode, changelog = "first", ChangelogMode.INSERT_ONLY
+        else:
+            raise UnsupportedError("OFFSET without LIMIT on a stream").with_position(*where)
+        spec = SortSpec(order, node.offset, node.fetch, mode, time_column)
+        edge = self._edge(child, 1)
+        return self._add(_sort_name(spec), spec, (edge,), node.fields, 1, changelog)
+
+    def _final(self, child: Node) -> Node:
+        """In batch mode, an updating result becomes final: its rows are kept, the
+        changelog applied, and only the final rows go on, as insert-only rows (Flink's
+        batch mode has no changelog). Identical rows meet in one subtask (hash by every
+        column), so a retraction finds the row it retracts."""
+        if not self.batch or child.changelog == ChangelogMode.INSERT_ONLY:
+            return child
+        fields = tuple(BoundField(f.name, parse_type(f.type), f.time_attribute) for f in child.schema)
+        keys = tuple(f.name for f in child.schema)
+        spec = SortSpec((), mode="batch")
+        edge = self._edge(child, child.parallelism, keys)
+        p = child.parallelism
+        return self._add(_sort_name(spec), spec, (edge,), fields, p, ChangelogMode.INSERT_ONLY)
 
     def _watermark_assigner(self, node: WatermarkAssigner) -> Node:
         child = self._translate(node.input)
@@ -441,11 +530,11 @@ class PhysicalPlanner:
         )
 
     def _collect(self, node: Collect) -> Node:
-        child = self._translate(node.input)
+        child = self._final(self._translate(node.input))
         return self._add("Collect", CollectSpec(), (self._edge(child, 1),), node.fields, 1, child.changelog)
 
     def _sink(self, node: Sink) -> Node:
-        child = self._translate(node.input)
+        child = self._final(self._translate(node.input))
         table = node.table
         spec, connector_config = _configure(table)
         if not spec.sink:
@@ -547,6 +636,9 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Scan: PhysicalPlanner._scan,
     Values: PhysicalPlanner._values,
     Calc: PhysicalPlanner._calc,
+    Expand: PhysicalPlanner._expand,
+    Replicate: PhysicalPlanner._replicate,
+    Sort: PhysicalPlanner._sort,
     WatermarkAssigner: PhysicalPlanner._watermark_assigner,
     WindowAssign: PhysicalPlanner._window_assign,
     Aggregate: PhysicalPlanner._aggregate,
@@ -559,6 +651,16 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Sink: PhysicalPlanner._sink,
     Collect: PhysicalPlanner._collect,
 }
+
+
+def _sort_name(spec: SortSpec) -> str:
+    """Flink's node names: SortLimit and Limit (Top-N and first rows), TemporalSort, Sort;
+    the batch mode's materialization of an updating result (no order, no limit) is ours."""
+    if spec.mode == "batch":
+        if not spec.order and spec.fetch is None and not spec.offset:
+            return "FinalRows"
+        return "SortLimit" if spec.fetch is not None else ("Sort" if spec.order else "Limit")
+    return {"rank": "SortLimit", "temporal": "TemporalSort"}.get(spec.mode, "Limit")
 
 
 def _join_name(spec: JoinSpec) -> str:

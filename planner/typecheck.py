@@ -191,7 +191,7 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     # ---- aggregates ------------------------------------------------------------------
     if isinstance(node, exp.Filter):
         return _infer(node.this, lookup)
-    if isinstance(node, exp.Count):
+    if isinstance(node, exp.Count | exp.Grouping | exp.GroupingId):
         return BIGINT.with_nullable(False)
     if isinstance(node, exp.Sum):
         arg = _infer(_agg_arg(node), lookup)

@@ -40,13 +40,16 @@ def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
     from runtime.operators.correlate import CorrelateOp
+    from runtime.operators.expand import ExpandOp
     from runtime.operators.group_aggregate import GroupAggregateOp
     from runtime.operators.interval_join import IntervalJoinOp
     from runtime.operators.join import JoinOp
     from runtime.operators.lookup_join import LookupJoinOp
     from runtime.operators.over_aggregate import OverAggregateOp
     from runtime.operators.rank import RankOp
+    from runtime.operators.replicate import ReplicateOp
     from runtime.operators.sink import SinkOp
+    from runtime.operators.sort import SortOp
     from runtime.operators.source import SourceOp
     from runtime.operators.temporal_join import TemporalJoinOp
     from runtime.operators.union import UnionOp
@@ -59,12 +62,14 @@ def operator_class(kind: str) -> type[Operator]:
     classes: dict[str, type[Operator]] = {
         "source": SourceOp,
         "calc": CalcOp,
+        "expand": ExpandOp,
         "watermark": WatermarkOp,
         "window_assign": WindowAssignOp,
         "window_aggregate": WindowAggregateOp,
         "group_aggregate": GroupAggregateOp,
         "union": UnionOp,
         "lookup_join": LookupJoinOp,
+        "replicate": ReplicateOp,
         "join": JoinOp,
         "correlate": CorrelateOp,
         "rank": RankOp,
@@ -73,6 +78,7 @@ def operator_class(kind: str) -> type[Operator]:
         "interval_join": IntervalJoinOp,
         "window_join": WindowJoinOp,
         "temporal_join": TemporalJoinOp,
+        "sort": SortOp,
         "sink": SinkOp,
         "collect": CollectOp,
     }

@@ -5,10 +5,12 @@ aggregation is windowed (a window TVF or a group window) or updating.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlglot import exp
 
 from catalog.types import BIGINT, DataType
+from planner.bind import grouping
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed, position
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
@@ -27,7 +29,28 @@ def is_aggregate(node: exp.Expr) -> bool:
 
 
 class AggregateBinder(WindowBinder):
-    """Binds GROUP BY, DISTINCT and aggregate calls into an Aggregate between two Calcs."""
+    """Binds GROUP BY, DISTINCT and aggregate calls into an Aggregate between two Calcs
+    (with an Expand below the Aggregate for GROUPING SETS, ROLLUP and CUBE)."""
+
+    def _bind_group_by(self, group: exp.Group | None, scope: Scope) -> grouping.GroupingSets:
+        """The bound GROUP BY keys, and its grouping sets if it has any."""
+        if group is None:
+            return grouping.GroupingSets([], None)
+        if not grouping.has_grouping_sets(group):
+            return grouping.GroupingSets([self.bind_expr(g, scope) for g in group.expressions], None)
+        keys: list[exp.Expr] = []
+        index: dict[str, int] = {}
+        sets = []
+        for written in grouping.expand_group_by(list(group.expressions)):
+            members = set()
+            for e in written:
+                bound = self.bind_expr(e, scope)
+                if bound.sql() not in index:
+                    index[bound.sql()] = len(keys)
+                    keys.append(bound)
+                members.add(index[bound.sql()])
+            sets.append(frozenset(members))
+        return grouping.GroupingSets(keys, sets)
 
     def _bind_aggregate(
         self,
@@ -38,6 +61,7 @@ class AggregateBinder(WindowBinder):
         having: exp.Expr | None,
         condition: exp.Expr | None,
         select: exp.Select,
+        sets: list[frozenset[int]] | None = None,
     ) -> LogicalNode:
         window: Window | None = None
         keys_exprs: list[exp.Expr] = []
@@ -67,11 +91,15 @@ class AggregateBinder(WindowBinder):
                     )
         if window is not None and source.updating:
             raise _err(UnsupportedError("a window aggregation over an updating input"), select)
+        if sets is not None:
+            sets = _sets_over(sets, group_exprs, keys_exprs, select)
         if window is not None and window.type == "session":
             partition = getattr(node, "partition_keys", ())
             for p in partition:
                 if not any(isinstance(k, exp.Column) and k.name == p for k in keys_exprs):
                     keys_exprs.append(_ref(p))
+                    if sets is not None:
+                        sets = [s | {len(keys_exprs) - 1} for s in sets]
         # Pre-aggregation calc: WHERE and computed group keys.
         key_names: list[str] = []
         pre_items: list[tuple[str, exp.Expr]] = []
@@ -115,6 +143,16 @@ class AggregateBinder(WindowBinder):
             collect(e)
         if having is not None:
             collect(having)
+        key_index = {text: key_names.index(name) for text, name in key_of.items()}
+        if sets is not None:
+            args = [e for a in aggs for e in (a.arg, a.filter) if e is not None]
+            used = {c.name for e in args for c in e.find_all(exp.Column)}
+            if window is not None:
+                used.add(window.time_column)
+            expanded, key_names, renames = grouping.expand(source, key_names, sets, used)
+            rename = grouping.rename_columns
+            aggs = [replace(a, arg=rename(a.arg, renames), filter=rename(a.filter, renames)) for a in aggs]
+            source = expanded
         agg_node_fields = tuple(source.field(k) for k in key_names)
         if window is not None:
             agg_node_fields = tuple(
@@ -126,6 +164,8 @@ class AggregateBinder(WindowBinder):
 
         def rewrite(e: exp.Expr) -> exp.Expr:
             def visit(n: exp.Expr) -> exp.Expr:
+                if isinstance(n, grouping.GROUPING_FUNCTIONS):
+                    return grouping.grouping_value(n, key_index, sets)
                 text = n.sql()
                 if text in agg_of:
                     return _ref(agg_of[text])
@@ -152,6 +192,33 @@ class AggregateBinder(WindowBinder):
         post_having = rewrite(having) if having is not None else None
         fields = tuple(_output_field(name, e, agg) for name, e in post)
         return Calc(fields, agg, tuple(post), post_having)
+
+
+def _sets_over(
+    sets: list[frozenset[int]], group_exprs: list[exp.Expr], keys: list[exp.Expr], select: exp.Select
+) -> list[frozenset[int]] | None:
+    """The grouping sets as indexes into ``keys``, what is left of the GROUP BY once the
+    window (a group window, or window_start and window_end of a window TVF) is taken out;
+    the window must be grouped by in every set. None when one set groups by every key (a
+    plain GROUP BY)."""
+    position_of = {id(k): i for i, k in enumerate(keys)}
+    result = []
+    for members in sets:
+        windowed = [i for i in range(len(group_exprs)) if id(group_exprs[i]) not in position_of]
+        missing = [group_exprs[i] for i in windowed if i not in members]
+        if missing:
+            raise _err(
+                UnsupportedError(
+                    f"a grouping set without the window ({missing[0].sql(dialect=Flink)})",
+                    hint="group by the window outside the grouping sets: GROUP BY window_start, "
+                    "window_end, GROUPING SETS (...)",
+                ),
+                select,
+            )
+        result.append(frozenset(position_of[id(group_exprs[i])] for i in members if i not in windowed))
+    if len(result) == 1 and result[0] == frozenset(range(len(keys))):
+        return None
+    return result
 
 
 def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> LogicalAgg:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from catalog.errors import CatalogError
-from planner.bind import setops
+from planner.bind import order, setops
 from planner.bind.aggregates import is_aggregate
+from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.over import OverBinder, has_over
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.bind.subqueries import SubqueryJoinBinder
@@ -20,15 +21,29 @@ from planner.typecheck import wider
 class QueryBinder(SubqueryJoinBinder, OverBinder):
     """Binds whole queries: WITH, UNION [ALL], INTERSECT, EXCEPT and SELECT."""
 
+    _depth = 0  # how deep in nested queries (subqueries, views, CTEs) binding is
+
     # ---- queries ---------------------------------------------------------------------
     def bind_query(self, query: exp.Expr, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        self._depth += 1
+        try:
+            return self._bind_query(query, ctes)
+        finally:
+            self._depth -= 1
+
+    def _bind_query(self, query: exp.Expr, ctes: dict[str, exp.Expr]) -> LogicalNode:
         if isinstance(query, exp.Subquery):
-            return self.bind_query(query.this, ctes)
+            return self._bind_query(query.this, ctes)
         with_ = query.args.get("with_") or query.args.get("with")
         if with_ is not None:
             ctes = dict(ctes)
             for cte in with_.expressions:
                 ctes[cte.alias_or_name.lower()] = cte.this
+        query, clauses = order.split_modifiers(query)
+        if set(clauses) == {"order"} and self._depth > 1:
+            clauses = {}  # an ORDER BY without LIMIT in a subquery or view orders nothing (Calcite)
+        if clauses:
+            return order.bind_ordered(lambda q: self.bind_query(q, ctes), query, clauses)
         if isinstance(query, exp.SetOperation):
             return self._bind_set_operation(query, ctes)
         if isinstance(query, exp.Select):
@@ -40,10 +55,6 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         distinct = bool(query.args.get("distinct"))
         if not isinstance(query, exp.Union | exp.Intersect | exp.Except):
             raise _err(UnsupportedError(f"{kind} is not supported"), query)
-        if not distinct and not isinstance(query, exp.Union):
-            raise _err(
-                UnsupportedError(f"{kind} ALL is not supported yet", hint=f"{kind} (distinct) is"), query
-            )
         left = self.bind_query(query.left, ctes)
         right = self.bind_query(query.right, ctes)
         name = f"{kind} ALL" if not distinct else kind
@@ -76,14 +87,13 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
                 child = Calc(fields, child, projections)
             children.append(child)
         if not isinstance(query, exp.Union):
-            return setops.intersect_or_except(fields, children[0], children[1], query)
+            return setops.intersect_or_except(fields, children[0], children[1], query, all_=not distinct)
         union = Union(fields, tuple(children))
         return setops.distinct_rows(union, query) if distinct else union
 
     # ---- SELECT ----------------------------------------------------------------------
     def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> LogicalNode:
-        for arg, name in (("order", "ORDER BY"), ("limit", "LIMIT"), ("offset", "OFFSET"),
-                          ("qualify", "QUALIFY")):  # fmt: skip
+        for arg, name in (("qualify", "QUALIFY"),):
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
         node, scope = self._bind_from(select, ctes)
@@ -105,7 +115,9 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         group = select.args.get("group")
         having = select.args.get("having")
         node, condition = self._rank_filter(node, condition, items, select, scope)
-        has_aggs = any(is_aggregate(n) for _, e in items for n in e.walk())
+        has_aggs = any(
+            is_aggregate(n) or isinstance(n, GROUPING_FUNCTIONS) for _, e in items for n in e.walk()
+        )
         if select.args.get("distinct") and not group and not has_aggs:
             group_exprs = [e for _, e in items]
             return self._bind_aggregate(node, scope, items, group_exprs, None, condition, select)
@@ -114,9 +126,11 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
                 raise _err(PlanError("HAVING needs GROUP BY or an aggregate"), having)
             fields = tuple(_output_field(name, e, node) for name, e in items)
             return Calc(fields, node, tuple(items), condition)
-        group_exprs = [self.bind_expr(g, scope) for g in (group.expressions if group else [])]
+        grouped = self._bind_group_by(group, scope)
         having_expr = self.bind_expr(having.this, scope) if having is not None else None
-        return self._bind_aggregate(node, scope, items, group_exprs, having_expr, condition, select)
+        return self._bind_aggregate(
+            node, scope, items, grouped.keys, having_expr, condition, select, grouped.sets
+        )
 
     def _select_items(self, select: exp.Select, scope: Scope) -> list[tuple[str, exp.Expr]]:
         items: list[tuple[str, exp.Expr]] = []

@@ -1,4 +1,4 @@
-"""UNION, INTERSECT and EXCEPT (distinct) as Flink plans them: aggregations over UNION ALL.
+"""UNION, INTERSECT and EXCEPT as Flink plans them: aggregations over UNION ALL.
 
 - ``UNION``: a GROUP BY over every column of the UNION ALL (no aggregate), so a row is
   emitted once, when first seen; over an updating input it is retracted (-D) when its
@@ -7,8 +7,12 @@
   side, the UNION ALL is grouped by every column with a count per side, and a filter
   keeps the rows both sides have (INTERSECT) or only the left one has (EXCEPT).
 
-The results are updating (a GroupAggregate's changelog), as in Flink. ``INTERSECT ALL``
-and ``EXCEPT ALL`` (Flink replicates rows with a table function) are refused.
+- ``INTERSECT ALL`` / ``EXCEPT ALL``: the same counts, then each row replicated
+  ``LEAST(left, right)`` times (INTERSECT ALL) or ``left - right`` times (EXCEPT ALL), as
+  Flink's RewriteIntersectAllRule and RewriteMinusAllRule do with REPLICATE_ROWS.
+
+The results are updating (a GroupAggregate's changelog), as in Flink: when a row's count
+changes, all its old copies are retracted (-U) and all its new ones inserted (+U).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from sqlglot import exp
 from catalog.types import BIGINT, INT
 from planner.bind.scope import _err, _ref
 from planner.errors import UnsupportedError
-from planner.logical import Aggregate, BoundField, Calc, LogicalAgg, LogicalNode, Union
+from planner.logical import Aggregate, BoundField, Calc, LogicalAgg, LogicalNode, Replicate, Union
 
 SIDE = "$side"
+TIMES = "$times"
 
 
 def distinct_rows(union: LogicalNode, query: exp.Expr) -> LogicalNode:
@@ -30,9 +35,9 @@ def distinct_rows(union: LogicalNode, query: exp.Expr) -> LogicalNode:
 
 
 def intersect_or_except(
-    fields: tuple[BoundField, ...], left: LogicalNode, right: LogicalNode, query: exp.Expr
+    fields: tuple[BoundField, ...], left: LogicalNode, right: LogicalNode, query: exp.Expr, all_: bool = False
 ) -> LogicalNode:
-    """``INTERSECT`` / ``EXCEPT`` (distinct) of two inputs already of the types ``fields``."""
+    """``INTERSECT [ALL]`` / ``EXCEPT [ALL]`` of two inputs already of the types ``fields``."""
     side = BoundField(SIDE, INT.with_nullable(False))
     same = tuple((f.name, _ref(f.name)) for f in fields)
     tagged = tuple(
@@ -48,10 +53,25 @@ def intersect_or_except(
     )
     agg_fields = (*_plain(fields), BoundField("$left", count), BoundField("$right", count))
     agg = Aggregate(agg_fields, union, keys, aggs)
-    right_has = exp.GT if isinstance(query, exp.Intersect) else exp.EQ
+    zero = exp.Literal.number(0)
+    intersect = isinstance(query, exp.Intersect)
+    if all_:
+        times = (
+            exp.Least(this=_ref("$left"), expressions=[_ref("$right")])
+            if intersect
+            else exp.Sub(this=_ref("$left"), expression=_ref("$right"))
+        )
+        condition: exp.Expr = (
+            exp.and_(*(exp.GT(this=_ref(side), expression=zero) for side in ("$left", "$right")))
+            if intersect
+            else exp.GT(this=_ref("$left"), expression=_ref("$right"))
+        )
+        counted = Calc((*_plain(fields), BoundField(TIMES, count)), agg, (*same, (TIMES, times)), condition)
+        return Replicate(_plain(fields), counted, TIMES)
+    right_has = exp.GT if intersect else exp.EQ
     condition = exp.and_(
-        exp.GT(this=_ref("$left"), expression=exp.Literal.number(0)),
-        right_has(this=_ref("$right"), expression=exp.Literal.number(0)),
+        exp.GT(this=_ref("$left"), expression=zero),
+        right_has(this=_ref("$right"), expression=zero),
     )
     return Calc(_plain(fields), agg, same, condition)
 

@@ -124,3 +124,40 @@ def test_window_tvf_without_aggregation_adds_window_columns(session: sqlstream.S
         ("D", t("08:00"), t("08:10"), datetime.fromisoformat("2020-04-15 08:09:59.999")),
         ("F", t("08:10"), t("08:20"), datetime.fromisoformat("2020-04-15 08:19:59.999")),
     ]
+
+
+GROUPED_BY_SUPPLIER = [
+    (t("08:00"), t("08:10"), None, Decimal("11.00")),
+    (t("08:00"), t("08:10"), "supplier1", Decimal("6.00")),
+    (t("08:00"), t("08:10"), "supplier2", Decimal("5.00")),
+    (t("08:10"), t("08:20"), None, Decimal("10.00")),
+    (t("08:10"), t("08:20"), "supplier1", Decimal("1.00")),
+    (t("08:10"), t("08:20"), "supplier2", Decimal("9.00")),
+]
+
+
+@pytest.mark.parametrize("grouping", ["GROUPING SETS ((supplier_id), ())", "ROLLUP (supplier_id)"])
+def test_grouping_sets_and_rollup(session: sqlstream.Session, grouping: str) -> None:
+    assert rows(
+        session,
+        "SELECT window_start, window_end, supplier_id, SUM(price) AS total_price "
+        "FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '10' MINUTES)) "
+        f"GROUP BY window_start, window_end, {grouping}",
+    ) == GROUPED_BY_SUPPLIER
+
+
+def test_cube(session: sqlstream.Session) -> None:
+    got = rows(
+        session,
+        "SELECT window_start, supplier_id, item, SUM(price) AS total_price "
+        "FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '10' MINUTES)) "
+        "GROUP BY window_start, window_end, CUBE (supplier_id, item)",
+    )
+    first = [(s, i, p) for ws, s, i, p in got if ws == t("08:00")]
+    assert sorted(first, key=str) == sorted([
+        ("supplier1", "C", Decimal("4.00")), ("supplier1", "A", Decimal("2.00")),
+        ("supplier2", "D", Decimal("5.00")), ("supplier1", None, Decimal("6.00")),
+        ("supplier2", None, Decimal("5.00")), (None, "C", Decimal("4.00")), (None, "A", Decimal("2.00")),
+        (None, "D", Decimal("5.00")), (None, None, Decimal("11.00")),
+    ], key=str)  # fmt: skip
+    assert len(got) == 18

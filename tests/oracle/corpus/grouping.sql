@@ -1,0 +1,22 @@
+-- GROUPING SETS, ROLLUP and CUBE with GROUPING()/GROUPING_ID(), INTERSECT ALL / EXCEPT ALL
+-- and ORDER BY / LIMIT / OFFSET / FETCH over grp(id, k STRING, i INT, b BIGINT,
+-- d DECIMAL(10, 2), f DOUBLE, s STRING): group 'a' has a NULL row and a duplicate, one row
+-- has a NULL key (which must stay apart from the NULL of a rolled-up key).
+SELECT k, s, COUNT(*) AS n, SUM(i) AS si, GROUPING(k) AS g, GROUPING_ID(k, s) AS gi FROM grp GROUP BY GROUPING SETS ((k, s), (k), ())
+SELECT k, COUNT(*) AS n, GROUPING(k) AS g FROM grp GROUP BY ROLLUP (k)
+SELECT k, s, MAX(b) AS m, GROUPING(s, k) AS g FROM grp GROUP BY CUBE (k, s)
+SELECT k, i, SUM(i) AS si, COUNT(DISTINCT s) AS ds FROM grp GROUP BY ROLLUP (k, i)
+SELECT k, COUNT(*) AS n FROM grp GROUP BY k, GROUPING SETS ((s), ())
+SELECT k, COUNT(*) AS n FROM grp GROUP BY GROUPING SETS ((k), (k), ())
+SELECT k, COUNT(*) AS n FROM grp GROUP BY ROLLUP (k) HAVING GROUPING(k) = 1 OR COUNT(*) > 1
+SELECT k, s FROM grp INTERSECT ALL SELECT k, s FROM grp WHERE id <> 4
+SELECT k, s FROM grp EXCEPT ALL SELECT k, s FROM grp WHERE id > 2
+SELECT k FROM grp EXCEPT ALL SELECT k FROM grp WHERE id = 1
+SELECT id, i FROM grp ORDER BY i DESC NULLS LAST, id LIMIT 3
+SELECT id, k FROM grp ORDER BY k, id OFFSET 2 ROWS FETCH NEXT 3 ROWS ONLY
+SELECT id FROM grp ORDER BY b DESC, id LIMIT 2 OFFSET 1
+-- mode: streaming
+SELECT k, COUNT(*) AS n, GROUPING(k) AS g FROM grp GROUP BY ROLLUP (k)
+SELECT k, s FROM grp INTERSECT ALL SELECT k, s FROM grp WHERE id <> 4
+SELECT k, s FROM grp EXCEPT ALL SELECT k, s FROM grp WHERE id > 2
+SELECT id, i FROM grp ORDER BY i DESC NULLS LAST, id LIMIT 3
