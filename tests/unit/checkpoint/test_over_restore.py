@@ -43,7 +43,9 @@ EXPECTED = {
 @pytest.mark.parametrize(("before", "after"), [(2, 1), (1, 2)])
 def test_resumes_from_a_checkpoint_exactly(tmp_path: Path, query: str, before: int, after: int) -> None:
     out = tmp_path / "out"
-    run_until_checkpoint(tmp_path, before, out, script=ddl(out, 600), query=query, checkpoints=2)
+    # 100 ms checkpoints, 600 rows (6 s of event time) a second: by the eighth, windows
+    # and frames have closed behind the 1 s watermark and their rows are committed
+    run_until_checkpoint(tmp_path, before, out, script=ddl(out, 600), query=query, checkpoints=8)
     expected = collections.Counter(
         tuple(row) for row in duckdb.sql(EXPECTED[query].format(r=f"range(1, {ROWS + 1}) r(id)")).fetchall()
     )
