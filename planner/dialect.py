@@ -25,6 +25,7 @@ from sqlglot.parsers.spark import SparkParser
 from sqlglot.tokens import TokenType
 
 from planner.expressions import (
+    DateFormat,
     WINDOW_KINDS,
     AlterTableOptions,
     AlterTableResetOptions,
@@ -88,6 +89,7 @@ class FlinkParser(SparkParser):
             if len(args) == 1
             else SparkParser.FUNCTIONS["TO_TIMESTAMP"](args, dialect)
         ),
+        "DATE_FORMAT": lambda args: DateFormat(this=seq_get(args, 0), format=seq_get(args, 1)),
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),

@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from catalog.types import INT
+from catalog.types import INT, DataType
+from planner.dateformat import date_format
 from planner.errors import UnsupportedError
 from planner.numeric import template, wrap_sql
 
@@ -236,6 +237,24 @@ def _str_to_time(n: exp.Expr) -> exp.Expr:
     return template(
         "date_trunc('millisecond', try_strptime({s}, {f}))", s=n.this, f=exp.Literal.string(pattern)
     )
+
+
+def date_format_call(n: exp.Expr, source: DataType) -> exp.Expr:
+    """DATE_FORMAT(x, pattern): a TIMESTAMP_LTZ in the session's zone; a STRING read as
+    'yyyy-MM-dd HH:mm:ss' by a prefix (SimpleDateFormat.parse: the rest is ignored), and
+    NULL when it does not start so (DateTimeUtils.formatTimestampString)."""
+    fmt = n.args.get("format")
+    if fmt is None or not fmt.is_string:
+        raise UnsupportedError("DATE_FORMAT with a pattern that is not a constant")
+    if source.is_string:
+        stamp = template(
+            "TRY_CAST(regexp_extract({s}, '^(\\d{{1,4}}-\\d{{1,2}}-\\d{{1,2}} "
+            "\\d{{1,2}}:\\d{{1,2}}:\\d{{1,2}})', 1) AS TIMESTAMP)",
+            s=n.this,
+        )
+    else:
+        stamp = template("CAST({x} AS TIMESTAMP)", x=n.this)
+    return date_format(stamp, fmt.name)
 
 
 def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:

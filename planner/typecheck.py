@@ -14,6 +14,8 @@ from sqlglot import exp
 from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
 from planner.dialect import Flink
 from planner.errors import PlanError
+from planner.dateformat import parse_pattern
+from planner.expressions import DateFormat
 from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
 from planner.udf import user_function
 
@@ -273,11 +275,15 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                         f"cannot apply '||' to {t.with_nullable(True).sql()}: it concatenates strings",
                         hint="CAST the operand AS STRING",
                     )
-        elif isinstance(sub, exp.TimeToStr) and _infer(_unwrapped(sub.this), lookup).name == "DATE":
-            raise PlanError(
-                "DATE_FORMAT takes a TIMESTAMP or a STRING, not a DATE",
-                hint="CAST the date AS TIMESTAMP(3)",
-            )
+        elif isinstance(sub, DateFormat):
+            if _infer(sub.this, lookup).name == "DATE":
+                raise PlanError(
+                    "DATE_FORMAT takes a TIMESTAMP or a STRING, not a DATE",
+                    hint="CAST the date AS TIMESTAMP(3)",
+                )
+            pattern = sub.args.get("format")
+            if pattern is not None and pattern.is_string:
+                parse_pattern(pattern.name)  # refuses a letter we cannot format as Flink does
         elif (
             isinstance(sub, exp.Cast)
             and cast_target(sub).is_numeric
@@ -287,11 +293,6 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "a TIMESTAMP cannot be CAST to a number",
                 hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
             )
-
-
-def _unwrapped(arg: exp.Expr) -> exp.Expr:
-    """DATE_FORMAT's argument as written (sqlglot wraps it in a TimeStrToTime)."""
-    return arg.this if isinstance(arg, exp.TimeStrToTime) else arg
 
 
 def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
