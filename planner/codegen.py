@@ -16,6 +16,7 @@ from catalog.errors import did_you_mean
 from catalog.types import DataType
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
+from planner.expressions import DateFormat
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.numeric import (
     BITS,
@@ -26,7 +27,6 @@ from planner.numeric import (
     wide,
     wrap_sql,
 )
-from planner.expressions import DateFormat
 from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
 from planner.typecheck import Lookup, cast_target, function_name, infer
 from planner.udf import user_function

@@ -25,10 +25,10 @@ from sqlglot.parsers.spark import SparkParser
 from sqlglot.tokens import TokenType
 
 from planner.expressions import (
-    DateFormat,
     WINDOW_KINDS,
     AlterTableOptions,
     AlterTableResetOptions,
+    DateFormat,
     Descriptor,
     MetadataColumnConstraint,
     WindowTVF,

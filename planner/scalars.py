@@ -139,9 +139,7 @@ def _pad(n: exp.Expr) -> exp.Expr:
 def _left_right(n: exp.Expr) -> exp.Expr:
     """LEFT/RIGHT with a negative length give '' (DuckDB counts from the other end)."""
     name = "left" if isinstance(n, exp.Left) else "right"
-    return template(
-        "CASE WHEN {n} < 0 THEN '' ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression
-    )
+    return template("CASE WHEN {n} < 0 THEN '' ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression)
 
 
 def _ascii(n: exp.Expr) -> exp.Expr:
@@ -186,7 +184,8 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
     pattern = fmt.name.replace("strict", "") if fmt is not None and fmt.is_string else None
     if fmt is None or pattern == "%Y-%m-%d %H:%M:%S":
         parsed = template(
-            "try_strptime(regexp_extract({s}, '" + _DEFAULT_TIMESTAMP.replace("{", "{{").replace("}", "}}")
+            "try_strptime(regexp_extract({s}, '"
+            + _DEFAULT_TIMESTAMP.replace("{", "{{").replace("}", "}}")
             + "'), '%Y-%m-%d %H:%M:%S')",
             s=n.this,
         )

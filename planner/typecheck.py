@@ -12,9 +12,9 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
+from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError
-from planner.dateformat import parse_pattern
 from planner.expressions import DateFormat
 from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
 from planner.udf import user_function
