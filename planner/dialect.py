@@ -69,6 +69,7 @@ class FlinkParser(SparkParser):
     NO_PAREN_FUNCTIONS = {
         **SparkParser.NO_PAREN_FUNCTIONS,
         TokenType.LOCALTIME: exp.Localtime,
+        TokenType.CURRENT_TIME: exp.CurrentTime,  # Hive's parser drops it
         TokenType.LOCALTIMESTAMP: exp.Localtimestamp,
     }
 

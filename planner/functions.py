@@ -38,7 +38,8 @@ _BIGINT_FUNCS = (
 _INT_FUNCS = ("CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "LOCATE", "INSTR", "ASCII",
               "HASH_CODE", "TIMESTAMPDIFF")  # fmt: skip
 _BOOLEAN_FUNCS = ("REGEXP", "IS_ALPHA", "IS_DIGIT", "JSON_EXISTS", "STARTSWITH", "ENDSWITH")
-_TIMESTAMP_FUNCS = ("TO_TIMESTAMP", "LOCALTIMESTAMP", "CURRENT_TIMESTAMP", "NOW", "TIMESTAMPADD")
+_TIMESTAMP_FUNCS = ("TO_TIMESTAMP", "LOCALTIMESTAMP", "TIMESTAMPADD")
+_LTZ_FUNCS = ("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
 
 SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(_STRING_FUNCS, STRING),
@@ -49,7 +50,9 @@ SCALARS: dict[str, DataType | str] = {
     "SPLIT": DataType("ARRAY", children=(STRING,)),
     "ENCODE": DataType("BYTES"),
     **dict.fromkeys(_TIMESTAMP_FUNCS, TIMESTAMP3),
-    **dict.fromkeys(("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP"), _LTZ),
+    # the clock's instant is a TIMESTAMP_LTZ; LOCALTIMESTAMP and LOCALTIME are local wall time
+    **dict.fromkeys(_LTZ_FUNCS, _LTZ),
+    **dict.fromkeys(("CURRENT_TIME", "LOCALTIME"), DataType("TIME", 0)),
     **dict.fromkeys(("TO_DATE", "CURRENT_DATE"), DATE),
     **dict.fromkeys(("ABS", "FLOOR", "CEIL", "ROUND", "TRUNCATE", "MOD", "SIGN"), ARG),
     **dict.fromkeys(("GREATEST", "LEAST", "NULLIF", "COALESCE", "IF", "CASE"), COMMON),
@@ -91,7 +94,7 @@ SQLGLOT_NAMES = {
     "LOCALTIMESTAMP": "LOCALTIMESTAMP", "TRY_CAST": "TRY_CAST", "STDDEV": "STDDEV_SAMP",
     "ARRAY_SIZE": "CARDINALITY", "TIME_STR_TO_TIME": "TO_TIMESTAMP", "UNIX_TO_TIME": "TO_TIMESTAMP_LTZ",
     "CURRENT_TIMESTAMP": "CURRENT_TIMESTAMP", "ROW_NUMBER": "ROW_NUMBER", "SHA2": "SHA2",
-    "STRUCT_EXTRACT": "STRUCT_EXTRACT", "REGEXP_LIKE": "REGEXP",
+    "CURRENT_TIME": "CURRENT_TIME", "STRUCT_EXTRACT": "STRUCT_EXTRACT", "REGEXP_LIKE": "REGEXP",
 }  # fmt: skip
 """sqlglot's SQL name of a parsed function node -> Flink's name of the function."""
 
