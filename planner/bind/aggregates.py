@@ -36,7 +36,7 @@ class AggregateBinder(WindowBinder):
         window: Window | None = None
         keys_exprs: list[exp.Expr] = []
         for g in group_exprs:
-            legacy = _legacy_window(g, node)
+            legacy = _legacy_window(g, node, self.config)
             if legacy is not None:
                 if window is not None:
                     raise _err(UnsupportedError("more than one group window in GROUP BY"), g)
