@@ -7,6 +7,7 @@ we know nothing better; the binder refuses functions it cannot translate before 
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -284,7 +285,9 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             pattern = sub.args.get("format")
             if pattern is not None and pattern.is_string:
                 parse_pattern(pattern.name)  # refuses a letter we cannot format as Flink does
-        elif (
+        elif isinstance(sub, exp.Cast) and cast_target(sub).name == "DECIMAL":
+            _check_constant_fits(sub)
+        if (
             isinstance(sub, exp.Cast)
             and cast_target(sub).is_numeric
             and _infer(sub.this, lookup).name == "TIMESTAMP"
@@ -293,6 +296,32 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "a TIMESTAMP cannot be CAST to a number",
                 hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
             )
+
+
+def _check_constant_fits(cast: exp.Cast) -> None:
+    """A constant CAST to a DECIMAL too narrow for it: Flink's job fails on its first row
+    (the cast's NULL reaches a NOT NULL column), so it is refused here, before it runs."""
+    value = cast.this
+    negative = isinstance(value, exp.Neg)
+    literal = value.this if negative else value
+    if isinstance(cast, exp.TryCast) and not cast.meta.get("strict"):
+        return  # TRY_CAST's NULL is the answer the user asked for
+    if not isinstance(literal, exp.Literal) or literal.is_string:
+        return
+    target = cast_target(cast)
+    p, s = target.precision or 10, target.scale or 0
+    try:
+        number = decimal.Decimal(literal.name)
+    except decimal.InvalidOperation:
+        return
+    rounded = number.quantize(decimal.Decimal(1).scaleb(-s), rounding=decimal.ROUND_HALF_UP)
+    if abs(rounded) >= decimal.Decimal(10) ** (p - s):
+        shown = f"-{literal.name}" if negative else literal.name
+        raise PlanError(
+            f"{shown} does not fit {target.with_nullable(True).sql()}: it has more than "
+            f"{p - s} digits before the decimal point",
+            hint=f"widen the type, e.g. DECIMAL({len(str(int(abs(number)))) + s}, {s})",
+        )
 
 
 def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
