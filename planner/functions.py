@@ -60,7 +60,8 @@ SCALARS: dict[str, DataType | str] = {
 }
 """Scalar functions: Flink's name -> its result type (or :data:`ARG` / :data:`COMMON`)."""
 
-AGGREGATES = ("COUNT", "SUM", "MIN", "MAX", "AVG")
+AGGREGATES = ("COUNT", "SUM", "MIN", "MAX", "AVG", "STDDEV_POP", "STDDEV_SAMP", "STDDEV", "VAR_POP",
+              "VAR_SAMP", "VARIANCE")  # fmt: skip
 WINDOWS = ("TUMBLE", "HOP", "CUMULATE", "SESSION", "DESCRIPTOR", "TUMBLE_START", "TUMBLE_END",
            "TUMBLE_ROWTIME", "TUMBLE_PROCTIME", "HOP_START", "HOP_END", "HOP_ROWTIME",
            "SESSION_START", "SESSION_END", "SESSION_ROWTIME")  # fmt: skip
@@ -74,7 +75,7 @@ UNSUPPORTED = frozenset({
     "UNHEX", "SHA224", "SHA384", "SHA512", "CARDINALITY",
     "ELEMENT", "ARRAY_CONTAINS", "DATEDIFF", "DATE_ADD", "DATE_SUB",
     # aggregate functions
-    "STDDEV_POP", "STDDEV_SAMP", "STDDEV", "VAR_POP", "VAR_SAMP", "VARIANCE", "LISTAGG",
+    "LISTAGG",
     "FIRST_VALUE", "LAST_VALUE", "COLLECT", "ARRAY_AGG", "COUNT_IF", "BOOL_AND", "BOOL_OR",
     # window (OVER) functions
     "ROW_NUMBER", "RANK", "DENSE_RANK", "PERCENT_RANK", "CUME_DIST", "NTILE", "LAG", "LEAD",

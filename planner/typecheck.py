@@ -201,7 +201,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         if arg.name == "DECIMAL":
             return DataType("DECIMAL", 38, arg.scale)
         return arg.with_nullable(True)
-    if isinstance(node, exp.Avg):
+    if isinstance(node, exp.Avg | _VARIANCES):
+        # Flink reduces the variances to SUM/COUNT arithmetic typed as AVG is typed
         arg = _infer(_agg_arg(node), lookup)
         if arg.name == "DECIMAL":  # Flink's findAvgAggType: a division by DECIMAL(20, 0)
             return _adjust_decimal(38 + 21, (arg.scale or 0) + 21)
@@ -296,6 +297,9 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "a TIMESTAMP cannot be CAST to a number",
                 hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
             )
+
+
+_VARIANCES = exp.Stddev | exp.StddevPop | exp.StddevSamp | exp.Variance | exp.VariancePop
 
 
 def _check_constant_fits(cast: exp.Cast) -> None:

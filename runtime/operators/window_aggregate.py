@@ -62,7 +62,8 @@ class WindowAggregateOp(Operator):
             Slicing(w)  # validates the gap
         self.proctime = w.proctime
         self.clock = WallClock(w.time_zone)  # window times are this zone's wall time
-        self.raw = any(a.distinct for a in spec.aggs)
+        # DISTINCT and the variances need the rows' values: no partial sums then
+        self.raw = any(a.distinct or a.func in A.STATISTICS for a in spec.aggs)
         self.schema = output_schema(self.node.schema, False)
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
@@ -397,7 +398,7 @@ def state_view(spec: WindowAggregateSpec, relation: str) -> str:
     and CUMULATE, which share slices between windows) with its aggregates so far. Used by
     ``sqlstream state``; the operator keeps several partial rows per window until they are
     compacted, and this view merges them the way firing does."""
-    raw = any(a.distinct for a in spec.aggs)
+    raw = any(a.distinct or a.func in A.STATISTICS for a in spec.aggs)
     keys = [q(k) for k in spec.keys]
     aggs = [f"{A.final_expr(i, a, raw)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
     w = spec.window
