@@ -376,8 +376,6 @@ def _anonymous(n: exp.Anonymous) -> exp.Expr:
         )
     if name in ("PROCTIME", "CURRENT_ROW_TIMESTAMP"):
         return exp.func("get_current_timestamp")
-    if name == "HASH_CODE":
-        return exp.func("hash", *args)
     if name == "CHAR_LENGTH" or name == "CHARACTER_LENGTH":
         return exp.func("length", *args)
     if name == "TO_TIMESTAMP_LTZ" and len(args) in (1, 2) and not args[0].is_string:

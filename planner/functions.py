@@ -25,6 +25,7 @@ _STRING_FUNCS = (
     "FROM_UNIXTIME", "INITCAP", "REVERSE", "REPEAT", "MD5", "SHA1", "SHA256", "LEFT", "RIGHT",
     "OVERLAY", "JSON_VALUE", "JSON_QUERY", "JSON_STRING", "UUID", "TO_BASE64", "FROM_BASE64",
     "CHR", "HEX", "BIN", "SHA2", "TRANSLATE", "DECODE", "ARRAY_JOIN", "JSON_OBJECT",
+    "REGEXP_SUBSTR", "ELT", "BTRIM",
 )  # fmt: skip
 _DOUBLE_FUNCS = (
     "SQRT", "LN", "LOG", "LOG10", "LOG2", "EXP", "POWER", "SIN", "COS", "TAN", "ASIN", "ACOS",
@@ -36,7 +37,7 @@ _BIGINT_FUNCS = (
     "DAYOFWEEK", "HOUR", "MINUTE", "SECOND",
 )  # fmt: skip
 _INT_FUNCS = ("CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "LOCATE", "INSTR", "ASCII",
-              "HASH_CODE", "TIMESTAMPDIFF")  # fmt: skip
+              "HASH_CODE", "TIMESTAMPDIFF", "REGEXP_COUNT", "REGEXP_INSTR")  # fmt: skip
 _BOOLEAN_FUNCS = ("REGEXP", "IS_ALPHA", "IS_DIGIT", "JSON_EXISTS", "STARTSWITH", "ENDSWITH")
 _TIMESTAMP_FUNCS = ("TO_TIMESTAMP", "LOCALTIMESTAMP", "TIMESTAMPADD")
 _LTZ_FUNCS = ("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
@@ -47,7 +48,7 @@ SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(_BIGINT_FUNCS, BIGINT),
     **dict.fromkeys(_INT_FUNCS, INT),
     **dict.fromkeys(_BOOLEAN_FUNCS, BOOLEAN),
-    "SPLIT": DataType("ARRAY", children=(STRING,)),
+    **dict.fromkeys(("SPLIT", "REGEXP_EXTRACT_ALL"), DataType("ARRAY", children=(STRING,))),
     "ENCODE": DataType("BYTES"),
     **dict.fromkeys(_TIMESTAMP_FUNCS, TIMESTAMP3),
     # the clock's instant is a TIMESTAMP_LTZ; LOCALTIMESTAMP and LOCALTIME are local wall time
@@ -70,8 +71,7 @@ UNSUPPORTED = frozenset({
     # scalar functions of Flink's list that we cannot compute as Flink does yet
     "JSON_ARRAY", "JSON_OBJECTAGG", "JSON_ARRAYAGG", "TO_TIMESTAMP_TZ",
     "PARSE_URL", "STR_TO_MAP", "IS_DECIMAL", "CONVERT_TZ", "URL_DECODE", "URL_ENCODE",
-    "REGEXP_EXTRACT_ALL", "REGEXP_COUNT", "REGEXP_INSTR", "REGEXP_SUBSTR", "SUBSTRING_INDEX",
-    "ELT", "PRINTF", "TYPEOF", "LEVENSHTEIN", "BTRIM",
+    "SUBSTRING_INDEX", "PRINTF", "TYPEOF", "LEVENSHTEIN",
     "UNHEX", "SHA224", "SHA384", "SHA512", "CARDINALITY",
     "ELEMENT", "ARRAY_CONTAINS", "DATEDIFF", "DATE_ADD", "DATE_SUB",
     # aggregate functions
