@@ -16,6 +16,8 @@ ARG = "ARG"
 """Result rule: the type of the first argument."""
 COMMON = "COMMON"
 """Result rule: the common type of all arguments."""
+ELEMENT = "ELEMENT"
+"""Result rule: the element type of the first argument, an array."""
 
 _LTZ = DataType("TIMESTAMP_LTZ", 3, nullable=False)
 
@@ -37,7 +39,7 @@ _BIGINT_FUNCS = (
     "DAYOFWEEK", "HOUR", "MINUTE", "SECOND",
 )  # fmt: skip
 _INT_FUNCS = ("CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "LOCATE", "INSTR", "ASCII",
-              "HASH_CODE", "TIMESTAMPDIFF", "REGEXP_COUNT", "REGEXP_INSTR")  # fmt: skip
+              "HASH_CODE", "TIMESTAMPDIFF", "REGEXP_COUNT", "REGEXP_INSTR", "CARDINALITY")  # fmt: skip
 _BOOLEAN_FUNCS = ("REGEXP", "IS_ALPHA", "IS_DIGIT", "JSON_EXISTS", "STARTSWITH", "ENDSWITH")
 _TIMESTAMP_FUNCS = ("TO_TIMESTAMP", "LOCALTIMESTAMP", "TIMESTAMPADD")
 _LTZ_FUNCS = ("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
@@ -58,6 +60,7 @@ SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(("ABS", "FLOOR", "CEIL", "ROUND", "TRUNCATE", "MOD", "SIGN"), ARG),
     **dict.fromkeys(("GREATEST", "LEAST", "NULLIF", "COALESCE", "IF", "CASE"), COMMON),
     **dict.fromkeys(("CAST", "TRY_CAST"), ARG),  # typed by their target, see typecheck
+    "ELEMENT": ELEMENT,
 }
 """Scalar functions: Flink's name -> its result type (or :data:`ARG` / :data:`COMMON`)."""
 
@@ -72,8 +75,7 @@ UNSUPPORTED = frozenset({
     "JSON_ARRAY", "JSON_OBJECTAGG", "JSON_ARRAYAGG", "TO_TIMESTAMP_TZ",
     "PARSE_URL", "STR_TO_MAP", "IS_DECIMAL", "CONVERT_TZ", "URL_DECODE", "URL_ENCODE",
     "SUBSTRING_INDEX", "PRINTF", "TYPEOF", "LEVENSHTEIN",
-    "UNHEX", "SHA224", "SHA384", "SHA512", "CARDINALITY",
-    "ELEMENT", "ARRAY_CONTAINS", "DATEDIFF", "DATE_ADD", "DATE_SUB",
+    "UNHEX", "SHA224", "SHA384", "SHA512", "ARRAY_CONTAINS", "DATEDIFF", "DATE_ADD", "DATE_SUB",
     # aggregate functions
     "LISTAGG",
     "FIRST_VALUE", "LAST_VALUE", "COLLECT", "ARRAY_AGG", "COUNT_IF", "BOOL_AND", "BOOL_OR",

@@ -488,6 +488,23 @@ def _hash_code(n: exp.Anonymous) -> exp.Expr:
     )
 
 
+
+def _cardinality(n: exp.Anonymous) -> exp.Expr:
+    """CARDINALITY(array | map): its number of elements or entries."""
+    (value,) = n.expressions
+    return template("CAST(cardinality({x}) AS INTEGER)", x=value)
+
+
+def _element(n: exp.Anonymous) -> exp.Expr:
+    """ELEMENT(array): its one element; NULL for an empty or NULL array; more than one
+    element fails the job, as Flink's does."""
+    (value,) = n.expressions
+    message = exp.Literal.string("ELEMENT: the array has more than one element")
+    return template(
+        "CASE WHEN len({a}) > 1 THEN error({m}) WHEN len({a}) = 1 THEN {a}[1] END", a=value, m=message
+    )
+
+
 REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.RegexpCount: _regexp_count,
     exp.RegexpSubstr: _regexp_substr,
@@ -496,6 +513,8 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.Elt: _elt,
     "BTRIM": _btrim,
     "HASH_CODE": _hash_code,
+    "CARDINALITY": _cardinality,
+    "ELEMENT": _element,
     exp.CurrentTime: _local_time,
     exp.Localtime: _local_time,
     exp.DayOfWeek: _day_of_week,

@@ -17,7 +17,7 @@ from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError
 from planner.expressions import DateFormat
-from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
+from planner.functions import ARG, COMMON, ELEMENT, SCALARS, SQLGLOT_NAMES
 from planner.udf import user_function
 
 Lookup = Callable[[str], DataType]
@@ -191,6 +191,9 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         if base.name == "MAP":
             return base.children[1]
         return STRING
+    if isinstance(node, exp.Array) and node.expressions:  # ARRAY[a, b]: the common type
+        element = _common([_infer(a, lookup) for a in node.expressions])
+        return DataType("ARRAY", children=(element.with_nullable(True),), nullable=False)
     # ---- aggregates ------------------------------------------------------------------
     if isinstance(node, exp.Filter):
         return _infer(node.this, lookup)
@@ -230,6 +233,9 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return _infer(args[0], lookup)
     if rule == COMMON and args:
         return _common([_infer(a, lookup) for a in args])
+    if rule == ELEMENT and args:
+        base = _infer(args[0], lookup)
+        return base.children[0].with_nullable(True) if base.children else STRING
     return STRING
 
 
