@@ -414,8 +414,8 @@ def _json_object(n: exp.Expr) -> exp.Expr:
 
 
 def _local_time(n: exp.Expr) -> exp.Expr:
-    """CURRENT_TIME and LOCALTIME: the session zone's wall time, TIME(0) (DuckDB's
-    CURRENT_TIME is a TIME WITH TIME ZONE)."""
+    """CURRENT_TIME: the session zone's wall time, TIME(0) (DuckDB's CURRENT_TIME is a TIME
+    WITH TIME ZONE)."""
     return template("CAST(CAST(date_trunc('second', get_current_timestamp()) AS TIMESTAMP) AS TIME)")
 
 
@@ -516,7 +516,6 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     "CARDINALITY": _cardinality,
     "ELEMENT": _element,
     exp.CurrentTime: _local_time,
-    exp.Localtime: _local_time,
     exp.DayOfWeek: _day_of_week,
     exp.TimestampDiff: _timestampdiff,
     exp.RegexpExtract: _regexp_extract,
