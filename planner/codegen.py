@@ -16,6 +16,7 @@ from catalog.errors import did_you_mean
 from catalog.types import DataType
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
+from planner.expressions import DateFormat
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.numeric import (
     BITS,
@@ -26,7 +27,7 @@ from planner.numeric import (
     wide,
     wrap_sql,
 )
-from planner.scalars import REWRITES, to_timestamp_ltz
+from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
 from planner.typecheck import Lookup, cast_target, function_name, infer
 from planner.udf import user_function
 
@@ -89,7 +90,7 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
         return _Typing(operands, infer(node, lookup), node.sql(dialect=Flink))
     if isinstance(node, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil) and not node.args.get("to"):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
-    if isinstance(node, exp.TimestampAdd):
+    if isinstance(node, exp.TimestampAdd | DateFormat):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     return None
 
@@ -101,6 +102,8 @@ _SYMBOL = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*"}
 def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     if isinstance(n, exp.Cast):
         return _cast(n, typing.operands[0], typing.result)
+    if isinstance(n, DateFormat):
+        return date_format_call(n, typing.operands[0])
     result = typing.result
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
     if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
@@ -373,8 +376,6 @@ def _anonymous(n: exp.Anonymous) -> exp.Expr:
         )
     if name in ("PROCTIME", "CURRENT_ROW_TIMESTAMP"):
         return exp.func("get_current_timestamp")
-    if name == "HASH_CODE":
-        return exp.func("hash", *args)
     if name == "CHAR_LENGTH" or name == "CHARACTER_LENGTH":
         return exp.func("length", *args)
     if name == "TO_TIMESTAMP_LTZ" and len(args) in (1, 2) and not args[0].is_string:

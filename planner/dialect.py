@@ -28,6 +28,7 @@ from planner.expressions import (
     WINDOW_KINDS,
     AlterTableOptions,
     AlterTableResetOptions,
+    DateFormat,
     Descriptor,
     MetadataColumnConstraint,
     WindowTVF,
@@ -68,6 +69,7 @@ class FlinkParser(SparkParser):
     NO_PAREN_FUNCTIONS = {
         **SparkParser.NO_PAREN_FUNCTIONS,
         TokenType.LOCALTIME: exp.Localtime,
+        TokenType.CURRENT_TIME: exp.CurrentTime,  # Hive's parser drops it
         TokenType.LOCALTIMESTAMP: exp.Localtimestamp,
     }
 
@@ -88,6 +90,7 @@ class FlinkParser(SparkParser):
             if len(args) == 1
             else SparkParser.FUNCTIONS["TO_TIMESTAMP"](args, dialect)
         ),
+        "DATE_FORMAT": lambda args: DateFormat(this=seq_get(args, 0), format=seq_get(args, 1)),
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),

@@ -72,3 +72,12 @@ class AlterTableResetOptions(exp.Expression):
     """``ALTER TABLE t RESET ('k', ...)``: ``expressions`` are string literals."""
 
     arg_types = {"expressions": True}
+
+
+class DateFormat(exp.Expression, exp.Func):
+    """``DATE_FORMAT(ts, 'pattern')`` with the pattern kept as Java wrote it
+    (:mod:`planner.dateformat` reads it; sqlglot's own node would translate it to strftime
+    letter by letter, losing quoted text and the week-based fields)."""
+
+    arg_types = {"this": True, "format": True}
+    _sql_names = ["DATE_FORMAT"]

@@ -16,6 +16,8 @@ ARG = "ARG"
 """Result rule: the type of the first argument."""
 COMMON = "COMMON"
 """Result rule: the common type of all arguments."""
+ELEMENT = "ELEMENT"
+"""Result rule: the element type of the first argument, an array."""
 
 _LTZ = DataType("TIMESTAMP_LTZ", 3, nullable=False)
 
@@ -25,6 +27,7 @@ _STRING_FUNCS = (
     "FROM_UNIXTIME", "INITCAP", "REVERSE", "REPEAT", "MD5", "SHA1", "SHA256", "LEFT", "RIGHT",
     "OVERLAY", "JSON_VALUE", "JSON_QUERY", "JSON_STRING", "UUID", "TO_BASE64", "FROM_BASE64",
     "CHR", "HEX", "BIN", "SHA2", "TRANSLATE", "DECODE", "ARRAY_JOIN", "JSON_OBJECT",
+    "REGEXP_SUBSTR", "ELT", "BTRIM",
 )  # fmt: skip
 _DOUBLE_FUNCS = (
     "SQRT", "LN", "LOG", "LOG10", "LOG2", "EXP", "POWER", "SIN", "COS", "TAN", "ASIN", "ACOS",
@@ -36,9 +39,10 @@ _BIGINT_FUNCS = (
     "DAYOFWEEK", "HOUR", "MINUTE", "SECOND",
 )  # fmt: skip
 _INT_FUNCS = ("CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "LOCATE", "INSTR", "ASCII",
-              "HASH_CODE", "TIMESTAMPDIFF")  # fmt: skip
+              "HASH_CODE", "TIMESTAMPDIFF", "REGEXP_COUNT", "REGEXP_INSTR", "CARDINALITY")  # fmt: skip
 _BOOLEAN_FUNCS = ("REGEXP", "IS_ALPHA", "IS_DIGIT", "JSON_EXISTS", "STARTSWITH", "ENDSWITH")
-_TIMESTAMP_FUNCS = ("TO_TIMESTAMP", "LOCALTIMESTAMP", "CURRENT_TIMESTAMP", "NOW", "TIMESTAMPADD")
+_TIMESTAMP_FUNCS = ("TO_TIMESTAMP", "LOCALTIMESTAMP", "TIMESTAMPADD")
+_LTZ_FUNCS = ("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
 
 SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(_STRING_FUNCS, STRING),
@@ -46,18 +50,22 @@ SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(_BIGINT_FUNCS, BIGINT),
     **dict.fromkeys(_INT_FUNCS, INT),
     **dict.fromkeys(_BOOLEAN_FUNCS, BOOLEAN),
-    "SPLIT": DataType("ARRAY", children=(STRING,)),
+    **dict.fromkeys(("SPLIT", "REGEXP_EXTRACT_ALL"), DataType("ARRAY", children=(STRING,))),
     "ENCODE": DataType("BYTES"),
     **dict.fromkeys(_TIMESTAMP_FUNCS, TIMESTAMP3),
-    **dict.fromkeys(("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP"), _LTZ),
+    # the clock's instant is a TIMESTAMP_LTZ; LOCALTIMESTAMP is local wall time
+    **dict.fromkeys(_LTZ_FUNCS, _LTZ),
+    "CURRENT_TIME": DataType("TIME", 0),
     **dict.fromkeys(("TO_DATE", "CURRENT_DATE"), DATE),
     **dict.fromkeys(("ABS", "FLOOR", "CEIL", "ROUND", "TRUNCATE", "MOD", "SIGN"), ARG),
     **dict.fromkeys(("GREATEST", "LEAST", "NULLIF", "COALESCE", "IF", "CASE"), COMMON),
     **dict.fromkeys(("CAST", "TRY_CAST"), ARG),  # typed by their target, see typecheck
+    "ELEMENT": ELEMENT,
 }
 """Scalar functions: Flink's name -> its result type (or :data:`ARG` / :data:`COMMON`)."""
 
-AGGREGATES = ("COUNT", "SUM", "MIN", "MAX", "AVG")
+# (STDDEV and VARIANCE are read as STDDEV_SAMP and VAR_SAMP: see SQLGLOT_NAMES)
+AGGREGATES = ("COUNT", "SUM", "MIN", "MAX", "AVG", "STDDEV_POP", "STDDEV_SAMP", "VAR_POP", "VAR_SAMP")
 GROUPING = ("GROUPING", "GROUPING_ID")
 """Which grouping set a row of GROUPING SETS, ROLLUP or CUBE belongs to (BIGINT)."""
 WINDOWS = ("TUMBLE", "HOP", "CUMULATE", "SESSION", "DESCRIPTOR", "TUMBLE_START", "TUMBLE_END",
@@ -66,14 +74,13 @@ WINDOWS = ("TUMBLE", "HOP", "CUMULATE", "SESSION", "DESCRIPTOR", "TUMBLE_START",
 
 UNSUPPORTED = frozenset({
     # scalar functions of Flink's list that we cannot compute as Flink does yet
+    "LOCALTIME",  # no oracle case recorded yet
     "JSON_ARRAY", "JSON_OBJECTAGG", "JSON_ARRAYAGG", "TO_TIMESTAMP_TZ",
     "PARSE_URL", "STR_TO_MAP", "IS_DECIMAL", "CONVERT_TZ", "URL_DECODE", "URL_ENCODE",
-    "REGEXP_EXTRACT_ALL", "REGEXP_COUNT", "REGEXP_INSTR", "REGEXP_SUBSTR", "SUBSTRING_INDEX",
-    "ELT", "PRINTF", "TYPEOF", "LEVENSHTEIN", "BTRIM",
-    "UNHEX", "SHA224", "SHA384", "SHA512", "CARDINALITY",
-    "ELEMENT", "ARRAY_CONTAINS", "DATEDIFF", "DATE_ADD", "DATE_SUB",
+    "SUBSTRING_INDEX", "PRINTF", "TYPEOF", "LEVENSHTEIN",
+    "UNHEX", "SHA224", "SHA384", "SHA512", "ARRAY_CONTAINS", "DATEDIFF", "DATE_ADD", "DATE_SUB",
     # aggregate functions
-    "STDDEV_POP", "STDDEV_SAMP", "STDDEV", "VAR_POP", "VAR_SAMP", "VARIANCE", "LISTAGG",
+    "LISTAGG",
     "FIRST_VALUE", "LAST_VALUE", "COLLECT", "ARRAY_AGG", "COUNT_IF", "BOOL_AND", "BOOL_OR",
     # window (OVER) functions
     "ROW_NUMBER", "RANK", "DENSE_RANK", "PERCENT_RANK", "CUME_DIST", "NTILE", "LAG", "LEAD",
@@ -93,7 +100,7 @@ SQLGLOT_NAMES = {
     "LOCALTIMESTAMP": "LOCALTIMESTAMP", "TRY_CAST": "TRY_CAST", "STDDEV": "STDDEV_SAMP",
     "ARRAY_SIZE": "CARDINALITY", "TIME_STR_TO_TIME": "TO_TIMESTAMP", "UNIX_TO_TIME": "TO_TIMESTAMP_LTZ",
     "CURRENT_TIMESTAMP": "CURRENT_TIMESTAMP", "ROW_NUMBER": "ROW_NUMBER", "SHA2": "SHA2",
-    "STRUCT_EXTRACT": "STRUCT_EXTRACT", "REGEXP_LIKE": "REGEXP",
+    "CURRENT_TIME": "CURRENT_TIME", "STRUCT_EXTRACT": "STRUCT_EXTRACT", "REGEXP_LIKE": "REGEXP",
 }  # fmt: skip
 """sqlglot's SQL name of a parsed function node -> Flink's name of the function."""
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from catalog.types import INT
+from catalog.types import INT, DataType
+from planner.dateformat import date_format
 from planner.errors import UnsupportedError
 from planner.numeric import template, wrap_sql
 
@@ -138,9 +139,7 @@ def _pad(n: exp.Expr) -> exp.Expr:
 def _left_right(n: exp.Expr) -> exp.Expr:
     """LEFT/RIGHT with a negative length give '' (DuckDB counts from the other end)."""
     name = "left" if isinstance(n, exp.Left) else "right"
-    return template(
-        "CASE WHEN {n} < 0 THEN '' ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression
-    )
+    return template("CASE WHEN {n} < 0 THEN '' ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression)
 
 
 def _ascii(n: exp.Expr) -> exp.Expr:
@@ -185,7 +184,8 @@ def _unix_timestamp(n: exp.Expr) -> exp.Expr:
     pattern = fmt.name.replace("strict", "") if fmt is not None and fmt.is_string else None
     if fmt is None or pattern == "%Y-%m-%d %H:%M:%S":
         parsed = template(
-            "try_strptime(regexp_extract({s}, '" + _DEFAULT_TIMESTAMP.replace("{", "{{").replace("}", "}}")
+            "try_strptime(regexp_extract({s}, '"
+            + _DEFAULT_TIMESTAMP.replace("{", "{{").replace("}", "}}")
             + "'), '%Y-%m-%d %H:%M:%S')",
             s=n.this,
         )
@@ -236,6 +236,24 @@ def _str_to_time(n: exp.Expr) -> exp.Expr:
     return template(
         "date_trunc('millisecond', try_strptime({s}, {f}))", s=n.this, f=exp.Literal.string(pattern)
     )
+
+
+def date_format_call(n: exp.Expr, source: DataType) -> exp.Expr:
+    """DATE_FORMAT(x, pattern): a TIMESTAMP_LTZ in the session's zone; a STRING read as
+    'yyyy-MM-dd HH:mm:ss' by a prefix (SimpleDateFormat.parse: the rest is ignored), and
+    NULL when it does not start so (DateTimeUtils.formatTimestampString)."""
+    fmt = n.args.get("format")
+    if fmt is None or not fmt.is_string:
+        raise UnsupportedError("DATE_FORMAT with a pattern that is not a constant")
+    if source.is_string:
+        stamp = template(
+            "TRY_CAST(regexp_extract({s}, '^(\\d{{1,4}}-\\d{{1,2}}-\\d{{1,2}} "
+            "\\d{{1,2}}:\\d{{1,2}}:\\d{{1,2}})', 1) AS TIMESTAMP)",
+            s=n.this,
+        )
+    else:
+        stamp = template("CAST({x} AS TIMESTAMP)", x=n.this)
+    return date_format(stamp, fmt.name)
 
 
 def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:
@@ -395,7 +413,109 @@ def _json_object(n: exp.Expr) -> exp.Expr:
     )
 
 
+def _local_time(n: exp.Expr) -> exp.Expr:
+    """CURRENT_TIME: the session zone's wall time, TIME(0) (DuckDB's CURRENT_TIME is a TIME
+    WITH TIME ZONE)."""
+    return template("CAST(CAST(date_trunc('second', get_current_timestamp()) AS TIMESTAMP) AS TIME)")
+
+
+def _regexp_count(n: exp.Expr) -> exp.Expr:
+    """REGEXP_COUNT(s, p): how many times p matches s, one match after the other."""
+    return template("CAST(len(regexp_extract_all({s}, {p})) AS INTEGER)", s=n.this, p=n.expression)
+
+
+def _regexp_substr(n: exp.Expr) -> exp.Expr:
+    """REGEXP_SUBSTR(s, p): the first match, NULL when there is none."""
+    return template(
+        "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}) END", s=n.this, p=n.expression
+    )
+
+
+def _regexp_instr(n: exp.Expr) -> exp.Expr:
+    """REGEXP_INSTR(s, p): where (counting characters from 1) the first match starts, 0 when
+    none: the shortest prefix after which p matches is what precedes the leftmost match."""
+    if not n.expression.is_string:
+        raise UnsupportedError("REGEXP_INSTR with a pattern that is not a constant")
+    prefixed = exp.Literal.string(f"(?s)^(.*?)(?:{n.expression.name})")
+    return template(
+        "CASE WHEN regexp_matches({s}, {q}) THEN CAST(length(regexp_extract({s}, {q}, 1)) + 1 AS INTEGER) "
+        "WHEN {s} IS NOT NULL THEN 0 END",
+        s=n.this,
+        q=prefixed,
+    )
+
+
+def _regexp_extract_all(n: exp.Expr) -> exp.Expr:
+    """REGEXP_EXTRACT_ALL(s, p[, group]): every match's group (1 by default, 0 the match)."""
+    group = n.args.get("group")
+    if group is not None and not group.is_int:
+        raise UnsupportedError("REGEXP_EXTRACT_ALL with a group index that is not a constant")
+    index = int(group.name) if group is not None else 1
+    return template(f"regexp_extract_all({{s}}, {{p}}, {index})", s=n.this, p=n.expression)
+
+
+def _btrim(n: exp.Anonymous) -> exp.Expr:
+    """BTRIM(s[, chars]): both ends trimmed of spaces, or of the given characters."""
+    return exp.func("trim", *n.expressions)
+
+
+def _elt(n: exp.Expr) -> exp.Expr:
+    """ELT(i, e1, e2, ...): the i-th expression; NULL when i is NULL or out of range."""
+    index, values = n.this, n.expressions
+    return exp.Case(
+        this=index,
+        ifs=[exp.If(this=exp.Literal.number(i + 1), true=v) for i, v in enumerate(values)],
+    )
+
+
+_HASH_STEP = (
+    "(a, b) -> CASE WHEN b > 65535 "  # a supplementary character is two UTF-16 units
+    "THEN (a * 961 + (55296 + ((b - 65536) >> 10)) * 31 + (56320 + ((b - 65536) & 1023))) % 4294967296 "
+    "ELSE (a * 31 + b) % 4294967296 END"
+)
+
+
+def _hash_code(n: exp.Anonymous) -> exp.Expr:
+    """HASH_CODE(s): the absolute value (Math.abs: MIN_VALUE stays) of Java's String.hashCode,
+    s[0]*31^(n-1) + ... over UTF-16 units."""
+    (value,) = n.expressions
+    codes = "list_transform(string_split({s}, ''), c -> unicode(c)::BIGINT)"
+    h = f"((list_reduce([0::BIGINT] || {codes}, {_HASH_STEP}) + 2147483648) % 4294967296 - 2147483648)"
+    return template(
+        f"CASE WHEN {{s}} = '' THEN 0 WHEN {h} = -2147483648 THEN -2147483648 "
+        f"ELSE CAST(abs({h}) AS INTEGER) END",
+        s=value,
+    )
+
+
+
+def _cardinality(n: exp.Anonymous) -> exp.Expr:
+    """CARDINALITY(array | map): its number of elements or entries."""
+    (value,) = n.expressions
+    return template("CAST(cardinality({x}) AS INTEGER)", x=value)
+
+
+def _element(n: exp.Anonymous) -> exp.Expr:
+    """ELEMENT(array): its one element; NULL for an empty or NULL array; more than one
+    element fails the job, as Flink's does."""
+    (value,) = n.expressions
+    message = exp.Literal.string("ELEMENT: the array has more than one element")
+    return template(
+        "CASE WHEN len({a}) > 1 THEN error({m}) WHEN len({a}) = 1 THEN {a}[1] END", a=value, m=message
+    )
+
+
 REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
+    exp.RegexpCount: _regexp_count,
+    exp.RegexpSubstr: _regexp_substr,
+    exp.RegexpInstr: _regexp_instr,
+    exp.RegexpExtractAll: _regexp_extract_all,
+    exp.Elt: _elt,
+    "BTRIM": _btrim,
+    "HASH_CODE": _hash_code,
+    "CARDINALITY": _cardinality,
+    "ELEMENT": _element,
+    exp.CurrentTime: _local_time,
     exp.DayOfWeek: _day_of_week,
     exp.TimestampDiff: _timestampdiff,
     exp.RegexpExtract: _regexp_extract,

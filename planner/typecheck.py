@@ -7,14 +7,17 @@ we know nothing better; the binder refuses functions it cannot translate before 
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 
 from sqlglot import exp
 
 from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
+from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError
-from planner.functions import ARG, COMMON, SCALARS, SQLGLOT_NAMES
+from planner.expressions import DateFormat
+from planner.functions import ARG, COMMON, ELEMENT, SCALARS, SQLGLOT_NAMES
 from planner.udf import user_function
 
 Lookup = Callable[[str], DataType]
@@ -188,6 +191,9 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         if base.name == "MAP":
             return base.children[1]
         return STRING
+    if isinstance(node, exp.Array) and node.expressions:  # ARRAY[a, b]: the common type
+        element = _common([_infer(a, lookup) for a in node.expressions])
+        return DataType("ARRAY", children=(element.with_nullable(True),), nullable=False)
     # ---- aggregates ------------------------------------------------------------------
     if isinstance(node, exp.Filter):
         return _infer(node.this, lookup)
@@ -198,7 +204,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         if arg.name == "DECIMAL":
             return DataType("DECIMAL", 38, arg.scale)
         return arg.with_nullable(True)
-    if isinstance(node, exp.Avg):
+    if isinstance(node, exp.Avg | _VARIANCES):
+        # Flink reduces the variances to SUM/COUNT arithmetic typed as AVG is typed
         arg = _infer(_agg_arg(node), lookup)
         if arg.name == "DECIMAL":  # Flink's findAvgAggType: a division by DECIMAL(20, 0)
             return _adjust_decimal(38 + 21, (arg.scale or 0) + 21)
@@ -226,6 +233,9 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return _infer(args[0], lookup)
     if rule == COMMON and args:
         return _common([_infer(a, lookup) for a in args])
+    if rule == ELEMENT and args:
+        base = _infer(args[0], lookup)
+        return base.children[0].with_nullable(True) if base.children else STRING
     return STRING
 
 
@@ -273,12 +283,18 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                         f"cannot apply '||' to {t.with_nullable(True).sql()}: it concatenates strings",
                         hint="CAST the operand AS STRING",
                     )
-        elif isinstance(sub, exp.TimeToStr) and _infer(_unwrapped(sub.this), lookup).name == "DATE":
-            raise PlanError(
-                "DATE_FORMAT takes a TIMESTAMP or a STRING, not a DATE",
-                hint="CAST the date AS TIMESTAMP(3)",
-            )
-        elif (
+        elif isinstance(sub, DateFormat):
+            if _infer(sub.this, lookup).name == "DATE":
+                raise PlanError(
+                    "DATE_FORMAT takes a TIMESTAMP or a STRING, not a DATE",
+                    hint="CAST the date AS TIMESTAMP(3)",
+                )
+            pattern = sub.args.get("format")
+            if pattern is not None and pattern.is_string:
+                parse_pattern(pattern.name)  # refuses a letter we cannot format as Flink does
+        elif isinstance(sub, exp.Cast) and cast_target(sub).name == "DECIMAL":
+            _check_constant_fits(sub)
+        if (
             isinstance(sub, exp.Cast)
             and cast_target(sub).is_numeric
             and _infer(sub.this, lookup).name == "TIMESTAMP"
@@ -289,9 +305,33 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             )
 
 
-def _unwrapped(arg: exp.Expr) -> exp.Expr:
-    """DATE_FORMAT's argument as written (sqlglot wraps it in a TimeStrToTime)."""
-    return arg.this if isinstance(arg, exp.TimeStrToTime) else arg
+_VARIANCES = exp.Stddev | exp.StddevPop | exp.StddevSamp | exp.Variance | exp.VariancePop
+
+
+def _check_constant_fits(cast: exp.Cast) -> None:
+    """A constant CAST to a DECIMAL too narrow for it: Flink's job fails on its first row
+    (the cast's NULL reaches a NOT NULL column), so it is refused here, before it runs."""
+    value = cast.this
+    negative = isinstance(value, exp.Neg)
+    literal = value.this if negative else value
+    if isinstance(cast, exp.TryCast) and not cast.meta.get("strict"):
+        return  # TRY_CAST's NULL is the answer the user asked for
+    if not isinstance(literal, exp.Literal) or literal.is_string:
+        return
+    target = cast_target(cast)
+    p, s = target.precision or 10, target.scale or 0
+    try:
+        number = decimal.Decimal(literal.name)
+    except decimal.InvalidOperation:
+        return
+    rounded = number.quantize(decimal.Decimal(1).scaleb(-s), rounding=decimal.ROUND_HALF_UP)
+    if abs(rounded) >= decimal.Decimal(10) ** (p - s):
+        shown = f"-{literal.name}" if negative else literal.name
+        raise PlanError(
+            f"{shown} does not fit {target.with_nullable(True).sql()}: it has more than "
+            f"{p - s} digits before the decimal point",
+            hint=f"widen the type, e.g. DECIMAL({len(str(int(abs(number)))) + s}, {s})",
+        )
 
 
 def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:

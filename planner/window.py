@@ -22,3 +22,7 @@ class Window:
     offset_ms: int = 0
     gap_ms: int = 0  # session
     proctime: bool = False
+    # A TIMESTAMP_LTZ rowtime's windows are cut in this zone's wall time, as Flink cuts
+    # them in 'table.local-time-zone' (a day window runs local midnight to midnight, a DST
+    # day has 23 or 25 hours), and window_time is a TIMESTAMP_LTZ. '' for a TIMESTAMP.
+    time_zone: str = ""

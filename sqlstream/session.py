@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import planner
 from catalog import Catalog, DuckDBCatalog, TableDef, ViewDef
-from catalog.config import DML_SYNC, PROMETHEUS_HOST, PROMETHEUS_PORT, REST_BIND_ADDRESS, REST_PORT
+from catalog.config import (
+    DML_SYNC,
+    PROMETHEUS_HOST,
+    PROMETHEUS_PORT,
+    REST_BIND_ADDRESS,
+    REST_PORT,
+    RUNTIME_MODE,
+)
 from catalog.errors import CatalogError, SqlStreamError
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
@@ -222,6 +229,9 @@ class Session:
         fields = planner.describe_fields(name, self.catalog)
         pk = obj.schema.primary_key if isinstance(obj, TableDef) else ()
         rows: list[tuple[Any, ...]] = []
+        # A batch query has no event time (Flink plans a view's query without rowtime
+        # attributes; PROCTIME() stays one); a table's declared rowtime stays in its schema.
+        batch_view = not isinstance(obj, TableDef) and RUNTIME_MODE.get(self.config) == "batch"
         for f in fields:
             extras = ""
             if isinstance(obj, TableDef):
@@ -236,7 +246,7 @@ class Session:
             if isinstance(obj, TableDef) and obj.schema.watermark and obj.schema.watermark.column == f.name:
                 watermark = obj.schema.watermark.expr
             type_text = f.type.with_nullable(True).sql()
-            if f.time_attribute:
+            if f.time_attribute and not (batch_view and f.time_attribute == "rowtime"):
                 type_text += f" *{f.time_attribute.upper()}*"
             rows.append(
                 (

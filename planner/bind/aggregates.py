@@ -20,7 +20,16 @@ from planner.typecheck import infer
 from planner.udf import is_aggregate_call, user_function
 from planner.window import WINDOW_COLUMNS, Window
 
-_AGGS = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
+# Variance and standard deviation (STDDEV is STDDEV_SAMP, VARIANCE is VAR_SAMP): their
+# name in the physical plan, which is DuckDB's aggregate of the same meaning.
+STATISTICS: dict[type[exp.Expr], str] = {
+    exp.StddevPop: "stddev_pop",
+    exp.StddevSamp: "stddev_samp",
+    exp.Stddev: "stddev_samp",
+    exp.VariancePop: "var_pop",
+    exp.Variance: "var_samp",
+}
+_AGGS: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, *STATISTICS)
 
 
 def is_aggregate(node: exp.Expr) -> bool:
@@ -66,7 +75,7 @@ class AggregateBinder(WindowBinder):
         window: Window | None = None
         keys_exprs: list[exp.Expr] = []
         for g in group_exprs:
-            legacy = _legacy_window(g, node)
+            legacy = _legacy_window(g, node, self.config)
             if legacy is not None:
                 if window is not None:
                     raise _err(UnsupportedError("more than one group window in GROUP BY"), g)
@@ -245,7 +254,7 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
         if len(arg.expressions) != 1:
             raise _err(UnsupportedError("COUNT(DISTINCT ...) over several columns"), node)
         arg = arg.expressions[0]
-    func = type(node).__name__.lower()
+    func = STATISTICS.get(type(node)) or type(node).__name__.lower()
     if isinstance(node, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
         func, arg = "count_star", None
     result_type = infer(node, lookup)

@@ -5,10 +5,14 @@ the INTERVAL arithmetic both need.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from sqlglot import exp
 
+from catalog.config import LOCAL_TIME_ZONE
 from catalog.errors import CatalogError, did_you_mean
-from catalog.types import TIMESTAMP3
+from catalog.types import TIMESTAMP3, DataType
 from planner.bind.columns import ColumnBinder
 from planner.bind.scope import Scope, _err, position
 from planner.errors import PlanError, UnsupportedError
@@ -60,6 +64,7 @@ class WindowBinder(ColumnBinder):
             offset_ms=_interval_ms(tvf.args.get("offset")),
             gap_ms=_interval_ms(tvf.args.get("gap")),
             proctime=time_field.time_attribute == "proctime",
+            time_zone=window_zone(time_field, self.config),
         )
         _check_window(window, tvf)
         fields = tuple(
@@ -72,13 +77,23 @@ class WindowBinder(ColumnBinder):
         return node, Scope.of(node, {alias} | inner_scope.qualifiers if not alias else {alias})
 
 
+
+
+def window_zone(time_field: BoundField, config: Mapping[str, str]) -> str:
+    """The zone whose wall time cuts windows over a TIMESTAMP_LTZ rowtime (see Window)."""
+    if time_field.time_attribute != "rowtime" or time_field.type.name != "TIMESTAMP_LTZ":
+        return ""
+    return LOCAL_TIME_ZONE.get(config) or "UTC"
+
+
 def _window_fields(window: Window) -> tuple[BoundField, ...]:
     ts = TIMESTAMP3.with_nullable(False)
     attr = "proctime" if window.proctime else "rowtime"
+    time = DataType("TIMESTAMP_LTZ", 3, nullable=False) if window.time_zone else ts
     return (
         BoundField("window_start", ts),
         BoundField("window_end", ts),
-        BoundField("window_time", ts, attr),
+        BoundField("window_time", time, attr),
     )
 
 
@@ -140,7 +155,7 @@ def _check_window(w: Window, where: exp.Expr) -> None:
         raise _err(PlanError("SESSION window gap must be positive"), where)
 
 
-def _legacy_window(g: exp.Expr, node: LogicalNode) -> Window | None:
+def _legacy_window(g: exp.Expr, node: LogicalNode, config: Mapping[str, str]) -> Window | None:
     if not isinstance(g, exp.Func):
         return None
     name = function_name(g)
@@ -187,6 +202,7 @@ def _legacy_window(g: exp.Expr, node: LogicalNode) -> Window | None:
         w = Window("session", time_col, gap_ms=intervals[0], proctime=proc)
     else:
         raise _err(PlanError(f"wrong number of arguments for {name}"), g)
+    w = replace(w, time_zone=window_zone(time_field, config))
     _check_window(w, g)
     return w
 

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from catalog.errors import SqlStreamError
 from catalog.types import BIGINT, DataType, parse_type
-from planner.numeric import decimal_divide_sql, wrap_sql
+from planner.numeric import decimal_divide_sql, float_to_integral_sql, wrap_sql
 from planner.physical import AggCall
 from runtime.operators import udaf
 
-FUNCS = ("count", "count_star", "sum", "min", "max", "avg", "udaf")
+STATISTICS = ("stddev_pop", "stddev_samp", "var_pop", "var_samp")
+"""Aggregates computed from the values themselves (kept in state), not from running sums:
+DuckDB's own, numerically stable (Welford) functions, whose answers are Flink's where a
+running sum of squares would lose them (1e308 squared is infinite)."""
+FUNCS = ("count", "count_star", "sum", "min", "max", "avg", "udaf", *STATISTICS)
 
 
 def check(agg: AggCall) -> None:
     if agg.func not in FUNCS:
         raise SqlStreamError(
             f"aggregate function {agg.func.upper()} is not supported in streaming",
-            hint="use COUNT, SUM, MIN, MAX or AVG",
+            hint="use COUNT, SUM, MIN, MAX, AVG, STDDEV_POP/SAMP or VAR_POP/SAMP",
         )
     if agg.func not in ("count_star", "udaf") and agg.arg is None:
         raise SqlStreamError(f"aggregate {agg.name}: {agg.func.upper()} needs an argument")
@@ -59,7 +63,43 @@ def raw_items(i: int, agg: AggCall) -> list[str]:
 
 
 def _cast(expr: str, agg: AggCall) -> str:
+    if agg.func in STATISTICS:
+        return statistic_sql(expr, parse_type(agg.type))
     return result_sql(expr, parse_type(agg.type))
+
+
+def statistic_call(func: str, arg: str, t: DataType, more: str = "", distinct: str = "") -> str:
+    """SQL aggregating ``arg`` into a variance or deviation of Flink's type ``t`` (``more``:
+    a FILTER clause). A DECIMAL's is Flink's reduction to sums, (sum(x * x) - sum(x)^2 / n)
+    / n (or n - 1), with the exact sums taken to DOUBLE (Flink's answer for 99999999.99 and
+    0.01 is 2499999999000000.000000, not the exact ...000100). The other types use DuckDB's
+    own (Welford's) DOUBLE functions, which keep 1e308's deviation 0 as Flink does."""
+    if t.name != "DECIMAL":
+        return statistic_sql(f"{func}({distinct}{arg}){more}", t)
+    n = f"count({distinct}{arg}){more}"
+    x = f"CAST({arg} AS {t.duckdb()})"  # exact: the result's scale is at least the argument's
+    total = f"CAST(sum({distinct}{x}){more} AS DOUBLE)"
+    squares = f"CAST(sum({distinct}{x} * {x}){more} AS DOUBLE)"
+    sample = func.endswith("samp")
+    variance = f"(({squares} - {total} * {total} / {n}) / ({n} - 1))" if sample else (
+        f"(({squares} - {total} * {total} / {n}) / {n})"
+    )
+    if func.startswith("stddev"):
+        variance = f"sqrt(greatest({variance}, 0))"
+    empty = f"{n} <= 1" if sample else f"{n} = 0"
+    # through the double's shortest text, as Java's BigDecimal.valueOf(double) reads it
+    # (DuckDB's DOUBLE to DECIMAL cast goes astray beyond 2^53)
+    return f"CASE WHEN {empty} THEN NULL ELSE TRY_CAST(CAST({variance} AS VARCHAR) AS {t.duckdb()}) END"
+
+
+def statistic_sql(expr: str, t: DataType) -> str:
+    """A variance or deviation (a DOUBLE) as its Flink type, the argument's: Java's cast of
+    a double (truncating, saturating) for an integer, HALF_UP to the scale for a DECIMAL."""
+    if t.is_integral:
+        return float_to_integral_sql(expr, t)
+    if t.name == "DECIMAL":
+        return f"TRY_CAST({expr} AS {t.duckdb()})"
+    return f"CAST({expr} AS {t.duckdb()})"
 
 
 def _avg(total: str, count: str, agg: AggCall) -> str:
@@ -106,4 +146,6 @@ def final_expr(i: int, agg: AggCall, raw: bool) -> str:
         return _cast(f"count(*){f}", agg)
     if agg.func == "avg":
         return _avg(f"sum({d}a{i}){f}", f"count({d}a{i}){f}", agg)
+    if agg.func in STATISTICS:
+        return statistic_call(agg.func, f"a{i}", parse_type(agg.type), f, d)
     return _cast(f"{agg.func}({d}a{i}){f}", agg)

@@ -7,12 +7,14 @@ those rows go to the udf-errors output, the others on as usual, in order.
 
 from __future__ import annotations
 
+import json
 import re
 
 import duckdb
 import pyarrow as pa
 
-from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, UDF_ERRORS_OUTPUT, CalcSpec
+from catalog.errors import SqlStreamError
+from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, UDF_ERRORS_OUTPUT, CalcSpec, SourceSpec
 from runtime import udf
 from runtime.batches import conform, output_schema, q, split_of, with_split
 from runtime.messages import Message, SideOutput
@@ -61,11 +63,54 @@ class CalcOp(Operator):
         return first + self._run_keeping_errors(batch.slice(half))
 
     def _run(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        try:
+            return conform(self._query(batch), self.schema)
+        except duckdb.InvalidInputException as e:
+            if _DIVISION_BY_ZERO not in str(e):
+                raise
+            raise self._failed_row(batch, str(e)) from None
+
+    def _query(self, batch: pa.RecordBatch) -> pa.Table:
         self.con.register(INPUT_RELATION, batch)
         try:
-            return conform(self.con.sql(self.sql).to_arrow_table(), self.schema)
+            return self.con.sql(self.sql).to_arrow_table()
         finally:
             self.con.unregister(INPUT_RELATION)
+
+    def _failed_row(self, batch: pa.RecordBatch, message: str) -> SqlStreamError:
+        """The job fails on a row's value (an integer division by zero, as Flink's does):
+        say which expression, which row (its values, and where in the batch from which
+        source) by halving the batch down to the first row that fails."""
+        lo, n = 0, batch.num_rows  # the first failing row is in [lo, lo + n)
+        while n > 1:
+            half = n // 2
+            try:
+                self._query(batch.slice(lo, half))
+                lo, n = lo + half, n - half
+            except duckdb.InvalidInputException:
+                n = half
+        what = message[message.index(_DIVISION_BY_ZERO) :].splitlines()[0]
+        row = {k: v for k, v in batch.slice(lo, 1).to_pylist()[0].items() if k != ROW_KIND_COLUMN}
+        sources = ", ".join(self._sources()) or "the input"
+        return SqlStreamError(
+            f"{what}, at the row {json.dumps(row, default=str, ensure_ascii=False)} "
+            f"(row {lo + 1} of a batch of {batch.num_rows} read from {sources})",
+            hint="guard the divisor, e.g. CASE WHEN d <> 0 THEN n / d END, or NULLIF(d, 0)",
+        )
+
+    def _sources(self) -> list[str]:
+        """The tables this operator's input is read from."""
+        plan, names, todo = self.ctx.plan, [], [e.source for e in self.node.inputs]
+        seen: set[int] = set()
+        while todo:
+            node = plan.node(todo.pop())
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            if isinstance(node.spec, SourceSpec):
+                names.append(node.spec.table)
+            todo += [e.source for e in node.inputs]
+        return sorted(names)
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         if self.columns is not None:
@@ -83,3 +128,6 @@ class CalcOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "con"):
             self.con.close()
+
+
+_DIVISION_BY_ZERO = "division by zero in "  # codegen's error() for Java's / and % by zero

@@ -49,7 +49,9 @@ def _final(i: int, agg: AggCall, prefix: str) -> str:
         return f"CASE WHEN {n} = 0 THEN NULL ELSE {A.result_sql(s, t)} END"
     if agg.func == "avg":
         return A.avg_sql(s, n, t)
-    return f"CAST({s} AS {cast})"  # min, max
+    if agg.func in A.STATISTICS and t.name != "DECIMAL":
+        return A.statistic_sql(s, t)
+    return f"CAST({s} AS {cast})"  # min, max, and a DECIMAL variance (already its type)
 
 
 class GroupAggregateOp(Operator):
@@ -103,11 +105,12 @@ class GroupAggregateOp(Operator):
                 continue
             cond = f"({a.filter})" if a.filter else "true"
             minmax = a.func in ("min", "max")
-            if self.retracting and (a.distinct or minmax):
+            recomputed = (minmax and self.retracting) or a.func in A.STATISTICS
+            if (self.retracting and a.distinct) or recomputed:
                 steps, create, cols = self._value_counts(i, a, sign)
                 self.distinct.append((f"vals{i}", steps, create))
                 with_values.append(i)
-                if minmax:
+                if recomputed:
                     distinct_cols += [f"d{i}.s{i} AS s{i}", f"coalesce(d{i}.t{i}, false) AS t{i}"]
                 else:
                     distinct_cols += [f"coalesce(d{i}.{c}, 0) AS {c}" for c in cols]
@@ -131,7 +134,7 @@ class GroupAggregateOp(Operator):
                 items.append(f"{a.func}({a.arg}){f} AS s{i}")
                 cols = [f"s{i}"]
             for c in cols:
-                if minmax and self.retracting:  # recomputed from the value counts when touched
+                if recomputed:  # recomputed from the value counts when touched
                     merge.append(f"CASE WHEN b.t{i} THEN b.{c} ELSE o.{c} END AS {c}")
                 elif minmax:
                     fn = "least" if a.func == "min" else "greatest"
@@ -222,11 +225,22 @@ class GroupAggregateOp(Operator):
             f"SELECT {bk}b.__v, coalesce(o.__c, 0) AS __old, coalesce(o.__c, 0) + b.__c AS __c "
             f"FROM __vd{i} b LEFT JOIN vals{i} o ON {on_v}"
         )
-        if a.func in ("min", "max"):
+        if a.func in ("min", "max", *A.STATISTICS):
             cols = [f"s{i}"]
+            # a variance weighs each value by its count (DISTINCT: once)
+            values = (
+                f"vals{i}"
+                if a.func in ("min", "max") or a.distinct
+                else f"(SELECT __e.* FROM vals{i} __e, range(greatest(__e.__c, 0)))"
+            )
+            value = (
+                A.statistic_call(a.func, "o.__v", parse_type(a.type))
+                if a.func in A.STATISTICS
+                else f"{a.func}(o.__v)"
+            )
             dd = (
-                f"SELECT {bk}{a.func}(o.__v) AS s{i}, true AS t{i} "
-                f"FROM (SELECT DISTINCT {k}true AS __x FROM __vd{i}) b LEFT JOIN vals{i} o "
+                f"SELECT {bk}{value} AS s{i}, true AS t{i} "
+                f"FROM (SELECT DISTINCT {k}true AS __x FROM __vd{i}) b LEFT JOIN {values} o "
                 f"ON {' AND '.join([*on_k, 'o.__c > 0'])} GROUP BY {bk}b.__x"
             )
         else:

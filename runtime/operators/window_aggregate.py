@@ -30,7 +30,7 @@ from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
 from runtime.operators import udaf
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
-from runtime.operators.windowing import Slicing, ts_from_ms
+from runtime.operators.windowing import Slicing, WallClock, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -63,7 +63,9 @@ class WindowAggregateOp(Operator):
         if self.session:
             Slicing(w)  # validates the gap
         self.proctime = w.proctime
-        self.raw = any(a.distinct or a.func == "udaf" for a in spec.aggs)
+        self.clock = WallClock(w.time_zone)  # window times are this zone's wall time
+        # DISTINCT, the variances and Python aggregates need the rows' values: no partial sums
+        self.raw = any(a.distinct or a.func == "udaf" or a.func in A.STATISTICS for a in spec.aggs)
         self.schema = output_schema(self.node.schema, False)
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
@@ -97,7 +99,7 @@ class WindowAggregateOp(Operator):
         if self.proctime:
             return f"SELECT *, {now}::BIGINT AS __t FROM {INPUT_RELATION}"
         return (
-            f"SELECT *, epoch_ms({self.tcol}) AS __t FROM {INPUT_RELATION} "
+            f"SELECT *, {self.clock.sql_local_ms(self.tcol)} AS __t FROM {INPUT_RELATION} "
             f"WHERE {self.tcol} IS NOT NULL"
         )
 
@@ -182,8 +184,9 @@ class WindowAggregateOp(Operator):
         lo = pc.min(raw).as_py()
         if lo is None:
             return batch, None
-        if self.late_ts is not None and lo < self.late_ts * per_ms:
-            keep = pc.fill_null(pc.greater_equal(raw, self.late_ts * per_ms), False)
+        late_ts = None if self.late_ts is None else self.clock.to_utc(self.late_ts)
+        if late_ts is not None and lo < late_ts * per_ms:
+            keep = pc.fill_null(pc.greater_equal(raw, late_ts * per_ms), False)
             kept = batch.filter(keep)
             self.metrics.late_rows_dropped += batch.num_rows - kept.num_rows
             if self.keeps_late_rows:
@@ -192,7 +195,7 @@ class WindowAggregateOp(Operator):
                 return kept, None
             batch = kept
             lo = pc.min(batch.column(self.window.time_column).view(pa.int64())).as_py()
-        return batch, int(lo // per_ms)
+        return batch, self.clock.to_local(int(lo // per_ms))
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         batch, lo = self._drop_late(batch)
@@ -245,7 +248,7 @@ class WindowAggregateOp(Operator):
         table = st.query(
             f"SELECT {k}{ts_from_ms('min(__s)')} AS window_start, "
             f"{ts_from_ms('max(__e)')} AS window_end, "
-            f"{ts_from_ms('max(__e) - 1')} AS window_time, {', '.join(self.finals)} "
+            f"{self.clock.sql_window_time('max(__e)')} AS window_time, {', '.join(self.finals)} "
             f"FROM __lab WHERE __ge <= {bound} GROUP BY {k}__g ORDER BY max(__e)"
         )
         nxt = st.scalar(f"SELECT min(__ge) FROM __lab WHERE __ge > {bound}")
@@ -282,7 +285,7 @@ class WindowAggregateOp(Operator):
         ws = s.sql_window_start("__se", "__we")
         table = st.query(
             f"SELECT {k}{ts_from_ms(ws)} AS window_start, {ts_from_ms('__we')} AS window_end, "
-            f"{ts_from_ms('__we - 1')} AS window_time, {', '.join(self.finals)} "
+            f"{self.clock.sql_window_time('__we')} AS window_time, {', '.join(self.finals)} "
             f"FROM ({expanded}) WHERE __we <= {bound} AND __we > {max(self.fired, -INF)} "
             f"GROUP BY {k}{ws}, __we ORDER BY __we"
         )
@@ -321,7 +324,7 @@ class WindowAggregateOp(Operator):
         self.metrics.watermark_ms = ts_ms
         if self.proctime:
             return []
-        return await self._advance(min(ts_ms, INF - 1) + 1)
+        return await self._advance(self.clock.to_local(min(ts_ms, INF - 1)) + 1)
 
     def next_timer_ms(self) -> int | None:
         if self.proctime and self.has_table and self.next_fire < INF:
@@ -377,7 +380,7 @@ def state_view(spec: WindowAggregateSpec, relation: str) -> str:
     and CUMULATE, which share slices between windows) with its aggregates so far. Used by
     ``sqlstream state``; the operator keeps several partial rows per window until they are
     compacted, and this view merges them the way firing does."""
-    raw = any(a.distinct or a.func == "udaf" for a in spec.aggs)
+    raw = any(a.distinct or a.func == "udaf" or a.func in A.STATISTICS for a in spec.aggs)
     keys = [q(k) for k in spec.keys]
     aggs = [  # a Python aggregate runs only in the job: here, how many rows it keeps
         f"count(*) AS {q(a.name + ' (rows kept)')}"

@@ -11,7 +11,7 @@ from planner.physical import INPUT_RELATION, WindowAssignSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.operator import Operator, now_ms
-from runtime.operators.windowing import Slicing, sql_align, ts_from_ms
+from runtime.operators.windowing import Slicing, WallClock, sql_align, ts_from_ms
 
 
 class WindowAssignOp(Operator):
@@ -48,10 +48,11 @@ class WindowAssignOp(Operator):
                 f"WHERE {ps} + __k * {w.step_ms} > {t}"
             )
         tcol = q(w.time_column)
+        clock = WallClock(w.time_zone)  # window times are this zone's wall time
         self.timed = (
             "SELECT *, @@NOW@@::BIGINT AS __t FROM input"
             if self.proctime
-            else f"SELECT *, epoch_ms({tcol}) AS __t FROM {INPUT_RELATION} WHERE {tcol} IS NOT NULL"
+            else f"SELECT *, {clock.sql_local_ms(tcol)} AS __t FROM {INPUT_RELATION} WHERE {tcol} IS NOT NULL"
         )
         items = []
         for f in self.node.schema:
@@ -60,7 +61,7 @@ class WindowAssignOp(Operator):
             elif f.name == "window_end":
                 items.append(f"{ts_from_ms('__we')} AS window_end")
             elif f.name == "window_time":
-                items.append(f"{ts_from_ms('__we - 1')} AS window_time")
+                items.append(f"{clock.sql_window_time('__we')} AS window_time")
             else:
                 items.append(q(f.name))
         if self.ctx.updating:

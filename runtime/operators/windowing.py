@@ -10,7 +10,9 @@ slicing). A slice is known by its end ``se``; windows ending at ``se``, ``se + s
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from catalog.errors import SqlStreamError
 from planner.window import Window
@@ -109,3 +111,58 @@ class Slicing:
 def ts_from_ms(ms: str) -> str:
     """SQL: epoch milliseconds -> TIMESTAMP."""
     return f"make_timestamp(({ms}) * 1000)"
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_MIN_MS, _MAX_MS = -62135596800000, 253402300799999  # years 1-9999: zoneinfo's range
+
+
+@dataclass(frozen=True)
+class WallClock:
+    """Windows over a TIMESTAMP_LTZ rowtime are cut in the wall time of a zone (Flink's
+    shift time zone, TimeWindowUtil): the operators keep window times as that zone's local
+    epoch milliseconds, read the watermark into them, and turn a window's end back into an
+    instant for window_time and for lateness. An empty zone (a TIMESTAMP rowtime) or UTC is
+    the identity.
+
+    >>> la = WallClock("America/Los_Angeles")
+    >>> la.to_local(0), la.to_utc(-8 * 3600_000)
+    (-28800000, 0)
+    >>> la.to_utc(la.to_local(1710066600000)) == 1710066600000  # 2024-03-10 10:30Z, after DST
+    True
+    """
+
+    zone: str
+
+    @property
+    def shifts(self) -> bool:
+        return self.zone not in ("", "UTC", "Z", "Etc/UTC", "GMT", "+00:00")
+
+    def to_local(self, utc_ms: int) -> int:
+        if not self.shifts or not _MIN_MS <= utc_ms <= _MAX_MS:
+            return utc_ms
+        at = dt.datetime.fromtimestamp(utc_ms / 1000, dt.UTC).astimezone(ZoneInfo(self.zone))
+        offset = at.utcoffset()
+        return utc_ms + (int(offset.total_seconds() * 1000) if offset is not None else 0)
+
+    def to_utc(self, local_ms: int) -> int:
+        """The instant of a local time; in a DST overlap the earlier one, as java.time does."""
+        if not self.shifts or not _MIN_MS <= local_ms <= _MAX_MS:
+            return local_ms
+        wall = (_EPOCH + dt.timedelta(milliseconds=local_ms)).replace(tzinfo=ZoneInfo(self.zone))
+        offset = wall.utcoffset()
+        return local_ms - (int(offset.total_seconds() * 1000) if offset is not None else 0)
+
+    def sql_local_ms(self, column: str) -> str:
+        """SQL: a TIMESTAMP_LTZ column's (or a TIMESTAMP's) epoch milliseconds, in wall time."""
+        if not self.shifts:
+            return f"epoch_ms({column})"
+        return f"epoch_ms(timezone('{self.zone}', {column}))"
+
+    def sql_window_time(self, end_ms: str) -> str:
+        """SQL: window_time of a window ending at ``end_ms`` (local): 1 ms before its end, as
+        an instant when the windows are cut in a zone's wall time."""
+        local = ts_from_ms(f"{end_ms} - 1")
+        if not self.zone:
+            return local
+        return f"timezone('{self.zone}', {local})"
