@@ -22,7 +22,7 @@ Table functions (``@udtf``) yield rows for ``LATERAL TABLE(f(x))``; aggregate fu
 ...     for w in line.split():
 ...         yield w, len(w)
 >>> [t.sql() for t in signature(words)[0]], signature(words)[1].sql()
-(['STRING'], 'ROW<f0 STRING, f1 INT>')
+(['STRING'], 'ROW<`f0` STRING, `f1` INT>')
 """
 
 from __future__ import annotations
