@@ -41,6 +41,13 @@ def names() -> Iterator[str]:
     dsn = _env("SQLSTREAM_PG_DSN")
     name = f"cdcx_{uuid.uuid4().hex[:10]}"
     yield name
+    # a killed job's backend may still hold the slot for a moment
+    execute(dsn, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = %s "
+                 "AND active_pid IS NOT NULL", [name])  # fmt: skip
+    deadline = time.monotonic() + 30
+    while execute(dsn, "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", [name]):
+        assert time.monotonic() < deadline, f"slot {name} stayed active"
+        time.sleep(0.2)
     execute(
         dsn,
         "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",

@@ -10,6 +10,8 @@ says sqlstream created it, so ``drop_slot`` never drops one a DBA made.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,10 +111,28 @@ async def check_table(
     return TableFacts(oid, key, identity)
 
 
+# How long a starting job waits for the slot: the server backend of a job instance that
+# was killed goes on holding it until its running query ends or notices the client left
+# (client_connection_check_interval), a few seconds, and a restart must not fail on that.
+SLOT_WAIT_S = 15.0
+
+
 async def lock_slot(conn: psycopg.AsyncConnection[Any], slot: str, where: str, db: str) -> None:
     """Hold the slot for this session (an advisory lock, released when the session ends,
-    also by a crash), or refuse: two jobs reading one slot would each miss changes."""
-    row = await _one(conn, "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [lock_key(slot)])
+    also by a crash), or refuse: two jobs reading one slot would each miss changes. A
+    holder that does not let go within ``SLOT_WAIT_S`` is another job."""
+    await conn.execute("SET client_connection_check_interval = '1s'")  # our own, if we die
+    deadline = time.monotonic() + SLOT_WAIT_S
+    while True:
+        row = await _one(conn, "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [lock_key(slot)])
+        if row[0]:
+            active = await _one(conn, "SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot])
+            if active is None or not active[0] or time.monotonic() > deadline:
+                break
+            await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [lock_key(slot)])
+        elif time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
     if not row[0]:
         holder = await _one(
             conn,
