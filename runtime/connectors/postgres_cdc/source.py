@@ -31,6 +31,7 @@ drops them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -99,6 +100,10 @@ class PostgresCdcSource(SourceReader):
         self._idle = ctx.subtask != 0
         self._confirmed = 0
         self._peeked: list[tuple[int, int]] = []  # (end lsn, messages) of the last peek
+        # A peek and a slot advance must not interleave: a peek counts on the slot starting
+        # where ``_peeked`` says, and an advance between the count and the query would make
+        # it skip into the middle of a transaction.
+        self._slot_lock = asyncio.Lock()
         self._decoder = Decoder()  # keeps the relations across peeks
         self._caught_up_at = 0.0
         self._pending: dict[int, int] = {}  # checkpoint id -> lsn
@@ -253,6 +258,13 @@ class PostgresCdcSource(SourceReader):
         if time.monotonic() - self._caught_up_at < CAUGHT_UP_PAUSE_S:
             return None
         assert self._conn is not None
+        async with self._slot_lock:
+            txns = await self._peek(max_rows)
+        return self._emit(txns)
+
+    async def _peek(self, max_rows: int) -> list[Any]:
+        """The slot's transactions after those the last peek returned, decoded."""
+        assert self._conn is not None
         already = sum(n for _, n in self._peeked)
         limit = already + max(max_rows, 1000)
         async with self._conn.cursor(binary=True) as cur:
@@ -264,8 +276,14 @@ class PostgresCdcSource(SourceReader):
         if len(messages) < limit:
             self._caught_up_at = time.monotonic()
         # The first ``already`` messages are the transactions the last peek returned, all
-        # emitted or skipped by now: not decoded again (their Relation messages were).
+        # emitted or skipped by now: not decoded again (their Relation messages were). But a
+        # peek is a new decoding session, which sends a Relation message again inside the
+        # first transaction that uses it: after a slot advance the count can fall short, into
+        # the middle of a transaction. Then decode it all; transactions already emitted are
+        # skipped by their end LSN in any case.
         skip = already if len(messages) >= already else 0
+        if skip and not _boundary(messages, skip):
+            skip = 0
         if not skip:
             self._peeked = []
         decoder = self._decoder
@@ -273,6 +291,9 @@ class PostgresCdcSource(SourceReader):
             decoder.feed(data)
         txns = decoder.take()
         self._peeked = [*self._peeked, *((t.end_lsn, t.messages) for t in txns)]
+        return txns
+
+    def _emit(self, txns: list[Any]) -> pa.RecordBatch | None:
         kinds: list[int] = []
         ts: list[int] = []
         columns: list[list[object]] = [[] for _ in self.physical]
@@ -415,15 +436,17 @@ class PostgresCdcSource(SourceReader):
             del self._pending[k]
         if lsn is None or lsn <= self._confirmed or self._conn is None:
             return
-        try:
-            await self._conn.execute(
-                "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", [self.config.slot_name, lsn_text(lsn)]
-            )
-        except psycopg.Error as e:  # the WAL is kept; the next checkpoint tries again
-            log.warning("%s: could not confirm slot '%s': %s", self.where, self.config.slot_name, e)
-            return
-        self._confirmed = lsn
-        self._peeked = [(e, n) for e, n in self._peeked if e > lsn]
+        async with self._slot_lock:
+            try:
+                await self._conn.execute(
+                    "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)",
+                    [self.config.slot_name, lsn_text(lsn)],
+                )
+            except psycopg.Error as e:  # the WAL is kept; the next checkpoint tries again
+                log.warning("%s: could not confirm slot '%s': %s", self.where, self.config.slot_name, e)
+                return
+            self._confirmed = lsn
+            self._peeked = [(e, n) for e, n in self._peeked if e > lsn]
 
     async def close(self) -> None:
         self.text.close()
@@ -439,3 +462,10 @@ class PostgresCdcSource(SourceReader):
                 self.config.slot_name,
             )
         self._conn = self._snap_conn = None
+
+
+def _boundary(messages: list[Any], at: int) -> bool:
+    """Whether ``at`` falls between two transactions of a peek's rows: after a Commit and
+    before a Begin (or the end)."""
+    ends = bytes(messages[at - 1][0][:1]) == b"C"
+    return ends and (at == len(messages) or bytes(messages[at][0][:1]) == b"B")
