@@ -50,8 +50,14 @@ def test_a_filesystem_job_verifies_and_a_broken_one_does_not(
     assert "[verify] clean run finished" in good.stderr and "Traceback" not in good.stderr
     assert not (tmp_path / "real").exists()  # the real sink was never written
     monkeypatch.setenv("SQLSTREAM_TEST_BROKEN_SINK", "skip-recovery")
-    # three kills: a checkpoint that completes before any window fired has nothing to lose
-    broken = run("verify", str(script), "--kills", "3", "--crash-points", "before_commit")
+    # The broken sink loses what the checkpoint it restores from pre-committed; a window
+    # query's early checkpoints may hold nothing (no window fired yet under load), so the
+    # broken run is a projection: every batch between two barriers is in the checkpoint's
+    # part file, and seed 1's first kill lands on the second checkpoint, after the source ran.
+    projection = tmp_path / "projection.sql"
+    tables = SCRIPT.split("INSERT INTO")[0].format(out=tmp_path / "real")
+    projection.write_text(tables + "INSERT INTO out SELECT k, CAST(ts AS TIMESTAMP(3)), v FROM src;\n")
+    broken = run("verify", str(projection), "--kills", "3", "--crash-points", "before_commit", "--seed", "1")
     assert broken.returncode == 1, broken.stdout + broken.stderr
     row = cells(broken.stdout)[1]
     assert int(row[4]) > 0 and row[-1].startswith("FAILED:")  # rows lost, and said so
