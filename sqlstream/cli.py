@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A streaming SQL engine: Flink SQL, event time, exactly-once sinks.",
     )
     p.add_argument("-f", "--file", help="run the statements of FILE and exit")
-    p.add_argument("-e", "--execute", metavar="SQL", help="run these statements and exit")
+    p.add_argument("-e", "--execute", metavar="SQL",
+                   help="run these statements and exit (after FILE's, with -f)")
     p.add_argument("--catalog", metavar="PATH", help="keep tables in this DuckDB file")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
                    help="set a configuration key, like SET 'KEY' = 'VALUE'")  # fmt: skip
@@ -174,7 +175,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
             if args.command == "explain":
                 restore = args.from_savepoint or args.from_checkpoint
                 return explain_file(session, Path(path), restore, args.debug)
-            return run_file(session, Path(path), debug=args.debug)
+            code = run_file(session, Path(path), debug=args.debug)
+            if code or not args.execute or args.command:
+                return code
+            # ``-f FILE -e SQL``: the file sets up, then the SQL runs (as psql runs -f and -c)
+            return run_script(session, args.execute, None, debug=args.debug)
         if args.execute:
             return run_script(session, args.execute, None, debug=args.debug)
         if not sys.stdin.isatty():

@@ -107,6 +107,17 @@ def test_catalog_file_keeps_tables_between_runs(tmp_path: Path) -> None:
     assert "'connector' = 'blackhole'" in second.stdout
 
 
+def test_dash_f_then_dash_e_runs_the_file_then_the_statements(tmp_path: Path) -> None:
+    script = tmp_path / "tables.sql"
+    script.write_text("CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '3', "
+                      "'fields.a.kind' = 'sequence', 'fields.a.start' = '1', 'fields.a.end' = '3');")
+    out = run("-f", str(script), "-e", "SELECT a * 10 AS b FROM t;")
+    assert out.returncode == 0, out.stderr
+    assert "Table 't' created" in out.stderr
+    assert [line.split("|")[1].strip() for line in out.stdout.splitlines() if line.startswith("| ")][1:] == \
+        ["10", "20", "30"]
+
+
 def test_dash_f_is_the_same_as_run(tmp_path: Path) -> None:
     script = tmp_path / "s.sql"
     script.write_text(
