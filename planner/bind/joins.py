@@ -29,11 +29,19 @@ class JoinBinder(AggregateBinder):
     """Binds joins onto the relation bound so far."""
 
     def _bind_join(
-        self, left: LogicalNode, scope: Scope, join: exp.Join, ctes: dict[str, exp.Expr]
+        self,
+        left: LogicalNode,
+        scope: Scope,
+        join: exp.Join,
+        ctes: dict[str, exp.Expr],
+        where: list[exp.Expr] | None = None,
     ) -> tuple[LogicalNode, Scope]:
         """One join of a FROM clause (joins of more inputs are bound left-deep, as Flink
         does): a lookup join when the table has ``FOR SYSTEM_TIME AS OF``, else a regular
-        join."""
+        join. A comma join takes its condition from ``where`` (the WHERE clause's
+        conjuncts not placed yet; those it takes are removed), as Flink's optimizer
+        pushes them into the join: ``FROM o, s WHERE o.id = s.oid AND o.t BETWEEN ...``
+        is the interval join of Flink's documentation."""
         table = join.this
         if isinstance(table, exp.Table) and table.args.get("version") is not None:
             return self._bind_lookup_join(left, scope, join)
@@ -51,6 +59,15 @@ class JoinBinder(AggregateBinder):
                 ),
                 join,
             )
+        bound_right: tuple[LogicalNode, Scope] | None = None
+        if kind in ("", "CROSS") and not side and where and join.args.get("on") is None:
+            bound_right = self._bind_relation(table, ctes)
+            on = self._comma_join_condition(scope, bound_right[1], where)
+            if on is not None:  # an inner join on WHERE's conditions, as Flink plans it
+                join = join.copy()
+                join.set("on", on)
+                join.set("kind", None)
+                kind = ""
         if kind == "CROSS" or (join.args.get("on") is None and not join.args.get("using")):
             raise _err(
                 UnsupportedError(
@@ -63,7 +80,7 @@ class JoinBinder(AggregateBinder):
             raise _err(UnsupportedError("JOIN ... USING", hint="write JOIN ... ON a.k = b.k"), join)
         if side not in _JOIN_TYPES or kind not in ("", "INNER", "OUTER"):
             raise _err(UnsupportedError(f"{side} {kind} JOIN".strip()), join)
-        right, right_scope = self._bind_relation(table, ctes)
+        right, right_scope = bound_right or self._bind_relation(table, ctes)
         joined, right_fields = _joined_scope(scope, right_scope)
         left_names = {f.name for f in left.fields}
         right_names = {f.name for f in right_fields}
@@ -104,6 +121,26 @@ class JoinBinder(AggregateBinder):
             fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
         node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
         return node, joined
+
+    def _comma_join_condition(self, left: Scope, right: Scope, where: list[exp.Expr]) -> exp.Expr | None:
+        """The WHERE conjuncts a comma join can take as its ON: those that read a column
+        of the new table and bind over the two sides (a conjunct naming a table joined
+        later waits for that join); subqueries stay in WHERE (semi and anti joins)."""
+        joined, _ = _joined_scope(left, right)
+        taken: list[exp.Expr] = []
+        for conj in list(where):
+            if conj.find(exp.Query, exp.Exists) is not None:
+                continue
+            columns = list(conj.find_all(exp.Column))
+            if not any(_reads(right, c) and not (c.table and _reads(left, c)) for c in columns):
+                continue
+            try:
+                self.bind_expr(conj, joined)
+            except SqlStreamError:
+                continue
+            taken.append(conj)
+            where.remove(conj)
+        return exp.and_(*(c.copy() for c in taken)) if taken else None
 
     def _bind_temporal_join(
         self, left: LogicalNode, scope: Scope, join: exp.Join, left_time: str
@@ -258,6 +295,14 @@ class JoinBinder(AggregateBinder):
         fields = tuple(left.fields) + tuple(dim_fields)
         node = LookupJoin(fields, left, dim, tuple(keys), "left" if kind == "LEFT" else "inner", residual)
         return node, joined
+
+
+def _reads(scope: Scope, column: exp.Column) -> bool:
+    """Whether ``column`` names a field of ``scope`` (by its qualifier when it has one)."""
+    try:
+        return scope.lookup(column.name, column.table or None) is not None
+    except SqlStreamError:  # ambiguous within the scope: it is in it
+        return True
 
 
 def _joined_scope(left: Scope, right: Scope, keep_time: bool = False) -> tuple[Scope, list[BoundField]]:

@@ -26,7 +26,11 @@ class RelationBinder(JoinBinder, LateralBinder):
     """Binds FROM items; tables become Scan -> Calc -> WatermarkAssigner as in Flink."""
 
     # ---- FROM --------------------------------------------------------------------------
-    def _bind_from(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
+    def _bind_from(
+        self, select: exp.Select, ctes: dict[str, exp.Expr], where: list[exp.Expr] | None = None
+    ) -> tuple[LogicalNode, Scope]:
+        """The FROM clause; ``where``, the WHERE clause's conjuncts, gives comma joins
+        their conditions (those taken are removed from it)."""
         from_ = select.args.get("from_") or select.args.get("from")
         if from_ is None:
             raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
@@ -35,7 +39,7 @@ class RelationBinder(JoinBinder, LateralBinder):
             if isinstance(join.this, exp.Lateral | exp.Unnest):
                 node, scope = self._bind_lateral(node, scope, join)
             else:
-                node, scope = self._bind_join(node, scope, join, ctes)
+                node, scope = self._bind_join(node, scope, join, ctes, where)
         return node, scope
 
     def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:

@@ -96,12 +96,15 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         for arg, name in (("qualify", "QUALIFY"),):
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
-        node, scope = self._bind_from(select, ctes)
         where = select.args.get("where")
+        pending: list[exp.Expr] = []  # WHERE's conjuncts; comma joins take theirs
+        if where is not None:
+            pending = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        node, scope = self._bind_from(select, ctes, pending)
         condition = None
         rest: list[exp.Expr] = []
-        if where is not None:
-            node, scope, rest = self._bind_subquery_joins(node, scope, where.this, ctes)
+        if where is not None and pending:
+            node, scope, rest = self._bind_subquery_joins(node, scope, exp.and_(*pending), ctes)
         if rest and where is not None:
             condition = self.bind_expr(exp.and_(*rest), scope)
             if any(is_aggregate(n) for n in condition.walk()):
