@@ -19,6 +19,7 @@ from catalog.config import (
     IDLE_TIMEOUT,
     PARALLELISM,
     RUNTIME_MODE,
+    STATE_TTL,
     WATERMARK_INTERVAL,
     checkpointing_enabled,
 )
@@ -493,7 +494,9 @@ class PhysicalPlanner:
             return self._add(name, spec_wj, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
         semi = node.join_type in ("semi", "anti")
         right_names = tuple(f.name for f in node.fields[widths[0] :]) if semi else ()
-        spec = JoinSpec(node.join_type, lkeys, rkeys, *widths, residual, right_names)
+        config_ttl = STATE_TTL.get(self.config) or 0
+        ttl = (0, 0) if self.batch else (config_ttl if t is None else t for t in node.state_ttl_ms)
+        spec = JoinSpec(node.join_type, lkeys, rkeys, *widths, residual, right_names, *ttl)
         # Flink: an inner or semi join of two append-only inputs is append-only; an anti join
         # retracts a row when its first match arrives; an outer join its padded rows
         updating = node.join_type not in ("inner", "semi") or any(

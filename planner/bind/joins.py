@@ -16,6 +16,7 @@ from sqlglot import exp
 from catalog.connectors import validate_options
 from catalog.errors import SqlStreamError
 from planner.bind.aggregates import AggregateBinder
+from planner.bind.hints import StateTtlHint, input_name
 from planner.bind.intervals import time_bounds
 from planner.bind.scope import Scope, ScopeField, _err
 from planner.errors import PlanError, UnsupportedError
@@ -29,11 +30,18 @@ class JoinBinder(AggregateBinder):
     """Binds joins onto the relation bound so far."""
 
     def _bind_join(
-        self, left: LogicalNode, scope: Scope, join: exp.Join, ctes: dict[str, exp.Expr]
+        self,
+        left: LogicalNode,
+        scope: Scope,
+        join: exp.Join,
+        ctes: dict[str, exp.Expr],
+        hints: StateTtlHint | None = None,
+        left_name: str | None = None,
     ) -> tuple[LogicalNode, Scope]:
         """One join of a FROM clause (joins of more inputs are bound left-deep, as Flink
         does): a lookup join when the table has ``FOR SYSTEM_TIME AS OF``, else a regular
-        join."""
+        join, whose inputs take their STATE_TTL from ``hints`` (the left one by
+        ``left_name``, None when it is a join)."""
         table = join.this
         if isinstance(table, exp.Table) and table.args.get("version") is not None:
             return self._bind_lookup_join(left, scope, join)
@@ -102,7 +110,12 @@ class JoinBinder(AggregateBinder):
             fields = tuple(left.fields) + tuple(right_fields)
         else:
             fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
+        ttl: tuple[int | None, int | None] = (None, None)
+        if hints is not None:  # time-bounded joins take the keys and keep their own bound
+            ttl = (hints.take(left_name), hints.take(input_name(table)))
         node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
+        if interval is None and window is None:
+            node = dataclasses.replace(node, state_ttl_ms=ttl)
         return node, joined
 
     def _bind_temporal_join(

@@ -46,8 +46,9 @@ import pyarrow as pa
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec
 from runtime.batches import conform, duckdb_type, output_schema, q
 from runtime.messages import Message
-from runtime.operator import Operator, Snapshot
+from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
+from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -71,6 +72,11 @@ class _Side:
         self.table = f"{self.name}_rows"
         self.outer = spec.left_outer if index == 0 else spec.right_outer
         self.updating = updating
+        ttl_ms = spec.left_ttl_ms if index == 0 else spec.right_ttl_ms
+        self.ttl = StateTtl(self.table, ttl_ms) if ttl_ms else None
+        # one entry per distinct row with a count: an updating side's, and one with a TTL
+        # (as Flink's map state, whose entry every identical row refreshes)
+        self.counted = updating or self.ttl is not None
         self.fields = fields  # the output columns this side contributes (the first of its input)
         keys = spec.left_keys if index == 0 else spec.right_keys
         self.keys = spec.state_keys
@@ -90,6 +96,7 @@ class _Side:
 
 class JoinOp(Operator):
     restored: Restored | None = None
+    clock = staticmethod(now_ms)  # processing time of the state TTL (tests set their own)
 
     async def restore(self, restored: Restored) -> None:
         self.restored = restored
@@ -120,9 +127,11 @@ class JoinOp(Operator):
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         self.rows = [0, 0]
+        self.now = 0
         for i, side in enumerate(self.sides):
             empty = self._with_seq(output_schema(self.ctx.input_nodes[i].schema, side.updating).empty_table())
             extra = ", 0::BIGINT AS __assoc" if side.outer else ""
+            extra += f", 0::BIGINT AS {EXPIRE_COLUMN}" if side.ttl else ""
             items = f"{', '.join([*side.columns, *side.keys])}, 0::BIGINT AS __cnt{extra}"
             create_state_table(self.state, side.table, items, side.read_sql, empty)
         self.emit_sql = [self._emit_sql(i) for i in range(2)]
@@ -148,8 +157,8 @@ class JoinOp(Operator):
         acc_kind = "0" if (a.outer or b.outer) else "m.__rk"
         ret_kind = "3" if a.outer else "m.__rk"
         # an append-only other side stores every row with count 1: no copies to make
-        copies = ", range(m.__xc) c(j)" if b.updating else ""
-        copy = "c.j" if b.updating else "0"
+        copies = ", range(m.__xc) c(j)" if b.counted else ""
+        copy = "c.j" if b.counted else "0"
         parts = [
             f"SELECT {row(a_m, b_m)}, "
             f"(CASE WHEN m.__s > 0 THEN {acc_kind} ELSE {ret_kind} END)::TINYINT AS {q(ROW_KIND_COLUMN)}, "
@@ -213,6 +222,7 @@ class JoinOp(Operator):
         try:
             # a view: the batch is read where it lies, as Arrow, by each statement below
             st.execute(f"CREATE OR REPLACE TEMP VIEW __in AS {a.read_sql}")
+            self._expire(self.clock())
             return self._join_batch(a, b)
         finally:
             st.con.unregister(INPUT_RELATION)
@@ -235,8 +245,9 @@ class JoinOp(Operator):
         )
         out = st.query(self.emit_sql[SIDES.index(a.name)])
         if b.outer:
+            touch = f", {EXPIRE_COLUMN} = {b.ttl.expiry(self.now)}" if b.ttl else ""
             st.execute(
-                f"UPDATE {b.table} SET __assoc = __assoc + d.__delta FROM "
+                f"UPDATE {b.table} SET __assoc = __assoc + d.__delta{touch} FROM "
                 f"(SELECT __rid, sum(__s) AS __delta FROM __m GROUP BY __rid) d "
                 f"WHERE {b.table}.rowid = d.__rid"
             )
@@ -255,7 +266,7 @@ class JoinOp(Operator):
             source = f"__in i LEFT JOIN ({matches}) n ON n.__seq = i.__seq"
             assoc = ", coalesce(n.n, 0)::BIGINT"
         cols = ", ".join(f"i.{c}" for c in [*a.columns, *a.keys])
-        if not a.updating:
+        if not a.counted:
             added = st.execute(f"INSERT INTO {a.table} SELECT {cols}, 1{assoc} FROM {source}")
             self.rows[index] += added
             self._report()
@@ -270,8 +281,11 @@ class JoinOp(Operator):
             [*(f"s.{k} = d.{k}" for k in a.keys), *(f"s.{c} IS NOT DISTINCT FROM d.{c}" for c in a.columns)]
         )
         same_t = same.replace("s.", f"{a.table}.")
-        st.execute(f"UPDATE {a.table} SET __cnt = __cnt + d.__dc FROM __d d WHERE {same_t}")
+        expiry = a.ttl.expiry(self.now) if a.ttl else ""
+        touch = f", {EXPIRE_COLUMN} = {expiry}" if a.ttl else ""
+        st.execute(f"UPDATE {a.table} SET __cnt = __cnt + d.__dc{touch} FROM __d d WHERE {same_t}")
         new_assoc = ", d.__assoc" if a.outer else ""
+        new_assoc += f", {expiry}" if a.ttl else ""
         dcols = ", ".join(f"d.{c}" for c in [*a.columns, *a.keys])
         st.execute(
             f"INSERT INTO {a.table} SELECT {dcols}, d.__dc{new_assoc} FROM __d d "
@@ -280,6 +294,28 @@ class JoinOp(Operator):
         st.execute(f"DELETE FROM {a.table} WHERE __cnt <= 0")
         self.rows[index] += int(st.scalar("SELECT coalesce(sum(__dc), 0) FROM __d"))
         self._report()
+
+    # ---- state TTL -----------------------------------------------------------------
+    def _expire(self, now: int) -> None:
+        """Drop the rows whose TTL has run out at ``now`` (the time of this batch's writes)."""
+        self.now = now
+        for index, side in enumerate(self.sides):
+            if side.ttl is not None:
+                gone = side.ttl.purge(self.state, now, "__cnt")
+                if gone:
+                    self.rows[index] -= gone
+                    self.metrics.state_rows_expired += gone
+                    self._report()
+
+    def next_timer_ms(self) -> int | None:
+        """When the oldest stored row expires, so that a quiet stream's state is dropped too."""
+        ttls = [s.ttl for s, n in zip(self.sides, self.rows) if s.ttl is not None and n]
+        due = [t.next_due for t in ttls if t.next_due is not None]
+        return min(due) if due else None
+
+    async def on_timer(self, now: int) -> list[Message]:
+        await self.ctx.run(self._expire, self.clock())
+        return []
 
     def _report(self) -> None:
         self.metrics.state_rows = sum(self.rows)
