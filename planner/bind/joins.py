@@ -305,7 +305,7 @@ def _window_join(
     right: LogicalNode,
     renamed: dict[str, str],
     keys: list[tuple[str, str]],
-    join: exp.Join,
+    join: exp.Expr,
 ) -> Window | None:
     """The window of a window join: a join whose keys pair window_start and window_end of
     two inputs that are the same window TVF (Flink's WindowJoin); None for another join."""

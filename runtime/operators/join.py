@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec
+from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec, TwoInputJoinSpec
 from runtime.batches import conform, duckdb_type, output_schema, q
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot, now_ms
@@ -115,11 +115,7 @@ class JoinOp(Operator):
         assert isinstance(spec, JoinSpec)
         self.spec = spec
         self.schema = output_schema(self.node.schema, self.ctx.updating)
-        left_out = self.node.schema[: spec.left_width]
-        right_out = self.node.schema[spec.left_width :]
-        if spec.semi_or_anti:  # the output is the left's; the right's columns are the condition's
-            right_in = self.ctx.input_nodes[1].schema
-            right_out = tuple(Field(n, f.type) for n, f in zip(spec.right_names, right_in))
+        left_out, right_out = side_fields(spec, self.node.schema, self.ctx.input_nodes[1].schema)
         self.sides = [
             _Side(i, spec, out, self.ctx.input_nodes[i].schema, self.ctx.input_updating(i))
             for i, out in enumerate((left_out, right_out))
@@ -340,6 +336,17 @@ class JoinOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "state"):
             self.state.close()
+
+
+def side_fields(
+    spec: TwoInputJoinSpec, schema: tuple[Field, ...], right_input: tuple[Field, ...]
+) -> tuple[tuple[Field, ...], tuple[Field, ...]]:
+    """The output fields each side of a join contributes: a semi or anti join outputs only
+    the left's, and the right's columns (for its condition) take ``right_names``."""
+    left_out, right_out = schema[: spec.left_width], schema[spec.left_width :]
+    if spec.semi_or_anti:
+        right_out = tuple(Field(n, f.type) for n, f in zip(spec.right_names, right_input))
+    return left_out, right_out
 
 
 def create_state_table(state: DuckDBState, table: str, items: str, read_sql: str, empty: pa.Table) -> None:
