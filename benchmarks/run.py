@@ -7,7 +7,8 @@ blackhole sink, against DuckDB running the same query as one batch over the same
 Everything a user would run: the SQL goes through the planner, the rows come from the
 ``datagen`` connector (``--input datagen``) or from a JSON or Parquet file the benchmark
 writes first with the same rows (``--input json|parquet``, read by the ``filesystem``
-connector). Printed: rows/s over the job's wall time, peak RSS, p50/p99 latency (from a
+connector). Printed: rows/s over the job's wall time, the process's CPU seconds (and input
+rows per CPU second: steadier than wall time on a shared machine), peak RSS, p50/p99 latency (from a
 row's processing-time stamp after the source to the sink, per result batch; window
 results also wait for their window to close), and DuckDB's rows/s for the same query over
 the same rows: already in memory (``--input datagen``, the strict ceiling) or read from
@@ -197,12 +198,14 @@ def run_sqlstream(args: argparse.Namespace, path: Path | None) -> tuple[float, d
         f"CREATE TABLE out ({fields}) WITH ('connector' = 'blackhole')"
     ):
         cat.create(planner.create_table(stmt, cat))
-    config = {"parallelism.default": str(args.parallelism)}
+    config = {"parallelism.default": str(args.parallelism), "table.exec.state.ttl": args.ttl}
     plan = planner.plan(f"INSERT INTO out {query}", cat, config)
     job = Job(plan)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(job.run())
-    return time.perf_counter() - t0, job.metrics()
+    metrics = job.metrics()
+    metrics["cpu_s"] = time.process_time() - cpu0
+    return time.perf_counter() - t0, metrics
 
 
 def reset_peak_rss() -> None:
@@ -249,6 +252,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--parallelism", "-p", type=int, default=1)
     ap.add_argument("--input", choices=["datagen", "json", "parquet"], default="datagen")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the DuckDB measurement")
+    ap.add_argument("--ttl", default="0", help="table.exec.state.ttl (the join's state; 0: none)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path: Path | None = None
@@ -274,6 +278,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "rows": m["rows_read"],
             "seconds": round(seconds, 3),
             "rows_per_s": round(m["rows_read"] / seconds),
+            "cpu_s": round(m["cpu_s"], 1),
+            "rows_per_cpu_s": round(m["rows_read"] / max(m["cpu_s"], 1e-9)),
             "rows_out": m["rows_written"],
             "state_rows": sum(op["state_rows"] for op in m["operators"]),
             "peak_rss_mb": round(rss_mb),

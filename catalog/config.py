@@ -218,6 +218,13 @@ IDLE_TIMEOUT = DurationKey(
     "0 ms",
     "after this, an idle input stops holding back the watermark (0: never)",
 )
+STATE_TTL = DurationKey(
+    "table.exec.state.ttl",
+    "0 ms",
+    "idle state retention of regular joins (each side's stored rows): state not written for "
+    "this long (processing time) is dropped, and a row arriving after that is treated as new; "
+    "0: kept forever. The STATE_TTL hint overrides it per input",
+)
 RESULT_MODE = ChoiceKey(
     "sql-client.execution.result-mode",
     "table",
@@ -324,6 +331,7 @@ KEYS: dict[str, ConfigKey[object]] = {
         CHECKPOINTS_RETAINED,
         PARALLELISM,
         IDLE_TIMEOUT,
+        STATE_TTL,
         RESULT_MODE,
         MAX_TABLE_RESULT_ROWS,
         MAX_COLUMN_WIDTH,

@@ -12,19 +12,22 @@ from catalog.errors import OptionError, did_you_mean
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
-_DURATION_UNITS = {
+# Flink's labels (TimeUtils) and a few more; below a millisecond rounds down
+_DURATION_UNITS: dict[str, float] = {
     "ms": 1, "milli": 1, "millis": 1, "millisecond": 1, "milliseconds": 1,
     "s": 1000, "sec": 1000, "secs": 1000, "second": 1000, "seconds": 1000,
     "min": 60_000, "mins": 60_000, "minute": 60_000, "minutes": 60_000, "m": 60_000,
     "h": 3_600_000, "hour": 3_600_000, "hours": 3_600_000,
     "d": 86_400_000, "day": 86_400_000, "days": 86_400_000,
+    "\u00b5s": 0.001, "micro": 0.001, "micros": 0.001, "microsecond": 0.001, "microseconds": 0.001,
+    "ns": 1e-6, "nano": 1e-6, "nanos": 1e-6, "nanosecond": 1e-6, "nanoseconds": 1e-6,
 }  # fmt: skip
 
 
 def parse_duration_ms(value: str, key: str = "value") -> int:
     """Flink's duration syntax: ``10 s``, ``500ms``, ``1 min``; a bare number is ms."""
     text = value.strip().lower()
-    num = text.rstrip("abcdefghijklmnopqrstuvwxyz ").strip()
+    num = text.rstrip("abcdefghijklmnopqrstuvwxyz\u00b5 ").strip()
     unit = text[len(num) :].strip() or "ms"
     try:
         amount = float(num)

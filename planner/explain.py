@@ -8,7 +8,13 @@ options are never shown.
 
 from __future__ import annotations
 
-from catalog.config import CHECKPOINTING_INTERVAL, CHECKPOINTING_MODE, LATE_ROWS_SINK, checkpointing_enabled
+from catalog.config import (
+    CHECKPOINTING_INTERVAL,
+    CHECKPOINTING_MODE,
+    LATE_ROWS_SINK,
+    STATE_TTL,
+    checkpointing_enabled,
+)
 from catalog.connectors import ChangelogMode, Guarantee, connector_spec
 from catalog.table import redact
 from planner.physical import (
@@ -198,14 +204,18 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             )
         elif isinstance(spec, WindowJoinSpec):
             attrs.append("state=[both sides' rows by window, dropped when the window fires]")
-        else:
-            kept = "kept forever"
-            if isinstance(spec, IntervalJoinSpec):
-                kept = "dropped as the watermark passes their interval"
+        elif isinstance(spec, IntervalJoinSpec):
             attrs.append(
                 f"state=[left rows by key{', with matches' if spec.left_outer else ''}; "
-                f"right rows by key{', with matches' if spec.right_outer else ''}; {kept}]"
+                f"right rows by key{', with matches' if spec.right_outer else ''}; "
+                "dropped as the watermark passes their interval]"
             )
+        else:
+            sides = zip(("left", "right"), (spec.left_outer, spec.right_outer), state_ttls(spec))
+            attrs.append("state=[" + "; ".join(
+                f"{side} rows by key{', with matches' if outer else ''}, {_bound(ttl)}"
+                for side, outer, ttl in sides
+            ) + "]")  # fmt: skip
         if isinstance(spec, IntervalJoinSpec):
             attrs.append(f"watermarkDelay=[{spec.watermark_delay_ms} ms]")
     elif isinstance(spec, LookupJoinSpec):
@@ -271,21 +281,34 @@ def _column(node: Node, name: str) -> str:
     return name
 
 
+def state_ttls(spec: JoinSpec) -> tuple[int, int]:
+    """A regular join's idle state retention per side (0: none)."""
+    return spec.left_ttl_ms, spec.right_ttl_ms
+
+
+def _bound(ttl_ms: int) -> str:
+    return f"bounded by TTL {duration(ttl_ms)}" if ttl_ms else "grows forever"
+
+
 def unbounded_state(plan: PhysicalPlan) -> list[str]:
     """Warnings for operators whose state grows without bound (no TTL, no watermark)."""
     out = []
     for node in plan.nodes:
         if isinstance(node.spec, JoinSpec):
-            out.append(
-                f"Join {node.spec.flink_join_type} (node {node.id}): "
-                "both sides' rows are kept forever, so its state grows with every distinct row "
-                "of its inputs (state TTL, 'table.exec.state.ttl', is not supported yet)"
-            )
+            forever = [side for side, ttl in zip(("left", "right"), state_ttls(node.spec)) if not ttl]
+            if forever:
+                which = "both sides'" if len(forever) == 2 else f"the {forever[0]} side's"
+                out.append(
+                    f"Join {node.spec.flink_join_type} (node {node.id}): {which} rows are kept "
+                    "forever, so its state grows with every distinct row of its inputs; bound it "
+                    f"with SET '{STATE_TTL.name}' = '<duration>' or a /*+ STATE_TTL('<input>' = "
+                    "'<duration>') */ hint (a key idle that long is then forgotten)"
+                )
         elif isinstance(node.spec, RankSpec):
             out.append(
                 f"{node.name[: node.name.index('(')]} (node {node.id}): the rows of every partition "
                 "key are kept forever, so its state grows with the number of distinct keys "
-                "(state TTL, 'table.exec.state.ttl', is not supported yet)"
+                f"('{STATE_TTL.name}' bounds only regular joins' state so far)"
             )
     return out
 

@@ -242,6 +242,8 @@ class Join(LogicalNode):
     # an event-time temporal join: (left rowtime, right version time); ``keys`` are the
     # right's primary key, ``residual`` applies to the version a row joins
     as_of: tuple[str, str] | None = None
+    # a regular join's STATE_TTL hint per input, in ms (None: ``table.exec.state.ttl``)
+    state_ttl_ms: tuple[int | None, int | None] = (None, None)
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:

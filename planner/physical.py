@@ -237,12 +237,23 @@ class LookupJoinSpec:
     kind: str = "lookup_join"
 
 
-class _TwoSidedJoin:
-    """What regular and interval joins share: the join type, and the key columns of the
-    state tables."""
+@dataclass(frozen=True)
+class TwoInputJoinSpec:
+    """What the two-input joins share: the join type, both inputs' key columns (hash
+    partitioned by them: ``left_keys[i]`` pairs with ``right_keys[i]``, both of one type),
+    and how many of each input's columns are the output's (the first ``left_width`` of the
+    left's, then the first ``right_width`` of the right's, under the node's field names)."""
 
-    join_type: str
+    join_type: str  # "inner" | "left" | "right" | "full" | "semi" | "anti"
     left_keys: tuple[str, ...]
+    right_keys: tuple[str, ...]
+    left_width: int
+    right_width: int
+    # DuckDB SQL over the output names: the condition beyond the keys
+    residual: str | None = field(default=None, kw_only=True)
+    # a semi or anti join outputs only the left's columns: the names ``residual`` gives
+    # the right's
+    right_names: tuple[str, ...] = field(default=(), kw_only=True)
 
     @property
     def state_keys(self) -> tuple[str, ...]:
@@ -380,31 +391,26 @@ class CorrelateSpec:
 
 
 @dataclass(frozen=True)
-class JoinSpec(_TwoSidedJoin):
-    """Regular join (Flink's StreamingJoin). Both inputs are hash-partitioned by their key
-    columns (``left_keys[i]`` pairs with ``right_keys[i]``; both have one type). The
-    first ``left_width`` columns of the left input and the first ``right_width`` of the
-    right input are the output's columns, in that order, under the node's field names;
-    ``residual`` is DuckDB SQL over those output names. Each side's rows are kept in state
-    with a count (and, for an outer side, its number of matches), keyed by the join key
-    in columns ``state_keys``.
+class JoinSpec(TwoInputJoinSpec):
+    """Regular join (Flink's StreamingJoin). ``residual`` is DuckDB SQL over the output
+    names. Each side's rows are kept in state with a count (and, for an outer side, its
+    number of matches), keyed by the join key in columns ``state_keys``.
 
     A semi or anti join outputs only the left's columns (Flink's
-    StreamingSemiAntiJoinOperator); ``right_names`` are then the names ``residual`` gives
-    the right's. Without keys (``NOT IN`` over nullable columns) it runs on one subtask."""
+    StreamingSemiAntiJoinOperator). Without keys (``NOT IN`` over nullable columns) it
+    runs on one subtask.
 
-    join_type: str  # "inner" | "left" | "right" | "full" | "semi" | "anti"
-    left_keys: tuple[str, ...]
-    right_keys: tuple[str, ...]
-    left_width: int
-    right_width: int
-    residual: str | None = None
-    right_names: tuple[str, ...] = ()
+    ``left_ttl_ms``/``right_ttl_ms``: the side's idle state retention (Flink's state TTL,
+    from ``table.exec.state.ttl`` or the STATE_TTL hint; 0 keeps rows forever): a stored
+    row not written for that long (processing time) is dropped, as if never seen."""
+
+    left_ttl_ms: int = 0
+    right_ttl_ms: int = 0
     kind: str = "join"
 
 
 @dataclass(frozen=True)
-class IntervalJoinSpec(_TwoSidedJoin):
+class IntervalJoinSpec(TwoInputJoinSpec):
     """Interval join (Flink's RowTimeIntervalJoin): inputs, keys and output columns as in
     ``JoinSpec``; ``residual`` is the whole non-equi condition, the time bounds included.
     ``left_time`` and ``right_time`` are the output names of the two rowtime columns, and
@@ -412,16 +418,10 @@ class IntervalJoinSpec(_TwoSidedJoin):
     are kept while a partner can still arrive; output is append-only, and the watermark
     goes on held back by ``watermark_delay_ms``."""
 
-    join_type: str
-    left_keys: tuple[str, ...]
-    right_keys: tuple[str, ...]
-    left_width: int
-    right_width: int
     left_time: str
     right_time: str
     lower_ms: int
     upper_ms: int
-    residual: str | None = None
     kind: str = "interval_join"
 
     @property
@@ -432,27 +432,21 @@ class IntervalJoinSpec(_TwoSidedJoin):
 
 
 @dataclass(frozen=True)
-class WindowJoinSpec(_TwoSidedJoin):
+class WindowJoinSpec(TwoInputJoinSpec):
     """Window join (Flink's WindowJoin) of two inputs of the same window TVF: inputs, keys
     (window_start and window_end among them) and output columns as in ``JoinSpec``. Each
     side's rows wait in state until the watermark passes their window's end
     (``left_end``/``right_end``: the output names of the sides' window_end), then the
     window's rows are joined as a batch, outer rows padded; output is append-only."""
 
-    join_type: str
-    left_keys: tuple[str, ...]
-    right_keys: tuple[str, ...]
-    left_width: int
-    right_width: int
     left_end: str
     right_end: str
     window: Window
-    residual: str | None = None
     kind: str = "window_join"
 
 
 @dataclass(frozen=True)
-class TemporalJoinSpec(_TwoSidedJoin):
+class TemporalJoinSpec(TwoInputJoinSpec):
     """Event-time temporal join (Flink's TemporalRowTimeJoin) of an append-only left input
     with a versioned right one (any changelog, keyed by its primary key ``right_keys``):
     each left row waits until the watermark passes its time ``left_time``, then joins the
@@ -460,14 +454,8 @@ class TemporalJoinSpec(_TwoSidedJoin):
     unless that version is a deletion or fails ``residual``; ``join_type`` inner or left.
     Append-only output; inputs and output columns as in ``JoinSpec``."""
 
-    join_type: str
-    left_keys: tuple[str, ...]
-    right_keys: tuple[str, ...]
-    left_width: int
-    right_width: int
     left_time: str
     right_time: str
-    residual: str | None = None
     kind: str = "temporal_join"
 
 

@@ -19,6 +19,7 @@ from catalog.config import (
     IDLE_TIMEOUT,
     PARALLELISM,
     RUNTIME_MODE,
+    STATE_TTL,
     WATERMARK_INTERVAL,
     checkpointing_enabled,
 )
@@ -481,19 +482,27 @@ class PhysicalPlanner:
             name = _interval_join_name(spec_ij)
             return self._add(name, spec_ij, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
         if node.as_of is not None:
-            spec_tj = TemporalJoinSpec(node.join_type, lkeys, rkeys, *widths, *node.as_of, residual)
+            spec_tj = TemporalJoinSpec(node.join_type, lkeys, rkeys, *widths, *node.as_of, residual=residual)
             name = f"TemporalJoin(joinType=[{spec_tj.flink_join_type}])"
             return self._add(name, spec_tj, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
+        semi = node.join_type in ("semi", "anti")
+        right_names = tuple(f.name for f in node.fields[widths[0] :]) if semi else ()
         if node.window is not None:
             left_end = [f.name.lower() for f in node.left.fields].index("window_end")
             right_end = widths[0] + [f.name.lower() for f in node.right.fields].index("window_end")
             ends = (node.fields[left_end].name, node.fields[right_end].name)
-            spec_wj = WindowJoinSpec(node.join_type, lkeys, rkeys, *widths, *ends, node.window, residual)
+            spec_wj = WindowJoinSpec(
+                node.join_type, lkeys, rkeys, *widths, *ends, node.window, residual=residual,
+                right_names=right_names,
+            )  # fmt: skip
             name = f"WindowJoin(joinType=[{spec_wj.flink_join_type}])"
-            return self._add(name, spec_wj, edges, node.fields, p, ChangelogMode.INSERT_ONLY)
-        semi = node.join_type in ("semi", "anti")
-        right_names = tuple(f.name for f in node.fields[widths[0] :]) if semi else ()
-        spec = JoinSpec(node.join_type, lkeys, rkeys, *widths, residual, right_names)
+            fields = node.fields[: node.output_width]
+            return self._add(name, spec_wj, edges, fields, p, ChangelogMode.INSERT_ONLY)
+        config_ttl = STATE_TTL.get(self.config) or 0
+        ttl = (0, 0) if self.batch else (config_ttl if t is None else t for t in node.state_ttl_ms)
+        spec = JoinSpec(
+            node.join_type, lkeys, rkeys, *widths, *ttl, residual=residual, right_names=right_names
+        )
         # Flink: an inner or semi join of two append-only inputs is append-only; an anti join
         # retracts a row when its first match arrives; an outer join its padded rows
         updating = node.join_type not in ("inner", "semi") or any(

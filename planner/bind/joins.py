@@ -16,6 +16,7 @@ from sqlglot import exp
 from catalog.connectors import validate_options
 from catalog.errors import SqlStreamError
 from planner.bind.aggregates import AggregateBinder
+from planner.bind.hints import StateTtlHint, input_name
 from planner.bind.intervals import time_bounds
 from planner.bind.scope import Scope, ScopeField, _err
 from planner.errors import PlanError, UnsupportedError
@@ -34,14 +35,17 @@ class JoinBinder(AggregateBinder):
         scope: Scope,
         join: exp.Join,
         ctes: dict[str, exp.Expr],
+        hints: StateTtlHint | None = None,
+        left_name: str | None = None,
         where: list[exp.Expr] | None = None,
     ) -> tuple[LogicalNode, Scope]:
         """One join of a FROM clause (joins of more inputs are bound left-deep, as Flink
         does): a lookup join when the table has ``FOR SYSTEM_TIME AS OF``, else a regular
-        join. A comma join takes its condition from ``where`` (the WHERE clause's
-        conjuncts not placed yet; those it takes are removed), as Flink's optimizer
-        pushes them into the join: ``FROM o, s WHERE o.id = s.oid AND o.t BETWEEN ...``
-        is the interval join of Flink's documentation."""
+        join, whose inputs take their STATE_TTL from ``hints`` (the left one by
+        ``left_name``, None when it is a join). A comma join takes its condition from
+        ``where`` (the WHERE clause's conjuncts not placed yet; those it takes are
+        removed), as Flink's optimizer pushes them into the join: ``FROM o, s WHERE o.id =
+        s.oid AND o.t BETWEEN ...`` is the interval join of Flink's documentation."""
         table = join.this
         if isinstance(table, exp.Table) and table.args.get("version") is not None:
             return self._bind_lookup_join(left, scope, join)
@@ -119,7 +123,12 @@ class JoinBinder(AggregateBinder):
             fields = tuple(left.fields) + tuple(right_fields)
         else:
             fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
+        ttl: tuple[int | None, int | None] = (None, None)
+        if hints is not None:  # time-bounded joins take the keys and keep their own bound
+            ttl = (hints.take(left_name), hints.take(input_name(table)))
         node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
+        if interval is None and window is None:
+            node = dataclasses.replace(node, state_ttl_ms=ttl)
         return node, joined
 
     def _comma_join_condition(self, left: Scope, right: Scope, where: list[exp.Expr]) -> exp.Expr | None:
@@ -337,7 +346,7 @@ def _window_join(
     right: LogicalNode,
     renamed: dict[str, str],
     keys: list[tuple[str, str]],
-    join: exp.Join,
+    join: exp.Expr,
 ) -> Window | None:
     """The window of a window join: a join whose keys pair window_start and window_end of
     two inputs that are the same window TVF (Flink's WindowJoin); None for another join."""

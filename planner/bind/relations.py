@@ -13,6 +13,7 @@ from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
 from catalog.table import TableDef, ViewDef
 from catalog.types import DataType
+from planner.bind.hints import StateTtlHint, input_name
 from planner.bind.joins import JoinBinder
 from planner.bind.lateral import LateralBinder
 from planner.bind.scope import Scope, _err, _ref, cast_if_needed
@@ -35,11 +36,15 @@ class RelationBinder(JoinBinder, LateralBinder):
         if from_ is None:
             raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
         node, scope = self._bind_relation(from_.this, ctes)
+        hints = StateTtlHint.of(select)
+        left_name = input_name(from_.this)  # a join's left input has a name only at first
         for join in select.args.get("joins") or []:
             if isinstance(join.this, exp.Lateral | exp.Unnest):
                 node, scope = self._bind_lateral(node, scope, join)
             else:
-                node, scope = self._bind_join(node, scope, join, ctes, where)
+                node, scope = self._bind_join(node, scope, join, ctes, hints, left_name, where)
+            left_name = None
+        hints.check_all_used()
         return node, scope
 
     def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:

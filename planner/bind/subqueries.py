@@ -8,6 +8,9 @@ row in the subquery.
   is the subquery's WHERE (its equalities between an inner and an outer column are the
   join keys);
 - ``NOT EXISTS``: the same as an anti join;
+- any of these between two window TVFs of the same window, correlated on window_start and
+  window_end: a window semi/anti join (Flink's WindowJoin), each window's outer rows
+  emitted, append-only, once the watermark passes its end;
 - ``x NOT IN (SELECT y ...)``: an anti join with SQL's three-valued logic, as Flink
   does: a row is kept when no ``y`` equals ``x``, and neither ``x`` nor any ``y`` is NULL
   (unless the subquery is empty). The condition ``x = y OR x IS NULL OR y IS NULL`` has no
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from planner.bind.joins import _joined_scope
+from planner.bind.joins import _joined_scope, _window_join
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.errors import UnsupportedError
@@ -176,6 +179,8 @@ class SubqueryJoinBinder(RelationBinder):
         residual = exp.and_(*rest) if rest else None
         out = tuple(BoundField(f.name, f.type) for f in outer.fields)
         kind = "anti" if anti else "semi"
-        join = Join(out + tuple(right_fields), outer, inner, kind, tuple(keys), residual)
+        # between two window TVFs on window_start and window_end: a window semi/anti join
+        window = _window_join(outer, inner, renamed, keys, where)
+        join = Join(out + tuple(right_fields), outer, inner, kind, tuple(keys), residual, window=window)
         # the join's fields name the right's columns for its condition; it outputs the left's
         return Calc(out, join, tuple((f.name, _ref(f.name)) for f in out))

@@ -44,7 +44,7 @@ from runtime.batches import conform, duckdb_type, output_schema, q
 from runtime.messages import Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
-from runtime.operators.join import create_state_table
+from runtime.operators.join import create_state_table, side_fields
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -125,8 +125,7 @@ class IntervalJoinOp(Operator):
         assert isinstance(spec, IntervalJoinSpec | WindowJoinSpec | TemporalJoinSpec)
         self.spec = spec
         self.schema = output_schema(self.node.schema, False)
-        left_out = self.node.schema[: spec.left_width]
-        right_out = self.node.schema[spec.left_width :]
+        left_out, right_out = side_fields(spec, self.node.schema, self.ctx.input_nodes[1].schema)
         self.sides = [
             TimedSide(i, spec, out, self.ctx.input_nodes[i].schema, time, self._read_items(i))
             for i, (out, time) in enumerate(zip((left_out, right_out), self._times()))

@@ -43,11 +43,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec
+from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec, TwoInputJoinSpec
 from runtime.batches import conform, duckdb_type, output_schema, q
 from runtime.messages import Message
-from runtime.operator import Operator, Snapshot
+from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
+from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -71,6 +72,11 @@ class _Side:
         self.table = f"{self.name}_rows"
         self.outer = spec.left_outer if index == 0 else spec.right_outer
         self.updating = updating
+        ttl_ms = spec.left_ttl_ms if index == 0 else spec.right_ttl_ms
+        self.ttl = StateTtl(self.table, ttl_ms) if ttl_ms else None
+        # one entry per distinct row with a count: an updating side's, and one with a TTL
+        # (as Flink's map state, whose entry every identical row refreshes)
+        self.counted = updating or self.ttl is not None
         self.fields = fields  # the output columns this side contributes (the first of its input)
         keys = spec.left_keys if index == 0 else spec.right_keys
         self.keys = spec.state_keys
@@ -90,6 +96,7 @@ class _Side:
 
 class JoinOp(Operator):
     restored: Restored | None = None
+    clock = staticmethod(now_ms)  # processing time of the state TTL (tests set their own)
 
     async def restore(self, restored: Restored) -> None:
         self.restored = restored
@@ -108,11 +115,7 @@ class JoinOp(Operator):
         assert isinstance(spec, JoinSpec)
         self.spec = spec
         self.schema = output_schema(self.node.schema, self.ctx.updating)
-        left_out = self.node.schema[: spec.left_width]
-        right_out = self.node.schema[spec.left_width :]
-        if spec.semi_or_anti:  # the output is the left's; the right's columns are the condition's
-            right_in = self.ctx.input_nodes[1].schema
-            right_out = tuple(Field(n, f.type) for n, f in zip(spec.right_names, right_in))
+        left_out, right_out = side_fields(spec, self.node.schema, self.ctx.input_nodes[1].schema)
         self.sides = [
             _Side(i, spec, out, self.ctx.input_nodes[i].schema, self.ctx.input_updating(i))
             for i, out in enumerate((left_out, right_out))
@@ -120,9 +123,11 @@ class JoinOp(Operator):
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         self.rows = [0, 0]
+        self.now = 0
         for i, side in enumerate(self.sides):
             empty = self._with_seq(output_schema(self.ctx.input_nodes[i].schema, side.updating).empty_table())
             extra = ", 0::BIGINT AS __assoc" if side.outer else ""
+            extra += f", 0::BIGINT AS {EXPIRE_COLUMN}" if side.ttl else ""
             items = f"{', '.join([*side.columns, *side.keys])}, 0::BIGINT AS __cnt{extra}"
             create_state_table(self.state, side.table, items, side.read_sql, empty)
         self.emit_sql = [self._emit_sql(i) for i in range(2)]
@@ -148,8 +153,8 @@ class JoinOp(Operator):
         acc_kind = "0" if (a.outer or b.outer) else "m.__rk"
         ret_kind = "3" if a.outer else "m.__rk"
         # an append-only other side stores every row with count 1: no copies to make
-        copies = ", range(m.__xc) c(j)" if b.updating else ""
-        copy = "c.j" if b.updating else "0"
+        copies = ", range(m.__xc) c(j)" if b.counted else ""
+        copy = "c.j" if b.counted else "0"
         parts = [
             f"SELECT {row(a_m, b_m)}, "
             f"(CASE WHEN m.__s > 0 THEN {acc_kind} ELSE {ret_kind} END)::TINYINT AS {q(ROW_KIND_COLUMN)}, "
@@ -210,9 +215,11 @@ class JoinOp(Operator):
         st = self.state
         a, b = self.sides[index], self.sides[1 - index]
         st.register(INPUT_RELATION, self._with_seq(batch))
+        self._batch_rows = batch.num_rows
         try:
             # a view: the batch is read where it lies, as Arrow, by each statement below
             st.execute(f"CREATE OR REPLACE TEMP VIEW __in AS {a.read_sql}")
+            self._expire(self.clock())
             return self._join_batch(a, b)
         finally:
             st.con.unregister(INPUT_RELATION)
@@ -235,8 +242,9 @@ class JoinOp(Operator):
         )
         out = st.query(self.emit_sql[SIDES.index(a.name)])
         if b.outer:
+            touch = f", {EXPIRE_COLUMN} = {b.ttl.expiry(self.now)}" if b.ttl else ""
             st.execute(
-                f"UPDATE {b.table} SET __assoc = __assoc + d.__delta FROM "
+                f"UPDATE {b.table} SET __assoc = __assoc + d.__delta{touch} FROM "
                 f"(SELECT __rid, sum(__s) AS __delta FROM __m GROUP BY __rid) d "
                 f"WHERE {b.table}.rowid = d.__rid"
             )
@@ -245,7 +253,8 @@ class JoinOp(Operator):
 
     def _store(self, a: _Side) -> None:
         """The input side's rows into its state: appended when the side is append-only,
-        merged into one entry per distinct row (count up or down) when it updates."""
+        merged into one entry per distinct row (count up or down) when it updates or has
+        a TTL."""
         st = self.state
         index = SIDES.index(a.name)
         assoc = ""
@@ -255,7 +264,7 @@ class JoinOp(Operator):
             source = f"__in i LEFT JOIN ({matches}) n ON n.__seq = i.__seq"
             assoc = ", coalesce(n.n, 0)::BIGINT"
         cols = ", ".join(f"i.{c}" for c in [*a.columns, *a.keys])
-        if not a.updating:
+        if not a.counted:
             added = st.execute(f"INSERT INTO {a.table} SELECT {cols}, 1{assoc} FROM {source}")
             self.rows[index] += added
             self._report()
@@ -269,17 +278,48 @@ class JoinOp(Operator):
         same = " AND ".join(
             [*(f"s.{k} = d.{k}" for k in a.keys), *(f"s.{c} IS NOT DISTINCT FROM d.{c}" for c in a.columns)]
         )
-        same_t = same.replace("s.", f"{a.table}.")
-        st.execute(f"UPDATE {a.table} SET __cnt = __cnt + d.__dc FROM __d d WHERE {same_t}")
+        expiry = a.ttl.expiry(self.now) if a.ttl else ""
+        touch = f", {EXPIRE_COLUMN} = {expiry}" if a.ttl else ""
         new_assoc = ", d.__assoc" if a.outer else ""
+        new_assoc += f", {expiry}" if a.ttl else ""
         dcols = ", ".join(f"d.{c}" for c in [*a.columns, *a.keys])
+        # one MERGE (one join of the batch's rows with the state): ~6x an UPDATE then an
+        # INSERT of the rows not found, measured on 64k rows into 500k
+        gone = "WHEN MATCHED AND s.__cnt + d.__dc <= 0 THEN DELETE " if a.updating else ""
         st.execute(
-            f"INSERT INTO {a.table} SELECT {dcols}, d.__dc{new_assoc} FROM __d d "
-            f"WHERE d.__dc > 0 AND NOT EXISTS (SELECT 1 FROM {a.table} s WHERE {same})"
+            f"MERGE INTO {a.table} s USING __d d ON {same} {gone}"
+            f"WHEN MATCHED THEN UPDATE SET __cnt = s.__cnt + d.__dc{touch} "
+            f"WHEN NOT MATCHED AND d.__dc > 0 THEN INSERT VALUES ({dcols}, d.__dc{new_assoc})"
         )
-        st.execute(f"DELETE FROM {a.table} WHERE __cnt <= 0")
-        self.rows[index] += int(st.scalar("SELECT coalesce(sum(__dc), 0) FROM __d"))
+        if not a.updating:
+            self.rows[index] += self._batch_rows
+        elif a.ttl is None:
+            self.rows[index] += int(st.scalar("SELECT coalesce(sum(__dc), 0) FROM __d"))
+        else:  # a retraction may find its row expired: count what is there
+            self.rows[index] = int(st.scalar(f"SELECT coalesce(sum(__cnt), 0) FROM {a.table}"))
         self._report()
+
+    # ---- state TTL -----------------------------------------------------------------
+    def _expire(self, now: int) -> None:
+        """Drop the rows whose TTL has run out at ``now`` (the time of this batch's writes)."""
+        self.now = now
+        for index, side in enumerate(self.sides):
+            if side.ttl is not None:
+                gone = side.ttl.purge(self.state, now, "__cnt")
+                if gone:
+                    self.rows[index] -= gone
+                    self.metrics.state_rows_expired += gone
+                    self._report()
+
+    def next_timer_ms(self) -> int | None:
+        """When the oldest stored row expires, so that a quiet stream's state is dropped too."""
+        ttls = [s.ttl for s, n in zip(self.sides, self.rows) if s.ttl is not None and n]
+        due = [t.next_due for t in ttls if t.next_due is not None]
+        return min(due) if due else None
+
+    async def on_timer(self, now: int) -> list[Message]:
+        await self.ctx.run(self._expire, self.clock())
+        return []
 
     def _report(self) -> None:
         self.metrics.state_rows = sum(self.rows)
@@ -296,6 +336,17 @@ class JoinOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "state"):
             self.state.close()
+
+
+def side_fields(
+    spec: TwoInputJoinSpec, schema: tuple[Field, ...], right_input: tuple[Field, ...]
+) -> tuple[tuple[Field, ...], tuple[Field, ...]]:
+    """The output fields each side of a join contributes: a semi or anti join outputs only
+    the left's, and the right's columns (for its condition) take ``right_names``."""
+    left_out, right_out = schema[: spec.left_width], schema[spec.left_width :]
+    if spec.semi_or_anti:
+        right_out = tuple(Field(n, f.type) for n, f in zip(spec.right_names, right_input))
+    return left_out, right_out
 
 
 def create_state_table(state: DuckDBState, table: str, items: str, read_sql: str, empty: pa.Table) -> None:

@@ -4,8 +4,10 @@ window_start, window_end and the keys, window by window.
 Each side's rows wait in DuckDB state with their window's end (``__t``, epoch ms). When
 the watermark reaches a window's end - 1 ms, the window fires: its rows of both sides are
 joined in one statement, as a batch join (inner, or with the outer side's unmatched rows
-NULL-padded; duplicates and NULL keys as SQL joins them), emitted append-only, and
-dropped from the state. The last watermark of a bounded input fires every window.
+NULL-padded; duplicates and NULL keys as SQL joins them; a semi or anti join, from
+an ``IN``/``EXISTS`` subquery, emits the left rows that have or lack a match, each as
+often as it came), emitted append-only, and dropped from the state. The last watermark
+of a bounded input fires every window.
 
 A row whose window has already fired is late (its partners are gone): it is dropped,
 counted in ``late_rows_dropped`` and sent to the late-rows output when
@@ -55,11 +57,15 @@ class WindowJoinOp(IntervalJoinOp):
         on = " AND ".join(f"l.{k} = r.{k}" for k in left.keys) or "true"
         if self.spec.residual:
             on += f" AND ({self.spec.residual})"
-        cols = ", ".join([*(f"l.{c}" for c in left.columns), *(f"r.{c}" for c in right.columns)])
-        out = st.query(
-            f"SELECT {cols} FROM (SELECT * FROM {left.table} WHERE {ready}) l "
-            f"{_JOINS[self.spec.join_type]} (SELECT * FROM {right.table} WHERE {ready}) r ON {on}"
-        )
+        lrows = f"(SELECT * FROM {left.table} WHERE {ready}) l"
+        rrows = f"(SELECT * FROM {right.table} WHERE {ready}) r"
+        if self.spec.semi_or_anti:  # the window's left rows with (semi) or without (anti) a match
+            has = "NOT EXISTS" if self.spec.join_type == "anti" else "EXISTS"
+            cols = ", ".join(f"l.{c}" for c in left.columns)
+            out = st.query(f"SELECT {cols} FROM {lrows} WHERE {has} (SELECT 1 FROM {rrows} WHERE {on})")
+        else:
+            cols = ", ".join([*(f"l.{c}" for c in left.columns), *(f"r.{c}" for c in right.columns)])
+            out = st.query(f"SELECT {cols} FROM {lrows} {_JOINS[self.spec.join_type]} {rrows} ON {on}")
         for i, s in enumerate(self.sides):
             self.rows[i] -= st.execute(f"DELETE FROM {s.table} WHERE {ready}")
         self._report()

@@ -87,7 +87,7 @@ def interval_op(join_type: str = "left", late_sink: bool = False) -> IntervalJoi
         2, "r", wm, (), (Field("k", "INT"), Field("w", "INT"), Field("ts", "TIMESTAMP(3)", "rowtime"))
     )
     residual = '"ts" BETWEEN "ts0" - INTERVAL 5 SECOND AND "ts0" + INTERVAL 2 SECOND'
-    spec = IntervalJoinSpec(join_type, ("k",), ("k",), 3, 3, "ts", "ts0", -5000, 2000, residual)
+    spec = IntervalJoinSpec(join_type, ("k",), ("k",), 3, 3, "ts", "ts0", -5000, 2000, residual=residual)
     schema = (*left.schema, Field("k0", "INT"), Field("w", "INT"), Field("ts0", "TIMESTAMP(3)", "rowtime"))
     node = Node(3, "IntervalJoin", spec, (Edge(1), Edge(2)), schema, 1, ChangelogMode.INSERT_ONLY)
     nodes = [left, right, node]

@@ -99,7 +99,7 @@ def anti_op() -> JoinOp:
     l (k, v) append-only, r (k, w) updating."""
     left = Node(1, "l", CalcSpec(()), (), (Field("k", "INT"), Field("v", "INT")))
     right = Node(2, "r", CalcSpec(()), (), (Field("k", "INT"), Field("w", "INT")), 1, ChangelogMode.ALL)
-    spec = JoinSpec("anti", ("k",), ("k",), 2, 2, None, ("k0", "w"))
+    spec = JoinSpec("anti", ("k",), ("k",), 2, 2, right_names=("k0", "w"))
     node = Node(3, "join", spec, (Edge(1), Edge(2)), left.schema, 1, ChangelogMode.ALL)
     ctx = OperatorContext(
         SubtaskContext("t", 3, "join", 0, 1), node, PhysicalPlan((left, right, node)), OperatorMetrics(3, 0),

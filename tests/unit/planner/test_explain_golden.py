@@ -43,6 +43,13 @@ CASES = {
         "WHERE c.info.country = 'DE'",
         {"parallelism.default": "2"},
     ),
+    # the hint's keys name inputs by alias; the second join's left input is a join, which
+    # takes table.exec.state.ttl (unset: grows forever, and EXPLAIN warns)
+    "regular_joins_state_ttl": (
+        "SELECT /*+ STATE_TTL('b' = '1 d', 'p' = '12h') */ b.item, c.url, p.k FROM Bid b "
+        "JOIN clicks c ON b.item = c.url LEFT JOIN plain p ON c.user_id = p.k",
+        {},
+    ),
 }
 
 

@@ -10,7 +10,7 @@ import planner
 from catalog import Catalog
 from catalog.connectors import ChangelogMode
 from catalog.errors import SqlStreamError
-from planner.physical import JoinSpec
+from planner.physical import JoinSpec, WindowJoinSpec
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,27 @@ def test_other_subqueries_are_refused_by_name_and_position(
         planner.plan(f"SELECT * FROM plain a\nWHERE {where}", catalog)
     assert message in e.value.message
     assert e.value.line == 2
+
+
+def test_subqueries_between_window_tvfs_are_window_semi_and_anti_joins(catalog: Catalog) -> None:
+    """Correlated on window_start and window_end, two TVFs of the same window: Flink's
+    WindowJoin (semi/anti), append-only, its state freed as windows fire; NOT IN over
+    nullable columns keeps its NULL logic in the condition, the window columns as keys."""
+    tvf = "TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE))"
+    same = "a.window_start = b.window_start AND a.window_end = b.window_end"
+    for where, join_type in (
+        (f"a.url IN (SELECT b.url FROM {tvf} b WHERE {same})", "semi"),
+        (f"NOT EXISTS (SELECT * FROM {tvf} b WHERE b.user_id = a.user_id AND {same})", "anti"),
+        (f"a.url NOT IN (SELECT b.url FROM {tvf} b WHERE {same})", "anti"),
+    ):
+        plan = planner.plan(f"SELECT a.user_id, a.window_end FROM {tvf} a WHERE {where}", catalog, {})
+        node = next(n for n in plan.nodes if isinstance(n.spec, WindowJoinSpec))
+        assert isinstance(node.spec, WindowJoinSpec) and node.spec.join_type == join_type
+        assert node.changelog == ChangelogMode.INSERT_ONLY
+        assert {"window_start", "window_end"} <= set(node.spec.left_keys)
+        text = planner.explain(f"SELECT a.user_id FROM {tvf} a WHERE {where}", catalog, {})
+        assert f"WindowJoin(joinType=[Left{join_type.title()}Join]" in text
+    other = "TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '2' MINUTE))"
+    with pytest.raises(SqlStreamError, match="same window"):
+        sql = f"SELECT * FROM {tvf} a WHERE a.url IN (SELECT b.url FROM {other} b WHERE {same})"
+        planner.plan(sql, catalog, {})

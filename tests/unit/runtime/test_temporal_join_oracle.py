@@ -39,7 +39,7 @@ def temporal_op(join_type: str, residual: str | None = None) -> TemporalJoinOp:
     ts = Field("ts", "TIMESTAMP(3)", "rowtime")
     left = Node(1, "l", wm, (), (Field("k", "INT"), Field("v", "INT"), ts))
     right = Node(2, "r", wm, (), (Field("k", "INT"), Field("w", "INT"), ts), 1, ChangelogMode.UPSERT)
-    spec = TemporalJoinSpec(join_type, ("k",), ("k",), 3, 3, "ts", "ts0", residual)
+    spec = TemporalJoinSpec(join_type, ("k",), ("k",), 3, 3, "ts", "ts0", residual=residual)
     schema = (*left.schema, Field("k0", "INT"), Field("w", "INT"), Field("ts0", "TIMESTAMP(3)"))
     node = Node(3, "TemporalJoin", spec, (Edge(1), Edge(2)), schema, 1, ChangelogMode.INSERT_ONLY)
     plan = PhysicalPlan((left, right, node))

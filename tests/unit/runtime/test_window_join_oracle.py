@@ -66,3 +66,46 @@ def test_window_join_equals_duckdb(
     log = run(lrows, rrows, ours, parallelism, batch)
     assert {k for k, _ in log} <= {0}, "a window join is append-only"
     assert Counter(row for _, row in log) == duckdb_answer(lrows, rrows, theirs)
+
+
+SUBQUERIES = {
+    "IN": "l.k IN (SELECT r.k FROM {r} r WHERE {on})",
+    "NOT IN": "l.k NOT IN (SELECT r.k FROM {r} r WHERE {on})",
+    "EXISTS": "EXISTS (SELECT * FROM {r} r WHERE r.k = l.k AND {on})",
+    "NOT EXISTS": "NOT EXISTS (SELECT * FROM {r} r WHERE r.k = l.k AND {on})",
+}
+
+
+@settings(SETTINGS)
+@given(
+    left=st.lists(event, max_size=25),
+    right=st.lists(event, max_size=25),
+    form=st.sampled_from(sorted(SUBQUERIES)),
+    kind=st.sampled_from(sorted(TVF)),
+    residual=st.sampled_from(["", " AND r.w >= l.v"]),
+    parallelism=st.sampled_from([1, 2]),
+    batch=st.integers(2, 6),
+)
+def test_window_semi_and_anti_joins_equal_duckdb(
+    left: list[tuple[Any, ...]],
+    right: list[tuple[Any, ...]],
+    form: str,
+    kind: str,
+    residual: str,
+    parallelism: int,
+    batch: int,
+) -> None:
+    """``IN``/``EXISTS``/``NOT IN``/``NOT EXISTS`` between two window TVFs correlated on
+    window_start and window_end (Flink's window semi/anti join): each window's left rows
+    with (without) a match, duplicates kept, NOT IN with SQL's NULL logic, append-only."""
+    lrows, rrows = arrival(left), arrival(right)
+    on = f"l.window_start = r.window_start AND l.window_end = r.window_end{residual}"
+    tvf = TVF[kind][0]
+    where = SUBQUERIES[form]
+    select = "SELECT l.k, l.v, l.window_start, l.window_end FROM "
+    ours_r, theirs_r = f"TABLE({tvf.format(t='r')})", duckdb_windows(kind, "r")
+    ours = f"{select}TABLE({tvf.format(t='l')}) l WHERE " + where.format(r=ours_r, on=on)
+    theirs = f"{select}{duckdb_windows(kind, 'l')} l WHERE " + where.format(r=theirs_r, on=on)
+    log = run(lrows, rrows, ours, parallelism, batch)
+    assert {k for k, _ in log} <= {0}, "a window semi/anti join is append-only"
+    assert Counter(row for _, row in log) == duckdb_answer(lrows, rrows, theirs)
