@@ -135,7 +135,14 @@ def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
     child = planner._translate(node.input)
     lookup = node.input.field_type
     aggs = tuple(
-        AggCall(a.name, a.func, codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None, a.type.sql())
+        AggCall(
+            a.name,
+            a.func,
+            codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
+            a.type.sql(),
+            function=a.function.name if a.function is not None else None,
+            args=tuple(codegen.to_duckdb(e, lookup) for e in a.args),
+        )
         for a in node.aggs
     )
     spec = OverAggregateSpec(node.partition_keys, node.order_field, node.rows, node.preceding, aggs)

@@ -58,7 +58,7 @@ class OverBinder(RelationBinder):
         if condition is not None:
             node = Calc(node.fields, node, tuple((f.name, _ref(f.name)) for f in node.fields), condition)
         aggregates = [
-            w for p in select.expressions for w in p.find_all(exp.Window) if isinstance(w.this, _AGGS)
+            w for p in select.expressions for w in p.find_all(exp.Window) if self._is_over_aggregate(w.this)
         ]
         if aggregates:
             return self._bind_over_aggregate(select, node, scope, named, aggregates)
@@ -101,7 +101,7 @@ class OverBinder(RelationBinder):
             if _window_shape(w) != shape:
                 raise _err(UnsupportedError("aggregates OVER different windows in one SELECT"), c)
         if any(
-            isinstance(w, exp.Window) and not isinstance(w.this, _AGGS)
+            isinstance(w, exp.Window) and not self._is_over_aggregate(w.this)
             for p in select.expressions
             for w in p.find_all(exp.Window)
         ):
@@ -151,6 +151,13 @@ class OverBinder(RelationBinder):
             [*scope.fields, *(ScopeField(frozenset(), f, hidden=True) for f in fields[len(node.fields) :])]
         )
         return rewritten, over, over_scope
+
+    def _is_over_aggregate(self, call: exp.Expr) -> bool:
+        """A built-in aggregate or a call of a user aggregate function (``@udaf``)."""
+        if isinstance(call, _AGGS):
+            return True
+        fdef = self.catalog.function(call.name) if isinstance(call, exp.Anonymous) else None
+        return fdef is not None and fdef.kind == "aggregate"
 
     def _bind_rank(self, window: exp.Window, call: exp.Expr, node: LogicalNode, scope: Scope) -> Rank:
         """The Rank of a ROW_NUMBER call; PARTITION BY and ORDER BY expressions that are not
