@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from catalog.config import LATE_ROWS_SINK, PIPELINE_NAME, UDF_ERRORS_SINK
+from catalog.config import LATE_ROWS_SINK, PIPELINE_NAME, UDF_ERRORS_IGNORE, UDF_ERRORS_SINK
 from catalog.connectors import configure_table, table_info
 from catalog.errors import SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
@@ -145,6 +145,12 @@ def plan(
         return physical
     physical = replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
     errors_table = UDF_ERRORS_SINK.get(cfg)
+    if errors_table and UDF_ERRORS_IGNORE.get(cfg):
+        raise PlanError(
+            f"'{UDF_ERRORS_SINK.name}' keeps the rows a Python function raised on, "
+            f"'{UDF_ERRORS_IGNORE.name}' drops them: set only one",
+            hint=f"RESET '{UDF_ERRORS_IGNORE.name}' to keep them in '{errors_table}'",
+        )
     if errors_table and not isinstance(statement, st.Query):
         try:
             table = _side_table(catalog, UDF_ERRORS_SINK.name, errors_table, UDF_ERRORS_FIELDS)

@@ -13,6 +13,10 @@ in the user's table with:
     input     STRING  the operator's input row, its columns as a JSON object
     error     STRING  the exception and the function's own traceback
 
+``SET 'table.exec.udf-errors.ignore' = 'true'`` drops those rows instead (counted in the
+``udf_errors`` metric, as ``json.ignore-parse-errors`` drops and counts a bad record); it
+needs no side sink, so it covers queries too. Setting both is refused.
+
 A function that raises on a row raises on it again when the job replays it after a
 restore, so the side sink's rows are as deterministic as the job's own and are written
 exactly once on a transactional connector. Python aggregate functions are not covered:

@@ -14,6 +14,7 @@ import pytest
 
 import sqlstream
 from catalog.errors import SqlStreamError
+from sqlstream.udf import udtf
 from tests.unit.checkpoint.test_runtime_checkpoints import ROWS, resume, run_until_checkpoint
 
 MOD = "tests.unit.sqlstream.udf_module"
@@ -73,20 +74,20 @@ def test_exactly_once_across_a_restore(tmp_path: Path) -> None:
     check(tmp_path)
 
 
+def words(line: str):  # type: ignore[no-untyped-def]
+    """A table function that raises on the word 'boom'."""
+    for w in line.split():
+        if w == "boom":
+            raise RuntimeError("no booms")
+        yield w
+
+
 def test_a_table_function_that_raises_loses_only_its_row(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     lines = ["a b", "boom", "c"]
     (tmp_path / "in" / "p.json").write_text("".join(json.dumps({"line": x}) + "\n" for x in lines))
     with sqlstream.connect(config={"table.exec.udf-errors.sink": "bad"}) as s:
         s.execute(script(tmp_path, 1))
-
-        def words(line: str):  # type: ignore[no-untyped-def]
-            for w in line.split():
-                if w == "boom":
-                    raise RuntimeError("no booms")
-                yield w
-
-        from sqlstream.udf import udtf
 
         s.create_function("words", udtf(words, result_types="STRING"))
         for name, cols, folder in (("lines", "line STRING", "in"), ("w", "w STRING", "w")):
@@ -114,4 +115,31 @@ def test_a_table_that_does_not_fit_is_refused(tmp_path: Path) -> None:
             s.execute(f"EXPLAIN {QUERY}")
         s.execute("SET 'table.exec.udf-errors.sink' = 'nowhere'")
         with pytest.raises(SqlStreamError, match=r"udf-errors\.sink' = 'nowhere' names no table"):
+            s.execute(f"EXPLAIN {QUERY}")
+
+
+def test_ignore_drops_and_counts_the_failing_rows(tmp_path: Path) -> None:
+    """``table.exec.udf-errors.ignore``: the rows a scalar or table function raised on are
+    dropped and counted, the job goes on; a query in the shell too (no side sink needed)."""
+    with sqlstream.connect(config={"table.exec.udf-errors.ignore": "true"}) as s:
+        s.execute(script(tmp_path, 20000).replace("SET 'table.exec.udf-errors.sink' = 'bad';", ""))
+        job = s.execute(QUERY).job
+        assert job is not None and job.wait(60) and job.error is None, job.error
+        assert job.metrics()["udf_errors"] == ROWS // 1000
+        s.create_function("words", udtf(words, result_types="STRING"))
+        lines = "(VALUES ('a b'), ('boom'), ('c')) AS t(line)"
+        got = s.sql(f"SELECT w FROM {lines}, LATERAL TABLE(words(line)) AS T(w)")
+        assert sorted(got.fetchall()) == [("a",), ("b",), ("c",)]
+        result = s.sql("SELECT v, fails_on_thousands(v) AS d FROM src WHERE v BETWEEN 990 AND 1010")
+        assert [r[0] for r in result.fetchall()] == [v for v in range(990, 1011) if v != 1000]
+    good = collections.Counter((r["v"], r["d"]) for r in rows(tmp_path / "out"))
+    assert good == collections.Counter((v, 2 * v) for v in range(1, ROWS + 1) if v % 1000)
+    assert not (tmp_path / "bad").exists() or not rows(tmp_path / "bad")
+
+
+def test_ignore_and_a_sink_together_are_refused(tmp_path: Path) -> None:
+    with sqlstream.connect(config={"table.exec.udf-errors.ignore": "true"}) as s:
+        s.execute(script(tmp_path, 1))
+        both = r"udf-errors.sink' keeps .* 'table.exec.udf-errors.ignore' drops"
+        with pytest.raises(SqlStreamError, match=both):
             s.execute(f"EXPLAIN {QUERY}")
