@@ -16,7 +16,7 @@ import dataclasses
 from sqlglot import exp
 
 from catalog.types import BIGINT
-from planner.bind.aggregates import _AGGS, _make_agg
+from planner.bind.aggregates import _AGGS, _make_agg, hoist_python_calls
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, ScopeField, _err, _ref, position
 from planner.bind.windows import _interval_ms
@@ -141,6 +141,12 @@ class OverBinder(RelationBinder):
                 raise _err(UnsupportedError("DISTINCT in an OVER aggregate is not supported yet"), c)
             bound = self.bind_expr(func, scope)
             aggs.append(_make_agg(f"w0$o{i}", bound, node.field_type))
+        pre_items: list[tuple[str, exp.Expr]] = []
+        aggs = hoist_python_calls(aggs, pre_items, 0)
+        if pre_items:  # arguments that call Python functions: computed by a Calc below
+            keep = [(f.name, _ref(f.name)) for f in node.fields]
+            computed = tuple(BoundField(n, infer(e, node.field_type)) for n, e in pre_items)
+            node = Calc((*node.fields, *computed), node, (*keep, *pre_items))
         fields = (*node.fields, *(BoundField(a.name, a.type) for a in aggs))
         over = OverAggregate(fields, node, tuple(keys), time_col.name, rows, preceding, tuple(aggs))
         rewritten = select.copy()
