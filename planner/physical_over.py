@@ -23,6 +23,7 @@ from catalog.connectors import ChangelogMode
 from planner import codegen
 from planner.logical import OverAggregate, Rank
 from planner.physical import ARRIVAL, AggCall, Node, OverAggregateSpec, RankSpec, SortKey, WindowRankSpec
+from planner.udf import check_over_python_aggregates
 from planner.window import Window
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def describe_rank(node: Node, source: Node) -> tuple[str, list[str]]:
 
 
 def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
+    check_over_python_aggregates(node, planner.batch)
     child = planner._translate(node.input)
     lookup = node.input.field_type
     aggs = tuple(

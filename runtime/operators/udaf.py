@@ -200,6 +200,9 @@ def install_window_calls(
 
 
 def _per_window(fdef: FunctionDef, function: Any, width: int) -> Any:
+    if fdef.func_type == "pandas":
+        return _per_window_pandas(fdef, function.func, width)
+
     def call(groups: pa.ChunkedArray | pa.Array) -> pa.Array:
         values = []
         for rows in groups.to_pylist():
@@ -210,6 +213,28 @@ def _per_window(fdef: FunctionDef, function: Any, width: int) -> Any:
                 for a in args:
                     function.accumulate(acc, *a)
                 values.append(function.get_value(acc))
+            except Exception as e:
+                raise udf.function_failed(fdef, e, f"a window of {len(rows)} row(s)") from None
+        return _values(fdef, values)
+
+    return call
+
+
+def _per_window_pandas(fdef: FunctionDef, func: Any, width: int) -> Any:
+    """A vectorized aggregate (``func_type='pandas'``): each window's arguments as pandas
+    Series, converted from Arrow column by column, one call per window."""
+
+    def call(groups: pa.ChunkedArray | pa.Array) -> pa.Array:
+        if isinstance(groups, pa.ChunkedArray):
+            groups = groups.combine_chunks()
+        values = []
+        for w in range(len(groups)):
+            rows = groups[w].values  # the window's rows, a struct array (None: no rows)
+            if rows is None:
+                rows = pa.array([], pa.struct([(f"a{j}", pa.null()) for j in range(width)]))
+            series = [rows.field(j).to_pandas() for j in range(width)]
+            try:
+                values.append(func(*series))
             except Exception as e:
                 raise udf.function_failed(fdef, e, f"a window of {len(rows)} row(s)") from None
         return _values(fdef, values)

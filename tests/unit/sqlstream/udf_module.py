@@ -157,3 +157,17 @@ class NullableTotal(AggregateFunction):
 
 
 nullable_total = udaf(NullableTotal(), result_type="BIGINT")
+
+
+@udaf(input_types=["BIGINT"], result_type="DOUBLE", func_type="pandas")
+def mean_udaf(v):  # type: ignore[no-untyped-def]
+    """PyFlink's documentation example of a vectorized aggregate: a Series in, one value out."""
+    return v.mean()
+
+
+@udaf(input_types=["BIGINT", "BIGINT"], result_type="BIGINT", func_type="pandas")
+def spread(v, w):  # type: ignore[no-untyped-def]
+    """Two Series of one window: max(v) - min(w); raises on a window holding 13."""
+    if (v == 13).any():
+        raise ValueError("13 in the window")
+    return int(v.max() - w.min())
