@@ -272,6 +272,12 @@ UDF_ERRORS_SINK = StringKey(
     "a table that keeps the rows a Python function raised on (columns operator, function, "
     "input, error), instead of failing the job; unset: the job fails",
 )
+UDF_ERRORS_IGNORE = BoolKey(
+    "table.exec.udf-errors.ignore",
+    "false",
+    "drop and count (metric udf_errors) the rows a Python function raised on, instead of "
+    "failing the job; table.exec.udf-errors.sink keeps them instead",
+)
 PYTHON_FILES = StringKey(
     "python.files",
     None,
@@ -345,6 +351,7 @@ KEYS: dict[str, ConfigKey[object]] = {
         PROMETHEUS_HOST,
         LATE_ROWS_SINK,
         UDF_ERRORS_SINK,
+        UDF_ERRORS_IGNORE,
         PYTHON_FILES,
         PYTHON_PATH,
         BATCH_SIZE,

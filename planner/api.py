@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from catalog.config import LATE_ROWS_SINK, PIPELINE_NAME, UDF_ERRORS_SINK
+from catalog.config import LATE_ROWS_SINK, PIPELINE_NAME, UDF_ERRORS_IGNORE, UDF_ERRORS_SINK
 from catalog.connectors import configure_table, table_info
 from catalog.errors import SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
@@ -40,7 +40,7 @@ from planner.refusals import refuse
 from planner.rules import apply_rules
 from planner.typecheck import infer
 from planner.udf import used_functions
-from planner.udf_errors import udf_errors_nodes
+from planner.udf_errors import check_covered, udf_errors_nodes
 
 PlannableStatement = st.Insert | st.StatementSet | st.Query
 
@@ -145,11 +145,25 @@ def plan(
         return physical
     physical = replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
     errors_table = UDF_ERRORS_SINK.get(cfg)
+    if errors_table and UDF_ERRORS_IGNORE.get(cfg):
+        raise PlanError(
+            f"'{UDF_ERRORS_SINK.name}' keeps the rows a Python function raised on, "
+            f"'{UDF_ERRORS_IGNORE.name}' drops them: set only one",
+            hint=f"RESET '{UDF_ERRORS_IGNORE.name}' to keep them in '{errors_table}'",
+        )
+    scalars = [f.name for f in physical.functions if f.kind != "aggregate"]
+    policy = UDF_ERRORS_SINK.name if errors_table and not isinstance(statement, st.Query) else None
+    if UDF_ERRORS_IGNORE.get(cfg):
+        policy = UDF_ERRORS_IGNORE.name
+    if policy is not None:
+        try:
+            check_covered(physical.nodes, scalars, policy)
+        except SqlStreamError as e:
+            raise _located(e, statement) from None
     if errors_table and not isinstance(statement, st.Query):
         try:
             table = _side_table(catalog, UDF_ERRORS_SINK.name, errors_table, UDF_ERRORS_FIELDS)
-            called = [f.name for f in physical.functions if f.kind != "aggregate"]
-            extra = udf_errors_nodes(physical.nodes, called, table, cfg)
+            extra = udf_errors_nodes(physical.nodes, scalars, table, cfg)
         except SqlStreamError as e:
             raise _located(e, statement) from None
         physical = replace(physical, nodes=physical.nodes + extra)

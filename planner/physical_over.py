@@ -23,6 +23,7 @@ from catalog.connectors import ChangelogMode
 from planner import codegen
 from planner.logical import OverAggregate, Rank
 from planner.physical import ARRIVAL, AggCall, Node, OverAggregateSpec, RankSpec, SortKey, WindowRankSpec
+from planner.udf import check_over_python_aggregates
 from planner.window import Window
 
 if TYPE_CHECKING:
@@ -132,10 +133,18 @@ def describe_rank(node: Node, source: Node) -> tuple[str, list[str]]:
 
 
 def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
+    check_over_python_aggregates(node, planner.batch)
     child = planner._translate(node.input)
     lookup = node.input.field_type
     aggs = tuple(
-        AggCall(a.name, a.func, codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None, a.type.sql())
+        AggCall(
+            a.name,
+            a.func,
+            codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
+            a.type.sql(),
+            function=a.function.name if a.function is not None else None,
+            args=tuple(codegen.to_duckdb(e, lookup) for e in a.args),
+        )
         for a in node.aggs
     )
     spec = OverAggregateSpec(node.partition_keys, node.order_field, node.rows, node.preceding, aggs)

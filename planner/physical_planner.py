@@ -397,7 +397,7 @@ class PhysicalPlanner:
             )
             for a in node.aggs
         )
-        check_python_aggregates(node, child.changelog != ChangelogMode.INSERT_ONLY)
+        check_python_aggregates(node, child.changelog != ChangelogMode.INSERT_ONLY, self.batch)
         p = self.default_parallelism if node.keys else 1
         edge = self._edge(child, p, node.keys)
         if node.window is not None:

@@ -17,7 +17,7 @@ from catalog.functions import FunctionDef
 from catalog.store import Catalog
 from planner.errors import PlanError
 from planner.functions import FUNCTIONS, STRUCTURAL, UNSUPPORTED
-from planner.logical import Aggregate
+from planner.logical import Aggregate, OverAggregate
 from planner.parse import parse_expression
 
 KEY = "udf"
@@ -89,14 +89,37 @@ def check_arity(fdef: FunctionDef, args: list[exp.Expr]) -> None:
         )
 
 
-def check_python_aggregates(node: Aggregate, updating_input: bool) -> None:
-    """Refuse, by name and position, a Python aggregate over an updating input that has no
-    ``retract`` (Flink refuses it too): it could not take a -U/-D row back out."""
+def check_python_aggregates(node: Aggregate, updating_input: bool, batch: bool) -> None:
+    """Refuse, by name and position, what Flink refuses too: a Python aggregate over an
+    updating input that has no ``retract`` (it could not take a -U/-D row back out), and a
+    vectorized one (``func_type='pandas'``) in a streaming GROUP BY, whose groups never
+    end (PyFlink: "Pandas UDAFs are not supported in streaming mode currently")."""
     for a in node.aggs:
         f = a.function
+        if f is not None and f.func_type == "pandas" and node.window is None and not batch:
+            raise PlanError(
+                f"vectorized aggregate function {f.name} (func_type='pandas') in a streaming GROUP BY: "
+                "it needs all of a group's rows at once, which a stream never has",
+                hint="use it in a window aggregation (TUMBLE, HOP, CUMULATE, SESSION) or a bounded "
+                "OVER window, or SET 'execution.runtime-mode' = 'batch'",
+            ).with_position(a.line, a.col)
         if f is not None and updating_input and not f.retract:
             raise PlanError(
                 f"aggregate function {f.name} has no retract method, so it cannot aggregate an "
                 "updating input (-U/-D rows)",
                 hint="define retract(accumulator, *args) on it, as Flink requires",
+            ).with_position(a.line, a.col)
+
+
+def check_over_python_aggregates(node: OverAggregate, batch: bool) -> None:
+    """Refuse a vectorized aggregate (``func_type='pandas'``) over an UNBOUNDED OVER frame
+    of a stream, as Flink does: its frame grows without end and it has no accumulator."""
+    for a in node.aggs:
+        f = a.function
+        if f is not None and f.func_type == "pandas" and node.preceding is None and not batch:
+            raise PlanError(
+                f"vectorized aggregate function {f.name} (func_type='pandas') over an UNBOUNDED "
+                "OVER frame: it needs all of a frame's rows at once, which grow without end on a stream",
+                hint="bound the frame: ROWS BETWEEN n PRECEDING AND CURRENT ROW, or RANGE BETWEEN "
+                "INTERVAL '...' PRECEDING AND CURRENT ROW",
             ).with_position(a.line, a.col)

@@ -3,8 +3,10 @@
 function fails its job; our name follows ``table.exec.late-rows.sink``).
 
 Every operator of an INSERT job that calls a Python function row by row or per batch in
-its projection or filter (a Calc) or as a table function (a Correlate) then sends the input
-rows the function raised on to its *udf-errors output*, and the job goes on without them;
+its projection or filter (a Calc, an Expand) or as a table function (a Correlate) then sends
+the input rows the function raised on to its *udf-errors output*, and the job goes on without
+them (the binder computes aggregate arguments that call one in a Calc below the aggregate, as
+Flink projects them; a join condition over both sides is refused by name);
 the planner adds a side sink (``planner.side_sinks``) fed by those outputs, so they land
 in the user's table with:
 
@@ -12,6 +14,10 @@ in the user's table with:
     function  STRING  the function that raised
     input     STRING  the operator's input row, its columns as a JSON object
     error     STRING  the exception and the function's own traceback
+
+``SET 'table.exec.udf-errors.ignore' = 'true'`` drops those rows instead (counted in the
+``udf_errors`` metric, as ``json.ignore-parse-errors`` drops and counts a bad record); it
+needs no side sink, so it covers queries too. Setting both is refused.
 
 A function that raises on a row raises on it again when the job replays it after a
 restore, so the side sink's rows are as deterministic as the job's own and are written
@@ -27,7 +33,8 @@ from collections.abc import Mapping, Sequence
 
 from catalog.config import UDF_ERRORS_SINK
 from catalog.table import TableDef
-from planner.physical import UDF_ERRORS_FIELDS, UDF_ERRORS_OUTPUT, CalcSpec, CorrelateSpec, Node
+from planner.errors import PlanError
+from planner.physical import UDF_ERRORS_FIELDS, UDF_ERRORS_OUTPUT, CalcSpec, CorrelateSpec, ExpandSpec, Node
 from planner.side_sinks import side_sink_nodes
 
 
@@ -38,7 +45,29 @@ def calls_python(node: Node, functions: Sequence[str]) -> bool:
         return spec.function is not None or any(_calls(a, functions) for a in spec.args)
     if isinstance(spec, CalcSpec):
         return any(_calls(e, functions) for e in (*(e for _, e in spec.projections), spec.condition or ""))
+    if isinstance(spec, ExpandSpec):
+        return any(_calls(e, functions) for row in spec.projections for _, e in row)
     return False
+
+
+def check_covered(nodes: Sequence[Node], functions: Sequence[str], key: str) -> None:
+    """Refuse a plan in which an operator that cannot route the rows a function raised on
+    (a join's condition over both sides, ...) calls one of ``functions`` while ``key``
+    (``table.exec.udf-errors.sink`` or ``.ignore``) promises that the job goes on. The
+    binder computes aggregate arguments and one-sided join conditions in Calcs, so this is
+    left to what reads both sides of a join at once."""
+    for node in nodes:
+        if isinstance(node.spec, CalcSpec | CorrelateSpec | ExpandSpec):
+            continue
+        called = [f for f in functions if _calls(repr(node.spec), [f])]
+        if called:
+            raise PlanError(
+                f"'{key}' cannot go on without the rows function {called[0]} raises on in "
+                f"{node.name.split('(')[0]} #{node.id}: only a projection, a filter or a table "
+                "function can leave a row out",
+                hint="compute the function in a subquery below the join, e.g. "
+                "(SELECT *, f(x) AS fx FROM t), and use its column",
+            )
 
 
 def _calls(sql: str, functions: Sequence[str]) -> bool:

@@ -49,7 +49,7 @@ class OperatorMetrics:
     batches_in: int = 0
     batches_out: int = 0
     late_rows_dropped: int = 0
-    udf_errors: int = 0  # input rows a Python function raised on, sent to the udf-errors table
+    udf_errors: int = 0  # input rows a Python function raised on: in the udf-errors table, or dropped
     watermark_ms: int = NO_WATERMARK
     state_rows: int = 0
     state_bytes: int = 0

@@ -20,7 +20,7 @@ import json
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,13 @@ import duckdb
 import duckdb.func
 import pyarrow as pa
 
+from catalog.config import UDF_ERRORS_IGNORE
 from catalog.errors import SqlStreamError
 from catalog.functions import FunctionDef
 from planner.physical import ROW_KIND_COLUMN, UDF_ERRORS_FIELDS, UDF_ERRORS_OUTPUT, PhysicalPlan
 from runtime.arrow_types import to_arrow
+from runtime.messages import Message, SideOutput
+from runtime.metrics import OperatorMetrics
 
 _PYTHON_OBJECT = "python-object:"
 _objects: dict[str, Any] = {}
@@ -72,6 +75,24 @@ def dead_letters(
 def keeps_errors(node_id: int, plan: PhysicalPlan) -> bool:
     """Whether a side sink reads the node's udf-errors output (``table.exec.udf-errors.sink``)."""
     return any(e.source == node_id and e.output == UDF_ERRORS_OUTPUT for n in plan.nodes for e in n.inputs)
+
+
+def catches_errors(node_id: int, plan: PhysicalPlan, config: Mapping[str, str]) -> bool:
+    """Whether the node goes on without the rows a function raised on: it keeps them
+    (:func:`keeps_errors`) or drops them (``table.exec.udf-errors.ignore``)."""
+    return keeps_errors(node_id, plan) or bool(UDF_ERRORS_IGNORE.get(config))
+
+
+def failed_rows(
+    operator: str,
+    failed: Sequence[tuple[pa.RecordBatch, FunctionFailedError]],
+    keep: bool,
+    metrics: OperatorMetrics,
+) -> list[Message]:
+    """The udf-errors output for the rows a function raised on (none when they are only
+    dropped), each counted in the ``udf_errors`` metric."""
+    metrics.udf_errors += len(failed)
+    return [SideOutput(dead_letters(operator, failed), UDF_ERRORS_OUTPUT)] if keep and failed else []
 
 
 def hold(obj: Any) -> str:

@@ -15,7 +15,9 @@ A plain annotated function needs no decorator: ``def f(s: str | None, c: str) ->
 return whole columns, once per batch, and are the fast way to run Python over a stream.
 
 Table functions (``@udtf``) yield rows for ``LATERAL TABLE(f(x))``; aggregate functions
-(``@udaf`` over an :class:`AggregateFunction`) fold a group's rows into an accumulator:
+(``@udaf`` over an :class:`AggregateFunction`) fold a group's rows into an accumulator, and
+vectorized ones (``@udaf(func_type='pandas')`` over a plain function) take a window's
+values as pandas Series:
 
 >>> @udtf(result_types=['STRING', 'INT'])
 ... def words(line: str):
@@ -94,6 +96,34 @@ class AggregateFunction:
 
     def close(self) -> None:
         """Called once per subtask at the end."""
+
+
+class PandasAggregateFunction(AggregateFunction):
+    """A vectorized aggregate (PyFlink's ``@udaf(func_type='pandas')``): ``func`` takes
+    each argument's values over a whole group or window as a pandas Series and returns one
+    value. Window and OVER operators call ``func`` on the rows they keep, once per window
+    or frame (``runtime.operators.udaf``); elsewhere (a batch GROUP BY) the accumulator is
+    the list of argument rows and ``get_value`` calls ``func`` on them. It cannot retract,
+    and PyFlink supports it only where a group's rows are all known (windows, bounded OVER
+    frames, batch mode)."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+
+    def create_accumulator(self) -> list[tuple[Any, ...]]:
+        return []
+
+    def accumulate(self, accumulator: list[tuple[Any, ...]], *args: Any) -> None:
+        accumulator.append(args)
+
+    def get_value(self, accumulator: list[tuple[Any, ...]]) -> Any:
+        import pandas as pd
+
+        columns = list(zip(*accumulator)) if accumulator else []
+        return self.func(*(pd.Series(c) for c in columns))
+
+    def __repr__(self) -> str:
+        return f"<pandas aggregate {getattr(self.func, '__name__', self.func)}>"
 
 
 class ScalarFunction:
@@ -194,11 +224,19 @@ class AggregateFunctionWrapper:
         deterministic: bool,
         name: str | None,
     ) -> None:
-        if func_type != "general":
-            raise UdfError(
-                f"aggregate functions of func_type {func_type!r} (vectorized) are not supported yet",
-                hint="subclass sqlstream.udf.AggregateFunction",
-            )
+        if func_type not in ("general", "pandas"):
+            raise UdfError(f"an aggregate function's func_type is 'general' or 'pandas', not {func_type!r}")
+        if func_type == "pandas":
+            if isinstance(func, type | AggregateFunction) or not callable(func):
+                raise UdfError(
+                    f"a func_type='pandas' aggregate function is a plain function of pandas Series, "
+                    f"not {func!r}",
+                    hint="def f(v: pd.Series) -> float: return v.mean()",
+                )
+            if result_type is None:
+                shown = getattr(func, "__name__", func)
+                raise UdfError(f"pandas aggregate function {shown!r} needs result_type")
+            func = PandasAggregateFunction(func)
         self.function = func() if isinstance(func, type) else func
         if not isinstance(self.function, AggregateFunction):
             raise UdfError(
@@ -217,7 +255,8 @@ class AggregateFunctionWrapper:
         self.accumulator_type = None if acc is None else _sql_type(acc)
         self.deterministic = deterministic
         self.name = name or (
-            getattr(self.function, "__name__", None) or type(self.function).__name__
+            getattr(getattr(self.function, "func", self.function), "__name__", None)
+            or type(self.function).__name__
         )
 
     @property
@@ -260,8 +299,9 @@ def udaf(
 ) -> Any:
     """Declare an aggregate function, as PyFlink's ``pyflink.table.udf.udaf`` does: an
     :class:`AggregateFunction` (instance or class) with its input, result and accumulator
-    types (read from ``accumulate``'s and ``get_value``'s annotations when not declared).
-    PyFlink's vectorized ``func_type='pandas'`` aggregates are refused (not yet)."""
+    types (read from ``accumulate``'s and ``get_value``'s annotations when not declared);
+    or, with ``func_type='pandas'``, a plain function from pandas Series to one value
+    (:class:`PandasAggregateFunction`), used in windows, bounded OVER frames and batch mode."""
     inputs = [input_types] if isinstance(input_types, str | DataType) else input_types
 
     def wrap(fn: AggregateFunction | type) -> AggregateFunctionWrapper:
@@ -289,7 +329,10 @@ def signature(fn: Any) -> tuple[tuple[DataType, ...], DataType, str, bool]:
     elif isinstance(fn, AggregateFunctionWrapper):
         declared_in, declared_out = fn.input_types, fn.result_type
         func_type, deterministic, name = fn.func_type, fn.deterministic, fn.name
-        func, skip = fn.function.accumulate, 1
+        if isinstance(fn.function, PandasAggregateFunction):
+            func = fn.function.func
+        else:
+            func, skip = fn.function.accumulate, 1
         if declared_out is None:
             declared_out = _annotated(
                 typing.get_type_hints(fn.function.get_value).get("return"), f"the result of {name}"

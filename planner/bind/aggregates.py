@@ -122,12 +122,6 @@ class AggregateBinder(WindowBinder):
                 pre_items.append((name, k))
                 key_names.append(name)
                 key_of[k.sql()] = name
-        if pre_items or condition is not None:
-            keep = [(f.name, _ref(f.name)) for f in source.fields]
-            pre_fields = tuple(source.fields) + tuple(
-                BoundField(n, infer(e, source.field_type)) for n, e in pre_items
-            )
-            source = Calc(pre_fields, source, tuple(keep + pre_items), condition)
         # Aggregate calls from the select list and HAVING.
         aggs: list[LogicalAgg] = []
         agg_of: dict[str, str] = {}
@@ -152,6 +146,13 @@ class AggregateBinder(WindowBinder):
             collect(e)
         if having is not None:
             collect(having)
+        aggs = hoist_python_calls(aggs, pre_items, len(keys_exprs))
+        if pre_items or condition is not None:
+            keep = [(f.name, _ref(f.name)) for f in source.fields]
+            pre_fields = tuple(source.fields) + tuple(
+                BoundField(n, infer(e, source.field_type)) for n, e in pre_items
+            )
+            source = Calc(pre_fields, source, tuple(keep + pre_items), condition)
         key_index = {text: key_names.index(name) for text, name in key_of.items()}
         if sets is not None:
             args = [e for a in aggs for e in (a.arg, a.filter) if e is not None]
@@ -228,6 +229,44 @@ def _sets_over(
     if len(result) == 1 and result[0] == frozenset(range(len(keys))):
         return None
     return result
+
+
+def hoist_python_calls(
+    aggs: list[LogicalAgg], pre_items: list[tuple[str, exp.Expr]], first: int
+) -> list[LogicalAgg]:
+    """``aggs`` with each argument (and FILTER) that calls a Python scalar function read
+    from a column the Calc below computes (appended to ``pre_items`` as ``$f<first + n>``),
+    as Flink projects aggregate arguments before aggregating: the function then runs in a
+    Calc, whose rows it raises on follow ``table.exec.udf-errors.*`` like any projection's."""
+
+    def hoisted(e: exp.Expr | None) -> exp.Expr | None:
+        if e is None or not _calls_python(e):
+            return e
+        for name, done in pre_items:
+            if done == e:
+                return _ref(name)
+        name = f"$f{first + len(pre_items)}"
+        pre_items.append((name, e))
+        return _ref(name)
+
+    return [
+        replace(
+            a,
+            arg=hoisted(a.arg),
+            filter=hoisted(a.filter),
+            args=tuple(hoisted(e) or e for e in a.args),
+        )
+        for a in aggs
+    ]
+
+
+def _calls_python(e: exp.Expr) -> bool:
+    """Whether ``e`` calls a Python scalar function (``@udf``)."""
+    for n in e.walk():
+        f = user_function(n)
+        if f is not None and f.kind == "scalar":
+            return True
+    return False
 
 
 def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> LogicalAgg:

@@ -16,7 +16,7 @@ import dataclasses
 from sqlglot import exp
 
 from catalog.types import BIGINT
-from planner.bind.aggregates import _AGGS, _make_agg
+from planner.bind.aggregates import _AGGS, _make_agg, hoist_python_calls
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, ScopeField, _err, _ref, position
 from planner.bind.windows import _interval_ms
@@ -58,7 +58,7 @@ class OverBinder(RelationBinder):
         if condition is not None:
             node = Calc(node.fields, node, tuple((f.name, _ref(f.name)) for f in node.fields), condition)
         aggregates = [
-            w for p in select.expressions for w in p.find_all(exp.Window) if isinstance(w.this, _AGGS)
+            w for p in select.expressions for w in p.find_all(exp.Window) if self._is_over_aggregate(w.this)
         ]
         if aggregates:
             return self._bind_over_aggregate(select, node, scope, named, aggregates)
@@ -101,7 +101,7 @@ class OverBinder(RelationBinder):
             if _window_shape(w) != shape:
                 raise _err(UnsupportedError("aggregates OVER different windows in one SELECT"), c)
         if any(
-            isinstance(w, exp.Window) and not isinstance(w.this, _AGGS)
+            isinstance(w, exp.Window) and not self._is_over_aggregate(w.this)
             for p in select.expressions
             for w in p.find_all(exp.Window)
         ):
@@ -141,6 +141,12 @@ class OverBinder(RelationBinder):
                 raise _err(UnsupportedError("DISTINCT in an OVER aggregate is not supported yet"), c)
             bound = self.bind_expr(func, scope)
             aggs.append(_make_agg(f"w0$o{i}", bound, node.field_type))
+        pre_items: list[tuple[str, exp.Expr]] = []
+        aggs = hoist_python_calls(aggs, pre_items, 0)
+        if pre_items:  # arguments that call Python functions: computed by a Calc below
+            keep = [(f.name, _ref(f.name)) for f in node.fields]
+            computed = tuple(BoundField(n, infer(e, node.field_type)) for n, e in pre_items)
+            node = Calc((*node.fields, *computed), node, (*keep, *pre_items))
         fields = (*node.fields, *(BoundField(a.name, a.type) for a in aggs))
         over = OverAggregate(fields, node, tuple(keys), time_col.name, rows, preceding, tuple(aggs))
         rewritten = select.copy()
@@ -151,6 +157,13 @@ class OverBinder(RelationBinder):
             [*scope.fields, *(ScopeField(frozenset(), f, hidden=True) for f in fields[len(node.fields) :])]
         )
         return rewritten, over, over_scope
+
+    def _is_over_aggregate(self, call: exp.Expr) -> bool:
+        """A built-in aggregate or a call of a user aggregate function (``@udaf``)."""
+        if isinstance(call, _AGGS):
+            return True
+        fdef = self.catalog.function(call.name) if isinstance(call, exp.Anonymous) else None
+        return fdef is not None and fdef.kind == "aggregate"
 
     def _bind_rank(self, window: exp.Window, call: exp.Expr, node: LogicalNode, scope: Scope) -> Rank:
         """The Rank of a ROW_NUMBER call; PARTITION BY and ORDER BY expressions that are not

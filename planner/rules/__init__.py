@@ -13,12 +13,14 @@ from planner.errors import PlanError
 from planner.logical import LogicalNode
 from planner.rules.merge_calcs import merge_calcs
 from planner.rules.push_filters_into_joins import push_filters_into_joins
+from planner.rules.push_python_calls_below_joins import push_python_calls_below_joins
 from planner.rules.remove_identity_calc import remove_identity_calc
 
 Rule = Callable[[LogicalNode], LogicalNode]
 
 RULES: tuple[tuple[str, Rule], ...] = (
     ("push_filters_into_joins", push_filters_into_joins),
+    ("push_python_calls_below_joins", push_python_calls_below_joins),
     ("merge_calcs", merge_calcs),
     ("remove_identity_calc", remove_identity_calc),
 )

@@ -2,7 +2,8 @@
 
 With ``table.exec.udf-errors.sink`` set, a batch on which a Python function raised is split
 in halves until the rows it raises on stand alone (only failing batches pay for this);
-those rows go to the udf-errors output, the others on as usual, in order.
+those rows go to the udf-errors output (or are dropped, with ``table.exec.udf-errors.ignore``),
+the others on as usual, in order.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import duckdb
 import pyarrow as pa
 
 from catalog.errors import SqlStreamError
-from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, UDF_ERRORS_OUTPUT, CalcSpec, SourceSpec
+from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec, SourceSpec
 from runtime import udf
 from runtime.batches import conform, output_schema, q, split_of, with_split
-from runtime.messages import Message, SideOutput
+from runtime.messages import Message
 from runtime.operator import Operator
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
@@ -45,6 +46,7 @@ class CalcOp(Operator):
                     self.columns.append(ROW_KIND_COLUMN)
         self.con = self.ctx.duckdb()
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
+        self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []
 
     def _run_keeping_errors(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
@@ -116,13 +118,12 @@ class CalcOp(Operator):
         if self.columns is not None:
             out = conform(batch.select(self.columns), self.schema)
         else:
-            out = await self.ctx.run(self._run_keeping_errors if self.keeps_errors else self._run, batch)
+            out = await self.ctx.run(self._run_keeping_errors if self.catches_errors else self._run, batch)
         split = split_of(batch)  # keep a source split's tag for the watermark assigner
         messages: list[Message] = [with_split(b, split) for b in out] if split is not None else list(out)
         if self.failed:
             failed, self.failed = self.failed, []
-            self.metrics.udf_errors += len(failed)
-            messages.append(SideOutput(udf.dead_letters(f"Calc#{self.node.id}", failed), UDF_ERRORS_OUTPUT))
+            messages += udf.failed_rows(f"Calc#{self.node.id}", failed, self.keeps_errors, self.metrics)
         return messages
 
     async def close(self) -> None:

@@ -21,11 +21,11 @@ import pyarrow.compute as pc
 from catalog.config import python_search_path
 from catalog.functions import FunctionDef
 from catalog.types import parse_type
-from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, UDF_ERRORS_OUTPUT, CorrelateSpec
+from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CorrelateSpec
 from runtime import udf
 from runtime.arrow_types import to_arrow
 from runtime.batches import output_schema
-from runtime.messages import Message, SideOutput
+from runtime.messages import Message
 from runtime.operator import Operator
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
@@ -55,6 +55,7 @@ class CorrelateOp(Operator):
                 self.function.open(None)
             self.call: Callable[..., Iterable[Any] | None] = getattr(wrapper, "eval", wrapper)
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
+        self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []
 
     @property
@@ -104,7 +105,7 @@ class CorrelateOp(Operator):
                     rows.append(row)
             except Exception as e:
                 failure = udf.function_failed(fdef, e, repr(values))
-                if not self.keeps_errors:
+                if not self.catches_errors:
                     raise failure from None
                 del parents[start:], rows[start:]  # what it yielded before raising
                 self.failed.append((batch.slice(i, 1), failure))
@@ -132,9 +133,7 @@ class CorrelateOp(Operator):
         messages: list[Message] = [out] if out is not None else []
         if self.failed:
             failed, self.failed = self.failed, []
-            self.metrics.udf_errors += len(failed)
-            name = f"Correlate#{self.node.id}"
-            messages.append(SideOutput(udf.dead_letters(name, failed), UDF_ERRORS_OUTPUT))
+            messages += udf.failed_rows(f"Correlate#{self.node.id}", failed, self.keeps_errors, self.metrics)
         return messages
 
     async def close(self) -> None:

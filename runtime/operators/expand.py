@@ -25,4 +25,5 @@ class ExpandOp(CalcOp):
         self.columns = None  # never a plain column selection
         self.con = self.ctx.duckdb()
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
+        self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed = []

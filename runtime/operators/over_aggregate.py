@@ -8,7 +8,10 @@ and for a bounded frame ``history``, the emitted rows a later row's frame can st
 RANGE); for an UNBOUNDED frame ``acc`` instead, one row of accumulators per partition
 (count, and per argument its count, sum, min and max), as Flink keeps them. Each row
 carries its time in ms (``__t``), its arrival number (``__seq``: rows of one time are
-ordered by arrival, as Flink's list per timestamp) and its aggregate arguments (``a<i>``).
+ordered by arrival, as Flink's list per timestamp) and its aggregate arguments (``a<i>``,
+``a<i>_<j>`` for a Python aggregate). A Python aggregate (``@udaf``) folds each row's
+frame afresh when the frame is bounded, and keeps one pickled accumulator per partition in
+``pyacc`` when it is UNBOUNDED (``runtime.operators.udaf``).
 
 When the watermark advances to ``w``, the pending rows with time <= ``w`` are computed in
 one query with DuckDB window functions over history and those rows, then move to
@@ -26,6 +29,7 @@ from runtime.batches import conform, output_schema, q
 from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operators import aggs as A
+from runtime.operators import udaf
 from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
 from runtime.state.duckdb_state import DuckDBState
@@ -45,6 +49,7 @@ class OverAggregateOp(ArrivalOrdered):
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         args = [f"({a.arg}) AS a{i}" for i, a in enumerate(spec.aggs) if a.arg is not None]
+        args += [item for i, a in enumerate(spec.aggs) if a.func == "udaf" for item in udaf.raw_items(i, a)]
         self.read_sql = (
             f"SELECT {', '.join([*self.cols, *args])}, epoch_ms({q(spec.time_column)}) AS __t, __seq "
             f"FROM {INPUT_RELATION} WHERE {q(spec.time_column)} IS NOT NULL"
@@ -53,6 +58,14 @@ class OverAggregateOp(ArrivalOrdered):
         self.state.register(INPUT_RELATION, empty.append_column("__seq", pa.array([], pa.int64())))
         self.unbounded = spec.preceding is None
         self.past = "acc" if self.unbounded else "history"
+        has_python = any(a.func == "udaf" for a in spec.aggs)
+        self.python = (
+            udaf.OverPythonAggregates(self.ctx, spec.aggs, self.keys, spec.rows)
+            if has_python and self.unbounded
+            else None
+        )
+        if has_python and not self.unbounded:
+            udaf.install_window_calls(self.ctx, self.state.con, spec.aggs)
         try:
             for table in ("pending", "history"):
                 self.state.execute(f"CREATE TABLE {table} AS {self.read_sql} LIMIT 0")
@@ -70,6 +83,9 @@ class OverAggregateOp(ArrivalOrdered):
         if self.unbounded:
             self.state.execute("DROP TABLE history")
             self.state.execute(f"CREATE TABLE acc AS {self.acc_sql.replace('__ready', 'pending')} LIMIT 0")
+            if self.python is not None:
+                self.python.create_table(self.state.con, "pending")
+                self.state.tables.append("pyacc")
         self.on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM a.{c}" for c in self.keys) or "true"
         part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
         if spec.rows:
@@ -136,6 +152,10 @@ class OverAggregateOp(ArrivalOrdered):
             return []
         out = st.query(self.fire_sql)
         st.execute(f"DELETE FROM pending WHERE __t <= {bound}")
+        if self.python is not None:
+            width = len(self.cols)
+            for i, values in self.python.fire(st.con).items():
+                out = out.set_column(width + i, out.schema.field(width + i).name, values)
         if self.unbounded:
             self._accumulate()
         else:
@@ -187,6 +207,8 @@ def _over(i: int, agg: AggCall, unbounded: bool) -> str:
     """The aggregate over window ``w`` as its Flink type; ``unbounded``: plus what the
     partition's accumulators (``__a_<name>``) hold from earlier firings."""
     t = parse_type(agg.type)
+    if agg.func == "udaf":  # UNBOUNDED: filled in by the partition's kept accumulator
+        return f"NULL::{t.duckdb()}" if unbounded else udaf.over_call(i, agg)
     n = "count(*) OVER w"
     c = f"count(a{i}) OVER w"
     total = f"sum(a{i}) OVER w"

@@ -20,6 +20,10 @@ Windows: a window aggregation with a Python aggregate keeps each row's arguments
 "raw" mode it uses for DISTINCT); on firing, DuckDB gathers each window's arguments into
 a list and calls a function registered here (``__udaf<i>``) once per window, which creates
 an accumulator, accumulates the rows and returns ``get_value``.
+
+OVER: a bounded frame is a window too (DuckDB lists each row's frame, ``list(..) OVER w``,
+and the same function folds it); an UNBOUNDED frame keeps one pickled accumulator per
+partition (:class:`OverPythonAggregates`), as the GROUP BY does per key.
 """
 
 from __future__ import annotations
@@ -196,6 +200,9 @@ def install_window_calls(
 
 
 def _per_window(fdef: FunctionDef, function: Any, width: int) -> Any:
+    if fdef.func_type == "pandas":
+        return _per_window_pandas(fdef, function.func, width)
+
     def call(groups: pa.ChunkedArray | pa.Array) -> pa.Array:
         values = []
         for rows in groups.to_pylist():
@@ -211,3 +218,139 @@ def _per_window(fdef: FunctionDef, function: Any, width: int) -> Any:
         return _values(fdef, values)
 
     return call
+
+
+def _per_window_pandas(fdef: FunctionDef, func: Any, width: int) -> Any:
+    """A vectorized aggregate (``func_type='pandas'``): each window's arguments as pandas
+    Series, converted from Arrow column by column, one call per window."""
+
+    def call(groups: pa.ChunkedArray | pa.Array) -> pa.Array:
+        if isinstance(groups, pa.ChunkedArray):
+            groups = groups.combine_chunks()
+        values = []
+        for w in range(len(groups)):
+            rows = groups[w].values  # the window's rows, a struct array (None: no rows)
+            if rows is None:
+                rows = pa.array([], pa.struct([(f"a{j}", pa.null()) for j in range(width)]))
+            series = [rows.field(j).to_pandas() for j in range(width)]
+            try:
+                values.append(func(*series))
+            except Exception as e:
+                raise udf.function_failed(fdef, e, f"a window of {len(rows)} row(s)") from None
+        return _values(fdef, values)
+
+    return call
+
+
+# ---- OVER: bounded frames per row, UNBOUNDED ones from kept accumulators -----------------
+
+
+def over_call(i: int, a: AggCall) -> str:
+    """Python aggregate ``i`` over a bounded frame: DuckDB lists each row's frame (window
+    ``w``) and the window function of :func:`install_window_calls` folds it."""
+    fields = ", ".join(f"a{i}_{j} := a{i}_{j}" for j in range(len(a.args))) or "x := 1"
+    return f"__udaf{i}(list(struct_pack({fields})) OVER w)"
+
+
+class OverPythonAggregates:
+    """The Python aggregates of an OVER aggregation with an UNBOUNDED frame: one pickled
+    accumulator per partition and function, in state table ``pyacc`` (the partition
+    columns, then ``u<i>``), as Flink keeps an accumulator per key. Each firing folds the
+    rows the watermark passed into them in time and arrival order; a row's value is the
+    accumulator's after its own row (ROWS) or after every row of its time (RANGE: peers
+    share one value)."""
+
+    def __init__(self, ctx: OperatorContext, aggs: Sequence[AggCall], keys: list[str], rows: bool) -> None:
+        self.keys, self.rows = keys, rows
+        self.calls: list[tuple[int, FunctionDef, Any]] = []
+        items = [*(f"{k} AS __k{j}" for j, k in enumerate(keys)), "__t"]
+        for i, a in enumerate(aggs):
+            if a.func == "udaf" and a.function is not None:
+                fdef, function = load_aggregate(ctx, a.function)
+                self.calls.append((i, fdef, function))
+                items += [f"a{i}_{j}" for j in range(len(a.args))]
+        self.read_sql = f"SELECT {', '.join(items)} FROM __ready ORDER BY __t, __seq"
+        on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys) or "true"
+        self.old_sql = (
+            f"SELECT * FROM pyacc a SEMI JOIN (SELECT DISTINCT {', '.join(keys) or 'true'} "
+            f"FROM __ready) b ON {on}"
+        )
+        self.delete_sql = f"DELETE FROM pyacc a USING __pyacc b WHERE {on}" if keys else "DELETE FROM pyacc"
+        self.columns = [f"u{i}" for i, _, _ in self.calls]
+
+    def create_table(self, con: duckdb.DuckDBPyConnection, rows: str) -> None:
+        """Create ``pyacc`` with the partition columns of table ``rows``."""
+        cols = ", ".join([*self.keys, *(f"NULL::BLOB AS {c}" for c in self.columns)])
+        con.execute(f"CREATE TABLE pyacc AS SELECT {cols} FROM {rows} LIMIT 0")
+
+    def fire(self, con: duckdb.DuckDBPyConnection) -> dict[int, pa.Array]:
+        """Each Python aggregate's values for the rows of ``__ready`` (in time and arrival
+        order, as the operator emits them); the partitions' accumulators move on."""
+        ready = con.sql(self.read_sql).to_arrow_table()
+        n_keys = len(self.keys)
+        data = [c.to_pylist() for c in ready.columns]
+        key_rows = list(zip(*data[:n_keys])) if n_keys else [()] * ready.num_rows
+        times = data[n_keys]
+        accs: dict[tuple[Any, ...], list[Any]] = {}
+        for row in con.sql(self.old_sql).fetchall():
+            accs[tuple(row[:n_keys])] = [pickle.loads(b) for b in row[n_keys:]]
+        out: dict[int, pa.Array] = {}
+        pos = n_keys + 1
+        for slot, (i, fdef, function) in enumerate(self.calls):
+            width = len(fdef.input_types)
+            args = list(zip(*data[pos : pos + width])) if width else [()] * ready.num_rows
+            pos += width
+            values = self._fold(fdef, function, slot, accs, key_rows, times, args)
+            out[i] = _values(fdef, values)
+        self._store(con, ready, accs)
+        return out
+
+    def _fold(
+        self,
+        fdef: FunctionDef,
+        function: Any,
+        slot: int,
+        accs: dict[tuple[Any, ...], list[Any]],
+        key_rows: list[tuple[Any, ...]],
+        times: list[int],
+        args: list[tuple[Any, ...]],
+    ) -> list[Any]:
+        values: list[Any] = [None] * len(args)
+        start = 0  # the first row of the current time (RANGE: its peers end where the time does)
+        r = -1
+        try:
+            for r, (key, a) in enumerate(zip(key_rows, args)):
+                of_key = accs.get(key)
+                if of_key is None:
+                    of_key = accs[key] = [None] * len(self.calls)
+                if of_key[slot] is None:
+                    of_key[slot] = function.create_accumulator()
+                function.accumulate(of_key[slot], *a)
+                if self.rows:
+                    values[r] = function.get_value(of_key[slot])
+                elif r + 1 == len(args) or times[r + 1] != times[r]:
+                    for p in range(start, r + 1):  # every row of this time sees all of them
+                        values[p] = function.get_value(accs[key_rows[p]][slot])
+                    start = r + 1
+        except Exception as e:
+            raise udf.function_failed(fdef, e, repr(args[r]) if r >= 0 else "()") from None
+        return values
+
+    def _store(
+        self, con: duckdb.DuckDBPyConnection, ready: pa.Table, accs: dict[tuple[Any, ...], list[Any]]
+    ) -> None:
+        """Replace the touched partitions' rows of ``pyacc`` with their accumulators now."""
+        n_keys = len(self.keys)
+        arrays = [pa.array([k[j] for k in accs], ready.schema.field(j).type) for j in range(n_keys)]
+        for slot in range(len(self.calls)):
+            blobs = [pickle.dumps(a[slot], protocol=pickle.HIGHEST_PROTOCOL) for a in accs.values()]
+            arrays.append(pa.array(blobs, pa.binary()))
+        names = [*(f"__k{j}" for j in range(n_keys)), *self.columns]
+        con.register("__pyacc_rows", pa.Table.from_arrays(arrays, names=names))
+        try:
+            keyed = ", ".join([*(f"__k{j} AS {k}" for j, k in enumerate(self.keys)), *self.columns])
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __pyacc AS SELECT {keyed} FROM __pyacc_rows")
+        finally:
+            con.unregister("__pyacc_rows")
+        con.execute(self.delete_sql)
+        con.execute("INSERT INTO pyacc SELECT * FROM __pyacc")

@@ -50,6 +50,10 @@ class Total(AggregateFunction):
         return acc[0]
 
 
+def _mean(v):  # type: ignore[no-untyped-def]
+    return v.mean()
+
+
 # ---- declaring -------------------------------------------------------------------------
 
 
@@ -67,8 +71,10 @@ def test_describe_function_shows_an_aggregate(s: sqlstream.Session) -> None:
 def test_what_is_not_an_aggregate_function_is_refused() -> None:
     with pytest.raises(UdfError, match="is not an AggregateFunction"):
         udaf(lambda v: v, result_type="BIGINT")
-    with pytest.raises(UdfError, match=r"func_type 'pandas' .* not supported yet"):
+    with pytest.raises(UdfError, match=r"func_type='pandas' aggregate function is a plain function"):
         udaf(Total(), func_type="pandas")
+    with pytest.raises(UdfError, match=r"pandas aggregate function '_mean' needs result_type"):
+        udaf(_mean, func_type="pandas")
 
 
 # ---- GROUP BY --------------------------------------------------------------------------

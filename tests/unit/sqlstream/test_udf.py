@@ -305,3 +305,21 @@ def test_a_vectorized_function_must_return_one_value_per_row(session: sqlstream.
     create(session, "short")
     with pytest.raises(SqlStreamError, match=r"function short returned .* 39 values came back for 40 rows"):
         session.sql("SELECT short(v) AS s FROM nums").fetchall()
+
+
+def test_a_pandas_function_takes_and_returns_whole_series(session: sqlstream.Session) -> None:
+    """``func_type='pandas'``: a batch's column arrives as one pandas Series, and the Series
+    that comes back is the result column."""
+
+    calls: list[int] = []
+
+    def scaled(v, w):  # type: ignore[no-untyped-def]
+        calls.append(len(v))
+        return v * 10 + w.str.len()
+
+    session.create_function(
+        "scaled", udf(scaled, input_types=["BIGINT", "STRING"], result_type="BIGINT", func_type="pandas")
+    )
+    rows = session.sql("SELECT v, scaled(v, w) AS s FROM nums").fetchall()
+    assert sorted(rows) == [(v, v * 10 + 6) for v in range(1, 41)]
+    assert sum(calls) == 40 and len(calls) < 40  # whole columns, not a call per row

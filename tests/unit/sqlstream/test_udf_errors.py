@@ -14,6 +14,7 @@ import pytest
 
 import sqlstream
 from catalog.errors import SqlStreamError
+from sqlstream.udf import udtf
 from tests.unit.checkpoint.test_runtime_checkpoints import ROWS, resume, run_until_checkpoint
 
 MOD = "tests.unit.sqlstream.udf_module"
@@ -26,6 +27,9 @@ CREATE FUNCTION fails_on_thousands AS '{MOD}.fails_on_thousands' LANGUAGE PYTHON
 CREATE FUNCTION split_words AS '{MOD}.split_words' LANGUAGE PYTHON;
 CREATE TABLE src (v BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '{rate}',
   'fields.v.kind' = 'sequence', 'fields.v.start' = '1', 'fields.v.end' = '{ROWS}');
+CREATE TABLE ev (v BIGINT, ts AS TO_TIMESTAMP_LTZ(v, 3), WATERMARK FOR ts AS ts) WITH (
+  'connector' = 'datagen', 'rows-per-second' = '{rate}', 'fields.v.kind' = 'sequence',
+  'fields.v.start' = '1', 'fields.v.end' = '{ROWS}');
 CREATE TABLE out (v BIGINT, d BIGINT) WITH ('connector' = 'filesystem', 'path' = '{tmp / "out"}',
   'format' = 'json');
 CREATE TABLE bad (operator STRING, function STRING, input STRING, error STRING) WITH (
@@ -65,6 +69,50 @@ def test_failing_rows_go_to_the_table_and_the_job_goes_on(tmp_path: Path) -> Non
     check(tmp_path)
 
 
+IN_AGGREGATE = (
+    "INSERT INTO out SELECT v, SUM(fails_on_thousands(v)) AS d FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), "
+    "INTERVAL '1' SECOND)) GROUP BY window_start, window_end, v"
+)
+IN_JOIN = (
+    "INSERT INTO out SELECT a.v, b.v * 2 AS d FROM src a JOIN src b "
+    "ON a.v = b.v AND fails_on_thousands(a.v) > b.v"
+)
+
+
+@pytest.mark.parametrize("query", [IN_AGGREGATE, IN_JOIN], ids=["aggregate-argument", "join-condition"])
+def test_a_function_in_an_aggregate_argument_or_a_join_condition(tmp_path: Path, query: str) -> None:
+    """SUM(f(v)) and a join's ON f(a.v) > b.v: the function runs in a Calc below the
+    aggregate or the join (as Flink projects them), so the rows it raises on go to the
+    table and only those rows are missing from the result."""
+    with sqlstream.connect() as s:
+        s.execute(script(tmp_path, 20000))
+        plan = s.execute(f"EXPLAIN {query}").message
+        assert 'FAILS_ON_THOUSANDS("v") AS $' in plan
+        job = s.execute(query).job
+        assert job is not None and job.wait(60) and job.error is None, job.error
+        assert job.metrics()["udf_errors"] == ROWS // 1000
+    check(tmp_path)
+
+
+def test_a_function_of_both_sides_of_a_join_is_refused_by_name(tmp_path: Path) -> None:
+    """Only a Calc can leave a row out: a call that reads both sides stays in the join,
+    which could not, so the policy refuses the plan instead of failing the job later."""
+    query = (
+        "INSERT INTO out SELECT a.v, b.v FROM src a JOIN src b "
+        "ON a.v = b.v AND fails_on_thousands(a.v + b.v) > 0"
+    )
+    with sqlstream.connect() as s:
+        s.execute(script(tmp_path, 1))
+        with pytest.raises(SqlStreamError, match=r"rows function fails_on_thousands raises on in Join #\d"):
+            s.execute(f"EXPLAIN {query}")
+        s.execute("RESET 'table.exec.udf-errors.sink'")
+        s.execute("SET 'table.exec.udf-errors.ignore' = 'true'")
+        with pytest.raises(SqlStreamError, match=r"'table.exec.udf-errors.ignore' cannot go on without"):
+            s.execute(f"EXPLAIN {query}")
+        s.execute("RESET 'table.exec.udf-errors.ignore'")
+        assert "Join(" in s.execute(f"EXPLAIN {query}").message  # no policy: the job would fail on it
+
+
 def test_exactly_once_across_a_restore(tmp_path: Path) -> None:
     run_until_checkpoint(tmp_path, 1, tmp_path / "out", script=script(tmp_path, 2000), query=QUERY)
     assert 0 < len(rows(tmp_path / "out")) < ROWS - ROWS // 1000
@@ -73,20 +121,20 @@ def test_exactly_once_across_a_restore(tmp_path: Path) -> None:
     check(tmp_path)
 
 
+def words(line: str):  # type: ignore[no-untyped-def]
+    """A table function that raises on the word 'boom'."""
+    for w in line.split():
+        if w == "boom":
+            raise RuntimeError("no booms")
+        yield w
+
+
 def test_a_table_function_that_raises_loses_only_its_row(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     lines = ["a b", "boom", "c"]
     (tmp_path / "in" / "p.json").write_text("".join(json.dumps({"line": x}) + "\n" for x in lines))
     with sqlstream.connect(config={"table.exec.udf-errors.sink": "bad"}) as s:
         s.execute(script(tmp_path, 1))
-
-        def words(line: str):  # type: ignore[no-untyped-def]
-            for w in line.split():
-                if w == "boom":
-                    raise RuntimeError("no booms")
-                yield w
-
-        from sqlstream.udf import udtf
 
         s.create_function("words", udtf(words, result_types="STRING"))
         for name, cols, folder in (("lines", "line STRING", "in"), ("w", "w STRING", "w")):
@@ -114,4 +162,38 @@ def test_a_table_that_does_not_fit_is_refused(tmp_path: Path) -> None:
             s.execute(f"EXPLAIN {QUERY}")
         s.execute("SET 'table.exec.udf-errors.sink' = 'nowhere'")
         with pytest.raises(SqlStreamError, match=r"udf-errors\.sink' = 'nowhere' names no table"):
+            s.execute(f"EXPLAIN {QUERY}")
+
+
+def test_ignore_drops_and_counts_the_failing_rows(tmp_path: Path) -> None:
+    """``table.exec.udf-errors.ignore``: the rows a scalar or table function raised on are
+    dropped and counted, the job goes on; a query in the shell too (no side sink needed)."""
+    with sqlstream.connect(config={"table.exec.udf-errors.ignore": "true"}) as s:
+        s.execute(script(tmp_path, 20000).replace("SET 'table.exec.udf-errors.sink' = 'bad';", ""))
+        job = s.execute(QUERY).job
+        assert job is not None and job.wait(60) and job.error is None, job.error
+        assert job.metrics()["udf_errors"] == ROWS // 1000
+        s.create_function("words", udtf(words, result_types="STRING"))
+        lines = "(VALUES ('a b'), ('boom'), ('c')) AS t(line)"
+        got = s.sql(f"SELECT w FROM {lines}, LATERAL TABLE(words(line)) AS T(w)")
+        assert sorted(got.fetchall()) == [("a",), ("b",), ("c",)]
+        result = s.sql("SELECT v, fails_on_thousands(v) AS d FROM src WHERE v BETWEEN 990 AND 1010")
+        assert [r[0] for r in result.fetchall()] == [v for v in range(990, 1011) if v != 1000]
+        result = s.sql(
+            "SELECT v % 2 AS p, SUM(fails_on_thousands(v)) AS d, COUNT(*) AS c FROM src GROUP BY v % 2"
+        )
+        kept = [v for v in range(1, ROWS + 1) if v % 1000]
+        assert sorted(result.fetchall()) == [
+            (p, sum(2 * v for v in kept if v % 2 == p), sum(1 for v in kept if v % 2 == p)) for p in (0, 1)
+        ]
+    good = collections.Counter((r["v"], r["d"]) for r in rows(tmp_path / "out"))
+    assert good == collections.Counter((v, 2 * v) for v in range(1, ROWS + 1) if v % 1000)
+    assert not (tmp_path / "bad").exists() or not rows(tmp_path / "bad")
+
+
+def test_ignore_and_a_sink_together_are_refused(tmp_path: Path) -> None:
+    with sqlstream.connect(config={"table.exec.udf-errors.ignore": "true"}) as s:
+        s.execute(script(tmp_path, 1))
+        both = r"udf-errors.sink' keeps .* 'table.exec.udf-errors.ignore' drops"
+        with pytest.raises(SqlStreamError, match=both):
             s.execute(f"EXPLAIN {QUERY}")

@@ -114,7 +114,6 @@ class Concat(AggregateFunction):
 concat_all = udaf(Concat(), result_type="STRING")
 
 
-
 @udf(result_type="BIGINT")
 def fails_on_thousands(v: int) -> int:
     """Raises on every multiple of 1000: the rows the udf-errors tests expect in their table."""
@@ -140,3 +139,35 @@ class Total(AggregateFunction):
 
 
 py_total = udaf(Total())
+
+
+class NullableTotal(AggregateFunction):
+    """SUM's semantics as a Python aggregate: NULLs skipped, NULL until a value came; no
+    retract (an OVER frame never takes rows back out)."""
+
+    def create_accumulator(self):  # type: ignore[no-untyped-def]
+        return [None]
+
+    def accumulate(self, accumulator, v: int | None) -> None:  # type: ignore[no-untyped-def]
+        if v is not None:
+            accumulator[0] = v if accumulator[0] is None else accumulator[0] + v
+
+    def get_value(self, accumulator) -> int | None:  # type: ignore[no-untyped-def]
+        return accumulator[0]
+
+
+nullable_total = udaf(NullableTotal(), result_type="BIGINT")
+
+
+@udaf(input_types=["BIGINT"], result_type="DOUBLE", func_type="pandas")
+def mean_udaf(v):  # type: ignore[no-untyped-def]
+    """PyFlink's documentation example of a vectorized aggregate: a Series in, one value out."""
+    return v.mean()
+
+
+@udaf(input_types=["BIGINT", "BIGINT"], result_type="BIGINT", func_type="pandas")
+def spread(v, w):  # type: ignore[no-untyped-def]
+    """Two Series of one window: max(v) - min(w); raises on a window holding 13."""
+    if (v == 13).any():
+        raise ValueError("13 in the window")
+    return int(v.max() - w.min())
