@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from catalog.connectors.datagen import DATAGEN
 from catalog.connectors.filesystem import FILESYSTEM
-from catalog.connectors.formats import CHANGELOG_FORMATS, FORMATS, check_format
+from catalog.connectors.formats import CHANGELOG_FORMATS, FORMATS, REGISTRY_FORMATS, check_format
 from catalog.connectors.jdbc import JDBC, POSTGRES
 from catalog.connectors.kafka import KAFKA, UPSERT_KAFKA
 from catalog.connectors.postgres_cdc import POSTGRES_CDC
@@ -72,6 +72,13 @@ def validate_options(options: Mapping[str, str], where: str) -> ConnectorSpec:
         if fmt is None:
             continue
         fspec = FORMATS.get(fmt.lower())
+        if fmt.lower() in REGISTRY_FORMATS:
+            raise OptionError(
+                f"{where}: the {fmt.lower()} format ('{fkey}') is not supported: it reads and writes "
+                "schemas in a Confluent schema registry, and sqlstream has none to work with",
+                hint="use 'avro' (plain Avro records with the schema derived from the table, as Flink's "
+                "avro format), or json",
+            )
         if fspec is None:
             raise OptionError(
                 f"{where}: unknown format '{fmt}' for '{fkey}'",

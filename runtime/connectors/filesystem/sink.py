@@ -1,4 +1,4 @@
-"""Flink's ``filesystem`` sink on local files: json, csv, raw and parquet part files.
+"""Flink's ``filesystem`` sink on local files: json, csv, raw, parquet and avro part files.
 
 Sink: ``path`` is a directory; each subtask writes its own part files
 ``part-<uuid>-<subtask>-<n>.<ext>``, in the partition's directory ``dt=.../hr=.../`` when
@@ -44,12 +44,13 @@ from catalog.connectors import Guarantee
 from catalog.connectors.filesystem import FileSystemConfig
 from catalog.errors import SqlStreamError
 from catalog.options import OptionBag
-from planner.physical import ROW_KIND_COLUMN, Field, SinkSpec
+from planner.physical import ROW_KIND_COLUMN, SinkSpec
 from runtime.checkpoint.storage import fsync_dir
 from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
 from runtime.connectors.filesystem.options import local_path
 from runtime.connectors.filesystem.partitions import PartitionCommitter, split_by_partition
-from runtime.formats import create_encoder, file_extension, is_changelog, is_file_only
+from runtime.formats import create_encoder, file_extension, is_changelog, is_container_file
+from runtime.formats.avro import AvroFileWriter
 from runtime.formats.base import FormatError, RecordEncoder
 from runtime.formats.parquet import ParquetFileWriter
 
@@ -100,10 +101,12 @@ class _LinePart(_Part):
         self._f.close()
 
 
-class _ParquetPart(_Part):
-    def __init__(self, final: str, in_progress: str, columns: Sequence[Field]) -> None:
+class _ContainerPart(_Part):
+    """A Parquet or Avro file, written batch by batch by the format's file writer."""
+
+    def __init__(self, final: str, in_progress: str, writer: ParquetFileWriter | AvroFileWriter) -> None:
         super().__init__(final, in_progress)
-        self._w = ParquetFileWriter(in_progress, columns)
+        self._w = writer
 
     @property
     def size(self) -> int:
@@ -133,7 +136,8 @@ class FileSystemSink(SinkWriter):
         self.default_partition = config.default_partition
         self.columns = tuple(f for f in spec.columns if f.name not in self.keys)  # what files hold
         self.encoder: RecordEncoder | None = None
-        if not is_file_only(self.format):
+        self.bag = bag
+        if not is_container_file(self.format):
             self.encoder = create_encoder(self.format, self.columns, bag)
         self.extension = file_extension(self.format)
         self._uuid = str(uuid.uuid4())
@@ -172,8 +176,10 @@ class FileSystemSink(SinkWriter):
             os.makedirs(directory, exist_ok=True)
         final = os.path.join(directory, name)
         in_progress = os.path.join(directory, f".{name}.inprogress")
+        if self.format == "avro":
+            return _ContainerPart(final, in_progress, AvroFileWriter(in_progress, self.columns, self.bag))
         if self.encoder is None:
-            return _ParquetPart(final, in_progress, self.columns)
+            return _ContainerPart(final, in_progress, ParquetFileWriter(in_progress, self.columns))
         return _LinePart(final, in_progress, self.encoder)
 
     def _write(self, batch: pa.RecordBatch) -> None:

@@ -1,4 +1,4 @@
-"""Flink's ``filesystem`` connector on local files: json, csv, raw and parquet.
+"""Flink's ``filesystem`` connector on local files: json, csv, raw, parquet and avro.
 
 The sink is ``sink.py``.
 
@@ -42,7 +42,8 @@ from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
 from runtime.connectors.filesystem.partitions import partition_spec
 from runtime.connectors.filesystem.splits import Split, count_newlines, first_line_start, plan_splits
-from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_file_only
+from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_container_file
+from runtime.formats.avro import read_avro
 from runtime.formats.base import FormatError, RecordDecoder
 from runtime.formats.changelog import ChangelogDecoder
 from runtime.formats.parquet import read_parquet
@@ -211,6 +212,7 @@ class FileSystemSource(SourceReader):
         self.format = config.format
         self.monitor_ms = config.monitor_interval_ms
         self.regex = re.compile(config.path_regex) if config.path_regex else None
+        self.avro_legacy = (bag.get("avro.timestamp_mapping.legacy") or "true").lower() == "true"
         self.default_partition = config.default_partition
         # What the files hold: not the metadata columns, nor the partition columns (those
         # are read from the directories: ``dt=2024-05-01/...``).
@@ -222,7 +224,7 @@ class FileSystemSource(SourceReader):
         if is_changelog(self.format):
             self.changes = create_changelog_decoder(self.format, self.physical, bag)
             self.decoder = create_decoder("json", self.physical, bag)  # the lines' reading rules
-        elif not is_file_only(self.format):
+        elif not is_container_file(self.format):
             self.decoder = create_decoder(self.format, self.physical, bag)
         if self.decoder is not None:
             self.decoder.threads = ctx.parallelism == 1  # else each subtask has its core
@@ -316,7 +318,12 @@ class FileSystemSource(SourceReader):
         self._current = key
         if self.decoder is None:
             self._parquet_row = int(at.get("row", 0))
-            self._parquet = read_parquet(split.path, self.physical, self._parquet_row, CHUNK_RECORDS)
+            if self.format == "avro":
+                self._parquet = read_avro(
+                    split.path, self.physical, self.avro_legacy, self._parquet_row, CHUNK_RECORDS
+                )
+            else:
+                self._parquet = read_parquet(split.path, self.physical, self._parquet_row, CHUNK_RECORDS)
             self._parquet_left = None
             return
         offset, line = at.get("offset"), at.get("line", 1)
