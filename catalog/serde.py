@@ -57,6 +57,7 @@ def table_to_json(t: TableDef) -> dict[str, Any]:
         "options": dict(t.options),
         "temporary": t.temporary,
         "comment": t.comment,
+        **({"partition_keys": list(t.partition_keys)} if t.partition_keys else {}),
     }
 
 
@@ -86,4 +87,5 @@ def object_from_json(d: dict[str, Any]) -> TableDef | ViewDef:
         options=dict(d.get("options", {})),
         temporary=d.get("temporary", False),
         comment=d.get("comment"),
+        partition_keys=tuple(d.get("partition_keys", ())),
     )

@@ -48,6 +48,8 @@ class TableDef:
     options: dict[str, str] = field(default_factory=dict)
     temporary: bool = False
     comment: str | None = None
+    # PARTITIONED BY: the columns whose values name a file table's directories (dt=.../hr=...)
+    partition_keys: tuple[str, ...] = ()
 
     @property
     def connector(self) -> str:

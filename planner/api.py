@@ -215,6 +215,7 @@ def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
             options=dict(statement.options),
             temporary=statement.temporary,
             comment=statement.comment,
+            partition_keys=statement.partition_keys,
         )
         configure_table(table_info(table))  # every option and the rules between them
         return _type_computed_columns(table, catalog)

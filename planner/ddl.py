@@ -35,6 +35,8 @@ def show_create_table(t: TableDef) -> str:
     text = head + ",\n".join(lines) + "\n)"
     if t.comment is not None:
         text += f" COMMENT {literal(t.comment)}"
+    if t.partition_keys:
+        text += f" PARTITIONED BY ({', '.join(quote(k) for k in t.partition_keys)})"
     options = redact(t.options)
     if options:
         pairs = ",\n".join(f"  {literal(k)} = {literal(v)}" for k, v in options.items())

@@ -89,6 +89,7 @@ class SourceSpec:
     metadata: dict[str, str] = field(default_factory=dict)
     bounded: bool = False
     primary_key: tuple[str, ...] = ()  # the table's key (upsert-kafka reads it from the record key)
+    partition_keys: tuple[str, ...] = ()  # PARTITIONED BY: read from the files' directories
     kind: str = "source"
 
 
@@ -481,6 +482,7 @@ class SinkSpec:
     # Why the plan does not replay the same rows after a restore (None: it does); epoch
     # mode is refused with this reason.
     replay_nondeterminism: str | None = None
+    partition_keys: tuple[str, ...] = ()  # PARTITIONED BY: written as directories, not in files
     kind: str = "sink"
 
 

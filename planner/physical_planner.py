@@ -253,6 +253,7 @@ class PhysicalPlanner:
             metadata=dict(node.metadata),
             bounded=bounded,
             primary_key=tuple(table.schema.primary_key),
+            partition_keys=tuple(table.partition_keys),
         )
         return self._add(
             f"TableSourceScan({table.name})", source, (), node.fields, p, scan_changelog(spec, table.options)
@@ -585,6 +586,8 @@ class PhysicalPlanner:
         if "sink.parallelism" in table.options:
             p = parse_int(table.options["sink.parallelism"], "sink.parallelism")
         keys = pk if (pk and changelog != ChangelogMode.INSERT_ONLY) else ()
+        if not keys and connector_config.shuffle_by_partition(info):
+            keys = tuple(table.partition_keys)
         guarantee = delivery_guarantee(spec.name, table.options, self.config)
         edge = self._edge(child, p, keys)
         mode, nondeterminism = "", None
@@ -600,6 +603,7 @@ class PhysicalPlanner:
             guarantee=guarantee,
             exactly_once_mode=mode,
             replay_nondeterminism=nondeterminism,
+            partition_keys=tuple(table.partition_keys),
         )
         return self._add(f"Sink({table.name})", sink, (edge,), node.fields, p, changelog)
 

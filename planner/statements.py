@@ -29,6 +29,7 @@ class CreateTable(Statement):
     temporary: bool = False
     if_not_exists: bool = False
     comment: str | None = None
+    partition_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

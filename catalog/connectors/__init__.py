@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from catalog.connectors.datagen import DATAGEN
 from catalog.connectors.filesystem import FILESYSTEM
-from catalog.connectors.formats import CHANGELOG_FORMATS, FORMATS, check_format
+from catalog.connectors.formats import CHANGELOG_FORMATS, FORMATS, REGISTRY_FORMATS, check_format
 from catalog.connectors.jdbc import JDBC, POSTGRES
 from catalog.connectors.kafka import KAFKA, UPSERT_KAFKA
 from catalog.connectors.postgres_cdc import POSTGRES_CDC
@@ -72,6 +72,13 @@ def validate_options(options: Mapping[str, str], where: str) -> ConnectorSpec:
         if fmt is None:
             continue
         fspec = FORMATS.get(fmt.lower())
+        if fmt.lower() in REGISTRY_FORMATS:
+            raise OptionError(
+                f"{where}: the {fmt.lower()} format ('{fkey}') is not supported: it reads and writes "
+                "schemas in a Confluent schema registry, and sqlstream has none to work with",
+                hint="use 'avro' (plain Avro records with the schema derived from the table, as Flink's "
+                "avro format), or json",
+            )
         if fspec is None:
             raise OptionError(
                 f"{where}: unknown format '{fmt}' for '{fkey}'",
@@ -133,6 +140,7 @@ def table_info(table: TableDef) -> TableInfo:
         columns=tuple((c.name, c.type) for c in schema.columns if c.kind == ColumnKind.PHYSICAL),
         metadata={c.name: c.metadata_key or c.name for c in schema.columns if c.kind == ColumnKind.METADATA},
         primary_key=tuple(schema.primary_key),
+        partition_keys=tuple(table.partition_keys),
     )
 
 
@@ -148,6 +156,7 @@ def configure_table(table: TableInfo) -> tuple[ConnectorSpec, ConnectorConfig]:
                 f"{table.where}: column '{column}' asks for metadata '{key}', which the {spec.name} "
                 f"connector does not have (it has {', '.join(spec.metadata) or 'none'})"
             )
+    _check_partition_keys(spec, table)
     config = spec.configure(table)
     for fkey in spec.format_keys:
         fmt = table.options.get(fkey)
@@ -155,6 +164,44 @@ def configure_table(table: TableInfo) -> tuple[ConnectorSpec, ConnectorConfig]:
             fields = config.format_fields(fkey, table)
             check_format(fmt, fkey[: -len("format")], table, fields, spec.whole_files)
     return spec, config
+
+
+# The types whose values read back unchanged from a directory name (``dt=2024-05-01``).
+PARTITION_TYPES = (
+    "CHAR", "VARCHAR", "STRING", "TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "BOOLEAN", "DATE",
+)  # fmt: skip
+
+
+def _check_partition_keys(spec: ConnectorSpec, table: TableInfo) -> None:
+    if not table.partition_keys:
+        return
+    if not spec.partitioned:
+        partitioned = ", ".join(s.name for s in CONNECTORS.values() if s.partitioned)
+        raise OptionError(
+            f"{table.where} is PARTITIONED BY ({', '.join(table.partition_keys)}), but the "
+            f"{spec.name} connector does not write partitions",
+            hint=f"drop PARTITIONED BY, or use a connector that writes partitions ({partitioned})",
+        )
+    names = table.column_names
+    for key in table.partition_keys:
+        if key not in names:
+            raise OptionError(
+                f"{table.where}: partition column '{key}' is not a physical column of the table",
+                hint=did_you_mean(key, names) or f"its physical columns: {', '.join(names)}",
+            )
+    types = dict(table.columns)
+    for key in table.partition_keys:
+        if types[key].name not in PARTITION_TYPES:
+            raise OptionError(
+                f"{table.where}: partition column '{key}' is {types[key].sql()}; a partition value is "
+                "a directory name, so it must be a string, an integer, a BOOLEAN or a DATE",
+                hint="partition by a STRING made with DATE_FORMAT(ts, 'yyyy-MM-dd') or the like",
+            )
+    if len(table.partition_keys) == len(names):
+        raise OptionError(
+            f"{table.where}: every column is a partition column, so the files would hold no data",
+            hint="keep at least one column out of PARTITIONED BY",
+        )
 
 
 __all__ = [

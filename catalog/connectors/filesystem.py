@@ -1,5 +1,10 @@
 """Flink's ``filesystem`` connector: its options, checked at CREATE TABLE.
 
+A table ``PARTITIONED BY (dt, hr)`` writes each row under ``<path>/dt=<v>/hr=<v>/`` (the
+partition columns are in the directory names, not in the files) and may commit a partition
+(``sink.partition-commit.*``): once the trigger says the partition is complete, the policy
+tells readers so (``success-file``: an empty ``_SUCCESS`` file in its directory).
+
 >>> parse_memory_size("128MB", "k"), parse_memory_size("1 kb", "k")
 (134217728, 1024)
 """
@@ -9,23 +14,31 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from catalog.connectors.common import DELIVERY, PARALLELISM
 from catalog.connectors.spec import ConnectorConfig, ConnectorSpec, Guarantee, OptionType, TableInfo
 from catalog.connectors.spec import option as _o
 from catalog.errors import OptionError
-from catalog.options import parse_duration_ms
+from catalog.options import parse_bool, parse_duration_ms
 
 _D = OptionType.DURATION
 
+_B = OptionType.BOOL
 _MONITOR = "source.monitor-interval"
 _FILE_SIZE = "sink.rolling-policy.file-size"
 _ROLLOVER = "sink.rolling-policy.rollover-interval"
-_MONITOR = "source.monitor-interval"
-_FILE_SIZE = "sink.rolling-policy.file-size"
-_ROLLOVER = "sink.rolling-policy.rollover-interval"
+_CHECK = "sink.rolling-policy.check-interval"
+_TRIGGER = "sink.partition-commit.trigger"
+_DELAY = "sink.partition-commit.delay"
+_POLICY = "sink.partition-commit.policy.kind"
+_EXTRACTOR = "partition.time-extractor.kind"
+_WATERMARK_ZONE = "sink.partition-commit.watermark-time-zone"
+_SHUFFLE = "sink.shuffle-by-partition.enable"
 DEFAULT_FILE_SIZE = 128 * 1024 * 1024
 DEFAULT_ROLLOVER_MS = 30 * 60 * 1000
+DEFAULT_CHECK_MS = 60 * 1000
+TRIGGERS = ("process-time", "partition-time")
 _SIZE_UNITS = {
     "": 1, "b": 1, "bytes": 1,
     "k": 1 << 10, "kb": 1 << 10, "kibibytes": 1 << 10,
@@ -55,6 +68,92 @@ class FileSystemConfig(ConnectorConfig):
     path_regex: str | None
     file_size: int
     rollover_ms: int
+    check_ms: int = DEFAULT_CHECK_MS
+    partition_keys: tuple[str, ...] = ()
+    default_partition: str = "__DEFAULT_PARTITION__"
+    shuffle: bool = False
+    commit: PartitionCommit | None = None  # None: partitions are never committed
+
+    def shuffle_by_partition(self, table: TableInfo) -> bool:
+        """Partition commit is decided by the one sink subtask that writes a partition, so
+        it shuffles by the partition columns (Flink's 'sink.shuffle-by-partition.enable'),
+        as the user may also ask without a commit policy."""
+        return bool(self.partition_keys) and (self.shuffle or self.commit is not None)
+
+    def format_fields(self, format_key: str, table: TableInfo) -> list[str]:
+        return [c for c in table.column_names if c not in self.partition_keys]
+
+
+@dataclass(frozen=True)
+class PartitionCommit:
+    """When a partition is complete and what then says so (Flink's PartitionCommitTrigger
+    and policy): process-time commits ``delay`` after the partition was first committed
+    data; partition-time once the watermark passes the partition's time plus ``delay``."""
+
+    trigger: str  # "process-time" | "partition-time"
+    delay_ms: int
+    success_file: str
+    timestamp_pattern: str | None  # '$dt $hr:00:00'; None: the first partition value
+    watermark_time_zone: str
+
+
+def _partition_commit(table: TableInfo) -> PartitionCommit | None:
+    options, where = table.options, table.where
+    kinds = [k.strip().lower() for k in (options.get(_POLICY) or "").split(",") if k.strip()]
+    for kind in kinds:
+        if kind == "metastore":
+            raise OptionError(
+                f"{where}: '{_POLICY}' = 'metastore' is for Hive tables; a filesystem table manages "
+                "its partitions through its directories",
+                hint="use 'success-file'",
+            )
+        if kind != "success-file":
+            raise OptionError(
+                f"{where}: '{_POLICY}' = '{kind}' is not supported",
+                hint="sqlstream commits partitions with 'success-file' (custom policy classes are Java)",
+            )
+    if options.get(_EXTRACTOR, "default").lower() != "default":
+        raise OptionError(
+            f"{where}: '{_EXTRACTOR}' = '{options[_EXTRACTOR]}' is not supported (a custom "
+            "extractor is a Java class)",
+            hint="use 'partition.time-extractor.timestamp-pattern', e.g. '$dt $hr:00:00'",
+        )
+    if "partition.time-extractor.timestamp-formatter" in options:
+        raise OptionError(
+            f"{where}: 'partition.time-extractor.timestamp-formatter' is not supported",
+            hint="make 'partition.time-extractor.timestamp-pattern' give 'yyyy-MM-dd HH:mm:ss' or "
+            "'yyyy-MM-dd', the default formatter",
+        )
+    if not kinds:
+        return None
+    if not table.partition_keys:
+        raise OptionError(
+            f"{where}: '{_POLICY}' commits partitions, but the table has none",
+            hint="declare PARTITIONED BY (...) on the table, or drop the option",
+        )
+    pattern = options.get("partition.time-extractor.timestamp-pattern")
+    for name in re.findall(r"\$(\w+)", pattern or ""):
+        if name not in table.partition_keys:
+            raise OptionError(
+                f"{where}: 'partition.time-extractor.timestamp-pattern' names ${name}, which is not "
+                f"a partition column ({', '.join(table.partition_keys)})"
+            )
+    delay = options.get(_DELAY)
+    zone = options.get(_WATERMARK_ZONE, "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        raise OptionError(
+            f"{where}: '{_WATERMARK_ZONE}' = '{zone}' is not a time zone",
+            hint="e.g. 'UTC' or 'Asia/Shanghai'",
+        ) from None
+    return PartitionCommit(
+        trigger=options.get(_TRIGGER, "process-time").lower(),
+        delay_ms=parse_duration_ms(delay, _DELAY) if delay is not None else 0,
+        success_file=options.get("sink.partition-commit.success-file.name") or "_SUCCESS",
+        timestamp_pattern=pattern,
+        watermark_time_zone=zone,
+    )
 
 
 def configure_filesystem(table: TableInfo) -> FileSystemConfig:
@@ -71,6 +170,10 @@ def configure_filesystem(table: TableInfo) -> FileSystemConfig:
     monitor = options.get("source.monitor-interval")
     size = options.get("sink.rolling-policy.file-size")
     rollover = options.get("sink.rolling-policy.rollover-interval")
+    check = options.get(_CHECK)
+    default_partition = options.get("partition.default-name", "__DEFAULT_PARTITION__")
+    if not default_partition:
+        raise OptionError(f"{where}: 'partition.default-name' must not be empty")
     return FileSystemConfig(
         path=path,
         format=fmt.lower(),
@@ -78,6 +181,11 @@ def configure_filesystem(table: TableInfo) -> FileSystemConfig:
         path_regex=pattern or None,
         file_size=parse_memory_size(size, _FILE_SIZE, where) if size is not None else DEFAULT_FILE_SIZE,
         rollover_ms=parse_duration_ms(rollover, _ROLLOVER) if rollover is not None else DEFAULT_ROLLOVER_MS,
+        check_ms=max(1, parse_duration_ms(check, _CHECK)) if check is not None else DEFAULT_CHECK_MS,
+        partition_keys=tuple(table.partition_keys),
+        default_partition=default_partition,
+        shuffle=parse_bool(options.get(_SHUFFLE, "false"), _SHUFFLE),
+        commit=_partition_commit(table),
     )
 
 
@@ -95,6 +203,18 @@ FILESYSTEM = ConnectorSpec(
         _o("sink.rolling-policy.file-size"),
         _o("sink.rolling-policy.rollover-interval", _D),
         _o("sink.rolling-policy.check-interval", _D),
+        _o("partition.default-name"),
+        _o(_SHUFFLE, _B),
+        _o(_TRIGGER, OptionType.ENUM, choices=TRIGGERS),
+        _o(_DELAY, _D),
+        _o(_POLICY),
+        _o("sink.partition-commit.policy.class"),
+        _o("sink.partition-commit.success-file.name"),
+        _o(_WATERMARK_ZONE),
+        _o(_EXTRACTOR),
+        _o("partition.time-extractor.class"),
+        _o("partition.time-extractor.timestamp-pattern"),
+        _o("partition.time-extractor.timestamp-formatter"),
         PARALLELISM,
         DELIVERY,
     ),
@@ -102,6 +222,7 @@ FILESYSTEM = ConnectorSpec(
     sink=True,
     format_keys=("format",),
     whole_files=True,
+    partitioned=True,
     bounded=_bounded,
     guarantees=(Guarantee.EXACTLY_ONCE, Guarantee.AT_LEAST_ONCE),
     guarantee_option="sink.delivery-guarantee",

@@ -97,6 +97,7 @@ class TableInfo:
     columns: tuple[tuple[str, DataType], ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)  # column -> metadata key
     primary_key: tuple[str, ...] = ()
+    partition_keys: tuple[str, ...] = ()  # PARTITIONED BY
 
     @property
     def column_names(self) -> list[str]:
@@ -134,6 +135,10 @@ class ConnectorConfig:
 
     def check_lookup(self, table: TableInfo, keys: Sequence[str]) -> None:
         """Refuse a lookup join on ``keys`` that this table cannot answer."""
+
+    def shuffle_by_partition(self, table: TableInfo) -> bool:
+        """Whether the sink's input is hash-partitioned by the table's partition columns."""
+        return False
 
     def format_fields(self, format_key: str, table: TableInfo) -> list[str]:
         """The columns the format named by ``format_key`` encodes (default: all)."""
@@ -187,6 +192,9 @@ class ConnectorSpec:
     metadata: dict[str, str] = field(default_factory=dict)  # key -> Flink type text
     requires_primary_key: bool = False
     lookup: bool = False
+    # Whether a table of this connector may be PARTITIONED BY columns (Flink's
+    # SupportsPartitioning: only the filesystem connector).
+    partitioned: bool = False
     # Why the sink cannot write a column of this type (None: it can).
     sink_type_error: Callable[[DataType], str | None] = _any_type
     # The options parsed into the connector's typed config (raises ``OptionError``).

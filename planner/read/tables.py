@@ -51,12 +51,15 @@ class TableReader(ReaderBase):
             raise self.parse_error("CREATE TABLE needs a column list: CREATE TABLE t (a INT, ...)")
         options: dict[str, str] = {}
         temporary, comment = False, None
+        partition_keys: tuple[str, ...] = ()
         props = node.args.get("properties")
         for p in props.expressions if props else ():
             if isinstance(p, exp.TemporaryProperty):
                 temporary = True
             elif isinstance(p, exp.SchemaCommentProperty):
                 comment = p.this.name
+            elif isinstance(p, exp.PartitionedByProperty) and isinstance(p.this, exp.Schema):
+                partition_keys = self.partition_keys(p.this)
             elif type(p) is exp.Property:
                 options.update(self.options([p]))
             else:
@@ -69,8 +72,21 @@ class TableReader(ReaderBase):
             temporary=temporary,
             if_not_exists=bool(node.args.get("exists")),
             comment=comment,
+            partition_keys=partition_keys,
             **self.pos,
         )
+
+    def partition_keys(self, node: exp.Schema) -> tuple[str, ...]:
+        """``PARTITIONED BY (dt, hr)``: plain column names, each once."""
+        keys: list[str] = []
+        for item in node.expressions:
+            if not isinstance(item, exp.Identifier | exp.Column):
+                raise self.parse_error("PARTITIONED BY takes column names", self.node_token(item))
+            if item.name in keys:
+                message = f"column '{item.name}' is named twice in PARTITIONED BY"
+                raise self.parse_error(message, self.node_token(item))
+            keys.append(item.name)
+        return tuple(keys)
 
     def schema(self, node: exp.Schema) -> Schema:
         columns: list[Column] = []

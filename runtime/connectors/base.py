@@ -131,6 +131,16 @@ class SinkWriter(ABC):
         """Make everything written so far durable/visible (at-least-once: at a barrier and
         at end of input)."""
 
+    async def on_watermark(self, ts_ms: int) -> None:  # noqa: B027 - optional hook
+        """The sink's input watermark advanced (a partition-time commit trigger reads it)."""
+
+    def next_timer_ms(self) -> int | None:
+        """Wall-clock epoch ms at which ``on_timer`` wants to be called, or None."""
+        return None
+
+    async def on_timer(self, now_ms: int) -> None:  # noqa: B027 - optional hook
+        """The wall clock passed ``next_timer_ms()`` (a rolling policy's check-interval)."""
+
     async def pre_commit(self, checkpoint_id: int) -> Any:
         """At barrier ``checkpoint_id``: flush and return a JSON-able handle stored in the
         checkpoint. Default: flush, no handle."""
@@ -194,6 +204,7 @@ def table_info(spec: SourceSpec | SinkSpec) -> TableInfo:
         columns=tuple((f.name, parse_type(f.type)) for f in spec.columns if f.name not in metadata),
         metadata=dict(metadata),
         primary_key=tuple(spec.primary_key),
+        partition_keys=tuple(spec.partition_keys),
     )
 
 

@@ -36,12 +36,16 @@ __all__ = [
     "create_encoder",
     "file_extension",
     "is_changelog",
+    "is_container_file",
     "is_file_only",
 ]
 
 CHANGELOG_NAMES = ("debezium-json", "canal-json", "maxwell-json")
-FORMAT_NAMES = ("json", "csv", "raw", "parquet", *CHANGELOG_NAMES)
+FORMAT_NAMES = ("json", "csv", "raw", "parquet", "avro", *CHANGELOG_NAMES)
 _FILE_ONLY = ("parquet",)
+# Formats whose files are containers of their own, not lines of records: the filesystem
+# connector reads and writes them whole (Avro's records have a per-record form too: Kafka).
+_CONTAINER_FILES = ("parquet", "avro")
 
 
 def _check(name: str, where: str) -> str:
@@ -82,6 +86,8 @@ def create_decoder(name: str, fields: Sequence[Field], options: OptionBag, prefi
         from runtime.formats.json import JsonDecoder as factory
     elif key == "csv":
         from runtime.formats.csv import CsvDecoder as factory
+    elif key == "avro":
+        from runtime.formats.avro import AvroDecoder as factory
     else:
         from runtime.formats.raw import RawDecoder as factory
     return factory(fields, options, prefix)
@@ -99,6 +105,8 @@ def create_encoder(name: str, fields: Sequence[Field], options: OptionBag, prefi
         from runtime.formats.json import JsonEncoder as factory
     elif key == "csv":
         from runtime.formats.csv import CsvEncoder as factory
+    elif key == "avro":
+        from runtime.formats.avro import AvroEncoder as factory
     else:
         from runtime.formats.raw import RawEncoder as factory
     return factory(fields, options, prefix)
@@ -109,5 +117,11 @@ def is_file_only(name: str) -> bool:
     return name.lower() in _FILE_ONLY
 
 
+def is_container_file(name: str) -> bool:
+    """Whether the filesystem connector reads and writes the format's files whole (Parquet,
+    Avro container files), not as lines of records."""
+    return name.lower() in _CONTAINER_FILES
+
+
 def file_extension(name: str) -> str:
-    return {"csv": "csv", "raw": "txt", "parquet": "parquet"}.get(name.lower(), "json")
+    return {"csv": "csv", "raw": "txt", "parquet": "parquet", "avro": "avro"}.get(name.lower(), "json")

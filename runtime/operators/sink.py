@@ -67,6 +67,17 @@ class SinkOp(Operator):
         await self._writer().write(batch)
         return []
 
+    async def on_watermark(self, ts_ms: int) -> list[Message]:
+        await self._writer().on_watermark(ts_ms)
+        return []
+
+    def next_timer_ms(self) -> int | None:
+        return self.writer.next_timer_ms() if self.writer is not None else None
+
+    async def on_timer(self, now: int) -> list[Message]:
+        await self._writer().on_timer(now)
+        return []
+
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
         """Pre-commit; the checkpoint records every handle not yet committed."""
         self.pending_handles[checkpoint_id] = await self._writer().pre_commit(checkpoint_id)

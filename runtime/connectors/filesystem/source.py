@@ -1,4 +1,4 @@
-"""Flink's ``filesystem`` connector on local files: json, csv, raw and parquet.
+"""Flink's ``filesystem`` connector on local files: json, csv, raw, parquet and avro.
 
 The sink is ``sink.py``.
 
@@ -40,9 +40,11 @@ from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
+from runtime.connectors.filesystem.partitions import partition_spec
 from runtime.connectors.filesystem.splits import Split, count_newlines, first_line_start, plan_splits
-from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_file_only
-from runtime.formats.base import RecordDecoder
+from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_container_file
+from runtime.formats.avro import read_avro
+from runtime.formats.base import FormatError, RecordDecoder
 from runtime.formats.changelog import ChangelogDecoder
 from runtime.formats.parquet import read_parquet
 
@@ -210,14 +212,19 @@ class FileSystemSource(SourceReader):
         self.format = config.format
         self.monitor_ms = config.monitor_interval_ms
         self.regex = re.compile(config.path_regex) if config.path_regex else None
-        self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
+        self.avro_legacy = (bag.get("avro.timestamp_mapping.legacy") or "true").lower() == "true"
+        self.default_partition = config.default_partition
+        # What the files hold: not the metadata columns, nor the partition columns (those
+        # are read from the directories: ``dt=2024-05-01/...``).
+        self.keys = config.partition_keys
+        self.physical = tuple(f for f in spec.columns if f.name not in (*spec.metadata, *self.keys))
         self.decoder: RecordDecoder | None = None
         # A change-record format (debezium-json, ...): each line is a change, rows have kinds.
         self.changes: ChangelogDecoder | None = None
         if is_changelog(self.format):
             self.changes = create_changelog_decoder(self.format, self.physical, bag)
             self.decoder = create_decoder("json", self.physical, bag)  # the lines' reading rules
-        elif not is_file_only(self.format):
+        elif not is_container_file(self.format):
             self.decoder = create_decoder(self.format, self.physical, bag)
         if self.decoder is not None:
             self.decoder.threads = ctx.parallelism == 1  # else each subtask has its core
@@ -311,7 +318,12 @@ class FileSystemSource(SourceReader):
         self._current = key
         if self.decoder is None:
             self._parquet_row = int(at.get("row", 0))
-            self._parquet = read_parquet(split.path, self.physical, self._parquet_row, CHUNK_RECORDS)
+            if self.format == "avro":
+                self._parquet = read_avro(
+                    split.path, self.physical, self.avro_legacy, self._parquet_row, CHUNK_RECORDS
+                )
+            else:
+                self._parquet = read_parquet(split.path, self.physical, self._parquet_row, CHUNK_RECORDS)
             self._parquet_left = None
             return
         offset, line = at.get("offset"), at.get("line", 1)
@@ -433,15 +445,18 @@ class FileSystemSource(SourceReader):
         return batch
 
     def _with_metadata(self, batch: pa.RecordBatch, path: str) -> pa.RecordBatch:
-        if not self.spec.metadata:
+        if not self.spec.metadata and not self.keys:
             if batch.schema.equals(self.schema):
                 return batch
             return pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
         n = batch.num_rows
         arrays = []
+        values = self._partition_values(path) if self.keys else {}
         for f in self.spec.columns:
             key = self.spec.metadata.get(f.name)
-            if key == "file.path":
+            if f.name in values:
+                arrays.append(pa.repeat(values[f.name], n))
+            elif key == "file.path":
                 arrays.append(pa.repeat(pa.scalar(path, pa.string()), n))
             elif key == "file.name":
                 arrays.append(pa.repeat(pa.scalar(os.path.basename(path), pa.string()), n))
@@ -450,6 +465,25 @@ class FileSystemSource(SourceReader):
         if self.changes is not None:
             arrays.append(batch.column(ROW_KIND_COLUMN))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def _partition_values(self, path: str) -> dict[str, pa.Scalar]:
+        """The partition columns' values of a file, from its directories (Flink's
+        PartitionPathUtils): the default partition name is NULL."""
+        spec = partition_spec(os.path.relpath(os.path.dirname(path), self.path))
+        out = {}
+        for k in self.keys:
+            text = spec.get(k)
+            arrow_type = self.schema.field(k).type
+            if text is None or text == self.default_partition:
+                out[k] = pa.scalar(None, arrow_type)
+                continue
+            try:
+                out[k] = pa.scalar(text).cast(arrow_type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise FormatError(
+                    f"{self.where}: file {path}: partition value {k}='{text}' is not a {arrow_type}"
+                ) from None
+        return out
 
     # ---- position ----------------------------------------------------------------------
     def position(self) -> dict[str, Any]:

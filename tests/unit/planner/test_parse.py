@@ -452,7 +452,6 @@ def test_misspelt_show_kind() -> None:
         ("USE CATALOG c", "USE", (1, 1)),
         ("ADD JAR '/tmp/x.jar'", "ADD JAR", (1, 1)),
         ("CREATE TABLE t2 WITH ('connector' = 'x') AS SELECT * FROM t", "CREATE TABLE ... AS SELECT", (1, 1)),
-        ("CREATE TABLE t (a INT) PARTITIONED BY (a) WITH ('connector' = 'x')", "PARTITIONED BY", (1, 24)),
         ("ALTER TABLE t ADD b INT", "ALTER TABLE ... ADD", (1, 15)),
         ("ALTER TABLE t MODIFY a BIGINT", "ALTER TABLE ... MODIFY", (1, 15)),
         ("ALTER VIEW v AS SELECT 1", "ALTER VIEW", (1, 1)),

@@ -96,7 +96,7 @@ def test_option_keys_of_the_connector_in_this_with_clause(meta: Metadata) -> Non
 
 def test_format_names_and_format_options(meta: Metadata) -> None:
     base = "CREATE TABLE t (a INT) WITH ('connector' = 'kafka', "
-    formats = {"json'", "csv'", "parquet'", "raw'", "debezium-json'", "canal-json'", "maxwell-json'"}
+    formats = {"json'", "csv'", "parquet'", "raw'", "avro'", "debezium-json'", "canal-json'", "maxwell-json'"}
     assert set(complete(meta, base + "'format' = '")) == formats
     json_keys = complete(meta, base + "'format' = 'json', 'json.")
     assert "json.ignore-parse-errors'" in json_keys and "json.fail-on-missing-field'" in json_keys
