@@ -161,14 +161,15 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         source = plan.node(node.inputs[0].source)
         updating = source.changelog != ChangelogMode.INSERT_ONLY
         minmax = any(a.func in ("min", "max") for a in spec.aggs)
+        bound = f"bounded by TTL {duration(spec.ttl_ms)}" if spec.ttl_ms else "kept forever"
         if any(a.distinct for a in spec.aggs) or (updating and minmax):
             # DISTINCT values seen; over retractions, a count per value (MIN/MAX, DISTINCT)
             kept = "value counts" if updating else "distinct values"
-            attrs.append(f"state=[accumulators and {kept} by key, kept forever]")
+            attrs.append(f"state=[accumulators and {kept} by key, {bound}]")
         elif any(a.func == "udaf" for a in spec.aggs):
-            attrs.append("state=[accumulators by key (Python ones pickled), kept forever]")
+            attrs.append(f"state=[accumulators by key (Python ones pickled), {bound}]")
         else:
-            attrs.append("state=[accumulators by key, kept forever]")
+            attrs.append(f"state=[accumulators by key, {bound}]")
     elif isinstance(spec, CorrelateSpec):
         name = "Correlate"
         attrs.append(f"invocation=[{spec.call}]")

@@ -176,6 +176,7 @@ class Aggregate(LogicalNode):
     keys: tuple[str, ...]
     aggs: tuple[LogicalAgg, ...]
     window: Window | None = None
+    state_ttl_ms: int | None = None  # the STATE_TTL hint (None: ``table.exec.state.ttl``)
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:

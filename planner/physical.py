@@ -212,10 +212,13 @@ class WindowAggregateSpec:
 @dataclass(frozen=True)
 class GroupAggregateSpec:
     """Unwindowed GROUP BY: keyed state; emits +I for a new key, -U/+U for a changed one
-    (and -D when a retraction removes a key's last row). Output: keys then aggregates."""
+    (and -D when a retraction removes a key's last row). Output: keys then aggregates.
+    ``ttl_ms``: a key's state not written for that long (processing time) is dropped and
+    the key's next row starts it anew (Flink's state TTL); 0 keeps it forever."""
 
     keys: tuple[str, ...]
     aggs: tuple[AggCall, ...]
+    ttl_ms: int = 0
     kind: str = "group_aggregate"
 
 

@@ -406,8 +406,15 @@ class PhysicalPlanner:
                 raise PlanError("a window aggregation over an updating input is not supported")
             spec_agg: OperatorSpec = WindowAggregateSpec(node.window, node.keys, aggs)
             return self._add("WindowAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
-        spec_agg = GroupAggregateSpec(node.keys, aggs)
+        spec_agg = GroupAggregateSpec(node.keys, aggs, self._state_ttl(node.state_ttl_ms))
         return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
+
+    def _state_ttl(self, hinted: int | None) -> int:
+        """Idle state retention of an operator's input: its STATE_TTL hint, else
+        ``table.exec.state.ttl``; none in batch mode, where state ends with the input."""
+        if self.batch:
+            return 0
+        return (STATE_TTL.get(self.config) or 0) if hinted is None else hinted
 
     def _lookup_join(self, node: LookupJoin) -> Node:
         child = self._translate(node.input)
@@ -499,11 +506,11 @@ class PhysicalPlanner:
             name = f"WindowJoin(joinType=[{spec_wj.flink_join_type}])"
             fields = node.fields[: node.output_width]
             return self._add(name, spec_wj, edges, fields, p, ChangelogMode.INSERT_ONLY)
-        config_ttl = STATE_TTL.get(self.config) or 0
-        ttl = (0, 0) if self.batch else (config_ttl if t is None else t for t in node.state_ttl_ms)
+        left_ttl, right_ttl = (self._state_ttl(t) for t in node.state_ttl_ms)
         spec = JoinSpec(
-            node.join_type, lkeys, rkeys, *widths, *ttl, residual=residual, right_names=right_names
-        )
+            node.join_type, lkeys, rkeys, *widths, left_ttl, right_ttl,
+            residual=residual, right_names=right_names,
+        )  # fmt: skip
         # Flink: an inner or semi join of two append-only inputs is append-only; an anti join
         # retracts a row when its first match arrives; an outer join its padded rows
         updating = node.join_type not in ("inner", "semi") or any(

@@ -8,7 +8,8 @@ turns them into a JSON-able dict::
      "operators": [{"id", "name", "kind", "parallelism", "rows_in", "rows_out",
                     "rows_in_per_s", "rows_out_per_s", "late_rows_dropped",
                     "watermark_ms", "watermark_lag_ms", "queue_fill", "busy_ms", "state_rows",
-                    "state_bytes", "state_rows_expired", "pending_records", "commits", "commit_ms_last",
+                    "state_bytes", "state_rows_expired", "versions_dropped", "pending_records",
+                    "commits", "commit_ms_last",
                     "subtasks": [{"subtask", "rows_in", "rows_out", ...,
                                   "partitions": {"topic-0": {"offset", "pending"}}}]}, ...]}
 
@@ -22,7 +23,9 @@ a watermark). ``partitions`` (a source) is each split's next offset and how many
 wait behind it (Kafka: the log end seen by the last fetch minus the position);
 ``pending_records`` sums them. ``commits`` / ``commit_ms_*`` (a sink) time its commits
 of checkpointed transactions, the last step of two-phase commit. ``state_rows_expired``
-counts the stored rows the state TTL dropped (``table.exec.state.ttl``, STATE_TTL).
+counts the stored rows the state TTL dropped (``table.exec.state.ttl``, STATE_TTL);
+``versions_dropped`` the versions an event-time temporal join could not keep (no key or
+no version time: an upsert-kafka tombstone whose time is a value column).
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class OperatorMetrics:
     state_rows: int = 0
     state_bytes: int = 0
     state_rows_expired: int = 0  # stored rows dropped by the state TTL
+    # a temporal join's versions without key or time (a tombstone whose time is in the value)
+    versions_dropped: int = 0
     busy_ms: float = 0.0
     # rows per state table where an operator keeps several (a join: left_rows, right_rows)
     state_tables: dict[str, int] = field(default_factory=dict)
@@ -104,6 +109,7 @@ class OperatorMetrics:
             "state_rows": self.state_rows,
             "state_bytes": self.state_bytes,
             "state_rows_expired": self.state_rows_expired,
+            "versions_dropped": self.versions_dropped,
             "partitions": {k: {"offset": o, "pending": p} for k, (o, p) in sorted(partitions.items())},
             "pending_records": sum(p for _, p in partitions.values()),
             "commits": self.commits,
@@ -168,6 +174,7 @@ class JobMetrics:
                 "state_rows": sum(s["state_rows"] for s in subs),
                 "state_bytes": sum(s["state_bytes"] for s in subs),
                 "state_rows_expired": sum(s["state_rows_expired"] for s in subs),
+                "versions_dropped": sum(s["versions_dropped"] for s in subs),
                 "pending_records": sum(s["pending_records"] for s in subs),
                 "commits": sum(s["commits"] for s in subs),
                 "commit_ms_last": max(lasts, default=None),

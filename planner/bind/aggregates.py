@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from catalog.types import BIGINT, DataType
 from planner.bind import grouping
+from planner.bind.hints import StateTtlHint, aggregate_input
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed, position
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
@@ -170,6 +171,9 @@ class AggregateBinder(WindowBinder):
             ) + _window_fields(window)
         agg_node_fields += tuple(BoundField(a.name, a.type) for a in aggs)
         agg = Aggregate(agg_node_fields, source, tuple(key_names), tuple(aggs), window)
+        if window is None:  # Flink's STATE_TTL hint on the input of an unwindowed GROUP BY
+            hinted = StateTtlHint.of(select).ttl_ms.get(str(aggregate_input(select)).lower())
+            agg = replace(agg, state_ttl_ms=hinted)
         # Post-aggregation calc: the select list over keys, window columns and aggregates.
 
         def rewrite(e: exp.Expr) -> exp.Expr:

@@ -1,8 +1,9 @@
 """Query hints of a SELECT: ``/*+ STATE_TTL('o' = '1d', 'c' = '12h') */``, Flink's per-input
 idle state retention of the regular joins in that query block.
 
-A key names an input of a join of this SELECT's FROM clause by its alias, or by its table
-or view name when it has no alias (Flink's rule: once aliased, the alias is the name). In a
+A key names an input of a join of this SELECT's FROM clause, or the input of its
+unwindowed GROUP BY (its one FROM item), by its alias, or by its table or view name when
+it has no alias (Flink's rule: once aliased, the alias is the name). In a
 chain of joins the first join's inputs and every later join's right input have names; a
 later join's left input is a join and takes ``table.exec.state.ttl``. Within one hint the
 last value of a key wins, across hints the first (Flink's order). A key that names no input
@@ -80,11 +81,20 @@ class StateTtlHint:
                 PlanError(
                     "The options of following hints cannot match the name of input tables or views: \n"
                     f"`{', '.join(unused)}` in `{STATE_TTL}`",
-                    hint="name an input of a regular join of this SELECT by its alias, or its table "
-                    "or view name when it has none",
+                    hint="name an input of a regular join or GROUP BY of this SELECT by its alias, "
+                    "or its table or view name when it has none",
                 ),
                 self.node,
             )
+
+
+def aggregate_input(select: exp.Expr) -> str | None:
+    """The name of a SELECT's GROUP BY input for its STATE_TTL hint: its one FROM item
+    (with joins, the aggregate reads a join, which has no name)."""
+    from_ = select.args.get("from_") or select.args.get("from")
+    if from_ is None or select.args.get("joins"):
+        return None
+    return input_name(from_.this)
 
 
 def input_name(relation: exp.Expr) -> str | None:

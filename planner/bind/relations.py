@@ -13,7 +13,8 @@ from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
 from catalog.table import TableDef, ViewDef
 from catalog.types import DataType
-from planner.bind.hints import StateTtlHint, input_name
+from planner.bind.aggregates import is_aggregate
+from planner.bind.hints import StateTtlHint, aggregate_input, input_name
 from planner.bind.joins import JoinBinder
 from planner.bind.lateral import LateralBinder
 from planner.bind.scope import Scope, _err, _ref, cast_if_needed
@@ -44,6 +45,8 @@ class RelationBinder(JoinBinder, LateralBinder):
             else:
                 node, scope = self._bind_join(node, scope, join, ctes, hints, left_name, where)
             left_name = None
+        if _aggregates(select):  # the key of the GROUP BY's input (``_bind_aggregate`` reads it)
+            hints.take(aggregate_input(select))
         hints.check_all_used()
         return node, scope
 
@@ -185,3 +188,10 @@ class RelationBinder(JoinBinder, LateralBinder):
             )
             node = WatermarkAssigner(fields_wm, node, rowtime, expr, schema.watermark.expr)
         return node
+
+
+def _aggregates(select: exp.Select) -> bool:
+    """Whether a SELECT aggregates (GROUP BY, DISTINCT, an aggregate call)."""
+    if select.args.get("group") or select.args.get("distinct"):
+        return True
+    return any(is_aggregate(n) for e in select.expressions for n in e.walk())

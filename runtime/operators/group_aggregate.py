@@ -14,12 +14,19 @@ pair, or a min/max. Over an insert-only input, DISTINCT keeps the set of (key, v
 pairs seen, and a batch adds only values not seen before. Over an updating input, DISTINCT
 and MIN/MAX keep a count per (key, value), as Flink's MapView does, so that a retraction
 takes its value out (``_value_counts``).
+
+With a state TTL (``table.exec.state.ttl``, the STATE_TTL hint) each key's accumulators
+carry an expiry, set again whenever a batch touches the key; an expired key's rows (and
+its DISTINCT or MIN/MAX values) are deleted before the next batch or on a timer, so its
+next row is its first again: +I of a result counted from zero, and a retraction for it
+is ignored, as Flink's GroupAggFunction does when its state has expired.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 
 from catalog.config import RUNTIME_MODE
@@ -27,10 +34,11 @@ from catalog.types import parse_type
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, AggCall, GroupAggregateSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
-from runtime.operator import Operator, Snapshot
+from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
 from runtime.operators.udaf import GroupPythonAggregates
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
+from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -56,6 +64,7 @@ def _final(i: int, agg: AggCall, prefix: str) -> str:
 
 class GroupAggregateOp(Operator):
     restored: Restored | None = None
+    clock = staticmethod(now_ms)  # processing time of the state TTL (tests set their own)
 
     async def restore(self, restored: Restored) -> None:
         self.restored = restored  # loaded into the state database once it is open
@@ -178,6 +187,9 @@ class GroupAggregateOp(Operator):
         )
         self.emitted = False
         self.store_cols = ", ".join([*keys, *self.acc_cols])
+        self.ttl = StateTtl("acc", spec.ttl_ms) if spec.ttl_ms else None
+        # a key's accumulators with their expiry: every touched key is written again below
+        self.stored_cols = self.store_cols + (f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else "")
         self.width = 16 + 8 * (len(keys) + len(self.acc_cols))
 
     def _seen_values(self, i: int, a: AggCall) -> tuple[list[tuple[str, int]], str, list[str]]:
@@ -266,9 +278,65 @@ class GroupAggregateOp(Operator):
         ]
         return steps, create, cols
 
+    def _expire(self, now: int) -> None:
+        """Forget the keys whose TTL has run out at ``now``: their accumulators and the
+        values DISTINCT or MIN/MAX keep for them, so their next row starts anew (+I)."""
+        if self.ttl is None or not self.has_table or not self.ttl.due(now):
+            return
+        st = self.state
+        if self.distinct:
+            keys = ", ".join(self.keys) or "true AS __all"
+            expired = f"SELECT {keys} FROM acc WHERE {EXPIRE_COLUMN} <= {self.ttl.now(now)}"
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __gone AS {expired}")
+            on = " AND ".join(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in self.keys) or "true"
+            for table, _, _ in self.distinct:
+                self.metrics.state_rows -= st.execute(f"DELETE FROM {table} o USING __gone b WHERE {on}")
+        gone = self.ttl.purge(st, now)
+        self.metrics.state_rows -= gone
+        self.metrics.state_rows_expired += gone
+        self.metrics.state_bytes = self.metrics.state_rows * self.width
+
+    def next_timer_ms(self) -> int | None:
+        """When the oldest key expires, so that a quiet stream's state is dropped too."""
+        if self.ttl is None or not self.metrics.state_rows:
+            return None
+        return self.ttl.next_due
+
+    async def on_timer(self, now: int) -> list[Message]:
+        await self.ctx.run(self._expire, self.clock())
+        return []
+
+    def _orphan_retractions_dropped(self, batch: pa.RecordBatch) -> pa.Table:
+        """``batch`` without the retractions of keys that have no state (expired) and no
+        accumulate before them in the batch: Flink's GroupAggFunction ignores a retraction
+        when it finds no accumulators, rather than count a value below zero."""
+        st = self.state
+        rk = q(ROW_KIND_COLUMN)
+        seq = pa.array(np.arange(batch.num_rows, dtype=np.int64))
+        st.register(INPUT_RELATION, batch.append_column("__seq", seq))
+        try:
+            part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
+            before = (
+                f"coalesce(bool_or({rk} IN (0, 2)) OVER ({part}ORDER BY __seq "
+                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false)"
+            )
+            on = " AND ".join(f"o.{c} IS NOT DISTINCT FROM i.{c}" for c in self.keys) or "true"
+            marked = f"SELECT *, {before} AS __before FROM {INPUT_RELATION}"
+            return st.query(
+                f"SELECT * EXCLUDE (__seq, __before) FROM ({marked}) i WHERE {rk} IN (0, 2) OR __before "
+                f"OR EXISTS (SELECT 1 FROM acc o WHERE {on}) ORDER BY __seq"
+            )
+        finally:
+            st.con.unregister(INPUT_RELATION)
+
     def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         st = self.state
-        st.register(INPUT_RELATION, batch)
+        now = self.clock()
+        self._expire(now)
+        data: pa.RecordBatch | pa.Table = batch
+        if self.ttl is not None and self.retracting and self.has_table:
+            data = self._orphan_retractions_dropped(batch)
+        st.register(INPUT_RELATION, data)
         try:
             if self.python is not None:
                 st.register("__udaf", self.python.step(st.con, self.has_table))
@@ -290,7 +358,7 @@ class GroupAggregateOp(Operator):
             if self.python is not None:
                 st.con.unregister("__udaf")
         if not self.has_table:
-            st.execute(f"CREATE TABLE acc AS SELECT {self.store_cols} FROM __delta LIMIT 0")
+            st.execute(f"CREATE TABLE acc AS SELECT {self.stored_cols} FROM __delta LIMIT 0")
             st.tables.append("acc")
             self.has_table = True
         st.execute(f"CREATE OR REPLACE TEMP TABLE __joined AS {self.join_sql}")
@@ -300,7 +368,8 @@ class GroupAggregateOp(Operator):
             removed = st.execute(f"DELETE FROM acc o USING __delta b WHERE {self.on}")
         else:
             removed = st.execute("DELETE FROM acc")
-        added = st.execute(f"INSERT INTO acc SELECT {self.store_cols} FROM __joined WHERE __cnt > 0")
+        expiry = f", {self.ttl.expiry(now)}" if self.ttl else ""
+        added = st.execute(f"INSERT INTO acc SELECT {self.store_cols}{expiry} FROM __joined WHERE __cnt > 0")
         self.metrics.state_rows += added - removed
         self.metrics.state_bytes = self.metrics.state_rows * self.width
         return conform(table, self.schema)

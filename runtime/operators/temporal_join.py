@@ -10,10 +10,14 @@ them). A version that is a deletion (-U/-D), or that fails the join's other cond
 is no version: an inner join drops the row, a LEFT join pads it. Versions older than the
 newest one at or before the watermark are dropped then: no later left row can need them.
 
-A version without a key or a time can never be the one a row joins and is not kept:
-an upsert-kafka tombstone carries only its key, so a versioned topic takes its version
-time from the record's timestamp (``ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'``), which
-a tombstone has too; with the time in the value, deletions are not seen.
+A version without a key or a time can never be the one a row joins and is not kept; it
+is counted in the operator's ``versions_dropped`` metric. An upsert-kafka tombstone
+carries only its key, so a versioned topic takes its version time from the record's
+timestamp (``ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'``), which a tombstone has too;
+with the time in the value, a tombstone has none: its deletion is not seen, and the
+metric counts it. Flink does not see it either, and counts nothing: its operator reads
+the missing time as 0 (a null field of a binary row) and keeps the tombstone as a deletion
+at the epoch, older than every version a later row can meet.
 
 A left row at or behind the watermark is late (its versions may be gone): dropped,
 counted and sent to the late-rows output like the interval join's (``interval_join.py``,
@@ -66,11 +70,14 @@ class TemporalJoinOp(IntervalJoinOp):
             self.rows[0] += st.execute(f"INSERT INTO left_rows SELECT {cols}, __t{unmatched} FROM __in")
         else:  # a version without key or time can never be the one a row joins
             never = " OR ".join([*(f"{k} IS NULL" for k in side.keys), "__t IS NULL"])
-            self.rows[1] += st.execute(
+            kept = st.execute(
                 f"INSERT INTO right_rows SELECT {cols}, __t, __rk, {self.arrivals} + __seq FROM __in "
                 f"WHERE NOT ({never})"
             )
-            self.arrivals += int(st.scalar("SELECT count(*) FROM __in"))
+            arrived = int(st.scalar("SELECT count(*) FROM __in"))
+            self.rows[1] += kept
+            self.metrics.versions_dropped += arrived - kept
+            self.arrivals += arrived
         self._report()
         return []
 

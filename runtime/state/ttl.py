@@ -47,12 +47,16 @@ class StateTtl:
         self.last_now = max(self.last_now, now)
         return self.last_now
 
+    def due(self, now: int) -> bool:
+        """Whether an entry may have expired at ``now`` (False: nothing to delete yet)."""
+        return self.next_due is None or self.now(now) >= self.next_due
+
     def purge(self, state: DuckDBState, now: int, weight: str = "1") -> int:
         """Delete the entries expired at ``now``; returns the sum of ``weight`` (SQL over
         the table, e.g. a row count column) over them."""
-        now = self.now(now)
-        if self.next_due is not None and now < self.next_due:
+        if not self.due(now):
             return 0
+        now = self.now(now)
         gone = state.con.execute(
             f"DELETE FROM {self.table} WHERE {EXPIRE_COLUMN} <= {now} RETURNING {weight}"
         ).fetchnumpy()

@@ -10,7 +10,7 @@ import planner
 from catalog import Catalog
 from catalog.config import STATE_TTL
 from catalog.errors import OptionError, SqlStreamError
-from planner.physical import JoinSpec
+from planner.physical import GroupAggregateSpec, JoinSpec
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -105,3 +105,27 @@ def test_explain_shows_each_sides_bound_and_warns_of_the_unbounded_one(catalog: 
     assert "the right side's rows are kept forever" in text
     text = planner.explain(sql, catalog, {"table.exec.state.ttl": "90 min"})
     assert "right rows by key, bounded by TTL 90 min" in text and "unbounded state: Join" not in text
+
+
+def agg_ttls(sql: str, catalog: Catalog, config: dict[str, str] | None = None) -> list[int]:
+    plan = planner.plan(sql, catalog, config or {})
+    return [n.spec.ttl_ms for n in plan.nodes if isinstance(n.spec, GroupAggregateSpec)]
+
+
+def test_a_group_by_takes_the_config_or_the_hint_on_its_input(catalog: Catalog) -> None:
+    sql = "SELECT k, COUNT(*) FROM plain GROUP BY k"
+    assert agg_ttls(sql, catalog) == [0]
+    assert agg_ttls(sql, catalog, {"table.exec.state.ttl": "1 d"}) == [DAY]
+    hinted = "SELECT /*+ STATE_TTL('plain' = '2d') */ k, COUNT(*) FROM plain GROUP BY k"
+    assert agg_ttls(hinted, catalog, {"table.exec.state.ttl": "1 d"}) == [2 * DAY]
+    assert "accumulators by key, bounded by TTL 2 d" in planner.explain(hinted, catalog, {})
+    # a cascade: each query block's hint names its own input (Flink's testAggStateTtlWithCascadeAgg)
+    cascade = (
+        "SELECT /*+ STATE_TTL('t' = '2d') */ k, MAX(n) FROM "
+        "(SELECT /*+ STATE_TTL('plain' = '4d') */ k, v, COUNT(*) AS n FROM plain GROUP BY k, v) t GROUP BY k"
+    )
+    assert agg_ttls(cascade, catalog) == [4 * DAY, 2 * DAY]
+    with pytest.raises(SqlStreamError, match="`plain` in `STATE_TTL`"):
+        planner.plan(
+            "SELECT /*+ STATE_TTL('plain' = '2d') */ k, COUNT(*) FROM plain p GROUP BY k", catalog, {}
+        )
