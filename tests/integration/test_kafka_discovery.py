@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +31,8 @@ from runtime.operators.watermark import WatermarkOp
 from tests.integration.test_kafka_source import create_topic, fields, produce, source, unique
 
 pytestmark = pytest.mark.kafka
+
+ROOT = Path(__file__).resolve().parents[2]
 
 COLS = fields("v BIGINT")
 STAMPED = fields("v BIGINT", "ts TIMESTAMP(3)")
@@ -207,3 +215,73 @@ def test_a_partition_without_rows_holds_the_watermark_back_until_idle(
     else:
         assert later == []
         assert moved == [3000]  # the minimum of 5000 and 3000
+
+
+# ---- a job: new partitions picked up while it runs, their offsets in its checkpoints -----
+
+
+def published(out: Path) -> list[int]:
+    """The v of every row in the sink's visible (committed) files."""
+    rows: list[int] = []
+    for name in sorted(os.listdir(out)) if out.exists() else []:
+        if not name.startswith((".", "_")):
+            rows += [json.loads(line)["v"] for line in (out / name).read_text().splitlines()]
+    return rows
+
+
+class Job:
+    """``sqlstream run`` of an unbounded script as a subprocess, killed with SIGKILL."""
+
+    def __init__(self, script: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sqlstream", "run", str(script)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def wait_for(self, out: Path, rows: int) -> None:
+        deadline = time.monotonic() + 120  # a generous bound on a loaded machine, not a speed test
+        while len(published(out)) < rows:
+            assert self.proc.poll() is None, f"the job stopped: {self.proc.communicate()[1][-3000:]}"
+            assert time.monotonic() < deadline, f"only {len(published(out))} of {rows} rows arrived"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.communicate(timeout=60)
+
+
+def test_a_job_reads_partitions_added_while_it_runs_and_resumes_them_exactly(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topic, out = unique("discover-job"), tmp_path / "out"
+    script = tmp_path / "job.sql"
+    script.write_text(f"""
+        SET 'execution.checkpointing.interval' = '200 ms';
+        SET 'pipeline.name' = 'discover';
+        SET 'state.checkpoints.dir' = '{tmp_path / "checkpoints"}';
+        CREATE TABLE src (v BIGINT) WITH ('connector' = 'kafka', 'topic' = '{topic}',
+            'properties.bootstrap.servers' = '{kafka_bootstrap}', 'format' = 'json',
+            'scan.startup.mode' = 'earliest-offset', 'scan.topic-partition-discovery.interval' = '200 ms');
+        CREATE TABLE dst (v BIGINT) WITH ('connector' = 'filesystem', 'path' = '{out}', 'format' = 'json');
+        INSERT INTO dst SELECT v FROM src;
+    """)
+    asyncio.run(create_topic(kafka_bootstrap, topic, partitions=1))
+    asyncio.run(produce(kafka_bootstrap, topic, values(*range(0, 50)), partition=0))
+    job = Job(script)
+    try:
+        job.wait_for(out, 50)
+        asyncio.run(add_partitions(kafka_bootstrap, topic, 2))  # while the job runs
+        asyncio.run(produce(kafka_bootstrap, topic, values(*range(100, 150)), partition=1))
+        job.wait_for(out, 100)  # discovered, read from its start, committed
+    finally:
+        job.kill()
+    # more rows in both partitions while the job is down; the restart resumes each
+    # partition at the offset of its newest checkpoint
+    asyncio.run(produce(kafka_bootstrap, topic, values(*range(50, 60)), partition=0))
+    asyncio.run(produce(kafka_bootstrap, topic, values(*range(150, 160)), partition=1))
+    job = Job(script)
+    try:
+        job.wait_for(out, 120)
+    finally:
+        job.kill()
+    assert sorted(published(out)) == [*range(0, 60), *range(100, 160)]  # each row once

@@ -184,7 +184,6 @@ class KafkaSource(SourceReader):
         consumer = self._consumer
         mine = owned_partitions(await self._list_partitions(), self.ctx.subtask, self.ctx.parallelism)
         self._assigned = mine
-        self._announce = list(mine)
         self._next_discovery = time.monotonic() + self.discovery_ms / 1000
         tps = [TopicPartition(t, p) for t, p in mine]
         consumer.assign(tps)
@@ -209,6 +208,8 @@ class KafkaSource(SourceReader):
                 key = (tp.topic, tp.partition)
                 if self._pos[key] >= self._stop[key]:
                     self._finish_partition(key)
+        # a partition with nothing left to read (a bounded scan's) holds no watermark back
+        self._announce = [k for k in mine if k not in self._done]
 
     async def _offsets(
         self, tps: list[Any], mode: str, ts: int | None, specific: dict[int, int] | None, what: str
