@@ -40,6 +40,29 @@ def with_split(batch: pa.RecordBatch, split: bytes | None) -> pa.RecordBatch:
     return batch.replace_schema_metadata(meta)
 
 
+# An empty batch with this key announces its split: the reader reads it from now on, and
+# the watermark assigner waits for it (a split without a row holds the watermark back).
+ANNOUNCE_KEY = b"sqlstream.announce"
+
+
+def announcement(schema: pa.Schema, split: bytes) -> pa.RecordBatch:
+    """An empty batch of ``schema`` announcing ``split``.
+
+    >>> a = announcement(pa.schema([("x", pa.int64())]), b"orders-3")
+    >>> is_announcement(a), split_of(a), a.num_rows
+    (True, b'orders-3', 0)
+    """
+    empty = pa.RecordBatch.from_pylist([], schema=schema)
+    meta = dict(empty.schema.metadata or {})
+    meta[ANNOUNCE_KEY] = b"1"
+    return with_split(empty.replace_schema_metadata(meta), split)
+
+
+def is_announcement(batch: pa.RecordBatch) -> bool:
+    meta = batch.schema.metadata
+    return batch.num_rows == 0 and bool(meta) and ANNOUNCE_KEY in meta
+
+
 def q(name: str) -> str:
     '''A quoted SQL identifier.
 

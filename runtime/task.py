@@ -35,6 +35,7 @@ from typing import Any
 import pyarrow as pa
 
 from runtime.alignment import Alignment
+from runtime.batches import is_announcement
 from runtime.channels import InputGate
 from runtime.checkpoint.control import SubtaskCheckpoints
 from runtime.checkpoint.messages import Ack, CheckpointComplete, Release, TriggerBarrier
@@ -122,7 +123,7 @@ class Task:
             raise self._failure
         for m in messages:
             if isinstance(m, pa.RecordBatch):
-                if m.num_rows == 0:
+                if m.num_rows == 0 and not is_announcement(m):
                     continue
                 self.metrics.rows_out += m.num_rows
                 self.metrics.batches_out += 1

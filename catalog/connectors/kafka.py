@@ -25,7 +25,7 @@ from catalog.connectors.spec import (
 )
 from catalog.connectors.spec import option as _o
 from catalog.errors import OptionError
-from catalog.options import parse_int
+from catalog.options import parse_duration_ms, parse_int
 
 _I, _D, _E = OptionType.INT, OptionType.DURATION, OptionType.ENUM
 
@@ -212,6 +212,10 @@ def record_layout(table: TableInfo, upsert: bool) -> RecordLayout:
 # ---- the typed config ---------------------------------------------------------------------
 
 
+_DISCOVERY = "scan.topic-partition-discovery.interval"
+DEFAULT_DISCOVERY_MS = 5 * 60 * 1000
+
+
 @dataclass(frozen=True)
 class KafkaConfig(ConnectorConfig):
     """A Kafka table's options, parsed and checked."""
@@ -231,6 +235,9 @@ class KafkaConfig(ConnectorConfig):
     partitioner: str
     transaction_timeout_ms: int
     dead_letter_topic: str | None
+    # How often an unbounded scan looks for new partitions (and topics of a pattern), read
+    # from their earliest offset as Flink's KafkaSource does; 0: never. Flink's default: 5 min.
+    discovery_interval_ms: int = DEFAULT_DISCOVERY_MS
 
     def check_source(self, table: TableInfo) -> None:
         where = table.where
@@ -320,6 +327,7 @@ def _configure(table: TableInfo, upsert: bool) -> KafkaConfig:
             hint="a custom partitioner class cannot be loaded by sqlstream",
         )
     timeout = _int(options, "properties.transaction.timeout.ms")
+    discovery = options.get(_DISCOVERY)
     return KafkaConfig(
         upsert=upsert,
         topics=tuple(parse_topics(topic)) if topic else (),
@@ -336,6 +344,7 @@ def _configure(table: TableInfo, upsert: bool) -> KafkaConfig:
         partitioner=partitioner,
         transaction_timeout_ms=DEFAULT_TRANSACTION_TIMEOUT_MS if timeout is None else timeout,
         dead_letter_topic=options.get("sqlstream.dead-letter.topic"),
+        discovery_interval_ms=parse_duration_ms(discovery, _DISCOVERY) if discovery else DEFAULT_DISCOVERY_MS,
     )
 
 

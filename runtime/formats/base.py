@@ -345,6 +345,13 @@ class SqlRecordEncoder(RecordEncoder):
             return b""
         return strings_to_bytes(self._run(self._line_sql, batch))
 
+    def encode_lines(self, batch: pa.RecordBatch) -> pa.Array:
+        """Each row's line (newline included), in one query: a partitioned file sink cuts
+        them by partition instead of querying once per partition. Columns of ``batch``
+        the encoder does not know are left out."""
+        lines = self._run(self._line_sql, batch)
+        return lines.combine_chunks() if lines.num_chunks else pa.array([], pa.string())
+
 
 # ---- shared helpers ---------------------------------------------------------------------
 

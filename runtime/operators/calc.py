@@ -17,7 +17,7 @@ import pyarrow as pa
 from catalog.errors import SqlStreamError
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec, SourceSpec
 from runtime import udf
-from runtime.batches import conform, output_schema, q, split_of, with_split
+from runtime.batches import announcement, conform, is_announcement, output_schema, q, split_of, with_split
 from runtime.messages import Message
 from runtime.operator import Operator
 
@@ -115,6 +115,8 @@ class CalcOp(Operator):
         return sorted(names)
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        if is_announcement(batch):  # a source's split, on its way to the watermark assigner
+            return [announcement(self.schema, split_of(batch) or b"")]
         if self.columns is not None:
             out = conform(batch.select(self.columns), self.schema)
         else:

@@ -3,6 +3,10 @@
 Batches are grown up to ``sqlstream.runtime.batch-size`` rows (default 65536) but never
 held longer than ``sqlstream.runtime.linger`` (default 20 ms) after their first row, so
 the per-query cost of DuckDB is amortised under load while a thin stream stays prompt.
+
+A reader's empty batch tagged with a split announces that split to the watermark assigner
+(``runtime/operators/watermark.py``); it goes on only when the table has a watermark
+(the assigner is downstream through forward edges), and is dropped otherwise.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from catalog.config import BATCH_SIZE, LINGER
-from planner.physical import SourceSpec
-from runtime.batches import split_of, with_split
+from planner.physical import Partitioning, PhysicalPlan, SourceSpec, WatermarkSpec
+from runtime.batches import is_announcement, split_of, with_split
 from runtime.connectors.base import SourceReader
 from runtime.connectors.registry import create_source
 from runtime.messages import Message
@@ -45,6 +49,7 @@ class SourceOp(SourceOperator):
         self.batch_rows = BATCH_SIZE.get(cfg)
         self.linger_s = (LINGER.get(cfg) or 0) / 1000
         self.reader = create_source(self.node.spec, self.ctx.subtask)
+        self.announce = feeds_watermark(self.ctx.plan, self.node.id)
         restored = self.restored
         if restored is not None and restored.positions:
             if restored.rescaled or len(restored.positions) != 1:
@@ -72,7 +77,10 @@ class SourceOp(SourceOperator):
                 return self._flush(pending), True
             started = time.perf_counter()
             batch = await self.reader.poll(self.batch_rows - rows)
-            if batch is not None and batch.num_rows:
+            if batch is not None and is_announcement(batch):
+                if self.announce:  # on to the watermark assigner, ahead of any row of its split
+                    return [*self._flush(pending), batch], False
+            elif batch is not None and batch.num_rows:
                 # busy: reading rows; a poll that found none was waiting, not working
                 self.metrics.busy_ms += (time.perf_counter() - started) * 1000
                 if not pending:
@@ -108,3 +116,20 @@ class SourceOp(SourceOperator):
     async def close(self) -> None:
         if self._opened:
             await self.reader.close()
+
+
+def feeds_watermark(plan: PhysicalPlan, node_id: int) -> bool:
+    """Whether a watermark assigner reads this source through forward edges only (the
+    computed columns' Calc between them keeps a split's tag)."""
+    for node in plan.nodes:
+        if not isinstance(node.spec, WatermarkSpec):
+            continue
+        todo = list(node.inputs)
+        while todo:
+            edge = todo.pop()
+            if edge.partitioning != Partitioning.FORWARD:
+                continue
+            if edge.source == node_id:
+                return True
+            todo.extend(plan.node(edge.source).inputs)
+    return False

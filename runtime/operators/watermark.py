@@ -10,7 +10,11 @@ minimum until data flows again. The operator does not forward upstream watermark
 Batches a reader tagged with a split (``runtime.batches.SPLIT_KEY``, e.g. a Kafka
 partition) keep one running maximum per split, and the candidate watermark is the
 minimum over the splits, leaving out splits quiet for the idle timeout (Flink's
-per-partition watermarks): a fast partition cannot make a slow one's rows late.
+per-partition watermarks): a fast partition cannot make a slow one's rows late. A reader
+announces each split it reads with an empty batch tagged with it (at start, and when it
+discovers a new Kafka partition): a split that has had no row yet holds the watermark back,
+as in Flink, until the idle timeout passes without a row from it. The announcement is not
+forwarded.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from planner.physical import INPUT_RELATION, WatermarkSpec
-from runtime.batches import split_of
+from runtime.batches import is_announcement, split_of
 from runtime.messages import MAX_WATERMARK, Idle, Message, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, now_ms
@@ -107,17 +111,26 @@ class WatermarkOp(Operator):
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         now = now_ms()
+        split = split_of(batch) or b""
+        if is_announcement(batch):
+            if split not in self.split_seen:  # a split announced: it counts from now
+                self.split_seen[split] = now
+                self.split_max.setdefault(split, NO_WATERMARK)
+            return []
         self.last_data_at = now
         self.idle = False
         m = await self.ctx.run(self._max, batch)
-        split = split_of(batch) or b""
         self.split_seen[split] = now
         if m is not None and m > self.split_max.get(split, NO_WATERMARK):
             self.split_max[split] = m
+        else:
+            self.split_max.setdefault(split, NO_WATERMARK)
         self._update(now)
         return [batch, *self._maybe_emit(now)]
 
     def _update(self, now: int) -> None:
+        """The minimum over the splits not quiet for the idle timeout; a split without a
+        row yet is at its very start (NO_WATERMARK), so nothing advances past it."""
         timeout = self.spec.idle_timeout_ms
         live = [
             m

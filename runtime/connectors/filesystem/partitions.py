@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator, Sequence
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -61,10 +62,18 @@ def partition_spec(path: str) -> dict[str, str]:
 def split_by_partition(
     batch: pa.RecordBatch, keys: Sequence[str], default_name: str
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
-    """The batch's rows by partition directory, each without its partition columns. One
-    pass over the batch builds each row's directory; then one filter per distinct one."""
-    names = [n for n in batch.schema.names if n not in keys]
-    data = batch.select(names)
+    """The batch's rows by partition directory, each without its partition columns."""
+    data = batch.select([n for n in batch.schema.names if n not in keys])
+    for partition, rows in partition_rows(batch, keys, default_name):
+        yield partition, data if rows is None else data.take(rows)
+
+
+def partition_rows(
+    batch: pa.RecordBatch, keys: Sequence[str], default_name: str
+) -> list[tuple[str, pa.Array | None]]:
+    """Each partition directory of the batch's rows with the indices of its rows, in order
+    (None: every row is in that one partition). A few Arrow kernels build each row's
+    directory and one stable sort groups the rows, whatever the number of partitions."""
     parts: list[pa.Array] = []
     for i, key in enumerate(keys):
         text = pc.cast(batch.column(key), pa.string())
@@ -75,13 +84,13 @@ def split_by_partition(
         parts.append(text)
     joined = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]
     encoded = pc.dictionary_encode(joined)
-    values = encoded.dictionary.to_pylist()
+    values = [partition_dir(keys, v.split("\0")) for v in encoded.dictionary.to_pylist()]
     if len(values) == 1:
-        yield partition_dir(keys, values[0].split("\0")), data
-        return
-    indices = encoded.indices
-    for code, value in enumerate(values):
-        yield partition_dir(keys, value.split("\0")), data.filter(pc.equal(indices, code))
+        return [(values[0], None)]
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(values)))])
+    return [(v, pa.array(order[bounds[c] : bounds[c + 1]])) for c, v in enumerate(values)]
 
 
 def partition_time_ms(keys: Sequence[str], values: Sequence[str], pattern: str | None, zone: str) -> int:

@@ -48,10 +48,10 @@ from planner.physical import ROW_KIND_COLUMN, SinkSpec
 from runtime.checkpoint.storage import fsync_dir
 from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
 from runtime.connectors.filesystem.options import local_path
-from runtime.connectors.filesystem.partitions import PartitionCommitter, split_by_partition
+from runtime.connectors.filesystem.partitions import PartitionCommitter, partition_rows, split_by_partition
 from runtime.formats import create_encoder, file_extension, is_changelog, is_container_file
 from runtime.formats.avro import AvroFileWriter
-from runtime.formats.base import FormatError, RecordEncoder
+from runtime.formats.base import FormatError, RecordEncoder, SqlRecordEncoder, strings_to_bytes
 from runtime.formats.parquet import ParquetFileWriter
 
 
@@ -92,8 +92,11 @@ class _LinePart(_Part):
         return self._f.tell()
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self._f.write(self.encoder.encode_chunk(batch))
-        self.rows += batch.num_rows
+        self.write_encoded(self.encoder.encode_chunk(batch), batch.num_rows)
+
+    def write_encoded(self, chunk: bytes, rows: int) -> None:
+        self._f.write(chunk)
+        self.rows += rows
 
     def close(self) -> None:
         self._f.flush()
@@ -186,16 +189,33 @@ class FileSystemSink(SinkWriter):
         if not self.keys:
             self._write_part("", batch)
             return
-        for partition, rows in split_by_partition(batch, self.keys, self.default_partition):
-            self._write_part(partition, rows)
+        if not isinstance(self.encoder, SqlRecordEncoder):
+            for partition, data in split_by_partition(batch, self.keys, self.default_partition):
+                self._write_part(partition, data)
+                self._touched.add(partition)
+            return
+        # a line format: every row's line in one query, then cut by partition
+        lines = self.encoder.encode_lines(batch)
+        for partition, rows in partition_rows(batch, self.keys, self.default_partition):
+            mine = lines if rows is None else lines.take(rows)
+            self._write_part(partition, None, (strings_to_bytes(mine), len(mine)))
             self._touched.add(partition)
 
-    def _write_part(self, partition: str, rows: pa.RecordBatch) -> None:
+    def _write_part(
+        self, partition: str, data: pa.RecordBatch | None, encoded: tuple[bytes, int] | None = None
+    ) -> None:
+        """Write ``data``, or the lines ``encoded`` (bytes, rows) already made of it."""
         part = self._parts.get(partition)
         if part is None:
             part = self._parts[partition] = self._new_part(partition)
-        part.write(rows)
-        self.rows_written += rows.num_rows
+        if encoded is not None:
+            assert isinstance(part, _LinePart)
+            part.write_encoded(*encoded)
+            self.rows_written += encoded[1]
+        else:
+            assert data is not None
+            part.write(data)
+            self.rows_written += data.num_rows
         if part.size >= self.file_size:
             self._roll(partition)
 

@@ -15,6 +15,15 @@ specific-offsets). Reads ``read_committed`` unless ``properties.isolation.level`
 otherwise. A completed checkpoint commits its offsets to ``properties.group.id`` (for
 monitoring only: a restore uses the checkpoint).
 
+Partition discovery (an unbounded scan, every ``scan.topic-partition-discovery.interval``,
+5 min by default, 0 never): partitions added to the topics (and topics that now match the
+pattern) are read from their earliest offset, as Flink's KafkaSource reads them, by the
+subtask that the partition number picks; they are in the position from then on, so a
+restore resumes them exactly (and one the checkpoint does not name yet starts at its
+earliest offset again). Each partition the reader starts on is announced to the watermark
+assigner (``runtime.batches.announcement``): until it has a row, it holds the watermark
+back, as an empty partition does in Flink, unless ``scan.watermark.idle-timeout`` passes.
+
 Records are decoded per partition and poll in bulk by ``runtime.formats``: ``value.format``
 (or ``format``), ``key.format`` with ``key.fields`` (``key.fields-prefix``), and
 ``value.fields-include`` = ALL | EXCEPT_KEY. Metadata columns: topic, partition, offset,
@@ -32,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,7 +53,7 @@ from catalog.connectors.kafka import KafkaConfig
 from catalog.errors import OptionError
 from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SourceSpec
-from runtime.batches import ROW_KIND_TYPE, output_schema, with_split
+from runtime.batches import ROW_KIND_TYPE, announcement, output_schema, with_split
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, Codec
 from runtime.connectors.kafka.options import (
@@ -93,8 +103,10 @@ class KafkaSource(SourceReader):
         self.bounded_ts = config.bounded_timestamp
         self.bounded_offsets = dict(config.bounded_offsets) if config.bounded_offsets else None
         self.dead_letter = config.dead_letter_topic
-        if "scan.topic-partition-discovery.interval" in spec.options:
-            log.warning("%s: 'scan.topic-partition-discovery.interval' is not supported yet", self.where)
+        # partition discovery: unbounded scans only (a bounded one stops at offsets from its start)
+        self.discovery_ms = config.discovery_interval_ms if self.bounded_mode == "unbounded" else 0
+        self._next_discovery = 0.0
+        self._announce: list[tuple[str, int]] = []
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
         self.codec = Codec.of(config.layout)
         c = self.codec
@@ -138,7 +150,9 @@ class KafkaSource(SourceReader):
             raise
         self._opened = True
 
-    async def _list_partitions(self) -> list[tuple[str, int]]:
+    async def _list_partitions(self, strict: bool = True) -> list[tuple[str, int]]:
+        """Every partition of the table's topics; ``strict``: a listed topic that does not
+        exist is an error (at start; a discovery skips it)."""
         client = self._consumer._client
         cluster = await client.fetch_all_metadata()
         topics = list(self.topics)
@@ -147,6 +161,9 @@ class KafkaSource(SourceReader):
         found: list[tuple[str, int]] = []
         for topic in topics:
             parts = cluster.partitions_for_topic(topic)
+            if not strict:
+                found += [(topic, p) for p in parts or ()]
+                continue
             for _ in range(30):  # metadata of a topic created a moment ago may lag
                 if parts:
                     break
@@ -167,6 +184,7 @@ class KafkaSource(SourceReader):
         consumer = self._consumer
         mine = owned_partitions(await self._list_partitions(), self.ctx.subtask, self.ctx.parallelism)
         self._assigned = mine
+        self._next_discovery = time.monotonic() + self.discovery_ms / 1000
         tps = [TopicPartition(t, p) for t, p in mine]
         consumer.assign(tps)
         if not tps:
@@ -190,6 +208,8 @@ class KafkaSource(SourceReader):
                 key = (tp.topic, tp.partition)
                 if self._pos[key] >= self._stop[key]:
                     self._finish_partition(key)
+        # a partition with nothing left to read (a bounded scan's) holds no watermark back
+        self._announce = [k for k in mine if k not in self._done]
 
     async def _offsets(
         self, tps: list[Any], mode: str, ts: int | None, specific: dict[int, int] | None, what: str
@@ -230,6 +250,31 @@ class KafkaSource(SourceReader):
             return out
         raise OptionError(f"{self.where}: unknown {what} mode '{mode}'")
 
+    async def _discover(self) -> None:
+        """Start on the partitions this subtask owns that appeared since the last look, at
+        their earliest offsets. Called with no fetched rows waiting (``_ready`` is empty),
+        so every partition can be put back exactly where its handed-out rows end."""
+        from aiokafka.structs import TopicPartition
+
+        self._next_discovery = time.monotonic() + self.discovery_ms / 1000
+        listed = await self._list_partitions(strict=False)
+        known = set(self._assigned)
+        mine = owned_partitions(listed, self.ctx.subtask, self.ctx.parallelism)
+        new = [tp for tp in mine if tp not in known]
+        if not new:
+            return
+        consumer = self._consumer
+        self._assigned = sorted([*self._assigned, *new])
+        consumer.assign([TopicPartition(t, p) for t, p in self._assigned])
+        new_tps = [TopicPartition(t, p) for t, p in new]
+        earliest = await consumer.beginning_offsets(new_tps)
+        for tp in new_tps:
+            self._pos[(tp.topic, tp.partition)] = earliest[tp]
+        for key in self._assigned:  # a new assignment forgets the old positions: set them all
+            consumer.seek(TopicPartition(*key), self._pos[key])
+        self._announce += new
+        log.info("%s: discovered %s", self.where, ", ".join(tp_key(t, p) for t, p in new))
+
     def _finish_partition(self, key: tuple[str, int]) -> None:
         from aiokafka.structs import TopicPartition
 
@@ -249,6 +294,12 @@ class KafkaSource(SourceReader):
     async def poll(self, max_rows: int) -> pa.RecordBatch | None:
         if self._ready:
             return self._hand_out()
+        if self._announce:
+            return announcement(self.schema, tp_key(*self._announce.pop(0)).encode())
+        if self.discovery_ms > 0 and time.monotonic() >= self._next_discovery:
+            await self._discover()
+            if self._announce:
+                return announcement(self.schema, tp_key(*self._announce.pop(0)).encode())
         if not self._assigned or self.finished:
             return None
         consumer = self._consumer
