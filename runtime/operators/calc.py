@@ -28,6 +28,8 @@ _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 
 
 class CalcOp(Operator):
+    direct: list[str | udf.DirectCall] | None = None  # see _direct
+
     async def open(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, CalcSpec)
@@ -48,7 +50,6 @@ class CalcOp(Operator):
                 if keep_kind:
                     self.columns.append(ROW_KIND_COLUMN)
         # Plain columns and calls of Python functions on plain columns: no query either.
-        self.direct: list[str | udf.DirectCall] | None = None
         if not spec.condition and self.columns is None and self.ctx.plan.functions:
             self.direct = self._direct(spec, keep_kind)
         self.con = self.ctx.duckdb()
