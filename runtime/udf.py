@@ -6,7 +6,10 @@ Both kinds go through DuckDB's Arrow UDF interface, which hands a function whole
 (DuckDB vectors of up to 2048 rows) and releases nothing per row: a vectorized function
 (``func_type='arrow'`` / ``'pandas'``) is called once per vector; a row function is called
 in a tight loop (``map`` over the vector's columns as Python lists). Measured here (see
-``benchmarks/README.md``) this loop is faster than DuckDB's own per-row ("native") UDFs.
+``benchmarks/README.md``) this loop is on par with DuckDB's own per-row ("native") UDFs
+and, unlike them, can name the row a function failed on. A projection whose items are plain
+columns and calls on plain columns skips DuckDB: :func:`direct_call` runs the same
+function on the whole batch, which saves DuckDB's per-vector conversions.
 
 A failure inside a function becomes a :class:`FunctionFailedError` naming the function,
 the input values and the function's own traceback (the engine's frames cut off).

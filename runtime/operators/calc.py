@@ -74,6 +74,8 @@ class CalcOp(Operator):
 
     def _project(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         assert self.direct is not None
+        if batch.num_rows == 0:  # DuckDB would not call the functions either
+            return []
         arrays = [batch.column(i) if isinstance(i, str) else i(batch) for i in self.direct]
         return conform(pa.RecordBatch.from_arrays(arrays, names=self.schema.names), self.schema)
 
