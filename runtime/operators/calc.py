@@ -1,4 +1,6 @@
-"""Projection and filter: one DuckDB query per batch (or zero-copy column selection).
+"""Projection and filter: one DuckDB query per batch (or zero-copy column selection, or,
+for plain columns and Python functions of plain columns, the functions called on the whole
+batch without a query: ``runtime.udf.direct_call``).
 
 With ``table.exec.udf-errors.sink`` set, a batch on which a Python function raised is split
 in halves until the rows it raises on stand alone (only failing batches pay for this);
@@ -14,6 +16,7 @@ import re
 import duckdb
 import pyarrow as pa
 
+from catalog.config import python_search_path
 from catalog.errors import SqlStreamError
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec, SourceSpec
 from runtime import udf
@@ -25,6 +28,8 @@ _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 
 
 class CalcOp(Operator):
+    direct: list[str | udf.DirectCall] | None = None  # see _direct
+
     async def open(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, CalcSpec)
@@ -44,16 +49,43 @@ class CalcOp(Operator):
                 self.columns = [m.group(1).replace('""', '"') for m in refs if m]
                 if keep_kind:
                     self.columns.append(ROW_KIND_COLUMN)
+        # Plain columns and calls of Python functions on plain columns: no query either.
+        if not spec.condition and self.columns is None and self.ctx.plan.functions:
+            self.direct = self._direct(spec, keep_kind)
         self.con = self.ctx.duckdb()
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
         self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []
 
+    def _direct(self, spec: CalcSpec, keep_kind: bool) -> list[str | udf.DirectCall] | None:
+        """Each projection as a column name or a :class:`runtime.udf.DirectCall`; None
+        when one is neither (DuckDB then runs the projection)."""
+        items: list[str | udf.DirectCall] = []
+        path = python_search_path(self.ctx.config)
+        for _, expr in spec.projections:
+            ref = _COLUMN_REF.match(expr.strip())
+            call = None if ref else udf.direct_call(expr, self.ctx.plan.functions, path)
+            if ref is None and call is None:
+                return None
+            items.append(ref.group(1).replace('""', '"') if ref else call)  # type: ignore[arg-type]
+        if not any(isinstance(i, udf.DirectCall) for i in items):
+            return None
+        return [*items, ROW_KIND_COLUMN] if keep_kind else items
+
+    def _project(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        assert self.direct is not None
+        if batch.num_rows == 0:  # DuckDB would not call the functions either
+            return []
+        arrays = [batch.column(i) if isinstance(i, str) else i(batch) for i in self.direct]
+        return conform(pa.RecordBatch.from_arrays(arrays, names=self.schema.names), self.schema)
+
     def _run_keeping_errors(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         try:
             return self._run(batch)
+        except udf.FunctionFailedError as e:
+            failure = e
         except duckdb.Error as e:
-            failure = udf.failure_in(e)
+            failure = udf.failure_in(e)  # type: ignore[assignment]
             if failure is None:
                 raise
         # outside the handler: a retry's error must not chain (and quote) this one
@@ -65,6 +97,8 @@ class CalcOp(Operator):
         return first + self._run_keeping_errors(batch.slice(half))
 
     def _run(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        if self.direct is not None:
+            return self._project(batch)
         try:
             return conform(self._query(batch), self.schema)
         except duckdb.InvalidInputException as e:

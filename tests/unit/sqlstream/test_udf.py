@@ -4,6 +4,8 @@ projections, filters, GROUP BY keys and windows; failures name the function."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -323,3 +325,32 @@ def test_a_pandas_function_takes_and_returns_whole_series(session: sqlstream.Ses
     rows = session.sql("SELECT v, scaled(v, w) AS s FROM nums").fetchall()
     assert sorted(rows) == [(v, v * 10 + 6) for v in range(1, 41)]
     assert sum(calls) == 40 and len(calls) < 40  # whole columns, not a call per row
+
+
+def test_a_projection_of_plain_calls_keeps_row_kinds_and_argument_types(session: sqlstream.Session) -> None:
+    """``SELECT k, f(c)``, which runs on the whole batch without DuckDB: over an updating
+    input each row keeps its kind, and TIMESTAMP_LTZ, DECIMAL and INT columns reach the
+    function as the Python values DuckDB hands it when it runs the call."""
+    small = {"sqlstream.runtime.batch-size": "4", "sqlstream.runtime.linger": "0 ms"}
+    with sqlstream.connect(config=small) as s:
+        s.execute(NUMS)
+        s.create_function("twice", udf(lambda c: 2 * c, input_types=["BIGINT"], result_type="BIGINT"))
+        counts = "(SELECT MOD(v, 2) AS k, COUNT(*) AS c FROM nums GROUP BY MOD(v, 2))"
+        log = list(s.sql(f"SELECT k, twice(c) AS t FROM {counts}").changelog())
+    assert Counter(kind for kind, _ in log) == {0: 2, 1: 18, 2: 18}  # 10 batches of 4 rows, 2 keys
+    assert [row for kind, row in log if kind == 2][-2:] in ([(0, 40), (1, 40)], [(1, 40), (0, 40)])
+
+    def show_args(ts, d, n):  # type: ignore[no-untyped-def]
+        assert isinstance(ts, datetime.datetime) and isinstance(d, decimal.Decimal)
+        return f"{ts.utcoffset()} {d} {n}"  # datagen times are the clock's: compare their zone
+
+    types = ["TIMESTAMP_LTZ(3)", "DECIMAL(10, 2)", "INT"]
+    session.create_function("show_args", udf(show_args, input_types=types, result_type="STRING"))
+    session.execute(
+        "CREATE TABLE typed (ts TIMESTAMP_LTZ(3), d DECIMAL(10, 2), n INT) WITH ('connector' = 'datagen', "
+        "'number-of-rows' = '50', 'sqlstream.seed' = '3')"
+    )
+    direct = "SELECT show_args(ts, d, n) AS s FROM typed"
+    assert 'Calc(select=[SHOW_ARGS("ts", "d", "n") AS s]' in session.execute(f"EXPLAIN {direct}").message
+    in_duckdb = f"{direct} WHERE n IS NOT NULL OR n IS NULL"  # a filter: DuckDB calls the function
+    assert sorted(session.sql(direct).fetchall()) == sorted(session.sql(in_duckdb).fetchall())
