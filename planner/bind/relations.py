@@ -12,7 +12,7 @@ from catalog.connectors import validate_options
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
 from catalog.table import TableDef, ViewDef
-from catalog.types import DataType
+from catalog.types import INT, DataType
 from planner.bind.joins import JoinBinder
 from planner.bind.lateral import LateralBinder
 from planner.bind.scope import Scope, _err, _ref, cast_if_needed
@@ -29,7 +29,10 @@ class RelationBinder(JoinBinder, LateralBinder):
     def _bind_from(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
         from_ = select.args.get("from_") or select.args.get("from")
         if from_ is None:
-            raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
+            # Calcite reads it as a SELECT from one row of one hidden column, ZERO (Flink's
+            # plan shows Values(tuples=[[{ 0 }]])): a one-row bounded result in either mode
+            one = Values((BoundField("ZERO", INT.with_nullable(False)),), ((exp.Literal.number(0),),))
+            return one, Scope([])  # ZERO is Calcite's, not for the query to name
         node, scope = self._bind_relation(from_.this, ctes)
         for join in select.args.get("joins") or []:
             if isinstance(join.this, exp.Lateral | exp.Unnest):
