@@ -364,6 +364,32 @@ class OverAggregateSpec:
 
 
 @dataclass(frozen=True)
+class OverCallSpec:
+    """One window function of a ``BatchOverSpec``: ``rank`` (row_number, rank,
+    dense_rank) or ``agg``, over ``window`` (DuckDB SQL: PARTITION BY, ORDER BY, frame)."""
+
+    window: str
+    rank: str | None = None
+    agg: AggCall | None = None
+
+
+@dataclass(frozen=True)
+class BatchOverSpec:
+    """Window functions over a bounded input (batch mode): the rows wait in state until the
+    input ends, then each goes out with ``calls`` over the whole input, in one DuckDB query.
+    Output: the input's columns, then the calls'; insert-only. Partitioned by
+    ``partition_keys`` when every call has the same (columns), else one subtask."""
+
+    partition_keys: tuple[str, ...]
+    calls: tuple[OverCallSpec, ...]
+    kind: str = "batch_over"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.partition_keys
+
+
+@dataclass(frozen=True)
 class CorrelateSpec:
     """Each input row joined with the rows a table function gives for it. ``function``
     names the plan's Python table function (``PhysicalPlan.functions``), or is None for
@@ -516,6 +542,7 @@ OperatorSpec = (
     | UnionSpec
     | RankSpec
     | OverAggregateSpec
+    | BatchOverSpec
     | WindowRankSpec
     | JoinSpec
     | IntervalJoinSpec
@@ -547,7 +574,7 @@ class Node:
     def stateful(self) -> bool:
         joins = ("join", "interval_join", "window_join", "temporal_join")
         ranks = ("rank", "window_rank", "sort")
-        kinds = ("window_aggregate", "group_aggregate", "over_aggregate", *ranks, *joins)
+        kinds = ("window_aggregate", "group_aggregate", "over_aggregate", "batch_over", *ranks, *joins)
         return self.spec.kind in kinds
 
 

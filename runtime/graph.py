@@ -37,6 +37,7 @@ from runtime.task import Router, Task
 
 
 def operator_class(kind: str) -> type[Operator]:
+    from runtime.operators.batch_over import BatchOverOp
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
     from runtime.operators.correlate import CorrelateOp
@@ -74,6 +75,7 @@ def operator_class(kind: str) -> type[Operator]:
         "correlate": CorrelateOp,
         "rank": RankOp,
         "over_aggregate": OverAggregateOp,
+        "batch_over": BatchOverOp,
         "window_rank": WindowRankOp,
         "interval_join": IntervalJoinOp,
         "window_join": WindowJoinOp,
