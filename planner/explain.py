@@ -15,6 +15,7 @@ from planner.physical import (
     LATE_ROWS_OUTPUT,
     AggCall,
     BatchOverSpec,
+    BatchQuerySpec,
     CalcSpec,
     CollectSpec,
     CorrelateSpec,
@@ -244,6 +245,11 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(node.name[len(name) + 1 : -1])
         attrs.append("emit=[at end of input]")
         attrs.append("state=[every row until the input ends]")
+    elif isinstance(spec, BatchQuerySpec):
+        name = "BatchQuery"
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append("engine=[one DuckDB query over every input row]")
+        attrs.append("emit=[at end of input]")
     elif isinstance(spec, UnionSpec):
         name = "Union"
         attrs.append(f"all=[true], fields=[{', '.join(f.name for f in node.schema)}]")

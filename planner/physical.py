@@ -390,6 +390,19 @@ class BatchOverSpec:
 
 
 @dataclass(frozen=True)
+class BatchQuerySpec:
+    """Batch mode's fast path: a whole query over bounded inputs as one DuckDB query. The
+    rows of input ``i`` (the node ``inputs[i]`` of ``plan``) wait in state until every input
+    ends; then ``plan``, the operators this node stands for (a ``PhysicalPlan`` as JSON, its
+    leaves those inputs), runs as one query over them, and its final rows go out,
+    insert-only. See ``planner.batch_fusion``."""
+
+    plan: str
+    inputs: tuple[int, ...]
+    kind: str = "batch_query"
+
+
+@dataclass(frozen=True)
 class CorrelateSpec:
     """Each input row joined with the rows a table function gives for it. ``function``
     names the plan's Python table function (``PhysicalPlan.functions``), or is None for
@@ -543,6 +556,7 @@ OperatorSpec = (
     | RankSpec
     | OverAggregateSpec
     | BatchOverSpec
+    | BatchQuerySpec
     | WindowRankSpec
     | JoinSpec
     | IntervalJoinSpec
@@ -574,7 +588,8 @@ class Node:
     def stateful(self) -> bool:
         joins = ("join", "interval_join", "window_join", "temporal_join")
         ranks = ("rank", "window_rank", "sort")
-        kinds = ("window_aggregate", "group_aggregate", "over_aggregate", "batch_over", *ranks, *joins)
+        aggregates = ("window_aggregate", "group_aggregate", "over_aggregate", "batch_over", "batch_query")
+        kinds = (*aggregates, *ranks, *joins)
         return self.spec.kind in kinds
 
 

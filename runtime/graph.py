@@ -38,6 +38,7 @@ from runtime.task import Router, Task
 
 def operator_class(kind: str) -> type[Operator]:
     from runtime.operators.batch_over import BatchOverOp
+    from runtime.operators.batch_query import BatchQueryOp
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
     from runtime.operators.correlate import CorrelateOp
@@ -76,6 +77,7 @@ def operator_class(kind: str) -> type[Operator]:
         "rank": RankOp,
         "over_aggregate": OverAggregateOp,
         "batch_over": BatchOverOp,
+        "batch_query": BatchQueryOp,
         "window_rank": WindowRankOp,
         "interval_join": IntervalJoinOp,
         "window_join": WindowJoinOp,

@@ -1,7 +1,7 @@
 """Window functions in batch mode (``BatchOverSpec``, Flink's batch OverAggregate): the
-bounded input's rows wait in DuckDB state (table ``rows``: the input's columns and the
-aggregates' arguments ``a<i>``), and when the input ends one DuckDB query gives every row
-its window functions, whatever their order and frame, as a batch engine computes them."""
+bounded input's rows wait in DuckDB state (table ``rows``), and when the input ends one
+DuckDB query gives every row its window functions, whatever their order and frame, as a
+batch engine computes them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ from runtime.operators.over_aggregate import over_sql
 from runtime.state.duckdb_state import DuckDBState
 
 
+def batch_over_sql(spec: BatchOverSpec, cols: list[str], relation: str) -> str:
+    """The rows of ``relation`` (columns ``cols``, quoted) with the spec's window functions."""
+    args = [f"({c.agg.arg}) AS a{i}" for i, c in enumerate(spec.calls) if c.agg and c.agg.arg is not None]
+    items = [
+        f"{c.rank}() OVER w{i}" if c.agg is None else over_sql(i, c.agg, False, f"w{i}")
+        for i, c in enumerate(spec.calls)
+    ]
+    windows = ", ".join(f"w{i} AS ({c.window})" for i, c in enumerate(spec.calls))
+    inner = f"SELECT {', '.join([*cols, *args])} FROM {relation}"
+    return f"SELECT {', '.join([*cols, *items])} FROM ({inner}) WINDOW {windows}"
+
+
 class BatchOverOp(ArrivalOrdered):
     def _prepare(self) -> None:
         spec = self.node.spec
@@ -26,29 +38,22 @@ class BatchOverOp(ArrivalOrdered):
         self.schema = output_schema(self.node.schema, False)
         fields = self.ctx.input_nodes[0].schema
         cols = [q(f.name) for f in fields]
-        args = [f"({c.agg.arg}) AS a{i}" for i, c in enumerate(spec.calls) if c.agg and c.agg.arg is not None]
-        self.read_sql = f"SELECT {', '.join([*cols, *args])} FROM {INPUT_RELATION}"
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         self.state.register(INPUT_RELATION, output_schema(fields, False).empty_table())
         try:
-            self.state.execute(f"CREATE TABLE rows AS {self.read_sql} LIMIT 0")
+            self.state.execute(f"CREATE TABLE rows AS SELECT * FROM {INPUT_RELATION} LIMIT 0")
             self.state.tables.append("rows")
         finally:
             self.state.con.unregister(INPUT_RELATION)
-        items = [
-            f"{c.rank}() OVER w{i}" if c.agg is None else over_sql(i, c.agg, False, f"w{i}")
-            for i, c in enumerate(spec.calls)
-        ]
-        windows = ", ".join(f"w{i} AS ({c.window})" for i, c in enumerate(spec.calls))
-        self.result_sql = f"SELECT {', '.join([*cols, *items])} FROM rows WINDOW {windows}"
-        self.width = 16 + 8 * (len(cols) + len(args))
+        self.result_sql = batch_over_sql(spec, cols, "rows")
+        self.width = 16 + 8 * len(cols)
 
     def _ingest(self, batch: pa.RecordBatch) -> None:
         st = self.state
         st.register(INPUT_RELATION, batch)
         try:
-            st.execute(f"INSERT INTO rows {self.read_sql}")
+            st.execute(f"INSERT INTO rows SELECT * FROM {INPUT_RELATION}")
         finally:
             st.con.unregister(INPUT_RELATION)
         self._report()

@@ -41,7 +41,11 @@ QUERIES = (
 )
 
 
-def run_batch(rows: list[tuple[Any, ...]], query: str, parallelism: int, batch: int) -> list[tuple[Any, ...]]:
+def run_batch(
+    rows: list[tuple[Any, ...]], query: str, parallelism: int, batch: int, one_query: bool = False
+) -> list[tuple[Any, ...]]:
+    """The query's rows in batch mode, through the streaming operators or (``one_query``)
+    as one DuckDB query (``planner.batch_fusion``)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_table(root, "l", ("k", "v"), rows)
@@ -49,6 +53,7 @@ def run_batch(rows: list[tuple[Any, ...]], query: str, parallelism: int, batch: 
         s = session(root, parallelism, batch)
         try:
             s.execute("SET 'execution.runtime-mode' = 'batch'")
+            s.execute(f"SET 'sqlstream.batch.one-query' = '{str(one_query).lower()}'")
             return s.sql(query).fetchall()
         finally:
             s.close()
@@ -63,11 +68,12 @@ def duckdb_answer(rows: list[tuple[Any, ...]], query: str) -> Counter[tuple[Any,
 
 @settings(SETTINGS, max_examples=8)
 @pytest.mark.parametrize("query", QUERIES)
-@given(rows=left_rows, parallelism=st.sampled_from([1, 2]), batch=st.integers(1, 6))
+@given(rows=left_rows, parallelism=st.sampled_from([1, 2]), batch=st.integers(1, 6), one_query=st.booleans())
 def test_batch_window_functions_equal_duckdb(
-    query: str, rows: list[tuple[Any, ...]], parallelism: int, batch: int
+    query: str, rows: list[tuple[Any, ...]], parallelism: int, batch: int, one_query: bool
 ) -> None:
-    assert Counter(run_batch(rows, query, parallelism, batch)) == duckdb_answer(rows, query)
+    got = run_batch(rows, query, parallelism, batch, one_query)
+    assert Counter(got) == duckdb_answer(rows, query)
 
 
 def test_integer_avg_over_truncates_as_flinks_does() -> None:
@@ -107,7 +113,12 @@ def test_a_stream_refuses_rank_and_points_at_batch_mode() -> None:
 
 
 def test_explain_shows_the_batch_over_aggregate_and_flinks_column_names() -> None:
-    s = sqlstream.connect(config={"parallelism.default": "2", "execution.runtime-mode": "batch"})
+    config = {
+        "parallelism.default": "2",
+        "execution.runtime-mode": "batch",
+        "sqlstream.batch.one-query": "false",
+    }
+    s = sqlstream.connect(config=config)
     try:
         s.execute("CREATE TABLE t (k INT, v INT) WITH ('connector' = 'datagen', 'number-of-rows' = '5')")
         sql = "SELECT k, RANK() OVER (PARTITION BY k ORDER BY v DESC), SUM(v) OVER (PARTITION BY k) FROM t"
