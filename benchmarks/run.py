@@ -197,7 +197,11 @@ def run_sqlstream(args: argparse.Namespace, path: Path | None) -> tuple[float, d
         f"CREATE TABLE out ({fields}) WITH ('connector' = 'blackhole')"
     ):
         cat.create(planner.create_table(stmt, cat))
-    config = {"parallelism.default": str(args.parallelism)}
+    config = {
+        "parallelism.default": str(args.parallelism),
+        "execution.runtime-mode": args.mode,
+        "sqlstream.batch.one-query": str(not args.no_one_query).lower(),
+    }
     plan = planner.plan(f"INSERT INTO out {query}", cat, config)
     job = Job(plan)
     t0 = time.perf_counter()
@@ -249,6 +253,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--parallelism", "-p", type=int, default=1)
     ap.add_argument("--input", choices=["datagen", "json", "parquet"], default="datagen")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the DuckDB measurement")
+    ap.add_argument(
+        "--mode", choices=["streaming", "batch"], default="streaming", help="execution.runtime-mode"
+    )
+    ap.add_argument(
+        "--no-one-query",
+        action="store_true",
+        help="batch mode through the streaming operators, not one DuckDB query",
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path: Path | None = None
@@ -269,6 +281,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         lat = sorted(LATENCIES)
         result: dict[str, Any] = {
             "query": args.query,
+            "mode": args.mode
+            + (" (streaming operators)" if args.mode == "batch" and args.no_one_query else ""),
             "input": args.input,
             "parallelism": args.parallelism,
             "rows": m["rows_read"],
