@@ -198,7 +198,12 @@ def run_sqlstream(args: argparse.Namespace, path: Path | None) -> tuple[float, d
         f"CREATE TABLE out ({fields}) WITH ('connector' = 'blackhole')"
     ):
         cat.create(planner.create_table(stmt, cat))
-    config = {"parallelism.default": str(args.parallelism), "table.exec.state.ttl": args.ttl}
+    config = {
+        "parallelism.default": str(args.parallelism),
+        "table.exec.state.ttl": args.ttl,
+        "execution.runtime-mode": args.mode,
+        "sqlstream.batch.one-query": str(not args.no_one_query).lower(),
+    }
     plan = planner.plan(f"INSERT INTO out {query}", cat, config)
     job = Job(plan)
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -253,6 +258,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--input", choices=["datagen", "json", "parquet"], default="datagen")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the DuckDB measurement")
     ap.add_argument("--ttl", default="0", help="table.exec.state.ttl (the join's state; 0: none)")
+    ap.add_argument(
+        "--mode", choices=["streaming", "batch"], default="streaming", help="execution.runtime-mode"
+    )
+    ap.add_argument(
+        "--no-one-query",
+        action="store_true",
+        help="batch mode through the streaming operators, not one DuckDB query",
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path: Path | None = None
@@ -273,6 +286,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         lat = sorted(LATENCIES)
         result: dict[str, Any] = {
             "query": args.query,
+            "mode": args.mode
+            + (" (streaming operators)" if args.mode == "batch" and args.no_one_query else ""),
             "input": args.input,
             "parallelism": args.parallelism,
             "rows": m["rows_read"],

@@ -311,6 +311,12 @@ CHANNEL_CAPACITY = IntKey(
     "sqlstream.runtime.channel-capacity", "8", "batches in flight on one channel", minimum=1
 )
 THREADS = IntKey("sqlstream.runtime.threads", "2", "threads of a job's DuckDB work", minimum=1)
+BATCH_ONE_QUERY = BoolKey(
+    "sqlstream.batch.one-query",
+    "true",
+    "in batch mode, run a query over bounded filesystem, datagen and VALUES sources as one DuckDB "
+    "query over all their rows where every operator has one (the fast path for backfills)",
+)
 COMPACT_MIN_ROWS = IntKey(
     "sqlstream.runtime.compact-min-rows",
     "100000",
@@ -360,6 +366,7 @@ KEYS: dict[str, ConfigKey[object]] = {
         CHANNEL_CAPACITY,
         THREADS,
         COMPACT_MIN_ROWS,
+        BATCH_ONE_QUERY,
         EXECUTION_TARGET,
         RAY_ADDRESS,
     )

@@ -20,12 +20,20 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from catalog.config import LATE_ROWS_SINK, PIPELINE_NAME, UDF_ERRORS_IGNORE, UDF_ERRORS_SINK
+from catalog.config import (
+    BATCH_ONE_QUERY,
+    LATE_ROWS_SINK,
+    PIPELINE_NAME,
+    RUNTIME_MODE,
+    UDF_ERRORS_IGNORE,
+    UDF_ERRORS_SINK,
+)
 from catalog.connectors import configure_table, table_info
 from catalog.errors import SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
 from catalog.store import Catalog
 from catalog.table import TableDef, ViewDef
+from planner import batch_fusion
 from planner import statements as st
 from planner.bind.scope import Scope
 from planner.binder import Binder
@@ -142,6 +150,8 @@ def plan(
     except SqlStreamError as e:
         raise _located(e, statement) from None
     if not catalog.functions():
+        if RUNTIME_MODE.get(cfg) == "batch" and BATCH_ONE_QUERY.get(cfg) and not late_table:
+            physical = batch_fusion.fuse(physical)
         return physical
     physical = replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
     errors_table = UDF_ERRORS_SINK.get(cfg)

@@ -20,6 +20,8 @@ from catalog.table import redact
 from planner.physical import (
     LATE_ROWS_OUTPUT,
     AggCall,
+    BatchOverSpec,
+    BatchQuerySpec,
     CalcSpec,
     CollectSpec,
     CorrelateSpec,
@@ -249,6 +251,16 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(node.name[len(name) + 1 : -1])
         attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
         attrs.append("emit=[on watermark]")
+    elif isinstance(spec, BatchOverSpec):
+        name = "OverAggregate"
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append("emit=[at end of input]")
+        attrs.append("state=[every row until the input ends]")
+    elif isinstance(spec, BatchQuerySpec):
+        name = "BatchQuery"
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append("engine=[one DuckDB query over every input row]")
+        attrs.append("emit=[at end of input]")
     elif isinstance(spec, UnionSpec):
         name = "Union"
         attrs.append(f"all=[true], fields=[{', '.join(f.name for f in node.schema)}]")

@@ -387,6 +387,33 @@ def window_of(node: LogicalNode) -> Window | None:
 
 
 @dataclass(frozen=True)
+class OverCall:
+    """One window function of a batch-mode SELECT: ``function`` is ROW_NUMBER, RANK or
+    DENSE_RANK, or "agg" for ``agg``; ``partition`` and ``order`` are bound expressions
+    over the input; ``frame`` is the frame as written (None: SQL's default)."""
+
+    function: str
+    agg: LogicalAgg | None
+    partition: tuple[exp.Expr, ...]
+    order: tuple[tuple[exp.Expr, SortField], ...]
+    frame: exp.Expr | None = None
+
+
+@dataclass(frozen=True)
+class BatchOver(LogicalNode):
+    """Window functions in batch mode (Flink's batch OverAggregate): computed over the
+    whole bounded input, in any order and frame, once it has ended. Output: the input's
+    fields, then one field per call."""
+
+    input: LogicalNode
+    calls: tuple[OverCall, ...]
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
 class OverAggregate(LogicalNode):
     """``agg(..) OVER (PARTITION BY .. ORDER BY <rowtime> ROWS|RANGE BETWEEN .. PRECEDING
     AND CURRENT ROW)``: each input row with its aggregates over the rows of its partition

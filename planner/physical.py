@@ -379,6 +379,45 @@ class OverAggregateSpec:
 
 
 @dataclass(frozen=True)
+class OverCallSpec:
+    """One window function of a ``BatchOverSpec``: ``rank`` (row_number, rank,
+    dense_rank) or ``agg``, over ``window`` (DuckDB SQL: PARTITION BY, ORDER BY, frame)."""
+
+    window: str
+    rank: str | None = None
+    agg: AggCall | None = None
+
+
+@dataclass(frozen=True)
+class BatchOverSpec:
+    """Window functions over a bounded input (batch mode): the rows wait in state until the
+    input ends, then each goes out with ``calls`` over the whole input, in one DuckDB query.
+    Output: the input's columns, then the calls'; insert-only. Partitioned by
+    ``partition_keys`` when every call has the same (columns), else one subtask."""
+
+    partition_keys: tuple[str, ...]
+    calls: tuple[OverCallSpec, ...]
+    kind: str = "batch_over"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.partition_keys
+
+
+@dataclass(frozen=True)
+class BatchQuerySpec:
+    """Batch mode's fast path: a whole query over bounded inputs as one DuckDB query. The
+    rows of input ``i`` (the node ``inputs[i]`` of ``plan``) wait in state until every input
+    ends; then ``plan``, the operators this node stands for (a ``PhysicalPlan`` as JSON, its
+    leaves those inputs), runs as one query over them, and its final rows go out,
+    insert-only. See ``planner.batch_fusion``."""
+
+    plan: str
+    inputs: tuple[int, ...]
+    kind: str = "batch_query"
+
+
+@dataclass(frozen=True)
 class CorrelateSpec:
     """Each input row joined with the rows a table function gives for it. ``function``
     names the plan's Python table function (``PhysicalPlan.functions``), or is None for
@@ -509,6 +548,8 @@ OperatorSpec = (
     | UnionSpec
     | RankSpec
     | OverAggregateSpec
+    | BatchOverSpec
+    | BatchQuerySpec
     | WindowRankSpec
     | JoinSpec
     | IntervalJoinSpec
@@ -540,7 +581,8 @@ class Node:
     def stateful(self) -> bool:
         joins = ("join", "interval_join", "window_join", "temporal_join")
         ranks = ("rank", "window_rank", "sort")
-        kinds = ("window_aggregate", "group_aggregate", "over_aggregate", *ranks, *joins)
+        aggregates = ("window_aggregate", "group_aggregate", "over_aggregate", "batch_over", "batch_query")
+        kinds = (*aggregates, *ranks, *joins)
         return self.spec.kind in kinds
 
 

@@ -17,12 +17,26 @@ Flink picks among its operators by the input's changelog, the order and the rang
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sqlglot import exp
+
 from catalog.connectors import ChangelogMode
+from catalog.types import DataType
 from planner import codegen
-from planner.logical import OverAggregate, Rank
-from planner.physical import ARRIVAL, AggCall, Node, OverAggregateSpec, RankSpec, SortKey, WindowRankSpec
+from planner.logical import BatchOver, OverAggregate, OverCall, Rank
+from planner.physical import (
+    ARRIVAL,
+    AggCall,
+    BatchOverSpec,
+    Node,
+    OverAggregateSpec,
+    OverCallSpec,
+    RankSpec,
+    SortKey,
+    WindowRankSpec,
+)
 from planner.udf import check_over_python_aggregates
 from planner.window import Window
 
@@ -156,3 +170,54 @@ def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
         f"window=[{'ROWS' if spec.rows else 'RANG'} BETWEEN {frame} PRECEDING AND CURRENT ROW])"
     )
     return planner._add(name, spec, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
+
+
+def plan_batch_over(planner: PhysicalPlanner, node: BatchOver) -> Node:
+    """Batch mode's window functions: the final rows of the input, then one DuckDB query
+    over them when the input ends; partitioned when every call has the same keys."""
+    child = planner._final(planner._translate(node.input))
+    lookup = node.input.field_type
+    calls = tuple(_over_call(c, lookup) for c in node.calls)
+    shared = {tuple(e.sql() for e in c.partition) for c in node.calls}
+    keys: tuple[str, ...] = ()
+    first = node.calls[0].partition
+    if len(shared) == 1 and first and all(isinstance(e, exp.Column) for e in first):
+        keys = tuple(e.name for e in first if isinstance(e, exp.Column))
+    spec = BatchOverSpec(keys, calls)
+    p = planner.default_parallelism if keys else 1
+    edge = planner._edge(child, p, keys)
+    shown = ", ".join(
+        f"{_call_text(c)} OVER ({c.window}) AS {f.name}"
+        for c, f in zip(calls, node.fields[len(node.input.fields) :])
+    )
+    name = f"OverAggregate(partitionBy=[{', '.join(keys)}], select=[{shown}])"
+    return planner._add(name, spec, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
+
+
+def _call_text(call: OverCallSpec) -> str:
+    if call.agg is None:
+        return f"{(call.rank or '').upper()}()"
+    return f"{call.agg.func.upper()}({call.agg.arg or '*'})"
+
+
+def _over_call(call: OverCall, lookup: Callable[[str], DataType]) -> OverCallSpec:
+    parts = []
+    if call.partition:
+        parts.append("PARTITION BY " + ", ".join(codegen.to_duckdb(e, lookup) for e in call.partition))
+    if call.order:
+        parts.append(
+            "ORDER BY "
+            + ", ".join(
+                f"{codegen.to_duckdb(e, lookup)} {'ASC' if s.ascending else 'DESC'} "
+                f"NULLS {'FIRST' if s.nulls_first else 'LAST'}"
+                for e, s in call.order
+            )
+        )
+    if call.frame is not None:
+        parts.append(call.frame.sql(dialect="duckdb"))
+    window = " ".join(parts)
+    if call.agg is None:
+        return OverCallSpec(window, rank=call.function.lower())
+    a = call.agg
+    arg = codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None
+    return OverCallSpec(window, agg=AggCall(a.name, a.func, arg, a.type.sql()))

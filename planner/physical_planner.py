@@ -47,6 +47,7 @@ from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import (
     Aggregate,
+    BatchOver,
     BoundField,
     Calc,
     Collect,
@@ -94,7 +95,7 @@ from planner.physical import (
     WindowAssignSpec,
     WindowJoinSpec,
 )
-from planner.physical_over import plan_over_aggregate, plan_rank
+from planner.physical_over import plan_batch_over, plan_over_aggregate, plan_rank
 from planner.typecheck import make_cast, wider
 from planner.udf import check_python_aggregates
 
@@ -668,6 +669,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Union: PhysicalPlanner._union,
     Rank: plan_rank,
     OverAggregate: plan_over_aggregate,
+    BatchOver: plan_batch_over,
     Sink: PhysicalPlanner._sink,
     Collect: PhysicalPlanner._collect,
 }

@@ -37,6 +37,8 @@ from runtime.task import Router, Task
 
 
 def operator_class(kind: str) -> type[Operator]:
+    from runtime.operators.batch_over import BatchOverOp
+    from runtime.operators.batch_query import BatchQueryOp
     from runtime.operators.calc import CalcOp
     from runtime.operators.collect import CollectOp
     from runtime.operators.correlate import CorrelateOp
@@ -74,6 +76,8 @@ def operator_class(kind: str) -> type[Operator]:
         "correlate": CorrelateOp,
         "rank": RankOp,
         "over_aggregate": OverAggregateOp,
+        "batch_over": BatchOverOp,
+        "batch_query": BatchQueryOp,
         "window_rank": WindowRankOp,
         "interval_join": IntervalJoinOp,
         "window_join": WindowJoinOp,

@@ -6,7 +6,10 @@ FROM (and WHERE), with the rank as a field the select list refers to. The query 
 gives the range: ``WHERE rn <= N``, ``rn = 1``, ``rn < N``, ``rn BETWEEN a AND b``
 (``rank_filter``), and whether ``rn`` is selected at all (Flink's no-ranking-number
 form). A ``ROW_NUMBER`` that no filter bounds stays unranged and is refused
-(``planner.refusals``), as are RANK and DENSE_RANK, which Flink does not run on a stream.
+(``planner.refusals``), as are RANK and DENSE_RANK, which Flink does not run on a stream
+(neither in a Top-N nor in a window Top-N: StreamExecRank and StreamExecWindowRank refuse
+them). In batch mode every window call binds to a ``BatchOver`` instead, computed over the
+whole bounded input, as Flink's batch OverAggregate does.
 """
 
 from __future__ import annotations
@@ -15,16 +18,28 @@ import dataclasses
 
 from sqlglot import exp
 
+from catalog.config import RUNTIME_MODE
 from catalog.types import BIGINT
-from planner.bind.aggregates import _AGGS, _make_agg, hoist_python_calls
+from planner.bind.aggregates import _AGGS, STATISTICS, _make_agg, hoist_python_calls
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, ScopeField, _err, _ref, position
 from planner.bind.windows import _interval_ms
 from planner.errors import PlanError, UnsupportedError
-from planner.logical import BoundField, Calc, LogicalNode, OverAggregate, Rank, SortField
+from planner.logical import (
+    BatchOver,
+    BoundField,
+    Calc,
+    LogicalNode,
+    OverAggregate,
+    OverCall,
+    Rank,
+    SortField,
+)
 from planner.typecheck import function_name, infer
 
 RANK_FIELD = "w0$o0"  # Flink's name of the first window call's result
+_RANKS = ("ROW_NUMBER", "RANK", "DENSE_RANK")
+STATISTICS_TYPES = tuple(STATISTICS)
 
 
 def has_over(select: exp.Select) -> bool:
@@ -57,6 +72,8 @@ class OverBinder(RelationBinder):
                 calls.append((i, call))
         if condition is not None:
             node = Calc(node.fields, node, tuple((f.name, _ref(f.name)) for f in node.fields), condition)
+        if RUNTIME_MODE.get(self.config) == "batch":
+            return self._bind_batch_over(select, node, scope, named)
         aggregates = [
             w for p in select.expressions for w in p.find_all(exp.Window) if self._is_over_aggregate(w.this)
         ]
@@ -71,7 +88,8 @@ class OverBinder(RelationBinder):
             raise _err(
                 UnsupportedError(
                     f"{name}() on a streaming table is not supported",
-                    hint="Flink's Top-N and deduplication rank with ROW_NUMBER()",
+                    hint="Flink's Top-N and deduplication rank with ROW_NUMBER() (window Top-N "
+                    f"too); SET 'execution.runtime-mode' = 'batch' runs {name}() over a bounded input",
                 ),
                 call,
             )
@@ -124,7 +142,8 @@ class OverBinder(RelationBinder):
         if attr is None or ordered.args.get("desc"):
             raise _err(
                 PlanError(
-                    "OVER windows' ordering in stream mode must be defined on a time attribute, ascending"
+                    "OVER windows' ordering in stream mode must be defined on a time attribute, ascending",
+                    hint="SET 'execution.runtime-mode' = 'batch' orders a bounded input by any column",
                 ),
                 ordered,
             )
@@ -149,10 +168,7 @@ class OverBinder(RelationBinder):
             node = Calc((*node.fields, *computed), node, (*keep, *pre_items))
         fields = (*node.fields, *(BoundField(a.name, a.type) for a in aggs))
         over = OverAggregate(fields, node, tuple(keys), time_col.name, rows, preceding, tuple(aggs))
-        rewritten = select.copy()
-        copies = [w for p in rewritten.expressions for w in p.find_all(exp.Window)]
-        for i, w in enumerate(copies):
-            w.replace(_ref(f"w0$o{i}"))
+        rewritten = _calls_replaced(select)
         over_scope = Scope(
             [*scope.fields, *(ScopeField(frozenset(), f, hidden=True) for f in fields[len(node.fields) :])]
         )
@@ -164,6 +180,47 @@ class OverBinder(RelationBinder):
             return True
         fdef = self.catalog.function(call.name) if isinstance(call, exp.Anonymous) else None
         return fdef is not None and fdef.kind == "aggregate"
+
+    def _bind_batch_over(
+        self, select: exp.Select, node: LogicalNode, scope: Scope, named: dict[str, exp.Window]
+    ) -> tuple[exp.Select, LogicalNode, Scope]:
+        """Batch mode: every window call of the select list, in any order and frame, over
+        the whole bounded input (a BatchOver); the select's calls become its fields."""
+        windows = [w for p in select.expressions for w in p.find_all(exp.Window)]
+        calls = [self._bind_over_call(w, _resolve(w, named), i, node, scope) for i, w in enumerate(windows)]
+        types = [BIGINT.with_nullable(False) if c.agg is None else c.agg.type for c in calls]
+        fields = (*node.fields, *(BoundField(f"w0$o{i}", t) for i, t in enumerate(types)))
+        over = BatchOver(fields, node, tuple(calls))
+        rewritten = _calls_replaced(select)
+        added = [ScopeField(frozenset(), f, hidden=True) for f in fields[len(node.fields) :]]
+        return rewritten, over, Scope([*scope.fields, *added])
+
+    def _bind_over_call(
+        self, call: exp.Window, window: exp.Window, i: int, node: LogicalNode, scope: Scope
+    ) -> OverCall:
+        name = function_name(call.this)
+        func = call.this
+        order = window.args.get("order")
+        sort = []
+        for o in order.expressions if order is not None else ():
+            desc = bool(o.args.get("desc"))
+            nulls_first = o.args.get("nulls_first")
+            first = (not desc) if nulls_first is None else bool(nulls_first)
+            sort.append((self.bind_expr(o.this, scope), SortField("", not desc, first)))
+        partition = tuple(self.bind_expr(p, scope) for p in window.args.get("partition_by") or [])
+        frame = window.args.get("spec")
+        if name in _RANKS:
+            if not sort:
+                raise _err(PlanError(f"{name}() needs ORDER BY in its OVER clause"), call)
+            if frame is not None:
+                raise _err(PlanError(f"ROWS/RANGE is not allowed with {name}()"), call)
+            return OverCall(name, None, partition, tuple(sort))
+        if not isinstance(func, _AGGS) or isinstance(func, STATISTICS_TYPES):
+            raise _err(UnsupportedError(f"window function {name}(...) OVER (...) is not supported yet"), call)
+        if isinstance(func.this, exp.Distinct):
+            raise _err(UnsupportedError("DISTINCT in an OVER aggregate is not supported yet"), call)
+        agg = _make_agg(f"w0$o{i}", self.bind_expr(func, scope), node.field_type)
+        return OverCall("agg", agg, partition, tuple(sort), frame)
 
     def _bind_rank(self, window: exp.Window, call: exp.Expr, node: LogicalNode, scope: Scope) -> Rank:
         """The Rank of a ROW_NUMBER call; PARTITION BY and ORDER BY expressions that are not
@@ -248,6 +305,18 @@ class OverBinder(RelationBinder):
         keep = [(p, f) for p, f in zip(node.projections, node.fields) if p[0] not in names]
         calc = Calc(tuple(f for _, f in keep), ranked, tuple(p for p, _ in keep))
         return calc, remaining
+
+
+def _calls_replaced(select: exp.Select) -> exp.Select:
+    """The select with its i-th window call replaced by a reference to field ``w0$o<i>``;
+    an item that is a bare call keeps Flink's name for it, ``EXPR$<position>``."""
+    rewritten = select.copy()
+    for index, item in enumerate(rewritten.expressions):
+        if isinstance(item, exp.Window):
+            item.replace(exp.alias_(item.copy(), f"EXPR${index}", quoted=True))
+    for i, w in enumerate([w for p in rewritten.expressions for w in p.find_all(exp.Window)]):
+        w.replace(_ref(f"w0$o{i}"))
+    return rewritten
 
 
 def _resolve(call: exp.Window, named: dict[str, exp.Window]) -> exp.Window:

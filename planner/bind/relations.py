@@ -12,7 +12,7 @@ from catalog.connectors import validate_options
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
 from catalog.table import TableDef, ViewDef
-from catalog.types import DataType
+from catalog.types import INT, DataType
 from planner.bind.aggregates import is_aggregate
 from planner.bind.hints import StateTtlHint, aggregate_input, input_name
 from planner.bind.joins import JoinBinder
@@ -35,7 +35,10 @@ class RelationBinder(JoinBinder, LateralBinder):
         their conditions (those taken are removed from it)."""
         from_ = select.args.get("from_") or select.args.get("from")
         if from_ is None:
-            raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
+            # Calcite reads it as a SELECT from one row of one hidden column, ZERO (Flink's
+            # plan shows Values(tuples=[[{ 0 }]])): a one-row bounded result in either mode
+            one = Values((BoundField("ZERO", INT.with_nullable(False)),), ((exp.Literal.number(0),),))
+            return one, Scope([])  # ZERO is Calcite's, not for the query to name
         node, scope = self._bind_relation(from_.this, ctes)
         hints = StateTtlHint.of(select)
         left_name = input_name(from_.this)  # a join's left input has a name only at first

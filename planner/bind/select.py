@@ -147,6 +147,8 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
                     for sf in scope.fields
                     if not sf.hidden and (not qualifier or qualifier.lower() in sf.qualifiers)
                 ]
+                if not chosen and not qualifier:
+                    raise _err(PlanError("SELECT * without FROM: there is no column to select"), proj)
                 if not chosen:
                     raise _err(CatalogError(f"no table '{qualifier}' in FROM"), proj)
                 items.extend((f.name, _ref(f.name)) for f in chosen)

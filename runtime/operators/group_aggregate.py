@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
 
 
-def _final(i: int, agg: AggCall, prefix: str) -> str:
+def final_from_accumulators(i: int, agg: AggCall, prefix: str) -> str:
     """The aggregate's result from accumulator columns ``<prefix>s<i>``/``<prefix>n<i>``."""
     s, n = f"{prefix}s{i}", f"{prefix}n{i}"
     t = parse_type(agg.type)
@@ -171,8 +171,8 @@ class GroupAggregateOp(Operator):
             f"SELECT {bk}{', '.join(merge)}, {', '.join(old)} "
             f"FROM __delta b LEFT JOIN acc o ON {on}"
         )
-        old_f = [_final(i, a, "o_") for i, a in enumerate(spec.aggs)]
-        new_f = [_final(i, a, "") for i, a in enumerate(spec.aggs)]
+        old_f = [final_from_accumulators(i, a, "o_") for i, a in enumerate(spec.aggs)]
+        new_f = [final_from_accumulators(i, a, "") for i, a in enumerate(spec.aggs)]
         changed = " OR ".join(f"({x}) IS DISTINCT FROM ({y})" for x, y in zip(old_f, new_f))
         changed = changed or "false"
         had = "coalesce(o___cnt, 0) > 0"
@@ -416,6 +416,6 @@ def state_view(spec: GroupAggregateSpec, relation: str) -> str:
     column): one readable row per key with its current result and how many input rows
     it counts (``row_count``, retractions subtracted). Used by ``sqlstream state``."""
     keys = [q(k) for k in spec.keys]
-    aggs = [f"{_final(i, a, '')} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
+    aggs = [f"{final_from_accumulators(i, a, '')} AS {q(a.name)}" for i, a in enumerate(spec.aggs)]
     cols = ", ".join(["subtask", *keys, "__cnt AS row_count", *aggs])
     return f"SELECT {cols} FROM {relation} ORDER BY {', '.join(['subtask', *keys])}"

@@ -94,7 +94,9 @@ class OverAggregateOp(ArrivalOrdered):
         else:
             frame = "UNBOUNDED PRECEDING" if spec.preceding is None else f"{spec.preceding} PRECEDING"
             window = f"{part}ORDER BY __t RANGE BETWEEN {frame} AND CURRENT ROW"
-        finals = ", ".join(f"{_over(i, a, self.unbounded)} AS {q(a.name)}" for i, a in enumerate(spec.aggs))
+        finals = ", ".join(
+            f"{over_sql(i, a, self.unbounded)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)
+        )
         cols = ", ".join(self.cols)
         if self.unbounded:  # the frame's rows before this firing are in the accumulators
             acc = ", ".join(f"a.{c} AS __a_{c}" for c in ("n", *(x.split(" AS ")[1] for x in items[1:])))
@@ -203,16 +205,17 @@ class OverAggregateOp(ArrivalOrdered):
         )
 
 
-def _over(i: int, agg: AggCall, unbounded: bool) -> str:
-    """The aggregate over window ``w`` as its Flink type; ``unbounded``: plus what the
-    partition's accumulators (``__a_<name>``) hold from earlier firings."""
+def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
+    """The aggregate (argument ``a<i>``) over window ``w`` as its Flink type;
+    ``unbounded``: plus what the partition's accumulators (``__a_<name>``) hold from
+    earlier firings."""
     t = parse_type(agg.type)
     if agg.func == "udaf":  # UNBOUNDED: filled in by the partition's kept accumulator
-        return f"NULL::{t.duckdb()}" if unbounded else udaf.over_call(i, agg)
-    n = "count(*) OVER w"
-    c = f"count(a{i}) OVER w"
-    total = f"sum(a{i}) OVER w"
-    lo, hi = f"min(a{i}) OVER w", f"max(a{i}) OVER w"
+        return f"NULL::{t.duckdb()}" if unbounded else udaf.over_call(i, agg, w)
+    n = f"count(*) OVER {w}"
+    c = f"count(a{i}) OVER {w}"
+    total = f"sum(a{i}) OVER {w}"
+    lo, hi = f"min(a{i}) OVER {w}", f"max(a{i}) OVER {w}"
     if unbounded:
         n = f"(coalesce(__a_n, 0) + {n})"
         if agg.arg is not None:

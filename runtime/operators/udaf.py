@@ -245,11 +245,11 @@ def _per_window_pandas(fdef: FunctionDef, func: Any, width: int) -> Any:
 # ---- OVER: bounded frames per row, UNBOUNDED ones from kept accumulators -----------------
 
 
-def over_call(i: int, a: AggCall) -> str:
+def over_call(i: int, a: AggCall, w: str = "w") -> str:
     """Python aggregate ``i`` over a bounded frame: DuckDB lists each row's frame (window
     ``w``) and the window function of :func:`install_window_calls` folds it."""
     fields = ", ".join(f"a{i}_{j} := a{i}_{j}" for j in range(len(a.args))) or "x := 1"
-    return f"__udaf{i}(list(struct_pack({fields})) OVER w)"
+    return f"__udaf{i}(list(struct_pack({fields})) OVER {w})"
 
 
 class OverPythonAggregates:

@@ -47,7 +47,7 @@ from sqlstream.repl.commands import RESULT_MODE_KEY, Action, Settings, command_n
 from sqlstream.repl.completer import Metadata, SqlCompleter, metadata_from_session
 from sqlstream.repl.keybindings import build_key_bindings
 from sqlstream.repl.lexer import lexer
-from sqlstream.repl.live import LiveTable, collect, fit_line, stream_lines
+from sqlstream.repl.live import LiveTable, MaterializedTable, collect, fit_line, stream_lines
 from sqlstream.repl.submit import PieceKind, scan, should_submit, split
 from sqlstream.repl.toolbar import ShellState, prompt_toolbar
 from sqlstream.results import Result, ResultKind
@@ -412,7 +412,9 @@ class Shell:
         max_width = self._max_width()
         try:
             with _interrupt_sets(stop):
-                if query.bounded:
+                if query.bounded and self._pages():
+                    self._bounded_table(query, stop, max_width)
+                elif query.bounded:
                     rows = collect(query, stop)
                     self._emit(render_table(query.columns, rows, max_width))
                     if stop.is_set():
@@ -431,6 +433,49 @@ class Shell:
                     )
         finally:
             query.close()
+
+    def _pages(self) -> bool:
+        """Whether results go to a screen (not a ``\\o`` file or a pipe), where a long
+        bounded result opens the table view, as psql pages what exceeds the screen."""
+        if self.settings.output is not None:
+            return False
+        return self._live_output is not None or self.out.isatty()
+
+    def _screen_rows(self) -> int:
+        output = self._live_output or self.prompt.app.output
+        try:
+            return int(output.get_size().rows)
+        except Exception:
+            return 24
+
+    def _bounded_table(self, query: Any, stop: threading.Event, max_width: int) -> None:
+        """A bounded result that fits the screen is printed; a longer one opens the
+        scrollable table view at its first row (q closes it) instead of printing millions of
+        rows, and only a line saying how many goes to the terminal."""
+        fits = self._screen_rows() - 5  # the table's borders, header and row count, a prompt
+        table = MaterializedTable(max_rows=MAX_TABLE_RESULT_ROWS.get(self.session.config))
+        changes = query.changelog(stop)
+        for kind, row in changes:
+            table.apply(kind, row)
+            if len(table) > fits:
+                break
+        else:
+            self._emit(render_table(query.columns, table.rows, max_width))
+            if stop.is_set():
+                self.echo("[INFO] Query stopped; the rows so far are shown.")
+            return
+        view = LiveTable(query, stop, max_width=max_width, input=self._live_input, output=self._live_output,
+                         bounded=True, table=table, changes=changes)  # fmt: skip
+        outcome = view.run()
+        if outcome.error is not None:
+            raise outcome.error
+        n = len(outcome.rows)
+        if outcome.stopped:
+            self.echo(f"[INFO] Query stopped: {n:,} rows read, shown in the table view.")
+        else:
+            self.echo(f"[INFO] {n:,} rows in set, shown in the table view.")
+        if table.dropped:
+            self.echo(f"[INFO] {table.dropped:,} earlier rows were not kept ({MAX_TABLE_RESULT_ROWS.name}).")
 
     def _live_table(self, query: Any, stop: threading.Event, max_width: int) -> None:
         max_rows = MAX_TABLE_RESULT_ROWS.get(self.session.config)

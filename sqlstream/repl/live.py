@@ -262,7 +262,11 @@ class LiveOutcome:
 class LiveTable:
     """A continuously updated table of a query's result with a status bar; Ctrl-C, q or
     Esc stops the query. A reader thread applies the changelog; the screen redraws a few
-    times a second from the materialized rows."""
+    times a second from the materialized rows.
+
+    For a bounded result too long for the screen (``bounded``, psql's pager), the view
+    starts at the first row and stays open once the rows are all there, until q closes it;
+    ``table`` and ``changes`` are then the rows already read and the rest of the changelog."""
 
     def __init__(
         self,
@@ -274,15 +278,20 @@ class LiveTable:
         output: Output | None = None,
         refresh: float = 0.25,
         metrics: Callable[[], dict[str, Any]] | None = None,
+        bounded: bool = False,
+        table: MaterializedTable | None = None,
+        changes: Iterator[tuple[int, tuple[Any, ...]]] | None = None,
     ) -> None:
         self.query = query
         self.stop = stop
-        self.table = MaterializedTable(max_rows=max_rows)
+        self.bounded = bounded
+        self.table = table if table is not None else MaterializedTable(max_rows=max_rows)
+        self.changes = changes
         self.max_width = max_width
         self.stats = LiveStats()
         self.error: BaseException | None = None
         self.done = threading.Event()
-        self.follow = True  # keep the newest rows in view until the user scrolls
+        self.follow = not bounded  # keep the newest rows in view until the user scrolls
         self.offset = 0
         self._lock = threading.Lock()
         self._metrics = metrics or (lambda: _query_metrics(query))
@@ -308,8 +317,9 @@ class LiveTable:
 
     # reading ------------------------------------------------------------------------------
     def _read(self) -> None:
+        changes = self.changes if self.changes is not None else self.query.changelog(self.stop)
         try:
-            for kind, row in self.query.changelog(self.stop):
+            for kind, row in changes:
                 with self._lock:
                     self.table.apply(kind, row)
                     self.stats.rows += 1
@@ -323,6 +333,9 @@ class LiveTable:
 
         while not self.done.is_set():
             await asyncio.sleep(0.05)
+        if self.bounded and self.error is None:
+            self.stats.state = "all rows"  # the view stays, to be read, until q
+            return
         self.app.exit()
 
     # drawing ------------------------------------------------------------------------------
@@ -374,7 +387,7 @@ class LiveTable:
         @kb.add("q")
         @kb.add("escape", eager=True)
         def _stop(event: KeyPressEvent) -> None:
-            self._stopped_by_user = True
+            self._stopped_by_user = not self.done.is_set()  # q on a finished result only closes
             self.stop.set()
             event.app.exit()
 
@@ -431,5 +444,6 @@ class LiveTable:
             rows = list(self.table.rows)
         self.stats.shown = len(rows)
         self.stats.seconds = time.monotonic() - self._started
-        self.stats.state = "stopped" if self._stopped_by_user else ("failed" if self.error else "finished")
-        return LiveOutcome(rows, self.stats, self.error, self._stopped_by_user)
+        stopped = self._stopped_by_user
+        self.stats.state = "failed" if self.error else ("stopped" if stopped else "finished")
+        return LiveOutcome(rows, self.stats, self.error, stopped)

@@ -58,6 +58,8 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "CUMULATE window size must be a positive multiple o": UNREACHABLE + "the binder checks it",
     "unknown window type '{w.type}'": UNREACHABLE + "the binder knows four window kinds",
     "no Arrow type for {t.sql()}": UNREACHABLE + "every type catalog.types parses has one",
+    "internal: {node.name} cannot be fused (planner.bat": UNREACHABLE
+    + "an internal check: the planner fuses only what it compiles",
     "internal: result has {table.num_columns} columns, ": UNREACHABLE + "an internal check",
     "channel capacity must be at least 1": UNREACHABLE + "a configuration value, checked at SET",
     "channel {ch.name} already has a reader": UNREACHABLE + "an internal check",

@@ -265,3 +265,44 @@ async def _running_tasks() -> list[str]:
 
     me = asyncio.current_task()
     return [repr(t) for t in asyncio.all_tasks() if t is not me and not t.done()]
+
+
+def test_a_bounded_result_longer_than_the_screen_opens_the_table_view(session: Any) -> None:
+    """psql pages what exceeds the screen: 5,000 rows open the scrollable view (DummyOutput's
+    screen has 40 rows) instead of printing each row; q closes it, one line is printed."""
+    q = FakeQuery(["n", "name"], [(0, (i, f"row{i}")) for i in range(5000)], bounded=True, end=True)
+
+    def close_view(inp: Any) -> None:
+        _wait_for(lambda: q.delivered == 5000)
+        time.sleep(0.5)  # the view stays open once every row is there
+        inp.send_text("q")
+        time.sleep(0.3)
+        inp.send_text("SHOW TABLES;\r\\q\r")
+
+    out, code = drive(QuerySession(session, q), "SELECT * FROM bids;\r", during=close_view)
+    assert "[INFO] 5,000 rows in set, shown in the table view." in out
+    assert "row4999" not in out and "row17 " not in out  # no row went to the terminal
+    assert q.closed and "| bids " in out and code == 0
+
+
+def test_the_view_of_a_bounded_result_starts_at_its_first_row_and_stays_until_q() -> None:
+    q = FakeQuery(["n"], [(0, (i,)) for i in range(300)], bounded=True, end=True)
+    with create_pipe_input() as inp:
+        view = LiveTable(q, threading.Event(), input=inp, output=DummyOutput(), refresh=0.05, bounded=True)
+        seen: dict[str, Any] = {}
+
+        def read_then_close() -> None:
+            _wait_for(lambda: view.done.is_set())
+            time.sleep(0.3)
+            seen.update(lines=[t for _, t in view._table_text()], status=view._status_text())
+            inp.send_text("\x1b[6~")  # PgDn
+            time.sleep(0.3)
+            seen.update(after=[t for _, t in view._table_text()])
+            inp.send_text("q")
+
+        threading.Thread(target=read_then_close, daemon=True).start()
+        outcome = view.run()
+    assert seen["lines"][2].strip() == "0" and seen["lines"][3].strip() == "1"  # header, rule, rows
+    assert "all rows" in seen["status"] and "300 rows" in seen["status"]
+    assert seen["after"][2].strip() == str(len(seen["lines"]) - 2)  # a page further down
+    assert not outcome.stopped and outcome.stats.state == "finished" and len(outcome.rows) == 300

@@ -88,3 +88,23 @@ def test_bad_values_are_refused_with_their_position(
         session.sql(sql).fetchall()
     assert message in e.value.message
     assert (e.value.line, e.value.col) == (1, col)
+
+
+@pytest.mark.parametrize("mode", ["streaming", "batch"])
+def test_select_without_from_gives_one_row(session: sqlstream.Session, mode: str) -> None:
+    """Flink runs ``SELECT 1 + 1`` as a Calc over one row of VALUES, in either mode."""
+    session.execute(f"SET 'execution.runtime-mode' = '{mode}'")
+    assert session.sql("SELECT 'eu'").fetchall() == [("eu",)]
+    assert session.sql("SELECT 1 + 1 AS two, UPPER('a') || 'b'").fetchall() == [(2, "Ab")]
+    assert sorted(session.sql("SELECT 'x' AS s UNION ALL SELECT 'y'").fetchall()) == [("x",), ("y",)]
+    with pytest.raises(SqlStreamError, match="column 'nope' not found"):
+        session.sql("SELECT nope").fetchall()
+    with pytest.raises(SqlStreamError, match="column 'ZERO' not found"):
+        session.sql("SELECT ZERO").fetchall()  # Calcite's hidden column stays hidden
+    with pytest.raises(SqlStreamError, match="SELECT \\* without FROM"):
+        session.sql("SELECT *").fetchall()
+
+
+def test_explain_of_select_without_from_shows_flinks_values_node(session: sqlstream.Session) -> None:
+    text = planner.explain("SELECT 1 + 1", session.catalog)
+    assert "Values(tuples=[[0]]" in text
