@@ -29,14 +29,22 @@ class JoinBinder(AggregateBinder):
     """Binds joins onto the relation bound so far."""
 
     def _bind_join(
-        self, left: LogicalNode, scope: Scope, join: exp.Join, ctes: dict[str, exp.Expr]
-    ) -> tuple[LogicalNode, Scope]:
+        self,
+        left: LogicalNode,
+        scope: Scope,
+        join: exp.Join,
+        ctes: dict[str, exp.Expr],
+        where: list[exp.Expr] | None = None,
+    ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
         """One join of a FROM clause (joins of more inputs are bound left-deep, as Flink
         does): a lookup join when the table has ``FOR SYSTEM_TIME AS OF``, else a regular
-        join."""
+        join. A comma join (or CROSS JOIN) takes its condition from the conjuncts of
+        ``where`` that read only the relations joined so far, as Flink's optimizer pushes
+        a filter into the join below it (``FROM a, b WHERE a.k = b.k`` is ``a JOIN b ON
+        a.k = b.k``); the conjuncts it took are returned."""
         table = join.this
         if isinstance(table, exp.Table) and table.args.get("version") is not None:
-            return self._bind_lookup_join(left, scope, join)
+            return (*self._bind_lookup_join(left, scope, join), [])
         side = (join.args.get("side") or "").upper()
         kind = (join.args.get("kind") or "").upper()
         if join.args.get("method"):
@@ -51,24 +59,34 @@ class JoinBinder(AggregateBinder):
                 ),
                 join,
             )
-        if kind == "CROSS" or (join.args.get("on") is None and not join.args.get("using")):
-            raise _err(
-                UnsupportedError(
-                    "a join without an equality condition (CROSS JOIN, a comma join) is not supported",
-                    hint="a streaming join needs an equi-join key: JOIN ... ON a.k = b.k",
-                ),
-                join,
-            )
+        on = join.args.get("on")
+        comma = on is None and not join.args.get("using") and not side and kind in ("", "CROSS")
         if join.args.get("using"):
             raise _err(UnsupportedError("JOIN ... USING", hint="write JOIN ... ON a.k = b.k"), join)
-        if side not in _JOIN_TYPES or kind not in ("", "INNER", "OUTER"):
+        if (
+            side not in _JOIN_TYPES
+            or kind not in ("", "INNER", "OUTER", "CROSS")
+            or (on is None and not comma)
+        ):
             raise _err(UnsupportedError(f"{side} {kind} JOIN".strip()), join)
         right, right_scope = self._bind_relation(table, ctes)
         joined, right_fields = _joined_scope(scope, right_scope)
+        taken = self._where_conjuncts_of(joined, where or []) if comma else []
+        if comma and not taken:
+            raise _err(
+                UnsupportedError(
+                    "a join without an equality condition (CROSS JOIN, a comma join) is not supported",
+                    hint="a streaming join needs an equi-join key: JOIN ... ON a.k = b.k, or "
+                    "WHERE a.k = b.k after FROM a, b",
+                ),
+                join,
+            )
+        on = exp.and_(*taken) if comma else on
+        assert on is not None
         left_names = {f.name for f in left.fields}
         right_names = {f.name for f in right_fields}
         renamed = {f.name: sf.field.name for f, sf in zip(right_fields, right_scope.fields)}
-        condition = self.bind_expr(join.args["on"], joined)
+        condition = self.bind_expr(on, joined)
         keys: list[tuple[str, str]] = []
         rest: list[exp.Expr] = []
         left_times = {f.name: f.time_attribute for f in left.fields if f.time_attribute}
@@ -85,7 +103,7 @@ class JoinBinder(AggregateBinder):
                     continue
             rest.append(conj)
         window = _window_join(left, right, renamed, keys, join)
-        interval = None if window else time_bounds(left_times, right_times, rest, join.args["on"])
+        interval = None if window else time_bounds(left_times, right_times, rest, on)
         kind = "an interval join" if interval else "a regular join"
         if not keys:
             raise _err(
@@ -93,7 +111,7 @@ class JoinBinder(AggregateBinder):
                     f"{kind} needs at least one equality between a column of each side",
                     hint="a streaming join is partitioned by its equi-join key: add ON a.k = b.k",
                 ),
-                join.args["on"],
+                on,
             )
         residual = exp.and_(*rest) if rest else None
         if interval is not None:
@@ -103,7 +121,22 @@ class JoinBinder(AggregateBinder):
         else:
             fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
         node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
-        return node, joined
+        return node, joined, taken
+
+    def _where_conjuncts_of(self, joined: Scope, where: list[exp.Expr]) -> list[exp.Expr]:
+        """The conjuncts of WHERE a comma join takes as its condition: those that read
+        columns of the relations joined so far only (they bind in ``joined``), without a
+        subquery (IN/EXISTS become semi joins after the FROM)."""
+        taken = []
+        for conj in where:
+            if conj.find(exp.Select) is not None or conj.find(exp.Column) is None:
+                continue
+            try:
+                self.bind_expr(conj, joined)
+            except SqlStreamError:
+                continue  # reads a relation joined later, or an error WHERE will report
+            taken.append(conj)
+        return taken
 
     def _bind_temporal_join(
         self, left: LogicalNode, scope: Scope, join: exp.Join, left_time: str

@@ -26,17 +26,26 @@ class RelationBinder(JoinBinder, LateralBinder):
     """Binds FROM items; tables become Scan -> Calc -> WatermarkAssigner as in Flink."""
 
     # ---- FROM --------------------------------------------------------------------------
-    def _bind_from(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
+    def _bind_from(
+        self, select: exp.Select, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, exp.Expr | None]:
+        """The FROM clause's relation, its scope, and what is left of WHERE after comma
+        joins took their conditions from it (``_bind_join``)."""
         from_ = select.args.get("from_") or select.args.get("from")
         if from_ is None:
             raise _err(UnsupportedError("SELECT without FROM is not supported yet"), select)
+        where = select.args.get("where")
+        conjuncts: list[exp.Expr] = []
+        if where is not None:
+            conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
         node, scope = self._bind_relation(from_.this, ctes)
         for join in select.args.get("joins") or []:
             if isinstance(join.this, exp.Lateral | exp.Unnest):
                 node, scope = self._bind_lateral(node, scope, join)
             else:
-                node, scope = self._bind_join(node, scope, join, ctes)
-        return node, scope
+                node, scope, taken = self._bind_join(node, scope, join, ctes, conjuncts)
+                conjuncts = [c for c in conjuncts if not any(c is t for t in taken)]
+        return node, scope, exp.and_(*conjuncts) if conjuncts else None
 
     def _bind_relation(self, rel: exp.Expr, ctes: dict[str, exp.Expr]) -> tuple[LogicalNode, Scope]:
         if isinstance(rel, WindowTVF):

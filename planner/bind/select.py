@@ -96,12 +96,12 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         for arg, name in (("qualify", "QUALIFY"),):
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
-        node, scope = self._bind_from(select, ctes)
+        node, scope, where_condition = self._bind_from(select, ctes)
         where = select.args.get("where")
         condition = None
         rest: list[exp.Expr] = []
-        if where is not None:
-            node, scope, rest = self._bind_subquery_joins(node, scope, where.this, ctes)
+        if where_condition is not None:
+            node, scope, rest = self._bind_subquery_joins(node, scope, where_condition, ctes)
         if rest and where is not None:
             condition = self.bind_expr(exp.and_(*rest), scope)
             if any(is_aggregate(n) for n in condition.walk()):

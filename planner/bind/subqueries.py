@@ -99,9 +99,7 @@ class SubqueryJoinBinder(RelationBinder):
         if simple:
             # correlated or not: the subquery's FROM, its WHERE becomes the join's condition
             assert isinstance(select, exp.Select)
-            inner, inner_scope = self._bind_from(select, ctes)
-            w = select.args.get("where")
-            inner_where = w.this if w is not None else None
+            inner, inner_scope, inner_where = self._bind_from(select, ctes)
             selected = select.expressions
         else:  # an aggregating or set-operation subquery: uncorrelated, bound whole
             inner = self.bind_query(select, ctes)
