@@ -24,6 +24,14 @@ from planner.logical import BoundField, Calc, LogicalNode, Scan, Values, Waterma
 from planner.typecheck import function_name, infer, wider
 
 
+def where_conjuncts(select: exp.Select) -> list[exp.Expr]:
+    """The conjuncts of ``select``'s WHERE (none without one)."""
+    where = select.args.get("where")
+    if where is None:
+        return []
+    return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+
+
 class RelationBinder(JoinBinder, LateralBinder):
     """Binds FROM items; tables become Scan -> Calc -> WatermarkAssigner as in Flink."""
 

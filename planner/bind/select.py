@@ -11,6 +11,7 @@ from planner.bind import order, setops
 from planner.bind.aggregates import is_aggregate
 from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.over import OverBinder, has_over
+from planner.bind.relations import where_conjuncts
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.bind.subqueries import SubqueryJoinBinder
 from planner.errors import PlanError, UnsupportedError
@@ -97,9 +98,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
         where = select.args.get("where")
-        pending: list[exp.Expr] = []  # WHERE's conjuncts; comma joins take theirs
-        if where is not None:
-            pending = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        pending = where_conjuncts(select)  # comma joins take theirs
         node, scope = self._bind_from(select, ctes, pending)
         condition = None
         rest: list[exp.Expr] = []

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from planner.bind.joins import _joined_scope, _window_join
-from planner.bind.relations import RelationBinder
+from planner.bind.relations import RelationBinder, where_conjuncts
 from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.errors import UnsupportedError
 from planner.logical import BoundField, Calc, Join, LogicalNode
@@ -102,9 +102,9 @@ class SubqueryJoinBinder(RelationBinder):
         if simple:
             # correlated or not: the subquery's FROM, its WHERE becomes the join's condition
             assert isinstance(select, exp.Select)
-            inner, inner_scope = self._bind_from(select, ctes)
-            w = select.args.get("where")
-            inner_where = w.this if w is not None else None
+            pending = where_conjuncts(select)  # a comma join in the subquery takes its own
+            inner, inner_scope = self._bind_from(select, ctes, pending)
+            inner_where = exp.and_(*pending) if pending else None
             selected = select.expressions
         else:  # an aggregating or set-operation subquery: uncorrelated, bound whole
             inner = self.bind_query(select, ctes)

@@ -278,6 +278,7 @@ def main(argv: list[str]) -> int:
         return 2
     inputs = oc.load_inputs()
     inputs_sha = hashlib.sha256(oc.INPUTS_FILE.read_bytes()).hexdigest()
+    generated, generated_sha = set(oc.generated_inputs()), oc.generated_sha256()
     with tempfile.TemporaryDirectory(prefix="flink-oracle-") as tmp:
         paths = oc.write_input_files(inputs, Path(tmp))
         flink = Flink(inputs, paths)
@@ -293,6 +294,8 @@ def main(argv: list[str]) -> int:
                 "recorded_by": "scripts/flink-oracle",
                 "inputs_sha256": inputs_sha,
             }
+            if any(c.input in generated for c in mine):
+                header["generated_sha256"] = generated_sha
             path = write_fixture(stem, header, entries)
             errors = sum(1 for e in entries if "error" in e)
             print(

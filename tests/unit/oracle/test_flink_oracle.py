@@ -56,7 +56,15 @@ def test_every_recorded_answer_belongs_to_a_corpus_case_over_the_current_inputs(
     orphans = sorted(set(FIXTURES) - ids)
     assert not orphans, f"fixtures for cases no longer in the corpus (rerun scripts/flink-oracle): {orphans}"
     sha = hashlib.sha256(oc.INPUTS_FILE.read_bytes()).hexdigest()
-    stale = sorted({e["id"].split(":")[0] for e in FIXTURES.values() if e["header"]["inputs_sha256"] != sha})
+    generated, generated_sha = set(oc.generated_inputs()), oc.generated_sha256()
+    stale = sorted(
+        {
+            e["id"].split(":")[0]
+            for e in FIXTURES.values()
+            if e["header"]["inputs_sha256"] != sha
+            or (e["input"] in generated and e["header"].get("generated_sha256") != generated_sha)
+        }
+    )
     assert not stale, f"recorded over other inputs: rerun scripts/flink-oracle {' '.join(stale)}"
 
 

@@ -92,16 +92,6 @@ def test_updating_join_into_an_append_only_sink_is_refused_with_the_fix(catalog:
     ("sql", "message", "line"),
     [
         (
-            "SELECT * FROM Bid a\nJOIN Bid b ON a.item = b.item\nAND a.bidtime > b.bidtime",
-            "has no upper bound: an interval join needs both",
-            2,
-        ),
-        (
-            "SELECT * FROM Bid a JOIN Bid b ON a.item = b.item\nAND (a.bidtime < b.bidtime OR a.price > 1)",
-            "is not an interval join's bound",
-            2,
-        ),
-        (
             "SELECT * FROM Bid a\nJOIN Bid b ON a.bidtime = b.bidtime",
             "an interval join needs at least one equality",
             2,
@@ -135,6 +125,7 @@ def test_updating_join_into_an_append_only_sink_is_refused_with_the_fix(catalog:
         ("SELECT * FROM plain a\nWHERE NOT EXISTS (SELECT 1 FROM plain b)", "NOT EXISTS needs an", 2),
         ("SELECT * FROM plain a,\nplain b", "without an equality condition", 2),
         ("SELECT * FROM plain a\nCROSS JOIN plain b", "without an equality condition", 2),
+        ("SELECT * FROM plain a,\nplain b WHERE a.k < b.k", "needs at least one equality", 2),
         ("SELECT * FROM plain a\nJOIN plain b ON a.k < b.k", "needs at least one equality", 2),
         ("SELECT * FROM plain a\nJOIN plain b USING (k)", "USING", 2),
         (
@@ -151,6 +142,58 @@ def test_other_joins_are_refused_by_name_and_position(
         planner.plan(sql, catalog)
     assert message in e.value.message
     assert e.value.line == line
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT a.item, b.price FROM Bid a, Bid b WHERE a.item = b.item AND a.price > b.price",
+        "SELECT a.item, b.price FROM Bid a CROSS JOIN Bid b WHERE b.item = a.item AND a.price > b.price",
+        "SELECT a.item, b.price FROM Bid a JOIN Bid b ON a.item = b.item AND a.price > b.price",
+    ],
+)
+def test_a_comma_join_takes_its_condition_from_where_as_flink_pushes_it(catalog: Catalog, sql: str) -> None:
+    """``FROM a, b WHERE a.k = b.k`` is the inner join ``a JOIN b ON a.k = b.k`` (Nexmark's
+    q4 and q9 are written so): the same join, keys and residual as the ON form."""
+    _, node = join_node(sql, catalog)
+    assert isinstance(node.spec, JoinSpec) and node.spec.join_type == "inner"
+    assert (node.spec.left_keys, node.spec.right_keys) == (("item",), ("item",))
+    assert node.spec.residual == '"price" > "price0"'
+
+
+def test_a_comma_join_of_three_takes_each_conjunct_where_its_relations_are_joined(catalog: Catalog) -> None:
+    plan = planner.plan(
+        "SELECT a.k FROM plain a, plain b, plain c WHERE c.k = b.k AND a.v = b.v AND a.k > 1", catalog, P2
+    )
+    first, second = (n.spec for n in plan.nodes if isinstance(n.spec, JoinSpec))
+    assert isinstance(first, JoinSpec) and isinstance(second, JoinSpec)
+    assert (first.left_keys, first.right_keys) == (("v",), ("v",))  # a, b: the a.v = b.v
+    assert (second.left_keys, second.right_keys) == (("k0",), ("k",))  # (a, b), c: c.k = b.k
+    assert first.residual is None and second.residual is None  # a.k > 1 filters a below
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "a.bidtime > b.bidtime",  # one bound only
+        "(a.bidtime < b.bidtime OR a.price > 1)",  # not a comparison of the times
+        "b.bidtime BETWEEN a.bidtime AND a.expires",  # Nexmark q4/q9: the upper bound is no time attribute
+    ],
+)
+def test_a_time_condition_that_bounds_no_interval_makes_a_regular_join(
+    catalog: Catalog, condition: str
+) -> None:
+    """As Flink's IntervalJoinUtil: without one equality or a lower and an upper bound
+    between the two time attributes, the join is a regular one that compares the times
+    as plain timestamps (its state is kept, and EXPLAIN says so)."""
+    sql = (
+        "SELECT a.item, b.price FROM (SELECT *, bidtime + INTERVAL '1' MINUTE AS expires FROM Bid) a "
+        f"JOIN Bid b ON a.item = b.item AND {condition}"
+    )
+    _, node = join_node(sql, catalog)
+    assert type(node.spec) is JoinSpec
+    assert "bidtime" in (node.spec.residual or "")
+    assert "unbounded state: Join" in planner.explain(sql, catalog, P2)
 
 
 def test_join_of_an_upsert_stream_is_refused(catalog: Catalog) -> None:
