@@ -30,6 +30,8 @@ from catalog.config import CHECKPOINTS_DIR, RAY_ADDRESS
 from catalog.errors import SqlStreamError
 from planner.physical import CollectSpec, PhysicalPlan
 from runtime.channels import InputGate
+from runtime.checkpoint.coordinator import CheckpointConfig
+from runtime.checkpoint.store import is_object_store
 from runtime.graph import parallelism
 from runtime.job import RESULT_QUEUE_SIZE, Job, JobFailedError, JobStatus
 from runtime.metrics import NodeInfo, OperatorMetrics
@@ -102,15 +104,17 @@ class RayJob(Job):
 
     def preflight(self) -> dict[str, str]:
         """Connect to Ray and refuse what cannot run (``cluster.py``), before any actor
-        exists; returns the configuration the actors get (the checkpoint folder made
+        exists; returns the configuration the actors get (a checkpoint folder made
         absolute: a worker's current folder is not this process's). Blocking."""
         ray = connect(RAY_ADDRESS.get(self.config))
         check_cpus(ray, self.plan)
         config = dict(self.config)
         if self.checkpointing:
-            directory = os.path.abspath(CHECKPOINTS_DIR.get(config) or "checkpoints")
+            directory = CheckpointConfig.from_config(config).directory
+            if not is_object_store(directory):
+                directory = os.path.abspath(directory)
             config[CHECKPOINTS_DIR.name] = directory
-            check_checkpoint_dir(ray, directory)
+            check_checkpoint_dir(ray, directory, config)
         self._checked = config
         return config
 
