@@ -32,6 +32,7 @@ from planner.physical import CollectSpec, PhysicalPlan
 from runtime.channels import InputGate
 from runtime.checkpoint.coordinator import CheckpointConfig
 from runtime.checkpoint.store import is_object_store
+from runtime.faults import forwarded_env
 from runtime.graph import parallelism
 from runtime.job import RESULT_QUEUE_SIZE, Job, JobFailedError, JobStatus
 from runtime.metrics import NodeInfo, OperatorMetrics
@@ -130,13 +131,18 @@ class RayJob(Job):
                 m.gate = _RemoteFill()
                 self._mirrors[(node.id, j)] = m
         restored: dict[SubtaskKey, Any] = {}
+        # the crash tests' fault settings reach the actors' processes (none otherwise)
+        env = forwarded_env()
+        extra: dict[str, Any] = {"runtime_env": {"env_vars": env}} if env else {}
         if self.checkpointing:
             coordinator: Any = ray.remote(CoordinatorActor)
-            self._coordinator = coordinator.options(num_cpus=0, max_restarts=0).remote(plan, config, width)
+            self._coordinator = coordinator.options(num_cpus=0, max_restarts=0, **extra).remote(
+                plan, config, width
+            )
             restored = await self._coordinator.prepare_restore.remote()
         actor_class: Any = ray.remote(SubtaskActor)
         actor_class = actor_class.options(
-            num_cpus=cpu_share(plan), max_restarts=0, scheduling_strategy="SPREAD"
+            num_cpus=cpu_share(plan), max_restarts=0, scheduling_strategy="SPREAD", **extra
         )
         for node in plan.nodes:
             for j in range(width[node.id]):
