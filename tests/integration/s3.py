@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,14 @@ def s3_sets(root: str) -> str:
     lines = [f"SET 'state.checkpoints.dir' = '{root}';"]
     lines += [f"SET '{k}' = '{v}';" for k, v in s3_options().items()]
     return "\n".join(lines) + "\n"
+
+
+def checkpoints_on_s3(sql: str, folder: Path, root: str) -> str:
+    """A script of ``tests/crash``, whose checkpoints went to ``folder``, with them in
+    ``root`` instead."""
+    local = f"SET 'state.checkpoints.dir' = '{folder}';\n"
+    assert local in sql
+    return sql.replace(local, s3_sets(root))
 
 
 def s3_store(root: str) -> ObjectStore:

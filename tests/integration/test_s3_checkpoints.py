@@ -31,7 +31,7 @@ from tests.crash.test_kafka_exactly_once import (
     script,
     window_row,
 )
-from tests.integration.s3 import s3_options, s3_root, s3_sets, s3_store
+from tests.integration.s3 import checkpoints_on_s3, s3_options, s3_root, s3_sets, s3_store
 
 pytestmark = pytest.mark.s3
 
@@ -120,10 +120,7 @@ def test_kafka_job_killed_at_crash_points_restores_from_s3_exactly_once(tmp_path
     root = s3_root()
     store = s3_store(root)
     path = script(tmp_path, servers, src, dst, "EXACTLY_ONCE", name, rows)
-    local_dir = f"SET 'state.checkpoints.dir' = '{tmp_path / 'checkpoints'}';\n"
-    text = path.read_text()
-    assert local_dir in text
-    path.write_text(text.replace(local_dir, s3_sets(root)))
+    path.write_text(checkpoints_on_s3(path.read_text(), tmp_path / "checkpoints", root))
     finished = store.join(root, name, "_finished")
     got: list[tuple[int, int, int, int]] = []
 

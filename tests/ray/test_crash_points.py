@@ -30,7 +30,7 @@ from tests.crash.test_kafka_exactly_once import (
     script,
     window_row,
 )
-from tests.integration.s3 import s3_root, s3_sets, s3_store
+from tests.integration.s3 import checkpoints_on_s3, s3_root, s3_store
 
 pytestmark = [pytest.mark.ray, pytest.mark.kafka, pytest.mark.s3]
 
@@ -46,10 +46,8 @@ def test_actors_killed_at_crash_points_restore_from_s3_exactly_once(
     src, dst, name = f"ray-crash-src-{tag}", f"ray-crash-dst-{tag}", f"ray-crash-{tag}"
     asyncio.run(create_topics(servers, src, dst))
     root = s3_root()
-    local_dir = f"SET 'state.checkpoints.dir' = '{tmp_path / 'checkpoints'}';\n"
     sql = script(tmp_path, servers, src, dst, "EXACTLY_ONCE", name, ROWS).read_text()
-    assert local_dir in sql
-    sql = sql.replace(local_dir, s3_sets(root))
+    sql = checkpoints_on_s3(sql, tmp_path / "checkpoints", root)
     crashed = tmp_path / "crashed"  # a file per crash point, made by the process it killed
     crashed.mkdir()
     monkeypatch.setenv("SQLSTREAM_CRASH_AT", ",".join(f"{p}:1.0" for p in POINTS))
