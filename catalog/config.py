@@ -209,6 +209,22 @@ CHECKPOINT_RESUME = ChoiceKey(
     choices=("latest", "none"),
 )
 CHECKPOINTS_DIR = StringKey("state.checkpoints.dir", "checkpoints", "where checkpoints are written")
+# The object store of an 's3://' checkpoint folder: Flink's keys (flink-s3-fs-hadoop/presto).
+S3_ENDPOINT = StringKey(
+    "s3.endpoint",
+    None,
+    "the S3-compatible server of an s3:// 'state.checkpoints.dir' (http://host:port); unset: AWS",
+)
+S3_ACCESS_KEY = StringKey(
+    "s3.access-key", None, "access key of the object store; unset: the AWS default credentials"
+)
+S3_SECRET_KEY = StringKey("s3.secret-key", None, "secret key of the object store")
+S3_PATH_STYLE_ACCESS = BoolKey(
+    "s3.path.style.access",
+    None,
+    "address buckets as host/bucket (true) or bucket.host (false); unset: path style for an "
+    "s3.endpoint, virtual-hosted for AWS",
+)
 CHECKPOINTS_RETAINED = IntKey(
     "state.checkpoints.num-retained", "1", "complete checkpoints to keep (at least 1)"
 )
@@ -341,6 +357,10 @@ KEYS: dict[str, ConfigKey[object]] = {
         IGNORE_UNCLAIMED_STATE,
         CHECKPOINT_RESUME,
         CHECKPOINTS_DIR,
+        S3_ENDPOINT,
+        S3_ACCESS_KEY,
+        S3_SECRET_KEY,
+        S3_PATH_STYLE_ACCESS,
         CHECKPOINTS_RETAINED,
         PARALLELISM,
         IDLE_TIMEOUT,

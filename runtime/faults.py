@@ -12,6 +12,11 @@ each call of ``crash_point(name)`` the process dies with that probability. A see
 - ``before_commit``: the checkpoint is complete, its sinks have not committed;
 - ``after_commit``: some sinks have committed, maybe not all.
 
+``SQLSTREAM_CRASH_ONCE`` names a folder: then only the first process to reach a point
+dies there (it leaves a file of the point's name), so that the restarted job runs past it
+although every process of a Ray job, restarted ones too, has the same settings (a Ray
+job forwards them to its actors, ``forwarded_env``).
+
 ``SQLSTREAM_TEST_BROKEN_SINK`` breaks sinks on purpose, to prove that ``sqlstream verify``
 catches a sink that does not keep its promise (never set outside such tests):
 ``skip-recovery``: on restart a sink does not commit the transactions the restored
@@ -47,5 +52,31 @@ def enabled() -> bool:
 def crash_point(name: str) -> None:
     """Die here, with the configured probability (never when not configured)."""
     chance = _POINTS.get(name)
-    if chance and _RNG.random() < chance:
+    if chance and _RNG.random() < chance and _first(name):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _first(name: str) -> bool:
+    """False when ``SQLSTREAM_CRASH_ONCE`` is set and a process already died at ``name``."""
+    folder = os.environ.get("SQLSTREAM_CRASH_ONCE")
+    if not folder:
+        return True
+    try:
+        os.close(os.open(os.path.join(folder, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+FORWARDED = (
+    "SQLSTREAM_CRASH_AT",
+    "SQLSTREAM_CRASH_SEED",
+    "SQLSTREAM_CRASH_ONCE",
+    "SQLSTREAM_TEST_BROKEN_SINK",
+)
+
+
+def forwarded_env() -> dict[str, str]:
+    """This process's fault settings, for the processes it starts elsewhere (Ray actors);
+    empty (nothing to forward) outside tests."""
+    return {k: os.environ[k] for k in FORWARDED if os.environ.get(k)}

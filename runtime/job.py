@@ -116,6 +116,14 @@ class Job:
     def job_id(self) -> str:
         return self.id
 
+    def preflight(self) -> dict[str, str]:
+        """Checks that need I/O, made before the job starts so that the statement that
+        submits it fails with the reason, not the job: an object store that is to hold
+        the checkpoints must take a file. Returns the configuration the job runs with."""
+        if self.checkpoints is not None and self.checkpoints.config.remote:
+            self.checkpoints.storage.check_writable()
+        return self.config
+
     def status_is_final(self) -> bool:
         return self.status in FINAL
 

@@ -19,14 +19,17 @@ def create_job(
     preflight: bool = False,
 ) -> Job:
     """A job of ``plan`` on the runtime its configuration names (nothing runs yet). With
-    ``preflight``, a Ray job checks now, in the caller's thread, that the cluster can run
-    it (Ray installed and reachable, enough CPUs, a checkpoint folder every node shares):
-    the statement that submits it fails with the reason instead of a job that fails."""
+    ``preflight``, the job checks now, in the caller's thread, what it can before it
+    starts (an object store for its checkpoints takes a file; on Ray, the cluster is
+    reachable, has enough CPUs, and every node reaches the checkpoint folder): the
+    statement that submits it fails with the reason instead of a job that fails."""
+    job: Job
     if EXECUTION_TARGET.get({**plan.config, **(config or {})}) == "ray":
         from runtime.ray.job import RayJob
 
         job = RayJob(plan, job_id, config)
-        if preflight:
-            job.preflight()
-        return job
-    return Job(plan, job_id, config)
+    else:
+        job = Job(plan, job_id, config)
+    if preflight:
+        job.preflight()
+    return job

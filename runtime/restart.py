@@ -18,7 +18,6 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from catalog.config import (
     CHECKPOINT_RESUME,
@@ -30,7 +29,7 @@ from catalog.config import (
 )
 from catalog.errors import SqlStreamError
 from runtime.checkpoint.coordinator import CheckpointConfig
-from runtime.checkpoint.storage import CheckpointStorage, write_atomically
+from runtime.checkpoint.storage import CheckpointStorage
 from runtime.job import Job, JobStatus
 from runtime.launch import create_job
 
@@ -69,25 +68,26 @@ def restartable(error: BaseException) -> bool:
 OWNER_FILE = "_owner"
 
 
-def _owner_path(job: Job) -> Path:
-    storage = CheckpointStorage(CheckpointConfig.from_config(job.config).directory, job.plan.name)
-    return storage.job_dir / OWNER_FILE
+def _owner_file(job: Job) -> tuple[CheckpointStorage, str]:
+    storage = CheckpointConfig.from_config(job.config).storage(job.plan.name)
+    return storage, storage.store.join(storage.job_dir, OWNER_FILE)
 
 
 def claim(job: Job) -> str:
     """Record that this instance runs the job now; the newest claim wins."""
     token = uuid.uuid4().hex
-    path = _owner_path(job)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, token)
+    storage, path = _owner_file(job)
+    storage.store.makedirs(storage.job_dir)
+    storage.store.write_atomically(path, token)
     return token
 
 
 def still_owner(job: Job, token: str) -> bool:
     """False once another instance of the job (same name, same checkpoint folder) has
     started after this one: this one is then a zombie and must not come back."""
+    storage, path = _owner_file(job)
     try:
-        return _owner_path(job).read_text().strip() == token
+        return storage.store.read_text(path).strip() == token
     except OSError:
         return True
 
@@ -103,10 +103,9 @@ def restart_config(job: Job) -> dict[str, str]:
     of the job when there is one (it supersedes a savepoint the first attempt started
     from); otherwise start as the first attempt did."""
     config = dict(job.config)
-    storage = CheckpointStorage(CheckpointConfig.from_config(config).directory, job.plan.name)
-    latest = storage.latest()
+    latest = CheckpointConfig.from_config(config).storage(job.plan.name).latest()
     if latest is not None:
-        config[SAVEPOINT_PATH.name] = str(latest)
+        config[SAVEPOINT_PATH.name] = latest
     config[CHECKPOINT_RESUME.name] = "latest"
     return config
 

@@ -29,7 +29,6 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -267,7 +266,7 @@ class Task:
             await self._emit([barrier])
             return
         db = snap.db
-        folder = Path(barrier.location) if barrier.location else None
+        folder = barrier.location or None
         cursor = db.snapshot_cursor() if db is not None and db.tables and folder is not None else None
         sync_ms = (time.perf_counter() - start) * 1000
         await self._emit([barrier])  # downstream goes on while the state is written
@@ -276,7 +275,10 @@ class Task:
             ck.ack(n, Ack(ck.node_id, ck.subtask, "operator", state, sync_ms, 0.0, alignment_ms))
             return
         tables = list(db.tables)
-        path = folder / f"op-{ck.node_id}-{ck.subtask}.duckdb"
+        store = ck.store
+        name = f"op-{ck.node_id}-{ck.subtask}.duckdb"
+        location = store.join(folder, name)
+        path = store.staging(location)  # the file itself, or a local file to upload
         executor = op.ctx.executor
         loop = asyncio.get_running_loop()
         copy_start = time.perf_counter()
@@ -294,10 +296,12 @@ class Task:
         async def finish() -> None:
             try:
                 size = await asyncio.wrap_future(cf, loop=loop)
+                if store.remote:  # the upload, off the worker that runs the operator
+                    await asyncio.to_thread(store.publish, path, location)
             except Exception as e:
                 ck.decline(n, f"{self.where}: writing its state failed: {type(e).__name__}: {e}")
                 return
-            state = {"file": path.name, "tables": tables, "state": small}
+            state = {"file": name, "tables": tables, "state": small}
             async_ms = (time.perf_counter() - copy_start) * 1000
             ck.ack(n, Ack(ck.node_id, ck.subtask, "operator", state, sync_ms, async_ms, alignment_ms, size))
 

@@ -27,6 +27,7 @@ from catalog.config import (
     RUNTIME_MODE,
 )
 from catalog.errors import CatalogError, SqlStreamError
+from catalog.table import redact
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
 from planner.functions import FUNCTIONS
@@ -118,7 +119,7 @@ class Session:
             return Result.ok(f"Table '{s.name}' renamed to '{s.new_name}'.")
         if isinstance(s, st.Set):
             if s.key is None:
-                rows = sorted(self.config.effective().items())
+                rows = sorted(redact(self.config.effective()).items())  # no s3.secret-key
                 return Result.table(["key", "value"], [(k, v) for k, v in rows])
             previous = self.config.explicit().get(s.key)
             warning = self.config.set(s.key, s.value or "")

@@ -32,7 +32,6 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from catalog.config import CHECKPOINT_RESUME, IGNORE_UNCLAIMED_STATE, SAVEPOINT_PATH
@@ -64,7 +63,8 @@ from runtime.checkpoint.messages import (
     ToSubtask,
     TriggerBarrier,
 )
-from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, CheckpointStorage, load
+from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, load_from
+from runtime.checkpoint.store import Store, is_object_store, local_path, open_store
 from runtime.faults import crash_point
 
 log = logging.getLogger(__name__)
@@ -133,9 +133,10 @@ class Restored:
     positions: list[dict[str, Any]] = field(default_factory=list)  # sources
     rescaled: bool = False
     states: list[Any] = field(default_factory=list)  # operators: small state per old subtask
-    files: list[Path] = field(default_factory=list)  # operators: state files to load
+    files: list[str] = field(default_factory=list)  # operators: state files to load
     key_filter: str | None = None
     handles: list[tuple[int, Any]] = field(default_factory=list)  # sinks: to commit
+    store: Store | None = field(default=None, repr=False)  # where ``files`` are (None: local)
 
 
 class CoordinatorLink(Protocol):
@@ -160,6 +161,11 @@ class SubtaskCheckpoints:
         self.mailbox: deque[ToSubtask] = deque()
         self.wake = asyncio.Event()
         self._gate: InputGate | None = None
+
+    @property
+    def store(self) -> Store:
+        """Where this subtask writes its state files (the checkpoint folder's store)."""
+        return self.control.config.store
 
     def attach(self, gate: InputGate | None) -> None:
         """The subtask's input gate, interrupted when a message arrives (a subtask waiting
@@ -200,7 +206,7 @@ class CheckpointControl:
         self.plan = plan
         self.config = CheckpointConfig.from_config(config)
         self.raw_config = config
-        self.storage = CheckpointStorage(self.config.directory, plan.name)
+        self.storage = self.config.storage(plan.name)
         self.fingerprint = plan_fingerprint(plan)
         self.node_prints = {str(n.id): node_fingerprint(n) for n in plan.nodes}
         self.parallelism = parallelism
@@ -215,7 +221,7 @@ class CheckpointControl:
             key for key in self.subtasks if isinstance(plan.node(key[0]).spec, SinkSpec)
         }
         self.restored_from: CheckpointMetadata | None = None
-        self.restored_path: Path | None = None
+        self.restored_path: str | None = None
         self.released = asyncio.Event()
         self._periodic: asyncio.Task[None] | None = None  # the periodic trigger, while it runs
         self._serving: asyncio.Task[None] = None  # type: ignore[assignment]  # set by run
@@ -240,11 +246,11 @@ class CheckpointControl:
         self.inbox.put_nowait(message)
 
     # ---- restore ---------------------------------------------------------------------
-    def resolve(self) -> Path | None:
+    def resolve(self) -> str | None:
         """The checkpoint to restore from, if any."""
         explicit = SAVEPOINT_PATH.get(self.raw_config)
         if explicit:
-            return Path(explicit)
+            return local_path(explicit)
         if CHECKPOINT_RESUME.get(self.raw_config) == "latest":
             return self.storage.latest()
         return None
@@ -252,16 +258,20 @@ class CheckpointControl:
     def prepare_restore(self) -> None:
         """Decide what every subtask restores. A sink always gets a ``Restored``: a fresh
         start still aborts the transactions a crashed run of the job left open."""
+        if self.config.remote:
+            self.storage.check_writable()
         self.storage.clear_finished()  # a new run of the job starts
         self._restore_from(self.resolve())
         for key in self.committers:
             if self.subtasks[key].restored is None:
                 self.subtasks[key].restored = Restored(0)
 
-    def _restore_from(self, path: Path | None) -> None:
+    def _restore_from(self, path: str | None) -> None:
         if path is None:
             return
-        meta, folder = load(path)
+        same_kind = is_object_store(path) == self.config.remote
+        store = self.storage.store if same_kind else open_store(path, self.raw_config)
+        meta, folder = load_from(store, path)
         allow = IGNORE_UNCLAIMED_STATE.get(self.raw_config)
         if meta.plan_fingerprint != self.fingerprint and not allow:
             raise CheckpointError(
@@ -280,7 +290,7 @@ class CheckpointControl:
             node = self.plan.node(node_id)
             old_p = int(meta.parallelism.get(key, self.parallelism[node_id]))
             new_p = self.parallelism[node_id]
-            r = Restored(meta.checkpoint_id, rescaled=old_p != new_p)
+            r = Restored(meta.checkpoint_id, rescaled=old_p != new_p, store=store)
             if isinstance(node.spec, SourceSpec):
                 positions = meta.sources.get(key, {})
                 if old_p == new_p:
@@ -301,13 +311,13 @@ class CheckpointControl:
                     mine = [entries[str(i)] for i in range(old_p) if str(i) in entries]
                     r.key_filter = key_filter(node, new_p, j)
                 r.states = [e.get("state") for e in mine]
-                r.files = [folder / e["file"] for e in mine if e.get("file")]
+                r.files = [store.join(folder, e["file"]) for e in mine if e.get("file")]
             sub.restored = r
 
     # ---- protocol --------------------------------------------------------------------
-    async def _inject(self, checkpoint_id: int, savepoint: bool, folder: Path) -> None:
+    async def _inject(self, checkpoint_id: int, savepoint: bool, folder: str) -> None:
         for s in self.sources:
-            s.post(TriggerBarrier(checkpoint_id, savepoint, str(folder)))
+            s.post(TriggerBarrier(checkpoint_id, savepoint, folder))
 
     async def _notify_complete(self, checkpoint_id: int, metadata: CheckpointMetadata) -> None:
         """Checkpoint n's metadata is written: tell every subtask, and wait until every
@@ -423,7 +433,7 @@ class CheckpointControl:
     def summary(self) -> dict[str, Any]:
         out = self.coordinator.summary()
         out["history"] = [h.__dict__.copy() for h in self.coordinator.history[-20:]]
-        out["restored_from"] = str(self.restored_path) if self.restored_path else None
+        out["restored_from"] = self.restored_path
         out["mode"] = "EXACTLY_ONCE" if self.config.exactly_once else "AT_LEAST_ONCE"
         out["interval_ms"] = self.config.interval_ms
         return out

@@ -22,7 +22,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
 from catalog.config import (
@@ -35,8 +35,10 @@ from catalog.config import (
     CHECKPOINTS_DIR,
     CHECKPOINTS_RETAINED,
 )
+from catalog.errors import SqlStreamError
 from runtime.checkpoint.messages import Ack
 from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, CheckpointStorage
+from runtime.checkpoint.store import Store, is_object_store, local_path, open_store
 
 SubtaskId = tuple[int, int]  # (node id, subtask index)
 
@@ -51,9 +53,11 @@ class CheckpointConfig:
     tolerable_failed: int = 0
     num_retained: int = 1
     directory: str = "checkpoints"
+    store_options: tuple[tuple[str, str], ...] = ()  # the object store's s3.* keys
 
     @classmethod
     def from_config(cls, config: Mapping[str, str]) -> CheckpointConfig:
+        directory = CHECKPOINTS_DIR.get(config) or "checkpoints"
         return cls(
             interval_ms=CHECKPOINTING_INTERVAL.get(config) or None,
             exactly_once=CHECKPOINTING_MODE.get(config) == "EXACTLY_ONCE",
@@ -62,8 +66,23 @@ class CheckpointConfig:
             max_concurrent=max(1, CHECKPOINTING_MAX_CONCURRENT.get(config)),
             tolerable_failed=CHECKPOINTING_TOLERABLE_FAILED.get(config),
             num_retained=max(1, CHECKPOINTS_RETAINED.get(config)),
-            directory=CHECKPOINTS_DIR.get(config) or "checkpoints",
+            directory=local_path(directory),
+            store_options=tuple(sorted((k, v) for k, v in config.items() if k.startswith("s3."))),
         )
+
+    @cached_property
+    def store(self) -> Store:
+        """The folder or object store of ``directory`` (one client per config)."""
+        return open_store(self.directory, dict(self.store_options))
+
+    def storage(self, job_name: str) -> CheckpointStorage:
+        """The checkpoint folders of the job named ``job_name`` (``pipeline.name``)."""
+        return CheckpointStorage(self.directory, job_name, self.store)
+
+    @property
+    def remote(self) -> bool:
+        """True when checkpoints go to an object store, not a folder."""
+        return is_object_store(self.directory)
 
 
 @dataclass
@@ -85,14 +104,14 @@ class CheckpointStats:
 class _Pending:
     checkpoint_id: int
     savepoint: bool
-    folder: Path
+    folder: str
     started: float
     expected: set[SubtaskId]
     acks: dict[SubtaskId, Ack] = field(default_factory=dict)
     done: asyncio.Future[CheckpointMetadata] | None = None
 
 
-Inject = Callable[[int, bool, Path], Awaitable[None]]
+Inject = Callable[[int, bool, str], Awaitable[None]]
 # Tells the subtasks that a checkpoint is complete; returns once its sinks have committed.
 Commit = Callable[[int, CheckpointMetadata], Awaitable[None]]
 
@@ -213,12 +232,12 @@ class CheckpointCoordinator:
             async_ms=max((a.async_ms for a in pending.acks.values()), default=0.0),
             alignment_ms=max((a.alignment_ms for a in pending.acks.values()), default=0.0),
             bytes=sum(a.bytes for a in pending.acks.values()),
-            path=str(pending.folder),
+            path=pending.folder,
         )
         metadata.stats = stats.__dict__.copy()
         try:
             self.storage.complete(pending.folder, metadata)
-        except OSError as e:
+        except (OSError, SqlStreamError) as e:
             self._record_failure(pending, f"cannot write checkpoint metadata: {e}")
             return
         self.history.append(stats)

@@ -1,4 +1,5 @@
-"""Checkpoint files on disk: one folder per checkpoint, its metadata written last.
+"""Checkpoint files: one folder per checkpoint, its metadata written last, in a folder or
+an object store (``runtime/checkpoint/store.py``).
 
 Layout under ``state.checkpoints.dir``::
 
@@ -6,25 +7,25 @@ Layout under ``state.checkpoints.dir``::
     <dir>/<job>/chk-<n>/_metadata                      written atomically once all acked
     <dir>/<job>/savepoint-<n>-<stamp>/...               savepoints: same shape, never retained away
 
-A checkpoint is complete exactly when its ``_metadata`` exists: the file is written to a
-temporary name, fsynced, renamed, and the folder fsynced, so a crash leaves either no
+A checkpoint is complete exactly when its ``_metadata`` exists: in a folder the file is
+written to a temporary name, fsynced, renamed, and the folder fsynced; in an object store
+it is one PUT, written after every state file was uploaded. Either way a crash leaves no
 metadata or a whole one. Recovery uses the newest complete checkpoint; folders without
 metadata are garbage from a crash or an aborted checkpoint and are deleted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from catalog.errors import SqlStreamError
+from runtime.checkpoint.store import LocalStore, Store
 
 METADATA = "_metadata"
 FINISHED = "_finished"  # written when the job FINISHED and its checkpoints were deleted
@@ -69,44 +70,35 @@ class CheckpointMetadata:
         return cls(**data)
 
 
-def fsync_dir(path: Path | str) -> None:
-    """Make a directory's entries (a rename into it) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` so that a reader sees the old file, or the whole new one."""
-    tmp = path.with_name(path.name + ".inprogress")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
 class CheckpointStorage:
-    """The checkpoint folders of one job."""
+    """The checkpoint folders of one job, in a folder or an object store (``store.py``):
+    every location is a string of the store's kind."""
 
-    def __init__(self, root: str | Path, job_name: str) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | Path, job_name: str, store: Store | None = None) -> None:
+        self.root = str(root)
+        self.store = store if store is not None else LocalStore()
         self.job_name = job_name
-        self.job_dir = self.root / _safe(job_name)
+        self.job_dir = self.store.join(self.root, _safe(job_name))
 
-    def checkpoint_dir(self, checkpoint_id: int, savepoint: bool = False) -> Path:
+    def check_writable(self) -> None:
+        """Write and delete a probe file in the job's folder, so that an object store that
+        cannot be used (endpoint, credentials, bucket) fails the job before it starts,
+        not at its first checkpoint."""
+        probe = self.store.join(self.job_dir, f".probe-{uuid.uuid4().hex[:12]}")
+        self.store.makedirs(self.job_dir)
+        self.store.write_atomically(probe, "")
+        self.store.delete(probe)
+
+    def checkpoint_dir(self, checkpoint_id: int, savepoint: bool = False) -> str:
         if savepoint:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            return self.job_dir / f"savepoint-{checkpoint_id}-{stamp}"
-        return self.job_dir / f"chk-{checkpoint_id}"
+            return self.store.join(self.job_dir, f"savepoint-{checkpoint_id}-{stamp}")
+        return self.store.join(self.job_dir, f"chk-{checkpoint_id}")
 
-    def prepare(self, checkpoint_id: int, savepoint: bool = False) -> Path:
+    def prepare(self, checkpoint_id: int, savepoint: bool = False) -> str:
         path = self.checkpoint_dir(checkpoint_id, savepoint)
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            self.store.makedirs(path)
         except OSError as e:
             raise CheckpointError(
                 f"cannot create checkpoint folder {path}: {e.strerror}",
@@ -114,60 +106,59 @@ class CheckpointStorage:
             ) from None
         return path
 
-    @staticmethod
-    def state_file(folder: Path, node_id: int, subtask: int) -> Path:
-        return folder / f"op-{node_id}-{subtask}.duckdb"
+    def state_file(self, folder: str, node_id: int, subtask: int) -> str:
+        return self.store.join(folder, f"op-{node_id}-{subtask}.duckdb")
 
-    def complete(self, folder: Path, metadata: CheckpointMetadata) -> None:
+    def complete(self, folder: str, metadata: CheckpointMetadata) -> None:
         """Make the checkpoint in ``folder`` complete: its metadata, atomically, last."""
-        write_atomically(folder / METADATA, metadata.to_json())
+        self.store.write_atomically(self.store.join(folder, METADATA), metadata.to_json())
 
-    def completed(self) -> list[tuple[int, Path]]:
+    def completed(self) -> list[tuple[int, str]]:
         """Complete checkpoints (not savepoints), oldest first."""
-        if not self.job_dir.is_dir():
-            return []
         found = []
-        for child in self.job_dir.iterdir():
-            m = _CHK.match(child.name)
-            if m and (child / METADATA).is_file():
-                found.append((int(m.group(1)), child))
+        for name in self.store.children(self.job_dir):
+            m = _CHK.match(name)
+            folder = self.store.join(self.job_dir, name)
+            if m and self.store.is_file(self.store.join(folder, METADATA)):
+                found.append((int(m.group(1)), folder))
         return sorted(found)
 
-    def latest(self) -> Path | None:
+    def latest(self) -> str | None:
         done = self.completed()
         return done[-1][1] if done else None
 
     def next_id(self) -> int:
         """Checkpoint ids keep counting up across restarts, so folders never collide."""
         highest = 0
-        if self.job_dir.is_dir():
-            for child in self.job_dir.iterdir():
-                m = _CHK.match(child.name) or re.match(r"^savepoint-(\d+)-", child.name)
-                if m:
-                    highest = max(highest, int(m.group(1)))
+        for name in self.store.children(self.job_dir):
+            m = _CHK.match(name) or re.match(r"^savepoint-(\d+)-", name)
+            if m:
+                highest = max(highest, int(m.group(1)))
         return highest + 1
 
-    def discard(self, folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
+    def discard(self, folder: str) -> None:
+        self.store.delete_tree(folder)
 
     def discard_checkpoints(self) -> None:
         """Delete every checkpoint folder (complete or not) but keep savepoints: what a
         FINISHED job leaves behind (Flink discards a finished job's checkpoints). A
         ``_finished`` marker says so (until the next run of the job starts), so that a
         process killed while exiting is known to have finished its job."""
-        if not self.job_dir.is_dir():
+        names = self.store.children(self.job_dir)
+        if not names:
             return
-        for child in self.job_dir.iterdir():
-            if _CHK.match(child.name):
-                self.discard(child)
-        write_atomically(self.job_dir / FINISHED, json.dumps({"finished_ms": int(time.time() * 1000)}))
+        for name in names:
+            if _CHK.match(name):
+                self.discard(self.store.join(self.job_dir, name))
+        self.store.write_atomically(
+            self.finished_marker(), json.dumps({"finished_ms": int(time.time() * 1000)})
+        )
 
-    def finished_marker(self) -> Path:
-        return self.job_dir / FINISHED
+    def finished_marker(self) -> str:
+        return self.store.join(self.job_dir, FINISHED)
 
     def clear_finished(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.job_dir / FINISHED).unlink()
+        self.store.delete(self.finished_marker())
 
     def retain(self, keep: int) -> None:
         """Keep the newest ``keep`` complete checkpoints; delete older ones and every
@@ -178,24 +169,33 @@ class CheckpointStorage:
         newest = done[-1][0]
         for _, folder in done[: max(len(done) - keep, 0)]:
             self.discard(folder)
-        for child in self.job_dir.iterdir():
-            m = _CHK.match(child.name)
-            if m and int(m.group(1)) < newest and not (child / METADATA).is_file():
-                self.discard(child)
+        for name in self.store.children(self.job_dir):
+            m = _CHK.match(name)
+            folder = self.store.join(self.job_dir, name)
+            if m and int(m.group(1)) < newest and not self.store.is_file(self.store.join(folder, METADATA)):
+                self.discard(folder)
 
 
 def load(path: str | Path) -> tuple[CheckpointMetadata, Path]:
     """A checkpoint or savepoint given by its folder (or its ``_metadata`` file)."""
-    folder = Path(path)
-    if folder.name == METADATA:
-        folder = folder.parent
-    meta_path = folder / METADATA
-    if not meta_path.is_file():
+    meta, folder = load_from(LocalStore(), str(path))
+    return meta, Path(folder)
+
+
+def load_from(store: Store, location: str) -> tuple[CheckpointMetadata, str]:
+    """A checkpoint or savepoint in ``store`` given by its folder (or its ``_metadata``)."""
+    folder = location.rstrip("/")
+    if folder.rsplit("/", 1)[-1] == METADATA:
+        folder = folder.rsplit("/", 1)[0]
+    meta_path = store.join(folder, METADATA)
+    try:
+        text = store.read_text(meta_path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         raise CheckpointError(
             f"{folder} is not a complete checkpoint or savepoint (no {METADATA} file)",
             hint="pass the chk-<n> or savepoint-... folder of a finished checkpoint",
-        )
-    return CheckpointMetadata.from_json(meta_path.read_text(), str(meta_path)), folder
+        ) from None
+    return CheckpointMetadata.from_json(text, meta_path), folder
 
 
 def _safe(name: str) -> str:

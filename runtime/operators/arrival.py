@@ -39,7 +39,7 @@ class ArrivalOrdered(Operator):
         if restored is None:
             return
         if restored.files:
-            await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+            await self.ctx.run(load_snapshot, self.state, restored)
         states = [s for s in restored.states if s]
         if states:  # several when rescaled: numbers after all of theirs, the most cautious watermark
             self.seq = max(int(s["seq"]) for s in states)

@@ -398,7 +398,7 @@ class GroupAggregateOp(Operator):
     async def _load(self, restored: Restored) -> None:
         if not restored.files:
             return
-        tables = await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+        tables = await self.ctx.run(load_snapshot, self.state, restored)
         self.has_table = "acc" in tables
         if self.has_table:
             rows = await self.ctx.run(self.state.scalar, "SELECT count(*) FROM acc")

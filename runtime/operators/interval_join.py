@@ -108,7 +108,7 @@ class IntervalJoinOp(Operator):
         if restored is None:
             return
         if restored.files:
-            await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+            await self.ctx.run(load_snapshot, self.state, restored)
             self.rows = [int(self.state.scalar(f"SELECT count(*) FROM {s.table}")) for s in self.sides]
             self._report()
         states = [s for s in restored.states if s]

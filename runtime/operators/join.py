@@ -104,7 +104,7 @@ class JoinOp(Operator):
     async def open(self) -> None:
         await self.ctx.run(self._prepare)
         if self.restored is not None and self.restored.files:
-            await self.ctx.run(load_snapshot, self.state, self.restored.files, self.restored.key_filter)
+            await self.ctx.run(load_snapshot, self.state, self.restored)
             self.rows = [
                 int(self.state.scalar(f"SELECT coalesce(sum(__cnt), 0) FROM {s.table}")) for s in self.sides
             ]

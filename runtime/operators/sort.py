@@ -202,7 +202,7 @@ class SortOp(Operator):
         for table in list(self.state.tables):  # the snapshot's tables replace the empty ones
             self.state.execute(f"DROP TABLE {table}")
         self.state.tables.clear()
-        load_snapshot(self.state, restored.files, restored.key_filter)
+        load_snapshot(self.state, restored)
         self._measure()
 
     async def close(self) -> None:

@@ -351,7 +351,7 @@ class WindowAggregateOp(Operator):
 
     async def _load(self, restored: Restored) -> None:
         if restored.files:
-            tables = await self.ctx.run(load_snapshot, self.state, restored.files, restored.key_filter)
+            tables = await self.ctx.run(load_snapshot, self.state, restored)
             self.has_table = "windows" in tables
             if self.has_table:
                 self.metrics.state_rows = int(

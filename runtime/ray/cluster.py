@@ -10,17 +10,18 @@ slot hosts one subtask of each operator: a job of parallelism ``p`` needs ``p`` 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-import os
 import socket
 import uuid
-from pathlib import Path
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 from catalog.errors import SqlStreamError
 from planner.physical import PhysicalPlan
+from runtime.checkpoint.store import open_store
 from runtime.graph import parallelism
 
 DEFAULT_PORT = 6379
@@ -130,40 +131,46 @@ def check_cpus(ray: ModuleType, plan: PhysicalPlan) -> None:
         )
 
 
-def _probe_folder(folder: str, token: str) -> str | None:
-    """On one node: None when it sees the file the submitter wrote into ``folder`` and can
-    write its own there; otherwise why not."""
-    marker = Path(folder) / f".sqlstream-probe-{token}"
+def _probe_folder(folder: str, token: str, options: dict[str, str]) -> str | None:
+    """On one node: None when it sees the file the submitter wrote into ``folder`` (a
+    shared folder or an object store) and can write its own there; otherwise why not."""
     try:
-        if marker.read_text() != token:
+        store = open_store(folder, options)
+        marker = store.join(folder, f".sqlstream-probe-{token}")
+        if store.read_text(marker) != token:
             return "it sees another file under that name"
-    except OSError as e:
-        return f"it does not see the file the submitting machine wrote there ({e.strerror or e})"
-    mine = marker.with_name(f"{marker.name}-{uuid.uuid4().hex[:8]}")
+    except (OSError, SqlStreamError) as e:
+        why = e.message if isinstance(e, SqlStreamError) else (e.strerror or e)
+        return f"it does not see the file the submitting machine wrote there ({why})"
+    mine = f"{marker}-{uuid.uuid4().hex[:8]}"
     try:
-        mine.write_text(token)
-        mine.unlink()
-    except OSError as e:
-        return f"it cannot write there ({e.strerror or e})"
+        store.write_atomically(mine, token)
+        store.delete(mine)
+    except (OSError, SqlStreamError) as e:
+        why = e.message if isinstance(e, SqlStreamError) else (e.strerror or e)
+        return f"it cannot write there ({why})"
     return None
 
 
-def check_checkpoint_dir(ray: ModuleType, directory: str) -> None:
+def check_checkpoint_dir(ray: ModuleType, directory: str, config: Mapping[str, str]) -> None:
     """Every alive node must see the same checkpoint folder as this machine (a shared
-    mount): a subtask writes its state there and restores from it on whichever node it
-    lands after a failure."""
+    mount, or the same object store): a subtask writes its state there and restores from
+    it on whichever node it lands after a failure."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    folder = Path(directory)
+    options = {k: v for k, v in config.items() if k.startswith("s3.")}
     token = uuid.uuid4().hex
-    marker = folder / f".sqlstream-probe-{token}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        marker.write_text(token)
-    except OSError as e:
+        store = open_store(directory, options)
+        marker = store.join(directory, f".sqlstream-probe-{token}")
+        store.makedirs(directory)
+        store.write_atomically(marker, token)
+    except (OSError, SqlStreamError) as e:
+        why = e.message if isinstance(e, SqlStreamError) else (e.strerror or e)
         raise RayError(
-            f"cannot write the checkpoint folder 'state.checkpoints.dir' = '{directory}': {e.strerror or e}",
-            hint="point it at a folder every Ray node and this machine share",
+            f"cannot write the checkpoint folder 'state.checkpoints.dir' = '{directory}': {why}",
+            hint="point it at a folder every Ray node and this machine share, or at an object "
+            "store (s3://bucket/path) they all reach",
         ) from None
     try:
         probe = ray.remote(num_cpus=0, max_retries=0)(_probe_folder)
@@ -173,7 +180,7 @@ def check_checkpoint_dir(ray: ModuleType, directory: str) -> None:
                 n,
                 probe.options(
                     scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
-                ).remote(str(folder), token),
+                ).remote(directory, token, options),
             )
             for n in nodes
         ]
@@ -189,8 +196,8 @@ def check_checkpoint_dir(ray: ModuleType, directory: str) -> None:
                     f"Ray node {node.get('NodeManagerAddress', '?')} ({node['NodeID'][:12]}) cannot use "
                     f"the checkpoint folder 'state.checkpoints.dir' = '{directory}': {why}",
                     hint="every Ray node must reach the same folder (a shared mount such as NFS) at "
-                    "the same path",
+                    "the same path, or the same object store (s3://...) with the same 's3.*' settings",
                 )
     finally:
-        if marker.exists():
-            os.unlink(marker)
+        with contextlib.suppress(OSError, SqlStreamError):
+            store.delete(marker)

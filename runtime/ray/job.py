@@ -30,6 +30,9 @@ from catalog.config import CHECKPOINTS_DIR, RAY_ADDRESS
 from catalog.errors import SqlStreamError
 from planner.physical import CollectSpec, PhysicalPlan
 from runtime.channels import InputGate
+from runtime.checkpoint.coordinator import CheckpointConfig
+from runtime.checkpoint.store import is_object_store
+from runtime.faults import forwarded_env
 from runtime.graph import parallelism
 from runtime.job import RESULT_QUEUE_SIZE, Job, JobFailedError, JobStatus
 from runtime.metrics import NodeInfo, OperatorMetrics
@@ -102,15 +105,17 @@ class RayJob(Job):
 
     def preflight(self) -> dict[str, str]:
         """Connect to Ray and refuse what cannot run (``cluster.py``), before any actor
-        exists; returns the configuration the actors get (the checkpoint folder made
+        exists; returns the configuration the actors get (a checkpoint folder made
         absolute: a worker's current folder is not this process's). Blocking."""
         ray = connect(RAY_ADDRESS.get(self.config))
         check_cpus(ray, self.plan)
         config = dict(self.config)
         if self.checkpointing:
-            directory = os.path.abspath(CHECKPOINTS_DIR.get(config) or "checkpoints")
+            directory = CheckpointConfig.from_config(config).directory
+            if not is_object_store(directory):
+                directory = os.path.abspath(directory)
             config[CHECKPOINTS_DIR.name] = directory
-            check_checkpoint_dir(ray, directory)
+            check_checkpoint_dir(ray, directory, config)
         self._checked = config
         return config
 
@@ -126,13 +131,18 @@ class RayJob(Job):
                 m.gate = _RemoteFill()
                 self._mirrors[(node.id, j)] = m
         restored: dict[SubtaskKey, Any] = {}
+        # the crash tests' fault settings reach the actors' processes (none otherwise)
+        env = forwarded_env()
+        extra: dict[str, Any] = {"runtime_env": {"env_vars": env}} if env else {}
         if self.checkpointing:
             coordinator: Any = ray.remote(CoordinatorActor)
-            self._coordinator = coordinator.options(num_cpus=0, max_restarts=0).remote(plan, config, width)
+            self._coordinator = coordinator.options(num_cpus=0, max_restarts=0, **extra).remote(
+                plan, config, width
+            )
             restored = await self._coordinator.prepare_restore.remote()
         actor_class: Any = ray.remote(SubtaskActor)
         actor_class = actor_class.options(
-            num_cpus=cpu_share(plan), max_restarts=0, scheduling_strategy="SPREAD"
+            num_cpus=cpu_share(plan), max_restarts=0, scheduling_strategy="SPREAD", **extra
         )
         for node in plan.nodes:
             for j in range(width[node.id]):

@@ -13,12 +13,16 @@ from __future__ import annotations
 import itertools
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from runtime.batches import q
+from runtime.checkpoint.store import LocalStore
+
+if TYPE_CHECKING:
+    from runtime.checkpoint.control import Restored
 
 
 class DuckDBState:
@@ -89,13 +93,15 @@ def write_snapshot(cursor: duckdb.DuckDBPyConnection, tables: list[str], path: P
     return path.stat().st_size
 
 
-def load_snapshot(state: DuckDBState, files: list[Path], key_filter: str | None) -> list[str]:
-    """Copy the tables of snapshot ``files`` into ``state`` (rows of several files are
-    appended), keeping only rows where ``key_filter`` (SQL over the table's columns) holds.
-    Returns the tables now in ``state``."""
-    where = f" WHERE {key_filter}" if key_filter else ""
-    for path in files:
-        with _ATTACH_LOCK:  # one attach of a file at a time in this process
+def load_snapshot(state: DuckDBState, restored: Restored) -> list[str]:
+    """Copy the tables of the restored snapshot files into ``state`` (rows of several files
+    are appended), keeping only rows where the restore's key filter (SQL over the table's
+    columns) holds. Files in an object store are downloaded first. Returns the tables now
+    in ``state``."""
+    where = f" WHERE {restored.key_filter}" if restored.key_filter else ""
+    store = restored.store or LocalStore()
+    for location in restored.files:
+        with store.reading(location) as path, _ATTACH_LOCK:  # one attach at a time here
             state.con.execute(f"ATTACH '{_sql_str(str(path))}' AS __ck (READ_ONLY)")
             try:
                 names = [

@@ -29,6 +29,7 @@ import duckdb
 from catalog.errors import SqlStreamError
 from planner.physical import CalcSpec, GroupAggregateSpec, Node, PhysicalPlan, WindowAggregateSpec
 from runtime.checkpoint.storage import METADATA, CheckpointError, CheckpointMetadata, CheckpointStorage, load
+from runtime.checkpoint.store import is_object_store
 
 _SAVEPOINT = re.compile(r"^savepoint-(\d+)-")
 _CHK = re.compile(r"^chk-(\d+)$")
@@ -50,10 +51,16 @@ class OperatorState:
 def newest(directory: str | Path, job_name: str) -> Path:
     """The newest complete checkpoint or savepoint of the job named ``job_name``
     (``pipeline.name``) under ``directory`` (``state.checkpoints.dir``)."""
+    if is_object_store(str(directory)):
+        raise CheckpointError(
+            f"reading the state of checkpoints in an object store ({directory}) is not supported",
+            hint="copy the checkpoint's folder to this machine and pass that folder",
+        )
     storage = CheckpointStorage(directory, job_name)
+    job_dir = Path(storage.job_dir)
     found: list[tuple[int, Path]] = []
-    if storage.job_dir.is_dir():
-        for child in storage.job_dir.iterdir():
+    if job_dir.is_dir():
+        for child in job_dir.iterdir():
             m = _CHK.match(child.name) or _SAVEPOINT.match(child.name)
             if m and (child / METADATA).is_file():
                 found.append((int(m.group(1)), child))

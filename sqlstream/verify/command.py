@@ -231,7 +231,8 @@ class Verifier:
             marker = CheckpointStorage(self.workdir / "chaos" / "checkpoints", f"verify-{self.run_id}-chaos")
             report = kill_until_done(
                 scripts["chaos"], self.kills, self.seed, max_kill_delay=max(0.3, took * 0.9), timeout=3600,
-                finished=lambda: marker.finished_marker().exists(), progress=self.say, points=self.points,
+                finished=lambda: marker.store.is_file(marker.finished_marker()), progress=self.say,
+                points=self.points,
                 chances=VERIFY_CHANCES, restarts=self.restarts,
             )  # fmt: skip
             restarted = f" and {report.restarts} service restarts" if self.restarts else ""

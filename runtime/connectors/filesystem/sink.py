@@ -45,7 +45,7 @@ from catalog.connectors.filesystem import FileSystemConfig
 from catalog.errors import SqlStreamError
 from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
-from runtime.checkpoint.storage import fsync_dir
+from runtime.checkpoint.store import fsync_dir
 from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
 from runtime.connectors.filesystem.options import local_path
 from runtime.connectors.filesystem.partitions import PartitionCommitter, partition_rows, split_by_partition

@@ -97,7 +97,7 @@ def test_retention_keeps_the_newest_and_ids_continue_after_restart(tmp_path: Pat
         assert names == ["chk-3", "chk-4"]
         again, _, _ = make(tmp_path)
         assert again.next_id == 5
-        assert CheckpointStorage(tmp_path, "job").latest() == tmp_path / "job" / "chk-4"
+        assert CheckpointStorage(tmp_path, "job").latest() == str(tmp_path / "job" / "chk-4")
 
     asyncio.run(scenario())
 

@@ -20,7 +20,9 @@ import sqlstream
 from catalog.errors import SqlStreamError
 from planner.physical import Field, Node, PhysicalPlan, UnionSpec
 from runtime.channels import Channel, InputGate
+from runtime.checkpoint.control import Restored
 from runtime.checkpoint.messages import Ack
+from runtime.checkpoint.store import LocalStore
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Barrier, EndOfInput, Message
 from runtime.metrics import OperatorMetrics
@@ -42,6 +44,7 @@ class FakeCheckpoints:
         self.mailbox: collections.deque[object] = collections.deque()
         self.acks: list[tuple[int, Ack]] = []
         self.committed_ids: list[int] = []
+        self.store = LocalStore()
 
     def attach(self, gate: object) -> None:
         pass
@@ -199,7 +202,7 @@ def test_pinned_view_is_what_the_snapshot_file_holds(tmp_path: Path) -> None:
     st.execute("INSERT INTO t VALUES (-1)")
     write_snapshot(cursor, ["t"], tmp_path / "s.duckdb")
     restored = DuckDBState()
-    load_snapshot(restored, [tmp_path / "s.duckdb"], None)
+    load_snapshot(restored, Restored(1, files=[str(tmp_path / "s.duckdb")]))
     assert restored.scalar("SELECT count(*) FROM t") == 1000
     assert restored.scalar("SELECT min(k) FROM t") == 0
 

@@ -84,6 +84,10 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "checkpoint metadata {where} is not valid JSON: {e}": UNREACHABLE + "a file on disk",
     "checkpoint metadata {where} was written by another": UNREACHABLE + "a file on disk",
     "cannot create checkpoint folder {path}: {e.strerro": UNREACHABLE + "the file system",
+    "'state.checkpoints.dir' = '{location}': checkpoint": UNREACHABLE + "a configuration value",
+    "the checkpoint store at {location} failed: {text.s": UNREACHABLE + "the object store",
+    "'{S3_ACCESS_KEY.name}' and '{S3_SECRET_KEY.name}' ": UNREACHABLE + "a configuration value",
+    "reading the state of checkpoints in an object stor": UNREACHABLE + "no plan: `sqlstream state`",
     "{folder} is not a complete checkpoint or savepoint": UNREACHABLE + "a path the user names",
     "job {self.id} was already started": UNREACHABLE + "API misuse",
     # user functions: CREATE FUNCTION imports the module first, so a plan names only
