@@ -201,6 +201,7 @@ class FlinkParser(SparkParser):
             self.raise_error("MAP[...] takes keys and values in pairs: MAP[k1, v1, k2, v2, ...]")
         keys = exp.Array(expressions=items[0::2])
         built = self.expression(exp.VarMap(keys=keys, values=exp.Array(expressions=items[1::2])))
+        built.update_positions(this.this)  # errors point at MAP
         return super()._parse_bracket(built)
 
     def _parse_row_type(self) -> exp.DataType | None:

@@ -36,6 +36,7 @@ _STRING_FUNCS = (
     "OVERLAY", "JSON_VALUE", "JSON_QUERY", "JSON_STRING", "UUID", "TO_BASE64", "FROM_BASE64",
     "CHR", "HEX", "BIN", "SHA2", "TRANSLATE", "DECODE", "ARRAY_JOIN", "JSON_OBJECT",
     "REGEXP_SUBSTR", "ELT", "BTRIM", "PARSE_URL", "URL_ENCODE", "URL_DECODE",
+    "CONVERT_TZ",
 )  # fmt: skip
 _DOUBLE_FUNCS = (
     "SQRT", "LN", "LOG", "LOG10", "LOG2", "EXP", "POWER", "SIN", "COS", "TAN", "ASIN", "ACOS",
@@ -94,7 +95,7 @@ UNSUPPORTED = frozenset({
     # scalar functions of Flink's list that we cannot compute as Flink does yet
     "LOCALTIME",  # no oracle case recorded yet
     "JSON_ARRAY", "JSON_OBJECTAGG", "JSON_ARRAYAGG", "TO_TIMESTAMP_TZ",
-    "STR_TO_MAP", "IS_DECIMAL", "CONVERT_TZ",
+    "STR_TO_MAP", "IS_DECIMAL",
     "SUBSTRING_INDEX", "PRINTF", "TYPEOF", "LEVENSHTEIN",
     "UNHEX", "SHA224", "SHA384", "SHA512", "DATEDIFF", "DATE_ADD", "DATE_SUB",
     # aggregate functions

@@ -21,6 +21,7 @@ from planner.dateformat import date_format
 from planner.errors import UnsupportedError
 from planner.numeric import template, wrap_sql
 from planner.urls import REWRITES as _URL_REWRITES
+from planner.zones import REWRITES as _ZONE_REWRITES
 
 Rewrite = Callable[[exp.Expr], exp.Expr]
 
@@ -559,4 +560,5 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.JSONObject: _json_object,
     **_COLLECTION_REWRITES,
     **_URL_REWRITES,
+    **_ZONE_REWRITES,
 }

@@ -28,6 +28,7 @@ from planner.functions import (
     SCALARS,
     SQLGLOT_NAMES,
 )
+from planner.interval_literals import compound_interval
 from planner.udf import user_function
 
 Lookup = Callable[[str], DataType]
@@ -340,6 +341,9 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             )
         elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
             _check_needle(sub, lookup)
+        elif isinstance(sub, exp.Interval) and isinstance(sub.args.get("unit"), exp.IntervalSpan):
+            span = sub.args["unit"]
+            compound_interval(sub.this.name, span.this.name, span.expression.name)
         if (
             isinstance(sub, exp.Cast)
             and cast_target(sub).is_numeric
