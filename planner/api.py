@@ -141,10 +141,9 @@ def plan(
             physical = replace(physical, nodes=physical.nodes + late_rows_nodes(physical.nodes, table, cfg))
     except SqlStreamError as e:
         raise _located(e, statement) from None
-    if not catalog.functions():
-        return physical
-    physical = replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
-    errors_table = UDF_ERRORS_SINK.get(cfg)
+    if catalog.functions():
+        physical = replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
+    errors_table = UDF_ERRORS_SINK.get(cfg)  # also takes the rows a division by zero fails on
     if errors_table and not isinstance(statement, st.Query):
         try:
             table = _side_table(catalog, UDF_ERRORS_SINK.name, errors_table, UDF_ERRORS_FIELDS)

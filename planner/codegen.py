@@ -21,6 +21,7 @@ from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.interval_literals import compound_interval
 from planner.numeric import (
     BITS,
+    DIVISION_BY_ZERO,
     decimal_divide_sql,
     decimal_to_integral_sql,
     float_to_integral_sql,
@@ -118,7 +119,7 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     if isinstance(n, exp.Div | exp.IntDiv | exp.Mod) and (integral or result.name == "DECIMAL"):
         # Java's / and % by zero throw, and Flink's job fails: so does ours, naming the
         # expression (DuckDB's own message would show its rewritten SQL).
-        message = exp.Literal.string(f"division by zero in {typing.text}")
+        message = exp.Literal.string(f"{DIVISION_BY_ZERO}{typing.text}")
         a_type, b_type = typing.operands
         if isinstance(n, exp.Mod):
             value = (

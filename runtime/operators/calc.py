@@ -1,8 +1,9 @@
 """Projection and filter: one DuckDB query per batch (or zero-copy column selection).
 
-With ``table.exec.udf-errors.sink`` set, a batch on which a Python function raised is split
-in halves until the rows it raises on stand alone (only failing batches pay for this);
-those rows go to the udf-errors output, the others on as usual, in order.
+With ``table.exec.udf-errors.sink`` set, a batch on which a Python function raised (or a
+division by zero failed) is split in halves until the rows it fails on stand alone (only
+failing batches pay for this); those rows go to the udf-errors output, the others on as
+usual, in order. Unset, a division by zero fails the job naming the row, as Flink's does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import re
 import duckdb
 import pyarrow as pa
 
+from catalog.config import UDF_ERRORS_SINK
 from catalog.errors import SqlStreamError
+from planner.numeric import DIVISION_BY_ZERO as _DIVISION_BY_ZERO
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, UDF_ERRORS_OUTPUT, CalcSpec, SourceSpec
 from runtime import udf
 from runtime.batches import conform, output_schema, q, split_of, with_split
@@ -49,9 +52,9 @@ class CalcOp(Operator):
 
     def _run_keeping_errors(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         try:
-            return self._run(batch)
+            return conform(self._query(batch), self.schema)
         except duckdb.Error as e:
-            failure = udf.failure_in(e)
+            failure = udf.failure_in(e) or _division_failure(e)
             if failure is None:
                 raise
         # outside the handler: a retry's error must not chain (and quote) this one
@@ -95,7 +98,8 @@ class CalcOp(Operator):
         return SqlStreamError(
             f"{what}, at the row {json.dumps(row, default=str, ensure_ascii=False)} "
             f"(row {lo + 1} of a batch of {batch.num_rows} read from {sources})",
-            hint="guard the divisor, e.g. CASE WHEN d <> 0 THEN n / d END, or NULLIF(d, 0)",
+            hint="guard the divisor, e.g. CASE WHEN d <> 0 THEN n / d END, or NULLIF(d, 0); "
+            f"or SET '{UDF_ERRORS_SINK.name}' to a table that keeps such rows",
         )
 
     def _sources(self) -> list[str]:
@@ -130,4 +134,11 @@ class CalcOp(Operator):
             self.con.close()
 
 
-_DIVISION_BY_ZERO = "division by zero in "  # codegen's error() for Java's / and % by zero
+def _division_failure(error: duckdb.Error) -> udf.FunctionFailedError | None:
+    """A division by zero, as the udf-errors output records a failure (function ``/``)."""
+    text = str(error)
+    if _DIVISION_BY_ZERO not in text:
+        return None
+    failure = udf.FunctionFailedError(text[text.index(_DIVISION_BY_ZERO) :].splitlines()[0])
+    failure.function = "/"
+    return failure
