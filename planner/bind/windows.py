@@ -81,8 +81,11 @@ class WindowBinder(ColumnBinder):
 
 
 def window_zone(time_field: BoundField, config: Mapping[str, str]) -> str:
-    """The zone whose wall time cuts windows over a TIMESTAMP_LTZ rowtime (see Window)."""
-    if time_field.time_attribute != "rowtime" or time_field.type.name != "TIMESTAMP_LTZ":
+    """The zone whose wall time cuts windows over a TIMESTAMP_LTZ rowtime or over processing
+    time (PROCTIME() is a TIMESTAMP_LTZ: a day window runs local midnight to midnight, as
+    Flink's); see Window."""
+    ltz_rowtime = time_field.time_attribute == "rowtime" and time_field.type.name == "TIMESTAMP_LTZ"
+    if not ltz_rowtime and time_field.time_attribute != "proctime":
         return ""
     return LOCAL_TIME_ZONE.get(config) or "UTC"
 
