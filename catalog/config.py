@@ -286,8 +286,9 @@ LATE_ROWS_SINK = StringKey(
 UDF_ERRORS_SINK = StringKey(
     "table.exec.udf-errors.sink",
     None,
-    "a table that keeps the rows a Python function raised on (columns operator, function, "
-    "input, error), instead of failing the job; unset: the job fails",
+    "a table that keeps the rows a Python function raised on, or a division by zero failed "
+    "on (columns operator, function, input, error), instead of failing the job; unset: "
+    "the job fails",
 )
 UDF_ERRORS_IGNORE = BoolKey(
     "table.exec.udf-errors.ignore",

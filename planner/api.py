@@ -149,27 +149,25 @@ def plan(
             physical = replace(physical, nodes=physical.nodes + late_rows_nodes(physical.nodes, table, cfg))
     except SqlStreamError as e:
         raise _located(e, statement) from None
-    if not catalog.functions():
-        if RUNTIME_MODE.get(cfg) == "batch" and BATCH_ONE_QUERY.get(cfg) and not late_table:
-            physical = batch_fusion.fuse(physical)
-        return physical
-    physical = replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
-    errors_table = UDF_ERRORS_SINK.get(cfg)
-    if errors_table and UDF_ERRORS_IGNORE.get(cfg):
-        raise PlanError(
-            f"'{UDF_ERRORS_SINK.name}' keeps the rows a Python function raised on, "
-            f"'{UDF_ERRORS_IGNORE.name}' drops them: set only one",
-            hint=f"RESET '{UDF_ERRORS_IGNORE.name}' to keep them in '{errors_table}'",
-        )
+    if catalog.functions():
+        physical = replace(physical, functions=used_functions(physical.to_json(indent=None), catalog))
+    errors_table = UDF_ERRORS_SINK.get(cfg)  # also takes the rows a division by zero fails on
     scalars = [f.name for f in physical.functions if f.kind != "aggregate"]
-    policy = UDF_ERRORS_SINK.name if errors_table and not isinstance(statement, st.Query) else None
-    if UDF_ERRORS_IGNORE.get(cfg):
-        policy = UDF_ERRORS_IGNORE.name
-    if policy is not None:
-        try:
-            check_covered(physical.nodes, scalars, policy)
-        except SqlStreamError as e:
-            raise _located(e, statement) from None
+    if physical.functions:
+        if errors_table and UDF_ERRORS_IGNORE.get(cfg):
+            raise PlanError(
+                f"'{UDF_ERRORS_SINK.name}' keeps the rows a Python function raised on, "
+                f"'{UDF_ERRORS_IGNORE.name}' drops them: set only one",
+                hint=f"RESET '{UDF_ERRORS_IGNORE.name}' to keep them in '{errors_table}'",
+            )
+        policy = UDF_ERRORS_SINK.name if errors_table and not isinstance(statement, st.Query) else None
+        if UDF_ERRORS_IGNORE.get(cfg):
+            policy = UDF_ERRORS_IGNORE.name
+        if policy is not None:
+            try:
+                check_covered(physical.nodes, scalars, policy)
+            except SqlStreamError as e:
+                raise _located(e, statement) from None
     if errors_table and not isinstance(statement, st.Query):
         try:
             table = _side_table(catalog, UDF_ERRORS_SINK.name, errors_table, UDF_ERRORS_FIELDS)
@@ -177,6 +175,10 @@ def plan(
         except SqlStreamError as e:
             raise _located(e, statement) from None
         physical = replace(physical, nodes=physical.nodes + extra)
+    side_sinks = late_table or (errors_table and not isinstance(statement, st.Query))
+    one_query = RUNTIME_MODE.get(cfg) == "batch" and BATCH_ONE_QUERY.get(cfg)
+    if one_query and not side_sinks and not physical.functions:
+        physical = batch_fusion.fuse(physical)
     return physical
 
 

@@ -18,8 +18,10 @@ from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import DateFormat
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
+from planner.interval_literals import compound_interval
 from planner.numeric import (
     BITS,
+    DIVISION_BY_ZERO,
     decimal_divide_sql,
     decimal_to_integral_sql,
     float_to_integral_sql,
@@ -28,6 +30,7 @@ from planner.numeric import (
     wrap_sql,
 )
 from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
+from planner.temporal_casts import text_to_temporal
 from planner.typecheck import Lookup, cast_target, function_name, infer
 from planner.udf import user_function
 
@@ -116,7 +119,7 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     if isinstance(n, exp.Div | exp.IntDiv | exp.Mod) and (integral or result.name == "DECIMAL"):
         # Java's / and % by zero throw, and Flink's job fails: so does ours, naming the
         # expression (DuckDB's own message would show its rewritten SQL).
-        message = exp.Literal.string(f"division by zero in {typing.text}")
+        message = exp.Literal.string(f"{DIVISION_BY_ZERO}{typing.text}")
         a_type, b_type = typing.operands
         if isinstance(n, exp.Mod):
             value = (
@@ -231,6 +234,11 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=local)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
+    if source.is_string and not (isinstance(x, exp.Literal) and x.is_string):  # a literal is checked
+        strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+        read = text_to_temporal(x, target, strict)
+        if read is not None:
+            return read
     if source.name in ("DOUBLE", "FLOAT") and target.is_string:
         return template(_JAVA_FLOAT_TEXT, x=x)
     if target.name == "FLOAT" and source.name == "DOUBLE":  # Java: out of range is infinite
@@ -349,6 +357,10 @@ def _rewrite(n: exp.Expr) -> exp.Expr:
         )
     if isinstance(n, exp.Anonymous):
         return _anonymous(n)
+    if isinstance(n, exp.Interval) and isinstance(n.args.get("unit"), exp.IntervalSpan):
+        span = n.args["unit"]  # DuckDB has no compound interval literal: one unit instead
+        unit, amount = compound_interval(n.this.name, span.this.name, span.expression.name)
+        return exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.var(unit))
     rewrite = REWRITES.get(type(n))
     if rewrite is not None:
         return rewrite(n)

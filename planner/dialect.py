@@ -91,6 +91,8 @@ class FlinkParser(SparkParser):
             else SparkParser.FUNCTIONS["TO_TIMESTAMP"](args, dialect)
         ),
         "DATE_FORMAT": lambda args: DateFormat(this=seq_get(args, 0), format=seq_get(args, 1)),
+        # ARRAY_SORT(a, ascending, nulls_first): sqlglot's node keeps two arguments of three
+        "ARRAY_SORT": lambda args: exp.Anonymous(this="ARRAY_SORT", expressions=args),
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),
@@ -180,6 +182,27 @@ class FlinkParser(SparkParser):
         if with_collation and isinstance(this, exp.DataType) and self._match_text_seq("NOT", "NULL"):
             this.set("nullable", False)
         return this
+
+    def _parse_bracket(self, this: exp.Expr | None = None) -> exp.Expr | None:
+        """``MAP[k1, v1, k2, v2]`` is Flink's map constructor (MAP is a reserved word there,
+        so a column named map is written `map`), not an index into a column."""
+        if not (
+            isinstance(this, exp.Column)
+            and not this.table
+            and not this.this.quoted
+            and this.name.upper() == "MAP"
+            and self._match(TokenType.L_BRACKET)
+        ):
+            return super()._parse_bracket(this)
+        items = self._parse_csv(self._parse_assignment)
+        if not self._match(TokenType.R_BRACKET):
+            self.raise_error("Expected ]")
+        if not items or len(items) % 2:
+            self.raise_error("MAP[...] takes keys and values in pairs: MAP[k1, v1, k2, v2, ...]")
+        keys = exp.Array(expressions=items[0::2])
+        built = self.expression(exp.VarMap(keys=keys, values=exp.Array(expressions=items[1::2])))
+        built.update_positions(this.this)  # errors point at MAP
+        return super()._parse_bracket(built)
 
     def _parse_row_type(self) -> exp.DataType | None:
         self._advance()  # ROW
@@ -273,6 +296,11 @@ class FlinkGenerator(SparkGenerator):
             "TIMESTAMPDIFF", e.args.get("unit"), e.expression, e.this
         ),
         exp.Struct: lambda self, e: self.func("ROW", *e.expressions),
+        exp.VarMap: lambda self, e: "MAP[" + ", ".join(
+            self.sql(x)
+            for pair in zip(e.args["keys"].expressions, e.args["values"].expressions)
+            for x in pair
+        ) + "]",
         exp.ComputedColumnConstraint: lambda self, e: f"AS {self.sql(e, 'this')}",
         exp.WatermarkColumnConstraint: lambda self, e: (
             f"WATERMARK FOR {self.sql(e, 'this')} AS {self.sql(e, 'expression')}"

@@ -18,6 +18,14 @@ COMMON = "COMMON"
 """Result rule: the common type of all arguments."""
 ELEMENT = "ELEMENT"
 """Result rule: the element type of the first argument, an array."""
+MAP_KEYS = "MAP_KEYS"
+"""Result rule: an array of the key type of the first argument, a map."""
+MAP_VALUES = "MAP_VALUES"
+"""Result rule: an array of the value type of the first argument, a map."""
+MAP_ENTRIES = "MAP_ENTRIES"
+"""Result rule: an array of ROW<key, value> of the first argument, a map."""
+MAP_FROM_ARRAYS = "MAP_FROM_ARRAYS"
+"""Result rule: a map from the element types of the two arguments, arrays."""
 
 _LTZ = DataType("TIMESTAMP_LTZ", 3, nullable=False)
 
@@ -27,7 +35,8 @@ _STRING_FUNCS = (
     "FROM_UNIXTIME", "INITCAP", "REVERSE", "REPEAT", "MD5", "SHA1", "SHA256", "LEFT", "RIGHT",
     "OVERLAY", "JSON_VALUE", "JSON_QUERY", "JSON_STRING", "UUID", "TO_BASE64", "FROM_BASE64",
     "CHR", "HEX", "BIN", "SHA2", "TRANSLATE", "DECODE", "ARRAY_JOIN", "JSON_OBJECT",
-    "REGEXP_SUBSTR", "ELT", "BTRIM",
+    "REGEXP_SUBSTR", "ELT", "BTRIM", "PARSE_URL", "URL_ENCODE", "URL_DECODE",
+    "CONVERT_TZ",
 )  # fmt: skip
 _DOUBLE_FUNCS = (
     "SQRT", "LN", "LOG", "LOG10", "LOG2", "EXP", "POWER", "SIN", "COS", "TAN", "ASIN", "ACOS",
@@ -42,6 +51,11 @@ _INT_FUNCS = ("CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "LOCATE", "INSTR", 
               "HASH_CODE", "TIMESTAMPDIFF", "REGEXP_COUNT", "REGEXP_INSTR", "CARDINALITY")  # fmt: skip
 _BOOLEAN_FUNCS = ("REGEXP", "IS_ALPHA", "IS_DIGIT", "JSON_EXISTS", "STARTSWITH", "ENDSWITH")
 _TIMESTAMP_FUNCS = ("TO_TIMESTAMP", "LOCALTIMESTAMP", "TIMESTAMPADD")
+# collection functions whose result has the type of their first argument
+_SAME_COLLECTION_FUNCS = (
+    "ARRAY_DISTINCT", "ARRAY_REMOVE", "ARRAY_REVERSE", "ARRAY_SLICE", "ARRAY_UNION", "ARRAY_CONCAT",
+    "ARRAY_SORT", "ARRAY_EXCEPT", "ARRAY_INTERSECT", "ARRAY_PREPEND", "ARRAY_APPEND", "MAP_UNION",
+)  # fmt: skip
 _LTZ_FUNCS = ("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
 
 SCALARS: dict[str, DataType | str] = {
@@ -61,6 +75,11 @@ SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(("GREATEST", "LEAST", "NULLIF", "COALESCE", "IF", "CASE"), COMMON),
     **dict.fromkeys(("CAST", "TRY_CAST"), ARG),  # typed by their target, see typecheck
     "ELEMENT": ELEMENT,
+    **dict.fromkeys(("ARRAY_MAX", "ARRAY_MIN"), ELEMENT),
+    "ARRAY_CONTAINS": BOOLEAN,
+    "ARRAY_POSITION": INT,
+    **dict.fromkeys(_SAME_COLLECTION_FUNCS, ARG),
+    **{rule: rule for rule in (MAP_KEYS, MAP_VALUES, MAP_ENTRIES, MAP_FROM_ARRAYS)},
 }
 """Scalar functions: Flink's name -> its result type (or :data:`ARG` / :data:`COMMON`)."""
 
@@ -76,9 +95,9 @@ UNSUPPORTED = frozenset({
     # scalar functions of Flink's list that we cannot compute as Flink does yet
     "LOCALTIME",  # no oracle case recorded yet
     "JSON_ARRAY", "JSON_OBJECTAGG", "JSON_ARRAYAGG", "TO_TIMESTAMP_TZ",
-    "PARSE_URL", "STR_TO_MAP", "IS_DECIMAL", "CONVERT_TZ", "URL_DECODE", "URL_ENCODE",
+    "STR_TO_MAP", "IS_DECIMAL",
     "SUBSTRING_INDEX", "PRINTF", "TYPEOF", "LEVENSHTEIN",
-    "UNHEX", "SHA224", "SHA384", "SHA512", "ARRAY_CONTAINS", "DATEDIFF", "DATE_ADD", "DATE_SUB",
+    "UNHEX", "SHA224", "SHA384", "SHA512", "DATEDIFF", "DATE_ADD", "DATE_SUB",
     # aggregate functions
     "LISTAGG",
     "FIRST_VALUE", "LAST_VALUE", "COLLECT", "ARRAY_AGG", "COUNT_IF", "BOOL_AND", "BOOL_OR",
@@ -101,6 +120,7 @@ SQLGLOT_NAMES = {
     "ARRAY_SIZE": "CARDINALITY", "TIME_STR_TO_TIME": "TO_TIMESTAMP", "UNIX_TO_TIME": "TO_TIMESTAMP_LTZ",
     "CURRENT_TIMESTAMP": "CURRENT_TIMESTAMP", "ROW_NUMBER": "ROW_NUMBER", "SHA2": "SHA2",
     "CURRENT_TIME": "CURRENT_TIME", "STRUCT_EXTRACT": "STRUCT_EXTRACT", "REGEXP_LIKE": "REGEXP",
+    "MAP": "MAP_FROM_ARRAYS",
 }  # fmt: skip
 """sqlglot's SQL name of a parsed function node -> Flink's name of the function."""
 

@@ -90,6 +90,11 @@ def decimal_divide_sql(a: str, a_type: DataType, b: str, b_type: DataType, resul
     return exact
 
 
+DIVISION_BY_ZERO = "division by zero in "
+"""How the error that a division (or ``%``) by zero raises starts (Java's ArithmeticException
+fails Flink's job): codegen writes it, the runtime and the udf-errors policy recognise it."""
+
+
 def template(sql: str, **parts: exp.Expr) -> exp.Expr:
     """A DuckDB SQL template whose ``{name}`` placeholders are replaced by expression trees."""
     marked = sql.format(**{k: f"__{k}__" for k in parts})

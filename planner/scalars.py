@@ -16,9 +16,12 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import INT, DataType
+from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
 from planner.errors import UnsupportedError
 from planner.numeric import template, wrap_sql
+from planner.urls import REWRITES as _URL_REWRITES
+from planner.zones import REWRITES as _ZONE_REWRITES
 
 Rewrite = Callable[[exp.Expr], exp.Expr]
 
@@ -119,7 +122,8 @@ def _similar_to(n: exp.Expr) -> exp.Expr:
 def _split(n: exp.Expr) -> exp.Expr:
     """Flink's SPLIT takes a plain delimiter, not a regular expression; '' has no parts."""
     return template(
-        "CASE WHEN {s} = '' THEN CAST([] AS VARCHAR[]) ELSE string_split({s}, {d}) END",
+        "CASE WHEN {d} IS NULL THEN NULL WHEN {s} = '' THEN CAST([] AS VARCHAR[]) "
+        "ELSE string_split({s}, {d}) END",
         s=n.this,
         d=n.expression,
     )
@@ -384,10 +388,12 @@ def _array_join(n: exp.Expr) -> exp.Expr:
     """ARRAY_JOIN(a, sep[, null]): NULL elements are skipped, or spelled as the third
     argument."""
     null = n.args.get("null")
-    if null is None:
-        return template("array_to_string({a}, {d})", a=n.this, d=n.expression)
+    if null is None:  # a NULL separator makes the answer NULL (DuckDB skips it)
+        return template(
+            "CASE WHEN {d} IS NOT NULL THEN array_to_string({a}, {d}) END", a=n.this, d=n.expression
+        )
     return template(
-        "CASE WHEN {n} IS NULL THEN NULL "
+        "CASE WHEN {n} IS NULL OR {d} IS NULL THEN NULL "
         "ELSE array_to_string(list_transform({a}, __x -> coalesce(__x, {n})), {d}) END",
         a=n.this,
         d=n.expression,
@@ -552,4 +558,7 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.Translate: _translate,
     exp.ArrayToString: _array_join,
     exp.JSONObject: _json_object,
+    **_COLLECTION_REWRITES,
+    **_URL_REWRITES,
+    **_ZONE_REWRITES,
 }

@@ -17,7 +17,18 @@ from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError
 from planner.expressions import DateFormat
-from planner.functions import ARG, COMMON, ELEMENT, SCALARS, SQLGLOT_NAMES
+from planner.functions import (
+    ARG,
+    COMMON,
+    ELEMENT,
+    MAP_ENTRIES,
+    MAP_FROM_ARRAYS,
+    MAP_KEYS,
+    MAP_VALUES,
+    SCALARS,
+    SQLGLOT_NAMES,
+)
+from planner.interval_literals import compound_interval
 from planner.udf import user_function
 
 Lookup = Callable[[str], DataType]
@@ -194,6 +205,10 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if isinstance(node, exp.Array) and node.expressions:  # ARRAY[a, b]: the common type
         element = _common([_infer(a, lookup) for a in node.expressions])
         return DataType("ARRAY", children=(element.with_nullable(True),), nullable=False)
+    if isinstance(node, exp.VarMap):  # MAP[k1, v1, ...]: common key and value types
+        keys = _common([_infer(k, lookup) for k in node.args["keys"].expressions])
+        values = _common([_infer(v, lookup) for v in node.args["values"].expressions])
+        return DataType("MAP", children=(keys, values.with_nullable(True)), nullable=False)
     # ---- aggregates ------------------------------------------------------------------
     if isinstance(node, exp.Filter):
         return _infer(node.this, lookup)
@@ -229,6 +244,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if isinstance(rule, DataType):
         return rule
     args = [a for a in [node.this, *node.expressions] if isinstance(a, exp.Expr)]
+    if isinstance(node, exp.Map):  # MAP_FROM_ARRAYS(keys, values)
+        args = [node.args["keys"], node.args["values"]]
     if rule == ARG and args:
         return _infer(args[0], lookup)
     if rule == COMMON and args:
@@ -236,7 +253,28 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if rule == ELEMENT and args:
         base = _infer(args[0], lookup)
         return base.children[0].with_nullable(True) if base.children else STRING
+    if rule in _MAP_RULES and args:
+        return _collection(str(rule), [_infer(a, lookup) for a in args])
     return STRING
+
+
+_MAP_RULES = (MAP_KEYS, MAP_VALUES, MAP_ENTRIES, MAP_FROM_ARRAYS)
+
+
+def _collection(rule: str, args: list[DataType]) -> DataType:
+    """The types of MAP_KEYS, MAP_VALUES, MAP_ENTRIES (of a map) and MAP_FROM_ARRAYS."""
+    first = args[0]
+    if len(first.children) < (1 if rule == MAP_FROM_ARRAYS else 2):
+        return STRING  # not a map (or array): the binder's checks refuse it
+    if rule == MAP_FROM_ARRAYS:
+        values = args[1].children[0] if len(args) > 1 and args[1].children else STRING
+        return DataType("MAP", children=(first.children[0], values), nullable=first.nullable)
+    key, value = first.children
+    if rule == MAP_ENTRIES:
+        element = DataType("ROW", children=(key, value), field_names=("key", "value"))
+    else:
+        element = key if rule == MAP_KEYS else value
+    return DataType("ARRAY", children=(element,), nullable=first.nullable)
 
 
 _DATE_UNITS = ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
@@ -294,6 +332,18 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 parse_pattern(pattern.name)  # refuses a letter we cannot format as Flink does
         elif isinstance(sub, exp.Cast) and cast_target(sub).name == "DECIMAL":
             _check_constant_fits(sub)
+        elif isinstance(sub, exp.VarMap) and any(
+            isinstance(x, exp.Null) for x in [*sub.args["keys"].expressions, *sub.args["values"].expressions]
+        ):
+            raise PlanError(
+                "MAP[...] cannot take an untyped NULL: its keys and values must have one type each",
+                hint="write CAST(NULL AS <type>)",
+            )
+        elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
+            _check_needle(sub, lookup)
+        elif isinstance(sub, exp.Interval) and isinstance(sub.args.get("unit"), exp.IntervalSpan):
+            span = sub.args["unit"]
+            compound_interval(sub.this.name, span.this.name, span.expression.name)
         if (
             isinstance(sub, exp.Cast)
             and cast_target(sub).is_numeric
@@ -303,6 +353,27 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "a TIMESTAMP cannot be CAST to a number",
                 hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
             )
+
+
+def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
+    """The element looked for must convert implicitly to the array's element type (Flink's
+    ArrayElementArgumentTypeStrategy): an INT array is not searched for a BIGINT."""
+    array, needle = _infer(node.this, lookup), _infer(node.expression, lookup)
+    if array.name != "ARRAY" or needle.name == "NULL":
+        return
+    element = array.children[0]
+    if element.is_numeric and needle.is_numeric:
+        fits = _NUMERIC_RANK[needle.name] <= _NUMERIC_RANK[element.name] and needle.name != "DECIMAL"
+        fits = fits or (needle.name == element.name == "DECIMAL")
+    else:
+        fits = (element.is_string and needle.is_string) or element.name == needle.name
+    if not fits:
+        name = function_name(node)
+        raise PlanError(
+            f"{name} cannot look for a {needle.with_nullable(True).sql()} in an "
+            f"{array.with_nullable(True).sql()}",
+            hint=f"CAST the element AS {element.with_nullable(True).sql()}",
+        )
 
 
 _VARIANCES = exp.Stddev | exp.StddevPop | exp.StddevSamp | exp.Variance | exp.VariancePop

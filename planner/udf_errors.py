@@ -1,12 +1,15 @@
 """Rows a Python function raised on, kept instead of failing the job:
 ``SET 'table.exec.udf-errors.sink' = '<table>'`` (Flink has no such option: a failing
-function fails its job; our name follows ``table.exec.late-rows.sink``).
+function fails its job; our name follows ``table.exec.late-rows.sink``). The same policy
+takes the rows an integer or DECIMAL division (or ``%``) by zero fails on, the one row
+value that fails a Flink job in a projection or filter: unset, the job fails, as Flink's.
 
 Every operator of an INSERT job that calls a Python function row by row or per batch in
-its projection or filter (a Calc, an Expand) or as a table function (a Correlate) then sends
-the input rows the function raised on to its *udf-errors output*, and the job goes on without
-them (the binder computes aggregate arguments that call one in a Calc below the aggregate, as
-Flink projects them; a join condition over both sides is refused by name);
+its projection or filter (a Calc, an Expand) or as a table function (a Correlate), or
+divides in its projection or filter (a Calc), then sends the input rows the function raised
+on (or the division failed on: function ``/``) to its *udf-errors output*, and the job goes
+on without them (the binder computes aggregate arguments that call one in a Calc below the
+aggregate, as Flink projects them; a join condition over both sides is refused by name);
 the planner adds a side sink (``planner.side_sinks``) fed by those outputs, so they land
 in the user's table with:
 
@@ -34,17 +37,20 @@ from collections.abc import Mapping, Sequence
 from catalog.config import UDF_ERRORS_SINK
 from catalog.table import TableDef
 from planner.errors import PlanError
+from planner.numeric import DIVISION_BY_ZERO
 from planner.physical import UDF_ERRORS_FIELDS, UDF_ERRORS_OUTPUT, CalcSpec, CorrelateSpec, ExpandSpec, Node
 from planner.side_sinks import side_sink_nodes
 
 
 def calls_python(node: Node, functions: Sequence[str]) -> bool:
-    """Whether an operator calls one of ``functions`` in a way whose failures it can route."""
+    """Whether an operator calls one of ``functions``, or divides, in a way whose failures
+    it can route."""
     spec = node.spec
     if isinstance(spec, CorrelateSpec):
         return spec.function is not None or any(_calls(a, functions) for a in spec.args)
     if isinstance(spec, CalcSpec):
-        return any(_calls(e, functions) for e in (*(e for _, e in spec.projections), spec.condition or ""))
+        sql = (*(e for _, e in spec.projections), spec.condition or "")
+        return any(_calls(e, functions) or DIVISION_BY_ZERO in e for e in sql)
     if isinstance(spec, ExpandSpec):
         return any(_calls(e, functions) for row in spec.projections for _, e in row)
     return False

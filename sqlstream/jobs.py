@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from catalog.config import LOCAL_TIME_ZONE
 from catalog.errors import SqlStreamError
 from planner.physical import ROW_KIND_COLUMN, PhysicalPlan, SinkSpec
 from runtime.job import Job
@@ -204,6 +205,19 @@ class JobHandle:
         )
 
 
+def _in_zone(batch: pa.RecordBatch, zone: str) -> pa.RecordBatch:
+    """TIMESTAMP_LTZ columns as instants in the session's zone (``table.local-time-zone``),
+    so that they print as its wall time, as Flink's SQL client prints them: the same
+    instants, only their zone changes (no data is copied)."""
+    if not any(pa.types.is_timestamp(t) and t.tz not in (None, zone) for t in batch.schema.types):
+        return batch
+    columns = [
+        c.cast(pa.timestamp(c.type.unit, tz=zone)) if pa.types.is_timestamp(c.type) and c.type.tz else c
+        for c in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
 class QueryHandle:
     """A running SELECT: its columns, and its rows as a changelog or a final table."""
 
@@ -212,6 +226,7 @@ class QueryHandle:
         self.sql = sql
         self.columns = [f.name for f in plan.sinks[0].schema]
         self.bounded = plan.bounded
+        self.zone = LOCAL_TIME_ZONE.get(plan.config) or "UTC"
         self._loop = loop
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
         self.job = create_job(plan, job_id=uuid.uuid4().hex[:8], preflight=True)
@@ -257,7 +272,7 @@ class QueryHandle:
                 if ROW_KIND_COLUMN in batch.schema.names
                 else itertools.repeat(0)
             )
-            data = batch.select(self.columns).to_pylist()
+            data = _in_zone(batch.select(self.columns), self.zone).to_pylist()
             for kind, row in zip(kinds, data):
                 yield kind, tuple(row[c] for c in self.columns)
 

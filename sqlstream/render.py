@@ -19,10 +19,8 @@ def format_value(value: Any, max_width: int | None = None) -> str:
         text = "<NULL>"
     elif isinstance(value, bool):
         text = "TRUE" if value else "FALSE"
-    elif isinstance(value, dt.datetime):
-        text = value.isoformat(sep=" ", timespec="milliseconds")
-        if value.tzinfo is not None:
-            text = text.rsplit("+", 1)[0]
+    elif isinstance(value, dt.datetime):  # a TIMESTAMP_LTZ: its wall time in its zone
+        text = value.replace(tzinfo=None).isoformat(sep=" ", timespec="milliseconds")
     elif isinstance(value, decimal.Decimal):
         text = format(value, "f")
     elif isinstance(value, bytes):

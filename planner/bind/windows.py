@@ -17,6 +17,7 @@ from planner.bind.columns import ColumnBinder
 from planner.bind.scope import Scope, _err, position
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
+from planner.interval_literals import compound_interval
 from planner.logical import BoundField, LogicalNode, WindowAssign
 from planner.typecheck import function_name
 from planner.window import Window
@@ -80,8 +81,11 @@ class WindowBinder(ColumnBinder):
 
 
 def window_zone(time_field: BoundField, config: Mapping[str, str]) -> str:
-    """The zone whose wall time cuts windows over a TIMESTAMP_LTZ rowtime (see Window)."""
-    if time_field.time_attribute != "rowtime" or time_field.type.name != "TIMESTAMP_LTZ":
+    """The zone whose wall time cuts windows over a TIMESTAMP_LTZ rowtime or over processing
+    time (PROCTIME() is a TIMESTAMP_LTZ: a day window runs local midnight to midnight, as
+    Flink's); see Window."""
+    ltz_rowtime = time_field.time_attribute == "rowtime" and time_field.type.name == "TIMESTAMP_LTZ"
+    if not ltz_rowtime and time_field.time_attribute != "proctime":
         return ""
     return LOCAL_TIME_ZONE.get(config) or "UTC"
 
@@ -122,15 +126,14 @@ def _interval_text_ms(value: str, unit: str, where: exp.Expr) -> int:
         if len(pieces) == 2:
             value, unit = pieces
     if " TO " in unit:
-        first, last = (u.strip().rstrip("S") for u in unit.split(" TO "))
-        order = ["DAY", "HOUR", "MINUTE", "SECOND"]
-        if first not in order or last not in order:
-            raise _err(PlanError(f"unsupported interval unit {unit}"), where)
-        units = order[order.index(first) : order.index(last) + 1]
-        numbers = value.replace(" ", ":").split(":")
-        if len(numbers) != len(units):
-            raise _err(PlanError(f"interval '{value}' does not match {unit}"), where)
-        return int(sum(float(n) * _UNIT_MS[u] for n, u in zip(numbers, units)))
+        first, last = (u.strip() for u in unit.split(" TO "))
+        try:
+            kind, amount = compound_interval(value, first, last)
+        except PlanError as e:
+            raise _err(e, where) from None
+        if kind == "MONTH":
+            raise _err(UnsupportedError("windows measured in YEAR TO MONTH intervals"), where)
+        return amount
     unit = unit.rstrip("S") if unit not in ("MS",) else "MILLISECOND"
     if unit not in _UNIT_MS:
         if unit in ("MONTH", "YEAR", "QUARTER"):

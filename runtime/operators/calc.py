@@ -2,10 +2,11 @@
 for plain columns and Python functions of plain columns, the functions called on the whole
 batch without a query: ``runtime.udf.direct_call``).
 
-With ``table.exec.udf-errors.sink`` set, a batch on which a Python function raised is split
-in halves until the rows it raises on stand alone (only failing batches pay for this);
-those rows go to the udf-errors output (or are dropped, with ``table.exec.udf-errors.ignore``),
-the others on as usual, in order.
+With ``table.exec.udf-errors.sink`` set, a batch on which a Python function raised (or a
+division by zero failed) is split in halves until the rows it fails on stand alone (only
+failing batches pay for this); those rows go to the udf-errors output (or are dropped,
+with ``table.exec.udf-errors.ignore``), the others on as usual, in order. Unset, a
+division by zero fails the job naming the row, as Flink's does.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import re
 import duckdb
 import pyarrow as pa
 
-from catalog.config import python_search_path
+from catalog.config import UDF_ERRORS_SINK, python_search_path
 from catalog.errors import SqlStreamError
+from planner.numeric import DIVISION_BY_ZERO as _DIVISION_BY_ZERO
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec, SourceSpec
 from runtime import udf
 from runtime.batches import announcement, conform, is_announcement, output_schema, q, split_of, with_split
@@ -81,11 +83,13 @@ class CalcOp(Operator):
 
     def _run_keeping_errors(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         try:
-            return self._run(batch)
+            if self.direct is not None:
+                return self._project(batch)
+            return conform(self._query(batch), self.schema)  # not _run: its division error is final
         except udf.FunctionFailedError as e:
             failure = e
         except duckdb.Error as e:
-            failure = udf.failure_in(e)  # type: ignore[assignment]
+            failure = udf.failure_in(e) or _division_failure(e)  # type: ignore[assignment]
             if failure is None:
                 raise
         # outside the handler: a retry's error must not chain (and quote) this one
@@ -131,7 +135,8 @@ class CalcOp(Operator):
         return SqlStreamError(
             f"{what}, at the row {json.dumps(row, default=str, ensure_ascii=False)} "
             f"(row {lo + 1} of a batch of {batch.num_rows} read from {sources})",
-            hint="guard the divisor, e.g. CASE WHEN d <> 0 THEN n / d END, or NULLIF(d, 0)",
+            hint="guard the divisor, e.g. CASE WHEN d <> 0 THEN n / d END, or NULLIF(d, 0); "
+            f"or SET '{UDF_ERRORS_SINK.name}' to a table that keeps such rows",
         )
 
     def _sources(self) -> list[str]:
@@ -167,4 +172,11 @@ class CalcOp(Operator):
             self.con.close()
 
 
-_DIVISION_BY_ZERO = "division by zero in "  # codegen's error() for Java's / and % by zero
+def _division_failure(error: duckdb.Error) -> udf.FunctionFailedError | None:
+    """A division by zero, as the udf-errors output records a failure (function ``/``)."""
+    text = str(error)
+    if _DIVISION_BY_ZERO not in text:
+        return None
+    failure = udf.FunctionFailedError(text[text.index(_DIVISION_BY_ZERO) :].splitlines()[0])
+    failure.function = "/"
+    return failure

@@ -176,8 +176,8 @@ class WindowAggregateOp(Operator):
 
     def _drop_late(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int | None]:
         """Drop late rows (counted); returns the batch and its smallest time (ms)."""
-        if self.proctime:
-            return batch, now_ms()
+        if self.proctime:  # processing time, as the zone's wall time windows are cut in
+            return batch, self.clock.to_local(now_ms())
         col = batch.column(self.window.time_column)
         per_ms = _PER_MS[col.type.unit]
         raw = col.view(pa.int64())
@@ -205,7 +205,7 @@ class WindowAggregateOp(Operator):
             out = [SideOutput(await self.ctx.run(self._late_rows, late[0]), LATE_ROWS_OUTPUT)]
         if lo is None or batch.num_rows == 0:
             return out
-        now = now_ms()
+        now = self.clock.to_local(now_ms())
         await self.ctx.run(self._ingest, batch, now)
         first = lo + self.window.gap_ms if self.session else self._first_end(lo)
         self.next_fire = min(self.next_fire, first)
@@ -328,11 +328,11 @@ class WindowAggregateOp(Operator):
 
     def next_timer_ms(self) -> int | None:
         if self.proctime and self.has_table and self.next_fire < INF:
-            return self.next_fire
+            return self.clock.to_utc(self.next_fire)  # the instant the local end comes
         return None
 
     async def on_timer(self, now: int) -> list[Message]:
-        return await self._advance(now)
+        return await self._advance(self.clock.to_local(now))
 
     async def on_end_of_input(self) -> list[Message]:
         return await self._advance(INF)

@@ -48,7 +48,7 @@ class WindowAssignOp(Operator):
                 f"WHERE {ps} + __k * {w.step_ms} > {t}"
             )
         tcol = q(w.time_column)
-        clock = WallClock(w.time_zone)  # window times are this zone's wall time
+        self.clock = clock = WallClock(w.time_zone)  # window times are this zone's wall time
         self.timed = (
             "SELECT *, @@NOW@@::BIGINT AS __t FROM input"
             if self.proctime
@@ -78,7 +78,7 @@ class WindowAssignOp(Operator):
             self.con.unregister(INPUT_RELATION)
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
-        return list(await self.ctx.run(self._run, batch, now_ms()))
+        return list(await self.ctx.run(self._run, batch, self.clock.to_local(now_ms())))
 
     async def close(self) -> None:
         if hasattr(self, "con"):

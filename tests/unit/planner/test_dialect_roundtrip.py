@@ -397,3 +397,23 @@ def test_pin_tokenizer_reads_show_and_execute_as_tokens() -> None:
 def test_pin_timestamp_is_without_time_zone() -> None:
     cast = read("SELECT CAST(a AS TIMESTAMP)").find(exp.Cast)
     assert cast is not None and cast.to.this == exp.DType.TIMESTAMP
+
+
+# ---- collection constructors -------------------------------------------------------------
+
+
+def test_map_constructor_reads_as_a_map_and_prints_back_as_written() -> None:
+    """``MAP[k, v, ...]`` builds a map (MAP is reserved in Flink); a backquoted `map` column
+    is still indexed, and ARRAY_SORT keeps its third argument."""
+    tree = read("SELECT MAP['a', 1, 'b', x]['a'] FROM t")
+    built = tree.find(exp.VarMap)
+    assert built is not None
+    assert [k.name for k in built.args["keys"].expressions] == ["a", "b"]
+    assert roundtrip("SELECT MAP['a', 1, 'b', x]['a'] FROM t") == "SELECT MAP['a', 1, 'b', x]['a'] FROM t"
+    assert read("SELECT `map`['k'] FROM t").find(exp.VarMap) is None
+    assert roundtrip("SELECT ARRAY_SORT(a, FALSE, TRUE) FROM t") == "SELECT ARRAY_SORT(a, FALSE, TRUE) FROM t"
+
+
+def test_map_constructor_needs_pairs() -> None:
+    with pytest.raises(sqlglot.errors.ParseError, match="in pairs"):
+        read("SELECT MAP['a', 1, 'b'] FROM t")

@@ -87,3 +87,31 @@ def test_wall_clock_round_trips_outside_the_repeated_hour(zone: str) -> None:
         utc_ms = 1704067200000 + hour * 3_600_000  # through 2024, DST changes included
         local = clock.to_local(utc_ms)
         assert clock.to_utc(local) in (utc_ms, utc_ms - 3_600_000)  # the earlier in an overlap
+
+
+def test_processing_time_windows_are_cut_in_the_session_time_zone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """PROCTIME() is a TIMESTAMP_LTZ: Flink cuts its windows in 'table.local-time-zone' too.
+    Kolkata is UTC+05:30, so its hours start at half past a UTC hour: read as UTC wall time,
+    window_start would be the UTC hour instead."""
+    from zoneinfo import ZoneInfo
+
+    import sqlstream
+
+    (tmp_path / "p.json").write_text('{"k": 1}\n')
+    zone = ZoneInfo("Asia/Kolkata")
+    with sqlstream.connect() as s:
+        s.execute("SET 'table.local-time-zone' = 'Asia/Kolkata'")
+        s.execute(
+            f"CREATE TABLE src (k INT, pt AS PROCTIME()) WITH ('connector' = 'filesystem', "
+            f"'path' = '{tmp_path}', 'format' = 'json')"
+        )
+        before = dt.datetime.now(zone).replace(tzinfo=None)
+        ((start, end, time, n),) = s.sql(
+            "SELECT window_start, window_end, window_time, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE src, "
+            "DESCRIPTOR(pt), INTERVAL '1' HOUR)) GROUP BY window_start, window_end, window_time"
+        ).fetchall()
+        after = dt.datetime.now(zone).replace(tzinfo=None)
+    hours = {t.replace(minute=0, second=0, microsecond=0) for t in (before, after)}
+    assert start in hours and end - start == dt.timedelta(hours=1) and n == 1
+    # window_time is an instant (TIMESTAMP_LTZ), 1 ms before the local end
+    assert time.astimezone(zone).replace(tzinfo=None) == end - dt.timedelta(milliseconds=1)

@@ -150,3 +150,20 @@ def test_a_taken_dashboard_port_is_a_clear_error() -> None:
     assert out.returncode == 1
     assert f"cannot serve the dashboard on 127.0.0.1:{port}" in out.stderr
     assert "rest.port" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_timestamp_ltz_prints_in_the_session_time_zone(tmp_path: Path) -> None:
+    """As Flink's SQL client: a TIMESTAMP_LTZ shows as the wall time of 'table.local-time-zone'
+    (epoch 0 is 16:00 on New Year's Eve in Los Angeles), a TIMESTAMP as it is."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.json").write_text('{"k": 1}\n')
+    script = tmp_path / "ltz.sql"
+    script.write_text(
+        "SET 'table.local-time-zone' = 'America/Los_Angeles';\n"
+        f"CREATE TABLE src (k INT) WITH ('connector' = 'filesystem', 'path' = '{tmp_path / 'in'}', "
+        "'format' = 'json');\n"
+        "SELECT TO_TIMESTAMP_LTZ(0, 3) AS ltz, TIMESTAMP '1970-01-01 00:00:00' AS ts FROM src;\n"
+    )
+    out = run("run", str(script))
+    assert out.returncode == 0, out.stderr
+    assert "1969-12-31 16:00:00.000" in out.stdout and "1970-01-01 00:00:00.000" in out.stdout

@@ -57,7 +57,7 @@ def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, fun
     assert refused.value.col is not None and 16 <= refused.value.col < 16 + len(call)
 
 
-@pytest.mark.parametrize("func", ["PARSE_URL(s, 'HOST')", "STR_TO_MAP(s)", "IS_DECIMAL(s)"])
+@pytest.mark.parametrize("func", ["LEVENSHTEIN(s, s)", "STR_TO_MAP(s)", "IS_DECIMAL(s)"])
 def test_a_function_duckdb_lacks_is_refused_at_plan_time(session: sqlstream.Session, func: str) -> None:
     with pytest.raises(UnsupportedError, match=func.split("(")[0]):
         session.sql(f"SELECT {func} FROM bid")
@@ -113,3 +113,31 @@ def test_comparisons_flink_refuses_are_refused_at_plan_time(session: sqlstream.S
         session.sql(f"SELECT price FROM bid WHERE {cond}")
     assert refused.value.line == 1 and refused.value.col is not None
     assert 29 <= refused.value.col < 29 + len(cond)  # within the condition
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "col"),
+    [
+        # Flink: SqlValidatorException "Illegal interval literal format '0-13' ..."
+        ("SELECT dateTime + INTERVAL '0-13' YEAR TO MONTH FROM bid", "'0-13'", 8),
+        # Flink: ValidationException "Invalid input arguments" (no implicit BIGINT -> INT)
+        ("SELECT ARRAY_CONTAINS(ARRAY[1], bidder) FROM bid", "BIGINT in an ARRAY<INT>", 8),
+        # Flink: SqlValidatorException "Parameters must be of the same type"
+        ("SELECT MAP['a', NULL] FROM bid", "untyped NULL", 8),
+    ],
+)
+def test_what_flinks_validator_refuses_is_refused_at_its_position(
+    session: sqlstream.Session, query: str, message: str, col: int
+) -> None:
+    with pytest.raises(PlanError) as refused:
+        session.sql(query)
+    assert message in refused.value.message
+    assert refused.value.col == col
+
+
+def test_a_cast_of_text_flink_cannot_read_fails_the_job_naming_the_text(session: sqlstream.Session) -> None:
+    # Flink: CAST('2024-02-30' AS DATE) fails the job (TRY_CAST gives NULL: oracle trycast.json)
+    with pytest.raises(JobFailedError, match=r"cannot CAST 'x2020-01-01 00:00:00\.000' AS DATE"):
+        session.sql("SELECT CAST(CONCAT('x', CAST(dateTime AS STRING)) AS DATE) FROM bid").fetchall()
+    rows = session.sql("SELECT TRY_CAST(CONCAT(s, '-2-30') AS DATE) FROM bid").fetchall()
+    assert rows == [(None,)]

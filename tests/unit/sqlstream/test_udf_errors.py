@@ -197,3 +197,39 @@ def test_ignore_and_a_sink_together_are_refused(tmp_path: Path) -> None:
         both = r"udf-errors.sink' keeps .* 'table.exec.udf-errors.ignore' drops"
         with pytest.raises(SqlStreamError, match=both):
             s.execute(f"EXPLAIN {QUERY}")
+
+
+def _divide(tmp: Path, policy: bool) -> Any:
+    """An INSERT job dividing by a column that is 0 on two of five rows; its error."""
+    (tmp / "in").mkdir()
+    pairs = [(10, 2), (7, 0), (9, 3), (1, 0), (8, 4)]
+    (tmp / "in" / "p.json").write_text("".join(json.dumps({"n": n, "d": d}) + "\n" for n, d in pairs))
+    with sqlstream.connect() as s:
+        s.execute(script(tmp, 1))  # sets the udf-errors table
+        if not policy:
+            s.execute("RESET 'table.exec.udf-errors.sink'")
+        s.execute(
+            f"CREATE TABLE nums (n INT, d INT) WITH ('connector' = 'filesystem', "
+            f"'path' = '{tmp / 'in'}', 'format' = 'json')"
+        )
+        job = s.execute("INSERT INTO out SELECT n, n / d FROM nums").job
+        assert job is not None and job.wait(30)
+        return job.error
+
+
+def test_a_division_by_zero_takes_the_error_policy_and_loses_only_its_row(tmp_path: Path) -> None:
+    """Flink fails the job on an integer division by zero; with the udf-errors table set the
+    rows it fails on land there, as rows a Python function raised on do."""
+    assert _divide(tmp_path, policy=True) is None
+    assert sorted((r["v"], r["d"]) for r in rows(tmp_path / "out")) == [(8, 2), (9, 3), (10, 5)]
+    bad = sorted(rows(tmp_path / "bad"), key=lambda r: json.loads(r["input"])["n"])
+    assert [json.loads(r["input"]) for r in bad] == [{"n": 1, "d": 0}, {"n": 7, "d": 0}]
+    for r in bad:
+        assert r["operator"].startswith("Calc#") and r["function"] == "/"
+        assert r["error"] == "division by zero in `n` / `d`"
+
+
+def test_without_an_error_policy_a_division_by_zero_fails_the_job_as_flinks_does(tmp_path: Path) -> None:
+    error = _divide(tmp_path, policy=False)
+    assert error is not None and "division by zero in `n` / `d`, at the row" in str(error)
+    assert "table.exec.udf-errors.sink" in (getattr(error, "hint", None) or str(error))

@@ -1,0 +1,39 @@
+-- Compound interval literals (DAY TO SECOND and YEAR TO MONTH forms, signed) added to
+-- TIMESTAMP, TIMESTAMP_LTZ and DATE values, and CONVERT_TZ between zones (names, offsets,
+-- abbreviations, DST gaps and overlaps, text it cannot read).
+-- from: times
+ts + INTERVAL '1:30' HOUR TO MINUTE
+ts - INTERVAL '1:30' HOUR TO MINUTE
+ts + INTERVAL '-1:30' HOUR TO MINUTE
+ts + INTERVAL '1 02:03' DAY TO MINUTE
+ts + INTERVAL '1 02' DAY TO HOUR
+ts + INTERVAL '1 02:03:04.5' DAY TO SECOND
+ts + INTERVAL '1 02:03:04' DAY TO SECOND
+ts + INTERVAL '10:20' MINUTE TO SECOND
+ts + INTERVAL '10:20.25' MINUTE TO SECOND
+ts + INTERVAL '1:02:03' HOUR TO SECOND
+ts + INTERVAL '2-3' YEAR TO MONTH
+ts - INTERVAL '1-1' YEAR TO MONTH
+dt + INTERVAL '1-1' YEAR TO MONTH
+dt - INTERVAL '0-13' YEAR TO MONTH
+ts + INTERVAL '90' MINUTE
+ts + INTERVAL '2' WEEK
+ltz + INTERVAL '1:30' HOUR TO MINUTE
+ltz + INTERVAL '1 00:00' DAY TO MINUTE
+ltz - INTERVAL '1-1' YEAR TO MONTH
+DESCRIBE SELECT ts + INTERVAL '1:30' HOUR TO MINUTE AS a, dt + INTERVAL '1-1' YEAR TO MONTH AS b, ltz + INTERVAL '1 02:03:04.5' DAY TO SECOND AS c FROM times
+CONVERT_TZ(s, 'America/Los_Angeles', 'UTC')
+CONVERT_TZ(s, 'UTC', 'Asia/Kolkata')
+CONVERT_TZ(s, 'GMT+08:00', 'UTC')
+CONVERT_TZ(s, 'UTC', 'GMT-05:30')
+CONVERT_TZ(s, 'PST', 'UTC')
+CONVERT_TZ(s, 'UTC', 'UTC')
+CONVERT_TZ(s, 'Europe/Berlin', 'America/New_York')
+CONVERT_TZ(s, 'UTC', 'Nowhere/Zone')
+CONVERT_TZ(s, CAST(NULL AS STRING), 'UTC')
+CONVERT_TZ('2024-03-10 02:30:00', 'America/Los_Angeles', 'UTC')
+CONVERT_TZ('2024-11-03 01:30:00', 'America/Los_Angeles', 'UTC')
+CONVERT_TZ('2024-02-29 13:45:30.5', 'UTC', 'Asia/Tokyo')
+CONVERT_TZ('2024-02-29', 'UTC', 'Asia/Tokyo')
+CONVERT_TZ('2024-02-29 13:45', 'UTC', 'Asia/Tokyo')
+CONVERT_TZ('0001-01-01 00:00:00', 'UTC', 'Asia/Tokyo')
