@@ -309,7 +309,7 @@ def unbounded_state(plan: PhysicalPlan) -> list[str]:
             out.append(
                 f"{node.name[: node.name.index('(')]} (node {node.id}): the rows of every partition "
                 "key are kept forever, so its state grows with the number of distinct keys "
-                f"('{STATE_TTL.name}' bounds only regular joins' state so far)"
+                f"('{STATE_TTL.name}' bounds only regular joins' and GROUP BY's state so far)"
             )
     return out
 
