@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from catalog.connectors import ChangelogMode
+from catalog.options import format_duration_ms
 from planner import codegen
 from planner.logical import OverAggregate, Rank
 from planner.physical import ARRIVAL, AggCall, Node, OverAggregateSpec, RankSpec, SortKey, WindowRankSpec
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
     from planner.physical_planner import PhysicalPlanner
 
 
-def rank_spec(node: Rank, input_insert_only: bool) -> RankSpec:
-    """The operator spec of a ranged ``Rank`` whose input is (or not) insert-only."""
+def rank_spec(node: Rank, input_insert_only: bool, ttl_ms: int = 0) -> RankSpec:
+    """The operator spec of a ranged ``Rank`` whose input is (or not) insert-only; a
+    deduplication takes the state TTL ``ttl_ms`` (Flink's keeps one row per key, written
+    when it is replaced; its general Top-N's TTL is per sort key, which we do not keep)."""
     assert node.start is not None and node.end is not None
     order = tuple(
         SortKey(
@@ -60,6 +63,7 @@ def rank_spec(node: Rank, input_insert_only: bool) -> RankSpec:
         changes=changes,
         ties_last=deduplicate and not node.order[0].ascending,
         deduplicate=deduplicate,
+        ttl_ms=ttl_ms if deduplicate else 0,
     )
 
 
@@ -67,7 +71,7 @@ def plan_rank(planner: PhysicalPlanner, node: Rank) -> Node:
     child = planner._translate(node.input)
     if node.window is not None:
         return _plan_window_rank(planner, node, node.window, child)
-    spec = rank_spec(node, child.changelog == ChangelogMode.INSERT_ONLY)
+    spec = rank_spec(node, child.changelog == ChangelogMode.INSERT_ONLY, planner._state_ttl(None))
     p = planner.default_parallelism if spec.partition_keys else 1
     edge = planner._edge(child, p, spec.partition_keys)
     changelog = ChangelogMode.INSERT_ONLY if spec.changes == "insert" else ChangelogMode.ALL
@@ -123,11 +127,12 @@ def describe_rank(node: Node, source: Node) -> tuple[str, list[str]]:
     )
     name = node.name[: node.name.index("(")]
     kept = "every row" if source.changelog != ChangelogMode.INSERT_ONLY else f"the first {spec.end} rows"
+    bound = f"bounded by TTL {format_duration_ms(spec.ttl_ms)}" if spec.ttl_ms else "kept forever"
     return name, [
         node.name[len(name) + 1 : -1],
         f"orderBy=[{order}]",
         f"select=[{', '.join(f.name for f in node.schema)}]",
-        f"state=[{kept} of each partition, kept forever]",
+        f"state=[{kept} of each partition, {bound}]",
     ]
 
 
