@@ -237,8 +237,9 @@ IDLE_TIMEOUT = DurationKey(
 STATE_TTL = DurationKey(
     "table.exec.state.ttl",
     "0 ms",
-    "idle state retention of regular joins (each side's stored rows) and unwindowed GROUP BY "
-    "(each key's accumulators): state not written for this long (processing time) is dropped, "
+    "idle state retention of regular joins (each side's stored rows), unwindowed GROUP BY "
+    "(each key's accumulators) and deduplication (each key's row): state not written for this "
+    "long (processing time) is dropped, "
     "and a row arriving after that is treated as new; 0: kept forever. The STATE_TTL hint "
     "overrides it per input",
 )

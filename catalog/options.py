@@ -43,6 +43,18 @@ def parse_duration_ms(value: str, key: str = "value") -> int:
     return int(amount * _DURATION_UNITS[unit])
 
 
+def format_duration_ms(ms: int) -> str:
+    """A duration as Flink writes one, in its largest whole unit.
+
+    >>> format_duration_ms(86_400_000), format_duration_ms(5_400_000), format_duration_ms(1500)
+    ('1 d', '90 min', '1500 ms')
+    """
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms and ms % size == 0:
+            return f"{ms // size} {unit}"
+    return f"{ms} ms"
+
+
 def parse_bool(value: str, key: str = "value") -> bool:
     v = value.strip().lower()
     if v in _TRUE:

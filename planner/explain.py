@@ -16,6 +16,7 @@ from catalog.config import (
     checkpointing_enabled,
 )
 from catalog.connectors import ChangelogMode, Guarantee, connector_spec
+from catalog.options import format_duration_ms as duration
 from catalog.table import redact
 from planner.physical import (
     LATE_ROWS_OUTPUT,
@@ -56,13 +57,6 @@ _CHANGELOG = {
     ChangelogMode.UPSERT: "I,UA,D",
     ChangelogMode.ALL: "I,UB,UA,D",
 }
-
-
-def duration(ms: int) -> str:
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
-        if ms and ms % size == 0:
-            return f"{ms // size} {unit}"
-    return f"{ms} ms"
 
 
 def describe_window(w: Window) -> str:
@@ -317,11 +311,12 @@ def unbounded_state(plan: PhysicalPlan) -> list[str]:
                     f"with SET '{STATE_TTL.name}' = '<duration>' or a /*+ STATE_TTL('<input>' = "
                     "'<duration>') */ hint (a key idle that long is then forgotten)"
                 )
-        elif isinstance(node.spec, RankSpec):
+        elif isinstance(node.spec, RankSpec) and not node.spec.ttl_ms:
             out.append(
                 f"{node.name[: node.name.index('(')]} (node {node.id}): the rows of every partition "
                 "key are kept forever, so its state grows with the number of distinct keys "
-                f"('{STATE_TTL.name}' bounds only regular joins' state so far)"
+                f"('{STATE_TTL.name}' bounds only regular joins', GROUP BY's and deduplication's "
+                "state so far)"
             )
     return out
 

@@ -326,6 +326,9 @@ class RankSpec:
     changes: str
     ties_last: bool = False
     deduplicate: bool = False  # planned as Flink's Deduplicate (for EXPLAIN)
+    # a deduplication's state TTL: a partition whose kept row was not written for that
+    # long is forgotten, and its next row is its first again (0: kept forever)
+    ttl_ms: int = 0
     kind: str = "rank"
 
     @property

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from catalog.connectors import ChangelogMode
+from catalog.options import format_duration_ms
 from catalog.types import DataType
 from planner import codegen
 from planner.logical import BatchOver, OverAggregate, OverCall, Rank
@@ -44,8 +45,10 @@ if TYPE_CHECKING:
     from planner.physical_planner import PhysicalPlanner
 
 
-def rank_spec(node: Rank, input_insert_only: bool) -> RankSpec:
-    """The operator spec of a ranged ``Rank`` whose input is (or not) insert-only."""
+def rank_spec(node: Rank, input_insert_only: bool, ttl_ms: int = 0) -> RankSpec:
+    """The operator spec of a ranged ``Rank`` whose input is (or not) insert-only; a
+    deduplication takes the state TTL ``ttl_ms`` (Flink's keeps one row per key, written
+    when it is replaced; its general Top-N's TTL is per sort key, which we do not keep)."""
     assert node.start is not None and node.end is not None
     order = tuple(
         SortKey(
@@ -75,6 +78,7 @@ def rank_spec(node: Rank, input_insert_only: bool) -> RankSpec:
         changes=changes,
         ties_last=deduplicate and not node.order[0].ascending,
         deduplicate=deduplicate,
+        ttl_ms=ttl_ms if deduplicate else 0,
     )
 
 
@@ -82,7 +86,7 @@ def plan_rank(planner: PhysicalPlanner, node: Rank) -> Node:
     child = planner._translate(node.input)
     if node.window is not None:
         return _plan_window_rank(planner, node, node.window, child)
-    spec = rank_spec(node, child.changelog == ChangelogMode.INSERT_ONLY)
+    spec = rank_spec(node, child.changelog == ChangelogMode.INSERT_ONLY, planner._state_ttl(None))
     p = planner.default_parallelism if spec.partition_keys else 1
     edge = planner._edge(child, p, spec.partition_keys)
     changelog = ChangelogMode.INSERT_ONLY if spec.changes == "insert" else ChangelogMode.ALL
@@ -138,11 +142,12 @@ def describe_rank(node: Node, source: Node) -> tuple[str, list[str]]:
     )
     name = node.name[: node.name.index("(")]
     kept = "every row" if source.changelog != ChangelogMode.INSERT_ONLY else f"the first {spec.end} rows"
+    bound = f"bounded by TTL {format_duration_ms(spec.ttl_ms)}" if spec.ttl_ms else "kept forever"
     return name, [
         node.name[len(name) + 1 : -1],
         f"orderBy=[{order}]",
         f"select=[{', '.join(f.name for f in node.schema)}]",
-        f"state=[{kept} of each partition, kept forever]",
+        f"state=[{kept} of each partition, {bound}]",
     ]
 
 

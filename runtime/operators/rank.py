@@ -15,6 +15,11 @@ RetractableTopNFunction does), and the two are compared, as the spec's ``changes
 value emits nothing) or by rows, known by their arrival number (-D, then +I). Within a
 batch, Flink would emit a change for every row; here the batch's net change per position
 or row is sent (the applied result is the same), as the group aggregate does.
+
+A deduplication with a state TTL keeps its row's expiry (``__expire``), set when the row
+is written (the first, or one replacing the kept one); an expired partition is deleted
+before the next batch or on a timer, so its next row is its first again (+I), as Flink's
+deduplicate functions do.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ import pyarrow as pa
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
+from runtime.operator import now_ms
 from runtime.operators.arrival import ArrivalOrdered
 from runtime.state.duckdb_state import DuckDBState
+from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 
 class RankOp(ArrivalOrdered):
+    clock = staticmethod(now_ms)  # processing time of the state TTL (tests set their own)
+
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, RankSpec)
@@ -42,9 +51,12 @@ class RankOp(ArrivalOrdered):
         self.ctx.install_functions(self.state.con)
         empty = output_schema(fields, self.retracting).empty_table()
         self.state.register(INPUT_RELATION, empty)
+        # a deduplication with a TTL: its kept row's expiry, set when it is written
+        self.ttl = StateTtl("rows", spec.ttl_ms) if spec.ttl_ms else None
+        expire = f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else ""
         try:
             self.state.execute(
-                f"CREATE TABLE rows AS SELECT {', '.join(self.cols)}, 0::BIGINT AS __seq "
+                f"CREATE TABLE rows AS SELECT {', '.join(self.cols)}, 0::BIGINT AS __seq{expire} "
                 f"FROM {INPUT_RELATION} LIMIT 0"
             )
         finally:
@@ -111,8 +123,25 @@ class RankOp(ArrivalOrdered):
         ]
 
     # ---- one batch ------------------------------------------------------------------
+    def _expire(self, now: int) -> None:
+        """Forget the partitions whose kept row's TTL has run out at ``now``."""
+        if self.ttl is not None and self.ttl.due(now):
+            gone = self.ttl.purge(self.state, now)
+            if gone:
+                self.metrics.state_rows_expired += gone
+                self._report()
+
+    def next_timer_ms(self) -> int | None:
+        return self.ttl.next_due if self.ttl is not None and self.metrics.state_rows else None
+
+    async def on_timer(self, now: int) -> list[Message]:
+        await self.ctx.run(self._expire, self.clock())
+        return []
+
     def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         st = self.state
+        now = self.clock()
+        self._expire(now)
         st.register(INPUT_RELATION, self._stamped(batch))
         sign = f"CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END" if self.retracting else "1"
         cols = ", ".join(self.cols)
@@ -126,7 +155,8 @@ class RankOp(ArrivalOrdered):
         if self.keys:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __t AS SELECT DISTINCT {', '.join(self.keys)} FROM __b")
         st.execute(f"CREATE OR REPLACE TEMP TABLE __old AS {self.old_sql}")
-        st.execute(f"INSERT INTO rows SELECT {cols}, __seq FROM __b WHERE __s > 0")
+        expiry = f", {self.ttl.expiry(now)}" if self.ttl else ""
+        st.execute(f"INSERT INTO rows SELECT {cols}, __seq{expiry} FROM __b WHERE __s > 0")
         if self.retracting:
             self._retract()
         st.execute(f"CREATE OR REPLACE TEMP TABLE __rk AS {self.ranked_sql}")

@@ -92,3 +92,55 @@ def test_each_order_gets_the_rate_valid_at_its_time(
         for row in map(json.loads, f.read_text().splitlines())
     }
     assert got == expected
+
+
+def test_a_tombstone_without_a_time_is_counted_in_the_joins_metrics(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The version time in the value: a tombstone has none, so its deletion cannot be
+    placed in time. The order after it still gets the old rate (Flink does not see the
+    deletion either), and the join's ``versions_dropped`` metric says one was missed."""
+    topic = unique("rates_value_time")
+
+    async def publish() -> None:
+        await create_topic(kafka_bootstrap, topic)
+        await produce(
+            kafka_bootstrap,
+            topic,
+            [json.dumps({"cur": "EUR", "rate": 114, "ms": epoch_ms("09:00:00")}).encode(), None],
+            keys=[json.dumps({"cur": "EUR"}).encode()] * 2,
+        )
+
+    asyncio.run(publish())
+    (tmp_path / "orders").mkdir()
+    (tmp_path / "orders" / "o.json").write_text(
+        json.dumps({"id": 1, "cur": "EUR", "amount": 2, "ms": epoch_ms("10:00:00")}) + "\n"
+    )
+    with sqlstream.connect() as s:
+        s.execute_script(f"""
+            CREATE TABLE rates (cur STRING, rate BIGINT, ms BIGINT, ts AS TO_TIMESTAMP_LTZ(ms, 3),
+              PRIMARY KEY (cur) NOT ENFORCED, WATERMARK FOR ts AS ts) WITH (
+              'connector' = 'upsert-kafka', 'topic' = '{topic}',
+              'properties.bootstrap.servers' = '{kafka_bootstrap}', 'key.format' = 'json',
+              'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset');
+            CREATE TABLE orders (id BIGINT, cur STRING, amount BIGINT, ms BIGINT,
+              ts AS TO_TIMESTAMP_LTZ(ms, 3), WATERMARK FOR ts AS ts) WITH (
+              'connector' = 'filesystem', 'path' = '{tmp_path / "orders"}', 'format' = 'json');
+            CREATE TABLE priced (id BIGINT, price BIGINT) WITH (
+              'connector' = 'filesystem', 'path' = '{tmp_path / "out"}', 'format' = 'json');
+        """)
+        job = s.execute(
+            "INSERT INTO priced SELECT o.id, o.amount * r.rate FROM orders o JOIN rates "
+            "FOR SYSTEM_TIME AS OF o.ts AS r ON o.cur = r.cur"
+        ).job
+        assert job is not None and job.wait(120), "the bounded job did not finish"
+        assert job.error is None, job.error
+        join = next(op for op in job.metrics()["operators"] if op["kind"] == "temporal_join")
+    assert join["versions_dropped"] == 1
+    got = [
+        json.loads(line)
+        for f in (tmp_path / "out").rglob("*")
+        if f.is_file()
+        for line in f.read_text().splitlines()
+    ]
+    assert got == [{"id": 1, "price": 228}]

@@ -129,3 +129,16 @@ def test_a_group_by_takes_the_config_or_the_hint_on_its_input(catalog: Catalog) 
         planner.plan(
             "SELECT /*+ STATE_TTL('plain' = '2d') */ k, COUNT(*) FROM plain p GROUP BY k", catalog, {}
         )
+
+
+def test_a_deduplication_takes_the_config_and_a_top_n_still_warns(catalog: Catalog) -> None:
+    dedup = (
+        "SELECT user_id, url FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY proc DESC) "
+        "AS rn FROM clicks) WHERE rn = 1"
+    )
+    top3 = dedup.replace("ORDER BY proc DESC", "ORDER BY url DESC").replace("rn = 1", "rn <= 3")
+    config = {"table.exec.state.ttl": "1 h"}
+    assert "bounded by TTL 1 h" in planner.explain(dedup, catalog, config)
+    assert "unbounded state: Deduplicate" not in planner.explain(dedup, catalog, config)
+    text = planner.explain(top3, catalog, config)
+    assert "kept forever" in text and "unbounded state: Rank" in text
