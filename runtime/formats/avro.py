@@ -26,7 +26,9 @@ from typing import Any, BinaryIO
 import fastavro
 import fastavro._read as _fa_read  # noqa: PLC2701 - its codec table has no public name
 import fastavro._write as _fa_write  # noqa: PLC2701 - likewise
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from catalog.connectors.avro import avro_schema
 from catalog.options import OptionBag
@@ -131,14 +133,70 @@ def _options(options: OptionBag, prefix: str) -> tuple[bool, str]:
     return legacy, (options.get(f"{prefix}avro.codec") or "snappy").lower()
 
 
-def parsed_schema(fields: Sequence[Field], legacy: bool) -> Any:
+def table_schema(fields: Sequence[Field], legacy: bool) -> dict[str, Any]:
     try:
-        schema = avro_schema([(f.name, parse_type(f.type)) for f in fields], legacy)
-    except FormatError:
-        raise
+        return avro_schema([(f.name, parse_type(f.type)) for f in fields], legacy)
     except Exception as e:  # AvroTypeError (an OptionError): the table was checked at CREATE
         raise FormatError(str(e)) from None
-    return fastavro.parse_schema(schema)
+
+
+def parsed_schema(fields: Sequence[Field], legacy: bool) -> Any:
+    return fastavro.parse_schema(table_schema(fields, legacy))
+
+
+# Logical types of top-level columns that Arrow turns into their Avro integers (and back)
+# for a whole column at once: fastavro's own conversion costs twice its encoding. The
+# value is the unit of the integer.
+_TIME_TYPES = {
+    "timestamp-millis": "ms", "timestamp-micros": "us", "local-timestamp-millis": "ms",
+    "local-timestamp-micros": "us", "date": "day", "time-millis": "ms",
+}  # fmt: skip
+
+
+def _time_columns(schema: dict[str, Any]) -> dict[str, str]:
+    """Top-level fields of a date/time logical type -> the unit of their integer."""
+    out = {}
+    for f in schema["fields"]:
+        t = f["type"]
+        base = t[1] if isinstance(t, list) else t
+        if isinstance(base, dict) and base.get("logicalType") in _TIME_TYPES:
+            out[f["name"]] = _TIME_TYPES[base["logicalType"]]
+    return out
+
+
+def _plain(schema: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """``schema`` with the logical types of the top-level fields ``names`` dropped: the
+    same bytes, read as the integers they are."""
+    fields = []
+    for f in schema["fields"]:
+        if f["name"] in names:
+            t = f["type"]
+            plain = (t[1] if isinstance(t, list) else t)["type"]
+            f = {**f, "type": ["null", plain] if isinstance(t, list) else plain}
+        fields.append(f)
+    return {**schema, "fields": fields}
+
+
+def _to_ints(col: pa.Array, unit: str) -> pa.Array:
+    """A date/time column as Avro's integers: days, or ms/us since the epoch (or midnight),
+    ms rounded down as Flink's TimestampData.getMillisecond."""
+    if unit == "day":
+        return pc.cast(col, pa.int32())
+    micros = pc.cast(col, pa.int64())  # Arrow holds timestamps and times in us here
+    if unit == "us":
+        return micros
+    values = np.floor_divide(pc.fill_null(micros, 0).to_numpy(zero_copy_only=False), 1000)
+    return pa.array(values, mask=pc.is_null(micros).to_numpy(zero_copy_only=False), type=pa.int64())
+
+
+def _from_ints(col: pa.Array, unit: str, target: pa.DataType) -> pa.Array:
+    """Avro's integers of a date/time column as the column's Arrow type."""
+    if unit == "day":
+        return pc.cast(pc.cast(col, pa.int32()), target)
+    micros = pc.cast(col, pa.int64())
+    if unit == "ms":
+        micros = pc.multiply(micros, 1000)
+    return pc.cast(micros, target)
 
 
 class AvroDecoder(RecordDecoder):
@@ -146,15 +204,22 @@ class AvroDecoder(RecordDecoder):
         super().__init__(fields, ignore_errors=False, name=f"{prefix}avro")
         self.ignore_option = None  # Flink's avro format has no ignore-parse-errors
         legacy, _ = _options(options, prefix)
-        self.avro = parsed_schema(self.fields, legacy)
+        schema = table_schema(self.fields, legacy)
+        self.avro = fastavro.parse_schema(schema)
         self._names = [f.name for f in self.fields]
+        # The bulk path reads date/time columns as integers and converts whole columns.
+        self._times = _time_columns(schema)
+        self._plain = fastavro.parse_schema(_plain(schema, set(self._times)))
+        self._plain_schema = pa.schema(
+            [pa.field(f.name, pa.int64()) if f.name in self._times else f for f in self.schema]
+        )
 
-    def _datum(self, record: bytes | None) -> dict[str, Any]:
+    def _datum(self, record: bytes | None, plain: bool = False) -> dict[str, Any]:
         if record is None:
             raise RecordError("a null record is not an Avro datum")
         stream = io.BytesIO(record)
         try:
-            datum = fastavro.schemaless_reader(stream, self.avro, None)
+            datum = fastavro.schemaless_reader(stream, self._plain if plain else self.avro, None)
         except (EOFError, IndexError, ValueError, KeyError, UnicodeDecodeError, struct.error) as e:
             raise RecordError(f"not an Avro datum of the table's schema ({type(e).__name__}: {e})") from None
         if stream.tell() != len(record):
@@ -163,7 +228,15 @@ class AvroDecoder(RecordDecoder):
         return datum
 
     def _bulk(self, records: list[bytes]) -> pa.RecordBatch:
-        return pa.RecordBatch.from_pylist([self._datum(r) for r in records], schema=self.schema)
+        if not self._times:
+            return pa.RecordBatch.from_pylist([self._datum(r) for r in records], schema=self.schema)
+        data = [self._datum(r, plain=True) for r in records]
+        raw = pa.RecordBatch.from_pylist(data, schema=self._plain_schema)
+        arrays = [
+            _from_ints(raw.column(i), self._times[f.name], f.type) if f.name in self._times else raw.column(i)
+            for i, f in enumerate(self.schema)
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def _one(self, record: Any) -> list[Any]:
         datum = self._datum(record)
@@ -181,11 +254,19 @@ class AvroEncoder(RecordEncoder):
     def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
         super().__init__(fields, name=f"{prefix}avro")
         legacy, _ = _options(options, prefix)
-        self.avro = parsed_schema(self.fields, legacy)
+        schema = table_schema(self.fields, legacy)
+        self.avro = fastavro.parse_schema(schema)
         self._maps = [(f.name, t) for f, t in zip(self.fields, self.types) if _has_map(t)]
+        self._times = _time_columns(schema)  # given as integers, which fastavro takes as they are
 
     def rows(self, batch: pa.RecordBatch) -> list[dict[str, Any]]:
-        rows = batch.select([f.name for f in self.fields]).to_pylist()
+        data = batch.select([f.name for f in self.fields])
+        if self._times:
+            names = data.schema.names
+            times = self._times
+            columns = [_to_ints(c, times[n]) if n in times else c for n, c in zip(names, data.columns)]
+            data = pa.RecordBatch.from_arrays(columns, names=names)
+        rows = data.to_pylist()
         for name, t in self._maps:
             for r in rows:
                 r[name] = _to_avro(r[name], t)

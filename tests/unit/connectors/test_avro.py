@@ -185,3 +185,22 @@ def test_schema_registry_formats_are_refused_by_name() -> None:
             "CREATE TABLE t (a INT) WITH ('connector' = 'kafka', 'topic' = 't', "
             "'properties.bootstrap.servers' = 'h:1', 'value.format' = 'avro-confluent')"
         )
+
+
+def test_times_before_the_epoch_and_times_of_day_keep_their_values() -> None:
+    cols = fields("ts TIMESTAMP(3)", "t TIME(3)", "d DATE")
+    row = {"ts": dt.datetime(1969, 12, 31, 23, 59, 59, 999000), "t": dt.time(10, 11, 12, 345000),
+           "d": dt.date(1901, 2, 3)}  # fmt: skip
+    schema = create_decoder("avro", cols, bag()).schema
+    records = create_encoder("avro", cols, bag()).encode_records(
+        pa.RecordBatch.from_pylist([row, {}], schema=schema)
+    )
+    theirs = fastavro.parse_schema(avro_schema([(f.name, parse_type(f.type)) for f in cols]))
+    assert fastavro.schemaless_reader(io.BytesIO(records[0]), theirs, None) == {
+        **row,
+        "ts": row["ts"].replace(tzinfo=dt.UTC),
+    }
+    assert create_decoder("avro", cols, bag()).decode(records).batch.to_pylist() == [
+        row,
+        {"ts": None, "t": None, "d": None},
+    ]
