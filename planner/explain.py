@@ -125,7 +125,6 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(f"mode=[{spec.mode}]")
         kept = {
             "batch": "every row until the input ends",
-            "rank": "the top rows" if _insert_only_input(node, plan) else "every row",
             "temporal": "rows until the watermark passes them",
         }.get(spec.mode)
         if kept:
@@ -226,6 +225,10 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             attrs.append(
                 f"cache=[partial, max-rows={spec.options.get('lookup.partial-cache.max-rows', '-')}]"
             )
+    elif isinstance(spec, RankSpec) and node.name.startswith("SortLimit("):
+        name = "SortLimit"
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append(f"state=[{'the top rows' if _insert_only_input(node, plan) else 'every row'}]")
     elif isinstance(spec, RankSpec):
         name, more = describe_rank(node, plan.node(node.inputs[0].source))
         attrs.extend(more)

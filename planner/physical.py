@@ -142,15 +142,14 @@ class SortSpec:
       row, -U/-D take one away) and the final rows, sorted and cut, are emitted as +I
       when the input ends. With no order and no limit it only makes an updating result
       final (insert-only), as Flink's batch mode gives it;
-    - "rank" (ORDER BY .. LIMIT on a stream, a Top-N without rank number): after each
-      batch, the rows that left the result are deleted (-D), then the ones that entered
-      are inserted (+I);
     - "temporal" (ORDER BY a rowtime attribute first, ascending): rows wait until the
       watermark passes ``time_column``, then go out in order; rows behind the watermark
       on arrival are late, dropped and counted;
     - "first" (LIMIT without ORDER BY over an insert-only stream, or ORDER BY a
       processing-time attribute): rows in arrival order, ``offset`` skipped, ``fetch``
-      kept."""
+      kept.
+
+    ORDER BY .. LIMIT on a stream is no SortSpec but Flink's SortLimit, a ``RankSpec``."""
 
     order: tuple[SortField, ...]
     offset: int = 0

@@ -26,7 +26,7 @@ from catalog.connectors import ChangelogMode
 from catalog.options import format_duration_ms
 from catalog.types import DataType
 from planner import codegen
-from planner.logical import BatchOver, OverAggregate, OverCall, Rank
+from planner.logical import BatchOver, OverAggregate, OverCall, Rank, Sort
 from planner.physical import (
     ARRIVAL,
     AggCall,
@@ -119,6 +119,28 @@ def _plan_window_rank(planner: PhysicalPlanner, node: Rank, window: Window, chil
     p = planner.default_parallelism
     edge = planner._edge(child, p, spec.partition_keys)
     return planner._add(name, spec, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
+
+
+def sort_limit(planner: PhysicalPlanner, node: Sort, child: Node) -> Node:
+    """``ORDER BY .. LIMIT n [OFFSET m]`` on a stream: Flink's SortLimit, a Rank of ranks m + 1
+    .. m + n over one partition without the rank number, whose changelog is the rows
+    leaving (-D) and entering (+I) the result; ties go by arrival, as in the rank."""
+    assert node.fetch is not None
+    order = tuple(
+        SortKey(
+            ARRIVAL if node.input.field(k.column).time_attribute == "proctime" else k.column,
+            not k.descending,
+            k.nulls_first,
+        )
+        for k in node.order
+    )
+    spec = RankSpec((), order, node.offset + 1, node.offset + node.fetch, None, "rows")
+    shown = ", ".join(
+        f"{k.column} {'DESC' if k.descending else 'ASC'} NULLS {'FIRST' if k.nulls_first else 'LAST'}"
+        for k in node.order
+    )
+    name = f"SortLimit(orderBy=[{shown}], offset=[{node.offset}], fetch=[{node.fetch}])"
+    return planner._add(name, spec, (planner._edge(child, 1),), node.fields, 1, ChangelogMode.ALL)
 
 
 def rank_name(spec: RankSpec) -> str:

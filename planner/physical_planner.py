@@ -95,7 +95,7 @@ from planner.physical import (
     WindowAssignSpec,
     WindowJoinSpec,
 )
-from planner.physical_over import plan_batch_over, plan_over_aggregate, plan_rank
+from planner.physical_over import plan_batch_over, plan_over_aggregate, plan_rank, sort_limit
 from planner.typecheck import make_cast, wider
 from planner.udf import check_python_aggregates
 
@@ -306,7 +306,8 @@ class PhysicalPlanner:
     def _sort(self, node: Sort) -> Node:
         """ORDER BY / LIMIT / OFFSET, one subtask (a global order), as Flink plans it:
         in batch mode a full sort of the final rows; on a stream a sort by the watermark
-        (a rowtime attribute first, ascending), a Top-N (with LIMIT) or the first rows
+        (a rowtime attribute first, ascending), a Top-N (with LIMIT: Flink's SortLimit is a
+        Rank over one partition, so it is planned on the rank operator) or the first rows
         (LIMIT alone); any other sort of a stream is refused, as Flink refuses it."""
         child = self._translate(node.input)
         order = tuple(SortField(k.column, k.descending, k.nulls_first) for k in node.order)
@@ -316,7 +317,7 @@ class PhysicalPlanner:
         if self.batch:
             mode, changelog = "batch", ChangelogMode.INSERT_ONLY
         elif node.order and node.fetch is not None:
-            mode, changelog = "rank", ChangelogMode.ALL
+            return sort_limit(self, node, child)
         elif node.order:
             first = node.input.field(node.order[0].column)
             if first.time_attribute is None or node.order[0].descending:
@@ -676,13 +677,13 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
 
 
 def _sort_name(spec: SortSpec) -> str:
-    """Flink's node names: SortLimit and Limit (Top-N and first rows), TemporalSort, Sort;
+    """Flink's node names: Limit (the first rows), TemporalSort, Sort, SortLimit;
     the batch mode's materialization of an updating result (no order, no limit) is ours."""
     if spec.mode == "batch":
         if not spec.order and spec.fetch is None and not spec.offset:
             return "FinalRows"
         return "SortLimit" if spec.fetch is not None else ("Sort" if spec.order else "Limit")
-    return {"rank": "SortLimit", "temporal": "TemporalSort"}.get(spec.mode, "Limit")
+    return {"temporal": "TemporalSort"}.get(spec.mode, "Limit")
 
 
 def _join_name(spec: JoinSpec) -> str:

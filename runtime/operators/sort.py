@@ -2,11 +2,9 @@
 
 The rows are a multiset: table ``rows`` holds each row with a count ``__c`` (an insert-only
 input appends its rows with count 1; an updating one merges +1/-1 per row kind, so a
-retraction takes away the row it retracts). A Top-N also keeps ``emitted``, the rows it has
-output, to send only the difference after each batch: -D for rows that left, then +I for
-rows that entered. Over an insert-only input a row outside the first offset + fetch rows
-can never come back, so the Top-N keeps only those. A sort by the watermark keeps rows
-until the watermark passes them; the first rows (LIMIT alone) keep only a count.
+retraction takes away the row it retracts). A sort by the watermark keeps rows until the
+watermark passes them; the first rows (LIMIT alone) keep only a count. (A Top-N, ORDER BY
+.. LIMIT on a stream, is Flink's SortLimit: a rank, ``runtime.operators.rank``.)
 """
 
 from __future__ import annotations
@@ -46,9 +44,8 @@ class SortOp(Operator):
         self.ctx.install_functions(self.state.con)
         empty = output_schema(self.node.schema, False).empty_table()
         self.state.register("__empty", empty)
-        for table in ("rows", "emitted") if spec.mode == "rank" else ("rows",):
-            self.state.execute(f"CREATE TABLE {table} AS SELECT *, 0::BIGINT AS __c FROM __empty")
-            self.state.tables.append(table)
+        self.state.execute("CREATE TABLE rows AS SELECT *, 0::BIGINT AS __c FROM __empty")
+        self.state.tables.append("rows")
         self.state.con.unregister("__empty")
         cols = ", ".join(self.cols)
         self.match = " AND ".join(f"a.{c} IS NOT DISTINCT FROM b.{c}" for c in self.cols)
@@ -66,12 +63,7 @@ class SortOp(Operator):
         st.register(INPUT_RELATION, batch)
         try:
             if not self.retracting:
-                # a Top-N of an insert-only input keeps at most its first offset + fetch rows,
-                # and no row of a batch past those can be among them
-                spec, cut = self.spec, ""
-                if spec.mode == "rank" and spec.fetch is not None:
-                    cut = f"{self.order_by} LIMIT {spec.offset + spec.fetch}"
-                st.execute(f"INSERT INTO rows SELECT {cols}, 1 FROM {INPUT_RELATION}{cut}")
+                st.execute(f"INSERT INTO rows SELECT {cols}, 1 FROM {INPUT_RELATION}")
                 return
             sign = f"CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END"
             st.execute(
@@ -91,37 +83,6 @@ class SortOp(Operator):
         limit = f" LIMIT {fetch}" if fetch is not None else ""
         skip = f" OFFSET {offset}" if offset else ""
         return f"{self.expanded}{self.order_by}{limit}{skip}"
-
-    def _rank(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
-        st, spec = self.state, self.spec
-        self._add(batch)
-        cols = ", ".join(self.cols)
-        assert spec.fetch is not None
-        if not self.retracting:  # rows past offset + fetch can never come back
-            st.execute(
-                f"CREATE OR REPLACE TEMP TABLE __keep AS SELECT {cols}, count(*)::BIGINT AS __c "
-                f"FROM ({self._cut(0, spec.offset + spec.fetch)}) GROUP BY ALL"
-            )
-            st.execute("DELETE FROM rows")
-            st.execute("INSERT INTO rows SELECT * FROM __keep")
-        st.execute(
-            f"CREATE OR REPLACE TEMP TABLE __top AS SELECT {cols}, count(*)::BIGINT AS __c "
-            f"FROM ({self._cut(spec.offset, spec.fetch)}) GROUP BY ALL"
-        )
-        a_cols = ", ".join(f"a.{c}" for c in self.cols)
-        kind = q(ROW_KIND_COLUMN)
-        diff = (
-            f"SELECT {cols}, 3::TINYINT AS {kind} FROM (SELECT {a_cols}, "
-            f"unnest(range(a.__c - coalesce(b.__c, 0))) FROM emitted a LEFT JOIN __top b ON {self.match}) "
-            f"UNION ALL "
-            f"SELECT {cols}, 0::TINYINT FROM (SELECT {a_cols}, "
-            f"unnest(range(a.__c - coalesce(b.__c, 0))) FROM __top a LEFT JOIN emitted b ON {self.match})"
-        )
-        out = st.query(diff)
-        st.execute("DELETE FROM emitted")
-        st.execute("INSERT INTO emitted SELECT * FROM __top")
-        self._measure()
-        return conform(out, self.schema)
 
     def _first(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         spec = self.spec
@@ -169,8 +130,6 @@ class SortOp(Operator):
         mode = self.spec.mode
         if mode == "first":
             return list(self._first(batch))
-        if mode == "rank":
-            return list(await self.ctx.run(self._rank, batch))
         if mode == "temporal":
             return list(await self.ctx.run(self._temporal, batch))
         await self.ctx.run(self._add, batch)

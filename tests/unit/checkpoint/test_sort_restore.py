@@ -1,6 +1,5 @@
-"""A Sort's state goes into the checkpoint and comes back: a Top-N restored from a snapshot
-emits what the uninterrupted one emits (the retained rows and what it has output, so a
-better row deletes the right one); a sort by the watermark keeps its held rows and the
+"""A Sort's state goes into the checkpoint and comes back (a Top-N, ORDER BY .. LIMIT, is a
+rank: ``test_rank_restore``): a sort by the watermark keeps its held rows and the
 watermark it fired, so a held row still comes out and a late one is still dropped; the
 first rows (LIMIT) keep counting where they stopped."""
 
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pytest
 
 from catalog.connectors import ChangelogMode
 from planner.physical import ROW_KIND_COLUMN, CalcSpec, Edge, Field, Node, PhysicalPlan, SortField, SortSpec
@@ -28,7 +26,7 @@ SCHEMA = (Field("k", "INT"), Field("ts", "TIMESTAMP(3)"))
 def sort_op(spec: SortSpec, updating_in: bool) -> SortOp:
     mode = ChangelogMode.ALL if updating_in else ChangelogMode.INSERT_ONLY
     src = Node(1, "src", CalcSpec(()), (), SCHEMA, 1, mode)
-    out = ChangelogMode.ALL if spec.mode == "rank" else ChangelogMode.INSERT_ONLY
+    out = ChangelogMode.INSERT_ONLY
     node = Node(2, "sort", spec, (Edge(1),), SCHEMA, 1, out)
     plan = PhysicalPlan((src, node))
     ctx = OperatorContext(
@@ -81,18 +79,6 @@ def run_twice(tmp_path: Path, spec: SortSpec, updating: bool, first: list[Any], 
     assert expected, "the test must see rows after the restore"
     assert before is not None
     asyncio.run(resumed.close())
-
-
-@pytest.mark.parametrize("updating", [False, True])
-def test_top_n_resumes_with_its_rows_and_what_it_output(tmp_path: Path, updating: bool) -> None:
-    spec = SortSpec((SortField("k", descending=True),), 0, 2, "rank")
-    kinds = [0, 0, 0] if updating else None
-    first = [batch([(5, 1), (3, 2), (4, 3)], kinds)]
-    # 9 enters (4 leaves); over an updating input, 5 is retracted and 4 comes back
-    then = [batch([(9, 4)], [0] if updating else None)]
-    if updating:
-        then.append(batch([(5, 1)], [3]))
-    run_twice(tmp_path, spec, updating, first, then)
 
 
 def test_sort_by_watermark_resumes_with_held_rows_and_its_watermark(tmp_path: Path) -> None:

@@ -171,6 +171,15 @@ def test_batch_mode_refuses_an_unbounded_table_as_flink_does() -> None:
 
 def test_explain_names_the_sort_and_its_state() -> None:
     top = explain("SELECT a FROM t ORDER BY a DESC LIMIT 3")
-    assert 'SortLimit(orderBy=["a" DESC NULLS LAST], offset=[0], fetch=[3], mode=[rank]' in top
+    assert "SortLimit(orderBy=[a DESC NULLS LAST], offset=[0], fetch=[3], state=[the top rows]" in top
+    s = sqlstream.connect()
+    try:
+        s.execute("CREATE TABLE t (a INT) WITH ('connector'='datagen')")
+        plan = planner.plan("SELECT a FROM t ORDER BY a DESC LIMIT 3 OFFSET 1", s.catalog)
+    finally:
+        s.close()
+    (limit,) = [n for n in plan.nodes if n.name.startswith("SortLimit")]
+    # Flink's SortLimit is a Rank over one partition: ranks 2 .. 4, no rank number
+    assert (limit.kind, limit.spec.start, limit.spec.end, limit.spec.rank_column) == ("rank", 2, 4, None)
     assert "state=[the top rows]" in top and "changelogMode=[I,UB,UA,D]" in top
     assert "TemporalSort(orderBy=[" in explain("SELECT a, ts FROM t ORDER BY ts")
