@@ -5,6 +5,7 @@ state size, and how fast a job with 1M keys of state is back after a crash.
     .venv/bin/python benchmarks/checkpoint.py throughput --rows 50000000
     .venv/bin/python benchmarks/checkpoint.py size --keys 1000 100000 1000000
     .venv/bin/python benchmarks/checkpoint.py restart --keys 1000000
+    .venv/bin/python benchmarks/checkpoint.py size --s3      # to SeaweedFS (scripts/services up s3)
 
 - throughput: a 1 s TUMBLE over 10,000 keys (datagen -> blackhole) without checkpoints
   and with a checkpoint every 1 s (EXACTLY_ONCE, aligned), rows/s over the job's wall time.
@@ -22,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +69,28 @@ def plan(ddl: str, query: str, config: dict[str, str]) -> Any:
     return planner.plan(query, cat, config)
 
 
-def checkpointing(folder: Path, interval: str = "1 s", **extra: str) -> dict[str, str]:
+def checkpointing(where: dict[str, str], interval: str = "1 s", **extra: str) -> dict[str, str]:
+    """``where``: ``state.checkpoints.dir`` (and the object store's s3.* keys)."""
     return {
         "execution.checkpointing.interval": interval,
-        "state.checkpoints.dir": str(folder),
         "pipeline.name": "bench",
+        **where,
         **extra,
+    }
+
+
+def object_store() -> dict[str, str]:
+    """A fresh prefix in the object store of ``scripts/services up s3`` (its exports)."""
+    names = ("ENDPOINT", "ACCESS_KEY", "SECRET_KEY", "BUCKET")
+    env = {n: os.environ.get(f"SQLSTREAM_S3_{n}", "") for n in names}
+    if not all(env.values()):
+        sys.exit("--s3 needs the SQLSTREAM_S3_* exports: source <(scripts/services up s3)")
+    return {
+        "state.checkpoints.dir": f"s3://{env['BUCKET']}/bench-{uuid.uuid4().hex[:8]}",
+        "s3.endpoint": env["ENDPOINT"],
+        "s3.access-key": env["ACCESS_KEY"],
+        "s3.secret-key": env["SECRET_KEY"],
+        "s3.path.style.access": "true",
     }
 
 
@@ -82,7 +101,7 @@ async def run_job(p: Any) -> tuple[float, dict[str, Any]]:
     return time.perf_counter() - t0, job.metrics()
 
 
-def throughput(rows: int, folder: Path, repeats: int) -> None:
+def throughput(rows: int, folder: dict[str, str], repeats: int) -> None:
     print(f"## throughput: 1 s TUMBLE over 10,000 keys, {rows:,} rows, parallelism 1")
     results: dict[str, list[float]] = {"off": [], "1 s": []}
     chk: dict[str, Any] = {}
@@ -98,7 +117,7 @@ def throughput(rows: int, folder: Path, repeats: int) -> None:
     print(f"cost: {100 * (1 - best['1 s'] / best['off']):.1f}% lower")
 
 
-def state_size(keys_list: list[int], folder: Path) -> None:
+def state_size(keys_list: list[int], folder: dict[str, str]) -> None:
     print("## checkpoint duration and size vs keyed state (GROUP BY k, final checkpoint)")
     print("| keys | duration | sync | async | alignment | size |")
     print("|---|---|---|---|---|---|")
@@ -146,7 +165,7 @@ async def _first_output(p: Any) -> tuple[float, dict[str, Any]]:
     return elapsed, metrics
 
 
-def restart(keys: int, folder: Path) -> None:
+def restart(keys: int, folder: dict[str, str]) -> None:
     print(f"## restart to first output after a crash, {keys:,} keys of state")
     ddl = GROUP_DDL.format(
         rate=2_000_000,
@@ -173,8 +192,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=50_000_000)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--keys", type=int, nargs="+", default=None)
+    ap.add_argument("--s3", action="store_true", help="checkpoints to the object store of scripts/services")
     args = ap.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="sqlstream-bench-"))
+    local = Path(tempfile.mkdtemp(prefix="sqlstream-bench-"))
+    folder = object_store() if args.s3 else {"state.checkpoints.dir": str(local)}
+    print(f"checkpoints in {folder['state.checkpoints.dir']}")
     try:
         if args.what in ("all", "throughput"):
             throughput(args.rows, folder, args.repeats)
@@ -183,7 +205,7 @@ def main() -> None:
         if args.what in ("all", "restart"):
             restart((args.keys or [1_000_000])[-1], folder)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(local, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,8 @@ def main() -> None:
     for name in args.which or QUERIES:
         folder = Path(tempfile.mkdtemp(prefix="sqlstream-bench-"))
         try:
-            seconds, m = asyncio.run(run_job(plan(ddl, QUERIES[name], checkpointing(folder, "1 h"))))
+            config = checkpointing({"state.checkpoints.dir": str(folder)}, "1 h")
+            seconds, m = asyncio.run(run_job(plan(ddl, QUERIES[name], config)))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         last = m["checkpoints"]["last"] or {}
