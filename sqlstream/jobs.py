@@ -169,8 +169,8 @@ class JobHandle:
             self._future.result(timeout)
         except TimeoutError:
             return False
-        except BaseException:
-            return True
+        except (Exception, asyncio.CancelledError):  # it ended, failed or cancelled (see .error)
+            return True  # not KeyboardInterrupt: Ctrl-C while waiting must reach the caller
         return True
 
     def cancel(self) -> None:
