@@ -1,5 +1,6 @@
 """Joins: regular joins (``[INNER] JOIN``, ``LEFT|RIGHT|FULL [OUTER] JOIN ... ON`` with an
-equality between the two sides) and the lookup join (``FOR SYSTEM_TIME AS OF`` a
+equality between the two sides, of columns or of expressions over one side each, and the
+comma join whose equality is in WHERE) and the lookup join (``FOR SYSTEM_TIME AS OF`` a
 processing-time attribute), and interval joins (a regular join whose condition bounds
 the time attributes of both sides against each other, ``planner/bind/intervals.py``).
 Semi and anti joins come from WHERE's subqueries (``planner/bind/subqueries.py``). The
@@ -18,9 +19,10 @@ from catalog.errors import SqlStreamError
 from planner.bind.aggregates import AggregateBinder
 from planner.bind.hints import StateTtlHint, input_name
 from planner.bind.intervals import time_bounds
-from planner.bind.scope import Scope, ScopeField, _err
+from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, Join, LogicalNode, LookupJoin, WindowAssign
+from planner.typecheck import infer
 from planner.window import Window
 
 _JOIN_TYPES = {"": "inner", "LEFT": "left", "RIGHT": "right", "FULL": "full"}
@@ -96,6 +98,8 @@ class JoinBinder(AggregateBinder):
         right_times = {
             name: attr for name, orig in renamed.items() if (attr := right.field(orig).time_attribute)
         }
+        left_extra: list[tuple[str, exp.Expr]] = []  # key expressions, computed below the join
+        right_extra: list[tuple[str, exp.Expr]] = []
         for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
             if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
                 a, b = conj.left.name, conj.right.name
@@ -104,7 +108,15 @@ class JoinBinder(AggregateBinder):
                 if a in left_names and b in right_names and not (a in left_times and b in right_times):
                     keys.append((a, renamed[b]))
                     continue
+            elif isinstance(conj, exp.EQ) and (pair := _key_expressions(conj, left_names, right_names)):
+                # ON a.k = b.c % 50: Flink projects the key expressions below the join
+                mine, theirs = pair
+                left_extra.append((f"$lk{len(left_extra)}", mine))
+                right_extra.append((f"$rk{len(right_extra)}", _renamed(theirs, renamed)))
+                keys.append((left_extra[-1][0], right_extra[-1][0]))
+                continue
             rest.append(conj)
+        left, right = _with_keys(left, left_extra), _with_keys(right, right_extra)
         window = _window_join(left, right, renamed, keys, join)
         interval = None if window else time_bounds(left_times, right_times, rest, join.args["on"])
         kind = "an interval join" if interval else "a regular join"
@@ -123,12 +135,18 @@ class JoinBinder(AggregateBinder):
             fields = tuple(left.fields) + tuple(right_fields)
         else:
             fields = tuple(BoundField(f.name, f.type) for f in left.fields) + tuple(right_fields)
+        if right_extra:  # the key columns go after each side's own (the join's output widths)
+            n = len(left.fields) - len(left_extra)
+            visible = fields[:n] + fields[len(left.fields) :]
+            fields = visible[:n] + left.fields[n:] + visible[n:] + right.fields[-len(right_extra) :]
         ttl: tuple[int | None, int | None] = (None, None)
         if hints is not None:  # time-bounded joins take the keys and keep their own bound
             ttl = (hints.take(left_name), hints.take(input_name(table)))
         node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
         if interval is None and window is None:
             node = dataclasses.replace(node, state_ttl_ms=ttl)
+        if right_extra:  # and are dropped after it
+            return Calc(visible, node, tuple((f.name, _ref(f.name)) for f in visible)), joined
         return node, joined
 
     def _comma_join_condition(self, left: Scope, right: Scope, where: list[exp.Expr]) -> exp.Expr | None:
@@ -312,6 +330,37 @@ def _reads(scope: Scope, column: exp.Column) -> bool:
         return scope.lookup(column.name, column.table or None) is not None
     except SqlStreamError:  # ambiguous within the scope: it is in it
         return True
+
+
+def _key_expressions(
+    eq: exp.EQ, left_names: set[str], right_names: set[str]
+) -> tuple[exp.Expr, exp.Expr] | None:
+    """``(left side, right side)`` of an equality whose operands each read the columns of one
+    side only, one of them not a plain column (a computed join key); None otherwise."""
+    cols = [{c.name for c in e.find_all(exp.Column)} for e in (eq.left, eq.right)]
+    if not cols[0] or not cols[1]:
+        return None
+    if cols[0] <= left_names and cols[1] <= right_names:
+        return eq.left, eq.right
+    if cols[0] <= right_names and cols[1] <= left_names:
+        return eq.right, eq.left
+    return None
+
+
+def _renamed(e: exp.Expr, renamed: dict[str, str]) -> exp.Expr:
+    """``e`` over the join's names of the right side's columns, over the right side's own."""
+    return e.copy().transform(
+        lambda n: _ref(renamed[n.name]) if isinstance(n, exp.Column) and n.name in renamed else n
+    )
+
+
+def _with_keys(node: LogicalNode, keys: list[tuple[str, exp.Expr]]) -> LogicalNode:
+    """``node`` with the computed join keys ``keys`` as columns after its own."""
+    if not keys:
+        return node
+    fields = tuple(node.fields) + tuple(BoundField(name, infer(e, node.field_type)) for name, e in keys)
+    projections = tuple((f.name, _ref(f.name)) for f in node.fields) + tuple(keys)
+    return Calc(fields, node, projections)
 
 
 def _joined_scope(left: Scope, right: Scope, keep_time: bool = False) -> tuple[Scope, list[BoundField]]:

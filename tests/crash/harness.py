@@ -7,10 +7,12 @@ runs on a user's script); the tests run it from the repository's root.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlstream.verify import chaos
 from sqlstream.verify.chaos import CRASH_POINTS, CrashReport, compare
@@ -25,6 +27,7 @@ __all__ = [
     "crash_until_done",
     "kill_at_each",
     "missed",
+    "published",
     "run_job",
 ]
 
@@ -93,3 +96,16 @@ def kill_at_each(
 def missed(report: CrashReport) -> list[str]:
     """The crash points ``kill_at_each`` did not kill at (the job finished first)."""
     return [p for p in report.kills_by_point if p.startswith("missed")]
+
+
+def published(folder: Path) -> list[dict[str, Any]]:
+    """The rows of a filesystem sink's published JSON part files: the hidden ones (``.`` or
+    ``_`` first, in progress) are invisible to readers, so they are not read."""
+    if not folder.exists():
+        return []
+    return [
+        json.loads(line)
+        for f in sorted(folder.iterdir())
+        if not f.name.startswith((".", "_"))
+        for line in f.read_text().splitlines()
+    ]

@@ -10,14 +10,12 @@ open window's best rows all come back from the checkpoints.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Hashable
 from pathlib import Path
 
 import duckdb
 
-from tests.crash.harness import CRASH_POINTS, kill_at_each, missed
+from tests.crash.harness import CRASH_POINTS, kill_at_each, missed, published
 
 ROWS = 12000
 
@@ -63,16 +61,8 @@ def expected() -> list[Hashable]:
 
 
 def read_published(tmp: Path) -> list[Hashable]:
-    rows: list[Hashable] = []
-    for sink, last in (("running", "s"), ("top2", "rn")):
-        folder = tmp / sink
-        for name in sorted(os.listdir(folder)) if folder.exists() else []:
-            if name.startswith((".", "_")):
-                continue  # hidden: in progress, invisible to readers
-            for line in (folder / name).read_text().splitlines():
-                r = json.loads(line)
-                rows.append((sink, r["v"], r["k"], r[last]))
-    return rows
+    return [(sink, r["v"], r["k"], r[last]) for sink, last in (("running", "s"), ("top2", "rn"))
+            for r in published(tmp / sink)]  # fmt: skip
 
 
 def test_over_and_window_top_n_are_exact_across_kills(tmp_path: Path) -> None:
