@@ -91,6 +91,21 @@ def _time_sql(precision: int) -> str:
     )
 
 
+# A local time (TIMESTAMP) as an instant of the session's zone, as java.time resolves it:
+# in a DST overlap the earlier instant (the offset from before the change, which DuckDB's
+# cast does not take), in a gap the time pushed forward by the gap (as DuckDB's cast does).
+_LOCAL_TO_INSTANT = (
+    "list_transform([CAST({x} AS TIMESTAMPTZ)], __t -> list_transform("
+    "[timezone('UTC', {x} - to_seconds(CAST(date_part('timezone', __t - INTERVAL 3 HOUR) AS BIGINT)))], "
+    "__e -> CASE WHEN CAST(__e AS TIMESTAMP) = {x} THEN __e ELSE __t END)[1])[1]"
+)
+
+
+def local_to_instant(local: exp.Expr) -> exp.Expr:
+    """A TIMESTAMP as the TIMESTAMP_LTZ of the same wall time in the session's zone."""
+    return template(_LOCAL_TO_INSTANT, x=local)
+
+
 def text_to_temporal(value: exp.Expr, target: DataType, strict: bool) -> exp.Expr | None:
     """The DuckDB expression that reads ``value`` (text) as Flink's ``target`` type, or None
     when the target is no DATE, TIME or TIMESTAMP. ``strict`` (CAST, not TRY_CAST) fails
@@ -100,13 +115,13 @@ def text_to_temporal(value: exp.Expr, target: DataType, strict: bool) -> exp.Exp
         parsed = _DATE_SQL
     elif target.name == "TIME":
         parsed = _time_sql(target.precision or 0)
-    elif target.name == "TIMESTAMP":
+    elif target.name in ("TIMESTAMP", "TIMESTAMP_LTZ"):  # LTZ: the wall time of the session's zone
         parsed = _timestamp_sql(precision)
-    elif target.name == "TIMESTAMP_LTZ":  # the local time of the session's zone
-        parsed = f"CAST({_timestamp_sql(precision)} AS TIMESTAMPTZ)"
     else:
         return None
     read = template(parsed, s=value)
+    if target.name == "TIMESTAMP_LTZ":
+        read = local_to_instant(read)
     if not strict:
         return read
     message = "error('cannot CAST ''' || {s} || ''' AS " + target.with_nullable(True).sql() + "')"
