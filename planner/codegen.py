@@ -254,6 +254,8 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         fraction = f" || '.' || left(strftime({{x}}, '%f') || '000', {precision})" if precision else ""
         local = template("CAST({x} AS TIMESTAMP)", x=x) if source.name == "TIMESTAMP_LTZ" else x
         return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=local)
+    if source.name == "ROW" and target.is_string and source.field_names:
+        return _row_text(x, source)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     if source.is_string and not (isinstance(x, exp.Literal) and x.is_string):  # a literal is checked
@@ -282,6 +284,18 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
     return _convert_numeric(n, source, target)
 
 
+
+
+def _row_text(row: exp.Expr, source: DataType) -> exp.Expr:
+    """A ROW as Flink prints it: its fields' text in parentheses, ``(1, a)``, NULL as NULL
+    (DuckDB prints a struct as ``{'x': 1, 'y': a}``)."""
+    parts = {}
+    for i, (name, ftype) in enumerate(zip(source.field_names, source.children)):
+        field = exp.func("struct_extract", row.copy(), exp.Literal.string(name))
+        cast = exp.Cast(this=field, to=exp.DataType.build("VARCHAR"))
+        parts[f"f{i}"] = template("coalesce({t}, 'NULL')", t=_convert(cast, ftype, DataType("STRING")))
+    joined = " || ', ' || ".join(f"{{f{i}}}" for i in range(len(parts)))
+    return template(f"CASE WHEN {{r}} IS NOT NULL THEN '(' || {joined} || ')' END", r=row, **parts)
 
 
 def _string_to_integral(n: exp.Cast, target: DataType) -> exp.Expr:
