@@ -202,7 +202,15 @@ def _var_map(n: exp.Expr) -> exp.Expr:
     return map_of(n.args["keys"], n.args["values"])
 
 
+def _row(n: exp.Anonymous) -> exp.Expr:
+    """ROW(a, b, ...): a struct whose fields are named as Flink names them, EXPR$0, ..."""
+    fields = [exp.PropertyEQ(this=exp.to_identifier(f"EXPR${i}", quoted=True), expression=a)
+              for i, a in enumerate(n.expressions)]  # fmt: skip
+    return exp.Struct(expressions=fields)
+
+
 REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
+    "ROW": _row,
     exp.ArrayContains: _array_contains,
     exp.ArrayPosition: _array_position,
     exp.ArrayDistinct: _array_distinct,

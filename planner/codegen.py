@@ -30,7 +30,7 @@ from planner.numeric import (
     wrap_sql,
 )
 from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
-from planner.temporal_casts import text_to_temporal
+from planner.temporal_casts import local_to_instant, text_to_temporal
 from planner.typecheck import Lookup, cast_target, function_name, infer
 from planner.udf import user_function
 
@@ -62,11 +62,15 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         and isinstance(node.expression, exp.Interval)
         and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
     )
+    text_side = _temporal_text_side(node, lookup)
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
             node.set(key, _translate(value, lookup))
         elif isinstance(value, list):
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
+    if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
+        key, target = text_side
+        node.set(key, text_to_temporal(node.args[key], target, strict=False))
     if instant_days:
         node.set("expression", _days_as_seconds(node.expression))
     if instant_floor and isinstance(node, exp.Floor | exp.Ceil) and _unit(node.args["to"]) in _CLOCK_UNITS:
@@ -74,6 +78,24 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
     if typing is not None:
         return _typed_rewrite(node, typing)
     return _rewrite(node)
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+_TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "TIMESTAMP_LTZ")
+
+
+def _temporal_text_side(node: exp.Expr, lookup: Lookup) -> tuple[str, DataType] | None:
+    """The side of a comparison that is text compared with a DATE, TIME or TIMESTAMP, and
+    that type: Flink casts the text implicitly (a NULL where it cannot read it), where
+    DuckDB's cast would fail the job on the first text that is no date."""
+    if not isinstance(node, _COMPARISONS):
+        return None
+    left, right = infer(node.left, lookup), infer(node.right, lookup)
+    if left.is_string and right.name in _TEMPORAL and not node.left.is_string:
+        return "this", right
+    if right.is_string and left.name in _TEMPORAL and not node.right.is_string:
+        return "expression", left
+    return None
 
 
 @dataclass(frozen=True)
@@ -232,6 +254,8 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         fraction = f" || '.' || left(strftime({{x}}, '%f') || '000', {precision})" if precision else ""
         local = template("CAST({x} AS TIMESTAMP)", x=x) if source.name == "TIMESTAMP_LTZ" else x
         return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=local)
+    if source.name == "ROW" and target.is_string and source.field_names:
+        return _row_text(x, source)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     if source.is_string and not (isinstance(x, exp.Literal) and x.is_string):  # a literal is checked
@@ -249,10 +273,29 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         )
     if target.name == "TIME" and not target.precision and source.is_timestamp:
         return template("CAST(date_trunc('second', {x}) AS TIME)", x=x)
+    if source.name == "TIMESTAMP" and target.name == "TIMESTAMP_LTZ":
+        instant = local_to_instant(x)
+        if target.precision in _TRUNCATE_TO:
+            return template(f"date_trunc('{_TRUNCATE_TO[target.precision]}', {{x}})", x=instant)
+        return instant
     if target.is_timestamp and target.precision in _TRUNCATE_TO and source.is_timestamp:
         # fraction digits beyond the type's precision are cut off, not kept
         return template(f"date_trunc('{_TRUNCATE_TO[target.precision]}', {{x}})", x=_rewrite(n))
     return _convert_numeric(n, source, target)
+
+
+
+
+def _row_text(row: exp.Expr, source: DataType) -> exp.Expr:
+    """A ROW as Flink prints it: its fields' text in parentheses, ``(1, a)``, NULL as NULL
+    (DuckDB prints a struct as ``{'x': 1, 'y': a}``)."""
+    parts = {}
+    for i, (name, ftype) in enumerate(zip(source.field_names, source.children)):
+        field = exp.func("struct_extract", row.copy(), exp.Literal.string(name))
+        cast = exp.Cast(this=field, to=exp.DataType.build("VARCHAR"))
+        parts[f"f{i}"] = template("coalesce({t}, 'NULL')", t=_convert(cast, ftype, DataType("STRING")))
+    joined = " || ', ' || ".join(f"{{f{i}}}" for i in range(len(parts)))
+    return template(f"CASE WHEN {{r}} IS NOT NULL THEN '(' || {joined} || ')' END", r=row, **parts)
 
 
 def _string_to_integral(n: exp.Cast, target: DataType) -> exp.Expr:

@@ -205,6 +205,10 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if isinstance(node, exp.Array) and node.expressions:  # ARRAY[a, b]: the common type
         element = _common([_infer(a, lookup) for a in node.expressions])
         return DataType("ARRAY", children=(element.with_nullable(True),), nullable=False)
+    if isinstance(node, exp.Anonymous) and function_name(node) == "ROW":  # ROW(a, b): EXPR$0, ...
+        fields = tuple(_infer(a, lookup).with_nullable(True) for a in node.expressions)
+        names = tuple(f"EXPR${i}" for i in range(len(fields)))
+        return DataType("ROW", children=fields, field_names=names, nullable=False)
     if isinstance(node, exp.VarMap):  # MAP[k1, v1, ...]: common key and value types
         keys = _common([_infer(k, lookup) for k in node.args["keys"].expressions])
         values = _common([_infer(v, lookup) for v in node.args["values"].expressions])
