@@ -28,6 +28,7 @@ from planner.expressions import (
     WINDOW_KINDS,
     AlterTableOptions,
     AlterTableResetOptions,
+    Collect,
     DateFormat,
     Descriptor,
     MetadataColumnConstraint,
@@ -91,6 +92,7 @@ class FlinkParser(SparkParser):
             else SparkParser.FUNCTIONS["TO_TIMESTAMP"](args, dialect)
         ),
         "DATE_FORMAT": lambda args: DateFormat(this=seq_get(args, 0), format=seq_get(args, 1)),
+        "COLLECT": Collect.from_arg_list,
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),

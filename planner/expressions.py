@@ -81,3 +81,11 @@ class DateFormat(exp.Expression, exp.Func):
 
     arg_types = {"this": True, "format": True}
     _sql_names = ["DATE_FORMAT"]
+
+
+class Collect(exp.Expression, exp.AggFunc):
+    """``COLLECT(x)``: the multiset of a group's non-NULL values (Flink's MULTISET<T>,
+    carried as a list with repetitions)."""
+
+    arg_types = {"this": True}
+    _sql_names = ["COLLECT"]

@@ -65,7 +65,10 @@ SCALARS: dict[str, DataType | str] = {
 """Scalar functions: Flink's name -> its result type (or :data:`ARG` / :data:`COMMON`)."""
 
 # (STDDEV and VARIANCE are read as STDDEV_SAMP and VAR_SAMP: see SQLGLOT_NAMES)
-AGGREGATES = ("COUNT", "SUM", "MIN", "MAX", "AVG", "STDDEV_POP", "STDDEV_SAMP", "VAR_POP", "VAR_SAMP")
+AGGREGATES = (
+    "COUNT", "SUM", "MIN", "MAX", "AVG", "STDDEV_POP", "STDDEV_SAMP", "VAR_POP", "VAR_SAMP",
+    "LISTAGG", "FIRST_VALUE", "LAST_VALUE", "COLLECT",
+)  # fmt: skip
 GROUPING = ("GROUPING", "GROUPING_ID")
 """Which grouping set a row of GROUPING SETS, ROLLUP or CUBE belongs to (BIGINT)."""
 WINDOWS = ("TUMBLE", "HOP", "CUMULATE", "SESSION", "DESCRIPTOR", "TUMBLE_START", "TUMBLE_END",
@@ -80,8 +83,7 @@ UNSUPPORTED = frozenset({
     "SUBSTRING_INDEX", "PRINTF", "TYPEOF", "LEVENSHTEIN",
     "UNHEX", "SHA224", "SHA384", "SHA512", "ARRAY_CONTAINS", "DATEDIFF", "DATE_ADD", "DATE_SUB",
     # aggregate functions
-    "LISTAGG",
-    "FIRST_VALUE", "LAST_VALUE", "COLLECT", "ARRAY_AGG", "COUNT_IF", "BOOL_AND", "BOOL_OR",
+    "ARRAY_AGG", "COUNT_IF", "BOOL_AND", "BOOL_OR",
     # window (OVER) functions
     "ROW_NUMBER", "RANK", "DENSE_RANK", "PERCENT_RANK", "CUME_DIST", "NTILE", "LAG", "LEAD",
     "NTH_VALUE",

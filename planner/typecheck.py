@@ -16,7 +16,7 @@ from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, Data
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError
-from planner.expressions import DateFormat
+from planner.expressions import Collect, DateFormat
 from planner.functions import ARG, COMMON, ELEMENT, SCALARS, SQLGLOT_NAMES
 from planner.udf import user_function
 
@@ -210,8 +210,13 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         if arg.name == "DECIMAL":  # Flink's findAvgAggType: a division by DECIMAL(20, 0)
             return _adjust_decimal(38 + 21, (arg.scale or 0) + 21)
         return arg.with_nullable(True)
-    if isinstance(node, exp.Min | exp.Max):
+    if isinstance(node, exp.Min | exp.Max | exp.FirstValue | exp.LastValue):
         return _infer(_agg_arg(node), lookup).with_nullable(True)
+    if isinstance(node, exp.GroupConcat):
+        return STRING
+    if isinstance(node, Collect):  # never NULL: an empty multiset for a group of NULLs
+        element = _infer(_agg_arg(node), lookup).with_nullable(True)
+        return DataType("MULTISET", children=(element,), nullable=False)
     if isinstance(node, exp.Greatest | exp.Least):
         return _common([_infer(a, lookup) for a in [node.this, *node.expressions]])
     # ---- scalar functions ------------------------------------------------------------
