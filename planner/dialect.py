@@ -24,6 +24,7 @@ from sqlglot.helper import seq_get
 from sqlglot.parsers.spark import SparkParser
 from sqlglot.tokens import TokenType
 
+from planner import json_syntax
 from planner.expressions import (
     WINDOW_KINDS,
     AlterTableOptions,
@@ -106,6 +107,7 @@ class FlinkParser(SparkParser):
         "DESCRIPTOR": lambda self: self.expression(
             Descriptor(expressions=self._parse_csv(self._parse_id_var))
         ),
+        **{name: parse for name, parse in json_syntax.PARSERS.items()},
     }
 
     CONSTRAINT_PARSERS = {
@@ -307,6 +309,7 @@ class FlinkGenerator(SparkGenerator):
         MetadataColumnConstraint: lambda self, e: self.metadatacolumnconstraint_sql(e),
         AlterTableOptions: lambda self, e: f"SET ({self.expressions(e, flat=True)})",
         AlterTableResetOptions: lambda self, e: f"RESET ({self.expressions(e, flat=True)})",
+        **json_syntax.TRANSFORMS,
     }
 
     def datatype_sql(self, expression: exp.DataType) -> str:

@@ -16,7 +16,7 @@ from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, Data
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError
-from planner.expressions import Collect, DateFormat
+from planner.expressions import Collect, DateFormat, JsonValue
 from planner.functions import ARG, COMMON, ELEMENT, SCALARS, SQLGLOT_NAMES
 from planner.udf import user_function
 
@@ -147,6 +147,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return DataType("NULL")
     if isinstance(node, exp.Cast):
         return cast_target(node).with_nullable(True)
+    if isinstance(node, exp.Is) and isinstance(node.expression, exp.JSON):
+        return BOOLEAN.with_nullable(False)  # FALSE for NULL
     if isinstance(node, exp.Predicate | exp.Not | exp.Connector | exp.Xor):
         return BOOLEAN
     if isinstance(node, exp.Neg):
@@ -230,6 +232,9 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return called.result_type.with_nullable(True)
     if isinstance(node, exp.TimestampAdd):
         return _timestampadd(node, _infer(node.this, lookup))
+    if isinstance(node, JsonValue) and node.args.get("returning") is not None:
+        returning = exp.Cast(this=node.this.copy(), to=node.args["returning"].copy())
+        return cast_target(returning).with_nullable(True)
     rule = SCALARS.get(function_name(node))
     if isinstance(rule, DataType):
         return rule
