@@ -135,7 +135,13 @@ def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
     child = planner._translate(node.input)
     lookup = node.input.field_type
     aggs = tuple(
-        AggCall(a.name, a.func, codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None, a.type.sql())
+        AggCall(
+            a.name,
+            a.func,
+            codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
+            a.type.sql(),
+            args=tuple(codegen.to_duckdb(e, lookup) for e in a.args),  # LISTAGG's separator
+        )
         for a in node.aggs
     )
     spec = OverAggregateSpec(node.partition_keys, node.order_field, node.rows, node.preceding, aggs)

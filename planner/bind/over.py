@@ -16,7 +16,7 @@ import dataclasses
 from sqlglot import exp
 
 from catalog.types import BIGINT
-from planner.bind.aggregates import _AGGS, ORDERED, _make_agg
+from planner.bind.aggregates import _AGGS, _make_agg
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, ScopeField, _err, _ref, position
 from planner.bind.windows import _interval_ms
@@ -139,10 +139,6 @@ class OverBinder(RelationBinder):
             func = c.this
             if isinstance(func.this, exp.Distinct):
                 raise _err(UnsupportedError("DISTINCT in an OVER aggregate is not supported yet"), c)
-            if type(func) in ORDERED:
-                raise _err(
-                    UnsupportedError(f"{function_name(func)} in an OVER aggregation is not supported yet"), c
-                )
             bound = self.bind_expr(func, scope)
             aggs.append(_make_agg(f"w0$o{i}", bound, node.field_type))
         fields = (*node.fields, *(BoundField(a.name, a.type) for a in aggs))

@@ -8,7 +8,8 @@ ordered aggregates are compared exactly. Over an updating input (a GROUP BY over
 BY) a retraction must take its value out: grouped by the inner key, each outer group
 holds exactly the inner row that is live, and grouped by a count, the values left are
 compared as a multiset (a batch emits its -U/+U rows in no order Flink's row-at-a-time
-run would fix), with FIRST_VALUE and LAST_VALUE one of them."""
+run would fix), with FIRST_VALUE and LAST_VALUE one of them. OVER windows are compared
+with DuckDB's window functions."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.runtime.test_join_oracle import SETTINGS, applied, session, write_table
+from tests.unit.runtime.test_over_oracle import FRAMES
+from tests.unit.runtime.test_over_oracle import changelog as over_changelog
 
 rows_st = st.lists(
     st.tuples(st.one_of(st.integers(0, 3), st.none()), st.one_of(st.integers(0, 9), st.none())), max_size=25
@@ -148,3 +151,34 @@ def test_listagg_joins_values_in_arrival_order_across_batches() -> None:
     )
     # arrival order is part-0 (rows 0, 2, 4) then part-1 (rows 1, 3)
     assert ours == Counter({(1, "5|3|5", 5, 5): 1, (2, "7", 7, 7): 1})
+
+
+@settings(SETTINGS, max_examples=4)
+@pytest.mark.parametrize("frame", FRAMES)
+@given(rows=rows_st, parallelism=st.sampled_from([1, 2]), batch=st.integers(1, 7))
+def test_ordered_aggregates_over_a_window_equal_duckdb(
+    frame: str, rows: list[tuple[Any, ...]], parallelism: int, batch: int
+) -> None:
+    """OVER, bounded and UNBOUNDED (what earlier firings accumulated, merged with the
+    frame's rows): a row's frame in time order, one row a second."""
+    data = [{"k": k, "v": v, "ts": f"2024-01-01 00:00:{t:02d}"} for t, (k, v) in enumerate(rows)]
+    window = f"WINDOW w AS (PARTITION BY k ORDER BY ts {frame})"
+    log = over_changelog(
+        data,
+        "k INT, v INT",
+        "ts - INTERVAL '1' SECOND",
+        "SELECT k, v, ts, LISTAGG(CAST(v AS STRING), ';') OVER w, FIRST_VALUE(v) OVER w, "
+        f"LAST_VALUE(v) OVER w, COLLECT(v) OVER w FROM t {window}",
+        parallelism,
+        batch,
+    )
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k INT, v INT, ts TIMESTAMP)")
+    for d in data:
+        con.execute("INSERT INTO t VALUES (?, ?, ?)", [d["k"], d["v"], d["ts"]])
+    expected = con.sql(
+        "SELECT k, v, ts, string_agg(CAST(v AS VARCHAR), ';' ORDER BY ts) OVER w, "
+        "first_value(v IGNORE NULLS) OVER w, last_value(v IGNORE NULLS) OVER w, "
+        f"coalesce(list(v ORDER BY v) FILTER (WHERE v IS NOT NULL) OVER w, []) FROM t {window}"
+    ).fetchall()
+    assert Counter(_hashable(row) for _, row in log) == Counter(_hashable(r) for r in expected)
