@@ -10,13 +10,11 @@ import asyncio
 from pathlib import Path
 
 from catalog.connectors import ChangelogMode
-from planner.physical import AggCall, Edge, Field, GroupAggregateSpec, Node, Partitioning, PhysicalPlan
-from runtime.connectors.base import SubtaskContext
-from runtime.metrics import OperatorMetrics
-from runtime.operator import OperatorContext
+from planner.physical import AggCall, Edge, Field, GroupAggregateSpec, Node, Partitioning
 from runtime.operators.group_aggregate import GroupAggregateOp
 from runtime.state.duckdb_state import write_snapshot
-from tests.unit.checkpoint.test_group_value_counts import SRC, batch, feed, restored_at_two
+from tests.unit.checkpoint.test_group_value_counts import batch, feed, restored_at_two
+from tests.unit.checkpoint.test_group_value_counts import group_op as value_counts_op
 
 AGGS = (
     AggCall("l", "listagg", 'CAST("v" AS VARCHAR)', "STRING", args=("'|'",)),
@@ -32,10 +30,7 @@ NODE = Node(
 
 
 def group_op(subtask: int, parallelism: int) -> GroupAggregateOp:
-    plan = PhysicalPlan((SRC, NODE))
-    where = SubtaskContext("t", 2, "agg", subtask, parallelism)
-    ctx = OperatorContext(where, NODE, plan, OperatorMetrics(2, subtask), None, (SRC,))
-    return GroupAggregateOp(ctx)
+    return value_counts_op(subtask, parallelism, NODE)
 
 
 FIRST = batch([(0, k, v) for k in range(6) for v in (5, 3, 9, 3)])
