@@ -72,11 +72,6 @@ def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, fun
             "LAST_VALUE cannot be computed in a HOP window",
             "LAST_VALUE(",
         ),
-        (
-            "SELECT FIRST_VALUE(price) OVER (ORDER BY dateTime) FROM bidw",
-            "FIRST_VALUE in an OVER aggregation",
-            "FIRST_VALUE(",
-        ),
     ],
 )
 def test_what_listagg_and_first_value_cannot_do_is_refused_where_written(
