@@ -24,10 +24,12 @@ from sqlglot.helper import seq_get
 from sqlglot.parsers.spark import SparkParser
 from sqlglot.tokens import TokenType
 
+from planner import json_syntax
 from planner.expressions import (
     WINDOW_KINDS,
     AlterTableOptions,
     AlterTableResetOptions,
+    Collect,
     DateFormat,
     Descriptor,
     MetadataColumnConstraint,
@@ -93,6 +95,7 @@ class FlinkParser(SparkParser):
         "DATE_FORMAT": lambda args: DateFormat(this=seq_get(args, 0), format=seq_get(args, 1)),
         # ARRAY_SORT(a, ascending, nulls_first): sqlglot's node keeps two arguments of three
         "ARRAY_SORT": lambda args: exp.Anonymous(this="ARRAY_SORT", expressions=args),
+        "COLLECT": Collect.from_arg_list,
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),
@@ -106,6 +109,7 @@ class FlinkParser(SparkParser):
         "DESCRIPTOR": lambda self: self.expression(
             Descriptor(expressions=self._parse_csv(self._parse_id_var))
         ),
+        **{name: parse for name, parse in json_syntax.PARSERS.items()},
     }
 
     CONSTRAINT_PARSERS = {
@@ -333,6 +337,7 @@ class FlinkGenerator(SparkGenerator):
         MetadataColumnConstraint: lambda self, e: self.metadatacolumnconstraint_sql(e),
         AlterTableOptions: lambda self, e: f"SET ({self.expressions(e, flat=True)})",
         AlterTableResetOptions: lambda self, e: f"RESET ({self.expressions(e, flat=True)})",
+        **json_syntax.TRANSFORMS,
     }
 
     def datatype_sql(self, expression: exp.DataType) -> str:

@@ -157,9 +157,15 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         updating = source.changelog != ChangelogMode.INSERT_ONLY
         minmax = any(a.func in ("min", "max") for a in spec.aggs)
         bound = f"bounded by TTL {duration(spec.ttl_ms)}" if spec.ttl_ms else "kept forever"
-        if any(a.distinct for a in spec.aggs) or (updating and minmax):
+        ordered = any(a.func in ("listagg", "first_value", "last_value") for a in spec.aggs)
+        if updating and ordered:  # every live value, with its arrival number
+            attrs.append(f"state=[accumulators and live values by key, {bound}]")
+        elif any(a.distinct for a in spec.aggs) or (updating and minmax) or any(
+            a.func == "collect" for a in spec.aggs
+        ):
             # DISTINCT values seen; over retractions, a count per value (MIN/MAX, DISTINCT)
-            kept = "value counts" if updating else "distinct values"
+            counts = updating or any(a.func == "collect" for a in spec.aggs)
+            kept = "value counts" if counts else "distinct values"
             attrs.append(f"state=[accumulators and {kept} by key, {bound}]")
         elif any(a.func == "udaf" for a in spec.aggs):
             attrs.append(f"state=[accumulators by key (Python ones pickled), {bound}]")

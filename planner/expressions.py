@@ -81,3 +81,46 @@ class DateFormat(exp.Expression, exp.Func):
 
     arg_types = {"this": True, "format": True}
     _sql_names = ["DATE_FORMAT"]
+
+
+class Collect(exp.Expression, exp.AggFunc):
+    """``COLLECT(x)``: the multiset of a group's non-NULL values (Flink's MULTISET<T>,
+    carried as a list with repetitions)."""
+
+    arg_types = {"this": True}
+    _sql_names = ["COLLECT"]
+
+
+class JsonValue(exp.Expression, exp.Func):
+    """``JSON_VALUE(json, path [RETURNING type] [behaviour ON EMPTY] [behaviour ON ERROR])``;
+    a behaviour is ``NULL``, ``ERROR`` or ``DEFAULT`` (with ``empty_default`` /
+    ``error_default``), kept as an ``exp.Var``."""
+
+    arg_types = {
+        "this": True, "path": True, "returning": False, "empty": False, "empty_default": False,
+        "error": False, "error_default": False,
+    }  # fmt: skip
+    _sql_names = ["JSON_VALUE"]
+
+
+class JsonQuery(exp.Expression, exp.Func):
+    """``JSON_QUERY(json, path [wrapper] [behaviour ON EMPTY] [behaviour ON ERROR])``: the
+    wrapper is ``WITHOUT``, ``CONDITIONAL`` or ``UNCONDITIONAL`` (array wrapper); a behaviour
+    ``NULL``, ``ERROR``, ``EMPTY ARRAY`` or ``EMPTY OBJECT``."""
+
+    arg_types = {"this": True, "path": True, "wrapper": False, "empty": False, "error": False}
+    _sql_names = ["JSON_QUERY"]
+
+
+class JsonExists(exp.Expression, exp.Func):
+    """``JSON_EXISTS(json, path [TRUE | FALSE | UNKNOWN | ERROR ON ERROR])``."""
+
+    arg_types = {"this": True, "path": True, "error": False}
+    _sql_names = ["JSON_EXISTS"]
+
+
+class JsonArray(exp.Expression, exp.Func):
+    """``JSON_ARRAY(value, ... [NULL | ABSENT ON NULL])``; ``null`` is ``NULL`` or ``ABSENT``."""
+
+    arg_types = {"expressions": False, "null": False}
+    _sql_names = ["JSON_ARRAY"]

@@ -184,7 +184,7 @@ def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
             codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
             a.type.sql(),
             function=a.function.name if a.function is not None else None,
-            args=tuple(codegen.to_duckdb(e, lookup) for e in a.args),
+            args=tuple(codegen.to_duckdb(e, lookup) for e in a.args),  # a udaf's, LISTAGG's separator
         )
         for a in node.aggs
     )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import INT, DataType
+from planner import json_functions
 from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
 from planner.errors import UnsupportedError
@@ -280,52 +281,6 @@ def _from_base64(n: exp.Expr) -> exp.Expr:
     return template("try(decode(from_base64({s})))", s=n.this)
 
 
-def _json_path(path: exp.Expr, name: str) -> exp.Expr:
-    if not path.is_string or not path.name.startswith("$"):
-        raise UnsupportedError(f"{name} with a path that is not a constant '$...' path")
-    return path
-
-
-def _json_value(n: exp.Anonymous) -> exp.Expr:
-    """JSON_VALUE(json, path): the scalar at path as a string; NULL for a missing value,
-    an object or array, or text that is not JSON (NULL ON EMPTY, NULL ON ERROR)."""
-    if len(n.expressions) != 2:
-        raise UnsupportedError("JSON_VALUE with RETURNING or ON EMPTY/ON ERROR clauses")
-    s, path = n.expressions
-    return template(
-        "CASE WHEN json_valid({s}) AND json_type({s}, {p}) NOT IN ('OBJECT', 'ARRAY', 'NULL') "
-        "THEN json_extract_string({s}, {p}) END",
-        s=s,
-        p=_json_path(path, "JSON_VALUE"),
-    )
-
-
-def _json_query(n: exp.Anonymous) -> exp.Expr:
-    """JSON_QUERY(json, path): the object or array at path as JSON text (WITHOUT ARRAY
-    WRAPPER); NULL for a scalar, a missing value or text that is not JSON."""
-    if len(n.expressions) != 2:
-        raise UnsupportedError("JSON_QUERY with wrapper or ON EMPTY/ON ERROR clauses")
-    s, path = n.expressions
-    return template(
-        "CASE WHEN json_valid({s}) AND json_type({s}, {p}) IN ('OBJECT', 'ARRAY') "
-        "THEN CAST(json_extract({s}, {p}) AS VARCHAR) END",
-        s=s,
-        p=_json_path(path, "JSON_QUERY"),
-    )
-
-
-def _json_exists(n: exp.Anonymous) -> exp.Expr:
-    """JSON_EXISTS(json, path): FALSE ON ERROR (text that is not JSON)."""
-    if len(n.expressions) != 2:
-        raise UnsupportedError("JSON_EXISTS with an ON ERROR clause")
-    s, path = n.expressions
-    return template(
-        "CASE WHEN {s} IS NULL THEN NULL WHEN json_valid({s}) THEN json_exists({s}, {p}) ELSE false END",
-        s=s,
-        p=_json_path(path, "JSON_EXISTS"),
-    )
-
-
 def _json_string(n: exp.Anonymous) -> exp.Expr:
     (value,) = n.expressions
     return template("CASE WHEN {v} IS NULL THEN NULL ELSE CAST(to_json({v}) AS VARCHAR) END", v=value)
@@ -398,24 +353,6 @@ def _array_join(n: exp.Expr) -> exp.Expr:
         a=n.this,
         d=n.expression,
         n=null,
-    )
-
-
-def _json_object(n: exp.Expr) -> exp.Expr:
-    """JSON_OBJECT(k VALUE v, ...): Jackson's compact text; a NULL value is ``null`` (NULL ON
-    NULL, the default) or left out (ABSENT ON NULL). Never NULL itself."""
-    absent = "ABSENT" in str(n.args.get("null_handling") or "").upper()
-    members = []
-    for pair in n.expressions:
-        member = "to_json(CAST({k} AS VARCHAR)) || ':' || " + (
-            "to_json({v})" if absent else "coalesce(to_json({v}), 'null')"
-        )
-        members.append(template(member, k=pair.this, v=pair.expression))
-    if not members:
-        return exp.Literal.string("{}")
-    listed = exp.Array(expressions=members)
-    return template(
-        "'{{' || array_to_string(list_filter({m}, __x -> __x IS NOT NULL), ',') || '}}'", m=listed
     )
 
 
@@ -542,9 +479,7 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     "E": _e,
     exp.ToBase64: _to_base64,
     exp.FromBase64: _from_base64,
-    "JSON_VALUE": _json_value,
-    "JSON_QUERY": _json_query,
-    "JSON_EXISTS": _json_exists,
+    **json_functions.REWRITES,
     "JSON_STRING": _json_string,
     "BIN": _bin,
     "IS_DIGIT": _is_digit,
@@ -557,7 +492,6 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.Decode: _decode,
     exp.Translate: _translate,
     exp.ArrayToString: _array_join,
-    exp.JSONObject: _json_object,
     **_COLLECTION_REWRITES,
     **_URL_REWRITES,
     **_ZONE_REWRITES,

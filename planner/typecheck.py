@@ -16,7 +16,7 @@ from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, Data
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError
-from planner.expressions import DateFormat
+from planner.expressions import Collect, DateFormat, JsonValue
 from planner.functions import (
     ARG,
     COMMON,
@@ -158,6 +158,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return DataType("NULL")
     if isinstance(node, exp.Cast):
         return cast_target(node).with_nullable(True)
+    if isinstance(node, exp.Is) and isinstance(node.expression, exp.JSON):
+        return BOOLEAN.with_nullable(False)  # FALSE for NULL
     if isinstance(node, exp.Predicate | exp.Not | exp.Connector | exp.Xor):
         return BOOLEAN
     if isinstance(node, exp.Neg):
@@ -229,8 +231,13 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         if arg.name == "DECIMAL":  # Flink's findAvgAggType: a division by DECIMAL(20, 0)
             return _adjust_decimal(38 + 21, (arg.scale or 0) + 21)
         return arg.with_nullable(True)
-    if isinstance(node, exp.Min | exp.Max):
+    if isinstance(node, exp.Min | exp.Max | exp.FirstValue | exp.LastValue):
         return _infer(_agg_arg(node), lookup).with_nullable(True)
+    if isinstance(node, exp.GroupConcat):
+        return STRING
+    if isinstance(node, Collect):  # never NULL: an empty multiset for a group of NULLs
+        element = _infer(_agg_arg(node), lookup).with_nullable(True)
+        return DataType("MULTISET", children=(element,), nullable=False)
     if isinstance(node, exp.Greatest | exp.Least):
         return _common([_infer(a, lookup) for a in [node.this, *node.expressions]])
     # ---- scalar functions ------------------------------------------------------------
@@ -244,6 +251,9 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return called.result_type.with_nullable(True)
     if isinstance(node, exp.TimestampAdd):
         return _timestampadd(node, _infer(node.this, lookup))
+    if isinstance(node, JsonValue) and node.args.get("returning") is not None:
+        returning = exp.Cast(this=node.this.copy(), to=node.args["returning"].copy())
+        return cast_target(returning).with_nullable(True)
     rule = SCALARS.get(function_name(node))
     if isinstance(rule, DataType):
         return rule

@@ -16,6 +16,7 @@ from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed,
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
+from planner.expressions import Collect
 from planner.logical import Aggregate, BoundField, Calc, LogicalAgg, LogicalNode, WindowAssign
 from planner.typecheck import infer
 from planner.udf import is_aggregate_call, user_function
@@ -30,7 +31,17 @@ STATISTICS: dict[type[exp.Expr], str] = {
     exp.VariancePop: "var_pop",
     exp.Variance: "var_samp",
 }
-_AGGS: tuple[type[exp.Expr], ...] = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, *STATISTICS)
+# Aggregates whose value depends on the order rows arrived in (and COLLECT, a multiset):
+# their name in the physical plan.
+ORDERED: dict[type[exp.Expr], str] = {
+    exp.GroupConcat: "listagg",
+    exp.FirstValue: "first_value",
+    exp.LastValue: "last_value",
+    Collect: "collect",
+}
+_AGGS: tuple[type[exp.Expr], ...] = (
+    exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, *STATISTICS, *ORDERED
+)  # fmt: skip
 
 
 def is_aggregate(node: exp.Expr) -> bool:
@@ -147,6 +158,8 @@ class AggregateBinder(WindowBinder):
             collect(e)
         if having is not None:
             collect(having)
+        if window is not None and window.type != "tumble":
+            _check_mergeable(aggs, window)
         aggs = hoist_python_calls(aggs, pre_items, len(keys_exprs))
         if pre_items or condition is not None:
             keep = [(f.name, _ref(f.name)) for f in source.fields]
@@ -206,6 +219,20 @@ class AggregateBinder(WindowBinder):
         post_having = rewrite(having) if having is not None else None
         fields = tuple(_output_field(name, e, agg) for name, e in post)
         return Calc(fields, agg, tuple(post), post_having)
+
+
+def _check_mergeable(aggs: list[LogicalAgg], window: Window) -> None:
+    """Flink computes HOP, CUMULATE and SESSION windows by merging the accumulators of their
+    slices or sessions, and FIRST_VALUE and LAST_VALUE cannot be merged: it refuses them."""
+    for a in aggs:
+        if a.func in ("first_value", "last_value"):
+            raise PlanError(
+                f"{a.func.upper()} cannot be computed in a {window.type.upper()} window: "
+                "its accumulators cannot be merged (Flink has no merge for it)",
+                hint="use a TUMBLE window, or MIN/MAX",
+                line=a.line,
+                col=a.col,
+            )
 
 
 def _sets_over(
@@ -290,6 +317,8 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
             name, "udaf", None, fdef.result_type.with_nullable(True), False, filter_expr, text,
             *position(node), function=fdef, args=args,
         )  # fmt: skip
+    if type(node) in ORDERED:
+        return _ordered_agg(name, node, filter_expr, text, lookup)
     arg: exp.Expr | None = node.this
     distinct = False
     if isinstance(arg, exp.Distinct):
@@ -304,3 +333,32 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
     if func == "count_star" or func == "count":
         result_type = BIGINT.with_nullable(False)
     return LogicalAgg(name, func, arg, result_type, distinct, filter_expr, text, *position(node))
+
+
+def _ordered_agg(
+    name: str, node: exp.Expr, filter_expr: exp.Expr | None, text: str, lookup: Callable[[str], DataType]
+) -> LogicalAgg:
+    """LISTAGG, FIRST_VALUE, LAST_VALUE or COLLECT. NULL values are skipped, as Flink's
+    functions skip them; LISTAGG's separator (',' when omitted) travels in ``args``."""
+    func = ORDERED[type(node)]
+    arg = node.this
+    if isinstance(arg, exp.Distinct):
+        raise _err(UnsupportedError(f"DISTINCT in {func.upper()}"), node)
+    args: tuple[exp.Expr, ...] = ()
+    if func == "listagg":
+        if infer(arg, lookup).name not in ("STRING", "VARCHAR", "CHAR"):
+            raise _err(
+                PlanError(
+                    f"LISTAGG takes a string, not {infer(arg, lookup).sql()}",
+                    hint="cast the argument: LISTAGG(CAST(x AS STRING))",
+                ),
+                node,
+            )
+        separator = node.args.get("separator")
+        if separator is None:
+            separator = exp.Literal.string(",")
+        elif not (isinstance(separator, exp.Literal) and separator.is_string):
+            raise _err(UnsupportedError("a LISTAGG separator that is not a string literal"), separator)
+        args = (separator,)
+    result = infer(node, lookup)
+    return LogicalAgg(name, func, arg, result, False, filter_expr, text, *position(node), args=args)

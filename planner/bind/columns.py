@@ -92,7 +92,8 @@ class ColumnBinder:
             result: exp.Expr = _ref(found.name)
             for f in parts[split + 1 :]:
                 result = exp.Dot(this=result, expression=exp.to_identifier(f))
-            result.meta.update(col.meta)
+            # the position sqlglot keeps on the identifier, for errors about the bound tree
+            result.meta.update({**(col.this.meta if isinstance(col.this, exp.Expr) else {}), **col.meta})
             return result
         name = parts[-1] if len(parts) == 1 or parts[0].lower() in scope.qualifiers else parts[0]
         raise _err(

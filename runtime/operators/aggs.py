@@ -18,7 +18,46 @@ STATISTICS = ("stddev_pop", "stddev_samp", "var_pop", "var_samp")
 """Aggregates computed from the values themselves (kept in state), not from running sums:
 DuckDB's own, numerically stable (Welford) functions, whose answers are Flink's where a
 running sum of squares would lose them (1e308 squared is infinite)."""
-FUNCS = ("count", "count_star", "sum", "min", "max", "avg", "udaf", *STATISTICS)
+ORDERED = ("listagg", "first_value", "last_value")
+"""Aggregates over the values in the order they arrived (``__seq``, an arrival number):
+LISTAGG joins them with its separator, FIRST_VALUE and LAST_VALUE pick one; NULLs are
+skipped, as Flink skips them."""
+FUNCS = ("count", "count_star", "sum", "min", "max", "avg", "udaf", "collect", *STATISTICS, *ORDERED)
+
+
+def needs_raw(aggs: tuple[AggCall, ...]) -> bool:
+    """Whether window state keeps each row's values (no partial sums): for DISTINCT, the
+    variances, Python aggregates, COLLECT and the arrival-ordered aggregates."""
+    return any(
+        a.distinct or a.func in ("udaf", "collect", *STATISTICS, *ORDERED) for a in aggs
+    )
+
+
+def needs_seq(aggs: tuple[AggCall, ...]) -> bool:
+    """Whether the rows need their arrival number ``__seq`` (an arrival-ordered aggregate)."""
+    return any(a.func in ORDERED for a in aggs)
+
+
+def separator(agg: AggCall) -> str:
+    """LISTAGG's separator, a DuckDB string literal ('' for the other aggregates)."""
+    return agg.args[0] if agg.func == "listagg" else "''"
+
+
+def ordered_call(func: str, value: str, seq: str, sep: str = "", where: str = "") -> str:
+    """SQL aggregating ``value`` in the order of ``seq`` for one of :data:`ORDERED`
+    (``where``: a condition a row must meet besides a non-NULL value)."""
+    cond = f"({value}) IS NOT NULL" + (f" AND {where}" if where else "")
+    if func == "listagg":
+        return f"string_agg({value}, {sep} ORDER BY {seq}) FILTER (WHERE {cond})"
+    pick = "arg_min" if func == "first_value" else "arg_max"
+    return f"{pick}({value}, {seq}) FILTER (WHERE {cond})"
+
+
+def collect_call(value: str, where: str = "") -> str:
+    """COLLECT: the non-NULL values as a sorted list (a multiset; sorted so that the same
+    multiset is always the same list), empty rather than NULL for a group of NULLs."""
+    cond = f"({value}) IS NOT NULL" + (f" AND {where}" if where else "")
+    return f"coalesce(list({value} ORDER BY {value}) FILTER (WHERE {cond}), [])"
 
 
 def check(agg: AggCall) -> None:
@@ -144,6 +183,11 @@ def final_expr(i: int, agg: AggCall, raw: bool) -> str:
     f = f" FILTER (WHERE f{i})" if agg.filter else ""
     if agg.func == "count_star":
         return _cast(f"count(*){f}", agg)
+    if agg.func in ORDERED:
+        where = f"f{i}" if agg.filter else ""
+        return _cast(ordered_call(agg.func, f"a{i}", "__seq", separator(agg), where), agg)
+    if agg.func == "collect":
+        return _cast(collect_call(f"a{i}", f"f{i}" if agg.filter else ""), agg)
     if agg.func == "avg":
         return _avg(f"sum({d}a{i}){f}", f"count({d}a{i}){f}", agg)
     if agg.func in STATISTICS:

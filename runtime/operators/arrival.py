@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 END = 2**62  # "everything is complete": the bound at end of input, safe from BIGINT overflow
 
 
+def stamp(batch: pa.RecordBatch, first: int) -> pa.RecordBatch:
+    """``batch`` with its rows' arrival numbers, from ``first`` on, as column ``__seq``."""
+    return batch.append_column("__seq", pa.array(np.arange(first, first + batch.num_rows, dtype=np.int64)))
+
+
 class ArrivalOrdered(Operator):
     restored: Restored | None = None
     state: DuckDBState
@@ -52,9 +57,9 @@ class ArrivalOrdered(Operator):
 
     def _stamped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """``batch`` with its rows' arrival numbers as column ``__seq``."""
-        seq = pa.array(np.arange(self.seq, self.seq + batch.num_rows, dtype=np.int64))
+        stamped = stamp(batch, self.seq)
         self.seq += batch.num_rows
-        return batch.append_column("__seq", seq)
+        return stamped
 
     def _report(self) -> None:
         tables = {t: int(self.state.scalar(f"SELECT count(*) FROM {t}")) for t in self.state.tables}

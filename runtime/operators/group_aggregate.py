@@ -13,7 +13,10 @@ Accumulators: a row count per key, and per aggregate a count or a (sum, non-null
 pair, or a min/max. Over an insert-only input, DISTINCT keeps the set of (key, value)
 pairs seen, and a batch adds only values not seen before. Over an updating input, DISTINCT
 and MIN/MAX keep a count per (key, value), as Flink's MapView does, so that a retraction
-takes its value out (``_value_counts``).
+takes its value out (``_value_counts``). COLLECT keeps such counts over any input: its
+result is the multiset they hold. LISTAGG, FIRST_VALUE and LAST_VALUE are merged in arrival
+order (``__seq``, numbered per batch), over an updating input from the live values they
+keep (``ordered``).
 
 With a state TTL (``table.exec.state.ttl``, the STATE_TTL hint) each key's accumulators
 carry an expiry, set again whenever a batch touches the key; an expired key's rows (and
@@ -36,6 +39,8 @@ from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
+from runtime.operators.arrival import stamp
+from runtime.operators.ordered import ordered_merge, ordered_values
 from runtime.operators.udaf import GroupPythonAggregates
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
@@ -59,6 +64,8 @@ def final_from_accumulators(i: int, agg: AggCall, prefix: str) -> str:
         return A.avg_sql(s, n, t)
     if agg.func in A.STATISTICS and t.name != "DECIMAL":
         return A.statistic_sql(s, t)
+    if agg.func == "collect":  # an empty multiset before any value
+        return f"CAST(coalesce({s}, []) AS {cast})"
     return f"CAST({s} AS {cast})"  # min, max, and a DECIMAL variance (already its type)
 
 
@@ -114,8 +121,17 @@ class GroupAggregateOp(Operator):
                 continue
             cond = f"({a.filter})" if a.filter else "true"
             minmax = a.func in ("min", "max")
-            recomputed = (minmax and self.retracting) or a.func in A.STATISTICS
-            if (self.retracting and a.distinct) or recomputed:
+            ordered = a.func in A.ORDERED
+            recomputed = (
+                ((minmax or ordered) and self.retracting) or a.func in A.STATISTICS or a.func == "collect"
+            )
+            if ordered and self.retracting:
+                steps, create = ordered_values(i, a, keys, sign)
+                self.distinct.append((f"ord{i}", steps, create))
+                with_values.append(i)
+                distinct_cols += [f"d{i}.s{i} AS s{i}", f"coalesce(d{i}.t{i}, false) AS t{i}"]
+                cols = [f"s{i}"]
+            elif (self.retracting and a.distinct) or recomputed:
                 steps, create, cols = self._value_counts(i, a, sign)
                 self.distinct.append((f"vals{i}", steps, create))
                 with_values.append(i)
@@ -138,6 +154,9 @@ class GroupAggregateOp(Operator):
                 if a.func != "count":
                     items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
                     cols.append(f"s{i}")
+            elif ordered:  # over an insert-only input: the batch's value, merged in order
+                items.append(f"{A.ordered_call(a.func, f'({a.arg})', '__seq', A.separator(a), cond)} AS s{i}")
+                cols = [f"s{i}"]
             else:
                 f = f" FILTER (WHERE {a.filter})" if a.filter else ""
                 items.append(f"{a.func}({a.arg}){f} AS s{i}")
@@ -145,6 +164,8 @@ class GroupAggregateOp(Operator):
             for c in cols:
                 if recomputed:  # recomputed from the value counts when touched
                     merge.append(f"CASE WHEN b.t{i} THEN b.{c} ELSE o.{c} END AS {c}")
+                elif ordered:
+                    merge.append(f"{ordered_merge(a, f'o.{c}', f'b.{c}')} AS {c}")
                 elif minmax:
                     fn = "least" if a.func == "min" else "greatest"
                     merge.append(f"{fn}(o.{c}, b.{c}) AS {c}")
@@ -186,6 +207,8 @@ class GroupAggregateOp(Operator):
             f"FROM __joined WHERE __cnt > 0 AND (NOT {had} OR {changed})"
         )
         self.emitted = False
+        self.ordered = A.needs_seq(spec.aggs)  # rows get their arrival number __seq
+        self.seq = 0  # the next row's (restored: after the largest one kept)
         self.store_cols = ", ".join([*keys, *self.acc_cols])
         self.ttl = StateTtl("acc", spec.ttl_ms) if spec.ttl_ms else None
         # a key's accumulators with their expiry: every touched key is written again below
@@ -237,19 +260,20 @@ class GroupAggregateOp(Operator):
             f"SELECT {bk}b.__v, coalesce(o.__c, 0) AS __old, coalesce(o.__c, 0) + b.__c AS __c "
             f"FROM __vd{i} b LEFT JOIN vals{i} o ON {on_v}"
         )
-        if a.func in ("min", "max", *A.STATISTICS):
+        if a.func in ("min", "max", "collect", *A.STATISTICS):
             cols = [f"s{i}"]
-            # a variance weighs each value by its count (DISTINCT: once)
+            # a variance and COLLECT weigh each value by its count (DISTINCT: once)
             values = (
                 f"vals{i}"
                 if a.func in ("min", "max") or a.distinct
                 else f"(SELECT __e.* FROM vals{i} __e, range(greatest(__e.__c, 0)))"
             )
-            value = (
-                A.statistic_call(a.func, "o.__v", parse_type(a.type))
-                if a.func in A.STATISTICS
-                else f"{a.func}(o.__v)"
-            )
+            if a.func in A.STATISTICS:
+                value = A.statistic_call(a.func, "o.__v", parse_type(a.type))
+            elif a.func == "collect":
+                value = A.collect_call("o.__v")
+            else:
+                value = f"{a.func}(o.__v)"
             dd = (
                 f"SELECT {bk}{value} AS s{i}, true AS t{i} "
                 f"FROM (SELECT DISTINCT {k}true AS __x FROM __vd{i}) b LEFT JOIN {values} o "
@@ -312,19 +336,19 @@ class GroupAggregateOp(Operator):
         when it finds no accumulators, rather than count a value below zero."""
         st = self.state
         rk = q(ROW_KIND_COLUMN)
-        seq = pa.array(np.arange(batch.num_rows, dtype=np.int64))
-        st.register(INPUT_RELATION, batch.append_column("__seq", seq))
+        pos = pa.array(np.arange(batch.num_rows, dtype=np.int64))  # not __seq: LISTAGG's order
+        st.register(INPUT_RELATION, batch.append_column("__pos", pos))
         try:
             part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
             before = (
-                f"coalesce(bool_or({rk} IN (0, 2)) OVER ({part}ORDER BY __seq "
+                f"coalesce(bool_or({rk} IN (0, 2)) OVER ({part}ORDER BY __pos "
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false)"
             )
             on = " AND ".join(f"o.{c} IS NOT DISTINCT FROM i.{c}" for c in self.keys) or "true"
             marked = f"SELECT *, {before} AS __before FROM {INPUT_RELATION}"
             return st.query(
-                f"SELECT * EXCLUDE (__seq, __before) FROM ({marked}) i WHERE {rk} IN (0, 2) OR __before "
-                f"OR EXISTS (SELECT 1 FROM acc o WHERE {on}) ORDER BY __seq"
+                f"SELECT * EXCLUDE (__pos, __before) FROM ({marked}) i WHERE {rk} IN (0, 2) OR __before "
+                f"OR EXISTS (SELECT 1 FROM acc o WHERE {on}) ORDER BY __pos"
             )
         finally:
             st.con.unregister(INPUT_RELATION)
@@ -333,6 +357,9 @@ class GroupAggregateOp(Operator):
         st = self.state
         now = self.clock()
         self._expire(now)
+        if self.ordered:
+            batch = stamp(batch, self.seq)
+            self.seq += batch.num_rows
         data: pa.RecordBatch | pa.Table = batch
         if self.ttl is not None and self.retracting and self.has_table:
             data = self._orphan_retractions_dropped(batch)
@@ -380,13 +407,14 @@ class GroupAggregateOp(Operator):
     async def on_end_of_input(self) -> list[Message]:
         """In batch mode (``execution.runtime-mode`` = batch), a global aggregate (no GROUP
         BY) over an input that had no rows still answers one row, as Flink's batch mode
-        does: COUNT is 0, the others NULL. Flink's streaming mode emits nothing then."""
+        does: COUNT is 0, COLLECT an empty multiset, the others NULL. Flink's streaming mode
+        emits nothing then."""
         if self.keys or self.emitted or RUNTIME_MODE.get(self.ctx.config) != "batch":
             return []
         self.emitted = True
+        empty = {"count": "0", "count_star": "0", "collect": "[]"}
         values = [
-            f"CAST({0 if a.func in ('count', 'count_star') else 'NULL'} AS {parse_type(a.type).duckdb()})"
-            for a in self.spec.aggs
+            f"CAST({empty.get(a.func, 'NULL')} AS {parse_type(a.type).duckdb()})" for a in self.spec.aggs
         ]
         sql = f"SELECT {', '.join([*values, '0::TINYINT'])}"
         return list(await self.ctx.run(lambda: conform(self.state.query(sql), self.schema)))
@@ -403,6 +431,9 @@ class GroupAggregateOp(Operator):
         if self.has_table:
             rows = await self.ctx.run(self.state.scalar, "SELECT count(*) FROM acc")
             self.emitted = int(rows) > 0
+        for table in (t for t in tables if t.startswith("ord")):
+            largest = await self.ctx.run(self.state.scalar, f"SELECT max(__s) FROM {table}")
+            self.seq = max(self.seq, int(largest if largest is not None else -1) + 1)
             self.metrics.state_rows = int(rows)
             self.metrics.state_bytes = self.metrics.state_rows * self.width
 

@@ -6,7 +6,8 @@ State, keyed by the partition columns: ``pending``, the rows the watermark has n
 and for a bounded frame ``history``, the emitted rows a later row's frame can still reach
 (the last ``n`` of a partition for ROWS, those within the interval of the watermark for
 RANGE); for an UNBOUNDED frame ``acc`` instead, one row of accumulators per partition
-(count, and per argument its count, sum, min and max), as Flink keeps them. Each row
+(count, and per argument its count, sum, min and max; for LISTAGG, FIRST_VALUE, LAST_VALUE
+and COLLECT their value so far), as Flink keeps them. Each row
 carries its time in ms (``__t``), its arrival number (``__seq``: rows of one time are
 ordered by arrival, as Flink's list per timestamp) and its aggregate arguments (``a<i>``,
 ``a<i>_<j>`` for a Python aggregate). A Python aggregate (``@udaf``) folds each row's
@@ -32,6 +33,7 @@ from runtime.operators import aggs as A
 from runtime.operators import udaf
 from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
+from runtime.operators.ordered import ordered_merge
 from runtime.state.duckdb_state import DuckDBState
 
 
@@ -74,8 +76,13 @@ class OverAggregateOp(ArrivalOrdered):
             self.state.con.unregister(INPUT_RELATION)
         k = ", ".join([*self.keys, ""])
         items = ["count(*)::BIGINT AS n"]
+        self.ordered: dict[str, AggCall] = {}  # accumulator -> its aggregate (ordered_merge)
         for i, a in enumerate(spec.aggs):
-            if a.arg is not None:
+            if a.func in (*A.ORDERED, "collect"):
+                name, value = _ordered_accumulator(i, a)
+                items.append(f"{value} AS {name}")
+                self.ordered[name] = a
+            elif a.arg is not None:
                 items += [f"count(a{i})::BIGINT AS c{i}", f"sum(a{i}) AS s{i}", f"min(a{i}) AS lo{i}",
                           f"max(a{i}) AS hi{i}"]  # fmt: skip
         group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
@@ -99,7 +106,7 @@ class OverAggregateOp(ArrivalOrdered):
         )
         cols = ", ".join(self.cols)
         if self.unbounded:  # the frame's rows before this firing are in the accumulators
-            acc = ", ".join(f"a.{c} AS __a_{c}" for c in ("n", *(x.split(" AS ")[1] for x in items[1:])))
+            acc = ", ".join(f"a.{c} AS __a_{c}" for c in ("n", *(x.rsplit(" AS ", 1)[1] for x in items[1:])))
             self.fire_sql = (
                 f"SELECT {cols}, {finals} FROM "
                 f"(SELECT r.*, {acc} FROM __ready r LEFT JOIN acc a ON {self.on}) "
@@ -175,7 +182,9 @@ class OverAggregateOp(ArrivalOrdered):
         merged = []
         for name in names:
             fn = "least" if name.startswith("lo") else "greatest" if name.startswith("hi") else None
-            if fn:
+            if name in self.ordered:
+                merged.append(f"{ordered_merge(self.ordered[name], f'a.{name}', f'r.{name}')} AS {name}")
+            elif fn:
                 merged.append(f"{fn}(a.{name}, r.{name}) AS {name}")
             else:
                 merged.append(f"coalesce(a.{name}, 0) + coalesce(r.{name}, 0) AS {name}")
@@ -205,6 +214,30 @@ class OverAggregateOp(ArrivalOrdered):
         )
 
 
+_ORDER = "[__t, __seq]"  # a frame's order: time, then arrival
+
+
+def _ordered_value(i: int, agg: AggCall, w: str = "w") -> str:
+    """LISTAGG, FIRST_VALUE, LAST_VALUE or COLLECT over window ``w`` (rows of the frame)."""
+    if agg.func == "collect":
+        return f"list(a{i} ORDER BY a{i}) FILTER (WHERE a{i} IS NOT NULL) OVER {w}"
+    if agg.func == "listagg":
+        return f"string_agg(a{i}, {A.separator(agg)} ORDER BY __t, __seq) OVER {w}"
+    pick = "arg_min" if agg.func == "first_value" else "arg_max"
+    return f"{pick}(a{i}, {_ORDER}) FILTER (WHERE a{i} IS NOT NULL) OVER {w}"
+
+
+def _ordered_accumulator(i: int, agg: AggCall) -> tuple[str, str]:
+    """An UNBOUNDED frame's accumulator of an ordered aggregate or COLLECT: its column and
+    its value over the fired rows (``__ready``); ``ordered_merge`` merges a firing's into it."""
+    if agg.func == "collect":
+        return f"o{i}", f"list(a{i} ORDER BY a{i}) FILTER (WHERE a{i} IS NOT NULL)"
+    if agg.func == "listagg":
+        return f"o{i}", f"string_agg(a{i}, {A.separator(agg)} ORDER BY __t, __seq)"
+    pick = "arg_min" if agg.func == "first_value" else "arg_max"
+    return f"o{i}", f"{pick}(a{i}, {_ORDER}) FILTER (WHERE a{i} IS NOT NULL)"
+
+
 def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
     """The aggregate (argument ``a<i>``) over window ``w`` as its Flink type;
     ``unbounded``: plus what the partition's accumulators (``__a_<name>``) hold from
@@ -212,6 +245,13 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
     t = parse_type(agg.type)
     if agg.func == "udaf":  # UNBOUNDED: filled in by the partition's kept accumulator
         return f"NULL::{t.duckdb()}" if unbounded else udaf.over_call(i, agg, w)
+    if agg.func in (*A.ORDERED, "collect"):
+        value = _ordered_value(i, agg, w)
+        if unbounded:  # what earlier firings accumulated, merged with this frame's rows
+            value = ordered_merge(agg, f"__a_o{i}", value)
+        if agg.func == "collect":
+            value = f"coalesce({value}, [])"
+        return f"CAST({value} AS {t.duckdb()})"
     n = f"count(*) OVER {w}"
     c = f"count(a{i}) OVER {w}"
     total = f"sum(a{i}) OVER {w}"

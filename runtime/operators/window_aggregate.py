@@ -29,6 +29,7 @@ from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
 from runtime.operators import udaf
+from runtime.operators.arrival import stamp
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
 from runtime.operators.windowing import Slicing, WallClock, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
@@ -64,8 +65,11 @@ class WindowAggregateOp(Operator):
             Slicing(w)  # validates the gap
         self.proctime = w.proctime
         self.clock = WallClock(w.time_zone)  # window times are this zone's wall time
-        # DISTINCT, the variances and Python aggregates need the rows' values: no partial sums
-        self.raw = any(a.distinct or a.func == "udaf" or a.func in A.STATISTICS for a in spec.aggs)
+        # DISTINCT, the variances, COLLECT, the arrival-ordered and Python aggregates need
+        # the rows' values: no partial sums
+        self.raw = A.needs_raw(spec.aggs)
+        self.ordered = A.needs_seq(spec.aggs)  # rows keep their arrival number __seq
+        self.seq = 0  # the next row's arrival number
         self.schema = output_schema(self.node.schema, False)
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
@@ -79,6 +83,8 @@ class WindowAggregateOp(Operator):
         self.width = 16 + 8 * (len(spec.keys) + 2 * len(spec.aggs))
         if self.raw:
             self.state_items = [x for i, a in enumerate(spec.aggs) for x in A.raw_items(i, a)]
+            if self.ordered:
+                self.state_items.append("__seq")
         else:
             self.state_items = [
                 x for i, a in enumerate(spec.aggs) for x in A.partial_items(i, a)
@@ -135,6 +141,9 @@ class WindowAggregateOp(Operator):
 
     def _ingest(self, batch: pa.RecordBatch, now: int) -> None:
         st = self.state
+        if self.ordered:
+            batch = stamp(batch, self.seq)
+            self.seq += batch.num_rows
         st.register(INPUT_RELATION, batch)
         try:
             sql = self._ingest_sql(now)
@@ -346,6 +355,7 @@ class WindowAggregateOp(Operator):
             "next_fire": self.next_fire,
             "late_ts": self.late_ts,
             "compacted_rows": self.compacted_rows,
+            "seq": self.seq,
         }
         return Snapshot(small, self.state)
 
@@ -365,6 +375,7 @@ class WindowAggregateOp(Operator):
             lates = [s["late_ts"] for s in states]
             self.late_ts = None if any(x is None for x in lates) else min(int(x) for x in lates)
             self.compacted_rows = sum(int(s.get("compacted_rows", 0)) for s in states)
+            self.seq = max(int(s.get("seq", 0)) for s in states)  # after all of theirs
 
     async def close(self) -> None:
         if hasattr(self, "state"):
@@ -380,7 +391,7 @@ def state_view(spec: WindowAggregateSpec, relation: str) -> str:
     and CUMULATE, which share slices between windows) with its aggregates so far. Used by
     ``sqlstream state``; the operator keeps several partial rows per window until they are
     compacted, and this view merges them the way firing does."""
-    raw = any(a.distinct or a.func == "udaf" or a.func in A.STATISTICS for a in spec.aggs)
+    raw = A.needs_raw(spec.aggs)
     keys = [q(k) for k in spec.keys]
     aggs = [  # a Python aggregate runs only in the job: here, how many rows it keeps
         f"count(*) AS {q(a.name + ' (rows kept)')}"

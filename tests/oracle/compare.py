@@ -66,7 +66,13 @@ def canonical(value: Any, t: DataType) -> Any:
     """A value as sqlstream returned it, in the form record.py gives Flink's Java values."""
     if value is None:
         return None
-    if t.name in ("ARRAY", "MULTISET"):
+    if t.name == "MULTISET":  # ours a list with repetitions, Flink's a value -> count map
+        values = [canonical(v, t.children[0]) for v in value]
+        texts = {json.dumps(v, sort_keys=True): v for v in values}
+        counts = Counter(json.dumps(v, sort_keys=True) for v in values)
+        entries = [[texts[k], n] for k, n in counts.items()]
+        return {"map": sorted(entries, key=lambda kv: json.dumps(kv, sort_keys=True))}
+    if t.name == "ARRAY":
         return [canonical(v, t.children[0]) for v in value]
     if t.name == "MAP":
         items = value.items() if isinstance(value, dict) else value

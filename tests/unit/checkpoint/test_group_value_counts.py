@@ -46,10 +46,10 @@ NODE = Node(
 )  # fmt: skip
 
 
-def group_op(subtask: int, parallelism: int) -> GroupAggregateOp:
-    plan = PhysicalPlan((SRC, NODE))
+def group_op(subtask: int, parallelism: int, node: Node = NODE) -> GroupAggregateOp:
+    plan = PhysicalPlan((SRC, node))
     where = SubtaskContext("t", 2, "agg", subtask, parallelism)
-    ctx = OperatorContext(where, NODE, plan, OperatorMetrics(2, subtask), None, (SRC,))
+    ctx = OperatorContext(where, node, plan, OperatorMetrics(2, subtask), None, (SRC,))
     return GroupAggregateOp(ctx)
 
 

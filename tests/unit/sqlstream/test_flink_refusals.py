@@ -25,6 +25,10 @@ def session(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
         "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), "
         f"z INT, s STRING) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')"
     )
+    s.execute(
+        "CREATE TABLE bidw (price BIGINT, dateTime TIMESTAMP(3), WATERMARK FOR dateTime AS dateTime) "
+        "WITH ('connector' = 'datagen')"
+    )
     yield s
     s.close()
 
@@ -46,15 +50,41 @@ def test_window_functions_are_refused_by_name(session: sqlstream.Session, func: 
         session.sql(f"SELECT {func}({arg}) OVER (ORDER BY dateTime) FROM bid")
 
 
-@pytest.mark.parametrize("func", ["LISTAGG", "FIRST_VALUE", "COLLECT"])
+@pytest.mark.parametrize("func", ["ARRAY_AGG", "COUNT_IF"])
 def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, func: str) -> None:
-    arg = "s" if func == "LISTAGG" else "price"
-    call = f"{func}({arg})"
+    call = f"{func}(price)"
     with pytest.raises(UnsupportedError) as refused:
         session.sql(f"SELECT bidder, {call} FROM bid GROUP BY bidder")
     assert func in refused.value.message
     assert "GROUP BY" not in refused.value.message  # not "column must appear in GROUP BY"
     assert refused.value.col is not None and 16 <= refused.value.col < 16 + len(call)
+
+
+@pytest.mark.parametrize(
+    ("query", "refused", "call"),
+    [
+        ("SELECT bidder, LISTAGG(DISTINCT s) FROM bid GROUP BY bidder", "DISTINCT in LISTAGG", "LISTAGG("),
+        ("SELECT bidder, LISTAGG(s, s) FROM bid GROUP BY bidder", "LISTAGG separator", "LISTAGG("),
+        ("SELECT bidder, LISTAGG(price) FROM bid GROUP BY bidder", "LISTAGG takes a string", "LISTAGG("),
+        (
+            "SELECT window_start, LAST_VALUE(price) FROM TABLE(HOP(TABLE bidw, DESCRIPTOR(dateTime), "
+            "INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) GROUP BY window_start, window_end",
+            "LAST_VALUE cannot be computed in a HOP window",
+            "LAST_VALUE(",
+        ),
+    ],
+)
+def test_what_listagg_and_first_value_cannot_do_is_refused_where_written(
+    session: sqlstream.Session, query: str, refused: str, call: str
+) -> None:
+    """Flink cannot merge FIRST_VALUE/LAST_VALUE accumulators (HOP, CUMULATE, SESSION):
+    refused, pointing into the call."""
+    with pytest.raises(SqlStreamError) as error:
+        session.sql(query)
+    assert refused in error.value.message
+    start = query.index(call) + 1
+    end = query.index(")", start)
+    assert error.value.line == 1 and error.value.col is not None and start <= error.value.col <= end
 
 
 @pytest.mark.parametrize("func", ["LEVENSHTEIN(s, s)", "STR_TO_MAP(s)", "IS_DECIMAL(s)"])

@@ -1,0 +1,250 @@
+"""SQL/JSON functions as Flink computes them (SqlJsonUtils, Jayway JsonPath over Jackson),
+translated to DuckDB's JSON functions.
+
+A path is ``lax <spec>``, ``strict <spec>`` or a bare spec, which Flink reads as STRICT.
+In lax mode text that is not JSON, a path that finds nothing and a JSON ``null`` are
+*empty*; in strict mode all three are *errors* (Jayway throws for them). JSON_VALUE's empty and error
+results follow its ON EMPTY / ON ERROR clauses (NULL by default); a value its RETURNING type
+cannot hold fails the job, as Flink's cast of the Java value does (an Integer only from a
+JSON integer that fits, a DOUBLE only from a JSON number with a fraction or exponent, a
+BOOLEAN only from true/false). JSON_EXISTS is FALSE ON ERROR by default. ``IS JSON`` is
+never NULL. Paths are keys and array indexes (``$.a.b[0]``, ``$['a b']``); others (wildcards,
+filters, negative indexes) are refused at plan time, by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from planner.errors import UnsupportedError
+from planner.expressions import JsonArray, JsonExists, JsonQuery, JsonValue
+from planner.numeric import template
+
+_MODE = re.compile(r"^\s*(strict|lax)\s+(.+)$", re.IGNORECASE | re.DOTALL)
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
+# RETURNING type (sqlglot's name) -> DuckDB's type, and the JSON types (DuckDB's json_type)
+# whose Java value Flink's cast accepts (None: any, as text)
+_RETURNING: dict[str, tuple[str, str | None]] = {
+    "TEXT": ("VARCHAR", None),
+    "VARCHAR": ("VARCHAR", None),
+    "INT": ("INTEGER", "'BIGINT', 'UBIGINT'"),  # and it must fit: Jackson's Integer
+    "DOUBLE": ("DOUBLE", "'DOUBLE'"),  # Jackson's BigDecimal: a fraction or an exponent
+    "BOOLEAN": ("BOOLEAN", "'BOOLEAN'"),
+}
+
+
+def path_of(path: exp.Expr, name: str) -> tuple[bool, str]:
+    """(strict, DuckDB's path) of a constant Flink path."""
+    if not (isinstance(path, exp.Literal) and path.is_string):
+        raise UnsupportedError(f"{name} with a path that is not a constant string")
+    text = path.name
+    match = _MODE.match(text)
+    strict, spec = True, text.strip()
+    if match:
+        strict, spec = match.group(1).lower() == "strict", match.group(2).strip()
+    if not spec.startswith("$"):
+        raise UnsupportedError(f"{name} with the path '{text}': a path starts with $")
+    duck, at = "$", 1
+    while at < len(spec):
+        step = _STEP.match(spec, at)
+        if step is None:
+            raise UnsupportedError(
+                f"{name} with the path '{text}'",
+                hint="paths of keys and array indexes are supported: $.a.b[0], $['a b']",
+            )
+        key = step.group(1) if step.group(1) is not None else step.group(3)
+        duck += f"[{step.group(2)}]" if step.group(2) is not None else '."' + key.replace('"', '\\"') + '"'
+        at = step.end()
+    return strict, duck
+
+
+def _lit(text: str) -> exp.Expr:
+    return exp.Literal.string(text)
+
+
+def _fail(message: str) -> exp.Expr:
+    return template("error({m})", m=_lit(message))
+
+
+def _returning(n: JsonValue) -> tuple[str, str | None]:
+    returning = n.args.get("returning")
+    if returning is None:
+        return _RETURNING["TEXT"]
+    name = returning.this.value  # sqlglot's type name: STRING reads as TEXT
+    if name not in _RETURNING or returning.expressions:
+        raise UnsupportedError(
+            f"JSON_VALUE ... RETURNING {returning.sql()}",
+            hint="Flink's JSON_VALUE returns STRING, BOOLEAN, INT or DOUBLE",
+        )
+    return _RETURNING[name]
+
+
+def json_value(n: JsonValue) -> exp.Expr:
+    strict, p = path_of(n.args["path"], "JSON_VALUE")
+    duck, accepted = _returning(n)
+    s = n.this
+    t = template("json_type({s}, {p})", s=s, p=_lit(p))
+
+    def outcome(key: str, why: str) -> exp.Expr:
+        behaviour = n.text(key) or "NULL"
+        if behaviour == "ERROR":
+            return _fail(f"JSON_VALUE: {why}")
+        if behaviour == "DEFAULT":
+            return template(f"CAST({{d}} AS {duck})", d=n.args[f"{key}_default"])
+        return template(f"CAST(NULL AS {duck})")
+
+    empty = outcome("empty", "empty result (ERROR ON EMPTY)")
+    error = outcome("error", "the input is not JSON or the path finds no value (strict mode)")
+    extracted = template("json_extract_string({s}, {p})", s=s, p=_lit(p))
+    bad = _fail(f"JSON_VALUE: the value at '{n.args['path'].name}' is not of the RETURNING type ({duck})")
+    value = extracted
+    if accepted is not None:
+        value = template(
+            f"CASE WHEN {{t}} IN ({accepted}) AND TRY_CAST({{x}} AS {duck}) IS NOT NULL "
+            f"THEN CAST({{x}} AS {duck}) ELSE {{bad}} END",
+            t=t, x=extracted, bad=bad,
+        )  # fmt: skip
+    if strict:
+        sql = (
+            "CASE WHEN {s} IS NULL THEN NULL WHEN NOT json_valid({s}) THEN {error} "
+            "WHEN {t} IS NULL OR {t} IN ('NULL', 'OBJECT', 'ARRAY') THEN {error} ELSE {value} END"
+        )
+    else:
+        sql = (
+            "CASE WHEN {s} IS NULL THEN NULL WHEN NOT json_valid({s}) THEN {empty} "
+            "WHEN {t} IS NULL OR {t} IN ('NULL', 'OBJECT', 'ARRAY') THEN {empty} ELSE {value} END"
+        )
+    return template(sql, s=s, t=t, empty=empty, error=error, value=value)
+
+
+def _query_outcome(n: JsonQuery, key: str, why: str) -> exp.Expr:
+    behaviour = n.text(key) or "NULL"
+    if behaviour == "ERROR":
+        return _fail(f"JSON_QUERY: {why}")
+    if behaviour == "EMPTY ARRAY":
+        return _lit("[]")
+    if behaviour == "EMPTY OBJECT":
+        return _lit("{}")
+    return template("CAST(NULL AS VARCHAR)")
+
+
+def json_query(n: JsonQuery) -> exp.Expr:
+    strict, p = path_of(n.args["path"], "JSON_QUERY")
+    s = n.this
+    t = template("json_type({s}, {p})", s=s, p=_lit(p))
+    text = template("CAST(json_extract({s}, {p}) AS VARCHAR)", s=s, p=_lit(p))
+    empty = _query_outcome(n, "empty", "empty result (ERROR ON EMPTY)")
+    error = _query_outcome(n, "error", "the input is not JSON, the path finds no value or a scalar (strict)")
+    wrapper = n.text("wrapper") or "WITHOUT"
+    if wrapper == "UNCONDITIONAL":
+        wrapped = template("'[' || {v} || ']'", v=text)
+    elif wrapper == "CONDITIONAL":
+        wrapped = template("CASE WHEN {t} = 'ARRAY' THEN {v} ELSE '[' || {v} || ']' END", t=t, v=text)
+    else:  # a scalar without a wrapper is empty (lax) or an error (strict)
+        scalar = error if strict else empty
+        wrapped = template(
+            "CASE WHEN {t} IN ('OBJECT', 'ARRAY') THEN {v} ELSE {x} END", t=t, v=text, x=scalar
+        )
+    nothing = error if strict else empty  # not JSON, or the path finds nothing or null
+    return template(
+        "CASE WHEN {s} IS NULL THEN NULL WHEN NOT json_valid({s}) THEN {nothing} "
+        "WHEN {t} IS NULL OR {t} = 'NULL' THEN {nothing} ELSE {wrapped} END",
+        s=s, t=t, nothing=nothing, wrapped=wrapped,
+    )  # fmt: skip
+
+
+def json_exists(n: JsonExists) -> exp.Expr:
+    strict, p = path_of(n.args["path"], "JSON_EXISTS")
+    s = n.this
+    t = template("json_type({s}, {p})", s=s, p=_lit(p))
+    behaviour = n.text("error") or "FALSE"
+    error = {
+        "TRUE": exp.true(),
+        "FALSE": exp.false(),
+        "UNKNOWN": template("CAST(NULL AS BOOLEAN)"),
+    }.get(behaviour) or _fail("JSON_EXISTS: the input is not JSON or the path finds no value (strict mode)")
+    if strict:
+        sql = (
+            "CASE WHEN {s} IS NULL THEN NULL WHEN NOT json_valid({s}) THEN {error} "
+            "WHEN {t} IS NULL OR {t} = 'NULL' THEN {error} ELSE true END"
+        )
+    else:
+        sql = (
+            "CASE WHEN {s} IS NULL THEN NULL WHEN NOT json_valid({s}) THEN false "
+            "ELSE coalesce({t} <> 'NULL', false) END"
+        )
+    return template(sql, s=s, t=t, error=error)
+
+
+_KINDS = {"VALUE": "true", "OBJECT": "json_type({s}) = 'OBJECT'", "ARRAY": "json_type({s}) = 'ARRAY'",
+          "SCALAR": "json_type({s}) NOT IN ('OBJECT', 'ARRAY')"}  # fmt: skip
+
+
+def is_json(n: exp.Is) -> exp.Expr:
+    """``x IS JSON [VALUE | OBJECT | ARRAY | SCALAR]``: FALSE, not NULL, for NULL and for text
+    that is not JSON (``IS NOT JSON`` is its negation, a NOT around it)."""
+    kind = n.expression
+    if not isinstance(kind, exp.JSON):
+        return n
+    test = _KINDS.get(kind.text("this").upper() or "VALUE", "true")
+    return template(f"CASE WHEN coalesce(json_valid({{s}}), false) THEN {test} ELSE false END", s=n.this)
+
+
+def json_array(n: JsonArray) -> exp.Expr:
+    """``JSON_ARRAY(v, ...)``: compact JSON; a NULL is left out (ABSENT ON NULL, the default)
+    or written ``null`` (NULL ON NULL). Never NULL itself."""
+    absent = n.text("null") != "NULL"
+    items = [
+        template("{j}" if absent else "coalesce({j}, 'null')", j=json_text(v)) for v in n.expressions
+    ]
+    if not items:
+        return raw_json(_lit("[]"))
+    return raw_json(
+        template(
+            "'[' || array_to_string(list_filter({m}, __x -> __x IS NOT NULL), ',') || ']'",
+            m=exp.Array(expressions=items),
+        )
+    )
+
+
+def raw_json(e: exp.Expr) -> exp.Expr:
+    """Marks the DuckDB SQL of a JSON_OBJECT or JSON_ARRAY call: inside another one, its
+    text is inserted as JSON, not quoted as a string (Flink nests them)."""
+    e.meta["raw_json"] = True
+    return e
+
+
+def json_text(value: exp.Expr) -> exp.Expr:
+    """A value of JSON_OBJECT or JSON_ARRAY as JSON text (NULL for NULL)."""
+    if value.meta.get("raw_json"):
+        return value
+    return template("to_json({v})", v=value)
+
+
+def json_object(n: exp.Expr) -> exp.Expr:
+    """JSON_OBJECT(k VALUE v, ...): Jackson's compact text; a NULL value is ``null`` (NULL ON
+    NULL, the default) or left out (ABSENT ON NULL). Never NULL itself."""
+    absent = "ABSENT" in str(n.args.get("null_handling") or "").upper()
+    members = []
+    for pair in n.expressions:
+        member = "to_json(CAST({k} AS VARCHAR)) || ':' || " + ("{v}" if absent else "coalesce({v}, 'null')")
+        members.append(template(member, k=pair.this, v=json_text(pair.expression)))
+    if not members:
+        return raw_json(_lit("{}"))
+    listed = exp.Array(expressions=members)
+    return raw_json(
+        template("'{{' || array_to_string(list_filter({m}, __x -> __x IS NOT NULL), ',') || '}}'", m=listed)
+    )
+
+
+REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
+    exp.JSONObject: json_object,
+    JsonValue: json_value,
+    JsonQuery: json_query,
+    JsonExists: json_exists,
+    JsonArray: json_array,
+    exp.Is: is_json,
+}

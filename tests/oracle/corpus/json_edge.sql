@@ -1,0 +1,36 @@
+-- JSON functions' edge behaviours over jsons (see json.sql): ON EMPTY / ON ERROR with lax and
+-- strict paths, RETURNING types, wrappers, IS JSON kinds, nested constructors.
+-- from: jsons
+JSON_VALUE(j, '$.missing' DEFAULT 'dflt' ON EMPTY)
+JSON_VALUE(j, '$.b' DEFAULT 'dflt' ON EMPTY)
+JSON_VALUE(j, '$.a' DEFAULT 'dflt' ON ERROR)
+JSON_VALUE(j, 'strict $.missing' DEFAULT 'dflt' ON ERROR)
+JSON_VALUE(j, 'strict $.b' DEFAULT 'dflt' ON ERROR)
+JSON_VALUE(j, 'strict $.a' NULL ON EMPTY DEFAULT 'dflt' ON ERROR)
+JSON_VALUE(j, '$.a' ERROR ON ERROR)
+JSON_VALUE(j, 'lax $.arr[0]' RETURNING INT)
+JSON_VALUE(j, '$.arr[1]' RETURNING BIGINT)
+JSON_VALUE(j, '$.n')
+JSON_VALUE(j, '$.t')
+JSON_VALUE(j, '$.n' RETURNING DECIMAL(10, 2))
+JSON_VALUE(j, '$.t' RETURNING STRING)
+JSON_QUERY(j, '$.b' WITH UNCONDITIONAL ARRAY WRAPPER)
+JSON_QUERY(j, '$.a' EMPTY ARRAY ON EMPTY)
+JSON_QUERY(j, '$.missing' EMPTY OBJECT ON EMPTY)
+JSON_QUERY(j, 'strict $.a' EMPTY OBJECT ON ERROR)
+JSON_QUERY(j, 'strict $.missing' EMPTY ARRAY ON ERROR)
+JSON_QUERY(j, '$.arr[2]')
+JSON_QUERY(j, '$.arr' WITHOUT ARRAY WRAPPER)
+JSON_EXISTS(j, '$.arr')
+JSON_EXISTS(j, 'strict $.missing' TRUE ON ERROR)
+JSON_EXISTS(j, 'strict $.missing' UNKNOWN ON ERROR)
+JSON_EXISTS(j, '$.a' TRUE ON ERROR)
+JSON_EXISTS(j, 'strict $.a')
+j IS JSON VALUE
+j IS NOT JSON OBJECT
+CAST(id AS STRING) IS JSON SCALAR
+JSON_OBJECT('o' VALUE JSON_OBJECT('i' VALUE id))
+JSON_ARRAY(JSON_ARRAY(id), 'x', TRUE)
+JSON_OBJECT(KEY 'k' VALUE id, 'n' VALUE CAST(NULL AS INT) ABSENT ON NULL)
+JSON_STRING(TRUE)
+JSON_STRING(1.5)
