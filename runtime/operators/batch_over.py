@@ -5,15 +5,11 @@ batch engine computes them."""
 
 from __future__ import annotations
 
-import pyarrow as pa
-
-from planner.physical import INPUT_RELATION, BatchOverSpec
-from runtime.batches import conform, output_schema, q
-from runtime.messages import Message
+from planner.physical import BatchOverSpec
+from runtime.batches import q
 from runtime.operators import aggs as A
-from runtime.operators.arrival import ArrivalOrdered
+from runtime.operators.collected import CollectedInput
 from runtime.operators.over_aggregate import over_sql
-from runtime.state.duckdb_state import DuckDBState
 
 
 def batch_over_sql(spec: BatchOverSpec, cols: list[str], relation: str) -> str:
@@ -28,51 +24,15 @@ def batch_over_sql(spec: BatchOverSpec, cols: list[str], relation: str) -> str:
     return f"SELECT {', '.join([*cols, *items])} FROM ({inner}) WINDOW {windows}"
 
 
-class BatchOverOp(ArrivalOrdered):
+class BatchOverOp(CollectedInput):
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, BatchOverSpec)
         for c in spec.calls:
             if c.agg is not None:
                 A.check(c.agg)
-        self.schema = output_schema(self.node.schema, False)
         fields = self.ctx.input_nodes[0].schema
+        self._collect_into([("rows", fields)])
         cols = [q(f.name) for f in fields]
-        self.state = DuckDBState()
-        self.ctx.install_functions(self.state.con)
-        self.state.register(INPUT_RELATION, output_schema(fields, False).empty_table())
-        try:
-            self.state.execute(f"CREATE TABLE rows AS SELECT * FROM {INPUT_RELATION} LIMIT 0")
-            self.state.tables.append("rows")
-        finally:
-            self.state.con.unregister(INPUT_RELATION)
         self.result_sql = batch_over_sql(spec, cols, "rows")
         self.width = 16 + 8 * len(cols)
-
-    def _ingest(self, batch: pa.RecordBatch) -> None:
-        st = self.state
-        st.register(INPUT_RELATION, batch)
-        try:
-            st.execute(f"INSERT INTO rows SELECT * FROM {INPUT_RELATION}")
-        finally:
-            st.con.unregister(INPUT_RELATION)
-        self._report()
-
-    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
-        await self.ctx.run(self._ingest, batch)
-        return []
-
-    async def on_watermark(self, ts_ms: int) -> list[Message]:
-        # nothing is complete before the input ends, not even at the last watermark: a
-        # batch-mode input that makes its rows final sends them after it
-        self.metrics.watermark_ms = ts_ms
-        return []
-
-    async def on_end_of_input(self) -> list[Message]:
-        return list(await self.ctx.run(self._result))
-
-    def _result(self) -> list[pa.RecordBatch]:
-        out = self.state.query(self.result_sql)
-        self.state.execute("DELETE FROM rows")
-        self._report()
-        return conform(out, self.schema)

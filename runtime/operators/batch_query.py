@@ -12,11 +12,8 @@ each the SQL of what the streaming operator computes over final rows:
 
 from __future__ import annotations
 
-import pyarrow as pa
-
 from catalog.types import parse_type
 from planner.physical import (
-    INPUT_RELATION,
     BatchOverSpec,
     BatchQuerySpec,
     CalcSpec,
@@ -28,13 +25,11 @@ from planner.physical import (
     UnionSpec,
     WatermarkSpec,
 )
-from runtime.batches import conform, output_schema, q
-from runtime.messages import Message
+from runtime.batches import q
 from runtime.operators import aggs as A
-from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.batch_over import batch_over_sql
+from runtime.operators.collected import CollectedInput
 from runtime.operators.group_aggregate import final_from_accumulators
-from runtime.state.duckdb_state import DuckDBState
 
 
 def query_sql(plan: PhysicalPlan, inputs: tuple[int, ...]) -> str:
@@ -109,48 +104,11 @@ def _group_sql(spec: GroupAggregateSpec, source: str) -> str:
     return f"SELECT {', '.join([*keys, *finals])} FROM ({groups})"
 
 
-class BatchQueryOp(ArrivalOrdered):
+class BatchQueryOp(CollectedInput):
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, BatchQuerySpec)
         plan = PhysicalPlan.from_json(spec.plan)
-        self.schema = output_schema(self.node.schema, False)
-        self.state = DuckDBState()
-        self.ctx.install_functions(self.state.con)
-        for i, node_id in enumerate(spec.inputs):
-            empty = output_schema(plan.node(node_id).schema, False).empty_table()
-            self.state.register(INPUT_RELATION, empty)
-            try:
-                self.state.execute(f"CREATE TABLE in{i} AS SELECT * FROM {INPUT_RELATION} LIMIT 0")
-                self.state.tables.append(f"in{i}")
-            finally:
-                self.state.con.unregister(INPUT_RELATION)
+        self._collect_into([(f"in{i}", plan.node(node_id).schema) for i, node_id in enumerate(spec.inputs)])
         self.result_sql = query_sql(plan, spec.inputs)
         self.width = 8 * max(len(plan.node(i).schema) for i in spec.inputs)
-
-    def _ingest(self, batch: pa.RecordBatch, index: int) -> None:
-        st = self.state
-        st.register(INPUT_RELATION, batch)
-        try:
-            st.execute(f"INSERT INTO in{index} SELECT * FROM {INPUT_RELATION}")
-        finally:
-            st.con.unregister(INPUT_RELATION)
-        self._report()
-
-    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
-        await self.ctx.run(self._ingest, batch, input_index)
-        return []
-
-    async def on_watermark(self, ts_ms: int) -> list[Message]:
-        self.metrics.watermark_ms = ts_ms
-        return []
-
-    async def on_end_of_input(self) -> list[Message]:
-        return list(await self.ctx.run(self._result))
-
-    def _result(self) -> list[pa.RecordBatch]:
-        out = self.state.query(self.result_sql)
-        for table in self.state.tables:
-            self.state.execute(f"DELETE FROM {table}")
-        self._report()
-        return conform(out, self.schema)
