@@ -15,7 +15,10 @@ A mapping of raw strings (what SET stores, what a plan carries) is the only inpu
 
 from __future__ import annotations
 
+import functools
 import os.path
+import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -56,6 +59,30 @@ class ConfigKey(Generic[T]):
 @dataclass(frozen=True)
 class StringKey(ConfigKey[str | None]):
     pass
+
+
+_OFFSET_ZONE = re.compile(r"GMT[+-]\d{1,2}(:\d{2})?")
+
+
+@dataclass(frozen=True)
+class ZoneKey(ConfigKey[str]):
+    """A time zone as Flink's ``table.local-time-zone`` takes one: a tz database ID, a fixed
+    offset 'GMT+08:00', or 'UTC'; an abbreviation such as 'PST' is refused, as Flink's
+    TableConfigValidation refuses it (it means different zones to different libraries)."""
+
+    def parse(self, text: str) -> str:
+        if text in ("UTC", "GMT") or _OFFSET_ZONE.fullmatch(text) or ("/" in text and text in _zones()):
+            return text
+        raise OptionError(
+            f"'{self.name}' = '{text}' is not a time zone",
+            hint="use a tz database ID such as 'America/Los_Angeles' (with daylight saving time), "
+            "a fixed offset such as 'GMT-03:00', or 'UTC'",
+        )
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 @dataclass(frozen=True)
@@ -259,7 +286,7 @@ PIPELINE_NAME = StringKey("pipeline.name", None, "the job's name (also names its
 WATERMARK_INTERVAL = DurationKey(
     "pipeline.auto-watermark-interval", "200 ms", "how often watermarks are emitted"
 )
-LOCAL_TIME_ZONE = StringKey(
+LOCAL_TIME_ZONE = ZoneKey(
     "table.local-time-zone", "UTC", "time zone of TIMESTAMP_LTZ values and PROCTIME()"
 )
 DML_SYNC = BoolKey("table.dml-sync", "false", "INSERT waits for the job to finish")

@@ -12,6 +12,7 @@ from catalog.config import (
     CHECKPOINTING_INTERVAL,
     CHECKPOINTING_MODE,
     KEYS,
+    LOCAL_TIME_ZONE,
     PARALLELISM,
     RESTART_ATTEMPTS,
     RESTART_STRATEGY,
@@ -66,6 +67,19 @@ def test_planner_and_runtime_read_the_same_values() -> None:
     # the planner sees the same mode: an exactly-once sink falls back to at-least-once
     assert delivery_guarantee("filesystem", {}, config).value == "at-least-once"
     assert RestartStrategy.from_config(config).attempts == RESTART_ATTEMPTS.get({})
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata", "GMT-03:00", "GMT+8"])
+def test_a_time_zone_flink_takes_is_taken(zone: str) -> None:
+    Config().set(LOCAL_TIME_ZONE.name, zone)
+
+
+@pytest.mark.parametrize("zone", ["Mars/Base", "PST", "CET ", "+08:00", ""])
+def test_a_time_zone_flink_refuses_is_refused_at_set_not_in_the_job(zone: str) -> None:
+    """Before, an unknown zone was taken and the job failed inside DuckDB at its first row."""
+    with pytest.raises(OptionError, match="is not a time zone") as e:
+        Config().set(LOCAL_TIME_ZONE.name, zone)
+    assert "America/Los_Angeles" in (e.value.hint or "")
 
 
 _RAW_READ = re.compile(r"""\.get\(\s*["']([a-z][a-z0-9.-]+)["']""")
