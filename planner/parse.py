@@ -134,6 +134,27 @@ class Reader(WordReader, FunctionReader):
         hint = f"did you mean {close[0]}?" if close else _STATEMENT_HINT
         raise self.parse_error(f"unknown statement '{self.tokens[0].text}'", hint=hint)
 
+    def check_name_after(self, i: int, kind: str) -> None:
+        """A name with an operator in it (``CREATE TABLE my-table``) is SQL's syntax error,
+        said at the operator, with the fix: quote the name in backticks, as Flink's users do
+        (unquoted, sqlglot reads no statement and it would be refused as unsupported)."""
+        for words in (["IF", "NOT", "EXISTS"], ["IF", "EXISTS"]):
+            if self.words[i : i + len(words)] == words:
+                i += len(words)
+        start = i
+        i += 1
+        while i + 1 < len(self.tokens) and self.tokens[i].text == ".":
+            i += 2
+        if i + 1 < len(self.tokens) and self.tokens[i].text in ("-", "+", "/", ":", "@", "#", "$", "%"):
+            prefix = "".join(t.text for t in self.tokens[start : i - 1])  # a database's "db."
+            last = "".join(t.text for t in self.tokens[i - 1 : i + 2])
+            raise self.parse_error(
+                f"unexpected '{self.tokens[i].text}' in the {kind} name {prefix}{last}",
+                self.tokens[i],
+                hint="quote a name that has characters other than letters, digits and _ in "
+                f"backticks: {prefix}`{last}`",
+            )
+
     def check_ddl_kind(self) -> None:
         i = 1
         if self.words[1:3] == ["OR", "REPLACE"]:
@@ -144,6 +165,7 @@ class Reader(WordReader, FunctionReader):
         if kind in ("TABLE", "VIEW"):
             if self.words[0] == "ALTER" and kind == "VIEW":
                 raise self.unsupported("ALTER VIEW")
+            self.check_name_after(i + 1, kind.lower())
             return
         if not kind:
             raise self.parse_error(f"{self.words[0]} what? expected TABLE or VIEW after it", self.tokens[-1])

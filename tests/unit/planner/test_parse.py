@@ -561,3 +561,22 @@ def test_statements_that_end_too_early(sql: str, message: str, col: int) -> None
         parse(sql)
     assert info.value.message == message
     assert (info.value.line, info.value.col) == (1, col)
+
+
+@pytest.mark.parametrize(
+    ("sql", "col", "fix"),
+    [
+        ("CREATE TABLE my-table (a INT) WITH ('connector' = 'datagen')", 16, "`my-table`"),
+        ("CREATE TEMPORARY VIEW IF NOT EXISTS db.my-view AS SELECT 1", 42, "db.`my-view`"),
+        ("DROP TABLE IF EXISTS x-y", 23, "`x-y`"),
+    ],
+)
+def test_an_unquoted_name_with_an_operator_is_a_syntax_error_with_its_fix(
+    sql: str, col: int, fix: str
+) -> None:
+    """It was refused as 'CREATE TABLE is not supported', which sent users the wrong way."""
+    with pytest.raises(ParseError) as info:
+        parse(sql)
+    assert "unexpected '-'" in info.value.message and (info.value.line, info.value.col) == (1, col)
+    assert fix in (info.value.hint or "")
+    assert parse(sql.replace(fix.replace("`", ""), fix))  # quoted, it is read
