@@ -27,11 +27,27 @@ def format_value(value: Any, max_width: int | None = None) -> str:
         text = "x'" + value.hex() + "'"
     elif isinstance(value, float):
         text = repr(value)
+    elif isinstance(value, list | dict):
+        text = _nested(value)
     else:
         text = str(value)
     if max_width is not None and len(text) > max_width:
         text = text[: max(max_width - 3, 1)] + "..."
     return text
+
+
+def _nested(value: Any) -> str:
+    """An ARRAY, MAP or ROW value as Flink prints one: ``[1, NULL]``, ``{a=1}``, ``(1, a)``
+    (Arrow gives a MAP as a list of key-value tuples, a ROW as a dict)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        if value and all(isinstance(x, tuple) and len(x) == 2 for x in value):
+            return "{" + ", ".join(f"{_nested(k)}={_nested(v)}" for k, v in value) + "}"
+        return "[" + ", ".join(_nested(x) for x in value) + "]"
+    if isinstance(value, dict):
+        return "(" + ", ".join(_nested(v) for v in value.values()) + ")"
+    return format_value(value)
 
 
 def render_table(
