@@ -85,37 +85,40 @@ class ServiceRestart:
 
 @dataclass
 class _During:
-    """A service restart fired ``delay`` seconds into a run, on a thread of its own (the
-    job goes on while the service is down); once the service is back, a SIGKILL after
-    ``then_kill_after`` seconds if given (the run must not end with the restart, or the
-    kills still to come would never land)."""
+    """Service restarts fired one after another in a run, the first ``delay`` seconds in,
+    each next one ``gap`` seconds after the one before is back, on a thread of their own
+    (the job goes on while a service is down); once the last is back, a SIGKILL after
+    ``then_kill_after`` seconds if given (the run must not end with the restarts, or the
+    kills still to come would never land). In one run, so that a resumed run, which may
+    have little left to do, need not outlast a restart's random delay."""
 
     delay: float
-    restart: Callable[[], None]
+    restarts: list[Callable[[], None]]
     then_kill_after: float | None = None
-    landed: bool = False
+    gap: float = 0.2
+    landed: int = 0  # restarts fired while the job ran
     error: BaseException | None = None
     _thread: threading.Thread | None = None
 
     def start(self, proc: subprocess.Popen[str]) -> None:
+        def wait(seconds: float) -> bool:
+            """Whether the job still runs after ``seconds``."""
+            deadline = time.monotonic() + seconds
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return proc.poll() is None
+
         def fire() -> None:
-            deadline = time.monotonic() + self.delay
-            while proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if proc.poll() is not None:
-                return  # the run ended first: nothing to ride through
-            self.landed = True
-            try:
-                self.restart()
-            except BaseException as e:
-                self.error = e
-                return
-            if self.then_kill_after is None:
-                return
-            deadline = time.monotonic() + self.then_kill_after
-            while proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if proc.poll() is None:
+            for i, restart in enumerate(self.restarts):
+                if not wait(self.delay if i == 0 else self.gap):
+                    return  # the run ended first: nothing to ride through
+                self.landed += 1
+                try:
+                    restart()
+                except BaseException as e:
+                    self.error = e
+                    return
+            if self.then_kill_after is not None and wait(self.then_kill_after):
                 proc.send_signal(signal.SIGKILL)
 
         self._thread = threading.Thread(target=fire, name="service-restart", daemon=True)
@@ -195,10 +198,10 @@ def kill_until_done(
     or ``timer``: after a random delay). A job that finishes before all kills
     were spent ends the run: the report's ``kills`` says how many landed.
 
-    Each of ``restarts`` (a service restart) fires in a run of its own, the first ones, at
-    a random moment up to half ``max_kill_delay``; the job rides through the outage (or
-    fails over by its restart strategy) and, while kills are left, is killed soon after
-    the service is back. A restart that would come after the run ended is tried again
+    The ``restarts`` (service restarts) fire one after another in the first run, the first
+    at a random moment up to half ``max_kill_delay``; the job rides through each outage
+    (or fails over by its restart strategy) and, while kills are left, is killed soon after
+    the last service is back. A restart that would come after the run ended is tried again
     in the next run.
 
     A kill can land after the job FINISHED (its checkpoints deleted) while the process
@@ -213,10 +216,10 @@ def kill_until_done(
         during = None
         kill_after = None
         point = "none"
-        if pending:  # a run of its own: the restart, then (kills to spend) a kill once it is back
+        if pending:  # a run of their own: the restarts, then (kills to spend) a kill once back
             point = "after_service_restart"
             then_kill = rng.uniform(0.05, 1.0) if report.kills < kills else None
-            during = _During(rng.uniform(0.05, max_kill_delay / 2), pending[0], then_kill)
+            during = _During(rng.uniform(0.05, max_kill_delay / 2), list(pending), then_kill)
         elif report.kills < kills:
             point = rng.choice(points)
             if point == "timer":
@@ -224,15 +227,16 @@ def kill_until_done(
             else:
                 run_env["SQLSTREAM_CRASH_AT"] = f"{point}:{rng.choice(chances)}"
         if during is not None and progress is not None:
-            what = getattr(during.restart, "command", "a service")
-            progress(f"run {report.runs + 1}: restarting {what!r} {during.delay:.1f} s in")
+            what = ", then ".join(repr(getattr(r, "command", "a service")) for r in during.restarts)
+            progress(f"run {report.runs + 1}: restarting {what} {during.delay:.1f} s in")
         code, err = run_job(script, run_env, timeout, kill_after, cwd, during)
         report.runs += 1
         if during is not None and during.landed:
-            pending.pop(0)
-            report.restarts += 1
-            if progress is not None:
-                progress(f"service restart {report.restarts}/{len(restarts)} done")
+            del pending[: during.landed]
+            for _ in range(during.landed):
+                report.restarts += 1
+                if progress is not None:
+                    progress(f"service restart {report.restarts}/{len(restarts)} done")
         if code == -signal.SIGKILL:
             report.kills += 1
             report.kills_by_point[point] += 1

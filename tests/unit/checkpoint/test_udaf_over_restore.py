@@ -22,9 +22,10 @@ QUERY = """INSERT INTO out SELECT id, k, py_total(id) OVER w FROM src
 @pytest.mark.parametrize(("before", "after"), [(2, 1), (1, 2)])
 def test_unbounded_accumulators_resume_exactly(tmp_path: Path, before: int, after: int) -> None:
     out = tmp_path / "out"
-    # 300 rows (3 s of event time) a second: rows fire behind the 1 s watermark within the
-    # first second, and the job is still running after four checkpoints on a loaded machine
-    run_until_checkpoint(tmp_path, before, out, script=FUNCTION + ddl(out, 300), query=QUERY, checkpoints=4)
+    # as test_over_restore: 100 ms checkpoints, 600 rows (6 s of event time) a second; by the
+    # eighth, rows behind the 1 s watermark are committed (four were too few when the
+    # machine was quiet: nothing had been committed yet), and ROWS outlast them under load
+    run_until_checkpoint(tmp_path, before, out, script=FUNCTION + ddl(out, 600), query=QUERY, checkpoints=8)
     expected = collections.Counter(
         duckdb.sql(
             "SELECT id, id % 5, sum(id) OVER (PARTITION BY id % 5 ORDER BY id ROWS UNBOUNDED PRECEDING)"
