@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from planner.physical import INPUT_RELATION, Field
+from runtime.batches import output_schema
 from runtime.messages import Message
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
@@ -54,6 +56,23 @@ class ArrivalOrdered(Operator):
     @abstractmethod
     def _prepare(self) -> None:
         """Create ``self.state`` and its tables (on the job's thread pool)."""
+
+    def _new_state(self, fields: tuple[Field, ...], tables: dict[str, str], seq: bool = True) -> None:
+        """A fresh ``self.state`` (with the job's functions) and its tables, each created
+        empty from its query over the input (``INPUT_RELATION``: the columns ``fields``,
+        plus ``__seq`` when ``seq``), and counted in the state's metrics."""
+        self.state = DuckDBState()
+        self.ctx.install_functions(self.state.con)
+        empty = output_schema(fields, False).empty_table()
+        if seq:
+            empty = empty.append_column("__seq", pa.array([], pa.int64()))
+        self.state.register(INPUT_RELATION, empty)
+        try:
+            for name, sql in tables.items():
+                self.state.execute(f"CREATE TABLE {name} AS {sql} LIMIT 0")
+                self.state.tables.append(name)
+        finally:
+            self.state.con.unregister(INPUT_RELATION)
 
     def _stamped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """``batch`` with its rows' arrival numbers as column ``__seq``."""

@@ -34,7 +34,6 @@ from runtime.operators import udaf
 from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
 from runtime.operators.ordered import ordered_merge
-from runtime.state.duckdb_state import DuckDBState
 
 
 class OverAggregateOp(ArrivalOrdered):
@@ -48,18 +47,18 @@ class OverAggregateOp(ArrivalOrdered):
         fields = self.ctx.input_nodes[0].schema
         self.cols = [q(f.name) for f in fields]
         self.keys = [q(k) for k in spec.partition_keys]
-        self.state = DuckDBState()
-        self.ctx.install_functions(self.state.con)
         args = [f"({a.arg}) AS a{i}" for i, a in enumerate(spec.aggs) if a.arg is not None]
         args += [item for i, a in enumerate(spec.aggs) if a.func == "udaf" for item in udaf.raw_items(i, a)]
         self.read_sql = (
             f"SELECT {', '.join([*self.cols, *args])}, epoch_ms({q(spec.time_column)}) AS __t, __seq "
             f"FROM {INPUT_RELATION} WHERE {q(spec.time_column)} IS NOT NULL"
         )
-        empty = output_schema(fields, False).empty_table()
-        self.state.register(INPUT_RELATION, empty.append_column("__seq", pa.array([], pa.int64())))
         self.unbounded = spec.preceding is None
         self.past = "acc" if self.unbounded else "history"
+        tables = {"pending": self.read_sql}  # rows not fired yet; the frames' reach, or ``acc``
+        if not self.unbounded:
+            tables["history"] = self.read_sql
+        self._new_state(fields, tables)
         has_python = any(a.func == "udaf" for a in spec.aggs)
         self.python = (
             udaf.OverPythonAggregates(self.ctx, spec.aggs, self.keys, spec.rows)
@@ -68,12 +67,6 @@ class OverAggregateOp(ArrivalOrdered):
         )
         if has_python and not self.unbounded:
             udaf.install_window_calls(self.ctx, self.state.con, spec.aggs)
-        try:
-            for table in ("pending", "history"):
-                self.state.execute(f"CREATE TABLE {table} AS {self.read_sql} LIMIT 0")
-            self.state.tables.extend(("pending", self.past))
-        finally:
-            self.state.con.unregister(INPUT_RELATION)
         k = ", ".join([*self.keys, ""])
         items = ["count(*)::BIGINT AS n"]
         self.ordered: dict[str, AggCall] = {}  # accumulator -> its aggregate (ordered_merge)
@@ -88,8 +81,8 @@ class OverAggregateOp(ArrivalOrdered):
         group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
         self.acc_sql = f"SELECT {k}{', '.join(items)} FROM __ready{group}"
         if self.unbounded:
-            self.state.execute("DROP TABLE history")
             self.state.execute(f"CREATE TABLE acc AS {self.acc_sql.replace('__ready', 'pending')} LIMIT 0")
+            self.state.tables.append("acc")
             if self.python is not None:
                 self.python.create_table(self.state.con, "pending")
                 self.state.tables.append("pyacc")

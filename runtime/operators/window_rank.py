@@ -20,7 +20,6 @@ from runtime.batches import conform, output_schema, q
 from runtime.messages import Message, SideOutput
 from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
-from runtime.state.duckdb_state import DuckDBState
 
 
 class WindowRankOp(ArrivalOrdered):
@@ -32,18 +31,10 @@ class WindowRankOp(ArrivalOrdered):
         fields = self.ctx.input_nodes[0].schema
         self.cols = [q(f.name) for f in fields]
         self.keys = [q(k) for k in spec.partition_keys]
-        self.state = DuckDBState()
-        self.ctx.install_functions(self.state.con)
         self.read_sql = (
             f"SELECT {', '.join(self.cols)}, __seq, epoch_ms(window_end) AS __we FROM {INPUT_RELATION}"
         )
-        empty = output_schema(fields, False).empty_table()
-        self.state.register(INPUT_RELATION, empty.append_column("__seq", pa.array([], pa.int64())))
-        try:
-            self.state.execute(f"CREATE TABLE rows AS {self.read_sql} LIMIT 0")
-            self.state.tables.append("rows")
-        finally:
-            self.state.con.unregister(INPUT_RELATION)
+        self._new_state(fields, {"rows": self.read_sql})
         order = [
             f"{q(k.column)} {'ASC' if k.ascending else 'DESC'} NULLS {'FIRST' if k.nulls_first else 'LAST'}"
             for k in spec.order
