@@ -50,6 +50,45 @@ def test_window_functions_are_refused_by_name(session: sqlstream.Session, func: 
         session.sql(f"SELECT {func}({arg}) OVER (ORDER BY dateTime) FROM bid")
 
 
+@pytest.mark.parametrize(
+    ("sql", "construct"),
+    [
+        ("SELECT * FROM bid JOIN bid AS b2 USING (auction)", "JOIN ... USING"),
+        (
+            "SELECT * FROM bid CROSS JOIN UNNEST(ARRAY[1, 2], ARRAY[3]) AS u(a, b)",
+            "UNNEST of more than one array",
+        ),
+        ("SELECT bidder, COUNT(DISTINCT auction, price) FROM bid GROUP BY bidder", "COUNT(DISTINCT ...)"),
+    ],
+)
+def test_a_refusal_says_that_it_is_one(session: sqlstream.Session, sql: str, construct: str) -> None:
+    """A message that only names the construct ("JOIN ... USING") read as if the name were
+    the error; every refusal now says the construct is not supported."""
+    with pytest.raises(UnsupportedError) as refused:
+        session.sql(sql)
+    assert construct in refused.value.message
+    assert "not supported" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "construct"),
+    [
+        ("JSON_VALUE(s, '$.a' RETURNING DATE)", "RETURNING DATE"),
+        ("CONVERT_TZ('2024-01-01 00:00:00', 'UTC', s)", "CONVERT_TZ"),
+    ],
+)
+def test_a_refusal_found_while_generating_code_points_at_the_call(
+    session: sqlstream.Session, call: str, construct: str
+) -> None:
+    """These are refused only when the expression becomes DuckDB SQL, after binding; they
+    pointed at the statement's first line instead of the call."""
+    with pytest.raises(UnsupportedError) as refused:
+        session.sql(f"SELECT bidder,\n       {call} AS v\nFROM bid")
+    assert construct in refused.value.message
+    assert refused.value.line == 2
+    assert refused.value.col is not None and 8 <= refused.value.col < 8 + len(call)
+
+
 @pytest.mark.parametrize("func", ["ARRAY_AGG", "COUNT_IF"])
 def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, func: str) -> None:
     call = f"{func}(price)"
