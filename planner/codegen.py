@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from catalog.errors import did_you_mean
+from catalog.errors import SqlStreamError, did_you_mean
 from catalog.types import DataType
 from planner.dialect import Flink
-from planner.errors import PlanError, UnsupportedError
+from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import DateFormat
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.interval_literals import compound_interval
@@ -50,34 +50,47 @@ def to_duckdb(node: exp.Expr, lookup: Lookup) -> str:
 def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
     """Children first, then the node: a rewrite may build a new node around its children
     (``CAST(x AS INT) / 2`` becomes an integer division), and those children must be
-    DuckDB's too. Types are decided on the Flink expression, before its children change."""
-    typing = _typing(node, lookup)
-    instant_floor = (
-        isinstance(node, exp.Floor | exp.Ceil)
-        and node.args.get("to") is not None
-        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
-    )
-    instant_days = (
-        isinstance(node, exp.Add | exp.Sub)
-        and isinstance(node.expression, exp.Interval)
-        and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
-    )
-    text_side = _temporal_text_side(node, lookup)
+    DuckDB's too. Types are decided on the Flink expression, before its children change.
+    A refusal found here points at the call it is about, taken before the children (and
+    the positions they carry) are rewritten."""
+    where = position(node) if isinstance(node, exp.Func) else (None, None)
+    try:
+        typing = _typing(node, lookup)
+        instant_floor = (
+            isinstance(node, exp.Floor | exp.Ceil)
+            and node.args.get("to") is not None
+            and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
+        )
+        instant_days = (
+            isinstance(node, exp.Add | exp.Sub)
+            and isinstance(node.expression, exp.Interval)
+            and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
+        )
+        text_side = _temporal_text_side(node, lookup)
+    except SqlStreamError as e:
+        raise e.with_position(*where) from None
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
             node.set(key, _translate(value, lookup))
         elif isinstance(value, list):
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
-    if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
-        key, target = text_side
-        node.set(key, text_to_temporal(node.args[key], target, strict=False))
-    if instant_days:
-        node.set("expression", _days_as_seconds(node.expression))
-    if instant_floor and isinstance(node, exp.Floor | exp.Ceil) and _unit(node.args["to"]) in _CLOCK_UNITS:
-        return _floor_instant(node)
-    if typing is not None:
-        return _typed_rewrite(node, typing)
-    return _rewrite(node)
+    try:
+        if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
+            key, target = text_side
+            node.set(key, text_to_temporal(node.args[key], target, strict=False))
+        if instant_days:
+            node.set("expression", _days_as_seconds(node.expression))
+        if (
+            instant_floor
+            and isinstance(node, exp.Floor | exp.Ceil)
+            and _unit(node.args["to"]) in _CLOCK_UNITS
+        ):
+            return _floor_instant(node)
+        if typing is not None:
+            return _typed_rewrite(node, typing)
+        return _rewrite(node)
+    except SqlStreamError as e:
+        raise e.with_position(*where) from None
 
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)

@@ -12,10 +12,10 @@ from sqlglot import exp
 from catalog.types import BIGINT, DataType
 from planner.bind import grouping
 from planner.bind.hints import StateTtlHint, aggregate_input
-from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed, position
+from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
-from planner.errors import PlanError, UnsupportedError
+from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import Collect
 from planner.logical import Aggregate, BoundField, Calc, LogicalAgg, LogicalNode, WindowAssign
 from planner.typecheck import infer

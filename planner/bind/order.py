@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from planner.bind.scope import _err, _ref, position
-from planner.errors import PlanError, UnsupportedError
+from planner.bind.scope import _err, _ref
+from planner.errors import PlanError, UnsupportedError, position
 from planner.logical import Calc, LogicalNode, Sort, SortKey
 
 _MODIFIERS = ("order", "limit", "offset")

@@ -22,9 +22,9 @@ from catalog.config import RUNTIME_MODE
 from catalog.types import BIGINT
 from planner.bind.aggregates import _AGGS, STATISTICS, _make_agg, hoist_python_calls
 from planner.bind.relations import RelationBinder
-from planner.bind.scope import Scope, ScopeField, _err, _ref, position
+from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.bind.windows import _interval_ms
-from planner.errors import PlanError, UnsupportedError
+from planner.errors import PlanError, UnsupportedError, position
 from planner.logical import (
     BatchOver,
     BoundField,

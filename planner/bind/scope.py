@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from catalog.errors import SqlStreamError
 from catalog.types import DataType
-from planner.errors import PlanError
+from planner.errors import PlanError, position
 from planner.logical import BoundField, LogicalNode
 from planner.typecheck import function_name, infer, make_cast
 
@@ -55,15 +55,6 @@ class Scope:
     @property
     def names(self) -> list[str]:
         return [sf.name for sf in self.fields]
-
-
-def position(node: exp.Expr) -> tuple[int | None, int | None]:
-    """Line and column of a node, from the token meta sqlglot keeps on identifiers."""
-    for sub in node.walk():
-        meta = sub.meta if isinstance(sub, exp.Expr) else {}
-        if "line" in meta:
-            return meta["line"], meta.get("col")
-    return None, None
 
 
 def _err(error: SqlStreamError, node: exp.Expr) -> SqlStreamError:

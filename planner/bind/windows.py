@@ -14,8 +14,8 @@ from catalog.config import LOCAL_TIME_ZONE
 from catalog.errors import CatalogError, did_you_mean
 from catalog.types import TIMESTAMP3, DataType
 from planner.bind.columns import ColumnBinder
-from planner.bind.scope import Scope, _err, position
-from planner.errors import PlanError, UnsupportedError
+from planner.bind.scope import Scope, _err
+from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import WindowTVF
 from planner.interval_literals import compound_interval
 from planner.logical import BoundField, LogicalNode, WindowAssign
