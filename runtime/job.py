@@ -109,6 +109,9 @@ class Job:
             probe = CheckpointControl(plan, self.config, {n.id: parallelism(n) for n in plan.nodes})
             if probe.config.interval_ms:
                 self.checkpoints = probe
+        # where the checkpoints go, for reading their state (kept by a Ray job, whose
+        # checkpointing runs in its coordinator actor)
+        self.checkpoint_storage = self.checkpoints.storage if self.checkpoints is not None else None
         self._checkpointing: asyncio.Task[None] | None = None
         self._checkpoint_error: BaseException | None = None
 
