@@ -118,10 +118,12 @@ class StateReader:
     def _local_file(self, name: str) -> Path:
         """A local path holding the state file ``name`` of this checkpoint."""
         location = self.store.join(self.folder, name)
-        try:
-            return self._files.enter_context(self.store.reading(location))
-        except FileNotFoundError:
-            raise CheckpointError(f"{self.folder} is missing the state file {name}") from None
+        path: Path | None = None
+        with contextlib.suppress(FileNotFoundError):
+            path = self._files.enter_context(self.store.reading(location))
+        if path is None or not path.is_file():
+            raise CheckpointError(f"{self.folder} is missing the state file {name}")
+        return path
 
     # ---- building the views --------------------------------------------------------------
     def _node(self, node_id: int) -> Node | None:
@@ -142,8 +144,6 @@ class StateReader:
                 if not entry or not entry.get("file"):
                     continue
                 path = self._local_file(entry["file"])
-                if not path.is_file():
-                    raise CheckpointError(f"{self.folder} is missing the state file {entry['file']}")
                 size += path.stat().st_size
                 alias = f"op_{node_id}_{sub}"
                 self.con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS {alias} (READ_ONLY)")

@@ -1,7 +1,8 @@
 """Reading a job's state when its checkpoints are in an object store (SeaweedFS, from
 ``scripts/services up s3``): ``sqlstream state`` takes the same ``state.checkpoints.dir``
 and ``s3.*`` settings (``-D``) as the job, or an ``s3://`` checkpoint folder; the session's
-``SHOW STATE FOR JOB`` and ``STATE(...)`` read a running job's newest checkpoint there."""
+``SHOW STATE FOR JOB`` and ``STATE(...)`` read a running job's newest checkpoint there.
+Each bad case (no checkpoint, wrong keys, a state file gone) is an error saying so."""
 
 from __future__ import annotations
 
@@ -84,5 +85,11 @@ def test_the_state_of_a_job_checkpointing_to_s3_reads_from_the_cli_and_the_sessi
     wrong = {**s3_options(), "s3.secret-key": "not-the-key"}
     refused = run("state", *[x for k, v in wrong.items() for x in ("-D", f"{k}={v}")], savepoint, query)
     assert refused.returncode == 1 and "the checkpoint store at" in refused.stderr
-    assert "Traceback" not in empty.stderr + refused.stderr
-    s3_store(root).delete_tree(root)
+    # a checkpoint whose state file is gone from the store says which
+    store = s3_store(root)
+    (state_file,) = [n for n in store.children(savepoint) if n.endswith(".duckdb")]
+    store.delete(store.join(savepoint, state_file))
+    gone = run("state", *defines, savepoint, query)
+    assert gone.returncode == 1 and f"is missing the state file {state_file}" in gone.stderr
+    assert "Traceback" not in empty.stderr + refused.stderr + gone.stderr
+    store.delete_tree(root)
