@@ -119,6 +119,13 @@ class Job:
     def job_id(self) -> str:
         return self.id
 
+    def adopt(self, previous: Job) -> None:
+        """Take over what the failed attempt ``previous`` left for this one, its next
+        attempt (a Ray job: the actors that survived). The local runtime keeps nothing."""
+
+    def release(self) -> None:
+        """Let go of what a failed attempt kept for a next one that will not come."""
+
     def preflight(self) -> dict[str, str]:
         """Checks that need I/O, made before the job starts so that the statement that
         submits it fails with the reason, not the job: an object store that is to hold
