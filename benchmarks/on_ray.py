@@ -8,7 +8,9 @@ Ray runs as a local cluster of three nodes (two logical CPUs each, separate rayl
 object stores: ``ray.cluster_utils.Cluster``), so batches cross node boundaries as on a
 real cluster but all on this machine's cores. Per run: ``start`` (the statement until
 every actor runs; for the local runtime, until its tasks run), ``run`` (from there to the
-end of the bounded input), rows/s over ``run``, and the last checkpoint's duration.
+end of the bounded input), rows/s over ``run``, the last checkpoint's duration, and the
+machine's 1-minute load average when the run ended (the machine is shared: compare rows
+only at a similar load).
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ def main() -> None:
     offsets = end_offsets(args.rows)
     bounded = f"'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{offsets}'"
     print(f"## {args.rows:,} rows, Kafka -> 1 s tumble -> Kafka, exactly-once, 1 s checkpoints")
-    print("| target | parallelism | start s | run s | rows/s | last checkpoint ms |")
-    print("|---|---|---|---|---|---|")
+    print("| target | parallelism | start s | run s | rows/s | last checkpoint ms | load avg |")
+    print("|---|---|---|---|---|---|---|")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for par in [int(x) for x in args.parallelism.split(",")]:
@@ -92,7 +94,9 @@ def main() -> None:
                     last = ((m.get("checkpoints") or {}).get("last") or {}).get("duration_ms")
                     ck = f"{last:,.0f}" if last is not None else "-"
                     rate = args.rows / run_s
-                    row = f"| {target} | {par} | {start_s:.1f} | {run_s:.1f} | {rate:,.0f} | {ck} |"
+                    la = os.getloadavg()[0]
+                    row = f"| {target} | {par} | {start_s:.1f} | {run_s:.1f} | {rate:,.0f} | {ck} "
+                    row += f"| {la:.1f} |"
                     print(row, flush=True)
     finally:
         ray.shutdown()

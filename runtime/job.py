@@ -109,12 +109,22 @@ class Job:
             probe = CheckpointControl(plan, self.config, {n.id: parallelism(n) for n in plan.nodes})
             if probe.config.interval_ms:
                 self.checkpoints = probe
+        # where the checkpoints go, for reading their state (kept by a Ray job, whose
+        # checkpointing runs in its coordinator actor)
+        self.checkpoint_storage = self.checkpoints.storage if self.checkpoints is not None else None
         self._checkpointing: asyncio.Task[None] | None = None
         self._checkpoint_error: BaseException | None = None
 
     @property
     def job_id(self) -> str:
         return self.id
+
+    def adopt(self, previous: Job) -> None:
+        """Take over what the failed attempt ``previous`` left for this one, its next
+        attempt (a Ray job: the actors that survived). The local runtime keeps nothing."""
+
+    def release(self) -> None:
+        """Let go of what a failed attempt kept for a next one that will not come."""
 
     def preflight(self) -> dict[str, str]:
         """Checks that need I/O, made before the job starts so that the statement that

@@ -127,24 +127,32 @@ async def run_with_restarts(
             await job.run()
             return job
         except Exception as error:
-            if token is not None and not still_owner(job, token):
-                raise TakenOverError(
-                    f"job '{job.plan.name}' failed ({error}), and another instance of it has started "
-                    "since: this one stops instead of restarting, so it cannot redo that instance's work",
-                    hint="run one instance of a job at a time (a job is named by 'pipeline.name')",
-                ) from error
-            if (
-                job.status == JobStatus.CANCELED
-                or cancelled()
-                or restarts >= strategy.attempts
-                or not restartable(error)
-            ):
+            try:
+                if token is not None and not still_owner(job, token):
+                    raise TakenOverError(
+                        f"job '{job.plan.name}' failed ({error}), and another instance of it has started "
+                        "since: this one stops instead of restarting, so it cannot redo that instance's work",
+                        hint="run one instance of a job at a time (a job is named by 'pipeline.name')",
+                    ) from error
+                if (
+                    job.status == JobStatus.CANCELED
+                    or cancelled()
+                    or restarts >= strategy.attempts
+                    or not restartable(error)
+                ):
+                    raise
+                restarts += 1
+                log.warning(
+                    "job %s failed (%s); restart %d of %d", job.id, error, restarts, strategy.attempts
+                )
+                await asyncio.sleep(strategy.delay_s)
+                if cancelled():
+                    raise
+            except BaseException:
+                job.release()  # no next attempt
                 raise
-            restarts += 1
-            log.warning("job %s failed (%s); restart %d of %d", job.id, error, restarts, strategy.attempts)
-            await asyncio.sleep(strategy.delay_s)
-            if cancelled():
-                raise
+            previous = job
             job = create_job(job.plan, job_id=job.id, config=restart_config(job))
+            job.adopt(previous)
             if on_restart is not None:
                 on_restart(job, error, restarts)

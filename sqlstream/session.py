@@ -153,7 +153,7 @@ class Session:
                 handle.wait()
             return result
         if isinstance(s, st.Query) and state_calls(s.query):
-            columns, found = run_state_query(s.query, self.newest_checkpoint)
+            columns, found = run_state_query(s.query, self.newest_checkpoint, self.config)
             return Result.table(columns, found)
         if isinstance(s, st.Query):
             plan = planner.plan(s, self.catalog, self.config.effective())
@@ -168,19 +168,19 @@ class Session:
             return Result.ok(f"Job '{handle.id}' stopped.")
         raise SqlStreamError(f"{type(s).__name__} is not supported yet", line=s.line, col=s.col)
 
-    def newest_checkpoint(self, job: str) -> Path:
+    def newest_checkpoint(self, job: str) -> str:
         """The newest complete checkpoint of a job of this session (by id), or of any job
         by its ``pipeline.name`` under ``state.checkpoints.dir``."""
         handle = next((h for h in self.jobs.all() if h.id == job or h.id.startswith(job)), None)
         if handle is None:
             return locate(job, self.config)
-        control = handle.job.checkpoints
-        if control is None:
+        storage = handle.job.checkpoint_storage
+        if storage is None:
             raise SqlStreamError(
                 f"job '{handle.id}' takes no checkpoints, so it has no state to read",
                 hint="SET 'execution.checkpointing.interval' before starting the job",
             )
-        return newest(control.storage.root, control.storage.job_name)
+        return newest(storage.root, storage.job_name, handle.job.config)
 
     def _serve_metrics(self) -> MetricsServer | None:
         ports = PROMETHEUS_PORT.get(self.config)
@@ -210,7 +210,7 @@ class Session:
             return result
         if what == "state" and s.name:
             job = s.name
-            with open_newest(lambda: self.newest_checkpoint(job)) as reader:
+            with open_newest(lambda: self.newest_checkpoint(job), self.config) as reader:
                 return Result.table(OPERATOR_COLUMNS, operator_rows(reader))
         if what == "catalogs":
             return Result.table(["catalog name"], [("default_catalog",)])

@@ -20,32 +20,41 @@ from sqlglot import exp
 from catalog.config import CHECKPOINTS_DIR
 from catalog.errors import SqlStreamError
 from runtime.checkpoint.storage import METADATA
+from runtime.checkpoint.store import is_object_store, open_store
 from runtime.state.inspect import StateReader, newest
 from sqlstream.render import render_table
 
 OPERATOR_COLUMNS = ["operator id", "operator", "view", "parallelism", "rows", "bytes", "checkpoint"]
-Locate = Callable[[str], Path]  # a job id or name -> its newest checkpoint folder
+Locate = Callable[[str], str]  # a job id or name -> its newest checkpoint folder
 
 
-def locate(target: str, config: Mapping[str, str]) -> Path:
+def locate(target: str, config: Mapping[str, str]) -> str:
     """A checkpoint folder from what the user typed: a folder (a checkpoint, a savepoint,
-    its ``_metadata``, or a job's folder of checkpoints) or a ``pipeline.name``."""
+    its ``_metadata``, or a job's folder of checkpoints), the same in an object store
+    (``s3://...``, with the ``s3.*`` settings in ``config``), or a ``pipeline.name``."""
+    if is_object_store(target):
+        store = open_store(target, config)
+        location = target.rstrip("/")
+        if location.endswith("/" + METADATA) or store.is_file(store.join(location, METADATA)):
+            return location
+        parent, _, name = location.rpartition("/")
+        return newest(parent, name, config)  # a job's folder: its newest
     path = Path(target)
     if path.exists():
         if path.is_dir() and not (path / METADATA).is_file() and path.name != METADATA:
             return newest(path.parent, path.name)  # a job's folder: its newest
-        return path
-    return newest(CHECKPOINTS_DIR.get(config) or "checkpoints", target)
+        return str(path)
+    return newest(CHECKPOINTS_DIR.get(config) or "checkpoints", target, config)
 
 
-def open_newest(resolve: Callable[[], Path], attempts: int = 5) -> StateReader:
+def open_newest(resolve: Callable[[], str], config: Mapping[str, str], attempts: int = 5) -> StateReader:
     """Open the newest checkpoint ``resolve`` names. A running job deletes a checkpoint
     once a newer one completes (``state.checkpoints.num-retained``), possibly while it is
     being opened: then the newer one is opened instead."""
     path = resolve()
     for attempt in range(attempts):
         try:
-            return StateReader.open(path)
+            return StateReader.open(path, config)
         except Exception:
             newer = resolve()
             if newer == path or attempt == attempts - 1:
@@ -68,7 +77,9 @@ def state_calls(query: Any) -> list[exp.Table]:
     ]
 
 
-def run_state_query(query: Any, find: Locate) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_state_query(
+    query: Any, find: Locate, config: Mapping[str, str]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run a SELECT whose FROM names ``STATE('job', 'operator')`` over that job's newest
     checkpoint, in DuckDB (a bounded query over files, not a streaming job)."""
     calls = state_calls(query)
@@ -87,7 +98,7 @@ def run_state_query(query: Any, find: Locate) -> tuple[list[str], list[tuple[Any
         raise SqlStreamError("one query reads the state of one job", hint=f"jobs named: {named}")
     tree = query.copy()
     job = jobs.pop()
-    with open_newest(lambda: find(job)) as reader:
+    with open_newest(lambda: find(job), config) as reader:
         for call, (_, operator) in zip(state_calls(tree), args):
             view = exp.Table(this=exp.to_identifier(reader.view_of(operator), quoted=True))
             if call.alias:
@@ -98,7 +109,7 @@ def run_state_query(query: Any, find: Locate) -> tuple[list[str], list[tuple[Any
 
 def run_state_command(target: str, query: str | None, config: Mapping[str, str], out: TextIO) -> int:
     """``sqlstream state PATH|JOB [SQL]``: print the query's table, or open a shell."""
-    reader = StateReader.open(locate(target, config))
+    reader = StateReader.open(locate(target, config), config)
     try:
         if query:
             columns, rows = reader.sql(query)

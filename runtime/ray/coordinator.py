@@ -30,8 +30,11 @@ class RemotePort(SubtaskCheckpoints):
 
 
 class CoordinatorActor:
-    def __init__(self, plan: PhysicalPlan, config: dict[str, str], parallelism: dict[int, int]) -> None:
+    def __init__(
+        self, plan: PhysicalPlan, config: dict[str, str], parallelism: dict[int, int], attempt: int = 0
+    ) -> None:
         self.control = CheckpointControl(plan, config, parallelism, port=RemotePort)
+        self.attempt = attempt
 
     def prepare_restore(self) -> dict[SubtaskKey, Restored | None]:
         """What every subtask restores (raises ``CheckpointError`` for a foreign checkpoint)."""
@@ -41,7 +44,7 @@ class CoordinatorActor:
     def connect(self, actors: dict[SubtaskKey, Any]) -> None:
         for key, sub in self.control.subtasks.items():
             if isinstance(sub, RemotePort):
-                sub.calls = OrderedCalls(actors[key].post, f"coordinator -> {key}")
+                sub.calls = OrderedCalls(actors[key].post, f"coordinator -> {key}", self.attempt)
 
     def deliver(self, message: ToCoordinator) -> None:
         self.control.send(message)

@@ -10,8 +10,11 @@
 3. connects every actor to its consumers, and the coordinator to every subtask;
 4. runs them. The supervisor waits for every subtask: the job FINISHES when all did,
    and FAILS at the first failure or lost actor (a lost node loses its actors); then
-   every actor of the attempt is stopped and the restart strategy makes a new attempt
-   from the newest complete checkpoint, on the nodes that are left.
+   the restart strategy makes a new attempt from the newest complete checkpoint, on the
+   nodes that are left. A checkpointing job keeps the actors that still answer (their
+   subtasks stopped, their operators closed): the next attempt ``adopt``s them and resets
+   each in place (``SubtaskActor.reset``), so that only the lost actors' processes start
+   again; the checkpoint coordinator is a new actor each attempt.
 
 Metrics are fetched from the actors once a second into mirrors of the local counters.
 """
@@ -42,6 +45,7 @@ from runtime.ray.subtask import Failure, SubtaskActor, SubtaskKey
 
 METRICS_EVERY_S = 1.0
 CANCEL_GRACE_S = 5.0
+PING_S = 5.0  # an actor that does not answer within this after a failure is not kept
 
 
 class _RemoteFill(InputGate):
@@ -85,6 +89,24 @@ class RayJob(Job):
         self._helpers: list[asyncio.Task[None]] = []
         self._pump: asyncio.Task[None] | None = None
         self._checked: dict[str, str] | None = None  # the configuration preflight() checked
+        self.attempt = 0  # attempts of the job before this one
+        self._survivors: dict[SubtaskKey, Any] = {}  # actors kept from a failed attempt
+
+    def adopt(self, previous: Job) -> None:
+        """Take over the actors the failed ``previous`` attempt kept (see the module's
+        docstring); they are reset, not created, when this attempt starts."""
+        if isinstance(previous, RayJob):
+            self.attempt = previous.attempt + 1
+            self._survivors, previous._survivors = previous._survivors, {}
+
+    def release(self) -> None:
+        """Stop the actors kept for a next attempt that will not come."""
+        survivors, self._survivors = self._survivors, {}
+        with contextlib.suppress(Exception):
+            import ray
+
+            for actor in survivors.values():
+                ray.kill(actor, no_restart=True)
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -137,18 +159,28 @@ class RayJob(Job):
         if self.checkpointing:
             coordinator: Any = ray.remote(CoordinatorActor)
             self._coordinator = coordinator.options(num_cpus=0, max_restarts=0, **extra).remote(
-                plan, config, width
+                plan, config, width, self.attempt
             )
             restored = await self._coordinator.prepare_restore.remote()
         actor_class: Any = ray.remote(SubtaskActor)
         actor_class = actor_class.options(
             num_cpus=cpu_share(plan), max_restarts=0, scheduling_strategy="SPREAD", **extra
         )
+        resets = []
         for node in plan.nodes:
             for j in range(width[node.id]):
-                self._actors[(node.id, j)] = actor_class.remote(
-                    plan, self.id, node.id, j, config, self._coordinator, restored.get((node.id, j))
+                key = (node.id, j)
+                survivor = self._survivors.pop(key, None)
+                if survivor is not None:
+                    self._actors[key] = survivor
+                    reset = survivor.reset.remote
+                    resets.append(reset(self.id, config, self._coordinator, restored.get(key), self.attempt))
+                    continue
+                self._actors[key] = actor_class.remote(
+                    plan, self.id, node.id, j, config, self._coordinator, restored.get(key), self.attempt
                 )
+        self.release()  # none is left over (the same plan), but never leak one
+        await asyncio.gather(*resets)
         await asyncio.gather(*(a.connect.remote(self._actors) for a in self._actors.values()))
         if self._coordinator is not None:
             await self._coordinator.connect.remote(self._actors)
@@ -198,17 +230,23 @@ class RayJob(Job):
             await self._teardown()
             self._finish(JobStatus.FINISHED, None)
             return
-        await self._teardown(graceful=error is None)
+        await self._teardown(graceful=error is None, keep=error is not None and self.checkpointing)
         if error is not None:
             self._finish(JobStatus.FAILED, error)
         else:
             self._finish(JobStatus.CANCELED, None)
 
-    async def _teardown(self, graceful: bool = False) -> None:
-        """Stop every actor of this attempt (operators close first when ``graceful``)."""
+    async def _teardown(self, graceful: bool = False, keep: bool = False) -> None:
+        """Stop every actor of this attempt (operators close first when ``graceful``);
+        with ``keep``, the actors that still answer stop their subtasks (operators close)
+        and stay, for the next attempt to ``adopt``."""
         for t in self._helpers:
             t.cancel()
-        if graceful and self._actors:
+        self.release()  # adopted actors this attempt did not get to use
+        kept: dict[SubtaskKey, Any] = {}
+        if keep and self._actors:
+            kept = await self._stop_survivors()
+        elif graceful and self._actors:
             with contextlib.suppress(Exception, TimeoutError):
                 async with asyncio.timeout(CANCEL_GRACE_S):
                     await asyncio.gather(
@@ -217,11 +255,24 @@ class RayJob(Job):
         with contextlib.suppress(Exception):
             import ray
 
-            for actor in [*self._actors.values(), self._coordinator]:
-                if actor is not None:
+            for key, actor in [*self._actors.items(), (None, self._coordinator)]:
+                if actor is not None and key not in kept:
                     ray.kill(actor, no_restart=True)
         for f in self._runs:
             f.cancel()
+        self._survivors = kept
+
+    async def _stop_survivors(self) -> dict[SubtaskKey, Any]:
+        """The actors that stopped their subtask when asked, within ``PING_S``: alive, on
+        a node that is still there."""
+        keys = list(self._actors)
+
+        async def stop(actor: Any) -> None:
+            async with asyncio.timeout(PING_S):
+                await actor.cancel.remote()
+
+        answers = await asyncio.gather(*(stop(self._actors[k]) for k in keys), return_exceptions=True)
+        return {k: self._actors[k] for k, a in zip(keys, answers) if not isinstance(a, BaseException)}
 
     def cancel(self) -> None:
         if self.status_is_final():

@@ -87,7 +87,23 @@ class SubtaskActor:
         config: dict[str, str],
         coordinator: Any | None,
         restored: Restored | None,
+        attempt: int = 0,
     ) -> None:
+        self._pushes: set[asyncio.Task[Any]] = set()  # deliveries under way (``reset`` ends them)
+        self._setup(plan, job_id, node_id, subtask, config, coordinator, restored, attempt)
+
+    def _setup(
+        self,
+        plan: PhysicalPlan,
+        job_id: str,
+        node_id: int,
+        subtask: int,
+        config: dict[str, str],
+        coordinator: Any | None,
+        restored: Restored | None,
+        attempt: int,
+    ) -> None:
+        self.attempt = attempt
         self.plan = plan
         self.config = config
         self.node = node = plan.node(node_id)
@@ -136,6 +152,7 @@ class SubtaskActor:
                         (ei, self.subtask),
                         self.capacity,
                         f"{me.id}.{self.subtask}->{consumer.id}.{j}",
+                        self.attempt,
                     )
                     for j in edge_targets(mode, self.subtask, pc)
                 ]
@@ -186,11 +203,20 @@ class SubtaskActor:
             if isinstance(link, CoordinatorLink):
                 await link.calls.drain()
 
-    async def push(self, key: ChannelKey, seq: int, message: Any) -> None:
-        await self.inboxes[key].deliver(seq, message)
+    async def push(self, attempt: int, key: ChannelKey, seq: int, message: Any) -> None:
+        if attempt != self.attempt:
+            return  # sent by a producer of an attempt that failed
+        task = asyncio.current_task()
+        if task is not None:
+            self._pushes.add(task)
+        try:
+            await self.inboxes[key].deliver(seq, message)
+        finally:
+            if task is not None:
+                self._pushes.discard(task)
 
-    def post(self, message: ToSubtask) -> None:
-        if self.port is not None:
+    def post(self, attempt: int, message: ToSubtask) -> None:
+        if self.port is not None and attempt == self.attempt:
             self.port.post(message)
 
     def metrics_fields(self) -> dict[str, Any]:
@@ -226,3 +252,24 @@ class SubtaskActor:
             self._run.cancel()
             with contextlib.suppress(BaseException):
                 await self._run
+
+    async def reset(
+        self,
+        job_id: str,
+        config: dict[str, str],
+        coordinator: Any | None,
+        restored: Restored | None,
+        attempt: int,
+    ) -> None:
+        """Become this subtask of the next attempt of the job, in this process: after a
+        failure only the actors that died are created again (a process each), the others
+        start over here from the same checkpoint. What the failed attempt still had under
+        way ends: its run (the operator closes, a sink aborts what it had open), and the
+        deliveries into its channels; whatever it still sends carries its attempt and is
+        dropped. ``connect`` and ``run`` follow, as for a new actor."""
+        await self.cancel()
+        for task in list(self._pushes):
+            task.cancel()
+        self._pushes.clear()
+        self.executor.shutdown(wait=False)
+        self._setup(self.plan, job_id, self.key[0], self.subtask, config, coordinator, restored, attempt)

@@ -14,12 +14,17 @@ sides' rows, with ``side``. From ``_metadata``:
 source subtask and split: the position recorded, e.g. a Kafka offset) and
 ``sink_transactions`` (the pre-committed handles a restore would commit). Nothing can
 write: the files are attached READ_ONLY and the connection is only ever queried.
+
+A checkpoint in an object store (``s3://bucket/...``, the ``s3.*`` settings of the job
+passed as ``config``) is read the same way: its state files are downloaded first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,8 +33,14 @@ import duckdb
 
 from catalog.errors import SqlStreamError
 from planner.physical import CalcSpec, GroupAggregateSpec, Node, PhysicalPlan, WindowAggregateSpec
-from runtime.checkpoint.storage import METADATA, CheckpointError, CheckpointMetadata, CheckpointStorage, load
-from runtime.checkpoint.store import is_object_store
+from runtime.checkpoint.storage import (
+    METADATA,
+    CheckpointError,
+    CheckpointMetadata,
+    CheckpointStorage,
+    load_from,
+)
+from runtime.checkpoint.store import Store, open_store
 
 _SAVEPOINT = re.compile(r"^savepoint-(\d+)-")
 _CHK = re.compile(r"^chk-(\d+)$")
@@ -48,22 +59,18 @@ class OperatorState:
     bytes: int
 
 
-def newest(directory: str | Path, job_name: str) -> Path:
+def newest(directory: str | Path, job_name: str, config: Mapping[str, str] | None = None) -> str:
     """The newest complete checkpoint or savepoint of the job named ``job_name``
-    (``pipeline.name``) under ``directory`` (``state.checkpoints.dir``)."""
-    if is_object_store(str(directory)):
-        raise CheckpointError(
-            f"reading the state of checkpoints in an object store ({directory}) is not supported",
-            hint="copy the checkpoint's folder to this machine and pass that folder",
-        )
-    storage = CheckpointStorage(directory, job_name)
-    job_dir = Path(storage.job_dir)
-    found: list[tuple[int, Path]] = []
-    if job_dir.is_dir():
-        for child in job_dir.iterdir():
-            m = _CHK.match(child.name) or _SAVEPOINT.match(child.name)
-            if m and (child / METADATA).is_file():
-                found.append((int(m.group(1)), child))
+    (``pipeline.name``) under ``directory`` (``state.checkpoints.dir``: a folder, or an
+    object store with the ``s3.*`` settings in ``config``)."""
+    store = open_store(str(directory), config or {})
+    storage = CheckpointStorage(directory, job_name, store)
+    found: list[tuple[int, str]] = []
+    for name in store.children(storage.job_dir):
+        m = _CHK.match(name) or _SAVEPOINT.match(name)
+        folder = store.join(storage.job_dir, name)
+        if m and store.is_file(store.join(folder, METADATA)):
+            found.append((int(m.group(1)), folder))
     if not found:
         raise CheckpointError(
             f"job '{job_name}' has no complete checkpoint or savepoint under {storage.root}",
@@ -82,19 +89,41 @@ def _view_name(node: Node) -> str:
 
 
 class StateReader:
-    def __init__(self, meta: CheckpointMetadata, folder: Path) -> None:
+    """A checkpoint's views. In an object store its state files are downloaded to local
+    temporary files (DuckDB attaches local files only), deleted again by ``close``."""
+
+    def __init__(self, meta: CheckpointMetadata, folder: str, store: Store) -> None:
         self.meta = meta
         self.folder = folder
+        self.store = store
         self.plan: PhysicalPlan | None = PhysicalPlan.from_json(meta.plan) if meta.plan else None
         self.con = duckdb.connect(":memory:")
+        self._files = contextlib.ExitStack()  # the downloaded state files
         self._operators: list[OperatorState] = []
-        self._attach_operators()
-        self._metadata_tables()
+        try:
+            self._attach_operators()
+            self._metadata_tables()
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
-    def open(cls, path: str | Path) -> StateReader:
-        meta, folder = load(path)
-        return cls(meta, folder)
+    def open(cls, path: str | Path, config: Mapping[str, str] | None = None) -> StateReader:
+        """The checkpoint or savepoint at ``path`` (its folder or ``_metadata``): a folder,
+        or an ``s3://`` location read with the ``s3.*`` settings in ``config``."""
+        store = open_store(str(path), config or {})
+        meta, folder = load_from(store, str(path))
+        return cls(meta, folder, store)
+
+    def _local_file(self, name: str) -> Path:
+        """A local path holding the state file ``name`` of this checkpoint."""
+        location = self.store.join(self.folder, name)
+        path: Path | None = None
+        with contextlib.suppress(FileNotFoundError):
+            path = self._files.enter_context(self.store.reading(location))
+        if path is None or not path.is_file():
+            raise CheckpointError(f"{self.folder} is missing the state file {name}")
+        return path
 
     # ---- building the views --------------------------------------------------------------
     def _node(self, node_id: int) -> Node | None:
@@ -114,9 +143,7 @@ class StateReader:
             for sub, entry in sorted(subtasks.items(), key=lambda kv: int(kv[0])):
                 if not entry or not entry.get("file"):
                     continue
-                path = self.folder / entry["file"]
-                if not path.is_file():
-                    raise CheckpointError(f"{self.folder} is missing the state file {entry['file']}")
+                path = self._local_file(entry["file"])
                 size += path.stat().st_size
                 alias = f"op_{node_id}_{sub}"
                 self.con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS {alias} (READ_ONLY)")
@@ -203,7 +230,7 @@ class StateReader:
         )
         self.con.execute(
             "INSERT INTO checkpoint VALUES (?, ?, make_timestamp(? * 1000), ?, ?)",
-            [m.checkpoint_id, m.job_name, m.timestamp_ms, m.savepoint, str(self.folder)],
+            [m.checkpoint_id, m.job_name, m.timestamp_ms, m.savepoint, self.folder],
         )
         self.con.execute(
             "CREATE TABLE source_positions (operator_id INTEGER, operator VARCHAR, subtask INTEGER, "
@@ -278,7 +305,8 @@ class StateReader:
         return list(rel.columns), rel.fetchall()
 
     def close(self) -> None:
-        self.con.close()
+        self.con.close()  # detaches the files before their downloads are deleted
+        self._files.close()
 
     def __enter__(self) -> StateReader:
         return self

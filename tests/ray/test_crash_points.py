@@ -38,7 +38,7 @@ ROWS = 8000
 POINTS = ("async_snapshot", "pre_commit", "before_commit", "after_commit")
 
 
-@pytest.mark.timeout(900)  # four restarts, each starting every actor process (~60 s loaded)
+@pytest.mark.timeout(900)  # up to four restarts, each starting the killed actors' processes again
 def test_actors_killed_at_crash_points_restore_from_s3_exactly_once(
     tmp_path: Path, ray_address: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

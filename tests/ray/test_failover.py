@@ -2,7 +2,8 @@
 ``'sink.delivery-guarantee' = 'exactly-once'`` at parallelism 2, checkpoints to a folder
 every node shares. While it runs, a worker node of the cluster is removed (its actors die
 with it), and later one subtask actor of the restarted job is killed; each time the job
-fails over to its newest complete checkpoint on the nodes left. A ``read_committed``
+fails over to its newest complete checkpoint on the nodes left, creating again only the
+actors that died (the others reset in place). A ``read_committed``
 consumer of the output topic then sees each window of DuckDB's batch answer exactly once.
 
 The input and the job are those of ``tests/crash/test_kafka_exactly_once.py``; the
@@ -85,9 +86,18 @@ def test_lost_node_and_killed_actor_fail_over_exactly_once(
         ray_cluster.add_node(**NODE)  # the cluster is shared by the other tests
 
         # one actor of the new attempt is killed (a crashed worker process)
-        actors: dict[Any, Any] = handle.job._actors  # type: ignore[attr-defined]
-        ray.kill(actors[rng.choice(sorted(actors))], no_restart=True)
+        attempt = handle.job
+        actors: dict[Any, Any] = dict(attempt._actors)  # type: ignore[attr-defined]
+        killed = rng.choice(sorted(actors))
+        ray.kill(actors[killed], no_restart=True)
         wait_for("restart after the killed actor", lambda: len(handle.restarts) >= 2, handle)
+        def next_running() -> bool:
+            return handle.job is not attempt and handle.job.status == "RUNNING"
+
+        wait_for("the next attempt running", next_running, handle)
+        # only the killed actor's process was started again: the others were reset in place
+        now: dict[Any, Any] = handle.job._actors  # type: ignore[attr-defined]
+        assert {k for k in actors if now[k]._actor_id != actors[k]._actor_id} == {killed}
 
         feeder.release()
         feeder.join()

@@ -2,7 +2,8 @@
 sink runs on the Ray cluster at parallelism 2, is stopped with a savepoint mid-stream,
 and resumes from it on the local runtime (the same files, positions and pending
 transactions, read by another runtime); the files then hold DuckDB's batch answer, each
-window once. The query, input and answer are those of
+window once; its state reads with SHOW STATE FOR JOB while it runs. The query, input
+and answer are those of
 ``tests/unit/runtime/test_sql_oracle.py``.
 """
 
@@ -43,6 +44,9 @@ def test_savepoint_on_ray_resumes_locally(tmp_path: Path, ray_address: str) -> N
         while (handle.metrics().get("checkpoints") or {}).get("completed", 0) < 1:
             assert time.monotonic() < deadline and not handle.done, (handle.status, handle.error)
             time.sleep(0.1)
+        # its state reads from its newest checkpoint, as a local job's
+        shown = s.execute(f"SHOW STATE FOR JOB '{handle.id}'")
+        assert [(r[1], r[3]) for r in shown.rows] == [("WindowAggregate", 2)], shown.rows
         ((path,),) = s.execute(f"STOP JOB '{handle.id}' WITH SAVEPOINT").rows
         assert handle.wait(60) and handle.status == "CANCELED", (handle.status, handle.error)
     assert published(out) != oracle(QUERY), "the savepoint must come before the end of the input"

@@ -87,7 +87,6 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "'state.checkpoints.dir' = '{location}': checkpoint": UNREACHABLE + "a configuration value",
     "the checkpoint store at {location} failed: {text.s": UNREACHABLE + "the object store",
     "'{S3_ACCESS_KEY.name}' and '{S3_SECRET_KEY.name}' ": UNREACHABLE + "a configuration value",
-    "reading the state of checkpoints in an object stor": UNREACHABLE + "no plan: `sqlstream state`",
     "{folder} is not a complete checkpoint or savepoint": UNREACHABLE + "a path the user names",
     "job {self.id} was already started": UNREACHABLE + "API misuse",
     # user functions: CREATE FUNCTION imports the module first, so a plan names only
@@ -103,7 +102,7 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "job '{job.plan.name}' failed ({error}), and anothe": UNREACHABLE + "another instance",
     # reading a checkpoint's state back (sqlstream state): files and names the user gives
     "job '{job_name}' has no complete checkpoint or sav": UNREACHABLE + "a path the user names",
-    "{self.folder} is missing the state file {entry['fi": UNREACHABLE + "a file on disk",
+    "{self.folder} is missing the state file {name}": UNREACHABLE + "a file in the checkpoint's folder",
     "{what} named '{operator}' in checkpoint {self.meta": UNREACHABLE + "a name the user gives",
     "state query failed: {e}": UNREACHABLE + "a state query is DuckDB SQL over the state's views, no plan",
 }

@@ -60,7 +60,7 @@ def running(tmp_path: Path) -> Iterator[tuple[Session, str, Path]]:
 def test_a_savepoint_reads_as_views_with_the_queries_names(running: tuple[Session, str, Path]) -> None:
     s, job_id, ck = running
     path = s.execute(f"STOP JOB '{job_id}' WITH SAVEPOINT").rows[0][0]
-    assert newest(ck, "clicks-state") == Path(path)  # the newest of checkpoints and savepoints
+    assert Path(newest(ck, "clicks-state")) == Path(path)  # the newest of checkpoints and savepoints
     with StateReader.open(path) as reader:
         ops = {o.view: o for o in reader.operators()}
         assert set(ops) == {"group_aggregate_3", "window_aggregate_6"} or len(ops) == 2, ops
