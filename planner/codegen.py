@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from catalog.errors import did_you_mean
-from catalog.types import DataType
+from catalog.types import STRING, DataType
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import DateFormat
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.interval_literals import compound_interval
+from planner.java_random import check_seed
 from planner.numeric import (
     BITS,
     DIVISION_BY_ZERO,
@@ -30,6 +31,7 @@ from planner.numeric import (
     wrap_sql,
 )
 from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
+from planner.strings import printf_call
 from planner.temporal_casts import local_to_instant, text_to_temporal
 from planner.typecheck import Lookup, cast_target, function_name, infer
 from planner.udf import user_function
@@ -117,6 +119,8 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     if isinstance(node, exp.TimestampAdd | DateFormat):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
+    if isinstance(node, exp.Anonymous) and function_name(node) == "PRINTF":  # formats by type
+        return _Typing(tuple(infer(a, lookup) for a in node.expressions), STRING, "")
     return None
 
 
@@ -129,6 +133,8 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     if isinstance(n, DateFormat):
         return date_format_call(n, typing.operands[0])
+    if isinstance(n, exp.Anonymous):
+        return printf_call(n, list(typing.operands[1:]))
     result = typing.result
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
     if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
@@ -453,8 +459,17 @@ def check_supported(node: exp.Expr) -> None:
                 hint="Top-N and deduplication (ROW_NUMBER() OVER ...) and OVER aggregations "
                 "are not planned yet",
             )
+        if isinstance(sub, exp.RegexpLike):  # sqlglot reads Spark's infix RLIKE / REGEXP
+            raise PlanError(
+                "RLIKE is not a Flink operator",
+                hint="REGEXP(s, pattern) tells whether a part of s matches the pattern",
+            )
+        if isinstance(sub, exp.Div | exp.IntDiv | exp.Mod) and _constant_division_by_zero(sub):
+            # Flink reduces a constant expression when planning, and its division throws there
+            raise PlanError(f"{DIVISION_BY_ZERO}{sub.sql(dialect=Flink)}")
         if not isinstance(sub, exp.Func) or isinstance(sub, _OPERATOR_NODES):
             continue
+        check_seed(sub)
         name = function_name(sub)
         if name == "TO_TIMESTAMP_LTZ" and any(a.is_string for a in sub.expressions):
             raise UnsupportedError("TO_TIMESTAMP_LTZ of a string (with a format) is not supported yet")
@@ -472,6 +487,17 @@ def check_supported(node: exp.Expr) -> None:
             f"no function named {name}",
             hint=did_you_mean(name, FUNCTIONS) or "SHOW FUNCTIONS lists the functions",
         )
+
+
+def _exact_constant(e: exp.Expr) -> bool:
+    """An integer or DECIMAL literal (a DOUBLE's division by zero is infinite, not an error)."""
+    e = e.this if isinstance(e, exp.Neg | exp.Paren) else e
+    return isinstance(e, exp.Literal) and not e.is_string and "e" not in e.name.lower()
+
+
+def _constant_division_by_zero(n: exp.Binary) -> bool:
+    left, right = n.left, n.right
+    return _exact_constant(left) and _exact_constant(right) and float(right.sql().strip("()-")) == 0
 
 
 _OPERATOR_NODES = (

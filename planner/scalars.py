@@ -21,6 +21,8 @@ from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
 from planner.errors import UnsupportedError
 from planner.numeric import template, wrap_sql
+from planner.java_random import REWRITES as _RANDOM_REWRITES
+from planner.strings import REWRITES as _STRING_REWRITES
 from planner.urls import REWRITES as _URL_REWRITES
 from planner.zones import REWRITES as _ZONE_REWRITES
 
@@ -495,4 +497,6 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     **_COLLECTION_REWRITES,
     **_URL_REWRITES,
     **_ZONE_REWRITES,
+    **_STRING_REWRITES,
+    **_RANDOM_REWRITES,
 }

@@ -29,6 +29,7 @@ from planner.functions import (
     SQLGLOT_NAMES,
 )
 from planner.interval_literals import compound_interval
+from planner.strings import printf_parts
 from planner.udf import user_function
 
 Lookup = Callable[[str], DataType]
@@ -355,6 +356,10 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             )
         elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
             _check_needle(sub, lookup)
+        elif isinstance(sub, exp.Anonymous) and function_name(sub) == "PRINTF" and sub.expressions:
+            fmt, *args = sub.expressions
+            if fmt.is_string:  # refuses, when planning, what Java's Formatter would fail on
+                printf_parts(fmt.name, [_infer(a, lookup) for a in args])
         elif isinstance(sub, exp.Interval) and isinstance(sub.args.get("unit"), exp.IntervalSpan):
             span = sub.args["unit"]
             compound_interval(sub.this.name, span.this.name, span.expression.name)
