@@ -290,8 +290,6 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
     return _convert_numeric(n, source, target)
 
 
-
-
 def _row_text(row: exp.Expr, source: DataType) -> exp.Expr:
     """A ROW as Flink prints it: its fields' text in parentheses, ``(1, a)``, NULL as NULL
     (DuckDB prints a struct as ``{'x': 1, 'y': a}``)."""

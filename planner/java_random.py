@@ -36,8 +36,9 @@ def check_seed(node: exp.Expr) -> None:
     """Refuses RAND or RAND_INTEGER with a constant seed (called when binding, to say where)."""
     if isinstance(node, exp.Rand) and node.this is not None:
         _check_seed(node.this, "RAND")
-    elif isinstance(node, exp.Anonymous) and node.name.upper() == "RAND_INTEGER" and len(node.expressions) == 2:
-        _check_seed(node.expressions[0], "RAND_INTEGER")
+    elif isinstance(node, exp.Anonymous) and node.name.upper() == "RAND_INTEGER":
+        for seed in node.expressions[:-1]:  # RAND_INTEGER(seed, bound); the bound is last
+            _check_seed(seed, "RAND_INTEGER")
 
 
 def _check_seed(seed: exp.Expr, name: str) -> None:

@@ -20,8 +20,8 @@ from planner import json_functions
 from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
 from planner.errors import UnsupportedError
-from planner.numeric import template, wrap_sql
 from planner.java_random import REWRITES as _RANDOM_REWRITES
+from planner.numeric import template, wrap_sql
 from planner.strings import REWRITES as _STRING_REWRITES
 from planner.urls import REWRITES as _URL_REWRITES
 from planner.zones import REWRITES as _ZONE_REWRITES

@@ -81,20 +81,22 @@ def _str_to_map(n: exp.StrToMap) -> exp.Expr:
     to NULL, a repeated key keeps its last value; '' is the empty map."""
     text, pairs, kv = n.this, n.args["pair_delim"], n.args["key_value_delim"]
     parts = template(
-        "list_transform([string_split_regex({s}, {d})], __a -> list_slice(__a, 1, "
-        "coalesce(len(__a) + 1 - list_position(list_reverse(list_transform(__a, __x -> __x <> '')), true), 0)))[1]",
+        "list_transform([string_split_regex({s}, {d})], __a -> list_slice(__a, 1, coalesce(len(__a) + 1 "
+        "- list_position(list_reverse(list_transform(__a, __x -> __x <> '')), true), 0)))[1]",
         s=text,
         d=pairs,
     )
     head = template("'(?s)^(.*?)(?:' || {k} || ')'", k=kv)
     keys = template(
-        "list_transform({a}, __p -> CASE WHEN regexp_matches(__p, {k}) THEN regexp_extract(__p, {h}, 1) ELSE __p END)",
+        "list_transform({a}, __p -> CASE WHEN regexp_matches(__p, {k}) "
+        "THEN regexp_extract(__p, {h}, 1) ELSE __p END)",
         a=parts,
         k=kv,
         h=head,
     )
     values = template(
-        "list_transform({a}, __p -> CASE WHEN regexp_matches(__p, {k}) THEN regexp_replace(__p, {h}, '') END)",
+        "list_transform({a}, __p -> CASE WHEN regexp_matches(__p, {k}) "
+        "THEN regexp_replace(__p, {h}, '') END)",
         a=parts,
         k=kv,
         h=head,
@@ -182,7 +184,8 @@ def printf_call(n: exp.Anonymous, types: list[DataType]) -> exp.Expr:
         value = template("coalesce({t}, {n})", t=text, n=exp.Literal.string(null))
         if width is not None:
             pad = "rpad" if "-" in flags else "lpad"
-            value = template(f"{pad}({{v}}, CAST(greatest({int(width)}, length({{v}})) AS INTEGER), ' ')", v=value)
+            padded = f"{pad}({{v}}, CAST(greatest({int(width)}, length({{v}})) AS INTEGER), ' ')"
+            value = template(padded, v=value)
         pieces.append(value)
     if not pieces:
         return exp.Literal.string("")

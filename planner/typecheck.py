@@ -37,6 +37,7 @@ Lookup = Callable[[str], DataType]
 _NUMERIC_RANK = {"TINYINT": 1, "SMALLINT": 2, "INT": 3, "BIGINT": 4, "DECIMAL": 5, "FLOAT": 6,
                  "DOUBLE": 7}  # fmt: skip
 
+
 def cast_target(node: exp.Cast) -> DataType:
     """The Flink type a CAST converts to (planner-made casts carry it in their meta)."""
     flink = node.meta.get("flink_type")
@@ -102,9 +103,7 @@ def _adjust_decimal(precision: int, scale: int) -> DataType:
     if precision <= _MAX_PRECISION:
         return DataType("DECIMAL", max(1, precision), scale)
     digits = precision - scale
-    return DataType(
-        "DECIMAL", _MAX_PRECISION, max(_MAX_PRECISION - digits, min(scale, _MIN_ADJUSTED_SCALE))
-    )
+    return DataType("DECIMAL", _MAX_PRECISION, max(_MAX_PRECISION - digits, min(scale, _MIN_ADJUSTED_SCALE)))
 
 
 def decimal_arithmetic(node: exp.Expr, left: DataType, right: DataType) -> DataType | None:

@@ -78,8 +78,6 @@ class WindowBinder(ColumnBinder):
         return node, Scope.of(node, {alias} | inner_scope.qualifiers if not alias else {alias})
 
 
-
-
 def window_zone(time_field: BoundField, config: Mapping[str, str]) -> str:
     """The zone whose wall time cuts windows over a TIMESTAMP_LTZ rowtime or over processing
     time (PROCTIME() is a TIMESTAMP_LTZ: a day window runs local midnight to midnight, as
