@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlglot import exp
+from sqlglot.time import format_time
 
 from catalog.errors import did_you_mean
 from catalog.types import STRING, DataType
@@ -20,6 +21,7 @@ from planner.expressions import DateFormat
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.interval_literals import compound_interval
 from planner.java_random import check_seed
+from planner.lenient_time import parse_timestamp
 from planner.numeric import (
     BITS,
     DIVISION_BY_ZERO,
@@ -65,11 +67,18 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
     )
     text_side = _temporal_text_side(node, lookup)
+    text_and_boolean = _text_and_boolean(node, lookup)
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
             node.set(key, _translate(value, lookup))
         elif isinstance(value, list):
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
+    if text_and_boolean:  # Flink compares the two with equals(): never the same object
+        assert isinstance(node, exp.Binary)
+        unequal = "TRUE" if isinstance(node, exp.NEQ) else "FALSE"
+        return template(
+            f"CASE WHEN {{a}} IS NOT NULL AND {{b}} IS NOT NULL THEN {unequal} END", a=node.left, b=node.right
+        )
     if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
         key, target = text_side
         node.set(key, text_to_temporal(node.args[key], target, strict=False))
@@ -98,6 +107,16 @@ def _temporal_text_side(node: exp.Expr, lookup: Lookup) -> tuple[str, DataType] 
     if right.is_string and left.name in _TEMPORAL and not node.right.is_string:
         return "expression", left
     return None
+
+
+def _text_and_boolean(node: exp.Expr, lookup: Lookup) -> bool:
+    """A STRING compared (= or <>) with a BOOLEAN: Flink 2.3's generated code compares them
+    with equals(), so 'TRUE' = TRUE is FALSE (the oracle's ``s = TRUE``); DuckDB would cast
+    each text and fail the job on the first that is no boolean."""
+    if not isinstance(node, exp.EQ | exp.NEQ):
+        return False
+    names = {infer(node.left, lookup).name, infer(node.right, lookup).name}
+    return "BOOLEAN" in names and bool(names & {"STRING", "VARCHAR", "CHAR"})
 
 
 @dataclass(frozen=True)
@@ -167,6 +186,12 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
             m=message,
             v=value,
         )
+    if result.name == "FLOAT" and "DOUBLE" in (t.name for t in typing.operands):  # Java: (float) d
+        if typing.operands[0].name == "DOUBLE":
+            left = _cast(exp.cast(left, "FLOAT"), typing.operands[0], result)
+        else:
+            right = _cast(exp.cast(right, "FLOAT"), typing.operands[1], result)
+        n = n.__class__(this=left, expression=right)
     if isinstance(n, exp.Div):
         return exp.Div(this=left, expression=right, typed=True, safe=False)
     if isinstance(n, exp.Add | exp.Sub | exp.Mul):
@@ -437,6 +462,11 @@ def _anonymous(n: exp.Anonymous) -> exp.Expr:
         return exp.func("get_current_timestamp")
     if name == "CHAR_LENGTH" or name == "CHARACTER_LENGTH":
         return exp.func("length", *args)
+    if name == "TO_TIMESTAMP_LTZ" and len(args) == 2 and args[1].is_string:
+        # TO_TIMESTAMP_LTZ(s, format): TO_TIMESTAMP's reading, an instant of UTC wall time
+        # (Flink's default zone for it), whatever the session's zone
+        fmt = format_time(args[1].name, Flink.TIME_MAPPING, Flink.TIME_TRIE)
+        return template("timezone('UTC', {t})", t=parse_timestamp(args[0], fmt or ""))
     if name == "TO_TIMESTAMP_LTZ" and len(args) in (1, 2) and not args[0].is_string:
         # TO_TIMESTAMP_LTZ(epoch, precision): precision 3 counts milliseconds, 0 seconds.
         precision = int(args[1].name) if len(args) == 2 and args[1].is_int else 3
@@ -469,7 +499,8 @@ def check_supported(node: exp.Expr) -> None:
             continue
         check_seed(sub)
         name = function_name(sub)
-        if name == "TO_TIMESTAMP_LTZ" and any(a.is_string for a in sub.expressions):
+        ltz_text = [a.is_string for a in sub.expressions] if name == "TO_TIMESTAMP_LTZ" else []
+        if any(ltz_text) and ltz_text != [False, True]:  # TO_TIMESTAMP_LTZ(s, format) is run
             raise UnsupportedError("TO_TIMESTAMP_LTZ of a string (with a format) is not supported yet")
         if name in FUNCTIONS or name in STRUCTURAL or user_function(sub) is not None:
             continue

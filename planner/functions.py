@@ -57,7 +57,7 @@ _SAME_COLLECTION_FUNCS = (
     "ARRAY_DISTINCT", "ARRAY_REMOVE", "ARRAY_REVERSE", "ARRAY_SLICE", "ARRAY_UNION", "ARRAY_CONCAT",
     "ARRAY_SORT", "ARRAY_EXCEPT", "ARRAY_INTERSECT", "ARRAY_PREPEND", "ARRAY_APPEND", "MAP_UNION",
 )  # fmt: skip
-_LTZ_FUNCS = ("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
+_LTZ_FUNCS = ("PROCTIME", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
 
 SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(_STRING_FUNCS, STRING),
@@ -71,6 +71,7 @@ SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(_TIMESTAMP_FUNCS, TIMESTAMP3),
     # the clock's instant is a TIMESTAMP_LTZ; LOCALTIMESTAMP is local wall time
     **dict.fromkeys(_LTZ_FUNCS, _LTZ),
+    "TO_TIMESTAMP_LTZ": _LTZ.with_nullable(True),  # NULL for NULL or text it cannot read
     "CURRENT_TIME": DataType("TIME", 0),
     **dict.fromkeys(("TO_DATE", "CURRENT_DATE"), DATE),
     **dict.fromkeys(("ABS", "FLOOR", "CEIL", "ROUND", "TRUNCATE", "MOD", "SIGN"), ARG),

@@ -106,6 +106,14 @@ def _adjust_decimal(precision: int, scale: int) -> DataType:
     return DataType("DECIMAL", _MAX_PRECISION, max(_MAX_PRECISION - digits, min(scale, _MIN_ADJUSTED_SCALE)))
 
 
+def _approximate(left: DataType, right: DataType) -> DataType | None:
+    """FLOAT with DOUBLE in + - * / is a FLOAT in Flink 2.3 (the oracle's ``r + f``): Calcite's
+    least restrictive of the two approximate types, which the DOUBLE is cast to."""
+    if {left.name, right.name} == {"FLOAT", "DOUBLE"}:
+        return DataType("FLOAT", nullable=left.nullable or right.nullable)
+    return None
+
+
 def decimal_arithmetic(node: exp.Expr, left: DataType, right: DataType) -> DataType | None:
     """The DECIMAL type Flink gives ``left <op> right`` (LogicalTypeMerging.find*DecimalType),
     or None when the operation is not exact decimal arithmetic (a DOUBLE side, no DECIMAL)."""
@@ -172,12 +180,12 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
             return left
         if right.is_timestamp:
             return right
-        return decimal_arithmetic(node, left, right) or wider(left, right)
+        return decimal_arithmetic(node, left, right) or _approximate(left, right) or wider(left, right)
     if isinstance(node, exp.Mul | exp.Mod | exp.IntDiv | exp.Div):
         left, right = _infer(node.left, lookup), _infer(node.right, lookup)
         if isinstance(node, exp.Mod) and left.is_integral and right.is_integral:
             return right.with_nullable(left.nullable or right.nullable)  # Calcite: ARG1
-        return decimal_arithmetic(node, left, right) or wider(left, right)
+        return decimal_arithmetic(node, left, right) or _approximate(left, right) or wider(left, right)
     if isinstance(node, exp.DPipe | exp.Concat | exp.ConcatWs):
         return STRING
     if isinstance(node, exp.Interval):
@@ -315,7 +323,9 @@ def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
         left, right = _infer(sub.left, lookup), _infer(sub.right, lookup)
         names = {left.name, right.name}
         string_number = (left.is_string and right.is_numeric) or (left.is_numeric and right.is_string)
-        if string_number or names == {"DATE", "TIMESTAMP"}:
+        ordered = not isinstance(sub, exp.EQ | exp.NEQ)  # = and <> of text with a BOOLEAN: codegen
+        string_boolean = ordered and "BOOLEAN" in names and (left.is_string or right.is_string)
+        if string_number or string_boolean or names == {"DATE", "TIMESTAMP"}:
             a, b = left.with_nullable(True).sql(), right.with_nullable(True).sql()
             raise PlanError(
                 f"cannot compare {a} with {b}: implicit type conversion between them is not supported",
