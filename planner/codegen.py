@@ -500,7 +500,7 @@ def check_supported(node: exp.Expr) -> None:
         check_seed(sub)
         name = function_name(sub)
         ltz_text = [a.is_string for a in sub.expressions] if name == "TO_TIMESTAMP_LTZ" else []
-        if any(ltz_text) and ltz_text != [False, True]:  # TO_TIMESTAMP_LTZ(s, format) is run
+        if any(ltz_text) and not (len(ltz_text) == 2 and ltz_text[1]):  # (s, format) is run
             raise UnsupportedError("TO_TIMESTAMP_LTZ of a string (with a format) is not supported yet")
         if name in FUNCTIONS or name in STRUCTURAL or user_function(sub) is not None:
             continue

@@ -60,6 +60,20 @@ def lenient_date(text: exp.Expr, strptime_format: str) -> exp.Expr:
     lenient SimpleDateFormat parses it: a field next to another takes its pattern's width,
     else as many digits as there are; the numbers roll over (month 13 is next January, day
     0 the month's eve); text after the format is ignored."""
+    regex, names = date_pattern(strptime_format)
+    fields = "[" + ", ".join(f"'{n}'" for n in names) + "]"
+    regex = regex.replace("'", "''").replace("{", "{{").replace("}", "}}")
+    return template(
+        f"list_transform([regexp_extract({{s}}, '{regex}', {fields})], __p -> CASE WHEN __p.y <> '' "
+        "THEN try(CAST(make_date(CAST(__p.y AS INTEGER), 1, 1) + to_months(CAST(__p.mo AS INTEGER) - 1) "
+        "+ to_days(CAST(__p.d AS INTEGER) - 1) AS DATE)) END)[1]",
+        s=text,
+    )
+
+
+def date_pattern(strptime_format: str) -> tuple[str, list[str]]:
+    """The regular expression (anchored at the start only) and its groups' field names for
+    a TO_DATE format; refuses a format with other fields than year, month and day."""
     pattern = strptime_format.replace("strict", "")
     tokens = re.findall(r"%[a-zA-Z]|[^%]+", pattern)
     if not {t for t in tokens if t.startswith("%")} <= set(_DATE_FIELD):
@@ -75,11 +89,4 @@ def lenient_date(text: exp.Expr, strptime_format: str) -> exp.Expr:
         names.append(name)
     if sorted(names) != ["d", "mo", "y"]:
         raise UnsupportedError(f"TO_DATE with the format {pattern!r} is not supported yet")
-    fields = "[" + ", ".join(f"'{n}'" for n in names) + "]"
-    regex = regex.replace("'", "''").replace("{", "{{").replace("}", "}}")
-    return template(
-        f"list_transform([regexp_extract({{s}}, '{regex}', {fields})], __p -> CASE WHEN __p.y <> '' "
-        "THEN try(CAST(make_date(CAST(__p.y AS INTEGER), 1, 1) + to_months(CAST(__p.mo AS INTEGER) - 1) "
-        "+ to_days(CAST(__p.d AS INTEGER) - 1) AS DATE)) END)[1]",
-        s=text,
-    )
+    return regex, names

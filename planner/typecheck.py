@@ -15,7 +15,7 @@ from sqlglot import exp
 from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
-from planner.errors import PlanError
+from planner.errors import PlanError, UnsupportedError
 from planner.expressions import Collect, DateFormat, JsonValue
 from planner.functions import (
     ARG,
@@ -29,6 +29,7 @@ from planner.functions import (
     SQLGLOT_NAMES,
 )
 from planner.interval_literals import compound_interval
+from planner.lenient_time import date_pattern
 from planner.strings import printf_parts
 from planner.udf import user_function
 
@@ -367,8 +368,14 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             _check_needle(sub, lookup)
         elif isinstance(sub, exp.Anonymous) and function_name(sub) == "PRINTF" and sub.expressions:
             fmt, *args = sub.expressions
-            if fmt.is_string:  # refuses, when planning, what Java's Formatter would fail on
-                printf_parts(fmt.name, [_infer(a, lookup) for a in args])
+            if not fmt.is_string:
+                raise UnsupportedError("PRINTF with a format that is not a constant")
+            printf_parts(fmt.name, [_infer(a, lookup) for a in args])  # what Formatter fails on
+        elif isinstance(sub, exp.TsOrDsToDate) and sub.args.get("format") is not None:
+            fmt = sub.args["format"]
+            if not fmt.is_string:
+                raise UnsupportedError("TO_DATE with a format that is not a constant")
+            date_pattern(fmt.name)
         elif isinstance(sub, exp.Interval) and isinstance(sub.args.get("unit"), exp.IntervalSpan):
             span = sub.args["unit"]
             compound_interval(sub.this.name, span.this.name, span.expression.name)
