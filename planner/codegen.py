@@ -289,8 +289,9 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return _row_text(x, source)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
-    if source.is_string and not (isinstance(x, exp.Literal) and x.is_string):  # a literal is checked
-        strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+    strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+    literal = isinstance(x, exp.Literal) and x.is_string  # a CAST of one: DuckDB's own reading
+    if source.is_string and not (literal and strict):  # TRY_CAST('0' AS DATE) is year 0
         read = text_to_temporal(x, target, strict)
         if read is not None:
             return read

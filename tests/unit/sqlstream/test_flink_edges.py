@@ -74,6 +74,9 @@ CASES = [
     ("TO_TIMESTAMP('2024-2-30 1:2:3.5', 'dd.MM.yyyy')", dt.datetime(2024, 3, 1, 1, 2, 3, 500000)),
     ("TO_TIMESTAMP('2024-02-29', 'HH:mm')", dt.datetime(2024, 2, 29)),
     ("TO_TIMESTAMP('13:45', 'yyyy')", None),
+    # TRY_CAST reads a literal as it reads a column's text
+    ("TRY_CAST('0' AS DATE)", "0000-01-01"),
+    ("TRY_CAST('-2024-01-01' AS DATE)", None),
 ]
 
 
