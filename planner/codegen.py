@@ -153,7 +153,7 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     if isinstance(n, DateFormat):
         return date_format_call(n, typing.operands[0])
     if isinstance(n, exp.Anonymous):
-        return printf_call(n, list(typing.operands[1:]))
+        return printf_call(n, list(typing.operands[1:]), lambda x: template(_JAVA_FLOAT_TEXT, x=x))
     result = typing.result
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
     if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):

@@ -150,7 +150,7 @@ def printf_parts(fmt: str, types: list[DataType]) -> list[tuple[str, int | None,
         t = types[arg]
         if conv == "d" and not t.is_integral:
             raise PlanError(f"PRINTF's {m.group(0)!r} formats an integer, not a {t.sql()}")
-        if conv in "sS" and not (t.is_string or t.is_integral or t.name in ("BOOLEAN", "DECIMAL")):
+        if conv in "sS" and not (t.is_numeric or t.is_string or t.name == "BOOLEAN"):
             raise UnsupportedError(f"PRINTF's {m.group(0)!r} of a {t.sql()} is not supported yet")
         parts.append((m.group(0), arg, conv))
     if at < len(fmt):
@@ -158,9 +158,12 @@ def printf_parts(fmt: str, types: list[DataType]) -> list[tuple[str, int | None,
     return parts
 
 
-def printf_call(n: exp.Anonymous, types: list[DataType]) -> exp.Expr:
+def printf_call(
+    n: exp.Anonymous, types: list[DataType], java_text: Callable[[exp.Expr], exp.Expr]
+) -> exp.Expr:
     """PRINTF(format, args...): Java's Formatter (Locale.US); a NULL argument prints 'null',
-    a NULL format gives NULL. The format must be a constant: it is read when planning."""
+    a NULL format gives NULL. The format must be a constant: it is read when planning.
+    ``java_text`` gives Java's Double.toString of a DOUBLE or FLOAT (its %s)."""
     fmt, *args = n.expressions
     if not fmt.is_string:
         raise UnsupportedError("PRINTF with a format that is not a constant")
@@ -175,7 +178,8 @@ def printf_call(n: exp.Anonymous, types: list[DataType]) -> exp.Expr:
         if conv == "d":
             text = template("printf({f}, {x})", f=exp.Literal.string(f"%{flags}{width or ''}d"), x=args[arg])
         else:
-            text = template("CAST({x} AS VARCHAR)", x=args[arg])
+            approximate = types[arg].name in ("DOUBLE", "FLOAT")
+            text = java_text(args[arg]) if approximate else template("CAST({x} AS VARCHAR)", x=args[arg])
             if precision is not None:
                 text = template(f"left({{t}}, {int(precision)})", t=text)
             if conv == "S":

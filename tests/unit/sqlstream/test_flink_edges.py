@@ -58,6 +58,7 @@ CASES = [
     ("PRINTF('%-6s|%05d|%.2s|%%', s, n, s)", "Hello World|00002|He|%"),
     ("PRINTF('%8s|%S|%1$s', CAST(z AS STRING), e)", "    null||null"),
     ("PRINTF('%d%n', k)", "42\n"),
+    ("PRINTF('%s|%s|%s', f, 1e20, CAST(1.50 AS DECIMAL(5, 2)))", "0.125|1.0E20|1.50"),  # Double.toString
     # new java.util.Random(seed) for a seed taken from the row
     ("RAND(k)", 0.7275636800328681),
     ("RAND_INTEGER(k, 10)", 0),
