@@ -140,6 +140,13 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     if isinstance(node, exp.Anonymous) and function_name(node) == "PRINTF":  # formats by type
         return _Typing(tuple(infer(a, lookup) for a in node.expressions), STRING, "")
+    if (
+        isinstance(node, exp.Anonymous)
+        and function_name(node) == "TO_TIMESTAMP_LTZ"
+        and len(node.expressions) == 1
+    ):
+        arg = infer(node.expressions[0], lookup)
+        return _Typing((arg,), infer(node, lookup), "") if arg.is_string else None
     return None
 
 
@@ -152,6 +159,10 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     if isinstance(n, DateFormat):
         return date_format_call(n, typing.operands[0])
+    if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ":
+        # TO_TIMESTAMP_LTZ(s): TO_TIMESTAMP(s)'s reading, an instant of UTC wall time
+        local = REWRITES["TO_TIMESTAMP"](exp.Anonymous(this="TO_TIMESTAMP", expressions=n.expressions))
+        return template("timezone('UTC', {t})", t=local)
     if isinstance(n, exp.Anonymous):
         return printf_call(n, list(typing.operands[1:]), lambda x: template(_JAVA_FLOAT_TEXT, x=x))
     result = typing.result
@@ -501,7 +512,7 @@ def check_supported(node: exp.Expr) -> None:
         check_seed(sub)
         name = function_name(sub)
         ltz_text = [a.is_string for a in sub.expressions] if name == "TO_TIMESTAMP_LTZ" else []
-        if any(ltz_text) and not (len(ltz_text) == 2 and ltz_text[1]):  # (s, format) is run
+        if any(ltz_text) and not (ltz_text == [True] or (len(ltz_text) == 2 and ltz_text[1])):
             raise UnsupportedError("TO_TIMESTAMP_LTZ of a string (with a format) is not supported yet")
         if name in FUNCTIONS or name in STRUCTURAL or user_function(sub) is not None:
             continue

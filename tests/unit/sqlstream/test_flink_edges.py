@@ -90,15 +90,17 @@ def test_edge(session: sqlstream.Session, expr: str, expected: object) -> None:
 
 
 def test_to_timestamp_ltz_of_text_reads_utc_wall_time_whatever_the_zone(session: sqlstream.Session) -> None:
-    """TO_TIMESTAMP_LTZ(s, format) defaults its zone to UTC, not the session's."""
+    """TO_TIMESTAMP_LTZ(s[, format]) reads the text as UTC wall time, not the session's."""
     session.execute("SET 'table.local-time-zone' = 'America/Los_Angeles'")
     try:
-        (value,) = session.sql(
-            "SELECT TO_TIMESTAMP_LTZ('2024-02-29 13:45:30', 'yyyy-MM-dd HH:mm:ss') FROM t"
+        row = session.sql(
+            "SELECT TO_TIMESTAMP_LTZ('2024-02-29 13:45:30', 'yyyy-MM-dd HH:mm:ss'), "
+            "TO_TIMESTAMP_LTZ(CONCAT('2024-02-29 13:45:30', e)), TO_TIMESTAMP_LTZ(s) FROM t"
         ).fetchall()[0]
     finally:
         session.execute("SET 'table.local-time-zone' = 'UTC'")
-    assert value == dt.datetime(2024, 2, 29, 13, 45, 30, tzinfo=dt.UTC)
+    instant = dt.datetime(2024, 2, 29, 13, 45, 30, tzinfo=dt.UTC)
+    assert row == (instant, instant, None)
 
 
 REFUSED = [
