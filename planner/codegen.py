@@ -161,8 +161,16 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return date_format_call(n, typing.operands[0])
     if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ":
         # TO_TIMESTAMP_LTZ(s): TO_TIMESTAMP(s)'s reading, an instant of UTC wall time
-        local = REWRITES["TO_TIMESTAMP"](exp.Anonymous(this="TO_TIMESTAMP", expressions=n.expressions))
-        return template("timezone('UTC', {t})", t=local)
+        # text it cannot read fails the job, as Flink's DateTimeParseException does
+        text = n.expressions[0]
+        local = REWRITES["TO_TIMESTAMP"](exp.Anonymous(this="TO_TIMESTAMP", expressions=[text]))
+        message = template("'TO_TIMESTAMP_LTZ cannot parse: ' || {s}", s=text)
+        return template(
+            "CASE WHEN {s} IS NOT NULL AND {t} IS NULL THEN error({m}) ELSE timezone('UTC', {t}) END",
+            s=text,
+            t=local,
+            m=message,
+        )
     if isinstance(n, exp.Anonymous):
         return printf_call(n, list(typing.operands[1:]), lambda x: template(_JAVA_FLOAT_TEXT, x=x))
     result = typing.result

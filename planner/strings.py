@@ -182,10 +182,10 @@ def printf_call(
             text = java_text(args[arg]) if approximate else template("CAST({x} AS VARCHAR)", x=args[arg])
             if precision is not None:
                 text = template(f"left({{t}}, {int(precision)})", t=text)
-            if conv == "S":
-                text = template("upper(replace({t}, 'ß', 'SS'))", t=text)
         null = "null" if precision is None else "null"[: int(precision)]
         value = template("coalesce({t}, {n})", t=text, n=exp.Literal.string(null))
+        if conv == "S":  # upper-cases 'null' too
+            value = template("upper(replace({t}, 'ß', 'SS'))", t=value)
         if width is not None:
             pad = "rpad" if "-" in flags else "lpad"
             padded = f"{pad}({{v}}, CAST(greatest({int(width)}, length({{v}})) AS INTEGER), ' ')"

@@ -108,9 +108,11 @@ def _adjust_decimal(precision: int, scale: int) -> DataType:
 
 
 def _approximate(left: DataType, right: DataType) -> DataType | None:
-    """FLOAT with DOUBLE in + - * / is a FLOAT in Flink 2.3 (the oracle's ``r + f``): Calcite's
-    least restrictive of the two approximate types, which the DOUBLE is cast to."""
-    if {left.name, right.name} == {"FLOAT", "DOUBLE"}:
+    """A FLOAT with a DOUBLE on its right in + - * / is a FLOAT in Flink 2.3, the DOUBLE cast
+    to it (the oracle's ``r + f``); with the DOUBLE on the left it is a DOUBLE (Calcite's
+    least restrictive of two approximate types keeps the first: ``edges: CAST(0.1 AS
+    DOUBLE) + CAST(1.5 AS FLOAT)``)."""
+    if left.name == "FLOAT" and right.name == "DOUBLE":
         return DataType("FLOAT", nullable=left.nullable or right.nullable)
     return None
 

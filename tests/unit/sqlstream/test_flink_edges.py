@@ -58,6 +58,7 @@ CASES = [
     ("PRINTF('%-6s|%05d|%.2s|%%', s, n, s)", "Hello World|00002|He|%"),
     ("PRINTF('%8s|%S|%1$s', CAST(z AS STRING), e)", "    null||null"),
     ("PRINTF('%d%n', k)", "42\n"),
+    ("PRINTF('%S', CAST(z AS STRING))", "NULL"),
     ("PRINTF('%s|%s|%s', f, 1e20, CAST(1.50 AS DECIMAL(5, 2)))", "0.125|1.0E20|1.50"),  # Double.toString
     # new java.util.Random(seed) for a seed taken from the row
     ("RAND(k)", 0.7275636800328681),
@@ -66,6 +67,8 @@ CASES = [
     ("RAND(z)", None),
     # the DOUBLE is cast to FLOAT, the sum a FLOAT
     ("r + f", pytest.approx(0.225, rel=1e-7)),
+    ("f / r", 0.125 / 0.10000000149011612),  # the DOUBLE on the left: a DOUBLE
+    ("f + r", 0.125 + 0.10000000149011612),
     ("s = TRUE", False),
     ("s <> TRUE", True),
     # a lenient SimpleDateFormat rolls a field over; Timestamp.valueOf reads what a format does not
@@ -95,12 +98,19 @@ def test_to_timestamp_ltz_of_text_reads_utc_wall_time_whatever_the_zone(session:
     try:
         row = session.sql(
             "SELECT TO_TIMESTAMP_LTZ('2024-02-29 13:45:30', 'yyyy-MM-dd HH:mm:ss'), "
-            "TO_TIMESTAMP_LTZ(CONCAT('2024-02-29 13:45:30', e)), TO_TIMESTAMP_LTZ(s) FROM t"
+            "TO_TIMESTAMP_LTZ(CONCAT('2024-02-29 13:45:30', e)), TO_TIMESTAMP_LTZ(CAST(z AS STRING)) FROM t"
         ).fetchall()[0]
     finally:
         session.execute("SET 'table.local-time-zone' = 'UTC'")
     instant = dt.datetime(2024, 2, 29, 13, 45, 30, tzinfo=dt.UTC)
     assert row == (instant, instant, None)
+
+
+def test_to_timestamp_ltz_of_text_it_cannot_read_fails_the_job(session: sqlstream.Session) -> None:
+    """Flink's TO_TIMESTAMP_LTZ(s) lets the DateTimeParseException fail the job (TO_TIMESTAMP
+    answers NULL)."""
+    with pytest.raises(SqlStreamError, match="TO_TIMESTAMP_LTZ cannot parse: Hello World"):
+        session.sql("SELECT TO_TIMESTAMP_LTZ(s) FROM t").fetchall()
 
 
 REFUSED = [
