@@ -136,6 +136,8 @@ def printf_parts(fmt: str, types: list[DataType]) -> list[tuple[str, int | None,
             raise UnsupportedError(f"PRINTF's conversion {m.group(0)!r} is not supported yet")
         if flags and _width is None:  # Java's MissingFormatWidthException
             raise PlanError(f"PRINTF's {m.group(0)!r} needs a width for its flag")
+        if _precision is not None and conv not in "sS":  # IllegalFormatPrecisionException
+            raise PlanError(f"PRINTF's {m.group(0)!r} takes no precision")
         if conv == "%":
             parts.append(("%", None, ""))
             continue

@@ -123,6 +123,7 @@ REFUSED = [
     ("PRINTF('%f', f)", "'%f'", 8),
     ("PRINTF('%s %s', s)", "needs an argument", 8),
     ("PRINTF('%d', s)", "integer", 8),
+    ("PRINTF('%.2d', n)", "takes no precision", 8),
     ("PRINTF(s, n)", "not a constant", 8),
     ("TO_DATE(s, 'yyyy-MM-dd HH')", "format", 8),
     ("s > TRUE", "cannot compare STRING with BOOLEAN", 8),
