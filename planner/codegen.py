@@ -509,7 +509,7 @@ def check_supported(node: exp.Expr) -> None:
             )
         if isinstance(sub, exp.RegexpLike):  # sqlglot reads Spark's infix RLIKE / REGEXP
             raise PlanError(
-                "RLIKE is not a Flink operator",
+                "RLIKE, infix REGEXP and REGEXP_LIKE are not Flink SQL",
                 hint="REGEXP(s, pattern) tells whether a part of s matches the pattern",
             )
         if isinstance(sub, exp.Div | exp.IntDiv | exp.Mod) and _constant_division_by_zero(sub):
