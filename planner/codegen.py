@@ -11,14 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlglot import exp
+from sqlglot.time import format_time
 
 from catalog.errors import SqlStreamError, did_you_mean
-from catalog.types import DataType
+from catalog.types import STRING, DataType
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import DateFormat
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.interval_literals import compound_interval
+from planner.java_random import check_seed
+from planner.lenient_time import parse_timestamp
 from planner.numeric import (
     BITS,
     DIVISION_BY_ZERO,
@@ -30,6 +33,7 @@ from planner.numeric import (
     wrap_sql,
 )
 from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
+from planner.strings import printf_call
 from planner.temporal_casts import local_to_instant, text_to_temporal
 from planner.typecheck import Lookup, cast_target, function_name, infer
 from planner.udf import user_function
@@ -67,6 +71,7 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             and infer(node.this, lookup).name == "TIMESTAMP_LTZ"
         )
         text_side = _temporal_text_side(node, lookup)
+        text_and_boolean = _text_and_boolean(node, lookup)
     except SqlStreamError as e:
         raise e.with_position(*where) from None
     for key, value in list(node.args.items()):
@@ -75,6 +80,14 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         elif isinstance(value, list):
             node.set(key, [_translate(v, lookup) if isinstance(v, exp.Expr) else v for v in value])
     try:
+        if text_and_boolean:  # Flink compares the two with equals(): never the same object
+            assert isinstance(node, exp.Binary)
+            unequal = "TRUE" if isinstance(node, exp.NEQ) else "FALSE"
+            return template(
+                f"CASE WHEN {{a}} IS NOT NULL AND {{b}} IS NOT NULL THEN {unequal} END",
+                a=node.left,
+                b=node.right,
+            )
         if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
             key, target = text_side
             node.set(key, text_to_temporal(node.args[key], target, strict=False))
@@ -111,6 +124,16 @@ def _temporal_text_side(node: exp.Expr, lookup: Lookup) -> tuple[str, DataType] 
     return None
 
 
+def _text_and_boolean(node: exp.Expr, lookup: Lookup) -> bool:
+    """A STRING compared (= or <>) with a BOOLEAN: Flink 2.3's generated code compares them
+    with equals(), so 'TRUE' = TRUE is FALSE (the oracle's ``s = TRUE``); DuckDB would cast
+    each text and fail the job on the first that is no boolean."""
+    if not isinstance(node, exp.EQ | exp.NEQ):
+        return False
+    names = {infer(node.left, lookup).name, infer(node.right, lookup).name}
+    return "BOOLEAN" in names and bool(names & {"STRING", "VARCHAR", "CHAR"})
+
+
 @dataclass(frozen=True)
 class _Typing:
     """Flink types of an operator's operands and result, and its Flink text (for errors)."""
@@ -130,6 +153,15 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     if isinstance(node, exp.TimestampAdd | DateFormat):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
+    if isinstance(node, exp.Anonymous) and function_name(node) == "PRINTF":  # formats by type
+        return _Typing(tuple(infer(a, lookup) for a in node.expressions), STRING, "")
+    if (
+        isinstance(node, exp.Anonymous)
+        and function_name(node) == "TO_TIMESTAMP_LTZ"
+        and len(node.expressions) == 1
+    ):
+        arg = infer(node.expressions[0], lookup)
+        return _Typing((arg,), infer(node, lookup), "") if arg.is_string else None
     return None
 
 
@@ -142,6 +174,20 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     if isinstance(n, DateFormat):
         return date_format_call(n, typing.operands[0])
+    if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ":
+        # TO_TIMESTAMP_LTZ(s): TO_TIMESTAMP(s)'s reading, an instant of UTC wall time
+        # text it cannot read fails the job, as Flink's DateTimeParseException does
+        text = n.expressions[0]
+        local = REWRITES["TO_TIMESTAMP"](exp.Anonymous(this="TO_TIMESTAMP", expressions=[text]))
+        message = template("'TO_TIMESTAMP_LTZ cannot parse: ' || {s}", s=text)
+        return template(
+            "CASE WHEN {s} IS NOT NULL AND {t} IS NULL THEN error({m}) ELSE timezone('UTC', {t}) END",
+            s=text,
+            t=local,
+            m=message,
+        )
+    if isinstance(n, exp.Anonymous):
+        return printf_call(n, list(typing.operands[1:]), lambda x: template(_JAVA_FLOAT_TEXT, x=x))
     result = typing.result
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
     if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
@@ -174,6 +220,12 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
             m=message,
             v=value,
         )
+    if result.name == "FLOAT" and "DOUBLE" in (t.name for t in typing.operands):  # Java: (float) d
+        if typing.operands[0].name == "DOUBLE":
+            left = _cast(exp.cast(left, "FLOAT"), typing.operands[0], result)
+        else:
+            right = _cast(exp.cast(right, "FLOAT"), typing.operands[1], result)
+        n = n.__class__(this=left, expression=right)
     if isinstance(n, exp.Div):
         return exp.Div(this=left, expression=right, typed=True, safe=False)
     if isinstance(n, exp.Add | exp.Sub | exp.Mul):
@@ -271,8 +323,9 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return _row_text(x, source)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
-    if source.is_string and not (isinstance(x, exp.Literal) and x.is_string):  # a literal is checked
-        strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+    strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+    literal = isinstance(x, exp.Literal) and x.is_string  # a CAST of one: DuckDB's own reading
+    if source.is_string and not (literal and strict):  # TRY_CAST('0' AS DATE) is year 0
         read = text_to_temporal(x, target, strict)
         if read is not None:
             return read
@@ -295,8 +348,6 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         # fraction digits beyond the type's precision are cut off, not kept
         return template(f"date_trunc('{_TRUNCATE_TO[target.precision]}', {{x}})", x=_rewrite(n))
     return _convert_numeric(n, source, target)
-
-
 
 
 def _row_text(row: exp.Expr, source: DataType) -> exp.Expr:
@@ -446,6 +497,11 @@ def _anonymous(n: exp.Anonymous) -> exp.Expr:
         return exp.func("get_current_timestamp")
     if name == "CHAR_LENGTH" or name == "CHARACTER_LENGTH":
         return exp.func("length", *args)
+    if name == "TO_TIMESTAMP_LTZ" and len(args) == 2 and args[1].is_string:
+        # TO_TIMESTAMP_LTZ(s, format): TO_TIMESTAMP's reading, an instant of UTC wall time
+        # (Flink's default zone for it), whatever the session's zone
+        fmt = format_time(args[1].name, Flink.TIME_MAPPING, Flink.TIME_TRIE)
+        return template("timezone('UTC', {t})", t=parse_timestamp(args[0], fmt or ""))
     if name == "TO_TIMESTAMP_LTZ" and len(args) in (1, 2) and not args[0].is_string:
         # TO_TIMESTAMP_LTZ(epoch, precision): precision 3 counts milliseconds, 0 seconds.
         precision = int(args[1].name) if len(args) == 2 and args[1].is_int else 3
@@ -466,10 +522,20 @@ def check_supported(node: exp.Expr) -> None:
                 hint="Top-N and deduplication (ROW_NUMBER() OVER ...) and OVER aggregations "
                 "are not planned yet",
             )
+        if isinstance(sub, exp.RegexpLike):  # sqlglot reads Spark's infix RLIKE / REGEXP
+            raise PlanError(
+                "RLIKE, infix REGEXP and REGEXP_LIKE are not Flink SQL",
+                hint="REGEXP(s, pattern) tells whether a part of s matches the pattern",
+            )
+        if isinstance(sub, exp.Div | exp.IntDiv | exp.Mod) and _constant_division_by_zero(sub):
+            # Flink reduces a constant expression when planning, and its division throws there
+            raise PlanError(f"{DIVISION_BY_ZERO}{sub.sql(dialect=Flink)}")
         if not isinstance(sub, exp.Func) or isinstance(sub, _OPERATOR_NODES):
             continue
+        check_seed(sub)
         name = function_name(sub)
-        if name == "TO_TIMESTAMP_LTZ" and any(a.is_string for a in sub.expressions):
+        ltz_text = [a.is_string for a in sub.expressions] if name == "TO_TIMESTAMP_LTZ" else []
+        if any(ltz_text) and not (ltz_text == [True] or (len(ltz_text) == 2 and ltz_text[1])):
             raise UnsupportedError("TO_TIMESTAMP_LTZ of a string (with a format) is not supported yet")
         if name in FUNCTIONS or name in STRUCTURAL or user_function(sub) is not None:
             continue
@@ -485,6 +551,17 @@ def check_supported(node: exp.Expr) -> None:
             f"no function named {name}",
             hint=did_you_mean(name, FUNCTIONS) or "SHOW FUNCTIONS lists the functions",
         )
+
+
+def _exact_constant(e: exp.Expr) -> bool:
+    """An integer or DECIMAL literal (a DOUBLE's division by zero is infinite, not an error)."""
+    e = e.this if isinstance(e, exp.Neg | exp.Paren) else e
+    return isinstance(e, exp.Literal) and not e.is_string and "e" not in e.name.lower()
+
+
+def _constant_division_by_zero(n: exp.Binary) -> bool:
+    left, right = n.left, n.right
+    return _exact_constant(left) and _exact_constant(right) and float(right.sql().strip("()-")) == 0
 
 
 _OPERATOR_NODES = (

@@ -96,6 +96,7 @@ class FlinkParser(SparkParser):
         # ARRAY_SORT(a, ascending, nulls_first): sqlglot's node keeps two arguments of three
         "ARRAY_SORT": lambda args: exp.Anonymous(this="ARRAY_SORT", expressions=args),
         "COLLECT": Collect.from_arg_list,
+        "POW": lambda args: exp.Anonymous(this="POW", expressions=args),  # Flink has POWER only
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),

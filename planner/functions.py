@@ -36,7 +36,7 @@ _STRING_FUNCS = (
     "OVERLAY", "JSON_VALUE", "JSON_QUERY", "JSON_STRING", "UUID", "TO_BASE64", "FROM_BASE64",
     "CHR", "HEX", "BIN", "SHA2", "TRANSLATE", "DECODE", "ARRAY_JOIN", "JSON_OBJECT",
     "REGEXP_SUBSTR", "ELT", "BTRIM", "PARSE_URL", "URL_ENCODE", "URL_DECODE",
-    "CONVERT_TZ", "JSON_ARRAY",
+    "CONVERT_TZ", "JSON_ARRAY", "PRINTF",
 )  # fmt: skip
 _DOUBLE_FUNCS = (
     "SQRT", "LN", "LOG", "LOG10", "LOG2", "EXP", "POWER", "SIN", "COS", "TAN", "ASIN", "ACOS",
@@ -48,15 +48,16 @@ _BIGINT_FUNCS = (
     "DAYOFWEEK", "HOUR", "MINUTE", "SECOND",
 )  # fmt: skip
 _INT_FUNCS = ("CHAR_LENGTH", "CHARACTER_LENGTH", "POSITION", "LOCATE", "INSTR", "ASCII",
-              "HASH_CODE", "TIMESTAMPDIFF", "REGEXP_COUNT", "REGEXP_INSTR", "CARDINALITY")  # fmt: skip
-_BOOLEAN_FUNCS = ("REGEXP", "IS_ALPHA", "IS_DIGIT", "JSON_EXISTS", "STARTSWITH", "ENDSWITH")
+              "HASH_CODE", "TIMESTAMPDIFF", "REGEXP_COUNT", "REGEXP_INSTR", "CARDINALITY",
+              "RAND_INTEGER")  # fmt: skip
+_BOOLEAN_FUNCS = ("REGEXP", "IS_ALPHA", "IS_DIGIT", "IS_DECIMAL", "JSON_EXISTS", "STARTSWITH", "ENDSWITH")
 _TIMESTAMP_FUNCS = ("TO_TIMESTAMP", "LOCALTIMESTAMP", "TIMESTAMPADD")
 # collection functions whose result has the type of their first argument
 _SAME_COLLECTION_FUNCS = (
     "ARRAY_DISTINCT", "ARRAY_REMOVE", "ARRAY_REVERSE", "ARRAY_SLICE", "ARRAY_UNION", "ARRAY_CONCAT",
     "ARRAY_SORT", "ARRAY_EXCEPT", "ARRAY_INTERSECT", "ARRAY_PREPEND", "ARRAY_APPEND", "MAP_UNION",
 )  # fmt: skip
-_LTZ_FUNCS = ("PROCTIME", "TO_TIMESTAMP_LTZ", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
+_LTZ_FUNCS = ("PROCTIME", "CURRENT_ROW_TIMESTAMP", "CURRENT_TIMESTAMP", "NOW")
 
 SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(_STRING_FUNCS, STRING),
@@ -65,10 +66,12 @@ SCALARS: dict[str, DataType | str] = {
     **dict.fromkeys(_INT_FUNCS, INT),
     **dict.fromkeys(_BOOLEAN_FUNCS, BOOLEAN),
     **dict.fromkeys(("SPLIT", "REGEXP_EXTRACT_ALL"), DataType("ARRAY", children=(STRING,))),
+    "STR_TO_MAP": DataType("MAP", children=(STRING, STRING)),
     "ENCODE": DataType("BYTES"),
     **dict.fromkeys(_TIMESTAMP_FUNCS, TIMESTAMP3),
     # the clock's instant is a TIMESTAMP_LTZ; LOCALTIMESTAMP is local wall time
     **dict.fromkeys(_LTZ_FUNCS, _LTZ),
+    "TO_TIMESTAMP_LTZ": _LTZ.with_nullable(True),  # NULL for NULL or text it cannot read
     "CURRENT_TIME": DataType("TIME", 0),
     **dict.fromkeys(("TO_DATE", "CURRENT_DATE"), DATE),
     **dict.fromkeys(("ABS", "FLOOR", "CEIL", "ROUND", "TRUNCATE", "MOD", "SIGN"), ARG),
@@ -98,8 +101,7 @@ UNSUPPORTED = frozenset({
     # scalar functions of Flink's list that we cannot compute as Flink does yet
     "LOCALTIME",  # no oracle case recorded yet
     "JSON_OBJECTAGG", "JSON_ARRAYAGG", "TO_TIMESTAMP_TZ",
-    "STR_TO_MAP", "IS_DECIMAL",
-    "SUBSTRING_INDEX", "PRINTF", "TYPEOF", "LEVENSHTEIN",
+    "SUBSTRING_INDEX", "TYPEOF", "LEVENSHTEIN",
     "UNHEX", "SHA224", "SHA384", "SHA512", "DATEDIFF", "DATE_ADD", "DATE_SUB",
     # aggregate functions
     "ARRAY_AGG", "COUNT_IF", "BOOL_AND", "BOOL_OR",

@@ -20,7 +20,10 @@ from planner import json_functions
 from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
 from planner.errors import UnsupportedError
+from planner.java_random import REWRITES as _RANDOM_REWRITES
+from planner.lenient_time import lenient_date, parse_timestamp
 from planner.numeric import template, wrap_sql
+from planner.strings import REWRITES as _STRING_REWRITES
 from planner.urls import REWRITES as _URL_REWRITES
 from planner.zones import REWRITES as _ZONE_REWRITES
 
@@ -231,16 +234,25 @@ def _to_timestamp(n: exp.Anonymous) -> exp.Expr:
 
 
 def _str_to_time(n: exp.Expr) -> exp.Expr:
-    """TO_TIMESTAMP(s, format): NULL for text the format cannot read (Flink catches the
-    parse error), milliseconds kept; a quoted 'T' in the Java format is literal text."""
+    """TO_TIMESTAMP(s, format): Timestamp.valueOf's reading where the format does not fit,
+    NULL for text neither reads (Flink catches the parse error), milliseconds kept; a quoted
+    'T' in the Java format is literal text."""
     fmt = n.args.get("format")
     if fmt is None or not fmt.is_string:
         raise UnsupportedError("TO_TIMESTAMP with a format that is not a constant")
     text = fmt.name.replace("strict", "").replace("''", "\0")  # '' is a quote in Java
     pattern = re.sub(r"'([^']*)'", r"\1", text).replace("\0", "'")
-    return template(
-        "date_trunc('millisecond', try_strptime({s}, {f}))", s=n.this, f=exp.Literal.string(pattern)
-    )
+    return parse_timestamp(n.this, pattern)
+
+
+def _to_date(n: exp.TsOrDsToDate) -> exp.Expr:
+    """TO_DATE(s, format): read by a lenient SimpleDateFormat (DateTimeUtils.parseDate)."""
+    fmt = n.args.get("format")
+    if fmt is None:
+        return n
+    if not fmt.is_string:
+        raise UnsupportedError("TO_DATE with a format that is not a constant")
+    return lenient_date(n.this, fmt.name)
 
 
 def date_format_call(n: exp.Expr, source: DataType) -> exp.Expr:
@@ -431,7 +443,6 @@ def _hash_code(n: exp.Anonymous) -> exp.Expr:
     )
 
 
-
 def _cardinality(n: exp.Anonymous) -> exp.Expr:
     """CARDINALITY(array | map): its number of elements or entries."""
     (value,) = n.expressions
@@ -487,6 +498,7 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     "REGEXP": _regexp,
     "TO_TIMESTAMP": _to_timestamp,
     exp.StrToTime: _str_to_time,
+    exp.TsOrDsToDate: _to_date,
     exp.SHA2: _sha2,
     exp.Encode: _encode,
     exp.Decode: _decode,
@@ -495,4 +507,6 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     **_COLLECTION_REWRITES,
     **_URL_REWRITES,
     **_ZONE_REWRITES,
+    **_STRING_REWRITES,
+    **_RANDOM_REWRITES,
 }

@@ -15,7 +15,7 @@ from sqlglot import exp
 from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
-from planner.errors import PlanError
+from planner.errors import PlanError, UnsupportedError
 from planner.expressions import Collect, DateFormat, JsonValue
 from planner.functions import (
     ARG,
@@ -29,12 +29,15 @@ from planner.functions import (
     SQLGLOT_NAMES,
 )
 from planner.interval_literals import compound_interval
+from planner.lenient_time import date_pattern
+from planner.strings import printf_parts
 from planner.udf import user_function
 
 Lookup = Callable[[str], DataType]
 
 _NUMERIC_RANK = {"TINYINT": 1, "SMALLINT": 2, "INT": 3, "BIGINT": 4, "DECIMAL": 5, "FLOAT": 6,
                  "DOUBLE": 7}  # fmt: skip
+
 
 def cast_target(node: exp.Cast) -> DataType:
     """The Flink type a CAST converts to (planner-made casts carry it in their meta)."""
@@ -101,9 +104,17 @@ def _adjust_decimal(precision: int, scale: int) -> DataType:
     if precision <= _MAX_PRECISION:
         return DataType("DECIMAL", max(1, precision), scale)
     digits = precision - scale
-    return DataType(
-        "DECIMAL", _MAX_PRECISION, max(_MAX_PRECISION - digits, min(scale, _MIN_ADJUSTED_SCALE))
-    )
+    return DataType("DECIMAL", _MAX_PRECISION, max(_MAX_PRECISION - digits, min(scale, _MIN_ADJUSTED_SCALE)))
+
+
+def _approximate(left: DataType, right: DataType) -> DataType | None:
+    """A FLOAT with a DOUBLE on its right in + - * / is a FLOAT in Flink 2.3, the DOUBLE cast
+    to it (the oracle's ``r + f``); with the DOUBLE on the left it is a DOUBLE (Calcite's
+    least restrictive of two approximate types keeps the first: ``edges: CAST(0.1 AS
+    DOUBLE) + CAST(1.5 AS FLOAT)``)."""
+    if left.name == "FLOAT" and right.name == "DOUBLE":
+        return DataType("FLOAT", nullable=left.nullable or right.nullable)
+    return None
 
 
 def decimal_arithmetic(node: exp.Expr, left: DataType, right: DataType) -> DataType | None:
@@ -172,12 +183,12 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
             return left
         if right.is_timestamp:
             return right
-        return decimal_arithmetic(node, left, right) or wider(left, right)
+        return decimal_arithmetic(node, left, right) or _approximate(left, right) or wider(left, right)
     if isinstance(node, exp.Mul | exp.Mod | exp.IntDiv | exp.Div):
         left, right = _infer(node.left, lookup), _infer(node.right, lookup)
         if isinstance(node, exp.Mod) and left.is_integral and right.is_integral:
             return right.with_nullable(left.nullable or right.nullable)  # Calcite: ARG1
-        return decimal_arithmetic(node, left, right) or wider(left, right)
+        return decimal_arithmetic(node, left, right) or _approximate(left, right) or wider(left, right)
     if isinstance(node, exp.DPipe | exp.Concat | exp.ConcatWs):
         return STRING
     if isinstance(node, exp.Interval):
@@ -315,7 +326,9 @@ def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
         left, right = _infer(sub.left, lookup), _infer(sub.right, lookup)
         names = {left.name, right.name}
         string_number = (left.is_string and right.is_numeric) or (left.is_numeric and right.is_string)
-        if string_number or names == {"DATE", "TIMESTAMP"}:
+        ordered = not isinstance(sub, exp.EQ | exp.NEQ)  # = and <> of text with a BOOLEAN: codegen
+        string_boolean = ordered and "BOOLEAN" in names and (left.is_string or right.is_string)
+        if string_number or string_boolean or names == {"DATE", "TIMESTAMP"}:
             a, b = left.with_nullable(True).sql(), right.with_nullable(True).sql()
             raise PlanError(
                 f"cannot compare {a} with {b}: implicit type conversion between them is not supported",
@@ -355,6 +368,16 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             )
         elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
             _check_needle(sub, lookup)
+        elif isinstance(sub, exp.Anonymous) and function_name(sub) == "PRINTF" and sub.expressions:
+            fmt, *args = sub.expressions
+            if not fmt.is_string:
+                raise UnsupportedError("PRINTF with a format that is not a constant")
+            printf_parts(fmt.name, [_infer(a, lookup) for a in args])  # what Formatter fails on
+        elif isinstance(sub, exp.TsOrDsToDate) and sub.args.get("format") is not None:
+            fmt = sub.args["format"]
+            if not fmt.is_string:
+                raise UnsupportedError("TO_DATE with a format that is not a constant")
+            date_pattern(fmt.name)
         elif isinstance(sub, exp.Interval) and isinstance(sub.args.get("unit"), exp.IntervalSpan):
             span = sub.args["unit"]
             compound_interval(sub.this.name, span.this.name, span.expression.name)

@@ -28,6 +28,7 @@ from planner.physical import ROW_KIND_COLUMN, PhysicalPlan, SinkSpec
 from runtime.job import Job
 from runtime.launch import create_job
 from runtime.restart import RestartStrategy, run_with_restarts
+from sqlstream.far_dates import batch_rows
 from sqlstream.prometheus import MetricsServer
 
 _END = object()
@@ -272,7 +273,7 @@ class QueryHandle:
                 if ROW_KIND_COLUMN in batch.schema.names
                 else itertools.repeat(0)
             )
-            data = _in_zone(batch.select(self.columns), self.zone).to_pylist()
+            data = batch_rows(_in_zone(batch.select(self.columns), self.zone))
             for kind, row in zip(kinds, data):
                 yield kind, tuple(row[c] for c in self.columns)
 

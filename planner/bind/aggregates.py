@@ -198,7 +198,7 @@ class AggregateBinder(WindowBinder):
                     return _ref(agg_of[text])
                 if text in key_of and not isinstance(n.parent, exp.Filter):
                     return _ref(key_of[text])
-                aux = _legacy_aux(n, window)
+                aux = _legacy_aux(n, window, self.config)
                 if aux is not None:
                     return _ref(aux)
                 return n

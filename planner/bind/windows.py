@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from catalog.config import LOCAL_TIME_ZONE
+from catalog.config import LOCAL_TIME_ZONE, RUNTIME_MODE
 from catalog.errors import CatalogError, did_you_mean
 from catalog.types import TIMESTAMP3, DataType
 from planner.bind.columns import ColumnBinder
@@ -76,8 +76,6 @@ class WindowBinder(ColumnBinder):
             object.__setattr__(node, "partition_keys", partition)
         alias = tvf.alias
         return node, Scope.of(node, {alias} | inner_scope.qualifiers if not alias else {alias})
-
-
 
 
 def window_zone(time_field: BoundField, config: Mapping[str, str]) -> str:
@@ -210,11 +208,21 @@ def _legacy_window(g: exp.Expr, node: LogicalNode, config: Mapping[str, str]) ->
     return w
 
 
-def _legacy_aux(n: exp.Expr, window: Window | None) -> str | None:
+def _legacy_aux(n: exp.Expr, window: Window | None, config: Mapping[str, str]) -> str | None:
+    """The window column a TUMBLE_START, HOP_END, ... call reads. A processing time has no
+    meaning over a bounded input: Flink refuses *_PROCTIME in batch mode, and so do we."""
     if window is None or not isinstance(n, exp.Func):
         return None
     name = function_name(n)
     for prefix in _LEGACY_WINDOWS:
         if name.startswith(prefix + "_") and name[len(prefix) :] in _LEGACY_AUX:
+            if name.endswith("_PROCTIME") and RUNTIME_MODE.get(config) == "batch":
+                raise _err(
+                    PlanError(
+                        f"{name}: the PROCTIME window property is not supported in batch queries",
+                        hint=f"{prefix}_ROWTIME or {prefix}_END gives the window's time",
+                    ),
+                    n,
+                )
             return _LEGACY_AUX[name[len(prefix) :]]
     return None

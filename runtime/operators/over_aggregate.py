@@ -75,9 +75,12 @@ class OverAggregateOp(ArrivalOrdered):
                 name, value = _ordered_accumulator(i, a)
                 items.append(f"{value} AS {name}")
                 self.ordered[name] = a
-            elif a.arg is not None:
-                items += [f"count(a{i})::BIGINT AS c{i}", f"sum(a{i}) AS s{i}", f"min(a{i}) AS lo{i}",
-                          f"max(a{i}) AS hi{i}"]  # fmt: skip
+            elif a.arg is not None:  # only what the function reads: a STRING has no sum
+                items.append(f"count(a{i})::BIGINT AS c{i}")
+                if a.func in ("sum", "avg"):
+                    items.append(f"sum(a{i}) AS s{i}")
+                if a.func in ("min", "max"):
+                    items += [f"min(a{i}) AS lo{i}", f"max(a{i}) AS hi{i}"]
         group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
         self.acc_sql = f"SELECT {k}{', '.join(items)} FROM __ready{group}"
         if self.unbounded:

@@ -100,3 +100,22 @@ def test_rows_behind_the_watermark_are_late_and_dropped(tmp_path: Path) -> None:
         query = f"SELECT v, SUM(v) OVER ({frame}) FROM t"
         got = [row for _, row in s.sql(query).changelog()]
     assert got == [(1, 1), (2, 3), (4, 6)]  # 3 came at 00:05, behind the watermark 00:20
+
+
+@pytest.mark.parametrize("frame", [f for f in FRAMES if "UNBOUNDED" in f])
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_min_max_of_strings_over_an_unbounded_frame(frame: str, parallelism: int) -> None:
+    """An UNBOUNDED frame keeps per-partition accumulators between firings; a STRING has a
+    MIN and a MAX but no SUM, which the accumulator once computed for every argument."""
+    words = ["pear", None, "apple", "fig", "zucchini", "apple", None, "kiwi", "banana"]
+    data = [{"k": i % 2, "v": w, "ts": f"2024-01-01 00:00:{i:02d}"} for i, w in enumerate(words)]
+    query = (
+        "SELECT k, v, MIN(v) OVER w AS lo, MAX(v) OVER w AS hi, COUNT(v) OVER w AS c FROM t "
+        f"WINDOW w AS (PARTITION BY k ORDER BY ts {frame})"
+    )
+    log = changelog(data, "k INT, v STRING", "ts - INTERVAL '1' SECOND", query, parallelism, 1)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k INT, v VARCHAR, ts TIMESTAMP)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", [[d["k"], d["v"], d["ts"]] for d in data])
+    expected = con.sql(query).fetchall()
+    assert Counter(row for _, row in log) == Counter(tuple(r) for r in expected)

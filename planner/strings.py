@@ -1,0 +1,206 @@
+"""Flink's string functions whose edges DuckDB's namesakes do not share: LOCATE with a start,
+OVERLAY, IS_DECIMAL, STR_TO_MAP and PRINTF, as Flink 2.x computes them (SqlFunctionUtils,
+BinaryStringData.indexOf, PrintfFunction; the oracle's ``tests/oracle/fixtures/strings.json``).
+
+Each rewrite receives its node with the children already in DuckDB's terms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from catalog.types import DataType
+from planner.arrays import map_of
+from planner.errors import PlanError, UnsupportedError
+from planner.numeric import template
+
+
+def _locate(n: exp.StrPosition) -> exp.Expr:
+    """LOCATE(seek, s[, from]): BinaryStringData.indexOf(seek, from - 1) + 1. An empty seek is
+    found at 1 wherever the search starts; a start below 1 searches from the first character."""
+    s, seek, start = n.this, n.args["substr"], n.args.get("position")
+    if start is None:
+        return template("CASE WHEN {t} = '' THEN 1 ELSE strpos({s}, {t}) END", s=s, t=seek)
+    return template(
+        "CASE WHEN {t} = '' AND {p} IS NOT NULL AND {s} IS NOT NULL THEN 1 "
+        "WHEN strpos(substring({s}, greatest({p}, 1)), {t}) = 0 THEN 0 "
+        "ELSE strpos(substring({s}, greatest({p}, 1)), {t}) + greatest({p}, 1) - 1 END",
+        s=s,
+        t=seek,
+        p=start,
+    )
+
+
+def _overlay(n: exp.Overlay) -> exp.Expr:
+    """OVERLAY(s PLACING r FROM start [FOR length]): s unchanged for a start outside it; the
+    rest of s after the replaced part is kept only when it is not empty and length > 0, so
+    ``FOR 0`` drops it (SqlFunctionUtils.overlay). The length defaults to r's."""
+    s, r, start = n.this, n.expression, n.args["from_"]
+    length = n.args.get("for_") or template("length({r})", r=r)
+    return template(
+        "CASE WHEN {s} IS NULL OR {r} IS NULL OR {p} IS NULL OR {l} IS NULL THEN NULL "
+        "WHEN {p} <= 0 OR {p} > length({s}) THEN {s} "
+        "ELSE substring({s}, 1, {p} - 1) || {r} || "
+        "CASE WHEN {p} + {l} <= length({s}) AND {l} > 0 THEN substring({s}, {p} + {l}) ELSE '' END END",
+        s=s,
+        r=r,
+        p=start,
+        l=length,
+    )
+
+
+_DIGITS = "[0-9]+"
+_EXPONENT = f"(?:[eE][+-]?{_DIGITS})"
+# Double.valueOf's grammar (its Javadoc), around Java's trim()
+_JAVA_DOUBLE = (
+    r"[\x00-\x20]*[+-]?(?:NaN|Infinity|(?:"
+    f"(?:{_DIGITS}\\.?(?:{_DIGITS})?{_EXPONENT}?|\\.{_DIGITS}{_EXPONENT}?"
+    r"|(?:0[xX][0-9a-fA-F]+\.?|0[xX][0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?[0-9]+)"
+    r"[fFdD]?))[\x00-\x20]*"
+)
+_JAVA_LONG = r"[+-]?\p{Nd}{1,18}"  # Long.parseLong takes any Unicode digit
+
+
+def _is_decimal(n: exp.Anonymous) -> exp.Expr:
+    """IS_DECIMAL(s): Integer.parseInt, Long.parseLong or Double.parseDouble reads s; FALSE
+    for NULL and ''. (A 19-digit number of non-ASCII digits is read as no number.)"""
+    (value,) = n.expressions
+    double, long = (p.replace("{", "{{").replace("}", "}}") for p in (_JAVA_DOUBLE, _JAVA_LONG))
+    return template(
+        f"coalesce(regexp_full_match({{s}}, '{double}') OR regexp_full_match({{s}}, '{long}'), false)",
+        s=value,
+    )
+
+
+def _str_to_map(n: exp.StrToMap) -> exp.Expr:
+    """STR_TO_MAP(text[, pairs, kv]): text.split(pairs) (regular expressions, trailing empty
+    parts dropped, as Java's split does), each part split once at kv; a part without kv maps
+    to NULL, a repeated key keeps its last value; '' is the empty map."""
+    text, pairs, kv = n.this, n.args["pair_delim"], n.args["key_value_delim"]
+    parts = template(
+        "list_transform([string_split_regex({s}, {d})], __a -> list_slice(__a, 1, coalesce(len(__a) + 1 "
+        "- list_position(list_reverse(list_transform(__a, __x -> __x <> '')), true), 0)))[1]",
+        s=text,
+        d=pairs,
+    )
+    head = template("'(?s)^(.*?)(?:' || {k} || ')'", k=kv)
+    keys = template(
+        "list_transform({a}, __p -> CASE WHEN regexp_matches(__p, {k}) "
+        "THEN regexp_extract(__p, {h}, 1) ELSE __p END)",
+        a=parts,
+        k=kv,
+        h=head,
+    )
+    values = template(
+        "list_transform({a}, __p -> CASE WHEN regexp_matches(__p, {k}) "
+        "THEN regexp_replace(__p, {h}, '') END)",
+        a=parts,
+        k=kv,
+        h=head,
+    )
+    return template(
+        "CASE WHEN {s} IS NULL OR {d} IS NULL OR {k} IS NULL THEN NULL "
+        "WHEN {s} = '' THEN map(CAST([] AS VARCHAR[]), CAST([] AS VARCHAR[])) ELSE {m} END",
+        s=text,
+        d=pairs,
+        k=kv,
+        m=map_of(keys, values),
+    )
+
+
+# Java's Formatter: %[index$][flags][width][.precision]conversion
+_SPEC = re.compile(r"%(?:(\d+)\$)?([-#+ 0,(<]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
+_SUPPORTED = "sSd%n"
+
+
+def printf_parts(fmt: str, types: list[DataType]) -> list[tuple[str, int | None, str]]:
+    """The pieces of a PRINTF format: ``(text, None, '')`` for literal text, ``(spec,
+    argument index, conversion)`` for a conversion; raises for what sqlstream cannot format
+    as Java's Formatter does.
+
+    >>> printf_parts('%s-%5d%%', [DataType('STRING'), DataType('INT')])
+    [('%s', 0, 's'), ('-', None, ''), ('%5d', 1, 'd'), ('%', None, '')]
+    """
+    parts: list[tuple[str, int | None, str]] = []
+    at, next_arg = 0, 0
+    for m in _SPEC.finditer(fmt):
+        if m.start() > at:
+            parts.append((fmt[at : m.start()], None, ""))
+        at = m.end()
+        index, flags, _width, _precision, conv = m.groups()
+        allowed = {"-", "0"} if conv == "d" else {"-"} if conv in "sS" else set()
+        if conv not in _SUPPORTED or set(flags) - allowed:
+            raise UnsupportedError(f"PRINTF's conversion {m.group(0)!r} is not supported yet")
+        if flags and _width is None:  # Java's MissingFormatWidthException
+            raise PlanError(f"PRINTF's {m.group(0)!r} needs a width for its flag")
+        if _precision is not None and conv not in "sS":  # IllegalFormatPrecisionException
+            raise PlanError(f"PRINTF's {m.group(0)!r} takes no precision")
+        if conv == "%":
+            parts.append(("%", None, ""))
+            continue
+        if conv == "n":
+            parts.append(("\n", None, ""))
+            continue
+        arg = int(index) - 1 if index else next_arg
+        if not index:
+            next_arg += 1
+        if not 0 <= arg < len(types):
+            raise PlanError(f"PRINTF's format {fmt!r} needs an argument for {m.group(0)!r}")
+        t = types[arg]
+        if conv == "d" and not t.is_integral:
+            raise PlanError(f"PRINTF's {m.group(0)!r} formats an integer, not a {t.sql()}")
+        if conv in "sS" and not (t.is_numeric or t.is_string or t.name == "BOOLEAN"):
+            raise UnsupportedError(f"PRINTF's {m.group(0)!r} of a {t.sql()} is not supported yet")
+        parts.append((m.group(0), arg, conv))
+    if at < len(fmt):
+        parts.append((fmt[at:], None, ""))
+    return parts
+
+
+def printf_call(
+    n: exp.Anonymous, types: list[DataType], java_text: Callable[[exp.Expr], exp.Expr]
+) -> exp.Expr:
+    """PRINTF(format, args...): Java's Formatter (Locale.US); a NULL argument prints 'null',
+    a NULL format gives NULL. The format must be a constant: it is read when planning.
+    ``java_text`` gives Java's Double.toString of a DOUBLE or FLOAT (its %s)."""
+    fmt, *args = n.expressions
+    if not fmt.is_string:
+        raise UnsupportedError("PRINTF with a format that is not a constant")
+    pieces: list[exp.Expr] = []
+    for spec, arg, conv in printf_parts(fmt.name, types):
+        if arg is None:
+            pieces.append(exp.Literal.string(spec))
+            continue
+        m = _SPEC.fullmatch(spec)
+        assert m is not None
+        flags, width, precision = m.group(2), m.group(3), m.group(4)
+        if conv == "d":
+            text = template("printf({f}, {x})", f=exp.Literal.string(f"%{flags}{width or ''}d"), x=args[arg])
+        else:
+            approximate = types[arg].name in ("DOUBLE", "FLOAT")
+            text = java_text(args[arg]) if approximate else template("CAST({x} AS VARCHAR)", x=args[arg])
+            if precision is not None:
+                text = template(f"left({{t}}, {int(precision)})", t=text)
+        null = "null" if precision is None else "null"[: int(precision)]
+        value = template("coalesce({t}, {n})", t=text, n=exp.Literal.string(null))
+        if conv == "S":  # upper-cases 'null' too
+            value = template("upper(replace({t}, 'ß', 'SS'))", t=value)
+        if width is not None:
+            pad = "rpad" if "-" in flags else "lpad"
+            padded = f"{pad}({{v}}, CAST(greatest({int(width)}, length({{v}})) AS INTEGER), ' ')"
+            value = template(padded, v=value)
+        pieces.append(value)
+    if not pieces:
+        return exp.Literal.string("")
+    return pieces[0] if len(pieces) == 1 else exp.func("concat", *pieces)
+
+
+REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
+    exp.StrPosition: _locate,
+    exp.Overlay: _overlay,
+    "IS_DECIMAL": _is_decimal,
+    exp.StrToMap: _str_to_map,
+}
