@@ -416,6 +416,10 @@ class Flink(Spark):
         # Tokenize every statement fully (sqlglot reads EXECUTE/SHOW/... bodies as one
         # string): planner.parse reads those statements from their tokens.
         COMMANDS = set()
+        # Calcite's identifiers hold '$' after their first character (EXPR$0, the name it gives
+        # an unnamed column or ROW field); Hive's ${var} substitution is not Flink's
+        VAR_SINGLE_TOKENS = {"$"}
+        SINGLE_TOKENS = {k: v for k, v in Spark.Tokenizer.SINGLE_TOKENS.items() if k != "$"}
 
         KEYWORDS = {
             **Spark.Tokenizer.KEYWORDS,
