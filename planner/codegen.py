@@ -16,7 +16,7 @@ from catalog.errors import did_you_mean
 from catalog.types import DataType
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
-from planner.expressions import DateFormat
+from planner.expressions import DateFormat, JsonObjectText
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.interval_literals import compound_interval
 from planner.numeric import (
@@ -477,6 +477,6 @@ def check_supported(node: exp.Expr) -> None:
 _OPERATOR_NODES = (
     exp.Binary, exp.Unary, exp.Connector, exp.Predicate, exp.Cast, exp.Case, exp.If, exp.Coalesce,
     exp.Extract, exp.Array, exp.Struct, exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Nullif,
-    exp.Greatest, exp.Least, exp.Floor, exp.Ceil,
+    exp.Greatest, exp.Least, exp.Floor, exp.Ceil, JsonObjectText,
 )  # fmt: skip
 """Operators and constructs sqlglot models as functions: not looked up by name."""

@@ -331,6 +331,11 @@ class FlinkGenerator(SparkGenerator):
             "JSON_OBJECT",
             *(f"KEY {self.sql(kv, 'this')} VALUE {self.sql(kv, 'expression')}" for kv in e.expressions),
         ),
+        exp.JSONObjectAgg: lambda self, e: self.func(
+            "JSON_OBJECTAGG",
+            *(f"KEY {self.sql(kv, 'this')} VALUE {self.sql(kv, 'expression')}" for kv in e.expressions),
+            suffix=f"{' ' + e.text('null_handling') if e.args.get('null_handling') else ''})",
+        ),
         # sqlglot finds generator methods only for its own node classes; ours are listed here
         WindowTVF: lambda self, e: self.windowtvf_sql(e),
         Descriptor: lambda self, e: self.func("DESCRIPTOR", *e.expressions),

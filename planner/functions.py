@@ -97,7 +97,7 @@ WINDOWS = ("TUMBLE", "HOP", "CUMULATE", "SESSION", "DESCRIPTOR", "TUMBLE_START",
 UNSUPPORTED = frozenset({
     # scalar functions of Flink's list that we cannot compute as Flink does yet
     "LOCALTIME",  # no oracle case recorded yet
-    "JSON_OBJECTAGG", "JSON_ARRAYAGG", "TO_TIMESTAMP_TZ",
+    "TO_TIMESTAMP_TZ",
     "STR_TO_MAP", "IS_DECIMAL",
     "SUBSTRING_INDEX", "PRINTF", "TYPEOF", "LEVENSHTEIN",
     "UNHEX", "SHA224", "SHA384", "SHA512", "DATEDIFF", "DATE_ADD", "DATE_SUB",

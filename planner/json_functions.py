@@ -20,7 +20,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from planner.errors import UnsupportedError
-from planner.expressions import JsonArray, JsonExists, JsonQuery, JsonValue
+from planner.expressions import JsonArray, JsonExists, JsonObjectText, JsonQuery, JsonValue
 from planner.numeric import template
 
 _MODE = re.compile(r"^\s*(strict|lax)\s+(.+)$", re.IGNORECASE | re.DOTALL)
@@ -240,14 +240,16 @@ def json_object(n: exp.Expr) -> exp.Expr:
     )
 
 
-# JsonQuoteFunction: a character is escaped as in JSON ('/' too), and one above 127 as the
-# \\uXXXX of its UTF-16 code units (two for a character beyond the BMP, lowercase hex)
+# JsonQuoteFunction: a character is escaped as in JSON ('/' too), and one above 127 as
+# \\u and its code in lowercase hex; Flink 2.3 writes a character beyond the BMP as its code
+# point (\\u1f600) followed by its low surrogate (\\ude00), as it walks the UTF-16 units
 _QUOTED = (
     "CASE WHEN __c = chr(34) THEN chr(92) || chr(34) WHEN __c = chr(92) THEN chr(92) || chr(92) "
-    "WHEN __c = '/' THEN chr(92) || '/' WHEN __c = chr(8) THEN chr(92) || 'b' WHEN __c = chr(12) THEN chr(92) || 'f' "
-    "WHEN __c = chr(10) THEN chr(92) || 'n' WHEN __c = chr(13) THEN chr(92) || 'r' WHEN __c = chr(9) THEN chr(92) || 't' "
+    "WHEN __c = '/' THEN chr(92) || '/' WHEN __c = chr(8) THEN chr(92) || 'b' "
+    "WHEN __c = chr(12) THEN chr(92) || 'f' WHEN __c = chr(10) THEN chr(92) || 'n' "
+    "WHEN __c = chr(13) THEN chr(92) || 'r' WHEN __c = chr(9) THEN chr(92) || 't' "
     "WHEN unicode(__c) > 65535 THEN printf(chr(92) || 'u%04x' || chr(92) || 'u%04x', "
-    "55296 + ((unicode(__c) - 65536) >> 10), 56320 + ((unicode(__c) - 65536) & 1023)) "
+    "unicode(__c), 56320 + ((unicode(__c) - 65536) & 1023)) "
     "WHEN unicode(__c) > 127 THEN printf(chr(92) || 'u%04x', unicode(__c)) ELSE __c END"
 )
 
@@ -266,12 +268,14 @@ def json_quote(n: exp.Anonymous) -> exp.Expr:
 # escape: a surrogate pair's two \\u escapes make one character, a lone surrogate is '?' as
 # Flink's UTF-8 encoder writes it
 _ESCAPE = r"\\u[dD][89abAB][0-9a-fA-F]{{2}}\\u[dD][c-fC-F][0-9a-fA-F]{{2}}|\\u[0-9a-fA-F]{{4}}|\\.|."
+_SURROGATE = r"\\u[dD][89a-fA-F]"  # a lone surrogate escape: Jackson reads it, DuckDB does not
 _HEX = "('0x' || substring(__t, {at}, 4))::INTEGER"
 _UNQUOTED = (
     "CASE WHEN length(__t) = 1 THEN __t WHEN __t[2] IN (chr(34), chr(92), '/') THEN __t[2] "
     "WHEN __t[2] = 'b' THEN chr(8) WHEN __t[2] = 'f' THEN chr(12) WHEN __t[2] = 'n' THEN chr(10) "
     "WHEN __t[2] = 'r' THEN chr(13) WHEN __t[2] = 't' THEN chr(9) "
-    f"WHEN length(__t) = 12 THEN chr(65536 + (({_HEX.format(at=3)} - 55296) << 10) + ({_HEX.format(at=9)} - 56320)) "
+    f"WHEN length(__t) = 12 "
+    f"THEN chr(65536 + (({_HEX.format(at=3)} - 55296) << 10) + ({_HEX.format(at=9)} - 56320)) "
     f"WHEN length(__t) = 6 AND {_HEX.format(at=3)} BETWEEN 55296 AND 57343 THEN '?' "
     f"WHEN length(__t) = 6 THEN chr({_HEX.format(at=3)}) "
     "ELSE error('JSON_UNQUOTE: illegal escape sequence ' || __t) END"
@@ -279,20 +283,37 @@ _UNQUOTED = (
 
 
 def json_unquote(n: exp.Anonymous) -> exp.Expr:
-    """JSON_UNQUOTE(s): text that is JSON without its first and last character (the quotes
-    of a string, but Flink strips an object's braces alike), its escapes read; other text
-    is returned as it is."""
+    """JSON_UNQUOTE(s): a JSON string literal ('"..."', nothing around it) without its
+    quotes, its escapes read; other text (an object, a number, not JSON) as it is."""
     (value,) = n.expressions
     inner = "substring({s}, 2, greatest(length({s}) - 2, 0))"
     return template(
-        "CASE WHEN {s} IS NULL THEN NULL WHEN NOT coalesce(json_valid({s}), false) THEN {s} ELSE "
+        "CASE WHEN {s} IS NULL THEN NULL "
+        "WHEN NOT (length({s}) >= 2 AND {s} LIKE '\"%\"' AND coalesce(json_valid("
+        f"regexp_replace({{s}}, '{_SURROGATE}', '\\\\u00', 'g')), false)) THEN {{s}} ELSE "
         f"array_to_string(list_transform(regexp_extract_all({inner}, '{_ESCAPE}', 0, 's'), "
         f"__t -> {_UNQUOTED}), '') END",
         s=value,
     )
 
 
+def json_object_text(n: JsonObjectText) -> exp.Expr:
+    """JSON_OBJECTAGG's text from its sorted list of (key, value text) structs: a key held
+    twice fails the job as Flink's does, as does a NULL key."""
+    k, v = "__e.\"EXPR$0\"", "__e.\"EXPR$1\""
+    return template(
+        f"CASE WHEN list_bool_or(list_transform({{m}}, __e -> {k} IS NULL)) "
+        "THEN error('JSON_OBJECTAGG: a NULL key') "
+        f"WHEN len(list_distinct(list_transform({{m}}, __e -> {k}))) < len({{m}}) "
+        "THEN error('JSON_OBJECTAGG: a key is already present; duplicate keys are not allowed') "
+        f"ELSE '{{{{' || array_to_string(list_transform({{m}}, __e -> to_json(CAST({k} AS VARCHAR)) "
+        f"|| ':' || coalesce({v}, 'null')), ',') || '}}}}' END",
+        m=n.this,
+    )
+
+
 REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
+    JsonObjectText: json_object_text,
     "JSON_QUOTE": json_quote,
     "JSON_UNQUOTE": json_unquote,
     exp.JSONObject: json_object,

@@ -282,8 +282,13 @@ def _from_base64(n: exp.Expr) -> exp.Expr:
 
 
 def _json_string(n: exp.Anonymous) -> exp.Expr:
+    """JSON_STRING: a DECIMAL keeps its scale (Jackson writes the BigDecimal, 1.50)."""
     (value,) = n.expressions
-    return template("CASE WHEN {v} IS NULL THEN NULL ELSE CAST(to_json({v}) AS VARCHAR) END", v=value)
+    return template(
+        "CASE WHEN {v} IS NULL THEN NULL WHEN typeof({v}) LIKE 'DECIMAL%' THEN CAST({v} AS VARCHAR) "
+        "ELSE CAST(to_json({v}) AS VARCHAR) END",
+        v=value,
+    )
 
 
 def _bin(n: exp.Anonymous) -> exp.Expr:

@@ -342,8 +342,11 @@ def _ordered_agg(
     functions skip them; LISTAGG's separator (',' when omitted) travels in ``args``."""
     func = ORDERED[type(node)]
     arg = node.this
-    if isinstance(arg, exp.Distinct):
-        raise _err(UnsupportedError(f"DISTINCT in {func.upper()}"), node)
+    distinct = isinstance(arg, exp.Distinct)
+    if distinct:
+        if func != "listagg" or len(arg.expressions) != 1:
+            raise _err(UnsupportedError(f"DISTINCT in {func.upper()}"), node)
+        arg = arg.expressions[0]
     args: tuple[exp.Expr, ...] = ()
     if func == "listagg":
         if infer(arg, lookup).name not in ("STRING", "VARCHAR", "CHAR"):
@@ -361,4 +364,4 @@ def _ordered_agg(
             raise _err(UnsupportedError("a LISTAGG separator that is not a string literal"), separator)
         args = (separator,)
     result = infer(node, lookup)
-    return LogicalAgg(name, func, arg, result, False, filter_expr, text, *position(node), args=args)
+    return LogicalAgg(name, func, arg, result, distinct, filter_expr, text, *position(node), args=args)

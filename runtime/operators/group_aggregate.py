@@ -125,7 +125,7 @@ class GroupAggregateOp(Operator):
             recomputed = (
                 ((minmax or ordered) and self.retracting) or a.func in A.STATISTICS or a.func == "collect"
             )
-            if ordered and self.retracting:
+            if ordered and (self.retracting or a.distinct):  # DISTINCT: which values are live
                 steps, create = ordered_values(i, a, keys, sign)
                 self.distinct.append((f"ord{i}", steps, create))
                 with_values.append(i)

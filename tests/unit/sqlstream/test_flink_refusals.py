@@ -63,7 +63,11 @@ def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, fun
 @pytest.mark.parametrize(
     ("query", "refused", "call"),
     [
-        ("SELECT bidder, LISTAGG(DISTINCT s) FROM bid GROUP BY bidder", "DISTINCT in LISTAGG", "LISTAGG("),
+        (
+            "SELECT bidder, FIRST_VALUE(DISTINCT s) FROM bid GROUP BY bidder",
+            "DISTINCT in FIRST_VALUE",
+            "FIRST_VALUE(",
+        ),
         ("SELECT bidder, LISTAGG(s, s) FROM bid GROUP BY bidder", "LISTAGG separator", "LISTAGG("),
         ("SELECT bidder, LISTAGG(price) FROM bid GROUP BY bidder", "LISTAGG takes a string", "LISTAGG("),
         (
