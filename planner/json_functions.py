@@ -14,6 +14,7 @@ filters, negative indexes) are refused at plan time, by name.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -38,6 +39,13 @@ _RETURNING: dict[str, tuple[str, str | None]] = {
 
 def path_of(path: exp.Expr, name: str) -> tuple[bool, str]:
     """(strict, DuckDB's path) of a constant Flink path."""
+    strict, duck, _ = _path(path, name)
+    return strict, duck
+
+
+def _path(path: exp.Expr, name: str) -> tuple[bool, str, str]:
+    """(strict, DuckDB's path, the path's keys and indexes as a JSON list) of a constant
+    Flink path."""
     if not (isinstance(path, exp.Literal) and path.is_string):
         raise UnsupportedError(f"{name} with a path that is not a constant string")
     text = path.name
@@ -47,7 +55,7 @@ def path_of(path: exp.Expr, name: str) -> tuple[bool, str]:
         strict, spec = match.group(1).lower() == "strict", match.group(2).strip()
     if not spec.startswith("$"):
         raise UnsupportedError(f"{name} with the path '{text}': a path starts with $")
-    duck, at = "$", 1
+    duck, at, steps = "$", 1, []
     while at < len(spec):
         step = _STEP.match(spec, at)
         if step is None:
@@ -57,8 +65,9 @@ def path_of(path: exp.Expr, name: str) -> tuple[bool, str]:
             )
         key = step.group(1) if step.group(1) is not None else step.group(3)
         duck += f"[{step.group(2)}]" if step.group(2) is not None else '."' + key.replace('"', '\\"') + '"'
+        steps.append(int(step.group(2)) if step.group(2) is not None else key)
         at = step.end()
-    return strict, duck
+    return strict, duck, json.dumps(steps)
 
 
 def _lit(text: str) -> exp.Expr:
@@ -82,8 +91,14 @@ def _returning(n: JsonValue) -> tuple[str, str | None]:
     return _RETURNING[name]
 
 
+def _flink_text(s: exp.Expr, steps: str) -> exp.Expr:
+    """The value's text as Flink writes it (runtime.json_text): a number with a fraction or
+    an exponent as its BigDecimal (1.5E+3, not DuckDB's 1500.0), keys sorted."""
+    return template("flink_json_query({s}, {st})", s=s, st=_lit(steps))
+
+
 def json_value(n: JsonValue) -> exp.Expr:
-    strict, p = path_of(n.args["path"], "JSON_VALUE")
+    strict, p, steps = _path(n.args["path"], "JSON_VALUE")
     duck, accepted = _returning(n)
     s = n.this
     t = template("json_type({s}, {p})", s=s, p=_lit(p))
@@ -99,6 +114,10 @@ def json_value(n: JsonValue) -> exp.Expr:
     empty = outcome("empty", "empty result (ERROR ON EMPTY)")
     error = outcome("error", "the input is not JSON or the path finds no value (strict mode)")
     extracted = template("json_extract_string({s}, {p})", s=s, p=_lit(p))
+    if accepted is None:  # as text: a number as Flink writes it
+        extracted = template(
+            "CASE WHEN {t} = 'DOUBLE' THEN {x} ELSE {e} END", t=t, x=_flink_text(s, steps), e=extracted
+        )
     bad = _fail(f"JSON_VALUE: the value at '{n.args['path'].name}' is not of the RETURNING type ({duck})")
     value = extracted
     if accepted is not None:
@@ -132,10 +151,10 @@ def _query_outcome(n: JsonQuery, key: str, why: str) -> exp.Expr:
 
 
 def json_query(n: JsonQuery) -> exp.Expr:
-    strict, p = path_of(n.args["path"], "JSON_QUERY")
+    strict, p, steps = _path(n.args["path"], "JSON_QUERY")
     s = n.this
     t = template("json_type({s}, {p})", s=s, p=_lit(p))
-    text = template("CAST(json_extract({s}, {p}) AS VARCHAR)", s=s, p=_lit(p))
+    text = _flink_text(s, steps)
     empty = _query_outcome(n, "empty", "empty result (ERROR ON EMPTY)")
     error = _query_outcome(n, "error", "the input is not JSON, the path finds no value or a scalar (strict)")
     wrapper = n.text("wrapper") or "WITHOUT"
