@@ -38,7 +38,8 @@ def main() -> None:
             )
             cpu, wall = time.process_time(), time.time()
             n = s.sql(f"SELECT COUNT(*) AS n, MAX({args.expr}) AS m FROM t").fetchall()[0][0]
-            print(f"{args.expr}: {n} rows, cpu={time.process_time() - cpu:.2f}s wall={time.time() - wall:.2f}s")
+            cpu, wall = time.process_time() - cpu, time.time() - wall
+            print(f"{args.expr}: {n} rows, cpu={cpu:.2f}s wall={wall:.2f}s")
 
 
 if __name__ == "__main__":
