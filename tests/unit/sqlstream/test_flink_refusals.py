@@ -198,7 +198,9 @@ def test_a_name_both_a_row_field_and_a_column_is_refused_as_ambiguous() -> None:
     """Flink reads a ROW column's fields unqualified (r.x as x): beside UNNEST's x it is
     ambiguous, refused at its position; alone it reads the field."""
     with sqlstream.connect() as s:
-        s.execute("CREATE TABLE c (id INT, a ARRAY<INT>, r ROW<x INT, y STRING>) WITH ('connector' = 'datagen')")
+        s.execute(
+            "CREATE TABLE c (id INT, a ARRAY<INT>, r ROW<x INT, y STRING>) WITH ('connector' = 'datagen')"
+        )
         with pytest.raises(PlanError) as error:
             s.sql("SELECT id, x FROM c CROSS JOIN UNNEST(a) AS u(x)")
         assert "'x' is ambiguous" in error.value.message and error.value.col == 12
