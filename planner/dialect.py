@@ -187,6 +187,18 @@ class FlinkParser(SparkParser):
             this.set("nullable", False)
         return this
 
+    def _parse_json_key_value(self) -> exp.JSONKeyValue | None:
+        """``[KEY] key VALUE value`` in JSON_OBJECT and JSON_OBJECTAGG: Flink's key is any
+        expression (``k || '_id'``); sqlglot's hook reads only a column there."""
+        self._match_text_seq("KEY")
+        key = self._parse_bitwise()
+        self._match_set(self.JSON_KEY_VALUE_SEPARATOR_TOKENS)
+        self._match_text_seq("VALUE")
+        value = self._parse_bitwise()
+        if not key and not value:
+            return None
+        return self.expression(exp.JSONKeyValue(this=key, expression=value))
+
     def _parse_bracket(self, this: exp.Expr | None = None) -> exp.Expr | None:
         """``MAP[k1, v1, k2, v2]`` is Flink's map constructor (MAP is a reserved word there,
         so a column named map is written `map`), not an index into a column."""

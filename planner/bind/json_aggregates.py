@@ -29,6 +29,8 @@ from planner.errors import PlanError, UnsupportedError
 from planner.expressions import Collect, JsonArray, JsonObjectText
 
 JSON_AGGREGATES = (exp.JSONArrayAgg, exp.JSONObjectAgg)
+OBJECT_KEY = "json_objectagg"
+"""Meta key of the COLLECT a JSON_OBJECTAGG became (:func:`check_key` reads it)."""
 _NAMES = {exp.JSONArrayAgg: "JSON_ARRAYAGG", exp.JSONObjectAgg: "JSON_OBJECTAGG"}
 _CONSTRUCTORS = (exp.JSONObject, JsonArray)
 
@@ -76,6 +78,7 @@ def rewrite(node: exp.Expr) -> exp.Expr:
     value = pair.expression.copy()
     row = exp.Anonymous(this="ROW", expressions=[pair.this.copy(), _json_text(value)])
     collected: exp.Expr = Collect(this=row)
+    collected.meta[OBJECT_KEY] = True  # the binder checks the key is a string
     if _absent(call, default=False):  # a NULL value leaves its key out
         present = exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
         collected = exp.Filter(this=collected, expression=exp.Where(this=present))
