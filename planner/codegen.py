@@ -17,7 +17,7 @@ from catalog.errors import SqlStreamError, did_you_mean
 from catalog.types import STRING, DataType
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
-from planner.expressions import DateFormat
+from planner.expressions import DateFormat, JsonObjectText
 from planner.functions import AGGREGATES, FUNCTIONS, STRUCTURAL, UNSUPPORTED
 from planner.interval_literals import compound_interval
 from planner.java_random import check_seed
@@ -567,6 +567,6 @@ def _constant_division_by_zero(n: exp.Binary) -> bool:
 _OPERATOR_NODES = (
     exp.Binary, exp.Unary, exp.Connector, exp.Predicate, exp.Cast, exp.Case, exp.If, exp.Coalesce,
     exp.Extract, exp.Array, exp.Struct, exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Nullif,
-    exp.Greatest, exp.Least, exp.Floor, exp.Ceil,
+    exp.Greatest, exp.Least, exp.Floor, exp.Ceil, JsonObjectText,
 )  # fmt: skip
 """Operators and constructs sqlglot models as functions: not looked up by name."""

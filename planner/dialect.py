@@ -188,6 +188,18 @@ class FlinkParser(SparkParser):
             this.set("nullable", False)
         return this
 
+    def _parse_json_key_value(self) -> exp.JSONKeyValue | None:
+        """``[KEY] key VALUE value`` in JSON_OBJECT and JSON_OBJECTAGG: Flink's key is any
+        expression (``k || '_id'``); sqlglot's hook reads only a column there."""
+        self._match_text_seq("KEY")
+        key = self._parse_bitwise()
+        self._match_set(self.JSON_KEY_VALUE_SEPARATOR_TOKENS)
+        self._match_text_seq("VALUE")
+        value = self._parse_bitwise()
+        if not key and not value:
+            return None
+        return self.expression(exp.JSONKeyValue(this=key, expression=value))
+
     def _parse_bracket(self, this: exp.Expr | None = None) -> exp.Expr | None:
         """``MAP[k1, v1, k2, v2]`` is Flink's map constructor (MAP is a reserved word there,
         so a column named map is written `map`), not an index into a column."""
@@ -332,6 +344,11 @@ class FlinkGenerator(SparkGenerator):
             "JSON_OBJECT",
             *(f"KEY {self.sql(kv, 'this')} VALUE {self.sql(kv, 'expression')}" for kv in e.expressions),
         ),
+        exp.JSONObjectAgg: lambda self, e: self.func(
+            "JSON_OBJECTAGG",
+            *(f"KEY {self.sql(kv, 'this')} VALUE {self.sql(kv, 'expression')}" for kv in e.expressions),
+            suffix=f"{' ' + e.text('null_handling') if e.args.get('null_handling') else ''})",
+        ),
         # sqlglot finds generator methods only for its own node classes; ours are listed here
         WindowTVF: lambda self, e: self.windowtvf_sql(e),
         Descriptor: lambda self, e: self.func("DESCRIPTOR", *e.expressions),
@@ -417,6 +434,10 @@ class Flink(Spark):
         # Tokenize every statement fully (sqlglot reads EXECUTE/SHOW/... bodies as one
         # string): planner.parse reads those statements from their tokens.
         COMMANDS = set()
+        # Calcite's identifiers hold '$' after their first character (EXPR$0, the name it gives
+        # an unnamed column or ROW field); Hive's ${var} substitution is not Flink's
+        VAR_SINGLE_TOKENS = {"$"}
+        SINGLE_TOKENS = {k: v for k, v in Spark.Tokenizer.SINGLE_TOKENS.items() if k != "$"}
 
         KEYWORDS = {
             **Spark.Tokenizer.KEYWORDS,

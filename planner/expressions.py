@@ -124,3 +124,12 @@ class JsonArray(exp.Expression, exp.Func):
 
     arg_types = {"expressions": False, "null": False}
     _sql_names = ["JSON_ARRAY"]
+
+
+class JsonObjectText(exp.Expression, exp.Func):
+    """JSON_OBJECTAGG's result from the multiset of its (key, JSON text of the value) rows
+    (``this``, a COLLECT of ``ROW(key, JSON_STRING(value))``): written by the binder, not
+    by users; see :mod:`planner.bind.json_aggregates`."""
+
+    arg_types = {"this": True}
+    _sql_names = ["JSON_OBJECT_TEXT"]

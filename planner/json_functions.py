@@ -14,13 +14,14 @@ filters, negative indexes) are refused at plan time, by name.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
 from sqlglot import exp
 
 from planner.errors import UnsupportedError
-from planner.expressions import JsonArray, JsonExists, JsonQuery, JsonValue
+from planner.expressions import JsonArray, JsonExists, JsonObjectText, JsonQuery, JsonValue
 from planner.numeric import template
 
 _MODE = re.compile(r"^\s*(strict|lax)\s+(.+)$", re.IGNORECASE | re.DOTALL)
@@ -38,6 +39,13 @@ _RETURNING: dict[str, tuple[str, str | None]] = {
 
 def path_of(path: exp.Expr, name: str) -> tuple[bool, str]:
     """(strict, DuckDB's path) of a constant Flink path."""
+    strict, duck, _ = _path(path, name)
+    return strict, duck
+
+
+def _path(path: exp.Expr, name: str) -> tuple[bool, str, str]:
+    """(strict, DuckDB's path, the path's keys and indexes as a JSON list) of a constant
+    Flink path."""
     if not (isinstance(path, exp.Literal) and path.is_string):
         raise UnsupportedError(f"{name} with a path that is not a constant string")
     text = path.name
@@ -47,7 +55,7 @@ def path_of(path: exp.Expr, name: str) -> tuple[bool, str]:
         strict, spec = match.group(1).lower() == "strict", match.group(2).strip()
     if not spec.startswith("$"):
         raise UnsupportedError(f"{name} with the path '{text}': a path starts with $")
-    duck, at = "$", 1
+    duck, at, steps = "$", 1, []
     while at < len(spec):
         step = _STEP.match(spec, at)
         if step is None:
@@ -57,8 +65,9 @@ def path_of(path: exp.Expr, name: str) -> tuple[bool, str]:
             )
         key = step.group(1) if step.group(1) is not None else step.group(3)
         duck += f"[{step.group(2)}]" if step.group(2) is not None else '."' + key.replace('"', '\\"') + '"'
+        steps.append(int(step.group(2)) if step.group(2) is not None else key)
         at = step.end()
-    return strict, duck
+    return strict, duck, json.dumps(steps)
 
 
 def _lit(text: str) -> exp.Expr:
@@ -82,8 +91,14 @@ def _returning(n: JsonValue) -> tuple[str, str | None]:
     return _RETURNING[name]
 
 
+def _flink_text(s: exp.Expr, steps: str) -> exp.Expr:
+    """The value's text as Flink writes it (runtime.json_text): a number with a fraction or
+    an exponent as its BigDecimal (1.5E+3, not DuckDB's 1500.0), keys sorted."""
+    return template("flink_json_query({s}, {st})", s=s, st=_lit(steps))
+
+
 def json_value(n: JsonValue) -> exp.Expr:
-    strict, p = path_of(n.args["path"], "JSON_VALUE")
+    strict, p, steps = _path(n.args["path"], "JSON_VALUE")
     duck, accepted = _returning(n)
     s = n.this
     t = template("json_type({s}, {p})", s=s, p=_lit(p))
@@ -99,6 +114,10 @@ def json_value(n: JsonValue) -> exp.Expr:
     empty = outcome("empty", "empty result (ERROR ON EMPTY)")
     error = outcome("error", "the input is not JSON or the path finds no value (strict mode)")
     extracted = template("json_extract_string({s}, {p})", s=s, p=_lit(p))
+    if accepted is None:  # as text: a number as Flink writes it
+        extracted = template(
+            "CASE WHEN {t} = 'DOUBLE' THEN {x} ELSE {e} END", t=t, x=_flink_text(s, steps), e=extracted
+        )
     bad = _fail(f"JSON_VALUE: the value at '{n.args['path'].name}' is not of the RETURNING type ({duck})")
     value = extracted
     if accepted is not None:
@@ -132,10 +151,10 @@ def _query_outcome(n: JsonQuery, key: str, why: str) -> exp.Expr:
 
 
 def json_query(n: JsonQuery) -> exp.Expr:
-    strict, p = path_of(n.args["path"], "JSON_QUERY")
+    strict, p, steps = _path(n.args["path"], "JSON_QUERY")
     s = n.this
     t = template("json_type({s}, {p})", s=s, p=_lit(p))
-    text = template("CAST(json_extract({s}, {p}) AS VARCHAR)", s=s, p=_lit(p))
+    text = _flink_text(s, steps)
     empty = _query_outcome(n, "empty", "empty result (ERROR ON EMPTY)")
     error = _query_outcome(n, "error", "the input is not JSON, the path finds no value or a scalar (strict)")
     wrapper = n.text("wrapper") or "WITHOUT"
@@ -240,7 +259,82 @@ def json_object(n: exp.Expr) -> exp.Expr:
     )
 
 
+# JsonQuoteFunction: a character is escaped as in JSON ('/' too), and one above 127 as
+# \\u and its code in lowercase hex; Flink 2.3 writes a character beyond the BMP as its code
+# point (\\u1f600) followed by its low surrogate (\\ude00), as it walks the UTF-16 units
+_QUOTED = (
+    "CASE WHEN __c = chr(34) THEN chr(92) || chr(34) WHEN __c = chr(92) THEN chr(92) || chr(92) "
+    "WHEN __c = '/' THEN chr(92) || '/' WHEN __c = chr(8) THEN chr(92) || 'b' "
+    "WHEN __c = chr(12) THEN chr(92) || 'f' WHEN __c = chr(10) THEN chr(92) || 'n' "
+    "WHEN __c = chr(13) THEN chr(92) || 'r' WHEN __c = chr(9) THEN chr(92) || 't' "
+    "WHEN unicode(__c) > 65535 THEN printf(chr(92) || 'u%04x' || chr(92) || 'u%04x', "
+    "unicode(__c), 56320 + ((unicode(__c) - 65536) & 1023)) "
+    "WHEN unicode(__c) > 127 THEN printf(chr(92) || 'u%04x', unicode(__c)) ELSE __c END"
+)
+
+
+def json_quote(n: exp.Anonymous) -> exp.Expr:
+    """JSON_QUOTE(s): ``s`` as a JSON string literal, as Flink's JsonQuoteFunction writes it."""
+    (value,) = n.expressions
+    return template(
+        f"chr(34) || array_to_string(list_transform(string_split({{s}}, ''), __c -> {_QUOTED}), '') "
+        "|| chr(34)",
+        s=value,
+    )
+
+
+# JsonUnquoteFunction reads the text between the first and the last character, escape by
+# escape: a surrogate pair's two \\u escapes make one character, a lone surrogate is '?' as
+# Flink's UTF-8 encoder writes it
+_ESCAPE = r"\\u[dD][89abAB][0-9a-fA-F]{{2}}\\u[dD][c-fC-F][0-9a-fA-F]{{2}}|\\u[0-9a-fA-F]{{4}}|\\.|."
+_SURROGATE = r"\\u[dD][89a-fA-F]"  # a lone surrogate escape: Jackson reads it, DuckDB does not
+_HEX = "('0x' || substring(__t, {at}, 4))::INTEGER"
+_UNQUOTED = (
+    "CASE WHEN length(__t) = 1 THEN __t WHEN __t[2] IN (chr(34), chr(92), '/') THEN __t[2] "
+    "WHEN __t[2] = 'b' THEN chr(8) WHEN __t[2] = 'f' THEN chr(12) WHEN __t[2] = 'n' THEN chr(10) "
+    "WHEN __t[2] = 'r' THEN chr(13) WHEN __t[2] = 't' THEN chr(9) "
+    f"WHEN length(__t) = 12 "
+    f"THEN chr(65536 + (({_HEX.format(at=3)} - 55296) << 10) + ({_HEX.format(at=9)} - 56320)) "
+    f"WHEN length(__t) = 6 AND {_HEX.format(at=3)} BETWEEN 55296 AND 57343 THEN '?' "
+    f"WHEN length(__t) = 6 THEN chr({_HEX.format(at=3)}) "
+    "ELSE error('JSON_UNQUOTE: illegal escape sequence ' || __t) END"
+)
+
+
+def json_unquote(n: exp.Anonymous) -> exp.Expr:
+    """JSON_UNQUOTE(s): a JSON string literal ('"..."', nothing around it) without its
+    quotes, its escapes read; other text (an object, a number, not JSON) as it is."""
+    (value,) = n.expressions
+    inner = "substring({s}, 2, greatest(length({s}) - 2, 0))"
+    return template(
+        "CASE WHEN {s} IS NULL THEN NULL "
+        "WHEN NOT (length({s}) >= 2 AND {s} LIKE '\"%\"' AND coalesce(json_valid("
+        f"regexp_replace({{s}}, '{_SURROGATE}', '\\\\u00', 'g')), false)) THEN {{s}} ELSE "
+        f"array_to_string(list_transform(regexp_extract_all({inner}, '{_ESCAPE}', 0, 's'), "
+        f"__t -> {_UNQUOTED}), '') END",
+        s=value,
+    )
+
+
+def json_object_text(n: JsonObjectText) -> exp.Expr:
+    """JSON_OBJECTAGG's text from its sorted list of (key, value text) structs: a key held
+    twice fails the job as Flink's does, as does a NULL key."""
+    k, v = "__e.\"EXPR$0\"", "__e.\"EXPR$1\""
+    return template(
+        f"CASE WHEN list_bool_or(list_transform({{m}}, __e -> {k} IS NULL)) "
+        "THEN error('JSON_OBJECTAGG: a NULL key') "
+        f"WHEN len(list_distinct(list_transform({{m}}, __e -> {k}))) < len({{m}}) "
+        "THEN error('JSON_OBJECTAGG: a key is already present; duplicate keys are not allowed') "
+        f"ELSE '{{{{' || array_to_string(list_transform({{m}}, __e -> to_json(CAST({k} AS VARCHAR)) "
+        f"|| ':' || coalesce({v}, 'null')), ',') || '}}}}' END",
+        m=n.this,
+    )
+
+
 REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
+    JsonObjectText: json_object_text,
+    "JSON_QUOTE": json_quote,
+    "JSON_UNQUOTE": json_unquote,
     exp.JSONObject: json_object,
     JsonValue: json_value,
     JsonQuery: json_query,

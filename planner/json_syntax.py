@@ -98,6 +98,13 @@ def parse_json_array(p: Any) -> exp.Expr:
     return p.expression(JsonArray(expressions=values, null=null))
 
 
+def parse_json_arrayagg(p: Any) -> exp.Expr:
+    """``JSON_ARRAYAGG(value [NULL | ABSENT ON NULL])`` (sqlglot's node prints it back)."""
+    this = p._parse_bitwise()
+    null = next((f"{h} ON NULL" for h in ("NULL", "ABSENT") if p._match_text_seq(h, "ON", "NULL")), None)
+    return p.expression(exp.JSONArrayAgg(this=this, null_handling=null))
+
+
 def _clauses(g: Any, e: exp.Expr) -> str:
     parts = []
     for key in ("empty", "error"):
@@ -135,6 +142,7 @@ PARSERS = {
     "JSON_QUERY": parse_json_query,
     "JSON_EXISTS": parse_json_exists,
     "JSON_ARRAY": parse_json_array,
+    "JSON_ARRAYAGG": parse_json_arrayagg,
 }
 TRANSFORMS: dict[type[exp.Expr], Callable[..., str]] = {
     JsonValue: json_value_sql,

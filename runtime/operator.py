@@ -54,7 +54,7 @@ import pyarrow as pa
 from catalog.config import LOCAL_TIME_ZONE, python_search_path
 from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan
-from runtime import udf
+from runtime import json_text, udf
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
@@ -117,7 +117,9 @@ class OperatorContext:
 
     def install_functions(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make the plan's user functions callable in ``con``'s SQL (every connection an
-        operator computes expressions on: its own, and its keyed state's)."""
+        operator computes expressions on: its own, and its keyed state's), and the built-in
+        functions written in Python (:mod:`runtime.json_text`)."""
+        json_text.install(con)
         if self.plan.functions:
             udf.install(con, self.plan.functions, python_search_path(self.config))
 

@@ -30,6 +30,7 @@ from runtime.launch import create_job
 from runtime.restart import RestartStrategy, run_with_restarts
 from sqlstream.far_dates import batch_rows
 from sqlstream.prometheus import MetricsServer
+from sqlstream.render import Multiset
 
 _END = object()
 
@@ -207,16 +208,29 @@ class JobHandle:
 
 
 def _in_zone(batch: pa.RecordBatch, zone: str) -> pa.RecordBatch:
-    """TIMESTAMP_LTZ columns as instants in the session's zone (``table.local-time-zone``),
-    so that they print as its wall time, as Flink's SQL client prints them: the same
-    instants, only their zone changes (no data is copied)."""
-    if not any(pa.types.is_timestamp(t) and t.tz not in (None, zone) for t in batch.schema.types):
+    """TIMESTAMP_LTZ values as instants in the session's zone (``table.local-time-zone``),
+    so that they print as its wall time, as Flink's SQL client prints them, also inside an
+    ARRAY, MAP or ROW: the same instants, only their zone changes (no data is copied)."""
+    zoned = [_zoned(t, zone) for t in batch.schema.types]
+    if zoned == list(batch.schema.types):
         return batch
-    columns = [
-        c.cast(pa.timestamp(c.type.unit, tz=zone)) if pa.types.is_timestamp(c.type) and c.type.tz else c
-        for c in batch.columns
-    ]
+    columns = [c if c.type == t else c.cast(t) for c, t in zip(batch.columns, zoned)]
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _zoned(t: pa.DataType, zone: str) -> pa.DataType:
+    """``t`` with every timestamp that has a zone (a TIMESTAMP_LTZ) in ``zone``."""
+    if pa.types.is_timestamp(t):
+        return pa.timestamp(t.unit, tz=zone) if t.tz else t
+    if pa.types.is_map(t):
+        return pa.map_(_zoned(t.key_type, zone), _zoned(t.item_type, zone))
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_zoned(t.value_type, zone)))
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(_zoned(t.value_type, zone)))
+    if pa.types.is_struct(t):
+        return pa.struct([t.field(i).with_type(_zoned(t.field(i).type, zone)) for i in range(t.num_fields)])
+    return t
 
 
 class QueryHandle:
@@ -226,6 +240,8 @@ class QueryHandle:
         self.plan = plan
         self.sql = sql
         self.columns = [f.name for f in plan.sinks[0].schema]
+        # COLLECT's MULTISET arrives as a list with repetitions; it prints as value=count
+        self._multisets = {f.name for f in plan.sinks[0].schema if f.type.upper().startswith("MULTISET")}
         self.bounded = plan.bounded
         self.zone = LOCAL_TIME_ZONE.get(plan.config) or "UTC"
         self._loop = loop
@@ -275,7 +291,10 @@ class QueryHandle:
             )
             data = batch_rows(_in_zone(batch.select(self.columns), self.zone))
             for kind, row in zip(kinds, data):
-                yield kind, tuple(row[c] for c in self.columns)
+                yield kind, tuple(
+                    Multiset(row[c]) if c in self._multisets and row[c] is not None else row[c]
+                    for c in self.columns
+                )
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """The final rows of a bounded query: the changelog applied, in arrival order."""

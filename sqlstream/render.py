@@ -13,6 +13,11 @@ from typing import Any
 ROW_KINDS = ("+I", "-U", "+U", "-D")
 
 
+class Multiset(list[Any]):
+    """A MULTISET value (COLLECT's): its elements with repetitions, as a list; printed as
+    Flink's SQL client prints one, each distinct element with its count: ``{14=1, 81=2}``."""
+
+
 def format_value(value: Any, max_width: int | None = None) -> str:
     """A value as Flink's SQL client prints it: NULL as <NULL>, timestamps with a space."""
     if value is None:
@@ -41,6 +46,11 @@ def _nested(value: Any) -> str:
     (Arrow gives a MAP as a list of key-value tuples, a ROW as a dict)."""
     if value is None:
         return "NULL"
+    if isinstance(value, Multiset):
+        counts: dict[str, int] = {}
+        for x in value:
+            counts[_nested(x)] = counts.get(_nested(x), 0) + 1
+        return "{" + ", ".join(f"{x}={n}" for x, n in counts.items()) + "}"
     if isinstance(value, list):
         if value and all(isinstance(x, tuple) and len(x) == 2 for x in value):
             return "{" + ", ".join(f"{_nested(k)}={_nested(v)}" for k, v in value) + "}"

@@ -12,6 +12,7 @@ from sqlglot import exp
 from catalog.types import BIGINT, DataType
 from planner.bind import grouping
 from planner.bind.hints import StateTtlHint, aggregate_input
+from planner.bind.json_aggregates import OBJECT_KEY
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
@@ -342,8 +343,11 @@ def _ordered_agg(
     functions skip them; LISTAGG's separator (',' when omitted) travels in ``args``."""
     func = ORDERED[type(node)]
     arg = node.this
-    if isinstance(arg, exp.Distinct):
-        raise _err(UnsupportedError(f"DISTINCT in {func.upper()}"), node)
+    distinct = isinstance(arg, exp.Distinct)
+    if distinct:
+        if func != "listagg" or len(arg.expressions) != 1:
+            raise _err(UnsupportedError(f"DISTINCT in {func.upper()}"), node)
+        arg = arg.expressions[0]
     args: tuple[exp.Expr, ...] = ()
     if func == "listagg":
         if infer(arg, lookup).name not in ("STRING", "VARCHAR", "CHAR"):
@@ -360,5 +364,9 @@ def _ordered_agg(
         elif not (isinstance(separator, exp.Literal) and separator.is_string):
             raise _err(UnsupportedError("a LISTAGG separator that is not a string literal"), separator)
         args = (separator,)
+    if node.meta.get(OBJECT_KEY):  # Calcite's JSON_OBJECTAGG takes a character string KEY
+        key = infer(arg.expressions[0], lookup)
+        if not key.is_string:
+            raise _err(PlanError(f"JSON_OBJECTAGG's KEY must be a string, not {key.sql()}"), arg)
     result = infer(node, lookup)
-    return LogicalAgg(name, func, arg, result, False, filter_expr, text, *position(node), args=args)
+    return LogicalAgg(name, func, arg, result, distinct, filter_expr, text, *position(node), args=args)

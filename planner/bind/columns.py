@@ -11,8 +11,9 @@ from sqlglot import exp
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.store import Catalog
 from planner import codegen
+from planner.bind import json_aggregates
 from planner.bind.scope import Scope, _err, _ref
-from planner.errors import UnsupportedError
+from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, LogicalNode
 from planner.typecheck import check_comparisons, check_operands
 from planner.udf import mark_call
@@ -67,7 +68,7 @@ class ColumnBinder:
 
         types = {sf.field.name: sf.field.type for sf in scope.fields}
         try:
-            bound = expr.copy().transform(visit)
+            bound = expr.transform(json_aggregates.rewrite).transform(visit)
             codegen.check_supported(bound)
             check_comparisons(bound, types.__getitem__)
             check_operands(bound, types.__getitem__)
@@ -77,6 +78,10 @@ class ColumnBinder:
 
     def _bind_column(self, col: exp.Column, scope: Scope) -> exp.Expr:
         parts = [p.name for p in col.parts]
+        if len(parts) == 1:
+            peeked = _peek_field(parts[0], scope, col)
+            if peeked is not None:
+                return peeked
         # Try the longest qualifier prefix that names a table in scope, then ROW fields.
         for split in range(len(parts) - 1, -1, -1):
             qualifier = parts[split - 1] if split >= 1 else None
@@ -110,3 +115,32 @@ class ColumnBinder:
         if found is None:
             raise _err(CatalogError(f"column '{name}' not found", hint=did_you_mean(name, scope.names)), e)
         return found
+
+
+def _peek_field(name: str, scope: Scope, col: exp.Column) -> exp.Expr | None:
+    """An unqualified name that is a field of a ROW column (Calcite's PEEK_FIELDS, as Flink
+    types a ROW): ``x`` reads ``r.x`` when no column is named ``x``. Refused as ambiguous when
+    two columns' fields have the name, or another table has a column of that name; None
+    when no ROW column has such a field (the name is a column, or unknown)."""
+    rows = [
+        sf for sf in scope.fields
+        if not sf.hidden and sf.field.type.name == "ROW" and name in (sf.field.type.field_names or ())
+    ]  # fmt: skip
+    if not rows:
+        return None
+    direct = {sf.qualifiers for sf in scope.fields if sf.name.lower() == name.lower()}
+    peeked = [r for r in rows if r.qualifiers not in direct]  # a table's own column wins
+    if len(peeked) > 1 or (peeked and direct):
+        raise _err(
+            PlanError(
+                f"column '{name}' is ambiguous: a field of the ROW column '{peeked[0].name}' "
+                "and another column or field (Flink reads a ROW column's fields unqualified)",
+                hint=f"qualify it: {peeked[0].name}.{name}, or the table's alias",
+            ),
+            col,
+        )
+    if not peeked:
+        return None
+    dot = exp.Dot(this=_ref(peeked[0].name), expression=exp.to_identifier(name))
+    dot.meta.update({**(col.this.meta if isinstance(col.this, exp.Expr) else {}), **col.meta})
+    return dot

@@ -43,10 +43,17 @@ def separator(agg: AggCall) -> str:
     return agg.args[0] if agg.func == "listagg" else "''"
 
 
-def ordered_call(func: str, value: str, seq: str, sep: str = "", where: str = "") -> str:
+def ordered_call(
+    func: str, value: str, seq: str, sep: str = "", where: str = "", distinct: bool = False
+) -> str:
     """SQL aggregating ``value`` in the order of ``seq`` for one of :data:`ORDERED`
-    (``where``: a condition a row must meet besides a non-NULL value)."""
+    (``where``: a condition a row must meet besides a non-NULL value). LISTAGG(DISTINCT)
+    joins each value once, where it first arrived, as Flink's distinct view hands it on."""
     cond = f"({value}) IS NOT NULL" + (f" AND {where}" if where else "")
+    if func == "listagg" and distinct:
+        values = f"list({value} ORDER BY {seq}) FILTER (WHERE {cond})"
+        first = f"list_filter({values}, lambda __x, __i: list_position({values}, __x) = __i)"
+        return f"array_to_string({first}, {sep})"
     if func == "listagg":
         return f"string_agg({value}, {sep} ORDER BY {seq}) FILTER (WHERE {cond})"
     pick = "arg_min" if func == "first_value" else "arg_max"
@@ -185,7 +192,7 @@ def final_expr(i: int, agg: AggCall, raw: bool) -> str:
         return _cast(f"count(*){f}", agg)
     if agg.func in ORDERED:
         where = f"f{i}" if agg.filter else ""
-        return _cast(ordered_call(agg.func, f"a{i}", "__seq", separator(agg), where), agg)
+        return _cast(ordered_call(agg.func, f"a{i}", "__seq", separator(agg), where, agg.distinct), agg)
     if agg.func == "collect":
         return _cast(collect_call(f"a{i}", f"f{i}" if agg.filter else ""), agg)
     if agg.func == "avg":

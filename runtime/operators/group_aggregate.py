@@ -123,9 +123,12 @@ class GroupAggregateOp(Operator):
             minmax = a.func in ("min", "max")
             ordered = a.func in A.ORDERED
             recomputed = (
-                ((minmax or ordered) and self.retracting) or a.func in A.STATISTICS or a.func == "collect"
+                ((minmax or ordered) and self.retracting)
+                or (ordered and a.distinct)  # from the values live, not appended to
+                or a.func in A.STATISTICS
+                or a.func == "collect"
             )
-            if ordered and self.retracting:
+            if ordered and (self.retracting or a.distinct):  # DISTINCT: which values are live
                 steps, create = ordered_values(i, a, keys, sign)
                 self.distinct.append((f"ord{i}", steps, create))
                 with_values.append(i)

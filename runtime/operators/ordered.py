@@ -47,15 +47,22 @@ def ordered_values(i: int, agg: AggCall, keys: list[str], sign: str) -> tuple[li
         f"SELECT {k}({agg.arg}) AS __v, __seq AS __s, {sign} AS __g FROM {INPUT_RELATION} "
         f"WHERE {cond} AND ({agg.arg}) IS NOT NULL"
     )
-    earliest = (  # the rows each value's retractions remove: its earliest live instances
+    # the rows each value's retractions remove: its earliest live instances; for DISTINCT
+    # its latest, so that the one left is where the value last became live (Flink's
+    # distinct view passes a value on when its count goes from 0 to 1, and takes it back at 0)
+    order = "o.__s DESC" if agg.distinct else "o.__s"
+    earliest = (
         f"SELECT __rid FROM (SELECT o.rowid AS __rid, b.__n, row_number() OVER "
-        f"(PARTITION BY {ok}o.__v ORDER BY o.__s) AS __rn FROM ord{i} o JOIN __or{i} b ON {on_v}) "
+        f"(PARTITION BY {ok}o.__v ORDER BY {order}) AS __rn FROM ord{i} o JOIN __or{i} b ON {on_v}) "
         f"WHERE __rn <= __n"
     )
+    live = f"ord{i}"
+    if agg.distinct:  # each value once, at its earliest live instance
+        live = f"(SELECT {k}__v, min(__s) AS __s FROM ord{i} GROUP BY ALL)"
     value = A.ordered_call(agg.func, "o.__v", "o.__s", A.separator(agg))
     result = (
         f"SELECT {bk}{value} AS s{i}, true AS t{i} "
-        f"FROM (SELECT DISTINCT {k}true AS __x FROM __od{i}) b LEFT JOIN ord{i} o "
+        f"FROM (SELECT DISTINCT {k}true AS __x FROM __od{i}) b LEFT JOIN {live} o "
         f"ON {' AND '.join(on_k) or 'true'} GROUP BY {bk}b.__x"
     )
     steps = [

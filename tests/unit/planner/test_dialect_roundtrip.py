@@ -417,3 +417,22 @@ def test_map_constructor_reads_as_a_map_and_prints_back_as_written() -> None:
 def test_map_constructor_needs_pairs() -> None:
     with pytest.raises(sqlglot.errors.ParseError, match="in pairs"):
         read("SELECT MAP['a', 1, 'b'] FROM t")
+
+
+def test_a_dollar_sign_continues_an_identifier_as_in_calcite() -> None:
+    """``EXPR$0`` is the name Flink gives a ROW(...) field or an unnamed column; it reads
+    as one name (it read as EXPR followed by a parameter $0, a syntax error)."""
+    item = query("SELECT ROW(id, 'x').EXPR$0, r.EXPR$1 FROM t").expressions
+    assert isinstance(item[0], exp.Dot) and item[0].expression.name == "EXPR$0"
+    assert [c.name for c in item[1].find_all(exp.Column)] == ["EXPR$1"]
+    assert roundtrip("SELECT a$b FROM t") == "SELECT a$b FROM t"
+
+
+def test_a_json_object_key_is_any_expression() -> None:
+    """Flink's KEY takes an expression; sqlglot's hook (_parse_json_key_value) a column."""
+    assert roundtrip("SELECT JSON_OBJECTAGG(KEY k || CAST(id AS STRING) VALUE id) FROM t") == (
+        "SELECT JSON_OBJECTAGG(KEY k || CAST(id AS STRING) VALUE id) FROM t"
+    )
+    assert roundtrip("SELECT JSON_OBJECT(KEY 'a' VALUE 1, 'b' VALUE x + 1)") == (
+        "SELECT JSON_OBJECT(KEY 'a' VALUE 1, KEY 'b' VALUE x + 1)"
+    )

@@ -182,3 +182,56 @@ def test_ordered_aggregates_over_a_window_equal_duckdb(
         f"coalesce(list(v ORDER BY v) FILTER (WHERE v IS NOT NULL) OVER w, []) FROM t {window}"
     ).fetchall()
     assert Counter(_hashable(row) for _, row in log) == Counter(_hashable(r) for r in expected)
+
+
+@settings(SETTINGS, max_examples=12)
+@given(rows=rows_st, batch=st.integers(1, 6))
+def test_listagg_distinct_and_json_arrayagg_over_an_append_only_input_equal_duckdb(
+    rows: list[tuple[Any, ...]], batch: int
+) -> None:
+    """LISTAGG(DISTINCT) joins each value once, where it first arrived; JSON_ARRAYAGG lists
+    every value in arrival order, NULLs left out ([] for none), as Flink's functions do."""
+    ours = run(
+        rows,
+        "SELECT k, LISTAGG(DISTINCT CAST(v AS STRING)), JSON_ARRAYAGG(v), "
+        "JSON_ARRAYAGG(v NULL ON NULL) FROM l GROUP BY k",
+        1,
+        batch,
+    )
+    expected = duck(
+        rows,
+        "SELECT k, (SELECT string_agg(CAST(x AS VARCHAR), ',' ORDER BY p) FROM (SELECT v AS x, "
+        "min(pos) AS p FROM l i WHERE i.k IS NOT DISTINCT FROM o.k AND v IS NOT NULL GROUP BY v)), "
+        "'[' || coalesce(string_agg(CAST(v AS VARCHAR), ',' ORDER BY pos), '') || ']', "
+        "'[' || string_agg(coalesce(CAST(v AS VARCHAR), 'null'), ',' ORDER BY pos) || ']' "
+        "FROM l o GROUP BY k",
+    )
+    assert ours == expected
+
+
+@settings(SETTINGS, max_examples=12)
+@given(rows=rows_st, parallelism=st.sampled_from([1, 2]), batch=st.integers(1, 6))
+def test_distinct_values_left_after_retractions_equal_duckdb(
+    rows: list[tuple[Any, ...]], parallelism: int, batch: int
+) -> None:
+    """Grouped by a count: LISTAGG(DISTINCT) and JSON_OBJECTAGG hold the keys whose count it
+    is now, each once (a retraction takes a value out only when its last instance goes)."""
+    ours = run(
+        rows,
+        "SELECT n, LISTAGG(DISTINCT CAST(n AS STRING)), LISTAGG(DISTINCT CAST(k AS STRING)), "
+        "JSON_OBJECTAGG(KEY CAST(k AS STRING) VALUE n) "
+        "FROM (SELECT k, COUNT(*) AS n FROM l WHERE k IS NOT NULL GROUP BY k) g GROUP BY n",
+        parallelism,
+        batch,
+    )
+    got = Counter(
+        (n, same, tuple(sorted(listed.split(","))), obj) for (n, same, listed, obj), times in ours.items()
+        for _ in range(times)
+    )
+    expected = duck(
+        rows,
+        "SELECT n, CAST(n AS VARCHAR), list(CAST(k AS VARCHAR) ORDER BY CAST(k AS VARCHAR)), "
+        "'{' || string_agg(to_json(CAST(k AS VARCHAR)) || ':' || n, ',' ORDER BY CAST(k AS VARCHAR)) || '}' "
+        "FROM (SELECT k, count(*) AS n FROM l WHERE k IS NOT NULL GROUP BY k) g GROUP BY n",
+    )
+    assert got == expected

@@ -102,7 +102,11 @@ def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, fun
 @pytest.mark.parametrize(
     ("query", "refused", "call"),
     [
-        ("SELECT bidder, LISTAGG(DISTINCT s) FROM bid GROUP BY bidder", "DISTINCT in LISTAGG", "LISTAGG("),
+        (
+            "SELECT bidder, FIRST_VALUE(DISTINCT s) FROM bid GROUP BY bidder",
+            "DISTINCT in FIRST_VALUE",
+            "FIRST_VALUE(",
+        ),
         ("SELECT bidder, LISTAGG(s, s) FROM bid GROUP BY bidder", "LISTAGG separator", "LISTAGG("),
         ("SELECT bidder, LISTAGG(price) FROM bid GROUP BY bidder", "LISTAGG takes a string", "LISTAGG("),
         (
@@ -210,3 +214,33 @@ def test_a_cast_of_text_flink_cannot_read_fails_the_job_naming_the_text(session:
         session.sql("SELECT CAST(CONCAT('x', CAST(dateTime AS STRING)) AS DATE) FROM bid").fetchall()
     rows = session.sql("SELECT TRY_CAST(CONCAT(s, '-2-30') AS DATE) FROM bid").fetchall()
     assert rows == [(None,)]
+
+
+@pytest.mark.parametrize(
+    ("query", "refused", "col"),
+    [
+        ("SELECT bidder, JSON_ARRAYAGG(s) FILTER (WHERE z > 0) FROM bid GROUP BY bidder", "FILTER after", 16),
+        ("SELECT JSON_ARRAYAGG(price) OVER (ORDER BY dateTime) FROM bidw", "JSON_ARRAYAGG(", 8),
+    ],
+)
+def test_what_json_aggregates_cannot_do_is_refused_where_written(
+    session: sqlstream.Session, query: str, refused: str, col: int
+) -> None:
+    """Flink's parser has no FILTER after a JSON aggregate; an OVER one is not planned."""
+    with pytest.raises(SqlStreamError) as error:
+        session.sql(query)
+    assert refused in error.value.message
+    assert error.value.col is not None and col <= error.value.col < col + 40
+
+
+def test_a_name_both_a_row_field_and_a_column_is_refused_as_ambiguous() -> None:
+    """Flink reads a ROW column's fields unqualified (r.x as x): beside UNNEST's x it is
+    ambiguous, refused at its position; alone it reads the field."""
+    with sqlstream.connect() as s:
+        s.execute(
+            "CREATE TABLE c (id INT, a ARRAY<INT>, r ROW<x INT, y STRING>) WITH ('connector' = 'datagen')"
+        )
+        with pytest.raises(PlanError) as error:
+            s.sql("SELECT id, x FROM c CROSS JOIN UNNEST(a) AS u(x)")
+        assert "'x' is ambiguous" in error.value.message and error.value.col == 12
+        s.execute("EXPLAIN SELECT id, x FROM c")  # r.x: planned

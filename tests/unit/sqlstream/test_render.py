@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 import sqlstream
-from sqlstream.render import format_value, render_changelog_row
+from sqlstream.render import Multiset, format_value, render_changelog_row
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,8 @@ from sqlstream.render import format_value, render_changelog_row
         ([[1], None], "[[1], NULL]"),
         ([dt.datetime(2024, 1, 5, 7, 8, 9)], "[2024-01-05 07:08:09.000]"),
         ([True], "[TRUE]"),
+        (Multiset([14, 81, 81]), "{14=1, 81=2}"),
+        (Multiset([]), "{}"),
     ],
 )
 def test_a_value_prints_as_in_flinks_sql_client(value: object, text: str) -> None:
@@ -32,3 +34,25 @@ def test_a_query_shows_nested_values_flinks_way() -> None:
     with sqlstream.connect() as s:
         row = s.sql("SELECT ARRAY[1, NULL] AS a, MAP['k', 1] AS m, ROW(1, 'x') AS r").fetchall()[0]
     assert render_changelog_row(0, row) == "+I[[1, NULL], {k=1}, (1, x)]"
+
+
+def test_collect_prints_as_a_multiset_of_counts() -> None:
+    """COLLECT's MULTISET printed as a sorted list ([14, 81]); Flink prints value=count."""
+    with sqlstream.connect() as s:
+        rows = s.sql(
+            "SELECT k, COLLECT(v) AS c FROM (VALUES ('a', 14), ('a', 81), ('a', 14)) AS t(k, v) GROUP BY k"
+        ).fetchall()
+    assert render_changelog_row(0, rows[0]) == "+I[a, {14=2, 81=1}]"
+
+
+def test_a_timestamp_ltz_inside_an_array_row_or_map_prints_in_the_session_zone() -> None:
+    """Nested TIMESTAMP_LTZ values printed in UTC whatever 'table.local-time-zone' said;
+    epoch 0 is 09:00 in Tokyo, in a column and inside ARRAY, ROW and MAP alike."""
+    with sqlstream.connect() as s:
+        s.execute("SET 'table.local-time-zone' = 'Asia/Tokyo'")
+        row = s.sql(
+            "SELECT TO_TIMESTAMP_LTZ(0, 3) AS t, ARRAY[TO_TIMESTAMP_LTZ(0, 3)] AS a, "
+            "ROW(TO_TIMESTAMP_LTZ(0, 3), 1) AS r, MAP['k', TO_TIMESTAMP_LTZ(0, 3)] AS m"
+        ).fetchall()[0]
+    nine = "1970-01-01 09:00:00.000"
+    assert render_changelog_row(0, row) == f"+I[{nine}, [{nine}], ({nine}, 1), {{k={nine}}}]"
