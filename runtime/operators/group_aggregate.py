@@ -105,6 +105,7 @@ class GroupAggregateOp(Operator):
         self.distinct: list[tuple[str, list[tuple[str, int]], str]] = []
         distinct_cols: list[str] = []
         deltas: list[tuple[str, str]] = []  # (relation, alias) of per-key deltas joined in
+        self.shared: dict[int, list[int]] = {}  # seen<g>: the aggregates whose values it keeps
         # DISTINCT aggregates of one argument over an insert-only input share one table
         shared: dict[str, list[tuple[int, AggCall]]] = {}
         for i, a in enumerate(spec.aggs):
@@ -144,6 +145,7 @@ class GroupAggregateOp(Operator):
                 members = shared[a.arg or ""]
                 g = members[0][0]
                 if g == i:
+                    self.shared[g] = [m for m, _ in members]
                     steps, create, dd = self._seen_values(g, members)
                     self.distinct.append((f"seen{g}", steps, create))
                     deltas.append((f"({dd})", f"d{g}"))
@@ -466,6 +468,7 @@ class GroupAggregateOp(Operator):
         if not restored.files:
             return
         tables = await self.ctx.run(load_snapshot, self.state, restored)
+        await self.ctx.run(self._shared_seen_tables, tables)
         self.has_table = "acc" in tables
         if self.has_table:
             rows = await self.ctx.run(self.state.scalar, "SELECT count(*) FROM acc")
@@ -475,6 +478,30 @@ class GroupAggregateOp(Operator):
             self.seq = max(self.seq, int(largest if largest is not None else -1) + 1)
             self.metrics.state_rows = int(rows)
             self.metrics.state_bytes = self.metrics.state_rows * self.width
+
+    def _shared_seen_tables(self, tables: list[str]) -> None:
+        """A checkpoint of an earlier version kept a ``seen<i>`` table (key, value) for each
+        DISTINCT aggregate: those of one argument are merged into its shared table, with
+        each aggregate's flag set where its own table held the value."""
+        st = self.state
+        k = ", ".join([*self.keys, ""])
+        for g, members in self.shared.items():
+            flagged = st.scalar(
+                f"SELECT count(*) FROM duckdb_columns() WHERE table_name = 'seen{g}' AND column_name = 'f{g}'"
+            )
+            old = [i for i in members if f"seen{i}" in tables]
+            if not old or flagged:
+                continue
+            parts = " UNION ALL ".join(f"SELECT {k}__v, {i} AS __t FROM seen{i}" for i in old)
+            flags = ", ".join(f"bool_or(__t = {i}) AS f{i}" for i in members)
+            st.execute(f"CREATE TABLE __shared AS SELECT {k}__v, {flags} FROM ({parts}) GROUP BY {k}__v")
+            for i in old:
+                st.execute(f"DROP TABLE seen{i}")
+                st.tables.remove(f"seen{i}")
+                tables.remove(f"seen{i}")
+            st.execute(f"ALTER TABLE __shared RENAME TO seen{g}")
+            st.tables.append(f"seen{g}")
+            tables.append(f"seen{g}")
 
     async def close(self) -> None:
         if hasattr(self, "state"):

@@ -149,3 +149,26 @@ def test_distinct_values_shared_by_filters_survive_a_restore(tmp_path: Path) -> 
     got = restored_at_two(shared_op, SHARED_NODE, tmp_path / "s.duckdb", then)
     asyncio.run(whole.close())
     assert sorted(got, key=str) == sorted(expected, key=str)
+
+
+def test_a_checkpoint_with_one_distinct_table_per_aggregate_restores(tmp_path: Path) -> None:
+    """Earlier versions kept a ``seen<i>`` table of (key, value) per DISTINCT aggregate; such
+    a checkpoint restores into the shared table and the job goes on as if uninterrupted."""
+    whole = shared_op(0, 1)
+    asyncio.run(whole.open())
+    feed(whole, appended([(k, v) for k in range(6) for v in (3, 5)]))
+    snapshot = tmp_path / "s.duckdb"
+    write_snapshot(whole.state.snapshot_cursor(), list(whole.state.tables), snapshot)
+    then = appended([(k, v) for k in range(6) for v in (5, 9)])
+    expected = feed(whole, then)
+    asyncio.run(whole.close())
+    con = duckdb.connect(str(snapshot))  # rewritten as an earlier version wrote it
+    for i in (2, 1, 0):
+        con.execute(f"CREATE TABLE old{i} AS SELECT k, __v FROM seen0 WHERE f{i}")
+    con.execute("DROP TABLE seen0")
+    for i in range(3):
+        con.execute(f"ALTER TABLE old{i} RENAME TO seen{i}")
+    con.close()
+
+    got = restored_at_two(shared_op, SHARED_NODE, snapshot, then)
+    assert sorted(got, key=str) == sorted(expected, key=str)
