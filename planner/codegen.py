@@ -9,6 +9,7 @@ quoting of column names (the runtime names the input relation ``input``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from sqlglot import exp
 from sqlglot.time import format_time
@@ -35,7 +36,7 @@ from planner.numeric import (
 from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
 from planner.strings import printf_call
 from planner.temporal_casts import local_to_instant, text_to_temporal
-from planner.typecheck import Lookup, cast_target, function_name, infer
+from planner.typecheck import Lookup, as_decimal, cast_target, function_name, infer
 from planner.udf import user_function
 
 _UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
@@ -141,6 +142,8 @@ class _Typing:
     operands: tuple[DataType, ...]
     result: DataType
     text: str
+    nonzero_divisor: bool = False  # the right operand is a number literal other than 0
+    literal_beyond_type: bool = False  # an operand is an integer literal beyond BIGINT
 
 
 def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
@@ -148,7 +151,15 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
         return _Typing((infer(node.this, lookup),), cast_target(node), "")
     if isinstance(node, _ARITHMETIC):
         operands = (infer(node.left, lookup), infer(node.right, lookup))
-        return _Typing(operands, infer(node, lookup), node.sql(dialect=Flink))
+        return _Typing(
+            operands,
+            infer(node, lookup),
+            node.sql(dialect=Flink),
+            nonzero_divisor=bool(_number(node.right)),
+            literal_beyond_type=any(
+                abs(_number(side) or Decimal(0)) >= 2**63 for side in (node.left, node.right)
+            ),
+        )
     if isinstance(node, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil) and not node.args.get("to"):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     if isinstance(node, exp.TimestampAdd | DateFormat):
@@ -163,6 +174,21 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
         arg = infer(node.expressions[0], lookup)
         return _Typing((arg,), infer(node, lookup), "") if arg.is_string else None
     return None
+
+
+def _number(node: exp.Expr) -> Decimal | None:
+    """The value of a number literal (maybe negated or in parentheses), else None."""
+    negated = False
+    while isinstance(node, exp.Paren | exp.Neg):
+        negated ^= isinstance(node, exp.Neg)
+        node = node.this
+    if not isinstance(node, exp.Literal) or node.is_string:
+        return None
+    try:
+        value = Decimal(node.this)
+    except InvalidOperation:
+        return None
+    return -value if negated else value
 
 
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod)
@@ -212,6 +238,8 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
             value = template(wrap_sql(f"CAST({{a}} AS {wide(result)}) // {{b}}", result), a=left, b=right)
         else:
             value = template(decimal_divide_sql("{a}", a_type, "{b}", b_type, result), a=left, b=right)
+        if typing.nonzero_divisor:
+            return value
         # NULL / 0 is NULL in Flink: the null check comes before the division.
         return template(
             "CASE WHEN {a} IS NOT NULL AND {b} = 0 THEN error({m}) ELSE {v} END",
@@ -241,11 +269,20 @@ def _decimal_arithmetic(op: str, left: exp.Expr, right: exp.Expr, typing: _Typin
     """Exact DECIMAL +, -, * in Flink's result type, NULL when the value does not fit it.
     DuckDB multiplies in the operands' own widths (DECIMAL(10, 0) * DECIMAL(10, 2) in 64
     bits, which overflows); Flink's are wider, so the left side is widened to 38 digits,
-    and a product beyond 38 digits (NULL in Flink) is caught before DuckDB would fail."""
+    and a product beyond 38 digits (NULL in Flink) is caught before DuckDB would fail.
+    When the operand types prove that no value can overflow (:func:`always_fits`), DuckDB's
+    own exact operation is enough, in 128 bits for a product of more than 18 digits: it
+    takes a quarter less CPU (``price * 0.908`` over 2M rows)."""
     result = typing.result.duckdb()
+    (a_type, b_type) = typing.operands
+    if not typing.literal_beyond_type and always_fits(op, a_type, b_type, typing.result):
+        (p1, s1), (p2, _) = as_decimal(a_type) or (38, 0), as_decimal(b_type) or (38, 0)
+        if op == "*" and p1 + p2 > 18:  # DuckDB multiplies two 18-digit types in 64 bits
+            widened = f"CAST({{a}} AS DECIMAL({max(19, p1)}, {s1}))"
+            return template(f"CAST({widened} * {{b}} AS {result})", a=left, b=right)
+        return template(f"CAST({{a}} {op} {{b}} AS {result})", a=left, b=right)
     if op != "*":
         return template(f"TRY_CAST({{a}} {op} {{b}} AS {result})", a=left, b=right)
-    (a_type, b_type) = typing.operands
     scale = (a_type.scale or 0) + (b_type.scale or 0)
     return template(
         f"CASE WHEN abs(CAST({{a}} AS DOUBLE) * CAST({{b}} AS DOUBLE)) < 1e{38 - scale} "
@@ -253,6 +290,27 @@ def _decimal_arithmetic(op: str, left: exp.Expr, right: exp.Expr, typing: _Typin
         a=left,
         b=right,
     )
+
+
+def always_fits(op: str, a: DataType, b: DataType, result: DataType) -> bool:
+    """Whether the exact ``a op b`` (``+``, ``-`` or ``*``) of any two values of types ``a``
+    and ``b`` fits ``result`` without rounding. A product of numbers of p1 and p2 digits has
+    at most p1 + p2 digits and scale s1 + s2; a sum or difference one integer digit more
+    than its wider side and the larger scale. Flink widens the result to exactly that (plus a
+    digit for a product) until 38 digits, where it cuts digits and the value can overflow.
+
+    >>> always_fits("*", DataType("BIGINT"), DataType("DECIMAL", 4, 3), DataType("DECIMAL", 24, 3))
+    True
+    >>> always_fits("*", DataType("DECIMAL", 38, 2), DataType("DECIMAL", 4, 3), DataType("DECIMAL", 38, 5))
+    False
+    """
+    da, db, dr = as_decimal(a), as_decimal(b), as_decimal(result)
+    if da is None or db is None or dr is None:
+        return False
+    (p1, s1), (p2, s2), (p, s) = da, db, dr
+    if op == "*":
+        return s == s1 + s2 and p >= p1 + p2
+    return s == max(s1, s2) and p - s >= max(p1 - s1, p2 - s2) + 1
 
 
 def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:

@@ -71,7 +71,7 @@ def wider(a: DataType, b: DataType) -> DataType:
     if b.name == "NULL":
         return a
     if a.is_numeric and b.is_numeric:
-        da, db = _as_decimal(a), _as_decimal(b)
+        da, db = as_decimal(a), as_decimal(b)
         if "DECIMAL" in (a.name, b.name) and da is not None and db is not None:
             scale = max(da[1], db[1])
             digits = max(da[0] - da[1], db[0] - db[1])
@@ -90,7 +90,8 @@ _MAX_PRECISION = 38
 _MIN_ADJUSTED_SCALE = 6
 
 
-def _as_decimal(t: DataType) -> tuple[int, int] | None:
+def as_decimal(t: DataType) -> tuple[int, int] | None:
+    """(precision, scale) of a DECIMAL, or of the DECIMAL an integral type widens to."""
     if t.name == "DECIMAL":
         return t.precision or 10, t.scale or 0
     if t.name in _INTEGRAL_DIGITS:
@@ -122,7 +123,7 @@ def decimal_arithmetic(node: exp.Expr, left: DataType, right: DataType) -> DataT
     or None when the operation is not exact decimal arithmetic (a DOUBLE side, no DECIMAL)."""
     if "DECIMAL" not in (left.name, right.name):
         return None
-    a, b = _as_decimal(left), _as_decimal(right)
+    a, b = as_decimal(left), as_decimal(right)
     if a is None or b is None:
         return None
     (p1, s1), (p2, s2) = a, b

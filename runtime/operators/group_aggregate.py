@@ -94,13 +94,9 @@ class GroupAggregateOp(Operator):
         self.has_table = False
         keys = [q(k) for k in spec.keys]
         self.keys = keys
-        sign = (
-            f"(CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END)"
-            if self.retracting
-            else "1"
-        )
-        # accumulator deltas of the batch
-        items = [f"sum({sign})::BIGINT AS __cnt"]
+        sign = f"(CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END)" if self.retracting else "1"
+        # accumulator deltas of the batch (an insert-only input needs no signs: plain counts)
+        items = [f"sum({sign})::BIGINT AS __cnt" if self.retracting else "count(*)::BIGINT AS __cnt"]
         merge = ["coalesce(o.__cnt, 0) + b.__cnt AS __cnt"]
         self.acc_cols = ["__cnt"]
         # Aggregates that need their values (DISTINCT; MIN/MAX over retractions) keep them in
@@ -108,7 +104,13 @@ class GroupAggregateOp(Operator):
         # aggregate's delta row per key in __dd<i>: (i, [(SQL, state-row sign)], CREATE SQL)
         self.distinct: list[tuple[str, list[tuple[str, int]], str]] = []
         distinct_cols: list[str] = []
-        with_values: list[int] = []  # the aggregates with a __dd<i>
+        deltas: list[tuple[str, str]] = []  # (relation, alias) of per-key deltas joined in
+        self.shared: dict[int, list[int]] = {}  # seen<g>: the aggregates whose values it keeps
+        # DISTINCT aggregates of one argument over an insert-only input share one table
+        shared: dict[str, list[tuple[int, AggCall]]] = {}
+        for i, a in enumerate(spec.aggs):
+            if a.distinct and not self.retracting and a.func in ("count", "sum", "avg"):
+                shared.setdefault(a.arg or "", []).append((i, a))
         self.python = (
             GroupPythonAggregates(self.ctx, spec.aggs, keys, self.retracting)
             if any(a.func == "udaf" for a in spec.aggs)
@@ -131,32 +133,45 @@ class GroupAggregateOp(Operator):
             if ordered and (self.retracting or a.distinct):  # DISTINCT: which values are live
                 steps, create = ordered_values(i, a, keys, sign)
                 self.distinct.append((f"ord{i}", steps, create))
-                with_values.append(i)
+                deltas.append((f"__dd{i}", f"d{i}"))
                 distinct_cols += [f"d{i}.s{i} AS s{i}", f"coalesce(d{i}.t{i}, false) AS t{i}"]
                 cols = [f"s{i}"]
             elif (self.retracting and a.distinct) or recomputed:
                 steps, create, cols = self._value_counts(i, a, sign)
                 self.distinct.append((f"vals{i}", steps, create))
-                with_values.append(i)
+                deltas.append((f"__dd{i}", f"d{i}"))
                 if recomputed:
                     distinct_cols += [f"d{i}.s{i} AS s{i}", f"coalesce(d{i}.t{i}, false) AS t{i}"]
                 else:
                     distinct_cols += [f"coalesce(d{i}.{c}, 0) AS {c}" for c in cols]
             elif a.distinct and not minmax:
-                steps, create, cols = self._seen_values(i, a)
-                self.distinct.append((f"seen{i}", steps, create))
-                with_values.append(i)
-                distinct_cols += [f"coalesce(d{i}.{c}, 0) AS {c}" for c in cols]
+                members = shared[a.arg or ""]
+                g = members[0][0]
+                if g == i:
+                    self.shared[g] = [m for m, _ in members]
+                    steps, create, dd = self._seen_values(g, members)
+                    self.distinct.append((f"seen{g}", steps, create))
+                    deltas.append((f"({dd})", f"d{g}"))
+                cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
+                distinct_cols += [f"coalesce(d{g}.{c}, 0) AS {c}" for c in cols]
             elif a.func == "count_star":
-                items.append(f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
+                items.append(
+                    f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}"
+                    if self.retracting
+                    else f"count(*) FILTER (WHERE {cond})::BIGINT AS n{i}"
+                )
                 cols = [f"n{i}"]
             elif a.func in ("count", "sum", "avg"):
                 ok = f"{cond} AND ({a.arg}) IS NOT NULL"
-                items.append(f"sum(CASE WHEN {ok} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
-                cols = [f"n{i}"]
-                if a.func != "count":
-                    items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
-                    cols.append(f"s{i}")
+                cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
+                if self.retracting:
+                    items.append(f"sum(CASE WHEN {ok} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
+                    if a.func != "count":
+                        items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
+                else:
+                    items.append(f"count({a.arg}) FILTER (WHERE {cond})::BIGINT AS n{i}")
+                    if a.func != "count":
+                        items.append(f"coalesce(sum({a.arg}) FILTER (WHERE {cond}), 0) AS s{i}")
             elif ordered:  # over an insert-only input: the batch's value, merged in order
                 items.append(f"{A.ordered_call(a.func, f'({a.arg})', '__seq', A.separator(a), cond)} AS s{i}")
                 cols = [f"s{i}"]
@@ -180,20 +195,23 @@ class GroupAggregateOp(Operator):
         self.delta_sql = f"SELECT {k}{', '.join(items)} FROM {INPUT_RELATION}{group}"
         if self.python is not None:
             self.delta_sql = self.python.wrap(self.delta_sql)
-        if self.distinct:
+        batch_sql = self.delta_sql
+        if deltas:  # the DISTINCT (and value-keeping) aggregates' deltas of the same keys
             joins = "".join(
-                f" LEFT JOIN __dd{i} d{i} ON "
-                + (" AND ".join(f"m.{c} IS NOT DISTINCT FROM d{i}.{c}" for c in keys) or "true")
-                for i in with_values
+                f" LEFT JOIN {relation} {alias} ON "
+                + (" AND ".join(f"m.{c} IS NOT DISTINCT FROM {alias}.{c}" for c in keys) or "true")
+                for relation, alias in deltas
             )
-            self.combine_sql = f"SELECT m.*, {', '.join(distinct_cols)} FROM __main m{joins}"
+            batch_sql = f"SELECT m.*, {', '.join(distinct_cols)} FROM ({self.delta_sql}) m{joins}"
         on = " AND ".join(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys) or "true"
-        self.on = on
         bk = ", ".join([*(f"b.{c}" for c in keys), ""])
         old = [f"o.{c} AS o_{c}" for c in self.acc_cols]
+        # the batch's deltas, aggregated and merged with the keys' stored accumulators in one
+        # statement (a first batch creates ``acc`` from the same query)
+        self.batch_sql = batch_sql
         self.join_sql = (
-            f"SELECT {bk}{', '.join(merge)}, {', '.join(old)} "
-            f"FROM __delta b LEFT JOIN acc o ON {on}"
+            f"CREATE OR REPLACE TEMP TABLE __joined AS SELECT {bk}{', '.join(merge)}, {', '.join(old)} "
+            f"FROM ({batch_sql}) b LEFT JOIN acc o ON {on}"
         )
         old_f = [final_from_accumulators(i, a, "o_") for i, a in enumerate(spec.aggs)]
         new_f = [final_from_accumulators(i, a, "") for i, a in enumerate(spec.aggs)]
@@ -212,38 +230,64 @@ class GroupAggregateOp(Operator):
         self.emitted = False
         self.ordered = A.needs_seq(spec.aggs)  # rows get their arrival number __seq
         self.seq = 0  # the next row's (restored: after the largest one kept)
-        self.store_cols = ", ".join([*keys, *self.acc_cols])
         self.ttl = StateTtl("acc", spec.ttl_ms) if spec.ttl_ms else None
         # a key's accumulators with their expiry: every touched key is written again below
+        self.store_cols = ", ".join([*keys, *self.acc_cols])
         self.stored_cols = self.store_cols + (f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else "")
+        self.on = on
         self.width = 16 + 8 * (len(keys) + len(self.acc_cols))
 
-    def _seen_values(self, i: int, a: AggCall) -> tuple[list[tuple[str, int]], str, list[str]]:
-        """DISTINCT over an insert-only input: the (key, value) pairs seen so far; a batch
-        contributes only its values not seen before."""
+    def _seen_values(
+        self, g: int, members: list[tuple[int, AggCall]]
+    ) -> tuple[list[tuple[str, int]], str, str]:
+        """DISTINCT over an insert-only input: the (key, value) pairs seen so far, in one
+        table for all DISTINCT aggregates of the same argument (as Flink's share one
+        MapView), with a flag per aggregate: whether its FILTER has let the value in yet. A
+        batch adds to an aggregate only the values it had not let in before. Returns the
+        steps, the CREATE, and a query of those additions per key (``n<i>``, ``s<i>``)."""
         keys = self.keys
         k = ", ".join([*keys, ""])
-        gb = f" GROUP BY {', '.join(keys)}" if keys else ""
-        cond = f"({a.filter})" if a.filter else "true"
-        on_d = " AND ".join([*(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys), "b.__v = o.__v"])
-        new_values = (
-            f"SELECT * FROM (SELECT DISTINCT {k}({a.arg}) AS __v FROM {INPUT_RELATION} "
-            f"WHERE {cond} AND ({a.arg}) IS NOT NULL) b "
-            f"WHERE NOT EXISTS (SELECT 1 FROM seen{i} o WHERE {on_d})"
+        bk = ", ".join([*(f"b.{c}" for c in keys), ""])
+        arg = members[0][1].arg
+        on_v = " AND ".join([*(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys), "b.__v = o.__v"])
+        let_in = ", ".join(
+            f"coalesce(bool_or({a.filter}), false) AS f{i}" if a.filter else f"true AS f{i}"
+            for i, a in members
         )
-        cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
-        agg_items = f"count(*)::BIGINT AS n{i}" + ("" if a.func == "count" else f", sum(__v) AS s{i}")
-        create = f"CREATE TABLE seen{i} AS SELECT {k}({a.arg}) AS __v FROM {INPUT_RELATION} LIMIT 0"
-        steps = [
-            (f"CREATE OR REPLACE TEMP TABLE __new{i} AS {new_values}", 0),
-            (f"INSERT INTO seen{i} SELECT * FROM __new{i}", 1),
-            (f"CREATE OR REPLACE TEMP TABLE __dd{i} AS SELECT {k}{agg_items} FROM __new{i}{gb}", 0),
-        ]
-        return steps, create, cols
+        batch = (
+            f"SELECT {k}({arg}) AS __v, {let_in} FROM {INPUT_RELATION} "
+            f"WHERE ({arg}) IS NOT NULL GROUP BY {k}__v"
+        )
+        gained = [f"(b.f{i} AND NOT coalesce(o.f{i}, false))" for i, _ in members]
+        flags = ", ".join(f"f{i}" for i, _ in members)
+        new = (
+            f"SELECT {bk}b.__v, o.__v IS NULL AS __fresh, "
+            + ", ".join(f"{x} AS g{i}" for x, (i, _) in zip(gained, members))
+            + ", "
+            + ", ".join(f"b.f{i} OR coalesce(o.f{i}, false) AS f{i}" for i, _ in members)
+            + f" FROM ({batch}) b LEFT JOIN seen{g} o ON {on_v} WHERE {' OR '.join(gained)}"
+        )
+        create = (
+            f"CREATE TABLE seen{g} AS SELECT {k}({arg}) AS __v, "
+            + ", ".join(f"false AS f{i}" for i, _ in members)
+            + f" FROM {INPUT_RELATION} LIMIT 0"
+        )
+        steps = [(f"CREATE OR REPLACE TEMP TABLE __new{g} AS {new}", 0)]
+        if len(members) > 1:  # a value another aggregate let in before: only its flags change
+            updates = ", ".join(f"f{i} = b.f{i}" for i, _ in members)
+            steps.append(
+                (f"UPDATE seen{g} o SET {updates} FROM __new{g} b WHERE NOT b.__fresh AND {on_v}", 0)
+            )
+        steps.append((f"INSERT INTO seen{g} SELECT {k}__v, {flags} FROM __new{g} WHERE __fresh", 1))
+        items = []
+        for i, a in members:
+            items.append(f"count(*) FILTER (WHERE g{i})::BIGINT AS n{i}")
+            if a.func != "count":
+                items.append(f"sum(__v) FILTER (WHERE g{i}) AS s{i}")
+        gb = f" GROUP BY {', '.join(keys)}" if keys else ""
+        return steps, create, f"SELECT {k}{', '.join(items)} FROM __new{g}{gb}"
 
-    def _value_counts(
-        self, i: int, a: AggCall, sign: str
-    ) -> tuple[list[tuple[str, int]], str, list[str]]:
+    def _value_counts(self, i: int, a: AggCall, sign: str) -> tuple[list[tuple[str, int]], str, list[str]]:
         """DISTINCT or MIN/MAX over an updating input, as Flink keeps them (a MapView of
         value -> count): a count per (key, value) that +I/+U raise and -U/-D lower. A value
         whose count goes above zero joins a DISTINCT aggregate, one whose count falls to
@@ -370,32 +414,29 @@ class GroupAggregateOp(Operator):
         try:
             if self.python is not None:
                 st.register("__udaf", self.python.step(st.con, self.has_table))
-            if not self.distinct:
-                st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.delta_sql}")
-            else:
-                st.execute(f"CREATE OR REPLACE TEMP TABLE __main AS {self.delta_sql}")
-                for table, steps, create in self.distinct:
-                    if not self.has_table:
-                        st.execute(create)
-                        st.tables.append(table)
-                    for sql, rows_sign in steps:
-                        changed = st.execute(sql)
-                        if rows_sign:
-                            self.metrics.state_rows += rows_sign * changed
-                st.execute(f"CREATE OR REPLACE TEMP TABLE __delta AS {self.combine_sql}")
+            for table, steps, create in self.distinct:
+                if not self.has_table:
+                    st.execute(create)
+                    st.tables.append(table)
+                for sql, rows_sign in steps:
+                    changed = st.execute(sql)
+                    if rows_sign:
+                        self.metrics.state_rows += rows_sign * changed
+            if not self.has_table:
+                st.execute(f"CREATE TABLE acc AS SELECT {self.stored_cols} FROM ({self.batch_sql}) LIMIT 0")
+                st.tables.append("acc")
+                self.has_table = True
+            st.execute(self.join_sql)
         finally:
             st.con.unregister(INPUT_RELATION)
             if self.python is not None:
                 st.con.unregister("__udaf")
-        if not self.has_table:
-            st.execute(f"CREATE TABLE acc AS SELECT {self.stored_cols} FROM __delta LIMIT 0")
-            st.tables.append("acc")
-            self.has_table = True
-        st.execute(f"CREATE OR REPLACE TEMP TABLE __joined AS {self.join_sql}")
         table = st.query(self.emit_sql)
         self.emitted = self.emitted or table.num_rows > 0
+        # every touched key's row is written again (with its new expiry); a key whose rows
+        # were all retracted is not
         if self.keys:
-            removed = st.execute(f"DELETE FROM acc o USING __delta b WHERE {self.on}")
+            removed = st.execute(f"DELETE FROM acc o USING __joined b WHERE {self.on}")
         else:
             removed = st.execute("DELETE FROM acc")
         expiry = f", {self.ttl.expiry(now)}" if self.ttl else ""
@@ -430,6 +471,7 @@ class GroupAggregateOp(Operator):
         if not restored.files:
             return
         tables = await self.ctx.run(load_snapshot, self.state, restored)
+        await self.ctx.run(self._shared_seen_tables, tables)
         self.has_table = "acc" in tables
         if self.has_table:
             rows = await self.ctx.run(self.state.scalar, "SELECT count(*) FROM acc")
@@ -439,6 +481,30 @@ class GroupAggregateOp(Operator):
             self.seq = max(self.seq, int(largest if largest is not None else -1) + 1)
             self.metrics.state_rows = int(rows)
             self.metrics.state_bytes = self.metrics.state_rows * self.width
+
+    def _shared_seen_tables(self, tables: list[str]) -> None:
+        """A checkpoint of an earlier version kept a ``seen<i>`` table (key, value) for each
+        DISTINCT aggregate: those of one argument are merged into its shared table, with
+        each aggregate's flag set where its own table held the value."""
+        st = self.state
+        k = ", ".join([*self.keys, ""])
+        for g, members in self.shared.items():
+            flagged = st.scalar(
+                f"SELECT count(*) FROM duckdb_columns() WHERE table_name = 'seen{g}' AND column_name = 'f{g}'"
+            )
+            old = [i for i in members if f"seen{i}" in tables]
+            if not old or flagged:
+                continue
+            parts = " UNION ALL ".join(f"SELECT {k}__v, {i} AS __t FROM seen{i}" for i in old)
+            flags = ", ".join(f"bool_or(__t = {i}) AS f{i}" for i in members)
+            st.execute(f"CREATE TABLE __shared AS SELECT {k}__v, {flags} FROM ({parts}) GROUP BY {k}__v")
+            for i in old:
+                st.execute(f"DROP TABLE seen{i}")
+                st.tables.remove(f"seen{i}")
+                tables.remove(f"seen{i}")
+            st.execute(f"ALTER TABLE __shared RENAME TO seen{g}")
+            st.tables.append(f"seen{g}")
+            tables.append(f"seen{g}")
 
     async def close(self) -> None:
         if hasattr(self, "state"):

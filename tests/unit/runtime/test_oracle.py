@@ -250,6 +250,9 @@ def test_group_aggregate_distinct(s: Any, p: int) -> None:
     aggs = (
         *DISTINCT_AGGS,
         AggCall("adv", "avg", '"v"', "BIGINT", distinct=True, filter='"d" IS NOT NULL'),
+        # a value one FILTER let in (in one batch) and another lets in later: one table
+        # holds the values of all four, with a flag per aggregate
+        AggCall("dvp", "count", '"v"', "BIGINT NOT NULL", distinct=True, filter='"d" > 0'),
     )
     out = run(group_plan(data, aggs, parallelism=p, batch_size=batch))
     final = sorted((_norm(r) for r in apply_changelog(out, 1).values()), key=_key)
@@ -257,6 +260,20 @@ def test_group_aggregate_distinct(s: Any, p: int) -> None:
     con.register("t", data)
     want = con.sql(
         f"SELECT k, {DISTINCT_SQL}, (sum(DISTINCT v) FILTER (WHERE d IS NOT NULL) // "
-        "count(DISTINCT v) FILTER (WHERE d IS NOT NULL))::BIGINT FROM t GROUP BY k"
+        "count(DISTINCT v) FILTER (WHERE d IS NOT NULL))::BIGINT, "
+        "count(DISTINCT v) FILTER (WHERE d > 0) FROM t GROUP BY k"
     ).fetchall()
     assert final == sorted((_norm(r) for r in want), key=_key)
+
+
+def test_distinct_aggregates_sharing_values_count_each_value_once_per_filter() -> None:
+    """One batch per row: value 5 is let in by the unfiltered COUNT first, then by the
+    FILTER (d > 0) aggregates, then comes again with d > 0 and must change nothing."""
+    data = table([(1, 5, None, 1), (1, 5, 1.0, 2), (1, 5, 2.0, 3), (1, 7, -1.0, 4), (1, 7, 3.0, 5)])
+    aggs = (
+        AggCall("dv", "count", '"v"', "BIGINT NOT NULL", distinct=True),
+        AggCall("dvp", "count", '"v"', "BIGINT NOT NULL", distinct=True, filter='"d" > 0'),
+        AggCall("sdvp", "sum", '"v"', "BIGINT", distinct=True, filter='"d" > 0'),
+    )
+    out = run(group_plan(data, aggs, batch_size=1))
+    assert list(apply_changelog(out, 1).values()) == [(1, 2, 2, 12)]

@@ -1,0 +1,142 @@
+"""DECIMAL +, -, * without the overflow check, and divisions by a constant without the
+zero check: chosen only when the operand types prove the check can never fire, and then
+giving exactly the checked form's values (DuckDB computes both here)."""
+
+from __future__ import annotations
+
+from decimal import Context, Decimal, localcontext
+
+import duckdb
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from sqlglot import parse_one
+
+import planner.codegen
+from catalog.types import DataType
+from planner.codegen import always_fits, to_duckdb
+from planner.dialect import Flink
+from planner.typecheck import as_decimal, decimal_arithmetic
+from tests.conftest import examples
+
+INTEGRAL = ["TINYINT", "SMALLINT", "INT", "BIGINT"]
+
+
+def _sql(text: str, types: dict[str, DataType]) -> str:
+    return to_duckdb(parse_one(text, read=Flink), lambda name: types[name])
+
+
+def _checked(text: str, types: dict[str, DataType]) -> str:
+    """The SQL planned before the types were trusted: always the overflow check."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(planner.codegen, "always_fits", lambda *_: False)
+        return _sql(text, types)
+
+
+@pytest.mark.parametrize(
+    ("text", "a", "b", "checked"),
+    [
+        ("a * b", DataType("BIGINT"), DataType("DECIMAL", 4, 3), False),  # price * 0.908
+        ("a * b", DataType("DECIMAL", 10, 2), DataType("DECIMAL", 10, 2), False),
+        ("a + b", DataType("DECIMAL", 37, 2), DataType("INT"), False),
+        ("a - b", DataType("DECIMAL", 38, 0), DataType("DECIMAL", 1, 0), True),  # 38 digits + 1
+        ("a * b", DataType("DECIMAL", 38, 2), DataType("DECIMAL", 4, 3), True),  # scale cut at 38 digits
+        ("a * b", DataType("DECIMAL", 20, 10), DataType("DECIMAL", 20, 10), True),  # 40 digits
+        ("a + b", DataType("DECIMAL", 38, 10), DataType("DECIMAL", 38, 30), True),
+    ],
+)
+def test_the_overflow_check_goes_only_where_the_types_prove_it_cannot_fire(
+    text: str, a: DataType, b: DataType, checked: bool
+) -> None:
+    sql = _sql(text, {"a": a, "b": b})
+    assert ("CASE WHEN" in sql) == (checked and "*" in text)
+    assert ("TRY_CAST" in sql) == checked
+
+
+def test_an_integer_literal_beyond_bigint_keeps_the_check() -> None:
+    # Typed BIGINT (19 digits) but 20 digits long: the types prove nothing about it, and a
+    # plain CAST to the result type would fail the job on the first row.
+    sql = _sql("a + 99999999999999999999", {"a": DataType("DECIMAL", 10, 2)})
+    assert sql.startswith("TRY_CAST")
+    assert len(duckdb.sql(f"SELECT {sql} FROM (SELECT 12.5::DECIMAL(10, 2) AS a)").fetchall()) == 1
+
+
+_EXACT = Context(prec=100)  # Python's default 28 digits would round the values
+
+
+def _type() -> st.SearchStrategy[DataType]:
+    decimals = st.integers(1, 38).flatmap(
+        lambda p: st.integers(0, p).map(lambda s: DataType("DECIMAL", p, s))
+    )
+    return st.one_of(st.sampled_from([DataType(n) for n in INTEGRAL]), decimals)
+
+
+@settings(max_examples=examples(300))
+@given(a=_type(), b=_type(), op=st.sampled_from(["+", "-", "*"]))
+def test_unchecked_only_where_the_extreme_values_fit_flinks_result(a: DataType, b: DataType, op: str) -> None:
+    """The largest magnitudes of both types, combined, still fit Flink's result type
+    wherever the check is left out."""
+    node = parse_one(f"a {op} b", read=Flink)
+    result = decimal_arithmetic(node, a, b) if "DECIMAL" in (a.name, b.name) else None
+    if result is None or not always_fits(op, a, b, result):
+        return
+    (p1, s1), (p2, s2), (p, s) = as_decimal(a), as_decimal(b), as_decimal(result)  # type: ignore[misc]
+    with localcontext(_EXACT):
+        x = Decimal(10**p1 - 1).scaleb(-s1)
+        y = Decimal(10**p2 - 1).scaleb(-s2)
+        exact = {"+": x + y, "-": x - -y, "*": x * y}[op]
+    digits, exponent = len(exact.as_tuple().digits), -int(exact.as_tuple().exponent)
+    assert exponent <= s and digits - exponent <= p - s
+
+
+def _value(t: DataType) -> st.SearchStrategy[str]:
+    p, s = as_decimal(t)  # type: ignore[misc]
+    if t.name in INTEGRAL:
+        bits = {"TINYINT": 8, "SMALLINT": 16, "INT": 32, "BIGINT": 64}[t.name]
+        ints = st.integers(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    else:
+        ints = st.integers(-(10**p) + 1, 10**p - 1)
+    extremes = st.sampled_from([0, 1, -1, 10**p - 1, -(10**p) + 1]) if t.name == "DECIMAL" else st.nothing()
+    return st.one_of(ints, extremes).map(lambda u: format(Decimal(u).scaleb(-s, _EXACT), "f"))
+
+
+@st.composite
+def _case(draw: st.DrawFn) -> tuple[str, DataType, DataType, list[tuple[str, str]]]:
+    op = draw(st.sampled_from(["+", "-", "*"]))
+    a, b = draw(_type()), draw(_type())
+    if "DECIMAL" not in (a.name, b.name):
+        b = DataType("DECIMAL", 10, 2)
+    rows = draw(st.lists(st.tuples(_value(a), _value(b)), min_size=1, max_size=10))
+    return op, a, b, rows
+
+
+@settings(max_examples=examples(200))
+@given(case=_case())
+def test_unchecked_and_checked_forms_give_the_same_values(
+    case: tuple[str, DataType, DataType, list[tuple[str, str]]],
+) -> None:
+    op, a, b, rows = case
+    types = {"a": a, "b": b}
+    text = f"a {op} b"
+    fast, slow = _sql(text, types), _checked(text, types)
+    assume(fast != slow)
+    values = ", ".join(f"(CAST('{x}' AS {a.duckdb()}), CAST('{y}' AS {b.duckdb()}))" for x, y in rows)
+    got = duckdb.sql(f'SELECT {fast} AS f, {slow} AS s FROM (VALUES {values}) AS input("a", "b")').fetchall()
+    assert [f for f, _ in got] == [s for _, s in got]
+
+
+@pytest.mark.parametrize("text", ["a / 4", "a / -0.5", "MOD(a, 3)", "a % (2)"])
+def test_a_nonzero_constant_divisor_needs_no_zero_check(text: str) -> None:
+    types = {"a": DataType("DECIMAL", 10, 2)}
+    assert "error(" not in _sql(text, types).lower()
+    types = {"a": DataType("INT")}
+    assert "error(" not in _sql(text.replace("0.5", "2"), types).lower()
+
+
+@pytest.mark.parametrize("text", ["a / 0", "a / 0.0", "a / -0", "MOD(a, 0)", "a / b"])
+def test_a_zero_or_unknown_divisor_keeps_the_zero_check(text: str) -> None:
+    sql = _sql(text, {"a": DataType("INT"), "b": DataType("INT")})
+    assert "division by zero in" in sql
+    if "b" not in text:
+        with pytest.raises(duckdb.Error, match="division by zero in"):
+            duckdb.sql(f"SELECT {sql} FROM (SELECT 7 AS a)").fetchall()
