@@ -150,7 +150,7 @@ class _Hash(_Broadcast):
         if len(nonzero) == 1:
             parts[int(nonzero[0])] = batch
             return parts
-        order = np.argsort(target, kind="stable")
+        order = np.argsort(target.astype(np.int16) if n < 2**15 else target, kind="stable")  # radix
         ordered = batch.take(pa.array(order))
         start = 0
         for j in range(n):
