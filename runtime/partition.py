@@ -54,17 +54,29 @@ Column: TypeAlias = "pa.Array | pa.ChunkedArray"
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """A 64-bit finalizer (every input bit moves every output bit)."""
-    x = x ^ (x >> _S32)
-    x = x * _M
-    x = x ^ (x >> _S32)
-    x = x * _M
-    return x ^ (x >> _S32)
+    """A 64-bit finalizer (every input bit moves every output bit), in place on a copy of
+    ``x`` with one scratch array: fewer fresh pages to fault in than a temporary per step."""
+    x = np.array(x, dtype=np.uint64)
+    t = np.empty_like(x)
+    for last in (False, False, True):
+        np.right_shift(x, _S32, out=t)
+        np.bitwise_xor(x, t, out=x)
+        if not last:
+            np.multiply(x, _M, out=x)
+    return x
+
+
+def _fixed(values: pa.Array, dtype: Any) -> np.ndarray:
+    """The data buffer of a fixed-width array as numpy ``dtype`` (same width), without a
+    copy. A NULL's slot holds whatever was there: ``_column_hash`` replaces its hash.
+    (Arrow's ``fill_null`` is avoided: its first call imports pandas, ~0.2-1 s of CPU.)"""
+    dtype = np.dtype(dtype)
+    return np.frombuffer(values.buffers()[1], dtype, count=len(values), offset=values.offset * dtype.itemsize)
 
 
 def _ints(values: pa.Array) -> np.ndarray:
-    """int64 values (nulls as 0) viewed as uint64."""
-    return np.asarray(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64).view(np.uint64)
+    """int64 values viewed as uint64."""
+    return _fixed(values.cast(pa.int64()), np.int64).view(np.uint64)
 
 
 def _bytes_hash(values: pa.Array) -> np.ndarray:
@@ -121,16 +133,16 @@ def _values_hash(values: pa.Array) -> np.ndarray:
     t = values.type
     if pa.types.is_dictionary(t):
         hashed = np.append(_values_hash(values.dictionary), np.uint64(0))  # the last: NULL's slot
-        indices = values.indices.fill_null(len(values.dictionary)).to_numpy(zero_copy_only=False)
-        return hashed[indices]
+        indices = _fixed(values.indices.cast(pa.int64()), np.int64)
+        return hashed[np.where(values.is_null().to_numpy(zero_copy_only=False), len(hashed) - 1, indices)]
     if pa.types.is_null(t):
         return np.zeros(len(values), dtype=np.uint64)
     if pa.types.is_boolean(t) or pa.types.is_integer(t):
         if pa.types.is_uint64(t):
-            return _mix(values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64))
-        return _mix(_ints(values.cast(pa.int64())))
+            return _mix(_fixed(values, np.uint64))
+        return _mix(_ints(values))
     if pa.types.is_floating(t):
-        f = np.asarray(values.cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False), np.float64)
+        f = _fixed(values.cast(pa.float64()), np.float64)
         f = np.where(np.isnan(f), _NAN, f + 0.0)  # -0.0 + 0.0 is 0.0
         return _mix(f.view(np.uint64))
     if pa.types.is_decimal(t):
@@ -141,7 +153,7 @@ def _values_hash(values: pa.Array) -> np.ndarray:
         raw = values.cast(pa.int32() if t.bit_width == 32 else pa.int64())
         return _mix(_ints(raw.cast(pa.int64())) * np.uint64(_TIME_NS[t.unit]))
     if pa.types.is_timestamp(t) or pa.types.is_duration(t):
-        raw = np.asarray(values.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        raw = _fixed(values.cast(pa.int64()), np.int64)
         micros = raw // 1_000 if t.unit == "ns" else raw * _UNITS[t.unit]
         return _mix(micros.view(np.uint64))
     if (
