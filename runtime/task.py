@@ -201,7 +201,7 @@ class Task:
         self.idle_sent = False
         remaining = n
         op = self.op
-        merge = op.forwards_watermarks
+        merge = op.merges_batches
         same_edge: dict[int, list[int]] = {}  # edge index -> its channels
         for c, e in enumerate(self.channel_edges):
             same_edge.setdefault(e, []).append(c)
@@ -220,8 +220,6 @@ class Task:
                 self.idle_sent = False
                 self.metrics.rows_in += msg.num_rows
                 self.metrics.batches_in += 1
-                # an operator that makes watermarks from its rows (the assigner) sees each
-                # batch alone: where its watermarks fall decides which rows are late
                 edge = same_edge[self.channel_edges[i]]
                 more = gate.more_batches(i, msg, edge, MERGE_ROWS) if merge else []
                 if more:  # e.g. the parts a hash exchange cut, queued: one operator call
