@@ -148,27 +148,100 @@ def generate(path: Path, rows: int, seed: int = 14, wide: bool = False) -> None:
     tmp.rename(path)
 
 
-def sqlstream_script(data: Path, query: str, parallelism: int = 1, wide: bool = False) -> str:
+def source_with(data: Path, fmt: str) -> str:
+    """The WITH clause of the bids table: the file in ``fmt``, or a topic (``kafka:<topic>``)."""
+    if fmt.startswith("kafka:"):
+        servers = os.environ.get("SQLSTREAM_KAFKA_BOOTSTRAP", "localhost:19092")
+        return (
+            f"'connector' = 'kafka', 'topic' = '{fmt[6:]}', 'properties.bootstrap.servers' = '{servers}', "
+            "'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', "
+            "'format' = 'json'"
+        )
+    return f"'connector' = 'filesystem', 'path' = '{data}', 'format' = '{fmt}'"
+
+
+def sqlstream_script(
+    data: Path, query: str, parallelism: int = 1, wide: bool = False, fmt: str = "json", checkpoints: str = ""
+) -> str:
     select, sink_columns, _ = QUERIES[query]
     extra = "url STRING, extra STRING, " if wide else ""
+    checkpointing = (
+        f"SET 'execution.checkpointing.interval' = '1 s';\nSET 'state.checkpoints.dir' = '{checkpoints}';\n"
+        if checkpoints
+        else ""
+    )
     return (
-        f"SET 'parallelism.default' = '{parallelism}';\n"
+        f"SET 'parallelism.default' = '{parallelism}';\n{checkpointing}"
         "CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, ts TIMESTAMP(3), "
         f"{extra}"
         "WATERMARK FOR ts AS ts - INTERVAL '2' SECOND) "
-        f"WITH ('connector' = 'filesystem', 'path' = '{data}', 'format' = 'json');\n"
+        f"WITH ({source_with(data, fmt)});\n"
         f"CREATE TABLE out ({sink_columns}) WITH ('connector' = 'blackhole');\n"
         f"INSERT INTO out {select};\n"
     )
 
 
+def convert(json_file: Path, fmt: str) -> Path:
+    """The bids file as CSV or Parquet (made once from the JSON file, beside it)."""
+    path = json_file.with_suffix(f".{fmt}")
+    if not path.exists():
+        con = duckdb.connect()
+        con.execute(
+            f"COPY (SELECT * FROM read_json('{json_file}', format = 'newline_delimited')) "
+            f"TO '{path}' (FORMAT {fmt}{', HEADER false' if fmt == 'csv' else ''})"
+        )
+        con.close()
+    return path
+
+
+def load_kafka(json_file: Path, topic: str) -> None:
+    """The bids file's lines as the records of a new topic (two partitions), once."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    servers = os.environ.get("SQLSTREAM_KAFKA_BOOTSTRAP", "localhost:19092")
+
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, 2, 1)])
+        finally:
+            await admin.close()
+        prod = AIOKafkaProducer(bootstrap_servers=servers, linger_ms=5, max_batch_size=1 << 20)
+        await prod.start()
+        try:
+            futures = []
+            with open(json_file, "rb") as f:
+                for i, line in enumerate(f):
+                    futures.append(await prod.send(topic, line.rstrip(b"\n"), partition=i % 2))
+                    if len(futures) >= 100_000:
+                        await asyncio.gather(*futures)
+                        futures = []
+            await asyncio.gather(*futures)
+        finally:
+            await prod.stop()
+
+    asyncio.run(go())
+
+
 def run_sqlstream(
-    data: Path, query: str, workdir: Path, parallelism: int = 1, tree: Path | None = None, wide: bool = False
+    data: Path,
+    query: str,
+    workdir: Path,
+    parallelism: int = 1,
+    tree: Path | None = None,
+    wide: bool = False,
+    fmt: str = "json",
+    checkpoint: bool = False,
 ) -> tuple[float, float]:
     """Wall and CPU seconds of the whole ``sqlstream run`` process (of ``tree``'s sources
     when given)."""
     script = workdir / f"{query}.sql"
-    script.write_text(sqlstream_script(data, query, parallelism, wide))
+    folder = workdir / f"checkpoints-{time.monotonic_ns()}" if checkpoint else ""
+    script.write_text(sqlstream_script(data, query, parallelism, wide, fmt, str(folder)))
     env = dict(os.environ)
     if tree is None:
         command = [str(ROOT / ".venv" / "bin" / "sqlstream"), "run", str(script)]
@@ -216,6 +289,14 @@ def main() -> None:
     p.add_argument("--tree", type=Path, help="run the sqlstream of this source tree (before/after figures)")
     p.add_argument("--wide", action="store_true", help="bids with Nexmark's url and extra strings too")
     p.add_argument("--no-duckdb", action="store_true", help="skip DuckDB's runs (share is not printed)")
+    p.add_argument(
+        "--format",
+        choices=["json", "csv", "parquet", "kafka"],
+        default="json",
+        help="read the bids as JSON, CSV or Parquet files, or from a Kafka topic (JSON records, two "
+        "partitions, loaded once; the broker at $SQLSTREAM_KAFKA_BOOTSTRAP)",
+    )
+    p.add_argument("--checkpoint", action="store_true", help="exactly-once checkpoints every second")
     args = p.parse_args()
     queries = args.queries or list(QUERIES)
     if unknown := [q for q in queries if q not in QUERIES]:
@@ -226,13 +307,23 @@ def main() -> None:
     if not data.exists():
         print(f"generating {data} ...", file=sys.stderr)
         generate(data, args.rows, wide=args.wide)
+    fmt, source = args.format, data  # DuckDB reads the JSON file whatever sqlstream reads
+    if fmt in ("csv", "parquet"):
+        source = convert(data, fmt)
+    elif fmt == "kafka":
+        fmt = f"kafka:bids-{args.rows}-{os.getpid()}-{time.time_ns()}"
+        started = time.perf_counter()
+        load_kafka(data, fmt[6:])
+        print(f"loaded topic {fmt[6:]} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     head = f"{'query':<11} {'sqlstream':>12} {'cpu s':>6} {'duckdb 1T':>12} {'share':>6}"
     if args.flink:
         head += f" {'flink warm*':>12} {'x warm':>7} {'flink proc*':>12} {'x proc':>7}"
     head += f" {'load':>5}"
     tree = f", sources of {args.tree}" if args.tree else ""
     print(
-        f"{args.rows:,} rows, {data.stat().st_size / 1e6:.0f} MB; parallelism {args.parallelism}{tree}; "
+        f"{args.rows:,} rows, {source.stat().st_size / 1e6:.0f} MB of {args.format}; "
+        f"parallelism {args.parallelism}"
+        f"{', checkpoints every 1 s' if args.checkpoint else ''}{tree}; "
         f"rows/s, medians of {args.repeat}"
     )
     print(head)
@@ -240,7 +331,9 @@ def main() -> None:
         for q in queries:
             ours, cpu, duck = [], [], []
             for _ in range(args.repeat):  # interleaved, so that load on the machine hits both alike
-                wall, used = run_sqlstream(data, q, Path(tmp), args.parallelism, args.tree, args.wide)
+                wall, used = run_sqlstream(
+                    source, q, Path(tmp), args.parallelism, args.tree, args.wide, fmt, args.checkpoint
+                )
                 ours.append(wall)
                 cpu.append(used)
                 if not args.no_duckdb:

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
+
+import pyarrow as pa
 
 from runtime.messages import Message
 
 DEFAULT_CAPACITY = 8
+# A subtask runs its operator once over the data batches queued on its inputs, up to this
+# many rows (the file source's chunk): a hash exchange cuts every batch into one part per
+# consumer, and each operator call has a fixed cost (its DuckDB statements).
+MERGE_ROWS = 65536
 
 
 class Channel:
@@ -84,6 +91,37 @@ class InputGate:
                 self._next = i + 1
                 return i, ch._pop()
         return None
+
+    def more_batches(
+        self, first: int, batch: pa.RecordBatch, same: Sequence[int], rows: int
+    ) -> list[tuple[int, pa.RecordBatch]]:
+        """Data batches that are ready now behind ``batch`` (just taken from channel
+        ``first``), with the channel each came from: those at the heads of the unblocked
+        channels in ``same`` (``first`` first) that have ``batch``'s schema (metadata
+        included: a batch tagged with another split stays apart), up to ``rows`` rows in
+        all. Taking them is reading them one after the other, as no signal is passed
+        over; the subtask then runs its operator once over all of them."""
+        out: list[tuple[int, pa.RecordBatch]] = []
+        total = batch.num_rows
+        if not total:
+            return out
+        order = [first, *(i for i in same if i != first)]
+        for i in order:
+            if i in self.blocked:
+                continue
+            buf = self.channels[i]._buf
+            while buf:
+                head = buf[0]
+                if (
+                    not isinstance(head, pa.RecordBatch)
+                    or not head.num_rows
+                    or total + head.num_rows > rows
+                    or not head.schema.equals(batch.schema, check_metadata=True)
+                ):
+                    break
+                out.append((i, self.channels[i]._pop()))
+                total += head.num_rows
+        return out
 
     async def next(self, timeout: float | None = None) -> tuple[int, Message] | None:
         """The next message from any unblocked channel; None if ``timeout`` seconds pass

@@ -4,9 +4,9 @@ Every node becomes ``parallelism`` subtasks (a collect node: one). Every edge be
 channels from producer subtasks to consumer subtasks according to its partitioning:
 
 - FORWARD: subtask i -> subtask i (when the parallelisms differ, it acts as REBALANCE);
-- HASH(keys): each row to subtask ``hash(keys) % p``; the hash is DuckDB's ``hash()``
-  over the key columns, computed for a whole batch in one query, then the batch is
-  ordered by target with one ``take`` and sliced;
+- HASH(keys): each row to subtask ``hash(keys) % p`` (``runtime/partition.py``: numpy
+  over the key columns of a whole batch), then the batch is ordered by target with one
+  ``take`` and sliced;
 - BROADCAST: every batch to every consumer subtask;
 - SINGLE: everything to consumer subtask 0;
 - REBALANCE: whole batches round-robin.
@@ -20,19 +20,18 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from catalog.config import CHANNEL_CAPACITY
 from catalog.errors import SqlStreamError
 from planner.physical import Edge, Node, Partitioning, PhysicalPlan
-from runtime.batches import q
 from runtime.channels import Channel, InputGate
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import JobMetrics, NodeInfo, OperatorMetrics
 from runtime.operator import Operator, OperatorContext, Worker
+from runtime.partition import partition
 from runtime.task import Router, Task
 
 
@@ -133,36 +132,25 @@ class _RoundRobin(_Broadcast):
 
 
 class _Hash(_Broadcast):
-    def __init__(
-        self,
-        channels: list[Outlet],
-        keys: tuple[str, ...],
-        run: Callable[..., Any],
-    ) -> None:
+    """Each row to the subtask of its key (``runtime/partition.py``, the function that also
+    splits keyed state on restore): the batch is ordered by target with one ``take`` and
+    sliced, on the producer subtask's worker (numpy and Arrow release the GIL)."""
+
+    def __init__(self, channels: list[Outlet], keys: tuple[str, ...], run: Callable[..., Any]) -> None:
         super().__init__(channels)
         self.keys = keys
         self.run = run
-        self.con: duckdb.DuckDBPyConnection | None = None
-        n = len(channels)
-        cols = ", ".join(q(k) for k in keys)
-        self.sql = f"SELECT (hash({cols}) % {n})::INTEGER AS p FROM __batch"
 
     def split(self, batch: pa.RecordBatch) -> list[pa.RecordBatch | None]:
-        if self.con is None:
-            self.con = duckdb.connect(":memory:", config={"threads": 1})
-        self.con.register("__batch", batch)
-        try:
-            target = self.con.sql(self.sql).to_arrow_table().column(0).to_numpy()
-        finally:
-            self.con.unregister("__batch")
         n = len(self.channels)
+        target = partition([batch.column(k) for k in self.keys], n)
         counts = np.bincount(target, minlength=n)
         parts: list[pa.RecordBatch | None] = [None] * n
         nonzero = np.flatnonzero(counts)
         if len(nonzero) == 1:
             parts[int(nonzero[0])] = batch
             return parts
-        order = np.argsort(target, kind="stable")
+        order = np.argsort(target.astype(np.int16) if n < 2**15 else target, kind="stable")  # radix
         ordered = batch.take(pa.array(order))
         start = 0
         for j in range(n):
@@ -180,11 +168,6 @@ class _Hash(_Broadcast):
         for ch, part in zip(self.channels, parts):
             if part is not None:
                 await ch.send(part)
-
-    def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
-            self.con = None
 
 
 @dataclass

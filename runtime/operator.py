@@ -163,6 +163,12 @@ class Operator(ABC):
 
     role: ClassVar[Role] = "operator"  # which part of a checkpoint it writes
     forwards_watermarks: ClassVar[bool] = True
+    # True when what the operator emits does not depend on where its input is cut into
+    # batches (a window aggregate emits when the watermark fires a window): the task may
+    # then hand it the batches queued on one input as one (``InputGate.more_batches``).
+    # False for the rest: an updating aggregate emits -U/+U per batch, the watermark
+    # assigner a watermark per batch, and merging would change what they emit.
+    merges_batches: ClassVar[bool] = False
 
     def __init__(self, ctx: OperatorContext) -> None:
         self.ctx = ctx

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from runtime.alignment import Alignment
 from runtime.batches import is_announcement
-from runtime.channels import InputGate
+from runtime.channels import MERGE_ROWS, InputGate
 from runtime.checkpoint.control import SubtaskCheckpoints
 from runtime.checkpoint.messages import Ack, CheckpointComplete, Release, TriggerBarrier
 from runtime.faults import crash_point
@@ -201,6 +201,10 @@ class Task:
         self.idle_sent = False
         remaining = n
         op = self.op
+        merge = op.merges_batches
+        same_edge: dict[int, list[int]] = {}  # edge index -> its channels
+        for c, e in enumerate(self.channel_edges):
+            same_edge.setdefault(e, []).append(c)
         while remaining:
             if ck is not None and ck.mailbox:
                 await self._handle_mailbox(ck)
@@ -216,6 +220,14 @@ class Task:
                 self.idle_sent = False
                 self.metrics.rows_in += msg.num_rows
                 self.metrics.batches_in += 1
+                edge = same_edge[self.channel_edges[i]]
+                more = gate.more_batches(i, msg, edge, MERGE_ROWS) if merge else []
+                if more:  # e.g. the parts a hash exchange cut, queued: one operator call
+                    for j, b in more:
+                        self.idle[j] = False
+                        self.metrics.rows_in += b.num_rows
+                    self.metrics.batches_in += len(more)
+                    msg = pa.concat_batches([msg, *(b for _, b in more)])
                 busy = time.perf_counter()
                 out = await op.process_batch(msg, self.channel_edges[i])
                 self.metrics.busy_ms += (time.perf_counter() - busy) * 1000

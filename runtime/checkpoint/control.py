@@ -66,6 +66,7 @@ from runtime.checkpoint.messages import (
 from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, load_from
 from runtime.checkpoint.store import Store, is_object_store, local_path, open_store
 from runtime.faults import crash_point
+from runtime.partition import PARTITIONING, key_filter_sql
 
 log = logging.getLogger(__name__)
 
@@ -96,22 +97,26 @@ def plan_fingerprint(plan: PhysicalPlan) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
-    """SQL over a state table: the rows whose keys the exchange sends to ``subtask``
-    (the same DuckDB ``hash(keys) % p`` as ``runtime/graph.py``)."""
-    keys: tuple[str, ...] = ()
+def state_keys(node: Node) -> tuple[str, ...]:
+    """The columns by which ``node``'s state is split between its subtasks (none: its
+    state is not split by key)."""
     # both sides' state tables of a join hold the key as __k<i>
     if isinstance(node.spec, JoinSpec | IntervalJoinSpec | WindowJoinSpec | TemporalJoinSpec):
-        keys = node.spec.state_keys
-    for e in () if keys else node.inputs:
+        return tuple(node.spec.state_keys)
+    for e in node.inputs:
         if e.partitioning == Partitioning.HASH and e.keys:
-            keys = e.keys
-    if not keys:
-        keys = tuple(getattr(node.spec, "keys", ()))
+            return tuple(e.keys)
+    return tuple(getattr(node.spec, "keys", ()))
+
+
+def key_filter(node: Node, parallelism: int, subtask: int) -> str | None:
+    """SQL over a state table: the rows whose keys the exchange sends to ``subtask``
+    (``runtime/partition.py``'s function, as in ``runtime/graph.py``; the connection that
+    runs it needs ``runtime.partition.install``)."""
+    keys = state_keys(node)
     if not keys:
         return "true" if subtask == 0 else "false"
-    cols = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)
-    return f"(hash({cols}) % {parallelism})::INTEGER = {subtask}"
+    return key_filter_sql(['"' + k.replace('"', '""') + '"' for k in keys], parallelism, subtask)
 
 
 def redacted(plan: PhysicalPlan) -> PhysicalPlan:
@@ -305,9 +310,13 @@ class CheckpointControl:
                 r.handles = sorted(handles, key=lambda nh: nh[0])
             else:
                 entries = meta.operators.get(key, {})
-                if old_p == new_p:
+                # state written under another hash partitioning (an older version's) is
+                # split again by key, as when the parallelism changes
+                moved = meta.partitioning != PARTITIONING and new_p > 1 and bool(state_keys(node))
+                if old_p == new_p and not moved:
                     mine = [entries[str(j)]] if str(j) in entries else []
                 else:
+                    r.rescaled = True
                     mine = [entries[str(i)] for i in range(old_p) if str(i) in entries]
                     r.key_filter = key_filter(node, new_p, j)
                 r.states = [e.get("state") for e in mine]

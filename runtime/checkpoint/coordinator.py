@@ -39,6 +39,7 @@ from catalog.errors import SqlStreamError
 from runtime.checkpoint.messages import Ack
 from runtime.checkpoint.storage import CheckpointError, CheckpointMetadata, CheckpointStorage
 from runtime.checkpoint.store import Store, is_object_store, local_path, open_store
+from runtime.partition import PARTITIONING
 
 SubtaskId = tuple[int, int]  # (node id, subtask index)
 
@@ -215,6 +216,7 @@ class CheckpointCoordinator:
             parallelism=dict(self.parallelism),
             nodes=dict(self.node_fingerprints),
             plan=self.plan_json,
+            partitioning=PARTITIONING,
         )
         for (node, subtask), ack in sorted(pending.acks.items()):
             section = {"source": metadata.sources, "operator": metadata.operators, "sink": metadata.sinks}[

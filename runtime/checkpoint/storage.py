@@ -54,6 +54,9 @@ class CheckpointMetadata:
     stats: dict[str, Any] = field(default_factory=dict)
     nodes: dict[str, str] = field(default_factory=dict)  # node id -> fingerprint of that node
     plan: str = ""  # the physical plan's JSON: what ``sqlstream state`` decodes the files with
+    # how keys were assigned to subtasks (``runtime.partition.PARTITIONING``; "": DuckDB's
+    # hash(), before it): keyed state written under another one is split again on restore
+    partitioning: str = ""
 
     def to_json(self) -> str:
         data = {"format_version": FORMAT_VERSION, **self.__dict__}

@@ -41,6 +41,7 @@ INF = 2**62  # "fire everything" bound, safe from BIGINT overflow in SQL
 
 
 class WindowAggregateOp(Operator):
+    merges_batches = True  # emits on the watermark (or a timer), whatever the batches
     restored: Restored | None = None
 
     async def restore(self, restored: Restored) -> None:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from runtime.batches import q
 from runtime.checkpoint.store import LocalStore
+from runtime.partition import install as install_partition
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -99,6 +100,8 @@ def load_snapshot(state: DuckDBState, restored: Restored) -> list[str]:
     columns) holds. Files in an object store are downloaded first. Returns the tables now
     in ``state``."""
     where = f" WHERE {restored.key_filter}" if restored.key_filter else ""
+    if where:
+        install_partition(state.con)
     store = restored.store or LocalStore()
     for location in restored.files:
         with store.reading(location) as path, _ATTACH_LOCK:  # one attach at a time here

@@ -30,6 +30,7 @@ from runtime.connectors.base import SubtaskContext
 from runtime.metrics import OperatorMetrics
 from runtime.operator import OperatorContext
 from runtime.operators.group_aggregate import GroupAggregateOp
+from runtime.partition import install as install_partition
 from runtime.state.duckdb_state import write_snapshot
 
 AGGS = (
@@ -101,6 +102,7 @@ def restored_at_two(
         asyncio.run(op.restore(Restored(1, files=[snapshot], key_filter=where)))
         asyncio.run(op.open())
         con = duckdb.connect()
+        install_partition(con)
         con.register("b", pa.Table.from_batches([then]))
         mine = con.sql(f"SELECT * FROM b WHERE {where}").to_arrow_table().to_batches()
         got += [r for b in mine for r in feed(op, b)]
