@@ -66,21 +66,28 @@ def _open_maybe_compressed(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def _newlines(data: np.ndarray, base: int) -> np.ndarray:
-    """The positions of the newlines in ``data`` (bytes as uint8), plus ``base``. numpy
-    scans without holding the GIL, so the operators downstream keep running meanwhile."""
-    return np.flatnonzero(data == 10) + base
-
-
-def _read_into(f: BinaryIO, view: memoryview) -> int:
-    """Fill ``view`` from ``f``; fewer bytes only at the end of the file."""
-    got = 0
-    while got < len(view):
-        n = f.readinto(view[got:])  # type: ignore[attr-defined]
-        if not n:
+def _read_lines_into(f: BinaryIO, buf: np.ndarray, start: int, base: int) -> tuple[int, list[np.ndarray]]:
+    """Fill ``buf[start:]`` from ``f`` (fewer bytes only at the end of the file); the bytes
+    read and the positions of their newlines, plus ``base``. Read and scanned 1 MB at a
+    time, while the bytes are in the cache: scanning the whole buffer after took twice
+    as long. numpy scans without holding the GIL, so the operators keep running meanwhile."""
+    found: list[np.ndarray] = []
+    at = start
+    while at < len(buf):
+        piece = buf[at : at + _READ_BLOCK]
+        got = 0
+        while got < len(piece):
+            n = f.readinto(piece.data[got:])  # type: ignore[attr-defined]
+            if not n:
+                break
+            got += n
+        newlines = np.flatnonzero(piece[:got] == 10)
+        if len(newlines):
+            found.append(newlines + (base + at - start))
+        at += got
+        if got < len(piece):
             break
-        got += n
-    return got
+    return at - start, found
 
 
 def has_empty_line(chunk: bytes | memoryview, newlines: np.ndarray) -> bool:
@@ -154,32 +161,39 @@ class _LineFile:
 
     def _fill(self, lines: int) -> None:
         """Read until the buffer holds ``lines`` whole lines, or every line that starts
-        before ``end``, or the file ends. The bytes go straight into one new buffer behind
-        what is left of the last (no join, no slice copies): each read asks for about what
-        the missing lines take, from the mean line length so far, so one read usually does."""
+        before ``end``, or the file ends. Each read asks for about what the missing lines
+        take (from the mean line length of the last chunk), so one read usually does: its
+        bytes go straight into one new buffer behind the few left from the last chunk, and
+        nothing is joined or sliced. Only when the guess falls short are the reads joined,
+        once."""
         if len(self._newlines) >= lines or self._eof or self._complete():
             return
         size = len(self._buf)
         limit = None if self.end is None else self.end - self.offset - 1
-        while len(self._newlines) < lines:
-            want = max(_READ_BLOCK, int((lines - len(self._newlines)) * self._line_bytes * 1.05))
+        parts: list[np.ndarray] = []
+        found = [self._newlines]
+        count = len(self._newlines)
+        while count < lines:
+            want = max(_READ_BLOCK, int((lines - count) * self._line_bytes * 1.05))
             if limit is not None:  # not much past the range's end
                 want = min(want, max(limit + 1 - size, 0) + _READ_BLOCK)
-            buf = np.empty(size + want, dtype=np.uint8)  # not zeroed: the read fills it
-            buf[:size] = np.frombuffer(self._buf, dtype=np.uint8)
-            got = _read_into(self._f, buf.data[size:])
-            if not got:
-                self._eof = True
-                break
-            at = _newlines(buf[size : size + got], size)
-            self._buf = buf.data[: size + got]
-            self._newlines = np.concatenate([self._newlines, at]) if len(self._newlines) else at
+            skip = 0 if parts else len(self._buf)  # the first read goes behind what is left
+            buf = np.empty(skip + want, dtype=np.uint8)  # not zeroed: the read fills it
+            if skip:
+                buf[:skip] = np.frombuffer(self._buf, dtype=np.uint8)
+            got, at = _read_lines_into(self._f, buf, skip, size)
+            if got or not parts:
+                parts.append(buf[: skip + got])
+            found += at
             size += got
+            count += sum(len(a) for a in at)
             if got < want:
                 self._eof = True
                 break
-            if limit is not None and len(at) and int(at[-1]) >= limit:
+            if limit is not None and at and int(at[-1][-1]) >= limit:
                 break
+        self._buf = (parts[0] if len(parts) == 1 else np.concatenate(parts)).data
+        self._newlines = np.concatenate(found) if len(found) > 1 else found[0]
 
     def next_block(self, max_lines: int) -> tuple[memoryview, int] | None:
         """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept;
