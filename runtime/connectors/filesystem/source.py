@@ -66,7 +66,7 @@ def _open_maybe_compressed(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def _read_lines_into(f: BinaryIO, buf: np.ndarray, start: int, base: int) -> tuple[int, list[np.ndarray]]:
+def _read_and_scan(f: BinaryIO, buf: np.ndarray, start: int, base: int) -> tuple[int, list[np.ndarray]]:
     """Fill ``buf[start:]`` from ``f`` (fewer bytes only at the end of the file); the bytes
     read and the positions of their newlines, plus ``base``. Read and scanned 1 MB at a
     time, while the bytes are in the cache: scanning the whole buffer after took twice
@@ -131,7 +131,7 @@ class _LineFile:
         self._f.seek(offset)
         self._buf: bytes | memoryview = b""  # the bytes from ``offset`` on read so far
         self._newlines = np.zeros(0, dtype=np.int64)  # positions of the newlines in _buf
-        self._line_bytes = 0.0  # mean length of the lines returned, to size reads
+        self._line_bytes = 0.0  # mean line length of the last chunk, to size reads
         self._eof = False
         self.chunkhas_empty_line = False
         self.chunk_offset = offset  # where the last chunk returned starts
@@ -181,7 +181,7 @@ class _LineFile:
             buf = np.empty(skip + want, dtype=np.uint8)  # not zeroed: the read fills it
             if skip:
                 buf[:skip] = np.frombuffer(self._buf, dtype=np.uint8)
-            got, at = _read_lines_into(self._f, buf, skip, size)
+            got, at = _read_and_scan(self._f, buf, skip, size)
             if got or not parts:
                 parts.append(buf[: skip + got])
             found += at
