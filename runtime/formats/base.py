@@ -112,7 +112,7 @@ class RecordDecoder(ABC):
         """Decode one record (bytes; None only if ``_dropped`` keeps Nones) into Python
         values, one per column, or raise RecordError."""
 
-    def _bulk_block(self, block: bytes) -> pa.RecordBatch | None:
+    def _bulk_block(self, block: bytes | memoryview) -> pa.RecordBatch | None:
         """Decode a whole block of newline-separated records at once, or raise; None when
         the format has no such reader (then every block is split into records)."""
         return None
@@ -128,7 +128,7 @@ class RecordDecoder(ABC):
         return self._not_null_violations(batch)
 
     # ---- the algorithm -----------------------------------------------------------------
-    def decode_block(self, block: bytes, count: int) -> pa.RecordBatch | None:
+    def decode_block(self, block: bytes | memoryview, count: int) -> pa.RecordBatch | None:
         """The ``count`` newline-separated records of ``block`` (a file's whole lines, no
         blank one) decoded at once, when they decode in bulk to one row each and nothing
         needs a second look; None otherwise, and the caller splits the block into records

@@ -15,7 +15,6 @@ string for string columns (so a NULL string is written as an empty field and rea
 from __future__ import annotations
 
 import csv as pycsv
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -128,7 +127,7 @@ class CsvDecoder(RecordDecoder):
             block_size = len(data) + 1
         return self._read(data, self._read_options(block_size))
 
-    def _bulk_block(self, block: bytes) -> pa.RecordBatch:
+    def _bulk_block(self, block: bytes | memoryview) -> pa.RecordBatch:
         # a row longer than a block fails: the block is split into records then
         return self._read(block, self._read_options(_BLOCK_SIZE))
 
@@ -137,9 +136,9 @@ class CsvDecoder(RecordDecoder):
             column_names=[f.name for f in self.fields], use_threads=self.threads, block_size=block_size
         )
 
-    def _read(self, data: bytes, read_options: pcsv.ReadOptions) -> pa.RecordBatch:
+    def _read(self, data: bytes | memoryview, read_options: pcsv.ReadOptions) -> pa.RecordBatch:
         table = pcsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),
             read_options=read_options,
             parse_options=self._parse_options,
             convert_options=self._convert_options,

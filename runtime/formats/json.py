@@ -10,7 +10,6 @@ are accepted. BYTES are base64 text, as in Flink.
 from __future__ import annotations
 
 import decimal
-import io
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -105,10 +104,10 @@ class JsonDecoder(RecordDecoder):
             data = b"\n".join(r.replace(b"\n", b" ") for r in records)
         return self._convert(self._read_all(data))
 
-    def _bulk_block(self, block: bytes) -> pa.RecordBatch:
+    def _bulk_block(self, block: bytes | memoryview) -> pa.RecordBatch:
         return self._convert(self._read_all(block))
 
-    def _read_all(self, data: bytes) -> pa.Table:
+    def _read_all(self, data: bytes | memoryview) -> pa.Table:
         try:
             return self._read(data, _BLOCK_SIZE)
         except pa.ArrowInvalid as e:
@@ -129,9 +128,9 @@ class JsonDecoder(RecordDecoder):
             arrays.append(col if col.type == af.type else col.cast(af.type))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
-    def _read(self, data: bytes, block_size: int) -> pa.Table:
+    def _read(self, data: bytes | memoryview, block_size: int) -> pa.Table:
         return pj.read_json(
-            io.BytesIO(data),
+            pa.BufferReader(data),  # zero copy, and no Python file calls under the GIL
             read_options=pj.ReadOptions(use_threads=self.threads, block_size=max(block_size, 1 << 16)),
             parse_options=self._parse_options,
         )

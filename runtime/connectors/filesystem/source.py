@@ -66,18 +66,36 @@ def _open_maybe_compressed(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def _newlines(data: bytes, base: int) -> np.ndarray:
-    """The positions of ``data``'s newlines, plus ``base``. numpy scans without holding
-    the GIL, so the operators downstream keep running meanwhile."""
-    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + base
+def _read_and_scan(f: BinaryIO, buf: np.ndarray, start: int, base: int) -> tuple[int, list[np.ndarray]]:
+    """Fill ``buf[start:]`` from ``f`` (fewer bytes only at the end of the file); the bytes
+    read and the positions of their newlines, plus ``base``. Read and scanned 1 MB at a
+    time, while the bytes are in the cache: scanning the whole buffer after took twice
+    as long. numpy scans without holding the GIL, so the operators keep running meanwhile."""
+    found: list[np.ndarray] = []
+    at = start
+    while at < len(buf):
+        piece = buf[at : at + _READ_BLOCK]
+        got = 0
+        while got < len(piece):
+            n = f.readinto(piece.data[got:])  # type: ignore[attr-defined]
+            if not n:
+                break
+            got += n
+        newlines = np.flatnonzero(piece[:got] == 10)
+        if len(newlines):
+            found.append(newlines + (base + at - start))
+        at += got
+        if got < len(piece):
+            break
+    return at - start, found
 
 
-def has_empty_line(chunk: bytes, newlines: np.ndarray) -> bool:
+def has_empty_line(chunk: bytes | memoryview, newlines: np.ndarray) -> bool:
     """Whether ``chunk`` (whole lines; ``newlines``: its newline positions) has an empty
     line or one that is only a carriage return: such lines are not records, so the block
     cannot be read as one record per line. From the newline positions alone, no byte scan:
     two newlines side by side, or one newline apart with a ``\r`` between them."""
-    if chunk[:1] in (b"\n", b"\r") or chunk.endswith(b"\n\r"):
+    if chunk[:1] in (b"\n", b"\r") or chunk[-2:] == b"\n\r":
         return True
     if len(newlines) < 2:
         return False
@@ -111,8 +129,9 @@ class _LineFile:
         self._since = 0  # lines returned since _unknown_from, while the number is unknown
         self._f: BinaryIO = _open_maybe_compressed(path)
         self._f.seek(offset)
-        self._buf = b""
+        self._buf: bytes | memoryview = b""  # the bytes from ``offset`` on read so far
         self._newlines = np.zeros(0, dtype=np.int64)  # positions of the newlines in _buf
+        self._line_bytes = 0.0  # mean line length of the last chunk, to size reads
         self._eof = False
         self.chunkhas_empty_line = False
         self.chunk_offset = offset  # where the last chunk returned starts
@@ -142,31 +161,45 @@ class _LineFile:
 
     def _fill(self, lines: int) -> None:
         """Read until the buffer holds ``lines`` whole lines, or every line that starts
-        before ``end``, or the file ends."""
+        before ``end``, or the file ends. Each read asks for about what the missing lines
+        take (from the mean line length of the last chunk), so one read usually does: its
+        bytes go straight into one new buffer behind the few left from the last chunk, and
+        nothing is joined or sliced. Only when the guess falls short are the reads joined,
+        once."""
         if len(self._newlines) >= lines or self._eof or self._complete():
             return
-        parts, found, size = [self._buf], [self._newlines], len(self._buf)
-        count = len(self._newlines)
+        size = len(self._buf)
         limit = None if self.end is None else self.end - self.offset - 1
+        parts: list[np.ndarray] = []
+        found = [self._newlines]
+        count = len(self._newlines)
         while count < lines:
-            block = self._f.read(_READ_BLOCK)
-            if not block:
+            want = max(_READ_BLOCK, int((lines - count) * self._line_bytes * 1.05))
+            if limit is not None:  # not much past the range's end
+                want = min(want, max(limit + 1 - size, 0) + _READ_BLOCK)
+            skip = 0 if parts else len(self._buf)  # the first read goes behind what is left
+            buf = np.empty(skip + want, dtype=np.uint8)  # not zeroed: the read fills it
+            if skip:
+                buf[:skip] = np.frombuffer(self._buf, dtype=np.uint8)
+            got, at = _read_and_scan(self._f, buf, skip, size)
+            if got or not parts:
+                parts.append(buf[: skip + got])
+            found += at
+            size += got
+            count += sum(len(a) for a in at)
+            if got < want:
                 self._eof = True
                 break
-            at = _newlines(block, size)
-            parts.append(block)
-            found.append(at)
-            size += len(block)
-            count += len(at)
-            if limit is not None and len(at) and int(at[-1]) >= limit:
+            if limit is not None and at and int(at[-1][-1]) >= limit:
                 break
-        self._buf = b"".join(parts) if len(parts) > 1 else parts[0]
+        self._buf = (parts[0] if len(parts) == 1 else np.concatenate(parts)).data
         self._newlines = np.concatenate(found) if len(found) > 1 else found[0]
 
-    def next_block(self, max_lines: int) -> tuple[bytes, int] | None:
-        """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept)
-        and how many lines it holds; None at the end of the file or range. No per-line
-        object is made: a decoder reads the block as it is."""
+    def next_block(self, max_lines: int) -> tuple[memoryview, int] | None:
+        """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept;
+        a view of the read buffer, not a copy) and how many lines it holds; None at the
+        end of the file or range. No per-line object is made: a decoder reads the block
+        as it is."""
         if self.end is not None:
             if self.offset >= self.end:
                 return None
@@ -179,15 +212,16 @@ class _LineFile:
         newlines = self._newlines
         if len(newlines) >= max_lines:
             end = int(newlines[max_lines - 1]) + 1
-            chunk, self._buf = self._buf[:end], self._buf[end:]
+            view = memoryview(self._buf)
+            chunk, self._buf = view[:end], view[end:]
             mine, self._newlines = newlines[:max_lines], newlines[max_lines:] - end
             lines = max_lines
         else:  # every line buffered (the last one may lack its newline at the end of the file)
-            chunk, self._buf = self._buf, b""
+            chunk, self._buf = memoryview(self._buf), b""
             mine, self._newlines = newlines, newlines[:0]
             if not chunk:
                 return None
-            lines = len(mine) + (not chunk.endswith(b"\n"))
+            lines = len(mine) + (chunk[-1:] != b"\n")
         self.chunkhas_empty_line = has_empty_line(chunk, mine)
         self.chunk_offset, self.chunk_lines = self.offset, lines
         if self._line is None:
@@ -195,6 +229,7 @@ class _LineFile:
         else:
             self._line += lines
         self.offset += len(chunk)
+        self._line_bytes = len(chunk) / lines
         return chunk, lines
 
     def close(self) -> None:
@@ -396,7 +431,7 @@ class FileSystemSource(SourceReader):
             block = self.decoder.decode_block(chunk, count)
             if block is not None:
                 return block
-        lines = split_lines(chunk)
+        lines = split_lines(bytes(chunk))
         numbers = np.arange(len(lines), dtype=np.int64)  # from the chunk's first line
         if in_header:
             skip = header - lf.chunk_first_line() + 1

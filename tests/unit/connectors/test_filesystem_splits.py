@@ -70,6 +70,54 @@ def test_ranges_partition_the_lines_wherever_the_cuts_fall(
     assert got == column(read_all(source(f, "raw", cols=_RAW), 7), "line") == lines
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 30), min_size=0, max_size=40),
+    parallelism=st.integers(1, 3),
+    max_rows=st.integers(1, 9),
+    read_block=st.integers(1, 64),
+)
+def test_reads_sized_from_the_line_length_return_each_line_once_with_its_offset(
+    tmp_path_factory: pytest.TempPathFactory,
+    lengths: list[int],
+    parallelism: int,
+    max_rows: int,
+    read_block: int,
+) -> None:
+    # the reader asks for about what the next chunk's lines take (the mean line length so
+    # far); however far that guess is off, the lines come back whole, once each, and the
+    # position after each batch is the byte offset and number of the next line
+    lines = [f"{k}:" + "x" * n for k, n in enumerate(lengths)]
+    data = "".join(line + "\n" for line in lines).encode()
+    f = tmp_path_factory.mktemp("r") / "a.txt"
+    f.write_bytes(data)
+    saved = source_module._READ_BLOCK
+    source_module._READ_BLOCK = read_block
+    try:
+        got: list[str] = []
+        for i in range(parallelism):
+
+            async def drain(src: source_module.FileSystemSource) -> None:
+                await src.open()
+                while not src.finished:
+                    batch = await src.poll(max_rows)
+                    if batch is None or not batch.num_rows:
+                        continue
+                    assert batch.num_rows <= max_rows
+                    got.extend(batch.column("line").to_pylist())
+                    pos = src.position()
+                    if pos["current"] is not None and pos.get("line") is not None:
+                        k = int(got[-1].partition(":")[0]) + 1  # the next line's index
+                        assert pos["line"] == k + 1
+                        assert pos["offset"] == len("".join(line + "\n" for line in lines[:k]).encode())
+                await src.close()
+
+            asyncio.run(drain(source(f, "raw", cols=_RAW, subtask=i, parallelism=parallelism)))
+    finally:
+        source_module._READ_BLOCK = saved
+    assert got == lines
+
+
 def test_a_bad_record_in_a_later_range_names_its_line(tmp_path: Path) -> None:
     lines = json_lines(rows(2000)).splitlines()
     lines[1700] = '{"id": "not a number"}'
