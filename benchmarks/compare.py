@@ -164,6 +164,11 @@ def run_sqlstream(
     when given)."""
     script = workdir / f"{query}.sql"
     script.write_text(sqlstream_script(data, query, parallelism, wide))
+    return run_script(script, tree)
+
+
+def run_script(script: Path, tree: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of ``sqlstream run SCRIPT`` as a whole process."""
     env = dict(os.environ)
     if tree is None:
         command = [str(ROOT / ".venv" / "bin" / "sqlstream"), "run", str(script)]
@@ -172,7 +177,7 @@ def run_sqlstream(
         env["PYTHONPATH"] = str(tree)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, cwd=script.parent, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:

@@ -57,3 +57,18 @@ def test_cpu_of_a_process_tree_sums_the_descendants_only(tmp_path: Path) -> None
     stat(20, 1, 999)  # someone else's
     ticks = flink_job.os.sysconf("SC_CLK_TCK")
     assert flink_job.tree_cpu_seconds(10, tmp_path) == pytest.approx(400 / ticks)
+
+
+def test_every_nexmark_query_has_its_text_and_makes_a_script_of_one_insert(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(flink.__file__).parent))  # as when run as a script
+    from benchmarks import nexmark
+
+    files = {name: Path(f"/data/{name}.json") for name in ("person", "auction", "bid")}
+    for query in nexmark.QUERIES:
+        kinds = [s[0] for s in flink_job.statements(nexmark.script(query, files))]
+        assert kinds == ["set", "ddl", "ddl", "ddl", "ddl", "insert"], query
+    corpus = nexmark.corpus_queries((nexmark.oc.CORPUS_DIR / "nexmark.sql").read_text())
+    assert {q for q, (_, select) in nexmark.QUERIES.items() if select is None} <= set(corpus)
+    assert corpus["q3"].startswith("SELECT P.name, P.city, P.state, A.id FROM auction AS A")
