@@ -251,6 +251,8 @@ def main() -> None:
                 if args.flink:
                     process = flink.run([Path(tmp) / f"{q}.sql"])
                     run = process.warm(f"{q}.sql")
+                    if run is None:
+                        raise SystemExit(f"Flink failed on {q}: {process.errors}")
                     warm.append((run.wall, run.cpu))
                     whole.append(process.whole())
             r_ours = args.rows / statistics.median(ours)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -39,10 +41,13 @@ class Process:
     runs: list[Run]
     cpu: float
     wall: float
+    errors: dict[str, str]  # script: Flink's error
 
-    def warm(self, script: str) -> Run:
-        """The script's last run (the JVM warmed up by the runs before it)."""
-        return [r for r in self.runs if r.script == script][-1]
+    def warm(self, script: str) -> Run | None:
+        """The script's last run (the JVM warmed up by the runs before it); None if Flink
+        failed on it."""
+        runs = [r for r in self.runs if r.script == script]
+        return runs[-1] if runs and script not in self.errors else None
 
     def whole(self) -> tuple[float, float]:
         """Wall and CPU seconds of the process without the runs after its first."""
@@ -59,6 +64,7 @@ def parse(stdout: str, wall: float) -> Process:
     (2.0, (18.0, 27.0))
     """
     runs: list[Run] = []
+    errors: dict[str, str] = {}
     cpu = None
     for line in stdout.splitlines():
         if not line.startswith("{"):
@@ -66,11 +72,13 @@ def parse(stdout: str, wall: float) -> Process:
         item = json.loads(line)
         if "total_cpu" in item:
             cpu = float(item["total_cpu"])
+        elif "error" in item:
+            errors[item["script"]] = item["error"]
         else:
             runs.append(Run(item["script"], int(item["run"]), float(item["wall"]), float(item["cpu"])))
-    if cpu is None or not runs:
+    if cpu is None or not (runs or errors):
         raise ValueError(f"flink_job.py printed no runs or no total:\n{stdout}")
-    return Process(runs, cpu, wall)
+    return Process(runs, cpu, wall, errors)
 
 
 @cache
@@ -91,12 +99,21 @@ def environment() -> tuple[str, dict[str, str]]:
 
 def run(scripts: list[Path], runs: int = 2) -> Process:
     """Runs ``scripts`` (each in a TableEnvironment of its own, its job ``runs`` times) in one
-    fresh Flink process, timed from its start to its exit."""
+    fresh Flink process, timed from its start to its exit; each run is echoed to stderr as it
+    ends (a long run shows its progress)."""
     python, env = environment()
     command = [python, str(JOB), "--runs", str(runs), *map(str, scripts)]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"Flink failed on {', '.join(map(str, scripts))}:\n{done.stderr[-3000:]}")
-    return parse(done.stdout, wall)
+    lines = []
+    with tempfile.TemporaryFile("w+") as errors:
+        started = time.perf_counter()
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, env=env) as job:
+            assert job.stdout is not None
+            for line in job.stdout:
+                lines.append(line)
+                if line.startswith('{"script"'):
+                    print(f"flink: {line.strip()}", file=sys.stderr, flush=True)
+        wall = time.perf_counter() - started
+        if job.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"Flink failed on {', '.join(map(str, scripts))}:\n{errors.read()[-3000:]}")
+    return parse("".join(lines), wall)

@@ -8,8 +8,9 @@ configuration (PyFlink's ``executeSql`` takes no SET), other statements run once
 INSERT runs ``--runs`` times, as new jobs in the same JVM (the first run of the first script
 includes the JVM's warm-up; later ones run warm). Each run prints a JSON line:
 ``{"script", "run", "wall": s, "cpu": s}``, where ``cpu`` is the CPU time of this process and
-all its descendants (the JVM PyFlink starts) over the run, read from ``/proc``; the last line
-is ``{"total_cpu": s}``, the same since the process started.
+all its descendants (the JVM PyFlink starts) over the run, read from ``/proc``; a script Flink
+fails on prints ``{"script", "error"}`` instead, and the next one runs. The last line is
+``{"total_cpu": s}``, the same since the process started.
 
 >>> statements("SET 'a' = '1';\\nCREATE TABLE t (x INT);\\nINSERT INTO s SELECT x FROM t;\\n")
 [('set', 'a', '1'), ('ddl', 'CREATE TABLE t (x INT)'), ('insert', 'INSERT INTO s SELECT x FROM t')]
@@ -83,23 +84,28 @@ def main() -> int:
         config = env.get_config()
         config.set("parallelism.default", "1")
         config.set("table.exec.resource.default-parallelism", "1")
-        inserts = []
-        for kind, *rest in statements(script.read_text()):
-            if kind == "set":
-                config.set(rest[0], rest[1])
-            elif kind == "insert":
-                inserts.append(rest[0])
-            else:
-                env.execute_sql(rest[0])
-        if len(inserts) != 1:
-            raise SystemExit(f"{script}: {len(inserts)} INSERT statements, expected one")
-        for run in range(args.runs):
-            cpu = tree_cpu_seconds(me)
-            started = time.perf_counter()
-            env.execute_sql(inserts[0]).wait()
-            wall = time.perf_counter() - started
-            line = {"script": script.name, "run": run, "wall": wall, "cpu": tree_cpu_seconds(me) - cpu}
-            print(json.dumps(line), flush=True)
+        try:
+            inserts = []
+            for kind, *rest in statements(script.read_text()):
+                if kind == "set":
+                    config.set(rest[0], rest[1])
+                elif kind == "insert":
+                    inserts.append(rest[0])
+                else:
+                    env.execute_sql(rest[0])
+            if len(inserts) != 1:
+                raise ValueError(f"{len(inserts)} INSERT statements, expected one")
+            for run in range(args.runs):
+                cpu = tree_cpu_seconds(me)
+                started = time.perf_counter()
+                env.execute_sql(inserts[0]).wait()
+                wall = time.perf_counter() - started
+                line = {"script": script.name, "run": run, "wall": wall, "cpu": tree_cpu_seconds(me) - cpu}
+                print(json.dumps(line), flush=True)
+        except Exception as e:  # the next script still runs; the caller reports this one's error
+            print(
+                json.dumps({"script": script.name, "error": str(e).strip().splitlines()[0][:300]}), flush=True
+            )
     print(json.dumps({"total_cpu": tree_cpu_seconds(me)}), flush=True)
     return 0
 

@@ -176,24 +176,32 @@ def main() -> None:
         scripts = {q: Path(tmp) / f"{q}.sql" for q in queries}
         for q, path in scripts.items():
             path.write_text(script(q, files))
-        warm: dict[str, list[flink.Run]] = {q: [] for q in queries}
+        warm: dict[str, list[tuple[float, float]]] = {q: [] for q in queries}
+        errors: dict[str, str] = {}
         if not args.no_flink:  # one JVM for every query; each job's second run is the warm one
             for _ in range(args.repeat):
                 process = flink.run(list(scripts.values()))
+                errors.update({name.removesuffix(".sql"): e for name, e in process.errors.items()})
                 for q, path in scripts.items():
-                    warm[q].append(process.warm(path.name))
+                    if run := process.warm(path.name):
+                        warm[q].append((run.wall, run.cpu))
         for q, path in scripts.items():
             ours = [run_script(path) for _ in range(args.repeat)]
             r_ours = args.events / statistics.median(w for w, _ in ours)
             line = f"{q:<6} {r_ours:>10,.0f} {statistics.median(c for _, c in ours):>6.2f}"
-            figures = [[(r.wall, r.cpu) for r in warm[q]]] if not args.no_flink else []
-            if args.flink_process:
+            figures = [] if args.no_flink else [warm[q]]
+            if args.flink_process and q not in errors:
                 figures.append([flink.run([path]).whole() for _ in range(args.repeat)])
             for runs in figures:
+                if not runs:
+                    line += f" {'failed':>10} {'-':>6} {'-':>6}"
+                    continue
                 r_flink = args.events / statistics.median(w for w, _ in runs)
                 cpu = statistics.median(c for _, c in runs)
                 line += f" {r_flink:>10,.0f} {cpu:>6.2f} {r_ours / r_flink:>5.1f}x"
             print(line + f" {os.getloadavg()[0]:>5.1f}", flush=True)
+    for q, error in errors.items():
+        print(f"Flink failed on {q}: {error}")
 
 
 if __name__ == "__main__":

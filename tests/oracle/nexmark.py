@@ -1,11 +1,13 @@
-"""Nexmark's three event tables (person, auction, bid) for the oracle: a small, bounded,
-deterministic event stream in the shape of Nexmark's generator (the ``nexmark`` connector of
-github.com/nexmark/nexmark, which Flink's Nexmark queries read), so that the public Nexmark
-queries run unchanged through Flink and through sqlstream over the same rows.
+"""Nexmark's three event tables (person, auction, bid): bounded, deterministic event streams
+in the shape of Nexmark's generator (the ``nexmark`` connector of github.com/nexmark/nexmark,
+which Flink's Nexmark queries read), so that the public Nexmark queries run unchanged through
+Flink and through sqlstream over the same rows. One loop (``stream``) makes two sizes: the
+oracle's (``generate``: 1000 small events, below) and Nexmark's own model at full size for
+``benchmarks/nexmark.py`` (``write_files``: JSON files, see ``_Nexmark``).
 
 Standard library only: the recorder imports it in Flink's own Python environment.
 
-As in Nexmark, event ``n`` of every 50 is a person (1 in 50), an auction (3) or a bid (46);
+The oracle's events: as in Nexmark, event ``n`` of every 50 is a person (1 in 50), an auction (3) or a bid (46);
 person and auction ids start at 1000; an auction's seller is a "hot" seller 3 times in 4, a
 bid's auction and bidder are hot 1 time in 2 and 3 in 4; categories are 10 to 14; prices
 are log-uniform. Unlike the connector, every event has its own millisecond (events are

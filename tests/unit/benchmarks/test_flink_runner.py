@@ -39,6 +39,19 @@ def test_whole_process_is_the_process_without_its_later_runs_and_warm_is_the_las
     assert process.whole() == (16.0 - 4.5, 35.0 - 7.0)
 
 
+def test_a_script_flink_failed_on_has_no_warm_run_and_its_error() -> None:
+    out = (
+        '{"script": "q1.sql", "run": 0, "wall": 9.5, "cpu": 20.0}\n'
+        '{"script": "q1.sql", "error": "TableException: cannot run this"}\n'
+        '{"script": "q2.sql", "run": 0, "wall": 1.0, "cpu": 1.5}\n'
+        '{"total_cpu": 35.0}\n'
+    )
+    process = flink.parse(out, wall=16.0)
+    assert process.warm("q1.sql") is None
+    assert process.errors == {"q1.sql": "TableException: cannot run this"}
+    assert process.warm("q2.sql") == flink.Run("q2.sql", 0, 1.0, 1.5)
+
+
 def test_output_without_its_total_is_an_error_not_a_zero() -> None:
     with pytest.raises(ValueError, match="no runs or no total"):
         flink.parse('{"script": "q1.sql", "run": 0, "wall": 1.0, "cpu": 1.0}\n', wall=3.0)
