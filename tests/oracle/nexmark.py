@@ -7,12 +7,13 @@ oracle's (``generate``: 1000 small events, below) and Nexmark's own model at ful
 
 Standard library only: the recorder imports it in Flink's own Python environment.
 
-The oracle's events: as in Nexmark, event ``n`` of every 50 is a person (1 in 50), an auction (3) or a bid (46);
-person and auction ids start at 1000; an auction's seller is a "hot" seller 3 times in 4, a
-bid's auction and bidder are hot 1 time in 2 and 3 in 4; categories are 10 to 14; prices
-are log-uniform. Unlike the connector, every event has its own millisecond (events are
-``STEP_MS`` apart, in order), and no auction sees the same price twice: every ORDER BY a
-time or a price then has one answer, so Flink's final rows do not depend on arrival order.
+The oracle's events: as in Nexmark, event ``n`` of every 50 is a person (1 in 50), an
+auction (3) or a bid (46); person and auction ids start at 1000; an auction's seller is a
+"hot" seller 3 times in 4, a bid's auction and bidder are hot 1 time in 2 and 3 in 4;
+categories are 10 to 14; prices are log-uniform. Unlike the connector, every event has its
+own millisecond (events are ``STEP_MS`` apart, in order), and no auction sees the same price
+twice: every ORDER BY a time or a price then has one answer, so Flink's final rows do not
+depend on arrival order.
 
 >>> tables = generate(100)
 >>> [len(tables[t]["rows"]) for t in ("person", "auction", "bid")]
