@@ -1,7 +1,7 @@
 """End to end on one JSON file of bids (issue #14): ``sqlstream run`` as a whole process
-against DuckDB's single-thread batch, and Flink's figures.
+against DuckDB's single-thread batch and Apache Flink 2.3.
 
-    .venv/bin/python benchmarks/compare.py --rows 2000000 --repeat 3
+    .venv/bin/python benchmarks/compare.py --rows 2000000 --repeat 3 --flink
 
 The file is generated deterministically (seeded) and kept in ``.cache/compare/`` so that
 reruns read the same bytes: row ``i`` has auction uniform in 1000-1999, bidder in
@@ -10,13 +10,16 @@ written as ``yyyy-MM-dd HH:mm:ss.SSS``, with 10% of the rows moved back by up to
 (out of order within the watermark's 2 s). Each query runs as ``sqlstream run FILE.sql``
 (filesystem source with ``WATERMARK FOR ts AS ts - INTERVAL '2' SECOND`` -> blackhole), timed
 over the whole process, start-up included; DuckDB runs the same query with one thread over
-the same file, reading it with ``read_json``. Printed: rows/s of the input and the ratio.
-Flink 2.3's figures are the ones recorded in the issue (not measured here): ``--flink``
-only prints them next to ours.
+the same file, reading it with ``read_json``. ``--flink`` runs the same script on Flink 2.3
+(``benchmarks/flink.py``: PyFlink in an environment of its own under ``.cache/``, filesystem
+source, JSON format, blackhole sink, parallelism 1), one fresh process per repeat: its whole
+process (start-up and first job) and its second job in the warm JVM. Printed: rows/s of the
+input and the ratios (sqlstream / DuckDB, sqlstream / Flink).
 
 On a shared machine the wall time of a run moves 2-3x with the load; the CPU seconds the
 ``sqlstream run`` process used (all its threads, start-up included) move far less, so they
-are printed too (``cpu s``), with the load average at the end of each query's runs.
+are printed too (``cpu s``; Flink's include its JVM), with the load average at the end of
+each query's runs.
 ``--tree DIR`` runs the sqlstream of another source tree (``git archive`` of an older
 commit) with this checkout's environment, for before/after figures taken back to back;
 ``-p N`` sets ``parallelism.default``.
@@ -35,6 +38,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import flink  # benchmarks/flink.py (this folder is on sys.path)
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -81,15 +85,6 @@ QUERIES: dict[str, tuple[str, str, str]] = {
         "channel STRING, cnt BIGINT, top BIGINT, total BIGINT, PRIMARY KEY (channel) NOT ENFORCED",
         "SELECT channel, count(*), max(price), sum(price) FROM bids GROUP BY channel",
     ),
-}
-
-# Issue #14's figures (2,000,000 rows, this machine): recorded, not measured by this script.
-FLINK_RECORDED = {  # query: (warm JVM, whole process) rows/s
-    "projection": (380_000, 136_000),
-    "filter": (440_000, 132_000),
-    "tumble": (300_000, 136_000),
-    "hop": (250_000, 115_000),
-    "group": (260_000, 138_000),
 }
 
 
@@ -176,8 +171,8 @@ def sqlstream_script(
         f"{extra}"
         "WATERMARK FOR ts AS ts - INTERVAL '2' SECOND) "
         f"WITH ({source_with(data, fmt)});\n"
-        f"CREATE TABLE out ({sink_columns}) WITH ('connector' = 'blackhole');\n"
-        f"INSERT INTO out {select};\n"
+        f"CREATE TABLE sink ({sink_columns}) WITH ('connector' = 'blackhole');\n"
+        f"INSERT INTO sink {select};\n"
     )
 
 
@@ -242,6 +237,11 @@ def run_sqlstream(
     script = workdir / f"{query}.sql"
     folder = workdir / f"checkpoints-{time.monotonic_ns()}" if checkpoint else ""
     script.write_text(sqlstream_script(data, query, parallelism, wide, fmt, str(folder)))
+    return run_script(script, tree)
+
+
+def run_script(script: Path, tree: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of ``sqlstream run SCRIPT`` as a whole process."""
     env = dict(os.environ)
     if tree is None:
         command = [str(ROOT / ".venv" / "bin" / "sqlstream"), "run", str(script)]
@@ -250,7 +250,7 @@ def run_sqlstream(
         env["PYTHONPATH"] = str(tree)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, cwd=script.parent, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -284,7 +284,7 @@ def main() -> None:
     p.add_argument("queries", nargs="*", metavar="QUERY", help=f"some of {', '.join(QUERIES)} (default: all)")
     p.add_argument("--rows", type=int, default=2_000_000)
     p.add_argument("--repeat", type=int, default=1, help="runs per engine and query; medians are printed")
-    p.add_argument("--flink", action="store_true", help="print Flink 2.3's recorded figures (issue #14)")
+    p.add_argument("--flink", action="store_true", help="run Apache Flink 2.3 too (installed into .cache/)")
     p.add_argument("-p", "--parallelism", type=int, default=1, help="the job's parallelism.default")
     p.add_argument("--tree", type=Path, help="run the sqlstream of this source tree (before/after figures)")
     p.add_argument("--wide", action="store_true", help="bids with Nexmark's url and extra strings too")
@@ -307,6 +307,8 @@ def main() -> None:
     if not data.exists():
         print(f"generating {data} ...", file=sys.stderr)
         generate(data, args.rows, wide=args.wide)
+    if args.flink and (args.format != "json" or args.checkpoint):
+        raise SystemExit("--flink runs the JSON file without checkpoints: drop --format/--checkpoint")
     fmt, source = args.format, data  # DuckDB reads the JSON file whatever sqlstream reads
     if fmt in ("csv", "parquet"):
         source = convert(data, fmt)
@@ -315,9 +317,10 @@ def main() -> None:
         started = time.perf_counter()
         load_kafka(data, fmt[6:])
         print(f"loaded topic {fmt[6:]} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    head = f"{'query':<11} {'sqlstream':>12} {'cpu s':>6} {'duckdb 1T':>12} {'share':>6}"
+    head = f"{'query':<11} {'sqlstream':>10} {'cpu s':>6} {'duckdb 1T':>10} {'share':>6}"
     if args.flink:
-        head += f" {'flink warm*':>12} {'x warm':>7} {'flink proc*':>12} {'x proc':>7}"
+        for what in ("warm", "proc"):
+            head += f" {'flink ' + what:>10} {'cpu s':>6} {'x ' + what:>6}"
     head += f" {'load':>5}"
     tree = f", sources of {args.tree}" if args.tree else ""
     print(
@@ -330,7 +333,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for q in queries:
             ours, cpu, duck = [], [], []
-            for _ in range(args.repeat):  # interleaved, so that load on the machine hits both alike
+            warm: list[tuple[float, float]] = []
+            whole: list[tuple[float, float]] = []
+            for _ in range(args.repeat):  # interleaved, so that load on the machine hits all alike
                 wall, used = run_sqlstream(
                     source, q, Path(tmp), args.parallelism, args.tree, args.wide, fmt, args.checkpoint
                 )
@@ -338,20 +343,26 @@ def main() -> None:
                 cpu.append(used)
                 if not args.no_duckdb:
                     duck.append(run_duckdb(data, q, args.wide))
+                if args.flink:
+                    process = flink.run([Path(tmp) / f"{q}.sql"])
+                    run = process.warm(f"{q}.sql")
+                    if run is None:
+                        raise SystemExit(f"Flink failed on {q}: {process.errors}")
+                    warm.append((run.wall, run.cpu))
+                    whole.append(process.whole())
             r_ours = args.rows / statistics.median(ours)
-            line = f"{q:<11} {r_ours:>12,.0f} {statistics.median(cpu):>6.2f}"
+            line = f"{q:<11} {r_ours:>10,.0f} {statistics.median(cpu):>6.2f}"
             if duck:
                 r_duck = args.rows / statistics.median(duck)
-                line += f" {r_duck:>12,.0f} {r_ours / r_duck:>6.0%}"
+                line += f" {r_duck:>10,.0f} {r_ours / r_duck:>6.0%}"
             else:
-                line += f" {'-':>12} {'-':>6}"
-            if args.flink:
-                warm, proc = FLINK_RECORDED[q]
-                line += f" {warm:>12,} {r_ours / warm:>6.1f}x {proc:>12,} {r_ours / proc:>6.1f}x"
+                line += f" {'-':>10} {'-':>6}"
+            for figures in (warm, whole) if args.flink else ():
+                r_flink = args.rows / statistics.median(w for w, _ in figures)
+                line += f" {r_flink:>10,.0f} {statistics.median(c for _, c in figures):>6.2f}"
+                line += f" {r_ours / r_flink:>5.1f}x"
             line += f" {os.getloadavg()[0]:>5.1f}"
             print(line, flush=True)
-    if args.flink:
-        print("* Flink 2.3: recorded in issue #14 on this machine, not measured by this run")
 
 
 if __name__ == "__main__":

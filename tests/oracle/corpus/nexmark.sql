@@ -5,6 +5,7 @@
 -- quote it), over person, auction and bid of tests/oracle/nexmark.py: a bounded, deterministic
 -- event stream in Nexmark's shape (1000 events over 30 s; dateTime a rowtime with Nexmark's
 -- 4 s watermark delay). Streaming mode: Flink's final rows, its changelog applied.
+-- benchmarks/nexmark.py runs these texts too, found by their "-- qN:" lines.
 -- from: bid
 -- mode: streaming
 -- q3: Local Item Suggestion (regular join, filter)
