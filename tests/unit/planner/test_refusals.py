@@ -62,6 +62,7 @@ RUNTIME_REFUSALS: dict[str, str] = {
     + "an internal check: the planner fuses only what it compiles",
     "internal: result has {table.num_columns} columns, ": UNREACHABLE + "an internal check",
     "channel capacity must be at least 1": UNREACHABLE + "a configuration value, checked at SET",
+    "a hash partitioning needs at least one key column": UNREACHABLE + "the planner keys every hash exchange",
     "channel {ch.name} already has a reader": UNREACHABLE + "an internal check",
     "the runtime cannot run operator kind '{kind}'": UNREACHABLE
     + "the physical planner makes only the kinds runtime.graph knows",

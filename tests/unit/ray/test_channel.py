@@ -19,7 +19,7 @@ from runtime.ray.channel import Inbox, RemoteChannel
 
 
 class FakeConsumer:
-    """``push.remote(key, seq, message)``: the consumer actor's method as an asyncio task,
+    """``push.remote(attempt, key, seq, message)``: the consumer actor's method as an asyncio task,
     started after a random delay when ``shuffle`` (calls starting out of order)."""
 
     def __init__(self, inbox: Inbox, shuffle: bool = False) -> None:
@@ -27,7 +27,7 @@ class FakeConsumer:
         self.shuffle = random.Random(3) if shuffle else None
         self.push = self
 
-    def remote(self, key: Any, seq: int, message: Message) -> asyncio.Task[None]:
+    def remote(self, attempt: int, key: Any, seq: int, message: Message) -> asyncio.Task[None]:
         async def call() -> None:
             if self.shuffle is not None:
                 await asyncio.sleep(self.shuffle.random() / 1000)
