@@ -134,15 +134,10 @@ def plan(
         except SqlStreamError as e:
             located = _located(e, part)
             raise (_located(located, statement) if part is not statement else located) from None
-    rewritten: list[LogicalNode] = []
-    applied: list[str] = []
-    for root in roots:
-        new_root, names = apply_rules(root)
-        rewritten.append(new_root)
-        applied.extend(n for n in names if n not in applied)
+    rewritten, applied = apply_rules(roots)
     name = PIPELINE_NAME.get(cfg) or _default_name(statement)
     try:
-        physical = PhysicalPlanner(cfg).plan(rewritten, name, tuple(applied))
+        physical = PhysicalPlanner(cfg).plan(rewritten, name, applied)
         late_table = LATE_ROWS_SINK.get(cfg)
         if late_table and not isinstance(statement, st.Query):
             table = _side_table(catalog, LATE_ROWS_SINK.name, late_table, LATE_ROWS_FIELDS)

@@ -96,11 +96,14 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(f"fields=[{', '.join(c.name for c in spec.columns)}]")
     elif isinstance(spec, SourceSpec):
         name = "TableSourceScan"
-        attrs.append(f"table=[{spec.table}]")
+        # as Flink shows a pushed projection: table=[[..., bids, project=[channel, price]]]
+        project = f", project=[{', '.join(spec.projection)}]" if spec.projection is not None else ""
+        attrs.append(f"table=[{spec.table}{project}]")
         attrs.append(f"connector=[{spec.connector}]")
-        attrs.append(f"fields=[{', '.join(c.name for c in spec.columns)}]")
-        if spec.metadata:
-            attrs.append("metadata=[" + ", ".join(f"{k}={v}" for k, v in spec.metadata.items()) + "]")
+        attrs.append(f"fields=[{', '.join(c.name for c in spec.produced)}]")
+        read = {c.name for c in spec.produced}
+        if metadata := {k: v for k, v in spec.metadata.items() if k in read}:
+            attrs.append("metadata=[" + ", ".join(f"{k}={v}" for k, v in metadata.items()) + "]")
         attrs.append(f"bounded=[{str(spec.bounded).lower()}]")
     elif isinstance(spec, CalcSpec):
         name = "Calc"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from catalog.functions import FunctionDef
+from catalog.schema import ColumnKind
 from catalog.table import TableDef
 from catalog.types import DataType
 from planner.window import Window
@@ -48,8 +49,21 @@ class LogicalNode:
 
 @dataclass(frozen=True)
 class Scan(LogicalNode):
+    """A scan of a catalog table: its physical and metadata columns in declaration order
+    (``declared_fields``), or, once ``push_projection_into_scan`` narrowed it, only those
+    a query uses (``projected``)."""
+
     table: TableDef
     metadata: dict[str, str] = field(default_factory=dict)  # column -> metadata key
+    projected: bool = False
+
+
+def declared_fields(table: TableDef) -> tuple[BoundField, ...]:
+    """What a scan of ``table`` reads before projection push-down: its physical and
+    metadata columns, in declaration order (computed columns come after the scan)."""
+    return tuple(
+        BoundField(c.name, c.type) for c in table.schema.columns if c.kind != ColumnKind.COMPUTED
+    )
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,10 @@ UDF_ERRORS_FIELDS = (
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Scan of a catalog table. ``columns`` are what the connector produces: physical
-    columns, then metadata columns (``metadata`` maps column name -> metadata key)."""
+    """Scan of a catalog table. ``columns`` are the table's physical and metadata columns
+    (``metadata`` maps column name -> metadata key), in declaration order; the connector
+    produces them all, or, when the planner pushed a projection into the scan, only those
+    named in ``projection``, in the same order (``produced``)."""
 
     table: str
     connector: str
@@ -90,7 +92,17 @@ class SourceSpec:
     bounded: bool = False
     primary_key: tuple[str, ...] = ()  # the table's key (upsert-kafka reads it from the record key)
     partition_keys: tuple[str, ...] = ()  # PARTITIONED BY: read from the files' directories
+    projection: tuple[str, ...] | None = None
     kind: str = "source"
+
+    @property
+    def produced(self) -> tuple[Field, ...]:
+        """The columns the connector produces, in order (a positional format such as CSV
+        still parses ``columns``)."""
+        if self.projection is None:
+            return self.columns
+        names = set(self.projection)
+        return tuple(c for c in self.columns if c.name in names)
 
 
 @dataclass(frozen=True)

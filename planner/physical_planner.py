@@ -66,6 +66,7 @@ from planner.logical import (
     Values,
     WatermarkAssigner,
     WindowAssign,
+    declared_fields,
 )
 from planner.physical import (
     AggCall,
@@ -250,11 +251,12 @@ class PhysicalPlanner:
             table=table.name,
             connector=spec.name,
             options=dict(table.options),
-            columns=_fields(node.fields),
+            columns=_fields(declared_fields(table) if node.projected else node.fields),
             metadata=dict(node.metadata),
             bounded=bounded,
             primary_key=tuple(table.schema.primary_key),
             partition_keys=tuple(table.partition_keys),
+            projection=tuple(f.name for f in node.fields) if node.projected else None,
         )
         return self._add(
             f"TableSourceScan({table.name})", source, (), node.fields, p, scan_changelog(spec, table.options)

@@ -193,6 +193,17 @@ def _bounded(options: Mapping[str, str]) -> bool:
     return "source.monitor-interval" not in options  # a monitored directory never ends
 
 
+# Formats whose files Flink's filesystem source reads column by column
+# (ProjectableDecodingFormat: JSON and CSV decode only the projected fields, Parquet reads
+# only their column chunks; Avro's records are read whole, then projected). Raw has one
+# column and the change-record formats carry row kinds: they read every column.
+_PROJECTABLE = ("json", "csv", "parquet", "avro")
+
+
+def _projection_pushdown(options: Mapping[str, str]) -> bool:
+    return (options.get("format") or "").lower() in _PROJECTABLE
+
+
 FILESYSTEM = ConnectorSpec(
     "filesystem",
     (
@@ -228,4 +239,5 @@ FILESYSTEM = ConnectorSpec(
     guarantee_option="sink.delivery-guarantee",
     metadata={"file.path": "STRING NOT NULL", "file.name": "STRING NOT NULL"},
     configure=configure_filesystem,
+    projection_pushdown=_projection_pushdown,
 )

@@ -157,6 +157,10 @@ def _always_bounded(options: Mapping[str, str]) -> bool:
     return True
 
 
+def _reads_every_column(options: Mapping[str, str]) -> bool:
+    return False
+
+
 def _any_type(t: DataType) -> str | None:
     return None
 
@@ -207,6 +211,11 @@ class ConnectorSpec:
     # time (``options``, ``[(column, type)]`` -> a reason, or None when it does). ``None``
     # here: the source replays exactly (Kafka offsets, files, seeded sequences).
     replay_nondeterminism: Callable[[Mapping[str, str], Sequence[tuple[str, str]]], str | None] | None = None
+    # Whether a scan with these options reads only the columns a query uses (Flink's
+    # SupportsProjectionPushDown with a ProjectableDecodingFormat): the planner narrows the
+    # scan, and a value in a column the query does not read is never decoded, so it cannot
+    # fail the job. Only where Flink's own source and format do the same.
+    projection_pushdown: Callable[[Mapping[str, str]], bool] = _reads_every_column
 
     def option(self, key: str) -> OptionSpec | None:
         for spec in self.options:

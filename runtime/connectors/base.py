@@ -51,7 +51,9 @@ class SubtaskContext:
 
 class SourceReader(ABC):
     """Reads one subtask's share of a table (its splits: files, partitions, a sequence
-    range). Emits Arrow batches whose columns are exactly ``spec.columns`` in order."""
+    range). Emits Arrow batches whose columns are exactly ``spec.produced`` in order: all
+    of ``spec.columns``, unless the connector's spec lets the planner push a projection
+    into the scan (``ConnectorSpec.projection_pushdown``)."""
 
     def __init__(self, spec: SourceSpec, ctx: SubtaskContext) -> None:
         self.spec = spec
@@ -191,7 +193,7 @@ class Implementation:
 
 def source_columns(spec: SourceSpec) -> tuple[Field, ...]:
     """The columns a reader must produce, in order."""
-    return spec.columns
+    return spec.produced
 
 
 def table_info(spec: SourceSpec | SinkSpec) -> TableInfo:

@@ -76,16 +76,31 @@ def create_changelog_decoder(
     return ChangelogDecoder(_check(name, options.where), fields, options, prefix)
 
 
-def create_decoder(name: str, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> RecordDecoder:
-    """A decoder of format ``name`` for ``fields``, configured from (and consuming) options."""
+def create_decoder(
+    name: str,
+    fields: Sequence[Field],
+    options: OptionBag,
+    prefix: str = "",
+    projection: Sequence[str] | None = None,
+) -> RecordDecoder:
+    """A decoder of format ``name`` for records of ``fields``, configured from (and
+    consuming) options. With ``projection`` (a scan the planner narrowed) its batches hold
+    only those fields, in ``fields``' order, and nothing else of a record is converted,
+    so a bad value elsewhere is no error (Flink's ProjectableDecodingFormat); CSV still
+    splits every field, by position."""
     key = _check(name, options.where)
     factory: Callable[[Sequence[Field], OptionBag, str], RecordDecoder]
     if key in CHANGELOG_NAMES:
         raise FormatError(f"{options.where}: internal: {key} records decode with create_changelog_decoder")
+    if key == "csv":
+        from runtime.formats.csv import CsvDecoder
+
+        return CsvDecoder(fields, options, prefix, projection)
+    if projection is not None:
+        wanted = set(projection)
+        fields = [f for f in fields if f.name in wanted]
     if key == "json":
         from runtime.formats.json import JsonDecoder as factory
-    elif key == "csv":
-        from runtime.formats.csv import CsvDecoder as factory
     elif key == "avro":
         from runtime.formats.avro import AvroDecoder as factory
     else:

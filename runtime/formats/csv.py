@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from catalog.options import OptionBag
+from catalog.types import parse_type
 from planner.physical import Field
 from runtime.batches import q
 from runtime.formats.base import (
@@ -78,10 +79,27 @@ def _check_columns(fields: Sequence[Field], types: Sequence[Any], where: str) ->
 
 
 class CsvDecoder(RecordDecoder):
-    def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
+    """Records of ``record_fields``, by position; batches of those named in ``projection``
+    (None: all), the only ones converted (Flink's CsvRowDataDeserializationSchema with a
+    projected row type). Every record must still have every field."""
+
+    def __init__(
+        self,
+        fields: Sequence[Field],
+        options: OptionBag,
+        prefix: str = "",
+        projection: Sequence[str] | None = None,
+    ) -> None:
         self.opts = _CsvOptions(options, prefix)
-        super().__init__(fields, ignore_errors=self.opts.ignore_errors, name=f"{prefix}csv")
-        _check_columns(self.fields, self.types, options.where)
+        self.record_fields = tuple(fields)
+        wanted = {f.name for f in fields} if projection is None else set(projection)
+        super().__init__(
+            [f for f in fields if f.name in wanted],
+            ignore_errors=self.opts.ignore_errors,
+            name=f"{prefix}csv",
+        )
+        _check_columns(self.record_fields, [parse_type(f.type) for f in self.record_fields], options.where)
+        self._read_mask = [f.name in wanted for f in self.record_fields]
         self.header_lines = 1 if self.opts.header else 0
         read_fields = []
         self._post: list[str | None] = []
@@ -104,6 +122,7 @@ class CsvDecoder(RecordDecoder):
         )
         self._convert_options = pcsv.ConvertOptions(
             column_types=pa.schema(read_fields),
+            include_columns=[f.name for f in self.fields],
             null_values=[o.null_literal] if o.null_literal is not None else [""],
             strings_can_be_null=o.null_literal is not None,
             quoted_strings_can_be_null=False,
@@ -133,7 +152,7 @@ class CsvDecoder(RecordDecoder):
 
     def _read_options(self, block_size: int) -> pcsv.ReadOptions:
         return pcsv.ReadOptions(
-            column_names=[f.name for f in self.fields], use_threads=self.threads, block_size=block_size
+            column_names=[f.name for f in self.record_fields], use_threads=self.threads, block_size=block_size
         )
 
     def _read(self, data: bytes | memoryview, read_options: pcsv.ReadOptions) -> pa.RecordBatch:
@@ -174,12 +193,13 @@ class CsvDecoder(RecordDecoder):
         except pycsv.Error as e:
             raise RecordError(f"malformed CSV line: {e}") from None
         values_text = rows[0] if rows else []
-        if len(values_text) != len(self.fields):
+        if len(values_text) != len(self.record_fields):
             raise RecordError(
-                f"expected {len(self.fields)} fields, found {len(values_text)} in {text[:60]!r}"
+                f"expected {len(self.record_fields)} fields, found {len(values_text)} in {text[:60]!r}"
             )
         values: list[Any] = []
-        for s, f, t in zip(values_text, self.fields, self.types):
+        read = [s for s, keep in zip(values_text, self._read_mask) if keep]
+        for s, f, t in zip(read, self.fields, self.types):
             if (o.null_literal is not None and s == o.null_literal) or (s == "" and t.name not in _STRINGS):
                 values.append(None)
             else:

@@ -252,7 +252,11 @@ class FileSystemSource(SourceReader):
         # What the files hold: not the metadata columns, nor the partition columns (those
         # are read from the directories: ``dt=2024-05-01/...``).
         self.keys = config.partition_keys
-        self.physical = tuple(f for f in spec.columns if f.name not in (*spec.metadata, *self.keys))
+        # A pushed projection (``spec.projection``): only the columns the query reads are
+        # decoded; a line format still gets the table's fields, CSV parsing by position.
+        files_hold = tuple(f for f in spec.columns if f.name not in (*spec.metadata, *self.keys))
+        self.physical = tuple(f for f in spec.produced if f.name not in (*spec.metadata, *self.keys))
+        read = None if spec.projection is None else [f.name for f in self.physical]
         self.decoder: RecordDecoder | None = None
         # A change-record format (debezium-json, ...): each line is a change, rows have kinds.
         self.changes: ChangelogDecoder | None = None
@@ -260,10 +264,10 @@ class FileSystemSource(SourceReader):
             self.changes = create_changelog_decoder(self.format, self.physical, bag)
             self.decoder = create_decoder("json", self.physical, bag)  # the lines' reading rules
         elif not is_container_file(self.format):
-            self.decoder = create_decoder(self.format, self.physical, bag)
+            self.decoder = create_decoder(self.format, files_hold, bag, projection=read)
         if self.decoder is not None:
             self.decoder.threads = ctx.parallelism == 1  # else each subtask has its core
-        self.schema = output_schema(spec.columns, self.changes is not None)
+        self.schema = output_schema(spec.produced, self.changes is not None)
         # Position, by split key (``splits.py``: a file's path, or a byte range's key).
         self._splits: dict[str, Split] = {}
         self._cut_for = 1
@@ -487,7 +491,7 @@ class FileSystemSource(SourceReader):
         n = batch.num_rows
         arrays = []
         values = self._partition_values(path) if self.keys else {}
-        for f in self.spec.columns:
+        for f in self.spec.produced:
             key = self.spec.metadata.get(f.name)
             if f.name in values:
                 arrays.append(pa.repeat(values[f.name], n))
@@ -507,6 +511,8 @@ class FileSystemSource(SourceReader):
         spec = partition_spec(os.path.relpath(os.path.dirname(path), self.path))
         out = {}
         for k in self.keys:
+            if k not in self.schema.names:  # a column the query does not read
+                continue
             text = spec.get(k)
             arrow_type = self.schema.field(k).type
             if text is None or text == self.default_partition:
