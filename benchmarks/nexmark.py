@@ -13,7 +13,8 @@ source, ``json`` format, ``WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SEC
 parallelism 1. sqlstream runs each as ``sqlstream run`` (whole process, start-up included);
 Flink runs all of them in one PyFlink process, each job twice, and the second run is timed
 (a warm JVM); ``--flink-process`` also times a fresh Flink process per query (start-up and
-first job). Printed: events/s over all events (whichever tables a query reads), the CPU
+first job). ``--tree DIR`` runs the sqlstream of another source tree, as in ``compare.py``.
+Printed: events/s over all events (whichever tables a query reads), the CPU
 seconds of each process (Flink's with its JVM), the ratio, and the load average.
 
 Not run: q6 (Flink cannot run it either), q10 (a partitioned file sink), q13 (a side input
@@ -156,6 +157,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1, help="runs per engine and query; medians are printed")
     p.add_argument("--no-flink", action="store_true", help="run sqlstream only")
     p.add_argument("--flink-process", action="store_true", help="also time a fresh Flink process per query")
+    p.add_argument("--tree", type=Path, help="run the sqlstream of this source tree (before/after figures)")
     args = p.parse_args()
     queries = args.queries or list(QUERIES)
     if unknown := [q for q in queries if q not in QUERIES]:
@@ -186,7 +188,7 @@ def main() -> None:
                     if run := process.warm(path.name):
                         warm[q].append((run.wall, run.cpu))
         for q, path in scripts.items():
-            ours = [run_script(path) for _ in range(args.repeat)]
+            ours = [run_script(path, args.tree) for _ in range(args.repeat)]
             r_ours = args.events / statistics.median(w for w, _ in ours)
             line = f"{q:<6} {r_ours:>10,.0f} {statistics.median(c for _, c in ours):>6.2f}"
             figures = [] if args.no_flink else [warm[q]]
