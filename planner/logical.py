@@ -61,9 +61,7 @@ class Scan(LogicalNode):
 def declared_fields(table: TableDef) -> tuple[BoundField, ...]:
     """What a scan of ``table`` reads before projection push-down: its physical and
     metadata columns, in declaration order (computed columns come after the scan)."""
-    return tuple(
-        BoundField(c.name, c.type) for c in table.schema.columns if c.kind != ColumnKind.COMPUTED
-    )
+    return tuple(BoundField(c.name, c.type) for c in table.schema.columns if c.kind != ColumnKind.COMPUTED)
 
 
 @dataclass(frozen=True)

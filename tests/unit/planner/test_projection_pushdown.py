@@ -86,7 +86,8 @@ def test_a_window_aggregate_reads_keys_arguments_filters_and_time(cat: Catalog) 
 
 
 def test_a_window_tvf_passes_on_only_the_columns_read(cat: Catalog) -> None:
-    sql = "SELECT url, window_end FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '2' SECOND))"
+    hop = "HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '2' SECOND)"
+    sql = f"SELECT url, window_end FROM TABLE({hop})"
     assert read(sql, cat) == ["url", "ts"]
 
 

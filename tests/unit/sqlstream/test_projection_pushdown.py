@@ -21,8 +21,7 @@ from catalog.errors import SqlStreamError
 
 CHANNELS = ["Google", "Facebook", "Baidu", "Apple", "channel-5"]
 COLUMNS = (
-    "auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, "
-    "ts TIMESTAMP(3), extra STRING"
+    "auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, ts TIMESTAMP(3), extra STRING"
 )
 
 
@@ -158,7 +157,8 @@ def test_csv_converts_only_the_columns_read_but_still_splits_every_field(tmp_pat
 
 def test_parquet_reads_the_columns_of_the_query(tmp_path: Path) -> None:
     rows = bids(5000)
-    table = pa.Table.from_pylist(rows).set_column(5, "ts", pa.array([r["ts"] for r in rows]).cast(pa.timestamp("ms")))
+    stamps = pa.array([r["ts"] for r in rows]).cast(pa.timestamp("ms"))
+    table = pa.Table.from_pylist(rows).set_column(5, "ts", stamps)
     pq.write_table(table, tmp_path / "b.parquet", row_group_size=2000)
     s = session_over(tmp_path / "b.parquet", "parquet")
     try:
