@@ -166,3 +166,22 @@ def test_parquet_reads_the_columns_of_the_query(tmp_path: Path) -> None:
     finally:
         s.close()
     assert got == [(r["price"], r["url"]) for r in rows if int(str(r["price"])) > 9000]
+
+
+def test_avro_files_give_the_columns_of_the_query(tmp_path: Path) -> None:
+    (tmp_path / "in.json").write_text(
+        "".join(json.dumps({"a": i, "b": f"s{i}", "c": i / 2}) + "\n" for i in range(100))
+    )
+    s = sqlstream.connect()
+    try:
+        for name, path, fmt in (("src", tmp_path / "in.json", "json"), ("av", tmp_path / "out", "avro")):
+            s.execute(
+                f"CREATE TABLE {name} (a BIGINT, b STRING, c DOUBLE) "
+                f"WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = '{fmt}')"
+            )
+        job = s.execute("INSERT INTO av SELECT * FROM src").job
+        assert job is not None and job.wait(60)
+        assert "table=[av, project=[a, c]]" in planner.explain("SELECT c FROM av WHERE a < 3", s.catalog)
+        assert sorted(s.sql("SELECT c FROM av WHERE a < 3").fetchall()) == [(0.0,), (0.5,), (1.0,)]
+    finally:
+        s.close()
