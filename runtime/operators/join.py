@@ -40,11 +40,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec, TwoInputJoinSpec
-from runtime.batches import conform, duckdb_type, output_schema, q
+from runtime.batches import conform, duckdb_type, empty_table, output_schema, q, sequence
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
@@ -125,7 +124,7 @@ class JoinOp(Operator):
         self.rows = [0, 0]
         self.now = 0
         for i, side in enumerate(self.sides):
-            empty = self._with_seq(output_schema(self.ctx.input_nodes[i].schema, side.updating).empty_table())
+            empty = self._with_seq(empty_table(output_schema(self.ctx.input_nodes[i].schema, side.updating)))
             extra = ", 0::BIGINT AS __assoc" if side.outer else ""
             extra += f", 0::BIGINT AS {EXPIRE_COLUMN}" if side.ttl else ""
             items = f"{', '.join([*side.columns, *side.keys])}, 0::BIGINT AS __cnt{extra}"
@@ -134,7 +133,7 @@ class JoinOp(Operator):
 
     @staticmethod
     def _with_seq(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
-        return batch.append_column("__seq", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+        return batch.append_column("__seq", sequence(0, batch.num_rows))
 
     def _emit_sql(self, index: int) -> str:
         """The changelog a batch of side ``index`` produces (see the module docstring),

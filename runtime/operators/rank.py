@@ -27,7 +27,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
-from runtime.batches import conform, output_schema, q
+from runtime.batches import conform, empty_table, output_schema, q
 from runtime.messages import Message
 from runtime.operator import now_ms
 from runtime.operators.arrival import ArrivalOrdered
@@ -49,7 +49,7 @@ class RankOp(ArrivalOrdered):
         self.keys = [q(k) for k in spec.partition_keys]
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
-        empty = output_schema(fields, self.retracting).empty_table()
+        empty = empty_table(output_schema(fields, self.retracting))
         self.state.register(INPUT_RELATION, empty)
         # a deduplication with a TTL: its kept row's expiry, set when it is written
         self.ttl = StateTtl("rows", spec.ttl_ms) if spec.ttl_ms else None
