@@ -235,11 +235,16 @@ class JoinOp(Operator):
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __before"
             )
         cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
-        st.execute(
-            f"CREATE OR REPLACE TEMP TABLE __m AS SELECT i.__seq, i.__s, i.__rk, x.rowid AS __rid, "
-            f"x.__cnt AS __xc, {cols}{before} FROM __in i JOIN {b.table} x ON {on}"
+        matches = (
+            f"SELECT i.__seq, i.__s, i.__rk, x.rowid AS __rid, x.__cnt AS __xc, {cols}{before} "
+            f"FROM __in i JOIN {b.table} x ON {on}"
         )
-        out = st.query(self.emit_sql[SIDES.index(a.name)])
+        emit = self.emit_sql[SIDES.index(a.name)]
+        if a.outer or b.outer:  # the matches are read again: for the match counts
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __m AS {matches}")
+            out = st.query(emit)
+        else:  # read once, by the changelog's query: one statement, no copy of the joined rows
+            out = st.query(f"WITH __m AS NOT MATERIALIZED ({matches}) {emit}")
         if b.outer:
             touch = f", {EXPIRE_COLUMN} = {b.ttl.expiry(self.now)}" if b.ttl else ""
             st.execute(

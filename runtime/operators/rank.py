@@ -70,6 +70,15 @@ class RankOp(ArrivalOrdered):
         order.append("__seq DESC" if spec.ties_last else "__seq")
         part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
         rank = f"row_number() OVER ({part}ORDER BY {', '.join(order)})"
+        # over an insert-only input, a row behind ``end`` rows of its own batch can never
+        # enter the range: only each partition's first ``end`` rows of a batch are kept
+        # (ranked on the keys alone, then picked by arrival number: ~2x a QUALIFY that
+        # sorts whole rows)
+        self.batch_filter = (
+            ""
+            if self.retracting
+            else f" SEMI JOIN (SELECT __seq FROM {INPUT_RELATION} QUALIFY {rank} <= {spec.end}) __w USING (__seq)"
+        )
         touched = (
             " SEMI JOIN __t t ON " + " AND ".join(f"r.{k} IS NOT DISTINCT FROM t.{k}" for k in self.keys)
             if self.keys
@@ -148,7 +157,7 @@ class RankOp(ArrivalOrdered):
         try:
             st.execute(
                 f"CREATE OR REPLACE TEMP TABLE __b AS "
-                f"SELECT {cols}, __seq, {sign} AS __s FROM {INPUT_RELATION}"
+                f"SELECT {cols}, __seq, {sign} AS __s FROM {INPUT_RELATION}{self.batch_filter}"
             )
         finally:
             st.con.unregister(INPUT_RELATION)
