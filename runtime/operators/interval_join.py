@@ -303,4 +303,3 @@ class IntervalJoinOp(Operator):
 
 def _with_seq(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     return batch.append_column("__seq", sequence(0, batch.num_rows))
-

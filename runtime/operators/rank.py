@@ -74,11 +74,8 @@ class RankOp(ArrivalOrdered):
         # enter the range: only each partition's first ``end`` rows of a batch are kept
         # (ranked on the keys alone, then picked by arrival number: ~2x a QUALIFY that
         # sorts whole rows)
-        self.batch_filter = (
-            ""
-            if self.retracting
-            else f" SEMI JOIN (SELECT __seq FROM {INPUT_RELATION} QUALIFY {rank} <= {spec.end}) __w USING (__seq)"
-        )
+        best = f"SELECT __seq FROM {INPUT_RELATION} QUALIFY {rank} <= {spec.end}"
+        self.batch_filter = "" if self.retracting else f" SEMI JOIN ({best}) __w USING (__seq)"
         touched = (
             " SEMI JOIN __t t ON " + " AND ".join(f"r.{k} IS NOT DISTINCT FROM t.{k}" for k in self.keys)
             if self.keys
