@@ -13,7 +13,8 @@ source, ``json`` format, ``WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SEC
 parallelism 1. sqlstream runs each as ``sqlstream run`` (whole process, start-up included);
 Flink runs all of them in one PyFlink process, each job twice, and the second run is timed
 (a warm JVM); ``--flink-process`` also times a fresh Flink process per query (start-up and
-first job). Printed: events/s over all events (whichever tables a query reads), the CPU
+first job). ``--tree DIR`` runs the sqlstream of another source tree, as in ``compare.py``.
+Printed: events/s over all events (whichever tables a query reads), the CPU
 seconds of each process (Flink's with its JVM), the ratio, and the load average.
 
 Not run: q6 (Flink cannot run it either), q10 (a partitioned file sink), q13 (a side input
@@ -165,7 +166,7 @@ def main() -> None:
     size = sum(f.stat().st_size for f in files.values())
     print(
         f"{args.events:,} events, {size / 1e6:.0f} MB of JSON; parallelism 1; events/s, "
-        f"medians of {args.repeat}{f', sources of {args.tree}' if args.tree else ''}"
+        f"medians of {args.repeat}"
     )
     head = f"{'query':<6} {'sqlstream':>10} {'cpu s':>6}"
     if not args.no_flink:
