@@ -218,7 +218,9 @@ class PhysicalPlanner:
         if key in self._memo:
             return self._memo[key]
         fingerprint = repr(node)
-        result = self._shared.get(fingerprint) if not isinstance(node, Sink | Collect) else None
+        result = None
+        if not isinstance(node, Sink | Collect):
+            result = self._shared.get(fingerprint) or self._this_root.get(fingerprint)
         if result is None:
             result = self._translate_new(node)
         self._memo[key] = result

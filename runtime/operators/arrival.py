@@ -9,11 +9,10 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, Field
-from runtime.batches import output_schema
+from runtime.batches import empty_table, output_schema, sequence
 from runtime.messages import Message
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
@@ -27,7 +26,7 @@ END = 2**62  # "everything is complete": the bound at end of input, safe from BI
 
 def stamp(batch: pa.RecordBatch, first: int) -> pa.RecordBatch:
     """``batch`` with its rows' arrival numbers, from ``first`` on, as column ``__seq``."""
-    return batch.append_column("__seq", pa.array(np.arange(first, first + batch.num_rows, dtype=np.int64)))
+    return batch.append_column("__seq", sequence(first, batch.num_rows))
 
 
 class ArrivalOrdered(Operator):
@@ -63,9 +62,9 @@ class ArrivalOrdered(Operator):
         plus ``__seq`` when ``seq``), and counted in the state's metrics."""
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
-        empty = output_schema(fields, False).empty_table()
+        empty = empty_table(output_schema(fields, False))
         if seq:
-            empty = empty.append_column("__seq", pa.array([], pa.int64()))
+            empty = empty.append_column("__seq", sequence(0, 0))
         self.state.register(INPUT_RELATION, empty)
         try:
             for name, sql in tables.items():

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 import pyarrow as pa
 
 from planner.physical import (
@@ -40,7 +39,7 @@ from planner.physical import (
     TemporalJoinSpec,
     WindowJoinSpec,
 )
-from runtime.batches import conform, duckdb_type, output_schema, q
+from runtime.batches import conform, duckdb_type, empty_table, output_schema, q, sequence
 from runtime.messages import Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
@@ -136,7 +135,7 @@ class IntervalJoinOp(Operator):
         self.ctx.install_functions(self.state.con)
         for i, side in enumerate(self.sides):
             schema = output_schema(self.ctx.input_nodes[i].schema, self.ctx.input_updating(i))
-            empty = _with_seq(schema.empty_table())
+            empty = _with_seq(empty_table(schema))
             matched = ", false AS __matched" if side.outer else ""
             items = f"{', '.join([*side.columns, *side.keys])}, __t{matched}{self._state_items(i)}"
             create_state_table(self.state, side.table, items, side.read_sql, empty)
@@ -303,5 +302,4 @@ class IntervalJoinOp(Operator):
 
 
 def _with_seq(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
-    return batch.append_column("__seq", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
-
+    return batch.append_column("__seq", sequence(0, batch.num_rows))

@@ -40,11 +40,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec, TwoInputJoinSpec
-from runtime.batches import conform, duckdb_type, output_schema, q
+from runtime.batches import conform, duckdb_type, empty_table, output_schema, q, sequence
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
@@ -125,7 +124,7 @@ class JoinOp(Operator):
         self.rows = [0, 0]
         self.now = 0
         for i, side in enumerate(self.sides):
-            empty = self._with_seq(output_schema(self.ctx.input_nodes[i].schema, side.updating).empty_table())
+            empty = self._with_seq(empty_table(output_schema(self.ctx.input_nodes[i].schema, side.updating)))
             extra = ", 0::BIGINT AS __assoc" if side.outer else ""
             extra += f", 0::BIGINT AS {EXPIRE_COLUMN}" if side.ttl else ""
             items = f"{', '.join([*side.columns, *side.keys])}, 0::BIGINT AS __cnt{extra}"
@@ -134,7 +133,7 @@ class JoinOp(Operator):
 
     @staticmethod
     def _with_seq(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
-        return batch.append_column("__seq", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+        return batch.append_column("__seq", sequence(0, batch.num_rows))
 
     def _emit_sql(self, index: int) -> str:
         """The changelog a batch of side ``index`` produces (see the module docstring),
@@ -236,11 +235,16 @@ class JoinOp(Operator):
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __before"
             )
         cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
-        st.execute(
-            f"CREATE OR REPLACE TEMP TABLE __m AS SELECT i.__seq, i.__s, i.__rk, x.rowid AS __rid, "
-            f"x.__cnt AS __xc, {cols}{before} FROM __in i JOIN {b.table} x ON {on}"
+        matches = (
+            f"SELECT i.__seq, i.__s, i.__rk, x.rowid AS __rid, x.__cnt AS __xc, {cols}{before} "
+            f"FROM __in i JOIN {b.table} x ON {on}"
         )
-        out = st.query(self.emit_sql[SIDES.index(a.name)])
+        emit = self.emit_sql[SIDES.index(a.name)]
+        if a.outer or b.outer:  # the matches are read again: for the match counts
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __m AS {matches}")
+            out = st.query(emit)
+        else:  # read once, by the changelog's query: one statement, no copy of the joined rows
+            out = st.query(f"WITH __m AS NOT MATERIALIZED ({matches}) {emit}")
         if b.outer:
             touch = f", {EXPIRE_COLUMN} = {b.ttl.expiry(self.now)}" if b.ttl else ""
             st.execute(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
-from runtime.batches import conform, output_schema, q
+from runtime.batches import conform, empty_table, output_schema, q
 from runtime.messages import Message
 from runtime.operator import now_ms
 from runtime.operators.arrival import ArrivalOrdered
@@ -49,7 +49,7 @@ class RankOp(ArrivalOrdered):
         self.keys = [q(k) for k in spec.partition_keys]
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
-        empty = output_schema(fields, self.retracting).empty_table()
+        empty = empty_table(output_schema(fields, self.retracting))
         self.state.register(INPUT_RELATION, empty)
         # a deduplication with a TTL: its kept row's expiry, set when it is written
         self.ttl = StateTtl("rows", spec.ttl_ms) if spec.ttl_ms else None
@@ -70,6 +70,12 @@ class RankOp(ArrivalOrdered):
         order.append("__seq DESC" if spec.ties_last else "__seq")
         part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
         rank = f"row_number() OVER ({part}ORDER BY {', '.join(order)})"
+        # over an insert-only input, a row behind ``end`` rows of its own batch can never
+        # enter the range: only each partition's first ``end`` rows of a batch are kept
+        # (ranked on the keys alone, then picked by arrival number: ~2x a QUALIFY that
+        # sorts whole rows)
+        best = f"SELECT __seq FROM {INPUT_RELATION} QUALIFY {rank} <= {spec.end}"
+        self.batch_filter = "" if self.retracting else f" SEMI JOIN ({best}) __w USING (__seq)"
         touched = (
             " SEMI JOIN __t t ON " + " AND ".join(f"r.{k} IS NOT DISTINCT FROM t.{k}" for k in self.keys)
             if self.keys
@@ -148,7 +154,7 @@ class RankOp(ArrivalOrdered):
         try:
             st.execute(
                 f"CREATE OR REPLACE TEMP TABLE __b AS "
-                f"SELECT {cols}, __seq, {sign} AS __s FROM {INPUT_RELATION}"
+                f"SELECT {cols}, __seq, {sign} AS __s FROM {INPUT_RELATION}{self.batch_filter}"
             )
         finally:
             st.con.unregister(INPUT_RELATION)
