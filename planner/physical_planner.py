@@ -44,6 +44,7 @@ from catalog.types import DataType, parse_type
 from planner import codegen
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
+from planner.distribution import satisfies
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import (
     Aggregate,
@@ -203,8 +204,13 @@ class PhysicalPlanner:
         edge = self._edge(child, child.parallelism)
         return self._add(name, spec, (edge,), fields, child.parallelism, child.changelog)
 
-    def _edge(self, src: Node, parallelism: int, keys: tuple[str, ...] = ()) -> Edge:
+    def _edge(self, src: Node, parallelism: int, keys: tuple[str, ...] = (), strict: bool = True) -> Edge:
+        """The edge from ``src`` to a consumer of ``parallelism`` subtasks that needs rows of
+        equal ``keys`` together: FORWARD where ``src``'s rows already are (``planner.distribution``;
+        ``strict``: see ``satisfies``)."""
         if keys and parallelism > 1:
+            if src.parallelism == parallelism and satisfies(self.nodes, src, keys, strict):
+                return Edge(src.id, Partitioning.FORWARD)
             return Edge(src.id, Partitioning.HASH, keys)
         if parallelism == 1 and src.parallelism > 1:
             return Edge(src.id, Partitioning.SINGLE)
@@ -598,7 +604,7 @@ class PhysicalPlanner:
         if not keys and connector_config.shuffle_by_partition(info):
             keys = tuple(table.partition_keys)
         guarantee = delivery_guarantee(spec.name, table.options, self.config)
-        edge = self._edge(child, p, keys)
+        edge = self._edge(child, p, keys, strict=False)  # a sink keeps no state by key
         mode, nondeterminism = "", None
         if guarantee == Guarantee.EXACTLY_ONCE and spec.exactly_once_modes:
             nondeterminism = replay_nondeterminism(node.input) or self._round_robin(edge, p)
