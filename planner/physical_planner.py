@@ -9,6 +9,7 @@ current checkpointing mode.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,6 +43,7 @@ from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
 from catalog.types import DataType, parse_type
 from planner import codegen
+from planner.agg_phase import two_phase
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
 from planner.distribution import satisfies
@@ -412,9 +414,12 @@ class PhysicalPlanner:
         if node.window is not None:
             if child.changelog != ChangelogMode.INSERT_ONLY:
                 raise PlanError("a window aggregation over an updating input is not supported")
-            spec_agg: OperatorSpec = WindowAggregateSpec(node.window, node.keys, aggs)
-            return self._add("WindowAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
-        spec_agg = GroupAggregateSpec(node.keys, aggs, self._state_ttl(node.state_ttl_ms))
+            window_agg = WindowAggregateSpec(node.window, node.keys, aggs)
+            if two_phase(window_agg, edge, self.config):
+                edge = dataclasses.replace(edge, local_aggregate=True)
+            insert_only = ChangelogMode.INSERT_ONLY
+            return self._add("WindowAggregate", window_agg, (edge,), node.fields, p, insert_only)
+        spec_agg: OperatorSpec = GroupAggregateSpec(node.keys, aggs, self._state_ttl(node.state_ttl_ms))
         return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
 
     def _state_ttl(self, hinted: int | None) -> int:

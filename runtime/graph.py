@@ -170,6 +170,46 @@ class _Hash(_Broadcast):
                 await ch.send(part)
 
 
+class _LocalPhase(Router):
+    """A two-phase aggregation's local phase (``planner.agg_phase``), chained to the
+    producer: each batch becomes the consumer's partial rows on the producer's worker, and
+    those go on through the edge's own router. Signals pass as they are: the local phase
+    keeps nothing between batches, so nothing is held back behind a barrier or watermark."""
+
+    def __init__(self, inner: Router, local: Any, run: Callable[..., Any]) -> None:
+        self.inner = inner
+        self.local = local
+        self.run = run
+
+    async def send(self, message: Message) -> None:
+        if isinstance(message, pa.RecordBatch):
+            partial = await self.run(self.local.apply, message)
+            if partial is not None:
+                await self.inner.send(partial)
+            return
+        await self.inner.send(message)
+
+    def close(self) -> None:
+        self.local.close()
+        self.inner.close()
+
+
+def with_local_phase(
+    router: Router,
+    consumer: Node,
+    edge: Edge,
+    plan: PhysicalPlan,
+    config: dict[str, str],
+    run: Callable[..., Any],
+) -> Router:
+    """``router``, preceded by ``consumer``'s local phase when ``edge`` asks for one."""
+    if not edge.local_aggregate:
+        return router
+    from runtime.operators.local_window_aggregate import LocalWindowAggregate
+
+    return _LocalPhase(router, LocalWindowAggregate(consumer, plan, config), run)
+
+
 @dataclass
 class JobGraph:
     tasks: list[Task] = field(default_factory=list)
@@ -192,9 +232,7 @@ def build(
     gates: dict[tuple[int, int], list[tuple[Channel, int]]] = {}
     # outgoing routers per (producer node, subtask)
     routers: dict[tuple[int, int], list[Router]] = {}
-    workers = {
-        (n.id, j): Worker(executor) for n in plan.nodes for j in range(parallelism(n))
-    }
+    workers = {(n.id, j): Worker(executor) for n in plan.nodes for j in range(parallelism(n))}
 
     for node in plan.nodes:
         pc = parallelism(node)
@@ -210,7 +248,9 @@ def build(
                     ch = Channel(capacity, f"{src.id}.{i}->{node.id}.{j}")
                     gates[(node.id, j)].append((ch, ei))
                     chans.append(ch)
-                router = make_router(mode, chans, edge.keys, workers[(src.id, i)].run, i)
+                run = workers[(src.id, i)].run
+                router = make_router(mode, chans, edge.keys, run, i)
+                router = with_local_phase(router, node, edge, plan, config, run)
                 router.output = edge.output
                 routers.setdefault((src.id, i), []).append(router)
 

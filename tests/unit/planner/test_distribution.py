@@ -58,10 +58,7 @@ def test_a_stateful_consumer_keyed_by_more_columns_keeps_its_exchange(catalog: C
     """Rows spread by ``item`` are together per (item, n) too, but a restore at another
     parallelism splits the outer aggregate's state by the hash of (item, n): it must receive
     its rows by that hash."""
-    sql = (
-        "SELECT item, n, COUNT(*) FROM (SELECT item, COUNT(*) AS n FROM Bid GROUP BY item) "
-        "GROUP BY item, n"
-    )
+    sql = "SELECT item, n, COUNT(*) FROM (SELECT item, COUNT(*) AS n FROM Bid GROUP BY item) GROUP BY item, n"
     plan = planner.plan(sql, catalog, P2)
     outer = [n for n in plan.nodes if n.kind == "group_aggregate"][-1]
     assert outer.inputs[0].partitioning == Partitioning.HASH
