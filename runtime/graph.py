@@ -31,7 +31,7 @@ from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import JobMetrics, NodeInfo, OperatorMetrics
 from runtime.operator import Operator, OperatorContext, Worker
-from runtime.partition import partition
+from runtime.partition import int64_array, partition
 from runtime.task import Router, Task
 
 
@@ -151,7 +151,7 @@ class _Hash(_Broadcast):
             parts[int(nonzero[0])] = batch
             return parts
         order = np.argsort(target.astype(np.int16) if n < 2**15 else target, kind="stable")  # radix
-        ordered = batch.take(pa.array(order))
+        ordered = batch.take(int64_array(order))
         start = 0
         for j in range(n):
             c = int(counts[j])
