@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlglot import exp
+
 from planner.physical import (
     MAIN_OUTPUT,
     CalcSpec,
@@ -83,3 +85,21 @@ def satisfies(nodes: Sequence[Node], source: Node, keys: tuple[str, ...], strict
     if hashed is None:
         return False
     return hashed == keys if strict else set(hashed) <= set(keys)
+
+
+def read_columns(fields: Sequence[str], keys: Sequence[str], exprs: Sequence[exp.Expr]) -> tuple[str, ...]:
+    """The ``fields`` (an input's, in order) that a consumer grouping by ``keys`` and
+    computing ``exprs`` reads; empty when that is all of them, so an exchange into it ships
+    no column it does not read (the projection Flink's planner pushes below the Exchange).
+
+    >>> from sqlglot import parse_one
+    >>> read_columns(["a", "b", "c"], ["c"], [parse_one("SUM(a)")])
+    ('a', 'c')
+    >>> read_columns(["a", "b"], ["a"], [parse_one("SUM(b)")])
+    ()
+    """
+    if any(e.find(exp.Star) is not None for e in exprs):
+        return ()
+    used = {k.lower() for k in keys} | {c.name.lower() for e in exprs for c in e.find_all(exp.Column)}
+    kept = tuple(f for f in fields if f.lower() in used)
+    return () if len(kept) == len(fields) else kept

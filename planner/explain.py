@@ -347,7 +347,8 @@ def _exchange(edge: Edge) -> str | None:
     if edge.partitioning == Partitioning.FORWARD:
         return None
     if edge.partitioning == Partitioning.HASH:
-        return f"Exchange(distribution=[hash[{', '.join(edge.keys)}]])"
+        fields = f", fields=[{', '.join(edge.columns)}]" if edge.columns else ""
+        return f"Exchange(distribution=[hash[{', '.join(edge.keys)}]]{fields})"
     return f"Exchange(distribution=[{edge.partitioning.value}])"
 
 

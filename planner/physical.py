@@ -52,13 +52,17 @@ class Edge:
     chained to the producer) on every batch before it crosses the edge, so the consumer (the
     GlobalWindowAggregate) receives one partial row per key and slice of a batch: the key
     columns, ``__se`` (the slice's end), the partial columns and ``__n`` (how many rows the
-    partial row stands for)."""
+    partial row stands for).
+
+    ``columns``: a hash exchange ships only these of the producer's columns (and the row
+    kind), the ones its consumer reads (``planner.distribution.read_columns``); empty: all."""
 
     source: int
     partitioning: Partitioning = Partitioning.FORWARD
     keys: tuple[str, ...] = ()
     output: int = 0
     local_aggregate: bool = False
+    columns: tuple[str, ...] = ()
 
 
 MAIN_OUTPUT = 0

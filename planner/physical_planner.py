@@ -46,7 +46,7 @@ from planner import codegen
 from planner.agg_phase import two_phase
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
-from planner.distribution import satisfies
+from planner.distribution import read_columns, satisfies
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import (
     Aggregate,
@@ -419,6 +419,10 @@ class PhysicalPlanner:
                 edge = dataclasses.replace(edge, local_aggregate=True)
             insert_only = ChangelogMode.INSERT_ONLY
             return self._add("WindowAggregate", window_agg, (edge,), node.fields, p, insert_only)
+        if edge.partitioning == Partitioning.HASH and not any(a.func == "udaf" for a in aggs):
+            exprs = [e for a in node.aggs for e in (a.arg, a.filter, *a.args) if e is not None]
+            names = [f.name for f in node.input.fields]
+            edge = dataclasses.replace(edge, columns=read_columns(names, node.keys, exprs))
         spec_agg: OperatorSpec = GroupAggregateSpec(node.keys, aggs, self._state_ttl(node.state_ttl_ms))
         return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from catalog.config import CHANNEL_CAPACITY
 from catalog.errors import SqlStreamError
-from planner.physical import Edge, Node, Partitioning, PhysicalPlan
+from planner.physical import ROW_KIND_COLUMN, Edge, Node, Partitioning, PhysicalPlan
 from runtime.channels import Channel, InputGate
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
@@ -136,13 +136,22 @@ class _Hash(_Broadcast):
     splits keyed state on restore): the batch is ordered by target with one ``take`` and
     sliced, on the producer subtask's worker (numpy and Arrow release the GIL)."""
 
-    def __init__(self, channels: list[Outlet], keys: tuple[str, ...], run: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        channels: list[Outlet],
+        keys: tuple[str, ...],
+        run: Callable[..., Any],
+        columns: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(channels)
         self.keys = keys
         self.run = run
+        self.columns = frozenset((*columns, ROW_KIND_COLUMN)) if columns else None
 
     def split(self, batch: pa.RecordBatch) -> list[pa.RecordBatch | None]:
         n = len(self.channels)
+        if self.columns is not None:  # only what the consumer reads crosses (Edge.columns)
+            batch = batch.select([c for c in batch.schema.names if c in self.columns])
         target = partition([batch.column(k) for k in self.keys], n)
         counts = np.bincount(target, minlength=n)
         parts: list[pa.RecordBatch | None] = [None] * n
@@ -249,7 +258,7 @@ def build(
                     gates[(node.id, j)].append((ch, ei))
                     chans.append(ch)
                 run = workers[(src.id, i)].run
-                router = make_router(mode, chans, edge.keys, run, i)
+                router = make_router(mode, chans, edge.keys, run, i, edge.columns)
                 router = with_local_phase(router, node, edge, plan, config, run)
                 router.output = edge.output
                 routers.setdefault((src.id, i), []).append(router)
@@ -303,6 +312,7 @@ def make_router(
     keys: tuple[str, ...],
     run: Callable[..., Any],
     producer: int,
+    columns: tuple[str, ...] = (),
 ) -> Router:
     """The router of one producer subtask on one edge, over its channels (local channels
     or, on Ray, ``runtime.ray.channel.RemoteChannel``)."""
@@ -312,7 +322,7 @@ def make_router(
     if mode == Partitioning.BROADCAST:
         return _Broadcast(chans)
     if mode == Partitioning.HASH:
-        return _Hash(chans, keys, run)
+        return _Hash(chans, keys, run, columns)
     return _RoundRobin(chans, start=producer)
 
 

@@ -31,8 +31,7 @@ class LocalWindowAggregate:
 
     def __init__(self, node: Node, plan: PhysicalPlan, config: Mapping[str, str]) -> None:
         spec = node.spec
-        if not isinstance(spec, WindowAggregateSpec):
-            raise TypeError(f"{node.name} has no local phase")
+        assert isinstance(spec, WindowAggregateSpec)  # the planner marks no other edge
         self.sql = partials_sql(spec, timed_sql(spec), "count(*) AS __n")
         self.plan = plan
         self.config = dict(config)

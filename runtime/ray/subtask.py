@@ -165,7 +165,7 @@ class SubtaskActor:
                     for j in edge_targets(mode, self.subtask, pc)
                 ]
                 self.outlets += chans
-                router = make_router(mode, chans, edge.keys, self.worker.run, self.subtask)
+                router = make_router(mode, chans, edge.keys, self.worker.run, self.subtask, edge.columns)
                 router = with_local_phase(router, consumer, edge, self.plan, self.config, self.worker.run)
                 router.output = edge.output
                 routers.append(router)

@@ -24,7 +24,24 @@ def test_group_by_into_an_upsert_sink_on_its_key_is_forward(catalog: Catalog) ->
     assert sink_edge(planner.plan(sql, catalog, P2)) == Partitioning.FORWARD
     text = planner.explain(sql, catalog, P2)
     assert text.count("Exchange(") == 1  # the aggregate's, none above it
-    assert text.index("GroupAggregate") < text.index("Exchange(distribution=[hash[item]])")
+    assert text.index("GroupAggregate") < text.index("Exchange(distribution=[hash[item]]")
+
+
+def test_a_hash_exchange_into_group_by_ships_only_the_columns_it_reads(catalog: Catalog) -> None:
+    sql = "SELECT item, SUM(price) FILTER (WHERE supplier_id <> 'x') FROM Bid GROUP BY item"
+    plan = planner.plan(sql, catalog, P2)
+    agg = next(n for n in plan.nodes if n.kind == "group_aggregate")
+    assert agg.inputs[0].columns == ("price", "item", "supplier_id")  # not bidtime
+    assert "Exchange(distribution=[hash[item]], fields=[price, item, supplier_id])" in planner.explain(
+        sql, catalog, P2
+    )
+    every = "SELECT item, COUNT(*), MAX(bidtime), SUM(price), MIN(supplier_id) FROM Bid GROUP BY item"
+    assert (
+        next(n for n in planner.plan(every, catalog, P2).nodes if n.kind == "group_aggregate")
+        .inputs[0]
+        .columns
+        == ()
+    )
 
 
 @pytest.mark.parametrize(

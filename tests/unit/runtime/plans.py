@@ -114,10 +114,16 @@ def group_plan(
     parallelism: int = 1,
     batch_size: int = 7,
     keys: Sequence[str] = ("k",),
+    columns: Sequence[str] = (),
 ) -> PhysicalPlan:
+    """``columns``: what a hash exchange into the aggregate ships (``Edge.columns``)."""
     b = PlanBuilder()
     src = b.values(data, FIELDS, parallelism, batch_size=batch_size)
-    edge = Edge(src.id, Partitioning.HASH, tuple(keys)) if parallelism > 1 and keys else Edge(src.id)
+    edge = (
+        Edge(src.id, Partitioning.HASH, tuple(keys), columns=tuple(columns))
+        if parallelism > 1 and keys
+        else Edge(src.id)
+    )
     if parallelism > 1 and not keys:
         edge = Edge(src.id, Partitioning.SINGLE)
     fields = [f for f in FIELDS if f.name in keys] + [Field(a.name, a.type) for a in aggs]
