@@ -305,6 +305,13 @@ PROMETHEUS_PORT = PortRangeKey(
 PROMETHEUS_HOST = StringKey(
     "metrics.reporter.prom.host", "0.0.0.0", "the address the Prometheus endpoint listens on"
 )
+AGG_PHASE_STRATEGY = ChoiceKey(
+    "table.optimizer.agg-phase-strategy",
+    "AUTO",
+    "AUTO (two-phase where it applies), ONE_PHASE or TWO_PHASE: whether a window aggregation "
+    "over an exchange is split into a local phase before it and a global one after it",
+    choices=("AUTO", "ONE_PHASE", "TWO_PHASE"),
+)
 LATE_ROWS_SINK = StringKey(
     "table.exec.late-rows.sink",
     None,
@@ -405,6 +412,7 @@ KEYS: dict[str, ConfigKey[object]] = {
         REST_BIND_ADDRESS,
         PROMETHEUS_PORT,
         PROMETHEUS_HOST,
+        AGG_PHASE_STRATEGY,
         LATE_ROWS_SINK,
         UDF_ERRORS_SINK,
         UDF_ERRORS_IGNORE,

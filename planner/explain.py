@@ -87,6 +87,19 @@ def describe_agg(a: AggCall) -> str:
     return f"{call} AS {a.name}"
 
 
+def describe_local(node: Node, producer: Node) -> str:
+    """The local phase of a two-phase window aggregate ``node`` (``planner.agg_phase``), as
+    Flink's EXPLAIN names it; it runs in ``producer``'s subtasks."""
+    spec = node.spec
+    assert isinstance(spec, WindowAggregateSpec)
+    attrs = [f"groupBy=[{', '.join(spec.keys)}]"] if spec.keys else []
+    attrs.append(f"window=[{describe_window(spec.window)}]")
+    attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
+    attrs.append("state=[none: one partial row per key and slice of each batch]")
+    attrs.append(f"parallelism=[{producer.parallelism}]")
+    return f"LocalWindowAggregate({', '.join(attrs)})"
+
+
 def describe(node: Node, plan: PhysicalPlan) -> str:
     spec = node.spec
     attrs: list[str] = []
@@ -145,7 +158,7 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         name = "WindowTableFunction"
         attrs.append(f"window=[{describe_window(spec.window)}]")
     elif isinstance(spec, WindowAggregateSpec):
-        name = "WindowAggregate"
+        name = "GlobalWindowAggregate" if node.inputs[0].local_aggregate else "WindowAggregate"
         if spec.keys:
             attrs.append(f"groupBy=[{', '.join(spec.keys)}]")
         attrs.append(f"window=[{describe_window(spec.window)}]")
@@ -337,7 +350,8 @@ def _exchange(edge: Edge) -> str | None:
     if edge.partitioning == Partitioning.FORWARD:
         return None
     if edge.partitioning == Partitioning.HASH:
-        return f"Exchange(distribution=[hash[{', '.join(edge.keys)}]])"
+        fields = f", fields=[{', '.join(edge.columns)}]" if edge.columns else ""
+        return f"Exchange(distribution=[hash[{', '.join(edge.keys)}]]{fields})"
     return f"Exchange(distribution=[{edge.partitioning.value}])"
 
 
@@ -365,7 +379,11 @@ def tree(plan: PhysicalPlan, root: Node, shown: set[int] | None = None) -> list[
             exchange = _exchange(edge)
             if exchange:
                 lines.append(child_prefix + branch + exchange)
-                walk(src, child_prefix + cont + "+- ", child_prefix + cont + "   ")
+                below = child_prefix + cont
+                if edge.local_aggregate:  # chained to the producer, before the exchange
+                    lines.append(below + "+- " + describe_local(node, src))
+                    below += "   "
+                walk(src, below + "+- ", below + "   ")
             else:
                 walk(src, child_prefix + branch, child_prefix + cont)
 

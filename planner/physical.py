@@ -45,12 +45,24 @@ class Field:
 class Edge:
     """An input of a node: which node, which of its outputs (``MAIN_OUTPUT``, or
     ``LATE_ROWS_OUTPUT``: the rows a window operator dropped as late), and how its rows
-    are spread over our subtasks."""
+    are spread over our subtasks.
+
+    ``local_aggregate``: two-phase aggregation (``planner.agg_phase``). Each producer
+    subtask runs the consuming window aggregate's local phase (Flink's LocalWindowAggregate,
+    chained to the producer) on every batch before it crosses the edge, so the consumer (the
+    GlobalWindowAggregate) receives one partial row per key and slice of a batch: the key
+    columns, ``__se`` (the slice's end), the partial columns and ``__n`` (how many rows the
+    partial row stands for).
+
+    ``columns``: a hash exchange ships only these of the producer's columns (and the row
+    kind), the ones its consumer reads (``planner.distribution.read_columns``); empty: all."""
 
     source: int
     partitioning: Partitioning = Partitioning.FORWARD
     keys: tuple[str, ...] = ()
     output: int = 0
+    local_aggregate: bool = False
+    columns: tuple[str, ...] = ()
 
 
 MAIN_OUTPUT = 0

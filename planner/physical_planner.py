@@ -9,6 +9,7 @@ current checkpointing mode.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,8 +43,10 @@ from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
 from catalog.types import DataType, parse_type
 from planner import codegen
+from planner.agg_phase import two_phase
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
+from planner.distribution import read_columns, satisfies
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import (
     Aggregate,
@@ -204,8 +207,13 @@ class PhysicalPlanner:
         edge = self._edge(child, child.parallelism)
         return self._add(name, spec, (edge,), fields, child.parallelism, child.changelog)
 
-    def _edge(self, src: Node, parallelism: int, keys: tuple[str, ...] = ()) -> Edge:
+    def _edge(self, src: Node, parallelism: int, keys: tuple[str, ...] = (), strict: bool = True) -> Edge:
+        """The edge from ``src`` to a consumer of ``parallelism`` subtasks that needs rows of
+        equal ``keys`` together: FORWARD where ``src``'s rows already are (``planner.distribution``;
+        ``strict``: see ``satisfies``)."""
         if keys and parallelism > 1:
+            if src.parallelism == parallelism and satisfies(self.nodes, src, keys, strict):
+                return Edge(src.id, Partitioning.FORWARD)
             return Edge(src.id, Partitioning.HASH, keys)
         if parallelism == 1 and src.parallelism > 1:
             return Edge(src.id, Partitioning.SINGLE)
@@ -410,9 +418,16 @@ class PhysicalPlanner:
         if node.window is not None:
             if child.changelog != ChangelogMode.INSERT_ONLY:
                 raise PlanError("a window aggregation over an updating input is not supported")
-            spec_agg: OperatorSpec = WindowAggregateSpec(node.window, node.keys, aggs)
-            return self._add("WindowAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
-        spec_agg = GroupAggregateSpec(node.keys, aggs, self._state_ttl(node.state_ttl_ms))
+            window_agg = WindowAggregateSpec(node.window, node.keys, aggs)
+            if two_phase(window_agg, edge, self.config):
+                edge = dataclasses.replace(edge, local_aggregate=True)
+            insert_only = ChangelogMode.INSERT_ONLY
+            return self._add("WindowAggregate", window_agg, (edge,), node.fields, p, insert_only)
+        if edge.partitioning == Partitioning.HASH and not any(a.func == "udaf" for a in aggs):
+            exprs = [e for a in node.aggs for e in (a.arg, a.filter, *a.args) if e is not None]
+            names = [f.name for f in node.input.fields]
+            edge = dataclasses.replace(edge, columns=read_columns(names, node.keys, exprs))
+        spec_agg: OperatorSpec = GroupAggregateSpec(node.keys, aggs, self._state_ttl(node.state_ttl_ms))
         return self._add("GroupAggregate", spec_agg, (edge,), node.fields, p, ChangelogMode.ALL)
 
     def _state_ttl(self, hinted: int | None) -> int:
@@ -602,7 +617,7 @@ class PhysicalPlanner:
         if not keys and connector_config.shuffle_by_partition(info):
             keys = tuple(table.partition_keys)
         guarantee = delivery_guarantee(spec.name, table.options, self.config)
-        edge = self._edge(child, p, keys)
+        edge = self._edge(child, p, keys, strict=False)  # a sink keeps no state by key
         mode, nondeterminism = "", None
         if guarantee == Guarantee.EXACTLY_ONCE and spec.exactly_once_modes:
             nondeterminism = replay_nondeterminism(node.input) or self._round_robin(edge, p)

@@ -25,13 +25,13 @@ import pyarrow as pa
 
 from catalog.config import CHANNEL_CAPACITY
 from catalog.errors import SqlStreamError
-from planner.physical import Edge, Node, Partitioning, PhysicalPlan
+from planner.physical import ROW_KIND_COLUMN, Edge, Node, Partitioning, PhysicalPlan
 from runtime.channels import Channel, InputGate
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import JobMetrics, NodeInfo, OperatorMetrics
 from runtime.operator import Operator, OperatorContext, Worker
-from runtime.partition import partition
+from runtime.partition import int64_array, partition
 from runtime.task import Router, Task
 
 
@@ -136,13 +136,22 @@ class _Hash(_Broadcast):
     splits keyed state on restore): the batch is ordered by target with one ``take`` and
     sliced, on the producer subtask's worker (numpy and Arrow release the GIL)."""
 
-    def __init__(self, channels: list[Outlet], keys: tuple[str, ...], run: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        channels: list[Outlet],
+        keys: tuple[str, ...],
+        run: Callable[..., Any],
+        columns: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(channels)
         self.keys = keys
         self.run = run
+        self.columns = frozenset((*columns, ROW_KIND_COLUMN)) if columns else None
 
     def split(self, batch: pa.RecordBatch) -> list[pa.RecordBatch | None]:
         n = len(self.channels)
+        if self.columns is not None:  # only what the consumer reads crosses (Edge.columns)
+            batch = batch.select([c for c in batch.schema.names if c in self.columns])
         target = partition([batch.column(k) for k in self.keys], n)
         counts = np.bincount(target, minlength=n)
         parts: list[pa.RecordBatch | None] = [None] * n
@@ -151,7 +160,7 @@ class _Hash(_Broadcast):
             parts[int(nonzero[0])] = batch
             return parts
         order = np.argsort(target.astype(np.int16) if n < 2**15 else target, kind="stable")  # radix
-        ordered = batch.take(pa.array(order))
+        ordered = batch.take(int64_array(order))
         start = 0
         for j in range(n):
             c = int(counts[j])
@@ -168,6 +177,46 @@ class _Hash(_Broadcast):
         for ch, part in zip(self.channels, parts):
             if part is not None:
                 await ch.send(part)
+
+
+class _LocalPhase(Router):
+    """A two-phase aggregation's local phase (``planner.agg_phase``), chained to the
+    producer: each batch becomes the consumer's partial rows on the producer's worker, and
+    those go on through the edge's own router. Signals pass as they are: the local phase
+    keeps nothing between batches, so nothing is held back behind a barrier or watermark."""
+
+    def __init__(self, inner: Router, local: Any, run: Callable[..., Any]) -> None:
+        self.inner = inner
+        self.local = local
+        self.run = run
+
+    async def send(self, message: Message) -> None:
+        if isinstance(message, pa.RecordBatch):
+            partial = await self.run(self.local.apply, message)
+            if partial is not None:
+                await self.inner.send(partial)
+            return
+        await self.inner.send(message)
+
+    def close(self) -> None:
+        self.local.close()
+        self.inner.close()
+
+
+def with_local_phase(
+    router: Router,
+    consumer: Node,
+    edge: Edge,
+    plan: PhysicalPlan,
+    config: dict[str, str],
+    run: Callable[..., Any],
+) -> Router:
+    """``router``, preceded by ``consumer``'s local phase when ``edge`` asks for one."""
+    if not edge.local_aggregate:
+        return router
+    from runtime.operators.local_window_aggregate import LocalWindowAggregate
+
+    return _LocalPhase(router, LocalWindowAggregate(consumer, plan, config), run)
 
 
 @dataclass
@@ -192,9 +241,7 @@ def build(
     gates: dict[tuple[int, int], list[tuple[Channel, int]]] = {}
     # outgoing routers per (producer node, subtask)
     routers: dict[tuple[int, int], list[Router]] = {}
-    workers = {
-        (n.id, j): Worker(executor) for n in plan.nodes for j in range(parallelism(n))
-    }
+    workers = {(n.id, j): Worker(executor) for n in plan.nodes for j in range(parallelism(n))}
 
     for node in plan.nodes:
         pc = parallelism(node)
@@ -210,7 +257,9 @@ def build(
                     ch = Channel(capacity, f"{src.id}.{i}->{node.id}.{j}")
                     gates[(node.id, j)].append((ch, ei))
                     chans.append(ch)
-                router = make_router(mode, chans, edge.keys, workers[(src.id, i)].run, i)
+                run = workers[(src.id, i)].run
+                router = make_router(mode, chans, edge.keys, run, i, edge.columns)
+                router = with_local_phase(router, node, edge, plan, config, run)
                 router.output = edge.output
                 routers.setdefault((src.id, i), []).append(router)
 
@@ -263,6 +312,7 @@ def make_router(
     keys: tuple[str, ...],
     run: Callable[..., Any],
     producer: int,
+    columns: tuple[str, ...] = (),
 ) -> Router:
     """The router of one producer subtask on one edge, over its channels (local channels
     or, on Ray, ``runtime.ray.channel.RemoteChannel``)."""
@@ -272,7 +322,7 @@ def make_router(
     if mode == Partitioning.BROADCAST:
         return _Broadcast(chans)
     if mode == Partitioning.HASH:
-        return _Hash(chans, keys, run)
+        return _Hash(chans, keys, run, columns)
     return _RoundRobin(chans, start=producer)
 
 

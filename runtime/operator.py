@@ -43,7 +43,7 @@ import asyncio
 import concurrent.futures
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -89,6 +89,14 @@ class Worker:
             await asyncio.sleep(0.005)
 
 
+def install_functions(con: duckdb.DuckDBPyConnection, plan: PhysicalPlan, config: Mapping[str, str]) -> None:
+    """``OperatorContext.install_functions`` for a connection outside an operator (the
+    local phase of a two-phase aggregation, run by the producer's router)."""
+    json_text.install(con)
+    if plan.functions:
+        udf.install(con, plan.functions, python_search_path(config))
+
+
 @dataclass
 class OperatorContext:
     """What an operator subtask may use: its node, plan, metrics and the thread pool."""
@@ -119,9 +127,7 @@ class OperatorContext:
         """Make the plan's user functions callable in ``con``'s SQL (every connection an
         operator computes expressions on: its own, and its keyed state's), and the built-in
         functions written in Python (:mod:`runtime.json_text`)."""
-        json_text.install(con)
-        if self.plan.functions:
-            udf.install(con, self.plan.functions, python_search_path(self.config))
+        install_functions(con, self.plan, self.config)
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:
         """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:

@@ -90,6 +90,11 @@ def partial_items(i: int, agg: AggCall) -> list[str]:
     return [f"{agg.func}({agg.arg}){f} AS p{i}"]
 
 
+def partial_names(i: int, agg: AggCall) -> list[str]:
+    """The names of ``partial_items``' columns."""
+    return [f"p{i}", f"c{i}"] if agg.func == "avg" else [f"p{i}"]
+
+
 def merge_items(i: int, agg: AggCall) -> list[str]:
     """Partial columns of several rows merged into one partial row (same names)."""
     if agg.func in ("min", "max"):

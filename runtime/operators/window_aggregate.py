@@ -81,6 +81,9 @@ class WindowAggregateOp(Operator):
         self.late_ts: int | None = None  # rows with time < late_ts are late
         self.keys = [q(k) for k in spec.keys]
         self.tcol = q(w.time_column)
+        # two phases (planner.agg_phase): the input is the local phase's partial rows
+        self.partial = self.node.inputs[0].local_aggregate
+        self.partial_columns = [n for i, a in enumerate(spec.aggs) for n in A.partial_names(i, a)]
         self.width = 16 + 8 * (len(spec.keys) + 2 * len(spec.aggs))
         if self.raw:
             self.state_items = [x for i, a in enumerate(spec.aggs) for x in A.raw_items(i, a)]
@@ -105,24 +108,22 @@ class WindowAggregateOp(Operator):
     def _timed(self, now: int) -> str:
         if self.proctime:
             return f"SELECT *, {now}::BIGINT AS __t FROM {INPUT_RELATION}"
-        return (
-            f"SELECT *, {self.clock.sql_local_ms(self.tcol)} AS __t FROM {INPUT_RELATION} "
-            f"WHERE {self.tcol} IS NOT NULL"
-        )
+        return timed_sql(self.spec)
 
     def _ingest_sql(self, now: int) -> str:
         keys = self.keys
         group = ", ".join([*keys, ""])
         items = ", ".join([*keys, ""])
         state = ", ".join(self.state_items)
+        if self.partial:  # the local phase's rows: already one per (key, slice) of a batch
+            return f"SELECT {items}__se, {', '.join(self.partial_columns)} FROM {INPUT_RELATION}"
         timed = self._timed(now)
         if not self.session:
             assert self.slicing is not None
-            se = self.slicing.sql_slice_end("__t")
-            inner = f"SELECT *, {se} AS __se FROM ({timed})"
             if self.raw:
-                return f"SELECT {items}__se, {state} FROM ({inner})"
-            return f"SELECT {items}__se, {state} FROM ({inner}) GROUP BY {group}__se"
+                se = self.slicing.sql_slice_end("__t")
+                return f"SELECT {items}__se, {state} FROM (SELECT *, {se} AS __se FROM ({timed}))"
+            return partials_sql(self.spec, timed)
         gap = self.window.gap_ms
         if self.raw:
             return f"SELECT {items}__t AS __s, __t + {gap} AS __e, {state} FROM ({timed})"
@@ -184,8 +185,32 @@ class WindowAggregateOp(Operator):
         self.metrics.state_rows = self.compacted_rows = n
         self.metrics.state_bytes = n * self.width
 
+    def _drop_late_partials(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int | None]:
+        """``_drop_late`` for the partial rows of a local phase: a partial row is late when
+        its slice is (the slice's last window fired), as its rows would each be; the rows it
+        stands for (``__n``) are counted. Returns the batch and its earliest slice's start."""
+        assert self.slicing is not None
+        if batch.num_rows == 0:
+            return batch, None
+        sl = self.slicing.slice_ms
+        ends = batch.column("__se")
+        lo = pc.min(ends).as_py()
+        if lo is None:
+            return batch, None
+        if self.late_ts is not None and lo - sl < self.late_ts:
+            keep = pc.greater_equal(pc.subtract(ends, sl), self.late_ts)
+            dropped = pc.sum(pc.filter(batch.column("__n"), pc.invert(keep))).as_py()
+            self.metrics.late_rows_dropped += int(dropped or 0)
+            batch = batch.filter(keep)
+            lo = pc.min(batch.column("__se")).as_py()
+            if lo is None:
+                return batch, None
+        return batch, int(lo) - sl
+
     def _drop_late(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int | None]:
         """Drop late rows (counted); returns the batch and its smallest time (ms)."""
+        if self.partial:
+            return self._drop_late_partials(batch)
         if self.proctime:  # processing time, as the zone's wall time windows are cut in
             return batch, self.clock.to_local(now_ms())
         col = batch.column(self.window.time_column)
@@ -384,6 +409,26 @@ class WindowAggregateOp(Operator):
 
 
 _PER_MS = {"s": 0.001, "ms": 1, "us": 1000, "ns": 1_000_000}
+
+
+def timed_sql(spec: WindowAggregateSpec) -> str:
+    """SQL: the input's rows with a time, each with ``__t``, its event time in epoch
+    milliseconds of the windows' wall clock (a row without a time belongs to no window)."""
+    tcol = q(spec.window.time_column)
+    clock = WallClock(spec.window.time_zone)
+    return f"SELECT *, {clock.sql_local_ms(tcol)} AS __t FROM {INPUT_RELATION} WHERE {tcol} IS NOT NULL"
+
+
+def partials_sql(spec: WindowAggregateSpec, timed: str, more: str = "") -> str:
+    """SQL: the rows of ``timed`` (with ``__t``) aggregated into one partial row per key and
+    slice (ending at ``__se``) of a TUMBLE, HOP or CUMULATE window, with ``more`` items.
+    The one-phase operator's ingest and the local phase of two (``local_window_aggregate``)
+    run it alike, so their partial rows are the same."""
+    keys = ", ".join([*(q(k) for k in spec.keys), ""])
+    items = [x for i, a in enumerate(spec.aggs) for x in A.partial_items(i, a)]
+    se = Slicing(spec.window).sql_slice_end("__t")
+    select = ", ".join([*items, *([more] if more else [])])
+    return f"SELECT {keys}__se, {select} FROM (SELECT *, {se} AS __se FROM ({timed})) GROUP BY {keys}__se"
 
 
 def state_view(spec: WindowAggregateSpec, relation: str) -> str:

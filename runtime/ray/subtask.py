@@ -25,7 +25,15 @@ from planner.physical import PhysicalPlan
 from runtime.channels import Channel
 from runtime.checkpoint.control import CheckpointConfig, Restored, SubtaskCheckpoints
 from runtime.checkpoint.messages import ToCoordinator, ToSubtask
-from runtime.graph import Router, build_subtask, edge_mode, edge_targets, make_router, parallelism
+from runtime.graph import (
+    Router,
+    build_subtask,
+    edge_mode,
+    edge_targets,
+    make_router,
+    parallelism,
+    with_local_phase,
+)
 from runtime.job import RESULT_QUEUE_SIZE, subtask_failure
 from runtime.metrics import JobMetrics, NodeInfo
 from runtime.operator import Worker
@@ -157,7 +165,8 @@ class SubtaskActor:
                     for j in edge_targets(mode, self.subtask, pc)
                 ]
                 self.outlets += chans
-                router = make_router(mode, chans, edge.keys, self.worker.run, self.subtask)
+                router = make_router(mode, chans, edge.keys, self.worker.run, self.subtask, edge.columns)
+                router = with_local_phase(router, consumer, edge, self.plan, self.config, self.worker.run)
                 router.output = edge.output
                 routers.append(router)
         _, self.task = build_subtask(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -79,12 +80,15 @@ def window_plan(
     batch_size: int = 7,
     keys: Sequence[str] = ("k",),
     config: dict[str, str] | None = None,
+    two_phase: bool = False,
 ) -> PhysicalPlan:
+    """``two_phase``: the source's subtasks run the aggregate's local phase before the
+    exchange (``planner.agg_phase``), even on a FORWARD edge."""
     b = PlanBuilder(config)
     src = b.values(data, FIELDS, parallelism, batch_size=batch_size)
     wm = b.add(
         "Watermark",
-        WatermarkSpec("ts", f"\"ts\" - INTERVAL {delay_ms} MILLISECOND", emit_interval_ms=0),
+        WatermarkSpec("ts", f'"ts" - INTERVAL {delay_ms} MILLISECOND', emit_interval_ms=0),
         [src],
         FIELDS,
         parallelism,
@@ -92,6 +96,7 @@ def window_plan(
     edge = Edge(wm.id, Partitioning.HASH, tuple(keys)) if parallelism > 1 and keys else Edge(wm.id)
     if parallelism > 1 and not keys:
         edge = Edge(wm.id, Partitioning.SINGLE)
+    edge = dataclasses.replace(edge, local_aggregate=two_phase)
     agg = b.add(
         "WindowAggregate",
         WindowAggregateSpec(window, tuple(keys), tuple(aggs)),
@@ -109,10 +114,16 @@ def group_plan(
     parallelism: int = 1,
     batch_size: int = 7,
     keys: Sequence[str] = ("k",),
+    columns: Sequence[str] = (),
 ) -> PhysicalPlan:
+    """``columns``: what a hash exchange into the aggregate ships (``Edge.columns``)."""
     b = PlanBuilder()
     src = b.values(data, FIELDS, parallelism, batch_size=batch_size)
-    edge = Edge(src.id, Partitioning.HASH, tuple(keys)) if parallelism > 1 and keys else Edge(src.id)
+    edge = (
+        Edge(src.id, Partitioning.HASH, tuple(keys), columns=tuple(columns))
+        if parallelism > 1 and keys
+        else Edge(src.id)
+    )
     if parallelism > 1 and not keys:
         edge = Edge(src.id, Partitioning.SINGLE)
     fields = [f for f in FIELDS if f.name in keys] + [Field(a.name, a.type) for a in aggs]

@@ -40,9 +40,7 @@ def windows_of(window: Window, ts: int) -> list[tuple[int, int]]:
     return [(start, e) for e in range(start + step, start + size + 1, step) if e > ts]
 
 
-def reference(
-    data: list[tuple[Any, ...]], batch: int, window: Window
-) -> tuple[list[tuple[Any, ...]], int]:
+def reference(data: list[tuple[Any, ...]], batch: int, window: Window) -> tuple[list[tuple[Any, ...]], int]:
     wm = -(2**63)
     acc: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
     late = 0
@@ -82,26 +80,43 @@ def disordered(draw: Any) -> tuple[list[tuple[Any, ...]], int]:
             Window("cumulate", "ts", size_ms=1000, step_ms=250),
         ]
     ),
+    st.booleans(),
 )
-def test_late_rows_match_reference(s: Any, window: Window) -> None:
+def test_late_rows_match_reference(s: Any, window: Window, two_phase: bool) -> None:
+    """Also in two phases: the local phase drops nothing, and the global one drops (and
+    counts the rows of) exactly the partial rows whose rows the one phase would drop."""
     data, batch = s
-    assert_streamed(data, batch, window, reference(data, batch, window))
+    assert_streamed(data, batch, window, reference(data, batch, window), two_phase)
+
+
+def test_a_late_partial_row_counts_every_row_it_stands_for() -> None:
+    """Three late rows of one key and slice in one batch are one partial row of the local
+    phase: the global phase drops it and counts three rows, as the one phase does."""
+    data = [(1, 1, None, 5000 + i) for i in range(4)]
+    data += [(1, 1, None, 100), (1, 2, None, 120), (1, 3, None, 130), (2, 3, None, 140)]
+    window = Window("tumble", "ts", size_ms=1000)
+    want = reference(data, 4, window)
+    assert want[1] == 4
+    assert_streamed(data, 4, window, want, two_phase=False)
+    assert_streamed(data, 4, window, want, two_phase=True)
 
 
 def assert_streamed(
-    data: list[tuple[Any, ...]], batch: int, window: Window, want: tuple[list[tuple[Any, ...]], int]
+    data: list[tuple[Any, ...]],
+    batch: int,
+    window: Window,
+    want: tuple[list[tuple[Any, ...]], int],
+    two_phase: bool = False,
 ) -> None:
     """The job's windows and its count of dropped rows are the reference's."""
-    plan = window_plan(table(data), window, AGGS, delay_ms=DELAY, batch_size=batch)
+    plan = window_plan(table(data), window, AGGS, delay_ms=DELAY, batch_size=batch, two_phase=two_phase)
     job = Job(plan)
     out = asyncio.run(collect_async(plan, job))
     got = sorted((k, _ms(ws), _ms(we), c, sv) for k, ws, we, _, c, sv in rows(out))
     assert (got, job.metrics()["late_rows_dropped"]) == want
 
 
-def session_reference(
-    data: list[tuple[Any, ...]], batch: int, gap: int
-) -> tuple[list[tuple[Any, ...]], int]:
+def session_reference(data: list[tuple[Any, ...]], batch: int, gap: int) -> tuple[list[tuple[Any, ...]], int]:
     """SESSION windows as a stream sees them: a row joins the sessions of its key that have
     not fired (within ``gap`` of one of their rows); a session fires once the watermark
     reaches its end - 1 (end = last row + gap); a row whose own session [ts, ts + gap)

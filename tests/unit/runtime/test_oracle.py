@@ -27,9 +27,7 @@ from tests.unit.runtime.plans import (
 )
 
 EPOCH = dt.datetime(1970, 1, 1)
-SETTINGS = settings(
-    max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -75,9 +73,7 @@ def oracle(data: pa.Table, windows_sql: str, aggs_sql: str) -> list[tuple[Any, .
     con = duckdb.connect()
     con.register("t", data)
     con.execute("CREATE TEMP VIEW base AS SELECT *, epoch_ms(ts) AS t FROM t")
-    got = con.sql(
-        f"SELECT k, ws, we, {aggs_sql} FROM ({windows_sql}) GROUP BY k, ws, we"
-    ).fetchall()
+    got = con.sql(f"SELECT k, ws, we, {aggs_sql} FROM ({windows_sql}) GROUP BY k, ws, we").fetchall()
     return sorted((_norm(r) for r in got), key=_key)
 
 
@@ -93,28 +89,33 @@ def check_window(
     windows_sql: str,
     aggs: tuple[AggCall, ...] = AGGS,
     aggs_sql: str = AGG_SQL,
+    two_phase: bool = False,
 ) -> None:
     data = table(data_rows)
     # compact partial state often (every few rows) in some runs, never in others
     config = {"sqlstream.runtime.compact-min-rows": "3" if batch % 2 else "1000000"}
-    plan = window_plan(data, window, aggs, 300, p, batch, config=config)
+    plan = window_plan(data, window, aggs, 300, p, batch, config=config, two_phase=two_phase)
     out = run(plan)
     assert streamed_windows(out) == oracle(data, windows_sql, aggs_sql)
 
 
 @SETTINGS
-@given(streams(), st.sampled_from([1, 2]), st.sampled_from([(1000, 0), (500, 200)]))
-def test_tumble(s: Any, p: int, size_off: tuple[int, int]) -> None:
+@given(streams(), st.sampled_from([1, 2]), st.sampled_from([(1000, 0), (500, 200)]), st.booleans())
+def test_tumble(s: Any, p: int, size_off: tuple[int, int], two_phase: bool) -> None:
     data, batch = s
     size, off = size_off
     ws = align("t", size, off)
     sql = f"SELECT *, {ws} AS ws, {ws} + {size} AS we FROM base"
-    check_window(data, batch, p, Window("tumble", "ts", size_ms=size, offset_ms=off), sql)
+    check_window(
+        data, batch, p, Window("tumble", "ts", size_ms=size, offset_ms=off), sql, two_phase=two_phase
+    )
 
 
 @SETTINGS
-@given(streams(), st.sampled_from([1, 2]), st.sampled_from([(1000, 250), (900, 300), (400, 400)]))
-def test_hop(s: Any, p: int, size_slide: tuple[int, int]) -> None:
+@given(
+    streams(), st.sampled_from([1, 2]), st.sampled_from([(1000, 250), (900, 300), (400, 400)]), st.booleans()
+)
+def test_hop(s: Any, p: int, size_slide: tuple[int, int], two_phase: bool) -> None:
     data, batch = s
     size, slide = size_slide
     a = align("t", slide)
@@ -123,12 +124,12 @@ def test_hop(s: Any, p: int, size_slide: tuple[int, int]) -> None:
         f"unnest(generate_series({a} - {size} + {slide}, {a}, {slide})) AS ws FROM base)"
     )
     window = Window("hop", "ts", size_ms=size, slide_ms=slide)
-    check_window(data, batch, p, window, sql)
+    check_window(data, batch, p, window, sql, two_phase=two_phase)
 
 
 @SETTINGS
-@given(streams(), st.sampled_from([1, 2]), st.sampled_from([(1000, 250), (600, 200)]))
-def test_cumulate(s: Any, p: int, size_step: tuple[int, int]) -> None:
+@given(streams(), st.sampled_from([1, 2]), st.sampled_from([(1000, 250), (600, 200)]), st.booleans())
+def test_cumulate(s: Any, p: int, size_step: tuple[int, int], two_phase: bool) -> None:
     data, batch = s
     size, step = size_step
     ps = align("t", size)
@@ -138,7 +139,7 @@ def test_cumulate(s: Any, p: int, size_step: tuple[int, int]) -> None:
         f"WHERE we > t"
     )
     window = Window("cumulate", "ts", size_ms=size, step_ms=step)
-    check_window(data, batch, p, window, sql)
+    check_window(data, batch, p, window, sql, two_phase=two_phase)
 
 
 @SETTINGS
@@ -188,7 +189,8 @@ def test_distinct_aggregates(s: Any, p: int, kind: str) -> None:
 def test_group_aggregate(s: Any, p: int) -> None:
     data_rows, batch = s
     data = table(data_rows)
-    out = run(group_plan(data, parallelism=p, batch_size=batch))
+    # at parallelism 2 the exchange ships only the columns the aggregates read (not ts)
+    out = run(group_plan(data, parallelism=p, batch_size=batch, columns=("k", "v", "d")))
     final = sorted((_norm(r) for r in apply_changelog(out, 1).values()), key=_key)
     con = duckdb.connect()
     con.register("t", data)
@@ -206,7 +208,7 @@ def test_group_aggregate_over_retractions(s: Any, p: int) -> None:
     b = PlanBuilder()
     src = b.values(data, FIELDS, p, batch_size=batch)
     inner_aggs = (AggCall("c", "count_star", None, "BIGINT NOT NULL"),)
-    e1 = Edge(src.id, Partitioning.HASH, ("k",)) if p > 1 else Edge(src.id)
+    e1 = Edge(src.id, Partitioning.HASH, ("k",), columns=("k",)) if p > 1 else Edge(src.id)
     inner = b.add(
         "Inner",
         GroupAggregateSpec(("k",), inner_aggs),
