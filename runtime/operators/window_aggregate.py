@@ -31,7 +31,7 @@ from runtime.operators import aggs as A
 from runtime.operators import udaf
 from runtime.operators.arrival import stamp
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
-from runtime.operators.windowing import Slicing, WallClock, ts_from_ms
+from runtime.operators.windowing import Slicing, WallClock, sql_align, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -126,18 +126,14 @@ class WindowAggregateOp(Operator):
         gap = self.window.gap_ms
         if self.raw:
             return f"SELECT {items}__t AS __s, __t + {gap} AS __e, {state} FROM ({timed})"
-        part = f"PARTITION BY {', '.join(keys)} " if keys else ""
-        flagged = (
-            f"SELECT *, CASE WHEN __t - lag(__t) OVER ({part}ORDER BY __t) <= {gap} "
-            f"THEN 0 ELSE 1 END AS __new FROM ({timed})"
-        )
-        numbered = (
-            f"SELECT *, sum(__new) OVER ({part}ORDER BY __t ROWS UNBOUNDED PRECEDING) AS __sid "
-            f"FROM ({flagged})"
-        )
+        # One fragment per key and gap-long bucket of time: two rows of a bucket are less
+        # than a gap apart, so they are in one session, and the fragment [first, last + gap)
+        # is merged with its neighbours on firing like any other. A plain GROUP BY, where
+        # cutting the batch into its own sessions needed two sorts (window functions).
+        bucket = sql_align("__t", gap)
         return (
             f"SELECT {items}min(__t) AS __s, max(__t) + {gap} AS __e, {state} "
-            f"FROM ({numbered}) GROUP BY {group}__sid"
+            f"FROM ({timed}) GROUP BY {group}{bucket}"
         )
 
     def _ingest(self, batch: pa.RecordBatch, now: int) -> None:
