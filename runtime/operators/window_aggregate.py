@@ -280,20 +280,27 @@ class WindowAggregateOp(Operator):
         s = self.slicing
         assert s is not None
         k = ", ".join([*self.keys, ""])
+        # only the slices of windows that fire now: none after ``bound``, none whose windows
+        # all fired before
+        done = max(self.fired, -INF)
+        live = f"SELECT * FROM windows WHERE __se <= {bound} AND {s.sql_last_end('__se')} > {done}"
         if s.window.type == "tumble":
-            expanded = "SELECT *, __se AS __we FROM windows"
+            expanded = f"SELECT *, __se AS __we FROM ({live})"
         else:
             expanded = (
                 f"SELECT *, __se + __i * {s.slice_ms} AS __we "
-                f"FROM windows, range({s.per_slice}) AS __r(__i) "
+                f"FROM ({live}), range({s.per_slice}) AS __r(__i) "
                 f"WHERE __se + __i * {s.slice_ms} <= {s.sql_last_end('__se')}"
             )
         ws = s.sql_window_start("__se", "__we")
+        # a TUMBLE or HOP window's start follows from its end: grouped by the end alone
+        by = ws if s.window.type == "cumulate" else ""
+        group = ", ".join([*self.keys, *([by] if by else []), "__we"])
         table = st.query(
             f"SELECT {k}{ts_from_ms(ws)} AS window_start, {ts_from_ms('__we')} AS window_end, "
             f"{self.clock.sql_window_time('__we')} AS window_time, {', '.join(self.finals)} "
-            f"FROM ({expanded}) WHERE __we <= {bound} AND __we > {max(self.fired, -INF)} "
-            f"GROUP BY {k}{ws}, __we ORDER BY __we"
+            f"FROM ({expanded}) WHERE __we <= {bound} AND __we > {done} "
+            f"GROUP BY {group} ORDER BY __we"
         )
         removed = st.execute(f"DELETE FROM windows WHERE {s.sql_last_end('__se')} <= {bound}")
         self._removed(removed)

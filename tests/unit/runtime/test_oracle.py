@@ -162,12 +162,13 @@ def test_session(s: Any, p: int, gap: int) -> None:
 def test_session_rows_a_gap_apart(s: Any, batch: int, p: int, gap: int) -> None:
     # timestamps on multiples of 50: rows exactly a gap apart (one session, as Flink merges
     # windows that touch) and rows on the edges of the gap-long buckets a batch's fragments
-    # are cut at; a watermark far behind fires only at the end, so none is late
+    # are cut at; a watermark far behind fires only at the end, so none is late. Rows of
+    # equal time are peers (RANGE): one of them starts the session, whichever lag saw first
     data_rows, _ = s
     sql = (
         f"SELECT *, min(t) OVER (PARTITION BY k, sid) AS ws, "
         f"max(t) OVER (PARTITION BY k, sid) + {gap} AS we FROM ("
-        f"SELECT *, sum(new) OVER (PARTITION BY k ORDER BY t ROWS UNBOUNDED PRECEDING) AS sid "
+        f"SELECT *, sum(new) OVER (PARTITION BY k ORDER BY t RANGE UNBOUNDED PRECEDING) AS sid "
         f"FROM (SELECT *, CASE WHEN t - lag(t) OVER (PARTITION BY k ORDER BY t) <= {gap} "
         f"THEN 0 ELSE 1 END AS new FROM base))"
     )
