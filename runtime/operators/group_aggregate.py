@@ -225,6 +225,9 @@ class GroupAggregateOp(Operator):
             *(f"{y} AS __n{i}" for i, y in enumerate(new_f)),
             "__cnt > 0 AS __live",
             "coalesce(o___cnt, 0) > 0 AS __had",
+            # -U (1) if the key lives on, -D (3) if not; +U (2) if it had a result, +I (0)
+            "(CASE WHEN __cnt > 0 THEN 1 ELSE 3 END)::TINYINT AS __old_kind",
+            "(CASE WHEN coalesce(o___cnt, 0) > 0 THEN 2 ELSE 0 END)::TINYINT AS __new_kind",
         ]
         changed = " OR ".join(f"__o{i} IS DISTINCT FROM __n{i}" for i in range(len(spec.aggs))) or "false"
         self.emit_sql = (
@@ -458,17 +461,12 @@ class GroupAggregateOp(Operator):
         live, had, changed = (results.column(c) for c in ("__live", "__had", "__changed"))
         olds = results.filter(pc.and_(had, pc.or_(pc.invert(live), changed)))
         news = results.filter(pc.and_(live, pc.or_(pc.invert(had), changed)))
-        names = self.schema.names
-        kinds = (  # -U (1) if the key lives on, -D (3) if not; +U (2) if it had a result, +I (0)
-            (olds, nk, np.where(olds.column("__live").to_numpy(zero_copy_only=False), 1, 3)),
-            (news, nk + na, np.where(news.column("__had").to_numpy(zero_copy_only=False), 2, 0)),
-        )
-        parts = [
+        parts = [  # (no pa.scalar here: its first call imports pandas, ~0.2 CPU s a job)
             pa.Table.from_arrays(
-                [*part.columns[:nk], *part.columns[first : first + na], pa.array(kind.astype(np.int8))],
-                names=names,
+                [*part.columns[:nk], *part.columns[first : first + na], part.column(kind)],
+                names=self.schema.names,
             )
-            for part, first, kind in kinds
+            for part, first, kind in ((olds, nk, "__old_kind"), (news, nk + na, "__new_kind"))
         ]
         return pa.concat_tables(parts)
 
