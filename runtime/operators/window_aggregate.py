@@ -31,7 +31,7 @@ from runtime.operators import aggs as A
 from runtime.operators import udaf
 from runtime.operators.arrival import stamp
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
-from runtime.operators.windowing import Slicing, WallClock, ts_from_ms
+from runtime.operators.windowing import Slicing, WallClock, sql_align, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -127,18 +127,14 @@ class WindowAggregateOp(Operator):
         gap = self.window.gap_ms
         if self.raw:
             return f"SELECT {items}__t AS __s, __t + {gap} AS __e, {state} FROM ({timed})"
-        part = f"PARTITION BY {', '.join(keys)} " if keys else ""
-        flagged = (
-            f"SELECT *, CASE WHEN __t - lag(__t) OVER ({part}ORDER BY __t) <= {gap} "
-            f"THEN 0 ELSE 1 END AS __new FROM ({timed})"
-        )
-        numbered = (
-            f"SELECT *, sum(__new) OVER ({part}ORDER BY __t ROWS UNBOUNDED PRECEDING) AS __sid "
-            f"FROM ({flagged})"
-        )
+        # One fragment per key and gap-long bucket of time: two rows of a bucket are less
+        # than a gap apart, so they are in one session, and the fragment [first, last + gap)
+        # is merged with its neighbours on firing like any other. A plain GROUP BY, where
+        # cutting the batch into its own sessions needed two sorts (window functions).
+        bucket = sql_align("__t", gap)
         return (
             f"SELECT {items}min(__t) AS __s, max(__t) + {gap} AS __e, {state} "
-            f"FROM ({numbered}) GROUP BY {group}__sid"
+            f"FROM ({timed}) GROUP BY {group}{bucket}"
         )
 
     def _ingest(self, batch: pa.RecordBatch, now: int) -> None:
@@ -309,20 +305,27 @@ class WindowAggregateOp(Operator):
         s = self.slicing
         assert s is not None
         k = ", ".join([*self.keys, ""])
+        # only the slices of windows that fire now: none after ``bound``, none whose windows
+        # all fired before
+        done = max(self.fired, -INF)
+        live = f"SELECT * FROM windows WHERE __se <= {bound} AND {s.sql_last_end('__se')} > {done}"
         if s.window.type == "tumble":
-            expanded = "SELECT *, __se AS __we FROM windows"
+            expanded = f"SELECT *, __se AS __we FROM ({live})"
         else:
             expanded = (
                 f"SELECT *, __se + __i * {s.slice_ms} AS __we "
-                f"FROM windows, range({s.per_slice}) AS __r(__i) "
+                f"FROM ({live}), range({s.per_slice}) AS __r(__i) "
                 f"WHERE __se + __i * {s.slice_ms} <= {s.sql_last_end('__se')}"
             )
         ws = s.sql_window_start("__se", "__we")
+        # a TUMBLE or HOP window's start follows from its end: grouped by the end alone
+        by = ws if s.window.type == "cumulate" else ""
+        group = ", ".join([*self.keys, *([by] if by else []), "__we"])
         table = st.query(
             f"SELECT {k}{ts_from_ms(ws)} AS window_start, {ts_from_ms('__we')} AS window_end, "
             f"{self.clock.sql_window_time('__we')} AS window_time, {', '.join(self.finals)} "
-            f"FROM ({expanded}) WHERE __we <= {bound} AND __we > {max(self.fired, -INF)} "
-            f"GROUP BY {k}{ws}, __we ORDER BY __we"
+            f"FROM ({expanded}) WHERE __we <= {bound} AND __we > {done} "
+            f"GROUP BY {group} ORDER BY __we"
         )
         removed = st.execute(f"DELETE FROM windows WHERE {s.sql_last_end('__se')} <= {bound}")
         self._removed(removed)

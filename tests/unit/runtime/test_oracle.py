@@ -159,6 +159,27 @@ def test_session(s: Any, p: int, gap: int) -> None:
 
 
 @SETTINGS
+@given(streams(step=50), st.integers(1, 12), st.sampled_from([1, 2]), st.sampled_from([50, 100, 150]))
+def test_session_rows_a_gap_apart(s: Any, batch: int, p: int, gap: int) -> None:
+    # timestamps on multiples of 50: rows exactly a gap apart (one session, as Flink merges
+    # windows that touch) and rows on the edges of the gap-long buckets a batch's fragments
+    # are cut at; a watermark far behind fires only at the end, so none is late. Rows of
+    # equal time are peers (RANGE): one of them starts the session, whichever lag saw first
+    data_rows, _ = s
+    sql = (
+        f"SELECT *, min(t) OVER (PARTITION BY k, sid) AS ws, "
+        f"max(t) OVER (PARTITION BY k, sid) + {gap} AS we FROM ("
+        f"SELECT *, sum(new) OVER (PARTITION BY k ORDER BY t RANGE UNBOUNDED PRECEDING) AS sid "
+        f"FROM (SELECT *, CASE WHEN t - lag(t) OVER (PARTITION BY k ORDER BY t) <= {gap} "
+        f"THEN 0 ELSE 1 END AS new FROM base))"
+    )
+    data = table(data_rows)
+    config = {"sqlstream.runtime.compact-min-rows": "3" if batch % 2 else "1000000"}
+    plan = window_plan(data, Window("session", "ts", gap_ms=gap), AGGS, 10**9, p, batch, config=config)
+    assert streamed_windows(run(plan)) == oracle(data, sql, AGG_SQL)
+
+
+@SETTINGS
 @given(streams(step=2), st.sampled_from([1, 2]), st.sampled_from(["tumble", "hop", "session"]))
 def test_distinct_aggregates(s: Any, p: int, kind: str) -> None:
     data, batch = s
