@@ -48,19 +48,19 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import duckdb
 import pyarrow as pa
 
 from catalog.config import LOCAL_TIME_ZONE, python_search_path
 from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan
-from runtime import json_text, udf
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import OperatorMetrics
 
 if TYPE_CHECKING:
+    import duckdb
+
     from runtime.checkpoint.control import Restored
     from runtime.state.duckdb_state import DuckDBState
 
@@ -119,6 +119,8 @@ class OperatorContext:
         """Make the plan's user functions callable in ``con``'s SQL (every connection an
         operator computes expressions on: its own, and its keyed state's), and the built-in
         functions written in Python (:mod:`runtime.json_text`)."""
+        from runtime import json_text, udf  # with DuckDB: imported by the first operator that computes
+
         json_text.install(con)
         if self.plan.functions:
             udf.install(con, self.plan.functions, python_search_path(self.config))
@@ -127,6 +129,8 @@ class OperatorContext:
         """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:
         DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
         its TimeZone setting, as Flink does in the local time zone."""
+        import duckdb  # a job that computes nothing (a source into a sink) never imports it
+
         con = duckdb.connect(":memory:", config={"threads": 1})
         con.execute("SET TimeZone = ?", [LOCAL_TIME_ZONE.get(self.config) or "UTC"])
         self.install_functions(con)
