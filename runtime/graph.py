@@ -70,7 +70,7 @@ def operator_class(kind: str) -> type[Operator]:
     if path is None:
         raise SqlStreamError(f"the runtime cannot run operator kind '{kind}'")
     module, _, name = path.rpartition(".")
-    cls: type[Operator] = getattr(importlib.import_module(module), name)
+    cls: type[Operator] = vars(importlib.import_module(module))[name]
     return cls
 
 
