@@ -36,12 +36,13 @@ INSERT INTO out1 SELECT x FROM src;
 FLOOR = "import pyarrow, sqlglot, sqlglot.dialects.spark, asyncio"
 
 
-def timed(cmd: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
+def timed(cmd: list[str], tree: Path, runs: int) -> tuple[list[float], list[float]]:
+    env = dict(os.environ, PYTHONPATH=str(tree))  # and run in it: ``-m`` puts the folder first on sys.path
     walls, cpus = [], []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, timeout=120)
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -56,7 +57,6 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, help="run the sqlstream of this source tree")
     args = ap.parse_args()
     tree = (args.tree or ROOT).resolve()
-    env = dict(os.environ, PYTHONPATH=str(tree))
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "one_row.sql"
         script.write_text(ONE_ROW)
@@ -65,9 +65,14 @@ def main() -> None:
             f"python -c '{FLOOR}'": [sys.executable, "-c", FLOOR],
             "sqlstream run one_row.sql": [sys.executable, "-m", "sqlstream", "run", str(script)],
         }
-        print(f"tree {tree}, {args.runs} runs each, load average {os.getloadavg()[0]:.1f}")
+        where = subprocess.run(
+            [sys.executable, "-c", "import runtime, sqlstream; print(sqlstream.__file__, runtime.__file__)"],
+            env=dict(os.environ, PYTHONPATH=str(tree)), cwd=tree, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        print(f"sqlstream and runtime from: {where.stdout.strip()}")
+        print(f"{args.runs} runs each, load average {os.getloadavg()[0]:.1f}")
         for name, cmd in cases.items():
-            walls, cpus = timed(cmd, env, args.runs)
+            walls, cpus = timed(cmd, tree, args.runs)
             print(
                 f"{name:<70} wall median {statistics.median(walls):.3f} min {min(walls):.3f}"
                 f" | CPU median {statistics.median(cpus):.3f} min {min(cpus):.3f} s"
