@@ -119,7 +119,7 @@ class OperatorContext:
         """Make the plan's user functions callable in ``con``'s SQL (every connection an
         operator computes expressions on: its own, and its keyed state's), and the built-in
         functions written in Python (:mod:`runtime.json_text`)."""
-        from runtime import json_text, udf  # with DuckDB: imported by the first operator that computes
+        from runtime import json_text, udf  # they import DuckDB: only an operator that computes loads them
 
         json_text.install(con)
         if self.plan.functions:

@@ -78,7 +78,7 @@ class Session:
     def create_function(self, name: str, fn: Any) -> None:
         """Make a Python function callable from this session's SQL as ``name``, without a
         module file: a ``@udf``-decorated function or a plain one with type annotations."""
-        from sqlstream import functions  # with DuckDB's Python functions: only a session that has any
+        from sqlstream import functions  # it imports DuckDB: only a session with user functions loads it
 
         functions.register(self.catalog, name, fn)
 
