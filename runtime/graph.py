@@ -15,6 +15,7 @@ Signals (watermarks, idleness, barriers, end of input) go to every connected con
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -34,60 +35,43 @@ from runtime.operator import Operator, OperatorContext, Worker
 from runtime.partition import int64_array, partition
 from runtime.task import Router, Task
 
+#: Each operator kind of a physical plan and the class that runs it ("module.Class"),
+#: imported when a job first uses the kind: a job imports only its own operators, so a
+#: source into a sink never loads DuckDB.
+OPERATORS: dict[str, str] = {
+    "source": "runtime.operators.source.SourceOp",
+    "calc": "runtime.operators.calc.CalcOp",
+    "expand": "runtime.operators.expand.ExpandOp",
+    "watermark": "runtime.operators.watermark.WatermarkOp",
+    "window_assign": "runtime.operators.window_assign.WindowAssignOp",
+    "window_aggregate": "runtime.operators.window_aggregate.WindowAggregateOp",
+    "group_aggregate": "runtime.operators.group_aggregate.GroupAggregateOp",
+    "union": "runtime.operators.union.UnionOp",
+    "lookup_join": "runtime.operators.lookup_join.LookupJoinOp",
+    "replicate": "runtime.operators.replicate.ReplicateOp",
+    "join": "runtime.operators.join.JoinOp",
+    "correlate": "runtime.operators.correlate.CorrelateOp",
+    "rank": "runtime.operators.rank.RankOp",
+    "over_aggregate": "runtime.operators.over_aggregate.OverAggregateOp",
+    "batch_over": "runtime.operators.batch_over.BatchOverOp",
+    "batch_query": "runtime.operators.batch_query.BatchQueryOp",
+    "window_rank": "runtime.operators.window_rank.WindowRankOp",
+    "interval_join": "runtime.operators.interval_join.IntervalJoinOp",
+    "window_join": "runtime.operators.window_join.WindowJoinOp",
+    "temporal_join": "runtime.operators.temporal_join.TemporalJoinOp",
+    "sort": "runtime.operators.sort.SortOp",
+    "sink": "runtime.operators.sink.SinkOp",
+    "collect": "runtime.operators.collect.CollectOp",
+}
+
 
 def operator_class(kind: str) -> type[Operator]:
-    from runtime.operators.batch_over import BatchOverOp
-    from runtime.operators.batch_query import BatchQueryOp
-    from runtime.operators.calc import CalcOp
-    from runtime.operators.collect import CollectOp
-    from runtime.operators.correlate import CorrelateOp
-    from runtime.operators.expand import ExpandOp
-    from runtime.operators.group_aggregate import GroupAggregateOp
-    from runtime.operators.interval_join import IntervalJoinOp
-    from runtime.operators.join import JoinOp
-    from runtime.operators.lookup_join import LookupJoinOp
-    from runtime.operators.over_aggregate import OverAggregateOp
-    from runtime.operators.rank import RankOp
-    from runtime.operators.replicate import ReplicateOp
-    from runtime.operators.sink import SinkOp
-    from runtime.operators.sort import SortOp
-    from runtime.operators.source import SourceOp
-    from runtime.operators.temporal_join import TemporalJoinOp
-    from runtime.operators.union import UnionOp
-    from runtime.operators.watermark import WatermarkOp
-    from runtime.operators.window_aggregate import WindowAggregateOp
-    from runtime.operators.window_assign import WindowAssignOp
-    from runtime.operators.window_join import WindowJoinOp
-    from runtime.operators.window_rank import WindowRankOp
-
-    classes: dict[str, type[Operator]] = {
-        "source": SourceOp,
-        "calc": CalcOp,
-        "expand": ExpandOp,
-        "watermark": WatermarkOp,
-        "window_assign": WindowAssignOp,
-        "window_aggregate": WindowAggregateOp,
-        "group_aggregate": GroupAggregateOp,
-        "union": UnionOp,
-        "lookup_join": LookupJoinOp,
-        "replicate": ReplicateOp,
-        "join": JoinOp,
-        "correlate": CorrelateOp,
-        "rank": RankOp,
-        "over_aggregate": OverAggregateOp,
-        "batch_over": BatchOverOp,
-        "batch_query": BatchQueryOp,
-        "window_rank": WindowRankOp,
-        "interval_join": IntervalJoinOp,
-        "window_join": WindowJoinOp,
-        "temporal_join": TemporalJoinOp,
-        "sort": SortOp,
-        "sink": SinkOp,
-        "collect": CollectOp,
-    }
-    if kind not in classes:
+    path = OPERATORS.get(kind)
+    if path is None:
         raise SqlStreamError(f"the runtime cannot run operator kind '{kind}'")
-    return classes[kind]
+    module, _, name = path.rpartition(".")
+    cls: type[Operator] = vars(importlib.import_module(module))[name]
+    return cls
 
 
 def parallelism(node: Node) -> int:

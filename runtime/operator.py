@@ -48,19 +48,19 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import duckdb
 import pyarrow as pa
 
 from catalog.config import LOCAL_TIME_ZONE, python_search_path
 from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan
-from runtime import json_text, udf
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import OperatorMetrics
 
 if TYPE_CHECKING:
+    import duckdb
+
     from runtime.checkpoint.control import Restored
     from runtime.state.duckdb_state import DuckDBState
 
@@ -92,6 +92,8 @@ class Worker:
 def install_functions(con: duckdb.DuckDBPyConnection, plan: PhysicalPlan, config: Mapping[str, str]) -> None:
     """``OperatorContext.install_functions`` for a connection outside an operator (the
     local phase of a two-phase aggregation, run by the producer's router)."""
+    from runtime import json_text, udf  # they import DuckDB: only an operator that computes loads them
+
     json_text.install(con)
     if plan.functions:
         udf.install(con, plan.functions, python_search_path(config))
@@ -133,6 +135,8 @@ class OperatorContext:
         """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:
         DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
         its TimeZone setting, as Flink does in the local time zone."""
+        import duckdb  # a job that computes nothing (a source into a sink) never imports it
+
         con = duckdb.connect(":memory:", config={"threads": 1})
         con.execute("SET TimeZone = ?", [LOCAL_TIME_ZONE.get(self.config) or "UTC"])
         self.install_functions(con)

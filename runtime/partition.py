@@ -32,7 +32,6 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 # Stored in every checkpoint: a checkpoint written with another partitioning (or before this
 # one existed: DuckDB's hash()) has its keyed state split again by key when restored.
@@ -178,6 +177,8 @@ def _values_hash(values: pa.Array) -> np.ndarray:
         or pa.types.is_string_view(t)
         or pa.types.is_binary_view(t)
     ):
+        import pyarrow.compute as pc  # not at import: every job imports this module, few hash text
+
         if len(values) > 4096 and pc.count_distinct(values.slice(0, 1024)).as_py() < 256:
             return _values_hash(pc.dictionary_encode(values))  # few values: each hashed once
         return _bytes_hash(values)

@@ -42,7 +42,6 @@ from runtime.faults import crash_point
 from runtime.messages import MAX_WATERMARK, Barrier, EndOfInput, Idle, Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK, OperatorMetrics
 from runtime.operator import Operator, SourceOperator, now_ms
-from runtime.state.duckdb_state import write_snapshot
 
 
 class Router:
@@ -286,6 +285,8 @@ class Task:
             state = None if snap.state is None and db is None else {"state": snap.state}
             ck.ack(n, Ack(ck.node_id, ck.subtask, "operator", state, sync_ms, 0.0, alignment_ms))
             return
+        from runtime.state.duckdb_state import write_snapshot  # an operator with state has DuckDB loaded
+
         tables = list(db.tables)
         store = ck.store
         name = f"op-{ck.node_id}-{ck.subtask}.duckdb"

@@ -27,10 +27,8 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import duckdb.func
 import pyarrow as pa
 
 from catalog.config import UDF_ERRORS_IGNORE
@@ -40,6 +38,9 @@ from planner.physical import ROW_KIND_COLUMN, UDF_ERRORS_FIELDS, UDF_ERRORS_OUTP
 from runtime.arrow_types import to_arrow
 from runtime.messages import Message, SideOutput
 from runtime.metrics import OperatorMetrics
+
+if TYPE_CHECKING:
+    import duckdb
 
 _PYTHON_OBJECT = "python-object:"
 _objects: dict[str, Any] = {}
@@ -144,6 +145,8 @@ def install(
 ) -> None:
     """Make the scalar ones of ``functions`` callable by name in ``con``'s SQL (table and
     aggregate functions are called by their operators, not by DuckDB)."""
+    import duckdb.func  # here, not at import: every job imports this module (its errors), few call DuckDB
+
     paths = tuple(search_path)
     for fdef in functions:
         if fdef.kind != "scalar":

@@ -32,7 +32,6 @@ from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
 from planner.functions import FUNCTIONS
 from runtime.state.inspect import newest
-from sqlstream import functions
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
 from sqlstream.prometheus import MetricsServer
@@ -79,10 +78,14 @@ class Session:
     def create_function(self, name: str, fn: Any) -> None:
         """Make a Python function callable from this session's SQL as ``name``, without a
         module file: a ``@udf``-decorated function or a plain one with type annotations."""
+        from sqlstream import functions  # it imports DuckDB: only a session with user functions loads it
+
         functions.register(self.catalog, name, fn)
 
     def execute_statement(self, s: st.Statement) -> Result:
         if isinstance(s, st.CreateFunction | st.DropFunction | st.DescribeFunction):
+            from sqlstream import functions
+
             return functions.run(s, self.catalog, self.config.effective(), self.python_path)
         if isinstance(s, st.CreateTable):
             table = planner.create_table(s, self.catalog)

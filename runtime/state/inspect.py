@@ -27,9 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from catalog.errors import SqlStreamError
 from planner.physical import CalcSpec, GroupAggregateSpec, Node, PhysicalPlan, WindowAggregateSpec
@@ -41,6 +39,9 @@ from runtime.checkpoint.storage import (
     load_from,
 )
 from runtime.checkpoint.store import Store, open_store
+
+if TYPE_CHECKING:
+    import duckdb
 
 _SAVEPOINT = re.compile(r"^savepoint-(\d+)-")
 _CHK = re.compile(r"^chk-(\d+)$")
@@ -97,7 +98,9 @@ class StateReader:
         self.folder = folder
         self.store = store
         self.plan: PhysicalPlan | None = PhysicalPlan.from_json(meta.plan) if meta.plan else None
-        self.con = duckdb.connect(":memory:")
+        import duckdb  # not at import: the session imports this module, most runs never read state
+
+        self.con: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
         self._files = contextlib.ExitStack()  # the downloaded state files
         self._operators: list[OperatorState] = []
         try:
@@ -296,6 +299,8 @@ class StateReader:
 
     def sql(self, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run a query over the views; returns its column names and rows."""
+        import duckdb
+
         try:
             rel = self.con.sql(query)
         except duckdb.Error as e:
