@@ -18,7 +18,8 @@ alternation outside groups gives nothing.
 
 from __future__ import annotations
 
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789=_-/:;,@%!'\"#~<>& ")
+# Characters that stand for themselves in java.util.regex and RE2 alike, outside classes
+PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789=_-/:;,@%!'\"#~<>& ")
 _CLASS_ESCAPES = frozenset("dDwWsSbB")  # \d and the like: one character (or none), no text
 _QUANTIFIERS = frozenset("*+?{")
 _MINIMUM = 2  # a shorter text rules out too few rows to pay for its search
@@ -36,7 +37,7 @@ def required_literal(pattern: str) -> str | None:
         c = pattern[i]
         if c in _QUANTIFIERS:  # the atom before it may be absent or repeated: drop it
             run = run[:-1]
-        if depth == 0 and c in _PLAIN:
+        if depth == 0 and c in PLAIN:
             run += c
             i += 1
             continue
@@ -61,7 +62,7 @@ def required_literal(pattern: str) -> str | None:
                 return None
         elif c == "|" and depth == 0:
             return None
-        elif c not in _PLAIN and c not in "^$.*+?{}|" and not (depth > 0 and c.isascii()):
+        elif c not in PLAIN and c not in "^$.*+?{}|" and not (depth > 0 and c.isascii()):
             return None  # a character whose meaning is not plain in both dialects
         i += 1
     runs.append(run)
