@@ -156,6 +156,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1, help="runs per engine and query; medians are printed")
     p.add_argument("--no-flink", action="store_true", help="run sqlstream only")
     p.add_argument("--flink-process", action="store_true", help="also time a fresh Flink process per query")
+    p.add_argument("--tree", type=Path, help="run the sqlstream of this source tree (before/after figures)")
     args = p.parse_args()
     queries = args.queries or list(QUERIES)
     if unknown := [q for q in queries if q not in QUERIES]:
@@ -186,7 +187,7 @@ def main() -> None:
                     if run := process.warm(path.name):
                         warm[q].append((run.wall, run.cpu))
         for q, path in scripts.items():
-            ours = [run_script(path) for _ in range(args.repeat)]
+            ours = [run_script(path, args.tree) for _ in range(args.repeat)]
             r_ours = args.events / statistics.median(w for w, _ in ours)
             line = f"{q:<6} {r_ours:>10,.0f} {statistics.median(c for _, c in ours):>6.2f}"
             figures = [] if args.no_flink else [warm[q]]

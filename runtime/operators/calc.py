@@ -75,8 +75,9 @@ class CalcOp(Operator):
         self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []
 
     def _passing_on(self, spec: CalcSpec, keep_kind: bool) -> None:
-        """When some projections are plain columns: a query of only the others (and the
-        positions of the rows it keeps), in ``self.sql``; see :meth:`_query`."""
+        """When some projections are plain columns of strings (or other variable-width
+        values): a query of only the others (and the positions of the rows it keeps), in
+        ``self.sql``; see :meth:`_query`."""
         passed: list[str | int] = []
         computed: list[str] = []
         for name, expr in spec.projections:
@@ -85,7 +86,8 @@ class CalcOp(Operator):
             else:
                 passed.append(len(computed))
                 computed.append(f"{expr} AS {q(name)}")
-        if len(computed) == len(spec.projections):
+        wide = [not pa.types.is_primitive(f.type) for f, p in zip(self.schema, passed) if isinstance(p, str)]
+        if not any(wide):  # numbers and times cross into DuckDB and back for next to nothing
             return
         self.passed = [*passed, ROW_KIND_COLUMN] if keep_kind else passed
         self.sql = f"SELECT {', '.join([*computed, q(POSITION_COLUMN)])} FROM {INPUT_RELATION}"
