@@ -2,10 +2,10 @@
 for plain columns and Python functions of plain columns, the functions called on the whole
 batch without a query: ``runtime.udf.direct_call``).
 
-Columns of strings (or other variable-width values) that a projection passes on unchanged
-do not go through DuckDB: the query computes only the other expressions, and the row's
-position in the batch; those columns are taken from the batch itself (filtered to the
-positions the query kept). Converting a long string column into DuckDB and back cost as much
+When a projection passes on a column of strings (or other variable-width values) unchanged,
+its plain columns do not go through DuckDB: the query computes only the other expressions,
+and the row's position in the batch; the plain columns are taken from the batch itself
+(filtered to the positions the query kept). Converting a long string column into DuckDB and back cost as much
 as the rest of a Nexmark query's Calc (benchmarks/README.md, issue #14, "scalar functions
 and Calc").
 
