@@ -164,10 +164,13 @@ def map_of(keys: exp.Expr, values: exp.Expr) -> exp.Expr:
     """A map of two lists of equal length, a repeated key keeping its last value. A NULL key
     fails the job: neither Arrow nor DuckDB maps can hold one."""
     message = exp.Literal.string("a map key is NULL: sqlstream's maps cannot hold a NULL key")
-    last = "len({k}) + 1 - list_position(list_reverse({k}), {k}[__i]) = __i"
+    # The lists are computed once, bound to __kv (each {k} in the filters' lambdas would
+    # compute the keys again for every element).
+    last = "len(__kv.k) + 1 - list_position(list_reverse(__kv.k), __kv.k[__i]) = __i"
     return template(
-        "CASE WHEN list_position({k}, NULL) IS NOT NULL THEN error({m}) ELSE "
-        f"map(list_filter({{k}}, (__e, __i) -> {last}), list_filter({{v}}, (__e, __i) -> {last})) END",
+        "list_transform([struct_pack(k := {k}, v := {v})], __kv -> "
+        "CASE WHEN list_position(__kv.k, NULL) IS NOT NULL THEN error({m}) ELSE "
+        f"map(list_filter(__kv.k, (__e, __i) -> {last}), list_filter(__kv.v, (__e, __i) -> {last})) END)[1]",
         k=keys,
         v=values,
         m=message,

@@ -66,6 +66,11 @@ _NUMBERS = {
 """Numeric fields: java.time pads a field of n letters to n digits (one letter: no padding)."""
 _STRFTIME_TWO = {"y": "%y", "u": "%y", "d": "%d", "M": "%m", "L": "%m", "H": "%H", "h": "%I",
                  "m": "%M", "s": "%S"}  # fmt: skip
+# Fields strftime spells exactly at these widths (one call formats the whole pattern, at
+# half the cost of the computed pieces): %Y pads years 0-999 to four digits as java.time
+# does (a TIMESTAMP's years are 0-9999); %g, %f, %n are the fraction's first 3, 6, 9 digits.
+_STRFTIME_FOUR = {"y": "%Y", "u": "%Y"}
+_STRFTIME_FRACTION = {3: "%g", 6: "%f", 9: "%n"}
 _TEXT = {"M": ("%b", "%B"), "L": ("%b", "%B"), "E": ("%a", "%A"), "e": ("%a", "%A"), "c": ("%a", "%A")}
 _ZONE_LETTERS = "VvzOXxZ"
 
@@ -120,11 +125,15 @@ def _field(ch: str, n: int, pattern: str) -> Piece:
     if ch == "a":
         return Strftime("%p")
     if ch == "S":  # fraction of a second, n digits, truncated
+        if n in _STRFTIME_FRACTION:
+            return Strftime(_STRFTIME_FRACTION[n])
         return Computed(f"rpad(left(strftime({{x}}, '%n'), {n}), {n}, '0')")
     if ch in _NUMBERS:
         value = _NUMBERS[ch]
         if n == 2 and ch in _STRFTIME_TWO:
             return Strftime(_STRFTIME_TWO[ch])
+        if n == 4 and ch in _STRFTIME_FOUR:
+            return Strftime(_STRFTIME_FOUR[ch])
         if n == 2 and ch in "yuY":  # the reduced two-digit year
             return Computed(f"lpad(CAST(({value}) % 100 AS VARCHAR), 2, '0')")
         if n == 1:

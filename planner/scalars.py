@@ -16,7 +16,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import INT, DataType
-from planner import json_functions
+from planner import json_functions, regex_literal
 from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
 from planner.errors import UnsupportedError
@@ -70,6 +70,8 @@ def _regexp_extract(n: exp.Expr) -> exp.Expr:
             groups = re.compile(pattern.name).groups
         if groups is not None and (index > groups or index < 0):
             return exp.cast(exp.null(), "VARCHAR")
+    if groups is not None and (literal := regex_literal.required_literal(pattern.name)) is not None:
+        return template(regex_literal.extract_template(literal, index), s=n.this, p=pattern)
     extract = "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}, " + str(index) + ") END"
     # A pattern Java cannot compile makes Flink's answer NULL (it catches the error).
     return template(extract if groups is not None else f"try({extract})", s=n.this, p=pattern)
@@ -325,6 +327,8 @@ def _is_alpha(n: exp.Anonymous) -> exp.Expr:
 def _regexp(n: exp.Anonymous) -> exp.Expr:
     """REGEXP(s, p): some substring of s matches p; an empty pattern is FALSE."""
     s, p = n.expressions
+    if p.is_string and (literal := regex_literal.required_literal(p.name)) is not None:
+        return template(regex_literal.matches_template(literal), s=s, p=p)
     return template("CASE WHEN {p} = '' THEN false ELSE regexp_matches({s}, {p}) END", s=s, p=p)
 
 

@@ -16,6 +16,7 @@ from catalog.types import DataType
 from planner.arrays import map_of
 from planner.errors import PlanError, UnsupportedError
 from planner.numeric import template
+from planner.regex_literal import PLAIN
 
 
 def _locate(n: exp.StrPosition) -> exp.Expr:
@@ -80,35 +81,40 @@ def _str_to_map(n: exp.StrToMap) -> exp.Expr:
     parts dropped, as Java's split does), each part split once at kv; a part without kv maps
     to NULL, a repeated key keeps its last value; '' is the empty map."""
     text, pairs, kv = n.this, n.args["pair_delim"], n.args["key_value_delim"]
+    split = "string_split" if plain_text(pairs) else "string_split_regex"
     parts = template(
-        "list_transform([string_split_regex({s}, {d})], __a -> list_slice(__a, 1, coalesce(len(__a) + 1 "
+        f"list_transform([{split}({{s}}, {{d}})], __a -> list_slice(__a, 1, coalesce(len(__a) + 1 "
         "- list_position(list_reverse(list_transform(__a, __x -> __x <> '')), true), 0)))[1]",
         s=text,
         d=pairs,
     )
     head = template("'(?s)^(.*?)(?:' || {k} || ')'", k=kv)
-    keys = template(
-        "list_transform({a}, __p -> CASE WHEN regexp_matches(__p, {k}) "
-        "THEN regexp_extract(__p, {h}, 1) ELSE __p END)",
-        a=parts,
-        k=kv,
-        h=head,
-    )
-    values = template(
-        "list_transform({a}, __p -> CASE WHEN regexp_matches(__p, {k}) "
-        "THEN regexp_replace(__p, {h}, '') END)",
-        a=parts,
-        k=kv,
-        h=head,
-    )
+    # The parts are split once, bound to __parts, for the keys and the values both; a
+    # delimiter of plain text is found as text, not as a regular expression.
+    if plain_text(kv):
+        keys_sql = "CASE WHEN contains(__p, {k}) THEN split_part(__p, {k}, 1) ELSE __p END"
+        values_sql = "CASE WHEN contains(__p, {k}) THEN __p[strpos(__p, {k}) + length({k}):] END"
+    else:
+        keys_sql = "CASE WHEN regexp_matches(__p, {k}) THEN regexp_extract(__p, {h}, 1) ELSE __p END"
+        values_sql = "CASE WHEN regexp_matches(__p, {k}) THEN regexp_replace(__p, {h}, '') END"
+    keys = template(f"list_transform(__parts, __p -> {keys_sql})", k=kv, h=head)
+    values = template(f"list_transform(__parts, __p -> {values_sql})", k=kv, h=head)
     return template(
         "CASE WHEN {s} IS NULL OR {d} IS NULL OR {k} IS NULL THEN NULL "
-        "WHEN {s} = '' THEN map(CAST([] AS VARCHAR[]), CAST([] AS VARCHAR[])) ELSE {m} END",
+        "WHEN {s} = '' THEN map(CAST([] AS VARCHAR[]), CAST([] AS VARCHAR[])) "
+        "ELSE list_transform([{a}], __parts -> {m})[1] END",
         s=text,
         d=pairs,
         k=kv,
+        a=parts,
         m=map_of(keys, values),
     )
+
+
+def plain_text(e: exp.Expr) -> bool:
+    """A constant, non-empty regular expression that matches only itself (STR_TO_MAP's
+    delimiters usually are)."""
+    return e.is_string and bool(e.name) and all(c in PLAIN for c in e.name)
 
 
 # Java's Formatter: %[index$][flags][width][.precision]conversion

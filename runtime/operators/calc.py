@@ -2,6 +2,13 @@
 for plain columns and Python functions of plain columns, the functions called on the whole
 batch without a query: ``runtime.udf.direct_call``).
 
+When a projection passes on a column of strings (or other variable-width values) unchanged,
+its plain columns do not go through DuckDB: the query computes only the other expressions,
+and the row's position in the batch; the plain columns are taken from the batch itself
+(filtered to the positions the query kept). Converting a long string column into DuckDB and back cost as much
+as the rest of a Nexmark query's Calc (benchmarks/README.md, issue #14, "scalar functions
+and Calc").
+
 With ``table.exec.udf-errors.sink`` set, a batch on which a Python function raised (or a
 division by zero failed) is split in halves until the rows it fails on stand alone (only
 failing batches pay for this); those rows go to the udf-errors output (or are dropped,
@@ -15,6 +22,7 @@ import json
 import re
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from catalog.config import UDF_ERRORS_SINK, python_search_path
@@ -27,10 +35,16 @@ from runtime.messages import Message
 from runtime.operator import Operator
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
+POSITION_COLUMN = "__calc_position"
+"""The row's position in its batch, added to the query's input (no schema lists it)."""
+_POSITION_FIELD = pa.field(POSITION_COLUMN, pa.int64())
 
 
 class CalcOp(Operator):
     direct: list[str | udf.DirectCall] | None = None  # see _direct
+    # Each output column: an input column's name, or the index of the query's column that
+    # computes it (see _passing_on); None when the query computes the whole output.
+    passed: list[str | int] | None = None
 
     async def open(self) -> None:
         spec = self.node.spec
@@ -54,10 +68,32 @@ class CalcOp(Operator):
         # Plain columns and calls of Python functions on plain columns: no query either.
         if not spec.condition and self.columns is None and self.ctx.plan.functions:
             self.direct = self._direct(spec, keep_kind)
+        if self.columns is None and self.direct is None:
+            self._passing_on(spec, keep_kind)
         self.con = self.ctx.duckdb()
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
         self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []
+
+    def _passing_on(self, spec: CalcSpec, keep_kind: bool) -> None:
+        """When some projections are plain columns of strings (or other variable-width
+        values): a query of only the others (and the positions of the rows it keeps), in
+        ``self.sql``; see :meth:`_query`."""
+        passed: list[str | int] = []
+        computed: list[str] = []
+        for name, expr in spec.projections:
+            if ref := _COLUMN_REF.match(expr.strip()):
+                passed.append(ref.group(1).replace('""', '"'))
+            else:
+                passed.append(len(computed))
+                computed.append(f"{expr} AS {q(name)}")
+        wide = [not pa.types.is_primitive(f.type) for f, p in zip(self.schema, passed) if isinstance(p, str)]
+        if not any(wide):  # numbers and times cross into DuckDB and back for next to nothing
+            return
+        self.passed = [*passed, ROW_KIND_COLUMN] if keep_kind else passed
+        self.sql = f"SELECT {', '.join([*computed, q(POSITION_COLUMN)])} FROM {INPUT_RELATION}"
+        if spec.condition:
+            self.sql += f" WHERE {spec.condition}"
 
     def _direct(self, spec: CalcSpec, keep_kind: bool) -> list[str | udf.DirectCall] | None:
         """Each projection as a column name or a :class:`runtime.udf.DirectCall`; None
@@ -110,12 +146,45 @@ class CalcOp(Operator):
                 raise
             raise self._failed_row(batch, str(e)) from None
 
-    def _query(self, batch: pa.RecordBatch) -> pa.Table:
+    def _query(self, batch: pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+        if self.passed is not None:
+            return self._query_passing_on(batch)
         self.con.register(INPUT_RELATION, batch)
         try:
             return self.con.sql(self.sql).to_arrow_table()
         finally:
             self.con.unregister(INPUT_RELATION)
+
+    def _query_passing_on(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The output of :meth:`_passing_on`'s query: its computed columns, and the plain
+        columns of the rows it kept, matched by position (not by the order of its result)."""
+        assert self.passed is not None
+        n = batch.num_rows
+        numbered = pa.RecordBatch.from_arrays(  # not append_column: that validates every string
+            [*batch.columns, _numpy_array(pa.int64(), np.arange(n, dtype=np.int64), n)],
+            schema=batch.schema.append(_POSITION_FIELD),
+        )
+        self.con.register(INPUT_RELATION, numbered)
+        try:
+            result = self.con.sql(self.sql).to_arrow_table()
+        finally:
+            self.con.unregister(INPUT_RELATION)
+        last = result.column(result.num_columns - 1).combine_chunks()
+        # (not to_numpy: that imports pandas, 0.4 s, on its first call)
+        positions = np.frombuffer(last.buffers()[1], dtype=np.int64, count=len(last), offset=8 * last.offset)
+        names = [p for p in self.passed if isinstance(p, str)]
+        plain = batch.select(names)
+        if len(positions) > 1 and not bool(np.all(np.diff(positions) > 0)):  # not in the batch's order
+            plain = plain.take(_numpy_array(pa.int64(), positions, len(positions)))
+        elif len(positions) < n:  # the rows the condition kept (filter is cheaper than take)
+            keep = np.zeros(n, dtype=bool)
+            keep[positions] = True
+            plain = plain.filter(_numpy_array(pa.bool_(), np.packbits(keep, bitorder="little"), n))
+        columns = [
+            plain.column(names.index(p)) if isinstance(p, str) else result.column(p).combine_chunks()
+            for p in self.passed
+        ]
+        return pa.RecordBatch.from_arrays(columns, names=[str(i) for i in range(len(columns))])
 
     def _failed_row(self, batch: pa.RecordBatch, message: str) -> SqlStreamError:
         """The job fails on a row's value (an integer division by zero, as Flink's does):
@@ -170,6 +239,13 @@ class CalcOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "con"):
             self.con.close()
+
+
+def _numpy_array(arrow_type: pa.DataType, values: np.ndarray, length: int) -> pa.Array:
+    """An Arrow array of ``length`` values over a numpy array's buffer (int64 values, or
+    bits packed little-end first). ``pa.array`` would import pandas on its first call
+    (0.4 s) to ask whether the values are a pandas object, as ``to_numpy`` does."""
+    return pa.Array.from_buffers(arrow_type, length, [None, pa.py_buffer(values)])
 
 
 def _division_failure(error: duckdb.Error) -> udf.FunctionFailedError | None:
