@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
+from planner.codegen import quote
 from planner.physical import (
     MAIN_OUTPUT,
     CalcSpec,
@@ -27,10 +28,6 @@ from planner.physical import (
     WatermarkSpec,
     WindowAggregateSpec,
 )
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def hashed_by(nodes: Sequence[Node], node: Node) -> tuple[str, ...] | None:
@@ -70,7 +67,7 @@ def hashed_by(nodes: Sequence[Node], node: Node) -> tuple[str, ...] | None:
         names: dict[str, str] = {}
         for name, sql in spec.projections:
             names.setdefault(sql, name)  # a key column passed on as it is, under its first name
-        out = tuple(names.get(_quoted(k)) for k in incoming)
+        out = tuple(names.get(quote(k)) for k in incoming)
         return None if any(n is None for n in out) else tuple(n for n in out if n is not None)
     return None
 

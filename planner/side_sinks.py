@@ -16,6 +16,7 @@ from catalog.connectors import ChangelogMode, Guarantee, configure_table, table_
 from catalog.options import parse_int
 from catalog.table import TableDef
 from catalog.types import parse_type
+from planner.codegen import quote
 from planner.errors import PlanError
 from planner.physical import (
     CalcSpec,
@@ -28,10 +29,6 @@ from planner.physical import (
     UnionSpec,
 )
 from planner.physical_planner import delivery_guarantee, exactly_once_mode
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _check_columns(table: TableDef, fields: tuple[Field, ...], what: str) -> tuple[Field, ...]:
@@ -115,7 +112,7 @@ def side_sink_nodes(
         union = add(f"Union({label})", UnionSpec(), tuple(side_edge(w, p) for w in producers), fields, p)
         feed = Edge(union.id)
     projections = tuple(
-        (c.name, f"CAST({_q(c.name.lower())} AS {parse_type(c.type).duckdb()})") for c in columns
+        (c.name, f"CAST({quote(c.name.lower())} AS {parse_type(c.type).duckdb()})") for c in columns
     )
     calc = add(f"Calc({label})", CalcSpec(projections), (feed,), columns, p)
     guarantee = delivery_guarantee(spec.name, table.options, config)
