@@ -30,15 +30,18 @@ def report(stdout: str) -> dict[str, list[str]]:
     return {r[0]: r for r in rows[1:]}
 
 
-def billing_job(kafka: str, pg_dsn: str, pg_url: str, tmp_path: Path) -> tuple[Path, str, str]:
-    """Its input in Kafka, its tables and its script: (script, sink topic, sink table)."""
+def billing_job(
+    kafka: str, pg_dsn: str, pg_url: str, tmp_path: Path, rows: int = ROWS
+) -> tuple[Path, str, str]:
+    """Its input in Kafka (``rows`` records), its tables and its script: (script, sink topic,
+    sink table)."""
     src, dst, table = unique("verify-src"), unique("verify-dst"), unique_table("per_window")
 
     async def setup() -> None:
         await create_topic(kafka, src, partitions=2)
         await create_topic(kafka, dst, partitions=2)
         for p in (0, 1):
-            await produce(kafka, src, [b'{"v":%d}' % v for v in range(p, ROWS, 2)], partition=p)
+            await produce(kafka, src, [b'{"v":%d}' % v for v in range(p, rows, 2)], partition=p)
 
     asyncio.run(setup())
     execute(pg_dsn, f'CREATE TABLE "{table}" (k bigint, window_start timestamp(3), c bigint, s bigint)')
@@ -171,14 +174,17 @@ def test_verify_restarts_the_sinks_services_during_the_chaos_run(
     exports = own_services.up("kafka", "postgres")
     kafka, dsn = exports["SQLSTREAM_KAFKA_BOOTSTRAP"], exports["SQLSTREAM_PG_DSN"]
     url = exports["SQLSTREAM_PG_URL"]
-    script, dst, table = billing_job(kafka, dsn, url, tmp_path)
+    # three times the other tests' input: both restarts must land while the job runs, and
+    # the job takes only a few seconds over ROWS records
+    rows = 3 * ROWS
+    script, dst, table = billing_job(kafka, dsn, url, tmp_path, rows)
     out = verify(str(script), "--kills", "2", "--seed", "5",
                  "--restart-service", own_services.restart_command("kafka"),
                  "--restart-service", own_services.restart_command("postgres"))  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr[-4000:]
-    rows = report(out.stdout)
+    found = report(out.stdout)
     for sink in ("to_kafka", "to_pg"):
-        assert rows[sink][2:] == ["exactly-once", str(5 * (ROWS * 10 // 1000)), "0", "0", "0", "exact"]
+        assert found[sink][2:] == ["exactly-once", str(5 * (rows * 10 // 1000)), "0", "0", "0", "exact"]
     assert "[verify] service restart 2/2 done" in out.stderr, out.stderr[-3000:]
     assert "2 service restarts; all 2 sinks kept their guarantee" in out.stderr
     assert "Traceback" not in out.stderr
