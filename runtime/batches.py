@@ -87,11 +87,17 @@ def empty_table(schema: pa.Schema) -> pa.Table:
     return pa.Table.from_batches([], schema=schema)
 
 
+def numpy_array(arrow_type: pa.DataType, values: np.ndarray, length: int) -> pa.Array:
+    """An Arrow array of ``length`` values over a numpy array's buffer (int64 values, or
+    bits packed little-end first). ``pa.array`` would import pandas on its first call
+    (0.4 s) to ask whether the values are a pandas object, as ``to_numpy`` does."""
+    return pa.Array.from_buffers(arrow_type, length, [None, pa.py_buffer(values)])
+
+
 def sequence(first: int, count: int) -> pa.Array:
-    """BIGINTs ``first``, ``first + 1``, ... (``count`` of them), built from a numpy
-    buffer without ``pa.array`` (see :func:`empty_table`)."""
-    values = np.arange(first, first + count, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(values)])
+    """BIGINTs ``first``, ``first + 1``, ... (``count`` of them), without ``pa.array``
+    (see :func:`numpy_array`)."""
+    return numpy_array(pa.int64(), np.arange(first, first + count, dtype=np.int64), count)
 
 
 def duckdb_type(type_text: str) -> str:

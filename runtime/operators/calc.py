@@ -30,7 +30,16 @@ from catalog.errors import SqlStreamError
 from planner.numeric import DIVISION_BY_ZERO as _DIVISION_BY_ZERO
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec, SourceSpec
 from runtime import udf
-from runtime.batches import announcement, conform, is_announcement, output_schema, q, split_of, with_split
+from runtime.batches import (
+    announcement,
+    conform,
+    is_announcement,
+    numpy_array,
+    output_schema,
+    q,
+    split_of,
+    with_split,
+)
 from runtime.messages import Message
 from runtime.operator import Operator
 
@@ -161,7 +170,7 @@ class CalcOp(Operator):
         assert self.passed is not None
         n = batch.num_rows
         numbered = pa.RecordBatch.from_arrays(  # not append_column: that validates every string
-            [*batch.columns, _numpy_array(pa.int64(), np.arange(n, dtype=np.int64), n)],
+            [*batch.columns, numpy_array(pa.int64(), np.arange(n, dtype=np.int64), n)],
             schema=batch.schema.append(_POSITION_FIELD),
         )
         self.con.register(INPUT_RELATION, numbered)
@@ -175,11 +184,11 @@ class CalcOp(Operator):
         names = [p for p in self.passed if isinstance(p, str)]
         plain = batch.select(names)
         if len(positions) > 1 and not bool(np.all(np.diff(positions) > 0)):  # not in the batch's order
-            plain = plain.take(_numpy_array(pa.int64(), positions, len(positions)))
+            plain = plain.take(numpy_array(pa.int64(), positions, len(positions)))
         elif len(positions) < n:  # the rows the condition kept (filter is cheaper than take)
             keep = np.zeros(n, dtype=bool)
             keep[positions] = True
-            plain = plain.filter(_numpy_array(pa.bool_(), np.packbits(keep, bitorder="little"), n))
+            plain = plain.filter(numpy_array(pa.bool_(), np.packbits(keep, bitorder="little"), n))
         columns = [
             plain.column(names.index(p)) if isinstance(p, str) else result.column(p).combine_chunks()
             for p in self.passed
@@ -239,13 +248,6 @@ class CalcOp(Operator):
     async def close(self) -> None:
         if hasattr(self, "con"):
             self.con.close()
-
-
-def _numpy_array(arrow_type: pa.DataType, values: np.ndarray, length: int) -> pa.Array:
-    """An Arrow array of ``length`` values over a numpy array's buffer (int64 values, or
-    bits packed little-end first). ``pa.array`` would import pandas on its first call
-    (0.4 s) to ask whether the values are a pandas object, as ``to_numpy`` does."""
-    return pa.Array.from_buffers(arrow_type, length, [None, pa.py_buffer(values)])
 
 
 def _division_failure(error: duckdb.Error) -> udf.FunctionFailedError | None:
