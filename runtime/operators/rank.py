@@ -24,12 +24,14 @@ deduplicate functions do.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
-from runtime.batches import conform, empty_table, output_schema, q
+from runtime.batches import conform, empty_table, numpy_array, output_schema, q
 from runtime.messages import Message
 from runtime.operator import now_ms
+from runtime.operators import rank_append
 from runtime.operators.arrival import ArrivalOrdered
 from runtime.state.duckdb_state import DuckDBState
 from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
@@ -70,12 +72,13 @@ class RankOp(ArrivalOrdered):
         order.append("__seq DESC" if spec.ties_last else "__seq")
         part = f"PARTITION BY {', '.join(self.keys)} " if self.keys else ""
         rank = f"row_number() OVER ({part}ORDER BY {', '.join(order)})"
-        # over an insert-only input, a row behind ``end`` rows of its own batch can never
-        # enter the range: only each partition's first ``end`` rows of a batch are kept
-        # (ranked on the keys alone, then picked by arrival number: ~2x a QUALIFY that
-        # sorts whole rows)
-        best = f"SELECT __seq FROM {INPUT_RELATION} QUALIFY {rank} <= {spec.end}"
-        self.batch_filter = "" if self.retracting else f" SEMI JOIN ({best}) __w USING (__seq)"
+        if not self.retracting:  # a statement of its own each step (see ``rank_append``)
+            expiry = f", {rank_append.EXPIRY}" if self.ttl else ""
+            self.append = rank_append.statements(
+                spec, self.cols, self.keys, order, empty.schema, self.ctx.updating, expiry
+            )
+            self.width = 16 + 8 * (len(self.cols) + 1)
+            return
         touched = (
             " SEMI JOIN __t t ON " + " AND ".join(f"r.{k} IS NOT DISTINCT FROM t.{k}" for k in self.keys)
             if self.keys
@@ -84,10 +87,6 @@ class RankOp(ArrivalOrdered):
         self.ranked_sql = f"SELECT r.rowid AS __rid, r.*, {rank} AS __rn FROM rows r{touched}"
         self.range = f"__rn BETWEEN {spec.start} AND {spec.end}"
         self.old_sql = f"SELECT * FROM ({self.ranked_sql}) WHERE {self.range}"
-        if not self.retracting and (spec.changes == "update" or (spec.changes == "rows" and spec.start == 1)):
-            # an insert-only input keeps only the range's rows (one for Top-1): all of a
-            # touched partition's rows were in it, and their ranks are not needed
-            self.old_sql = f"SELECT r.rowid AS __rid, r.*, 1::BIGINT AS __rn FROM rows r{touched}"
         self.emit_sql = self._rows_sql() if spec.changes == "rows" else self._positions_sql()
         self.width = 16 + 8 * (len(self.cols) + 1)
 
@@ -145,16 +144,52 @@ class RankOp(ArrivalOrdered):
         return []
 
     def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
-        st = self.state
         now = self.clock()
         self._expire(now)
+        out = self._append(batch, now) if not self.retracting else self._update(batch, now)
+        self._report()
+        return [b for table in out for b in conform(table, self.schema)]
+
+    def _append(self, batch: pa.RecordBatch, now: int) -> list[pa.Table]:
+        """A batch of an insert-only input (see ``rank_append``): its best rows taken out
+        of the Arrow batch, ranked with the old rows of their partitions; the changes are
+        read before the state drops the rows pushed out and keeps those that entered."""
+        st, sql = self.state, self.append
+        first = self.seq
+        stamped = self._stamped(batch)
+        st.register(INPUT_RELATION, stamped)
+        try:
+            seqs = st.con.execute(sql.best).fetchnumpy()["__seq"]
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        positions = np.asarray(seqs, dtype=np.int64) - first
+        st.register(rank_append.CANDIDATES, stamped.take(numpy_array(pa.int64(), positions, len(positions))))
+        out = []
+        try:
+            st.execute(sql.rank)
+            for stmt in sql.emit:
+                if stmt.startswith("CREATE"):
+                    st.execute(stmt)
+                else:
+                    out.append(st.query(stmt))
+            expiry = str(self.ttl.expiry(now)) if self.ttl else ""
+            for stmt in sql.keep:
+                st.execute(stmt.replace(rank_append.EXPIRY, expiry))
+        finally:
+            st.con.unregister(rank_append.CANDIDATES)
+        return out
+
+    def _update(self, batch: pa.RecordBatch, now: int) -> list[pa.Table]:
+        """A batch of an updating input: every row of a touched partition ranked before
+        and after its rows are added and retracted."""
+        st = self.state
         st.register(INPUT_RELATION, self._stamped(batch))
-        sign = f"CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END" if self.retracting else "1"
+        sign = f"CASE WHEN {q(ROW_KIND_COLUMN)} IN (0, 2) THEN 1 ELSE -1 END"
         cols = ", ".join(self.cols)
         try:
             st.execute(
                 f"CREATE OR REPLACE TEMP TABLE __b AS "
-                f"SELECT {cols}, __seq, {sign} AS __s FROM {INPUT_RELATION}{self.batch_filter}"
+                f"SELECT {cols}, __seq, {sign} AS __s FROM {INPUT_RELATION}"
             )
         finally:
             st.con.unregister(INPUT_RELATION)
@@ -163,8 +198,7 @@ class RankOp(ArrivalOrdered):
         st.execute(f"CREATE OR REPLACE TEMP TABLE __old AS {self.old_sql}")
         expiry = f", {self.ttl.expiry(now)}" if self.ttl else ""
         st.execute(f"INSERT INTO rows SELECT {cols}, __seq{expiry} FROM __b WHERE __s > 0")
-        if self.retracting:
-            self._retract()
+        self._retract()
         st.execute(f"CREATE OR REPLACE TEMP TABLE __rk AS {self.ranked_sql}")
         st.execute(f"CREATE OR REPLACE TEMP TABLE __new AS SELECT * FROM __rk WHERE {self.range}")
         out = []
@@ -173,12 +207,7 @@ class RankOp(ArrivalOrdered):
                 st.execute(sql)
             else:
                 out.append(st.query(sql))
-        if not self.retracting:  # rows past the end can never come back
-            st.execute(
-                f"DELETE FROM rows WHERE rowid IN (SELECT __rid FROM __rk WHERE __rn > {self.spec.end})"
-            )
-        self._report()
-        return [b for table in out for b in conform(table, self.schema)]
+        return out
 
     def _retract(self) -> None:
         """Each -U/-D takes out one identical row, the earliest (Flink removes the first
