@@ -66,6 +66,9 @@ def statements(
         f"(sum(__src) OVER {win})::BIGINT AS __a FROM ({old} UNION ALL "
         f"SELECT 1, __seq, {', '.join(narrow)} FROM {CANDIDATES})) WHERE __src = 0 OR __n <= {spec.end}"
     )
+    best = _best(spec, keys, order, schema)
+    if spec.end == 1 and _goodness(spec, schema) is not None:
+        rank = _top1_rank(spec, keys, schema)
     listed = ", ".join(cols)
     # every row by its identity: the state's by rowid, the candidates' by arrival number
     every = (
@@ -88,7 +91,7 @@ def statements(
             f"SELECT {listed}, 0::TINYINT AS {kind} FROM {every} a SEMI JOIN "
             f"(SELECT __src, __id FROM __r WHERE {in_new} AND NOT ({in_old})) USING (__src, __id)",
         ]
-        return AppendStatements(_best(spec, keys, order, schema), rank, emit, [drop, add])
+        return AppendStatements(best, rank, emit, [drop, add])
     on = " AND ".join([*(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in keys), "o.__o = n.__n"])
     both = [f"{side}.{c} AS {side}{i}" for side in "on" for i, c in enumerate(cols)]
     same_value = " AND ".join(f"o.{c} IS NOT DISTINCT FROM n.{c}" for c in cols)
@@ -120,7 +123,23 @@ def statements(
     if spec.start == 1:  # every candidate kept holds a position whose row changed: in ``__d``
         values = ", ".join(f"n{i}" for i in range(len(cols)))
         add = f"INSERT INTO rows SELECT {values}, __nid{expiry} FROM __d WHERE __ns = 1"
-    return AppendStatements(_best(spec, keys, order, schema), rank, emit, [drop, add])
+    return AppendStatements(best, rank, emit, [drop, add])
+
+
+def _top1_rank(spec: RankSpec, keys: list[str], schema: pa.Schema) -> str:
+    """``__r`` of a Top-1 whose order has a ``_goodness`` key, without a window: a batch
+    has one candidate per partition (``_best``), the state at most one row, so a join on
+    the keys and a comparison of the two keys says which ranks first."""
+    same = " AND ".join(f"r.{k} IS NOT DISTINCT FROM c.{k}" for k in keys) or "TRUE"
+    wins = f"r.rowid IS NULL OR {_goodness(spec, schema, 'c.')} > {_goodness(spec, schema, 'r.')}"
+    listed = "".join(f"{k}, " for k in keys)
+    return (
+        f"CREATE OR REPLACE TEMP TABLE __r AS WITH m AS (SELECT c.__seq AS __cid, r.rowid AS __rid, "
+        f"{''.join(f'c.{k}, ' for k in keys)}{wins} AS __win FROM {CANDIDATES} c LEFT JOIN rows r ON {same}) "
+        f"SELECT 1 AS __src, __cid AS __id, {listed}1::BIGINT AS __n, NULL::BIGINT AS __o FROM m WHERE __win "
+        f"UNION ALL SELECT 0, __rid, {listed}CASE WHEN __win THEN 2 ELSE 1 END, 1 "
+        f"FROM m WHERE __rid IS NOT NULL"
+    )
 
 
 def _best(spec: RankSpec, keys: list[str], order: list[str], schema: pa.Schema) -> str:
@@ -139,17 +158,17 @@ def _best(spec: RankSpec, keys: list[str], order: list[str], schema: pa.Schema) 
     return f"SELECT __seq FROM input QUALIFY {window} <= {spec.end}"
 
 
-def _goodness(spec: RankSpec, schema: pa.Schema) -> str | None:
+def _goodness(spec: RankSpec, schema: pa.Schema, of: str = "") -> str | None:
     """A row value (struct) that is larger the earlier a row ranks, or None. DuckDB compares
     structs field by field, a NULL field equal to another NULL: each order column gives a
     flag (whether it is NULL, true first where NULLs rank first) then its value, negated
-    when ascending; arrival breaks ties."""
+    when ascending; arrival breaks ties. ``of`` prefixes the columns (a table's alias)."""
     parts = []
     for k in spec.order:
         if k.column == ARRIVAL:
-            parts.append("~__seq" if k.ascending else "__seq")
+            parts.append(f"~{of}__seq" if k.ascending else f"{of}__seq")
             continue
-        col, kind = q(k.column), schema.field(k.column).type
+        col, kind = of + q(k.column), schema.field(k.column).type
         if pa.types.is_floating(kind):  # NaN and -0.0: leave them to ORDER BY
             return None
         parts.append(f"{col} IS NULL" if k.nulls_first else f"{col} IS NOT NULL")
@@ -157,7 +176,7 @@ def _goodness(spec: RankSpec, schema: pa.Schema) -> str | None:
         if value is None:
             return None
         parts.append(value)
-    parts.append("__seq" if spec.ties_last else "~__seq")
+    parts.append(f"{of}__seq" if spec.ties_last else f"~{of}__seq")
     return f"({', '.join(parts)})"
 
 
