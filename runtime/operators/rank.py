@@ -162,7 +162,9 @@ class RankOp(ArrivalOrdered):
             seqs = st.con.execute(sql.best).fetchnumpy()["__seq"]
         finally:
             st.con.unregister(INPUT_RELATION)
-        positions = np.asarray(seqs, dtype=np.int64) - first
+        # in arrival order: the state's columns compress as well as the input's (a
+        # checkpoint of rows in hash order is ~1.8x larger)
+        positions = np.sort(np.asarray(seqs, dtype=np.int64)) - first
         st.register(rank_append.CANDIDATES, stamped.take(numpy_array(pa.int64(), positions, len(positions))))
         out = []
         try:

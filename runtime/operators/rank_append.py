@@ -122,7 +122,7 @@ def statements(
         emit.append(f"SELECT {', '.join(out)} FROM __d WHERE {side}__rn IS NOT NULL AND NOT __same")
     if spec.start == 1:  # every candidate kept holds a position whose row changed: in ``__d``
         values = ", ".join(f"n{i}" for i in range(len(cols)))
-        add = f"INSERT INTO rows SELECT {values}, __nid{expiry} FROM __d WHERE __ns = 1"
+        add = f"INSERT INTO rows SELECT {values}, __nid{expiry} FROM __d WHERE __ns = 1 ORDER BY __nid"
     return AppendStatements(best, rank, emit, [drop, add])
 
 
