@@ -13,13 +13,17 @@ to ``table.exec.late-rows.sink`` if set.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, WindowRankSpec
-from runtime.batches import conform, output_schema, q
+from runtime.batches import conform, numpy_array, output_schema, q
 from runtime.messages import Message, SideOutput
+from runtime.operators import rank_append
 from runtime.operators.arrival import ArrivalOrdered
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
+
+FIRED = "{fired}"  # in ``best_sql``: the watermark acted on, past which a window is late
 
 
 class WindowRankOp(ArrivalOrdered):
@@ -40,6 +44,9 @@ class WindowRankOp(ArrivalOrdered):
             for k in spec.order
         ]
         order.append("__seq DESC" if spec.ties_last else "__seq")
+        schema = output_schema(fields, False)
+        late = f" WHERE epoch_ms(window_end) - 1 > {FIRED}"
+        self.best_sql = rank_append.best_rows(spec, self.keys, order, schema, late)
         self.rank = f"row_number() OVER (PARTITION BY {', '.join(self.keys)} ORDER BY {', '.join(order)})"
         touched = " AND ".join(f"r.{k} IS NOT DISTINCT FROM t.{k}" for k in self.keys)
         self.prune_sql = (
@@ -58,19 +65,31 @@ class WindowRankOp(ArrivalOrdered):
         self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
 
     def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
-        """Rows into state; returns the late ones when a side sink keeps them."""
+        """Rows into state; returns the late ones when a side sink keeps them. Of the
+        others, only each partition's first ``end`` rows of the batch can stay: only they
+        are taken out of the Arrow batch into DuckDB (see ``rank_append.best_rows``)."""
         st = self.state
-        st.register(INPUT_RELATION, self._stamped(batch))
+        first = self.seq
+        stamped = self._stamped(batch)
+        is_late = f"epoch_ms(window_end) - 1 <= {self.fired}"
+        st.register(INPUT_RELATION, stamped)
+        try:
+            late = int(st.scalar(f"SELECT count(*) FROM {INPUT_RELATION} WHERE {is_late}"))
+            rows = None
+            if late and self.keeps_late_rows:
+                rows = st.query(f"SELECT * EXCLUDE (__seq) FROM {INPUT_RELATION} WHERE {is_late}")
+            best = self.best_sql.replace(FIRED, str(self.fired))
+            seqs = st.con.execute(best).fetchnumpy()["__seq"]
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        self.metrics.late_rows_dropped += late
+        positions = np.sort(np.asarray(seqs, dtype=np.int64)) - first  # arrival order
+        st.register(INPUT_RELATION, stamped.take(numpy_array(pa.int64(), positions, len(positions))))
         try:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __b AS {self.read_sql}")
         finally:
             st.con.unregister(INPUT_RELATION)
-        late = int(st.scalar(f"SELECT count(*) FROM __b WHERE __we - 1 <= {self.fired}"))
-        self.metrics.late_rows_dropped += late
-        rows = None
-        if late and self.keeps_late_rows:
-            rows = st.query(f"SELECT * EXCLUDE (__seq, __we) FROM __b WHERE __we - 1 <= {self.fired}")
-        st.execute(f"INSERT INTO rows SELECT * FROM __b WHERE __we - 1 > {self.fired}")
+        st.execute("INSERT INTO rows SELECT * FROM __b")
         st.execute(f"CREATE OR REPLACE TEMP TABLE __t AS SELECT DISTINCT {', '.join(self.keys)} FROM __b")
         st.execute(self.prune_sql)
         self._report()
