@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from functools import cmp_to_key
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pytest
@@ -25,10 +25,11 @@ from planner.physical import ARRIVAL, ROW_KIND_COLUMN, RankSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SubtaskContext
 from runtime.metrics import OperatorMetrics
-from runtime.operator import OperatorContext
+from runtime.operator import Operator, OperatorContext
 from runtime.operators.rank import RankOp
 from tests.unit.runtime.test_join_oracle import SETTINGS
 
+Op = TypeVar("Op", bound=Operator)
 DDL = (
     "CREATE TABLE t (k INT, v INT, s STRING, ts TIMESTAMP(3), proc AS PROCTIME()) "
     "WITH ('connector' = 'datagen')"
@@ -63,19 +64,25 @@ rows_ = st.tuples(
 batches_ = st.lists(st.lists(rows_, min_size=0, max_size=8), min_size=1, max_size=5)
 
 
-def rank_op(query: str) -> RankOp:
+def open_operator(ddl: str, query: str, spec: type, kind: type[Op]) -> Op:
+    """The operator ``kind`` of the node of ``query``'s plan whose spec is a ``spec``, opened
+    as subtask 0 of 1."""
     cat = Catalog()
-    for stmt in planner.parse(DDL):
+    for stmt in planner.parse(ddl):
         cat.create(planner.create_table(stmt, cat))
     plan = planner.plan(query, cat, {})
-    node = next(n for n in plan.nodes if isinstance(n.spec, RankSpec))
+    node = next(n for n in plan.nodes if isinstance(n.spec, spec))
     inputs = tuple(plan.node(e.source) for e in node.inputs)
     ctx = OperatorContext(
-        SubtaskContext("t", node.id, "rank", 0, 1), node, plan, OperatorMetrics(node.id, 0), None, inputs
+        SubtaskContext("t", node.id, "op", 0, 1), node, plan, OperatorMetrics(node.id, 0), None, inputs
     )
-    op = RankOp(ctx)
+    op = kind(ctx)
     asyncio.run(op.open())
     return op
+
+
+def rank_op(query: str) -> RankOp:
+    return open_operator(DDL, query, RankSpec, RankOp)
 
 
 class Model:

@@ -10,14 +10,10 @@ from typing import Any
 
 import pyarrow as pa
 
-import planner
-from catalog import Catalog
 from planner.physical import WindowRankSpec
 from runtime.batches import output_schema
-from runtime.connectors.base import SubtaskContext
-from runtime.metrics import OperatorMetrics
-from runtime.operator import OperatorContext
 from runtime.operators.window_rank import WindowRankOp
+from tests.unit.runtime.test_rank_changelog import open_operator
 
 DDL = "CREATE TABLE t (k INT, v INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen')"
 QUERY = (
@@ -29,18 +25,7 @@ T0 = datetime(2024, 1, 1)
 
 
 def window_rank_op() -> WindowRankOp:
-    cat = Catalog()
-    for stmt in planner.parse(DDL):
-        cat.create(planner.create_table(stmt, cat))
-    plan = planner.plan(QUERY, cat, {})
-    node = next(n for n in plan.nodes if isinstance(n.spec, WindowRankSpec))
-    inputs = tuple(plan.node(e.source) for e in node.inputs)
-    ctx = OperatorContext(
-        SubtaskContext("t", node.id, "rank", 0, 1), node, plan, OperatorMetrics(node.id, 0), None, inputs
-    )
-    op = WindowRankOp(ctx)
-    asyncio.run(op.open())
-    return op
+    return open_operator(DDL, QUERY, WindowRankSpec, WindowRankOp)
 
 
 def feed(op: WindowRankOp, rows: list[tuple[int, int, int]]) -> None:
