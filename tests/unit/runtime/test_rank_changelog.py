@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from decimal import Decimal
 from functools import cmp_to_key
 from typing import Any, TypeVar
 
@@ -31,7 +32,8 @@ from tests.unit.runtime.test_join_oracle import SETTINGS
 
 Op = TypeVar("Op", bound=Operator)
 DDL = (
-    "CREATE TABLE t (k INT, v INT, s STRING, ts TIMESTAMP(3), proc AS PROCTIME()) "
+    "CREATE TABLE t (k INT, v INT, s STRING, ts TIMESTAMP(3), d DECIMAL(4, 1), b BOOLEAN, "
+    "proc AS PROCTIME()) "
     "WITH ('connector' = 'datagen')"
 )
 
@@ -50,6 +52,9 @@ QUERIES = (
     top("k, s, ts", "PARTITION BY k ORDER BY ts DESC NULLS FIRST", "rn <= 1"),
     top("k, v, s", "PARTITION BY k ORDER BY s DESC, v", "rn = 1"),  # Top-1 by a join and comparison
     top("k, v, s", "PARTITION BY k ORDER BY s, v", "rn = 1"),  # Top-1 by a window
+    top("k, v, s", "ORDER BY v DESC", "rn = 1"),  # one partition
+    top("k, d, b", "PARTITION BY k ORDER BY d, b", "rn <= 2"),  # DECIMAL and BOOLEAN ascending
+    top("k, d, b", "PARTITION BY k ORDER BY b NULLS LAST, d DESC", "rn = 1"),
     top("k, v, s", "PARTITION BY k ORDER BY proc", "rn = 1"),  # keep the first row
     top("k, v, s", "PARTITION BY k ORDER BY proc DESC", "rn = 1"),  # keep the last row
     top("v, s, rn", "PARTITION BY s ORDER BY v ASC NULLS FIRST, k DESC", "rn <= 2"),
@@ -60,6 +65,8 @@ rows_ = st.tuples(
     st.one_of(st.integers(-3, 3), st.none()),
     st.sampled_from(["a", "b", "c", None]),
     st.one_of(st.integers(0, 4), st.none()),
+    st.one_of(st.integers(-20, 20).map(lambda i: Decimal(i) / 10), st.none()),
+    st.one_of(st.booleans(), st.none()),
 )
 batches_ = st.lists(st.lists(rows_, min_size=0, max_size=8), min_size=1, max_size=5)
 
@@ -162,8 +169,9 @@ def test_each_batch_sends_the_models_changes(query: str, batches: list[list[tupl
     try:
         for raw in batches:
             rows = [
-                {"k": k, "v": v, "s": s, "ts": None if t is None else base.replace(second=t), "proc": None}
-                for k, v, s, t in raw
+                {"k": k, "v": v, "s": s, "ts": None if t is None else base.replace(second=t), "d": d, "b": b}
+                | {"proc": None}
+                for k, v, s, t, d, b in raw
             ]
             got = feed(op, rows)
             kinds = [g[0] for g in got]
