@@ -6,8 +6,9 @@ FILTER has let the value in yet. A batch adds to an aggregate only the values it
 in before.
 
 A GROUP BY key is named in these tables by an integer id (``__id``), kept beside the key's
-accumulators in ``acc``: each batch looks its keys' ids up once (``__keys``, new keys get new
-ids), and the value tables are grouped, joined and appended on (id, value). Keyed by the key
+accumulators in ``acc``: each batch looks its keys' ids up once, beside its per-key deltas
+(``__keys``; new keys get new ids), and the value tables are grouped, joined and appended on
+(id, value). Keyed by the key
 columns themselves (two strings and a value in Nexmark q16) the same statements cost about
 twice as much, and the tables held the strings once per value.
 
@@ -30,18 +31,15 @@ def same(cols: list[str], left: str = "b", right: str = "o") -> list[str]:
     return [f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in cols]
 
 
-def keys_sql(keys: list[str], next_id: int, first: bool) -> str:
-    """``__keys``: each key of the batch once, with its id (a new key: ``next_id`` and up,
-    at most one a row of the batch)."""
-    k = ", ".join(keys)
+def keys_sql(keys: list[str], delta_sql: str, next_id: int, first: bool) -> str:
+    """``__keys``: the batch's per-key deltas (``delta_sql``, grouped by the key columns),
+    each with its key's id (a new key: ``next_id`` and up, at most one a row of the batch)."""
     fresh = f"{next_id - 1} + row_number() OVER ()"
     if first:  # no ``acc`` yet: every key is new
-        distinct = f"SELECT DISTINCT {k} FROM {INPUT_RELATION}"
-        return f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT {k}, {fresh} AS {ID} FROM ({distinct})"
-    bk = ", ".join(f"b.{c}" for c in keys)
+        return f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT m.*, {fresh} AS {ID} FROM ({delta_sql}) m"
     return (
-        f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT {bk}, coalesce(o.{ID}, {fresh}) AS {ID} "
-        f"FROM (SELECT DISTINCT {k} FROM {INPUT_RELATION}) b LEFT JOIN acc o ON {' AND '.join(same(keys))}"
+        f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT m.*, coalesce(o.{ID}, {fresh}) AS {ID} "
+        f"FROM ({delta_sql}) m LEFT JOIN acc o ON {' AND '.join(same(keys, 'm', 'o'))}"
     )
 
 

@@ -205,16 +205,15 @@ class GroupAggregateOp(Operator):
             joins = "".join(
                 f" LEFT JOIN {relation} {alias} ON "
                 + (
-                    f"k.{dv.ID} = {alias}.{dv.ID}"
+                    f"m.{dv.ID} = {alias}.{dv.ID}"
                     if self.ids and alias in by_id
                     else " AND ".join(dv.same(keys, "m", alias)) or "true"
                 )
                 for relation, alias in deltas
             )
-            if self.ids:  # each key's id, from the batch's keys
-                joins = f" JOIN {dv.KEYS} k ON {' AND '.join(dv.same(keys, 'm', 'k'))}{joins}"
-            ids = f"k.{dv.ID}, " if self.ids else ""
-            batch_sql = f"SELECT m.*, {ids}{', '.join(distinct_cols)} FROM ({self.delta_sql}) m{joins}"
+            # (with ids: the deltas with their keys' ids, ``__keys``, made before the values')
+            delta = dv.KEYS if self.ids else f"({self.delta_sql})"
+            batch_sql = f"SELECT m.*, {', '.join(distinct_cols)} FROM {delta} m{joins}"
         on = f"b.{dv.ID} = o.{dv.ID}" if self.ids else " AND ".join(dv.same(keys)) or "true"
         bk = ", ".join([*(f"b.{c}" for c in keys), *([f"b.{dv.ID}"] if self.ids else []), ""])
         old = [f"o.{c} AS o_{c}" for c in self.acc_cols]
@@ -384,7 +383,7 @@ class GroupAggregateOp(Operator):
             if self.python is not None:
                 st.register("__udaf", self.python.step(st.con, self.has_table))
             if self.ids:
-                st.execute(dv.keys_sql(self.keys, self.next_id, not self.has_table))
+                st.execute(dv.keys_sql(self.keys, self.delta_sql, self.next_id, not self.has_table))
                 self.next_id += data.num_rows  # (at most one new key a row)
             for table, steps, create in self.distinct:
                 if not self.has_table:
