@@ -21,6 +21,7 @@ value tables) is given ids once loaded (``add_ids``).
 from __future__ import annotations
 
 from planner.physical import INPUT_RELATION, AggCall
+from runtime.batches import q
 from runtime.state.duckdb_state import DuckDBState
 
 ID = "__id"
@@ -88,6 +89,13 @@ def seen_values(
             items.append(f"sum(__v) FILTER (WHERE g{i}) AS s{i}")
     gb = f" GROUP BY {ID}" if keys else ""
     return steps, create, f"SELECT {k}{', '.join(items)} FROM __new{g}{gb}"
+
+
+def keyed_view(keys: tuple[str, ...], values: str, acc: str) -> str:
+    """SQL showing a value table (``values``, with ``subtask``) by its keys' columns,
+    looked up in ``acc`` (for ``sqlstream state``)."""
+    k = ", ".join(f"a.{q(c)}" for c in keys)
+    return f"SELECT {k}, v.* EXCLUDE ({ID}) FROM {values} v JOIN {acc} a USING (subtask, {ID})"
 
 
 def _has_id(st: DuckDBState, database: str) -> bool:
