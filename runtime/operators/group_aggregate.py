@@ -11,7 +11,8 @@ stored accumulators of those keys, emit the changes and replace those keys' rows
 
 Accumulators: a row count per key, and per aggregate a count or a (sum, non-null count)
 pair, or a min/max. Over an insert-only input, DISTINCT keeps the set of (key, value)
-pairs seen, and a batch adds only values not seen before. Over an updating input, DISTINCT
+pairs seen, a key named by an integer id kept in ``acc`` (``distinct_values``), and a batch
+adds only values not seen before. Over an updating input, DISTINCT
 and MIN/MAX keep a count per (key, value), as Flink's MapView does, so that a retraction
 takes its value out (``_value_counts``). COLLECT keeps such counts over any input: its
 result is the multiset they hold. LISTAGG, FIRST_VALUE and LAST_VALUE are merged in arrival
@@ -252,7 +253,7 @@ class GroupAggregateOp(Operator):
         self.store_cols = ", ".join([*keys, *([dv.ID] if self.ids else []), *self.acc_cols])
         self.stored_cols = self.store_cols + (f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else "")
         self.on = on
-        self.width = 16 + 8 * (len(keys) + len(self.acc_cols))
+        self.width = 16 + 8 * (len(keys) + self.ids + len(self.acc_cols))
 
     def _value_counts(self, i: int, a: AggCall, sign: str) -> tuple[list[tuple[str, int]], str, list[str]]:
         """DISTINCT or MIN/MAX over an updating input, as Flink keeps them (a MapView of
