@@ -11,7 +11,8 @@ stored accumulators of those keys, emit the changes and replace those keys' rows
 
 Accumulators: a row count per key, and per aggregate a count or a (sum, non-null count)
 pair, or a min/max. Over an insert-only input, DISTINCT keeps the set of (key, value)
-pairs seen, and a batch adds only values not seen before. Over an updating input, DISTINCT
+pairs seen, a key named by an integer id kept in ``acc`` (``distinct_values``), and a batch
+adds only values not seen before. Over an updating input, DISTINCT
 and MIN/MAX keep a count per (key, value), as Flink's MapView does, so that a retraction
 takes its value out (``_value_counts``). COLLECT keeps such counts over any input: its
 result is the multiset they hold. LISTAGG, FIRST_VALUE and LAST_VALUE are merged in arrival
@@ -40,6 +41,7 @@ from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.operators import aggs as A
+from runtime.operators import distinct_values as dv
 from runtime.operators.arrival import stamp
 from runtime.operators.ordered import ordered_merge, ordered_values
 from runtime.operators.udaf import GroupPythonAggregates
@@ -112,6 +114,8 @@ class GroupAggregateOp(Operator):
         for i, a in enumerate(spec.aggs):
             if a.distinct and not self.retracting and a.func in ("count", "sum", "avg"):
                 shared.setdefault(a.arg or "", []).append((i, a))
+        self.ids = bool(shared) and bool(keys)  # the value tables name a key by its id
+        self.next_id = 0
         self.python = (
             GroupPythonAggregates(self.ctx, spec.aggs, keys, self.retracting)
             if any(a.func == "udaf" for a in spec.aggs)
@@ -150,7 +154,7 @@ class GroupAggregateOp(Operator):
                 g = members[0][0]
                 if g == i:
                     self.shared[g] = [m for m, _ in members]
-                    steps, create, dd = self._seen_values(g, members)
+                    steps, create, dd = dv.seen_values(g, members, keys)
                     self.distinct.append((f"seen{g}", steps, create))
                     deltas.append((f"({dd})", f"d{g}"))
                 cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
@@ -198,14 +202,21 @@ class GroupAggregateOp(Operator):
             self.delta_sql = self.python.wrap(self.delta_sql)
         batch_sql = self.delta_sql
         if deltas:  # the DISTINCT (and value-keeping) aggregates' deltas of the same keys
+            by_id = {f"d{g}" for g in self.shared}  # the value tables' deltas, by id
             joins = "".join(
                 f" LEFT JOIN {relation} {alias} ON "
-                + (" AND ".join(f"m.{c} IS NOT DISTINCT FROM {alias}.{c}" for c in keys) or "true")
+                + (
+                    f"m.{dv.ID} = {alias}.{dv.ID}"
+                    if self.ids and alias in by_id
+                    else " AND ".join(dv.same(keys, "m", alias)) or "true"
+                )
                 for relation, alias in deltas
             )
-            batch_sql = f"SELECT m.*, {', '.join(distinct_cols)} FROM ({self.delta_sql}) m{joins}"
-        on = " AND ".join(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys) or "true"
-        bk = ", ".join([*(f"b.{c}" for c in keys), ""])
+            # (with ids: the deltas with their keys' ids, ``__keys``, made before the values')
+            delta = dv.KEYS if self.ids else f"({self.delta_sql})"
+            batch_sql = f"SELECT m.*, {', '.join(distinct_cols)} FROM {delta} m{joins}"
+        on = f"b.{dv.ID} = o.{dv.ID}" if self.ids else " AND ".join(dv.same(keys)) or "true"
+        bk = ", ".join([*(f"b.{c}" for c in keys), *([f"b.{dv.ID}"] if self.ids else []), ""])
         old = [f"o.{c} AS o_{c}" for c in self.acc_cols]
         # the batch's deltas, aggregated and merged with the keys' stored accumulators in one
         # statement (a first batch creates ``acc`` from the same query)
@@ -239,60 +250,10 @@ class GroupAggregateOp(Operator):
         self.seq = 0  # the next row's (restored: after the largest one kept)
         self.ttl = StateTtl("acc", spec.ttl_ms) if spec.ttl_ms else None
         # a key's accumulators with their expiry: every touched key is written again below
-        self.store_cols = ", ".join([*keys, *self.acc_cols])
+        self.store_cols = ", ".join([*keys, *([dv.ID] if self.ids else []), *self.acc_cols])
         self.stored_cols = self.store_cols + (f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else "")
         self.on = on
-        self.width = 16 + 8 * (len(keys) + len(self.acc_cols))
-
-    def _seen_values(
-        self, g: int, members: list[tuple[int, AggCall]]
-    ) -> tuple[list[tuple[str, int]], str, str]:
-        """DISTINCT over an insert-only input: the (key, value) pairs seen so far, in one
-        table for all DISTINCT aggregates of the same argument (as Flink's share one
-        MapView), with a flag per aggregate: whether its FILTER has let the value in yet. A
-        batch adds to an aggregate only the values it had not let in before. Returns the
-        steps, the CREATE, and a query of those additions per key (``n<i>``, ``s<i>``)."""
-        keys = self.keys
-        k = ", ".join([*keys, ""])
-        bk = ", ".join([*(f"b.{c}" for c in keys), ""])
-        arg = members[0][1].arg
-        on_v = " AND ".join([*(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys), "b.__v = o.__v"])
-        let_in = ", ".join(
-            f"coalesce(bool_or({a.filter}), false) AS f{i}" if a.filter else f"true AS f{i}"
-            for i, a in members
-        )
-        batch = (
-            f"SELECT {k}({arg}) AS __v, {let_in} FROM {INPUT_RELATION} "
-            f"WHERE ({arg}) IS NOT NULL GROUP BY {k}__v"
-        )
-        gained = [f"(b.f{i} AND NOT coalesce(o.f{i}, false))" for i, _ in members]
-        flags = ", ".join(f"f{i}" for i, _ in members)
-        new = (
-            f"SELECT {bk}b.__v, o.__v IS NULL AS __fresh, "
-            + ", ".join(f"{x} AS g{i}" for x, (i, _) in zip(gained, members))
-            + ", "
-            + ", ".join(f"b.f{i} OR coalesce(o.f{i}, false) AS f{i}" for i, _ in members)
-            + f" FROM ({batch}) b LEFT JOIN seen{g} o ON {on_v} WHERE {' OR '.join(gained)}"
-        )
-        create = (
-            f"CREATE TABLE seen{g} AS SELECT {k}({arg}) AS __v, "
-            + ", ".join(f"false AS f{i}" for i, _ in members)
-            + f" FROM {INPUT_RELATION} LIMIT 0"
-        )
-        steps = [(f"CREATE OR REPLACE TEMP TABLE __new{g} AS {new}", 0)]
-        if len(members) > 1:  # a value another aggregate let in before: only its flags change
-            updates = ", ".join(f"f{i} = b.f{i}" for i, _ in members)
-            steps.append(
-                (f"UPDATE seen{g} o SET {updates} FROM __new{g} b WHERE NOT b.__fresh AND {on_v}", 0)
-            )
-        steps.append((f"INSERT INTO seen{g} SELECT {k}__v, {flags} FROM __new{g} WHERE __fresh", 1))
-        items = []
-        for i, a in members:
-            items.append(f"count(*) FILTER (WHERE g{i})::BIGINT AS n{i}")
-            if a.func != "count":
-                items.append(f"sum(__v) FILTER (WHERE g{i}) AS s{i}")
-        gb = f" GROUP BY {', '.join(keys)}" if keys else ""
-        return steps, create, f"SELECT {k}{', '.join(items)} FROM __new{g}{gb}"
+        self.width = 16 + 8 * (len(keys) + self.ids + len(self.acc_cols))
 
     def _value_counts(self, i: int, a: AggCall, sign: str) -> tuple[list[tuple[str, int]], str, list[str]]:
         """DISTINCT or MIN/MAX over an updating input, as Flink keeps them (a MapView of
@@ -363,12 +324,13 @@ class GroupAggregateOp(Operator):
             return
         st = self.state
         if self.distinct:
-            keys = ", ".join(self.keys) or "true AS __all"
+            keys = ", ".join([*self.keys, *([dv.ID] if self.ids else [])]) or "true AS __all"
             expired = f"SELECT {keys} FROM acc WHERE {EXPIRE_COLUMN} <= {self.ttl.now(now)}"
             st.execute(f"CREATE OR REPLACE TEMP TABLE __gone AS {expired}")
             on = " AND ".join(f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in self.keys) or "true"
             for table, _, _ in self.distinct:
-                self.metrics.state_rows -= st.execute(f"DELETE FROM {table} o USING __gone b WHERE {on}")
+                by = f"b.{dv.ID} = o.{dv.ID}" if self.ids and table.startswith("seen") else on
+                self.metrics.state_rows -= st.execute(f"DELETE FROM {table} o USING __gone b WHERE {by}")
         gone = self.ttl.purge(st, now)
         self.metrics.state_rows -= gone
         self.metrics.state_rows_expired += gone
@@ -421,6 +383,9 @@ class GroupAggregateOp(Operator):
         try:
             if self.python is not None:
                 st.register("__udaf", self.python.step(st.con, self.has_table))
+            if self.ids:
+                st.execute(dv.keys_sql(self.keys, self.delta_sql, self.next_id, not self.has_table))
+                self.next_id += data.num_rows  # (at most one new key a row)
             for table, steps, create in self.distinct:
                 if not self.has_table:
                     st.execute(create)
@@ -495,9 +460,14 @@ class GroupAggregateOp(Operator):
     async def _load(self, restored: Restored) -> None:
         if not restored.files:
             return
-        tables = await self.ctx.run(load_snapshot, self.state, restored)
+        seen = [f"seen{g}" for g in self.shared]
+        select = dv.RescaledSelect(self.state, seen) if self.ids else None
+        tables = await self.ctx.run(load_snapshot, self.state, restored, select)
         await self.ctx.run(self._shared_seen_tables, tables)
         self.has_table = "acc" in tables
+        if self.ids and self.has_table:
+            await self.ctx.run(dv.add_ids, self.state, self.keys, seen)
+            self.next_id = await self.ctx.run(dv.next_id, self.state)
         if self.has_table:
             rows = await self.ctx.run(self.state.scalar, "SELECT count(*) FROM acc")
             self.emitted = int(rows) > 0

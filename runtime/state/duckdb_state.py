@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,11 +95,18 @@ def write_snapshot(cursor: duckdb.DuckDBPyConnection, tables: list[str], path: P
     return path.stat().st_size
 
 
-def load_snapshot(state: DuckDBState, restored: Restored) -> list[str]:
+def load_snapshot(
+    state: DuckDBState, restored: Restored, select: Callable[[str, str], str | None] | None = None
+) -> list[str]:
     """Copy the tables of the restored snapshot files into ``state`` (rows of several files
     are appended), keeping only rows where the restore's key filter (SQL over the table's
     columns) holds. Files in an object store are downloaded first. Returns the tables now
-    in ``state``."""
+    in ``state``.
+
+    ``select(table, where)``, if given, may answer the query that reads a table of the file
+    attached as ``__ck`` instead (``where``: the key filter's `` WHERE ...`` clause, or
+    ''), for a table that the key filter cannot apply to as it is; tables are read in
+    the order of their names."""
     where = f" WHERE {restored.key_filter}" if restored.key_filter else ""
     if where:
         install_partition(state.con)
@@ -115,7 +123,7 @@ def load_snapshot(state: DuckDBState, restored: Restored) -> list[str]:
                     ).fetchall()
                 ]
                 for name in names:
-                    src = f"SELECT * FROM __ck.main.{q(name)}{where}"
+                    src = (select and select(name, where)) or f"SELECT * FROM __ck.main.{q(name)}{where}"
                     dst = f"memory.main.{q(name)}"
                     if name in state.tables:
                         state.con.execute(f"INSERT INTO {dst} {src}")

@@ -159,6 +159,8 @@ class StateReader:
             for table, parts in tables.items():
                 union = " UNION ALL BY NAME ".join(parts)
                 self.con.execute(f"CREATE VIEW {_ident(f'{view}__{table}')} AS {union}")
+            if node is not None and isinstance(node.spec, GroupAggregateSpec):
+                self._keyed_values(node.spec, view, tables)
             main = self._main_table(node, tables)
             readable = self._readable(node, f"{view}__{main}") if node is not None else None
             if readable is None and {"left_rows", "right_rows"} <= tables.keys():
@@ -168,6 +170,23 @@ class StateReader:
             rows = sum(self._count(f"{view}__{t}") for t in tables)
             parallelism = int(self.meta.parallelism.get(key, len(subtasks)))
             self._operators.append(OperatorState(node_id, name, kind, view, parallelism, rows, size))
+
+    def _keyed_values(self, spec: GroupAggregateSpec, view: str, tables: dict[str, list[str]]) -> None:
+        """A GROUP BY's DISTINCT values name their key by an id (``__id``, see
+        ``distinct_values``): their views show the key columns instead, from ``acc``."""
+        from runtime.operators import distinct_values
+
+        if "acc" not in tables:
+            return
+        acc = " UNION ALL BY NAME ".join(tables["acc"])
+        for table, parts in tables.items():
+            name = _ident(f"{view}__{table}")
+            columns = [c[0] for c in self.con.execute(f"SELECT * FROM {name} LIMIT 0").description]
+            if table == "acc" or distinct_values.ID not in columns:
+                continue
+            values = " UNION ALL BY NAME ".join(parts)
+            body = distinct_values.keyed_view(spec.keys, f"({values})", f"({acc})")
+            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
 
     def _count(self, view: str) -> int:
         found = self.con.execute(f"SELECT count(*) FROM {_ident(view)}").fetchone()

@@ -165,6 +165,7 @@ def test_a_checkpoint_with_one_distinct_table_per_aggregate_restores(tmp_path: P
     expected = feed(whole, then)
     asyncio.run(whole.close())
     con = duckdb.connect(str(snapshot))  # rewritten as an earlier version wrote it
+    without_ids(con)
     for i in (2, 1, 0):
         con.execute(f"CREATE TABLE old{i} AS SELECT k, __v FROM seen0 WHERE f{i}")
     con.execute("DROP TABLE seen0")
@@ -174,3 +175,70 @@ def test_a_checkpoint_with_one_distinct_table_per_aggregate_restores(tmp_path: P
 
     got = restored_at_two(shared_op, SHARED_NODE, snapshot, then)
     assert sorted(got, key=str) == sorted(expected, key=str)
+
+
+def without_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Rewrite a snapshot as versions before key ids wrote it: the value table keyed by the
+    key columns, ``acc`` without ``__id``."""
+    con.execute("CREATE TABLE old AS SELECT a.k, s.* EXCLUDE (__id) FROM seen0 s JOIN acc a USING (__id)")
+    con.execute("DROP TABLE seen0")
+    con.execute("ALTER TABLE old RENAME TO seen0")
+    con.execute("ALTER TABLE acc DROP COLUMN __id")
+
+
+def test_a_checkpoint_without_key_ids_restores(tmp_path: Path) -> None:
+    """A checkpoint whose value table holds the key columns (before key ids) restores, at
+    the same parallelism and at another, and the job goes on as if uninterrupted."""
+    whole = shared_op(0, 1)
+    asyncio.run(whole.open())
+    feed(whole, appended([(k, v) for k in range(6) for v in (3, 5)]))
+    snapshot = tmp_path / "s.duckdb"
+    write_snapshot(whole.state.snapshot_cursor(), list(whole.state.tables), snapshot)
+    then = appended([(k, v) for k in range(6) for v in (5, 9)] + [(7, 5)])
+    expected = feed(whole, then)
+    asyncio.run(whole.close())
+    con = duckdb.connect(str(snapshot))
+    without_ids(con)
+    con.close()
+
+    same = shared_op(0, 1)
+    asyncio.run(same.restore(Restored(1, files=[snapshot])))
+    asyncio.run(same.open())
+    assert sorted(feed(same, then), key=str) == sorted(expected, key=str)
+    asyncio.run(same.close())
+    got = restored_at_two(shared_op, SHARED_NODE, snapshot, then)
+    assert sorted(got, key=str) == sorted(expected, key=str)
+
+
+def test_two_subtasks_states_merge_into_one(tmp_path: Path) -> None:
+    """Each subtask numbers its keys from 0; restored into one subtask (parallelism 2 -> 1)
+    the two states' keys keep their own values (no key takes another's), and new keys get
+    numbers of their own: the answers are those of one subtask that saw everything."""
+    whole = shared_op(0, 1)
+    asyncio.run(whole.open())
+    first = appended([(k, v) for k in range(8) for v in (k, 3, 5)])
+    feed(whole, first)
+    then = appended([(k, v) for k in range(10) for v in (k, 5, 9)])
+    expected = feed(whole, then)
+    asyncio.run(whole.close())
+
+    files = []
+    for j in range(2):
+        op = shared_op(j, 2)
+        asyncio.run(op.open())
+        con = duckdb.connect()
+        install_partition(con)
+        con.register("b", pa.Table.from_batches([first]))
+        mine = con.sql(f"SELECT * FROM b WHERE {key_filter(SHARED_NODE, 2, j)}").to_arrow_table()
+        for b in mine.to_batches():
+            feed(op, b)
+        files.append(tmp_path / f"s{j}.duckdb")
+        write_snapshot(op.state.snapshot_cursor(), list(op.state.tables), files[-1])
+        asyncio.run(op.close())
+    one = shared_op(0, 1)
+    asyncio.run(one.restore(Restored(1, files=files, key_filter=key_filter(SHARED_NODE, 1, 0))))
+    asyncio.run(one.open())
+    ids = one.state.query("SELECT count(DISTINCT __id) AS n, count(*) AS rows FROM acc").to_pylist()
+    assert ids == [{"n": 8, "rows": 8}]
+    assert sorted(feed(one, then), key=str) == sorted(expected, key=str)
+    asyncio.run(one.close())

@@ -11,7 +11,7 @@ import dataclasses
 
 from planner.physical import GroupAggregateSpec
 from runtime.operators.group_aggregate import GroupAggregateOp
-from tests.unit.checkpoint.test_group_value_counts import batch, feed, group_op
+from tests.unit.checkpoint.test_group_value_counts import appended, batch, feed, group_op, shared_op
 
 T0 = 1_000_000
 
@@ -60,5 +60,29 @@ def test_a_quiet_aggregate_drops_expired_keys_on_a_timer() -> None:
         assert op.metrics.state_rows == 0
         assert op.state.scalar("SELECT count(*) FROM acc") == 0
         assert op.next_timer_ms() is None
+    finally:
+        asyncio.run(op.close())
+
+
+def test_the_distinct_values_of_an_expired_key_are_forgotten() -> None:
+    """Over an insert-only input the DISTINCT values sit in a table keyed by the key's id:
+    an expired key's values go with it, so the same value counts again once the key comes
+    back (a new id), while a live key's values still count once."""
+    now = [0]
+    op = shared_op(0, 1)
+    spec = op.node.spec
+    assert isinstance(spec, GroupAggregateSpec)
+    op.node = dataclasses.replace(op.node, spec=dataclasses.replace(spec, ttl_ms=1000))
+    op.ctx.node = op.node
+    op.clock = lambda: T0 + now[0]
+    asyncio.run(op.open())
+    try:
+        # (k, v); results are (k, count distinct, count distinct v > 4, sum distinct v > 4, kind)
+        assert sorted(feed(op, appended([(1, 5), (1, 3), (2, 5)]))) == [(1, 2, 1, 5, 0), (2, 1, 1, 5, 0)]
+        now[0] = 600
+        assert feed(op, appended([(2, 9)])) == [(2, 1, 1, 5, 1), (2, 2, 2, 14, 2)]
+        now[0] = 1000  # key 1 (last written at 0) is gone with its values 5 and 3
+        assert feed(op, appended([(1, 5), (2, 5)])) == [(1, 1, 1, 5, 0)]
+        assert op.state.scalar("SELECT count(*) FROM seen0") == 3  # key 1: 5; key 2: 5, 9
     finally:
         asyncio.run(op.close())

@@ -289,6 +289,33 @@ def test_group_aggregate_distinct(s: Any, p: int) -> None:
     assert final == sorted((_norm(r) for r in want), key=_key)
 
 
+@SETTINGS
+@given(streams(), st.sampled_from([1, 2]), st.randoms(use_true_random=False))
+def test_group_aggregate_distinct_by_two_keys_over_shuffled_duplicates(s: Any, p: int, rnd: Any) -> None:
+    """GROUP BY two nullable keys, DISTINCT with and without FILTER: every row arrives
+    twice, in shuffled order, in batches of any size. The value tables name a key by an id
+    of its own; the changelog stays consistent (each retraction matches the row it takes
+    back) and ends at DuckDB's answer."""
+    data_rows, batch = s
+    twice = [(k, v, None if d is None else float(int(d) % 3), t) for k, v, d, t in data_rows * 2]
+    rnd.shuffle(twice)
+    data = table(twice)
+    aggs = (
+        *DISTINCT_AGGS,
+        AggCall("dvp", "count", '"v"', "BIGINT NOT NULL", distinct=True, filter='"v" > 0'),
+        AggCall("sdvn", "sum", '"v"', "BIGINT", distinct=True, filter='"v" < 50'),
+    )
+    plan = group_plan(data, aggs, parallelism=p, batch_size=batch, keys=("k", "d"))
+    final = sorted((_norm(r) for r in apply_changelog(run(plan), 2).values()), key=_key)
+    con = duckdb.connect()
+    con.register("t", data)
+    want = con.sql(
+        f"SELECT k, d, {DISTINCT_SQL}, count(DISTINCT v) FILTER (WHERE v > 0), "
+        "sum(DISTINCT v) FILTER (WHERE v < 50) FROM t GROUP BY k, d"
+    ).fetchall()
+    assert final == sorted((_norm(r) for r in want), key=_key)
+
+
 def test_distinct_aggregates_sharing_values_count_each_value_once_per_filter() -> None:
     """One batch per row: value 5 is let in by the unfiltered COUNT first, then by the
     FILTER (d > 0) aggregates, then comes again with d > 0 and must change nothing."""

@@ -13,6 +13,7 @@ import pytest
 import sqlstream
 from catalog.errors import SqlStreamError
 from runtime.state.inspect import StateReader, newest
+from sqlstream.jobs import JobHandle
 from sqlstream.session import Session
 from tests.unit.sqlstream.test_cli import run
 
@@ -36,6 +37,14 @@ JOB = """
     END"""
 
 
+def two_checkpoints(job: JobHandle) -> None:
+    """Wait (up to 30 s) until the running ``job`` has completed two checkpoints."""
+    deadline = time.monotonic() + 30
+    while job.metrics().get("checkpoints", {}).get("completed", 0) < 2:
+        assert time.monotonic() < deadline and not job.done, job.error
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[Session, str, Path]]:
     """A job with a group aggregate and a window aggregate, checkpointing every 200 ms."""
@@ -50,10 +59,7 @@ def running(tmp_path: Path) -> Iterator[tuple[Session, str, Path]]:
         s.execute_script(SINKS)
         job = s.execute(JOB).job
         assert job is not None
-        deadline = time.monotonic() + 30
-        while job.metrics().get("checkpoints", {}).get("completed", 0) < 2:
-            assert time.monotonic() < deadline and not job.done, job.error
-            time.sleep(0.1)
+        two_checkpoints(job)
         yield s, job.id, ck
 
 
@@ -224,10 +230,7 @@ def test_a_joins_state_reads_as_both_sides_rows(tmp_path: Path) -> None:
             "INSERT INTO out SELECT o.oid, c.tier FROM orders o LEFT JOIN customers c ON o.cid = c.id"
         ).job
         assert job is not None
-        deadline = time.monotonic() + 30
-        while job.metrics().get("checkpoints", {}).get("completed", 0) < 2:
-            assert time.monotonic() < deadline and not job.done, job.error
-            time.sleep(0.1)
+        two_checkpoints(job)
         path = s.execute(f"STOP JOB '{job.id}' WITH SAVEPOINT").rows[0][0]
     with StateReader.open(path) as reader:
         (op,) = [o for o in reader.operators() if o.kind == "join"]
@@ -247,3 +250,30 @@ def test_a_joins_state_reads_as_both_sides_rows(tmp_path: Path) -> None:
         # a consistent cut: each side holds exactly the rows its source had read
         assert json.loads(positions["orders"]) == {"rows": len(left)}
         assert json.loads(positions["customers"]) == {"rows": sum(r[4] for r in right)}
+
+
+def test_a_group_aggregates_distinct_values_read_by_their_keys(tmp_path: Path) -> None:
+    """The values COUNT(DISTINCT ...) has seen are kept under an id of their key; the view
+    of them shows the key's columns, and they add up to the counts of the group's view."""
+    config = {
+        "execution.checkpointing.interval": "200 ms",
+        "state.checkpoints.dir": str(tmp_path / "ck"),
+        "pipeline.name": "distinct-state",
+    }
+    with sqlstream.connect(config=config) as s:
+        s.execute(SOURCE)
+        s.execute("CREATE TABLE kinds (k INT, n BIGINT) WITH ('connector' = 'blackhole')")
+        job = s.execute("INSERT INTO kinds SELECT k, COUNT(DISTINCT v) AS n FROM clicks GROUP BY k").job
+        assert job is not None
+        two_checkpoints(job)
+        path = s.execute(f"STOP JOB '{job.id}' WITH SAVEPOINT").rows[0][0]
+    with StateReader.open(path) as reader:
+        group = next(o for o in reader.operators() if o.kind == "group_aggregate")
+        (views,) = reader.sql(
+            f"SELECT list(view_name) FROM duckdb_views() WHERE view_name LIKE '{group.view}__seen%'"
+        )[1][0]
+        assert len(views) == 1
+        rows = reader.sql(f"SELECT k, count(*) FROM {views[0]} GROUP BY k ORDER BY k")[1]
+        assert "__id" not in reader.sql(f"SELECT * FROM {views[0]} LIMIT 0")[0]
+        counts = reader.sql(f"SELECT k, n FROM {group.view} ORDER BY k")[1]
+        assert rows == counts and [k for k, _ in rows] == [1, 2, 3, 4]

@@ -1,0 +1,155 @@
+"""The values DISTINCT aggregates of an unwindowed GROUP BY have seen, over an insert-only input.
+
+One table per argument (``seen<g>``, as Flink's DISTINCT aggregates of one argument share one
+MapView) holds the (key, value) pairs seen so far, with a flag per aggregate: whether its
+FILTER has let the value in yet. A batch adds to an aggregate only the values it had not let
+in before.
+
+A GROUP BY key is named in these tables by an integer id (``__id``), kept beside the key's
+accumulators in ``acc``: each batch looks its keys' ids up once, beside its per-key deltas
+(``__keys``; new keys get new ids), and the value tables are grouped, joined and appended on
+(id, value). Keyed by the key
+columns themselves (two strings and a value in Nexmark q16) the same statements cost about
+twice as much, and the tables held the strings once per value.
+
+Ids are local to a subtask's state: a restore that splits or merges states by key
+(``rescaled_select``) shifts each file's ids past those loaded before and keeps a file's
+values of the keys that stay; a checkpoint written before ids existed (key columns in the
+value tables) is given ids once loaded (``add_ids``).
+"""
+
+from __future__ import annotations
+
+from planner.physical import INPUT_RELATION, AggCall
+from runtime.batches import q
+from runtime.state.duckdb_state import DuckDBState
+
+ID = "__id"
+KEYS = "__keys"  # the batch's keys and their ids
+
+
+def same(cols: list[str], left: str = "b", right: str = "o") -> list[str]:
+    return [f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in cols]
+
+
+def keys_sql(keys: list[str], delta_sql: str, next_id: int, first: bool) -> str:
+    """``__keys``: the batch's per-key deltas (``delta_sql``, grouped by the key columns),
+    each with its key's id (a new key: ``next_id`` and up, at most one a row of the batch)."""
+    fresh = f"{next_id - 1} + row_number() OVER ()"
+    if first:  # no ``acc`` yet: every key is new
+        return f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT m.*, {fresh} AS {ID} FROM ({delta_sql}) m"
+    return (
+        f"CREATE OR REPLACE TEMP TABLE {KEYS} AS SELECT m.*, coalesce(o.{ID}, {fresh}) AS {ID} "
+        f"FROM ({delta_sql}) m LEFT JOIN acc o ON {' AND '.join(same(keys, 'm', 'o'))}"
+    )
+
+
+def seen_values(
+    g: int, members: list[tuple[int, AggCall]], keys: list[str]
+) -> tuple[list[tuple[str, int]], str, str]:
+    """The statements of one shared table (``seen<g>``) for a batch: returns the steps (SQL,
+    sign of the rows it changes in the state), the CREATE, and a query of each key's
+    additions (``n<i>``, ``s<i>``; by ``__id``, or of the one global group without keys)."""
+    cols = [ID] if keys else []
+    source = INPUT_RELATION
+    if keys:  # the batch's rows with their key's id
+        on = " AND ".join(same(keys, "i", "k"))
+        source = f"(SELECT i.*, k.{ID} FROM {INPUT_RELATION} i JOIN {KEYS} k ON {on})"
+    k = ", ".join([*cols, ""])
+    bk = ", ".join([*(f"b.{c}" for c in cols), ""])
+    arg = members[0][1].arg
+    on_v = " AND ".join([*(f"b.{c} = o.{c}" for c in cols), "b.__v = o.__v"])
+    let_in = ", ".join(
+        f"coalesce(bool_or({a.filter}), false) AS f{i}" if a.filter else f"true AS f{i}" for i, a in members
+    )
+    batch = f"SELECT {k}({arg}) AS __v, {let_in} FROM {source} WHERE ({arg}) IS NOT NULL GROUP BY {k}__v"
+    gained = [f"(b.f{i} AND NOT coalesce(o.f{i}, false))" for i, _ in members]
+    flags = ", ".join(f"f{i}" for i, _ in members)
+    new = (
+        f"SELECT {bk}b.__v, o.__v IS NULL AS __fresh, "
+        + ", ".join(f"{x} AS g{i}" for x, (i, _) in zip(gained, members))
+        + ", "
+        + ", ".join(f"b.f{i} OR coalesce(o.f{i}, false) AS f{i}" for i, _ in members)
+        + f" FROM ({batch}) b LEFT JOIN seen{g} o ON {on_v} WHERE {' OR '.join(gained)}"
+    )
+    create = (
+        f"CREATE TABLE seen{g} AS SELECT {f'0::BIGINT AS {ID}, ' if keys else ''}({arg}) AS __v, "
+        + ", ".join(f"false AS f{i}" for i, _ in members)
+        + f" FROM {INPUT_RELATION} LIMIT 0"
+    )
+    steps = [(f"CREATE OR REPLACE TEMP TABLE __new{g} AS {new}", 0)]
+    if len(members) > 1:  # a value another aggregate let in before: only its flags change
+        updates = ", ".join(f"f{i} = b.f{i}" for i, _ in members)
+        steps.append((f"UPDATE seen{g} o SET {updates} FROM __new{g} b WHERE NOT b.__fresh AND {on_v}", 0))
+    steps.append((f"INSERT INTO seen{g} SELECT {k}__v, {flags} FROM __new{g} WHERE __fresh", 1))
+    items = []
+    for i, a in members:
+        items.append(f"count(*) FILTER (WHERE g{i})::BIGINT AS n{i}")
+        if a.func != "count":
+            items.append(f"sum(__v) FILTER (WHERE g{i}) AS s{i}")
+    gb = f" GROUP BY {ID}" if keys else ""
+    return steps, create, f"SELECT {k}{', '.join(items)} FROM __new{g}{gb}"
+
+
+def keyed_view(keys: tuple[str, ...], values: str, acc: str) -> str:
+    """SQL showing a value table (``values``, with ``subtask``) by its keys' columns,
+    looked up in ``acc`` (for ``sqlstream state``)."""
+    k = ", ".join(f"a.{q(c)}" for c in keys)
+    return f"SELECT {k}, v.* EXCLUDE ({ID}) FROM {values} v JOIN {acc} a USING (subtask, {ID})"
+
+
+def _has_id(st: DuckDBState, database: str) -> bool:
+    found = st.scalar(
+        f"SELECT count(*) FROM duckdb_columns() WHERE database_name = '{database}' "
+        f"AND table_name = 'acc' AND column_name = '{ID}'"
+    )
+    return bool(found)
+
+
+def next_id(st: DuckDBState) -> int:
+    """The first id not taken in ``acc``."""
+    return int(st.scalar(f"SELECT coalesce(max({ID}), -1) + 1 FROM acc"))
+
+
+class RescaledSelect:
+    """``load_snapshot``'s ``select`` for a restore that filters states by key: in a file
+    with ids, ``acc`` is read first (its name comes first), its ids shifted past those
+    already loaded from other files, and a value table keeps the values of the keys the
+    filter keeps, with their shifted ids."""
+
+    def __init__(self, st: DuckDBState, seen: list[str]) -> None:
+        self.st, self.seen = st, seen
+        self.offset = 0
+
+    def __call__(self, name: str, where: str) -> str | None:
+        if not where or not _has_id(self.st, "__ck"):
+            return None  # nothing split, or a file written before ids
+        shifted = f"SELECT * REPLACE ({ID} + {{off}} AS {ID}) FROM __ck.main.{name}"
+        if name == "acc":
+            self.offset = next_id(self.st) if "acc" in self.st.tables else 0
+            return shifted.format(off=self.offset) + where
+        if name in self.seen:
+            kept = f"SELECT {ID} FROM __ck.main.acc{where}"
+            return shifted.format(off=self.offset) + f" WHERE {ID} IN ({kept})"
+        return None
+
+
+def add_ids(st: DuckDBState, keys: list[str], seen: list[str]) -> None:
+    """A checkpoint written before ids: give each key of ``acc`` an id (after its key
+    columns, where the operator writes it) and key the value tables by it."""
+    if "acc" not in st.tables or _has_id(st, "memory"):
+        return
+    k = ", ".join(keys)
+    numbered = f"(row_number() OVER () - 1)::BIGINT AS {ID}"
+    st.execute(f"CREATE TABLE __acc AS SELECT {k}, {numbered}, * EXCLUDE ({k}) FROM acc")
+    st.execute("DROP TABLE acc")
+    st.execute("ALTER TABLE __acc RENAME TO acc")
+    for name in seen:
+        if name not in st.tables:
+            continue
+        st.execute(
+            f"CREATE TABLE __seen AS SELECT a.{ID}, o.* EXCLUDE ({k}) FROM {name} o "
+            f"JOIN acc a ON {' AND '.join(same(keys, 'o', 'a'))}"
+        )
+        st.execute(f"DROP TABLE {name}")
+        st.execute(f"ALTER TABLE __seen RENAME TO {name}")
