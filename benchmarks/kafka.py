@@ -5,6 +5,7 @@ against at-least-once, with a checkpoint every second.
     .venv/bin/python benchmarks/kafka.py                      # both figures
     .venv/bin/python benchmarks/kafka.py throughput --rows 2000000 --repeats 3
     .venv/bin/python benchmarks/kafka.py latency --rate 20000 --seconds 20
+    .venv/bin/python benchmarks/kafka.py source --rows 2000000 --repeats 3   # the source alone, CPU s
 
 The job is what a user would write (planner, runtime, parallelism 2, two partitions per
 topic): ``{"v": i}`` records, key ``k = v % 1000``, event time from the record's
@@ -29,6 +30,13 @@ the newest record the window can hold): what a reader of the output waits for a 
 result after its window closed. It includes the watermark (event time from the records,
 no delay) and, in exactly-once mode, the wait for the checkpoint that commits the result.
 Windows closed by the end of input are left out.
+
+source: the Kafka source's own cost. N rows are written once (or ``--topic`` names a topic
+written before: compare two checkouts on the same records), then read as a bounded scan
+into a blackhole sink at parallelism ``-p`` (``SELECT v, ts``: the value decoded, the
+timestamp metadata column), in process; CPU seconds of the process over the job
+(``time.process_time``, every thread) and per record, the median of the repeats. Before and
+after a change: copy this file into the other checkout and run it there with ``--topic``.
 """
 
 from __future__ import annotations
@@ -202,18 +210,86 @@ def throughput(servers: str, rows: int, repeats: int, folder: Path) -> dict[str,
             asyncio.run(create_topics(servers, dst))
             bounded = "'scan.bounded.mode' = 'latest-offset'"
             p = plan(ddl(servers, src, dst, mode, name, bounded), config(mode, name, folder))
+            c0 = time.process_time()
             secs, metrics = asyncio.run(run_job(p))
+            cpu = time.process_time() - c0
             out = asyncio.run(count_committed(servers, dst))
             chk = metrics.get("checkpoints", {})
             results[mode].append(rows / secs)
             print(
-                f"{mode}: {rows / secs:,.0f} rows/s ({secs:.2f} s, {chk.get('completed')} checkpoints, "
-                f"{out:,} results read_committed)",
+                f"{mode}: {rows / secs:,.0f} rows/s ({secs:.2f} s, CPU {cpu:.2f} s, {chk.get('completed')} "
+                f"checkpoints, {out:,} results read_committed, load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
     eo, alo = (statistics.median(results[m]) for m in MODES)
     print(f"median exactly-once {eo:,.0f} rows/s, at-least-once {alo:,.0f} rows/s: {100 * eo / alo:.0f}%")
     return results
+
+
+# ---- the source alone ----------------------------------------------------------------------
+
+
+SOURCE_DDL = """
+CREATE TABLE src (v BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp')
+WITH ('connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{servers}',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+CREATE TABLE out (v BIGINT, ts TIMESTAMP_LTZ(3)) WITH ('connector' = 'blackhole');
+"""
+
+
+async def topic_rows(servers: str, topic: str) -> int:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    c = AIOKafkaConsumer(bootstrap_servers=servers)
+    await c.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        if not tps:
+            tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        begin, end = await c.beginning_offsets(tps), await c.end_offsets(tps)
+        return sum(end[tp] - begin[tp] for tp in tps)
+    finally:
+        await c.stop()
+
+
+def source_cost(servers: str, rows: int, repeats: int, parallelism: int, topic: str | None) -> list[float]:
+    """CPU s of Kafka -> blackhole over the same records, ``repeats`` times."""
+    if topic is None:
+        topic = f"bench-source-{uuid.uuid4().hex[:8]}"
+
+        async def load() -> None:
+            await create_topics(servers, topic)
+            prod = await producer(servers)
+            try:
+                for first in range(1, rows + 1, 200_000):
+                    await send(prod, topic, first, min(rows, first + 199_999), lambda v: T0_MS + v // 100)
+            finally:
+                await prod.stop()
+
+        asyncio.run(load())
+    rows = asyncio.run(topic_rows(servers, topic))
+    print(f"## source: {rows:,} records of {topic} -> blackhole, parallelism {parallelism}")
+    cat = Catalog()
+    for stmt in planner.parse(SOURCE_DDL.format(topic=topic, servers=servers)):
+        cat.create(planner.create_table(stmt, cat))
+    cpus: list[float] = []
+    for _ in range(repeats):
+        cfg = {"parallelism.default": str(parallelism)}
+        p = planner.plan("INSERT INTO out SELECT v, ts FROM src", cat, cfg)
+        c0 = time.process_time()
+        secs, _metrics = asyncio.run(run_job(p))
+        cpu = time.process_time() - c0
+        cpus.append(cpu)
+        load1 = os.getloadavg()[0]
+        print(
+            f"{rows / secs:,.0f} rows/s ({secs:.2f} s), CPU {cpu:.2f} s = {1e6 * cpu / rows:.2f} us a record "
+            f"(load {load1:.1f})",
+            flush=True,
+        )
+    cpu = statistics.median(cpus)
+    print(f"median CPU {cpu:.2f} s, {1e6 * cpu / rows:.2f} us a record")
+    return cpus
 
 
 # ---- latency --------------------------------------------------------------------------------
@@ -317,16 +393,20 @@ def latency(servers: str, rate: int, seconds: float, folder: Path) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", default="all", choices=("all", "throughput", "latency"))
+    ap.add_argument("what", nargs="?", default="all", choices=("all", "throughput", "latency", "source"))
     ap.add_argument("--rows", type=int, default=4_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rate", type=int, default=20_000)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("-p", "--parallelism", type=int, default=1, help="source: the job's parallelism")
+    ap.add_argument("--topic", help="source: read this topic (written before) instead of writing one")
     ap.add_argument("--bootstrap", default=os.environ.get("SQLSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     args = ap.parse_args(argv)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kafka-bench-") as tmp:
+        if args.what == "source":
+            source_cost(args.bootstrap, args.rows, args.repeats, args.parallelism, args.topic)
         if args.what in ("all", "throughput"):
             throughput(args.bootstrap, args.rows, args.repeats, Path(tmp))
         if args.what in ("all", "latency"):
