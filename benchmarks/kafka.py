@@ -115,7 +115,10 @@ async def create_topics(servers: str, *topics: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=servers)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
+        # no retention: the records' timestamps (T0_MS) are years old, and the broker would
+        # delete them at its next retention check
+        keep = {"retention.ms": "-1"}
+        await admin.create_topics([NewTopic(t, PARTITIONS, 1, topic_configs=keep) for t in topics])
     finally:
         await admin.close()
 
