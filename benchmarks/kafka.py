@@ -34,7 +34,8 @@ Windows closed by the end of input are left out.
 source: the Kafka source's own cost. N rows are written once (or ``--topic`` names a topic
 written before: compare two checkouts on the same records), then read as a bounded scan
 into a blackhole sink at parallelism ``-p`` (``SELECT v, ts``: the value decoded, the
-timestamp metadata column), in process; CPU seconds of the process over the job
+timestamp metadata column; ``--sink`` at-least-once or exactly-once: into a Kafka topic
+instead, 1 s checkpoints), in process; CPU seconds of the process over the job
 (``time.process_time``, every thread) and per record, the median of the repeats. Before and
 after a change: copy this file into the other checkout and run it there with ``--topic``.
 """
@@ -64,12 +65,15 @@ T0_MS = 1_700_000_000_000
 MODES = ("exactly-once", "at-least-once")
 
 
-def ddl(servers: str, src: str, dst: str, mode: str, name: str, bounded: str) -> str:
-    guarantee = f"'sink.delivery-guarantee' = '{mode}'"
+def guarantee(mode: str, name: str) -> str:
+    """The sink's WITH options of a delivery mode."""
+    out = f"'sink.delivery-guarantee' = '{mode}'"
     if mode == "exactly-once":
-        guarantee += (
-            f", 'sink.transactional-id-prefix' = '{name}', 'properties.transaction.timeout.ms' = '60000'"
-        )
+        out += f", 'sink.transactional-id-prefix' = '{name}', 'properties.transaction.timeout.ms' = '60000'"
+    return out
+
+
+def ddl(servers: str, src: str, dst: str, mode: str, name: str, bounded: str) -> str:
     return f"""
 CREATE TABLE src (v BIGINT, k AS v % 1000,
   ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
@@ -78,7 +82,7 @@ CREATE TABLE src (v BIGINT, k AS v % 1000,
   'scan.startup.mode' = 'earliest-offset', {bounded}, 'format' = 'json');
 CREATE TABLE out (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT) WITH (
   'connector' = 'kafka', 'topic' = '{dst}', 'properties.bootstrap.servers' = '{servers}',
-  'format' = 'json', {guarantee});
+  'format' = 'json', {guarantee(mode, name)});
 """
 
 
@@ -236,7 +240,7 @@ SOURCE_DDL = """
 CREATE TABLE src (v BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp')
 WITH ('connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{servers}',
   'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
-CREATE TABLE out (v BIGINT, ts TIMESTAMP_LTZ(3)) WITH ('connector' = 'blackhole');
+CREATE TABLE out (v BIGINT, ts TIMESTAMP_LTZ(3)) WITH ({sink});
 """
 
 
@@ -256,8 +260,11 @@ async def topic_rows(servers: str, topic: str) -> int:
         await c.stop()
 
 
-def source_cost(servers: str, rows: int, repeats: int, parallelism: int, topic: str | None) -> list[float]:
-    """CPU s of Kafka -> blackhole over the same records, ``repeats`` times."""
+def source_cost(
+    servers: str, rows: int, repeats: int, parallelism: int, topic: str | None, sink: str, folder: Path
+) -> list[float]:
+    """CPU s of Kafka -> ``sink`` (blackhole, or a Kafka topic in a delivery mode) over the
+    same records, ``repeats`` times."""
     if topic is None:
         topic = f"bench-source-{uuid.uuid4().hex[:8]}"
 
@@ -272,13 +279,22 @@ def source_cost(servers: str, rows: int, repeats: int, parallelism: int, topic: 
 
         asyncio.run(load())
     rows = asyncio.run(topic_rows(servers, topic))
-    print(f"## source: {rows:,} records of {topic} -> blackhole, parallelism {parallelism}")
-    cat = Catalog()
-    for stmt in planner.parse(SOURCE_DDL.format(topic=topic, servers=servers)):
-        cat.create(planner.create_table(stmt, cat))
+    print(f"## source: {rows:,} records of {topic} -> {sink}, parallelism {parallelism}")
     cpus: list[float] = []
-    for _ in range(repeats):
+    for i in range(repeats):
         cfg = {"parallelism.default": str(parallelism)}
+        with_sink = "'connector' = 'blackhole'"
+        if sink != "blackhole":
+            name = f"bench-sink-{uuid.uuid4().hex[:8]}-{i}"
+            asyncio.run(create_topics(servers, name))
+            with_sink = (
+                f"'connector' = 'kafka', 'topic' = '{name}', 'properties.bootstrap.servers' = '{servers}', "
+            )
+            with_sink += "'format' = 'json', " + guarantee(sink, name)
+            cfg = {**config(sink, name, folder), **cfg}
+        cat = Catalog()
+        for stmt in planner.parse(SOURCE_DDL.format(topic=topic, servers=servers, sink=with_sink)):
+            cat.create(planner.create_table(stmt, cat))
         p = planner.plan("INSERT INTO out SELECT v, ts FROM src", cat, cfg)
         c0 = time.process_time()
         secs, _metrics = asyncio.run(run_job(p))
@@ -403,13 +419,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("-p", "--parallelism", type=int, default=1, help="source: the job's parallelism")
     ap.add_argument("--topic", help="source: read this topic (written before) instead of writing one")
+    ap.add_argument("--sink", default="blackhole", choices=("blackhole", *MODES), help="source: into what")
     ap.add_argument("--bootstrap", default=os.environ.get("SQLSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     args = ap.parse_args(argv)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kafka-bench-") as tmp:
         if args.what == "source":
-            source_cost(args.bootstrap, args.rows, args.repeats, args.parallelism, args.topic)
+            source_cost(
+                args.bootstrap, args.rows, args.repeats, args.parallelism, args.topic, args.sink, Path(tmp)
+            )
         if args.what in ("all", "throughput"):
             throughput(args.bootstrap, args.rows, args.repeats, Path(tmp))
         if args.what in ("all", "latency"):
