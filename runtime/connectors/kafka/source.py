@@ -24,7 +24,8 @@ earliest offset again). Each partition the reader starts on is announced to the 
 assigner (``runtime.batches.announcement``): until it has a row, it holds the watermark
 back, as an empty partition does in Flink, unless ``scan.watermark.idle-timeout`` passes.
 
-Records are decoded per partition and poll in bulk by ``runtime.formats``: ``value.format``
+Records come field by field from the consumer's fetches (``fetch.py``: no Python object per
+record), and a partition's fetch is decoded at once by ``runtime.formats``: ``value.format``
 (or ``format``), ``key.format`` with ``key.fields`` (``key.fields-prefix``), and
 ``value.fields-include`` = ALL | EXCEPT_KEY. Metadata columns: topic, partition, offset,
 timestamp, timestamp-type, headers, leader-epoch (always NULL: aiokafka does not say). A
