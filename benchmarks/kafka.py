@@ -154,6 +154,17 @@ async def send(prod: Any, topic: str, first: int, last: int, stamp: Any) -> None
     await asyncio.gather(*futures)
 
 
+async def write_rows(servers: str, topic: str, rows: int) -> None:
+    """A new topic of rows 1..rows, event time advancing 10 ms every 1,000 rows."""
+    await create_topics(servers, topic)
+    prod = await producer(servers)
+    try:
+        for first in range(1, rows + 1, 200_000):
+            await send(prod, topic, first, min(rows, first + 199_999), lambda v: T0_MS + v // 100)
+    finally:
+        await prod.stop()
+
+
 def end_offsets(rows: int) -> str:
     counts = [len(range(p if p else PARTITIONS, rows + 1, PARTITIONS)) for p in range(PARTITIONS)]
     return ";".join(f"partition:{p},offset:{n}" for p, n in enumerate(counts))
@@ -195,19 +206,9 @@ def throughput(servers: str, rows: int, repeats: int, folder: Path) -> dict[str,
     tag = uuid.uuid4().hex[:8]
     src = f"bench-src-{tag}"
 
-    async def load() -> float:
-        await create_topics(servers, src)
-        prod = await producer(servers)
-        t0 = time.perf_counter()
-        try:
-            step = 200_000
-            for first in range(1, rows + 1, step):
-                await send(prod, src, first, min(rows, first + step - 1), lambda v: T0_MS + v // 100)
-        finally:
-            await prod.stop()
-        return time.perf_counter() - t0
-
-    secs = asyncio.run(load())
+    t0 = time.perf_counter()
+    asyncio.run(write_rows(servers, src, rows))
+    secs = time.perf_counter() - t0
     print(f"## throughput: {rows:,} rows in {src} (written in {secs:.1f} s), 1 s checkpoints, parallelism 2")
     results: dict[str, list[float]] = {m: [] for m in MODES}
     for i in range(repeats):
@@ -267,17 +268,7 @@ def source_cost(
     same records, ``repeats`` times."""
     if topic is None:
         topic = f"bench-source-{uuid.uuid4().hex[:8]}"
-
-        async def load() -> None:
-            await create_topics(servers, topic)
-            prod = await producer(servers)
-            try:
-                for first in range(1, rows + 1, 200_000):
-                    await send(prod, topic, first, min(rows, first + 199_999), lambda v: T0_MS + v // 100)
-            finally:
-                await prod.stop()
-
-        asyncio.run(load())
+        asyncio.run(write_rows(servers, topic, rows))
     rows = asyncio.run(topic_rows(servers, topic))
     print(f"## source: {rows:,} records of {topic} -> {sink}, parallelism {parallelism}")
     cpus: list[float] = []
