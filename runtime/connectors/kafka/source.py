@@ -34,7 +34,8 @@ parse errors, is skipped, counted in ``SourceMetrics.bad_records_skipped`` and, 
 ``sqlstream.dead-letter.topic``, written there as it was (key, value, headers) with the
 error in the header ``sqlstream.error`` before the position moves past it.
 
-The sink is ``sink.py``; the record codec ``codec.py``; client options ``options.py``.
+The sink is ``sink.py``; the record codec ``codec.py``; client options ``options.py``; the
+fetches ``fetch.py``; the dead-letter topic ``dead_letter.py``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import ROW_KIND_TYPE, announcement, output_schema, with_split
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, Codec
+from runtime.connectors.kafka.dead_letter import DeadLetters
 from runtime.connectors.kafka.fetch import Fetched, take
 from runtime.connectors.kafka.options import (
     client_kwargs,
@@ -75,8 +77,6 @@ from runtime.formats.changelog import ChangelogDecoder
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 10
-DEAD_LETTER_ERROR_HEADER = "sqlstream.error"
-DEAD_LETTER_SOURCE_HEADER = "sqlstream.source"
 
 
 # Decoded rows and the record (its index in the fetch) of each row; None: row i is record i
@@ -105,7 +105,6 @@ class KafkaSource(SourceReader):
         bag = OptionBag(spec.options, f"table '{spec.table}'")  # the formats read theirs
         self.where = bag.where
         props = dict(bag.prefixed("properties."))
-        self._props = props
         self.kwargs = client_kwargs(props, "consumer", self.where)
         self.kwargs.setdefault("isolation_level", "read_committed")
         self.kwargs["enable_auto_commit"] = False
@@ -143,7 +142,7 @@ class KafkaSource(SourceReader):
             self.key_decoder.ignore_errors = self.value_decoder.ignore_errors
         self.schema = output_schema(spec.columns, self.upsert or self.changes is not None)
         self._consumer: Any = None
-        self._dlq: Any = None
+        self._dlq = DeadLetters(self.dead_letter, props, self.where) if self.dead_letter else None
         self._assigned: list[tuple[str, int]] = []
         self._pos: dict[tuple[str, int], int] = {}
         self._stop: dict[tuple[str, int], int] = {}
@@ -463,8 +462,8 @@ class KafkaSource(SourceReader):
             self.metrics.bad_records_skipped += len(bad)
             first = next(iter(bad.values()))
             log.warning("%s: skipped %d bad record(s), e.g. %s", self.where, len(bad), first)
-            if self.dead_letter:
-                await self._dead_letter(tp, fetched, sorted(bad), [bad[i] for i in sorted(bad)])
+            if self._dlq is not None:
+                await self._dlq.write(tp, fetched, sorted(bad), [bad[i] for i in sorted(bad)])
         if not len(rows):
             return None
         return self._assemble(tp, fetched, rows, dv, value_rows, (key_batch, key_rows), tombstone), rows
@@ -477,8 +476,8 @@ class KafkaSource(SourceReader):
         if d.skipped:
             self.metrics.bad_records_skipped += d.skipped
             log.warning("%s: skipped %d bad record(s), e.g. %s", self.where, d.skipped, d.messages[0])
-            if self.dead_letter:
-                await self._dead_letter(tp, fetched, d.bad, [where(i) for i in d.bad])
+            if self._dlq is not None:
+                await self._dlq.write(tp, fetched, d.bad, [where(i) for i in d.bad])
         if not d.batch.num_rows:
             return None
         assert d.kept is not None
@@ -537,37 +536,6 @@ class KafkaSource(SourceReader):
             arrays.append(pa.array(kinds, type=ROW_KIND_TYPE))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
-    async def _dead_letter(
-        self, tp: tuple[str, int], fetched: Fetched, which: Sequence[int], errors: list[str]
-    ) -> None:
-        """Write skipped records (as they were) to the dead-letter topic and wait for the acks,
-        so the position never passes a record that is neither processed nor kept there."""
-        from aiokafka import AIOKafkaProducer
-
-        if self._dlq is None:
-            kwargs = client_kwargs(self._props, "producer", self.where)
-            kwargs.update(acks="all", enable_idempotence=True)
-            self._dlq = AIOKafkaProducer(**kwargs)
-            await self._dlq.start()
-        futures = []
-        for i, error in zip(which, errors):
-            headers = [
-                *fetched.headers[i],
-                (DEAD_LETTER_ERROR_HEADER, error.encode()),
-                (DEAD_LETTER_SOURCE_HEADER, f"{tp[0]}:{tp[1]}:{fetched.offsets[i]}".encode()),
-            ]
-            assert self.dead_letter is not None
-            futures.append(
-                await self._dlq.send(
-                    self.dead_letter,
-                    fetched.values[i],
-                    key=fetched.keys[i],
-                    headers=headers,
-                    timestamp_ms=fetched.timestamps[i],
-                )
-            )
-        await asyncio.gather(*futures)
-
     # ---- position ----------------------------------------------------------------------
     def position(self, checkpoint_id: int | None = None) -> dict[str, Any]:
         """Next offset to read per partition. With ``checkpoint_id`` the position is also kept
@@ -607,8 +575,7 @@ class KafkaSource(SourceReader):
 
     async def close(self) -> None:
         if self._dlq is not None:
-            await self._dlq.stop()
-            self._dlq = None
+            await self._dlq.close()
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
