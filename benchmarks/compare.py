@@ -202,19 +202,27 @@ def load_kafka(json_file: Path, topic: str) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=servers)
         await admin.start()
         try:
-            await admin.create_topics([NewTopic(topic, 2, 1)])
+            # no retention: the bids' timestamps are from 2024, and the broker would delete
+            # them at its next retention check
+            await admin.create_topics([NewTopic(topic, 2, 1, topic_configs={"retention.ms": "-1"})])
         finally:
             await admin.close()
         prod = AIOKafkaProducer(bootstrap_servers=servers, linger_ms=5, max_batch_size=1 << 20)
         await prod.start()
         try:
+            # whole producer batches, line i to partition i % 2: ~20x faster than a send a line
             futures = []
+            batches = [prod.create_batch(), prod.create_batch()]
             with open(json_file, "rb") as f:
                 for i, line in enumerate(f):
-                    futures.append(await prod.send(topic, line.rstrip(b"\n"), partition=i % 2))
-                    if len(futures) >= 100_000:
-                        await asyncio.gather(*futures)
-                        futures = []
+                    value = line.rstrip(b"\n")
+                    if batches[i % 2].append(key=None, value=value, timestamp=None) is None:
+                        futures.append(await prod.send_batch(batches[i % 2], topic, partition=i % 2))
+                        batches[i % 2] = prod.create_batch()
+                        batches[i % 2].append(key=None, value=value, timestamp=None)
+            for part, batch in enumerate(batches):
+                if batch.record_count():
+                    futures.append(await prod.send_batch(batch, topic, partition=part))
             await asyncio.gather(*futures)
         finally:
             await prod.stop()

@@ -5,6 +5,7 @@ against at-least-once, with a checkpoint every second.
     .venv/bin/python benchmarks/kafka.py                      # both figures
     .venv/bin/python benchmarks/kafka.py throughput --rows 2000000 --repeats 3
     .venv/bin/python benchmarks/kafka.py latency --rate 20000 --seconds 20
+    .venv/bin/python benchmarks/kafka.py source --rows 2000000 --repeats 3   # the source alone, CPU s
 
 The job is what a user would write (planner, runtime, parallelism 2, two partitions per
 topic): ``{"v": i}`` records, key ``k = v % 1000``, event time from the record's
@@ -29,6 +30,14 @@ the newest record the window can hold): what a reader of the output waits for a 
 result after its window closed. It includes the watermark (event time from the records,
 no delay) and, in exactly-once mode, the wait for the checkpoint that commits the result.
 Windows closed by the end of input are left out.
+
+source: the Kafka source's own cost. N rows are written once (or ``--topic`` names a topic
+written before: compare two checkouts on the same records), then read as a bounded scan
+into a blackhole sink at parallelism ``-p`` (``SELECT v, ts``: the value decoded, the
+timestamp metadata column; ``--sink`` at-least-once or exactly-once: into a Kafka topic
+instead, 1 s checkpoints), in process; CPU seconds of the process over the job
+(``time.process_time``, every thread) and per record, the median of the repeats. Before and
+after a change: copy this file into the other checkout and run it there with ``--topic``.
 """
 
 from __future__ import annotations
@@ -56,12 +65,15 @@ T0_MS = 1_700_000_000_000
 MODES = ("exactly-once", "at-least-once")
 
 
-def ddl(servers: str, src: str, dst: str, mode: str, name: str, bounded: str) -> str:
-    guarantee = f"'sink.delivery-guarantee' = '{mode}'"
+def guarantee(mode: str, name: str) -> str:
+    """The sink's WITH options of a delivery mode."""
+    out = f"'sink.delivery-guarantee' = '{mode}'"
     if mode == "exactly-once":
-        guarantee += (
-            f", 'sink.transactional-id-prefix' = '{name}', 'properties.transaction.timeout.ms' = '60000'"
-        )
+        out += f", 'sink.transactional-id-prefix' = '{name}', 'properties.transaction.timeout.ms' = '60000'"
+    return out
+
+
+def ddl(servers: str, src: str, dst: str, mode: str, name: str, bounded: str) -> str:
     return f"""
 CREATE TABLE src (v BIGINT, k AS v % 1000,
   ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
@@ -70,7 +82,7 @@ CREATE TABLE src (v BIGINT, k AS v % 1000,
   'scan.startup.mode' = 'earliest-offset', {bounded}, 'format' = 'json');
 CREATE TABLE out (k BIGINT, window_start TIMESTAMP(3), c BIGINT, s BIGINT) WITH (
   'connector' = 'kafka', 'topic' = '{dst}', 'properties.bootstrap.servers' = '{servers}',
-  'format' = 'json', {guarantee});
+  'format' = 'json', {guarantee(mode, name)});
 """
 
 
@@ -107,7 +119,10 @@ async def create_topics(servers: str, *topics: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=servers)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
+        # no retention: the records' timestamps (T0_MS) are years old, and the broker would
+        # delete them at its next retention check
+        keep = {"retention.ms": "-1"}
+        await admin.create_topics([NewTopic(t, PARTITIONS, 1, topic_configs=keep) for t in topics])
     finally:
         await admin.close()
 
@@ -137,6 +152,17 @@ async def send(prod: Any, topic: str, first: int, last: int, stamp: Any) -> None
         if batch.record_count():
             futures.append(await prod.send_batch(batch, topic, partition=part))
     await asyncio.gather(*futures)
+
+
+async def write_rows(servers: str, topic: str, rows: int) -> None:
+    """A new topic of rows 1..rows, event time advancing 10 ms every 1,000 rows."""
+    await create_topics(servers, topic)
+    prod = await producer(servers)
+    try:
+        for first in range(1, rows + 1, 200_000):
+            await send(prod, topic, first, min(rows, first + 199_999), lambda v: T0_MS + v // 100)
+    finally:
+        await prod.stop()
 
 
 def end_offsets(rows: int) -> str:
@@ -180,19 +206,9 @@ def throughput(servers: str, rows: int, repeats: int, folder: Path) -> dict[str,
     tag = uuid.uuid4().hex[:8]
     src = f"bench-src-{tag}"
 
-    async def load() -> float:
-        await create_topics(servers, src)
-        prod = await producer(servers)
-        t0 = time.perf_counter()
-        try:
-            step = 200_000
-            for first in range(1, rows + 1, step):
-                await send(prod, src, first, min(rows, first + step - 1), lambda v: T0_MS + v // 100)
-        finally:
-            await prod.stop()
-        return time.perf_counter() - t0
-
-    secs = asyncio.run(load())
+    t0 = time.perf_counter()
+    asyncio.run(write_rows(servers, src, rows))
+    secs = time.perf_counter() - t0
     print(f"## throughput: {rows:,} rows in {src} (written in {secs:.1f} s), 1 s checkpoints, parallelism 2")
     results: dict[str, list[float]] = {m: [] for m in MODES}
     for i in range(repeats):
@@ -202,18 +218,88 @@ def throughput(servers: str, rows: int, repeats: int, folder: Path) -> dict[str,
             asyncio.run(create_topics(servers, dst))
             bounded = "'scan.bounded.mode' = 'latest-offset'"
             p = plan(ddl(servers, src, dst, mode, name, bounded), config(mode, name, folder))
+            c0 = time.process_time()
             secs, metrics = asyncio.run(run_job(p))
+            cpu = time.process_time() - c0
             out = asyncio.run(count_committed(servers, dst))
             chk = metrics.get("checkpoints", {})
             results[mode].append(rows / secs)
             print(
-                f"{mode}: {rows / secs:,.0f} rows/s ({secs:.2f} s, {chk.get('completed')} checkpoints, "
-                f"{out:,} results read_committed)",
+                f"{mode}: {rows / secs:,.0f} rows/s ({secs:.2f} s, CPU {cpu:.2f} s, {chk.get('completed')} "
+                f"checkpoints, {out:,} results read_committed, load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
     eo, alo = (statistics.median(results[m]) for m in MODES)
     print(f"median exactly-once {eo:,.0f} rows/s, at-least-once {alo:,.0f} rows/s: {100 * eo / alo:.0f}%")
     return results
+
+
+# ---- the source alone ----------------------------------------------------------------------
+
+
+SOURCE_DDL = """
+CREATE TABLE src (v BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp')
+WITH ('connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{servers}',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+CREATE TABLE out (v BIGINT, ts TIMESTAMP_LTZ(3)) WITH ({sink});
+"""
+
+
+async def topic_rows(servers: str, topic: str) -> int:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    c = AIOKafkaConsumer(bootstrap_servers=servers)
+    await c.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        if not tps:
+            tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        begin, end = await c.beginning_offsets(tps), await c.end_offsets(tps)
+        return sum(end[tp] - begin[tp] for tp in tps)
+    finally:
+        await c.stop()
+
+
+def source_cost(
+    servers: str, rows: int, repeats: int, parallelism: int, topic: str | None, sink: str, folder: Path
+) -> list[float]:
+    """CPU s of Kafka -> ``sink`` (blackhole, or a Kafka topic in a delivery mode) over the
+    same records, ``repeats`` times."""
+    if topic is None:
+        topic = f"bench-source-{uuid.uuid4().hex[:8]}"
+        asyncio.run(write_rows(servers, topic, rows))
+    rows = asyncio.run(topic_rows(servers, topic))
+    print(f"## source: {rows:,} records of {topic} -> {sink}, parallelism {parallelism}")
+    cpus: list[float] = []
+    for i in range(repeats):
+        cfg = {"parallelism.default": str(parallelism)}
+        with_sink = "'connector' = 'blackhole'"
+        if sink != "blackhole":
+            name = f"bench-sink-{uuid.uuid4().hex[:8]}-{i}"
+            asyncio.run(create_topics(servers, name))
+            with_sink = (
+                f"'connector' = 'kafka', 'topic' = '{name}', 'properties.bootstrap.servers' = '{servers}', "
+            )
+            with_sink += "'format' = 'json', " + guarantee(sink, name)
+            cfg = {**config(sink, name, folder), **cfg}
+        cat = Catalog()
+        for stmt in planner.parse(SOURCE_DDL.format(topic=topic, servers=servers, sink=with_sink)):
+            cat.create(planner.create_table(stmt, cat))
+        p = planner.plan("INSERT INTO out SELECT v, ts FROM src", cat, cfg)
+        c0 = time.process_time()
+        secs, _metrics = asyncio.run(run_job(p))
+        cpu = time.process_time() - c0
+        cpus.append(cpu)
+        load1 = os.getloadavg()[0]
+        print(
+            f"{rows / secs:,.0f} rows/s ({secs:.2f} s), CPU {cpu:.2f} s = {1e6 * cpu / rows:.2f} us a record "
+            f"(load {load1:.1f})",
+            flush=True,
+        )
+    cpu = statistics.median(cpus)
+    print(f"median CPU {cpu:.2f} s, {1e6 * cpu / rows:.2f} us a record")
+    return cpus
 
 
 # ---- latency --------------------------------------------------------------------------------
@@ -317,16 +403,23 @@ def latency(servers: str, rate: int, seconds: float, folder: Path) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", nargs="?", default="all", choices=("all", "throughput", "latency"))
+    ap.add_argument("what", nargs="?", default="all", choices=("all", "throughput", "latency", "source"))
     ap.add_argument("--rows", type=int, default=4_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rate", type=int, default=20_000)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("-p", "--parallelism", type=int, default=1, help="source: the job's parallelism")
+    ap.add_argument("--topic", help="source: read this topic (written before) instead of writing one")
+    ap.add_argument("--sink", default="blackhole", choices=("blackhole", *MODES), help="source: into what")
     ap.add_argument("--bootstrap", default=os.environ.get("SQLSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     args = ap.parse_args(argv)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kafka-bench-") as tmp:
+        if args.what == "source":
+            source_cost(
+                args.bootstrap, args.rows, args.repeats, args.parallelism, args.topic, args.sink, Path(tmp)
+            )
         if args.what in ("all", "throughput"):
             throughput(args.bootstrap, args.rows, args.repeats, Path(tmp))
         if args.what in ("all", "latency"):

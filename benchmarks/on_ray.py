@@ -28,26 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kafka import config, create_topics, ddl, end_offsets, plan, producer, send  # benchmarks/kafka.py
+from kafka import config, create_topics, ddl, end_offsets, plan, write_rows  # benchmarks/kafka.py
 
 from runtime.launch import create_job
-
-T0_MS = 1_700_000_000_000
 
 
 def load(servers: str, rows: int) -> str:
     src = f"bench-ray-src-{uuid.uuid4().hex[:8]}"
-
-    async def write() -> None:
-        await create_topics(servers, src)
-        prod = await producer(servers)
-        try:
-            for first in range(1, rows + 1, 200_000):
-                await send(prod, src, first, min(rows, first + 199_999), lambda v: T0_MS + v // 100)
-        finally:
-            await prod.stop()
-
-    asyncio.run(write())
+    asyncio.run(write_rows(servers, src, rows))
     return src
 
 

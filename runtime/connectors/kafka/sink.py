@@ -65,6 +65,8 @@ from runtime.formats.base import RecordEncoder
 
 log = logging.getLogger(__name__)
 
+DEFAULT_BATCH_BYTES = 256 * 1024  # a producer batch unless 'properties.batch.size' says
+
 
 # ---- sink ---------------------------------------------------------------------------------
 
@@ -90,6 +92,11 @@ class KafkaSink(SinkWriter):
         self.where = bag.where
         props = dict(bag.prefixed("properties."))
         self.kwargs = client_kwargs(props, "producer", self.where)
+        # Producer batches of 256 KiB unless 'properties.batch.size' says: a produce request
+        # carries one batch per partition, so the client's 16 KiB meant a request (and its
+        # round trip) every few hundred small records.
+        limit = self.kwargs.get("max_request_size", DEFAULT_BATCH_BYTES)
+        self.kwargs.setdefault("max_batch_size", min(DEFAULT_BATCH_BYTES, limit))
         self.topic = config.topics[0]
         requested = Guarantee((spec.options.get("sink.delivery-guarantee") or spec.guarantee.value).lower())
         self.guarantee = requested
@@ -374,11 +381,13 @@ class KafkaSink(SinkWriter):
             producer, futures = self._producer, self._futures
         parts = await self._partitions_of(producer)
         targets = self._targets(keys, len(parts))
-        for p in np.unique(targets).tolist() if len(parts) > 1 else [0]:
-            rows = np.flatnonzero(targets == p).tolist() if len(parts) > 1 else range(len(values))
-            send = self._send_partition(
-                producer, futures, parts[p], [keys[i] for i in rows], [values[i] for i in rows]
-            )
+        chosen = np.unique(targets).tolist() if len(parts) > 1 else [0]
+        for p in chosen:
+            ks, vs = keys, values  # one partition takes them all (no key: a partition a batch)
+            if len(chosen) > 1:
+                rows = np.flatnonzero(targets == p).tolist()
+                ks, vs = [keys[i] for i in rows], [values[i] for i in rows]
+            send = self._send_partition(producer, futures, parts[p], ks, vs)
             await (self._guarded(txn, send) if self.guarantee == Guarantee.EXACTLY_ONCE else send)
         self.rows_written += len(values)
 

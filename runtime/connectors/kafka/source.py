@@ -24,7 +24,8 @@ earliest offset again). Each partition the reader starts on is announced to the 
 assigner (``runtime.batches.announcement``): until it has a row, it holds the watermark
 back, as an empty partition does in Flink, unless ``scan.watermark.idle-timeout`` passes.
 
-Records are decoded per partition and poll in bulk by ``runtime.formats``: ``value.format``
+Records come field by field from the consumer's fetches (``fetch.py``: no Python object per
+record), and a partition's fetch is decoded at once by ``runtime.formats``: ``value.format``
 (or ``format``), ``key.format`` with ``key.fields`` (``key.fields-prefix``), and
 ``value.fields-include`` = ALL | EXCEPT_KEY. Metadata columns: topic, partition, offset,
 timestamp, timestamp-type, headers, leader-epoch (always NULL: aiokafka does not say). A
@@ -33,7 +34,8 @@ parse errors, is skipped, counted in ``SourceMetrics.bad_records_skipped`` and, 
 ``sqlstream.dead-letter.topic``, written there as it was (key, value, headers) with the
 error in the header ``sqlstream.error`` before the position moves past it.
 
-The sink is ``sink.py``; the record codec ``codec.py``; client options ``options.py``.
+The sink is ``sink.py``; the record codec ``codec.py``; client options ``options.py``; the
+fetches ``fetch.py``; the dead-letter topic ``dead_letter.py``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,6 +59,8 @@ from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import ROW_KIND_TYPE, announcement, output_schema, with_split
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, Codec
+from runtime.connectors.kafka.dead_letter import DeadLetters
+from runtime.connectors.kafka.fetch import Fetched, take
 from runtime.connectors.kafka.options import (
     client_kwargs,
     owned_partitions,
@@ -72,8 +77,21 @@ from runtime.formats.changelog import ChangelogDecoder
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 10
-DEAD_LETTER_ERROR_HEADER = "sqlstream.error"
-DEAD_LETTER_SOURCE_HEADER = "sqlstream.source"
+
+
+# Decoded rows and the record (its index in the fetch) of each row; None: row i is record i
+_Rows = tuple[pa.RecordBatch, np.ndarray | None]
+
+
+@dataclass
+class _Pending:
+    """Decoded rows of one partition's fetch, not handed out yet."""
+
+    key: tuple[str, int]
+    batch: pa.RecordBatch | None
+    offsets: list[int]  # of the fetch's records
+    records: np.ndarray | None  # the record (index into ``offsets``) of each row; None: row i is record i
+    end: int  # the partition's position once every row is out
 
 
 class KafkaSource(SourceReader):
@@ -87,7 +105,6 @@ class KafkaSource(SourceReader):
         bag = OptionBag(spec.options, f"table '{spec.table}'")  # the formats read theirs
         self.where = bag.where
         props = dict(bag.prefixed("properties."))
-        self._props = props
         self.kwargs = client_kwargs(props, "consumer", self.where)
         self.kwargs.setdefault("isolation_level", "read_committed")
         self.kwargs["enable_auto_commit"] = False
@@ -125,16 +142,18 @@ class KafkaSource(SourceReader):
             self.key_decoder.ignore_errors = self.value_decoder.ignore_errors
         self.schema = output_schema(spec.columns, self.upsert or self.changes is not None)
         self._consumer: Any = None
-        self._dlq: Any = None
+        self._dlq = DeadLetters(self.dead_letter, props, self.where) if self.dead_letter else None
         self._assigned: list[tuple[str, int]] = []
         self._pos: dict[tuple[str, int], int] = {}
         self._stop: dict[tuple[str, int], int] = {}
         self._done: set[tuple[str, int]] = set()
         self._restored: dict[tuple[str, int], int] | None = None
         self._snapshots: dict[int | None, dict[tuple[str, int], int]] = {}
-        # Decoded rows of one fetch, per partition, not handed out yet: (partition, rows,
-        # the offset after them)
-        self._ready: list[tuple[tuple[str, int], pa.RecordBatch | None, int]] = []
+        # Decoded rows of one fetch, per partition, not handed out yet
+        self._ready: list[_Pending] = []
+        # Fetch each record's timestamp type and headers too (only when something reads them)
+        wanted = set(spec.metadata.values())
+        self._full = bool(self.dead_letter) or bool(wanted & {"timestamp-type", "headers"})
         self._opened = False
 
     # ---- start ---------------------------------------------------------------------------
@@ -293,7 +312,7 @@ class KafkaSource(SourceReader):
     # ---- reading -----------------------------------------------------------------------
     async def poll(self, max_rows: int) -> pa.RecordBatch | None:
         if self._ready:
-            return self._hand_out()
+            return self._hand_out(max_rows)
         if self._announce:
             return announcement(self.schema, tp_key(*self._announce.pop(0)).encode())
         if self.discovery_ms > 0 and time.monotonic() >= self._next_discovery:
@@ -302,39 +321,59 @@ class KafkaSource(SourceReader):
                 return announcement(self.schema, tp_key(*self._announce.pop(0)).encode())
         if not self._assigned or self.finished:
             return None
-        consumer = self._consumer
-        got = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max(1, max_rows))
-        for tp, records in sorted(got.items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
-            key = (tp.topic, tp.partition)
+        got = await take(self._consumer, POLL_TIMEOUT_MS / 1000, max(1, max_rows), self._full)
+        for key in sorted(got):
             if key in self._done:
                 continue
+            fetched = got[key]
             stop = self._stop.get(key)
-            if stop is not None and records and records[-1].offset >= stop:
-                records = [r for r in records if r.offset < stop]
-            if records:
+            if stop is not None:
+                fetched = fetched.head(stop)
+            if len(fetched):
                 decode = self._decode if self.changes is None else self._decode_changes
-                self._ready.append((key, await decode(tp, records), records[-1].offset + 1))
+                batch, records = await decode(key, fetched) or (None, None)
+                self._ready.append(_Pending(key, batch, fetched.offsets, records, fetched.next_offset))
+            elif fetched.next_offset > self._pos[key]:  # only transaction markers or aborted records
+                self._ready.append(_Pending(key, None, [], None, fetched.next_offset))
             elif stop is not None and self._pos[key] >= stop:
                 self._finish_partition(key)
         if stop_check := [k for k in self._assigned if k in self._stop and k not in self._done]:
             await self._check_ends(stop_check, got)
         self._publish_lag()
-        return self._hand_out()
+        return self._hand_out(max_rows)
 
-    def _hand_out(self) -> pa.RecordBatch | None:
-        """The next partition's rows, tagged with the partition (the watermark is the
-        minimum over partitions); its position moves past them only now, so a checkpoint
-        never records rows that are still waiting here."""
+    def _hand_out(self, max_rows: int) -> pa.RecordBatch | None:
+        """The next partition's rows (at most ``max_rows``, but never part of a record's
+        rows), tagged with the partition (the watermark is the minimum over partitions); its
+        position moves past them only now, so a checkpoint never records rows that are
+        still waiting here: after part of a fetch, it is the offset of the first record
+        whose rows are still here (the records before it were emitted or skipped)."""
         while self._ready:
-            key, batch, pos = self._ready.pop(0)
-            self._pos[key] = pos
-            stop = self._stop.get(key)
-            if stop is not None and pos >= stop:
-                self._finish_partition(key)
-            if batch is not None and batch.num_rows:
-                self.metrics.records_in += batch.num_rows
-                return with_split(batch, tp_key(*key).encode())
+            p = self._ready[0]
+            batch = p.batch
+            if batch is not None and batch.num_rows > max_rows:
+                records = np.arange(batch.num_rows) if p.records is None else p.records
+                k = max(1, max_rows)
+                while k < len(records) and records[k] == records[k - 1]:  # e.g. an update's -U and +U
+                    k += 1
+                if k < len(records):
+                    p.batch, p.records = batch.slice(k), records[k:]
+                    return self._emit(p.key, batch.slice(0, k), p.offsets[int(records[k])])
+            self._ready.pop(0)
+            out = self._emit(p.key, batch, p.end)
+            if out is not None:
+                return out
         return None
+
+    def _emit(self, key: tuple[str, int], batch: pa.RecordBatch | None, pos: int) -> pa.RecordBatch | None:
+        self._pos[key] = pos
+        stop = self._stop.get(key)
+        if stop is not None and pos >= stop:
+            self._finish_partition(key)
+        if batch is None or not batch.num_rows:
+            return None
+        self.metrics.records_in += batch.num_rows
+        return with_split(batch, tp_key(*key).encode())
 
     def _publish_lag(self) -> None:
         """Consumer lag per partition for the metrics: the log end the last fetch saw (the
@@ -350,29 +389,41 @@ class KafkaSource(SourceReader):
                 pos = self._pos.get(key, 0)
                 self.metrics.partitions[tp_key(*key)] = (pos, max(end - pos, 0))
 
-    async def _check_ends(self, keys: list[tuple[str, int]], got: dict[Any, Any]) -> None:
+    async def _check_ends(self, keys: list[tuple[str, int]], got: dict[tuple[str, int], Fetched]) -> None:
         """A bounded partition whose consumer position passed the stop offset without a
         record there (transaction markers, aborted records) is done too."""
         from aiokafka.structs import TopicPartition
 
         for key in keys:
-            tp = TopicPartition(*key)
-            if got.get(tp):
+            if key in got:
                 continue
-            if await self._consumer.position(tp) >= self._stop[key]:
+            if await self._consumer.position(TopicPartition(*key)) >= self._stop[key]:
                 self._pos[key] = max(self._pos[key], self._stop[key])
                 self._finish_partition(key)
 
-    def _where(self, tp: Any, offsets: Sequence[int]) -> Any:
-        return lambda i: f"topic '{tp.topic}', partition {tp.partition}, offset {offsets[i]}"
+    @staticmethod
+    def _where(key: tuple[str, int], offsets: Sequence[int]) -> Any:
+        return lambda i: f"topic '{key[0]}', partition {key[1]}, offset {offsets[i]}"
 
-    async def _decode(self, tp: Any, records: list[Any]) -> pa.RecordBatch | None:
+    async def _decode(self, tp: tuple[str, int], fetched: Fetched) -> _Rows | None:
         """The rows of one partition's records, in offset order; bad ones per the policy."""
-        n = len(records)
-        offsets = [r.offset for r in records]
-        where = self._where(tp, offsets)
-        keys = [r.key for r in records]
-        values = [r.value for r in records]
+        n = len(fetched)
+        where = self._where(tp, fetched.offsets)
+        keys, values = fetched.keys, fetched.values
+        # Values: tombstones are deletes (upsert) or not rows (formats that drop them).
+        tombstone: np.ndarray | None = None
+        todo: np.ndarray | None = None  # the records whose values are decoded, when not all
+        if self.upsert:
+            tombstone = np.array([v is None for v in values], dtype=bool)
+            todo = np.flatnonzero(~tombstone)
+            picked = todo.tolist()
+            dv = await asyncio.to_thread(
+                self.value_decoder.decode, [values[i] for i in picked], lambda j: where(picked[j])
+            )
+        else:
+            dv = await asyncio.to_thread(self.value_decoder.decode_values, values, where)
+            if dv.kept is None and self.key_decoder is None:  # the common case: a row per record
+                return self._assemble(tp, fetched, None, dv, None, None, None), None
         bad: dict[int, str] = {}
         # Keys: only records that have one; a missing key gives NULL key columns.
         key_rows = np.full(n, -1, dtype=np.int64)
@@ -390,146 +441,100 @@ class KafkaSource(SourceReader):
                     lost = set(with_key) - {with_key[j] for j in kept.tolist()}
                     for i in lost:
                         bad[i] = "the key: " + self._error_of(self.key_decoder, keys[i], where(i))
-        # Values: tombstones are deletes (upsert) or not rows (formats that drop them).
         value_rows = np.full(n, -1, dtype=np.int64)
-        tombstone = np.array([v is None for v in values], dtype=bool)
-        todo = [i for i in range(n) if not (self.upsert and tombstone[i])]
-        dv = await asyncio.to_thread(
-            self.value_decoder.decode, [values[i] for i in todo], lambda j: where(todo[j])
-        )
         kept_v = np.arange(dv.batch.num_rows) if dv.kept is None else dv.kept
-        value_rows[np.asarray(todo, dtype=np.int64)[kept_v]] = np.arange(len(kept_v))
+        decoded = kept_v if todo is None else todo[kept_v]
+        value_rows[decoded] = np.arange(len(kept_v))
         if dv.skipped:
-            got_value = set(np.asarray(todo, dtype=np.int64)[kept_v].tolist())
-            for i in todo:
-                if i not in got_value and values[i] is not None and i not in bad:
-                    bad[i] = self._error_of(self.value_decoder, values[i], where(i))
+            got_value = set(decoded.tolist())
+            for i in range(n) if todo is None else todo.tolist():
+                value = values[i]
+                if i not in got_value and value is not None and i not in bad:
+                    bad[i] = self._error_of(self.value_decoder, value, where(i))
+        ok = value_rows >= 0
+        if tombstone is not None:
+            ok |= tombstone
         if self.key_decoder is not None:
             # A record whose key has bytes but did not decode is bad as a whole.
-            key_bad = np.array([keys[i] is not None and key_rows[i] < 0 for i in range(n)], dtype=bool)
-        else:
-            key_bad = np.zeros(n, dtype=bool)
-        if self.upsert:
-            rows = np.flatnonzero(((value_rows >= 0) | tombstone) & ~key_bad)
-        else:
-            rows = np.flatnonzero((value_rows >= 0) & ~key_bad)
+            ok &= ~np.array([keys[i] is not None and key_rows[i] < 0 for i in range(n)], dtype=bool)
+        rows = np.flatnonzero(ok)
         if bad:
             self.metrics.bad_records_skipped += len(bad)
             first = next(iter(bad.values()))
             log.warning("%s: skipped %d bad record(s), e.g. %s", self.where, len(bad), first)
-            if self.dead_letter:
-                await self._dead_letter(tp, [records[i] for i in sorted(bad)], [bad[i] for i in sorted(bad)])
+            if self._dlq is not None:
+                await self._dlq.write(tp, fetched, sorted(bad), [bad[i] for i in sorted(bad)])
         if not len(rows):
             return None
-        return self._assemble(records, rows, key_rows, key_batch, value_rows, dv, tombstone)
+        return self._assemble(tp, fetched, rows, dv, value_rows, (key_batch, key_rows), tombstone), rows
 
-    async def _decode_changes(self, tp: Any, records: list[Any]) -> pa.RecordBatch | None:
+    async def _decode_changes(self, tp: tuple[str, int], fetched: Fetched) -> _Rows | None:
         """The rows (with their row kinds) of one partition's change records."""
         assert self.changes is not None
-        where = self._where(tp, [r.offset for r in records])
-        d = await asyncio.to_thread(self.changes.decode, [r.value for r in records], where)
+        where = self._where(tp, fetched.offsets)
+        d = await asyncio.to_thread(self.changes.decode, fetched.values, where)
         if d.skipped:
             self.metrics.bad_records_skipped += d.skipped
             log.warning("%s: skipped %d bad record(s), e.g. %s", self.where, d.skipped, d.messages[0])
-            if self.dead_letter:
-                await self._dead_letter(tp, [records[i] for i in d.bad], [where(i) for i in d.bad])
+            if self._dlq is not None:
+                await self._dlq.write(tp, fetched, d.bad, [where(i) for i in d.bad])
         if not d.batch.num_rows:
             return None
         assert d.kept is not None
-        picked = [records[i] for i in d.kept.tolist()]
         arrays: list[pa.Array] = []
         for f, af in zip(self.spec.columns, self.schema):
             key = self.spec.metadata.get(f.name)
-            col = self._metadata(key, picked, af.type) if key else d.batch.column(f.name)
+            col = fetched.metadata(key, tp, d.kept, af.type) if key else d.batch.column(f.name)
             arrays.append(col if col.type == af.type else col.cast(af.type))
         arrays.append(d.batch.column(ROW_KIND_COLUMN))
-        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema), d.kept
 
-    def _error_of(self, decoder: RecordDecoder, record: bytes, where: str) -> str:
+    def _error_of(self, decoder: RecordDecoder, record: bytes | None, where: str) -> str:
         """The message of one bad record (decoded alone again: bad records are rare)."""
         one = decoder.decode([record], lambda _i: where)
         return one.messages[0] if one.messages else f"{where}: cannot decode"
 
     def _assemble(
         self,
-        records: list[Any],
-        rows: np.ndarray,
-        key_rows: np.ndarray,
-        key_batch: pa.RecordBatch | None,
-        value_rows: np.ndarray,
+        tp: tuple[str, int],
+        fetched: Fetched,
+        rows: np.ndarray | None,
         dv: Decoded,
-        tombstone: np.ndarray,
+        value_rows: np.ndarray | None,
+        keys: tuple[pa.RecordBatch | None, np.ndarray] | None,
+        tombstone: np.ndarray | None,
     ) -> pa.RecordBatch:
+        """The output batch of the records ``rows`` (None: all, each with its value's row
+        in order); ``value_rows`` / ``keys`` map a record to its row of the decoded values /
+        keys (-1: none)."""
         c = self.codec
-        vidx = value_rows[rows]
-        vtake = pa.array(vidx, mask=vidx < 0, type=pa.int64())
-        kidx = key_rows[rows]
-        ktake = pa.array(kidx, mask=kidx < 0, type=pa.int64())
+        vtake: pa.Array | None = None
+        if rows is not None:
+            assert value_rows is not None
+            vidx = value_rows[rows]
+            vtake = pa.array(vidx, mask=vidx < 0, type=pa.int64())
         arrays: list[pa.Array] = []
         meta = self.spec.metadata
-        picked: list[Any] | None = None
         for f, af in zip(self.spec.columns, self.schema):
             if f.name in meta:
-                if picked is None:
-                    picked = [records[i] for i in rows.tolist()]
-                arrays.append(self._metadata(meta[f.name], picked, af.type))
+                arrays.append(fetched.metadata(meta[f.name], tp, rows, af.type))
                 continue
             col: pa.Array | None = None
             if f.name in c.value_fields:
-                col = dv.batch.column(f.name).take(vtake)
-            if f.name in c.key_fields and key_batch is not None:
-                kcol = key_batch.column(f.name[len(c.key_prefix) :]).take(ktake)
+                col = dv.batch.column(f.name)
+                col = col if vtake is None else col.take(vtake)
+            if f.name in c.key_fields and keys is not None and keys[0] is not None and rows is not None:
+                kidx = keys[1][rows]
+                kcol = keys[0].column(f.name[len(c.key_prefix) :]).take(pa.array(kidx, mask=kidx < 0))
                 col = kcol if col is None else pc.if_else(pc.is_valid(vtake), col, kcol)
             if col is None:
-                col = pa.nulls(len(rows), af.type)
+                col = pa.nulls(len(fetched) if rows is None else len(rows), af.type)
             arrays.append(col if col.type == af.type else col.cast(af.type))
         if self.upsert:
+            assert tombstone is not None and rows is not None
             kinds = np.where(tombstone[rows], KIND_DELETE, KIND_UPDATE_AFTER).astype(np.int8)
             arrays.append(pa.array(kinds, type=ROW_KIND_TYPE))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-
-    @staticmethod
-    def _metadata(key: str, records: list[Any], t: pa.DataType) -> pa.Array:
-        if key == "topic":
-            return pa.array([r.topic for r in records], pa.string())
-        if key == "partition":
-            return pa.array([r.partition for r in records], pa.int32()).cast(t)
-        if key == "offset":
-            return pa.array([r.offset for r in records], pa.int64()).cast(t)
-        if key == "timestamp":
-            ms = pa.array([r.timestamp for r in records], pa.int64())
-            return ms.cast(pa.timestamp("ms", tz="UTC")).cast(t)
-        if key == "timestamp-type":
-            names = {0: "CreateTime", 1: "LogAppendTime"}
-            return pa.array([names.get(r.timestamp_type, "NoTimestampType") for r in records], pa.string())
-        if key == "headers":
-            return pa.array([list(r.headers or ()) for r in records], type=t)
-        return pa.nulls(len(records), t)  # leader-epoch: aiokafka does not report it
-
-    async def _dead_letter(self, tp: Any, records: list[Any], errors: list[str]) -> None:
-        """Write skipped records (as they were) to the dead-letter topic and wait for the acks,
-        so the position never passes a record that is neither processed nor kept there."""
-        from aiokafka import AIOKafkaProducer
-
-        if self._dlq is None:
-            kwargs = client_kwargs(self._props, "producer", self.where)
-            kwargs.update(acks="all", enable_idempotence=True)
-            self._dlq = AIOKafkaProducer(**kwargs)
-            await self._dlq.start()
-        futures = []
-        for r, error in zip(records, errors):
-            headers = [
-                *list(r.headers or ()),
-                (DEAD_LETTER_ERROR_HEADER, error.encode()),
-                (DEAD_LETTER_SOURCE_HEADER, f"{tp.topic}:{tp.partition}:{r.offset}".encode()),
-            ]
-            assert self.dead_letter is not None
-            futures.append(
-                await self._dlq.send(
-                    self.dead_letter, r.value, key=r.key, headers=headers, timestamp_ms=r.timestamp
-                )
-            )
-        await asyncio.gather(*futures)
 
     # ---- position ----------------------------------------------------------------------
     def position(self, checkpoint_id: int | None = None) -> dict[str, Any]:
@@ -570,8 +575,7 @@ class KafkaSource(SourceReader):
 
     async def close(self) -> None:
         if self._dlq is not None:
-            await self._dlq.stop()
-            self._dlq = None
+            await self._dlq.close()
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None

@@ -170,3 +170,25 @@ def test_vanished_subtasks_fall_to_the_subtask_their_index_maps_to() -> None:
     assert fenced_by(1, 3, 8) == [1, 4, 7]
     shares = sorted(k for s in range(3) for k in fenced_by(s, 3, 8))
     assert shares == list(range(8))
+
+
+def test_the_sink_sends_256_kib_producer_batches_unless_batch_size_or_max_request_size_say() -> None:
+    from planner.physical import Field, SinkSpec
+    from runtime.connectors.base import SubtaskContext
+    from runtime.connectors.kafka.sink import KafkaSink
+
+    def batch_bytes(**props: str) -> int:
+        options = {
+            "connector": "kafka",
+            "topic": "t",
+            "format": "json",
+            "properties.bootstrap.servers": "b:1",
+            **{f"properties.{k.replace('_', '.')}": v for k, v in props.items()},
+        }
+        spec = SinkSpec("t", "kafka", options, (Field("v", "BIGINT"),))
+        sink = KafkaSink(spec, SubtaskContext("job", 1, "node", 0, 1, {}))
+        return int(sink.kwargs["max_batch_size"])
+
+    assert batch_bytes() == 256 * 1024
+    assert batch_bytes(batch_size="16384") == 16384
+    assert batch_bytes(max_request_size="100000") == 100000
