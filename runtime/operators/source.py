@@ -54,7 +54,7 @@ class SourceOp(SourceOperator):
         assert isinstance(self.node.spec, SourceSpec)
         cfg = self.ctx.config
         self.batch_rows = BATCH_SIZE.get(cfg)
-        if BATCH_SIZE.name not in cfg:  # set: exactly that many rows
+        if self.batch_rows == BATCH_SIZE.get({}):  # another size: exactly that many rows
             self.batch_rows *= min(hash_fan_out(self.ctx.plan, self.node.id), MAX_FAN_OUT)
         self.linger_s = (LINGER.get(cfg) or 0) / 1000
         self.reader = create_source(self.node.spec, self.ctx.subtask)

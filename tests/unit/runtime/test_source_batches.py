@@ -73,10 +73,10 @@ def test_a_source_hashed_to_two_subtasks_gathers_a_batch_for_each() -> None:
 
 
 @pytest.mark.usefixtures("default_of_20")
-def test_a_batch_size_the_user_set_is_kept() -> None:
-    result, batches = run_job(2, {"sqlstream.runtime.batch-size": "20"})
+def test_a_batch_size_other_than_the_default_is_kept() -> None:
+    result, batches = run_job(2, {"sqlstream.runtime.batch-size": "25"})
     assert result == expected()
-    assert batches == [10, 10]
+    assert batches == [8, 8]  # 200 rows each, in batches of 25
 
 
 @pytest.mark.usefixtures("default_of_20")
