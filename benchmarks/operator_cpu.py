@@ -29,22 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 _CHILD = """
 import collections, json, sys, time
-from runtime import operator
+from runtime import graph, operator
+from runtime.operators import local_window_aggregate as local
 from sqlstream import cli
 cpu = collections.Counter()
-run = operator.OperatorContext.run
-async def timed_run(self, fn, *args):
-    kind = type(self.node.spec).__name__.removesuffix("Spec")
-    def timed(*a):
-        t = time.thread_time()
-        try:
-            return fn(*a)
-        finally:
-            cpu[kind] += time.thread_time() - t
-    return await run(self, timed, *args)
-operator.OperatorContext.run = timed_run
-from runtime import graph  # the work a producer's router does on its worker (parallelism > 1)
-from runtime.operators import local_window_aggregate as local
 def timed(kind, fn):
     def call(*a):
         t = time.thread_time()
@@ -53,6 +41,11 @@ def timed(kind, fn):
         finally:
             cpu[kind] += time.thread_time() - t
     return call
+run = operator.OperatorContext.run
+async def timed_run(self, fn, *args):
+    return await run(self, timed(type(self.node.spec).__name__.removesuffix("Spec"), fn), *args)
+operator.OperatorContext.run = timed_run
+# the work a producer's router does on its worker (parallelism > 1)
 graph._Hash.split = timed("Exchange", graph._Hash.split)
 local.LocalWindowAggregate.apply = timed("LocalWindowAggregate", local.LocalWindowAggregate.apply)
 started = time.process_time()
