@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,9 +30,6 @@ from runtime.batches import is_announcement, split_of
 from runtime.messages import MAX_WATERMARK, Idle, Message, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, now_ms
-
-if TYPE_CHECKING:
-    import duckdb
 
 # The usual watermark, the rowtime or the rowtime minus a fixed delay, as the planner writes
 # it in DuckDB SQL: its maximum is the rowtime's maximum minus the delay, which Arrow finds
@@ -77,9 +73,7 @@ class WatermarkOp(Operator):
         self.spec = spec
         self.sql = f"SELECT epoch_ms(max({spec.expr})) FROM {INPUT_RELATION}"
         self.delay_us = fixed_delay_us(spec.expr, spec.rowtime)
-        # made when an expression needs DuckDB: ``ts - INTERVAL ...`` does not, and a
-        # connection is 0.012-0.02 CPU s of the job's start, one per subtask
-        self.con: duckdb.DuckDBPyConnection | None = None
+        self.con = self.ctx.duckdb()
         self.max_seen = NO_WATERMARK  # the watermark to emit (never goes back)
         self.split_max: dict[bytes, int] = {}
         self.split_seen: dict[bytes, int] = {}
@@ -97,8 +91,6 @@ class WatermarkOp(Operator):
                 if top is None:
                     return None
                 return _epoch_ms(top - self.delay_us)
-        if self.con is None:
-            self.con = self.ctx.duckdb()
         self.con.register(INPUT_RELATION, batch)
         try:
             got = self.con.execute(self.sql).fetchall()
@@ -188,6 +180,5 @@ class WatermarkOp(Operator):
         return [Watermark(MAX_WATERMARK)]
 
     async def close(self) -> None:
-        con = getattr(self, "con", None)  # None also when open failed before making it
-        if con is not None:
-            con.close()
+        if hasattr(self, "con"):
+            self.con.close()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pyarrow as pa
 from hypothesis import given, settings
@@ -160,23 +157,3 @@ def test_a_fixed_delay_watermark_is_what_duckdb_computes(
 
     fast, slow = asyncio.run(both())
     assert fast == slow
-
-
-def test_a_fixed_delay_watermark_alone_does_not_load_duckdb(tmp_path: Path) -> None:
-    """``ts - INTERVAL ...`` is Arrow's max minus the delay: a job that computes nothing
-    else starts without importing DuckDB or opening a connection per subtask."""
-    script = tmp_path / "job.sql"
-    script.write_text(
-        "SET 'parallelism.default' = '2';\n"
-        "CREATE TABLE t (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) "
-        "WITH ('connector' = 'datagen', 'number-of-rows' = '1000');\n"
-        "CREATE TABLE s (id BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'blackhole');\n"
-        "INSERT INTO s SELECT id, ts FROM t;\n"
-    )
-    code = (
-        "import sys; from sqlstream import cli; "
-        f"assert cli.main(['run', {str(script)!r}]) == 0; "
-        "print('duckdb' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
