@@ -255,9 +255,7 @@ def test_the_sources_open_first_and_the_others_one_per_loop_turn() -> None:
         ops = []
         for name in ("a", "b", "c"):
             node = Node(1, name, UnionSpec(), (), (Field("x", "INT"),))
-            ctx = OperatorContext(
-                SubtaskContext("t", 1, name, 0, 1), node, PhysicalPlan((node,)), OperatorMetrics(1, 0)
-            )
+            ctx = OperatorContext(SubtaskContext("t", 1, name, 0, 1), node, PhysicalPlan((node,)), OperatorMetrics(1, 0))
             op = OpenRecorder(ctx)
             op.log = log
             ops.append(op)
