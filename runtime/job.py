@@ -52,9 +52,7 @@ from runtime.checkpoint.control import CheckpointControl
 from runtime.checkpoint.storage import CheckpointError
 from runtime.graph import JobGraph, build, parallelism
 from runtime.metrics import JobMetrics
-from runtime.operator import SourceOperator
 from runtime.operators.collect import RESULT_QUEUE
-from runtime.task import OpenOrder
 
 RESULT_QUEUE_SIZE = 16
 
@@ -157,9 +155,6 @@ class Job:
             )
             if self.checkpoints is not None:
                 self._wire_checkpoints(self.checkpoints, self._graph)
-            order = OpenOrder(sum(isinstance(t.op, SourceOperator) for t in self._graph.tasks))
-            for t in self._graph.tasks:
-                t.open_order = order
         except BaseException as e:
             self._finish(JobStatus.FAILED, e)
             raise

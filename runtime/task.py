@@ -57,47 +57,6 @@ class Router:
         """Release resources (a hashing connection)."""
 
 
-# How long the other subtasks wait for the sources to open before opening anyway (a
-# source that cannot reach its broker must not hold a sink's restore back for long).
-SOURCES_OPEN_WAIT_S = 0.1
-
-
-class OpenOrder:
-    """The order in which a job's subtasks open, so that reading starts early: the sources
-    open first, then the others one per turn of the event loop. Opening an operator is
-    synchronous work on the loop (DuckDB connections, functions; 0.01-0.04 s each, twice
-    as many at parallelism 2); all in one turn, they kept the sources from going on to
-    read until every one was done, while the JSON reader decodes without the GIL and could
-    have used the other core. An open that waits (a connection) does not hold the next
-    one back. A subtask still opens before it reads its input."""
-
-    def __init__(self, sources: int) -> None:
-        self._sources = sources
-        self._sources_open = asyncio.Event()
-        if sources == 0:
-            self._sources_open.set()
-        self._others = 0
-
-    def source_opened(self) -> None:
-        """A source subtask's open returned (or failed)."""
-        self._sources -= 1
-        if self._sources <= 0:
-            self._sources_open.set()
-
-    async def open(self, op: Operator) -> None:
-        """Open a subtask that is not a source, in its turn."""
-        turn = self._others
-        self._others += 1
-        try:
-            async with asyncio.timeout(SOURCES_OPEN_WAIT_S):
-                await self._sources_open.wait()
-        except TimeoutError:
-            pass
-        for _ in range(turn):  # the others woke in the same turn: one open per turn
-            await asyncio.sleep(0)
-        await op.open()
-
-
 class Task:
     def __init__(
         self,
@@ -122,7 +81,6 @@ class Task:
         self._ack_tasks: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
         self._released = False
-        self.open_order: OpenOrder | None = None  # set by a local job
 
     async def run(self) -> None:
         try:
@@ -131,7 +89,7 @@ class Task:
                 ck.attach(self.gate)
                 if ck.restored is not None:
                     await self.op.restore(ck.restored)
-            await self._open()
+            await self.op.open()
             if isinstance(self.op, SourceOperator):
                 await self._run_source(self.op)
             else:
@@ -157,18 +115,6 @@ class Task:
             for r in self.routers:
                 r.close()
             await self.op.close()
-
-    async def _open(self) -> None:
-        order = self.open_order
-        if order is None:
-            await self.op.open()
-        elif isinstance(self.op, SourceOperator):
-            try:
-                await self.op.open()
-            finally:
-                order.source_opened()
-        else:
-            await order.open(self.op)
 
     async def _emit(self, messages: Sequence[Message]) -> None:
         if self._failure is not None:  # writing a snapshot failed

@@ -14,7 +14,7 @@ from runtime.connectors.base import SubtaskContext
 from runtime.messages import MAX_WATERMARK, Barrier, EndOfInput, Idle, Message, Watermark
 from runtime.metrics import OperatorMetrics
 from runtime.operator import Operator, OperatorContext
-from runtime.task import OpenOrder, Router, Task
+from runtime.task import Router, Task
 
 
 class Recorder(Operator):
@@ -232,40 +232,3 @@ def test_batches_queued_on_one_edge_go_to_the_operator_in_one_call(op_cls: type[
     else:
         assert sorted(got) == [(0, 2), (0, 3), (0, 5), (0, 6), (1, 7)]
     assert sum(m.num_rows for m in router.sent if isinstance(m, pa.RecordBatch)) == 23
-
-
-class OpenRecorder(Recorder):
-    """Records its open, and a callback queued then: it runs at the loop's next turn."""
-
-    log: list[str] = []
-
-    async def open(self) -> None:
-        name = self.ctx.subtask.node_name
-        self.log.append(name)
-        asyncio.get_running_loop().call_soon(self.log.append, f"turn after {name}")
-
-
-def test_the_sources_open_first_and_the_others_one_per_loop_turn() -> None:
-    """Opening an operator is synchronous work on the loop: all in one turn, they kept a
-    source from reading (its next step waits for a turn) until every one had opened."""
-    log: list[str] = []
-
-    async def go() -> None:
-        order = OpenOrder(1)
-        ops = []
-        for name in ("a", "b", "c"):
-            node = Node(1, name, UnionSpec(), (), (Field("x", "INT"),))
-            ctx = OperatorContext(SubtaskContext("t", 1, name, 0, 1), node, PhysicalPlan((node,)), OperatorMetrics(1, 0))
-            op = OpenRecorder(ctx)
-            op.log = log
-            ops.append(op)
-
-        async def source() -> None:
-            await asyncio.sleep(0.01)  # e.g. listing its files on a thread
-            log.append("source")
-            order.source_opened()
-
-        await asyncio.gather(*(order.open(op) for op in ops), source())
-
-    asyncio.run(go())
-    assert log == ["source", "a", "turn after a", "b", "turn after b", "c", "turn after c"]
