@@ -19,7 +19,9 @@ input and the ratios (sqlstream / DuckDB, sqlstream / Flink).
 On a shared machine the wall time of a run moves 2-3x with the load; the CPU seconds the
 ``sqlstream run`` process used (all its threads, start-up included) move far less, so they
 are printed too (``cpu s``; Flink's include its JVM), with the load average at the end of
-each query's runs.
+each query's runs. ``cores`` is sqlstream's CPU seconds over its wall seconds (medians): how
+many cores the process kept busy on average, start-up included (what parallelism 2 can gain
+on a machine of two cores is bounded by 2 over the ``cores`` of parallelism 1).
 ``--tree DIR`` runs the sqlstream of another source tree (``git archive`` of an older
 commit) with this checkout's environment, for before/after figures taken back to back;
 ``-p N`` sets ``parallelism.default``.
@@ -325,7 +327,7 @@ def main() -> None:
         started = time.perf_counter()
         load_kafka(data, fmt[6:])
         print(f"loaded topic {fmt[6:]} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    head = f"{'query':<11} {'sqlstream':>10} {'cpu s':>6} {'duckdb 1T':>10} {'share':>6}"
+    head = f"{'query':<11} {'sqlstream':>10} {'cpu s':>6} {'cores':>5} {'duckdb 1T':>10} {'share':>6}"
     if args.flink:
         for what in ("warm", "proc"):
             head += f" {'flink ' + what:>10} {'cpu s':>6} {'x ' + what:>6}"
@@ -360,6 +362,7 @@ def main() -> None:
                     whole.append(process.whole())
             r_ours = args.rows / statistics.median(ours)
             line = f"{q:<11} {r_ours:>10,.0f} {statistics.median(cpu):>6.2f}"
+            line += f" {statistics.median(cpu) / statistics.median(ours):>5.2f}"
             if duck:
                 r_duck = args.rows / statistics.median(duck)
                 line += f" {r_duck:>10,.0f} {r_ours / r_duck:>6.0%}"

@@ -354,7 +354,11 @@ RAY_ADDRESS = StringKey(
 )
 # The runtime's own knobs.
 BATCH_SIZE = IntKey(
-    "sqlstream.runtime.batch-size", "65536", "rows a source gathers into one batch", minimum=1
+    "sqlstream.runtime.batch-size",
+    "65536",
+    "rows a source gathers into one batch (left at the default: times the subtasks a hash exchange "
+    "behind the source splits each batch among, at most 4, so that each gets a full batch)",
+    minimum=1,
 )
 LINGER = DurationKey(
     "sqlstream.runtime.linger", "20 ms", "longest a source holds a batch that is not full"

@@ -3,6 +3,11 @@
 Batches are grown up to ``sqlstream.runtime.batch-size`` rows (default 65536) but never
 held longer than ``sqlstream.runtime.linger`` (default 20 ms) after their first row, so
 the per-query cost of DuckDB is amortised under load while a thin stream stays prompt.
+Left at its default, the size is for the operator calls downstream: a source whose rows a
+hash exchange splits among p subtasks gathers p times as many (at most ``MAX_FAN_OUT``),
+so that each subtask's part is still a full batch (``hash_fan_out``). Each call of a
+stateful operator has a fixed cost (its statements): at parallelism 2 half-size parts
+made the aggregates run twice as many calls over the same rows.
 
 A reader's empty batch tagged with a split announces that split to the watermark assigner
 (``runtime/operators/watermark.py``); it goes on only when the table has a watermark
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
 
 IDLE_POLL_S = 0.005
+# The most a source's default batch grows for a hash exchange behind it (memory in flight).
+MAX_FAN_OUT = 4
 
 
 class SourceOp(SourceOperator):
@@ -47,6 +54,8 @@ class SourceOp(SourceOperator):
         assert isinstance(self.node.spec, SourceSpec)
         cfg = self.ctx.config
         self.batch_rows = BATCH_SIZE.get(cfg)
+        if self.batch_rows == BATCH_SIZE.get({}):  # another size: exactly that many rows
+            self.batch_rows *= min(hash_fan_out(self.ctx.plan, self.node.id), MAX_FAN_OUT)
         self.linger_s = (LINGER.get(cfg) or 0) / 1000
         self.reader = create_source(self.node.spec, self.ctx.subtask)
         self.announce = feeds_watermark(self.ctx.plan, self.node.id)
@@ -133,3 +142,23 @@ def feeds_watermark(plan: PhysicalPlan, node_id: int) -> bool:
                 return True
             todo.extend(plan.node(edge.source).inputs)
     return False
+
+
+def hash_fan_out(plan: PhysicalPlan, node_id: int) -> int:
+    """Among how many subtasks the first hash exchange behind this source (through forward
+    edges) splits each of its batches; the most over the paths, 1 when there is none."""
+    most, todo, seen = 1, [node_id], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for node in plan.nodes:
+            for edge in node.inputs:
+                if edge.source != current:
+                    continue
+                if edge.partitioning == Partitioning.HASH:
+                    most = max(most, node.parallelism)
+                elif edge.partitioning == Partitioning.FORWARD:
+                    todo.append(node.id)
+    return most

@@ -1,0 +1,94 @@
+"""How many rows a source gathers into one batch when a hash exchange is behind it
+(``runtime/operators/source.py``): the exchange cuts every batch into one part per
+consumer subtask, and each part is an operator call with a fixed cost, so a source left
+at the default batch size gathers a batch per consumer; a size the user set is kept."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from catalog.config import IntKey
+from catalog.connectors import ChangelogMode
+from planner.physical import AggCall, Edge, Field, GroupAggregateSpec, Partitioning
+from runtime.job import Job
+from runtime.operators import source
+from tests.unit.runtime.helpers import PlanBuilder, apply_changelog, collect_async
+
+FIELDS = [Field("k", "INT"), Field("v", "BIGINT")]
+ROWS = 400
+
+
+def group_plan(parallelism: int, config: dict[str, str]) -> tuple[PlanBuilder, Any]:
+    """VALUES (400 rows, 10 a poll) -> GroupAggregate(k, COUNT(*)) -> collect."""
+    data = pa.table({"k": pa.array([i % 7 for i in range(ROWS)], pa.int32()), "v": list(range(ROWS))})
+    # the source holds a batch until it is full (or its input ends), not for a time
+    b = PlanBuilder({**config, "sqlstream.runtime.linger": "10 s"})
+    src = b.values(data, FIELDS, parallelism, batch_size=10)
+    edge = Edge(src.id, Partitioning.HASH, ("k",)) if parallelism > 1 else Edge(src.id)
+    agg = b.add(
+        "GroupAggregate",
+        GroupAggregateSpec(("k",), (AggCall("cnt", "count_star", None, "BIGINT NOT NULL"),)),
+        [edge],
+        [Field("k", "INT"), Field("cnt", "BIGINT")],
+        parallelism,
+        ChangelogMode.ALL,
+    )
+    b.collect(agg)
+    return b, src
+
+
+def run_job(parallelism: int, config: dict[str, str]) -> tuple[dict[Any, Any], list[int]]:
+    """The applied result, and the batches each source subtask sent."""
+    b, src = group_plan(parallelism, config)
+
+    async def go() -> tuple[pa.Table | None, dict[str, Any]]:
+        job = Job(b.plan())
+        out = await collect_async(b.plan(), job)
+        return out, job.metrics()
+
+    out, metrics = asyncio.run(go())
+    node = next(op for op in metrics["operators"] if op["id"] == src.id)
+    return apply_changelog(out, 1), [s["batches_out"] for s in node["subtasks"]]
+
+
+@pytest.fixture
+def default_of_20(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default batch size, 20 rows instead of 65536, so that a small input shows it."""
+    monkeypatch.setattr(source, "BATCH_SIZE", IntKey("sqlstream.runtime.batch-size", "20", "", minimum=1))
+
+
+def expected() -> dict[Any, Any]:
+    return {(k,): (k, sum(1 for i in range(ROWS) if i % 7 == k)) for k in range(7)}
+
+
+@pytest.mark.usefixtures("default_of_20")
+def test_a_source_hashed_to_two_subtasks_gathers_a_batch_for_each() -> None:
+    result, batches = run_job(2, {})
+    assert result == expected()
+    assert batches == [5, 5]  # 200 rows each, in batches of 2 x 20
+
+
+@pytest.mark.usefixtures("default_of_20")
+def test_a_batch_size_other_than_the_default_is_kept() -> None:
+    result, batches = run_job(2, {"sqlstream.runtime.batch-size": "25"})
+    assert result == expected()
+    assert batches == [8, 8]  # 200 rows each, in batches of 25
+
+
+@pytest.mark.usefixtures("default_of_20")
+def test_without_an_exchange_the_batch_stays_the_default() -> None:
+    result, batches = run_job(1, {})
+    assert result == expected()
+    assert batches == [20]
+
+
+def test_the_fan_out_is_read_through_forward_edges_only() -> None:
+    b, src = group_plan(2, {})
+    plan = b.plan()
+    assert source.hash_fan_out(plan, src.id) == 2
+    agg = plan.nodes[1]
+    assert source.hash_fan_out(plan, agg.id) == 1  # a SINGLE edge to the collect
