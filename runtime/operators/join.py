@@ -137,25 +137,20 @@ class JoinOp(Operator):
 
     def _emit_sql(self, index: int) -> str:
         """The changelog a batch of side ``index`` produces (see the module docstring),
-        from ``__in`` (the batch) and ``__m`` (its matches with the other side's state)."""
+        from ``__in`` (the batch) and ``__m`` (its matches with the other side's state):
+        the input row's position ``__ix`` (NULL for a padded row), the other side's
+        columns, and the row kind when the output updates."""
         a, b = self.sides[index], self.sides[1 - index]
         if self.spec.semi_or_anti:
             return self._semi_emit_sql(index)
-
-        def row(a_cols: list[str], b_cols: list[str]) -> str:
-            left, right = (a_cols, b_cols) if index == 0 else (b_cols, a_cols)
-            return ", ".join([*left, *right])
-
-        a_m = [f"m.{c}" for c in a.columns]
-        a_in = [f"i.{c}" for c in a.columns]
-        b_m = [f"m.{c}" for c in b.columns]
+        b_m = ", ".join(f"m.{c}" for c in b.columns)
         acc_kind = "0" if (a.outer or b.outer) else "m.__rk"
         ret_kind = "3" if a.outer else "m.__rk"
         # an append-only other side stores every row with count 1: no copies to make
         copies = ", range(m.__xc) c(j)" if b.counted else ""
         copy = "c.j" if b.counted else "0"
         parts = [
-            f"SELECT {row(a_m, b_m)}, "
+            f"SELECT m.__seq AS __ix, {b_m}, "
             f"(CASE WHEN m.__s > 0 THEN {acc_kind} ELSE {ret_kind} END)::TINYINT AS {q(ROW_KIND_COLUMN)}, "
             f"m.__seq AS __o_seq, m.__rid AS __o_rid, {copy} AS __o_copy, "
             f"(CASE WHEN m.__s > 0 THEN 1 ELSE 0 END) AS __o_phase "
@@ -163,19 +158,23 @@ class JoinOp(Operator):
         ]
         if a.outer:
             parts.append(
-                f"SELECT {row(a_in, b.nulls)}, (CASE WHEN i.__s > 0 THEN 0 ELSE 3 END)::TINYINT, "
+                f"SELECT i.__seq, {', '.join(b.nulls)}, (CASE WHEN i.__s > 0 THEN 0 ELSE 3 END)::TINYINT, "
                 f"i.__seq, 0, 0, 0 FROM __in i WHERE NOT EXISTS (SELECT 1 FROM __m m WHERE m.__seq = i.__seq)"
             )
         if b.outer:
             parts.append(
-                f"SELECT {row(a.nulls, b_m)}, (CASE WHEN m.__s > 0 THEN 3 ELSE 0 END)::TINYINT, "
+                f"SELECT NULL::BIGINT, {b_m}, (CASE WHEN m.__s > 0 THEN 3 ELSE 0 END)::TINYINT, "
                 f"m.__seq, m.__rid, {copy}, (CASE WHEN m.__s > 0 THEN 0 ELSE 1 END) "
                 f"FROM __m m{copies} "
                 f"WHERE (m.__s > 0 AND m.__before = 0) OR (m.__s < 0 AND m.__before = 1)"
             )
-        body = " UNION ALL ".join(parts)
+        return self._ordered(" UNION ALL ".join(parts))
+
+    def _ordered(self, body: str) -> str:
+        """``body`` without its ordering columns, in Flink's order when the output updates
+        (an insert-only output's order within a batch means nothing: no sort, no kind)."""
         order = ", ".join(ORDER_COLUMNS)
-        if not self.ctx.updating:  # inserts only: their order within a batch means nothing
+        if not self.ctx.updating:
             return f"SELECT * EXCLUDE ({order}, {q(ROW_KIND_COLUMN)}) FROM ({body})"
         return f"SELECT * EXCLUDE ({order}) FROM ({body}) ORDER BY {order}"
 
@@ -188,15 +187,13 @@ class JoinOp(Operator):
         anti = self.spec.join_type == "anti"
         left = self.sides[0]
         rk = q(ROW_KIND_COLUMN)
-        order = ", ".join(ORDER_COLUMNS)
-        if index == 0:
+        if index == 0:  # the input rows that pass, by position
             has = "NOT EXISTS" if anti else "EXISTS"
-            cols = ", ".join(f"i.{c}" for c in left.columns)
             body = (
-                f"SELECT {cols}, i.__rk AS {rk}, i.__seq AS __o_seq, 0 AS __o_rid, 0 AS __o_copy, "
+                f"SELECT i.__seq AS __ix, i.__rk AS {rk}, i.__seq AS __o_seq, 0 AS __o_rid, 0 AS __o_copy, "
                 f"0 AS __o_phase FROM __in i WHERE {has} (SELECT 1 FROM __m m WHERE m.__seq = i.__seq)"
             )
-        else:
+        else:  # the stored left rows whose first match comes or last match goes
             first, last = ("3", "0") if anti else ("0", "3")
             cols = ", ".join(f"m.{c}" for c in left.columns)
             body = (
@@ -205,9 +202,7 @@ class JoinOp(Operator):
                 f"FROM __m m, range(m.__xc) c(j) "
                 f"WHERE (m.__s > 0 AND m.__before = 0) OR (m.__s < 0 AND m.__before = 1)"
             )
-        if not self.ctx.updating:
-            return f"SELECT * EXCLUDE ({order}, {rk}) FROM ({body})"
-        return f"SELECT * EXCLUDE ({order}) FROM ({body}) ORDER BY {order}"
+        return self._ordered(body)
 
     # ---- one batch ------------------------------------------------------------------
     def _process(self, batch: pa.RecordBatch, index: int) -> list[pa.RecordBatch]:
@@ -219,11 +214,11 @@ class JoinOp(Operator):
             # a view: the batch is read where it lies, as Arrow, by each statement below
             st.execute(f"CREATE OR REPLACE TEMP VIEW __in AS {a.read_sql}")
             self._expire(self.clock())
-            return self._join_batch(a, b)
+            return self._join_batch(a, b, batch)
         finally:
             st.con.unregister(INPUT_RELATION)
 
-    def _join_batch(self, a: _Side, b: _Side) -> list[pa.RecordBatch]:
+    def _join_batch(self, a: _Side, b: _Side, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         st = self.state
         on = " AND ".join(f"i.{k} = x.{k}" for k in a.keys) or "true"
         if self.spec.residual:
@@ -234,7 +229,8 @@ class JoinOp(Operator):
                 ", x.__assoc + coalesce(sum(i.__s) OVER (PARTITION BY x.rowid ORDER BY i.__seq "
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __before"
             )
-        cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
+        # the input side's columns stay in the batch: the output takes them by position
+        cols = ", ".join(f"x.{c}" for c in b.columns)
         matches = (
             f"SELECT i.__seq, i.__s, i.__rk, x.rowid AS __rid, x.__cnt AS __xc, {cols}{before} "
             f"FROM __in i JOIN {b.table} x ON {on}"
@@ -253,7 +249,19 @@ class JoinOp(Operator):
                 f"WHERE {b.table}.rowid = d.__rid"
             )
         self._store(a)
-        return conform(out, self.schema)
+        return conform(self._assemble(out, a, b, batch), self.schema)
+
+    def _assemble(self, out: pa.Table, a: _Side, b: _Side, batch: pa.RecordBatch) -> pa.Table:
+        """The output rows: the emit query's other-side columns (and row kind) with the
+        input side's columns taken from ``batch`` at ``__ix`` (NULL: a padded row). Taking
+        them in Arrow spares the wide input columns a trip into DuckDB and back."""
+        if out.num_rows == 0 or (self.spec.semi_or_anti and a.name == "right"):
+            return out  # nothing, or only stored left rows (a semi/anti join's right side)
+        mine = pa.Table.from_batches([batch.select(range(len(a.fields)))]).take(out.column(0))
+        width = 0 if self.spec.semi_or_anti else len(b.fields)
+        theirs, kind = out.columns[1 : 1 + width], out.columns[1 + width :]
+        cols = [*mine.columns, *theirs, *kind] if a.name == "left" else [*theirs, *mine, *kind]
+        return pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
 
     def _store(self, a: _Side) -> None:
         """The input side's rows into its state: appended when the side is append-only,
