@@ -27,6 +27,13 @@ row), for each input row in order:
 An identical row stored ``n`` times is emitted ``n`` times. Then the other side's match
 counts and the input side's rows are updated, one statement each.
 
+A side's rows are read only by the other side's batches. Once the other input has ended
+(a bounded source read to its end: the dimension tables of a backfill), a side's batches
+are joined but no longer stored: storing wide rows that nothing will read was most of the
+cost of such a join. The side is then marked ``partial`` in the checkpoints; restored
+where the other input sends rows again (a changed job), it is refused, since rows are
+missing from that state.
+
 Match counts count every matching row of the other side, duplicates included (each
 accumulate +1, each retraction -1), as Flink's operator did until its newest sources,
 which count a duplicate of an input row that is already in state as no additional match
@@ -44,6 +51,7 @@ import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec, TwoInputJoinSpec
 from runtime.batches import conform, duckdb_type, empty_table, output_schema, q, sequence
+from runtime.checkpoint.storage import CheckpointError
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
@@ -108,6 +116,9 @@ class JoinOp(Operator):
                 int(self.state.scalar(f"SELECT coalesce(sum(__cnt), 0) FROM {s.table}")) for s in self.sides
             ]
             self._report()
+        if self.restored is not None:  # (several states when rescaled: partial if one is)
+            states = [s for s in self.restored.states if s]
+            self.partial = [any(s.get("partial", [False, False])[i] for s in states) for i in range(2)]
 
     def _prepare(self) -> None:
         spec = self.node.spec
@@ -123,6 +134,8 @@ class JoinOp(Operator):
         self.ctx.install_functions(self.state.con)
         self.rows = [0, 0]
         self.now = 0
+        self.ended = [False, False]  # the inputs that have ended in this attempt
+        self.partial = [False, False]  # the sides whose state lacks rows (see the docstring)
         for i, side in enumerate(self.sides):
             empty = self._with_seq(empty_table(output_schema(self.ctx.input_nodes[i].schema, side.updating)))
             extra = ", 0::BIGINT AS __assoc" if side.outer else ""
@@ -208,6 +221,13 @@ class JoinOp(Operator):
     def _process(self, batch: pa.RecordBatch, index: int) -> list[pa.RecordBatch]:
         st = self.state
         a, b = self.sides[index], self.sides[1 - index]
+        if self.partial[1 - index]:
+            raise CheckpointError(
+                f"{self.node.name}: the checkpoint this job was restored from was taken after "
+                f"the join's {a.name} input had ended, so its {b.name} rows were no longer kept; "
+                f"now the {a.name} input sends rows again and cannot be joined with them. "
+                f"Start the job without that checkpoint"
+            )
         st.register(INPUT_RELATION, self._with_seq(batch))
         self._batch_rows = batch.num_rows
         try:
@@ -269,6 +289,9 @@ class JoinOp(Operator):
         a TTL."""
         st = self.state
         index = SIDES.index(a.name)
+        if self.ended[1 - index]:  # nothing will read them (see the module docstring)
+            self.partial[index] = True
+            return
         assoc = ""
         source = "__in i"
         if a.outer:
@@ -341,9 +364,12 @@ class JoinOp(Operator):
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         return list(await self.ctx.run(self._process, batch, input_index))
 
+    async def on_input_ended(self, input_index: int) -> None:
+        self.ended[input_index] = True
+
     # ---- checkpoints ----------------------------------------------------------------
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        return Snapshot(db=self.state)
+        return Snapshot(state={"partial": self.partial} if any(self.partial) else None, db=self.state)
 
     async def close(self) -> None:
         if hasattr(self, "state"):
