@@ -111,7 +111,7 @@ def test_a_checkpoint_taken_after_an_input_ended_is_refused_when_it_sends_rows_a
     op = restored(path, state)
     try:
         with pytest.raises(
-            CheckpointError, match="right input had ended.*Start the job without that checkpoint"
+            CheckpointError, match=r"right input had ended.*Start the job without that checkpoint"
         ):
             feed(op, 1, [(2, 8)], [0])
     finally:
