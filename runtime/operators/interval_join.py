@@ -96,6 +96,7 @@ class IntervalJoinOp(Operator):
     forwards_watermarks = False  # held back by the interval (see the module docstring)
     restored: Restored | None = None
     state: DuckDBState
+    batch: pa.RecordBatch  # the one being processed
     event_offset_ms: ClassVar[int] = 0  # a late row's event time: its state time plus this
 
     async def restore(self, restored: Restored) -> None:
@@ -164,6 +165,7 @@ class IntervalJoinOp(Operator):
                     out.append(SideOutput(late, LATE_ROWS_OUTPUT))
         finally:
             st.con.unregister(INPUT_RELATION)
+        self.batch = batch  # (the interval join takes the batch's own columns from it)
         return out + self._join_batch(index)
 
     def _read_items(self, index: int) -> str:
@@ -189,7 +191,7 @@ class IntervalJoinOp(Operator):
         assert isinstance(spec, IntervalJoinSpec)
         lo, hi = (spec.lower_ms, spec.upper_ms) if index == 1 else (-spec.upper_ms, -spec.lower_ms)
         on = f"{keys_equal} AND x.__t BETWEEN i.__t + {lo - 1} AND i.__t + {hi + 1}"
-        first, last = st.con.execute("SELECT min(__t), max(__t) FROM __in").fetchone() or (None, None)
+        first, last = st.con.execute("SELECT min(__t), max(__t) FROM __in").fetchall()[0]
         other = b.table
         if first is not None:
             # the same range over the whole batch, as constants: the state is appended in
@@ -197,16 +199,23 @@ class IntervalJoinOp(Operator):
             other = f"(SELECT rowid, * FROM {b.table} WHERE __t BETWEEN {first + lo - 1} AND {last + hi + 1})"
         if self.spec.residual:
             on += f" AND ({self.spec.residual})"
-        cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
-        st.execute(
-            f"CREATE OR REPLACE TEMP TABLE __m AS SELECT i.__seq, x.rowid AS __rid, {cols} "
-            f"FROM __in i JOIN {other} x ON {on}"
-        )
-        parts = [f"SELECT {self._row(index, a.columns, b.columns)} FROM __m"]
+        # the batch's own columns are not read from DuckDB: the output takes them from the
+        # batch at the matched rows' positions (__seq), as the regular join does
+        stored = ", ".join(f"x.{c}" for c in b.columns)
+        matches = f"SELECT i.__seq, x.rowid AS __rid, {stored} FROM __in i JOIN {other} x ON {on}"
+        source = f"({matches})"
+        if a.outer or b.outer:  # the matches are read again: for the matched flags
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __m AS {matches}")
+            source = "__m"
+        parts = [f"SELECT __seq AS __ix, {', '.join(b.columns)} FROM {source}"]
         never = " OR ".join([*(f"{k} IS NULL" for k in a.keys), "__t IS NULL"])
         if a.outer:  # a row that can never match is padded now
-            parts.append(f"SELECT {self._row(index, a.columns, b.nulls)} FROM __in WHERE {never}")
-        joined = st.query(" UNION ALL ".join(parts))
+            parts.append(f"SELECT __seq, {', '.join(b.nulls)} FROM __in WHERE {never}")
+        found = st.query(" UNION ALL ".join(parts))
+        mine = pa.Table.from_batches([self.batch.select(range(len(a.fields)))]).take(found.column(0))
+        theirs = found.columns[1:]
+        cols = [*mine.columns, *theirs] if index == 0 else [*theirs, *mine.columns]
+        joined = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
         if b.outer:
             st.execute(
                 f"UPDATE {b.table} SET __matched = true WHERE NOT __matched "
