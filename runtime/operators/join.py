@@ -280,7 +280,7 @@ class JoinOp(Operator):
         mine = pa.Table.from_batches([batch.select(range(len(a.fields)))]).take(out.column(0))
         width = 0 if self.spec.semi_or_anti else len(b.fields)
         theirs, kind = out.columns[1 : 1 + width], out.columns[1 + width :]
-        cols = [*mine.columns, *theirs, *kind] if a.name == "left" else [*theirs, *mine, *kind]
+        cols = [*mine.columns, *theirs, *kind] if a.name == "left" else [*theirs, *mine.columns, *kind]
         return pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
 
     def _store(self, a: _Side) -> None:
@@ -369,7 +369,7 @@ class JoinOp(Operator):
 
     # ---- checkpoints ----------------------------------------------------------------
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        return Snapshot(state={"partial": self.partial} if any(self.partial) else None, db=self.state)
+        return Snapshot(state={"partial": list(self.partial)} if any(self.partial) else None, db=self.state)
 
     async def close(self) -> None:
         if hasattr(self, "state"):
