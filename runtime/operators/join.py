@@ -222,12 +222,7 @@ class JoinOp(Operator):
         st = self.state
         a, b = self.sides[index], self.sides[1 - index]
         if self.partial[1 - index]:
-            raise CheckpointError(
-                f"{self.node.name}: the checkpoint this job was restored from was taken after "
-                f"the join's {a.name} input had ended, so its {b.name} rows were no longer kept; "
-                f"now the {a.name} input sends rows again and cannot be joined with them. "
-                f"Start the job without that checkpoint"
-            )
+            raise partial_state_error(self.node.name, a.name, b.name)
         st.register(INPUT_RELATION, self._with_seq(batch))
         self._batch_rows = batch.num_rows
         try:
@@ -385,6 +380,16 @@ def side_fields(
     if spec.semi_or_anti:
         right_out = tuple(Field(n, f.type) for n, f in zip(spec.right_names, right_input))
     return left_out, right_out
+
+
+def partial_state_error(operator: str, sending: str, partial: str) -> CheckpointError:
+    """Why a join restored with side ``partial`` incomplete cannot take a row of ``sending``."""
+    return CheckpointError(
+        f"{operator}: the checkpoint this job was restored from was taken after the join's "
+        f"{sending} input had ended, so its {partial} rows were no longer kept; now the "
+        f"{sending} input sends rows again and cannot be joined with them. "
+        f"Start the job without that checkpoint"
+    )
 
 
 def create_state_table(state: DuckDBState, table: str, items: str, read_sql: str, empty: pa.Table) -> None:

@@ -16,6 +16,8 @@ from runtime.checkpoint.control import Restored
 from runtime.checkpoint.storage import CheckpointError
 from runtime.operators.join import JoinOp
 from runtime.state.duckdb_state import write_snapshot
+from tests.unit.checkpoint.test_interval_join_restore import feed as feed_timed
+from tests.unit.checkpoint.test_interval_join_restore import interval_op, joined
 from tests.unit.runtime.test_join_oracle import SETTINGS, feed, join_op
 
 keys = st.one_of(st.integers(0, 3), st.none())
@@ -132,5 +134,45 @@ def test_a_checkpoint_of_a_join_that_stored_every_row_restores_as_before(tmp_pat
     new = restored(path, None)
     try:
         assert feed(new, 1, [(1, 7)], [0]) == [(3, 1, 10, None, None), (0, 1, 10, 1, 7)]
+    finally:
+        asyncio.run(new.close())
+
+
+# ---- the interval join: the same for an inner side; an outer side is still stored -------
+
+
+def test_an_interval_join_does_not_store_an_inner_side_once_the_other_input_ended(tmp_path: Path) -> None:
+    """LEFT interval join (l.ts within [r.ts - 5 s, r.ts + 2 s]): after the left input ended,
+    right rows (the inner side) are joined but not stored; left rows after the right input
+    ended (the outer side) are still stored, for their padded rows when the watermark passes
+    them. A checkpoint then is refused where the left input sends rows again."""
+    op = interval_op("left")
+    asyncio.run(op.open())
+    try:
+        assert joined(feed_timed(op, 0, [(1, 10, 10)])) == []
+        asyncio.run(op.on_input_ended(0))
+        assert joined(feed_timed(op, 1, [(1, 100, 12), (2, 200, 12)])) == [(1, 10, 1, 100)]
+        assert op.metrics.state_tables == {"left_rows": 1, "right_rows": 0}
+        path = tmp_path / "chk.duckdb"
+        snap = asyncio.run(op.snapshot(1))
+        assert snap.db is not None and snap.state["partial"] == [False, True]
+        write_snapshot(snap.db.snapshot_cursor(), snap.db.tables, path)
+    finally:
+        asyncio.run(op.close())
+    other = interval_op("left")
+    asyncio.run(other.open())
+    try:
+        asyncio.run(other.on_input_ended(1))
+        feed_timed(other, 0, [(1, 10, 10)])
+        assert other.metrics.state_tables == {"left_rows": 1, "right_rows": 0}  # outer: kept
+    finally:
+        asyncio.run(other.close())
+    new = interval_op("left")
+    asyncio.run(new.restore(Restored(1, files=[str(path)], states=[snap.state])))
+    asyncio.run(new.open())
+    try:
+        assert joined(feed_timed(new, 1, [(1, 101, 13)])) == [(1, 10, 1, 101)]
+        with pytest.raises(CheckpointError, match=r"left input had ended.*right rows were no longer kept"):
+            feed_timed(new, 0, [(2, 20, 13)])
     finally:
         asyncio.run(new.close())
