@@ -27,6 +27,9 @@ hooks one at a time, from the subtask's own loop, never concurrently:
 - ``on_checkpoint_complete(checkpoint_id)`` when the coordinator's ``CheckpointComplete``
   message reaches this subtask's loop: the checkpoint's metadata is written, so a sink
   commits what it pre-committed up to it;
+- ``on_input_ended(input_index)`` when every channel of one input has ended (its last
+  batch came before), so that an operator can stop keeping what only that input's rows
+  would read;
 - ``on_end_of_input`` once every input has ended (after the final MAX watermark);
 - ``close`` last, also after a failure or cancellation (and when ``open`` failed).
 
@@ -212,6 +215,9 @@ class Operator(ABC):
 
     async def on_checkpoint_complete(self, checkpoint_id: int) -> None:  # noqa: B027 - optional hook
         """Checkpoint ``checkpoint_id`` (and every older one) is complete: commit."""
+
+    async def on_input_ended(self, input_index: int) -> None:  # noqa: B027 - optional hook
+        """Input ``input_index`` has ended: no batch of it will come in this attempt."""
 
     async def on_end_of_input(self) -> list[Message]:
         return []

@@ -247,6 +247,8 @@ class Task:
             elif isinstance(msg, EndOfInput):
                 self.ended[i] = True
                 remaining -= 1
+                if all(self.ended[c] for c in same_edge[self.channel_edges[i]]):
+                    await op.on_input_ended(self.channel_edges[i])
                 await self._advance()
                 for aligned in alignment.on_end_of_input(i):
                     await self._on_barrier(aligned.barrier, aligned.alignment_ms)

@@ -22,6 +22,11 @@ when ``table.exec.late-rows.sink`` reads it (``planner/late_rows.py``). Flink jo
 row with whatever its cache still holds, which depends on when its timers fired; we drop
 it, as the window operators do. A row with a NULL key or time can never match: an outer
 side emits it padded at once, an inner side drops it, as a batch join would.
+
+An inner side's rows are read only by the other side's batches: once the other input has
+ended, they are joined but not stored, and the side is marked ``partial`` in checkpoints,
+as in the regular join (``join.py``). An outer side's are still stored: their padded rows
+come at expiry.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from runtime.batches import conform, duckdb_type, empty_table, output_schema, q,
 from runtime.messages import Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
-from runtime.operators.join import create_state_table, side_fields
+from runtime.operators.join import create_state_table, partial_state_error, side_fields
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -96,6 +101,7 @@ class IntervalJoinOp(Operator):
     forwards_watermarks = False  # held back by the interval (see the module docstring)
     restored: Restored | None = None
     state: DuckDBState
+    batch: pa.RecordBatch  # the one being processed
     event_offset_ms: ClassVar[int] = 0  # a late row's event time: its state time plus this
 
     async def restore(self, restored: Restored) -> None:
@@ -113,6 +119,7 @@ class IntervalJoinOp(Operator):
         states = [s for s in restored.states if s]
         if states:  # several when rescaled: the most cautious of them
             self.wm = min(int(s["watermark"]) for s in states)
+            self.partial = [any(s.get("partial", [False, False])[i] for s in states) for i in range(2)]
 
     def _times(self) -> tuple[str, str]:
         """The output names of the columns whose time the state is ordered by."""
@@ -131,6 +138,8 @@ class IntervalJoinOp(Operator):
         ]
         self.wm = NO_WATERMARK
         self.rows = [0, 0]
+        self.ended = [False, False]  # the inputs that have ended in this attempt
+        self.partial = [False, False]  # the sides whose state lacks rows (see the docstring)
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         for i, side in enumerate(self.sides):
@@ -155,6 +164,8 @@ class IntervalJoinOp(Operator):
         """``__in``: the batch's rows that are not late; then what they produce."""
         st = self.state
         out: list[Message] = []
+        if self.partial[1 - index]:
+            raise partial_state_error(self.node.name, self.sides[index].name, self.sides[1 - index].name)
         st.register(INPUT_RELATION, _with_seq(batch))
         try:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __in AS {self.sides[index].read_sql}")
@@ -164,6 +175,7 @@ class IntervalJoinOp(Operator):
                     out.append(SideOutput(late, LATE_ROWS_OUTPUT))
         finally:
             st.con.unregister(INPUT_RELATION)
+        self.batch = batch  # (the interval join takes the batch's own columns from it)
         return out + self._join_batch(index)
 
     def _read_items(self, index: int) -> str:
@@ -189,7 +201,7 @@ class IntervalJoinOp(Operator):
         assert isinstance(spec, IntervalJoinSpec)
         lo, hi = (spec.lower_ms, spec.upper_ms) if index == 1 else (-spec.upper_ms, -spec.lower_ms)
         on = f"{keys_equal} AND x.__t BETWEEN i.__t + {lo - 1} AND i.__t + {hi + 1}"
-        first, last = st.con.execute("SELECT min(__t), max(__t) FROM __in").fetchone() or (None, None)
+        first, last = st.con.execute("SELECT min(__t), max(__t) FROM __in").fetchall()[0]
         other = b.table
         if first is not None:
             # the same range over the whole batch, as constants: the state is appended in
@@ -197,22 +209,32 @@ class IntervalJoinOp(Operator):
             other = f"(SELECT rowid, * FROM {b.table} WHERE __t BETWEEN {first + lo - 1} AND {last + hi + 1})"
         if self.spec.residual:
             on += f" AND ({self.spec.residual})"
-        cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
-        st.execute(
-            f"CREATE OR REPLACE TEMP TABLE __m AS SELECT i.__seq, x.rowid AS __rid, {cols} "
-            f"FROM __in i JOIN {other} x ON {on}"
-        )
-        parts = [f"SELECT {self._row(index, a.columns, b.columns)} FROM __m"]
+        # the batch's own columns are not read from DuckDB: the output takes them from the
+        # batch at the matched rows' positions (__seq), as the regular join does
+        stored = ", ".join(f"x.{c}" for c in b.columns)
+        matches = f"SELECT i.__seq, x.rowid AS __rid, {stored} FROM __in i JOIN {other} x ON {on}"
+        source = f"({matches})"
+        if a.outer or b.outer:  # the matches are read again: for the matched flags
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __m AS {matches}")
+            source = "__m"
+        parts = [f"SELECT __seq AS __ix, {', '.join(b.columns)} FROM {source}"]
         never = " OR ".join([*(f"{k} IS NULL" for k in a.keys), "__t IS NULL"])
         if a.outer:  # a row that can never match is padded now
-            parts.append(f"SELECT {self._row(index, a.columns, b.nulls)} FROM __in WHERE {never}")
-        joined = st.query(" UNION ALL ".join(parts))
+            parts.append(f"SELECT __seq, {', '.join(b.nulls)} FROM __in WHERE {never}")
+        found = st.query(" UNION ALL ".join(parts))
+        mine = pa.Table.from_batches([self.batch.select(range(len(a.fields)))]).take(found.column(0))
+        theirs = found.columns[1:]
+        cols = [*mine.columns, *theirs] if index == 0 else [*theirs, *mine.columns]
+        joined = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
         if b.outer:
             st.execute(
                 f"UPDATE {b.table} SET __matched = true WHERE NOT __matched "
                 f"AND rowid IN (SELECT __rid FROM __m)"
             )
         matched = ", EXISTS (SELECT 1 FROM __m m WHERE m.__seq = __in.__seq)" if a.outer else ""
+        if self.ended[1 - index] and not a.outer:  # nothing will read them (module docstring)
+            self.partial[index] = True
+            return out + conform(joined, self.schema)
         added = st.execute(
             f"INSERT INTO {a.table} SELECT {', '.join([*a.columns, *a.keys])}, __t{matched} "
             f"FROM __in WHERE NOT ({never})"
@@ -293,8 +315,12 @@ class IntervalJoinOp(Operator):
         return out
 
     # ---- checkpoints ----------------------------------------------------------------
+    async def on_input_ended(self, input_index: int) -> None:
+        self.ended[input_index] = True
+
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        return Snapshot(state={"watermark": self.wm}, db=self.state)
+        partial = {"partial": list(self.partial)} if any(self.partial) else {}
+        return Snapshot(state={"watermark": self.wm, **partial}, db=self.state)
 
     async def close(self) -> None:
         if hasattr(self, "state"):

@@ -27,6 +27,13 @@ row), for each input row in order:
 An identical row stored ``n`` times is emitted ``n`` times. Then the other side's match
 counts and the input side's rows are updated, one statement each.
 
+A side's rows are read only by the other side's batches. Once the other input has ended
+(a bounded source read to its end: the dimension tables of a backfill), a side's batches
+are joined but no longer stored: storing wide rows that nothing will read was most of the
+cost of such a join. The side is then marked ``partial`` in the checkpoints; restored
+where the other input sends rows again (a changed job), it is refused, since rows are
+missing from that state.
+
 Match counts count every matching row of the other side, duplicates included (each
 accumulate +1, each retraction -1), as Flink's operator did until its newest sources,
 which count a duplicate of an input row that is already in state as no additional match
@@ -44,6 +51,7 @@ import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec, TwoInputJoinSpec
 from runtime.batches import conform, duckdb_type, empty_table, output_schema, q, sequence
+from runtime.checkpoint.storage import CheckpointError
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
@@ -108,6 +116,9 @@ class JoinOp(Operator):
                 int(self.state.scalar(f"SELECT coalesce(sum(__cnt), 0) FROM {s.table}")) for s in self.sides
             ]
             self._report()
+        if self.restored is not None:  # (several states when rescaled: partial if one is)
+            states = [s for s in self.restored.states if s]
+            self.partial = [any(s.get("partial", [False, False])[i] for s in states) for i in range(2)]
 
     def _prepare(self) -> None:
         spec = self.node.spec
@@ -123,6 +134,8 @@ class JoinOp(Operator):
         self.ctx.install_functions(self.state.con)
         self.rows = [0, 0]
         self.now = 0
+        self.ended = [False, False]  # the inputs that have ended in this attempt
+        self.partial = [False, False]  # the sides whose state lacks rows (see the docstring)
         for i, side in enumerate(self.sides):
             empty = self._with_seq(empty_table(output_schema(self.ctx.input_nodes[i].schema, side.updating)))
             extra = ", 0::BIGINT AS __assoc" if side.outer else ""
@@ -137,25 +150,20 @@ class JoinOp(Operator):
 
     def _emit_sql(self, index: int) -> str:
         """The changelog a batch of side ``index`` produces (see the module docstring),
-        from ``__in`` (the batch) and ``__m`` (its matches with the other side's state)."""
+        from ``__in`` (the batch) and ``__m`` (its matches with the other side's state):
+        the input row's position ``__ix`` (NULL for a padded row), the other side's
+        columns, and the row kind when the output updates."""
         a, b = self.sides[index], self.sides[1 - index]
         if self.spec.semi_or_anti:
             return self._semi_emit_sql(index)
-
-        def row(a_cols: list[str], b_cols: list[str]) -> str:
-            left, right = (a_cols, b_cols) if index == 0 else (b_cols, a_cols)
-            return ", ".join([*left, *right])
-
-        a_m = [f"m.{c}" for c in a.columns]
-        a_in = [f"i.{c}" for c in a.columns]
-        b_m = [f"m.{c}" for c in b.columns]
+        b_m = ", ".join(f"m.{c}" for c in b.columns)
         acc_kind = "0" if (a.outer or b.outer) else "m.__rk"
         ret_kind = "3" if a.outer else "m.__rk"
         # an append-only other side stores every row with count 1: no copies to make
         copies = ", range(m.__xc) c(j)" if b.counted else ""
         copy = "c.j" if b.counted else "0"
         parts = [
-            f"SELECT {row(a_m, b_m)}, "
+            f"SELECT m.__seq AS __ix, {b_m}, "
             f"(CASE WHEN m.__s > 0 THEN {acc_kind} ELSE {ret_kind} END)::TINYINT AS {q(ROW_KIND_COLUMN)}, "
             f"m.__seq AS __o_seq, m.__rid AS __o_rid, {copy} AS __o_copy, "
             f"(CASE WHEN m.__s > 0 THEN 1 ELSE 0 END) AS __o_phase "
@@ -163,19 +171,23 @@ class JoinOp(Operator):
         ]
         if a.outer:
             parts.append(
-                f"SELECT {row(a_in, b.nulls)}, (CASE WHEN i.__s > 0 THEN 0 ELSE 3 END)::TINYINT, "
+                f"SELECT i.__seq, {', '.join(b.nulls)}, (CASE WHEN i.__s > 0 THEN 0 ELSE 3 END)::TINYINT, "
                 f"i.__seq, 0, 0, 0 FROM __in i WHERE NOT EXISTS (SELECT 1 FROM __m m WHERE m.__seq = i.__seq)"
             )
         if b.outer:
             parts.append(
-                f"SELECT {row(a.nulls, b_m)}, (CASE WHEN m.__s > 0 THEN 3 ELSE 0 END)::TINYINT, "
+                f"SELECT NULL::BIGINT, {b_m}, (CASE WHEN m.__s > 0 THEN 3 ELSE 0 END)::TINYINT, "
                 f"m.__seq, m.__rid, {copy}, (CASE WHEN m.__s > 0 THEN 0 ELSE 1 END) "
                 f"FROM __m m{copies} "
                 f"WHERE (m.__s > 0 AND m.__before = 0) OR (m.__s < 0 AND m.__before = 1)"
             )
-        body = " UNION ALL ".join(parts)
+        return self._ordered(" UNION ALL ".join(parts))
+
+    def _ordered(self, body: str) -> str:
+        """``body`` without its ordering columns, in Flink's order when the output updates
+        (an insert-only output's order within a batch means nothing: no sort, no kind)."""
         order = ", ".join(ORDER_COLUMNS)
-        if not self.ctx.updating:  # inserts only: their order within a batch means nothing
+        if not self.ctx.updating:
             return f"SELECT * EXCLUDE ({order}, {q(ROW_KIND_COLUMN)}) FROM ({body})"
         return f"SELECT * EXCLUDE ({order}) FROM ({body}) ORDER BY {order}"
 
@@ -188,15 +200,13 @@ class JoinOp(Operator):
         anti = self.spec.join_type == "anti"
         left = self.sides[0]
         rk = q(ROW_KIND_COLUMN)
-        order = ", ".join(ORDER_COLUMNS)
-        if index == 0:
+        if index == 0:  # the input rows that pass, by position
             has = "NOT EXISTS" if anti else "EXISTS"
-            cols = ", ".join(f"i.{c}" for c in left.columns)
             body = (
-                f"SELECT {cols}, i.__rk AS {rk}, i.__seq AS __o_seq, 0 AS __o_rid, 0 AS __o_copy, "
+                f"SELECT i.__seq AS __ix, i.__rk AS {rk}, i.__seq AS __o_seq, 0 AS __o_rid, 0 AS __o_copy, "
                 f"0 AS __o_phase FROM __in i WHERE {has} (SELECT 1 FROM __m m WHERE m.__seq = i.__seq)"
             )
-        else:
+        else:  # the stored left rows whose first match comes or last match goes
             first, last = ("3", "0") if anti else ("0", "3")
             cols = ", ".join(f"m.{c}" for c in left.columns)
             body = (
@@ -205,25 +215,25 @@ class JoinOp(Operator):
                 f"FROM __m m, range(m.__xc) c(j) "
                 f"WHERE (m.__s > 0 AND m.__before = 0) OR (m.__s < 0 AND m.__before = 1)"
             )
-        if not self.ctx.updating:
-            return f"SELECT * EXCLUDE ({order}, {rk}) FROM ({body})"
-        return f"SELECT * EXCLUDE ({order}) FROM ({body}) ORDER BY {order}"
+        return self._ordered(body)
 
     # ---- one batch ------------------------------------------------------------------
     def _process(self, batch: pa.RecordBatch, index: int) -> list[pa.RecordBatch]:
         st = self.state
         a, b = self.sides[index], self.sides[1 - index]
+        if self.partial[1 - index]:
+            raise partial_state_error(self.node.name, a.name, b.name)
         st.register(INPUT_RELATION, self._with_seq(batch))
         self._batch_rows = batch.num_rows
         try:
             # a view: the batch is read where it lies, as Arrow, by each statement below
             st.execute(f"CREATE OR REPLACE TEMP VIEW __in AS {a.read_sql}")
             self._expire(self.clock())
-            return self._join_batch(a, b)
+            return self._join_batch(a, b, batch)
         finally:
             st.con.unregister(INPUT_RELATION)
 
-    def _join_batch(self, a: _Side, b: _Side) -> list[pa.RecordBatch]:
+    def _join_batch(self, a: _Side, b: _Side, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         st = self.state
         on = " AND ".join(f"i.{k} = x.{k}" for k in a.keys) or "true"
         if self.spec.residual:
@@ -234,7 +244,8 @@ class JoinOp(Operator):
                 ", x.__assoc + coalesce(sum(i.__s) OVER (PARTITION BY x.rowid ORDER BY i.__seq "
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __before"
             )
-        cols = ", ".join([*(f"i.{c}" for c in a.columns), *(f"x.{c}" for c in b.columns)])
+        # the input side's columns stay in the batch: the output takes them by position
+        cols = ", ".join(f"x.{c}" for c in b.columns)
         matches = (
             f"SELECT i.__seq, i.__s, i.__rk, x.rowid AS __rid, x.__cnt AS __xc, {cols}{before} "
             f"FROM __in i JOIN {b.table} x ON {on}"
@@ -253,7 +264,19 @@ class JoinOp(Operator):
                 f"WHERE {b.table}.rowid = d.__rid"
             )
         self._store(a)
-        return conform(out, self.schema)
+        return conform(self._assemble(out, a, b, batch), self.schema)
+
+    def _assemble(self, out: pa.Table, a: _Side, b: _Side, batch: pa.RecordBatch) -> pa.Table:
+        """The output rows: the emit query's other-side columns (and row kind) with the
+        input side's columns taken from ``batch`` at ``__ix`` (NULL: a padded row). Taking
+        them in Arrow spares the wide input columns a trip into DuckDB and back."""
+        if out.num_rows == 0 or (self.spec.semi_or_anti and a.name == "right"):
+            return out  # nothing, or only stored left rows (a semi/anti join's right side)
+        mine = pa.Table.from_batches([batch.select(range(len(a.fields)))]).take(out.column(0))
+        width = 0 if self.spec.semi_or_anti else len(b.fields)
+        theirs, kind = out.columns[1 : 1 + width], out.columns[1 + width :]
+        cols = [*mine.columns, *theirs, *kind] if a.name == "left" else [*theirs, *mine.columns, *kind]
+        return pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
 
     def _store(self, a: _Side) -> None:
         """The input side's rows into its state: appended when the side is append-only,
@@ -261,6 +284,9 @@ class JoinOp(Operator):
         a TTL."""
         st = self.state
         index = SIDES.index(a.name)
+        if self.ended[1 - index]:  # nothing will read them (see the module docstring)
+            self.partial[index] = True
+            return
         assoc = ""
         source = "__in i"
         if a.outer:
@@ -333,9 +359,12 @@ class JoinOp(Operator):
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         return list(await self.ctx.run(self._process, batch, input_index))
 
+    async def on_input_ended(self, input_index: int) -> None:
+        self.ended[input_index] = True
+
     # ---- checkpoints ----------------------------------------------------------------
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        return Snapshot(db=self.state)
+        return Snapshot(state={"partial": list(self.partial)} if any(self.partial) else None, db=self.state)
 
     async def close(self) -> None:
         if hasattr(self, "state"):
@@ -351,6 +380,16 @@ def side_fields(
     if spec.semi_or_anti:
         right_out = tuple(Field(n, f.type) for n, f in zip(spec.right_names, right_input))
     return left_out, right_out
+
+
+def partial_state_error(operator: str, sending: str, partial: str) -> CheckpointError:
+    """Why a join restored with side ``partial`` incomplete cannot take a row of ``sending``."""
+    return CheckpointError(
+        f"{operator}: the checkpoint this job was restored from was taken after the join's "
+        f"{sending} input had ended, so its {partial} rows were no longer kept; now the "
+        f"{sending} input sends rows again and cannot be joined with them. "
+        f"Start the job without that checkpoint"
+    )
 
 
 def create_state_table(state: DuckDBState, table: str, items: str, read_sql: str, empty: pa.Table) -> None:

@@ -30,6 +30,9 @@ class Recorder(Operator):
         self.calls.append(("wm", ts_ms))
         return []
 
+    async def on_input_ended(self, input_index: int) -> None:
+        self.calls.append(("input ended", input_index))
+
     async def on_end_of_input(self) -> list[Message]:
         self.calls.append(("end", None))
         return []
@@ -141,6 +144,29 @@ def test_batches_keep_order_and_edge_index() -> None:
     assert got in ([(0, 1), (0, 2), (1, 5)], [(0, 3), (1, 5)])  # queued together: one call
     rows = [x for m in router.sent if isinstance(m, pa.RecordBatch) for x in m.column("x").to_pylist()]
     assert [x for x in rows if x > 10] == [11, 12, 13]
+
+
+def test_an_input_ends_when_its_last_channel_ends_after_its_last_batch() -> None:
+    """Edges 0, 1, 1 (input 1 from two subtasks): input 1 ends with its second channel,
+    after every batch it sent; input 0 ends on its own."""
+
+    async def go() -> Recorder:
+        task, (a, b, c), _, op = make_task(3, edges=[0, 1, 1])
+        runner = asyncio.create_task(task.run())
+        await _feed(b, batch(2), EndOfInput())
+        await asyncio.sleep(0.01)
+        assert ("input ended", 1) not in op.calls  # its other channel is still open
+        await _feed(c, batch(4), EndOfInput())
+        await asyncio.sleep(0.01)
+        assert op.calls[-1] == ("input ended", 1)
+        await _feed(a, batch(1), EndOfInput())
+        await runner
+        return op
+
+    op = asyncio.run(go())
+    ended = [c for c in op.calls if c[0] in ("input ended", "end")]
+    assert ended == [("input ended", 1), ("input ended", 0), ("end", None)]
+    assert op.calls.index(("input ended", 1)) > op.calls.index(("batch", (1, 4)))
 
 
 def test_barrier_forwarded_once_seen_on_every_input() -> None:

@@ -1,0 +1,178 @@
+"""A regular join whose other input has ended no longer stores a side's rows (nothing will
+read them) and emits exactly what it emits when it stores them; a checkpoint taken then
+restores where that input has ended again, and is refused where it sends rows again."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runtime.checkpoint.control import Restored
+from runtime.checkpoint.storage import CheckpointError
+from runtime.operators.join import JoinOp
+from runtime.state.duckdb_state import write_snapshot
+from tests.unit.checkpoint.test_interval_join_restore import feed as feed_timed
+from tests.unit.checkpoint.test_interval_join_restore import interval_op, joined
+from tests.unit.runtime.test_join_oracle import SETTINGS, feed, join_op
+
+keys = st.one_of(st.integers(0, 3), st.none())
+rows = st.lists(st.tuples(keys, st.integers(0, 4)), max_size=8)
+# (side, rows, kinds): the right input updates, so its later batches may retract
+batches = st.lists(st.tuples(st.sampled_from([0, 1]), rows, st.booleans()), max_size=6)
+
+
+def run(op: JoinOp, steps: list[tuple[int, list[tuple[Any, ...]], bool]]) -> list[list[tuple[Any, ...]]]:
+    """Feed the steps; a right batch with ``retract`` set first inserts its rows, then
+    retracts them (kinds +I... -D...), so that every retraction finds its row."""
+    out = []
+    for side, data, retract in steps:
+        if side == 1 and retract:
+            out.append(feed(op, 1, data + data, [0] * len(data) + [3] * len(data)))
+        else:
+            out.append(feed(op, side, data, [0] * len(data) if side == 1 else None))
+    return out
+
+
+@SETTINGS
+@given(
+    join=st.sampled_from(["inner", "left", "right", "full"]),
+    before=batches,
+    after=rows,
+    retract=st.booleans(),
+    ended=st.sampled_from([0, 1]),
+)
+def test_a_side_is_not_stored_once_the_other_input_ended_and_the_output_is_the_same(
+    join: str,
+    before: list[tuple[int, list[tuple[Any, ...]], bool]],
+    after: list[tuple[Any, ...]],
+    retract: bool,
+    ended: int,
+) -> None:
+    """Two joins get the same batches; one is told that input ``ended`` has ended before the
+    other input's last batch: same changelog, row for row, and that batch is not stored."""
+    ops = [join_op(join, right_updating=True) for _ in range(2)]
+    for op in ops:
+        asyncio.run(op.open())
+    try:
+        side = 1 - ended
+        steps = [s for s in before if s[0] == ended] + [s for s in before if s[0] == side]
+        last = [(side, after, retract)]
+        assert run(ops[0], steps) == run(ops[1], steps)
+        stored = ops[1].state.scalar(f"SELECT count(*) FROM {ops[1].sides[side].table}")
+        asyncio.run(ops[1].on_input_ended(ended))
+        assert run(ops[0], last) == run(ops[1], last)
+        assert ops[1].state.scalar(f"SELECT count(*) FROM {ops[1].sides[side].table}") == stored
+    finally:
+        for op in ops:
+            asyncio.run(op.close())
+
+
+def partial_checkpoint(tmp_path: Path) -> tuple[Path, Any]:
+    """A LEFT JOIN that stored right rows, then got left rows after its right input ended."""
+    op = join_op("left", right_updating=False)
+    asyncio.run(op.open())
+    try:
+        feed(op, 1, [(1, 7)], [0])
+        asyncio.run(op.on_input_ended(1))
+        assert feed(op, 0, [(1, 10), (2, 20)]) == [(0, 1, 10, 1, 7), (0, 2, 20, None, None)]
+        assert op.metrics.state_tables == {"left_rows": 0, "right_rows": 1}
+        path = tmp_path / "chk.duckdb"
+        snap = asyncio.run(op.snapshot(1))
+        assert snap.db is not None
+        write_snapshot(snap.db.snapshot_cursor(), snap.db.tables, path)
+        return path, snap.state
+    finally:
+        asyncio.run(op.close())
+
+
+def restored(path: Path, state: Any) -> JoinOp:
+    op = join_op("left", right_updating=False)
+    asyncio.run(op.restore(Restored(1, files=[str(path)], states=[state])))
+    asyncio.run(op.open())
+    return op
+
+
+def test_a_checkpoint_taken_after_an_input_ended_restores_while_it_stays_ended(tmp_path: Path) -> None:
+    path, state = partial_checkpoint(tmp_path)
+    op = restored(path, state)
+    try:
+        assert feed(op, 0, [(1, 11)]) == [(0, 1, 11, 1, 7)]
+    finally:
+        asyncio.run(op.close())
+
+
+def test_a_checkpoint_taken_after_an_input_ended_is_refused_when_it_sends_rows_again(tmp_path: Path) -> None:
+    """The left rows that came after the right input ended are not in the checkpoint: a
+    right row that would have matched them must not silently miss them."""
+    path, state = partial_checkpoint(tmp_path)
+    op = restored(path, state)
+    try:
+        with pytest.raises(
+            CheckpointError, match=r"right input had ended.*Start the job without that checkpoint"
+        ):
+            feed(op, 1, [(2, 8)], [0])
+    finally:
+        asyncio.run(op.close())
+
+
+def test_a_checkpoint_of_a_join_that_stored_every_row_restores_as_before(tmp_path: Path) -> None:
+    """Every row stored (no input ended, or a checkpoint written before this change, whose
+    operator state is empty): rows of both sides join with the restored ones."""
+    op = join_op("left", right_updating=False)
+    asyncio.run(op.open())
+    feed(op, 0, [(1, 10)])
+    path = tmp_path / "chk.duckdb"
+    snap = asyncio.run(op.snapshot(1))
+    assert snap.state is None and snap.db is not None
+    write_snapshot(snap.db.snapshot_cursor(), snap.db.tables, path)
+    asyncio.run(op.close())
+    new = restored(path, None)
+    try:
+        assert feed(new, 1, [(1, 7)], [0]) == [(3, 1, 10, None, None), (0, 1, 10, 1, 7)]
+    finally:
+        asyncio.run(new.close())
+
+
+# ---- the interval join: the same for an inner side; an outer side is still stored -------
+
+
+def test_an_interval_join_does_not_store_an_inner_side_once_the_other_input_ended(tmp_path: Path) -> None:
+    """LEFT interval join (l.ts within [r.ts - 5 s, r.ts + 2 s]): after the left input ended,
+    right rows (the inner side) are joined but not stored; left rows after the right input
+    ended (the outer side) are still stored, for their padded rows when the watermark passes
+    them. A checkpoint then is refused where the left input sends rows again."""
+    op = interval_op("left")
+    asyncio.run(op.open())
+    try:
+        assert joined(feed_timed(op, 0, [(1, 10, 10)])) == []
+        asyncio.run(op.on_input_ended(0))
+        assert joined(feed_timed(op, 1, [(1, 100, 12), (2, 200, 12)])) == [(1, 10, 1, 100)]
+        assert op.metrics.state_tables == {"left_rows": 1, "right_rows": 0}
+        path = tmp_path / "chk.duckdb"
+        snap = asyncio.run(op.snapshot(1))
+        assert snap.db is not None and snap.state["partial"] == [False, True]
+        write_snapshot(snap.db.snapshot_cursor(), snap.db.tables, path)
+    finally:
+        asyncio.run(op.close())
+    other = interval_op("left")
+    asyncio.run(other.open())
+    try:
+        asyncio.run(other.on_input_ended(1))
+        feed_timed(other, 0, [(1, 10, 10)])
+        assert other.metrics.state_tables == {"left_rows": 1, "right_rows": 0}  # outer: kept
+    finally:
+        asyncio.run(other.close())
+    new = interval_op("left")
+    asyncio.run(new.restore(Restored(1, files=[str(path)], states=[snap.state])))
+    asyncio.run(new.open())
+    try:
+        assert joined(feed_timed(new, 1, [(1, 101, 13)])) == [(1, 10, 1, 101)]
+        with pytest.raises(CheckpointError, match=r"left input had ended.*right rows were no longer kept"):
+            feed_timed(new, 0, [(2, 20, 13)])
+    finally:
+        asyncio.run(new.close())
