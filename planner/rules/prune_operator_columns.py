@@ -68,7 +68,12 @@ def operator_uses(node: LogicalNode, needed: set[str] | None) -> Uses | None:
     if needed is None:
         return [(child, None) for child in node.inputs]
     if isinstance(node, Rank):
-        return [(node.input, (needed - {node.rank_field}) | set(node.partition_keys) | {o.name for o in node.order})]
+        return [
+            (
+                node.input,
+                (needed - {node.rank_field}) | set(node.partition_keys) | {o.name for o in node.order},
+            )
+        ]
     if isinstance(node, Sort):
         return [(node.input, needed | {k.column for k in node.order})]
     assert isinstance(node, Union)
@@ -103,7 +108,10 @@ def operator_over(node: LogicalNode, inputs: tuple[LogicalNode, ...], needed: se
     if isinstance(node, Join):
         left, right = inputs
         n_left = len(node.left.fields)
-        fields = (*_kept(node.fields[:n_left], node.left, left), *_kept(node.fields[n_left:], node.right, right))
+        fields = (
+            *_kept(node.fields[:n_left], node.left, left),
+            *_kept(node.fields[n_left:], node.right, right),
+        )
         return dataclasses.replace(node, left=left, right=right, fields=fields)
     if isinstance(node, Union):  # each input now has the fields at ``positions``, in order
         positions = range(len(node.fields)) if needed is None else _positions(node, needed)

@@ -146,7 +146,8 @@ def _rebuild(node: LogicalNode, wanted: Wanted, memo: dict[str, LogicalNode], ke
             names = {f.name for f in got.fields}
             if not (uses if uses is not None else {f.name for f in child.fields}) <= names:
                 raise PlanError(
-                    f"push_projection_into_scan dropped a column a {type(node).__name__} reads (a planner bug)"
+                    f"push_projection_into_scan dropped a column a {type(node).__name__} reads "
+                    "(a planner bug)"
                 )
         new = _over(node, inputs, needed)
     memo[key] = new
@@ -174,7 +175,9 @@ def _over(node: LogicalNode, inputs: tuple[LogicalNode, ...], needed: set[str] |
         return operator_over(node, inputs, needed)
     if all(new is old for new, old in zip(inputs, node.inputs)):
         return node
-    if not isinstance(node, Aggregate) and any(new.fields != old.fields for new, old in zip(inputs, node.inputs)):
+    if not isinstance(node, Aggregate) and any(
+        new.fields != old.fields for new, old in zip(inputs, node.inputs)
+    ):
         raise PlanError(
             f"push_projection_into_scan narrowed the input of a {type(node).__name__} (a planner bug)"
         )
