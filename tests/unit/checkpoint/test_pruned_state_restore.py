@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import planner
+import sqlstream
 from catalog.errors import SqlStreamError
 from runtime.state.compat import compatibility_text
 from tests.unit.checkpoint.test_runtime_checkpoints import config, resume, run_until_checkpoint
@@ -42,7 +43,7 @@ def test_a_top_n_checkpoint_of_wider_rows_is_refused_with_what_changed(tmp_path:
     assert "[id, k, pt], the checkpoint has rows of [id, note, k, pt]" in message
 
     # EXPLAIN --from-savepoint says the same before anything runs
-    with __import__("sqlstream").connect(config=config(tmp_path, 1)) as s:
+    with sqlstream.connect(config=config(tmp_path, 1)) as s:
         s.execute(narrow)
         plan = planner.plan(NARROW, s.catalog, s.config)
     checkpoint = next((tmp_path / "checkpoints").glob("*/chk-*"))
@@ -59,3 +60,20 @@ def test_a_top_n_checkpoint_of_wider_rows_is_refused_with_what_changed(tmp_path:
         **{"execution.savepoint.ignore-unclaimed-state": "true"},
     )
     assert metrics["checkpoints"]["restored_from"] is not None
+
+
+def test_a_join_checkpoint_of_wider_rows_is_refused_as_another_query(tmp_path: Path) -> None:
+    """A join's fingerprint holds how many columns of each input it outputs: a checkpoint of
+    wider rows is another query's, refused before anything runs."""
+    out = tmp_path / "out"
+    join = "FROM src a JOIN src2 b ON a.id = b.id"
+    second = """CREATE TABLE src2 (id BIGINT, extra STRING) WITH ('connector' = 'datagen',
+      'rows-per-second' = '400', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1',
+      'fields.id.end' = '3000');"""
+    wide = ddl(out, 400, "id BIGINT, note STRING, extra STRING") + second
+    run_until_checkpoint(
+        tmp_path, 1, out, script=wide, query=f"INSERT INTO out SELECT a.id, a.note, b.extra {join}"
+    )
+    narrow = ddl(out, 40000, "id BIGINT") + second
+    with pytest.raises(SqlStreamError, match="it was written by a different query"):
+        resume(tmp_path, 1, out, script=narrow, query=f"INSERT INTO out SELECT a.id {join}")
