@@ -102,6 +102,17 @@ _ROW_STATE = ("join", "interval_join", "window_join", "temporal_join", "rank", "
               "over_aggregate")  # fmt: skip
 
 
+def saved_plan(meta: CheckpointMetadata) -> PhysicalPlan | None:
+    """The plan a checkpoint was written by; None when it has none, or one this version
+    cannot read (then only the fingerprints are compared, as before plans were kept)."""
+    if not meta.plan:
+        return None
+    try:
+        return PhysicalPlan.from_json(meta.plan)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def row_state_changes(old: PhysicalPlan | None, plan: PhysicalPlan) -> dict[int, str]:
     """The operators of ``plan`` that keep their input's rows and whose inputs' columns
     differ from the same operator's in ``old`` (the plan a checkpoint was written by),
@@ -316,7 +327,7 @@ class CheckpointControl:
                 hint="start fresh (sqlstream run --fresh, or another 'pipeline.name'), or SET "
                 f"'{IGNORE_UNCLAIMED_STATE.name}' = 'true' to restore only the operators that match",
             )
-        changed = row_state_changes(PhysicalPlan.from_json(meta.plan) if meta.plan else None, self.plan)
+        changed = row_state_changes(saved_plan(meta), self.plan)
         if changed and not allow:
             node_id, what = next(iter(changed.items()))
             raise CheckpointError(

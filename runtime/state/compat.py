@@ -19,7 +19,7 @@ from pathlib import Path
 
 from catalog.config import IGNORE_UNCLAIMED_STATE
 from planner.physical import PhysicalPlan, SinkSpec, SourceSpec
-from runtime.checkpoint.control import node_fingerprint, plan_fingerprint, row_state_changes
+from runtime.checkpoint.control import node_fingerprint, plan_fingerprint, row_state_changes, saved_plan
 from runtime.checkpoint.storage import load
 
 
@@ -43,7 +43,7 @@ def compatibility(plan: PhysicalPlan, path: str | Path) -> tuple[list[Carry], bo
                 saved[node_id] = what
     out: list[Carry] = []
     claimed: set[str] = set()
-    changed = row_state_changes(PhysicalPlan.from_json(meta.plan) if meta.plan else None, plan)
+    changed = row_state_changes(saved_plan(meta), plan)
     for node in plan.nodes:
         key = str(node.id)
         keeps = node.stateful or isinstance(node.spec, SourceSpec | SinkSpec)
