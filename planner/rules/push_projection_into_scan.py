@@ -6,16 +6,18 @@ faster for two of them) and every exchange and operator carries fewer columns.
 What a node uses of its input, from the top: a Calc its projections' and condition's
 columns (only those projections its parent uses), a watermark assigner the rowtime and
 what its expression reads, a window TVF the time column, an aggregate its keys, its
-aggregates' arguments and filters and the window's time column. Every other node
-(joins, ranks, unions, sorts, sinks, ...) uses all of its input's columns, so the scans
-below it read everything they did. Scans of one table that a statement set's INSERTs
-(or one query) share read the union of what each needs, so they stay one source.
+aggregates' arguments and filters and the window's time column; joins, ranks, sorts and
+unions what the query above them reads plus what they need themselves
+(``prune_operator_columns``). Every other node (OVER, lookup joins, table functions,
+window and temporal joins, sinks, ...) uses all of its input's columns. A subtree that
+appears twice (the scans of one table that a statement set's INSERTs or a self-join
+share) outputs the union of what each reader needs, so it stays one source.
 
-Narrowed are the Scan and the nodes between it and its consumer that pass its columns
-on (the Calc of computed columns, the watermark assigner, a window TVF): they drop
-exactly the columns no longer read. Only a connector whose spec says it can
-(``ConnectorSpec.projection_pushdown``) is narrowed; a scan keeps at least one column,
-so that its batches still count rows.
+Narrowed are the Scan, the Calcs (without the projections nobody reads), the nodes that
+pass their input's columns on (the watermark assigner, a window TVF), and joins, ranks,
+sorts and unions, whose state then keeps fewer columns. Only a connector whose spec says
+it can (``ConnectorSpec.projection_pushdown``) is narrowed; a scan keeps at least one
+column, so that its batches still count rows.
 
 >>> from catalog import Column, Schema, TableDef
 >>> from catalog.types import BIGINT, STRING
@@ -32,7 +34,7 @@ so that its batches still count rows.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from sqlglot import exp
 
@@ -44,102 +46,142 @@ from planner.logical import (
     Join,
     LogicalNode,
     Scan,
-    Union,
     WatermarkAssigner,
     WindowAssign,
 )
+from planner.rules.prune_operator_columns import Uses, columns, operator_over, operator_uses
 from planner.window import WINDOW_COLUMNS
 
-# What a scan must read, by the scan's structure (equal scans are one source); None: all.
+# What each node must output, by the node's structure (equal subtrees are one; None: all).
 Wanted = dict[str, set[str] | None]
 
 
 def push_projection_into_scan(roots: Sequence[LogicalNode]) -> list[LogicalNode]:
+    keys = _Keys()
     wanted: Wanted = {}
     for root in roots:
-        _collect(root, None, wanted)
-    memo: dict[int, LogicalNode] = {}
-    return [_rebuild(root, wanted, memo) for root in roots]
+        _collect(root, None, wanted, keys)
+    memo: dict[str, LogicalNode] = {}
+    return [_rebuild(root, wanted, memo, keys) for root in roots]
 
 
-def _columns(exprs: Iterable[exp.Expr | None]) -> set[str]:
-    return {c.name for e in exprs if e is not None for c in e.find_all(exp.Column)}
+class _Keys:
+    """A node's structure as a text (its repr), computed once per node object: equal
+    subtrees (a table a statement set's INSERTs or a self-join read twice) get one
+    entry, so that they stay equal, and one source, after narrowing."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[LogicalNode, str]] = {}
+
+    def __call__(self, node: LogicalNode) -> str:
+        hit = self._texts.get(id(node))
+        if hit is None:
+            hit = self._texts[id(node)] = (node, repr(node))
+        return hit[1]
 
 
-def _collect(node: LogicalNode, needed: set[str] | None, wanted: Wanted) -> None:
-    """Record what each scan under ``node`` must read, when ``node``'s parent uses
-    ``needed`` of its fields (None: all of them)."""
-    if isinstance(node, Scan):
-        key = repr(node)
-        before = wanted.get(key, set())
-        wanted[key] = None if before is None or needed is None else before | needed
-        return
-    for child, uses in _uses(node, needed):
-        _collect(child, uses, wanted)
+def _collect(node: LogicalNode, needed: set[str] | None, wanted: Wanted, keys: _Keys) -> None:
+    """Record what each node under ``node`` (itself included) must output, when
+    ``node``'s parent uses ``needed`` of its fields (None: all of them): the union over
+    every parent that reads it."""
+    key = keys(node)
+    if key in wanted:
+        before = wanted[key]
+        merged = None if before is None or needed is None else before | needed
+        if merged == before:
+            return
+    else:
+        merged = None if needed is None else set(needed)
+    wanted[key] = merged
+    for child, uses in _uses(node, merged):
+        _collect(child, uses, wanted, keys)
 
 
-def _uses(node: LogicalNode, needed: set[str] | None) -> list[tuple[LogicalNode, set[str] | None]]:
+def _uses(node: LogicalNode, needed: set[str] | None) -> Uses:
     """Each input of ``node`` with the names of its fields that ``node`` uses (None: all)."""
     if isinstance(node, Calc):
-        kept = [e for name, e in node.projections if needed is None or name in needed]
-        if not kept and node.projections:  # a row count needs some column to count
-            kept = [node.projections[0][1]]
-        return [(node.input, _columns([*kept, node.condition]))]
+        return [(node.input, columns([e for _, e in _kept(node, needed)] + [node.condition]))]
     if isinstance(node, WatermarkAssigner):
         if needed is None:
             return [(node.input, None)]
-        return [(node.input, needed | {node.rowtime} | _columns([node.expr]))]
+        return [(node.input, needed | {node.rowtime} | columns([node.expr]))]
     if isinstance(node, WindowAssign):
         if needed is None:
             return [(node.input, None)]
         return [(node.input, (needed - set(WINDOW_COLUMNS)) | {node.window.time_column})]
     if isinstance(node, Aggregate):
-        used = set(node.keys) | _columns(e for a in node.aggs for e in (a.arg, a.filter, *a.args))
+        used = set(node.keys) | columns(e for a in node.aggs for e in (a.arg, a.filter, *a.args))
         if node.window is not None:
             used.add(node.window.time_column)
         return [(node.input, used)]
+    operator = operator_uses(node, needed)
+    if operator is not None:
+        return operator
     return [(child, None) for child in node.inputs]
 
 
-def _rebuild(node: LogicalNode, wanted: Wanted, memo: dict[int, LogicalNode]) -> LogicalNode:
-    """``node`` over its rebuilt inputs: a scan narrowed to what it must read, and the
-    nodes that pass a scan's columns on without the ones it no longer reads."""
-    done = memo.get(id(node))
+def _kept(node: Calc, needed: set[str] | None) -> list[tuple[str, exp.Expr]]:
+    """The projections of ``node`` its parent uses; the first one when none (a row count
+    needs some column to count)."""
+    kept = [(n, e) for n, e in node.projections if needed is None or n in needed]
+    return kept or list(node.projections[:1])
+
+
+def _rebuild(node: LogicalNode, wanted: Wanted, memo: dict[str, LogicalNode], keys: _Keys) -> LogicalNode:
+    """``node`` over its rebuilt inputs, with only the fields its parents use where it can
+    drop them: a scan narrowed to what it must read, Calcs without the projections nobody
+    reads, joins, ranks and unions over narrowed inputs, and the nodes in between that
+    pass their input's columns on without those no longer there."""
+    key = keys(node)
+    done = memo.get(key)
     if done is not None:
         return done
+    needed = wanted.get(key)
     new: LogicalNode
     if isinstance(node, Scan):
-        new = _narrow(node, wanted.get(repr(node)))
+        new = _narrow(node, needed)
     else:
-        inputs = tuple(_rebuild(child, wanted, memo) for child in node.inputs)
-        same = all(a is b for a, b in zip(inputs, node.inputs))
-        new = node if same else _over(node, inputs)
-    memo[id(node)] = new
+        inputs = tuple(_rebuild(child, wanted, memo, keys) for child in node.inputs)
+        for (child, uses), got in zip(_uses(node, needed), inputs, strict=True):
+            names = {f.name for f in got.fields}
+            if not (uses if uses is not None else {f.name for f in child.fields}) <= names:
+                raise PlanError(
+                    f"push_projection_into_scan dropped a column a {type(node).__name__} reads "
+                    "(a planner bug)"
+                )
+        new = _over(node, inputs, needed)
+    memo[key] = new
     return new
 
 
-def _over(node: LogicalNode, inputs: tuple[LogicalNode, ...]) -> LogicalNode:
-    """``node`` over narrowed ``inputs``: without what it made of the columns they dropped."""
-    dropped = {f.name for old in node.inputs for f in old.fields} - {f.name for i in inputs for f in i.fields}
+def _over(node: LogicalNode, inputs: tuple[LogicalNode, ...], needed: set[str] | None) -> LogicalNode:
+    """``node`` over narrowed ``inputs``: without the fields its parents do not use, where
+    it can drop them, and without what it passed on of the columns its inputs dropped."""
     if isinstance(node, Calc):
         (child,) = inputs
-        projections = tuple((n, e) for n, e in node.projections if not _columns([e]) & dropped)
-        if _columns([node.condition]) & dropped or not projections:
-            raise PlanError("push_projection_into_scan dropped a column a Calc filters on (a planner bug)")
+        projections = tuple(_kept(node, needed))
+        if len(projections) == len(node.projections) and child is node.input:
+            return node
         names = {n for n, _ in projections}
         fields = tuple(f for f in node.fields if f.name in names)
         return dataclasses.replace(node, input=child, fields=fields, projections=projections)
     if isinstance(node, WatermarkAssigner | WindowAssign):
         (child,) = inputs
-        fields = tuple(f for f in node.fields if f.name not in dropped)
+        kept = {f.name for f in child.fields}
+        passed = kept | set(WINDOW_COLUMNS) if isinstance(node, WindowAssign) else kept
+        fields = tuple(f for f in node.fields if f.name in passed)
         return dataclasses.replace(node, input=child, fields=fields)
-    if dropped and not isinstance(node, Aggregate):  # the others use every input column
+    if operator_uses(node, needed) is not None:
+        return operator_over(node, inputs, needed)
+    if all(new is old for new, old in zip(inputs, node.inputs)):
+        return node
+    if not isinstance(node, Aggregate) and any(
+        new.fields != old.fields for new, old in zip(inputs, node.inputs)
+    ):
         raise PlanError(
             f"push_projection_into_scan narrowed the input of a {type(node).__name__} (a planner bug)"
         )
-    if isinstance(node, Union):
-        return dataclasses.replace(node, children=inputs)
-    if isinstance(node, Join):
+    if isinstance(node, Join):  # a window or temporal join: over inputs that kept their fields
         return dataclasses.replace(node, left=inputs[0], right=inputs[1])
     (child,) = inputs
     return dataclasses.replace(node, input=child)  # type: ignore[call-arg]

@@ -97,6 +97,47 @@ def plan_fingerprint(plan: PhysicalPlan) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+# operators whose state holds their input's rows, column for column
+_ROW_STATE = ("join", "interval_join", "window_join", "temporal_join", "rank", "window_rank", "sort",
+              "over_aggregate")  # fmt: skip
+
+
+def saved_plan(meta: CheckpointMetadata) -> PhysicalPlan | None:
+    """The plan a checkpoint was written by; None when it has none, or one this version
+    cannot read (then only the fingerprints are compared, as before plans were kept)."""
+    if not meta.plan:
+        return None
+    try:
+        return PhysicalPlan.from_json(meta.plan)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def row_state_changes(old: PhysicalPlan | None, plan: PhysicalPlan) -> dict[int, str]:
+    """The operators of ``plan`` that keep their input's rows and whose inputs' columns
+    differ from the same operator's in ``old`` (the plan a checkpoint was written by),
+    each with what changed. Their fingerprints can agree (a query that now selects fewer
+    columns, or a version of sqlstream that prunes more of them below joins and ranks),
+    but the rows in the checkpoint would not fit their state."""
+    if old is None:
+        return {}
+    before = {n.id: n for n in old.nodes}
+    out: dict[int, str] = {}
+    for node in plan.nodes:
+        was = before.get(node.id)
+        if node.kind not in _ROW_STATE or was is None or node_fingerprint(was) != node_fingerprint(node):
+            continue
+        for e, f in zip(node.inputs, was.inputs):
+            now, then = plan.node(e.source).schema, old.node(f.source).schema
+            if [(c.name, c.type) for c in now] != [(c.name, c.type) for c in then]:
+                out[node.id] = (
+                    f"it keeps rows of [{', '.join(c.name for c in now)}], the checkpoint has rows of "
+                    f"[{', '.join(c.name for c in then)}]"
+                )
+                break
+    return out
+
+
 def state_keys(node: Node) -> tuple[str, ...]:
     """The columns by which ``node``'s state is split between its subtasks (none: its
     state is not split by key)."""
@@ -286,11 +327,21 @@ class CheckpointControl:
                 hint="start fresh (sqlstream run --fresh, or another 'pipeline.name'), or SET "
                 f"'{IGNORE_UNCLAIMED_STATE.name}' = 'true' to restore only the operators that match",
             )
+        changed = row_state_changes(saved_plan(meta), self.plan)
+        if changed and not allow:
+            node_id, what = next(iter(changed.items()))
+            raise CheckpointError(
+                f"cannot restore from {folder}: the state of {self.plan.node(node_id).name} (node {node_id}) "
+                f"does not fit this query's operator: {what}",
+                hint="the query (or the columns sqlstream prunes below joins and ranks) changed: start "
+                "fresh (sqlstream run --fresh, or another 'pipeline.name'), or SET "
+                f"'{IGNORE_UNCLAIMED_STATE.name}' = 'true' to start that operator empty",
+            )
         self.restored_from, self.restored_path = meta, folder
         self.coordinator.next_id = max(self.coordinator.next_id, meta.checkpoint_id + 1)
         for (node_id, j), sub in self.subtasks.items():
             key = str(node_id)
-            if allow and meta.nodes.get(key) != self.node_prints[key]:
+            if allow and (meta.nodes.get(key) != self.node_prints[key] or node_id in changed):
                 continue  # a node this checkpoint does not know (ignore-unclaimed-state)
             node = self.plan.node(node_id)
             old_p = int(meta.parallelism.get(key, self.parallelism[node_id]))

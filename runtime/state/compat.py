@@ -19,7 +19,7 @@ from pathlib import Path
 
 from catalog.config import IGNORE_UNCLAIMED_STATE
 from planner.physical import PhysicalPlan, SinkSpec, SourceSpec
-from runtime.checkpoint.control import node_fingerprint, plan_fingerprint
+from runtime.checkpoint.control import node_fingerprint, plan_fingerprint, row_state_changes, saved_plan
 from runtime.checkpoint.storage import load
 
 
@@ -43,6 +43,7 @@ def compatibility(plan: PhysicalPlan, path: str | Path) -> tuple[list[Carry], bo
                 saved[node_id] = what
     out: list[Carry] = []
     claimed: set[str] = set()
+    changed = row_state_changes(saved_plan(meta), plan)
     for node in plan.nodes:
         key = str(node.id)
         keeps = node.stateful or isinstance(node.spec, SourceSpec | SinkSpec)
@@ -51,6 +52,10 @@ def compatibility(plan: PhysicalPlan, path: str | Path) -> tuple[list[Carry], bo
         mine = node_fingerprint(node)
         if key not in saved:
             out.append(Carry(node.id, node.name, "new, starts empty"))
+        elif node.id in changed:
+            claimed.add(key)
+            detail = f"{changed[node.id]}; with '{IGNORE_UNCLAIMED_STATE.name}' = 'true' it starts empty"
+            out.append(Carry(node.id, node.name, "incompatible", detail))
         elif meta.nodes.get(key) == mine:
             claimed.add(key)
             out.append(Carry(node.id, node.name, "carries over", saved[key]))
@@ -64,7 +69,7 @@ def compatibility(plan: PhysicalPlan, path: str | Path) -> tuple[list[Carry], bo
         if key not in claimed:
             name = old.get(key, "an operator")
             out.append(Carry(int(key), name, "dropped", f"its {what}: no operator of this query claims it"))
-    return out, meta.plan_fingerprint == plan_fingerprint(plan)
+    return out, meta.plan_fingerprint == plan_fingerprint(plan) and not changed
 
 
 def compatibility_text(plan: PhysicalPlan, path: str | Path) -> str:

@@ -79,6 +79,7 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "this process already runs jobs on the Ray cluster ": UNREACHABLE + "the cluster",
     # checkpoints, jobs, restarts: about files, job state and other instances, not the plan
     "cannot restore from {folder}: it was written by a ": UNREACHABLE + "a checkpoint on disk",
+    "cannot restore from {folder}: the state of {self.p": UNREACHABLE + "a checkpoint on disk",
     "the final checkpoint failed {FINAL_ATTEMPTS} times": UNREACHABLE + "a run-time failure",
     "the job's input has ended and its final checkpoint": UNREACHABLE + "job state",
     "unexpected acknowledgement from node {key[0]} subt": UNREACHABLE + "an internal check",
