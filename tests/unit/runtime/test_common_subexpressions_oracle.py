@@ -6,8 +6,13 @@ or the job would fail on the rows the guard keeps it from."""
 
 from __future__ import annotations
 
+import tempfile
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import duckdb
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +20,15 @@ from hypothesis import strategies as st
 import planner
 import sqlstream
 from planner.physical import CalcSpec
-from tests.unit.runtime.test_join_oracle import SETTINGS, check, left_rows, right_rows
+from tests.unit.runtime.test_join_oracle import (
+    SETTINGS,
+    applied,
+    check,
+    left_rows,
+    right_rows,
+    session,
+    write_table,
+)
 
 # (query over l (k, v), how many expressions its last Calc shares)
 QUERIES = [
@@ -35,9 +48,7 @@ QUERIES = [
 def _last_calc(query: str) -> CalcSpec:
     s = sqlstream.connect()
     try:
-        s.execute(
-            "CREATE TABLE l (k BIGINT, v BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '1')"
-        )
+        s.execute("CREATE TABLE l (k INT, v INT) WITH ('connector' = 'datagen', 'number-of-rows' = '1')")
         plan = planner.plan(query, s.catalog)
     finally:
         s.close()
@@ -67,3 +78,34 @@ def test_shared_expressions_give_duckdb_answers(
 def test_a_guarded_division_by_zero_does_not_fail_the_job() -> None:
     rows = check([(1, 0), (2, 4), (3, 0), (4, 5)], [], QUERIES[2][0], 1, 4)
     assert sorted(r for _, r in rows) == [(1, None), (2, True), (3, None)]
+
+
+def test_explain_shows_what_is_computed_once() -> None:
+    s = sqlstream.connect()
+    try:
+        s.execute("CREATE TABLE l (k INT, v INT) WITH ('connector' = 'datagen', 'number-of-rows' = '1')")
+        text = planner.explain(QUERIES[0][0], s.catalog)
+    finally:
+        s.close()
+    assert "Calc(common=[" in text and "ABS(" in text and "AS __common0], select=[" in text
+
+
+@settings(SETTINGS, max_examples=10)
+@given(left=left_rows)
+def test_a_batch_job_run_as_one_duckdb_query_reads_the_shared_columns(left: list[tuple[Any, ...]]) -> None:
+    """Batch mode runs the Calc and the GROUP BY above it as one DuckDB query
+    (``runtime/operators/batch_query.py``): the shared expression is a column there too."""
+    query = f"SELECT a, COUNT(*) AS n FROM ({QUERIES[0][0]}) GROUP BY a"
+    with tempfile.TemporaryDirectory() as tmp:
+        write_table(Path(tmp), "l", ("k", "v"), left)
+        s = session(Path(tmp), 1, 4)
+        try:
+            s.execute("SET 'execution.runtime-mode' = 'batch'")
+            assert "BatchQuery(" in planner.explain(query, s.catalog, s.config.effective())
+            got = applied(iter(s.sql(query).changelog()))
+        finally:
+            s.close()
+    con = duckdb.connect()
+    rows = {"k": [r[0] for r in left], "v": [r[1] for r in left]}
+    con.register("l", pa.table(rows, schema=pa.schema([("k", pa.int32()), ("v", pa.int32())])))
+    assert got == Counter(con.sql(query).fetchall())
