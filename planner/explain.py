@@ -120,6 +120,8 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(f"bounded=[{str(spec.bounded).lower()}]")
     elif isinstance(spec, CalcSpec):
         name = "Calc"
+        if spec.common:  # computed once per row, before the filter
+            attrs.append("common=[" + ", ".join(f"{sql} AS {n}" for n, sql in spec.common) + "]")
         attrs.append("select=[" + ", ".join(
             sql if sql == f'"{n}"' else f"{sql} AS {n}" for n, sql in spec.projections
         ) + "]")  # fmt: skip

@@ -99,8 +99,10 @@ class WatermarkAssigner(LogicalNode):
 class WindowAssign(LogicalNode):
     input: LogicalNode
     window: Window
-    line: int | None = None  # where the window TVF was written
-    col: int | None = None
+    # where the window TVF was written; not in the repr, by which the physical planner
+    # reuses a sub-plan the query spells twice (q5's two HOPs are one)
+    line: int | None = field(default=None, repr=False)
+    col: int | None = field(default=None, repr=False)
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -173,8 +175,9 @@ class LogicalAgg:
     distinct: bool = False
     filter: exp.Expr | None = None
     text: str = ""  # e.g. "SUM(price)", for EXPLAIN
-    line: int | None = None  # where it was written
-    col: int | None = None
+    # where it was written; not in the repr (see WindowAssign's)
+    line: int | None = field(default=None, repr=False)
+    col: int | None = field(default=None, repr=False)
     function: FunctionDef | None = None  # func "udaf": the Python aggregate function
     args: tuple[exp.Expr, ...] = ()  # func "udaf": its arguments
 

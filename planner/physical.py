@@ -120,11 +120,23 @@ class SourceSpec:
 @dataclass(frozen=True)
 class CalcSpec:
     """Projection and filter: ``SELECT <projections> FROM input WHERE <condition>``.
-    Each projection is (output name, DuckDB SQL)."""
+    Each projection is (output name, DuckDB SQL). ``common``: expressions the others use
+    more than once (``planner.common_subexpressions``), (column name, DuckDB SQL), computed
+    once per input row into columns of those names: read :meth:`source`, not the input."""
 
     projections: tuple[tuple[str, str], ...]
     condition: str | None = None
     kind: str = "calc"
+    common: tuple[tuple[str, str], ...] = ()
+
+    def source(self, relation: str) -> str:
+        """What the query reads in place of ``relation``: with common expressions, a
+        MATERIALIZED CTE over it that adds them (without the fence DuckDB pushes the filter
+        into a subquery and computes them there again)."""
+        if not self.common:
+            return relation
+        added = ", ".join(f'{sql} AS "{name}"' for name, sql in self.common)
+        return f"(WITH __common AS MATERIALIZED (SELECT *, {added} FROM {relation}) SELECT * FROM __common)"
 
 
 @dataclass(frozen=True)

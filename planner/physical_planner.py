@@ -42,7 +42,7 @@ from catalog.errors import OptionError
 from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
 from catalog.types import DataType, parse_type
-from planner import codegen
+from planner import codegen, common_subexpressions
 from planner.agg_phase import two_phase
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
@@ -299,10 +299,12 @@ class PhysicalPlanner:
 
     def _calc(self, node: Calc) -> Node:
         child = self._translate(node.input)
-        lookup = node.input.field_type
-        projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in node.projections)
-        condition = codegen.to_duckdb(node.condition, lookup) if node.condition is not None else None
-        return self._add_after(child, "Calc", CalcSpec(projections, condition), node.fields)
+        found = common_subexpressions.shared(node.projections, node.condition, node.input.field_type)
+        common = tuple((n, codegen.to_duckdb(e, node.input.field_type)) for n, e, _ in found.common)
+        lookup = found.lookup(node.input.field_type)
+        projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in found.projections)
+        condition = codegen.to_duckdb(found.condition, lookup) if found.condition is not None else None
+        return self._add_after(child, "Calc", CalcSpec(projections, condition, common=common), node.fields)
 
     def _expand(self, node: Expand) -> Node:
         child = self._translate(node.input)

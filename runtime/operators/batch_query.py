@@ -55,7 +55,7 @@ def _sql(node: Node, sources: list[str], cols: list[str]) -> str:
     spec, source = node.spec, sources[0]
     if isinstance(spec, CalcSpec):
         where = f" WHERE {spec.condition}" if spec.condition else ""
-        return f"SELECT {', '.join(sql for _, sql in spec.projections)} FROM {source}{where}"
+        return f"SELECT {', '.join(sql for _, sql in spec.projections)} FROM {spec.source(source)}{where}"
     if isinstance(spec, WatermarkSpec):
         return f"SELECT * FROM {source}"
     if isinstance(spec, GroupAggregateSpec):

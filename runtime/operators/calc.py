@@ -63,19 +63,19 @@ class CalcOp(Operator):
         items = [f"{expr} AS {q(name)}" for name, expr in spec.projections]
         if keep_kind:
             items.append(q(ROW_KIND_COLUMN))
-        self.sql = f"SELECT {', '.join(items)} FROM {INPUT_RELATION}"
+        self.sql = f"SELECT {', '.join(items)} FROM {spec.source(INPUT_RELATION)}"
         if spec.condition:
             self.sql += f" WHERE {spec.condition}"
         # Pure column selection without a filter: no query at all.
         self.columns: list[str] | None = None
-        if not spec.condition:
+        if not spec.condition and not spec.common:
             refs = [_COLUMN_REF.match(expr.strip()) for _, expr in spec.projections]
             if all(refs):
                 self.columns = [m.group(1).replace('""', '"') for m in refs if m]
                 if keep_kind:
                     self.columns.append(ROW_KIND_COLUMN)
         # Plain columns and calls of Python functions on plain columns: no query either.
-        if not spec.condition and self.columns is None and self.ctx.plan.functions:
+        if not spec.condition and not spec.common and self.columns is None and self.ctx.plan.functions:
             self.direct = self._direct(spec, keep_kind)
         if self.columns is None and self.direct is None:
             self._passing_on(spec, keep_kind)
@@ -90,8 +90,10 @@ class CalcOp(Operator):
         ``self.sql``; see :meth:`_query`."""
         passed: list[str | int] = []
         computed: list[str] = []
+        common = {name for name, _ in spec.common}  # columns of the query's, not the batch's
         for name, expr in spec.projections:
-            if ref := _COLUMN_REF.match(expr.strip()):
+            ref = _COLUMN_REF.match(expr.strip())
+            if ref and ref.group(1) not in common:
                 passed.append(ref.group(1).replace('""', '"'))
             else:
                 passed.append(len(computed))
@@ -100,7 +102,7 @@ class CalcOp(Operator):
         if not any(wide):  # numbers and times cross into DuckDB and back for next to nothing
             return
         self.passed = [*passed, ROW_KIND_COLUMN] if keep_kind else passed
-        self.sql = f"SELECT {', '.join([*computed, q(POSITION_COLUMN)])} FROM {INPUT_RELATION}"
+        self.sql = f"SELECT {', '.join([*computed, q(POSITION_COLUMN)])} FROM {spec.source(INPUT_RELATION)}"
         if spec.condition:
             self.sql += f" WHERE {spec.condition}"
 

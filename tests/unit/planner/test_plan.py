@@ -221,6 +221,21 @@ def test_union_all_views_and_with(catalog: Catalog) -> None:
     assert "union" in kinds(plan)
 
 
+def test_a_window_aggregate_written_twice_is_planned_once(catalog: Catalog) -> None:
+    # Nexmark q5's shape: the same HOP and COUNT(*) in both sides of a join, at different
+    # places of the text; Flink's sub-plan reuse computes it once, and so do we
+    hop = "TABLE(HOP(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '2' SECOND, INTERVAL '10' SECOND))"
+    plan = planner.plan(
+        f"SELECT a.item, a.num FROM (SELECT item, COUNT(*) AS num, window_start AS s FROM {hop} "
+        "GROUP BY item, window_start, window_end) a JOIN (SELECT MAX(num) AS m, s FROM ("
+        f"SELECT COUNT(*) AS num, window_start AS s FROM {hop} GROUP BY item, window_start, window_end) "
+        "GROUP BY s) b ON a.s = b.s AND a.num >= b.m",
+        catalog,
+    )
+    assert kinds(plan).count("window_aggregate") == 1
+    assert kinds(plan).count("source") == 1
+
+
 def test_statement_set_plans_one_sink_per_insert(catalog: Catalog) -> None:
     plan = planner.plan(
         "EXECUTE STATEMENT SET BEGIN "
