@@ -154,7 +154,8 @@ def lost_message(txn: Mapping[str, Any], error: str, where: str) -> TransactionL
         f"{where}: the pre-committed Kafka transaction '{txn['transactional_id']}' (producer id "
         f"{txn['producer_id']}, epoch {txn['epoch']}, checkpoint {txn.get('checkpoint_id')}, "
         f"{txn.get('records', '?')} records) can no longer be committed ({error}): the broker "
-        "aborted it, so its records are lost",
+        "aborted it, so its records are lost, unless another instance of the job took over with "
+        "the same transactional id and wrote them again",
         hint="it outlived 'properties.transaction.timeout.ms' (or another producer used its id): "
         "set 'properties.transaction.timeout.ms' above the checkpoint interval plus the longest "
         "time a job may be down before it recovers (at most the broker's "
