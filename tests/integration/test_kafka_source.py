@@ -547,19 +547,25 @@ def test_bad_json_record_fails_with_its_topic_partition_and_offset(kafka_bootstr
     asyncio.run(scenario())
 
 
-def test_bad_json_record_is_skipped_counted_and_dead_lettered(kafka_bootstrap: str) -> None:
+def read_dead_lettered(
+    bootstrap: str, fmt: str, values: list[bytes], headers: list[tuple[str, bytes]] | None = None
+) -> tuple[str, pa.Table, int, list[Any]]:
+    """Three records (keys k1-k3) read from a new topic with ``fmt``'s ignore-parse-errors
+    and a dead-letter topic: the topic, the rows, the bad records counted, and the
+    dead-letter records.
+    The source's position is past all three, the skipped one included."""
     topic, dlq = unique("src-bad-skip"), unique("dlq")
 
-    async def scenario() -> tuple[list[int], int, list[Any]]:
-        await create_topic(kafka_bootstrap, topic)
-        await create_topic(kafka_bootstrap, dlq)
-        await produce(kafka_bootstrap, topic, BAD, keys=[b"k1", b"k2", b"k3"])
+    async def scenario() -> tuple[pa.Table, int, list[Any]]:
+        await create_topic(bootstrap, topic)
+        await create_topic(bootstrap, dlq)
+        await produce(bootstrap, topic, values, keys=[b"k1", b"k2", b"k3"], headers=headers)
         reader = source(
-            kafka_bootstrap,
+            bootstrap,
             {
                 "topic": topic,
-                "format": "json",
-                "json.ignore-parse-errors": "true",
+                "format": fmt,
+                f"{fmt}.ignore-parse-errors": "true",
                 "sqlstream.dead-letter.topic": dlq,
                 "scan.startup.mode": "earliest-offset",
                 "scan.bounded.mode": "latest-offset",
@@ -570,9 +576,14 @@ def test_bad_json_record_is_skipped_counted_and_dead_lettered(kafka_bootstrap: s
         skipped = reader.metrics.bad_records_skipped
         assert reader.position()["offsets"][f"{topic}:0"] == 3
         await reader.close()
-        return t.column("id").to_pylist(), skipped, await read_records(kafka_bootstrap, dlq)
+        return t, skipped, await read_records(bootstrap, dlq)
 
-    ids, skipped, dead = asyncio.run(scenario())
+    return (topic, *asyncio.run(scenario()))
+
+
+def test_bad_json_record_is_skipped_counted_and_dead_lettered(kafka_bootstrap: str) -> None:
+    topic, table, skipped, dead = read_dead_lettered(kafka_bootstrap, "json", BAD)
+    ids = table.column("id").to_pylist()
     assert ids == [1, 3]
     assert skipped == 1
     assert len(dead) == 1
