@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sqlstream
 from tests.conftest import examples
+from tests.unit.runtime.test_join_oracle import small_batches
 
 SETTINGS = settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPOCH = dt.datetime(2024, 1, 1)
@@ -64,15 +64,8 @@ def run(
         root = Path(tmp)
         write_table(root, "l", ("k", "v", "ts"), left, parallelism)
         write_table(root, "r", ("k", "w", "ts"), right, parallelism)
-        s = sqlstream.connect()
+        s = small_batches(parallelism, batch, ("pipeline.auto-watermark-interval", "0 ms"))
         try:
-            for key, value in (
-                ("parallelism.default", str(parallelism)),
-                ("sqlstream.runtime.batch-size", str(batch)),
-                ("sqlstream.runtime.linger", "0 ms"),
-                ("pipeline.auto-watermark-interval", "0 ms"),
-            ):
-                s.execute(f"SET '{key}' = '{value}'")
             for name, col in (("l", "v"), ("r", "w")):
                 s.execute(
                     f"CREATE TABLE {name} (k INT, {col} INT, ts TIMESTAMP(3), "

@@ -57,14 +57,22 @@ def applied(changelog: Iterator[tuple[int, tuple[Any, ...]]]) -> Counter[tuple[A
     return +rows
 
 
-def session(root: Path, parallelism: int, batch: int) -> sqlstream.Session:
+def small_batches(parallelism: int, batch: int, *options: tuple[str, str]) -> sqlstream.Session:
+    """A session at ``parallelism`` that hands on batches of ``batch`` rows at once (no
+    linger), so that a few rows of input exercise many batches and their state."""
     s = sqlstream.connect()
     for key, value in (
         ("parallelism.default", str(parallelism)),
         ("sqlstream.runtime.batch-size", str(batch)),
         ("sqlstream.runtime.linger", "0 ms"),
+        *options,
     ):
         s.execute(f"SET '{key}' = '{value}'")
+    return s
+
+
+def session(root: Path, parallelism: int, batch: int) -> sqlstream.Session:
+    s = small_batches(parallelism, batch)
     for name, cols in (("l", "(k INT, v INT)"), ("r", "(k BIGINT, w INT)")):
         s.execute(
             f"CREATE TABLE {name} {cols} WITH ('connector' = 'filesystem', "

@@ -19,8 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sqlstream
-from tests.unit.runtime.test_join_oracle import SETTINGS, applied
+from tests.unit.runtime.test_join_oracle import SETTINGS, applied, small_batches
 
 keys = st.one_of(st.integers(0, 3), st.none())
 rows = st.lists(st.tuples(keys, st.integers(0, 5), st.sampled_from(["a", "b", "c", None])), max_size=25)
@@ -72,14 +71,8 @@ def test_pruned_operators_equal_duckdb(
         root = Path(tmp)
         _write(root, "l", left)
         _write(root, "r", right)
-        s = sqlstream.connect()
+        s = small_batches(parallelism, batch)
         try:
-            for key, value in (
-                ("parallelism.default", str(parallelism)),
-                ("sqlstream.runtime.batch-size", str(batch)),
-                ("sqlstream.runtime.linger", "0 ms"),
-            ):
-                s.execute(f"SET '{key}' = '{value}'")
             for name, (k, n, c) in TABLES.items():
                 s.execute(
                     f"CREATE TABLE {name} ({k} BIGINT, {n} BIGINT, {c} STRING) WITH ('connector' = "
