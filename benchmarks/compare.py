@@ -192,39 +192,21 @@ def convert(json_file: Path, fmt: str) -> Path:
 
 
 def load_kafka(json_file: Path, topic: str) -> None:
-    """The bids file's lines as the records of a new topic (two partitions), once."""
+    """The bids file's lines as the records of a new topic (line i to partition i % 2), once."""
     import asyncio
 
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from kafka import PARTITIONS, create_topics, producer, send_records  # benchmarks/kafka.py
 
     servers = os.environ.get("SQLSTREAM_KAFKA_BOOTSTRAP", "localhost:19092")
 
     async def go() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-        await admin.start()
+        await create_topics(servers, topic)
+        prod = await producer(servers)
         try:
-            # no retention: the bids' timestamps are from 2024, and the broker would delete
-            # them at its next retention check
-            await admin.create_topics([NewTopic(topic, 2, 1, topic_configs={"retention.ms": "-1"})])
-        finally:
-            await admin.close()
-        prod = AIOKafkaProducer(bootstrap_servers=servers, linger_ms=5, max_batch_size=1 << 20)
-        await prod.start()
-        try:
-            # whole producer batches, line i to partition i % 2: ~20x faster than a send a line
+            lines = json_file.read_bytes().splitlines()
             futures = []
-            batches = [prod.create_batch(), prod.create_batch()]
-            with open(json_file, "rb") as f:
-                for i, line in enumerate(f):
-                    value = line.rstrip(b"\n")
-                    if batches[i % 2].append(key=None, value=value, timestamp=None) is None:
-                        futures.append(await prod.send_batch(batches[i % 2], topic, partition=i % 2))
-                        batches[i % 2] = prod.create_batch()
-                        batches[i % 2].append(key=None, value=value, timestamp=None)
-            for part, batch in enumerate(batches):
-                if batch.record_count():
-                    futures.append(await prod.send_batch(batch, topic, partition=part))
+            for part in range(PARTITIONS):
+                futures += await send_records(prod, topic, part, ((v, None) for v in lines[part::PARTITIONS]))
             await asyncio.gather(*futures)
         finally:
             await prod.stop()

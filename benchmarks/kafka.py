@@ -51,6 +51,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -137,20 +138,31 @@ async def producer(servers: str) -> Any:
     return p
 
 
+async def send_records(
+    prod: Any, topic: str, partition: int, records: Iterable[tuple[bytes, Any]]
+) -> list[Any]:
+    """(value, timestamp) records to one partition as whole producer batches (~20x faster
+    than a send a record); the futures of the sends."""
+    futures = []
+    batch = prod.create_batch()
+    for value, ts in records:
+        if batch.append(key=None, value=value, timestamp=ts) is None:
+            futures.append(await prod.send_batch(batch, topic, partition=partition))
+            batch = prod.create_batch()
+            if batch.append(key=None, value=value, timestamp=ts) is None:
+                raise ValueError(f"a record of {len(value)} bytes does not fit in a producer batch")
+    if batch.record_count():
+        futures.append(await prod.send_batch(batch, topic, partition=partition))
+    return futures
+
+
 async def send(prod: Any, topic: str, first: int, last: int, stamp: Any) -> None:
     """Rows first..last (row i to partition i % 2) as whole producer batches."""
     futures = []
     for part in range(PARTITIONS):
-        batch = prod.create_batch()
         start = first + (part - first) % PARTITIONS
-        for v in range(start, last + 1, PARTITIONS):
-            value, ts = b'{"v":%d}' % v, stamp(v)
-            if batch.append(key=None, value=value, timestamp=ts) is None:
-                futures.append(await prod.send_batch(batch, topic, partition=part))
-                batch = prod.create_batch()
-                batch.append(key=None, value=value, timestamp=ts)
-        if batch.record_count():
-            futures.append(await prod.send_batch(batch, topic, partition=part))
+        rows = range(start, last + 1, PARTITIONS)
+        futures += await send_records(prod, topic, part, ((b'{"v":%d}' % v, stamp(v)) for v in rows))
     await asyncio.gather(*futures)
 
 
