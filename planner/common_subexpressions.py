@@ -8,7 +8,8 @@ Only a costly call (a regex, JSON, text parsed or split: see ``_worth_sharing``)
 and only one that Flink evaluates for *every* row anyway is taken out: one that the
 condition (or, without a condition, a projection) reaches outside any branch that may be
 skipped (CASE's later WHEN and its THEN/ELSE values, IF's values, COALESCE's later arguments,
-the right side of AND/OR). Computing it up front then neither adds work nor raises an error
+the right side of AND/OR, and so of BETWEEN's upper bound and an IN list's later items, which
+Calcite expands into AND and OR). Computing it up front then neither adds work nor raises an error
 (a division by zero) on a row where Flink's evaluation would not. Calls of Python functions
 and of functions whose value changes between calls (RAND, NOW) stay where they are, and so
 does anything inside a lambda (its parameter is not a column).
@@ -28,7 +29,7 @@ does anything inside a lambda (its parameter is not a column).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -67,10 +68,15 @@ class Shared:
 
 
 def shared(
-    projections: tuple[tuple[str, exp.Expr], ...], condition: exp.Expr | None, lookup: Lookup
+    projections: tuple[tuple[str, exp.Expr], ...],
+    condition: exp.Expr | None,
+    lookup: Lookup,
+    inputs: Iterable[str] = (),
 ) -> Shared:
     """The expressions of ``SELECT projections WHERE condition`` evaluated for every row
-    that occur more than once (largest first), each replaced by a column."""
+    that occur more than once (largest first), each replaced by a column. ``inputs`` are
+    the input's column names: a shared column never takes one, read or not (the Calc
+    selects every input column beside it, and DuckDB would silently pick one of the two)."""
     exprs = [e for _, e in projections] + ([condition] if condition is not None else [])
     every_row = [condition] if condition is not None else [e for _, e in projections]
     counts = Counter(node for e in exprs for node in _occurrences(e))
@@ -81,7 +87,7 @@ def shared(
     common: list[tuple[str, exp.Expr, DataType]] = []
     projections = tuple((name, e.copy()) for name, e in projections)
     condition = condition.copy() if condition is not None else None
-    taken = {c.name for e in exprs for c in e.find_all(exp.Column)}
+    taken = {*inputs, *(c.name for e in exprs for c in e.find_all(exp.Column))}
     for candidate in candidates:
         current = [e for _, e in projections] + ([condition] if condition is not None else [])
         if sum(1 for e in current for n in _occurrences(e) if n == candidate) < 2:
@@ -129,6 +135,14 @@ def _unconditional(expr: exp.Expr) -> Iterator[exp.Expr]:
         return
     if isinstance(expr, exp.And | exp.Or | exp.Coalesce | exp.If):
         yield from _unconditional(expr.this)
+        return
+    if isinstance(expr, exp.Between):  # x >= low AND x <= high
+        yield from _unconditional(expr.this)
+        yield from _unconditional(expr.args["low"])
+        return
+    if isinstance(expr, exp.In) and expr.expressions:  # x = a OR x = b OR ...
+        yield from _unconditional(expr.this)
+        yield from _unconditional(expr.expressions[0])
         return
     if isinstance(expr, exp.Case):
         if expr.this is not None:

@@ -299,7 +299,9 @@ class PhysicalPlanner:
 
     def _calc(self, node: Calc) -> Node:
         child = self._translate(node.input)
-        found = common_subexpressions.shared(node.projections, node.condition, node.input.field_type)
+        found = common_subexpressions.shared(
+            node.projections, node.condition, node.input.field_type, (f.name for f in node.input.fields)
+        )
         common = tuple((n, codegen.to_duckdb(e, node.input.field_type)) for n, e, _ in found.common)
         lookup = found.lookup(node.input.field_type)
         projections = tuple((n, codegen.to_duckdb(e, lookup)) for n, e in found.projections)

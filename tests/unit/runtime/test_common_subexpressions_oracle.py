@@ -46,6 +46,12 @@ QUERIES = [
     ("SELECT s, CASE WHEN c > 1 THEN REGEXP_REPLACE(s, '1', 'one') END AS u FROM (SELECT "
      "CAST(k AS VARCHAR) AS s, COUNT(*) AS c FROM l GROUP BY CAST(k AS VARCHAR)) "
      "WHERE REGEXP_REPLACE(s, '1', 'one') <> '2'", 1),
+    # guarded by the IN list's first item and by BETWEEN's lower bound (x = 0 OR x = ...;
+    # x >= 1 AND x <= ...): on the rows where v is 0 the division is never evaluated
+    ("SELECT k, CASE WHEN v <> 0 THEN REGEXP_EXTRACT(CAST(100 / v AS VARCHAR), '([0-9]+)', 1) END AS q "
+     "FROM l WHERE v IN (0, CAST(REGEXP_EXTRACT(CAST(100 / v AS VARCHAR), '([0-9]+)', 1) AS INT))", 0),
+    ("SELECT k, CASE WHEN v <> 0 THEN REGEXP_EXTRACT(CAST(100 / v AS VARCHAR), '([0-9]+)', 1) END AS q "
+     "FROM l WHERE v BETWEEN 1 AND CAST(REGEXP_EXTRACT(CAST(100 / v AS VARCHAR), '([0-9]+)', 1) AS INT)", 0),
     # computed twice, but cheap: not worth a column (ABS of a difference)
     ("SELECT k, CASE WHEN ABS(v - 5) > 2 THEN 'far' ELSE CAST(ABS(v - 5) AS VARCHAR) END AS a "
      "FROM l WHERE ABS(v - 5) <> 1 OR k IS NULL", 0),
@@ -85,6 +91,31 @@ def test_shared_expressions_give_duckdb_answers(
 def test_a_guarded_division_by_zero_does_not_fail_the_job() -> None:
     rows = check([(1, 0), (2, 4), (3, 0), (4, 5)], [], QUERIES[2][0], 1, 4)
     assert sorted(r for _, r in rows) == [(1, None), (2, "25"), (3, None)]
+
+
+def test_a_division_guarded_by_in_or_between_does_not_fail_the_job() -> None:
+    rows = [(1, 0), (2, 4), (3, 0), (4, 10)]
+    assert sorted(r for _, r in check(rows, [], QUERIES[4][0], 1, 4)) == [(1, None), (3, None), (4, "10")]
+    assert sorted(r for _, r in check(rows, [], QUERIES[5][0], 1, 4)) == [(2, "25"), (4, "10")]
+
+
+def test_a_shared_column_never_takes_an_input_column_s_name() -> None:
+    """The Calc selects every input column beside its shared ones: a shared column named
+    like an input column the query does not read would be a second column of that name,
+    and DuckDB answers with either. (A datagen source reads every column.)"""
+    s = sqlstream.connect()
+    try:
+        s.execute(
+            "CREATE TABLE t (u STRING, `__common0` INT) WITH ('connector' = 'datagen', "
+            "'fields.u.kind' = 'sequence', 'fields.u.start' = '1', 'fields.u.end' = '3')"
+        )
+        digit = "REGEXP_EXTRACT(u, '([0-9])', 1)"
+        query = f"SELECT {digit} AS d FROM t WHERE {digit} <> '2'"
+        calc = [n.spec for n in planner.plan(query, s.catalog).nodes if isinstance(n.spec, CalcSpec)][-1]
+        assert [name for name, _ in calc.common] == ["__common1"]
+        assert sorted(s.sql(query).fetchall()) == [("1",), ("3",)]
+    finally:
+        s.close()
 
 
 def test_explain_shows_what_is_computed_once() -> None:
