@@ -49,7 +49,7 @@ def calls_python(node: Node, functions: Sequence[str]) -> bool:
     if isinstance(spec, CorrelateSpec):
         return spec.function is not None or any(_calls(a, functions) for a in spec.args)
     if isinstance(spec, CalcSpec):
-        sql = (*(e for _, e in spec.projections), spec.condition or "")
+        sql = (*(e for _, e in spec.common), *(e for _, e in spec.projections), spec.condition or "")
         return any(_calls(e, functions) or DIVISION_BY_ZERO in e for e in sql)
     if isinstance(spec, ExpandSpec):
         return any(_calls(e, functions) for row in spec.projections for _, e in row)

@@ -199,7 +199,7 @@ def test_ignore_and_a_sink_together_are_refused(tmp_path: Path) -> None:
             s.execute(f"EXPLAIN {QUERY}")
 
 
-def _divide(tmp: Path, policy: bool) -> Any:
+def _divide(tmp: Path, policy: bool, query: str = "SELECT n, n / d FROM nums") -> Any:
     """An INSERT job dividing by a column that is 0 on two of five rows; its error."""
     (tmp / "in").mkdir()
     pairs = [(10, 2), (7, 0), (9, 3), (1, 0), (8, 4)]
@@ -212,7 +212,7 @@ def _divide(tmp: Path, policy: bool) -> Any:
             f"CREATE TABLE nums (n INT, d INT) WITH ('connector' = 'filesystem', "
             f"'path' = '{tmp / 'in'}', 'format' = 'json')"
         )
-        job = s.execute("INSERT INTO out SELECT n, n / d FROM nums").job
+        job = s.execute(f"INSERT INTO out {query}").job
         assert job is not None and job.wait(30)
         return job.error
 
@@ -227,6 +227,17 @@ def test_a_division_by_zero_takes_the_error_policy_and_loses_only_its_row(tmp_pa
     for r in bad:
         assert r["operator"].startswith("Calc#") and r["function"] == "/"
         assert r["error"] == "division by zero in `n` / `d`"
+
+
+def test_a_division_in_an_expression_computed_once_takes_the_error_policy(tmp_path: Path) -> None:
+    """The WHERE and the SELECT share the costly expression around the division, which the
+    Calc computes once (``planner/common_subexpressions.py``): its failures are routed too."""
+    digits = "REGEXP_EXTRACT(CAST(n / d AS STRING), '([0-9]+)', 1)"
+    query = f"SELECT n, CAST({digits} AS INT) FROM nums WHERE {digits} <> '0'"
+    assert _divide(tmp_path, policy=True, query=query) is None
+    assert sorted((r["v"], r["d"]) for r in rows(tmp_path / "out")) == [(8, 2), (9, 3), (10, 5)]
+    bad = sorted(rows(tmp_path / "bad"), key=lambda r: json.loads(r["input"])["n"])
+    assert [json.loads(r["input"]) for r in bad] == [{"n": 1, "d": 0}, {"n": 7, "d": 0}]
 
 
 def test_without_an_error_policy_a_division_by_zero_fails_the_job_as_flinks_does(tmp_path: Path) -> None:
