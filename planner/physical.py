@@ -601,6 +601,13 @@ OperatorSpec = (
 _SPECS: dict[str, type] = {cls.kind: cls for cls in typing.get_args(OperatorSpec)}
 
 
+ROW_STATE_KINDS = ("join", "interval_join", "window_join", "temporal_join", "rank", "window_rank", "sort",
+                   "over_aggregate")  # fmt: skip
+"""Operators whose state holds their input's rows, column for column."""
+
+STATEFUL_KINDS = (*ROW_STATE_KINDS, "window_aggregate", "group_aggregate", "batch_over", "batch_query")
+
+
 @dataclass(frozen=True)
 class Node:
     id: int
@@ -617,11 +624,7 @@ class Node:
 
     @property
     def stateful(self) -> bool:
-        joins = ("join", "interval_join", "window_join", "temporal_join")
-        ranks = ("rank", "window_rank", "sort")
-        aggregates = ("window_aggregate", "group_aggregate", "over_aggregate", "batch_over", "batch_query")
-        kinds = (*aggregates, *ranks, *joins)
-        return self.spec.kind in kinds
+        return self.spec.kind in STATEFUL_KINDS
 
 
 @dataclass(frozen=True)

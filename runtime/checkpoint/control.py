@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from catalog.config import CHECKPOINT_RESUME, IGNORE_UNCLAIMED_STATE, SAVEPOINT_PATH
 from catalog.table import redact
 from planner.physical import (
+    ROW_STATE_KINDS,
     IntervalJoinSpec,
     JoinSpec,
     LookupJoinSpec,
@@ -97,11 +98,6 @@ def plan_fingerprint(plan: PhysicalPlan) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-# operators whose state holds their input's rows, column for column
-_ROW_STATE = ("join", "interval_join", "window_join", "temporal_join", "rank", "window_rank", "sort",
-              "over_aggregate")  # fmt: skip
-
-
 def saved_plan(meta: CheckpointMetadata) -> PhysicalPlan | None:
     """The plan a checkpoint was written by; None when it has none, or one this version
     cannot read (then only the fingerprints are compared, as before plans were kept)."""
@@ -125,7 +121,7 @@ def row_state_changes(old: PhysicalPlan | None, plan: PhysicalPlan) -> dict[int,
     out: dict[int, str] = {}
     for node in plan.nodes:
         was = before.get(node.id)
-        if node.kind not in _ROW_STATE or was is None or node_fingerprint(was) != node_fingerprint(node):
+        if node.kind not in ROW_STATE_KINDS or was is None or node_fingerprint(was) != node_fingerprint(node):
             continue
         for e, f in zip(node.inputs, was.inputs):
             now, then = plan.node(e.source).schema, old.node(f.source).schema

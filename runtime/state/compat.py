@@ -43,7 +43,8 @@ def compatibility(plan: PhysicalPlan, path: str | Path) -> tuple[list[Carry], bo
                 saved[node_id] = what
     out: list[Carry] = []
     claimed: set[str] = set()
-    changed = row_state_changes(saved_plan(meta), plan)
+    old_plan = saved_plan(meta)
+    changed = row_state_changes(old_plan, plan)
     for node in plan.nodes:
         key = str(node.id)
         keeps = node.stateful or isinstance(node.spec, SourceSpec | SinkSpec)
@@ -64,7 +65,7 @@ def compatibility(plan: PhysicalPlan, path: str | Path) -> tuple[list[Carry], bo
             out.append(Carry(node.id, node.name, "incompatible",
                              f"the savepoint's {saved[key]} for it came from a different operator; "
                              f"with '{IGNORE_UNCLAIMED_STATE.name}' = 'true' it starts empty"))  # fmt: skip
-    old = {str(n.id): n.name for n in PhysicalPlan.from_json(meta.plan).nodes} if meta.plan else {}
+    old = {str(n.id): n.name for n in old_plan.nodes} if old_plan else {}
     for key, what in sorted(saved.items(), key=lambda kv: int(kv[0])):
         if key not in claimed:
             name = old.get(key, "an operator")
