@@ -356,8 +356,9 @@ RAY_ADDRESS = StringKey(
 BATCH_SIZE = IntKey(
     "sqlstream.runtime.batch-size",
     "65536",
-    "rows a source gathers into one batch (left at the default: times the subtasks a hash exchange "
-    "behind the source splits each batch among, at most 4, so that each gets a full batch)",
+    "rows a source gathers into one batch (at the default value, set or not: times the subtasks a "
+    "hash exchange behind the source splits each batch among, at most 4, so that each gets a full "
+    "batch; any other value is taken exactly)",
     minimum=1,
 )
 LINGER = DurationKey(

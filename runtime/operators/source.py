@@ -54,7 +54,9 @@ class SourceOp(SourceOperator):
         assert isinstance(self.node.spec, SourceSpec)
         cfg = self.ctx.config
         self.batch_rows = BATCH_SIZE.get(cfg)
-        if self.batch_rows == BATCH_SIZE.get({}):  # another size: exactly that many rows
+        # the default value (a job's config carries the defaults, so set or not): grown for
+        # the exchange; another size is taken exactly
+        if self.batch_rows == BATCH_SIZE.get({}):
             self.batch_rows *= min(hash_fan_out(self.ctx.plan, self.node.id), MAX_FAN_OUT)
         self.linger_s = (LINGER.get(cfg) or 0) / 1000
         self.reader = create_source(self.node.spec, self.ctx.subtask)
