@@ -96,6 +96,10 @@ async def take(
     """The fetched records of the consumer's partitions, waiting up to ``timeout_s`` for
     some; whole fetches, partition by partition, until ``max_records`` or more are taken.
     ``full``: also each record's timestamp type and headers."""
+    from aiokafka.errors import ConsumerStoppedError
+
+    if consumer._closed:  # a poll after close fails loudly, as getmany's does
+        raise ConsumerStoppedError()
     consumer._coordinator.check_errors()  # e.g. the group's, as getmany raises them
     fetcher = consumer._fetcher
     with consumer._subscription.fetch_context():
