@@ -427,9 +427,11 @@ class KafkaSource(SourceReader):
         bad: dict[int, str] = {}
         # Keys: only records that have one; a missing key gives NULL key columns.
         key_rows = np.full(n, -1, dtype=np.int64)
+        has_key = np.zeros(n, dtype=bool)
         key_batch = None
         if self.key_decoder is not None:
             with_key = [i for i, k in enumerate(keys) if k is not None]
+            has_key[with_key] = True
             if with_key:
                 dk = await asyncio.to_thread(
                     self.key_decoder.decode, [keys[i] for i in with_key], lambda j: where(with_key[j])
@@ -456,7 +458,7 @@ class KafkaSource(SourceReader):
             ok |= tombstone
         if self.key_decoder is not None:
             # A record whose key has bytes but did not decode is bad as a whole.
-            ok &= ~np.array([keys[i] is not None and key_rows[i] < 0 for i in range(n)], dtype=bool)
+            ok &= ~(has_key & (key_rows < 0))
         rows = np.flatnonzero(ok)
         if bad:
             self.metrics.bad_records_skipped += len(bad)
