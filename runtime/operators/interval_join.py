@@ -24,9 +24,9 @@ it, as the window operators do. A row with a NULL key or time can never match: a
 side emits it padded at once, an inner side drops it, as a batch join would.
 
 An inner side's rows are read only by the other side's batches: once the other input has
-ended, they are joined but not stored, and the side is marked ``partial`` in checkpoints,
-as in the regular join (``join.py``). An outer side's are still stored: their padded rows
-come at expiry.
+ended, they are joined but not stored, as in the regular join (``join.py``), which says
+when an input ends: in a job without checkpointing, or after the final checkpoint. An
+outer side's are still stored: their padded rows come at expiry.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from runtime.batches import conform, duckdb_type, empty_table, output_schema, q,
 from runtime.messages import Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
-from runtime.operators.join import create_state_table, partial_state_error, side_fields
+from runtime.operators.join import create_state_table, side_fields
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -119,7 +119,6 @@ class IntervalJoinOp(Operator):
         states = [s for s in restored.states if s]
         if states:  # several when rescaled: the most cautious of them
             self.wm = min(int(s["watermark"]) for s in states)
-            self.partial = [any(s.get("partial", [False, False])[i] for s in states) for i in range(2)]
 
     def _times(self) -> tuple[str, str]:
         """The output names of the columns whose time the state is ordered by."""
@@ -139,7 +138,6 @@ class IntervalJoinOp(Operator):
         self.wm = NO_WATERMARK
         self.rows = [0, 0]
         self.ended = [False, False]  # the inputs that have ended in this attempt
-        self.partial = [False, False]  # the sides whose state lacks rows (see the docstring)
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         for i, side in enumerate(self.sides):
@@ -164,8 +162,6 @@ class IntervalJoinOp(Operator):
         """``__in``: the batch's rows that are not late; then what they produce."""
         st = self.state
         out: list[Message] = []
-        if self.partial[1 - index]:
-            raise partial_state_error(self.node.name, self.sides[index].name, self.sides[1 - index].name)
         st.register(INPUT_RELATION, _with_seq(batch))
         try:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __in AS {self.sides[index].read_sql}")
@@ -233,7 +229,6 @@ class IntervalJoinOp(Operator):
             )
         matched = ", EXISTS (SELECT 1 FROM __m m WHERE m.__seq = __in.__seq)" if a.outer else ""
         if self.ended[1 - index] and not a.outer:  # nothing will read them (module docstring)
-            self.partial[index] = True
             return out + conform(joined, self.schema)
         added = st.execute(
             f"INSERT INTO {a.table} SELECT {', '.join([*a.columns, *a.keys])}, __t{matched} "
@@ -319,8 +314,7 @@ class IntervalJoinOp(Operator):
         self.ended[input_index] = True
 
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        partial = {"partial": list(self.partial)} if any(self.partial) else {}
-        return Snapshot(state={"watermark": self.wm, **partial}, db=self.state)
+        return Snapshot(state={"watermark": self.wm}, db=self.state)
 
     async def close(self) -> None:
         if hasattr(self, "state"):
