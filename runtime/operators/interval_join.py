@@ -48,7 +48,7 @@ from runtime.batches import conform, duckdb_type, empty_table, output_schema, q,
 from runtime.messages import Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
-from runtime.operators.join import create_state_table, side_fields
+from runtime.operators.join import create_state_table, side_fields, with_input_columns
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -101,7 +101,6 @@ class IntervalJoinOp(Operator):
     forwards_watermarks = False  # held back by the interval (see the module docstring)
     restored: Restored | None = None
     state: DuckDBState
-    batch: pa.RecordBatch  # the one being processed
     event_offset_ms: ClassVar[int] = 0  # a late row's event time: its state time plus this
 
     async def restore(self, restored: Restored) -> None:
@@ -171,8 +170,7 @@ class IntervalJoinOp(Operator):
                     out.append(SideOutput(late, LATE_ROWS_OUTPUT))
         finally:
             st.con.unregister(INPUT_RELATION)
-        self.batch = batch  # (the interval join takes the batch's own columns from it)
-        return out + self._join_batch(index)
+        return out + self._join_batch(index, batch)
 
     def _read_items(self, index: int) -> str:
         """More columns read from side ``index``'s batches (``, <sql> AS <name>``...)."""
@@ -186,8 +184,9 @@ class IntervalJoinOp(Operator):
         """SQL over ``__t``: a row of ``side`` behind the watermark."""
         return f"__t < {self.wm}"
 
-    def _join_batch(self, index: int) -> list[Message]:
-        """The rows of ``__in`` joined with the other side's state, then kept in their own."""
+    def _join_batch(self, index: int, batch: pa.RecordBatch) -> list[Message]:
+        """The rows of ``__in`` (from ``batch``) joined with the other side's state, then
+        kept in their own."""
         st = self.state
         a, b = self.sides[index], self.sides[1 - index]
         out: list[Message] = []
@@ -218,24 +217,20 @@ class IntervalJoinOp(Operator):
         if a.outer:  # a row that can never match is padded now
             parts.append(f"SELECT __seq, {', '.join(b.nulls)} FROM __in WHERE {never}")
         found = st.query(" UNION ALL ".join(parts))
-        mine = pa.Table.from_batches([self.batch.select(range(len(a.fields)))]).take(found.column(0))
-        theirs = found.columns[1:]
-        cols = [*mine.columns, *theirs] if index == 0 else [*theirs, *mine.columns]
-        joined = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
+        joined = with_input_columns(found, batch, len(a.fields), len(b.fields), input_first=index == 0)
         if b.outer:
             st.execute(
                 f"UPDATE {b.table} SET __matched = true WHERE NOT __matched "
                 f"AND rowid IN (SELECT __rid FROM __m)"
             )
         matched = ", EXISTS (SELECT 1 FROM __m m WHERE m.__seq = __in.__seq)" if a.outer else ""
-        if self.ended[1 - index] and not a.outer:  # nothing will read them (module docstring)
-            return out + conform(joined, self.schema)
-        added = st.execute(
-            f"INSERT INTO {a.table} SELECT {', '.join([*a.columns, *a.keys])}, __t{matched} "
-            f"FROM __in WHERE NOT ({never})"
-        )
-        self.rows[index] += added
-        self._report()
+        if a.outer or not self.ended[1 - index]:  # else nothing will read them (module docstring)
+            added = st.execute(
+                f"INSERT INTO {a.table} SELECT {', '.join([*a.columns, *a.keys])}, __t{matched} "
+                f"FROM __in WHERE NOT ({never})"
+            )
+            self.rows[index] += added
+            self._report()
         if joined.num_rows:
             out.extend(conform(joined, self.schema))
         return out

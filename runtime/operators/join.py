@@ -265,11 +265,8 @@ class JoinOp(Operator):
         them in Arrow spares the wide input columns a trip into DuckDB and back."""
         if out.num_rows == 0 or (self.spec.semi_or_anti and a.name == "right"):
             return out  # nothing, or only stored left rows (a semi/anti join's right side)
-        mine = pa.Table.from_batches([batch.select(range(len(a.fields)))]).take(out.column(0))
         width = 0 if self.spec.semi_or_anti else len(b.fields)
-        theirs, kind = out.columns[1 : 1 + width], out.columns[1 + width :]
-        cols = [*mine.columns, *theirs, *kind] if a.name == "left" else [*theirs, *mine.columns, *kind]
-        return pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
+        return with_input_columns(out, batch, len(a.fields), width, input_first=a.name == "left")
 
     def _store(self, a: _Side) -> None:
         """The input side's rows into its state: appended when the side is append-only,
@@ -372,6 +369,20 @@ def side_fields(
     if spec.semi_or_anti:
         right_out = tuple(Field(n, f.type) for n, f in zip(spec.right_names, right_input))
     return left_out, right_out
+
+
+def with_input_columns(
+    found: pa.Table, batch: pa.RecordBatch, width: int, other_width: int, *, input_first: bool
+) -> pa.Table:
+    """A join's output rows: ``batch``'s first ``width`` columns (the input side's) at the
+    positions in ``found``'s first column (``__ix``; NULL gives a padded row), beside
+    ``found``'s next ``other_width`` columns (the other side's), the input side first when
+    ``input_first``; ``found``'s columns after those (a row kind) go last. Taking the input
+    columns in Arrow spares the wide input rows a trip into DuckDB and back."""
+    mine = pa.Table.from_batches([batch.select(range(width))]).take(found.column(0)).columns
+    theirs, rest = found.columns[1 : 1 + other_width], found.columns[1 + other_width :]
+    cols = [*mine, *theirs, *rest] if input_first else [*theirs, *mine, *rest]
+    return pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
 
 
 def create_state_table(state: DuckDBState, table: str, items: str, read_sql: str, empty: pa.Table) -> None:
