@@ -88,9 +88,10 @@ def empty_table(schema: pa.Schema) -> pa.Table:
 
 
 def numpy_array(arrow_type: pa.DataType, values: np.ndarray, length: int) -> pa.Array:
-    """An Arrow array of ``length`` values over a numpy array's buffer (int64 values, or
-    bits packed little-end first). ``pa.array`` would import pandas on its first call
-    (0.4 s) to ask whether the values are a pandas object, as ``to_numpy`` does."""
+    """An Arrow array of ``length`` values over a contiguous numpy array's buffer (values
+    of ``arrow_type``'s width, or bits packed little-end first). ``pa.array`` would import
+    pandas on its first call (0.4 s) to ask whether the values are a pandas object, as
+    ``to_numpy`` does."""
     return pa.Array.from_buffers(arrow_type, length, [None, pa.py_buffer(values)])
 
 

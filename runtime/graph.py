@@ -27,12 +27,13 @@ import pyarrow as pa
 from catalog.config import CHANNEL_CAPACITY
 from catalog.errors import SqlStreamError
 from planner.physical import ROW_KIND_COLUMN, Edge, Node, Partitioning, PhysicalPlan
+from runtime.batches import numpy_array
 from runtime.channels import Channel, InputGate
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
 from runtime.metrics import JobMetrics, NodeInfo, OperatorMetrics
 from runtime.operator import Operator, OperatorContext, Worker
-from runtime.partition import int64_array, partition
+from runtime.partition import partition
 from runtime.task import Router, Task
 
 #: Each operator kind of a physical plan and the class that runs it ("module.Class"),
@@ -144,7 +145,7 @@ class _Hash(_Broadcast):
             parts[int(nonzero[0])] = batch
             return parts
         order = np.argsort(target.astype(np.int16) if n < 2**15 else target, kind="stable")  # radix
-        ordered = batch.take(int64_array(order))
+        ordered = batch.take(numpy_array(pa.int64(), order, len(order)))  # argsort: contiguous int64
         start = 0
         for j in range(n):
             c = int(counts[j])

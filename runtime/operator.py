@@ -29,7 +29,9 @@ hooks one at a time, from the subtask's own loop, never concurrently:
   commits what it pre-committed up to it;
 - ``on_input_ended(input_index)`` when every channel of one input has ended (its last
   batch came before), so that an operator can stop keeping what only that input's rows
-  would read;
+  would read. It comes only in a job without checkpointing, or after the final
+  checkpoint: with checkpointing, a finished source ends its output only once released
+  after the final checkpoint, so no checkpoint is taken after an input ended;
 - ``on_end_of_input`` once every input has ended (after the final MAX watermark);
 - ``close`` last, also after a failure or cancellation (and when ``open`` failed).
 
@@ -217,7 +219,8 @@ class Operator(ABC):
         """Checkpoint ``checkpoint_id`` (and every older one) is complete: commit."""
 
     async def on_input_ended(self, input_index: int) -> None:  # noqa: B027 - optional hook
-        """Input ``input_index`` has ended: no batch of it will come in this attempt."""
+        """Input ``input_index`` has ended: no batch of it will come in this attempt, and
+        no checkpoint either (see the module docstring)."""
 
     async def on_end_of_input(self) -> list[Message]:
         return []

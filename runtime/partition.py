@@ -33,6 +33,8 @@ from typing import Any, TypeAlias
 import numpy as np
 import pyarrow as pa
 
+from runtime.batches import numpy_array
+
 # Stored in every checkpoint: a checkpoint written with another partitioning (or before this
 # one existed: DuckDB's hash()) has its keyed state split again by key when restored.
 PARTITIONING = "sqlstream-hash-1"
@@ -206,13 +208,6 @@ def key_hash(columns: Sequence[Column]) -> np.ndarray:
     return acc
 
 
-def int64_array(values: np.ndarray) -> pa.Array:
-    """An int64 numpy array as an Arrow array, over the same memory. (``pa.array`` of a
-    numpy array imports pandas on its first call: 0.15-0.5 CPU s in a job's first exchange.)"""
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
-
-
 def partition(columns: Sequence[Column], parallelism: int) -> np.ndarray:
     """The subtask (0 .. parallelism - 1, int64) of each row's key."""
     return (key_hash(columns) % np.uint64(parallelism)).astype(np.int64)
@@ -230,7 +225,8 @@ def _partition_udf(keys: pa.ChunkedArray, parallelism: pa.ChunkedArray) -> pa.Ar
         struct = pa.array([], struct.type)
     fields = [struct.field(i) for i in range(struct.type.num_fields)]
     p = int(parallelism.chunk(0)[0].as_py())
-    return int64_array(partition(fields, p))
+    subtasks = partition(fields, p)
+    return numpy_array(pa.int64(), subtasks, len(subtasks))
 
 
 def install(con: Any) -> None:

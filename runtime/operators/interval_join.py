@@ -24,9 +24,9 @@ it, as the window operators do. A row with a NULL key or time can never match: a
 side emits it padded at once, an inner side drops it, as a batch join would.
 
 An inner side's rows are read only by the other side's batches: once the other input has
-ended, they are joined but not stored, and the side is marked ``partial`` in checkpoints,
-as in the regular join (``join.py``). An outer side's are still stored: their padded rows
-come at expiry.
+ended, they are joined but not stored, as in the regular join (``join.py``), which says
+when an input ends: in a job without checkpointing, or after the final checkpoint. An
+outer side's are still stored: their padded rows come at expiry.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from runtime.batches import conform, duckdb_type, empty_table, output_schema, q,
 from runtime.messages import Message, SideOutput, Watermark
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot
-from runtime.operators.join import create_state_table, partial_state_error, side_fields
+from runtime.operators.join import create_state_table, side_fields, with_input_columns
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
 if TYPE_CHECKING:
@@ -101,7 +101,6 @@ class IntervalJoinOp(Operator):
     forwards_watermarks = False  # held back by the interval (see the module docstring)
     restored: Restored | None = None
     state: DuckDBState
-    batch: pa.RecordBatch  # the one being processed
     event_offset_ms: ClassVar[int] = 0  # a late row's event time: its state time plus this
 
     async def restore(self, restored: Restored) -> None:
@@ -119,7 +118,6 @@ class IntervalJoinOp(Operator):
         states = [s for s in restored.states if s]
         if states:  # several when rescaled: the most cautious of them
             self.wm = min(int(s["watermark"]) for s in states)
-            self.partial = [any(s.get("partial", [False, False])[i] for s in states) for i in range(2)]
 
     def _times(self) -> tuple[str, str]:
         """The output names of the columns whose time the state is ordered by."""
@@ -139,7 +137,6 @@ class IntervalJoinOp(Operator):
         self.wm = NO_WATERMARK
         self.rows = [0, 0]
         self.ended = [False, False]  # the inputs that have ended in this attempt
-        self.partial = [False, False]  # the sides whose state lacks rows (see the docstring)
         self.state = DuckDBState()
         self.ctx.install_functions(self.state.con)
         for i, side in enumerate(self.sides):
@@ -164,8 +161,6 @@ class IntervalJoinOp(Operator):
         """``__in``: the batch's rows that are not late; then what they produce."""
         st = self.state
         out: list[Message] = []
-        if self.partial[1 - index]:
-            raise partial_state_error(self.node.name, self.sides[index].name, self.sides[1 - index].name)
         st.register(INPUT_RELATION, _with_seq(batch))
         try:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __in AS {self.sides[index].read_sql}")
@@ -175,8 +170,7 @@ class IntervalJoinOp(Operator):
                     out.append(SideOutput(late, LATE_ROWS_OUTPUT))
         finally:
             st.con.unregister(INPUT_RELATION)
-        self.batch = batch  # (the interval join takes the batch's own columns from it)
-        return out + self._join_batch(index)
+        return out + self._join_batch(index, batch)
 
     def _read_items(self, index: int) -> str:
         """More columns read from side ``index``'s batches (``, <sql> AS <name>``...)."""
@@ -190,8 +184,9 @@ class IntervalJoinOp(Operator):
         """SQL over ``__t``: a row of ``side`` behind the watermark."""
         return f"__t < {self.wm}"
 
-    def _join_batch(self, index: int) -> list[Message]:
-        """The rows of ``__in`` joined with the other side's state, then kept in their own."""
+    def _join_batch(self, index: int, batch: pa.RecordBatch) -> list[Message]:
+        """The rows of ``__in`` (from ``batch``) joined with the other side's state, then
+        kept in their own."""
         st = self.state
         a, b = self.sides[index], self.sides[1 - index]
         out: list[Message] = []
@@ -222,25 +217,20 @@ class IntervalJoinOp(Operator):
         if a.outer:  # a row that can never match is padded now
             parts.append(f"SELECT __seq, {', '.join(b.nulls)} FROM __in WHERE {never}")
         found = st.query(" UNION ALL ".join(parts))
-        mine = pa.Table.from_batches([self.batch.select(range(len(a.fields)))]).take(found.column(0))
-        theirs = found.columns[1:]
-        cols = [*mine.columns, *theirs] if index == 0 else [*theirs, *mine.columns]
-        joined = pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
+        joined = with_input_columns(found, batch, len(a.fields), len(b.fields), input_first=index == 0)
         if b.outer:
             st.execute(
                 f"UPDATE {b.table} SET __matched = true WHERE NOT __matched "
                 f"AND rowid IN (SELECT __rid FROM __m)"
             )
         matched = ", EXISTS (SELECT 1 FROM __m m WHERE m.__seq = __in.__seq)" if a.outer else ""
-        if self.ended[1 - index] and not a.outer:  # nothing will read them (module docstring)
-            self.partial[index] = True
-            return out + conform(joined, self.schema)
-        added = st.execute(
-            f"INSERT INTO {a.table} SELECT {', '.join([*a.columns, *a.keys])}, __t{matched} "
-            f"FROM __in WHERE NOT ({never})"
-        )
-        self.rows[index] += added
-        self._report()
+        if a.outer or not self.ended[1 - index]:  # else nothing will read them (module docstring)
+            added = st.execute(
+                f"INSERT INTO {a.table} SELECT {', '.join([*a.columns, *a.keys])}, __t{matched} "
+                f"FROM __in WHERE NOT ({never})"
+            )
+            self.rows[index] += added
+            self._report()
         if joined.num_rows:
             out.extend(conform(joined, self.schema))
         return out
@@ -319,8 +309,7 @@ class IntervalJoinOp(Operator):
         self.ended[input_index] = True
 
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        partial = {"partial": list(self.partial)} if any(self.partial) else {}
-        return Snapshot(state={"watermark": self.wm, **partial}, db=self.state)
+        return Snapshot(state={"watermark": self.wm}, db=self.state)
 
     async def close(self) -> None:
         if hasattr(self, "state"):

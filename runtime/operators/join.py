@@ -30,9 +30,9 @@ counts and the input side's rows are updated, one statement each.
 A side's rows are read only by the other side's batches. Once the other input has ended
 (a bounded source read to its end: the dimension tables of a backfill), a side's batches
 are joined but no longer stored: storing wide rows that nothing will read was most of the
-cost of such a join. The side is then marked ``partial`` in the checkpoints; restored
-where the other input sends rows again (a changed job), it is refused, since rows are
-missing from that state.
+cost of such a join. An input ends (``on_input_ended``) only in a job without
+checkpointing, or after the final checkpoint (a finished source waits for it before it
+ends its output), so no checkpoint ever holds a side that lacks rows.
 
 Match counts count every matching row of the other side, duplicates included (each
 accumulate +1, each retraction -1), as Flink's operator did until its newest sources,
@@ -51,7 +51,6 @@ import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, Field, JoinSpec, TwoInputJoinSpec
 from runtime.batches import conform, duckdb_type, empty_table, output_schema, q, sequence
-from runtime.checkpoint.storage import CheckpointError
 from runtime.messages import Message
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
@@ -116,9 +115,6 @@ class JoinOp(Operator):
                 int(self.state.scalar(f"SELECT coalesce(sum(__cnt), 0) FROM {s.table}")) for s in self.sides
             ]
             self._report()
-        if self.restored is not None:  # (several states when rescaled: partial if one is)
-            states = [s for s in self.restored.states if s]
-            self.partial = [any(s.get("partial", [False, False])[i] for s in states) for i in range(2)]
 
     def _prepare(self) -> None:
         spec = self.node.spec
@@ -135,7 +131,6 @@ class JoinOp(Operator):
         self.rows = [0, 0]
         self.now = 0
         self.ended = [False, False]  # the inputs that have ended in this attempt
-        self.partial = [False, False]  # the sides whose state lacks rows (see the docstring)
         for i, side in enumerate(self.sides):
             empty = self._with_seq(empty_table(output_schema(self.ctx.input_nodes[i].schema, side.updating)))
             extra = ", 0::BIGINT AS __assoc" if side.outer else ""
@@ -221,8 +216,6 @@ class JoinOp(Operator):
     def _process(self, batch: pa.RecordBatch, index: int) -> list[pa.RecordBatch]:
         st = self.state
         a, b = self.sides[index], self.sides[1 - index]
-        if self.partial[1 - index]:
-            raise partial_state_error(self.node.name, a.name, b.name)
         st.register(INPUT_RELATION, self._with_seq(batch))
         self._batch_rows = batch.num_rows
         try:
@@ -272,11 +265,8 @@ class JoinOp(Operator):
         them in Arrow spares the wide input columns a trip into DuckDB and back."""
         if out.num_rows == 0 or (self.spec.semi_or_anti and a.name == "right"):
             return out  # nothing, or only stored left rows (a semi/anti join's right side)
-        mine = pa.Table.from_batches([batch.select(range(len(a.fields)))]).take(out.column(0))
         width = 0 if self.spec.semi_or_anti else len(b.fields)
-        theirs, kind = out.columns[1 : 1 + width], out.columns[1 + width :]
-        cols = [*mine.columns, *theirs, *kind] if a.name == "left" else [*theirs, *mine.columns, *kind]
-        return pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
+        return with_input_columns(out, batch, len(a.fields), width, input_first=a.name == "left")
 
     def _store(self, a: _Side) -> None:
         """The input side's rows into its state: appended when the side is append-only,
@@ -285,7 +275,6 @@ class JoinOp(Operator):
         st = self.state
         index = SIDES.index(a.name)
         if self.ended[1 - index]:  # nothing will read them (see the module docstring)
-            self.partial[index] = True
             return
         assoc = ""
         source = "__in i"
@@ -364,7 +353,7 @@ class JoinOp(Operator):
 
     # ---- checkpoints ----------------------------------------------------------------
     async def snapshot(self, checkpoint_id: int) -> Snapshot:
-        return Snapshot(state={"partial": list(self.partial)} if any(self.partial) else None, db=self.state)
+        return Snapshot(db=self.state)
 
     async def close(self) -> None:
         if hasattr(self, "state"):
@@ -382,14 +371,18 @@ def side_fields(
     return left_out, right_out
 
 
-def partial_state_error(operator: str, sending: str, partial: str) -> CheckpointError:
-    """Why a join restored with side ``partial`` incomplete cannot take a row of ``sending``."""
-    return CheckpointError(
-        f"{operator}: the checkpoint this job was restored from was taken after the join's "
-        f"{sending} input had ended, so its {partial} rows were no longer kept; now the "
-        f"{sending} input sends rows again and cannot be joined with them. "
-        f"Start the job without that checkpoint"
-    )
+def with_input_columns(
+    found: pa.Table, batch: pa.RecordBatch, width: int, other_width: int, *, input_first: bool
+) -> pa.Table:
+    """A join's output rows: ``batch``'s first ``width`` columns (the input side's) at the
+    positions in ``found``'s first column (``__ix``; NULL gives a padded row), beside
+    ``found``'s next ``other_width`` columns (the other side's), the input side first when
+    ``input_first``; ``found``'s columns after those (a row kind) go last. Taking the input
+    columns in Arrow spares the wide input rows a trip into DuckDB and back."""
+    mine = pa.Table.from_batches([batch.select(range(width))]).take(found.column(0)).columns
+    theirs, rest = found.columns[1 : 1 + other_width], found.columns[1 + other_width :]
+    cols = [*mine, *theirs, *rest] if input_first else [*theirs, *mine, *rest]
+    return pa.Table.from_arrays(cols, names=[f"c{i}" for i in range(len(cols))])
 
 
 def create_state_table(state: DuckDBState, table: str, items: str, read_sql: str, empty: pa.Table) -> None:

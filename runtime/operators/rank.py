@@ -24,11 +24,10 @@ deduplicate functions do.
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
-from runtime.batches import conform, empty_table, numpy_array, output_schema, q
+from runtime.batches import conform, empty_table, output_schema, q
 from runtime.messages import Message
 from runtime.operator import now_ms
 from runtime.operators import rank_append
@@ -159,13 +158,10 @@ class RankOp(ArrivalOrdered):
         stamped = self._stamped(batch)
         st.register(INPUT_RELATION, stamped)
         try:
-            seqs = st.con.execute(sql.best).fetchnumpy()["__seq"]
+            candidates = rank_append.take_best(st, sql.best, stamped, first)
         finally:
             st.con.unregister(INPUT_RELATION)
-        # in arrival order: the state's columns compress as well as the input's (a
-        # checkpoint of rows in hash order is ~1.8x larger)
-        positions = np.sort(np.asarray(seqs, dtype=np.int64)) - first
-        st.register(rank_append.CANDIDATES, stamped.take(numpy_array(pa.int64(), positions, len(positions))))
+        st.register(rank_append.CANDIDATES, candidates)
         out = []
         try:
             st.execute(sql.rank)

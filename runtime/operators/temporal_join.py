@@ -61,7 +61,7 @@ class TemporalJoinOp(IntervalJoinOp):
     def _late_condition(self, side: TimedSide) -> str:
         return f"__t <= {self.wm}" if side.name == "left" else "false"
 
-    def _join_batch(self, index: int) -> list[Message]:
+    def _join_batch(self, index: int, batch: pa.RecordBatch) -> list[Message]:
         side = self.sides[index]
         cols = ", ".join([*side.columns, *side.keys])
         st = self.state

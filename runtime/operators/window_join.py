@@ -40,7 +40,7 @@ class WindowJoinOp(IntervalJoinOp):
     def _late_condition(self, side: TimedSide) -> str:
         return f"__t - 1 <= {self.wm}"  # its window fired
 
-    def _join_batch(self, index: int) -> list[Message]:
+    def _join_batch(self, index: int, batch: pa.RecordBatch) -> list[Message]:
         side = self.sides[index]
         unused = ", false" if side.outer else ""  # the interval join's matched flag
         self.rows[index] += self.state.execute(

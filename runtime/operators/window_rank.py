@@ -13,11 +13,10 @@ to ``table.exec.late-rows.sink`` if set.
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 
 from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, WindowRankSpec
-from runtime.batches import conform, numpy_array, output_schema, q
+from runtime.batches import conform, output_schema, q
 from runtime.messages import Message, SideOutput
 from runtime.operators import rank_append
 from runtime.operators.arrival import ArrivalOrdered
@@ -78,13 +77,11 @@ class WindowRankOp(ArrivalOrdered):
             rows = None
             if late and self.keeps_late_rows:
                 rows = st.query(f"SELECT * EXCLUDE (__seq) FROM {INPUT_RELATION} WHERE {is_late}")
-            best = self.best_sql.replace(FIRED, str(self.fired))
-            seqs = st.con.execute(best).fetchnumpy()["__seq"]
+            best = rank_append.take_best(st, self.best_sql.replace(FIRED, str(self.fired)), stamped, first)
         finally:
             st.con.unregister(INPUT_RELATION)
         self.metrics.late_rows_dropped += late
-        positions = np.sort(np.asarray(seqs, dtype=np.int64)) - first  # arrival order
-        st.register(INPUT_RELATION, stamped.take(numpy_array(pa.int64(), positions, len(positions))))
+        st.register(INPUT_RELATION, best)
         try:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __b AS {self.read_sql}")
         finally:

@@ -28,7 +28,7 @@ from catalog.connectors.datagen import BYTES, STRINGS, DatagenConfig, FieldGen
 from catalog.types import DataType
 from planner.physical import SourceSpec
 from runtime.arrow_types import to_arrow
-from runtime.batches import output_schema
+from runtime.batches import numpy_array, output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 
 _INT_DTYPES = {"TINYINT": np.int8, "SMALLINT": np.int16, "INT": np.int32, "BIGINT": np.int64}
@@ -70,10 +70,6 @@ class _Nullable(_Gen):
         return self.inner.finish(values)
 
 
-def _primitive(arrow_type: pa.DataType, values: np.ndarray) -> pa.Array:
-    return pa.Array.from_buffers(arrow_type, len(values), [None, pa.py_buffer(values)])
-
-
 class _RandomInt(_Gen):
     def __init__(self, t: DataType, lo: int, hi: int) -> None:
         self.dtype = _INT_DTYPES[t.name]
@@ -82,7 +78,7 @@ class _RandomInt(_Gen):
 
     def generate(self, rng: np.random.Generator, first: int, n: int) -> pa.Array:
         values = rng.integers(self.lo, self.hi, size=n, dtype=self.dtype, endpoint=True)
-        return _primitive(self.type, values)
+        return numpy_array(self.type, values, n)
 
 
 class _RandomFloat(_Gen):
@@ -95,7 +91,7 @@ class _RandomFloat(_Gen):
         values = rng.random(n)
         values *= self.span
         values += self.lo
-        return _primitive(self.type, values.astype(self.dtype, copy=False))
+        return numpy_array(self.type, values.astype(self.dtype, copy=False), n)
 
 
 def _decimal_array(unscaled: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
@@ -184,7 +180,7 @@ class _RandomTime(_Gen):
 
     def generate(self, rng: np.random.Generator, first: int, n: int) -> pa.Array:
         millis = rng.integers(0, _MS_PER_DAY, size=n, dtype=np.int64)
-        return _primitive(self.type, millis * 1000)
+        return numpy_array(self.type, millis * 1000, n)
 
 
 class _List(_Gen):
@@ -241,10 +237,10 @@ class _Sequence(_Gen):
         values = k * self.step + self.base
         name = self.t.name
         if name in _INT_DTYPES:
-            return _primitive(self.type, values.astype(_INT_DTYPES[name]))
+            return numpy_array(self.type, values.astype(_INT_DTYPES[name]), n)
         if name in ("FLOAT", "DOUBLE"):
             dtype = np.float32 if name == "FLOAT" else np.float64
-            return _primitive(self.type, values.astype(dtype))
+            return numpy_array(self.type, values.astype(dtype), n)
         if name == "DECIMAL":
             return _decimal_array(values * 10 ** (self.t.scale or 0), self.type)
         import pyarrow.compute as pc

@@ -1,21 +1,15 @@
 """A regular join whose other input has ended no longer stores a side's rows (nothing will
-read them) and emits exactly what it emits when it stores them; a checkpoint taken then
-restores where that input has ended again, and is refused where it sends rows again."""
+read them) and emits exactly what it emits when it stores them."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.checkpoint.control import Restored
-from runtime.checkpoint.storage import CheckpointError
 from runtime.operators.join import JoinOp
-from runtime.state.duckdb_state import write_snapshot
 from tests.unit.checkpoint.test_interval_join_restore import feed as feed_timed
 from tests.unit.checkpoint.test_interval_join_restore import interval_op, joined
 from tests.unit.runtime.test_join_oracle import SETTINGS, feed, join_op
@@ -72,80 +66,14 @@ def test_a_side_is_not_stored_once_the_other_input_ended_and_the_output_is_the_s
             asyncio.run(op.close())
 
 
-def partial_checkpoint(tmp_path: Path) -> tuple[Path, Any]:
-    """A LEFT JOIN that stored right rows, then got left rows after its right input ended."""
-    op = join_op("left", right_updating=False)
-    asyncio.run(op.open())
-    try:
-        feed(op, 1, [(1, 7)], [0])
-        asyncio.run(op.on_input_ended(1))
-        assert feed(op, 0, [(1, 10), (2, 20)]) == [(0, 1, 10, 1, 7), (0, 2, 20, None, None)]
-        assert op.metrics.state_tables == {"left_rows": 0, "right_rows": 1}
-        path = tmp_path / "chk.duckdb"
-        snap = asyncio.run(op.snapshot(1))
-        assert snap.db is not None
-        write_snapshot(snap.db.snapshot_cursor(), snap.db.tables, path)
-        return path, snap.state
-    finally:
-        asyncio.run(op.close())
-
-
-def restored(path: Path, state: Any) -> JoinOp:
-    op = join_op("left", right_updating=False)
-    asyncio.run(op.restore(Restored(1, files=[str(path)], states=[state])))
-    asyncio.run(op.open())
-    return op
-
-
-def test_a_checkpoint_taken_after_an_input_ended_restores_while_it_stays_ended(tmp_path: Path) -> None:
-    path, state = partial_checkpoint(tmp_path)
-    op = restored(path, state)
-    try:
-        assert feed(op, 0, [(1, 11)]) == [(0, 1, 11, 1, 7)]
-    finally:
-        asyncio.run(op.close())
-
-
-def test_a_checkpoint_taken_after_an_input_ended_is_refused_when_it_sends_rows_again(tmp_path: Path) -> None:
-    """The left rows that came after the right input ended are not in the checkpoint: a
-    right row that would have matched them must not silently miss them."""
-    path, state = partial_checkpoint(tmp_path)
-    op = restored(path, state)
-    try:
-        with pytest.raises(
-            CheckpointError, match=r"right input had ended.*Start the job without that checkpoint"
-        ):
-            feed(op, 1, [(2, 8)], [0])
-    finally:
-        asyncio.run(op.close())
-
-
-def test_a_checkpoint_of_a_join_that_stored_every_row_restores_as_before(tmp_path: Path) -> None:
-    """Every row stored (no input ended, or a checkpoint written before this change, whose
-    operator state is empty): rows of both sides join with the restored ones."""
-    op = join_op("left", right_updating=False)
-    asyncio.run(op.open())
-    feed(op, 0, [(1, 10)])
-    path = tmp_path / "chk.duckdb"
-    snap = asyncio.run(op.snapshot(1))
-    assert snap.state is None and snap.db is not None
-    write_snapshot(snap.db.snapshot_cursor(), snap.db.tables, path)
-    asyncio.run(op.close())
-    new = restored(path, None)
-    try:
-        assert feed(new, 1, [(1, 7)], [0]) == [(3, 1, 10, None, None), (0, 1, 10, 1, 7)]
-    finally:
-        asyncio.run(new.close())
-
-
 # ---- the interval join: the same for an inner side; an outer side is still stored -------
 
 
-def test_an_interval_join_does_not_store_an_inner_side_once_the_other_input_ended(tmp_path: Path) -> None:
+def test_an_interval_join_does_not_store_an_inner_side_once_the_other_input_ended() -> None:
     """LEFT interval join (l.ts within [r.ts - 5 s, r.ts + 2 s]): after the left input ended,
     right rows (the inner side) are joined but not stored; left rows after the right input
     ended (the outer side) are still stored, for their padded rows when the watermark passes
-    them. A checkpoint then is refused where the left input sends rows again."""
+    them."""
     op = interval_op("left")
     asyncio.run(op.open())
     try:
@@ -153,10 +81,6 @@ def test_an_interval_join_does_not_store_an_inner_side_once_the_other_input_ende
         asyncio.run(op.on_input_ended(0))
         assert joined(feed_timed(op, 1, [(1, 100, 12), (2, 200, 12)])) == [(1, 10, 1, 100)]
         assert op.metrics.state_tables == {"left_rows": 1, "right_rows": 0}
-        path = tmp_path / "chk.duckdb"
-        snap = asyncio.run(op.snapshot(1))
-        assert snap.db is not None and snap.state["partial"] == [False, True]
-        write_snapshot(snap.db.snapshot_cursor(), snap.db.tables, path)
     finally:
         asyncio.run(op.close())
     other = interval_op("left")
@@ -167,12 +91,3 @@ def test_an_interval_join_does_not_store_an_inner_side_once_the_other_input_ende
         assert other.metrics.state_tables == {"left_rows": 1, "right_rows": 0}  # outer: kept
     finally:
         asyncio.run(other.close())
-    new = interval_op("left")
-    asyncio.run(new.restore(Restored(1, files=[str(path)], states=[snap.state])))
-    asyncio.run(new.open())
-    try:
-        assert joined(feed_timed(new, 1, [(1, 101, 13)])) == [(1, 10, 1, 101)]
-        with pytest.raises(CheckpointError, match=r"left input had ended.*right rows were no longer kept"):
-            feed_timed(new, 0, [(2, 20, 13)])
-    finally:
-        asyncio.run(new.close())
