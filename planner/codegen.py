@@ -585,6 +585,13 @@ def check_supported(node: exp.Expr) -> None:
                 "RLIKE, infix REGEXP and REGEXP_LIKE are not Flink SQL",
                 hint="REGEXP(s, pattern) tells whether a part of s matches the pattern",
             )
+        if _beyond_long(sub):
+            text = sub.sql(dialect=Flink).replace(" ", "")
+            raise PlanError(
+                f"numeric literal '{text}' is out of range",
+                hint="an exact literal's digits must fit a BIGINT; write a DOUBLE (1e19) "
+                "or CAST('...' AS DECIMAL(p, s)) for more",
+            )
         if isinstance(sub, exp.Div | exp.IntDiv | exp.Mod) and _constant_division_by_zero(sub):
             # Flink reduces a constant expression when planning, and its division throws there
             raise PlanError(f"{DIVISION_BY_ZERO}{sub.sql(dialect=Flink)}")
@@ -615,6 +622,22 @@ def _exact_constant(e: exp.Expr) -> bool:
     """An integer or DECIMAL literal (a DOUBLE's division by zero is infinite, not an error)."""
     e = e.this if isinstance(e, exp.Neg | exp.Paren) else e
     return isinstance(e, exp.Literal) and not e.is_string and "e" not in e.name.lower()
+
+
+def _beyond_long(e: exp.Expr) -> bool:
+    """An exact literal whose digits (its unscaled value) do not fit a Java long, which
+    Calcite's validator refuses: 9223372036854775808, 0.12345678901234567890. A minus sign
+    is part of the literal to Calcite, so -9223372036854775808 is BIGINT's minimum."""
+    if isinstance(e, exp.Neg):
+        literal, sign = e.this, -1
+    elif isinstance(e.parent, exp.Neg):
+        return False  # judged with its sign
+    else:
+        literal, sign = e, 1
+    if not (isinstance(literal, exp.Literal) and _exact_constant(literal)):
+        return False
+    unscaled = sign * int(literal.name.replace(".", ""))
+    return not -(2**63) <= unscaled < 2**63
 
 
 def _constant_division_by_zero(n: exp.Binary) -> bool:
