@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -33,6 +34,8 @@ from runtime.formats.base import (
 )
 
 _BLOCK_SIZE = 1 << 20
+_OPEN, _CLOSE, _CR = b"{}\r"
+_JSON_SPACE = b" \t\r\n"  # what JSON allows around a value (bytes.strip would take more)
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
 
 
@@ -102,9 +105,15 @@ class JsonDecoder(RecordDecoder):
         data = b"\n".join(records)
         if data.count(b"\n") != len(records) - 1:  # a record spans lines: JSON allows that
             data = b"\n".join(r.replace(b"\n", b" ") for r in records)
+        for r in records:  # see lines_are_objects: each must be one object, even in bulk
+            r = r.strip(_JSON_SPACE)
+            if r[:1] != b"{" or r[-1:] != b"}":
+                raise RecordError("not one object")
         return self._convert(self._read_all(data))
 
-    def _bulk_block(self, block: bytes | memoryview) -> pa.RecordBatch:
+    def _bulk_block(self, block: bytes | memoryview, line_ends: np.ndarray) -> pa.RecordBatch:
+        if not lines_are_objects(block, line_ends):
+            raise RecordError("a line is not one object")
         return self._convert(self._read_all(block))
 
     def _read_all(self, data: bytes | memoryview) -> pa.Table:
@@ -149,6 +158,33 @@ class JsonDecoder(RecordDecoder):
                 value = None
             values.append(convert_value(value, t, f.name))
         return self.check_nullability(values)
+
+
+def lines_are_objects(block: bytes | memoryview, line_ends: np.ndarray) -> bool:
+    """Whether every line of ``block`` (``line_ends``: where each ends, exclusive) starts
+    with ``{`` and ends with ``}`` (before an optional ``\\r``).
+
+    pyarrow's reader takes a block as a stream of objects, whatever the lines: a line of
+    two objects and a line of spaces, or an object over two lines, give as many rows as
+    lines, where each line read alone is a bad record. With this check, a bulk read that
+    gives one row per line has read each line as one object: a line break between ``}``
+    and ``{`` cannot be inside an object or array (there ``}`` is followed by ``,``, ``}``
+    or ``]``, and strings hold no raw line break, which the reader refuses), so each line
+    holds whole objects, at least one, and as many objects as lines leave one each. A
+    line with spaces around its object fails this check and is read as a record instead."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    if not len(line_ends):
+        return False
+    starts = np.empty(len(line_ends), dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = line_ends[:-1] + 1
+    if bool((line_ends - starts < 2).any()) or not bool((data[starts] == _OPEN).all()):
+        return False
+    last = data[line_ends - 1]
+    other = last != _CLOSE
+    if not other.any():
+        return True
+    return bool((last[other] == _CR).all()) and bool((data[line_ends[other] - 2] == _CLOSE).all())
 
 
 def load_object(record: bytes) -> dict[str, Any]:
