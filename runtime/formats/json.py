@@ -34,8 +34,11 @@ from runtime.formats.base import (
 )
 
 _BLOCK_SIZE = 1 << 20
-_OPEN, _CLOSE, _CR = b"{}\r"
+_OPEN, _CLOSE = b"{}"
 _JSON_SPACE = b" \t\r\n"  # what JSON allows around a value (bytes.strip would take more)
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[list(_JSON_SPACE)] = True
+_MAX_PAD = 4  # a line with more spaces around its object is read as a record
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
 
 
@@ -162,7 +165,7 @@ class JsonDecoder(RecordDecoder):
 
 def lines_are_objects(block: bytes | memoryview, line_ends: np.ndarray) -> bool:
     """Whether every line of ``block`` (``line_ends``: where each ends, exclusive) starts
-    with ``{`` and ends with ``}`` (before an optional ``\\r``).
+    with ``{`` and ends with ``}``, JSON's spaces around them aside (up to a few).
 
     pyarrow's reader takes a block as a stream of objects, whatever the lines: a line of
     two objects and a line of spaces, or an object over two lines, give as many rows as
@@ -170,21 +173,33 @@ def lines_are_objects(block: bytes | memoryview, line_ends: np.ndarray) -> bool:
     gives one row per line has read each line as one object: a line break between ``}``
     and ``{`` cannot be inside an object or array (there ``}`` is followed by ``,``, ``}``
     or ``]``, and strings hold no raw line break, which the reader refuses), so each line
-    holds whole objects, at least one, and as many objects as lines leave one each. A
-    line with spaces around its object fails this check and is read as a record instead."""
+    holds whole objects, at least one, and as many objects as lines leave one each."""
     data = np.frombuffer(block, dtype=np.uint8)
     if not len(line_ends):
         return False
-    starts = np.empty(len(line_ends), dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = line_ends[:-1] + 1
-    if bool((line_ends - starts < 2).any()) or not bool((data[starts] == _OPEN).all()):
+    first = np.empty(len(line_ends), dtype=np.int64)
+    first[0] = 0
+    first[1:] = line_ends[:-1] + 1
+    if not bool((line_ends - first >= 2).all()):  # an empty line, or one of one byte
         return False
-    last = data[line_ends - 1]
-    other = last != _CLOSE
-    if not other.any():
-        return True
-    return bool((last[other] == _CR).all()) and bool((data[line_ends[other] - 2] == _CLOSE).all())
+    last = line_ends - 1
+    return _ends_are(data, first.copy(), _OPEN, last) and _ends_are(data, last, _CLOSE, first)
+
+
+def _ends_are(data: np.ndarray, at: np.ndarray, byte: int, bound: np.ndarray) -> bool:
+    """Whether ``data`` holds ``byte`` at each of ``at``, or after a few JSON spaces from
+    it towards ``bound`` (the line's other end, never passed; ``at`` moves)."""
+    step = 1 if byte == _OPEN else -1
+    found = data[at] == byte
+    for _ in range(_MAX_PAD):
+        if found.all():
+            return True
+        pad = ~found & _SPACE[data[at]] & (at != bound)
+        if not pad.any():
+            return False
+        at[pad] += step
+        found = data[at] == byte
+    return bool(found.all())
 
 
 def load_object(record: bytes) -> dict[str, Any]:

@@ -108,6 +108,7 @@ def one_by_one(records: list[str]) -> tuple[list[dict[str, Any]], int]:
 )
 @example(records=['{"id":1} {"id":2}', "  ", '{"id":3}'], max_rows=64, read_block=1 << 20)
 @example(records=['{"id":1,\n"name":"a"}', '{"id":2}{"id":3}'], max_rows=64, read_block=1 << 20)
+@example(records=[' {"id":1} {"id":2}\t', "\t  \t", '      {"id":3}  '], max_rows=64, read_block=1 << 20)
 def test_a_chunk_read_at_once_gives_what_each_line_gives_alone(
     tmp_path_factory: pytest.TempPathFactory, records: list[str], max_rows: int, read_block: int
 ) -> None:
