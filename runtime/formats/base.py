@@ -112,10 +112,12 @@ class RecordDecoder(ABC):
         """Decode one record (bytes; None only if ``_dropped`` keeps Nones) into Python
         values, one per column, or raise RecordError."""
 
-    def _bulk_block(self, block: bytes | memoryview, line_ends: np.ndarray) -> pa.RecordBatch | None:
-        """Decode a whole block of newline-separated records at once (``line_ends``: where
-        each line ends, its line break or the block's end), or raise; None when the format
-        has no such reader (then every block is split into records)."""
+    def _bulk_block(
+        self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
+    ) -> pa.RecordBatch | None:
+        """Decode a whole block of ``count`` newline-separated records at once (``newlines``:
+        the positions of its line breaks, if known), or raise; None when the format has no
+        such reader (then every block is split into records)."""
         return None
 
     def _dropped(self, records: Sequence[bytes | None]) -> np.ndarray | None:
@@ -133,19 +135,15 @@ class RecordDecoder(ABC):
         self, block: bytes | memoryview, count: int, newlines: np.ndarray | None = None
     ) -> pa.RecordBatch | None:
         """The ``count`` newline-separated records of ``block`` (a file's whole lines, no
-        blank one; ``newlines``: the positions of its line breaks, found here when not
-        given) decoded at once, when they decode in bulk to one row each and nothing
+        blank one; ``newlines``: the positions of its line breaks, when the caller has
+        them) decoded at once, when they decode in bulk to one row each and nothing
         needs a second look; None otherwise, and the caller splits the block into records
         for ``decode``, which finds the bad ones and says where they are. This is the
         first bulk try ``decode`` makes, on the same bytes, without making the records."""
         if not self.bulk_supported() or self._mostly_slow:
             return None
-        if newlines is None:
-            newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-        # the last line may have no line break (a file's end; values joined by them)
-        ends = newlines if len(newlines) == count else np.append(newlines, len(block))
         try:
-            batch = self._bulk_block(block, ends)
+            batch = self._bulk_block(block, count, newlines)
         except (pa.ArrowException, ValueError, TypeError, ArithmeticError, UnicodeError):
             return None
         if batch is None or batch.num_rows != count:  # e.g. two objects on a line, or one over two
@@ -162,9 +160,8 @@ class RecordDecoder(ABC):
         record. Anything else (a bad record, a tombstone) goes the way ``decode`` goes."""
         if records and self._dropped(records) is None:
             block = b"\n".join(records)  # type: ignore[arg-type]  # no None: nothing dropped
-            if block.count(b"\n") == len(records) - 1:
-                lengths = np.fromiter(map(len, records), np.int64, len(records))  # type: ignore[arg-type]
-                newlines = np.cumsum(lengths + 1)[:-1] - 1  # where the join put them
+            newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)  # faster than count
+            if len(newlines) == len(records) - 1:
                 batch = self.decode_block(block, len(records), newlines)
                 if batch is not None:
                     return Decoded(batch)

@@ -114,8 +114,10 @@ class JsonDecoder(RecordDecoder):
                 raise RecordError("not one object")
         return self._convert(self._read_all(data))
 
-    def _bulk_block(self, block: bytes | memoryview, line_ends: np.ndarray) -> pa.RecordBatch:
-        if not lines_are_objects(block, line_ends):
+    def _bulk_block(
+        self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
+    ) -> pa.RecordBatch:
+        if not one_object_per_line(block, count, newlines):
             raise RecordError("a line is not one object")
         return self._convert(self._read_all(block))
 
@@ -163,6 +165,16 @@ class JsonDecoder(RecordDecoder):
         return self.check_nullability(values)
 
 
+def one_object_per_line(block: bytes | memoryview, count: int, newlines: np.ndarray | None) -> bool:
+    """``lines_are_objects`` for the ``count`` lines of ``block`` (``newlines``: the
+    positions of its line breaks, found here when not given)."""
+    if newlines is None:
+        newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+    # the last line may have no line break (a file's end; values joined by them)
+    ends = newlines if len(newlines) == count else np.append(newlines, len(block))
+    return lines_are_objects(block, ends)
+
+
 def lines_are_objects(block: bytes | memoryview, line_ends: np.ndarray) -> bool:
     """Whether every line of ``block`` (``line_ends``: where each ends, exclusive) starts
     with ``{`` and ends with ``}``, JSON's spaces around them aside (up to a few).
@@ -177,6 +189,8 @@ def lines_are_objects(block: bytes | memoryview, line_ends: np.ndarray) -> bool:
     data = np.frombuffer(block, dtype=np.uint8)
     if not len(line_ends):
         return False
+    if _tight(data, line_ends):
+        return True
     first = np.empty(len(line_ends), dtype=np.int64)
     first[0] = 0
     first[1:] = line_ends[:-1] + 1
@@ -184,6 +198,21 @@ def lines_are_objects(block: bytes | memoryview, line_ends: np.ndarray) -> bool:
         return False
     last = line_ends - 1
     return _ends_are(data, first.copy(), _OPEN, last) and _ends_are(data, last, _CLOSE, first)
+
+
+def _tight(data: np.ndarray, line_ends: np.ndarray) -> bool:
+    """The common case, in one gather: ``}``, the line break, ``{`` around every line break
+    between lines, ``{`` first and ``}`` last (each line then has both, so two bytes at least)."""
+    inner, end = line_ends[:-1], int(line_ends[-1])
+    if end < 1 or data[0] != _OPEN or data[end - 1] != _CLOSE:
+        return False
+    if not len(inner):
+        return True
+    if inner[0] < 1 or inner[-1] > len(data) - 3:
+        return False
+    # the four bytes from each position, read unaligned: a little-endian word's low three
+    window = np.ndarray((len(data) - 3,), dtype="<u4", buffer=data, strides=(1,))
+    return bool(((window[inner - 1] & 0xFFFFFF) == _CLOSE | 10 << 8 | _OPEN << 16).all())
 
 
 def _ends_are(data: np.ndarray, at: np.ndarray, byte: int, bound: np.ndarray) -> bool:
