@@ -146,7 +146,9 @@ class CsvDecoder(RecordDecoder):
             block_size = len(data) + 1
         return self._read(data, self._read_options(block_size))
 
-    def _bulk_block(self, block: bytes | memoryview) -> pa.RecordBatch:
+    def _bulk_block(
+        self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
+    ) -> pa.RecordBatch:
         # a row longer than a block fails: the block is split into records then
         return self._read(block, self._read_options(_BLOCK_SIZE))
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -33,6 +34,11 @@ from runtime.formats.base import (
 )
 
 _BLOCK_SIZE = 1 << 20
+_OPEN, _CLOSE = b"{}"
+_JSON_SPACE = b" \t\r\n"  # what JSON allows around a value (bytes.strip would take more)
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[list(_JSON_SPACE)] = True
+_MAX_PAD = 4  # a line with more spaces around its object is read as a record
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
 
 
@@ -102,9 +108,17 @@ class JsonDecoder(RecordDecoder):
         data = b"\n".join(records)
         if data.count(b"\n") != len(records) - 1:  # a record spans lines: JSON allows that
             data = b"\n".join(r.replace(b"\n", b" ") for r in records)
+        for r in records:  # see lines_are_objects: each must be one object, even in bulk
+            r = r.strip(_JSON_SPACE)
+            if r[:1] != b"{" or r[-1:] != b"}":
+                raise RecordError("not one object")
         return self._convert(self._read_all(data))
 
-    def _bulk_block(self, block: bytes | memoryview) -> pa.RecordBatch:
+    def _bulk_block(
+        self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
+    ) -> pa.RecordBatch:
+        if not one_object_per_line(block, count, newlines):
+            raise RecordError("a line is not one object")
         return self._convert(self._read_all(block))
 
     def _read_all(self, data: bytes | memoryview) -> pa.Table:
@@ -149,6 +163,72 @@ class JsonDecoder(RecordDecoder):
                 value = None
             values.append(convert_value(value, t, f.name))
         return self.check_nullability(values)
+
+
+def one_object_per_line(block: bytes | memoryview, count: int, newlines: np.ndarray | None) -> bool:
+    """``lines_are_objects`` for the ``count`` lines of ``block`` (``newlines``: the
+    positions of its line breaks, found here when not given)."""
+    if newlines is None:
+        newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+    # the last line may have no line break (a file's end; values joined by them)
+    ends = newlines if len(newlines) == count else np.append(newlines, len(block))
+    return lines_are_objects(block, ends)
+
+
+def lines_are_objects(block: bytes | memoryview, line_ends: np.ndarray) -> bool:
+    """Whether every line of ``block`` (``line_ends``: where each ends, exclusive) starts
+    with ``{`` and ends with ``}``, JSON's spaces around them aside (up to a few).
+
+    pyarrow's reader takes a block as a stream of objects, whatever the lines: a line of
+    two objects and a line of spaces, or an object over two lines, give as many rows as
+    lines, where each line read alone is a bad record. With this check, a bulk read that
+    gives one row per line has read each line as one object: a line break between ``}``
+    and ``{`` cannot be inside an object or array (there ``}`` is followed by ``,``, ``}``
+    or ``]``, and strings hold no raw line break, which the reader refuses), so each line
+    holds whole objects, at least one, and as many objects as lines leave one each."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    if not len(line_ends):
+        return False
+    if _tight(data, line_ends):
+        return True
+    first = np.empty(len(line_ends), dtype=np.int64)
+    first[0] = 0
+    first[1:] = line_ends[:-1] + 1
+    if not bool((line_ends - first >= 2).all()):  # an empty line, or one of one byte
+        return False
+    last = line_ends - 1
+    return _ends_are(data, first.copy(), _OPEN, last) and _ends_are(data, last, _CLOSE, first)
+
+
+def _tight(data: np.ndarray, line_ends: np.ndarray) -> bool:
+    """The common case, in one gather: ``}``, the line break, ``{`` around every line break
+    between lines, ``{`` first and ``}`` last (each line then has both, so two bytes at least)."""
+    inner, end = line_ends[:-1], int(line_ends[-1])
+    if end < 1 or data[0] != _OPEN or data[end - 1] != _CLOSE:
+        return False
+    if not len(inner):
+        return True
+    if inner[0] < 1 or inner[-1] > len(data) - 3:
+        return False
+    # the four bytes from each position, read unaligned: a little-endian word's low three
+    window = np.ndarray((len(data) - 3,), dtype="<u4", buffer=data, strides=(1,))
+    return bool(((window[inner - 1] & 0xFFFFFF) == _CLOSE | 10 << 8 | _OPEN << 16).all())
+
+
+def _ends_are(data: np.ndarray, at: np.ndarray, byte: int, bound: np.ndarray) -> bool:
+    """Whether ``data`` holds ``byte`` at each of ``at``, or after a few JSON spaces from
+    it towards ``bound`` (the line's other end, never passed; ``at`` moves)."""
+    step = 1 if byte == _OPEN else -1
+    found = data[at] == byte
+    for _ in range(_MAX_PAD):
+        if found.all():
+            return True
+        pad = ~found & _SPACE[data[at]] & (at != bound)
+        if not pad.any():
+            return False
+        at[pad] += step
+        found = data[at] == byte
+    return bool(found.all())
 
 
 def load_object(record: bytes) -> dict[str, Any]:

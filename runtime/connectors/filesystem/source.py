@@ -136,6 +136,7 @@ class _LineFile:
         self.chunkhas_empty_line = False
         self.chunk_offset = offset  # where the last chunk returned starts
         self.chunk_lines = 0
+        self.chunk_newlines = np.zeros(0, dtype=np.int64)
 
     @property
     def known_line(self) -> int | None:
@@ -223,6 +224,7 @@ class _LineFile:
                 return None
             lines = len(mine) + (chunk[-1:] != b"\n")
         self.chunkhas_empty_line = has_empty_line(chunk, mine)
+        self.chunk_newlines = mine  # for the decoder's checks of the whole block
         self.chunk_offset, self.chunk_lines = self.offset, lines
         if self._line is None:
             self._since += lines
@@ -432,7 +434,7 @@ class FileSystemSource(SourceReader):
         if not in_header and not lf.chunkhas_empty_line and self.changes is None:
             # The good path: the whole block at once. Lines are split (and numbered for
             # bad-record reporting) only when the block does not decode as it is.
-            block = self.decoder.decode_block(chunk, count)
+            block = self.decoder.decode_block(chunk, count, lf.chunk_newlines)
             if block is not None:
                 return block
         lines = split_lines(bytes(chunk))

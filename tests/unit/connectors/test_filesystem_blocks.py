@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from catalog.options import OptionBag
@@ -53,7 +53,7 @@ ODD = {
     ),
     "ok": st.sampled_from(['"true"', "1"]),
 }
-ODD_LINES = ["dup", "comma", "array", "two", "blank", "nan"]
+ODD_LINES = ["dup", "comma", "array", "two", "blank", "nan", "spaces", "split", "padded"]
 
 
 @st.composite
@@ -65,6 +65,8 @@ def lines(draw: st.DrawFn) -> str:
         return "[1, 2]"
     if kind == "blank":
         return ""
+    if kind == "spaces":  # not a record; beside a line of two objects, as many rows as lines
+        return "  \t"
     keys = draw(st.lists(st.sampled_from(list(GOOD)), unique=True, max_size=5))
     odd = draw(st.sampled_from(keys)) if kind == "odd value" and keys else None
     items = [f'"{k}":{draw(ODD[k] if k == odd else GOOD[k])}' for k in keys]
@@ -73,6 +75,10 @@ def lines(draw: st.DrawFn) -> str:
     if kind == "nan":
         items.append('"x":nan')
     text = "{" + ",".join(items) + ("," if kind == "comma" and items else "") + "}"
+    if kind == "split":  # an object over two lines: each line alone is a bad record
+        return text.replace(",", ",\n", 1) if "," in text else "{\n}"
+    if kind == "padded":  # spaces around one object: a good record
+        return " " + text + "\t"
     return text + " " + text if kind == "two" else text
 
 
@@ -85,7 +91,7 @@ def one_by_one(records: list[str]) -> tuple[list[dict[str, Any]], int]:
     decoder = JsonDecoder(COLS, OptionBag(dict(IGNORE), "t"))
     rows: list[dict[str, Any]] = []
     bad = 0
-    for line in records:
+    for line in "\n".join(records).split("\n"):
         if not line.strip():
             continue
         decoded = decoder.decode([line.encode()])
@@ -100,6 +106,9 @@ def one_by_one(records: list[str]) -> tuple[list[dict[str, Any]], int]:
     max_rows=st.integers(1, 70),
     read_block=st.sampled_from([16, 1 << 20]),
 )
+@example(records=['{"id":1} {"id":2}', "  ", '{"id":3}'], max_rows=64, read_block=1 << 20)
+@example(records=['{"id":1,\n"name":"a"}', '{"id":2}{"id":3}'], max_rows=64, read_block=1 << 20)
+@example(records=[' {"id":1} {"id":2}\t', "\t  \t", '      {"id":3}  '], max_rows=64, read_block=1 << 20)
 def test_a_chunk_read_at_once_gives_what_each_line_gives_alone(
     tmp_path_factory: pytest.TempPathFactory, records: list[str], max_rows: int, read_block: int
 ) -> None:
@@ -115,3 +124,21 @@ def test_a_chunk_read_at_once_gives_what_each_line_gives_alone(
     expected, bad = one_by_one(records)
     assert comparable(table.to_pylist() if table.num_rows else []) == comparable(expected)
     assert src.metrics.bad_records_skipped == bad
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(lines(), max_size=40))
+@example(values=['{"id":1} {"id":2}', "", '{"id":3}'])
+@example(values=['{"id":1}{"id":2}', " "])
+def test_values_decoded_at_once_give_what_each_value_gives_alone(values: list[str]) -> None:
+    """A Kafka fetch's values are tried as one block of lines, as a file's chunk is."""
+    decoder = JsonDecoder(COLS, OptionBag(dict(IGNORE), "t"))
+    decoded = decoder.decode_values([v.encode() for v in values])
+    expected: list[dict[str, Any]] = []
+    bad = 0
+    for v in values:
+        alone = JsonDecoder(COLS, OptionBag(dict(IGNORE), "t")).decode([v.encode()])
+        expected += alone.batch.to_pylist()
+        bad += alone.skipped
+    assert comparable(decoded.batch.to_pylist()) == comparable(expected)
+    assert decoded.skipped == bad
