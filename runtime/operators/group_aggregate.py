@@ -115,6 +115,8 @@ class GroupAggregateOp(Operator):
             if a.distinct and not self.retracting and a.func in ("count", "sum", "avg"):
                 shared.setdefault(a.arg or "", []).append((i, a))
         self.ids = bool(shared) and bool(keys)  # the value tables name a key by its id
+        self.rows = dv.Rows({members[0][0]: members for members in shared.values()}, keys) if shared else None
+        self.rows_sql = self.rows.sql() if self.rows is not None else None
         self.next_id = 0
         self.python = (
             GroupPythonAggregates(self.ctx, spec.aggs, keys, self.retracting)
@@ -154,7 +156,8 @@ class GroupAggregateOp(Operator):
                 g = members[0][0]
                 if g == i:
                     self.shared[g] = [m for m, _ in members]
-                    steps, create, dd = dv.seen_values(g, members, keys)
+                    assert self.rows is not None
+                    steps, create, dd = dv.seen_values(g, members, keys, self.rows)
                     self.distinct.append((f"seen{g}", steps, create))
                     deltas.append((f"({dd})", f"d{g}"))
                 cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
@@ -386,6 +389,8 @@ class GroupAggregateOp(Operator):
             if self.ids:
                 st.execute(dv.keys_sql(self.keys, self.delta_sql, self.next_id, not self.has_table))
                 self.next_id += data.num_rows  # (at most one new key a row)
+            if self.rows_sql is not None:
+                st.execute(self.rows_sql)
             for table, steps, create in self.distinct:
                 if not self.has_table:
                     st.execute(create)
