@@ -129,6 +129,8 @@ class GroupAggregateOp(Operator):
                 self.acc_cols += [f"u{i}", f"v{i}"]
                 continue
             cond = f"({a.filter})" if a.filter else "true"
+            # no FILTER clause without a FILTER: DuckDB evaluates FILTER (WHERE true) row by row
+            only = f" FILTER (WHERE {cond})" if a.filter else ""
             minmax = a.func in ("min", "max")
             ordered = a.func in A.ORDERED
             recomputed = (
@@ -166,7 +168,7 @@ class GroupAggregateOp(Operator):
                 items.append(
                     f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}"
                     if self.retracting
-                    else f"count(*) FILTER (WHERE {cond})::BIGINT AS n{i}"
+                    else f"count(*){only}::BIGINT AS n{i}"
                 )
                 cols = [f"n{i}"]
             elif a.func in ("count", "sum", "avg"):
@@ -177,15 +179,14 @@ class GroupAggregateOp(Operator):
                     if a.func != "count":
                         items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
                 else:
-                    items.append(f"count({a.arg}) FILTER (WHERE {cond})::BIGINT AS n{i}")
+                    items.append(f"count({a.arg}){only}::BIGINT AS n{i}")
                     if a.func != "count":
-                        items.append(f"coalesce(sum({a.arg}) FILTER (WHERE {cond}), 0) AS s{i}")
+                        items.append(f"coalesce(sum({a.arg}){only}, 0) AS s{i}")
             elif ordered:  # over an insert-only input: the batch's value, merged in order
                 items.append(f"{A.ordered_call(a.func, f'({a.arg})', '__seq', A.separator(a), cond)} AS s{i}")
                 cols = [f"s{i}"]
             else:
-                f = f" FILTER (WHERE {a.filter})" if a.filter else ""
-                items.append(f"{a.func}({a.arg}){f} AS s{i}")
+                items.append(f"{a.func}({a.arg}){only} AS s{i}")
                 cols = [f"s{i}"]
             for c in cols:
                 if recomputed:  # recomputed from the value counts when touched
