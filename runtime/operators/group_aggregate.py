@@ -115,6 +115,8 @@ class GroupAggregateOp(Operator):
             if a.distinct and not self.retracting and a.func in ("count", "sum", "avg"):
                 shared.setdefault(a.arg or "", []).append((i, a))
         self.ids = bool(shared) and bool(keys)  # the value tables name a key by its id
+        self.rows = dv.Rows({members[0][0]: members for members in shared.values()}, keys) if shared else None
+        self.rows_sql = self.rows.sql() if self.rows is not None else None
         self.next_id = 0
         self.python = (
             GroupPythonAggregates(self.ctx, spec.aggs, keys, self.retracting)
@@ -127,6 +129,8 @@ class GroupAggregateOp(Operator):
                 self.acc_cols += [f"u{i}", f"v{i}"]
                 continue
             cond = f"({a.filter})" if a.filter else "true"
+            # no FILTER clause without a FILTER: DuckDB evaluates FILTER (WHERE true) row by row
+            only = f" FILTER (WHERE {cond})" if a.filter else ""
             minmax = a.func in ("min", "max")
             ordered = a.func in A.ORDERED
             recomputed = (
@@ -154,7 +158,8 @@ class GroupAggregateOp(Operator):
                 g = members[0][0]
                 if g == i:
                     self.shared[g] = [m for m, _ in members]
-                    steps, create, dd = dv.seen_values(g, members, keys)
+                    assert self.rows is not None
+                    steps, create, dd = dv.seen_values(g, members, keys, self.rows)
                     self.distinct.append((f"seen{g}", steps, create))
                     deltas.append((f"({dd})", f"d{g}"))
                 cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
@@ -163,7 +168,7 @@ class GroupAggregateOp(Operator):
                 items.append(
                     f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}"
                     if self.retracting
-                    else f"count(*) FILTER (WHERE {cond})::BIGINT AS n{i}"
+                    else f"count(*){only}::BIGINT AS n{i}"
                 )
                 cols = [f"n{i}"]
             elif a.func in ("count", "sum", "avg"):
@@ -174,15 +179,14 @@ class GroupAggregateOp(Operator):
                     if a.func != "count":
                         items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
                 else:
-                    items.append(f"count({a.arg}) FILTER (WHERE {cond})::BIGINT AS n{i}")
+                    items.append(f"count({a.arg}){only}::BIGINT AS n{i}")
                     if a.func != "count":
-                        items.append(f"coalesce(sum({a.arg}) FILTER (WHERE {cond}), 0) AS s{i}")
+                        items.append(f"coalesce(sum({a.arg}){only}, 0) AS s{i}")
             elif ordered:  # over an insert-only input: the batch's value, merged in order
                 items.append(f"{A.ordered_call(a.func, f'({a.arg})', '__seq', A.separator(a), cond)} AS s{i}")
                 cols = [f"s{i}"]
             else:
-                f = f" FILTER (WHERE {a.filter})" if a.filter else ""
-                items.append(f"{a.func}({a.arg}){f} AS s{i}")
+                items.append(f"{a.func}({a.arg}){only} AS s{i}")
                 cols = [f"s{i}"]
             for c in cols:
                 if recomputed:  # recomputed from the value counts when touched
@@ -386,6 +390,8 @@ class GroupAggregateOp(Operator):
             if self.ids:
                 st.execute(dv.keys_sql(self.keys, self.delta_sql, self.next_id, not self.has_table))
                 self.next_id += data.num_rows  # (at most one new key a row)
+            if self.rows_sql is not None:
+                st.execute(self.rows_sql)
             for table, steps, create in self.distinct:
                 if not self.has_table:
                     st.execute(create)

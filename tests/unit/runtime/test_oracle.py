@@ -316,6 +316,41 @@ def test_group_aggregate_distinct_by_two_keys_over_shuffled_duplicates(s: Any, p
     assert final == sorted((_norm(r) for r in want), key=_key)
 
 
+@SETTINGS
+@given(streams(), st.sampled_from([1, 2]), st.randoms(use_true_random=False), st.booleans())
+def test_distinct_aggregates_of_two_arguments_under_many_filters(
+    s: Any, p: int, rnd: Any, by_k: bool
+) -> None:
+    """Nexmark q16's shape: COUNT DISTINCT of two arguments (v, d) under the same FILTER
+    conditions (one bit of a row's mask serves both value tables), a condition that is
+    NULL for a NULL d, and more conditions (70) than one mask column holds, so that some
+    aggregates read a second one; by k or over all rows. Every row twice, shuffled, in
+    batches of any size."""
+    data_rows, batch = s
+    keys = ("k",) if by_k else ()
+    twice = data_rows * 2
+    rnd.shuffle(twice)
+    data = table(twice)
+    filters = ['"d" > 0', '"d" IS NULL', *(f'"v" > {t}' for t in range(-68, 100, 3))][:70]
+    aggs = (
+        *(
+            AggCall(f"c{arg}{j}", "count", f'"{arg}"', "BIGINT NOT NULL", distinct=True, filter=f)
+            for arg in ("v", "d")
+            for j, f in enumerate(filters)
+        ),
+        AggCall("sdv", "sum", '"v"', "BIGINT", distinct=True, filter=filters[-1]),
+    )
+    out = run(group_plan(data, aggs, parallelism=p, batch_size=batch, keys=keys))
+    final = sorted((_norm(r) for r in apply_changelog(out, len(keys)).values()), key=_key)
+    con = duckdb.connect()
+    con.register("t", data)
+    counts = ", ".join(f"count(DISTINCT {arg}) FILTER (WHERE {f})" for arg in ("v", "d") for f in filters)
+    last = f"sum(DISTINCT v) FILTER (WHERE {filters[-1]})"
+    by = "k, " if by_k else ""
+    want = con.sql(f"SELECT {by}{counts}, {last} FROM t{' GROUP BY k' if by_k else ''}").fetchall()
+    assert final == sorted((_norm(r) for r in want), key=_key)
+
+
 def test_distinct_aggregates_sharing_values_count_each_value_once_per_filter() -> None:
     """One batch per row: value 5 is let in by the unfiltered COUNT first, then by the
     FILTER (d > 0) aggregates, then comes again with d > 0 and must change nothing."""
