@@ -401,6 +401,28 @@ def window_of(node: LogicalNode) -> Window | None:
     return window if window is not None and not window.proctime and window.type != "session" else None
 
 
+def attached_window(node: LogicalNode, names: list[str]) -> tuple[Window, str, str] | None:
+    """The window of a window aggregation whose window_start and window_end reach ``node``
+    (through Calcs, renamed or not) as two of ``names``: (that window, the name of its
+    start, of its end). A GROUP BY of both over such rows is a window aggregation too
+    (Flink's window-attached windowing: Nexmark q5 takes the max over each HOP window's
+    counts), fired when the watermark passes the end. None for any other input, and for
+    session, processing-time and local-time-zone windows."""
+    origin = {n: n for n in names}  # each name as the node below calls it
+    while isinstance(node, Calc):
+        plain = {n: e.name for n, e in node.projections if isinstance(e, exp.Column)}
+        origin = {k: plain[v] for k, v in origin.items() if v in plain}
+        node = node.input
+    if not isinstance(node, Aggregate) or node.window is None:
+        return None
+    window = node.window
+    if window.type == "session" or window.proctime or window.time_zone:
+        return None
+    start = [k for k, v in origin.items() if v == "window_start"]
+    end = [k for k, v in origin.items() if v == "window_end"]
+    return (window, start[0], end[0]) if start and end else None
+
+
 @dataclass(frozen=True)
 class OverCall:
     """One window function of a batch-mode SELECT: ``function`` is ROW_NUMBER, RANK or
