@@ -119,12 +119,12 @@ class AggregateBinder(WindowBinder):
                         UnsupportedError("filtering on window columns before a window aggregation"),
                         select,
                     )
-        attached = False
+        attached: tuple[Window, str, str] | None = None
         if window is None and sets is None:
             found = attached_window(node, [e.name for e in keys_exprs if isinstance(e, exp.Column)])
             if found is not None:
                 window, end = attached_tumble(found[0]), found[2]
-                attached = True
+                attached = found
         if window is not None and source.updating:
             raise _err(UnsupportedError("a window aggregation over an updating input"), select)
         if sets is not None:
@@ -203,6 +203,9 @@ class AggregateBinder(WindowBinder):
             ) + _window_fields(window)
         agg_node_fields += tuple(BoundField(a.name, a.type) for a in aggs)
         agg = Aggregate(agg_node_fields, source, tuple(key_names), tuple(aggs), window)
+        if attached:  # its keys hold the window's start and end (a window join can pair them)
+            named = {k.name: key_names[i] for i, k in enumerate(keys_exprs) if isinstance(k, exp.Column)}
+            agg = replace(agg, attached=(attached[0], named[attached[1]], named[attached[2]]))
         if window is None:  # Flink's STATE_TTL hint on the input of an unwindowed GROUP BY
             hinted = StateTtlHint.of(select).ttl_ms.get(str(aggregate_input(select)).lower())
             agg = replace(agg, state_ttl_ms=hinted)

@@ -1,8 +1,10 @@
-"""A GROUP BY of the window_start and window_end of a window aggregation's rows (renamed or
-not) is a window aggregation too, as in Flink (its window-attached windowing): Nexmark q5
-takes the max over each HOP window's counts and joins it back. It emits each window's row
-once, when the watermark passes the window's end: an append-only result, so such a query
-runs into an append-only sink (a file), where an updating GROUP BY is refused.
+"""The window_start and window_end of a window aggregation's rows keep their window, renamed
+or not, as in Flink (window properties): a GROUP BY of both is a window aggregation too
+(Nexmark q5 takes the max over each HOP window's counts), and a join on both of two window
+aggregations' rows is a window join (Nexmark q8 and q5). Each window's rows are emitted
+once, when the watermark passes its end: an append-only result, so such a query runs into
+an append-only sink (a file), where an updating GROUP BY is refused, and a window join's
+state is dropped window by window where a regular join keeps every row forever.
 
 Expected rows worked out by hand from Flink's documented Bid table (``examples/data``).
 """
@@ -71,6 +73,7 @@ def test_it_is_planned_as_a_window_aggregation_with_an_append_only_result(sessio
     plan = session.execute(f"EXPLAIN {HOT_SUPPLIERS}").message
     assert "GroupAggregate" not in plan
     assert "WindowAggregate(groupBy=[starttime, endtime]" in plan  # the max over each window
+    assert "WindowJoin(joinType=[InnerJoin], window=[HOP(" in plan and "grows forever" not in plan
     assert "changelogMode=[I,UB,UA,D]" not in plan
 
 
@@ -120,4 +123,47 @@ def test_the_q5_shape_runs_into_an_append_only_file_sink(tmp_path: Path) -> None
         ("supplier1", 3, "2020-04-15 08:05:00"),
         ("supplier2", 1, "2020-04-15 08:15:00"),
         ("supplier2", 2, "2020-04-15 08:10:00"),
+    ]
+
+
+def test_nexmark_q8_shape_is_a_window_join_of_two_window_aggregations(session: sqlstream.Session) -> None:
+    suppliers = (
+        "SELECT supplier_id, window_start AS starttime, window_end AS endtime FROM TABLE(TUMBLE(TABLE Bid, "
+        "DESCRIPTOR(bidtime), INTERVAL '10' MINUTES)) GROUP BY supplier_id, window_start, window_end"
+    )
+    tops = (
+        "SELECT supplier_id AS s, MAX(price) AS top, window_start AS starttime, window_end AS endtime "
+        "FROM TABLE(TUMBLE(TABLE Bid, DESCRIPTOR(bidtime), INTERVAL '10' MINUTES)) "
+        "GROUP BY supplier_id, window_start, window_end"
+    )
+    query = (
+        f"SELECT P.supplier_id, P.starttime, A.top FROM ({suppliers}) P JOIN ({tops}) A "
+        "ON P.supplier_id = A.s AND P.starttime = A.starttime AND P.endtime = A.endtime"
+    )
+    plan = session.execute(f"EXPLAIN {query}").message
+    assert "WindowJoin(joinType=[InnerJoin], window=[TUMBLE(" in plan and "grows forever" not in plan
+    assert rows(session, query) == [
+        ("supplier1", t("08:00"), Decimal("4.00")),
+        ("supplier1", t("08:10"), Decimal("1.00")),
+        ("supplier2", t("08:00"), Decimal("5.00")),
+        ("supplier2", t("08:10"), Decimal("6.00")),
+    ]
+
+
+def test_renamed_columns_of_session_windows_still_join_as_a_regular_join(session: sqlstream.Session) -> None:
+    sessions = (
+        "SELECT supplier_id, COUNT(*) AS n, window_start AS s, window_end AS e FROM TABLE(SESSION("
+        "TABLE Bid PARTITION BY supplier_id, DESCRIPTOR(bidtime), INTERVAL '3' MINUTES)) "
+        "GROUP BY supplier_id, window_start, window_end"
+    )
+    query = (
+        f"SELECT a.supplier_id, a.n, b.n FROM ({sessions}) a JOIN ({sessions}) b ON a.s = b.s AND a.e = b.e"
+    )
+    assert "WindowJoin" not in session.execute(f"EXPLAIN {query}").message
+    # supplier1: 08:05 and 08:07, then 08:13; supplier2: 08:09 and 08:11, then 08:17
+    assert rows(session, query) == [
+        ("supplier1", 1, 1),
+        ("supplier1", 2, 2),
+        ("supplier2", 1, 1),
+        ("supplier2", 2, 2),
     ]
