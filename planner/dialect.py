@@ -313,15 +313,11 @@ class FlinkGenerator(SparkGenerator):
             "TIMESTAMPDIFF", e.args.get("unit"), e.expression, e.this
         ),
         exp.Struct: lambda self, e: self.func("ROW", *e.expressions),
-        exp.VarMap: lambda self, e: (
-            "MAP["
-            + ", ".join(
-                self.sql(x)
-                for pair in zip(e.args["keys"].expressions, e.args["values"].expressions)
-                for x in pair
-            )
-            + "]"
-        ),
+        exp.VarMap: lambda self, e: "MAP[" + ", ".join(
+            self.sql(x)
+            for pair in zip(e.args["keys"].expressions, e.args["values"].expressions)
+            for x in pair
+        ) + "]",
         exp.ComputedColumnConstraint: lambda self, e: f"AS {self.sql(e, 'this')}",
         exp.WatermarkColumnConstraint: lambda self, e: (
             f"WATERMARK FOR {self.sql(e, 'this')} AS {self.sql(e, 'expression')}"

@@ -178,10 +178,8 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         ordered = any(a.func in ("listagg", "first_value", "last_value") for a in spec.aggs)
         if updating and ordered:  # every live value, with its arrival number
             attrs.append(f"state=[accumulators and live values by key, {bound}]")
-        elif (
-            any(a.distinct for a in spec.aggs)
-            or (updating and minmax)
-            or any(a.func == "collect" for a in spec.aggs)
+        elif any(a.distinct for a in spec.aggs) or (updating and minmax) or any(
+            a.func == "collect" for a in spec.aggs
         ):
             # DISTINCT values seen; over retractions, a count per value (MIN/MAX, DISTINCT)
             counts = updating or any(a.func == "collect" for a in spec.aggs)

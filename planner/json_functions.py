@@ -216,7 +216,9 @@ def json_array(n: JsonArray) -> exp.Expr:
     """``JSON_ARRAY(v, ...)``: compact JSON; a NULL is left out (ABSENT ON NULL, the default)
     or written ``null`` (NULL ON NULL). Never NULL itself."""
     absent = n.text("null") != "NULL"
-    items = [template("{j}" if absent else "coalesce({j}, 'null')", j=json_text(v)) for v in n.expressions]
+    items = [
+        template("{j}" if absent else "coalesce({j}, 'null')", j=json_text(v)) for v in n.expressions
+    ]
     if not items:
         return raw_json(_lit("[]"))
     return raw_json(
@@ -317,7 +319,7 @@ def json_unquote(n: exp.Anonymous) -> exp.Expr:
 def json_object_text(n: JsonObjectText) -> exp.Expr:
     """JSON_OBJECTAGG's text from its sorted list of (key, value text) structs: a key held
     twice fails the job as Flink's does, as does a NULL key."""
-    k, v = '__e."EXPR$0"', '__e."EXPR$1"'
+    k, v = "__e.\"EXPR$0\"", "__e.\"EXPR$1\""
     return template(
         f"CASE WHEN list_bool_or(list_transform({{m}}, __e -> {k} IS NULL)) "
         "THEN error('JSON_OBJECTAGG: a NULL key') "

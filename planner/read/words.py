@@ -72,10 +72,8 @@ class WordReader(SqlReader):
             name = self.name_at(3, f"SHOW CREATE {kind}")
             return st.Show(what=f"create_{kind.lower()}", name=name, **self.pos)
         if what == "STATE":
-            if (
-                self.words[2:4] != ["FOR", "JOB"]
-                or len(self.tokens) != 5
-                or (self.tokens[4].token_type != TokenType.STRING)
+            if self.words[2:4] != ["FOR", "JOB"] or len(self.tokens) != 5 or (
+                self.tokens[4].token_type != TokenType.STRING
             ):
                 raise self.parse_error(
                     "SHOW STATE needs a job in quotes",
