@@ -400,6 +400,17 @@ def _joined_scope(left: Scope, right: Scope, keep_time: bool = False) -> tuple[S
     return Scope(scope_fields), fields
 
 
+def _not_one_window(join: exp.Expr) -> SqlStreamError:
+    return _err(
+        UnsupportedError(
+            "a window join joins two window TVFs of the same window (TUMBLE, HOP or CUMULATE, "
+            "with the same size and time attribute kind) on window_start and window_end",
+            hint="apply the same window TVF to both inputs",
+        ),
+        join,
+    )
+
+
 def _window_join(
     left: LogicalNode,
     right: LogicalNode,
@@ -426,25 +437,11 @@ def _window_join(
     if not paired:
         if not {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
             return None
-        raise _err(
-            UnsupportedError(
-                "a window join joins two window TVFs of the same window (TUMBLE, HOP or CUMULATE, "
-                "with the same size and time attribute kind) on window_start and window_end",
-                hint="apply the same window TVF to both inputs",
-            ),
-            join,
-        )
+        raise _not_one_window(join)
     assert lf is not None and rf is not None
     window = dataclasses.replace(lf[0], time_column="")  # each side has its own time column
     if window != dataclasses.replace(rf[0], time_column=""):
-        raise _err(
-            UnsupportedError(
-                "a window join joins two window TVFs of the same window (TUMBLE, HOP or CUMULATE, "
-                "with the same size and time attribute kind) on window_start and window_end",
-                hint="apply the same window TVF to both inputs",
-            ),
-            join,
-        )
+        raise _not_one_window(join)
     if window.type == "session" or window.proctime:
         what = "SESSION windows" if window.type == "session" else "processing-time windows"
         raise _err(UnsupportedError(f"window joins of {what}"), join)

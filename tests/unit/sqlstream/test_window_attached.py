@@ -10,22 +10,12 @@ Expected rows worked out by hand from Flink's documented Bid table (``examples/d
 """
 
 import json
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 import sqlstream
-
-BIDS = Path(__file__).parents[3] / "examples" / "data" / "bids.json"
-
-DDL = f"""
-CREATE TABLE Bid (
-    bidtime TIMESTAMP(3), price DECIMAL(10, 2), item STRING, supplier_id STRING,
-    WATERMARK FOR bidtime AS bidtime - INTERVAL '1' SECOND
-) WITH ('connector' = 'filesystem', 'path' = '{BIDS}', 'format' = 'json')
-"""
+from tests.unit.sqlstream.test_flink_doc_windows import DDL, rows, t
+from tests.unit.sqlstream.test_flink_doc_windows import session as session  # the fixture, p 1 and 2
 
 # Nexmark q5's shape: per supplier the bids of each HOP window, and the suppliers with the
 # most bids of their window
@@ -40,22 +30,6 @@ HOT_SUPPLIERS = (
     "GROUP BY M.starttime, M.endtime) AS X "
     "ON C.starttime = X.starttime AND C.endtime = X.endtime AND C.num >= X.maxn"
 )
-
-
-def t(hhmm: str) -> datetime:
-    return datetime.fromisoformat(f"2020-04-15 {hhmm}")
-
-
-@pytest.fixture(params=["1", "2"], ids=["parallelism-1", "parallelism-2"])
-def session(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    s = sqlstream.connect(config={"parallelism.default": request.param})
-    s.execute(DDL)
-    yield s
-    s.close()
-
-
-def rows(session: sqlstream.Session, sql: str) -> list[tuple[object, ...]]:
-    return sorted(session.sql(sql).fetchall(), key=lambda r: tuple(str(v) for v in r))
 
 
 def test_nexmark_q5_shape_gives_each_windows_leaders(session: sqlstream.Session) -> None:
