@@ -141,7 +141,7 @@ class IntervalJoinOp(Operator):
         self.ctx.install_functions(self.state.con)
         for i, side in enumerate(self.sides):
             schema = output_schema(self.ctx.input_nodes[i].schema, self.ctx.input_updating(i))
-            empty = with_seq(empty_table(schema))
+            empty = _with_seq(empty_table(schema))
             matched = ", false AS __matched" if side.outer else ""
             items = f"{', '.join([*side.columns, *side.keys])}, __t{matched}{self._state_items(i)}"
             create_state_table(self.state, side.table, items, side.read_sql, empty)
@@ -161,7 +161,7 @@ class IntervalJoinOp(Operator):
         """``__in``: the batch's rows that are not late; then what they produce."""
         st = self.state
         out: list[Message] = []
-        st.register(INPUT_RELATION, with_seq(batch))
+        st.register(INPUT_RELATION, _with_seq(batch))
         try:
             st.execute(f"CREATE OR REPLACE TEMP TABLE __in AS {self.sides[index].read_sql}")
             if self.wm > NO_WATERMARK:
@@ -316,6 +316,5 @@ class IntervalJoinOp(Operator):
             self.state.close()
 
 
-def with_seq(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
-    """``batch`` with each row's position in it (``__seq``): the order rows are emitted in."""
+def _with_seq(batch: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     return batch.append_column("__seq", sequence(0, batch.num_rows))

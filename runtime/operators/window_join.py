@@ -21,10 +21,10 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from planner.physical import INPUT_RELATION, WindowJoinSpec
+from planner.physical import WindowJoinSpec
 from runtime.batches import conform
 from runtime.messages import Message
-from runtime.operators.interval_join import FOREVER, IntervalJoinOp, TimedSide, with_seq
+from runtime.operators.interval_join import FOREVER, IntervalJoinOp, TimedSide
 
 _JOINS = {"inner": "JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "full": "FULL JOIN"}
 
@@ -40,33 +40,14 @@ class WindowJoinOp(IntervalJoinOp):
     def _late_condition(self, side: TimedSide) -> str:
         return f"__t - 1 <= {self.wm}"  # its window fired
 
-    def _process(self, batch: pa.RecordBatch, index: int) -> list[Message]:
-        """A batch without a late row (the usual one: a window aggregation's rows come
-        before the watermark that fired them) goes into the state straight from the
-        batch; the interval join's way copies it into a table first, to drop late rows."""
-        side, st = self.sides[index], self.state
-        st.register(INPUT_RELATION, with_seq(batch))
-        try:
-            first = st.scalar(f"SELECT min(__t) FROM ({side.read_sql})")
-            if first is None or first - 1 > self.wm:
-                self._store(index, f"({side.read_sql})")
-                return []
-        finally:
-            st.con.unregister(INPUT_RELATION)
-        return super()._process(batch, index)
-
     def _join_batch(self, index: int, batch: pa.RecordBatch) -> list[Message]:
-        self._store(index, "__in")
-        return []
-
-    def _store(self, index: int, rows: str) -> None:
-        """Side ``index``'s ``rows`` (its batch, late rows dropped) into its state."""
         side = self.sides[index]
         unused = ", false" if side.outer else ""  # the interval join's matched flag
-        columns = ", ".join([*side.columns, *side.keys])
-        sql = f"INSERT INTO {side.table} SELECT {columns}, __t{unused} FROM {rows}"
-        self.rows[index] += self.state.execute(sql)
+        self.rows[index] += self.state.execute(
+            f"INSERT INTO {side.table} SELECT {', '.join([*side.columns, *side.keys])}, __t{unused} FROM __in"
+        )
         self._report()
+        return []
 
     def _fire(self, wm: int) -> pa.Table:
         """The windows ending at or before ``wm`` + 1 ms, joined and dropped."""
