@@ -182,6 +182,10 @@ class LogicalAgg:
     args: tuple[exp.Expr, ...] = ()  # func "udaf": its arguments
 
 
+WINDOW_ENDS = ("window_end", "window_end")
+"""A window join's inputs' window_end columns, unless renamed (``Join.window_ends``)."""
+
+
 @dataclass(frozen=True)
 class Aggregate(LogicalNode):
     """GROUP BY over ``keys`` (fields of the input); windowed when ``window`` is set, in
@@ -192,6 +196,9 @@ class Aggregate(LogicalNode):
     aggs: tuple[LogicalAgg, ...]
     window: Window | None = None
     state_ttl_ms: int | None = None  # the STATE_TTL hint (None: ``table.exec.state.ttl``)
+    # a GROUP BY of another window aggregation's window_start and window_end
+    # (``attached_window``): that window, and the keys that hold its start and end
+    attached: tuple[Window, str, str] | None = None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -253,13 +260,15 @@ class Join(LogicalNode):
     keys: tuple[tuple[str, str], ...]
     residual: exp.Expr | None = None
     interval: TimeBounds | None = None
-    # a window join: ``keys`` pair both sides' window_start and window_end (and maybe more)
+    # a window join: ``keys`` pair both sides' window_start and window_end (and maybe more);
+    # ``window_ends`` names each side's window_end column (its own name in that input)
     window: Window | None = None
     # an event-time temporal join: (left rowtime, right version time); ``keys`` are the
     # right's primary key, ``residual`` applies to the version a row joins
     as_of: tuple[str, str] | None = None
     # a regular join's STATE_TTL hint per input, in ms (None: ``table.exec.state.ttl``)
     state_ttl_ms: tuple[int | None, int | None] = (None, None)
+    window_ends: tuple[str, str] = WINDOW_ENDS
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:
@@ -399,6 +408,44 @@ def window_of(node: LogicalNode) -> Window | None:
     if isinstance(node, WindowAssign | Aggregate):
         window = node.window
     return window if window is not None and not window.proctime and window.type != "session" else None
+
+
+def window_columns(node: LogicalNode) -> tuple[Window, str, str, LogicalNode] | None:
+    """The window whose window_start and window_end columns ``node`` passes on (through
+    Calcs, renamed or not, as Flink propagates window properties): the window, the two
+    columns' names in ``node``, and the node that made them (a window TVF or a window
+    aggregation); None when ``node`` has no such pair."""
+    if isinstance(node, Calc):
+        below = window_columns(node.input)
+        if below is None:
+            return None
+        window, start, end, maker = below
+        out: dict[str, str] = {}
+        for name, e in node.projections:
+            if isinstance(e, exp.Column) and e.name in (start, end):
+                out.setdefault(e.name, name)
+        return (window, out[start], out[end], maker) if start in out and end in out else None
+    if isinstance(node, Aggregate) and node.attached is not None:
+        return (*node.attached, node)
+    if isinstance(node, WindowAssign | Aggregate) and node.window is not None:
+        return node.window, "window_start", "window_end", node
+    return None
+
+
+def attached_window(node: LogicalNode, names: list[str]) -> tuple[Window, str, str] | None:
+    """The window of a window aggregation whose window_start and window_end reach ``node``
+    as two of ``names``: (that window, the name of its start, of its end). A GROUP BY of
+    both over such rows is a window aggregation too (Flink's window-attached windowing:
+    Nexmark q5 takes the max over each HOP window's counts), fired when the watermark
+    passes the end. None for any other input, and for session, processing-time and
+    local-time-zone windows."""
+    found = window_columns(node)
+    if found is None or not isinstance(found[3], Aggregate):
+        return None
+    window, start, end, _ = found
+    if window.type == "session" or window.proctime or window.time_zone:
+        return None
+    return (window, start, end) if start in names and end in names else None
 
 
 @dataclass(frozen=True)

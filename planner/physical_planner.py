@@ -521,8 +521,9 @@ class PhysicalPlanner:
         semi = node.join_type in ("semi", "anti")
         right_names = tuple(f.name for f in node.fields[widths[0] :]) if semi else ()
         if node.window is not None:
-            left_end = [f.name.lower() for f in node.left.fields].index("window_end")
-            right_end = widths[0] + [f.name.lower() for f in node.right.fields].index("window_end")
+            lend, rend = (e.lower() for e in node.window_ends)
+            left_end = [f.name.lower() for f in node.left.fields].index(lend)
+            right_end = widths[0] + [f.name.lower() for f in node.right.fields].index(rend)
             ends = (node.fields[left_end].name, node.fields[right_end].name)
             spec_wj = WindowJoinSpec(
                 node.join_type, lkeys, rkeys, *widths, *ends, node.window, residual=residual,

@@ -18,7 +18,15 @@ from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _win
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import Collect
-from planner.logical import Aggregate, BoundField, Calc, LogicalAgg, LogicalNode, WindowAssign
+from planner.logical import (
+    Aggregate,
+    BoundField,
+    Calc,
+    LogicalAgg,
+    LogicalNode,
+    WindowAssign,
+    attached_window,
+)
 from planner.typecheck import infer
 from planner.udf import is_aggregate_call, user_function
 from planner.window import WINDOW_COLUMNS, Window
@@ -111,6 +119,12 @@ class AggregateBinder(WindowBinder):
                         UnsupportedError("filtering on window columns before a window aggregation"),
                         select,
                     )
+        attached: tuple[Window, str, str] | None = None
+        if window is None and sets is None:
+            found = attached_window(node, [e.name for e in keys_exprs if isinstance(e, exp.Column)])
+            if found is not None:
+                window, end = attached_tumble(found[0]), found[2]
+                attached = found
         if window is not None and source.updating:
             raise _err(UnsupportedError("a window aggregation over an updating input"), select)
         if sets is not None:
@@ -127,7 +141,9 @@ class AggregateBinder(WindowBinder):
         pre_items: list[tuple[str, exp.Expr]] = []
         key_of: dict[str, str] = {}
         for i, k in enumerate(keys_exprs):
-            if isinstance(k, exp.Column):
+            # (an attached window's start and end named window_start/_end are computed keys:
+            # the aggregation's own window columns take those names)
+            if isinstance(k, exp.Column) and not (attached and k.name in WINDOW_COLUMNS):
                 key_names.append(k.name)
                 key_of[k.sql()] = k.name
             else:
@@ -162,6 +178,8 @@ class AggregateBinder(WindowBinder):
         if window is not None and window.type != "tumble":
             _check_mergeable(aggs, window)
         aggs = hoist_python_calls(aggs, pre_items, len(keys_exprs))
+        if attached:  # each row's window_time: it falls in the tumble ending where its window does
+            pre_items.append((ATTACHED_TIME, exp.Sub(this=_ref(end), expression=ONE_MS.copy())))
         if pre_items or condition is not None:
             keep = [(f.name, _ref(f.name)) for f in source.fields]
             pre_fields = tuple(source.fields) + tuple(
@@ -185,6 +203,9 @@ class AggregateBinder(WindowBinder):
             ) + _window_fields(window)
         agg_node_fields += tuple(BoundField(a.name, a.type) for a in aggs)
         agg = Aggregate(agg_node_fields, source, tuple(key_names), tuple(aggs), window)
+        if attached:  # its keys hold the window's start and end (a window join can pair them)
+            named = {k.name: key_names[i] for i, k in enumerate(keys_exprs) if isinstance(k, exp.Column)}
+            agg = replace(agg, attached=(attached[0], named[attached[1]], named[attached[2]]))
         if window is None:  # Flink's STATE_TTL hint on the input of an unwindowed GROUP BY
             hinted = StateTtlHint.of(select).ttl_ms.get(str(aggregate_input(select)).lower())
             agg = replace(agg, state_ttl_ms=hinted)
@@ -220,6 +241,26 @@ class AggregateBinder(WindowBinder):
         post_having = rewrite(having) if having is not None else None
         fields = tuple(_output_field(name, e, agg) for name, e in post)
         return Calc(fields, agg, tuple(post), post_having)
+
+
+ATTACHED_TIME = "$window_time"
+ONE_MS = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MILLISECOND"))
+
+
+def attached_tumble(window: Window) -> Window:
+    """The TUMBLE that a GROUP BY of the window_start and window_end of ``window``'s rows
+    (``planner.logical.attached_window``) aggregates by, over each row's window_end - 1 ms
+    (``ATTACHED_TIME``): its windows end exactly where ``window``'s do (every HOP window
+    ends on a slide, every CUMULATE window on a step), so it groups each window's rows
+    alone (start and end stay group keys) and fires when ``window`` would. Flink's
+    window-attached aggregation; the output is append-only, as Flink's.
+
+    >>> attached_tumble(Window("hop", "ts", size_ms=10_000, slide_ms=2_000)).size_ms
+    2000
+    """
+    grain = {"tumble": window.size_ms, "hop": window.slide_ms, "cumulate": window.step_ms}[window.type]
+    offset = (window.offset_ms + window.size_ms) % grain
+    return Window("tumble", ATTACHED_TIME, size_ms=grain, offset_ms=offset)
 
 
 def _check_mergeable(aggs: list[LogicalAgg], window: Window) -> None:

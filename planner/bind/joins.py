@@ -21,7 +21,15 @@ from planner.bind.hints import StateTtlHint, input_name
 from planner.bind.intervals import time_bounds
 from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.errors import PlanError, UnsupportedError
-from planner.logical import BoundField, Calc, Join, LogicalNode, LookupJoin, WindowAssign
+from planner.logical import (
+    WINDOW_ENDS,
+    BoundField,
+    Calc,
+    Join,
+    LogicalNode,
+    LookupJoin,
+    window_columns,
+)
 from planner.typecheck import infer
 from planner.window import Window
 
@@ -117,7 +125,8 @@ class JoinBinder(AggregateBinder):
                 continue
             rest.append(conj)
         left, right = _with_keys(left, left_extra), _with_keys(right, right_extra)
-        window = _window_join(left, right, renamed, keys, join)
+        windowed = _window_join(left, right, renamed, keys, join)
+        window, ends = windowed if windowed else (None, WINDOW_ENDS)
         interval = None if window else time_bounds(left_times, right_times, rest, join.args["on"])
         kind = "an interval join" if interval else "a regular join"
         if not keys:
@@ -142,7 +151,8 @@ class JoinBinder(AggregateBinder):
         ttl: tuple[int | None, int | None] = (None, None)
         if hints is not None:  # time-bounded joins take the keys and keep their own bound
             ttl = (hints.take(left_name), hints.take(input_name(table)))
-        node = Join(fields, left, right, _JOIN_TYPES[side], tuple(keys), residual, interval, window)
+        join_type = _JOIN_TYPES[side]
+        node = Join(fields, left, right, join_type, tuple(keys), residual, interval, window, window_ends=ends)
         if interval is None and window is None:
             node = dataclasses.replace(node, state_ttl_ms=ttl)
         if right_extra:  # and are dropped after it
@@ -390,41 +400,52 @@ def _joined_scope(left: Scope, right: Scope, keep_time: bool = False) -> tuple[S
     return Scope(scope_fields), fields
 
 
+def _not_one_window(join: exp.Expr) -> SqlStreamError:
+    return _err(
+        UnsupportedError(
+            "a window join joins two window TVFs of the same window (TUMBLE, HOP or CUMULATE, "
+            "with the same size and time attribute kind) on window_start and window_end",
+            hint="apply the same window TVF to both inputs",
+        ),
+        join,
+    )
+
+
 def _window_join(
     left: LogicalNode,
     right: LogicalNode,
     renamed: dict[str, str],
     keys: list[tuple[str, str]],
     join: exp.Expr,
-) -> Window | None:
-    """The window of a window join: a join whose keys pair window_start and window_end of
-    two inputs that are the same window TVF (Flink's WindowJoin); None for another join."""
+) -> tuple[Window, tuple[str, str]] | None:
+    """The window of a window join, and each side's window_end column: a join whose keys
+    pair window_start and window_end of two inputs of the same window (Flink's WindowJoin):
+    window TVFs, or window aggregations whose window columns reach the join renamed or not
+    (Nexmark q8 and q5 join two window aggregations on their starttime and endtime); None
+    for another join."""
     pairs = {(a.lower(), renamed.get(b, b).lower()) for a, b in keys}
-    if not {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
-        return None
-    windows = [_window_of(side) for side in (left, right)]
-    if windows[0] is None or windows[1] is None or windows[0] != windows[1]:
-        raise _err(
-            UnsupportedError(
-                "a window join joins two window TVFs of the same window (TUMBLE, HOP or CUMULATE, "
-                "with the same size and time attribute kind) on window_start and window_end",
-                hint="apply the same window TVF to both inputs",
-            ),
-            join,
-        )
-    if windows[0].type == "session" or windows[0].proctime:
-        what = "SESSION windows" if windows[0].type == "session" else "processing-time windows"
+    lf, rf = window_columns(left), window_columns(right)
+    if lf is not None and rf is not None:
+        (lw, ls, le, _), (rw, rs, re_, _) = lf, rf
+        paired = {(ls.lower(), rs.lower()), (le.lower(), re_.lower())} <= pairs
+        literal = (ls, le, rs, re_) == ("window_start", "window_end") * 2
+        same = dataclasses.replace(lw, time_column="") == dataclasses.replace(rw, time_column="")
+        if paired and not literal and (lw.type == "session" or lw.proctime or not same):
+            return None  # renamed window columns of other windows: a regular join, as before
+    else:
+        paired = False
+    if not paired:
+        if not {("window_start", "window_start"), ("window_end", "window_end")} <= pairs:
+            return None
+        raise _not_one_window(join)
+    assert lf is not None and rf is not None
+    window = dataclasses.replace(lf[0], time_column="")  # each side has its own time column
+    if window != dataclasses.replace(rf[0], time_column=""):
+        raise _not_one_window(join)
+    if window.type == "session" or window.proctime:
+        what = "SESSION windows" if window.type == "session" else "processing-time windows"
         raise _err(UnsupportedError(f"window joins of {what}"), join)
-    return windows[0]
-
-
-def _window_of(node: LogicalNode) -> Window | None:
-    """The window TVF whose rows ``node`` passes on (through projections and filters)."""
-    while isinstance(node, Calc):
-        node = node.input
-    if not isinstance(node, WindowAssign):
-        return None
-    return dataclasses.replace(node.window, time_column="")  # each side has its own time column
+    return window, (lf[2], rf[2])
 
 
 def _original(scope_fields: list[ScopeField], field_name: str) -> str:

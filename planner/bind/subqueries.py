@@ -33,7 +33,7 @@ from planner.bind.joins import _joined_scope, _window_join
 from planner.bind.relations import RelationBinder, where_conjuncts
 from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.errors import UnsupportedError
-from planner.logical import BoundField, Calc, Join, LogicalNode
+from planner.logical import WINDOW_ENDS, BoundField, Calc, Join, LogicalNode
 
 _SIMPLE_ONLY = ("group", "having", "qualify", "distinct", "limit", "order", "windows", "with_", "with")
 
@@ -180,7 +180,9 @@ class SubqueryJoinBinder(RelationBinder):
         out = tuple(BoundField(f.name, f.type) for f in outer.fields)
         kind = "anti" if anti else "semi"
         # between two window TVFs on window_start and window_end: a window semi/anti join
-        window = _window_join(outer, inner, renamed, keys, where)
-        join = Join(out + tuple(right_fields), outer, inner, kind, tuple(keys), residual, window=window)
+        windowed = _window_join(outer, inner, renamed, keys, where)
+        window, ends = windowed if windowed else (None, WINDOW_ENDS)
+        fields = out + tuple(right_fields)
+        join = Join(fields, outer, inner, kind, tuple(keys), residual, window=window, window_ends=ends)
         # the join's fields name the right's columns for its condition; it outputs the left's
         return Calc(out, join, tuple((f.name, _ref(f.name)) for f in out))

@@ -109,6 +109,27 @@ def saved_plan(meta: CheckpointMetadata) -> PhysicalPlan | None:
         return None
 
 
+def first_difference(old: PhysicalPlan | None, plan: PhysicalPlan) -> str:
+    """For the refusal of a checkpoint written by another plan: the first stateful operator
+    of the checkpoint that this query lacks (compared by kind and spec, not by node id, as
+    one operator more or less shifts the ids), with the one it has instead. A new version
+    can plan a query differently (Nexmark q5's max over windows became a window
+    aggregation). '' when the checkpoint has no plan, or no stateful operator differs."""
+    if old is None:
+        return ""
+
+    def kept(p: PhysicalPlan) -> dict[str, Node]:
+        return {json.dumps([n.kind, to_json_value(n.spec)], sort_keys=True): n for n in p.nodes if n.stateful}
+
+    before, now = kept(old), kept(plan)
+    gone = [n for k, n in before.items() if k not in now]
+    if not gone:
+        return ""
+    added = [n for k, n in now.items() if k not in before]
+    instead = f", which has {added[0].name} (node {added[0].id}) instead" if added else ""
+    return f": its {gone[0].name} (node {gone[0].id}) is not in this query{instead}"
+
+
 def row_state_changes(old: PhysicalPlan | None, plan: PhysicalPlan) -> dict[int, str]:
     """The operators of ``plan`` that keep their input's rows and whose inputs' columns
     differ from the same operator's in ``old`` (the plan a checkpoint was written by),
@@ -259,9 +280,7 @@ class CheckpointControl:
             s for (node, _), s in self.subtasks.items() if isinstance(plan.node(node).spec, SourceSpec)
         ]
         # the subtasks whose commit must be done before a checkpoint counts as committed
-        self.committers = {
-            key for key in self.subtasks if isinstance(plan.node(key[0]).spec, SinkSpec)
-        }
+        self.committers = {key for key in self.subtasks if isinstance(plan.node(key[0]).spec, SinkSpec)}
         self.restored_from: CheckpointMetadata | None = None
         self.restored_path: str | None = None
         self.released = asyncio.Event()
@@ -319,7 +338,7 @@ class CheckpointControl:
             raise CheckpointError(
                 f"cannot restore from {folder}: it was written by a different query "
                 f"(job '{meta.job_name}', plan {meta.plan_fingerprint}; this query's plan is "
-                f"{self.fingerprint})",
+                f"{self.fingerprint}){first_difference(saved_plan(meta), self.plan)}",
                 hint="start fresh (sqlstream run --fresh, or another 'pipeline.name'), or SET "
                 f"'{IGNORE_UNCLAIMED_STATE.name}' = 'true' to restore only the operators that match",
             )

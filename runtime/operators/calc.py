@@ -79,7 +79,9 @@ class CalcOp(Operator):
             self.direct = self._direct(spec, keep_kind)
         if self.columns is None and self.direct is None:
             self._passing_on(spec, keep_kind)
-        self.con = self.ctx.duckdb()
+        # Only a query needs DuckDB (a connection costs ~12 ms of CPU to open): a Calc that
+        # selects or renames columns, or calls Python functions on them, opens none.
+        self.con = self.ctx.duckdb() if self.columns is None and self.direct is None else None
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
         self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []
@@ -160,6 +162,7 @@ class CalcOp(Operator):
     def _query(self, batch: pa.RecordBatch) -> pa.Table | pa.RecordBatch:
         if self.passed is not None:
             return self._query_passing_on(batch)
+        assert self.con is not None
         self.con.register(INPUT_RELATION, batch)
         try:
             return self.con.sql(self.sql).to_arrow_table()
@@ -175,6 +178,7 @@ class CalcOp(Operator):
             [*batch.columns, numpy_array(pa.int64(), np.arange(n, dtype=np.int64), n)],
             schema=batch.schema.append(_POSITION_FIELD),
         )
+        assert self.con is not None
         self.con.register(INPUT_RELATION, numbered)
         try:
             result = self.con.sql(self.sql).to_arrow_table()
@@ -248,8 +252,9 @@ class CalcOp(Operator):
         return messages
 
     async def close(self) -> None:
-        if hasattr(self, "con"):
-            self.con.close()
+        con = getattr(self, "con", None)  # None: open failed early, or never needed one
+        if con is not None:
+            con.close()
 
 
 def _division_failure(error: duckdb.Error) -> udf.FunctionFailedError | None:

@@ -332,6 +332,10 @@ def test_a_checkpoint_of_another_query_is_refused(tmp_path: Path) -> None:
         handle.wait(20)
         assert isinstance(handle.error, SqlStreamError)
         assert "different query" in str(handle.error)
+        # which operator's state does not fit: its SUM became a MAX
+        assert "its WindowAggregate (node 4) is not in this query, which has WindowAggregate (node 4)" in str(
+            handle.error
+        )
         assert "ignore-unclaimed-state" in (handle.error.hint or "")
     allow = {"sqlstream.checkpoint.resume": "latest", "execution.savepoint.ignore-unclaimed-state": "true"}
     with sqlstream.connect(config=config(tmp_path, 1, **allow)) as s:
