@@ -11,7 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from planner.errors import UnsupportedError
-from planner.logical import LogicalNode, Rank, WindowAssign
+from planner.internal_names import reserved
+from planner.logical import (
+    Aggregate,
+    Calc,
+    Collect,
+    Join,
+    LogicalNode,
+    Rank,
+    Scan,
+    Sink,
+    Sort,
+    Union,
+    Values,
+    WatermarkAssigner,
+    WindowAssign,
+)
 
 
 def walk(node: LogicalNode) -> Iterator[LogicalNode]:
@@ -41,9 +56,44 @@ def rank_without_range(node: LogicalNode) -> None:
         ).with_position(node.line, node.col)
 
 
+# nodes whose operators run no statement over their rows' columns by name in DuckDB beside
+# columns of their own (a Calc's expressions are the user's; a union passes batches on)
+_PASSING = (Scan, Values, Calc, WatermarkAssigner, Union, Sink, Collect)
+_CONSTRUCTS = {
+    Aggregate: "an aggregation",
+    Join: "a join",
+    Rank: "a Top-N or deduplication",
+    Sort: "ORDER BY",
+    WindowAssign: "a window table function",
+}
+
+
+def internal_column_name(node: LogicalNode) -> None:
+    """A column named as one of the runtime's own (``__id``, ``__seq``: see
+    ``planner.internal_names``) would be mistaken for it inside a stateful operator's
+    statements and give a wrong answer; it is refused by name, with the way around it."""
+    if isinstance(node, _PASSING):
+        return
+    for name in [f.name for child in node.inputs for f in child.fields] + [f.name for f in node.fields]:
+        if reserved(name):
+            construct = next((v for k, v in _CONSTRUCTS.items() if isinstance(node, k)), "this query")
+            raise UnsupportedError(
+                f"column name '{name}' in {construct}: sqlstream uses the name for a column of its own",
+                hint=f"rename the column in a subquery or view first: SELECT `{name}` AS some_name, ...",
+            ).with_position(*_position(node))
+
+
+def _position(node: LogicalNode) -> tuple[int | None, int | None]:
+    """Where the node's construct was written, if the plan kept it."""
+    if isinstance(node, Aggregate) and node.aggs:
+        return node.aggs[0].line, node.aggs[0].col
+    return getattr(node, "line", None), getattr(node, "col", None)
+
+
 CHECKS: tuple[Callable[[LogicalNode], None], ...] = (
     session_without_aggregation,
     rank_without_range,
+    internal_column_name,
 )
 
 
