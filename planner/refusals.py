@@ -14,10 +14,14 @@ from planner.errors import UnsupportedError
 from planner.internal_names import reserved
 from planner.logical import (
     Aggregate,
+    BatchOver,
     Calc,
     Collect,
+    Correlate,
     Join,
     LogicalNode,
+    LookupJoin,
+    OverAggregate,
     Rank,
     Scan,
     Sink,
@@ -62,6 +66,10 @@ _PASSING = (Scan, Values, Calc, WatermarkAssigner, Union, Sink, Collect)
 _CONSTRUCTS = {
     Aggregate: "an aggregation",
     Join: "a join",
+    LookupJoin: "a lookup join",
+    Correlate: "a table function",
+    OverAggregate: "an OVER aggregation",
+    BatchOver: "an OVER aggregation",
     Rank: "a Top-N or deduplication",
     Sort: "ORDER BY",
     WindowAssign: "a window table function",
@@ -71,7 +79,9 @@ _CONSTRUCTS = {
 def internal_column_name(node: LogicalNode) -> None:
     """A column named as one of the runtime's own (``__id``, ``__seq``: see
     ``planner.internal_names``) would be mistaken for it inside a stateful operator's
-    statements and give a wrong answer; it is refused by name, with the way around it."""
+    statements and give a wrong answer; it is refused by name, with the way around it.
+    Checked after the rewrite rules (``refuse_rewritten``): a column the query does not
+    read has been pruned away by then and is no reason to refuse."""
     if isinstance(node, _PASSING):
         return
     for name in [f.name for child in node.inputs for f in child.fields] + [f.name for f in node.fields]:
@@ -93,7 +103,6 @@ def _position(node: LogicalNode) -> tuple[int | None, int | None]:
 CHECKS: tuple[Callable[[LogicalNode], None], ...] = (
     session_without_aggregation,
     rank_without_range,
-    internal_column_name,
 )
 
 
@@ -102,3 +111,10 @@ def refuse(root: LogicalNode) -> None:
     for node in walk(root):
         for check in CHECKS:
             check(node)
+
+
+def refuse_rewritten(root: LogicalNode) -> None:
+    """Raise the first refusal of the rewritten plan under ``root``: the checks that
+    look at the columns each operator really gets."""
+    for node in walk(root):
+        internal_column_name(node)
