@@ -220,3 +220,30 @@ def test_internal_column_names_leave_the_answer_alone(query: str, batch: int) ->
 @pytest.mark.parametrize("parallelism", [1, 2])
 def test_debezium_column_names_run(query: str, parallelism: int) -> None:
     assert run(query, DEBEZIUM, parallelism) == ordinary(query)
+
+
+def test_a_top_n_over_internal_names_is_refused_and_renaming_answers_right(tmp_path: Path) -> None:
+    """The rows a user ran into: a Top-N over ``__id``/``__src`` returned 0 and 1 for 1 and
+    2. It is refused where the rank is written, naming the column; renamed in a subquery,
+    as the hint says, it answers with the input's values."""
+    path = tmp_path / "t.json"
+    path.write_text(
+        '{"__id":1,"__src":2,"__n":3,"v":4}\n{"__id":1,"__src":2,"__n":3,"v":5}\n{"__id":2,"__src":2,"__n":3,"v":4}\n'
+    )
+    s = small_batches(1, 2)
+    try:
+        s.execute(
+            "CREATE TABLE t (__id INT, __src INT, __n INT, v INT) WITH ("
+            f"'connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')"
+        )
+        rank = "ROW_NUMBER() OVER (PARTITION BY {} ORDER BY v DESC) AS rn"
+        with pytest.raises(UnsupportedError) as refused:
+            s.sql(f"SELECT * FROM (SELECT *, {rank.format('__src')} FROM t) WHERE rn <= 2")
+        assert "'__id'" in refused.value.message and (refused.value.line, refused.value.col) == (1, 26)
+        renamed = "(SELECT __id AS id, __src AS src, __n AS n, v FROM t)"
+        got = applied(
+            s.sql(f"SELECT * FROM (SELECT *, {rank.format('src')} FROM {renamed}) WHERE rn <= 2").changelog()
+        )
+    finally:
+        s.close()
+    assert got == Counter({(1, 2, 3, 5, 1): 1, (1, 2, 3, 4, 2): 1})
