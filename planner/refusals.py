@@ -31,6 +31,7 @@ from planner.logical import (
     WatermarkAssigner,
     WindowAssign,
 )
+from planner.physical import ROW_KIND_COLUMN
 
 
 def walk(node: LogicalNode) -> Iterator[LogicalNode]:
@@ -80,12 +81,13 @@ def internal_column_name(node: LogicalNode) -> None:
     """A column named as one of the runtime's own (``__id``, ``__seq``: see
     ``planner.internal_names``) would be mistaken for it inside a stateful operator's
     statements and give a wrong answer; it is refused by name, with the way around it.
+    ``__row_kind`` is a batch's row kinds in every operator and sink: refused anywhere.
     Checked after the rewrite rules (``refuse_rewritten``): a column the query does not
     read has been pruned away by then and is no reason to refuse."""
-    if isinstance(node, _PASSING):
-        return
-    for name in [f.name for child in node.inputs for f in child.fields] + [f.name for f in node.fields]:
-        if reserved(name):
+    passing = isinstance(node, _PASSING)
+    names = [f.name for f in node.fields] + [f.name for child in node.inputs for f in child.fields]
+    for name in names:
+        if name.lower() == ROW_KIND_COLUMN if passing else reserved(name):
             construct = next((v for k, v in _CONSTRUCTS.items() if isinstance(node, k)), "this query")
             raise UnsupportedError(
                 f"column name '{name}' in {construct}: sqlstream uses the name for a column of its own",

@@ -40,10 +40,15 @@ def internal_names() -> list[str]:
 
 
 def name_batches() -> list[dict[str, str]]:
-    """The internal names in batches of distinct names, one name per placeholder."""
+    """The internal names in batches of distinct names, one name per placeholder; twice,
+    the second time in other places (a name at a column that few queries read, or a
+    column a name's operator does not see, is tried at another)."""
     names = internal_names()
     names += names[: -len(names) % len(PLACES)]  # the last batch filled up from the first
-    return [dict(zip(PLACES, names[i : i + len(PLACES)])) for i in range(0, len(names), len(PLACES))]
+    width = len(PLACES)
+    batches = [names[i : i + width] for i in range(0, len(names), width)]
+    batches += [[*b[width // 2 :], *b[: width // 2]] for b in batches]
+    return [dict(zip(PLACES, b)) for b in batches]
 
 
 L_ROWS = [  # k, v, s, second
