@@ -252,3 +252,26 @@ def test_a_top_n_over_internal_names_is_refused_and_renaming_answers_right(tmp_p
     finally:
         s.close()
     assert got == Counter({(1, 2, 3, 5, 1): 1, (1, 2, 3, 4, 2): 1})
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_a_projection_and_a_union_pass_every_internal_name_on(tmp_path: Path, parallelism: int) -> None:
+    """A query without state runs over columns of every internal name but ``__row_kind``
+    (refused anywhere), all in one table, each value in its own column."""
+    names = [n for n in internal_names() if n != "__row_kind"]
+    rows = [{n: i * 1000 + j for j, n in enumerate(names)} for i in range(3)]
+    (tmp_path / "w.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = small_batches(parallelism, 2)
+    try:
+        s.execute(
+            f"CREATE TABLE w ({', '.join(f'{n} BIGINT' for n in names)}) WITH ('connector' = 'filesystem', "
+            f"'path' = '{tmp_path / 'w.json'}', 'format' = 'json')"
+        )
+        listed = ", ".join(f"{n} + 1 AS {n}" for n in names)
+        got = applied(
+            s.sql(f"SELECT * FROM w WHERE {names[0]} >= 0 UNION ALL SELECT {listed} FROM w").changelog()
+        )
+    finally:
+        s.close()
+    expected = [tuple(r.values()) for r in rows] + [tuple(v + 1 for v in r.values()) for r in rows]
+    assert got == Counter(expected)
