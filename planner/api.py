@@ -15,7 +15,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from sqlglot import exp
@@ -44,7 +44,7 @@ from planner.logical import BoundField, LogicalNode, Scan
 from planner.parse import parse, parse_expression
 from planner.physical import LATE_ROWS_FIELDS, UDF_ERRORS_FIELDS, Field, PhysicalPlan
 from planner.physical_planner import PhysicalPlanner
-from planner.refusals import refuse
+from planner.refusals import refuse, refuse_rewritten
 from planner.rules import apply_rules
 from planner.typecheck import infer
 from planner.udf import used_functions
@@ -73,6 +73,21 @@ def _located(error: SqlStreamError, statement: st.Statement) -> SqlStreamError:
             error.col = (error.col or 1) + statement.col - 1
         error.line += statement.line - 1
     return error
+
+
+def _refuse(
+    check: Callable[[LogicalNode], None],
+    roots: Sequence[LogicalNode],
+    parts: Sequence[st.Statement],
+    statement: st.Statement,
+) -> None:
+    """Run ``check`` on each INSERT's (or the query's) plan; a refusal points into the script."""
+    for root, part in zip(roots, parts):
+        try:
+            check(root)
+        except SqlStreamError as e:
+            located = _located(e, part)
+            raise (_located(located, statement) if part is not statement else located) from None
 
 
 def to_statement(sql_or_statement: str | st.Statement) -> st.Statement:
@@ -128,13 +143,9 @@ def plan(
     cfg = dict(config or {})
     roots = logical_plan(statement, catalog, cfg)
     parts = statement.inserts if isinstance(statement, st.StatementSet) else [statement]
-    for root, part in zip(roots, parts):
-        try:
-            refuse(root)
-        except SqlStreamError as e:
-            located = _located(e, part)
-            raise (_located(located, statement) if part is not statement else located) from None
+    _refuse(refuse, roots, parts, statement)
     rewritten, applied = apply_rules(roots)
+    _refuse(refuse_rewritten, rewritten, parts, statement)
     name = PIPELINE_NAME.get(cfg) or _default_name(statement)
     try:
         physical = PhysicalPlanner(cfg).plan(rewritten, name, applied)

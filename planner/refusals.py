@@ -11,7 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from planner.errors import UnsupportedError
-from planner.logical import LogicalNode, Rank, WindowAssign
+from planner.internal_names import reserved
+from planner.logical import (
+    Aggregate,
+    BatchOver,
+    Calc,
+    Collect,
+    Correlate,
+    Join,
+    LogicalNode,
+    LookupJoin,
+    OverAggregate,
+    Rank,
+    Scan,
+    Sink,
+    Sort,
+    Union,
+    Values,
+    WatermarkAssigner,
+    WindowAssign,
+)
+from planner.physical import ROW_KIND_COLUMN
 
 
 def walk(node: LogicalNode) -> Iterator[LogicalNode]:
@@ -41,6 +61,47 @@ def rank_without_range(node: LogicalNode) -> None:
         ).with_position(node.line, node.col)
 
 
+# nodes whose operators run no statement over their rows' columns by name in DuckDB beside
+# columns of their own (a Calc's expressions are the user's; a union passes batches on)
+_PASSING = (Scan, Values, Calc, WatermarkAssigner, Union, Sink, Collect)
+_CONSTRUCTS = {
+    Aggregate: "an aggregation",
+    Join: "a join",
+    LookupJoin: "a lookup join",
+    Correlate: "a table function",
+    OverAggregate: "an OVER aggregation",
+    BatchOver: "an OVER aggregation",
+    Rank: "a Top-N or deduplication",
+    Sort: "ORDER BY",
+    WindowAssign: "a window table function",
+}
+
+
+def internal_column_name(node: LogicalNode) -> None:
+    """A column named as one of the runtime's own (``__id``, ``__seq``: see
+    ``planner.internal_names``) would be mistaken for it inside a stateful operator's
+    statements and give a wrong answer; it is refused by name, with the way around it.
+    ``__row_kind`` is a batch's row kinds in every operator and sink: refused anywhere.
+    Checked after the rewrite rules (``refuse_rewritten``): a column the query does not
+    read has been pruned away by then and is no reason to refuse."""
+    passing = isinstance(node, _PASSING)
+    names = [f.name for f in node.fields] + [f.name for child in node.inputs for f in child.fields]
+    for name in names:
+        if name.lower() == ROW_KIND_COLUMN if passing else reserved(name):
+            construct = next((v for k, v in _CONSTRUCTS.items() if isinstance(node, k)), "this query")
+            raise UnsupportedError(
+                f"column name '{name}' in {construct}: sqlstream uses the name for a column of its own",
+                hint=f"rename the column in a subquery or view first: SELECT `{name}` AS some_name, ...",
+            ).with_position(*_position(node))
+
+
+def _position(node: LogicalNode) -> tuple[int | None, int | None]:
+    """Where the node's construct was written, if the plan kept it."""
+    if isinstance(node, Aggregate) and node.aggs:
+        return node.aggs[0].line, node.aggs[0].col
+    return getattr(node, "line", None), getattr(node, "col", None)
+
+
 CHECKS: tuple[Callable[[LogicalNode], None], ...] = (
     session_without_aggregation,
     rank_without_range,
@@ -52,3 +113,10 @@ def refuse(root: LogicalNode) -> None:
     for node in walk(root):
         for check in CHECKS:
             check(node)
+
+
+def refuse_rewritten(root: LogicalNode) -> None:
+    """Raise the first refusal of the rewritten plan under ``root``: the checks that
+    look at the columns each operator really gets."""
+    for node in walk(root):
+        internal_column_name(node)
