@@ -24,10 +24,11 @@ deduplicate functions do.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
-from runtime.batches import conform, empty_table, output_schema, q
+from runtime.batches import ROW_KIND_TYPE, conform, empty_table, numpy_array, output_schema, q
 from runtime.messages import Message
 from runtime.operator import now_ms
 from runtime.operators import rank_append
@@ -149,10 +150,13 @@ class RankOp(ArrivalOrdered):
         self._report()
         return [b for table in out for b in conform(table, self.schema)]
 
-    def _append(self, batch: pa.RecordBatch, now: int) -> list[pa.Table]:
+    def _append(self, batch: pa.RecordBatch, now: int) -> list[pa.Table | pa.RecordBatch]:
         """A batch of an insert-only input (see ``rank_append``): its best rows taken out
         of the Arrow batch, ranked with the old rows of their partitions; the changes are
-        read before the state drops the rows pushed out and keeps those that entered."""
+        read before the state drops the rows pushed out and keeps those that entered. A
+        candidate that fills a position of its own (most of them) goes out, and into the
+        state, from the Arrow batch: its long strings never make a round trip through
+        DuckDB."""
         st, sql = self.state, self.append
         first = self.seq
         stamped = self._stamped(batch)
@@ -162,7 +166,7 @@ class RankOp(ArrivalOrdered):
         finally:
             st.con.unregister(INPUT_RELATION)
         st.register(rank_append.CANDIDATES, candidates)
-        out = []
+        out: list[pa.Table | pa.RecordBatch] = []
         try:
             st.execute(sql.rank)
             for stmt in sql.emit:
@@ -170,12 +174,30 @@ class RankOp(ArrivalOrdered):
                     st.execute(stmt)
                 else:
                     out.append(st.query(stmt))
-            expiry = str(self.ttl.expiry(now)) if self.ttl else ""
-            for stmt in sql.keep:
-                st.execute(stmt.replace(rank_append.EXPIRY, expiry))
+            fresh = st.con.execute(sql.fresh).fetchnumpy()
+            kept = st.con.execute(sql.kept).fetchnumpy()["__id"]
+            st.execute(sql.drop)
         finally:
             st.con.unregister(rank_append.CANDIDATES)
+        out.append(self._fresh(candidates, fresh["__id"], fresh["__n"]))
+        st.register(rank_append.KEPT, rank_append.pick(candidates, kept)[0])
+        try:
+            st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
+        finally:
+            st.con.unregister(rank_append.KEPT)
         return out
+
+    def _fresh(self, candidates: pa.RecordBatch, seqs: np.ndarray, ranks: np.ndarray) -> pa.RecordBatch:
+        """The +I rows of the candidates ``seqs`` (at rank ``ranks``), in arrival order."""
+        rows, order = rank_append.pick(candidates, seqs)
+        n = rows.num_rows
+        columns = rows.columns[:-1]  # not __seq
+        if self.spec.rank_column:
+            ranks = np.ascontiguousarray(np.asarray(ranks, dtype=np.int64)[order])
+            columns.append(numpy_array(pa.int64(), ranks, n))
+        if self.ctx.updating:
+            columns.append(numpy_array(ROW_KIND_TYPE, np.zeros(n, dtype=np.int8), n))
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
     def _update(self, batch: pa.RecordBatch, now: int) -> list[pa.Table]:
         """A batch of an updating input: every row of a touched partition ranked before

@@ -12,10 +12,15 @@ the candidates that enter the state. Per batch:
 2. ``rank``: ``__r``, the touched partitions' old rows and the candidates, ranked
    together: ``__n`` the rank after the batch, ``__o`` an old row's rank before it (its
    new rank less the candidates ranked ahead of it), candidates past ``end`` left out;
-3. ``emit``: the changes (``RankSpec.changes``): per rank position (the old and new row
-   of each position whose row changed, in ``__d``; a row equal in value sends nothing),
-   or per row (-D for old rows that left the range, +I for those that entered);
-4. ``keep``: the old rows past ``end`` deleted, the candidates within it inserted.
+3. ``emit``: the changes (``RankSpec.changes``) that involve an old row: per rank
+   position (``__p`` the positions whose row changed; ``__d`` the old and new values of
+   those that retract an old row or take one moved down; a row equal in value sends
+   nothing), or per row (-D for old rows that left the range, +I for those that entered);
+4. ``fresh``: the candidates that fill a position (or enter the range) with nothing to
+   retract, most of a batch's changes: sent as they are from the Arrow batch (+I), so
+   their long strings never make a round trip through DuckDB;
+5. ``drop``: the old rows past ``end`` deleted; ``add``: the candidates within it
+   (``kept``, again taken from the Arrow batch) inserted, in arrival order.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
     from runtime.state.duckdb_state import DuckDBState
 
 CANDIDATES = "__c"  # the batch's candidate rows, an Arrow relation
+KEPT = "__k"  # the candidates the state keeps, an Arrow relation
 EXPIRY = "{expiry}"  # in ``keep``: a state TTL's expiry of the rows written now
 MAX_BY_LIMIT = 100  # above this end, a batch's best rows are found by a window instead
 
@@ -42,7 +48,10 @@ class AppendStatements:
     best: str
     rank: str
     emit: list[str]  # CREATE statements run, SELECTs read as the changes, in order
-    keep: list[str]
+    fresh: str  # the candidates entering the range with no old row to retract: __id, __n
+    kept: str  # the arrival numbers (__id) of the candidates the state keeps
+    drop: str  # the old rows pushed out of the state
+    add: str  # the kept candidates (``KEPT``, an Arrow relation) into the state
 
 
 def statements(
@@ -63,48 +72,55 @@ def statements(
     else:
         rank = _window_rank(spec, keys, order)
     listed = ", ".join(cols)
-    # every row by its identity: the state's by rowid, the candidates' by arrival number
-    every = (
-        f"(SELECT 0 AS __src, rowid AS __id, {listed} FROM rows "
-        f"UNION ALL SELECT 1, __seq, {listed} FROM {CANDIDATES})"
-    )
     in_new = f"__n BETWEEN {spec.start} AND {spec.end}"
     in_old = f"__src = 0 AND __o BETWEEN {spec.start} AND {spec.end}"
+    kept = "SELECT __id FROM __r WHERE __src = 1"
     drop = f"DELETE FROM rows WHERE rowid IN (SELECT __id FROM __r WHERE __src = 0 AND __n > {spec.end})"
-    # the candidates within ``end``, the range's and (from a range's start past 1) above it
-    add = (
-        f"INSERT INTO rows SELECT {listed}, __seq{expiry} FROM {CANDIDATES} "
-        f"WHERE __seq IN (SELECT __id FROM __r WHERE __src = 1)"
-    )
+    add = f"INSERT INTO rows SELECT {listed}, __seq{expiry} FROM {KEPT}"
     if spec.changes == "rows":
         kind = q(ROW_KIND_COLUMN)
         emit = [
             f"SELECT {listed}, 3::TINYINT AS {kind} FROM rows WHERE rowid IN "
             f"(SELECT __id FROM __r WHERE {in_old} AND NOT ({in_new}))",
-            f"SELECT {listed}, 0::TINYINT AS {kind} FROM {every} a SEMI JOIN "
-            f"(SELECT __src, __id FROM __r WHERE {in_new} AND NOT ({in_old})) USING (__src, __id)",
+            # an old row moved into the range from above it (a range's start past 1)
+            f"SELECT {listed}, 0::TINYINT AS {kind} FROM rows WHERE rowid IN "
+            f"(SELECT __id FROM __r WHERE __src = 0 AND {in_new} AND NOT ({in_old}))",
         ]
-        return AppendStatements(best, rank, emit, [drop, add])
+        fresh = f"SELECT __id, __n FROM __r WHERE __src = 1 AND {in_new}"
+        return AppendStatements(best, rank, emit, fresh, kept, drop, add)
     on = " AND ".join([*(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in keys), "o.__o = n.__n"])
-    both = [f"{side}.{c} AS {side}{i}" for side in "on" for i, c in enumerate(cols)]
-    same_value = " AND ".join(f"o.{c} IS NOT DISTINCT FROM n.{c}" for c in cols)
     # the positions whose row changed: another row, which may still be equal in value
     moved = (
-        f"SELECT o.__id AS __oid, o.__o AS o__rn, n.__src AS __ns, n.__id AS __nid, n.__n AS n__rn "
+        f"CREATE OR REPLACE TEMP TABLE __p AS SELECT o.__id AS __oid, o.__o AS o__rn, n.__src AS __ns, "
+        f"n.__id AS __nid, n.__n AS n__rn "
         f"FROM (SELECT * FROM __r WHERE {in_old}) o FULL JOIN (SELECT * FROM __r WHERE {in_new}) n "
         f"ON {on} WHERE o.__id IS NULL OR n.__id IS NULL OR n.__src = 1 OR o.__id <> n.__id"
     )
-    # a position's new row: a candidate, or (below the first) an old row moved down
-    news = f"(SELECT 1 AS __src, __seq AS __id, {listed} FROM {CANDIDATES})" if spec.end == 1 else every
+    # a position's new row: a candidate (``n``), or (below the first) an old row moved
+    # down (``m``), each by a join of its own: DuckDB then reads ``rows`` by rowid
+    olds = [f"o.{c} AS o{i}" for i, c in enumerate(cols)]
+    if spec.end == 1:
+        news = [f"n.{c} AS n{i}" for i, c in enumerate(cols)]
+        joins = f"LEFT JOIN {CANDIDATES} n ON n.__seq = p.__nid"
+    else:
+        news = [f"CASE WHEN p.__ns = 0 THEN m.{c} ELSE n.{c} END AS n{i}" for i, c in enumerate(cols)]
+        joins = (
+            f"LEFT JOIN rows m ON m.rowid = CASE WHEN p.__ns = 0 THEN p.__nid END "
+            f"LEFT JOIN {CANDIDATES} n ON n.__seq = CASE WHEN p.__ns = 1 THEN p.__nid END"
+        )
+    same_value = " AND ".join(f"o{i} IS NOT DISTINCT FROM n{i}" for i in range(len(cols)))
     kinds = {
         "o": "CASE WHEN n__rn IS NULL THEN 3 ELSE 1 END",
         "n": "CASE WHEN o__rn IS NULL THEN 0 ELSE 2 END",
     }
+    # the positions that retract an old row or take one moved down, values side by side
+    # (a candidate filling an empty position is ``fresh``: sent from the Arrow batch)
     emit = [
-        f"CREATE OR REPLACE TEMP TABLE __d AS SELECT {', '.join(both)}, p.o__rn, p.n__rn, p.__ns, p.__nid, "
-        f"p.o__rn IS NOT NULL AND p.n__rn IS NOT NULL AND {same_value} AS __same "
-        f"FROM ({moved}) p LEFT JOIN rows o ON o.rowid = p.__oid "
-        f"LEFT JOIN {news} n ON n.__src = p.__ns AND n.__id = p.__nid"
+        moved,
+        f"CREATE OR REPLACE TEMP TABLE __d AS SELECT *, o__rn IS NOT NULL AND n__rn IS NOT NULL "
+        f"AND {same_value} AS __same FROM (SELECT {', '.join([*olds, *news])}, p.o__rn, p.n__rn "
+        f"FROM (SELECT * FROM __p WHERE __oid IS NOT NULL OR __ns = 0) p "
+        f"LEFT JOIN rows o ON o.rowid = p.__oid {joins})",
     ]
     for side in "on":  # every retraction of the batch before its additions, as the aggregate
         out = [f"{side}{i}" for i in range(len(cols))]
@@ -113,10 +129,8 @@ def statements(
         if updating:
             out.append(f"({kinds[side]})::TINYINT")
         emit.append(f"SELECT {', '.join(out)} FROM __d WHERE {side}__rn IS NOT NULL AND NOT __same")
-    if spec.start == 1:  # every candidate kept holds a position whose row changed: in ``__d``
-        values = ", ".join(f"n{i}" for i in range(len(cols)))
-        add = f"INSERT INTO rows SELECT {values}, __nid{expiry} FROM __d WHERE __ns = 1 ORDER BY __nid"
-    return AppendStatements(best, rank, emit, [drop, add])
+    fresh = "SELECT __nid AS __id, n__rn AS __n FROM __p WHERE __oid IS NULL AND __ns = 1"
+    return AppendStatements(best, rank, emit, fresh, kept, drop, add)
 
 
 def _window_rank(spec: RankSpec, keys: list[str], order: list[str]) -> str:
@@ -182,6 +196,16 @@ def take_best(st: DuckDBState, best: str, batch: pa.RecordBatch, first: int) -> 
     seqs = st.con.execute(best).fetchnumpy()["__seq"]
     positions = np.sort(np.asarray(seqs, dtype=np.int64)) - first
     return batch.take(numpy_array(pa.int64(), positions, len(positions)))
+
+
+def pick(candidates: pa.RecordBatch, seqs: np.ndarray) -> tuple[pa.RecordBatch, np.ndarray]:
+    """The rows of ``candidates`` (in arrival order, as ``take_best`` leaves them) whose
+    arrival numbers are ``seqs``, in arrival order, and the order that sorts ``seqs``."""
+    order = np.argsort(seqs, kind="stable")
+    column = candidates.column(candidates.num_columns - 1)  # __seq
+    have = np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
+    at = np.searchsorted(have, np.asarray(seqs, dtype=np.int64)[order])
+    return candidates.take(numpy_array(pa.int64(), at, len(at))), order
 
 
 def _goodness(spec: RankSpec | WindowRankSpec, schema: pa.Schema, of: str = "") -> str | None:
