@@ -154,9 +154,9 @@ class RankOp(ArrivalOrdered):
         """A batch of an insert-only input (see ``rank_append``): its best rows taken out
         of the Arrow batch, ranked with the old rows of their partitions; the changes are
         read before the state drops the rows pushed out and keeps those that entered. A
-        candidate that fills a position of its own (most of them) goes out, and into the
-        state, from the Arrow batch: its long strings never make a round trip through
-        DuckDB."""
+        candidate that fills a position with nothing to retract (most of them) goes out,
+        and into the state, from the Arrow batch: its long strings never make a round trip
+        through DuckDB, which reads whole rows only for the changes with an old row."""
         st, sql = self.state, self.append
         first = self.seq
         stamped = self._stamped(batch)
@@ -165,21 +165,27 @@ class RankOp(ArrivalOrdered):
             candidates = rank_append.take_best(st, sql.best, stamped, first)
         finally:
             st.con.unregister(INPUT_RELATION)
-        st.register(rank_append.CANDIDATES, candidates)
         out: list[pa.Table | pa.RecordBatch] = []
+        st.register(rank_append.CANDIDATES, candidates)
         try:
-            st.execute(sql.rank)
-            for stmt in sql.emit:
-                if stmt.startswith("CREATE"):
-                    st.execute(stmt)
-                else:
-                    out.append(st.query(stmt))
-            fresh = st.con.execute(sql.fresh).fetchnumpy()
+            for stmt in sql.rank:
+                st.execute(stmt)
+            changed = st.con.execute(sql.changed).fetchnumpy()
+            oid, ns, nid = changed["__oid"], changed["__ns"], changed["__nid"]
             kept = st.con.execute(sql.kept).fetchnumpy()["__id"]
+            fresh = (oid < 0) & (ns == 1)
+            if not fresh.all():  # the changes with an old row, their candidates only
+                st.con.unregister(rank_append.CANDIDATES)
+                st.register(rank_append.CANDIDATES, rank_append.pick(candidates, nid[~fresh & (ns == 1)])[0])
+                for stmt in sql.emit:
+                    if stmt.startswith("CREATE"):
+                        st.execute(stmt)
+                    else:
+                        out.append(st.query(stmt))
             st.execute(sql.drop)
         finally:
             st.con.unregister(rank_append.CANDIDATES)
-        out.append(self._fresh(candidates, fresh["__id"], fresh["__n"]))
+        out.append(self._fresh(candidates, nid[fresh], changed["__n"][fresh]))
         st.register(rank_append.KEPT, rank_append.pick(candidates, kept)[0])
         try:
             st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
@@ -191,7 +197,7 @@ class RankOp(ArrivalOrdered):
         """The +I rows of the candidates ``seqs`` (at rank ``ranks``), in arrival order."""
         rows, order = rank_append.pick(candidates, seqs)
         n = rows.num_rows
-        columns = rows.columns[:-1]  # not __seq
+        columns = rows.columns[: len(self.cols)]  # not __seq (nor __b)
         if self.spec.rank_column:
             ranks = np.ascontiguousarray(np.asarray(ranks, dtype=np.int64)[order])
             columns.append(numpy_array(pa.int64(), ranks, n))
