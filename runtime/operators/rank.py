@@ -172,7 +172,7 @@ class RankOp(ArrivalOrdered):
                 st.execute(stmt)
             changed = st.con.execute(sql.changed).fetchnumpy()
             oid, ns, nid = changed["__oid"], changed["__ns"], changed["__nid"]
-            kept = st.con.execute(sql.kept).fetchnumpy()["__id"]
+            kept = nid[ns == 1] if sql.kept is None else st.con.execute(sql.kept).fetchnumpy()["__id"]
             fresh = (oid < 0) & (ns == 1)
             if not fresh.all():  # the changes with an old row, their candidates only
                 st.con.unregister(rank_append.CANDIDATES)
@@ -186,7 +186,7 @@ class RankOp(ArrivalOrdered):
         finally:
             st.con.unregister(rank_append.CANDIDATES)
         out.append(self._fresh(candidates, nid[fresh], changed["__n"][fresh]))
-        st.register(rank_append.KEPT, rank_append.pick(candidates, kept)[0])
+        st.register(rank_append.KEPT, rank_append.flag(candidates, kept))
         try:
             st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
         finally:

@@ -51,9 +51,11 @@ class AppendStatements:
     # a candidate), __nid (its arrival number or rowid), __n (its rank)
     changed: str
     emit: list[str]  # the changes with an old row: CREATE statements run, SELECTs read, in order
-    kept: str  # the arrival numbers (__id) of the candidates the state keeps
+    # the arrival numbers (__id) of the candidates the state keeps; None: those among the
+    # changes (a range from the first: every candidate kept enters it)
+    kept: str | None
     drop: str  # the old rows pushed out of the state
-    add: str  # the kept candidates (``KEPT``, an Arrow relation) into the state
+    add: str  # the kept candidates (``KEPT``: the candidates ``flag``ged) into the state
 
 
 def statements(
@@ -69,7 +71,7 @@ def statements(
     ORDER BY terms (``__seq`` last), ``schema`` the input's, ``updating`` whether the
     output carries row kinds, ``expiry`` a TTL's ``, <expression>`` (or empty)."""
     listed = ", ".join(cols)
-    add = f"INSERT INTO rows SELECT {listed}, __seq{expiry} FROM {KEPT}"
+    add = f"INSERT INTO rows SELECT {listed}, __seq{expiry} FROM {KEPT} WHERE __keep"
     if spec.end == 1 and spec.changes != "rows" and _goodness(spec, schema) is not None:
         return _top1(spec, cols, keys, schema, updating, best_rows(spec, keys, order, schema), add)
     best = best_rows(spec, keys, order, schema, ranked=bool(keys))
@@ -77,16 +79,18 @@ def statements(
     in_new = f"__n BETWEEN {spec.start} AND {spec.end}"
     in_old = f"__src = 0 AND __o BETWEEN {spec.start} AND {spec.end}"
     drop = f"DELETE FROM rows WHERE rowid IN (SELECT __id FROM __r WHERE __src = 0 AND __n > {spec.end})"
-    kept = "SELECT __id FROM __r WHERE __src = 1"
+    kept: str | None = "SELECT __id FROM __r WHERE __src = 1"
     # the candidates of partitions with no old row: ranked in the batch (``best_rows``)
     alone = ""
     if keys:
         same = " AND ".join(f"h.{k} IS NOT DISTINCT FROM c.{k}" for k in keys)
         alone = f"{CANDIDATES} c ANTI JOIN __h h ON {same}"
-        kept += f" UNION ALL SELECT __seq FROM {alone}"
+        kept = f"{kept} UNION ALL SELECT __seq FROM {alone}"
         alone = (
             f" UNION ALL SELECT -1, 1, __seq, __b FROM {alone} WHERE __b BETWEEN {spec.start} AND {spec.end}"
         )
+    if spec.start == 1:
+        kept = None
     if spec.changes == "rows":
         kind = q(ROW_KIND_COLUMN)
         changed = (
@@ -198,9 +202,8 @@ def _top1(
             out.append(f"{kind}::TINYINT")
         emit.append(f"SELECT {', '.join(out)} FROM __d")
     changed = "SELECT coalesce(__oid, -1) AS __oid, 1 AS __ns, __nid, 1::BIGINT AS __n FROM __w"
-    kept = "SELECT __nid AS __id FROM __w"
     drop = "DELETE FROM rows WHERE rowid IN (SELECT __oid FROM __w)"
-    return AppendStatements(best, rank, changed, emit, kept, drop, add)
+    return AppendStatements(best, rank, changed, emit, None, drop, add)
 
 
 def best_rows(
@@ -258,8 +261,21 @@ def pick(candidates: pa.RecordBatch, seqs: np.ndarray) -> tuple[pa.RecordBatch, 
     order = np.argsort(seqs, kind="stable")
     column = candidates.column("__seq")
     have = np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
+    if len(seqs) == len(have):  # all of them (arrival numbers are unique)
+        return candidates, order
     at = np.searchsorted(have, np.asarray(seqs, dtype=np.int64)[order])
     return candidates.take(numpy_array(pa.int64(), at, len(at))), order
+
+
+def flag(candidates: pa.RecordBatch, seqs: np.ndarray) -> pa.RecordBatch:
+    """``candidates`` with a column ``__keep``, true for the arrival numbers ``seqs``: DuckDB
+    reads only those rows' values, without a copy of the others taken out first."""
+    column = candidates.column("__seq")
+    have = np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
+    keep = np.zeros(len(have), dtype=bool)
+    keep[np.searchsorted(have, np.asarray(seqs, dtype=np.int64))] = True
+    bits = np.packbits(keep, bitorder="little")
+    return candidates.append_column("__keep", numpy_array(pa.bool_(), bits, len(have)))
 
 
 def _goodness(spec: RankSpec | WindowRankSpec, schema: pa.Schema, of: str = "") -> str | None:
