@@ -203,7 +203,7 @@ class RankOp(ArrivalOrdered):
             columns.append(numpy_array(pa.int64(), ranks, n))
         if self.ctx.updating:
             columns.append(numpy_array(ROW_KIND_TYPE, np.zeros(n, dtype=np.int8), n))
-        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+        return pa.RecordBatch.from_arrays(columns, names=self.schema.names)  # ``conform`` casts
 
     def _update(self, batch: pa.RecordBatch, now: int) -> list[pa.Table]:
         """A batch of an updating input: every row of a touched partition ranked before
