@@ -74,8 +74,11 @@ class RankOp(ArrivalOrdered):
         rank = f"row_number() OVER ({part}ORDER BY {', '.join(order)})"
         if not self.retracting:  # a statement of its own each step (see ``rank_append``)
             expiry = f", {rank_append.EXPIRY}" if self.ttl else ""
-            self.append = rank_append.statements(
-                spec, self.cols, self.keys, order, empty.schema, self.ctx.updating, expiry
+            self.append, self.append_keyed = (
+                rank_append.statements(
+                    spec, self.cols, self.keys, order, empty.schema, self.ctx.updating, expiry, null_keys
+                )
+                for null_keys in (True, False)
             )
             self.width = 16 + 8 * (len(self.cols) + 1)
             return
@@ -157,7 +160,9 @@ class RankOp(ArrivalOrdered):
         candidate that fills a position with nothing to retract (most of them) goes out,
         and into the state, from the Arrow batch: its long strings never make a round trip
         through DuckDB, which reads whole rows only for the changes with an old row."""
-        st, sql = self.state, self.append
+        st = self.state
+        nulls = any(batch.column(k).null_count for k in self.spec.partition_keys)
+        sql = self.append if nulls else self.append_keyed
         first = self.seq
         stamped = self._stamped(batch)
         st.register(INPUT_RELATION, stamped)

@@ -66,16 +66,18 @@ def statements(
     schema: pa.Schema,
     updating: bool,
     expiry: str,
+    null_keys: bool = True,
 ) -> AppendStatements:
     """The statements of one batch. ``cols``/``keys`` are quoted, ``order`` the window's
     ORDER BY terms (``__seq`` last), ``schema`` the input's, ``updating`` whether the
-    output carries row kinds, ``expiry`` a TTL's ``, <expression>`` (or empty)."""
+    output carries row kinds, ``expiry`` a TTL's ``, <expression>`` (or empty);
+    ``null_keys`` False: for a batch with no NULL partition key (see ``_same``)."""
     listed = ", ".join(cols)
     add = f"INSERT INTO rows SELECT {listed}, __seq{expiry} FROM {KEPT} WHERE __keep"
     if spec.end == 1 and spec.changes != "rows" and _goodness(spec, schema) is not None:
-        return _top1(spec, cols, keys, schema, updating, best_rows(spec, keys, order, schema), add)
+        return _top1(spec, cols, keys, schema, updating, best_rows(spec, keys, order, schema), add, null_keys)
     best = best_rows(spec, keys, order, schema, ranked=bool(keys))
-    rank = _window_rank(spec, keys, order)
+    rank = _window_rank(spec, keys, order, null_keys)
     in_new = f"__n BETWEEN {spec.start} AND {spec.end}"
     in_old = f"__src = 0 AND __o BETWEEN {spec.start} AND {spec.end}"
     drop = f"DELETE FROM rows WHERE rowid IN (SELECT __id FROM __r WHERE __src = 0 AND __n > {spec.end})"
@@ -83,8 +85,7 @@ def statements(
     # the candidates of partitions with no old row: ranked in the batch (``best_rows``)
     alone = ""
     if keys:
-        same = " AND ".join(f"h.{k} IS NOT DISTINCT FROM c.{k}" for k in keys)
-        alone = f"{CANDIDATES} c ANTI JOIN __h h ON {same}"
+        alone = f"{CANDIDATES} c ANTI JOIN __h h ON {_same(keys, 'h', 'c', null_keys)}"
         kept = f"{kept} UNION ALL SELECT __seq FROM {alone}"
         alone = (
             f" UNION ALL SELECT -1, 1, __seq, __b FROM {alone} WHERE __b BETWEEN {spec.start} AND {spec.end}"
@@ -105,7 +106,7 @@ def statements(
             f"(SELECT __id FROM __r WHERE __src = 0 AND {in_new} AND NOT ({in_old}))",
         ]
         return AppendStatements(best, rank, changed, emit, kept, drop, add)
-    on = " AND ".join([*(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in keys), "o.__o = n.__n"])
+    on = " AND ".join([*([_same(keys, "o", "n", null_keys)] if keys else []), "o.__o = n.__n"])
     # the positions whose row changed: another row, which may still be equal in value
     rank.append(
         f"CREATE OR REPLACE TEMP TABLE __p AS SELECT o.__id AS __oid, o.__o AS o__rn, n.__src AS __ns, "
@@ -146,7 +147,7 @@ def statements(
     return AppendStatements(best, rank, changed, emit, kept, drop, add)
 
 
-def _window_rank(spec: RankSpec, keys: list[str], order: list[str]) -> list[str]:
+def _window_rank(spec: RankSpec, keys: list[str], order: list[str], null_keys: bool) -> list[str]:
     """``__r`` by a window over the narrow columns of the touched partitions' old rows
     (``__h``) and their candidates (see the module docstring). A partition with no old row
     is left out: its candidates rank as in the batch (``best_rows``' ``__b``)."""
@@ -157,12 +158,8 @@ def _window_rank(spec: RankSpec, keys: list[str], order: list[str]) -> list[str]
     old = f"SELECT r.rowid AS __id, {', '.join(f'r.{c}' for c in narrow)} FROM rows r"
     candidates = f"SELECT 1, __seq, {', '.join(narrow)} FROM {CANDIDATES}"
     if keys:
-        old += (
-            f" SEMI JOIN {CANDIDATES} c ON {' AND '.join(f'r.{k} IS NOT DISTINCT FROM c.{k}' for k in keys)}"
-        )
-        candidates += (
-            f" c SEMI JOIN __h h ON {' AND '.join(f'h.{k} IS NOT DISTINCT FROM c.{k}' for k in keys)}"
-        )
+        old += f" SEMI JOIN {CANDIDATES} c ON {_same(keys, 'r', 'c', null_keys)}"
+        candidates += f" c SEMI JOIN __h h ON {_same(keys, 'h', 'c', null_keys)}"
     return [
         f"CREATE OR REPLACE TEMP TABLE __h AS {old}",
         f"CREATE OR REPLACE TEMP TABLE __r AS SELECT __src, __id, {', '.join([*keys, '__n'])}, "
@@ -173,7 +170,14 @@ def _window_rank(spec: RankSpec, keys: list[str], order: list[str]) -> list[str]
 
 
 def _top1(
-    spec: RankSpec, cols: list[str], keys: list[str], schema: pa.Schema, updating: bool, best: str, add: str
+    spec: RankSpec,
+    cols: list[str],
+    keys: list[str],
+    schema: pa.Schema,
+    updating: bool,
+    best: str,
+    add: str,
+    null_keys: bool,
 ) -> AppendStatements:
     """The statements of a Top-1 (deduplication) whose order has a ``_goodness`` key,
     without a window or rank positions: a batch has one candidate per partition
@@ -181,7 +185,7 @@ def _top1(
     the two keys says which candidates win (``__w``: each winner's arrival number and the
     rowid of the old row it replaces, if any). A winner with an old row sends -U/+U (none
     when the two are equal in value), one without sends +I."""
-    same = " AND ".join(f"r.{k} IS NOT DISTINCT FROM c.{k}" for k in keys) or "TRUE"
+    same = _same(keys, "r", "c", null_keys) or "TRUE"
     wins = f"r.rowid IS NULL OR {_goodness(spec, schema, 'c.')} > {_goodness(spec, schema, 'r.')}"
     rank = [
         f"CREATE OR REPLACE TEMP TABLE __w AS SELECT c.__seq AS __nid, r.rowid AS __oid "
@@ -204,6 +208,15 @@ def _top1(
     changed = "SELECT coalesce(__oid, -1) AS __oid, 1 AS __ns, __nid, 1::BIGINT AS __n FROM __w"
     drop = "DELETE FROM rows WHERE rowid IN (SELECT __oid FROM __w)"
     return AppendStatements(best, rank, changed, emit, None, drop, add)
+
+
+def _same(keys: list[str], a: str, b: str, null_keys: bool) -> str:
+    """The partition keys of ``a`` and ``b`` equal: NULL equal to NULL, or (a batch with no
+    NULL key, whose partitions then all have keys) by ``=``, which lets DuckDB skip the
+    state's row groups outside the batch's least and greatest key (q19's old rows of the
+    touched auctions: 0.17 -> 0.08 CPU s)."""
+    op = "IS NOT DISTINCT FROM" if null_keys else "="
+    return " AND ".join(f"{a}.{k} {op} {b}.{k}" for k in keys)
 
 
 def best_rows(
