@@ -9,9 +9,12 @@ the candidates that enter the state. Per batch:
 1. ``best``: the arrival numbers of each partition's first ``end`` rows of the batch (a
    row behind them can never enter the range), over the narrow columns only; the operator
    takes those rows out of the Arrow batch as ``__c``, so only they are converted;
-2. ``rank``: ``__r``, the touched partitions' old rows and the candidates, ranked
-   together: ``__n`` the rank after the batch, ``__o`` an old row's rank before it (its
-   new rank less the candidates ranked ahead of it), candidates past ``end`` left out;
+2. ``rank``: ``__r``, the old rows of the touched partitions that have some (``__h``) and
+   their candidates, ranked together: ``__n`` the rank after the batch, ``__o`` an old
+   row's rank before it (its new rank less the candidates ranked ahead of it), candidates
+   past ``end`` left out; a partition with no old row keeps its rank in the batch
+   (``__b``). A Top-1 instead finds its winners and the rows they replace (``__w``, see
+   ``_top1``). ``changed`` lists every change by identity;
 3. ``emit``: the changes (``RankSpec.changes``) that involve an old row: per rank
    position (``__p`` the positions whose row changed; ``__d`` the old and new values of
    those that retract an old row or take one moved down; a row equal in value sends
