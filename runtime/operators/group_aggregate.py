@@ -439,7 +439,8 @@ class GroupAggregateOp(Operator):
             )
             for part, first, kind in ((olds, nk, "__old_kind"), (news, nk + na, "__new_kind"))
         ]
-        return pa.concat_tables(parts)
+        # one batch, not two: the next operator's statements run once per batch
+        return pa.concat_tables(parts).combine_chunks()
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
         return list(await self.ctx.run(self._process, batch))

@@ -24,10 +24,11 @@ deduplicate functions do.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
-from runtime.batches import conform, empty_table, output_schema, q
+from runtime.batches import ROW_KIND_TYPE, conform, empty_table, numpy_array, output_schema, q
 from runtime.messages import Message
 from runtime.operator import now_ms
 from runtime.operators import rank_append
@@ -73,8 +74,11 @@ class RankOp(ArrivalOrdered):
         rank = f"row_number() OVER ({part}ORDER BY {', '.join(order)})"
         if not self.retracting:  # a statement of its own each step (see ``rank_append``)
             expiry = f", {rank_append.EXPIRY}" if self.ttl else ""
-            self.append = rank_append.statements(
-                spec, self.cols, self.keys, order, empty.schema, self.ctx.updating, expiry
+            self.append, self.append_keyed = (
+                rank_append.statements(
+                    spec, self.cols, self.keys, order, empty.schema, self.ctx.updating, expiry, null_keys
+                )
+                for null_keys in (True, False)
             )
             self.width = 16 + 8 * (len(self.cols) + 1)
             return
@@ -149,11 +153,16 @@ class RankOp(ArrivalOrdered):
         self._report()
         return [b for table in out for b in conform(table, self.schema)]
 
-    def _append(self, batch: pa.RecordBatch, now: int) -> list[pa.Table]:
+    def _append(self, batch: pa.RecordBatch, now: int) -> list[pa.Table | pa.RecordBatch]:
         """A batch of an insert-only input (see ``rank_append``): its best rows taken out
         of the Arrow batch, ranked with the old rows of their partitions; the changes are
-        read before the state drops the rows pushed out and keeps those that entered."""
-        st, sql = self.state, self.append
+        read before the state drops the rows pushed out and keeps those that entered. A
+        candidate that fills a position with nothing to retract (most of them) goes out,
+        and into the state, from the Arrow batch: its long strings never make a round trip
+        through DuckDB, which reads whole rows only for the changes with an old row."""
+        st = self.state
+        nulls = any(batch.column(k).null_count for k in self.spec.partition_keys)
+        sql = self.append if nulls else self.append_keyed
         first = self.seq
         stamped = self._stamped(batch)
         st.register(INPUT_RELATION, stamped)
@@ -161,21 +170,45 @@ class RankOp(ArrivalOrdered):
             candidates = rank_append.take_best(st, sql.best, stamped, first)
         finally:
             st.con.unregister(INPUT_RELATION)
+        out: list[pa.Table | pa.RecordBatch] = []
         st.register(rank_append.CANDIDATES, candidates)
-        out = []
         try:
-            st.execute(sql.rank)
-            for stmt in sql.emit:
-                if stmt.startswith("CREATE"):
-                    st.execute(stmt)
-                else:
-                    out.append(st.query(stmt))
-            expiry = str(self.ttl.expiry(now)) if self.ttl else ""
-            for stmt in sql.keep:
-                st.execute(stmt.replace(rank_append.EXPIRY, expiry))
+            for stmt in sql.rank:
+                st.execute(stmt)
+            changed = st.con.execute(sql.changed).fetchnumpy()
+            oid, ns, nid = changed["__oid"], changed["__ns"], changed["__nid"]
+            kept = nid[ns == 1] if sql.kept is None else st.con.execute(sql.kept).fetchnumpy()["__id"]
+            fresh = (oid < 0) & (ns == 1)
+            if not fresh.all():  # the changes with an old row, their candidates only
+                st.con.unregister(rank_append.CANDIDATES)
+                st.register(rank_append.CANDIDATES, rank_append.pick(candidates, nid[~fresh & (ns == 1)])[0])
+                for stmt in sql.emit:
+                    if stmt.startswith("CREATE"):
+                        st.execute(stmt)
+                    else:
+                        out.append(st.query(stmt))
+            st.execute(sql.drop)
         finally:
             st.con.unregister(rank_append.CANDIDATES)
+        out.append(self._fresh(candidates, nid[fresh], changed["__n"][fresh]))
+        st.register(rank_append.KEPT, rank_append.flag(candidates, kept))
+        try:
+            st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
+        finally:
+            st.con.unregister(rank_append.KEPT)
         return out
+
+    def _fresh(self, candidates: pa.RecordBatch, seqs: np.ndarray, ranks: np.ndarray) -> pa.RecordBatch:
+        """The +I rows of the candidates ``seqs`` (at rank ``ranks``), in arrival order."""
+        rows, order = rank_append.pick(candidates, seqs)
+        n = rows.num_rows
+        columns = rows.columns[: len(self.cols)]  # not __seq (nor __b)
+        if self.spec.rank_column:
+            ranks = np.ascontiguousarray(np.asarray(ranks, dtype=np.int64)[order])
+            columns.append(numpy_array(pa.int64(), ranks, n))
+        if self.ctx.updating:
+            columns.append(numpy_array(ROW_KIND_TYPE, np.zeros(n, dtype=np.int8), n))
+        return pa.RecordBatch.from_arrays(columns, names=self.schema.names)  # ``conform`` casts
 
     def _update(self, batch: pa.RecordBatch, now: int) -> list[pa.Table]:
         """A batch of an updating input: every row of a touched partition ranked before

@@ -10,6 +10,7 @@ one in value sends nothing)."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from decimal import Decimal
 from functools import cmp_to_key
@@ -183,5 +184,50 @@ def test_each_batch_sends_the_models_changes(query: str, batches: list[list[tupl
                 assert Counter(got) == Counter((0, *g[1:]) for g in model.batch(rows))
             # the state keeps no more than the range's end per partition
             assert op.metrics.state_rows <= op.spec.end * max(1, len(model.rows))
+    finally:
+        asyncio.run(op.close())
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        top("k, v, s, rn", "PARTITION BY k ORDER BY v DESC", "rn <= 10"),  # Nexmark q19's shape
+        top("k, v, s", "PARTITION BY k ORDER BY ts DESC", "rn = 1"),  # q18's: keep the latest
+        top("k, v, s", "PARTITION BY k ORDER BY v ASC NULLS LAST", "rn <= 3"),  # per row
+        top("k, v, s, rn", "PARTITION BY k ORDER BY v", "rn BETWEEN 2 AND 4"),
+    ],
+)
+def test_large_batches_of_mostly_new_partitions(query: str) -> None:
+    """Batches as a file source sends them: thousands of rows over partitions most of which
+    the batch is the first to touch (their candidates go out from the Arrow batch) beside
+    partitions with rows in state (ranked together with them), NULL keys (in all batches
+    but one) and ties included; every batch's changes are the model's."""
+    rng = random.Random(14)
+    op = rank_op(query)
+    model = Model(op)
+    base = pa.scalar(0, pa.timestamp("ms")).as_py()
+    try:
+        for first_key in (0, 400, 800):  # each batch: 600 keys, 200 of them seen before
+            keys = [*range(first_key, first_key + 600)] + ([None] if first_key != 400 else [])
+            rows = [
+                {
+                    "k": rng.choice(keys),  # the second batch has no NULL key: compared by =
+                    "v": rng.choice([None, *range(50)]),
+                    "s": rng.choice(["a", "b", None]),
+                    "ts": base.replace(second=rng.randrange(60)),
+                    "d": None,
+                    "b": None,
+                    "proc": None,
+                }
+                for _ in range(3000)
+            ]
+            got = feed(op, rows)
+            kinds = [g[0] for g in got]
+            assert kinds == sorted(kinds, key=lambda k: k not in (1, 3))
+            expected = model.batch(rows)
+            if not op.ctx.updating:
+                got = [(0, *g[1:]) for g in got]
+            assert Counter(got) == expected
+            assert sum(expected.values()) > 500
     finally:
         asyncio.run(op.close())
