@@ -67,6 +67,29 @@ async def _write(bootstrap: str, topic: str) -> None:
     finally:
         for p in (plain, zipped, good, bad):
             await p.stop()
+    await _markers_written(bootstrap, topic)
+
+
+async def _markers_written(bootstrap: str, topic: str) -> None:
+    """``commit_transaction`` returns once the coordinator has decided, before the broker
+    has written the marker to the partition: until then a read_uncommitted consumer's end
+    (the high watermark) stops short of it. Both ends agree once every marker is written."""
+    from aiokafka.structs import TopicPartition
+
+    tp = TopicPartition(topic, 0)
+    deadline = time.monotonic() + 20
+    while True:
+        ends = []
+        for isolation in ("read_committed", "read_uncommitted"):
+            consumer = await _consumer(bootstrap, isolation, 1 << 20)
+            try:
+                ends.append((await consumer.end_offsets([tp]))[tp])
+            finally:
+                await consumer.stop()
+        if ends[0] == ends[1]:
+            return
+        assert time.monotonic() < deadline, f"transaction markers not written: ends {ends}"
+        await asyncio.sleep(0.1)
 
 
 async def _consumer(bootstrap: str, isolation: str, fetch_bytes: int) -> Any:
