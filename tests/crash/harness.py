@@ -8,11 +8,14 @@ runs on a user's script); the tests run it from the repository's root.
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 from sqlstream.verify import chaos
 from sqlstream.verify.chaos import CRASH_POINTS, CrashReport, compare
@@ -26,10 +29,25 @@ __all__ = [
     "compare",
     "crash_until_done",
     "kill_at_each",
+    "long_run",
     "missed",
     "published",
     "run_job",
 ]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def long_run(test: _F) -> _F:
+    """A long crash run (>= 50 kills): a documented command, not CI. It runs only when
+    SQLSTREAM_CRASH_KILLS is set, under ``-m slow``, and may take far longer than pytest's
+    default timeout (10 s of input a kill, plus restarts)."""
+    needs_kills = pytest.mark.skipif(
+        not os.environ.get("SQLSTREAM_CRASH_KILLS"),
+        reason="the long run: set SQLSTREAM_CRASH_KILLS (e.g. 50)",
+    )
+    return pytest.mark.slow(needs_kills(pytest.mark.timeout(3600)(test)))  # type: ignore[no-any-return]
 
 
 def run_job(

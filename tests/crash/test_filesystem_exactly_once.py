@@ -20,9 +20,8 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import duckdb
-import pytest
 
-from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, missed
+from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, long_run, missed
 
 WINDOW_MS = 1000
 
@@ -131,7 +130,7 @@ def test_at_least_once_loses_nothing(tmp_path: Path) -> None:
         assert c >= true[(k, ws)][2] and s >= true[(k, ws)][3]  # type: ignore[index]
 
 
-@pytest.mark.slow
+@long_run
 def test_exactly_once_many_kills(tmp_path: Path) -> None:
     kills = int(os.environ.get("SQLSTREAM_CRASH_KILLS", "50"))
     rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", "500000"))

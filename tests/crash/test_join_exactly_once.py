@@ -22,9 +22,16 @@ from collections.abc import Hashable
 from pathlib import Path
 
 import duckdb
-import pytest
 
-from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, missed, published
+from tests.crash.harness import (
+    CRASH_POINTS,
+    CrashReport,
+    crash_until_done,
+    kill_at_each,
+    long_run,
+    missed,
+    published,
+)
 
 CUSTOMERS = 100  # customer c is the account of every order v with v % 50 = c % 50
 
@@ -100,7 +107,7 @@ def test_regular_and_interval_joins_are_exact_across_kills(tmp_path: Path) -> No
     assert_exact(tmp_path, report)
 
 
-@pytest.mark.slow
+@long_run
 def test_regular_and_interval_joins_many_kills(tmp_path: Path) -> None:
     kills = int(os.environ.get("SQLSTREAM_CRASH_KILLS", "50"))
     rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", str(10_000 * kills)))  # 10 s of input a kill

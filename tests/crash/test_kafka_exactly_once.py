@@ -32,7 +32,7 @@ import duckdb
 import pytest
 
 from sqlstream.verify.targets import settled_end_offsets
-from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, missed
+from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, long_run, missed
 
 pytestmark = pytest.mark.kafka
 
@@ -322,10 +322,7 @@ def test_kafka_at_least_once_loses_nothing(tmp_path: Path) -> None:
     assert set(best) <= set(want), sorted(set(best) - set(want))[:5]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("SQLSTREAM_CRASH_KILLS"), reason="the long run: set SQLSTREAM_CRASH_KILLS (e.g. 50)"
-)
+@long_run
 def test_kafka_exactly_once_many_kills(tmp_path: Path) -> None:
     kills = int(os.environ["SQLSTREAM_CRASH_KILLS"])
     rate = int(os.environ.get("SQLSTREAM_CRASH_RATE", "2000"))

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash.harness import ROOT
+from tests.crash.harness import ROOT, long_run
 from tests.crash.test_postgres_exactly_once import (
-    LONG,
     _env,
     assert_exact,
     execute,
@@ -85,9 +84,7 @@ def test_upserts_in_epoch_mode_survive_kills(
     assert_exact(noprep_dsn, tmp_path, table, report)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(3600)  # the long runs take minutes
-@LONG
+@long_run
 def test_windows_in_epoch_mode_many_kills(
     tmp_path: Path, noprep_dsn: str, noprep_url: str, table: str
 ) -> None:
@@ -101,9 +98,7 @@ def test_windows_in_epoch_mode_many_kills(
     assert_exact(noprep_dsn, tmp_path, table, report)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(3600)  # the long runs take minutes
-@LONG
+@long_run
 def test_upserts_in_epoch_mode_many_kills(
     tmp_path: Path, noprep_dsn: str, noprep_url: str, kafka_bootstrap: str
 ) -> None:

@@ -29,7 +29,7 @@ import duckdb
 import psycopg
 import pytest
 
-from tests.crash.harness import CrashReport, crash_until_done, kill_at_each, missed
+from tests.crash.harness import CrashReport, crash_until_done, kill_at_each, long_run, missed
 
 pytestmark = pytest.mark.postgres
 
@@ -189,13 +189,7 @@ def test_windows_into_postgres_survive_kills(tmp_path: Path, pg_dsn: str, pg_url
     assert_exact(pg_dsn, tmp_path, table, report)
 
 
-LONG = pytest.mark.skipif(
-    not os.environ.get("SQLSTREAM_CRASH_KILLS"), reason="the long run: set SQLSTREAM_CRASH_KILLS (e.g. 50)"
-)
-
-
-@pytest.mark.slow
-@LONG
+@long_run
 def test_windows_into_postgres_many_kills(tmp_path: Path, pg_dsn: str, pg_url: str, table: str) -> None:
     kills = int(os.environ["SQLSTREAM_CRASH_KILLS"])
     rows = int(os.environ.get("SQLSTREAM_CRASH_ROWS", str(8000 * kills)))
@@ -276,8 +270,7 @@ def test_upserts_into_postgres_survive_kills(
     assert_exact(pg_dsn, tmp_path, table, report)
 
 
-@pytest.mark.slow
-@LONG
+@long_run
 def test_upserts_into_postgres_many_kills(
     tmp_path: Path, pg_dsn: str, pg_url: str, kafka_bootstrap: str
 ) -> None:
