@@ -315,11 +315,13 @@ def always_fits(op: str, a: DataType, b: DataType, result: DataType) -> bool:
 
 def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
     """-x, ABS and ROUND of an integer wrap around (Java's -Integer.MIN_VALUE is itself);
-    ROUND of a DOUBLE has no negative zero (Flink rounds through BigDecimal)."""
+    ROUND of a DOUBLE, and a negated zero literal, have no negative zero (BigDecimal)."""
     x = n.this
     if isinstance(n, exp.Floor | exp.Ceil):  # DuckDB's go through DOUBLE for integers
         return x if result.is_integral else n
     if isinstance(n, exp.Neg | exp.Abs):
+        if isinstance(n, exp.Neg) and isinstance(x, exp.Literal) and _number(x) == 0:
+            return x  # Calcite negates a literal as a BigDecimal, which has no -0: -0.0e0 is 0.0
         if not result.is_integral:
             return n
         negated = "-CAST({x} AS %s)" if isinstance(n, exp.Neg) else "abs(CAST({x} AS %s))"
