@@ -119,7 +119,8 @@ def plain_text(e: exp.Expr) -> bool:
 
 # Java's Formatter: %[index$][flags][width][.precision]conversion
 _SPEC = re.compile(r"%(?:(\d+)\$)?([-#+ 0,(<]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
-_SUPPORTED = "sSd%n"
+_SUPPORTED = "sSdf%n"
+_FLAGS = {"d": {"-", "0"}, "s": {"-"}, "S": {"-"}, "f": {"-", "#", "+", " ", "0", ",", "("}}
 
 
 def printf_parts(fmt: str, types: list[DataType]) -> list[tuple[str, int | None, str]]:
@@ -137,12 +138,13 @@ def printf_parts(fmt: str, types: list[DataType]) -> list[tuple[str, int | None,
             parts.append((fmt[at : m.start()], None, ""))
         at = m.end()
         index, flags, _width, _precision, conv = m.groups()
-        allowed = {"-", "0"} if conv == "d" else {"-"} if conv in "sS" else set()
-        if conv not in _SUPPORTED or set(flags) - allowed:
+        if conv not in _SUPPORTED or set(flags) - _FLAGS.get(conv, set()):
             raise UnsupportedError(f"PRINTF's conversion {m.group(0)!r} is not supported yet")
-        if flags and _width is None:  # Java's MissingFormatWidthException
+        if {"-", "0"} & set(flags) and _width is None:  # Java's MissingFormatWidthException
             raise PlanError(f"PRINTF's {m.group(0)!r} needs a width for its flag")
-        if _precision is not None and conv not in "sS":  # IllegalFormatPrecisionException
+        if {"-", "0"} <= set(flags) or {"+", " "} <= set(flags):  # IllegalFormatFlagsException
+            raise PlanError(f"PRINTF's {m.group(0)!r} has flags that exclude each other")
+        if _precision is not None and conv not in "sSf":  # IllegalFormatPrecisionException
             raise PlanError(f"PRINTF's {m.group(0)!r} takes no precision")
         if conv == "%":
             parts.append(("%", None, ""))
@@ -158,6 +160,11 @@ def printf_parts(fmt: str, types: list[DataType]) -> list[tuple[str, int | None,
         t = types[arg]
         if conv == "d" and not t.is_integral:
             raise PlanError(f"PRINTF's {m.group(0)!r} formats an integer, not a {t.sql()}")
+        if conv == "f" and t.name not in ("DOUBLE", "FLOAT"):  # Flink passes a DecimalData: NULL
+            raise PlanError(
+                f"PRINTF's {m.group(0)!r} formats a DOUBLE or FLOAT, not a {t.sql()} "
+                "(Flink gives NULL for the whole call): CAST it AS DOUBLE"
+            )
         if conv in "sS" and not (t.is_numeric or t.is_string or t.name == "BOOLEAN"):
             raise UnsupportedError(f"PRINTF's {m.group(0)!r} of a {t.sql()} is not supported yet")
         parts.append((m.group(0), arg, conv))
@@ -183,6 +190,11 @@ def printf_call(
         m = _SPEC.fullmatch(spec)
         assert m is not None
         flags, width, precision = m.group(2), m.group(3), m.group(4)
+        if conv == "f":  # runtime.java_format: rounding, signs, grouping and padding as Java's
+            own = f"%{flags}{width or ''}{'' if precision is None else '.' + precision}f"  # no index
+            call = "flink_printf_float(CAST({x} AS DOUBLE), {s})"
+            pieces.append(template(call, x=args[arg], s=exp.Literal.string(own)))
+            continue
         if conv == "d":
             text = template("printf({f}, {x})", f=exp.Literal.string(f"%{flags}{width or ''}d"), x=args[arg])
         else:

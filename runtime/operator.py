@@ -97,9 +97,11 @@ class Worker:
 def install_functions(con: duckdb.DuckDBPyConnection, plan: PhysicalPlan, config: Mapping[str, str]) -> None:
     """``OperatorContext.install_functions`` for a connection outside an operator (the
     local phase of a two-phase aggregation, run by the producer's router)."""
-    from runtime import json_text, udf  # they import DuckDB: only an operator that computes loads them
+    # they import DuckDB: only an operator that computes loads them
+    from runtime import java_format, json_text, udf
 
     json_text.install(con)
+    java_format.install(con)
     if plan.functions:
         udf.install(con, plan.functions, python_search_path(config))
 
@@ -133,7 +135,7 @@ class OperatorContext:
     def install_functions(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make the plan's user functions callable in ``con``'s SQL (every connection an
         operator computes expressions on: its own, and its keyed state's), and the built-in
-        functions written in Python (:mod:`runtime.json_text`)."""
+        functions written in Python (:mod:`runtime.json_text`, :mod:`runtime.java_format`)."""
         install_functions(con, self.plan, self.config)
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:
@@ -153,8 +155,6 @@ class OperatorContext:
     @property
     def updating(self) -> bool:
         return self.node.changelog != ChangelogMode.INSERT_ONLY
-
-
 
 
 def now_ms() -> int:

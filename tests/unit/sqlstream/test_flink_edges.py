@@ -60,6 +60,19 @@ CASES = [
     ("PRINTF('%d%n', k)", "42\n"),
     ("PRINTF('%S', CAST(z AS STRING))", "NULL"),
     ("PRINTF('%s|%s|%s', f, 1e20, CAST(1.50 AS DECIMAL(5, 2)))", "0.125|1.0E20|1.50"),  # Double.toString
+    # %f rounds Double.toString's digits half up (C rounds the binary value: 0.12); a FLOAT
+    # is widened to its double; zeros pad after the sign, ungrouped
+    ("PRINTF('%.2f|%f|%.10f', f, r, r)", "0.13|0.100000|0.1000000015"),
+    ("PRINTF('%,010.1f|%+.0f|%(.2f|%#.0f', f * 10000, f, -f, f)", "0001,250.0|+0|(0.13)|0."),
+    (
+        "PRINTF('%-8.3f|%2$07.2f|% f|%3$ f', CAST(z AS DOUBLE), -f, 1e20)",
+        "nul     |-000.13|-0.125000| 100000000000000000000.000000",
+    ),
+    # a negated zero literal is BigDecimal's zero; a computed -0.0 keeps its sign
+    (
+        "PRINTF('%f|%+f|%.1f|%.1f', 0.0 / 0.0e0, 1e308 * 10, -0.0e0, -1e-300 * 1e-300)",
+        "NaN|+Infinity|0.0|-0.0",
+    ),
     # new java.util.Random(seed) for a seed taken from the row
     ("RAND(k)", 0.7275636800328681),
     ("RAND_INTEGER(k, 10)", 0),
@@ -120,7 +133,11 @@ REFUSED = [
     ("MOD(7, 0)", "division by zero", 8),
     ("RAND(42)", "constant seed", 8),
     ("RAND_INTEGER(-1, 10)", "constant seed", 8),
-    ("PRINTF('%f', f)", "'%f'", 8),
+    ("PRINTF('%e', f)", "'%e'", 8),
+    ("PRINTF('%.2f', CAST(1.5 AS DECIMAL(3, 1)))", "formats a DOUBLE or FLOAT, not a DECIMAL(3, 1)", 8),
+    ("PRINTF('%f', n)", "CAST it AS DOUBLE", 8),
+    ("PRINTF('%+ f', f)", "exclude each other", 8),
+    ("PRINTF('%-f', f)", "needs a width", 8),
     ("PRINTF('%s %s', s)", "needs an argument", 8),
     ("PRINTF('%d', s)", "integer", 8),
     ("PRINTF('%.2d', n)", "takes no precision", 8),
