@@ -38,6 +38,7 @@ from runtime.formats.base import (
     parse_time_strings,
     parse_timestamp_strings,
 )
+from runtime.formats.csv_records import QuotedRecords
 
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
 _STRINGS = ("STRING", "VARCHAR", "CHAR")
@@ -121,6 +122,8 @@ class CsvDecoder(RecordDecoder):
             newlines_in_values=False,
             ignore_empty_lines=False,
         )
+        # checks that records holding a line break hold it inside quotes (``_bulk``)
+        self._records = None if o.disable_quote else QuotedRecords(o.delimiter, o.quote, o.escape, False)
         # For records with a line break in a quoted field: Arrow then cuts its blocks only
         # at line breaks outside quotes (a little slower, so only where needed).
         self._multiline_options = pcsv.ParseOptions(
@@ -151,9 +154,11 @@ class CsvDecoder(RecordDecoder):
         if data.count(b"\n") != len(records) - 1:  # values that end with a line break?
             records = [r.rstrip(b"\r\n") for r in records]
             data = b"\n".join(records)
-            # one in a quoted field; one outside quotes gives a row too many, and the
-            # record is then found alone
+            # one in a quoted field, if each record closes the quotes it opens: else Arrow
+            # could read two bad records (Kafka values) as two rows
             multiline = data.count(b"\n") != len(records) - 1
+            if multiline and (self._records is None or not all(map(self._records.whole, records))):
+                raise RecordError("a record contains a line break")
         block_size = _BLOCK_SIZE
         if len(data) >= block_size and max(map(len, records)) * 2 >= block_size:
             block_size = len(data) + 1

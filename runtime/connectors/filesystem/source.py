@@ -7,7 +7,7 @@ starting with ``.`` or ``_``, as Flink skips them; ``source.path.regex-pattern``
 a file's absolute path in full). The splits are dealt round-robin over the subtasks: whole
 files, and at parallelism > 1 byte ranges of big line-format files (``splits.py``); a split
 is read in chunks of up to 64k records (line formats: whole lines, or for csv with quoting
-whole records, which a quoted field may carry over several lines: ``records.py``; Parquet:
+whole records, which a quoted field may carry over several lines: ``runtime/formats/csv_records.py``; Parquet:
 row batches). Csv files with quoting are not cut into byte ranges (``splits.py``).
 Files ending in ``.gz``, ``.bz2`` or ``.xz`` are decompressed. Bounded, unless
 ``source.monitor-interval`` is set: then the directory is listed again at that interval and
@@ -43,13 +43,13 @@ from runtime.batches import output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext, source_config
 from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
 from runtime.connectors.filesystem.partitions import partition_spec
-from runtime.connectors.filesystem.records import MAX_RECORD_BYTES, QuotedRecords
 from runtime.connectors.filesystem.splits import Split, count_newlines, first_line_start, plan_splits
 from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_container_file
 from runtime.formats.avro import read_avro
 from runtime.formats.base import FormatError, RecordDecoder
 from runtime.formats.changelog import ChangelogDecoder
 from runtime.formats.csv import CsvDecoder
+from runtime.formats.csv_records import MAX_RECORD_BYTES, QuotedRecords
 from runtime.formats.parquet import read_parquet
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def split_records(chunk: bytes, ends: np.ndarray) -> list[bytes]:
 
 def quoted_records(decoder: RecordDecoder | None) -> QuotedRecords | None:
     """How records end in files of ``decoder``'s format, when not at every line break:
-    csv with quoting (``records.py``)."""
+    csv with quoting (``runtime/formats/csv_records.py``)."""
     if not isinstance(decoder, CsvDecoder) or decoder.opts.disable_quote:
         return None
     o = decoder.opts

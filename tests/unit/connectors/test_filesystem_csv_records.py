@@ -1,4 +1,4 @@
-"""CSV records whose quoted fields hold line breaks (``records.py``): what the csv sink
+"""CSV records whose quoted fields hold line breaks (``runtime/formats/csv_records.py``): what the csv sink
 writes for a STRING with a line break (and what Flink writes and reads) must come back
 whole and equal from the filesystem source, whatever the chunk sizes, at every restore
 point and at any parallelism; a quote that is never closed is a bad record."""
@@ -17,15 +17,18 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import sqlstream
+from catalog.options import OptionBag
 from runtime.connectors.filesystem import source as source_module
 from runtime.connectors.filesystem import splits
 from runtime.formats import FormatError
+from runtime.formats.csv import CsvDecoder
 from tests.unit.checkpoint.test_source_rescale import read_some
 
 from .helpers import fields, read_all
 from .test_filesystem import source
 
 COLS = fields("id BIGINT", "a STRING", "b STRING")
+IGNORE = {"csv.ignore-parse-errors": "true"}
 TEXTS = ["plain", "two\nlines", "crlf\r\nx", 'q"uote\n,', "\n", "", 'a "b" c', "x,\r\ny\n\nz", "é\n"]
 
 
@@ -257,3 +260,16 @@ def test_positions_of_a_quoted_csv_file_at_parallelism_2_restore_each_record_onc
                 src.restore(positions[i])
             after += [r[0] for r in rows_of(read_all(src, 30))]
         assert sorted(before + after) == list(range(400))
+
+
+def test_values_with_quoted_line_breaks_decode_and_bad_ones_stay_bad() -> None:
+    # a Kafka value is one record: a line break in a quoted field is part of it, but two
+    # bad values must not be read together as rows (the second closing the first's quote)
+    decoder = CsvDecoder(fields("a BIGINT", "b STRING", "c STRING", "d STRING"), OptionBag(dict(IGNORE), "t"))
+    good = [b'%d,"x\ny",z,"w\r\n"' % i for i in range(40)]
+    assert decoder.decode_values(good).batch.to_pylist() == [
+        {"a": i, "b": "x\ny", "c": "z", "d": "w\r\n"} for i in range(40)
+    ]
+    bad = [b'1,a"b,"c', b'd",e"\n3,f,g,h'] * 20  # each alone: an open quote; text after a record
+    decoded = decoder.decode_values(bad)
+    assert decoded.batch.num_rows == 0 and decoded.skipped == 40

@@ -1,4 +1,5 @@
-"""Where the records of a CSV file end, when a quoted field may hold a line break.
+"""Where CSV records end, when a quoted field may hold a line break (the filesystem source
+cuts files into records with it; the csv decoder checks records with it).
 
 A CSV writer (ours, Flink's, Python's) quotes a STRING value that holds a line break, so
 with quoting enabled a record ends at a line break outside quotes, not at every line break;
@@ -55,6 +56,12 @@ class QuotedRecords:
         # (Jackson calls it an error; the decoder finds it): it cannot open a quote
         field = b"(?:" + quoted + b"[^" + d + b"\n]*+|" + unquoted + b"|)"
         self._record = re.compile(field + b"(?:" + d + field + b")*+(?:\n|\\Z)")
+
+    def whole(self, record: bytes) -> bool:
+        """Whether ``record`` is one record that closes every quote it opens (no line
+        break outside quotes, no escape at its end)."""
+        m = self._record.match(record)
+        return m is not None and m.end() == len(record) and not record.endswith(b"\n")
 
     def ends(
         self, buf: bytes | memoryview, newlines: np.ndarray, eof: bool
