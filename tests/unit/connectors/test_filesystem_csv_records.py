@@ -273,3 +273,25 @@ def test_values_with_quoted_line_breaks_decode_and_bad_ones_stay_bad() -> None:
     bad = [b'1,a"b,"c', b'd",e"\n3,f,g,h'] * 20  # each alone: an open quote; text after a record
     decoded = decoder.decode_values(bad)
     assert decoded.batch.num_rows == 0 and decoded.skipped == 40
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [
+        ('id,a,b\n1,"x\ny",z\n2,p,q\n', {"csv.header": "true"}),
+        ('"i\nd",a,b\n1,"x\ny",z\n2,p,q\n', {"csv.header": "true"}),  # the header is one record too
+        ('# it\'s "odd\n1,"x\ny",z\n#c\n2,p,q\n', {"csv.allow-comments": "true"}),  # no quote in comments
+        ('1,"x\n\ny",z\n\n2,p,q\n\n', {}),  # a blank line in a value is not a blank line
+        ('1,"x\n\ny",z\r\n\r\n2,p,q', {}),
+        ('1;"x\ny";z\n2;p;q\n', {"csv.field-delimiter": ";"}),
+        ("1,'x\ny',z\n2,p,q\n", {"csv.quote-character": "'"}),
+    ],
+)
+def test_options_that_shape_records(tmp_path: Path, text: str, options: dict[str, str]) -> None:
+    f = tmp_path / "a.csv"
+    f.write_text(text, newline="")
+    value = "x\ny" if "\n\n" not in text else "x\n\ny"
+    for max_rows in (1, 100):
+        src = source(f, "csv", cols=COLS, **options)
+        assert rows_of(read_all(src, max_rows)) == [(1, value, "z"), (2, "p", "q")]
+        assert src.metrics.bad_records_skipped == 0
