@@ -7,8 +7,9 @@ starting with ``.`` or ``_``, as Flink skips them; ``source.path.regex-pattern``
 a file's absolute path in full). The splits are dealt round-robin over the subtasks: whole
 files, and at parallelism > 1 byte ranges of big line-format files (``splits.py``); a split
 is read in chunks of up to 64k records (line formats: whole lines, or for csv with quoting
-whole records, which a quoted field may carry over several lines: ``runtime/formats/csv_records.py``; Parquet:
-row batches). Csv files with quoting are not cut into byte ranges (``splits.py``).
+whole records, which a quoted field may carry over several lines, see
+``runtime/formats/csv_records.py``; Parquet: row batches). Csv files with quoting are not
+cut into byte ranges (``splits.py``).
 Files ending in ``.gz``, ``.bz2`` or ``.xz`` are decompressed. Bounded, unless
 ``source.monitor-interval`` is set: then the directory is listed again at that interval and
 new files are read as they appear, and every file goes to subtask
@@ -140,7 +141,9 @@ def quoted_records(decoder: RecordDecoder | None) -> QuotedRecords | None:
 
 class _LineFile:
     """Reads whole lines of a file from a byte offset, a chunk at a time; within a byte
-    range (``end``), the lines that start before ``end`` (``splits.py``)."""
+    range (``end``), the lines that start before ``end`` (``splits.py``). With ``records``
+    (csv with quoting, never in a range) whole records, which may span lines: the offset is
+    always a record's first byte and the line number its first line's."""
 
     def __init__(
         self,
