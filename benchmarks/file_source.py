@@ -4,6 +4,12 @@
     .venv/bin/python benchmarks/file_source.py                 # narrow bids, 2M rows
     .venv/bin/python benchmarks/file_source.py --wide          # Nexmark-wide, 1M rows
     .venv/bin/python benchmarks/file_source.py --tree /tmp/before   # another source tree
+    .venv/bin/python benchmarks/file_source.py --csv quoted         # the same bids as CSV
+
+``--csv plain|quoted|multiline`` reads the bids as a CSV file written from the JSON one by
+DuckDB: ``plain`` has no quote; ``quoted`` quotes every channel (each line has quote
+characters, all of them paired); ``multiline`` also puts a line break into the channel of
+one row in a hundred, so that those records span two lines.
 
 The file is ``compare.py``'s (generated there, ``.cache/compare/``). Each run opens the
 source and polls it to the end, as a job's source task does (``poll`` in an event loop);
@@ -28,7 +34,30 @@ COLUMNS = ("auction BIGINT", "bidder BIGINT", "price BIGINT", "channel STRING", 
 WIDE = ("url STRING", "extra STRING")
 
 
-def run_once(data: Path, wide: bool) -> tuple[int, float, float]:
+def csv_file(data: Path, kind: str, wide: bool) -> Path:
+    """The bids of ``data`` as CSV (see the module doc), written once next to it."""
+    out = data.with_name(f"{data.stem}-{kind}.csv")
+    if out.exists():
+        return out
+    import duckdb
+
+    names = [c.split()[0] for c in COLUMNS + (WIDE if wide else ())]
+    types = ", ".join(f"'{n}': 'VARCHAR'" for n in names)  # each value's text as it is
+    if kind == "multiline":
+        names[names.index("channel")] = (
+            "CASE WHEN hash(auction, bidder) % 100 = 0 THEN channel || chr(10) || 'x' "
+            "ELSE channel END AS channel"
+        )
+    quote = "" if kind == "plain" else ", FORCE_QUOTE (channel)"
+    read = f"read_json('{data}', columns = {{{types}}}, format = 'newline_delimited')"
+    duckdb.sql(
+        f"COPY (SELECT {', '.join(names)} FROM {read}) TO '{out}.tmp' (FORMAT csv, HEADER false{quote})"
+    )
+    os.rename(f"{out}.tmp", out)
+    return out
+
+
+def run_once(data: Path, wide: bool, fmt: str = "json") -> tuple[int, float, float]:
     """Rows read, wall and CPU seconds of reading ``data`` to the end."""
     import asyncio
 
@@ -37,7 +66,7 @@ def run_once(data: Path, wide: bool) -> tuple[int, float, float]:
     from runtime.connectors.filesystem.source import FileSystemSource
 
     cols = tuple(Field(c.split()[0], c.split(maxsplit=1)[1]) for c in COLUMNS + (WIDE if wide else ()))
-    spec = SourceSpec("bids", "filesystem", {"path": str(data), "format": "json"}, cols, bounded=True)
+    spec = SourceSpec("bids", "filesystem", {"path": str(data), "format": fmt}, cols, bounded=True)
 
     async def read() -> int:
         src = FileSystemSource(spec, SubtaskContext("bench", 1, "source", 0, 1))
@@ -61,12 +90,14 @@ def main() -> None:
     p.add_argument("--wide", action="store_true", help="bids with Nexmark's url and extra strings")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--tree", type=Path, help="read with the sqlstream of this source tree")
+    p.add_argument("--csv", choices=["plain", "quoted", "multiline"], help="read the bids as CSV")
     p.add_argument("--once", action="store_true", help=argparse.SUPPRESS)  # one run, in a child
     args = p.parse_args()
     rows = args.rows or (1_000_000 if args.wide else 2_000_000)
     data = ROOT / ".cache" / "compare" / f"bids-{'wide-' if args.wide else ''}{rows}.json"
     if args.once:
-        n, wall, cpu = run_once(data, args.wide)
+        path = data if args.csv is None else csv_file(data, args.csv, args.wide)
+        n, wall, cpu = run_once(path, args.wide, "json" if args.csv is None else "csv")
         print(n, wall, cpu)
         return
     if not data.exists():
@@ -75,8 +106,11 @@ def main() -> None:
 
         data.parent.mkdir(parents=True, exist_ok=True)
         generate(data, rows, wide=args.wide)
+    if args.csv is not None:
+        csv_file(data, args.csv, args.wide)
     env = dict(os.environ, PYTHONPATH=str(args.tree or ROOT))
     command = [sys.executable, __file__, "--once", "--rows", str(rows), *(["--wide"] if args.wide else [])]
+    command += ["--csv", args.csv] if args.csv else []
     walls, cpus = [], []
     for _ in range(args.repeat):  # a fresh process each run: no warm caches between runs
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout.split()

@@ -1,4 +1,5 @@
-"""Flink's ``csv`` format: one line per record, fields by position.
+"""Flink's ``csv`` format: one line per record (a quoted field may hold line breaks), fields
+by position.
 
 Decoding reads a whole chunk with pyarrow's CSV reader; encoding builds every line in one
 DuckDB query. Options are Flink's: ``csv.field-delimiter`` (``\\t`` for a tab),
@@ -37,6 +38,7 @@ from runtime.formats.base import (
     parse_time_strings,
     parse_timestamp_strings,
 )
+from runtime.formats.csv_records import QuotedRecords
 
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
 _STRINGS = ("STRING", "VARCHAR", "CHAR")
@@ -120,6 +122,18 @@ class CsvDecoder(RecordDecoder):
             newlines_in_values=False,
             ignore_empty_lines=False,
         )
+        # checks that records holding a line break hold it inside quotes (``_bulk``)
+        self._records = None if o.disable_quote else QuotedRecords(o.delimiter, o.quote, o.escape, False)
+        # For records with a line break in a quoted field: Arrow then cuts its blocks only
+        # at line breaks outside quotes (a little slower, so only where needed).
+        self._multiline_options = pcsv.ParseOptions(
+            delimiter=self._parse_options.delimiter,
+            quote_char=self._parse_options.quote_char,
+            escape_char=self._parse_options.escape_char,
+            double_quote=True,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+        )
         self._convert_options = pcsv.ConvertOptions(
             column_types=pa.schema(read_fields),
             include_columns=[f.name for f in self.fields],
@@ -136,32 +150,39 @@ class CsvDecoder(RecordDecoder):
 
     def _bulk(self, records: list[bytes]) -> pa.RecordBatch:
         data = b"\n".join(records)
+        multiline = False
         if data.count(b"\n") != len(records) - 1:  # values that end with a line break?
             records = [r.rstrip(b"\r\n") for r in records]
             data = b"\n".join(records)
-            if data.count(b"\n") != len(records) - 1:
+            # one in a quoted field, if each record closes the quotes it opens: else Arrow
+            # could read two bad records (Kafka values) as two rows
+            multiline = data.count(b"\n") != len(records) - 1
+            if multiline and (self._records is None or not all(map(self._records.whole, records))):
                 raise RecordError("a record contains a line break")
         block_size = _BLOCK_SIZE
         if len(data) >= block_size and max(map(len, records)) * 2 >= block_size:
             block_size = len(data) + 1
-        return self._read(data, self._read_options(block_size))
+        return self._read(data, self._read_options(block_size), multiline)
 
     def _bulk_block(
         self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
     ) -> pa.RecordBatch:
         # a row longer than a block fails: the block is split into records then
-        return self._read(block, self._read_options(_BLOCK_SIZE))
+        multiline = newlines is None or len(newlines) - (block[-1:] == b"\n") >= count
+        return self._read(block, self._read_options(_BLOCK_SIZE), multiline)
 
     def _read_options(self, block_size: int) -> pcsv.ReadOptions:
         return pcsv.ReadOptions(
             column_names=[f.name for f in self.record_fields], use_threads=self.threads, block_size=block_size
         )
 
-    def _read(self, data: bytes | memoryview, read_options: pcsv.ReadOptions) -> pa.RecordBatch:
+    def _read(
+        self, data: bytes | memoryview, read_options: pcsv.ReadOptions, multiline: bool = False
+    ) -> pa.RecordBatch:
         table = pcsv.read_csv(
             pa.BufferReader(data),
             read_options=read_options,
-            parse_options=self._parse_options,
+            parse_options=self._multiline_options if multiline else self._parse_options,
             convert_options=self._convert_options,
         )
         arrays = []

@@ -6,7 +6,10 @@ Source: ``path`` is a file or a directory (every file below it, sorted, except h
 starting with ``.`` or ``_``, as Flink skips them; ``source.path.regex-pattern`` must match
 a file's absolute path in full). The splits are dealt round-robin over the subtasks: whole
 files, and at parallelism > 1 byte ranges of big line-format files (``splits.py``); a split
-is read in chunks of up to 64k records (line formats: whole lines; Parquet: row batches).
+is read in chunks of up to 64k records (line formats: whole lines, or for csv with quoting
+whole records, which a quoted field may carry over several lines, see
+``runtime/formats/csv_records.py``; Parquet: row batches). Csv files with quoting are not
+cut into byte ranges (``splits.py``).
 Files ending in ``.gz``, ``.bz2`` or ``.xz`` are decompressed. Bounded, unless
 ``source.monitor-interval`` is set: then the directory is listed again at that interval and
 new files are read as they appear, and every file goes to subtask
@@ -46,6 +49,8 @@ from runtime.formats import create_changelog_decoder, create_decoder, is_changel
 from runtime.formats.avro import read_avro
 from runtime.formats.base import FormatError, RecordDecoder
 from runtime.formats.changelog import ChangelogDecoder
+from runtime.formats.csv import CsvDecoder
+from runtime.formats.csv_records import MAX_RECORD_BYTES, QuotedRecords
 from runtime.formats.parquet import read_parquet
 
 log = logging.getLogger(__name__)
@@ -114,14 +119,46 @@ def split_lines(chunk: bytes) -> list[bytes]:
     return lines
 
 
+def split_records(chunk: bytes, ends: np.ndarray) -> list[bytes]:
+    """The records of a block whose records end at the line breaks ``ends`` (the last
+    record may end with the block instead), without those line breaks."""
+    starts = [0, *(ends + 1).tolist()]
+    stops = [*ends.tolist(), len(chunk)]
+    if starts[-1] == len(chunk):
+        starts.pop()
+        stops.pop()
+    return [chunk[a:b] for a, b in zip(starts, stops)]
+
+
+def quoted_records(decoder: RecordDecoder | None) -> QuotedRecords | None:
+    """How records end in files of ``decoder``'s format, when not at every line break:
+    csv with quoting (``runtime/formats/csv_records.py``)."""
+    if not isinstance(decoder, CsvDecoder) or decoder.opts.disable_quote:
+        return None
+    o = decoder.opts
+    return QuotedRecords(o.delimiter, o.quote, o.escape, o.allow_comments)
+
+
 class _LineFile:
     """Reads whole lines of a file from a byte offset, a chunk at a time; within a byte
-    range (``end``), the lines that start before ``end`` (``splits.py``)."""
+    range (``end``), the lines that start before ``end`` (``splits.py``). With ``records``
+    (csv with quoting, never in a range) whole records, which may span lines: the offset is
+    always a record's first byte and the line number its first line's."""
 
-    def __init__(self, path: str, offset: int, line: int | None, end: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        offset: int,
+        line: int | None,
+        end: int | None = None,
+        records: QuotedRecords | None = None,
+    ) -> None:
         self.path = path
         self.offset = offset  # byte offset of the first line not yet returned
         self.end = end
+        # Where records end when a record may span lines (CSV with quoting); None: every
+        # line is a record. A byte range is read line by line (``splits.py``).
+        self.records = records if end is None else None
         # The number of the line at ``offset``; None until asked for in a range that began
         # inside the file: counting the newlines before it costs a read of all of them.
         self._line = line
@@ -137,6 +174,12 @@ class _LineFile:
         self.chunk_offset = offset  # where the last chunk returned starts
         self.chunk_lines = 0
         self.chunk_newlines = np.zeros(0, dtype=np.int64)
+        # The line breaks that end the last chunk's records, and the line (from the chunk's
+        # first) each record starts on; None when every line is a record.
+        self.chunk_ends: np.ndarray | None = None
+        self.chunk_record_lines: np.ndarray | None = None
+        # Whether the last chunk is one record whose quoted field the file never closes.
+        self.chunk_unterminated = False
 
     @property
     def known_line(self) -> int | None:
@@ -197,10 +240,14 @@ class _LineFile:
         self._newlines = np.concatenate(found) if len(found) > 1 else found[0]
 
     def next_block(self, max_lines: int) -> tuple[memoryview, int] | None:
-        """The next up to ``max_lines`` whole lines as one block of bytes (newlines kept;
-        a view of the read buffer, not a copy) and how many lines it holds; None at the
-        end of the file or range. No per-line object is made: a decoder reads the block
-        as it is."""
+        """The next up to ``max_lines`` whole records (lines, unless ``records`` says
+        where records end) as one block of bytes (newlines kept; a view of the read
+        buffer, not a copy) and how many records it holds; None at the end of the file
+        or range. No per-record object is made: a decoder reads the block as it is."""
+        self.chunk_ends = self.chunk_record_lines = None
+        self.chunk_unterminated = False
+        if self.records is not None:
+            return self._next_records(max_lines)
         if self.end is not None:
             if self.offset >= self.end:
                 return None
@@ -212,27 +259,79 @@ class _LineFile:
             self._fill(max_lines)
         newlines = self._newlines
         if len(newlines) >= max_lines:
-            end = int(newlines[max_lines - 1]) + 1
-            view = memoryview(self._buf)
-            chunk, self._buf = view[:end], view[end:]
-            mine, self._newlines = newlines[:max_lines], newlines[max_lines:] - end
-            lines = max_lines
-        else:  # every line buffered (the last one may lack its newline at the end of the file)
-            chunk, self._buf = memoryview(self._buf), b""
-            mine, self._newlines = newlines, newlines[:0]
-            if not chunk:
-                return None
-            lines = len(mine) + (chunk[-1:] != b"\n")
-        self.chunkhas_empty_line = has_empty_line(chunk, mine)
+            return self._take(int(newlines[max_lines - 1]) + 1, max_lines, max_lines)
+        # every line buffered (the last one may lack its newline at the end of the file)
+        if not len(self._buf):
+            return None
+        lines = len(newlines) + (self._buf[-1:] != b"\n")
+        return self._take(len(self._buf), lines, lines)
+
+    def _next_records(self, max_records: int) -> tuple[memoryview, int] | None:
+        """``next_block`` when a record may span lines: the whole records among the next
+        ``max_records`` lines (fewer records than asked when some span lines: the lines
+        are not read twice to make up the count), more lines only while not one record
+        has ended, or the file ends."""
+        assert self.records is not None
+        want = max_records
+        while True:
+            self._fill(want)
+            ends, open_at = self.records.ends(self._buf, self._newlines, self._eof)
+            count = len(self._newlines) if ends is None else int(np.count_nonzero(ends))
+            if count or self._eof:
+                break
+            if open_at is not None and len(self._buf) - open_at > MAX_RECORD_BYTES:
+                line = self.line + int(np.searchsorted(self._newlines, open_at))
+                raise FormatError(
+                    f"cannot read a csv record at {self.path}, line {line}: a quoted field is still "
+                    f"open {MAX_RECORD_BYTES >> 20} MB further on (a quote that is never closed?)",
+                    hint="fix the file: a quote character that starts a field must be closed, "
+                    "or set 'csv.disable-quote-character' = 'true' if the file has no quoting",
+                )
+            want = 2 * len(self._newlines) + 1  # a record over many lines: twice the lines
+        newlines = self._newlines
+        index = np.arange(len(newlines)) if ends is None else np.flatnonzero(ends)
+        if count and (not self._eof or count >= max_records or open_at is not None):
+            count = min(count, max_records)
+            last = int(index[count - 1])
+            return self._take(int(newlines[last]) + 1, last + 1, count, index[:count])
+        # the end of the file: every record is buffered; the last may lack its newline
+        if open_at == 0:  # a record the file never closes: a bad record of its own
+            self.chunk_unterminated = True
+            lines = len(newlines) + (self._buf[-1:] != b"\n")
+            return self._take(len(self._buf), lines, 1, index[:0]) if lines else None
+        size = len(self._buf) if open_at is None else open_at
+        if not size:
+            return None
+        lines = int(np.searchsorted(newlines, size))  # the line breaks in the block
+        tail = size > (int(newlines[index[-1]]) + 1 if count else 0)  # a last record without one
+        return self._take(size, lines + (self._buf[size - 1 : size] != b"\n"), count + tail, index)
+
+    def _take(
+        self, size: int, lines: int, records: int, ends: np.ndarray | None = None
+    ) -> tuple[memoryview, int]:
+        """Return the first ``size`` bytes of the buffer, ``lines`` lines holding ``records``
+        records (``ends``: the indices of the line breaks that end them, when not every
+        one does), and move the position past them."""
+        view = memoryview(self._buf)
+        chunk, self._buf = view[:size], view[size:]
+        inside = int(np.searchsorted(self._newlines, size))
+        mine, self._newlines = self._newlines[:inside], self._newlines[inside:] - size
+        if ends is not None and len(ends) == inside and records == lines:
+            ends = None  # every line a record after all
+        record_ends = mine
+        if ends is not None:
+            self.chunk_ends = record_ends = mine[ends]
+            self.chunk_record_lines = np.concatenate(([0], ends[: records - 1] + 1))
+        self.chunkhas_empty_line = has_empty_line(chunk, record_ends)
         self.chunk_newlines = mine  # for the decoder's checks of the whole block
         self.chunk_offset, self.chunk_lines = self.offset, lines
         if self._line is None:
             self._since += lines
         else:
             self._line += lines
-        self.offset += len(chunk)
-        self._line_bytes = len(chunk) / lines
-        return chunk, lines
+        self.offset += size
+        self._line_bytes = size / lines
+        return chunk, records
 
     def close(self) -> None:
         self._f.close()
@@ -269,10 +368,12 @@ class FileSystemSource(SourceReader):
             self.decoder = create_decoder(self.format, files_hold, bag, projection=read)
         if self.decoder is not None:
             self.decoder.threads = ctx.parallelism == 1  # else each subtask has its core
+        self.records = quoted_records(self.decoder)  # None: every line is a record
         self.schema = output_schema(spec.produced, self.changes is not None)
         # Position, by split key (``splits.py``: a file's path, or a byte range's key).
         self._splits: dict[str, Split] = {}
         self._cut_for = 1
+        self._csv_whole = True  # csv files with quoting are not cut (see ``open``)
         self._done: list[str] = []
         self._seen: set[str] = set()
         self._pending: list[str] = []
@@ -317,7 +418,13 @@ class FileSystemSource(SourceReader):
             # Ranges are cut for the parallelism of the run that first read the files; a
             # restore cuts the same ones (a position without ``cut_for`` read whole files).
             self._cut_for = int(restored.get("cut_for", 1)) if self._restored is not None else p
-            splits = await asyncio.to_thread(plan_splits, files, self._cut_for, self.decoder is not None)
+            # Files whose records may span lines are read whole, as Flink reads csv files: a
+            # range cannot tell whether its first line break is inside a quoted field. A
+            # position of a version that cut them anyway (no ``csv_whole``) has them cut
+            # again, the same in every subtask (``_LineFile`` reads a range line by line).
+            self._csv_whole = self._restored is None or self._cut_for == 1 or bool(restored.get("csv_whole"))
+            lines = self.decoder is not None and (self.records is None or not self._csv_whole)
+            splits = await asyncio.to_thread(plan_splits, files, self._cut_for, lines)
             self._splits = {s.key: s for s in splits}
             self._check_ranges(restored)
             mine = [s.key for k, s in enumerate(splits) if k % p == i]
@@ -371,7 +478,8 @@ class FileSystemSource(SourceReader):
         if offset is None:  # not started: a range begins at its first whole line
             offset = first_line_start(split.path, split.start)
             line = 1 if offset == 0 else None
-        self._lines = _LineFile(split.path, int(offset), None if line is None else int(line), split.end)
+        line = None if line is None else int(line)
+        self._lines = _LineFile(split.path, int(offset), line, split.end, self.records)
 
     def _end_current(self) -> None:
         if self._lines is not None:
@@ -428,6 +536,8 @@ class FileSystemSource(SourceReader):
         if got is None:
             return None
         chunk, count = got
+        if lf.chunk_unterminated:
+            return self._unterminated(lf)
         header = self.decoder.header_lines
         # A chunk that does not start the file starts at line 2 or later.
         in_header = header > 0 and (lf.chunk_offset == 0 or (header > 1 and lf.chunk_first_line() <= header))
@@ -437,8 +547,13 @@ class FileSystemSource(SourceReader):
             block = self.decoder.decode_block(chunk, count, lf.chunk_newlines)
             if block is not None:
                 return block
-        lines = split_lines(bytes(chunk))
-        numbers = np.arange(len(lines), dtype=np.int64)  # from the chunk's first line
+        if lf.chunk_ends is None:
+            lines = split_lines(bytes(chunk))
+            numbers = np.arange(len(lines), dtype=np.int64)  # from the chunk's first line
+        else:  # records over several lines: each numbered by its first line
+            assert lf.chunk_record_lines is not None
+            lines = split_records(bytes(chunk), lf.chunk_ends)
+            numbers = lf.chunk_record_lines
         if in_header:
             skip = header - lf.chunk_first_line() + 1
             lines, numbers = lines[skip:], numbers[skip:]
@@ -469,6 +584,22 @@ class FileSystemSource(SourceReader):
                 decoded.messages[0] if decoded.messages else "?",
             )
         return decoded.batch
+
+    def _unterminated(self, lf: _LineFile) -> pa.RecordBatch:
+        """The last record of a file opens a quoted field it never closes: a bad record,
+        as for Jackson ("Missing closing quote"), named by its first line."""
+        assert self.decoder is not None
+        line = lf.chunk_first_line()
+        message = f"{lf.path}, line {line}: a quoted field is not closed before the end of the file"
+        if not self.decoder.ignore_errors:
+            raise FormatError(
+                f"cannot decode a {self.decoder.name} record at {message}",
+                hint=f"fix the record, or set '{self.decoder.ignore_option}' = 'true' "
+                "to skip (and count) bad records",
+            )
+        self.metrics.bad_records_skipped += 1
+        log.warning("%s: skipped 1 bad %s record, %s", self.where, self.format, message)
+        return _EMPTY
 
     def _read_parquet(self, max_rows: int) -> pa.RecordBatch | None:
         assert self._parquet is not None
@@ -541,6 +672,8 @@ class FileSystemSource(SourceReader):
             pos["partial"] = dict(self._partial)
         if self._cut_for > 1:
             pos["cut_for"] = self._cut_for
+            if self.records is not None and self._csv_whole:
+                pos["csv_whole"] = True
         return pos
 
     def restore(self, position: dict[str, Any]) -> None:
@@ -564,6 +697,7 @@ class FileSystemSource(SourceReader):
         cut_for = {int(pos.get("cut_for", 1)) for pos in positions}
         if cut_for != {1}:
             self._restored["cut_for"] = max(cut_for)  # positions of one run agree
+            self._restored["csv_whole"] = all(pos.get("csv_whole") for pos in positions)
         if self.monitor_ms is not None:
             self._restored["seen"] = sorted(seen)
 

@@ -1,10 +1,18 @@
 """Splits of the ``filesystem`` source: whole files, or byte ranges of one big file.
 
-At parallelism p > 1 a bounded source cuts every uncompressed line-format file of at least
-``SPLIT_MIN_BYTES`` into p byte ranges, so that p subtasks read one big file together (as
-Flink's file source reads splits of a file). A line belongs to the range its first byte is
-in: a range that starts inside a line begins at the next line, and a range reads on past
-its end to finish the line it is in. So each line is read exactly once, whatever the cut.
+At parallelism p > 1 a bounded source cuts every uncompressed file of at least
+``SPLIT_MIN_BYTES`` whose records are lines (json, raw, csv without quoting, the change-record
+formats) into p byte ranges, so that p subtasks read one big file together (as Flink's file
+source reads splits of a file). A line belongs to the range its first byte is in: a range
+that starts inside a line begins at the next line, and a range reads on past its end to
+finish the line it is in. So each line is read exactly once, whatever the cut.
+
+A csv file with quoting (the default) is read whole by one subtask, as Flink reads it (its
+CSV reader format is not splittable): a quoted field may hold a line break, and from the
+bytes after a cut one cannot tell whether the cut is inside such a field. A position says
+so (``csv_whole``); one of an older version, which cut such files too, is restored with
+them cut again, read line by line as that version read them, so that every subtask still
+plans the same splits.
 
 The list of splits is a function of the listed files, their sizes and the parallelism the
 ranges were cut for (``cut_for``); split k goes to subtask ``k % parallelism``. A position
@@ -46,7 +54,7 @@ def splittable(path: str) -> bool:
 
 def plan_splits(files: list[str], cut_for: int, lines: bool) -> list[Split]:
     """Every file's splits in order: ``cut_for`` ranges for a big uncompressed file of a
-    line format (``lines``), the whole file otherwise."""
+    format whose records are lines (``lines``), the whole file otherwise."""
     out: list[Split] = []
     for path in files:
         size = os.path.getsize(path) if cut_for > 1 and lines and splittable(path) else 0
