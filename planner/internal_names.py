@@ -18,7 +18,7 @@ import re
 NAMES = frozenset(
     """
     __a __acc __add __all __assoc __b __before __c __calc_position __changed __cid __ck __cnt
-    __compact __d __dc __dd __delta __e __emit __empty __expire __f __fresh __g __ge
+    __compact __d __dc __dd __delta __e __emit __empty __expire __f __fresh __g __ge __gi
     __gone __h __had __i __id __in __ix __jk __joined __k __keep __keys __l __lab __late __live
     __lookup_key __lookup_row __m __matched __n __new __new_kind __nid __ns __o __o_copy
     __o_phase __o_rid __o_seq __od __oid __old __old_kind __or __p __pos __pyacc __pyacc_rows __r

@@ -163,6 +163,8 @@ class RankOp(ArrivalOrdered):
         st = self.state
         nulls = any(batch.column(k).null_count for k in self.spec.partition_keys)
         sql = self.append if nulls else self.append_keyed
+        if isinstance(sql, rank_append.Top1Statements):
+            return self._top1(sql, batch, now)
         first = self.seq
         stamped = self._stamped(batch)
         st.register(INPUT_RELATION, stamped)
@@ -192,6 +194,59 @@ class RankOp(ArrivalOrdered):
             st.con.unregister(rank_append.CANDIDATES)
         out.append(self._fresh(candidates, nid[fresh], changed["__n"][fresh]))
         st.register(rank_append.KEPT, rank_append.flag(candidates, kept))
+        try:
+            st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
+        finally:
+            st.con.unregister(rank_append.KEPT)
+        return out
+
+    def _top1(
+        self, sql: rank_append.Top1Statements, batch: pa.RecordBatch, now: int
+    ) -> list[pa.Table | pa.RecordBatch]:
+        """A batch of a Top-1 (``rank_append._top1``): its winners taken out of the Arrow
+        batch once, the old rows they replace read (-U, unless equal in value) and
+        deleted, then the winners sent (+U, or +I where they replace nothing) and inserted,
+        all from that one Arrow batch."""
+        st = self.state
+        first = self.seq
+        stamped = self._stamped(batch)
+        st.register(INPUT_RELATION, stamped)
+        try:
+            winners, oid = rank_append.take_winners(st, sql.winners, stamped, first)
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        out: list[pa.Table | pa.RecordBatch] = []
+        replaces = oid >= 0
+        send: np.ndarray | None = None  # the winners that send a row (None: all)
+        if replaces.any():
+            mask = numpy_array(pa.bool_(), np.packbits(replaces, bitorder="little"), len(replaces))
+            old = np.ascontiguousarray(oid[replaces])
+            st.register(
+                rank_append.CANDIDATES,
+                winners.filter(mask).append_column("__oid", numpy_array(pa.int64(), old, len(old))),
+            )
+            try:
+                retracted = st.query(sql.retract)
+                st.execute(sql.drop)
+            finally:
+                st.con.unregister(rank_append.CANDIDATES)
+            out.append(retracted.select(range(1, retracted.num_columns)))
+            # a winner equal in value to the row it replaces sends nothing
+            if retracted.num_rows < int(replaces.sum()):
+                changed = rank_append.arrival_numbers(retracted.column(0))
+                send = ~replaces | np.isin(rank_append.arrival_numbers(winners.column("__seq")), changed)
+        n = winners.num_rows
+        columns = winners.columns[: len(self.cols)]
+        if self.spec.rank_column:
+            columns.append(numpy_array(pa.int64(), np.ones(n, dtype=np.int64), n))
+        if self.ctx.updating:
+            kinds = np.where(replaces, 2, 0).astype(np.int8)
+            columns.append(numpy_array(ROW_KIND_TYPE, kinds, n))
+        added = pa.RecordBatch.from_arrays(columns, names=self.schema.names)  # ``conform`` casts
+        if send is not None:
+            added = added.filter(numpy_array(pa.bool_(), np.packbits(send, bitorder="little"), n))
+        out.append(added)
+        st.register(rank_append.KEPT, winners)
         try:
             st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
         finally:

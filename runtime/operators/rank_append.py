@@ -13,8 +13,7 @@ the candidates that enter the state. Per batch:
    their candidates, ranked together: ``__n`` the rank after the batch, ``__o`` an old
    row's rank before it (its new rank less the candidates ranked ahead of it), candidates
    past ``end`` left out; a partition with no old row keeps its rank in the batch
-   (``__b``). A Top-1 instead finds its winners and the rows they replace (``__w``, see
-   ``_top1``). ``changed`` lists every change by identity;
+   (``__b``). ``changed`` lists every change by identity;
 3. ``emit``: the changes (``RankSpec.changes``) that involve an old row: per rank
    position (``__p`` the positions whose row changed; ``__d`` the old and new values of
    those that retract an old row or take one moved down; a row equal in value sends
@@ -24,6 +23,11 @@ the candidates that enter the state. Per batch:
    their long strings never make a round trip through DuckDB;
 5. ``drop``: the old rows past ``end`` deleted; ``add``: the candidates within it
    (``kept``, again taken from the Arrow batch) inserted, in arrival order.
+
+A Top-1 with a ``_goodness`` key (deduplication, q18) has fewer steps (``_top1``): one
+query over the input batch gives the winners and the old rows they replace; the winners
+are taken out of the Arrow batch once, sent (+I, or +U after the old row's -U) and
+inserted from there.
 """
 
 from __future__ import annotations
@@ -61,6 +65,22 @@ class AppendStatements:
     add: str  # the kept candidates (``KEPT``: the candidates ``flag``ged) into the state
 
 
+@dataclass(frozen=True)
+class Top1Statements:
+    """A Top-1's statements (``_top1``): one query finds the winners, the rows they
+    replace are read, deleted, and the winners inserted."""
+
+    # over the input batch: each winner's arrival number (__nid) and the rowid of the old
+    # row it replaces (__oid, -1: none)
+    winners: str
+    # over ``CANDIDATES`` (the winners with an old row, their ``__oid`` beside them): the
+    # arrival number of each whose old row differs in value, then that old row's output
+    # (-U) columns
+    retract: str
+    drop: str  # the old rows replaced (``CANDIDATES``' ``__oid``) deleted
+    add: str  # the winners (``KEPT``) into the state
+
+
 def statements(
     spec: RankSpec,
     cols: list[str],
@@ -70,7 +90,7 @@ def statements(
     updating: bool,
     expiry: str,
     null_keys: bool = True,
-) -> AppendStatements:
+) -> AppendStatements | Top1Statements:
     """The statements of one batch. ``cols``/``keys`` are quoted, ``order`` the window's
     ORDER BY terms (``__seq`` last), ``schema`` the input's, ``updating`` whether the
     output carries row kinds, ``expiry`` a TTL's ``, <expression>`` (or empty);
@@ -78,7 +98,7 @@ def statements(
     listed = ", ".join(cols)
     add = f"INSERT INTO rows SELECT {listed}, __seq{expiry} FROM {KEPT} WHERE __keep"
     if spec.end == 1 and spec.changes != "rows" and _goodness(spec, schema) is not None:
-        return _top1(spec, cols, keys, schema, updating, best_rows(spec, keys, order, schema), add, null_keys)
+        return _top1(spec, cols, keys, schema, updating, expiry, null_keys)
     best = best_rows(spec, keys, order, schema, ranked=bool(keys))
     rank = _window_rank(spec, keys, order, null_keys)
     in_new = f"__n BETWEEN {spec.start} AND {spec.end}"
@@ -178,39 +198,58 @@ def _top1(
     keys: list[str],
     schema: pa.Schema,
     updating: bool,
-    best: str,
-    add: str,
+    expiry: str,
     null_keys: bool,
-) -> AppendStatements:
-    """The statements of a Top-1 (deduplication) whose order has a ``_goodness`` key,
-    without a window or rank positions: a batch has one candidate per partition
-    (``best_rows``), the state at most one row, so a join on the keys and a comparison of
-    the two keys says which candidates win (``__w``: each winner's arrival number and the
-    rowid of the old row it replaces, if any). A winner with an old row sends -U/+U (none
-    when the two are equal in value), one without sends +I."""
-    same = _same(keys, "r", "c", null_keys) or "TRUE"
-    wins = f"r.rowid IS NULL OR {_goodness(spec, schema, 'c.')} > {_goodness(spec, schema, 'r.')}"
-    rank = [
-        f"CREATE OR REPLACE TEMP TABLE __w AS SELECT c.__seq AS __nid, r.rowid AS __oid "
-        f"FROM {CANDIDATES} c LEFT JOIN rows r ON {same} WHERE {wins}"
-    ]
-    values = [f"{side}.{c} AS {side}{i}" for side in "on" for i, c in enumerate(cols)]
-    same_value = " AND ".join(f"o{i} IS NOT DISTINCT FROM n{i}" for i in range(len(cols)))
-    emit = [
-        f"CREATE OR REPLACE TEMP TABLE __d AS SELECT {', '.join(values)} FROM __w p "
-        f"JOIN rows o ON o.rowid = p.__oid JOIN {CANDIDATES} n ON n.__seq = p.__nid "
+) -> Top1Statements:
+    """The statements of a Top-1 (deduplication) whose order has a ``_goodness`` key (see
+    ``Top1Statements``): a batch has one candidate per partition, its greatest key, and the
+    state at most one row, so one query over the input batch finds each partition's best
+    row, joins the state on the keys and compares the two keys: what is left are the
+    winners (``__nid``) and the rowids of the old rows they replace (``__oid``, -1: none).
+    A winner with an old row sends -U/+U (none when the two are equal in value), one
+    without sends +I."""
+    key = _goodness(spec, schema)
+    assert key is not None
+    listed = ", ".join(cols)
+    group = f" GROUP BY {', '.join(keys)}" if keys else " HAVING count(*) > 0"
+    best = f"SELECT {''.join(f'{k}, ' for k in keys)}max({key}) AS __k FROM {INPUT_RELATION}{group}"
+    same = _same(keys, "r", "b", null_keys) or "TRUE"
+    winners = (
+        f"SELECT {_arrival(spec, schema, 'b.__k')} AS __nid, coalesce(r.rowid, -1) AS __oid "
+        f"FROM ({best}) b LEFT JOIN rows r ON {same} "
+        f"WHERE r.rowid IS NULL OR b.__k > {_goodness(spec, schema, 'r.')}"
+    )
+    same_value = " AND ".join(f"o.{c} IS NOT DISTINCT FROM n.{c}" for c in cols)
+    out = [f"o.{c}" for c in cols]
+    if spec.rank_column:
+        out.append("1::BIGINT")
+    if updating:
+        out.append("1::TINYINT")
+    retract = (
+        f"SELECT n.__seq, {', '.join(out)} FROM {CANDIDATES} n JOIN rows o ON o.rowid = n.__oid "
         f"WHERE NOT ({same_value})"
-    ]
-    for side, kind in (("o", 1), ("n", 2)):  # every retraction of the batch before its additions
-        out = [f"{side}{i}" for i in range(len(cols))]
-        if spec.rank_column:
-            out.append("1::BIGINT")
-        if updating:
-            out.append(f"{kind}::TINYINT")
-        emit.append(f"SELECT {', '.join(out)} FROM __d")
-    changed = "SELECT coalesce(__oid, -1) AS __oid, 1 AS __ns, __nid, 1::BIGINT AS __n FROM __w"
-    drop = "DELETE FROM rows WHERE rowid IN (SELECT __oid FROM __w)"
-    return AppendStatements(best, rank, changed, emit, None, drop, add)
+    )
+    return Top1Statements(
+        winners,
+        retract,
+        f"DELETE FROM rows WHERE rowid IN (SELECT __oid FROM {CANDIDATES})",
+        f"INSERT INTO rows SELECT {listed}, __seq{expiry} FROM {KEPT}",
+    )
+
+
+def _arrival(spec: RankSpec, schema: pa.Schema, key: str) -> str:
+    """SQL: the arrival number a ``_goodness`` value ``key`` of a Top-1 was made from, so
+    that a batch's best rows are found by ``max`` alone (``max_by`` beside it cost ~40%
+    more): the low 63 bits of a packed key (its tie part), else its last part (``__seq``,
+    or its complement when arrival ranks ascending)."""
+    if len(spec.order) == 1 and spec.order[0].column == ARRIVAL:  # ``__seq`` or ``~__seq``
+        return f"~{key}" if spec.order[0].ascending else key
+    if _packed(spec, schema, "") is not None:
+        tie = f"({key} & 9223372036854775807)::BIGINT"
+        return tie if spec.ties_last else f"(9223372036854775807 - {tie})"
+    parts = sum(1 if k.column == ARRIVAL else 2 for k in spec.order) + 1
+    last = f"struct_extract({key}, {parts})" if spec.order else key  # one part: no struct
+    return last if spec.ties_last else f"~{last}"
 
 
 def _same(keys: list[str], a: str, b: str, null_keys: bool) -> str:
@@ -271,12 +310,34 @@ def take_best(st: DuckDBState, best: str, batch: pa.RecordBatch, first: int) -> 
     return rows
 
 
+def take_winners(
+    st: DuckDBState, winners: str, batch: pa.RecordBatch, first: int
+) -> tuple[pa.RecordBatch, np.ndarray]:
+    """The rows of ``batch`` (registered as ``INPUT_RELATION``; ``first`` the arrival
+    number of its first row) that a Top-1's ``winners`` query picks, taken out of the Arrow
+    batch in arrival order, and beside them the rowid of the old row each replaces (-1:
+    none)."""
+    found = st.con.execute(winners).fetchnumpy()
+    seqs = np.asarray(found["__nid"], dtype=np.int64)
+    order = np.argsort(seqs)
+    positions = seqs[order] - first
+    rows = batch.take(numpy_array(pa.int64(), positions, len(positions)))
+    return rows, np.asarray(found["__oid"], dtype=np.int64)[order]
+
+
+def arrival_numbers(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A BIGINT column without NULLs (arrival numbers) as numpy, without a copy where it
+    is one chunk (``to_numpy`` would import pandas, see ``numpy_array``)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
+
+
 def pick(candidates: pa.RecordBatch, seqs: np.ndarray) -> tuple[pa.RecordBatch, np.ndarray]:
     """The rows of ``candidates`` (in arrival order, as ``take_best`` leaves them) whose
     arrival numbers are ``seqs``, in arrival order, and the order that sorts ``seqs``."""
     order = np.argsort(seqs, kind="stable")
-    column = candidates.column("__seq")
-    have = np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
+    have = arrival_numbers(candidates.column("__seq"))
     if len(seqs) == len(have):  # all of them (arrival numbers are unique)
         return candidates, order
     at = np.searchsorted(have, np.asarray(seqs, dtype=np.int64)[order])
@@ -286,8 +347,7 @@ def pick(candidates: pa.RecordBatch, seqs: np.ndarray) -> tuple[pa.RecordBatch, 
 def flag(candidates: pa.RecordBatch, seqs: np.ndarray) -> pa.RecordBatch:
     """``candidates`` with a column ``__keep``, true for the arrival numbers ``seqs``: DuckDB
     reads only those rows' values, without a copy of the others taken out first."""
-    column = candidates.column("__seq")
-    have = np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
+    have = arrival_numbers(candidates.column("__seq"))
     keep = np.zeros(len(have), dtype=bool)
     keep[np.searchsorted(have, np.asarray(seqs, dtype=np.int64))] = True
     bits = np.packbits(keep, bitorder="little")

@@ -253,23 +253,29 @@ class WindowAggregateOp(Operator):
 
     # ---- firing --------------------------------------------------------------------------
     def _label(self) -> None:
-        """Table ``__lab``: every fragment with its merged session ``__g`` per key and
-        that session's end ``__ge`` (gaps and islands over the fragments)."""
-        keys = self.keys
-        part = f"PARTITION BY {', '.join(keys)} " if keys else ""
-        part_g = f"PARTITION BY {', '.join([*keys, '__g'])}"
+        """Table ``__lab``: every fragment with its merged session ``__g`` (a number unique
+        over all keys) and that session's end ``__ge`` (gaps and islands over the
+        fragments). No window is partitioned by key: DuckDB's window costs ~1 us per
+        partition, and the state holds a few fragments for each of thousands of keys
+        (q11: ~6k fragments of ~5k bidders, 12.9 -> 7.6 ms a firing). Each key gets a
+        number ``__gi`` (``dense_rank``, NULL keys equal), and one ordering by
+        ``__gi, __s, __e`` serves every window: a fragment starts a session when it is its
+        key's first or starts after the greatest end of the key's earlier fragments, which
+        is a running max over ``__gi * 2^64 + __e`` (a key's values exceed every earlier
+        key's); a session's end is the max over its peers by ``__g``."""
+        order = "ORDER BY __gi, __s, __e"
+        gi = f"dense_rank() OVER (ORDER BY {', '.join(self.keys)})" if self.keys else "1"
+        ranked = f"SELECT rowid AS __rid, *, {gi} AS __gi FROM windows"
+        shift = "__gi::HUGEINT * 18446744073709551616"
         flagged = (
-            f"SELECT rowid AS __rid, *, CASE WHEN __s <= max(__e) OVER ({part}ORDER BY __s, __e "
-            f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS __new "
-            f"FROM windows"
+            f"SELECT *, CASE WHEN lag(__gi) OVER ({order}) IS DISTINCT FROM __gi "
+            f"OR __s > max({shift} + __e) OVER ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) "
+            f"- {shift} THEN 1 ELSE 0 END AS __new FROM ({ranked})"
         )
-        grouped = (
-            f"SELECT *, sum(__new) OVER ({part}ORDER BY __s, __e ROWS UNBOUNDED PRECEDING) "
-            f"AS __g FROM ({flagged})"
-        )
+        grouped = f"SELECT *, sum(__new) OVER ({order} ROWS UNBOUNDED PRECEDING) AS __g FROM ({flagged})"
         self.state.execute(
-            f"CREATE OR REPLACE TEMP TABLE __lab AS "
-            f"SELECT *, max(__e) OVER ({part_g}) AS __ge FROM ({grouped})"
+            f"CREATE OR REPLACE TEMP TABLE __lab AS SELECT * EXCLUDE (__gi, __new), "
+            f"max(__e) OVER (ORDER BY __g RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS __ge FROM ({grouped})"
         )
 
     def _fire_session(self, bound: int) -> pa.Table:
