@@ -14,7 +14,6 @@ string for string columns (so a NULL string is written as an empty field and rea
 
 from __future__ import annotations
 
-import csv as pycsv
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from catalog.connectors.formats import csv_char
 from catalog.options import OptionBag
 from catalog.types import parse_type
 from planner.physical import Field
@@ -34,21 +34,28 @@ from runtime.formats.base import (
     SqlRecordEncoder,
     convert_value,
     decode_base64_strings,
+    non_finite_rows,
     parse_time_strings,
     parse_timestamp_strings,
 )
+from runtime.formats.csv_text import CsvSyntax, contains, suspect_lines
 
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
 _STRINGS = ("STRING", "VARCHAR", "CHAR")
 _NESTED = ("ARRAY", "MULTISET", "MAP", "ROW")
+_INTEGERS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+# Flink reads a BOOLEAN as text 'true' or not (Boolean.parseBoolean of the trimmed text);
+# sqlstream reads 'true' and 'false' in any case and refuses other text. pyarrow takes these
+# spellings; the others ('tRuE', ' true') fail it and the record path reads them.
+_TRUE, _FALSE = ["true", "True", "TRUE"], ["false", "False", "FALSE"]
 
 _BLOCK_SIZE = 1 << 20
 
 
 def _char(value: str, key: str, where: str) -> str:
-    """A one-character option; Flink's backslash escapes (``\\t``) are allowed."""
-    text = value.encode("utf-8").decode("unicode_escape") if value.startswith("\\") else value
-    if len(text) != 1:
+    """A one-character option, read as Flink reads it (see ``csv_char``)."""
+    text = csv_char(key, value)
+    if text is None:
         raise FormatError(f"{where}: '{key}' = '{value}' must be a single character")
     return text
 
@@ -106,12 +113,16 @@ class CsvDecoder(RecordDecoder):
         for f, t, af in zip(self.fields, self.types, self.schema):
             post = None
             read_type = af.type
-            if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ", "TIME", *_BYTES):
+            if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ", "TIME", "DECIMAL", *_BYTES):
+                # DECIMAL: pyarrow's reader trims spaces, which Java's BigDecimal refuses
                 post = "BYTES" if t.name in _BYTES else t.name
                 read_type = pa.string()
             read_fields.append(pa.field(f.name, read_type))
             self._post.append(post)
         o = self.opts
+        self._syntax = CsvSyntax(o.delimiter, None if o.disable_quote else o.quote, o.escape)
+        self._hex_suspects = any(t.name in _INTEGERS for t in self.types)
+        self._suspect_rows: np.ndarray | None = None
         self._parse_options = pcsv.ParseOptions(
             delimiter=o.delimiter,
             quote_char=False if o.disable_quote else o.quote,
@@ -125,7 +136,9 @@ class CsvDecoder(RecordDecoder):
             include_columns=[f.name for f in self.fields],
             null_values=[o.null_literal] if o.null_literal is not None else [""],
             strings_can_be_null=o.null_literal is not None,
-            quoted_strings_can_be_null=False,
+            quoted_strings_can_be_null=True,  # Jackson compares the null literal to the text, quoted or not
+            true_values=_TRUE,
+            false_values=_FALSE,
         )
 
     def _dropped(self, records: Sequence[bytes | None]) -> np.ndarray | None:
@@ -144,20 +157,39 @@ class CsvDecoder(RecordDecoder):
         block_size = _BLOCK_SIZE
         if len(data) >= block_size and max(map(len, records)) * 2 >= block_size:
             block_size = len(data) + 1
-        return self._read(data, self._read_options(block_size))
+        return self._read(data, self._read_options(block_size), None, len(records))
 
     def _bulk_block(
         self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
     ) -> pa.RecordBatch:
+        if self.opts.allow_comments and (block[:1] == b"#" or contains(block, b"\n#")):
+            raise RecordError("a comment line")  # not a row: the records' path drops it
         # a row longer than a block fails: the block is split into records then
-        return self._read(block, self._read_options(_BLOCK_SIZE))
+        return self._read(block, self._read_options(_BLOCK_SIZE), newlines, count)
+
+    def _suspects(self, batch: pa.RecordBatch) -> np.ndarray | None:
+        """Rows the record path must read: NULLs in NOT NULL columns, lines pyarrow may read
+        otherwise than Flink (``suspect_lines``), and NaN or infinite numbers (pyarrow takes
+        'nan' and 'inf', Java only 'NaN' and 'Infinity')."""
+        mask = self._not_null_violations(batch)
+        for extra in (self._suspect_rows, non_finite_rows(batch)):
+            if extra is not None:
+                mask = extra if mask is None else (mask | extra)
+        return mask
 
     def _read_options(self, block_size: int) -> pcsv.ReadOptions:
         return pcsv.ReadOptions(
             column_names=[f.name for f in self.record_fields], use_threads=self.threads, block_size=block_size
         )
 
-    def _read(self, data: bytes | memoryview, read_options: pcsv.ReadOptions) -> pa.RecordBatch:
+    def _read(
+        self,
+        data: bytes | memoryview,
+        read_options: pcsv.ReadOptions,
+        newlines: np.ndarray | None,
+        count: int,
+    ) -> pa.RecordBatch:
+        self._suspect_rows = suspect_lines(data, count, newlines, self._syntax, self._hex_suspects)
         table = pcsv.read_csv(
             pa.BufferReader(data),
             read_options=read_options,
@@ -173,6 +205,8 @@ class CsvDecoder(RecordDecoder):
                     arr = parse_timestamp_strings(arr, af.type)
                 elif post == "TIME":
                     arr = parse_time_strings(arr)
+                elif post == "DECIMAL":
+                    arr = pc.cast(arr, af.type)
                 else:
                     arr = decode_base64_strings(arr)
             arrays.append(arr if arr.type == af.type else arr.cast(af.type))
@@ -181,20 +215,7 @@ class CsvDecoder(RecordDecoder):
     def _one(self, record: bytes) -> list[Any]:
         text = record.decode("utf-8").rstrip("\r\n")
         o = self.opts
-        reader = pycsv.reader(
-            [text],
-            delimiter=o.delimiter,
-            quotechar=None if o.disable_quote else o.quote,
-            escapechar=o.escape,
-            quoting=pycsv.QUOTE_NONE if o.disable_quote else pycsv.QUOTE_MINIMAL,
-            doublequote=True,
-            strict=True,
-        )
-        try:
-            rows = list(reader)
-        except pycsv.Error as e:
-            raise RecordError(f"malformed CSV line: {e}") from None
-        values_text = rows[0] if rows else []
+        values_text = self._syntax.split(text)
         if len(values_text) != len(self.record_fields):
             raise RecordError(
                 f"expected {len(self.record_fields)} fields, found {len(values_text)} in {text[:60]!r}"
