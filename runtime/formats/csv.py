@@ -120,7 +120,8 @@ class CsvDecoder(RecordDecoder):
             read_fields.append(pa.field(f.name, read_type))
             self._post.append(post)
         o = self.opts
-        self._syntax = CsvSyntax(o.delimiter, None if o.disable_quote else o.quote, o.escape)
+        quote = None if o.disable_quote else o.quote
+        self._syntax = CsvSyntax(o.delimiter, quote, o.escape, o.allow_comments)
         self._hex_suspects = any(t.name in _INTEGERS for t in self.types)
         self._suspect_rows: np.ndarray | None = None
         self._parse_options = pcsv.ParseOptions(
@@ -144,7 +145,8 @@ class CsvDecoder(RecordDecoder):
     def _dropped(self, records: Sequence[bytes | None]) -> np.ndarray | None:
         if not self.opts.allow_comments:
             return super()._dropped(records)
-        drop = [i for i, r in enumerate(records) if r is None or r.startswith(b"#")]
+        # Jackson skips the spaces that start a line in comment mode: '  #x' is a comment too
+        drop = [i for i, r in enumerate(records) if r is None or r.lstrip(b" ").startswith(b"#")]
         return np.array(drop, dtype=np.int64) if drop else None
 
     def _bulk(self, records: list[bytes]) -> pa.RecordBatch:

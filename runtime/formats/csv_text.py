@@ -35,10 +35,12 @@ def _cls(chars: str) -> str:
 
 
 class CsvSyntax:
-    """One line's fields, as Jackson's CSV parser reads them with these characters."""
+    """One line's fields, as Jackson's CSV parser reads them with these characters.
+    ``comments``: Jackson's comment mode, which also skips the spaces (' ') that start a
+    line, so that '  #x' is a comment and '  a,b' reads 'a' and 'b'."""
 
-    def __init__(self, delimiter: str, quote: str | None, escape: str | None) -> None:
-        self.delimiter, self.quote, self.escape = delimiter, quote, escape
+    def __init__(self, delimiter: str, quote: str | None, escape: str | None, comments: bool = False) -> None:
+        self.delimiter, self.quote, self.escape, self.comments = delimiter, quote, escape, comments
         d = _cls(delimiter)
         e = _cls(escape) if escape else ""
         any_escaped = f"|{e}." if escape else ""
@@ -57,6 +59,8 @@ class CsvSyntax:
 
     def split(self, text: str) -> list[str]:
         """The fields of ``text`` (one line, its line break removed), or RecordError."""
+        if self.comments:
+            text = text.lstrip(" ")
         if not text:
             return []
         fields: list[str] = []
@@ -118,8 +122,8 @@ def suspect_lines(
     before it in the line, or closes one (before a delimiter, the line's end, or another
     quote) at an odd count, and the line holds an even count: RFC 4180, which both read
     alike. Lines with the escape character, or (``hex_numbers``) with ``0x``, are suspects
-    too. Each test is a C search of the block first, so a block without quotes, escapes or
-    ``0x`` costs a few memchr."""
+    too, and in comment mode lines that start with a space. Each test is a C search of the
+    block first, so a block without quotes, escapes or ``x`` costs a few memchr."""
     raw, start, end = _span(block)
     data = np.frombuffer(block, dtype=np.uint8)
     at: list[np.ndarray] = []  # positions that make their lines suspects
@@ -129,12 +133,17 @@ def suspect_lines(
         x = np.flatnonzero((data | 0x20) == ord("x"))  # memchr finds 'x' fast, not '0x'
         at.append(x[data[np.maximum(x - 1, 0)] == ord("0")])
     quoted = syntax.quote is not None and raw.find(syntax.quote.encode(), start, end) >= 0
-    if not at and not quoted:
+    spaced = syntax.comments and raw.find(b" ", start, end) >= 0
+    if not at and not quoted and not spaced:
         return None
     if newlines is None:
         newlines = np.flatnonzero(data == _LF)
     # the last line may have no line break (a file's end; records joined by them)
     line_ends = newlines if len(newlines) == count else np.append(newlines, len(data))
+    if spaced:
+        starts = np.concatenate([[0], line_ends[:-1] + 1])
+        starts = starts[starts < len(data)]
+        at.append(starts[data[starts] == ord(" ")])
     if quoted:
         at.append(_misplaced_quotes(data, line_ends, ord(syntax.quote or ""), ord(syntax.delimiter)))
     where = np.concatenate(at)

@@ -43,7 +43,7 @@ VALUES = [
     *["1.555", " 1.5", "1.5 ", "1e2", "+.5", "99999999999"],
     *["", "NULL", '"NULL"', "'NULL'", '""', "''", "null"],
     *['"a,b"', '"x""y"', '"ab"c', '"ab" ', "'ab' ", '"ab', 'a"b', "'a''b'", "a'b", '"a;b"'],
-    *["\\n", "a\\,b", "\\\\", '"a\\"b"', "a\\", "#x"],
+    *["\\n", "a\\,b", "\\\\", '"a\\"b"', "a\\", "#x", "  #x", " a", "\ta"],
 ]
 CHARS = "ab1 0._-xeN\"'\\,;\t#"
 
@@ -186,6 +186,7 @@ def text_lines(draw: st.DrawFn) -> File:
 @example(file=({}, ["x,y,z"] * 19 + ['a,b,"c']))  # pyarrow reads "c and the line break
 @example(file=({}, ["x,y,z"] * 19 + ['x,a",",c']))  # a literal quote, then one that opens
 @example(file=(OPTION_SETS[2][0], ["x;a\\nb;z"] * 20))
+@example(file=(OPTION_SETS[4][0], ["  a,b,c"] * 20))  # comment mode skips the spaces
 def test_quotes_and_escapes_read_alike_in_bulk_and_alone(file: File) -> None:
     """Text columns never fail a bulk read, so here pyarrow reads most blocks: each line it
     may read otherwise than Flink must go to the record path."""
@@ -278,9 +279,19 @@ def test_numbers_as_java_reads_them() -> None:
 
 def test_comment_lines_of_a_file_are_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
-    path.write_text("1,a,1.5,true,1\n#2,b,1.5,true,1\n" * 20)
+    path.write_text("1,a,1.5,true,1\n#2,b,1.5,true,1\n  #3,c,1.5,true,1\n" * 20)
     src, table = read_file(path, {"csv.allow-comments": "true"}, 64, 1 << 20)
     assert table.column("id").to_pylist() == [1] * 20 and src.metrics.bad_records_skipped == 0
+
+
+def test_in_comment_mode_the_spaces_that_start_a_line_are_skipped() -> None:
+    # Jackson skips ' ' (not tabs) before each record when comments are allowed
+    comments = {"csv.allow-comments": "true", **IGNORE}
+    for line, first in (("  a, b,c", "a"), ("\ta,b,c", "\ta"), ('  "a,b",c,d', "a,b")):
+        got = CsvDecoder(STRINGS, OptionBag(comments, "t")).decode_values([line.encode()] * 40)
+        assert got.batch.column("a").to_pylist() == [first] * 40
+    got = CsvDecoder(STRINGS, OptionBag(dict(IGNORE), "t")).decode_values([b"  a, b,c"] * 40)
+    assert got.batch.column("a").to_pylist() == ["  a"] * 40  # not in comment mode
 
 
 @pytest.mark.parametrize(
