@@ -7,9 +7,10 @@
     .venv/bin/python benchmarks/file_source.py --csv quoted         # the same bids as CSV
 
 ``--csv plain|quoted|multiline`` reads the bids as a CSV file written from the JSON one by
-DuckDB: ``plain`` has no quote; ``quoted`` quotes every channel (each line has quote
-characters, all of them paired); ``multiline`` also puts a line break into the channel of
-one row in a hundred, so that those records span two lines.
+DuckDB: ``plain`` has no quote; ``quoted`` quotes every string (channel, and with
+``--wide`` url and extra: each line has quote characters, all of them paired);
+``multiline`` also puts a line break into the channel of one row in a hundred, so that
+those records span two lines.
 
 The file is ``compare.py``'s (generated there, ``.cache/compare/``). Each run opens the
 source and polls it to the end, as a job's source task does (``poll`` in an event loop);
@@ -48,7 +49,7 @@ def csv_file(data: Path, kind: str, wide: bool) -> Path:
             "CASE WHEN hash(auction, bidder) % 100 = 0 THEN channel || chr(10) || 'x' "
             "ELSE channel END AS channel"
         )
-    quote = "" if kind == "plain" else ", FORCE_QUOTE (channel)"
+    quote = "" if kind == "plain" else f", FORCE_QUOTE (channel{', url, extra' if wide else ''})"
     read = f"read_json('{data}', columns = {{{types}}}, format = 'newline_delimited')"
     duckdb.sql(
         f"COPY (SELECT {', '.join(names)} FROM {read}) TO '{out}.tmp' (FORMAT csv, HEADER false{quote})"

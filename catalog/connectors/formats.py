@@ -86,13 +86,39 @@ _RAW_TYPES = (
 )  # fmt: skip
 
 
-def _char(options: Mapping[str, str], key: str, where: str) -> None:
-    value = options.get(key)
-    if value is None:
-        return
-    text = value.encode("utf-8").decode("unicode_escape") if value.startswith("\\") else value
-    if len(text) != 1:
-        raise OptionError(f"{where}: '{key}' = '{value}' must be a single character")
+# Java's escapes, as Apache Commons' StringEscapeUtils.unescapeJava reads them (Flink reads
+# 'csv.field-delimiter' so): a backslash with nothing after it stands for nothing.
+_JAVA_ESCAPE = re.compile(r"\\(u+[0-9a-fA-F]{4}|[0-3][0-7]{0,2}|[4-7][0-7]?|[btnfr\\'\"]|$)")
+_JAVA_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", "": ""}
+
+
+def unescape_java(text: str) -> str:
+    """``text`` with Java's backslash escapes (``\\t``, ``\\u0001``, ``\\001``) read."""
+
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code[:1] == "u":
+            return chr(int(code.lstrip("u"), 16))
+        if code[:1].isdigit():
+            return chr(int(code, 8))
+        return _JAVA_ESCAPES.get(code, code)
+
+    return _JAVA_ESCAPE.sub(one, text)
+
+
+def csv_char(key: str, value: str) -> str | None:
+    """The character that csv option ``key`` (no prefix) = ``value`` stands for, as Flink
+    reads it: the field delimiter through Java's escapes (``\\t`` is a tab), the quote and
+    escape characters as written (``\\`` is a backslash, as users write it); None when that
+    is not exactly one character."""
+    text = unescape_java(value) if key == "csv.field-delimiter" else value
+    return text if len(text) == 1 else None
+
+
+def _char(options: Mapping[str, str], prefix: str, key: str, where: str) -> None:
+    value = options.get(prefix + key)
+    if value is not None and csv_char(key, value) is None:
+        raise OptionError(f"{where}: '{prefix}{key}' = '{value}' must be a single character")
 
 
 def check_format(fmt: str, prefix: str, table: TableInfo, fields: Sequence[str], files: bool) -> None:
@@ -134,7 +160,15 @@ def check_format(fmt: str, prefix: str, table: TableInfo, fields: Sequence[str],
             )
     elif name == "csv":
         for key in ("csv.field-delimiter", "csv.quote-character", "csv.escape-character"):
-            _char(options, prefix + key, where)
+            _char(options, prefix, key, where)
+        if f"{prefix}csv.quote-character" in options and (
+            options.get(f"{prefix}csv.disable-quote-character", "false").lower() == "true"
+        ):
+            raise OptionError(
+                f"{where}: '{prefix}csv.quote-character' and '{prefix}csv.disable-quote-character' = 'true' "
+                "cannot both be set",
+                hint="drop one of them",
+            )
         for f, t in typed:
             if t.name in _NESTED:
                 raise OptionError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -433,14 +434,14 @@ def convert_value(value: Any, t: DataType, path: str, *, text: bool = False) -> 
         if name == "BOOLEAN":
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-                return value.strip().lower() == "true"
+            if isinstance(value, str) and value.strip(_JAVA_SPACE).lower() in ("true", "false"):
+                return value.strip(_JAVA_SPACE).lower() == "true"
             raise RecordError(f"field '{path}': {value!r} is not a BOOLEAN")
         if name in ("TINYINT", "SMALLINT", "INT", "BIGINT"):
             if isinstance(value, bool):
                 raise RecordError(f"field '{path}': {value!r} is not a number")
             if isinstance(value, str):
-                number = int(value.strip())
+                number = _java_int(value)
             elif isinstance(value, float | decimal.Decimal):
                 number = int(value)
             else:
@@ -452,7 +453,7 @@ def convert_value(value: Any, t: DataType, path: str, *, text: bool = False) -> 
         if name in ("FLOAT", "DOUBLE"):
             if isinstance(value, bool):
                 raise RecordError(f"field '{path}': {value!r} is not a number")
-            return float(value.strip() if isinstance(value, str) else value)
+            return _java_float(value) if isinstance(value, str) else float(value)
         if name in ("STRING", "VARCHAR", "CHAR"):
             if isinstance(value, str):
                 return value
@@ -460,10 +461,12 @@ def convert_value(value: Any, t: DataType, path: str, *, text: bool = False) -> 
         if name == "DECIMAL":
             if isinstance(value, bool):
                 raise RecordError(f"field '{path}': {value!r} is not a number")
-            d = decimal.Decimal(value.strip() if isinstance(value, str) else str(value))
-            scale = t.scale or 0
+            d = _java_decimal(value) if isinstance(value, str) else decimal.Decimal(str(value))
+            scale, precision = t.scale or 0, t.precision or 10
+            if d.is_finite() and d != 0 and d.adjusted() >= precision - scale:
+                return None  # too many digits before the point (quantize would raise on 1e100)
             q = d.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
-            if len(q.as_tuple().digits) > (t.precision or 10) and q != 0:
+            if len(q.as_tuple().digits) > precision and q != 0:
                 return None  # Flink: a decimal that does not fit the precision becomes null
             return q
         if name == "DATE":
@@ -506,6 +509,54 @@ def convert_value(value: Any, t: DataType, path: str, *, text: bool = False) -> 
     except (ValueError, TypeError, ArithmeticError) as e:  # binascii.Error is a ValueError
         raise RecordError(f"field '{path}': cannot read {value!r} as {t.sql()} ({e})") from None
     raise RecordError(f"field '{path}': the type {t.sql()} is not supported")
+
+
+# Text read as a number the way Flink's converters read it, with Java's parsers: Python's
+# int(), float() and Decimal() take more ('1_000', 'inf', ' 1.5' as a DECIMAL, 'nan').
+_JAVA_SPACE = "".join(map(chr, range(0x21)))  # what String.trim() removes
+_JAVA_INT = re.compile(r"[+-]?\d+")  # Unicode digits, as Character.digit and int() take
+_JAVA_FLOAT = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)")
+_JAVA_HEX_FLOAT = re.compile(
+    r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+[fFdD]?"
+)
+_JAVA_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _java_int(text: str) -> int:
+    """Long.parseLong(text.trim())."""
+    trimmed = text.strip(_JAVA_SPACE)
+    if not _JAVA_INT.fullmatch(trimmed):
+        raise ValueError(f"not an integer: {text!r}")
+    return int(trimmed)
+
+
+def _java_float(text: str) -> float:
+    """Double.parseDouble(text.trim()): 'NaN', 'Infinity', '1.5d', '0x1p3' too."""
+    trimmed = text.strip(_JAVA_SPACE)
+    if _JAVA_FLOAT.fullmatch(trimmed):
+        return float(trimmed.rstrip("fFdD"))
+    if _JAVA_HEX_FLOAT.fullmatch(trimmed):
+        return float.fromhex(trimmed.rstrip("fFdD"))
+    raise ValueError(f"not a floating point number: {text!r}")
+
+
+def _java_decimal(text: str) -> decimal.Decimal:
+    """new BigDecimal(text): no spaces around it, no NaN or Infinity."""
+    if not _JAVA_DECIMAL.fullmatch(text):
+        raise ValueError(f"not a decimal number: {text!r}")
+    return decimal.Decimal(text)
+
+
+def non_finite_rows(batch: pa.RecordBatch) -> np.ndarray | None:
+    """A mask of the rows of ``batch`` with a NaN or an infinity in a FLOAT or DOUBLE
+    column, which a bulk reader may have taken from text the format refuses; None if none."""
+    mask: np.ndarray | None = None
+    for col in batch.columns:
+        if pa.types.is_floating(col.type) and len(col):
+            bad = pc.invert(pc.fill_null(pc.is_finite(col), True)).to_numpy(zero_copy_only=False)
+            if bad.any():
+                mask = bad if mask is None else (mask | bad)
+    return mask
 
 
 def _text(value: Any, path: str) -> str:

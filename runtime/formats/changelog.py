@@ -54,7 +54,7 @@ from runtime.formats.base import (
     default_where,
     nullable_schema,
 )
-from runtime.formats.json import JsonDecoder, json_object_sql, load_object
+from runtime.formats.json import JsonDecoder, json_object_sql, load_object, one_object_per_line
 
 INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE = 0, 1, 2, 3
 _REPLICA_IDENTITY = (
@@ -167,6 +167,8 @@ class ChangelogDecoder:
         data = b"\n".join(lines)
         if data.count(b"\n") != len(lines) - 1:
             data = b"\n".join(r.replace(b"\n", b" ") for r in lines)
+        if not one_object_per_line(data, len(lines), None):  # as the json format checks: two
+            return None  # objects on a line beside a blank one would pass as two good records
         assert self._bulk_env is not None
         table = pj.read_json(
             io.BytesIO(data),

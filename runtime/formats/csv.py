@@ -15,7 +15,6 @@ string for string columns (so a NULL string is written as an empty field and rea
 
 from __future__ import annotations
 
-import csv as pycsv
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from catalog.connectors.formats import csv_char
 from catalog.options import OptionBag
 from catalog.types import parse_type
 from planner.physical import Field
@@ -35,22 +35,29 @@ from runtime.formats.base import (
     SqlRecordEncoder,
     convert_value,
     decode_base64_strings,
+    non_finite_rows,
     parse_time_strings,
     parse_timestamp_strings,
 )
 from runtime.formats.csv_records import QuotedRecords
+from runtime.formats.csv_text import CsvSyntax, contains, suspect_lines
 
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
 _STRINGS = ("STRING", "VARCHAR", "CHAR")
 _NESTED = ("ARRAY", "MULTISET", "MAP", "ROW")
+_INTEGERS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+# Flink reads a BOOLEAN as text 'true' or not (Boolean.parseBoolean of the trimmed text);
+# sqlstream reads 'true' and 'false' in any case and refuses other text. pyarrow takes these
+# spellings; the others ('tRuE', ' true') fail it and the record path reads them.
+_TRUE, _FALSE = ["true", "True", "TRUE"], ["false", "False", "FALSE"]
 
 _BLOCK_SIZE = 1 << 20
 
 
 def _char(value: str, key: str, where: str) -> str:
-    """A one-character option; Flink's backslash escapes (``\\t``) are allowed."""
-    text = value.encode("utf-8").decode("unicode_escape") if value.startswith("\\") else value
-    if len(text) != 1:
+    """A one-character option, read as Flink reads it (see ``csv_char``)."""
+    text = csv_char(key, value)
+    if text is None:
         raise FormatError(f"{where}: '{key}' = '{value}' must be a single character")
     return text
 
@@ -108,12 +115,17 @@ class CsvDecoder(RecordDecoder):
         for f, t, af in zip(self.fields, self.types, self.schema):
             post = None
             read_type = af.type
-            if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ", "TIME", *_BYTES):
+            if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ", "TIME", "DECIMAL", *_BYTES):
+                # DECIMAL: pyarrow's reader trims spaces, which Java's BigDecimal refuses
                 post = "BYTES" if t.name in _BYTES else t.name
                 read_type = pa.string()
             read_fields.append(pa.field(f.name, read_type))
             self._post.append(post)
         o = self.opts
+        quote = None if o.disable_quote else o.quote
+        self._syntax = CsvSyntax(o.delimiter, quote, o.escape, o.allow_comments)
+        self._hex_suspects = any(t.name in _INTEGERS for t in self.types)
+        self._suspect_rows: np.ndarray | None = None
         self._parse_options = pcsv.ParseOptions(
             delimiter=o.delimiter,
             quote_char=False if o.disable_quote else o.quote,
@@ -139,37 +151,56 @@ class CsvDecoder(RecordDecoder):
             include_columns=[f.name for f in self.fields],
             null_values=[o.null_literal] if o.null_literal is not None else [""],
             strings_can_be_null=o.null_literal is not None,
-            quoted_strings_can_be_null=False,
+            quoted_strings_can_be_null=True,  # Jackson compares the null literal to the text, quoted or not
+            true_values=_TRUE,
+            false_values=_FALSE,
         )
 
     def _dropped(self, records: Sequence[bytes | None]) -> np.ndarray | None:
         if not self.opts.allow_comments:
             return super()._dropped(records)
-        drop = [i for i, r in enumerate(records) if r is None or r.startswith(b"#")]
+        # Jackson skips the spaces that start a line in comment mode: '  #x' is a comment too
+        drop = [i for i, r in enumerate(records) if r is None or r.lstrip(b" ").startswith(b"#")]
         return np.array(drop, dtype=np.int64) if drop else None
 
     def _bulk(self, records: list[bytes]) -> pa.RecordBatch:
         data = b"\n".join(records)
-        multiline = False
+        ends = None  # the line breaks between records, when not every one is
         if data.count(b"\n") != len(records) - 1:  # values that end with a line break?
             records = [r.rstrip(b"\r\n") for r in records]
             data = b"\n".join(records)
-            # one in a quoted field, if each record closes the quotes it opens: else Arrow
-            # could read two bad records (Kafka values) as two rows
-            multiline = data.count(b"\n") != len(records) - 1
-            if multiline and (self._records is None or not all(map(self._records.whole, records))):
-                raise RecordError("a record contains a line break")
+            if data.count(b"\n") != len(records) - 1:
+                # one in a quoted field, if each record closes the quotes it opens: else
+                # Arrow could read two bad records (Kafka values) as two rows
+                if self._records is None or not all(map(self._records.whole, records)):
+                    raise RecordError("a record contains a line break")
+                ends = np.cumsum([len(r) + 1 for r in records[:-1]], dtype=np.int64) - 1
         block_size = _BLOCK_SIZE
         if len(data) >= block_size and max(map(len, records)) * 2 >= block_size:
             block_size = len(data) + 1
-        return self._read(data, self._read_options(block_size), multiline)
+        return self._read(data, self._read_options(block_size), ends, len(records), ends is not None)
 
     def _bulk_block(
         self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
-    ) -> pa.RecordBatch:
+    ) -> pa.RecordBatch | None:
+        if self.opts.allow_comments and (block[:1] == b"#" or contains(block, b"\n#")):
+            raise RecordError("a comment line")  # not a row: the records' path drops it
+        if newlines is None:
+            newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        if len(newlines) - (block[-1:] == b"\n") >= count:
+            return None  # a record over several lines: the block is split into records
         # a row longer than a block fails: the block is split into records then
-        multiline = newlines is None or len(newlines) - (block[-1:] == b"\n") >= count
-        return self._read(block, self._read_options(_BLOCK_SIZE), multiline)
+        return self._read(block, self._read_options(_BLOCK_SIZE), newlines, count)
+
+    def _suspects(self, batch: pa.RecordBatch) -> np.ndarray | None:
+        """Rows the record path must read: NULLs in NOT NULL columns, lines pyarrow may read
+        otherwise than Flink (``suspect_lines``), and NaN or infinite numbers (pyarrow takes
+        'nan' and 'inf', Java only 'NaN' and 'Infinity')."""
+        mask = self._not_null_violations(batch)
+        for extra in (self._suspect_rows, non_finite_rows(batch)):
+            if extra is not None:
+                mask = extra if mask is None else (mask | extra)
+        return mask
 
     def _read_options(self, block_size: int) -> pcsv.ReadOptions:
         return pcsv.ReadOptions(
@@ -177,8 +208,16 @@ class CsvDecoder(RecordDecoder):
         )
 
     def _read(
-        self, data: bytes | memoryview, read_options: pcsv.ReadOptions, multiline: bool = False
+        self,
+        data: bytes | memoryview,
+        read_options: pcsv.ReadOptions,
+        newlines: np.ndarray | None,
+        count: int,
+        multiline: bool = False,
     ) -> pa.RecordBatch:
+        """``newlines``: where the records of ``data`` end (line breaks inside quoted fields
+        excepted, with ``multiline``)."""
+        self._suspect_rows = suspect_lines(data, count, newlines, self._syntax, self._hex_suspects)
         table = pcsv.read_csv(
             pa.BufferReader(data),
             read_options=read_options,
@@ -194,6 +233,8 @@ class CsvDecoder(RecordDecoder):
                     arr = parse_timestamp_strings(arr, af.type)
                 elif post == "TIME":
                     arr = parse_time_strings(arr)
+                elif post == "DECIMAL":
+                    arr = pc.cast(arr, af.type)
                 else:
                     arr = decode_base64_strings(arr)
             arrays.append(arr if arr.type == af.type else arr.cast(af.type))
@@ -202,20 +243,7 @@ class CsvDecoder(RecordDecoder):
     def _one(self, record: bytes) -> list[Any]:
         text = record.decode("utf-8").rstrip("\r\n")
         o = self.opts
-        reader = pycsv.reader(
-            [text],
-            delimiter=o.delimiter,
-            quotechar=None if o.disable_quote else o.quote,
-            escapechar=o.escape,
-            quoting=pycsv.QUOTE_NONE if o.disable_quote else pycsv.QUOTE_MINIMAL,
-            doublequote=True,
-            strict=True,
-        )
-        try:
-            rows = list(reader)
-        except pycsv.Error as e:
-            raise RecordError(f"malformed CSV line: {e}") from None
-        values_text = rows[0] if rows else []
+        values_text = self._syntax.split(text)
         if len(values_text) != len(self.record_fields):
             raise RecordError(
                 f"expected {len(self.record_fields)} fields, found {len(values_text)} in {text[:60]!r}"

@@ -32,6 +32,7 @@ import numpy as np
 
 # Far above any real value (Jackson itself refuses a string of more than 20M characters).
 MAX_RECORD_BYTES = 64 << 20
+_HASH = ord("#")
 
 
 class QuotedRecords:
@@ -89,8 +90,9 @@ class QuotedRecords:
             if line < after:
                 continue  # inside the last record read
             start = 0 if line == 0 else int(newlines[line - 1]) + 1
-            if self._comments and data[start : start + 1].tobytes() == b"#":
-                after = line + 1  # a comment line is not read for quotes
+            first = start + _leading_spaces(data, start) if self._comments else -1
+            if 0 <= first < len(data) and data[first] == _HASH:
+                after = line + 1  # a comment line (Jackson skips spaces before '#') is not read for quotes
                 continue
             m = self._record.match(buf, start)
             if m is None or (not eof and m.end() == len(data) and not m.group().endswith(b"\n")):
@@ -100,6 +102,13 @@ class QuotedRecords:
             mask[line:end] = False
             after = end + 1
         return mask, None
+
+
+def _leading_spaces(data: np.ndarray, start: int) -> int:
+    at = start
+    while at < len(data) and data[at] == 32:
+        at += 1
+    return at - start
 
 
 def _byte(char: str) -> int:

@@ -295,3 +295,15 @@ def test_a_bad_record_in_a_chunk_is_found_by_the_record_by_record_path() -> None
     good = json.dumps({"after": {"id": 1}, "op": "c"}).encode()
     with pytest.raises(FormatError, match="record 2 of the chunk: field 'id'"):
         d.decode([good, json.dumps({"after": {"id": "x"}, "op": "c"}).encode(), good])
+
+
+@pytest.mark.parametrize("blank", [b" ", b"\t", b"\n"])
+def test_a_record_of_two_changes_beside_a_blank_one_is_bad_in_bulk_too(blank: bytes) -> None:
+    """pyarrow reads a chunk as a stream of objects: a record holding two changes and a
+    blank record (no change) give two rows for two records, which must not pass as good."""
+    change = json.dumps({"before": None, "after": {"id": 1}, "op": "c"}).encode()
+    d = create_changelog_decoder(
+        "debezium-json", PRODUCTS, OptionBag({"debezium-json.ignore-parse-errors": "true"}, "t")
+    )
+    got = d.decode([change + change, blank, change])
+    assert got.batch.column("id").to_pylist() == [1] and got.skipped == 1 and got.bad == [0]

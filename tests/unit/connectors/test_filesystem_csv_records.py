@@ -115,7 +115,7 @@ def test_records_are_what_pythons_csv_module_reads_whatever_the_chunks(
     options = {}
     if escape:  # quotes escaped instead of doubled, as Jackson reads them with an escape character
         dialect.update(escapechar="\\", doublequote=False)
-        options["csv.escape-character"] = "\\\\"  # a backslash, as Flink spells it
+        options["csv.escape-character"] = "\\"  # one backslash, as Flink users write it
     f = tmp_path_factory.mktemp("c") / "a.csv"
     data = write_csv(f, [(i, a, b) for i, (a, b) in enumerate(texts)], **dialect)
     if not last_newline and data.endswith(terminator.encode()):

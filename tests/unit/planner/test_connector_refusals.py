@@ -295,6 +295,14 @@ def test_lookup_key_must_be_a_scalar_column() -> None:
             "'json.fail-on-missing-field' and 'json.ignore-parse-errors' cannot both be true",
         ),
         ("'format' = 'csv', 'csv.quote-character' = 'ab'", "'csv.quote-character' = 'ab' must be a single"),
+        # Flink takes the escape character as written ('\' is one backslash) and unescapes
+        # only the delimiter, where a lone backslash stands for nothing
+        (r"'format' = 'csv', 'csv.escape-character' = '\\'", r"'csv.escape-character' = '\\' must be a"),
+        (r"'format' = 'csv', 'csv.field-delimiter' = '\'", r"'csv.field-delimiter' = '\' must be a single"),
+        (
+            "'format' = 'csv', 'csv.quote-character' = '''', 'csv.disable-quote-character' = 'true'",
+            "'csv.quote-character' and 'csv.disable-quote-character' = 'true' cannot both be set",
+        ),
         ("'format' = 'raw'", "the raw format needs exactly one column"),
         ("'format' = 'raw', 'raw.charset' = 'klingon'", "unknown 'raw.charset' 'klingon'"),
     ],
