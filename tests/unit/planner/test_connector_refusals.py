@@ -299,6 +299,8 @@ def test_lookup_key_must_be_a_scalar_column() -> None:
         # only the delimiter, where a lone backslash stands for nothing
         (r"'format' = 'csv', 'csv.escape-character' = '\\'", r"'csv.escape-character' = '\\' must be a"),
         (r"'format' = 'csv', 'csv.field-delimiter' = '\'", r"'csv.field-delimiter' = '\' must be a single"),
+        ("'format' = 'csv', 'csv.quote-character' = 'é'", "'csv.quote-character' = 'é' is not supported yet"),
+        (r"'format' = 'csv', 'csv.field-delimiter' = '\u00a7'", "one-byte (ASCII) delimiter"),
         (
             "'format' = 'csv', 'csv.quote-character' = '''', 'csv.disable-quote-character' = 'true'",
             "'csv.quote-character' and 'csv.disable-quote-character' = 'true' cannot both be set",
