@@ -302,12 +302,16 @@ class CsvEncoder(SqlRecordEncoder):
             return f"coalesce({v}, {null_text})"
         q = _sql_text(o.quote)
         specials = [o.delimiter, o.quote, "\n", "\r"]
+        inner = f"replace({v}, {q}, {q} || {q})"
         if o.escape:
             specials.append(o.escape)
+            if o.escape != o.quote:  # the reader takes it as an escape: doubled, it reads as itself
+                e = _sql_text(o.escape)
+                inner = f"replace(replace({v}, {e}, {e} || {e}), {q}, {q} || {q})"
         test = " OR ".join(f"strpos({v}, {_sql_text(c)}) > 0" for c in specials)
         return (
             f"(CASE WHEN {v} IS NULL THEN {null_text} WHEN {v} = '' THEN {q} || {q} "
-            f"WHEN {test} THEN {q} || replace({v}, {q}, {q} || {q}) || {q} ELSE {v} END)"
+            f"WHEN {test} THEN {q} || {inner} || {q} ELSE {v} END)"
         )
 
     def file_header(self) -> bytes:
@@ -317,7 +321,10 @@ class CsvEncoder(SqlRecordEncoder):
         names = []
         for f in self.fields:
             name = f.name
-            if not o.disable_quote and any(c in name for c in (o.delimiter, o.quote, "\n", "\r")):
+            specials = (o.delimiter, o.quote, "\n", "\r", *([o.escape] if o.escape else []))
+            if not o.disable_quote and any(c in name for c in specials):
+                if o.escape and o.escape != o.quote:  # as in _quoted
+                    name = name.replace(o.escape, o.escape * 2)
                 name = o.quote + name.replace(o.quote, o.quote * 2) + o.quote
             names.append(name)
         return (o.delimiter.join(names) + "\n").encode("utf-8")
