@@ -401,13 +401,24 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return template("CAST(date_trunc('second', {x}) AS TIME)", x=x)
     if source.name == "TIMESTAMP" and target.name == "TIMESTAMP_LTZ":
         instant = local_to_instant(x)
-        if target.precision in _TRUNCATE_TO:
-            return template(f"date_trunc('{_TRUNCATE_TO[target.precision]}', {{x}})", x=instant)
-        return instant
-    if target.is_timestamp and target.precision in _TRUNCATE_TO and source.is_timestamp:
-        # fraction digits beyond the type's precision are cut off, not kept
-        return template(f"date_trunc('{_TRUNCATE_TO[target.precision]}', {{x}})", x=_rewrite(n))
+        return _truncated(instant, target.precision) or instant
+    if target.is_timestamp and source.is_timestamp:
+        cut = _truncated(_rewrite(n), target.precision)
+        if cut is not None:  # even from a finer type: a reader may have kept more digits
+            return cut
     return _convert_numeric(n, source, target)
+
+
+def _truncated(x: exp.Expr, precision: int | None) -> exp.Expr | None:
+    """``x`` with the fraction digits beyond ``precision`` cut off, as Flink's cast to a
+    coarser TIMESTAMP does (towards the past, before 1970 too); None when the precision
+    holds all a DuckDB timestamp has (microseconds)."""
+    if precision is None or precision >= 6:
+        return None
+    if precision in _TRUNCATE_TO:
+        return template(f"date_trunc('{_TRUNCATE_TO[precision]}', {{x}})", x=x)
+    step = 10 ** (6 - precision)
+    return template(f"{{x}} - to_microseconds(((epoch_us({{x}}) % {step}) + {step}) % {step})", x=x)
 
 
 def _row_text(row: exp.Expr, source: DataType) -> exp.Expr:

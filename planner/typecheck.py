@@ -80,8 +80,11 @@ def wider(a: DataType, b: DataType) -> DataType:
         return top.with_nullable(a.nullable or b.nullable)
     if a.is_string and b.is_string:
         return STRING.with_nullable(a.nullable or b.nullable)
-    if a.is_timestamp and b.is_timestamp:
-        return a if a.name == "TIMESTAMP_LTZ" else b
+    if (a.is_timestamp and b.is_timestamp) or a.name == b.name == "TIME":
+        # the finer precision, as Flink's LogicalTypeMerging: a TIMESTAMP(3) beside a
+        # TIMESTAMP(0) (VALUES rows, CASE branches, join keys) must not lose its milliseconds
+        kind = a.name if a.name == "TIMESTAMP_LTZ" else b.name
+        return DataType(kind, max(a.precision or 0, b.precision or 0), nullable=a.nullable or b.nullable)
     return a
 
 

@@ -67,6 +67,25 @@ def test_insert_values_into_files(session: sqlstream.Session, tmp_path: Path) ->
     assert sorted(written, key=str) == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}, {"a": None, "b": "z"}]
 
 
+def test_rows_of_finer_timestamps_keep_their_fraction(session: sqlstream.Session, tmp_path: Path) -> None:
+    """A column's type is the finest precision among its rows, as Flink's: VALUES of a
+    TIMESTAMP(3) and a TIMESTAMP(0) literal is TIMESTAMP(3). Typed by the last row, the
+    first row's milliseconds were cut off on their way into a TIMESTAMP(3) column."""
+    session.execute(
+        f"CREATE TABLE out (ts TIMESTAMP(3), a INT) WITH ('connector' = 'filesystem', 'path' = '{tmp_path}', "
+        "'format' = 'csv')"
+    )
+    sql = (
+        "INSERT INTO out VALUES (TIMESTAMP '2024-01-01 00:00:10.120', 1), "
+        "(TIMESTAMP '2024-01-01 00:00:00', 2), (CASE WHEN 1 > 0 "
+        "THEN TIMESTAMP '1969-12-31 23:59:59.999' ELSE TIMESTAMP '2024-01-01 00:00:00' END, 3)"
+    )
+    job = session.execute(sql).job
+    assert job is not None and job.wait(timeout=60) and job.error is None
+    written = sorted(line for f in tmp_path.glob("part-*") for line in f.read_text().splitlines())
+    assert written == ["1969-12-31 23:59:59.999,3", "2024-01-01 00:00:00,2", "2024-01-01 00:00:10.12,1"]
+
+
 def test_explain_shows_flinks_values_node(session: sqlstream.Session) -> None:
     text = planner.explain("SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(a, b)", session.catalog)
     assert "Values(tuples=[[1, 'a'], [2, 'b']], fields=[a, b], changelogMode=[I], parallelism=[1])" in text
