@@ -27,7 +27,10 @@ back, as an empty partition does in Flink, unless ``scan.watermark.idle-timeout`
 Records come field by field from the consumer's fetches (``fetch.py``: no Python object per
 record), and a partition's fetch is decoded at once by ``runtime.formats``: ``value.format``
 (or ``format``), ``key.format`` with ``key.fields`` (``key.fields-prefix``), and
-``value.fields-include`` = ALL | EXCEPT_KEY. Metadata columns: topic, partition, offset,
+``value.fields-include`` = ALL | EXCEPT_KEY. A scan the planner narrowed (``spec.projection``,
+Flink's SupportsProjectionPushDown) gives only the columns a query reads: JSON and CSV keys
+and values convert only those fields (``Codec.value_decoded``), so a bad value in another
+field is no error; Avro and raw ones are decoded whole. Metadata columns: topic, partition, offset,
 timestamp, timestamp-type, headers, leader-epoch (always NULL: aiokafka does not say). A
 bad record fails the job with its topic, partition and offset, or, when the format ignores
 parse errors, is skipped, counted in ``SourceMetrics.bad_records_skipped`` and, with
