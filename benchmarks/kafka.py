@@ -6,6 +6,7 @@ against at-least-once, with a checkpoint every second.
     .venv/bin/python benchmarks/kafka.py throughput --rows 2000000 --repeats 3
     .venv/bin/python benchmarks/kafka.py latency --rate 20000 --seconds 20
     .venv/bin/python benchmarks/kafka.py source --rows 2000000 --repeats 3   # the source alone, CPU s
+    .venv/bin/python benchmarks/kafka.py source --bids --rows 1000000        # wide records, 2 fields read
 
 The job is what a user would write (planner, runtime, parallelism 2, two partitions per
 topic): ``{"v": i}`` records, key ``k = v % 1000``, event time from the record's
@@ -38,6 +39,9 @@ timestamp metadata column; ``--sink`` at-least-once or exactly-once: into a Kafk
 instead, 1 s checkpoints), in process; CPU seconds of the process over the job
 (``time.process_time``, every thread) and per record, the median of the repeats. Before and
 after a change: copy this file into the other checkout and run it there with ``--topic``.
+``--bids``: the records are the Nexmark bids among ``--rows`` events (``benchmarks/nexmark.py``'s
+JSON, 7 fields with a URL and a long ``extra``) and the query reads two of them
+(``SELECT auction, price``): what projection push-down saves.
 """
 
 from __future__ import annotations
@@ -255,6 +259,36 @@ WITH ('connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers'
   'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
 CREATE TABLE out (v BIGINT, ts TIMESTAMP_LTZ(3)) WITH ({sink});
 """
+SOURCE_QUERY = "INSERT INTO out SELECT v, ts FROM src"
+
+# --bids: Nexmark bids (7 fields, a URL and a long 'extra'), of which the query reads two
+BIDS_DDL = """
+CREATE TABLE src (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
+  `dateTime` TIMESTAMP(3), extra STRING)
+WITH ('connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{servers}',
+  'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', 'format' = 'json');
+CREATE TABLE out (auction BIGINT, price BIGINT) WITH ({sink});
+"""
+BIDS_QUERY = "INSERT INTO out SELECT auction, price FROM src"
+
+
+async def write_bids(servers: str, topic: str, events: int) -> None:
+    """A new topic of the bids among ``events`` Nexmark events (``benchmarks/nexmark.py``'s
+    files, generated once), a JSON record each, partition i % 2."""
+    from nexmark import events_files  # benchmarks/nexmark.py (this folder is on sys.path)
+
+    lines = events_files(events)["bid"].read_bytes().splitlines()
+    await create_topics(servers, topic)
+    prod = await producer(servers)
+    try:
+        for first in range(0, len(lines), 200_000):
+            futures = []
+            for part in range(PARTITIONS):
+                picked = range(first + part, min(len(lines), first + 200_000), PARTITIONS)
+                futures += await send_records(prod, topic, part, ((lines[i], T0_MS + i) for i in picked))
+            await asyncio.gather(*futures)
+    finally:
+        await prod.stop()
 
 
 async def topic_rows(servers: str, topic: str) -> int:
@@ -274,15 +308,23 @@ async def topic_rows(servers: str, topic: str) -> int:
 
 
 def source_cost(
-    servers: str, rows: int, repeats: int, parallelism: int, topic: str | None, sink: str, folder: Path
+    servers: str,
+    rows: int,
+    repeats: int,
+    parallelism: int,
+    topic: str | None,
+    sink: str,
+    folder: Path,
+    bids: bool = False,
 ) -> list[float]:
     """CPU s of Kafka -> ``sink`` (blackhole, or a Kafka topic in a delivery mode) over the
-    same records, ``repeats`` times."""
+    same records, ``repeats`` times; ``bids``: Nexmark bids of ``rows`` events."""
     if topic is None:
-        topic = f"bench-source-{uuid.uuid4().hex[:8]}"
-        asyncio.run(write_rows(servers, topic, rows))
+        topic = f"bench-{'bids' if bids else 'source'}-{uuid.uuid4().hex[:8]}"
+        asyncio.run((write_bids if bids else write_rows)(servers, topic, rows))
     rows = asyncio.run(topic_rows(servers, topic))
-    print(f"## source: {rows:,} records of {topic} -> {sink}, parallelism {parallelism}")
+    source_ddl, query = (BIDS_DDL, BIDS_QUERY) if bids else (SOURCE_DDL, SOURCE_QUERY)
+    print(f"## source: {rows:,} records of {topic} -> {sink}, parallelism {parallelism}: {query}")
     cpus: list[float] = []
     for i in range(repeats):
         cfg = {"parallelism.default": str(parallelism)}
@@ -296,9 +338,9 @@ def source_cost(
             with_sink += "'format' = 'json', " + guarantee(sink, name)
             cfg = {**config(sink, name, folder), **cfg}
         cat = Catalog()
-        for stmt in planner.parse(SOURCE_DDL.format(topic=topic, servers=servers, sink=with_sink)):
+        for stmt in planner.parse(source_ddl.format(topic=topic, servers=servers, sink=with_sink)):
             cat.create(planner.create_table(stmt, cat))
-        p = planner.plan("INSERT INTO out SELECT v, ts FROM src", cat, cfg)
+        p = planner.plan(query, cat, cfg)
         c0 = time.process_time()
         secs, _metrics = asyncio.run(run_job(p))
         cpu = time.process_time() - c0
@@ -423,6 +465,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("-p", "--parallelism", type=int, default=1, help="source: the job's parallelism")
     ap.add_argument("--topic", help="source: read this topic (written before) instead of writing one")
     ap.add_argument("--sink", default="blackhole", choices=("blackhole", *MODES), help="source: into what")
+    ap.add_argument(
+        "--bids", action="store_true", help="source: Nexmark bids of --rows events, two of 7 fields read"
+    )
     ap.add_argument("--bootstrap", default=os.environ.get("SQLSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     args = ap.parse_args(argv)
     import tempfile
@@ -430,7 +475,14 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="kafka-bench-") as tmp:
         if args.what == "source":
             source_cost(
-                args.bootstrap, args.rows, args.repeats, args.parallelism, args.topic, args.sink, Path(tmp)
+                args.bootstrap,
+                args.rows,
+                args.repeats,
+                args.parallelism,
+                args.topic,
+                args.sink,
+                Path(tmp),
+                args.bids,
             )
         if args.what in ("all", "throughput"):
             throughput(args.bootstrap, args.rows, args.repeats, Path(tmp))

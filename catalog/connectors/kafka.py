@@ -360,6 +360,20 @@ def _bounded(options: Mapping[str, str]) -> bool:
     return (options.get("scan.bounded.mode") or "unbounded").lower() != "unbounded"
 
 
+# Formats of a key or value that a narrowed scan can read, as Flink's KafkaDynamicSource
+# (SupportsProjectionPushDown) reads them: JSON and CSV decode only the projected fields
+# (ProjectableDecodingFormat); an Avro record and a raw value are decoded whole and then
+# projected. The change-record formats (debezium-json, ...) read every column, as the
+# filesystem source does with them.
+_PROJECTABLE = ("json", "csv", "avro", "raw")
+
+
+def _projection_pushdown(options: Mapping[str, str]) -> bool:
+    value = options.get("value.format") or options.get("format") or ""
+    key = options.get("key.format")
+    return value.lower() in _PROJECTABLE and (key is None or key.lower() in _PROJECTABLE)
+
+
 KAFKA = ConnectorSpec(
     "kafka",
     (
@@ -383,6 +397,7 @@ KAFKA = ConnectorSpec(
     bounded=_bounded,
     metadata=_META,
     configure=configure_kafka,
+    projection_pushdown=_projection_pushdown,
 )
 
 UPSERT_KAFKA = ConnectorSpec(
@@ -407,4 +422,5 @@ UPSERT_KAFKA = ConnectorSpec(
     metadata={k: v for k, v in _META.items() if k in ("timestamp", "headers")},
     requires_primary_key=True,
     configure=configure_upsert_kafka,
+    projection_pushdown=_projection_pushdown,  # the primary key is always read (the planner's rule)
 )

@@ -17,7 +17,7 @@ Narrowed are the Scan, the Calcs (without the projections nobody reads), the nod
 pass their input's columns on (the watermark assigner, a window TVF), and joins, ranks,
 sorts and unions, whose state then keeps fewer columns. Only a connector whose spec says
 it can (``ConnectorSpec.projection_pushdown``) is narrowed; a scan keeps at least one
-column, so that its batches still count rows.
+column, so that its batches still count rows, and an upsert scan keeps its primary key.
 
 >>> from catalog import Column, Schema, TableDef
 >>> from catalog.types import BIGINT, STRING
@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from catalog.connectors import connector_spec
+from catalog.connectors import ChangelogMode, connector_spec, scan_changelog
 from planner.errors import PlanError
 from planner.logical import (
     Aggregate,
@@ -189,8 +189,13 @@ def _over(node: LogicalNode, inputs: tuple[LogicalNode, ...], needed: set[str] |
 
 def _narrow(scan: Scan, needed: set[str] | None) -> Scan:
     options = scan.table.options
-    if needed is None or not connector_spec(options.get("connector", "")).projection_pushdown(options):
+    spec = connector_spec(options.get("connector", ""))
+    if needed is None or not spec.projection_pushdown(options):
         return scan
+    if scan_changelog(spec, options) == ChangelogMode.UPSERT:
+        # An upsert stream (upsert-kafka) is a change per key: its deletes carry only the
+        # key columns, and what reads it identifies rows by them (Flink's rule keeps them).
+        needed = needed | set(scan.table.schema.primary_key)
     fields = [f for f in scan.fields if f.name in needed]
     # A row count needs a column the records hold (COUNT(*) alone, or only metadata and
     # partition columns): the first one of the table.

@@ -27,7 +27,10 @@ back, as an empty partition does in Flink, unless ``scan.watermark.idle-timeout`
 Records come field by field from the consumer's fetches (``fetch.py``: no Python object per
 record), and a partition's fetch is decoded at once by ``runtime.formats``: ``value.format``
 (or ``format``), ``key.format`` with ``key.fields`` (``key.fields-prefix``), and
-``value.fields-include`` = ALL | EXCEPT_KEY. Metadata columns: topic, partition, offset,
+``value.fields-include`` = ALL | EXCEPT_KEY. A scan the planner narrowed (``spec.projection``,
+Flink's SupportsProjectionPushDown) gives only the columns a query reads: JSON and CSV keys
+and values convert only those fields (``Codec.value_decoded``), so a bad value in another
+field is no error; Avro and raw ones are decoded whole. Metadata columns: topic, partition, offset,
 timestamp, timestamp-type, headers, leader-epoch (always NULL: aiokafka does not say). A
 bad record fails the job with its topic, partition and offset, or, when the format ignores
 parse errors, is skipped, counted in ``SourceMetrics.bad_records_skipped`` and, with
@@ -124,9 +127,12 @@ class KafkaSource(SourceReader):
         self.discovery_ms = config.discovery_interval_ms if self.bounded_mode == "unbounded" else 0
         self._next_discovery = 0.0
         self._announce: list[tuple[str, int]] = []
+        # The record layout is the table's (``columns``); the rows hold what the query reads
+        # (``produced``: all of them, or a projection the planner pushed into the scan).
         self.physical = tuple(f for f in spec.columns if f.name not in spec.metadata)
         self.codec = Codec.of(config.layout)
         c = self.codec
+        read = None if spec.projection is None else {f.name for f in spec.produced}
         # A change-record format (debezium-json, ...) gives rows with their row kind.
         self.changes: ChangelogDecoder | None = None
         value_fields = c.value_record_fields(self.physical)
@@ -134,13 +140,18 @@ class KafkaSource(SourceReader):
             self.changes = create_changelog_decoder(c.value_format, value_fields, bag, c.value_prefix)
             self.value_decoder: RecordDecoder = create_decoder("json", value_fields, bag, "")
         else:
-            self.value_decoder = create_decoder(c.value_format, value_fields, bag, c.value_prefix)
+            self.value_decoder = create_decoder(
+                c.value_format, value_fields, bag, c.value_prefix, c.value_decoded(read)
+            )
         self.key_decoder: RecordDecoder | None = None
         if c.key_format:
-            self.key_decoder = create_decoder(c.key_format, c.key_record_fields(self.physical), bag, "key.")
+            self.key_decoder = create_decoder(
+                c.key_format, c.key_record_fields(self.physical), bag, "key.", c.key_decoded(read)
+            )
             # One policy for the record: the value format's decides.
             self.key_decoder.ignore_errors = self.value_decoder.ignore_errors
-        self.schema = output_schema(spec.columns, self.upsert or self.changes is not None)
+        self.columns = spec.produced
+        self.schema = output_schema(self.columns, self.upsert or self.changes is not None)
         self._consumer: Any = None
         self._dlq = DeadLetters(self.dead_letter, props, self.where) if self.dead_letter else None
         self._assigned: list[tuple[str, int]] = []
@@ -152,7 +163,7 @@ class KafkaSource(SourceReader):
         # Decoded rows of one fetch, per partition, not handed out yet
         self._ready: list[_Pending] = []
         # Fetch each record's timestamp type and headers too (only when something reads them)
-        wanted = set(spec.metadata.values())
+        wanted = {spec.metadata[f.name] for f in self.columns if f.name in spec.metadata}
         self._full = bool(self.dead_letter) or bool(wanted & {"timestamp-type", "headers"})
         self._opened = False
 
@@ -484,7 +495,7 @@ class KafkaSource(SourceReader):
             return None
         assert d.kept is not None
         arrays: list[pa.Array] = []
-        for f, af in zip(self.spec.columns, self.schema):
+        for f, af in zip(self.columns, self.schema):
             key = self.spec.metadata.get(f.name)
             col = fetched.metadata(key, tp, d.kept, af.type) if key else d.batch.column(f.name)
             arrays.append(col if col.type == af.type else col.cast(af.type))
@@ -517,7 +528,7 @@ class KafkaSource(SourceReader):
             vtake = pa.array(vidx, mask=vidx < 0, type=pa.int64())
         arrays: list[pa.Array] = []
         meta = self.spec.metadata
-        for f, af in zip(self.spec.columns, self.schema):
+        for f, af in zip(self.columns, self.schema):
             if f.name in meta:
                 arrays.append(fetched.metadata(meta[f.name], tp, rows, af.type))
                 continue

@@ -151,3 +151,70 @@ def test_the_plan_keeps_the_tables_columns_for_positional_formats(cat: Catalog) 
     assert spec.projection == ("id", "millis")
     again = planner.PhysicalPlan.from_json(planner.plan("SELECT id FROM events", cat).to_json())
     assert next(n.spec for n in again.nodes if isinstance(n.spec, SourceSpec)).projection == ("id", "millis")
+
+
+KAFKA_DDL = """
+CREATE TABLE bids_k (
+    k_auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, extra STRING,
+    ts TIMESTAMP(3), cents AS price * 100,
+    off BIGINT METADATA FROM 'offset' VIRTUAL, hdrs MAP<STRING, BYTES> METADATA FROM 'headers',
+    WATERMARK FOR ts AS ts - INTERVAL '2' SECOND
+) WITH ('connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'b:9092',
+    'scan.startup.mode' = 'earliest-offset',
+    'key.format' = 'json', 'key.fields' = 'k_auction', 'key.fields-prefix' = 'k_',
+    'value.format' = '{value}', 'value.fields-include' = 'EXCEPT_KEY');
+
+CREATE TABLE raw_k (line STRING, part INT METADATA FROM 'partition', off BIGINT METADATA FROM 'offset')
+    WITH ('connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'b:9092',
+    'scan.startup.mode' = 'earliest-offset',
+    'format' = 'raw');
+
+CREATE TABLE changes_k (id BIGINT, name STRING, v BIGINT)
+    WITH ('connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'b:9092',
+    'scan.startup.mode' = 'earliest-offset',
+    'format' = 'debezium-json');
+
+CREATE TABLE users_u (id BIGINT, name STRING, v BIGINT, note STRING, PRIMARY KEY (id) NOT ENFORCED)
+    WITH ('connector' = 'upsert-kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'b:9092',
+    'key.format' = 'json', 'value.format' = '{value}');
+"""
+
+
+@pytest.mark.parametrize("value", ["json", "csv", "avro"])
+def test_a_kafka_scan_reads_the_key_value_and_metadata_columns_a_query_uses(value: str) -> None:
+    """As Flink's KafkaDynamicSource (SupportsProjectionPushDown): value fields, key fields
+    (with their prefix), metadata columns, a computed column's inputs and the watermark's."""
+    kcat = catalog_of(KAFKA_DDL.format(value=value))
+    assert read("SELECT channel, COUNT(*) FROM bids_k GROUP BY channel", kcat) == ["channel", "ts"]
+    assert read("SELECT k_auction, cents FROM bids_k", kcat) == ["k_auction", "price", "ts"]
+    assert read("SELECT off, hdrs FROM bids_k", kcat) == ["ts", "off", "hdrs"]
+    text = planner.explain("SELECT url, off FROM bids_k", kcat)
+    assert "table=[bids_k, project=[url, ts, off]], connector=[kafka]" in text
+    assert "metadata=[off=offset]" in text
+    (spec,) = scans("SELECT * FROM bids_k", kcat)
+    assert spec.projection is None
+
+
+def test_a_kafka_scan_of_metadata_only_reads_one_column_the_records_hold() -> None:
+    kcat = catalog_of(KAFKA_DDL.format(value="json"))
+    assert read("SELECT part, off FROM raw_k", kcat) == ["line", "part", "off"]
+    assert read("SELECT off FROM raw_k", kcat) == ["line", "off"]
+
+
+def test_a_change_record_format_reads_every_column() -> None:
+    """debezium-json (as for files): its rows have kinds, and its format is not narrowed."""
+    kcat = catalog_of(KAFKA_DDL.format(value="json"))
+    (spec,) = scans("SELECT name FROM changes_k", kcat)
+    assert spec.projection is None and spec.produced == spec.columns
+
+
+@pytest.mark.parametrize("value", ["json", "csv"])
+def test_an_upsert_kafka_scan_keeps_its_primary_key(value: str) -> None:
+    """A delete of an upsert stream carries only its key: the key is read whatever the query
+    reads (Flink's PushProjectIntoTableSourceScanRule keeps it too)."""
+    kcat = catalog_of(KAFKA_DDL.format(value=value))
+    assert read("SELECT v FROM users_u", kcat) == ["id", "v"]
+    assert read("SELECT note, name FROM users_u", kcat) == ["id", "name", "note"]
+    assert "project=[id, v]" in planner.explain("SELECT v FROM users_u", kcat)
+    (spec,) = scans("SELECT id, name, v, note FROM users_u", kcat)
+    assert spec.projection is None
