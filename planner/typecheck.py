@@ -65,27 +65,54 @@ def function_name(node: exp.Expr) -> str:
 
 
 def wider(a: DataType, b: DataType) -> DataType:
-    """The common type of two operands (Flink's implicit widening for numbers)."""
+    """The common type of two operands (Flink's implicit widening for numbers); ``a`` when
+    they have none (callers that must refuse that use ``common_type``)."""
+    return common_type(a, b) or a
+
+
+_BINARY = ("BYTES", "BINARY", "VARBINARY")
+
+
+def common_type(a: DataType, b: DataType) -> DataType | None:
+    """The type both ``a`` and ``b`` widen to where values meet (VALUES rows, UNION inputs,
+    CASE branches, COALESCE), as Flink's LogicalTypeMerging finds it: numbers to the wider
+    number, strings to STRING, bytes to BYTES, timestamps and times to the finer precision,
+    arrays, maps and rows element by element; None when Flink finds none (a string beside
+    a number, a DATE beside a TIMESTAMP)."""
     if a.name == "NULL":
         return b
     if b.name == "NULL":
         return a
+    nullable = a.nullable or b.nullable
     if a.is_numeric and b.is_numeric:
         da, db = as_decimal(a), as_decimal(b)
         if "DECIMAL" in (a.name, b.name) and da is not None and db is not None:
             scale = max(da[1], db[1])
             digits = max(da[0] - da[1], db[0] - db[1])
-            return DataType("DECIMAL", min(38, digits + scale), scale, a.nullable or b.nullable)
+            return DataType("DECIMAL", min(38, digits + scale), scale, nullable)
         top = a if _NUMERIC_RANK[a.name] >= _NUMERIC_RANK[b.name] else b
-        return top.with_nullable(a.nullable or b.nullable)
+        return top.with_nullable(nullable)
     if a.is_string and b.is_string:
-        return STRING.with_nullable(a.nullable or b.nullable)
+        return STRING.with_nullable(nullable)
+    if a.name in _BINARY and b.name in _BINARY:
+        return (
+            a.with_nullable(nullable)
+            if a == b.with_nullable(a.nullable)
+            else DataType("BYTES", nullable=nullable)
+        )
     if (a.is_timestamp and b.is_timestamp) or a.name == b.name == "TIME":
-        # the finer precision, as Flink's LogicalTypeMerging: a TIMESTAMP(3) beside a
-        # TIMESTAMP(0) (VALUES rows, CASE branches, join keys) must not lose its milliseconds
+        # the finer precision: a TIMESTAMP(3) beside a TIMESTAMP(0) (VALUES rows, CASE
+        # branches, join keys) must not lose its milliseconds
         kind = a.name if a.name == "TIMESTAMP_LTZ" else b.name
-        return DataType(kind, max(a.precision or 0, b.precision or 0), nullable=a.nullable or b.nullable)
-    return a
+        return DataType(kind, max(a.precision or 0, b.precision or 0), nullable=nullable)
+    if a.name != b.name or len(a.children) != len(b.children):
+        return None
+    if not a.children:  # DATE, BOOLEAN, an INTERVAL of one kind
+        return a.with_nullable(nullable)
+    children = [common_type(x, y) for x, y in zip(a.children, b.children)]
+    if any(c is None for c in children):
+        return None
+    return DataType(a.name, a.precision, a.scale, nullable, tuple(c for c in children if c), a.field_names)
 
 
 _INTEGRAL_DIGITS = {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}
@@ -342,8 +369,11 @@ def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
 
 def check_operands(node: exp.Expr, lookup: Lookup) -> None:
     """Refuse the operand types Flink's validator refuses where DuckDB would run anyway:
-    ``||`` of a non-string, DATE_FORMAT of a DATE, and a TIMESTAMP cast to a number."""
+    ``||`` of a non-string, DATE_FORMAT of a DATE, a TIMESTAMP cast to a number, and CASE
+    or COALESCE branches with no common type (a DATE branch would cut a TIMESTAMP's time)."""
     for sub in node.walk():
+        if isinstance(sub, exp.Case | exp.If | exp.Coalesce):
+            _check_branches(sub, lookup)
         if isinstance(sub, exp.DPipe):
             for side in (sub.left, sub.right):
                 t = _infer(side, lookup)
@@ -463,6 +493,29 @@ def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
     if r < 0:
         return DataType("DECIMAL", min(38, 1 + p - s), 0, arg.nullable)
     return DataType("DECIMAL", 1 + p - s + r, r, arg.nullable)
+
+
+def _check_branches(node: exp.Case | exp.If | exp.Coalesce, lookup: Lookup) -> None:
+    if isinstance(node, exp.Coalesce):
+        values = [node.this, *node.expressions]
+    elif isinstance(node, exp.If):
+        values = [node.args["true"], node.args.get("false")]
+    else:
+        values = [i.args["true"] for i in node.args.get("ifs", [])] + [node.args.get("default")]
+    result = DataType("NULL")
+    for value in values:
+        if value is None:
+            continue
+        t = _infer(value, lookup)
+        common = common_type(result, t)
+        if common is None:
+            kind = "COALESCE" if isinstance(node, exp.Coalesce) else "CASE"
+            raise PlanError(
+                f"the values of a {kind} are {result.with_nullable(True).sql()} and "
+                f"{t.with_nullable(True).sql()}, which have no common type",
+                hint="CAST them to one type",
+            )
+        result = common
 
 
 def _agg_arg(node: exp.Expr) -> exp.Expr:

@@ -4,8 +4,6 @@ subqueries, VALUES, window TVFs and joins.
 
 from __future__ import annotations
 
-from functools import reduce
-
 from sqlglot import exp
 
 from catalog.connectors import validate_options
@@ -21,7 +19,7 @@ from planner.bind.scope import Scope, _err, _ref, cast_if_needed
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
 from planner.logical import BoundField, Calc, LogicalNode, Scan, Values, WatermarkAssigner
-from planner.typecheck import function_name, infer, wider
+from planner.typecheck import common_type, function_name, infer
 
 
 def where_conjuncts(select: exp.Select) -> list[exp.Expr]:
@@ -109,7 +107,19 @@ class RelationBinder(JoinBinder, LateralBinder):
             raise _err(PlanError(f"VALUES has {width} columns but its alias names {len(names)}"), alias)
         fields: list[BoundField] = []
         for i in range(width):
-            column = reduce(wider, (t[i] for t in types), DataType("NULL"))
+            column = DataType("NULL")
+            for row, t in zip(rows, types):
+                common = common_type(column, t[i])
+                if common is None:
+                    raise _err(
+                        PlanError(
+                            f"column {i + 1} of VALUES holds {column.with_nullable(True).sql()} and "
+                            f"{t[i].with_nullable(True).sql()} values: they have no common type",
+                            hint="CAST the values to one type",
+                        ),
+                        row[i],
+                    )
+                column = common
             if column.name == "NULL":
                 raise _err(
                     PlanError(

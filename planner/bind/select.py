@@ -16,7 +16,7 @@ from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.bind.subqueries import SubqueryJoinBinder
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
-from planner.typecheck import wider
+from planner.typecheck import common_type
 
 
 class QueryBinder(SubqueryJoinBinder, OverBinder):
@@ -67,13 +67,22 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
                 ),
                 query,
             )
+        types = []
+        for i, (lf, rf) in enumerate(zip(left.fields, right.fields)):
+            common = common_type(lf.type, rf.type)
+            if common is None:
+                raise _err(
+                    PlanError(
+                        f"column {i + 1} of {name} is {lf.type.with_nullable(True).sql()} in one input "
+                        f"and {rf.type.with_nullable(True).sql()} in the other: they have no common type",
+                        hint="CAST one of them to the other's type",
+                    ),
+                    query,
+                )
+            types.append(common)
         fields = tuple(
-            BoundField(
-                lf.name,
-                wider(lf.type, rf.type),
-                lf.time_attribute if lf.time_attribute == rf.time_attribute else None,
-            )
-            for lf, rf in zip(left.fields, right.fields)
+            BoundField(lf.name, t, lf.time_attribute if lf.time_attribute == rf.time_attribute else None)
+            for lf, rf, t in zip(left.fields, right.fields, types)
         )
         children = []
         for child in (left, right):
