@@ -51,6 +51,8 @@ class Binder(QueryBinder):
             projections: list[tuple[str, exp.Expr]] = []
             for col in target:
                 src = by_name.get(col.name.lower())
+                if src is not None:
+                    _check_assignable(src.type, col.type, col.name, obj.name)
                 value: exp.Expr = exp.column(exp.to_identifier(src.name, quoted=True)) if src else exp.null()
                 projections.append((col.name, cast_if_needed(value, src.type if src else None, col.type)))
         else:
@@ -82,14 +84,46 @@ def _is_ref(e: exp.Expr, name: str) -> bool:
     return isinstance(e, exp.Column) and e.name == name
 
 
-def _check_assignable(src: DataType, dst: DataType, column: str, table: str) -> None:
-    if src.name == "NULL" or src.name == dst.name:
-        return
+# What a sink column of each numeric type takes without a CAST: Flink's implicit casts
+# (LogicalTypeCasts), which never lose an integer's digits. BIGINT into INT wrapped around.
+_NUMBERS_INTO = {
+    "TINYINT": {"TINYINT"},
+    "SMALLINT": {"TINYINT", "SMALLINT"},
+    "INT": {"TINYINT", "SMALLINT", "INT"},
+    "BIGINT": {"TINYINT", "SMALLINT", "INT", "BIGINT"},
+    "FLOAT": {"TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DECIMAL"},
+}
+_BINARY = ("BYTES", "BINARY", "VARBINARY")
+
+
+def assignable(src: DataType, dst: DataType) -> bool:
+    """Whether a query's ``src`` values go into a ``dst`` column without a CAST, as Flink's
+    sink validation allows (its implicit casts): a DECIMAL of any precision (a value that
+    does not fit becomes NULL, as in Flink), a finer timestamp (its fraction cut), but no
+    narrower integer, no number from a string and no string from a number."""
+    if src.name == "NULL":
+        return True
+    if src.children or dst.children:
+        return (
+            src.name == dst.name
+            and len(src.children) == len(dst.children)
+            and all(assignable(a, b) for a, b in zip(src.children, dst.children))
+        )
+    if src.name == dst.name:
+        return True
     if src.is_numeric and dst.is_numeric:
-        return
+        return dst.name in ("DECIMAL", "DOUBLE") or src.name in _NUMBERS_INTO[dst.name]
     if src.is_string and dst.is_string:
-        return
-    if src.is_timestamp and dst.is_timestamp:
+        return True
+    if src.name in _BINARY and dst.name in _BINARY:
+        return True
+    return src.is_timestamp and (
+        dst.is_timestamp or (src.name == "TIMESTAMP" and dst.name in ("DATE", "TIME"))
+    )
+
+
+def _check_assignable(src: DataType, dst: DataType, column: str, table: str) -> None:
+    if assignable(src, dst):
         return
     raise PlanError(
         f"column '{column}' of table '{table}' is {dst.sql()}, but the query gives {src.sql()}",
