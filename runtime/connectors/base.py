@@ -28,6 +28,8 @@ class SourceMetrics:
 
     records_in: int = 0
     bad_records_skipped: int = 0
+    # Records kept with a bad field set to NULL (a format's ignore-parse-errors, as in Flink)
+    bad_fields_nulled: int = 0
     # split -> (next offset, records behind it), for the consumer-lag metric
     partitions: dict[str, tuple[int, int]] = field(default_factory=dict)
 

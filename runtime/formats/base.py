@@ -7,6 +7,12 @@ enough to decode record by record with a lenient Python converter (Flink's conve
 A record that fails there is a *bad record*: it is skipped and counted when the format's
 ``ignore-parse-errors`` option is on, and otherwise fails the job with an error that names
 where the record came from (the caller's ``where``: a file and line, a Kafka offset).
+
+With the option on, a record whose syntax is fine but one of whose fields holds a value
+that does not fit its type ("abc" in an INT column) is not a bad record: that field is
+NULL and the row is kept, as Flink's JSON and CSV converters do (each field's converter
+returns null on an error when parse errors are ignored). Such records are counted apart
+(``Decoded.nulled``), so the user still sees that their input had errors.
 """
 
 from __future__ import annotations
@@ -62,6 +68,10 @@ class Decoded:
     messages: list[str] = field(default_factory=list)
     # Indices of the skipped records, where a format says (change records: one may give no row)
     bad: list[int] = field(default_factory=list)
+    # Records kept with one or more fields set to NULL (ignore-parse-errors), and a few of
+    # their messages
+    nulled: int = 0
+    null_messages: list[str] = field(default_factory=list)
 
 
 def nullable_schema(fields: Sequence[Field]) -> pa.Schema:
@@ -89,6 +99,7 @@ class RecordDecoder(ABC):
     _slow_rows: int = 0
     _bulk_fails: int = 0
     _bulk_wins: int = 0
+    _nulled: list[str] | None = None
 
     def __init__(self, fields: Sequence[Field], *, ignore_errors: bool, name: str) -> None:
         self.fields = tuple(fields)
@@ -246,8 +257,13 @@ class RecordDecoder(ABC):
             if self._skip_blank and record is not None and not record.strip():
                 continue
             try:
+                self._nulled = [] if self.ignore_errors else None
                 rows.append(self._one(record))
                 ok.append(i)
+                if self._nulled:
+                    out.nulled += 1
+                    if len(out.null_messages) < KEEP_MESSAGES:
+                        out.null_messages.append(f"{where(i)}: {'; '.join(self._nulled)} (set to NULL)")
             except (RecordError, ValueError, TypeError, ArithmeticError, UnicodeError) as e:
                 message = f"{where(i)}: {self._describe(e)}"
                 if not self.ignore_errors:
@@ -260,6 +276,11 @@ class RecordDecoder(ABC):
                     out.messages.append(message)
         if rows:
             pieces.append((np.array(ok, dtype=np.int64), self._rows_to_batch(rows)))
+
+    def convert_field(self, value: Any, t: DataType, path: str, *, text: bool = False) -> Any:
+        """``convert_value`` for ``_one``: with ignore-parse-errors, a value that does not
+        fit is NULL (the field's, or a nested element's), noted for ``Decoded.nulled``."""
+        return convert_value(value, t, path, text=text, nulled=self._nulled)
 
     def _describe(self, e: Exception) -> str:
         text = str(e) or type(e).__name__
@@ -424,19 +445,34 @@ def decode_base64_strings(array: pa.Array) -> pa.Array:
 # ---- lenient conversion of one value (Flink's JSON/CSV converters) ----------------------
 
 
-def convert_value(value: Any, t: DataType, path: str, *, text: bool = False) -> Any:
+def convert_value(
+    value: Any, t: DataType, path: str, *, text: bool = False, nulled: list[str] | None = None
+) -> Any:
     """Convert a decoded JSON value (or CSV text when ``text``) to the Python value Arrow
-    expects for ``t``; raises RecordError naming ``path`` when it does not fit."""
+    expects for ``t``; raises RecordError naming ``path`` when it does not fit, or, given
+    ``nulled``, returns None and appends the error's message to it (Flink's nullable
+    converters with ignore-parse-errors: at each level, so one bad element of an array
+    is NULL, not the array)."""
     if value is None:
         return None
+    if nulled is None:
+        return _convert(value, t, path, text, None)
+    try:
+        return _convert(value, t, path, text, nulled)
+    except RecordError as e:
+        nulled.append(str(e))
+        return None
+
+
+def _convert(value: Any, t: DataType, path: str, text: bool, nulled: list[str] | None) -> Any:
     name = t.name
     try:
         if name == "BOOLEAN":
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.strip(_JAVA_SPACE).lower() in ("true", "false"):
-                return value.strip(_JAVA_SPACE).lower() == "true"
-            raise RecordError(f"field '{path}': {value!r} is not a BOOLEAN")
+            # Boolean.parseBoolean(text.trim()) in both formats: any other text, and in
+            # JSON any number, object or array, is FALSE, never an error
+            return isinstance(value, str) and value.strip(_JAVA_SPACE).lower() == "true"
         if name in ("TINYINT", "SMALLINT", "INT", "BIGINT"):
             if isinstance(value, bool):
                 raise RecordError(f"field '{path}': {value!r} is not a number")
@@ -470,8 +506,14 @@ def convert_value(value: Any, t: DataType, path: str, *, text: bool = False) -> 
                 return None  # Flink: a decimal that does not fit the precision becomes null
             return q
         if name == "DATE":
+            if text:
+                return _java_sql_date(value)
             return dt.date.fromisoformat(_text(value, path).strip())
         if name == "TIME":
+            if text:  # LocalTime.parse: no spaces around it
+                if not _LOCAL_TIME.fullmatch(value):
+                    raise ValueError(f"not a time: {value!r}")
+                return dt.time.fromisoformat(value)
             return dt.time.fromisoformat(_text(value, path).strip())
         if name in ("TIMESTAMP", "TIMESTAMP_LTZ"):
             stamp = dt.datetime.fromisoformat(_text(value, path).strip())
@@ -489,20 +531,22 @@ def convert_value(value: Any, t: DataType, path: str, *, text: bool = False) -> 
         if name in ("ARRAY", "MULTISET"):
             if not isinstance(value, list):
                 raise RecordError(f"field '{path}': expected an array")
-            return [convert_value(v, t.children[0], f"{path}[]") for v in value]
+            return [convert_value(v, t.children[0], f"{path}[]", nulled=nulled) for v in value]
         if name == "MAP":
             if not isinstance(value, dict):
                 raise RecordError(f"field '{path}': expected an object")
             kt, vt = t.children
             return [
-                (convert_value(k, kt, f"{path}.key"), convert_value(v, vt, f"{path}.{k}"))
+                # a key is never NULL (an Arrow map has none): a bad one nulls the map
+                (convert_value(k, kt, f"{path}.key"), convert_value(v, vt, f"{path}.{k}", nulled=nulled))
                 for k, v in value.items()
             ]
         if name == "ROW":
             if not isinstance(value, dict):
                 raise RecordError(f"field '{path}': expected an object")
             return {
-                n: convert_value(value.get(n), ct, f"{path}.{n}") for n, ct in zip(t.field_names, t.children)
+                n: convert_value(value.get(n), ct, f"{path}.{n}", nulled=nulled)
+                for n, ct in zip(t.field_names, t.children)
             }
     except RecordError:
         raise
@@ -520,6 +564,23 @@ _JAVA_HEX_FLOAT = re.compile(
     r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+[fFdD]?"
 )
 _JAVA_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+_SQL_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")  # java.sql.Date.valueOf's yyyy-[m]m-[d]d
+_LOCAL_TIME = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?")
+
+
+def _java_sql_date(text: str) -> dt.date:
+    """java.sql.Date.valueOf(text), which Flink's CSV format reads a DATE with: one- or
+    two-digit month and day, no spaces, and a day past the month's end rolls over into
+    the next month ('2020-02-30' is 2020-03-01)."""
+    m = _SQL_DATE.fullmatch(text)
+    if m is None:
+        raise ValueError(f"not a date: {text!r}")
+    year, month, day = (int(g) for g in m.groups())
+    if not (1 <= month <= 12 and 1 <= day <= 31) or year == 0:
+        raise ValueError(f"not a date: {text!r}")
+    return dt.date(year, month, 1) + dt.timedelta(days=day - 1)
 
 
 def _java_int(text: str) -> int:

@@ -10,7 +10,14 @@ which is skipped on read and written on write).
 
 Without ``csv.null-literal``, an empty field is NULL for non-string columns and the empty
 string for string columns (so a NULL string is written as an empty field and read back as
-''); write a ``csv.null-literal`` to keep NULL strings apart.
+''); write a ``csv.null-literal`` to keep NULL strings apart. (Flink 2.3 differs here: it
+reads an empty BOOLEAN as FALSE and fails on an empty number, date or time unless
+``csv.ignore-parse-errors``, which makes it NULL; tests/oracle/bad_records.json records it.)
+
+With ``csv.ignore-parse-errors``, as in Flink, a field whose text does not fit its type is
+NULL and the row is kept, and so are the missing fields of a line with too few; a line that
+Jackson cannot split (an unclosed quote, text after a closing quote) or with too many
+fields is skipped and counted.
 """
 
 from __future__ import annotations
@@ -33,7 +40,6 @@ from runtime.formats.base import (
     RecordDecoder,
     RecordError,
     SqlRecordEncoder,
-    convert_value,
     decode_base64_strings,
     non_finite_rows,
     parse_time_strings,
@@ -46,9 +52,9 @@ _BYTES = ("BYTES", "BINARY", "VARBINARY")
 _STRINGS = ("STRING", "VARCHAR", "CHAR")
 _NESTED = ("ARRAY", "MULTISET", "MAP", "ROW")
 _INTEGERS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
-# Flink reads a BOOLEAN as text 'true' or not (Boolean.parseBoolean of the trimmed text);
-# sqlstream reads 'true' and 'false' in any case and refuses other text. pyarrow takes these
-# spellings; the others ('tRuE', ' true') fail it and the record path reads them.
+# Flink reads a BOOLEAN as text 'true' or not (Boolean.parseBoolean of the trimmed text):
+# 'yes' is FALSE. pyarrow takes these spellings; other text ('tRuE', ' true', 'yes') fails
+# it and the record path reads it.
 _TRUE, _FALSE = ["true", "True", "TRUE"], ["false", "False", "FALSE"]
 
 _BLOCK_SIZE = 1 << 20
@@ -115,8 +121,9 @@ class CsvDecoder(RecordDecoder):
         for f, t, af in zip(self.fields, self.types, self.schema):
             post = None
             read_type = af.type
-            if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ", "TIME", "DECIMAL", *_BYTES):
-                # DECIMAL: pyarrow's reader trims spaces, which Java's BigDecimal refuses
+            if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ", "TIME", "DATE", "DECIMAL", *_BYTES):
+                # DECIMAL, DATE: pyarrow's reader trims spaces, which Java's BigDecimal and
+                # Date.valueOf refuse; Arrow's cast does not
                 post = "BYTES" if t.name in _BYTES else t.name
                 read_type = pa.string()
             read_fields.append(pa.field(f.name, read_type))
@@ -233,7 +240,7 @@ class CsvDecoder(RecordDecoder):
                     arr = parse_timestamp_strings(arr, af.type)
                 elif post == "TIME":
                     arr = parse_time_strings(arr)
-                elif post == "DECIMAL":
+                elif post in ("DECIMAL", "DATE"):
                     arr = pc.cast(arr, af.type)
                 else:
                     arr = decode_base64_strings(arr)
@@ -243,18 +250,27 @@ class CsvDecoder(RecordDecoder):
     def _one(self, record: bytes) -> list[Any]:
         text = record.decode("utf-8").rstrip("\r\n")
         o = self.opts
-        values_text = self._syntax.split(text)
-        if len(values_text) != len(self.record_fields):
-            raise RecordError(
-                f"expected {len(self.record_fields)} fields, found {len(values_text)} in {text[:60]!r}"
-            )
+        values_text: list[str | None] = list(self._syntax.split(text))
+        n = len(self.record_fields)
+        if len(values_text) != n:
+            # Flink: too many fields is Jackson's error, always; too few is an error only
+            # without ignore-parse-errors, else the missing fields are NULL
+            if not values_text or len(values_text) > n or not self.ignore_errors:
+                raise RecordError(f"expected {n} fields, found {len(values_text)} in {text[:60]!r}")
+            if self._nulled is not None:
+                self._nulled.append(f"expected {n} fields, found {len(values_text)}")
+            values_text += [None] * (n - len(values_text))
         values: list[Any] = []
         read = [s for s, keep in zip(values_text, self._read_mask) if keep]
         for s, f, t in zip(read, self.fields, self.types):
-            if (o.null_literal is not None and s == o.null_literal) or (s == "" and t.name not in _STRINGS):
+            if (
+                s is None
+                or (o.null_literal is not None and s == o.null_literal)
+                or (s == "" and t.name not in _STRINGS)
+            ):
                 values.append(None)
             else:
-                values.append(convert_value(s, t, f.name, text=True))
+                values.append(self.convert_field(s, t, f.name, text=True))
         return self.check_nullability(values)
 
 

@@ -28,7 +28,6 @@ from runtime.formats.base import (
     RecordDecoder,
     RecordError,
     SqlRecordEncoder,
-    convert_value,
     decode_base64_strings,
     parse_time_strings,
 )
@@ -152,7 +151,7 @@ class JsonDecoder(RecordDecoder):
     def _one(self, record: bytes) -> list[Any]:
         if not record.strip():
             raise RecordError("empty record")
-        obj = load_object(record)
+        obj = load_object(record, first_value=True)
         values = []
         for f, t in zip(self.fields, self.types):
             if f.name in obj:
@@ -161,7 +160,7 @@ class JsonDecoder(RecordDecoder):
                 raise RecordError(f"field '{f.name}' is missing (json.fail-on-missing-field is true)")
             else:
                 value = None
-            values.append(convert_value(value, t, f.name))
+            values.append(self.convert_field(value, t, f.name))
         return self.check_nullability(values)
 
 
@@ -231,10 +230,19 @@ def _ends_are(data: np.ndarray, at: np.ndarray, byte: int, bound: np.ndarray) ->
     return bool(found.all())
 
 
-def load_object(record: bytes) -> dict[str, Any]:
-    """One record's JSON object (numbers with a fraction as Decimal), or RecordError."""
+_DECODER = json.JSONDecoder(parse_float=decimal.Decimal)
+
+
+def load_object(record: bytes, first_value: bool = False) -> dict[str, Any]:
+    """One record's JSON object (numbers with a fraction as Decimal), or RecordError.
+    ``first_value``: what follows the record's first JSON value is not read, as Flink's
+    json format reads a record (``{"a": 1} x`` is ``{"a": 1}``)."""
     try:
-        obj = json.loads(record, parse_float=decimal.Decimal)
+        if first_value:
+            text = record.decode("utf-8")
+            obj, _ = _DECODER.raw_decode(text, len(text) - len(text.lstrip(" \t\r\n")))
+        else:
+            obj = json.loads(record, parse_float=decimal.Decimal)
     except json.JSONDecodeError as e:
         raise RecordError(f"invalid JSON: {e.msg} at character {e.pos + 1}") from None
     if not isinstance(obj, dict):

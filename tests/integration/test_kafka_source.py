@@ -593,6 +593,16 @@ def test_bad_json_record_is_skipped_counted_and_dead_lettered(kafka_bootstrap: s
     assert f"topic '{topic}', partition 0, offset 1" in headers["sqlstream.error"].decode()
 
 
+def test_a_json_record_with_a_bad_field_keeps_its_row_with_the_field_null(kafka_bootstrap: str) -> None:
+    # Flink's json format with ignore-parse-errors nulls the field, not the row: no record is
+    # skipped, none goes to the dead-letter topic, the position passes all three
+    values = [b'{"id": 1, "name": "a"}', b'{"id": "two", "name": "b"}', b'{"id": 3, "name": "c"}']
+    _, table, skipped, dead = read_dead_lettered(kafka_bootstrap, "json", values)
+    assert table.column("id").to_pylist() == [1, None, 3]
+    assert table.column("name").to_pylist() == ["a", "b", "c"]
+    assert skipped == 0 and dead == []
+
+
 # ---- upsert-kafka ---------------------------------------------------------------------------
 
 

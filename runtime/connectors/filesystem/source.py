@@ -583,6 +583,15 @@ class FileSystemSource(SourceReader):
                 self.format,
                 decoded.messages[0] if decoded.messages else "?",
             )
+        if decoded.nulled:
+            self.metrics.bad_fields_nulled += decoded.nulled
+            log.warning(
+                "%s: %d %s record(s) kept with a bad field set to NULL, e.g. %s",
+                self.where,
+                decoded.nulled,
+                self.format,
+                decoded.null_messages[0],
+            )
         return decoded.batch
 
     def _unterminated(self, lf: _LineFile) -> pa.RecordBatch:

@@ -35,7 +35,10 @@ timestamp, timestamp-type, headers, leader-epoch (always NULL: aiokafka does not
 bad record fails the job with its topic, partition and offset, or, when the format ignores
 parse errors, is skipped, counted in ``SourceMetrics.bad_records_skipped`` and, with
 ``sqlstream.dead-letter.topic``, written there as it was (key, value, headers) with the
-error in the header ``sqlstream.error`` before the position moves past it.
+error in the header ``sqlstream.error`` before the position moves past it. With that option
+a record whose JSON or CSV is well formed but one of whose fields holds a value that does
+not fit its type is not bad: its row is kept with that field NULL, as in Flink, and counted
+in ``SourceMetrics.bad_fields_nulled``.
 
 The sink is ``sink.py``; the record codec ``codec.py``; client options ``options.py``; the
 fetches ``fetch.py``; the dead-letter topic ``dead_letter.py``.
@@ -431,8 +434,10 @@ class KafkaSource(SourceReader):
             dv = await asyncio.to_thread(
                 self.value_decoder.decode, [values[i] for i in picked], lambda j: where(picked[j])
             )
+            self._count_nulled(dv)
         else:
             dv = await asyncio.to_thread(self.value_decoder.decode_values, values, where)
+            self._count_nulled(dv)
             if dv.kept is None and self.key_decoder is None:  # the common case: a row per record
                 return self._assemble(tp, fetched, None, dv, None, None, None), None
         bad: dict[int, str] = {}
@@ -448,6 +453,7 @@ class KafkaSource(SourceReader):
                     self.key_decoder.decode, [keys[i] for i in with_key], lambda j: where(with_key[j])
                 )
                 key_batch = dk.batch
+                self._count_nulled(dk)
                 kept = np.arange(len(with_key)) if dk.kept is None else dk.kept
                 key_rows[np.asarray(with_key, dtype=np.int64)[kept]] = np.arange(len(kept))
                 if dk.skipped:
@@ -501,6 +507,18 @@ class KafkaSource(SourceReader):
             arrays.append(col if col.type == af.type else col.cast(af.type))
         arrays.append(d.batch.column(ROW_KIND_COLUMN))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema), d.kept
+
+    def _count_nulled(self, d: Decoded) -> None:
+        """Records kept with a bad field set to NULL (ignore-parse-errors): counted and
+        logged, as skipped ones are, though Flink does neither."""
+        if d.nulled:
+            self.metrics.bad_fields_nulled += d.nulled
+            log.warning(
+                "%s: %d record(s) kept with a bad field set to NULL, e.g. %s",
+                self.where,
+                d.nulled,
+                d.null_messages[0],
+            )
 
     def _error_of(self, decoder: RecordDecoder, record: bytes | None, where: str) -> str:
         """The message of one bad record (decoded alone again: bad records are rare)."""

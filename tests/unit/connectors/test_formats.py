@@ -71,15 +71,17 @@ def test_bisect_finds_the_exact_bad_lines_in_10k_records() -> None:
     records = [good(i) for i in range(10_000)]
     for k in bad_at:
         records[k] = b'{"id": 1, "name": ' if k % 2 else b"not json at all"
-    records[4242] = b'{"id": "forty-two"}'  # wrong type
-    bad_at = sorted([*bad_at, 4242])
+    records[4242] = b'{"id": "forty-two"}'  # wrong type: the row is kept, id NULL (Flink)
     dec = create_decoder("json", COLS, opts({"json.ignore-parse-errors": "true"}))
     out = dec.decode(records, where=lambda i: f"f.json, line {i + 1}")
-    assert out.skipped == len(bad_at)
+    assert out.skipped == len(bad_at) and out.nulled == 1
+    assert out.null_messages[0].startswith("f.json, line 4243: field 'id'")
     assert out.batch.num_rows == 10_000 - len(bad_at)
     assert out.kept is not None
     assert sorted(set(range(10_000)) - set(out.kept.tolist())) == bad_at
-    assert out.batch.column("id").to_pylist() == [i for i in range(10_000) if i not in bad_at]
+    assert out.batch.column("id").to_pylist() == [
+        None if i == 4242 else i for i in range(10_000) if i not in bad_at
+    ]
     assert [m.split(":")[0] for m in out.messages] == [f"f.json, line {k + 1}" for k in bad_at]
 
 
@@ -198,16 +200,20 @@ def test_csv_options_and_bisect() -> None:
     dec = create_decoder("csv", CSV_COLS, opts(options))
     lines = [f"{i};'n;{i}';2020-04-15 08:05:00.5;{i}.5".encode() for i in range(1000)]
     lines[10] = b"# a comment"
-    lines[20] = b"x;a;2020-04-15 08:05:00;1"  # bad int
-    lines[30] = b"1;a"  # too few fields
+    lines[20] = b"x;a;2020-04-15 08:05:00;1"  # bad int: NULL, the row kept (Flink)
+    lines[30] = b"1;a"  # too few fields: the missing ones NULL (Flink)
     lines[40] = b"N/A;N/A;N/A;N/A"
+    lines[50] = b"1;a;2020-04-15 08:05:00;1;2"  # too many fields: skipped
     out = dec.decode(lines, where=lambda i: f"f.csv, line {i + 1}")
-    assert out.skipped == 2
-    assert [m.split(":")[0] for m in out.messages] == ["f.csv, line 21", "f.csv, line 31"]
-    assert out.batch.num_rows == 997
+    assert out.skipped == 1 and out.nulled == 2
+    assert [m.split(":")[0] for m in out.messages] == ["f.csv, line 51"]
+    assert [m.split(":")[0] for m in out.null_messages] == ["f.csv, line 21", "f.csv, line 31"]
+    assert out.batch.num_rows == 998
     rows = out.batch.to_pylist()
     assert rows[0] == {"id": 0, "name": "n;0", "ts": dt.datetime(2020, 4, 15, 8, 5, 0, 500000), "x": 0.5}
     assert {"id": None, "name": None, "ts": None, "x": None} in rows
+    assert rows[19] == {"id": None, "name": "a", "ts": dt.datetime(2020, 4, 15, 8, 5), "x": 1.0}
+    assert rows[29] == {"id": 1, "name": "a", "ts": None, "x": None}
 
 
 def test_csv_bad_record_fails_naming_the_line() -> None:
