@@ -181,10 +181,17 @@ GROUPS = _groups()
 @st.composite
 def files(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
     """A file of one table's lines: mostly its first case (a good line, so that the block
-    path reads most blocks at once) and now and then any other; and a mode."""
+    path reads most blocks at once) and now and then any other; and a mode. A csv line
+    whose quote is left open comes last only: its field runs to the end of the file (a
+    quoted field may hold line breaks, in Flink too), so the lines after it are no lines."""
     group = GROUPS[draw(st.sampled_from(sorted(GROUPS)))]
     line = st.sampled_from(group[:1]) | st.sampled_from(group)
-    return draw(st.lists(line, max_size=80)), draw(st.sampled_from(["strict", "ignore"]))
+    cases = draw(st.lists(line, max_size=80))
+    for n, c in enumerate(cases):
+        if c["format"] == "csv" and c["line"].count('"') % 2:
+            cases = cases[: n + 1]
+            break
+    return cases, draw(st.sampled_from(["strict", "ignore"]))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
