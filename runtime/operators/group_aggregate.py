@@ -59,8 +59,8 @@ def final_from_accumulators(i: int, agg: AggCall, prefix: str) -> str:
     cast = t.duckdb()
     if agg.func == "udaf":  # the value get_value gave, kept beside the pickled accumulator
         return f"CAST({prefix}v{i} AS {cast})"
-    if agg.func in ("count", "count_star"):
-        return f"CAST({n} AS {cast})"
+    if agg.func in ("count", "count_star"):  # a count is a BIGINT already: no cast to bind
+        return n if cast == "BIGINT" else f"CAST({n} AS {cast})"
     if agg.func == "sum":
         return f"CASE WHEN {n} = 0 THEN NULL ELSE {A.result_sql(s, t)} END"
     if agg.func == "avg":
@@ -409,7 +409,7 @@ class GroupAggregateOp(Operator):
             st.con.unregister(INPUT_RELATION)
             if self.python is not None:
                 st.con.unregister("__udaf")
-        table = self._changes(st.query(self.emit_sql))
+        table = self._changes(st.results(self.emit_sql))
         self.emitted = self.emitted or table.num_rows > 0
         # every touched key's row is written again (with its new expiry); a key whose rows
         # were all retracted is not
