@@ -270,6 +270,12 @@ STATE_TTL = DurationKey(
     "and a row arriving after that is treated as new; 0: kept forever. The STATE_TTL hint "
     "overrides it per input",
 )
+SINK_NOT_NULL_ENFORCER = ChoiceKey(
+    "table.exec.sink.not-null-enforcer",
+    "ERROR",
+    "a NULL written into a NOT NULL column of a sink table: ERROR fails the job, DROP drops the row",
+    choices=("ERROR", "DROP"),
+)
 RESULT_MODE = ChoiceKey(
     "sql-client.execution.result-mode",
     "table",

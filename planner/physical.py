@@ -563,6 +563,9 @@ class SinkSpec:
     # mode is refused with this reason.
     replay_nondeterminism: str | None = None
     partition_keys: tuple[str, ...] = ()  # PARTITIONED BY: written as directories, not in files
+    # a NULL in a NOT NULL column: fail the job ("ERROR") or drop the row ("DROP"), as
+    # Flink's table.exec.sink.not-null-enforcer
+    not_null_enforcer: str = "ERROR"
     kind: str = "sink"
 
 

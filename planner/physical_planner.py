@@ -20,6 +20,7 @@ from catalog.config import (
     IDLE_TIMEOUT,
     PARALLELISM,
     RUNTIME_MODE,
+    SINK_NOT_NULL_ENFORCER,
     STATE_TTL,
     WATERMARK_INTERVAL,
     checkpointing_enabled,
@@ -637,6 +638,7 @@ class PhysicalPlanner:
             exactly_once_mode=mode,
             replay_nondeterminism=nondeterminism,
             partition_keys=tuple(table.partition_keys),
+            not_null_enforcer=SINK_NOT_NULL_ENFORCER.get(self.config) or "ERROR",
         )
         return self._add(f"Sink({table.name})", sink, (edge,), node.fields, p, changelog)
 

@@ -16,8 +16,11 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from catalog.connectors import Guarantee
+from catalog.errors import SqlStreamError
+from catalog.types import parse_type
 from planner.physical import SinkSpec
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SinkWriter
@@ -47,6 +50,7 @@ class SinkOp(Operator):
     async def open(self) -> None:
         assert isinstance(self.node.spec, SinkSpec)
         self.exactly_once = self.node.spec.guarantee == Guarantee.EXACTLY_ONCE
+        self.not_null = [f.name for f in self.node.spec.columns if not parse_type(f.type).nullable]
         writer = create_sink(self.node.spec, self.ctx.subtask)
         writer.restored_checkpoint = self.restored_checkpoint
         await writer.open()
@@ -64,8 +68,31 @@ class SinkOp(Operator):
         return self.writer
 
     async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        if self.not_null:
+            batch = self._enforce_not_null(batch)
+            if not batch.num_rows:
+                return []
         await self._writer().write(batch)
         return []
+
+    def _enforce_not_null(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Flink's sink not-null enforcer: a NULL bound for a NOT NULL column fails the job
+        (the default) or, with 'table.exec.sink.not-null-enforcer' = 'DROP', drops its row.
+        Written, it would break the table's declared schema (a database refuses it later)."""
+        assert isinstance(self.node.spec, SinkSpec)
+        bad = None
+        for name in self.not_null:
+            nulls = batch.column(name).is_null()
+            if nulls.true_count:
+                if self.node.spec.not_null_enforcer != "DROP":
+                    raise SqlStreamError(
+                        f"column '{name}' is NOT NULL, however, a null value is being written into it",
+                        hint="set 'table.exec.sink.not-null-enforcer' = 'DROP' to drop such rows instead, "
+                        f"or give the column a value (COALESCE) or make table '{self.node.spec.table}' "
+                        "column nullable",
+                    )
+                bad = nulls if bad is None else pc.or_(bad, nulls)
+        return batch if bad is None else batch.filter(pc.invert(bad))
 
     async def on_watermark(self, ts_ms: int) -> list[Message]:
         await self._writer().on_watermark(ts_ms)

@@ -102,6 +102,8 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "this job has no collect node: its results go to it": UNREACHABLE + "API misuse",
     "job {self.id} cannot take a savepoint: ": UNREACHABLE + "job state",
     "job '{job.plan.name}' failed ({error}), and anothe": UNREACHABLE + "another instance",
+    # data: a NULL bound for a NOT NULL sink column (table.exec.sink.not-null-enforcer)
+    "column '{name}' is NOT NULL, however, a null value": UNREACHABLE + "a value in the data, not the plan",
     # reading a checkpoint's state back (sqlstream state): files and names the user gives
     "job '{job_name}' has no complete checkpoint or sav": UNREACHABLE + "a path the user names",
     "{self.folder} is missing the state file {name}": UNREACHABLE + "a file in the checkpoint's folder",

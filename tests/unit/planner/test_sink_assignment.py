@@ -60,3 +60,23 @@ def test_a_column_list_insert_is_checked_too(tmp_path: Path) -> None:
             SqlStreamError, match="column 'a' of table 't' is INT, but the query gives BIGINT"
         ):
             s.execute("INSERT INTO t (b, a) SELECT 'x', CAST(5000000000 AS BIGINT)")
+
+
+@pytest.mark.parametrize("enforcer", ["ERROR", "DROP"])
+def test_a_null_into_a_not_null_column_fails_the_job_or_drops_the_row(tmp_path: Path, enforcer: str) -> None:
+    """Flink's 'table.exec.sink.not-null-enforcer' (ERROR by default): sqlstream wrote the
+    NULL, breaking the column's declared NOT NULL."""
+    with sqlstream.connect(config={"table.exec.sink.not-null-enforcer": enforcer}) as s:
+        s.execute(
+            f"CREATE TABLE t (a INT NOT NULL, b STRING) WITH ('connector' = 'filesystem', "
+            f"'path' = '{tmp_path}', 'format' = 'csv')"
+        )
+        job = s.execute(
+            "INSERT INTO t SELECT x, y FROM (VALUES (1, 'p'), (CAST(NULL AS INT), 'q')) AS v(x, y)"
+        ).job
+        assert job is not None and job.wait(60)
+        written = [line for p in tmp_path.glob("part-*") for line in p.read_text().splitlines()]
+        if enforcer == "ERROR":
+            assert job.error is not None and "column 'a' is NOT NULL" in str(job.error)
+        else:
+            assert job.error is None and written == ["1,p"]
