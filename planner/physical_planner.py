@@ -42,7 +42,7 @@ from catalog.errors import OptionError
 from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
 from catalog.types import DataType, parse_type
-from planner import codegen, common_subexpressions
+from planner import codegen, common_subexpressions, upsert
 from planner.agg_phase import two_phase
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
@@ -179,6 +179,8 @@ class PhysicalPlanner:
         # that reads the same table the same way reuses them, so the source is read once.
         self._shared: dict[str, Node] = {}
         self._this_root: dict[str, Node] = {}
+        # The key of each node whose changelog is UPSERT (planner.upsert): by node id
+        self._upsert_keys: dict[int, tuple[str, ...]] = {}
 
     def plan(self, roots: list[LogicalNode], name: str, rules: tuple[str, ...]) -> PhysicalPlan:
         for root in roots:
@@ -239,7 +241,34 @@ class PhysicalPlanner:
         translate = _TRANSLATORS.get(type(node))
         if translate is None:
             raise PlanError(f"cannot plan {type(node).__name__}")
-        return translate(self, node)
+        start = len(self.nodes)
+        result = translate(self, node)
+        for new in self.nodes[start:]:
+            self._check_upsert_inputs(new)
+        return result
+
+    def _check_upsert_inputs(self, node: Node) -> None:
+        """Refuses ``node`` where it reads an upsert stream (+U without the -U of the row it
+        replaces, -D carrying only the key) that it would take for a full changelog and so
+        answer wrongly; where it keeps or consumes the upsert stream correctly, notes the
+        key its own output is an upsert stream by (``planner.upsert``)."""
+        for index, edge in enumerate(node.inputs):
+            source = self.nodes[edge.source - 1]
+            if source.changelog != ChangelogMode.UPSERT:
+                continue
+            if source.id not in self._upsert_keys:  # a scan: the table's primary key
+                assert isinstance(source.spec, SourceSpec)
+                self._upsert_keys[source.id] = source.spec.primary_key
+            key = upsert.passed_key(node, index, source, self._upsert_keys[source.id])
+            if key is None:
+                what, hint = upsert.refusal(node, self._upsert_keys[source.id])
+                raise UnsupportedError(
+                    f"{what} reading an upsert stream ({self._updating_producer(source)}) is not "
+                    "supported yet: its +U rows replace a row by key without retracting it",
+                    hint=hint,
+                )
+            if node.changelog == ChangelogMode.UPSERT:
+                self._upsert_keys[node.id] = key
 
     # ---- one method per logical node kind (_TRANSLATORS below maps kinds to them) ----------
     def _scan(self, node: Scan) -> Node:
