@@ -16,7 +16,8 @@ share) outputs the union of what each reader needs, so it stays one source.
 Narrowed are the Scan, the Calcs (without the projections nobody reads), the nodes that
 pass their input's columns on (the watermark assigner, a window TVF), and joins, ranks,
 sorts and unions, whose state then keeps fewer columns. Only a connector whose spec says
-it can (``ConnectorSpec.projection_pushdown``) is narrowed; a scan keeps at least one
+it can (``ConnectorSpec.projection_pushdown``) is narrowed, and not an upsert stream's
+(upsert-kafka), which must keep its key for ChangelogNormalize; a scan keeps at least one
 column, so that its batches still count rows.
 
 >>> from catalog import Column, Schema, TableDef
@@ -38,7 +39,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from catalog.connectors import connector_spec
+from catalog.connectors import ChangelogMode, connector_spec, scan_changelog
 from planner.errors import PlanError
 from planner.logical import (
     Aggregate,
@@ -189,8 +190,11 @@ def _over(node: LogicalNode, inputs: tuple[LogicalNode, ...], needed: set[str] |
 
 def _narrow(scan: Scan, needed: set[str] | None) -> Scan:
     options = scan.table.options
-    if needed is None or not connector_spec(options.get("connector", "")).projection_pushdown(options):
+    spec = connector_spec(options.get("connector", ""))
+    if needed is None or not spec.projection_pushdown(options):
         return scan
+    if scan_changelog(spec, options) == ChangelogMode.UPSERT:
+        return scan  # its key is read whatever the query selects: ChangelogNormalize keeps rows by it
     fields = [f for f in scan.fields if f.name in needed]
     # A row count needs a column the records hold (COUNT(*) alone, or only metadata and
     # partition columns): the first one of the table.
