@@ -186,3 +186,39 @@ def test_a_condition_on_the_versioned_side_stays_in_the_temporal_join(upsert_cat
     assert isinstance(join.spec, TemporalJoinSpec) and join.spec.residual is not None
     assert '"v0" > 0' in join.spec.residual or '"v" > 0' in join.spec.residual
     assert plan.node(join.inputs[1].source).changelog == ChangelogMode.UPSERT and not normalizers(plan)
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind", "producer"),
+    [
+        (
+            "SELECT id, SUM(v) OVER (PARTITION BY name ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) "
+            "FROM u",
+            "OverAggregate",
+            "node TableSourceScan(u)",
+        ),
+        (
+            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end "
+            "ORDER BY v DESC) AS rn FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) "
+            "WHERE rn <= 2",
+            "WindowRank",
+            "node TableSourceScan(u)",
+        ),
+        (
+            "SELECT item, COUNT(*) OVER (PARTITION BY item ORDER BY bidtime ROWS BETWEEN 1 PRECEDING AND "
+            "CURRENT ROW) FROM (SELECT item, bidtime, COUNT(*) AS c FROM Bid GROUP BY item, bidtime)",
+            "OverAggregate",
+            "node GroupAggregate(groupBy=[item, bidtime])",
+        ),
+    ],
+)
+def test_an_operator_that_takes_every_row_for_an_insert_refuses_an_updating_input(
+    upsert_catalog: Catalog, sql: str, kind: str, producer: str
+) -> None:
+    """A streaming OVER aggregation and a window Top-N keep no row to retract: normalized
+    or not, an updating input would count its -U/-D rows as new ones. Flink refuses both."""
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(sql, upsert_catalog)
+    assert e.value.message == (
+        f"{kind} doesn't support consuming update and delete changes which is produced by {producer}"
+    )
