@@ -24,6 +24,7 @@ from planner.physical import (
     BatchOverSpec,
     BatchQuerySpec,
     CalcSpec,
+    ChangelogNormalizeSpec,
     CollectSpec,
     CorrelateSpec,
     Edge,
@@ -189,6 +190,11 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
             attrs.append(f"state=[accumulators by key (Python ones pickled), {bound}]")
         else:
             attrs.append(f"state=[accumulators by key, {bound}]")
+    elif isinstance(spec, ChangelogNormalizeSpec):
+        name = "ChangelogNormalize"
+        attrs.append(f"key=[{', '.join(spec.keys)}]")
+        bound = f"bounded by TTL {duration(spec.ttl_ms)}" if spec.ttl_ms else "kept forever"
+        attrs.append(f"state=[the last row by key, {bound}]")
     elif isinstance(spec, CorrelateSpec):
         name = "Correlate"
         attrs.append(f"invocation=[{spec.call}]")

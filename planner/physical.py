@@ -330,6 +330,20 @@ ARRIVAL = "$arrival"
 
 
 @dataclass(frozen=True)
+class ChangelogNormalizeSpec:
+    """Flink's ChangelogNormalize: an upsert stream (a +I/+U replaces its key's row without
+    a -U of it, a -D carries only the key) made a full changelog, keyed by the source's
+    primary key ``keys``. State: the last row of each key. A row for a new key sends +I;
+    for a kept one -U of the kept row and +U of the new one (nothing when they are equal,
+    unless ``ttl_ms`` is set); a -D sends -D of the kept row and forgets it (nothing when
+    the key has none). ``ttl_ms``: a key not written for that long is forgotten."""
+
+    keys: tuple[str, ...]
+    ttl_ms: int = 0
+    kind: str = "changelog_normalize"
+
+
+@dataclass(frozen=True)
 class SortKey:
     column: str  # an input column, or ARRIVAL
     ascending: bool = True
@@ -586,6 +600,7 @@ OperatorSpec = (
     | WindowAssignSpec
     | WindowAggregateSpec
     | GroupAggregateSpec
+    | ChangelogNormalizeSpec
     | UnionSpec
     | RankSpec
     | OverAggregateSpec
@@ -605,7 +620,7 @@ _SPECS: dict[str, type] = {cls.kind: cls for cls in typing.get_args(OperatorSpec
 
 
 ROW_STATE_KINDS = ("join", "interval_join", "window_join", "temporal_join", "rank", "window_rank", "sort",
-                   "over_aggregate")  # fmt: skip
+                   "over_aggregate", "changelog_normalize")  # fmt: skip
 """Operators whose state holds their input's rows, column for column."""
 
 STATEFUL_KINDS = (*ROW_STATE_KINDS, "window_aggregate", "group_aggregate", "batch_over", "batch_query")

@@ -26,6 +26,7 @@ from catalog.connectors import ChangelogMode
 from catalog.options import format_duration_ms
 from catalog.types import DataType
 from planner import codegen
+from planner.errors import UnsupportedError
 from planner.logical import BatchOver, OverAggregate, OverCall, Rank, Sort
 from planner.physical import (
     ARRIVAL,
@@ -97,6 +98,7 @@ def _plan_window_rank(planner: PhysicalPlanner, node: Rank, window: Window, chil
     """Window Top-N: ranked once per window, when the watermark passes its end. A Top-1
     by the window's own time column is Flink's window deduplication."""
     assert node.start is not None and node.end is not None
+    _refuse_updates("WindowRank", planner, child)
     order = tuple(SortKey(s.name, s.ascending, s.nulls_first) for s in node.order)
     deduplicate = node.start == node.end == 1 and len(order) == 1 and order[0].column == window.time_column
     spec = WindowRankSpec(
@@ -188,6 +190,7 @@ def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
         )
         for a in node.aggs
     )
+    _refuse_updates("OverAggregate", planner, child)
     spec = OverAggregateSpec(node.partition_keys, node.order_field, node.rows, node.preceding, aggs)
     p = planner.default_parallelism if spec.partition_keys else 1
     edge = planner._edge(child, p, spec.partition_keys)
@@ -197,6 +200,18 @@ def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
         f"window=[{'ROWS' if spec.rows else 'RANG'} BETWEEN {frame} PRECEDING AND CURRENT ROW])"
     )
     return planner._add(name, spec, (edge,), node.fields, p, ChangelogMode.INSERT_ONLY)
+
+
+def _refuse_updates(kind: str, planner: PhysicalPlanner, child: Node) -> None:
+    """As Flink: these operators take every input row for an insert (their state keeps no
+    row to retract), so an updating input would count its -U/-D rows as new ones."""
+    if child.changelog != ChangelogMode.INSERT_ONLY:
+        raise UnsupportedError(
+            f"{kind} doesn't support consuming update and delete changes which is produced by "
+            f"{planner._updating_producer(child)}",
+            hint=f"a {'window Top-N' if kind == 'WindowRank' else 'streaming OVER aggregation'} "
+            "reads an append-only input",
+        )
 
 
 def plan_batch_over(planner: PhysicalPlanner, node: BatchOver) -> Node:

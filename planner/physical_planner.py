@@ -43,7 +43,7 @@ from catalog.errors import OptionError
 from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
 from catalog.types import DataType, parse_type
-from planner import codegen, common_subexpressions
+from planner import codegen, common_subexpressions, upsert
 from planner.agg_phase import two_phase
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
@@ -75,6 +75,7 @@ from planner.logical import (
 from planner.physical import (
     AggCall,
     CalcSpec,
+    ChangelogNormalizeSpec,
     CollectSpec,
     CorrelateSpec,
     Edge,
@@ -180,6 +181,12 @@ class PhysicalPlanner:
         # that reads the same table the same way reuses them, so the source is read once.
         self._shared: dict[str, Node] = {}
         self._this_root: dict[str, Node] = {}
+        # The key of each node whose changelog is UPSERT (planner.upsert): by node id
+        self._upsert_keys: dict[int, tuple[str, ...]] = {}
+        # The logical nodes whose upsert stream an attempt found unreadable for its reader:
+        # read through a ChangelogNormalize (by id), one per upsert node (by its node id)
+        self._full: set[int] = set()
+        self._normalizers: dict[int, Node] = {}
 
     def plan(self, roots: list[LogicalNode], name: str, rules: tuple[str, ...]) -> PhysicalPlan:
         for root in roots:
@@ -224,23 +231,101 @@ class PhysicalPlanner:
 
     def _translate(self, node: LogicalNode) -> Node:
         key = id(node)
-        if key in self._memo:
-            return self._memo[key]
-        fingerprint = repr(node)
-        result = None
-        if not isinstance(node, Sink | Collect):
-            result = self._shared.get(fingerprint) or self._this_root.get(fingerprint)
+        result = self._memo.get(key)
         if result is None:
-            result = self._translate_new(node)
-        self._memo[key] = result
-        self._this_root[fingerprint] = result
+            fingerprint = repr(node)
+            if not isinstance(node, Sink | Collect):
+                result = self._shared.get(fingerprint) or self._this_root.get(fingerprint)
+            if result is None:
+                result = self._translate_new(node)
+            self._memo[key] = result
+            self._this_root[fingerprint] = result
+        if key in self._full and result.changelog == ChangelogMode.UPSERT:
+            return self._normalized(result)
         return result
 
     def _translate_new(self, node: LogicalNode) -> Node:
+        """``node``'s operators. Where one of them cannot read an upsert stream of an input
+        as it is, the attempt is undone and made again over that input normalized (see
+        ``planner.upsert``)."""
         translate = _TRANSLATORS.get(type(node))
         if translate is None:
             raise PlanError(f"cannot plan {type(node).__name__}")
-        return translate(self, node)
+        while True:
+            start, memo, roots = len(self.nodes), set(self._memo), dict(self._this_root)
+            try:
+                result = translate(self, node)
+                for new in self.nodes[start:]:
+                    self._check_upsert_inputs(new)
+                return result
+            except upsert.Unreadable as e:
+                child = upsert.input_of(node, e.source, self._memo, self.nodes)
+                if child is None or id(child) in self._full:
+                    raise e.error from None
+                self._full.add(id(child))
+            del self.nodes[start:]  # undone: translated again with ``child`` normalized
+            for k in set(self._memo) - memo:
+                del self._memo[k]
+            self._this_root = roots
+            self._upsert_keys = {i: k for i, k in self._upsert_keys.items() if i <= start}
+            self._normalizers = {i: n for i, n in self._normalizers.items() if n.id <= start}
+
+    def _check_upsert_inputs(self, node: Node) -> None:
+        """Refuses ``node`` where it reads an upsert stream (+U without the -U of the row it
+        replaces, -D carrying only the key) that it would take for a full changelog and so
+        answer wrongly (``upsert.Unreadable`` where normalizing the stream would do);
+        where it keeps or consumes the upsert stream correctly, notes the key its own
+        output is an upsert stream by (``planner.upsert``)."""
+        for index, edge in enumerate(node.inputs):
+            source = self.nodes[edge.source - 1]
+            if source.changelog != ChangelogMode.UPSERT:
+                normalized = upsert.normalized_into_sink_by_key(node, source, self.nodes)
+                if normalized is not None:
+                    raise UnsupportedError(
+                        f"the sink '{normalized[0]}' writes by key and drops -U rows: an upsert "
+                        f"stream ({self._updating_producer(source)}) filtered or keyed otherwise "
+                        "before it is not supported yet, a row it filters out or moves to another "
+                        "key would stay",
+                        hint=f"write the stream, unfiltered, into a sink whose PRIMARY KEY is "
+                        f"({', '.join(normalized[1])})",
+                    )
+                continue
+            key = self._upsert_key(source)
+            passed = upsert.passed_key(node, index, source, key)
+            if passed is None:
+                what, hint = upsert.refusal(node, key)
+                error = UnsupportedError(
+                    f"{what} reading an upsert stream ({self._updating_producer(source)}) is not "
+                    "supported yet: its +U rows replace a row by key without retracting it",
+                    hint=hint,
+                )
+                if upsert.writes_by_key(node.spec):  # normalized, it would lose -U rows
+                    raise error
+                raise upsert.Unreadable(error, source)
+            if node.changelog == ChangelogMode.UPSERT:
+                self._upsert_keys[node.id] = passed
+
+    def _upsert_key(self, node: Node) -> tuple[str, ...]:
+        """The key of the upsert stream ``node`` sends: a scan's, the table's primary key."""
+        if node.id not in self._upsert_keys:
+            assert isinstance(node.spec, SourceSpec), f"no upsert key for {node.name}"
+            self._upsert_keys[node.id] = node.spec.primary_key
+        return self._upsert_keys[node.id]
+
+    def _normalized(self, child: Node) -> Node:
+        """The upsert stream ``child`` as a full changelog: Flink's ChangelogNormalize, hash
+        partitioned by the key, whose state keeps each key's last row."""
+        done = self._normalizers.get(child.id)
+        if done is not None:
+            return done
+        key = self._upsert_key(child)
+        fields = tuple(BoundField(f.name, parse_type(f.type), f.time_attribute) for f in child.schema)
+        p = self.default_parallelism
+        spec = ChangelogNormalizeSpec(key, self._state_ttl(None))
+        name = f"ChangelogNormalize(key=[{', '.join(key)}])"
+        node = self._add(name, spec, (self._edge(child, p, key),), fields, p, ChangelogMode.ALL)
+        self._normalizers[child.id] = node
+        return node
 
     # ---- one method per logical node kind (_TRANSLATORS below maps kinds to them) ----------
     def _scan(self, node: Scan) -> Node:
@@ -476,14 +561,6 @@ class PhysicalPlanner:
                     f"{kind} doesn't support consuming update and delete changes which is "
                     f"produced by {self._updating_producer(child)}",
                     hint="an interval or window join reads append-only inputs",
-                )
-            if child.changelog == ChangelogMode.UPSERT and not node.as_of:
-                # +U without -U, deletes by key: Flink first normalizes such a stream into a
-                # full changelog (ChangelogNormalize), which we do not plan yet
-                raise UnsupportedError(
-                    f"a regular join of an upsert stream ({self._updating_producer(child)}) is not "
-                    "supported yet",
-                    hint="read the topic through the 'kafka' connector (append-only) to join it",
                 )
             names = [k[index] for k in node.keys]
             other = [k[1 - index] for k in node.keys]

@@ -88,7 +88,12 @@ def push_filters_into_joins(root: LogicalNode) -> LogicalNode:
 
 def _push(join: Join, condition: exp.Expr, into: tuple[str, ...]) -> tuple[Join, exp.Expr | None] | None:
     """The join with the conjuncts of ``condition`` that read only one side in ``into``
-    moved below it, and the rest; None when nothing moves."""
+    moved below it, and the rest; None when nothing moves. Never into the versioned side
+    of a temporal join: there a version that fails the condition is no version (the key's
+    older one is not valid then), but filtered out of an upsert stream, which has no -U of
+    the older version, it would leave the older one valid."""
+    if join.as_of is not None:
+        into = tuple(side for side in into if side != "right")
     n_left = len(join.left.fields)
     left_names = {f.name for f in join.fields[:n_left]}
     # the right side's fields under the join's (possibly renamed) output names

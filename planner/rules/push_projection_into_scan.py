@@ -17,7 +17,8 @@ Narrowed are the Scan, the Calcs (without the projections nobody reads), the nod
 pass their input's columns on (the watermark assigner, a window TVF), and joins, ranks,
 sorts and unions, whose state then keeps fewer columns. Only a connector whose spec says
 it can (``ConnectorSpec.projection_pushdown``) is narrowed; a scan keeps at least one
-column, so that its batches still count rows, and an upsert scan keeps its primary key.
+column, so that its batches still count rows, and an upsert scan keeps its primary key
+(ChangelogNormalize keeps rows by it, and a delete carries only it).
 
 >>> from catalog import Column, Schema, TableDef
 >>> from catalog.types import BIGINT, STRING

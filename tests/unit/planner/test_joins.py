@@ -196,18 +196,21 @@ def test_a_time_condition_that_bounds_no_interval_makes_a_regular_join(
     assert "unbounded state: Join" in planner.explain(sql, catalog, P2)
 
 
-def test_join_of_an_upsert_stream_is_refused(catalog: Catalog) -> None:
-    """An upsert source's +U replaces a row by key without retracting it; Flink normalizes
-    it first (ChangelogNormalize), which is not planned yet."""
+def test_join_of_an_upsert_stream_reads_it_normalized(catalog: Catalog) -> None:
+    """An upsert source's +U replaces a row by key without retracting it; as Flink does,
+    the join reads it through a ChangelogNormalize keyed by the primary key, which sends
+    the -U the join needs to retract the rows it joined."""
     for statement in planner.parse(
         "CREATE TABLE up (a STRING, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH ("
         "'connector' = 'upsert-kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'localhost:9092', "
         "'key.format' = 'json', 'value.format' = 'json')"
     ):
         catalog.create(planner.create_table(statement, catalog))
-    with pytest.raises(SqlStreamError) as e:
-        planner.plan("SELECT * FROM plain p JOIN up u ON p.v = u.b", catalog)
-    assert "regular join of an upsert stream (node TableSourceScan(up))" in e.value.message
+    plan = planner.plan("SELECT * FROM plain p JOIN up u ON p.v = u.b", catalog, P2)
+    join = next(n for n in plan.nodes if isinstance(n.spec, JoinSpec))
+    right = plan.node(join.inputs[1].source)
+    assert right.name == "ChangelogNormalize(key=[a])" and right.changelog == ChangelogMode.ALL
+    assert right.inputs[0].keys == ("a",)
 
 
 def test_filters_of_one_side_are_pushed_below_the_join_where_that_side_is_not_padded(

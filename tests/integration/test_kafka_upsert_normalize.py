@@ -1,0 +1,182 @@
+"""Queries over an upsert-kafka topic answer as over its final table (the last row of each
+key, a tombstone deleting it), as Flink's ChangelogNormalize makes them: random sequences
+of upserts and tombstones (repeated identical upserts, tombstones of keys never written)
+on a topic of two partitions, read at parallelism 2 in batches of a few records or all
+of them, against DuckDB over the last row per key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import sqlstream
+from tests.conftest import examples
+from tests.integration.test_kafka_source import create_topic, produce, read_records, unique
+from tests.unit.checkpoint.test_runtime_checkpoints import config as checkpointing
+
+pytestmark = pytest.mark.kafka
+
+Record = tuple[str, tuple[str, int] | None]  # (key, (name, v)), or a tombstone
+
+records = st.lists(
+    st.tuples(
+        st.sampled_from(["k0", "k1", "k2", "k3", "k4", "k5"]),
+        st.one_of(st.none(), st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 3))),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+QUERIES = {
+    "select": ("SELECT id, name, v FROM u", "SELECT id, name, v FROM u"),
+    "group by": (
+        "SELECT name, SUM(v), COUNT(*) FROM u GROUP BY name",
+        "SELECT name, SUM(v)::INT, COUNT(*) FROM u GROUP BY name",
+    ),
+    "filter": ("SELECT id, v FROM u WHERE v > 1", "SELECT id, v FROM u WHERE v > 1"),
+    "top-n": (
+        "SELECT id, name, v FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY name ORDER BY v DESC, id) AS r "
+        "FROM u) WHERE r <= 1",
+        "SELECT id, name, v FROM u QUALIFY row_number() OVER (PARTITION BY name ORDER BY v DESC, id) <= 1",
+    ),
+}
+
+
+def final_table(recs: list[Record]) -> duckdb.DuckDBPyConnection:
+    """The topic as a table: the last record of each key, without the deleted ones."""
+    last: dict[str, tuple[str, int] | None] = {}
+    for key, value in recs:
+        last[key] = value
+    con = duckdb.connect()
+    con.execute("CREATE TABLE u (id VARCHAR, name VARCHAR, v INTEGER)")
+    rows = [(k, *v) for k, v in last.items() if v is not None]
+    if rows:
+        con.executemany("INSERT INTO u VALUES (?, ?, ?)", rows)
+    return con
+
+
+@settings(max_examples=examples(8), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records, st.sampled_from(["1", "3", "1000"]))
+@example(  # an update, a repeated identical upsert, a tombstone of a kept and of an absent key
+    recs=[("k1", ("a", 3)), ("k2", ("a", 1)), ("k1", ("b", 2)), ("k2", ("a", 1)), ("k2", None), ("k5", None)],
+    batch_size="1",
+)
+def test_queries_over_an_upsert_topic_answer_as_over_its_final_table(
+    kafka_bootstrap: str, recs: list[Record], batch_size: str
+) -> None:
+    """Batches of one or a few records make a key's upsert and its later update or
+    tombstone meet the operator apart, as on a live topic; a batch of all of them, at once."""
+    topic = unique("upsert-normalize")
+
+    async def publish() -> None:
+        await create_topic(kafka_bootstrap, topic, partitions=2)
+        await produce(
+            kafka_bootstrap,
+            topic,
+            [None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs],
+            keys=[json.dumps({"id": k}).encode() for k, _ in recs],
+            partition=None,  # by the key's hash, as any producer: a key's records stay in order
+        )
+
+    asyncio.run(publish())
+    oracle = final_table(recs)
+    config = {"parallelism.default": "2", "sqlstream.runtime.batch-size": batch_size}
+    with sqlstream.connect(config=config) as s:
+        s.execute(f"""
+            CREATE TABLE u (id STRING, name STRING, v INT, PRIMARY KEY (id) NOT ENFORCED) WITH (
+              'connector' = 'upsert-kafka', 'topic' = '{topic}',
+              'properties.bootstrap.servers' = '{kafka_bootstrap}', 'key.format' = 'json',
+              'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset')""")
+        for name, (ours, theirs) in QUERIES.items():
+            got: list[Any] = sorted(s.sql(ours).fetchall())
+            expected = sorted(oracle.execute(theirs).fetchall())
+            assert got == expected, f"{name}: {ours}"
+
+
+def published(bootstrap: str, topic: str) -> dict[str, tuple[Any, ...]]:
+    """An upsert topic's final table: the last record of each key (a tombstone deletes)."""
+    final: dict[str, tuple[Any, ...]] = {}
+    for r in asyncio.run(read_records(bootstrap, topic, "read_uncommitted")):
+        key = json.loads(r.key)["name"]
+        if r.value is None:
+            final.pop(key, None)
+        else:
+            final[key] = tuple(json.loads(r.value).values())
+    return final
+
+
+def grouped(recs: list[Record]) -> dict[str, tuple[Any, ...]]:
+    return {
+        name: (name, total, n)
+        for name, total, n in final_table(recs).execute(QUERIES["group by"][1]).fetchall()
+    }
+
+
+def test_a_job_resumed_mid_stream_keeps_each_keys_last_row(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """The normalizer's rows are in the checkpoint: after the restore, an update of a key
+    read before it retracts the key's old row from its group, and its tombstone deletes
+    it; without them the update would count twice and the tombstone be lost."""
+    topic, out = unique("upsert-resume-in"), unique("upsert-resume-out")
+    first: list[Record] = [("k0", ("a", 1)), ("k1", ("b", 2)), ("k2", ("a", 3)), ("k4", ("c", 1))]
+    then: list[Record] = [("k0", ("b", 5)), ("k1", None), ("k2", ("a", 3)), ("k9", None), ("k3", ("c", 1))]
+
+    def publish(recs: list[Record]) -> None:
+        values = [
+            None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs
+        ]
+        asyncio.run(
+            produce(kafka_bootstrap, topic, values, keys=[json.dumps({"id": k}).encode() for k, _ in recs])
+        )
+
+    asyncio.run(create_topic(kafka_bootstrap, topic))
+    asyncio.run(create_topic(kafka_bootstrap, out))
+    publish(first)
+    script = f"""
+        CREATE TABLE u (id STRING, name STRING, v INT, PRIMARY KEY (id) NOT ENFORCED) WITH (
+          'connector' = 'upsert-kafka', 'topic' = '{topic}',
+          'properties.bootstrap.servers' = '{kafka_bootstrap}', 'key.format' = 'json',
+          'value.format' = 'json');
+        CREATE TABLE agg (name STRING, total INT, n BIGINT, PRIMARY KEY (name) NOT ENFORCED) WITH (
+          'connector' = 'upsert-kafka', 'topic' = '{out}',
+          'properties.bootstrap.servers' = '{kafka_bootstrap}', 'key.format' = 'json',
+          'value.format' = 'json')"""
+    query = "INSERT INTO agg SELECT name, SUM(v), COUNT(*) FROM u GROUP BY name"
+
+    def run_until(expected: dict[str, tuple[Any, ...]], resume: bool) -> dict[str, Any]:
+        """Run the job until the sink holds ``expected`` and two more checkpoints completed."""
+        extra = {"sqlstream.checkpoint.resume": "latest"} if resume else {}
+        with sqlstream.connect(config=checkpointing(tmp_path, 2, **extra)) as s:
+            s.execute_script(script)
+            job = s.execute(query).job
+            assert job is not None
+            try:
+                deadline = time.monotonic() + 60
+                while published(kafka_bootstrap, out) != expected:
+                    assert time.monotonic() < deadline and not job.done, (
+                        published(kafka_bootstrap, out),
+                        job.error,
+                    )
+                    time.sleep(0.2)
+                done = job.metrics()["checkpoints"]["completed"]
+                while job.metrics()["checkpoints"]["completed"] < done + 2:
+                    assert time.monotonic() < deadline and not job.done, job.error
+                    time.sleep(0.05)
+                return job.metrics()
+            finally:
+                job.cancel()
+                job.wait(10)
+
+    run_until(grouped(first), resume=False)
+    publish(then)
+    metrics = run_until(grouped(first + then), resume=True)
+    assert metrics["checkpoints"]["restored_from"] is not None
+    normalize = next(op for op in metrics["operators"] if op["kind"] == "changelog_normalize")
+    assert normalize["state_tables"] == {"rows": len(final_table(first + then).execute("FROM u").fetchall())}
