@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 from catalog.connectors.kafka import RecordLayout
 from planner.physical import Field
 
+KIND_INSERT, KIND_UPDATE_BEFORE = 0, 1
 KIND_UPDATE_AFTER, KIND_DELETE = 2, 3  # row kinds an upsert record stands for
 
 # Formats whose decoder converts only the fields a narrowed scan reads (Flink's

@@ -40,7 +40,13 @@ from catalog.connectors.kafka import KafkaConfig, check_transaction_timeout
 from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
 from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
-from runtime.connectors.kafka.codec import KIND_DELETE, Codec
+from runtime.connectors.kafka.codec import (
+    KIND_DELETE,
+    KIND_INSERT,
+    KIND_UPDATE_AFTER,
+    KIND_UPDATE_BEFORE,
+    Codec,
+)
 from runtime.connectors.kafka.options import (
     DEFAULT_SLOTS,
     TxnSlots,
@@ -349,24 +355,26 @@ class KafkaSink(SinkWriter):
                     hint="write updates to an 'upsert-kafka' table with a PRIMARY KEY",
                 )
             kinds = batch.column(ROW_KIND_COLUMN).to_numpy(zero_copy_only=False)
-            keep = kinds != 1  # -U is dropped: the +U that follows overwrites the key
-            if not keep.all():
-                batch = batch.filter(pa.array(keep))
-                kinds = kinds[keep]
         n = batch.num_rows
-        values: list[bytes | None]
-        value_batch = batch.select(list(c.value_fields))
-        values = self.value_encoder.encode_records(value_batch) if c.value_fields else [b"{}"] * n
-        if kinds is not None:
-            deletes = np.flatnonzero(kinds == KIND_DELETE)
-            for i in deletes.tolist():
-                values[i] = None
         keys: list[bytes | None] = [None] * n
         if self.key_encoder is not None:
             key_batch = batch.select(list(c.key_fields))
             if c.key_prefix:
                 key_batch = key_batch.rename_columns([k[len(c.key_prefix) :] for k in c.key_fields])
             keys = self.key_encoder.encode_records(key_batch)
+        if kinds is not None:
+            keep = overwritten_before_images(kinds, keys)
+            if not keep.all():
+                batch = batch.filter(pa.array(keep))
+                kinds = kinds[keep]
+                keys = [k for k, kept in zip(keys, keep.tolist()) if kept]
+                n = batch.num_rows
+        values: list[bytes | None]
+        value_batch = batch.select(list(c.value_fields))
+        values = self.value_encoder.encode_records(value_batch) if c.value_fields else [b"{}"] * n
+        if kinds is not None:  # a -D, and a -U nothing overwrites: the key's tombstone
+            for i in np.flatnonzero((kinds == KIND_DELETE) | (kinds == KIND_UPDATE_BEFORE)).tolist():
+                values[i] = None
         return keys, values
 
     async def write(self, batch: pa.RecordBatch) -> None:
@@ -582,3 +590,25 @@ class KafkaSink(SinkWriter):
             if self._client is not None:
                 await self._client.__aexit__(None, None, None)
                 self._client = None
+
+
+def overwritten_before_images(kinds: np.ndarray, keys: Sequence[bytes | None]) -> np.ndarray:
+    """Which rows an upsert sink writes: all but the ``-U`` rows whose key gets a ``+I`` or
+    ``+U`` later in the batch (that row overwrites the key). A ``-U`` that nothing
+    overwrites (``HAVING`` filtered the new row out, or the row moved to another key) is the
+    key's tombstone, as Flink's upsert-kafka writes an UPDATE_BEFORE; dropped, the key kept
+    its old value.
+
+    >>> overwritten_before_images(np.array([1, 2, 1, 0], dtype=np.int8), [b"a", b"a", b"b", b"c"]).tolist()
+    [False, True, True, True]
+    """
+    keep = kinds != KIND_UPDATE_BEFORE
+    before = np.flatnonzero(~keep)
+    if not len(before):
+        return keep
+    puts = np.flatnonzero((kinds == KIND_INSERT) | (kinds == KIND_UPDATE_AFTER))
+    last_put = {keys[i]: i for i in puts.tolist()}
+    for i in before.tolist():
+        if last_put.get(keys[i], -1) < i:
+            keep[i] = True
+    return keep

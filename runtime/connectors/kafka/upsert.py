@@ -2,8 +2,9 @@
 
 Sink: the record key is the primary key columns (``key.format``), the value the row
 (``value.format``, ``value.fields-include``) for +I and +U, a tombstone (null value) for
--D; -U rows are dropped, since the +U that follows overwrites the key. Delivery guarantees
-and transactions are the ``kafka`` sink's.
+-D, and for a -U that no later row of its key in the batch overwrites (``HAVING`` filtered
+the +U out, or the row moved to another key), as Flink writes an UPDATE_BEFORE; other -U
+rows are dropped. Delivery guarantees and transactions are the ``kafka`` sink's.
 
 Source: each record is an upsert of its key: a value gives a +U row, a tombstone a -D row
 whose key columns come from the record key (``ROW_KIND_COLUMN`` last, as every updating

@@ -7,7 +7,8 @@ The two-phase commit is ``txn.py``; the source ``source.py``; the statements
 
 **Sink.** Without a primary key rows are appended; with one (``PRIMARY KEY (...) NOT
 ENFORCED``) they are upserted (``INSERT ... ON CONFLICT (pk) DO UPDATE``), ``-D`` rows
-delete by key and ``-U`` rows are skipped, as Flink's JDBC sink does. Rows are buffered
+delete by key, and so do ``-U`` rows that no later change of their key overwrites, as
+Flink's JDBC sink flags UPDATE_BEFORE (``statements.split_changes``). Rows are buffered
 until ``sink.buffer-flush.max-rows`` (default 100; 0: no limit) or
 ``sink.buffer-flush.interval`` (default 1 s; 0: no timer) and then written by one
 statement per kind: each column travels as a single array parameter (for scalar types

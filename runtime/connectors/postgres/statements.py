@@ -131,8 +131,12 @@ class Changes:
 
 def split_changes(table: pa.Table, key: list[str], where: str) -> Changes:
     """Turn buffered rows (with or without the row-kind column) into what to write: append
-    mode takes every row (and refuses updates), upsert mode keeps each key's last change,
-    skipping ``-U``."""
+    mode takes every row (and refuses updates), upsert mode keeps each key's last change.
+
+    A ``-U`` counts as a delete of its key, as in Flink's JDBC sink (its reduce buffer
+    flags UPDATE_BEFORE like DELETE): the ``+U`` that usually follows overwrites it, and
+    where none follows (``HAVING`` filtered it out, or the row moved to another key of
+    this table) the key's old row must go. Skipped, it stayed in the table."""
     kinds = table.column(ROW_KIND_COLUMN) if ROW_KIND_COLUMN in table.column_names else None
     if kinds is not None:
         table = table.drop_columns([ROW_KIND_COLUMN])
@@ -146,12 +150,10 @@ def split_changes(table: pa.Table, key: list[str], where: str) -> Changes:
             )
         return Changes(table)
     if kinds is not None:
-        keep = pc.not_equal(kinds, _UPDATE_BEFORE)
-        table = table.filter(keep)
-        kinds = kinds.filter(keep)
         numbered = table.append_column(ROW_KIND_COLUMN, kinds)
         last = last_per_key(numbered, key)
-        is_delete = pc.equal(last.column(ROW_KIND_COLUMN), _DELETE)
+        last_kinds = last.column(ROW_KIND_COLUMN)
+        is_delete = pc.or_(pc.equal(last_kinds, _DELETE), pc.equal(last_kinds, _UPDATE_BEFORE))
         last = last.drop_columns([ROW_KIND_COLUMN])
         return Changes(last.filter(pc.invert(is_delete)), last.filter(is_delete))
     return Changes(last_per_key(table, key))

@@ -183,6 +183,15 @@ def test_changelog_folds_to_each_keys_last_change() -> None:
     )
 
 
+def test_a_before_image_nothing_overwrites_deletes_its_key() -> None:
+    """-U then +U of a key is the +U; a -U alone (HAVING dropped the +U, or the row moved
+    to another key) deletes the key, as Flink's JDBC sink flags UPDATE_BEFORE."""
+    t = _changes([(1, "a"), (1, "b"), (2, "x"), (3, "y"), (3, "z")], [1, 2, 1, 1, 0])
+    changes = split_changes(t, ["id"], "t")
+    assert changes.upserts.to_pylist() == [{"id": 1, "name": "b"}, {"id": 3, "name": "z"}]
+    assert changes.deletes is not None and changes.deletes.to_pylist() == [{"id": 2, "name": "x"}]
+
+
 def test_append_mode_keeps_every_row_and_refuses_updates() -> None:
     t = _changes([(1, "a"), (1, "a")], [0, 0])
     assert split_changes(t, [], "t").upserts.num_rows == 2
