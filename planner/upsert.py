@@ -19,9 +19,10 @@ Any other reader gets the stream through a ChangelogNormalize (Flink's operator,
 the key, keeping each key's last row), planned where the stream reaches it: the planner
 translates the reader, finds it cannot read its input (``Unreadable``), and translates it
 again over that input normalized. A sink that writes by key is never given a normalized
-stream through a filter or another key: it drops -U rows (an upsert writes the new row),
-so a row the filter drops, or that moves to another key, would stay; such plans are
-refused by name.
+stream through a filter or another key: such plans are refused by name. (They were written
+when those sinks dropped every -U, so a row the filter drops, or that moves to another key,
+would have stayed; the sinks now delete a key whose -U nothing overwrites, as Flink's do,
+so these plans could be normalized instead: not done yet.)
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def passed_key(node: Node, index: int, source: Node, key: tuple[str, ...]) -> tu
 
 
 def writes_by_key(spec: OperatorSpec) -> bool:
-    """Whether ``spec`` is a sink that writes by its PRIMARY KEY, dropping -U rows."""
+    """Whether ``spec`` is a sink that writes by its PRIMARY KEY (upsert-kafka, jdbc)."""
     if not isinstance(spec, SinkSpec) or not spec.primary_key:
         return False
     return ChangelogMode.UPSERT in sink_changelogs(connector_spec(spec.connector), spec.options)
