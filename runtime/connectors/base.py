@@ -9,6 +9,7 @@ other core keep going.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from catalog.connectors import ConnectorConfig, Guarantee, TableInfo, configure_
 from catalog.errors import SqlStreamError
 from catalog.types import parse_type
 from planner.physical import Field, SinkSpec, SourceSpec
+from runtime.formats.base import Decoded
 
 
 @dataclass
@@ -32,6 +34,20 @@ class SourceMetrics:
     bad_fields_nulled: int = 0
     # split -> (next offset, records behind it), for the consumer-lag metric
     partitions: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def count_nulled(metrics: SourceMetrics, decoded: Decoded, where: str) -> None:
+    """Records kept with a bad field set to NULL (a format's ignore-parse-errors): counted
+    and logged, as skipped records are, though Flink does neither (the user still learns
+    that the input had bad values)."""
+    if decoded.nulled:
+        metrics.bad_fields_nulled += decoded.nulled
+        logging.getLogger(__name__).warning(
+            "%s: %d record(s) kept with a bad field set to NULL, e.g. %s",
+            where,
+            decoded.nulled,
+            decoded.null_messages[0],
+        )
 
 
 @dataclass

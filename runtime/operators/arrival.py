@@ -15,8 +15,9 @@ from planner.physical import INPUT_RELATION, Field
 from runtime.batches import empty_table, output_schema, sequence
 from runtime.messages import Message
 from runtime.metrics import NO_WATERMARK
-from runtime.operator import Operator, Snapshot
+from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
+from runtime.state.ttl import StateTtl
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -32,6 +33,10 @@ def stamp(batch: pa.RecordBatch, first: int) -> pa.RecordBatch:
 class ArrivalOrdered(Operator):
     restored: Restored | None = None
     state: DuckDBState
+    # the idle-state retention of the kept rows (table.exec.state.ttl; None: forever) and
+    # its processing-time clock (tests set their own)
+    ttl: StateTtl | None = None
+    clock = staticmethod(now_ms)
     seq: int = 0  # the next row's arrival number
     fired: int = NO_WATERMARK  # the watermark the operator has acted on
     width: int = 0  # bytes per state row, roughly
@@ -84,6 +89,21 @@ class ArrivalOrdered(Operator):
         self.metrics.state_rows = sum(tables.values())
         self.metrics.state_bytes = self.metrics.state_rows * self.width
         self.metrics.state_tables = tables
+
+    def _expire(self, now: int) -> None:
+        """Forget the rows whose TTL has run out at ``now``."""
+        if self.ttl is not None and self.ttl.due(now):
+            gone = self.ttl.purge(self.state, now)
+            if gone:
+                self.metrics.state_rows_expired += gone
+                self._report()
+
+    def next_timer_ms(self) -> int | None:
+        return self.ttl.next_due if self.ttl is not None and self.metrics.state_rows else None
+
+    async def on_timer(self, now: int) -> list[Message]:
+        await self.ctx.run(self._expire, self.clock())
+        return []
 
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
         """What is complete once the watermark reaches ``bound`` (event-time operators)."""

@@ -28,13 +28,11 @@ import pyarrow as pa
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, ChangelogNormalizeSpec
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
-from runtime.operator import now_ms
 from runtime.operators.arrival import ArrivalOrdered, stamp
 from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 
 class ChangelogNormalizeOp(ArrivalOrdered):
-    clock = staticmethod(now_ms)  # processing time of the state TTL (tests set their own)
 
     def _prepare(self) -> None:
         spec = self.node.spec
@@ -75,21 +73,6 @@ class ChangelogNormalizeOp(ArrivalOrdered):
         ]
         self.delete_sql = f"DELETE FROM rows o USING __l l WHERE {on}"
         self.width = 16 + 8 * len(cols)
-
-    def _expire(self, now: int) -> None:
-        """Forget the keys whose row's TTL has run out at ``now``."""
-        if self.ttl is not None and self.ttl.due(now):
-            gone = self.ttl.purge(self.state, now)
-            if gone:
-                self.metrics.state_rows_expired += gone
-                self._report()
-
-    def next_timer_ms(self) -> int | None:
-        return self.ttl.next_due if self.ttl is not None and self.metrics.state_rows else None
-
-    async def on_timer(self, now: int) -> list[Message]:
-        await self.ctx.run(self._expire, self.clock())
-        return []
 
     def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         now = self.clock()

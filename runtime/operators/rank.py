@@ -30,7 +30,6 @@ import pyarrow as pa
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
 from runtime.batches import ROW_KIND_TYPE, conform, empty_table, numpy_array, output_schema, q
 from runtime.messages import Message
-from runtime.operator import now_ms
 from runtime.operators import rank_append
 from runtime.operators.arrival import ArrivalOrdered
 from runtime.state.duckdb_state import DuckDBState
@@ -38,7 +37,6 @@ from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 
 class RankOp(ArrivalOrdered):
-    clock = staticmethod(now_ms)  # processing time of the state TTL (tests set their own)
 
     def _prepare(self) -> None:
         spec = self.node.spec
@@ -131,21 +129,6 @@ class RankOp(ArrivalOrdered):
         ]
 
     # ---- one batch ------------------------------------------------------------------
-    def _expire(self, now: int) -> None:
-        """Forget the partitions whose kept row's TTL has run out at ``now``."""
-        if self.ttl is not None and self.ttl.due(now):
-            gone = self.ttl.purge(self.state, now)
-            if gone:
-                self.metrics.state_rows_expired += gone
-                self._report()
-
-    def next_timer_ms(self) -> int | None:
-        return self.ttl.next_due if self.ttl is not None and self.metrics.state_rows else None
-
-    async def on_timer(self, now: int) -> list[Message]:
-        await self.ctx.run(self._expire, self.clock())
-        return []
-
     def _process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         now = self.clock()
         self._expire(now)

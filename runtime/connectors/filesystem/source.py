@@ -41,7 +41,7 @@ from catalog.errors import OptionError
 from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import output_schema
-from runtime.connectors.base import SourceReader, SubtaskContext, source_config
+from runtime.connectors.base import SourceReader, SubtaskContext, count_nulled, source_config
 from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
 from runtime.connectors.filesystem.partitions import partition_spec
 from runtime.connectors.filesystem.splits import Split, count_newlines, first_line_start, plan_splits
@@ -583,15 +583,7 @@ class FileSystemSource(SourceReader):
                 self.format,
                 decoded.messages[0] if decoded.messages else "?",
             )
-        if decoded.nulled:
-            self.metrics.bad_fields_nulled += decoded.nulled
-            log.warning(
-                "%s: %d %s record(s) kept with a bad field set to NULL, e.g. %s",
-                self.where,
-                decoded.nulled,
-                self.format,
-                decoded.null_messages[0],
-            )
+        count_nulled(self.metrics, decoded, self.where)
         return decoded.batch
 
     def _unterminated(self, lf: _LineFile) -> pa.RecordBatch:

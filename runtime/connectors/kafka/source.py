@@ -63,7 +63,7 @@ from catalog.errors import OptionError
 from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import ROW_KIND_TYPE, announcement, output_schema, with_split
-from runtime.connectors.base import SourceReader, SubtaskContext, source_config
+from runtime.connectors.base import SourceReader, SubtaskContext, count_nulled, source_config
 from runtime.connectors.kafka.codec import KIND_DELETE, KIND_UPDATE_AFTER, Codec
 from runtime.connectors.kafka.dead_letter import DeadLetters
 from runtime.connectors.kafka.fetch import Fetched, take
@@ -434,10 +434,10 @@ class KafkaSource(SourceReader):
             dv = await asyncio.to_thread(
                 self.value_decoder.decode, [values[i] for i in picked], lambda j: where(picked[j])
             )
-            self._count_nulled(dv)
+            count_nulled(self.metrics, dv, self.where)
         else:
             dv = await asyncio.to_thread(self.value_decoder.decode_values, values, where)
-            self._count_nulled(dv)
+            count_nulled(self.metrics, dv, self.where)
             if dv.kept is None and self.key_decoder is None:  # the common case: a row per record
                 return self._assemble(tp, fetched, None, dv, None, None, None), None
         bad: dict[int, str] = {}
@@ -453,7 +453,7 @@ class KafkaSource(SourceReader):
                     self.key_decoder.decode, [keys[i] for i in with_key], lambda j: where(with_key[j])
                 )
                 key_batch = dk.batch
-                self._count_nulled(dk)
+                count_nulled(self.metrics, dk, self.where)
                 kept = np.arange(len(with_key)) if dk.kept is None else dk.kept
                 key_rows[np.asarray(with_key, dtype=np.int64)[kept]] = np.arange(len(kept))
                 if dk.skipped:
@@ -507,18 +507,6 @@ class KafkaSource(SourceReader):
             arrays.append(col if col.type == af.type else col.cast(af.type))
         arrays.append(d.batch.column(ROW_KIND_COLUMN))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema), d.kept
-
-    def _count_nulled(self, d: Decoded) -> None:
-        """Records kept with a bad field set to NULL (ignore-parse-errors): counted and
-        logged, as skipped ones are, though Flink does neither."""
-        if d.nulled:
-            self.metrics.bad_fields_nulled += d.nulled
-            log.warning(
-                "%s: %d record(s) kept with a bad field set to NULL, e.g. %s",
-                self.where,
-                d.nulled,
-                d.null_messages[0],
-            )
 
     def _error_of(self, decoder: RecordDecoder, record: bytes | None, where: str) -> str:
         """The message of one bad record (decoded alone again: bad records are rare)."""
