@@ -13,7 +13,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -21,7 +21,9 @@ from catalog.connectors import ConnectorConfig, Guarantee, TableInfo, configure_
 from catalog.errors import SqlStreamError
 from catalog.types import parse_type
 from planner.physical import Field, SinkSpec, SourceSpec
-from runtime.formats.base import Decoded
+
+if TYPE_CHECKING:  # the formats load DuckDB, which a job need not start with
+    from runtime.formats.base import Decoded
 
 
 @dataclass
