@@ -9,23 +9,25 @@ turns them into a JSON-able dict::
                     "rows_in_per_s", "rows_out_per_s", "late_rows_dropped",
                     "watermark_ms", "watermark_lag_ms", "queue_fill", "busy_ms", "state_rows",
                     "state_bytes", "state_rows_expired", "versions_dropped", "pending_records",
-                    "commits", "commit_ms_last",
+                    "null_rows_dropped", "commits", "commit_ms_last",
                     "subtasks": [{"subtask", "rows_in", "rows_out", ...,
                                   "partitions": {"topic-0": {"offset", "pending"}}}]}, ...]}
 
-``rows_read`` counts rows out of the sources, ``rows_written`` rows into sinks and
-collect nodes; ``rows_per_second`` is ``rows_read`` over the elapsed time. ``busy_ms`` is
-the time a subtask spent in its operator (``process_batch``; a source's reader polls that
-returned rows), summed over the subtasks, as Flink's ``accumulatedBusyTime``: its growth
-per second of wall time says how close the operator is to being the bottleneck.
-``watermark_lag_ms`` is how far the watermark is behind the wall clock now (None without
-a watermark). ``partitions`` (a source) is each split's next offset and how many records
-wait behind it (Kafka: the log end seen by the last fetch minus the position);
-``pending_records`` sums them. ``commits`` / ``commit_ms_*`` (a sink) time its commits
-of checkpointed transactions, the last step of two-phase commit. ``state_rows_expired``
-counts the stored rows the state TTL dropped (``table.exec.state.ttl``, STATE_TTL);
-``versions_dropped`` the versions an event-time temporal join could not keep (no key or
-no version time: an upsert-kafka tombstone whose time is a value column).
+``rows_read`` counts rows out of the sources, ``rows_written`` rows into sinks and collect
+nodes, less those a sink's not-null enforcer dropped (``null_rows_dropped``,
+'table.exec.sink.not-null-enforcer' = 'DROP'); ``rows_per_second`` is ``rows_read`` over
+the elapsed time. ``busy_ms`` is the time a subtask spent in its operator
+(``process_batch``; a source's reader polls that returned rows), summed over the subtasks,
+as Flink's ``accumulatedBusyTime``: its growth per second of wall time says how close the
+operator is to being the bottleneck. ``watermark_lag_ms`` is how far the watermark is
+behind the wall clock now (None without a watermark). ``partitions`` (a source) is each
+split's next offset and how many records wait behind it (Kafka: the log end seen by the
+last fetch minus the position); ``pending_records`` sums them. ``commits`` /
+``commit_ms_*`` (a sink) time its commits of checkpointed transactions, the last step of
+two-phase commit. ``state_rows_expired`` counts the stored rows the state TTL dropped
+(``table.exec.state.ttl``, STATE_TTL); ``versions_dropped`` the versions an event-time
+temporal join could not keep (no key or no version time: an upsert-kafka tombstone whose
+time is a value column).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class OperatorMetrics:
     state_rows_expired: int = 0  # stored rows dropped by the state TTL
     # a temporal join's versions without key or time (a tombstone whose time is in the value)
     versions_dropped: int = 0
+    # a sink: rows with a NULL in a NOT NULL column, dropped ('not-null-enforcer' = 'DROP')
+    null_rows_dropped: int = 0
     busy_ms: float = 0.0
     # rows per state table where an operator keeps several (a join: left_rows, right_rows)
     state_tables: dict[str, int] = field(default_factory=dict)
@@ -110,6 +114,7 @@ class OperatorMetrics:
             "state_bytes": self.state_bytes,
             "state_rows_expired": self.state_rows_expired,
             "versions_dropped": self.versions_dropped,
+            "null_rows_dropped": self.null_rows_dropped,
             "partitions": {k: {"offset": o, "pending": p} for k, (o, p) in sorted(partitions.items())},
             "pending_records": sum(p for _, p in partitions.values()),
             "commits": self.commits,
@@ -175,6 +180,7 @@ class JobMetrics:
                 "state_bytes": sum(s["state_bytes"] for s in subs),
                 "state_rows_expired": sum(s["state_rows_expired"] for s in subs),
                 "versions_dropped": sum(s["versions_dropped"] for s in subs),
+                "null_rows_dropped": sum(s["null_rows_dropped"] for s in subs),
                 "pending_records": sum(s["pending_records"] for s in subs),
                 "commits": sum(s["commits"] for s in subs),
                 "commit_ms_last": max(lasts, default=None),
@@ -187,7 +193,7 @@ class JobMetrics:
             if info.kind == "source":
                 rows_read += rows_out
             if info.kind in ("sink", "collect"):
-                rows_written += rows_in
+                rows_written += rows_in - op["null_rows_dropped"]
         return {
             "job_id": self.job_id,
             "name": self.name,

@@ -92,7 +92,10 @@ class SinkOp(Operator):
                         "column nullable",
                     )
                 bad = nulls if bad is None else pc.or_(bad, nulls)
-        return batch if bad is None else batch.filter(pc.invert(bad))
+        if bad is None:
+            return batch
+        self.metrics.null_rows_dropped += bad.true_count
+        return batch.filter(pc.invert(bad))
 
     async def on_watermark(self, ts_ms: int) -> list[Message]:
         await self._writer().on_watermark(ts_ms)

@@ -80,3 +80,5 @@ def test_a_null_into_a_not_null_column_fails_the_job_or_drops_the_row(tmp_path: 
             assert job.error is not None and "column 'a' is NOT NULL" in str(job.error)
         else:
             assert job.error is None and written == ["1,p"]
+            (sink,) = [op for op in job.metrics()["operators"] if op["kind"] == "sink"]
+            assert sink["null_rows_dropped"] == 1 and job.metrics()["rows_written"] == 1
