@@ -176,7 +176,7 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         updating = source.changelog != ChangelogMode.INSERT_ONLY
         minmax = any(a.func in ("min", "max") for a in spec.aggs)
         bound = f"bounded by TTL {duration(spec.ttl_ms)}" if spec.ttl_ms else "kept forever"
-        ordered = any(a.func in ("listagg", "first_value", "last_value") for a in spec.aggs)
+        ordered = any(a.func in ("listagg", "array_agg", "first_value", "last_value") for a in spec.aggs)
         if updating and ordered:  # every live value, with its arrival number
             attrs.append(f"state=[accumulators and live values by key, {bound}]")
         elif any(a.distinct for a in spec.aggs) or (updating and minmax) or any(

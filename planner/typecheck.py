@@ -277,6 +277,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return _infer(_agg_arg(node), lookup).with_nullable(True)
     if isinstance(node, exp.GroupConcat):
         return STRING
+    if isinstance(node, exp.ArrayAgg):  # NULL for a group without a value
+        return DataType("ARRAY", children=(_infer(_agg_arg(node), lookup),), nullable=True)
     if isinstance(node, Collect):  # never NULL: an empty multiset for a group of NULLs
         element = _infer(_agg_arg(node), lookup).with_nullable(True)
         return DataType("MULTISET", children=(element,), nullable=False)

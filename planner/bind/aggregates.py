@@ -44,6 +44,7 @@ STATISTICS: dict[type[exp.Expr], str] = {
 # their name in the physical plan.
 ORDERED: dict[type[exp.Expr], str] = {
     exp.GroupConcat: "listagg",
+    exp.ArrayAgg: "array_agg",
     exp.FirstValue: "first_value",
     exp.LastValue: "last_value",
     Collect: "collect",
@@ -380,13 +381,13 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
 def _ordered_agg(
     name: str, node: exp.Expr, filter_expr: exp.Expr | None, text: str, lookup: Callable[[str], DataType]
 ) -> LogicalAgg:
-    """LISTAGG, FIRST_VALUE, LAST_VALUE or COLLECT. NULL values are skipped, as Flink's
-    functions skip them; LISTAGG's separator (',' when omitted) travels in ``args``."""
+    """LISTAGG, ARRAY_AGG, FIRST_VALUE, LAST_VALUE or COLLECT. NULL values are skipped, as
+    Flink's functions skip them; LISTAGG's separator (',' when omitted) travels in ``args``."""
     func = ORDERED[type(node)]
     arg = node.this
     distinct = isinstance(arg, exp.Distinct)
     if distinct:
-        if func != "listagg" or len(arg.expressions) != 1:
+        if func not in ("listagg", "array_agg") or len(arg.expressions) != 1:
             raise _err(UnsupportedError(f"DISTINCT in {func.upper()}"), node)
         arg = arg.expressions[0]
     args: tuple[exp.Expr, ...] = ()

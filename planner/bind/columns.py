@@ -11,7 +11,7 @@ from sqlglot import exp
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.store import Catalog
 from planner import codegen
-from planner.bind import json_aggregates
+from planner.bind import json_aggregates, null_treatment
 from planner.bind.scope import Scope, _err, _ref
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, LogicalNode
@@ -68,7 +68,7 @@ class ColumnBinder:
 
         types = {sf.field.name: sf.field.type for sf in scope.fields}
         try:
-            bound = expr.transform(json_aggregates.rewrite).transform(visit)
+            bound = expr.transform(json_aggregates.rewrite).transform(null_treatment.rewrite).transform(visit)
             codegen.check_supported(bound)
             check_comparisons(bound, types.__getitem__)
             check_operands(bound, types.__getitem__)

@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from catalog.config import RUNTIME_MODE
 from catalog.types import BIGINT
+from planner.bind import null_treatment
 from planner.bind.aggregates import _AGGS, STATISTICS, _make_agg, hoist_python_calls
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, ScopeField, _err, _ref
@@ -64,6 +65,11 @@ class OverBinder(RelationBinder):
                 raise _err(
                     UnsupportedError(f"{what} together with a window function (OVER)"), select.args[arg]
                 )
+        for w in list(select.find_all(exp.Window)):
+            try:
+                w.set("this", null_treatment.over_call(w.this))
+            except UnsupportedError as e:
+                raise _err(e, w) from None
         named = {w.this.name.lower(): w for w in select.args.get("windows") or []}
         calls: list[tuple[int, exp.Window]] = []
         for i, p in enumerate(select.expressions):

@@ -18,10 +18,11 @@ STATISTICS = ("stddev_pop", "stddev_samp", "var_pop", "var_samp")
 """Aggregates computed from the values themselves (kept in state), not from running sums:
 DuckDB's own, numerically stable (Welford) functions, whose answers are Flink's where a
 running sum of squares would lose them (1e308 squared is infinite)."""
-ORDERED = ("listagg", "first_value", "last_value")
+ORDERED = ("listagg", "array_agg", "first_value", "last_value")
 """Aggregates over the values in the order they arrived (``__seq``, an arrival number):
-LISTAGG joins them with its separator, FIRST_VALUE and LAST_VALUE pick one; NULLs are
-skipped, as Flink skips them."""
+LISTAGG joins them with its separator, ARRAY_AGG lists them, FIRST_VALUE and LAST_VALUE
+pick one. NULLs are skipped, as Flink skips them, except by ARRAY_AGG, which lists them
+(its IGNORE NULLS is a FILTER the binder adds)."""
 FUNCS = ("count", "count_star", "sum", "min", "max", "avg", "udaf", "collect", *STATISTICS, *ORDERED)
 
 
@@ -48,12 +49,18 @@ def ordered_call(
 ) -> str:
     """SQL aggregating ``value`` in the order of ``seq`` for one of :data:`ORDERED`
     (``where``: a condition a row must meet besides a non-NULL value). LISTAGG(DISTINCT)
-    joins each value once, where it first arrived, as Flink's distinct view hands it on."""
+    and ARRAY_AGG(DISTINCT) take each value once, where it first arrived, as Flink's
+    distinct view hands it on. ARRAY_AGG of no value is NULL, not an empty array (Flink's
+    ArrayAggFunction)."""
     cond = f"({value}) IS NOT NULL" + (f" AND {where}" if where else "")
-    if func == "listagg" and distinct:
+    if func == "array_agg":
+        cond = where or "true"
+    if func in ("listagg", "array_agg") and distinct:
         values = f"list({value} ORDER BY {seq}) FILTER (WHERE {cond})"
         first = f"list_filter({values}, lambda __x, __i: list_position({values}, __x) = __i)"
-        return f"array_to_string({first}, {sep})"
+        return first if func == "array_agg" else f"array_to_string({first}, {sep})"
+    if func == "array_agg":
+        return f"list({value} ORDER BY {seq}) FILTER (WHERE {cond})"
     if func == "listagg":
         return f"string_agg({value}, {sep} ORDER BY {seq}) FILTER (WHERE {cond})"
     pick = "arg_min" if func == "first_value" else "arg_max"
@@ -189,7 +196,9 @@ def avg_sql(total: str, count: str, t: DataType) -> str:
     return f"CASE WHEN {count} = 0 THEN NULL ELSE {div} END"
 
 
-def final_expr(i: int, agg: AggCall, raw: bool) -> str:
+def final_expr(i: int, agg: AggCall, raw: bool, order: str = "__seq") -> str:
+    """The aggregate's value over a group of state rows; ``order``: the order an arrival-
+    ordered aggregate takes its values in (a HOP window's slices: see ``window_aggregate``)."""
     if not raw:
         if agg.func in ("count", "count_star"):
             return _cast(f"coalesce(sum(p{i}), 0)", agg)
@@ -206,7 +215,7 @@ def final_expr(i: int, agg: AggCall, raw: bool) -> str:
         return _cast(f"count(*){f}", agg)
     if agg.func in ORDERED:
         where = f"f{i}" if agg.filter else ""
-        return _cast(ordered_call(agg.func, f"a{i}", "__seq", separator(agg), where, agg.distinct), agg)
+        return _cast(ordered_call(agg.func, f"a{i}", order, separator(agg), where, agg.distinct), agg)
     if agg.func == "collect":
         return _cast(collect_call(f"a{i}", f"f{i}" if agg.filter else ""), agg)
     if agg.func == "avg":

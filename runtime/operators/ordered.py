@@ -1,4 +1,5 @@
-"""LISTAGG, FIRST_VALUE and LAST_VALUE in an unwindowed GROUP BY: SQL for their state.
+"""LISTAGG, ARRAY_AGG, FIRST_VALUE and LAST_VALUE in an unwindowed GROUP BY: SQL for their
+state.
 
 Over an insert-only input a key's accumulator is the value so far, and a batch's value
 (its rows in arrival order) is merged into it: FIRST_VALUE keeps the old one, LAST_VALUE
@@ -29,6 +30,8 @@ def ordered_merge(agg: AggCall, old: str, new: str) -> str:
     if agg.func == "last_value":
         return f"coalesce({new}, {old})"
     joined = f"{old} || {A.separator(agg)} || {new}"
+    if agg.func == "array_agg":
+        joined = f"list_concat({old}, {new})"
     return f"CASE WHEN {old} IS NULL THEN {new} WHEN {new} IS NULL THEN {old} ELSE {joined} END"
 
 
@@ -42,10 +45,12 @@ def ordered_values(i: int, agg: AggCall, keys: list[str], sign: str) -> tuple[li
     ok = ", ".join([*(f"o.{c}" for c in keys), ""])
     cond = f"({agg.filter})" if agg.filter else "true"
     on_k = [f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys]
-    on_v = " AND ".join([*on_k, "b.__v = o.__v"])
+    # ARRAY_AGG lists NULLs too, and a retraction of NULL takes one back
+    nulls = agg.func == "array_agg"
+    on_v = " AND ".join([*on_k, "b.__v IS NOT DISTINCT FROM o.__v" if nulls else "b.__v = o.__v"])
     rows = (
         f"SELECT {k}({agg.arg}) AS __v, __seq AS __s, {sign} AS __g FROM {INPUT_RELATION} "
-        f"WHERE {cond} AND ({agg.arg}) IS NOT NULL"
+        f"WHERE {cond}{'' if nulls else f' AND ({agg.arg}) IS NOT NULL'}"
     )
     # the rows each value's retractions remove: its earliest live instances; for DISTINCT
     # its latest, so that the one left is where the value last became live (Flink's
@@ -59,7 +64,8 @@ def ordered_values(i: int, agg: AggCall, keys: list[str], sign: str) -> tuple[li
     live = f"ord{i}"
     if agg.distinct:  # each value once, at its earliest live instance
         live = f"(SELECT {k}__v, min(__s) AS __s FROM ord{i} GROUP BY ALL)"
-    value = A.ordered_call(agg.func, "o.__v", "o.__s", A.separator(agg))
+    # a key none of whose values is left joins one row of NULLs: not a NULL value of ARRAY_AGG
+    value = A.ordered_call(agg.func, "o.__v", "o.__s", A.separator(agg), "o.__s IS NOT NULL" if nulls else "")
     result = (
         f"SELECT {bk}{value} AS s{i}, true AS t{i} "
         f"FROM (SELECT DISTINCT {k}true AS __x FROM __od{i}) b LEFT JOIN {live} o "

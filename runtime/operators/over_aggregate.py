@@ -214,9 +214,12 @@ _ORDER = "[__t, __seq]"  # a frame's order: time, then arrival
 
 
 def _ordered_value(i: int, agg: AggCall, w: str = "w") -> str:
-    """LISTAGG, FIRST_VALUE, LAST_VALUE or COLLECT over window ``w`` (rows of the frame)."""
+    """LISTAGG, ARRAY_AGG, FIRST_VALUE, LAST_VALUE or COLLECT over window ``w`` (rows of the
+    frame)."""
     if agg.func == "collect":
         return f"list(a{i} ORDER BY a{i}) FILTER (WHERE a{i} IS NOT NULL) OVER {w}"
+    if agg.func == "array_agg":
+        return f"list(a{i} ORDER BY __t, __seq) OVER {w}"
     if agg.func == "listagg":
         return f"string_agg(a{i}, {A.separator(agg)} ORDER BY __t, __seq) OVER {w}"
     pick = "arg_min" if agg.func == "first_value" else "arg_max"
@@ -228,6 +231,8 @@ def _ordered_accumulator(i: int, agg: AggCall) -> tuple[str, str]:
     its value over the fired rows (``__ready``); ``ordered_merge`` merges a firing's into it."""
     if agg.func == "collect":
         return f"o{i}", f"list(a{i} ORDER BY a{i}) FILTER (WHERE a{i} IS NOT NULL)"
+    if agg.func == "array_agg":
+        return f"o{i}", f"list(a{i} ORDER BY __t, __seq)"
     if agg.func == "listagg":
         return f"o{i}", f"string_agg(a{i}, {A.separator(agg)} ORDER BY __t, __seq)"
     pick = "arg_min" if agg.func == "first_value" else "arg_max"

@@ -93,8 +93,12 @@ class WindowAggregateOp(Operator):
             self.state_items = [
                 x for i, a in enumerate(spec.aggs) for x in A.partial_items(i, a)
             ]
+        # Flink merges a HOP window's slices into its accumulator from the newest slice to
+        # the oldest (HoppingSliceAssigner), so LISTAGG and ARRAY_AGG list the newest
+        # slice's values first; a CUMULATE window merges each new slice after the others
+        order = "__se DESC, __seq" if spec.window.type == "hop" else "__seq"
         self.finals = [
-            f"{A.final_expr(i, a, self.raw)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)
+            f"{A.final_expr(i, a, self.raw, order)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)
         ]
         # partial columns merged into one partial (compaction); raw rows are kept as they are
         self.merges = [x for i, a in enumerate(spec.aggs) for x in A.merge_items(i, a)]

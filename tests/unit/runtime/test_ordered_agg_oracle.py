@@ -1,7 +1,8 @@
-"""Correctness oracle for LISTAGG, FIRST_VALUE, LAST_VALUE and COLLECT in a streaming
-GROUP BY: random bounded inputs with NULL keys and values, run through SQL by the Session
-in small batches; the applied changelog must equal DuckDB's batch answer (string_agg,
-first and last ordered by arrival, a sorted list).
+"""Correctness oracle for LISTAGG, ARRAY_AGG, FIRST_VALUE, LAST_VALUE and COLLECT in a
+streaming GROUP BY: random bounded inputs with NULL keys and values, run through SQL by the
+Session in small batches; the applied changelog must equal DuckDB's batch answer
+(string_agg, first and last ordered by arrival, a list with NULLs in arrival order, a
+sorted list).
 
 At parallelism 1 one source reads the files in order, so arrival order is known and the
 ordered aggregates are compared exactly. Over an updating input (a GROUP BY over a GROUP
@@ -74,7 +75,8 @@ def test_ordered_aggregates_over_an_append_only_input_equal_duckdb(
     ours = run(
         rows,
         "SELECT k, LISTAGG(CAST(v AS STRING)), LISTAGG(CAST(v AS STRING), '') FILTER (WHERE v > 2), "
-        "FIRST_VALUE(v), LAST_VALUE(v), COLLECT(v) FROM l GROUP BY k",
+        "FIRST_VALUE(v), LAST_VALUE(v), COLLECT(v), ARRAY_AGG(v), ARRAY_AGG(v IGNORE NULLS) "
+        "FROM l GROUP BY k",
         1,
         batch,
     )
@@ -84,7 +86,8 @@ def test_ordered_aggregates_over_an_append_only_input_equal_duckdb(
         f"SELECT k, string_agg(CAST(v AS VARCHAR), ',' ORDER BY pos), "
         f"string_agg(CAST(v AS VARCHAR), '' ORDER BY pos) FILTER (WHERE v > 2), "
         f"first(v ORDER BY pos) {nn}, last(v ORDER BY pos) {nn}, "
-        f"coalesce(list(v ORDER BY v) {nn}, []) FROM l GROUP BY k",
+        f"coalesce(list(v ORDER BY v) {nn}, []), list(v ORDER BY pos), list(v ORDER BY pos) {nn} "
+        "FROM l GROUP BY k",
     )
     assert ours == expected
 
@@ -96,14 +99,14 @@ def test_a_retraction_takes_its_value_out(rows: list[tuple[Any, ...]], paralleli
     live list has exactly one value, the current sum (NULL while the key has no value)."""
     ours = run(
         rows,
-        "SELECT k, FIRST_VALUE(s), LAST_VALUE(s), LISTAGG(CAST(s AS STRING)), COLLECT(s) "
+        "SELECT k, FIRST_VALUE(s), LAST_VALUE(s), LISTAGG(CAST(s AS STRING)), COLLECT(s), ARRAY_AGG(s) "
         "FROM (SELECT k, SUM(v) AS s FROM l GROUP BY k) g GROUP BY k",
         parallelism,
         batch,
     )
-    expected = duck(
+    expected = duck(  # ARRAY_AGG lists a NULL sum too, and its retraction takes it out
         rows,
-        "SELECT k, s, s, CAST(s AS VARCHAR), CASE WHEN s IS NULL THEN [] ELSE [s] END "
+        "SELECT k, s, s, CAST(s AS VARCHAR), CASE WHEN s IS NULL THEN [] ELSE [s] END, [s] "
         "FROM (SELECT k, sum(v) AS s FROM l GROUP BY k) g",
     )
     assert ours == expected
@@ -120,16 +123,20 @@ def test_values_left_after_retractions_equal_duckdb(
     n = "n, " if keyed else ""
     ours = run(
         rows,
-        f"SELECT {n}LISTAGG(CAST(k AS STRING)), FIRST_VALUE(k), LAST_VALUE(k), COLLECT(k) "
-        f"FROM (SELECT k, COUNT(*) AS n FROM l GROUP BY k) g{group}",
+        f"SELECT {n}LISTAGG(CAST(k AS STRING)), FIRST_VALUE(k), LAST_VALUE(k), COLLECT(k), "
+        f"ARRAY_AGG(k) FROM (SELECT k, COUNT(*) AS n FROM l GROUP BY k) g{group}",
         parallelism,
         batch,
     )
     got: Counter[tuple[Any, ...]] = Counter()
     for row, times in ours.items():
-        *head, listed, first, last, collected = row
+        *head, listed, first, last, collected, arrayed = row
         parts = sorted(int(p) for p in listed.split(",")) if listed is not None else []
         assert parts == list(collected)
+        # ARRAY_AGG: the same keys, and the NULL key too where its group's count is this one
+        assert sorted(x for x in arrayed if x is not None) == parts
+        nulls = sum(1 for r in rows if r[0] is None)
+        assert arrayed.count(None) == int(nulls > 0 and (not keyed or head[0] == nulls))
         assert (first in parts and last in parts) if parts else (first is None and last is None)
         got[(*head, tuple(parts))] += times
     expected = duck(

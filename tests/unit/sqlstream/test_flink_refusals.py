@@ -89,7 +89,7 @@ def test_a_refusal_found_while_generating_code_points_at_the_call(
     assert refused.value.col is not None and 8 <= refused.value.col < 8 + len(call)
 
 
-@pytest.mark.parametrize("func", ["ARRAY_AGG", "COUNT_IF"])
+@pytest.mark.parametrize("func", ["COUNT_IF"])
 def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, func: str) -> None:
     call = f"{func}(price)"
     with pytest.raises(UnsupportedError) as refused:
@@ -114,6 +114,16 @@ def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, fun
             "INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) GROUP BY window_start, window_end",
             "LAST_VALUE cannot be computed in a HOP window",
             "LAST_VALUE(",
+        ),
+        (  # Flink's validator: "FILTER must be applied to aggregate function"
+            "SELECT bidder, ARRAY_AGG(s IGNORE NULLS) FILTER (WHERE price > 1) FROM bid GROUP BY bidder",
+            "FILTER after ARRAY_AGG(... RESPECT NULLS | IGNORE NULLS)",
+            "ARRAY_AGG(",
+        ),
+        (
+            "SELECT ARRAY_AGG(price IGNORE NULLS) OVER (ORDER BY dateTime) FROM bidw",
+            "ARRAY_AGG(... IGNORE NULLS) OVER a window",
+            "ARRAY_AGG(",
         ),
     ],
 )
