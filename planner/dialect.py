@@ -33,8 +33,18 @@ from planner.expressions import (
     DateFormat,
     Descriptor,
     MetadataColumnConstraint,
+    Percentile,
     WindowTVF,
 )
+
+
+def _percentile(args: list[exp.Expr]) -> Percentile:
+    """PERCENTILE's arguments; after DISTINCT they come as one list (``DISTINCT v, p``)."""
+    if len(args) == 1 and isinstance(args[0], exp.Distinct) and len(args[0].expressions) > 1:
+        first, *rest = args[0].expressions
+        args = [exp.Distinct(expressions=[first]), *rest]
+    return Percentile.from_arg_list(args)
+
 
 # Positional arguments after DATA and TIMECOL, per window kind (Flink's order).
 _WINDOW_PARAMS = {
@@ -96,6 +106,7 @@ class FlinkParser(SparkParser):
         # ARRAY_SORT(a, ascending, nulls_first): sqlglot's node keeps two arguments of three
         "ARRAY_SORT": lambda args: exp.Anonymous(this="ARRAY_SORT", expressions=args),
         "COLLECT": Collect.from_arg_list,
+        "PERCENTILE": _percentile,
         "POW": lambda args: exp.Anonymous(this="POW", expressions=args),  # Flink has POWER only
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
@@ -112,6 +123,7 @@ class FlinkParser(SparkParser):
         ),
         **{name: parse for name, parse in json_syntax.PARSERS.items()},
     }
+    FUNCTION_PARSERS.pop("PERCENTILE", None)  # Hive's drops a third argument: ours keeps it
 
     CONSTRAINT_PARSERS = {
         **SparkParser.CONSTRAINT_PARSERS,

@@ -180,10 +180,10 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         if updating and ordered:  # every live value, with its arrival number
             attrs.append(f"state=[accumulators and live values by key, {bound}]")
         elif any(a.distinct for a in spec.aggs) or (updating and minmax) or any(
-            a.func == "collect" for a in spec.aggs
+            a.func in ("collect", "percentile") for a in spec.aggs
         ):
             # DISTINCT values seen; over retractions, a count per value (MIN/MAX, DISTINCT)
-            counts = updating or any(a.func == "collect" for a in spec.aggs)
+            counts = updating or any(a.func in ("collect", "percentile") for a in spec.aggs)
             kept = "value counts" if counts else "distinct values"
             attrs.append(f"state=[accumulators and {kept} by key, {bound}]")
         elif any(a.func == "udaf" for a in spec.aggs):

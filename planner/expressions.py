@@ -91,6 +91,15 @@ class Collect(exp.Expression, exp.AggFunc):
     _sql_names = ["COLLECT"]
 
 
+class Percentile(exp.Expression, exp.AggFunc):
+    """``PERCENTILE(value, percentage [, frequency])``: Flink's continuous percentile (a
+    DOUBLE, or an ARRAY<DOUBLE> for an array of percentages). sqlglot's own Quantile has no
+    place for the frequency, which it would drop."""
+
+    arg_types = {"this": True, "percentage": True, "frequency": False}
+    _sql_names = ["PERCENTILE"]
+
+
 class JsonValue(exp.Expression, exp.Func):
     """``JSON_VALUE(json, path [RETURNING type] [behaviour ON EMPTY] [behaviour ON ERROR])``;
     a behaviour is ``NULL``, ``ERROR`` or ``DEFAULT`` (with ``empty_default`` /

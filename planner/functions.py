@@ -89,7 +89,7 @@ SCALARS: dict[str, DataType | str] = {
 # (STDDEV and VARIANCE are read as STDDEV_SAMP and VAR_SAMP: see SQLGLOT_NAMES)
 AGGREGATES = (
     "COUNT", "SUM", "MIN", "MAX", "AVG", "STDDEV_POP", "STDDEV_SAMP", "VAR_POP", "VAR_SAMP",
-    "LISTAGG", "ARRAY_AGG", "FIRST_VALUE", "LAST_VALUE", "COLLECT",
+    "LISTAGG", "ARRAY_AGG", "FIRST_VALUE", "LAST_VALUE", "COLLECT", "PERCENTILE",
 )  # fmt: skip
 GROUPING = ("GROUPING", "GROUPING_ID")
 """Which grouping set a row of GROUPING SETS, ROLLUP or CUBE belongs to (BIGINT)."""

@@ -191,6 +191,8 @@ def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
         for a in node.aggs
     )
     _refuse_updates("OverAggregate", planner, child)
+    if any(a.func == "percentile" and len(a.args) > 1 for a in aggs):
+        raise UnsupportedError("PERCENTILE with a frequency in an OVER window")
     spec = OverAggregateSpec(node.partition_keys, node.order_field, node.rows, node.preceding, aggs)
     p = planner.default_parallelism if spec.partition_keys else 1
     edge = planner._edge(child, p, spec.partition_keys)

@@ -16,7 +16,7 @@ from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, Data
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
-from planner.expressions import Collect, DateFormat, JsonValue
+from planner.expressions import Collect, DateFormat, JsonValue, Percentile
 from planner.functions import (
     ARG,
     COMMON,
@@ -277,6 +277,10 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return _infer(_agg_arg(node), lookup).with_nullable(True)
     if isinstance(node, exp.GroupConcat):
         return STRING
+    if isinstance(node, Percentile):  # a DOUBLE, or one per percentage of an ARRAY
+        if isinstance(node.args["percentage"], exp.Array):
+            return DataType("ARRAY", children=(DOUBLE,), nullable=True)
+        return DOUBLE.with_nullable(True)
     if isinstance(node, exp.ArrayAgg):  # NULL for a group without a value
         return DataType("ARRAY", children=(_infer(_agg_arg(node), lookup),), nullable=True)
     if isinstance(node, Collect):  # never NULL: an empty multiset for a group of NULLs

@@ -17,7 +17,7 @@ from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
 from planner.bind.windows import WindowBinder, _legacy_aux, _legacy_window, _window_fields
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
-from planner.expressions import Collect
+from planner.expressions import Collect, Percentile
 from planner.logical import (
     Aggregate,
     BoundField,
@@ -50,7 +50,7 @@ ORDERED: dict[type[exp.Expr], str] = {
     Collect: "collect",
 }
 _AGGS: tuple[type[exp.Expr], ...] = (
-    exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, *STATISTICS, *ORDERED
+    exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, *STATISTICS, *ORDERED, Percentile
 )  # fmt: skip
 
 
@@ -362,6 +362,8 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
         )  # fmt: skip
     if type(node) in ORDERED:
         return _ordered_agg(name, node, filter_expr, text, lookup)
+    if isinstance(node, Percentile):
+        return _percentile(name, node, filter_expr, text, lookup)
     arg: exp.Expr | None = node.this
     distinct = False
     if isinstance(arg, exp.Distinct):
@@ -376,6 +378,46 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
     if func == "count_star" or func == "count":
         result_type = BIGINT.with_nullable(False)
     return LogicalAgg(name, func, arg, result_type, distinct, filter_expr, text, *position(node))
+
+
+def _percentile(
+    name: str, node: Percentile, filter_expr: exp.Expr | None, text: str, lookup: Callable[[str], DataType]
+) -> LogicalAgg:
+    """PERCENTILE(value, percentage [, frequency]): the percentage (or an ARRAY of them)
+    is a constant between 0 and 1, and travels in ``args`` (with the frequency, a row's
+    weight, after it)."""
+    value = node.this
+    distinct = isinstance(value, exp.Distinct)
+    if distinct:
+        value = value.expressions[0]
+        if node.args.get("frequency") is not None:
+            raise _err(UnsupportedError("PERCENTILE(DISTINCT ...) with a frequency"), node)
+    if not infer(value, lookup).is_numeric:
+        raise _err(PlanError(f"PERCENTILE takes a number, not {infer(value, lookup).sql()}"), value)
+    percentage = node.args["percentage"]
+    listed = percentage.expressions if isinstance(percentage, exp.Array) else [percentage]
+    for p in listed:
+        number = _number(p)
+        if number is None:
+            raise _err(PlanError("PERCENTILE's percentage must be a numeric literal or an ARRAY of them"), p)
+        if not 0 <= number <= 1:
+            raise _err(PlanError(f"PERCENTILE's percentage {p.sql()} is not between 0.0 and 1.0"), p)
+    frequency = node.args.get("frequency")
+    if frequency is not None and not infer(frequency, lookup).is_integral:
+        kind = infer(frequency, lookup).sql()
+        raise _err(PlanError(f"PERCENTILE's frequency must be an integer, not {kind}"), frequency)
+    args = (percentage, *([frequency] if frequency is not None else []))
+    result = infer(node, lookup)
+    return LogicalAgg(
+        name, "percentile", value, result, distinct, filter_expr, text, *position(node), args=args
+    )
+
+
+def _number(e: exp.Expr) -> float | None:
+    """The value of a numeric literal (negated or not); None for anything else."""
+    sign = -1.0 if isinstance(e, exp.Neg) else 1.0
+    e = e.this if isinstance(e, exp.Neg) else e
+    return sign * float(e.name) if isinstance(e, exp.Literal) and not e.is_string else None
 
 
 def _ordered_agg(

@@ -23,14 +23,16 @@ ORDERED = ("listagg", "array_agg", "first_value", "last_value")
 LISTAGG joins them with its separator, ARRAY_AGG lists them, FIRST_VALUE and LAST_VALUE
 pick one. NULLs are skipped, as Flink skips them, except by ARRAY_AGG, which lists them
 (its IGNORE NULLS is a FILTER the binder adds)."""
-FUNCS = ("count", "count_star", "sum", "min", "max", "avg", "udaf", "collect", *STATISTICS, *ORDERED)
+FUNCS = (
+    "count", "count_star", "sum", "min", "max", "avg", "udaf", "collect", "percentile", *STATISTICS, *ORDERED
+)  # fmt: skip
 
 
 def needs_raw(aggs: tuple[AggCall, ...]) -> bool:
     """Whether window state keeps each row's values (no partial sums): for DISTINCT, the
     variances, Python aggregates, COLLECT and the arrival-ordered aggregates."""
     return any(
-        a.distinct or a.func in ("udaf", "collect", *STATISTICS, *ORDERED) for a in aggs
+        a.distinct or a.func in ("udaf", "collect", "percentile", *STATISTICS, *ORDERED) for a in aggs
     )
 
 
@@ -74,6 +76,23 @@ def collect_call(value: str, where: str = "") -> str:
     return f"coalesce(list({value} ORDER BY {value}) FILTER (WHERE {cond}), [])"
 
 
+def percentile_call(
+    value: str, agg: AggCall, weight: str | None = None, where: str = "", distinct: str = ""
+) -> str:
+    """PERCENTILE: DuckDB's continuous quantile (linear interpolation between the two
+    nearest values, Flink's PercentileAggFunction) over the values as DOUBLEs, each counted
+    ``weight`` times when a weight is given (the frequency, or a value's live count); NULL
+    without a value."""
+    v = f"CAST({value} AS DOUBLE)"
+    more = f" FILTER (WHERE {where})" if where else ""
+    p = agg.args[0]
+    if weight is None:
+        return f"quantile_cont({distinct}{v}, {p}){more}"
+    # each value repeated by its weight (a weight of 0 or less: not at all)
+    repeated = f"flatten(list(list_resize([{v}], greatest({weight}, 0), {v})){more})"
+    return f"list_aggregate({repeated}, 'quantile_cont', {p})"
+
+
 def check(agg: AggCall) -> None:
     if agg.func not in FUNCS:
         raise SqlStreamError(
@@ -115,6 +134,8 @@ def raw_items(i: int, agg: AggCall) -> list[str]:
     if agg.func == "udaf":
         return udaf.raw_items(i, agg)
     items = [] if agg.func == "count_star" else [f"{agg.arg} AS a{i}"]
+    if agg.func == "percentile" and len(agg.args) > 1:  # its frequency, a row's weight
+        items.append(f"{agg.args[1]} AS w{i}")
     if agg.filter:
         items.append(f"coalesce({agg.filter}, false) AS f{i}")
     return items
@@ -218,6 +239,9 @@ def final_expr(i: int, agg: AggCall, raw: bool, order: str = "__seq") -> str:
         return _cast(ordered_call(agg.func, f"a{i}", order, separator(agg), where, agg.distinct), agg)
     if agg.func == "collect":
         return _cast(collect_call(f"a{i}", f"f{i}" if agg.filter else ""), agg)
+    if agg.func == "percentile":
+        weight = f"w{i}" if len(agg.args) > 1 else None
+        return percentile_call(f"a{i}", agg, weight, f"f{i}" if agg.filter else "", d)
     if agg.func == "avg":
         return _avg(f"sum({d}a{i}){f}", f"count({d}a{i}){f}", agg)
     if agg.func in STATISTICS:

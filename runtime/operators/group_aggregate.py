@@ -137,7 +137,7 @@ class GroupAggregateOp(Operator):
                 ((minmax or ordered) and self.retracting)
                 or (ordered and a.distinct)  # from the values live, not appended to
                 or a.func in A.STATISTICS
-                or a.func == "collect"
+                or a.func in ("collect", "percentile")
             )
             if ordered and (self.retracting or a.distinct):  # DISTINCT: which values are live
                 steps, create = ordered_values(i, a, keys, sign)
@@ -271,15 +271,17 @@ class GroupAggregateOp(Operator):
         cond = f"({a.filter})" if a.filter else "true"
         on_k = [f"b.{c} IS NOT DISTINCT FROM o.{c}" for c in keys]
         on_v = " AND ".join([*on_k, "b.__v = o.__v"])
+        # a row counts once, or (PERCENTILE's frequency) as many times as its weight says
+        weight = f"{sign} * greatest({a.args[1]}, 0)" if a.func == "percentile" and len(a.args) > 1 else sign
         vd = (
-            f"SELECT {k}({a.arg}) AS __v, sum({sign})::BIGINT AS __c FROM {INPUT_RELATION} "
+            f"SELECT {k}({a.arg}) AS __v, sum({weight})::BIGINT AS __c FROM {INPUT_RELATION} "
             f"WHERE {cond} AND ({a.arg}) IS NOT NULL GROUP BY ALL"
         )
         vm = (
             f"SELECT {bk}b.__v, coalesce(o.__c, 0) AS __old, coalesce(o.__c, 0) + b.__c AS __c "
             f"FROM __vd{i} b LEFT JOIN vals{i} o ON {on_v}"
         )
-        if a.func in ("min", "max", "collect", *A.STATISTICS):
+        if a.func in ("min", "max", "collect", "percentile", *A.STATISTICS):
             cols = [f"s{i}"]
             # a variance and COLLECT weigh each value by its count (DISTINCT: once)
             values = (
@@ -291,6 +293,8 @@ class GroupAggregateOp(Operator):
                 value = A.statistic_call(a.func, "o.__v", parse_type(a.type))
             elif a.func == "collect":
                 value = A.collect_call("o.__v")
+            elif a.func == "percentile":
+                value = A.percentile_call("o.__v", a)
             else:
                 value = f"{a.func}(o.__v)"
             dd = (

@@ -23,7 +23,7 @@ from runtime.operators import aggs as A
 def ordered_merge(agg: AggCall, old: str, new: str) -> str:
     """The accumulator after ``new`` (a batch's value, NULL when it had none) followed
     ``old`` (NULL before the key's first value); COLLECT's lists are joined and sorted."""
-    if agg.func == "collect":
+    if agg.func in ("collect", "percentile"):  # PERCENTILE's values so far, sorted too
         return f"list_sort(list_concat(coalesce({old}, []), coalesce({new}, [])))"
     if agg.func == "first_value":
         return f"coalesce({old}, {new})"

@@ -71,7 +71,7 @@ class OverAggregateOp(ArrivalOrdered):
         items = ["count(*)::BIGINT AS n"]
         self.ordered: dict[str, AggCall] = {}  # accumulator -> its aggregate (ordered_merge)
         for i, a in enumerate(spec.aggs):
-            if a.func in (*A.ORDERED, "collect"):
+            if a.func in (*A.ORDERED, "collect", "percentile"):
                 name, value = _ordered_accumulator(i, a)
                 items.append(f"{value} AS {name}")
                 self.ordered[name] = a
@@ -216,7 +216,7 @@ _ORDER = "[__t, __seq]"  # a frame's order: time, then arrival
 def _ordered_value(i: int, agg: AggCall, w: str = "w") -> str:
     """LISTAGG, ARRAY_AGG, FIRST_VALUE, LAST_VALUE or COLLECT over window ``w`` (rows of the
     frame)."""
-    if agg.func == "collect":
+    if agg.func in ("collect", "percentile"):
         return f"list(a{i} ORDER BY a{i}) FILTER (WHERE a{i} IS NOT NULL) OVER {w}"
     if agg.func == "array_agg":
         return f"list(a{i} ORDER BY __t, __seq) OVER {w}"
@@ -229,7 +229,7 @@ def _ordered_value(i: int, agg: AggCall, w: str = "w") -> str:
 def _ordered_accumulator(i: int, agg: AggCall) -> tuple[str, str]:
     """An UNBOUNDED frame's accumulator of an ordered aggregate or COLLECT: its column and
     its value over the fired rows (``__ready``); ``ordered_merge`` merges a firing's into it."""
-    if agg.func == "collect":
+    if agg.func in ("collect", "percentile"):  # PERCENTILE: the values so far
         return f"o{i}", f"list(a{i} ORDER BY a{i}) FILTER (WHERE a{i} IS NOT NULL)"
     if agg.func == "array_agg":
         return f"o{i}", f"list(a{i} ORDER BY __t, __seq)"
@@ -246,12 +246,14 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
     t = parse_type(agg.type)
     if agg.func == "udaf":  # UNBOUNDED: filled in by the partition's kept accumulator
         return f"NULL::{t.duckdb()}" if unbounded else udaf.over_call(i, agg, w)
-    if agg.func in (*A.ORDERED, "collect"):
+    if agg.func in (*A.ORDERED, "collect", "percentile"):
         value = _ordered_value(i, agg, w)
         if unbounded:  # what earlier firings accumulated, merged with this frame's rows
             value = ordered_merge(agg, f"__a_o{i}", value)
         if agg.func == "collect":
             value = f"coalesce({value}, [])"
+        if agg.func == "percentile":  # of the frame's values (NULL for none)
+            value = f"list_aggregate(CAST({value} AS DOUBLE[]), 'quantile_cont', {agg.args[0]})"
         return f"CAST({value} AS {t.duckdb()})"
     n = f"count(*) OVER {w}"
     c = f"count(a{i}) OVER {w}"
