@@ -89,7 +89,7 @@ def test_a_refusal_found_while_generating_code_points_at_the_call(
     assert refused.value.col is not None and 8 <= refused.value.col < 8 + len(call)
 
 
-@pytest.mark.parametrize("func", ["COUNT_IF"])
+@pytest.mark.parametrize("func", ["COUNT_IF", "APPROX_COUNT_DISTINCT"])
 def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, func: str) -> None:
     call = f"{func}(price)"
     with pytest.raises(UnsupportedError) as refused:
