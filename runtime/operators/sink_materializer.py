@@ -37,7 +37,6 @@ from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 
 class SinkMaterializerOp(ArrivalOrdered):
-
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, SinkMaterializerSpec)

@@ -41,7 +41,9 @@ def changelogs(draw: Any, keyed: bool = True) -> list[Change]:
     +U of its new version, or -D of it; rows interleaved. Without an upsert key the rows'
     ``u`` is NULL, so equal rows of different upstream rows are common."""
     steps = draw(
-        st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2), st.integers(0, 2), st.booleans()), max_size=50)
+        st.lists(
+            st.tuples(st.integers(0, 5), st.integers(0, 2), st.integers(0, 2), st.booleans()), max_size=50
+        )
     )
     live: dict[int, tuple[int, int | None, int]] = {}
     out: list[Change] = []

@@ -1,0 +1,72 @@
+"""When a sink that writes by its PRIMARY KEY gets a SinkUpsertMaterializer in front of it
+(Flink's ``FlinkChangelogModeInferenceProgram.analyzeUpsertMaterializeStrategy``).
+
+Such a sink (jdbc, upsert-kafka with a PRIMARY KEY) overwrites a key's row with each +I/+U
+and deletes it with each -U/-D that nothing overwrites. When the updating rows reaching it
+are keyed otherwise (GROUP BY name, id into PRIMARY KEY (name); a UNION ALL; a join), two
+upstream rows meet under one sink key: the later one's row stays even after it is
+retracted, or its retraction deletes the row the other still holds. Flink's answer, with
+'table.exec.sink.upsert-materialize':
+
+- AUTO (the default): a materializer when the sink's input is updating and none of its
+  upsert keys (``planner.upsert_keys``) lies within the PRIMARY KEY. Flink 2.3 refuses such
+  a query unless it names an ON CONFLICT strategy ('table.exec.sink.require-on-conflict',
+  true by default; the clause is not supported here, so the key must be set to false to
+  get the materializer);
+- FORCE: a materializer in front of every sink that writes by key, its input updating or not;
+- NONE: never (the sink then answers as described above).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from catalog.config import REQUIRE_ON_CONFLICT, UPSERT_MATERIALIZE
+from catalog.connectors import ChangelogMode
+from planner.errors import PlanError
+from planner.physical import Node
+from planner.upsert_keys import upsert_keys
+
+
+def materialized_key(
+    config: Mapping[str, str],
+    table: str,
+    primary_key: Sequence[str],
+    sink_columns: Sequence[str],
+    child: Node,
+    nodes: Sequence[Node],
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """For a sink that writes by ``primary_key`` (of ``table``, whose columns are
+    ``sink_columns``) fed by ``child``: None when no materializer goes in front of it, else
+    (the PRIMARY KEY in ``child``'s column names, the input's upsert key the materializer
+    matches retractions by, empty when none is known). Raises Flink's refusal where Flink
+    2.3 requires an ON CONFLICT clause."""
+    mode = UPSERT_MATERIALIZE.get(config)
+    if not primary_key or mode == "NONE":
+        return None
+    names = [f.name for f in child.schema]
+    if len(names) == len(sink_columns):  # written by position
+        pk = tuple(names[list(sink_columns).index(k)] for k in primary_key)
+    else:
+        pk = tuple(primary_key)
+    keys = upsert_keys(nodes, child) or []
+    inside = next((k for k in keys if set(k) <= set(pk)), None)
+    upsert_key = inside or (keys[0] if keys else ())
+    if mode == "FORCE":
+        return pk, upsert_key
+    if child.changelog == ChangelogMode.INSERT_ONLY or inside is not None:
+        return None
+    if REQUIRE_ON_CONFLICT.get(config):
+        shown = f"[{', '.join(keys[0])}]" if keys else ""
+        raise PlanError(
+            f"The query has an upsert key that differs from the primary key of the sink table "
+            f"'{table}'. Primary key: [{', '.join(primary_key)}], upsert key: {shown}. "
+            "This can lead to non-deterministic results when multiple records with different upsert "
+            "keys map to the same primary key",
+            hint="Flink 2.3 asks for an ON CONFLICT clause (not supported here); SET "
+            "'table.exec.sink.require-on-conflict' = 'false' to put a SinkUpsertMaterializer in front "
+            "of the sink (it keeps every row of a key and writes the one that arrived last, as Flink's "
+            "ON CONFLICT DO DEDUPLICATE), or write into a table whose PRIMARY KEY holds the query's "
+            "unique key",
+        )
+    return pk, upsert_key
