@@ -24,7 +24,8 @@ semi or anti join, the left's. A UNION ALL, and anything else, has none known.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 from planner.codegen import quote
 from planner.physical import (
@@ -58,10 +59,13 @@ def upsert_keys(nodes: Sequence[Node], node: Node) -> list[Key] | None:
         below = upsert_keys(nodes, inputs[0])
         if below is None:
             return None
+        types = {f.name: f.type for f in inputs[0].schema}
         passed: dict[str, str] = {}
         for name, sql in spec.projections:
-            passed.setdefault(sql, name)  # a column projected as it is, under its first name
-        kept = [tuple(passed.get(quote(k), "") for k in key) for key in below]
+            column = _injective(sql, types)
+            if column is not None:
+                passed.setdefault(column, name)  # a column projected as it is, under its first name
+        kept = [tuple(passed.get(k, "") for k in key) for key in below]
         return [key for key in kept if all(key)] or None
     if isinstance(spec, GroupAggregateSpec):
         return [tuple(names[: len(spec.keys)])]
@@ -103,3 +107,38 @@ def _join_keys(nodes: Sequence[Node], node: Node, spec: JoinSpec, inputs: list[N
     if left_unique and not spec.left_outer:
         keys += rights
     return keys or None
+
+
+_CAST = re.compile(r'CAST\(("(?:[^"]|"")+") AS ([A-Z]+)\)')
+_INTEGERS = ("TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT")
+_RANK = {"TINYINT": 0, "SMALLINT": 1, "INT": 2, "INTEGER": 2, "BIGINT": 3}
+
+
+def _injective(sql: str, types: Mapping[str, str]) -> str | None:
+    """The input column a projection is, when distinct values of it stay distinct: the
+    column as it is, or cast to a type that holds every value apart (a wider integer, a
+    string), as Flink keeps a key through such a cast (INT to BIGINT) and not through a
+    narrowing one (BIGINT to INT).
+
+    >>> _injective('"k"', {"k": "INT"}), _injective('CAST("k" AS BIGINT)', {"k": "INT NOT NULL"})
+    ('k', 'k')
+    >>> _injective('(CAST("k" AS TEXT))', {"k": "INT"})
+    'k'
+    >>> _injective('CAST("k" AS INTEGER)', {"k": "BIGINT"}), _injective('"k" + 1', {"k": "INT"})
+    (None, None)
+    """
+    names = {quote(n): n for n in types}
+    if sql in names:
+        return names[sql]
+    while sql.startswith("(") and sql.endswith(")") and _CAST.fullmatch(sql[1:-1]):
+        sql = sql[1:-1]
+    cast = _CAST.fullmatch(sql)
+    if cast is None or cast.group(1) not in names:
+        return None
+    column = names[cast.group(1)]
+    source, target = types[column].split("(")[0].split()[0].upper(), cast.group(2)
+    if target in ("VARCHAR", "TEXT", "STRING"):
+        return column
+    if source in _INTEGERS and target in _INTEGERS and _RANK[target] >= _RANK[source]:
+        return column
+    return column if source == target else None
