@@ -17,7 +17,8 @@ from planner.physical import ChangelogNormalizeSpec, Partitioning, PhysicalPlan,
 from .conftest import catalog_of
 
 DDL = """
-CREATE TABLE t (name STRING, id INT) WITH ('connector' = 'filesystem', 'path' = '/tmp/t.csv', 'format' = 'csv');
+CREATE TABLE t (name STRING, id INT) WITH (
+  'connector' = 'filesystem', 'path' = '/tmp/t.csv', 'format' = 'csv');
 CREATE TABLE tk (name STRING, id INT, PRIMARY KEY (id) NOT ENFORCED) WITH (
   'connector' = 'filesystem', 'path' = '/tmp/t.csv', 'format' = 'csv');
 CREATE TABLE seq (v BIGINT) WITH ('connector' = 'datagen', 'fields.v.kind' = 'sequence',
@@ -45,6 +46,7 @@ CREATE TABLE by_name (name STRING, id STRING, PRIMARY KEY (name) NOT ENFORCED) W
   'key.format' = 'json', 'value.format' = 'json');
 """
 
+COUNTS = "SELECT name, id, COUNT(*) AS cnt FROM t GROUP BY name, id"
 ALLOW = {"table.exec.sink.require-on-conflict": "false"}
 
 # Flink 2.3: "The query has an upsert key that differs from the primary key of the sink
@@ -68,13 +70,13 @@ KEYED_OTHERWISE = [
     ),
     (
         "INSERT INTO pg SELECT name, id, cnt FROM (SELECT name, id, cnt, ROW_NUMBER() OVER ("
-        "PARTITION BY id ORDER BY cnt DESC) AS rn FROM (SELECT name, id, COUNT(*) AS cnt FROM t GROUP BY name, id)) "
-        "WHERE rn = 1",
+        f"PARTITION BY id ORDER BY cnt DESC) AS rn FROM ({COUNTS})) WHERE rn = 1",
         "[name], upsert key: [id]",
     ),
     ("INSERT INTO pgid SELECT name, id, COUNT(*) FROM t GROUP BY id, name", "[id], upsert key: [id, name]"),
     (
-        "INSERT INTO pg SELECT n, id, c FROM (SELECT UPPER(name) AS n, id, COUNT(*) AS c FROM t GROUP BY name, id)",
+        "INSERT INTO pg SELECT n, id, c FROM (SELECT UPPER(name) AS n, id, COUNT(*) AS c "
+        "FROM t GROUP BY name, id)",
         "[name], upsert key: .",
     ),
     (
@@ -97,8 +99,7 @@ KEYED_WITHIN = [
     "INSERT INTO pg SELECT a.name, b.id, a.c FROM (SELECT name, COUNT(*) AS c FROM t GROUP BY name) a "
     "JOIN (SELECT name, MAX(id) AS id FROM t GROUP BY name) b ON a.name = b.name",
     "INSERT INTO pg SELECT name, id, cnt FROM (SELECT name, id, cnt, ROW_NUMBER() OVER ("
-    "PARTITION BY name ORDER BY cnt DESC) AS rn FROM (SELECT name, id, COUNT(*) AS cnt FROM t GROUP BY name, id)) "
-    "WHERE rn = 1",
+    f"PARTITION BY name ORDER BY cnt DESC) AS rn FROM ({COUNTS})) WHERE rn = 1",
     "INSERT INTO pgk SELECT v % 7, COUNT(*) FROM seq GROUP BY v % 7",  # INT key cast to BIGINT
     "INSERT INTO pgk SELECT id, COUNT(*) FROM t GROUP BY id",
     "INSERT INTO pgs SELECT CAST(id AS STRING), COUNT(*) FROM t GROUP BY id",
@@ -148,8 +149,8 @@ def test_keyed_within_the_sinks_key_gets_none(cat: Catalog, sql: str) -> None:
 def test_explain_shows_it_as_flink_names_it(cat: Catalog) -> None:
     text = planner.explain(KEYED_OTHERWISE[0][0], cat, {**ALLOW, "table.exec.state.ttl": "1 h"})
     assert (
-        "Sink(table=[pg], connector=[jdbc], fields=[name, id, cnt], primaryKey=[name], upsertMaterialize=[true]"
-        in text
+        "Sink(table=[pg], connector=[jdbc], fields=[name, id, cnt], primaryKey=[name], "
+        "upsertMaterialize=[true]" in text
     )
     assert (
         "+- SinkMaterializer(pk=[name], upsertKey=[name, id], state=[every live row by key in arrival order, "
@@ -183,5 +184,5 @@ def test_an_upsert_stream_keyed_otherwise_is_normalized_then_materialized(cat: C
 
 
 def test_a_bad_mode_is_refused_by_name(cat: Catalog) -> None:
-    with pytest.raises(Exception, match="table.exec.sink.upsert-materialize"):
+    with pytest.raises(Exception, match=r"table\.exec\.sink\.upsert-materialize"):
         planner.plan(KEYED_OTHERWISE[0][0], cat, {"table.exec.sink.upsert-materialize": "SOMETIMES"})
