@@ -44,11 +44,7 @@ def materialized_key(
     mode = UPSERT_MATERIALIZE.get(config)
     if not primary_key or mode == "NONE":
         return None
-    names = [f.name for f in child.schema]
-    if len(names) == len(sink_columns):  # written by position
-        pk = tuple(names[list(sink_columns).index(k)] for k in primary_key)
-    else:
-        pk = tuple(primary_key)
+    pk = input_key(child, sink_columns, primary_key)
     keys = upsert_keys(nodes, child) or []
     inside = next((k for k in keys if set(k) <= set(pk)), None)
     upsert_key = inside or (keys[0] if keys else ())
@@ -70,3 +66,20 @@ def materialized_key(
             "unique key",
         )
     return pk, upsert_key
+
+
+def input_key(child: Node, sink_columns: Sequence[str], primary_key: Sequence[str]) -> tuple[str, ...]:
+    """The sink's PRIMARY KEY in the names of ``child``'s columns that it writes."""
+    names = [f.name for f in child.schema]
+    if len(names) != len(sink_columns):
+        return tuple(primary_key)
+    return tuple(names[list(sink_columns).index(k)] for k in primary_key)  # written by position
+
+
+def keyed_within(
+    nodes: Sequence[Node], child: Node, sink_columns: Sequence[str], primary_key: Sequence[str]
+) -> bool:
+    """Whether one of ``child``'s upsert keys lies within the sink's PRIMARY KEY: each of
+    its rows then has a sink key of its own, and a -U or -D of it deletes only its row."""
+    pk = set(input_key(child, sink_columns, primary_key))
+    return any(set(k) <= pk for k in upsert_keys(nodes, child) or [])

@@ -45,6 +45,7 @@ from planner.physical import (
     TemporalJoinSpec,
     WatermarkSpec,
 )
+from planner.sink_materialize import keyed_within
 
 # Operators that send each input row's changes on as they come (a -U gives -U rows): a
 # stream through them into a sink is the stream their input sends, changed row by row
@@ -112,11 +113,14 @@ def normalized_into_sink_by_key(
     and the stream's key, for the refusal; else None."""
     if not writes_by_key(node.spec):
         return None
+    assert isinstance(node.spec, SinkSpec)
+    columns = [f.name for f in node.spec.columns]
+    if keyed_within(nodes, source, columns, node.spec.primary_key):
+        return None  # a -U that nothing overwrites (a row the filter drops) deletes its row
     todo = [source]
     while todo:
         current = todo.pop()
         if isinstance(current.spec, ChangelogNormalizeSpec):
-            assert isinstance(node.spec, SinkSpec)
             return node.spec.table, current.spec.keys
         if current.kind in _ROW_BY_ROW:
             todo.extend(nodes[e.source - 1] for e in current.inputs)
