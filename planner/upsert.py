@@ -18,11 +18,11 @@ answer, not an error. These read it as it is, by the key:
 Any other reader gets the stream through a ChangelogNormalize (Flink's operator, keyed by
 the key, keeping each key's last row), planned where the stream reaches it: the planner
 translates the reader, finds it cannot read its input (``Unreadable``), and translates it
-again over that input normalized. A sink that writes by key is never given a normalized
-stream through a filter or another key: such plans are refused by name. (They were written
-when those sinks dropped every -U, so a row the filter drops, or that moves to another key,
-would have stayed; the sinks now delete a key whose -U nothing overwrites, as Flink's do,
-so these plans could be normalized instead: not done yet.)
+again over that input normalized. A sink that writes by key takes a normalized stream
+filtered on the way when it is keyed as the stream (a row the filter drops sends a -U that
+nothing overwrites, and the sink deletes its key, as Flink's do); keyed otherwise, the
+stream goes through a SinkUpsertMaterializer (``planner.sink_materialize``, itself reading
+it normalized), and without one (upsert-materialize NONE) the plan is refused by name.
 """
 
 from __future__ import annotations
