@@ -697,9 +697,17 @@ class PhysicalPlanner:
         p = child.parallelism
         if "sink.parallelism" in table.options:
             p = parse_int(table.options["sink.parallelism"], "sink.parallelism")
+        if node.on_conflict is not None:
+            sink_materialize.check_on_conflict(node.on_conflict, table.name, bool(pk), accepted, changelog)
         if pk and ChangelogMode.UPSERT in accepted and not self.batch:
             found = sink_materialize.materialized_key(
-                self.config, table.name, pk, [f.name for f in node.fields], child, self.nodes
+                self.config,
+                table.name,
+                pk,
+                [f.name for f in node.fields],
+                child,
+                self.nodes,
+                node.on_conflict,
             )
             if found is not None:
                 child = self._materializer(child, *found, p)

@@ -11,8 +11,9 @@ retracted, or its retraction deletes the row the other still holds. Flink's answ
 - AUTO (the default): a materializer when the sink's input is updating and none of its
   upsert keys (``planner.upsert_keys``) lies within the PRIMARY KEY. Flink 2.3 refuses such
   a query unless it names an ON CONFLICT strategy ('table.exec.sink.require-on-conflict',
-  true by default; the clause is not supported here, so the key must be set to false to
-  get the materializer);
+  true by default): ``INSERT ... ON CONFLICT DO DEDUPLICATE`` (or the key set to false)
+  gets the materializer; DO ERROR and DO NOTHING (Flink's WatermarkCompactingSinkMaterializer)
+  are refused by name;
 - FORCE: a materializer in front of every sink that writes by key, its input updating or not;
 - NONE: never (the sink then answers as described above).
 """
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from catalog.config import REQUIRE_ON_CONFLICT, UPSERT_MATERIALIZE
 from catalog.connectors import ChangelogMode
-from planner.errors import PlanError
+from planner.errors import PlanError, UnsupportedError
 from planner.physical import Node
 from planner.upsert_keys import upsert_keys
 
@@ -35,12 +36,14 @@ def materialized_key(
     sink_columns: Sequence[str],
     child: Node,
     nodes: Sequence[Node],
+    on_conflict: str | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """For a sink that writes by ``primary_key`` (of ``table``, whose columns are
     ``sink_columns``) fed by ``child``: None when no materializer goes in front of it, else
     (the PRIMARY KEY in ``child``'s column names, the input's upsert key the materializer
     matches retractions by, empty when none is known). Raises Flink's refusal where Flink
-    2.3 requires an ON CONFLICT clause."""
+    2.3 requires an ON CONFLICT clause (``on_conflict``: the INSERT's, checked by
+    ``check_on_conflict``)."""
     mode = UPSERT_MATERIALIZE.get(config)
     if not primary_key or mode == "NONE":
         return None
@@ -52,18 +55,17 @@ def materialized_key(
         return pk, upsert_key
     if child.changelog == ChangelogMode.INSERT_ONLY or inside is not None:
         return None
-    if REQUIRE_ON_CONFLICT.get(config):
+    if on_conflict is None and REQUIRE_ON_CONFLICT.get(config):
         shown = f"[{', '.join(keys[0])}]" if keys else ""
         raise PlanError(
             f"The query has an upsert key that differs from the primary key of the sink table "
             f"'{table}'. Primary key: [{', '.join(primary_key)}], upsert key: {shown}. "
             "This can lead to non-deterministic results when multiple records with different upsert "
             "keys map to the same primary key",
-            hint="Flink 2.3 asks for an ON CONFLICT clause (not supported here); SET "
-            "'table.exec.sink.require-on-conflict' = 'false' to put a SinkUpsertMaterializer in front "
-            "of the sink (it keeps every row of a key and writes the one that arrived last, as Flink's "
-            "ON CONFLICT DO DEDUPLICATE), or write into a table whose PRIMARY KEY holds the query's "
-            "unique key",
+            hint="end the INSERT with ON CONFLICT DO DEDUPLICATE (or SET "
+            "'table.exec.sink.require-on-conflict' = 'false') to put a SinkUpsertMaterializer in front "
+            "of the sink: it keeps every row of a key and writes the one that arrived last; or write "
+            "into a table whose PRIMARY KEY holds the query's unique key",
         )
     return pk, upsert_key
 
@@ -83,3 +85,28 @@ def keyed_within(
     its rows then has a sink key of its own, and a -U or -D of it deletes only its row."""
     pk = set(input_key(child, sink_columns, primary_key))
     return any(set(k) <= pk for k in upsert_keys(nodes, child) or [])
+
+
+def check_on_conflict(
+    strategy: str, table: str, has_key: bool, accepted: Sequence[ChangelogMode], changelog: ChangelogMode
+) -> None:
+    """Flink's checks of an INSERT's ON CONFLICT clause (``changelog``: the query's): only
+    for an updating query into a sink with a PRIMARY KEY (Flink 2.3 refuses it for an
+    append-only query into jdbc, whose sink then only takes inserts); DO ERROR and DO
+    NOTHING (Flink's WatermarkCompactingSinkMaterializer) are not supported."""
+    if not has_key or changelog == ChangelogMode.INSERT_ONLY or len(accepted) == 1:
+        why = (
+            "it requires UPDATE_BEFORE (retract mode)"
+            if changelog != ChangelogMode.INSERT_ONLY and has_key
+            else "it only accepts INSERT (append-only) changes"
+        )
+        raise PlanError(
+            f"ON CONFLICT clause is only allowed for upsert sinks. The sink '{table}' is not an upsert "
+            f"sink because {why}",
+            hint="drop the clause: it is for an updating query into a table with a PRIMARY KEY",
+        )
+    if strategy != "DEDUPLICATE":
+        raise UnsupportedError(
+            f"ON CONFLICT DO {strategy}",
+            hint="ON CONFLICT DO DEDUPLICATE writes, per key of the sink, the row that arrived last",
+        )

@@ -11,7 +11,7 @@ import pytest
 import planner
 from catalog import Catalog
 from catalog.connectors import ChangelogMode
-from planner.errors import PlanError
+from planner.errors import PlanError, SqlStreamError
 from planner.physical import ChangelogNormalizeSpec, Partitioning, PhysicalPlan, SinkMaterializerSpec
 
 from .conftest import catalog_of
@@ -41,6 +41,9 @@ CREATE TABLE pgs (a STRING, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH (
   'connector' = 'jdbc', 'url' = 'jdbc:postgresql://h/db', 'table-name' = 'pgs');
 CREATE TABLE pgi (a INT, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH (
   'connector' = 'jdbc', 'url' = 'jdbc:postgresql://h/db', 'table-name' = 'pgi');
+CREATE TABLE out_print (a STRING, b BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH ('connector' = 'print');
+CREATE TABLE out_file (a STRING, b INT) WITH (
+  'connector' = 'filesystem', 'path' = '/tmp/o', 'format' = 'csv');
 CREATE TABLE by_name (name STRING, id STRING, PRIMARY KEY (name) NOT ENFORCED) WITH (
   'connector' = 'upsert-kafka', 'topic' = 'n', 'properties.bootstrap.servers' = 'b:9092',
   'key.format' = 'json', 'value.format' = 'json');
@@ -186,3 +189,48 @@ def test_an_upsert_stream_keyed_otherwise_is_normalized_then_materialized(cat: C
 def test_a_bad_mode_is_refused_by_name(cat: Catalog) -> None:
     with pytest.raises(Exception, match=r"table\.exec\.sink\.upsert-materialize"):
         planner.plan(KEYED_OTHERWISE[0][0], cat, {"table.exec.sink.upsert-materialize": "SOMETIMES"})
+
+
+def test_on_conflict_do_deduplicate_gets_the_materializer_without_the_option(cat: Catalog) -> None:
+    """Flink 2.3's clause for it: the materializer where AUTO puts one, nothing refused."""
+    plan = planner.plan(f"{KEYED_OTHERWISE[0][0]} ON CONFLICT DO DEDUPLICATE", cat, {})
+    assert materializers(plan) == [SinkMaterializerSpec(("name",), ("name", "id"))]
+    plan = planner.plan(f"{KEYED_WITHIN[2]} ON CONFLICT DO DEDUPLICATE", cat, {})  # keyed within
+    assert materializers(plan) == []
+    # a sink that takes the whole changelog needs none (Flink's print materializes it)
+    plan = planner.plan(
+        "INSERT INTO out_print SELECT name, COUNT(*) FROM t GROUP BY name ON CONFLICT DO DEDUPLICATE", cat, {}
+    )
+    assert materializers(plan) == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            f"{KEYED_OTHERWISE[0][0]} ON CONFLICT DO NOTHING",
+            "not supported: ON CONFLICT DO NOTHING",
+        ),
+        (f"{KEYED_OTHERWISE[0][0]} ON CONFLICT DO ERROR", "not supported: ON CONFLICT DO ERROR"),
+        (
+            f"{KEYED_OTHERWISE[0][0]} ON CONFLICT DO UPDATE SET cnt = 1",
+            "ON CONFLICT DO UPDATE is not supported",
+        ),
+        (  # Flink 2.3: jdbc then only takes inserts
+            "INSERT INTO pg SELECT name, id, 1 FROM t ON CONFLICT DO DEDUPLICATE",
+            "ON CONFLICT clause is only allowed for upsert sinks. The sink 'pg' is not an upsert sink "
+            "because it only accepts INSERT (append-only) changes",
+        ),
+        (
+            "INSERT INTO out_file SELECT name, 1 FROM t ON CONFLICT DO DEDUPLICATE",
+            "ON CONFLICT clause is only allowed for upsert sinks. The sink 'out_file' is not an upsert sink "
+            "because it only accepts INSERT (append-only) changes",
+        ),
+    ],
+)
+def test_on_conflict_strategies_that_are_not_run_are_refused_by_name(
+    cat: Catalog, sql: str, message: str
+) -> None:
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(sql, cat, {})
+    assert str(e.value).startswith(message)
