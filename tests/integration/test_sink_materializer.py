@@ -85,14 +85,14 @@ def test_postgres_keyed_by_name_holds_each_names_live_group(
 ) -> None:
     table = unique_table("by_name")
     execute(pg_dsn, f'CREATE TABLE "{table}" (name text PRIMARY KEY, id int, cnt bigint)')
-    session = Session(config={"table.dml-sync": "true", **ALLOW, **config})
+    session = Session(config={"table.dml-sync": "true", **config})  # Flink 2.3's clause instead of ALLOW
     try:
         run(
             session,
             f"""{source(tmp_path, rows)}
             CREATE TABLE pg (name STRING, id INT, cnt BIGINT, PRIMARY KEY (name) NOT ENFORCED)
             WITH ({jdbc(pg_url, table)});
-            INSERT INTO pg {QUERY};""",
+            INSERT INTO pg {QUERY} ON CONFLICT DO DEDUPLICATE;""",
         )
         assert execute(pg_dsn, f'SELECT name, id, cnt FROM "{table}" ORDER BY 1') == expected
     finally:
