@@ -276,6 +276,20 @@ SINK_NOT_NULL_ENFORCER = ChoiceKey(
     "a NULL written into a NOT NULL column of a sink table: ERROR fails the job, DROP drops the row",
     choices=("ERROR", "DROP"),
 )
+UPSERT_MATERIALIZE = ChoiceKey(
+    "table.exec.sink.upsert-materialize",
+    "AUTO",
+    "a SinkUpsertMaterializer in front of a sink that writes by its PRIMARY KEY: AUTO when "
+    "the updating rows reaching it are keyed otherwise (no upsert key within the PRIMARY "
+    "KEY), FORCE always, NONE never",
+    choices=("NONE", "AUTO", "FORCE"),
+)
+REQUIRE_ON_CONFLICT = BoolKey(
+    "table.exec.sink.require-on-conflict",
+    "true",
+    "refuse a query whose upsert key differs from the sink's PRIMARY KEY (AUTO would add a "
+    "SinkUpsertMaterializer), as Flink 2.3 does without an ON CONFLICT clause; false: add it",
+)
 RESULT_MODE = ChoiceKey(
     "sql-client.execution.result-mode",
     "table",
@@ -412,6 +426,8 @@ KEYS: dict[str, ConfigKey[object]] = {
         PARALLELISM,
         IDLE_TIMEOUT,
         STATE_TTL,
+        UPSERT_MATERIALIZE,
+        REQUIRE_ON_CONFLICT,
         RESULT_MODE,
         MAX_TABLE_RESULT_ROWS,
         MAX_COLUMN_WIDTH,

@@ -108,12 +108,14 @@ def logical_plan(
         if isinstance(statement, st.Query):
             return [binder.bind_select(statement.query)]
         if isinstance(statement, st.Insert):
-            return [binder.bind_insert(statement.table, statement.query, statement.columns)]
+            return [
+                binder.bind_insert(statement.table, statement.query, statement.columns, statement.on_conflict)
+            ]
         if isinstance(statement, st.StatementSet):
             roots: list[LogicalNode] = []
             for ins in statement.inserts:
                 try:
-                    roots.append(binder.bind_insert(ins.table, ins.query, ins.columns))
+                    roots.append(binder.bind_insert(ins.table, ins.query, ins.columns, ins.on_conflict))
                 except SqlStreamError as e:
                     raise _located(e, ins) from None
             return roots

@@ -28,7 +28,9 @@ class Binder(QueryBinder):
     """Binds queries and INSERTs of one statement against a catalog and configuration."""
 
     # ---- statements ------------------------------------------------------------------
-    def bind_insert(self, table_name: str, query: exp.Expr, columns: tuple[str, ...]) -> Sink:
+    def bind_insert(
+        self, table_name: str, query: exp.Expr, columns: tuple[str, ...], on_conflict: str | None = None
+    ) -> Sink:
         obj = self.catalog.resolve(table_name)
         if isinstance(obj, ViewDef):
             raise CatalogError(f"cannot INSERT INTO view '{table_name}'", hint="insert into a table")
@@ -70,7 +72,7 @@ class Binder(QueryBinder):
         fields = tuple(BoundField(c.name, c.type) for c in target)
         if any(p[0] != f.name or not _is_ref(p[1], f.name) for p, f in zip(projections, node.fields)):
             node = Calc(fields, node, tuple(projections))
-        return Sink(fields, node, obj)
+        return Sink(fields, node, obj, on_conflict)
 
     def bind_select(self, query: exp.Expr) -> Collect:
         node = self.bind_query(query, {})

@@ -133,6 +133,10 @@ class FlinkParser(SparkParser):
 
     SCHEMA_UNNAMED_CONSTRAINTS = {*SparkParser.SCHEMA_UNNAMED_CONSTRAINTS, "WATERMARK"}
 
+    # Flink 2.3's INSERT ... ON CONFLICT DO DEDUPLICATE | DO ERROR | DO NOTHING (the
+    # strategy of a sink keyed otherwise than the query's rows)
+    CONFLICT_ACTIONS = {**SparkParser.CONFLICT_ACTIONS, "DO": ("NOTHING", "UPDATE", "DEDUPLICATE", "ERROR")}
+
     ALTER_PARSERS = {
         **SparkParser.ALTER_PARSERS,
         "SET": lambda self: self.expression(

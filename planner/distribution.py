@@ -25,6 +25,7 @@ from planner.physical import (
     GroupAggregateSpec,
     Node,
     Partitioning,
+    SinkMaterializerSpec,
     WatermarkSpec,
     WindowAggregateSpec,
 )
@@ -61,7 +62,7 @@ def hashed_by(nodes: Sequence[Node], node: Node) -> tuple[str, ...] | None:
         if incoming != spec.keys:
             return None
         return tuple(f.name for f in node.schema[: len(spec.keys)])
-    if isinstance(spec, WatermarkSpec):
+    if isinstance(spec, WatermarkSpec | SinkMaterializerSpec):  # its input's columns, row for row
         return incoming
     if isinstance(spec, CalcSpec):
         names: dict[str, str] = {}

@@ -39,6 +39,7 @@ from planner.physical import (
     PhysicalPlan,
     RankSpec,
     ReplicateSpec,
+    SinkMaterializerSpec,
     SinkSpec,
     SortSpec,
     SourceSpec,
@@ -195,6 +196,12 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(f"key=[{', '.join(spec.keys)}]")
         bound = f"bounded by TTL {duration(spec.ttl_ms)}" if spec.ttl_ms else "kept forever"
         attrs.append(f"state=[the last row by key, {bound}]")
+    elif isinstance(spec, SinkMaterializerSpec):
+        name = "SinkMaterializer"
+        attrs.append(f"pk=[{', '.join(spec.keys)}]")
+        attrs.append(f"upsertKey=[{', '.join(spec.upsert_key)}]" if spec.upsert_key else "upsertKey=[none]")
+        bound = f"bounded by TTL {duration(spec.ttl_ms)}" if spec.ttl_ms else "kept forever"
+        attrs.append(f"state=[every live row by key in arrival order, {bound}]")
     elif isinstance(spec, CorrelateSpec):
         name = "Correlate"
         attrs.append(f"invocation=[{spec.call}]")
@@ -298,6 +305,8 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(f"fields=[{', '.join(c.name for c in spec.columns)}]")
         if spec.primary_key:
             attrs.append(f"primaryKey=[{', '.join(spec.primary_key)}]")
+        if isinstance(plan.node(node.inputs[0].source).spec, SinkMaterializerSpec):
+            attrs.append("upsertMaterialize=[true]")
         attrs.append(f"guarantee=[{spec.guarantee.value}]")
         if spec.exactly_once_mode:
             attrs.append(f"exactlyOnceMode=[{spec.exactly_once_mode}]")

@@ -321,6 +321,7 @@ class Union(LogicalNode):
 class Sink(LogicalNode):
     input: LogicalNode
     table: TableDef
+    on_conflict: str | None = None  # INSERT ... ON CONFLICT DO <this> (planner.sink_materialize)
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:

@@ -344,6 +344,24 @@ class ChangelogNormalizeSpec:
 
 
 @dataclass(frozen=True)
+class SinkMaterializerSpec:
+    """Flink's SinkUpsertMaterializer (the Sink's ``upsertMaterialize=[true]``), in front of a
+    sink that writes by its PRIMARY KEY ``keys`` when the rows reaching it are keyed otherwise
+    (``upsert_key``: the input's unique key, empty when none is known): two rows of different
+    upsert keys would overwrite each other under one sink key, and one's -U/-D delete the row
+    the other still holds. State: per sink key, every live input row in arrival order. An
+    +I/+U is appended and sent (+I when the key had no row, else +U); a -U/-D removes the
+    first row it matches (by ``upsert_key``, else by every column): when that was the last
+    row the one now last is sent as +U, when none is left -D. ``ttl_ms``: a key not written
+    for that long is forgotten."""
+
+    keys: tuple[str, ...]
+    upsert_key: tuple[str, ...] = ()
+    ttl_ms: int = 0
+    kind: str = "sink_materializer"
+
+
+@dataclass(frozen=True)
 class SortKey:
     column: str  # an input column, or ARRIVAL
     ascending: bool = True
@@ -601,6 +619,7 @@ OperatorSpec = (
     | WindowAggregateSpec
     | GroupAggregateSpec
     | ChangelogNormalizeSpec
+    | SinkMaterializerSpec
     | UnionSpec
     | RankSpec
     | OverAggregateSpec
@@ -620,7 +639,7 @@ _SPECS: dict[str, type] = {cls.kind: cls for cls in typing.get_args(OperatorSpec
 
 
 ROW_STATE_KINDS = ("join", "interval_join", "window_join", "temporal_join", "rank", "window_rank", "sort",
-                   "over_aggregate", "changelog_normalize")  # fmt: skip
+                   "over_aggregate", "changelog_normalize", "sink_materializer")  # fmt: skip
 """Operators whose state holds their input's rows, column for column."""
 
 STATEFUL_KINDS = (*ROW_STATE_KINDS, "window_aggregate", "group_aggregate", "batch_over", "batch_query")

@@ -43,7 +43,7 @@ from catalog.errors import OptionError
 from catalog.options import parse_duration_ms, parse_int
 from catalog.table import TableDef
 from catalog.types import DataType, parse_type
-from planner import codegen, common_subexpressions, upsert
+from planner import codegen, common_subexpressions, sink_materialize, upsert
 from planner.agg_phase import two_phase
 from planner.determinism import replay_nondeterminism
 from planner.dialect import Flink
@@ -90,6 +90,7 @@ from planner.physical import (
     Partitioning,
     PhysicalPlan,
     ReplicateSpec,
+    SinkMaterializerSpec,
     SinkSpec,
     SortField,
     SortSpec,
@@ -696,6 +697,21 @@ class PhysicalPlanner:
         p = child.parallelism
         if "sink.parallelism" in table.options:
             p = parse_int(table.options["sink.parallelism"], "sink.parallelism")
+        if node.on_conflict is not None:
+            sink_materialize.check_on_conflict(node.on_conflict, table.name, bool(pk), accepted, changelog)
+        if pk and ChangelogMode.UPSERT in accepted and not self.batch:
+            found = sink_materialize.materialized_key(
+                self.config,
+                table.name,
+                pk,
+                [f.name for f in node.fields],
+                child,
+                self.nodes,
+                node.on_conflict,
+            )
+            if found is not None:
+                child = self._materializer(child, *found, p)
+                changelog = child.changelog
         keys = pk if (pk and changelog != ChangelogMode.INSERT_ONLY) else ()
         if not keys and connector_config.shuffle_by_partition(info):
             keys = tuple(table.partition_keys)
@@ -718,6 +734,17 @@ class PhysicalPlanner:
             not_null_enforcer=SINK_NOT_NULL_ENFORCER.get(self.config) or "ERROR",
         )
         return self._add(f"Sink({table.name})", sink, (edge,), node.fields, p, changelog)
+
+    def _materializer(self, child: Node, keys: tuple[str, ...], upsert_key: tuple[str, ...], p: int) -> Node:
+        """Flink's SinkUpsertMaterializer in front of a sink that writes by ``keys``, hash
+        partitioned by them (``planner.sink_materialize``); it sends an upsert stream keyed
+        by them, which the sink writes as it is."""
+        fields = tuple(BoundField(f.name, parse_type(f.type), f.time_attribute) for f in child.schema)
+        spec = SinkMaterializerSpec(keys, upsert_key, self._state_ttl(None))
+        name = f"SinkMaterializer(pk=[{', '.join(keys)}])"
+        node = self._add(name, spec, (self._edge(child, p, keys),), fields, p, ChangelogMode.UPSERT)
+        self._upsert_keys[node.id] = keys
+        return node
 
     def _round_robin(self, edge: Edge, parallelism: int) -> str | None:
         """Whether rows reach the sink's subtasks round-robin (a REBALANCE, or a forward

@@ -80,6 +80,7 @@ class Insert(Statement):
     query: exp.Query
     columns: tuple[str, ...] = ()
     overwrite: bool = False
+    on_conflict: str | None = None  # ON CONFLICT DO <this>: DEDUPLICATE, ERROR or NOTHING
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ answer, not an error. These read it as it is, by the key:
 Any other reader gets the stream through a ChangelogNormalize (Flink's operator, keyed by
 the key, keeping each key's last row), planned where the stream reaches it: the planner
 translates the reader, finds it cannot read its input (``Unreadable``), and translates it
-again over that input normalized. A sink that writes by key is never given a normalized
-stream through a filter or another key: such plans are refused by name. (They were written
-when those sinks dropped every -U, so a row the filter drops, or that moves to another key,
-would have stayed; the sinks now delete a key whose -U nothing overwrites, as Flink's do,
-so these plans could be normalized instead: not done yet.)
+again over that input normalized. A sink that writes by key takes a normalized stream
+filtered on the way when it is keyed as the stream (a row the filter drops sends a -U that
+nothing overwrites, and the sink deletes its key, as Flink's do); keyed otherwise, the
+stream goes through a SinkUpsertMaterializer (``planner.sink_materialize``, itself reading
+it normalized), and without one (upsert-materialize NONE) the plan is refused by name.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from planner.physical import (
     TemporalJoinSpec,
     WatermarkSpec,
 )
+from planner.sink_materialize import keyed_within
 
 # Operators that send each input row's changes on as they come (a -U gives -U rows): a
 # stream through them into a sink is the stream their input sends, changed row by row
@@ -112,11 +113,14 @@ def normalized_into_sink_by_key(
     and the stream's key, for the refusal; else None."""
     if not writes_by_key(node.spec):
         return None
+    assert isinstance(node.spec, SinkSpec)
+    columns = [f.name for f in node.spec.columns]
+    if keyed_within(nodes, source, columns, node.spec.primary_key):
+        return None  # a -U that nothing overwrites (a row the filter drops) deletes its row
     todo = [source]
     while todo:
         current = todo.pop()
         if isinstance(current.spec, ChangelogNormalizeSpec):
-            assert isinstance(node.spec, SinkSpec)
             return node.spec.table, current.spec.keys
         if current.kind in _ROW_BY_ROW:
             todo.extend(nodes[e.source - 1] for e in current.inputs)

@@ -48,6 +48,7 @@ OPERATORS: dict[str, str] = {
     "window_aggregate": "runtime.operators.window_aggregate.WindowAggregateOp",
     "group_aggregate": "runtime.operators.group_aggregate.GroupAggregateOp",
     "changelog_normalize": "runtime.operators.changelog_normalize.ChangelogNormalizeOp",
+    "sink_materializer": "runtime.operators.sink_materializer.SinkMaterializerOp",
     "union": "runtime.operators.union.UnionOp",
     "lookup_join": "runtime.operators.lookup_join.LookupJoinOp",
     "replicate": "runtime.operators.replicate.ReplicateOp",

@@ -72,8 +72,20 @@ class SqlReader(TableReader):
             query=query,
             columns=columns,
             overwrite=bool(node.args.get("overwrite")),
+            on_conflict=self.on_conflict(node.args.get("conflict")),
             **self.pos,
         )
+
+    def on_conflict(self, conflict: exp.OnConflict | None) -> str | None:
+        """Flink's ON CONFLICT DO DEDUPLICATE | ERROR | NOTHING; PostgreSQL's forms (a
+        conflict target, DO UPDATE SET, ON DUPLICATE KEY) are no Flink SQL."""
+        if conflict is None:
+            return None
+        action = conflict.text("action").upper()
+        other = any(conflict.args.get(k) for k in ("duplicate", "expressions", "conflict_keys", "constraint"))
+        if other or action not in ("DO DEDUPLICATE", "DO ERROR", "DO NOTHING"):
+            raise self.unsupported(f"ON CONFLICT {action or '...'}".strip())
+        return action.split()[1]
 
     def create_view(self, node: exp.Create) -> st.CreateView:
         target, columns = _target_and_columns(node)

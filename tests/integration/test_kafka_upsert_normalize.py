@@ -209,3 +209,79 @@ def test_a_group_that_having_filters_out_is_a_tombstone(kafka_bootstrap: str) ->
         expected = sorted((u, n) for u, n in counts.items() if n < 75)
         assert 0 < len(expected) < 40
         assert sorted(s.sql("SELECT user_id, clicks FROM few").fetchall()) == expected
+
+
+@settings(max_examples=examples(6), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records, st.sampled_from(["1", "3", "1000"]))
+@example(  # k1 updated out of the filter, k2 into it and out again, k0 deleted while matching
+    recs=[("k1", ("a", 3)), ("k2", ("a", 1)), ("k0", ("b", 2)), ("k1", ("b", 0)), ("k2", ("a", 2)),
+          ("k2", ("c", 1)), ("k0", None)],
+    batch_size="1",
+)  # fmt: skip
+def test_an_upsert_topic_filtered_and_rekeyed_into_upsert_sinks(
+    kafka_bootstrap: str, recs: list[Record], batch_size: str
+) -> None:
+    """Written back into upsert-kafka tables, as Flink plans it: filtered into a table keyed
+    as the topic (ChangelogNormalize, then the filter; a key updated out of the filter is
+    deleted), the table is DuckDB's final table filtered; keyed by name instead (the
+    SinkUpsertMaterializer after ChangelogNormalize), each name holds one of its live rows
+    (the one that arrived last: which depends on the order the two partitions are read in)."""
+    topic, kept, by_name = unique("upsert-in"), unique("upsert-filtered"), unique("upsert-by-name")
+
+    async def publish() -> None:
+        for t in (kept, by_name):
+            await create_topic(kafka_bootstrap, t)
+        await create_topic(kafka_bootstrap, topic, partitions=2)
+        await produce(
+            kafka_bootstrap,
+            topic,
+            [None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs],
+            keys=[json.dumps({"id": k}).encode() for k, _ in recs],
+            partition=None,
+        )
+
+    asyncio.run(publish())
+    config = {
+        "parallelism.default": "2",
+        "sqlstream.runtime.batch-size": batch_size,
+        "table.exec.sink.require-on-conflict": "false",
+        "table.dml-sync": "true",
+    }
+
+    def table(name: str, topic: str, key: str) -> str:
+        return (
+            f"CREATE TABLE {name} (id STRING, name STRING, v INT, PRIMARY KEY ({key}) NOT ENFORCED) WITH ("
+            f"'connector' = 'upsert-kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = "
+            f"'{kafka_bootstrap}', 'key.format' = 'json', 'value.format' = 'json', "
+            "'scan.bounded.mode' = 'latest-offset')"
+        )
+
+    with sqlstream.connect(config=config) as s:
+        s.execute_script(
+            ";".join([table("u", topic, "id"), table("kept", kept, "id"), table("names", by_name, "name")])
+        )
+        for insert in ("INSERT INTO kept SELECT * FROM u WHERE v > 1", "INSERT INTO names SELECT * FROM u"):
+            job = s.execute(insert).job
+            assert job is not None and job.error is None
+    final = final_table(recs)
+    expected = sorted(final.execute("SELECT id, name, v FROM u WHERE v > 1").fetchall())
+    assert sorted(topic_table(kafka_bootstrap, kept, "id").values()) == expected
+    live: dict[str, set[tuple[Any, ...]]] = {}
+    for row in final.execute("SELECT id, name, v FROM u").fetchall():
+        live.setdefault(row[1], set()).add(row)
+    names = topic_table(kafka_bootstrap, by_name, "name")
+    assert set(names) == set(live) and all(row in live[name] for name, row in names.items())
+
+
+def topic_table(bootstrap: str, topic: str, key: str) -> dict[str, tuple[Any, ...]]:
+    """An upsert topic read as upsert-kafka reads it: the last record of each key, a
+    tombstone deleting it; rows as (id, name, v)."""
+    final: dict[str, tuple[Any, ...]] = {}
+    for r in asyncio.run(read_records(bootstrap, topic, "read_uncommitted")):
+        k = json.loads(r.key)[key]
+        if r.value is None:
+            final.pop(k, None)
+        else:
+            value = json.loads(r.value)
+            final[k] = (value["id"], value["name"], value["v"])
+    return final

@@ -53,8 +53,13 @@ def test_a_hash_exchange_into_group_by_ships_only_the_columns_it_reads(catalog: 
     ],
 )
 def test_a_key_the_rows_are_not_spread_by_keeps_the_exchange(catalog: Catalog, select: str) -> None:
-    plan = planner.plan(f"INSERT INTO out_upsert {select}", catalog, P2)
-    assert sink_edge(plan) == Partitioning.HASH
+    """Into the SinkUpsertMaterializer such a query needs (the sink is keyed otherwise than
+    its rows), which the sink then reads forward."""
+    config = {**P2, "table.exec.sink.require-on-conflict": "false"}
+    plan = planner.plan(f"INSERT INTO out_upsert {select}", catalog, config)
+    materializer = next(n for n in plan.nodes if n.kind == "sink_materializer")
+    assert materializer.inputs[0].partitioning == Partitioning.HASH and materializer.inputs[0].keys == ("a",)
+    assert sink_edge(plan) == Partitioning.FORWARD
 
 
 def test_parallelism_one_has_no_exchange_anyway(catalog: Catalog) -> None:

@@ -37,9 +37,9 @@ def upsert_catalog() -> Catalog:
     return catalog_of(BID_DDL + UPSERT_DDL)
 
 
-def refusal(sql: str, catalog: Catalog) -> str:
+def refusal(sql: str, catalog: Catalog, **config: str) -> str:
     with pytest.raises(SqlStreamError) as e:
-        planner.plan(sql, catalog, {"parallelism.default": "2"})
+        planner.plan(sql, catalog, {"parallelism.default": "2", **config})
     assert "upsert stream (node TableSourceScan(u))" in e.value.message
     assert e.value.hint is not None and "PRIMARY KEY is (" in e.value.hint
     return e.value.message
@@ -52,7 +52,6 @@ def normalizers(plan: PhysicalPlan) -> list[str]:
 @pytest.mark.parametrize(
     ("sql", "named"),
     [
-        ("INSERT INTO u2 SELECT * FROM u WHERE v > 1", "the sink 'u2' writes by key and drops -U rows"),
         (
             "INSERT INTO out_upsert SELECT name, v FROM u",
             "the sink 'out_upsert' writes by key and drops -U rows",
@@ -60,15 +59,50 @@ def normalizers(plan: PhysicalPlan) -> list[str]:
         ("INSERT INTO u2 SELECT * FROM u UNION ALL SELECT * FROM u2", "the sink 'u2' writes by key"),
         ("INSERT INTO by_name SELECT name, id FROM u", "the sink 'by_name', keyed otherwise than by (id)"),
         ("INSERT INTO pg SELECT name, id FROM u", "the sink 'pg', keyed otherwise than by (label)"),
+        ("INSERT INTO by_name SELECT name, id FROM u WHERE v > 1", "the sink 'by_name' writes by key"),
     ],
 )
 def test_an_upsert_stream_a_sink_by_key_would_write_wrongly_is_refused_by_name(
     upsert_catalog: Catalog, sql: str, named: str
 ) -> None:
-    """A sink that writes by key overwrites a key's row with +U and drops -U rows: keyed by
-    another column, an update leaves the row under its old key; after a filter, the -U of a
-    row that stops matching is all that reaches it, and the row stays."""
-    assert refusal(sql, upsert_catalog).startswith(named)
+    """With 'table.exec.sink.upsert-materialize' = 'NONE' (no SinkUpsertMaterializer), a
+    sink that writes by another key than the stream's would leave an updated row under its
+    old key: refused by name, never planned to answer wrongly."""
+    assert refusal(sql, upsert_catalog, **{"table.exec.sink.upsert-materialize": "NONE"}).startswith(named)
+
+
+def test_an_upsert_stream_filtered_into_a_sink_by_its_key_is_normalized(upsert_catalog: Catalog) -> None:
+    """As Flink plans it: ChangelogNormalize, then the filter, then the sink; the -U of a
+    row updated out of the filter reaches the sink alone, and the sink deletes its key
+    (nothing overwrites it). No materializer: the sink is keyed as the stream."""
+    plan = planner.plan(
+        "INSERT INTO u2 SELECT * FROM u WHERE v > 1", upsert_catalog, {"parallelism.default": "2"}
+    )
+    assert [n.kind for n in plan.nodes] == ["source", "watermark", "changelog_normalize", "calc", "sink"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO out_upsert SELECT name, v FROM u",
+        "INSERT INTO u2 SELECT * FROM u UNION ALL SELECT * FROM u2",
+        "INSERT INTO by_name SELECT name, id FROM u",
+        "INSERT INTO pg SELECT name, id FROM u",
+    ],
+)
+def test_an_upsert_stream_keyed_otherwise_than_the_sink_is_normalized_and_materialized(
+    upsert_catalog: Catalog, sql: str
+) -> None:
+    """Keyed by another column (or by none, after a projection or a UNION ALL), an update
+    would leave the row under its old key: as Flink, the planner refuses it unless
+    'table.exec.sink.require-on-conflict' is false, and then normalizes the stream (the -U
+    rows) and materializes it by the sink's key (planner.sink_materialize)."""
+    with pytest.raises(SqlStreamError, match="upsert key that differs from the primary key"):
+        planner.plan(sql, upsert_catalog, {"parallelism.default": "2"})
+    config = {"parallelism.default": "2", "table.exec.sink.require-on-conflict": "false"}
+    plan = planner.plan(sql, upsert_catalog, config)
+    kinds = [n.kind for n in plan.nodes]
+    assert kinds.index("changelog_normalize") < kinds.index("sink_materializer") == len(kinds) - 2
 
 
 @pytest.mark.parametrize(
