@@ -34,6 +34,7 @@ from planner.physical import (
     JoinSpec,
     LookupJoinSpec,
     Node,
+    MatchSpec,
     OverAggregateSpec,
     Partitioning,
     PhysicalPlan,
@@ -273,6 +274,11 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         )
         attrs.append("emit=[on watermark]")
         attrs.append("state=[rows of open windows]")
+    elif isinstance(spec, MatchSpec):
+        name = "Match"
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append("emit=[on watermark]")
+        attrs.append("state=[rows the watermark has not passed, partial matches]")
     elif isinstance(spec, OverAggregateSpec):
         name = "OverAggregate"
         attrs.append(node.name[len(name) + 1 : -1])

@@ -18,6 +18,7 @@ from typing import Any
 
 from catalog.connectors import ChangelogMode, Guarantee
 from catalog.functions import FunctionDef, function_from_json, function_to_json
+from planner.match_pattern import Element
 from planner.window import Window
 
 ROW_KIND_COLUMN = "__row_kind"
@@ -431,6 +432,32 @@ class OverAggregateSpec:
 
 
 @dataclass(frozen=True)
+class MatchSpec:
+    """``MATCH_RECOGNIZE`` on event time (Flink's Match, ONE ROW PER MATCH): rows wait in
+    state until the watermark passes ``time_column``, then each partition's rows run, in
+    time order (then ``order``), through ``pattern``; a variable's row must satisfy its
+    condition in ``defines`` (Flink SQL text; none: TRUE). Each match gives one row: the
+    partition keys, then ``measures`` (name, Flink SQL text). ``skip``: past_last, to_next,
+    to_first or to_last (``skip_var``); ``within_ms``: the most a match may span. Rows
+    behind the watermark are late. Insert-only."""
+
+    partition_keys: tuple[str, ...]
+    time_column: str
+    order: tuple[SortKey, ...]
+    measures: tuple[tuple[str, str], ...]
+    pattern: tuple[Element, ...]
+    defines: tuple[tuple[str, str], ...]
+    skip: str
+    skip_var: str | None = None
+    within_ms: int | None = None
+    kind: str = "match"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.partition_keys
+
+
+@dataclass(frozen=True)
 class OverCallSpec:
     """One window function of a ``BatchOverSpec``: ``rank`` (row_number, rank,
     dense_rank) or ``agg``, over ``window`` (DuckDB SQL: PARTITION BY, ORDER BY, frame)."""
@@ -604,6 +631,7 @@ OperatorSpec = (
     | UnionSpec
     | RankSpec
     | OverAggregateSpec
+    | MatchSpec
     | BatchOverSpec
     | BatchQuerySpec
     | WindowRankSpec
@@ -620,7 +648,7 @@ _SPECS: dict[str, type] = {cls.kind: cls for cls in typing.get_args(OperatorSpec
 
 
 ROW_STATE_KINDS = ("join", "interval_join", "window_join", "temporal_join", "rank", "window_rank", "sort",
-                   "over_aggregate", "changelog_normalize")  # fmt: skip
+                   "over_aggregate", "changelog_normalize", "match")  # fmt: skip
 """Operators whose state holds their input's rows, column for column."""
 
 STATEFUL_KINDS = (*ROW_STATE_KINDS, "window_aggregate", "group_aggregate", "batch_over", "batch_query")
