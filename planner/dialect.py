@@ -13,6 +13,8 @@ Every sqlglot subclass of the project lives in this module (nodes in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlglot import exp, parser
@@ -235,17 +237,13 @@ class FlinkParser(SparkParser):
         return exp.DataType(this=exp.DType.STRUCT, expressions=fields, nested=True)
 
     def _parse_match_recognize(self) -> exp.MatchRecognize | None:
-        """sqlglot's reading, plus Flink's ``WITHIN <interval>`` after ``PATTERN (...)``:
-        the clauses before PATTERN are read by sqlglot (its method stops reading at PATTERN
-        when handed only those tokens), the pattern's text is kept as written."""
+        """sqlglot's reading of the clause, plus Flink's ``WITHIN <interval>`` after
+        ``PATTERN (...)`` (whose text is kept as written), with FIRST/LAST/PREV/NEXT read
+        as navigation calls."""
         if not self._match(TokenType.MATCH_RECOGNIZE):
             return None
-        functions = self.FUNCTIONS
-        self.FUNCTIONS = {**functions, **NAVIGATION}  # FIRST(A.price, 2) keeps its offset
-        try:
+        with navigating(self):
             return self._parse_match_recognize_body()
-        finally:
-            self.FUNCTIONS = functions
 
     def _parse_match_recognize_body(self) -> exp.MatchRecognize:
         self._match_l_paren()
@@ -257,7 +255,7 @@ class FlinkParser(SparkParser):
         elif self._match_text_seq("ALL", "ROWS", "PER", "MATCH"):
             args["rows"] = exp.var("ALL ROWS PER MATCH")
         if self._match_text_seq("AFTER", "MATCH", "SKIP"):
-            words = []
+            words: list[str] = []
             while self._curr and self._curr.text.upper() != "PATTERN" and len(words) < 3:
                 words.append(self._curr.text)
                 self._advance()
@@ -347,10 +345,22 @@ class FlinkParser(SparkParser):
 
 # Inside MATCH_RECOGNIZE, FIRST/LAST/PREV/NEXT navigate the rows of a match: calls of their
 # own (Spark's FIRST(x, ignoreNulls) would drop the offset).
-NAVIGATION = {
-    name: (lambda name: lambda args: exp.Anonymous(this=name, expressions=args))(name)
-    for name in ("FIRST", "LAST", "PREV", "NEXT")
-}
+def _navigation(name: str) -> Any:
+    return lambda args: exp.Anonymous(this=name, expressions=args)
+
+
+NAVIGATION = {name: _navigation(name) for name in ("FIRST", "LAST", "PREV", "NEXT")}
+
+
+@contextmanager
+def navigating(reader: parser.Parser) -> Iterator[None]:
+    """``reader`` reads FIRST/LAST/PREV/NEXT as MATCH_RECOGNIZE's navigation calls (an
+    instance's own function table, the class's left as it is)."""
+    setattr(reader, "FUNCTIONS", {**reader.FUNCTIONS, **NAVIGATION})  # noqa: B010 (a class variable)
+    try:
+        yield
+    finally:
+        delattr(reader, "FUNCTIONS")
 
 
 def _match_recognize_sql(gen: Generator, node: MatchRecognize) -> str:

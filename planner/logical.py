@@ -499,7 +499,7 @@ class OverAggregate(LogicalNode):
 @dataclass(frozen=True)
 class Match(LogicalNode):
     """``MATCH_RECOGNIZE`` on event time, ONE ROW PER MATCH (Flink's Match): per partition,
-    the rows in ``time_field`` order (then ``order``: (field, descending) pairs) run through
+    the rows in ``time_field`` order (then ``order``: (field, descending, nulls first)) run through
     ``pattern``, each variable's row satisfying its ``defines`` condition (none: TRUE);
     each match gives one row of the partition keys and ``measures``. Expressions are
     sqlglot trees whose columns a pattern variable may qualify (``A.price``) and that may
@@ -508,7 +508,7 @@ class Match(LogicalNode):
     input: LogicalNode
     partition_keys: tuple[str, ...]
     time_field: str
-    order: tuple[tuple[str, bool], ...]
+    order: tuple[tuple[str, bool, bool], ...]
     measures: tuple[tuple[str, exp.Expr], ...]
     pattern: tuple[Element, ...]
     defines: tuple[tuple[str, exp.Expr], ...]

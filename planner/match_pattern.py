@@ -6,9 +6,8 @@ Flink supports concatenation of variables with quantifiers (``*``, ``+``, ``?``,
 alternation, PERMUTE, groups, anchors, exclusions, the reluctant optional ``A??``, a greedy
 quantifier on the last variable and a pattern that can match no row. So do we, naming them.
 
->>> parse_pattern("A B+? C{2,3} D")
-(Element(var='A', low=1, high=1, greedy=True), Element(var='B', low=1, high=None, greedy=False), \
-Element(var='C', low=2, high=3, greedy=True), Element(var='D', low=1, high=1, greedy=True))
+>>> [e.text() for e in parse_pattern("A B+? C{2,3} D")]
+['A', 'B+?', 'C{2, 3}', 'D']
 >>> parse_skip("AFTER MATCH SKIP TO LAST PRICE_UP")
 ('to_last', 'PRICE_UP')
 """
@@ -23,7 +22,8 @@ from planner.errors import PlanError, UnsupportedError
 
 @dataclass(frozen=True)
 class Element:
-    """One variable of the pattern: ``low`` to ``high`` rows (None: no bound)."""
+    """One variable of the pattern: ``low`` to ``high`` rows (None: no bound), greedy or
+    reluctant (the physical plan's ``Element``)."""
 
     var: str
     low: int
@@ -62,7 +62,9 @@ def parse_pattern(text: str) -> tuple[Element, ...]:
         if m.group("var"):
             name = m.group("var").strip("`")
             if name.upper() == "PERMUTE":
-                raise UnsupportedError("PERMUTE in the PATTERN of MATCH_RECOGNIZE (Flink does not support it either)")
+                raise UnsupportedError(
+                    "PERMUTE in the PATTERN of MATCH_RECOGNIZE (Flink does not support it either)"
+                )
             elements.append(Element(name, 1, 1))
             quantified = False
             continue
@@ -79,6 +81,13 @@ def parse_pattern(text: str) -> tuple[Element, ...]:
         if (e.low, e.high) == (0, 1) and not e.greedy:
             raise UnsupportedError(
                 f"the reluctant optional quantifier {e.text()} in PATTERN (Flink does not support it either)"
+            )
+    for e in elements:
+        if e.low == 0 and e.high not in (1, None):
+            raise UnsupportedError(
+                f"the quantifier {e.text()} in PATTERN: from 0 to {e.high} rows (Flink does not "
+                "support it either: its CEP times() needs at least 1)",
+                hint=f"{e.var}{{1,{e.high}}} with the pattern also written without {e.var}",
             )
     if all(e.low == 0 for e in elements):
         raise UnsupportedError(
@@ -132,10 +141,11 @@ def _refused_symbol(symbol: str, text: str) -> Exception:
 
 
 def parse_skip(text: str | None) -> tuple[str, str | None]:
-    """``AFTER MATCH SKIP ...`` as (strategy, variable): past_last (the default), to_next,
-    to_first or to_last (with their variable)."""
+    """``AFTER MATCH SKIP ...`` as (strategy, variable): past_last, to_next (the default,
+    as Calcite's and so Flink's, whatever the SQL standard says), to_first or to_last
+    (with their variable)."""
     if not text:
-        return "past_last", None
+        return "to_next", None
     words = text.split()[3:]
     upper = [w.upper() for w in words]
     if upper == ["PAST", "LAST", "ROW"]:
@@ -146,7 +156,9 @@ def parse_skip(text: str | None) -> tuple[str, str | None]:
         return f"to_{upper[1].lower()}", words[2].strip("`")
     if len(words) == 2 and upper[0] == "TO":  # SKIP TO var: the standard's SKIP TO LAST var
         return "to_last", words[1].strip("`")
-    raise PlanError(f"unknown {text}", hint="AFTER MATCH SKIP PAST LAST ROW | TO NEXT ROW | TO FIRST v | TO LAST v")
+    raise PlanError(
+        f"unknown {text}", hint="AFTER MATCH SKIP PAST LAST ROW | TO NEXT ROW | TO FIRST v | TO LAST v"
+    )
 
 
 def skip_text(strategy: str, var: str | None) -> str:

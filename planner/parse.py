@@ -22,13 +22,14 @@ this module is the entry point and picks the reading for a statement.
 from __future__ import annotations
 
 import difflib
+from contextlib import nullcontext
 from typing import cast
 
 from sqlglot import exp
 from sqlglot.errors import ParseError as SqlglotParseError
 
 from planner import statements as st
-from planner.dialect import NAVIGATION, Flink  # noqa: F401  (the doctests use Flink)
+from planner.dialect import Flink, navigating  # noqa: F401  (the doctests use Flink)
 from planner.errors import ParseError
 from planner.read.functions import FunctionReader
 from planner.read.words import WordReader
@@ -73,10 +74,9 @@ def parse_expression(sql: str, navigation: bool = False) -> exp.Expression:
     if not script.tokens:
         raise ParseError("expected an expression, got nothing", line=1, col=1)
     parser = DIALECT.parser()
-    if navigation:
-        parser.FUNCTIONS = {**parser.FUNCTIONS, **NAVIGATION}
     try:
-        nodes = parser.parse_into(exp.Condition, script.tokens, sql)
+        with navigating(parser) if navigation else nullcontext():
+            nodes = parser.parse_into(exp.Condition, script.tokens, sql)
     except SqlglotParseError as e:
         raise script.translate(e) from None
     if len(nodes) != 1 or nodes[0] is None:

@@ -18,7 +18,6 @@ from typing import Any
 
 from catalog.connectors import ChangelogMode, Guarantee
 from catalog.functions import FunctionDef, function_from_json, function_to_json
-from planner.match_pattern import Element
 from planner.window import Window
 
 ROW_KIND_COLUMN = "__row_kind"
@@ -432,21 +431,53 @@ class OverAggregateSpec:
 
 
 @dataclass(frozen=True)
+class PatternElement:
+    """One variable of a MATCH_RECOGNIZE pattern: ``low`` to ``high`` rows (None: no
+    bound), greedy or reluctant (``planner.match_pattern`` reads them from the PATTERN's text)."""
+
+    var: str
+    low: int
+    high: int | None
+    greedy: bool = True
+
+
+@dataclass(frozen=True)
+class MatchExpr:
+    """An expression of MATCH_RECOGNIZE's DEFINE or MEASURES, as the runtime evaluates it
+    over the rows of a match (``runtime.operators.match_expr``). ``op`` is one of:
+
+    - ``column`` (``name``, of the last row of ``var``, or of the match without one);
+    - ``literal`` (``value`` as text, ``name`` its kind: int, decimal, string, bool, null);
+    - ``first`` / ``last`` (``args[0]`` over the ``offset``-th row of ``var`` from the
+      first / last), ``agg`` (``name``: sum, avg, count, min, max over ``var``'s rows;
+      no ``args``: COUNT(*)), ``rowtime`` (MATCH_ROWTIME());
+    - ``neg``, ``not``, ``is_null``, ``and``, ``or``, ``between`` and ``arith`` / ``compare``
+      (``name``: + - * / % and = <> < <= > >=) over ``args``."""
+
+    op: str
+    args: tuple[MatchExpr, ...] = ()
+    name: str = ""
+    var: str | None = None
+    value: str | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
 class MatchSpec:
     """``MATCH_RECOGNIZE`` on event time (Flink's Match, ONE ROW PER MATCH): rows wait in
     state until the watermark passes ``time_column``, then each partition's rows run, in
     time order (then ``order``), through ``pattern``; a variable's row must satisfy its
-    condition in ``defines`` (Flink SQL text; none: TRUE). Each match gives one row: the
-    partition keys, then ``measures`` (name, Flink SQL text). ``skip``: past_last, to_next,
+    condition in ``defines`` (none: TRUE). Each match gives one row: the partition keys,
+    then ``measures``. ``skip``: past_last, to_next,
     to_first or to_last (``skip_var``); ``within_ms``: the most a match may span. Rows
     behind the watermark are late. Insert-only."""
 
     partition_keys: tuple[str, ...]
     time_column: str
     order: tuple[SortKey, ...]
-    measures: tuple[tuple[str, str], ...]
-    pattern: tuple[Element, ...]
-    defines: tuple[tuple[str, str], ...]
+    measures: tuple[tuple[str, MatchExpr], ...]
+    pattern: tuple[PatternElement, ...]
+    defines: tuple[tuple[str, MatchExpr], ...]
     skip: str
     skip_var: str | None = None
     within_ms: int | None = None

@@ -19,7 +19,7 @@ from planner.logical import BoundField, LogicalNode, Match
 from planner.match_pattern import parse_pattern, parse_skip
 from planner.typecheck import infer
 
-# What the pattern engine evaluates (``runtime.operators.match_expr``).
+# What the pattern engine evaluates (``planner.physical_match.match_expr``).
 EVALUATED = (
     exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
@@ -36,16 +36,16 @@ def bind_match(node: LogicalNode, match: exp.MatchRecognize) -> Match:
     rows = match.args.get("rows")
     if rows is not None and rows.name.upper().startswith("ALL"):
         raise _err(
-            UnsupportedError(
-                "ALL ROWS PER MATCH in MATCH_RECOGNIZE (Flink supports only ONE ROW PER MATCH)"
-            ),
+            UnsupportedError("ALL ROWS PER MATCH in MATCH_RECOGNIZE (Flink supports only ONE ROW PER MATCH)"),
             match,
         )
     names = {f.name for f in node.fields}
     keys: list[str] = []
     for e in match.args.get("partition_by") or []:
         if not isinstance(e, exp.Column) or e.table or e.name not in names:
-            raise _err(PlanError(f"PARTITION BY {e.sql()} of MATCH_RECOGNIZE must name a column of its input"), e)
+            raise _err(
+                PlanError(f"PARTITION BY {e.sql()} of MATCH_RECOGNIZE must name a column of its input"), e
+            )
         keys.append(e.name)
     time_field, order = _order(node, match)
     pattern = parse_pattern(match.args["pattern"].name if match.args.get("pattern") else "")
@@ -64,7 +64,10 @@ def bind_match(node: LogicalNode, match: exp.MatchRecognize) -> Match:
             raise _err(UnsupportedError("RUNNING measures in MATCH_RECOGNIZE (Flink supports only FINAL)"), m)
         item = m.this
         if not isinstance(item, exp.Alias):
-            raise _err(PlanError(f"the measure {item.sql()} of MATCH_RECOGNIZE needs a name: {item.sql()} AS name"), item)
+            raise _err(
+                PlanError(f"the measure {item.sql()} of MATCH_RECOGNIZE needs a name: {item.sql()} AS name"),
+                item,
+            )
         _check(item.this, variables, names, "MEASURES")
         measures.append((item.alias, item.this))
         fields.append(_measure_field(item.alias, item.this, node, time_field))
@@ -75,7 +78,9 @@ def bind_match(node: LogicalNode, match: exp.MatchRecognize) -> Match:
         seen.add(f.name)
     skip, skip_var = parse_skip(match.args["after"].name if match.args.get("after") else None)
     if skip_var is not None and skip_var not in variables:
-        raise _err(PlanError(f"AFTER MATCH SKIP TO {skip_var}: {skip_var} is not a variable of the PATTERN"), match)
+        raise _err(
+            PlanError(f"AFTER MATCH SKIP TO {skip_var}: {skip_var} is not a variable of the PATTERN"), match
+        )
     if skip == "to_first" and skip_var == pattern[0].var and pattern[0].low > 0:
         raise _err(
             PlanError(
@@ -92,14 +97,19 @@ def bind_match(node: LogicalNode, match: exp.MatchRecognize) -> Match:
     )  # fmt: skip
 
 
-def _order(node: LogicalNode, match: exp.MatchRecognize) -> tuple[str, tuple[tuple[str, bool], ...]]:
-    """The rowtime field that leads ORDER BY, and the secondary (field, descending) keys."""
+def _order(node: LogicalNode, match: exp.MatchRecognize) -> tuple[str, tuple[tuple[str, bool, bool], ...]]:
+    """The rowtime field that leads ORDER BY, and the secondary (field, descending, nulls
+    first) keys (Flink's NULL order by default: first ascending, last descending)."""
     ordered = list(match.args["order"].expressions) if match.args.get("order") else []
     if not ordered:
         raise _err(PlanError("MATCH_RECOGNIZE needs ORDER BY <time attribute>"), match)
     first = ordered[0]
     col = first.this
-    field = node.field(col.name) if isinstance(col, exp.Column) and col.name in {f.name for f in node.fields} else None
+    field = (
+        node.field(col.name)
+        if isinstance(col, exp.Column) and col.name in {f.name for f in node.fields}
+        else None
+    )
     if field is None or field.time_attribute is None or first.args.get("desc"):
         raise _err(
             PlanError(
@@ -110,11 +120,11 @@ def _order(node: LogicalNode, match: exp.MatchRecognize) -> tuple[str, tuple[tup
         )
     if field.time_attribute == "proctime":
         raise _err(UnsupportedError("MATCH_RECOGNIZE ordered by processing time (only by event time)"), first)
-    rest: list[tuple[str, bool]] = []
+    rest: list[tuple[str, bool, bool]] = []
     for o in ordered[1:]:
         if not isinstance(o.this, exp.Column) or o.this.name not in {f.name for f in node.fields}:
             raise _err(PlanError(f"ORDER BY {o.sql()} of MATCH_RECOGNIZE must name a column"), o)
-        rest.append((o.this.name, bool(o.args.get("desc"))))
+        rest.append((o.this.name, bool(o.args.get("desc")), bool(o.args.get("nulls_first"))))
     return col.name, tuple(rest)
 
 
@@ -122,9 +132,13 @@ def _check(e: exp.Expr, variables: set[str], names: set[str], clause: str) -> No
     """Every node is one the engine evaluates, every column exists, every qualifier is a
     pattern variable, and an aggregate or FIRST/LAST reads one variable's rows."""
     for n in e.walk():
-        if not isinstance(n, EVALUATED) or isinstance(n, exp.Anonymous) and n.name.upper() not in (
-            *NAVIGATION,
-            *TIME_FUNCTIONS,
+        if not isinstance(n, EVALUATED) or (
+            isinstance(n, exp.Anonymous)
+            and n.name.upper()
+            not in (
+                *NAVIGATION,
+                *TIME_FUNCTIONS,
+            )
         ):
             what = n.name.upper() if isinstance(n, exp.Anonymous | exp.Func) else n.key.upper()
             if what in ("PREV", "NEXT", "MATCH_PROCTIME", "CLASSIFIER", "MATCH_NUMBER"):
@@ -137,23 +151,41 @@ def _check(e: exp.Expr, variables: set[str], names: set[str], clause: str) -> No
                 ),
                 n,
             )
+        if isinstance(n, exp.Is) and not isinstance(n.expression, exp.Null):
+            raise _err(
+                UnsupportedError(f"{n.sql()} in the {clause} of MATCH_RECOGNIZE (only IS [NOT] NULL)"), n
+            )
         if isinstance(n, exp.Column):
             if n.table and n.table not in variables:
                 raise _err(PlanError(f"{n.sql()}: {n.table} is not a variable of the PATTERN"), n)
             if n.name not in names:
                 raise _err(PlanError(f"column {n.name} is not in the input of MATCH_RECOGNIZE"), n)
-        if isinstance(n, AGGREGATES) or isinstance(n, exp.Anonymous) and n.name.upper() in NAVIGATION:
+        if isinstance(n, AGGREGATES) or (isinstance(n, exp.Anonymous) and n.name.upper() in NAVIGATION):
             read = {c.table for c in n.find_all(exp.Column)}
             if len(read) > 1:
-                raise _err(PlanError(f"{n.sql()} reads the rows of more than one variable ({', '.join(sorted(read))})"), n)
+                raise _err(
+                    PlanError(
+                        f"{n.sql()} reads the rows of more than one variable ({', '.join(sorted(read))})"
+                    ),
+                    n,
+                )
             if isinstance(n, exp.Anonymous) and len(n.expressions) == 2:
                 offset = n.expressions[1]
                 if not (isinstance(offset, exp.Literal) and offset.is_int):
                     raise _err(PlanError(f"the offset of {n.sql()} must be an integer literal"), n)
-        if isinstance(n, exp.Anonymous) and n.name.upper() == "MATCH_ROWTIME" and (clause != "MEASURES" or n.expressions):
+        if (
+            isinstance(n, exp.Anonymous)
+            and n.name.upper() == "MATCH_ROWTIME"
+            and (clause != "MEASURES" or n.expressions)
+        ):
             raise _err(UnsupportedError(f"{n.sql()} in the {clause} of MATCH_RECOGNIZE"), n)
-        if isinstance(n, exp.Count) and n.args.get("distinct") or isinstance(n, exp.Distinct):
-            raise _err(UnsupportedError("DISTINCT aggregates in MATCH_RECOGNIZE (Flink does not support them either)"), n)
+        if (isinstance(n, exp.Count) and n.args.get("distinct")) or isinstance(n, exp.Distinct):
+            raise _err(
+                UnsupportedError(
+                    "DISTINCT aggregates in MATCH_RECOGNIZE (Flink does not support them either)"
+                ),
+                n,
+            )
 
 
 def _measure_field(name: str, e: exp.Expr, node: LogicalNode, time_field: str) -> BoundField:
@@ -163,6 +195,8 @@ def _measure_field(name: str, e: exp.Expr, node: LogicalNode, time_field: str) -
         return BoundField(name, node.field(time_field).type.with_nullable(False), "rowtime")
     plain = e.copy().transform(_unnavigated)
     t: DataType = infer(plain, node.field_type)
+    if isinstance(plain, exp.Column) and plain.name == time_field:  # A.rowtime, LAST(A.rowtime)
+        return BoundField(name, t.with_nullable(True), "rowtime")
     return BoundField(name, t if isinstance(e, exp.Count) else t.with_nullable(True))
 
 

@@ -50,7 +50,8 @@ class RelationBinder(JoinBinder, LateralBinder):
         match = select.args.get("match")
         if match is not None:
             if select.args.get("joins"):
-                raise _err(UnsupportedError("MATCH_RECOGNIZE over a join (put the join in a subquery)"), match)
+                refused = UnsupportedError("MATCH_RECOGNIZE over a join (put the join in a subquery)")
+                raise _err(refused, match)
             node = bind_match(node, match)
             scope = Scope.of(node, {match.alias} if match.alias else set())
         hints = StateTtlHint.of(select)

@@ -51,15 +51,19 @@ class MatchOp(ArrivalOrdered):
         )
         keys = ", ".join([*self.keys, ""])
         self._new_state(
-            fields, {"pending": self.read_sql, "nfa": f"SELECT {keys}NULL::BLOB AS __nfa FROM {INPUT_RELATION}"}
+            fields,
+            {"pending": self.read_sql, "nfa": f"SELECT {keys}NULL::BLOB AS __nfa FROM {INPUT_RELATION}"},
         )
         evaluator = Evaluator(self.columns, spec.time_column)
-        conditions = {var: evaluator.compile(text) for var, text in spec.defines}
+        conditions = {var: evaluator.compile(e) for var, e in spec.defines}
         self.engine = Engine(spec.pattern, conditions, spec.skip, spec.skip_var, spec.within_ms)
-        self.measures: list[Compiled] = [evaluator.compile(text) for _, text in spec.measures]
+        self.measures: list[Compiled] = [evaluator.compile(e) for _, e in spec.measures]
         self.key_index = [self.columns.index(k) for k in spec.partition_keys]
         self.measure_types = [parse_type(f.type) for f in self.node.schema[len(spec.partition_keys) :]]
-        secondary = [f"{q(k.column)} {'ASC' if k.ascending else 'DESC'}" for k in spec.order]
+        secondary = [
+            f"{q(k.column)} {'ASC' if k.ascending else 'DESC'} NULLS {'FIRST' if k.nulls_first else 'LAST'}"
+            for k in spec.order
+        ]
         self.order = ", ".join([*self.keys, "__t", *secondary, "__seq"])
         self.on = " AND ".join(f"n.{c} IS NOT DISTINCT FROM r.{c}" for c in self.keys) or "true"
         self.width = 16 + 8 * (len(cols) + 2)
@@ -107,7 +111,9 @@ class MatchOp(ArrivalOrdered):
         kept = st.query(touched)
         states: dict[tuple[Any, ...], PartitionState] = {}
         blobs = kept.column("__nfa").to_pylist()
-        key_values = list(zip(*(kept.column(i).to_pylist() for i in range(len(self.keys))))) or [()] * len(blobs)
+        key_values = list(zip(*(kept.column(i).to_pylist() for i in range(len(self.keys))))) or [()] * len(
+            blobs
+        )
         for key, blob in zip(key_values, blobs):
             states[tuple(key)] = pickle.loads(blob)
         ready = st.query(f"SELECT * FROM __ready ORDER BY {self.order}")

@@ -7,12 +7,14 @@ On each row, every partial match (and a fresh one starting at the row) moves:
 - *take*: the row joins the element's variable if the element has room (``count < high``)
   and the variable's condition holds; the element is done once it reaches ``high``;
 - *proceed*: to the next element, evaluated on the same row, once ``count >= low``; a
-  greedy element proceeds only when it cannot take (Flink's ``NOT take`` proceed
-  condition), a reluctant one both proceeds and takes, each a partial match of its own.
+  greedy element proceeds only when the row does not satisfy its condition (Flink's
+  ``NOT take`` proceed condition; a greedy ``{n,m}`` keeps that guard after its m-th
+  row), a reluctant one (and ``?``, which Flink's translation leaves not greedy) both
+  proceeds and takes, each a partial match of its own.
 
 Reaching the end of the pattern completes a match (by a take: with the row; by a proceed:
 without it). Completed matches are emitted earliest start first, and only once no partial
-match started at or before theirs is still running (Flink's ``isEarlier`` wait); each
+match that started before theirs is still running (Flink's ``isEarlier`` wait); each
 emitted match prunes by the AFTER MATCH SKIP strategy the partial and completed matches
 that started before where the next match may start. With WITHIN, a partial match whose
 first row is ``within`` or more before the time being processed is dropped.
@@ -25,10 +27,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.errors import SqlStreamError
-from planner.match_pattern import Element
+from planner.physical import PatternElement
 from runtime.operators.match_expr import Step
 
 Condition = Callable[[Sequence[Step]], Any]
+
+
+def _greedy(e: PatternElement) -> bool:
+    """Whether the engine runs ``e`` greedily: as Flink's SQL translation marks it, which
+    leaves ``?`` and ``{n}`` not greedy (``?`` tries both ways, each a partial match)."""
+    return e.greedy and e.high != e.low and (e.low, e.high) != (0, 1)
 
 
 class MatchError(SqlStreamError):
@@ -65,7 +73,7 @@ class Engine:
 
     def __init__(
         self,
-        pattern: Sequence[Element],
+        pattern: Sequence[PatternElement],
         conditions: dict[str, Condition],
         skip: str,
         skip_var: str | None = None,
@@ -112,19 +120,24 @@ class Engine:
             completed.append(self._new(state, p, steps, elem, 0))
             return
         e = self.pattern[elem]
-        took = False
-        if e.high is None or count < e.high:
-            candidate = (*steps, (pos, e.var, row))
-            cond = self.conditions.get(e.var)
-            took = cond is None or bool(cond(candidate))
-            if took:
-                done = e.high is not None and count + 1 == e.high
-                nxt, n = (elem + 1, 0) if done else (elem, count + 1)
-                if nxt == len(self.pattern):
-                    completed.append(self._new(state, p, candidate, nxt, 0))
-                else:
-                    partials.append(self._new(state, p, candidate, nxt, n))
-        if count >= e.low and not (e.greedy and took):
+        greedy = _greedy(e)
+        candidate = (*steps, (pos, e.var, row))
+        cond = self.conditions.get(e.var)
+        satisfies = cond is None or bool(cond(candidate))
+        took = satisfies and (e.high is None or count < e.high)
+        proceeds = count >= e.low and not (greedy and satisfies)
+        if proceeds and not greedy:  # reluctant: the shorter match first
+            self._walk(state, p, elem + 1, 0, steps, pos, row, partials, completed)
+        if took:
+            # a greedy {n,m} stays after its m-th row, to proceed only past a row it
+            # would not have taken (Flink's greedy times(): a longer run matches nothing)
+            done = e.high is not None and count + 1 == e.high and not greedy
+            nxt, n = (elem + 1, 0) if done else (elem, count + 1)
+            if nxt == len(self.pattern):
+                completed.append(self._new(state, p, candidate, nxt, 0))
+            else:
+                partials.append(self._new(state, p, candidate, nxt, n))
+        if proceeds and greedy:
             self._walk(state, p, elem + 1, 0, steps, pos, row, partials, completed)
 
     @staticmethod
@@ -138,8 +151,8 @@ class Engine:
         out: list[tuple[Step, ...]] = []
         while state.completed:
             first = min(state.completed, key=lambda m: (m.start, m.order))
-            if state.partials and min(p.start for p in state.partials) <= first.start:
-                break  # an earlier (or as early) partial match may still complete
+            if state.partials and min(p.start for p in state.partials) < first.start:
+                break  # a partial match that started earlier may still complete first
             state.completed.remove(first)
             out.append(first.steps)
             self._prune(state, first)
@@ -160,6 +173,11 @@ class Engine:
                     f"is mapped to {self.skip_var}"
                 )
             bound, inclusive = (rows[0] if self.skip == "to_first" else rows[-1]), False
+            if bound == steps[0][0]:  # the next match would start where this one did, forever
+                raise MatchError(
+                    f"AFTER MATCH SKIP TO {self.skip[3:].upper()} {self.skip_var}: could not skip to the "
+                    "first row of a match (Flink fails the same way)"
+                )
 
         def keep(m: Partial) -> bool:
             return m.start > bound if inclusive else m.start >= bound

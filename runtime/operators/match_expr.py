@@ -17,11 +17,12 @@ plus the candidate step (the current row, as ``V``); MEASURES over the whole mat
   BETWEEN, with SQL's NULL logic.
 
 >>> ev = Evaluator(["price", "ts"], "ts")
->>> f = ev.compile("B.price < LAST(A.price) AND SUM(A.price) / COUNT(A.price) > 9")
->>> f([(0, "A", (12, 0)), (1, "A", (9, 1)), (2, "B", (8, 2))])
-True
->>> ev.compile("AVG(A.price)")([(0, "A", (12, 0)), (1, "A", (9, 1))])
+>>> price = MatchExpr("column", name="price", var="A")
+>>> avg = ev.compile(MatchExpr("agg", (price,), name="avg", var="A"))
+>>> avg([(0, "A", (12, 0)), (1, "A", (9, 1)), (2, "B", (8, 2))])
 10
+>>> ev.compile(MatchExpr("last", (price,), var="A", offset=1))([(0, "A", (12, 0)), (1, "A", (9, 1))])
+12
 """
 
 from __future__ import annotations
@@ -31,17 +32,16 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlglot import exp
-
-from planner.parse import parse_expression
+from planner.physical import MatchExpr
 
 Step = tuple[int, str, tuple[Any, ...]]
 Compiled = Callable[[Sequence[Step]], Any]
 
-_COMPARE: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
-    exp.EQ: operator.eq, exp.NEQ: operator.ne, exp.GT: operator.gt, exp.GTE: operator.ge,
-    exp.LT: operator.lt, exp.LTE: operator.le,
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq, "<>": operator.ne, ">": operator.gt, ">=": operator.ge,
+    "<": operator.lt, "<=": operator.le,
 }  # fmt: skip
+_ARITH = {"+": "Add", "-": "Sub", "*": "Mul", "/": "Div", "%": "Mod"}
 
 
 class Evaluator:
@@ -51,53 +51,45 @@ class Evaluator:
         self.index = {c: i for i, c in enumerate(columns)}
         self.time = self.index[time]
 
-    def compile(self, text: str) -> Compiled:
-        return self._c(parse_expression(text, navigation=True))
-
-    def _c(self, e: exp.Expr) -> Compiled:  # noqa: C901 (one case a node kind)
-        if isinstance(e, exp.Paren):
-            return self._c(e.this)
-        if isinstance(e, exp.Null):
-            return lambda s: None
-        if isinstance(e, exp.Boolean):
-            flag = bool(e.this)
-            return lambda s: flag
-        if isinstance(e, exp.Literal):
-            value: Any = e.this if e.is_string else int(e.this) if e.is_int else Decimal(e.this)
+    def compile(self, e: MatchExpr) -> Compiled:
+        op = e.op
+        if op == "literal":
+            value = _literal(e)
             return lambda s: value
-        if isinstance(e, exp.Column):
+        if op == "column":
             return self._column(e)
-        if isinstance(e, exp.Anonymous):
-            return self._call(e)
-        if isinstance(e, exp.Sum | exp.Avg | exp.Count | exp.Min | exp.Max):
+        if op in ("first", "last"):
+            return self._navigate(e)
+        if op == "agg":
             return self._aggregate(e)
-        if isinstance(e, exp.Neg):
-            inner = self._c(e.this)
-            return lambda s: None if (v := inner(s)) is None else -v
-        if isinstance(e, exp.Not):
-            inner = self._c(e.this)
-            return lambda s: None if (v := inner(s)) is None else not v
-        if isinstance(e, exp.And | exp.Or):
-            return _logic(isinstance(e, exp.And), self._c(e.this), self._c(e.expression))
-        if isinstance(e, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod):
-            op = type(e).__name__
-            left, right = self._c(e.this), self._c(e.expression)
-            return lambda s: arithmetic(op, left(s), right(s))
-        if type(e) in _COMPARE:
-            cmp = _COMPARE[type(e)]
-            left, right = self._c(e.this), self._c(e.expression)
-            return lambda s: None if (a := left(s)) is None or (b := right(s)) is None else cmp(a, b)
-        if isinstance(e, exp.Is):
-            inner = self._c(e.this)
-            return lambda s: inner(s) is None
-        if isinstance(e, exp.Between):
-            this, low, high = self._c(e.this), self._c(e.args["low"]), self._c(e.args["high"])
-            ge = _logic(True, lambda s: _cmp(operator.ge, this(s), low(s)), lambda s: _cmp(operator.le, this(s), high(s)))
-            return ge
-        raise ValueError(f"MATCH_RECOGNIZE cannot evaluate {e.sql()}")  # the binder refused it
+        if op == "rowtime":
+            t = self.time
+            return lambda s: s[-1][2][t]
+        args = [self.compile(a) for a in e.args]
+        if op == "neg":
+            return lambda s: None if (v := args[0](s)) is None else -v
+        if op == "not":
+            return lambda s: None if (v := args[0](s)) is None else not v
+        if op == "is_null":
+            return lambda s: args[0](s) is None
+        if op in ("and", "or"):
+            return _logic(op == "and", args[0], args[1])
+        if op == "between":
+            this, low, high = args
+            return _logic(
+                True,
+                lambda s: _cmp(operator.ge, this(s), low(s)),
+                lambda s: _cmp(operator.le, this(s), high(s)),
+            )
+        left, right = args
+        if op == "arith":
+            name = _ARITH[e.name]
+            return lambda s: arithmetic(name, left(s), right(s))
+        cmp = _COMPARE[e.name]
+        return lambda s: _cmp(cmp, left(s), right(s))
 
-    def _column(self, e: exp.Column) -> Compiled:
-        i, var = self.index[e.name], e.table or None
+    def _column(self, e: MatchExpr) -> Compiled:
+        i, var = self.index[e.name], e.var
 
         def column(s: Sequence[Step]) -> Any:
             for step in reversed(s):
@@ -107,15 +99,8 @@ class Evaluator:
 
         return column
 
-    def _call(self, e: exp.Anonymous) -> Compiled:
-        name = e.name.upper()
-        if name == "MATCH_ROWTIME":
-            t = self.time
-            return lambda s: s[-1][2][t]
-        arg = e.expressions[0]
-        n = int(e.expressions[1].name) if len(e.expressions) > 1 else 0
-        var, value = _variable(arg), self._c(arg)
-        first = name == "FIRST"
+    def _navigate(self, e: MatchExpr) -> Compiled:
+        var, value, n, first = e.var, self.compile(e.args[0]), e.offset, e.op == "first"
 
         def navigate(s: Sequence[Step]) -> Any:
             rows = [step for step in s if var is None or step[1] == var]
@@ -124,36 +109,39 @@ class Evaluator:
 
         return navigate
 
-    def _aggregate(self, e: exp.Expr) -> Compiled:
-        arg = e.this
-        star = isinstance(arg, exp.Star)
-        var = None if star else _variable(arg)
-        value = None if star else self._c(arg)
-        kind = type(e).__name__
+    def _aggregate(self, e: MatchExpr) -> Compiled:
+        var, kind = e.var, e.name
+        value = self.compile(e.args[0]) if e.args else None
 
         def aggregate(s: Sequence[Step]) -> Any:
             rows = [step for step in s if var is None or step[1] == var]
             if value is None:
                 return len(rows)
             values = [v for v in (value([r]) for r in rows) if v is not None]
-            if kind == "Count":
+            if kind == "count":
                 return len(values)
             if not values:
                 return None
-            if kind == "Min":
+            if kind == "min":
                 return min(values)
-            if kind == "Max":
+            if kind == "max":
                 return max(values)
             total = sum(values[1:], values[0])
-            return total if kind == "Sum" else arithmetic("Div", total, len(values))
+            return total if kind == "sum" else arithmetic("Div", total, len(values))
 
         return aggregate
 
 
-def _variable(e: exp.Expr) -> str | None:
-    """The one variable whose rows ``e`` reads (None: every row of the match)."""
-    tables = {c.table for c in e.find_all(exp.Column) if c.table}
-    return next(iter(tables)) if tables else None
+def _literal(e: MatchExpr) -> Any:
+    if e.name == "null" or e.value is None:
+        return None
+    if e.name == "int":
+        return int(e.value)
+    if e.name == "decimal":
+        return Decimal(e.value)
+    if e.name == "bool":
+        return e.value == "true"
+    return e.value
 
 
 def _cmp(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
