@@ -768,8 +768,9 @@ def _decode(cls: Any, value: Any) -> Any:
         return value
     if origin is tuple:
         args = typing.get_args(cls)
-        inner = args[0]
-        return tuple(_decode(inner, v) for v in value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(t, v) for t, v in zip(args, value))  # tuple[str, MatchExpr]
     if origin is dict:
         return dict(value)
     if origin in (typing.Union, __import__("types").UnionType):

@@ -140,7 +140,9 @@ def _check(e: exp.Expr, variables: set[str], names: set[str], clause: str) -> No
                 *TIME_FUNCTIONS,
             )
         ):
-            what = n.name.upper() if isinstance(n, exp.Anonymous | exp.Func) else n.key.upper()
+            what = n.name.upper() if isinstance(n, exp.Anonymous) else n.key.upper()
+            if isinstance(n, exp.Func) and not isinstance(n, exp.Anonymous):
+                what = n.sql_name()
             if what in ("PREV", "NEXT", "MATCH_PROCTIME", "CLASSIFIER", "MATCH_NUMBER"):
                 raise _err(UnsupportedError(f"{what} in the {clause} of MATCH_RECOGNIZE"), n)
             raise _err(
