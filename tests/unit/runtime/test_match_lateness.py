@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from planner.physical import Field, MatchExpr, MatchSpec, PatternElement, WatermarkSpec
 from runtime.job import Job
@@ -57,7 +57,7 @@ def reference(data: list[tuple[Any, ...]], batch: int) -> tuple[list[tuple[Any, 
     out = []
     for k, found in kept.items():
         found.sort()
-        out += [(k, a[2], b[2]) for a, b in zip(found, found[1:]) if b[2] >= a[2]]
+        out += [(k, a[2], b[2]) for a, b in pairwise(found) if b[2] >= a[2]]
     return sorted(out), late
 
 
