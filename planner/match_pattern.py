@@ -4,7 +4,8 @@ text into plain data the runtime's pattern engine (``runtime.operators.match_eng
 Flink supports concatenation of variables with quantifiers (``*``, ``+``, ``?``, ``{n}``,
 ``{n,}``, ``{n,m}``, ``{,m}``), greedy or reluctant (a trailing ``?``); it refuses
 alternation, PERMUTE, groups, anchors, exclusions, the reluctant optional ``A??``, a greedy
-quantifier on the last variable and a pattern that can match no row. So do we, naming them.
+quantifier on the last variable, an optional variable right after a greedy one, ``{0,m}``
+and a pattern that can match no row. So do we, naming them.
 
 >>> [e.text() for e in parse_pattern("A B+? C{2,3} D")]
 ['A', 'B+?', 'C{2, 3}', 'D']
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from planner.errors import PlanError, UnsupportedError
 
@@ -88,6 +90,14 @@ def parse_pattern(text: str) -> tuple[Element, ...]:
                 f"the quantifier {e.text()} in PATTERN: from 0 to {e.high} rows (Flink does not "
                 "support it either: its CEP times() needs at least 1)",
                 hint=f"{e.var}{{1,{e.high}}} with the pattern also written without {e.var}",
+            )
+    for before, e in pairwise(elements):
+        if e.low == 0 and before.greedy and before.low != before.high and (before.low, before.high) != (0, 1):
+            raise UnsupportedError(
+                f"an optional variable ({e.text()}) right after a greedy quantifier ({before.text()}) in "
+                "PATTERN (Flink does not support it either: optional pattern cannot be preceded by "
+                "greedy pattern)",
+                hint=f"make {before.text()} reluctant ({before.text()}?)",
             )
     if all(e.low == 0 for e in elements):
         raise UnsupportedError(
