@@ -103,7 +103,7 @@ class Evaluator:
         var, value, n, first = e.var, self.compile(e.args[0]), e.offset, e.op == "first"
 
         def navigate(s: Sequence[Step]) -> Any:
-            rows = [step for step in s if var is None or step[1] == var]
+            rows = s if var is None else [step for step in s if step[1] == var]
             k = n if first else len(rows) - 1 - n
             return value([rows[k]]) if 0 <= k < len(rows) else None
 
@@ -114,7 +114,7 @@ class Evaluator:
         value = self.compile(e.args[0]) if e.args else None
 
         def aggregate(s: Sequence[Step]) -> Any:
-            rows = [step for step in s if var is None or step[1] == var]
+            rows = s if var is None else [step for step in s if step[1] == var]
             if value is None:
                 return len(rows)
             values = [v for v in (value([r]) for r in rows) if v is not None]
