@@ -13,6 +13,8 @@ Every sqlglot subclass of the project lives in this module (nodes in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlglot import exp, parser
@@ -32,6 +34,7 @@ from planner.expressions import (
     Collect,
     DateFormat,
     Descriptor,
+    MatchRecognize,
     MetadataColumnConstraint,
     Percentile,
     WindowTVF,
@@ -249,6 +252,48 @@ class FlinkParser(SparkParser):
             self.raise_error("Expecting ROW<name type, ...>")
         return exp.DataType(this=exp.DType.STRUCT, expressions=fields, nested=True)
 
+    def _parse_match_recognize(self) -> exp.MatchRecognize | None:
+        """sqlglot's reading of the clause, plus Flink's ``WITHIN <interval>`` after
+        ``PATTERN (...)`` (whose text is kept as written), with FIRST/LAST/PREV/NEXT read
+        as navigation calls."""
+        if not self._match(TokenType.MATCH_RECOGNIZE):
+            return None
+        with navigating(self):
+            return self._parse_match_recognize_body()
+
+    def _parse_match_recognize_body(self) -> exp.MatchRecognize:
+        self._match_l_paren()
+        args: dict[str, Any] = {"partition_by": self._parse_partition_by(), "order": self._parse_order()}
+        if self._match_text_seq("MEASURES"):
+            args["measures"] = self._parse_csv(self._parse_match_recognize_measure)
+        if self._match_text_seq("ONE", "ROW", "PER", "MATCH"):
+            args["rows"] = exp.var("ONE ROW PER MATCH")
+        elif self._match_text_seq("ALL", "ROWS", "PER", "MATCH"):
+            args["rows"] = exp.var("ALL ROWS PER MATCH")
+        if self._match_text_seq("AFTER", "MATCH", "SKIP"):
+            words: list[str] = []
+            while self._curr and self._curr.text.upper() != "PATTERN" and len(words) < 3:
+                words.append(self._curr.text)
+                self._advance()
+            args["after"] = exp.var(" ".join(["AFTER MATCH SKIP", *words]))
+        if self._match_text_seq("PATTERN"):
+            self._match_l_paren()
+            depth, start, end = 1, self._curr, self._curr
+            while self._curr and depth:
+                depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(self._curr.token_type, 0)
+                if depth:
+                    end = self._curr
+                self._advance()
+            if depth or start is None or end is None:
+                self.raise_error("Expecting ) after the PATTERN")
+            args["pattern"] = exp.var(self._find_sql(start, end) if start is not end or depth == 0 else "")
+            if self._match_text_seq("WITHIN"):
+                args["within"] = self._parse_interval() or self._parse_primary()
+        if self._match_text_seq("DEFINE"):
+            args["define"] = self._parse_csv(self._parse_name_as_expression)
+        self._match_r_paren()
+        return self.expression(MatchRecognize(**args, alias=self._parse_table_alias()))
+
     def _parse_table_function(self) -> exp.Expr:
         """``TABLE(<function>)`` in FROM; a window function becomes a :class:`WindowTVF`."""
         kind = self._curr.text.upper() if self._curr else ""
@@ -314,6 +359,36 @@ class FlinkParser(SparkParser):
         return out
 
 
+# Inside MATCH_RECOGNIZE, FIRST/LAST/PREV/NEXT navigate the rows of a match: calls of their
+# own (Spark's FIRST(x, ignoreNulls) would drop the offset).
+def _navigation(name: str) -> Any:
+    return lambda args: exp.Anonymous(this=name, expressions=args)
+
+
+NAVIGATION = {name: _navigation(name) for name in ("FIRST", "LAST", "PREV", "NEXT")}
+
+
+@contextmanager
+def navigating(reader: parser.Parser) -> Iterator[None]:
+    """``reader`` reads FIRST/LAST/PREV/NEXT as MATCH_RECOGNIZE's navigation calls (an
+    instance's own function table, the class's left as it is)."""
+    setattr(reader, "FUNCTIONS", {**reader.FUNCTIONS, **NAVIGATION})  # noqa: B010 (a class variable)
+    try:
+        yield
+    finally:
+        delattr(reader, "FUNCTIONS")
+
+
+def _match_recognize_sql(gen: Generator, node: MatchRecognize) -> str:
+    """sqlglot's text of the clause, with ``WITHIN`` after the pattern."""
+    text = gen.matchrecognize_sql(node)
+    within = node.args.get("within")
+    if within is None:
+        return text
+    pattern = f"PATTERN ({gen.sql(node, 'pattern')})"
+    return text.replace(pattern, f"{pattern} WITHIN {gen.sql(within)}", 1)
+
+
 class FlinkGenerator(SparkGenerator):
     WITH_PROPERTIES_PREFIX = "WITH"
     INSERT_OVERWRITE = " OVERWRITE"
@@ -324,6 +399,7 @@ class FlinkGenerator(SparkGenerator):
             k: v for k, v in SparkGenerator.TRANSFORMS.items() if k not in (exp.Create, exp.Cast, exp.TryCast)
         },
         exp.Property: lambda self, e: f"{self.sql(e, 'this')} = {self.sql(e, 'value')}",
+        MatchRecognize: lambda self, e: _match_recognize_sql(self, e),
         exp.TimestampAdd: lambda self, e: self.func("TIMESTAMPADD", e.args.get("unit"), e.expression, e.this),
         exp.TimestampDiff: lambda self, e: self.func(
             "TIMESTAMPDIFF", e.args.get("unit"), e.expression, e.this
@@ -461,6 +537,7 @@ class Flink(Spark):
             "TIMESTAMP_LTZ": TokenType.TIMESTAMPLTZ,
             "BYTES": TokenType.BLOB,
             "MULTISET": TokenType.LIST,  # MULTISET<T>, also T MULTISET (sqlglot's postfix LIST)
+            "MATCH_RECOGNIZE": TokenType.MATCH_RECOGNIZE,
         }
 
     Parser = FlinkParser

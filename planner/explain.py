@@ -33,6 +33,7 @@ from planner.physical import (
     IntervalJoinSpec,
     JoinSpec,
     LookupJoinSpec,
+    MatchSpec,
     Node,
     OverAggregateSpec,
     Partitioning,
@@ -280,6 +281,11 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         )
         attrs.append("emit=[on watermark]")
         attrs.append("state=[rows of open windows]")
+    elif isinstance(spec, MatchSpec):
+        name = "Match"
+        attrs.append(node.name[len(name) + 1 : -1])
+        attrs.append("emit=[on watermark]")
+        attrs.append("state=[rows the watermark has not passed, partial matches]")
     elif isinstance(spec, OverAggregateSpec):
         name = "OverAggregate"
         attrs.append(node.name[len(name) + 1 : -1])

@@ -142,3 +142,14 @@ class JsonObjectText(exp.Expression, exp.Func):
 
     arg_types = {"this": True}
     _sql_names = ["JSON_OBJECT_TEXT"]
+
+
+class MatchRecognize(exp.MatchRecognize):
+    """``MATCH_RECOGNIZE (...)`` with Flink's ``WITHIN <interval>`` after the pattern.
+
+    sqlglot's node keeps ``partition_by``, ``order``, ``measures``, ``rows``, ``after``,
+    ``pattern`` (the pattern's text, an ``exp.Var``) and ``define``; ``within`` is the
+    interval expression as written (None without it). ``planner.bind.match`` reads them.
+    """
+
+    arg_types = {**exp.MatchRecognize.arg_types, "within": False}

@@ -31,6 +31,7 @@ from planner.physical import (
     LATE_ROWS_FIELDS,
     LATE_ROWS_OUTPUT,
     IntervalJoinSpec,
+    MatchSpec,
     Node,
     OverAggregateSpec,
     WindowAggregateSpec,
@@ -46,7 +47,7 @@ def drops_late_rows(node: Node) -> bool:
     spec = node.spec
     if isinstance(spec, WindowAggregateSpec | WindowRankSpec):
         return not spec.window.proctime
-    return isinstance(spec, OverAggregateSpec | IntervalJoinSpec | WindowJoinSpec)
+    return isinstance(spec, OverAggregateSpec | MatchSpec | IntervalJoinSpec | WindowJoinSpec)
 
 
 def late_rows_nodes(

@@ -13,6 +13,7 @@ from catalog.functions import FunctionDef
 from catalog.schema import ColumnKind
 from catalog.table import TableDef
 from catalog.types import DataType
+from planner.match_pattern import Element
 from planner.window import Window
 
 
@@ -490,6 +491,31 @@ class OverAggregate(LogicalNode):
     rows: bool
     preceding: int | None
     aggs: tuple[LogicalAgg, ...]
+
+    @property
+    def inputs(self) -> tuple[LogicalNode, ...]:
+        return (self.input,)
+
+
+@dataclass(frozen=True)
+class Match(LogicalNode):
+    """``MATCH_RECOGNIZE`` on event time, ONE ROW PER MATCH (Flink's Match): per partition,
+    the rows in ``time_field`` order (then ``order``: (field, descending, nulls first)) run through
+    ``pattern``, each variable's row satisfying its ``defines`` condition (none: TRUE);
+    each match gives one row of the partition keys and ``measures``. Expressions are
+    sqlglot trees whose columns a pattern variable may qualify (``A.price``) and that may
+    call FIRST, LAST, MATCH_ROWTIME and aggregates over a variable's rows."""
+
+    input: LogicalNode
+    partition_keys: tuple[str, ...]
+    time_field: str
+    order: tuple[tuple[str, bool, bool], ...]
+    measures: tuple[tuple[str, exp.Expr], ...]
+    pattern: tuple[Element, ...]
+    defines: tuple[tuple[str, exp.Expr], ...]
+    skip: str
+    skip_var: str | None
+    within_ms: int | None
 
     @property
     def inputs(self) -> tuple[LogicalNode, ...]:

@@ -22,13 +22,14 @@ this module is the entry point and picks the reading for a statement.
 from __future__ import annotations
 
 import difflib
+from contextlib import nullcontext
 from typing import cast
 
 from sqlglot import exp
 from sqlglot.errors import ParseError as SqlglotParseError
 
 from planner import statements as st
-from planner.dialect import Flink  # noqa: F401  (the doctests use it)
+from planner.dialect import Flink, navigating  # noqa: F401  (the doctests use Flink)
 from planner.errors import ParseError
 from planner.read.functions import FunctionReader
 from planner.read.words import WordReader
@@ -60,18 +61,22 @@ def parse(sql: str) -> list[st.Statement]:
     return [Reader(script, piece).statement() for piece in script.pieces()]
 
 
-def parse_expression(sql: str) -> exp.Expression:
-    """Parse one Flink SQL expression (a computed column's or a watermark's).
+def parse_expression(sql: str, navigation: bool = False) -> exp.Expression:
+    """Parse one Flink SQL expression (a computed column's or a watermark's); with
+    ``navigation``, one of MATCH_RECOGNIZE's, where FIRST/LAST/PREV/NEXT navigate rows.
 
     >>> parse_expression("ts - INTERVAL '5' SECOND").sql(dialect=Flink)
     "ts - INTERVAL '5' SECOND"
+    >>> parse_expression("LAST(A.price, 1)", navigation=True).sql(dialect=Flink)
+    'LAST(A.price, 1)'
     """
     script = Script(sql)
     if not script.tokens:
         raise ParseError("expected an expression, got nothing", line=1, col=1)
     parser = DIALECT.parser()
     try:
-        nodes = parser.parse_into(exp.Condition, script.tokens, sql)
+        with navigating(parser) if navigation else nullcontext():
+            nodes = parser.parse_into(exp.Condition, script.tokens, sql)
     except SqlglotParseError as e:
         raise script.translate(e) from None
     if len(nodes) != 1 or nodes[0] is None:
@@ -103,9 +108,6 @@ class Reader(WordReader, FunctionReader):
     # -- dispatch --
     def statement(self) -> st.Statement:
         first = (self.words[0].split() or [""])[0]  # "ADD JAR" is one token
-        for i, word in enumerate(self.words):
-            if word == "MATCH_RECOGNIZE":
-                raise self.unsupported("MATCH_RECOGNIZE", self.tokens[i])
         if first in ("SET", "RESET"):
             return self.set_or_reset()
         if first == "SHOW":

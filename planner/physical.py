@@ -449,6 +449,64 @@ class OverAggregateSpec:
 
 
 @dataclass(frozen=True)
+class PatternElement:
+    """One variable of a MATCH_RECOGNIZE pattern: ``low`` to ``high`` rows (None: no
+    bound), greedy or reluctant (``planner.match_pattern`` reads them from the PATTERN's text)."""
+
+    var: str
+    low: int
+    high: int | None
+    greedy: bool = True
+
+
+@dataclass(frozen=True)
+class MatchExpr:
+    """An expression of MATCH_RECOGNIZE's DEFINE or MEASURES, as the runtime evaluates it
+    over the rows of a match (``runtime.operators.match_expr``). ``op`` is one of:
+
+    - ``column`` (``name``, of the last row of ``var``, or of the match without one);
+    - ``literal`` (``value`` as text, ``name`` its kind: int, decimal, string, bool, null);
+    - ``first`` / ``last`` (``args[0]`` over the ``offset``-th row of ``var`` from the
+      first / last), ``agg`` (``name``: sum, avg, count, min, max over ``var``'s rows;
+      no ``args``: COUNT(*)), ``rowtime`` (MATCH_ROWTIME());
+    - ``neg``, ``not``, ``is_null``, ``and``, ``or``, ``between`` and ``arith`` / ``compare``
+      (``name``: + - * / % and = <> < <= > >=) over ``args``."""
+
+    op: str
+    args: tuple[MatchExpr, ...] = ()
+    name: str = ""
+    var: str | None = None
+    value: str | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class MatchSpec:
+    """``MATCH_RECOGNIZE`` on event time (Flink's Match, ONE ROW PER MATCH): rows wait in
+    state until the watermark passes ``time_column``, then each partition's rows run, in
+    time order (then ``order``), through ``pattern``; a variable's row must satisfy its
+    condition in ``defines`` (none: TRUE). Each match gives one row: the partition keys,
+    then ``measures``. ``skip``: past_last, to_next,
+    to_first or to_last (``skip_var``); ``within_ms``: the most a match may span. Rows
+    behind the watermark are late. Insert-only."""
+
+    partition_keys: tuple[str, ...]
+    time_column: str
+    order: tuple[SortKey, ...]
+    measures: tuple[tuple[str, MatchExpr], ...]
+    pattern: tuple[PatternElement, ...]
+    defines: tuple[tuple[str, MatchExpr], ...]
+    skip: str
+    skip_var: str | None = None
+    within_ms: int | None = None
+    kind: str = "match"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.partition_keys
+
+
+@dataclass(frozen=True)
 class OverCallSpec:
     """One window function of a ``BatchOverSpec``: ``rank`` (row_number, rank,
     dense_rank) or ``agg``, over ``window`` (DuckDB SQL: PARTITION BY, ORDER BY, frame)."""
@@ -623,6 +681,7 @@ OperatorSpec = (
     | UnionSpec
     | RankSpec
     | OverAggregateSpec
+    | MatchSpec
     | BatchOverSpec
     | BatchQuerySpec
     | WindowRankSpec
@@ -639,7 +698,7 @@ _SPECS: dict[str, type] = {cls.kind: cls for cls in typing.get_args(OperatorSpec
 
 
 ROW_STATE_KINDS = ("join", "interval_join", "window_join", "temporal_join", "rank", "window_rank", "sort",
-                   "over_aggregate", "changelog_normalize", "sink_materializer")  # fmt: skip
+                   "over_aggregate", "changelog_normalize", "sink_materializer", "match")  # fmt: skip
 """Operators whose state holds their input's rows, column for column."""
 
 STATEFUL_KINDS = (*ROW_STATE_KINDS, "window_aggregate", "group_aggregate", "batch_over", "batch_query")
@@ -728,8 +787,9 @@ def _decode(cls: Any, value: Any) -> Any:
         return value
     if origin is tuple:
         args = typing.get_args(cls)
-        inner = args[0]
-        return tuple(_decode(inner, v) for v in value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(t, v) for t, v in zip(args, value))  # tuple[str, MatchExpr]
     if origin is dict:
         return dict(value)
     if origin in (typing.Union, __import__("types").UnionType):

@@ -60,6 +60,7 @@ from planner.logical import (
     Join,
     LogicalNode,
     LookupJoin,
+    Match,
     OverAggregate,
     Rank,
     Replicate,
@@ -102,6 +103,7 @@ from planner.physical import (
     WindowAssignSpec,
     WindowJoinSpec,
 )
+from planner.physical_match import plan_match
 from planner.physical_over import plan_batch_over, plan_over_aggregate, plan_rank, sort_limit
 from planner.typecheck import make_cast, wider
 from planner.udf import check_python_aggregates
@@ -799,6 +801,7 @@ _TRANSLATORS: dict[type[LogicalNode], Callable[[PhysicalPlanner, Any], Node]] = 
     Correlate: PhysicalPlanner._correlate,
     Union: PhysicalPlanner._union,
     Rank: plan_rank,
+    Match: plan_match,
     OverAggregate: plan_over_aggregate,
     BatchOver: plan_batch_over,
     Sink: PhysicalPlanner._sink,

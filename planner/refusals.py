@@ -21,6 +21,7 @@ from planner.logical import (
     Join,
     LogicalNode,
     LookupJoin,
+    Match,
     OverAggregate,
     Rank,
     Scan,
@@ -72,6 +73,7 @@ _CONSTRUCTS = {
     OverAggregate: "an OVER aggregation",
     BatchOver: "an OVER aggregation",
     Rank: "a Top-N or deduplication",
+    Match: "MATCH_RECOGNIZE",
     Sort: "ORDER BY",
     WindowAssign: "a window table function",
 }

@@ -56,6 +56,7 @@ OPERATORS: dict[str, str] = {
     "correlate": "runtime.operators.correlate.CorrelateOp",
     "rank": "runtime.operators.rank.RankOp",
     "over_aggregate": "runtime.operators.over_aggregate.OverAggregateOp",
+    "match": "runtime.operators.match.MatchOp",
     "batch_over": "runtime.operators.batch_over.BatchOverOp",
     "batch_query": "runtime.operators.batch_query.BatchQueryOp",
     "window_rank": "runtime.operators.window_rank.WindowRankOp",

@@ -15,6 +15,7 @@ from planner.bind.aggregates import is_aggregate
 from planner.bind.hints import StateTtlHint, aggregate_input, input_name
 from planner.bind.joins import JoinBinder
 from planner.bind.lateral import LateralBinder
+from planner.bind.match import bind_match
 from planner.bind.scope import Scope, _err, _ref, cast_if_needed
 from planner.errors import PlanError, UnsupportedError
 from planner.expressions import WindowTVF
@@ -46,6 +47,13 @@ class RelationBinder(JoinBinder, LateralBinder):
             one = Values((BoundField("ZERO", INT.with_nullable(False)),), ((exp.Literal.number(0),),))
             return one, Scope([])  # ZERO is Calcite's, not for the query to name
         node, scope = self._bind_relation(from_.this, ctes)
+        match = select.args.get("match")
+        if match is not None:
+            if select.args.get("joins"):
+                refused = UnsupportedError("MATCH_RECOGNIZE over a join (put the join in a subquery)")
+                raise _err(refused, match)
+            node = bind_match(node, match)
+            scope = Scope.of(node, {match.alias} if match.alias else set())
         hints = StateTtlHint.of(select)
         left_name = input_name(from_.this)  # a join's left input has a name only at first
         for join in select.args.get("joins") or []:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.oracle import nexmark
+from tests.oracle import nexmark, ticker
 
 ROOT = Path(__file__).resolve().parent
 CORPUS_DIR = ROOT / "corpus"
@@ -133,15 +133,16 @@ def load_inputs(path: Path = INPUTS_FILE) -> dict[str, dict[str, Any]]:
 
 
 def generated_inputs() -> dict[str, dict[str, Any]]:
-    """Inputs too big to write out by hand: Nexmark's person, auction and bid (``nexmark.py``).
-    They have no ``id`` column, so only query cases read them (``-- from:`` one of them)."""
-    return nexmark.generate()
+    """Inputs too big to write out by hand: Nexmark's person, auction and bid (``nexmark.py``),
+    and the ticker of Flink's MATCH_RECOGNIZE examples (``ticker.py``). They have no ``id``
+    column, so only query cases read them (``-- from:`` one of them)."""
+    return {**nexmark.generate(), **ticker.generate()}
 
 
 def generated_sha256() -> str:
-    """What a fixture over the generated inputs was recorded over (``generated_sha256`` in its
+    """What a fixture over Nexmark's inputs was recorded over (``generated_sha256`` in its
     header): a change to the generator makes those fixtures stale, not the others."""
-    text = json.dumps(generated_inputs(), sort_keys=True, ensure_ascii=False)
+    text = json.dumps(nexmark.generate(), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

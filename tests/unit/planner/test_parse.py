@@ -442,7 +442,6 @@ def test_misspelt_show_kind() -> None:
 @pytest.mark.parametrize(
     ("sql", "construct", "position"),
     [
-        ("SELECT 1;\n  SELECT * FROM t MATCH_RECOGNIZE (PARTITION BY a)", "MATCH_RECOGNIZE", (2, 19)),
         ("CREATE FUNCTION f AS 'com.example.F'", "CREATE FUNCTION", (1, 1)),
         ("CREATE TEMPORARY SYSTEM FUNCTION f AS 'com.example.F'", "CREATE FUNCTION", (1, 1)),
         ("SELECT 1;\nCREATE CATALOG c WITH ('type' = 'jdbc')", "CREATE CATALOG", (2, 1)),

@@ -102,6 +102,10 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "this job has no collect node: its results go to it": UNREACHABLE + "API misuse",
     "job {self.id} cannot take a savepoint: ": UNREACHABLE + "job state",
     "job '{job.plan.name}' failed ({error}), and anothe": UNREACHABLE + "another instance",
+    # MATCH_RECOGNIZE: where a match would restart, an integer division, depend on the rows
+    "AFTER MATCH SKIP TO {self.skip[3:].upper()} {self.": UNREACHABLE
+    + "a match of the data (Flink fails the job the same way)",
+    "division by zero in MATCH_RECOGNIZE": UNREACHABLE + "a value in the data, not the plan",
     # data: a NULL bound for a NOT NULL sink column (table.exec.sink.not-null-enforcer)
     "column '{name}' is NOT NULL, however, a null value": UNREACHABLE + "a value in the data, not the plan",
     # reading a checkpoint's state back (sqlstream state): files and names the user gives
