@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pyflink.table import EnvironmentSettings, TableEnvironment  # noqa: E402
-from pyflink.version import __version__ as PYFLINK_VERSION  # noqa: E402
+from pyflink.table import EnvironmentSettings, TableEnvironment
+from pyflink.version import __version__ as PYFLINK_VERSION
 
-from tests.oracle import sink_text as st  # noqa: E402
+from tests.oracle import sink_text as st
 
 
 def main() -> None:
@@ -28,7 +28,9 @@ def main() -> None:
         statements = env.create_statement_set()
         for n, group in enumerate(groups):
             source = Path(tmp) / f"s{n}.json"
-            source.write_text("".join(json.dumps({"id": i, "s": s}) + "\n" for i, s in enumerate(group["values"])))
+            source.write_text(
+                "".join(json.dumps({"id": i, "s": s}) + "\n" for i, s in enumerate(group["values"]))
+            )
             env.execute_sql(
                 f"CREATE TABLE s{n} (id INT, s STRING) WITH ('connector' = 'filesystem', "
                 f"'path' = '{source}', 'format' = 'json')"
@@ -38,7 +40,9 @@ def main() -> None:
         statements.execute().wait()
         out = []
         for n, group in enumerate(groups):
-            files = sorted(p for p in (Path(tmp) / f"g{n}").rglob("*") if p.is_file() and not p.name.startswith("."))
+            files = sorted(
+                p for p in (Path(tmp) / f"g{n}").rglob("*") if p.is_file() and not p.name.startswith(".")
+            )
             assert len(files) == 1, f"group {group['name']}: files {files}"
             out.append({**group, "text": files[0].read_bytes().decode("utf-8")})
     doc = {"flink": PYFLINK_VERSION, "groups": out}

@@ -60,6 +60,7 @@ VARIANTS: list[tuple[str, dict[str, str], list[str] | None]] = [
     ("json", {}, _ALL),
     ("json", {"json.encode.decimal-as-plain-number": "true"}, [t for t, _ in _DECIMALS] + ["DOUBLE"]),
     ("json", {"json.timestamp-format.standard": "ISO-8601"}, ["TIMESTAMP(3)", "TIMESTAMP_LTZ(3)"]),
+    ("debezium-json", {}, ["DECIMAL(5, 2)", "DOUBLE", "FLOAT"]),
     ("csv", {"csv.field-delimiter": ";"}, ["STRING", "DATE", "TIME(0)", "DECIMAL(5, 2)", "DOUBLE"]),
     ("csv", {"csv.field-delimiter": "|"}, ["STRING"]),
     ("csv", {"csv.field-delimiter": "\\t"}, ["STRING"]),
@@ -99,7 +100,9 @@ def select_sql(type_: str, source: str) -> str:
     if type_ == "STRING":
         return f"SELECT id, s FROM {source}"
     if type_ == "BYTES":
-        return "VALUES " + ", ".join(f"({i}, CAST({t} AS BYTES))" for i, t in enumerate(dict(_OTHERS)["BYTES"]))
+        return "VALUES " + ", ".join(
+            f"({i}, CAST({t} AS BYTES))" for i, t in enumerate(dict(_OTHERS)["BYTES"])
+        )
     return f"SELECT id, CAST(s AS {type_}) FROM {source}"
 
 

@@ -53,7 +53,8 @@ def value(type_: str, text: str) -> Any:
     if t.name in ("DOUBLE", "FLOAT"):
         return float(np.float32(text)) if t.name == "FLOAT" else float(text)
     if t.name == "DECIMAL":
-        return decimal.Decimal(text).quantize(decimal.Decimal(1).scaleb(-(t.scale or 0)))
+        with decimal.localcontext(prec=40):
+            return decimal.Decimal(text).quantize(decimal.Decimal(1).scaleb(-(t.scale or 0)))
     if t.name in ("INT", "BIGINT"):
         return int(text)
     if t.name == "BOOLEAN":
@@ -75,12 +76,14 @@ def batch(group: dict[str, Any], keep: list[int]) -> pa.RecordBatch:
 
 
 def flink_lines(group: dict[str, Any]) -> list[str]:
-    """Flink's file as one text per row: a quoted value may hold a line break, so a row
-    ends where the next id starts a line."""
+    """Flink's file as one text per row: a quoted CSV value may hold a line break, so a row
+    ends where the next id starts a line (JSON has none in its strings)."""
+    if group["format"] != "csv":
+        return group["text"].removesuffix("\n").split("\n")
     delimiter = group["options"].get("csv.field-delimiter", ",").replace("\\t", "\t")
     text, out = group["text"], []
     for i in range(1, len(group["values"])):
-        end = text.find(f"\n{i}{delimiter}" if group["format"] == "csv" else f'\n{{"id":{i},')
+        end = text.find(f"\n{i}{delimiter}")
         out.append(text[:end])
         text = text[end + 1 :]
     return [*out, text.removesuffix("\n")]
