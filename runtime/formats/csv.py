@@ -297,7 +297,7 @@ class CsvDecoder(RecordDecoder):
     def _empty_field(self, name: str, t: Any) -> None:
         """An empty field of a column that is not text: Flink's parsers fail on it, so the
         record is bad (RecordError), or with ignore-parse-errors the field is NULL (noted)."""
-        problem = f"field '{name}': an empty field is not a {t.sql()} value"
+        problem = f"field '{name}': an empty field cannot be read as {t.sql()}"
         if self._nulled is None:
             raise RecordError(
                 problem + " (to read empty fields as NULL, set 'csv.null-literal' = '' on the table)"
