@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FUNCTION = "flink_decimal_text"
+_DECIMAL_FUNCTION = "flink_decimal_text"
 # java_float_texts of a DOUBLE, a FLOAT, and of each with NaN and the infinities quoted
 _FLOAT_FUNCTIONS = {
     (False, False): ("flink_double_text", "DOUBLE"),
@@ -150,7 +150,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     they call, which run over whole vectors (a short SQL text, too: a CASE spelling Java's
     layout out took DuckDB 15-45 ms to plan, for every batch)."""
     varchar = duckdb.sqltype("VARCHAR")
-    con.create_function(FUNCTION, _texts, [varchar], varchar, type=duckdb.func.ARROW)
+    con.create_function(_DECIMAL_FUNCTION, _texts, [varchar], varchar, type=duckdb.func.ARROW)
     for (single, quoted), (name, sql_type) in _FLOAT_FUNCTIONS.items():
         texts = _float_texts(single, quoted)
         con.create_function(name, texts, [duckdb.sqltype(sql_type)], varchar, type=duckdb.func.ARROW)
@@ -166,4 +166,4 @@ def decimal_sql(x: str, plain: bool = False) -> str:
     >>> [r[0] for r in con.sql(f"SELECT {decimal_sql('v')} FROM (VALUES {values}) t(v)").fetchall()]
     ['12.3', '0', '1E+2', '-0.5', '0.0000012', '-1.2E+3', '1.2E-7']
     """
-    return f"CAST({x} AS VARCHAR)" if plain else f"{FUNCTION}(CAST({x} AS VARCHAR))"
+    return f"CAST({x} AS VARCHAR)" if plain else f"{_DECIMAL_FUNCTION}(CAST({x} AS VARCHAR))"
