@@ -35,6 +35,7 @@ from catalog.errors import SqlStreamError
 from catalog.types import DataType, parse_type
 from planner.physical import Field
 from runtime.arrow_types import to_arrow
+from runtime.formats import java_text
 
 # Pieces of a failing chunk this small are decoded record by record instead of bisected.
 SMALL_PIECE = 16
@@ -80,6 +81,12 @@ def nullable_schema(fields: Sequence[Field]) -> pa.Schema:
     return pa.schema([pa.field(f.name, to_arrow(parse_type(f.type))) for f in fields])
 
 
+# The step that cuts a time's fraction to a precision below the readers' microseconds:
+# (pyarrow's floor_temporal unit, multiple), by precision.
+_FRACTION_STEP = {0: ("second", 1), 1: ("millisecond", 100), 2: ("millisecond", 10), 3: ("millisecond", 1),
+                  4: ("microsecond", 100), 5: ("microsecond", 10)}  # fmt: skip
+
+
 def default_where(i: int) -> str:
     return f"record {i + 1} of the chunk"
 
@@ -109,8 +116,21 @@ class RecordDecoder(ABC):
         self.name = name
         #: The option that skips bad records instead of failing, if the format has one.
         self.ignore_option: str | None = f"{name}.ignore-parse-errors"
+        self._coarse = [
+            (i, *_FRACTION_STEP[p]) for i, t in enumerate(self.types) if (p := self._precision(t)) is not None
+        ]
 
     # ---- format hooks ------------------------------------------------------------------
+    def _precision(self, t: DataType) -> int | None:
+        """The fraction digits Flink keeps of a value of ``t`` that the reader gives with
+        more (microseconds), None for all: a timestamp's precision; a time's, up to
+        milliseconds (Flink's TIME is an int of milliseconds)."""
+        if t.name in ("TIMESTAMP", "TIMESTAMP_LTZ") and t.precision is not None and t.precision < 6:
+            return t.precision
+        if t.name == "TIME":
+            return min(t.precision or 0, 3)
+        return None
+
     def bulk_supported(self) -> bool:
         """Whether ``_bulk`` can decode these columns at all (else record by record)."""
         return True
@@ -163,7 +183,7 @@ class RecordDecoder(ABC):
         suspects = self._suspects(batch)
         if suspects is not None and suspects.any():
             return None
-        return batch
+        return self._fit_precision(batch)
 
     def decode_values(self, records: list[bytes | None], where: Where | None = None) -> Decoded:
         """``decode`` of whole values (a Kafka fetch's), tried first as one block of lines
@@ -286,7 +306,24 @@ class RecordDecoder(ABC):
         text = str(e) or type(e).__name__
         return text if isinstance(e, RecordError) else f"{type(e).__name__}: {text}"
 
+    def _fit_precision(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with the fraction digits of its times and timestamps that the column's
+        precision does not hold cut off, as Flink keeps them (``TIMESTAMP(3)`` of
+        ``12:34:56.1234`` is ``12:34:56.123``, TIME of ``12:34:56.789`` is ``12:34:56``):
+        the readers keep microseconds."""
+        if not self._coarse or not batch.num_rows:
+            return batch
+        columns = batch.columns
+        for i, unit, multiple in self._coarse:
+            columns[i] = pc.floor_temporal(columns[i], multiple=multiple, unit=unit)
+        return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
     def _assemble(self, pieces: list[tuple[np.ndarray, pa.RecordBatch]], n: int, out: Decoded) -> Decoded:
+        out = self._assembled(pieces, n, out)
+        out.batch = self._fit_precision(out.batch)
+        return out
+
+    def _assembled(self, pieces: list[tuple[np.ndarray, pa.RecordBatch]], n: int, out: Decoded) -> Decoded:
         if len(pieces) == 1 and len(pieces[0][0]) == n:
             out.batch = pieces[0][1]
             return out
@@ -369,6 +406,7 @@ class SqlRecordEncoder(RecordEncoder):
         super().__init__(fields, name=name)
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
+        java_text.install(self._con)  # for decimal_sql
 
     def _run(self, sql: str, batch: pa.RecordBatch) -> pa.ChunkedArray:
         self._con.register("batch", batch)

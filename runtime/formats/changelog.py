@@ -272,15 +272,16 @@ class ChangelogEncoder(SqlRecordEncoder):
         super().__init__(fields, name=f"{prefix}{name}")
         standard = options.get_choice(f"{prefix}{name}.timestamp-format.standard", ("SQL", "ISO-8601"), "sql")
         for key in ("ignore-parse-errors", "map-null-key.mode", "map-null-key.literal",
-                    "encode.decimal-as-plain-number", "database.include", "table.include"):  # fmt: skip
+                    "database.include", "table.include"):  # fmt: skip
             options.get(f"{prefix}{name}.{key}")
+        plain = options.get_bool(f"{prefix}{name}.encode.decimal-as-plain-number", False)
         if options.get_bool(f"{prefix}{name}.schema-include", False):
             raise FormatError(
                 f"{options.where}: writing '{prefix}debezium-json.schema-include' = 'true' (a Kafka Connect "
                 "schema in each record) is not supported",
                 hint="leave 'debezium-json.schema-include' false on tables that are written",
             )
-        obj = json_object_sql(self.fields, self.types, standard == "iso-8601")
+        obj = json_object_sql(self.fields, self.types, standard == "iso-8601", plain)
         inserted = f"{q(ROW_KIND_COLUMN)} IN ({INSERT}, {UPDATE_AFTER})"
         if name == "debezium-json":
             value = (

@@ -8,11 +8,19 @@ DuckDB query. Options are Flink's: ``csv.field-delimiter`` (``\\t`` for a tab),
 ``csv.ignore-parse-errors``, and sqlstream's ``csv.header`` (files start with a header line,
 which is skipped on read and written on write).
 
-Without ``csv.null-literal``, an empty field is NULL for non-string columns and the empty
-string for string columns (so a NULL string is written as an empty field and read back as
-''); write a ``csv.null-literal`` to keep NULL strings apart. (Flink 2.3 differs here: it
-reads an empty BOOLEAN as FALSE and fails on an empty number, date or time unless
-``csv.ignore-parse-errors``, which makes it NULL; tests/oracle/bad_records.json records it.)
+As in Flink 2.3 (tests/oracle/bad_records.json records it), without ``csv.null-literal``
+an empty field is the empty string for string columns, empty bytes for BYTES and FALSE for
+BOOLEAN, and no value at all for a number, date or time: the record is bad (the job fails,
+or with ``csv.ignore-parse-errors`` the field is NULL). NULL is written as an empty field,
+so a file with NULL numbers is read back with ``'csv.null-literal' = ''``. A time or
+timestamp keeps the fraction digits of its column's precision (``TIMESTAMP(3)`` of
+``...56.1234`` is ``...56.123``).
+
+What is written is what Flink writes (tests/oracle/sink_text.json): numbers as Java writes
+them (``runtime.formats.java_text``), and a text value in quotes when Jackson's writer would
+quote it (``CsvEncoder._quote_test``): longer than 24 characters, or holding a character
+below the highest of the delimiter, the quote and the line feed (a space, '!', '#', '+', ...
+with the defaults; so a timestamp is quoted), or a backslash (the escape character, if set).
 
 With ``csv.ignore-parse-errors``, as in Flink, a field whose text does not fit its type is
 NULL and the row is kept, and so are the missing fields of a line with too few; a line that
@@ -25,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import duckdb
+import duckdb.func
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +57,7 @@ from runtime.formats.base import (
 )
 from runtime.formats.csv_records import QuotedRecords
 from runtime.formats.csv_text import CsvSyntax, contains, suspect_lines
+from runtime.formats.java_text import decimal_sql, float_sql
 
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
 _STRINGS = ("STRING", "VARCHAR", "CHAR")
@@ -133,6 +144,7 @@ class CsvDecoder(RecordDecoder):
         self._syntax = CsvSyntax(o.delimiter, quote, o.escape, o.allow_comments)
         self._hex_suspects = any(t.name in _INTEGERS for t in self.types)
         self._suspect_rows: np.ndarray | None = None
+        self._empty_rows: np.ndarray | None = None
         self._parse_options = pcsv.ParseOptions(
             delimiter=o.delimiter,
             quote_char=False if o.disable_quote else o.quote,
@@ -204,7 +216,7 @@ class CsvDecoder(RecordDecoder):
         otherwise than Flink (``suspect_lines``), and NaN or infinite numbers (pyarrow takes
         'nan' and 'inf', Java only 'NaN' and 'Infinity')."""
         mask = self._not_null_violations(batch)
-        for extra in (self._suspect_rows, non_finite_rows(batch)):
+        for extra in (self._suspect_rows, self._empty_rows, non_finite_rows(batch)):
             if extra is not None:
                 mask = extra if mask is None else (mask | extra)
         return mask
@@ -232,10 +244,14 @@ class CsvDecoder(RecordDecoder):
             convert_options=self._convert_options,
         )
         arrays = []
-        for col, post, af in zip(table.columns, self._post, self.schema):
+        empty = None  # rows with an empty field that is not text: Flink's error (``_one``)
+        for col, post, af, t in zip(table.columns, self._post, self.schema, self.types):
             arr = col.combine_chunks()
             if post is not None:
-                arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+                blank = pc.equal(arr, "")
+                if post != "BYTES" and pc.any(blank).as_py():  # an empty BYTES is b''
+                    empty = blank if empty is None else pc.or_(empty, blank)
+                    arr = pc.if_else(blank, pa.scalar(None, pa.string()), arr)
                 if post in ("TIMESTAMP", "TIMESTAMP_LTZ"):
                     arr = parse_timestamp_strings(arr, af.type)
                 elif post == "TIME":
@@ -244,7 +260,13 @@ class CsvDecoder(RecordDecoder):
                     arr = pc.cast(arr, af.type)
                 else:
                     arr = decode_base64_strings(arr)
+            elif arr.null_count and self.opts.null_literal is None and t.name not in _STRINGS:
+                if t.name == "BOOLEAN":  # empty: Boolean.parseBoolean("") is FALSE
+                    arr = arr.fill_null(False)
+                else:  # empty (the reader's null) is no number
+                    empty = arr.is_null() if empty is None else pc.or_(empty, arr.is_null())
             arrays.append(arr if arr.type == af.type else arr.cast(af.type))
+        self._empty_rows = None if empty is None else empty.to_numpy(zero_copy_only=False)
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def _one(self, record: bytes) -> list[Any]:
@@ -263,15 +285,32 @@ class CsvDecoder(RecordDecoder):
         values: list[Any] = []
         read = [s for s, keep in zip(values_text, self._read_mask) if keep]
         for s, f, t in zip(read, self.fields, self.types):
-            if (
-                s is None
-                or (o.null_literal is not None and s == o.null_literal)
-                or (s == "" and t.name not in _STRINGS)
-            ):
+            if s is None or (o.null_literal is not None and s == o.null_literal):
+                values.append(None)
+            elif s == "" and t.name not in (*_STRINGS, *_BYTES, "BOOLEAN"):
+                self._empty_field(f.name, t)
                 values.append(None)
             else:
                 values.append(self.convert_field(s, t, f.name, text=True))
         return self.check_nullability(values)
+
+    def _empty_field(self, name: str, t: Any) -> None:
+        """An empty field of a column that is not text: Flink's parsers fail on it, so the
+        record is bad (RecordError), or with ignore-parse-errors the field is NULL (noted)."""
+        problem = f"field '{name}': an empty field cannot be read as {t.sql()}"
+        if self._nulled is None:
+            raise RecordError(
+                problem + " (to read empty fields as NULL, set 'csv.null-literal' = '' on the table)"
+            )
+        self._nulled.append(problem)
+
+
+_UTF16_LENGTH = "flink_utf16_length"
+
+
+def _utf16_lengths(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Java's String.length() of each text: a character beyond U+FFFF counts two."""
+    return pa.array([len(t.encode("utf-16-le")) // 2 for t in texts.to_pylist()], pa.int32())
 
 
 def _sql_text(text: str) -> str:
@@ -279,6 +318,10 @@ def _sql_text(text: str) -> str:
 
 
 class CsvEncoder(SqlRecordEncoder):
+    """Lines as Flink's csv format (Jackson's CsvGenerator) writes them: numbers and booleans
+    as they are (``runtime.formats.java_text``), text values (strings, dates, times,
+    timestamps, base64 bytes) quoted by Jackson's loose rule (``_quote_test``)."""
+
     extension = "csv"
 
     def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
@@ -286,49 +329,86 @@ class CsvEncoder(SqlRecordEncoder):
         super().__init__(fields, name=f"{prefix}csv")
         _check_columns(self.fields, self.types, options.where)
         o = self.opts
+        # Jackson quotes a value holding a character below this one (CsvEncoder._cfgMinSafeChar)
+        self._min_safe = max(ord(o.delimiter), ord(o.quote), ord("\n")) + 1
+        self._escape_or_backslash = o.escape or "\\"
+        self._con.create_function(
+            _UTF16_LENGTH,
+            _utf16_lengths,
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.sqltype("INTEGER"),
+            type=duckdb.func.ARROW,
+        )
         null_text = _sql_text(o.null_literal or "")
         texts = []
         quoted = []
         for i, (f, t) in enumerate(zip(self.fields, self.types)):
             col = q(f.name)
+            is_text = True
             if t.name in _STRINGS:
                 text = col
             elif t.name == "TIMESTAMP_LTZ":
                 text = f"CAST(CAST({col} AS TIMESTAMP) AS VARCHAR) || 'Z'"
             elif t.name in _BYTES:
                 text = f"to_base64({col})"
-            elif t.name in ("FLOAT", "DOUBLE"):
-                text = (
-                    f"CASE WHEN isnan({col}) THEN 'NaN' WHEN isinf({col}) AND {col} > 0 THEN "
-                    f"'Infinity' WHEN isinf({col}) THEN '-Infinity' ELSE CAST({col} AS VARCHAR) END"
-                )
             else:
-                text = f"CAST({col} AS VARCHAR)"
+                is_text = t.name in ("DATE", "TIME", "TIMESTAMP")
+                if t.name in ("FLOAT", "DOUBLE"):
+                    text = float_sql(col, t.name == "FLOAT")
+                elif t.name == "DECIMAL":
+                    text = decimal_sql(col)
+                else:
+                    text = f"CAST({col} AS VARCHAR)"
             texts.append(f"{text} AS c{i}")
-            quoted.append(self._quoted(f"c{i}", null_text))
+            quoted.append(self._quoted(f"c{i}", null_text) if is_text else f"coalesce(c{i}, {null_text})")
         sep = f" || {_sql_text(o.delimiter)} || "
         body = sep.join(quoted) if quoted else "''"
         inner = f"(SELECT {', '.join(texts)} FROM batch)" if texts else "batch"
         self._record_sql = f"SELECT {body} AS v FROM {inner}"
         self._line_sql = f"SELECT {body} || chr(10) AS v FROM {inner}"
 
+    def _quote_test(self, v: str) -> str:
+        """SQL of whether Jackson quotes the text ``v``: when it is longer than 24 UTF-16
+        units (it checks no further then), holds a character below ``_min_safe`` (with
+        the default ',' and '"': a space, '!', '#', '+', ...) or the escape character
+        (without one, a backslash). An empty text is not quoted: it is an empty field, as
+        NULL is."""
+        tests = [
+            f"length({v}) > 24",
+            f"regexp_matches({v}, '[\\x{{0}}-\\x{{{self._min_safe - 1:x}}}]')",
+            f"strpos({v}, {_sql_text(self._escape_or_backslash)}) > 0",
+            # a 4-byte character (3 bytes more than it counts)? then count in Python (rarely)
+            f"CASE WHEN strlen({v}) > length({v}) + 2 AND length({v}) > 12 "
+            f"THEN {_UTF16_LENGTH}({v}) > 24 END",
+        ]
+        return " OR ".join(tests)
+
+    def _needs_quotes(self, text: str) -> bool:
+        """``_quote_test`` in Python (for the header line)."""
+        if self.opts.disable_quote:
+            return False
+        units = len(text.encode("utf-16-le")) // 2
+        return units > 24 or any(ord(c) < self._min_safe for c in text) or self._escape_or_backslash in text
+
     def _quoted(self, v: str, null_text: str) -> str:
         o = self.opts
         if o.disable_quote:
             return f"coalesce({v}, {null_text})"
-        q = _sql_text(o.quote)
-        specials = [o.delimiter, o.quote, "\n", "\r"]
-        inner = f"replace({v}, {q}, {q} || {q})"
-        if o.escape:
-            specials.append(o.escape)
-            if o.escape != o.quote:  # the reader takes it as an escape: doubled, it reads as itself
-                e = _sql_text(o.escape)
-                inner = f"replace(replace({v}, {e}, {e} || {e}), {q}, {q} || {q})"
-        test = " OR ".join(f"strpos({v}, {_sql_text(c)}) > 0" for c in specials)
+        quoted = self._quote_sql(v)
         return (
-            f"(CASE WHEN {v} IS NULL THEN {null_text} WHEN {v} = '' THEN {q} || {q} "
-            f"WHEN {test} THEN {q} || {inner} || {q} ELSE {v} END)"
+            f"(CASE WHEN {v} IS NULL THEN {null_text} WHEN {self._quote_test(v)} THEN {quoted} ELSE {v} END)"
         )
+
+    def _quote_sql(self, v: str) -> str:
+        """SQL of ``v`` in quotes, as Jackson writes it: a quote doubled, and with an escape
+        character, that doubled too (so the reader takes it as itself)."""
+        o = self.opts
+        q = _sql_text(o.quote)
+        inner = f"replace({v}, {q}, {q} || {q})"
+        if o.escape and o.escape != o.quote:
+            e = _sql_text(o.escape)
+            inner = f"replace(replace({v}, {e}, {e} || {e}), {q}, {q} || {q})"
+        return f"{q} || {inner} || {q}"
 
     def file_header(self) -> bytes:
         if not self.opts.header:
@@ -337,9 +417,8 @@ class CsvEncoder(SqlRecordEncoder):
         names = []
         for f in self.fields:
             name = f.name
-            specials = (o.delimiter, o.quote, "\n", "\r", *([o.escape] if o.escape else []))
-            if not o.disable_quote and any(c in name for c in specials):
-                if o.escape and o.escape != o.quote:  # as in _quoted
+            if self._needs_quotes(name):
+                if o.escape and o.escape != o.quote:  # as in _quote_sql
                     name = name.replace(o.escape, o.escape * 2)
                 name = o.quote + name.replace(o.quote, o.quote * 2) + o.quote
             names.append(name)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from catalog.options import OptionBag
 from catalog.types import DataType, parse_type
 from planner.physical import ROW_KIND_COLUMN, SinkSpec
 from runtime.connectors.base import SinkWriter, SubtaskContext
+from runtime.formats.java_text import java_float, java_float_texts
 
 ROW_KINDS = ("+I", "-U", "+U", "-D")
 _INTS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
@@ -61,31 +61,6 @@ def print_prefix(identifier: str | None, subtask: int, parallelism: int) -> str:
 
 
 # ---- Java's toString, per value ---------------------------------------------------------
-
-
-def java_float(x: float, single: bool = False) -> str:
-    """Java's ``Double.toString`` (``Float.toString`` when ``single``): shortest digits,
-    plain between 1e-3 and 1e7, else ``d.dddE±n``."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == 0:
-        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
-    text = np.format_float_scientific(np.float32(x) if single else x, unique=True, trim="-")
-    mantissa, exp_text = text.split("e")
-    sign = "-" if mantissa.startswith("-") else ""
-    digits = mantissa.lstrip("-").replace(".", "")
-    exp = int(exp_text)
-    if 1e-3 <= abs(x) < 1e7:
-        if exp >= 0:
-            whole = digits[: exp + 1].ljust(exp + 1, "0")
-            frac = digits[exp + 1 :] or "0"
-        else:
-            whole = "0"
-            frac = "0" * (-exp - 1) + digits
-        return f"{sign}{whole}.{frac}"
-    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exp}"
 
 
 def _java_time_text(hour: int, minute: int, second: int, micros: int, always_seconds: bool) -> str:
@@ -177,22 +152,6 @@ def _java_times(arr: pa.Array) -> pa.Array:
     return _concat(base, _seconds_and_fraction((micros // 1_000_000) % 60, micros % 1_000_000, False))
 
 
-def _java_floats(arr: pa.Array, single: bool) -> pa.Array:
-    """Arrow's shortest text is Java's between 1e-3 and 1e7 once integral values get their
-    ``.0``; the rest (exponents, NaN, infinities, zeros) goes through ``java_float``."""
-    text = pc.cast(arr, pa.string())
-    text = pc.if_else(pc.match_substring(text, "."), text, pc.binary_join_element_wise(text, ".0", ""))
-    magnitude = pc.abs(arr).to_numpy(zero_copy_only=False)
-    with np.errstate(invalid="ignore"):
-        plain = (magnitude >= 1e-3) & (magnitude < 1e7)
-    other = ~plain & arr.is_valid().to_numpy(zero_copy_only=False)
-    if other.any():
-        values = arr.filter(pa.array(other)).to_pylist()
-        replacements = pa.array([java_float(v, single) for v in values], pa.string())
-        text = pc.replace_with_mask(text, pa.array(other), replacements)
-    return text
-
-
 def column_text(arr: pa.Array, t: DataType) -> pa.Array:
     """Each value of ``arr`` as text (``null`` for NULL), vectorised where Arrow can."""
     name = t.name
@@ -205,7 +164,7 @@ def column_text(arr: pa.Array, t: DataType) -> pa.Array:
     elif name == "TIME":
         text = _java_times(arr)
     elif name in ("FLOAT", "DOUBLE"):
-        text = _java_floats(arr, single=name == "FLOAT")
+        text = java_float_texts(arr, single=name == "FLOAT")
     else:
         return pa.array([java_value(v, t) for v in arr.to_pylist()], pa.string())
     if arr.null_count:

@@ -171,8 +171,8 @@ def test_encoding_writes_inserts_for_plus_rows_and_deletes_for_minus_rows(
     fmt: str, insert: str, delete: str
 ) -> None:
     enc = create_encoder(fmt, PRODUCTS, OptionBag({}, "t"))
-    a = '{"id":1,"name":"a","description":null,"weight":1.50}'
-    b = '{"id":1,"name":"b","description":null,"weight":1.50}'
+    a = '{"id":1,"name":"a","description":null,"weight":1.5}'
+    b = '{"id":1,"name":"b","description":null,"weight":1.5}'
     got = [v.decode() for v in enc.encode_records(_changes()) if v is not None]
     assert got == [insert.format(row=a), delete.format(row=a), insert.format(row=b), delete.format(row=b)]
     # read back, Flink's way: +U comes back as +I and -U as -D
