@@ -267,7 +267,10 @@ class WindowAggregateOp(Operator):
         key's first or starts after the greatest end of the key's earlier fragments, which
         is a running max over ``__gi * 2^64 + __e`` (a key's values exceed every earlier
         key's); a session's end is the max over its peers by ``__g``."""
-        order = "ORDER BY __gi, __s, __e"
+        # total (``__rid`` last): two windows over rows that tie on (key, start, end) could
+        # otherwise order them differently, and a duplicate fragment whose ``__new`` is 0
+        # summed before its twin's 1 took the previous session's number, merging the two
+        order = "ORDER BY __gi, __s, __e, __rid"
         gi = f"dense_rank() OVER (ORDER BY {', '.join(self.keys)})" if self.keys else "1"
         ranked = f"SELECT rowid AS __rid, *, {gi} AS __gi FROM windows"
         shift = "__gi::HUGEINT * 18446744073709551616"
