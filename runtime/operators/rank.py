@@ -35,6 +35,12 @@ from runtime.operators.arrival import ArrivalOrdered
 from runtime.state.duckdb_state import DuckDBState
 from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
+# The most winners a Top-1 inserts into its state in one statement. DuckDB appends some
+# sizes of insert into a table of many rows at ~3x the cost a row (q18's wide bids: 85,000
+# or 65,536 rows at 0.8-1.1 us a row, 21,000-61,440 at 0.3-0.4 us, also from a DuckDB
+# table: the append, not Arrow); a bounded source's batches of 262,144 bids give ~85,000
+# winners, which cost the replayed Rank 0.9-1.35 s of inserts where slices cost 0.4-0.55.
+INSERT_ROWS = 32768
 
 class RankOp(ArrivalOrdered):
 
@@ -229,11 +235,13 @@ class RankOp(ArrivalOrdered):
         if send is not None:
             added = added.filter(numpy_array(pa.bool_(), np.packbits(send, bitorder="little"), n))
         out.append(added)
-        st.register(rank_append.KEPT, winners)
-        try:
-            st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
-        finally:
-            st.con.unregister(rank_append.KEPT)
+        add = sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else "")
+        for at in range(0, n, INSERT_ROWS):  # (see INSERT_ROWS)
+            st.register(rank_append.KEPT, winners.slice(at, INSERT_ROWS))
+            try:
+                st.execute(add)
+            finally:
+                st.con.unregister(rank_append.KEPT)
         return out
 
     def _fresh(self, candidates: pa.RecordBatch, seqs: np.ndarray, ranks: np.ndarray) -> pa.RecordBatch:
