@@ -499,10 +499,7 @@ class FileSystemSource(SourceReader):
             await asyncio.to_thread(self._discover)
         if self._current is None and not self._pending:
             return None
-        # as many lines as the batch wants, in one read: read 64k at a time, a read of JSON
-        # bids (~40 ms) outlasted the source's linger, which sent each read's rows alone
-        # and left a bounded source's batches (``SourceOp``) at a quarter of their size
-        return await asyncio.to_thread(self._read, max(1, max_rows))
+        return await asyncio.to_thread(self._read, max(1, min(max_rows, CHUNK_RECORDS)))
 
     def _discover(self) -> None:
         self._listed_at = time.monotonic()

@@ -109,9 +109,31 @@ def test_a_bounded_source_keeps_a_batch_size_other_than_the_default() -> None:
     assert batches == [16]
 
 
+@pytest.mark.usefixtures("default_of_20")
+def test_a_bounded_source_into_no_aggregate_keeps_the_default() -> None:
+    """A bounded source whose rows reach no GROUP BY or Top-N (here: straight to the
+    results) gains nothing from a larger batch: 20 rows a batch, as a stream's."""
+    data = pa.table({"k": pa.array([i % 7 for i in range(ROWS)], pa.int32()), "v": list(range(ROWS))})
+    b = PlanBuilder({"sqlstream.runtime.linger": "10 s"})
+    src = b.values(data, FIELDS, 1, batch_size=10)
+    b.collect(src)
+    plan = b.plan()
+    assert not source.per_call_behind(plan, src.id)
+
+    async def go() -> dict[str, Any]:
+        job = Job(plan)
+        await collect_async(plan, job)
+        return job.metrics()
+
+    node = next(op for op in asyncio.run(go())["operators"] if op["id"] == src.id)
+    assert [s["batches_out"] for s in node["subtasks"]] == [20]
+
+
 def test_the_fan_out_is_read_through_forward_edges_only() -> None:
     b, src = group_plan(2, {})
     plan = b.plan()
     assert source.hash_fan_out(plan, src.id) == 2
     agg = plan.nodes[1]
     assert source.hash_fan_out(plan, agg.id) == 1  # a SINGLE edge to the collect
+    assert source.per_call_behind(plan, src.id)  # the GROUP BY behind the hash edge
+    assert not source.per_call_behind(plan, agg.id)

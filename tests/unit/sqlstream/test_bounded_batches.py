@@ -1,7 +1,7 @@
-"""A bounded source (a file, a datagen of so many rows) gathers four default batches into
-one (``runtime/operators/source.py``), and the operators behind it keep it one: an
-unwindowed GROUP BY then runs its statements once for up to 262,144 rows and sends one
-change per key for them."""
+"""A bounded source (a file, a datagen of so many rows) with an unwindowed GROUP BY or a
+Top-N behind it gathers four default batches into one (``runtime/operators/source.py``),
+and the operators between keep it one: the GROUP BY then runs its statements once for up
+to 262,144 rows and sends one change per key for them."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def test_a_bounded_source_sends_its_rows_as_one_batch_through_a_calc() -> None:
 
 
 def test_a_file_is_read_a_bounded_batch_at_a_time(tmp_path: Path) -> None:
-    """In one read of the file (the default linger, 20 ms, would send each of several reads
-    alone when a read takes longer: JSON bids took ~40 ms a 64k read)."""
+    """With the default linger (20 ms): it does not cut a bounded batch while the file is
+    being read (a 64k read of JSON bids took ~40 ms, and each read went alone)."""
     (tmp_path / "x.csv").write_text("".join(f"{i}\n" for i in range(1, ROWS + 1)))
     log = count_changelog(
         f"'connector' = 'filesystem', 'path' = '{tmp_path / 'x.csv'}', 'format' = 'csv'", "20 ms"
