@@ -68,3 +68,28 @@ def test_a_top1_inserts_many_winners_in_slices_with_the_same_answer(
     con.execute("CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP)")
     con.executemany("INSERT INTO bid VALUES (?, ?, ?, ?)", [tuple(r.values()) for r in rows])
     assert applied(iter(log)) == Counter(con.sql(Q18).fetchall())
+
+
+def test_a_top_n_inserts_its_kept_rows_in_slices_with_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Top-3 per auction whose kept candidates go into the state 2 rows at a time: the
+    applied changelog is DuckDB's answer."""
+    monkeypatch.setattr(rank, "INSERT_ROWS", 2)
+    rnd = random.Random(20)
+    seconds = rnd.sample(range(3000), 300)
+    rows = [
+        {"auction": rnd.randint(1, 8), "bidder": rnd.randint(1, 5), "price": rnd.randint(1, 99),
+         "dateTime": ts(s)}
+        for s in seconds
+    ]  # fmt: skip
+    bids(tmp_path / "bid", rows)
+    top3 = """SELECT auction, bidder, price, dateTime FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC, dateTime) AS rn FROM bid)
+        WHERE rn <= 3"""
+    log = changelog(tmp_path / "bid", top3, batch=40)
+    assert {kind for kind, _ in log} == {0, 3}  # rows pushed out of the three: -D, then +I
+    con = duckdb.connect()
+    con.execute("CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP)")
+    con.executemany("INSERT INTO bid VALUES (?, ?, ?, ?)", [tuple(r.values()) for r in rows])
+    assert applied(iter(log)) == Counter(con.sql(top3).fetchall())
