@@ -12,7 +12,7 @@ a datagen of so many rows: its rows are there to be read) whose rows reach an un
 GROUP BY or a Top-N (``per_call_behind``) gathers ``MAX_FAN_OUT`` times the default
 whatever the exchange, and the linger does not cut its batch while its reader is reading
 (one 64k read of JSON bids outlasts it): those operators then run their statements a
-quarter as often (Nexmark q15-q17's aggregate, replayed: 40-50% less CPU), for at most the
+quarter as often (Nexmark q15-q17's aggregate, replayed: 45-60% less CPU), for at most the
 memory in flight of a source at parallelism 4. Their changelog holds a key's net change
 per batch, as ever, so fewer intermediate updates. A stream (unbounded) keeps the default
 and its latency; a query of Calcs alone gains nothing from the size and pays for the
