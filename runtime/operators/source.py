@@ -10,8 +10,8 @@ stateful operator has a fixed cost (its statements): at parallelism 2 half-size 
 made the aggregates run twice as many calls over the same rows. A bounded source (a file,
 a datagen of so many rows: its rows are there to be read) whose rows reach an unwindowed
 GROUP BY or a Top-N (``per_call_behind``) gathers ``MAX_FAN_OUT`` times the default
-whatever the exchange, and the linger does not cut its batch while its reader is reading
-(one 64k read of JSON bids outlasts it): those operators then run their statements a
+whatever the exchange, and the default linger does not cut its batch while its reader is
+reading (one 64k read of JSON bids outlasts it): those operators then run their statements a
 quarter as often (Nexmark q15-q17's aggregate, replayed: 45-60% less CPU), for at most the
 memory in flight of a source at parallelism 4. Their changelog holds a key's net change
 per batch, as ever, so fewer intermediate updates. A stream (unbounded) keeps the default
@@ -78,6 +78,8 @@ class SourceOp(SourceOperator):
             grown = MAX_FAN_OUT if self.reading_whole else hash_fan_out(self.ctx.plan, self.node.id)
             self.batch_rows *= min(grown, MAX_FAN_OUT)
         self.linger_s = (LINGER.get(cfg) or 0) / 1000
+        # a linger the user set (0 ms: each poll its own batch) is kept as it is
+        self.reading_whole = self.reading_whole and LINGER.get(cfg) == LINGER.get({})
         self.reader = create_source(self.node.spec, self.ctx.subtask)
         self.announce = feeds_watermark(self.ctx.plan, self.node.id)
         restored = self.restored
