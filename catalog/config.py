@@ -378,7 +378,8 @@ BATCH_SIZE = IntKey(
     "65536",
     "rows a source gathers into one batch (at the default value, set or not: times the subtasks a "
     "hash exchange behind the source splits each batch among, at most 4, so that each gets a full "
-    "batch; any other value is taken exactly)",
+    "batch, and 4 times for a bounded source such as a file that feeds a GROUP BY or Top-N; any "
+    "other value is taken exactly)",
     minimum=1,
 )
 LINGER = DurationKey(

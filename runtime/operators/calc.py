@@ -49,6 +49,13 @@ POSITION_COLUMN = "__calc_position"
 _POSITION_FIELD = pa.field(POSITION_COLUMN, pa.int64())
 
 
+def _one_chunk(batch: pa.RecordBatch) -> int:
+    """The Arrow chunk size that keeps a Calc's result of ``batch`` (no more rows than it)
+    one batch: at DuckDB's default (131,072 rows) a bounded source's batch of 262,144
+    left the Calc as two, and each operator behind it ran its statements twice."""
+    return max(batch.num_rows, 1)
+
+
 class CalcOp(Operator):
     direct: list[str | udf.DirectCall] | None = None  # see _direct
     # Each output column: an input column's name, or the index of the query's column that
@@ -165,7 +172,7 @@ class CalcOp(Operator):
         assert self.con is not None
         self.con.register(INPUT_RELATION, batch)
         try:
-            return self.con.sql(self.sql).to_arrow_table()
+            return self.con.sql(self.sql).to_arrow_table(_one_chunk(batch))
         finally:
             self.con.unregister(INPUT_RELATION)
 
@@ -181,7 +188,7 @@ class CalcOp(Operator):
         assert self.con is not None
         self.con.register(INPUT_RELATION, numbered)
         try:
-            result = self.con.sql(self.sql).to_arrow_table()
+            result = self.con.sql(self.sql).to_arrow_table(_one_chunk(batch))
         finally:
             self.con.unregister(INPUT_RELATION)
         last = result.column(result.num_columns - 1).combine_chunks()

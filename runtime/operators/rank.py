@@ -35,6 +35,13 @@ from runtime.operators.arrival import ArrivalOrdered
 from runtime.state.duckdb_state import DuckDBState
 from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
+# The most rows a Top-N inserts into its state in one statement. DuckDB appends some
+# sizes of insert into a table of many rows at ~3x the cost a row (q18's wide bids: 85,000
+# or 65,536 rows at 0.8-1.1 us a row, 21,000-61,440 at 0.3-0.4 us, also from a DuckDB
+# table: the append, not Arrow); a bounded source's batches of 262,144 bids give ~85,000
+# winners, which cost the replayed Rank 0.9-1.35 s of inserts where slices cost 0.4-0.55.
+INSERT_ROWS = 32768
+
 
 class RankOp(ArrivalOrdered):
 
@@ -176,11 +183,7 @@ class RankOp(ArrivalOrdered):
         finally:
             st.con.unregister(rank_append.CANDIDATES)
         out.append(self._fresh(candidates, nid[fresh], changed["__n"][fresh]))
-        st.register(rank_append.KEPT, rank_append.flag(candidates, kept))
-        try:
-            st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
-        finally:
-            st.con.unregister(rank_append.KEPT)
+        self._insert(rank_append.flag(candidates, kept), sql.add, now)
         return out
 
     def _top1(
@@ -229,12 +232,18 @@ class RankOp(ArrivalOrdered):
         if send is not None:
             added = added.filter(numpy_array(pa.bool_(), np.packbits(send, bitorder="little"), n))
         out.append(added)
-        st.register(rank_append.KEPT, winners)
-        try:
-            st.execute(sql.add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else ""))
-        finally:
-            st.con.unregister(rank_append.KEPT)
+        self._insert(winners, sql.add, now)
         return out
+
+    def _insert(self, rows: pa.RecordBatch, add: str, now: int) -> None:
+        """``add`` run over ``rows`` (as ``rank_append.KEPT``), ``INSERT_ROWS`` at a time."""
+        add = add.replace(rank_append.EXPIRY, str(self.ttl.expiry(now)) if self.ttl else "")
+        for at in range(0, max(rows.num_rows, 1), INSERT_ROWS):
+            self.state.register(rank_append.KEPT, rows.slice(at, INSERT_ROWS))
+            try:
+                self.state.execute(add)
+            finally:
+                self.state.con.unregister(rank_append.KEPT)
 
     def _fresh(self, candidates: pa.RecordBatch, seqs: np.ndarray, ranks: np.ndarray) -> pa.RecordBatch:
         """The +I rows of the candidates ``seqs`` (at rank ``ranks``), in arrival order."""

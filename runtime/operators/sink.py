@@ -16,7 +16,6 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from catalog.connectors import Guarantee
 from catalog.errors import SqlStreamError
@@ -79,6 +78,8 @@ class SinkOp(Operator):
         """Flink's sink not-null enforcer: a NULL bound for a NOT NULL column fails the job
         (the default) or, with 'table.exec.sink.not-null-enforcer' = 'DROP', drops its row.
         Written, it would break the table's declared schema (a database refuses it later)."""
+        import pyarrow.compute as pc  # here: ~25 ms of start-up that a job without NOT NULL never needs
+
         assert isinstance(self.node.spec, SinkSpec)
         bad = None
         for name in self.not_null:

@@ -1,11 +1,13 @@
 """How many rows a source gathers into one batch when a hash exchange is behind it
 (``runtime/operators/source.py``): the exchange cuts every batch into one part per
 consumer subtask, and each part is an operator call with a fixed cost, so a source left
-at the default batch size gathers a batch per consumer; a size the user set is kept."""
+at the default batch size gathers a batch per consumer; a bounded source, whose rows are
+there to be read, gathers four; a size the user set is kept."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pyarrow as pa
@@ -22,12 +24,14 @@ FIELDS = [Field("k", "INT"), Field("v", "BIGINT")]
 ROWS = 400
 
 
-def group_plan(parallelism: int, config: dict[str, str]) -> tuple[PlanBuilder, Any]:
-    """VALUES (400 rows, 10 a poll) -> GroupAggregate(k, COUNT(*)) -> collect."""
+def group_plan(parallelism: int, config: dict[str, str], bounded: bool = False) -> tuple[PlanBuilder, Any]:
+    """VALUES (400 rows, 10 a poll) -> GroupAggregate(k, COUNT(*)) -> collect; the source
+    taken for an unbounded one unless ``bounded`` (its reader ends all the same)."""
     data = pa.table({"k": pa.array([i % 7 for i in range(ROWS)], pa.int32()), "v": list(range(ROWS))})
     # the source holds a batch until it is full (or its input ends), not for a time
     b = PlanBuilder({**config, "sqlstream.runtime.linger": "10 s"})
     src = b.values(data, FIELDS, parallelism, batch_size=10)
+    b.nodes[-1] = src = dataclasses.replace(src, spec=dataclasses.replace(src.spec, bounded=bounded))
     edge = Edge(src.id, Partitioning.HASH, ("k",)) if parallelism > 1 else Edge(src.id)
     agg = b.add(
         "GroupAggregate",
@@ -41,9 +45,11 @@ def group_plan(parallelism: int, config: dict[str, str]) -> tuple[PlanBuilder, A
     return b, src
 
 
-def run_job(parallelism: int, config: dict[str, str]) -> tuple[dict[Any, Any], list[int]]:
+def run_job(
+    parallelism: int, config: dict[str, str], bounded: bool = False
+) -> tuple[dict[Any, Any], list[int]]:
     """The applied result, and the batches each source subtask sent."""
-    b, src = group_plan(parallelism, config)
+    b, src = group_plan(parallelism, config, bounded)
 
     async def go() -> tuple[pa.Table | None, dict[str, Any]]:
         job = Job(b.plan())
@@ -86,9 +92,48 @@ def test_without_an_exchange_the_batch_stays_the_default() -> None:
     assert batches == [20]
 
 
+@pytest.mark.usefixtures("default_of_20")
+@pytest.mark.parametrize(("parallelism", "sent"), [(1, [5]), (2, [3, 3])])
+def test_a_bounded_source_gathers_four_batches_whatever_the_exchange(
+    parallelism: int, sent: list[int]
+) -> None:
+    result, batches = run_job(parallelism, {}, bounded=True)
+    assert result == expected()
+    assert batches == sent  # 400 rows in batches of 4 x 20 (at parallelism 2: 200 each)
+
+
+@pytest.mark.usefixtures("default_of_20")
+def test_a_bounded_source_keeps_a_batch_size_other_than_the_default() -> None:
+    result, batches = run_job(1, {"sqlstream.runtime.batch-size": "25"}, bounded=True)
+    assert result == expected()
+    assert batches == [16]
+
+
+@pytest.mark.usefixtures("default_of_20")
+def test_a_bounded_source_into_no_aggregate_keeps_the_default() -> None:
+    """A bounded source whose rows reach no GROUP BY or Top-N (here: straight to the
+    results) gains nothing from a larger batch: 20 rows a batch, as a stream's."""
+    data = pa.table({"k": pa.array([i % 7 for i in range(ROWS)], pa.int32()), "v": list(range(ROWS))})
+    b = PlanBuilder({"sqlstream.runtime.linger": "10 s"})
+    src = b.values(data, FIELDS, 1, batch_size=10)
+    b.collect(src)
+    plan = b.plan()
+    assert not source.per_call_behind(plan, src.id)
+
+    async def go() -> dict[str, Any]:
+        job = Job(plan)
+        await collect_async(plan, job)
+        return job.metrics()
+
+    node = next(op for op in asyncio.run(go())["operators"] if op["id"] == src.id)
+    assert [s["batches_out"] for s in node["subtasks"]] == [20]
+
+
 def test_the_fan_out_is_read_through_forward_edges_only() -> None:
     b, src = group_plan(2, {})
     plan = b.plan()
     assert source.hash_fan_out(plan, src.id) == 2
     agg = plan.nodes[1]
     assert source.hash_fan_out(plan, agg.id) == 1  # a SINGLE edge to the collect
+    assert source.per_call_behind(plan, src.id)  # the GROUP BY behind the hash edge
+    assert not source.per_call_behind(plan, agg.id)
