@@ -1,7 +1,8 @@
 """What an INSERT may write into a column of another type without a CAST: Flink's sink
 validation (its implicit casts). Each case below was run on Flink 2.3 (a filesystem csv
 sink, batch mode, 2026-12-04): it refused or accepted it as listed, and wrote the value
-given (the same number: Flink's csv writer drops a DECIMAL's trailing zeros, '1' for 1.00).
+given (its csv writer drops a DECIMAL's trailing zeros, '1' for 1.00, and quotes a
+timestamp, as ours now does: tests/oracle/sink_text.json).
 sqlstream wrote 5000000000 into an INT column as 705032704 and 1.9 as 1."""
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "int-into-string": ("STRING", "SELECT 12", None),
     "int-into-bigint": ("BIGINT", "SELECT 12", "12"),
     "int-into-double": ("DOUBLE", "SELECT 12", "12.0"),
-    "int-into-decimal": ("DECIMAL(5, 2)", "VALUES (1)", "1.00"),
+    "int-into-decimal": ("DECIMAL(5, 2)", "VALUES (1)", "1"),
     "decimal-rounded": ("DECIMAL(10, 1)", "SELECT CAST(1.26 AS DECIMAL(4, 2))", "1.3"),
     "decimal-too-wide-is-null": ("DECIMAL(5, 2)", "SELECT CAST(12345.678 AS DECIMAL(8, 3))", ""),
-    "timestamp-cut": ("TIMESTAMP(0)", "SELECT TIMESTAMP '2024-01-01 00:00:10.5'", "2024-01-01 00:00:10"),
+    "timestamp-cut": ("TIMESTAMP(0)", "SELECT TIMESTAMP '2024-01-01 00:00:10.5'", '"2024-01-01 00:00:10"'),
     "timestamp-into-date": ("DATE", "SELECT TIMESTAMP '2024-01-01 10:00:00'", "2024-01-01"),
     "string-into-varchar": ("VARCHAR(3)", "SELECT 'abc'", "abc"),
 }
