@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from planner.physical import INPUT_RELATION, Field
-from runtime.batches import empty_table, output_schema, sequence
-from runtime.messages import Message
+from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, Field
+from runtime.batches import empty_table, output_schema, q, sequence
+from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
@@ -125,3 +125,43 @@ class ArrivalOrdered(Operator):
     async def close(self) -> None:
         if hasattr(self, "state"):
             self.state.close()
+
+
+class PendingUntilWatermark(ArrivalOrdered):
+    """An event-time operator whose input rows wait in table ``pending`` until the
+    watermark passes them (OVER aggregates, MATCH_RECOGNIZE). ``read_sql`` reads the
+    stamped input (``INPUT_RELATION``) as ``pending``'s rows, with their time ``__t``; a row
+    at or behind the watermark already acted on is late: dropped and counted, or sent to
+    the late-rows side output when a side sink keeps them (``keeps_late_rows``)."""
+
+    read_sql: str
+    time_column: str
+    keeps_late_rows: bool = False
+
+    def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
+        """Rows into ``pending``; returns the late ones when a side sink keeps them."""
+        st = self.state
+        st.register(INPUT_RELATION, self._stamped(batch))
+        try:
+            late, rows = 0, None
+            if self.fired > NO_WATERMARK:
+                behind = f"FROM {INPUT_RELATION} WHERE epoch_ms({q(self.time_column)}) <= {self.fired}"
+                late = int(st.scalar(f"SELECT count(*) {behind}"))
+                if late and self.keeps_late_rows:
+                    rows = st.query(f"SELECT * EXCLUDE (__seq) {behind}")
+            st.execute(f"INSERT INTO pending SELECT * FROM ({self.read_sql}) WHERE __t > {self.fired}")
+        finally:
+            st.con.unregister(INPUT_RELATION)
+        self.metrics.late_rows_dropped += late
+        self._report()
+        return rows
+
+    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
+        from runtime.operators.late_rows import late_rows_batch  # only with late rows kept: not at start-up
+
+        late = await self.ctx.run(self._ingest, batch)
+        if late is None:
+            return []
+        time = late.column(self.time_column)
+        side = late_rows_batch(self.state, late, self.node, time, self.metrics.watermark_ms)
+        return [SideOutput(side, LATE_ROWS_OUTPUT)]

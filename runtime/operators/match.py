@@ -24,17 +24,15 @@ from typing import Any
 import pyarrow as pa
 
 from catalog.types import DataType, parse_type
-from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, MatchSpec
+from planner.physical import INPUT_RELATION, MatchSpec
 from runtime.batches import conform, output_schema, q
-from runtime.messages import Message, SideOutput
-from runtime.metrics import NO_WATERMARK
-from runtime.operators.arrival import ArrivalOrdered
-from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
+from runtime.operators.arrival import PendingUntilWatermark
+from runtime.operators.late_rows import keeps_late_rows
 from runtime.operators.match_engine import Engine, PartitionState
 from runtime.operators.match_expr import Compiled, Evaluator, Step
 
 
-class MatchOp(ArrivalOrdered):
+class MatchOp(PendingUntilWatermark):
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, MatchSpec)
@@ -68,33 +66,7 @@ class MatchOp(ArrivalOrdered):
         self.on = " AND ".join(f"n.{c} IS NOT DISTINCT FROM r.{c}" for c in self.keys) or "true"
         self.width = 16 + 8 * (len(cols) + 2)
         self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
-
-    # ---- ingest ---------------------------------------------------------------------
-    def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
-        """Rows into ``pending``; returns the late ones when a side sink keeps them."""
-        st = self.state
-        st.register(INPUT_RELATION, self._stamped(batch))
-        try:
-            late, rows = 0, None
-            if self.fired > NO_WATERMARK:
-                behind = f"FROM {INPUT_RELATION} WHERE epoch_ms({q(self.spec.time_column)}) <= {self.fired}"
-                late = int(st.scalar(f"SELECT count(*) {behind}"))
-                if late and self.keeps_late_rows:
-                    rows = st.query(f"SELECT * EXCLUDE (__seq) {behind}")
-            st.execute(f"INSERT INTO pending SELECT * FROM ({self.read_sql}) WHERE __t > {self.fired}")
-        finally:
-            st.con.unregister(INPUT_RELATION)
-        self.metrics.late_rows_dropped += late
-        self._report()
-        return rows
-
-    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
-        late = await self.ctx.run(self._ingest, batch)
-        if late is None:
-            return []
-        time = late.column(self.spec.time_column)
-        side = late_rows_batch(self.state, late, self.node, time, self.metrics.watermark_ms)
-        return [SideOutput(side, LATE_ROWS_OUTPUT)]
+        self.time_column = self.spec.time_column
 
     # ---- firing ---------------------------------------------------------------------
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
