@@ -185,6 +185,7 @@ def plan_over_aggregate(planner: PhysicalPlanner, node: OverAggregate) -> Node:
             a.func,
             codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None,
             a.type.sql(),
+            distinct=a.distinct,
             function=a.function.name if a.function is not None else None,
             args=tuple(codegen.to_duckdb(e, lookup) for e in a.args),  # a udaf's, LISTAGG's separator
         )

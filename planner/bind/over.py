@@ -41,6 +41,7 @@ from planner.typecheck import function_name, infer
 RANK_FIELD = "w0$o0"  # Flink's name of the first window call's result
 _RANKS = ("ROW_NUMBER", "RANK", "DENSE_RANK")
 STATISTICS_TYPES = tuple(STATISTICS)
+_DISTINCT_OVER = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)  # DISTINCT OVER a bounded frame
 
 
 def has_over(select: exp.Select) -> bool:
@@ -162,8 +163,16 @@ class OverBinder(RelationBinder):
         aggs = []
         for i, c in enumerate(calls):
             func = c.this
-            if isinstance(func.this, exp.Distinct):
-                raise _err(UnsupportedError("DISTINCT in an OVER aggregate is not supported yet"), c)
+            unbounded = preceding is None
+            if isinstance(func.this, exp.Distinct) and (unbounded or not isinstance(func, _DISTINCT_OVER)):
+                # a bounded frame's values are all at hand; an UNBOUNDED one would need every
+                # distinct value kept as the partition's accumulator
+                message = (
+                    "DISTINCT in an OVER aggregate over an UNBOUNDED frame is not supported yet"
+                    if unbounded
+                    else f"{function_name(func)}(DISTINCT ...) in an OVER aggregate is not supported yet"
+                )
+                raise _err(UnsupportedError(message), c)
             bound = self.bind_expr(func, scope)
             aggs.append(_make_agg(f"w0$o{i}", bound, node.field_type))
         pre_items: list[tuple[str, exp.Expr]] = []

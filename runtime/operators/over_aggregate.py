@@ -226,9 +226,10 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
         if agg.func == "percentile":  # of the frame's values (NULL for none)
             value = f"list_aggregate(CAST({value} AS DOUBLE[]), 'quantile_cont', {agg.args[0]})"
         return f"CAST({value} AS {t.duckdb()})"
+    d = "DISTINCT " if agg.distinct else ""  # only over a bounded frame (the binder's rule)
     n = f"count(*) OVER {w}"
-    c = f"count(a{i}) OVER {w}"
-    total = f"sum(a{i}) OVER {w}"
+    c = f"count({d}a{i}) OVER {w}"
+    total = f"sum({d}a{i}) OVER {w}"
     lo, hi = f"min(a{i}) OVER {w}", f"max(a{i}) OVER {w}"
     if unbounded:
         n = f"(coalesce(__a_n, 0) + {n})"

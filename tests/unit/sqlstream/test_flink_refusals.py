@@ -120,6 +120,11 @@ def test_an_aggregate_we_lack_is_refused_by_name(session: sqlstream.Session, fun
             "FILTER after ARRAY_AGG(... RESPECT NULLS | IGNORE NULLS)",
             "ARRAY_AGG(",
         ),
+        (  # a bounded frame runs it (tests/oracle/corpus/over_distinct.sql)
+            "SELECT COUNT(DISTINCT price) OVER (ORDER BY dateTime) FROM bidw",
+            "DISTINCT in an OVER aggregate over an UNBOUNDED frame",
+            "COUNT(",
+        ),
         (
             "SELECT ARRAY_AGG(price IGNORE NULLS) OVER (ORDER BY dateTime) FROM bidw",
             "ARRAY_AGG(... IGNORE NULLS) OVER a window",
