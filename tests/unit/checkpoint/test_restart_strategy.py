@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -13,8 +14,12 @@ from runtime.restart import RestartStrategy
 
 
 def _write(path: Path, ids: range, bad_at: int | None = None) -> None:
+    """Write the file whole, by renaming: rewritten in place while the restarted job reads
+    it, it could be read empty (truncated, not yet written) and its rows never come."""
     lines = [json.dumps({"id": i, "v": i * 10}) if i != bad_at else '{"id": oops' for i in ids]
-    path.write_text("\n".join(lines) + "\n")
+    part = path.with_name(f".{path.name}.tmp")
+    part.write_text("\n".join(lines) + "\n")
+    os.replace(part, path)
 
 
 def _session(tmp_path: Path, attempts: int) -> sqlstream.Session:
