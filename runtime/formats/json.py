@@ -32,6 +32,7 @@ from runtime.formats.base import (
     parse_time_strings,
 )
 from runtime.formats.java_text import decimal_sql, float_sql
+from runtime.formats.json_block import DuckDbBlockReader
 
 _BLOCK_SIZE = 1 << 20
 _OPEN, _CLOSE = b"{}"
@@ -40,6 +41,7 @@ _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(_JSON_SPACE)] = True
 _MAX_PAD = 4  # a line with more spaces around its object is read as a record
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
+_DUCK_BACKOFF = 64  # most blocks a declining DuckDB reader waits before it is tried again
 
 
 def _nested_bulk_ok(t: DataType) -> bool:
@@ -81,6 +83,9 @@ class JsonDecoder(RecordDecoder):
         self._parse_options = pj.ParseOptions(
             explicit_schema=pa.schema(read_fields), unexpected_field_behavior="ignore"
         )
+        names = [f.name for f in self.fields]
+        self._duck = DuckDbBlockReader.for_columns(names, self.types, self.schema) if self._bulk_ok else None
+        self._duck_wait = self._duck_backoff = 0
 
     def bulk_supported(self) -> bool:
         return self._bulk_ok
@@ -122,9 +127,31 @@ class JsonDecoder(RecordDecoder):
     def _bulk_block(
         self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
     ) -> pa.RecordBatch:
+        if self._duck is not None:
+            if newlines is None:
+                newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            batch = self._read_by_duckdb(block, count, newlines)
+            if batch is not None:
+                return batch
         if not one_object_per_line(block, count, newlines):
             raise RecordError("a line is not one object")
         return self._convert(self._read_all(block))
+
+    def _read_by_duckdb(self, block: bytes | memoryview, count: int, newlines: np.ndarray) -> pa.RecordBatch | None:
+        """The DuckDB reader's rows (``json_block``), unless it declined a recent block: it
+        then waits 1, 3, 7 .. up to ``_DUCK_BACKOFF`` blocks, so that data it does not take
+        (spaces, other keys) costs its checks only now and then."""
+        assert self._duck is not None
+        if self._duck_wait:
+            self._duck_wait -= 1
+            return None
+        batch = self._duck.read(block, count, newlines)
+        if batch is None:
+            self._duck_backoff = min(2 * self._duck_backoff + 1, _DUCK_BACKOFF)
+            self._duck_wait = self._duck_backoff
+        else:
+            self._duck_backoff = 0
+        return batch
 
     def _read_all(self, data: bytes | memoryview) -> pa.Table:
         try:
