@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from catalog.options import OptionBag
-from catalog.types import DataType
+from catalog.types import DataType, parse_type
 from planner.physical import Field
 from runtime.batches import q
 from runtime.formats.base import (
@@ -52,7 +52,15 @@ def _nested_bulk_ok(t: DataType) -> bool:
 
 
 class JsonDecoder(RecordDecoder):
-    def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
+    def __init__(
+        self,
+        fields: Sequence[Field],
+        options: OptionBag,
+        prefix: str = "",
+        layout: Sequence[Field] | None = None,
+    ) -> None:
+        """``layout``: the fields the lines hold, when ``fields`` are some of them (a
+        pushed projection); DuckDB's reader takes only lines of exactly those keys."""
         ignore = options.get_bool(f"{prefix}json.ignore-parse-errors", False)
         self.fail_on_missing = options.get_bool(f"{prefix}json.fail-on-missing-field", False)
         # Input accepts both timestamp standards; the encoder's options are consumed too so
@@ -83,8 +91,10 @@ class JsonDecoder(RecordDecoder):
         self._parse_options = pj.ParseOptions(
             explicit_schema=pa.schema(read_fields), unexpected_field_behavior="ignore"
         )
-        names = [f.name for f in self.fields]
-        self._duck = DuckDbBlockReader.for_columns(names, self.types, self.schema) if self._bulk_ok else None
+        held = tuple(layout) if layout is not None else self.fields
+        read = [f.name for f in self.fields]
+        duck = DuckDbBlockReader.for_columns([(f.name, parse_type(f.type)) for f in held], read, self.schema)
+        self._duck = duck if self._bulk_ok else None
         self._duck_wait = self._duck_backoff = 0
 
     def bulk_supported(self) -> bool:
@@ -137,7 +147,9 @@ class JsonDecoder(RecordDecoder):
             raise RecordError("a line is not one object")
         return self._convert(self._read_all(block))
 
-    def _read_by_duckdb(self, block: bytes | memoryview, count: int, newlines: np.ndarray) -> pa.RecordBatch | None:
+    def _read_by_duckdb(
+        self, block: bytes | memoryview, count: int, newlines: np.ndarray
+    ) -> pa.RecordBatch | None:
         """The DuckDB reader's rows (``json_block``), unless it declined a recent block: it
         then waits 1, 3, 7 .. up to ``_DUCK_BACKOFF`` blocks, so that data it does not take
         (spaces, other keys) costs its checks only now and then."""

@@ -47,6 +47,9 @@ _NON_STRING_TEXT = (
 _STAMP_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z?$"
 # 'yyyy-MM-dd HH:mm:ss[.S..]' (or 'T'): the separators' places; the other places are digits
 _STAMP_SEPARATORS = {4: b"-", 7: b"-", 10: b" T", 13: b":", 16: b":", 19: b"."}
+_DIGIT_OR_MINUS = np.zeros(256, dtype=bool)
+_DIGIT_OR_MINUS[list(b"0123456789-")] = True
+_EMPTY = pa.array([], pa.null())  # what a checked column not read gives
 _NULL_TEXT = 4  # len("null")
 _YEAR_1 = pa.scalar(-62135596800 * 1_000_000, pa.timestamp("us"))  # 0001-01-01: Python's first
 
@@ -66,23 +69,38 @@ def _kind(t: DataType) -> str | None:
 class DuckDbBlockReader:
     """Reads blocks of one-object lines into a batch of ``schema`` (see the module doc)."""
 
-    def __init__(self, names: Sequence[str], kinds: Sequence[str], schema: pa.Schema) -> None:
+    def __init__(
+        self, names: Sequence[str], kinds: Sequence[str], read: Sequence[str], schema: pa.Schema
+    ) -> None:
         self._kinds = list(kinds)
         self._schema = schema
+        # where each column of ``schema`` is among the lines' fields (the others are checked only)
+        self._read = {names.index(n): i for i, n in enumerate(read)}
         structure = json.dumps({n: "VARCHAR" for n in names})
         self._sql = f"SELECT j.* FROM (SELECT json_transform_strict(line, '{structure.replace(chr(39), chr(39) * 2)}') AS j FROM lines)"
         # braces, commas, and each key's shortest JSON text with its colon
-        self._fixed = 2 + (len(names) - 1) + sum(len(json.dumps(n, ensure_ascii=False).encode()) + 1 for n in names)
+        self._fixed = (
+            2 + (len(names) - 1) + sum(len(json.dumps(n, ensure_ascii=False).encode()) + 1 for n in names)
+        )
         self._con = duckdb.connect(config={"threads": 1})
 
     @classmethod
-    def for_columns(cls, names: Sequence[str], types: Sequence[DataType], schema: pa.Schema) -> DuckDbBlockReader | None:
-        """A reader for these columns, None when a type is one it does not read, or the
-        names are ones DuckDB's struct cannot hold (equal but for case)."""
-        kinds = [_kind(t) for t in types]
-        if not names or None in kinds or len({n.lower() for n in names}) != len(names):
+    def for_columns(
+        cls, held: Sequence[tuple[str, DataType]], read: Sequence[str], schema: pa.Schema
+    ) -> DuckDbBlockReader | None:
+        """A reader of lines of the ``held`` fields giving the ``read`` ones (``schema``),
+        None when a type is one it does not read, or the names are ones DuckDB's struct
+        cannot hold (equal but for case)."""
+        names = [n for n, _ in held]
+        kinds = [_kind(t) for _, t in held]
+        if (
+            not names
+            or None in kinds
+            or len({n.lower() for n in names}) != len(names)
+            or not set(read) <= set(names)
+        ):
             return None
-        return cls(names, [k for k in kinds if k is not None], schema)
+        return cls(names, [k for k in kinds if k is not None], read, schema)
 
     def read(self, block: bytes | memoryview, count: int, newlines: np.ndarray) -> pa.RecordBatch | None:
         """The block's rows, or None when the checks do not hold (the caller reads it as before)."""
@@ -108,24 +126,31 @@ class DuckDbBlockReader:
         finally:
             self._con.unregister("lines")
         expected = np.full(count, self._fixed, dtype=np.int64)
-        arrays = []
-        for kind, chunked, field in zip(self._kinds, table.columns, self._schema):
-            text = chunked.combine_chunks()
-            column = _column(kind, text, field.type, expected)
+        arrays: list[pa.Array] = [None] * len(self._schema)  # type: ignore[list-item]
+        for i, (kind, chunked) in enumerate(zip(self._kinds, table.columns)):
+            at = self._read.get(i)
+            target = self._schema.field(at).type if at is not None else None
+            column = _column(kind, chunked.combine_chunks(), target, expected)
             if column is None:
                 return None
-            arrays.append(column)
+            if at is not None:
+                arrays[at] = column
         if not (expected == ends - starts).all():
             return None
         return pa.RecordBatch.from_arrays(arrays, schema=self._schema)
 
 
-def _column(kind: str, text: pa.StringArray, target: pa.DataType, expected: np.ndarray) -> pa.Array | None:
+def _column(
+    kind: str, text: pa.StringArray, target: pa.DataType | None, expected: np.ndarray
+) -> pa.Array | None:
     """The column from its text, adding each value's minimal JSON length to ``expected``;
-    None when a value is not one the record path reads the same from any JSON giving it."""
+    None when a value is not one the record path reads the same from any JSON giving it.
+    ``target`` None: a column not read, checked only (an empty array when it passes)."""
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + len(text) + 1]
     buffer = text.buffers()[2]
-    chars = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None and buffer.size else np.zeros(1, np.uint8)
+    chars = (
+        np.frombuffer(buffer, dtype=np.uint8) if buffer is not None and buffer.size else np.zeros(1, np.uint8)
+    )
     lengths = np.diff(offsets).astype(np.int64)
     valid = text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else None
     quoted = 2 if kind in ("string", "stamp") else 0
@@ -135,6 +160,8 @@ def _column(kind: str, text: pa.StringArray, target: pa.DataType, expected: np.n
         expected += np.where(valid, lengths + quoted, _NULL_TEXT)
     try:
         if kind == "int":  # Arrow's cast takes digits and a minus only, and hex: not 1.5, true, "+1"
+            if target is None:  # no cast to refuse the rest
+                return _EMPTY if _DIGIT_OR_MINUS[chars[offsets[0] : offsets[-1]]].all() else None
             used = bytes(memoryview(buffer)[offsets[0] : offsets[-1]]) if buffer is not None else b""
             if b"x" in used or b"X" in used:
                 return None
@@ -142,7 +169,7 @@ def _column(kind: str, text: pa.StringArray, target: pa.DataType, expected: np.n
         if kind == "bool":
             if pc.any(pc.invert(pc.is_in(text, pa.array(["true", "false", None])))).as_py():
                 return None
-            return pc.equal(text, "true")
+            return pc.equal(text, "true") if target is not None else _EMPTY
         if kind == "stamp":
             return _timestamps(text, target, offsets, chars, lengths, valid)
         first = chars[np.minimum(offsets[:-1], len(chars) - 1)]
@@ -155,14 +182,14 @@ def _column(kind: str, text: pa.StringArray, target: pa.DataType, expected: np.n
             closer = text.filter(pa.array(suspect))
             if pc.any(pc.match_substring_regex(closer, _NON_STRING_TEXT)).as_py():
                 return None
-        return text
+        return text if target is not None else _EMPTY
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
 
 
 def _timestamps(
     text: pa.StringArray,
-    target: pa.DataType,
+    target: pa.DataType | None,
     offsets: np.ndarray,
     chars: np.ndarray,
     lengths: np.ndarray,
@@ -191,6 +218,8 @@ def _timestamps(
         if not pc.all(pc.match_substring_regex(text, _STAMP_TEXT)).as_py() in (True, None):
             return None
         stripped = pc.replace_substring_regex(text, "Z$", "")
+    if target is None:
+        return _EMPTY
     naive = pc.cast(stripped, pa.timestamp("us"))
     low = pc.min(naive)
     if low.is_valid and low.as_py() < _YEAR_1.as_py():

@@ -52,9 +52,11 @@ json_text = st.recursive(
     | st.sampled_from(STRINGS).map(_string)
     | st.text(max_size=6).map(_string)
     | st.text(max_size=3).map(lambda s: json.dumps(s)),  # escaped non-ASCII
-    lambda inner: st.lists(inner, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]")
-    | st.lists(st.tuples(st.sampled_from(["a", "id"]), inner), max_size=2).map(
-        lambda kv: "{" + ",".join(f'"{k}":{v}' for k, v in kv) + "}"
+    lambda inner: (
+        st.lists(inner, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]")
+        | st.lists(st.tuples(st.sampled_from(["a", "id"]), inner), max_size=2).map(
+            lambda kv: "{" + ",".join(f'"{k}":{v}' for k, v in kv) + "}"
+        )
     ),
     max_leaves=4,
 )
@@ -67,9 +69,9 @@ GOOD = {
     "s": st.text(st.characters(codec="utf-8", exclude_characters='"\\\x00'), max_size=8).map(_string),
     "c": st.sampled_from(["abcd", "Baidu", "é", "x y"]).map(_string),
     "ok": st.sampled_from(["true", "false", "null"]),
-    "ts": st.sampled_from(["2024-01-01 00:00:10.123", "2024-01-01 00:00:10.456", "1999-12-31 23:59:59.999"]).map(
-        _string
-    ),
+    "ts": st.sampled_from(
+        ["2024-01-01 00:00:10.123", "2024-01-01 00:00:10.456", "1999-12-31 23:59:59.999"]
+    ).map(_string),
     "lt": st.sampled_from(["2024-01-01 00:00:10.123456", "2024-01-01T00:00:10.123456"]).map(_string),
 }
 
@@ -110,7 +112,12 @@ def lines(draw: st.DrawFn) -> bytes:
         key_text["id"] = '"\\u0069d"'
     if shape == "upper key":
         key_text["id"] = '"ID"'
-    text = "{" + comma.join(key_text[k] + colon + v for k, v in items) + ("," if shape in ("comma", "made up") else "") + "}"
+    text = (
+        "{"
+        + comma.join(key_text[k] + colon + v for k, v in items)
+        + ("," if shape in ("comma", "made up") else "")
+        + "}"
+    )
     line = text.encode()
     if shape == "bad utf-8" and b'"s":"' in line:
         line = line.replace(b'"s":"', b'"s":"\xff', 1)
@@ -152,10 +159,16 @@ def duckdb_rows(d: JsonDecoder, records: list[bytes], trailing_newline: bool) ->
 
 @settings(max_examples=400, deadline=None)
 @given(records=st.lists(lines(), min_size=1, max_size=12), trailing_newline=st.booleans())
-@example(records=[b'{"id":1.7,"n":1,"t":1,"s":"x","c":"abcd","ok":true,"ts":null,"lt":null}'], trailing_newline=True)
-@example(records=[b'{"id":1,"n":1,"t":1,"s":1.50,"c":"abcd","ok":true,"ts":null,"lt":null}'], trailing_newline=True)
 @example(
-    records=[b'{"id":1,"n":1,"t":1,"s":true,"c":"\\/","ok":true,"ts":null,"lt":null,}'], trailing_newline=False
+    records=[b'{"id":1.7,"n":1,"t":1,"s":"x","c":"abcd","ok":true,"ts":null,"lt":null}'],
+    trailing_newline=True,
+)
+@example(
+    records=[b'{"id":1,"n":1,"t":1,"s":1.50,"c":"abcd","ok":true,"ts":null,"lt":null}'], trailing_newline=True
+)
+@example(
+    records=[b'{"id":1,"n":1,"t":1,"s":true,"c":"\\/","ok":true,"ts":null,"lt":null,}'],
+    trailing_newline=False,
 )
 def test_duckdb_rows_are_the_record_paths_rows_or_none(records: list[bytes], trailing_newline: bool) -> None:
     d = decoder()
