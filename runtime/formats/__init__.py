@@ -96,14 +96,11 @@ def create_decoder(
         from runtime.formats.csv import CsvDecoder
 
         return CsvDecoder(fields, options, prefix, projection)
-    layout = fields
     if projection is not None:
         wanted = set(projection)
         fields = [f for f in fields if f.name in wanted]
     if key == "json":
-        from runtime.formats.json import JsonDecoder
-
-        return JsonDecoder(fields, options, prefix, layout=layout)
+        from runtime.formats.json import JsonDecoder as factory
     elif key == "avro":
         from runtime.formats.avro import AvroDecoder as factory
     else:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from catalog.options import OptionBag
-from catalog.types import DataType, parse_type
+from catalog.types import DataType
 from planner.physical import Field
 from runtime.batches import q
 from runtime.formats.base import (
@@ -32,7 +32,6 @@ from runtime.formats.base import (
     parse_time_strings,
 )
 from runtime.formats.java_text import decimal_sql, float_sql
-from runtime.formats.json_block import DuckDbBlockReader
 
 _BLOCK_SIZE = 1 << 20
 _OPEN, _CLOSE = b"{}"
@@ -41,7 +40,6 @@ _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(_JSON_SPACE)] = True
 _MAX_PAD = 4  # a line with more spaces around its object is read as a record
 _BYTES = ("BYTES", "BINARY", "VARBINARY")
-_DUCK_BACKOFF = 64  # most blocks a declining DuckDB reader waits before it is tried again
 
 
 def _nested_bulk_ok(t: DataType) -> bool:
@@ -52,15 +50,7 @@ def _nested_bulk_ok(t: DataType) -> bool:
 
 
 class JsonDecoder(RecordDecoder):
-    def __init__(
-        self,
-        fields: Sequence[Field],
-        options: OptionBag,
-        prefix: str = "",
-        layout: Sequence[Field] | None = None,
-    ) -> None:
-        """``layout``: the fields the lines hold, when ``fields`` are some of them (a
-        pushed projection); DuckDB's reader takes only lines of exactly those keys."""
+    def __init__(self, fields: Sequence[Field], options: OptionBag, prefix: str = "") -> None:
         ignore = options.get_bool(f"{prefix}json.ignore-parse-errors", False)
         self.fail_on_missing = options.get_bool(f"{prefix}json.fail-on-missing-field", False)
         # Input accepts both timestamp standards; the encoder's options are consumed too so
@@ -91,11 +81,6 @@ class JsonDecoder(RecordDecoder):
         self._parse_options = pj.ParseOptions(
             explicit_schema=pa.schema(read_fields), unexpected_field_behavior="ignore"
         )
-        held = tuple(layout) if layout is not None else self.fields
-        read = [f.name for f in self.fields]
-        duck = DuckDbBlockReader.for_columns([(f.name, parse_type(f.type)) for f in held], read, self.schema)
-        self._duck = duck if self._bulk_ok else None
-        self._duck_wait = self._duck_backoff = 0
 
     def bulk_supported(self) -> bool:
         return self._bulk_ok
@@ -137,33 +122,9 @@ class JsonDecoder(RecordDecoder):
     def _bulk_block(
         self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
     ) -> pa.RecordBatch:
-        if self._duck is not None:
-            if newlines is None:
-                newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-            batch = self._read_by_duckdb(block, count, newlines)
-            if batch is not None:
-                return batch
         if not one_object_per_line(block, count, newlines):
             raise RecordError("a line is not one object")
         return self._convert(self._read_all(block))
-
-    def _read_by_duckdb(
-        self, block: bytes | memoryview, count: int, newlines: np.ndarray
-    ) -> pa.RecordBatch | None:
-        """The DuckDB reader's rows (``json_block``), unless it declined a recent block: it
-        then waits 1, 3, 7 .. up to ``_DUCK_BACKOFF`` blocks, so that data it does not take
-        (spaces, other keys) costs its checks only now and then."""
-        assert self._duck is not None
-        if self._duck_wait:
-            self._duck_wait -= 1
-            return None
-        batch = self._duck.read(block, count, newlines)
-        if batch is None:
-            self._duck_backoff = min(2 * self._duck_backoff + 1, _DUCK_BACKOFF)
-            self._duck_wait = self._duck_backoff
-        else:
-            self._duck_backoff = 0
-        return batch
 
     def _read_all(self, data: bytes | memoryview) -> pa.Table:
         try:
