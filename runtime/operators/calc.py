@@ -45,8 +45,8 @@ from runtime.operator import Operator
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 POSITION_COLUMN = "__calc_position"
-"""The row's position in its batch, added to the query's input (no schema lists it)."""
-_POSITION_FIELD = pa.field(POSITION_COLUMN, pa.int64())
+"""The row's position in its batch, added to the query's input (no schema lists it); with
+underscores after it when the input has a column of that name (a Calc refuses no name)."""
 
 
 def _one_chunk(batch: pa.RecordBatch) -> int:
@@ -111,7 +111,12 @@ class CalcOp(Operator):
         if not any(wide):  # numbers and times cross into DuckDB and back for next to nothing
             return
         self.passed = [*passed, ROW_KIND_COLUMN] if keep_kind else passed
-        self.sql = f"SELECT {', '.join([*computed, q(POSITION_COLUMN)])} FROM {spec.source(INPUT_RELATION)}"
+        taken = {f.name.lower() for f in self.ctx.plan.node(self.node.inputs[0].source).schema}
+        position = POSITION_COLUMN
+        while position in taken:  # DuckDB's names are case-insensitive
+            position += "_"
+        self.position_field = pa.field(position, pa.int64())
+        self.sql = f"SELECT {', '.join([*computed, q(position)])} FROM {spec.source(INPUT_RELATION)}"
         if spec.condition:
             self.sql += f" WHERE {spec.condition}"
 
@@ -183,7 +188,7 @@ class CalcOp(Operator):
         n = batch.num_rows
         numbered = pa.RecordBatch.from_arrays(  # not append_column: that validates every string
             [*batch.columns, numpy_array(pa.int64(), np.arange(n, dtype=np.int64), n)],
-            schema=batch.schema.append(_POSITION_FIELD),
+            schema=batch.schema.append(self.position_field),
         )
         assert self.con is not None
         self.con.register(INPUT_RELATION, numbered)

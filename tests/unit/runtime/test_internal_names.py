@@ -275,3 +275,14 @@ def test_a_projection_and_a_union_pass_every_internal_name_on(tmp_path: Path, pa
         s.close()
     expected = [tuple(r.values()) for r in rows] + [tuple(v + 1 for v in r.values()) for r in rows]
     assert got == Counter(expected)
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+@pytest.mark.parametrize("name", ["__calc_position", "__CALC_POSITION"])
+def test_a_calc_over_a_column_named_as_its_row_positions_answers(name: str, parallelism: int) -> None:
+    """A Calc that filters rows and passes strings on numbers the rows in a column of its
+    own; a user's column of that name (a Calc refuses no name) failed the job ("buffer is
+    smaller than requested size")."""
+    query = QUERIES[0]
+    names = {**{p: p for p in PLACES}, "s": name, "k": "__calc_position_"}
+    assert run(query, names, parallelism) == ordinary(query)
