@@ -1,14 +1,15 @@
 """The allocator of Arrow's buffers in a process that runs a job's operators.
 
 pyarrow's default pool on Linux is mimalloc, which hands a freed buffer of a few MB back to
-the kernel at once (``madvise(MADV_DONTNEED)``, ~1.5 GB over a 3M-event Nexmark q18) and maps
-the next one in transparent huge pages, each zeroed by the kernel at its first touch: a
-job whose every batch builds and drops tens of MB of strings (a Top-1 over wide rows, q18)
-spent ~1.2 s of its ~4.8 CPU s as system time zeroing pages. pyarrow's jemalloc keeps freed
-pages for about a second (``dirty_decay_ms``, returned by jemalloc's background thread), so
-the next batch reuses them: q18's system CPU ~1.75 -> ~0.6 s, the same answers (see
-benchmarks/README.md, branch al20). A pool the user chose (``ARROW_DEFAULT_MEMORY_POOL``)
-is left alone, and so is a pyarrow built without jemalloc.
+the kernel at once (``madvise(MADV_DONTNEED)``, 1.5-1.9 GB over a 3M-event Nexmark q18) and
+maps the next ones in transparent huge pages, each 2 MB zeroed by the kernel at its first
+touch: a job whose every batch builds and drops tens of MB of strings (a Top-1 over wide
+rows, q18) spent 1.3-1.75 s of its ~4.8 CPU s as system time, zeroing pages. pyarrow's
+jemalloc maps no huge pages, and gives much of what it frees back lazily
+(``MADV_FREE``: a page keeps its contents and is reused without a fault until the kernel
+needs it): q18's system CPU 0.6-0.7 s, the same answers (benchmarks/README.md, branch
+al20). A pool the user chose (``ARROW_DEFAULT_MEMORY_POOL``) is left alone, and so is a
+pyarrow built without jemalloc.
 """
 
 from __future__ import annotations
