@@ -51,6 +51,7 @@ from runtime import udf
 from runtime.checkpoint.control import CheckpointControl
 from runtime.checkpoint.storage import CheckpointError
 from runtime.graph import JobGraph, build, parallelism
+from runtime.memory import use_job_allocator
 from runtime.metrics import JobMetrics
 from runtime.operators.collect import RESULT_QUEUE
 
@@ -141,6 +142,7 @@ class Job:
     async def start(self) -> None:
         if self.status != JobStatus.CREATED:
             raise SqlStreamError(f"job {self.id} was already started")
+        use_job_allocator()  # before the operators allocate their first batch
         threads = THREADS.get(self.config)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"job-{self.id}")
         self._results = asyncio.Queue(RESULT_QUEUE_SIZE)
@@ -159,9 +161,7 @@ class Job:
             self._finish(JobStatus.FAILED, e)
             raise
         self.status = JobStatus.RUNNING
-        self._tasks = [
-            asyncio.create_task(self._run_task(t), name=t.where) for t in self._graph.tasks
-        ]
+        self._tasks = [asyncio.create_task(self._run_task(t), name=t.where) for t in self._graph.tasks]
         if self.checkpoints is not None:
             self._checkpointing = asyncio.create_task(self._run_checkpoints(self.checkpoints))
         self._supervisor = asyncio.create_task(self._supervise(), name=f"job-{self.id}")

@@ -35,6 +35,7 @@ from runtime.graph import (
     with_local_phase,
 )
 from runtime.job import RESULT_QUEUE_SIZE, subtask_failure
+from runtime.memory import use_job_allocator
 from runtime.metrics import JobMetrics, NodeInfo
 from runtime.operator import Worker
 from runtime.operators.collect import RESULT_QUEUE
@@ -111,6 +112,7 @@ class SubtaskActor:
         restored: Restored | None,
         attempt: int,
     ) -> None:
+        use_job_allocator()  # this actor's process runs the subtask's operators
         self.attempt = attempt
         self.plan = plan
         self.config = config
