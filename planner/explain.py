@@ -295,6 +295,9 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(node.name[len(name) + 1 : -1])
         attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
         attrs.append("emit=[on watermark]")
+        lags = [int(a.args[0]) for a in spec.aggs if a.func == "lag"]
+        if lags:  # LagAggFunction's accumulator: bounded by the offset, not by the rows seen
+            attrs.append(f"state=[LAG: the last {max(lags)} values of each partition]")
     elif isinstance(spec, BatchOverSpec):
         name = "OverAggregate"
         attrs.append(node.name[len(name) + 1 : -1])

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import DataType
-from planner.bind.scope import _err
+from planner.bind.scope import _err, cast_if_needed
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
 from planner.logical import LogicalAgg
-from planner.typecheck import infer, make_cast
+from planner.typecheck import infer
 
 OFFSET_FUNCTIONS = (exp.Lag, exp.Lead)
 
@@ -48,7 +48,7 @@ def refuse_frame(call: exp.Window, window: exp.Window) -> None:
                 hint=f"{name} takes the row {'before' if name == 'LAG' else 'after'} in the "
                 "window's order whatever the frame: leave out ROWS/RANGE BETWEEN ...",
             ),
-            window.args["spec"],
+            call,
         )
 
 
@@ -102,7 +102,7 @@ def offset_agg(
                 call.args.get("default") or call,
             )
         result = value_type.with_nullable(default_type.nullable)
-        args = (*args, make_cast(default, value_type.with_nullable(True)))
+        args = (*args, cast_if_needed(default, default_type, value_type))
     line, col = position(call)
     return LogicalAgg(name, func, value, result, text=call.sql(dialect=Flink), line=line, col=col, args=args)
 
