@@ -155,3 +155,23 @@ def test_explain_shows_the_operator_its_order_and_its_unbounded_state(catalog: C
     )
     assert "WindowRank(rankType=[ROW_NUMBER], rankRange=[rankStart=1, rankEnd=2]" in text
     assert "unbounded state" not in text  # a window's rows go when it fires
+
+
+def test_lag_is_an_over_aggregate_of_the_default_frame_with_bounded_state(catalog: Catalog) -> None:
+    """As Flink plans it: LAG beside the other aggregates of one OverAggregate over RANGE
+    UNBOUNDED PRECEDING, keeping the last ``offset`` values of each partition."""
+    query = (
+        "SELECT auction, price - LAG(price) OVER w AS delta, LAG(price, 3, CAST(0 AS BIGINT)) OVER w AS p3, "
+        "COUNT(*) OVER w AS n FROM bid WINDOW w AS (PARTITION BY auction ORDER BY ts)"
+    )
+    spec, changelog = spec_of(planner.plan(query, catalog), OverAggregateSpec)
+    assert isinstance(spec, OverAggregateSpec) and (spec.rows, spec.preceding) == (False, None)
+    assert [(a.func, a.args) for a in spec.aggs] == [
+        ("lag", ("1",)), ("lag", ("3", "CAST(0 AS BIGINT)")), ("count_star", ()),
+    ]  # fmt: skip
+    assert changelog == ChangelogMode.INSERT_ONLY
+    text = planner.explain(query, catalog)
+    assert "window=[RANG BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW]" in text
+    assert 'LAG("price", 3, CAST(0 AS BIGINT)) AS w0$o1' in text
+    assert "state=[LAG: the last 3 values of each partition]" in text
+    assert "unbounded state" not in text
