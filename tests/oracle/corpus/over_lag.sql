@@ -52,6 +52,9 @@ SELECT symbol, price, LAG(price, tax) OVER (PARTITION BY symbol ORDER BY rowtime
 SELECT symbol, price, LAG(price, -1) OVER (PARTITION BY symbol ORDER BY rowtime) AS p FROM ticker
 SELECT symbol, price, LAG(price, 1, 'x') OVER (PARTITION BY symbol ORDER BY rowtime) AS p FROM ticker
 SELECT symbol, price, LAG(price) OVER (PARTITION BY symbol ORDER BY rowtime) AS p, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY rowtime) AS rn FROM ticker
+-- null treatment: RESPECT NULLS is LAG's default
+SELECT symbol, price, LAG(price) RESPECT NULLS OVER (PARTITION BY symbol ORDER BY rowtime) AS p FROM ticker
+SELECT symbol, price, LAG(price) IGNORE NULLS OVER (PARTITION BY symbol ORDER BY rowtime) AS p FROM ticker
 -- mode: batch
 -- batch: LAG and LEAD over the bounded input, sorted (ties broken by a second key)
 SELECT symbol, price, rowtime, LAG(price) OVER (PARTITION BY symbol ORDER BY rowtime, tax) AS prv FROM ticker

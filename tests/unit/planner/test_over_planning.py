@@ -131,6 +131,8 @@ def test_over_aggregate(catalog: Catalog) -> None:
          "does not have the type of its value", 22),
         ("SELECT LAG(price, 1, NULL) OVER (ORDER BY ts) FROM bid", PlanError, "Illegal use of 'NULL'", 8),
         ("SELECT LAG(price) OVER (ORDER BY price) FROM bid", PlanError, "time attribute", 34),
+        ("SELECT LAG(price) IGNORE NULLS OVER (ORDER BY ts) FROM bid", UnsupportedError,
+         "LAG(... IGNORE NULLS)", 8),
         ("SELECT price + ROW_NUMBER() OVER (ORDER BY ts) FROM bid", UnsupportedError, "ROW_NUMBER", 16),
     ],
 )  # fmt: skip
