@@ -7,7 +7,8 @@ and for a bounded frame ``history``, the emitted rows a later row's frame can st
 (the last ``n`` of a partition for ROWS, those within the interval of the watermark for
 RANGE); for an UNBOUNDED frame ``acc`` instead, one row of accumulators per partition
 (count, and per argument its count, sum, min and max; for LISTAGG, FIRST_VALUE, LAST_VALUE
-and COLLECT their value so far), as Flink keeps them. Each row
+and COLLECT their value so far; for LAG(.., n) the partition's last n values, as Flink's
+LagAggFunction keeps them), as Flink keeps them. Each row
 carries its time in ms (``__t``), its arrival number (``__seq``: rows of one time are
 ordered by arrival, as Flink's list per timestamp) and its aggregate arguments (``a<i>``,
 ``a<i>_<j>`` for a Python aggregate). A Python aggregate (``@udaf``) folds each row's
