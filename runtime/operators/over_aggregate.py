@@ -111,9 +111,7 @@ class OverAggregateOp(PendingUntilWatermark):
             joined = f"(SELECT r.*, {acc} FROM __ready r LEFT JOIN acc a ON {self.on})"
             if self.lags:  # each row's LAG by position first: window functions do not nest
                 lagged = ", ".join(
-                    f"{_lag_by_position(i, a)} AS __lag{i}"
-                    for i, a in enumerate(spec.aggs)
-                    if a.func == "lag"
+                    f"{_lag_by_position(i, a)} AS __l{i}" for i, a in enumerate(spec.aggs) if a.func == "lag"
                 )
                 joined = f"(SELECT *, {lagged} FROM {joined} WINDOW r AS ({part}ORDER BY __t, __seq))"
             self.fire_sql = (
@@ -213,16 +211,18 @@ def _last_values(values: str, n: int) -> str:
 def _lag_by_position(i: int, agg: AggCall) -> str:
     """LAG(a<i>, n) of each fired row as if each were the last of its time: the row n
     before it in window ``r`` (the partition's fired rows by time, then arrival), or, for
-    the first n, one of the values earlier firings kept (``__a_l<i>``, oldest first), or
+    the first n, one of the values earlier firings kept (accumulator ``l<i>``, oldest first), or
     the default when the partition has not seen n rows before it."""
     n = lag_offset(agg)
     if n == 0:
         return f"a{i}"
     default = agg.args[1] if len(agg.args) > 1 else "NULL"
-    kept = f"coalesce(len(__a_l{i}), 0)"
+    accumulator = f"l{i}"
+    values = f"__a_{accumulator}"  # as the fire query joins it in
+    kept = f"coalesce(len({values}), 0)"
     return (
         f"CASE WHEN row_number() OVER r > {n} THEN lag(a{i}, {n}) OVER r "
-        f"WHEN {kept} + row_number() OVER r > {n} THEN __a_l{i}[{kept} + row_number() OVER r - {n}] "
+        f"WHEN {kept} + row_number() OVER r > {n} THEN {values}[{kept} + row_number() OVER r - {n}] "
         f"ELSE {default} END"
     )
 
@@ -231,7 +231,7 @@ def _lag_final(i: int, agg: AggCall, keys: list[str]) -> str:
     """LAG as Flink's RANGE frame gives it: rows of one time are accumulated together, so
     each takes the value of the last of them (by arrival)."""
     part = ", ".join([*keys, "__t"])
-    value = f"first_value(__lag{i}) OVER (PARTITION BY {part} ORDER BY __seq DESC)"
+    value = f"first_value(__l{i}) OVER (PARTITION BY {part} ORDER BY __seq DESC)"
     return f"CAST({value} AS {parse_type(agg.type).duckdb()})"
 
 

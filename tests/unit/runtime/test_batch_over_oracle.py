@@ -37,7 +37,7 @@ QUERIES = (
     "WINDOW w AS (PARTITION BY k ORDER BY v RANGE BETWEEN 2 PRECEDING AND CURRENT ROW)",
     # LAG and LEAD (a stream refuses LEAD); tied rows are equal rows here too
     "SELECT k, v, LAG(v) OVER (PARTITION BY k ORDER BY v) AS p, "
-    "LEAD(v, 2, CAST(-1 AS BIGINT)) OVER (ORDER BY k NULLS FIRST, v NULLS FIRST) AS n FROM l",
+    "LEAD(v, 2, -1) OVER (ORDER BY k NULLS FIRST, v NULLS FIRST) AS n FROM l",
     "SELECT k, v, LAG(k, 3, 0) OVER (ORDER BY v DESC NULLS LAST, k NULLS LAST) AS p FROM l",
     # over an updating input: its final rows are ranked
     f"SELECT k, v, RANK() OVER (ORDER BY v DESC) AS r FROM {UPDATING}",
