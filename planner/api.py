@@ -285,10 +285,11 @@ def create_view(
     return view
 
 
-def describe_fields(name: str, catalog: Catalog) -> list[BoundField]:
-    """Output columns of a table or view as queries see them (time attributes marked)."""
+def describe_fields(name: str, catalog: Catalog, config: Mapping[str, str] | None = None) -> list[BoundField]:
+    """Output columns of a table or view as queries see them (time attributes marked), in
+    the execution mode of ``config`` (a view's window functions bind by it)."""
     obj = catalog.resolve(name)
-    binder = _binder(catalog, {})
+    binder = _binder(catalog, config or {})
     if isinstance(obj, TableDef):
         return list(binder.scan(obj, reading=False).fields)
     return list(binder.bind_query(_parse_query(obj.query), {}).fields)

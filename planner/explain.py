@@ -83,6 +83,8 @@ def describe_agg(a: AggCall) -> str:
         call = f"{a.function}({', '.join(a.args)})"
     elif a.func == "count_star":
         call = "COUNT(*)"
+    elif a.func in ("lag", "lead"):  # offset, default
+        call = f"{a.func.upper()}({', '.join([a.arg or '', *a.args])})"
     else:
         call = f"{a.func.upper()}({'DISTINCT ' if a.distinct else ''}{a.arg})"
     if a.filter:
@@ -181,8 +183,10 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         ordered = any(a.func in ("listagg", "array_agg", "first_value", "last_value") for a in spec.aggs)
         if updating and ordered:  # every live value, with its arrival number
             attrs.append(f"state=[accumulators and live values by key, {bound}]")
-        elif any(a.distinct for a in spec.aggs) or (updating and minmax) or any(
-            a.func in ("collect", "percentile") for a in spec.aggs
+        elif (
+            any(a.distinct for a in spec.aggs)
+            or (updating and minmax)
+            or any(a.func in ("collect", "percentile") for a in spec.aggs)
         ):
             # DISTINCT values seen; over retractions, a count per value (MIN/MAX, DISTINCT)
             counts = updating or any(a.func in ("collect", "percentile") for a in spec.aggs)
@@ -291,6 +295,9 @@ def describe(node: Node, plan: PhysicalPlan) -> str:
         attrs.append(node.name[len(name) + 1 : -1])
         attrs.append(f"select=[{', '.join(describe_agg(a) for a in spec.aggs)}]")
         attrs.append("emit=[on watermark]")
+        lags = [int(a.args[0]) for a in spec.aggs if a.func == "lag"]
+        if lags:  # LagAggFunction's accumulator: bounded by the offset, not by the rows seen
+            attrs.append(f"state=[LAG: the last {max(lags)} values of each partition]")
     elif isinstance(spec, BatchOverSpec):
         name = "OverAggregate"
         attrs.append(node.name[len(name) + 1 : -1])

@@ -242,7 +242,7 @@ def plan_batch_over(planner: PhysicalPlanner, node: BatchOver) -> Node:
 def _call_text(call: OverCallSpec) -> str:
     if call.agg is None:
         return f"{(call.rank or '').upper()}()"
-    return f"{call.agg.func.upper()}({call.agg.arg or '*'})"
+    return f"{call.agg.func.upper()}({', '.join([call.agg.arg or '*', *call.agg.args])})"
 
 
 def _over_call(call: OverCall, lookup: Callable[[str], DataType]) -> OverCallSpec:
@@ -265,4 +265,5 @@ def _over_call(call: OverCall, lookup: Callable[[str], DataType]) -> OverCallSpe
         return OverCallSpec(window, rank=call.function.lower())
     a = call.agg
     arg = codegen.to_duckdb(a.arg, lookup) if a.arg is not None else None
-    return OverCallSpec(window, agg=AggCall(a.name, a.func, arg, a.type.sql()))
+    args = tuple(codegen.to_duckdb(e, lookup) for e in a.args)  # LAG's and LEAD's offset, default
+    return OverCallSpec(window, agg=AggCall(a.name, a.func, arg, a.type.sql(), args=args))

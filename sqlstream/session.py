@@ -230,7 +230,7 @@ class Session:
 
     def _describe(self, name: str) -> Result:
         obj = self.catalog.resolve(name)
-        fields = planner.describe_fields(name, self.catalog)
+        fields = planner.describe_fields(name, self.catalog, self.config.effective())
         pk = obj.schema.primary_key if isinstance(obj, TableDef) else ()
         rows: list[tuple[Any, ...]] = []
         # A batch query has no event time (Flink plans a view's query without rowtime

@@ -44,10 +44,12 @@ def rewrite(node: exp.Expr) -> exp.Expr:
 
 
 def over_call(call: exp.Expr) -> exp.Expr:
-    """An OVER window's function without ARRAY_AGG's RESPECT NULLS (its default); its
-    IGNORE NULLS (a FILTER elsewhere, which OVER aggregates do not take) is refused."""
-    if isinstance(call, _TREATMENTS) and isinstance(call.this, exp.ArrayAgg):
+    """An OVER window's function without ARRAY_AGG's, LAG's or LEAD's RESPECT NULLS (their
+    default); their IGNORE NULLS (for ARRAY_AGG a FILTER elsewhere, which OVER aggregates
+    do not take) is refused."""
+    if isinstance(call, _TREATMENTS) and isinstance(call.this, exp.ArrayAgg | exp.Lag | exp.Lead):
         if isinstance(call, exp.IgnoreNulls):
-            raise UnsupportedError("ARRAY_AGG(... IGNORE NULLS) OVER a window")
-        return call.this
+            name = type(call.this).__name__.upper().replace("ARRAYAGG", "ARRAY_AGG")
+            raise UnsupportedError(f"{name}(... IGNORE NULLS) OVER a window")
+        return call.this  # RESPECT NULLS: LAG's and LEAD's default too
     return call

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from catalog.config import RUNTIME_MODE
 from catalog.types import BIGINT
-from planner.bind import null_treatment
+from planner.bind import lag, null_treatment
 from planner.bind.aggregates import _AGGS, STATISTICS, _make_agg, hoist_python_calls
 from planner.bind.relations import RelationBinder
 from planner.bind.scope import Scope, ScopeField, _err, _ref
@@ -45,8 +45,8 @@ _DISTINCT_OVER = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)  # DISTINCT OVE
 
 
 def has_over(select: exp.Select) -> bool:
-    """Whether a select-list item is a window call (``f(..) OVER ..``, maybe aliased)."""
-    return any(isinstance(_unalias(p), exp.Window) for p in select.expressions)
+    """Whether a select-list item is or holds a window call (``f(..) OVER ..``)."""
+    return any(p.find(exp.Window) is not None for p in select.expressions)
 
 
 def _unalias(e: exp.Expr) -> exp.Expr:
@@ -79,8 +79,12 @@ class OverBinder(RelationBinder):
                 calls.append((i, call))
         if condition is not None:
             node = Calc(node.fields, node, tuple((f.name, _ref(f.name)) for f in node.fields), condition)
+        for _, call in calls:
+            lag.refuse_frame(call, _resolve(call, named))
         if RUNTIME_MODE.get(self.config) == "batch":
             return self._bind_batch_over(select, node, scope, named)
+        for w in select.find_all(exp.Window):
+            lag.refuse_lead_on_stream(w)
         aggregates = [
             w for p in select.expressions for w in p.find_all(exp.Window) if self._is_over_aggregate(w.this)
         ]
@@ -88,6 +92,15 @@ class OverBinder(RelationBinder):
             return self._bind_over_aggregate(select, node, scope, named, aggregates)
         if len(calls) > 1:
             raise _err(UnsupportedError("more than one ROW_NUMBER() / OVER call in one SELECT"), calls[1][1])
+        if not calls:  # a ranking call inside an expression
+            nested = next(w for p in select.expressions for w in p.find_all(exp.Window))
+            raise _err(
+                UnsupportedError(
+                    f"{function_name(nested.this)}() OVER (...) inside an expression is not supported yet",
+                    hint="rank in a subquery, then compute with the rank column outside it",
+                ),
+                nested,
+            )
         index, call = calls[0]
         window = _resolve(call, named)
         name = function_name(call.this)
@@ -173,6 +186,9 @@ class OverBinder(RelationBinder):
                     else f"{function_name(func)}(DISTINCT ...) in an OVER aggregate is not supported yet"
                 )
                 raise _err(UnsupportedError(message), c)
+            if isinstance(func, exp.Lag):
+                aggs.append(lag.offset_agg(f"w0$o{i}", func, self._bind_args(func, scope), node.field_type))
+                continue
             bound = self.bind_expr(func, scope)
             aggs.append(_make_agg(f"w0$o{i}", bound, node.field_type))
         pre_items: list[tuple[str, exp.Expr]] = []
@@ -189,9 +205,18 @@ class OverBinder(RelationBinder):
         )
         return rewritten, over, over_scope
 
+    def _bind_args(self, call: exp.Lag | exp.Lead, scope: Scope) -> exp.Lag | exp.Lead:
+        """LAG or LEAD with its arguments bound (the call itself is no scalar function)."""
+        bound = call.copy()
+        for key in ("this", "offset", "default"):
+            if call.args.get(key) is not None:
+                bound.set(key, self.bind_expr(call.args[key], scope))
+        return bound
+
     def _is_over_aggregate(self, call: exp.Expr) -> bool:
-        """A built-in aggregate or a call of a user aggregate function (``@udaf``)."""
-        if isinstance(call, _AGGS):
+        """A built-in aggregate, LAG or LEAD (Flink's OVER aggregates too), or a call of a
+        user aggregate function (``@udaf``)."""
+        if isinstance(call, (*_AGGS, *lag.OFFSET_FUNCTIONS)):
             return True
         fdef = self.catalog.function(call.name) if isinstance(call, exp.Anonymous) else None
         return fdef is not None and fdef.kind == "aggregate"
@@ -230,6 +255,9 @@ class OverBinder(RelationBinder):
             if frame is not None:
                 raise _err(PlanError(f"ROWS/RANGE is not allowed with {name}()"), call)
             return OverCall(name, None, partition, tuple(sort))
+        if isinstance(func, lag.OFFSET_FUNCTIONS):
+            offset = lag.offset_agg(f"w0$o{i}", func, self._bind_args(func, scope), node.field_type)
+            return OverCall("agg", offset, partition, tuple(sort))
         if not isinstance(func, _AGGS) or isinstance(func, STATISTICS_TYPES):
             raise _err(UnsupportedError(f"window function {name}(...) OVER (...) is not supported yet"), call)
         if isinstance(func.this, exp.Distinct):

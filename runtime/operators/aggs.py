@@ -24,16 +24,15 @@ LISTAGG joins them with its separator, ARRAY_AGG lists them, FIRST_VALUE and LAS
 pick one. NULLs are skipped, as Flink skips them, except by ARRAY_AGG, which lists them
 (its IGNORE NULLS is a FILTER the binder adds)."""
 FUNCS = (
-    "count", "count_star", "sum", "min", "max", "avg", "udaf", "collect", "percentile", *STATISTICS, *ORDERED
+    "count", "count_star", "sum", "min", "max", "avg", "udaf", "collect", "percentile", *STATISTICS, *ORDERED,
+    "lag", "lead",  # only OVER a window (the binder's rule)
 )  # fmt: skip
 
 
 def needs_raw(aggs: tuple[AggCall, ...]) -> bool:
     """Whether window state keeps each row's values (no partial sums): for DISTINCT, the
     variances, Python aggregates, COLLECT and the arrival-ordered aggregates."""
-    return any(
-        a.distinct or a.func in ("udaf", "collect", "percentile", *STATISTICS, *ORDERED) for a in aggs
-    )
+    return any(a.distinct or a.func in ("udaf", "collect", "percentile", *STATISTICS, *ORDERED) for a in aggs)
 
 
 def needs_seq(aggs: tuple[AggCall, ...]) -> bool:
@@ -165,8 +164,10 @@ def statistic_call(func: str, arg: str, t: DataType, more: str = "", distinct: s
     total = f"CAST(sum({distinct}{x}){more} AS DOUBLE)"
     squares = f"CAST(sum({distinct}{x} * {x}){more} AS DOUBLE)"
     sample = func.endswith("samp")
-    variance = f"(({squares} - {total} * {total} / {n}) / ({n} - 1))" if sample else (
-        f"(({squares} - {total} * {total} / {n}) / {n})"
+    variance = (
+        f"(({squares} - {total} * {total} / {n}) / ({n} - 1))"
+        if sample
+        else (f"(({squares} - {total} * {total} / {n}) / {n})")
     )
     if func.startswith("stddev"):
         variance = f"sqrt(greatest({variance}, 0))"

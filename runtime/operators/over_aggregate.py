@@ -7,7 +7,8 @@ and for a bounded frame ``history``, the emitted rows a later row's frame can st
 (the last ``n`` of a partition for ROWS, those within the interval of the watermark for
 RANGE); for an UNBOUNDED frame ``acc`` instead, one row of accumulators per partition
 (count, and per argument its count, sum, min and max; for LISTAGG, FIRST_VALUE, LAST_VALUE
-and COLLECT their value so far), as Flink keeps them. Each row
+and COLLECT their value so far; for LAG(.., n) the partition's last n values, as Flink's
+LagAggFunction keeps them), as Flink keeps them. Each row
 carries its time in ms (``__t``), its arrival number (``__seq``: rows of one time are
 ordered by arrival, as Flink's list per timestamp) and its aggregate arguments (``a<i>``,
 ``a<i>_<j>`` for a Python aggregate). A Python aggregate (``@udaf``) folds each row's
@@ -68,8 +69,12 @@ class OverAggregateOp(PendingUntilWatermark):
         k = ", ".join([*self.keys, ""])
         items = ["count(*)::BIGINT AS n"]
         self.ordered: dict[str, AggCall] = {}  # accumulator -> its aggregate (ordered_merge)
+        self.lags: dict[str, int] = {}  # LAG's accumulator -> its offset: the last values kept
         for i, a in enumerate(spec.aggs):
-            if a.func in (*A.ORDERED, "collect", "percentile"):
+            if a.func == "lag":
+                self.lags[f"l{i}"] = lag_offset(a)
+                items.append(f"{_last_values(f'list(a{i} ORDER BY __t, __seq)', lag_offset(a))} AS l{i}")
+            elif a.func in (*A.ORDERED, "collect", "percentile"):
                 name, value = _ordered_accumulator(i, a)
                 items.append(f"{value} AS {name}")
                 self.ordered[name] = a
@@ -96,15 +101,21 @@ class OverAggregateOp(PendingUntilWatermark):
             frame = "UNBOUNDED PRECEDING" if spec.preceding is None else f"{spec.preceding} PRECEDING"
             window = f"{part}ORDER BY __t RANGE BETWEEN {frame} AND CURRENT ROW"
         finals = ", ".join(
-            f"{over_sql(i, a, self.unbounded)} AS {q(a.name)}" for i, a in enumerate(spec.aggs)
+            f"{_lag_final(i, a, self.keys) if a.func == 'lag' else over_sql(i, a, self.unbounded)} "
+            f"AS {q(a.name)}"
+            for i, a in enumerate(spec.aggs)
         )
         cols = ", ".join(self.cols)
         if self.unbounded:  # the frame's rows before this firing are in the accumulators
             acc = ", ".join(f"a.{c} AS __a_{c}" for c in ("n", *(x.rsplit(" AS ", 1)[1] for x in items[1:])))
+            joined = f"(SELECT r.*, {acc} FROM __ready r LEFT JOIN acc a ON {self.on})"
+            if self.lags:  # each row's LAG by position first: window functions do not nest
+                lagged = ", ".join(
+                    f"{_lag_by_position(i, a)} AS __l{i}" for i, a in enumerate(spec.aggs) if a.func == "lag"
+                )
+                joined = f"(SELECT *, {lagged} FROM {joined} WINDOW r AS ({part}ORDER BY __t, __seq))"
             self.fire_sql = (
-                f"SELECT {cols}, {finals} FROM "
-                f"(SELECT r.*, {acc} FROM __ready r LEFT JOIN acc a ON {self.on}) "
-                f"WINDOW w AS ({window}) ORDER BY __t, __seq"
+                f"SELECT {cols}, {finals} FROM {joined} WINDOW w AS ({window}) ORDER BY __t, __seq"
             )
         else:  # only the history of the partitions that fire
             reached = (
@@ -149,7 +160,10 @@ class OverAggregateOp(PendingUntilWatermark):
         merged = []
         for name in names:
             fn = "least" if name.startswith("lo") else "greatest" if name.startswith("hi") else None
-            if name in self.ordered:
+            if name in self.lags:
+                kept = _last_values(f"list_concat(a.{name}, r.{name})", self.lags[name])
+                merged.append(f"{kept} AS {name}")
+            elif name in self.ordered:
                 merged.append(f"{ordered_merge(self.ordered[name], f'a.{name}', f'r.{name}')} AS {name}")
             elif fn:
                 merged.append(f"{fn}(a.{name}, r.{name}) AS {name}")
@@ -184,6 +198,43 @@ class OverAggregateOp(PendingUntilWatermark):
 _ORDER = "[__t, __seq]"  # a frame's order: time, then arrival
 
 
+def lag_offset(agg: AggCall) -> int:
+    """LAG's offset (the binder makes it an integer literal)."""
+    return int(agg.args[0])
+
+
+def _last_values(values: str, n: int) -> str:
+    """The last ``n`` elements of the list ``values``: what LAG keeps of a partition."""
+    return f"({values})[-{n}:]" if n else "[]"
+
+
+def _lag_by_position(i: int, agg: AggCall) -> str:
+    """LAG(a<i>, n) of each fired row as if each were the last of its time: the row n
+    before it in window ``r`` (the partition's fired rows by time, then arrival), or, for
+    the first n, one of the values earlier firings kept (accumulator ``l<i>``, oldest first), or
+    the default when the partition has not seen n rows before it."""
+    n = lag_offset(agg)
+    if n == 0:
+        return f"a{i}"
+    default = agg.args[1] if len(agg.args) > 1 else "NULL"
+    accumulator = f"l{i}"
+    values = f"__a_{accumulator}"  # as the fire query joins it in
+    kept = f"coalesce(len({values}), 0)"
+    return (
+        f"CASE WHEN row_number() OVER r > {n} THEN lag(a{i}, {n}) OVER r "
+        f"WHEN {kept} + row_number() OVER r > {n} THEN {values}[{kept} + row_number() OVER r - {n}] "
+        f"ELSE {default} END"
+    )
+
+
+def _lag_final(i: int, agg: AggCall, keys: list[str]) -> str:
+    """LAG as Flink's RANGE frame gives it: rows of one time are accumulated together, so
+    each takes the value of the last of them (by arrival)."""
+    part = ", ".join([*keys, "__t"])
+    value = f"first_value(__l{i}) OVER (PARTITION BY {part} ORDER BY __seq DESC)"
+    return f"CAST({value} AS {parse_type(agg.type).duckdb()})"
+
+
 def _ordered_value(i: int, agg: AggCall, w: str = "w") -> str:
     """LISTAGG, ARRAY_AGG, FIRST_VALUE, LAST_VALUE or COLLECT over window ``w`` (rows of the
     frame)."""
@@ -215,6 +266,9 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
     ``unbounded``: plus what the partition's accumulators (``__a_<name>``) hold from
     earlier firings."""
     t = parse_type(agg.type)
+    if agg.func in ("lag", "lead"):  # batch mode's (a stream's LAG: _lag_final)
+        default = f", {agg.args[1]}" if len(agg.args) > 1 else ""
+        return f"CAST({agg.func}(a{i}, {agg.args[0]}{default}) OVER {w} AS {t.duckdb()})"
     if agg.func == "udaf":  # UNBOUNDED: filled in by the partition's kept accumulator
         return f"NULL::{t.duckdb()}" if unbounded else udaf.over_call(i, agg, w)
     if agg.func in (*A.ORDERED, "collect", "percentile"):

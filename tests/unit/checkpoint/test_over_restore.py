@@ -1,7 +1,7 @@
 """The state of OVER aggregates and window Top-N (rows waiting for the watermark, the
-history a frame reaches, each open window's best rows) is in every checkpoint: a job
-cancelled mid-stream and resumed from its last checkpoint at another parallelism writes
-exactly the rows of an uninterrupted run."""
+history a frame reaches, LAG's last values of each partition, each open window's best
+rows) is in every checkpoint: a job cancelled mid-stream and resumed from its last
+checkpoint at another parallelism writes exactly the rows of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -29,17 +29,20 @@ CREATE TABLE out (id BIGINT, k BIGINT, n BIGINT) WITH (
 
 OVER = """INSERT INTO out SELECT id, k, SUM(id) OVER w FROM src
     WINDOW w AS (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)"""
+LAG = """INSERT INTO out SELECT id, k, LAG(id, 3, CAST(0 AS BIGINT)) OVER (PARTITION BY k ORDER BY ts)
+    FROM src"""
 TOP2 = """INSERT INTO out SELECT id, k, rn FROM (
     SELECT id, k, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, k ORDER BY id DESC) AS rn
     FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))) WHERE rn <= 2"""
 EXPECTED = {
     OVER: "SELECT id, id % 5, sum(id) OVER (PARTITION BY id % 5 ORDER BY id ROWS 2 PRECEDING) FROM {r}",
+    LAG: "SELECT id, id % 5, lag(id, 3, 0) OVER (PARTITION BY id % 5 ORDER BY id) FROM {r}",
     TOP2: "SELECT id, id % 5, rn FROM (SELECT id, row_number() OVER "
     "(PARTITION BY (id * 10) // 1000, id % 5 ORDER BY id DESC) AS rn FROM {r}) WHERE rn <= 2",
 }
 
 
-@pytest.mark.parametrize("query", [OVER, TOP2], ids=["over", "window-top-n"])
+@pytest.mark.parametrize("query", [OVER, LAG, TOP2], ids=["over", "lag", "window-top-n"])
 @pytest.mark.parametrize(("before", "after"), [(2, 1), (1, 2)])
 def test_resumes_from_a_checkpoint_exactly(tmp_path: Path, query: str, before: int, after: int) -> None:
     out = tmp_path / "out"

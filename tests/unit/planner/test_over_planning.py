@@ -118,8 +118,22 @@ def test_over_aggregate(catalog: Catalog) -> None:
         ("SELECT SUM(price) OVER (ORDER BY ts ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM bid",
          UnsupportedError, "CURRENT ROW", 8),
         ("SELECT COUNT(DISTINCT price) OVER (ORDER BY ts) FROM bid", UnsupportedError, "DISTINCT", 8),
-        ("SELECT LAG(price) OVER (ORDER BY ts) FROM bid", UnsupportedError, "LAG", 8),
-        ("SELECT price + ROW_NUMBER() OVER (ORDER BY ts) FROM bid", UnsupportedError, "ROW_NUMBER", 8),
+        ("SELECT LEAD(price) OVER (ORDER BY ts) FROM bid", UnsupportedError,
+         "LEAD Function is not supported in stream mode.", 8),
+        ("SELECT SUM(price) OVER w, LEAD(price) OVER w FROM bid WINDOW w AS (ORDER BY ts)", UnsupportedError,
+         "LEAD Function", 27),
+        ("SELECT LAG(price) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM bid", PlanError,
+         "ROW/RANGE not allowed", 8),
+        ("SELECT LAG(price, auction) OVER (ORDER BY ts) FROM bid", UnsupportedError,
+         "offset must be an integer literal", 19),
+        ("SELECT LAG(price, -2) OVER (ORDER BY ts) FROM bid", PlanError, "should not be negative", 8),
+        ("SELECT LAG(price, 1, 'none') OVER (ORDER BY ts) FROM bid", PlanError,
+         "does not have the type of its value", 22),
+        ("SELECT LAG(price, 1, NULL) OVER (ORDER BY ts) FROM bid", PlanError, "Illegal use of 'NULL'", 8),
+        ("SELECT LAG(price) OVER (ORDER BY price) FROM bid", PlanError, "time attribute", 34),
+        ("SELECT LAG(price) IGNORE NULLS OVER (ORDER BY ts) FROM bid", UnsupportedError,
+         "LAG(... IGNORE NULLS)", 8),
+        ("SELECT price + ROW_NUMBER() OVER (ORDER BY ts) FROM bid", UnsupportedError, "ROW_NUMBER", 16),
     ],
 )  # fmt: skip
 def test_refused_by_name_and_position(
@@ -143,3 +157,23 @@ def test_explain_shows_the_operator_its_order_and_its_unbounded_state(catalog: C
     )
     assert "WindowRank(rankType=[ROW_NUMBER], rankRange=[rankStart=1, rankEnd=2]" in text
     assert "unbounded state" not in text  # a window's rows go when it fires
+
+
+def test_lag_is_an_over_aggregate_of_the_default_frame_with_bounded_state(catalog: Catalog) -> None:
+    """As Flink plans it: LAG beside the other aggregates of one OverAggregate over RANGE
+    UNBOUNDED PRECEDING, keeping the last ``offset`` values of each partition."""
+    query = (
+        "SELECT auction, price - LAG(price) OVER w AS delta, LAG(price, 3, CAST(0 AS BIGINT)) OVER w AS p3, "
+        "COUNT(*) OVER w AS n FROM bid WINDOW w AS (PARTITION BY auction ORDER BY ts)"
+    )
+    spec, changelog = spec_of(planner.plan(query, catalog), OverAggregateSpec)
+    assert isinstance(spec, OverAggregateSpec) and (spec.rows, spec.preceding) == (False, None)
+    assert [(a.func, a.args) for a in spec.aggs] == [
+        ("lag", ("1",)), ("lag", ("3", "CAST(0 AS BIGINT)")), ("count_star", ()),
+    ]  # fmt: skip
+    assert changelog == ChangelogMode.INSERT_ONLY
+    text = planner.explain(query, catalog)
+    assert "window=[RANG BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW]" in text
+    assert 'LAG("price", 3, CAST(0 AS BIGINT)) AS w0$o1' in text
+    assert "state=[LAG: the last 3 values of each partition]" in text
+    assert "unbounded state" not in text

@@ -1,5 +1,5 @@
 """Correctness oracle for window functions in batch mode (``execution.runtime-mode`` =
-batch): RANK, DENSE_RANK, ROW_NUMBER and aggregates OVER any order and frame, which a
+batch): RANK, DENSE_RANK, ROW_NUMBER, LAG, LEAD and aggregates OVER any order and frame, which a
 stream refuses, run over random bounded inputs (duplicated and NULL keys, ties) at
 parallelism 1 and 2; the final rows must equal DuckDB's answer."""
 
@@ -35,6 +35,10 @@ QUERIES = (
     "MAX(v) OVER (ORDER BY v DESC ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS hi FROM l",
     "SELECT k, SUM(v) OVER w + 1 AS s, COUNT(v) OVER w AS c FROM l WHERE v > 1 "
     "WINDOW w AS (PARTITION BY k ORDER BY v RANGE BETWEEN 2 PRECEDING AND CURRENT ROW)",
+    # LAG and LEAD (a stream refuses LEAD); tied rows are equal rows here too
+    "SELECT k, v, LAG(v) OVER (PARTITION BY k ORDER BY v) AS p, "
+    "LEAD(v, 2, -1) OVER (ORDER BY k NULLS FIRST, v NULLS FIRST) AS n FROM l",
+    "SELECT k, v, LAG(k, 3, 0) OVER (ORDER BY v DESC NULLS LAST, k NULLS LAST) AS p FROM l",
     # over an updating input: its final rows are ranked
     f"SELECT k, v, RANK() OVER (ORDER BY v DESC) AS r FROM {UPDATING}",
     f"SELECT k, v, SUM(v) OVER (ORDER BY k NULLS FIRST) AS s FROM {UPDATING}",
@@ -88,7 +92,9 @@ def test_integer_avg_over_truncates_as_flinks_does() -> None:
     [
         ("SELECT RANK() OVER (PARTITION BY k) FROM l", "RANK() needs ORDER BY"),
         ("SELECT RANK() OVER (ORDER BY v ROWS 1 PRECEDING) FROM l", "ROWS/RANGE is not allowed with RANK()"),
-        ("SELECT LAG(v) OVER (ORDER BY v) FROM l", "window function LAG"),
+        ("SELECT LAG(v) OVER (ORDER BY v ROWS 1 PRECEDING) FROM l", "ROW/RANGE not allowed"),
+        ("SELECT LEAD(v, k) OVER (ORDER BY v) FROM l", "LEAD's offset must be an integer literal"),
+        ("SELECT LAG(v, 1, 'x') OVER (ORDER BY v) FROM l", "does not have the type of its value"),
         ("SELECT COUNT(DISTINCT v) OVER (ORDER BY v) FROM l", "DISTINCT in an OVER aggregate"),
     ],
 )

@@ -43,9 +43,9 @@ def test_row_number_without_a_rank_filter_is_refused_at_its_position(session: sq
     assert (refused.value.line, refused.value.col) == (2, 15)
 
 
-@pytest.mark.parametrize("func", ["RANK", "DENSE_RANK", "LAG"])
+@pytest.mark.parametrize("func", ["RANK", "DENSE_RANK", "LEAD"])
 def test_window_functions_are_refused_by_name(session: sqlstream.Session, func: str) -> None:
-    arg = "price" if func == "LAG" else ""
+    arg = "price" if func == "LEAD" else ""
     with pytest.raises(UnsupportedError, match=func):
         session.sql(f"SELECT {func}({arg}) OVER (ORDER BY dateTime) FROM bid")
 
