@@ -102,3 +102,38 @@ def test_over_aggregate_late_rows_land_in_the_late_rows_table(tmp_path: Path) ->
     assert dropped > 0 and len(late) == dropped
     assert emitted is not None and emitted[0] + len(late) == ROWS
     assert all(row["operator"].startswith("OverAggregate(") for row in late)
+
+
+def test_window_top_n_late_rows_land_in_the_late_rows_table(tmp_path: Path) -> None:
+    """A window Top-N drops the rows of windows that already fired; with the key set they
+    are kept with their own time, and every row read is either ranked or kept as late."""
+    config = {
+        "table.exec.late-rows.sink": "late_clicks",
+        "sqlstream.runtime.batch-size": "100",
+    }
+    with sqlstream.connect(config=config) as s:
+        s.execute(f"""
+            CREATE TABLE clicks (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+            WITH ('connector' = 'filesystem', 'path' = '{clicks_file(tmp_path / "clicks")}',
+                  'format' = 'json')""")
+        s.execute(f"""CREATE TABLE ranked (k INT, ts TIMESTAMP(3), rn BIGINT) WITH (
+            'connector' = 'filesystem', 'path' = '{tmp_path / "ranked"}', 'format' = 'csv')""")
+        s.execute(f"""CREATE TABLE late_clicks (operator STRING, event_time TIMESTAMP(3), row_json STRING)
+            WITH ('connector' = 'filesystem', 'path' = '{tmp_path / "late"}', 'format' = 'json')""")
+        job = s.execute("""INSERT INTO ranked SELECT k, ts, rn FROM (SELECT *, ROW_NUMBER() OVER (
+            PARTITION BY window_start, window_end ORDER BY ts) AS rn
+            FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND))) WHERE rn <= 1000""").job
+        assert job is not None
+        assert job.wait(120), "the bounded job did not finish"
+        assert job.error is None, job.error
+        dropped = job.metrics()["late_rows_dropped"]
+    con = duckdb.connect()
+    ranked = con.execute(f"SELECT count(*) FROM read_csv('{tmp_path}/ranked/**/*', header=false)").fetchone()
+    late = [json.loads(line) for f in sorted((tmp_path / "late").rglob("*")) if f.is_file()
+            for line in f.read_text().splitlines()]  # fmt: skip
+    assert dropped > 0 and len(late) == dropped
+    assert ranked is not None and ranked[0] + len(late) == ROWS
+    for row in late:
+        assert row["operator"].startswith("WindowRank")
+        event = datetime.fromisoformat(row["event_time"])
+        assert datetime.fromisoformat(json.loads(row["row_json"])["ts"]) == event
