@@ -17,7 +17,7 @@ from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
-from runtime.state.ttl import StateTtl
+from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -77,6 +77,18 @@ class ArrivalOrdered(Operator):
                 self.state.tables.append(name)
         finally:
             self.state.con.unregister(INPUT_RELATION)
+
+    def _new_rows_state(self, ttl_ms: int, seq: bool) -> list[str]:
+        """A fresh ``self.state`` that keeps the input's rows whole in table ``rows`` (the
+        upsert operators: ChangelogNormalize, SinkUpsertMaterializer), with their arrival
+        number ``__seq`` when ``seq`` and, with a state TTL of ``ttl_ms`` (0: none), each
+        row's expiry, set when it is written. Returns the input's columns, quoted."""
+        fields = self.ctx.input_nodes[0].schema
+        cols = [q(f.name) for f in fields]
+        self.ttl = StateTtl("rows", ttl_ms) if ttl_ms else None
+        extra = (", __seq" if seq else "") + (f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else "")
+        self._new_state(fields, {"rows": f"SELECT {', '.join(cols)}{extra} FROM {INPUT_RELATION}"}, seq=seq)
+        return cols
 
     def _stamped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """``batch`` with its rows' arrival numbers as column ``__seq``."""
