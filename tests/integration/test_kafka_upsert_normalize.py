@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import sqlstream
+from sqlstream.jobs import JobHandle
 from tests.conftest import examples
+from tests.integration import resumed_jobs
 from tests.integration.test_kafka_source import create_topic, produce, read_records, unique
 from tests.unit.checkpoint.test_runtime_checkpoints import config as checkpointing
 
@@ -153,26 +154,12 @@ def test_a_job_resumed_mid_stream_keeps_each_keys_last_row(kafka_bootstrap: str,
     def run_until(expected: dict[str, tuple[Any, ...]], resume: bool) -> dict[str, Any]:
         """Run the job until the sink holds ``expected`` and two more checkpoints completed."""
         extra = {"sqlstream.checkpoint.resume": "latest"} if resume else {}
-        with sqlstream.connect(config=checkpointing(tmp_path, 2, **extra)) as s:
-            s.execute_script(script)
-            job = s.execute(query).job
-            assert job is not None
-            try:
-                deadline = time.monotonic() + 60
-                while published(kafka_bootstrap, out) != expected:
-                    assert time.monotonic() < deadline and not job.done, (
-                        published(kafka_bootstrap, out),
-                        job.error,
-                    )
-                    time.sleep(0.2)
-                done = job.metrics()["checkpoints"]["completed"]
-                while job.metrics()["checkpoints"]["completed"] < done + 2:
-                    assert time.monotonic() < deadline and not job.done, job.error
-                    time.sleep(0.05)
-                return job.metrics()
-            finally:
-                job.cancel()
-                job.wait(10)
+
+        def sink(job: JobHandle) -> dict[str, tuple[Any, ...]]:
+            return published(kafka_bootstrap, out)
+
+        config = checkpointing(tmp_path, 2, **extra)
+        return resumed_jobs.run_until(config, script, query, lambda job: sink(job) == expected, sink)
 
     run_until(grouped(first), resume=False)
     publish(then)
