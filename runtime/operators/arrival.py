@@ -79,10 +79,10 @@ class ArrivalOrdered(Operator):
             self.state.con.unregister(INPUT_RELATION)
 
     def _new_rows_state(self, ttl_ms: int, seq: bool) -> list[str]:
-        """A fresh ``self.state`` that keeps the input's rows whole in table ``rows`` (the
-        upsert operators: ChangelogNormalize, SinkUpsertMaterializer), with their arrival
-        number ``__seq`` when ``seq`` and, with a state TTL of ``ttl_ms`` (0: none), each
-        row's expiry, set when it is written. Returns the input's columns, quoted."""
+        """A fresh ``self.state`` that keeps the input's rows whole in table ``rows`` (Top-N,
+        ChangelogNormalize, SinkUpsertMaterializer), with their arrival number ``__seq`` when
+        ``seq`` and, with a state TTL of ``ttl_ms`` (0: none), each row's expiry, set when
+        it is written. Returns the input's columns, quoted."""
         fields = self.ctx.input_nodes[0].schema
         cols = [q(f.name) for f in fields]
         self.ttl = StateTtl("rows", ttl_ms) if ttl_ms else None
