@@ -51,6 +51,14 @@ QUERIES = {
 }
 
 
+async def produce_records(bootstrap: str, topic: str, recs: list[Record]) -> None:
+    """``recs`` into ``topic``, keyed by id (a tombstone for no value), partitioned by the
+    key's hash as any producer: a key's records stay in order."""
+    values = [None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs]
+    keys = [json.dumps({"id": k}).encode() for k, _ in recs]
+    await produce(bootstrap, topic, values, keys=keys, partition=None)
+
+
 def final_table(recs: list[Record]) -> duckdb.DuckDBPyConnection:
     """The topic as a table: the last record of each key, without the deleted ones."""
     last: dict[str, tuple[str, int] | None] = {}
@@ -79,13 +87,7 @@ def test_queries_over_an_upsert_topic_answer_as_over_its_final_table(
 
     async def publish() -> None:
         await create_topic(kafka_bootstrap, topic, partitions=2)
-        await produce(
-            kafka_bootstrap,
-            topic,
-            [None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs],
-            keys=[json.dumps({"id": k}).encode() for k, _ in recs],
-            partition=None,  # by the key's hash, as any producer: a key's records stay in order
-        )
+        await produce_records(kafka_bootstrap, topic, recs)
 
     asyncio.run(publish())
     oracle = final_table(recs)
@@ -130,12 +132,7 @@ def test_a_job_resumed_mid_stream_keeps_each_keys_last_row(kafka_bootstrap: str,
     then: list[Record] = [("k0", ("b", 5)), ("k1", None), ("k2", ("a", 3)), ("k9", None), ("k3", ("c", 1))]
 
     def publish(recs: list[Record]) -> None:
-        values = [
-            None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs
-        ]
-        asyncio.run(
-            produce(kafka_bootstrap, topic, values, keys=[json.dumps({"id": k}).encode() for k, _ in recs])
-        )
+        asyncio.run(produce_records(kafka_bootstrap, topic, recs))
 
     asyncio.run(create_topic(kafka_bootstrap, topic))
     asyncio.run(create_topic(kafka_bootstrap, out))
@@ -219,13 +216,7 @@ def test_an_upsert_topic_filtered_and_rekeyed_into_upsert_sinks(
         for t in (kept, by_name):
             await create_topic(kafka_bootstrap, t)
         await create_topic(kafka_bootstrap, topic, partitions=2)
-        await produce(
-            kafka_bootstrap,
-            topic,
-            [None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs],
-            keys=[json.dumps({"id": k}).encode() for k, _ in recs],
-            partition=None,
-        )
+        await produce_records(kafka_bootstrap, topic, recs)
 
     asyncio.run(publish())
     config = {
