@@ -15,17 +15,11 @@ from hypothesis import strategies as st
 from catalog.connectors import ChangelogMode
 from planner.physical import (
     ROW_KIND_COLUMN,
-    CalcSpec,
     ChangelogNormalizeSpec,
-    Edge,
     Field,
-    Node,
-    PhysicalPlan,
 )
-from runtime.connectors.base import SubtaskContext
-from runtime.metrics import OperatorMetrics
-from runtime.operator import OperatorContext
 from runtime.operators.changelog_normalize import ChangelogNormalizeOp
+from tests.unit.runtime.helpers import behind_source
 
 SCHEMA = (Field("k", "INT"), Field("name", "STRING"), Field("v", "INT"))
 UPSERT, DELETE = 2, 3
@@ -47,14 +41,9 @@ changes = st.lists(
 
 
 def normalize_op(ttl_ms: int = 0) -> ChangelogNormalizeOp:
-    src = Node(1, "src", CalcSpec(()), (), SCHEMA, 1, ChangelogMode.UPSERT)
     spec = ChangelogNormalizeSpec(("k",), ttl_ms)
-    node = Node(2, "ChangelogNormalize(key=[k])", spec, (Edge(1),), SCHEMA, 1, ChangelogMode.ALL)
-    plan = PhysicalPlan((src, node))
-    ctx = OperatorContext(
-        SubtaskContext("t", 2, "normalize", 0, 1), node, plan, OperatorMetrics(2, 0), None, (src,)
-    )
-    return ChangelogNormalizeOp(ctx)
+    name = "ChangelogNormalize(key=[k])"
+    return behind_source(ChangelogNormalizeOp, spec, name, SCHEMA, ChangelogMode.UPSERT, ChangelogMode.ALL)
 
 
 def batch(rows: list[Change]) -> pa.RecordBatch:
