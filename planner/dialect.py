@@ -270,12 +270,13 @@ class FlinkParser(SparkParser):
             args["rows"] = exp.var("ONE ROW PER MATCH")
         elif self._match_text_seq("ALL", "ROWS", "PER", "MATCH"):
             args["rows"] = exp.var("ALL ROWS PER MATCH")
+        after = self._curr  # the clauses' text keeps its place: errors point into it
         if self._match_text_seq("AFTER", "MATCH", "SKIP"):
             words: list[str] = []
             while self._curr and self._curr.text.upper() != "PATTERN" and len(words) < 3:
                 words.append(self._curr.text)
                 self._advance()
-            args["after"] = exp.var(" ".join(["AFTER MATCH SKIP", *words]))
+            args["after"] = exp.var(" ".join(["AFTER MATCH SKIP", *words])).update_positions(after)
         if self._match_text_seq("PATTERN"):
             self._match_l_paren()
             depth, start, end = 1, self._curr, self._curr
@@ -286,7 +287,8 @@ class FlinkParser(SparkParser):
                 self._advance()
             if depth or start is None or end is None:
                 self.raise_error("Expecting ) after the PATTERN")
-            args["pattern"] = exp.var(self._find_sql(start, end) if start is not end or depth == 0 else "")
+            text = self._find_sql(start, end) if start is not end or depth == 0 else ""
+            args["pattern"] = exp.var(text).update_positions(start)
             if self._match_text_seq("WITHIN"):
                 args["within"] = self._parse_interval() or self._parse_primary()
         if self._match_text_seq("DEFINE"):
@@ -405,11 +407,15 @@ class FlinkGenerator(SparkGenerator):
             "TIMESTAMPDIFF", e.args.get("unit"), e.expression, e.this
         ),
         exp.Struct: lambda self, e: self.func("ROW", *e.expressions),
-        exp.VarMap: lambda self, e: "MAP[" + ", ".join(
-            self.sql(x)
-            for pair in zip(e.args["keys"].expressions, e.args["values"].expressions)
-            for x in pair
-        ) + "]",
+        exp.VarMap: lambda self, e: (
+            "MAP["
+            + ", ".join(
+                self.sql(x)
+                for pair in zip(e.args["keys"].expressions, e.args["values"].expressions)
+                for x in pair
+            )
+            + "]"
+        ),
         exp.ComputedColumnConstraint: lambda self, e: f"AS {self.sql(e, 'this')}",
         exp.WatermarkColumnConstraint: lambda self, e: (
             f"WATERMARK FOR {self.sql(e, 'this')} AS {self.sql(e, 'expression')}"

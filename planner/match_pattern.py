@@ -19,7 +19,10 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
+from catalog.errors import SqlStreamError
 from planner.errors import PlanError, UnsupportedError
+
+Position = tuple[int | None, int | None]  # a line and column in the statement (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -48,71 +51,108 @@ _TOKEN = re.compile(
 )
 
 
-def parse_pattern(text: str) -> tuple[Element, ...]:
-    """The elements of ``PATTERN (<text>)``, or an error naming what Flink does not support."""
+def parse_pattern(text: str, at: Position = (None, None)) -> tuple[Element, ...]:
+    """The elements of ``PATTERN (<text>)``, or an error naming what Flink does not support;
+    with ``at``, the line and column where ``text`` starts in the statement, the error
+    points at the variable, quantifier or symbol it names."""
+    written, text = text, text.strip()
+    lead = len(written) - len(written.lstrip())
+
+    def refuse(error: SqlStreamError, offset: int) -> SqlStreamError:
+        """``error`` at ``offset`` of ``text``."""
+        return _placed(error, written, lead + offset, at)
+
     elements: list[Element] = []
+    starts: list[int] = []  # where each element's variable is in ``text``
     quantified = False  # whether the last element already has its quantifier
     pos = 0
-    text = text.strip()
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
             break
         pos = m.end()
         if m.group("other"):
-            raise _refused_symbol(m.group("other"), text)
+            raise refuse(_refused_symbol(m.group("other"), text), m.start("other"))
         if m.group("var"):
             name = m.group("var").strip("`")
             if name.upper() == "PERMUTE":
-                raise UnsupportedError(
-                    "PERMUTE in the PATTERN of MATCH_RECOGNIZE (Flink does not support it either)"
-                )
+                what = "PERMUTE in the PATTERN of MATCH_RECOGNIZE (Flink does not support it either)"
+                raise refuse(UnsupportedError(what), m.start("var"))
             elements.append(Element(name, 1, 1))
+            starts.append(m.start("var"))
             quantified = False
             continue
         if not elements or quantified:
-            raise PlanError(f"the quantifier {m.group('q')} in PATTERN ({text}) follows no variable")
-        low, high = _bounds(m.group("q"), text)
+            what = f"the quantifier {m.group('q')} in PATTERN ({text}) follows no variable"
+            raise refuse(PlanError(what), m.start("q"))
+        try:
+            low, high = _bounds(m.group("q"), text)
+        except PlanError as error:
+            raise refuse(error, m.start("q")) from None
         greedy = m.group("r") is None
         last = elements.pop()
         elements.append(Element(last.var, low, high, greedy))
         quantified = True
     if not elements:
-        raise PlanError("PATTERN () of MATCH_RECOGNIZE names no variable")
-    for e in elements:
+        raise refuse(PlanError("PATTERN () of MATCH_RECOGNIZE names no variable"), 0)
+    for e, start in zip(elements, starts, strict=True):
         if (e.low, e.high) == (0, 1) and not e.greedy:
-            raise UnsupportedError(
-                f"the reluctant optional quantifier {e.text()} in PATTERN (Flink does not support it either)"
-            )
-    for e in elements:
+            what = f"the reluctant optional quantifier {e.text()} in PATTERN (Flink does not "
+            what += "support it either)"
+            raise refuse(UnsupportedError(what), start)
+    for e, start in zip(elements, starts, strict=True):
         if e.low == 0 and e.high not in (1, None):
-            raise UnsupportedError(
-                f"the quantifier {e.text()} in PATTERN: from 0 to {e.high} rows (Flink does not "
-                "support it either: its CEP times() needs at least 1)",
-                hint=f"{e.var}{{1,{e.high}}} with the pattern also written without {e.var}",
+            raise refuse(
+                UnsupportedError(
+                    f"the quantifier {e.text()} in PATTERN: from 0 to {e.high} rows (Flink does not "
+                    "support it either: its CEP times() needs at least 1)",
+                    hint=f"{e.var}{{1,{e.high}}} with the pattern also written without {e.var}",
+                ),
+                start,
             )
-    for before, e in pairwise(elements):
+    for (before, e), start in zip(pairwise(elements), starts[1:], strict=True):
         if e.low == 0 and before.greedy and before.low != before.high and (before.low, before.high) != (0, 1):
-            raise UnsupportedError(
-                f"an optional variable ({e.text()}) right after a greedy quantifier ({before.text()}) in "
-                "PATTERN (Flink does not support it either: optional pattern cannot be preceded by "
-                "greedy pattern)",
-                hint=f"make {before.text()} reluctant ({before.text()}?)",
+            raise refuse(
+                UnsupportedError(
+                    f"an optional variable ({e.text()}) right after a greedy quantifier ({before.text()}) in "
+                    "PATTERN (Flink does not support it either: optional pattern cannot be preceded by "
+                    "greedy pattern)",
+                    hint=f"make {before.text()} reluctant ({before.text()}?)",
+                ),
+                start,
             )
     if all(e.low == 0 for e in elements):
-        raise UnsupportedError(
-            f"a PATTERN that can match no row ({text}) (Flink does not support it either)",
-            hint="make one variable mandatory (no *, ? or {0,..} on it)",
+        raise refuse(
+            UnsupportedError(
+                f"a PATTERN that can match no row ({text}) (Flink does not support it either)",
+                hint="make one variable mandatory (no *, ? or {0,..} on it)",
+            ),
+            0,
         )
     last = elements[-1]
     if last.greedy and last.low != last.high:
-        raise UnsupportedError(
-            f"a greedy quantifier on the last variable of a PATTERN ({last.text()}) (Flink does not "
-            "support it either)",
-            hint=f"make it reluctant ({last.text()}?) or end the pattern with a variable whose "
-            f"condition is the negation of {last.var}'s",
+        raise refuse(
+            UnsupportedError(
+                f"a greedy quantifier on the last variable of a PATTERN ({last.text()}) (Flink does not "
+                "support it either)",
+                hint=f"make it reluctant ({last.text()}?) or end the pattern with a variable whose "
+                f"condition is the negation of {last.var}'s",
+            ),
+            starts[-1],
         )
     return tuple(elements)
+
+
+def _placed(error: SqlStreamError, text: str, offset: int, at: Position) -> SqlStreamError:
+    """``error`` at ``offset`` of ``text``, which starts at ``at`` (line, column; None:
+    unknown) in the statement."""
+    line, col = at
+    if line is None or col is None:
+        return error
+    before = text[:offset]
+    if "\n" in before:
+        return error.with_position(line + before.count("\n"), offset - before.rindex("\n"))
+    return error.with_position(line, col + offset)
 
 
 def _bounds(q: str, text: str) -> tuple[int, int | None]:
@@ -136,7 +176,7 @@ def _bounds(q: str, text: str) -> tuple[int, int | None]:
     return low, high
 
 
-def _refused_symbol(symbol: str, text: str) -> Exception:
+def _refused_symbol(symbol: str, text: str) -> SqlStreamError:
     what = {
         "|": "alternation (|)",
         "(": "a group of variables",

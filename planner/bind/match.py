@@ -14,7 +14,7 @@ from sqlglot import exp
 from catalog.types import DataType
 from planner.bind.scope import _err
 from planner.bind.windows import _interval_ms
-from planner.errors import PlanError, UnsupportedError
+from planner.errors import PlanError, UnsupportedError, position
 from planner.logical import BoundField, LogicalNode, Match
 from planner.match_pattern import parse_pattern, parse_skip
 from planner.typecheck import infer
@@ -48,7 +48,8 @@ def bind_match(node: LogicalNode, match: exp.MatchRecognize) -> Match:
             )
         keys.append(e.name)
     time_field, order = _order(node, match)
-    pattern = parse_pattern(match.args["pattern"].name if match.args.get("pattern") else "")
+    written = match.args.get("pattern")  # its text; refusals point into it
+    pattern = parse_pattern(written.name, position(written)) if written else parse_pattern("")
     variables = {e.var for e in pattern}
     defines: list[tuple[str, exp.Expr]] = []
     for d in match.args.get("define") or []:
@@ -76,10 +77,15 @@ def bind_match(node: LogicalNode, match: exp.MatchRecognize) -> Match:
         if f.name in seen:
             raise _err(PlanError(f"MATCH_RECOGNIZE has two output columns named {f.name}"), match)
         seen.add(f.name)
-    skip, skip_var = parse_skip(match.args["after"].name if match.args.get("after") else None)
+    after = match.args.get("after")
+    clause = after or match  # refusals of the clause point at it
+    try:
+        skip, skip_var = parse_skip(after.name if after else None)
+    except PlanError as e:
+        raise _err(e, clause) from None
     if skip_var is not None and skip_var not in variables:
         raise _err(
-            PlanError(f"AFTER MATCH SKIP TO {skip_var}: {skip_var} is not a variable of the PATTERN"), match
+            PlanError(f"AFTER MATCH SKIP TO {skip_var}: {skip_var} is not a variable of the PATTERN"), clause
         )
     if skip == "to_first" and skip_var == pattern[0].var and pattern[0].low > 0:
         raise _err(
@@ -87,7 +93,7 @@ def bind_match(node: LogicalNode, match: exp.MatchRecognize) -> Match:
                 f"AFTER MATCH SKIP TO FIRST {skip_var} would start the next match where this one "
                 "started, forever (Flink fails the job on it)"
             ),
-            match,
+            clause,
         )
     within = match.args.get("within")
     within_ms = _interval_ms(within) if within is not None else None

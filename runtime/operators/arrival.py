@@ -1,5 +1,5 @@
 """The base of the operators that keep input rows in DuckDB state, in the order they
-arrived (Top-N, window Top-N, OVER aggregates): each row gets an arrival number
+arrived (Top-N, window Top-N, OVER aggregates, MATCH_RECOGNIZE): each row gets an arrival number
 ``__seq`` that breaks ties as Flink's lists do; the event-time ones complete what the
 watermark passed (``_fire``); the state, the next number and the watermark that has fired
 go into every checkpoint."""
@@ -17,7 +17,7 @@ from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
-from runtime.state.ttl import StateTtl
+from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
@@ -78,6 +78,18 @@ class ArrivalOrdered(Operator):
         finally:
             self.state.con.unregister(INPUT_RELATION)
 
+    def _new_rows_state(self, ttl_ms: int, seq: bool) -> list[str]:
+        """A fresh ``self.state`` that keeps the input's rows whole in table ``rows`` (Top-N,
+        ChangelogNormalize, SinkUpsertMaterializer), with their arrival number ``__seq`` when
+        ``seq`` and, with a state TTL of ``ttl_ms`` (0: none), each row's expiry, set when
+        it is written. Returns the input's columns, quoted."""
+        fields = self.ctx.input_nodes[0].schema
+        cols = [q(f.name) for f in fields]
+        self.ttl = StateTtl("rows", ttl_ms) if ttl_ms else None
+        extra = (", __seq" if seq else "") + (f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else "")
+        self._new_state(fields, {"rows": f"SELECT {', '.join(cols)}{extra} FROM {INPUT_RELATION}"}, seq=seq)
+        return cols
+
     def _stamped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """``batch`` with its rows' arrival numbers as column ``__seq``."""
         stamped = stamp(batch, self.seq)
@@ -128,28 +140,41 @@ class ArrivalOrdered(Operator):
 
 
 class PendingUntilWatermark(ArrivalOrdered):
-    """An event-time operator whose input rows wait in table ``pending`` until the
-    watermark passes them (OVER aggregates, MATCH_RECOGNIZE). ``read_sql`` reads the
-    stamped input (``INPUT_RELATION``) as ``pending``'s rows, with their time ``__t``; a row
-    at or behind the watermark already acted on is late: dropped and counted, or sent to
-    the late-rows side output when a side sink keeps them (``keeps_late_rows``)."""
+    """An event-time operator whose input rows wait in state until the watermark passes
+    them (OVER aggregates and MATCH_RECOGNIZE in table ``pending``, window Top-N in
+    ``rows``). A row that ``_late`` holds behind the watermark already acted on (by default
+    its ``time_column`` at or before it) is late: dropped and counted, or sent to the
+    late-rows side output, its time ``time_column``, when a side sink keeps them
+    (``keeps_late_rows``); ``_keep`` puts the others in state."""
 
     read_sql: str
     time_column: str
     keeps_late_rows: bool = False
 
+    def _late(self) -> str:
+        """The condition that an input row (``INPUT_RELATION``) is late."""
+        return f"epoch_ms({q(self.time_column)}) <= {self.fired}"
+
+    def _keep(self, stamped: pa.RecordBatch, first: int) -> None:
+        """Put the rows of ``stamped`` (registered as ``INPUT_RELATION``; ``first`` its first
+        arrival number) that are not late in state: ``read_sql``'s rows, with their time
+        ``__t``, into ``pending``."""
+        self.state.execute(f"INSERT INTO pending SELECT * FROM ({self.read_sql}) WHERE __t > {self.fired}")
+
     def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
-        """Rows into ``pending``; returns the late ones when a side sink keeps them."""
+        """Rows into state; returns the late ones when a side sink keeps them."""
         st = self.state
-        st.register(INPUT_RELATION, self._stamped(batch))
+        first = self.seq
+        stamped = self._stamped(batch)
+        st.register(INPUT_RELATION, stamped)
         try:
             late, rows = 0, None
             if self.fired > NO_WATERMARK:
-                behind = f"FROM {INPUT_RELATION} WHERE epoch_ms({q(self.time_column)}) <= {self.fired}"
+                behind = f"FROM {INPUT_RELATION} WHERE {self._late()}"
                 late = int(st.scalar(f"SELECT count(*) {behind}"))
                 if late and self.keeps_late_rows:
                     rows = st.query(f"SELECT * EXCLUDE (__seq) {behind}")
-            st.execute(f"INSERT INTO pending SELECT * FROM ({self.read_sql}) WHERE __t > {self.fired}")
+            self._keep(stamped, first)
         finally:
             st.con.unregister(INPUT_RELATION)
         self.metrics.late_rows_dropped += late

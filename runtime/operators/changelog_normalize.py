@@ -29,21 +29,15 @@ from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, ChangelogNormalize
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.operators.arrival import ArrivalOrdered, stamp
-from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 
 class ChangelogNormalizeOp(ArrivalOrdered):
-
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, ChangelogNormalizeSpec)
-        fields = self.ctx.input_nodes[0].schema
         self.schema = output_schema(self.node.schema, True)
-        cols = [q(f.name) for f in fields]
+        cols = self._new_rows_state(spec.ttl_ms, seq=False)
         self.cols = ", ".join(cols)
-        self.ttl = StateTtl("rows", spec.ttl_ms) if spec.ttl_ms else None
-        expire = f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else ""
-        self._new_state(fields, {"rows": f"SELECT {self.cols}{expire} FROM {INPUT_RELATION}"}, seq=False)
         keys = [q(k) for k in spec.keys]
         kind = q(ROW_KIND_COLUMN) if self.ctx.input_updating(0) else "0"
         # each key's last change of the batch (``__seq``: its place in the batch)

@@ -28,12 +28,10 @@ import numpy as np
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec
-from runtime.batches import ROW_KIND_TYPE, conform, empty_table, numpy_array, output_schema, q
+from runtime.batches import ROW_KIND_TYPE, conform, numpy_array, output_schema, q
 from runtime.messages import Message
 from runtime.operators import rank_append
 from runtime.operators.arrival import ArrivalOrdered
-from runtime.state.duckdb_state import DuckDBState
-from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 # The most rows a Top-N inserts into its state in one statement. DuckDB appends some
 # sizes of insert into a table of many rows at ~3x the cost a row (q18's wide bids: 85,000
@@ -44,31 +42,15 @@ INSERT_ROWS = 32768
 
 
 class RankOp(ArrivalOrdered):
-
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, RankSpec)
         self.spec = spec
         self.retracting = self.ctx.input_updating(0)
         self.schema = output_schema(self.node.schema, self.ctx.updating)
-        fields = self.ctx.input_nodes[0].schema
-        self.cols = [q(f.name) for f in fields]
+        # the partitions' rows; a deduplication with a TTL: its kept row's expiry too
+        self.cols = self._new_rows_state(spec.ttl_ms, seq=True)
         self.keys = [q(k) for k in spec.partition_keys]
-        self.state = DuckDBState()
-        self.ctx.install_functions(self.state.con)
-        empty = empty_table(output_schema(fields, self.retracting))
-        self.state.register(INPUT_RELATION, empty)
-        # a deduplication with a TTL: its kept row's expiry, set when it is written
-        self.ttl = StateTtl("rows", spec.ttl_ms) if spec.ttl_ms else None
-        expire = f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else ""
-        try:
-            self.state.execute(
-                f"CREATE TABLE rows AS SELECT {', '.join(self.cols)}, 0::BIGINT AS __seq{expire} "
-                f"FROM {INPUT_RELATION} LIMIT 0"
-            )
-        finally:
-            self.state.con.unregister(INPUT_RELATION)
-        self.state.tables.append("rows")
         order = [
             f"{'__seq' if k.column == ARRIVAL else q(k.column)} {'ASC' if k.ascending else 'DESC'} "
             f"NULLS {'FIRST' if k.nulls_first else 'LAST'}"
@@ -79,9 +61,10 @@ class RankOp(ArrivalOrdered):
         rank = f"row_number() OVER ({part}ORDER BY {', '.join(order)})"
         if not self.retracting:  # a statement of its own each step (see ``rank_append``)
             expiry = f", {rank_append.EXPIRY}" if self.ttl else ""
+            schema = output_schema(self.ctx.input_nodes[0].schema, False)
             self.append, self.append_keyed = (
                 rank_append.statements(
-                    spec, self.cols, self.keys, order, empty.schema, self.ctx.updating, expiry, null_keys
+                    spec, self.cols, self.keys, order, schema, self.ctx.updating, expiry, null_keys
                 )
                 for null_keys in (True, False)
             )

@@ -33,23 +33,18 @@ from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, SinkMaterializerSp
 from runtime.batches import conform, output_schema, q
 from runtime.messages import Message
 from runtime.operators.arrival import ArrivalOrdered
-from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 
 
 class SinkMaterializerOp(ArrivalOrdered):
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, SinkMaterializerSpec)
-        fields = self.ctx.input_nodes[0].schema
         self.schema = output_schema(self.node.schema, True)
-        cols = [q(f.name) for f in fields]
+        cols = self._new_rows_state(spec.ttl_ms, seq=True)
         self.cols = ", ".join(cols)
-        self.ttl = StateTtl("rows", spec.ttl_ms) if spec.ttl_ms else None
-        expire = f", 0::BIGINT AS {EXPIRE_COLUMN}" if self.ttl else ""
-        self._new_state(fields, {"rows": f"SELECT {self.cols}, __seq{expire} FROM {INPUT_RELATION}"})
         keys = [q(k) for k in spec.keys]
-        matched = spec.upsert_key or tuple(f.name for f in fields)
-        group_cols = list(dict.fromkeys(keys + [q(k) for k in matched]))
+        matched = [q(k) for k in spec.upsert_key] or cols  # what a retraction matches by
+        group_cols = list(dict.fromkeys(keys + matched))
         group = ", ".join(group_cols)
         on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
         kind = q(ROW_KIND_COLUMN) if self.ctx.input_updating(0) else "0"  # FORCE'd over an append stream

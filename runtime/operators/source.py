@@ -28,13 +28,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from catalog.config import BATCH_SIZE, LINGER
 from planner.physical import (
+    Edge,
     GroupAggregateSpec,
+    Node,
     Partitioning,
     PhysicalPlan,
     RankSpec,
@@ -154,37 +157,19 @@ class SourceOp(SourceOperator):
 def feeds_watermark(plan: PhysicalPlan, node_id: int) -> bool:
     """Whether a watermark assigner reads this source through forward edges only (the
     computed columns' Calc between them keeps a split's tag)."""
-    for node in plan.nodes:
-        if not isinstance(node.spec, WatermarkSpec):
-            continue
-        todo = list(node.inputs)
-        while todo:
-            edge = todo.pop()
-            if edge.partitioning != Partitioning.FORWARD:
-                continue
-            if edge.source == node_id:
-                return True
-            todo.extend(plan.node(edge.source).inputs)
-    return False
+    forward = (Partitioning.FORWARD,)
+    behind = _behind(plan, node_id, forward)
+    return any(e.partitioning in forward and isinstance(n.spec, WatermarkSpec) for e, n in behind)
 
 
 def per_call_behind(plan: PhysicalPlan, node_id: int) -> bool:
     """Whether this source's rows reach an unwindowed GROUP BY or a Top-N (through forward
     and hash edges): operators whose every call runs several statements over their state,
     so that a call's fixed cost, not its rows, is most of it."""
-    todo, seen = [node_id], set()
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        for node in plan.nodes:
-            if not any(e.source == current and e.partitioning in _PER_CALL_EDGES for e in node.inputs):
-                continue
-            if isinstance(node.spec, (GroupAggregateSpec, RankSpec)):
-                return True
-            todo.append(node.id)
-    return False
+    return any(
+        e.partitioning in _PER_CALL_EDGES and isinstance(n.spec, (GroupAggregateSpec, RankSpec))
+        for e, n in _behind(plan, node_id, _PER_CALL_EDGES)
+    )
 
 
 _PER_CALL_EDGES = (Partitioning.FORWARD, Partitioning.HASH)
@@ -193,7 +178,16 @@ _PER_CALL_EDGES = (Partitioning.FORWARD, Partitioning.HASH)
 def hash_fan_out(plan: PhysicalPlan, node_id: int) -> int:
     """Among how many subtasks the first hash exchange behind this source (through forward
     edges) splits each of its batches; the most over the paths, 1 when there is none."""
-    most, todo, seen = 1, [node_id], set()
+    behind = _behind(plan, node_id, (Partitioning.FORWARD,))
+    return max((n.parallelism for e, n in behind if e.partitioning == Partitioning.HASH), default=1)
+
+
+def _behind(
+    plan: PhysicalPlan, node_id: int, through: tuple[Partitioning, ...]
+) -> Iterator[tuple[Edge, Node]]:
+    """Each edge that leaves this node, or a node it reaches through edges of the
+    partitionings ``through``, with the node it enters."""
+    todo, seen = [node_id], set()
     while todo:
         current = todo.pop()
         if current in seen:
@@ -201,10 +195,7 @@ def hash_fan_out(plan: PhysicalPlan, node_id: int) -> int:
         seen.add(current)
         for node in plan.nodes:
             for edge in node.inputs:
-                if edge.source != current:
-                    continue
-                if edge.partitioning == Partitioning.HASH:
-                    most = max(most, node.parallelism)
-                elif edge.partitioning == Partitioning.FORWARD:
-                    todo.append(node.id)
-    return most
+                if edge.source == current:
+                    yield edge, node
+                    if edge.partitioning in through:
+                        todo.append(node.id)

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, WindowRankSpec
+from planner.physical import INPUT_RELATION, WindowRankSpec
 from runtime.batches import conform, output_schema, q
-from runtime.messages import Message, SideOutput
 from runtime.operators import rank_append
-from runtime.operators.arrival import ArrivalOrdered
-from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
+from runtime.operators.arrival import PendingUntilWatermark
+from runtime.operators.late_rows import keeps_late_rows
 
 FIRED = "{fired}"  # in ``best_sql``: the watermark acted on, past which a window is late
 
 
-class WindowRankOp(ArrivalOrdered):
+class WindowRankOp(PendingUntilWatermark):
     def _prepare(self) -> None:
         spec = self.node.spec
         assert isinstance(spec, WindowRankSpec)
@@ -62,44 +61,25 @@ class WindowRankOp(ArrivalOrdered):
         )  # fmt: skip
         self.width = 16 + 8 * (len(self.cols) + 2)
         self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
+        # a late row's time on the side output: the first of these the input has
+        times = (spec.window.time_column, "window_time", "window_end")
+        self.time_column = next(c for c in times if c in {f.name for f in fields})
 
-    def _ingest(self, batch: pa.RecordBatch) -> pa.Table | None:
-        """Rows into state; returns the late ones when a side sink keeps them. Of the
-        others, only each partition's first ``end`` rows of the batch can stay: only they
-        are taken out of the Arrow batch into DuckDB (see ``rank_append.best_rows``)."""
+    def _late(self) -> str:
+        """A row of a window that already fired is late, whatever its own time."""
+        return f"epoch_ms(window_end) - 1 <= {self.fired}"
+
+    def _keep(self, stamped: pa.RecordBatch, first: int) -> None:
+        """Of the rows that are not late, only each partition's first ``end`` rows of the
+        batch can stay: only they are taken out of the Arrow batch into DuckDB (see
+        ``rank_append.best_rows``), then each touched window keeps its first ``end``."""
         st = self.state
-        first = self.seq
-        stamped = self._stamped(batch)
-        is_late = f"epoch_ms(window_end) - 1 <= {self.fired}"
-        st.register(INPUT_RELATION, stamped)
-        try:
-            late = int(st.scalar(f"SELECT count(*) FROM {INPUT_RELATION} WHERE {is_late}"))
-            rows = None
-            if late and self.keeps_late_rows:
-                rows = st.query(f"SELECT * EXCLUDE (__seq) FROM {INPUT_RELATION} WHERE {is_late}")
-            best = rank_append.take_best(st, self.best_sql.replace(FIRED, str(self.fired)), stamped, first)
-        finally:
-            st.con.unregister(INPUT_RELATION)
-        self.metrics.late_rows_dropped += late
-        st.register(INPUT_RELATION, best)
-        try:
-            st.execute(f"CREATE OR REPLACE TEMP TABLE __b AS {self.read_sql}")
-        finally:
-            st.con.unregister(INPUT_RELATION)
+        best = rank_append.take_best(st, self.best_sql.replace(FIRED, str(self.fired)), stamped, first)
+        st.register(INPUT_RELATION, best)  # in the batch's place; the caller unregisters it
+        st.execute(f"CREATE OR REPLACE TEMP TABLE __b AS {self.read_sql}")
         st.execute("INSERT INTO rows SELECT * FROM __b")
         st.execute(f"CREATE OR REPLACE TEMP TABLE __t AS SELECT DISTINCT {', '.join(self.keys)} FROM __b")
         st.execute(self.prune_sql)
-        self._report()
-        return rows
-
-    async def process_batch(self, batch: pa.RecordBatch, input_index: int) -> list[Message]:
-        late = await self.ctx.run(self._ingest, batch)
-        if late is None:
-            return []
-        names = late.schema.names
-        column = next(c for c in (self.spec.window.time_column, "window_time", "window_end") if c in names)
-        side = late_rows_batch(self.state, late, self.node, late.column(column), self.metrics.watermark_ms)
-        return [SideOutput(side, LATE_ROWS_OUTPUT)]
 
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
         st = self.state

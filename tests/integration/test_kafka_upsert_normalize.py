@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import sqlstream
+from sqlstream.jobs import JobHandle
 from tests.conftest import examples
+from tests.integration import resumed_jobs
 from tests.integration.test_kafka_source import create_topic, produce, read_records, unique
 from tests.unit.checkpoint.test_runtime_checkpoints import config as checkpointing
 
@@ -50,6 +51,14 @@ QUERIES = {
 }
 
 
+async def produce_records(bootstrap: str, topic: str, recs: list[Record]) -> None:
+    """``recs`` into ``topic``, keyed by id (a tombstone for no value), partitioned by the
+    key's hash as any producer: a key's records stay in order."""
+    values = [None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs]
+    keys = [json.dumps({"id": k}).encode() for k, _ in recs]
+    await produce(bootstrap, topic, values, keys=keys, partition=None)
+
+
 def final_table(recs: list[Record]) -> duckdb.DuckDBPyConnection:
     """The topic as a table: the last record of each key, without the deleted ones."""
     last: dict[str, tuple[str, int] | None] = {}
@@ -78,13 +87,7 @@ def test_queries_over_an_upsert_topic_answer_as_over_its_final_table(
 
     async def publish() -> None:
         await create_topic(kafka_bootstrap, topic, partitions=2)
-        await produce(
-            kafka_bootstrap,
-            topic,
-            [None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs],
-            keys=[json.dumps({"id": k}).encode() for k, _ in recs],
-            partition=None,  # by the key's hash, as any producer: a key's records stay in order
-        )
+        await produce_records(kafka_bootstrap, topic, recs)
 
     asyncio.run(publish())
     oracle = final_table(recs)
@@ -129,12 +132,7 @@ def test_a_job_resumed_mid_stream_keeps_each_keys_last_row(kafka_bootstrap: str,
     then: list[Record] = [("k0", ("b", 5)), ("k1", None), ("k2", ("a", 3)), ("k9", None), ("k3", ("c", 1))]
 
     def publish(recs: list[Record]) -> None:
-        values = [
-            None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs
-        ]
-        asyncio.run(
-            produce(kafka_bootstrap, topic, values, keys=[json.dumps({"id": k}).encode() for k, _ in recs])
-        )
+        asyncio.run(produce_records(kafka_bootstrap, topic, recs))
 
     asyncio.run(create_topic(kafka_bootstrap, topic))
     asyncio.run(create_topic(kafka_bootstrap, out))
@@ -153,26 +151,12 @@ def test_a_job_resumed_mid_stream_keeps_each_keys_last_row(kafka_bootstrap: str,
     def run_until(expected: dict[str, tuple[Any, ...]], resume: bool) -> dict[str, Any]:
         """Run the job until the sink holds ``expected`` and two more checkpoints completed."""
         extra = {"sqlstream.checkpoint.resume": "latest"} if resume else {}
-        with sqlstream.connect(config=checkpointing(tmp_path, 2, **extra)) as s:
-            s.execute_script(script)
-            job = s.execute(query).job
-            assert job is not None
-            try:
-                deadline = time.monotonic() + 60
-                while published(kafka_bootstrap, out) != expected:
-                    assert time.monotonic() < deadline and not job.done, (
-                        published(kafka_bootstrap, out),
-                        job.error,
-                    )
-                    time.sleep(0.2)
-                done = job.metrics()["checkpoints"]["completed"]
-                while job.metrics()["checkpoints"]["completed"] < done + 2:
-                    assert time.monotonic() < deadline and not job.done, job.error
-                    time.sleep(0.05)
-                return job.metrics()
-            finally:
-                job.cancel()
-                job.wait(10)
+
+        def sink(job: JobHandle) -> dict[str, tuple[Any, ...]]:
+            return published(kafka_bootstrap, out)
+
+        config = checkpointing(tmp_path, 2, **extra)
+        return resumed_jobs.run_until(config, script, query, lambda job: sink(job) == expected, sink)
 
     run_until(grouped(first), resume=False)
     publish(then)
@@ -232,13 +216,7 @@ def test_an_upsert_topic_filtered_and_rekeyed_into_upsert_sinks(
         for t in (kept, by_name):
             await create_topic(kafka_bootstrap, t)
         await create_topic(kafka_bootstrap, topic, partitions=2)
-        await produce(
-            kafka_bootstrap,
-            topic,
-            [None if v is None else json.dumps({"id": k, "name": v[0], "v": v[1]}).encode() for k, v in recs],
-            keys=[json.dumps({"id": k}).encode() for k, _ in recs],
-            partition=None,
-        )
+        await produce_records(kafka_bootstrap, topic, recs)
 
     asyncio.run(publish())
     config = {

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,9 @@ from typing import Any
 import duckdb
 import pytest
 
-import sqlstream
+from sqlstream.jobs import JobHandle
 from sqlstream.session import Session
+from tests.integration import resumed_jobs
 from tests.integration.test_kafka_source import create_topic, produce, read_records, unique
 from tests.integration.test_postgres_connector import execute, unique_table
 from tests.integration.test_postgres_sql import jdbc, run
@@ -157,29 +157,18 @@ def test_a_job_resumed_mid_stream_keeps_every_live_row_of_a_key(kafka_bootstrap:
         """Run until the materializer keeps ``kept_rows`` rows, the topic's rows are
         ``expected`` and two more checkpoints completed."""
         extra = {"sqlstream.checkpoint.resume": "latest"} if resume else {}
-        with sqlstream.connect(config=checkpointing(tmp_path, 1, **ALLOW, **extra)) as s:
-            s.execute_script(script)
-            job = s.execute(f"INSERT INTO out {QUERY}").job
-            assert job is not None
-            try:
-                deadline = time.monotonic() + 60
 
-                def kept() -> int:
-                    ops = job.metrics()["operators"]
-                    rows = [op["state_rows"] for op in ops if op["kind"] == "sink_materializer"]
-                    return int(rows[0]) if rows else -1  # not started yet
+        def seen(job: JobHandle) -> tuple[int, list[tuple[Any, ...]]]:
+            ops = job.metrics()["operators"]
+            rows = [op["state_rows"] for op in ops if op["kind"] == "sink_materializer"]
+            return int(rows[0]) if rows else -1, topic_rows(kafka_bootstrap, out)  # -1: not started yet
 
-                while kept() != kept_rows or not expected(topic_rows(kafka_bootstrap, out)):
-                    assert time.monotonic() < deadline and not job.done, (kept(), job.error)
-                    time.sleep(0.2)
-                done = job.metrics()["checkpoints"]["completed"]
-                while job.metrics()["checkpoints"]["completed"] < done + 2:
-                    assert time.monotonic() < deadline and not job.done, job.error
-                    time.sleep(0.05)
-                return job.metrics()
-            finally:
-                job.cancel()
-                job.wait(10)
+        def reached(job: JobHandle) -> bool:
+            kept, rows = seen(job)
+            return kept == kept_rows and expected(rows)
+
+        config = checkpointing(tmp_path, 1, **ALLOW, **extra)
+        return resumed_jobs.run_until(config, script, f"INSERT INTO out {QUERY}", reached, seen)
 
     # before the stop: c's two live groups, the one that reached the materializer last
     # written (the order within a batch is the aggregate's); d,1 is gone

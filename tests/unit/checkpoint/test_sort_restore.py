@@ -12,27 +12,18 @@ from typing import Any
 import pyarrow as pa
 
 from catalog.connectors import ChangelogMode
-from planner.physical import ROW_KIND_COLUMN, CalcSpec, Edge, Field, Node, PhysicalPlan, SortField, SortSpec
+from planner.physical import ROW_KIND_COLUMN, Field, SortField, SortSpec
 from runtime.checkpoint.control import Restored
-from runtime.connectors.base import SubtaskContext
-from runtime.metrics import OperatorMetrics
-from runtime.operator import OperatorContext
 from runtime.operators.sort import SortOp
 from runtime.state.duckdb_state import write_snapshot
+from tests.unit.runtime.helpers import behind_source
 
 SCHEMA = (Field("k", "INT"), Field("ts", "TIMESTAMP(3)"))
 
 
 def sort_op(spec: SortSpec, updating_in: bool) -> SortOp:
     mode = ChangelogMode.ALL if updating_in else ChangelogMode.INSERT_ONLY
-    src = Node(1, "src", CalcSpec(()), (), SCHEMA, 1, mode)
-    out = ChangelogMode.INSERT_ONLY
-    node = Node(2, "sort", spec, (Edge(1),), SCHEMA, 1, out)
-    plan = PhysicalPlan((src, node))
-    ctx = OperatorContext(
-        SubtaskContext("t", 2, "sort", 0, 1), node, plan, OperatorMetrics(2, 0), None, (src,)
-    )
-    return SortOp(ctx)
+    return behind_source(SortOp, spec, "sort", SCHEMA, mode, ChangelogMode.INSERT_ONLY)
 
 
 def batch(rows: list[tuple[int, int]], kinds: list[int] | None = None) -> pa.RecordBatch:

@@ -10,6 +10,7 @@ from catalog import Catalog
 from catalog.errors import SqlStreamError
 from planner.errors import PlanError
 from planner.physical import SinkSpec
+from tests.unit.planner.conftest import catalog_of
 
 CHECKPOINTS = {"execution.checkpointing.interval": "1 s"}
 DDL = """
@@ -37,10 +38,7 @@ CREATE TABLE pg_alo (a BIGINT, b BIGINT) WITH (
 
 @pytest.fixture
 def cat() -> Catalog:
-    c = Catalog()
-    for statement in planner.parse(DDL):
-        c.create(planner.create_table(statement, c))
-    return c
+    return catalog_of(DDL)
 
 
 def sink(cat: Catalog, sql: str) -> SinkSpec:

@@ -9,6 +9,7 @@ import planner
 from catalog import Catalog
 from catalog.errors import SqlStreamError
 from planner.physical import LATE_ROWS_OUTPUT, CalcSpec, PhysicalPlan, SinkSpec, UnionSpec
+from tests.unit.planner.conftest import catalog_of
 
 DDL = """
 CREATE TABLE clicks (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
@@ -25,10 +26,7 @@ CONFIG = {"table.exec.late-rows.sink": "late", "execution.checkpointing.interval
 
 @pytest.fixture
 def catalog() -> Catalog:
-    c = Catalog()
-    for s in planner.parse(DDL):
-        c.create(planner.create_table(s, c))
-    return c
+    return catalog_of(DDL)
 
 
 def test_a_window_aggregate_feeds_a_second_sink_with_its_late_rows(catalog: Catalog) -> None:

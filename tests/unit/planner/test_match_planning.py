@@ -11,6 +11,7 @@ from catalog import Catalog
 from catalog.errors import SqlStreamError
 from planner.errors import PlanError, UnsupportedError
 from planner.physical import MatchSpec, PhysicalPlan
+from tests.unit.planner.conftest import catalog_of
 
 DDL = """
 CREATE TABLE ticker (symbol STRING, price BIGINT, tax BIGINT, rowtime TIMESTAMP(3), pt AS PROCTIME(),
@@ -29,10 +30,7 @@ V_SHAPE = """SELECT * FROM ticker MATCH_RECOGNIZE (
 
 @pytest.fixture
 def catalog() -> Catalog:
-    c = Catalog()
-    for s in planner.parse(DDL):
-        c.create(planner.create_table(s, c))
-    return c
+    return catalog_of(DDL)
 
 
 def match_of(sql: str, catalog: Catalog) -> MatchSpec:

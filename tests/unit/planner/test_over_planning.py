@@ -11,6 +11,7 @@ from catalog import Catalog
 from catalog.connectors import ChangelogMode
 from planner.errors import PlanError, UnsupportedError
 from planner.physical import OverAggregateSpec, PhysicalPlan, RankSpec, WindowRankSpec
+from tests.unit.planner.conftest import catalog_of
 
 DDL = """
 CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, ts TIMESTAMP(3), pt AS PROCTIME(),
@@ -20,10 +21,7 @@ CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, ts TIMESTAMP(3), 
 
 @pytest.fixture
 def catalog() -> Catalog:
-    c = Catalog()
-    for s in planner.parse(DDL):
-        c.create(planner.create_table(s, c))
-    return c
+    return catalog_of(DDL)
 
 
 def ranked(select: str, over: str, where: str, source: str = "bid") -> str:

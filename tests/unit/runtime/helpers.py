@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from catalog.connectors import ChangelogMode
 from planner.physical import (
     ROW_KIND_COLUMN,
+    CalcSpec,
     CollectSpec,
     Edge,
     Field,
@@ -21,10 +22,32 @@ from planner.physical import (
     PhysicalPlan,
     SourceSpec,
 )
+from runtime.connectors.base import SubtaskContext
 from runtime.connectors.values.connector import register_data
 from runtime.job import Job
+from runtime.metrics import OperatorMetrics
+from runtime.operator import OperatorContext
 
 _ids = itertools.count()
+Op = TypeVar("Op")
+
+
+def behind_source(
+    kind: Callable[[OperatorContext], Op],
+    spec: OperatorSpec,
+    name: str,
+    schema: tuple[Field, ...],
+    reads: ChangelogMode,
+    sends: ChangelogMode,
+) -> Op:
+    """The operator ``kind`` of ``spec`` (node 2, ``name``; its rows ``schema``, its
+    changelog ``sends``) as subtask 0 of 1, behind a node 1 of the same rows whose changelog
+    is ``reads``: to feed batches to by hand."""
+    src = Node(1, "src", CalcSpec(()), (), schema, 1, reads)
+    node = Node(2, name, spec, (Edge(1),), schema, 1, sends)
+    plan = PhysicalPlan((src, node))
+    where = SubtaskContext("t", 2, name, 0, 1)
+    return kind(OperatorContext(where, node, plan, OperatorMetrics(2, 0), None, (src,)))
 
 
 class PlanBuilder:

@@ -45,7 +45,7 @@ def run(rows: list[tuple[Any, ...]], query: str, parallelism: int, batch: int) -
             log = list(s.sql(query).changelog())
         finally:
             s.close()
-    return applied((kind, _hashable(row)) for kind, row in log)
+    return applied((kind, hashable(row)) for kind, row in log)
 
 
 def duck(rows: list[tuple[Any, ...]], query: str) -> Counter[tuple[Any, ...]]:
@@ -60,10 +60,10 @@ def duck(rows: list[tuple[Any, ...]], query: str) -> Counter[tuple[Any, ...]]:
             schema=pa.schema([("k", pa.int64()), ("v", pa.int64()), ("pos", pa.int64())]),
         ),
     )
-    return Counter(_hashable(r) for r in con.sql(query).fetchall())
+    return Counter(hashable(r) for r in con.sql(query).fetchall())
 
 
-def _hashable(row: tuple[Any, ...]) -> tuple[Any, ...]:
+def hashable(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(tuple(x) if isinstance(x, list) else x for x in row)
 
 
@@ -188,7 +188,7 @@ def test_ordered_aggregates_over_a_window_equal_duckdb(
         "first_value(v IGNORE NULLS) OVER w, last_value(v IGNORE NULLS) OVER w, "
         f"coalesce(list(v ORDER BY v) FILTER (WHERE v IS NOT NULL) OVER w, []) FROM t {window}"
     ).fetchall()
-    assert Counter(_hashable(row) for _, row in log) == Counter(_hashable(r) for r in expected)
+    assert Counter(hashable(row) for _, row in log) == Counter(hashable(r) for r in expected)
 
 
 @settings(SETTINGS, max_examples=12)
@@ -232,7 +232,8 @@ def test_distinct_values_left_after_retractions_equal_duckdb(
         batch,
     )
     got = Counter(
-        (n, same, tuple(sorted(listed.split(","))), obj) for (n, same, listed, obj), times in ours.items()
+        (n, same, tuple(sorted(listed.split(","))), obj)
+        for (n, same, listed, obj), times in ours.items()
         for _ in range(times)
     )
     expected = duck(

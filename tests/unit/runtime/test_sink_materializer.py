@@ -7,6 +7,7 @@ batch is the one Flink's leave."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pyarrow as pa
@@ -16,17 +17,11 @@ from hypothesis import strategies as st
 from catalog.connectors import ChangelogMode
 from planner.physical import (
     ROW_KIND_COLUMN,
-    CalcSpec,
-    Edge,
     Field,
-    Node,
-    PhysicalPlan,
     SinkMaterializerSpec,
 )
-from runtime.connectors.base import SubtaskContext
-from runtime.metrics import OperatorMetrics
-from runtime.operator import OperatorContext
 from runtime.operators.sink_materializer import SinkMaterializerOp
+from tests.unit.runtime.helpers import behind_source
 
 SCHEMA = (Field("k", "INT"), Field("u", "INT"), Field("v", "INT"))
 INSERT, BEFORE, AFTER, DELETE = 0, 1, 2, 3
@@ -64,14 +59,9 @@ def changelogs(draw: Any, keyed: bool = True) -> list[Change]:
 
 
 def materializer_op(upsert_key: tuple[str, ...] = ("u",), ttl_ms: int = 0) -> SinkMaterializerOp:
-    src = Node(1, "src", CalcSpec(()), (), SCHEMA, 1, ChangelogMode.ALL)
     spec = SinkMaterializerSpec(("k",), upsert_key, ttl_ms)
-    node = Node(2, "SinkMaterializer(pk=[k])", spec, (Edge(1),), SCHEMA, 1, ChangelogMode.UPSERT)
-    plan = PhysicalPlan((src, node))
-    ctx = OperatorContext(
-        SubtaskContext("t", 2, "materializer", 0, 1), node, plan, OperatorMetrics(2, 0), None, (src,)
-    )
-    return SinkMaterializerOp(ctx)
+    name = "SinkMaterializer(pk=[k])"
+    return behind_source(SinkMaterializerOp, spec, name, SCHEMA, ChangelogMode.ALL, ChangelogMode.UPSERT)
 
 
 def batch(rows: list[Change]) -> pa.RecordBatch:
@@ -161,7 +151,7 @@ def test_batch_by_batch_the_sink_holds_what_flinks_changes_leave(rows: list[Chan
     try:
         got: list[Change] = []
         i = 0
-        for n in cuts * 10:
+        for n in itertools.cycle(cuts):  # every row, in batches of the cuts
             if i >= len(rows):
                 break
             got += feed(op, rows[i : i + n])

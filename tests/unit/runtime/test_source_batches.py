@@ -13,9 +13,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+import planner
+from catalog import Catalog
 from catalog.config import IntKey
 from catalog.connectors import ChangelogMode
-from planner.physical import AggCall, Edge, Field, GroupAggregateSpec, Partitioning
+from planner.physical import AggCall, Edge, Field, GroupAggregateSpec, Partitioning, WatermarkSpec
 from runtime.job import Job
 from runtime.operators import source
 from tests.unit.runtime.helpers import PlanBuilder, apply_changelog, collect_async
@@ -137,3 +139,23 @@ def test_the_fan_out_is_read_through_forward_edges_only() -> None:
     assert source.hash_fan_out(plan, agg.id) == 1  # a SINGLE edge to the collect
     assert source.per_call_behind(plan, src.id)  # the GROUP BY behind the hash edge
     assert not source.per_call_behind(plan, agg.id)
+
+
+def test_a_split_announcement_goes_on_only_to_a_watermark_assigner_behind_forward_edges() -> None:
+    cat = Catalog()
+    for stmt in planner.parse(
+        "CREATE TABLE t (v INT, ts AS TO_TIMESTAMP_LTZ(v, 3), WATERMARK FOR ts AS ts) WITH ("
+        "'connector' = 'datagen');"
+        "CREATE TABLE plain (v INT) WITH ('connector' = 'datagen')"
+    ):
+        cat.create(planner.create_table(stmt, cat))
+    plan = planner.plan("SELECT v FROM t", cat, {})  # source -> Calc (ts) -> assigner, forward
+    src = plan.sources[0].id
+    assert source.feeds_watermark(plan, src)
+    # the same assigner behind a rebalance would not keep a split's tag
+    (assigner,) = [n for n in plan.nodes if isinstance(n.spec, WatermarkSpec)]
+    moved = dataclasses.replace(assigner.inputs[0], partitioning=Partitioning.REBALANCE)
+    nodes = tuple(dataclasses.replace(n, inputs=(moved,)) if n is assigner else n for n in plan.nodes)
+    assert not source.feeds_watermark(dataclasses.replace(plan, nodes=nodes), src)
+    plain = planner.plan("SELECT v FROM plain", cat, {})
+    assert not source.feeds_watermark(plain, plain.sources[0].id)

@@ -43,6 +43,39 @@ def test_row_number_without_a_rank_filter_is_refused_at_its_position(session: sq
     assert (refused.value.line, refused.value.col) == (2, 15)
 
 
+MATCH = """SELECT * FROM bidw MATCH_RECOGNIZE (
+    ORDER BY dateTime
+    MEASURES A.price AS p
+    {skip}
+    PATTERN ({pattern}))"""
+
+
+@pytest.mark.parametrize(
+    ("skip", "pattern", "message", "at"),
+    [  # PATTERN ( ends at column 13 of line 5
+        ("", "A B+", "greedy quantifier on the last variable of a PATTERN (B+)", (5, 16)),
+        ("", "A\n      B*", "greedy quantifier on the last variable of a PATTERN (B*)", (6, 7)),
+        ("", "A B?? C", "reluctant optional quantifier B??", (5, 16)),
+        ("", "A+ B? C", "right after a greedy quantifier (A+)", (5, 17)),
+        ("", "A{0,3} B", "from 0 to 3 rows", (5, 14)),
+        ("", "A | B", "alternation (|)", (5, 16)),
+        ("", "A B{0}", "the quantifier {0}", (5, 17)),
+        ("", "A? B*?", "can match no row", (5, 14)),
+        ("AFTER MATCH SKIP TO LAST Z", "A B", "Z is not a variable of the PATTERN", (4, 5)),
+        ("AFTER MATCH SKIP TO FIRST A", "A B", "SKIP TO FIRST A would start", (4, 5)),
+    ],
+)
+def test_a_match_recognize_pattern_refusal_points_at_what_it_names(
+    session: sqlstream.Session, skip: str, pattern: str, message: str, at: tuple[int, int]
+) -> None:
+    """Not at the statement's start: at the variable, quantifier or symbol of the PATTERN
+    (or the AFTER MATCH clause) that is refused."""
+    with pytest.raises(SqlStreamError) as refused:
+        session.sql(MATCH.format(skip=skip, pattern=pattern))
+    assert message in refused.value.message
+    assert (refused.value.line, refused.value.col) == at
+
+
 @pytest.mark.parametrize("func", ["RANK", "DENSE_RANK", "LEAD"])
 def test_window_functions_are_refused_by_name(session: sqlstream.Session, func: str) -> None:
     arg = "price" if func == "LEAD" else ""
