@@ -9,7 +9,8 @@ column's scale), a DOUBLE or FLOAT Java's Double.toString / Float.toString (``1.
 ``9.999E-4``, ``-0.0``), and the CSV writer (Jackson) quotes a text value when it is longer
 than 24 characters, holds a character below the highest of the delimiter, the quote and the
 line feed (so a timestamp, for its space), or holds the escape character; numbers and
-booleans never, and an empty string is an empty field."""
+booleans never, and an empty string is an empty field. Inside an ARRAY, ROW or MAP the json
+format writes a number or timestamp as it writes it at the top level (``[1.0E20,null]``)."""
 
 from __future__ import annotations
 
