@@ -265,10 +265,22 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def json_value_sql(col: str, t: DataType, iso: bool, plain_decimals: bool = False) -> str:
+_OWN_TEXT = ("TIMESTAMP", "TIMESTAMP_LTZ", "DECIMAL", "FLOAT", "DOUBLE", *_BYTES)
+
+
+def _has_own_text(t: DataType) -> bool:
+    """Whether ``t`` holds a value that DuckDB's to_json writes otherwise than Flink."""
+    return t.name in _OWN_TEXT or any(_has_own_text(c) for c in t.children)
+
+
+def json_value_sql(col: str, t: DataType, iso: bool, plain_decimals: bool = False, depth: int = 0) -> str:
     """DuckDB SQL giving the JSON text of column ``col`` (NULL for a null value); numbers as
-    Flink writes them (``runtime.formats.java_text``)."""
+    Flink writes them (``runtime.formats.java_text``), in an ARRAY, ROW or MAP too: those
+    are written element by element (list_transform) when they hold such a value, else by
+    to_json. ``depth``: how deep in such values ``col`` is (names the lambdas' variables)."""
     name = t.name
+    if t.children and name != "MULTISET" and _has_own_text(t):
+        return _nested_sql(col, t, iso, plain_decimals, depth)
     if name == "TIMESTAMP":
         text = f"CAST({col} AS VARCHAR)"
         return f"to_json(replace({text}, ' ', 'T'))" if iso else f"to_json({text})"
@@ -284,6 +296,30 @@ def json_value_sql(col: str, t: DataType, iso: bool, plain_decimals: bool = Fals
     if name in ("FLOAT", "DOUBLE"):  # Jackson quotes what is not a number
         return float_sql(col, name == "FLOAT", quote_non_finite=True)
     return f"to_json({col})"
+
+
+def _nested_sql(col: str, t: DataType, iso: bool, plain_decimals: bool, depth: int) -> str:
+    """``json_value_sql`` of an ARRAY, ROW or MAP: its elements' texts joined."""
+
+    def inner(x: str, child: DataType) -> str:
+        return f"coalesce({json_value_sql(x, child, iso, plain_decimals, depth + 1)}, 'null')"
+
+    x = f"x{depth}"
+    if t.name == "ARRAY":
+        items = f"list_transform({col}, lambda {x}: {inner(x, t.children[0])})"
+        return f"('[' || array_to_string({items}, ',') || ']')"
+    if t.name == "MAP":  # keys as text, as Flink writes them
+        entry = f"to_json(CAST({x}.key AS VARCHAR)) || ':' || {inner(f'{x}.value', t.children[1])}"
+        items = f"list_transform(map_entries({col}), lambda {x}: {entry})"
+        return f"('{{' || array_to_string({items}, ',') || '}}')"
+    parts = [
+        _sql_text(("," if i else "") + json.dumps(n) + ":")
+        + " || "
+        + inner(f"struct_extract({col}, {_sql_text(n)})", c)
+        for i, (n, c) in enumerate(zip(t.field_names, t.children))
+    ]
+    body = " || ".join(parts) if parts else "''"
+    return f"CASE WHEN {col} IS NULL THEN NULL ELSE '{{' || {body} || '}}' END"
 
 
 class JsonEncoder(SqlRecordEncoder):

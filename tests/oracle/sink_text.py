@@ -69,6 +69,26 @@ VARIANTS: list[tuple[str, dict[str, str], list[str] | None]] = [
     ("csv", {"csv.disable-quote-character": "true"}, ["STRING"]),
 ]
 
+# Values nested in an ARRAY, ROW or MAP, written by the json format: each value ``v`` of the
+# element type as ``[v, NULL]``, ``{"x": v}`` or ``{"k": v}``.
+_NESTED_ELEMENTS = ["DOUBLE", "FLOAT", "DECIMAL(5, 2)", "DECIMAL(10, 0)", "TIMESTAMP(3)", "TIMESTAMP_LTZ(3)"]
+_WRAPPERS = ["ARRAY<{}>", "ROW<x {}>", "MAP<STRING, {}>"]
+NESTED_VARIANTS: list[tuple[str, dict[str, str], list[str]]] = [
+    ("json", {}, _NESTED_ELEMENTS),
+    ("json", {"json.encode.decimal-as-plain-number": "true"}, ["DOUBLE", "DECIMAL(5, 2)"]),
+    ("json", {"json.timestamp-format.standard": "ISO-8601"}, ["TIMESTAMP(3)", "TIMESTAMP_LTZ(3)"]),
+]
+
+
+def nested_element(type_: str) -> tuple[str, str] | None:
+    """``(wrapper, element type)`` of a nested case's type (``ARRAY<DOUBLE>``: ``ARRAY``,
+    ``DOUBLE``), None for a type of its own."""
+    for wrapper in _WRAPPERS:
+        head, tail = wrapper.split("{}")
+        if type_.startswith(head) and type_.endswith(tail):
+            return head.split("<")[0], type_[len(head) : len(type_) - len(tail)]
+    return None
+
 
 def values() -> list[tuple[str, list[str]]]:
     """Every type and its values' literal texts (strings: the values themselves)."""
@@ -90,6 +110,14 @@ def groups() -> list[dict[str, Any]]:
             if types is None or type_ in types:
                 name = f"{fmt} {type_}" + "".join(f" {k}={v!r}" for k, v in options.items())
                 out.append({"name": name, "format": fmt, "options": options, "type": type_, "values": texts})
+    texts_of = dict(values())
+    for fmt, options, elements in NESTED_VARIANTS:
+        for element in elements:
+            for wrapper in _WRAPPERS:
+                type_ = wrapper.format(element)
+                name = f"{fmt} {type_}" + "".join(f" {k}={v!r}" for k, v in options.items())
+                group = {"name": name, "format": fmt, "options": options, "type": type_}
+                out.append({**group, "values": texts_of[element]})
     return out
 
 
@@ -99,6 +127,12 @@ def select_sql(type_: str, source: str) -> str:
     Calcite refuses NaN; a BYTES literal is its own value."""
     if type_ == "STRING":
         return f"SELECT id, s FROM {source}"
+    nested = nested_element(type_)
+    if nested is not None:
+        wrapper, element = nested
+        v = f"CAST(s AS {element})"
+        shape = {"ARRAY": f"ARRAY[{v}, CAST(NULL AS {element})]", "ROW": f"ROW({v})", "MAP": f"MAP['k', {v}]"}
+        return f"SELECT id, {shape[wrapper]} FROM {source}"
     if type_ == "BYTES":
         return "VALUES " + ", ".join(
             f"({i}, CAST({t} AS BYTES))" for i, t in enumerate(dict(_OTHERS)["BYTES"])

@@ -9,7 +9,8 @@ column's scale), a DOUBLE or FLOAT Java's Double.toString / Float.toString (``1.
 ``9.999E-4``, ``-0.0``), and the CSV writer (Jackson) quotes a text value when it is longer
 than 24 characters, holds a character below the highest of the delimiter, the quote and the
 line feed (so a timestamp, for its space), or holds the escape character; numbers and
-booleans never, and an empty string is an empty field."""
+booleans never, and an empty string is an empty field. Inside an ARRAY, ROW or MAP the json
+format writes a number or timestamp as it writes it at the top level (``[1.0E20,null]``)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,20 @@ _SHORTEST = (
 )
 _DOUBLE_ANOMALIES = {"1e23", "2.82879384806159E17", "5.684341886080802E-14"}
 KNOWN: dict[str, tuple[set[str], str]] = {
-    g["name"]: (_DOUBLE_ANOMALIES, _SHORTEST) for g in GROUPS if g["type"] == "DOUBLE"
+    g["name"]: (_DOUBLE_ANOMALIES, _SHORTEST)
+    for g in GROUPS
+    if g["type"] == "DOUBLE" or (st.nested_element(g["type"]) or ("", ""))[1] == "DOUBLE"
 }
 
 
 def value(type_: str, text: str) -> Any:
-    """The value Flink casts ``text`` to (see ``st.select_sql``), as Python has it."""
+    """The value Flink casts ``text`` to (see ``st.select_sql``), as Python has it; in an
+    ARRAY, ROW or MAP as ``st.select_sql`` puts it there."""
+    nested = st.nested_element(type_)
+    if nested is not None:
+        wrapper, element = nested
+        v = value(element, text)
+        return {"ARRAY": [v, None], "ROW": {"x": v}, "MAP": [("k", v)]}[wrapper]
     t = parse_type(type_)
     if t.name == "STRING":
         return text
