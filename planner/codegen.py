@@ -406,7 +406,31 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         cut = _truncated(_rewrite(n), target.precision)
         if cut is not None:  # even from a finer type: a reader may have kept more digits
             return cut
+    if (
+        source.name == target.name == "ROW"
+        and source.field_names != target.field_names
+        and len(source.field_names) == len(target.field_names)
+    ):
+        return _row_by_position(n, source, target)
     return _convert_numeric(n, source, target)
+
+
+def _row_by_position(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
+    """Flink casts a ROW to a ROW field by field in order, whatever the names (a ``ROW(..)``
+    constructor's are ``EXPR$0``...); DuckDB matches a STRUCT's fields by name, and failed
+    the job on a ``ROW(12.3)`` written into a ``ROW<x ..>`` column (or, where some names
+    matched, left the others NULL). The fields are renamed in order, then cast."""
+    fields = []
+    for name, to in zip(source.field_names, target.field_names):
+        key = name.replace("'", "''").replace("{", "{{").replace("}", "}}")
+        label = to.replace('"', '""').replace("{", "{{").replace("}", "}}")
+        fields.append(f"\"{label}\" := struct_extract({{x}}, '{key}')")
+    renamed = ", ".join(fields)
+    duck = target.duckdb().replace("{", "{{").replace("}", "}}")
+    return template(
+        f"CASE WHEN {{x}} IS NULL THEN NULL ELSE CAST(struct_pack({renamed}) AS {duck}) END",
+        x=n.this,
+    )
 
 
 def _truncated(x: exp.Expr, precision: int | None) -> exp.Expr | None:

@@ -109,3 +109,23 @@ def test_unbounded_query_streams_its_changelog_until_closed(session: sqlstream.S
 def test_describe_a_sink_only_table(session: sqlstream.Session) -> None:
     session.execute("CREATE TABLE out (a INT, b STRING) WITH ('connector' = 'print')")
     assert [r[:2] for r in session.execute("DESCRIBE out").rows] == [("a", "INT"), ("b", "STRING")]
+
+
+def test_a_row_is_cast_to_a_row_field_by_field_in_order(session: sqlstream.Session, tmp_path: Path) -> None:
+    """As Flink casts ROW to ROW (by position, whatever the names): DuckDB matches a
+    STRUCT's fields by name, so a ROW(..) written into a ROW<x ..> column failed the job,
+    and a cast whose names met in another order swapped the values."""
+    got = session.sql("SELECT CAST(ROW(1, 'a') AS ROW<b INT, a STRING>) AS r").fetchall()
+    assert got == [({"b": 1, "a": "a"},)]
+    session.execute(
+        f"CREATE TABLE o (r ROW<x DECIMAL(5, 2)>) WITH ('connector' = 'filesystem', "
+        f"'path' = '{tmp_path / 'o'}', 'format' = 'json')"
+    )
+    session.execute("INSERT INTO o SELECT ROW(CAST(12.30 AS DECIMAL(5, 2)))").job.wait(30)  # type: ignore[union-attr]
+    written = [
+        line
+        for f in (tmp_path / "o").iterdir()
+        if not f.name.startswith(".")
+        for line in f.read_text().splitlines()
+    ]
+    assert written == ['{"r":{"x":12.3}}']
