@@ -15,9 +15,10 @@ from planner.physical import AggCall
 from runtime.operators import udaf
 
 STATISTICS = ("stddev_pop", "stddev_samp", "var_pop", "var_samp")
-"""Aggregates computed from the values themselves (kept in state), not from running sums:
-DuckDB's own, numerically stable (Welford) functions, whose answers are Flink's where a
-running sum of squares would lose them (1e308 squared is infinite)."""
+"""Aggregates computed from the values themselves (kept in state), not from running sums
+(``statistic_call``): over doubles DuckDB's own, numerically stable (Welford) functions,
+whose answers are Flink's where a running sum of squares would lose them (1e308 squared
+is infinite); over integers exact sums, whose answer no order of the values changes."""
 ORDERED = ("listagg", "array_agg", "first_value", "last_value")
 """Aggregates over the values in the order they arrived (``__seq``, an arrival number):
 LISTAGG joins them with its separator, ARRAY_AGG lists them, FIRST_VALUE and LAST_VALUE
@@ -153,28 +154,65 @@ def _cast(expr: str, agg: AggCall) -> str:
 
 def statistic_call(func: str, arg: str, t: DataType, more: str = "", distinct: str = "") -> str:
     """SQL aggregating ``arg`` into a variance or deviation of Flink's type ``t`` (``more``:
-    a FILTER clause). A DECIMAL's is Flink's reduction to sums, (sum(x * x) - sum(x)^2 / n)
-    / n (or n - 1), with the exact sums taken to DOUBLE (Flink's answer for 99999999.99 and
-    0.01 is 2499999999000000.000000, not the exact ...000100). The other types use DuckDB's
-    own (Welford's) DOUBLE functions, which keep 1e308's deviation 0 as Flink does."""
+    a FILTER clause). DOUBLE and FLOAT use DuckDB's own (Welford's) functions, which keep
+    1e308's deviation 0 as Flink does. Integers are exact (see ``_integral_statistic``). A
+    DECIMAL's is Flink's reduction to sums, (sum(x * x) - sum(x)^2 / n) / n (or n - 1), with
+    the exact sums taken to DOUBLE (Flink's answer for 99999999.99 and 0.01 is
+    2499999999000000.000000, not the exact ...000100)."""
+    if t.is_integral:
+        return _integral_statistic(func, arg, t, more, distinct)
     if t.name != "DECIMAL":
         return statistic_sql(f"{func}({distinct}{arg}){more}", t)
-    n = f"count({distinct}{arg}){more}"
-    x = f"CAST({arg} AS {t.duckdb()})"  # exact: the result's scale is at least the argument's
-    total = f"CAST(sum({distinct}{x}){more} AS DOUBLE)"
-    squares = f"CAST(sum({distinct}{x} * {x}){more} AS DOUBLE)"
+    n, total, squares = _sums(f"CAST({arg} AS {t.duckdb()})", more, distinct)  # exact: the
+    # result's scale is at least the argument's
+    total, squares = f"CAST({total} AS DOUBLE)", f"CAST({squares} AS DOUBLE)"
     sample = func.endswith("samp")
-    variance = (
-        f"(({squares} - {total} * {total} / {n}) / ({n} - 1))"
-        if sample
-        else (f"(({squares} - {total} * {total} / {n}) / {n})")
-    )
+    variance = f"(({squares} - {total} * {total} / {n}) / ({n}{' - 1' if sample else ''}))"
     if func.startswith("stddev"):
         variance = f"sqrt(greatest({variance}, 0))"
-    empty = f"{n} <= 1" if sample else f"{n} = 0"
     # through the double's shortest text, as Java's BigDecimal.valueOf(double) reads it
     # (DuckDB's DOUBLE to DECIMAL cast goes astray beyond 2^53)
-    return f"CASE WHEN {empty} THEN NULL ELSE TRY_CAST(CAST({variance} AS VARCHAR) AS {t.duckdb()}) END"
+    value = f"TRY_CAST(CAST({variance} AS VARCHAR) AS {t.duckdb()})"
+    return f"CASE WHEN {_empty(func, n)} THEN NULL ELSE {value} END"
+
+
+def _integral_statistic(func: str, arg: str, t: DataType, more: str, distinct: str) -> str:
+    """An integer's variance from exact sums, (n * sum(x * x) - sum(x)^2) / (n * (n - 1))
+    (or n * n), truncated as Flink's cast of its double: a variance in floating point (Flink's
+    and DuckDB's Welford alike) depends on the order the values came in, and 0, 4, 6, 0's
+    VAR_SAMP, exactly 9, came out 9 in one order and 8.999999999999998, so 8, in another. The
+    sums fit a HUGEINT while the values fit 32 bits (any INT's, and a BIGINT's that do; a
+    group of wider BIGINTs takes DuckDB's DOUBLE function)."""
+    narrow = f"CAST({arg} AS BIGINT) BETWEEN -2147483648 AND 2147483647"
+    # a BIGINT beyond 32 bits counts as 0 in the sums, which then go unused
+    x = f"CASE WHEN {narrow} THEN {arg} ELSE 0 END" if t.name == "BIGINT" else arg
+    x = f"CAST({x} AS HUGEINT)"
+    n, total, squares = _sums(x, more, distinct)
+    spread = f"({n} * {squares} - {total} * {total})"
+    denominator = f"({n} * ({n} - 1))" if func.endswith("samp") else f"({n} * {n})"
+    if func.startswith("stddev"):  # a whole square root comes out exact from the double
+        exact = f"sqrt(CAST({spread} AS DOUBLE) / CAST({denominator} AS DOUBLE))"
+    else:
+        exact = f"CAST({spread} // {denominator} AS DOUBLE)"
+    value = f"CASE WHEN {_empty(func, n)} THEN NULL ELSE {exact} END"
+    if t.name == "BIGINT":
+        value = f"CASE WHEN bool_and({narrow}){more} THEN {value} ELSE {func}({distinct}{arg}){more} END"
+    return statistic_sql(value, t)
+
+
+def _sums(x: str, more: str, distinct: str) -> tuple[str, str, str]:
+    """The count, sum and sum of squares of the values ``x`` (of DISTINCT ones: over the list
+    of distinct values, since the distinct squares of 2 and -2 are one 4)."""
+    if not distinct:
+        return f"count({x}){more}", f"sum({x}){more}", f"sum({x} * {x}){more}"
+    values = f"list_distinct(list({x}){more})"  # without NULLs
+    squares = f"list_sum(list_transform({values}, lambda __x: __x * __x))"
+    return f"len({values})", f"list_sum({values})", squares
+
+
+def _empty(func: str, n: str) -> str:
+    """When a variance is NULL: over no value, or one for a sample's."""
+    return f"{n} <= 1" if func.endswith("samp") else f"{n} = 0"
 
 
 def statistic_sql(expr: str, t: DataType) -> str:

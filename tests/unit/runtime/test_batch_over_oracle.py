@@ -64,10 +64,14 @@ def run_batch(
 
 
 def duckdb_answer(rows: list[tuple[Any, ...]], query: str) -> Counter[tuple[Any, ...]]:
+    return Counter(duckdb_rows(rows, query))
+
+
+def duckdb_rows(rows: list[tuple[Any, ...]], query: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect()
     schema = pa.schema([("k", pa.int64()), ("v", pa.int64())])
     con.register("l", pa.table({"k": [r[0] for r in rows], "v": [r[1] for r in rows]}, schema=schema))
-    return Counter(con.sql(query).fetchall())
+    return con.sql(query).fetchall()
 
 
 @settings(SETTINGS, max_examples=8)
