@@ -582,12 +582,6 @@ def _anonymous(n: exp.Anonymous) -> exp.Expr:
     rewrite = REWRITES.get(name)
     if rewrite is not None:
         return rewrite(n)
-    if name == "SPLIT_INDEX" and len(args) == 3:
-        return exp.func(
-            "list_extract",
-            exp.func("string_split", args[0], args[1]),
-            exp.Add(this=exp.paren(args[2], copy=False), expression=exp.Literal.number(1)),
-        )
     if name in ("PROCTIME", "CURRENT_ROW_TIMESTAMP"):
         return exp.func("get_current_timestamp")
     if name == "CHAR_LENGTH" or name == "CHARACTER_LENGTH":

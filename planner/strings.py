@@ -1,5 +1,5 @@
 """Flink's string functions whose edges DuckDB's namesakes do not share: LOCATE with a start,
-OVERLAY, IS_DECIMAL, STR_TO_MAP and PRINTF, as Flink 2.x computes them (SqlFunctionUtils,
+OVERLAY, IS_DECIMAL, STR_TO_MAP, SPLIT_INDEX and PRINTF, as Flink 2.x computes them (SqlFunctionUtils,
 BinaryStringData.indexOf, PrintfFunction; the oracle's ``tests/oracle/fixtures/strings.json``).
 
 Each rewrite receives its node with the children already in DuckDB's terms.
@@ -111,6 +111,32 @@ def _str_to_map(n: exp.StrToMap) -> exp.Expr:
     )
 
 
+# Java's Character.isWhitespace: what Commons Lang splits on when the separator is empty
+_JAVA_WHITESPACE = (
+    r"[\t\n\x0B\f\r \x1C-\x1F\x{1680}\x{2000}-\x{2006}\x{2008}-\x{200A}\x{2028}\x{2029}\x{205F}\x{3000}]"
+)
+
+
+def _split_index(n: exp.Anonymous) -> exp.Expr:
+    """SPLIT_INDEX(s, separator, i): Commons Lang's splitByWholeSeparatorPreserveAllTokens,
+    as Flink's SqlFunctionUtils.splitIndex calls it. A negative i is NULL (DuckDB's list
+    index counts from the end), '' has no parts (DuckDB's split has one, ''), and an empty
+    separator splits at each whitespace character (DuckDB's, at each character)."""
+    if len(n.expressions) != 3:
+        return n
+    s, separator, i = n.expressions
+    whitespace: exp.Expr = exp.func("regexp_split_to_array", s, exp.Literal.string(_JAVA_WHITESPACE))
+    if separator.is_string:  # the usual call: one split, known at plan time
+        parts = whitespace if separator.name == "" else exp.func("string_split", s, separator)
+    else:
+        parts = template(
+            "CASE WHEN {d} = '' THEN {w} ELSE string_split({s}, {d}) END", s=s, d=separator, w=whitespace
+        )
+    negative = "" if isinstance(i, exp.Literal) and i.is_int else "{i} < 0 OR "  # 1, not -1
+    sql = f"CASE WHEN {negative}{{s}} = '' THEN NULL ELSE list_extract({{p}}, {{i}} + 1) END"
+    return template(sql, s=s, p=parts, i=i)
+
+
 def plain_text(e: exp.Expr) -> bool:
     """A constant, non-empty regular expression that matches only itself (STR_TO_MAP's
     delimiters usually are)."""
@@ -220,5 +246,6 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.StrPosition: _locate,
     exp.Overlay: _overlay,
     "IS_DECIMAL": _is_decimal,
+    "SPLIT_INDEX": _split_index,
     exp.StrToMap: _str_to_map,
 }
