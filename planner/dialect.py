@@ -65,6 +65,10 @@ _TYPE_NAMES = {
 }
 
 
+def _trim(args: list[exp.Expr], position: str) -> exp.Trim:
+    return exp.Trim(this=seq_get(args, 0), expression=seq_get(args, 1), position=position)
+
+
 def _literal_timestamp_type(literal: exp.Expr, data_type: exp.DataType) -> exp.DataType:
     if data_type.expressions or not literal.is_string:
         return data_type
@@ -111,6 +115,10 @@ class FlinkParser(SparkParser):
         "COLLECT": Collect.from_arg_list,
         "PERCENTILE": _percentile,
         "POW": lambda args: exp.Anonymous(this="POW", expressions=args),  # Flink has POWER only
+        # LTRIM(s, chars) / RTRIM(s, chars): the string first, as Flink's (Spark's reader
+        # takes the characters first)
+        "LTRIM": lambda args: _trim(args, "LEADING"),
+        "RTRIM": lambda args: _trim(args, "TRAILING"),
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),
