@@ -147,9 +147,33 @@ def _pad(n: exp.Expr) -> exp.Expr:
 
 
 def _left_right(n: exp.Expr) -> exp.Expr:
-    """LEFT/RIGHT with a negative length give '' (DuckDB counts from the other end)."""
+    """LEFT/RIGHT with a negative length give '' (DuckDB counts from the other end), and
+    NULL for a NULL string."""
     name = "left" if isinstance(n, exp.Left) else "right"
-    return template("CASE WHEN {n} < 0 THEN '' ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression)
+    return template(
+        "CASE WHEN {n} < 0 THEN " + name + "({s}, 0) ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression
+    )
+
+
+def _substring(n: exp.Substring) -> exp.Expr:
+    """SUBSTRING(s, start[, length]) as BinaryStringDataUtil.substringSQL: NULL for a
+    negative length; a start before the beginning (counted from the end) is '' (DuckDB
+    starts at the first character), a start of 0 is the first character."""
+    s, start, length = n.this, n.args["start"], n.args.get("length")
+    call = "substring({s}, CASE WHEN {p} = 0 THEN 1 ELSE {p} END" + (", {l})" if length is not None else ")")
+    negative = "WHEN {l} < 0 THEN NULL " if length is not None else ""
+    parts = {"s": s, "p": start} if length is None else {"s": s, "p": start, "l": length}
+    return template(
+        f"CASE {negative}WHEN {{p}} < 0 AND length({{s}}) + {{p}} < 0 THEN left({{s}}, 0) ELSE {call} END", **parts
+    )
+
+
+def _trim(n: exp.Trim) -> exp.Expr:
+    """TRIM, LTRIM, RTRIM without characters trim spaces only (BinaryStringDataUtil.trim);
+    DuckDB's trim every Unicode space (U+00A0, U+3000...)."""
+    if n.args.get("expression") is None:
+        n.set("expression", exp.Literal.string(" "))
+    return n
 
 
 def _ascii(n: exp.Expr) -> exp.Expr:
@@ -159,6 +183,15 @@ def _ascii(n: exp.Expr) -> exp.Expr:
         s=n.this,
     )
     return template("CASE WHEN {b} >= 128 THEN {b} - 256 ELSE {b} END", b=byte)
+
+
+def _chr(n: exp.Chr) -> exp.Expr:
+    """CHR(i): the character of i's lowest byte (SqlFunctionUtils.chr: CHR(321) is 'A',
+    CHR(256) is U+0000), '' for a negative i; DuckDB's chr takes the whole code point."""
+    (code,) = n.expressions
+    return template(
+        "CASE WHEN {i} < 0 THEN '' ELSE chr(CAST(CAST({i} AS BIGINT) & 255 AS INTEGER)) END", i=code
+    )
 
 
 def _extract(n: exp.Expr) -> exp.Expr:
@@ -494,8 +527,11 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.StrToUnix: _unix_timestamp,
     exp.Pad: _pad,
     exp.Left: _left_right,
+    exp.Substring: _substring,
+    exp.Trim: _trim,
     exp.Right: _left_right,
     exp.Ascii: _ascii,
+    exp.Chr: _chr,
     exp.Extract: _extract,
     exp.Uuid: _uuid,
     "E": _e,
