@@ -362,7 +362,7 @@ def _regexp(n: exp.Anonymous) -> exp.Expr:
     s, p = n.expressions
     if p.is_string and (literal := regex_literal.required_literal(p.name)) is not None:
         return template(regex_literal.matches_template(literal), s=s, p=p)
-    return template("CASE WHEN {p} = '' THEN false ELSE regexp_matches({s}, {p}) END", s=s, p=p)
+    return template("CASE WHEN {p} = '' THEN {s} IS NULL AND NULL ELSE regexp_matches({s}, {p}) END", s=s, p=p)
 
 
 def _sha2(n: exp.Expr) -> exp.Expr:
@@ -391,8 +391,11 @@ def _decode(n: exp.Expr) -> exp.Expr:
 
 def _translate(n: exp.Expr) -> exp.Expr:
     """TRANSLATE(s, from, to): a character of from is replaced by the one at its index in
-    to, or dropped when to is shorter (Calcite's translate3, as DuckDB's translate)."""
-    return template("translate({s}, {f}, {t})", s=n.this, f=n.args["from_"], t=n.args["to"])
+    to, or dropped when to is shorter (Commons Lang's replaceChars, as DuckDB's translate);
+    a NULL from changes nothing and a NULL to drops every character of from."""
+    return template(
+        "translate({s}, coalesce({f}, ''), coalesce({t}, ''))", s=n.this, f=n.args["from_"], t=n.args["to"]
+    )
 
 
 def _array_join(n: exp.Expr) -> exp.Expr:

@@ -21,12 +21,13 @@ from planner.regex_literal import PLAIN
 
 def _locate(n: exp.StrPosition) -> exp.Expr:
     """LOCATE(seek, s[, from]): BinaryStringData.indexOf(seek, from - 1) + 1. An empty seek is
-    found at 1 wherever the search starts; a start below 1 searches from the first character."""
+    found at 1 wherever the search starts; a start below 1 searches from the first character.
+    NULL for any NULL argument (DuckDB's greatest skips a NULL start)."""
     s, seek, start = n.this, n.args["substr"], n.args.get("position")
     if start is None:
-        return template("CASE WHEN {t} = '' THEN 1 ELSE strpos({s}, {t}) END", s=s, t=seek)
+        return template("CASE WHEN {t} = '' AND {s} IS NOT NULL THEN 1 ELSE strpos({s}, {t}) END", s=s, t=seek)
     return template(
-        "CASE WHEN {t} = '' AND {p} IS NOT NULL AND {s} IS NOT NULL THEN 1 "
+        "CASE WHEN {p} IS NULL THEN NULL WHEN {t} = '' AND {s} IS NOT NULL THEN 1 "
         "WHEN strpos(substring({s}, greatest({p}, 1)), {t}) = 0 THEN 0 "
         "ELSE strpos(substring({s}, greatest({p}, 1)), {t}) + greatest({p}, 1) - 1 END",
         s=s,
@@ -133,8 +134,9 @@ def _split_index(n: exp.Anonymous) -> exp.Expr:
             "CASE WHEN {d} = '' THEN {w} ELSE string_split({s}, {d}) END", s=s, d=separator, w=whitespace
         )
     negative = "" if isinstance(i, exp.Literal) and i.is_int else "{i} < 0 OR "  # 1, not -1
-    sql = f"CASE WHEN {negative}{{s}} = '' THEN NULL ELSE list_extract({{p}}, {{i}} + 1) END"
-    return template(sql, s=s, p=parts, i=i)
+    unknown = "" if separator.is_string else "{d} IS NULL OR "  # string_split(s, NULL) is [s]
+    sql = f"CASE WHEN {negative}{unknown}{{s}} = '' THEN NULL ELSE list_extract({{p}}, {{i}} + 1) END"
+    return template(sql, s=s, p=parts, i=i, d=separator)
 
 
 def plain_text(e: exp.Expr) -> bool:
