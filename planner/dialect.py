@@ -69,6 +69,14 @@ def _trim(args: list[exp.Expr], position: str) -> exp.Trim:
     return exp.Trim(this=seq_get(args, 0), expression=seq_get(args, 1), position=position)
 
 
+def _group(index: exp.Expr | None, default: int) -> exp.Expr:
+    if index is None:
+        return exp.Literal.number(default)
+    if isinstance(index, exp.Neg) and isinstance(index.this, exp.Literal) and index.this.is_int:
+        return exp.Literal(this=f"-{index.this.name}", is_string=False)
+    return index
+
+
 def _literal_timestamp_type(literal: exp.Expr, data_type: exp.DataType) -> exp.DataType:
     if data_type.expressions or not literal.is_string:
         return data_type
@@ -119,6 +127,14 @@ class FlinkParser(SparkParser):
         # takes the characters first)
         "LTRIM": lambda args: _trim(args, "LEADING"),
         "RTRIM": lambda args: _trim(args, "TRAILING"),
+        # the group index: 1 by default for REGEXP_EXTRACT_ALL (Spark's reader says 0), and
+        # a negative constant kept one literal, so the planner can read it
+        "REGEXP_EXTRACT": lambda args: exp.RegexpExtract(
+            this=seq_get(args, 0), expression=seq_get(args, 1), group=_group(seq_get(args, 2), 0)
+        ),
+        "REGEXP_EXTRACT_ALL": lambda args: exp.RegexpExtractAll(
+            this=seq_get(args, 0), expression=seq_get(args, 1), group=_group(seq_get(args, 2), 1)
+        ),
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),

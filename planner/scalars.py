@@ -9,8 +9,8 @@ function's upper-case name) to its rewrite.
 
 from __future__ import annotations
 
-import contextlib
 import re
+import warnings
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -54,22 +54,56 @@ def _timestampdiff(n: exp.Expr) -> exp.Expr:
     return template(wrap_sql("{d}", INT), d=diff)  # Flink's (int) of the long difference
 
 
+# Python's re's words for a pattern java.util.regex cannot compile either
+_JAVA_REFUSES = (
+    "missing )", "unbalanced parenthesis", "unterminated character set", "nothing to repeat", "multiple repeat",
+)  # fmt: skip
+
+
+def _uncompilable(pattern: exp.Expr) -> bool:
+    """A constant pattern java.util.regex cannot compile ('(', '[a', '*'). Flink's regular
+    expression functions catch the error and answer NULL (REGEXP: FALSE); DuckDB's fail
+    the job."""
+    if not pattern.is_string:
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FutureWarning of Java's class intersections ('&&')
+            re.compile(pattern.name)
+    except re.error as e:
+        return str(e).startswith(_JAVA_REFUSES)
+    return False
+
+
+def _group_index(group: exp.Expr | None, name: str, default: int) -> int:
+    """A group index, which must be a constant (the dialect reads -1 as one literal)."""
+    if group is None:
+        return default
+    if not group.is_int:
+        raise UnsupportedError(f"{name} with a group index that is not a constant")
+    return int(group.name)
+
+
+def _pattern_groups(pattern: exp.Expr) -> int | None:
+    """How many groups a constant pattern has (None: not constant, or Python cannot say)."""
+    if not pattern.is_string:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return re.compile(pattern.name).groups
+    except re.error:
+        return None
+
+
 def _regexp_extract(n: exp.Expr) -> exp.Expr:
     """NULL when nothing matches or the group index exceeds the pattern's groups
     (SqlFunctionUtils.regexpExtract); DuckDB gives ''."""
-    group = n.args.get("group")
-    index = 0
-    if group is not None:
-        if not group.is_int:
-            raise UnsupportedError("REGEXP_EXTRACT with a group index that is not a constant")
-        index = int(group.name)
+    index = _group_index(n.args.get("group"), "REGEXP_EXTRACT", 0)
     pattern = n.expression
-    groups = None
-    if pattern.is_string:
-        with contextlib.suppress(re.error):
-            groups = re.compile(pattern.name).groups
-        if groups is not None and (index > groups or index < 0):
-            return exp.cast(exp.null(), "VARCHAR")
+    groups = _pattern_groups(pattern)
+    if index < 0 or (groups is not None and index > groups):
+        return exp.cast(exp.null(), "VARCHAR")
     if groups is not None and (literal := regex_literal.required_literal(pattern.name)) is not None:
         return template(regex_literal.extract_template(literal, index), s=n.this, p=pattern)
     extract = "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}, " + str(index) + ") END"
@@ -360,6 +394,8 @@ def _is_alpha(n: exp.Anonymous) -> exp.Expr:
 def _regexp(n: exp.Anonymous) -> exp.Expr:
     """REGEXP(s, p): some substring of s matches p; an empty pattern is FALSE."""
     s, p = n.expressions
+    if _uncompilable(p):
+        return template("CASE WHEN {s} IS NOT NULL THEN false END", s=s)
     if p.is_string and (literal := regex_literal.required_literal(p.name)) is not None:
         return template(regex_literal.matches_template(literal), s=s, p=p)
     return template("CASE WHEN {p} = '' THEN {s} IS NULL AND NULL ELSE regexp_matches({s}, {p}) END", s=s, p=p)
@@ -421,13 +457,31 @@ def _local_time(n: exp.Expr) -> exp.Expr:
     return template("CAST(CAST(date_trunc('second', get_current_timestamp()) AS TIMESTAMP) AS TIME)")
 
 
+def _regexp_replace(n: exp.RegexpReplace) -> exp.Expr:
+    """REGEXP_REPLACE(s, p, r): r is text (Flink quotes it, Matcher.quoteReplacement), where
+    DuckDB reads '\\1' as a group and fails on any other backslash."""
+    if _uncompilable(n.expression):
+        return exp.cast(exp.null(), "VARCHAR")
+    r = n.args["replacement"]
+    quoted = (
+        exp.Literal.string(r.name.replace("\\", "\\\\"))
+        if r.is_string
+        else template("replace({r}, '\\', '\\\\')", r=r)
+    )
+    return template("regexp_replace({s}, {p}, {r}, 'g')", s=n.this, p=n.expression, r=quoted)
+
+
 def _regexp_count(n: exp.Expr) -> exp.Expr:
     """REGEXP_COUNT(s, p): how many times p matches s, one match after the other."""
+    if _uncompilable(n.expression):
+        return exp.cast(exp.null(), "INTEGER")
     return template("CAST(len(regexp_extract_all({s}, {p})) AS INTEGER)", s=n.this, p=n.expression)
 
 
 def _regexp_substr(n: exp.Expr) -> exp.Expr:
     """REGEXP_SUBSTR(s, p): the first match, NULL when there is none."""
+    if _uncompilable(n.expression):
+        return exp.cast(exp.null(), "VARCHAR")
     return template(
         "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}) END", s=n.this, p=n.expression
     )
@@ -438,6 +492,8 @@ def _regexp_instr(n: exp.Expr) -> exp.Expr:
     none: the shortest prefix after which p matches is what precedes the leftmost match."""
     if not n.expression.is_string:
         raise UnsupportedError("REGEXP_INSTR with a pattern that is not a constant")
+    if _uncompilable(n.expression):
+        return exp.cast(exp.null(), "INTEGER")
     prefixed = exp.Literal.string(f"(?s)^(.*?)(?:{n.expression.name})")
     return template(
         "CASE WHEN regexp_matches({s}, {q}) THEN CAST(length(regexp_extract({s}, {q}, 1)) + 1 AS INTEGER) "
@@ -448,11 +504,12 @@ def _regexp_instr(n: exp.Expr) -> exp.Expr:
 
 
 def _regexp_extract_all(n: exp.Expr) -> exp.Expr:
-    """REGEXP_EXTRACT_ALL(s, p[, group]): every match's group (1 by default, 0 the match)."""
-    group = n.args.get("group")
-    if group is not None and not group.is_int:
-        raise UnsupportedError("REGEXP_EXTRACT_ALL with a group index that is not a constant")
-    index = int(group.name) if group is not None else 1
+    """REGEXP_EXTRACT_ALL(s, p[, group]): every match's group (1 by default, 0 the match);
+    NULL for a group the pattern does not have, or a pattern Java cannot compile."""
+    index = _group_index(n.args.get("group"), "REGEXP_EXTRACT_ALL", 1)
+    groups = _pattern_groups(n.expression)
+    if index < 0 or (groups is not None and index > groups) or _uncompilable(n.expression):
+        return exp.cast(exp.null(), "VARCHAR[]")
     return template(f"regexp_extract_all({{s}}, {{p}}, {index})", s=n.this, p=n.expression)
 
 
@@ -508,6 +565,7 @@ def _element(n: exp.Anonymous) -> exp.Expr:
 
 REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.RegexpCount: _regexp_count,
+    exp.RegexpReplace: _regexp_replace,
     exp.RegexpSubstr: _regexp_substr,
     exp.RegexpInstr: _regexp_instr,
     exp.RegexpExtractAll: _regexp_extract_all,
