@@ -56,7 +56,8 @@ def _timestampdiff(n: exp.Expr) -> exp.Expr:
 
 # Python's re's words for a pattern java.util.regex cannot compile either
 _JAVA_REFUSES = (
-    "missing )", "unbalanced parenthesis", "unterminated character set", "nothing to repeat", "multiple repeat",
+    "missing )", "unbalanced parenthesis", "unterminated character set", "nothing to repeat",
+    "multiple repeat",
 )  # fmt: skip
 
 
@@ -184,9 +185,8 @@ def _left_right(n: exp.Expr) -> exp.Expr:
     """LEFT/RIGHT with a negative length give '' (DuckDB counts from the other end), and
     NULL for a NULL string."""
     name = "left" if isinstance(n, exp.Left) else "right"
-    return template(
-        "CASE WHEN {n} < 0 THEN " + name + "({s}, 0) ELSE " + name + "({s}, {n}) END", s=n.this, n=n.expression
-    )
+    sql = f"CASE WHEN {{n}} < 0 THEN {name}({{s}}, 0) ELSE {name}({{s}}, {{n}}) END"
+    return template(sql, s=n.this, n=n.expression)
 
 
 def _substring(n: exp.Substring) -> exp.Expr:
@@ -197,9 +197,8 @@ def _substring(n: exp.Substring) -> exp.Expr:
     call = "substring({s}, CASE WHEN {p} = 0 THEN 1 ELSE {p} END" + (", {l})" if length is not None else ")")
     negative = "WHEN {l} < 0 THEN NULL " if length is not None else ""
     parts = {"s": s, "p": start} if length is None else {"s": s, "p": start, "l": length}
-    return template(
-        f"CASE {negative}WHEN {{p}} < 0 AND length({{s}}) + {{p}} < 0 THEN left({{s}}, 0) ELSE {call} END", **parts
-    )
+    before = "WHEN {p} < 0 AND length({s}) + {p} < 0 THEN left({s}, 0) "  # '' (NULL for NULL)
+    return template(f"CASE {negative}{before}ELSE {call} END", **parts)
 
 
 def _trim(n: exp.Trim) -> exp.Expr:
@@ -358,8 +357,22 @@ def _to_base64(n: exp.Expr) -> exp.Expr:
     return template("to_base64(encode({s}))", s=n.this)
 
 
+# What java.util.Base64's basic decoder reads: the alphabet, padding optional but not beyond
+# the last unit; anything else (blanks, '-', a lone last character) fails Flink's job
+_BASE64 = "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?"
+
+
 def _from_base64(n: exp.Expr) -> exp.Expr:
-    return template("try(decode(from_base64({s})))", s=n.this)
+    """FROM_BASE64(s): Base64.getDecoder().decode, then UTF-8 (malformed bytes as U+FFFD);
+    text it cannot read fails the job, as Flink's IllegalArgumentException does."""
+    padded = template("from_base64({s} || repeat('=', (4 - length({s}) % 4) % 4))", s=n.this)
+    pattern = _BASE64.replace("{", "{{").replace("}", "}}")
+    return template(
+        f"CASE WHEN NOT regexp_full_match({{s}}, '{pattern}') "
+        "THEN error('FROM_BASE64: not base64: ' || {s}) ELSE {t} END",
+        s=n.this,
+        t=utf8_text(padded),
+    )
 
 
 def _json_string(n: exp.Anonymous) -> exp.Expr:
@@ -380,15 +393,24 @@ def _bin(n: exp.Anonymous) -> exp.Expr:
     return template("bin(CAST({v} AS BIGINT))", v=value)
 
 
+# Commons Lang's isNumeric and isAlpha test each UTF-16 unit: a character beyond U+FFFF
+# (two units, neither a digit nor a letter) never is one
+_ONE_OF = (
+    "coalesce(regexp_full_match({v}, '\\p{{%s}}+') "
+    "AND NOT regexp_matches({v}, '[\\x{{10000}}-\\x{{10FFFF}}]'), false)"
+)
+
+
 def _is_digit(n: exp.Anonymous) -> exp.Expr:
-    """IS_DIGIT: every character a (Unicode) digit, not empty; NULL is FALSE."""
+    """IS_DIGIT: every character a (Unicode) digit of the BMP, not empty; NULL is FALSE."""
     (value,) = n.expressions
-    return template("coalesce(regexp_full_match({v}, '\\p{{Nd}}+'), false)", v=value)
+    return template(_ONE_OF % "Nd", v=value)
 
 
 def _is_alpha(n: exp.Anonymous) -> exp.Expr:
+    """IS_ALPHA: every character a (Unicode) letter of the BMP, not empty; NULL is FALSE."""
     (value,) = n.expressions
-    return template("coalesce(regexp_full_match({v}, '\\p{{L}}+'), false)", v=value)
+    return template(_ONE_OF % "L", v=value)
 
 
 def _regexp(n: exp.Anonymous) -> exp.Expr:
@@ -398,7 +420,8 @@ def _regexp(n: exp.Anonymous) -> exp.Expr:
         return template("CASE WHEN {s} IS NOT NULL THEN false END", s=s)
     if p.is_string and (literal := regex_literal.required_literal(p.name)) is not None:
         return template(regex_literal.matches_template(literal), s=s, p=p)
-    return template("CASE WHEN {p} = '' THEN {s} IS NULL AND NULL ELSE regexp_matches({s}, {p}) END", s=s, p=p)
+    sql = "CASE WHEN {p} = '' THEN {s} IS NULL AND NULL ELSE regexp_matches({s}, {p}) END"  # NULL or FALSE
+    return template(sql, s=s, p=p)
 
 
 def _sha2(n: exp.Expr) -> exp.Expr:
@@ -409,20 +432,31 @@ def _sha2(n: exp.Expr) -> exp.Expr:
     return template("sha256({s})", s=n.this)
 
 
-def _charset(n: exp.Expr, name: str) -> None:
-    charset = n.args.get("charset")
-    if charset is None or not charset.is_string or charset.name.upper().replace("-", "") != "UTF8":
-        raise UnsupportedError(f"{name} with a character set other than 'UTF-8'")
+def _utf8(charset: exp.Expr) -> bool:
+    return charset.is_string and charset.name.upper().replace("-", "").replace("_", "") == "UTF8"
+
+
+def utf8_text(data: exp.Expr) -> exp.Expr:
+    """Bytes read as UTF-8 text, malformed bytes as U+FFFD (Java's new String(bytes, UTF_8));
+    DuckDB's decode fails the job on them (runtime.charsets reads those)."""
+    return template("coalesce(try(decode({b})), flink_decode({b}, 'UTF-8'))", b=data)
 
 
 def _encode(n: exp.Expr) -> exp.Expr:
-    _charset(n, "ENCODE")
-    return template("encode({s})", s=n.this)
+    """ENCODE(s, charset): String.getBytes(charset); UTF-8 is DuckDB's own, any other set
+    runtime.charsets' (a character the set lacks is '?')."""
+    charset = n.args["charset"]
+    if _utf8(charset):
+        return template("encode({s})", s=n.this)
+    return template("flink_encode({s}, {c})", s=n.this, c=charset)
 
 
 def _decode(n: exp.Expr) -> exp.Expr:
-    _charset(n, "DECODE")
-    return template("decode({b})", b=n.this)
+    """DECODE(bytes, charset): new String(bytes, charset), malformed bytes as U+FFFD."""
+    charset = n.args["charset"]
+    if _utf8(charset):
+        return utf8_text(n.this)
+    return template("flink_decode({b}, {c})", b=n.this, c=charset)
 
 
 def _translate(n: exp.Expr) -> exp.Expr:

@@ -25,7 +25,8 @@ def _locate(n: exp.StrPosition) -> exp.Expr:
     NULL for any NULL argument (DuckDB's greatest skips a NULL start)."""
     s, seek, start = n.this, n.args["substr"], n.args.get("position")
     if start is None:
-        return template("CASE WHEN {t} = '' AND {s} IS NOT NULL THEN 1 ELSE strpos({s}, {t}) END", s=s, t=seek)
+        sql = "CASE WHEN {t} = '' AND {s} IS NOT NULL THEN 1 ELSE strpos({s}, {t}) END"
+        return template(sql, s=s, t=seek)
     return template(
         "CASE WHEN {p} IS NULL THEN NULL WHEN {t} = '' AND {s} IS NOT NULL THEN 1 "
         "WHEN strpos(substring({s}, greatest({p}, 1)), {t}) = 0 THEN 0 "
