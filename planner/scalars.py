@@ -19,7 +19,7 @@ from catalog.types import INT, DataType
 from planner import json_functions, regex_literal
 from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
-from planner.errors import UnsupportedError
+from planner.errors import PlanError, UnsupportedError
 from planner.java_random import REWRITES as _RANDOM_REWRITES
 from planner.lenient_time import lenient_date, parse_timestamp
 from planner.numeric import template, wrap_sql
@@ -425,11 +425,16 @@ def _regexp(n: exp.Anonymous) -> exp.Expr:
 
 
 def _sha2(n: exp.Expr) -> exp.Expr:
-    """SHA2(s, 256): DuckDB has SHA-256 only; other lengths are refused by name."""
+    """SHA2(s, bits): DuckDB's sha256 for the constant 256, runtime.digests' otherwise
+    (224, 384, 512; another length fails the job, as Flink's does)."""
     length = n.args.get("length")
-    if length is None or not length.is_int or int(length.name) != 256:
-        raise UnsupportedError("SHA2 with a hash length other than the constant 256")
-    return template("sha256({s})", s=n.this)
+    if length is not None and length.is_int and int(length.name) == 256:
+        return template("sha256({s})", s=n.this)
+    if length is not None and length.is_int and int(length.name) not in (224, 384, 512):
+        raise PlanError(
+            f"SHA2 has no digest of {length.name} bits", hint="the lengths are 224, 256, 384, 512"
+        )
+    return template("flink_sha2({s}, CAST({b} AS BIGINT))", s=n.this, b=length or exp.Literal.number(256))
 
 
 def _utf8(charset: exp.Expr) -> bool:
