@@ -408,6 +408,15 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             )
         elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
             _check_needle(sub, lookup)
+        elif isinstance(sub, exp.Hex):
+            t = _infer(sub.this, lookup)
+            if not (t.is_integral or t.is_string or t.name == "NULL"):
+                raise PlanError(
+                    f"HEX takes an integer or a string, not a {t.with_nullable(True).sql()}",
+                    hint="CAST the value AS BIGINT or AS STRING",
+                )
+        elif isinstance(sub, exp.Elt):
+            _check_elt_index(sub, lookup)
         elif isinstance(sub, exp.Anonymous) and function_name(sub) == "PRINTF" and sub.expressions:
             fmt, *args = sub.expressions
             if not fmt.is_string:
@@ -430,6 +439,21 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "a TIMESTAMP cannot be CAST to a number",
                 hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
             )
+
+
+def _check_elt_index(node: exp.Elt, lookup: Lookup) -> None:
+    """ELT's index: Flink's validator refuses a negative constant, and its job fails on a
+    BIGINT, SMALLINT or TINYINT one (EltFunction casts the index to an Integer)."""
+    index = node.this
+    if isinstance(index, exp.Neg) and isinstance(index.this, exp.Literal) and not index.this.is_string:
+        raise PlanError(f"ELT's index must be 1 or more, not -{index.this.name}")
+    t = _infer(index, lookup)
+    if t.is_integral and t.name != "INT":
+        raise PlanError(
+            f"ELT's index must be an INT, not a {t.with_nullable(True).sql()} "
+            "(Flink's job fails on its first row)",
+            hint="CAST the index AS INT",
+        )
 
 
 def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
