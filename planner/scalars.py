@@ -125,6 +125,16 @@ def _upper(n: exp.Expr) -> exp.Expr:
     return template("upper(replace({s}, 'ß', 'SS'))", s=n.this)
 
 
+def _lower(n: exp.Expr) -> exp.Expr:
+    """Java's toLowerCase: 'İ' becomes 'i' and a combining dot above, and a capital sigma
+    that ends a word the final sigma (its context rule); DuckDB's gives 'i' and the medial
+    sigma. Other text takes DuckDB's lower alone."""
+    dotted = "replace({s}, 'İ', 'i' || chr(775))"
+    final_sigma = f"regexp_replace({dotted}, '(\\p{{{{L}}}})Σ(\\P{{{{L}}}}|$)', '\\1ς\\2', 'g')"
+    special = "contains({s}, 'Σ') OR contains({s}, 'İ')"
+    return template(f"CASE WHEN {special} THEN lower({final_sigma}) ELSE lower({{s}}) END", s=n.this)
+
+
 def _initcap(n: exp.Expr) -> exp.Expr:
     """Calcite's initcap, which Flink runs: a word is a run of ASCII letters and digits;
     its first letter is upper-cased and the rest lower-cased, everything else kept."""
@@ -620,6 +630,7 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.Greatest: _greatest_least,
     exp.Least: _greatest_least,
     exp.Upper: _upper,
+    exp.Lower: _lower,
     exp.Initcap: _initcap,
     exp.Replace: _replace,
     exp.SimilarTo: _similar_to,
