@@ -64,11 +64,12 @@ def _url_encode(n: exp.Anonymous) -> exp.Expr:
 
 def _url_decode(n: exp.Anonymous) -> exp.Expr:
     """URLDecoder: '+' is a space, %XX a byte of UTF-8; a '%' without two hex digits after
-    it makes Java throw, and Flink answer NULL (DuckDB keeps it as it is)."""
+    it makes Java throw, and Flink answer NULL (DuckDB keeps it as it is). Bytes that are
+    not UTF-8 are U+FFFD (runtime.charsets: DuckDB's url_decode fails on them)."""
     (value,) = n.expressions
     return template(
         "CASE WHEN NOT regexp_matches({s}, '%([^0-9A-Fa-f]|[0-9A-Fa-f][^0-9A-Fa-f]|[0-9A-Fa-f]?$)') "
-        "THEN url_decode(replace({s}, '+', ' ')) END",
+        "THEN coalesce(try(url_decode(replace({s}, '+', ' '))), flink_url_decode({s})) END",
         s=value,
     )
 
