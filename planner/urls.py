@@ -16,9 +16,10 @@ from planner.errors import UnsupportedError
 from planner.numeric import template
 
 # java.net.URL: a protocol it has a handler for; '#' starts the reference, '?' the query;
-# after '//' the authority runs to the next '/' or '?'. A port must be digits.
+# after '//' the authority runs to the next '/' or '?'. A port must be digits; an IPv6 host
+# is in brackets, which getHost keeps ('[::1]').
 _URL = r"^\s*((?i:https?|ftp|file|mailto)):(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$"
-_AUTHORITY = r"^(?:([^@]*)@)?([^:]*)(?::([0-9]*))?$"
+_AUTHORITY = r"^(?:([^@]*)@)?(\[[^\]]*\]|[^:]*)(?::([0-9]*))?$"
 _PARTS = {
     "PROTOCOL": "lower(regexp_extract({u}, {r}, 1))",
     "AUTHORITY": "CASE WHEN regexp_matches({u}, '^\\s*[A-Za-z]+://') THEN regexp_extract({u}, {r}, 2) END",
