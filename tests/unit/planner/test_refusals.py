@@ -106,6 +106,10 @@ RUNTIME_REFUSALS: dict[str, str] = {
     "AFTER MATCH SKIP TO {self.skip[3:].upper()} {self.": UNREACHABLE
     + "a match of the data (Flink fails the job the same way)",
     "division by zero in MATCH_RECOGNIZE": UNREACHABLE + "a value in the data, not the plan",
+    # ENCODE/DECODE's character set and SHA2's length: a value of the data, or a constant
+    # whose call fails Flink's job the same way (UnsupportedEncodingException, NoSuchAlgorithm)
+    "unsupported character set '{charset}'": UNREACHABLE + "Flink fails the job the same way",
+    "SHA2: no SHA-2 digest of {bits} bits (224, 256, 38": UNREACHABLE + "Flink fails the job the same way",
     # data: a NULL bound for a NOT NULL sink column (table.exec.sink.not-null-enforcer)
     "column '{name}' is NOT NULL, however, a null value": UNREACHABLE + "a value in the data, not the plan",
     # reading a checkpoint's state back (sqlstream state): files and names the user gives
