@@ -99,10 +99,18 @@ def _pattern_groups(pattern: exp.Expr) -> int | None:
 
 def _regexp_extract(n: exp.Expr) -> exp.Expr:
     """NULL when nothing matches or the group index exceeds the pattern's groups
-    (SqlFunctionUtils.regexpExtract); DuckDB gives ''."""
-    index = _group_index(n.args.get("group"), "REGEXP_EXTRACT", 0)
-    pattern = n.expression
+    (SqlFunctionUtils.regexpExtract); DuckDB gives ''. A group index that is not a constant
+    picks among the constant pattern's groups (DuckDB's group must be a constant)."""
+    group, pattern = n.args.get("group"), n.expression
     groups = _pattern_groups(pattern)
+    if group is not None and not group.is_int and groups is not None:
+        picks = []
+        for i in range(groups + 1):
+            one = n.copy()
+            one.set("group", exp.Literal.number(i))
+            picks.append(exp.If(this=exp.Literal.number(i), true=_regexp_extract(one)))
+        return exp.Case(this=group, ifs=picks)
+    index = _group_index(group, "REGEXP_EXTRACT", 0)
     if index < 0 or (groups is not None and index > groups):
         return exp.cast(exp.null(), "VARCHAR")
     if groups is not None and (literal := regex_literal.required_literal(pattern.name)) is not None:
