@@ -16,7 +16,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from catalog.types import INT, DataType
-from planner import json_functions, regex_literal
+from planner import java_regex, json_functions, regex_literal
 from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
 from planner.errors import PlanError, UnsupportedError
@@ -97,11 +97,16 @@ def _pattern_groups(pattern: exp.Expr) -> int | None:
         return None
 
 
+def _re2(pattern: exp.Expr) -> exp.Expr:
+    """A constant pattern in RE2's syntax (planner.java_regex), refused for what RE2 lacks."""
+    return exp.Literal.string(java_regex.re2(pattern.name)) if pattern.is_string else pattern
+
+
 def _regexp_extract(n: exp.Expr) -> exp.Expr:
     """NULL when nothing matches or the group index exceeds the pattern's groups
     (SqlFunctionUtils.regexpExtract); DuckDB gives ''. A group index that is not a constant
     picks among the constant pattern's groups (DuckDB's group must be a constant)."""
-    group, pattern = n.args.get("group"), n.expression
+    group, pattern = n.args.get("group"), _re2(n.expression)
     groups = _pattern_groups(pattern)
     if group is not None and not group.is_int and groups is not None:
         picks = []
@@ -436,6 +441,7 @@ def _regexp(n: exp.Anonymous) -> exp.Expr:
     s, p = n.expressions
     if _uncompilable(p):
         return template("CASE WHEN {s} IS NOT NULL THEN false END", s=s)
+    p = _re2(p)
     if p.is_string and (literal := regex_literal.required_literal(p.name)) is not None:
         return template(regex_literal.matches_template(literal), s=s, p=p)
     sql = "CASE WHEN {p} = '' THEN {s} IS NULL AND NULL ELSE regexp_matches({s}, {p}) END"  # NULL or FALSE
@@ -525,14 +531,14 @@ def _regexp_replace(n: exp.RegexpReplace) -> exp.Expr:
         if r.is_string
         else template("replace({r}, '\\', '\\\\')", r=r)
     )
-    return template("regexp_replace({s}, {p}, {r}, 'g')", s=n.this, p=n.expression, r=quoted)
+    return template("regexp_replace({s}, {p}, {r}, 'g')", s=n.this, p=_re2(n.expression), r=quoted)
 
 
 def _regexp_count(n: exp.Expr) -> exp.Expr:
     """REGEXP_COUNT(s, p): how many times p matches s, one match after the other."""
     if _uncompilable(n.expression):
         return exp.cast(exp.null(), "INTEGER")
-    return template("CAST(len(regexp_extract_all({s}, {p})) AS INTEGER)", s=n.this, p=n.expression)
+    return template("CAST(len(regexp_extract_all({s}, {p})) AS INTEGER)", s=n.this, p=_re2(n.expression))
 
 
 def _regexp_substr(n: exp.Expr) -> exp.Expr:
@@ -540,7 +546,7 @@ def _regexp_substr(n: exp.Expr) -> exp.Expr:
     if _uncompilable(n.expression):
         return exp.cast(exp.null(), "VARCHAR")
     return template(
-        "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}) END", s=n.this, p=n.expression
+        "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}) END", s=n.this, p=_re2(n.expression)
     )
 
 
@@ -551,7 +557,7 @@ def _regexp_instr(n: exp.Expr) -> exp.Expr:
         raise UnsupportedError("REGEXP_INSTR with a pattern that is not a constant")
     if _uncompilable(n.expression):
         return exp.cast(exp.null(), "INTEGER")
-    prefixed = exp.Literal.string(f"(?s)^(.*?)(?:{n.expression.name})")
+    prefixed = exp.Literal.string(f"(?s)^(.*?)(?:{java_regex.re2(n.expression.name)})")
     return template(
         "CASE WHEN regexp_matches({s}, {q}) THEN CAST(length(regexp_extract({s}, {q}, 1)) + 1 AS INTEGER) "
         "WHEN {s} IS NOT NULL THEN 0 END",
@@ -564,10 +570,13 @@ def _regexp_extract_all(n: exp.Expr) -> exp.Expr:
     """REGEXP_EXTRACT_ALL(s, p[, group]): every match's group (1 by default, 0 the match);
     NULL for a group the pattern does not have, or a pattern Java cannot compile."""
     index = _group_index(n.args.get("group"), "REGEXP_EXTRACT_ALL", 1)
-    groups = _pattern_groups(n.expression)
-    if index < 0 or (groups is not None and index > groups) or _uncompilable(n.expression):
+    if _uncompilable(n.expression):
         return exp.cast(exp.null(), "VARCHAR[]")
-    return template(f"regexp_extract_all({{s}}, {{p}}, {index})", s=n.this, p=n.expression)
+    pattern = _re2(n.expression)
+    groups = _pattern_groups(pattern)
+    if index < 0 or (groups is not None and index > groups):
+        return exp.cast(exp.null(), "VARCHAR[]")
+    return template(f"regexp_extract_all({{s}}, {{p}}, {index})", s=n.this, p=pattern)
 
 
 def _btrim(n: exp.Anonymous) -> exp.Expr:
