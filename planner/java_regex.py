@@ -38,6 +38,33 @@ _FLAGS = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?[:)]")
 _OCTAL = re.compile(r"0([0-3][0-7]{2}|[0-7]{1,2})")
 
 
+_REPETITION = re.compile(r"\{\d+(?:,\d*)?\}")
+
+
+def bad_repetition(pattern: str) -> bool:
+    """Whether ``pattern`` has a '{' that starts no repetition ({2}, {2,}, {2,3}) outside a
+    class: java.util.regex cannot compile it (Illegal repetition), RE2 reads it as text.
+
+    >>> bad_repetition("a{"), bad_repetition("a{,2}"), bad_repetition("a{2,}[{]\\{")
+    (True, True, False)
+    """
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":  # an escape: \p{L} and \x{263A} take their braces along
+            braces = pattern[i + 1 : i + 3] in ("p{", "P{", "x{") and "}" in pattern[i:]
+            i = pattern.index("}", i) + 1 if braces else i + 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "{" and not _REPETITION.match(pattern, i):
+            return True
+        i += 1
+    return False
+
+
 def _refuse(what: str) -> UnsupportedError:
     return UnsupportedError(f"{what} in a regular expression is not supported (DuckDB's RE2 has none)")
 

@@ -67,6 +67,8 @@ def _uncompilable(pattern: exp.Expr) -> bool:
     the job."""
     if not pattern.is_string:
         return False
+    if java_regex.bad_repetition(pattern.name):
+        return True
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # FutureWarning of Java's class intersections ('&&')
@@ -106,6 +108,8 @@ def _regexp_extract(n: exp.Expr) -> exp.Expr:
     """NULL when nothing matches or the group index exceeds the pattern's groups
     (SqlFunctionUtils.regexpExtract); DuckDB gives ''. A group index that is not a constant
     picks among the constant pattern's groups (DuckDB's group must be a constant)."""
+    if _uncompilable(n.expression):
+        return exp.cast(exp.null(), "VARCHAR")
     group, pattern = n.args.get("group"), _re2(n.expression)
     groups = _pattern_groups(pattern)
     if group is not None and not group.is_int and groups is not None:
