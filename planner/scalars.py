@@ -555,15 +555,18 @@ def _regexp_substr(n: exp.Expr) -> exp.Expr:
 
 
 def _regexp_instr(n: exp.Expr) -> exp.Expr:
-    """REGEXP_INSTR(s, p): where (counting characters from 1) the first match starts, 0 when
-    none: the shortest prefix after which p matches is what precedes the leftmost match."""
+    """REGEXP_INSTR(s, p): where (counting UTF-16 units from 1, as Java's Matcher.start) the
+    first match starts, 0 when none: the shortest prefix after which p matches is what
+    precedes the leftmost match; a character beyond U+FFFF in it counts two."""
     if not n.expression.is_string:
         raise UnsupportedError("REGEXP_INSTR with a pattern that is not a constant")
     if _uncompilable(n.expression):
         return exp.cast(exp.null(), "INTEGER")
     prefixed = exp.Literal.string(f"(?s)^(.*?)(?:{java_regex.re2(n.expression.name)})")
     return template(
-        "CASE WHEN regexp_matches({s}, {q}) THEN CAST(length(regexp_extract({s}, {q}, 1)) + 1 AS INTEGER) "
+        "CASE WHEN regexp_matches({s}, {q}) THEN list_transform([regexp_extract({s}, {q}, 1)], __pre -> "
+        "CAST(length(__pre) + len(regexp_extract_all(__pre, '[\\x{{10000}}-\\x{{10FFFF}}]')) + 1 AS INTEGER)"
+        ")[1] "
         "WHEN {s} IS NOT NULL THEN 0 END",
         s=n.this,
         q=prefixed,
