@@ -137,9 +137,21 @@ def _greatest_least(n: exp.Expr) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=any_null, true=exp.null())], default=exp.func(name, *args))
 
 
+# Characters whose upper case is more than one character (Unicode's SpecialCasing, which
+# Java's toUpperCase and Python's upper both follow): 'ß' is 'SS', 'ﬁ' 'FI'; DuckDB's upper
+# keeps one character ('ẞ', 'ﬁ')
+_LONG_UPPER = {c: c.upper() for c in map(chr, range(0x10000)) if len(c.upper()) > 1}
+_LONG_UPPER_CLASS = "[" + "".join(f"\\x{{{{{ord(c):X}}}}}" for c in _LONG_UPPER) + "]"
+
+
 def _upper(n: exp.Expr) -> exp.Expr:
-    """Java's toUpperCase maps 'ß' to 'SS' (full case mapping); DuckDB's gives 'ẞ'."""
-    return template("upper(replace({s}, 'ß', 'SS'))", s=n.this)
+    """Java's toUpperCase, full case mapping: a text with a character of :data:`_LONG_UPPER`
+    is upper-cased character by character with that table; other text by DuckDB's upper."""
+    each = " ".join(f"WHEN '{c}' THEN '{upper}'" for c, upper in _LONG_UPPER.items())
+    mapped = f"list_transform(string_split({{s}}, ''), __c -> CASE __c {each} ELSE upper(__c) END)"
+    by_character = f"array_to_string({mapped}, '')"
+    special = f"regexp_matches({{s}}, '{_LONG_UPPER_CLASS}')"
+    return template(f"CASE WHEN {special} THEN {by_character} ELSE upper({{s}}) END", s=n.this)
 
 
 def _lower(n: exp.Expr) -> exp.Expr:
