@@ -599,8 +599,10 @@ def _regexp_extract_all(n: exp.Expr) -> exp.Expr:
 
 
 def _btrim(n: exp.Anonymous) -> exp.Expr:
-    """BTRIM(s[, chars]): both ends trimmed of spaces, or of the given characters."""
-    return exp.func("trim", *n.expressions)
+    """BTRIM(s[, chars]): both ends trimmed of spaces (' ' only, as BTrimFunction: DuckDB's
+    trim takes every Unicode space), or of the given characters."""
+    s, *chars = n.expressions
+    return exp.func("trim", s, *(chars or [exp.Literal.string(" ")]))
 
 
 def _elt(n: exp.Expr) -> exp.Expr:
