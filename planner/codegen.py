@@ -15,7 +15,7 @@ from sqlglot import exp
 from sqlglot.time import format_time
 
 from catalog.errors import SqlStreamError, did_you_mean
-from catalog.types import STRING, DataType
+from catalog.types import INT, STRING, DataType
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import DateFormat, JsonObjectText
@@ -100,6 +100,10 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
             key, target = text_side
             node.set(key, text_to_temporal(node.args[key], target, strict=False))
+        if instant_days and _calendar_interval(node.expression):
+            # Flink adds months and years to a TIMESTAMP_LTZ's UTC date-time, as TIMESTAMPADD
+            node.set("this", template("timezone('UTC', {x})", x=node.this))
+            return template("timezone('UTC', {x})", x=node)
         if instant_days:
             node.set("expression", _days_as_seconds(node.expression))
         if instant_floor and isinstance(node, exp.Floor | exp.Ceil):
@@ -177,6 +181,13 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
     ):
         arg = infer(node.expressions[0], lookup)
         return _Typing((arg,), infer(node, lookup), "") if arg.is_string else None
+    if (
+        isinstance(node, exp.Anonymous)
+        and function_name(node) == "TO_TIMESTAMP_LTZ"
+        and len(node.expressions) == 2
+        and infer(node.expressions[0], lookup).name in ("DOUBLE", "FLOAT")
+    ):  # DateTimeUtils.toTimestampData(double, precision) keeps a fraction of a second
+        return _Typing((infer(node.expressions[0], lookup), INT), infer(node, lookup), "")
     return None
 
 
@@ -204,6 +215,11 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     if isinstance(n, DateFormat):
         return date_format_call(n, typing.operands[0])
+    if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ" and len(n.expressions) == 2:
+        epoch, precision = n.expressions
+        if not precision.is_int or int(precision.name) not in (0, 3):
+            raise UnsupportedError("TO_TIMESTAMP_LTZ with a precision other than 0 or 3")
+        return to_timestamp_ltz(epoch, int(precision.name), floating=True)
     if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ":
         # TO_TIMESTAMP_LTZ(s): TO_TIMESTAMP(s)'s reading, an instant of UTC wall time
         # text it cannot read fails the job, as Flink's DateTimeParseException does
@@ -502,6 +518,12 @@ def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Exp
     if target.name == "DECIMAL" and source.is_numeric:  # overflow is NULL in Flink
         return exp.TryCast(this=x, to=exp.DataType.build(target.duckdb(), dialect="duckdb"))
     return _rewrite(n)
+
+
+def _calendar_interval(interval: exp.Expr) -> bool:
+    """An interval of years or months (a YEAR TO MONTH one is months by now)."""
+    unit = interval.args.get("unit")
+    return isinstance(unit, exp.Var) and unit.name.upper() in ("YEAR", "QUARTER", "MONTH")
 
 
 def _days_as_seconds(interval: exp.Expr) -> exp.Expr:

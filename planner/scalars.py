@@ -338,14 +338,24 @@ def _from_unixtime(n: exp.UnixToStr) -> exp.Expr:
     return date_format(local, pattern, simple=True)
 
 
-def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:
-    """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils)."""
-    millis = "CAST(trunc({e}) AS BIGINT) * 1000" if precision == 0 else "CAST(trunc({e}) AS BIGINT)"
+def to_timestamp_ltz(epoch: exp.Expr, precision: int, floating: bool = False) -> exp.Expr:
+    """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils). An
+    integer's or a DECIMAL's fraction is cut before the range is checked; a DOUBLE must be
+    in range itself and keeps its milliseconds: the whole seconds floored, plus the
+    fraction's milliseconds (1709214330.123 is 1709214330 s and 122.99... ms: .122)."""
+    scale = 1000 if precision == 0 else 1
+    low, high = _MIN_EPOCH_MILLIS // scale, _MAX_EPOCH_MILLIS // scale
+    if floating:  # whole seconds (or milliseconds) floored, then the fraction's milliseconds
+        millis = "TRY_CAST(floor({e}) AS BIGINT)"
+        if precision == 0:
+            millis = f"({millis} * 1000 + CAST(trunc(({{e}} - floor({{e}})) * 1000) AS BIGINT))"
+        check = f"({{e}}) BETWEEN {low} AND {high}"
+    else:
+        millis = f"CAST(trunc({{e}}) AS BIGINT) * {scale}"
+        check = f"trunc({{e}}) BETWEEN {low} AND {high}"
     # exact milliseconds (DuckDB's to_timestamp goes through a DOUBLE of seconds)
     return template(
-        f"CASE WHEN ({{e}}) BETWEEN {_MIN_EPOCH_MILLIS // (1000 if precision == 0 else 1)} "
-        f"AND {_MAX_EPOCH_MILLIS // (1000 if precision == 0 else 1)} "
-        f"THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds({millis} * 1000) END",
+        f"CASE WHEN {check} THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds({millis} * 1000) END",
         e=epoch,
     )
 

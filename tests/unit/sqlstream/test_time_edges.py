@@ -52,6 +52,11 @@ CASES = [
     # FROM_UNIXTIME formats with SimpleDateFormat: 'u' is the day of the week
     ("FROM_UNIXTIME(0, 'G yyyy u Y-ww')", "AD 1970 4 1970-01"),
     ("CAST(FLOOR(TIMESTAMP '1900-03-01 00:00:00' TO CENTURY) AS STRING)", "1801-01-01 00:00:00"),
+    # a DOUBLE's seconds keep their milliseconds (floored seconds plus the fraction's)
+    ("CAST(TO_TIMESTAMP_LTZ(CAST(1709214330123 AS DOUBLE) / 1000, 0) AS STRING)", "2024-02-29 13:45:30.122"),
+    ("CAST(TO_TIMESTAMP_LTZ(CAST(-1 AS DOUBLE) + 0.5, 3) AS STRING)", "1969-12-31 23:59:59.999"),
+    # a DECIMAL's fraction is cut before the range is checked
+    ("CAST(TO_TIMESTAMP_LTZ(CAST(253402300799.999 AS DECIMAL(20, 3)), 0) AS STRING)", "9999-12-31 23:59:59.000"),
     ("CAST(FLOOR(TIMESTAMP '2020-12-31 23:59:59.999' TO DECADE) AS STRING)", "2020-01-01 00:00:00.000"),
 ]
 
@@ -70,6 +75,8 @@ def test_timestamp_ltz_adds_and_floors_as_flink(session: sqlstream.Session) -> N
     assert _value(session, added, zone) == "2024-03-29 06:45:30.123"
     floored = "CAST(FLOOR(TO_TIMESTAMP_LTZ(1710066600000, 3) TO MONTH) AS STRING)"
     assert _value(session, floored, zone) == "2024-02-29 23:00:00.000"
+    interval = "CAST(TO_TIMESTAMP_LTZ(1709214330123, 3) + INTERVAL '1' MONTH AS STRING)"
+    assert _value(session, interval, zone) == "2024-03-29 06:45:30.123"
 
 
 def test_to_date_fails_on_a_number_past_int(session: sqlstream.Session) -> None:
