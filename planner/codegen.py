@@ -15,7 +15,7 @@ from sqlglot import exp
 from sqlglot.time import format_time
 
 from catalog.errors import SqlStreamError, did_you_mean
-from catalog.types import STRING, DataType
+from catalog.types import INT, STRING, DataType
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import DateFormat, JsonObjectText
@@ -39,7 +39,15 @@ from planner.temporal_casts import local_to_instant, text_to_temporal
 from planner.typecheck import Lookup, as_decimal, cast_target, function_name, infer
 from planner.udf import user_function
 
-_UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
+_UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "DECADE",
+          "CENTURY", "MILLENNIUM"}  # fmt: skip
+# The first year of a decade, century, millennium as Calcite counts them (2001 starts the
+# 21st century; DuckDB's date_trunc says 2000).
+_FIRST_YEAR = {
+    "decade": "year({x}) // 10 * 10",
+    "century": "(year({x}) - 1) // 100 * 100 + 1",
+    "millennium": "(year({x}) - 1) // 1000 * 1000 + 1",
+}
 
 
 def quote(name: str) -> str:
@@ -92,13 +100,13 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
             key, target = text_side
             node.set(key, text_to_temporal(node.args[key], target, strict=False))
+        if instant_days and _calendar_interval(node.expression):
+            # Flink adds months and years to a TIMESTAMP_LTZ's UTC date-time, as TIMESTAMPADD
+            node.set("this", template("timezone('UTC', {x})", x=node.this))
+            return template("timezone('UTC', {x})", x=node)
         if instant_days:
             node.set("expression", _days_as_seconds(node.expression))
-        if (
-            instant_floor
-            and isinstance(node, exp.Floor | exp.Ceil)
-            and _unit(node.args["to"]) in _CLOCK_UNITS
-        ):
+        if instant_floor and isinstance(node, exp.Floor | exp.Ceil):
             return _floor_instant(node)
         if typing is not None:
             return _typed_rewrite(node, typing)
@@ -173,6 +181,13 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
     ):
         arg = infer(node.expressions[0], lookup)
         return _Typing((arg,), infer(node, lookup), "") if arg.is_string else None
+    if (
+        isinstance(node, exp.Anonymous)
+        and function_name(node) == "TO_TIMESTAMP_LTZ"
+        and len(node.expressions) == 2
+        and infer(node.expressions[0], lookup).name in ("DOUBLE", "FLOAT")
+    ):  # DateTimeUtils.toTimestampData(double, precision) keeps a fraction of a second
+        return _Typing((infer(node.expressions[0], lookup), INT), infer(node, lookup), "")
     return None
 
 
@@ -200,6 +215,11 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     if isinstance(n, DateFormat):
         return date_format_call(n, typing.operands[0])
+    if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ" and len(n.expressions) == 2:
+        epoch, precision = n.expressions
+        if not precision.is_int or int(precision.name) not in (0, 3):
+            raise UnsupportedError("TO_TIMESTAMP_LTZ with a precision other than 0 or 3")
+        return to_timestamp_ltz(epoch, int(precision.name), floating=True)
     if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ":
         # TO_TIMESTAMP_LTZ(s): TO_TIMESTAMP(s)'s reading, an instant of UTC wall time
         # text it cannot read fails the job, as Flink's DateTimeParseException does
@@ -218,6 +238,10 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
     if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
         return _unary(n, typing.operands[0], result)
+    if isinstance(n, exp.TimestampAdd) and typing.operands[0].name == "TIMESTAMP_LTZ":
+        # Flink adds to a TIMESTAMP_LTZ's UTC date-time (a DAY is 24 hours whatever the zone)
+        n.set("this", template("timezone('UTC', {x})", x=n.this))
+        return template("timezone('UTC', {x})", x=_rewrite(n))
     if isinstance(n, exp.TimestampAdd):  # DuckDB's DATE + INTERVAL is a TIMESTAMP
         added = _rewrite(n)
         return template("CAST({x} AS DATE)", x=added) if result.name == "DATE" else added
@@ -379,13 +403,24 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         fraction = f" || '.' || left(strftime({{x}}, '%f') || '000', {precision})" if precision else ""
         local = template("CAST({x} AS TIMESTAMP)", x=x) if source.name == "TIMESTAMP_LTZ" else x
         return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=local)
+    if source.name == "TIME" and target.is_string and source.precision:
+        # Flink prints a TIME(p > 0)'s milliseconds without trailing zeros, but one digit at
+        # least: 10:00:00.0, 10:00:00.5, 10:00:00.25 (DateTimeUtils.unixTimeToString)
+        return template(
+            "CASE WHEN microsecond({x}) % 1000000 = 0 THEN CAST({x} AS VARCHAR) || '.0' "
+            "ELSE CAST({x} AS VARCHAR) END",
+            x=x,
+        )
     if source.name == "ROW" and target.is_string and source.field_names:
         return _row_text(x, source)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
     literal = isinstance(x, exp.Literal) and x.is_string  # a CAST of one: DuckDB's own reading
-    if source.is_string and not (literal and strict):  # TRY_CAST('0' AS DATE) is year 0
+    # TRY_CAST('0' AS DATE) is year 0; a TIME keeps only its type's fraction digits
+    # CAST(.. AS TIME(0)) keeps its digits; TIME '..' (a literal, read as a CAST) keeps all
+    cut_time = target.name == "TIME" and bool(n.to.expressions)
+    if source.is_string and not (literal and strict and not cut_time):
         read = text_to_temporal(x, target, strict)
         if read is not None:
             return read
@@ -485,6 +520,12 @@ def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Exp
     return _rewrite(n)
 
 
+def _calendar_interval(interval: exp.Expr) -> bool:
+    """An interval of years or months (a YEAR TO MONTH one is months by now)."""
+    unit = interval.args.get("unit")
+    return isinstance(unit, exp.Var) and unit.name.upper() in ("YEAR", "QUARTER", "MONTH")
+
+
 def _days_as_seconds(interval: exp.Expr) -> exp.Expr:
     """``INTERVAL 'n' DAY`` as ``n * 86400`` seconds: Flink adds a day to a TIMESTAMP_LTZ as
     24 hours of time, where DuckDB would add a calendar day in the session's time zone
@@ -510,16 +551,50 @@ _CLOCK_UNITS = {
 
 
 def _floor_instant(node: exp.Floor | exp.Ceil) -> exp.Expr:
-    """FLOOR/CEIL of a TIMESTAMP_LTZ to a day or less, as Flink computes it: the local time
-    on the instant's own UTC offset, floored, minus that same offset. So 01:30 PDT in the
-    hour a DST change repeats floors to 01:00 PDT (DuckDB's date_trunc: 01:00 PST), and
-    03:30 PDT on the day DST starts floors to 00:00 at -07:00 (Flink's answer, though that
-    midnight was PST)."""
-    step = _CLOCK_UNITS[_unit(node.args["to"])]
+    """FLOOR/CEIL of a TIMESTAMP_LTZ, as Flink computes it: the local time on the instant's
+    own UTC offset, floored, minus that same offset. So 01:30 PDT in the hour a DST change
+    repeats floors to 01:00 PDT (DuckDB's date_trunc: 01:00 PST), and 03:30 PDT on the day
+    DST starts floors to 00:00 at -07:00 (Flink's answer, though that midnight was PST);
+    a WEEK, MONTH, QUARTER or YEAR floors the local date-time likewise."""
+    unit = _unit(node.args["to"])
+    if unit not in _CLOCK_UNITS:
+        wall = template("CAST({x} AS TIMESTAMP)", x=node.this)
+        floor_wall = _calendar_floor(unit.lower(), wall)
+        back = template(
+            "{x} - to_microseconds(epoch_us({w}) - epoch_us({f}))", x=node.this, w=wall, f=floor_wall
+        )
+        if isinstance(node, exp.Floor):
+            return back
+        up = template(
+            "{x} + to_microseconds(epoch_us({f} + " + f"INTERVAL 1 {unit}" + ") - epoch_us({w}))",
+            x=node.this.copy(),
+            w=wall.copy(),
+            f=floor_wall.copy(),
+        )
+        return template(
+            "CASE WHEN {f} = {w} THEN {x} ELSE {u} END",
+            f=floor_wall.copy(),
+            w=wall.copy(),
+            x=node.this.copy(),
+            u=up,
+        )
+    step = _CLOCK_UNITS[unit]
     local = "epoch_us({x}) + CAST(date_part('timezone', {x}) AS BIGINT) * 1000000"
     floor = f"{{x}} - to_microseconds(((({local}) % {step}) + {step}) % {step})"
     ceil = f"CASE WHEN {floor} = {{x}} THEN {{x}} ELSE {floor} + to_microseconds({step}) END"
     return template(floor if isinstance(node, exp.Floor) else ceil, x=node.this)
+
+
+def _calendar_floor(unit: str, x: exp.Expr) -> exp.Expr:
+    """``x`` truncated to the unit; Flink's weeks start on Sunday, DuckDB's on Monday, its
+    centuries and millennia in a year 1."""
+    if unit == "week":
+        return template("date_trunc('week', {x} + INTERVAL 1 DAY) - INTERVAL 1 DAY", x=x)
+    if unit in _FIRST_YEAR:
+        return template(
+            f"date_trunc('year', {{x}}) - to_years(CAST(year({{x}}) - ({_FIRST_YEAR[unit]}) AS INTEGER))", x=x
+        )
+    return exp.func("date_trunc", exp.Literal.string(unit), x)
 
 
 def _cast_type(cast: exp.Cast) -> exp.DataType:
@@ -545,9 +620,7 @@ def _rewrite(n: exp.Expr) -> exp.Expr:
         return cls(this=source, to=target)
     if isinstance(n, exp.Floor | exp.Ceil) and n.args.get("to") is not None:
         unit = _unit(n.args["to"]).lower()
-        trunc: exp.Expr = exp.func("date_trunc", exp.Literal.string(unit), n.this)
-        if unit == "week":  # Flink's weeks start on Sunday, DuckDB's on Monday
-            trunc = template("date_trunc('week', {x} + INTERVAL 1 DAY) - INTERVAL 1 DAY", x=n.this)
+        trunc = _calendar_floor(unit, n.this)
         if isinstance(n, exp.Floor):
             return trunc
         return exp.Case(

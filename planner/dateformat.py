@@ -62,8 +62,16 @@ _NUMBERS = {
     "h": "(CASE hour({x}) % 12 WHEN 0 THEN 12 ELSE hour({x}) % 12 END)",
     "m": "minute({x})",
     "s": "second({x})",
+    "q": "quarter({x})",
+    "Q": "quarter({x})",
+    "F": "((day({x}) - 1) % 7 + 1)",  # Java 17's F: ALIGNED_DAY_OF_WEEK_IN_MONTH
+    "W": "((day({x}) + dayofweek(CAST(date_trunc('month', {x}) AS DATE)) - 1) // 7 + 1)",
+    "A": "(epoch_ms({x}) - epoch_ms(date_trunc('day', {x})))",
+    "n": "(microsecond({x}) % 1000000 * 1000)",
+    "N": "((epoch_us({x}) - epoch_us(date_trunc('day', {x}))) * 1000)",
 }
-"""Numeric fields: java.time pads a field of n letters to n digits (one letter: no padding)."""
+"""Numeric fields: java.time pads a field of n letters to n digits (one letter: no padding),
+and never cuts a longer value ('yyy' of 2024 is 2024, 'DD' of day 366 is 366)."""
 _STRFTIME_TWO = {"y": "%y", "u": "%y", "d": "%d", "M": "%m", "L": "%m", "H": "%H", "h": "%I",
                  "m": "%M", "s": "%S"}  # fmt: skip
 # Fields strftime spells exactly at these widths (one call formats the whole pattern, at
@@ -73,11 +81,17 @@ _STRFTIME_FOUR = {"y": "%Y", "u": "%Y"}
 _STRFTIME_FRACTION = {3: "%g", 6: "%f", 9: "%n"}
 _TEXT = {"M": ("%b", "%B"), "L": ("%b", "%B"), "E": ("%a", "%A"), "e": ("%a", "%A"), "c": ("%a", "%A")}
 _ZONE_LETTERS = "VvzOXxZ"
+_QUARTER_NAME = (
+    "(CASE quarter({x}) WHEN 1 THEN '1st' WHEN 2 THEN '2nd' WHEN 3 THEN '3rd' ELSE '4th' END || ' quarter')"
+)
 
 
-def parse_pattern(pattern: str) -> list[Piece]:
+def parse_pattern(pattern: str, simple: bool = False) -> list[Piece]:
     """The pattern's pieces, in order; a letter java.time does not know, or one that needs a
-    time zone (a TIMESTAMP has none: Flink's job fails), is refused here."""
+    time zone (a TIMESTAMP has none: Flink's job fails), is refused here. ``simple`` reads
+    it as java.text.SimpleDateFormat does (FROM_UNIXTIME): 'u' is the day of the week
+    (Monday 1), 'S' the milliseconds, 'F' the week of the month's day, no optional
+    sections, and java.time's letters it lacks fail Flink's job (refused here)."""
     pieces: list[Piece] = []
     i = 0
     while i < len(pattern):
@@ -101,6 +115,9 @@ def parse_pattern(pattern: str) -> list[Piece]:
             pieces.append(Strftime(text.replace("%", "%%")))
             i = end + 1
             continue
+        if ch in "[]" and not simple:  # an optional section's brackets: formatting prints what is inside
+            i += 1
+            continue
         if not ch.isascii() or not ch.isalpha():
             pieces.append(Strftime(ch.replace("%", "%%")))
             i += 1
@@ -108,7 +125,7 @@ def parse_pattern(pattern: str) -> list[Piece]:
         n = 1
         while i + n < len(pattern) and pattern[i + n] == ch:
             n += 1
-        pieces.append(_field(ch, n, pattern))
+        pieces.append(_simple_field(ch, n, pattern) if simple else _field(ch, n, pattern))
         i += n
     return pieces
 
@@ -124,6 +141,10 @@ def _field(ch: str, n: int, pattern: str) -> Piece:
         return Strftime(full if n == 4 else short)
     if ch == "a":
         return Strftime("%p")
+    if ch == "G":  # the era: a TIMESTAMP's years 1-9999 are all AD
+        return Strftime("AD" if n < 4 else "Anno Domini")
+    if ch in "Qq" and n >= 3:
+        return Computed("'Q' || quarter({x})" if n == 3 else _QUARTER_NAME)
     if ch == "S":  # fraction of a second, n digits, truncated
         if n in _STRFTIME_FRACTION:
             return Strftime(_STRFTIME_FRACTION[n])
@@ -138,15 +159,46 @@ def _field(ch: str, n: int, pattern: str) -> Piece:
             return Computed(f"lpad(CAST(({value}) % 100 AS VARCHAR), 2, '0')")
         if n == 1:
             return Computed(f"CAST({value} AS VARCHAR)")
-        return Computed(f"lpad(CAST({value} AS VARCHAR), {n}, '0')")
+        if n >= 4 and ch in "yuY":  # SignStyle.EXCEEDS_PAD: a year past n digits gets a '+'
+            return Computed(f"(CASE WHEN ({value}) >= {10**n} THEN '+' ELSE '' END || {_pad(value, n)})")
+        return Computed(_pad(value, n))
     raise UnsupportedError(f"DATE_FORMAT pattern {pattern!r}: letter {ch!r} is not supported")
 
 
-def date_format(x: exp.Expr, pattern: str) -> exp.Expr:
-    """DuckDB SQL formatting the local TIMESTAMP ``x`` with a Java pattern (NULL for NULL)."""
+_SIMPLE = {
+    "u": "isodow({x})",
+    "S": "(microsecond({x}) // 1000 % 1000)",
+    "F": "((day({x}) - 1) // 7 + 1)",
+}
+_NOT_SIMPLE = "QqeAnNcgVvOxX"
+
+
+def _simple_field(ch: str, n: int, pattern: str) -> Piece:
+    """A field of a SimpleDateFormat pattern (US locale, where they differ from java.time's)."""
+    if ch in _NOT_SIMPLE or ch in "[]":
+        raise UnsupportedError(
+            f"FROM_UNIXTIME pattern {pattern!r}: letter {ch!r} is not a SimpleDateFormat letter"
+        )
+    if ch in _SIMPLE:
+        return Computed(f"CAST({_SIMPLE[ch]} AS VARCHAR)" if n == 1 else _pad(_SIMPLE[ch], n))
+    if ch in "yY" and n != 2:  # no '+' before a year past the pattern's digits
+        value = _NUMBERS[ch]
+        return Computed(f"CAST({value} AS VARCHAR)" if n == 1 else _pad(value, n))
+    return _field(ch, n, pattern)
+
+
+def _pad(value: str, n: int) -> str:
+    """The number padded with zeros to n digits, not cut when longer (lpad cuts)."""
+    text = f"CAST({value} AS VARCHAR)"
+    return f"lpad({text}, CAST(greatest({n}, length({text})) AS INTEGER), '0')"
+
+
+def date_format(x: exp.Expr, pattern: str, simple: bool = False) -> exp.Expr:
+    """DuckDB SQL formatting the local TIMESTAMP ``x`` with a Java pattern (NULL for NULL);
+    ``simple``: a SimpleDateFormat pattern (:func:`parse_pattern`)."""
     parts: list[str] = []
     run = ""
-    for piece in parse_pattern(pattern):
+    for piece in parse_pattern(pattern, simple):
         if isinstance(piece, Strftime):
             run += piece.code
             continue

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlglot import exp, parser
-from sqlglot.dialects.dialect import NormalizationStrategy, rename_func
+from sqlglot.dialects.dialect import Dialect, NormalizationStrategy, rename_func
 from sqlglot.dialects.spark import Spark
 from sqlglot.generator import Generator
 from sqlglot.generators.spark import SparkGenerator
@@ -85,6 +85,17 @@ def _literal_timestamp_type(literal: exp.Expr, data_type: exp.DataType) -> exp.D
     return exp.DataType.build(f"TIMESTAMP({digits})")
 
 
+def _from_unixtime(args: list[exp.Expr], dialect: Dialect) -> exp.Expr:
+    """FROM_UNIXTIME as sqlglot reads it, the Java pattern kept in the node's meta
+    (``java_format``): SimpleDateFormat's letters ('u', 'G', 'Y', 'w') have no strftime
+    spelling, and :mod:`planner.dateformat` formats them from the pattern as written."""
+    node = SparkParser.FUNCTIONS["FROM_UNIXTIME"](args, dialect)
+    fmt = seq_get(args, 1)
+    if fmt is not None and fmt.is_string:
+        node.meta["java_format"] = fmt.name
+    return node
+
+
 class FlinkParser(SparkParser):
     STRICT_CAST = True  # Flink's CAST fails on bad input; TRY_CAST returns NULL
 
@@ -118,6 +129,7 @@ class FlinkParser(SparkParser):
             else SparkParser.FUNCTIONS["TO_TIMESTAMP"](args, dialect)
         ),
         "DATE_FORMAT": lambda args: DateFormat(this=seq_get(args, 0), format=seq_get(args, 1)),
+        "FROM_UNIXTIME": _from_unixtime,
         # ARRAY_SORT(a, ascending, nulls_first): sqlglot's node keeps two arguments of three
         "ARRAY_SORT": lambda args: exp.Anonymous(this="ARRAY_SORT", expressions=args),
         "COLLECT": Collect.from_arg_list,

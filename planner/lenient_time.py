@@ -53,6 +53,36 @@ def parse_timestamp(text: exp.Expr, strptime_format: str) -> exp.Expr:
 
 
 _DATE_FIELD = {"%Y": ("y", 4), "%m": ("mo", 2), "%d": ("d", 2)}
+_TIME_FIELD = {"%H": ("h", 2), "%M": ("mi", 2), "%S": ("sec", 2), "%g": ("ms", 3)}
+SIMPLE_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""The pattern DateTimeUtils reads text with when no format is given, 'yyyy-MM-dd HH:mm:ss'."""
+
+
+def lenient_timestamp(text: exp.Expr, strptime_format: str = SIMPLE_DATE_FORMAT) -> exp.Expr | None:
+    """``text`` read as a lenient SimpleDateFormat reads it (UNIX_TIMESTAMP, DATE_FORMAT and
+    CONVERT_TZ of text): blanks before a number skipped, a number next to another takes its
+    pattern's width, else as many digits as there are; the fields roll over (2024-02-30 is
+    1 March, 25:61:61 is 02:02:01 the next day, 'SSS' counts milliseconds however many
+    digits); text after the format is ignored. NULL for text it cannot read; None for a
+    format with other fields than year, month, day, hour, minute, second, millisecond."""
+    fields = {**_DATE_FIELD, **_TIME_FIELD}
+    try:
+        regex, names = _pattern(strptime_format, fields)
+    except UnsupportedError:
+        return None
+    if not {"y", "mo", "d"} <= set(names):
+        return None
+    groups = "[" + ", ".join(f"'{n}'" for n in names) + "]"
+    regex = regex.replace("'", "''").replace("{", "{{").replace("}", "}}")
+    parts = ["make_timestamp(CAST(__p.y AS BIGINT), 1, 1, 0, 0, 0)", "to_months(CAST(__p.mo AS INTEGER) - 1)",
+             "to_days(CAST(__p.d AS INTEGER) - 1)"]  # fmt: skip
+    units = {"h": "to_hours", "mi": "to_minutes", "sec": "to_seconds", "ms": "to_milliseconds"}
+    parts += [f"{units[n]}(CAST(__p.{n} AS BIGINT))" for n in names if n in units]
+    return template(
+        f"list_transform([regexp_extract({{s}}, '{regex}', {groups})], __p -> CASE WHEN __p.y <> '' "
+        f"THEN try({' + '.join(parts)}) END)[1]",
+        s=text,
+    )
 
 
 def lenient_date(text: exp.Expr, strptime_format: str) -> exp.Expr:
@@ -74,19 +104,30 @@ def lenient_date(text: exp.Expr, strptime_format: str) -> exp.Expr:
 def date_pattern(strptime_format: str) -> tuple[str, list[str]]:
     """The regular expression (anchored at the start only) and its groups' field names for
     a TO_DATE format; refuses a format with other fields than year, month and day."""
+    regex, names = _pattern(strptime_format, _DATE_FIELD)
+    if sorted(names) != ["d", "mo", "y"]:
+        raise UnsupportedError(
+            f"TO_DATE with the format {strptime_format.replace('strict', '')!r} is not supported yet"
+        )
+    return regex, names
+
+
+def _pattern(strptime_format: str, known: dict[str, tuple[str, int]]) -> tuple[str, list[str]]:
+    """The regular expression (anchored at the start only) reading a format's ``known``
+    fields as SimpleDateFormat does, and its groups' field names."""
     pattern = strptime_format.replace("strict", "")
     tokens = re.findall(r"%[a-zA-Z]|[^%]+", pattern)
-    if not {t for t in tokens if t.startswith("%")} <= set(_DATE_FIELD):
+    if not {t for t in tokens if t.startswith("%")} <= set(known):
         raise UnsupportedError(f"TO_DATE with the format {pattern!r} is not supported yet")
     regex, names = "^", []
     for k, token in enumerate(tokens):
-        if token not in _DATE_FIELD:
+        if token not in known:
             regex += re.escape(token)
             continue
-        name, width = _DATE_FIELD[token]
-        abutting = k + 1 < len(tokens) and tokens[k + 1] in _DATE_FIELD
-        regex += f"([0-9]{{{width}}})" if abutting else "([0-9]+)"
+        name, width = known[token]
+        abutting = k + 1 < len(tokens) and tokens[k + 1] in known
+        regex += f"[ \t]*([0-9]{{{width}}})" if abutting else "[ \t]*([0-9]+)"
         names.append(name)
-    if sorted(names) != ["d", "mo", "y"]:
+    if len(set(names)) != len(names):
         raise UnsupportedError(f"TO_DATE with the format {pattern!r} is not supported yet")
     return regex, names

@@ -21,7 +21,7 @@ from planner.arrays import REWRITES as _COLLECTION_REWRITES
 from planner.dateformat import date_format
 from planner.errors import PlanError, UnsupportedError
 from planner.java_random import REWRITES as _RANDOM_REWRITES
-from planner.lenient_time import lenient_date, parse_timestamp
+from planner.lenient_time import SIMPLE_DATE_FORMAT, lenient_date, lenient_timestamp, parse_timestamp
 from planner.numeric import template, wrap_sql
 from planner.strings import REWRITES as _STRING_REWRITES
 from planner.urls import REWRITES as _URL_REWRITES
@@ -33,7 +33,6 @@ Rewrite = Callable[[exp.Expr], exp.Expr]
 _MIN_EPOCH_MILLIS = -62167219200000
 _MAX_EPOCH_MILLIS = 253402300799999
 _LONG_MIN = -(2**63)
-_DEFAULT_TIMESTAMP = r"^\s*\d{1,4}-\d{1,2}-\d{1,2} \d{1,2}:\d{1,2}:\d{1,2}"
 
 
 def _args(n: exp.Expr) -> list[exp.Expr]:
@@ -45,11 +44,52 @@ def _day_of_week(n: exp.Expr) -> exp.Expr:
     return template("dayofweek({x}) + 1", x=n.this)
 
 
+# DateTimeUtils.subtractMonths(d0, d1) for d0 >= d1: the most months added to d1 (the day
+# clamped to the month's end) that do not pass d0.
+_MONTHS_FORWARD = (
+    "((year({a}) - year({b})) * 12 + month({a}) - month({b}) "
+    "- CASE WHEN {b} + to_months((year({a}) - year({b})) * 12 + month({a}) - month({b})) > {a} "
+    "THEN 1 ELSE 0 END)"
+)
+
+
+def _subtract_months(end: exp.Expr, start: exp.Expr) -> exp.Expr:
+    """Flink's DateTimeUtils.subtractMonths(end, start), which TIMESTAMPDIFF's MONTH, QUARTER
+    and YEAR count with: months between the dates (counted from the later one back, so not
+    symmetric: 2024-02-29 to 2020-12-31 is -38, the other way 37 with the times), one fewer
+    when start's date plus them lands on end's date and end's time of day is earlier."""
+    d0 = template("CAST({x} AS DATE)", x=end)
+    d1 = template("CAST({x} AS DATE)", x=start)
+    forward = template(_MONTHS_FORWARD, a=d0, b=d1)
+    backward = template(_MONTHS_FORWARD, a=d1.copy(), b=d0.copy())
+    months = template("(CASE WHEN {a} >= {b} THEN {f} ELSE -{g} END)", a=d0, b=d1, f=forward, g=backward)
+    return template(
+        "({m} - CASE WHEN {b} + to_months({m}) = {a} "
+        "AND CAST(CAST({e} AS TIMESTAMP) AS TIME) < CAST(CAST({s} AS TIMESTAMP) AS TIME) THEN 1 ELSE 0 END)",
+        m=months,
+        a=d0,
+        b=d1,
+        e=end,
+        s=start,
+    )
+
+
 def _timestampdiff(n: exp.Expr) -> exp.Expr:
     """Flink counts whole units elapsed (10:00 to the day after next 09:00 is 1 day);
-    DuckDB's date_diff counts boundaries crossed, its date_sub counts whole units."""
+    DuckDB's date_diff counts boundaries crossed, its date_sub counts whole units. Calcite
+    rewrites the month units to DateTimeUtils.subtractMonths (QUARTER and YEAR divide it,
+    truncating), and WEEK to the seconds, cast to INT (wrapping past 68 years), / 604800."""
     unit = n.args.get("unit")
     text = (unit.name if unit is not None else "").lower()
+    if text in ("month", "quarter", "year"):
+        months = _subtract_months(n.this, n.expression)
+        divisor = {"month": 1, "quarter": 3, "year": 12}[text]
+        return template(f"({wrap_sql('{d}', INT)} // {divisor})", d=months)
+    if text == "week":
+        seconds = exp.Anonymous(
+            this="date_sub", expressions=[exp.Literal.string("second"), n.expression, n.this]
+        )
+        return template("(" + wrap_sql("{d}", INT) + " // 604800)", d=seconds)
     diff = exp.Anonymous(this="date_sub", expressions=[exp.Literal.string(text), n.expression, n.this])
     return template(wrap_sql("{d}", INT), d=diff)  # Flink's (int) of the long difference
 
@@ -268,12 +308,14 @@ def _chr(n: exp.Chr) -> exp.Expr:
 
 def _extract(n: exp.Expr) -> exp.Expr:
     """EXTRACT as Flink: EPOCH counts whole seconds (DuckDB's has a fraction), MILLISECOND
-    is 0-999, DOW counts from Sunday = 1."""
+    is 0-999 and MICROSECOND 0-999999 (of the second), DOW counts from Sunday = 1."""
     unit = n.this.name.upper()
     if unit == "EPOCH":
         return template("CAST(trunc(epoch({x})) AS BIGINT)", x=n.expression)
     if unit == "MILLISECOND":  # the milliseconds of the second, not of the minute
         return template("CAST(millisecond({x}) % 1000 AS BIGINT)", x=n.expression)
+    if unit == "MICROSECOND":
+        return template("CAST(microsecond({x}) % 1000000 AS BIGINT)", x=n.expression)
     if unit == "DOW":  # 1 = Sunday, as DAYOFWEEK
         return template("dayofweek({x}) + 1", x=n.expression)
     return n
@@ -288,40 +330,36 @@ def _e(n: exp.Expr) -> exp.Expr:
 
 
 def _unix_timestamp(n: exp.Expr) -> exp.Expr:
-    """UNIX_TIMESTAMP(s): SimpleDateFormat reads a leading 'yyyy-MM-dd HH:mm:ss' and ignores
-    what follows ('.123'); a string it cannot read gives Long.MIN_VALUE, not an error
-    (DateTimeUtils.unixTimestamp). UNIX_TIMESTAMP() is the current time."""
+    """UNIX_TIMESTAMP(s[, format]): a lenient SimpleDateFormat reads a leading 'yyyy-MM-dd
+    HH:mm:ss' (or the format) and ignores what follows ('.123'); a string it cannot read
+    gives Long.MIN_VALUE, not an error (DateTimeUtils.unixTimestamp). UNIX_TIMESTAMP() is the
+    current time."""
     if isinstance(n.this, exp.CurrentTimestamp):
         return template("CAST(epoch(get_current_timestamp()) AS BIGINT)")
     fmt = n.args.get("format")
-    # sqlglot's Spark time mapping marks strictly read fields ('%dstrict'); SimpleDateFormat
-    # reads them leniently, as strptime does
-    pattern = fmt.name.replace("strict", "") if fmt is not None and fmt.is_string else None
-    if fmt is None or pattern == "%Y-%m-%d %H:%M:%S":
-        parsed = template(
-            "try_strptime(regexp_extract({s}, '"
-            + _DEFAULT_TIMESTAMP.replace("{", "{{").replace("}", "}}")
-            + "'), '%Y-%m-%d %H:%M:%S')",
-            s=n.this,
-        )
-    elif pattern is not None:
-        parsed = template("try_strptime({s}, {f})", s=n.this, f=exp.Literal.string(pattern))
-    else:
+    if fmt is not None and not fmt.is_string:
         raise UnsupportedError("UNIX_TIMESTAMP with a format that is not a constant")
+    # sqlglot's Spark time mapping marks strictly read fields ('%dstrict'); SimpleDateFormat
+    # reads them leniently
+    pattern = fmt.name.replace("strict", "") if fmt is not None else SIMPLE_DATE_FORMAT
+    parsed = lenient_timestamp(n.this, pattern)
+    if parsed is None:
+        parsed = template("try_strptime({s}, {f})", s=n.this, f=exp.Literal.string(pattern))
     return template(
         "CASE WHEN {s} IS NULL THEN NULL "  # read in the session's time zone
-        f"ELSE coalesce(CAST(epoch(CAST({{t}} AS TIMESTAMPTZ)) AS BIGINT), {_LONG_MIN}) END",
+        f"ELSE coalesce(CAST(trunc(epoch(CAST({{t}} AS TIMESTAMPTZ))) AS BIGINT), {_LONG_MIN}) END",
         s=n.this,
         t=parsed,
     )
 
 
-# DateTimeUtils.parseTimestampData: 'yyyy-M-d[ H:m[:s[.fraction]]]', a day past the
-# month's end (up to 31) moved back to its last day (java.time's SMART resolver), NULL
-# for text it cannot read; the fraction cut to milliseconds (TIMESTAMP(3)).
+# DateTimeUtils.parseTimestampData: its DateTimeFormatter 'yyyy-M-d[ H:m:s[.fraction]]',
+# the whole text (no blanks around it, no 'T', the seconds required with a time), a day
+# past the month's end (up to 31) moved back to its last day (java.time's SMART
+# resolver), NULL for text it cannot read; the fraction cut to milliseconds (TIMESTAMP(3)).
 _TIMESTAMP_TEXT = (
-    r"^\s*(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})"
-    r"(?:[ T](\d{{1,2}}):(\d{{1,2}})(?::(\d{{1,2}})(?:\.(\d{{1,9}}))?)?)?\s*$"
+    r"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})"
+    r"(?: (\d{{1,2}}):(\d{{1,2}}):(\d{{1,2}})(?:\.(\d{{1,9}}))?)?$"
 )
 _TO_TIMESTAMP = (
     f"list_transform([regexp_extract({{s}}, '{_TIMESTAMP_TEXT}', "
@@ -353,10 +391,26 @@ def _str_to_time(n: exp.Expr) -> exp.Expr:
 
 
 def _to_date(n: exp.TsOrDsToDate) -> exp.Expr:
-    """TO_DATE(s, format): read by a lenient SimpleDateFormat (DateTimeUtils.parseDate)."""
+    """TO_DATE(s, format): read by a lenient SimpleDateFormat (DateTimeUtils.parseDate).
+    TO_DATE(s): DateTimeUtils.parseDate(s) reads 'y[-m[-d]]' before the first blank with
+    Integer.parseInt, whose NumberFormatException for a number past INT fails Flink's job
+    (TO_DATE('20240229134530')): so does ours, naming the text."""
     fmt = n.args.get("format")
-    if fmt is None:
+    if fmt is None and not n.args.get("safe"):  # YEAR(x), DAYOFWEEK(x): sqlglot's date of x
         return n
+    if fmt is None:
+        head = template(
+            "CASE WHEN strpos({s}, ' ') > 1 THEN left({s}, strpos({s}, ' ') - 1) ELSE {s} END", s=n.this
+        )
+        return template(
+            "CASE WHEN regexp_full_match({d}, '\\s*[0-9]+\\s*(-\\s*[0-9]+\\s*){{0,2}}') "
+            "AND list_bool_or(list_transform(regexp_extract_all({d}, '[0-9]+'), "
+            "__n -> TRY_CAST(__n AS INTEGER) IS NULL)) "
+            "THEN error('TO_DATE cannot read ' || {s} || ': a number past INT') ELSE {n} END",
+            d=head,
+            s=n.this,
+            n=n,
+        )
     if not fmt.is_string:
         raise UnsupportedError("TO_DATE with a format that is not a constant")
     return lenient_date(n.this, fmt.name)
@@ -364,30 +418,49 @@ def _to_date(n: exp.TsOrDsToDate) -> exp.Expr:
 
 def date_format_call(n: exp.Expr, source: DataType) -> exp.Expr:
     """DATE_FORMAT(x, pattern): a TIMESTAMP_LTZ in the session's zone; a STRING read as
-    'yyyy-MM-dd HH:mm:ss' by a prefix (SimpleDateFormat.parse: the rest is ignored), and
-    NULL when it does not start so (DateTimeUtils.formatTimestampString)."""
+    'yyyy-MM-dd HH:mm:ss' by a prefix, leniently (SimpleDateFormat.parse: the rest is
+    ignored, 2024-02-30 is 1 March), and NULL when it does not start so
+    (DateTimeUtils.formatTimestampString)."""
     fmt = n.args.get("format")
     if fmt is None or not fmt.is_string:
         raise UnsupportedError("DATE_FORMAT with a pattern that is not a constant")
     if source.is_string:
-        stamp = template(
-            "TRY_CAST(regexp_extract({s}, '^(\\d{{1,4}}-\\d{{1,2}}-\\d{{1,2}} "
-            "\\d{{1,2}}:\\d{{1,2}}:\\d{{1,2}})', 1) AS TIMESTAMP)",
-            s=n.this,
-        )
+        stamp = lenient_timestamp(n.this)
+        assert stamp is not None
     else:
         stamp = template("CAST({x} AS TIMESTAMP)", x=n.this)
     return date_format(stamp, fmt.name)
 
 
-def to_timestamp_ltz(epoch: exp.Expr, precision: int) -> exp.Expr:
-    """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils)."""
-    millis = "CAST(trunc({e}) AS BIGINT) * 1000" if precision == 0 else "CAST(trunc({e}) AS BIGINT)"
+def _from_unixtime(n: exp.UnixToStr) -> exp.Expr:
+    """FROM_UNIXTIME(seconds, pattern): the session zone's date-time of the epoch second,
+    formatted by a SimpleDateFormat (DateTimeUtils.formatTimestampMillis), whose letters
+    are read from the pattern as written (the dialect keeps it)."""
+    pattern = n.meta.get("java_format")
+    if pattern is None:
+        return n
+    local = template("CAST(to_timestamp({e}) AS TIMESTAMP)", e=n.this)
+    return date_format(local, pattern, simple=True)
+
+
+def to_timestamp_ltz(epoch: exp.Expr, precision: int, floating: bool = False) -> exp.Expr:
+    """TO_TIMESTAMP_LTZ(epoch, 0 | 3): NULL outside years 0000-9999 (DateTimeUtils). An
+    integer's or a DECIMAL's fraction is cut before the range is checked; a DOUBLE must be
+    in range itself and keeps its milliseconds: the whole seconds floored, plus the
+    fraction's milliseconds (1709214330.123 is 1709214330 s and 122.99... ms: .122)."""
+    scale = 1000 if precision == 0 else 1
+    low, high = _MIN_EPOCH_MILLIS // scale, _MAX_EPOCH_MILLIS // scale
+    if floating:  # whole seconds (or milliseconds) floored, then the fraction's milliseconds
+        millis = "TRY_CAST(floor({e}) AS BIGINT)"
+        if precision == 0:
+            millis = f"({millis} * 1000 + CAST(trunc(({{e}} - floor({{e}})) * 1000) AS BIGINT))"
+        check = f"({{e}}) BETWEEN {low} AND {high}"
+    else:
+        millis = f"CAST(trunc({{e}}) AS BIGINT) * {scale}"
+        check = f"trunc({{e}}) BETWEEN {low} AND {high}"
     # exact milliseconds (DuckDB's to_timestamp goes through a DOUBLE of seconds)
     return template(
-        f"CASE WHEN ({{e}}) BETWEEN {_MIN_EPOCH_MILLIS // (1000 if precision == 0 else 1)} "
-        f"AND {_MAX_EPOCH_MILLIS // (1000 if precision == 0 else 1)} "
-        f"THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds({millis} * 1000) END",
+        f"CASE WHEN {check} THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds({millis} * 1000) END",
         e=epoch,
     )
 
@@ -674,6 +747,7 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.SimilarTo: _similar_to,
     exp.RegexpSplit: _split,
     exp.StrToUnix: _unix_timestamp,
+    exp.UnixToStr: _from_unixtime,
     exp.Pad: _pad,
     exp.Left: _left_right,
     exp.Substring: _substring,

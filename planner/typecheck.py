@@ -375,7 +375,8 @@ def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
 
 def check_operands(node: exp.Expr, lookup: Lookup) -> None:
     """Refuse the operand types Flink's validator refuses where DuckDB would run anyway:
-    ``||`` of a non-string, DATE_FORMAT of a DATE, a TIMESTAMP cast to a number, and CASE
+    ``||`` of a non-string, DATE_FORMAT of a DATE, UNIX_TIMESTAMP of a non-string, a
+    TIMESTAMP cast to a number, and CASE
     or COALESCE branches with no common type (a DATE branch would cut a TIMESTAMP's time)."""
     for sub in node.walk():
         if isinstance(sub, exp.Case | exp.If | exp.Coalesce):
@@ -397,6 +398,17 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             pattern = sub.args.get("format")
             if pattern is not None and pattern.is_string:
                 parse_pattern(pattern.name)  # refuses a letter we cannot format as Flink does
+        elif (
+            isinstance(sub, exp.StrToUnix)
+            and sub.this is not None
+            and not isinstance(sub.this, exp.CurrentTimestamp)
+        ):
+            t = _infer(sub.this, lookup)
+            if not (t.is_string or t.name == "NULL"):
+                raise PlanError(
+                    f"UNIX_TIMESTAMP reads a STRING, not a {t.with_nullable(True).sql()}",
+                    hint="CAST the value AS STRING first",
+                )
         elif isinstance(sub, exp.Cast) and cast_target(sub).name == "DECIMAL":
             _check_constant_fits(sub)
         elif isinstance(sub, exp.VarMap) and any(

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from planner.errors import UnsupportedError
+from planner.lenient_time import lenient_timestamp
 from planner.numeric import template
 
 # java.time.ZoneId.SHORT_IDS, which java.util.TimeZone also resolves this way
@@ -68,18 +69,15 @@ def _zone(arg: exp.Expr) -> exp.Expr | None:
 
 
 def _convert_tz(n: exp.Anonymous) -> exp.Expr:
-    """CONVERT_TZ(text, from, to): 'yyyy-MM-dd HH:mm:ss' read at the start of the text (the
-    rest ignored, as SimpleDateFormat does; NULL when it does not start so) as wall time in
+    """CONVERT_TZ(text, from, to): 'yyyy-MM-dd HH:mm:ss' read at the start of the text as a
+    lenient SimpleDateFormat does (the rest ignored; NULL when it does not start so) as wall time in
     ``from``, printed as the wall time in ``to`` at that instant."""
     text, source, target = n.expressions
     zones = [_zone(source), _zone(target)]
     if zones[0] is None or zones[1] is None:
         return exp.cast(exp.null(), "VARCHAR")
-    stamp = template(
-        "TRY_CAST(regexp_extract({s}, "
-        "'^(\\d{{4}}-\\d{{1,2}}-\\d{{1,2}} \\d{{1,2}}:\\d{{1,2}}:\\d{{1,2}})', 1) AS TIMESTAMP)",
-        s=text,
-    )
+    stamp = lenient_timestamp(text)
+    assert stamp is not None
     return template(
         "strftime(timezone({t}, timezone({f}, {x})), '%Y-%m-%d %H:%M:%S')",
         x=stamp,
