@@ -38,11 +38,12 @@ class DuckDBState:
     def __init__(self, threads: int = 1, plain_strings: bool = False) -> None:
         self.con = duckdb.connect(":memory:", config={"threads": threads})
         if plain_strings:
-            # DuckDB compresses each full in-memory row group at its automatic checkpoints,
-            # long strings with dict-FSST: ~0.7 us a row of Nexmark's bids (1.9 of q7's ~5.5
-            # CPU s), for ~40% less memory on such strings (233 -> 332 MB at 2.76M bids).
-            # The setting is this database's (each operator's state its own), snapshot
-            # files included.
+            # DuckDB compresses each full row group of an in-memory table at its automatic
+            # checkpoints, long strings with dict-FSST: ~0.7 us a Nexmark bid, 1.9 of q7's
+            # ~5.5 CPU s. Without it (in this database only, its snapshot files included),
+            # q7's join state held 245 MB instead of 211 (172 once all compressed) and its
+            # snapshot file took 225 MB instead of 173, written in half the CPU
+            # (benchmarks/README.md, 2026-12-05, branch pf21).
             self.con.execute("SET disabled_compression_methods = 'dict_fsst'")
         self.tables: list[str] = []
 
