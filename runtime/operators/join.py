@@ -136,7 +136,9 @@ class JoinOp(Operator):
             _Side(i, spec, out, self.ctx.input_nodes[i].schema, self.ctx.input_updating(i))
             for i, out in enumerate((left_out, right_out))
         ]
-        self.state = DuckDBState()
+        # a side's rows stay for good (or a TTL): their long strings are not dict-FSST
+        # compressed (``DuckDBState``), q7's bids 1.9 -> ~0.8 CPU s of appends
+        self.state = DuckDBState(plain_strings=True)
         self.ctx.install_functions(self.state.con)
         self.rows = [0, 0]
         self.now = 0

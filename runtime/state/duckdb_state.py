@@ -35,8 +35,16 @@ warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", cat
 
 
 class DuckDBState:
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, plain_strings: bool = False) -> None:
         self.con = duckdb.connect(":memory:", config={"threads": threads})
+        if plain_strings:
+            # DuckDB compresses each full row group of an in-memory table at its automatic
+            # checkpoints, long strings with dict-FSST: ~0.7 us a Nexmark bid, 1.9 of q7's
+            # ~5.5 CPU s. Without it (in this database only, its snapshot files included),
+            # q7's join state held 245 MB instead of 211 (172 once all compressed) and its
+            # snapshot file took 225 MB instead of 173, written in half the CPU
+            # (benchmarks/README.md, 2026-12-05, branch pf21).
+            self.con.execute("SET disabled_compression_methods = 'dict_fsst'")
         self.tables: list[str] = []
 
     def create_table(self, name: str, columns_sql: str) -> None:
