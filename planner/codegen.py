@@ -36,7 +36,7 @@ from planner.numeric import (
 from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
 from planner.strings import printf_call
 from planner.temporal_casts import local_to_instant, text_to_temporal
-from planner.typecheck import Lookup, as_decimal, cast_target, function_name, infer
+from planner.typecheck import Lookup, array_index, as_decimal, cast_target, function_name, infer
 from planner.udf import user_function
 
 _UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
@@ -73,6 +73,7 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         )
         text_side = _temporal_text_side(node, lookup)
         text_and_boolean = _text_and_boolean(node, lookup)
+        array_element = isinstance(node, exp.Bracket) and infer(node.this, lookup).name == "ARRAY"
     except SqlStreamError as e:
         raise e.with_position(*where) from None
     for key, value in list(node.args.items()):
@@ -100,11 +101,24 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             and _unit(node.args["to"]) in _CLOCK_UNITS
         ):
             return _floor_instant(node)
+        if array_element:
+            return _array_element(node)
         if typing is not None:
             return _typed_rewrite(node, typing)
         return _rewrite(node)
     except SqlStreamError as e:
         raise e.with_position(*where) from None
+
+
+def _array_element(node: exp.Expr) -> exp.Expr:
+    """``a[i]``: NULL for an index below 1, where DuckDB's counts from the end (``a[-1]``
+    is the last element, ``a[0]`` NULL); Flink's generateArrayElementAt is NULL for it. A
+    constant index below 1 was refused when the expression was bound."""
+    index = array_index(node)  # type: ignore[arg-type]
+    element = exp.func("list_extract", node.this, index)
+    if index.is_int:
+        return element
+    return template("CASE WHEN {i} >= 1 THEN {e} END", i=index.copy(), e=element)
 
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)

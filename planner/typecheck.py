@@ -408,6 +408,13 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             )
         elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
             _check_needle(sub, lookup)
+        elif isinstance(sub, exp.Bracket) and _infer(sub.this, lookup).name == "ARRAY":
+            index = array_index(sub)
+            if index.is_int and index.to_py() < 1:
+                raise PlanError(
+                    f"an array's elements are numbered from 1: [{index.to_py()}] is none of them",
+                    hint="a[1] is the first element, a[CARDINALITY(a)] the last",
+                )
         elif isinstance(sub, exp.Anonymous) and function_name(sub) == "PRINTF" and sub.expressions:
             fmt, *args = sub.expressions
             if not fmt.is_string:
@@ -430,6 +437,16 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "a TIMESTAMP cannot be CAST to a number",
                 hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
             )
+
+
+def array_index(bracket: exp.Bracket) -> exp.Expr:
+    """The index of ``a[i]`` as written, counting from 1: sqlglot keeps a constant index
+    counting from 0 (and -1 for ``a[0]``), any other as it is."""
+    index = bracket.expressions[0]
+    constant = index.this if isinstance(index, exp.Neg) else index
+    if bracket.args.get("offset") or not constant.is_int:
+        return index
+    return exp.Literal.number((-1 if constant is not index else 1) * int(constant.name) + 1)
 
 
 def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
