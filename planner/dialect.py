@@ -111,6 +111,12 @@ class FlinkParser(SparkParser):
         "COLLECT": Collect.from_arg_list,
         "PERCENTILE": _percentile,
         "POW": lambda args: exp.Anonymous(this="POW", expressions=args),  # Flink has POWER only
+        # REGEXP_EXTRACT_ALL(s, p) extracts group 1 (REGEXP_EXTRACT(s, p), the whole match)
+        "REGEXP_EXTRACT_ALL": lambda args: exp.RegexpExtractAll(
+            this=seq_get(args, 0),
+            expression=seq_get(args, 1),
+            group=seq_get(args, 2) or exp.Literal.number(1),
+        ),
         "STR_TO_MAP": lambda args: exp.StrToMap(  # Flink's defaults: ',' and '=' (Spark ':')
             this=seq_get(args, 0),
             pair_delim=seq_get(args, 1) or exp.Literal.string(","),

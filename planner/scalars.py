@@ -412,12 +412,24 @@ def _regexp_instr(n: exp.Expr) -> exp.Expr:
 
 
 def _regexp_extract_all(n: exp.Expr) -> exp.Expr:
-    """REGEXP_EXTRACT_ALL(s, p[, group]): every match's group (1 by default, 0 the match)."""
+    """REGEXP_EXTRACT_ALL(s, p[, group]): every match's group (1 by default, 0 the match);
+    NULL when the pattern does not compile or has fewer groups than the index (Flink 2.3
+    answers NULL for both, where DuckDB fails the job)."""
     group = n.args.get("group")
     if group is not None and not group.is_int:
         raise UnsupportedError("REGEXP_EXTRACT_ALL with a group index that is not a constant")
     index = int(group.name) if group is not None else 1
-    return template(f"regexp_extract_all({{s}}, {{p}}, {index})", s=n.this, p=n.expression)
+    pattern = n.expression
+    extract = f"regexp_extract_all({{s}}, {{p}}, {index})"
+    if not pattern.is_string:  # DuckDB fails the job where Flink's answer is NULL
+        return template(f"try({extract})", s=n.this, p=pattern)
+    try:
+        groups = re.compile(pattern.name).groups
+    except re.error:
+        groups = -1
+    if not 0 <= index <= groups:
+        return exp.cast(exp.null(), "VARCHAR[]")
+    return template(extract, s=n.this, p=pattern)
 
 
 def _btrim(n: exp.Anonymous) -> exp.Expr:
