@@ -395,6 +395,8 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return template("strftime({x}, '%Y-%m-%d %H:%M:%S')" + fraction, x=local)
     if source.name == "ROW" and target.is_string and source.field_names:
         return _row_text(x, source)
+    if source.name in ("ARRAY", "MAP") and target.is_string:
+        return _collection_text(x, source)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
@@ -469,6 +471,40 @@ def _row_text(row: exp.Expr, source: DataType) -> exp.Expr:
         parts[f"f{i}"] = template("coalesce({t}, 'NULL')", t=_convert(cast, ftype, DataType("STRING")))
     joined = " || ', ' || ".join(f"{{f{i}}}" for i in range(len(parts)))
     return template(f"CASE WHEN {{r}} IS NOT NULL THEN '(' || {joined} || ')' END", r=row, **parts)
+
+
+def _text_or_null(x: exp.Expr, source: DataType) -> exp.Expr:
+    """An element's text inside a collection's: Flink's CAST of it to STRING, NULL as NULL."""
+    cast = exp.Cast(this=x, to=exp.DataType.build("VARCHAR"))
+    return template("coalesce({t}, 'NULL')", t=_convert(cast, source, DataType("STRING")))
+
+
+def _collection_text(x: exp.Expr, source: DataType) -> exp.Expr:
+    """An ARRAY as Flink prints it, ``[1, NULL]``, a MAP as ``{k=v, ...}``: each element
+    as its own CAST to STRING prints it (``TRUE``, ``1.0E20``, a string without quotes),
+    where DuckDB prints its own literals (``true``, ``1e+20``, ``''``)."""
+    depth = str(source).count("ARRAY") + str(source).count("MAP")  # a name per nesting level
+    if source.name == "ARRAY":
+        e = exp.column(f"__e{depth}")
+        text = template(
+            f"'[' || array_to_string(list_transform({{x}}, __e{depth} -> {{t}}), ', ') || ']'",
+            x=x,
+            t=_text_or_null(e, source.children[0]),
+        )
+    else:
+        kv = exp.column(f"__kv{depth}")
+        key = _text_or_null(exp.func("struct_extract", kv, exp.Literal.string("key")), source.children[0])
+        value = _text_or_null(
+            exp.func("struct_extract", kv.copy(), exp.Literal.string("value")), source.children[1]
+        )
+        text = template(
+            f"'{{{{' || array_to_string(list_transform(map_entries({{x}}), "
+            f"__kv{depth} -> {{k}} || '=' || {{v}}), ', ') || '}}}}'",
+            x=x,
+            k=key,
+            v=value,
+        )
+    return template("CASE WHEN {x} IS NOT NULL THEN {t} END", x=x.copy(), t=text)
 
 
 def _string_to_integral(n: exp.Cast, target: DataType) -> exp.Expr:
