@@ -366,9 +366,13 @@ def _array_join(n: exp.Expr) -> exp.Expr:
     """ARRAY_JOIN(a, sep[, null]): NULL elements are skipped, or spelled as the third
     argument."""
     null = n.args.get("null")
-    if null is None:  # a NULL separator makes the answer NULL (DuckDB skips it)
+    if null is None:  # a NULL separator makes the answer NULL (DuckDB skips it); an array of
+        # NULLs joins to '' (DuckDB's array_to_string says NULL)
         return template(
-            "CASE WHEN {d} IS NOT NULL THEN array_to_string({a}, {d}) END", a=n.this, d=n.expression
+            "CASE WHEN {d} IS NOT NULL "
+            "THEN array_to_string(list_filter({a}, __x -> __x IS NOT NULL), {d}) END",
+            a=n.this,
+            d=n.expression,
         )
     return template(
         "CASE WHEN {n} IS NULL OR {d} IS NULL THEN NULL "

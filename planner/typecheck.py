@@ -408,6 +408,14 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             )
         elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
             _check_needle(sub, lookup)
+        elif isinstance(sub, exp.ArrayMax | exp.ArrayMin):
+            array = _infer(sub.this, lookup)
+            if array.name == "ARRAY" and array.children[0].name == "BOOLEAN":
+                raise PlanError(
+                    f"{function_name(sub)} cannot order an {array.with_nullable(True).sql()}: "
+                    "Flink orders no BOOLEAN values",
+                    hint="ARRAY_CONTAINS(a, TRUE) tells whether one is TRUE",
+                )
         elif isinstance(sub, exp.Bracket) and _infer(sub.this, lookup).name == "ARRAY":
             index = array_index(sub)
             if index.is_int and index.to_py() < 1:
