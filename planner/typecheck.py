@@ -16,7 +16,7 @@ from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, Data
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError
-from planner.expressions import Collect, DateFormat, JsonValue, Percentile
+from planner.expressions import Collect, DateFormat, JsonArray, JsonValue, Percentile
 from planner.functions import (
     ARG,
     COMMON,
@@ -408,6 +408,10 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             )
         elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
             _check_needle(sub, lookup)
+        elif isinstance(sub, JsonArray | exp.JSONObject) or (
+            isinstance(sub, exp.Anonymous) and function_name(sub) == "JSON_STRING"
+        ):
+            _check_json_values(sub, lookup)
         elif isinstance(sub, exp.ArrayMax | exp.ArrayMin):
             array = _infer(sub.this, lookup)
             if array.name == "ARRAY" and array.children[0].name == "BOOLEAN":
@@ -455,6 +459,27 @@ def array_index(bracket: exp.Bracket) -> exp.Expr:
     if bracket.args.get("offset") or not constant.is_int:
         return index
     return exp.Literal.number((-1 if constant is not index else 1) * int(constant.name) + 1)
+
+
+def _check_json_values(node: exp.Expr, lookup: Lookup) -> None:
+    """Flink writes no DATE or TIME as JSON: JSON_OBJECT and JSON_ARRAY refuse one anywhere
+    in a value (JsonGenerateUtils.createNodeTerm), JSON_STRING refuses one as its argument."""
+    if isinstance(node, exp.JSONObject):
+        values = [pair.expression for pair in node.expressions]
+    else:
+        values = list(node.expressions)
+
+    def dated(t: DataType) -> bool:
+        return t.name in ("DATE", "TIME") or any(dated(c) for c in t.children)
+
+    for value in values:
+        t = _infer(value, lookup)
+        if t.name in ("DATE", "TIME") or (not isinstance(node, exp.Anonymous) and dated(t)):
+            name = "JSON_OBJECT" if isinstance(node, exp.JSONObject) else function_name(node)
+            raise PlanError(
+                f"{name} cannot write a {t.with_nullable(True).sql()} as JSON",
+                hint="CAST it AS STRING first",
+            )
 
 
 def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
