@@ -216,9 +216,7 @@ def json_array(n: JsonArray) -> exp.Expr:
     """``JSON_ARRAY(v, ...)``: compact JSON; a NULL is left out (ABSENT ON NULL, the default)
     or written ``null`` (NULL ON NULL). Never NULL itself."""
     absent = n.text("null") != "NULL"
-    items = [
-        template("{j}" if absent else "coalesce({j}, 'null')", j=json_text(v)) for v in n.expressions
-    ]
+    items = [template("{j}" if absent else "coalesce({j}, 'null')", j=json_text(v)) for v in n.expressions]
     if not items:
         return raw_json(_lit("[]"))
     return raw_json(
@@ -243,14 +241,32 @@ def json_text(value: exp.Expr) -> exp.Expr:
     return template("to_json({v})", v=value)
 
 
+def _last_of_each_key(pairs: list[exp.Expr], absent: bool) -> list[tuple[exp.Expr, exp.Expr]]:
+    """(key, JSON text) of JSON_OBJECT's pairs, a constant key given twice once, in its first
+    place, with its last value: Flink sets each pair into one Jackson object, which keeps a
+    key where it was first set. ABSENT ON NULL skips a NULL, so the last value that is not."""
+    merged: dict[str, tuple[exp.Expr, list[exp.Expr]]] = {}
+    for i, pair in enumerate(pairs):
+        key, value = pair.this, json_text(pair.expression)
+        label = key.name if isinstance(key, exp.Literal) and key.is_string else f"\0{i}"
+        merged.setdefault(label, (key, []))[1].append(value)
+    result = []
+    for key, values in merged.values():
+        last = values[-1]
+        if absent and len(values) > 1:
+            last = exp.func("coalesce", *reversed(values))
+        result.append((key, last))
+    return result
+
+
 def json_object(n: exp.Expr) -> exp.Expr:
     """JSON_OBJECT(k VALUE v, ...): Jackson's compact text; a NULL value is ``null`` (NULL ON
     NULL, the default) or left out (ABSENT ON NULL). Never NULL itself."""
     absent = "ABSENT" in str(n.args.get("null_handling") or "").upper()
     members = []
-    for pair in n.expressions:
+    for key, value in _last_of_each_key(n.expressions, absent):
         member = "to_json(CAST({k} AS VARCHAR)) || ':' || " + ("{v}" if absent else "coalesce({v}, 'null')")
-        members.append(template(member, k=pair.this, v=json_text(pair.expression)))
+        members.append(template(member, k=key, v=value))
     if not members:
         return raw_json(_lit("{}"))
     listed = exp.Array(expressions=members)
@@ -319,7 +335,7 @@ def json_unquote(n: exp.Anonymous) -> exp.Expr:
 def json_object_text(n: JsonObjectText) -> exp.Expr:
     """JSON_OBJECTAGG's text from its sorted list of (key, value text) structs: a key held
     twice fails the job as Flink's does, as does a NULL key."""
-    k, v = "__e.\"EXPR$0\"", "__e.\"EXPR$1\""
+    k, v = '__e."EXPR$0"', '__e."EXPR$1"'
     return template(
         f"CASE WHEN list_bool_or(list_transform({{m}}, __e -> {k} IS NULL)) "
         "THEN error('JSON_OBJECTAGG: a NULL key') "
