@@ -238,7 +238,42 @@ def json_text(value: exp.Expr) -> exp.Expr:
     """A value of JSON_OBJECT or JSON_ARRAY as JSON text (NULL for NULL)."""
     if value.meta.get("raw_json"):
         return value
-    return template("to_json({v})", v=value)
+    return typed_json(value, template("to_json({v})", v=value))
+
+
+# Java's ISO_LOCAL_DATE_TIME: seconds always, a fraction only when there is one, in
+# digits of 3 or 6 (DuckDB keeps microseconds)
+_MICROS = "((epoch_us({t}) % 1000000) + 1000000) % 1000000"
+_ISO = (
+    f"strftime({{t}}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN {_MICROS} = 0 THEN '' "
+    f"WHEN {_MICROS} % 1000 = 0 THEN '.' || lpad(CAST({_MICROS} // 1000 AS VARCHAR), 3, '0') "
+    f"ELSE '.' || lpad(CAST({_MICROS} AS VARCHAR), 6, '0') END"
+)
+
+
+def typed_json(value: exp.Expr, otherwise: exp.Expr) -> exp.Expr:
+    """JSON text of the values Jackson writes its own way, else ``otherwise``: BYTES as
+    base64, a TIMESTAMP as ISO text (2020-01-01T10:00:00.123), a TIMESTAMP_LTZ as its UTC
+    time with a Z, NaN and the infinities as strings. DuckDB's to_json wrote \\x01,
+    2020-01-01 10:00:00, NaN. Chosen by DuckDB's type, as the rewrite has no Flink types."""
+    utc = template("timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ))", v=value)
+    double = template("TRY_CAST({v} AS DOUBLE)", v=value)
+    return template(
+        "CASE WHEN {v} IS NULL THEN NULL "
+        "WHEN typeof({v}) = 'BLOB' THEN chr(34) || to_base64(TRY_CAST({v} AS BLOB)) || chr(34) "
+        "WHEN typeof({v}) = 'TIMESTAMP WITH TIME ZONE' "
+        f"THEN chr(34) || {_ISO.format(t='{u}')} || 'Z' || chr(34) "
+        f"WHEN typeof({{v}}) LIKE 'TIMESTAMP%' THEN chr(34) || {_ISO.format(t='{l}')} || chr(34) "
+        "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') AND isnan({d}) THEN '\"NaN\"' "
+        "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') AND isinf({d}) AND {d} > 0 THEN '\"Infinity\"' "
+        "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') AND isinf({d}) THEN '\"-Infinity\"' "
+        "ELSE {o} END",
+        v=value,
+        u=utc,
+        l=template("TRY_CAST({v} AS TIMESTAMP)", v=value),
+        d=double,
+        o=otherwise,
+    )
 
 
 def _last_of_each_key(pairs: list[exp.Expr], absent: bool) -> list[tuple[exp.Expr, exp.Expr]]:

@@ -299,11 +299,14 @@ def _json_string(n: exp.Anonymous) -> exp.Expr:
     """JSON_STRING: a DECIMAL keeps its scale (Jackson writes the BigDecimal, 1.50); a
     DOUBLE is written as the BigDecimal Flink makes of it (1.0E+308, runtime.json_text)."""
     (value,) = n.expressions
-    return template(
-        "CASE WHEN {v} IS NULL THEN NULL WHEN typeof({v}) LIKE 'DECIMAL%' THEN CAST({v} AS VARCHAR) "
-        "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') THEN flink_json_double(TRY_CAST({v} AS DOUBLE)) "
-        "ELSE CAST(to_json({v}) AS VARCHAR) END",
-        v=value,
+    return json_functions.typed_json(
+        value,
+        template(
+            "CASE WHEN {v} IS NULL THEN NULL WHEN typeof({v}) LIKE 'DECIMAL%' THEN CAST({v} AS VARCHAR) "
+            "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') THEN flink_json_double(TRY_CAST({v} AS DOUBLE)) "
+            "ELSE CAST(to_json({v}) AS VARCHAR) END",
+            v=value,
+        ),
     )
 
 
