@@ -352,15 +352,21 @@ _UNQUOTED = (
 )
 
 
+# The JSON string at the start of a text: Jackson reads the first value and ignores the rest
+_FIRST_STRING = r'^"(?:[^"\\]|\\.)*"'
+
+
 def json_unquote(n: exp.Anonymous) -> exp.Expr:
-    """JSON_UNQUOTE(s): a JSON string literal ('"..."', nothing around it) without its
-    quotes, its escapes read; other text (an object, a number, not JSON) as it is."""
+    """JSON_UNQUOTE(s): a text in quotes that starts with a JSON string ('"a"', also
+    '"a"b"', which Jackson reads as "a" and the rest it ignores) without its first and last
+    character, its escapes read; other text (an object, a number, not JSON) as it is."""
     (value,) = n.expressions
     inner = "substring({s}, 2, greatest(length({s}) - 2, 0))"
     return template(
         "CASE WHEN {s} IS NULL THEN NULL "
         "WHEN NOT (length({s}) >= 2 AND {s} LIKE '\"%\"' AND coalesce(json_valid("
-        f"regexp_replace({{s}}, '{_SURROGATE}', '\\\\u00', 'g')), false)) THEN {{s}} ELSE "
+        f"regexp_replace(regexp_extract({{s}}, '{_FIRST_STRING}'), '{_SURROGATE}', '\\\\u00', 'g')), false)) "
+        "THEN {s} ELSE "
         f"array_to_string(list_transform(regexp_extract_all({inner}, '{_ESCAPE}', 0, 's'), "
         f"__t -> {_UNQUOTED}), '') END",
         s=value,
