@@ -8,8 +8,8 @@ results follow its ON EMPTY / ON ERROR clauses (NULL by default); a value its RE
 cannot hold fails the job, as Flink's cast of the Java value does (an Integer only from a
 JSON integer that fits, a DOUBLE only from a JSON number with a fraction or exponent, a
 BOOLEAN only from true/false). JSON_EXISTS is FALSE ON ERROR by default. ``IS JSON`` is
-never NULL. Paths are keys and array indexes (``$.a.b[0]``, ``$['a b']``); others (wildcards,
-filters, negative indexes) are refused at plan time, by name.
+never NULL. Paths are keys and array indexes (``$.a.b[0]``, ``$['a b']``, ``$["a"]``, ``$.a[-1]``
+from the end); others (wildcards, filters, deep scans) are refused at plan time, by name.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from planner.expressions import JsonArray, JsonExists, JsonObjectText, JsonQuery
 from planner.numeric import template
 
 _MODE = re.compile(r"^\s*(strict|lax)\s+(.+)$", re.IGNORECASE | re.DOTALL)
-_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 # RETURNING type (sqlglot's name) -> DuckDB's type, and the JSON types (DuckDB's json_type)
 # whose Java value Flink's cast accepts (None: any, as text)
 _RETURNING: dict[str, tuple[str, str | None]] = {
@@ -61,11 +61,15 @@ def _path(path: exp.Expr, name: str) -> tuple[bool, str, str]:
         if step is None:
             raise UnsupportedError(
                 f"{name} with the path '{text}'",
-                hint="paths of keys and array indexes are supported: $.a.b[0], $['a b']",
+                hint="paths of keys and array indexes are supported: $.a.b[0], $['a b'], $.a[-1]",
             )
-        key = step.group(1) if step.group(1) is not None else step.group(3)
-        duck += f"[{step.group(2)}]" if step.group(2) is not None else '."' + key.replace('"', '\\"') + '"'
-        steps.append(int(step.group(2)) if step.group(2) is not None else key)
+        key = next((k for k in (step.group(1), step.group(3), step.group(4)) if k is not None), "")
+        index = step.group(2)
+        if index is not None:  # Jayway's negative index counts from the end, DuckDB's [#-1]
+            duck += f"[#{index}]" if index.startswith("-") else f"[{index}]"
+        else:
+            duck += '."' + key.replace('"', '\\"') + '"'
+        steps.append(int(index) if index is not None else key)
         at = step.end()
     return strict, duck, json.dumps(steps)
 
