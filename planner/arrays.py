@@ -124,6 +124,19 @@ def _array_max_min(n: exp.Expr) -> exp.Expr:
     return template(name + "({a})", a=n.this)
 
 
+def float_max_min(n: exp.Expr) -> exp.Expr:
+    """ARRAY_MAX / ARRAY_MIN of DOUBLEs or FLOATs: Flink's loop keeps the first value unless
+    a later one is greater (smaller) by Java's ``>`` (``<``), false for NaN either side, so a
+    NaN first stays and a NaN later is passed over; DuckDB orders NaN above every number."""
+    op = ">" if isinstance(n, exp.ArrayMax) else "<"
+    values = template("list_filter({a}, __x -> __x IS NOT NULL)", a=n.this)
+    return template(
+        "CASE WHEN len({v}) > 0 THEN list_reduce({v}, (__m, __x) -> "
+        f"CASE WHEN __x {op} __m AND NOT isnan(__x) AND NOT isnan(__m) THEN __x ELSE __m END) END",
+        v=values,
+    )
+
+
 def _array_sort(n: exp.Anonymous) -> exp.Expr:
     """ARRAY_SORT(a[, ascending[, nulls_first]]): ascending with NULLs first by default;
     descending puts NULLs last unless told otherwise; a NULL flag makes the answer NULL."""

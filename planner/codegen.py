@@ -16,6 +16,7 @@ from sqlglot.time import format_time
 
 from catalog.errors import SqlStreamError, did_you_mean
 from catalog.types import STRING, DataType
+from planner.arrays import float_max_min
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import DateFormat, JsonObjectText
@@ -74,6 +75,11 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         text_side = _temporal_text_side(node, lookup)
         text_and_boolean = _text_and_boolean(node, lookup)
         array_element = isinstance(node, exp.Bracket) and infer(node.this, lookup).name == "ARRAY"
+        float_extreme = (
+            isinstance(node, exp.ArrayMax | exp.ArrayMin)
+            and infer(node.this, lookup).name == "ARRAY"
+            and infer(node.this, lookup).children[0].name in ("DOUBLE", "FLOAT")
+        )
     except SqlStreamError as e:
         raise e.with_position(*where) from None
     for key, value in list(node.args.items()):
@@ -103,6 +109,8 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             return _floor_instant(node)
         if array_element:
             return _array_element(node)
+        if float_extreme:
+            return float_max_min(node)
         if typing is not None:
             return _typed_rewrite(node, typing)
         return _rewrite(node)
