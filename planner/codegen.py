@@ -405,6 +405,9 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return _row_text(x, source)
     if source.name in ("ARRAY", "MAP") and target.is_string:
         return _collection_text(x, source)
+    if source.name in ("BYTES", "BINARY", "VARBINARY") and target.is_string:
+        # Java's new String(bytes, UTF_8); DuckDB's CAST escapes each byte beyond ASCII
+        return template("coalesce(try(decode({x})), flink_utf8({x}))", x=x)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)

@@ -15,7 +15,7 @@ from sqlglot import exp
 from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
-from planner.errors import PlanError, UnsupportedError
+from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import Collect, DateFormat, JsonArray, JsonValue, Percentile
 from planner.functions import (
     ARG,
@@ -194,6 +194,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
             return DataType("DECIMAL", len(digits[0]) + len(digits[1]), len(digits[1]), False)
         value = int(text)
         return (INT if -(2**31) <= value < 2**31 else BIGINT).with_nullable(False)
+    if isinstance(node, exp.HexString):  # X'01ff': Flink's BINARY(2), bytes
+        return DataType("BYTES", nullable=False)
     if isinstance(node, exp.Boolean):
         return BOOLEAN.with_nullable(False)
     if isinstance(node, exp.Null):
@@ -476,10 +478,11 @@ def _check_json_values(node: exp.Expr, lookup: Lookup) -> None:
         t = _infer(value, lookup)
         if t.name in ("DATE", "TIME") or (not isinstance(node, exp.Anonymous) and dated(t)):
             name = "JSON_OBJECT" if isinstance(node, exp.JSONObject) else function_name(node)
-            raise PlanError(
+            refusal = PlanError(
                 f"{name} cannot write a {t.with_nullable(True).sql()} as JSON",
                 hint="CAST it AS STRING first",
             )
+            raise refusal.with_position(*position(value))
 
 
 def _check_needle(node: exp.Expr, lookup: Lookup) -> None:

@@ -98,10 +98,11 @@ def install_functions(con: duckdb.DuckDBPyConnection, plan: PhysicalPlan, config
     """``OperatorContext.install_functions`` for a connection outside an operator (the
     local phase of a two-phase aggregation, run by the producer's router)."""
     # they import DuckDB: only an operator that computes loads them
-    from runtime import java_format, json_text, udf
+    from runtime import java_format, json_text, udf, utf8_text
 
     json_text.install(con)
     java_format.install(con)
+    utf8_text.install(con)
     if plan.functions:
         udf.install(con, plan.functions, python_search_path(config))
 
@@ -135,7 +136,8 @@ class OperatorContext:
     def install_functions(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make the plan's user functions callable in ``con``'s SQL (every connection an
         operator computes expressions on: its own, and its keyed state's), and the built-in
-        functions written in Python (:mod:`runtime.json_text`, :mod:`runtime.java_format`)."""
+        functions written in Python (:mod:`runtime.json_text`, :mod:`runtime.java_format`,
+        :mod:`runtime.utf8_text`)."""
         install_functions(con, self.plan, self.config)
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:
