@@ -245,19 +245,18 @@ def json_text(value: exp.Expr) -> exp.Expr:
     return typed_json(value, template("to_json({v})", v=value))
 
 
-# Java's ISO_LOCAL_DATE_TIME: seconds always, a fraction only when there is one, in
-# digits of 3 or 6 (DuckDB keeps microseconds)
+# Java's ISO_LOCAL_DATE_TIME: seconds always, then the fraction's digits without its
+# trailing zeros (10:00:01.5), none when there is no fraction
 _MICROS = "((epoch_us({t}) % 1000000) + 1000000) % 1000000"
 _ISO = (
     f"strftime({{t}}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN {_MICROS} = 0 THEN '' "
-    f"WHEN {_MICROS} % 1000 = 0 THEN '.' || lpad(CAST({_MICROS} // 1000 AS VARCHAR), 3, '0') "
-    f"ELSE '.' || lpad(CAST({_MICROS} AS VARCHAR), 6, '0') END"
+    f"ELSE '.' || rtrim(lpad(CAST({_MICROS} AS VARCHAR), 6, '0'), '0') END"
 )
 
 
 def typed_json(value: exp.Expr, otherwise: exp.Expr) -> exp.Expr:
     """JSON text of the values Jackson writes its own way, else ``otherwise``: BYTES as
-    base64, a TIMESTAMP as ISO text (2020-01-01T10:00:00.123), a TIMESTAMP_LTZ as its UTC
+    base64, a TIMESTAMP as ISO text (2020-01-01T10:00:00.5), a TIMESTAMP_LTZ as its UTC
     time with a Z, NaN and the infinities as strings. DuckDB's to_json wrote \\x01,
     2020-01-01 10:00:00, NaN. Chosen by DuckDB's type, as the rewrite has no Flink types."""
     utc = template("timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ))", v=value)
