@@ -420,23 +420,25 @@ def _regexp_instr(n: exp.Expr) -> exp.Expr:
 
 def _regexp_extract_all(n: exp.Expr) -> exp.Expr:
     """REGEXP_EXTRACT_ALL(s, p[, group]): every match's group (1 by default, 0 the match);
-    NULL when the pattern does not compile or has fewer groups than the index (Flink 2.3
-    answers NULL for both, where DuckDB fails the job)."""
+    NULL when the pattern does not compile or has fewer groups than the index, or the index
+    is negative (Flink 2.3 answers NULL for each, where DuckDB fails the job)."""
     group = n.args.get("group")
-    if group is not None and not group.is_int:
-        raise UnsupportedError("REGEXP_EXTRACT_ALL with a group index that is not a constant")
-    index = int(group.name) if group is not None else 1
+    index: exp.Expr = group if group is not None else exp.Literal.number(1)
     pattern = n.expression
-    extract = f"regexp_extract_all({{s}}, {{p}}, {index})"
+    extract = "regexp_extract_all({s}, {p}, {i})"
     if not pattern.is_string:  # DuckDB fails the job where Flink's answer is NULL
-        return template(f"try({extract})", s=n.this, p=pattern)
+        return template(f"try({extract})", s=n.this, p=pattern, i=index)
     try:
         groups = re.compile(pattern.name).groups
-    except re.error:
-        groups = -1
-    if not 0 <= index <= groups:
+    except re.error:  # maybe Java's syntax only; DuckDB's error, if it has one, is NULL
+        return template(f"try({extract})", s=n.this, p=pattern, i=index)
+    if not index.is_int:
+        return template(
+            f"CASE WHEN {{i}} BETWEEN 0 AND {groups} THEN {extract} END", s=n.this, p=pattern, i=index
+        )
+    if not 0 <= int(index.name) <= groups:
         return exp.cast(exp.null(), "VARCHAR[]")
-    return template(extract, s=n.this, p=pattern)
+    return template(extract, s=n.this, p=pattern, i=index)
 
 
 def _btrim(n: exp.Anonymous) -> exp.Expr:
