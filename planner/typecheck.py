@@ -401,6 +401,15 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 parse_pattern(pattern.name)  # refuses a letter we cannot format as Flink does
         elif isinstance(sub, exp.Cast) and cast_target(sub).name == "DECIMAL":
             _check_constant_fits(sub)
+        elif (
+            isinstance(sub, exp.Array)
+            and sub.expressions
+            and all(isinstance(x, exp.Null) for x in sub.expressions)
+        ):
+            raise PlanError(
+                "ARRAY[...] cannot take only untyped NULLs: its elements must have a type",
+                hint="write CAST(NULL AS <type>)",
+            )
         elif isinstance(sub, exp.VarMap) and any(
             isinstance(x, exp.Null) for x in [*sub.args["keys"].expressions, *sub.args["values"].expressions]
         ):
@@ -408,7 +417,7 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "MAP[...] cannot take an untyped NULL: its keys and values must have one type each",
                 hint="write CAST(NULL AS <type>)",
             )
-        elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
+        elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove | _ADDS):
             _check_needle(sub, lookup)
         elif isinstance(sub, JsonArray | exp.JSONObject) or (
             isinstance(sub, exp.Anonymous) and function_name(sub) == "JSON_STRING"
@@ -485,9 +494,13 @@ def _check_json_values(node: exp.Expr, lookup: Lookup) -> None:
             raise refusal.with_position(*position(value))
 
 
+_ADDS = exp.ArrayAppend | exp.ArrayPrepend
+
+
 def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
-    """The element looked for must convert implicitly to the array's element type (Flink's
-    ArrayElementArgumentTypeStrategy): an INT array is not searched for a BIGINT."""
+    """The element looked for (or added) must convert implicitly to the array's element
+    type (Flink's ArrayElementArgumentTypeStrategy): an INT array is not searched for a
+    BIGINT, nor is one appended to it."""
     array, needle = _infer(node.this, lookup), _infer(node.expression, lookup)
     if array.name != "ARRAY" or needle.name == "NULL":
         return
@@ -499,8 +512,10 @@ def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
         fits = (element.is_string and needle.is_string) or element.name == needle.name
     if not fits:
         name = function_name(node)
+        verb = "add" if isinstance(node, _ADDS) else "look for"
+        where = "to" if isinstance(node, _ADDS) else "in"
         raise PlanError(
-            f"{name} cannot look for a {needle.with_nullable(True).sql()} in an "
+            f"{name} cannot {verb} a {needle.with_nullable(True).sql()} {where} an "
             f"{array.with_nullable(True).sql()}",
             hint=f"CAST the element AS {element.with_nullable(True).sql()}",
         )

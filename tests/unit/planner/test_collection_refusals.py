@@ -28,6 +28,7 @@ def catalog() -> Catalog:
     [
         ("a[0]", "an array's elements are numbered from 1: [0] is none of them", 8),
         ("a[-1]", "an array's elements are numbered from 1: [-1] is none of them", 8),
+        ("ARRAY_APPEND(a, CAST(id AS BIGINT))", "ARRAY_APPEND cannot add a BIGINT to an ARRAY<INT>", 8),
         ("ARRAY_MAX(flags)", "ARRAY_MAX cannot order an ARRAY<BOOLEAN>", 8),
         ("JSON_ARRAY(id, d)", "JSON_ARRAY cannot write a DATE as JSON", 23),  # at d
         ("JSON_OBJECT('k' VALUE ARRAY[d])", "JSON_OBJECT cannot write a ARRAY<DATE> as JSON", 36),
