@@ -426,8 +426,9 @@ def _regexp_extract_all(n: exp.Expr) -> exp.Expr:
     index: exp.Expr = group if group is not None else exp.Literal.number(1)
     pattern = n.expression
     extract = "regexp_extract_all({s}, {p}, {i})"
-    if not pattern.is_string:  # DuckDB fails the job where Flink's answer is NULL
-        return template(f"try({extract})", s=n.this, p=pattern, i=index)
+    if not pattern.is_string:  # DuckDB fails the job where Flink's answer is NULL (and
+        # gives [] for a negative index)
+        return template(f"CASE WHEN {{i}} >= 0 THEN try({extract}) END", s=n.this, p=pattern, i=index)
     try:
         groups = re.compile(pattern.name).groups
     except re.error:  # maybe Java's syntax only; DuckDB's error, if it has one, is NULL
