@@ -9,8 +9,8 @@ flink-table-runtime, and the oracle's fixtures ``tests/oracle/fixtures/arrays.js
   ``ARRAY_REMOVE(a, NULL)`` removes them, ``ARRAY_DISTINCT`` keeps one;
 - the set functions (ARRAY_DISTINCT, _UNION, _EXCEPT, _INTERSECT) keep each element's first
   position, where DuckDB's list_distinct drops NULLs and does not keep order;
-- a repeated map key keeps its last value (``MAP['x', 1, 'x', 2]`` is ``{x=2}``), where
-  DuckDB refuses the map.
+- a repeated map key keeps its first place and its last value (``MAP['x', 1, 'x', 2]`` is
+  ``{x=2}``), where DuckDB refuses the map.
 
 Each rewrite receives its node with the children already in DuckDB's terms.
 """
@@ -124,6 +124,19 @@ def _array_max_min(n: exp.Expr) -> exp.Expr:
     return template(name + "({a})", a=n.this)
 
 
+def float_max_min(n: exp.Expr) -> exp.Expr:
+    """ARRAY_MAX / ARRAY_MIN of DOUBLEs or FLOATs: Flink's loop keeps the first value unless
+    a later one is greater (smaller) by Java's ``>`` (``<``), false for NaN either side, so a
+    NaN first stays and a NaN later is passed over; DuckDB orders NaN above every number."""
+    op = ">" if isinstance(n, exp.ArrayMax) else "<"
+    values = template("list_filter({a}, __x -> __x IS NOT NULL)", a=n.this)
+    return template(
+        "CASE WHEN len({v}) > 0 THEN list_reduce({v}, (__m, __x) -> "
+        f"CASE WHEN __x {op} __m AND NOT isnan(__x) AND NOT isnan(__m) THEN __x ELSE __m END) END",
+        v=values,
+    )
+
+
 def _array_sort(n: exp.Anonymous) -> exp.Expr:
     """ARRAY_SORT(a[, ascending[, nulls_first]]): ascending with NULLs first by default;
     descending puts NULLs last unless told otherwise; a NULL flag makes the answer NULL."""
@@ -161,16 +174,18 @@ def _map_entries(n: exp.Expr) -> exp.Expr:
 
 
 def map_of(keys: exp.Expr, values: exp.Expr) -> exp.Expr:
-    """A map of two lists of equal length, a repeated key keeping its last value. A NULL key
-    fails the job: neither Arrow nor DuckDB maps can hold one."""
+    """A map of two lists of equal length, a repeated key keeping its first place and its
+    last value (Flink's ``MAP['b', 1, 'a', 2, 'b', 3]`` lists b=3, then a=2). A NULL key fails
+    the job: neither Arrow nor DuckDB maps can hold one."""
     message = exp.Literal.string("a map key is NULL: sqlstream's maps cannot hold a NULL key")
     # The lists are computed once, bound to __kv (each {k} in the filters' lambdas would
     # compute the keys again for every element).
-    last = "len(__kv.k) + 1 - list_position(list_reverse(__kv.k), __kv.k[__i]) = __i"
+    first = "list_filter(__kv.k, (__e, __i) -> list_position(__kv.k, __e) = __i)"
+    last = "__kv.v[len(__kv.k) + 1 - list_position(list_reverse(__kv.k), __e)]"
     return template(
         "list_transform([struct_pack(k := {k}, v := {v})], __kv -> "
         "CASE WHEN list_position(__kv.k, NULL) IS NOT NULL THEN error({m}) ELSE "
-        f"map(list_filter(__kv.k, (__e, __i) -> {last}), list_filter(__kv.v, (__e, __i) -> {last})) END)[1]",
+        f"map({first}, list_transform({first}, __e -> {last})) END)[1]",
         k=keys,
         v=values,
         m=message,

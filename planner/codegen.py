@@ -16,6 +16,7 @@ from sqlglot.time import format_time
 
 from catalog.errors import SqlStreamError, did_you_mean
 from catalog.types import INT, STRING, DataType
+from planner.arrays import float_max_min
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
 from planner.expressions import DateFormat, JsonObjectText
@@ -33,10 +34,10 @@ from planner.numeric import (
     wide,
     wrap_sql,
 )
-from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz
+from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz, utf8_text
 from planner.strings import printf_call
 from planner.temporal_casts import local_to_instant, text_to_temporal
-from planner.typecheck import Lookup, as_decimal, cast_target, function_name, infer
+from planner.typecheck import Lookup, array_index, as_decimal, cast_target, function_name, infer
 from planner.udf import user_function
 
 _UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "DECADE",
@@ -81,6 +82,12 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
         )
         text_side = _temporal_text_side(node, lookup)
         text_and_boolean = _text_and_boolean(node, lookup)
+        array_element = isinstance(node, exp.Bracket) and infer(node.this, lookup).name == "ARRAY"
+        float_extreme = (
+            isinstance(node, exp.ArrayMax | exp.ArrayMin)
+            and infer(node.this, lookup).name == "ARRAY"
+            and infer(node.this, lookup).children[0].name in ("DOUBLE", "FLOAT")
+        )
     except SqlStreamError as e:
         raise e.with_position(*where) from None
     for key, value in list(node.args.items()):
@@ -108,11 +115,26 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             node.set("expression", _days_as_seconds(node.expression))
         if instant_floor and isinstance(node, exp.Floor | exp.Ceil):
             return _floor_instant(node)
+        if array_element:
+            return _array_element(node)
+        if float_extreme:
+            return float_max_min(node)
         if typing is not None:
             return _typed_rewrite(node, typing)
         return _rewrite(node)
     except SqlStreamError as e:
         raise e.with_position(*where) from None
+
+
+def _array_element(node: exp.Expr) -> exp.Expr:
+    """``a[i]``: NULL for an index below 1, where DuckDB's counts from the end (``a[-1]``
+    is the last element, ``a[0]`` NULL); Flink's generateArrayElementAt is NULL for it. A
+    constant index below 1 was refused when the expression was bound."""
+    index = array_index(node)  # type: ignore[arg-type]
+    element = exp.func("list_extract", node.this, index)
+    if index.is_int:
+        return element
+    return template("CASE WHEN {i} >= 1 THEN {e} END", i=index.copy(), e=element)
 
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
@@ -413,6 +435,10 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         )
     if source.name == "ROW" and target.is_string and source.field_names:
         return _row_text(x, source)
+    if source.name in ("ARRAY", "MAP") and target.is_string:
+        return _collection_text(x, source)
+    if source.name in ("BYTES", "BINARY", "VARBINARY") and target.is_string:
+        return utf8_text(x)  # DuckDB's CAST escapes each byte beyond ASCII
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
@@ -490,6 +516,40 @@ def _row_text(row: exp.Expr, source: DataType) -> exp.Expr:
         parts[f"f{i}"] = template("coalesce({t}, 'NULL')", t=_convert(cast, ftype, DataType("STRING")))
     joined = " || ', ' || ".join(f"{{f{i}}}" for i in range(len(parts)))
     return template(f"CASE WHEN {{r}} IS NOT NULL THEN '(' || {joined} || ')' END", r=row, **parts)
+
+
+def _text_or_null(x: exp.Expr, source: DataType) -> exp.Expr:
+    """An element's text inside a collection's: Flink's CAST of it to STRING, NULL as NULL."""
+    cast = exp.Cast(this=x, to=exp.DataType.build("VARCHAR"))
+    return template("coalesce({t}, 'NULL')", t=_convert(cast, source, DataType("STRING")))
+
+
+def _collection_text(x: exp.Expr, source: DataType) -> exp.Expr:
+    """An ARRAY as Flink prints it, ``[1, NULL]``, a MAP as ``{k=v, ...}``: each element
+    as its own CAST to STRING prints it (``TRUE``, ``1.0E20``, a string without quotes),
+    where DuckDB prints its own literals (``true``, ``1e+20``, ``''``)."""
+    depth = str(source).count("ARRAY") + str(source).count("MAP")  # a name per nesting level
+    if source.name == "ARRAY":
+        e = exp.column(f"__e{depth}")
+        text = template(
+            f"'[' || array_to_string(list_transform({{x}}, __e{depth} -> {{t}}), ', ') || ']'",
+            x=x,
+            t=_text_or_null(e, source.children[0]),
+        )
+    else:
+        kv = exp.column(f"__kv{depth}")
+        key = _text_or_null(exp.func("struct_extract", kv, exp.Literal.string("key")), source.children[0])
+        value = _text_or_null(
+            exp.func("struct_extract", kv.copy(), exp.Literal.string("value")), source.children[1]
+        )
+        text = template(
+            f"'{{{{' || array_to_string(list_transform(map_entries({{x}}), "
+            f"__kv{depth} -> {{k}} || '=' || {{v}}), ', ') || '}}}}'",
+            x=x,
+            k=key,
+            v=value,
+        )
+    return template("CASE WHEN {x} IS NOT NULL THEN {t} END", x=x.copy(), t=text)
 
 
 def _string_to_integral(n: exp.Cast, target: DataType) -> exp.Expr:

@@ -8,8 +8,8 @@ results follow its ON EMPTY / ON ERROR clauses (NULL by default); a value its RE
 cannot hold fails the job, as Flink's cast of the Java value does (an Integer only from a
 JSON integer that fits, a DOUBLE only from a JSON number with a fraction or exponent, a
 BOOLEAN only from true/false). JSON_EXISTS is FALSE ON ERROR by default. ``IS JSON`` is
-never NULL. Paths are keys and array indexes (``$.a.b[0]``, ``$['a b']``); others (wildcards,
-filters, negative indexes) are refused at plan time, by name.
+never NULL. Paths are keys and array indexes (``$.a.b[0]``, ``$['a b']``, ``$["a"]``, ``$.a[-1]``
+from the end); others (wildcards, filters, deep scans) are refused at plan time, by name.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from planner.expressions import JsonArray, JsonExists, JsonObjectText, JsonQuery
 from planner.numeric import template
 
 _MODE = re.compile(r"^\s*(strict|lax)\s+(.+)$", re.IGNORECASE | re.DOTALL)
-_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 # RETURNING type (sqlglot's name) -> DuckDB's type, and the JSON types (DuckDB's json_type)
 # whose Java value Flink's cast accepts (None: any, as text)
 _RETURNING: dict[str, tuple[str, str | None]] = {
@@ -61,11 +61,15 @@ def _path(path: exp.Expr, name: str) -> tuple[bool, str, str]:
         if step is None:
             raise UnsupportedError(
                 f"{name} with the path '{text}'",
-                hint="paths of keys and array indexes are supported: $.a.b[0], $['a b']",
+                hint="paths of keys and array indexes are supported: $.a.b[0], $['a b'], $.a[-1]",
             )
-        key = step.group(1) if step.group(1) is not None else step.group(3)
-        duck += f"[{step.group(2)}]" if step.group(2) is not None else '."' + key.replace('"', '\\"') + '"'
-        steps.append(int(step.group(2)) if step.group(2) is not None else key)
+        key = next((k for k in (step.group(1), step.group(3), step.group(4)) if k is not None), "")
+        index = step.group(2)
+        if index is not None:  # Jayway's negative index counts from the end, DuckDB's [#-1]
+            duck += f"[#{index}]" if index.startswith("-") else f"[{index}]"
+        else:
+            duck += '."' + key.replace('"', '\\"') + '"'
+        steps.append(int(index) if index is not None else key)
         at = step.end()
     return strict, duck, json.dumps(steps)
 
@@ -216,9 +220,7 @@ def json_array(n: JsonArray) -> exp.Expr:
     """``JSON_ARRAY(v, ...)``: compact JSON; a NULL is left out (ABSENT ON NULL, the default)
     or written ``null`` (NULL ON NULL). Never NULL itself."""
     absent = n.text("null") != "NULL"
-    items = [
-        template("{j}" if absent else "coalesce({j}, 'null')", j=json_text(v)) for v in n.expressions
-    ]
+    items = [template("{j}" if absent else "coalesce({j}, 'null')", j=json_text(v)) for v in n.expressions]
     if not items:
         return raw_json(_lit("[]"))
     return raw_json(
@@ -240,7 +242,59 @@ def json_text(value: exp.Expr) -> exp.Expr:
     """A value of JSON_OBJECT or JSON_ARRAY as JSON text (NULL for NULL)."""
     if value.meta.get("raw_json"):
         return value
-    return template("to_json({v})", v=value)
+    return typed_json(value, template("to_json({v})", v=value))
+
+
+# Java's ISO_LOCAL_DATE_TIME: seconds always, then the fraction's digits without its
+# trailing zeros (10:00:01.5), none when there is no fraction
+_MICROS = "((epoch_us({t}) % 1000000) + 1000000) % 1000000"
+_ISO = (
+    f"strftime({{t}}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN {_MICROS} = 0 THEN '' "
+    f"ELSE '.' || rtrim(lpad(CAST({_MICROS} AS VARCHAR), 6, '0'), '0') END"
+)
+
+
+def typed_json(value: exp.Expr, otherwise: exp.Expr) -> exp.Expr:
+    """JSON text of the values Jackson writes its own way, else ``otherwise``: BYTES as
+    base64, a TIMESTAMP as ISO text (2020-01-01T10:00:00.5), a TIMESTAMP_LTZ as its UTC
+    time with a Z, NaN and the infinities as strings. DuckDB's to_json wrote \\x01,
+    2020-01-01 10:00:00, NaN. Chosen by DuckDB's type, as the rewrite has no Flink types."""
+    utc = template("timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ))", v=value)
+    double = template("TRY_CAST({v} AS DOUBLE)", v=value)
+    return template(
+        "CASE WHEN {v} IS NULL THEN NULL "
+        "WHEN typeof({v}) = 'BLOB' THEN chr(34) || to_base64(TRY_CAST({v} AS BLOB)) || chr(34) "
+        "WHEN typeof({v}) = 'TIMESTAMP WITH TIME ZONE' "
+        f"THEN chr(34) || {_ISO.format(t='{u}')} || 'Z' || chr(34) "
+        f"WHEN typeof({{v}}) LIKE 'TIMESTAMP%' THEN chr(34) || {_ISO.format(t='{l}')} || chr(34) "
+        "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') AND isnan({d}) THEN '\"NaN\"' "
+        "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') AND isinf({d}) AND {d} > 0 THEN '\"Infinity\"' "
+        "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') AND isinf({d}) THEN '\"-Infinity\"' "
+        "ELSE {o} END",
+        v=value,
+        u=utc,
+        l=template("TRY_CAST({v} AS TIMESTAMP)", v=value),
+        d=double,
+        o=otherwise,
+    )
+
+
+def _last_of_each_key(pairs: list[exp.Expr], absent: bool) -> list[tuple[exp.Expr, exp.Expr]]:
+    """(key, JSON text) of JSON_OBJECT's pairs, a constant key given twice once, in its first
+    place, with its last value: Flink sets each pair into one Jackson object, which keeps a
+    key where it was first set. ABSENT ON NULL skips a NULL, so the last value that is not."""
+    merged: dict[str, tuple[exp.Expr, list[exp.Expr]]] = {}
+    for i, pair in enumerate(pairs):
+        key, value = pair.this, json_text(pair.expression)
+        label = key.name if isinstance(key, exp.Literal) and key.is_string else f"\0{i}"
+        merged.setdefault(label, (key, []))[1].append(value)
+    result = []
+    for key, values in merged.values():
+        last = values[-1]
+        if absent and len(values) > 1:
+            last = exp.func("coalesce", *reversed(values))
+        result.append((key, last))
+    return result
 
 
 def json_object(n: exp.Expr) -> exp.Expr:
@@ -248,9 +302,9 @@ def json_object(n: exp.Expr) -> exp.Expr:
     NULL, the default) or left out (ABSENT ON NULL). Never NULL itself."""
     absent = "ABSENT" in str(n.args.get("null_handling") or "").upper()
     members = []
-    for pair in n.expressions:
+    for key, value in _last_of_each_key(n.expressions, absent):
         member = "to_json(CAST({k} AS VARCHAR)) || ':' || " + ("{v}" if absent else "coalesce({v}, 'null')")
-        members.append(template(member, k=pair.this, v=json_text(pair.expression)))
+        members.append(template(member, k=key, v=value))
     if not members:
         return raw_json(_lit("{}"))
     listed = exp.Array(expressions=members)
@@ -301,15 +355,21 @@ _UNQUOTED = (
 )
 
 
+# The JSON string at the start of a text: Jackson reads the first value and ignores the rest
+_FIRST_STRING = r'^"(?:[^"\\]|\\.)*"'
+
+
 def json_unquote(n: exp.Anonymous) -> exp.Expr:
-    """JSON_UNQUOTE(s): a JSON string literal ('"..."', nothing around it) without its
-    quotes, its escapes read; other text (an object, a number, not JSON) as it is."""
+    """JSON_UNQUOTE(s): a text in quotes that starts with a JSON string ('"a"', also
+    '"a"b"', which Jackson reads as "a" and the rest it ignores) without its first and last
+    character, its escapes read; other text (an object, a number, not JSON) as it is."""
     (value,) = n.expressions
     inner = "substring({s}, 2, greatest(length({s}) - 2, 0))"
     return template(
         "CASE WHEN {s} IS NULL THEN NULL "
         "WHEN NOT (length({s}) >= 2 AND {s} LIKE '\"%\"' AND coalesce(json_valid("
-        f"regexp_replace({{s}}, '{_SURROGATE}', '\\\\u00', 'g')), false)) THEN {{s}} ELSE "
+        f"regexp_replace(regexp_extract({{s}}, '{_FIRST_STRING}'), '{_SURROGATE}', '\\\\u00', 'g')), false)) "
+        "THEN {s} ELSE "
         f"array_to_string(list_transform(regexp_extract_all({inner}, '{_ESCAPE}', 0, 's'), "
         f"__t -> {_UNQUOTED}), '') END",
         s=value,
@@ -319,7 +379,7 @@ def json_unquote(n: exp.Anonymous) -> exp.Expr:
 def json_object_text(n: JsonObjectText) -> exp.Expr:
     """JSON_OBJECTAGG's text from its sorted list of (key, value text) structs: a key held
     twice fails the job as Flink's does, as does a NULL key."""
-    k, v = "__e.\"EXPR$0\"", "__e.\"EXPR$1\""
+    k, v = '__e."EXPR$0"', '__e."EXPR$1"'
     return template(
         f"CASE WHEN list_bool_or(list_transform({{m}}, __e -> {k} IS NULL)) "
         "THEN error('JSON_OBJECTAGG: a NULL key') "

@@ -491,11 +491,14 @@ def _json_string(n: exp.Anonymous) -> exp.Expr:
     """JSON_STRING: a DECIMAL keeps its scale (Jackson writes the BigDecimal, 1.50); a
     DOUBLE is written as the BigDecimal Flink makes of it (1.0E+308, runtime.json_text)."""
     (value,) = n.expressions
-    return template(
-        "CASE WHEN {v} IS NULL THEN NULL WHEN typeof({v}) LIKE 'DECIMAL%' THEN CAST({v} AS VARCHAR) "
-        "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') THEN flink_json_double(TRY_CAST({v} AS DOUBLE)) "
-        "ELSE CAST(to_json({v}) AS VARCHAR) END",
-        v=value,
+    return json_functions.typed_json(
+        value,
+        template(
+            "CASE WHEN {v} IS NULL THEN NULL WHEN typeof({v}) LIKE 'DECIMAL%' THEN CAST({v} AS VARCHAR) "
+            "WHEN typeof({v}) IN ('DOUBLE', 'FLOAT') THEN flink_json_double(TRY_CAST({v} AS DOUBLE)) "
+            "ELSE CAST(to_json({v}) AS VARCHAR) END",
+            v=value,
+        ),
     )
 
 
@@ -590,9 +593,13 @@ def _array_join(n: exp.Expr) -> exp.Expr:
     """ARRAY_JOIN(a, sep[, null]): NULL elements are skipped, or spelled as the third
     argument."""
     null = n.args.get("null")
-    if null is None:  # a NULL separator makes the answer NULL (DuckDB skips it)
+    if null is None:  # a NULL separator makes the answer NULL (DuckDB skips it); an array of
+        # NULLs joins to '' (DuckDB's array_to_string says NULL)
         return template(
-            "CASE WHEN {d} IS NOT NULL THEN array_to_string({a}, {d}) END", a=n.this, d=n.expression
+            "CASE WHEN {d} IS NOT NULL "
+            "THEN array_to_string(list_filter({a}, __x -> __x IS NOT NULL), {d}) END",
+            a=n.this,
+            d=n.expression,
         )
     return template(
         "CASE WHEN {n} IS NULL OR {d} IS NULL THEN NULL "
@@ -660,15 +667,23 @@ def _regexp_instr(n: exp.Expr) -> exp.Expr:
 
 def _regexp_extract_all(n: exp.Expr) -> exp.Expr:
     """REGEXP_EXTRACT_ALL(s, p[, group]): every match's group (1 by default, 0 the match);
-    NULL for a group the pattern does not have, or a pattern Java cannot compile."""
-    index = _group_index(n.args.get("group"), "REGEXP_EXTRACT_ALL", 1)
+    NULL for a group the pattern does not have, a negative one, or a pattern Java cannot
+    compile (DuckDB fails the job on each). A pattern or index that is not a constant is
+    checked as the job runs."""
     if _uncompilable(n.expression):
         return exp.cast(exp.null(), "VARCHAR[]")
-    pattern = _re2(n.expression)
+    group, pattern = n.args.get("group"), _re2(n.expression)
     groups = _pattern_groups(pattern)
+    extract = "regexp_extract_all({s}, {p}, {i})"
+    if groups is None:  # a pattern from a column (or one Python cannot read): try it
+        extract = f"try({extract})"
+    if group is not None and not group.is_int:
+        valid = f"{{i}} BETWEEN 0 AND {groups}" if groups is not None else "{i} >= 0"
+        return template(f"CASE WHEN {valid} THEN {extract} END", s=n.this, p=pattern, i=group)
+    index = _group_index(group, "REGEXP_EXTRACT_ALL", 1)
     if index < 0 or (groups is not None and index > groups):
         return exp.cast(exp.null(), "VARCHAR[]")
-    return template(f"regexp_extract_all({{s}}, {{p}}, {index})", s=n.this, p=pattern)
+    return template(extract, s=n.this, p=pattern, i=exp.Literal.number(index))
 
 
 def _btrim(n: exp.Anonymous) -> exp.Expr:

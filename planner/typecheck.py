@@ -15,8 +15,8 @@ from sqlglot import exp
 from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, DataType, parse_type
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
-from planner.errors import PlanError, UnsupportedError
-from planner.expressions import Collect, DateFormat, JsonValue, Percentile
+from planner.errors import PlanError, UnsupportedError, position
+from planner.expressions import Collect, DateFormat, JsonArray, JsonValue, Percentile
 from planner.functions import (
     ARG,
     COMMON,
@@ -194,6 +194,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
             return DataType("DECIMAL", len(digits[0]) + len(digits[1]), len(digits[1]), False)
         value = int(text)
         return (INT if -(2**31) <= value < 2**31 else BIGINT).with_nullable(False)
+    if isinstance(node, exp.HexString):  # X'01ff': Flink's BINARY(2), bytes
+        return DataType("BYTES", nullable=False)
     if isinstance(node, exp.Boolean):
         return BOOLEAN.with_nullable(False)
     if isinstance(node, exp.Null):
@@ -411,6 +413,15 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 )
         elif isinstance(sub, exp.Cast) and cast_target(sub).name == "DECIMAL":
             _check_constant_fits(sub)
+        elif (
+            isinstance(sub, exp.Array)
+            and sub.expressions
+            and all(isinstance(x, exp.Null) for x in sub.expressions)
+        ):
+            raise PlanError(
+                "ARRAY[...] cannot take only untyped NULLs: its elements must have a type",
+                hint="write CAST(NULL AS <type>)",
+            )
         elif isinstance(sub, exp.VarMap) and any(
             isinstance(x, exp.Null) for x in [*sub.args["keys"].expressions, *sub.args["values"].expressions]
         ):
@@ -418,7 +429,7 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "MAP[...] cannot take an untyped NULL: its keys and values must have one type each",
                 hint="write CAST(NULL AS <type>)",
             )
-        elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove):
+        elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove | _ADDS):
             _check_needle(sub, lookup)
         elif isinstance(sub, exp.Hex):
             t = _infer(sub.this, lookup)
@@ -429,6 +440,25 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 )
         elif isinstance(sub, exp.Elt):
             _check_elt_index(sub, lookup)
+        elif isinstance(sub, JsonArray | exp.JSONObject) or (
+            isinstance(sub, exp.Anonymous) and function_name(sub) == "JSON_STRING"
+        ):
+            _check_json_values(sub, lookup)
+        elif isinstance(sub, exp.ArrayMax | exp.ArrayMin):
+            array = _infer(sub.this, lookup)
+            if array.name == "ARRAY" and array.children[0].name == "BOOLEAN":
+                raise PlanError(
+                    f"{function_name(sub)} cannot order an {array.with_nullable(True).sql()}: "
+                    "Flink orders no BOOLEAN values",
+                    hint="ARRAY_CONTAINS(a, TRUE) tells whether one is TRUE",
+                )
+        elif isinstance(sub, exp.Bracket) and _infer(sub.this, lookup).name == "ARRAY":
+            index = array_index(sub)
+            if index.is_int and index.to_py() < 1:
+                raise PlanError(
+                    f"an array's elements are numbered from 1: [{index.to_py()}] is none of them",
+                    hint="a[1] is the first element, a[CARDINALITY(a)] the last",
+                )
         elif isinstance(sub, exp.Anonymous) and function_name(sub) == "PRINTF" and sub.expressions:
             fmt, *args = sub.expressions
             if not fmt.is_string:
@@ -466,11 +496,45 @@ def _check_elt_index(node: exp.Elt, lookup: Lookup) -> None:
             "(Flink's job fails on its first row)",
             hint="CAST the index AS INT",
         )
+def array_index(bracket: exp.Bracket) -> exp.Expr:
+    """The index of ``a[i]`` as written, counting from 1: sqlglot keeps a constant index
+    counting from 0 (and -1 for ``a[0]``), any other as it is."""
+    index = bracket.expressions[0]
+    constant = index.this if isinstance(index, exp.Neg) else index
+    if bracket.args.get("offset") or not constant.is_int:
+        return index
+    return exp.Literal.number((-1 if constant is not index else 1) * int(constant.name) + 1)
+
+
+def _check_json_values(node: exp.Expr, lookup: Lookup) -> None:
+    """Flink writes no DATE or TIME as JSON: JSON_OBJECT and JSON_ARRAY refuse one anywhere
+    in a value (JsonGenerateUtils.createNodeTerm), JSON_STRING refuses one as its argument."""
+    if isinstance(node, exp.JSONObject):
+        values = [pair.expression for pair in node.expressions]
+    else:
+        values = list(node.expressions)
+
+    def dated(t: DataType) -> bool:
+        return t.name in ("DATE", "TIME") or any(dated(c) for c in t.children)
+
+    for value in values:
+        t = _infer(value, lookup)
+        if t.name in ("DATE", "TIME") or (not isinstance(node, exp.Anonymous) and dated(t)):
+            name = "JSON_OBJECT" if isinstance(node, exp.JSONObject) else function_name(node)
+            refusal = PlanError(
+                f"{name} cannot write a {t.with_nullable(True).sql()} as JSON",
+                hint="CAST it AS STRING first",
+            )
+            raise refusal.with_position(*position(value))
+
+
+_ADDS = exp.ArrayAppend | exp.ArrayPrepend
 
 
 def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
-    """The element looked for must convert implicitly to the array's element type (Flink's
-    ArrayElementArgumentTypeStrategy): an INT array is not searched for a BIGINT."""
+    """The element looked for (or added) must convert implicitly to the array's element
+    type (Flink's ArrayElementArgumentTypeStrategy): an INT array is not searched for a
+    BIGINT, nor is one appended to it."""
     array, needle = _infer(node.this, lookup), _infer(node.expression, lookup)
     if array.name != "ARRAY" or needle.name == "NULL":
         return
@@ -482,8 +546,10 @@ def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
         fits = (element.is_string and needle.is_string) or element.name == needle.name
     if not fits:
         name = function_name(node)
+        verb = "add" if isinstance(node, _ADDS) else "look for"
+        where = "to" if isinstance(node, _ADDS) else "in"
         raise PlanError(
-            f"{name} cannot look for a {needle.with_nullable(True).sql()} in an "
+            f"{name} cannot {verb} a {needle.with_nullable(True).sql()} {where} an "
             f"{array.with_nullable(True).sql()}",
             hint=f"CAST the element AS {element.with_nullable(True).sql()}",
         )

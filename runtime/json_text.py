@@ -75,7 +75,7 @@ def query_text(doc: str | None, steps: str | None) -> str | None:
     except ValueError:
         return None
     for step in json.loads(steps):
-        in_array = isinstance(step, int) and isinstance(value, list) and 0 <= step < len(value)
+        in_array = isinstance(step, int) and isinstance(value, list) and -len(value) <= step < len(value)
         in_object = isinstance(step, str) and isinstance(value, dict) and step in value
         if not (in_array or in_object):
             return None

@@ -50,7 +50,7 @@ def catalog() -> Catalog:
     [
         ("JSON_VALUE(j, '$.*')", "JSON_VALUE with the path '$.*'"),
         ("JSON_QUERY(j, '$..a')", "JSON_QUERY with the path '$..a'"),
-        ("JSON_EXISTS(j, '$.a[-1]')", "JSON_EXISTS with the path '$.a[-1]'"),
+        ("JSON_EXISTS(j, '$.a[?(@.b)]')", "JSON_EXISTS with the path '$.a[?(@.b)]'"),
         ("JSON_VALUE(j, j)", "JSON_VALUE with a path that is not a constant"),
         ("JSON_VALUE(j, '$.a' RETURNING BIGINT)", "RETURNING BIGINT"),
         ("JSON_VALUE(j, '$.a' RETURNING DECIMAL(10, 2))", "RETURNING DECIMAL(10, 2)"),
