@@ -574,7 +574,10 @@ def _check_constant_fits(cast: exp.Cast) -> None:
         number = decimal.Decimal(literal.name)
     except decimal.InvalidOperation:
         return
-    rounded = number.quantize(decimal.Decimal(1).scaleb(-s), rounding=decimal.ROUND_HALF_UP)
+    try:
+        rounded = number.quantize(decimal.Decimal(1).scaleb(-s), rounding=decimal.ROUND_HALF_UP)
+    except decimal.InvalidOperation:  # more digits than the context holds (1e300): too wide
+        rounded = number
     if abs(rounded) >= decimal.Decimal(10) ** (p - s):
         shown = f"-{literal.name}" if negative else literal.name
         raise PlanError(
