@@ -580,10 +580,11 @@ def _check_constant_fits(cast: exp.Cast) -> None:
         rounded = number
     if abs(rounded) >= decimal.Decimal(10) ** (p - s):
         shown = f"-{literal.name}" if negative else literal.name
+        wide = number.adjusted() + 1 + s  # the precision that holds it
         raise PlanError(
             f"{shown} does not fit {target.with_nullable(True).sql()}: it has more than "
             f"{p - s} digits before the decimal point",
-            hint=f"widen the type, e.g. DECIMAL({len(str(int(abs(number)))) + s}, {s})",
+            hint=f"widen the type, e.g. DECIMAL({wide}, {s})" if wide <= 38 else "CAST it AS DOUBLE",
         )
 
 
