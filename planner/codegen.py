@@ -26,6 +26,7 @@ from planner.lenient_time import parse_timestamp
 from planner.numeric import (
     BITS,
     DIVISION_BY_ZERO,
+    NO_BIG_DECIMAL,
     decimal_divide_sql,
     decimal_to_integral_sql,
     float_to_integral_sql,
@@ -438,7 +439,7 @@ def _truncate_approximate(x: exp.Expr, r: int | None, result: DataType) -> exp.E
     if r is None:
         raise UnsupportedError("TRUNCATE of a DOUBLE to a number of places that is not a constant")
     text = exp.cast(exp.cast(x.copy(), "DOUBLE"), "VARCHAR")
-    message = exp.Literal.string("TRUNCATE: the value does not fit DECIMAL(38, 18): ")
+    message = exp.Literal.string(f"{NO_BIG_DECIMAL}TRUNCATE's argument in DECIMAL(38, 18): ")
     return template(
         "CASE WHEN isnan({x}) OR isinf({x}) OR abs({x}) >= 1e20 THEN error({m} || CAST({x} AS VARCHAR)) "
         f"ELSE CAST(trunc(CAST({{t}} AS DECIMAL(38, 18)), {r}) AS {result.duckdb()}) END",
@@ -473,7 +474,7 @@ def _round_approximate(x: exp.Expr, places: exp.Expr, r: int | None, result: Dat
             t=text,
             a=approximate,
         )
-    message = exp.Literal.string("ROUND: BigDecimal has no NaN or infinity, the value is ")
+    message = exp.Literal.string(f"{NO_BIG_DECIMAL}ROUND's argument: ")
     return template(
         "CASE WHEN isnan({x}) OR isinf({x}) THEN error({m} || CAST({x} AS VARCHAR)) ELSE {e} END",
         x=x,
@@ -693,7 +694,7 @@ def _approximate_to_decimal(n: exp.Cast, target: DataType) -> exp.Expr:
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
     if not strict:
         return value
-    message = exp.Literal.string(f"cannot CAST to {target.sql()}, a DECIMAL has no ")
+    message = exp.Literal.string(f"{NO_BIG_DECIMAL}the value CAST AS {target.sql()}: ")
     return template(
         "CASE WHEN isnan({x}) OR isinf({x}) THEN error({m} || CAST({x} AS VARCHAR)) ELSE {v} END",
         x=x,
