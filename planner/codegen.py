@@ -357,6 +357,8 @@ def _decimal_arithmetic(op: str, left: exp.Expr, right: exp.Expr, typing: _Typin
         if max(p1 - s1, p2 - s2) + 1 + max(s1, s2) <= 38:  # DuckDB's sum has every digit
             return template(own, a=left, b=right)
         size = f"abs(CAST({{a}} AS DOUBLE)) + abs(CAST({{b}} AS DOUBLE)) < 9e{37 - max(s1, s2)}"
+    elif s1 + s2 > 38:  # DuckDB refuses a product of more than 38 fraction digits
+        return template(wide, a=left, b=right)
     else:
         own = f"TRY_CAST(CAST({{a}} AS DECIMAL(38, {s1})) * {{b}} AS {result})"
         size = f"abs(CAST({{a}} AS DOUBLE) * CAST({{b}} AS DOUBLE)) < 9e{37 - s1 - s2}"
