@@ -401,7 +401,7 @@ def _unary(n: exp.Expr, arg: DataType, result: DataType, r: int | None) -> exp.E
         return template(f"CAST(sign({{x}}) AS {result.duckdb()})", x=x)
     if isinstance(n, exp.Trunc):
         if arg.name in ("DOUBLE", "FLOAT"):
-            return _truncate_approximate(x, r, result)
+            return _truncate_approximate(x, n.args.get("decimals"), r, result)
         return n
     if isinstance(n, exp.Floor | exp.Ceil):  # DuckDB's go through DOUBLE for integers
         return x if result.is_integral else n
@@ -432,22 +432,27 @@ def _literal_int(e: exp.Expr | None) -> int | None:
     return int(e.name) if isinstance(e, exp.Literal) and e.is_int else None
 
 
-def _truncate_approximate(x: exp.Expr, r: int | None, result: DataType) -> exp.Expr:
+def _truncate_approximate(x: exp.Expr, places: exp.Expr | None, r: int | None, result: DataType) -> exp.Expr:
     """TRUNCATE of a DOUBLE (or FLOAT) as Flink's SqlFunctionUtils.struncate: the value as
     DecimalDataUtils.castFrom(x, 38, 18) makes it (its shortest decimal text, HALF_UP to 18
     places), cut toward zero, back to a double, so -1.5 to -1 places is 0.0, not -0.0. A
     value of 1e20 or more does not fit DECIMAL(38, 18), and Flink's job fails on it (a
-    NullPointerException), as it does on NaN and infinities (BigDecimal has none)."""
-    if r is None:
-        raise UnsupportedError("TRUNCATE of a DOUBLE to a number of places that is not a constant")
+    NullPointerException), as it does on NaN and infinities (BigDecimal has none). To places
+    that are no constant (DuckDB's DECIMAL trunc takes only one), the double is cut itself."""
     text = exp.cast(exp.cast(x.copy(), "DOUBLE"), "VARCHAR")
     message = exp.Literal.string(f"{NO_BIG_DECIMAL}TRUNCATE's argument in DECIMAL(38, 18): ")
+    if r is None:
+        cut = template(
+            f"CAST(trunc({{x}}, {{r}}) + 0.0 AS {result.duckdb()})", x=x, r=places or exp.Literal.number(0)
+        )
+    else:
+        cut = template(f"CAST(trunc(CAST({{t}} AS DECIMAL(38, 18)), {r}) AS {result.duckdb()})", t=text)
     return template(
         "CASE WHEN isnan({x}) OR isinf({x}) OR abs({x}) >= 1e20 THEN error({m} || CAST({x} AS VARCHAR)) "
-        f"ELSE CAST(trunc(CAST({{t}} AS DECIMAL(38, 18)), {r}) AS {result.duckdb()}) END",
+        "ELSE {c} END",
         x=x,
-        t=text,
         m=message,
+        c=cut,
     )
 
 
