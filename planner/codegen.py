@@ -15,7 +15,7 @@ from sqlglot import exp
 from sqlglot.time import format_time
 
 from catalog.errors import SqlStreamError, did_you_mean
-from catalog.types import INT, STRING, DataType
+from catalog.types import INT, DataType
 from planner.arrays import float_max_min
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
@@ -27,6 +27,7 @@ from planner.lenient_time import parse_timestamp
 from planner.numeric import (
     BITS,
     DIVISION_BY_ZERO,
+    NO_BIG_DECIMAL,
     decimal_divide_sql,
     decimal_to_integral_sql,
     float_to_integral_sql,
@@ -34,7 +35,7 @@ from planner.numeric import (
     wide,
     wrap_sql,
 )
-from planner.scalars import REWRITES, date_format_call, to_timestamp_ltz, utf8_text
+from planner.scalars import REWRITES, date_format_call, hash_code_call, to_timestamp_ltz, utf8_text
 from planner.strings import printf_call
 from planner.temporal_casts import local_to_instant, text_to_temporal
 from planner.typecheck import Lookup, array_index, as_decimal, cast_target, function_name, infer
@@ -88,6 +89,7 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             and infer(node.this, lookup).name == "ARRAY"
             and infer(node.this, lookup).children[0].name in ("DOUBLE", "FLOAT")
         )
+        float_beside_decimal = _float_beside_decimal(node, lookup)
     except SqlStreamError as e:
         raise e.with_position(*where) from None
     for key, value in list(node.args.items()):
@@ -104,6 +106,8 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
                 a=node.left,
                 b=node.right,
             )
+        if float_beside_decimal:
+            _branches_as_double(node)
         if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
             key, target = text_side
             node.set(key, text_to_temporal(node.args[key], target, strict=False))
@@ -165,6 +169,35 @@ def _text_and_boolean(node: exp.Expr, lookup: Lookup) -> bool:
     return "BOOLEAN" in names and bool(names & {"STRING", "VARCHAR", "CHAR"})
 
 
+_BRANCHED = (exp.Case, exp.If, exp.Coalesce)
+
+
+def _float_beside_decimal(node: exp.Expr, lookup: Lookup) -> bool:
+    """A CASE, IF or COALESCE with a FLOAT and a DECIMAL value whose type is DOUBLE in Flink
+    (a FLOAT before the DECIMAL: :func:`planner.typecheck.common_type`), each value widened
+    to it; DuckDB's common type would be FLOAT, which cuts the DECIMAL's digits (99999999.99
+    becomes 1.0E8)."""
+    if not isinstance(node, _BRANCHED) or infer(node, lookup).name != "DOUBLE":
+        return False
+    names = {infer(v, lookup).name for v in _branch_values(node)}
+    return {"FLOAT", "DECIMAL"} <= names
+
+
+def _branch_values(node: exp.Expr) -> list[exp.Expr]:
+    if isinstance(node, exp.Coalesce):
+        values = [node.this, *node.expressions]
+    elif isinstance(node, exp.If):
+        values = [node.args["true"], node.args.get("false")]
+    else:
+        values = [i.args["true"] for i in node.args.get("ifs", [])] + [node.args.get("default")]
+    return [v for v in values if v is not None]
+
+
+def _branches_as_double(node: exp.Expr) -> None:
+    for value in _branch_values(node):
+        value.replace(exp.cast(value.copy(), "DOUBLE"))
+
+
 @dataclass(frozen=True)
 class _Typing:
     """Flink types of an operator's operands and result, and its Flink text (for errors)."""
@@ -174,6 +207,7 @@ class _Typing:
     text: str
     nonzero_divisor: bool = False  # the right operand is a number literal other than 0
     literal_beyond_type: bool = False  # an operand is an integer literal beyond BIGINT
+    places: int | None = None  # ROUND's and TRUNCATE's places, when a constant
 
 
 def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
@@ -190,12 +224,15 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
                 abs(_number(side) or Decimal(0)) >= 2**63 for side in (node.left, node.right)
             ),
         )
-    if isinstance(node, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil) and not node.args.get("to"):
-        return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
+    if isinstance(node, _UNARY) and not node.args.get("to"):
+        places = _literal_int(node.args.get("decimals")) if isinstance(node, exp.Round | exp.Trunc) else None
+        return _Typing((infer(node.this, lookup),), infer(node, lookup), "", places=places)
     if isinstance(node, exp.TimestampAdd | DateFormat):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
-    if isinstance(node, exp.Anonymous) and function_name(node) == "PRINTF":  # formats by type
-        return _Typing(tuple(infer(a, lookup) for a in node.expressions), STRING, "")
+    if isinstance(node, exp.Greatest | exp.Least) and infer(node, lookup).name in ("DOUBLE", "FLOAT"):
+        return _Typing((), infer(node, lookup), "")
+    if isinstance(node, exp.Anonymous) and function_name(node) in ("PRINTF", "HASH_CODE"):  # by type
+        return _Typing(tuple(infer(a, lookup) for a in node.expressions), infer(node, lookup), "")
     if (
         isinstance(node, exp.Anonymous)
         and function_name(node) == "TO_TIMESTAMP_LTZ"
@@ -229,6 +266,7 @@ def _number(node: exp.Expr) -> Decimal | None:
 
 
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod)
+_UNARY = (exp.Neg, exp.Abs, exp.Round, exp.Trunc, exp.Floor, exp.Ceil, exp.Sign)
 _SYMBOL = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*"}
 
 
@@ -242,6 +280,8 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         if not precision.is_int or int(precision.name) not in (0, 3):
             raise UnsupportedError("TO_TIMESTAMP_LTZ with a precision other than 0 or 3")
         return to_timestamp_ltz(epoch, int(precision.name), floating=True)
+    if isinstance(n, exp.Greatest | exp.Least):
+        return _signed_zero_extreme(n)
     if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ":
         # TO_TIMESTAMP_LTZ(s): TO_TIMESTAMP(s)'s reading, an instant of UTC wall time
         # text it cannot read fails the job, as Flink's DateTimeParseException does
@@ -254,12 +294,14 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
             t=local,
             m=message,
         )
+    if isinstance(n, exp.Anonymous) and function_name(n) == "HASH_CODE":
+        return hash_code_call(n, typing.operands[0])
     if isinstance(n, exp.Anonymous):
         return printf_call(n, list(typing.operands[1:]), lambda x: template(_JAVA_FLOAT_TEXT, x=x))
     result = typing.result
     integral = result.is_integral and all(t.is_integral or t.name == "NULL" for t in typing.operands)
-    if isinstance(n, exp.Neg | exp.Abs | exp.Round | exp.Floor | exp.Ceil):
-        return _unary(n, typing.operands[0], result)
+    if isinstance(n, _UNARY):
+        return _unary(n, typing.operands[0], result, typing.places)
     if isinstance(n, exp.TimestampAdd) and typing.operands[0].name == "TIMESTAMP_LTZ":
         # Flink adds to a TIMESTAMP_LTZ's UTC date-time (a DAY is 24 hours whatever the zone)
         n.set("this", template("timezone('UTC', {x})", x=n.this))
@@ -294,6 +336,10 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
             m=message,
             v=value,
         )
+    if result.name == "DOUBLE" and {t.name for t in typing.operands} == {"FLOAT", "DECIMAL"}:
+        # Java: (double) f op d.doubleValue(); DuckDB would compute in FLOAT
+        left, right = exp.cast(left, "DOUBLE"), exp.cast(right, "DOUBLE")
+        n = n.__class__(this=left, expression=right)
     if result.name == "FLOAT" and "DOUBLE" in (t.name for t in typing.operands):  # Java: (float) d
         if typing.operands[0].name == "DOUBLE":
             left = _cast(exp.cast(left, "FLOAT"), typing.operands[0], result)
@@ -311,6 +357,23 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
     return n
 
 
+def _signed_zero_extreme(n: exp.Greatest | exp.Least) -> exp.Expr:
+    """GREATEST/LEAST of DOUBLEs as Flink's compare them, with Double.compareTo, where -0.0
+    is below 0.0 (DuckDB holds them equal and keeps the first): GREATEST(-0.0, 0.0) is 0.0,
+    LEAST(0.0, -0.0) is -0.0. NaN is above everything in both."""
+    args = [n.this, *n.expressions]
+    greatest = isinstance(n, exp.Greatest)
+    wanted = "NOT signbit(CAST({a} AS DOUBLE))" if greatest else "signbit(CAST({a} AS DOUBLE))"
+    parts = {f"a{i}": a.copy() for i, a in enumerate(args)}
+    any_zero = " OR ".join(f"({{a{i}}} = 0 AND {wanted.format(a=f'{{a{i}}}')})" for i in range(len(args)))
+    zero = "abs({r})" if greatest else "-abs({r})"
+    return template(
+        f"CASE WHEN {{r}} = 0 AND ({any_zero}) THEN {zero} ELSE {{r}} END",
+        r=REWRITES[type(n)](n),
+        **parts,
+    )
+
+
 def _decimal_arithmetic(op: str, left: exp.Expr, right: exp.Expr, typing: _Typing) -> exp.Expr:
     """Exact DECIMAL +, -, * in Flink's result type, NULL when the value does not fit it.
     DuckDB multiplies in the operands' own widths (DECIMAL(10, 0) * DECIMAL(10, 2) in 64
@@ -318,7 +381,10 @@ def _decimal_arithmetic(op: str, left: exp.Expr, right: exp.Expr, typing: _Typin
     and a product beyond 38 digits (NULL in Flink) is caught before DuckDB would fail.
     When the operand types prove that no value can overflow (:func:`always_fits`), DuckDB's
     own exact operation is enough, in 128 bits for a product of more than 18 digits: it
-    takes a quarter less CPU (``price * 0.908`` over 2M rows)."""
+    takes a quarter less CPU (``price * 0.908`` over 2M rows). Otherwise DuckDB's exact
+    value is taken where it has room for every digit (in DECIMAL(38, s1 + s2) for a product:
+    a DECIMAL(38, 18) product of 100 has none), and the other rows go to
+    :mod:`runtime.wide_decimal`, which computes Flink's exact value rounded to its scale."""
     result = typing.result.duckdb()
     (a_type, b_type) = typing.operands
     if not typing.literal_beyond_type and always_fits(op, a_type, b_type, typing.result):
@@ -327,15 +393,22 @@ def _decimal_arithmetic(op: str, left: exp.Expr, right: exp.Expr, typing: _Typin
             widened = f"CAST({{a}} AS DECIMAL({max(19, p1)}, {s1}))"
             return template(f"CAST({widened} * {{b}} AS {result})", a=left, b=right)
         return template(f"CAST({{a}} {op} {{b}} AS {result})", a=left, b=right)
-    if op != "*":
-        return template(f"TRY_CAST({{a}} {op} {{b}} AS {result})", a=left, b=right)
-    scale = (a_type.scale or 0) + (b_type.scale or 0)
-    return template(
-        f"CASE WHEN abs(CAST({{a}} AS DOUBLE) * CAST({{b}} AS DOUBLE)) < 1e{38 - scale} "
-        f"THEN TRY_CAST(CAST({{a}} AS DECIMAL(38, {a_type.scale or 0})) * {{b}} AS {result}) END",
-        a=left,
-        b=right,
+    (p1, s1), (p2, s2) = as_decimal(a_type) or (38, 0), as_decimal(b_type) or (38, 0)
+    wide = (
+        f"TRY_CAST(flink_decimal('{op}', CAST({{a}} AS VARCHAR), CAST({{b}} AS VARCHAR), "
+        f"{typing.result.scale or 0}) AS {result})"
     )
+    if op != "*":
+        own = f"TRY_CAST({{a}} {op} {{b}} AS {result})"
+        if max(p1 - s1, p2 - s2) + 1 + max(s1, s2) <= 38:  # DuckDB's sum has every digit
+            return template(own, a=left, b=right)
+        size = f"abs(CAST({{a}} AS DOUBLE)) + abs(CAST({{b}} AS DOUBLE)) < 9e{37 - max(s1, s2)}"
+    elif s1 + s2 > 38:  # DuckDB refuses a product of more than 38 fraction digits
+        return template(wide, a=left, b=right)
+    else:
+        own = f"TRY_CAST(CAST({{a}} AS DECIMAL(38, {s1})) * {{b}} AS {result})"
+        size = f"abs(CAST({{a}} AS DOUBLE) * CAST({{b}} AS DOUBLE)) < 9e{37 - s1 - s2}"
+    return template(f"CASE WHEN {size} THEN {own} ELSE {wide} END", a=left, b=right)
 
 
 def always_fits(op: str, a: DataType, b: DataType, result: DataType) -> bool:
@@ -359,10 +432,23 @@ def always_fits(op: str, a: DataType, b: DataType, result: DataType) -> bool:
     return s == max(s1, s2) and p - s >= max(p1 - s1, p2 - s2) + 1
 
 
-def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
+def _unary(n: exp.Expr, arg: DataType, result: DataType, r: int | None) -> exp.Expr:
     """-x, ABS and ROUND of an integer wrap around (Java's -Integer.MIN_VALUE is itself);
-    ROUND of a DOUBLE, and a negated zero literal, have no negative zero (BigDecimal)."""
+    ROUND of a DOUBLE, and a negated zero literal, have no negative zero (BigDecimal); SIGN
+    is Java's Math.signum (and a DECIMAL's sign keeps the argument's type)."""
     x = n.this
+    if isinstance(n, exp.Sign):  # Java's Math.signum keeps -0.0 and NaN (DuckDB's: 0, and NaN > 0)
+        if arg.name in ("DOUBLE", "FLOAT"):
+            return template(
+                f"CAST(CASE WHEN {{x}} > 0 AND NOT isnan({{x}}) THEN 1 WHEN {{x}} < 0 THEN -1 ELSE {{x}} END "
+                f"AS {result.duckdb()})",
+                x=x,
+            )
+        return template(f"CAST(sign({{x}}) AS {result.duckdb()})", x=x)
+    if isinstance(n, exp.Trunc):
+        if arg.name in ("DOUBLE", "FLOAT"):
+            return _truncate_approximate(x, n.args.get("decimals"), r, result)
+        return n
     if isinstance(n, exp.Floor | exp.Ceil):  # DuckDB's go through DOUBLE for integers
         return x if result.is_integral else n
     if isinstance(n, exp.Neg | exp.Abs):
@@ -378,8 +464,76 @@ def _unary(n: exp.Expr, arg: DataType, result: DataType) -> exp.Expr:
     if result.name == "DECIMAL":
         return template(f"TRY_CAST(round({{x}}, {{r}}) AS {result.duckdb()})", x=x, r=places)
     if arg.name in ("DOUBLE", "FLOAT"):
-        return template("round({x}, {r}) + 0.0", x=x, r=places)
+        return _round_approximate(x, places, r, result)
     return n
+
+
+def _literal_int(e: exp.Expr | None) -> int | None:
+    """The value of an integer literal, maybe negated; None for anything else."""
+    if e is None:
+        return 0
+    if isinstance(e, exp.Neg):
+        inner = _literal_int(e.this) if isinstance(e.this, exp.Literal) else None
+        return -inner if inner is not None else None
+    return int(e.name) if isinstance(e, exp.Literal) and e.is_int else None
+
+
+def _truncate_approximate(x: exp.Expr, places: exp.Expr | None, r: int | None, result: DataType) -> exp.Expr:
+    """TRUNCATE of a DOUBLE (or FLOAT) as Flink's SqlFunctionUtils.struncate: the value as
+    DecimalDataUtils.castFrom(x, 38, 18) makes it (its shortest decimal text, HALF_UP to 18
+    places), cut toward zero, back to a double, so -1.5 to -1 places is 0.0, not -0.0. A
+    value of 1e20 or more does not fit DECIMAL(38, 18), and Flink's job fails on it (a
+    NullPointerException), as it does on NaN and infinities (BigDecimal has none). To places
+    that are no constant (DuckDB's DECIMAL trunc takes only one), the double is cut itself."""
+    text = exp.cast(exp.cast(x.copy(), "DOUBLE"), "VARCHAR")
+    message = exp.Literal.string(f"{NO_BIG_DECIMAL}TRUNCATE's argument in DECIMAL(38, 18): ")
+    if r is None:
+        cut = template(
+            f"CAST(trunc({{x}}, {{r}}) + 0.0 AS {result.duckdb()})", x=x, r=places or exp.Literal.number(0)
+        )
+    else:
+        cut = template(f"CAST(trunc(CAST({{t}} AS DECIMAL(38, 18)), {r}) AS {result.duckdb()})", t=text)
+    return template(
+        "CASE WHEN isnan({x}) OR isinf({x}) OR abs({x}) >= 1e20 THEN error({m} || CAST({x} AS VARCHAR)) "
+        "ELSE {c} END",
+        x=x,
+        m=message,
+        c=cut,
+    )
+
+
+def _round_approximate(x: exp.Expr, places: exp.Expr, r: int | None, result: DataType) -> exp.Expr:
+    """ROUND of a DOUBLE (or FLOAT) as Flink's SqlFunctionUtils.sround: HALF_UP on
+    BigDecimal.valueOf(x), the shortest decimal text of the double (a FLOAT widened first),
+    so ROUND(1.005e0, 2) is 1.01 though the double is 1.00499..; NaN and infinities fail the
+    job there (BigDecimal has none). DuckDB's shortest text read as DECIMAL(38, 18) holds
+    every value below 1e20 to that many places; beyond, or to more places, rounding the
+    double itself is as exact as the double."""
+    text = exp.cast(exp.cast(x.copy(), "DOUBLE"), "VARCHAR")
+    approximate = template("round({x}, {r}) + 0.0", x=x, r=places)
+    if r is not None and r <= -20:  # HALF_UP at 10^-r of a double's value: 1.8e308 to 2e308, infinite
+        exact = (
+            template(f"round({{x}} / 1e{-r}) * 1e{-r} + 0.0", x=x)
+            if r >= -308
+            else template("CAST(0.0 AS DOUBLE)")
+        )
+    elif r is None or r >= 18:
+        exact = approximate
+    else:
+        exact = template(
+            f"CASE WHEN abs({{x}}) < 1e20 THEN CAST(round(CAST({{t}} AS DECIMAL(38, 18)), {r}) "
+            f"AS {result.duckdb()}) ELSE {{a}} END",
+            x=x,
+            t=text,
+            a=approximate,
+        )
+    message = exp.Literal.string(f"{NO_BIG_DECIMAL}ROUND's argument: ")
+    return template(
+        "CASE WHEN isnan({x}) OR isinf({x}) THEN error({m} || CAST({x} AS VARCHAR)) ELSE {e} END",
+        x=x,
+        m=message,
+        e=exact,
+    )
 
 
 def _cast(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
@@ -403,14 +557,26 @@ _JAVA_EXPONENT = (
     f"WHEN split_part({_JAVA_TEXT}, '.', 1) <> '0' THEN length(split_part({_JAVA_TEXT}, '.', 1)) - 1 "
     f"ELSE length(ltrim({_JAVA_FRACTION}, '0')) - length({_JAVA_FRACTION}) - 1 END"
 )
+# Java writes at least two digits, d.d: where the shortest has one, the two-digit decimal
+# nearest the exact value, which differs from d.0 only for the tiniest subnormals
+# (Double.MIN_VALUE is 4.9E-324, the shortest 5e-324; FLOAT's smallest 1.4E-45).
+_JAVA_TWO_DIGITS = (
+    f"CAST(round(abs(CAST({{x}} AS DOUBLE)) * 1e300 * pow(10, 1 - ({_JAVA_EXPONENT}) - 300)) AS INTEGER)"
+)
+_JAVA_MANTISSA = (
+    f"CASE WHEN abs({{x}}) < 1.2e-38 AND length({_JAVA_DIGITS}) = 1 "
+    f"THEN left(CAST({_JAVA_TWO_DIGITS} AS VARCHAR), 1) || '.' "
+    f"|| substr(CAST({_JAVA_TWO_DIGITS} AS VARCHAR), 2, 1) "
+    f"ELSE left({_JAVA_DIGITS}, 1) || '.' || coalesce(nullif(substr({_JAVA_DIGITS}, 2), ''), '0') END"
+)
 _JAVA_FLOAT_TEXT = (
     "CASE WHEN isnan({x}) THEN 'NaN' WHEN isinf({x}) AND {x} > 0 THEN 'Infinity' "
     "WHEN isinf({x}) THEN '-Infinity' "
     "WHEN {x} = 0 OR (abs({x}) >= 0.001 AND abs({x}) < 10000000) THEN CAST({x} AS VARCHAR) "
-    f"ELSE (CASE WHEN {{x}} < 0 THEN '-' ELSE '' END) || left({_JAVA_DIGITS}, 1) || '.' "
-    f"|| coalesce(nullif(substr({_JAVA_DIGITS}, 2), ''), '0') || 'E' || CAST({_JAVA_EXPONENT} AS VARCHAR) END"
+    f"ELSE (CASE WHEN {{x}} < 0 THEN '-' ELSE '' END) || {_JAVA_MANTISSA} "
+    f"|| 'E' || CAST({_JAVA_EXPONENT} AS VARCHAR) END"
 )
-_INTEGER_TEXT = r"[+-]?[0-9]+(\.[0-9]*)?"
+_INTEGER_TEXT = r"[+-]?[0-9]*(\.[0-9]*)?"
 _TRUNCATE_TO = {0: "second", 3: "millisecond"}
 
 
@@ -441,6 +607,17 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return utf8_text(x)  # DuckDB's CAST escapes each byte beyond ASCII
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
+    if source.is_string and target.name in ("DOUBLE", "FLOAT"):
+        return _string_to_approximate(n, target)
+    if source.is_string and target.name == "DECIMAL":  # BigDecimal's text: no '1_000'
+        strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+        failed = "error('cannot CAST ''' || {x} || ''' AS " + target.sql() + "')" if strict else "NULL"
+        return template(
+            f"CASE WHEN {{x}} IS NULL OR regexp_full_match(trim({{x}}), '{_DECIMAL_TEXT}') THEN {{c}} "
+            f"ELSE {failed} END",
+            x=x,
+            c=_rewrite(n),
+        )
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
     literal = isinstance(x, exp.Literal) and x.is_string  # a CAST of one: DuckDB's own reading
     # TRY_CAST('0' AS DATE) is year 0; a TIME keeps only its type's fraction digits
@@ -452,9 +629,11 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
             return read
     if source.name in ("DOUBLE", "FLOAT") and target.is_string:
         return template(_JAVA_FLOAT_TEXT, x=x)
-    if target.name == "FLOAT" and source.name == "DOUBLE":  # Java: out of range is infinite
+    if target.name == "FLOAT" and source.name == "DOUBLE":
+        # Java's (float) rounds to the nearest float: infinite from FLOAT's largest value
+        # plus half its last step on (3.4028235e38 is still the largest value)
         return template(
-            "CAST(CASE WHEN abs({x}) > 3.4028234663852886e38 AND NOT isinf({x}) "
+            "CAST(CASE WHEN abs({x}) >= 3.4028235677973366e38 AND NOT isinf({x}) "
             "THEN sign({x}) * CAST('inf' AS DOUBLE) ELSE {x} END AS FLOAT)",
             x=x,
         )
@@ -553,15 +732,39 @@ def _collection_text(x: exp.Expr, source: DataType) -> exp.Expr:
 
 
 def _string_to_integral(n: exp.Cast, target: DataType) -> exp.Expr:
-    """BinaryStringDataUtil.toLong: blanks trimmed, a fraction cut off ('1.5' is 1), no
-    exponent; what it cannot read fails a CAST and is NULL for TRY_CAST."""
+    """BinaryStringDataUtil.toLong: blanks trimmed, a fraction cut off ('1.5' is 1, and
+    '.5' and '.' are 0: no digit before the point is none), no exponent; what it cannot
+    read ('', a lone sign) fails a CAST and is NULL for TRY_CAST."""
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
     kind = "CAST" if strict else "TRY_CAST"
     failed = "error('cannot CAST ''' || {x} || ''' AS " + target.sql() + "')" if strict else "NULL"
+    digits = "regexp_extract(trim({x}), '^[+-]?[0-9]*')"
     return template(
         "CASE WHEN {x} IS NULL THEN NULL "
         f"WHEN regexp_full_match(trim({{x}}), '{_INTEGER_TEXT}') "
-        f"THEN {kind}(regexp_extract(trim({{x}}), '^[+-]?[0-9]+') AS {target.duckdb()}) "
+        "AND NOT regexp_full_match(trim({x}), '[+-]?') "
+        f"THEN {kind}(CASE WHEN regexp_full_match({digits}, '[+-]?') THEN '0' ELSE {digits} END "
+        f"AS {target.duckdb()}) "
+        f"ELSE {failed} END",
+        x=n.this,
+    )
+
+
+# Java's Double.parseDouble (and Float.parseFloat) text, less the hexadecimal form: DuckDB
+# also reads '1_000', '+-1' and 'inf', which Java does not, and not the type suffix of '1d'.
+_JAVA_FLOATING_TEXT = r"[+-]?(NaN|Infinity|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?)"
+_DECIMAL_TEXT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+
+
+def _string_to_approximate(n: exp.Cast, target: DataType) -> exp.Expr:
+    """Text read as a DOUBLE or FLOAT by Java's parser, as Flink's cast does: blanks trimmed,
+    an optional f/d suffix; what it cannot read fails a CAST and is NULL for TRY_CAST."""
+    strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+    failed = "error('cannot CAST ''' || {x} || ''' AS " + target.sql() + "')" if strict else "NULL"
+    return template(
+        "CASE WHEN {x} IS NULL THEN NULL "
+        f"WHEN regexp_full_match(trim({{x}}), '{_JAVA_FLOATING_TEXT}') "
+        f"THEN CAST(regexp_replace(trim({{x}}), '[fFdD]$', '') AS {target.duckdb()}) "
         f"ELSE {failed} END",
         x=n.this,
     )
@@ -575,6 +778,8 @@ def _convert_numeric(n: exp.Cast, source: DataType, target: DataType) -> exp.Exp
         return template(decimal_to_integral_sql("{x}", target), x=x)
     if target.is_integral and source.is_integral and BITS[source.name] > BITS[target.name]:
         return template(wrap_sql("{x}", target, via="HUGEINT"), x=x)  # a BIGINT's + 2^31 overflows
+    if target.name == "DECIMAL" and source.name in ("DOUBLE", "FLOAT"):
+        return _approximate_to_decimal(n, target)
     if target.name == "DECIMAL" and source.is_numeric:  # overflow is NULL in Flink
         return exp.TryCast(this=x, to=exp.DataType.build(target.duckdb(), dialect="duckdb"))
     return _rewrite(n)
@@ -584,6 +789,26 @@ def _calendar_interval(interval: exp.Expr) -> bool:
     """An interval of years or months (a YEAR TO MONTH one is months by now)."""
     unit = interval.args.get("unit")
     return isinstance(unit, exp.Var) and unit.name.upper() in ("YEAR", "QUARTER", "MONTH")
+
+
+def _approximate_to_decimal(n: exp.Cast, target: DataType) -> exp.Expr:
+    """Flink's DecimalDataUtils.castFrom(double): BigDecimal.valueOf, the double's shortest
+    decimal text, rounded HALF_UP to the scale (CAST(1.005e0 AS DECIMAL(3, 2)) is 1.01,
+    though the double is 1.00499..), NULL when it does not fit; NaN and infinities, which
+    BigDecimal cannot hold, fail a CAST's job (NULL for TRY_CAST)."""
+    x = n.this
+    text = exp.cast(exp.cast(x.copy(), "DOUBLE"), "VARCHAR")
+    value = template(f"TRY_CAST({{t}} AS {target.duckdb()})", t=text)
+    strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
+    if not strict:
+        return value
+    message = exp.Literal.string(f"{NO_BIG_DECIMAL}the value CAST AS {target.sql()}: ")
+    return template(
+        "CASE WHEN isnan({x}) OR isinf({x}) THEN error({m} || CAST({x} AS VARCHAR)) ELSE {v} END",
+        x=x,
+        m=message,
+        v=value,
+    )
 
 
 def _days_as_seconds(interval: exp.Expr) -> exp.Expr:
@@ -805,8 +1030,9 @@ def _beyond_long(e: exp.Expr) -> bool:
 
 
 def _constant_division_by_zero(n: exp.Binary) -> bool:
-    left, right = n.left, n.right
-    return _exact_constant(left) and _exact_constant(right) and float(right.sql().strip("()-")) == 0
+    """Two number literals, the divisor zero: Calcite reduces them as BigDecimals, so even
+    ``1e0 / 0`` (a DOUBLE, infinite in a column) fails when Flink plans it."""
+    return _number(n.left) is not None and _number(n.right) == 0
 
 
 _OPERATOR_NODES = (

@@ -95,6 +95,12 @@ DIVISION_BY_ZERO = "division by zero in "
 fails Flink's job): codegen writes it, the runtime and the udf-errors policy recognise it."""
 
 
+NO_BIG_DECIMAL = "BigDecimal cannot hold "
+"""How the error starts when a DOUBLE that BigDecimal cannot hold (NaN, an infinity; for
+TRUNCATE anything beyond DECIMAL(38, 18)) reaches a CAST or function that Flink computes on
+a BigDecimal: Flink's job fails there (NumberFormatException, NullPointerException)."""
+
+
 def template(sql: str, **parts: exp.Expr) -> exp.Expr:
     """A DuckDB SQL template whose ``{name}`` placeholders are replaced by expression trees."""
     marked = sql.format(**{k: f"__{k}__" for k in parts})

@@ -184,6 +184,24 @@ _LONG_UPPER = {c: c.upper() for c in map(chr, range(0x10000)) if len(c.upper()) 
 _LONG_UPPER_CLASS = "[" + "".join(f"\\x{{{{{ord(c):X}}}}}" for c in _LONG_UPPER) + "]"
 
 
+def _sqrt(n: exp.Expr) -> exp.Expr:
+    """Flink's SQRT is Math.pow(x, 0.5), whose square root of -0.0 is 0.0 (Math.sqrt's and
+    DuckDB's is -0.0)."""
+    return template("sqrt({x}) + 0.0", x=n.this)
+
+
+def _power(n: exp.Expr) -> exp.Expr:
+    """Java's Math.pow: a NaN exponent gives NaN, and so does 1 or -1 to an infinite power
+    (C's pow, which DuckDB calls, gives 1 for both)."""
+    return template(
+        "CASE WHEN isnan(CAST({e} AS DOUBLE)) "
+        "OR (abs(CAST({b} AS DOUBLE)) = 1 AND isinf(CAST({e} AS DOUBLE))) "
+        "THEN CAST('NaN' AS DOUBLE) ELSE pow({b}, {e}) END",
+        b=n.this,
+        e=n.expression,
+    )
+
+
 def _upper(n: exp.Expr) -> exp.Expr:
     """Java's toUpperCase, full case mapping: a text with a character of :data:`_LONG_UPPER`
     is upper-cased character by character with that table; other text by DuckDB's upper."""
@@ -709,6 +727,38 @@ _HASH_STEP = (
 )
 
 
+_INT32 = "((({h}) + 2147483648) & 4294967295) - 2147483648"  # Java's (int) of a long
+
+
+def hash_code_call(n: exp.Anonymous, arg: DataType) -> exp.Expr:
+    """HASH_CODE(x): the Java hashCode of the value Flink holds. A string's is made absolute
+    (:func:`_hash_code`); a number's is its boxed type's: an int's is itself, a long's
+    ``(int) (v ^ v >>> 32)``, a DECIMAL's BigDecimal's ``31 * unscaled.hashCode() + scale``
+    (BigInteger's hash of its 32-bit magnitude words, times its sign), a BOOLEAN's 1231 or
+    1237, a DOUBLE's or FLOAT's that of its bits (:mod:`runtime.java_hash`)."""
+    (value,) = n.expressions
+    if arg.is_string:
+        return _hash_code(n)
+    if arg.name in ("TINYINT", "SMALLINT", "INT"):
+        return template("CAST({x} AS INTEGER)", x=value)
+    if arg.name == "BOOLEAN":
+        return template("CASE WHEN {x} THEN 1231 WHEN NOT {x} THEN 1237 END", x=value)
+    if arg.name == "BIGINT":
+        bits = "((CAST({x} AS HUGEINT) + 18446744073709551616) % 18446744073709551616)"
+        folded = f"xor({bits} >> 32, {bits} & 4294967295)"
+        return template(f"CAST({_INT32.format(h=folded)} AS INTEGER)", x=value)
+    if arg.name == "DECIMAL":
+        unscaled = "CAST(replace(CAST({x} AS VARCHAR), '.', '') AS HUGEINT)"
+        words = " + ".join(f"((abs({unscaled}) >> {32 * i}) & 4294967295) * {31**i}" for i in range(4))
+        magnitude = _INT32.format(h=f"({words}) % 4294967296")
+        signed = _INT32.format(h=f"({magnitude}) * sign({unscaled})")
+        return template(f"CAST({_INT32.format(h=f'31 * ({signed}) + {arg.scale or 0}')} AS INTEGER)", x=value)
+    if arg.name in ("DOUBLE", "FLOAT"):  # its bits, which runtime.java_hash reads
+        is_float = "TRUE" if arg.name == "FLOAT" else "FALSE"
+        return template(f"flink_float_hash(CAST({{x}} AS DOUBLE), {is_float})", x=value)
+    raise UnsupportedError(f"HASH_CODE of a {arg.with_nullable(True).sql()} is not supported yet")
+
+
 def _hash_code(n: exp.Anonymous) -> exp.Expr:
     """HASH_CODE(s): the absolute value (Math.abs: MIN_VALUE stays) of Java's String.hashCode,
     s[0]*31^(n-1) + ... over UTF-16 units."""
@@ -746,7 +796,6 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.RegexpExtractAll: _regexp_extract_all,
     exp.Elt: _elt,
     "BTRIM": _btrim,
-    "HASH_CODE": _hash_code,
     "CARDINALITY": _cardinality,
     "ELEMENT": _element,
     exp.CurrentTime: _local_time,
@@ -757,6 +806,8 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.Least: _greatest_least,
     exp.Upper: _upper,
     exp.Lower: _lower,
+    exp.Sqrt: _sqrt,
+    exp.Pow: _power,
     exp.Initcap: _initcap,
     exp.Replace: _replace,
     exp.SimilarTo: _similar_to,

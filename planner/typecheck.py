@@ -8,6 +8,7 @@ we know nothing better; the binder refuses functions it cannot translate before 
 from __future__ import annotations
 
 import decimal
+import math
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -87,9 +88,11 @@ def common_type(a: DataType, b: DataType) -> DataType | None:
     if a.is_numeric and b.is_numeric:
         da, db = as_decimal(a), as_decimal(b)
         if "DECIMAL" in (a.name, b.name) and da is not None and db is not None:
-            scale = max(da[1], db[1])
-            digits = max(da[0] - da[1], db[0] - db[1])
-            return DataType("DECIMAL", min(38, digits + scale), scale, nullable)
+            digits = min(38, max(da[0] - da[1], db[0] - db[1]))  # whole digits win over scale
+            scale = min(max(da[1], db[1]), 38 - digits)
+            return DataType("DECIMAL", digits + scale, scale, nullable)
+        if a.name == "FLOAT" and b.name == "DECIMAL":  # in this order only (DECIMAL, FLOAT) is FLOAT
+            return DOUBLE.with_nullable(nullable)
         top = a if _NUMERIC_RANK[a.name] >= _NUMERIC_RANK[b.name] else b
         return top.with_nullable(nullable)
     if a.is_string and b.is_string:
@@ -139,12 +142,15 @@ def _adjust_decimal(precision: int, scale: int) -> DataType:
 
 
 def _approximate(left: DataType, right: DataType) -> DataType | None:
-    """A FLOAT with a DOUBLE on its right in + - * / is a FLOAT in Flink 2.3, the DOUBLE cast
+    """A FLOAT and a DECIMAL in + - * / are a DOUBLE. A FLOAT with a DOUBLE on its right
+    is a FLOAT in Flink 2.3, the DOUBLE cast
     to it (the oracle's ``r + f``); with the DOUBLE on the left it is a DOUBLE (Calcite's
     least restrictive of two approximate types keeps the first: ``edges: CAST(0.1 AS
     DOUBLE) + CAST(1.5 AS FLOAT)``)."""
     if left.name == "FLOAT" and right.name == "DOUBLE":
         return DataType("FLOAT", nullable=left.nullable or right.nullable)
+    if {left.name, right.name} == {"FLOAT", "DECIMAL"}:  # Calcite: DOUBLE, whatever the order
+        return DOUBLE.with_nullable(left.nullable or right.nullable)
     return None
 
 
@@ -422,11 +428,30 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "ARRAY[...] cannot take only untyped NULLs: its elements must have a type",
                 hint="write CAST(NULL AS <type>)",
             )
+        elif isinstance(sub, exp.Cast) and cast_target(sub).name == "FLOAT":
+            _check_finite_float(sub)
+        elif isinstance(sub, exp.Mod):
+            for side in (sub.left, sub.right):
+                t = _infer(side, lookup)
+                if t.name in ("DOUBLE", "FLOAT"):
+                    raise PlanError(
+                        f"cannot apply MOD to {t.with_nullable(True).sql()}: it takes exact "
+                        "numbers (integers and DECIMALs)",
+                        hint="CAST the operand AS DECIMAL(p, s)",
+                    )
         elif isinstance(sub, exp.VarMap) and any(
             isinstance(x, exp.Null) for x in [*sub.args["keys"].expressions, *sub.args["values"].expressions]
         ):
             raise PlanError(
                 "MAP[...] cannot take an untyped NULL: its keys and values must have one type each",
+                hint="write CAST(NULL AS <type>)",
+            )
+        elif isinstance(sub, exp.Greatest | exp.Least | exp.If) and _untyped_null(sub):
+            # Flink's validator refuses IF's (Illegal use of 'NULL'), its code generator
+            # GREATEST's and LEAST's (Unsupported casting from NULL)
+            name = "IF" if isinstance(sub, exp.If) else function_name(sub)
+            raise PlanError(
+                f"{name} cannot take an untyped NULL: its values must have one type",
                 hint="write CAST(NULL AS <type>)",
             )
         elif isinstance(sub, exp.ArrayContains | exp.ArrayPosition | exp.ArrayRemove | _ADDS):
@@ -496,6 +521,8 @@ def _check_elt_index(node: exp.Elt, lookup: Lookup) -> None:
             "(Flink's job fails on its first row)",
             hint="CAST the index AS INT",
         )
+
+
 def array_index(bracket: exp.Bracket) -> exp.Expr:
     """The index of ``a[i]`` as written, counting from 1: sqlglot keeps a constant index
     counting from 0 (and -1 for ``a[0]``), any other as it is."""
@@ -531,6 +558,18 @@ def _check_json_values(node: exp.Expr, lookup: Lookup) -> None:
 _ADDS = exp.ArrayAppend | exp.ArrayPrepend
 
 
+def _untyped_null(node: exp.Expr) -> bool:
+    """A bare NULL among IF's values (not a CASE's branch, which sqlglot also keeps as an
+    If node) or GREATEST's and LEAST's arguments."""
+    if isinstance(node, exp.If):
+        if isinstance(node.parent, exp.Case):
+            return False
+        values = [node.args.get("true"), node.args.get("false")]
+    else:
+        values = [node.this, *node.expressions]
+    return any(isinstance(v, exp.Null) for v in values)
+
+
 def _check_needle(node: exp.Expr, lookup: Lookup) -> None:
     """The element looked for (or added) must convert implicitly to the array's element
     type (Flink's ArrayElementArgumentTypeStrategy): an INT array is not searched for a
@@ -560,8 +599,11 @@ _VARIANCES = exp.Stddev | exp.StddevPop | exp.StddevSamp | exp.Variance | exp.Va
 
 def _check_constant_fits(cast: exp.Cast) -> None:
     """A constant CAST to a DECIMAL too narrow for it: Flink's job fails on its first row
-    (the cast's NULL reaches a NOT NULL column), so it is refused here, before it runs."""
+    (the cast's NULL reaches a NOT NULL column), so it is refused here, before it runs. An
+    integer literal first CAST to an integer type that holds it is the same constant."""
     value = cast.this
+    while isinstance(value, exp.Cast) and cast_target(value).is_integral and _fits_integral(value):
+        value = value.this
     negative = isinstance(value, exp.Neg)
     literal = value.this if negative else value
     if isinstance(cast, exp.TryCast) and not cast.meta.get("strict"):
@@ -574,10 +616,9 @@ def _check_constant_fits(cast: exp.Cast) -> None:
         number = decimal.Decimal(literal.name)
     except decimal.InvalidOperation:
         return
-    try:
+    with decimal.localcontext() as context:  # 1e38 has more digits than the default 28; a
+        context.prec = 400  # DOUBLE's at most 309, and a DECIMAL's scale 38 more
         rounded = number.quantize(decimal.Decimal(1).scaleb(-s), rounding=decimal.ROUND_HALF_UP)
-    except decimal.InvalidOperation:  # more digits than the context holds (1e300): too wide
-        rounded = number
     if abs(rounded) >= decimal.Decimal(10) ** (p - s):
         shown = f"-{literal.name}" if negative else literal.name
         wide = number.adjusted() + 1 + s  # the precision that holds it
@@ -586,6 +627,37 @@ def _check_constant_fits(cast: exp.Cast) -> None:
             f"{p - s} digits before the decimal point",
             hint=f"widen the type, e.g. DECIMAL({wide}, {s})" if wide <= 38 else "CAST it AS DOUBLE",
         )
+
+
+def _check_finite_float(cast: exp.Cast) -> None:
+    """CAST of a text constant to a FLOAT that is NaN or infinite ('NaN', '1e39'): Flink
+    reduces the constant when planning and keeps a FLOAT as a BigDecimal there, which holds
+    neither, so it refuses the query (NumberFormatException: Infinite or NaN)."""
+    if isinstance(cast, exp.TryCast) and not cast.meta.get("strict"):
+        return
+    text = cast.this
+    if not (isinstance(text, exp.Literal) and text.is_string):
+        return
+    try:
+        value = float(text.name.strip())
+    except ValueError:
+        return  # not a number: the cast fails the job, as Flink's does
+    if math.isnan(value) or abs(value) >= 3.4028235677973366e38:
+        raise PlanError(
+            f"'{text.name}' is not a finite FLOAT, which a FLOAT constant must be",
+            hint="CAST it AS DOUBLE",
+        )
+
+
+def _fits_integral(cast: exp.Cast) -> bool:
+    """Whether ``cast`` is of an integer literal (maybe negated) its integer type holds."""
+    value = cast.this
+    literal = value.this if isinstance(value, exp.Neg) else value
+    if not (isinstance(literal, exp.Literal) and literal.is_int):
+        return False
+    number = -int(literal.name) if isinstance(value, exp.Neg) else int(literal.name)
+    bits = {"TINYINT": 8, "SMALLINT": 16, "INT": 32, "BIGINT": 64}[cast_target(cast).name]
+    return -(2 ** (bits - 1)) <= number < 2 ** (bits - 1)
 
 
 def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
@@ -600,8 +672,6 @@ def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
         r = -int(places.this.name)
     if r >= s:
         return arg
-    if isinstance(node, exp.Trunc):
-        return DataType("DECIMAL", p, max(0, r), arg.nullable)
     if r < 0:
         return DataType("DECIMAL", min(38, 1 + p - s), 0, arg.nullable)
     return DataType("DECIMAL", 1 + p - s + r, r, arg.nullable)

@@ -98,12 +98,14 @@ def install_functions(con: duckdb.DuckDBPyConnection, plan: PhysicalPlan, config
     """``OperatorContext.install_functions`` for a connection outside an operator (the
     local phase of a two-phase aggregation, run by the producer's router)."""
     # they import DuckDB: only an operator that computes loads them
-    from runtime import charsets, digests, java_format, json_text, udf
+    from runtime import charsets, digests, java_format, java_hash, json_text, udf, wide_decimal
 
     json_text.install(con)
     java_format.install(con)
     charsets.install(con)
     digests.install(con)
+    java_hash.install(con)
+    wide_decimal.install(con)
     if plan.functions:
         udf.install(con, plan.functions, python_search_path(config))
 
@@ -138,7 +140,8 @@ class OperatorContext:
         """Make the plan's user functions callable in ``con``'s SQL (every connection an
         operator computes expressions on: its own, and its keyed state's), and the built-in
         functions written in Python (:mod:`runtime.json_text`, :mod:`runtime.java_format`,
-        :mod:`runtime.charsets`, :mod:`runtime.digests`)."""
+        :mod:`runtime.charsets`, :mod:`runtime.digests`, :mod:`runtime.java_hash`,
+        :mod:`runtime.wide_decimal`)."""
         install_functions(con, self.plan, self.config)
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:

@@ -17,6 +17,7 @@ from catalog.types import DataType
 from planner.codegen import always_fits, to_duckdb
 from planner.dialect import Flink
 from planner.typecheck import as_decimal, decimal_arithmetic
+from runtime import wide_decimal
 from tests.conftest import examples
 
 INTEGRAL = ["TINYINT", "SMALLINT", "INT", "BIGINT"]
@@ -49,7 +50,7 @@ def test_the_overflow_check_goes_only_where_the_types_prove_it_cannot_fire(
     text: str, a: DataType, b: DataType, checked: bool
 ) -> None:
     sql = _sql(text, {"a": a, "b": b})
-    assert ("CASE WHEN" in sql) == (checked and "*" in text)
+    assert ("CASE WHEN" in sql) == checked
     assert ("TRY_CAST" in sql) == checked
 
 
@@ -121,8 +122,51 @@ def test_unchecked_and_checked_forms_give_the_same_values(
     fast, slow = _sql(text, types), _checked(text, types)
     assume(fast != slow)
     values = ", ".join(f"(CAST('{x}' AS {a.duckdb()}), CAST('{y}' AS {b.duckdb()}))" for x, y in rows)
-    got = duckdb.sql(f'SELECT {fast} AS f, {slow} AS s FROM (VALUES {values}) AS input("a", "b")').fetchall()
+    con = duckdb.connect()
+    wide_decimal.install(con)
+    got = con.sql(f'SELECT {fast} AS f, {slow} AS s FROM (VALUES {values}) AS input("a", "b")').fetchall()
     assert [f for f, _ in got] == [s for _, s in got]
+
+
+@settings(max_examples=examples(200))
+@given(case=_case())
+def test_every_form_gives_flinks_exact_value_rounded_to_its_type(
+    case: tuple[str, DataType, DataType, list[tuple[str, str]]],
+) -> None:
+    """Flink's DecimalDataUtils: BigDecimal's exact +, -, *, rounded HALF_UP to the result's
+    scale, NULL when that has more integer digits than the result type holds (DuckDB's
+    DECIMAL(38, s1 + s2) product would overflow for two DECIMAL(38, 18) values of 10)."""
+    op, a, b, rows = case
+    result = decimal_arithmetic(parse_one(f"a {op} b", read=Flink), a, b)
+    assert result is not None
+    p, s = as_decimal(result)  # type: ignore[misc]
+    values = ", ".join(f"(CAST('{x}' AS {a.duckdb()}), CAST('{y}' AS {b.duckdb()}))" for x, y in rows)
+    con = duckdb.connect()
+    wide_decimal.install(con)
+    sql = _sql(f"a {op} b", {"a": a, "b": b})
+    got = [v for (v,) in con.sql(f'SELECT {sql} FROM (VALUES {values}) AS input("a", "b")').fetchall()]
+    with localcontext(_EXACT):
+        expected = []
+        for x, y in rows:
+            a_value, b_value = Decimal(x), Decimal(y)
+            exact = {"+": a_value + b_value, "-": a_value - b_value, "*": a_value * b_value}[op]
+            rounded = exact.quantize(Decimal(1).scaleb(-s), rounding="ROUND_HALF_UP")
+            expected.append(rounded if abs(rounded) < Decimal(10) ** (p - s) else None)
+    assert got == expected
+
+
+def test_a_product_of_two_wide_decimals_keeps_its_value() -> None:
+    """DECIMAL(38, 18) * DECIMAL(38, 18) is DECIMAL(38, 6) in Flink: 150 * 2 is 300, which
+    sqlstream answered NULL (DuckDB's DECIMAL(38, 36) product has two integer digits)."""
+    wide = DataType("DECIMAL", 38, 18)
+    sql = _sql("a * b", {"a": wide, "b": wide})
+    con = duckdb.connect()
+    wide_decimal.install(con)
+    rows = con.sql(
+        f"SELECT {sql} FROM (VALUES (150::DECIMAL(38, 18), 2::DECIMAL(38, 18)), "
+        "(99999999.99::DECIMAL(38, 18), 14285714.2842857142857::DECIMAL(38, 18))) AS input(a, b)"
+    ).fetchall()
+    assert [str(v) for (v,) in rows] == ["300.000000", "1428571428285714.285727"]
 
 
 @pytest.mark.parametrize("text", ["a / 4", "a / -0.5", "MOD(a, 3)", "a % (2)"])

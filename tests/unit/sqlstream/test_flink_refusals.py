@@ -245,6 +245,14 @@ def test_comparisons_flink_refuses_are_refused_at_plan_time(session: sqlstream.S
         ("SELECT ARRAY_CONTAINS(ARRAY[1], bidder) FROM bid", "BIGINT in an ARRAY<INT>", 8),
         # Flink: SqlValidatorException "Parameters must be of the same type"
         ("SELECT MAP['a', NULL] FROM bid", "untyped NULL", 8),
+        # Flink: CodeGenException "Unsupported casting from NULL to INT."
+        ("SELECT GREATEST(z, NULL) FROM bid", "GREATEST cannot take an untyped NULL", 8),
+        # Flink: SqlValidatorException "Cannot apply 'MOD' to arguments of type 'MOD(<DOUBLE>, <INTEGER>)'"
+        ("SELECT MOD(CAST(z AS DOUBLE), 2) FROM bid", "cannot apply MOD to DOUBLE", 8),
+        # Flink reduces constants as BigDecimals when planning: ArithmeticException "Division by zero"
+        ("SELECT 1e0 / 0 FROM bid", "division by zero in 1e0 / 0", 8),
+        # ... and NumberFormatException "Infinite or NaN" for a FLOAT
+        ("SELECT CAST('NaN' AS FLOAT) FROM bid", "'NaN' is not a finite FLOAT", 13),
     ],
 )
 def test_what_flinks_validator_refuses_is_refused_at_its_position(
@@ -292,3 +300,10 @@ def test_a_name_both_a_row_field_and_a_column_is_refused_as_ambiguous() -> None:
             s.sql("SELECT id, x FROM c CROSS JOIN UNNEST(a) AS u(x)")
         assert "'x' is ambiguous" in error.value.message and error.value.col == 12
         s.execute("EXPLAIN SELECT id, x FROM c")  # r.x: planned
+
+
+def test_an_untyped_null_among_ifs_values_is_refused(session: sqlstream.Session) -> None:
+    """Flink: SqlValidatorException "Illegal use of 'NULL'"; a CASE may hold one."""
+    with pytest.raises(PlanError, match="IF cannot take an untyped NULL"):
+        session.sql("SELECT IF(z > 0, NULL, 1) FROM bid")
+    session.sql("SELECT CASE WHEN z > 0 THEN NULL ELSE 1 END FROM bid").close()

@@ -1,0 +1,59 @@
+"""DECIMAL +, - and * whose exact value needs more than 38 digits on the way, as Flink's
+DecimalDataUtils computes them (BigDecimal arithmetic, then HALF_UP to the result's scale),
+installed on every operator's DuckDB connection as ``flink_decimal(op, a, b, scale)``.
+
+DuckDB computes ``a * b`` in DECIMAL(38, s1 + s2) and ``a + b`` in DECIMAL(38, max(s1, s2)),
+so two DECIMAL(38, 18) values whose product is 100 or more overflow there, though Flink's
+result type, DECIMAL(38, 6), holds it. The planner calls this function only for the rows
+where DuckDB's own exact operation could overflow (:func:`planner.codegen`'s decimal
+arithmetic); the operands come as text, the result goes back as text that the planner
+casts to the result type (NULL when it does not fit, as in Flink).
+
+>>> decimal_text('*', '99999999.990000000000000000', '14285714.284285714285700000', 6)
+'1428571428285714.285727'
+>>> decimal_text('+', '-0.5', '0.5', 0), decimal_text('-', '1.25', '0.005', 2)
+('0', '1.25')
+"""
+
+from __future__ import annotations
+
+import decimal
+
+import duckdb
+import duckdb.func
+import pyarrow as pa
+
+FUNCTION = "flink_decimal"
+_CONTEXT = decimal.Context(prec=200)  # every digit of two 38-digit operands' product
+
+
+def decimal_text(op: str, a: str | None, b: str | None, scale: int) -> str | None:
+    if a is None or b is None:
+        return None
+    x, y = decimal.Decimal(a), decimal.Decimal(b)
+    exact = _CONTEXT.multiply(x, y) if op == "*" else _CONTEXT.add(x, y if op == "+" else -y)
+    unit = decimal.Decimal(1).scaleb(-scale)
+    rounded = exact.quantize(unit, rounding=decimal.ROUND_HALF_UP, context=_CONTEXT)
+    return format(rounded.copy_abs() if rounded.is_zero() else rounded, "f")
+
+
+def _vectorized(ops: pa.Array, a: pa.Array, b: pa.Array, scales: pa.Array) -> pa.Array:
+    return pa.array(
+        [
+            decimal_text(o, x, y, s)
+            for o, x, y, s in zip(ops.to_pylist(), a.to_pylist(), b.to_pylist(), scales.to_pylist())
+        ],
+        pa.string(),
+    )
+
+
+def install(con: duckdb.DuckDBPyConnection) -> None:
+    varchar = duckdb.sqltype("VARCHAR")
+    con.create_function(
+        FUNCTION,
+        _vectorized,
+        [varchar, varchar, varchar, duckdb.sqltype("INTEGER")],
+        varchar,
+        type=duckdb.func.ARROW,
+        null_handling=duckdb.func.SPECIAL,
+    )
