@@ -38,7 +38,15 @@ from planner.numeric import (
 from planner.scalars import REWRITES, date_format_call, hash_code_call, to_timestamp_ltz, utf8_text
 from planner.strings import printf_call
 from planner.temporal_casts import local_to_instant, text_to_temporal
-from planner.typecheck import Lookup, array_index, as_decimal, cast_target, function_name, infer
+from planner.typecheck import (
+    Lookup,
+    array_index,
+    as_decimal,
+    branch_values,
+    cast_target,
+    function_name,
+    infer,
+)
 from planner.udf import user_function
 
 _UNITS = {"MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "DECADE",
@@ -179,22 +187,12 @@ def _float_beside_decimal(node: exp.Expr, lookup: Lookup) -> bool:
     becomes 1.0E8)."""
     if not isinstance(node, _BRANCHED) or infer(node, lookup).name != "DOUBLE":
         return False
-    names = {infer(v, lookup).name for v in _branch_values(node)}
+    names = {infer(v, lookup).name for v in branch_values(node)}
     return {"FLOAT", "DECIMAL"} <= names
 
 
-def _branch_values(node: exp.Expr) -> list[exp.Expr]:
-    if isinstance(node, exp.Coalesce):
-        values = [node.this, *node.expressions]
-    elif isinstance(node, exp.If):
-        values = [node.args["true"], node.args.get("false")]
-    else:
-        values = [i.args["true"] for i in node.args.get("ifs", [])] + [node.args.get("default")]
-    return [v for v in values if v is not None]
-
-
 def _branches_as_double(node: exp.Expr) -> None:
-    for value in _branch_values(node):
+    for value in branch_values(node):
         value.replace(exp.cast(value.copy(), "DOUBLE"))
 
 
@@ -527,12 +525,17 @@ def _round_approximate(x: exp.Expr, places: exp.Expr, r: int | None, result: Dat
             t=text,
             a=approximate,
         )
-    message = exp.Literal.string(f"{NO_BIG_DECIMAL}ROUND's argument: ")
+    return _finite_or_fail(x, f"{NO_BIG_DECIMAL}ROUND's argument: ", exact)
+
+
+def _finite_or_fail(x: exp.Expr, message: str, value: exp.Expr) -> exp.Expr:
+    """``value``, or for a double BigDecimal cannot hold (NaN, an infinity) a failed job,
+    as Flink's is."""
     return template(
-        "CASE WHEN isnan({x}) OR isinf({x}) THEN error({m} || CAST({x} AS VARCHAR)) ELSE {e} END",
+        "CASE WHEN isnan({x}) OR isinf({x}) THEN error({m} || CAST({x} AS VARCHAR)) ELSE {v} END",
         x=x,
-        m=message,
-        e=exact,
+        m=exp.Literal.string(message),
+        v=value,
     )
 
 
@@ -802,13 +805,7 @@ def _approximate_to_decimal(n: exp.Cast, target: DataType) -> exp.Expr:
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
     if not strict:
         return value
-    message = exp.Literal.string(f"{NO_BIG_DECIMAL}the value CAST AS {target.sql()}: ")
-    return template(
-        "CASE WHEN isnan({x}) OR isinf({x}) THEN error({m} || CAST({x} AS VARCHAR)) ELSE {v} END",
-        x=x,
-        m=message,
-        v=value,
-    )
+    return _finite_or_fail(x, f"{NO_BIG_DECIMAL}the value CAST AS {target.sql()}: ", value)
 
 
 def _days_as_seconds(interval: exp.Expr) -> exp.Expr:

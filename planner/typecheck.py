@@ -677,17 +677,20 @@ def _rounded_decimal(node: exp.Expr, arg: DataType) -> DataType:
     return DataType("DECIMAL", 1 + p - s + r, r, arg.nullable)
 
 
-def _check_branches(node: exp.Case | exp.If | exp.Coalesce, lookup: Lookup) -> None:
+def branch_values(node: exp.Expr) -> list[exp.Expr]:
+    """The values a CASE, IF or COALESCE may answer with."""
     if isinstance(node, exp.Coalesce):
         values = [node.this, *node.expressions]
     elif isinstance(node, exp.If):
         values = [node.args["true"], node.args.get("false")]
     else:
         values = [i.args["true"] for i in node.args.get("ifs", [])] + [node.args.get("default")]
+    return [v for v in values if v is not None]
+
+
+def _check_branches(node: exp.Case | exp.If | exp.Coalesce, lookup: Lookup) -> None:
     result = DataType("NULL")
-    for value in values:
-        if value is None:
-            continue
+    for value in branch_values(node):
         t = _infer(value, lookup)
         common = common_type(result, t)
         if common is None:
