@@ -1,5 +1,5 @@
 """``python -m sqlstream``: the same as the ``sqlstream`` command."""
 
-from sqlstream.entry import main
+from sqlstream.entry import command
 
-raise SystemExit(main())
+command()

@@ -8,6 +8,7 @@ under test (pytest's own process has imported everything long before).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,75 @@ def test_only_operators_that_query_or_keep_state_open_a_duckdb_connection(tmp_pa
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == {"code": 0, "connections": 1}
     assert "finished: 3 rows written" in out.stderr
+
+
+# Threads a library started without naming them carry the process's name (pyarrow's
+# jemalloc names its background thread).
+THREADS = """
+import json, os
+def unnamed():
+    names = [open(f"/proc/self/task/{t}/comm").read() for t in os.listdir("/proc/self/task")]
+    return names.count(open("/proc/self/comm").read())
+from sqlstream import entry
+before = unnamed()
+entry.load()
+print(json.dumps({"threads": [before, unnamed()], "blas": os.environ.get("OPENBLAS_NUM_THREADS")}))
+"""
+
+
+def _load_in_fresh_process(env: dict[str, str]) -> dict[str, object]:
+    out = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, cwd=ROOT,
+                         env=env, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_the_command_loads_the_engine_without_starting_threads() -> None:
+    """numpy's OpenBLAS would start a thread per core that spins ~0.1 s of CPU for matrix
+    work the engine never gives it; the variable that stops it is the user's again after."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    assert _load_in_fresh_process(env) == {"threads": [1, 1], "blas": None}
+    assert _load_in_fresh_process({**env, "OPENBLAS_NUM_THREADS": "2"})["blas"] == "2"
+
+
+UDF_MODULE = """
+import atexit, sys
+
+
+class Noisy:
+    def __del__(self):
+        print("torn down", file=sys.stderr)
+
+
+NOISY = Noisy()
+atexit.register(lambda: print("atexit handler ran", flush=False))
+
+
+def plus_one(x: int) -> int:
+    return x + 1
+"""
+
+
+def test_the_command_exits_after_every_handler_without_tearing_the_interpreter_down(tmp_path: Path) -> None:
+    """The exit status, the output still buffered and the ``atexit`` handlers of what the
+    job loaded are all kept; only the interpreter's teardown (freeing every object, ~40 ms)
+    is skipped, so a module object's ``__del__`` does not run at exit."""
+    (tmp_path / "exit_udf.py").write_text(UDF_MODULE)
+    script = tmp_path / "job.sql"
+    script.write_text(
+        "CREATE FUNCTION plus_one AS 'exit_udf.plus_one' LANGUAGE PYTHON;\n"
+        "CREATE TABLE src (x BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '3', "
+        "'fields.x.kind' = 'sequence', 'fields.x.start' = '1', 'fields.x.end' = '3');\n"
+        "CREATE TABLE out1 (y BIGINT) WITH ('connector' = 'print');\n"
+        "INSERT INTO out1 SELECT plus_one(x) FROM src;\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "sqlstream", "run", str(script)], capture_output=True,
+                         text=True, cwd=tmp_path, env=env, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert sorted(out.stdout.splitlines()) == ["+I[2]", "+I[3]", "+I[4]", "atexit handler ran"]
+    assert "finished: 3 rows written" in out.stderr
+    assert "torn down" not in out.stderr
+    failed = subprocess.run([sys.executable, "-m", "sqlstream", "run", str(tmp_path / "missing.sql")],
+                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)  # fmt: skip
+    assert failed.returncode == 1 and "cannot read" in failed.stderr
