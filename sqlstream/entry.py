@@ -14,8 +14,10 @@ on after it):
 
 - numpy's OpenBLAS starts a thread per core when numpy loads, and each spins ~0.1 s of CPU
   waiting for matrix work that the engine never gives it (10% of a Nexmark q3 process).
-  The engine loads with ``OPENBLAS_NUM_THREADS=1`` unless the user set it; the variable is
-  put back afterwards, so that the processes a job starts see the environment it had.
+  The engine loads with ``OPENBLAS_NUM_THREADS=1`` unless the user chose a number of
+  threads (that variable, or ``GOTO_NUM_THREADS`` or ``OMP_NUM_THREADS``, which OpenBLAS
+  reads too); it is taken away again afterwards, so that the processes a job starts see
+  the environment as it was.
 - Tearing the interpreter down at exit (every module's objects freed one by one, DuckDB's
   catalogs destroyed) takes ~40 ms after the last job has finished. Once the CLI has
   returned (its jobs ended, their sinks committed and closed, the session closed),
@@ -33,6 +35,9 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
+#: What OpenBLAS reads for its number of threads, first found first.
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
 #: The exit status the command leaves with; None until the CLI has returned.
 _status: int | None = None
 
@@ -41,16 +46,16 @@ def load() -> Callable[[], int]:
     """Import the engine as the command does (collector off, then frozen; one BLAS
     thread) and return the CLI's ``main``."""
     collecting = gc.isenabled()
-    blas = os.environ.get("OPENBLAS_NUM_THREADS")
+    one_blas_thread = not any(name in os.environ for name in _BLAS_THREADS)
     gc.disable()
-    if blas is None:
+    if one_blas_thread:
         os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read once, when numpy loads OpenBLAS
     try:
         import numpy  # noqa: F401 - here, while the variable is set: every job needs it
 
         from sqlstream.cli import main as cli_main
     finally:
-        if blas is None:
+        if one_blas_thread:
             del os.environ["OPENBLAS_NUM_THREADS"]
         gc.freeze()
         if collecting:

@@ -130,9 +130,12 @@ def _load_in_fresh_process(env: dict[str, str]) -> dict[str, object]:
 def test_the_command_loads_the_engine_without_starting_threads() -> None:
     """numpy's OpenBLAS would start a thread per core that spins ~0.1 s of CPU for matrix
     work the engine never gives it; the variable that stops it is the user's again after."""
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    blas = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in blas}
     assert _load_in_fresh_process(env) == {"threads": [1, 1], "blas": None}
     assert _load_in_fresh_process({**env, "OPENBLAS_NUM_THREADS": "2"})["blas"] == "2"
+    # the user's choice, in any variable OpenBLAS reads, is theirs (on a machine of 2+ cores)
+    assert _load_in_fresh_process({**env, "OMP_NUM_THREADS": "2"}) == {"threads": [1, 2], "blas": None}
 
 
 UDF_MODULE = """
