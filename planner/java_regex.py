@@ -168,7 +168,8 @@ def optional_groups(pattern: str) -> set[int] | None:
     # each open group: its index (None: not capturing), whether '|' is directly in it, and
     # the capturing groups inside it (itself included); the first is the whole pattern
     stack: list[tuple[int | None, list[bool], list[int]]] = [(None, [False], [])]
-    count, i, optional = 0, 0, set()
+    count, i = 0, 0
+    optional: set[int] = set()
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
