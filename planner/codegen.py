@@ -35,7 +35,14 @@ from planner.numeric import (
     wide,
     wrap_sql,
 )
-from planner.scalars import REWRITES, date_format_call, hash_code_call, to_timestamp_ltz, utf8_text
+from planner.scalars import (
+    REWRITES,
+    base64_call,
+    date_format_call,
+    hash_code_call,
+    to_timestamp_ltz,
+    utf8_text,
+)
 from planner.strings import printf_call
 from planner.temporal_casts import local_to_instant, text_to_temporal
 from planner.typecheck import (
@@ -225,7 +232,7 @@ def _typing(node: exp.Expr, lookup: Lookup) -> _Typing | None:
     if isinstance(node, _UNARY) and not node.args.get("to"):
         places = _literal_int(node.args.get("decimals")) if isinstance(node, exp.Round | exp.Trunc) else None
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "", places=places)
-    if isinstance(node, exp.TimestampAdd | DateFormat):
+    if isinstance(node, exp.TimestampAdd | DateFormat | exp.ToBase64 | exp.FromBase64):
         return _Typing((infer(node.this, lookup),), infer(node, lookup), "")
     if isinstance(node, exp.Greatest | exp.Least) and infer(node, lookup).name in ("DOUBLE", "FLOAT"):
         return _Typing((), infer(node, lookup), "")
@@ -273,6 +280,8 @@ def _typed_rewrite(n: exp.Expr, typing: _Typing) -> exp.Expr:
         return _cast(n, typing.operands[0], typing.result)
     if isinstance(n, DateFormat):
         return date_format_call(n, typing.operands[0])
+    if isinstance(n, exp.ToBase64 | exp.FromBase64):
+        return base64_call(n, typing.operands[0])
     if isinstance(n, exp.Anonymous) and function_name(n) == "TO_TIMESTAMP_LTZ" and len(n.expressions) == 2:
         epoch, precision = n.expressions
         if not precision.is_int or int(precision.name) not in (0, 3):
@@ -505,27 +514,65 @@ def _round_approximate(x: exp.Expr, places: exp.Expr, r: int | None, result: Dat
     BigDecimal.valueOf(x), the shortest decimal text of the double (a FLOAT widened first),
     so ROUND(1.005e0, 2) is 1.01 though the double is 1.00499..; NaN and infinities fail the
     job there (BigDecimal has none). DuckDB's shortest text read as DECIMAL(38, 18) holds
-    every value below 1e20 to that many places; beyond, or to more places, rounding the
-    double itself is as exact as the double."""
-    text = exp.cast(exp.cast(x.copy(), "DOUBLE"), "VARCHAR")
-    approximate = template("round({x}, {r}) + 0.0", x=x, r=places)
-    if r is not None and r <= -20:  # HALF_UP at 10^-r of a double's value: 1.8e308 to 2e308, infinite
-        exact = (
-            template(f"round({{x}} / 1e{-r}) * 1e{-r} + 0.0", x=x)
-            if r >= -308
-            else template("CAST(0.0 AS DOUBLE)")
-        )
-    elif r is None or r >= 18:
-        exact = approximate
-    else:
+    every value below 1e20 to that many places; other values and places take the text's
+    digits scaled (:func:`_round_shortest`). To places that are no constant, the double
+    itself is rounded."""
+    if r is None:
+        exact = template("round({x}, {r}) + 0.0", x=x, r=places)
+    elif r <= -309:  # half of 10^309 is beyond every double
+        exact = _round_beyond_scale(x, r, template("CAST(0.0 AS DOUBLE)"))
+    elif r >= 341:  # below the least double's last digit (4.9e-324): nothing to round
+        exact = _round_beyond_scale(x, r, template("{x} + 0.0", x=x))
+    elif -20 < r < 18:
+        text = exp.cast(exp.cast(x.copy(), "DOUBLE"), "VARCHAR")
         exact = template(
             f"CASE WHEN abs({{x}}) < 1e20 THEN CAST(round(CAST({{t}} AS DECIMAL(38, 18)), {r}) "
-            f"AS {result.duckdb()}) ELSE {{a}} END",
+            f"AS {result.duckdb()}) ELSE {{g}} END",
             x=x,
             t=text,
-            a=approximate,
+            g=_round_shortest(x, r, result),
         )
+    else:
+        exact = _round_shortest(x, r, result)
     return _finite_or_fail(x, f"{NO_BIG_DECIMAL}ROUND's argument: ", exact)
+
+
+def _round_shortest(x: exp.Expr, r: int, result: DataType) -> exp.Expr:
+    """HALF_UP of a double's decimal text (Java's, :data:`_JAVA_MANTISSA`: 4.9E-324 for the
+    least double) to ``r`` places (-309 < r < 341), where DECIMAL(38, 18) cannot hold the
+    value or the places: the text's digits moved ``r`` places left (its exponent plus r),
+    which is below 1e17 wherever a digit is cut, rounded there as a DECIMAL and read back
+    with the exponent -r (2E+30 for ROUND(1.5e30, -30); a double's own arithmetic,
+    x / 1e30, is not exact). A value of 1e(17 - r) or more has no digit at those places
+    and stays itself (no -0.0: BigDecimal has none)."""
+    d = "{d}"  # a FLOAT's text is that of the double it widens to, as BigDecimal.valueOf's
+    mantissa = f"CASE WHEN {d} < 0 THEN '-' ELSE '' END || {_JAVA_MANTISSA.replace('{x}', d)}"
+    moved = f"{mantissa} || 'e' || CAST(({_JAVA_EXPONENT.replace('{x}', d)}) + {r} AS VARCHAR)"
+    rounded = f"round(CAST({moved} AS DECIMAL(38, 18)))"
+    value = f"CAST(CAST(CAST({rounded} AS DECIMAL(38, 0)) AS VARCHAR) || 'e{-r}' AS DOUBLE)"
+    if 17 - r <= 308:
+        value = f"CASE WHEN abs({{x}}) >= 1e{17 - r} THEN {{x}} + 0.0 ELSE {value} END"
+    return template(f"CAST({value} AS {result.duckdb()})", x=x, d=exp.cast(x.copy(), "DOUBLE"))
+
+
+def _round_beyond_scale(x: exp.Expr, r: int, value: exp.Expr) -> exp.Expr:
+    """``value``, or for places so many that sround's BigDecimal fails, a failed job as
+    Flink's: movePointRight(r) beyond an int's scale (Underflow), or setScale(0) with more
+    digits than a BigInteger holds. Zero never fails (BigDecimal skips its digits)."""
+    if r < 0 and r > -(2**31) + 400:
+        return value
+    if r > 0 and r < _BIG_INTEGER_DIGITS - 400:
+        return value
+    scale = _JAVA_SCALE.replace("{x}", "{d}")
+    fails = f"({scale}) - {r} > {2**31 - 1}" if r < 0 else f"{r} - ({scale}) > {_BIG_INTEGER_DIGITS}"
+    message = exp.Literal.string(f"{NO_BIG_DECIMAL}ROUND's argument moved {r} places: ")
+    return template(
+        f"CASE WHEN {{x}} <> 0 AND {fails} THEN error({{m}} || CAST({{x}} AS VARCHAR)) ELSE {{v}} END",
+        x=x,
+        d=exp.cast(x.copy(), "DOUBLE"),
+        m=message,
+        v=value,
+    )
 
 
 def _finite_or_fail(x: exp.Expr, message: str, value: exp.Expr) -> exp.Expr:
@@ -547,6 +594,16 @@ def _cast(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         if target.name == "VARCHAR":
             return template(f"left({{x}}, {length})", x=converted)
         return template(f"rpad(left({{x}}, {length}), {length}, ' ')", x=converted)
+    if target.name in ("VARBINARY", "BINARY") and target.precision:  # bytes cut, BINARY's padded
+        length = target.precision
+        short = "{x}"
+        if target.name == "BINARY":
+            short = f"{{x}} || repeat(unhex('00'), {length} - octet_length({{x}}))"
+        return template(
+            f"CASE WHEN octet_length({{x}}) > {length} THEN unhex(left(hex({{x}}), {2 * length})) "
+            f"WHEN octet_length({{x}}) < {length} THEN {short} ELSE {{x}} END",
+            x=converted,
+        )
     return converted
 
 
@@ -572,6 +629,16 @@ _JAVA_MANTISSA = (
     f"|| substr(CAST({_JAVA_TWO_DIGITS} AS VARCHAR), 2, 1) "
     f"ELSE left({_JAVA_DIGITS}, 1) || '.' || coalesce(nullif(substr({_JAVA_DIGITS}, 2), ''), '0') END"
 )
+# BigDecimal's scale of Java's text of a double (its fraction digits, less its exponent in
+# the E form Double.toString writes outside 1e-3 .. 1e7; 100.0 has scale 1)
+_JAVA_SCALE = (
+    f"CASE WHEN abs({{x}}) >= 0.001 AND abs({{x}}) < 1e7 "
+    f"THEN greatest(length({_JAVA_DIGITS}) - 1 - ({_JAVA_EXPONENT}), 1) "
+    f"ELSE length({_JAVA_MANTISSA}) - 2 - ({_JAVA_EXPONENT}) END"
+)
+# BigInteger's limit: 10^k has more than 2^31 bits from k = 646456993 on
+_BIG_INTEGER_DIGITS = 646_456_990
+# Double.toString / Float.toString
 _JAVA_FLOAT_TEXT = (
     "CASE WHEN isnan({x}) THEN 'NaN' WHEN isinf({x}) AND {x} > 0 THEN 'Infinity' "
     "WHEN isinf({x}) THEN '-Infinity' "
@@ -608,6 +675,8 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return _collection_text(x, source)
     if source.name in ("BYTES", "BINARY", "VARBINARY") and target.is_string:
         return utf8_text(x)  # DuckDB's CAST escapes each byte beyond ASCII
+    if source.is_string and target.name in ("BYTES", "BINARY", "VARBINARY"):
+        return template("encode({x})", x=x)  # DuckDB's CAST reads '\\xAA' and refuses non-ASCII
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     if source.is_string and target.name in ("DOUBLE", "FLOAT"):
@@ -753,21 +822,26 @@ def _string_to_integral(n: exp.Cast, target: DataType) -> exp.Expr:
     )
 
 
-# Java's Double.parseDouble (and Float.parseFloat) text, less the hexadecimal form: DuckDB
-# also reads '1_000', '+-1' and 'inf', which Java does not, and not the type suffix of '1d'.
+# Java's Double.parseDouble (and Float.parseFloat) text: DuckDB also reads '1_000', '+-1'
+# and 'inf', which Java does not, and neither the type suffix of '1d' nor hexadecimal text.
 _JAVA_FLOATING_TEXT = r"[+-]?(NaN|Infinity|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?)"
+_JAVA_HEX_FLOATING_TEXT = r"[+-]?0[xX]([0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?[0-9]+[fFdD]?"
 _DECIMAL_TEXT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 
 
 def _string_to_approximate(n: exp.Cast, target: DataType) -> exp.Expr:
     """Text read as a DOUBLE or FLOAT by Java's parser, as Flink's cast does: blanks trimmed,
-    an optional f/d suffix; what it cannot read fails a CAST and is NULL for TRY_CAST."""
+    an optional f/d suffix, hexadecimal text (``0x1.8p1``) read by runtime.java_float; what
+    it cannot read fails a CAST and is NULL for TRY_CAST."""
     strict = not isinstance(n, exp.TryCast) or _is_flink_strict_cast(n)
     failed = "error('cannot CAST ''' || {x} || ''' AS " + target.sql() + "')" if strict else "NULL"
+    is_float = "TRUE" if target.name == "FLOAT" else "FALSE"
     return template(
         "CASE WHEN {x} IS NULL THEN NULL "
         f"WHEN regexp_full_match(trim({{x}}), '{_JAVA_FLOATING_TEXT}') "
         f"THEN CAST(regexp_replace(trim({{x}}), '[fFdD]$', '') AS {target.duckdb()}) "
+        f"WHEN regexp_full_match(trim({{x}}), '{_JAVA_HEX_FLOATING_TEXT}') "
+        f"THEN CAST(flink_parse_hex_float(trim({{x}}), {is_float}) AS {target.duckdb()}) "
         f"ELSE {failed} END",
         x=n.this,
     )

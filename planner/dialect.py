@@ -13,6 +13,7 @@ Every sqlglot subclass of the project lives in this module (nodes in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -96,6 +97,41 @@ def _from_unixtime(args: list[exp.Expr], dialect: Dialect) -> exp.Expr:
     return node
 
 
+def unicode_unescape(text: str, escape: str = "\\") -> str:
+    """The text of a Unicode literal, its escapes read as Calcite's SqlLiteral does: the
+    escape character twice is itself, else it takes the next four characters as a
+    hexadecimal UTF-16 unit (Integer.parseInt's reading: a sign may lead). Half of a
+    surrogate pair left alone is '?', as Flink's UTF-8 text writes it.
+
+    >>> unicode_unescape(r"a\\0041\\\\\\D83D\\DE00"), unicode_unescape("!00e9!!", "!")
+    ('aA\\\\😀', 'é!')
+    """
+    units: list[int] = []
+    i = 0
+    while i < len(text):
+        if text[i] != escape:
+            units.extend(_utf16_units(text[i]))
+            i += 1
+        elif text[i + 1 : i + 2] == escape:
+            units.append(ord(escape))
+            i += 2
+        else:
+            digits = text[i + 1 : i + 5]
+            if len(digits) < 4 or not re.fullmatch(r"[+-]?[0-9a-fA-F]+", digits):
+                raise ValueError(
+                    f"a Unicode escape is {escape} and four hexadecimal digits, not {escape}{digits}"
+                )
+            units.append(int(digits, 16) & 0xFFFF)
+            i += 5
+    data = b"".join(u.to_bytes(2, "little") for u in units)
+    return re.sub("[\ud800-\udfff]", "?", data.decode("utf-16-le", errors="surrogatepass"))
+
+
+def _utf16_units(char: str) -> list[int]:
+    data = char.encode("utf-16-le", errors="surrogatepass")
+    return [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
+
+
 class FlinkParser(SparkParser):
     STRICT_CAST = True  # Flink's CAST fails on bad input; TRY_CAST returns NULL
 
@@ -154,6 +190,13 @@ class FlinkParser(SparkParser):
         ),
     }
 
+    # U&'..' [UESCAPE 'c']: a string with Unicode escapes, read into a plain literal
+    STRING_PARSERS = {
+        **SparkParser.STRING_PARSERS,
+        TokenType.UNICODE_STRING: lambda self, token: self._parse_unicode_string(token),
+    }
+    PRIMARY_PARSERS = {**SparkParser.PRIMARY_PARSERS, **STRING_PARSERS}
+
     FUNCTION_PARSERS = {
         **SparkParser.FUNCTION_PARSERS,
         "TABLE": lambda self: self._parse_table_function(),
@@ -188,6 +231,25 @@ class FlinkParser(SparkParser):
 
     def _warn_unsupported(self) -> None:
         """No log line: planner.parse turns every exp.Command into an UnsupportedError."""
+
+    def _parse_unicode_string(self, token: Any) -> exp.Expr:
+        """``U&'\\0041'``: Calcite's Unicode literal (SqlLiteral.unescapeUnicode), a plain
+        string by now. The escape character (``\\`` unless UESCAPE names another) is
+        followed by four hexadecimal digits, one UTF-16 unit (a character beyond U+FFFF
+        is two escapes), or by itself for itself."""
+        escape = "\\"
+        if self._match_text_seq("UESCAPE"):
+            marker = self._parse_string()
+            if marker is None or not marker.is_string or len(marker.name) != 1:
+                self.raise_error("UESCAPE takes one character in quotes, as UESCAPE '!'")
+            else:
+                escape = marker.name
+        try:
+            text = unicode_unescape(token.text, escape)
+        except ValueError as e:
+            self.raise_error(str(e), token)
+            text = token.text
+        return self.expression(exp.Literal.string(text), token)
 
     def _parse_option(self) -> exp.Property:
         key = self._parse_string()
@@ -564,6 +626,7 @@ class Flink(Spark):
         QUOTES = ["'"]
         STRING_ESCAPES = ["'"]  # 'it''s'; a backslash is an ordinary character
         RAW_STRINGS = []
+        UNICODE_STRINGS = [("U&'", "'"), ("u&'", "'")]
         NUMERIC_LITERALS = {}
         # Tokenize every statement fully (sqlglot reads EXECUTE/SHOW/... bodies as one
         # string): planner.parse reads those statements from their tokens.

@@ -113,11 +113,19 @@ class JsonValue(exp.Expression, exp.Func):
 
 
 class JsonQuery(exp.Expression, exp.Func):
-    """``JSON_QUERY(json, path [wrapper] [behaviour ON EMPTY] [behaviour ON ERROR])``: the
-    wrapper is ``WITHOUT``, ``CONDITIONAL`` or ``UNCONDITIONAL`` (array wrapper); a behaviour
-    ``NULL``, ``ERROR``, ``EMPTY ARRAY`` or ``EMPTY OBJECT``."""
+    """``JSON_QUERY(json, path [RETURNING type] [wrapper] [behaviour ON EMPTY] [behaviour ON
+    ERROR])``: the type is STRING (the default) or ARRAY<STRING>; the wrapper is
+    ``WITHOUT``, ``CONDITIONAL`` or ``UNCONDITIONAL`` (array wrapper); a behaviour ``NULL``,
+    ``ERROR``, ``EMPTY ARRAY`` or ``EMPTY OBJECT``."""
 
-    arg_types = {"this": True, "path": True, "wrapper": False, "empty": False, "error": False}
+    arg_types = {
+        "this": True,
+        "path": True,
+        "returning": False,
+        "wrapper": False,
+        "empty": False,
+        "error": False,
+    }
     _sql_names = ["JSON_QUERY"]
 
 

@@ -146,3 +146,86 @@ def re2(pattern: str) -> str:
         out.append(c)
         i += 1
     return "".join(out)
+
+
+_ZERO_MINIMUM = re.compile(r"[?*]|\{0*(?:,\d*)?\}|\{0+,?\d*\}")
+
+
+def optional_groups(pattern: str) -> set[int] | None:
+    """The capturing groups of ``pattern`` (an RE2 pattern, as :func:`re2` writes it) that
+    may take no part in a match: those inside an alternative (``|`` in a group around
+    them, or at the top) or under a quantifier that allows none (``?``, ``*``, ``{0,n}``).
+    Every other group takes part whenever the pattern matches, so its '' is a match of ''.
+    None when the pattern has something this reading does not follow (``\\Q``).
+
+    >>> optional_groups("channel_id=([^&]*)"), optional_groups("(x)?([a-z])(b)")
+    (set(), {1})
+    >>> sorted(optional_groups("((a)|b)(c(d))*")), sorted(optional_groups("a|(b)"))
+    ([2, 3, 4], [1])
+    """
+    if "\\Q" in pattern:
+        return None
+    # each open group: its index (None: not capturing), whether '|' is directly in it, and
+    # the capturing groups inside it (itself included); the first is the whole pattern
+    stack: list[tuple[int | None, list[bool], list[int]]] = [(None, [False], [])]
+    count, i = 0, 0
+    optional: set[int] = set()
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+        elif c == "[":
+            end = _class_close(pattern, i)
+            if end is None:
+                return None
+            i = end + 1
+        elif c == "(":
+            flags = re.match(r"\(\?[a-zA-Z-]*\)", pattern[i:])
+            if flags:  # (?i): flags, no group
+                i += flags.end()
+                continue
+            capturing = not pattern.startswith("(?", i) or pattern.startswith(("(?P<", "(?<"), i)
+            count += capturing
+            index = count if capturing else None
+            stack.append((index, [False], [index] if index is not None else []))
+            i += 1
+        elif c == "|":
+            stack[-1][1][0] = True
+            i += 1
+        elif c == ")":
+            if len(stack) == 1:
+                return None
+            index, alternated, inside = stack.pop()
+            if alternated[0]:  # the groups in its alternatives, not itself, may be skipped
+                optional.update(g for g in inside if g != index)
+            if _ZERO_MINIMUM.match(pattern, i + 1):
+                optional.update(inside)
+            stack[-1][2].extend(inside)
+            i += 1
+        else:
+            i += 1
+    if len(stack) != 1:
+        return None
+    if stack[0][1][0]:  # '|' at the top
+        optional.update(stack[0][2])
+    return optional
+
+
+def _class_close(pattern: str, start: int) -> int | None:
+    """Where the class opened at ``start`` closes (a ']' first in it is text); None for a
+    class inside a class."""
+    i = start + 1
+    if pattern.startswith("^", i):
+        i += 1
+    if pattern.startswith("]", i):
+        i += 1
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "[":
+            return None
+        if pattern[i] == "]":
+            return i
+        i += 1
+    return None

@@ -9,7 +9,10 @@ cannot hold fails the job, as Flink's cast of the Java value does (an Integer on
 JSON integer that fits, a DOUBLE only from a JSON number with a fraction or exponent, a
 BOOLEAN only from true/false). JSON_EXISTS is FALSE ON ERROR by default. ``IS JSON`` is
 never NULL. Paths are keys and array indexes (``$.a.b[0]``, ``$['a b']``, ``$["a"]``, ``$.a[-1]``
-from the end); others (wildcards, filters, deep scans) are refused at plan time, by name.
+from the end). A path Jayway reads as indefinite (a wildcard, a deep scan, a slice) finds a
+list: never JSON_VALUE's scalar, and for a strict JSON_QUERY with wildcards (``[*]``,
+``.*``) its text; others (filters, and indefinite paths elsewhere) are refused at plan
+time, by name.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from sqlglot import exp
 
@@ -26,6 +30,13 @@ from planner.numeric import template
 
 _MODE = re.compile(r"^\s*(strict|lax)\s+(.+)$", re.IGNORECASE | re.DOTALL)
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+# A step Jayway reads as indefinite (its answer a list of what it finds): a wildcard, a deep
+# scan, several indexes or keys, a slice
+_INDEFINITE_STEP = re.compile(
+    r"\.\*|\[\*\]|\.\.(?:[A-Za-z_][A-Za-z0-9_]*|\*|\[(?:\*|-?\d+|'[^']*')\])"
+    r"|\[\s*-?\d+(?:\s*,\s*-?\d+)+\s*\]|\[\s*-?\d*\s*:\s*-?\d*\s*\]|\['[^']*'(?:\s*,\s*'[^']*')+\]"
+)
+_WILDCARD = re.compile(r"\.\*|\[\*\]")
 # RETURNING type (sqlglot's name) -> DuckDB's type, and the JSON types (DuckDB's json_type)
 # whose Java value Flink's cast accepts (None: any, as text)
 _RETURNING: dict[str, tuple[str, str | None]] = {
@@ -101,22 +112,54 @@ def _flink_text(s: exp.Expr, steps: str) -> exp.Expr:
     return template("flink_json_query({s}, {st})", s=s, st=_lit(steps))
 
 
+def _indefinite(path: exp.Expr) -> bool | None:
+    """For a constant path with an indefinite step (and otherwise only keys and indexes):
+    whether it is strict; None for any other path."""
+    if not (isinstance(path, exp.Literal) and path.is_string):
+        return None
+    match = _MODE.match(path.name)
+    strict, spec = True, path.name.strip()
+    if match:
+        strict, spec = match.group(1).lower() == "strict", match.group(2).strip()
+    if not spec.startswith("$"):
+        return None
+    at, found = 1, False
+    while at < len(spec):
+        step = _INDEFINITE_STEP.match(spec, at)
+        found |= step is not None
+        step = step or _STEP.match(spec, at)
+        if step is None:
+            return None
+        at = step.end()
+    return strict if found else None
+
+
+def _value_outcome(n: JsonValue, duck: str, key: str, why: str) -> exp.Expr:
+    """JSON_VALUE's ON EMPTY (``key`` "empty") or ON ERROR behaviour."""
+    behaviour = n.text(key) or "NULL"
+    if behaviour == "ERROR":
+        return _fail(f"JSON_VALUE: {why}")
+    if behaviour == "DEFAULT":
+        return template(f"CAST({{d}} AS {duck})", d=n.args[f"{key}_default"])
+    return template(f"CAST(NULL AS {duck})")
+
+
 def json_value(n: JsonValue) -> exp.Expr:
-    strict, p, steps = _path(n.args["path"], "JSON_VALUE")
     duck, accepted = _returning(n)
     s = n.this
+    indefinite = _indefinite(n.args["path"])
+    if indefinite is not None:  # Jayway's list is no scalar: empty (lax) or an error (strict)
+        behaviour = "error" if indefinite else "empty"
+        return template(
+            "CASE WHEN {s} IS NULL THEN NULL ELSE {x} END",
+            s=s,
+            x=_value_outcome(n, duck, behaviour, "the path finds a list, not a scalar"),
+        )
+    strict, p, steps = _path(n.args["path"], "JSON_VALUE")
     t = template("json_type({s}, {p})", s=s, p=_lit(p))
 
-    def outcome(key: str, why: str) -> exp.Expr:
-        behaviour = n.text(key) or "NULL"
-        if behaviour == "ERROR":
-            return _fail(f"JSON_VALUE: {why}")
-        if behaviour == "DEFAULT":
-            return template(f"CAST({{d}} AS {duck})", d=n.args[f"{key}_default"])
-        return template(f"CAST(NULL AS {duck})")
-
-    empty = outcome("empty", "empty result (ERROR ON EMPTY)")
-    error = outcome("error", "the input is not JSON or the path finds no value (strict mode)")
+    empty = _value_outcome(n, duck, "empty", "empty result (ERROR ON EMPTY)")
+    error = _value_outcome(n, duck, "error", "the input is not JSON or the path finds no value (strict mode)")
     extracted = template("json_extract_string({s}, {p})", s=s, p=_lit(p))
     if accepted is None:  # as text: a number as Flink writes it
         extracted = template(
@@ -154,7 +197,60 @@ def _query_outcome(n: JsonQuery, key: str, why: str) -> exp.Expr:
     return template("CAST(NULL AS VARCHAR)")
 
 
+def returns_array(n: JsonQuery) -> bool:
+    """``JSON_QUERY(.. RETURNING ARRAY<STRING>)`` (the planner's type check refused any
+    other RETURNING type but STRING)."""
+    returning = n.args.get("returning")
+    return returning is not None and returning.this == exp.DType.ARRAY
+
+
 def json_query(n: JsonQuery) -> exp.Expr:
+    """JSON_QUERY's JSON text; RETURNING ARRAY<STRING> reads an array's text into its
+    elements' strings (runtime.json_text), where an object is an error (Flink's cast of it
+    to a List fails), answered by the ON ERROR behaviour."""
+    text = _query_text(n)
+    if not returns_array(n):
+        return text
+    return template("flink_json_strings({t}, {e})", t=text, e=_lit(n.text("error") or "NULL"))
+
+
+def _wildcard_steps(path: exp.Expr) -> str | None:
+    """The steps (a JSON list, ``null`` for a wildcard) of a constant strict path of keys,
+    indexes and at least one wildcard (``[*]``, ``.*``); None for any other path."""
+    if not (isinstance(path, exp.Literal) and path.is_string) or _indefinite(path) is not True:
+        return None
+    spec = _MODE.sub(r"\2", path.name).strip()
+    steps: list[Any] = []
+    at = 1
+    while at < len(spec):
+        wildcard = _WILDCARD.match(spec, at)
+        step = wildcard or _STEP.match(spec, at)
+        if step is None:
+            return None
+        if wildcard is not None:
+            steps.append(None)
+        else:
+            key = next((k for k in (step.group(1), step.group(3), step.group(4)) if k is not None), "")
+            steps.append(int(step.group(2)) if step.group(2) is not None else key)
+        at = step.end()
+    return json.dumps(steps) if None in steps else None
+
+
+def _query_list(n: JsonQuery, steps: str) -> exp.Expr:
+    """JSON_QUERY of a strict path with a wildcard: Jayway's list of what it finds
+    (runtime.json_text), a list whatever the wrapper but UNCONDITIONAL's; an error
+    (not JSON, a key missing before the wildcard) is the ON ERROR behaviour."""
+    text = _flink_text(n.this, steps)
+    if (n.text("wrapper") or "WITHOUT") == "UNCONDITIONAL":
+        text = template("'[' || {v} || ']'", v=text)
+    error = _query_outcome(n, "error", "the input is not JSON or the path finds no value (strict)")
+    return template("CASE WHEN {s} IS NULL THEN NULL ELSE coalesce({v}, {e}) END", s=n.this, v=text, e=error)
+
+
+def _query_text(n: JsonQuery) -> exp.Expr:
+    steps = _wildcard_steps(n.args["path"])
+    if steps is not None:
+        return _query_list(n, steps)
     strict, p, steps = _path(n.args["path"], "JSON_QUERY")
     s = n.this
     t = template("json_type({s}, {p})", s=s, p=_lit(p))

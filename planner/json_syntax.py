@@ -61,6 +61,7 @@ def parse_json_query(p: Any) -> exp.Expr:
     this = p._parse_bitwise()
     p._match(TokenType.COMMA)
     path = p._parse_bitwise()
+    returning = p._parse_types() if p._match(TokenType.RETURNING) else None
     wrapper = None
     if p._match_text_seq("WITHOUT"):
         p._match_text_seq("ARRAY")
@@ -77,7 +78,7 @@ def parse_json_query(p: Any) -> exp.Expr:
     args = _behaviours(p, ("EMPTY ARRAY", "EMPTY OBJECT", "NULL", "ERROR"), default=False)
     if wrapper is not None:
         args["wrapper"] = exp.Var(this=wrapper)
-    return p.expression(JsonQuery(this=this, path=path, **args))
+    return p.expression(JsonQuery(this=this, path=path, returning=returning, **args))
 
 
 def parse_json_exists(p: Any) -> exp.Expr:
@@ -125,7 +126,8 @@ def json_query_sql(g: Any, e: exp.Expr) -> str:
     wrapper = e.text("wrapper")
     text = {"WITHOUT": " WITHOUT ARRAY WRAPPER", "CONDITIONAL": " WITH CONDITIONAL ARRAY WRAPPER",
             "UNCONDITIONAL": " WITH UNCONDITIONAL ARRAY WRAPPER"}.get(wrapper, "")  # fmt: skip
-    return f"JSON_QUERY({g.sql(e, 'this')}, {g.sql(e, 'path')}{text}{_clauses(g, e)})"
+    returning = f" RETURNING {g.sql(e, 'returning')}" if e.args.get("returning") else ""
+    return f"JSON_QUERY({g.sql(e, 'this')}, {g.sql(e, 'path')}{returning}{text}{_clauses(g, e)})"
 
 
 def json_exists_sql(g: Any, e: exp.Expr) -> str:

@@ -91,14 +91,11 @@ def _class_end(pattern: str, start: int) -> int | None:
     return None
 
 
-def extract_template(literal: str, group: int) -> str:
+def extract_template(literal: str, extract: str) -> str:
     """REGEXP_EXTRACT of a pattern whose matches contain ``literal``, as a :func:`template`
-    over ``{s}`` and ``{p}``: NULL without the text (no match); else one extraction, and a
-    second look (regexp_matches) only when it is '' (no match, or an empty group)."""
-    return (
-        f"CASE WHEN contains({{s}}, {_quoted(literal)}) THEN list_transform([regexp_extract({{s}}, {{p}}, "
-        f"{group})], __x -> CASE WHEN __x <> '' OR regexp_matches({{s}}, {{p}}) THEN __x END)[1] END"
-    )
+    over ``{s}`` and the ``extract`` template: NULL without the text (no match), without
+    running the regex."""
+    return f"CASE WHEN contains({{s}}, {_quoted(literal)}) THEN {extract} END"
 
 
 def matches_template(literal: str) -> str:

@@ -145,9 +145,11 @@ def _re2(pattern: exp.Expr) -> exp.Expr:
 
 
 def _regexp_extract(n: exp.Expr) -> exp.Expr:
-    """NULL when nothing matches or the group index exceeds the pattern's groups
-    (SqlFunctionUtils.regexpExtract); DuckDB gives ''. A group index that is not a constant
-    picks among the constant pattern's groups (DuckDB's group must be a constant)."""
+    """NULL when nothing matches, the group index exceeds the pattern's groups, or the group
+    took no part in the match (SqlFunctionUtils.regexpExtract: Java's group() is null);
+    DuckDB's regexp_extract gives '' for all three, as for a group that matched ''.
+    A group index that is not a constant picks among the constant pattern's groups
+    (DuckDB's group must be a constant)."""
     if _uncompilable(n.expression):
         return exp.cast(exp.null(), "VARCHAR")
     group, pattern = n.args.get("group"), _re2(n.expression)
@@ -162,11 +164,41 @@ def _regexp_extract(n: exp.Expr) -> exp.Expr:
     index = _group_index(group, "REGEXP_EXTRACT", 0)
     if index < 0 or (groups is not None and index > groups):
         return exp.cast(exp.null(), "VARCHAR")
+    # a group that may take no part in the match (java_regex.optional_groups) and gives ''
+    # needs a second look (_PROBE) to tell that from a group that matched ''
+    optional = java_regex.optional_groups(pattern.name) if groups is not None else None
+    probed = index > 0 and (optional is None or index in optional)
+    parts = {"s": n.this, "p": pattern, "q": _first_match(pattern)}
     if groups is not None and (literal := regex_literal.required_literal(pattern.name)) is not None:
-        return template(regex_literal.extract_template(literal, index), s=n.this, p=pattern)
-    extract = "CASE WHEN regexp_matches({s}, {p}) THEN regexp_extract({s}, {p}, " + str(index) + ") END"
+        # '' is no match, or an empty match; the probe tells a group that took no part
+        empty = _PROBE.format(group=index) if probed else "__x"
+        extract = (
+            f"list_transform([regexp_extract({{s}}, {{p}}, {index})], __x -> CASE WHEN __x <> '' THEN __x "
+            f"WHEN regexp_matches({{s}}, {{p}}) THEN {empty} END)[1]"
+        )
+        return template(regex_literal.extract_template(literal, extract), **parts)
+    extract = f"regexp_extract({{s}}, {{p}}, {index})"
+    if probed:
+        probe = _PROBE.format(group=index)
+        extract = f"list_transform([{extract}], __x -> CASE WHEN __x <> '' THEN __x ELSE {probe} END)[1]"
+    plain = f"CASE WHEN regexp_matches({{s}}, {{p}}) THEN {extract} END"
     # A pattern Java cannot compile makes Flink's answer NULL (it catches the error).
-    return template(extract if groups is not None else f"try({extract})", s=n.this, p=pattern)
+    return template(plain if groups is not None else f"try({plain})", **parts)
+
+
+# The group of the pattern's first match where regexp_extract gave '' for it: NULL when it
+# took no part in the match. regexp_extract_all tells (its element is NULL for such a group)
+# of the pattern anchored to its first match (:func:`_first_match`), so it finds only that.
+_PROBE = "regexp_extract_all({{s}}, {{q}}, {group})[1]"
+
+
+def _first_match(pattern: exp.Expr) -> exp.Expr:
+    """``pattern`` matched only where it first matches: anchored at the start of the text
+    after the shortest run of anything (RE2 tries shorter runs first, as its search tries
+    earlier starts), so regexp_extract_all finds that one match and scans no further."""
+    if pattern.is_string:
+        return exp.Literal.string(r"\A(?s:.*?)(?:" + pattern.name + ")")
+    return template(r"'\A(?s:.*?)(?:' || {p} || ')'", p=pattern)
 
 
 def _greatest_least(n: exp.Expr) -> exp.Expr:
@@ -268,14 +300,32 @@ def _split(n: exp.Expr) -> exp.Expr:
 
 
 def _pad(n: exp.Expr) -> exp.Expr:
-    """LPAD/RPAD: NULL for a negative length or an empty pad (DuckDB fails on the latter)."""
+    """LPAD/RPAD: NULL for a negative length or an empty pad (DuckDB fails on the latter).
+    Flink counts the length in UTF-16 units (a character beyond U+FFFF is two) and DuckDB
+    in characters: a row whose string or pad has such a character goes to
+    runtime.charsets' flink_pad_utf16; ASCII text needs only the length test to skip it."""
+    fill = n.args.get("fill_pattern") or exp.Literal.string(" ")
     name = "lpad" if n.args.get("is_left") else "rpad"
+    if fill.is_string and not _BEYOND_BMP.search(fill.name):
+        rare = f"strlen({{s}}) <> length({{s}}) AND {_HAS_BEYOND_BMP.replace('{t}', '{s}')}"
+    elif fill.is_string:
+        rare = "{s} IS NOT NULL"
+    else:
+        beyond = _HAS_BEYOND_BMP.replace("{t}", "{s} || {p}")
+        rare = f"(strlen({{s}}) <> length({{s}}) OR strlen({{p}}) <> length({{p}})) AND {beyond}"
+    left = "TRUE" if n.args.get("is_left") else "FALSE"
     return template(
-        "CASE WHEN {n} < 0 OR {p} = '' THEN NULL ELSE " + name + "({s}, TRY_CAST({n} AS INTEGER), {p}) END",
+        "CASE WHEN {n} < 0 OR {p} = '' THEN NULL "
+        f"WHEN {rare} THEN flink_pad_utf16({{s}}, CAST({{n}} AS BIGINT), {{p}}, {left}) "
+        "ELSE " + name + "({s}, TRY_CAST({n} AS INTEGER), {p}) END",
         s=n.this,
         n=n.expression,
-        p=n.args.get("fill_pattern") or exp.Literal.string(" "),
+        p=fill,
     )
+
+
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+_HAS_BEYOND_BMP = "regexp_matches({t}, '[\\x{{10000}}-\\x{{10FFFF}}]')"
 
 
 def _left_right(n: exp.Expr) -> exp.Expr:
@@ -483,8 +533,15 @@ def to_timestamp_ltz(epoch: exp.Expr, precision: int, floating: bool = False) ->
     )
 
 
-def _to_base64(n: exp.Expr) -> exp.Expr:
-    return template("to_base64(encode({s}))", s=n.this)
+def base64_call(n: exp.ToBase64 | exp.FromBase64, arg: DataType) -> exp.Expr:
+    """TO_BASE64 and FROM_BASE64 of a string (its UTF-8 bytes) or of BYTES (themselves:
+    SqlFunctionUtils has both overloads); DuckDB's encode takes no BLOB."""
+    binary = arg.name in ("BYTES", "BINARY", "VARBINARY")
+    if isinstance(n, exp.ToBase64):
+        return template("to_base64({s})" if binary else "to_base64(encode({s}))", s=n.this)
+    if binary:  # the bytes are base64's ASCII letters, or the decoder fails on them
+        n.set("this", utf8_text(n.this))
+    return _from_base64(n)
 
 
 # What java.util.Base64's basic decoder reads: the alphabet, padding optional but not beyond
@@ -824,8 +881,6 @@ REWRITES: dict[type[exp.Expr] | str, Callable[..., exp.Expr]] = {
     exp.Extract: _extract,
     exp.Uuid: _uuid,
     "E": _e,
-    exp.ToBase64: _to_base64,
-    exp.FromBase64: _from_base64,
     **json_functions.REWRITES,
     "JSON_STRING": _json_string,
     "BIN": _bin,

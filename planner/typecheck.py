@@ -17,7 +17,7 @@ from catalog.types import BIGINT, BOOLEAN, DOUBLE, INT, STRING, TIMESTAMP3, Data
 from planner.dateformat import parse_pattern
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
-from planner.expressions import Collect, DateFormat, JsonArray, JsonValue, Percentile
+from planner.expressions import Collect, DateFormat, JsonArray, JsonQuery, JsonValue, Percentile
 from planner.functions import (
     ARG,
     COMMON,
@@ -307,6 +307,8 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         return called.result_type.with_nullable(True)
     if isinstance(node, exp.TimestampAdd):
         return _timestampadd(node, _infer(node.this, lookup))
+    if isinstance(node, JsonQuery) and node.args.get("returning") is not None:
+        return _json_query_type(node)
     if isinstance(node, JsonValue) and node.args.get("returning") is not None:
         returning = exp.Cast(this=node.this.copy(), to=node.args["returning"].copy())
         return cast_target(returning).with_nullable(True)
@@ -506,6 +508,24 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
                 "a TIMESTAMP cannot be CAST to a number",
                 hint="use UNIX_TIMESTAMP(CAST(ts AS STRING)) for its epoch seconds",
             )
+
+
+def _json_query_type(node: JsonQuery) -> DataType:
+    """JSON_QUERY's RETURNING type: STRING (the default) or ARRAY<STRING>, as Flink's."""
+    returning = cast_target(exp.Cast(this=node.this.copy(), to=node.args["returning"].copy()))
+    if returning.is_string:
+        return STRING
+    if returning.name != "ARRAY" or not returning.children[0].is_string:
+        raise PlanError(
+            f"JSON_QUERY returns a STRING or an ARRAY<STRING>, not {returning.with_nullable(True).sql()}",
+            hint="RETURNING ARRAY<STRING>, then CAST the elements",
+        )
+    if "EMPTY OBJECT" in (node.text("empty"), node.text("error")):
+        raise PlanError(
+            "JSON_QUERY ... RETURNING ARRAY<STRING> cannot answer EMPTY OBJECT",
+            hint="write EMPTY ARRAY ON EMPTY (or ON ERROR)",
+        )
+    return DataType("ARRAY", children=(STRING,))
 
 
 def _check_elt_index(node: exp.Elt, lookup: Lookup) -> None:

@@ -1,7 +1,8 @@
 """ENCODE and DECODE in any character set, as Java's String.getBytes(charset) and
 new String(bytes, charset) do them (Flink's StringCallGen), installed on every operator's
 DuckDB connection as ``flink_encode(text, charset)`` and ``flink_decode(bytes, charset)``,
-and URL_DECODE's reading of escaped bytes that are not UTF-8 as ``flink_url_decode(text)``.
+and URL_DECODE's reading of escaped bytes that are not UTF-8 as ``flink_url_decode(text)``,
+and LPAD and RPAD counting a Java string's UTF-16 units as ``flink_pad_utf16(s, n, pad, left)``.
 DuckDB's own encode and decode know UTF-8 only, and its decode and url_decode fail the job
 on bytes that are not UTF-8, where Java puts U+FFFD.
 
@@ -13,11 +14,14 @@ big-endian. A set Java does not know fails the job (UnsupportedEncodingException
 (b'??', b'\\xfe\\xff\\x00\\xe9', 'A\\ufffd')
 >>> url_decode("%C3+%C3%A9")
 '\\ufffd é'
+>>> pad_utf16("😀", 3, "x", True), pad_utf16("x", 2, "😀", False), pad_utf16("a😀", 2, "x", True)
+('x😀', 'x?', 'a?')
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 import urllib.parse
 
 import duckdb
@@ -27,6 +31,7 @@ import pyarrow as pa
 ENCODE = "flink_encode"
 DECODE = "flink_decode"
 URL_DECODE = "flink_url_decode"
+PAD_UTF16 = "flink_pad_utf16"
 
 
 def _codec(charset: str) -> str:
@@ -64,6 +69,35 @@ def url_decode(text: str | None) -> str | None:
     return urllib.parse.unquote_to_bytes(text.replace("+", " ")).decode("utf-8", errors="replace")
 
 
+def pad_utf16(base: str | None, length: int | None, fill: str | None, left: bool | None) -> str | None:
+    """SqlFunctionUtils.lpad/rpad: ``base`` padded with ``fill`` (on the left or the right)
+    or cut, to ``length`` UTF-16 units, where a character beyond U+FFFF is two. A cut that
+    parts such a pair leaves half of it, which Flink's UTF-8 text writes as '?'."""
+    if base is None or length is None or fill is None or left is None:
+        return None
+    if length < 0 or fill == "":
+        return None
+    units, pad = _utf16(base), _utf16(fill)
+    pad_units = max(length - len(units), 0)
+    padding = (pad * (pad_units // len(pad) + 1))[:pad_units]
+    out = padding + units[: length - pad_units] if left else units[:length] + padding
+    text = b"".join(u.to_bytes(2, "little") for u in out).decode("utf-16-le", errors="surrogatepass")
+    return _LONE_SURROGATE.sub("?", text)
+
+
+def _utf16(text: str) -> list[int]:
+    data = text.encode("utf-16-le", errors="surrogatepass")
+    return [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _pad_all(texts: pa.Array, lengths: pa.Array, fills: pa.Array, lefts: pa.Array) -> pa.Array:
+    rows = zip(texts.to_pylist(), lengths.to_pylist(), fills.to_pylist(), lefts.to_pylist())
+    return pa.array([pad_utf16(*row) for row in rows], pa.string())
+
+
 def _url_decode_all(texts: pa.Array) -> pa.Array:
     return pa.array([url_decode(t) for t in texts.to_pylist()], pa.string())
 
@@ -81,6 +115,7 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         (ENCODE, _encode_all, ["VARCHAR", "VARCHAR"], "BLOB"),
         (DECODE, _decode_all, ["BLOB", "VARCHAR"], "VARCHAR"),
         (URL_DECODE, _url_decode_all, ["VARCHAR"], "VARCHAR"),
+        (PAD_UTF16, _pad_all, ["VARCHAR", "BIGINT", "VARCHAR", "BOOLEAN"], "VARCHAR"),
     ):
         con.create_function(
             name,

@@ -1,7 +1,8 @@
 """JSON text as Flink writes it for JSON_QUERY and JSON_VALUE (SqlJsonUtils: Jackson with
 ORDER_MAP_ENTRIES_BY_KEYS and USE_BIG_DECIMAL_FOR_FLOATS), installed on every operator's
 DuckDB connection as the functions ``flink_json_query(json, steps)`` and
-``flink_json_double(x)`` (JSON_STRING of a DOUBLE or FLOAT).
+``flink_json_double(x)`` (JSON_STRING of a DOUBLE or FLOAT) and
+``flink_json_strings(text, on_error)`` (JSON_QUERY ... RETURNING ARRAY<STRING>).
 
 DuckDB's JSON functions re-print a number from its double (``1.5e3`` becomes ``1500.0``)
 and keep an object's keys in the document's order; Flink reads a number with a fraction or
@@ -27,6 +28,7 @@ import pyarrow as pa
 
 FUNCTION = "flink_json_query"
 DOUBLE_FUNCTION = "flink_json_double"
+STRINGS_FUNCTION = "flink_json_strings"
 _MISSING = object()
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -67,20 +69,62 @@ def _text(value: Any) -> str:
 
 def query_text(doc: str | None, steps: str | None) -> str | None:
     """The text of the value at ``steps`` in ``doc``; None when the document is not JSON
-    or the path finds nothing (the SQL around the call decides what that means)."""
+    or the path finds nothing (the SQL around the call decides what that means). A null
+    step is a wildcard (``[*]``, ``.*``): the answer is then the list of what the path finds,
+    as Jayway's for a strict path, an object's members in the document's order; after it,
+    a key or index a value lacks skips that value.
+
+    >>> query_text('{"b": [1, {"c": 2}], "a": {"c": 3}}', '[null, "c"]')
+    '[3]'
+    """
     if doc is None or steps is None:
         return None
     try:
         value: Any = json.loads(doc, parse_float=decimal.Decimal)
     except ValueError:
         return None
+    found, definite = [value], True
     for step in json.loads(steps):
-        in_array = isinstance(step, int) and isinstance(value, list) and -len(value) <= step < len(value)
-        in_object = isinstance(step, str) and isinstance(value, dict) and step in value
-        if not (in_array or in_object):
-            return None
-        value = value[step]
-    return _text(value)
+        if step is None:
+            found = [
+                m
+                for v in found
+                for m in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else [])
+            ]
+            definite = False
+            continue
+        kept = []
+        for v in found:
+            in_array = isinstance(step, int) and isinstance(v, list) and -len(v) <= step < len(v)
+            in_object = isinstance(step, str) and isinstance(v, dict) and step in v
+            if in_array or in_object:
+                kept.append(v[step])
+            elif definite:
+                return None
+        found = kept
+    return _text(found[0]) if definite else _text(found)
+
+
+def element_strings(text: str | None, on_error: str | None) -> list[str | None] | None:
+    """The elements of a JSON array's text (as :func:`query_text` writes it) as JSON_QUERY
+    ... RETURNING ARRAY<STRING> gives them (SqlJsonUtils.jsonQuery): a scalar as Java's
+    String.valueOf writes it (a string without its quotes, 1.5E+3), null as NULL, an array
+    or object as its JSON text. An object's text is an error (Flink's cast of it to a List
+    fails), answered by ``on_error``: NULL, EMPTY ARRAY, or ERROR (the job fails).
+
+    >>> element_strings('["a",1.5E+3,null,true,{"k":[1]}]', 'NULL')
+    ['a', '1.5E+3', None, 'true', '{"k":[1]}']
+    >>> element_strings('{"k":1}', 'NULL'), element_strings('{"k":1}', 'EMPTY ARRAY')
+    (None, [])
+    """
+    if text is None:
+        return None
+    values = json.loads(text, parse_float=decimal.Decimal)
+    if not isinstance(values, list):
+        if on_error == "ERROR":
+            raise ValueError(f"JSON_QUERY: the value is not an array (RETURNING ARRAY<STRING>): {text}")
+        return [] if on_error == "EMPTY ARRAY" else None
+    return [v if isinstance(v, str) else None if v is None else _text(v) for v in values]
 
 
 def double_text(d: float | None) -> str | None:
@@ -113,7 +157,20 @@ def _doubles(values: pa.Array) -> pa.Array:
     return pa.array([double_text(v) for v in values.to_pylist()], pa.string())
 
 
+def _element_strings(texts: pa.Array, on_error: pa.Array) -> pa.Array:
+    rows = zip(texts.to_pylist(), on_error.to_pylist())
+    return pa.array([element_strings(t, e) for t, e in rows], pa.list_(pa.string()))
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
+    con.create_function(
+        STRINGS_FUNCTION,
+        _element_strings,
+        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR[]"),
+        type=duckdb.func.ARROW,
+        null_handling=duckdb.func.SPECIAL,
+    )
     con.create_function(
         DOUBLE_FUNCTION,
         _doubles,

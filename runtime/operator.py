@@ -98,13 +98,14 @@ def install_functions(con: duckdb.DuckDBPyConnection, plan: PhysicalPlan, config
     """``OperatorContext.install_functions`` for a connection outside an operator (the
     local phase of a two-phase aggregation, run by the producer's router)."""
     # they import DuckDB: only an operator that computes loads them
-    from runtime import charsets, digests, java_format, java_hash, json_text, udf, wide_decimal
+    from runtime import charsets, digests, java_float, java_format, java_hash, json_text, udf, wide_decimal
 
     json_text.install(con)
     java_format.install(con)
     charsets.install(con)
     digests.install(con)
     java_hash.install(con)
+    java_float.install(con)
     wide_decimal.install(con)
     if plan.functions:
         udf.install(con, plan.functions, python_search_path(config))
@@ -141,7 +142,7 @@ class OperatorContext:
         operator computes expressions on: its own, and its keyed state's), and the built-in
         functions written in Python (:mod:`runtime.json_text`, :mod:`runtime.java_format`,
         :mod:`runtime.charsets`, :mod:`runtime.digests`, :mod:`runtime.java_hash`,
-        :mod:`runtime.wide_decimal`)."""
+        :mod:`runtime.java_float`, :mod:`runtime.wide_decimal`)."""
         install_functions(con, self.plan, self.config)
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:

@@ -240,7 +240,8 @@ def _as_float32(rows: list[list[Any]], types: list[str]) -> list[list[Any]]:
     out = [list(r) for r in rows]
     for row in out:
         for k in floats:
-            if isinstance(row[k], float) and abs(row[k]) <= 3.4028234663852886e38:
+            # Java's 3.4028235E38 is FLOAT's largest value, just above its exact double
+            if isinstance(row[k], float) and abs(row[k]) < 3.4028235677973366e38:
                 row[k] = struct.unpack("f", struct.pack("f", row[k]))[0]
     return out
 

@@ -23,6 +23,7 @@ from tests.unit.planner.conftest import catalog_of
         "JSON_VALUE(j, '$.a' DEFAULT 'x' ON EMPTY DEFAULT 'y' ON ERROR)",
         "JSON_QUERY(j, '$.a' WITH CONDITIONAL ARRAY WRAPPER EMPTY ARRAY ON EMPTY EMPTY OBJECT ON ERROR)",
         "JSON_QUERY(j, '$.a' WITH UNCONDITIONAL ARRAY WRAPPER)",
+        "JSON_QUERY(j, '$.a' RETURNING ARRAY<STRING> WITH CONDITIONAL ARRAY WRAPPER EMPTY ARRAY ON EMPTY)",
         "JSON_QUERY(j, '$.a' WITHOUT ARRAY WRAPPER ERROR ON ERROR)",
         "JSON_EXISTS(j, 'strict $.m' UNKNOWN ON ERROR)",
         "JSON_ARRAY(j, 1 NULL ON NULL)",
@@ -48,7 +49,9 @@ def catalog() -> Catalog:
 @pytest.mark.parametrize(
     ("expr", "refused"),
     [
-        ("JSON_VALUE(j, '$.*')", "JSON_VALUE with the path '$.*'"),
+        ("JSON_VALUE(j, '$.a[?(@.b)]')", "JSON_VALUE with the path '$.a[?(@.b)]'"),
+        ("JSON_QUERY(j, 'lax $.*')", "JSON_QUERY with the path 'lax $.*'"),
+        ("JSON_EXISTS(j, '$.*')", "JSON_EXISTS with the path '$.*'"),
         ("JSON_QUERY(j, '$..a')", "JSON_QUERY with the path '$..a'"),
         ("JSON_EXISTS(j, '$.a[?(@.b)]')", "JSON_EXISTS with the path '$.a[?(@.b)]'"),
         ("JSON_VALUE(j, j)", "JSON_VALUE with a path that is not a constant"),

@@ -110,6 +110,10 @@ RUNTIME_REFUSALS: dict[str, str] = {
     # whose call fails Flink's job the same way (UnsupportedEncodingException, NoSuchAlgorithm)
     "unsupported character set '{charset}'": UNREACHABLE + "Flink fails the job the same way",
     "SHA2: no SHA-2 digest of {bits} bits (224, 256, 38": UNREACHABLE + "Flink fails the job the same way",
+    # CAST of hexadecimal text AS DOUBLE: the planner matched the text against Java's grammar
+    "not hexadecimal floating-point text: {text!r}": UNREACHABLE + "the planner checks the text first",
+    # JSON_QUERY ... RETURNING ARRAY<STRING> ERROR ON ERROR of an object: a value in the data
+    "JSON_QUERY: the value is not an array (RETURNING A": UNREACHABLE + "Flink fails the job the same way",
     # data: a NULL bound for a NOT NULL sink column (table.exec.sink.not-null-enforcer)
     "column '{name}' is NOT NULL, however, a null value": UNREACHABLE + "a value in the data, not the plan",
     # reading a checkpoint's state back (sqlstream state): files and names the user gives
