@@ -51,13 +51,6 @@ from runtime.state.ttl import EXPIRE_COLUMN, StateTtl
 if TYPE_CHECKING:
     from runtime.checkpoint.control import Restored
 
-DELTAS = "__deltas"  # a batch's per-key deltas, once ``acc`` is big (``GroupAggregateOp._join``)
-STAGED_ACC_ROWS = 32_768
-"""The size of ``acc`` from which a batch's deltas are written to a table before they are
-joined with it: q4's MAX per auction, 262,144-row batches, replayed, ms for one statement
-against two: 4.3 / 4.4 at 16k keys, 5.9 / 5.1 at 80k, 7.6 / 4.6 at 143k; q4's AVG per
-category (5 keys) 1.5 / 1.9."""
-
 
 def final_from_accumulators(i: int, agg: AggCall, prefix: str) -> str:
     """The aggregate's result from accumulator columns ``<prefix>s<i>``/``<prefix>n<i>``."""
@@ -230,18 +223,12 @@ class GroupAggregateOp(Operator):
         bk = ", ".join([*(f"b.{c}" for c in keys), *([f"b.{dv.ID}"] if self.ids else []), ""])
         old = [f"o.{c} AS o_{c}" for c in self.acc_cols]
         # the batch's deltas, aggregated and merged with the keys' stored accumulators in one
-        # statement (a first batch creates ``acc`` from the same query); or, once ``acc`` is
-        # big, in two (``_join``)
+        # statement (a first batch creates ``acc`` from the same query)
         self.batch_sql = batch_sql
-        joined = (
-            f"CREATE OR REPLACE TEMP TABLE __joined AS SELECT {bk}{', '.join(merge)}, {', '.join(old)} FROM "
+        self.join_sql = (
+            f"CREATE OR REPLACE TEMP TABLE __joined AS SELECT {bk}{', '.join(merge)}, {', '.join(old)} "
+            f"FROM ({batch_sql}) b LEFT JOIN acc o ON {on}"
         )
-        self.join_sql = f"{joined}({batch_sql}) b LEFT JOIN acc o ON {on}"
-        self.staged_sql = (
-            f"CREATE OR REPLACE TEMP TABLE {DELTAS} AS {batch_sql}",
-            f"{joined}{DELTAS} b LEFT JOIN acc o ON {on}",
-        )
-        self.acc_rows = 0  # the keys in ``acc``
         # Each key's old and new results once, and whether it changed; the -U/-D and +I/+U
         # rows are cut from them in Arrow (``_changes``). Writing the results out twice, in
         # the rows and again in the conditions of a UNION, cost DuckDB twice the time.
@@ -353,7 +340,6 @@ class GroupAggregateOp(Operator):
                 by = f"b.{dv.ID} = o.{dv.ID}" if self.ids and table.startswith("seen") else on
                 self.metrics.state_rows -= st.execute(f"DELETE FROM {table} o USING __gone b WHERE {by}")
         gone = self.ttl.purge(st, now)
-        self.acc_rows -= gone
         self.metrics.state_rows -= gone
         self.metrics.state_rows_expired += gone
         self.metrics.state_bytes = self.metrics.state_rows * self.width
@@ -422,7 +408,7 @@ class GroupAggregateOp(Operator):
                 st.execute(f"CREATE TABLE acc AS SELECT {self.stored_cols} FROM ({self.batch_sql}) LIMIT 0")
                 st.tables.append("acc")
                 self.has_table = True
-            self._join()
+            st.execute(self.join_sql)
         finally:
             st.con.unregister(INPUT_RELATION)
             if self.python is not None:
@@ -437,24 +423,9 @@ class GroupAggregateOp(Operator):
             removed = st.execute("DELETE FROM acc")
         expiry = f", {self.ttl.expiry(now)}" if self.ttl else ""
         added = st.execute(f"INSERT INTO acc SELECT {self.store_cols}{expiry} FROM __joined WHERE __cnt > 0")
-        self.acc_rows += added - removed
         self.metrics.state_rows += added - removed
         self.metrics.state_bytes = self.metrics.state_rows * self.width
         return conform(table, self.schema)
-
-    def _join(self) -> None:
-        """``__joined``: the batch's per-key deltas merged with those keys' accumulators.
-        DuckDB builds its hash table on the side it estimates smaller, and it takes a GROUP
-        BY of the batch to have as many rows as the batch: against an ``acc`` of more keys
-        than :data:`STAGED_ACC_ROWS` it would hash all of ``acc`` every batch for the few
-        thousand keys the batch touches (q17: 136k keys, 17k of them in a 262,144-row
-        batch, 27 ms). The deltas written to a table first are counted, and DuckDB hashes
-        them and probes ``acc`` (14 + 6 ms). Below that size, the one statement costs less."""
-        if self.ids or self.acc_rows < STAGED_ACC_ROWS:  # (with ids: ``__keys`` is a table)
-            self.state.execute(self.join_sql)
-            return
-        for sql in self.staged_sql:
-            self.state.execute(sql)
 
     def _changes(self, results: pa.Table) -> pa.Table:
         """The changelog of the touched keys (``results``: each key's old and new result):
@@ -511,7 +482,6 @@ class GroupAggregateOp(Operator):
         if self.has_table:
             rows = await self.ctx.run(self.state.scalar, "SELECT count(*) FROM acc")
             self.emitted = int(rows) > 0
-            self.acc_rows = int(rows)
         for table in (t for t in tables if t.startswith("ord")):
             largest = await self.ctx.run(self.state.scalar, f"SELECT max(__s) FROM {table}")
             self.seq = max(self.seq, int(largest if largest is not None else -1) + 1)
