@@ -38,7 +38,7 @@ _UNIT_US = {"s": _SECOND_US, "ms": 1_000, "us": 1}  # per unit of an Arrow times
 _FIRST_US, _END_US = -62_135_596_800 * _SECOND_US, 253_402_300_800 * _SECOND_US
 # STRFTIME((CAST(("col") AS TIMESTAMP)), 'format'): DATE_FORMAT of a TIMESTAMP column
 _STRFTIME = re.compile(r"""STRFTIME\(\(CAST\(\("((?:[^"]|"")*)"\) AS TIMESTAMP\)\), '((?:[^']|'')*)'\)""")
-GRAINS = "__grains"  # the relation of a batch's distinct grain starts
+GRAINS = "grains"  # the relation of a batch's distinct grain starts (a table name: no column's)
 
 
 def grain_us(fmt: str) -> int | None:
