@@ -7,7 +7,8 @@ its plain columns do not go through DuckDB: the query computes only the other ex
 and the row's position in the batch; the plain columns are taken from the batch itself
 (filtered to the positions the query kept). Converting a long string column into DuckDB and back cost as much
 as the rest of a Nexmark query's Calc (benchmarks/README.md, issue #14, "scalar functions
-and Calc").
+and Calc"). A DATE_FORMAT of a TIMESTAMP column to whole days, hours, minutes or seconds is
+taken out of the query too, and formatted once per distinct grain of the batch (``grained``).
 
 With ``table.exec.udf-errors.sink`` set, a batch on which a Python function raised (or a
 division by zero failed) is split in halves until the rows it fails on stand alone (only
@@ -42,6 +43,7 @@ from runtime.batches import (
 )
 from runtime.messages import Message
 from runtime.operator import Operator
+from runtime.operators.grained import Grained, grained
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 POSITION_COLUMN = "__calc_position"
@@ -58,9 +60,10 @@ def _one_chunk(batch: pa.RecordBatch) -> int:
 
 class CalcOp(Operator):
     direct: list[str | udf.DirectCall] | None = None  # see _direct
-    # Each output column: an input column's name, or the index of the query's column that
-    # computes it (see _passing_on); None when the query computes the whole output.
-    passed: list[str | int] | None = None
+    # Each output column: an input column's name, the index of the query's column that
+    # computes it, or a timestamp's text computed per grain (see _passing_on); None when the
+    # query computes the whole output.
+    passed: list[str | int | Grained] | None = None
 
     async def open(self) -> None:
         spec = self.node.spec
@@ -95,27 +98,36 @@ class CalcOp(Operator):
 
     def _passing_on(self, spec: CalcSpec, keep_kind: bool) -> None:
         """When some projections are plain columns of strings (or other variable-width
-        values): a query of only the others (and the positions of the rows it keeps), in
-        ``self.sql``; see :meth:`_query`."""
-        passed: list[str | int] = []
+        values), or format a timestamp per grain (``grained``): a query of only the others
+        (and the positions of the rows it keeps), in ``self.sql``, or none when there are
+        no others and no condition; see :meth:`_query`."""
+        passed: list[str | int | Grained] = []
         computed: list[str] = []
         common = {name for name, _ in spec.common}  # columns of the query's, not the batch's
+        inputs = self.ctx.plan.node(self.node.inputs[0].source).schema
+        readable = {f.name: f for f in inputs if f.name not in common}
         for name, expr in spec.projections:
             ref = _COLUMN_REF.match(expr.strip())
+            per_grain = None if ref else grained(expr, readable)
             if ref and ref.group(1) not in common:
                 passed.append(ref.group(1).replace('""', '"'))
+            elif per_grain is not None:
+                passed.append(per_grain)
             else:
                 passed.append(len(computed))
                 computed.append(f"{expr} AS {q(name)}")
         wide = [not pa.types.is_primitive(f.type) for f, p in zip(self.schema, passed) if isinstance(p, str)]
-        if not any(wide):  # numbers and times cross into DuckDB and back for next to nothing
-            return
+        if not any(wide) and not any(isinstance(p, Grained) for p in passed):
+            return  # numbers and times cross into DuckDB and back for next to nothing
         self.passed = [*passed, ROW_KIND_COLUMN] if keep_kind else passed
-        taken = {f.name.lower() for f in self.ctx.plan.node(self.node.inputs[0].source).schema}
+        taken = {f.name.lower() for f in inputs}
         position = POSITION_COLUMN
         while position in taken:  # DuckDB's names are case-insensitive
             position += "_"
         self.position_field = pa.field(position, pa.int64())
+        if not computed and not spec.condition:  # every row, every column from the batch
+            self.sql = ""
+            return
         self.sql = f"SELECT {', '.join([*computed, q(position)])} FROM {spec.source(INPUT_RELATION)}"
         if spec.condition:
             self.sql += f" WHERE {spec.condition}"
@@ -184,33 +196,46 @@ class CalcOp(Operator):
     def _query_passing_on(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The output of :meth:`_passing_on`'s query: its computed columns, and the plain
         columns of the rows it kept, matched by position (not by the order of its result)."""
-        assert self.passed is not None
+        assert self.passed is not None and self.con is not None
         n = batch.num_rows
-        numbered = pa.RecordBatch.from_arrays(  # not append_column: that validates every string
-            [*batch.columns, numpy_array(pa.int64(), np.arange(n, dtype=np.int64), n)],
-            schema=batch.schema.append(self.position_field),
+        # the batch's columns that go on as they are, or formatted per grain
+        names = list(
+            dict.fromkeys(
+                p if isinstance(p, str) else p.column for p in self.passed if not isinstance(p, int)
+            )
         )
-        assert self.con is not None
-        self.con.register(INPUT_RELATION, numbered)
-        try:
-            result = self.con.sql(self.sql).to_arrow_table(_one_chunk(batch))
-        finally:
-            self.con.unregister(INPUT_RELATION)
-        last = result.column(result.num_columns - 1).combine_chunks()
-        # (not to_numpy: that imports pandas, 0.4 s, on its first call)
-        positions = np.frombuffer(last.buffers()[1], dtype=np.int64, count=len(last), offset=8 * last.offset)
-        names = [p for p in self.passed if isinstance(p, str)]
         plain = batch.select(names)
-        if len(positions) > 1 and not bool(np.all(np.diff(positions) > 0)):  # not in the batch's order
-            plain = plain.take(numpy_array(pa.int64(), positions, len(positions)))
-        elif len(positions) < n:  # the rows the condition kept (filter is cheaper than take)
-            keep = np.zeros(n, dtype=bool)
-            keep[positions] = True
-            plain = plain.filter(numpy_array(pa.bool_(), np.packbits(keep, bitorder="little"), n))
-        columns = [
-            plain.column(names.index(p)) if isinstance(p, str) else result.column(p).combine_chunks()
-            for p in self.passed
-        ]
+        result = None
+        if self.sql:
+            numbered = pa.RecordBatch.from_arrays(  # not append_column: that validates every string
+                [*batch.columns, numpy_array(pa.int64(), np.arange(n, dtype=np.int64), n)],
+                schema=batch.schema.append(self.position_field),
+            )
+            self.con.register(INPUT_RELATION, numbered)
+            try:
+                result = self.con.sql(self.sql).to_arrow_table(_one_chunk(batch))
+            finally:
+                self.con.unregister(INPUT_RELATION)
+            last = result.column(result.num_columns - 1).combine_chunks()
+            # (not to_numpy: that imports pandas, 0.4 s, on its first call)
+            positions = np.frombuffer(
+                last.buffers()[1], dtype=np.int64, count=len(last), offset=8 * last.offset
+            )
+            if len(positions) > 1 and not bool(np.all(np.diff(positions) > 0)):  # not in the batch's order
+                plain = plain.take(numpy_array(pa.int64(), positions, len(positions)))
+            elif len(positions) < n:  # the rows the condition kept (filter is cheaper than take)
+                keep = np.zeros(n, dtype=bool)
+                keep[positions] = True
+                plain = plain.filter(numpy_array(pa.bool_(), np.packbits(keep, bitorder="little"), n))
+        columns = []
+        for p in self.passed:
+            if isinstance(p, str):
+                columns.append(plain.column(names.index(p)))
+            elif isinstance(p, Grained):
+                columns.append(p.values(self.con, plain.column(names.index(p.column))))
+            else:
+                assert result is not None
+                columns.append(result.column(p).combine_chunks())
         return pa.RecordBatch.from_arrays(columns, names=[str(i) for i in range(len(columns))])
 
     def _failed_row(self, batch: pa.RecordBatch, message: str) -> SqlStreamError:

@@ -65,12 +65,17 @@ class Rows:
                 if a.filter and a.filter not in self.bits:
                     self.bits[a.filter] = len(self.bits)
 
-    def sql(self) -> str:
+    def sql(self, one_key: bool = False) -> str:
+        """The statement; ``one_key``: for a batch whose rows all have one key (``__keys``
+        has one row), which every row takes without a join on the key columns (q15's day:
+        12.9 -> 7.3 ms a 262,144-row batch, the strings no longer read)."""
         source = INPUT_RELATION
         cols = [f"({arg}) AS __a{g}" for g, arg in self.args.items()]
         if self.keys:  # the batch's rows with their key's id
             on = " AND ".join(same(self.keys, "i", "k"))
             source = f"(SELECT i.*, k.{ID} FROM {INPUT_RELATION} i JOIN {KEYS} k ON {on})"
+            if one_key:
+                source = f"(SELECT i.*, k.{ID} FROM {INPUT_RELATION} i, {KEYS} k)"
             cols.insert(0, ID)
         masks: dict[int, list[str]] = {}
         for cond, bit in self.bits.items():

@@ -116,7 +116,8 @@ class GroupAggregateOp(Operator):
                 shared.setdefault(a.arg or "", []).append((i, a))
         self.ids = bool(shared) and bool(keys)  # the value tables name a key by its id
         self.rows = dv.Rows({members[0][0]: members for members in shared.values()}, keys) if shared else None
-        self.rows_sql = self.rows.sql() if self.rows is not None else None
+        # ``__rows`` of a batch of several keys, and of one (no join on the key columns)
+        self.rows_sql = (self.rows.sql(), self.rows.sql(one_key=True)) if self.rows is not None else None
         self.next_id = 0
         self.python = (
             GroupPythonAggregates(self.ctx, spec.aggs, keys, self.retracting)
@@ -391,11 +392,12 @@ class GroupAggregateOp(Operator):
         try:
             if self.python is not None:
                 st.register("__udaf", self.python.step(st.con, self.has_table))
+            keys = 0
             if self.ids:
-                st.execute(dv.keys_sql(self.keys, self.delta_sql, self.next_id, not self.has_table))
+                keys = st.execute(dv.keys_sql(self.keys, self.delta_sql, self.next_id, not self.has_table))
                 self.next_id += data.num_rows  # (at most one new key a row)
             if self.rows_sql is not None:
-                st.execute(self.rows_sql)
+                st.execute(self.rows_sql[keys == 1])
             for table, steps, create in self.distinct:
                 if not self.has_table:
                     st.execute(create)

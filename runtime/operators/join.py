@@ -276,7 +276,10 @@ class JoinOp(Operator):
         positions = numpy_array(pa.int64(), np.ascontiguousarray(ix), len(ix))
         stored = final.column(0).chunk(0)
         rids = np.frombuffer(stored.buffers()[1], np.int64, count=len(stored), offset=8 * stored.offset)
-        at = np.searchsorted(rids, rid)
+        # rowids 0 to n - 1 (no row was deleted): a rowid is its row's place (q4's auctions:
+        # the search cost 5 ms a 262,144-row batch of bids)
+        dense = len(rids) > 0 and rids[0] == 0 and rids[-1] == len(rids) - 1
+        at = rid if dense else np.searchsorted(rids, rid)
         columns = [positions, *final.take(numpy_array(pa.int64(), at, len(at))).columns[1:]]
         if self.ctx.updating:  # an inner join's row has its input row's kind
             if a.updating:
