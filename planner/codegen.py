@@ -608,6 +608,8 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
         return _collection_text(x, source)
     if source.name in ("BYTES", "BINARY", "VARBINARY") and target.is_string:
         return utf8_text(x)  # DuckDB's CAST escapes each byte beyond ASCII
+    if source.is_string and target.name in ("BYTES", "VARBINARY"):
+        return template("encode({x})", x=x)  # its UTF-8 bytes (DuckDB's CAST takes ASCII only)
     if source.is_string and target.is_integral:
         return _string_to_integral(n, target)
     if source.is_string and target.name in ("DOUBLE", "FLOAT"):
