@@ -66,7 +66,9 @@ def _unscaled(x: str, t: DataType) -> tuple[str, int, int]:
             # DuckDB's x * 10^s is a DECIMAL(38, s) that overflows beyond 10^(38 - s): the
             # whole part and the fraction apart (an AVG of a DECIMAL(38, 6) sum of 10^27)
             whole = f"trunc({x})"
-            text = f"(CAST({whole} AS HUGEINT) * {10**scale} + CAST(({x} - {whole}) * {10**scale} AS HUGEINT))"
+            text = (
+                f"(CAST({whole} AS HUGEINT) * {10**scale} + CAST(({x} - {whole}) * {10**scale} AS HUGEINT))"
+            )
         return text, scale, precision
     return f"CAST({x} AS HUGEINT)", 0, {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}[t.name]
 

@@ -340,13 +340,15 @@ def _over_statistic(func: str, x: str, t: DataType, w: str) -> str:
     n = f"nullif(count({x}) OVER {w}, 0)"  # NULL over no value (DuckDB's // by 0 fails)
     denominator = n if func.endswith("pop") else f"(CASE WHEN {n} = 1 THEN NULL ELSE {n} - 1 END)"
     if t.is_integral:
-        squares = wrap_sql(f"sum({wrap_sql(f'CAST({x} AS HUGEINT) * {x}', t, via='HUGEINT')}) OVER {w}", t, via="HUGEINT")
+        squares = wrap_sql(
+            f"sum({wrap_sql(f'CAST({x} AS HUGEINT) * {x}', t, via='HUGEINT')}) OVER {w}", t, via="HUGEINT"
+        )
         total = wrap_sql(f"sum({x}) OVER {w}", t, via="HUGEINT")
         mean_square = f"{wrap_sql(f'CAST({total} AS HUGEINT) * {total}', t, via='HUGEINT')} // {n}"
         diff = wrap_sql(f"CAST({squares} AS HUGEINT) - {mean_square}", BIGINT, via="HUGEINT")  # a long
         variance = f"({diff} // {denominator})"
         if func.startswith("stddev"):  # Java's Math.pow(v, 0.5): NaN below zero, cast to 0
-            root = f"CASE WHEN {variance} < 0 THEN CAST('NaN' AS DOUBLE) ELSE sqrt(CAST({variance} AS DOUBLE)) END"
+            root = f"CASE WHEN {variance} < 0 THEN 'NaN'::DOUBLE ELSE sqrt(CAST({variance} AS DOUBLE)) END"
             return float_to_integral_sql(root, t)
         return wrap_sql(variance, t, via="HUGEINT")
     v = f"CAST({x} AS DOUBLE)"  # a DECIMAL's too (Flink's is in DECIMAL arithmetic)
