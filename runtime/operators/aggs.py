@@ -226,7 +226,7 @@ def statistic_sql(expr: str, t: DataType) -> str:
 
 
 def _avg(total: str, count: str, agg: AggCall) -> str:
-    return avg_sql(total, count, parse_type(agg.type), agg.distinct)
+    return avg_sql(total, count, parse_type(agg.type))
 
 
 def result_sql(expr: str, t: DataType) -> str:
@@ -240,13 +240,11 @@ def result_sql(expr: str, t: DataType) -> str:
     return f"CAST({expr} AS {t.duckdb()})"
 
 
-def avg_sql(total: str, count: str, t: DataType, distinct: bool = False) -> str:
+def avg_sql(total: str, count: str, t: DataType) -> str:
     """AVG from its exact sum and count: integral AVG sums in a Java long (which wraps
-    around) and divides truncating; DECIMAL rounds HALF_UP to Flink's DECIMAL(38, max(6, s)).
-    Flink computes AVG(DISTINCT x) as SUM(DISTINCT x) / COUNT(DISTINCT x), so that sum
-    wraps around in the argument's own type (TINYINT 7, 127, 5, 1 average -29, not 35)."""
+    around) and divides truncating; DECIMAL rounds HALF_UP to Flink's DECIMAL(38, max(6, s))."""
     if t.is_integral:
-        div = f"{wrap_sql(total, t if distinct else BIGINT, via='HUGEINT')} // {count}"  # in a long
+        div = f"{wrap_sql(total, BIGINT)} // {count}"  # Flink sums in a long
         # a long over a positive count is a long (over a BIGINT count DuckDB fails the one
         # that is not, MIN // -1, before any wrap): a BIGINT AVG needs only its type, and each
         # expression node DuckDB binds costs (~35 us: q17 binds its emission every batch)

@@ -314,8 +314,8 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w", batch: bool = 
         return f"CAST({c} AS {t.duckdb()})"
     if agg.func == "avg":
         if t.name == "DECIMAL":
-            return _after_window({"s": total, "c": c}, lambda v: A.avg_sql(v["s"], v["c"], t, agg.distinct))
-        return A.avg_sql(total, c, t, agg.distinct)
+            return _after_window({"s": total, "c": c}, lambda v: A.avg_sql(v["s"], v["c"], t))
+        return A.avg_sql(total, c, t)
     if agg.func == "sum":
         if t.name == "DECIMAL":
             return _after_window({"s": total}, lambda v: A.result_sql(v["s"], t))

@@ -27,11 +27,6 @@ QUERIES = (
         True,
     ),
     ("SELECT k, AVG(v), STDDEV_POP(v), VAR_SAMP(v) FROM l GROUP BY k", False),  # INT AVG truncates
-    # Flink's AVG(DISTINCT) is SUM(DISTINCT) / COUNT(DISTINCT): the sum wraps in TINYINT
-    (
-        "SELECT k, AVG(DISTINCT CAST(v * 15 AS TINYINT)), AVG(CAST(v * 15 AS TINYINT)) FROM l GROUP BY k",
-        False,
-    ),
     # the distinct values' squares: 2 and -2 are two values, with one square
     (
         "SELECT k, VAR_POP(DISTINCT CAST(v - 4 AS DECIMAL(10, 2))), STDDEV_SAMP(DISTINCT v - 4) "
@@ -90,12 +85,3 @@ def test_explain_shows_the_one_query_and_what_it_stands_for() -> None:
 )
 def test_what_one_query_does_not_cover_keeps_the_streaming_operators(sql: str) -> None:
     assert "BatchQuery" not in explain(sql)
-
-
-@pytest.mark.parametrize("one_query", [True, False])
-def test_avg_distinct_of_tinyints_wraps_their_sum_as_flinks(one_query: bool) -> None:
-    """Flink 2.3: AVG(DISTINCT) of TINYINT 7, 127, 5, 1 (and 7 again) is SUM(DISTINCT), 140
-    wrapped to -116, divided by 4: -29; the plain AVG sums in a long: 147 / 5 = 29."""
-    rows = [(1, 7), (1, 127), (1, 5), (1, 1), (1, 7)]
-    query = "SELECT AVG(DISTINCT CAST(v AS TINYINT)), AVG(CAST(v AS TINYINT)) FROM l"
-    assert run_batch(rows, query, 1, 2, one_query) == [(-29, 29)]
