@@ -64,7 +64,7 @@ def final_from_accumulators(i: int, agg: AggCall, prefix: str) -> str:
     if agg.func == "sum":
         return f"CASE WHEN {n} = 0 THEN NULL ELSE {A.result_sql(s, t)} END"
     if agg.func == "avg":
-        return A.avg_sql(s, n, t, agg.distinct)
+        return A.avg_sql(s, n, t)
     if agg.func in A.STATISTICS and t.name != "DECIMAL":
         return A.statistic_sql(s, t)
     if agg.func == "collect":  # an empty multiset before any value
