@@ -194,6 +194,8 @@ def test_a_wide_decimal_divided_by_a_count_is_exact(unscaled: int, scale: int, n
     HALF_UP, also for a sum whose digits times 10^s overflow a DECIMAL(38, s) (they went
     through DOUBLE: 1000000025400000000000000000.000000 / 2 came out ...699999961312904754.5)."""
     result = DataType("DECIMAL", 38, max(6, scale))
+    # the quotient's digits and one to round on fit 128 bits (beyond, it goes through DOUBLE)
+    assume(abs(unscaled) * 10 ** ((result.scale or 0) + 1 - scale) < 2**127)
     value = Decimal(unscaled).scaleb(-scale)
     sql = decimal_divide_sql("x", DataType("DECIMAL", 38, scale), "n", DataType("BIGINT"), result)
     source = f"SELECT CAST('{value}' AS DECIMAL(38, {scale})) AS x, CAST({n} AS BIGINT) AS n"
