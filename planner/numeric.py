@@ -60,9 +60,16 @@ def decimal_to_integral_sql(x: str, t: DataType) -> str:
 def _unscaled(x: str, t: DataType) -> tuple[str, int, int]:
     """The integer ``x * 10^scale`` (exact, as HUGEINT), its scale and its digits."""
     if t.name == "DECIMAL":
-        scale = t.scale or 0
+        scale, precision = t.scale or 0, t.precision or 10
         text = f"CAST({x} * {10**scale} AS HUGEINT)" if scale else f"CAST({x} AS HUGEINT)"
-        return text, scale, t.precision or 10
+        if scale and precision + len(str(10**scale)) > 38:
+            # DuckDB's x * 10^s is a DECIMAL(38, s) that overflows beyond 10^(38 - s): the
+            # whole part and the fraction apart (an AVG of a DECIMAL(38, 6) sum of 10^27)
+            whole = f"trunc({x})"
+            text = (
+                f"(CAST({whole} AS HUGEINT) * {10**scale} + CAST(({x} - {whole}) * {10**scale} AS HUGEINT))"
+            )
+        return text, scale, precision
     return f"CAST({x} AS HUGEINT)", 0, {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}[t.name]
 
 

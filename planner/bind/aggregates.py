@@ -374,6 +374,18 @@ def _make_agg(name: str, node: exp.Expr, lookup: Callable[[str], DataType]) -> L
     func = STATISTICS.get(type(node)) or type(node).__name__.lower()
     if isinstance(node, exp.Count) and (arg is None or isinstance(arg, exp.Star)):
         func, arg = "count_star", None
+    if (
+        func in ("min", "max")
+        and arg is not None
+        and infer(arg, lookup).name in ("BYTES", "BINARY", "VARBINARY")
+    ):
+        # Flink's MIN and MAX order no binary string (its MinAggFunction has no such type)
+        raise _err(
+            PlanError(
+                f"{func.capitalize()} aggregate function does not support type: {infer(arg, lookup).sql()}"
+            ),
+            node,
+        )
     result_type = infer(node, lookup)
     if func == "count_star" or func == "count":
         result_type = BIGINT.with_nullable(False)

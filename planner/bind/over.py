@@ -186,6 +186,15 @@ class OverBinder(RelationBinder):
                     else f"{function_name(func)}(DISTINCT ...) in an OVER aggregate is not supported yet"
                 )
                 raise _err(UnsupportedError(message), c)
+            if unbounded and isinstance(func, STATISTICS_TYPES):
+                # the partition's accumulators keep counts, sums and extremes, not the values
+                raise _err(
+                    UnsupportedError(
+                        f"{function_name(func)}(...) OVER an UNBOUNDED frame is not supported yet",
+                        hint="a frame of ROWS (or RANGE) BETWEEN n PRECEDING AND CURRENT ROW is",
+                    ),
+                    c,
+                )
             if isinstance(func, exp.Lag):
                 aggs.append(lag.offset_agg(f"w0$o{i}", func, self._bind_args(func, scope), node.field_type))
                 continue
@@ -258,7 +267,7 @@ class OverBinder(RelationBinder):
         if isinstance(func, lag.OFFSET_FUNCTIONS):
             offset = lag.offset_agg(f"w0$o{i}", func, self._bind_args(func, scope), node.field_type)
             return OverCall("agg", offset, partition, tuple(sort))
-        if not isinstance(func, _AGGS) or isinstance(func, STATISTICS_TYPES):
+        if not isinstance(func, _AGGS):
             raise _err(UnsupportedError(f"window function {name}(...) OVER (...) is not supported yet"), call)
         if isinstance(func.this, exp.Distinct):
             raise _err(UnsupportedError("DISTINCT in an OVER aggregate is not supported yet"), call)

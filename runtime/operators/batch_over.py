@@ -16,7 +16,7 @@ def batch_over_sql(spec: BatchOverSpec, cols: list[str], relation: str) -> str:
     """The rows of ``relation`` (columns ``cols``, quoted) with the spec's window functions."""
     args = [f"({c.agg.arg}) AS a{i}" for i, c in enumerate(spec.calls) if c.agg and c.agg.arg is not None]
     items = [
-        f"{c.rank}() OVER w{i}" if c.agg is None else over_sql(i, c.agg, False, f"w{i}")
+        f"{c.rank}() OVER w{i}" if c.agg is None else over_sql(i, c.agg, False, f"w{i}", batch=True)
         for i, c in enumerate(spec.calls)
     ]
     windows = ", ".join(f"w{i} AS ({c.window})" for i, c in enumerate(spec.calls))

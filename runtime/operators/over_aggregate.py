@@ -23,9 +23,12 @@ dropped and counted, as Flink does, and sent to ``table.exec.late-rows.sink`` if
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyarrow as pa
 
-from catalog.types import parse_type
+from catalog.types import BIGINT, DataType, parse_type
+from planner.numeric import float_to_integral_sql, wrap_sql
 from planner.physical import INPUT_RELATION, AggCall, OverAggregateSpec
 from runtime.batches import conform, output_schema, q
 from runtime.operators import aggs as A
@@ -248,6 +251,17 @@ def _ordered_value(i: int, agg: AggCall, w: str = "w") -> str:
     return f"{pick}(a{i}, {_ORDER}) FILTER (WHERE a{i} IS NOT NULL) OVER {w}"
 
 
+def _batch_ordered_value(i: int, agg: AggCall, w: str) -> str:
+    """``_ordered_value`` in batch mode: in the order of the window's ORDER BY."""
+    if agg.func == "array_agg":
+        return f"list(a{i}) OVER {w}"
+    if agg.func == "listagg":
+        return f"string_agg(a{i}, {A.separator(agg)}) OVER {w}"
+    if agg.func in ("first_value", "last_value"):  # of the values that are not NULL, as Flink's
+        return f"{agg.func}(a{i} IGNORE NULLS) OVER {w}"
+    return _ordered_value(i, agg, w)
+
+
 def _ordered_accumulator(i: int, agg: AggCall) -> tuple[str, str]:
     """An UNBOUNDED frame's accumulator of an ordered aggregate or COLLECT: its column and
     its value over the fired rows (``__ready``); ``ordered_merge`` merges a firing's into it."""
@@ -261,10 +275,11 @@ def _ordered_accumulator(i: int, agg: AggCall) -> tuple[str, str]:
     return f"o{i}", f"{pick}(a{i}, {_ORDER}) FILTER (WHERE a{i} IS NOT NULL)"
 
 
-def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
+def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w", batch: bool = False) -> str:
     """The aggregate (argument ``a<i>``) over window ``w`` as its Flink type;
     ``unbounded``: plus what the partition's accumulators (``__a_<name>``) hold from
-    earlier firings."""
+    earlier firings; ``batch``: the rows have no arrival time and number (``__t``, ``__seq``),
+    a frame's order is the window's own."""
     t = parse_type(agg.type)
     if agg.func in ("lag", "lead"):  # batch mode's (a stream's LAG: _lag_final)
         default = f", {agg.args[1]}" if len(agg.args) > 1 else ""
@@ -272,7 +287,7 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
     if agg.func == "udaf":  # UNBOUNDED: filled in by the partition's kept accumulator
         return f"NULL::{t.duckdb()}" if unbounded else udaf.over_call(i, agg, w)
     if agg.func in (*A.ORDERED, "collect", "percentile"):
-        value = _ordered_value(i, agg, w)
+        value = _batch_ordered_value(i, agg, w) if batch else _ordered_value(i, agg, w)
         if unbounded:  # what earlier firings accumulated, merged with this frame's rows
             value = ordered_merge(agg, f"__a_o{i}", value)
         if agg.func == "collect":
@@ -280,6 +295,8 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
         if agg.func == "percentile":  # of the frame's values (NULL for none)
             value = f"list_aggregate(CAST({value} AS DOUBLE[]), 'quantile_cont', {agg.args[0]})"
         return f"CAST({value} AS {t.duckdb()})"
+    if agg.func in A.STATISTICS:  # only over a bounded frame (the binder's rule)
+        return _over_statistic(agg.func, f"a{i}", t, w)
     d = "DISTINCT " if agg.distinct else ""  # only over a bounded frame (the binder's rule)
     n = f"count(*) OVER {w}"
     c = f"count({d}a{i}) OVER {w}"
@@ -296,7 +313,49 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w") -> str:
     if agg.func == "count":
         return f"CAST({c} AS {t.duckdb()})"
     if agg.func == "avg":
+        if t.name == "DECIMAL":
+            return _after_window({"s": total, "c": c}, lambda v: A.avg_sql(v["s"], v["c"], t))
         return A.avg_sql(total, c, t)
     if agg.func == "sum":
+        if t.name == "DECIMAL":
+            return _after_window({"s": total}, lambda v: A.result_sql(v["s"], t))
         return A.result_sql(total, t)
     return f"CAST({lo if agg.func == 'min' else hi} AS {t.duckdb()})"
+
+
+def _after_window(values: dict[str, str], final: Callable[[dict[str, str]], str]) -> str:
+    """``final`` of window values, for a final that TRYs (a DECIMAL's overflow is NULL):
+    DuckDB binds no window function inside TRY, but a lambda's body over a one-element
+    list of them is outside the window."""
+    struct = ", ".join(f"'{k}': {v}" for k, v in values.items())
+    return f"list_transform([{{{struct}}}], lambda __x: {final({k: f'__x.{k}' for k in values})})[1]"
+
+
+def _over_statistic(func: str, x: str, t: DataType, w: str) -> str:
+    """A variance or deviation OVER window ``w`` as Flink computes it there: reduced (Calcite's
+    AggregateReduceFunctionsRule) to (SUM(x * x) - SUM(x) * SUM(x) / COUNT(x)) / COUNT(x)
+    (or COUNT(x) - 1, NULL for one value), each step in the argument's type: an INT's squares
+    and sums wrap around and the divisions truncate, so -7, 0 has STDDEV_SAMP 5 (sqrt 25), not
+    4. (A GROUP BY's variance is exact: ``aggs.statistic_call``.)"""
+    n = f"nullif(count({x}) OVER {w}, 0)"  # NULL over no value (DuckDB's // by 0 fails)
+    denominator = n if func.endswith("pop") else f"(CASE WHEN {n} = 1 THEN NULL ELSE {n} - 1 END)"
+    if t.is_integral:
+        squares = wrap_sql(
+            f"sum({wrap_sql(f'CAST({x} AS HUGEINT) * {x}', t, via='HUGEINT')}) OVER {w}", t, via="HUGEINT"
+        )
+        total = wrap_sql(f"sum({x}) OVER {w}", t, via="HUGEINT")
+        mean_square = f"{wrap_sql(f'CAST({total} AS HUGEINT) * {total}', t, via='HUGEINT')} // {n}"
+        diff = wrap_sql(f"CAST({squares} AS HUGEINT) - {mean_square}", BIGINT, via="HUGEINT")  # a long
+        variance = f"({diff} // {denominator})"
+        if func.startswith("stddev"):  # Java's Math.pow(v, 0.5): NaN below zero, cast to 0
+            root = f"CASE WHEN {variance} < 0 THEN 'NaN'::DOUBLE ELSE sqrt(CAST({variance} AS DOUBLE)) END"
+            return float_to_integral_sql(root, t)
+        return wrap_sql(variance, t, via="HUGEINT")
+    v = f"CAST({x} AS DOUBLE)"  # a DECIMAL's too (Flink's is in DECIMAL arithmetic)
+    total = f"sum({v}) OVER {w}"
+    variance = f"((sum({v} * {v}) OVER {w} - {total} * {total} / {n}) / {denominator})"
+    if func.startswith("stddev"):
+        variance = f"CASE WHEN {variance} < 0 THEN CAST('NaN' AS DOUBLE) ELSE sqrt({variance}) END"
+    if t.name == "DECIMAL":
+        return _after_window({"v": variance}, lambda v: A.statistic_sql(v["v"], t))
+    return f"CAST({variance} AS {t.duckdb()})"

@@ -4,7 +4,7 @@ giving exactly the checked form's values (DuckDB computes both here)."""
 
 from __future__ import annotations
 
-from decimal import Context, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 import duckdb
 import pytest
@@ -16,6 +16,7 @@ import planner.codegen
 from catalog.types import DataType
 from planner.codegen import always_fits, to_duckdb
 from planner.dialect import Flink
+from planner.numeric import decimal_divide_sql
 from planner.typecheck import as_decimal, decimal_arithmetic
 from runtime import wide_decimal
 from tests.conftest import examples
@@ -184,3 +185,21 @@ def test_a_zero_or_unknown_divisor_keeps_the_zero_check(text: str) -> None:
     if "b" not in text:
         with pytest.raises(duckdb.Error, match="division by zero in"):
             duckdb.sql(f"SELECT {sql} FROM (SELECT 7 AS a)").fetchall()
+
+
+@settings(max_examples=60, deadline=None)
+@given(unscaled=st.integers(-(10**37), 10**37), scale=st.integers(1, 18), n=st.integers(1, 10**6))
+def test_a_wide_decimal_divided_by_a_count_is_exact(unscaled: int, scale: int, n: int) -> None:
+    """AVG of a DECIMAL(38, s) (its sum divided by its count) rounds Flink's exact quotient
+    HALF_UP, also for a sum whose digits times 10^s overflow a DECIMAL(38, s) (they went
+    through DOUBLE: 1000000025400000000000000000.000000 / 2 came out ...699999961312904754.5)."""
+    result = DataType("DECIMAL", 38, max(6, scale))
+    # the quotient's digits and one to round on fit 128 bits (beyond, it goes through DOUBLE)
+    assume(abs(unscaled) * 10 ** ((result.scale or 0) + 1 - scale) < 2**127)
+    value = Decimal(unscaled).scaleb(-scale)
+    sql = decimal_divide_sql("x", DataType("DECIMAL", 38, scale), "n", DataType("BIGINT"), result)
+    source = f"SELECT CAST('{value}' AS DECIMAL(38, {scale})) AS x, CAST({n} AS BIGINT) AS n"
+    got = duckdb.sql(f"SELECT {sql} FROM ({source})").fetchall()
+    with localcontext(Context(prec=80, rounding=ROUND_HALF_UP)):
+        exact = (value / n).quantize(Decimal(1).scaleb(-(result.scale or 0)))
+    assert got == [(exact,)]

@@ -5,6 +5,7 @@ parallelism 1 and 2; the final rows must equal DuckDB's answer."""
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import sqlstream
@@ -91,6 +92,34 @@ def test_integer_avg_over_truncates_as_flinks_does() -> None:
     assert Counter(got) == Counter([(1, 1, 1), (1, 2, 1), (1, 2, 1), (2, -3, -3), (2, -4, -3)])
 
 
+def flinks_over_variance(frame: list[int], func: str) -> int | None:
+    """Flink's variance of INTs OVER a window: reduced to (SUM(x * x) - SUM(x) * SUM(x) /
+    COUNT(x)) / COUNT(x) (or COUNT(x) - 1) in INT arithmetic, the divisions truncating, a
+    deviation the square root cast to INT."""
+    n, total, squares = len(frame), sum(frame), sum(x * x for x in frame)
+    denominator = n if func.endswith("POP") else n - 1
+    if denominator == 0:
+        return None
+    variance = int((squares - int(total * total / n)) / denominator)
+    return int(math.sqrt(variance)) if func.startswith("STDDEV") else variance
+
+
+@settings(SETTINGS, max_examples=8)
+@given(rows=left_rows, parallelism=st.sampled_from([1, 2]), batch=st.integers(1, 6), one_query=st.booleans())
+@example(rows=[(1, 1), (1, 2)], parallelism=1, batch=1, one_query=True)  # STDDEV_SAMP 1, not 0
+def test_variance_over_a_frame_is_flinks_reduced_formula(
+    rows: list[tuple[Any, ...]], parallelism: int, batch: int, one_query: bool
+) -> None:
+    """Not the exact variance (1, 2's STDDEV_SAMP is 0.7, Flink says 1): the values ordered
+    by themselves, so that a ROWS frame holds the same values whatever the order of ties."""
+    funcs = ("STDDEV_SAMP", "STDDEV_POP", "VAR_SAMP", "VAR_POP")
+    calls = ", ".join(f"{f}(v) OVER (ORDER BY v ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)" for f in funcs)
+    got = run_batch(rows, f"SELECT v, {calls} FROM l", parallelism, batch, one_query)
+    values = sorted(v for _, v in rows)
+    frames = [values[max(0, i - 2) : i + 1] for i in range(len(values))]
+    assert Counter(got) == Counter((f[-1], *(flinks_over_variance(f, fn) for fn in funcs)) for f in frames)
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -139,5 +168,22 @@ def test_explain_shows_the_batch_over_aggregate_and_flinks_column_names() -> Non
         result = s.sql(sql)
         result.fetchall()
         assert result.columns == ["k", "EXPR$1", "EXPR$2"]
+    finally:
+        s.close()
+
+
+def test_a_stream_computes_a_variance_over_a_bounded_frame_only() -> None:
+    """Its accumulators of an UNBOUNDED frame keep counts, sums and extremes, not values."""
+    s = sqlstream.connect()
+    frame = "PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW"
+    try:
+        s.execute(
+            "CREATE TABLE t (k INT, v INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) "
+            "WITH ('connector' = 'datagen')"
+        )
+        with pytest.raises(SqlStreamError, match=r"STDDEV_SAMP.* OVER an UNBOUNDED frame is not supported"):
+            s.sql("SELECT k, STDDEV_SAMP(v) OVER (PARTITION BY k ORDER BY ts) FROM t")
+        plan = s.execute(f"EXPLAIN SELECT k, STDDEV_SAMP(v) OVER ({frame}) FROM t")
+        assert "OverAggregate" in (plan.message or "")
     finally:
         s.close()
