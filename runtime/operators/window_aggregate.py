@@ -31,6 +31,7 @@ from runtime.operators import aggs as A
 from runtime.operators import udaf
 from runtime.operators.arrival import stamp
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
+from runtime.operators.window_partials import ArrowPartials
 from runtime.operators.windowing import Slicing, WallClock, sql_align, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
@@ -107,6 +108,10 @@ class WindowAggregateOp(Operator):
         # a side sink reads the rows dropped as late (table.exec.late-rows.sink)
         self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
         self.late: list[pa.RecordBatch] = []
+        # partial rows computed in Arrow (``window_partials``), appended to ``windows`` in
+        # one statement when the state is next read
+        self.arrow = None if self.raw or self.partial else ArrowPartials.of(spec)
+        self.pending: list[pa.Table] = []
 
     # ---- ingest --------------------------------------------------------------------------
     def _timed(self, now: int) -> str:
@@ -143,6 +148,12 @@ class WindowAggregateOp(Operator):
 
     def _ingest(self, batch: pa.RecordBatch, now: int) -> None:
         st = self.state
+        part = self.arrow.partials(batch) if self.arrow and self.arrow.supports(batch.schema) else None
+        if part is not None:
+            if part.num_rows:
+                self.pending.append(part)
+            self._grown(part.num_rows)
+            return
         if self.ordered:
             batch = stamp(batch, self.seq)
             self.seq += batch.num_rows
@@ -158,14 +169,37 @@ class WindowAggregateOp(Operator):
                 n = st.execute(f"INSERT INTO windows {sql}")
         finally:
             st.con.unregister(INPUT_RELATION)
+        self._grown(n)
+
+    def _grown(self, n: int) -> None:
+        """``n`` partial rows more; compacted when there are too many."""
         self.metrics.state_rows += n
         self.metrics.state_bytes = self.metrics.state_rows * self.width
         if not self.raw and self.metrics.state_rows > max(2 * self.compacted_rows, self.compact_min):
             self._compact()
 
+    def _flush(self) -> None:
+        """Append the partial rows computed in Arrow to ``windows`` (one statement)."""
+        if not self.pending:
+            return
+        st = self.state
+        rows = pa.concat_tables(self.pending) if len(self.pending) > 1 else self.pending[0]
+        self.pending = []
+        st.register("__p", rows)
+        try:
+            if self.has_table:
+                st.execute("INSERT INTO windows SELECT * FROM __p")
+            else:
+                st.execute("CREATE TABLE windows AS SELECT * FROM __p")
+                st.tables.append("windows")
+                self.has_table = True
+        finally:
+            st.con.unregister("__p")
+
     def _compact(self) -> None:
         """Merge the partial rows of each (key, slice) / (key, session) into one, so state
         stays proportional to the open windows, not to the batches that fed them."""
+        self._flush()
         st = self.state
         k = ", ".join([*self.keys, ""])
         merges = ", ".join(self.merges)
@@ -353,13 +387,14 @@ class WindowAggregateOp(Operator):
         self.metrics.state_bytes = self.metrics.state_rows * self.width
 
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
+        self._flush()
         table = self._fire_session(bound) if self.session else self._fire_sliced(bound)
         return conform(table, self.schema)
 
     async def _advance(self, bound: int) -> list[Message]:
         """Everything ending at or before ``bound`` is complete."""
         out: list[Message] = []
-        if self.has_table and self.next_fire <= bound:
+        if (self.has_table or self.pending) and self.next_fire <= bound:
             out = list(await self.ctx.run(self._fire, bound))
         if bound > self.fired:
             self.fired = bound
@@ -399,6 +434,8 @@ class WindowAggregateOp(Operator):
             "compacted_rows": self.compacted_rows,
             "seq": self.seq,
         }
+        if self.pending:
+            await self.ctx.run(self._flush)
         return Snapshot(small, self.state)
 
     async def _load(self, restored: Restored) -> None:
