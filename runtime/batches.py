@@ -104,6 +104,12 @@ def int64_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
 
 
+def positions(mask: np.ndarray) -> pa.Array:
+    """The positions where a numpy bool array is true, for ``take``."""
+    at = np.flatnonzero(mask)
+    return numpy_array(pa.int64(), at, len(at))
+
+
 _PER_MS = {"ms": 1, "us": 1000}  # a TIMESTAMP unit's values per millisecond
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.config import COMPACT_MIN_ROWS
 from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, WindowAggregateSpec
-from runtime.batches import conform, output_schema, q
+from runtime.batches import conform, empty_table, int64_values, numpy_array, output_schema, q
 from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
@@ -31,7 +32,7 @@ from runtime.operators import aggs as A
 from runtime.operators import udaf
 from runtime.operators.arrival import stamp
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
-from runtime.operators.window_partials import ArrowPartials
+from runtime.operators.window_partials import ArrowPartials, fire_sessions
 from runtime.operators.windowing import Slicing, WallClock, sql_align, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
@@ -112,6 +113,10 @@ class WindowAggregateOp(Operator):
         # one statement when the state is next read
         self.arrow = None if self.raw or self.partial else ArrowPartials.of(spec)
         self.pending: list[pa.Table] = []
+        # sessions fired in Arrow too (their window_time is no zone's instant); then the
+        # open sessions wait in ``pending``, and ``stored`` says if ``windows`` has rows
+        self.arrow_sessions = self.session and self.arrow is not None and not w.time_zone
+        self.stored = False
 
     # ---- ingest --------------------------------------------------------------------------
     def _timed(self, now: int) -> str:
@@ -169,6 +174,7 @@ class WindowAggregateOp(Operator):
                 n = st.execute(f"INSERT INTO windows {sql}")
         finally:
             st.con.unregister(INPUT_RELATION)
+        self.stored = True
         self._grown(n)
 
     def _grown(self, n: int) -> None:
@@ -183,8 +189,9 @@ class WindowAggregateOp(Operator):
         if not self.pending:
             return
         st = self.state
-        rows = pa.concat_tables(self.pending) if len(self.pending) > 1 else self.pending[0]
+        rows = _concat(self.pending)
         self.pending = []
+        self.stored = True
         st.register("__p", rows)
         try:
             if self.has_table:
@@ -386,7 +393,37 @@ class WindowAggregateOp(Operator):
         self.metrics.state_rows = max(self.metrics.state_rows - n, 0)
         self.metrics.state_bytes = self.metrics.state_rows * self.width
 
+    def _fire_session_arrow(self, bound: int) -> pa.Table:
+        """``_fire_session`` in Arrow (``window_partials.fire_sessions``) over the
+        fragments in ``pending`` and in ``windows``; the open sessions, one fragment
+        each, wait in ``pending`` for the next firing (or a checkpoint's ``_flush``)."""
+        st = self.state
+        parts, self.pending = self.pending, []
+        if self.stored:
+            parts.append(st.query("SELECT * FROM windows"))
+            st.execute("DELETE FROM windows")
+            self.stored = False
+        if not parts:
+            return empty_table(self.schema)
+        sessions = fire_sessions(_concat(parts), self.spec, bound)
+        if sessions.open.num_rows:
+            self.pending = [sessions.open]
+        self.next_fire = INF if sessions.next_end is None else sessions.next_end
+        self.metrics.state_rows = self.compacted_rows = sessions.open.num_rows
+        self.metrics.state_bytes = self.metrics.state_rows * self.width
+        fired = sessions.fired
+        start, end = int64_values(fired.column("__s")), int64_values(fired.column("__e"))
+        times = [_timestamps(start), _timestamps(end), _timestamps(end - 1)]
+        columns = [
+            *(fired.column(k) for k in self.spec.keys),
+            *times,
+            *(fired.column(f"p{i}") for i in range(len(self.spec.aggs))),
+        ]
+        return pa.Table.from_arrays(columns, names=self.schema.names)
+
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
+        if self.arrow_sessions:
+            return conform(self._fire_session_arrow(bound), self.schema)
         self._flush()
         table = self._fire_session(bound) if self.session else self._fire_sliced(bound)
         return conform(table, self.schema)
@@ -441,7 +478,7 @@ class WindowAggregateOp(Operator):
     async def _load(self, restored: Restored) -> None:
         if restored.files:
             tables = await self.ctx.run(load_snapshot, self.state, restored)
-            self.has_table = "windows" in tables
+            self.has_table = self.stored = "windows" in tables
             if self.has_table:
                 self.metrics.state_rows = int(
                     await self.ctx.run(self.state.scalar, "SELECT count(*) FROM windows")
@@ -462,6 +499,18 @@ class WindowAggregateOp(Operator):
 
 
 _PER_MS = {"s": 0.001, "ms": 1, "us": 1000, "ns": 1_000_000}
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """Partial rows of several batches (and of the state table, which DuckDB may give
+    other types: a string as a view) as one table of the first one's schema."""
+    schema = tables[0].schema
+    return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
+
+
+def _timestamps(ms: np.ndarray) -> pa.Array:
+    """TIMESTAMPs (us) of epoch milliseconds, as ``windowing.ts_from_ms`` makes them."""
+    return numpy_array(pa.timestamp("us"), np.ascontiguousarray(ms * 1000, dtype=np.int64), len(ms))
 
 
 def timed_sql(spec: WindowAggregateSpec) -> str:

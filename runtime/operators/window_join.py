@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from planner.physical import WindowJoinSpec
-from runtime.batches import conform, empty_table, epoch_ms_values, numpy_array
+from runtime.batches import conform, empty_table, epoch_ms_values, positions
 from runtime.messages import Message
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Snapshot
@@ -80,8 +80,8 @@ class WindowJoinOp(IntervalJoinOp):
             if due.all():
                 ready.append(w.batch)
             elif due.any():
-                ready.append(w.batch.take(_positions(due)))
-                keep.append(Waiting(w.batch.take(_positions(~due)), w.ends[~due]))
+                ready.append(w.batch.take(positions(due)))
+                keep.append(Waiting(w.batch.take(positions(~due)), w.ends[~due]))
             else:
                 keep.append(w)
         self.waiting[index] = keep
@@ -181,7 +181,3 @@ def _stored(side: TimedSide, relation: str) -> str:
     unused = ", false" if side.outer else ""  # the interval join's matched flag
     return f"SELECT {side.items}, epoch_ms({side.time})::BIGINT AS __t{unused} FROM {relation}"
 
-
-def _positions(mask: np.ndarray) -> pa.Array:
-    at = np.flatnonzero(mask)
-    return numpy_array(pa.int64(), at, len(at))

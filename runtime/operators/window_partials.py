@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from planner.physical import AggCall, WindowAggregateSpec
-from runtime.batches import epoch_ms_values, numpy_array, q
+from runtime.batches import epoch_ms_values, int64_values, numpy_array, positions, q
 from runtime.operators.windowing import Slicing, WallClock
 
 
@@ -171,3 +171,71 @@ def _plain_key(t: pa.DataType) -> bool:
         or pa.types.is_date(t)
         or pa.types.is_timestamp(t)
     )
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """A firing of session windows from their fragments: ``fired`` (the keys, ``__s``,
+    ``__e`` and the merged partials of each session ending at or before the bound, in
+    order of their ends), ``open`` (the other sessions, one fragment each, as the state
+    keeps them) and ``next_end`` (the least end of an open session)."""
+
+    fired: pa.Table
+    open: pa.Table
+    next_end: int | None
+
+
+def fire_sessions(fragments: pa.Table, spec: WindowAggregateSpec, bound: int) -> Sessions:
+    """``window_aggregate``'s ``_label`` and session firing over fragments in Arrow, for
+    the aggregates ``ArrowPartials`` takes: the fragments sorted by key, start and end; a
+    fragment starts a session when it is its key's first or starts after the greatest end
+    of the key's earlier fragments (gaps and islands, as Flink merges windows); each
+    session's fragments merged by pyarrow's hash aggregation. ~1 ms for q11's ~9k
+    fragments a firing, against ~6 ms for the labels' window functions in DuckDB (four
+    sorts), whose temporary table and statements cost as much again."""
+    n = fragments.num_rows
+    keys = list(spec.keys)
+    if n == 0:
+        return Sessions(fragments, fragments, None)
+    order = pc.sort_indices(
+        fragments,
+        options=pc.SortOptions([(k, "ascending", "at_end") for k in [*keys, "__s", "__e"]]),
+    )
+    rows = fragments.take(order).combine_chunks()
+    first = np.zeros(n, dtype=bool)  # a key's first fragment
+    first[0] = True
+    for k in keys:
+        col = rows.column(k).chunk(0) if rows.column(k).num_chunks else rows.column(k)
+        later, earlier = col.slice(1), col.slice(0, n - 1)
+        both_null = pc.and_(pc.is_null(later), pc.is_null(earlier))
+        same = pc.coalesce(pc.equal(later, earlier), both_null)  # NULL keys are equal
+        first[1:] |= np.frombuffer(pc.cast(pc.invert(same), pa.int8()).buffers()[1], np.int8, n - 1) != 0
+    starts, ends = int64_values(rows.column("__s")), int64_values(rows.column("__e"))
+    key_no = np.cumsum(first)
+    # a running max of the ends that starts afresh at each key: each key's values lifted
+    # above every earlier key's (key number x span); ranks instead of times where the
+    # product could overflow
+    lo, span = int(min(starts.min(), ends.min())), int(max(starts.max(), ends.max()))
+    span -= lo - 1
+    if (int(key_no[-1]) + 1) * span >= 2**62:
+        every = np.unique(np.concatenate([starts, ends]))
+        starts, ends, lo, span = np.searchsorted(every, starts), np.searchsorted(every, ends), 0, len(every)
+    lifted_ends = np.maximum.accumulate(key_no * span + (ends - lo))
+    new = first.copy()
+    new[1:] |= key_no[1:] * span + (starts[1:] - lo) > lifted_ends[:-1]
+    session = np.cumsum(new)
+    calls: list[tuple[str | list[str], str, None, str]] = [(k, "hash_first", None, k) for k in keys]
+    calls += [("__s", "hash_min", None, "__s"), ("__e", "hash_max", None, "__e")]
+    for i, a in enumerate(spec.aggs):
+        merge = "hash_sum" if a.func in ("count", "count_star") else f"hash_{a.func}"
+        calls.append((f"p{i}", merge, None, f"p{i}"))
+    labelled = rows.append_column("__g", _int64(session))
+    merged = _group_by(labelled, ["__g"], calls).drop_columns(["__g"])
+    merged_ends = int64_values(merged.column("__e"))
+    due = merged_ends <= bound
+    open_ = merged.take(positions(~due))
+    fired = merged.take(positions(due))
+    fired = fired.take(pc.sort_indices(fired.column("__e")))
+    next_end = int(merged_ends[~due].min()) if len(open_) else None
+    return Sessions(fired, open_, next_end)
+
