@@ -180,4 +180,3 @@ def _stored(side: TimedSide, relation: str) -> str:
     table holds them."""
     unused = ", false" if side.outer else ""  # the interval join's matched flag
     return f"SELECT {side.items}, epoch_ms({side.time})::BIGINT AS __t{unused} FROM {relation}"
-

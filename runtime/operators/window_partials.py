@@ -238,4 +238,3 @@ def fire_sessions(fragments: pa.Table, spec: WindowAggregateSpec, bound: int) ->
     fired = fired.take(pc.sort_indices(fired.column("__e")))
     next_end = int(merged_ends[~due].min()) if len(open_) else None
     return Sessions(fired, open_, next_end)
-
