@@ -39,6 +39,9 @@ from runtime.operators.interval_join import FOREVER, IntervalJoinOp, TimedSide
 _JOINS = {"inner": "JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "full": "FULL JOIN"}
 
 
+MAX_WAITING = 1 << 20  # rows of one side held in Arrow at most (Nexmark q5: ~60k a firing)
+
+
 @dataclass
 class Waiting:
     """An input batch whose rows wait for their windows in Arrow, with its rows' window
@@ -67,6 +70,8 @@ class WindowJoinOp(IntervalJoinOp):
             return super()._process(batch, index)
         self.waiting[index].append(Waiting(batch, ends))
         self.rows[index] += batch.num_rows
+        if self._held(index) > MAX_WAITING:  # long windows: into DuckDB, compressed
+            self._write_waiting()
         self._report()
         return []
 
@@ -88,7 +93,8 @@ class WindowJoinOp(IntervalJoinOp):
         return pa.Table.from_batches(ready) if ready else None
 
     def _write_waiting(self) -> None:
-        """The rows waiting in Arrow into the state tables (before a snapshot)."""
+        """The rows waiting in Arrow into the state tables (before a snapshot, or when
+        too many wait)."""
         st = self.state
         for i, side in enumerate(self.sides):
             if not self.waiting[i]:

@@ -23,6 +23,7 @@ from runtime.connectors.base import SubtaskContext
 from runtime.messages import SideOutput, Watermark
 from runtime.metrics import OperatorMetrics
 from runtime.operator import OperatorContext
+from runtime.operators import window_join
 from runtime.operators.interval_join import IntervalJoinOp
 from runtime.operators.window_join import WindowJoinOp
 from runtime.state.duckdb_state import write_snapshot
@@ -244,10 +245,15 @@ def test_window_join_fires_each_window_once_and_its_state_survives_a_rescale(tmp
     assert sorted(fired, key=str) == sorted([*expected, (None, None, 9, 109)], key=str)
 
 
-def test_window_join_fires_rows_waiting_in_arrow_and_in_state_window_by_window() -> None:
-    """A batch none of whose rows is late waits in Arrow, one with a late row goes into
-    DuckDB state (its late row dropped and counted): a window's rows of both kinds are
-    joined when it fires, and a batch spanning two windows fires window by window."""
+@pytest.mark.parametrize("most", [window_join.MAX_WAITING, 1])
+def test_window_join_fires_rows_waiting_in_arrow_and_in_state_window_by_window(
+    monkeypatch: pytest.MonkeyPatch, most: int
+) -> None:
+    """A batch none of whose rows is late waits in Arrow (until more than ``most`` rows
+    wait: then in DuckDB state), one with a late row goes into DuckDB state (its late row
+    dropped and counted): a window's rows of both kinds are joined when it fires, and a
+    batch spanning two windows fires window by window."""
+    monkeypatch.setattr(window_join, "MAX_WAITING", most)
     op = window_op()
     asyncio.run(op.open())
     try:
