@@ -95,6 +95,34 @@ def numpy_array(arrow_type: pa.DataType, values: np.ndarray, length: int) -> pa.
     return pa.Array.from_buffers(arrow_type, length, [None, pa.py_buffer(values)])
 
 
+def int64_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit column without NULLs (or whose NULL slots are not read) as numpy int64s,
+    without a copy where it is one chunk (``to_numpy`` would import pandas: see
+    :func:`numpy_array`)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
+
+
+def positions(mask: np.ndarray) -> pa.Array:
+    """The positions where a numpy bool array is true, for ``take``."""
+    at = np.flatnonzero(mask)
+    return numpy_array(pa.int64(), at, len(at))
+
+
+_PER_MS = {"ms": 1, "us": 1000}  # a TIMESTAMP unit's values per millisecond
+
+
+def epoch_ms_values(column: pa.Array) -> np.ndarray | None:
+    """A TIMESTAMP column's epoch milliseconds in numpy, floored as DuckDB's ``epoch_ms``
+    floors them (-0.5 ms is -1), NULL slots unread; None for a unit other than ms or us."""
+    per = _PER_MS.get(column.type.unit) if pa.types.is_timestamp(column.type) else None
+    if per is None:
+        return None
+    values = int64_values(column.view(pa.int64()))
+    return values if per == 1 else values // per
+
+
 def sequence(first: int, count: int) -> pa.Array:
     """BIGINTs ``first``, ``first + 1``, ... (``count`` of them), without ``pa.array``
     (see :func:`numpy_array`)."""

@@ -79,11 +79,13 @@ class TimedSide:
         self.keys = list(spec.state_keys)
         source = {f.name: src for src, f in zip(input_fields, fields)}
         # the rowtime column of the input, in its own type (epoch_ms needs no Arrow unit)
-        self.time = f"{q(source[time].name)}::{duckdb_type(source[time].type)}"
+        self.time_column = source[time].name
+        self.time = f"{q(self.time_column)}::{duckdb_type(source[time].type)}"
         items = [f"{q(src.name)} AS {q(f.name)}" for src, f in zip(input_fields, fields)]
         items += [f"{q(k)} AS {s}" for k, s in zip(keys, self.keys)]
+        self.items = ", ".join(items)  # the state's columns (before ``__t``) of an input batch
         self.read_sql = (
-            f"SELECT {', '.join(items)}, epoch_ms({self.time})::BIGINT AS __t{extra}, __seq "
+            f"SELECT {self.items}, epoch_ms({self.time})::BIGINT AS __t{extra}, __seq "
             f"FROM {INPUT_RELATION}"
         )
         self.input_columns = [q(f.name) for f in input_fields]

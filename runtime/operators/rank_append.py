@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 from planner.physical import ARRIVAL, INPUT_RELATION, ROW_KIND_COLUMN, RankSpec, WindowRankSpec
-from runtime.batches import numpy_array, q
+from runtime.batches import int64_values, numpy_array, q
 
 if TYPE_CHECKING:
     from runtime.state.duckdb_state import DuckDBState
@@ -328,9 +328,7 @@ def take_winners(
 def arrival_numbers(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A BIGINT column without NULLs (arrival numbers) as numpy, without a copy where it
     is one chunk (``to_numpy`` would import pandas, see ``numpy_array``)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return np.frombuffer(column.buffers()[1], np.int64, count=len(column), offset=8 * column.offset)
+    return int64_values(column)
 
 
 def pick(candidates: pa.RecordBatch, seqs: np.ndarray) -> tuple[pa.RecordBatch, np.ndarray]:

@@ -9,6 +9,10 @@ State is one DuckDB table per subtask, only ever appended to per batch:
   merged per key (gaps and islands: a fragment joins the previous ones when it starts at
   or before their end, as Flink's merging windows do) and sessions that ended are emitted.
 
+COUNT, MIN and MAX of integers (no FILTER, DISTINCT or time zone) take a faster way to the
+same rows: partial rows and firings in Arrow (``window_partials``), the state table
+written only for checkpoints.
+
 A window fires once the watermark reaches its end - 1 ms (processing time: once the
 wall clock reaches its end). Rows whose windows have all fired are late: they are
 dropped and counted in ``late_rows_dropped``. End of input fires everything.
@@ -18,12 +22,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.config import COMPACT_MIN_ROWS
 from planner.physical import INPUT_RELATION, LATE_ROWS_OUTPUT, WindowAggregateSpec
-from runtime.batches import conform, output_schema, q
+from runtime.batches import conform, empty_table, int64_values, numpy_array, output_schema, q
 from runtime.messages import Message, SideOutput
 from runtime.metrics import NO_WATERMARK
 from runtime.operator import Operator, Snapshot, now_ms
@@ -31,6 +36,7 @@ from runtime.operators import aggs as A
 from runtime.operators import udaf
 from runtime.operators.arrival import stamp
 from runtime.operators.late_rows import keeps_late_rows, late_rows_batch
+from runtime.operators.window_partials import ArrowPartials, fire_sessions, fire_slices
 from runtime.operators.windowing import Slicing, WallClock, sql_align, ts_from_ms
 from runtime.state.duckdb_state import DuckDBState, load_snapshot
 
@@ -107,6 +113,14 @@ class WindowAggregateOp(Operator):
         # a side sink reads the rows dropped as late (table.exec.late-rows.sink)
         self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
         self.late: list[pa.RecordBatch] = []
+        # partial rows computed in Arrow (``window_partials``), appended to ``windows`` in
+        # one statement when the state is next read
+        self.arrow = None if self.raw or self.partial else ArrowPartials.of(spec)
+        self.pending: list[pa.Table] = []
+        # windows fired in Arrow too (their window_time is no zone's instant); then what
+        # later windows need waits in ``pending``, and ``stored`` says if ``windows`` has rows
+        self.arrow_fires = self.arrow is not None and not w.time_zone
+        self.stored = False
 
     # ---- ingest --------------------------------------------------------------------------
     def _timed(self, now: int) -> str:
@@ -143,6 +157,12 @@ class WindowAggregateOp(Operator):
 
     def _ingest(self, batch: pa.RecordBatch, now: int) -> None:
         st = self.state
+        part = self.arrow.partials(batch) if self.arrow and self.arrow.supports(batch.schema) else None
+        if part is not None:
+            if part.num_rows:
+                self.pending.append(part)
+            self._grown(part.num_rows)
+            return
         if self.ordered:
             batch = stamp(batch, self.seq)
             self.seq += batch.num_rows
@@ -158,14 +178,39 @@ class WindowAggregateOp(Operator):
                 n = st.execute(f"INSERT INTO windows {sql}")
         finally:
             st.con.unregister(INPUT_RELATION)
+        self.stored = True
+        self._grown(n)
+
+    def _grown(self, n: int) -> None:
+        """``n`` partial rows more; compacted when there are too many."""
         self.metrics.state_rows += n
         self.metrics.state_bytes = self.metrics.state_rows * self.width
         if not self.raw and self.metrics.state_rows > max(2 * self.compacted_rows, self.compact_min):
             self._compact()
 
+    def _flush(self) -> None:
+        """Append the partial rows computed in Arrow to ``windows`` (one statement)."""
+        if not self.pending:
+            return
+        st = self.state
+        rows = _concat(self.pending)
+        self.pending = []
+        self.stored = True
+        st.register("__p", rows)
+        try:
+            if self.has_table:
+                st.execute("INSERT INTO windows SELECT * FROM __p")
+            else:
+                st.execute("CREATE TABLE windows AS SELECT * FROM __p")
+                st.tables.append("windows")
+                self.has_table = True
+        finally:
+            st.con.unregister("__p")
+
     def _compact(self) -> None:
         """Merge the partial rows of each (key, slice) / (key, session) into one, so state
         stays proportional to the open windows, not to the batches that fed them."""
+        self._flush()
         st = self.state
         k = ", ".join([*self.keys, ""])
         merges = ", ".join(self.merges)
@@ -352,14 +397,58 @@ class WindowAggregateOp(Operator):
         self.metrics.state_rows = max(self.metrics.state_rows - n, 0)
         self.metrics.state_bytes = self.metrics.state_rows * self.width
 
+    def _fire_arrow(self, bound: int) -> pa.Table:
+        """``_fire_session`` or ``_fire_sliced`` in Arrow (``window_partials``) over the
+        partial rows in ``pending`` and in ``windows``; what a later window needs (open
+        sessions, one fragment each; slices) waits in ``pending`` for the next firing (or
+        a checkpoint's ``_flush``)."""
+        st = self.state
+        parts, self.pending = self.pending, []
+        if self.stored:
+            parts.append(st.query("SELECT * FROM windows"))
+            st.execute("DELETE FROM windows")
+            self.stored = False
+        if not parts:
+            self.next_fire = INF
+            return empty_table(self.schema)
+        rows = _concat(parts)
+        if self.session:
+            sessions = fire_sessions(rows, self.spec, bound)
+            fired, kept = sessions.fired, sessions.open
+            start, end = int64_values(fired.column("__s")), int64_values(fired.column("__e"))
+            self.next_fire = INF if sessions.next_end is None else sessions.next_end
+        else:
+            assert self.slicing is not None
+            fired, kept = fire_slices(rows, self.spec, max(self.fired, -INF), bound)
+            start, end = int64_values(fired.column("__ws")), int64_values(fired.column("__we"))
+            # the next window end after bound: a lower bound of any pending window's end
+            self.next_fire = self.slicing.slice_end(min(bound, INF - 2**40)) if kept.num_rows else INF
+        if kept.num_rows:
+            self.pending = [kept]
+        self.metrics.state_rows = kept.num_rows
+        if self.session:
+            self.compacted_rows = kept.num_rows
+        self.metrics.state_bytes = self.metrics.state_rows * self.width
+        columns = [
+            *(fired.column(k) for k in self.spec.keys),
+            _timestamps(start),
+            _timestamps(end),
+            _timestamps(end - 1),
+            *(fired.column(f"p{i}") for i in range(len(self.spec.aggs))),
+        ]
+        return pa.Table.from_arrays(columns, names=self.schema.names)
+
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
+        if self.arrow_fires:
+            return conform(self._fire_arrow(bound), self.schema)
+        self._flush()
         table = self._fire_session(bound) if self.session else self._fire_sliced(bound)
         return conform(table, self.schema)
 
     async def _advance(self, bound: int) -> list[Message]:
         """Everything ending at or before ``bound`` is complete."""
         out: list[Message] = []
-        if self.has_table and self.next_fire <= bound:
+        if (self.has_table or self.pending) and self.next_fire <= bound:
             out = list(await self.ctx.run(self._fire, bound))
         if bound > self.fired:
             self.fired = bound
@@ -399,12 +488,14 @@ class WindowAggregateOp(Operator):
             "compacted_rows": self.compacted_rows,
             "seq": self.seq,
         }
+        if self.pending:
+            await self.ctx.run(self._flush)
         return Snapshot(small, self.state)
 
     async def _load(self, restored: Restored) -> None:
         if restored.files:
             tables = await self.ctx.run(load_snapshot, self.state, restored)
-            self.has_table = "windows" in tables
+            self.has_table = self.stored = "windows" in tables
             if self.has_table:
                 self.metrics.state_rows = int(
                     await self.ctx.run(self.state.scalar, "SELECT count(*) FROM windows")
@@ -425,6 +516,18 @@ class WindowAggregateOp(Operator):
 
 
 _PER_MS = {"s": 0.001, "ms": 1, "us": 1000, "ns": 1_000_000}
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """Partial rows of several batches (and of the state table, which DuckDB may give
+    other types: a string as a view) as one table of the first one's schema."""
+    schema = tables[0].schema
+    return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in tables])
+
+
+def _timestamps(ms: np.ndarray) -> pa.Array:
+    """TIMESTAMPs (us) of epoch milliseconds, as ``windowing.ts_from_ms`` makes them."""
+    return numpy_array(pa.timestamp("us"), np.ascontiguousarray(ms * 1000, dtype=np.int64), len(ms))
 
 
 def timed_sql(spec: WindowAggregateSpec) -> str:

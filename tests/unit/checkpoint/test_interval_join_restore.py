@@ -23,6 +23,7 @@ from runtime.connectors.base import SubtaskContext
 from runtime.messages import SideOutput, Watermark
 from runtime.metrics import OperatorMetrics
 from runtime.operator import OperatorContext
+from runtime.operators import window_join
 from runtime.operators.interval_join import IntervalJoinOp
 from runtime.operators.window_join import WindowJoinOp
 from runtime.state.duckdb_state import write_snapshot
@@ -225,8 +226,10 @@ def test_window_join_fires_each_window_once_and_its_state_survives_a_rescale(tmp
     assert joined(feed(op, 1, [(k, 100 + k, 15) for k in range(1, 7) if k % 2 == 0] + [(9, 109, 15)])) == []
     assert joined(asyncio.run(op.on_watermark(ms(12)))) == []
     path = tmp_path / "chk.duckdb"
-    write_snapshot(op.state.snapshot_cursor(), op.state.tables, path)
+    # as a task does: the operator's snapshot first (rows waiting in Arrow are written to
+    # the state then), the copy of its tables after
     small = asyncio.run(op.snapshot(1)).state
+    write_snapshot(op.state.snapshot_cursor(), op.state.tables, path)
     asyncio.run(op.close())
     fired: list[tuple[Any, ...]] = []
     for subtask in range(2):
@@ -240,3 +243,30 @@ def test_window_join_fires_each_window_once_and_its_state_survives_a_rescale(tmp
         asyncio.run(new.close())
     expected = [(k, 10 * k, k, 100 + k) if k % 2 == 0 else (k, 10 * k, None, None) for k in range(1, 7)]
     assert sorted(fired, key=str) == sorted([*expected, (None, None, 9, 109)], key=str)
+
+
+@pytest.mark.parametrize("most", [window_join.MAX_WAITING, 1])
+def test_window_join_fires_rows_waiting_in_arrow_and_in_state_window_by_window(
+    monkeypatch: pytest.MonkeyPatch, most: int
+) -> None:
+    """A batch none of whose rows is late waits in Arrow (until more than ``most`` rows
+    wait: then in DuckDB state), one with a late row goes into DuckDB state (its late row
+    dropped and counted): a window's rows of both kinds are joined when it fires, and a
+    batch spanning two windows fires window by window."""
+    monkeypatch.setattr(window_join, "MAX_WAITING", most)
+    op = window_op()
+    asyncio.run(op.open())
+    try:
+        assert joined(feed(op, 0, [(1, 10, 15), (2, 20, 20)])) == []  # two windows, in Arrow
+        assert joined(asyncio.run(op.on_watermark(ms(11)))) == []
+        assert joined(feed(op, 1, [(1, 101, 10), (2, 102, 15), (3, 103, 20)])) == []  # r@10: late
+        assert op.metrics.late_rows_dropped == 1
+        assert joined(feed(op, 1, [(1, 111, 15)])) == []  # in Arrow
+        assert op.metrics.state_tables == {"left_rows": 2, "right_rows": 3}
+        first = joined(asyncio.run(op.on_watermark(ms(14.999))))
+        assert first == sorted([(1, 10, 1, 111), (None, None, 2, 102)], key=str)
+        assert op.metrics.state_tables == {"left_rows": 1, "right_rows": 1}
+        assert joined(asyncio.run(op.on_watermark(ms(19.999)))) == [(2, 20, None, None), (None, None, 3, 103)]
+        assert op.metrics.state_tables == {"left_rows": 0, "right_rows": 0}
+    finally:
+        asyncio.run(op.close())
