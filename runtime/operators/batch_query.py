@@ -93,9 +93,9 @@ def _group_sql(spec: GroupAggregateSpec, source: str) -> str:
             accumulators.append(f"count({d}a{i}){f} AS n{i}")
         elif a.func in ("sum", "avg"):
             accumulators += [f"sum({d}a{i}){f} AS s{i}", f"count({d}a{i}){f} AS n{i}"]
-        elif a.func in A.STATISTICS and t.name == "DECIMAL":
+        elif a.func in A.STATISTICS and (t.name == "DECIMAL" or t.is_integral):  # exact sums
             accumulators.append(f"{A.statistic_call(a.func, f'a{i}', t, f, d)} AS s{i}")
-        else:  # min, max, a variance's DOUBLE
+        else:  # min, max, a variance of a DOUBLE or FLOAT
             accumulators.append(f"{a.func}({d}a{i}){f} AS s{i}")
     finals = [final_from_accumulators(i, a, "") for i, a in enumerate(spec.aggs)]
     group = f" GROUP BY {', '.join(keys)}" if keys else ""

@@ -76,6 +76,7 @@ def exact(func: str, values: list[int]) -> int | None:
 @pytest.mark.parametrize(("query", "lists"), INTEGRAL)
 @given(rows=left_rows, parallelism=st.sampled_from([1, 2]), batch=st.integers(1, 6), one_query=st.booleans())
 @example(rows=[(None, 0), (None, 4), (None, 6), (None, 0)], parallelism=1, batch=1, one_query=False)
+@example(rows=[(None, 6), (None, 0), (None, 4), (None, 0)], parallelism=1, batch=1, one_query=True)
 def test_integer_variances_are_exact(
     query: str, lists: str, rows: list[tuple[Any, ...]], parallelism: int, batch: int, one_query: bool
 ) -> None:
