@@ -184,3 +184,22 @@ def test_a_zero_or_unknown_divisor_keeps_the_zero_check(text: str) -> None:
     if "b" not in text:
         with pytest.raises(duckdb.Error, match="division by zero in"):
             duckdb.sql(f"SELECT {sql} FROM (SELECT 7 AS a)").fetchall()
+
+
+def test_a_wide_decimal_quotient_keeps_every_digit() -> None:
+    """DECIMAL(38, 30) / 3 is DECIMAL(38, 30) in Flink, every digit exact: sqlstream divided
+    through DOUBLE where the scaled digits overflow 128 bits (0.500000000000000009942312419328
+    for 1.5 / 3, 33333333.329999998254971757178493337600 for 99999999.99 / 3)."""
+    sql = _sql("a / b", {"a": DataType("DECIMAL", 38, 30), "b": DataType("INT")})
+    con = duckdb.connect()
+    wide_decimal.install(con)
+    rows = con.sql(
+        f"SELECT {sql} FROM (VALUES (1.5::DECIMAL(38, 30), 3), (99999999.99::DECIMAL(38, 30), 3), "
+        "(-0.01::DECIMAL(38, 30), 3), (2::DECIMAL(38, 30), -3)) AS input(a, b)"
+    ).fetchall()
+    assert [str(v) for (v,) in rows] == [
+        "0.500000000000000000000000000000",
+        "33333333.330000000000000000000000000000",
+        "-0.003333333333333333333333333333",
+        "-0.666666666666666666666666666667",
+    ]
