@@ -67,7 +67,8 @@ def _unscaled(x: str, t: DataType) -> tuple[str, int, int]:
         if not scale:
             return f"CAST({x} AS HUGEINT)", 0, precision
         if precision + scale > 38:
-            return f"CAST(replace(CAST({x} AS VARCHAR), '.', '') AS HUGEINT)", scale, precision
+            text = f"CAST(CAST({x} AS DECIMAL({precision}, {scale})) AS VARCHAR)"  # every digit
+            return f"CAST(replace({text}, '.', '') AS HUGEINT)", scale, precision
         return f"CAST({x} * {10**scale} AS HUGEINT)", scale, precision
     return f"CAST({x} AS HUGEINT)", 0, {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}[t.name]
 
