@@ -105,6 +105,7 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             and infer(node.this, lookup).children[0].name in ("DOUBLE", "FLOAT")
         )
         float_beside_decimal = _float_beside_decimal(node, lookup)
+        approximate_sides = _approximate_comparison(node, lookup)
     except SqlStreamError as e:
         raise e.with_position(*where) from None
     for key, value in list(node.args.items()):
@@ -123,6 +124,9 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             )
         if float_beside_decimal:
             _branches_as_double(node)
+        for key, index, source, to in approximate_sides:  # (float) d is Java's, never fails
+            value = node.args[key] if index is None else node.args[key][index]
+            value.replace(_cast(exp.cast(value.copy(), to), DataType(source), DataType(to)))
         if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
             key, target = text_side
             node.set(key, text_to_temporal(node.args[key], target, strict=False))
@@ -196,6 +200,27 @@ def _float_beside_decimal(node: exp.Expr, lookup: Lookup) -> bool:
         return False
     names = {infer(v, lookup).name for v in branch_values(node)}
     return {"FLOAT", "DECIMAL"} <= names
+
+
+def _approximate_comparison(node: exp.Expr, lookup: Lookup) -> list[tuple[str, int | None, str, str]]:
+    """The operands of a comparison or IN that Flink compares as another approximate type
+    than DuckDB would: (argument, index in a list argument, its type, the type compared). A FLOAT beside a
+    DECIMAL is compared as DOUBLE (DuckDB: as FLOAT, so ``r = 0.1`` held for 0.1f), and a
+    FLOAT before a DOUBLE as FLOAT, Calcite's least restrictive type keeping the first of
+    two approximate types (DuckDB: as DOUBLE, so ``r = 0.1e0`` did not hold for 0.1f)."""
+    if isinstance(node, _COMPARISONS):
+        left, right = infer(node.left, lookup).name, infer(node.right, lookup).name
+        if {left, right} == {"FLOAT", "DECIMAL"}:
+            return [("this", None, left, "DOUBLE"), ("expression", None, right, "DOUBLE")]
+        if (left, right) == ("FLOAT", "DOUBLE"):
+            return [("expression", None, right, "FLOAT")]
+    if isinstance(node, exp.In) and node.expressions and infer(node.this, lookup).name == "FLOAT":
+        return [
+            ("expressions", k, "DOUBLE", "FLOAT")
+            for k, value in enumerate(node.expressions)
+            if infer(value, lookup).name == "DOUBLE"
+        ]
+    return []
 
 
 def _branches_as_double(node: exp.Expr) -> None:
