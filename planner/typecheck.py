@@ -241,20 +241,12 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         branches = [_infer(i.args["true"], lookup) for i in node.args.get("ifs", [])]
         if node.args.get("default") is not None:
             branches.append(_infer(node.args["default"], lookup))
-        result = _common(branches)
-        if result.name == "FLOAT" and any(b.name == "DECIMAL" for b in branches):
-            # Calcite's least restrictive type (CASE's, unlike COALESCE's LogicalTypeMerging):
-            # a FLOAT and a DECIMAL are a DOUBLE in either order
-            return DOUBLE.with_nullable(result.nullable)
-        return result
+        return _least_restrictive(branches)
     if isinstance(node, exp.If):
         parts = [_infer(node.args["true"], lookup)]
         if node.args.get("false") is not None:
             parts.append(_infer(node.args["false"], lookup))
-        result = _common(parts)
-        if result.name == "FLOAT" and any(b.name == "DECIMAL" for b in parts):
-            return DOUBLE.with_nullable(result.nullable)  # as CASE's: IF is one
-        return result
+        return _least_restrictive(parts)  # as CASE's: IF is one
     if isinstance(node, exp.Coalesce):
         return _common([_infer(e, lookup) for e in [node.this, *node.expressions]])
     if isinstance(node, exp.Dot):
@@ -467,6 +459,14 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             _check_arithmetic(sub, lookup)
         if isinstance(sub, exp.Concat | exp.Greatest | exp.Least):
             _check_string_arguments(sub, lookup)
+        if isinstance(sub, exp.Neg) and isinstance(sub.this.unnest(), exp.Neg):
+            folded = _negated_integer(sub)  # a BIGINT literal negated out of its range
+            if folded is not None and not -(2**63) <= folded < 2**63:
+                raise PlanError(
+                    f"numeric literal {folded} is out of range: minus signs fold into the "
+                    "BIGINT literal they stand before",
+                    hint="write the value as a DECIMAL, e.g. CAST(... AS DECIMAL(19, 0))",
+                )
         if isinstance(sub, exp.DPipe):
             for side in (sub.left, sub.right):
                 t = _infer(side, lookup)
@@ -797,6 +797,21 @@ def _check_branches(node: exp.Case | exp.If | exp.Coalesce, lookup: Lookup) -> N
                 hint="CAST them to one type",
             )
         result = common
+
+
+def _least_restrictive(types: list[DataType]) -> DataType:
+    """CASE's and IF's type, Calcite's least restrictive type rather than COALESCE's
+    LogicalTypeMerging: a FLOAT and a DECIMAL are a DOUBLE in either order, and of a FLOAT
+    and a DOUBLE the first wins (the oracle's ``CASE WHEN i > 0 THEN r ELSE f END`` is a
+    FLOAT, with ``f`` and ``r`` the other way round a DOUBLE)."""
+    result = _common(types)
+    names = [t.name for t in types]
+    if result.name not in ("FLOAT", "DOUBLE"):
+        return result
+    if "DECIMAL" in names:
+        return DOUBLE.with_nullable(result.nullable) if "FLOAT" in names else result
+    first = next(n for n in names if n in ("FLOAT", "DOUBLE"))
+    return DataType(first, nullable=result.nullable)
 
 
 def _agg_arg(node: exp.Expr) -> exp.Expr:

@@ -324,3 +324,16 @@ r IN (0.1e0, 0.5e0)
 r = CAST(0.1 AS FLOAT)
 r = f
 r < 0.1
+0.1e0 = r
+f / 1.25 = r
+r = f / 1.25
+r <> 0.1e0
+r BETWEEN 0.05e0 AND 0.1e0
+NULLIF(r, 0.1e0)
+CASE WHEN i > 0 THEN r ELSE f END
+CASE WHEN i > 0 THEN f ELSE r END
+-(-b)
+-(-9223372036854775808)
+-(-(2147483647))
+-(1.5)
+-(-2147483648) + 0

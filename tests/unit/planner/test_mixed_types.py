@@ -44,6 +44,11 @@ def _one(session: Session, expression: str) -> tuple[str, object]:
         ("r = 0.1e0", ("BOOLEAN", True)),
         ("r IN (0.1e0, 0.5e0)", ("BOOLEAN", True)),
         ("r = f", ("BOOLEAN", False)),  # (float) 1e300 is Infinity, no failed cast
+        ("NULLIF(r, 0.1e0)", ("FLOAT", None)),
+        # of a FLOAT and a DOUBLE in CASE the first wins: (float) -1e-300 is -0.0
+        ("CASE WHEN x > 0 THEN r ELSE -1e-300 END", ("FLOAT", 0.10000000149011612)),
+        ("CASE WHEN x < 0 THEN r ELSE -1e-300 END", ("FLOAT", -0.0)),
+        ("CASE WHEN x < 0 THEN f ELSE r END", ("DOUBLE", 0.10000000149011612)),
         # minus signs fold into the literal: -(-2147483648) is the BIGINT 2147483648
         ("-(-2147483648)", ("BIGINT NOT NULL", 2147483648)),
         ("-2147483648 - 1", ("INT NOT NULL", 2147483647)),
@@ -66,6 +71,7 @@ def test_the_type_and_value_are_flinks(
         ("GREATEST(x, '5')", "GREATEST cannot compare a number with a string"),
         ("DATE '2024-02-29' = 20240229", "cannot compare DATE with INT"),
         ("DATE '2024-02-29' + x", "cannot apply '+' to DATE and INT"),
+        ("-(-9223372036854775808)", "numeric literal 9223372036854775808 is out of range"),
     ],
 )
 def test_what_flinks_validator_refuses_is_refused_by_position(
