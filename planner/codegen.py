@@ -105,6 +105,7 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
             and infer(node.this, lookup).children[0].name in ("DOUBLE", "FLOAT")
         )
         float_beside_decimal = _float_beside_decimal(node, lookup)
+        approximate_sides = _approximate_comparison(node, lookup)
     except SqlStreamError as e:
         raise e.with_position(*where) from None
     for key, value in list(node.args.items()):
@@ -122,7 +123,10 @@ def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
                 b=node.right,
             )
         if float_beside_decimal:
-            _branches_as_double(node)
+            _branches_as(node, float_beside_decimal)
+        for key, index, source, to in approximate_sides:  # (float) d is Java's, never fails
+            value = node.args[key] if index is None else node.args[key][index]
+            value.replace(_cast(exp.cast(value.copy(), to), DataType(source), DataType(to)))
         if text_side is not None:  # Flink reads the text as the other side's type, NULL if it cannot
             key, target = text_side
             node.set(key, text_to_temporal(node.args[key], target, strict=False))
@@ -187,20 +191,54 @@ def _text_and_boolean(node: exp.Expr, lookup: Lookup) -> bool:
 _BRANCHED = (exp.Case, exp.If, exp.Coalesce)
 
 
-def _float_beside_decimal(node: exp.Expr, lookup: Lookup) -> bool:
-    """A CASE, IF or COALESCE with a FLOAT and a DECIMAL value whose type is DOUBLE in Flink
-    (a FLOAT before the DECIMAL: :func:`planner.typecheck.common_type`), each value widened
-    to it; DuckDB's common type would be FLOAT, which cuts the DECIMAL's digits (99999999.99
-    becomes 1.0E8)."""
-    if not isinstance(node, _BRANCHED) or infer(node, lookup).name != "DOUBLE":
-        return False
-    names = {infer(v, lookup).name for v in branch_values(node)}
-    return {"FLOAT", "DECIMAL"} <= names
+def _float_beside_decimal(node: exp.Expr, lookup: Lookup) -> list[str] | None:
+    """The types of a CASE's, IF's or COALESCE's values when Flink's type of it is not
+    DuckDB's, each value then cast to it: a FLOAT and a DECIMAL are a DOUBLE in Flink (a
+    FLOAT before the DECIMAL in COALESCE: :func:`planner.typecheck.common_type`), where
+    DuckDB's FLOAT cuts the DECIMAL's digits (99999999.99 becomes 1.0E8); a FLOAT before a
+    DOUBLE in CASE or IF is a FLOAT, where DuckDB's would be DOUBLE."""
+    if not isinstance(node, _BRANCHED):
+        return None
+    result = infer(node, lookup).name
+    names = [infer(v, lookup).name for v in branch_values(node)]
+    if result == "DOUBLE" and {"FLOAT", "DECIMAL"} <= set(names):
+        return names
+    if result == "FLOAT" and "DOUBLE" in names:
+        return names
+    return None
 
 
-def _branches_as_double(node: exp.Expr) -> None:
-    for value in branch_values(node):
-        value.replace(exp.cast(value.copy(), "DOUBLE"))
+def _approximate_comparison(node: exp.Expr, lookup: Lookup) -> list[tuple[str, int | None, str, str]]:
+    """The operands of a comparison, NULLIF or IN that Flink compares as another approximate type
+    than DuckDB would: (argument, index in a list argument, its type, the type compared).
+    A FLOAT beside a DECIMAL is compared as DOUBLE (DuckDB: as FLOAT, so ``r = 0.1`` held for 0.1f), and a
+    FLOAT before a DOUBLE as FLOAT, Calcite's least restrictive type keeping the first of
+    two approximate types (DuckDB: as DOUBLE, so ``r = 0.1e0`` did not hold for 0.1f)."""
+    if isinstance(node, _COMPARISONS):
+        left, right = infer(node.left, lookup).name, infer(node.right, lookup).name
+        if {left, right} == {"FLOAT", "DECIMAL"}:
+            return [("this", None, left, "DOUBLE"), ("expression", None, right, "DOUBLE")]
+        if (left, right) == ("FLOAT", "DOUBLE"):
+            return [("expression", None, right, "FLOAT")]
+    if isinstance(node, exp.Nullif):  # NULLIF(r, 0.1e0): compared as the first's FLOAT
+        left, right = infer(node.this, lookup).name, infer(node.expression, lookup).name
+        if (left, right) == ("FLOAT", "DOUBLE"):
+            return [("expression", None, right, "FLOAT")]
+    if isinstance(node, exp.In) and node.expressions and infer(node.this, lookup).name == "FLOAT":
+        return [
+            ("expressions", k, "DOUBLE", "FLOAT")
+            for k, value in enumerate(node.expressions)
+            if infer(value, lookup).name == "DOUBLE"
+        ]
+    return []
+
+
+def _branches_as(node: exp.Expr, names: list[str]) -> None:
+    """Each value cast to the type Flink gives the CASE/IF/COALESCE (Java's (float) d)."""
+    to = "FLOAT" if "DOUBLE" in names and "DECIMAL" not in names else "DOUBLE"
+    for value, name in zip(branch_values(node), names):
+        if name not in (to, "NULL"):
+            value.replace(_cast(exp.cast(value.copy(), to), DataType(name), DataType(to)))
 
 
 @dataclass(frozen=True)

@@ -58,34 +58,38 @@ def decimal_to_integral_sql(x: str, t: DataType) -> str:
 
 
 def _unscaled(x: str, t: DataType) -> tuple[str, int, int]:
-    """The integer ``x * 10^scale`` (exact, as HUGEINT), its scale and its digits."""
+    """The integer ``x * 10^scale`` (exact, as HUGEINT), its scale and its digits. DuckDB
+    types ``x * 10^scale`` as DECIMAL(38, scale), which overflows when the precision and the
+    scale together pass 38 digits (a DECIMAL(38, 30) of 1.5): then the digits are read from
+    the decimal's text, which DuckDB prints with every one of its scale's digits."""
     if t.name == "DECIMAL":
         scale, precision = t.scale or 0, t.precision or 10
-        text = f"CAST({x} * {10**scale} AS HUGEINT)" if scale else f"CAST({x} AS HUGEINT)"
-        if scale and precision + len(str(10**scale)) > 38:
-            # DuckDB's x * 10^s is a DECIMAL(38, s) that overflows beyond 10^(38 - s): the
-            # whole part and the fraction apart (an AVG of a DECIMAL(38, 6) sum of 10^27)
-            whole = f"trunc({x})"
-            text = (
-                f"(CAST({whole} AS HUGEINT) * {10**scale} + CAST(({x} - {whole}) * {10**scale} AS HUGEINT))"
-            )
-        return text, scale, precision
+        if not scale:
+            return f"CAST({x} AS HUGEINT)", 0, precision
+        if precision + scale > 38:
+            text = f"CAST(CAST({x} AS DECIMAL({precision}, {scale})) AS VARCHAR)"  # every digit
+            return f"CAST(replace({text}, '.', '') AS HUGEINT)", scale, precision
+        return f"CAST({x} * {10**scale} AS HUGEINT)", scale, precision
     return f"CAST({x} AS HUGEINT)", 0, {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}[t.name]
 
 
 def decimal_divide_sql(a: str, a_type: DataType, b: str, b_type: DataType, result: DataType) -> str:
     """``a / b`` rounded HALF_UP to ``result``'s scale, as Flink's DecimalDataUtils.divide
     (BigDecimal arithmetic; NULL when the quotient does not fit ``result``). Computed on
-    128-bit integers, or through DOUBLE for a value whose scaled digits overflow them.
+    128-bit integers, or by :mod:`runtime.wide_decimal`'s ``flink_decimal`` (exact, on
+    Python's integers) for a value whose scaled digits overflow them: never through a
+    DOUBLE, whose 17 digits would show in a DECIMAL(38, 30) quotient.
     A zero divisor fails, as BigDecimal's division does."""
     scale = result.scale or 0
     ua, sa, pa = _unscaled(a, a_type)
     ub, sb, _ = _unscaled(b, b_type)
     shift = scale + 1 + sb - sa  # one extra digit to round on
     target = result.duckdb()
-    approximate = f"TRY_CAST(CAST({a} AS DOUBLE) / CAST({b} AS DOUBLE) AS {target})"
+    in_python = (
+        f"TRY_CAST(flink_decimal('/', CAST({a} AS VARCHAR), CAST({b} AS VARCHAR), {scale}) AS {target})"
+    )
     if shift < 0:
-        return approximate
+        return in_python
     q = f"(({ua}) * {10**shift}) // ({ub})"
     rounded = f"(({q}) + sign({q}) * 5) // 10"
     unscaled = f"CAST({rounded} AS DECIMAL(38, 0))"
@@ -93,7 +97,7 @@ def decimal_divide_sql(a: str, a_type: DataType, b: str, b_type: DataType, resul
     value = f"{unscaled} * {unit}" if scale else unscaled
     exact = f"TRY_CAST({value} AS {target})"
     if pa + shift > 38:  # exact unless this value's digits overflow 128 bits
-        return f"coalesce(try({exact}), {approximate})"
+        return f"coalesce(try({exact}), {in_python})"
     return exact
 
 

@@ -213,8 +213,13 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
     if isinstance(node, exp.Predicate | exp.Not | exp.Connector | exp.Xor):
         return BOOLEAN
     if isinstance(node, exp.Neg):
-        if isinstance(node.this, exp.Literal) and node.this.is_int and int(node.this.name) == 2**31:
-            return INT.with_nullable(False)  # -2147483648 is Integer.MIN_VALUE, an INT
+        folded = _negated_integer(node)
+        if folded is not None and -(2**31) <= folded < 2**31:
+            # Calcite folds a minus into the literal it stands before, through parentheses:
+            # -2147483648 is an INT, -(-2147483648) the BIGINT 2147483648
+            return INT.with_nullable(False)
+        if folded is not None and -(2**63) <= folded < 2**63:
+            return BIGINT.with_nullable(False)
         return _infer(node.this, lookup)
     if isinstance(node, exp.Add | exp.Sub):
         left, right = _infer(node.left, lookup), _infer(node.right, lookup)
@@ -236,12 +241,12 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
         branches = [_infer(i.args["true"], lookup) for i in node.args.get("ifs", [])]
         if node.args.get("default") is not None:
             branches.append(_infer(node.args["default"], lookup))
-        return _common(branches)
+        return _least_restrictive(branches)
     if isinstance(node, exp.If):
         parts = [_infer(node.args["true"], lookup)]
         if node.args.get("false") is not None:
             parts.append(_infer(node.args["false"], lookup))
-        return _common(parts)
+        return _least_restrictive(parts)  # as CASE's: IF is one
     if isinstance(node, exp.Coalesce):
         return _common([_infer(e, lookup) for e in [node.this, *node.expressions]])
     if isinstance(node, exp.Dot):
@@ -333,6 +338,19 @@ def _infer(node: exp.Expr, lookup: Lookup) -> DataType:
 _MAP_RULES = (MAP_KEYS, MAP_VALUES, MAP_ENTRIES, MAP_FROM_ARRAYS)
 
 
+def _negated_integer(node: exp.Expr) -> int | None:
+    """The value of minus signs and parentheses around an integer literal (``-(-5)`` is 5),
+    which Calcite's parser folds into one literal; None for anything else."""
+    sign = 1
+    while isinstance(node, exp.Neg | exp.Paren):
+        if isinstance(node, exp.Neg):
+            sign = -sign
+        node = node.this
+    if isinstance(node, exp.Literal) and node.is_int:
+        return sign * int(node.name)
+    return None
+
+
 def _collection(rule: str, args: list[DataType]) -> DataType:
     """The types of MAP_KEYS, MAP_VALUES, MAP_ENTRIES (of a map) and MAP_FROM_ARRAYS."""
     first = args[0]
@@ -375,12 +393,58 @@ def check_comparisons(node: exp.Expr, lookup: Lookup) -> None:
         string_number = (left.is_string and right.is_numeric) or (left.is_numeric and right.is_string)
         ordered = not isinstance(sub, exp.EQ | exp.NEQ)  # = and <> of text with a BOOLEAN: codegen
         string_boolean = ordered and "BOOLEAN" in names and (left.is_string or right.is_string)
-        if string_number or string_boolean or names == {"DATE", "TIMESTAMP"}:
+        # a number beside a BOOLEAN (1 = TRUE) or a date-time (DATE '2024-02-29' = 20240229)
+        number_other = (left.is_numeric or right.is_numeric) and bool(names & _NOT_NUMBERS)
+        if string_number or string_boolean or number_other or names == {"DATE", "TIMESTAMP"}:
             a, b = left.with_nullable(True).sql(), right.with_nullable(True).sql()
             raise PlanError(
                 f"cannot compare {a} with {b}: implicit type conversion between them is not supported",
                 hint=f"CAST one side to the other's type, e.g. CAST(... AS {b})",
             )
+
+
+_NOT_NUMBERS = frozenset({"BOOLEAN", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP_LTZ"})
+
+
+def _check_arithmetic(node: exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod, lookup: Lookup) -> None:
+    """Flink's validator takes ``+ - * / %`` of numbers, of intervals, and of a date-time
+    with an interval: a string (``1 + '1'``, which DuckDB fails on at run time) or a bare
+    number beside a date-time (``DATE '2024-02-29' + 1``, a day later in DuckDB) is refused."""
+    if node.find(exp.Interval) is not None:
+        return  # intervals are typed BIGINT here: TIMESTAMPADD's arithmetic, not a number
+    left, right = _infer(node.left, lookup), _infer(node.right, lookup)
+    numbers = left.is_numeric or right.is_numeric
+    if (numbers and (left.is_string or right.is_string)) or (
+        numbers and {left.name, right.name} & _NOT_NUMBERS
+    ):
+        symbol = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}[type(node)]
+        a, b = left.with_nullable(True).sql(), right.with_nullable(True).sql()
+        raise PlanError(
+            f"cannot apply '{symbol}' to {a} and {b}: it takes two numbers, or a date-time and an interval",
+            hint="CAST the operand to a number, or write an INTERVAL",
+        )
+
+
+def _check_string_arguments(node: exp.Concat | exp.Greatest | exp.Least, lookup: Lookup) -> None:
+    """CONCAT takes strings (or bytes) only, and GREATEST/LEAST values Flink can order
+    against each other: Flink's validator refuses CONCAT('a', 1) and GREATEST(1, '5'), which
+    DuckDB would run by casting."""
+    types = [_infer(a, lookup) for a in [node.this, *node.expressions] if isinstance(a, exp.Expr)]
+    if isinstance(node, exp.Concat):
+        for t in types:
+            if not (t.is_string or t.name in ("NULL", *_BINARY)):
+                raise PlanError(
+                    f"CONCAT takes strings, not a {t.with_nullable(True).sql()}",
+                    hint="CAST the argument AS STRING",
+                )
+        return
+    if any(t.is_string for t in types) and any(t.is_numeric for t in types):
+        name = function_name(node)
+        raise PlanError(
+            f"{name} cannot compare a number with a string: "
+            + ", ".join(t.with_nullable(True).sql() for t in types),
+            hint="CAST the values to one type",
+        )
 
 
 def check_operands(node: exp.Expr, lookup: Lookup) -> None:
@@ -391,6 +455,18 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
     for sub in node.walk():
         if isinstance(sub, exp.Case | exp.If | exp.Coalesce):
             _check_branches(sub, lookup)
+        if isinstance(sub, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod):
+            _check_arithmetic(sub, lookup)
+        if isinstance(sub, exp.Concat | exp.Greatest | exp.Least):
+            _check_string_arguments(sub, lookup)
+        if isinstance(sub, exp.Neg) and isinstance(sub.this.unnest(), exp.Neg):
+            folded = _negated_integer(sub)  # a BIGINT literal negated out of its range
+            if folded is not None and not -(2**63) <= folded < 2**63:
+                raise PlanError(
+                    f"numeric literal {folded} is out of range: minus signs fold into the "
+                    "BIGINT literal they stand before",
+                    hint="write the value as a DECIMAL, e.g. CAST(... AS DECIMAL(19, 0))",
+                )
         if isinstance(sub, exp.DPipe):
             for side in (sub.left, sub.right):
                 t = _infer(side, lookup)
@@ -721,6 +797,21 @@ def _check_branches(node: exp.Case | exp.If | exp.Coalesce, lookup: Lookup) -> N
                 hint="CAST them to one type",
             )
         result = common
+
+
+def _least_restrictive(types: list[DataType]) -> DataType:
+    """CASE's and IF's type, Calcite's least restrictive type rather than COALESCE's
+    LogicalTypeMerging: a FLOAT and a DECIMAL are a DOUBLE in either order, and of a FLOAT
+    and a DOUBLE the first wins (the oracle's ``CASE WHEN i > 0 THEN r ELSE f END`` is a
+    FLOAT, with ``f`` and ``r`` the other way round a DOUBLE)."""
+    result = _common(types)
+    names = [t.name for t in types]
+    if result.name not in ("FLOAT", "DOUBLE"):
+        return result
+    if "DECIMAL" in names:
+        return DOUBLE.with_nullable(result.nullable) if "FLOAT" in names else result
+    first = next(n for n in names if n in ("FLOAT", "DOUBLE"))
+    return DataType(first, nullable=result.nullable)
 
 
 def _agg_arg(node: exp.Expr) -> exp.Expr:

@@ -194,12 +194,33 @@ def test_a_wide_decimal_divided_by_a_count_is_exact(unscaled: int, scale: int, n
     HALF_UP, also for a sum whose digits times 10^s overflow a DECIMAL(38, s) (they went
     through DOUBLE: 1000000025400000000000000000.000000 / 2 came out ...699999961312904754.5)."""
     result = DataType("DECIMAL", 38, max(6, scale))
-    # the quotient's digits and one to round on fit 128 bits (beyond, it goes through DOUBLE)
+    # the quotient's digits and one to round on fit 128 bits, so it fits its DECIMAL(38, s)
     assume(abs(unscaled) * 10 ** ((result.scale or 0) + 1 - scale) < 2**127)
     value = Decimal(unscaled).scaleb(-scale)
     sql = decimal_divide_sql("x", DataType("DECIMAL", 38, scale), "n", DataType("BIGINT"), result)
     source = f"SELECT CAST('{value}' AS DECIMAL(38, {scale})) AS x, CAST({n} AS BIGINT) AS n"
-    got = duckdb.sql(f"SELECT {sql} FROM ({source})").fetchall()
+    con = duckdb.connect()
+    wide_decimal.install(con)  # a quotient beyond 128 bits is computed there
+    got = con.sql(f"SELECT {sql} FROM ({source})").fetchall()
     with localcontext(Context(prec=80, rounding=ROUND_HALF_UP)):
         exact = (value / n).quantize(Decimal(1).scaleb(-(result.scale or 0)))
     assert got == [(exact,)]
+
+
+def test_a_wide_decimal_quotient_keeps_every_digit() -> None:
+    """DECIMAL(38, 30) / 3 is DECIMAL(38, 30) in Flink, every digit exact: sqlstream divided
+    through DOUBLE where the scaled digits overflow 128 bits (0.500000000000000009942312419328
+    for 1.5 / 3, 33333333.329999998254971757178493337600 for 99999999.99 / 3)."""
+    sql = _sql("a / b", {"a": DataType("DECIMAL", 38, 30), "b": DataType("INT")})
+    con = duckdb.connect()
+    wide_decimal.install(con)
+    rows = con.sql(
+        f"SELECT {sql} FROM (VALUES (1.5::DECIMAL(38, 30), 3), (99999999.99::DECIMAL(38, 30), 3), "
+        "(-0.01::DECIMAL(38, 30), 3), (2::DECIMAL(38, 30), -3)) AS input(a, b)"
+    ).fetchall()
+    assert [str(v) for (v,) in rows] == [
+        "0.500000000000000000000000000000",
+        "33333333.330000000000000000000000000000",
+        "-0.003333333333333333333333333333",
+        "-0.666666666666666666666666666667",
+    ]
