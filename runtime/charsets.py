@@ -25,8 +25,10 @@ import re
 import urllib.parse
 
 import duckdb
-import duckdb.func
 import pyarrow as pa
+
+from runtime import arrow_functions
+from runtime.arrow_functions import ArrowFunction
 
 ENCODE = "flink_encode"
 DECODE = "flink_decode"
@@ -110,18 +112,13 @@ def _decode_all(data: pa.Array, charsets: pa.Array) -> pa.Array:
     return pa.array([decode(d, c) for d, c in zip(data.to_pylist(), charsets.to_pylist())], pa.string())
 
 
+FUNCTIONS = (
+    ArrowFunction(ENCODE, _encode_all, ("VARCHAR", "VARCHAR"), "BLOB"),
+    ArrowFunction(DECODE, _decode_all, ("BLOB", "VARCHAR"), "VARCHAR"),
+    ArrowFunction(URL_DECODE, _url_decode_all, ("VARCHAR",), "VARCHAR"),
+    ArrowFunction(PAD_UTF16, _pad_all, ("VARCHAR", "BIGINT", "VARCHAR", "BOOLEAN"), "VARCHAR"),
+)
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    for name, fn, args, result in (
-        (ENCODE, _encode_all, ["VARCHAR", "VARCHAR"], "BLOB"),
-        (DECODE, _decode_all, ["BLOB", "VARCHAR"], "VARCHAR"),
-        (URL_DECODE, _url_decode_all, ["VARCHAR"], "VARCHAR"),
-        (PAD_UTF16, _pad_all, ["VARCHAR", "BIGINT", "VARCHAR", "BOOLEAN"], "VARCHAR"),
-    ):
-        con.create_function(
-            name,
-            fn,
-            [duckdb.sqltype(a) for a in args],
-            duckdb.sqltype(result),
-            type=duckdb.func.ARROW,
-            null_handling=duckdb.func.SPECIAL,
-        )
+    arrow_functions.install(con, FUNCTIONS)

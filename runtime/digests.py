@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 
 import duckdb
-import duckdb.func
 import pyarrow as pa
+
+from runtime import arrow_functions
+from runtime.arrow_functions import ArrowFunction
 
 FUNCTION = "flink_sha2"
 _DIGESTS = {224: hashlib.sha224, 256: hashlib.sha256, 384: hashlib.sha384, 512: hashlib.sha512}
@@ -33,12 +35,8 @@ def _vectorized(texts: pa.Array, bits: pa.Array) -> pa.Array:
     return pa.array([sha2(t, b) for t, b in zip(texts.to_pylist(), bits.to_pylist())], pa.string())
 
 
+FUNCTIONS = (ArrowFunction(FUNCTION, _vectorized, ("VARCHAR", "BIGINT"), "VARCHAR"),)
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    con.create_function(
-        FUNCTION,
-        _vectorized,
-        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("BIGINT")],
-        duckdb.sqltype("VARCHAR"),
-        type=duckdb.func.ARROW,
-        null_handling=duckdb.func.SPECIAL,
-    )
+    arrow_functions.install(con, FUNCTIONS)

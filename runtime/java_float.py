@@ -20,8 +20,10 @@ import re
 from fractions import Fraction
 
 import duckdb
-import duckdb.func
 import pyarrow as pa
+
+from runtime import arrow_functions
+from runtime.arrow_functions import ArrowFunction
 
 FUNCTION = "flink_parse_hex_float"
 
@@ -70,12 +72,8 @@ def _parse_all(texts: pa.Array, is_float: pa.Array) -> pa.Array:
     return pa.array([parse_hex(t, f) for t, f in zip(texts.to_pylist(), is_float.to_pylist())], pa.float64())
 
 
+FUNCTIONS = (ArrowFunction(FUNCTION, _parse_all, ("VARCHAR", "BOOLEAN"), "DOUBLE"),)
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    con.create_function(
-        FUNCTION,
-        _parse_all,
-        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("BOOLEAN")],
-        duckdb.sqltype("DOUBLE"),
-        type=duckdb.func.ARROW,
-        null_handling=duckdb.func.SPECIAL,
-    )
+    arrow_functions.install(con, FUNCTIONS)

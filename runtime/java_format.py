@@ -19,8 +19,10 @@ import math
 import re
 
 import duckdb
-import duckdb.func
 import pyarrow as pa
+
+from runtime import arrow_functions
+from runtime.arrow_functions import ArrowFunction
 
 FUNCTION = "flink_printf_float"
 _SPEC = re.compile(r"%([-#+ 0,(]*)(\d+)?(?:\.(\d+))?f")
@@ -65,12 +67,8 @@ def _vectorized(values: pa.Array, specs: pa.Array) -> pa.Array:
     return pa.array([float_text(v, s) for v, s in zip(values.to_pylist(), specs.to_pylist())], pa.string())
 
 
+FUNCTIONS = (ArrowFunction(FUNCTION, _vectorized, ("DOUBLE", "VARCHAR"), "VARCHAR"),)
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    con.create_function(
-        FUNCTION,
-        _vectorized,
-        [duckdb.sqltype("DOUBLE"), duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR"),
-        type=duckdb.func.ARROW,
-        null_handling=duckdb.func.SPECIAL,
-    )
+    arrow_functions.install(con, FUNCTIONS)

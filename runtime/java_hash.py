@@ -14,8 +14,10 @@ import math
 import struct
 
 import duckdb
-import duckdb.func
 import pyarrow as pa
+
+from runtime import arrow_functions
+from runtime.arrow_functions import ArrowFunction
 
 FUNCTION = "flink_float_hash"
 
@@ -40,12 +42,8 @@ def _vectorized(values: pa.Array, is_float: pa.Array) -> pa.Array:
     return pa.array([bits_hash(v, f) for v, f in zip(values.to_pylist(), is_float.to_pylist())], pa.int32())
 
 
+FUNCTIONS = (ArrowFunction(FUNCTION, _vectorized, ("DOUBLE", "BOOLEAN"), "INTEGER"),)
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    con.create_function(
-        FUNCTION,
-        _vectorized,
-        [duckdb.sqltype("DOUBLE"), duckdb.sqltype("BOOLEAN")],
-        duckdb.sqltype("INTEGER"),
-        type=duckdb.func.ARROW,
-        null_handling=duckdb.func.SPECIAL,
-    )
+    arrow_functions.install(con, FUNCTIONS)

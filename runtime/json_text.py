@@ -23,8 +23,10 @@ import json
 from typing import Any
 
 import duckdb
-import duckdb.func
 import pyarrow as pa
+
+from runtime import arrow_functions
+from runtime.arrow_functions import ArrowFunction
 
 FUNCTION = "flink_json_query"
 DOUBLE_FUNCTION = "flink_json_double"
@@ -162,28 +164,12 @@ def _element_strings(texts: pa.Array, on_error: pa.Array) -> pa.Array:
     return pa.array([element_strings(t, e) for t, e in rows], pa.list_(pa.string()))
 
 
+FUNCTIONS = (
+    ArrowFunction(STRINGS_FUNCTION, _element_strings, ("VARCHAR", "VARCHAR"), "VARCHAR[]"),
+    ArrowFunction(DOUBLE_FUNCTION, _doubles, ("DOUBLE",), "VARCHAR"),
+    ArrowFunction(FUNCTION, _vectorized, ("VARCHAR", "VARCHAR"), "VARCHAR"),
+)
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    con.create_function(
-        STRINGS_FUNCTION,
-        _element_strings,
-        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR[]"),
-        type=duckdb.func.ARROW,
-        null_handling=duckdb.func.SPECIAL,
-    )
-    con.create_function(
-        DOUBLE_FUNCTION,
-        _doubles,
-        [duckdb.sqltype("DOUBLE")],
-        duckdb.sqltype("VARCHAR"),
-        type=duckdb.func.ARROW,
-        null_handling=duckdb.func.SPECIAL,
-    )
-    con.create_function(
-        FUNCTION,
-        _vectorized,
-        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR"),
-        type=duckdb.func.ARROW,
-        null_handling=duckdb.func.SPECIAL,
-    )
+    arrow_functions.install(con, FUNCTIONS)

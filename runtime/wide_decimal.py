@@ -24,8 +24,10 @@ from __future__ import annotations
 import decimal
 
 import duckdb
-import duckdb.func
 import pyarrow as pa
+
+from runtime import arrow_functions
+from runtime.arrow_functions import ArrowFunction
 
 FUNCTION = "flink_decimal"
 _CONTEXT = decimal.Context(prec=200)  # every digit of two 38-digit operands' product
@@ -71,13 +73,8 @@ def _vectorized(ops: pa.Array, a: pa.Array, b: pa.Array, scales: pa.Array) -> pa
     )
 
 
+FUNCTIONS = (ArrowFunction(FUNCTION, _vectorized, ("VARCHAR", "VARCHAR", "VARCHAR", "INTEGER"), "VARCHAR"),)
+
+
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    varchar = duckdb.sqltype("VARCHAR")
-    con.create_function(
-        FUNCTION,
-        _vectorized,
-        [varchar, varchar, varchar, duckdb.sqltype("INTEGER")],
-        varchar,
-        type=duckdb.func.ARROW,
-        null_handling=duckdb.func.SPECIAL,
-    )
+    arrow_functions.install(con, FUNCTIONS)
