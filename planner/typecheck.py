@@ -40,6 +40,12 @@ _NUMERIC_RANK = {"TINYINT": 1, "SMALLINT": 2, "INT": 3, "BIGINT": 4, "DECIMAL": 
                  "DOUBLE": 7}  # fmt: skip
 
 
+def _a(t: DataType) -> str:
+    """A type's name in a message, with its article: 'an INT', 'a STRING'."""
+    name = t.with_nullable(True).sql()
+    return f"{'an' if name[0] in 'AEIOU' else 'a'} {name}"
+
+
 def cast_target(node: exp.Cast) -> DataType:
     """The Flink type a CAST converts to (planner-made casts carry it in their meta)."""
     flink = node.meta.get("flink_type")
@@ -434,7 +440,7 @@ def _check_string_arguments(node: exp.Concat | exp.Greatest | exp.Least, lookup:
         for t in types:
             if not (t.is_string or t.name in ("NULL", *_BINARY)):
                 raise PlanError(
-                    f"CONCAT takes strings, not a {t.with_nullable(True).sql()}",
+                    f"CONCAT takes strings, not {_a(t)}",
                     hint="CAST the argument AS STRING",
                 )
         return
@@ -492,7 +498,7 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             t = _infer(sub.this, lookup)
             if not (t.is_string or t.name == "NULL"):
                 raise PlanError(
-                    f"UNIX_TIMESTAMP reads a STRING, not a {t.with_nullable(True).sql()}",
+                    f"UNIX_TIMESTAMP reads a STRING, not {_a(t)}",
                     hint="CAST the value AS STRING first",
                 )
         elif isinstance(sub, exp.Cast) and cast_target(sub).name == "DECIMAL":
@@ -538,7 +544,7 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             t = _infer(sub.this, lookup)
             if not (t.is_integral or t.is_string or t.name == "NULL"):
                 raise PlanError(
-                    f"HEX takes an integer or a string, not a {t.with_nullable(True).sql()}",
+                    f"HEX takes an integer or a string, not {_a(t)}",
                     hint="CAST the value AS BIGINT or AS STRING",
                 )
         elif isinstance(sub, exp.Elt):
@@ -613,8 +619,7 @@ def _check_elt_index(node: exp.Elt, lookup: Lookup) -> None:
     t = _infer(index, lookup)
     if t.is_integral and t.name != "INT":
         raise PlanError(
-            f"ELT's index must be an INT, not a {t.with_nullable(True).sql()} "
-            "(Flink's job fails on its first row)",
+            f"ELT's index must be an INT, not {_a(t)} (Flink's job fails on its first row)",
             hint="CAST the index AS INT",
         )
 

@@ -66,7 +66,7 @@ def test_the_type_and_value_are_flinks(
     ("expression", "names"),
     [
         ("x + '1'", "'+'"),
-        ("CONCAT('a', x)", "CONCAT takes strings"),
+        ("CONCAT('a', x)", "CONCAT takes strings, not an INT"),
         ("x = TRUE", "cannot compare INT with BOOLEAN"),
         ("GREATEST(x, '5')", "GREATEST cannot compare a number with a string"),
         ("DATE '2024-02-29' = 20240229", "cannot compare DATE with INT"),
