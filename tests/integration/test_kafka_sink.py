@@ -206,7 +206,7 @@ def test_pre_committed_records_are_invisible_until_commit_and_double_commit_is_h
         await writer.write(rows(4))  # into the next transaction, on another id
         assert await read_records(kafka_bootstrap, topic) == []
         await writer.commit(1, h1)
-        assert values(await read_records(kafka_bootstrap, topic)) == [1, 2, 3]
+        assert values(await read_records(kafka_bootstrap, topic, expect=3)) == [1, 2, 3]
         await writer.commit(1, h1)  # again: a retried commit
         h2 = await writer.pre_commit(2)
         assert h2["transactional_id"] == f"{prefix}-0-1"
@@ -224,7 +224,7 @@ def test_pre_committed_records_are_invisible_until_commit_and_double_commit_is_h
             h = await writer.pre_commit(10 + _)
             await writer.commit(10 + _, h)
         await writer.close()
-        assert values(await read_records(kafka_bootstrap, topic)) == [1, 2, 3, 4, 5, 6, 6, 6, 6]
+        assert values(await read_records(kafka_bootstrap, topic, expect=9)) == [1, 2, 3, 4, 5, 6, 6, 6, 6]
 
     asyncio.run(scenario())
 
@@ -299,11 +299,11 @@ def test_handle_committed_from_a_fresh_process_after_a_crash_appears_exactly_onc
         report = await KafkaSink.recover_all(spec, [handle], CONFIG, parallelism=1)
         assert report.committed == [handle["transactional_id"]]
         assert f"{prefix}-1-1" in report.fenced  # subtask 1 of 2: beyond the new parallelism
-        records = await read_records(kafka_bootstrap, topic)
+        records = await read_records(kafka_bootstrap, topic, expect=5)
         assert values(records) == [0, 1, 2, 3, 4]  # 100 and 101 were aborted
         # A second recovery from the same checkpoint (a crash during the restart) is harmless.
         await KafkaSink.recover_all(spec, [handle], CONFIG, parallelism=1)
-        assert values(await read_records(kafka_bootstrap, topic)) == [0, 1, 2, 3, 4]
+        assert values(await read_records(kafka_bootstrap, topic, expect=5)) == [0, 1, 2, 3, 4]
         everything = await read_records(kafka_bootstrap, topic, "read_uncommitted")
         assert sorted(values(everything)) == [0, 1, 2, 3, 4, 100, 101]
 
@@ -331,7 +331,7 @@ def test_recovery_without_handles_aborts_a_leftover_open_transaction(kafka_boots
         h = await writer.pre_commit(1)
         await writer.commit(1, h)
         await writer.close()
-        assert values(await read_records(kafka_bootstrap, topic)) == [7]
+        assert values(await read_records(kafka_bootstrap, topic, expect=1)) == [7]
 
     asyncio.run(scenario())
 
@@ -390,7 +390,7 @@ def test_restored_handles_keep_their_ids_until_a_checkpoint_of_the_new_run_compl
         # again still finds the old handle committed (its id was not touched).
         await writer.close()
         await KafkaSink.recover_all(spec, [handle], CONFIG, parallelism=1)
-        assert values(await read_records(kafka_bootstrap, topic)) == [0, 1, 2, 3, 4]
+        assert values(await read_records(kafka_bootstrap, topic, expect=5)) == [0, 1, 2, 3, 4]
 
     asyncio.run(scenario())
 
@@ -420,6 +420,6 @@ def test_writer_recover_commits_its_handles_and_fences_vanished_subtasks_after_r
         h = await writer.pre_commit(2)
         await writer.commit(2, h)
         await writer.close()
-        assert values(await read_records(kafka_bootstrap, topic)) == [0, 1, 2, 3, 4, 50]
+        assert values(await read_records(kafka_bootstrap, topic, expect=6)) == [0, 1, 2, 3, 4, 50]
 
     asyncio.run(scenario())

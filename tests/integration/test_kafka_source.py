@@ -114,9 +114,19 @@ async def produce(
 
 
 async def read_records(
-    bootstrap: str, topic: str, isolation_level: str = "read_committed", partitions: int = 1
+    bootstrap: str,
+    topic: str,
+    isolation_level: str = "read_committed",
+    partitions: int = 1,
+    expect: int | None = None,
 ) -> list[Any]:
-    """Every record of the topic this isolation level sees (up to the end offsets now)."""
+    """Every record of the topic this isolation level sees (up to the end offsets now).
+
+    A broker answers EndTxn before its commit markers are on every partition, so right after a
+    commit the read_committed end offset may still stop short of the transaction: with `expect`,
+    the end offsets are asked again until that many records are seen (or 20 s pass, and the
+    caller's assertion shows what was missing).
+    """
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition
 
@@ -128,15 +138,18 @@ async def read_records(
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
         out: list[Any] = []
         deadline = time.monotonic() + 20
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            assert time.monotonic() < deadline, "reading the topic took too long"
-            got = await consumer.getmany(*tps, timeout_ms=200)
-            for records in got.values():
-                out += records
-        return sorted(out, key=lambda r: (r.partition, r.offset))
+        while True:
+            ends = await consumer.end_offsets(tps)
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                assert time.monotonic() < deadline, "reading the topic took too long"
+                got = await consumer.getmany(*tps, timeout_ms=200)
+                for records in got.values():
+                    out += records
+            if expect is None or len(out) >= expect or time.monotonic() >= deadline:
+                return sorted(out, key=lambda r: (r.partition, r.offset))
+            await asyncio.sleep(0.05)
     finally:
         await consumer.stop()
 
