@@ -30,7 +30,7 @@ from runtime.launch import create_job
 from runtime.restart import RestartStrategy, run_with_restarts
 from sqlstream.far_dates import batch_rows
 from sqlstream.prometheus import MetricsServer
-from sqlstream.render import Multiset
+from sqlstream.render import Float32, Multiset
 
 _END = object()
 
@@ -233,6 +233,35 @@ def _zoned(t: pa.DataType, zone: str) -> pa.DataType:
     return t
 
 
+def _shown(value: Any, t: pa.DataType, multiset: bool) -> Any:
+    """A value with what printing it needs that Python's value does not hold: a MULTISET's
+    counts (COLLECT's arrives as a list with repetitions), a FLOAT's single precision, also
+    inside an ARRAY, MAP or ROW."""
+    if value is None:
+        return None
+    if multiset:
+        return Multiset(_shown(v, t.value_type, False) for v in value)
+    if t == pa.float32():
+        return Float32(value)
+    if pa.types.is_map(t):
+        return [(_shown(k, t.key_type, False), _shown(v, t.item_type, False)) for k, v in value]
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return [_shown(v, t.value_type, False) for v in value]
+    if pa.types.is_struct(t):
+        return {k: _shown(v, t.field(k).type, False) for k, v in value.items()}
+    return value
+
+
+def _has_float32(t: pa.DataType) -> bool:
+    if pa.types.is_map(t):
+        return _has_float32(t.key_type) or _has_float32(t.item_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_float32(t.value_type)
+    if pa.types.is_struct(t):
+        return any(_has_float32(t.field(i).type) for i in range(t.num_fields))
+    return t == pa.float32()
+
+
 class QueryHandle:
     """A running SELECT: its columns, and its rows as a changelog or a final table."""
 
@@ -290,11 +319,12 @@ class QueryHandle:
                 else itertools.repeat(0)
             )
             data = batch_rows(_in_zone(batch.select(self.columns), self.zone))
+            types = {f.name: f.type for f in batch.schema}
+            marked = [c for c in self.columns if c in self._multisets or _has_float32(types[c])]
             for kind, row in zip(kinds, data):
-                yield kind, tuple(
-                    Multiset(row[c]) if c in self._multisets and row[c] is not None else row[c]
-                    for c in self.columns
-                )
+                for c in marked:
+                    row[c] = _shown(row[c], types[c], c in self._multisets)
+                yield kind, tuple(row[c] for c in self.columns)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """The final rows of a bounded query: the changelog applied, in arrival order."""

@@ -18,8 +18,14 @@ class Multiset(list[Any]):
     Flink's SQL client prints one, each distinct element with its count: ``{14=1, 81=2}``."""
 
 
+class Float32(float):
+    """A FLOAT value (4 bytes): it prints with the fewest digits that read back as that
+    float, as Java's ``Float.toString`` does (``0.1``, not the double's ``0.10000000149011612``)."""
+
+
 def format_value(value: Any, max_width: int | None = None) -> str:
-    """A value as Flink's SQL client prints it: NULL as <NULL>, timestamps with a space."""
+    """A value as Flink's SQL client prints it: NULL as <NULL>, timestamps with a space,
+    DOUBLE and FLOAT as Java's ``toString`` (``2.0E30``, ``NaN``), as CAST(x AS STRING) does."""
     if value is None:
         text = "<NULL>"
     elif isinstance(value, bool):
@@ -31,7 +37,9 @@ def format_value(value: Any, max_width: int | None = None) -> str:
     elif isinstance(value, bytes):
         text = "x'" + value.hex() + "'"
     elif isinstance(value, float):
-        text = repr(value)
+        from runtime.formats.java_text import java_float  # numpy: not for a job's start-up
+
+        text = java_float(value, single=isinstance(value, Float32))
     elif isinstance(value, list | dict):
         text = _nested(value)
     else:

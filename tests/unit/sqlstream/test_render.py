@@ -56,3 +56,18 @@ def test_a_timestamp_ltz_inside_an_array_row_or_map_prints_in_the_session_zone()
         ).fetchall()[0]
     nine = "1970-01-01 09:00:00.000"
     assert render_changelog_row(0, row) == f"+I[{nine}, [{nine}], ({nine}, 1), {{k={nine}}}]"
+
+
+def test_double_and_float_print_as_cast_to_string_gives_them() -> None:
+    """DOUBLEs printed as Python's reprs (2e+30, nan) and FLOATs with a double's digits
+    (0.10000000149011612); Flink's client prints Java's toString, the text CAST(x AS STRING)
+    gives (checked against Flink by the oracle corpus), at the top level and nested alike."""
+    values = ["CAST(2e30 AS DOUBLE)", "CAST(1e-5 AS DOUBLE)", "CAST(12345678.9 AS DOUBLE)"]
+    values += ["CAST('NaN' AS DOUBLE)", "CAST(100 AS DOUBLE)", "CAST(0.1 AS FLOAT)", "CAST(3e20 AS FLOAT)"]
+    shown = ", ".join(f"{v}, CAST({v} AS STRING), ARRAY[{v}]" for v in values)
+    with sqlstream.connect() as s:
+        row = s.sql(f"SELECT {shown}").fetchall()[0]
+    texts = [format_value(v) for v in row]
+    for i in range(0, len(texts), 3):
+        assert texts[i] == texts[i + 1] and texts[i + 2] == f"[{texts[i + 1]}]"
+    assert texts[:3] == ["2.0E30", "2.0E30", "[2.0E30]"] and texts[15] == "0.1"
