@@ -3,7 +3,9 @@ of a WHERE clause, planned as Flink plans them (``FlinkSubQueryRemoveRule``): a 
 whose output is the outer query's rows that have (semi) or have not (anti) a matching
 row in the subquery.
 
-- ``x IN (SELECT y ...)``: a semi join on ``x = y``;
+- ``x IN (SELECT y ...)``: a semi join on ``x = y``; where ``x`` or ``y`` is an expression
+  (``UPPER(k) IN (SELECT i + 1 ...)``), it is computed as a column beside its side's rows
+  first, as Flink's rule projects it;
 - ``EXISTS (SELECT ... WHERE inner.a = outer.b AND ...)``: a semi join whose condition
   is the subquery's WHERE (its equalities between an inner and an outer column are the
   join keys);
@@ -29,11 +31,13 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from catalog.errors import SqlStreamError
 from planner.bind.joins import _joined_scope, _window_join
 from planner.bind.relations import RelationBinder, where_conjuncts
 from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.errors import UnsupportedError
 from planner.logical import WINDOW_ENDS, BoundField, Calc, Join, LogicalNode
+from planner.typecheck import infer
 
 _SIMPLE_ONLY = ("group", "having", "qualify", "distinct", "limit", "order", "windows", "with_", "with")
 
@@ -106,15 +110,21 @@ class SubqueryJoinBinder(RelationBinder):
             inner, inner_scope = self._bind_from(select, ctes, pending)
             inner_where = exp.and_(*pending) if pending else None
             selected = select.expressions
+            if needle is not None and len(selected) == 1:
+                inner, inner_scope, selected = self._selected_computed(inner, inner_scope, selected[0])
         else:  # an aggregating or set-operation subquery: uncorrelated, bound whole
             inner = self.bind_query(select, ctes)
             inner_scope = Scope.of(inner, set())
             selected = [_ref(f.name) for f in inner.fields]
+        out = tuple(BoundField(f.name, f.type) for f in outer.fields)
+        if needle is not None:
+            outer, scope, mine = self._needle_computed(outer, scope, needle)
         joined, right_fields = _joined_scope(scope, inner_scope)
         # inside the subquery its own columns come first, the outer query's after (SQL scoping)
         joined_scope = _Nested(joined.fields[len(scope.fields) :] + joined.fields[: len(scope.fields)])
         joined_scope.own = len(joined.fields) - len(scope.fields)
         renamed = {f.name: sf.field.name for f, sf in zip(right_fields, inner_scope.fields)}
+        left_names = {f.name for f in outer.fields}
         conditions: list[exp.Expr] = []
         if inner_where is not None:
             conditions.append(self.bind_expr(inner_where, joined_scope))
@@ -125,7 +135,6 @@ class SubqueryJoinBinder(RelationBinder):
                     query,
                 )
             item = selected[0].this if isinstance(selected[0], exp.Alias) else selected[0]
-            mine = self.bind_expr(needle, scope)
             theirs = self.bind_expr(item, joined_scope)
             if (
                 not isinstance(mine, exp.Column)
@@ -154,7 +163,6 @@ class SubqueryJoinBinder(RelationBinder):
                 )
             else:
                 conditions.append(exp.EQ(this=mine, expression=theirs))
-        left_names = {f.name for f in outer.fields}
         keys: list[tuple[str, str]] = []
         rest: list[exp.Expr] = []
         flat = [c for cond in conditions for c in (cond.flatten() if isinstance(cond, exp.And) else [cond])]
@@ -177,12 +185,51 @@ class SubqueryJoinBinder(RelationBinder):
                 where,
             )
         residual = exp.and_(*rest) if rest else None
-        out = tuple(BoundField(f.name, f.type) for f in outer.fields)
         kind = "anti" if anti else "semi"
         # between two window TVFs on window_start and window_end: a window semi/anti join
         windowed = _window_join(outer, inner, renamed, keys, where)
         window, ends = windowed if windowed else (None, WINDOW_ENDS)
-        fields = out + tuple(right_fields)
+        fields = tuple(BoundField(f.name, f.type) for f in outer.fields) + tuple(right_fields)
         join = Join(fields, outer, inner, kind, tuple(keys), residual, window=window, window_ends=ends)
         # the join's fields name the right's columns for its condition; it outputs the left's
         return Calc(out, join, tuple((f.name, _ref(f.name)) for f in out))
+
+    def _needle_computed(
+        self, outer: LogicalNode, scope: Scope, needle: exp.Expr
+    ) -> tuple[LogicalNode, Scope, exp.Expr]:
+        """IN's left operand bound; an expression (``UPPER(name) IN (...)``) is computed as
+        a column beside the outer rows, for the semi join to compare columns."""
+        mine = self.bind_expr(needle, scope)
+        if isinstance(mine, exp.Column):
+            return outer, scope, mine
+        field = BoundField(_fresh("$in", outer), infer(mine, outer.field_type))
+        projections = (*((f.name, _ref(f.name)) for f in outer.fields), (field.name, mine))
+        node = Calc((*outer.fields, field), outer, projections)
+        computed = ScopeField(frozenset(), field, hidden=True)
+        return node, Scope([*scope.fields, computed]), _ref(field.name)
+
+    def _selected_computed(
+        self, inner: LogicalNode, scope: Scope, item: exp.Expr
+    ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
+        """An IN subquery's select item as a column of its FROM: an expression of the
+        subquery's own columns (``IN (SELECT id + 1 FROM t)``, ``IN (SELECT 1)``) computed
+        beside its rows, so that the semi join compares columns. An item that is a column
+        already, or that names the outer query's columns, is left as it was."""
+        expr = item.this if isinstance(item, exp.Alias) else item
+        try:
+            bound = self.bind_expr(expr, scope)
+        except SqlStreamError:  # correlated: refused below, by name
+            return inner, scope, [item]
+        if isinstance(bound, exp.Column):
+            return inner, scope, [item]
+        field = BoundField(_fresh("$in", inner), infer(bound, inner.field_type))
+        projections = (*((f.name, _ref(f.name)) for f in inner.fields), (field.name, bound))
+        node = Calc((*inner.fields, field), inner, projections)
+        computed = ScopeField(frozenset(), field, hidden=True)
+        return node, Scope([*scope.fields, computed]), [_ref(field.name)]
+
+
+def _fresh(prefix: str, node: LogicalNode) -> str:
+    """A field name ``node`` does not have."""
+    taken = {f.name.lower() for f in node.fields}
+    return next(f"{prefix}{i}" for i in range(len(taken) + 1) if f"{prefix}{i}" not in taken)

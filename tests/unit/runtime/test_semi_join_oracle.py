@@ -19,6 +19,10 @@ PREDICATES = (
     "NOT EXISTS (SELECT * FROM {r} x WHERE x.k = g.k)",
     "g.v > 1 AND g.k NOT IN (SELECT k FROM {r})",
     "NOT EXISTS (SELECT * FROM {r} x WHERE x.k = g.k AND x.w <> 4) AND g.k IN (SELECT k FROM {r} y)",
+    # expressions on either side of IN: computed as columns beside their rows, then joined
+    "g.k + 1 IN (SELECT k FROM {r})",
+    "g.k IN (SELECT w - k FROM {r} WHERE w > 1)",
+    "MOD(g.v, 3) NOT IN (SELECT w - 2 FROM {r})",
 )
 LEFT = {"append": "l", "updating": "(SELECT k, COUNT(*) AS v FROM l GROUP BY k)"}
 RIGHT = {"append": "r", "updating": "(SELECT k, MAX(w) AS w FROM r GROUP BY k)"}

@@ -1,0 +1,20 @@
+-- IN, NOT IN and EXISTS subqueries in WHERE whose operands are expressions, not columns:
+-- the IN's left operand (UPPER(k), i * 2), the subquery's select item (i + 1, a literal,
+-- a CAST), with NULLs on both sides (grp has a NULL i; nums has NULLs) and NOT IN's
+-- three-valued logic over them.
+SELECT id FROM grp WHERE id IN (SELECT 1)
+SELECT id FROM grp WHERE id IN (SELECT i + 1 FROM grp)
+SELECT id FROM grp WHERE i * 7 IN (SELECT i FROM nums)
+SELECT id FROM grp WHERE UPPER(k) IN (SELECT UPPER(k) FROM grp WHERE i > 2)
+SELECT id FROM grp WHERE UPPER(k) IN (SELECT 'A')
+SELECT id FROM grp WHERE CAST(id AS BIGINT) IN (SELECT b / 10 FROM grp)
+SELECT id FROM grp WHERE id NOT IN (SELECT i + 1 FROM grp)
+SELECT id FROM grp WHERE id NOT IN (SELECT i + 1 FROM grp WHERE i IS NOT NULL)
+SELECT id FROM grp WHERE i * 2 NOT IN (SELECT id + 2 FROM grp)
+SELECT id FROM grp WHERE id + 0 NOT IN (SELECT id FROM nums WHERE i > 0)
+SELECT id FROM nums WHERE ABS(i) IN (SELECT id * 7 FROM onerow)
+SELECT id, k FROM grp WHERE k IN (SELECT k FROM grp WHERE i > 1) AND id * 1 IN (SELECT id FROM nums)
+-- mode: streaming
+SELECT id FROM grp WHERE id IN (SELECT i + 1 FROM grp)
+SELECT id FROM grp WHERE i * 2 NOT IN (SELECT id + 2 FROM grp)
+SELECT id FROM grp WHERE UPPER(k) IN (SELECT UPPER(k) FROM grp WHERE i > 2)
