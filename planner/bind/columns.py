@@ -51,7 +51,16 @@ class ColumnBinder:
         """Resolve column references to input fields; nested ROW access becomes ``Dot``."""
 
         for sub in expr.find_all(exp.Exists, exp.Subquery, exp.Select):
-            what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN / scalar"
+            if isinstance(sub, exp.Subquery) and not isinstance(sub.parent, exp.In):
+                raise _err(
+                    UnsupportedError(
+                        "a scalar subquery here: it is supported in WHERE and in the SELECT list "
+                        "of a query that does not aggregate",
+                        hint="join the subquery (JOIN (SELECT ...) s ON TRUE) and use its column",
+                    ),
+                    sub,
+                )
+            what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN"
             raise _err(
                 UnsupportedError(
                     f"{what} subqueries are supported only as a condition of WHERE, ANDed with "

@@ -83,13 +83,12 @@ class JoinBinder(AggregateBinder):
                 join.set("kind", None)
                 kind = ""
         if kind == "CROSS" or (join.args.get("on") is None and not join.args.get("using")):
-            raise _err(
-                UnsupportedError(
-                    "a join without an equality condition (CROSS JOIN, a comma join) is not supported",
-                    hint="a streaming join needs an equi-join key: JOIN ... ON a.k = b.k",
-                ),
-                join,
-            )
+            if kind == "CROSS" and side:
+                raise _err(UnsupportedError(f"{side} CROSS JOIN"), join)
+            join = join.copy()  # a cross join: every pair, on one subtask (as Flink runs it)
+            join.set("on", exp.true())
+            join.set("kind", None)
+            kind = ""
         if join.args.get("using"):
             raise _err(UnsupportedError("JOIN ... USING", hint="write JOIN ... ON a.k = b.k"), join)
         if side not in _JOIN_TYPES or kind not in ("", "INNER", "OUTER"):
@@ -109,6 +108,8 @@ class JoinBinder(AggregateBinder):
         left_extra: list[tuple[str, exp.Expr]] = []  # key expressions, computed below the join
         right_extra: list[tuple[str, exp.Expr]] = []
         for conj in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            if conj == exp.true():  # ON TRUE, a cross join's: no condition to check
+                continue
             if isinstance(conj, exp.EQ) and all(isinstance(s, exp.Column) for s in (conj.left, conj.right)):
                 a, b = conj.left.name, conj.right.name
                 if a in right_names and b in left_names:
@@ -129,7 +130,7 @@ class JoinBinder(AggregateBinder):
         window, ends = windowed if windowed else (None, WINDOW_ENDS)
         interval = None if window else time_bounds(left_times, right_times, rest, join.args["on"])
         kind = "an interval join" if interval else "a regular join"
-        if not keys:
+        if not keys and (interval is not None or window is not None):
             raise _err(
                 UnsupportedError(
                     f"{kind} needs at least one equality between a column of each side",

@@ -76,16 +76,16 @@ class RelationBinder(JoinBinder, LateralBinder):
             if rel.args.get("version") is not None:
                 raise _err(UnsupportedError("FOR SYSTEM_TIME AS OF (lookup join) is not supported yet"), rel)
             name = rel.name
-            alias = rel.alias_or_name
+            alias = rel.alias_or_name  # an aliased table is named by its alias only (SQL's scoping)
             if name.lower() in ctes and not rel.db:
                 node = self.bind_query(ctes[name.lower()], ctes)
-                return node, Scope.of(node, {name, alias})
+                return node, Scope.of(node, {alias})
             try:
                 obj = self.catalog.resolve(name)
             except SqlStreamError as e:
                 raise _err(e, rel) from None
             node = self.scan(obj) if isinstance(obj, TableDef) else self._bind_view(obj, rel)
-            return node, Scope.of(node, {name, alias})
+            return node, Scope.of(node, {alias})
         if isinstance(rel, exp.Subquery):
             node = self.bind_query(rel.this, ctes)
             return node, Scope.of(node, {rel.alias})

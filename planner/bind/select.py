@@ -13,7 +13,7 @@ from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.over import OverBinder, has_over
 from planner.bind.relations import where_conjuncts
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
-from planner.bind.subqueries import SubqueryJoinBinder
+from planner.bind.subqueries import SubqueryJoinBinder, _in_subquery, _scalar_subqueries
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
 from planner.typecheck import common_type
@@ -113,6 +113,26 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         rest: list[exp.Expr] = []
         if where is not None and pending:
             node, scope, rest = self._bind_subquery_joins(node, scope, exp.and_(*pending), ctes)
+            node, scope, rest = self._bind_scalar_subqueries(node, scope, rest, ctes)
+        if any(_scalar_subqueries(p) for p in select.expressions):
+            if select.args.get("group") or any(
+                is_aggregate(n) and not _in_subquery(n, p) for p in select.expressions for n in p.walk()
+            ):
+                raise _err(
+                    UnsupportedError(
+                        "a scalar subquery in the SELECT list of a query that aggregates",
+                        hint="aggregate in a subquery and select the scalar subquery around it",
+                    ),
+                    next(s for p in select.expressions for s in _scalar_subqueries(p)),
+                )
+            # a bare subquery item keeps the name Flink gives it (EXPR$<i>), not its column's
+            named = [
+                exp.Alias(this=p, alias=exp.to_identifier(f"EXPR${i}")) if isinstance(p, exp.Subquery) else p
+                for i, p in enumerate(select.expressions)
+            ]
+            node, scope, rewritten = self._bind_scalar_subqueries(node, scope, named, ctes)
+            select = select.copy()
+            select.set("expressions", rewritten)
         if rest and where is not None:
             condition = self.bind_expr(exp.and_(*rest), scope)
             if any(is_aggregate(n) for n in condition.walk()):

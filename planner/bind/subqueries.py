@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from catalog.errors import SqlStreamError
+from planner.bind.aggregates import is_aggregate
 from planner.bind.joins import _joined_scope, _window_join
 from planner.bind.relations import RelationBinder, where_conjuncts
 from planner.bind.scope import Scope, ScopeField, _err, _ref
-from planner.errors import UnsupportedError
+from planner.errors import PlanError, UnsupportedError
 from planner.logical import WINDOW_ENDS, BoundField, Calc, Join, LogicalNode
 from planner.typecheck import infer
 
@@ -194,6 +195,66 @@ class SubqueryJoinBinder(RelationBinder):
         # the join's fields name the right's columns for its condition; it outputs the left's
         return Calc(out, join, tuple((f.name, _ref(f.name)) for f in out))
 
+    def _bind_scalar_subqueries(
+        self, node: LogicalNode, scope: Scope, exprs: list[exp.Expr], ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
+        """Each uncorrelated scalar subquery of ``exprs`` (``v > (SELECT AVG(v) FROM t)``)
+        LEFT JOINed to ``node`` on TRUE, as Flink plans one, and replaced by a reference
+        to its column (a hidden field: not in ``*``). A subquery without rows is NULL.
+
+        Only a subquery that cannot give more than one row is taken: a global aggregate
+        (no GROUP BY) or a SELECT without FROM. Flink also plans others and fails the job
+        when one gives a second row; here that is refused when planned."""
+        found = [sub for e in exprs for sub in _scalar_subqueries(e)]
+        if not found:
+            return node, scope, exprs
+        exprs = [e.copy() for e in exprs]  # replaced in place below, not in the statement's tree
+        found = [sub for e in exprs for sub in _scalar_subqueries(e)]
+        replaced: dict[int, exp.Expr] = {}
+        for sub in found:
+            select = sub.unnest()
+            if not _one_row(select):
+                raise _err(
+                    UnsupportedError(
+                        "a scalar subquery that can give more than one row",
+                        hint="aggregate it without GROUP BY (SELECT MAX(x) FROM ...), or JOIN it",
+                    ),
+                    sub,
+                )
+            try:
+                inner = self.bind_query(select, ctes)
+            except SqlStreamError:
+                outer = [c for c in select.find_all(exp.Column) if c.table and scope.lookup(c.name, c.table)]
+                if not outer:
+                    raise
+                raise _err(
+                    UnsupportedError(
+                        f"a correlated scalar subquery (it reads {outer[0].sql()} of the outer query)",
+                        hint="aggregate by the key in a subquery and JOIN it: "
+                        "JOIN (SELECT k, MAX(v) AS m FROM t GROUP BY k) s ON s.k = o.k",
+                    ),
+                    sub,
+                ) from None
+            if len(inner.fields) != 1:
+                raise _err(
+                    PlanError(f"a scalar subquery selects {len(inner.fields)} columns; it must select one"),
+                    sub,
+                )
+            value = BoundField(_fresh("$sq", node), inner.fields[0].type.with_nullable(True))
+            inner = Calc((value,), inner, ((value.name, _ref(inner.fields[0].name)),))
+            fields = (*(BoundField(f.name, f.type) for f in node.fields), value)
+            node = Join(fields, node, inner, "left", ())
+            scope = Scope(
+                [
+                    *(ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
+                      for sf in scope.fields),
+                    ScopeField(frozenset(), value, hidden=True),
+                ]
+            )  # fmt: skip
+            replaced[id(sub)] = _ref(value.name)
+        rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
+        return node, scope, [e for e in rewritten if e is not None]
+
     def _needle_computed(
         self, outer: LogicalNode, scope: Scope, needle: exp.Expr
     ) -> tuple[LogicalNode, Scope, exp.Expr]:
@@ -227,6 +288,44 @@ class SubqueryJoinBinder(RelationBinder):
         node = Calc((*inner.fields, field), inner, projections)
         computed = ScopeField(frozenset(), field, hidden=True)
         return node, Scope([*scope.fields, computed]), [_ref(field.name)]
+
+
+def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
+    """The outermost scalar subqueries of ``expr``: not an IN's or EXISTS's query."""
+    found: list[exp.Subquery] = []
+    for sub in expr.find_all(exp.Subquery):
+        if isinstance(sub.parent, exp.In | exp.Exists) or any(sub is not f and _under(sub, f) for f in found):
+            continue
+        found.append(sub)
+    return [f for f in found if not any(f is not g and _under(f, g) for g in found)]
+
+
+def _under(node: exp.Expr, ancestor: exp.Expr) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _one_row(select: exp.Expr) -> bool:
+    """Whether a query gives at most one row by its shape: an aggregate without GROUP BY,
+    or a SELECT without FROM."""
+    if not isinstance(select, exp.Select) or select.args.get("group") or select.find(exp.Window):
+        return False
+    if (select.args.get("from_") or select.args.get("from")) is None:
+        return True
+    return any(is_aggregate(n) for p in select.expressions for n in p.walk() if not _in_subquery(n, p))
+
+
+def _in_subquery(node: exp.Expr, top: exp.Expr) -> bool:
+    """Whether ``node``, inside ``top``, is inside a query nested in ``top``."""
+    while node is not top and node.parent is not None:
+        node = node.parent
+        if isinstance(node, exp.Subquery | exp.Select):
+            return True
+    return False
 
 
 def _fresh(prefix: str, node: LogicalNode) -> str:

@@ -173,12 +173,6 @@ def test_non_grouped_column_is_refused(catalog: Catalog) -> None:
     assert "'price' must appear in GROUP BY" in e.value.message
 
 
-def test_join_without_equality_is_refused_by_name(catalog: Catalog) -> None:
-    with pytest.raises(SqlStreamError) as e:
-        planner.plan("SELECT * FROM Bid b\nJOIN plain p ON b.price > p.k", catalog)
-    assert "needs at least one equality" in e.value.message and e.value.line == 2
-
-
 def test_aggregates_with_filter_and_distinct(catalog: Catalog) -> None:
     plan = planner.plan(
         "SELECT item, COUNT(DISTINCT supplier_id), SUM(price) FILTER (WHERE price > 10), AVG(price), "
@@ -344,7 +338,6 @@ def test_lookup_join_plans_keys_residual_and_renamed_columns(catalog: Catalog) -
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("SELECT * FROM orders o, customers c", "without an equality condition"),
         (
             "SELECT * FROM orders o JOIN customers FOR SYSTEM_TIME AS OF o.ts AS c ON o.cust_id = c.id",
             "processing-time attribute",
