@@ -7,7 +7,8 @@ SHOW CREATE TABLE prints exactly what the user declared.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from catalog.errors import CatalogError, did_you_mean
@@ -70,6 +71,21 @@ class Schema:
                     f"primary key column '{k}' is not a column of the table",
                     hint=did_you_mean(k, self.names),
                 )
+
+    @classmethod
+    def keyed(
+        cls, columns: Sequence[Column], watermark: Watermark | None, primary_key: tuple[str, ...]
+    ) -> Schema:
+        """The schema with its primary key's physical columns NOT NULL, as Flink makes them."""
+        if primary_key:
+            keys = {k.lower() for k in primary_key}
+            columns = [
+                replace(c, type=c.type.with_nullable(False))
+                if c.name.lower() in keys and c.kind == ColumnKind.PHYSICAL
+                else c
+                for c in columns
+            ]
+        return cls(tuple(columns), watermark, primary_key)
 
     @property
     def names(self) -> list[str]:

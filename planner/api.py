@@ -29,11 +29,11 @@ from catalog.config import (
     UDF_ERRORS_SINK,
 )
 from catalog.connectors import configure_table, table_info
-from catalog.errors import SqlStreamError, did_you_mean
+from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
 from catalog.store import Catalog
 from catalog.table import TableDef, ViewDef
-from planner import batch_fusion
+from planner import batch_fusion, table_like
 from planner import statements as st
 from planner.bind.scope import Scope
 from planner.binder import Binder
@@ -229,6 +229,13 @@ def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
             f"expected CREATE TABLE, got {type(statement).__name__}", line=statement.line, col=statement.col
         )
     try:
+        if statement.like is not None:
+            source = catalog.resolve(statement.like.source)
+            if not isinstance(source, TableDef):
+                raise CatalogError(
+                    f"Source table '{statement.like.source}' of the LIKE clause can not be a VIEW"
+                )
+            statement = table_like.merge(statement, source)
         table = TableDef(
             name=statement.name,
             schema=statement.schema,

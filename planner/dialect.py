@@ -132,6 +132,10 @@ def _utf16_units(char: str) -> list[int]:
     return [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
 
 
+LIKE_STRATEGIES = ("INCLUDING", "EXCLUDING", "OVERWRITING")
+LIKE_FEATURES = ("ALL", "CONSTRAINTS", "GENERATED", "METADATA", "OPTIONS", "PARTITIONS", "WATERMARKS")
+
+
 class FlinkParser(SparkParser):
     STRICT_CAST = True  # Flink's CAST fails on bad input; TRY_CAST returns NULL
 
@@ -250,6 +254,32 @@ class FlinkParser(SparkParser):
             self.raise_error(str(e), token)
             text = token.text
         return self.expression(exp.Literal.string(text), token)
+
+    def _parse_create_like(self) -> exp.LikeProperty | None:
+        """Flink's ``LIKE source [(INCLUDING ALL OVERWRITING OPTIONS ...)]``: each option a
+        merging strategy and a feature, in parentheses, without commas."""
+        parts = [self._parse_id_var()]  # not _parse_table_parts: 'src (' would read as a call
+        while self._match(TokenType.DOT):
+            parts.append(self._parse_id_var())
+        if any(p is None for p in parts):
+            self.raise_error("LIKE takes the name of a table")
+            return None
+        names = [p.name for p in parts if p is not None]
+        db, catalog = (names[-2] if len(names) > 1 else None), (names[-3] if len(names) > 2 else None)
+        table = exp.table_(names[-1], db, catalog)
+        options = []
+        if self._match(TokenType.L_PAREN):
+            while not self._match(TokenType.R_PAREN):
+                if not self._match_texts(LIKE_STRATEGIES) or not self._match_texts(LIKE_FEATURES):
+                    self.raise_error(
+                        "a LIKE option is INCLUDING, EXCLUDING or OVERWRITING, then ALL, CONSTRAINTS, "
+                        "GENERATED, METADATA, OPTIONS, PARTITIONS or WATERMARKS"
+                    )
+                    return None
+                strategy = self._tokens[self._index - 2].text.upper()
+                feature = self._prev.text.upper()
+                options.append(self.expression(exp.Property(this=strategy, value=exp.var(feature))))
+        return self.expression(exp.LikeProperty(this=table, expressions=options))
 
     def _parse_option(self) -> exp.Property:
         key = self._parse_string()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from catalog.schema import Schema
+from catalog.schema import Column, Schema, Watermark
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,19 @@ class Statement:
     sql: str = field(default="", kw_only=True)  # the statement's text, without the ';'
     line: int = field(default=1, kw_only=True)  # 1-based position of its first token
     col: int = field(default=1, kw_only=True)
+
+
+@dataclass(frozen=True)
+class TableLike:
+    """``LIKE source (INCLUDING ALL EXCLUDING OPTIONS ...)`` of a CREATE TABLE: the table
+    whose definition the new one starts from, and the options as written, in order."""
+
+    source: str
+    options: tuple[tuple[str, str], ...] = ()  # (INCLUDING | EXCLUDING | OVERWRITING, feature)
+    # what the new table declares itself, merged with the source's when the statement runs
+    columns: tuple[Column, ...] = ()
+    watermark: Watermark | None = None
+    primary_key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,7 @@ class CreateTable(Statement):
     if_not_exists: bool = False
     comment: str | None = None
     partition_keys: tuple[str, ...] = ()
+    like: TableLike | None = None
 
 
 @dataclass(frozen=True)

@@ -44,16 +44,20 @@ class TableReader(ReaderBase):
         if node.expression is not None:
             raise self.unsupported("CREATE TABLE ... AS SELECT")
         schema_node = node.this
+        props = node.args.get("properties")
+        like = (
+            next((p for p in props.expressions if isinstance(p, exp.LikeProperty)), None) if props else None
+        )
         if not isinstance(schema_node, exp.Schema):
-            like = next((t for t in self.tokens if t.token_type == TokenType.LIKE), None)
-            if like is not None:
-                raise self.unsupported("CREATE TABLE ... LIKE", like)
-            raise self.parse_error("CREATE TABLE needs a column list: CREATE TABLE t (a INT, ...)")
+            if like is None or not isinstance(schema_node, exp.Table):
+                raise self.parse_error("CREATE TABLE needs a column list: CREATE TABLE t (a INT, ...)")
+            schema_node = exp.Schema(this=schema_node, expressions=[])  # all from the LIKE table
         options: dict[str, str] = {}
         temporary, comment = False, None
         partition_keys: tuple[str, ...] = ()
-        props = node.args.get("properties")
         for p in props.expressions if props else ():
+            if isinstance(p, exp.LikeProperty):
+                continue
             if isinstance(p, exp.TemporaryProperty):
                 temporary = True
             elif isinstance(p, exp.SchemaCommentProperty):
@@ -65,6 +69,19 @@ class TableReader(ReaderBase):
             else:
                 text = p.sql(dialect=DIALECT).split("(")[0].strip() or type(p).__name__
                 raise self.unsupported(text, self.keyword_before(text.split()[0], self.node_token(p)))
+        if like is not None:  # merged with the LIKE table's when the statement runs
+            parts = self.schema_parts(schema_node)
+            return st.CreateTable(
+                name=_table_name(schema_node.this),
+                schema=Schema(()),
+                options=options,
+                temporary=temporary,
+                if_not_exists=bool(node.args.get("exists")),
+                comment=comment,
+                partition_keys=partition_keys,
+                like=self.table_like(like, *parts),
+                **self.pos,
+            )
         return st.CreateTable(
             name=_table_name(schema_node.this),
             schema=self.schema(schema_node),
@@ -75,6 +92,26 @@ class TableReader(ReaderBase):
             partition_keys=partition_keys,
             **self.pos,
         )
+
+    def table_like(
+        self,
+        node: exp.LikeProperty,
+        columns: list[Column],
+        watermark: Watermark | None,
+        primary_key: tuple[str, ...],
+    ) -> st.TableLike:
+        """The LIKE clause; as Flink's parser, a feature named twice and OVERWRITING of
+        CONSTRAINTS or PARTITIONS (there is only one of each) are refused here."""
+        at = next((t for t in self.tokens if t.token_type == TokenType.LIKE), None)
+        options: list[tuple[str, str]] = []
+        for p in node.expressions:
+            strategy, feature = str(p.this), p.args["value"].name
+            if any(f == feature for _, f in options):
+                raise self.parse_error("Each like option feature can be declared only once.", at)
+            if strategy == "OVERWRITING" and feature in ("CONSTRAINTS", "PARTITIONS"):
+                raise self.parse_error(f"Illegal merging strategy 'OVERWRITING' for '{feature}' option.", at)
+            options.append((strategy, feature))
+        return st.TableLike(_table_name(node.this), tuple(options), tuple(columns), watermark, primary_key)
 
     def partition_keys(self, node: exp.Schema) -> tuple[str, ...]:
         """``PARTITIONED BY (dt, hr)``: plain column names, each once."""
@@ -89,6 +126,11 @@ class TableReader(ReaderBase):
         return tuple(keys)
 
     def schema(self, node: exp.Schema) -> Schema:
+        return Schema.keyed(*self.schema_parts(node))
+
+    def schema_parts(self, node: exp.Schema) -> tuple[list[Column], Watermark | None, tuple[str, ...]]:
+        """The columns, watermark and primary key as declared, not yet checked against
+        each other (a LIKE table's may name the source table's columns)."""
         columns: list[Column] = []
         watermark = None
         primary_key: tuple[str, ...] = ()
@@ -111,16 +153,7 @@ class TableReader(ReaderBase):
             else:
                 text = item.sql(dialect=DIALECT).split("(")[0].strip()
                 raise self.unsupported(f"constraint {text}", self.node_token(item))
-        if primary_key:  # Flink makes key columns NOT NULL
-            columns = [
-                c
-                if c.name not in primary_key or c.kind != ColumnKind.PHYSICAL
-                else Column(
-                    c.name, c.type.with_nullable(False), c.kind, c.expr, c.metadata_key, c.virtual, c.comment
-                )
-                for c in columns
-            ]
-        return Schema(tuple(columns), watermark, primary_key)
+        return columns, watermark, primary_key
 
     def set_key(self, current: tuple[str, ...], new: tuple[str, ...], node: exp.Expr) -> tuple[str, ...]:
         if current:
