@@ -109,13 +109,21 @@ def logical_plan(
             return [binder.bind_select(statement.query)]
         if isinstance(statement, st.Insert):
             return [
-                binder.bind_insert(statement.table, statement.query, statement.columns, statement.on_conflict)
+                binder.bind_insert(
+                    statement.table,
+                    statement.query,
+                    statement.columns,
+                    statement.on_conflict,
+                    statement.target,
+                )
             ]
         if isinstance(statement, st.StatementSet):
             roots: list[LogicalNode] = []
             for ins in statement.inserts:
                 try:
-                    roots.append(binder.bind_insert(ins.table, ins.query, ins.columns, ins.on_conflict))
+                    roots.append(
+                        binder.bind_insert(ins.table, ins.query, ins.columns, ins.on_conflict, ins.target)
+                    )
                 except SqlStreamError as e:
                     raise _located(e, ins) from None
             return roots

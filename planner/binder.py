@@ -18,6 +18,8 @@ from catalog.connectors import validate_options
 from catalog.errors import CatalogError, did_you_mean
 from catalog.table import ViewDef
 from catalog.types import DataType
+from planner.bind.hints import table_options
+from planner.bind.relations import with_options
 from planner.bind.scope import cast_if_needed
 from planner.bind.select import QueryBinder
 from planner.errors import PlanError
@@ -29,11 +31,19 @@ class Binder(QueryBinder):
 
     # ---- statements ------------------------------------------------------------------
     def bind_insert(
-        self, table_name: str, query: exp.Expr, columns: tuple[str, ...], on_conflict: str | None = None
+        self,
+        table_name: str,
+        query: exp.Expr,
+        columns: tuple[str, ...],
+        on_conflict: str | None = None,
+        written: exp.Expr | None = None,
     ) -> Sink:
+        """``written``: the table as the INSERT names it, whose OPTIONS hint applies here."""
         obj = self.catalog.resolve(table_name)
         if isinstance(obj, ViewDef):
             raise CatalogError(f"cannot INSERT INTO view '{table_name}'", hint="insert into a table")
+        if written is not None and (hinted := table_options(written)):
+            obj = with_options(obj, hinted, written)
         validate_options(obj.options, f"table '{obj.name}'")
         node = self.bind_query(query, {})
         target = [c for c in obj.schema.columns if c.is_persisted]

@@ -95,6 +95,7 @@ class Insert(Statement):
     columns: tuple[str, ...] = ()
     overwrite: bool = False
     on_conflict: str | None = None  # ON CONFLICT DO <this>: DEDUPLICATE, ERROR or NOTHING
+    target: exp.Expr | None = None  # the table as written: its OPTIONS hint, positions
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ is an error, as in Flink. Other hints (Flink's join strategy hints) are left alo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -86,6 +87,35 @@ class StateTtlHint:
                 ),
                 self.node,
             )
+
+
+_OPTIONS_HINT = re.compile(r"^\s*OPTIONS\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
+_OPTION = re.compile(r"\s*'((?:[^']|'')*)'\s*=\s*'((?:[^']|'')*)'\s*(,|$)")
+
+
+def table_options(table: exp.Expr) -> dict[str, str]:
+    """Flink's dynamic table options, ``FROM t /*+ OPTIONS('k' = 'v') */`` (and after INSERT
+    INTO t): options of this statement's use of the table, over its own. sqlglot keeps a
+    hint after a table name as the table's comment, without its ``+``."""
+    options: dict[str, str] = {}
+    for comment in table.comments or ():
+        match = _OPTIONS_HINT.match(comment)
+        if match is None:
+            continue
+        body, at = match.group(1), 0
+        while at < len(body.rstrip()):
+            pair = _OPTION.match(body, at)
+            if pair is None:
+                raise _err(
+                    PlanError(
+                        f"the OPTIONS hint of table '{table.name}' is not a list of 'key' = 'value'",
+                        hint="write /*+ OPTIONS('key' = 'value', ...) */ after the table's name",
+                    ),
+                    table,
+                )
+            options[pair.group(1).replace("''", "'")] = pair.group(2).replace("''", "'")
+            at = pair.end()
+    return options
 
 
 def aggregate_input(select: exp.Expr) -> str | None:

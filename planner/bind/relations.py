@@ -4,15 +4,17 @@ subqueries, VALUES, window TVFs and joins.
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlglot import exp
 
-from catalog.connectors import validate_options
+from catalog.connectors import configure_table, table_info, validate_options
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
 from catalog.table import TableDef, ViewDef
 from catalog.types import INT, DataType
 from planner.bind.aggregates import is_aggregate
-from planner.bind.hints import StateTtlHint, aggregate_input, input_name
+from planner.bind.hints import StateTtlHint, aggregate_input, input_name, table_options
 from planner.bind.joins import JoinBinder
 from planner.bind.lateral import LateralBinder
 from planner.bind.match import bind_match
@@ -84,6 +86,8 @@ class RelationBinder(JoinBinder, LateralBinder):
                 obj = self.catalog.resolve(name)
             except SqlStreamError as e:
                 raise _err(e, rel) from None
+            if hinted := table_options(rel):
+                obj = with_options(obj, hinted, rel)
             node = self.scan(obj) if isinstance(obj, TableDef) else self._bind_view(obj, rel)
             return node, Scope.of(node, {alias})
         if isinstance(rel, exp.Subquery):
@@ -224,3 +228,21 @@ def _aggregates(select: exp.Select) -> bool:
     if select.args.get("group") or select.args.get("distinct"):
         return True
     return any(is_aggregate(n) for e in select.expressions for n in e.walk())
+
+
+def with_options(obj: TableDef | ViewDef, options: dict[str, str], at: exp.Expr) -> TableDef:
+    """The table with a statement's OPTIONS hint over its own options, checked as a CREATE
+    TABLE's are (a view has no options: Flink refuses the hint there too)."""
+    if not isinstance(obj, TableDef):
+        raise _err(
+            PlanError(
+                f"View '{obj.name}' cannot be enriched with new options. Hints can only be applied to tables."
+            ),
+            at,
+        )
+    table = dataclasses.replace(obj, options={**obj.options, **options})
+    try:
+        configure_table(table_info(table))
+    except SqlStreamError as e:
+        raise _err(e, at) from None
+    return table

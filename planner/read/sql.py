@@ -73,6 +73,7 @@ class SqlReader(TableReader):
             columns=columns,
             overwrite=bool(node.args.get("overwrite")),
             on_conflict=self.on_conflict(node.args.get("conflict")),
+            target=target,
             **self.pos,
         )
 
