@@ -227,10 +227,14 @@ def _default_name(statement: st.Statement) -> str:
 # ---- DDL ------------------------------------------------------------------------------
 
 
-def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
+def create_table(
+    statement: st.Statement | str, catalog: Catalog, config: Mapping[str, str] | None = None
+) -> TableDef:
     """A validated table definition: its options against the connector's spec, its
     computed columns and watermark bound (so their types are known and mistakes are caught
-    at CREATE time, as Flink does). Takes a parsed CREATE TABLE or its text."""
+    at CREATE time, as Flink does). Takes a parsed CREATE TABLE or its text. A CREATE TABLE
+    ... AS SELECT's columns are its query's (bound in ``config``'s mode), time attributes
+    as plain timestamps, as Flink's CTAS makes them."""
     statement = to_statement(statement)
     if not isinstance(statement, st.CreateTable):
         raise PlanError(
@@ -244,6 +248,9 @@ def create_table(statement: st.Statement | str, catalog: Catalog) -> TableDef:
                     f"Source table '{statement.like.source}' of the LIKE clause can not be a VIEW"
                 )
             statement = table_like.merge(statement, source)
+        if statement.query is not None:
+            fields = _binder(catalog, config or {}).bind_query(statement.query, {}).fields
+            statement = replace(statement, schema=Schema(tuple(Column(f.name, f.type) for f in fields)))
         table = TableDef(
             name=statement.name,
             schema=statement.schema,

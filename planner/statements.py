@@ -44,6 +44,7 @@ class CreateTable(Statement):
     comment: str | None = None
     partition_keys: tuple[str, ...] = ()
     like: TableLike | None = None
+    query: exp.Query | None = None  # CREATE TABLE ... AS SELECT: the columns are the query's
 
 
 @dataclass(frozen=True)

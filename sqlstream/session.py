@@ -31,6 +31,7 @@ from catalog.table import redact
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
 from planner.functions import FUNCTIONS
+from planner.physical import PhysicalPlan
 from runtime.state.inspect import newest
 from sqlstream.config import KEYS, Config
 from sqlstream.jobs import JobManager, QueryHandle
@@ -87,6 +88,8 @@ class Session:
             from sqlstream import functions
 
             return functions.run(s, self.catalog, self.config.effective(), self.python_path)
+        if isinstance(s, st.CreateTable) and s.query is not None:
+            return self._create_table_as(s)
         if isinstance(s, st.CreateTable):
             table = planner.create_table(s, self.catalog)
             created = self.catalog.create(table, if_not_exists=s.if_not_exists)
@@ -145,16 +148,7 @@ class Session:
         if isinstance(s, st.Explain):
             return Result.text(planner.explain(s.statement, self.catalog, self.config.effective()))
         if isinstance(s, st.Insert | st.StatementSet):
-            plan = planner.plan(s, self.catalog, self.config.effective())
-            server = self._serve_metrics()
-            handle = self.jobs.submit(plan, s.sql)
-            result = Result(ResultKind.JOB, job=handle)
-            result.message = f"Job '{handle.id}' submitted ({handle.name}); {handle.guarantee_text}."
-            if server is not None:
-                result.message += f" Metrics: {server.url}"
-            if DML_SYNC.get(self.config):
-                handle.wait()
-            return result
+            return self._submit(planner.plan(s, self.catalog, self.config.effective()), s.sql)
         if isinstance(s, st.Query) and state_calls(s.query):
             columns, found = run_state_query(s.query, self.newest_checkpoint, self.config)
             return Result.table(columns, found)
@@ -170,6 +164,36 @@ class Session:
             handle.cancel()
             return Result.ok(f"Job '{handle.id}' stopped.")
         raise SqlStreamError(f"{type(s).__name__} is not supported yet", line=s.line, col=s.col)
+
+    def _submit(self, plan: PhysicalPlan, sql: str) -> Result:
+        server = self._serve_metrics()
+        handle = self.jobs.submit(plan, sql)
+        result = Result(ResultKind.JOB, job=handle)
+        result.message = f"Job '{handle.id}' submitted ({handle.name}); {handle.guarantee_text}."
+        if server is not None:
+            result.message += f" Metrics: {server.url}"
+        if DML_SYNC.get(self.config):
+            handle.wait()
+        return result
+
+    def _create_table_as(self, s: st.CreateTable) -> Result:
+        """CREATE TABLE ... AS SELECT, as Flink runs it: the table (with the query's
+        columns) created, then the INSERT of the query into it submitted as a job; with IF
+        NOT EXISTS and the table there already, only the INSERT. A query that cannot be
+        planned into the new table leaves no table behind."""
+        assert s.query is not None
+        table = planner.create_table(s, self.catalog, self.config.effective())
+        created = self.catalog.create(table, if_not_exists=s.if_not_exists)
+        insert = st.Insert(table=s.name, query=s.query, sql=s.sql, line=s.line, col=s.col)
+        try:
+            plan = planner.plan(insert, self.catalog, self.config.effective())
+        except BaseException:
+            if created:
+                self.catalog.drop(s.name, TableDef)
+            raise
+        result = self._submit(plan, s.sql)
+        result.message = f"Table '{s.name}' {'created' if created else 'exists'}. {result.message}"
+        return result
 
     def newest_checkpoint(self, job: str) -> str:
         """The newest complete checkpoint of a job of this session (by id), or of any job

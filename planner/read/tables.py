@@ -41,17 +41,24 @@ class TableReader(ReaderBase):
         return out
 
     def create_table(self, node: exp.Create) -> st.CreateTable:
-        if node.expression is not None:
-            raise self.unsupported("CREATE TABLE ... AS SELECT")
+        query = node.expression
         schema_node = node.this
         props = node.args.get("properties")
         like = (
             next((p for p in props.expressions if isinstance(p, exp.LikeProperty)), None) if props else None
         )
+        if query is not None:
+            if not isinstance(query, exp.Query):
+                raise self.parse_error("CREATE TABLE ... AS takes a query: CREATE TABLE t AS SELECT ...")
+            if isinstance(schema_node, exp.Schema) or like is not None:
+                raise self.unsupported(
+                    "CREATE TABLE ... AS SELECT with its own columns, key, watermark or LIKE",
+                    hint="the table's columns are the query's: CREATE TABLE t WITH (...) AS SELECT ...",
+                )
         if not isinstance(schema_node, exp.Schema):
-            if like is None or not isinstance(schema_node, exp.Table):
+            if (like is None and query is None) or not isinstance(schema_node, exp.Table):
                 raise self.parse_error("CREATE TABLE needs a column list: CREATE TABLE t (a INT, ...)")
-            schema_node = exp.Schema(this=schema_node, expressions=[])  # all from the LIKE table
+            schema_node = exp.Schema(this=schema_node, expressions=[])  # from LIKE's table or AS's query
         options: dict[str, str] = {}
         temporary, comment = False, None
         partition_keys: tuple[str, ...] = ()
@@ -69,8 +76,7 @@ class TableReader(ReaderBase):
             else:
                 text = p.sql(dialect=DIALECT).split("(")[0].strip() or type(p).__name__
                 raise self.unsupported(text, self.keyword_before(text.split()[0], self.node_token(p)))
-        if like is not None:  # merged with the LIKE table's when the statement runs
-            parts = self.schema_parts(schema_node)
+        if like is not None or query is not None:  # the columns are known when the statement runs
             return st.CreateTable(
                 name=_table_name(schema_node.this),
                 schema=Schema(()),
@@ -79,7 +85,8 @@ class TableReader(ReaderBase):
                 if_not_exists=bool(node.args.get("exists")),
                 comment=comment,
                 partition_keys=partition_keys,
-                like=self.table_like(like, *parts),
+                like=self.table_like(like, *self.schema_parts(schema_node)) if like is not None else None,
+                query=query if isinstance(query, exp.Query) else None,
                 **self.pos,
             )
         return st.CreateTable(
