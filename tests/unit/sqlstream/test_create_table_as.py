@@ -60,7 +60,9 @@ def test_if_not_exists_inserts_into_the_table_there(tmp_path: Path) -> None:
         ("CREATE TABLE out {sink} AS SELECT nope FROM src", "nope"),
     ],
 )
-def test_a_refused_statement_leaves_no_table_and_writes_nothing(tmp_path: Path, sql: str, message: str) -> None:
+def test_a_refused_statement_leaves_no_table_and_writes_nothing(
+    tmp_path: Path, sql: str, message: str
+) -> None:
     with sqlstream.connect() as s:
         s.execute(SRC)
         with pytest.raises(SqlStreamError) as e:
