@@ -221,39 +221,96 @@ class SubqueryJoinBinder(RelationBinder):
                     ),
                     sub,
                 )
+            keys: list[str] = []  # the outer query's columns it is correlated on, in order
             try:
                 inner = self.bind_query(select, ctes)
             except SqlStreamError:
-                outer = [c for c in select.find_all(exp.Column) if c.table and scope.lookup(c.name, c.table)]
-                if not outer:
-                    raise
-                raise _err(
-                    UnsupportedError(
-                        f"a correlated scalar subquery (it reads {outer[0].sql()} of the outer query)",
-                        hint="aggregate by the key in a subquery and JOIN it: "
-                        "JOIN (SELECT k, MAX(v) AS m FROM t GROUP BY k) s ON s.k = o.k",
-                    ),
-                    sub,
-                ) from None
-            if len(inner.fields) != 1:
+                decorrelated = self._decorrelated(select, scope, ctes)
+                if decorrelated is None:
+                    outer = [c for c in select.find_all(exp.Column) if c.table and _lookup(scope, c)]
+                    if not outer:
+                        raise
+                    raise _err(
+                        UnsupportedError(
+                            f"a correlated scalar subquery (it reads {outer[0].sql()} of the outer "
+                            "query) other than one aggregate correlated by equalities",
+                            hint="aggregate by the key in a subquery and JOIN it: "
+                            "JOIN (SELECT k, MAX(v) AS m FROM t GROUP BY k) s ON s.k = o.k",
+                        ),
+                        sub,
+                    ) from None
+                grouped, keys = decorrelated
+                inner = self.bind_query(grouped, ctes)
+            if len(inner.fields) != 1 + len(keys):
                 raise _err(
                     PlanError(f"a scalar subquery selects {len(inner.fields)} columns; it must select one"),
                     sub,
                 )
-            value = BoundField(_fresh("$sq", node), inner.fields[0].type.with_nullable(True))
-            inner = Calc((value,), inner, ((value.name, _ref(inner.fields[0].name)),))
-            fields = (*(BoundField(f.name, f.type) for f in node.fields), value)
-            node = Join(fields, node, inner, "left", ())
+            value = BoundField(_fresh("$sq", node), inner.fields[-1].type.with_nullable(True))
+            key_fields = [BoundField(f"{value.name}k{i}", f.type) for i, f in enumerate(inner.fields[:-1])]
+            renamed = (*key_fields, value)
+            inner = Calc(renamed, inner, tuple((r.name, _ref(f.name)) for r, f in zip(renamed, inner.fields)))
+            fields = (*(BoundField(f.name, f.type) for f in node.fields), *renamed)
+            node = Join(fields, node, inner, "left", tuple(zip(keys, (k.name for k in key_fields))))
             scope = Scope(
                 [
                     *(ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
                       for sf in scope.fields),
-                    ScopeField(frozenset(), value, hidden=True),
+                    *(ScopeField(frozenset(), f, hidden=True) for f in renamed),
                 ]
             )  # fmt: skip
-            replaced[id(sub)] = _ref(value.name)
+            counted = keys and isinstance(_unaliased(select.expressions[0]), exp.Count)
+            # a correlated COUNT over no matching rows is 0, not the outer join's NULL
+            replaced[id(sub)] = exp.func("COALESCE", _ref(value.name), 0) if counted else _ref(value.name)
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
+
+    def _decorrelated(
+        self, select: exp.Expr, scope: Scope, ctes: dict[str, exp.Expr]
+    ) -> tuple[exp.Select, list[str]] | None:
+        """A correlated scalar subquery as Flink decorrelates one: ``(SELECT MAX(v) FROM t
+        WHERE t.k = o.k AND ...)`` becomes ``SELECT k, MAX(v) FROM t WHERE ... GROUP BY k``,
+        joined on ``o.k``. Taken: one aggregate call over a FROM of its own, correlated only
+        by equalities of one of its columns with one of the outer query's in WHERE. Returns
+        the grouped query (its keys first, the value last) and the outer columns, or None."""
+        if not isinstance(select, exp.Select) or any(select.args.get(a) for a in _SIMPLE_ONLY):
+            return None
+        item = _unaliased(select.expressions[0]) if len(select.expressions) == 1 else None
+        if item is None or not is_aggregate(item):
+            return None
+        _, inner_scope = self._bind_from(select, ctes, where_conjuncts(select))
+
+        def outer(c: exp.Column) -> bool:
+            return _lookup(inner_scope, c) is None and _lookup(scope, c) is not None
+
+        if any(outer(c) for c in item.find_all(exp.Column)):
+            return None
+        keys: list[str] = []
+        inner_keys: list[exp.Expr] = []
+        rest: list[exp.Expr] = []
+        for conj in where_conjuncts(select):
+            if not any(outer(c) for c in conj.find_all(exp.Column)):
+                rest.append(conj)
+                continue
+            if not isinstance(conj, exp.EQ):
+                return None
+            left, right = conj.left, conj.right
+            if not (isinstance(left, exp.Column) and isinstance(right, exp.Column)):
+                return None
+            theirs, mine = (left, right) if outer(left) else (right, left)
+            if outer(mine) or not outer(theirs) or _lookup(inner_scope, mine) is None:
+                return None
+            found = _lookup(scope, theirs)
+            assert found is not None
+            keys.append(found.name)
+            inner_keys.append(mine.copy())
+        grouped = select.copy()
+        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
+        value = exp.Alias(this=item.copy(), alias=exp.to_identifier("$v", quoted=True))
+        grouped.set("expressions", [*(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)), value])
+        grouped.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
+        grouped.set("group", exp.Group(expressions=[k.copy() for k in inner_keys]))
+        return grouped, keys
 
     def _needle_computed(
         self, outer: LogicalNode, scope: Scope, needle: exp.Expr
@@ -326,6 +383,18 @@ def _in_subquery(node: exp.Expr, top: exp.Expr) -> bool:
         if isinstance(node, exp.Subquery | exp.Select):
             return True
     return False
+
+
+def _unaliased(e: exp.Expr) -> exp.Expr:
+    return e.this if isinstance(e, exp.Alias) else e
+
+
+def _lookup(scope: Scope, c: exp.Column) -> BoundField | None:
+    """The field ``c`` names in ``scope``, None where it names none (or several)."""
+    try:
+        return scope.lookup(c.name, c.table or None)
+    except SqlStreamError:
+        return None
 
 
 def _fresh(prefix: str, node: LogicalNode) -> str:

@@ -1,5 +1,6 @@
 """Correctness oracle for joins without an equality (a cross join, ON l.v < r.w) and for
-scalar subqueries (planned as a LEFT JOIN ON TRUE with a global aggregate): random bounded
+scalar subqueries (planned as a LEFT JOIN ON TRUE with a global aggregate, or, correlated,
+on the key of the aggregate grouped by it): random bounded
 inputs with NULLs, append-only or updating, in small batches at parallelism 1 and 2 (the
 join itself runs on one subtask); the applied changelog must equal DuckDB's answer."""
 
@@ -24,10 +25,14 @@ QUERIES = (
     "SELECT k, v FROM {l} g WHERE v > (SELECT MIN(w) FROM r)",
     "SELECT k, v, (SELECT MAX(w) FROM r WHERE w > 4) AS m FROM {l} g",
     "SELECT k, v - (SELECT SUM(w) FROM r) AS d FROM {l} g WHERE k IS NOT NULL",
+    # correlated: grouped by the inner key and joined on it; COUNT of no rows is 0
+    "SELECT k, v, (SELECT MAX(w) FROM r WHERE r.k = g.k) AS m FROM {l} g",
+    "SELECT k, v, (SELECT COUNT(*) FROM r WHERE r.k = g.k AND r.w > 3) AS n FROM {l} g",
+    "SELECT k, v FROM {l} g WHERE v <= (SELECT MIN(w) FROM r WHERE g.k = r.k)",
 )
 
 
-@settings(SETTINGS, max_examples=30)
+@settings(SETTINGS, max_examples=40)
 @given(
     left=left_rows,
     right=right_rows,
