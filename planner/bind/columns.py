@@ -63,8 +63,9 @@ class ColumnBinder:
             what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN"
             raise _err(
                 UnsupportedError(
-                    f"{what} subqueries are supported only as a condition of WHERE, ANDed with "
-                    "the others (a semi or anti join), not inside another expression",
+                    f"{what} subqueries are supported only in WHERE, as a condition ANDed with "
+                    "the others (a semi or anti join) or under OR, not inside another expression "
+                    "(NOT, CASE, a comparison)",
                     hint="write WHERE ... AND x IN (SELECT ...), or a JOIN ... ON",
                 ),
                 sub,

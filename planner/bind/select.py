@@ -113,6 +113,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         rest: list[exp.Expr] = []
         if where is not None and pending:
             node, scope, rest = self._bind_subquery_joins(node, scope, exp.and_(*pending), ctes)
+            node, scope, rest = self._bind_mark_joins(node, scope, rest, ctes)
             node, scope, rest = self._bind_scalar_subqueries(node, scope, rest, ctes)
         if any(_scalar_subqueries(p) for p in select.expressions):
             if select.args.get("group") or any(

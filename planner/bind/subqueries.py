@@ -265,25 +265,21 @@ class SubqueryJoinBinder(RelationBinder):
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
 
-    def _decorrelated(
-        self, select: exp.Expr, scope: Scope, ctes: dict[str, exp.Expr]
-    ) -> tuple[exp.Select, list[str]] | None:
-        """A correlated scalar subquery as Flink decorrelates one: ``(SELECT MAX(v) FROM t
-        WHERE t.k = o.k AND ...)`` becomes ``SELECT k, MAX(v) FROM t WHERE ... GROUP BY k``,
-        joined on ``o.k``. Taken: one aggregate call over a FROM of its own, correlated only
-        by equalities of one of its columns with one of the outer query's in WHERE. Returns
-        the grouped query (its keys first, the value last) and the outer columns, or None."""
+    def _correlation(
+        self, select: exp.Expr, scope: Scope, ctes: dict[str, exp.Expr], item: exp.Expr | None
+    ) -> tuple[list[str], list[exp.Expr], list[exp.Expr]] | None:
+        """How a subquery over a FROM of its own reads the outer query: only by equalities
+        of one of its columns with one of the outer's in WHERE (none: uncorrelated). Returns
+        the outer columns' field names, the subquery's columns they equal, and the WHERE's
+        other conjuncts; None when it reads the outer query otherwise (also in ``item``)."""
         if not isinstance(select, exp.Select) or any(select.args.get(a) for a in _SIMPLE_ONLY):
-            return None
-        item = _unaliased(select.expressions[0]) if len(select.expressions) == 1 else None
-        if item is None or not is_aggregate(item):
             return None
         _, inner_scope = self._bind_from(select, ctes, where_conjuncts(select))
 
         def outer(c: exp.Column) -> bool:
             return _lookup(inner_scope, c) is None and _lookup(scope, c) is not None
 
-        if any(outer(c) for c in item.find_all(exp.Column)):
+        if item is not None and any(outer(c) for c in item.find_all(exp.Column)):
             return None
         keys: list[str] = []
         inner_keys: list[exp.Expr] = []
@@ -304,6 +300,22 @@ class SubqueryJoinBinder(RelationBinder):
             assert found is not None
             keys.append(found.name)
             inner_keys.append(mine.copy())
+        return keys, inner_keys, rest
+
+    def _decorrelated(
+        self, select: exp.Expr, scope: Scope, ctes: dict[str, exp.Expr]
+    ) -> tuple[exp.Select, list[str]] | None:
+        """A correlated scalar subquery as Flink decorrelates one: ``(SELECT MAX(v) FROM t
+        WHERE t.k = o.k AND ...)`` becomes ``SELECT k, MAX(v) FROM t WHERE ... GROUP BY k``,
+        joined on ``o.k``. Taken: one aggregate call, correlated as ``_correlation`` takes.
+        Returns the grouped query (its keys first, the value last) and the outer columns."""
+        if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+            return None
+        item = _unaliased(select.expressions[0])
+        correlation = self._correlation(select, scope, ctes, item) if is_aggregate(item) else None
+        if correlation is None:
+            return None
+        keys, inner_keys, rest = correlation
         grouped = select.copy()
         names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
         value = exp.Alias(this=item.copy(), alias=exp.to_identifier("$v", quoted=True))
@@ -311,6 +323,58 @@ class SubqueryJoinBinder(RelationBinder):
         grouped.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
         grouped.set("group", exp.Group(expressions=[k.copy() for k in inner_keys]))
         return grouped, keys
+
+    def _bind_mark_joins(
+        self, node: LogicalNode, scope: Scope, exprs: list[exp.Expr], ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
+        """IN and EXISTS subqueries inside a WHERE conjunct, under OR (``a = 1 OR k IN
+        (SELECT ...)``): each a LEFT JOIN with the subquery's distinct keys and a marker,
+        the IN or EXISTS replaced by ``marker IS NOT NULL`` (Flink's mark join). Only where
+        the result is filtered as it is (no NOT above it), so that SQL's unknown, for a
+        NULL key, filters as false does; elsewhere they stay to be refused by name."""
+        found = [sub for e in exprs for sub in _marked_subqueries(e)]
+        if not found:
+            return node, scope, exprs
+        exprs = [e.copy() for e in exprs]
+        replaced: dict[int, exp.Expr] = {}
+        for sub in [sub for e in exprs for sub in _marked_subqueries(e)]:
+            query = sub.this if isinstance(sub, exp.Exists) else sub.args["query"]
+            select = query.unnest()
+            item = None
+            if isinstance(sub, exp.In):
+                if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+                    continue
+                item = _unaliased(select.expressions[0])
+            correlation = self._correlation(select, scope, ctes, item)
+            if correlation is None:
+                continue
+            keys, inner_keys, rest = correlation
+            if isinstance(sub, exp.In) and item is not None:
+                node, scope, needle = self._needle_computed(node, scope, sub.this)
+                keys, inner_keys = [*keys, needle.name], [*inner_keys, item.copy()]
+            marked = select.copy()
+            names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
+            hit = exp.Alias(this=exp.true(), alias=exp.to_identifier("$hit", quoted=True))
+            marked.set("expressions", [*(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)), hit])
+            marked.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
+            marked.set("distinct", exp.Distinct())
+            inner = self.bind_query(marked, ctes)
+            mark = BoundField(_fresh("$mark", node), inner.fields[-1].type.with_nullable(True))
+            key_fields = [BoundField(f"{mark.name}k{i}", f.type) for i, f in enumerate(inner.fields[:-1])]
+            renamed = (*key_fields, mark)
+            inner = Calc(renamed, inner, tuple((r.name, _ref(f.name)) for r, f in zip(renamed, inner.fields)))
+            fields = (*(BoundField(f.name, f.type) for f in node.fields), *renamed)
+            node = Join(fields, node, inner, "left", tuple(zip(keys, (k.name for k in key_fields))))
+            scope = Scope(
+                [
+                    *(ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
+                      for sf in scope.fields),
+                    *(ScopeField(frozenset(), f, hidden=True) for f in renamed),
+                ]
+            )  # fmt: skip
+            replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(mark.name), expression=exp.Null()))
+        rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
+        return node, scope, [e for e in rewritten if e is not None]
 
     def _needle_computed(
         self, outer: LogicalNode, scope: Scope, needle: exp.Expr
@@ -383,6 +447,25 @@ def _in_subquery(node: exp.Expr, top: exp.Expr) -> bool:
         if isinstance(node, exp.Subquery | exp.Select):
             return True
     return False
+
+
+def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
+    """The IN (with a query) and EXISTS subqueries of a WHERE conjunct reached from it
+    through AND, OR and parentheses only, and not the conjunct itself."""
+    found: list[exp.In | exp.Exists] = []
+    for sub in expr.find_all(exp.In, exp.Exists):
+        if sub is expr or (isinstance(sub, exp.In) and sub.args.get("query") is None):
+            continue
+        parent = sub.parent
+        while parent is not None and parent is not expr and isinstance(parent, exp.And | exp.Or | exp.Paren):
+            parent = parent.parent
+        if (
+            parent is expr
+            and isinstance(expr, exp.And | exp.Or | exp.Paren)
+            and isinstance(sub, exp.In | exp.Exists)
+        ):
+            found.append(sub)
+    return found
 
 
 def _unaliased(e: exp.Expr) -> exp.Expr:

@@ -1,7 +1,7 @@
 -- IN, NOT IN and EXISTS subqueries in WHERE whose operands are expressions, not columns:
 -- the IN's left operand (UPPER(k), i * 2), the subquery's select item (i + 1, a literal,
 -- a CAST), with NULLs on both sides (grp has a NULL i; nums has NULLs) and NOT IN's
--- three-valued logic over them.
+-- three-valued logic over them. IN and EXISTS under OR (Flink's mark join), correlated or not.
 SELECT id FROM grp WHERE id IN (SELECT 1)
 SELECT id FROM grp WHERE id IN (SELECT i + 1 FROM grp)
 SELECT id FROM grp WHERE i * 7 IN (SELECT i FROM nums)
@@ -14,7 +14,13 @@ SELECT id FROM grp WHERE i * 2 NOT IN (SELECT id + 2 FROM grp)
 SELECT id FROM grp WHERE id + 0 NOT IN (SELECT id FROM nums WHERE i > 0)
 SELECT id FROM nums WHERE ABS(i) IN (SELECT id * 7 FROM onerow)
 SELECT id, k FROM grp WHERE k IN (SELECT k FROM grp WHERE i > 1) AND id * 1 IN (SELECT id FROM nums)
+SELECT id FROM grp WHERE id = 8 OR k IN (SELECT k FROM grp WHERE i > 1)
+SELECT id FROM grp WHERE i > 2 OR EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0)
+SELECT id FROM grp WHERE (id < 4 AND i * 7 IN (SELECT i FROM nums)) OR s = 'z'
+SELECT id FROM grp WHERE k IS NULL OR id IN (SELECT id FROM nums WHERE j > 2) OR EXISTS (SELECT 1 FROM onerow o WHERE o.id = grp.i)
 -- mode: streaming
 SELECT id FROM grp WHERE id IN (SELECT i + 1 FROM grp)
 SELECT id FROM grp WHERE i * 2 NOT IN (SELECT id + 2 FROM grp)
 SELECT id FROM grp WHERE UPPER(k) IN (SELECT UPPER(k) FROM grp WHERE i > 2)
+SELECT id FROM grp WHERE id = 8 OR k IN (SELECT k FROM grp WHERE i > 1)
+SELECT id FROM grp WHERE i > 2 OR EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0)

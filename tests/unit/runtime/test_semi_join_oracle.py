@@ -23,6 +23,10 @@ PREDICATES = (
     "g.k + 1 IN (SELECT k FROM {r})",
     "g.k IN (SELECT w - k FROM {r} WHERE w > 1)",
     "MOD(g.v, 3) NOT IN (SELECT w - 2 FROM {r})",
+    # under OR: a LEFT JOIN with the subquery's distinct keys and a marker (a mark join)
+    "g.v > 7 OR g.k IN (SELECT k FROM {r})",
+    "g.k IS NULL OR EXISTS (SELECT 1 FROM {r} x WHERE x.k = g.k AND x.w > 4)",
+    "(g.v < 3 AND g.k + 1 IN (SELECT w FROM {r})) OR g.k IN (SELECT k FROM {r} WHERE w > 6)",
 )
 LEFT = {"append": "l", "updating": "(SELECT k, COUNT(*) AS v FROM l GROUP BY k)"}
 RIGHT = {"append": "r", "updating": "(SELECT k, MAX(w) AS w FROM r GROUP BY k)"}
