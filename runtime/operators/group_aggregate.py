@@ -72,6 +72,19 @@ def final_from_accumulators(i: int, agg: AggCall, prefix: str) -> str:
     return f"CAST({s} AS {cast})"  # min, max, and a DECIMAL variance (already its type)
 
 
+def _overflowed(count: str, total: str) -> str:
+    """A batch's DECIMAL sum: 0 for no value, NULL (overflowed) only when it has values."""
+    return f"CASE WHEN {count} = 0 THEN 0 ELSE {total} END"
+
+
+def _decimal_merge(i: int) -> str:
+    """A key's DECIMAL sum ``s<i>`` merged with the batch's: NULL once either has overflowed
+    (a NULL sum beside values), so that it stays NULL as Flink's AVG does, until the key has
+    no value left; the addition that leaves 38 digits is NULL too."""
+    fresh = f"coalesce(o.n{i}, 0) = 0"  # no value kept: whatever the old sum, start again
+    return f"CASE WHEN {fresh} THEN b.s{i} ELSE try(o.s{i} + b.s{i}) END"
+
+
 class GroupAggregateOp(Operator):
     restored: Restored | None = None
     clock = staticmethod(now_ms)  # processing time of the state TTL (tests set their own)
@@ -109,6 +122,7 @@ class GroupAggregateOp(Operator):
         distinct_cols: list[str] = []
         deltas: list[tuple[str, str]] = []  # (relation, alias) of per-key deltas joined in
         self.shared: dict[int, list[int]] = {}  # seen<g>: the aggregates whose values it keeps
+        self.decimal_sums: set[int] = set()  # DECIMAL SUM and AVG: a NULL sum has overflowed
         # DISTINCT aggregates of one argument over an insert-only input share one table
         shared: dict[str, list[tuple[int, AggCall]]] = {}
         for i, a in enumerate(spec.aggs):
@@ -175,13 +189,24 @@ class GroupAggregateOp(Operator):
             elif a.func in ("count", "sum", "avg"):
                 ok = f"{cond} AND ({a.arg}) IS NOT NULL"
                 cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
+                wide = a.func != "count" and parse_type(a.type).name == "DECIMAL"
+                scale = parse_type(a.type).scale or 0
+                if wide:  # its sums NULL beyond 38 digits (``A.decimal_sum_call``)
+                    self.decimal_sums.add(i)
                 if self.retracting:
                     items.append(f"sum(CASE WHEN {ok} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
-                    if a.func != "count":
+                    if wide:  # a retraction subtracts its value
+                        signed = f"(CASE WHEN {sign} = 1 THEN ({a.arg}) ELSE -({a.arg}) END)"
+                        total = A.decimal_sum_call(signed, scale, ok)
+                        items.append(f"{_overflowed(f'count(*) FILTER (WHERE {ok})', total)} AS s{i}")
+                    elif a.func != "count":
                         items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
                 else:
                     items.append(f"count({a.arg}){only}::BIGINT AS n{i}")
-                    if a.func != "count":
+                    if wide:
+                        total = A.decimal_sum_call(f"({a.arg})", scale, a.filter or "")
+                        items.append(f"{_overflowed(f'count({a.arg}){only}', total)} AS s{i}")
+                    elif a.func != "count":
                         items.append(f"coalesce(sum({a.arg}){only}, 0) AS s{i}")
             elif ordered:  # over an insert-only input: the batch's value, merged in order
                 items.append(f"{A.ordered_call(a.func, f'({a.arg})', '__seq', A.separator(a), cond)} AS s{i}")
@@ -197,6 +222,8 @@ class GroupAggregateOp(Operator):
                 elif minmax:
                     fn = "least" if a.func == "min" else "greatest"
                     merge.append(f"{fn}(o.{c}, b.{c}) AS {c}")
+                elif i in self.decimal_sums and c == f"s{i}":
+                    merge.append(f"{_decimal_merge(i)} AS {c}")
                 else:
                     merge.append(f"coalesce(o.{c}, 0) + b.{c} AS {c}")
                 self.acc_cols.append(c)
