@@ -107,7 +107,7 @@ def _filter(agg: AggCall) -> str:
     return f" FILTER (WHERE {agg.filter})" if agg.filter else ""
 
 
-def _decimal_scale(agg: AggCall) -> int | None:
+def decimal_scale(agg: AggCall) -> int | None:
     """The scale of a DECIMAL SUM's or AVG's result (at least its sum's), else None."""
     t = parse_type(agg.type)
     return (t.scale or 0) if agg.func in ("sum", "avg") and t.name == "DECIMAL" else None
@@ -115,7 +115,7 @@ def _decimal_scale(agg: AggCall) -> int | None:
 
 def _total(agg: AggCall, x: str, where: str) -> str:
     """SUM's (or AVG's) sum of ``x``: a DECIMAL's NULL beyond 38 digits (``decimal_sum_call``)."""
-    scale = _decimal_scale(agg)
+    scale = decimal_scale(agg)
     if scale is None:
         return f"sum({x})" + (f" FILTER (WHERE {where})" if where else "")
     return decimal_sum_call(x, scale, where)
@@ -126,7 +126,7 @@ def _merged_total(i: int, agg: AggCall) -> str:
     (a NULL sum beside values), as Flink's AVG stays NULL; a SUM's skips it, as Flink's merge
     of a NULL partial sum does."""
     total = _total(agg, f"p{i}", "")
-    if agg.func == "avg" and _decimal_scale(agg) is not None:
+    if agg.func == "avg" and decimal_scale(agg) is not None:
         return f"CASE WHEN bool_or(p{i} IS NULL AND c{i} > 0) THEN NULL ELSE {total} END"
     return total
 
@@ -253,9 +253,10 @@ def statistic_sql(expr: str, t: DataType) -> str:
     return f"CAST({expr} AS {t.duckdb()})"
 
 
-def decimal_sum_call(x: str, scale: int, where: str = "") -> str:
+def decimal_sum_call(x: str, scale: int, where: str = "", over: str = "") -> str:
     """SQL aggregating DECIMAL ``x`` (of scale ``scale`` or less; ``where``: a condition a row
-    must meet) into its exact sum as a DECIMAL(38, s), NULL for no value, and NULL, not a
+    must meet; ``over``: a window, for a window function) into its exact sum as a
+    DECIMAL(38, s), NULL for no value, and NULL, not a
     failed job, once the sum leaves 38 digits: Flink's SUM and AVG of a DECIMAL add with
     DecimalDataUtils, whose overflow is NULL, and AVG stays NULL after it (its accumulator
     adds to a NULL). DuckDB's own sum raises on that overflow, so only values of at most 19
@@ -265,12 +266,22 @@ def decimal_sum_call(x: str, scale: int, where: str = "") -> str:
     again from the next value after a NULL sum, which makes its answer depend on the order
     the rows came in: KNOWN_MISMATCHES in tests/oracle.)"""
     cond = f" AND {where}" if where else ""
+    w = f" OVER {over}" if over else ""
     narrow = f"abs(CAST({x} AS DOUBLE)) < 1e{19 - scale}"
-    exact = f"sum({x}) FILTER (WHERE {narrow}{cond})"
-    wide = f"list({x}) FILTER (WHERE NOT {narrow}{cond})"
+    exact = f"sum({x}) FILTER (WHERE {narrow}{cond}){w}"
+    wide = f"list({x}) FILTER (WHERE NOT {narrow}{cond}){w}"
     folded = f"list_reduce(list_prepend(coalesce({exact}, 0), {wide}), lambda __a, __v: try(__a + __v))"
     # no wide value: DuckDB's sum as it is (NULL for no value)
-    return f"CASE WHEN count({x}) FILTER (WHERE NOT {narrow}{cond}) = 0 THEN {exact} ELSE {folded} END"
+    return f"CASE WHEN count({x}) FILTER (WHERE NOT {narrow}{cond}){w} = 0 THEN {exact} ELSE {folded} END"
+
+
+def decimal_merge_sql(old: str, old_count: str, new: str, new_count: str | None = None) -> str:
+    """Two DECIMAL sums (of ``old_count`` and ``new_count`` values) added: NULL once either
+    has overflowed (a NULL sum of values) or their sum leaves 38 digits; a sum of no value
+    is not added (``new_count`` None: ``new`` is 0 for no value, as a retracting delta's net
+    count says nothing). Scalar SQL with a TRY, so not over aggregates or window functions."""
+    skip = f"WHEN coalesce({new_count}, 0) = 0 THEN {old} " if new_count else ""
+    return f"CASE WHEN coalesce({old_count}, 0) = 0 THEN {new} {skip}ELSE try({old} + {new}) END"
 
 
 def _avg(total: str, count: str, agg: AggCall) -> str:

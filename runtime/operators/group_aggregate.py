@@ -78,11 +78,10 @@ def _overflowed(count: str, total: str) -> str:
 
 
 def _decimal_merge(i: int) -> str:
-    """A key's DECIMAL sum ``s<i>`` merged with the batch's: NULL once either has overflowed
-    (a NULL sum beside values), so that it stays NULL as Flink's AVG does, until the key has
-    no value left; the addition that leaves 38 digits is NULL too."""
-    fresh = f"coalesce(o.n{i}, 0) = 0"  # no value kept: whatever the old sum, start again
-    return f"CASE WHEN {fresh} THEN b.s{i} ELSE try(o.s{i} + b.s{i}) END"
+    """A key's DECIMAL sum ``s<i>`` merged with the batch's (``A.decimal_merge_sql``): NULL
+    once either has overflowed, so that it stays NULL as Flink's AVG does, until the key has
+    no value left (its old sum is not added then, whatever it was)."""
+    return A.decimal_merge_sql(f"o.s{i}", f"o.n{i}", f"b.s{i}")
 
 
 class GroupAggregateOp(Operator):

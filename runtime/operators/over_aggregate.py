@@ -73,6 +73,7 @@ class OverAggregateOp(PendingUntilWatermark):
         items = ["count(*)::BIGINT AS n"]
         self.ordered: dict[str, AggCall] = {}  # accumulator -> its aggregate (ordered_merge)
         self.lags: dict[str, int] = {}  # LAG's accumulator -> its offset: the last values kept
+        self.decimal_sums: dict[str, str] = {}  # a DECIMAL sum's accumulator -> its count's
         for i, a in enumerate(spec.aggs):
             if a.func == "lag":
                 self.lags[f"l{i}"] = lag_offset(a)
@@ -84,7 +85,11 @@ class OverAggregateOp(PendingUntilWatermark):
             elif a.arg is not None:  # only what the function reads: a STRING has no sum
                 items.append(f"count(a{i})::BIGINT AS c{i}")
                 if a.func in ("sum", "avg"):
-                    items.append(f"sum(a{i}) AS s{i}")
+                    scale = A.decimal_scale(a)
+                    if scale is not None:  # NULL beyond 38 digits, kept NULL (``_accumulate``)
+                        self.decimal_sums[f"s{i}"] = f"c{i}"
+                    total = f"sum(a{i})" if scale is None else A.decimal_sum_call(f"a{i}", scale)
+                    items.append(f"{total} AS s{i}")
                 if a.func in ("min", "max"):
                     items += [f"min(a{i}) AS lo{i}", f"max(a{i}) AS hi{i}"]
         group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
@@ -170,6 +175,10 @@ class OverAggregateOp(PendingUntilWatermark):
                 merged.append(f"{ordered_merge(self.ordered[name], f'a.{name}', f'r.{name}')} AS {name}")
             elif fn:
                 merged.append(f"{fn}(a.{name}, r.{name}) AS {name}")
+            elif name in self.decimal_sums:
+                c = self.decimal_sums[name]
+                total = A.decimal_merge_sql(f"a.{name}", f"a.{c}", f"r.{name}", f"r.{c}")
+                merged.append(f"{total} AS {name}")
             else:
                 merged.append(f"coalesce(a.{name}, 0) + coalesce(r.{name}, 0) AS {name}")
         k = ", ".join([*(f"r.{c}" for c in self.keys), ""])
@@ -298,6 +307,9 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w", batch: bool = 
     if agg.func in A.STATISTICS:  # only over a bounded frame (the binder's rule)
         return _over_statistic(agg.func, f"a{i}", t, w)
     d = "DISTINCT " if agg.distinct else ""  # only over a bounded frame (the binder's rule)
+    scale = None if agg.distinct else A.decimal_scale(agg)
+    if scale is not None:  # a DECIMAL SUM or AVG: NULL beyond 38 digits
+        return _decimal_over(i, agg, t, scale, unbounded, w)
     n = f"count(*) OVER {w}"
     c = f"count({d}a{i}) OVER {w}"
     total = f"sum({d}a{i}) OVER {w}"
@@ -321,6 +333,26 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w", batch: bool = 
             return _after_window({"s": total}, lambda v: A.result_sql(v["s"], t))
         return A.result_sql(total, t)
     return f"CAST({lo if agg.func == 'min' else hi} AS {t.duckdb()})"
+
+
+def _decimal_over(i: int, agg: AggCall, t: DataType, scale: int, unbounded: bool, w: str) -> str:
+    """A DECIMAL SUM or AVG OVER ``w``: the frame's sum, NULL once it leaves 38 digits
+    (``A.decimal_sum_call``), added to the partition's accumulated one (``unbounded``) inside
+    the final's lambda, where it may TRY (``A.decimal_merge_sql``)."""
+    values = {"s": A.decimal_sum_call(f"a{i}", scale, over=w), "c": f"count(a{i}) OVER {w}"}
+    if unbounded:
+        values |= {"a": f"__a_s{i}", "n": f"__a_c{i}"}
+
+    def final(v: dict[str, str]) -> str:
+        s, c = v["s"], v["c"]
+        if unbounded:
+            s = A.decimal_merge_sql(v["a"], v["n"], s, c)
+            c = f"(coalesce({v['n']}, 0) + {c})"
+        if agg.func == "avg":
+            return A.avg_sql(s, c, t)
+        return f"CASE WHEN {c} = 0 THEN NULL ELSE {A.result_sql(s, t)} END"
+
+    return _after_window(values, final)
 
 
 def _after_window(values: dict[str, str], final: Callable[[dict[str, str]], str]) -> str:

@@ -6,12 +6,15 @@ paths it does not reach: retractions across an overflow, and wide values that fi
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from sqlstream import connect
+from tests.oracle.corpus import FIXTURE_DIR, load_corpus, load_inputs
+from tests.unit.runtime.test_over_oracle import changelog
 
 M = "CAST('99999999999999999999999999999999999999' AS DECIMAL(38, 0))"
 
@@ -48,3 +51,26 @@ def test_wide_values_that_fit_sum_exactly(mode: str) -> None:
     wide = f"CAST('{-(10**37)}' AS DECIMAL(38, 0))"
     sql = f"SELECT SUM(x) FROM (VALUES ({values[0]}), ({wide}), ({values[1]})) AS t(x)"
     assert rows(sql, mode) == [(Decimal(big - 10**37 + 3),)]
+
+
+def flink_rows(case_id: str) -> list[list[Any]]:
+    """Flink's recorded rows for a case of the corpus's decimal_overflow file."""
+    cases = json.loads((FIXTURE_DIR / "decimal_overflow.json").read_text())["cases"]
+    return next(c["rows"] for c in cases if c["id"] == case_id)
+
+
+def test_an_unbounded_over_stays_null_across_firings() -> None:
+    # the corpus's streaming case, one row a batch and the watermark on each row's time: every
+    # row fires alone, so each sum is the partition's kept one plus the row (an overflowed
+    # one kept NULL): Flink's rows, not a failed job
+    sql = next(
+        c.sql()
+        for c in load_corpus()
+        if c.file == "decimal_overflow" and "UNBOUNDED" in c.text and c.mode == "streaming"
+    )
+    case_id = f"decimal_overflow: {sql} #streaming"
+    events = load_inputs()["events"]
+    data = [dict(zip(("id", "k", "v", "ts"), row)) for row in events["rows"]]
+    log = changelog(data, "id INT, k STRING, v INT", "ts", sql.replace("FROM events", "FROM t"), 1, 1)
+    ours = sorted(([i, None if s is None else str(s), None if a is None else str(a)] for _, (i, s, a) in log))
+    assert ours == sorted(flink_rows(case_id))
