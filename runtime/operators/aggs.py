@@ -117,8 +117,9 @@ def _total(agg: AggCall, x: str, where: str) -> str:
     """SUM's (or AVG's) sum of ``x``: a DECIMAL's NULL beyond 38 digits (``decimal_sum_call``)."""
     scale = decimal_scale(agg)
     if scale is None:
-        return f"sum({x})" + (f" FILTER (WHERE {where})" if where else "")
-    return decimal_sum_call(x, scale, where)
+        d = "DISTINCT " if agg.distinct else ""
+        return f"sum({d}{x})" + (f" FILTER (WHERE {where})" if where else "")
+    return decimal_sum_call(x, scale, where, distinct=agg.distinct)
 
 
 def _merged_total(i: int, agg: AggCall) -> str:
@@ -253,23 +254,24 @@ def statistic_sql(expr: str, t: DataType) -> str:
     return f"CAST({expr} AS {t.duckdb()})"
 
 
-def decimal_sum_call(x: str, scale: int, where: str = "", over: str = "") -> str:
+def decimal_sum_call(x: str, scale: int, where: str = "", over: str = "", distinct: bool = False) -> str:
     """SQL aggregating DECIMAL ``x`` (of scale ``scale`` or less; ``where``: a condition a row
-    must meet; ``over``: a window, for a window function) into its exact sum as a
-    DECIMAL(38, s), NULL for no value, and NULL, not a
-    failed job, once the sum leaves 38 digits: Flink's SUM and AVG of a DECIMAL add with
-    DecimalDataUtils, whose overflow is NULL, and AVG stays NULL after it (its accumulator
-    adds to a NULL). DuckDB's own sum raises on that overflow, so only values of at most 19
-    digits (whose sums cannot reach 38 digits in fewer than 10^19 rows) go through it; the
-    rare wider ones are added one by one onto that sum, each addition TRYed, so that once
-    one overflows the sum is NULL whatever comes after. (Flink's SUM, unlike its AVG, starts
-    again from the next value after a NULL sum, which makes its answer depend on the order
-    the rows came in: KNOWN_MISMATCHES in tests/oracle.)"""
+    must meet; ``over``: a window, for a window function; ``distinct``: each value once) into
+    its exact sum as a DECIMAL(38, s), NULL for no value, and NULL, not a failed job, once the
+    sum leaves 38 digits: Flink's SUM and AVG of a DECIMAL add with DecimalDataUtils, whose
+    overflow is NULL, and AVG stays NULL after it (its accumulator adds to a NULL). DuckDB's
+    own sum raises on that overflow, so only values below 10^26 unscaled (a DECIMAL(38, 18)
+    below 10^8; sums of fewer than 10^12 of them stay within 38 digits) go through it; the
+    rare wider ones (~2.5 us each) are added one by one onto that sum, each addition TRYed,
+    so that once one overflows the sum is NULL whatever comes after. (Flink's SUM, unlike its
+    AVG, starts again from the next value after a NULL sum, which makes its answer depend on
+    the order the rows came in: KNOWN_MISMATCHES in tests/oracle.)"""
     cond = f" AND {where}" if where else ""
     w = f" OVER {over}" if over else ""
-    narrow = f"abs(CAST({x} AS DOUBLE)) < 1e{19 - scale}"
-    exact = f"sum({x}) FILTER (WHERE {narrow}{cond}){w}"
-    wide = f"list({x}) FILTER (WHERE NOT {narrow}{cond}){w}"
+    narrow = f"abs(CAST({x} AS DOUBLE)) < 1e{26 - scale}"
+    d = "DISTINCT " if distinct else ""
+    exact = f"sum({d}{x}) FILTER (WHERE {narrow}{cond}){w}"
+    wide = f"list({d}{x}) FILTER (WHERE NOT {narrow}{cond}){w}"
     folded = f"list_reduce(list_prepend(coalesce({exact}, 0), {wide}), lambda __a, __v: try(__a + __v))"
     # no wide value: DuckDB's sum as it is (NULL for no value)
     return f"CASE WHEN count({x}) FILTER (WHERE NOT {narrow}{cond}){w} = 0 THEN {exact} ELSE {folded} END"
@@ -346,9 +348,8 @@ def final_expr(i: int, agg: AggCall, raw: bool, order: str = "__seq") -> str:
         weight = f"w{i}" if len(agg.args) > 1 else None
         return percentile_call(f"a{i}", agg, weight, f"f{i}" if agg.filter else "", d)
     if agg.func == "avg":
-        total = f"sum({d}a{i}){f}" if agg.distinct else _total(agg, f"a{i}", f"f{i}" if agg.filter else "")
-        return _avg(total, f"count({d}a{i}){f}", agg)
-    if agg.func == "sum" and not agg.distinct:
+        return _avg(_total(agg, f"a{i}", f"f{i}" if agg.filter else ""), f"count({d}a{i}){f}", agg)
+    if agg.func == "sum":
         return _cast(_total(agg, f"a{i}", f"f{i}" if agg.filter else ""), agg)
     if agg.func in STATISTICS:
         return statistic_call(agg.func, f"a{i}", parse_type(agg.type), f, d)

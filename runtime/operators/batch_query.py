@@ -93,8 +93,9 @@ def _group_sql(spec: GroupAggregateSpec, source: str) -> str:
             accumulators.append(f"count({d}a{i}){f} AS n{i}")
         elif a.func in ("sum", "avg"):
             total = f"sum({d}a{i}){f}"
-            if t.name == "DECIMAL" and not a.distinct:  # NULL, not a failure, beyond 38 digits
-                total = A.decimal_sum_call(f"a{i}", t.scale or 0, f"f{i}" if a.filter else "")
+            if t.name == "DECIMAL":  # NULL, not a failure, beyond 38 digits
+                where = f"f{i}" if a.filter else ""
+                total = A.decimal_sum_call(f"a{i}", t.scale or 0, where, distinct=a.distinct)
             accumulators += [f"{total} AS s{i}", f"count({d}a{i}){f} AS n{i}"]
         elif a.func in A.STATISTICS and (t.name == "DECIMAL" or t.is_integral):  # exact sums
             accumulators.append(f"{A.statistic_call(a.func, f'a{i}', t, f, d)} AS s{i}")

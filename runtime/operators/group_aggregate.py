@@ -77,6 +77,15 @@ def _overflowed(count: str, total: str) -> str:
     return f"CASE WHEN {count} = 0 THEN 0 ELSE {total} END"
 
 
+def _delta_col(alias: str, c: str, i: int, decimal: set[int]) -> str:
+    """Column ``c`` of aggregate ``i``'s delta row ``alias`` (a DISTINCT one's), 0 for a key
+    the delta lacks; the sum of a DECIMAL one (``decimal``) that overflowed stays NULL
+    (``n<i>`` is never NULL in a delta row)."""
+    if c == f"s{i}" and i in decimal:
+        return f"CASE WHEN {alias}.n{i} IS NULL THEN 0 ELSE {alias}.{c} END AS {c}"
+    return f"coalesce({alias}.{c}, 0) AS {c}"
+
+
 def _decimal_merge(i: int) -> str:
     """A key's DECIMAL sum ``s<i>`` merged with the batch's (``A.decimal_merge_sql``): NULL
     once either has overflowed, so that it stays NULL as Flink's AVG does, until the key has
@@ -147,6 +156,9 @@ class GroupAggregateOp(Operator):
             only = f" FILTER (WHERE {cond})" if a.filter else ""
             minmax = a.func in ("min", "max")
             ordered = a.func in A.ORDERED
+            scale = A.decimal_scale(a)
+            if scale is not None:  # its sums NULL beyond 38 digits (``A.decimal_sum_call``)
+                self.decimal_sums.add(i)
             recomputed = (
                 ((minmax or ordered) and self.retracting)
                 or (ordered and a.distinct)  # from the values live, not appended to
@@ -166,7 +178,7 @@ class GroupAggregateOp(Operator):
                 if recomputed:
                     distinct_cols += [f"d{i}.s{i} AS s{i}", f"coalesce(d{i}.t{i}, false) AS t{i}"]
                 else:
-                    distinct_cols += [f"coalesce(d{i}.{c}, 0) AS {c}" for c in cols]
+                    distinct_cols += [_delta_col(f"d{i}", c, i, self.decimal_sums) for c in cols]
             elif a.distinct and not minmax:
                 members = shared[a.arg or ""]
                 g = members[0][0]
@@ -177,7 +189,7 @@ class GroupAggregateOp(Operator):
                     self.distinct.append((f"seen{g}", steps, create))
                     deltas.append((f"({dd})", f"d{g}"))
                 cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
-                distinct_cols += [f"coalesce(d{g}.{c}, 0) AS {c}" for c in cols]
+                distinct_cols += [_delta_col(f"d{g}", c, i, self.decimal_sums) for c in cols]
             elif a.func == "count_star":
                 items.append(
                     f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}"
@@ -188,22 +200,19 @@ class GroupAggregateOp(Operator):
             elif a.func in ("count", "sum", "avg"):
                 ok = f"{cond} AND ({a.arg}) IS NOT NULL"
                 cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
-                wide = a.func != "count" and parse_type(a.type).name == "DECIMAL"
-                scale = parse_type(a.type).scale or 0
-                if wide:  # its sums NULL beyond 38 digits (``A.decimal_sum_call``)
-                    self.decimal_sums.add(i)
+                wide = scale is not None
                 if self.retracting:
                     items.append(f"sum(CASE WHEN {ok} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
                     if wide:  # a retraction subtracts its value
                         signed = f"(CASE WHEN {sign} = 1 THEN ({a.arg}) ELSE -({a.arg}) END)"
-                        total = A.decimal_sum_call(signed, scale, ok)
+                        total = A.decimal_sum_call(signed, scale or 0, ok)
                         items.append(f"{_overflowed(f'count(*) FILTER (WHERE {ok})', total)} AS s{i}")
                     elif a.func != "count":
                         items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
                 else:
                     items.append(f"count({a.arg}){only}::BIGINT AS n{i}")
                     if wide:
-                        total = A.decimal_sum_call(f"({a.arg})", scale, a.filter or "")
+                        total = A.decimal_sum_call(f"({a.arg})", scale or 0, a.filter or "")
                         items.append(f"{_overflowed(f'count({a.arg}){only}', total)} AS s{i}")
                     elif a.func != "count":
                         items.append(f"coalesce(sum({a.arg}){only}, 0) AS s{i}")
@@ -335,7 +344,14 @@ class GroupAggregateOp(Operator):
             items = [f"sum(CASE WHEN {gained} THEN 1 WHEN {lost} THEN -1 ELSE 0 END)::BIGINT AS n{i}"]
             cols = [f"n{i}"]
             if a.func != "count":
-                items.append(f"sum(CASE WHEN {gained} THEN __v WHEN {lost} THEN -__v ELSE 0 END) AS s{i}")
+                change = f"CASE WHEN {gained} THEN __v WHEN {lost} THEN -__v ELSE 0 END"
+                scale = A.decimal_scale(a)
+                if scale is None:
+                    items.append(f"sum({change}) AS s{i}")
+                else:  # NULL beyond 38 digits; 0 for no value in or out
+                    moved = f"({gained}) OR ({lost})"
+                    total = A.decimal_sum_call(change, scale, moved)
+                    items.append(f"{_overflowed(f'count(*) FILTER (WHERE {moved})', total)} AS s{i}")
                 cols.append(f"s{i}")
             gb = f" GROUP BY {', '.join(keys)}" if keys else ""
             dd = f"SELECT {k}{', '.join(items)} FROM __vm{i}{gb}"

@@ -307,7 +307,7 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w", batch: bool = 
     if agg.func in A.STATISTICS:  # only over a bounded frame (the binder's rule)
         return _over_statistic(agg.func, f"a{i}", t, w)
     d = "DISTINCT " if agg.distinct else ""  # only over a bounded frame (the binder's rule)
-    scale = None if agg.distinct else A.decimal_scale(agg)
+    scale = A.decimal_scale(agg)
     if scale is not None:  # a DECIMAL SUM or AVG: NULL beyond 38 digits
         return _decimal_over(i, agg, t, scale, unbounded, w)
     n = f"count(*) OVER {w}"
@@ -339,7 +339,9 @@ def _decimal_over(i: int, agg: AggCall, t: DataType, scale: int, unbounded: bool
     """A DECIMAL SUM or AVG OVER ``w``: the frame's sum, NULL once it leaves 38 digits
     (``A.decimal_sum_call``), added to the partition's accumulated one (``unbounded``) inside
     the final's lambda, where it may TRY (``A.decimal_merge_sql``)."""
-    values = {"s": A.decimal_sum_call(f"a{i}", scale, over=w), "c": f"count(a{i}) OVER {w}"}
+    d = "DISTINCT " if agg.distinct else ""  # only over a bounded frame (the binder's rule)
+    total = A.decimal_sum_call(f"a{i}", scale, over=w, distinct=agg.distinct)
+    values = {"s": total, "c": f"count({d}a{i}) OVER {w}"}
     if unbounded:
         values |= {"a": f"__a_s{i}", "n": f"__a_c{i}"}
 
@@ -368,7 +370,9 @@ def _over_statistic(func: str, x: str, t: DataType, w: str) -> str:
     AggregateReduceFunctionsRule) to (SUM(x * x) - SUM(x) * SUM(x) / COUNT(x)) / COUNT(x)
     (or COUNT(x) - 1, NULL for one value), each step in the argument's type: an INT's squares
     and sums wrap around and the divisions truncate, so -7, 0 has STDDEV_SAMP 5 (sqrt 25), not
-    4. (A GROUP BY's variance is exact: ``aggs.statistic_call``.)"""
+    4; a FLOAT's are FLOATs (a frame's sums are added in DOUBLE, then rounded: Flink adds in
+    FLOAT, which differs in the last bit over long frames). (A GROUP BY's variance is exact:
+    ``aggs.statistic_call``.)"""
     n = f"nullif(count({x}) OVER {w}, 0)"  # NULL over no value (DuckDB's // by 0 fails)
     denominator = n if func.endswith("pop") else f"(CASE WHEN {n} = 1 THEN NULL ELSE {n} - 1 END)"
     if t.is_integral:
@@ -383,6 +387,14 @@ def _over_statistic(func: str, x: str, t: DataType, w: str) -> str:
             root = f"CASE WHEN {variance} < 0 THEN 'NaN'::DOUBLE ELSE sqrt(CAST({variance} AS DOUBLE)) END"
             return float_to_integral_sql(root, t)
         return wrap_sql(variance, t, via="HUGEINT")
+    if t.name == "FLOAT":  # each step in FLOAT: 3.4e38 squared is infinite, and the variance NaN
+        v = f"CAST({x} AS FLOAT)"
+        total = f"CAST(sum({v}) OVER {w} AS FLOAT)"
+        squares = f"CAST(sum({v} * {v}) OVER {w} AS FLOAT)"
+        variance = f"(({squares} - {total} * {total} / CAST({n} AS FLOAT)) / CAST({denominator} AS FLOAT))"
+        if func.startswith("stddev"):
+            variance = f"CASE WHEN {variance} < 0 THEN CAST('NaN' AS DOUBLE) ELSE sqrt({variance}) END"
+        return f"CAST({variance} AS FLOAT)"
     v = f"CAST({x} AS DOUBLE)"  # a DECIMAL's too (Flink's is in DECIMAL arithmetic)
     total = f"sum({v}) OVER {w}"
     variance = f"((sum({v} * {v}) OVER {w} - {total} * {total} / {n}) / {denominator})"

@@ -42,6 +42,16 @@ def test_retractions_across_the_overflow_leave_it_null(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_a_distinct_sum_over_retractions_overflows_to_null(mode: str) -> None:
+    # key 1's M is retracted for 1, key 2 keeps M: the distinct values 1 and M sum beyond 38
+    # digits (whatever the order), and the count of distinct values is 2
+    updates = f"(VALUES (1, {M}), (2, {M}), (1, CAST(1 AS DECIMAL(38, 0)))) AS t(k, x)"
+    inner = f"SELECT k, LAST_VALUE(x) AS x FROM {updates} GROUP BY k"
+    sql = f"SELECT SUM(DISTINCT x), AVG(DISTINCT x), COUNT(DISTINCT x) FROM ({inner})"
+    assert rows(sql, mode) == [(None, None, 2)]
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
 def test_wide_values_that_fit_sum_exactly(mode: str) -> None:
     # values beyond 19 digits beside narrow ones: the exact sum, not a DOUBLE's
     big = 10**38 - 10
