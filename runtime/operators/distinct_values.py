@@ -139,10 +139,12 @@ def seen_values(
     items = []
     for i, a in members:
         items.append(f"count(*) FILTER (WHERE g{i})::BIGINT AS n{i}")
+        if a.func == "count":
+            continue
         scale = decimal_scale(a)
-        if a.func != "count" and scale is None:
+        if scale is None:
             items.append(f"sum(__v) FILTER (WHERE g{i}) AS s{i}")
-        elif a.func != "count":  # NULL beyond 38 digits (0 for no value gained)
+        else:  # NULL beyond 38 digits (0 for no value gained)
             total = decimal_sum_call("__v", scale, f"g{i}")
             items.append(f"CASE WHEN count(*) FILTER (WHERE g{i}) = 0 THEN 0 ELSE {total} END AS s{i}")
     gb = f" GROUP BY {ID}" if keys else ""
