@@ -123,39 +123,43 @@ def _total(agg: AggCall, x: str, where: str) -> str:
 
 
 def _merged_total(i: int, agg: AggCall) -> str:
-    """Partial sums ``p<i>`` added up. A DECIMAL AVG's is NULL once a partial has overflowed
-    (a NULL sum beside values), as Flink's AVG stays NULL; a SUM's skips it, as Flink's merge
-    of a NULL partial sum does."""
+    """Partial sums ``p<i>`` added up. A DECIMAL one is NULL once a partial has overflowed
+    (a NULL sum of values, ``c<i>`` counting them), as a sum of the rows at once is whatever
+    the batches they came in."""
     total = _total(agg, f"p{i}", "")
-    if agg.func == "avg" and decimal_scale(agg) is not None:
+    if decimal_scale(agg) is not None:
         return f"CASE WHEN bool_or(p{i} IS NULL AND c{i} > 0) THEN NULL ELSE {total} END"
     return total
+
+
+def _counted(agg: AggCall) -> bool:
+    """Whether the partials count the values (``c<i>``): AVG's, and a DECIMAL SUM's, whose
+    NULL partial sum is an overflow when it had values."""
+    return agg.func == "avg" or (agg.func == "sum" and decimal_scale(agg) is not None)
 
 
 def partial_items(i: int, agg: AggCall) -> list[str]:
     f = _filter(agg)
     if agg.func == "count_star":
         return [f"count(*){f} AS p{i}"]
-    if agg.func == "avg":
-        return [f"{_total(agg, agg.arg or '', agg.filter or '')} AS p{i}", f"count({agg.arg}){f} AS c{i}"]
-    if agg.func == "sum":
-        return [f"{_total(agg, agg.arg or '', agg.filter or '')} AS p{i}"]
+    if agg.func in ("avg", "sum"):
+        total = f"{_total(agg, agg.arg or '', agg.filter or '')} AS p{i}"
+        return [total, f"count({agg.arg}){f} AS c{i}"] if _counted(agg) else [total]
     return [f"{agg.func}({agg.arg}){f} AS p{i}"]
 
 
 def partial_names(i: int, agg: AggCall) -> list[str]:
     """The names of ``partial_items``' columns."""
-    return [f"p{i}", f"c{i}"] if agg.func == "avg" else [f"p{i}"]
+    return [f"p{i}", f"c{i}"] if _counted(agg) else [f"p{i}"]
 
 
 def merge_items(i: int, agg: AggCall) -> list[str]:
     """Partial columns of several rows merged into one partial row (same names)."""
     if agg.func in ("min", "max"):
         return [f"{agg.func}(p{i}) AS p{i}"]
-    if agg.func == "avg":
-        return [f"{_merged_total(i, agg)} AS p{i}", f"sum(c{i}) AS c{i}"]
-    if agg.func == "sum":
-        return [f"{_merged_total(i, agg)} AS p{i}"]
+    if agg.func in ("avg", "sum"):
+        total = f"{_merged_total(i, agg)} AS p{i}"
+        return [total, f"sum(c{i}) AS c{i}"] if _counted(agg) else [total]
     return [f"sum(p{i}) AS p{i}"]
 
 

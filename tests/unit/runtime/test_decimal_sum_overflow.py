@@ -84,3 +84,20 @@ def test_an_unbounded_over_stays_null_across_firings() -> None:
     log = changelog(data, "id INT, k STRING, v INT", "ts", sql.replace("FROM events", "FROM t"), 1, 1)
     ours = sorted(([i, None if s is None else str(s), None if a is None else str(a)] for _, (i, s, a) in log))
     assert ours == sorted(flink_rows(case_id))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_window_sum_that_overflowed_in_one_batch_stays_null_in_the_next(batch: int) -> None:
+    # events' 2024-03-11 window holds three values of 38 nines: in batches of two, one batch's
+    # sum overflows and the next batch brings one more; the window's sum is NULL as when all
+    # three come in one batch, not the last batch's value alone
+    sql = (
+        f"SELECT window_start, SUM(x) AS s, AVG(x) AS a FROM TABLE(TUMBLE(TABLE (SELECT ts, "
+        f"NULLIF({M}, CAST(v AS DECIMAL(38, 0))) AS x FROM t), DESCRIPTOR(ts), INTERVAL '1' DAY)) "
+        "GROUP BY window_start, window_end"
+    )
+    events = load_inputs()["events"]
+    data = [dict(zip(("id", "k", "v", "ts"), row)) for row in events["rows"]]
+    one = changelog(data, "id INT, k STRING, v INT", "ts", sql, 1, 100)
+    assert sorted(changelog(data, "id INT, k STRING, v INT", "ts", sql, 1, batch)) == sorted(one)
+    assert [row[1:] for _, row in sorted(one)][1:] == [(None, None), (None, None)]
