@@ -58,8 +58,16 @@ class OverAggregateOp(PendingUntilWatermark):
         self.unbounded = spec.preceding is None
         self.past = "acc" if self.unbounded else "history"
         tables = {"pending": self.read_sql}  # rows not fired yet; the frames' reach, or ``acc``
+        # A bounded frame's DECIMAL SUM and AVG stay NULL in a partition from the first frame
+        # whose sum overflowed on (Flink's accumulator, which retracts the rows that leave the
+        # frame, stays NULL): the partitions' flags, in ``overflowed``
+        decimal = [i for i, a in enumerate(spec.aggs) if A.decimal_scale(a) is not None]
+        self.sticky = [] if self.unbounded else decimal
         if not self.unbounded:
             tables["history"] = self.read_sql
+        if self.sticky:
+            flags = ", ".join(f"false AS o{i}" for i in self.sticky)
+            tables["overflowed"] = f"SELECT {', '.join([*self.keys, flags])} FROM {INPUT_RELATION}"
         self._new_state(fields, tables)
         has_python = any(a.func == "udaf" for a in spec.aggs)
         self.python = (
@@ -135,9 +143,63 @@ class OverAggregateOp(PendingUntilWatermark):
                 f"SELECT {cols}, {finals} FROM (SELECT *, 0 AS __emit FROM {reached} UNION ALL "
                 f"SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1 ORDER BY __t, __seq"
             )
+            if self.sticky:
+                self.fire_sql = self._sticky_sql(reached, cols, finals, window)
         self.width = 16 + 8 * (len(self.cols) + len(args) + 2)
         self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
         self.time_column = self.spec.time_column
+
+    def _sticky_sql(self, reached: str, cols: str, finals: str, window: str) -> str:
+        """The firing's query when a bounded frame has DECIMAL sums (``self.sticky``): each
+        row's frame is marked when its sum overflowed (``__ov<i>``), and the sum is NULL from
+        the first marked row of a partition on, or throughout when an earlier firing marked
+        it (``overflowed``); ``__st<i>`` says so, for ``_remember``."""
+        aggs = self.spec.aggs
+        sums = {
+            i: A.decimal_sum_call(f"a{i}", A.decimal_scale(aggs[i]) or 0, over="w", distinct=aggs[i].distinct)
+            for i in self.sticky
+        }
+        marks = ", ".join(f"({sums[i]} IS NULL AND count(a{i}) OVER w > 0) AS __ov{i}" for i in self.sticky)
+        inner = (
+            f"SELECT {cols}, __t, __seq, {finals}, {marks} FROM (SELECT *, 0 AS __emit FROM {reached} "
+            f"UNION ALL SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1"
+        )
+        on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM o.{c}" for c in self.keys) or "true"
+        fpart = f"PARTITION BY {', '.join(f'f.{c}' for c in self.keys)} " if self.keys else ""
+        running = f"OVER ({fpart}ORDER BY f.__t, f.__seq ROWS UNBOUNDED PRECEDING)"
+        stuck = ", ".join(
+            f"coalesce(o.o{i}, false) OR bool_or(f.__ov{i}) {running} AS __st{i}" for i in self.sticky
+        )
+        flagged = f"SELECT f.*, {stuck} FROM ({inner}) f LEFT JOIN overflowed o ON {on}"
+        names = [q(a.name) for a in aggs]
+        values = [
+            f"CASE WHEN __st{i} THEN NULL ELSE {n} END AS {n}" if i in self.sticky else n
+            for i, n in enumerate(names)
+        ]
+        return (
+            f"SELECT {cols}, {', '.join(values)}, {', '.join(f'__st{i}' for i in self.sticky)} "
+            f"FROM ({flagged}) ORDER BY __t, __seq"
+        )
+
+    def _remember(self, out: pa.Table) -> pa.Table:
+        """The partitions a firing marked overflowed (``__st<i>``) kept in ``overflowed``;
+        ``out`` without those columns."""
+        marks = [f"__st{i}" for i in self.sticky]
+        st = self.state
+        st.register("__fired", out.select([*self.spec.partition_keys, *marks]))
+        try:
+            k = ", ".join([*self.keys, ""])
+            flags = ", ".join(f"bool_or(__st{i})" for i in self.sticky)
+            gb = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
+            any_mark = " OR ".join(f"bool_or(__st{i})" for i in self.sticky)
+            flagged = f"SELECT {k}{flags} FROM __fired{gb} HAVING {any_mark}"
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __flags AS {flagged}")
+        finally:
+            st.con.unregister("__fired")
+        on = " AND ".join(f"o.{c} IS NOT DISTINCT FROM f.{c}" for c in self.keys) or "true"
+        st.execute(f"DELETE FROM overflowed o USING __flags f WHERE {on}")
+        st.execute("INSERT INTO overflowed SELECT * FROM __flags")
+        return out.drop_columns(marks)
 
     # ---- firing ---------------------------------------------------------------------
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
@@ -146,6 +208,8 @@ class OverAggregateOp(PendingUntilWatermark):
         if not st.scalar("SELECT count(*) FROM __ready"):
             return []
         out = st.query(self.fire_sql)
+        if self.sticky:
+            out = self._remember(out)
         st.execute(f"DELETE FROM pending WHERE __t <= {bound}")
         if self.python is not None:
             width = len(self.cols)
