@@ -107,26 +107,59 @@ def _filter(agg: AggCall) -> str:
     return f" FILTER (WHERE {agg.filter})" if agg.filter else ""
 
 
+def decimal_scale(agg: AggCall) -> int | None:
+    """The scale of a DECIMAL SUM's or AVG's result (at least its sum's), else None."""
+    t = parse_type(agg.type)
+    return (t.scale or 0) if agg.func in ("sum", "avg") and t.name == "DECIMAL" else None
+
+
+def _total(agg: AggCall, x: str, where: str) -> str:
+    """SUM's (or AVG's) sum of ``x``: a DECIMAL's NULL beyond 38 digits (``decimal_sum_call``)."""
+    scale = decimal_scale(agg)
+    if scale is None:
+        d = "DISTINCT " if agg.distinct else ""
+        return f"sum({d}{x})" + (f" FILTER (WHERE {where})" if where else "")
+    return decimal_sum_call(x, scale, where, distinct=agg.distinct)
+
+
+def _merged_total(i: int, agg: AggCall) -> str:
+    """Partial sums ``p<i>`` added up. A DECIMAL one is NULL once a partial has overflowed
+    (a NULL sum of values, ``c<i>`` counting them), as a sum of the rows at once is whatever
+    the batches they came in."""
+    total = _total(agg, f"p{i}", "")
+    if decimal_scale(agg) is not None:
+        return f"CASE WHEN bool_or(p{i} IS NULL AND c{i} > 0) THEN NULL ELSE {total} END"
+    return total
+
+
+def _counted(agg: AggCall) -> bool:
+    """Whether the partials count the values (``c<i>``): AVG's, and a DECIMAL SUM's, whose
+    NULL partial sum is an overflow when it had values."""
+    return agg.func == "avg" or (agg.func == "sum" and decimal_scale(agg) is not None)
+
+
 def partial_items(i: int, agg: AggCall) -> list[str]:
     f = _filter(agg)
     if agg.func == "count_star":
         return [f"count(*){f} AS p{i}"]
-    if agg.func == "avg":
-        return [f"sum({agg.arg}){f} AS p{i}", f"count({agg.arg}){f} AS c{i}"]
+    if agg.func in ("avg", "sum"):
+        total = f"{_total(agg, agg.arg or '', agg.filter or '')} AS p{i}"
+        return [total, f"count({agg.arg}){f} AS c{i}"] if _counted(agg) else [total]
     return [f"{agg.func}({agg.arg}){f} AS p{i}"]
 
 
 def partial_names(i: int, agg: AggCall) -> list[str]:
     """The names of ``partial_items``' columns."""
-    return [f"p{i}", f"c{i}"] if agg.func == "avg" else [f"p{i}"]
+    return [f"p{i}", f"c{i}"] if _counted(agg) else [f"p{i}"]
 
 
 def merge_items(i: int, agg: AggCall) -> list[str]:
     """Partial columns of several rows merged into one partial row (same names)."""
     if agg.func in ("min", "max"):
         return [f"{agg.func}(p{i}) AS p{i}"]
-    if agg.func == "avg":
-        return [f"sum(p{i}) AS p{i}", f"sum(c{i}) AS c{i}"]
+    if agg.func in ("avg", "sum"):
+        total = f"{_merged_total(i, agg)} AS p{i}"
+        return [total, f"sum(c{i}) AS c{i}"] if _counted(agg) else [total]
     return [f"sum(p{i}) AS p{i}"]
 
 
@@ -225,8 +258,45 @@ def statistic_sql(expr: str, t: DataType) -> str:
     return f"CAST({expr} AS {t.duckdb()})"
 
 
+def decimal_sum_call(x: str, scale: int, where: str = "", over: str = "", distinct: bool = False) -> str:
+    """SQL aggregating DECIMAL ``x`` (of scale ``scale`` or less; ``where``: a condition a row
+    must meet; ``over``: a window, for a window function; ``distinct``: each value once) into
+    its exact sum as a DECIMAL(38, s), NULL for no value, and NULL, not a failed job, once the
+    sum leaves 38 digits: Flink's SUM and AVG of a DECIMAL add with DecimalDataUtils, whose
+    overflow is NULL, and AVG stays NULL after it (its accumulator adds to a NULL). DuckDB's
+    own sum raises on that overflow, so only values below 10^26 unscaled (a DECIMAL(38, 18)
+    below 10^8; sums of fewer than 10^12 of them stay within 38 digits) go through it; the
+    rare wider ones (~2.5 us each) are added one by one onto that sum, each addition TRYed,
+    so that once one overflows the sum is NULL whatever comes after. (Flink's SUM, unlike its
+    AVG, starts again from the next value after a NULL sum, which makes its answer depend on
+    the order the rows came in: KNOWN_MISMATCHES in tests/oracle.)"""
+    cond = f" AND {where}" if where else ""
+    w = f" OVER {over}" if over else ""
+    narrow = f"abs(CAST({x} AS DOUBLE)) < 1e{26 - scale}"
+    d = "DISTINCT " if distinct else ""
+    exact = f"sum({d}{x}) FILTER (WHERE {narrow}{cond}){w}"
+    wide = f"list({d}{x}) FILTER (WHERE NOT {narrow}{cond}){w}"
+    folded = f"list_reduce(list_prepend(coalesce({exact}, 0), {wide}), lambda __a, __v: try(__a + __v))"
+    # no wide value: DuckDB's sum as it is (NULL for no value)
+    return f"CASE WHEN count({x}) FILTER (WHERE NOT {narrow}{cond}){w} = 0 THEN {exact} ELSE {folded} END"
+
+
+def decimal_merge_sql(old: str, old_count: str, new: str, new_count: str | None = None) -> str:
+    """Two DECIMAL sums (of ``old_count`` and ``new_count`` values) added: NULL once either
+    has overflowed (a NULL sum of values) or their sum leaves 38 digits; a sum of no value
+    is not added (``new_count`` None: ``new`` is 0 for no value, as a retracting delta's net
+    count says nothing). Scalar SQL with a TRY, so not over aggregates or window functions."""
+    skip = f"WHEN coalesce({new_count}, 0) = 0 THEN {old} " if new_count else ""
+    return f"CASE WHEN coalesce({old_count}, 0) = 0 THEN {new} {skip}ELSE try({old} + {new}) END"
+
+
 def _avg(total: str, count: str, agg: AggCall) -> str:
-    return avg_sql(total, count, parse_type(agg.type))
+    t = parse_type(agg.type)
+    if t.name == "DECIMAL":  # its division TRYs, and DuckDB binds no aggregate inside TRY,
+        # but a lambda's body over a one-element list of them is outside the aggregates
+        final = avg_sql("__x.s", "__x.c", t)
+        return f"list_transform([{{'s': {total}, 'c': {count}}}], lambda __x: {final})[1]"
+    return avg_sql(total, count, t)
 
 
 def result_sql(expr: str, t: DataType) -> str:
@@ -263,10 +333,10 @@ def final_expr(i: int, agg: AggCall, raw: bool, order: str = "__seq") -> str:
         if agg.func in ("count", "count_star"):
             return _cast(f"coalesce(sum(p{i}), 0)", agg)
         if agg.func == "sum":
-            return _cast(f"sum(p{i})", agg)
+            return _cast(_merged_total(i, agg), agg)
         if agg.func in ("min", "max"):
             return _cast(f"{agg.func}(p{i})", agg)
-        return _avg(f"sum(p{i})", f"sum(c{i})", agg)
+        return _avg(_merged_total(i, agg), f"sum(c{i})", agg)
     if agg.func == "udaf":
         return udaf.window_call(i, agg)
     d = "DISTINCT " if agg.distinct else ""
@@ -282,7 +352,9 @@ def final_expr(i: int, agg: AggCall, raw: bool, order: str = "__seq") -> str:
         weight = f"w{i}" if len(agg.args) > 1 else None
         return percentile_call(f"a{i}", agg, weight, f"f{i}" if agg.filter else "", d)
     if agg.func == "avg":
-        return _avg(f"sum({d}a{i}){f}", f"count({d}a{i}){f}", agg)
+        return _avg(_total(agg, f"a{i}", f"f{i}" if agg.filter else ""), f"count({d}a{i}){f}", agg)
+    if agg.func == "sum":
+        return _cast(_total(agg, f"a{i}", f"f{i}" if agg.filter else ""), agg)
     if agg.func in STATISTICS:
         return statistic_call(agg.func, f"a{i}", parse_type(agg.type), f, d)
     return _cast(f"{agg.func}({d}a{i}){f}", agg)

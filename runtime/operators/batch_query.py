@@ -92,7 +92,11 @@ def _group_sql(spec: GroupAggregateSpec, source: str) -> str:
         elif a.func == "count":
             accumulators.append(f"count({d}a{i}){f} AS n{i}")
         elif a.func in ("sum", "avg"):
-            accumulators += [f"sum({d}a{i}){f} AS s{i}", f"count({d}a{i}){f} AS n{i}"]
+            total = f"sum({d}a{i}){f}"
+            if t.name == "DECIMAL":  # NULL, not a failure, beyond 38 digits
+                where = f"f{i}" if a.filter else ""
+                total = A.decimal_sum_call(f"a{i}", t.scale or 0, where, distinct=a.distinct)
+            accumulators += [f"{total} AS s{i}", f"count({d}a{i}){f} AS n{i}"]
         elif a.func in A.STATISTICS and (t.name == "DECIMAL" or t.is_integral):  # exact sums
             accumulators.append(f"{A.statistic_call(a.func, f'a{i}', t, f, d)} AS s{i}")
         else:  # min, max, a variance of a DOUBLE or FLOAT

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from planner.physical import INPUT_RELATION, AggCall
 from runtime.batches import q
+from runtime.operators.aggs import decimal_scale, decimal_sum_call
 from runtime.state.duckdb_state import DuckDBState
 
 ID = "__id"
@@ -138,8 +139,14 @@ def seen_values(
     items = []
     for i, a in members:
         items.append(f"count(*) FILTER (WHERE g{i})::BIGINT AS n{i}")
-        if a.func != "count":
+        if a.func == "count":
+            continue
+        scale = decimal_scale(a)
+        if scale is None:
             items.append(f"sum(__v) FILTER (WHERE g{i}) AS s{i}")
+        else:  # NULL beyond 38 digits (0 for no value gained)
+            total = decimal_sum_call("__v", scale, f"g{i}")
+            items.append(f"CASE WHEN count(*) FILTER (WHERE g{i}) = 0 THEN 0 ELSE {total} END AS s{i}")
     gb = f" GROUP BY {ID}" if keys else ""
     return steps, create, f"SELECT {k}{', '.join(items)} FROM __new{g}{gb}"
 

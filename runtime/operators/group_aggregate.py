@@ -72,6 +72,27 @@ def final_from_accumulators(i: int, agg: AggCall, prefix: str) -> str:
     return f"CAST({s} AS {cast})"  # min, max, and a DECIMAL variance (already its type)
 
 
+def _overflowed(count: str, total: str) -> str:
+    """A batch's DECIMAL sum: 0 for no value, NULL (overflowed) only when it has values."""
+    return f"CASE WHEN {count} = 0 THEN 0 ELSE {total} END"
+
+
+def _delta_col(alias: str, c: str, i: int, decimal: set[int]) -> str:
+    """Column ``c`` of aggregate ``i``'s delta row ``alias`` (a DISTINCT one's), 0 for a key
+    the delta lacks; the sum of a DECIMAL one (``decimal``) that overflowed stays NULL
+    (``n<i>`` is never NULL in a delta row)."""
+    if c == f"s{i}" and i in decimal:
+        return f"CASE WHEN {alias}.n{i} IS NULL THEN 0 ELSE {alias}.{c} END AS {c}"
+    return f"coalesce({alias}.{c}, 0) AS {c}"
+
+
+def _decimal_merge(i: int) -> str:
+    """A key's DECIMAL sum ``s<i>`` merged with the batch's (``A.decimal_merge_sql``): NULL
+    once either has overflowed, so that it stays NULL as Flink's AVG does, until the key has
+    no value left (its old sum is not added then, whatever it was)."""
+    return A.decimal_merge_sql(f"o.s{i}", f"o.n{i}", f"b.s{i}")
+
+
 class GroupAggregateOp(Operator):
     restored: Restored | None = None
     clock = staticmethod(now_ms)  # processing time of the state TTL (tests set their own)
@@ -109,6 +130,7 @@ class GroupAggregateOp(Operator):
         distinct_cols: list[str] = []
         deltas: list[tuple[str, str]] = []  # (relation, alias) of per-key deltas joined in
         self.shared: dict[int, list[int]] = {}  # seen<g>: the aggregates whose values it keeps
+        self.decimal_sums: set[int] = set()  # DECIMAL SUM and AVG: a NULL sum has overflowed
         # DISTINCT aggregates of one argument over an insert-only input share one table
         shared: dict[str, list[tuple[int, AggCall]]] = {}
         for i, a in enumerate(spec.aggs):
@@ -134,6 +156,9 @@ class GroupAggregateOp(Operator):
             only = f" FILTER (WHERE {cond})" if a.filter else ""
             minmax = a.func in ("min", "max")
             ordered = a.func in A.ORDERED
+            scale = A.decimal_scale(a)
+            if scale is not None:  # its sums NULL beyond 38 digits (``A.decimal_sum_call``)
+                self.decimal_sums.add(i)
             recomputed = (
                 ((minmax or ordered) and self.retracting)
                 or (ordered and a.distinct)  # from the values live, not appended to
@@ -153,7 +178,7 @@ class GroupAggregateOp(Operator):
                 if recomputed:
                     distinct_cols += [f"d{i}.s{i} AS s{i}", f"coalesce(d{i}.t{i}, false) AS t{i}"]
                 else:
-                    distinct_cols += [f"coalesce(d{i}.{c}, 0) AS {c}" for c in cols]
+                    distinct_cols += [_delta_col(f"d{i}", c, i, self.decimal_sums) for c in cols]
             elif a.distinct and not minmax:
                 members = shared[a.arg or ""]
                 g = members[0][0]
@@ -164,7 +189,7 @@ class GroupAggregateOp(Operator):
                     self.distinct.append((f"seen{g}", steps, create))
                     deltas.append((f"({dd})", f"d{g}"))
                 cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
-                distinct_cols += [f"coalesce(d{g}.{c}, 0) AS {c}" for c in cols]
+                distinct_cols += [_delta_col(f"d{g}", c, i, self.decimal_sums) for c in cols]
             elif a.func == "count_star":
                 items.append(
                     f"sum(CASE WHEN {cond} THEN {sign} ELSE 0 END)::BIGINT AS n{i}"
@@ -175,13 +200,21 @@ class GroupAggregateOp(Operator):
             elif a.func in ("count", "sum", "avg"):
                 ok = f"{cond} AND ({a.arg}) IS NOT NULL"
                 cols = [f"n{i}"] if a.func == "count" else [f"n{i}", f"s{i}"]
+                wide = scale is not None
                 if self.retracting:
                     items.append(f"sum(CASE WHEN {ok} THEN {sign} ELSE 0 END)::BIGINT AS n{i}")
-                    if a.func != "count":
+                    if wide:  # a retraction subtracts its value
+                        signed = f"(CASE WHEN {sign} = 1 THEN ({a.arg}) ELSE -({a.arg}) END)"
+                        total = A.decimal_sum_call(signed, scale or 0, ok)
+                        items.append(f"{_overflowed(f'count(*) FILTER (WHERE {ok})', total)} AS s{i}")
+                    elif a.func != "count":
                         items.append(f"coalesce(sum(CASE WHEN {ok} THEN ({a.arg}) * {sign} END), 0) AS s{i}")
                 else:
                     items.append(f"count({a.arg}){only}::BIGINT AS n{i}")
-                    if a.func != "count":
+                    if wide:
+                        total = A.decimal_sum_call(f"({a.arg})", scale or 0, a.filter or "")
+                        items.append(f"{_overflowed(f'count({a.arg}){only}', total)} AS s{i}")
+                    elif a.func != "count":
                         items.append(f"coalesce(sum({a.arg}){only}, 0) AS s{i}")
             elif ordered:  # over an insert-only input: the batch's value, merged in order
                 items.append(f"{A.ordered_call(a.func, f'({a.arg})', '__seq', A.separator(a), cond)} AS s{i}")
@@ -197,6 +230,8 @@ class GroupAggregateOp(Operator):
                 elif minmax:
                     fn = "least" if a.func == "min" else "greatest"
                     merge.append(f"{fn}(o.{c}, b.{c}) AS {c}")
+                elif i in self.decimal_sums and c == f"s{i}":
+                    merge.append(f"{_decimal_merge(i)} AS {c}")
                 else:
                     merge.append(f"coalesce(o.{c}, 0) + b.{c} AS {c}")
                 self.acc_cols.append(c)
@@ -309,7 +344,14 @@ class GroupAggregateOp(Operator):
             items = [f"sum(CASE WHEN {gained} THEN 1 WHEN {lost} THEN -1 ELSE 0 END)::BIGINT AS n{i}"]
             cols = [f"n{i}"]
             if a.func != "count":
-                items.append(f"sum(CASE WHEN {gained} THEN __v WHEN {lost} THEN -__v ELSE 0 END) AS s{i}")
+                change = f"CASE WHEN {gained} THEN __v WHEN {lost} THEN -__v ELSE 0 END"
+                scale = A.decimal_scale(a)
+                if scale is None:
+                    items.append(f"sum({change}) AS s{i}")
+                else:  # NULL beyond 38 digits; 0 for no value in or out
+                    moved = f"({gained}) OR ({lost})"
+                    total = A.decimal_sum_call(change, scale, moved)
+                    items.append(f"{_overflowed(f'count(*) FILTER (WHERE {moved})', total)} AS s{i}")
                 cols.append(f"s{i}")
             gb = f" GROUP BY {', '.join(keys)}" if keys else ""
             dd = f"SELECT {k}{', '.join(items)} FROM __vm{i}{gb}"

@@ -58,8 +58,16 @@ class OverAggregateOp(PendingUntilWatermark):
         self.unbounded = spec.preceding is None
         self.past = "acc" if self.unbounded else "history"
         tables = {"pending": self.read_sql}  # rows not fired yet; the frames' reach, or ``acc``
+        # A bounded frame's DECIMAL SUM and AVG stay NULL in a partition from the first frame
+        # whose sum overflowed on (Flink's accumulator, which retracts the rows that leave the
+        # frame, stays NULL): the partitions' flags, in ``overflowed``
+        decimal = [i for i, a in enumerate(spec.aggs) if A.decimal_scale(a) is not None]
+        self.sticky = [] if self.unbounded else decimal
         if not self.unbounded:
             tables["history"] = self.read_sql
+        if self.sticky:
+            flags = ", ".join(f"false AS o{i}" for i in self.sticky)
+            tables["overflowed"] = f"SELECT {', '.join([*self.keys, flags])} FROM {INPUT_RELATION}"
         self._new_state(fields, tables)
         has_python = any(a.func == "udaf" for a in spec.aggs)
         self.python = (
@@ -73,6 +81,7 @@ class OverAggregateOp(PendingUntilWatermark):
         items = ["count(*)::BIGINT AS n"]
         self.ordered: dict[str, AggCall] = {}  # accumulator -> its aggregate (ordered_merge)
         self.lags: dict[str, int] = {}  # LAG's accumulator -> its offset: the last values kept
+        self.decimal_sums: dict[str, str] = {}  # a DECIMAL sum's accumulator -> its count's
         for i, a in enumerate(spec.aggs):
             if a.func == "lag":
                 self.lags[f"l{i}"] = lag_offset(a)
@@ -84,7 +93,11 @@ class OverAggregateOp(PendingUntilWatermark):
             elif a.arg is not None:  # only what the function reads: a STRING has no sum
                 items.append(f"count(a{i})::BIGINT AS c{i}")
                 if a.func in ("sum", "avg"):
-                    items.append(f"sum(a{i}) AS s{i}")
+                    scale = A.decimal_scale(a)
+                    if scale is not None:  # NULL beyond 38 digits, kept NULL (``_accumulate``)
+                        self.decimal_sums[f"s{i}"] = f"c{i}"
+                    total = f"sum(a{i})" if scale is None else A.decimal_sum_call(f"a{i}", scale)
+                    items.append(f"{total} AS s{i}")
                 if a.func in ("min", "max"):
                     items += [f"min(a{i}) AS lo{i}", f"max(a{i}) AS hi{i}"]
         group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
@@ -130,9 +143,63 @@ class OverAggregateOp(PendingUntilWatermark):
                 f"SELECT {cols}, {finals} FROM (SELECT *, 0 AS __emit FROM {reached} UNION ALL "
                 f"SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1 ORDER BY __t, __seq"
             )
+            if self.sticky:
+                self.fire_sql = self._sticky_sql(reached, cols, finals, window)
         self.width = 16 + 8 * (len(self.cols) + len(args) + 2)
         self.keeps_late_rows = keeps_late_rows(self.node, self.ctx.plan)
         self.time_column = self.spec.time_column
+
+    def _sticky_sql(self, reached: str, cols: str, finals: str, window: str) -> str:
+        """The firing's query when a bounded frame has DECIMAL sums (``self.sticky``): each
+        row's frame is marked when its sum overflowed (``__ov<i>``), and the sum is NULL from
+        the first marked row of a partition on, or throughout when an earlier firing marked
+        it (``overflowed``); ``__st<i>`` says so, for ``_remember``."""
+        aggs = self.spec.aggs
+        sums = {
+            i: A.decimal_sum_call(f"a{i}", A.decimal_scale(aggs[i]) or 0, over="w", distinct=aggs[i].distinct)
+            for i in self.sticky
+        }
+        marks = ", ".join(f"({sums[i]} IS NULL AND count(a{i}) OVER w > 0) AS __ov{i}" for i in self.sticky)
+        inner = (
+            f"SELECT {cols}, __t, __seq, {finals}, {marks} FROM (SELECT *, 0 AS __emit FROM {reached} "
+            f"UNION ALL SELECT *, 1 FROM __ready) WINDOW w AS ({window}) QUALIFY __emit = 1"
+        )
+        on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM o.{c}" for c in self.keys) or "true"
+        fpart = f"PARTITION BY {', '.join(f'f.{c}' for c in self.keys)} " if self.keys else ""
+        running = f"OVER ({fpart}ORDER BY f.__t, f.__seq ROWS UNBOUNDED PRECEDING)"
+        stuck = ", ".join(
+            f"coalesce(o.o{i}, false) OR bool_or(f.__ov{i}) {running} AS __st{i}" for i in self.sticky
+        )
+        flagged = f"SELECT f.*, {stuck} FROM ({inner}) f LEFT JOIN overflowed o ON {on}"
+        names = [q(a.name) for a in aggs]
+        values = [
+            f"CASE WHEN __st{i} THEN NULL ELSE {n} END AS {n}" if i in self.sticky else n
+            for i, n in enumerate(names)
+        ]
+        return (
+            f"SELECT {cols}, {', '.join(values)}, {', '.join(f'__st{i}' for i in self.sticky)} "
+            f"FROM ({flagged}) ORDER BY __t, __seq"
+        )
+
+    def _remember(self, out: pa.Table) -> pa.Table:
+        """The partitions a firing marked overflowed (``__st<i>``) kept in ``overflowed``;
+        ``out`` without those columns."""
+        marks = [f"__st{i}" for i in self.sticky]
+        st = self.state
+        st.register("__fired", out.select([*self.spec.partition_keys, *marks]))
+        try:
+            k = ", ".join([*self.keys, ""])
+            flags = ", ".join(f"bool_or(__st{i})" for i in self.sticky)
+            gb = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
+            any_mark = " OR ".join(f"bool_or(__st{i})" for i in self.sticky)
+            flagged = f"SELECT {k}{flags} FROM __fired{gb} HAVING {any_mark}"
+            st.execute(f"CREATE OR REPLACE TEMP TABLE __flags AS {flagged}")
+        finally:
+            st.con.unregister("__fired")
+        on = " AND ".join(f"o.{c} IS NOT DISTINCT FROM f.{c}" for c in self.keys) or "true"
+        st.execute(f"DELETE FROM overflowed o USING __flags f WHERE {on}")
+        st.execute("INSERT INTO overflowed SELECT * FROM __flags")
+        return out.drop_columns(marks)
 
     # ---- firing ---------------------------------------------------------------------
     def _fire(self, bound: int) -> list[pa.RecordBatch]:
@@ -141,6 +208,8 @@ class OverAggregateOp(PendingUntilWatermark):
         if not st.scalar("SELECT count(*) FROM __ready"):
             return []
         out = st.query(self.fire_sql)
+        if self.sticky:
+            out = self._remember(out)
         st.execute(f"DELETE FROM pending WHERE __t <= {bound}")
         if self.python is not None:
             width = len(self.cols)
@@ -170,6 +239,10 @@ class OverAggregateOp(PendingUntilWatermark):
                 merged.append(f"{ordered_merge(self.ordered[name], f'a.{name}', f'r.{name}')} AS {name}")
             elif fn:
                 merged.append(f"{fn}(a.{name}, r.{name}) AS {name}")
+            elif name in self.decimal_sums:
+                c = self.decimal_sums[name]
+                total = A.decimal_merge_sql(f"a.{name}", f"a.{c}", f"r.{name}", f"r.{c}")
+                merged.append(f"{total} AS {name}")
             else:
                 merged.append(f"coalesce(a.{name}, 0) + coalesce(r.{name}, 0) AS {name}")
         k = ", ".join([*(f"r.{c}" for c in self.keys), ""])
@@ -298,6 +371,9 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w", batch: bool = 
     if agg.func in A.STATISTICS:  # only over a bounded frame (the binder's rule)
         return _over_statistic(agg.func, f"a{i}", t, w)
     d = "DISTINCT " if agg.distinct else ""  # only over a bounded frame (the binder's rule)
+    scale = A.decimal_scale(agg)
+    if scale is not None:  # a DECIMAL SUM or AVG: NULL beyond 38 digits
+        return _decimal_over(i, agg, t, scale, unbounded, w)
     n = f"count(*) OVER {w}"
     c = f"count({d}a{i}) OVER {w}"
     total = f"sum({d}a{i}) OVER {w}"
@@ -323,6 +399,28 @@ def over_sql(i: int, agg: AggCall, unbounded: bool, w: str = "w", batch: bool = 
     return f"CAST({lo if agg.func == 'min' else hi} AS {t.duckdb()})"
 
 
+def _decimal_over(i: int, agg: AggCall, t: DataType, scale: int, unbounded: bool, w: str) -> str:
+    """A DECIMAL SUM or AVG OVER ``w``: the frame's sum, NULL once it leaves 38 digits
+    (``A.decimal_sum_call``), added to the partition's accumulated one (``unbounded``) inside
+    the final's lambda, where it may TRY (``A.decimal_merge_sql``)."""
+    d = "DISTINCT " if agg.distinct else ""  # only over a bounded frame (the binder's rule)
+    total = A.decimal_sum_call(f"a{i}", scale, over=w, distinct=agg.distinct)
+    values = {"s": total, "c": f"count({d}a{i}) OVER {w}"}
+    if unbounded:
+        values |= {"a": f"__a_s{i}", "n": f"__a_c{i}"}
+
+    def final(v: dict[str, str]) -> str:
+        s, c = v["s"], v["c"]
+        if unbounded:
+            s = A.decimal_merge_sql(v["a"], v["n"], s, c)
+            c = f"(coalesce({v['n']}, 0) + {c})"
+        if agg.func == "avg":
+            return A.avg_sql(s, c, t)
+        return f"CASE WHEN {c} = 0 THEN NULL ELSE {A.result_sql(s, t)} END"
+
+    return _after_window(values, final)
+
+
 def _after_window(values: dict[str, str], final: Callable[[dict[str, str]], str]) -> str:
     """``final`` of window values, for a final that TRYs (a DECIMAL's overflow is NULL):
     DuckDB binds no window function inside TRY, but a lambda's body over a one-element
@@ -336,7 +434,9 @@ def _over_statistic(func: str, x: str, t: DataType, w: str) -> str:
     AggregateReduceFunctionsRule) to (SUM(x * x) - SUM(x) * SUM(x) / COUNT(x)) / COUNT(x)
     (or COUNT(x) - 1, NULL for one value), each step in the argument's type: an INT's squares
     and sums wrap around and the divisions truncate, so -7, 0 has STDDEV_SAMP 5 (sqrt 25), not
-    4. (A GROUP BY's variance is exact: ``aggs.statistic_call``.)"""
+    4; a FLOAT's are FLOATs (a frame's sums are added in DOUBLE, then rounded: Flink adds in
+    FLOAT, which differs in the last bit over long frames). (A GROUP BY's variance is exact:
+    ``aggs.statistic_call``.)"""
     n = f"nullif(count({x}) OVER {w}, 0)"  # NULL over no value (DuckDB's // by 0 fails)
     denominator = n if func.endswith("pop") else f"(CASE WHEN {n} = 1 THEN NULL ELSE {n} - 1 END)"
     if t.is_integral:
@@ -351,6 +451,14 @@ def _over_statistic(func: str, x: str, t: DataType, w: str) -> str:
             root = f"CASE WHEN {variance} < 0 THEN 'NaN'::DOUBLE ELSE sqrt(CAST({variance} AS DOUBLE)) END"
             return float_to_integral_sql(root, t)
         return wrap_sql(variance, t, via="HUGEINT")
+    if t.name == "FLOAT":  # each step in FLOAT: 3.4e38 squared is infinite, and the variance NaN
+        v = f"CAST({x} AS FLOAT)"
+        total = f"CAST(sum({v}) OVER {w} AS FLOAT)"
+        squares = f"CAST(sum({v} * {v}) OVER {w} AS FLOAT)"
+        variance = f"(({squares} - {total} * {total} / CAST({n} AS FLOAT)) / CAST({denominator} AS FLOAT))"
+        if func.startswith("stddev"):
+            variance = f"CASE WHEN {variance} < 0 THEN CAST('NaN' AS DOUBLE) ELSE sqrt({variance}) END"
+        return f"CAST({variance} AS FLOAT)"
     v = f"CAST({x} AS DOUBLE)"  # a DECIMAL's too (Flink's is in DECIMAL arithmetic)
     total = f"sum({v}) OVER {w}"
     variance = f"((sum({v} * {v}) OVER {w} - {total} * {total} / {n}) / {denominator})"
