@@ -33,7 +33,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb
 import duckdb.func
 import numpy as np
 import pyarrow as pa
@@ -335,8 +334,8 @@ class CsvEncoder(SqlRecordEncoder):
         self._con.create_function(
             _UTF16_LENGTH,
             _utf16_lengths,
-            [duckdb.sqltype("VARCHAR")],
-            duckdb.sqltype("INTEGER"),
+            [self._con.sqltype("VARCHAR")],
+            self._con.sqltype("INTEGER"),
             type=duckdb.func.ARROW,
         )
         null_text = _sql_text(o.null_literal or "")

@@ -149,11 +149,11 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     """Makes ``decimal_sql``'s and ``float_sql``'s SQL runnable on ``con``: the functions
     they call, which run over whole vectors (a short SQL text, too: a CASE spelling Java's
     layout out took DuckDB 15-45 ms to plan, for every batch)."""
-    varchar = duckdb.sqltype("VARCHAR")
+    varchar = con.sqltype("VARCHAR")
     con.create_function(_DECIMAL_FUNCTION, _texts, [varchar], varchar, type=duckdb.func.ARROW)
     for (single, quoted), (name, sql_type) in _FLOAT_FUNCTIONS.items():
         texts = _float_texts(single, quoted)
-        con.create_function(name, texts, [duckdb.sqltype(sql_type)], varchar, type=duckdb.func.ARROW)
+        con.create_function(name, texts, [con.sqltype(sql_type)], varchar, type=duckdb.func.ARROW)
 
 
 def decimal_sql(x: str, plain: bool = False) -> str:
