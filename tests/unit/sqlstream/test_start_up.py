@@ -190,3 +190,50 @@ def test_the_command_exits_after_every_handler_without_tearing_the_interpreter_d
     failed = subprocess.run([sys.executable, "-m", "sqlstream", "run", str(tmp_path / "missing.sql")],
                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)  # fmt: skip
     assert failed.returncode == 1 and "cannot read" in failed.stderr
+
+
+# DuckDB made slow to open (0.5 s a database), and the time of each open's end and of the
+# file source's first read, from one clock
+SLOW_DATABASES = """
+import json, sys, time
+import duckdb
+from runtime.connectors.filesystem.source import FileSystemSource
+marks = {"opened": [], "read": []}
+connect = duckdb.connect
+def slow_connect(*a, **k):
+    time.sleep(0.5)
+    con = connect(*a, **k)
+    marks["opened"].append(time.monotonic())
+    return con
+duckdb.connect = slow_connect
+read = FileSystemSource._read
+def first_read(self, *a):
+    marks["read"].append(time.monotonic())
+    return read(self, *a)
+FileSystemSource._read = first_read
+from sqlstream.entry import main
+sys.argv = ["sqlstream", "run", sys.argv[1]]
+code = main()
+print(json.dumps({"code": code, **marks}))
+"""
+
+
+def test_the_sources_read_while_the_operators_open_their_duckdb_databases(tmp_path: Path) -> None:
+    """An operator opens its DuckDB database (~10 ms, the job's first ~40 ms with DuckDB's
+    import) on the job's thread pool: on the event loop it held back every source's first
+    read, which waits for that loop, until all the operators had opened."""
+    (tmp_path / "in.json").write_text("".join(f'{{"x": {i}}}\n' for i in range(10)))
+    script = tmp_path / "job.sql"
+    script.write_text(
+        f"CREATE TABLE src (x BIGINT) WITH ('connector' = 'filesystem', 'path' = '{tmp_path / 'in.json'}', "
+        "'format' = 'json');\n"
+        "CREATE TABLE out1 (y BIGINT) WITH ('connector' = 'blackhole');\n"
+        "INSERT INTO out1 SELECT x * 2 FROM src WHERE x > 4;\n"
+    )
+    probe = [sys.executable, "-c", SLOW_DATABASES, str(script)]
+    out = subprocess.run(probe, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.splitlines()[-1])
+    assert found["code"] == 0 and len(found["opened"]) == 1 and found["read"]
+    assert min(found["read"]) < found["opened"][0]
+    assert "finished: 5 rows written" in out.stderr
