@@ -33,7 +33,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb.func
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -331,6 +330,8 @@ class CsvEncoder(SqlRecordEncoder):
         # Jackson quotes a value holding a character below this one (CsvEncoder._cfgMinSafeChar)
         self._min_safe = max(ord(o.delimiter), ord(o.quote), ord("\n")) + 1
         self._escape_or_backslash = o.escape or "\\"
+        import duckdb.func  # with the encoder's connection (``SqlRecordEncoder``), not at import
+
         self._con.create_function(
             _UTF16_LENGTH,
             _utf16_lengths,

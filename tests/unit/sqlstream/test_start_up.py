@@ -18,8 +18,19 @@ ROOT = Path(__file__).parents[3]
 # Loaded by a job only when it needs them: DuckDB computes expressions and keeps state,
 # aiokafka and psycopg are the Kafka and PostgreSQL connectors' clients, prompt_toolkit
 # is the shell's, Ray the ray target's, the web server the dashboard's; pyarrow.compute
-# (~25 ms of a one-row job's ~0.3 s) the operators' that compute in Arrow.
-HEAVY = ["duckdb", "aiokafka", "psycopg", "prompt_toolkit", "ray", "sqlstream.web.server", "pyarrow.compute"]
+# (~25 ms of a one-row job's ~0.3 s) the operators' that compute in Arrow; fastavro and
+# pyarrow.parquet the filesystem connector's for Avro and Parquet files.
+HEAVY = [
+    "duckdb",
+    "aiokafka",
+    "psycopg",
+    "prompt_toolkit",
+    "ray",
+    "sqlstream.web.server",
+    "pyarrow.compute",
+    "fastavro",
+    "pyarrow.parquet",
+]
 
 PROBE = f"""
 import json, sys
@@ -51,6 +62,24 @@ def test_a_source_into_a_sink_loads_no_engine_it_does_not_use(tmp_path: Path) ->
     )
     assert found == {"code": 0, "loaded": []}
     assert "finished: 3 rows written" in err
+
+
+def test_a_job_reading_a_json_file_loads_neither_duckdb_nor_avro_nor_parquet(
+    tmp_path: Path,
+) -> None:
+    """A file source decodes JSON and CSV with pyarrow: DuckDB (~30 ms to import), which
+    only the encoders of a file sink query, and the Avro and Parquet libraries (~8 ms)
+    loaded at its open, on the event loop, before its first read."""
+    (tmp_path / "in.json").write_text('{"x": 1}\n{"x": 2}\n')
+    found, err = run_probe(
+        tmp_path,
+        f"CREATE TABLE src (x BIGINT) WITH ('connector' = 'filesystem', 'path' = '{tmp_path / 'in.json'}', "
+        "'format' = 'json');\n"
+        "CREATE TABLE out1 (x BIGINT) WITH ('connector' = 'blackhole');\n"
+        "INSERT INTO out1 SELECT x FROM src;\n",
+    )
+    assert found == {"code": 0, "loaded": ["pyarrow.compute"]}
+    assert "finished: 2 rows written" in err
 
 
 def test_a_job_with_state_loads_duckdb_and_still_no_client_it_does_not_use(tmp_path: Path) -> None:
