@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -57,7 +58,7 @@ import pyarrow as pa
 
 from catalog.config import LOCAL_TIME_ZONE, python_search_path
 from catalog.connectors import ChangelogMode
-from planner.physical import Node, PhysicalPlan
+from planner.physical import Node, PhysicalPlan, to_json_value
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
@@ -124,7 +125,7 @@ def built_in_functions(plan: PhysicalPlan) -> list[ArrowFunction]:
     last = _last_plan
     if last is not None and last[0] is plan:
         return last[1]
-    text = plan.to_json(indent=None).lower()
+    text = json.dumps(to_json_value(plan), default=repr).lower()  # any value a plan may hold
     functions = []
     if "flink_" in text or "decimal" in text:
         from runtime import charsets, digests, java_float, java_format, java_hash, json_text, wide_decimal
