@@ -115,8 +115,8 @@ def built_in_functions(plan: PhysicalPlan) -> list[ArrowFunction]:
     :mod:`runtime.java_format`, :mod:`runtime.charsets`, :mod:`runtime.digests`,
     :mod:`runtime.java_hash`, :mod:`runtime.java_float`, :mod:`runtime.wide_decimal`) that
     the SQL of ``plan`` can call: those whose name its text holds anywhere (every expression
-    the planner wrote is in it), and ``runtime.wide_decimal``'s wherever the plan has a DECIMAL, for
-    the one SQL the runtime writes with a built-in in it: AVG of a DECIMAL
+    the planner wrote is in it), and :mod:`runtime.wide_decimal`'s wherever the plan has a
+    DECIMAL, for the one SQL the runtime writes with a built-in in it: AVG of a DECIMAL
     (``runtime.operators.aggs.avg_sql``; a test checks that no other runtime module names
     one). Installing each on every connection cost ~1.5 ms a connection, and importing
     their modules ~4 ms, for plans that call none (most). The answer for the last plan is
