@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -57,7 +58,7 @@ import pyarrow as pa
 
 from catalog.config import LOCAL_TIME_ZONE, python_search_path
 from catalog.connectors import ChangelogMode
-from planner.physical import Node, PhysicalPlan
+from planner.physical import Node, PhysicalPlan, to_json_value
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
 from runtime.messages import Message
@@ -66,6 +67,7 @@ from runtime.metrics import OperatorMetrics
 if TYPE_CHECKING:
     import duckdb
 
+    from runtime.arrow_functions import ArrowFunction
     from runtime.checkpoint.control import Restored
     from runtime.state.duckdb_state import DuckDBState
 
@@ -98,17 +100,48 @@ def install_functions(con: duckdb.DuckDBPyConnection, plan: PhysicalPlan, config
     """``OperatorContext.install_functions`` for a connection outside an operator (the
     local phase of a two-phase aggregation, run by the producer's router)."""
     # they import DuckDB: only an operator that computes loads them
-    from runtime import charsets, digests, java_float, java_format, java_hash, json_text, udf, wide_decimal
+    from runtime import udf
 
-    json_text.install(con)
-    java_format.install(con)
-    charsets.install(con)
-    digests.install(con)
-    java_hash.install(con)
-    java_float.install(con)
-    wide_decimal.install(con)
+    if functions := built_in_functions(plan):
+        from runtime import arrow_functions
+
+        arrow_functions.install(con, functions)
     if plan.functions:
         udf.install(con, plan.functions, python_search_path(config))
+
+
+def built_in_functions(plan: PhysicalPlan) -> list[ArrowFunction]:
+    """The built-in functions written in Python (:mod:`runtime.json_text`,
+    :mod:`runtime.java_format`, :mod:`runtime.charsets`, :mod:`runtime.digests`,
+    :mod:`runtime.java_hash`, :mod:`runtime.java_float`, :mod:`runtime.wide_decimal`) that
+    the SQL of ``plan`` can call: those whose name its text holds anywhere (every expression
+    the planner wrote is in it), and :mod:`runtime.wide_decimal`'s wherever the plan has a
+    DECIMAL, for the one SQL the runtime writes with a built-in in it: AVG of a DECIMAL
+    (``runtime.operators.aggs.avg_sql``; a test checks that no other runtime module names
+    one). Installing each on every connection cost ~1.5 ms a connection, and importing
+    their modules ~4 ms, for plans that call none (most). The answer for the last plan is
+    kept: its text takes ~1-2 ms to write, and each of a job's connections asks."""
+    global _last_plan
+    last = _last_plan
+    if last is not None and last[0] is plan:
+        return last[1]
+    text = json.dumps(to_json_value(plan), default=repr).lower()  # any value a plan may hold
+    functions = []
+    if "flink_" in text or "decimal" in text:
+        from runtime import charsets, digests, java_float, java_format, java_hash, json_text, wide_decimal
+
+        modules = (json_text, java_format, charsets, digests, java_hash, java_float, wide_decimal)
+        functions = [
+            f
+            for m in modules
+            for f in m.FUNCTIONS
+            if f.name in text or (f.name == wide_decimal.FUNCTION and "decimal" in text)
+        ]
+    _last_plan = (plan, functions)
+    return functions
+
+
+_last_plan: tuple[PhysicalPlan, list[ArrowFunction]] | None = None
 
 
 @dataclass
@@ -140,15 +173,16 @@ class OperatorContext:
     def install_functions(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make the plan's user functions callable in ``con``'s SQL (every connection an
         operator computes expressions on: its own, and its keyed state's), and the built-in
-        functions written in Python (:mod:`runtime.json_text`, :mod:`runtime.java_format`,
-        :mod:`runtime.charsets`, :mod:`runtime.digests`, :mod:`runtime.java_hash`,
-        :mod:`runtime.java_float`, :mod:`runtime.wide_decimal`)."""
+        functions written in Python that the plan can call (``built_in_functions``)."""
         install_functions(con, self.plan, self.config)
 
     def duckdb(self) -> duckdb.DuckDBPyConnection:
         """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:
         DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
-        its TimeZone setting, as Flink does in the local time zone."""
+        its TimeZone setting, as Flink does in the local time zone. Open it through
+        ``run`` (``await ctx.run(ctx.duckdb)``), as a state database: opening a database
+        costs ~8-15 ms of CPU, and on the event loop it held the sources' first reads back
+        (every operator opens before its task reads)."""
         import duckdb  # a job that computes nothing (a source into a sink) never imports it
 
         con = duckdb.connect(":memory:", config={"threads": 1})

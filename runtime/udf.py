@@ -155,15 +155,15 @@ def install(
         con.create_function(
             fdef.name,
             _with_arity(make_vectorized(fdef, obj), len(fdef.input_types)),
-            [duckdb.sqltype(t.duckdb()) for t in fdef.input_types],
-            duckdb.sqltype(fdef.result_type.duckdb()),
+            [con.sqltype(t.duckdb()) for t in fdef.input_types],
+            con.sqltype(fdef.result_type.duckdb()),
             type=duckdb.func.ARROW,
             null_handling=duckdb.func.SPECIAL,
             side_effects=not fdef.deterministic,
         )
 
 
-_CALL = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$', re.DOTALL)
+_CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$", re.DOTALL)
 _ARGS = re.compile(r'\s*"((?:[^"]|"")*)"\s*(?:,|$)')
 
 

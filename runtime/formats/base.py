@@ -26,7 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -404,6 +403,8 @@ class SqlRecordEncoder(RecordEncoder):
 
     def __init__(self, fields: Sequence[Field], *, name: str) -> None:
         super().__init__(fields, name=name)
+        import duckdb  # here: the decoders, which a file source loads, never query DuckDB
+
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
         java_text.install(self._con)  # for decimal_sql

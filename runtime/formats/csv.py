@@ -33,8 +33,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb
-import duckdb.func
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -332,11 +330,13 @@ class CsvEncoder(SqlRecordEncoder):
         # Jackson quotes a value holding a character below this one (CsvEncoder._cfgMinSafeChar)
         self._min_safe = max(ord(o.delimiter), ord(o.quote), ord("\n")) + 1
         self._escape_or_backslash = o.escape or "\\"
+        import duckdb.func  # with the encoder's connection (``SqlRecordEncoder``), not at import
+
         self._con.create_function(
             _UTF16_LENGTH,
             _utf16_lengths,
-            [duckdb.sqltype("VARCHAR")],
-            duckdb.sqltype("INTEGER"),
+            [self._con.sqltype("VARCHAR")],
+            self._con.sqltype("INTEGER"),
             type=duckdb.func.ARROW,
         )
         null_text = _sql_text(o.null_literal or "")

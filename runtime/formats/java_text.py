@@ -14,12 +14,14 @@ from __future__ import annotations
 import decimal
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import duckdb
-import duckdb.func
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:  # DuckDB loads with the first encoder that runs SQL: a file source never does
+    import duckdb
 
 _DECIMAL_FUNCTION = "flink_decimal_text"
 # java_float_texts of a DOUBLE, a FLOAT, and of each with NaN and the infinities quoted
@@ -149,17 +151,20 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
     """Makes ``decimal_sql``'s and ``float_sql``'s SQL runnable on ``con``: the functions
     they call, which run over whole vectors (a short SQL text, too: a CASE spelling Java's
     layout out took DuckDB 15-45 ms to plan, for every batch)."""
-    varchar = duckdb.sqltype("VARCHAR")
+    import duckdb.func
+
+    varchar = con.sqltype("VARCHAR")
     con.create_function(_DECIMAL_FUNCTION, _texts, [varchar], varchar, type=duckdb.func.ARROW)
     for (single, quoted), (name, sql_type) in _FLOAT_FUNCTIONS.items():
         texts = _float_texts(single, quoted)
-        con.create_function(name, texts, [duckdb.sqltype(sql_type)], varchar, type=duckdb.func.ARROW)
+        con.create_function(name, texts, [con.sqltype(sql_type)], varchar, type=duckdb.func.ARROW)
 
 
 def decimal_sql(x: str, plain: bool = False) -> str:
     """SQL of the text Flink writes for the DECIMAL expression ``x`` (``plain``: with
     ``json.encode.decimal-as-plain-number``), on a connection that ``install`` set up.
 
+    >>> import duckdb
     >>> con = duckdb.connect()
     >>> install(con)
     >>> values = "(12.30::DECIMAL(10, 8)), (0.00), (100.00), (-0.50), (0.0000012), (-1200), (0.00000012)"

@@ -91,7 +91,9 @@ class CalcOp(Operator):
             self._passing_on(spec, keep_kind)
         # Only a query needs DuckDB (a connection costs ~12 ms of CPU to open): a Calc that
         # selects or renames columns, or calls Python functions on them, opens none.
-        self.con = self.ctx.duckdb() if self.columns is None and self.direct is None else None
+        self.con = (
+            await self.ctx.run(self.ctx.duckdb) if self.columns is None and self.direct is None else None
+        )
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
         self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []

@@ -44,7 +44,7 @@ class CorrelateOp(Operator):
             [m.group(1).replace('""', '"') for m in refs if m] if all(refs) else None
         )
         self.sql = f"SELECT {', '.join(spec.args)} FROM {INPUT_RELATION}"
-        self.con = self.ctx.duckdb() if self.arg_columns is None else None
+        self.con = await self.ctx.run(self.ctx.duckdb) if self.arg_columns is None else None
         self.fdef: FunctionDef | None = None
         self.function: Any = None
         if spec.function is not None:

@@ -23,7 +23,7 @@ class ExpandOp(CalcOp):
         ]
         self.sql = " UNION ALL ".join(selects)
         self.columns = None  # never a plain column selection
-        self.con = self.ctx.duckdb()
+        self.con = await self.ctx.run(self.ctx.duckdb)
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
         self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed = []

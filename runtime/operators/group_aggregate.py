@@ -101,7 +101,7 @@ class GroupAggregateOp(Operator):
         self.restored = restored  # loaded into the state database once it is open
 
     async def open(self) -> None:
-        self._prepare()
+        await self.ctx.run(self._prepare)
         if self.restored is not None:
             await self._load(self.restored)
 

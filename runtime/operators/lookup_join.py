@@ -28,7 +28,7 @@ class LookupJoinOp(Operator):
         table = SourceSpec(spec.table, spec.connector, spec.options, spec.columns, bounded=True)
         self.client = create_lookup(table, [t for _, t in spec.keys])
         await self.client.open()
-        self.con = self.ctx.duckdb() if spec.residual else None
+        self.con = await self.ctx.run(self.ctx.duckdb) if spec.residual else None
 
     def _residual(self, joined: pa.RecordBatch) -> np.ndarray:
         """Which joined rows pass the residual condition."""

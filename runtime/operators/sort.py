@@ -40,8 +40,8 @@ class SortOp(Operator):
         self.cols = [q(f.name) for f in self.node.schema]
         self.seen = 0  # "first": rows that arrived so far
         self.watermark = _MIN_WATERMARK  # "temporal": the last watermark fired
-        self.state = DuckDBState()
-        self.ctx.install_functions(self.state.con)
+        self.state = await self.ctx.run(DuckDBState)
+        await self.ctx.run(self.ctx.install_functions, self.state.con)
         empty = output_schema(self.node.schema, False).empty_table()
         self.state.register("__empty", empty)
         self.state.execute("CREATE TABLE rows AS SELECT *, 0::BIGINT AS __c FROM __empty")

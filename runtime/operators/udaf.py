@@ -192,8 +192,8 @@ def install_window_calls(
         con.create_function(
             f"__udaf{i}",
             call,
-            [duckdb.sqltype(f"STRUCT({fields})[]")],
-            duckdb.sqltype(parse_type(a.type).duckdb()),
+            [con.sqltype(f"STRUCT({fields})[]")],
+            con.sqltype(parse_type(a.type).duckdb()),
             type=duckdb.func.ARROW,
             null_handling=duckdb.func.SPECIAL,
         )

@@ -54,7 +54,7 @@ class WindowAggregateOp(Operator):
         self.restored = restored  # loaded into the state database once it is open
 
     async def open(self) -> None:
-        self._prepare()
+        await self.ctx.run(self._prepare)
         if self.restored is not None:
             await self._load(self.restored)
 
@@ -96,9 +96,7 @@ class WindowAggregateOp(Operator):
             if self.ordered:
                 self.state_items.append("__seq")
         else:
-            self.state_items = [
-                x for i, a in enumerate(spec.aggs) for x in A.partial_items(i, a)
-            ]
+            self.state_items = [x for i, a in enumerate(spec.aggs) for x in A.partial_items(i, a)]
         # Flink merges a HOP window's slices into its accumulator from the newest slice to
         # the oldest (HoppingSliceAssigner), so LISTAGG and ARRAY_AGG list the newest
         # slice's values first; a CUMULATE window merges each new slice after the others
@@ -216,9 +214,7 @@ class WindowAggregateOp(Operator):
         merges = ", ".join(self.merges)
         if self.session:
             self._label()
-            body = (
-                f"SELECT {k}min(__s) AS __s, max(__e) AS __e, {merges} FROM __lab GROUP BY {k}__g"
-            )
+            body = f"SELECT {k}min(__s) AS __s, max(__e) AS __e, {merges} FROM __lab GROUP BY {k}__g"
         else:
             body = f"SELECT {k}__se, {merges} FROM windows GROUP BY {k}__se"
         st.execute(f"CREATE OR REPLACE TEMP TABLE __compact AS {body}")

@@ -67,7 +67,7 @@ class WindowAssignOp(Operator):
         if self.ctx.updating:
             items.append('"__row_kind"')
         self.sql = f"WITH __timed AS (@@TIMED@@) SELECT {', '.join(items)} FROM ({body})"
-        self.con = self.ctx.duckdb()
+        self.con = await self.ctx.run(self.ctx.duckdb)
 
     def _run(self, batch: pa.RecordBatch, now: int) -> list[pa.RecordBatch]:
         self.con.register(INPUT_RELATION, batch)

@@ -36,7 +36,7 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 
@@ -50,9 +50,11 @@ from runtime.connectors.base import SinkWriter, SubtaskContext, sink_config
 from runtime.connectors.filesystem.options import local_path
 from runtime.connectors.filesystem.partitions import PartitionCommitter, partition_rows, split_by_partition
 from runtime.formats import create_encoder, file_extension, is_changelog, is_container_file
-from runtime.formats.avro import AvroFileWriter
 from runtime.formats.base import FormatError, RecordEncoder, SqlRecordEncoder, strings_to_bytes
-from runtime.formats.parquet import ParquetFileWriter
+
+if TYPE_CHECKING:
+    from runtime.formats.avro import AvroFileWriter
+    from runtime.formats.parquet import ParquetFileWriter
 
 
 class _Part:
@@ -180,8 +182,12 @@ class FileSystemSink(SinkWriter):
         final = os.path.join(directory, name)
         in_progress = os.path.join(directory, f".{name}.inprogress")
         if self.format == "avro":
+            from runtime.formats.avro import AvroFileWriter  # with the first file: see the source
+
             return _ContainerPart(final, in_progress, AvroFileWriter(in_progress, self.columns, self.bag))
         if self.encoder is None:
+            from runtime.formats.parquet import ParquetFileWriter
+
             return _ContainerPart(final, in_progress, ParquetFileWriter(in_progress, self.columns))
         return _LinePart(final, in_progress, self.encoder)
 

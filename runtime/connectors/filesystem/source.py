@@ -46,12 +46,10 @@ from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
 from runtime.connectors.filesystem.partitions import partition_spec
 from runtime.connectors.filesystem.splits import Split, count_newlines, first_line_start, plan_splits
 from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_container_file
-from runtime.formats.avro import read_avro
 from runtime.formats.base import FormatError, RecordDecoder
 from runtime.formats.changelog import ChangelogDecoder
 from runtime.formats.csv import CsvDecoder
 from runtime.formats.csv_records import MAX_RECORD_BYTES, QuotedRecords
-from runtime.formats.parquet import read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +463,11 @@ class FileSystemSource(SourceReader):
         split = self._split(key)
         self._current = key
         if self.decoder is None:
+            # fastavro and pyarrow.parquet load with the first file of theirs (~8 ms that
+            # every job reading or writing JSON or CSV files paid, on its event loop)
+            from runtime.formats.avro import read_avro
+            from runtime.formats.parquet import read_parquet
+
             self._parquet_row = int(at.get("row", 0))
             if self.format == "avro":
                 self._parquet = read_avro(

@@ -18,8 +18,19 @@ ROOT = Path(__file__).parents[3]
 # Loaded by a job only when it needs them: DuckDB computes expressions and keeps state,
 # aiokafka and psycopg are the Kafka and PostgreSQL connectors' clients, prompt_toolkit
 # is the shell's, Ray the ray target's, the web server the dashboard's; pyarrow.compute
-# (~25 ms of a one-row job's ~0.3 s) the operators' that compute in Arrow.
-HEAVY = ["duckdb", "aiokafka", "psycopg", "prompt_toolkit", "ray", "sqlstream.web.server", "pyarrow.compute"]
+# (~25 ms of a one-row job's ~0.3 s) the operators' that compute in Arrow; fastavro and
+# pyarrow.parquet the filesystem connector's for Avro and Parquet files.
+HEAVY = [
+    "duckdb",
+    "aiokafka",
+    "psycopg",
+    "prompt_toolkit",
+    "ray",
+    "sqlstream.web.server",
+    "pyarrow.compute",
+    "fastavro",
+    "pyarrow.parquet",
+]
 
 PROBE = f"""
 import json, sys
@@ -53,6 +64,24 @@ def test_a_source_into_a_sink_loads_no_engine_it_does_not_use(tmp_path: Path) ->
     assert "finished: 3 rows written" in err
 
 
+def test_a_job_reading_a_json_file_loads_neither_duckdb_nor_avro_nor_parquet(
+    tmp_path: Path,
+) -> None:
+    """A file source decodes JSON and CSV with pyarrow: DuckDB (~30 ms to import), which
+    only the encoders of a file sink query, and the Avro and Parquet libraries (~8 ms)
+    loaded at its open, on the event loop, before its first read."""
+    (tmp_path / "in.json").write_text('{"x": 1}\n{"x": 2}\n')
+    found, err = run_probe(
+        tmp_path,
+        f"CREATE TABLE src (x BIGINT) WITH ('connector' = 'filesystem', 'path' = '{tmp_path / 'in.json'}', "
+        "'format' = 'json');\n"
+        "CREATE TABLE out1 (x BIGINT) WITH ('connector' = 'blackhole');\n"
+        "INSERT INTO out1 SELECT x FROM src;\n",
+    )
+    assert found == {"code": 0, "loaded": ["pyarrow.compute"]}
+    assert "finished: 2 rows written" in err
+
+
 def test_a_job_with_state_loads_duckdb_and_still_no_client_it_does_not_use(tmp_path: Path) -> None:
     found, err = run_probe(
         tmp_path,
@@ -80,6 +109,16 @@ import duckdb
 opened = []
 connect = duckdb.connect
 duckdb.connect = lambda *a, **k: opened.append(1) or connect(*a, **k)
+# DuckDB's module-level functions run on its default connection, opened at the first call:
+# a database like any other, counted once
+def on_default(f):
+    def call(*a, **k):
+        if "default" not in opened:
+            opened.append("default")
+        return f(*a, **k)
+    return call
+for name in ("sqltype", "list_type", "struct_type", "map_type", "sql", "query", "execute", "from_arrow"):
+    setattr(duckdb, name, on_default(getattr(duckdb, name)))
 from sqlstream.entry import main
 sys.argv = ["sqlstream", "run", sys.argv[1]]
 code = main()
@@ -90,7 +129,8 @@ print(json.dumps({"code": code, "connections": len(opened)}))
 def test_only_operators_that_query_or_keep_state_open_a_duckdb_connection(tmp_path: Path) -> None:
     """Opening a DuckDB database costs ~12 ms of CPU, a short job pays it per operator: the
     watermark assigner of a fixed delay and a Calc that only renames columns open none,
-    the window aggregate its state's one."""
+    the window aggregate its state's one (and DuckDB's default connection is not opened to
+    parse the types of the functions installed there)."""
     script = tmp_path / "job.sql"
     script.write_text(
         "CREATE TABLE src (x BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) "
@@ -179,3 +219,50 @@ def test_the_command_exits_after_every_handler_without_tearing_the_interpreter_d
     failed = subprocess.run([sys.executable, "-m", "sqlstream", "run", str(tmp_path / "missing.sql")],
                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)  # fmt: skip
     assert failed.returncode == 1 and "cannot read" in failed.stderr
+
+
+# DuckDB made slow to open (0.5 s a database), and the time of each open's end and of the
+# file source's first read, from one clock
+SLOW_DATABASES = """
+import json, sys, time
+import duckdb
+from runtime.connectors.filesystem.source import FileSystemSource
+marks = {"opened": [], "read": []}
+connect = duckdb.connect
+def slow_connect(*a, **k):
+    time.sleep(0.5)
+    con = connect(*a, **k)
+    marks["opened"].append(time.monotonic())
+    return con
+duckdb.connect = slow_connect
+read = FileSystemSource._read
+def first_read(self, *a):
+    marks["read"].append(time.monotonic())
+    return read(self, *a)
+FileSystemSource._read = first_read
+from sqlstream.entry import main
+sys.argv = ["sqlstream", "run", sys.argv[1]]
+code = main()
+print(json.dumps({"code": code, **marks}))
+"""
+
+
+def test_the_sources_read_while_the_operators_open_their_duckdb_databases(tmp_path: Path) -> None:
+    """An operator opens its DuckDB database (~10 ms, the job's first ~40 ms with DuckDB's
+    import) on the job's thread pool: on the event loop it held back every source's first
+    read, which waits for that loop, until all the operators had opened."""
+    (tmp_path / "in.json").write_text("".join(f'{{"x": {i}}}\n' for i in range(10)))
+    script = tmp_path / "job.sql"
+    script.write_text(
+        f"CREATE TABLE src (x BIGINT) WITH ('connector' = 'filesystem', 'path' = '{tmp_path / 'in.json'}', "
+        "'format' = 'json');\n"
+        "CREATE TABLE out1 (y BIGINT) WITH ('connector' = 'blackhole');\n"
+        "INSERT INTO out1 SELECT x * 2 FROM src WHERE x > 4;\n"
+    )
+    probe = [sys.executable, "-c", SLOW_DATABASES, str(script)]
+    out = subprocess.run(probe, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.splitlines()[-1])
+    assert found["code"] == 0 and len(found["opened"]) == 1 and found["read"]
+    assert min(found["read"]) < found["opened"][0]
+    assert "finished: 5 rows written" in out.stderr
