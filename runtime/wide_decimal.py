@@ -13,6 +13,8 @@ casts to the result type (NULL when it does not fit, as in Flink).
 '1428571428285714.285727'
 >>> decimal_text('+', '-0.5', '0.5', 0), decimal_text('-', '1.25', '0.005', 2)
 ('0', '1.25')
+>>> decimal_text('-', '0', '10000000000000000000000000001', 8)
+'-10000000000000000000000000001.00000000'
 >>> decimal_text('/', '99999999.990000000000000000000000000000', '3', 30)
 '33333333.330000000000000000000000000000'
 >>> decimal_text('/', '-2', '3', 2), decimal_text('/', '1', '0', 2)
@@ -39,7 +41,9 @@ def decimal_text(op: str, a: str | None, b: str | None, scale: int) -> str | Non
     x, y = decimal.Decimal(a), decimal.Decimal(b)
     if op == "/":
         return _quotient_text(x, y, scale)
-    exact = _CONTEXT.multiply(x, y) if op == "*" else _CONTEXT.add(x, y if op == "+" else -y)
+    # every step in _CONTEXT: Python's own operators (even unary -) round to its default 28
+    # digits, and 0 - 10000000000000000000000000001 came out -10000000000000000000000000000
+    exact = {"*": _CONTEXT.multiply, "+": _CONTEXT.add, "-": _CONTEXT.subtract}[op](x, y)
     unit = decimal.Decimal(1).scaleb(-scale)
     rounded = exact.quantize(unit, rounding=decimal.ROUND_HALF_UP, context=_CONTEXT)
     return format(rounded.copy_abs() if rounded.is_zero() else rounded, "f")
