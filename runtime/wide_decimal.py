@@ -32,7 +32,10 @@ from runtime import arrow_functions
 from runtime.arrow_functions import ArrowFunction
 
 FUNCTION = "flink_decimal"
-_CONTEXT = decimal.Context(prec=200)  # every digit of two 38-digit operands' product
+# Every digit of two 38-digit operands' product. Python's default context keeps 28 digits:
+# its operators, unary - and quantize round there or raise (Java's BigDecimal never does),
+# so every DECIMAL step on values of our 38 digits passes this context.
+EXACT = decimal.Context(prec=200)
 
 
 def decimal_text(op: str, a: str | None, b: str | None, scale: int) -> str | None:
@@ -41,11 +44,11 @@ def decimal_text(op: str, a: str | None, b: str | None, scale: int) -> str | Non
     x, y = decimal.Decimal(a), decimal.Decimal(b)
     if op == "/":
         return _quotient_text(x, y, scale)
-    # every step in _CONTEXT: Python's own operators (even unary -) round to its default 28
-    # digits, and 0 - 10000000000000000000000000001 came out -10000000000000000000000000000
-    exact = {"*": _CONTEXT.multiply, "+": _CONTEXT.add, "-": _CONTEXT.subtract}[op](x, y)
+    # every step in EXACT (0 - 10000000000000000000000000001 negated in the default context
+    # came out -10000000000000000000000000000)
+    exact = {"*": EXACT.multiply, "+": EXACT.add, "-": EXACT.subtract}[op](x, y)
     unit = decimal.Decimal(1).scaleb(-scale)
-    rounded = exact.quantize(unit, rounding=decimal.ROUND_HALF_UP, context=_CONTEXT)
+    rounded = exact.quantize(unit, rounding=decimal.ROUND_HALF_UP, context=EXACT)
     return format(rounded.copy_abs() if rounded.is_zero() else rounded, "f")
 
 
@@ -64,7 +67,7 @@ def _quotient_text(x: decimal.Decimal, y: decimal.Decimal, scale: int) -> str | 
     if 2 * r >= abs(den):
         q += 1
     negative = (num < 0) != (den < 0) and q != 0
-    return format(decimal.Decimal(-q if negative else q).scaleb(-scale, _CONTEXT), "f")
+    return format(decimal.Decimal(-q if negative else q).scaleb(-scale, EXACT), "f")
 
 
 def _vectorized(ops: pa.Array, a: pa.Array, b: pa.Array, scales: pa.Array) -> pa.Array:

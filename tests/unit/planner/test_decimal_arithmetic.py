@@ -133,7 +133,14 @@ def test_unchecked_and_checked_forms_give_the_same_values(
 @given(case=_case())
 # a subtrahend of more than 28 digits was negated in Python's default context (28 digits):
 # 0 - 10000000000000000000000000001 came out -10000000000000000000000000000
-@example(case=("-", DataType("DECIMAL", 10, 10), DataType("DECIMAL", 29, 0), [("0", "10000000000000000000000000001")]))
+@example(
+    case=(
+        "-",
+        DataType("DECIMAL", 10, 10),
+        DataType("DECIMAL", 29, 0),
+        [("0", "10000000000000000000000000001")],
+    )
+)
 def test_every_form_gives_flinks_exact_value_rounded_to_its_type(
     case: tuple[str, DataType, DataType, list[tuple[str, str]]],
 ) -> None:
