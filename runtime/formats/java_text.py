@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from runtime.wide_decimal import EXACT
+
 _DECIMAL_FUNCTION = "flink_decimal_text"
 # java_float_texts of a DOUBLE, a FLOAT, and of each with NaN and the infinities quoted
 _FLOAT_FUNCTIONS = {
@@ -49,7 +51,7 @@ def _texts(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         text = pc.replace_with_mask(text, round_, _round_texts(text.filter(round_)))
     tiny = pc.or_(*(pc.starts_with(text, p) for p in _TINY)).fill_null(False)
     if pc.any(tiny).as_py():
-        texts = [str(decimal.Decimal(v).normalize()) for v in text.filter(tiny).to_pylist()]
+        texts = [str(decimal.Decimal(v).normalize(EXACT)) for v in text.filter(tiny).to_pylist()]
         text = pc.replace_with_mask(text, tiny, pa.array(texts, pa.string()))
     return text
 
