@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.types import DataType
+from planner.numeric import decimal_text_sql
 from runtime.wide_decimal import EXACT
 
 _DECIMAL_FUNCTION = "flink_decimal_text"
@@ -158,14 +160,17 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         con.create_function(name, texts, [duckdb.sqltype(sql_type)], varchar, type=duckdb.func.ARROW)
 
 
-def decimal_sql(x: str, plain: bool = False) -> str:
-    """SQL of the text Flink writes for the DECIMAL expression ``x`` (``plain``: with
-    ``json.encode.decimal-as-plain-number``), on a connection that ``install`` set up.
+def decimal_sql(x: str, t: DataType, plain: bool = False) -> str:
+    """SQL of the text Flink writes for the DECIMAL expression ``x`` of type ``t``
+    (``plain``: with ``json.encode.decimal-as-plain-number``), on a connection that
+    ``install`` set up.
 
     >>> con = duckdb.connect()
     >>> install(con)
     >>> values = "(12.30::DECIMAL(10, 8)), (0.00), (100.00), (-0.50), (0.0000012), (-1200), (0.00000012)"
-    >>> [r[0] for r in con.sql(f"SELECT {decimal_sql('v')} FROM (VALUES {values}) t(v)").fetchall()]
+    >>> sql = decimal_sql("v", DataType("DECIMAL", 12, 8))
+    >>> [r[0] for r in con.sql(f"SELECT {sql} FROM (VALUES {values}) t(v)").fetchall()]
     ['12.3', '0', '1E+2', '-0.5', '0.0000012', '-1.2E+3', '1.2E-7']
     """
-    return f"CAST({x} AS VARCHAR)" if plain else f"{_DECIMAL_FUNCTION}(CAST({x} AS VARCHAR))"
+    text = decimal_text_sql(x, t)
+    return text if plain else f"{_DECIMAL_FUNCTION}({text})"

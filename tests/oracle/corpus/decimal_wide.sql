@@ -22,3 +22,10 @@ SELECT id, x - y AS v, y - x AS w FROM (SELECT id, CAST(d AS DECIMAL(18, 10)) AS
 SELECT MIN(x - y) AS lo, MAX(x - y) AS hi FROM (SELECT CAST(d AS DECIMAL(18, 10)) AS x, CAST('1000000000000000000000000000' || CAST(id AS STRING) AS DECIMAL(29, 0)) AS y FROM nums)
 -- MATCH_RECOGNIZE computes its measures in Python: the same digits there
 SELECT * FROM (SELECT k, ts, CAST('1000000000000000000000000000' || CAST(id AS STRING) AS DECIMAL(29, 0)) AS p FROM events) MATCH_RECOGNIZE (PARTITION BY k ORDER BY ts MEASURES A.p AS a, B.p - A.p AS up, A.p - B.p AS down, -B.p AS neg, SUM(p) AS total ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW PATTERN (A B) DEFINE B AS B.p - A.p > 0) MR
+-- a DECIMAL(p, p) as text has its zero before the point (DuckDB writes '.5')
+-- mode: batch
+-- from: nums
+CAST(CAST(j / 10.0 AS DECIMAL(3, 3)) AS STRING)
+CAST(CAST(id AS DECIMAL(10, 0)) / -10 AS DECIMAL(38, 38))
+CAST(CAST(CAST(id AS DECIMAL(10, 0)) / -10 AS DECIMAL(38, 38)) AS STRING)
+CAST(CAST(-j / 10.0 AS DECIMAL(1, 1)) AS VARCHAR(5))
