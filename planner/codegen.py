@@ -29,6 +29,7 @@ from planner.numeric import (
     DIVISION_BY_ZERO,
     NO_BIG_DECIMAL,
     decimal_divide_sql,
+    decimal_text_sql,
     decimal_to_integral_sql,
     float_to_integral_sql,
     template,
@@ -739,6 +740,8 @@ def _convert(n: exp.Cast, source: DataType, target: DataType) -> exp.Expr:
             return read
     if source.name in ("DOUBLE", "FLOAT") and target.is_string:
         return template(_JAVA_FLOAT_TEXT, x=x)
+    if source.name == "DECIMAL" and target.is_string:
+        return template(decimal_text_sql("{x}", source), x=x)
     if target.name == "FLOAT" and source.name == "DOUBLE":
         # Java's (float) rounds to the nearest float: infinite from FLOAT's largest value
         # plus half its last step on (3.4028235e38 is still the largest value)

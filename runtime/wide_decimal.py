@@ -13,6 +13,8 @@ casts to the result type (NULL when it does not fit, as in Flink).
 '1428571428285714.285727'
 >>> decimal_text('+', '-0.5', '0.5', 0), decimal_text('-', '1.25', '0.005', 2)
 ('0', '1.25')
+>>> decimal_text('-', '0', '10000000000000000000000000001', 8)
+'-10000000000000000000000000001.00000000'
 >>> decimal_text('/', '99999999.990000000000000000000000000000', '3', 30)
 '33333333.330000000000000000000000000000'
 >>> decimal_text('/', '-2', '3', 2), decimal_text('/', '1', '0', 2)
@@ -28,9 +30,9 @@ import pyarrow as pa
 
 from runtime import arrow_functions
 from runtime.arrow_functions import ArrowFunction
+from runtime.decimal_context import EXACT
 
 FUNCTION = "flink_decimal"
-_CONTEXT = decimal.Context(prec=200)  # every digit of two 38-digit operands' product
 
 
 def decimal_text(op: str, a: str | None, b: str | None, scale: int) -> str | None:
@@ -39,9 +41,11 @@ def decimal_text(op: str, a: str | None, b: str | None, scale: int) -> str | Non
     x, y = decimal.Decimal(a), decimal.Decimal(b)
     if op == "/":
         return _quotient_text(x, y, scale)
-    exact = _CONTEXT.multiply(x, y) if op == "*" else _CONTEXT.add(x, y if op == "+" else -y)
+    # every step in EXACT (0 - 10000000000000000000000000001 negated in the default context
+    # came out -10000000000000000000000000000)
+    exact = {"*": EXACT.multiply, "+": EXACT.add, "-": EXACT.subtract}[op](x, y)
     unit = decimal.Decimal(1).scaleb(-scale)
-    rounded = exact.quantize(unit, rounding=decimal.ROUND_HALF_UP, context=_CONTEXT)
+    rounded = exact.quantize(unit, rounding=decimal.ROUND_HALF_UP, context=EXACT)
     return format(rounded.copy_abs() if rounded.is_zero() else rounded, "f")
 
 
@@ -60,7 +64,7 @@ def _quotient_text(x: decimal.Decimal, y: decimal.Decimal, scale: int) -> str | 
     if 2 * r >= abs(den):
         q += 1
     negative = (num < 0) != (den < 0) and q != 0
-    return format(decimal.Decimal(-q if negative else q).scaleb(-scale, _CONTEXT), "f")
+    return format(decimal.Decimal(-q if negative else q).scaleb(-scale, EXACT), "f")
 
 
 def _vectorized(ops: pa.Array, a: pa.Array, b: pa.Array, scales: pa.Array) -> pa.Array:

@@ -34,6 +34,7 @@ from catalog.errors import SqlStreamError
 from catalog.types import DataType, parse_type
 from planner.physical import Field
 from runtime.arrow_types import to_arrow
+from runtime.decimal_context import EXACT
 from runtime.formats import java_text
 
 # Pieces of a failing chunk this small are decoded record by record instead of bisected.
@@ -540,7 +541,7 @@ def _convert(value: Any, t: DataType, path: str, text: bool, nulled: list[str] |
             scale, precision = t.scale or 0, t.precision or 10
             if d.is_finite() and d != 0 and d.adjusted() >= precision - scale:
                 return None  # too many digits before the point (quantize would raise on 1e100)
-            q = d.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
+            q = d.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP, context=EXACT)
             if len(q.as_tuple().digits) > precision and q != 0:
                 return None  # Flink: a decimal that does not fit the precision becomes null
             return q

@@ -356,7 +356,7 @@ class CsvEncoder(SqlRecordEncoder):
                 if t.name in ("FLOAT", "DOUBLE"):
                     text = float_sql(col, t.name == "FLOAT")
                 elif t.name == "DECIMAL":
-                    text = decimal_sql(col)
+                    text = decimal_sql(col, t)
                 else:
                     text = f"CAST({col} AS VARCHAR)"
             texts.append(f"{text} AS c{i}")

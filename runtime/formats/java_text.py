@@ -20,6 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from catalog.types import DataType
+from planner.numeric import decimal_text_sql
+from runtime.decimal_context import EXACT
+
 if TYPE_CHECKING:  # DuckDB loads with the first encoder that runs SQL: a file source never does
     import duckdb
 
@@ -51,7 +55,7 @@ def _texts(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         text = pc.replace_with_mask(text, round_, _round_texts(text.filter(round_)))
     tiny = pc.or_(*(pc.starts_with(text, p) for p in _TINY)).fill_null(False)
     if pc.any(tiny).as_py():
-        texts = [str(decimal.Decimal(v).normalize()) for v in text.filter(tiny).to_pylist()]
+        texts = [str(decimal.Decimal(v).normalize(EXACT)) for v in text.filter(tiny).to_pylist()]
         text = pc.replace_with_mask(text, tiny, pa.array(texts, pa.string()))
     return text
 
@@ -160,15 +164,18 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
         con.create_function(name, texts, [con.sqltype(sql_type)], varchar, type=duckdb.func.ARROW)
 
 
-def decimal_sql(x: str, plain: bool = False) -> str:
-    """SQL of the text Flink writes for the DECIMAL expression ``x`` (``plain``: with
-    ``json.encode.decimal-as-plain-number``), on a connection that ``install`` set up.
+def decimal_sql(x: str, t: DataType, plain: bool = False) -> str:
+    """SQL of the text Flink writes for the DECIMAL expression ``x`` of type ``t``
+    (``plain``: with ``json.encode.decimal-as-plain-number``), on a connection that
+    ``install`` set up.
 
     >>> import duckdb
     >>> con = duckdb.connect()
     >>> install(con)
     >>> values = "(12.30::DECIMAL(10, 8)), (0.00), (100.00), (-0.50), (0.0000012), (-1200), (0.00000012)"
-    >>> [r[0] for r in con.sql(f"SELECT {decimal_sql('v')} FROM (VALUES {values}) t(v)").fetchall()]
+    >>> sql = decimal_sql("v", DataType("DECIMAL", 12, 8))
+    >>> [r[0] for r in con.sql(f"SELECT {sql} FROM (VALUES {values}) t(v)").fetchall()]
     ['12.3', '0', '1E+2', '-0.5', '0.0000012', '-1.2E+3', '1.2E-7']
     """
-    return f"CAST({x} AS VARCHAR)" if plain else f"{_DECIMAL_FUNCTION}(CAST({x} AS VARCHAR))"
+    text = decimal_text_sql(x, t)
+    return text if plain else f"{_DECIMAL_FUNCTION}({text})"

@@ -292,7 +292,7 @@ def json_value_sql(col: str, t: DataType, iso: bool, plain_decimals: bool = Fals
     if name in _BYTES:
         return f"to_json(to_base64({col}))"
     if name == "DECIMAL":
-        return decimal_sql(col, plain_decimals)
+        return decimal_sql(col, t, plain_decimals)
     if name in ("FLOAT", "DOUBLE"):  # Jackson quotes what is not a number
         return float_sql(col, name == "FLOAT", quote_non_finite=True)
     return f"to_json({col})"

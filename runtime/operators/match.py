@@ -26,6 +26,7 @@ import pyarrow as pa
 from catalog.types import DataType, parse_type
 from planner.physical import INPUT_RELATION, MatchSpec
 from runtime.batches import conform, output_schema, q
+from runtime.decimal_context import EXACT
 from runtime.operators.arrival import PendingUntilWatermark
 from runtime.operators.late_rows import keeps_late_rows
 from runtime.operators.match_engine import Engine, PartitionState
@@ -146,7 +147,7 @@ def _fit(value: Any, t: DataType) -> Any:
     if value is None:
         return None
     if isinstance(value, Decimal) and t.name == "DECIMAL":
-        return value.quantize(Decimal(1).scaleb(-(t.scale or 0)), ROUND_HALF_UP)
+        return value.quantize(Decimal(1).scaleb(-(t.scale or 0)), ROUND_HALF_UP, EXACT)
     if t.name in ("DOUBLE", "FLOAT") and not isinstance(value, float):
         return float(value)
     if t.is_integral and not isinstance(value, int):

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from planner.physical import MatchExpr
+from runtime.decimal_context import EXACT
 
 Step = tuple[int, str, tuple[Any, ...]]
 Compiled = Callable[[Sequence[Step]], Any]
@@ -52,6 +53,19 @@ class Evaluator:
         self.time = self.index[time]
 
     def compile(self, e: MatchExpr) -> Compiled:
+        """``e`` as a closure over a match's steps. DECIMAL values are Python Decimals, whose
+        operators (``-v``, ``a + b``, SUM's additions) round to the current context: it is
+        :data:`runtime.decimal_context.EXACT` while the closure runs, since the default keeps
+        28 digits (and a 38-digit ``A.price - C.price`` lost its last ones)."""
+        compiled = self._compile(e)
+
+        def exact(s: Sequence[Step]) -> Any:
+            with localcontext(EXACT):
+                return compiled(s)
+
+        return exact
+
+    def _compile(self, e: MatchExpr) -> Compiled:
         op = e.op
         if op == "literal":
             value = _literal(e)
@@ -65,7 +79,7 @@ class Evaluator:
         if op == "rowtime":
             t = self.time
             return lambda s: s[-1][2][t]
-        args = [self.compile(a) for a in e.args]
+        args = [self._compile(a) for a in e.args]
         if op == "neg":
             return lambda s: None if (v := args[0](s)) is None else -v
         if op == "not":
@@ -100,7 +114,7 @@ class Evaluator:
         return column
 
     def _navigate(self, e: MatchExpr) -> Compiled:
-        var, value, n, first = e.var, self.compile(e.args[0]), e.offset, e.op == "first"
+        var, value, n, first = e.var, self._compile(e.args[0]), e.offset, e.op == "first"
 
         def navigate(s: Sequence[Step]) -> Any:
             rows = s if var is None else [step for step in s if step[1] == var]
@@ -111,7 +125,7 @@ class Evaluator:
 
     def _aggregate(self, e: MatchExpr) -> Compiled:
         var, kind = e.var, e.name
-        value = self.compile(e.args[0]) if e.args else None
+        value = self._compile(e.args[0]) if e.args else None
 
         def aggregate(s: Sequence[Step]) -> Any:
             rows = s if var is None else [step for step in s if step[1] == var]

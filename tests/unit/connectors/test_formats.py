@@ -322,3 +322,20 @@ def test_lenient_values_everywhere_skip_the_bisection() -> None:
         fails.append(dec._bulk_fails)
     assert fails[1] == 1 and fails[0] == fails[2] <= 32  # no bisection after a slow chunk
     assert dec.decode([b'{"id": %d}' % i for i in range(5000)]).kept is None
+
+
+def test_json_keeps_every_digit_of_a_wide_decimal_beside_a_bad_record() -> None:
+    # A bad record sends its batch through the per-record reader, whose rounding ran in
+    # Python's default 28-digit context: a 32-digit DECIMAL(38, 2) was "cannot read".
+    cols = fields("id BIGINT", "d DECIMAL(38, 2)")
+    records = [
+        b'{"id": 1, "d": 12345678901234567890123456789012.12}',
+        b'{"id": 2, "d": "-99999999999999999999999999999999.99"}',
+        b"not json",
+    ]
+    out = create_decoder("json", cols, opts({"json.ignore-parse-errors": "true"})).decode(records)
+    assert out.skipped == 1 and out.nulled == 0
+    assert out.batch.column("d").to_pylist() == [
+        decimal.Decimal("12345678901234567890123456789012.12"),
+        decimal.Decimal("-99999999999999999999999999999999.99"),
+    ]

@@ -122,3 +122,35 @@ def test_known_differences_are_still_differences(group: dict[str, Any]) -> None:
     enc = create_encoder(group["format"], fields, OptionBag(dict(group["options"]), "t"))
     ours = [r.decode() for r in enc.encode_records(batch(group, keep))]
     assert all(o != lines[i] for o, i in zip(ours, keep))
+
+
+# Flink 2.3's files for INSERT INTO <sink> SELECT id, CAST(x * 0.001 AS DECIMAL(3, 3)),
+# CAST(x * 0.001 AS DECIMAL(1, 1)) FROM (VALUES (1, 500), (2, -50), (3, 0)) AS t(id, x), run
+# with scripts/flink-python (the recorder above reads its values as text, and Flink's CAST of
+# '0.500' to DECIMAL(3, 3) fails: 'Overflow').
+_ALL_FRACTION = {
+    ("json", False): ['{"id":1,"v":0.5,"w":0.5}', '{"id":2,"v":-0.05,"w":-0.1}', '{"id":3,"v":0,"w":0}'],
+    ("csv", False): ["1,0.5,0.5", "2,-0.05,-0.1", "3,0,0"],
+    ("json", True): [
+        '{"id":1,"v":0.500,"w":0.5}',
+        '{"id":2,"v":-0.050,"w":-0.1}',
+        '{"id":3,"v":0.000,"w":0.0}',
+    ],
+}
+
+
+@pytest.mark.parametrize(("format_", "plain"), list(_ALL_FRACTION))
+def test_a_decimal_of_only_fraction_digits_has_its_zero(format_: str, plain: bool) -> None:
+    """DuckDB writes a DECIMAL(p, p) as '.500': the json and csv sinks wrote that."""
+    fields = (Field("id", "INT"), Field("v", "DECIMAL(3, 3)"), Field("w", "DECIMAL(1, 1)"))
+    options = {"json.encode.decimal-as-plain-number": "true"} if plain else {}
+    enc = create_encoder(format_, fields, OptionBag(options, "t"))
+    b = pa.record_batch(
+        [
+            pa.array([1, 2, 3], pa.int32()),
+            pa.array([decimal.Decimal(v) for v in ("0.500", "-0.050", "0.000")], pa.decimal128(3, 3)),
+            pa.array([decimal.Decimal(v) for v in ("0.5", "-0.1", "0.0")], pa.decimal128(1, 1)),
+        ],
+        ["id", "v", "w"],
+    )
+    assert [r.decode() for r in enc.encode_records(b)] == _ALL_FRACTION[(format_, plain)]

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 import duckdb
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from sqlglot import parse_one
 
@@ -131,6 +131,26 @@ def test_unchecked_and_checked_forms_give_the_same_values(
 
 @settings(max_examples=examples(200))
 @given(case=_case())
+# a subtrahend of more than 28 digits was negated in Python's default context (28 digits):
+# 0 - 10000000000000000000000000001 came out -10000000000000000000000000000
+@example(
+    case=(
+        "-",
+        DataType("DECIMAL", 10, 10),
+        DataType("DECIMAL", 29, 0),
+        [("0", "10000000000000000000000000001")],
+    )
+)
+# no scale cut, no overflow: 38 digits, of which DuckDB's own DECIMAL(38, 0) has no room
+# for the sum's carry, so flink_decimal computes every row
+@example(
+    case=(
+        "-",
+        DataType("DECIMAL", 1, 0),
+        DataType("DECIMAL", 38, 0),
+        [("1", "95756029939151420731749814832312334740"), ("-9", "-99999999999999999999999999999999999999")],
+    )
+)
 def test_every_form_gives_flinks_exact_value_rounded_to_its_type(
     case: tuple[str, DataType, DataType, list[tuple[str, str]]],
 ) -> None:
