@@ -9,7 +9,9 @@ jemalloc maps no huge pages, and gives much of what it frees back lazily
 (``MADV_FREE``: a page keeps its contents and is reused without a fault until the kernel
 needs it): q18's system CPU 0.6-0.7 s, the same answers (benchmarks/README.md, branch
 al20). A pool the user chose (``ARROW_DEFAULT_MEMORY_POOL``) is left alone, and so is a
-pyarrow built without jemalloc.
+pyarrow built without jemalloc. The ``sqlstream`` command also has jemalloc keep the pages
+it frees for the next buffers (``sqlstream/entry.py``): jemalloc reads that option when
+pyarrow loads, long before a job starts, so it is set where the command loads the engine.
 """
 
 from __future__ import annotations

@@ -18,6 +18,17 @@ on after it):
   threads (that variable, or ``GOTO_NUM_THREADS`` or ``OMP_NUM_THREADS``, which OpenBLAS
   reads too); it is taken away again afterwards, so that the processes a job starts see
   the environment as it was.
+- Arrow's jemalloc (the pool a job allocates from, ``runtime/memory.py``) gives the pages of a
+  freed buffer back to the kernel (``MADV_DONTNEED``) about a second after it has marked them
+  reusable (``MADV_FREE``), so that a batch's next buffer of tens of MB is faulted in and
+  zeroed page by page again: combining a Top-1's four reads of 65,536 wide bids into one
+  batch cost 18 ms of CPU that way, 2.2 ms in pages kept. The engine loads with
+  ``JE_ARROW_MALLOC_CONF=muzzy_decay_ms:-1`` (read once, when pyarrow loads), unless the user
+  set that variable: freed pages stay marked reusable, which the kernel takes back only when
+  it needs memory. Nexmark q18, q19 and q9 processes: 30-45% fewer page faults, 5-10% less
+  CPU; their peak resident memory grows by 130-460 MB, pages the kernel may take back at
+  any time (q9: 1,653 MB resident, 703 MB of it ``LazyFree``, against 1,211 and 22).
+  Taken away again afterwards, as the OpenBLAS variable is.
 - Tearing the interpreter down at exit (every module's objects freed one by one, DuckDB's
   catalogs destroyed) takes ~40 ms after the last job has finished. Once the CLI has
   returned (its jobs ended, their sinks committed and closed, the session closed),
@@ -38,25 +49,34 @@ from typing import NoReturn
 #: What OpenBLAS reads for its number of threads, first found first.
 _BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 
+#: jemalloc's options for Arrow's pool, and the command's (see the module docstring).
+_JEMALLOC = ("JE_ARROW_MALLOC_CONF", "muzzy_decay_ms:-1")
+
 #: The exit status the command leaves with; None until the CLI has returned.
 _status: int | None = None
 
 
 def load() -> Callable[[], int]:
     """Import the engine as the command does (collector off, then frozen; one BLAS
-    thread) and return the CLI's ``main``."""
+    thread; jemalloc keeping freed pages) and return the CLI's ``main``."""
     collecting = gc.isenabled()
     one_blas_thread = not any(name in os.environ for name in _BLAS_THREADS)
+    keep_pages = _JEMALLOC[0] not in os.environ
     gc.disable()
     if one_blas_thread:
         os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read once, when numpy loads OpenBLAS
+    if keep_pages:
+        os.environ[_JEMALLOC[0]] = _JEMALLOC[1]  # read once, when pyarrow loads jemalloc
     try:
         import numpy  # noqa: F401 - here, while the variable is set: every job needs it
+        import pyarrow  # noqa: F401 - likewise
 
         from sqlstream.cli import main as cli_main
     finally:
         if one_blas_thread:
             del os.environ["OPENBLAS_NUM_THREADS"]
+        if keep_pages:
+            del os.environ[_JEMALLOC[0]]
         gc.freeze()
         if collecting:
             gc.enable()
