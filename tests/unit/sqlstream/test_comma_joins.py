@@ -15,7 +15,6 @@ import pytest
 
 import planner
 import sqlstream
-from catalog.errors import SqlStreamError
 from planner.physical import IntervalJoinSpec, JoinSpec
 from tests.unit.planner.conftest import BID_DDL, catalog_of
 
@@ -88,6 +87,8 @@ def test_where_conditions_of_a_later_table_wait_for_its_join() -> None:
         "SELECT * FROM plain a CROSS JOIN plain b",
     ],
 )
-def test_a_comma_join_with_no_condition_between_its_tables_is_still_refused(sql: str) -> None:
-    with pytest.raises(SqlStreamError, match="without an equality condition"):
-        planner.plan(sql, catalog_of(BID_DDL))
+def test_a_comma_join_with_no_condition_between_its_tables_is_a_cross_join_on_one_subtask(sql: str) -> None:
+    """Refused until joins without an equality ran: every pair, as Flink runs it."""
+    plan = planner.plan(sql, catalog_of(BID_DDL), {"parallelism.default": "2"})
+    [join] = [n for n in plan.nodes if isinstance(n.spec, JoinSpec)]
+    assert isinstance(join.spec, JoinSpec) and join.spec.left_keys == () and join.parallelism == 1
