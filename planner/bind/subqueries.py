@@ -246,19 +246,7 @@ class SubqueryJoinBinder(RelationBinder):
                     PlanError(f"a scalar subquery selects {len(inner.fields)} columns; it must select one"),
                     sub,
                 )
-            value = BoundField(_fresh("$sq", node), inner.fields[-1].type.with_nullable(True))
-            key_fields = [BoundField(f"{value.name}k{i}", f.type) for i, f in enumerate(inner.fields[:-1])]
-            renamed = (*key_fields, value)
-            inner = Calc(renamed, inner, tuple((r.name, _ref(f.name)) for r, f in zip(renamed, inner.fields)))
-            fields = (*(BoundField(f.name, f.type) for f in node.fields), *renamed)
-            node = Join(fields, node, inner, "left", tuple(zip(keys, (k.name for k in key_fields))))
-            scope = Scope(
-                [
-                    *(ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
-                      for sf in scope.fields),
-                    *(ScopeField(frozenset(), f, hidden=True) for f in renamed),
-                ]
-            )  # fmt: skip
+            node, scope, value = _left_joined(node, scope, inner, keys, "$sq")
             counted = keys and isinstance(_unaliased(select.expressions[0]), exp.Count)
             # a correlated COUNT over no matching rows is 0, not the outer join's NULL
             replaced[id(sub)] = exp.func("COALESCE", _ref(value.name), 0) if counted else _ref(value.name)
@@ -359,19 +347,7 @@ class SubqueryJoinBinder(RelationBinder):
             marked.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
             marked.set("distinct", exp.Distinct())
             inner = self.bind_query(marked, ctes)
-            mark = BoundField(_fresh("$mark", node), inner.fields[-1].type.with_nullable(True))
-            key_fields = [BoundField(f"{mark.name}k{i}", f.type) for i, f in enumerate(inner.fields[:-1])]
-            renamed = (*key_fields, mark)
-            inner = Calc(renamed, inner, tuple((r.name, _ref(f.name)) for r, f in zip(renamed, inner.fields)))
-            fields = (*(BoundField(f.name, f.type) for f in node.fields), *renamed)
-            node = Join(fields, node, inner, "left", tuple(zip(keys, (k.name for k in key_fields))))
-            scope = Scope(
-                [
-                    *(ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
-                      for sf in scope.fields),
-                    *(ScopeField(frozenset(), f, hidden=True) for f in renamed),
-                ]
-            )  # fmt: skip
+            node, scope, mark = _left_joined(node, scope, inner, keys, "$mark")
             replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(mark.name), expression=exp.Null()))
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
@@ -447,6 +423,25 @@ def _in_subquery(node: exp.Expr, top: exp.Expr) -> bool:
         if isinstance(node, exp.Subquery | exp.Select):
             return True
     return False
+
+
+def _left_joined(
+    node: LogicalNode, scope: Scope, inner: LogicalNode, keys: list[str], prefix: str
+) -> tuple[LogicalNode, Scope, BoundField]:
+    """``node`` LEFT JOINed with a subquery's ``inner`` (its key columns, then its value)
+    on ``keys`` (the outer fields, in order; none: on TRUE). The subquery's columns get
+    fresh names and stay hidden in the scope (not in ``*``); returns its value's field."""
+    value = BoundField(_fresh(prefix, node), inner.fields[-1].type.with_nullable(True))
+    key_fields = [BoundField(f"{value.name}k{i}", f.type) for i, f in enumerate(inner.fields[:-1])]
+    renamed = (*key_fields, value)
+    inner = Calc(renamed, inner, tuple((r.name, _ref(f.name)) for r, f in zip(renamed, inner.fields)))
+    fields = (*(BoundField(f.name, f.type) for f in node.fields), *renamed)
+    joined = Join(fields, node, inner, "left", tuple(zip(keys, (k.name for k in key_fields))))
+    outer = [
+        ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
+        for sf in scope.fields
+    ]
+    return joined, Scope([*outer, *(ScopeField(frozenset(), f, hidden=True) for f in renamed)]), value
 
 
 def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
