@@ -18,14 +18,14 @@ import re
 NAMES = frozenset(
     """
     __a __acc __add __all __assoc __b __before __c __calc_position __changed __cid __ck __cnt
-    __compact __d __dc __dd __delta __e __emit __empty __expire __f __fresh __g __ge __gi
+    __compact __d __dc __dd __delta __e __emit __empty __expire __f __fired __flags __fresh __g __ge __gi
     __gone __h __had __i __id __in __ix __jk __joined __k __keep __keys __l __lab __late __live
     __lookup_key __lookup_row __m __matched __n __new __new_kind __nfa __nid __ns __o __o_copy
-    __o_phase __o_rid __o_seq __od __oid __old __old_kind __or __p __pos __pyacc __pyacc_rows __r
-    __ready __rid __rk __rn __row_kind __rows __s __same __se __seen __seq __shared
+    __o_phase __o_rid __o_seq __od __oid __old __old_kind __or __ov __p __pos __pyacc __pyacc_rows __r
+    __ready __rid __rk __rn __row_kind __rows __s __same __se __seen __seq __shared __st
     __sqlstream_ordinal __sqlstream_partition __src __states __t __timed __udaf __v __vd __vm __w __we
     __win __ws __x __xc
-    """.split()  # noqa: SIM905 (a list of 96 names reads better as words)
+    """.split()  # noqa: SIM905 (a list of 100 names reads better as words)
 )
 """The names, each also with a number after it (``__k0``, ``__a_s1``: generated per column)."""
 
