@@ -263,19 +263,24 @@ def run_until_checkpoint(
     script: str | None = None,
     query: str = QUERY,
     checkpoints: int = 2,
+    until_output: bool = True,
 ) -> None:
     """Start the job (``query`` after the DDL ``script``, this module's by default) and
     cancel it once ``checkpoints`` checkpoints completed and one of them committed rows to
     ``out`` (its output up to the last one is committed, the rest stays in progress).
 
     Waiting for committed rows, not only for the count, keeps a slow start (a busy CI
-    machine) from cancelling the job before any window closed."""
+    machine) from cancelling the job before any window closed. A query whose windows all
+    close only at the end of its input (one session per key) waits for the checkpoints
+    alone (``until_output=False``): committed rows would mean the job had finished."""
     with sqlstream.connect(config=config(tmp, parallelism)) as s:
         s.execute(script or ddl(out, 2000, source_parallelism))
         handle = s.execute(query).job
         assert handle is not None
         deadline = time.monotonic() + 20
-        while handle.metrics().get("checkpoints", {}).get("completed", 0) < checkpoints or not published(out):
+        while handle.metrics().get("checkpoints", {}).get("completed", 0) < checkpoints or (
+            until_output and not published(out)
+        ):
             assert time.monotonic() < deadline and not handle.done, handle.error
             time.sleep(0.02)
         handle.cancel()
