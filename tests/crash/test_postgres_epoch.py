@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash.harness import ROOT, long_run
+from tests.crash.harness import ROOT, long_run, missed
 from tests.crash.test_postgres_exactly_once import (
+    UPSERT_ROWS,
     _env,
     assert_exact,
     execute,
@@ -70,7 +71,7 @@ def test_windows_in_epoch_mode_survive_kills(
     tmp_path: Path, noprep_dsn: str, noprep_url: str, table: str
 ) -> None:
     report = run_windows(tmp_path, noprep_dsn, noprep_url, table, kills=0, seed=13, rows=24000, rate=4000)
-    assert not [p for p in report.kills_by_point if p.startswith("missed")], report.summary()
+    assert not missed(report), report.summary()
     assert_exact(noprep_dsn, tmp_path, table, report)
 
 
@@ -78,9 +79,9 @@ def test_upserts_in_epoch_mode_survive_kills(
     tmp_path: Path, noprep_dsn: str, noprep_url: str, kafka_bootstrap: str, table: str
 ) -> None:
     report = run_upserts(
-        tmp_path, noprep_dsn, noprep_url, kafka_bootstrap, table, kills=0, seed=3, rows=300000
+        tmp_path, noprep_dsn, noprep_url, kafka_bootstrap, table, kills=0, seed=3, rows=UPSERT_ROWS
     )
-    assert not [p for p in report.kills_by_point if p.startswith("missed")], report.summary()
+    assert not missed(report), report.summary()
     assert_exact(noprep_dsn, tmp_path, table, report)
 
 

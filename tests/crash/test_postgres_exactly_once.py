@@ -205,6 +205,9 @@ def test_windows_into_postgres_many_kills(tmp_path: Path, pg_dsn: str, pg_url: s
 # one or two transactions: a lost or doubled transaction shows in the final table. With a
 # few hot keys a later upsert would overwrite a lost one and hide it.
 KEY = "v - v % 3"
+# The job must outlast the kill timer's 0.3-1.5 s even on a fast machine, or the timer (and
+# every point after it) is missed: 300,000 rows took 1.2-1.3 s once start-up got lighter.
+UPSERT_ROWS = 1_000_000
 
 
 def upsert_script(tmp: Path, servers: str, topic: str, pg_url: str, table: str) -> Path:
@@ -265,7 +268,7 @@ def run_upserts(
 def test_upserts_into_postgres_survive_kills(
     tmp_path: Path, pg_dsn: str, pg_url: str, kafka_bootstrap: str, table: str
 ) -> None:
-    report = run_upserts(tmp_path, pg_dsn, pg_url, kafka_bootstrap, table, kills=0, seed=5, rows=300000)
+    report = run_upserts(tmp_path, pg_dsn, pg_url, kafka_bootstrap, table, kills=0, seed=5, rows=UPSERT_ROWS)
     assert not missed(report), report.summary()
     assert_exact(pg_dsn, tmp_path, table, report)
 
@@ -302,7 +305,9 @@ def upsert_rounds(tmp_path: Path, dsn: str, url: str, servers: str) -> tuple[Cra
         tmp = tmp_path / f"round{round_no}"
         tmp.mkdir()
         try:
-            report = run_upserts(tmp, dsn, url, servers, name, kills=10, seed=seed + round_no, rows=300000)
+            report = run_upserts(
+                tmp, dsn, url, servers, name, kills=10, seed=seed + round_no, rows=UPSERT_ROWS
+            )
             assert_exact(dsn, tmp, name, report)
         finally:
             execute(dsn, f'DROP TABLE IF EXISTS "{name}"')
