@@ -44,6 +44,7 @@ from runtime.batches import (
 from runtime.messages import Message
 from runtime.operator import Operator
 from runtime.operators.grained import Grained, grained
+from runtime.repeated_query import RepeatedQuery
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 POSITION_COLUMN = "__calc_position"
@@ -94,6 +95,7 @@ class CalcOp(Operator):
         self.con = (
             await self.ctx.run(self.ctx.duckdb) if self.columns is None and self.direct is None else None
         )
+        self.query = RepeatedQuery(self.con, self.sql) if self.con is not None else None
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
         self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed: list[tuple[pa.RecordBatch, udf.FunctionFailedError]] = []
@@ -188,17 +190,17 @@ class CalcOp(Operator):
     def _query(self, batch: pa.RecordBatch) -> pa.Table | pa.RecordBatch:
         if self.passed is not None:
             return self._query_passing_on(batch)
-        assert self.con is not None
+        assert self.con is not None and self.query is not None
         self.con.register(INPUT_RELATION, batch)
         try:
-            return self.con.sql(self.sql).to_arrow_table(_one_chunk(batch))
+            return self.query.arrow(_one_chunk(batch))
         finally:
             self.con.unregister(INPUT_RELATION)
 
     def _query_passing_on(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The output of :meth:`_passing_on`'s query: its computed columns, and the plain
         columns of the rows it kept, matched by position (not by the order of its result)."""
-        assert self.passed is not None and self.con is not None
+        assert self.passed is not None and self.con is not None and self.query is not None
         n = batch.num_rows
         # the batch's columns that go on as they are, or formatted per grain
         names = list(
@@ -215,7 +217,7 @@ class CalcOp(Operator):
             )
             self.con.register(INPUT_RELATION, numbered)
             try:
-                result = self.con.sql(self.sql).to_arrow_table(_one_chunk(batch))
+                result = self.query.arrow(_one_chunk(batch))
             finally:
                 self.con.unregister(INPUT_RELATION)
             last = result.column(result.num_columns - 1).combine_chunks()

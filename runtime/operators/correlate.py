@@ -27,6 +27,7 @@ from runtime.arrow_types import to_arrow
 from runtime.batches import output_schema
 from runtime.messages import Message
 from runtime.operator import Operator
+from runtime.repeated_query import RepeatedQuery
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 
@@ -45,6 +46,7 @@ class CorrelateOp(Operator):
         )
         self.sql = f"SELECT {', '.join(spec.args)} FROM {INPUT_RELATION}"
         self.con = await self.ctx.run(self.ctx.duckdb) if self.arg_columns is None else None
+        self.query = RepeatedQuery(self.con, self.sql) if self.con is not None else None
         self.fdef: FunctionDef | None = None
         self.function: Any = None
         if spec.function is not None:
@@ -65,10 +67,10 @@ class CorrelateOp(Operator):
     def _args(self, batch: pa.RecordBatch) -> list[pa.Array]:
         if self.arg_columns is not None:
             return [batch.column(c) for c in self.arg_columns]
-        assert self.con is not None
+        assert self.con is not None and self.query is not None
         self.con.register(INPUT_RELATION, batch)
         try:
-            table = self.con.sql(self.sql).to_arrow_table()
+            table = self.query.arrow()
         finally:
             self.con.unregister(INPUT_RELATION)
         return [c.combine_chunks() for c in table.columns]

@@ -9,6 +9,7 @@ from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, ExpandSpec
 from runtime import udf
 from runtime.batches import output_schema, q
 from runtime.operators.calc import CalcOp
+from runtime.repeated_query import RepeatedQuery
 
 
 class ExpandOp(CalcOp):
@@ -24,6 +25,7 @@ class ExpandOp(CalcOp):
         self.sql = " UNION ALL ".join(selects)
         self.columns = None  # never a plain column selection
         self.con = await self.ctx.run(self.ctx.duckdb)
+        self.query = RepeatedQuery(self.con, self.sql)
         self.keeps_errors = udf.keeps_errors(self.node.id, self.ctx.plan)
         self.catches_errors = udf.catches_errors(self.node.id, self.ctx.plan, self.ctx.config)
         self.failed = []
