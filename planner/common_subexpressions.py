@@ -10,9 +10,11 @@ condition (or, without a condition, a projection) reaches outside any branch tha
 skipped (CASE's later WHEN and its THEN/ELSE values, IF's values, COALESCE's later arguments,
 the right side of AND/OR, and so of BETWEEN's upper bound and an IN list's later items, which
 Calcite expands into AND and OR). Computing it up front then neither adds work nor raises an error
-(a division by zero) on a row where Flink's evaluation would not. Calls of Python functions
-and of functions whose value changes between calls (RAND, NOW) stay where they are, and so
-does anything inside a lambda (its parameter is not a column).
+(a division by zero) on a row where Flink's evaluation would not. The exception: Java's case
+mappings (LOWER, UPPER, INITCAP of columns), which raise no error on any text, are shared
+wherever they occur twice; computing one for a row Flink would skip costs only that call.
+Calls of Python functions and of functions whose value changes between calls (RAND, NOW)
+stay where they are, and so does anything inside a lambda (its parameter is not a column).
 
 >>> import sqlglot
 >>> from catalog.types import DataType
@@ -45,8 +47,13 @@ from planner.udf import user_function
 _COSTLY_PREFIXES = ("REGEXP", "JSON", "SPLIT", "PARSE_", "TO_TIMESTAMP", "SHA", "URL_", "IS_JSON")
 _COSTLY = frozenset({
     "STR_TO_MAP", "DATE_FORMAT", "TO_DATE", "UNIX_TIMESTAMP", "FROM_UNIXTIME", "CONVERT_TZ",
-    "MD5", "TO_BASE64", "FROM_BASE64", "ENCODE", "DECODE",
+    "MD5", "TO_BASE64", "FROM_BASE64", "ENCODE", "DECODE", *("LOWER", "UPPER", "INITCAP"),
 })  # fmt: skip
+# Java's case mappings differ from DuckDB's on a few characters, so each is a CASE over the
+# text with a regular expression (planner.scalars), compiled whenever the statement binds:
+# q21's five LOWER(channel) cost more than the CTE that computes one (benchmarks/README.md,
+# 2026-12-05, "q21's Calc"). They fail on no text: see _infallible.
+_INFALLIBLE = frozenset({"LOWER", "UPPER", "INITCAP"})
 
 PREFIX = "__common"
 """The name of a shared expression's column: ``__common0``, ``__common1``, ... (a name the
@@ -80,10 +87,9 @@ def shared(
     exprs = [e for _, e in projections] + ([condition] if condition is not None else [])
     every_row = [condition] if condition is not None else [e for _, e in projections]
     counts = Counter(node for e in exprs for node in _occurrences(e))
-    candidates = sorted(
-        {n for e in every_row for n in _unconditional(e) if counts[n] > 1 and _worth_sharing(n)},
-        key=lambda n: -sum(1 for _ in n.walk()),
-    )
+    unconditional = {n for e in every_row for n in _unconditional(e) if counts[n] > 1 and _worth_sharing(n)}
+    anywhere = {n for n, k in counts.items() if k > 1 and _infallible(n) and _worth_sharing(n)}
+    candidates = sorted(unconditional | anywhere, key=lambda n: -sum(1 for _ in n.walk()))
     common: list[tuple[str, exp.Expr, DataType]] = []
     projections = tuple((name, e.copy()) for name, e in projections)
     condition = condition.copy() if condition is not None else None
@@ -153,6 +159,16 @@ def _unconditional(expr: exp.Expr) -> Iterator[exp.Expr]:
         return
     for child in expr.iter_expressions():
         yield from _unconditional(child)
+
+
+def _infallible(node: exp.Expr) -> bool:
+    """A case mapping of columns and constants: no text makes it raise an error, so it
+    may be computed for rows where Flink's evaluation would skip it."""
+    return isinstance(node, exp.Func) and all(
+        isinstance(n, exp.Column | exp.Identifier | exp.Literal | exp.Paren)
+        or (isinstance(n, exp.Func) and function_name(n) in _INFALLIBLE)
+        for n in node.walk()
+    )
 
 
 def _costly(name: str) -> bool:

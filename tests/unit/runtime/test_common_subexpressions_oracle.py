@@ -52,6 +52,11 @@ QUERIES = [
      "FROM l WHERE v IN (0, CAST(REGEXP_EXTRACT(CAST(100 / v AS VARCHAR), '([0-9]+)', 1) AS INT))", 0),
     ("SELECT k, CASE WHEN v <> 0 THEN REGEXP_EXTRACT(CAST(100 / v AS VARCHAR), '([0-9]+)', 1) END AS q "
      "FROM l WHERE v BETWEEN 1 AND CAST(REGEXP_EXTRACT(CAST(100 / v AS VARCHAR), '([0-9]+)', 1) AS INT)", 0),
+    # Java's LOWER (a CASE with a regex) only where Flink may skip it (a THEN, the right of
+    # OR): it fails on no text, so it is computed once for every row
+    ("SELECT s, CASE WHEN c > 1 THEN LOWER(s) ELSE UPPER(s) END AS u FROM (SELECT "
+     "CAST(k AS VARCHAR) || 'Ab' AS s, COUNT(*) AS c FROM l GROUP BY CAST(k AS VARCHAR) || 'Ab') "
+     "WHERE c = 1 OR LOWER(s) <> '2ab'", 1),
     # computed twice, but cheap: not worth a column (ABS of a difference)
     ("SELECT k, CASE WHEN ABS(v - 5) > 2 THEN 'far' ELSE CAST(ABS(v - 5) AS VARCHAR) END AS a "
      "FROM l WHERE ABS(v - 5) <> 1 OR k IS NULL", 0),
