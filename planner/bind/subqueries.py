@@ -388,13 +388,13 @@ class SubqueryJoinBinder(RelationBinder):
 
 
 def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
-    """The outermost scalar subqueries of ``expr``: not an IN's or EXISTS's query."""
+    """The outermost scalar subqueries of ``expr``: not an IN's or EXISTS's query.
+    ``find_all`` walks breadth first, so a subquery comes after any that holds it."""
     found: list[exp.Subquery] = []
-    for sub in expr.find_all(exp.Subquery):
-        if isinstance(sub.parent, exp.In | exp.Exists) or any(sub is not f and _under(sub, f) for f in found):
-            continue
-        found.append(sub)
-    return [f for f in found if not any(f is not g and _under(f, g) for g in found)]
+    for sub in expr.find_all(exp.Subquery, bfs=True):
+        if not isinstance(sub.parent, exp.In | exp.Exists) and not any(_under(sub, f) for f in found):
+            found.append(sub)
+    return found
 
 
 def _under(node: exp.Expr, ancestor: exp.Expr) -> bool:
