@@ -178,9 +178,10 @@ def test_verify_restarts_the_sinks_services_during_the_chaos_run(
     exports = own_services.up("kafka", "postgres")
     kafka, dsn = exports["SQLSTREAM_KAFKA_BOOTSTRAP"], exports["SQLSTREAM_PG_DSN"]
     url = exports["SQLSTREAM_PG_URL"]
-    # three times the other tests' input: both restarts must land while the job runs, and
-    # the job takes only a few seconds over ROWS records
-    rows = 3 * ROWS
+    # ten times the other tests' input: both restarts (a broker's takes seconds) and the kills
+    # after them must land while the job runs, which takes only a few seconds over ROWS
+    # records (at three times, a CI run ended 5 s in, before the second restart)
+    rows = 10 * ROWS
     script, dst, table = billing_job(kafka, dsn, url, tmp_path, rows)
     out = verify(str(script), "--kills", "2", "--seed", "5",
                  "--restart-service", own_services.restart_command("kafka"),
