@@ -143,11 +143,14 @@ class MatchOp(PendingUntilWatermark):
 
 
 def _fit(value: Any, t: DataType) -> Any:
-    """A measure's Python value as its column's type takes it (a DECIMAL rounded to its scale)."""
+    """A measure's Python value as its column's type takes it: a DECIMAL rounded to its
+    scale, and NULL past its precision (Flink's DECIMAL arithmetic and SUM overflow to NULL)."""
     if value is None:
         return None
     if isinstance(value, Decimal) and t.name == "DECIMAL":
-        return value.quantize(Decimal(1).scaleb(-(t.scale or 0)), ROUND_HALF_UP, EXACT)
+        scale = t.scale or 0
+        fitted = value.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP, EXACT)
+        return fitted if fitted.copy_abs() < Decimal(1).scaleb((t.precision or 38) - scale) else None
     if t.name in ("DOUBLE", "FLOAT") and not isinstance(value, float):
         return float(value)
     if t.is_integral and not isinstance(value, int):

@@ -179,15 +179,28 @@ def _logic(conjunction: bool, left: Compiled, right: Compiled) -> Compiled:
 
 def arithmetic(op: str, a: Any, b: Any) -> Any:
     """``a op b`` as Flink computes it: NULL in, NULL out; integers stay integers
-    (division truncates toward zero); a DOUBLE operand makes a DOUBLE.
+    (division truncates toward zero); a DOUBLE operand makes a DOUBLE; a DECIMAL with more
+    than 38 digits before the point is NULL (it fits no DECIMAL type: Flink's overflows).
 
     >>> arithmetic("Div", -7, 2), arithmetic("Div", 7.0, 2), arithmetic("Mod", -7, 2)
     (-3, 3.5, -1)
+    >>> arithmetic("Add", Decimal("9" * 38), Decimal(1)) is None
+    True
     """
     if a is None or b is None:
         return None
     if isinstance(a, float) or isinstance(b, float):
         a, b = float(a), float(b)
+    elif isinstance(a, Decimal) or isinstance(b, Decimal):
+        value = _arithmetic(op, a, b)
+        return value if value.copy_abs() < _PAST_ANY_DECIMAL else None  # abs() would round
+    return _arithmetic(op, a, b)
+
+
+_PAST_ANY_DECIMAL = Decimal("1e38")  # DECIMAL(38, 0)'s bound, the largest of any type
+
+
+def _arithmetic(op: str, a: Any, b: Any) -> Any:
     if op == "Add":
         return a + b
     if op == "Sub":
