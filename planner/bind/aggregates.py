@@ -22,6 +22,7 @@ from planner.logical import (
     Aggregate,
     BoundField,
     Calc,
+    Join,
     LogicalAgg,
     LogicalNode,
     WindowAssign,
@@ -93,7 +94,10 @@ class AggregateBinder(WindowBinder):
         condition: exp.Expr | None,
         select: exp.Select,
         sets: list[frozenset[int]] | None = None,
+        joined: tuple[LogicalNode, ...] = (),
     ) -> LogicalNode:
+        """``joined``: the one-row values of the SELECT list's and HAVING's scalar subqueries
+        (``_bind_aggregated_subqueries``), LEFT JOINed on TRUE to the aggregate's rows."""
         window: Window | None = None
         keys_exprs: list[exp.Expr] = []
         for g in group_exprs:
@@ -128,6 +132,11 @@ class AggregateBinder(WindowBinder):
                 attached = found
         if window is not None and source.updating:
             raise _err(UnsupportedError("a window aggregation over an updating input"), select)
+        if window is not None and joined:
+            raise _err(
+                UnsupportedError("a scalar subquery in the SELECT list or HAVING of a window aggregation"),
+                select,
+            )
         if sets is not None:
             sets = _sets_over(sets, group_exprs, keys_exprs, select)
         if window is not None and window.type == "session":
@@ -210,6 +219,9 @@ class AggregateBinder(WindowBinder):
         if window is None:  # Flink's STATE_TTL hint on the input of an unwindowed GROUP BY
             hinted = StateTtlHint.of(select).ttl_ms.get(str(aggregate_input(select)).lower())
             agg = replace(agg, state_ttl_ms=hinted)
+        after: LogicalNode = agg
+        for value in joined:
+            after = Join((*after.fields, *value.fields), after, value, "left", ())
         # Post-aggregation calc: the select list over keys, window columns and aggregates.
 
         def rewrite(e: exp.Expr) -> exp.Expr:
@@ -227,7 +239,7 @@ class AggregateBinder(WindowBinder):
                 return n
 
             out = e.copy().transform(visit)
-            allowed = {f.name for f in agg.fields}
+            allowed = {f.name for f in after.fields}
             for col in out.find_all(exp.Column):
                 if col.name not in allowed:
                     raise _err(
@@ -240,8 +252,8 @@ class AggregateBinder(WindowBinder):
 
         post = [(name, rewrite(e)) for name, e in items]
         post_having = rewrite(having) if having is not None else None
-        fields = tuple(_output_field(name, e, agg) for name, e in post)
-        return Calc(fields, agg, tuple(post), post_having)
+        fields = tuple(_output_field(name, e, after) for name, e in post)
+        return Calc(fields, after, tuple(post), post_having)
 
 
 ATTACHED_TIME = "$window_time"

@@ -115,17 +115,17 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
             node, scope, rest = self._bind_subquery_joins(node, scope, exp.and_(*pending), ctes)
             node, scope, rest = self._bind_mark_joins(node, scope, rest, ctes)
             node, scope, rest = self._bind_scalar_subqueries(node, scope, rest, ctes)
-        if any(_scalar_subqueries(p) for p in select.expressions):
-            if select.args.get("group") or any(
-                is_aggregate(n) and not _in_subquery(n, p) for p in select.expressions for n in p.walk()
-            ):
-                raise _err(
-                    UnsupportedError(
-                        "a scalar subquery in the SELECT list of a query that aggregates",
-                        hint="aggregate in a subquery and select the scalar subquery around it",
-                    ),
-                    next(s for p in select.expressions for s in _scalar_subqueries(p)),
-                )
+        joined: tuple[LogicalNode, ...] = ()
+        having = select.args.get("having")
+        aggregating = select.args.get("group") or any(
+            is_aggregate(n) and not _in_subquery(n, p) for p in select.expressions for n in p.walk()
+        )
+        if aggregating and (
+            any(_scalar_subqueries(p) for p in select.expressions)
+            or (having is not None and _scalar_subqueries(having.this))
+        ):
+            scope, select, joined = self._bind_aggregated_subqueries(scope, select, ctes)
+        elif any(_scalar_subqueries(p) for p in select.expressions):
             # a bare subquery item keeps the name Flink gives it (EXPR$<i>), not its column's
             named = [
                 exp.Alias(this=p, alias=exp.to_identifier(f"EXPR${i}")) if isinstance(p, exp.Subquery) else p
@@ -161,7 +161,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         grouped = self._bind_group_by(group, scope)
         having_expr = self.bind_expr(having.this, scope) if having is not None else None
         return self._bind_aggregate(
-            node, scope, items, grouped.keys, having_expr, condition, select, grouped.sets
+            node, scope, items, grouped.keys, having_expr, condition, select, grouped.sets, joined
         )
 
     def _select_items(self, select: exp.Select, scope: Scope) -> list[tuple[str, exp.Expr]]:

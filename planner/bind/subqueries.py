@@ -27,6 +27,7 @@ by time), as for a regular join.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -253,6 +254,73 @@ class SubqueryJoinBinder(RelationBinder):
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
 
+    def _bind_aggregated_subqueries(
+        self, scope: Scope, select: exp.Select, ctes: dict[str, exp.Expr]
+    ) -> tuple[Scope, exp.Select, tuple[LogicalNode, ...]]:
+        """The uncorrelated scalar subqueries of an aggregating query's SELECT list and
+        HAVING (``COUNT(*) * 1.0 / (SELECT COUNT(*) FROM t)``), which Flink joins to the
+        aggregate's rows: each bound as a one-column node under a fresh name, put in place of
+        the subquery and added to ``scope`` as a hidden field, for ``_bind_aggregate`` to
+        LEFT JOIN on TRUE after it aggregates. One inside an aggregate call, or correlated
+        with the outer query, is refused by name."""
+        select = select.copy()  # replaced in place below, not in the statement's tree
+        having = select.args.get("having")
+        # a bare subquery item keeps the name Flink gives it (EXPR$<i>), not its column's
+        select.set(
+            "expressions",
+            [
+                exp.Alias(this=p, alias=exp.to_identifier(f"EXPR${i}")) if isinstance(p, exp.Subquery) else p
+                for i, p in enumerate(select.expressions)
+            ],
+        )
+        tops = [*select.expressions, *([having.this] if having is not None else [])]
+        joined: list[LogicalNode] = []
+        taken = {sf.field.name.lower() for sf in scope.fields}
+        for sub in [sub for top in tops for sub in _scalar_subqueries(top)]:
+            inside = next((n for n in _ancestors(sub) if is_aggregate(n)), None)
+            if inside is not None:
+                raise _err(
+                    UnsupportedError(
+                        "a scalar subquery inside an aggregate call",
+                        hint="select it in a subquery of FROM, or JOIN it, and aggregate its column",
+                    ),
+                    sub,
+                )
+            inner_select = sub.unnest()
+            if not _one_row(inner_select):
+                raise _err(
+                    UnsupportedError(
+                        "a scalar subquery that can give more than one row",
+                        hint="aggregate it without GROUP BY (SELECT MAX(x) FROM ...), or JOIN it",
+                    ),
+                    sub,
+                )
+            try:
+                inner = self.bind_query(inner_select, ctes)
+            except SqlStreamError:
+                if not any(c.table and _lookup(scope, c) for c in inner_select.find_all(exp.Column)):
+                    raise
+                raise _err(
+                    UnsupportedError(
+                        "a correlated scalar subquery in the SELECT list or HAVING of a query "
+                        "that aggregates",
+                        hint="aggregate in a subquery and select the scalar subquery around it",
+                    ),
+                    sub,
+                ) from None
+            if len(inner.fields) != 1:
+                raise _err(
+                    PlanError(f"a scalar subquery selects {len(inner.fields)} columns; it must select one"),
+                    sub,
+                )
+            name = next(f"$sq{i}" for i in range(len(taken) + 1) if f"$sq{i}" not in taken)
+            taken.add(name)
+            value = BoundField(name, inner.fields[0].type.with_nullable(True))
+            joined.append(Calc((value,), inner, ((name, _ref(inner.fields[0].name)),)))
+            scope = Scope([*scope.fields, ScopeField(frozenset(), value, hidden=True)])
+            sub.replace(_ref(name))
+        return scope, select, tuple(joined)
+
     def _correlation(
         self, select: exp.Expr, scope: Scope, ctes: dict[str, exp.Expr], item: exp.Expr | None
     ) -> tuple[list[str], list[exp.Expr], list[exp.Expr]] | None:
@@ -398,12 +466,14 @@ def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
 
 
 def _under(node: exp.Expr, ancestor: exp.Expr) -> bool:
+    return any(parent is ancestor for parent in _ancestors(node))
+
+
+def _ancestors(node: exp.Expr) -> Iterator[exp.Expr]:
     parent = node.parent
     while parent is not None:
-        if parent is ancestor:
-            return True
+        yield parent
         parent = parent.parent
-    return False
 
 
 def _one_row(select: exp.Expr) -> bool:

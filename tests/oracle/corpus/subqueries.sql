@@ -24,3 +24,16 @@ SELECT id FROM grp WHERE i * 2 NOT IN (SELECT id + 2 FROM grp)
 SELECT id FROM grp WHERE UPPER(k) IN (SELECT UPPER(k) FROM grp WHERE i > 2)
 SELECT id FROM grp WHERE id = 8 OR k IN (SELECT k FROM grp WHERE i > 1)
 SELECT id FROM grp WHERE i > 2 OR EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0)
+-- uncorrelated scalar subqueries in the SELECT list and HAVING of a query that aggregates:
+-- LEFT JOINed on TRUE to the aggregate's rows, as Flink plans them (NULL when none has rows)
+-- mode: batch
+SELECT k, COUNT(*) AS n, COUNT(*) * 100 / (SELECT COUNT(*) FROM grp) AS pct FROM grp GROUP BY k
+SELECT k, SUM(i) AS s FROM grp GROUP BY k HAVING SUM(i) > (SELECT AVG(i) FROM grp)
+SELECT COUNT(*) AS n, (SELECT MAX(id) FROM nums) AS m, (SELECT MIN(i) FROM nums WHERE id > 100) AS nothing FROM grp
+SELECT COUNT(*) - (SELECT COUNT(*) FROM nums) AS d, SUM(i) AS s FROM grp WHERE id > 100
+SELECT k, (SELECT MAX(i) FROM nums) - MAX(i) AS gap FROM grp GROUP BY k HAVING COUNT(*) < (SELECT COUNT(*) FROM onerow) + 2
+SELECT k, (SELECT MAX(b) FROM grp) FROM grp GROUP BY k
+-- mode: streaming
+SELECT k, COUNT(*) AS n, COUNT(*) * 100 / (SELECT COUNT(*) FROM grp) AS pct FROM grp GROUP BY k
+SELECT k, SUM(i) AS s FROM grp GROUP BY k HAVING SUM(i) > (SELECT AVG(i) FROM grp)
+SELECT COUNT(*) AS n, (SELECT MAX(id) FROM nums) AS m FROM grp

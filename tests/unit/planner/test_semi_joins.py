@@ -1,6 +1,7 @@
 """Planning IN, EXISTS, NOT IN and NOT EXISTS subqueries as Flink's semi and anti joins
 (their results are checked against DuckDB in ``tests/unit/runtime/test_semi_join_oracle.py``),
-and the subqueries still refused by name and position."""
+scalar subqueries of a query that aggregates (``test_cross_join_oracle.py``), and the
+subqueries still refused by name and position."""
 
 from __future__ import annotations
 
@@ -51,6 +52,35 @@ def test_other_subqueries_are_refused_by_name_and_position(
         planner.plan(f"SELECT * FROM plain a\nWHERE {where}", catalog)
     assert message in e.value.message
     assert e.value.line == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELECT k, COUNT(*)\nFROM plain a GROUP BY k\n"
+         "HAVING COUNT(*) > (SELECT COUNT(*) FROM plain b WHERE b.k = a.k)",
+         "a correlated scalar subquery in the SELECT list or HAVING of a query that aggregates"),
+        ("SELECT k, SUM(v + (SELECT MAX(v) FROM plain))\nFROM plain GROUP BY k", "inside an aggregate call"),
+        ("SELECT k, COUNT(*) - (SELECT v FROM plain)\nFROM plain GROUP BY k", "can give more than one row"),
+    ],
+)  # fmt: skip
+def test_scalar_subqueries_a_query_that_aggregates_cannot_join_are_refused(
+    catalog: Catalog, query: str, message: str
+) -> None:
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(query, catalog)
+    assert message in e.value.message
+    assert e.value.line == query[: query.index("(SELECT")].count("\n") + 1  # the subquery's line
+
+
+def test_a_query_that_aggregates_joins_its_scalar_subqueries_after_aggregating(catalog: Catalog) -> None:
+    plan = planner.plan(
+        "SELECT k, COUNT(*) * 100 / (SELECT COUNT(*) FROM plain) AS pct FROM plain GROUP BY k", catalog
+    )
+    join = next(n for n in plan.nodes if isinstance(n.spec, JoinSpec))
+    assert isinstance(join.spec, JoinSpec)
+    assert join.spec.join_type == "left" and not join.spec.left_keys
+    assert [f.name for f in plan.nodes[-1].schema] == ["k", "pct"]
 
 
 def test_subqueries_between_window_tvfs_are_window_semi_and_anti_joins(catalog: Catalog) -> None:

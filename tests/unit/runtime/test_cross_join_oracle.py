@@ -1,6 +1,7 @@
 """Correctness oracle for joins without an equality (a cross join, ON l.v < r.w) and for
 scalar subqueries (planned as a LEFT JOIN ON TRUE with a global aggregate, or, correlated,
-on the key of the aggregate grouped by it): random bounded
+on the key of the aggregate grouped by it; in a query that aggregates, joined to its
+aggregate's rows): random bounded
 inputs with NULLs, append-only or updating, in small batches at parallelism 1 and 2 (the
 join itself runs on one subtask); the applied changelog must equal DuckDB's answer."""
 
@@ -29,6 +30,9 @@ QUERIES = (
     "SELECT k, v, (SELECT MAX(w) FROM r WHERE r.k = g.k) AS m FROM {l} g",
     "SELECT k, v, (SELECT COUNT(*) FROM r WHERE r.k = g.k AND r.w > 3) AS n FROM {l} g",
     "SELECT k, v FROM {l} g WHERE v <= (SELECT MIN(w) FROM r WHERE g.k = r.k)",
+    # in a query that aggregates: joined to the aggregate's rows, updating with both sides
+    "SELECT k, COUNT(*) AS n, SUM(v) - (SELECT MAX(w) FROM r) AS d FROM {l} g GROUP BY k",
+    "SELECT k, SUM(v) AS s FROM {l} g GROUP BY k HAVING SUM(v) > (SELECT AVG(w) FROM r)",
 )
 
 
