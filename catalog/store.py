@@ -7,6 +7,7 @@ tables survive a REPL restart (``--catalog PATH``). Temporary objects are never 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from catalog.errors import CatalogError, did_you_mean
@@ -15,6 +16,40 @@ from catalog.serde import object_from_json, table_to_json, view_to_json
 from catalog.table import TableDef, ViewDef
 
 CatalogObject = TableDef | ViewDef
+
+CATALOG_NAME = "default_catalog"
+DATABASE_NAME = "default_database"
+
+
+def object_name(parts: Sequence[str]) -> str:
+    """The name of the table or view ``[catalog.[database.]]name`` in the one catalog and
+    database there are, as Flink resolves a qualified name against its current ones:
+    ``default_catalog.default_database.t`` and ``default_database.t`` are ``t``; another
+    catalog or database does not exist (its name was ignored, and ``CREATE TABLE db.t``
+    made a table no query could name).
+
+    >>> object_name(["DEFAULT_CATALOG", "default_database", "t"]), object_name(["a.b"])
+    ('t', 'a.b')
+    """
+    *path, name = parts
+    if len(path) > 2:
+        raise CatalogError(
+            f"'{'.'.join(parts)}' names more than catalog, database and table",
+            hint="write [catalog.][database.]name",
+        )
+    if len(path) == 2 and path[0].lower() != CATALOG_NAME:
+        raise CatalogError(f"catalog '{path[0]}' does not exist", hint=f"the one catalog is {CATALOG_NAME}")
+    if path and path[-1].lower() != DATABASE_NAME:
+        raise CatalogError(
+            f"database '{path[-1]}' does not exist in catalog '{CATALOG_NAME}'",
+            hint=f"its one database is {DATABASE_NAME}",
+        )
+    return name
+
+
+def check_current(catalog: str | None, database: str | None) -> None:
+    """``USE CATALOG c`` or ``USE [c.]db``: only the one catalog and database exist."""
+    object_name([*([catalog] if catalog else []), *([database] if database else [DATABASE_NAME]), "_"])
 
 
 class Catalog:

@@ -37,7 +37,7 @@ from planner.script import DIALECT, FRONT_STARTS, SQL_STARTS, Script
 
 # Flink statements that we recognise but do not run.
 _FLINK_ONLY_STARTS = (
-    "USE", "LOAD", "UNLOAD", "ANALYZE", "ADD", "REMOVE", "UPDATE", "DELETE", "TRUNCATE",
+    "LOAD", "UNLOAD", "ANALYZE", "ADD", "REMOVE", "UPDATE", "DELETE", "TRUNCATE",
     "CALL", "COMPILE", "MERGE", "REPLACE",
 )  # fmt: skip
 _STATEMENT_HINT = (
@@ -112,6 +112,8 @@ class Reader(WordReader, FunctionReader):
             return self.set_or_reset()
         if first == "SHOW":
             return self.show()
+        if first == "USE":
+            return self.use()
         if first in ("DESCRIBE", "DESC") and self.words[1:2] == ["FUNCTION"]:
             return self.describe_function()
         if first in ("DESCRIBE", "DESC"):

@@ -121,10 +121,18 @@ class Reset(Statement):
 
 
 @dataclass(frozen=True)
+class Use(Statement):
+    """USE CATALOG c (``catalog``) | USE [c.]db (``database``, and ``catalog`` if named)."""
+
+    catalog: str | None = None
+    database: str | None = None
+
+
+@dataclass(frozen=True)
 class Show(Statement):
-    """SHOW TABLES | VIEWS | FUNCTIONS | JOBS | CATALOGS | DATABASES | CREATE TABLE t |
-    CREATE VIEW v | COLUMNS FROM t | STATE FOR JOB 'j' (``name``: the job); ``what`` is the
-    lower-case, underscore-joined kind."""
+    """SHOW TABLES | VIEWS | FUNCTIONS | JOBS | CATALOGS | DATABASES | CURRENT CATALOG |
+    CURRENT DATABASE | CREATE TABLE t | CREATE VIEW v | COLUMNS FROM t | STATE FOR JOB 'j'
+    (``name``: the job); ``what`` is the lower-case, underscore-joined kind."""
 
     what: str
     name: str | None = None

@@ -27,6 +27,7 @@ from catalog.config import (
     RUNTIME_MODE,
 )
 from catalog.errors import CatalogError, SqlStreamError
+from catalog.store import CATALOG_NAME, DATABASE_NAME, check_current
 from catalog.table import redact
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
@@ -143,6 +144,12 @@ class Session:
             return Result.ok(message + self._dashboard_news(s.key))
         if isinstance(s, st.Show):
             return self._show(s)
+        if isinstance(s, st.Use):  # the one catalog and database: a script's USE of them runs
+            try:
+                check_current(s.catalog, s.database)
+            except CatalogError as e:
+                raise e.with_position(s.line, s.col) from None
+            return Result.ok("Execute statement succeeded.")
         if isinstance(s, st.Describe):
             return self._describe(s.name)
         if isinstance(s, st.Explain):
@@ -240,9 +247,13 @@ class Session:
             with open_newest(lambda: self.newest_checkpoint(job), self.config) as reader:
                 return Result.table(OPERATOR_COLUMNS, operator_rows(reader))
         if what == "catalogs":
-            return Result.table(["catalog name"], [("default_catalog",)])
+            return Result.table(["catalog name"], [(CATALOG_NAME,)])
         if what == "databases":
-            return Result.table(["database name"], [("default_database",)])
+            return Result.table(["database name"], [(DATABASE_NAME,)])
+        if what == "current_catalog":
+            return Result.table(["current catalog name"], [(CATALOG_NAME,)])
+        if what == "current_database":
+            return Result.table(["current database name"], [(DATABASE_NAME,)])
         if what in ("create_table", "create_view") and s.name:
             obj = self.catalog.resolve(s.name)
             if isinstance(obj, TableDef):

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from catalog.connectors import validate_options
 from catalog.errors import SqlStreamError
+from catalog.store import object_name
 from planner.bind.aggregates import AggregateBinder
 from planner.bind.hints import StateTtlHint, input_name
 from planner.bind.intervals import time_bounds
@@ -191,7 +192,7 @@ class JoinBinder(AggregateBinder):
         if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
             raise _err(UnsupportedError(f"{kind or join.args.get('kind')} temporal joins"), join)
         try:
-            versioned = self.catalog.table(table.name)
+            versioned = self.catalog.table(object_name([p.name for p in table.parts]))
         except SqlStreamError as e:
             raise _err(e, table) from None
         pk = versioned.schema.primary_key
@@ -281,7 +282,7 @@ class JoinBinder(AggregateBinder):
         if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
             raise _err(UnsupportedError(f"{kind or join.args.get('kind')} lookup joins"), join)
         try:
-            dim = self.catalog.table(table.name)
+            dim = self.catalog.table(object_name([p.name for p in table.parts]))
         except SqlStreamError as e:
             raise _err(e, table) from None
         spec = validate_options(dim.options, f"table '{dim.name}'")

@@ -11,6 +11,7 @@ from sqlglot import exp
 from catalog.connectors import configure_table, table_info, validate_options
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
+from catalog.store import object_name
 from catalog.table import TableDef, ViewDef
 from catalog.types import INT, DataType
 from planner.bind.aggregates import is_aggregate
@@ -83,7 +84,7 @@ class RelationBinder(JoinBinder, LateralBinder):
                 node = self.bind_query(ctes[name.lower()], ctes)
                 return node, Scope.of(node, {alias})
             try:
-                obj = self.catalog.resolve(name)
+                obj = self.catalog.resolve(object_name([p.name for p in rel.parts]))
             except SqlStreamError as e:
                 raise _err(e, rel) from None
             if hinted := table_options(rel):

@@ -11,6 +11,7 @@ from sqlglot.tokens import Token, TokenType
 
 from catalog.errors import SqlStreamError
 from catalog.schema import Column, ColumnKind, Schema, Watermark
+from catalog.store import object_name
 from catalog.types import DataType, parse_type
 from planner import statements as st
 from planner.expressions import MetadataColumnConstraint
@@ -256,7 +257,7 @@ class TableReader(ReaderBase):
 
 def _table_name(node: exp.Expr | None) -> str:
     if isinstance(node, exp.Table):
-        return ".".join(p.name for p in node.parts)
+        return object_name([p.name for p in node.parts])
     if node is None:
         return ""
     return node.name

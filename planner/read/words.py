@@ -8,6 +8,8 @@ import difflib
 
 from sqlglot.tokens import TokenType
 
+from catalog.errors import CatalogError
+from catalog.store import object_name
 from planner import statements as st
 from planner.read.sql import SqlReader
 
@@ -22,6 +24,7 @@ class WordReader(SqlReader):
     def name_at(self, i: int, after: str) -> str:
         """A (possibly dotted) name starting at token i, which must end the statement."""
         parts: list[str] = []
+        first = i
         while i < len(self.tokens):
             tok = self.tokens[i]
             if tok.token_type == TokenType.STRING:
@@ -36,7 +39,10 @@ class WordReader(SqlReader):
                 i += 1
         if not parts:
             raise self.parse_error(f"{after} needs a table name", self.tokens[-1])
-        return ".".join(parts)
+        try:
+            return object_name(parts)
+        except CatalogError as e:
+            raise self.script.error(CatalogError, e.message, self.tokens[first], e.hint) from None
 
     def literal_or_text(self, first: int, last: int) -> str:
         tokens = self.tokens[first:last]
@@ -72,8 +78,10 @@ class WordReader(SqlReader):
             name = self.name_at(3, f"SHOW CREATE {kind}")
             return st.Show(what=f"create_{kind.lower()}", name=name, **self.pos)
         if what == "STATE":
-            if self.words[2:4] != ["FOR", "JOB"] or len(self.tokens) != 5 or (
-                self.tokens[4].token_type != TokenType.STRING
+            if (
+                self.words[2:4] != ["FOR", "JOB"]
+                or len(self.tokens) != 5
+                or (self.tokens[4].token_type != TokenType.STRING)
             ):
                 raise self.parse_error(
                     "SHOW STATE needs a job in quotes",
@@ -81,6 +89,8 @@ class WordReader(SqlReader):
                     hint="SHOW STATE FOR JOB '<job id or pipeline.name>'",
                 )
             return st.Show(what="state", name=self.tokens[4].text, **self.pos)
+        if what == "CURRENT" and self.words[2:] in (["CATALOG"], ["DATABASE"]):
+            return st.Show(what=f"current_{self.words[2].lower()}", **self.pos)
         if what == "USER" and self.words[2:] == ["FUNCTIONS"]:
             return st.Show(what="user_functions", **self.pos)
         if what == "COLUMNS" and len(self.words) > 2 and self.words[2] in ("FROM", "IN"):
@@ -94,6 +104,24 @@ class WordReader(SqlReader):
             self.tokens[1],
             hint=f"did you mean SHOW {match[0]}?" if match else f"SHOW {' | '.join(_SHOW_KINDS)}",
         )
+
+    def use(self) -> st.Use:
+        """USE CATALOG c, or USE [c.]db (Flink's; USE MODULES is not supported)."""
+        if self.words[1:2] == ["MODULES"]:
+            raise self.unsupported("USE MODULES", self.tokens[1])
+        catalog = self.words[1:2] == ["CATALOG"]
+        first = 2 if catalog else 1
+        names = [t.text for t in self.tokens[first:] if t.token_type != TokenType.DOT]
+        dots = [t for t in self.tokens[first:] if t.token_type == TokenType.DOT]
+        if not names or len(dots) != len(names) - 1 or len(names) > (1 if catalog else 2):
+            raise self.parse_error(
+                "USE needs a database name, or USE CATALOG a catalog name",
+                self.tokens[min(first, len(self.tokens) - 1)],
+                hint="USE [catalog.]database | USE CATALOG catalog",
+            )
+        if catalog:
+            return st.Use(catalog=names[0], **self.pos)
+        return st.Use(catalog=names[0] if len(names) == 2 else None, database=names[-1], **self.pos)
 
     def stop_job(self) -> st.StopJob:
         if len(self.tokens) < 3 or self.tokens[2].token_type != TokenType.STRING:

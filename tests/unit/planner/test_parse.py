@@ -198,7 +198,10 @@ def test_create_view_without_columns() -> None:
     ("sql", "expected"),
     [
         ("DROP TABLE t", st.DropTable(name="t")),
-        ("DROP TEMPORARY TABLE IF EXISTS db.t", st.DropTable(name="db.t", if_exists=True, temporary=True)),
+        (
+            "DROP TEMPORARY TABLE IF EXISTS default_database.t",
+            st.DropTable(name="t", if_exists=True, temporary=True),
+        ),
         ("DROP VIEW v", st.DropView(name="v")),
         ("DROP TEMPORARY VIEW IF EXISTS v", st.DropView(name="v", if_exists=True, temporary=True)),
         (
@@ -219,7 +222,10 @@ def test_create_view_without_columns() -> None:
         ("SHOW CATALOGS", st.Show(what="catalogs")),
         ("SHOW DATABASES", st.Show(what="databases")),
         ("SHOW CREATE TABLE t", st.Show(what="create_table", name="t")),
-        ("SHOW CREATE VIEW db.v", st.Show(what="create_view", name="db.v")),
+        ("SHOW CREATE VIEW default_catalog.default_database.v", st.Show(what="create_view", name="v")),
+        ("SHOW CURRENT DATABASE", st.Show(what="current_database")),
+        ("USE CATALOG default_catalog", st.Use(catalog="default_catalog")),
+        ("USE c.db", st.Use(catalog="c", database="db")),
         ("SHOW COLUMNS FROM t", st.Show(what="columns", name="t")),
         ("DESCRIBE t", st.Describe(name="t")),
         ("DESC `my table`", st.Describe(name="my table")),
@@ -234,9 +240,9 @@ def test_statement(sql: str, expected: st.Statement) -> None:
 
 
 def test_insert_into_and_overwrite() -> None:
-    i = one("INSERT INTO cat.db.sink (a, b) SELECT x, y FROM src")
+    i = one("INSERT INTO default_catalog.default_database.sink (a, b) SELECT x, y FROM src")
     assert isinstance(i, st.Insert)
-    assert (i.table, i.columns, i.overwrite) == ("cat.db.sink", ("a", "b"), False)
+    assert (i.table, i.columns, i.overwrite) == ("sink", ("a", "b"), False)
     assert i.query.sql(dialect=Flink) == "SELECT x, y FROM src"
     o = one("INSERT OVERWRITE sink SELECT * FROM src")
     assert isinstance(o, st.Insert)
@@ -448,7 +454,7 @@ def test_misspelt_show_kind() -> None:
         ("CREATE DATABASE d", "CREATE DATABASE", (1, 1)),
         ("ANALYZE TABLE t COMPUTE STATISTICS", "ANALYZE", (1, 1)),
         ("LOAD MODULE hive", "LOAD MODULE", (1, 1)),
-        ("USE CATALOG c", "USE", (1, 1)),
+        ("USE MODULES core", "USE MODULES", (1, 5)),
         ("ADD JAR '/tmp/x.jar'", "ADD JAR", (1, 1)),
         ("CREATE TABLE t2 (a INT) AS SELECT * FROM t", "AS SELECT with its own columns", (1, 1)),
         ("ALTER TABLE t ADD b INT", "ALTER TABLE ... ADD", (1, 15)),
@@ -566,7 +572,11 @@ def test_statements_that_end_too_early(sql: str, message: str, col: int) -> None
     ("sql", "col", "fix"),
     [
         ("CREATE TABLE my-table (a INT) WITH ('connector' = 'datagen')", 16, "`my-table`"),
-        ("CREATE TEMPORARY VIEW IF NOT EXISTS db.my-view AS SELECT 1", 42, "db.`my-view`"),
+        (
+            "CREATE TEMPORARY VIEW IF NOT EXISTS default_database.my-view AS SELECT 1",
+            56,
+            "default_database.`my-view`",
+        ),
         ("DROP TABLE IF EXISTS x-y", 23, "`x-y`"),
     ],
 )
