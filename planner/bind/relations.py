@@ -84,7 +84,11 @@ class RelationBinder(JoinBinder, LateralBinder):
                 node = self.bind_query(ctes[name.lower()], ctes)
                 return node, Scope.of(node, {alias})
             try:
-                obj = self.catalog.resolve(object_name([p.name for p in rel.parts]))
+                local = object_name([p.name for p in rel.parts])
+            except SqlStreamError as e:  # said at the catalog or database it does not have
+                raise _err(e, rel.args.get("catalog") or rel.args.get("db") or rel) from None
+            try:
+                obj = self.catalog.resolve(local)
             except SqlStreamError as e:
                 raise _err(e, rel) from None
             if hinted := table_options(rel):
