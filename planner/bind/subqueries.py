@@ -213,15 +213,7 @@ class SubqueryJoinBinder(RelationBinder):
         found = [sub for e in exprs for sub in _scalar_subqueries(e)]
         replaced: dict[int, exp.Expr] = {}
         for sub in found:
-            select = sub.unnest()
-            if not _one_row(select):
-                raise _err(
-                    UnsupportedError(
-                        "a scalar subquery that can give more than one row",
-                        hint="aggregate it without GROUP BY (SELECT MAX(x) FROM ...), or JOIN it",
-                    ),
-                    sub,
-                )
+            select = _single_row(sub)
             keys: list[str] = []  # the outer query's columns it is correlated on, in order
             try:
                 inner = self.bind_query(select, ctes)
@@ -286,15 +278,7 @@ class SubqueryJoinBinder(RelationBinder):
                     ),
                     sub,
                 )
-            inner_select = sub.unnest()
-            if not _one_row(inner_select):
-                raise _err(
-                    UnsupportedError(
-                        "a scalar subquery that can give more than one row",
-                        hint="aggregate it without GROUP BY (SELECT MAX(x) FROM ...), or JOIN it",
-                    ),
-                    sub,
-                )
+            inner_select = _single_row(sub)
             try:
                 inner = self.bind_query(inner_select, ctes)
             except SqlStreamError:
@@ -474,6 +458,21 @@ def _ancestors(node: exp.Expr) -> Iterator[exp.Expr]:
     while parent is not None:
         yield parent
         parent = parent.parent
+
+
+def _single_row(sub: exp.Subquery) -> exp.Expr:
+    """A scalar subquery's query; refused by name when its shape lets it give more than one
+    row (Flink plans it and fails the job at a second row)."""
+    select = sub.unnest()
+    if not _one_row(select):
+        raise _err(
+            UnsupportedError(
+                "a scalar subquery that can give more than one row",
+                hint="aggregate it without GROUP BY (SELECT MAX(x) FROM ...), or JOIN it",
+            ),
+            sub,
+        )
+    return select
 
 
 def _one_row(select: exp.Expr) -> bool:
