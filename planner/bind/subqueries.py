@@ -515,19 +515,18 @@ def _left_joined(
 
 def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
     """The IN (with a query) and EXISTS subqueries of a WHERE conjunct reached from it
-    through AND, OR and parentheses only, and not the conjunct itself."""
+    through AND, OR and parentheses, and not the conjunct itself; an EXISTS through NOT
+    too (``a = 1 OR NOT EXISTS (...)``): it is TRUE or FALSE, never unknown, so its marker
+    answers it under NOT as well, where an IN's unknown (a NULL key) would not."""
     found: list[exp.In | exp.Exists] = []
     for sub in expr.find_all(exp.In, exp.Exists):
         if sub is expr or (isinstance(sub, exp.In) and sub.args.get("query") is None):
             continue
+        through = (exp.And, exp.Or, exp.Paren, *((exp.Not,) if isinstance(sub, exp.Exists) else ()))
         parent = sub.parent
-        while parent is not None and parent is not expr and isinstance(parent, exp.And | exp.Or | exp.Paren):
+        while parent is not None and parent is not expr and isinstance(parent, through):
             parent = parent.parent
-        if (
-            parent is expr
-            and isinstance(expr, exp.And | exp.Or | exp.Paren)
-            and isinstance(sub, exp.In | exp.Exists)
-        ):
+        if parent is expr and isinstance(expr, through) and isinstance(sub, exp.In | exp.Exists):
             found.append(sub)
     return found
 

@@ -24,6 +24,14 @@ SELECT id FROM grp WHERE i * 2 NOT IN (SELECT id + 2 FROM grp)
 SELECT id FROM grp WHERE UPPER(k) IN (SELECT UPPER(k) FROM grp WHERE i > 2)
 SELECT id FROM grp WHERE id = 8 OR k IN (SELECT k FROM grp WHERE i > 1)
 SELECT id FROM grp WHERE i > 2 OR EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0)
+-- EXISTS under NOT, under OR or around it: TRUE or FALSE, never unknown, so a mark join answers it
+-- mode: batch
+SELECT id FROM grp WHERE i > 2 OR NOT EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0)
+SELECT id FROM grp WHERE NOT (k IS NULL OR EXISTS (SELECT 1 FROM onerow o WHERE o.id = grp.i))
+SELECT id, k FROM grp WHERE NOT (NOT EXISTS (SELECT 1 FROM nums n WHERE n.j = grp.i) AND id > 3)
+-- mode: streaming
+SELECT id FROM grp WHERE i > 2 OR NOT EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0)
+SELECT id FROM grp WHERE NOT (k IS NULL OR EXISTS (SELECT 1 FROM onerow o WHERE o.id = grp.i))
 -- uncorrelated scalar subqueries in the SELECT list and HAVING of a query that aggregates:
 -- LEFT JOINed on TRUE to the aggregate's rows, as Flink plans them (NULL when none has rows)
 -- mode: batch

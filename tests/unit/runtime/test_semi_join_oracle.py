@@ -27,6 +27,9 @@ PREDICATES = (
     "g.v > 7 OR g.k IN (SELECT k FROM {r})",
     "g.k IS NULL OR EXISTS (SELECT 1 FROM {r} x WHERE x.k = g.k AND x.w > 4)",
     "(g.v < 3 AND g.k + 1 IN (SELECT w FROM {r})) OR g.k IN (SELECT k FROM {r} WHERE w > 6)",
+    # EXISTS under NOT: TRUE or FALSE, never unknown, so the marker answers it there too
+    "g.v > 7 OR NOT EXISTS (SELECT 1 FROM {r} x WHERE x.k = g.k AND x.w > 2)",
+    "NOT (g.k IS NULL OR EXISTS (SELECT 1 FROM {r} x WHERE x.k = g.k))",
 )
 LEFT = {"append": "l", "updating": "(SELECT k, COUNT(*) AS v FROM l GROUP BY k)"}
 RIGHT = {"append": "r", "updating": "(SELECT k, MAX(w) AS w FROM r GROUP BY k)"}
