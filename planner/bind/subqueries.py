@@ -370,8 +370,9 @@ class SubqueryJoinBinder(RelationBinder):
         """IN and EXISTS subqueries inside a WHERE conjunct, under OR (``a = 1 OR k IN
         (SELECT ...)``): each a LEFT JOIN with the subquery's distinct keys and a marker,
         the IN or EXISTS replaced by ``marker IS NOT NULL`` (Flink's mark join). Only where
-        the result is filtered as it is (no NOT above it), so that SQL's unknown, for a
-        NULL key, filters as false does; elsewhere they stay to be refused by name."""
+        the result is filtered as it is (no NOT above it, but an EXISTS's), so that SQL's
+        unknown, for a NULL key, filters as false does; elsewhere they stay to be refused by
+        name. A NOT IN there also joins whether the subquery has rows and a NULL item."""
         found = [sub for e in exprs for sub in _marked_subqueries(e)]
         if not found:
             return node, scope, exprs
@@ -400,9 +401,48 @@ class SubqueryJoinBinder(RelationBinder):
             marked.set("distinct", exp.Distinct())
             inner = self.bind_query(marked, ctes)
             node, scope, mark = _left_joined(node, scope, inner, keys, "$mark")
-            replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(mark.name), expression=exp.Null()))
+            negation = _negation(sub) if isinstance(sub, exp.In) else None  # EXISTS: its marker says it
+            if negation is None:
+                replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(mark.name), expression=exp.Null()))
+                continue
+            assert item is not None
+            node, scope, not_in = self._not_in(node, scope, select, item, keys, inner_keys, rest, mark, ctes)
+            replaced[id(negation)] = not_in
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
+
+    def _not_in(
+        self,
+        node: LogicalNode,
+        scope: Scope,
+        select: exp.Expr,
+        item: exp.Expr,
+        keys: list[str],
+        inner_keys: list[exp.Expr],
+        rest: list[exp.Expr],
+        mark: BoundField,
+        ctes: dict[str, exp.Expr],
+    ) -> tuple[LogicalNode, Scope, exp.Expr]:
+        """A NOT IN under OR, filtered as it is, beside its mark join (``mark``; the needle
+        is the last of ``keys``): TRUE when the subquery has no row for the correlation
+        keys, or when the needle is not NULL, matches nothing and no item is NULL; else
+        FALSE or unknown, which filter alike. Joins ``$z`` per correlation key: 1 when an
+        item is NULL, 0 when none is, NULL when there is no row."""
+        nulls = select.copy()
+        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(inner_keys) - 1)]
+        is_null = exp.Is(this=item.copy(), expression=exp.Null())
+        flag = exp.Max(this=exp.If(this=is_null, true=exp.Literal.number(1), false=exp.Literal.number(0)))
+        flag_item = exp.Alias(this=flag, alias=exp.to_identifier("$z", quoted=True))
+        key_items = [exp.Alias(this=k, alias=n) for k, n in zip(inner_keys[:-1], names)]
+        nulls.set("expressions", [*key_items, flag_item])
+        nulls.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
+        nulls.set("group", exp.Group(expressions=[k.copy() for k in inner_keys[:-1]]) if names else None)
+        node, scope, z = _left_joined(node, scope, self.bind_query(nulls, ctes), keys[:-1], "$nulls")
+        none = exp.Is(this=_ref(z.name), expression=exp.Null())
+        clean = exp.EQ(this=_ref(z.name), expression=exp.Literal.number(0))
+        known = exp.Not(this=exp.Is(this=_ref(keys[-1]), expression=exp.Null()))
+        missed = exp.Is(this=_ref(mark.name), expression=exp.Null())
+        return node, scope, exp.Paren(this=exp.or_(none, exp.and_(clean, known, missed)))
 
     def _needle_computed(
         self, outer: LogicalNode, scope: Scope, needle: exp.Expr
@@ -517,18 +557,31 @@ def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
     """The IN (with a query) and EXISTS subqueries of a WHERE conjunct reached from it
     through AND, OR and parentheses, and not the conjunct itself; an EXISTS through NOT
     too (``a = 1 OR NOT EXISTS (...)``): it is TRUE or FALSE, never unknown, so its marker
-    answers it under NOT as well, where an IN's unknown (a NULL key) would not."""
+    answers it under NOT as well. An IN under one NOT (``a = 1 OR k NOT IN (...)``) is
+    taken where nothing above negates it again: its unknown then filters as FALSE does
+    (``_negation``)."""
     found: list[exp.In | exp.Exists] = []
     for sub in expr.find_all(exp.In, exp.Exists):
         if sub is expr or (isinstance(sub, exp.In) and sub.args.get("query") is None):
             continue
         through = (exp.And, exp.Or, exp.Paren, *((exp.Not,) if isinstance(sub, exp.Exists) else ()))
-        parent = sub.parent
+        negation = _negation(sub) if isinstance(sub, exp.In) else None
+        if negation is expr:
+            continue  # the conjunct itself: an anti join's
+        parent = (negation or sub).parent
         while parent is not None and parent is not expr and isinstance(parent, through):
             parent = parent.parent
         if parent is expr and isinstance(expr, through) and isinstance(sub, exp.In | exp.Exists):
             found.append(sub)
     return found
+
+
+def _negation(sub: exp.Expr) -> exp.Not | None:
+    """The NOT right above ``sub``, through parentheses (``NOT (k IN (...))``)."""
+    parent = sub.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    return parent if isinstance(parent, exp.Not) else None
 
 
 def _unaliased(e: exp.Expr) -> exp.Expr:

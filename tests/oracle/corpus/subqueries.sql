@@ -32,6 +32,17 @@ SELECT id, k FROM grp WHERE NOT (NOT EXISTS (SELECT 1 FROM nums n WHERE n.j = gr
 -- mode: streaming
 SELECT id FROM grp WHERE i > 2 OR NOT EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0)
 SELECT id FROM grp WHERE NOT (k IS NULL OR EXISTS (SELECT 1 FROM onerow o WHERE o.id = grp.i))
+-- NOT IN under OR, filtered as it is: TRUE for no subquery row, FALSE or unknown (filtered
+-- alike) for a NULL needle or item; uncorrelated, over no rows, and correlated
+-- mode: batch
+SELECT id FROM grp WHERE id = 8 OR i NOT IN (SELECT i FROM nums)
+SELECT id FROM grp WHERE id = 8 OR i NOT IN (SELECT i FROM nums WHERE i IS NOT NULL)
+SELECT id FROM grp WHERE id < 3 OR NOT (i * 7 IN (SELECT i FROM nums WHERE id > 100))
+SELECT id FROM grp WHERE k IS NULL OR i NOT IN (SELECT n.i FROM nums n WHERE n.id = grp.id)
+-- mode: streaming
+SELECT id FROM grp WHERE id = 8 OR i NOT IN (SELECT i FROM nums)
+SELECT id FROM grp WHERE id = 8 OR i NOT IN (SELECT i FROM nums WHERE i IS NOT NULL)
+SELECT id FROM grp WHERE k IS NULL OR i NOT IN (SELECT n.i FROM nums n WHERE n.id = grp.id)
 -- uncorrelated scalar subqueries in the SELECT list and HAVING of a query that aggregates:
 -- LEFT JOINed on TRUE to the aggregate's rows, as Flink plans them (NULL when none has rows)
 -- mode: batch

@@ -39,7 +39,8 @@ def test_subqueries_are_planned_as_flinks_semi_and_anti_joins(
 @pytest.mark.parametrize(
     ("where", "message"),
     [
-        ("a.v > 1 OR NOT (k IN (SELECT k FROM plain))", "supported only in WHERE"),
+        ("a.v > 1 OR NOT (a.v > 2 OR k IN (SELECT k FROM plain))", "supported only in WHERE"),
+        ("CASE WHEN k NOT IN (SELECT k FROM plain) THEN TRUE END", "supported only in WHERE"),
         ("k IN (SELECT k, v FROM plain)", "selects 2 columns"),
         ("EXISTS (SELECT 1 FROM plain b WHERE b.v > a.v)", "EXISTS needs an equality"),
         ("k IN (SELECT a.v + b.v FROM plain b)", "compares a column with a column"),

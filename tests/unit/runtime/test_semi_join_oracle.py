@@ -30,6 +30,11 @@ PREDICATES = (
     # EXISTS under NOT: TRUE or FALSE, never unknown, so the marker answers it there too
     "g.v > 7 OR NOT EXISTS (SELECT 1 FROM {r} x WHERE x.k = g.k AND x.w > 2)",
     "NOT (g.k IS NULL OR EXISTS (SELECT 1 FROM {r} x WHERE x.k = g.k))",
+    # NOT IN under OR: TRUE over no row, else only for a known needle that matches nothing
+    # while no item is NULL (unknown filters as FALSE)
+    "g.v > 7 OR g.k NOT IN (SELECT k FROM {r})",
+    "g.v < 2 OR NOT (g.k + 1 IN (SELECT w FROM {r} WHERE w > 3))",
+    "g.v > 5 OR g.v NOT IN (SELECT w FROM {r} x WHERE x.k = g.k)",
 )
 LEFT = {"append": "l", "updating": "(SELECT k, COUNT(*) AS v FROM l GROUP BY k)"}
 RIGHT = {"append": "r", "updating": "(SELECT k, MAX(w) AS w FROM r GROUP BY k)"}
