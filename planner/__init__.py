@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         explain,
         logical_plan,
         plan,
+        query_columns,
     )
     from planner.errors import ParseError, PlanError, UnsupportedError
     from planner.parse import parse, parse_expression, split_statements
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "create_table": "planner.api",
     "create_view": "planner.api",
+    "query_columns": "planner.api",
     "describe_fields": "planner.api",
     "explain": "planner.api",
     "logical_plan": "planner.api",
@@ -88,5 +90,6 @@ __all__ = [
     "parse",
     "parse_expression",
     "plan",
+    "query_columns",
     "split_statements",
 ]

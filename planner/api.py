@@ -250,7 +250,8 @@ def create_table(
             statement = table_like.merge(statement, source)
         if statement.query is not None:
             fields = _binder(catalog, config or {}).bind_query(statement.query, {}).fields
-            statement = replace(statement, schema=Schema(tuple(Column(f.name, f.type) for f in fields)))
+            columns = tuple(Column(f.name, f.type) for f in fields)
+            statement = replace(statement, schema=_declared_with(statement.declared, columns))
         table = TableDef(
             name=statement.name,
             schema=statement.schema,
@@ -263,6 +264,24 @@ def create_table(
         return _type_computed_columns(table, catalog)
     except SqlStreamError as e:
         raise _located(e, statement) from None
+
+
+def query_columns(query: exp.Query, catalog: Catalog, config: Mapping[str, str]) -> tuple[str, ...]:
+    """The names of a query's columns, as a CTAS inserts them into its table."""
+    return tuple(f.name for f in _binder(catalog, config).bind_query(query, {}).fields)
+
+
+def _declared_with(declared: st.Declared | None, query: tuple[Column, ...]) -> Schema:
+    """A CTAS's table: the columns it declares that its query does not give first, then the
+    query's, each typed as declared where both name it (the insert casts as INSERT does), with
+    the declared key and watermark (FLIP-463)."""
+    if declared is None:
+        return Schema(query)
+    own = {c.name.lower(): c for c in declared.columns}
+    given = {c.name.lower() for c in query}
+    new = [c for c in declared.columns if c.name.lower() not in given]
+    merged = [own.get(c.name.lower(), c) for c in query]
+    return Schema.keyed([*new, *merged], declared.watermark, declared.primary_key)
 
 
 def _type_computed_columns(table: TableDef, catalog: Catalog) -> TableDef:

@@ -35,6 +35,19 @@ class TableLike:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """Columns, watermark and primary key as written, not yet checked against each other:
+    a CTAS's, merged with its query's columns when the statement runs."""
+
+    columns: tuple[Column, ...]
+    watermark: Watermark | None
+    primary_key: tuple[str, ...]
+
+    def find(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
 class CreateTable(Statement):
     name: str
     schema: Schema
@@ -45,6 +58,9 @@ class CreateTable(Statement):
     partition_keys: tuple[str, ...] = ()
     like: TableLike | None = None
     query: exp.Query | None = None  # CREATE TABLE ... AS SELECT: the columns are the query's
+    # a CTAS's own columns, key and watermark as written: Flink 2's CTAS puts its new
+    # columns first, then the query's, a column of both typed as declared
+    declared: Declared | None = None
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,9 @@ class Session:
         assert s.query is not None
         table = planner.create_table(s, self.catalog, self.config.effective())
         created = self.catalog.create(table, if_not_exists=s.if_not_exists)
-        insert = st.Insert(table=s.name, query=s.query, sql=s.sql, line=s.line, col=s.col)
+        # the query's columns by name when the table declares columns of its own (NULL)
+        columns = planner.query_columns(s.query, self.catalog, self.config.effective()) if s.declared else ()
+        insert = st.Insert(table=s.name, query=s.query, columns=columns, sql=s.sql, line=s.line, col=s.col)
         try:
             plan = planner.plan(insert, self.catalog, self.config.effective())
         except BaseException:

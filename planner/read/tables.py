@@ -51,11 +51,15 @@ class TableReader(ReaderBase):
         if query is not None:
             if not isinstance(query, exp.Query):
                 raise self.parse_error("CREATE TABLE ... AS takes a query: CREATE TABLE t AS SELECT ...")
-            if isinstance(schema_node, exp.Schema) or like is not None:
+            if like is not None:
                 raise self.unsupported(
-                    "CREATE TABLE ... AS SELECT with its own columns, key, watermark or LIKE",
+                    "CREATE TABLE ... AS SELECT with LIKE",
                     hint="the table's columns are the query's: CREATE TABLE t WITH (...) AS SELECT ...",
                 )
+        declared = None  # a CTAS's own columns, key and watermark, merged with the query's columns
+        if query is not None and isinstance(schema_node, exp.Schema) and schema_node.expressions:
+            columns, watermark, key = self.schema_parts(schema_node)
+            declared = st.Declared(tuple(columns), watermark, key)
         if not isinstance(schema_node, exp.Schema):
             if (like is None and query is None) or not isinstance(schema_node, exp.Table):
                 raise self.parse_error("CREATE TABLE needs a column list: CREATE TABLE t (a INT, ...)")
@@ -88,6 +92,7 @@ class TableReader(ReaderBase):
                 partition_keys=partition_keys,
                 like=self.table_like(like, *self.schema_parts(schema_node)) if like is not None else None,
                 query=query if isinstance(query, exp.Query) else None,
+                declared=declared,
                 **self.pos,
             )
         return st.CreateTable(

@@ -456,7 +456,11 @@ def test_misspelt_show_kind() -> None:
         ("LOAD MODULE hive", "LOAD MODULE", (1, 1)),
         ("USE MODULES core", "USE MODULES", (1, 5)),
         ("ADD JAR '/tmp/x.jar'", "ADD JAR", (1, 1)),
-        ("CREATE TABLE t2 (a INT) AS SELECT * FROM t", "AS SELECT with its own columns", (1, 1)),
+        (
+            "CREATE TABLE t2 WITH ('connector' = 'blackhole') LIKE t AS SELECT 1",
+            "AS SELECT with LIKE",
+            (1, 1),
+        ),
         ("ALTER TABLE t ADD b INT", "ALTER TABLE ... ADD", (1, 15)),
         ("ALTER TABLE t MODIFY a BIGINT", "ALTER TABLE ... MODIFY", (1, 15)),
         ("ALTER VIEW v AS SELECT 1", "ALTER VIEW", (1, 1)),

@@ -56,7 +56,11 @@ def test_if_not_exists_inserts_into_the_table_there(tmp_path: Path) -> None:
     [
         ("CREATE TABLE src {sink} AS SELECT id FROM src", "already exists"),
         ("CREATE TABLE out {sink} AS SELECT name, COUNT(*) AS n FROM src GROUP BY name", "update changes"),
-        ("CREATE TABLE out (id INT) {sink} AS SELECT id FROM src", "with its own columns"),
+        (
+            "CREATE TABLE out (PRIMARY KEY (nope) NOT ENFORCED) {sink} AS SELECT id FROM src",
+            "key column 'nope'",
+        ),
+        ("CREATE TABLE out (id BOOLEAN) {sink} AS SELECT id FROM src", "BOOLEAN"),
         ("CREATE TABLE out {sink} AS SELECT nope FROM src", "nope"),
     ],
 )
@@ -70,3 +74,29 @@ def test_a_refused_statement_leaves_no_table_and_writes_nothing(
         assert message in e.value.message
         assert [t.name for t in s.catalog.tables()] == ["src"]
     assert not tmp_path.joinpath("x").exists() and written(tmp_path) == []
+
+
+def test_its_own_columns_key_and_watermark_merge_with_the_querys_as_in_flink_2(tmp_path: Path) -> None:
+    """FLIP-463: the columns only the CREATE part declares come first (NULL in every row),
+    then the query's in its order; one both name takes the declared type (cast on insert);
+    the key and watermark are the declared ones."""
+    with sqlstream.connect() as s:
+        s.execute(SRC)
+        result = s.execute(
+            "CREATE TABLE out (note STRING, id BIGINT, PRIMARY KEY (id) NOT ENFORCED, "
+            f"WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) {sink(tmp_path)} AS SELECT id, name, ts FROM src"
+        )
+        assert result.job is not None
+        result.job.wait(30)
+        table = s.catalog.table("out")
+    assert [(c.name, c.type.sql()) for c in table.schema.columns] == [
+        ("note", "STRING"),
+        ("id", "BIGINT NOT NULL"),
+        ("name", "STRING"),
+        ("ts", "TIMESTAMP(3)"),
+    ]
+    assert table.schema.primary_key == ("id",)
+    assert table.schema.watermark is not None and table.schema.watermark.column == "ts"
+    rows = written(tmp_path)
+    assert sorted(r["id"] for r in rows) == [1, 2, 3, 4, 5]
+    assert all(r["note"] is None and list(r) == ["note", "id", "name", "ts"] for r in rows)
