@@ -13,7 +13,7 @@ from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.over import OverBinder, has_over
 from planner.bind.relations import where_conjuncts
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
-from planner.bind.subqueries import SubqueryJoinBinder, _in_subquery, _scalar_subqueries
+from planner.bind.subqueries import SubqueryJoinBinder, _in_subquery, _scalar_subqueries, named_subqueries
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
 from planner.typecheck import common_type
@@ -126,11 +126,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         ):
             scope, select, joined = self._bind_aggregated_subqueries(scope, select, ctes)
         elif any(_scalar_subqueries(p) for p in select.expressions):
-            # a bare subquery item keeps the name Flink gives it (EXPR$<i>), not its column's
-            named = [
-                exp.Alias(this=p, alias=exp.to_identifier(f"EXPR${i}")) if isinstance(p, exp.Subquery) else p
-                for i, p in enumerate(select.expressions)
-            ]
+            named = named_subqueries(select.expressions)
             node, scope, rewritten = self._bind_scalar_subqueries(node, scope, named, ctes)
             select = select.copy()
             select.set("expressions", rewritten)

@@ -257,14 +257,7 @@ class SubqueryJoinBinder(RelationBinder):
         with the outer query, is refused by name."""
         select = select.copy()  # replaced in place below, not in the statement's tree
         having = select.args.get("having")
-        # a bare subquery item keeps the name Flink gives it (EXPR$<i>), not its column's
-        select.set(
-            "expressions",
-            [
-                exp.Alias(this=p, alias=exp.to_identifier(f"EXPR${i}")) if isinstance(p, exp.Subquery) else p
-                for i, p in enumerate(select.expressions)
-            ],
-        )
+        select.set("expressions", named_subqueries(select.expressions))
         tops = [*select.expressions, *([having.this] if having is not None else [])]
         joined: list[LogicalNode] = []
         taken = {sf.field.name.lower() for sf in scope.fields}
@@ -477,6 +470,15 @@ class SubqueryJoinBinder(RelationBinder):
         node = Calc((*inner.fields, field), inner, projections)
         computed = ScopeField(frozenset(), field, hidden=True)
         return node, Scope([*scope.fields, computed]), [_ref(field.name)]
+
+
+def named_subqueries(items: list[exp.Expr]) -> list[exp.Expr]:
+    """SELECT items with a bare subquery named as Flink names it (EXPR$<i>), not by its
+    column, before the subquery is replaced by a join's column."""
+    return [
+        exp.Alias(this=p, alias=exp.to_identifier(f"EXPR${i}")) if isinstance(p, exp.Subquery) else p
+        for i, p in enumerate(items)
+    ]
 
 
 def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:

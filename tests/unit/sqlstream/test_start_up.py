@@ -160,8 +160,9 @@ print(json.dumps({"threads": [before, unnamed()], "blas": os.environ.get("OPENBL
 """
 
 
-def _load_in_fresh_process(env: dict[str, str]) -> dict[str, object]:
-    out = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, cwd=ROOT,
+def _in_fresh_process(script: str, env: dict[str, str]) -> dict[str, object]:
+    """What ``script`` prints last, as JSON, run in a new interpreter with ``env``."""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
                          env=env, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.splitlines()[-1])
@@ -172,10 +173,10 @@ def test_the_command_loads_the_engine_without_starting_threads() -> None:
     work the engine never gives it; the variable that stops it is the user's again after."""
     blas = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
     env = {k: v for k, v in os.environ.items() if k not in blas}
-    assert _load_in_fresh_process(env) == {"threads": [1, 1], "blas": None}
-    assert _load_in_fresh_process({**env, "OPENBLAS_NUM_THREADS": "2"})["blas"] == "2"
+    assert _in_fresh_process(THREADS, env) == {"threads": [1, 1], "blas": None}
+    assert _in_fresh_process(THREADS, {**env, "OPENBLAS_NUM_THREADS": "2"})["blas"] == "2"
     # the user's choice, in any variable OpenBLAS reads, is theirs (on a machine of 2+ cores)
-    assert _load_in_fresh_process({**env, "OMP_NUM_THREADS": "2"}) == {"threads": [1, 2], "blas": None}
+    assert _in_fresh_process(THREADS, {**env, "OMP_NUM_THREADS": "2"}) == {"threads": [1, 2], "blas": None}
 
 
 # Minor page faults of filling 20 buffers of 16 MB from Arrow's jemalloc, each allocated
@@ -199,23 +200,16 @@ print(json.dumps({"faults": faults, "conf": os.environ.get("JE_ARROW_MALLOC_CONF
 """
 
 
-def _pages_in_fresh_process(env: dict[str, str]) -> dict[str, object]:
-    out = subprocess.run([sys.executable, "-c", PAGES], capture_output=True, text=True, cwd=ROOT,
-                         env=env, timeout=120)  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.splitlines()[-1])
-
-
 def test_the_command_reuses_the_pages_of_freed_arrow_buffers() -> None:
     """A batch's buffers of tens of MB are allocated anew for every batch: the command's
     jemalloc keeps a freed buffer's pages for the next one instead of handing them back to
     the kernel, to be faulted in and zeroed again (a Nexmark q18 process: ~0.2 CPU s); the
     variable that says so is the user's again after, and their own setting is kept."""
     env = {k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"}
-    found = _pages_in_fresh_process(env)
+    found = _in_fresh_process(PAGES, env)
     assert found["conf"] is None
     assert isinstance(found["faults"], int) and found["faults"] < 4096 * 2  # at most one buffer's pages
-    theirs = _pages_in_fresh_process({**env, "JE_ARROW_MALLOC_CONF": "muzzy_decay_ms:1000"})
+    theirs = _in_fresh_process(PAGES, {**env, "JE_ARROW_MALLOC_CONF": "muzzy_decay_ms:1000"})
     assert theirs["conf"] == "muzzy_decay_ms:1000"
     assert isinstance(theirs["faults"], int) and theirs["faults"] >= 4096 * 15  # pages handed back
 
