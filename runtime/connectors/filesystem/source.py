@@ -42,7 +42,7 @@ from catalog.options import OptionBag
 from planner.physical import ROW_KIND_COLUMN, SourceSpec
 from runtime.batches import output_schema
 from runtime.connectors.base import SourceReader, SubtaskContext, count_nulled, source_config
-from runtime.connectors.filesystem.options import CHUNK_RECORDS, local_path
+from runtime.connectors.filesystem.options import CHUNK_RECORDS, MAX_READ_RECORDS, local_path
 from runtime.connectors.filesystem.partitions import partition_spec
 from runtime.connectors.filesystem.splits import Split, count_newlines, first_line_start, plan_splits
 from runtime.formats import create_changelog_decoder, create_decoder, is_changelog, is_container_file
@@ -502,7 +502,7 @@ class FileSystemSource(SourceReader):
             await asyncio.to_thread(self._discover)
         if self._current is None and not self._pending:
             return None
-        return await asyncio.to_thread(self._read, max(1, min(max_rows, CHUNK_RECORDS)))
+        return await asyncio.to_thread(self._read, max(1, min(max_rows, MAX_READ_RECORDS)))
 
     def _discover(self) -> None:
         self._listed_at = time.monotonic()

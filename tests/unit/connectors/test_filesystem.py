@@ -17,7 +17,7 @@ from runtime.connectors.filesystem.source import FileSystemSource
 from runtime.connectors.registry import create_sink, create_source
 from runtime.formats import FormatError
 
-from .helpers import ctx, fields, read_all, sink_spec, source_spec, write_all
+from .helpers import ctx, drain, fields, read_all, sink_spec, source_spec, write_all
 
 COLS = fields("id BIGINT", "name STRING", "ts TIMESTAMP(3)", "x DOUBLE")
 
@@ -120,6 +120,24 @@ def test_bad_record_fails_naming_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(FormatError) as e:
         read_all(source(f, "json"), max_rows=1000)
     assert f"{f}, line 2501" in str(e.value)
+
+
+def test_a_poll_for_four_chunks_reads_them_at_once_naming_lines_past_the_first(tmp_path: Path) -> None:
+    """What a bounded source feeding a GROUP BY asks for (four 64k chunks) comes in one
+    read; a bad line deep in it is still named by its own line number, and skipped rows
+    are the only ones missing."""
+    n = 4 * 65536 + 1000
+    lines = json_lines(rows(n)).splitlines()
+    lines[200_000] = '{"id": 1, "ts": "2020-04-15 08:05"'
+    f = tmp_path / "a.json"
+    f.write_text("\n".join(lines) + "\n")
+    src = source(f, "json", **{"json.ignore-parse-errors": "true"})
+    batches = asyncio.run(drain(src, 4 * 65536))
+    assert [b.num_rows for b in batches] == [4 * 65536 - 1, 1000]
+    assert pa.Table.from_batches(batches).column("id").to_pylist() == [i for i in range(n) if i != 200_000]
+    with pytest.raises(FormatError) as e:
+        read_all(source(f, "json"), max_rows=4 * 65536)
+    assert f"{f}, line 200001" in str(e.value)
 
 
 def test_position_and_restore_mid_file(tmp_path: Path) -> None:
