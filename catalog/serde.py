@@ -69,6 +69,7 @@ def view_to_json(v: ViewDef) -> dict[str, Any]:
         "temporary": v.temporary,
         "columns": list(v.columns),
         "comment": v.comment,
+        **({"scope": list(v.scope)} if v.scope else {}),
     }
 
 
@@ -80,6 +81,7 @@ def object_from_json(d: dict[str, Any]) -> TableDef | ViewDef:
             temporary=d.get("temporary", False),
             columns=tuple(d.get("columns", ())),
             comment=d.get("comment"),
+            scope=(d["scope"][0], d["scope"][1]) if d.get("scope") else None,
         )
     return TableDef(
         name=d["name"],

@@ -73,3 +73,6 @@ class ViewDef:
     temporary: bool = False
     columns: tuple[str, ...] = ()
     comment: str | None = None
+    # the catalog and database its query's names resolve in: those current when it was
+    # created (None: the default ones), as Flink expands a view's names at CREATE VIEW
+    scope: tuple[str, str] | None = None

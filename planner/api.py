@@ -31,7 +31,7 @@ from catalog.config import (
 from catalog.connectors import configure_table, table_info
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
-from catalog.store import Catalog
+from catalog.store import Catalog, identifier
 from catalog.table import TableDef, ViewDef
 from planner import batch_fusion, table_like
 from planner import statements as st
@@ -156,7 +156,7 @@ def plan(
     _refuse(refuse, roots, parts, statement)
     rewritten, applied = apply_rules(roots)
     _refuse(refuse_rewritten, rewritten, parts, statement)
-    name = PIPELINE_NAME.get(cfg) or _default_name(statement)
+    name = PIPELINE_NAME.get(cfg) or _default_name(statement, catalog)
     try:
         physical = PhysicalPlanner(cfg).plan(rewritten, name, applied)
         late_table = LATE_ROWS_SINK.get(cfg)
@@ -216,11 +216,13 @@ def explain(sql: str | st.Statement, catalog: Catalog, config: Mapping[str, str]
     return explain_plan(plan(sql, catalog, config))
 
 
-def _default_name(statement: st.Statement) -> str:
+def _default_name(statement: st.Statement, catalog: Catalog) -> str:
+    """Flink's job name: ``insert-into_`` and the sinks, by identifier (``t`` in the default
+    database, as before there were others; ``db.t`` in another one)."""
     if isinstance(statement, st.Insert):
-        return f"insert-into_{statement.table}"
+        return f"insert-into_{identifier(catalog.qualify(statement.table))}"
     if isinstance(statement, st.StatementSet):
-        return "insert-into_" + "_".join(i.table for i in statement.inserts)
+        return "insert-into_" + "_".join(identifier(catalog.qualify(i.table)) for i in statement.inserts)
     return "collect"
 
 

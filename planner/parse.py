@@ -31,6 +31,7 @@ from sqlglot.errors import ParseError as SqlglotParseError
 from planner import statements as st
 from planner.dialect import Flink, navigating  # noqa: F401  (the doctests use Flink)
 from planner.errors import ParseError
+from planner.read.databases import DatabaseReader
 from planner.read.functions import FunctionReader
 from planner.read.words import WordReader
 from planner.script import DIALECT, FRONT_STARTS, SQL_STARTS, Script
@@ -102,7 +103,7 @@ def split_statements(sql: str) -> list[tuple[str, int, int]]:
     return out
 
 
-class Reader(WordReader, FunctionReader):
+class Reader(WordReader, FunctionReader, DatabaseReader):
     """Reads one statement, picking the reading by its first words."""
 
     # -- dispatch --
@@ -128,6 +129,8 @@ class Reader(WordReader, FunctionReader):
             return self.sub(1).statement()
         if self.is_function_ddl():
             return self.create_function() if first == "CREATE" else self.drop_function()
+        if self.is_database_ddl():
+            return self.database_ddl()
         if first in ("CREATE", "DROP", "ALTER"):
             self.check_ddl_kind()
         if first in SQL_STARTS:

@@ -145,10 +145,57 @@ class Use(Statement):
 
 
 @dataclass(frozen=True)
+class CreateDatabase(Statement):
+    """CREATE DATABASE [IF NOT EXISTS] [catalog.]name [COMMENT '...'] [WITH (...)]."""
+
+    name: str
+    catalog: str | None = None
+    if_not_exists: bool = False
+    comment: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DropDatabase(Statement):
+    """DROP DATABASE [IF EXISTS] [catalog.]name [RESTRICT | CASCADE]."""
+
+    name: str
+    catalog: str | None = None
+    if_exists: bool = False
+    cascade: bool = False
+
+
+@dataclass(frozen=True)
+class AlterDatabase(Statement):
+    """ALTER DATABASE [catalog.]name SET (...)."""
+
+    name: str
+    catalog: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateCatalog(Statement):
+    """CREATE CATALOG [IF NOT EXISTS] name [COMMENT '...'] WITH ('type' = '...', ...)."""
+
+    name: str
+    if_not_exists: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class DropCatalog(Statement):
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
 class Show(Statement):
-    """SHOW TABLES | VIEWS | FUNCTIONS | JOBS | CATALOGS | DATABASES | CURRENT CATALOG |
-    CURRENT DATABASE | CREATE TABLE t | CREATE VIEW v | COLUMNS FROM t | STATE FOR JOB 'j'
-    (``name``: the job); ``what`` is the lower-case, underscore-joined kind."""
+    """SHOW TABLES | VIEWS [FROM|IN [c.]db] | FUNCTIONS | JOBS | CATALOGS | DATABASES
+    [FROM|IN c] | CURRENT CATALOG | CURRENT DATABASE | CREATE TABLE t | CREATE VIEW v |
+    COLUMNS FROM t | STATE FOR JOB 'j' (``name``: the table, database, catalog or job);
+    ``what`` is the lower-case, underscore-joined kind."""
 
     what: str
     name: str | None = None

@@ -27,7 +27,7 @@ from catalog.config import (
     RUNTIME_MODE,
 )
 from catalog.errors import CatalogError, SqlStreamError
-from catalog.store import CATALOG_NAME, DATABASE_NAME, check_current
+from catalog.store import DatabaseDef, ObjectPath
 from catalog.table import redact
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
@@ -85,6 +85,16 @@ class Session:
         functions.register(self.catalog, name, fn)
 
     def execute_statement(self, s: st.Statement) -> Result:
+        """Run one statement; a catalog's error (a missing catalog, database or table) is
+        said where the statement names it."""
+        try:
+            return self._execute(s)
+        except CatalogError as e:
+            name = getattr(s, "name", None) or getattr(s, "table", None)
+            line, col = name.at if isinstance(name, ObjectPath) and name.at else (s.line, s.col)
+            raise e.with_position(line, col) from None
+
+    def _execute(self, s: st.Statement) -> Result:
         if isinstance(s, st.CreateFunction | st.DropFunction | st.DescribeFunction):
             from sqlstream import functions
 
@@ -121,7 +131,9 @@ class Session:
             return Result.ok(f"Table '{s.name}' altered.")
         if isinstance(s, st.AlterTableRename):
             table = self.catalog.table(s.name)
-            self.catalog.create(replace(table, name=s.new_name))
+            catalog, database, _ = self.catalog.qualify(s.name)  # Flink renames inside its database
+            new_name = s.new_name.parts[-1] if isinstance(s.new_name, ObjectPath) else s.new_name
+            self.catalog.create(replace(table, name=ObjectPath([catalog, database, new_name])))
             self.catalog.drop(s.name, TableDef)
             return Result.ok(f"Table '{s.name}' renamed to '{s.new_name}'.")
         if isinstance(s, st.Set):
@@ -144,12 +156,10 @@ class Session:
             return Result.ok(message + self._dashboard_news(s.key))
         if isinstance(s, st.Show):
             return self._show(s)
-        if isinstance(s, st.Use):  # the one catalog and database: a script's USE of them runs
-            try:
-                check_current(s.catalog, s.database)
-            except CatalogError as e:
-                raise e.with_position(s.line, s.col) from None
-            return Result.ok("Execute statement succeeded.")
+        if isinstance(s, st.Use | st.CreateDatabase | st.DropDatabase | st.AlterDatabase):
+            return self._database_statement(s)
+        if isinstance(s, st.CreateCatalog | st.DropCatalog):
+            return self._catalog_statement(s)
         if isinstance(s, st.Describe):
             return self._describe(s.name)
         if isinstance(s, st.Explain):
@@ -171,6 +181,42 @@ class Session:
             handle.cancel()
             return Result.ok(f"Job '{handle.id}' stopped.")
         raise SqlStreamError(f"{type(s).__name__} is not supported yet", line=s.line, col=s.col)
+
+    def _database_statement(self, s: st.Statement) -> Result:
+        """USE, CREATE / DROP / ALTER DATABASE: errors said at the statement."""
+        try:
+            if isinstance(s, st.Use) and s.database is None:
+                assert s.catalog is not None
+                self.catalog.use_catalog(s.catalog)
+            elif isinstance(s, st.Use):
+                assert s.database is not None
+                self.catalog.use_database(s.catalog, s.database)
+            elif isinstance(s, st.CreateDatabase):
+                db = DatabaseDef(s.name, s.comment, dict(s.properties))
+                if not self.catalog.create_database(s.catalog, db, s.if_not_exists):
+                    return Result.ok(f"Database '{s.name}' exists.")
+                return Result.ok(f"Database '{s.name}' created.")
+            elif isinstance(s, st.DropDatabase):
+                if not self.catalog.drop_database(s.catalog, s.name, s.if_exists, s.cascade):
+                    return Result.ok(f"Database '{s.name}' does not exist.")
+                return Result.ok(f"Database '{s.name}' dropped.")
+            elif isinstance(s, st.AlterDatabase):
+                self.catalog.alter_database(s.catalog, s.name, s.properties)
+                return Result.ok(f"Database '{s.name}' altered.")
+        except CatalogError as e:
+            raise e.with_position(s.line, s.col) from None
+        return Result.ok("Execute statement succeeded.")
+
+    def _catalog_statement(self, s: st.CreateCatalog | st.DropCatalog) -> Result:
+        """CREATE / DROP CATALOG: errors said at the statement."""
+        try:
+            if isinstance(s, st.CreateCatalog):
+                created = self.catalog.create_catalog(s.name, s.options, s.if_not_exists)
+                return Result.ok(f"Catalog '{s.name}' {'created' if created else 'exists'}.")
+            dropped = self.catalog.drop_catalog(s.name, s.if_exists)
+            return Result.ok(f"Catalog '{s.name}' {'dropped' if dropped else 'does not exist'}.")
+        except CatalogError as e:
+            raise e.with_position(s.line, s.col) from None
 
     def _submit(self, plan: PhysicalPlan, sql: str) -> Result:
         server = self._serve_metrics()
@@ -227,10 +273,13 @@ class Session:
     # ---- SHOW / DESCRIBE -------------------------------------------------------------
     def _show(self, s: st.Show) -> Result:
         what = s.what.lower()
-        if what == "tables":
-            return Result.table(["table name"], [(t.name,) for t in self.catalog.tables()])
-        if what == "views":
-            return Result.table(["view name"], [(v.name,) for v in self.catalog.views()])
+        if what in ("tables", "views"):
+            kind = TableDef if what == "tables" else ViewDef
+            try:
+                names = self.catalog.listed(kind, s.name)
+            except CatalogError as e:
+                raise e.with_position(s.line, s.col) from None
+            return Result.table([f"{what[:-1]} name"], [(n,) for n in names])
         if what in ("functions", "user_functions"):
             users = [f.name for f in self.catalog.functions()]
             names = users if what == "user_functions" else sorted([*FUNCTIONS, *users], key=str.upper)
@@ -249,13 +298,17 @@ class Session:
             with open_newest(lambda: self.newest_checkpoint(job), self.config) as reader:
                 return Result.table(OPERATOR_COLUMNS, operator_rows(reader))
         if what == "catalogs":
-            return Result.table(["catalog name"], [(CATALOG_NAME,)])
+            return Result.table(["catalog name"], [(c,) for c in self.catalog.catalogs()])
         if what == "databases":
-            return Result.table(["database name"], [(DATABASE_NAME,)])
+            try:
+                databases = self.catalog.databases(s.name)
+            except CatalogError as e:
+                raise e.with_position(s.line, s.col) from None
+            return Result.table(["database name"], [(d,) for d in databases])
         if what == "current_catalog":
-            return Result.table(["current catalog name"], [(CATALOG_NAME,)])
+            return Result.table(["current catalog name"], [(self.catalog.current_catalog,)])
         if what == "current_database":
-            return Result.table(["current database name"], [(DATABASE_NAME,)])
+            return Result.table(["current database name"], [(self.catalog.current_database,)])
         if what in ("create_table", "create_view") and s.name:
             obj = self.catalog.resolve(s.name)
             if isinstance(obj, TableDef):

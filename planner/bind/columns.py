@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from sqlglot import exp
 
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
-from catalog.store import Catalog
+from catalog.store import Catalog, CatalogObject, ObjectPath
 from planner import codegen
 from planner.bind import json_aggregates, null_treatment
 from planner.bind.scope import Scope, _err, _ref
@@ -37,6 +37,23 @@ class ColumnBinder:
         self.parse_expression = parse_expression
         self.parse_query = parse_query
         self._view_stack: list[str] = []
+        self._view_scopes: list[tuple[str, str]] = []  # where the names of the view being bound resolve
+
+    def lookup(self, table: exp.Table) -> CatalogObject:
+        """The table or view a FROM or JOIN names, resolved as the catalog resolves names:
+        against the current catalog and database, or inside a view against those current
+        when the view was created. Errors are said at the catalog or database part that
+        does not exist, else at the table."""
+        path = ObjectPath([p.name for p in table.parts])
+        within = self._view_scopes[-1] if self._view_scopes else None
+        try:
+            self.catalog.qualify(path, within)
+        except SqlStreamError as e:
+            raise _err(e, table.args.get("catalog") or table.args.get("db") or table) from None
+        try:
+            return self.catalog.resolve(path, within)
+        except SqlStreamError as e:
+            raise _err(e, table) from None
 
     # The two places binding recurses upward: a nested query (subquery, CTE, view) and a
     # nested FROM item (the input of a window TVF). The layers above define them.

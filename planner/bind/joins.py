@@ -15,8 +15,8 @@ import dataclasses
 from sqlglot import exp
 
 from catalog.connectors import validate_options
-from catalog.errors import SqlStreamError
-from catalog.store import object_name
+from catalog.errors import CatalogError, SqlStreamError
+from catalog.table import TableDef
 from planner.bind.aggregates import AggregateBinder
 from planner.bind.hints import StateTtlHint, input_name
 from planner.bind.intervals import time_bounds
@@ -191,10 +191,9 @@ class JoinBinder(AggregateBinder):
         kind = (join.args.get("side") or "").upper()
         if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
             raise _err(UnsupportedError(f"{kind or join.args.get('kind')} temporal joins"), join)
-        try:
-            versioned = self.catalog.table(object_name([p.name for p in table.parts]))
-        except SqlStreamError as e:
-            raise _err(e, table) from None
+        versioned = self.lookup(table)
+        if not isinstance(versioned, TableDef):
+            raise _err(CatalogError(f"'{table.name}' is a view, not a table"), table)
         pk = versioned.schema.primary_key
         if not pk or versioned.schema.watermark is None:
             raise _err(
@@ -281,10 +280,9 @@ class JoinBinder(AggregateBinder):
         kind = (join.args.get("side") or "").upper()
         if kind not in ("", "LEFT") or (join.args.get("kind") or "").upper() not in ("", "INNER", "OUTER"):
             raise _err(UnsupportedError(f"{kind or join.args.get('kind')} lookup joins"), join)
-        try:
-            dim = self.catalog.table(object_name([p.name for p in table.parts]))
-        except SqlStreamError as e:
-            raise _err(e, table) from None
+        dim = self.lookup(table)
+        if not isinstance(dim, TableDef):
+            raise _err(CatalogError(f"'{table.name}' is a view, not a table"), table)
         spec = validate_options(dim.options, f"table '{dim.name}'")
         if not spec.lookup:
             raise _err(

@@ -11,7 +11,7 @@ from sqlglot import exp
 from catalog.connectors import configure_table, table_info, validate_options
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import ColumnKind
-from catalog.store import object_name
+from catalog.store import CATALOG_NAME, DATABASE_NAME
 from catalog.table import TableDef, ViewDef
 from catalog.types import INT, DataType
 from planner.bind.aggregates import is_aggregate
@@ -83,14 +83,7 @@ class RelationBinder(JoinBinder, LateralBinder):
             if name.lower() in ctes and not rel.db:
                 node = self.bind_query(ctes[name.lower()], ctes)
                 return node, Scope.of(node, {alias})
-            try:
-                local = object_name([p.name for p in rel.parts])
-            except SqlStreamError as e:  # said at the catalog or database it does not have
-                raise _err(e, rel.args.get("catalog") or rel.args.get("db") or rel) from None
-            try:
-                obj = self.catalog.resolve(local)
-            except SqlStreamError as e:
-                raise _err(e, rel) from None
+            obj = self.lookup(rel)
             if hinted := table_options(rel):
                 obj = with_options(obj, hinted, rel)
             node = self.scan(obj) if isinstance(obj, TableDef) else self._bind_view(obj, rel)
@@ -156,10 +149,12 @@ class RelationBinder(JoinBinder, LateralBinder):
         if view.name.lower() in self._view_stack:
             raise _err(PlanError(f"view '{view.name}' refers to itself"), where)
         self._view_stack.append(view.name.lower())
+        self._view_scopes.append(view.scope or (CATALOG_NAME, DATABASE_NAME))
         try:
             node = self.bind_query(self.parse_query(view.query), {})
         finally:
             self._view_stack.pop()
+            self._view_scopes.pop()
         if view.columns:
             projections = tuple(
                 (name, exp.column(exp.to_identifier(f.name, quoted=True)))

@@ -12,7 +12,7 @@ from sqlglot.tokens import TokenType
 from catalog.errors import SqlStreamError
 from planner import statements as st
 from planner.expressions import AlterTableOptions, AlterTableResetOptions
-from planner.read.tables import TableReader, _table_name
+from planner.read.tables import TableReader
 from planner.script import DIALECT
 
 
@@ -68,7 +68,7 @@ class SqlReader(TableReader):
         if not isinstance(query, exp.Query):
             raise self.parse_error("INSERT needs a query: INSERT INTO t SELECT ...")
         return st.Insert(
-            table=_table_name(target),
+            table=self.table_name(target),
             query=query,
             columns=columns,
             overwrite=bool(node.args.get("overwrite")),
@@ -107,7 +107,7 @@ class SqlReader(TableReader):
         props = node.args.get("properties")
         temporary = any(isinstance(p, exp.TemporaryProperty) for p in (props.expressions if props else ()))
         return st.CreateView(
-            name=_table_name(target),
+            name=self.table_name(target),
             query=query,
             query_sql=query_sql,
             columns=columns,
@@ -123,7 +123,7 @@ class SqlReader(TableReader):
         if len(tables) != 1:
             raise self.unsupported(f"DROP {kind} of several {kind.lower()}s at once")
         return cls(
-            name=_table_name(tables[0]),
+            name=self.table_name(tables[0]),
             if_exists=bool(node.args.get("exists")),
             temporary=bool(node.args.get("temporary")),
             **self.pos,
@@ -131,7 +131,7 @@ class SqlReader(TableReader):
 
     def alter(self, node: exp.Alter) -> st.Statement:
         actions = node.args.get("actions") or []
-        name = _table_name(node.this)
+        name = self.table_name(node.this)
         if len(actions) != 1:
             raise self.unsupported("ALTER TABLE with several actions")
         action = actions[0]
@@ -140,7 +140,7 @@ class SqlReader(TableReader):
         if isinstance(action, AlterTableResetOptions):
             return st.AlterTableReset(name=name, keys=tuple(k.name for k in action.expressions), **self.pos)
         if isinstance(action, exp.AlterRename):
-            return st.AlterTableRename(name=name, new_name=_table_name(action.this), **self.pos)
+            return st.AlterTableRename(name=name, new_name=self.table_name(action.this), **self.pos)
         words = self.words[3:5] if len(self.words) > 3 else ["..."]
         raise self.unsupported(
             f"ALTER TABLE ... {' '.join(w for w in words if w.isidentifier())}",

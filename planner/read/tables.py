@@ -11,7 +11,7 @@ from sqlglot.tokens import Token, TokenType
 
 from catalog.errors import SqlStreamError
 from catalog.schema import Column, ColumnKind, Schema, Watermark
-from catalog.store import object_name
+from catalog.store import ObjectPath
 from catalog.types import DataType, parse_type
 from planner import statements as st
 from planner.expressions import MetadataColumnConstraint
@@ -25,6 +25,16 @@ PROCTIME_TYPE = DataType("TIMESTAMP_LTZ", 3, nullable=False)
 
 class TableReader(ReaderBase):
     """Reads CREATE TABLE and WITH options."""
+
+    def table_name(self, node: exp.Expr | None) -> str:
+        """A table or view name as written, knowing where it is (errors about it say so)."""
+        if isinstance(node, exp.Table):
+            at = self.node_token(node)
+            offset = at if isinstance(at, int) else at.start
+            return ObjectPath([p.name for p in node.parts], self.script.position(offset))
+        if node is None:
+            return ""
+        return node.name
 
     def options(self, props: Sequence[exp.Expr]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -83,7 +93,7 @@ class TableReader(ReaderBase):
                 raise self.unsupported(text, self.keyword_before(text.split()[0], self.node_token(p)))
         if like is not None or query is not None:  # the columns are known when the statement runs
             return st.CreateTable(
-                name=_table_name(schema_node.this),
+                name=self.table_name(schema_node.this),
                 schema=Schema(()),
                 options=options,
                 temporary=temporary,
@@ -96,7 +106,7 @@ class TableReader(ReaderBase):
                 **self.pos,
             )
         return st.CreateTable(
-            name=_table_name(schema_node.this),
+            name=self.table_name(schema_node.this),
             schema=self.schema(schema_node),
             options=options,
             temporary=temporary,
@@ -124,7 +134,8 @@ class TableReader(ReaderBase):
             if strategy == "OVERWRITING" and feature in ("CONSTRAINTS", "PARTITIONS"):
                 raise self.parse_error(f"Illegal merging strategy 'OVERWRITING' for '{feature}' option.", at)
             options.append((strategy, feature))
-        return st.TableLike(_table_name(node.this), tuple(options), tuple(columns), watermark, primary_key)
+        source = self.table_name(node.this)
+        return st.TableLike(source, tuple(options), tuple(columns), watermark, primary_key)
 
     def partition_keys(self, node: exp.Schema) -> tuple[str, ...]:
         """``PARTITIONED BY (dt, hr)``: plain column names, each once."""
@@ -258,11 +269,3 @@ class TableReader(ReaderBase):
             return parse_type(text)
         except SqlStreamError as e:
             raise self.parse_error(e.message, self.node_token(where)) from None
-
-
-def _table_name(node: exp.Expr | None) -> str:
-    if isinstance(node, exp.Table):
-        return object_name([p.name for p in node.parts])
-    if node is None:
-        return ""
-    return node.name

@@ -9,7 +9,7 @@ import difflib
 from sqlglot.tokens import TokenType
 
 from catalog.errors import CatalogError
-from catalog.store import object_name
+from catalog.store import ObjectPath
 from planner import statements as st
 from planner.read.sql import SqlReader
 
@@ -40,7 +40,7 @@ class WordReader(SqlReader):
         if not parts:
             raise self.parse_error(f"{after} needs a table name", self.tokens[-1])
         try:
-            return object_name(parts)
+            return ObjectPath(parts, self.script.position(self.tokens[first].start))
         except CatalogError as e:
             raise self.script.error(CatalogError, e.message, self.tokens[first], e.hint) from None
 
@@ -69,6 +69,18 @@ class WordReader(SqlReader):
         if len(self.tokens) < 2:
             raise self.parse_error("SHOW what?", self.tokens[0], hint=f"SHOW {' | '.join(_SHOW_KINDS)}")
         what = self.words[1]
+        if what in ("TABLES", "VIEWS", "DATABASES") and self.words[2:3] in (["FROM"], ["IN"]):
+            most = 1 if what == "DATABASES" else 2  # a catalog, or [catalog.]database
+            parts = [t.text for t in self.tokens[3::2]]
+            dots = self.tokens[4::2]
+            if not parts or len(parts) > most or any(t.token_type != TokenType.DOT for t in dots):
+                named = "catalog" if most == 1 else "[catalog.]database"
+                raise self.parse_error(
+                    f"SHOW {what} {self.words[2]} needs a {named} name",
+                    self.tokens[min(3, len(self.tokens) - 1)],
+                    hint=f"SHOW {what} FROM {named}",
+                )
+            return st.Show(what=what.lower(), name=ObjectPath(parts), **self.pos)
         if what in _SHOW_KINDS:
             if len(self.tokens) > 2:
                 raise self.unsupported(f"SHOW {what} {self.words[2]}".strip(), self.tokens[2])

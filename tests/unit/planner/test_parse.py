@@ -450,8 +450,7 @@ def test_misspelt_show_kind() -> None:
     [
         ("CREATE FUNCTION f AS 'com.example.F'", "CREATE FUNCTION", (1, 1)),
         ("CREATE TEMPORARY SYSTEM FUNCTION f AS 'com.example.F'", "CREATE FUNCTION", (1, 1)),
-        ("SELECT 1;\nCREATE CATALOG c WITH ('type' = 'jdbc')", "CREATE CATALOG", (2, 1)),
-        ("CREATE DATABASE d", "CREATE DATABASE", (1, 1)),
+        ("SELECT 1;\nALTER CATALOG c SET ('k' = 'v')", "ALTER CATALOG", (2, 7)),
         ("ANALYZE TABLE t COMPUTE STATISTICS", "ANALYZE", (1, 1)),
         ("LOAD MODULE hive", "LOAD MODULE", (1, 1)),
         ("USE MODULES core", "USE MODULES", (1, 5)),

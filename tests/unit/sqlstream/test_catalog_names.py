@@ -38,7 +38,7 @@ def test_use_and_show_current_name_the_one_catalog_and_database() -> None:
 @pytest.mark.parametrize(
     ("statement", "message", "col"),
     [
-        (f"CREATE TABLE hive.db.t {TABLE}", "catalog 'hive' does not exist", 1),
+        (f"CREATE TABLE hive.db.t {TABLE}", "catalog 'hive' does not exist", 14),
         ("SELECT * FROM sales.t", "database 'sales' does not exist in catalog 'default_catalog'", 15),
         ("DESCRIBE sales.t", "database 'sales' does not exist", 10),
         ("USE CATALOG hive", "catalog 'hive' does not exist", 1),

@@ -1,0 +1,170 @@
+"""Databases and catalogs as Flink has them: the scripts users paste (``CREATE DATABASE IF
+NOT EXISTS db; USE db; CREATE TABLE ...``, ``CREATE CATALOG c WITH ('type' =
+'generic_in_memory'); USE CATALOG c``) run, a name resolves against the current catalog and
+database, the same name in two databases is two tables, and what cannot be done is refused
+with Flink's reason, where the statement says it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sqlstream
+from catalog.errors import SqlStreamError
+
+BATCH = {"execution.runtime-mode": "batch"}
+
+
+def rows_table(n: int) -> str:
+    return f"(a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '{n}')"
+
+
+def names(s: sqlstream.Session, sql: str) -> list[str]:
+    return [r[0] for r in s.execute(sql).rows or []]
+
+
+def test_a_script_that_creates_and_uses_a_database_runs_and_its_tables_are_its_own() -> None:
+    with sqlstream.connect(config=BATCH) as s:
+        s.execute_script(
+            f"""CREATE TABLE t {rows_table(1)};
+            CREATE DATABASE IF NOT EXISTS shop COMMENT 'orders' WITH ('owner' = 'me');
+            CREATE DATABASE IF NOT EXISTS shop;
+            USE shop;
+            CREATE TABLE t {rows_table(5)};
+            CREATE VIEW v AS SELECT a FROM t WHERE a IS NOT NULL"""
+        )
+        assert names(s, "SHOW CURRENT DATABASE") == ["shop"]
+        assert names(s, "SHOW DATABASES") == ["default_database", "shop"]
+        assert names(s, "SHOW TABLES") == ["t"] and names(s, "SHOW VIEWS") == ["v"]
+        assert s.sql("SELECT COUNT(*) FROM t").fetchall() == [(5,)]
+        assert s.sql("SELECT COUNT(*) FROM default_database.t").fetchall() == [(1,)]
+        s.execute("USE default_database")
+        assert names(s, "SHOW TABLES") == ["t"] and names(s, "SHOW VIEWS") == []
+        assert names(s, "SHOW TABLES FROM shop") == ["t"] and names(s, "SHOW VIEWS IN shop") == ["v"]
+        assert s.sql("SELECT COUNT(*) FROM t").fetchall() == [(1,)]
+        # a view's names mean what they meant where it was created: shop.t, not this t
+        assert s.sql("SELECT COUNT(*) FROM shop.v").fetchall() == [(5,)]
+        joined = "SELECT COUNT(*) FROM default_catalog.shop.t x JOIN t y ON TRUE"
+        assert s.sql(joined).fetchall() == [(5,)]
+        assert "`a` INT" in (s.execute("SHOW CREATE TABLE shop.t").message or "")
+        assert [r[0] for r in s.execute("DESCRIBE shop.v").rows or []] == ["a"]
+
+
+def test_insert_alter_and_drop_take_qualified_names(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with sqlstream.connect(config={**BATCH, "table.dml-sync": "true"}) as s:
+        s.execute("CREATE DATABASE db")
+        s.execute(f"CREATE TABLE db.src {rows_table(4)}")
+        s.execute(
+            "CREATE TABLE db.sink (a INT) WITH "
+            f"('connector' = 'filesystem', 'path' = '{out}', 'format' = 'csv')"
+        )
+        result = s.execute("INSERT INTO db.sink SELECT a FROM db.src")
+        assert result.job is not None and result.job.name == "insert-into_db.sink"
+        assert sum(len(f.read_text().splitlines()) for f in out.rglob("*") if f.is_file()) == 4
+        s.execute("ALTER TABLE db.src SET ('number-of-rows' = '2')")
+        assert s.sql("SELECT COUNT(*) FROM db.src").fetchall() == [(2,)]
+        s.execute("ALTER TABLE db.src RENAME TO src2")
+        assert names(s, "SHOW TABLES FROM db") == ["sink", "src2"]
+        s.execute("DROP TABLE db.src2")
+        assert names(s, "SHOW TABLES IN default_catalog.db") == ["sink"]
+        s.execute("ALTER DATABASE db SET ('k' = 'v')")
+
+
+def test_drop_database_refuses_the_current_one_and_a_non_empty_one_unless_cascade() -> None:
+    with sqlstream.connect() as s:
+        s.execute("CREATE DATABASE db")
+        s.execute(f"CREATE TABLE db.t {rows_table(1)}")
+        with pytest.raises(SqlStreamError) as e:
+            s.execute("SELECT 1;\nDROP DATABASE db")
+        assert "database 'db' in catalog 'default_catalog' is not empty" in e.value.message
+        assert (e.value.line, e.value.col) == (2, 1) and "CASCADE" in (e.value.hint or "")
+        with pytest.raises(SqlStreamError, match="is not empty"):
+            s.execute("DROP DATABASE db RESTRICT")
+        s.execute("USE db")
+        with pytest.raises(SqlStreamError, match="Cannot drop a database which is currently in use"):
+            s.execute("DROP DATABASE db CASCADE")
+        s.execute("USE default_database")
+        assert s.execute("DROP DATABASE db CASCADE").message == "Database 'db' dropped."
+        assert names(s, "SHOW DATABASES") == ["default_database"]
+        assert s.execute("DROP DATABASE IF EXISTS db").message == "Database 'db' does not exist."
+        s.execute("CREATE DATABASE db")  # its old table went with it
+        assert names(s, "SHOW TABLES FROM db") == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "message", "col"),
+    [
+        ("USE nowhere", "database 'nowhere' does not exist in catalog 'default_catalog'", 1),
+        ("SELECT * FROM nowhere.t", "database 'nowhere' does not exist", 15),
+        (f"CREATE TABLE nowhere.t {rows_table(1)}", "database 'nowhere' does not exist", 14),
+        ("CREATE DATABASE db", "database 'db' already exists in catalog 'default_catalog'", 1),
+        ("DROP DATABASE nowhere", "database 'nowhere' does not exist", 1),
+        ("USE CATALOG hive", "catalog 'hive' does not exist", 1),
+        ("CREATE DATABASE hive.db", "catalog 'hive' does not exist", 1),
+        ("CREATE CATALOG h WITH ('type' = 'hive')", "catalog type 'hive' is not supported", 1),
+        ("CREATE CATALOG h WITH ('default-database' = 'x')", "needs the option 'type'", 1),
+        ("DROP CATALOG default_catalog", "Cannot drop a catalog which is currently in use", 1),
+        ("DROP CATALOG nowhere", "catalog 'nowhere' does not exist", 1),
+    ],
+)
+def test_bad_names_are_refused_with_a_reason_and_a_position(statement: str, message: str, col: int) -> None:
+    with sqlstream.connect() as s:
+        s.execute("CREATE DATABASE db")
+        with pytest.raises(SqlStreamError) as e:
+            s.execute(statement)
+    assert message in e.value.message
+    assert (e.value.line, e.value.col) == (1, col)
+
+
+def test_an_in_memory_catalog_has_its_own_databases_and_tables() -> None:
+    with sqlstream.connect(config=BATCH) as s:
+        s.execute(f"CREATE TABLE t {rows_table(1)}")
+        s.execute("CREATE CATALOG my_cat WITH ('type' = 'generic_in_memory')")
+        assert s.execute("CREATE CATALOG IF NOT EXISTS my_cat WITH ('type' = 'generic_in_memory')").message
+        assert names(s, "SHOW CATALOGS") == ["default_catalog", "my_cat"]
+        s.execute("USE CATALOG my_cat")
+        assert names(s, "SHOW CURRENT CATALOG") == ["my_cat"]
+        assert names(s, "SHOW CURRENT DATABASE") == ["default"]  # Flink's generic_in_memory default
+        assert names(s, "SHOW TABLES") == []
+        s.execute(f"CREATE TABLE t {rows_table(3)}")
+        s.execute("CREATE DATABASE db2")
+        s.execute(f"CREATE TABLE db2.u {rows_table(2)}")
+        assert names(s, "SHOW DATABASES") == ["db2", "default"]
+        query = "SELECT (SELECT COUNT(*) FROM t), (SELECT COUNT(*) FROM default_catalog.default_database.t)"
+        assert s.sql(query + ", (SELECT COUNT(*) FROM db2.u)").fetchall() == [(3, 1, 2)]
+        with pytest.raises(SqlStreamError, match="Cannot drop a catalog which is currently in use"):
+            s.execute("DROP CATALOG my_cat")
+        s.execute("USE CATALOG default_catalog")
+        assert names(s, "SHOW CURRENT DATABASE") == ["default_database"]
+        assert s.sql("SELECT COUNT(*) FROM my_cat.`default`.t").fetchall() == [(3,)]
+        assert names(s, "SHOW DATABASES FROM my_cat") == ["db2", "default"]
+        s.execute("DROP CATALOG my_cat")
+        assert names(s, "SHOW CATALOGS") == ["default_catalog"]
+        assert s.execute("DROP CATALOG IF EXISTS my_cat").message == "Catalog 'my_cat' does not exist."
+
+
+def test_a_file_catalog_keeps_its_databases_and_an_in_memory_catalog_does_not(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.duckdb"
+    with sqlstream.connect(path, config=BATCH) as s:
+        s.execute_script(
+            f"""CREATE TABLE t {rows_table(1)};
+            CREATE DATABASE shop COMMENT 'orders';
+            USE shop;
+            CREATE TABLE t {rows_table(6)};
+            CREATE VIEW v AS SELECT a FROM t;
+            CREATE CATALOG mem WITH ('type' = 'generic_in_memory');
+            CREATE TABLE mem.`default`.m {rows_table(1)}"""
+        )
+    with sqlstream.connect(path, config=BATCH) as s:
+        assert names(s, "SHOW CURRENT DATABASE") == ["default_database"]  # a new session starts there
+        assert names(s, "SHOW DATABASES") == ["default_database", "shop"]
+        assert names(s, "SHOW CATALOGS") == ["default_catalog"]
+        assert names(s, "SHOW TABLES") == ["t"] and names(s, "SHOW TABLES FROM shop") == ["t"]
+        assert s.sql("SELECT COUNT(*) FROM shop.v").fetchall() == [(6,)]
+        assert s.sql("SELECT COUNT(*) FROM t").fetchall() == [(1,)]
+        s.execute("DROP DATABASE shop CASCADE")
+    with sqlstream.connect(path) as s:
+        assert names(s, "SHOW DATABASES") == ["default_database"]
+        assert names(s, "SHOW TABLES") == ["t"]
