@@ -200,8 +200,13 @@ class Catalog:
             *head, db = database.parts if isinstance(database, ObjectPath) else database.split(".")
             catalog = head[0] if head else self.current_catalog
         where = _lower((*self.database_of(catalog, db), ""))[:2]
+        # the name as created: the identifier ends with it (the key is lower-cased)
         return sorted(
-            (key[2] for key, o in self._items() if key[:2] == where and isinstance(o, kind)),
+            (
+                o.name[len(o.name) - len(k[2]) :]
+                for k, o in self._items()
+                if k[:2] == where and isinstance(o, kind)
+            ),
             key=str.lower,
         )
 

@@ -335,4 +335,4 @@ def describe_fields(name: str, catalog: Catalog, config: Mapping[str, str] | Non
     binder = _binder(catalog, config or {})
     if isinstance(obj, TableDef):
         return list(binder.scan(obj, reading=False).fields)
-    return list(binder.bind_query(_parse_query(obj.query), {}).fields)
+    return list(binder.bind_view_query(obj).fields)

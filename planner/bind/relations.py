@@ -145,16 +145,23 @@ class RelationBinder(JoinBinder, LateralBinder):
         )
         return Values(tuple(fields), cast)
 
+    def bind_view_query(self, view: ViewDef) -> LogicalNode:
+        """A view's query, its names resolved where the view was created (as Flink expands
+        them at CREATE VIEW), whichever database is current now."""
+        self._view_scopes.append(view.scope or (CATALOG_NAME, DATABASE_NAME))
+        try:
+            return self.bind_query(self.parse_query(view.query), {})
+        finally:
+            self._view_scopes.pop()
+
     def _bind_view(self, view: ViewDef, where: exp.Expr) -> LogicalNode:
         if view.name.lower() in self._view_stack:
             raise _err(PlanError(f"view '{view.name}' refers to itself"), where)
         self._view_stack.append(view.name.lower())
-        self._view_scopes.append(view.scope or (CATALOG_NAME, DATABASE_NAME))
         try:
-            node = self.bind_query(self.parse_query(view.query), {})
+            node = self.bind_view_query(view)
         finally:
             self._view_stack.pop()
-            self._view_scopes.pop()
         if view.columns:
             projections = tuple(
                 (name, exp.column(exp.to_identifier(f.name, quoted=True)))

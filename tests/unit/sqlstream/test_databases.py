@@ -6,6 +6,7 @@ with Flink's reason, where the statement says it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,8 @@ def test_a_script_that_creates_and_uses_a_database_runs_and_its_tables_are_its_o
             CREATE DATABASE IF NOT EXISTS shop COMMENT 'orders' WITH ('owner' = 'me');
             CREATE DATABASE IF NOT EXISTS shop;
             USE shop;
-            CREATE TABLE t {rows_table(5)};
-            CREATE VIEW v AS SELECT a FROM t WHERE a IS NOT NULL"""
+            CREATE TABLE t (b INT) WITH ('connector' = 'datagen', 'number-of-rows' = '5');
+            CREATE VIEW v AS SELECT b FROM t WHERE b IS NOT NULL"""
         )
         assert names(s, "SHOW CURRENT DATABASE") == ["shop"]
         assert names(s, "SHOW DATABASES") == ["default_database", "shop"]
@@ -47,8 +48,8 @@ def test_a_script_that_creates_and_uses_a_database_runs_and_its_tables_are_its_o
         assert s.sql("SELECT COUNT(*) FROM shop.v").fetchall() == [(5,)]
         joined = "SELECT COUNT(*) FROM default_catalog.shop.t x JOIN t y ON TRUE"
         assert s.sql(joined).fetchall() == [(5,)]
-        assert "`a` INT" in (s.execute("SHOW CREATE TABLE shop.t").message or "")
-        assert [r[0] for r in s.execute("DESCRIBE shop.v").rows or []] == ["a"]
+        assert "CREATE TABLE `shop`.`t` (\n  `b` INT" in (s.execute("SHOW CREATE TABLE shop.t").message or "")
+        assert [r[0] for r in s.execute("DESCRIBE shop.v").rows or []] == ["b"]
 
 
 def test_insert_alter_and_drop_take_qualified_names(tmp_path: Path) -> None:
@@ -77,7 +78,7 @@ def test_drop_database_refuses_the_current_one_and_a_non_empty_one_unless_cascad
         s.execute("CREATE DATABASE db")
         s.execute(f"CREATE TABLE db.t {rows_table(1)}")
         with pytest.raises(SqlStreamError) as e:
-            s.execute("SELECT 1;\nDROP DATABASE db")
+            s.execute("SHOW TABLES;\nDROP DATABASE db")
         assert "database 'db' in catalog 'default_catalog' is not empty" in e.value.message
         assert (e.value.line, e.value.col) == (2, 1) and "CASCADE" in (e.value.hint or "")
         with pytest.raises(SqlStreamError, match="is not empty"):
@@ -132,8 +133,8 @@ def test_an_in_memory_catalog_has_its_own_databases_and_tables() -> None:
         s.execute("CREATE DATABASE db2")
         s.execute(f"CREATE TABLE db2.u {rows_table(2)}")
         assert names(s, "SHOW DATABASES") == ["db2", "default"]
-        query = "SELECT (SELECT COUNT(*) FROM t), (SELECT COUNT(*) FROM default_catalog.default_database.t)"
-        assert s.sql(query + ", (SELECT COUNT(*) FROM db2.u)").fetchall() == [(3, 1, 2)]
+        for name, count in (("t", 3), ("default_catalog.default_database.t", 1), ("db2.u", 2)):
+            assert s.sql(f"SELECT COUNT(*) FROM {name}").fetchall() == [(count,)]
         with pytest.raises(SqlStreamError, match="Cannot drop a catalog which is currently in use"):
             s.execute("DROP CATALOG my_cat")
         s.execute("USE CATALOG default_catalog")
@@ -168,3 +169,26 @@ def test_a_file_catalog_keeps_its_databases_and_an_in_memory_catalog_does_not(tm
     with sqlstream.connect(path) as s:
         assert names(s, "SHOW DATABASES") == ["default_database"]
         assert names(s, "SHOW TABLES") == ["t"]
+
+
+def test_a_catalog_file_from_before_databases_loads_its_tables_by_their_names(tmp_path: Path) -> None:
+    """The layout the file had with one database: a row per object, keyed by its name."""
+    import duckdb
+
+    from catalog import Catalog
+    from catalog.serde import table_to_json
+    from catalog.table import TableDef
+    from planner import create_table
+
+    path = tmp_path / "old.duckdb"
+    table = create_table(f"CREATE TABLE Old_T {rows_table(2)}", Catalog())
+    assert isinstance(table, TableDef)
+    with duckdb.connect(str(path)) as db:
+        db.execute("CREATE TABLE sqlstream_catalog (name VARCHAR PRIMARY KEY, definition JSON)")
+        db.execute("INSERT INTO sqlstream_catalog VALUES ('old_t', ?)", [json.dumps(table_to_json(table))])
+    with sqlstream.connect(path, config=BATCH) as s:
+        assert names(s, "SHOW TABLES") == ["Old_T"]
+        assert s.sql("SELECT COUNT(*) FROM default_database.old_t").fetchall() == [(2,)]
+        s.execute("CREATE DATABASE d")
+        s.execute("USE d")
+        assert s.sql("SELECT COUNT(*) FROM default_database.Old_T").fetchall() == [(2,)]
