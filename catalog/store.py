@@ -68,6 +68,9 @@ class ObjectPath(str):
         self.parts, self.at = parts, at
         return self
 
+    def __reduce__(self) -> tuple[type[ObjectPath], tuple[tuple[str, ...], tuple[int, int] | None]]:
+        return ObjectPath, (self.parts, self.at)  # copied and pickled with its parts
+
 
 def identifier(key: Key) -> str:
     """A table's name as stored and shown: plain in the default catalog and database.

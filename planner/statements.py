@@ -7,6 +7,7 @@ an error raised while binding or running it can point at the line and column.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -191,6 +192,24 @@ class DropCatalog(Statement):
 
 
 @dataclass(frozen=True)
+class Like:
+    """SHOW ...'s ``[NOT] LIKE | ILIKE 'pattern'``: SQL's ``%`` and ``_``; ILIKE ignores case.
+
+    >>> [Like("db%").matches(n) for n in ("db1", "DB2", "x")], Like("DB_", ilike=True).matches("db2")
+    ([True, False, False], True)
+    """
+
+    pattern: str
+    negated: bool = False
+    ilike: bool = False
+
+    def matches(self, name: str) -> bool:
+        regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in self.pattern)
+        found = re.fullmatch(regex, name, re.IGNORECASE | re.DOTALL if self.ilike else re.DOTALL) is not None
+        return found != self.negated
+
+
+@dataclass(frozen=True)
 class Show(Statement):
     """SHOW TABLES | VIEWS [FROM|IN [c.]db] | FUNCTIONS | JOBS | CATALOGS | DATABASES
     [FROM|IN c] | CURRENT CATALOG | CURRENT DATABASE | CREATE TABLE t | CREATE VIEW v |
@@ -199,6 +218,7 @@ class Show(Statement):
 
     what: str
     name: str | None = None
+    like: Like | None = None
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,7 @@ class Session:
                 names = self.catalog.listed(kind, s.name)
             except CatalogError as e:
                 raise e.with_position(s.line, s.col) from None
-            return Result.table([f"{what[:-1]} name"], [(n,) for n in names])
+            return Result.table([f"{what[:-1]} name"], [(n,) for n in names if _like(s, n)])
         if what in ("functions", "user_functions"):
             users = [f.name for f in self.catalog.functions()]
             names = users if what == "user_functions" else sorted([*FUNCTIONS, *users], key=str.upper)
@@ -298,13 +298,13 @@ class Session:
             with open_newest(lambda: self.newest_checkpoint(job), self.config) as reader:
                 return Result.table(OPERATOR_COLUMNS, operator_rows(reader))
         if what == "catalogs":
-            return Result.table(["catalog name"], [(c,) for c in self.catalog.catalogs()])
+            return Result.table(["catalog name"], [(c,) for c in self.catalog.catalogs() if _like(s, c)])
         if what == "databases":
             try:
                 databases = self.catalog.databases(s.name)
             except CatalogError as e:
                 raise e.with_position(s.line, s.col) from None
-            return Result.table(["database name"], [(d,) for d in databases])
+            return Result.table(["database name"], [(d,) for d in databases if _like(s, d)])
         if what == "current_catalog":
             return Result.table(["current catalog name"], [(self.catalog.current_catalog,)])
         if what == "current_database":
@@ -401,6 +401,10 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _like(s: st.Show, name: str) -> bool:
+    return s.like is None or s.like.matches(name)
 
 
 def connect(catalog: str | Path | None = None, config: dict[str, str] | None = None) -> Session:

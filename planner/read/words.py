@@ -69,18 +69,8 @@ class WordReader(SqlReader):
         if len(self.tokens) < 2:
             raise self.parse_error("SHOW what?", self.tokens[0], hint=f"SHOW {' | '.join(_SHOW_KINDS)}")
         what = self.words[1]
-        if what in ("TABLES", "VIEWS", "DATABASES") and self.words[2:3] in (["FROM"], ["IN"]):
-            most = 1 if what == "DATABASES" else 2  # a catalog, or [catalog.]database
-            parts = [t.text for t in self.tokens[3::2]]
-            dots = self.tokens[4::2]
-            if not parts or len(parts) > most or any(t.token_type != TokenType.DOT for t in dots):
-                named = "catalog" if most == 1 else "[catalog.]database"
-                raise self.parse_error(
-                    f"SHOW {what} {self.words[2]} needs a {named} name",
-                    self.tokens[min(3, len(self.tokens) - 1)],
-                    hint=f"SHOW {what} FROM {named}",
-                )
-            return st.Show(what=what.lower(), name=ObjectPath(parts), **self.pos)
+        if what in ("TABLES", "VIEWS", "DATABASES", "CATALOGS") and len(self.tokens) > 2:
+            return self.show_listing(what)
         if what in _SHOW_KINDS:
             if len(self.tokens) > 2:
                 raise self.unsupported(f"SHOW {what} {self.words[2]}".strip(), self.tokens[2])
@@ -116,6 +106,47 @@ class WordReader(SqlReader):
             self.tokens[1],
             hint=f"did you mean SHOW {match[0]}?" if match else f"SHOW {' | '.join(_SHOW_KINDS)}",
         )
+
+    def show_listing(self, what: str) -> st.Show:
+        """SHOW TABLES | VIEWS [FROM|IN [catalog.]database] | DATABASES [FROM|IN catalog] |
+        CATALOGS, then [NOT] LIKE | ILIKE 'pattern', as Flink's grammar has them."""
+        most = {"TABLES": 2, "VIEWS": 2, "DATABASES": 1, "CATALOGS": 0}[what]
+        named = ("", "catalog", "[catalog.]database")[most]
+        usage = f"SHOW {what}{f' [FROM {named}]' if most else ''} [[NOT] LIKE 'pattern']"
+        i, name = 2, None
+        if most and self.words[2] in ("FROM", "IN"):
+            parts, i = [self.tokens[3].text] if len(self.tokens) > 3 else [], 4
+            while (
+                self.tokens[i : i + 1]
+                and self.tokens[i].token_type == TokenType.DOT
+                and i + 1 < len(self.tokens)
+            ):
+                parts.append(self.tokens[i + 1].text)
+                i += 2
+            if not parts or len(parts) > most:
+                raise self.parse_error(
+                    f"SHOW {what} {self.words[2]} needs a {named} name",
+                    self.tokens[min(3, len(self.tokens) - 1)],
+                    hint=usage,
+                )
+            name = ObjectPath(parts)
+        negated = self.words[i : i + 1] == ["NOT"]
+        i += negated
+        like = None
+        if self.words[i : i + 1] in (["LIKE"], ["ILIKE"]):
+            if i + 1 >= len(self.tokens) or self.tokens[i + 1].token_type != TokenType.STRING:
+                raise self.parse_error(
+                    f"{self.words[i]} needs a pattern in quotes",
+                    self.tokens[min(i + 1, len(self.tokens) - 1)],
+                    hint=usage,
+                )
+            like = st.Like(self.tokens[i + 1].text, negated, self.words[i] == "ILIKE")
+            i += 2
+        elif negated:
+            raise self.parse_error("NOT needs LIKE or ILIKE after it", self.tokens[i - 1], hint=usage)
+        if i < len(self.tokens):
+            raise self.parse_error(f"unexpected '{self.tokens[i].text}'", self.tokens[i], hint=usage)
+        return st.Show(what=what.lower(), name=name, like=like, **self.pos)
 
     def use(self) -> st.Use:
         """USE CATALOG c, or USE [c.]db (Flink's; USE MODULES is not supported)."""

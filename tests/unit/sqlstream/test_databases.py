@@ -192,3 +192,28 @@ def test_a_catalog_file_from_before_databases_loads_its_tables_by_their_names(tm
         s.execute("CREATE DATABASE d")
         s.execute("USE d")
         assert s.sql("SELECT COUNT(*) FROM default_database.Old_T").fetchall() == [(2,)]
+
+
+def test_show_lists_filter_by_like_as_flink_does() -> None:
+    """Flink's sql-client catalog_database.q: [NOT] LIKE is case-sensitive, ILIKE is not."""
+    with sqlstream.connect() as s:
+        s.execute_script(
+            f"""CREATE CATALOG catalog1 WITH ('type' = 'generic_in_memory');
+            CREATE DATABASE catalog1.db1;
+            CREATE DATABASE catalog1.db2;
+            CREATE TABLE catalog1.db1.person {rows_table(1)};
+            CREATE TABLE catalog1.db1.dim {rows_table(1)};
+            CREATE TABLE catalog1.db1.address {rows_table(1)}"""
+        )
+        assert names(s, "SHOW DATABASES FROM catalog1 LIKE 'db%'") == ["db1", "db2"]
+        assert names(s, "SHOW DATABASES FROM catalog1 NOT LIKE 'db1%'") == ["db2", "default"]
+        assert names(s, "SHOW DATABASES IN catalog1 LIKE 'DB%'") == []
+        assert names(s, "SHOW DATABASES IN catalog1 ILIKE 'DB%'") == ["db1", "db2"]
+        assert names(s, "SHOW TABLES FROM catalog1.db1 LIKE '%person%'") == ["person"]
+        assert names(s, "SHOW TABLES IN catalog1.db1 NOT LIKE '%person%'") == ["address", "dim"]
+        assert names(s, "SHOW CATALOGS LIKE 'cat%'") == ["catalog1"]
+        s.execute("USE CATALOG catalog1")
+        assert names(s, "SHOW TABLES FROM db1 LIKE 'p_r%'") == ["person"]
+        with pytest.raises(SqlStreamError) as e:
+            s.execute("SHOW DATABASES IN catalog1.db1")
+        assert "needs a catalog name" in e.value.message and (e.value.line, e.value.col) == (1, 19)
