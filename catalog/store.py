@@ -202,19 +202,17 @@ class Catalog:
         else:
             *head, db = database.parts if isinstance(database, ObjectPath) else database.split(".")
             catalog = head[0] if head else self.current_catalog
-        where = _lower((*self.database_of(catalog, db), ""))[:2]
+        cat, db = self.database_of(catalog, db)
+        where = (cat.lower(), db.lower())
         # the name as created: the identifier ends with it (the key is lower-cased)
         return sorted(
             (
                 o.name[len(o.name) - len(k[2]) :]
-                for k, o in self._items()
+                for k, o in self._objects.items()
                 if k[:2] == where and isinstance(o, kind)
             ),
             key=str.lower,
         )
-
-    def _items(self) -> list[tuple[Key, CatalogObject]]:
-        return [(k, o) for k, o in self._objects.items()]
 
     # ---- writes --------------------------------------------------------------------
     def create(self, obj: CatalogObject, if_not_exists: bool = False, replace: bool = False) -> bool:
@@ -232,7 +230,11 @@ class Catalog:
             )
         obj = _renamed(obj, identifier(key))
         current = (self.current_catalog, self.current_database)
-        if isinstance(obj, ViewDef) and obj.scope is None and _lower((*current, ""))[:2] != _DEFAULT:
+        if (
+            isinstance(obj, ViewDef)
+            and obj.scope is None
+            and (current[0].lower(), current[1].lower()) != _DEFAULT
+        ):
             obj = dataclasses.replace(obj, scope=current)  # its names keep meaning what they meant here
         self._objects[_lower(key)] = obj
         self._saved(key, obj)
@@ -311,7 +313,7 @@ class Catalog:
                 "Cannot drop a database which is currently in use.",
                 hint="USE another database first",
             )
-        inside = [(k, o) for k, o in self._items() if k[:2] == where]
+        inside = [(k, o) for k, o in self._objects.items() if k[:2] == where]
         if inside and not cascade:
             raise CatalogError(
                 f"database '{db}' in catalog '{cat}' is not empty",
