@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from catalog.errors import CatalogError, did_you_mean
+from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.functions import FunctionDef, function_from_json, function_to_json
 from catalog.serde import object_from_json, table_to_json, view_to_json
 from catalog.table import TableDef, ViewDef
@@ -70,6 +70,12 @@ class ObjectPath(str):
 
     def __reduce__(self) -> tuple[type[ObjectPath], tuple[tuple[str, ...], tuple[int, int] | None]]:
         return ObjectPath, (self.parts, self.at)  # copied and pickled with its parts
+
+
+def said_at(error: SqlStreamError, name: str) -> SqlStreamError:
+    """``error`` (about ``name``) said where the statement writes the name, when it knows."""
+    at = name.at if isinstance(name, ObjectPath) else None
+    return error.with_position(*at) if at else error
 
 
 def identifier(key: Key) -> str:

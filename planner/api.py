@@ -31,7 +31,7 @@ from catalog.config import (
 from catalog.connectors import configure_table, table_info
 from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
-from catalog.store import Catalog, identifier
+from catalog.store import Catalog, identifier, said_at
 from catalog.table import TableDef, ViewDef
 from planner import batch_fusion, table_like
 from planner import statements as st
@@ -244,7 +244,10 @@ def create_table(
         )
     try:
         if statement.like is not None:
-            source = catalog.resolve(statement.like.source)
+            try:
+                source = catalog.resolve(statement.like.source)
+            except CatalogError as e:
+                raise said_at(e, statement.like.source) from None
             if not isinstance(source, TableDef):
                 raise CatalogError(
                     f"Source table '{statement.like.source}' of the LIKE clause can not be a VIEW"

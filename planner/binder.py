@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from catalog.connectors import validate_options
 from catalog.errors import CatalogError, did_you_mean
+from catalog.store import said_at
 from catalog.table import ViewDef
 from catalog.types import DataType
 from planner.bind.hints import table_options
@@ -39,7 +40,10 @@ class Binder(QueryBinder):
         written: exp.Expr | None = None,
     ) -> Sink:
         """``written``: the table as the INSERT names it, whose OPTIONS hint applies here."""
-        obj = self.catalog.resolve(table_name)
+        try:
+            obj = self.catalog.resolve(table_name)
+        except CatalogError as e:
+            raise said_at(e, table_name) from None
         if isinstance(obj, ViewDef):
             raise CatalogError(f"cannot INSERT INTO view '{table_name}'", hint="insert into a table")
         if written is not None and (hinted := table_options(written)):

@@ -27,7 +27,7 @@ from catalog.config import (
     RUNTIME_MODE,
 )
 from catalog.errors import CatalogError, SqlStreamError
-from catalog.store import DatabaseDef, ObjectPath
+from catalog.store import DatabaseDef, ObjectPath, said_at
 from catalog.table import redact
 from planner import statements as st
 from planner.ddl import show_create_table, show_create_view
@@ -91,8 +91,8 @@ class Session:
             return self._execute(s)
         except CatalogError as e:
             name = getattr(s, "name", None) or getattr(s, "table", None)
-            line, col = name.at if isinstance(name, ObjectPath) and name.at else (s.line, s.col)
-            raise e.with_position(line, col) from None
+            said = said_at(e, name) if isinstance(name, str) else e
+            raise said.with_position(s.line, s.col) from None
 
     def _execute(self, s: st.Statement) -> Result:
         if isinstance(s, st.CreateFunction | st.DropFunction | st.DescribeFunction):

@@ -44,9 +44,9 @@ class ColumnBinder:
         against the current catalog and database, or inside a view against those current
         when the view was created. Errors are said at the catalog or database part that
         does not exist, else at the table."""
-        path = ObjectPath([p.name for p in table.parts])
         within = self._view_scopes[-1] if self._view_scopes else None
         try:
+            path = ObjectPath([p.name for p in table.parts])
             self.catalog.qualify(path, within)
         except SqlStreamError as e:
             raise _err(e, table.args.get("catalog") or table.args.get("db") or table) from None

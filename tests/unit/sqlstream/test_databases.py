@@ -99,6 +99,8 @@ def test_drop_database_refuses_the_current_one_and_a_non_empty_one_unless_cascad
     [
         ("USE nowhere", "database 'nowhere' does not exist in catalog 'default_catalog'", 1),
         ("SELECT * FROM nowhere.t", "database 'nowhere' does not exist", 15),
+        ("INSERT INTO nowhere.t SELECT 1", "database 'nowhere' does not exist", 13),
+        ("SELECT * FROM a.b.c.d", "'a.b.c.d' names more than catalog, database and table", 15),
         (f"CREATE TABLE nowhere.t {rows_table(1)}", "database 'nowhere' does not exist", 14),
         ("CREATE DATABASE db", "database 'db' already exists in catalog 'default_catalog'", 1),
         ("DROP DATABASE nowhere", "database 'nowhere' does not exist", 1),
