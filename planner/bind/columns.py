@@ -63,10 +63,10 @@ class ColumnBinder:
             what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN"
             raise _err(
                 UnsupportedError(
-                    f"{what} subqueries are supported only in WHERE, as a condition ANDed with "
-                    "the others (a semi or anti join) or under OR, not inside another expression "
-                    "(NOT, CASE, a comparison)",
-                    hint="write WHERE ... AND x IN (SELECT ...), or a JOIN ... ON",
+                    f"{what} subqueries here: they are supported in WHERE and in the SELECT list "
+                    "of a query that does not aggregate, correlated by equalities only "
+                    "(WHERE inner.k = outer.k)",
+                    hint="compute it in a subquery of FROM first, or write a JOIN ... ON",
                 ),
                 sub,
             )

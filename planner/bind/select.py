@@ -13,7 +13,13 @@ from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.over import OverBinder, has_over
 from planner.bind.relations import where_conjuncts
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
-from planner.bind.subqueries import SubqueryJoinBinder, _in_subquery, _scalar_subqueries, named_subqueries
+from planner.bind.subqueries import (
+    SubqueryJoinBinder,
+    _in_subquery,
+    _predicate_subqueries,
+    _scalar_subqueries,
+    named_subqueries,
+)
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
 from planner.typecheck import common_type
@@ -115,6 +121,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
             node, scope, rest = self._bind_subquery_joins(node, scope, exp.and_(*pending), ctes)
             node, scope, rest = self._bind_mark_joins(node, scope, rest, ctes)
             node, scope, rest = self._bind_scalar_subqueries(node, scope, rest, ctes)
+            node, scope, rest = self._bind_predicate_values(node, scope, rest, ctes)
         joined: tuple[LogicalNode, ...] = ()
         having = select.args.get("having")
         aggregating = select.args.get("group") or any(
@@ -128,6 +135,11 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         elif any(_scalar_subqueries(p) for p in select.expressions):
             named = named_subqueries(select.expressions)
             node, scope, rewritten = self._bind_scalar_subqueries(node, scope, named, ctes)
+            select = select.copy()
+            select.set("expressions", rewritten)
+        if not aggregating and any(_predicate_subqueries(p) for p in select.expressions):
+            named = named_subqueries(select.expressions)
+            node, scope, rewritten = self._bind_predicate_values(node, scope, named, ctes)
             select = select.copy()
             select.set("expressions", rewritten)
         if rest and where is not None:

@@ -19,9 +19,11 @@ row in the subquery.
   equi-key when either side can be NULL, so Flink runs it on one subtask; so do we. When
   both are NOT NULL it is a plain anti join on ``x = y``.
 
-Only a conjunct of the WHERE clause itself is planned so; a subquery anywhere else (under
-OR, in the select list, a scalar subquery) is still refused by name and position. The
-outer query's time attributes do not survive (a semi/anti join's output is not ordered
+A conjunct of the WHERE clause itself is planned so. Under OR an IN or EXISTS is a mark
+join (``_bind_mark_joins``), and anywhere else in WHERE or in the SELECT list of a query
+that does not aggregate it is a value with SQL's three values (``_bind_predicate_values``).
+Scalar subqueries are LEFT JOINs (``_bind_scalar_subqueries``). The outer query's time
+attributes do not survive (a semi/anti join's output is not ordered
 by time), as for a regular join.
 """
 
@@ -54,6 +56,20 @@ class _Nested(Scope):
     def lookup(self, name: str, qualifier: str | None) -> BoundField | None:
         found = Scope(self.fields[: self.own]).lookup(name, qualifier)
         return found if found is not None else Scope(self.fields[self.own :]).lookup(name, qualifier)
+
+
+@dataclass(frozen=True)
+class _Marked:
+    """An IN or EXISTS subquery mark-joined (``SubqueryJoinBinder._mark``)."""
+
+    select: exp.Expr  # the subquery
+    item: exp.Expr | None  # an IN's select item; None for EXISTS
+    keys: list[str]  # the outer fields joined on: the correlation's, then an IN's needle
+    inner_keys: list[exp.Expr]  # the subquery's expressions they equal
+    rest: list[exp.Expr]  # the subquery's other WHERE conjuncts
+    mark: BoundField  # TRUE where a row matches, else NULL
+    needle_nullable: bool
+    item_nullable: bool
 
 
 class SubqueryJoinBinder(RelationBinder):
@@ -364,78 +380,127 @@ class SubqueryJoinBinder(RelationBinder):
         (SELECT ...)``): each a LEFT JOIN with the subquery's distinct keys and a marker,
         the IN or EXISTS replaced by ``marker IS NOT NULL`` (Flink's mark join). Only where
         the result is filtered as it is (no NOT above it, but an EXISTS's), so that SQL's
-        unknown, for a NULL key, filters as false does; elsewhere they stay to be refused by
-        name. A NOT IN there also joins whether the subquery has rows and a NULL item."""
+        unknown, for a NULL key, filters as false does; elsewhere they are left for
+        ``_bind_predicate_values``. A NOT IN there also joins whether the subquery has rows
+        and a NULL item."""
         found = [sub for e in exprs for sub in _marked_subqueries(e)]
         if not found:
             return node, scope, exprs
         exprs = [e.copy() for e in exprs]
         replaced: dict[int, exp.Expr] = {}
         for sub in [sub for e in exprs for sub in _marked_subqueries(e)]:
-            query = sub.this if isinstance(sub, exp.Exists) else sub.args["query"]
-            select = query.unnest()
-            item = None
-            if isinstance(sub, exp.In):
-                if not isinstance(select, exp.Select) or len(select.expressions) != 1:
-                    continue
-                item = _unaliased(select.expressions[0])
-            correlation = self._correlation(select, scope, ctes, item)
-            if correlation is None:
+            marked = self._mark(node, scope, sub, ctes)
+            if marked is None:
                 continue
-            keys, inner_keys, rest = correlation
-            if isinstance(sub, exp.In) and item is not None:
-                node, scope, needle = self._needle_computed(node, scope, sub.this)
-                keys, inner_keys = [*keys, needle.name], [*inner_keys, item.copy()]
-            marked = select.copy()
-            names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
-            hit = exp.Alias(this=exp.true(), alias=exp.to_identifier("$hit", quoted=True))
-            marked.set("expressions", [*(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)), hit])
-            marked.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
-            marked.set("distinct", exp.Distinct())
-            inner = self.bind_query(marked, ctes)
-            node, scope, mark = _left_joined(node, scope, inner, keys, "$mark")
-            negation = _negation(sub) if isinstance(sub, exp.In) else None  # EXISTS: its marker says it
+            node, scope, m = marked
+            negation = _negation(sub) if m.item is not None else None  # EXISTS: its marker says it
             if negation is None:
-                replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(mark.name), expression=exp.Null()))
+                replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(m.mark.name), expression=exp.Null()))
                 continue
-            assert item is not None
-            node, scope, not_in = self._not_in(node, scope, select, item, keys, inner_keys, rest, mark, ctes)
-            replaced[id(negation)] = not_in
+            node, scope, z = self._null_flags(node, scope, m, ctes)
+            none = exp.Is(this=_ref(z.name), expression=exp.Null())
+            clean = exp.EQ(this=_ref(z.name), expression=exp.Literal.number(0))
+            known = exp.Not(this=exp.Is(this=_ref(m.keys[-1]), expression=exp.Null()))
+            missed = exp.Is(this=_ref(m.mark.name), expression=exp.Null())
+            # TRUE when the subquery has no row for the correlation keys, or when the needle
+            # is not NULL, matches nothing and no item is NULL; else FALSE or unknown, which
+            # filter alike
+            replaced[id(negation)] = exp.Paren(this=exp.or_(none, exp.and_(clean, known, missed)))
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
 
-    def _not_in(
-        self,
-        node: LogicalNode,
-        scope: Scope,
-        select: exp.Expr,
-        item: exp.Expr,
-        keys: list[str],
-        inner_keys: list[exp.Expr],
-        rest: list[exp.Expr],
-        mark: BoundField,
-        ctes: dict[str, exp.Expr],
-    ) -> tuple[LogicalNode, Scope, exp.Expr]:
-        """A NOT IN under OR, filtered as it is, beside its mark join (``mark``; the needle
-        is the last of ``keys``): TRUE when the subquery has no row for the correlation
-        keys, or when the needle is not NULL, matches nothing and no item is NULL; else
-        FALSE or unknown, which filter alike. Joins ``$z`` per correlation key: 1 when an
-        item is NULL, 0 when none is, NULL when there is no row."""
-        nulls = select.copy()
-        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(inner_keys) - 1)]
-        is_null = exp.Is(this=item.copy(), expression=exp.Null())
+    def _bind_predicate_values(
+        self, node: LogicalNode, scope: Scope, exprs: list[exp.Expr], ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
+        """IN and EXISTS subqueries anywhere else in ``exprs``, as values: in the SELECT list
+        (``k IN (SELECT ...) AS found``), in CASE, under NOT twice. Each is a mark join
+        (``_mark``) and SQL's three-valued answer over it, as Flink's rule writes it: an
+        EXISTS is whether its marker is there; ``x IN (SELECT y ...)`` is TRUE on a match,
+        FALSE when the subquery has no row (for the row's correlation keys), unknown when
+        ``x`` is NULL or some ``y`` is (``_null_flags``), else FALSE. A subquery read
+        otherwise than by equalities stays to be refused by name."""
+        found = [sub for e in exprs for sub in _predicate_subqueries(e)]
+        if not found:
+            return node, scope, exprs
+        exprs = [e.copy() for e in exprs]
+        replaced: dict[int, exp.Expr] = {}
+        for sub in [sub for e in exprs for sub in _predicate_subqueries(e)]:
+            marked = self._mark(node, scope, sub, ctes)
+            if marked is None:
+                continue
+            node, scope, m = marked
+            hit = exp.Not(this=exp.Is(this=_ref(m.mark.name), expression=exp.Null()))
+            if m.item is None or not (m.needle_nullable or m.item_nullable):
+                replaced[id(sub)] = exp.Paren(this=hit)
+                continue
+            node, scope, z = self._null_flags(node, scope, m, ctes)
+            unknown = exp.or_(
+                exp.Is(this=_ref(m.keys[-1]), expression=exp.Null()),
+                exp.EQ(this=_ref(z.name), expression=exp.Literal.number(1)),
+            )
+            replaced[id(sub)] = exp.Case(
+                ifs=[
+                    exp.If(this=hit, true=exp.true()),
+                    exp.If(this=exp.Is(this=_ref(z.name), expression=exp.Null()), true=exp.false()),
+                    exp.If(this=unknown, true=exp.cast(exp.Null(), exp.DataType.build("BOOLEAN"))),
+                ],
+                default=exp.false(),
+            )
+        rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
+        return node, scope, [e for e in rewritten if e is not None]
+
+    def _mark(
+        self, node: LogicalNode, scope: Scope, sub: exp.In | exp.Exists, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, _Marked] | None:
+        """``node`` LEFT JOINed with the distinct correlation keys (and, for an IN, the
+        item) of ``sub``'s subquery and a marker, TRUE where a row matches: None when the
+        subquery reads the outer query otherwise than by equalities."""
+        query = sub.this if isinstance(sub, exp.Exists) else sub.args["query"]
+        select = query.unnest()
+        item = None
+        if isinstance(sub, exp.In):
+            if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+                return None
+            item = _unaliased(select.expressions[0])
+        correlation = self._correlation(select, scope, ctes, item)
+        if correlation is None:
+            return None
+        keys, inner_keys, rest = correlation
+        if isinstance(sub, exp.In) and item is not None:
+            node, scope, needle = self._needle_computed(node, scope, sub.this)
+            keys, inner_keys = [*keys, needle.name], [*inner_keys, item.copy()]
+        marked = select.copy()
+        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
+        hit = exp.Alias(this=exp.true(), alias=exp.to_identifier("$hit", quoted=True))
+        marked.set("expressions", [*(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)), hit])
+        marked.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
+        marked.set("distinct", exp.Distinct())
+        inner = self.bind_query(marked, ctes)
+        item_nullable = item is not None and inner.fields[len(keys) - 1].type.nullable
+        needle_nullable = item is not None and node.field_type(keys[-1]).nullable
+        node, scope, mark = _left_joined(node, scope, inner, keys, "$mark")
+        return (
+            node,
+            scope,
+            _Marked(select, item, keys, inner_keys, rest, mark, needle_nullable, item_nullable),
+        )
+
+    def _null_flags(
+        self, node: LogicalNode, scope: Scope, m: _Marked, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, BoundField]:
+        """Beside an IN's mark join, ``$z`` LEFT JOINed per correlation key: 1 when an item
+        of the subquery is NULL, 0 when none is, NULL when it has no row."""
+        assert m.item is not None
+        nulls = m.select.copy()
+        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(m.inner_keys) - 1)]
+        is_null = exp.Is(this=m.item.copy(), expression=exp.Null())
         flag = exp.Max(this=exp.If(this=is_null, true=exp.Literal.number(1), false=exp.Literal.number(0)))
         flag_item = exp.Alias(this=flag, alias=exp.to_identifier("$z", quoted=True))
-        key_items = [exp.Alias(this=k, alias=n) for k, n in zip(inner_keys[:-1], names)]
+        key_items = [exp.Alias(this=k, alias=n) for k, n in zip(m.inner_keys[:-1], names)]
         nulls.set("expressions", [*key_items, flag_item])
-        nulls.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
-        nulls.set("group", exp.Group(expressions=[k.copy() for k in inner_keys[:-1]]) if names else None)
-        node, scope, z = _left_joined(node, scope, self.bind_query(nulls, ctes), keys[:-1], "$nulls")
-        none = exp.Is(this=_ref(z.name), expression=exp.Null())
-        clean = exp.EQ(this=_ref(z.name), expression=exp.Literal.number(0))
-        known = exp.Not(this=exp.Is(this=_ref(keys[-1]), expression=exp.Null()))
-        missed = exp.Is(this=_ref(mark.name), expression=exp.Null())
-        return node, scope, exp.Paren(this=exp.or_(none, exp.and_(clean, known, missed)))
+        nulls.set("where", exp.Where(this=exp.and_(*m.rest)) if m.rest else None)
+        nulls.set("group", exp.Group(expressions=[k.copy() for k in m.inner_keys[:-1]]) if names else None)
+        return _left_joined(node, scope, self.bind_query(nulls, ctes), m.keys[:-1], "$nulls")
 
     def _needle_computed(
         self, outer: LogicalNode, scope: Scope, needle: exp.Expr
@@ -482,17 +547,15 @@ def named_subqueries(items: list[exp.Expr]) -> list[exp.Expr]:
 
 
 def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
-    """The outermost scalar subqueries of ``expr``: not an IN's or EXISTS's query.
-    ``find_all`` walks breadth first, so a subquery comes after any that holds it."""
-    found: list[exp.Subquery] = []
-    for sub in expr.find_all(exp.Subquery, bfs=True):
-        if not isinstance(sub.parent, exp.In | exp.Exists) and not any(_under(sub, f) for f in found):
-            found.append(sub)
-    return found
-
-
-def _under(node: exp.Expr, ancestor: exp.Expr) -> bool:
-    return any(parent is ancestor for parent in _ancestors(node))
+    """The outermost scalar subqueries of ``expr``: not an IN's or EXISTS's query, nor one
+    inside another query (a derived table in an IN's FROM is that query's)."""
+    nested = (exp.Subquery, exp.Select, exp.Exists)
+    return [
+        sub
+        for sub in expr.find_all(exp.Subquery)
+        if not isinstance(sub.parent, exp.In | exp.Exists)
+        and not any(isinstance(a, nested) for a in _ancestors_within(sub, expr))
+    ]
 
 
 def _ancestors(node: exp.Expr) -> Iterator[exp.Expr]:
@@ -576,6 +639,30 @@ def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
         if parent is expr and isinstance(expr, through) and isinstance(sub, exp.In | exp.Exists):
             found.append(sub)
     return found
+
+
+def _predicate_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
+    """The IN (with a query) and EXISTS subqueries of ``expr``, outermost first, not
+    inside another subquery of it (that one's own binding takes them)."""
+    found: list[exp.In | exp.Exists] = []
+    for sub in expr.find_all(exp.In, exp.Exists):
+        if not isinstance(sub, exp.In | exp.Exists):
+            continue
+        if isinstance(sub, exp.In) and sub.args.get("query") is None:
+            continue
+        if not any(isinstance(a, exp.Subquery | exp.Select) for a in _ancestors_within(sub, expr)):
+            found.append(sub)
+    return found
+
+
+def _ancestors_within(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:
+    """``node``'s ancestors up to ``top``, not ``top`` itself (none when ``node`` is ``top``)."""
+    if node is top:
+        return
+    for parent in _ancestors(node):
+        if parent is top:
+            return
+        yield parent
 
 
 def _negation(sub: exp.Expr) -> exp.Not | None:

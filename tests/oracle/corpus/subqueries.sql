@@ -56,3 +56,28 @@ SELECT k, (SELECT MAX(b) FROM grp) FROM grp GROUP BY k
 SELECT k, COUNT(*) AS n, COUNT(*) * 100 / (SELECT COUNT(*) FROM grp) AS pct FROM grp GROUP BY k
 SELECT k, SUM(i) AS s FROM grp GROUP BY k HAVING SUM(i) > (SELECT AVG(i) FROM grp)
 SELECT COUNT(*) AS n, (SELECT MAX(id) FROM nums) AS m FROM grp
+-- IN and EXISTS as values: in the SELECT list, in CASE, under NOT twice, tested for NULL;
+-- SQL's three-valued answer (unknown for a NULL needle, or a NULL item with no match),
+-- correlated or not, over no rows
+-- mode: batch
+SELECT id, i IN (SELECT i FROM nums) FROM grp
+SELECT id, i IN (SELECT i FROM nums WHERE i IS NOT NULL) AS f FROM grp
+SELECT id, i NOT IN (SELECT i FROM nums) AS f FROM grp
+SELECT id, i IN (SELECT i FROM nums WHERE id > 100) AS f, i NOT IN (SELECT i FROM nums WHERE id > 100) AS g FROM grp
+SELECT id, EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0) AS f FROM grp
+SELECT id, NOT EXISTS (SELECT 1 FROM nums n WHERE n.j = grp.i) AS f FROM grp
+SELECT id, CASE WHEN k IN (SELECT k FROM grp WHERE i > 1) THEN 'in' ELSE 'out' END AS c FROM grp
+SELECT id, i IN (SELECT n.j FROM nums n WHERE n.id = grp.id) AS f FROM grp
+SELECT id, i + 5 IN (SELECT j + 1 FROM nums n WHERE n.id = grp.id) AS f FROM grp
+SELECT id, id * 1 IN (SELECT id + 1 FROM nums WHERE i IS NOT NULL) AS f FROM grp
+SELECT id FROM grp WHERE NOT (NOT (i IN (SELECT i FROM nums)))
+SELECT id FROM grp WHERE CASE WHEN id > 4 THEN i IN (SELECT i FROM nums) ELSE TRUE END
+SELECT id FROM grp WHERE (i IN (SELECT i FROM nums)) IS NULL
+SELECT id, COALESCE(i NOT IN (SELECT j FROM nums WHERE id < 3), FALSE) AS f FROM grp
+-- mode: streaming
+SELECT id, i IN (SELECT i FROM nums) FROM grp
+SELECT id, i NOT IN (SELECT i FROM nums) AS f FROM grp
+SELECT id, EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0) AS f FROM grp
+SELECT id, i IN (SELECT n.j FROM nums n WHERE n.id = grp.id) AS f FROM grp
+SELECT id FROM grp WHERE NOT (NOT (i IN (SELECT i FROM nums)))
+SELECT id FROM grp WHERE (i IN (SELECT i FROM nums)) IS NULL
