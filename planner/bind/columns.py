@@ -61,6 +61,9 @@ class ColumnBinder:
                     sub,
                 )
             what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN"
+            parent = sub.parent.parent if isinstance(sub.parent, exp.Subquery) else sub.parent
+            if isinstance(parent, exp.Any | exp.All):
+                what = "ANY / SOME / ALL"
             raise _err(
                 UnsupportedError(
                     f"{what} subqueries here: they are supported in WHERE and in the SELECT list "

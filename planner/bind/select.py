@@ -17,8 +17,10 @@ from planner.bind.subqueries import (
     SubqueryJoinBinder,
     _in_subquery,
     _predicate_subqueries,
+    _quantified,
     _scalar_subqueries,
     named_subqueries,
+    quantified_as_in,
 )
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
@@ -109,6 +111,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
 
     # ---- SELECT ----------------------------------------------------------------------
     def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        select = quantified_as_in(select)
         for arg, name in (("qualify", "QUALIFY"),):
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
@@ -137,7 +140,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
             node, scope, rewritten = self._bind_scalar_subqueries(node, scope, named, ctes)
             select = select.copy()
             select.set("expressions", rewritten)
-        if not aggregating and any(_predicate_subqueries(p) for p in select.expressions):
+        if not aggregating and any(_predicate_subqueries(p) or _quantified(p) for p in select.expressions):
             named = named_subqueries(select.expressions)
             node, scope, rewritten = self._bind_predicate_values(node, scope, named, ctes)
             select = select.copy()

@@ -419,11 +419,15 @@ class SubqueryJoinBinder(RelationBinder):
         FALSE when the subquery has no row (for the row's correlation keys), unknown when
         ``x`` is NULL or some ``y`` is (``_null_flags``), else FALSE. A subquery read
         otherwise than by equalities stays to be refused by name."""
-        found = [sub for e in exprs for sub in _predicate_subqueries(e)]
+        found = [sub for e in exprs for sub in (*_predicate_subqueries(e), *_quantified(e))]
         if not found:
             return node, scope, exprs
         exprs = [e.copy() for e in exprs]
         replaced: dict[int, exp.Expr] = {}
+        for compared in [q for e in exprs for q in _quantified(e)]:
+            answered = self._quantified_value(node, scope, compared, ctes)
+            if answered is not None:
+                node, scope, replaced[id(compared)] = answered
         for sub in [sub for e in exprs for sub in _predicate_subqueries(e)]:
             marked = self._mark(node, scope, sub, ctes)
             if marked is None:
@@ -448,6 +452,73 @@ class SubqueryJoinBinder(RelationBinder):
             )
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
+
+    def _quantified_value(
+        self, node: LogicalNode, scope: Scope, compared: exp.Binary, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, exp.Expr] | None:
+        """``x op ANY (SELECT y ...)`` or ``x op ALL (...)`` (``quantified_as_in`` took ``=
+        ANY`` and ``<> ALL``) as Flink's rule answers it: ``node`` LEFT JOINed with the
+        subquery's least and greatest item and its counts of rows and of items (per
+        correlation key), and SQL's three values over them: over no row ANY is FALSE and ALL
+        TRUE; else unknown for a NULL ``x``; else decided by the least or greatest item where
+        that decides; else unknown when an item is NULL. None: the subquery reads the outer
+        query otherwise than by equalities, left to be refused by name."""
+        quantifier = compared.expression
+        select = quantifier.this.unnest()
+        if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+            return None
+        item = _unaliased(select.expressions[0])
+        correlation = self._correlation(select, scope, ctes, item)
+        if correlation is None:
+            return None
+        keys, inner_keys, rest = correlation
+        counted = select.copy()
+        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
+        aggregates = {
+            "$lo": exp.Min(this=item.copy()),
+            "$hi": exp.Max(this=item.copy()),
+            "$c": exp.Count(this=exp.Star()),
+            "$n": exp.Count(this=item.copy()),
+        }
+        counted.set(
+            "expressions",
+            [
+                *(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)),
+                *(exp.Alias(this=a, alias=exp.to_identifier(n, quoted=True)) for n, a in aggregates.items()),
+            ],
+        )
+        counted.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
+        counted.set("group", exp.Group(expressions=[k.copy() for k in inner_keys]) if keys else None)
+        node, scope, (lo, hi, rows, items) = _left_joined_values(
+            node, scope, self.bind_query(counted, ctes), keys, "$all"
+        )
+        needle = compared.this
+        every = isinstance(quantifier, exp.All)
+        op = type(compared)
+        if op in (exp.EQ, exp.NEQ):  # = ALL, <> ANY: whether every item is the needle
+            differs = exp.or_(
+                exp.NEQ(this=needle.copy(), expression=_ref(lo.name)),
+                exp.NEQ(this=needle.copy(), expression=_ref(hi.name)),
+            )
+            decides = differs
+        else:
+            # x > ALL: x > the greatest; x > ANY: x > the least (and < the other way round)
+            bound = hi if (op in (exp.GT, exp.GTE)) == every else lo
+            compare = op(this=needle.copy(), expression=_ref(bound.name))
+            decides = exp.Not(this=compare) if every else compare
+        none = exp.EQ(this=exp.func("COALESCE", _ref(rows.name), 0), expression=exp.Literal.number(0))
+        some_null = exp.LT(this=_ref(items.name), expression=_ref(rows.name))
+        unknown = exp.cast(exp.Null(), exp.DataType.build("BOOLEAN"))
+        answer = exp.Case(
+            ifs=[
+                exp.If(this=none, true=exp.true() if every else exp.false()),
+                exp.If(this=exp.Is(this=needle.copy(), expression=exp.Null()), true=unknown),
+                exp.If(this=decides, true=exp.false() if every else exp.true()),
+                exp.If(this=some_null, true=unknown),
+            ],
+            default=exp.true() if every else exp.false(),
+        )
+        return node, scope, answer
 
     def _mark(
         self, node: LogicalNode, scope: Scope, sub: exp.In | exp.Exists, ctes: dict[str, exp.Expr]
@@ -553,7 +624,7 @@ def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
     return [
         sub
         for sub in expr.find_all(exp.Subquery)
-        if not isinstance(sub.parent, exp.In | exp.Exists)
+        if not isinstance(sub.parent, exp.In | exp.Exists | exp.Any | exp.All)
         and not any(isinstance(a, nested) for a in _ancestors_within(sub, expr))
     ]
 
@@ -605,9 +676,21 @@ def _left_joined(
     """``node`` LEFT JOINed with a subquery's ``inner`` (its key columns, then its value)
     on ``keys`` (the outer fields, in order; none: on TRUE). The subquery's columns get
     fresh names and stay hidden in the scope (not in ``*``); returns its value's field."""
-    value = BoundField(_fresh(prefix, node), inner.fields[-1].type.with_nullable(True))
-    key_fields = [BoundField(f"{value.name}k{i}", f.type) for i, f in enumerate(inner.fields[:-1])]
-    renamed = (*key_fields, value)
+    node, scope, values = _left_joined_values(node, scope, inner, keys, prefix)
+    return node, scope, values[-1]
+
+
+def _left_joined_values(
+    node: LogicalNode, scope: Scope, inner: LogicalNode, keys: list[str], prefix: str
+) -> tuple[LogicalNode, Scope, list[BoundField]]:
+    """``_left_joined`` of a subquery with several values after its keys: their fields."""
+    first = _fresh(prefix, node)
+    values = [
+        BoundField(first if i == 0 else f"{first}v{i}", f.type.with_nullable(True))
+        for i, f in enumerate(inner.fields[len(keys) :])
+    ]
+    key_fields = [BoundField(f"{first}k{i}", f.type) for i, f in enumerate(inner.fields[: len(keys)])]
+    renamed = (*key_fields, *values)
     inner = Calc(renamed, inner, tuple((r.name, _ref(f.name)) for r, f in zip(renamed, inner.fields)))
     fields = (*(BoundField(f.name, f.type) for f in node.fields), *renamed)
     joined = Join(fields, node, inner, "left", tuple(zip(keys, (k.name for k in key_fields))))
@@ -615,7 +698,7 @@ def _left_joined(
         ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
         for sf in scope.fields
     ]
-    return joined, Scope([*outer, *(ScopeField(frozenset(), f, hidden=True) for f in renamed)]), value
+    return joined, Scope([*outer, *(ScopeField(frozenset(), f, hidden=True) for f in renamed)]), values
 
 
 def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
@@ -653,6 +736,45 @@ def _predicate_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
         if not any(isinstance(a, exp.Subquery | exp.Select) for a in _ancestors_within(sub, expr)):
             found.append(sub)
     return found
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _quantified(expr: exp.Expr) -> list[exp.Binary]:
+    """The comparisons with ANY, SOME or ALL of a subquery in ``expr``
+    (``x > ALL (SELECT ...)``), not inside another subquery of it."""
+    return [
+        q.parent
+        for q in expr.find_all(exp.Any, exp.All)
+        if isinstance(q.parent, _COMPARISONS)
+        and q.parent.expression is q
+        and isinstance(q.this.unnest(), exp.Select)
+        and not any(isinstance(a, exp.Subquery | exp.Select) for a in _ancestors_within(q.parent, expr))
+    ]
+
+
+def quantified_as_in(select: exp.Select) -> exp.Select:
+    """``select`` with ``x = ANY (SELECT ...)`` as ``x IN (SELECT ...)`` and ``x <> ALL
+    (...)`` as ``NOT (x IN (...))``, which they are, to be planned as IN is (a semi join
+    in WHERE). SOME is ANY."""
+
+    def rewrite(n: exp.Expr) -> exp.Expr:
+        q = n.expression if isinstance(n, exp.EQ | exp.NEQ) else None
+        if not (isinstance(n, exp.EQ) and isinstance(q, exp.Any)) and not (
+            isinstance(n, exp.NEQ) and isinstance(q, exp.All)
+        ):
+            return n
+        query = q.this if isinstance(q.this, exp.Subquery) else exp.Subquery(this=q.this)
+        found = exp.In(this=n.this, query=query)
+        found.meta.update(n.meta)
+        return found if isinstance(n, exp.EQ) else exp.Paren(this=exp.Not(this=found))
+
+    if not any(select.find_all(exp.Any, exp.All)):
+        return select
+    rewritten = select.transform(rewrite)
+    assert isinstance(rewritten, exp.Select)
+    return rewritten
 
 
 def _ancestors_within(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:

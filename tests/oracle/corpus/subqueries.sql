@@ -81,3 +81,19 @@ SELECT id, EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0) AS f FR
 SELECT id, i IN (SELECT n.j FROM nums n WHERE n.id = grp.id) AS f FROM grp
 SELECT id FROM grp WHERE NOT (NOT (i IN (SELECT i FROM nums)))
 SELECT id FROM grp WHERE (i IN (SELECT i FROM nums)) IS NULL
+-- quantified comparisons: = ANY is IN, <> ALL is NOT IN; the others compare with the
+-- subquery's least or greatest item, with SQL's three values (unknown for a NULL needle
+-- or a NULL item that could decide), TRUE for ALL and FALSE for ANY over no row
+-- mode: batch
+SELECT id, i = ANY (SELECT i FROM nums) AS f FROM grp
+SELECT id, i <> ALL (SELECT i FROM nums WHERE i IS NOT NULL) AS f FROM grp
+SELECT id, i > ALL (SELECT j FROM nums) AS f, i > ALL (SELECT j FROM nums WHERE j IS NOT NULL) AS g FROM grp
+SELECT id, i < SOME (SELECT j FROM nums) AS f, i <= ANY (SELECT j FROM nums WHERE j IS NOT NULL) AS g FROM grp
+SELECT id, i >= ALL (SELECT j FROM nums WHERE id > 100) AS f, i > ANY (SELECT j FROM nums WHERE id > 100) AS g FROM grp
+SELECT id, i < ALL (SELECT n.j FROM nums n WHERE n.id = grp.id) AS f FROM grp
+SELECT id FROM grp WHERE i > ALL (SELECT j FROM nums WHERE j < 3)
+SELECT id FROM grp WHERE id = 1 OR i < ANY (SELECT j FROM nums WHERE j > 2)
+-- mode: streaming
+SELECT id, i > ALL (SELECT j FROM nums) AS f, i > ALL (SELECT j FROM nums WHERE j IS NOT NULL) AS g FROM grp
+SELECT id, i < SOME (SELECT j FROM nums) AS f FROM grp
+SELECT id FROM grp WHERE i > ALL (SELECT j FROM nums WHERE j < 3)

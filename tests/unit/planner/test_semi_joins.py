@@ -41,6 +41,7 @@ def test_subqueries_are_planned_as_flinks_semi_and_anti_joins(
     [
         ("a.v > 1 OR NOT (a.v > 2 OR k IN (SELECT k FROM plain b WHERE b.v > a.v))", "by equalities only"),
         ("CASE WHEN EXISTS (SELECT 1 FROM plain b WHERE b.v < a.v) THEN TRUE END", "by equalities only"),
+        ("a.v > ALL (SELECT v FROM plain b WHERE b.v < a.v)", "ANY / SOME / ALL subqueries here"),
         ("k IN (SELECT k, v FROM plain)", "selects 2 columns"),
         ("EXISTS (SELECT 1 FROM plain b WHERE b.v > a.v)", "EXISTS needs an equality"),
         ("k IN (SELECT a.v + b.v FROM plain b)", "compares a column with a column"),
