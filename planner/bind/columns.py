@@ -67,8 +67,8 @@ class ColumnBinder:
             raise _err(
                 UnsupportedError(
                     f"{what} subqueries here: they are supported in WHERE and in the SELECT list "
-                    "of a query that does not aggregate, correlated by equalities only "
-                    "(WHERE inner.k = outer.k)",
+                    "(of a query that aggregates: inside its aggregate calls), correlated by "
+                    "equalities only (WHERE inner.k = outer.k)",
                     hint="compute it in a subquery of FROM first, or write a JOIN ... ON",
                 ),
                 sub,

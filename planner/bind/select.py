@@ -140,9 +140,10 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
             node, scope, rewritten = self._bind_scalar_subqueries(node, scope, named, ctes)
             select = select.copy()
             select.set("expressions", rewritten)
-        if not aggregating and any(_predicate_subqueries(p) or _quantified(p) for p in select.expressions):
+        if any(_predicate_subqueries(p) or _quantified(p) for p in select.expressions):
+            # in a query that aggregates, those inside its aggregate calls (on the input's rows)
             named = named_subqueries(select.expressions)
-            node, scope, rewritten = self._bind_predicate_values(node, scope, named, ctes)
+            node, scope, rewritten = self._bind_predicate_values(node, scope, named, ctes, bool(aggregating))
             select = select.copy()
             select.set("expressions", rewritten)
         if rest and where is not None:

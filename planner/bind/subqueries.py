@@ -410,7 +410,12 @@ class SubqueryJoinBinder(RelationBinder):
         return node, scope, [e for e in rewritten if e is not None]
 
     def _bind_predicate_values(
-        self, node: LogicalNode, scope: Scope, exprs: list[exp.Expr], ctes: dict[str, exp.Expr]
+        self,
+        node: LogicalNode,
+        scope: Scope,
+        exprs: list[exp.Expr],
+        ctes: dict[str, exp.Expr],
+        in_aggregates: bool = False,
     ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
         """IN and EXISTS subqueries anywhere else in ``exprs``, as values: in the SELECT list
         (``k IN (SELECT ...) AS found``), in CASE, under NOT twice. Each is a mark join
@@ -418,17 +423,25 @@ class SubqueryJoinBinder(RelationBinder):
         EXISTS is whether its marker is there; ``x IN (SELECT y ...)`` is TRUE on a match,
         FALSE when the subquery has no row (for the row's correlation keys), unknown when
         ``x`` is NULL or some ``y`` is (``_null_flags``), else FALSE. A subquery read
-        otherwise than by equalities stays to be refused by name."""
-        found = [sub for e in exprs for sub in (*_predicate_subqueries(e), *_quantified(e))]
+        otherwise than by equalities stays to be refused by name. ``in_aggregates``: only
+        those inside an aggregate call or its FILTER, which read the input's rows (the
+        SELECT list of a query that aggregates)."""
+
+        def taken(e: exp.Expr) -> bool:
+            return not in_aggregates or any(
+                is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(e)
+            )
+
+        found = [sub for e in exprs for sub in (*_predicate_subqueries(e), *_quantified(e)) if taken(sub)]
         if not found:
             return node, scope, exprs
         exprs = [e.copy() for e in exprs]
         replaced: dict[int, exp.Expr] = {}
-        for compared in [q for e in exprs for q in _quantified(e)]:
+        for compared in [q for e in exprs for q in _quantified(e) if taken(q)]:
             answered = self._quantified_value(node, scope, compared, ctes)
             if answered is not None:
                 node, scope, replaced[id(compared)] = answered
-        for sub in [sub for e in exprs for sub in _predicate_subqueries(e)]:
+        for sub in [sub for e in exprs for sub in _predicate_subqueries(e) if taken(sub)]:
             marked = self._mark(node, scope, sub, ctes)
             if marked is None:
                 continue

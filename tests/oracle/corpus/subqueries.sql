@@ -97,3 +97,11 @@ SELECT id FROM grp WHERE id = 1 OR i < ANY (SELECT j FROM nums WHERE j > 2)
 SELECT id, i > ALL (SELECT j FROM nums) AS f, i > ALL (SELECT j FROM nums WHERE j IS NOT NULL) AS g FROM grp
 SELECT id, i < SOME (SELECT j FROM nums) AS f FROM grp
 SELECT id FROM grp WHERE i > ALL (SELECT j FROM nums WHERE j < 3)
+-- IN, EXISTS and quantified comparisons inside the aggregate calls of a query that
+-- aggregates: answered on the input's rows, before aggregating
+-- mode: batch
+SELECT k, COUNT(*) FILTER (WHERE i IN (SELECT i FROM nums)) AS n, SUM(CASE WHEN EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0) THEN 1 ELSE 0 END) AS e FROM grp GROUP BY k
+SELECT COUNT(*) FILTER (WHERE i NOT IN (SELECT i FROM nums WHERE i IS NOT NULL)) AS n, MAX(i) FILTER (WHERE i > ALL (SELECT j FROM nums WHERE j < 3)) AS m, COUNT(CASE WHEN i IN (SELECT j FROM nums) THEN 1 END) AS c FROM grp
+-- mode: streaming
+SELECT k, COUNT(*) FILTER (WHERE i IN (SELECT i FROM nums)) AS n, SUM(CASE WHEN EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0) THEN 1 ELSE 0 END) AS e FROM grp GROUP BY k
+SELECT COUNT(*) FILTER (WHERE i NOT IN (SELECT i FROM nums WHERE i IS NOT NULL)) AS n, MAX(i) FILTER (WHERE i > ALL (SELECT j FROM nums WHERE j < 3)) AS m, COUNT(CASE WHEN i IN (SELECT j FROM nums) THEN 1 END) AS c FROM grp

@@ -56,13 +56,18 @@ def test_other_subqueries_are_refused_by_name_and_position(
     assert e.value.line == 2
 
 
-def test_in_and_exists_as_values_of_a_query_that_aggregates_are_refused(catalog: Catalog) -> None:
+def test_in_and_exists_in_a_query_that_aggregates_run_inside_its_aggregate_calls_only(
+    catalog: Catalog,
+) -> None:
+    """Outside its aggregate calls an IN would be answered after aggregating: refused."""
     with pytest.raises(SqlStreamError) as e:
-        planner.plan(
-            "SELECT k, COUNT(*) FILTER (WHERE v IN (SELECT v FROM plain))\nFROM plain GROUP BY k", catalog
-        )
-    assert "in the SELECT list of a query that does not aggregate" in e.value.message
-    assert e.value.line == 1 and e.value.col >= 39  # in the subquery
+        planner.plan("SELECT k, k IN (SELECT k FROM plain) AS f, COUNT(*)\nFROM plain GROUP BY k", catalog)
+    assert "(of a query that aggregates: inside its aggregate calls)" in e.value.message
+    assert e.value.line == 1 and e.value.col >= 16  # in the subquery
+    plan = planner.plan(
+        "SELECT k, COUNT(*) FILTER (WHERE v IN (SELECT v FROM plain)) FROM plain GROUP BY k", catalog
+    )
+    assert [n.spec.join_type for n in plan.nodes if isinstance(n.spec, JoinSpec)] == ["left", "left"]
 
 
 def test_in_and_exists_as_values_are_mark_joins(catalog: Catalog) -> None:
