@@ -127,16 +127,21 @@ class SubqueryJoinBinder(RelationBinder):
             pending = where_conjuncts(select)  # a comma join in the subquery takes its own
             inner, inner_scope = self._bind_from(select, ctes, pending)
             inner_where = exp.and_(*pending) if pending else None
-            selected = select.expressions
-            if needle is not None and len(selected) == 1:
-                inner, inner_scope, selected = self._selected_computed(inner, inner_scope, selected[0])
+            selected = []
+            for item in select.expressions if needle is not None else []:
+                inner, inner_scope, computed = self._selected_computed(inner, inner_scope, item)
+                selected += computed
         else:  # an aggregating or set-operation subquery: uncorrelated, bound whole
             inner = self.bind_query(select, ctes)
             inner_scope = Scope.of(inner, set())
             selected = [_ref(f.name) for f in inner.fields]
         out = tuple(BoundField(f.name, f.type) for f in outer.fields)
-        if needle is not None:
-            outer, scope, mine = self._needle_computed(outer, scope, needle)
+        # ``(a, b) IN (SELECT x, y ...)``: a row's columns each compared with an item
+        needles = list(needle.expressions) if isinstance(needle, exp.Tuple) else [needle] if needle else []
+        mines = []
+        for one in needles:
+            outer, scope, mine = self._needle_computed(outer, scope, one)
+            mines.append(mine)
         joined, right_fields = _joined_scope(scope, inner_scope)
         # inside the subquery its own columns come first, the outer query's after (SQL scoping)
         joined_scope = _Nested(joined.fields[len(scope.fields) :] + joined.fields[: len(scope.fields)])
@@ -146,13 +151,13 @@ class SubqueryJoinBinder(RelationBinder):
         conditions: list[exp.Expr] = []
         if inner_where is not None:
             conditions.append(self.bind_expr(inner_where, joined_scope))
-        if needle is not None:
-            if len(selected) != 1:
-                raise _err(
-                    UnsupportedError(f"the IN subquery selects {len(selected)} columns; it must select one"),
-                    query,
-                )
-            item = selected[0].this if isinstance(selected[0], exp.Alias) else selected[0]
+        if needle is not None and len(selected) != len(needles):
+            raise _err(
+                PlanError(f"the IN subquery selects {len(selected)} columns for {len(needles)} on its left"),
+                query,
+            )
+        for mine, item in zip(mines, selected):
+            item = item.this if isinstance(item, exp.Alias) else item
             theirs = self.bind_expr(item, joined_scope)
             if (
                 not isinstance(mine, exp.Column)

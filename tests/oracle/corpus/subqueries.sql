@@ -105,3 +105,14 @@ SELECT COUNT(*) FILTER (WHERE i NOT IN (SELECT i FROM nums WHERE i IS NOT NULL))
 -- mode: streaming
 SELECT k, COUNT(*) FILTER (WHERE i IN (SELECT i FROM nums)) AS n, SUM(CASE WHEN EXISTS (SELECT 1 FROM nums n WHERE n.id = grp.id AND n.i > 0) THEN 1 ELSE 0 END) AS e FROM grp GROUP BY k
 SELECT COUNT(*) FILTER (WHERE i NOT IN (SELECT i FROM nums WHERE i IS NOT NULL)) AS n, MAX(i) FILTER (WHERE i > ALL (SELECT j FROM nums WHERE j < 3)) AS m, COUNT(CASE WHEN i IN (SELECT j FROM nums) THEN 1 END) AS c FROM grp
+-- a row of columns IN a subquery's rows: compared column by column (a semi join on every
+-- pair); NOT IN unknown, so the row dropped, where a NULL could make a row match
+-- mode: batch
+SELECT id FROM grp WHERE (i, b) IN (SELECT i, b FROM nums)
+SELECT id FROM grp WHERE (k, i) IN (SELECT k, i + 1 FROM grp WHERE id > 2)
+SELECT id FROM grp WHERE (i, b) NOT IN (SELECT i, b FROM nums WHERE id < 4)
+SELECT id FROM grp WHERE (i, b) NOT IN (SELECT i, b FROM nums)
+SELECT id FROM grp WHERE (i, id) NOT IN (SELECT i, id FROM nums WHERE id > 100)
+-- mode: streaming
+SELECT id FROM grp WHERE (i, b) IN (SELECT i, b FROM nums)
+SELECT id FROM grp WHERE (i, b) NOT IN (SELECT i, b FROM nums WHERE id < 4)

@@ -37,6 +37,9 @@ PREDICATES = (
     "g.v > 5 OR g.v NOT IN (SELECT w FROM {r} x WHERE x.k = g.k)",
     # quantified: = ANY is IN (a semi join); ALL compares with the greatest or least item
     "g.k = ANY (SELECT k FROM {r})",
+    # a row of columns: compared column by column
+    "(g.k, g.v) IN (SELECT k, w FROM {r})",
+    "(g.k, g.v) NOT IN (SELECT k, w FROM {r} WHERE w > 2)",
     "g.v < ALL (SELECT w FROM {r} x WHERE x.k = g.k)",
 )
 # as values: SQL's three-valued answer in the SELECT list (unknown for a NULL needle, or a
