@@ -29,7 +29,7 @@ by time), as for a regular join.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -363,20 +363,14 @@ class SubqueryJoinBinder(RelationBinder):
         WHERE t.k = o.k AND ...)`` becomes ``SELECT k, MAX(v) FROM t WHERE ... GROUP BY k``,
         joined on ``o.k``. Taken: one aggregate call, correlated as ``_correlation`` takes.
         Returns the grouped query (its keys first, the value last) and the outer columns."""
-        if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        item = _one_item(select)
+        if item is None:
             return None
-        item = _unaliased(select.expressions[0])
         correlation = self._correlation(select, scope, ctes, item) if is_aggregate(item) else None
         if correlation is None:
             return None
         keys, inner_keys, rest = correlation
-        grouped = select.copy()
-        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
-        value = exp.Alias(this=item.copy(), alias=exp.to_identifier("$v", quoted=True))
-        grouped.set("expressions", [*(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)), value])
-        grouped.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
-        grouped.set("group", exp.Group(expressions=[k.copy() for k in inner_keys]))
-        return grouped, keys
+        return _per_key(select, inner_keys, {"$v": item.copy()}, rest, grouped=True), keys
 
     def _bind_mark_joins(
         self, node: LogicalNode, scope: Scope, exprs: list[exp.Expr], ctes: dict[str, exp.Expr]
@@ -483,30 +477,20 @@ class SubqueryJoinBinder(RelationBinder):
         query otherwise than by equalities, left to be refused by name."""
         quantifier = compared.expression
         select = quantifier.this.unnest()
-        if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        item = _one_item(select)
+        if item is None:
             return None
-        item = _unaliased(select.expressions[0])
         correlation = self._correlation(select, scope, ctes, item)
         if correlation is None:
             return None
         keys, inner_keys, rest = correlation
-        counted = select.copy()
-        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
         aggregates = {
             "$lo": exp.Min(this=item.copy()),
             "$hi": exp.Max(this=item.copy()),
             "$c": exp.Count(this=exp.Star()),
             "$n": exp.Count(this=item.copy()),
         }
-        counted.set(
-            "expressions",
-            [
-                *(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)),
-                *(exp.Alias(this=a, alias=exp.to_identifier(n, quoted=True)) for n, a in aggregates.items()),
-            ],
-        )
-        counted.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
-        counted.set("group", exp.Group(expressions=[k.copy() for k in inner_keys]) if keys else None)
+        counted = _per_key(select, inner_keys, aggregates, rest, grouped=True)
         node, scope, (lo, hi, rows, items) = _left_joined_values(
             node, scope, self.bind_query(counted, ctes), keys, "$all"
         )
@@ -548,9 +532,9 @@ class SubqueryJoinBinder(RelationBinder):
         select = query.unnest()
         item = None
         if isinstance(sub, exp.In):
-            if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+            item = _one_item(select)
+            if item is None:
                 return None
-            item = _unaliased(select.expressions[0])
         correlation = self._correlation(select, scope, ctes, item)
         if correlation is None:
             return None
@@ -558,13 +542,7 @@ class SubqueryJoinBinder(RelationBinder):
         if isinstance(sub, exp.In) and item is not None:
             node, scope, needle = self._needle_computed(node, scope, sub.this)
             keys, inner_keys = [*keys, needle.name], [*inner_keys, item.copy()]
-        marked = select.copy()
-        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
-        hit = exp.Alias(this=exp.true(), alias=exp.to_identifier("$hit", quoted=True))
-        marked.set("expressions", [*(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)), hit])
-        marked.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
-        marked.set("distinct", exp.Distinct())
-        inner = self.bind_query(marked, ctes)
+        inner = self.bind_query(_per_key(select, inner_keys, {"$hit": exp.true()}, rest, distinct=True), ctes)
         item_nullable = item is not None and inner.fields[len(keys) - 1].type.nullable
         needle_nullable = item is not None and node.field_type(keys[-1]).nullable
         node, scope, mark = _left_joined(node, scope, inner, keys, "$mark")
@@ -580,15 +558,9 @@ class SubqueryJoinBinder(RelationBinder):
         """Beside an IN's mark join, ``$z`` LEFT JOINed per correlation key: 1 when an item
         of the subquery is NULL, 0 when none is, NULL when it has no row."""
         assert m.item is not None
-        nulls = m.select.copy()
-        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(m.inner_keys) - 1)]
         is_null = exp.Is(this=m.item.copy(), expression=exp.Null())
         flag = exp.Max(this=exp.If(this=is_null, true=exp.Literal.number(1), false=exp.Literal.number(0)))
-        flag_item = exp.Alias(this=flag, alias=exp.to_identifier("$z", quoted=True))
-        key_items = [exp.Alias(this=k, alias=n) for k, n in zip(m.inner_keys[:-1], names)]
-        nulls.set("expressions", [*key_items, flag_item])
-        nulls.set("where", exp.Where(this=exp.and_(*m.rest)) if m.rest else None)
-        nulls.set("group", exp.Group(expressions=[k.copy() for k in m.inner_keys[:-1]]) if names else None)
+        nulls = _per_key(m.select, m.inner_keys[:-1], {"$z": flag}, m.rest, grouped=True)
         return _left_joined(node, scope, self.bind_query(nulls, ctes), m.keys[:-1], "$nulls")
 
     def _needle_computed(
@@ -811,6 +783,43 @@ def _negation(sub: exp.Expr) -> exp.Not | None:
     while isinstance(parent, exp.Paren):
         parent = parent.parent
     return parent if isinstance(parent, exp.Not) else None
+
+
+def _one_item(select: exp.Expr) -> exp.Expr | None:
+    """The one item a subquery selects (unaliased); None for a query of other shape."""
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return None
+    return _unaliased(select.expressions[0])
+
+
+def _per_key(
+    select: exp.Expr,
+    keys: list[exp.Expr],
+    values: Mapping[str, exp.Expr],
+    rest: list[exp.Expr],
+    grouped: bool = False,
+    distinct: bool = False,
+) -> exp.Select:
+    """A correlated subquery ``select`` as a query per correlation key, to be joined on
+    them: its ``keys`` (the expressions the outer columns equal) as ``$k0``, ``$k1``, ...,
+    then ``values`` by name, its WHERE's other conjuncts ``rest``, and GROUP BY the keys
+    (none: one row) or DISTINCT."""
+    out = select.copy()
+    assert isinstance(out, exp.Select)
+    names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
+    out.set(
+        "expressions",
+        [
+            *(exp.Alias(this=k.copy(), alias=n) for k, n in zip(keys, names)),
+            *(exp.Alias(this=v, alias=exp.to_identifier(n, quoted=True)) for n, v in values.items()),
+        ],
+    )
+    out.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
+    if grouped:
+        out.set("group", exp.Group(expressions=[k.copy() for k in keys]) if keys else None)
+    if distinct:
+        out.set("distinct", exp.Distinct())
+    return out
 
 
 def _unaliased(e: exp.Expr) -> exp.Expr:
