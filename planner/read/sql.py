@@ -47,6 +47,8 @@ class SqlReader(TableReader):
                 raise self.parse_error("GROUP BY needs at least one expression", self.tokens[-1])
         if isinstance(node, exp.Query):
             return st.Query(query=node, **self.pos)
+        if isinstance(node, exp.Values):  # VALUES (1, 'a'), ... alone: a query, as in Flink
+            return st.Query(query=exp.select("*").from_(node), **self.pos)
         if isinstance(node, exp.Insert):
             return self.insert(node)
         if isinstance(node, exp.Create):
