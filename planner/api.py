@@ -33,7 +33,7 @@ from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
 from catalog.store import Catalog
 from catalog.table import TableDef, ViewDef
-from planner import batch_fusion, table_like
+from planner import alter_schema, batch_fusion, table_like
 from planner import statements as st
 from planner.bind.scope import Scope
 from planner.binder import Binder
@@ -264,6 +264,40 @@ def create_table(
         return _type_computed_columns(table, catalog)
     except SqlStreamError as e:
         raise _located(e, statement) from None
+
+
+def alter_table(
+    statement: st.AlterSchemaStatement | st.AlterTableSet | st.AlterTableReset, catalog: Catalog
+) -> TableDef | None:
+    """The table an ALTER TABLE makes (its options set or reset, or its schema changed by
+    ``planner.alter_schema``), checked as its CREATE TABLE would be; None when the
+    statement says IF EXISTS and there is no such table or view (Flink does nothing then)."""
+    if statement.if_exists and catalog.get(statement.name) is None:
+        return None
+    try:
+        table = catalog.table(statement.name)
+        if isinstance(statement, st.AlterTableSet):
+            table = table.with_options(statement.options)
+        elif isinstance(statement, st.AlterTableReset):
+            table = replace(
+                table, options={k: v for k, v in table.options.items() if k not in statement.keys}
+            )
+        else:
+            table = alter_schema.apply(statement, table)
+    except SqlStreamError as e:
+        raise _located(e, statement) from None
+    create = st.CreateTable(
+        table.name,
+        table.schema,
+        table.options,
+        table.temporary,
+        comment=table.comment,
+        partition_keys=table.partition_keys,
+        sql=statement.sql,
+        line=statement.line,
+        col=statement.col,
+    )
+    return create_table(create, catalog)
 
 
 def query_columns(query: exp.Query, catalog: Catalog, config: Mapping[str, str]) -> tuple[str, ...]:
