@@ -177,9 +177,9 @@ class SqlReader(TableReader):
                 item = item.expressions[0]  # CONSTRAINT name PRIMARY KEY (...): the name is dropped
             if isinstance(item, exp.ColumnDef):
                 column, in_key = self.column(item)
-                position = item.args.get("position")
-                where = position.text("position").upper() if position else ""
-                after = position.this.name if where == "AFTER" else None
+                position = item.args.get("position")  # sqlglot's FIRST | AFTER c
+                where = position.text("position").upper() if position is not None else ""
+                after = position.this.name if position is not None and where == "AFTER" else None
                 at = self.spot(item)
                 columns.append(st.AlterColumn(column, at, where == "FIRST", after))
                 if in_key:
