@@ -61,8 +61,9 @@ def _add_or_modify(s: st.AlterTableSchema, schema: Schema) -> Schema:
                 f"Column `{name}` does not exist in the table.", item.at, did_you_mean(name, schema.names)
             )
         column = item.column
-        if existing is not None and column.comment is None:  # MODIFY keeps a comment it does not replace
-            column = replace(column, comment=existing.comment)
+        if existing is not None:  # MODIFY keeps the name as declared, and a comment it does not replace
+            name = existing.name
+            column = replace(column, name=name, comment=column.comment or existing.comment)
         if existing is not None and (item.first or item.after):
             order.remove(existing.name)
         if item.first:
@@ -76,9 +77,6 @@ def _add_or_modify(s: st.AlterTableSchema, schema: Schema) -> Schema:
             order.insert(order.index(after) + 1, name)
         elif existing is None:
             order.append(name)
-        elif existing.name != name:  # MODIFY in place, the name as written now
-            order[order.index(existing.name)] = name
-        columns.pop(name.lower(), None)
         columns[name.lower()] = column
     new = [columns[n.lower()] for n in order]
     return Schema.keyed(new, _watermark(s, schema, new), _primary_key(s, schema, new))
@@ -112,7 +110,7 @@ def _watermark(s: st.AlterTableSchema, schema: Schema, columns: list[Column]) ->
 def _primary_key(s: st.AlterTableSchema, schema: Schema, columns: list[Column]) -> tuple[str, ...]:
     old, new = schema.primary_key, s.primary_key
     if not new:
-        return tuple(_renamed(k, columns) for k in old)  # MODIFY may respell a key column
+        return old
     if s.action == "ADD" and old:
         keys = ", ".join(f"`{k}`" for k in old)
         raise _error(
