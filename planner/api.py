@@ -329,8 +329,15 @@ def _type_computed_columns(table: TableDef, catalog: Catalog) -> TableDef:
     columns: list[Column] = []
     for col in table.schema.columns:
         if col.kind == ColumnKind.COMPUTED:
-            bound = binder.bind_expr(parse_expression(col.expr or ""), scope)
-            col = replace(col, type=infer(bound, scan.field_type))
+            try:
+                bound = binder.bind_expr(parse_expression(col.expr or ""), scope)
+                col = replace(col, type=infer(bound, scan.field_type))
+            except SqlStreamError as e:
+                # named, as Flink names it; its position was in the expression's own text,
+                # which the statement's replaces (an ALTER TABLE may not even show the column)
+                e.message = f"Invalid expression for computed column '{col.name}' AS {col.expr}: {e.message}"
+                e.line = e.col = None
+                raise
         columns.append(col)
     typed = replace(table, schema=Schema(tuple(columns), table.schema.watermark, table.schema.primary_key))
     binder.scan(typed)  # binds the watermark expression: a bad one fails here, not at run time
