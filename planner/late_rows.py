@@ -50,7 +50,9 @@ def drops_late_rows(node: Node) -> bool:
     return isinstance(spec, OverAggregateSpec | MatchSpec | IntervalJoinSpec | WindowJoinSpec)
 
 
-def late_rows_nodes(nodes: tuple[Node, ...], table: TableDef, config: Mapping[str, str]) -> tuple[Node, ...]:
+def late_rows_nodes(
+    nodes: tuple[Node, ...], table: TableDef, config: Mapping[str, str]
+) -> tuple[Node, ...]:
     """The nodes that carry the late rows of every operator of ``nodes`` that drops them into
     ``table`` (see ``planner.side_sinks``). Empty when no operator drops late rows (a job
     without event-time windows or time-bounded joins)."""

@@ -49,7 +49,6 @@ def mark_call(node: exp.Expr, catalog: Catalog) -> exp.Expr:
 def used_functions(plan_text: str, catalog: Catalog) -> tuple[FunctionDef, ...]:
     """The catalog's functions that a plan's DuckDB SQL calls (the runtime registers only
     those, so a job never imports the module of a function it does not use)."""
-
     def called(name: str) -> bool:  # in an expression, or named by an operator's spec
         n = re.escape(name)
         return re.search(rf'\b{n}\s*\(|"function":\s*"{n}"', plan_text, re.IGNORECASE) is not None

@@ -79,40 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="A streaming SQL engine: Flink SQL, event time, exactly-once sinks.",
     )
     p.add_argument("-f", "--file", help="run the statements of FILE and exit")
-    p.add_argument(
-        "-e", "--execute", metavar="SQL", help="run these statements and exit (after FILE's, with -f)"
-    )
+    p.add_argument("-e", "--execute", metavar="SQL",
+                   help="run these statements and exit (after FILE's, with -f)")
     p.add_argument("--catalog", metavar="PATH", help="keep tables in this DuckDB file")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
                    help="set a configuration key, like SET 'KEY' = 'VALUE'")  # fmt: skip
     p.add_argument("--parallelism", type=int, help="same as -D parallelism.default=N")
-    p.add_argument(
-        "--target",
-        choices=["local", "ray"],
-        help="where the job's subtasks run: local (default) or ray, one Ray actor each "
-        "(same as -D execution.target=...)",
-    )
-    p.add_argument(
-        "--ray-address",
-        metavar="HOST:PORT",
-        help="the Ray cluster of --target ray (same as -D ray.address=...); "
-        "default: a Ray instance started on this machine",
-    )
+    p.add_argument("--target", choices=["local", "ray"],
+                   help="where the job's subtasks run: local (default) or ray, one Ray actor each "
+                   "(same as -D execution.target=...)")
+    p.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="the Ray cluster of --target ray (same as -D ray.address=...); "
+                   "default: a Ray instance started on this machine")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    p.add_argument(
-        "--fresh", action="store_true", help="run: do not resume from the newest checkpoint of the job"
-    )
+    p.add_argument("--fresh", action="store_true",
+                   help="run: do not resume from the newest checkpoint of the job")
     p.add_argument("--from-checkpoint", metavar="PATH", help="run: resume from this checkpoint")
     p.add_argument("--from-savepoint", metavar="PATH", help="run: resume from this savepoint")
     p.add_argument("--savepoint", action="store_true", help="stop: take a savepoint first")
     p.add_argument("--rows", type=int, help="verify: rows to read from each source (datagen, Kafka)")
     p.add_argument("--kills", type=int, default=10, help="verify: SIGKILLs of the chaos run (default 10)")
     p.add_argument("--seed", type=int, default=1, help="verify: seed of the chaos schedule")
-    p.add_argument(
-        "--in-place",
-        action="store_true",
-        help="verify: the chaos run writes into the real sinks (the clean run into shadows)",
-    )
+    p.add_argument("--in-place", action="store_true",
+                   help="verify: the chaos run writes into the real sinks (the clean run into shadows)")
     p.add_argument("--crash-points", metavar="P,P", default="",
                    help="verify: kill only at these points (processing, alignment, async_snapshot, "
                    "pre_commit, before_commit, after_commit, timer); default: all")  # fmt: skip
