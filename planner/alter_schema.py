@@ -152,7 +152,6 @@ class _References:
     def __init__(self, table: TableDef) -> None:
         schema = table.schema
         self.schema = schema
-        self.table = table
         self.used_by: dict[str, set[str]] = {}  # column -> the computed columns using it
         self.uses: dict[str, set[str]] = {}  # computed column -> the columns it uses
         for c in schema.columns:
