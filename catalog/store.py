@@ -172,9 +172,15 @@ class Catalog:
 
     # ---- reads ---------------------------------------------------------------------
     def get(self, name: str, within: tuple[str, str] | None = None) -> CatalogObject | None:
-        return self._objects.get(_lower(self.qualify(name, within)))
+        """The table or view, or None: also when its catalog or database does not exist
+        (``... IF EXISTS``); ``table`` and ``resolve`` say which part is missing."""
+        try:
+            return self._objects.get(_lower(self.qualify(name, within)))
+        except CatalogError:
+            return None
 
     def table(self, name: str, within: tuple[str, str] | None = None) -> TableDef:
+        self.qualify(name, within)  # raises for a catalog or database that does not exist
         obj = self.get(name, within)
         if isinstance(obj, TableDef):
             return obj
@@ -183,6 +189,7 @@ class Catalog:
         raise CatalogError(f"table '{name}' not found", hint=did_you_mean(name, self.names()))
 
     def resolve(self, name: str, within: tuple[str, str] | None = None) -> CatalogObject:
+        self.qualify(name, within)  # raises for a catalog or database that does not exist
         obj = self.get(name, within)
         if obj is None:
             hint = did_you_mean(name, self.names()) or ("create it first with CREATE TABLE ... WITH (...)")

@@ -34,6 +34,10 @@ SELECT order_id, customer.name AS name, amount FROM orders WHERE customer.countr
 
 ALTER TABLE orders SET ('scan.startup.mode' = 'latest-offset');
 ALTER TABLE orders RESET ('properties.group.id');
+ALTER TABLE orders ADD (note STRING COMMENT 'free text' AFTER amount, shipped BOOLEAN);
+ALTER TABLE orders MODIFY note VARCHAR(200);
+ALTER TABLE orders RENAME shipped TO delivered;
+ALTER TABLE orders DROP (note, delivered);
 
 SHOW TABLES;
 SHOW VIEWS;

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from planner.api import (
+        alter_table,
         create_table,
         create_view,
         describe_fields,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 # imports ``planner.physical``, which imports this package first) does not pay for the
 # parser, binder and sqlglot that only planning needs.
 _LAZY = {
+    "alter_table": "planner.api",
     "create_table": "planner.api",
     "create_view": "planner.api",
     "query_columns": "planner.api",
@@ -82,6 +84,7 @@ __all__ = [
     "PhysicalPlan",
     "PlanError",
     "UnsupportedError",
+    "alter_table",
     "create_table",
     "create_view",
     "describe_fields",

@@ -33,7 +33,7 @@ from catalog.errors import CatalogError, SqlStreamError, did_you_mean
 from catalog.schema import Column, ColumnKind, Schema
 from catalog.store import Catalog, identifier, said_at
 from catalog.table import TableDef, ViewDef
-from planner import batch_fusion, table_like
+from planner import alter_schema, batch_fusion, table_like
 from planner import statements as st
 from planner.bind.scope import Scope
 from planner.binder import Binder
@@ -271,6 +271,40 @@ def create_table(
         raise _located(e, statement) from None
 
 
+def alter_table(
+    statement: st.AlterSchemaStatement | st.AlterTableSet | st.AlterTableReset, catalog: Catalog
+) -> TableDef | None:
+    """The table an ALTER TABLE makes (its options set or reset, or its schema changed by
+    ``planner.alter_schema``), checked as its CREATE TABLE would be; None when the
+    statement says IF EXISTS and there is no such table or view (Flink does nothing then)."""
+    if statement.if_exists and catalog.get(statement.name) is None:
+        return None
+    try:
+        table = catalog.table(statement.name)
+        if isinstance(statement, st.AlterTableSet):
+            table = table.with_options(statement.options)
+        elif isinstance(statement, st.AlterTableReset):
+            table = replace(
+                table, options={k: v for k, v in table.options.items() if k not in statement.keys}
+            )
+        else:
+            table = alter_schema.apply(statement, table)
+    except SqlStreamError as e:
+        raise _located(e, statement) from None
+    create = st.CreateTable(
+        table.name,
+        table.schema,
+        table.options,
+        table.temporary,
+        comment=table.comment,
+        partition_keys=table.partition_keys,
+        sql=statement.sql,
+        line=statement.line,
+        col=statement.col,
+    )
+    return create_table(create, catalog)
+
+
 def query_columns(query: exp.Query, catalog: Catalog, config: Mapping[str, str]) -> tuple[str, ...]:
     """The names of a query's columns, as a CTAS inserts them into its table."""
     return tuple(f.name for f in _binder(catalog, config).bind_query(query, {}).fields)
@@ -300,8 +334,15 @@ def _type_computed_columns(table: TableDef, catalog: Catalog) -> TableDef:
     columns: list[Column] = []
     for col in table.schema.columns:
         if col.kind == ColumnKind.COMPUTED:
-            bound = binder.bind_expr(parse_expression(col.expr or ""), scope)
-            col = replace(col, type=infer(bound, scan.field_type))
+            try:
+                bound = binder.bind_expr(parse_expression(col.expr or ""), scope)
+                col = replace(col, type=infer(bound, scan.field_type))
+            except SqlStreamError as e:
+                # named, as Flink names it; its position was in the expression's own text,
+                # which the statement's replaces (an ALTER TABLE may not even show the column)
+                e.message = f"Invalid expression for computed column '{col.name}' AS {col.expr}: {e.message}"
+                e.line = e.col = None
+                raise
         columns.append(col)
     typed = replace(table, schema=Schema(tuple(columns), table.schema.watermark, table.schema.primary_key))
     binder.scan(typed)  # binds the watermark expression: a bad one fails here, not at run time

@@ -30,8 +30,10 @@ from sqlglot.tokens import TokenType
 from planner import json_syntax
 from planner.expressions import (
     WINDOW_KINDS,
+    AlterTableDrop,
     AlterTableOptions,
     AlterTableResetOptions,
+    AlterTableSchema,
     Collect,
     DateFormat,
     Descriptor,
@@ -231,6 +233,12 @@ class FlinkParser(SparkParser):
         "RESET": lambda self: self.expression(
             AlterTableResetOptions(expressions=self._parse_wrapped_csv(self._parse_string))
         ),
+        # Flink's schema changes (FLINK-21634): ADD | MODIFY <item> | (<item>, ...), DROP,
+        # RENAME <column> TO <name>; an action sqlglot's own parsers would read otherwise
+        "ADD": lambda self: self._parse_alter_schema("ADD"),
+        "MODIFY": lambda self: self._parse_alter_schema("MODIFY"),
+        "DROP": lambda self: self._parse_alter_drop(),
+        "RENAME": lambda self: self._parse_alter_rename(),
     }
 
     def _warn_unsupported(self) -> None:
@@ -297,6 +305,52 @@ class FlinkParser(SparkParser):
                 self.raise_error("METADATA FROM needs the metadata key in quotes")
         virtual = self._match_text_seq("VIRTUAL")
         return self.expression(MetadataColumnConstraint(this=key, virtual=virtual))
+
+    def _parse_alter_schema(self, kind: str) -> AlterTableSchema:
+        """``ADD | MODIFY`` one item or a parenthesized list of them: a column (with
+        ``FIRST`` or ``AFTER c``), ``PRIMARY KEY (...) NOT ENFORCED`` or a watermark."""
+        wrapped = self._match(TokenType.L_PAREN)
+        items = self._parse_csv(self._parse_alter_item) if wrapped else [self._parse_alter_item()]
+        if wrapped:
+            self._match_r_paren()
+        return self.expression(
+            AlterTableSchema(kind=kind, expressions=[i for i in items if i], wrapped=wrapped)
+        )
+
+    def _parse_alter_item(self) -> exp.Expr | None:
+        if self._curr and self._curr.token_type == TokenType.COLUMN:
+            self.raise_error("Flink's ALTER TABLE names the column without COLUMN: ADD c INT", self._curr)
+        constraint = self._parse_constraint()
+        if constraint is not None:
+            return constraint
+        column = self._parse_field_def()  # sqlglot reads FIRST | AFTER c into its position
+        if not isinstance(column, exp.ColumnDef):
+            self.raise_error("expected a column, PRIMARY KEY (...) NOT ENFORCED or WATERMARK FOR ...")
+        return column
+
+    def _parse_alter_drop(self) -> AlterTableDrop:
+        """``DROP c | (c, ...) | PRIMARY KEY | WATERMARK | CONSTRAINT name``."""
+        if self._match(TokenType.PRIMARY_KEY):  # one token
+            return self.expression(AlterTableDrop(kind="PRIMARY KEY"))
+        if self._match_text_seq("WATERMARK"):
+            return self.expression(AlterTableDrop(kind="WATERMARK"))
+        if self._match(TokenType.CONSTRAINT):
+            return self.expression(AlterTableDrop(kind="CONSTRAINT", expressions=[self._parse_id_var()]))
+        wrapped = self._match(TokenType.L_PAREN, advance=False)
+        names = self._parse_wrapped_csv(self._parse_id_var) if wrapped else [self._parse_id_var()]
+        if not names or any(n is None for n in names):
+            self.raise_error("DROP takes a column, (column, ...), PRIMARY KEY or WATERMARK")
+        return self.expression(AlterTableDrop(kind="COLUMNS", expressions=names, wrapped=wrapped))
+
+    def _parse_alter_rename(self) -> exp.AlterRename | exp.RenameColumn:
+        """``RENAME TO new_table`` or ``RENAME column TO new_column``."""
+        if self._match_text_seq("TO"):
+            return self.expression(exp.AlterRename(this=self._parse_table(schema=True)))
+        old = self._parse_id_var()
+        new = self._parse_id_var() if self._match_text_seq("TO") else None
+        if old is None or new is None:
+            self.raise_error("RENAME takes TO new_name, or a column: RENAME c TO new_c")
+        return self.expression(exp.RenameColumn(this=old, to=new))
 
     def _parse_watermark(self) -> exp.WatermarkColumnConstraint:
         """``WATERMARK FOR column AS expression`` in a table's column list."""
@@ -581,8 +635,21 @@ class FlinkGenerator(SparkGenerator):
         MetadataColumnConstraint: lambda self, e: self.metadatacolumnconstraint_sql(e),
         AlterTableOptions: lambda self, e: f"SET ({self.expressions(e, flat=True)})",
         AlterTableResetOptions: lambda self, e: f"RESET ({self.expressions(e, flat=True)})",
+        AlterTableSchema: lambda self, e: self.altertableschema_sql(e),
+        AlterTableDrop: lambda self, e: self.altertabledrop_sql(e),
+        exp.RenameColumn: lambda self, e: f"RENAME {self.sql(e, 'this')} TO {self.sql(e, 'to')}",
         **json_syntax.TRANSFORMS,
     }
+
+    def altertableschema_sql(self, e: AlterTableSchema) -> str:
+        items = self.expressions(e, flat=True)
+        return f"{e.text('kind')} {f'({items})' if e.args.get('wrapped') else items}"
+
+    def altertabledrop_sql(self, e: AlterTableDrop) -> str:
+        kind, items = e.text("kind"), self.expressions(e, flat=True)
+        if kind == "COLUMNS":
+            return f"DROP {f'({items})' if e.args.get('wrapped') else items}"
+        return f"DROP {kind}{' ' + items if items else ''}"
 
     def datatype_sql(self, expression: exp.DataType) -> str:
         kind = expression.this

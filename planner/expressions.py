@@ -74,6 +74,23 @@ class AlterTableResetOptions(exp.Expression):
     arg_types = {"expressions": True}
 
 
+class AlterTableSchema(exp.Expression):
+    """``ALTER TABLE t ADD | MODIFY <item>`` or ``... (<item>, ...)``: ``kind`` is ``ADD`` or
+    ``MODIFY``; each item an ``exp.ColumnDef`` (its ``position``: sqlglot's ``FIRST`` or
+    ``AFTER c``), an ``exp.PrimaryKey`` or an ``exp.WatermarkColumnConstraint``;
+    ``wrapped`` when the items are in parentheses."""
+
+    arg_types = {"kind": True, "expressions": True, "wrapped": False}
+
+
+class AlterTableDrop(exp.Expression):
+    """``ALTER TABLE t DROP c | (c, ...) | PRIMARY KEY | WATERMARK | CONSTRAINT name``:
+    ``kind`` is ``COLUMNS``, ``PRIMARY KEY``, ``WATERMARK`` or ``CONSTRAINT``;
+    ``expressions`` the identifiers of the columns (or of the constraint)."""
+
+    arg_types = {"kind": True, "expressions": False, "wrapped": False}
+
+
 class DateFormat(exp.Expression, exp.Func):
     """``DATE_FORMAT(ts, 'pattern')`` with the pattern kept as Java wrote it
     (:mod:`planner.dateformat` reads it; sqlglot's own node would translate it to strftime

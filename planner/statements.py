@@ -92,18 +92,83 @@ class DropView(Statement):
 class AlterTableSet(Statement):
     name: str
     options: dict[str, str]
+    if_exists: bool = False  # ALTER TABLE IF EXISTS: a missing table is no error
 
 
 @dataclass(frozen=True)
 class AlterTableReset(Statement):
     name: str
     keys: tuple[str, ...]
+    if_exists: bool = False
 
 
 @dataclass(frozen=True)
 class AlterTableRename(Statement):
     name: str
     new_name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where a part of a statement is written (1-based, in the whole script): an ALTER
+    TABLE's refusal points at the column or constraint it is about, not at ALTER."""
+
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class AlterColumn:
+    """A column of ALTER TABLE ADD | MODIFY and where it goes (``FIRST``, ``AFTER c``, or
+    by default last for ADD and where it is for MODIFY). A MODIFY whose column has no
+    COMMENT keeps the comment the column had, as Flink's does."""
+
+    column: Column
+    at: Spot
+    first: bool = False
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class AlterTableSchema(Statement):
+    """``ALTER TABLE [IF EXISTS] t ADD | MODIFY <item> | (<item>, ...)``: columns, a
+    watermark and a primary key, as Flink's ``SqlAlterTableAdd`` / ``SqlAlterTableModify``."""
+
+    name: str
+    action: str  # "ADD" | "MODIFY"
+    columns: tuple[AlterColumn, ...] = ()
+    watermark: Watermark | None = None
+    watermark_at: Spot | None = None
+    primary_key: tuple[str, ...] = ()
+    primary_key_at: Spot | None = None
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AlterTableDrop(Statement):
+    """``ALTER TABLE [IF EXISTS] t DROP c | (c, ...) | PRIMARY KEY | WATERMARK``."""
+
+    name: str
+    columns: tuple[tuple[str, Spot], ...] = ()
+    at: Spot | None = None  # where PRIMARY KEY or WATERMARK is written
+    primary_key: bool = False
+    watermark: bool = False
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AlterTableRenameColumn(Statement):
+    """``ALTER TABLE [IF EXISTS] t RENAME c TO new_c``."""
+
+    name: str
+    old: str
+    new: str
+    at: Spot
+    if_exists: bool = False
+
+
+AlterSchemaStatement = AlterTableSchema | AlterTableDrop | AlterTableRenameColumn
 
 
 @dataclass(frozen=True)

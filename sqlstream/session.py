@@ -115,21 +115,15 @@ class Session:
         if isinstance(s, st.DropView):
             dropped = self.catalog.drop(s.name, ViewDef, if_exists=s.if_exists)
             return Result.ok(f"View '{s.name}' dropped." if dropped else f"View '{s.name}' does not exist.")
-        if isinstance(s, st.AlterTableSet | st.AlterTableReset):
-            table = self.catalog.table(s.name)
-            if isinstance(s, st.AlterTableSet):
-                options = {**table.options, **s.options}
-            else:
-                options = {k: v for k, v in table.options.items() if k not in s.keys}
-            altered = planner.create_table(
-                st.CreateTable(
-                    table.name, table.schema, options, table.temporary, sql=s.sql, line=s.line, col=s.col
-                ),
-                self.catalog,
-            )
+        if isinstance(s, st.AlterTableSet | st.AlterTableReset | st.AlterSchemaStatement):
+            altered = planner.alter_table(s, self.catalog)
+            if altered is None:  # IF EXISTS, and no such table
+                return Result.ok(f"Table '{s.name}' does not exist.")
             self.catalog.alter(altered)
             return Result.ok(f"Table '{s.name}' altered.")
         if isinstance(s, st.AlterTableRename):
+            if s.if_exists and self.catalog.get(s.name) is None:
+                return Result.ok(f"Table '{s.name}' does not exist.")
             table = self.catalog.table(s.name)
             catalog, database, _ = self.catalog.qualify(s.name)  # Flink renames inside its database
             new_name = s.new_name.parts[-1] if isinstance(s.new_name, ObjectPath) else s.new_name

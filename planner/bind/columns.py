@@ -78,12 +78,15 @@ class ColumnBinder:
                     sub,
                 )
             what = "NOT EXISTS / EXISTS" if isinstance(sub, exp.Exists) else "IN / NOT IN"
+            parent = sub.parent.parent if isinstance(sub.parent, exp.Subquery) else sub.parent
+            if isinstance(parent, exp.Any | exp.All):
+                what = "ANY / SOME / ALL"
             raise _err(
                 UnsupportedError(
-                    f"{what} subqueries are supported only in WHERE, as a condition ANDed with "
-                    "the others (a semi or anti join) or under OR, not inside another expression "
-                    "(NOT, CASE, a comparison)",
-                    hint="write WHERE ... AND x IN (SELECT ...), or a JOIN ... ON",
+                    f"{what} subqueries here: they are supported in WHERE and in the SELECT list "
+                    "(of a query that aggregates: inside its aggregate calls), correlated by "
+                    "equalities only (WHERE inner.k = outer.k)",
+                    hint="compute it in a subquery of FROM first, or write a JOIN ... ON",
                 ),
                 sub,
             )

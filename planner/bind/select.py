@@ -13,7 +13,15 @@ from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.over import OverBinder, has_over
 from planner.bind.relations import where_conjuncts
 from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
-from planner.bind.subqueries import SubqueryJoinBinder, _in_subquery, _scalar_subqueries, named_subqueries
+from planner.bind.subqueries import (
+    SubqueryJoinBinder,
+    _in_subquery,
+    _predicate_subqueries,
+    _quantified,
+    _scalar_subqueries,
+    named_subqueries,
+    quantified_as_in,
+)
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import BoundField, Calc, LogicalNode, Union
 from planner.typecheck import common_type
@@ -103,6 +111,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
 
     # ---- SELECT ----------------------------------------------------------------------
     def _bind_select(self, select: exp.Select, ctes: dict[str, exp.Expr]) -> LogicalNode:
+        select = quantified_as_in(select)
         for arg, name in (("qualify", "QUALIFY"),):
             if select.args.get(arg):
                 raise _err(UnsupportedError(f"{name} is not supported yet"), select.args[arg])
@@ -115,6 +124,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
             node, scope, rest = self._bind_subquery_joins(node, scope, exp.and_(*pending), ctes)
             node, scope, rest = self._bind_mark_joins(node, scope, rest, ctes)
             node, scope, rest = self._bind_scalar_subqueries(node, scope, rest, ctes)
+            node, scope, rest = self._bind_predicate_values(node, scope, rest, ctes)
         joined: tuple[LogicalNode, ...] = ()
         having = select.args.get("having")
         aggregating = select.args.get("group") or any(
@@ -128,6 +138,12 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         elif any(_scalar_subqueries(p) for p in select.expressions):
             named = named_subqueries(select.expressions)
             node, scope, rewritten = self._bind_scalar_subqueries(node, scope, named, ctes)
+            select = select.copy()
+            select.set("expressions", rewritten)
+        if any(_predicate_subqueries(p) or _quantified(p) for p in select.expressions):
+            # in a query that aggregates, those inside its aggregate calls (on the input's rows)
+            named = named_subqueries(select.expressions)
+            node, scope, rewritten = self._bind_predicate_values(node, scope, named, ctes, bool(aggregating))
             select = select.copy()
             select.set("expressions", rewritten)
         if rest and where is not None:

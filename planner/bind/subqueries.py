@@ -19,15 +19,17 @@ row in the subquery.
   equi-key when either side can be NULL, so Flink runs it on one subtask; so do we. When
   both are NOT NULL it is a plain anti join on ``x = y``.
 
-Only a conjunct of the WHERE clause itself is planned so; a subquery anywhere else (under
-OR, in the select list, a scalar subquery) is still refused by name and position. The
-outer query's time attributes do not survive (a semi/anti join's output is not ordered
+A conjunct of the WHERE clause itself is planned so. Under OR an IN or EXISTS is a mark
+join (``_bind_mark_joins``), and anywhere else in WHERE or in the SELECT list of a query
+that does not aggregate it is a value with SQL's three values (``_bind_predicate_values``).
+Scalar subqueries are LEFT JOINs (``_bind_scalar_subqueries``). The outer query's time
+attributes do not survive (a semi/anti join's output is not ordered
 by time), as for a regular join.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -54,6 +56,20 @@ class _Nested(Scope):
     def lookup(self, name: str, qualifier: str | None) -> BoundField | None:
         found = Scope(self.fields[: self.own]).lookup(name, qualifier)
         return found if found is not None else Scope(self.fields[self.own :]).lookup(name, qualifier)
+
+
+@dataclass(frozen=True)
+class _Marked:
+    """An IN or EXISTS subquery mark-joined (``SubqueryJoinBinder._mark``)."""
+
+    select: exp.Expr  # the subquery
+    item: exp.Expr | None  # an IN's select item; None for EXISTS
+    keys: list[str]  # the outer fields joined on: the correlation's, then an IN's needle
+    inner_keys: list[exp.Expr]  # the subquery's expressions they equal
+    rest: list[exp.Expr]  # the subquery's other WHERE conjuncts
+    mark: BoundField  # TRUE where a row matches, else NULL
+    needle_nullable: bool
+    item_nullable: bool
 
 
 class SubqueryJoinBinder(RelationBinder):
@@ -111,16 +127,21 @@ class SubqueryJoinBinder(RelationBinder):
             pending = where_conjuncts(select)  # a comma join in the subquery takes its own
             inner, inner_scope = self._bind_from(select, ctes, pending)
             inner_where = exp.and_(*pending) if pending else None
-            selected = select.expressions
-            if needle is not None and len(selected) == 1:
-                inner, inner_scope, selected = self._selected_computed(inner, inner_scope, selected[0])
+            selected = []
+            for item in select.expressions if needle is not None else []:
+                inner, inner_scope, computed = self._selected_computed(inner, inner_scope, item)
+                selected += computed
         else:  # an aggregating or set-operation subquery: uncorrelated, bound whole
             inner = self.bind_query(select, ctes)
             inner_scope = Scope.of(inner, set())
             selected = [_ref(f.name) for f in inner.fields]
         out = tuple(BoundField(f.name, f.type) for f in outer.fields)
-        if needle is not None:
-            outer, scope, mine = self._needle_computed(outer, scope, needle)
+        # ``(a, b) IN (SELECT x, y ...)``: a row's columns each compared with an item
+        needles = list(needle.expressions) if isinstance(needle, exp.Tuple) else [needle] if needle else []
+        mines = []
+        for one in needles:
+            outer, scope, mine = self._needle_computed(outer, scope, one)
+            mines.append(mine)
         joined, right_fields = _joined_scope(scope, inner_scope)
         # inside the subquery its own columns come first, the outer query's after (SQL scoping)
         joined_scope = _Nested(joined.fields[len(scope.fields) :] + joined.fields[: len(scope.fields)])
@@ -130,13 +151,13 @@ class SubqueryJoinBinder(RelationBinder):
         conditions: list[exp.Expr] = []
         if inner_where is not None:
             conditions.append(self.bind_expr(inner_where, joined_scope))
-        if needle is not None:
-            if len(selected) != 1:
-                raise _err(
-                    UnsupportedError(f"the IN subquery selects {len(selected)} columns; it must select one"),
-                    query,
-                )
-            item = selected[0].this if isinstance(selected[0], exp.Alias) else selected[0]
+        if needle is not None and len(selected) != len(needles):
+            raise _err(
+                PlanError(f"the IN subquery selects {len(selected)} columns for {len(needles)} on its left"),
+                query,
+            )
+        for mine, item in zip(mines, selected):
+            item = item.this if isinstance(item, exp.Alias) else item
             theirs = self.bind_expr(item, joined_scope)
             if (
                 not isinstance(mine, exp.Column)
@@ -342,20 +363,14 @@ class SubqueryJoinBinder(RelationBinder):
         WHERE t.k = o.k AND ...)`` becomes ``SELECT k, MAX(v) FROM t WHERE ... GROUP BY k``,
         joined on ``o.k``. Taken: one aggregate call, correlated as ``_correlation`` takes.
         Returns the grouped query (its keys first, the value last) and the outer columns."""
-        if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        item = _one_item(select)
+        if item is None:
             return None
-        item = _unaliased(select.expressions[0])
         correlation = self._correlation(select, scope, ctes, item) if is_aggregate(item) else None
         if correlation is None:
             return None
         keys, inner_keys, rest = correlation
-        grouped = select.copy()
-        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
-        value = exp.Alias(this=item.copy(), alias=exp.to_identifier("$v", quoted=True))
-        grouped.set("expressions", [*(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)), value])
-        grouped.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
-        grouped.set("group", exp.Group(expressions=[k.copy() for k in inner_keys]))
-        return grouped, keys
+        return _per_key(select, inner_keys, {"$v": item.copy()}, rest, grouped=True), keys
 
     def _bind_mark_joins(
         self, node: LogicalNode, scope: Scope, exprs: list[exp.Expr], ctes: dict[str, exp.Expr]
@@ -364,78 +379,189 @@ class SubqueryJoinBinder(RelationBinder):
         (SELECT ...)``): each a LEFT JOIN with the subquery's distinct keys and a marker,
         the IN or EXISTS replaced by ``marker IS NOT NULL`` (Flink's mark join). Only where
         the result is filtered as it is (no NOT above it, but an EXISTS's), so that SQL's
-        unknown, for a NULL key, filters as false does; elsewhere they stay to be refused by
-        name. A NOT IN there also joins whether the subquery has rows and a NULL item."""
+        unknown, for a NULL key, filters as false does; elsewhere they are left for
+        ``_bind_predicate_values``. A NOT IN there also joins whether the subquery has rows
+        and a NULL item."""
         found = [sub for e in exprs for sub in _marked_subqueries(e)]
         if not found:
             return node, scope, exprs
         exprs = [e.copy() for e in exprs]
         replaced: dict[int, exp.Expr] = {}
         for sub in [sub for e in exprs for sub in _marked_subqueries(e)]:
-            query = sub.this if isinstance(sub, exp.Exists) else sub.args["query"]
-            select = query.unnest()
-            item = None
-            if isinstance(sub, exp.In):
-                if not isinstance(select, exp.Select) or len(select.expressions) != 1:
-                    continue
-                item = _unaliased(select.expressions[0])
-            correlation = self._correlation(select, scope, ctes, item)
-            if correlation is None:
+            marked = self._mark(node, scope, sub, ctes)
+            if marked is None:
                 continue
-            keys, inner_keys, rest = correlation
-            if isinstance(sub, exp.In) and item is not None:
-                node, scope, needle = self._needle_computed(node, scope, sub.this)
-                keys, inner_keys = [*keys, needle.name], [*inner_keys, item.copy()]
-            marked = select.copy()
-            names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
-            hit = exp.Alias(this=exp.true(), alias=exp.to_identifier("$hit", quoted=True))
-            marked.set("expressions", [*(exp.Alias(this=k, alias=n) for k, n in zip(inner_keys, names)), hit])
-            marked.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
-            marked.set("distinct", exp.Distinct())
-            inner = self.bind_query(marked, ctes)
-            node, scope, mark = _left_joined(node, scope, inner, keys, "$mark")
-            negation = _negation(sub) if isinstance(sub, exp.In) else None  # EXISTS: its marker says it
+            node, scope, m = marked
+            negation = _negation(sub) if m.item is not None else None  # EXISTS: its marker says it
             if negation is None:
-                replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(mark.name), expression=exp.Null()))
+                replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(m.mark.name), expression=exp.Null()))
                 continue
-            assert item is not None
-            node, scope, not_in = self._not_in(node, scope, select, item, keys, inner_keys, rest, mark, ctes)
-            replaced[id(negation)] = not_in
+            node, scope, z = self._null_flags(node, scope, m, ctes)
+            none = exp.Is(this=_ref(z.name), expression=exp.Null())
+            clean = exp.EQ(this=_ref(z.name), expression=exp.Literal.number(0))
+            known = exp.Not(this=exp.Is(this=_ref(m.keys[-1]), expression=exp.Null()))
+            missed = exp.Is(this=_ref(m.mark.name), expression=exp.Null())
+            # TRUE when the subquery has no row for the correlation keys, or when the needle
+            # is not NULL, matches nothing and no item is NULL; else FALSE or unknown, which
+            # filter alike
+            replaced[id(negation)] = exp.Paren(this=exp.or_(none, exp.and_(clean, known, missed)))
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
 
-    def _not_in(
+    def _bind_predicate_values(
         self,
         node: LogicalNode,
         scope: Scope,
-        select: exp.Expr,
-        item: exp.Expr,
-        keys: list[str],
-        inner_keys: list[exp.Expr],
-        rest: list[exp.Expr],
-        mark: BoundField,
+        exprs: list[exp.Expr],
         ctes: dict[str, exp.Expr],
-    ) -> tuple[LogicalNode, Scope, exp.Expr]:
-        """A NOT IN under OR, filtered as it is, beside its mark join (``mark``; the needle
-        is the last of ``keys``): TRUE when the subquery has no row for the correlation
-        keys, or when the needle is not NULL, matches nothing and no item is NULL; else
-        FALSE or unknown, which filter alike. Joins ``$z`` per correlation key: 1 when an
-        item is NULL, 0 when none is, NULL when there is no row."""
-        nulls = select.copy()
-        names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(inner_keys) - 1)]
-        is_null = exp.Is(this=item.copy(), expression=exp.Null())
+        in_aggregates: bool = False,
+    ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
+        """IN and EXISTS subqueries anywhere else in ``exprs``, as values: in the SELECT list
+        (``k IN (SELECT ...) AS found``), in CASE, under NOT twice. Each is a mark join
+        (``_mark``) and SQL's three-valued answer over it, as Flink's rule writes it: an
+        EXISTS is whether its marker is there; ``x IN (SELECT y ...)`` is TRUE on a match,
+        FALSE when the subquery has no row (for the row's correlation keys), unknown when
+        ``x`` is NULL or some ``y`` is (``_null_flags``), else FALSE. A subquery read
+        otherwise than by equalities stays to be refused by name. ``in_aggregates``: only
+        those inside an aggregate call or its FILTER, which read the input's rows (the
+        SELECT list of a query that aggregates)."""
+
+        def taken(e: exp.Expr) -> bool:
+            return not in_aggregates or any(
+                is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(e)
+            )
+
+        found = [sub for e in exprs for sub in (*_predicate_subqueries(e), *_quantified(e)) if taken(sub)]
+        if not found:
+            return node, scope, exprs
+        exprs = [e.copy() for e in exprs]
+        replaced: dict[int, exp.Expr] = {}
+        for compared in [q for e in exprs for q in _quantified(e) if taken(q)]:
+            answered = self._quantified_value(node, scope, compared, ctes)
+            if answered is not None:
+                node, scope, replaced[id(compared)] = answered
+        for sub in [sub for e in exprs for sub in _predicate_subqueries(e) if taken(sub)]:
+            marked = self._mark(node, scope, sub, ctes)
+            if marked is None:
+                continue
+            node, scope, m = marked
+            hit = exp.Not(this=exp.Is(this=_ref(m.mark.name), expression=exp.Null()))
+            if m.item is None or not (m.needle_nullable or m.item_nullable):
+                replaced[id(sub)] = exp.Paren(this=hit)
+                continue
+            node, scope, z = self._null_flags(node, scope, m, ctes)
+            unknown = exp.or_(
+                exp.Is(this=_ref(m.keys[-1]), expression=exp.Null()),
+                exp.EQ(this=_ref(z.name), expression=exp.Literal.number(1)),
+            )
+            replaced[id(sub)] = exp.Case(
+                ifs=[
+                    exp.If(this=hit, true=exp.true()),
+                    exp.If(this=exp.Is(this=_ref(z.name), expression=exp.Null()), true=exp.false()),
+                    exp.If(this=unknown, true=exp.cast(exp.Null(), exp.DataType.build("BOOLEAN"))),
+                ],
+                default=exp.false(),
+            )
+        rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
+        return node, scope, [e for e in rewritten if e is not None]
+
+    def _quantified_value(
+        self, node: LogicalNode, scope: Scope, compared: exp.Binary, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, exp.Expr] | None:
+        """``x op ANY (SELECT y ...)`` or ``x op ALL (...)`` (``quantified_as_in`` took ``=
+        ANY`` and ``<> ALL``) as Flink's rule answers it: ``node`` LEFT JOINed with the
+        subquery's least and greatest item and its counts of rows and of items (per
+        correlation key), and SQL's three values over them: over no row ANY is FALSE and ALL
+        TRUE; else unknown for a NULL ``x``; else decided by the least or greatest item where
+        that decides; else unknown when an item is NULL. None: the subquery reads the outer
+        query otherwise than by equalities, left to be refused by name."""
+        quantifier = compared.expression
+        select = quantifier.this.unnest()
+        item = _one_item(select)
+        if item is None:
+            return None
+        correlation = self._correlation(select, scope, ctes, item)
+        if correlation is None:
+            return None
+        keys, inner_keys, rest = correlation
+        aggregates = {
+            "$lo": exp.Min(this=item.copy()),
+            "$hi": exp.Max(this=item.copy()),
+            "$c": exp.Count(this=exp.Star()),
+            "$n": exp.Count(this=item.copy()),
+        }
+        counted = _per_key(select, inner_keys, aggregates, rest, grouped=True)
+        node, scope, (lo, hi, rows, items) = _left_joined_values(
+            node, scope, self.bind_query(counted, ctes), keys, "$all"
+        )
+        needle = compared.this
+        every = isinstance(quantifier, exp.All)
+        op = type(compared)
+        if op in (exp.EQ, exp.NEQ):  # = ALL, <> ANY: whether every item is the needle
+            differs = exp.or_(
+                exp.NEQ(this=needle.copy(), expression=_ref(lo.name)),
+                exp.NEQ(this=needle.copy(), expression=_ref(hi.name)),
+            )
+            decides = differs
+        else:
+            # x > ALL: x > the greatest; x > ANY: x > the least (and < the other way round)
+            bound = hi if (op in (exp.GT, exp.GTE)) == every else lo
+            compare = op(this=needle.copy(), expression=_ref(bound.name))
+            decides = exp.Not(this=compare) if every else compare
+        none = exp.EQ(this=exp.func("COALESCE", _ref(rows.name), 0), expression=exp.Literal.number(0))
+        some_null = exp.LT(this=_ref(items.name), expression=_ref(rows.name))
+        unknown = exp.cast(exp.Null(), exp.DataType.build("BOOLEAN"))
+        answer = exp.Case(
+            ifs=[
+                exp.If(this=none, true=exp.true() if every else exp.false()),
+                exp.If(this=exp.Is(this=needle.copy(), expression=exp.Null()), true=unknown),
+                exp.If(this=decides, true=exp.false() if every else exp.true()),
+                exp.If(this=some_null, true=unknown),
+            ],
+            default=exp.true() if every else exp.false(),
+        )
+        return node, scope, answer
+
+    def _mark(
+        self, node: LogicalNode, scope: Scope, sub: exp.In | exp.Exists, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, _Marked] | None:
+        """``node`` LEFT JOINed with the distinct correlation keys (and, for an IN, the
+        item) of ``sub``'s subquery and a marker, TRUE where a row matches: None when the
+        subquery reads the outer query otherwise than by equalities."""
+        query = sub.this if isinstance(sub, exp.Exists) else sub.args["query"]
+        select = query.unnest()
+        item = None
+        if isinstance(sub, exp.In):
+            item = _one_item(select)
+            if item is None:
+                return None
+        correlation = self._correlation(select, scope, ctes, item)
+        if correlation is None:
+            return None
+        keys, inner_keys, rest = correlation
+        if isinstance(sub, exp.In) and item is not None:
+            node, scope, needle = self._needle_computed(node, scope, sub.this)
+            keys, inner_keys = [*keys, needle.name], [*inner_keys, item.copy()]
+        inner = self.bind_query(_per_key(select, inner_keys, {"$hit": exp.true()}, rest, distinct=True), ctes)
+        item_nullable = item is not None and inner.fields[len(keys) - 1].type.nullable
+        needle_nullable = item is not None and node.field_type(keys[-1]).nullable
+        node, scope, mark = _left_joined(node, scope, inner, keys, "$mark")
+        return (
+            node,
+            scope,
+            _Marked(select, item, keys, inner_keys, rest, mark, needle_nullable, item_nullable),
+        )
+
+    def _null_flags(
+        self, node: LogicalNode, scope: Scope, m: _Marked, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, BoundField]:
+        """Beside an IN's mark join, ``$z`` LEFT JOINed per correlation key: 1 when an item
+        of the subquery is NULL, 0 when none is, NULL when it has no row."""
+        assert m.item is not None
+        is_null = exp.Is(this=m.item.copy(), expression=exp.Null())
         flag = exp.Max(this=exp.If(this=is_null, true=exp.Literal.number(1), false=exp.Literal.number(0)))
-        flag_item = exp.Alias(this=flag, alias=exp.to_identifier("$z", quoted=True))
-        key_items = [exp.Alias(this=k, alias=n) for k, n in zip(inner_keys[:-1], names)]
-        nulls.set("expressions", [*key_items, flag_item])
-        nulls.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
-        nulls.set("group", exp.Group(expressions=[k.copy() for k in inner_keys[:-1]]) if names else None)
-        node, scope, z = _left_joined(node, scope, self.bind_query(nulls, ctes), keys[:-1], "$nulls")
-        none = exp.Is(this=_ref(z.name), expression=exp.Null())
-        clean = exp.EQ(this=_ref(z.name), expression=exp.Literal.number(0))
-        known = exp.Not(this=exp.Is(this=_ref(keys[-1]), expression=exp.Null()))
-        missed = exp.Is(this=_ref(mark.name), expression=exp.Null())
-        return node, scope, exp.Paren(this=exp.or_(none, exp.and_(clean, known, missed)))
+        nulls = _per_key(m.select, m.inner_keys[:-1], {"$z": flag}, m.rest, grouped=True)
+        return _left_joined(node, scope, self.bind_query(nulls, ctes), m.keys[:-1], "$nulls")
 
     def _needle_computed(
         self, outer: LogicalNode, scope: Scope, needle: exp.Expr
@@ -482,17 +608,15 @@ def named_subqueries(items: list[exp.Expr]) -> list[exp.Expr]:
 
 
 def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
-    """The outermost scalar subqueries of ``expr``: not an IN's or EXISTS's query.
-    ``find_all`` walks breadth first, so a subquery comes after any that holds it."""
-    found: list[exp.Subquery] = []
-    for sub in expr.find_all(exp.Subquery, bfs=True):
-        if not isinstance(sub.parent, exp.In | exp.Exists) and not any(_under(sub, f) for f in found):
-            found.append(sub)
-    return found
-
-
-def _under(node: exp.Expr, ancestor: exp.Expr) -> bool:
-    return any(parent is ancestor for parent in _ancestors(node))
+    """The outermost scalar subqueries of ``expr``: not an IN's or EXISTS's query, nor one
+    inside another query (a derived table in an IN's FROM is that query's)."""
+    nested = (exp.Subquery, exp.Select, exp.Exists)
+    return [
+        sub
+        for sub in expr.find_all(exp.Subquery)
+        if not isinstance(sub.parent, exp.In | exp.Exists | exp.Any | exp.All)
+        and not any(isinstance(a, nested) for a in _ancestors_within(sub, expr))
+    ]
 
 
 def _ancestors(node: exp.Expr) -> Iterator[exp.Expr]:
@@ -542,9 +666,21 @@ def _left_joined(
     """``node`` LEFT JOINed with a subquery's ``inner`` (its key columns, then its value)
     on ``keys`` (the outer fields, in order; none: on TRUE). The subquery's columns get
     fresh names and stay hidden in the scope (not in ``*``); returns its value's field."""
-    value = BoundField(_fresh(prefix, node), inner.fields[-1].type.with_nullable(True))
-    key_fields = [BoundField(f"{value.name}k{i}", f.type) for i, f in enumerate(inner.fields[:-1])]
-    renamed = (*key_fields, value)
+    node, scope, values = _left_joined_values(node, scope, inner, keys, prefix)
+    return node, scope, values[-1]
+
+
+def _left_joined_values(
+    node: LogicalNode, scope: Scope, inner: LogicalNode, keys: list[str], prefix: str
+) -> tuple[LogicalNode, Scope, list[BoundField]]:
+    """``_left_joined`` of a subquery with several values after its keys: their fields."""
+    first = _fresh(prefix, node)
+    values = [
+        BoundField(first if i == 0 else f"{first}v{i}", f.type.with_nullable(True))
+        for i, f in enumerate(inner.fields[len(keys) :])
+    ]
+    key_fields = [BoundField(f"{first}k{i}", f.type) for i, f in enumerate(inner.fields[: len(keys)])]
+    renamed = (*key_fields, *values)
     inner = Calc(renamed, inner, tuple((r.name, _ref(f.name)) for r, f in zip(renamed, inner.fields)))
     fields = (*(BoundField(f.name, f.type) for f in node.fields), *renamed)
     joined = Join(fields, node, inner, "left", tuple(zip(keys, (k.name for k in key_fields))))
@@ -552,7 +688,7 @@ def _left_joined(
         ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
         for sf in scope.fields
     ]
-    return joined, Scope([*outer, *(ScopeField(frozenset(), f, hidden=True) for f in renamed)]), value
+    return joined, Scope([*outer, *(ScopeField(frozenset(), f, hidden=True) for f in renamed)]), values
 
 
 def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
@@ -578,12 +714,112 @@ def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
     return found
 
 
+def _predicate_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
+    """The IN (with a query) and EXISTS subqueries of ``expr``, outermost first, not
+    inside another subquery of it (that one's own binding takes them)."""
+    found: list[exp.In | exp.Exists] = []
+    for sub in expr.find_all(exp.In, exp.Exists):
+        if not isinstance(sub, exp.In | exp.Exists):
+            continue
+        if isinstance(sub, exp.In) and sub.args.get("query") is None:
+            continue
+        if not any(isinstance(a, exp.Subquery | exp.Select) for a in _ancestors_within(sub, expr)):
+            found.append(sub)
+    return found
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _quantified(expr: exp.Expr) -> list[exp.Binary]:
+    """The comparisons with ANY, SOME or ALL of a subquery in ``expr``
+    (``x > ALL (SELECT ...)``), not inside another subquery of it."""
+    return [
+        q.parent
+        for q in expr.find_all(exp.Any, exp.All)
+        if isinstance(q.parent, _COMPARISONS)
+        and q.parent.expression is q
+        and isinstance(q.this.unnest(), exp.Select)
+        and not any(isinstance(a, exp.Subquery | exp.Select) for a in _ancestors_within(q.parent, expr))
+    ]
+
+
+def quantified_as_in(select: exp.Select) -> exp.Select:
+    """``select`` with ``x = ANY (SELECT ...)`` as ``x IN (SELECT ...)`` and ``x <> ALL
+    (...)`` as ``NOT (x IN (...))``, which they are, to be planned as IN is (a semi join
+    in WHERE). SOME is ANY."""
+
+    def rewrite(n: exp.Expr) -> exp.Expr:
+        q = n.expression if isinstance(n, exp.EQ | exp.NEQ) else None
+        if not (isinstance(n, exp.EQ) and isinstance(q, exp.Any)) and not (
+            isinstance(n, exp.NEQ) and isinstance(q, exp.All)
+        ):
+            return n
+        query = q.this if isinstance(q.this, exp.Subquery) else exp.Subquery(this=q.this)
+        found = exp.In(this=n.this, query=query)
+        found.meta.update(n.meta)
+        return found if isinstance(n, exp.EQ) else exp.Paren(this=exp.Not(this=found))
+
+    if not any(select.find_all(exp.Any, exp.All)):
+        return select
+    rewritten = select.transform(rewrite)
+    assert isinstance(rewritten, exp.Select)
+    return rewritten
+
+
+def _ancestors_within(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:
+    """``node``'s ancestors up to ``top``, not ``top`` itself (none when ``node`` is ``top``)."""
+    if node is top:
+        return
+    for parent in _ancestors(node):
+        if parent is top:
+            return
+        yield parent
+
+
 def _negation(sub: exp.Expr) -> exp.Not | None:
     """The NOT right above ``sub``, through parentheses (``NOT (k IN (...))``)."""
     parent = sub.parent
     while isinstance(parent, exp.Paren):
         parent = parent.parent
     return parent if isinstance(parent, exp.Not) else None
+
+
+def _one_item(select: exp.Expr) -> exp.Expr | None:
+    """The one item a subquery selects (unaliased); None for a query of other shape."""
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return None
+    return _unaliased(select.expressions[0])
+
+
+def _per_key(
+    select: exp.Expr,
+    keys: list[exp.Expr],
+    values: Mapping[str, exp.Expr],
+    rest: list[exp.Expr],
+    grouped: bool = False,
+    distinct: bool = False,
+) -> exp.Select:
+    """A correlated subquery ``select`` as a query per correlation key, to be joined on
+    them: its ``keys`` (the expressions the outer columns equal) as ``$k0``, ``$k1``, ...,
+    then ``values`` by name, its WHERE's other conjuncts ``rest``, and GROUP BY the keys
+    (none: one row) or DISTINCT."""
+    out = select.copy()
+    assert isinstance(out, exp.Select)
+    names = [exp.to_identifier(f"$k{i}", quoted=True) for i in range(len(keys))]
+    out.set(
+        "expressions",
+        [
+            *(exp.Alias(this=k.copy(), alias=n) for k, n in zip(keys, names)),
+            *(exp.Alias(this=v, alias=exp.to_identifier(n, quoted=True)) for n, v in values.items()),
+        ],
+    )
+    out.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
+    if grouped:
+        out.set("group", exp.Group(expressions=[k.copy() for k in keys]) if keys else None)
+    if distinct:
+        out.set("distinct", exp.Distinct())
+    return out
 
 
 def _unaliased(e: exp.Expr) -> exp.Expr:

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from sqlglot import exp
 from sqlglot.errors import ParseError as SqlglotParseError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
 from catalog.errors import SqlStreamError
+from catalog.schema import Watermark
 from planner import statements as st
-from planner.expressions import AlterTableOptions, AlterTableResetOptions
+from planner.expressions import (
+    AlterTableDrop,
+    AlterTableOptions,
+    AlterTableResetOptions,
+    AlterTableSchema,
+)
 from planner.read.tables import TableReader
 from planner.script import DIALECT
 
@@ -47,6 +53,8 @@ class SqlReader(TableReader):
                 raise self.parse_error("GROUP BY needs at least one expression", self.tokens[-1])
         if isinstance(node, exp.Query):
             return st.Query(query=node, **self.pos)
+        if isinstance(node, exp.Values):  # VALUES (1, 'a'), ... alone: a query, as in Flink
+            return st.Query(query=exp.select("*").from_(node), **self.pos)
         if isinstance(node, exp.Insert):
             return self.insert(node)
         if isinstance(node, exp.Create):
@@ -135,17 +143,100 @@ class SqlReader(TableReader):
         if len(actions) != 1:
             raise self.unsupported("ALTER TABLE with several actions")
         action = actions[0]
+        exists = bool(node.args.get("exists"))
         if isinstance(action, AlterTableOptions):
-            return st.AlterTableSet(name=name, options=self.options(action.expressions), **self.pos)
+            options = self.options(action.expressions)
+            return st.AlterTableSet(name=name, options=options, if_exists=exists, **self.pos)
         if isinstance(action, AlterTableResetOptions):
-            return st.AlterTableReset(name=name, keys=tuple(k.name for k in action.expressions), **self.pos)
+            keys = tuple(k.name for k in action.expressions)
+            return st.AlterTableReset(name=name, keys=keys, if_exists=exists, **self.pos)
         if isinstance(action, exp.AlterRename):
-            return st.AlterTableRename(name=name, new_name=self.table_name(action.this), **self.pos)
+            new_name = self.table_name(action.this)
+            return st.AlterTableRename(name=name, new_name=new_name, if_exists=exists, **self.pos)
+        if isinstance(action, AlterTableSchema):
+            return self.alter_schema(name, action, exists)
+        if isinstance(action, AlterTableDrop):
+            return self.alter_drop(name, action, exists)
+        if isinstance(action, exp.RenameColumn):
+            old, new = action.this, action.args["to"]
+            return st.AlterTableRenameColumn(
+                name=name, old=old.name, new=new.name, at=self.spot(old), if_exists=exists, **self.pos
+            )
         words = self.words[3:5] if len(self.words) > 3 else ["..."]
         raise self.unsupported(
             f"ALTER TABLE ... {' '.join(w for w in words if w.isidentifier())}",
             self.tokens[3] if len(self.tokens) > 3 else None,
         )
+
+    def alter_schema(self, name: str, action: AlterTableSchema, exists: bool) -> st.AlterTableSchema:
+        """ADD | MODIFY's items; two watermarks or two primary keys are refused here, as in
+        CREATE TABLE (the catalog's table is checked when the statement runs)."""
+        columns: list[st.AlterColumn] = []
+        watermark = watermark_at = key_at = None
+        key: tuple[str, ...] = ()
+        for item in action.expressions:
+            if isinstance(item, exp.Constraint) and len(item.expressions) == 1:
+                item = item.expressions[0]  # CONSTRAINT name PRIMARY KEY (...): the name is dropped
+            if isinstance(item, exp.ColumnDef):
+                column, in_key = self.column(item)
+                position = item.args.get("position")  # sqlglot's FIRST | AFTER c
+                where = position.text("position").upper() if position is not None else ""
+                after = position.this.name if position is not None and where == "AFTER" else None
+                at = self.spot(item)
+                columns.append(st.AlterColumn(column, at, where == "FIRST", after))
+                if in_key:
+                    key, key_at = self.set_key(key, (column.name,), item), at
+            elif isinstance(item, exp.WatermarkColumnConstraint):
+                where = self.keyword_before("WATERMARK", self.node_token(item))
+                if watermark is not None:
+                    raise self.parse_error("a table may declare only one WATERMARK", where)
+                watermark = Watermark(item.this.name, item.expression.sql(dialect=DIALECT))
+                watermark_at = self.spot(where)
+            elif isinstance(item, exp.PrimaryKey):
+                self.check_enforced(item)
+                key = self.set_key(key, tuple(c.name for c in item.expressions), item)
+                key_at = self.spot(self.keyword_before("PRIMARY", self.node_token(item)))
+            else:
+                text = item.sql(dialect=DIALECT).split("(")[0].strip()
+                raise self.unsupported(f"constraint {text}", self.node_token(item))
+        return st.AlterTableSchema(
+            name=name,
+            action=action.text("kind"),
+            columns=tuple(columns),
+            watermark=watermark,
+            watermark_at=watermark_at,
+            primary_key=key,
+            primary_key_at=key_at,
+            if_exists=exists,
+            **self.pos,
+        )
+
+    def alter_drop(self, name: str, action: AlterTableDrop, exists: bool) -> st.AlterTableDrop:
+        kind = action.text("kind")
+        if kind == "CONSTRAINT":
+            raise self.unsupported(
+                "ALTER TABLE ... DROP CONSTRAINT",
+                self.keyword_before("CONSTRAINT", self.node_token(action)),
+                hint="a table's one constraint is its primary key: ALTER TABLE t DROP PRIMARY KEY",
+            )
+        columns = tuple((c.name, self.spot(c)) for c in action.expressions)
+        word = "PRIMARY" if kind == "PRIMARY KEY" else "WATERMARK"
+        what = next((t for t in self.tokens[3:] if t.text.upper().split(" ")[0] == word), None)
+        return st.AlterTableDrop(
+            name=name,
+            columns=columns,
+            at=self.spot(what) if what is not None and not columns else None,
+            primary_key=kind == "PRIMARY KEY",
+            watermark=kind == "WATERMARK",
+            if_exists=exists,
+            **self.pos,
+        )
+
+    def spot(self, at: exp.Expr | Token | int) -> st.Spot:
+        """Where a node (its first token) or a token is, for an error raised when the
+        statement runs."""
+        where = self.node_token(at) if isinstance(at, exp.Expr) else at
+        return st.Spot(*self.script.position(where if isinstance(where, int) else where.start))
 
 
 def _target_and_columns(node: exp.Insert | exp.Create) -> tuple[exp.Expr, tuple[str, ...]]:

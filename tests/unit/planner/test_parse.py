@@ -8,8 +8,8 @@ from hypothesis import strategies as hs
 from sqlglot import exp
 
 from catalog.errors import CatalogError
-from catalog.schema import ColumnKind
-from catalog.types import parse_type
+from catalog.schema import Column, ColumnKind, Watermark
+from catalog.types import DataType, parse_type
 from planner import statements as st
 from planner.dialect import Flink
 from planner.errors import ParseError, UnsupportedError
@@ -210,6 +210,39 @@ def test_create_view_without_columns() -> None:
         ),
         ("ALTER TABLE t RESET ('a', 'b.c')", st.AlterTableReset(name="t", keys=("a", "b.c"))),
         ("ALTER TABLE t RENAME TO u", st.AlterTableRename(name="t", new_name="u")),
+        ("ALTER TABLE IF EXISTS t RENAME TO u", st.AlterTableRename(name="t", new_name="u", if_exists=True)),
+        (
+            "ALTER TABLE t ADD (x INT FIRST, y AS x + 1 COMMENT 'c' AFTER a, WATERMARK FOR ts AS ts)",
+            st.AlterTableSchema(
+                name="t",
+                action="ADD",
+                columns=(
+                    st.AlterColumn(Column("x", DataType("INT")), st.Spot(1, 20), first=True),
+                    st.AlterColumn(
+                        Column("y", DataType("NULL"), ColumnKind.COMPUTED, expr="x + 1", comment="c"),
+                        st.Spot(1, 33),
+                        after="a",
+                    ),
+                ),
+                watermark=Watermark("ts", "ts"),
+                watermark_at=st.Spot(1, 65),
+            ),
+        ),
+        (
+            "ALTER TABLE t MODIFY PRIMARY KEY (a, b) NOT ENFORCED",
+            st.AlterTableSchema(
+                name="t", action="MODIFY", primary_key=("a", "b"), primary_key_at=st.Spot(1, 22)
+            ),
+        ),
+        (
+            "ALTER TABLE t DROP (a,\n b)",
+            st.AlterTableDrop(name="t", columns=(("a", st.Spot(1, 21)), ("b", st.Spot(2, 2)))),
+        ),
+        ("ALTER TABLE t DROP WATERMARK", st.AlterTableDrop(name="t", watermark=True, at=st.Spot(1, 20))),
+        (
+            "ALTER TABLE IF EXISTS t RENAME a TO b",
+            st.AlterTableRenameColumn(name="t", old="a", new="b", at=st.Spot(1, 32), if_exists=True),
+        ),
         ("SET 'pipeline.name' = 'my job'", st.Set(key="pipeline.name", value="my job")),
         ("SET execution.runtime-mode = batch", st.Set(key="execution.runtime-mode", value="batch")),
         ("SET", st.Set()),
@@ -460,8 +493,7 @@ def test_misspelt_show_kind() -> None:
             "AS SELECT with LIKE",
             (1, 1),
         ),
-        ("ALTER TABLE t ADD b INT", "ALTER TABLE ... ADD", (1, 15)),
-        ("ALTER TABLE t MODIFY a BIGINT", "ALTER TABLE ... MODIFY", (1, 15)),
+        ("ALTER TABLE t DROP CONSTRAINT pk", "ALTER TABLE ... DROP CONSTRAINT", (1, 20)),
         ("ALTER VIEW v AS SELECT 1", "ALTER VIEW", (1, 1)),
     ],
 )

@@ -39,8 +39,9 @@ def test_subqueries_are_planned_as_flinks_semi_and_anti_joins(
 @pytest.mark.parametrize(
     ("where", "message"),
     [
-        ("a.v > 1 OR NOT (a.v > 2 OR k IN (SELECT k FROM plain))", "supported only in WHERE"),
-        ("CASE WHEN k NOT IN (SELECT k FROM plain) THEN TRUE END", "supported only in WHERE"),
+        ("a.v > 1 OR NOT (a.v > 2 OR k IN (SELECT k FROM plain b WHERE b.v > a.v))", "by equalities only"),
+        ("CASE WHEN EXISTS (SELECT 1 FROM plain b WHERE b.v < a.v) THEN TRUE END", "by equalities only"),
+        ("a.v > ALL (SELECT v FROM plain b WHERE b.v < a.v)", "ANY / SOME / ALL subqueries here"),
         ("k IN (SELECT k, v FROM plain)", "selects 2 columns"),
         ("EXISTS (SELECT 1 FROM plain b WHERE b.v > a.v)", "EXISTS needs an equality"),
         ("k IN (SELECT a.v + b.v FROM plain b)", "compares a column with a column"),
@@ -53,6 +54,31 @@ def test_other_subqueries_are_refused_by_name_and_position(
         planner.plan(f"SELECT * FROM plain a\nWHERE {where}", catalog)
     assert message in e.value.message
     assert e.value.line == 2
+
+
+def test_in_and_exists_in_a_query_that_aggregates_run_inside_its_aggregate_calls_only(
+    catalog: Catalog,
+) -> None:
+    """Outside its aggregate calls an IN would be answered after aggregating: refused."""
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan("SELECT k, k IN (SELECT k FROM plain) AS f, COUNT(*)\nFROM plain GROUP BY k", catalog)
+    assert "(of a query that aggregates: inside its aggregate calls)" in e.value.message
+    assert e.value.line == 1 and e.value.col >= 16  # in the subquery
+    plan = planner.plan(
+        "SELECT k, COUNT(*) FILTER (WHERE v IN (SELECT v FROM plain)) FROM plain GROUP BY k", catalog
+    )
+    assert [n.spec.join_type for n in plan.nodes if isinstance(n.spec, JoinSpec)] == ["left", "left"]
+
+
+def test_in_and_exists_as_values_are_mark_joins(catalog: Catalog) -> None:
+    """In the SELECT list, an IN over nullable columns joins its marker and whether the
+    subquery has rows and a NULL item (two LEFT JOINs); an EXISTS, its marker alone."""
+    plan = planner.plan("SELECT k IN (SELECT k FROM plain) AS f FROM plain", catalog)
+    assert [n.spec.join_type for n in plan.nodes if isinstance(n.spec, JoinSpec)] == ["left", "left"]
+    assert [f.name for f in plan.nodes[-1].schema] == ["f"]
+    plan = planner.plan("SELECT EXISTS (SELECT 1 FROM plain b WHERE b.k = a.k) FROM plain a", catalog)
+    assert [n.spec.join_type for n in plan.nodes if isinstance(n.spec, JoinSpec)] == ["left"]
+    assert [f.name for f in plan.nodes[-1].schema] == ["EXPR$0"]
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,13 @@ def test_alter_table_set_knows_the_tables_connector(meta: Metadata) -> None:
     assert "rows-per-second'" in got and "topic'" not in got
 
 
+def test_alter_table_actions_and_the_tables_columns(meta: Metadata) -> None:
+    assert "MODIFY" in complete(meta, "ALTER TABLE bids MOD")
+    assert {"DROP", "DROP PRIMARY KEY", "DROP WATERMARK"} <= set(complete(meta, "ALTER TABLE bids DR"))
+    assert "price" in complete(meta, "ALTER TABLE bids DROP ")
+    assert "AFTER" in complete(meta, "ALTER TABLE bids ADD x INT AF")
+
+
 def test_set_and_reset_keys(meta: Metadata) -> None:
     got = complete(meta, "SET '")
     assert "execution.checkpointing.interval'" in got and "sql-client.execution.result-mode'" in got

@@ -71,6 +71,11 @@ def test_insert_alter_and_drop_take_qualified_names(tmp_path: Path) -> None:
         s.execute("DROP TABLE db.src2")
         assert names(s, "SHOW TABLES IN default_catalog.db") == ["sink"]
         s.execute("ALTER DATABASE db SET ('k' = 'v')")
+        for statement in (
+            "ALTER TABLE IF EXISTS nowhere.t SET ('k' = 'v')",
+            "DROP TABLE IF EXISTS nowhere.t",
+        ):
+            assert s.execute(statement).message == "Table 'nowhere.t' does not exist."
 
 
 def test_drop_database_refuses_the_current_one_and_a_non_empty_one_unless_cascade() -> None:

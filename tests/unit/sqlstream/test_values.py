@@ -128,3 +128,11 @@ def test_select_without_from_gives_one_row(session: sqlstream.Session, mode: str
 def test_explain_of_select_without_from_shows_flinks_values_node(session: sqlstream.Session) -> None:
     text = planner.explain("SELECT 1 + 1", session.catalog)
     assert "Values(tuples=[[0]]" in text
+
+
+def test_values_alone_is_a_query(session: sqlstream.Session) -> None:
+    """Flink runs ``VALUES (...), (...)`` as a statement of its own, as the shell's users type it."""
+    result = session.sql("VALUES (1, 'a'), (2, CAST(NULL AS STRING))")
+    assert result.columns == ["EXPR$0", "EXPR$1"]
+    assert sorted(result.fetchall(), key=str) == [(1, "a"), (2, None)]
+    assert session.sql("VALUES 7, 8").fetchall() == [(7,), (8,)]
