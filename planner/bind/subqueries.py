@@ -379,9 +379,8 @@ class SubqueryJoinBinder(RelationBinder):
         (SELECT ...)``): each a LEFT JOIN with the subquery's distinct keys and a marker,
         the IN or EXISTS replaced by ``marker IS NOT NULL`` (Flink's mark join). Only where
         the result is filtered as it is (no NOT above it, but an EXISTS's), so that SQL's
-        unknown, for a NULL key, filters as false does; elsewhere they are left for
-        ``_bind_predicate_values``. A NOT IN there also joins whether the subquery has rows
-        and a NULL item."""
+        unknown, for a NULL key, filters as false does, and no join of NULL flags is needed;
+        elsewhere (a NOT IN under OR too) they are left for ``_bind_predicate_values``."""
         found = [sub for e in exprs for sub in _marked_subqueries(e)]
         if not found:
             return node, scope, exprs
@@ -392,19 +391,7 @@ class SubqueryJoinBinder(RelationBinder):
             if marked is None:
                 continue
             node, scope, m = marked
-            negation = _negation(sub) if m.item is not None else None  # EXISTS: its marker says it
-            if negation is None:
-                replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(m.mark.name), expression=exp.Null()))
-                continue
-            node, scope, z = self._null_flags(node, scope, m, ctes)
-            none = exp.Is(this=_ref(z.name), expression=exp.Null())
-            clean = exp.EQ(this=_ref(z.name), expression=exp.Literal.number(0))
-            known = exp.Not(this=exp.Is(this=_ref(m.keys[-1]), expression=exp.Null()))
-            missed = exp.Is(this=_ref(m.mark.name), expression=exp.Null())
-            # TRUE when the subquery has no row for the correlation keys, or when the needle
-            # is not NULL, matches nothing and no item is NULL; else FALSE or unknown, which
-            # filter alike
-            replaced[id(negation)] = exp.Paren(this=exp.or_(none, exp.and_(clean, known, missed)))
+            replaced[id(sub)] = exp.Not(this=exp.Is(this=_ref(m.mark.name), expression=exp.Null()))
         rewritten = [e.transform(lambda n: replaced.get(id(n), n), copy=False) for e in exprs]
         return node, scope, [e for e in rewritten if e is not None]
 
@@ -610,12 +597,10 @@ def named_subqueries(items: list[exp.Expr]) -> list[exp.Expr]:
 def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
     """The outermost scalar subqueries of ``expr``: not an IN's or EXISTS's query, nor one
     inside another query (a derived table in an IN's FROM is that query's)."""
-    nested = (exp.Subquery, exp.Select, exp.Exists)
     return [
         sub
         for sub in expr.find_all(exp.Subquery)
-        if not isinstance(sub.parent, exp.In | exp.Exists | exp.Any | exp.All)
-        and not any(isinstance(a, nested) for a in _ancestors_within(sub, expr))
+        if not isinstance(sub.parent, exp.In | exp.Exists | exp.Any | exp.All) and not _in_subquery(sub, expr)
     ]
 
 
@@ -695,18 +680,14 @@ def _marked_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
     """The IN (with a query) and EXISTS subqueries of a WHERE conjunct reached from it
     through AND, OR and parentheses, and not the conjunct itself; an EXISTS through NOT
     too (``a = 1 OR NOT EXISTS (...)``): it is TRUE or FALSE, never unknown, so its marker
-    answers it under NOT as well. An IN under one NOT (``a = 1 OR k NOT IN (...)``) is
-    taken where nothing above negates it again: its unknown then filters as FALSE does
-    (``_negation``)."""
+    answers it under NOT as well. An IN under NOT may be unknown: ``_bind_predicate_values``
+    answers it."""
     found: list[exp.In | exp.Exists] = []
     for sub in expr.find_all(exp.In, exp.Exists):
         if sub is expr or (isinstance(sub, exp.In) and sub.args.get("query") is None):
             continue
         through = (exp.And, exp.Or, exp.Paren, *((exp.Not,) if isinstance(sub, exp.Exists) else ()))
-        negation = _negation(sub) if isinstance(sub, exp.In) else None
-        if negation is expr:
-            continue  # the conjunct itself: an anti join's
-        parent = (negation or sub).parent
+        parent = sub.parent
         while parent is not None and parent is not expr and isinstance(parent, through):
             parent = parent.parent
         if parent is expr and isinstance(expr, through) and isinstance(sub, exp.In | exp.Exists):
@@ -723,7 +704,7 @@ def _predicate_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
             continue
         if isinstance(sub, exp.In) and sub.args.get("query") is None:
             continue
-        if not any(isinstance(a, exp.Subquery | exp.Select) for a in _ancestors_within(sub, expr)):
+        if not _in_subquery(sub, expr):
             found.append(sub)
     return found
 
@@ -740,7 +721,7 @@ def _quantified(expr: exp.Expr) -> list[exp.Binary]:
         if isinstance(q.parent, _COMPARISONS)
         and q.parent.expression is q
         and isinstance(q.this.unnest(), exp.Select)
-        and not any(isinstance(a, exp.Subquery | exp.Select) for a in _ancestors_within(q.parent, expr))
+        and not _in_subquery(q.parent, expr)
     ]
 
 
@@ -765,24 +746,6 @@ def quantified_as_in(select: exp.Select) -> exp.Select:
     rewritten = select.transform(rewrite)
     assert isinstance(rewritten, exp.Select)
     return rewritten
-
-
-def _ancestors_within(node: exp.Expr, top: exp.Expr) -> Iterator[exp.Expr]:
-    """``node``'s ancestors up to ``top``, not ``top`` itself (none when ``node`` is ``top``)."""
-    if node is top:
-        return
-    for parent in _ancestors(node):
-        if parent is top:
-            return
-        yield parent
-
-
-def _negation(sub: exp.Expr) -> exp.Not | None:
-    """The NOT right above ``sub``, through parentheses (``NOT (k IN (...))``)."""
-    parent = sub.parent
-    while isinstance(parent, exp.Paren):
-        parent = parent.parent
-    return parent if isinstance(parent, exp.Not) else None
 
 
 def _one_item(select: exp.Expr) -> exp.Expr | None:
