@@ -83,9 +83,8 @@ class ColumnBinder:
                 what = "ANY / SOME / ALL"
             raise _err(
                 UnsupportedError(
-                    f"{what} subqueries here: they are supported in WHERE and in the SELECT list "
-                    "(of a query that aggregates: inside its aggregate calls), correlated by "
-                    "equalities only (WHERE inner.k = outer.k)",
+                    f"{what} subqueries here: they are supported in WHERE, in the SELECT list "
+                    "and in HAVING, correlated by equalities only (WHERE inner.k = outer.k)",
                     hint="compute it in a subquery of FROM first, or write a JOIN ... ON",
                 ),
                 sub,

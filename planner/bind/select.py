@@ -4,10 +4,13 @@ aggregation when there is GROUP BY, DISTINCT or an aggregate call).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlglot import exp
 
 from catalog.errors import CatalogError
 from planner.bind import order, setops
+from planner.bind.after_aggregation import aggregate_first, correlated_scalars, reads_aggregated_rows
 from planner.bind.aggregates import is_aggregate
 from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.over import OverBinder, has_over
@@ -130,6 +133,14 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         aggregating = select.args.get("group") or any(
             is_aggregate(n) and not _in_subquery(n, p) for p in select.expressions for n in p.walk()
         )
+        if (
+            aggregating
+            and not has_over(select)
+            and (
+                reads_aggregated_rows(select) or correlated_scalars(select, scope, self._subquery_scope(ctes))
+            )
+        ):
+            return self._bind_select(aggregate_first(select, scope, self._subquery_scope(ctes)), ctes)
         if aggregating and (
             any(_scalar_subqueries(p) for p in select.expressions)
             or (having is not None and _scalar_subqueries(having.this))
@@ -175,6 +186,14 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         return self._bind_aggregate(
             node, scope, items, grouped.keys, having_expr, condition, select, grouped.sets, joined
         )
+
+    def _subquery_scope(self, ctes: dict[str, exp.Expr]) -> Callable[[exp.Select], Scope]:
+        """The columns a subquery's own FROM gives."""
+
+        def scope(query: exp.Select) -> Scope:
+            return self._bind_from(query, ctes, where_conjuncts(query))[1]
+
+        return scope
 
     def _select_items(self, select: exp.Select, scope: Scope) -> list[tuple[str, exp.Expr]]:
         items: list[tuple[str, exp.Expr]] = []

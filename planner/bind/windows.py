@@ -211,18 +211,36 @@ def _legacy_window(g: exp.Expr, node: LogicalNode, config: Mapping[str, str]) ->
 def _legacy_aux(n: exp.Expr, window: Window | None, config: Mapping[str, str]) -> str | None:
     """The window column a TUMBLE_START, HOP_END, ... call reads. A processing time has no
     meaning over a bounded input: Flink refuses *_PROCTIME in batch mode, and so do we."""
-    if window is None or not isinstance(n, exp.Func):
+    prefix = _legacy_aux_window(n) if window is not None else None
+    if prefix is None:
         return None
     name = function_name(n)
-    for prefix in _LEGACY_WINDOWS:
-        if name.startswith(prefix + "_") and name[len(prefix) :] in _LEGACY_AUX:
-            if name.endswith("_PROCTIME") and RUNTIME_MODE.get(config) == "batch":
-                raise _err(
-                    PlanError(
-                        f"{name}: the PROCTIME window property is not supported in batch queries",
-                        hint=f"{prefix}_ROWTIME or {prefix}_END gives the window's time",
-                    ),
-                    n,
-                )
-            return _LEGACY_AUX[name[len(prefix) :]]
-    return None
+    if name.endswith("_PROCTIME") and RUNTIME_MODE.get(config) == "batch":
+        raise _err(
+            PlanError(
+                f"{name}: the PROCTIME window property is not supported in batch queries",
+                hint=f"{prefix}_ROWTIME or {prefix}_END gives the window's time",
+            ),
+            n,
+        )
+    return _LEGACY_AUX[name[len(prefix) :]]
+
+
+def is_group_window(n: exp.Expr) -> bool:
+    """Whether ``n`` is a group window of GROUP BY: TUMBLE(ts, ...), HOP or SESSION."""
+    return isinstance(n, exp.Func) and function_name(n) in _LEGACY_WINDOWS
+
+
+def is_legacy_aux(n: exp.Expr) -> bool:
+    """Whether ``n`` is a TUMBLE_START, HOP_END, ... call: a group window's property."""
+    return _legacy_aux_window(n) is not None
+
+
+def _legacy_aux_window(n: exp.Expr) -> str | None:
+    """The group window (TUMBLE, HOP, SESSION) whose property ``n`` reads, if it is one."""
+    if not isinstance(n, exp.Func):
+        return None
+    name = function_name(n)
+    return next(
+        (p for p in _LEGACY_WINDOWS if name.startswith(p + "_") and name[len(p) :] in _LEGACY_AUX), None
+    )

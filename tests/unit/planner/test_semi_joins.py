@@ -56,18 +56,62 @@ def test_other_subqueries_are_refused_by_name_and_position(
     assert e.value.line == 2
 
 
-def test_in_and_exists_in_a_query_that_aggregates_run_inside_its_aggregate_calls_only(
+def _upstream(plan: planner.PhysicalPlan, node_id: int) -> list[str]:
+    """The kinds of the nodes a join's outer rows come from: its first input, that one's
+    first input, and so on."""
+    by_id = {n.id: n for n in plan.nodes}
+    kinds: list[str] = []
+    node = by_id[node_id]
+    while node.inputs:
+        node = by_id[node.inputs[0].source]
+        kinds.append(node.kind)
+    return kinds
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("SELECT k, k IN (SELECT k FROM plain) AS f, COUNT(*) FROM plain GROUP BY k", ["k", "f", "EXPR$2"]),
+        ("SELECT k, COUNT(*) AS n FROM plain a GROUP BY k\n"
+         "HAVING EXISTS (SELECT 1 FROM plain b WHERE b.k = a.k)", ["k", "n"]),
+        ("SELECT k, MAX(v) FROM plain GROUP BY k HAVING MAX(v) > ALL (SELECT v FROM plain)", ["k", "EXPR$1"]),
+        ("SELECT k, COUNT(*) AS n FROM plain a GROUP BY k\n"
+         "HAVING COUNT(*) > (SELECT COUNT(*) FROM plain b WHERE b.k = a.k)", ["k", "n"]),
+    ],
+)  # fmt: skip
+def test_subqueries_of_a_query_that_aggregates_read_its_rows_outside_its_aggregate_calls(
+    catalog: Catalog, query: str, names: list[str]
+) -> None:
+    """Outside its aggregate calls an IN, EXISTS, quantified or correlated scalar subquery
+    reads the aggregate's rows: Flink aggregates first and joins the subquery to them."""
+    plan = planner.plan(query, catalog)
+    joins = [n for n in plan.nodes if isinstance(n.spec, JoinSpec)]
+    assert joins and all("group_aggregate" in _upstream(plan, n.id) for n in joins[:1])
+    assert [f.name for f in plan.nodes[-1].schema] == names
+
+
+def test_in_inside_the_aggregate_calls_of_a_query_that_aggregates_reads_the_input_rows(
     catalog: Catalog,
 ) -> None:
-    """Outside its aggregate calls an IN would be answered after aggregating: refused."""
-    with pytest.raises(SqlStreamError) as e:
-        planner.plan("SELECT k, k IN (SELECT k FROM plain) AS f, COUNT(*)\nFROM plain GROUP BY k", catalog)
-    assert "(of a query that aggregates: inside its aggregate calls)" in e.value.message
-    assert e.value.line == 1 and e.value.col >= 16  # in the subquery
     plan = planner.plan(
         "SELECT k, COUNT(*) FILTER (WHERE v IN (SELECT v FROM plain)) FROM plain GROUP BY k", catalog
     )
-    assert [n.spec.join_type for n in plan.nodes if isinstance(n.spec, JoinSpec)] == ["left", "left"]
+    joins = [n for n in plan.nodes if isinstance(n.spec, JoinSpec)]
+    assert [n.spec.join_type for n in joins] == ["left", "left"]  # type: ignore[union-attr]
+    assert not any("group_aggregate" in _upstream(plan, n.id) for n in joins)
+
+
+def test_a_subquery_reading_an_outer_column_that_is_not_grouped_is_refused_at_the_column(
+    catalog: Catalog,
+) -> None:
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(
+            "SELECT k, COUNT(*) FROM plain a GROUP BY k\n"
+            "HAVING EXISTS (SELECT 1 FROM plain b WHERE b.v = a.v)",
+            catalog,
+        )
+    assert "column 'v' must appear in GROUP BY" in e.value.message
+    assert e.value.line == 2 and 50 <= (e.value.col or 0) <= 52  # at a.v
 
 
 def test_in_and_exists_as_values_are_mark_joins(catalog: Catalog) -> None:
@@ -84,9 +128,6 @@ def test_in_and_exists_as_values_are_mark_joins(catalog: Catalog) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("SELECT k, COUNT(*)\nFROM plain a GROUP BY k\n"
-         "HAVING COUNT(*) > (SELECT COUNT(*) FROM plain b WHERE b.k = a.k)",
-         "a correlated scalar subquery in the SELECT list or HAVING of a query that aggregates"),
         ("SELECT k, SUM(v + (SELECT MAX(v) FROM plain))\nFROM plain GROUP BY k", "inside an aggregate call"),
         ("SELECT k, COUNT(*) - (SELECT v FROM plain)\nFROM plain GROUP BY k", "can give more than one row"),
     ],

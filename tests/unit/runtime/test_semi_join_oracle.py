@@ -123,3 +123,41 @@ def test_in_and_exists_as_values_equal_duckdb(
 ) -> None:
     query = f"SELECT g.k, g.v, {value.format(r=RIGHT[right_kind])} AS f FROM {LEFT[left_kind]} g"
     check(left, right, query, parallelism, batch)
+
+
+# after aggregating: IN, EXISTS, quantified and correlated scalar subqueries in HAVING and in the SELECT list
+# of a query that aggregates, reading its rows (a group key, an aggregate), correlated by a
+# group key; the aggregate's updates retract what the join emitted for the old row
+GROUPED = (
+    "SELECT k, COUNT(*) AS n FROM l GROUP BY k HAVING k IN (SELECT k FROM {r})",
+    "SELECT k, SUM(v) AS s FROM l GROUP BY k HAVING SUM(v) NOT IN (SELECT w FROM {r})",
+    "SELECT k, COUNT(*) AS n FROM l GROUP BY k HAVING EXISTS (SELECT 1 FROM {r} x WHERE x.k = l.k AND x.w > 2)",  # noqa: E501
+    "SELECT k, COUNT(*) AS n FROM l GROUP BY k HAVING NOT EXISTS (SELECT 1 FROM {r} x WHERE x.k = l.k)",
+    "SELECT k, MAX(v) AS m, k IN (SELECT w FROM {r}) AS f FROM l GROUP BY k",
+    "SELECT k, MAX(v) AS m FROM l GROUP BY k HAVING MAX(v) > ALL (SELECT w FROM {r} x WHERE x.k = l.k)",
+    "SELECT k, COUNT(*) AS n FROM l GROUP BY k HAVING COUNT(*) > 2 OR k IN (SELECT k FROM {r} WHERE w > 4)",
+    "SELECT k + 1 AS k1, MIN(v) AS m FROM l GROUP BY k + 1 HAVING MIN(v) + (k + 1) IN (SELECT w FROM {r})",
+    # a correlated scalar subquery: LEFT JOINed on the group key (COUNT over no row is 0)
+    "SELECT k, COUNT(*) AS n FROM l GROUP BY k HAVING COUNT(*) > (SELECT COUNT(*) FROM {r} x WHERE x.k = l.k)",  # noqa: E501
+    "SELECT k, SUM(v) AS s, (SELECT MAX(w) FROM {r} x WHERE x.k = l.k) AS m FROM l GROUP BY k",
+)
+
+
+@settings(SETTINGS, max_examples=25)
+@given(
+    left=left_rows,
+    right=right_rows,
+    query=st.sampled_from(GROUPED),
+    right_kind=st.sampled_from(sorted(RIGHT)),
+    parallelism=st.sampled_from([1, 2]),
+    batch=st.integers(1, 6),
+)
+def test_subqueries_over_an_aggregate_equal_duckdb(
+    left: list[tuple[Any, ...]],
+    right: list[tuple[Any, ...]],
+    query: str,
+    right_kind: str,
+    parallelism: int,
+    batch: int,
+) -> None:
+    check(left, right, query.format(r=RIGHT[right_kind]), parallelism, batch)
