@@ -84,7 +84,8 @@ class ColumnBinder:
             raise _err(
                 UnsupportedError(
                     f"{what} subqueries here: they are supported in WHERE, in the SELECT list "
-                    "and in HAVING, correlated by equalities only (WHERE inner.k = outer.k)",
+                    "and in HAVING, correlated by equalities only (WHERE inner.k = outer.k) but "
+                    "where ANDed into WHERE",
                     hint="compute it in a subquery of FROM first, or write a JOIN ... ON",
                 ),
                 sub,

@@ -117,7 +117,11 @@ class SubqueryJoinBinder(RelationBinder):
         where: exp.Expr,
     ) -> LogicalNode:
         """One semi (or anti) join of ``outer`` with ``query``; ``needle`` is the IN's
-        left operand (None for EXISTS)."""
+        left operand (None for EXISTS). Without an equality of an outer and an inner column
+        (uncorrelated, or correlated by other comparisons) it is a join without keys, every
+        pair compared on one subtask, as Flink's; it keeps the subquery's rows, where
+        Flink's uncorrelated EXISTS keeps one, and so stays append-only over append-only
+        inputs."""
         select = query.unnest() if isinstance(query, exp.Subquery) else query
         simple = isinstance(select, exp.Select) and not any(select.args.get(a) for a in _SIMPLE_ONLY)
         inner_where: exp.Expr | None = None
@@ -198,15 +202,6 @@ class SubqueryJoinBinder(RelationBinder):
                     keys.append((a, renamed[b]))
                     continue
             rest.append(conj)
-        if not keys and not null_aware:
-            raise _err(
-                UnsupportedError(
-                    f"{'NOT ' if anti else ''}{'IN' if needle is not None else 'EXISTS'} needs an equality "
-                    "between a column of the subquery and a column of the outer query",
-                    hint="correlate the subquery: ... WHERE inner.k = outer.k",
-                ),
-                where,
-            )
         residual = exp.and_(*rest) if rest else None
         kind = "anti" if anti else "semi"
         # between two window TVFs on window_start and window_end: a window semi/anti join

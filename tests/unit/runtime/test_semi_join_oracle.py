@@ -41,6 +41,11 @@ PREDICATES = (
     "(g.k, g.v) IN (SELECT k, w FROM {r})",
     "(g.k, g.v) NOT IN (SELECT k, w FROM {r} WHERE w > 2)",
     "g.v < ALL (SELECT w FROM {r} x WHERE x.k = g.k)",
+    # no equality of columns: a join without keys, every pair compared (one subtask)
+    "EXISTS (SELECT 1 FROM {r} x WHERE x.w > g.v)",
+    "NOT EXISTS (SELECT 1 FROM {r} x WHERE x.w > 5)",
+    "EXISTS (SELECT 1 FROM {r})",
+    "NOT EXISTS (SELECT 1 FROM {r} x WHERE x.k = g.k + 1)",
 )
 # as values: SQL's three-valued answer in the SELECT list (unknown for a NULL needle, or a
 # NULL item without a match; FALSE over no row), in CASE, under NOT twice; quantified
