@@ -141,6 +141,15 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
             )
         ):
             return self._bind_select(aggregate_first(select, scope, self._subquery_scope(ctes)), ctes)
+        if aggregating:  # those inside its aggregate calls read the input's rows: joined to them
+            named = named_subqueries(select.expressions)
+            tops = [*named, *([having.this] if having is not None else [])]
+            node, scope, tops = self._bind_scalar_subqueries(node, scope, tops, ctes, in_aggregates=True)
+            select = select.copy()
+            select.set("expressions", tops[: len(named)])
+            if having is not None:
+                select.set("having", exp.Having(this=tops[-1]))
+            having = select.args.get("having")
         if aggregating and (
             any(_scalar_subqueries(p) for p in select.expressions)
             or (having is not None and _scalar_subqueries(having.this))

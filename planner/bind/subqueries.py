@@ -213,7 +213,12 @@ class SubqueryJoinBinder(RelationBinder):
         return Calc(out, join, tuple((f.name, _ref(f.name)) for f in out))
 
     def _bind_scalar_subqueries(
-        self, node: LogicalNode, scope: Scope, exprs: list[exp.Expr], ctes: dict[str, exp.Expr]
+        self,
+        node: LogicalNode,
+        scope: Scope,
+        exprs: list[exp.Expr],
+        ctes: dict[str, exp.Expr],
+        in_aggregates: bool = False,
     ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
         """Each uncorrelated scalar subquery of ``exprs`` (``v > (SELECT AVG(v) FROM t)``)
         LEFT JOINed to ``node`` on TRUE, as Flink plans one, and replaced by a reference
@@ -221,12 +226,20 @@ class SubqueryJoinBinder(RelationBinder):
 
         Only a subquery that cannot give more than one row is taken: a global aggregate
         (no GROUP BY) or a SELECT without FROM. Flink also plans others and fails the job
-        when one gives a second row; here that is refused when planned."""
-        found = [sub for e in exprs for sub in _scalar_subqueries(e)]
+        when one gives a second row; here that is refused when planned. ``in_aggregates``:
+        only those inside an aggregate call or its FILTER (``SUM(v * (SELECT rate FROM
+        fx))``), which read the input's rows (the SELECT list and HAVING of a query that aggregates)."""
+
+        def taken(sub: exp.Expr) -> bool:
+            return not in_aggregates or any(
+                is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(sub)
+            )
+
+        found = [sub for e in exprs for sub in _scalar_subqueries(e) if taken(sub)]
         if not found:
             return node, scope, exprs
         exprs = [e.copy() for e in exprs]  # replaced in place below, not in the statement's tree
-        found = [sub for e in exprs for sub in _scalar_subqueries(e)]
+        found = [sub for e in exprs for sub in _scalar_subqueries(e) if taken(sub)]
         replaced: dict[int, exp.Expr] = {}
         for sub in found:
             select = _single_row(sub)
@@ -269,8 +282,9 @@ class SubqueryJoinBinder(RelationBinder):
         HAVING (``COUNT(*) * 1.0 / (SELECT COUNT(*) FROM t)``), which Flink joins to the
         aggregate's rows: each bound as a one-column node under a fresh name, put in place of
         the subquery and added to ``scope`` as a hidden field, for ``_bind_aggregate`` to
-        LEFT JOIN on TRUE after it aggregates. One inside an aggregate call, or correlated
-        with the outer query, is refused by name."""
+        LEFT JOIN on TRUE after it aggregates. Those inside aggregate calls are joined to
+        the input's rows before (``_bind_scalar_subqueries``); one correlated otherwise
+        than ``after_aggregation`` takes is refused by name."""
         select = select.copy()  # replaced in place below, not in the statement's tree
         having = select.args.get("having")
         select.set("expressions", named_subqueries(select.expressions))
@@ -278,15 +292,6 @@ class SubqueryJoinBinder(RelationBinder):
         joined: list[LogicalNode] = []
         taken = {sf.field.name.lower() for sf in scope.fields}
         for sub in [sub for top in tops for sub in _scalar_subqueries(top)]:
-            inside = next((n for n in _ancestors(sub) if is_aggregate(n)), None)
-            if inside is not None:
-                raise _err(
-                    UnsupportedError(
-                        "a scalar subquery inside an aggregate call",
-                        hint="select it in a subquery of FROM, or JOIN it, and aggregate its column",
-                    ),
-                    sub,
-                )
             inner_select = _single_row(sub)
             try:
                 inner = self.bind_query(inner_select, ctes)

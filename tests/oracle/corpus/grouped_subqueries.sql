@@ -37,3 +37,13 @@ SELECT i, COUNT(*) AS n, (SELECT MAX(j) FROM nums n WHERE n.id = grp.i) AS mj FR
 SELECT k, SUM(b) AS s FROM grp GROUP BY k HAVING SUM(b) > (SELECT SUM(n.b) FROM grp n WHERE n.k = grp.k AND n.id < 3)
 -- mode: streaming
 SELECT i, COUNT(*) AS n, (SELECT MAX(j) FROM nums n WHERE n.id = grp.i) AS mj FROM grp GROUP BY i
+-- scalar subqueries inside the aggregate calls (and FILTER) of a query that aggregates:
+-- joined to the input's rows before it aggregates, uncorrelated or correlated by equalities
+-- mode: batch
+SELECT k, SUM(i + (SELECT MAX(id) FROM onerow)) AS s FROM grp GROUP BY k
+SELECT COUNT(*) FILTER (WHERE i > (SELECT AVG(i) FROM nums)) AS n, MAX(b * (SELECT MIN(id) FROM onerow)) AS m FROM grp
+SELECT k, MAX((SELECT MAX(n.j) FROM nums n WHERE n.id = grp.id)) AS m FROM grp GROUP BY k
+SELECT k, COUNT(*) AS n FROM grp GROUP BY k HAVING SUM(i * (SELECT MAX(id) FROM onerow)) > 3
+-- mode: streaming
+SELECT k, SUM(i + (SELECT MAX(id) FROM onerow)) AS s FROM grp GROUP BY k
+SELECT k, MAX((SELECT MAX(n.j) FROM nums n WHERE n.id = grp.id)) AS m FROM grp GROUP BY k

@@ -130,7 +130,6 @@ def test_in_and_exists_as_values_are_mark_joins(catalog: Catalog) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("SELECT k, SUM(v + (SELECT MAX(v) FROM plain))\nFROM plain GROUP BY k", "inside an aggregate call"),
         ("SELECT k, COUNT(*) - (SELECT v FROM plain)\nFROM plain GROUP BY k", "can give more than one row"),
     ],
 )  # fmt: skip
@@ -141,6 +140,24 @@ def test_scalar_subqueries_a_query_that_aggregates_cannot_join_are_refused(
         planner.plan(query, catalog)
     assert message in e.value.message
     assert e.value.line == query[: query.index("(SELECT")].count("\n") + 1  # the subquery's line
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT k, SUM(v + (SELECT MAX(v) FROM plain)) AS s FROM plain GROUP BY k",
+        "SELECT k, COUNT(*) FILTER (WHERE v > (SELECT AVG(v) FROM plain)) AS s FROM plain GROUP BY k",
+        "SELECT k, MAX((SELECT MAX(b.v) FROM plain b WHERE b.k = a.k)) AS s FROM plain a GROUP BY k",
+    ],
+)
+def test_scalar_subqueries_inside_aggregate_calls_are_joined_to_the_input_rows(
+    catalog: Catalog, query: str
+) -> None:
+    plan = planner.plan(query, catalog)
+    join = next(n for n in plan.nodes if isinstance(n.spec, JoinSpec))
+    assert "group_aggregate" not in _upstream(plan, join.id)
+    assert "group_aggregate" in _upstream(plan, plan.nodes[-1].id)
+    assert [f.name for f in plan.nodes[-1].schema] == ["k", "s"]
 
 
 def test_a_query_that_aggregates_joins_its_scalar_subqueries_after_aggregating(catalog: Catalog) -> None:

@@ -145,6 +145,9 @@ GROUPED = (
     # a correlated scalar subquery: LEFT JOINed on the group key (COUNT over no row is 0)
     "SELECT k, COUNT(*) AS n FROM l GROUP BY k HAVING COUNT(*) > (SELECT COUNT(*) FROM {r} x WHERE x.k = l.k)",  # noqa: E501
     "SELECT k, SUM(v) AS s, (SELECT MAX(w) FROM {r} x WHERE x.k = l.k) AS m FROM l GROUP BY k",
+    # inside the aggregate calls: joined to the input's rows before aggregating
+    "SELECT k, SUM(v * (SELECT MAX(w) FROM {r})) AS s FROM l GROUP BY k",
+    "SELECT k, MAX((SELECT MIN(w) FROM {r} x WHERE x.k = l.v)) AS m FROM l GROUP BY k",
 )
 
 
