@@ -277,7 +277,11 @@ class Session:
         if what in ("functions", "user_functions"):
             users = [f.name for f in self.catalog.functions()]
             names = users if what == "user_functions" else sorted([*FUNCTIONS, *users], key=str.upper)
-            return Result.table(["function name"], [(f,) for f in names])
+            return Result.table(["function name"], [(f,) for f in names if _like(s, f)])
+        if what == "modules":  # Flink's built-in functions are its one module, core
+            return Result.table(["module name"], [("core",)])
+        if what == "full_modules":
+            return Result.table(["module name", "used"], [("core", True)])
         if what == "jobs":
             columns = ["job id", "job name", "status", "rows/s", "rows out", "started"]
             rows = [h.summary() for h in self.jobs.all()]
@@ -309,7 +313,9 @@ class Session:
                 return Result.text(show_create_table(obj))
             return Result.text(show_create_view(obj))
         if what == "columns" and s.name:
-            return self._describe(s.name)
+            described = self._describe(s.name)
+            described.rows = [r for r in described.rows if _like(s, r[0])]
+            return described
         raise SqlStreamError(f"SHOW {what.upper()} is not supported", line=s.line, col=s.col)
 
     def _describe(self, name: str) -> Result:

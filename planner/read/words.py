@@ -21,17 +21,19 @@ class WordReader(SqlReader):
     """Reads the statements made of words."""
 
     # -- statements read from words --
-    def name_at(self, i: int, after: str) -> str:
-        """A (possibly dotted) name starting at token i, which must end the statement."""
+    def name_at(self, i: int, after: str, end: int | None = None) -> str:
+        """A (possibly dotted) name starting at token i, which must end the statement (or
+        end before token ``end``)."""
         parts: list[str] = []
         first = i
-        while i < len(self.tokens):
+        end = len(self.tokens) if end is None else end
+        while i < end:
             tok = self.tokens[i]
             if tok.token_type == TokenType.STRING:
                 break
             parts.append(tok.text)
             i += 1
-            if i < len(self.tokens):
+            if i < end:
                 if self.tokens[i].token_type != TokenType.DOT:
                     raise self.parse_error(
                         f"unexpected '{self.tokens[i].text}' after the name", self.tokens[i]
@@ -69,8 +71,10 @@ class WordReader(SqlReader):
         if len(self.tokens) < 2:
             raise self.parse_error("SHOW what?", self.tokens[0], hint=f"SHOW {' | '.join(_SHOW_KINDS)}")
         what = self.words[1]
-        if what in ("TABLES", "VIEWS", "DATABASES", "CATALOGS") and len(self.tokens) > 2:
+        if what in ("TABLES", "VIEWS", "DATABASES", "CATALOGS", "FUNCTIONS") and len(self.tokens) > 2:
             return self.show_listing(what)
+        if what == "USER" and self.words[2:3] == ["FUNCTIONS"] and len(self.tokens) > 3:
+            return self.show_listing("FUNCTIONS", user=True)
         if what in _SHOW_KINDS:
             if len(self.tokens) > 2:
                 raise self.unsupported(f"SHOW {what} {self.words[2]}".strip(), self.tokens[2])
@@ -96,7 +100,14 @@ class WordReader(SqlReader):
         if what == "USER" and self.words[2:] == ["FUNCTIONS"]:
             return st.Show(what="user_functions", **self.pos)
         if what == "COLUMNS" and len(self.words) > 2 and self.words[2] in ("FROM", "IN"):
-            return st.Show(what="columns", name=self.name_at(3, "SHOW COLUMNS FROM"), **self.pos)
+            end = next(
+                (i for i in range(4, len(self.words)) if self.words[i] in ("NOT", "LIKE", "ILIKE")), None
+            )
+            name = self.name_at(3, "SHOW COLUMNS FROM", end)
+            like = self.like_at(end, "SHOW COLUMNS FROM table [[NOT] LIKE 'pattern']") if end else None
+            return st.Show(what="columns", name=name, like=like, **self.pos)
+        if self.words[1:] in (["MODULES"], ["FULL", "MODULES"]):  # the one module: Flink's core
+            return st.Show(what="_".join(self.words[1:]).lower(), **self.pos)
         known = ("MODULES", "FULL", "CURRENT", "USER", "JARS", "PARTITIONS", "PROCEDURES", "CREATE")
         if what in known:
             raise self.unsupported(f"SHOW {what}", self.tokens[1])
@@ -107,13 +118,15 @@ class WordReader(SqlReader):
             hint=f"did you mean SHOW {match[0]}?" if match else f"SHOW {' | '.join(_SHOW_KINDS)}",
         )
 
-    def show_listing(self, what: str) -> st.Show:
+    def show_listing(self, what: str, user: bool = False) -> st.Show:
         """SHOW TABLES | VIEWS [FROM|IN [catalog.]database] | DATABASES [FROM|IN catalog] |
-        CATALOGS, then [NOT] LIKE | ILIKE 'pattern', as Flink's grammar has them."""
-        most = {"TABLES": 2, "VIEWS": 2, "DATABASES": 1, "CATALOGS": 0}[what]
+        CATALOGS | [USER] FUNCTIONS, then [NOT] LIKE | ILIKE 'pattern', as Flink's grammar
+        has them (functions are one namespace here: no FROM for them)."""
+        most = {"TABLES": 2, "VIEWS": 2, "DATABASES": 1, "CATALOGS": 0, "FUNCTIONS": 0}[what]
         named = ("", "catalog", "[catalog.]database")[most]
-        usage = f"SHOW {what}{f' [FROM {named}]' if most else ''} [[NOT] LIKE 'pattern']"
-        i, name = 2, None
+        shown = f"USER {what}" if user else what
+        usage = f"SHOW {shown}{f' [FROM {named}]' if most else ''} [[NOT] LIKE 'pattern']"
+        i, name = 2 + user, None
         if most and self.words[2] in ("FROM", "IN"):
             parts, i = [self.tokens[3].text] if len(self.tokens) > 3 else [], 4
             while (
@@ -130,6 +143,11 @@ class WordReader(SqlReader):
                     hint=usage,
                 )
             name = ObjectPath(parts)
+        like = self.like_at(i, usage)
+        return st.Show(what="user_functions" if user else what.lower(), name=name, like=like, **self.pos)
+
+    def like_at(self, i: int, usage: str) -> st.Like | None:
+        """``[NOT] LIKE | ILIKE 'pattern'`` from token i, which must end the statement."""
         negated = self.words[i : i + 1] == ["NOT"]
         i += negated
         like = None
@@ -146,7 +164,7 @@ class WordReader(SqlReader):
             raise self.parse_error("NOT needs LIKE or ILIKE after it", self.tokens[i - 1], hint=usage)
         if i < len(self.tokens):
             raise self.parse_error(f"unexpected '{self.tokens[i].text}'", self.tokens[i], hint=usage)
-        return st.Show(what=what.lower(), name=name, like=like, **self.pos)
+        return like
 
     def use(self) -> st.Use:
         """USE CATALOG c, or USE [c.]db (Flink's; USE MODULES is not supported)."""

@@ -201,6 +201,25 @@ def test_a_catalog_file_from_before_databases_loads_its_tables_by_their_names(tm
         assert s.sql("SELECT COUNT(*) FROM default_database.Old_T").fetchall() == [(2,)]
 
 
+def test_show_functions_columns_and_modules_filter_by_like_as_flink_does() -> None:
+    """Flink's grammar: SHOW [USER] FUNCTIONS and SHOW COLUMNS FROM t take [NOT] [I]LIKE too;
+    SHOW [FULL] MODULES lists the one module whose functions every query can call."""
+    with sqlstream.connect() as s:
+        s.execute("CREATE TABLE person (id INT, name STRING, city STRING) WITH ('connector' = 'blackhole')")
+        assert names(s, "SHOW FUNCTIONS LIKE 'UPP%'") == ["UPPER"]
+        assert names(s, "SHOW FUNCTIONS ILIKE 'upper'") == ["UPPER"]
+        everything = names(s, "SHOW FUNCTIONS")
+        assert names(s, "SHOW FUNCTIONS NOT LIKE 'UPP%'") == [f for f in everything if f != "UPPER"]
+        assert names(s, "SHOW USER FUNCTIONS LIKE '%'") == []
+        assert names(s, "SHOW COLUMNS FROM person LIKE '%i%'") == ["id", "city"]
+        assert names(s, "SHOW COLUMNS IN default_database.person NOT LIKE '%i%'") == ["name"]
+        assert s.execute("SHOW MODULES").rows == [("core",)]
+        assert s.execute("SHOW FULL MODULES").rows == [("core", True)]
+        with pytest.raises(SqlStreamError) as e:
+            s.execute("SHOW COLUMNS FROM person LIKE")
+        assert "LIKE needs a pattern in quotes" in e.value.message
+
+
 def test_show_lists_filter_by_like_as_flink_does() -> None:
     """Flink's sql-client catalog_database.q: [NOT] LIKE is case-sensitive, ILIKE is not."""
     with sqlstream.connect() as s:
