@@ -110,6 +110,7 @@ class CatalogDef:
     name: str
     default_database: str
     options: dict[str, str] = field(default_factory=dict)
+    comment: str | None = None
 
 
 class Catalog:
@@ -346,7 +347,9 @@ class Catalog:
     def catalogs(self) -> list[str]:
         return sorted((c.name for c in self._catalogs.values()), key=str.lower)
 
-    def create_catalog(self, name: str, options: Mapping[str, str], if_not_exists: bool = False) -> bool:
+    def create_catalog(
+        self, name: str, options: Mapping[str, str], if_not_exists: bool = False, comment: str | None = None
+    ) -> bool:
         """A ``generic_in_memory`` catalog (the one type there is), with its default
         database. Returns False when it existed and ``if_not_exists`` was given."""
         if name.lower() in self._catalogs:
@@ -372,7 +375,7 @@ class Catalog:
                 hint=did_you_mean(unknown, ["type", "default-database"])
                 or "its options are 'type' and 'default-database'",
             )
-        self._catalogs[name.lower()] = CatalogDef(name, default, dict(options))
+        self._catalogs[name.lower()] = CatalogDef(name, default, dict(options), comment)
         self._databases[(name.lower(), default.lower())] = DatabaseDef(default)
         return True
 

@@ -117,6 +117,8 @@ class Reader(WordReader, FunctionReader, DatabaseReader):
             return self.use()
         if first in ("DESCRIBE", "DESC") and self.words[1:2] == ["FUNCTION"]:
             return self.describe_function()
+        if first in ("DESCRIBE", "DESC") and self.words[1:2] == ["CATALOG"]:
+            return self.describe_catalog()
         if first in ("DESCRIBE", "DESC"):
             return st.Describe(name=self.name_at(1, "DESCRIBE"), **self.pos)
         if self.starts("STOP", "JOB"):

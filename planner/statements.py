@@ -326,3 +326,9 @@ class DropFunction(Statement):
 @dataclass(frozen=True)
 class DescribeFunction(Statement):
     name: str
+
+
+@dataclass(frozen=True)
+class DescribeCatalog(Statement):
+    name: str
+    extended: bool = False

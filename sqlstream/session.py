@@ -27,10 +27,10 @@ from catalog.config import (
     RUNTIME_MODE,
 )
 from catalog.errors import CatalogError, SqlStreamError
-from catalog.store import DatabaseDef, ObjectPath, said_at
+from catalog.store import CatalogDef, DatabaseDef, ObjectPath, said_at
 from catalog.table import redact
 from planner import statements as st
-from planner.ddl import show_create_table, show_create_view
+from planner.ddl import show_create_catalog, show_create_table, show_create_view
 from planner.functions import FUNCTIONS
 from planner.physical import PhysicalPlan
 from runtime.state.inspect import newest
@@ -156,6 +156,8 @@ class Session:
             return self._catalog_statement(s)
         if isinstance(s, st.Describe):
             return self._describe(s.name)
+        if isinstance(s, st.DescribeCatalog):
+            return self._describe_catalog(s)
         if isinstance(s, st.Explain):
             return Result.text(planner.explain(s.statement, self.catalog, self.config.effective()))
         if isinstance(s, st.Insert | st.StatementSet):
@@ -205,7 +207,7 @@ class Session:
         """CREATE / DROP CATALOG: errors said at the statement."""
         try:
             if isinstance(s, st.CreateCatalog):
-                created = self.catalog.create_catalog(s.name, s.options, s.if_not_exists)
+                created = self.catalog.create_catalog(s.name, s.options, s.if_not_exists, s.comment)
                 return Result.ok(f"Catalog '{s.name}' {'created' if created else 'exists'}.")
             dropped = self.catalog.drop_catalog(s.name, s.if_exists)
             return Result.ok(f"Catalog '{s.name}' {'dropped' if dropped else 'does not exist'}.")
@@ -312,11 +314,40 @@ class Session:
             if isinstance(obj, TableDef):
                 return Result.text(show_create_table(obj))
             return Result.text(show_create_view(obj))
+        if what == "create_catalog" and s.name:
+            return Result.text(show_create_catalog(self._created_catalog(s.name, s)))
         if what == "columns" and s.name:
             described = self._describe(s.name)
             described.rows = [r for r in described.rows if _like(s, r[0])]
             return described
         raise SqlStreamError(f"SHOW {what.upper()} is not supported", line=s.line, col=s.col)
+
+    def _created_catalog(self, name: str, s: st.Statement) -> CatalogDef:
+        """A catalog CREATE CATALOG made: the default one has no description, as in Flink."""
+        try:
+            found = self.catalog.catalog_named(name)
+        except CatalogError as e:
+            raise e.with_position(s.line, s.col) from None
+        if not found.options:
+            raise CatalogError(
+                f"Cannot obtain metadata information from Catalog {found.name}.",
+                hint="only a catalog made with CREATE CATALOG has one",
+                line=s.line,
+                col=s.col,
+            )
+        return found
+
+    def _describe_catalog(self, s: st.DescribeCatalog) -> Result:
+        """Flink's rows: name, type and comment; EXTENDED adds each other option."""
+        found = self._created_catalog(s.name, s)
+        rows: list[tuple[Any, ...]] = [
+            ("name", found.name),
+            ("type", found.options.get("type", "")),
+            ("comment", found.comment),
+        ]
+        if s.extended:
+            rows += [(f"option:{k}", v) for k, v in sorted(found.options.items()) if k != "type"]
+        return Result.table(["info name", "info value"], rows)
 
     def _describe(self, name: str) -> Result:
         obj = self.catalog.resolve(name)

@@ -15,6 +15,7 @@ _CREATE_DATABASE = (
 )
 _DROP_DATABASE = "DROP DATABASE [IF EXISTS] [catalog.]name [RESTRICT | CASCADE]"
 _ALTER_DATABASE = "ALTER DATABASE [catalog.]name SET ('key' = 'value', ...)"
+_DESCRIBE_CATALOG = "DESCRIBE CATALOG [EXTENDED] name"
 _CREATE_CATALOG = "CREATE CATALOG [IF NOT EXISTS] name [COMMENT '...'] WITH ('type' = 'generic_in_memory')"
 _DROP_CATALOG = "DROP CATALOG [IF EXISTS] name"
 
@@ -160,6 +161,12 @@ class DatabaseReader(ReaderBase):
         return st.CreateCatalog(
             name=parts[0], if_not_exists=if_not_exists, options=options, comment=comment, **self.pos
         )
+
+    def describe_catalog(self) -> st.DescribeCatalog:
+        extended, i = self.flag(2, "EXTENDED")
+        parts, i = self.dotted(i, 1, _DESCRIBE_CATALOG)
+        self.end_at(i, _DESCRIBE_CATALOG)
+        return st.DescribeCatalog(name=parts[0], extended=extended, **self.pos)
 
     def drop_catalog(self) -> st.DropCatalog:
         if_exists, i = self.flag(2, "IF", "EXISTS")

@@ -79,6 +79,8 @@ class WordReader(SqlReader):
             if len(self.tokens) > 2:
                 raise self.unsupported(f"SHOW {what} {self.words[2]}".strip(), self.tokens[2])
             return st.Show(what=what.lower(), **self.pos)
+        if self.words[1:3] == ["CREATE", "CATALOG"]:
+            return st.Show(what="create_catalog", name=self.name_at(3, "SHOW CREATE CATALOG"), **self.pos)
         if what == "CREATE" and len(self.words) > 2 and self.words[2] in ("TABLE", "VIEW"):
             kind = self.words[2]
             name = self.name_at(3, f"SHOW CREATE {kind}")

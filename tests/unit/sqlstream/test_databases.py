@@ -201,6 +201,38 @@ def test_a_catalog_file_from_before_databases_loads_its_tables_by_their_names(tm
         assert s.sql("SELECT COUNT(*) FROM default_database.Old_T").fetchall() == [(2,)]
 
 
+def test_describe_and_show_create_catalog_print_what_create_catalog_said_as_flink_does() -> None:
+    """Flink's DescribeCatalogOperation and ShowCreateUtil: name, type and comment, EXTENDED
+    adds the other options; the DDL lists the options by key. The default catalog, which no
+    CREATE CATALOG made, has none of it, in Flink too."""
+    with sqlstream.connect() as s:
+        s.execute(
+            "CREATE CATALOG c1 COMMENT 'it''s mine'\n"
+            "WITH ('type' = 'generic_in_memory', 'default-database' = 'db0')"
+        )
+        assert s.execute("DESCRIBE CATALOG c1").rows == [
+            ("name", "c1"),
+            ("type", "generic_in_memory"),
+            ("comment", "it's mine"),
+        ]
+        assert s.execute("DESC CATALOG EXTENDED c1").rows[-1] == ("option:default-database", "db0")
+        ddl = s.execute("SHOW CREATE CATALOG c1").message
+        assert ddl == (
+            "CREATE CATALOG `c1`\nCOMMENT 'it''s mine'\nWITH (\n"
+            "  'default-database' = 'db0',\n  'type' = 'generic_in_memory'\n)\n"
+        )
+        described = s.execute("DESC CATALOG EXTENDED c1").rows
+        s.execute("DROP CATALOG c1")
+        with pytest.raises(SqlStreamError) as e:
+            s.execute("SHOW CREATE CATALOG c1")
+        assert "catalog 'c1' does not exist" in e.value.message
+        s.execute(ddl)  # the DDL makes the same catalog again
+        assert s.execute("DESC CATALOG EXTENDED c1").rows == described
+        with pytest.raises(SqlStreamError) as e:
+            s.execute("DESCRIBE CATALOG default_catalog")
+        assert e.value.message == "Cannot obtain metadata information from Catalog default_catalog."
+
+
 def test_show_functions_columns_and_modules_filter_by_like_as_flink_does() -> None:
     """Flink's grammar: SHOW [USER] FUNCTIONS and SHOW COLUMNS FROM t take [NOT] [I]LIKE too;
     SHOW [FULL] MODULES lists the one module whose functions every query can call."""
