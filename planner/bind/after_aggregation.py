@@ -1,5 +1,5 @@
-"""IN, EXISTS and quantified subqueries that read an aggregate's rows: in the HAVING or the
-SELECT list of a query that aggregates, outside its aggregate calls
+"""IN, EXISTS, quantified and correlated scalar subqueries that read an aggregate's rows: in
+the HAVING or the SELECT list of a query that aggregates, outside its aggregate calls
 (``... GROUP BY k HAVING k IN (SELECT k FROM vip)``).
 
 Flink's planner aggregates first and joins the subquery to the aggregate's rows. Here the
@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from planner.bind.aggregates import is_aggregate
 from planner.bind.grouping import GROUPING_FUNCTIONS
-from planner.bind.scope import Scope, _err
+from planner.bind.scope import Scope, _err, item_name
 from planner.bind.subqueries import (
     _ancestors,
     _lookup,
@@ -36,11 +36,9 @@ AGGREGATED = "$agg"
 def reads_aggregated_rows(select: exp.Select) -> bool:
     """Whether an aggregating ``select`` has an IN, EXISTS or quantified subquery in its
     SELECT list or HAVING outside its aggregate calls (those inside read the input's rows)."""
-    having = select.args.get("having")
-    tops = [*select.expressions, *([having.this] if having is not None else [])]
     return any(
         not any(is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(sub))
-        for top in tops
+        for top in _tops(select)
         for sub in (*_predicate_subqueries(top), *_quantified(top))
     )
 
@@ -49,15 +47,19 @@ def correlated_scalars(select: exp.Select, scope: Scope, inner_scope: Callable[[
     """Whether an aggregating ``select`` has a scalar subquery in its SELECT list or HAVING,
     outside its aggregate calls, that reads the outer query (``HAVING COUNT(*) > (SELECT
     COUNT(*) FROM t WHERE t.k = outer.k)``)."""
-    having = select.args.get("having")
-    tops = [*select.expressions, *([having.this] if having is not None else [])]
     queries = [
         query
-        for top in tops
+        for top in _tops(select)
         for sub in _scalar_subqueries(top)
         if isinstance(query := sub.unnest(), exp.Select) and not any(is_aggregate(a) for a in _ancestors(sub))
     ]
-    return any(_reads_outer(query, scope, inner_scope) for query in queries)
+    return any(_outer_columns(query, scope, inner_scope) for query in queries)
+
+
+def _tops(select: exp.Select) -> list[exp.Expr]:
+    """The SELECT list's items and HAVING's condition."""
+    having = select.args.get("having")
+    return [*select.expressions, *([having.this] if having is not None else [])]
 
 
 def aggregate_first(
@@ -122,7 +124,7 @@ def aggregate_first(
             raise _err(
                 UnsupportedError("SELECT * in a query that aggregates, with a subquery after it"), proj
             )
-        name = _item_name(proj, i)
+        name = item_name(proj, i)
         value = rewrite((proj.this if isinstance(proj, exp.Alias) else proj).copy())
         items.append(exp.alias_(value, exp.to_identifier(name, quoted=True)))
     condition = rewrite(having.this.copy()) if having is not None else None
@@ -174,13 +176,20 @@ def _is_call(e: exp.Expr) -> bool:
     return isinstance(e, GROUPING_FUNCTIONS) or is_legacy_aux(e)
 
 
-def _reads_outer(query: exp.Select, scope: Scope, inner_scope: Callable[[exp.Select], Scope]) -> bool:
+def _outer_columns(
+    query: exp.Select, scope: Scope, inner_scope: Callable[[exp.Select], Scope]
+) -> list[exp.Column]:
+    """The columns of ``query`` (a subquery) that read the outer query: those its FROM does
+    not give and the outer FROM (``scope``) does."""
     own = inner_scope(query)
-    return any(
-        not _nested(c, query) and _lookup(own, c) is None and _lookup(scope, c) is not None
+    return [
+        c
         for c in query.find_all(exp.Column)
         if not isinstance(c.this, exp.Star)
-    )
+        and not _nested(c, query)
+        and _lookup(own, c) is None
+        and _lookup(scope, c) is not None
+    ]
 
 
 def _outer_refs(
@@ -189,15 +198,8 @@ def _outer_refs(
     inner_scope: Callable[[exp.Select], Scope],
     outer: Callable[[exp.Column], exp.Expr],
 ) -> exp.Select:
-    """``query`` (a subquery) with its references to the outer query replaced by ``outer``:
-    the columns its FROM does not give and the outer FROM does."""
-    own = inner_scope(query)
-    replaced: dict[int, exp.Expr] = {}
-    for c in query.find_all(exp.Column):
-        if _nested(c, query) or isinstance(c.this, exp.Star):
-            continue
-        if _lookup(own, c) is None and _lookup(scope, c) is not None:
-            replaced[id(c)] = outer(c)
+    """``query`` (a subquery) with its references to the outer query replaced by ``outer``."""
+    replaced = {id(c): outer(c) for c in _outer_columns(query, scope, inner_scope)}
     if not replaced:
         return query
     out = query.transform(lambda n: replaced.get(id(n), n), copy=False)
@@ -208,17 +210,6 @@ def _outer_refs(
 def _nested(c: exp.Column, query: exp.Select) -> bool:
     """Whether ``c`` is in a query nested in ``query`` (that query's own binding reads it)."""
     return next(a for a in _ancestors(c) if isinstance(a, exp.Select | exp.Subquery)) is not query
-
-
-def _item_name(proj: exp.Expr, i: int) -> str:
-    """A SELECT item's output name, as ``QueryBinder._select_items`` gives it."""
-    if isinstance(proj, exp.Alias):
-        return proj.alias
-    if isinstance(proj, exp.Column):
-        return proj.name
-    if isinstance(proj, exp.Dot):
-        return proj.expression.name
-    return f"EXPR${i}"
 
 
 def _not_grouped(c: exp.Column) -> PlanError:

@@ -62,6 +62,18 @@ def _err(error: SqlStreamError, node: exp.Expr) -> SqlStreamError:
     return error.with_position(line, col)
 
 
+def item_name(proj: exp.Expr, i: int) -> str:
+    """The output name of SELECT item ``i``: its alias, its column's name, else Calcite's
+    ``EXPR$i``."""
+    if isinstance(proj, exp.Alias):
+        return proj.alias
+    if isinstance(proj, exp.Column):
+        return proj.name
+    if isinstance(proj, exp.Dot):
+        return proj.expression.name
+    return f"EXPR${i}"
+
+
 def _ref(name: str) -> exp.Column:
     return exp.column(exp.to_identifier(name, quoted=True))
 

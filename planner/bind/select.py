@@ -15,7 +15,7 @@ from planner.bind.aggregates import is_aggregate
 from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.over import OverBinder, has_over
 from planner.bind.relations import where_conjuncts
-from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed
+from planner.bind.scope import Scope, _err, _output_field, _ref, cast_if_needed, item_name
 from planner.bind.subqueries import (
     SubqueryJoinBinder,
     _in_subquery,
@@ -223,15 +223,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
                 items.extend((f.name, _ref(f.name)) for f in chosen)
                 continue
             bound = self.bind_expr(proj.this if isinstance(proj, exp.Alias) else proj, scope)
-            if isinstance(proj, exp.Alias):
-                name = proj.alias
-            elif isinstance(proj, exp.Column):
-                name = proj.name
-            elif isinstance(proj, exp.Dot):
-                name = proj.expression.name
-            else:
-                name = f"EXPR${i}"
-            items.append((name, bound))
+            items.append((item_name(proj, i), bound))
         seen: dict[str, int] = {}
         result = []
         for name, e in items:  # Flink de-duplicates output names with a suffix
