@@ -25,6 +25,7 @@ from planner.bind.subqueries import (
     _predicate_subqueries,
     _quantified,
     _scalar_subqueries,
+    in_aggregate_call,
 )
 from planner.bind.windows import is_group_window, is_legacy_aux
 from planner.errors import PlanError, UnsupportedError
@@ -37,7 +38,7 @@ def reads_aggregated_rows(select: exp.Select) -> bool:
     """Whether an aggregating ``select`` has an IN, EXISTS or quantified subquery in its
     SELECT list or HAVING outside its aggregate calls (those inside read the input's rows)."""
     return any(
-        not any(is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(sub))
+        not in_aggregate_call(sub)
         for top in _tops(select)
         for sub in (*_predicate_subqueries(top), *_quantified(top))
     )
@@ -51,7 +52,7 @@ def correlated_scalars(select: exp.Select, scope: Scope, inner_scope: Callable[[
         query
         for top in _tops(select)
         for sub in _scalar_subqueries(top)
-        if isinstance(query := sub.unnest(), exp.Select) and not any(is_aggregate(a) for a in _ancestors(sub))
+        if isinstance(query := sub.unnest(), exp.Select) and not in_aggregate_call(sub)
     ]
     return any(_outer_columns(query, scope, inner_scope) for query in queries)
 

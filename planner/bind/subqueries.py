@@ -231,9 +231,7 @@ class SubqueryJoinBinder(RelationBinder):
         fx))``), which read the input's rows (the SELECT list and HAVING of a query that aggregates)."""
 
         def taken(sub: exp.Expr) -> bool:
-            return not in_aggregates or any(
-                is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(sub)
-            )
+            return not in_aggregates or in_aggregate_call(sub)
 
         found = [sub for e in exprs for sub in _scalar_subqueries(e) if taken(sub)]
         if not found:
@@ -414,9 +412,7 @@ class SubqueryJoinBinder(RelationBinder):
         SELECT list of a query that aggregates)."""
 
         def taken(e: exp.Expr) -> bool:
-            return not in_aggregates or any(
-                is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(e)
-            )
+            return not in_aggregates or in_aggregate_call(e)
 
         found = [sub for e in exprs for sub in (*_predicate_subqueries(e), *_quantified(e)) if taken(sub)]
         if not found:
@@ -602,6 +598,12 @@ def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
         for sub in expr.find_all(exp.Subquery)
         if not isinstance(sub.parent, exp.In | exp.Exists | exp.Any | exp.All) and not _in_subquery(sub, expr)
     ]
+
+
+def in_aggregate_call(node: exp.Expr) -> bool:
+    """Whether ``node`` is inside an aggregate call or its FILTER: there it reads the
+    aggregated query's input rows, elsewhere in its SELECT list or HAVING the aggregate's."""
+    return any(is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(node))
 
 
 def _ancestors(node: exp.Expr) -> Iterator[exp.Expr]:
