@@ -71,8 +71,7 @@ class ColumnBinder:
             if isinstance(sub, exp.Subquery) and not isinstance(sub.parent, exp.In):
                 raise _err(
                     UnsupportedError(
-                        "a scalar subquery here: it is supported in WHERE and in the SELECT list "
-                        "of a query that does not aggregate",
+                        "a scalar subquery here: it is supported in WHERE, in the SELECT list and in HAVING",
                         hint="join the subquery (JOIN (SELECT ...) s ON TRUE) and use its column",
                     ),
                     sub,
@@ -84,8 +83,8 @@ class ColumnBinder:
             raise _err(
                 UnsupportedError(
                     f"{what} subqueries here: they are supported in WHERE, in the SELECT list "
-                    "and in HAVING, correlated by equalities only (WHERE inner.k = outer.k) but "
-                    "where ANDed into WHERE",
+                    "and in HAVING; outside a conjunct of WHERE an IN or quantified one reads the "
+                    "outer query by equalities only (WHERE inner.k = outer.k)",
                     hint="compute it in a subquery of FROM first, or write a JOIN ... ON",
                 ),
                 sub,

@@ -35,12 +35,13 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from catalog.errors import SqlStreamError
+from catalog.types import BOOLEAN
 from planner.bind.aggregates import is_aggregate
 from planner.bind.joins import _joined_scope, _window_join
 from planner.bind.relations import RelationBinder, where_conjuncts
 from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.errors import PlanError, UnsupportedError
-from planner.logical import WINDOW_ENDS, BoundField, Calc, Join, LogicalNode
+from planner.logical import WINDOW_ENDS, BoundField, Calc, Join, LogicalNode, Union
 from planner.typecheck import infer
 
 _SIMPLE_ONLY = ("group", "having", "qualify", "distinct", "limit", "order", "windows", "with_", "with")
@@ -510,7 +511,8 @@ class SubqueryJoinBinder(RelationBinder):
     ) -> tuple[LogicalNode, Scope, _Marked] | None:
         """``node`` LEFT JOINed with the distinct correlation keys (and, for an IN, the
         item) of ``sub``'s subquery and a marker, TRUE where a row matches: None when the
-        subquery reads the outer query otherwise than by equalities."""
+        subquery reads the outer query otherwise than by equalities (an EXISTS's then
+        goes to ``_mark_by_condition``)."""
         query = sub.this if isinstance(sub, exp.Exists) else sub.args["query"]
         select = query.unnest()
         item = None
@@ -519,6 +521,8 @@ class SubqueryJoinBinder(RelationBinder):
             if item is None:
                 return None
         correlation = self._correlation(select, scope, ctes, item)
+        if correlation is None and isinstance(sub, exp.Exists) and isinstance(select, exp.Select):
+            return self._mark_by_condition(node, scope, sub, ctes)
         if correlation is None:
             return None
         keys, inner_keys, rest = correlation
@@ -534,6 +538,33 @@ class SubqueryJoinBinder(RelationBinder):
             scope,
             _Marked(select, item, keys, inner_keys, rest, mark, needle_nullable, item_nullable),
         )
+
+    def _mark_by_condition(
+        self, node: LogicalNode, scope: Scope, sub: exp.Exists, ctes: dict[str, exp.Expr]
+    ) -> tuple[LogicalNode, Scope, _Marked]:
+        """An EXISTS that reads the outer query otherwise than by equalities (``EXISTS
+        (SELECT 1 FROM t WHERE t.v > o.v)``) marked: the outer rows with a match (its semi
+        join) and the marker TRUE, beside those without one (its anti join) and the marker
+        NULL. Each row is in one of the two, and moves to the other as matches come and go
+        (a retraction there, an insertion here): Flink's mark join with a condition, of
+        two joins without keys that read the same input."""
+        name = _fresh("$mark", node)
+        branches: list[LogicalNode] = []
+        for anti in (False, True):
+            rows = self._semi_join(node, scope, None, sub.this, anti, False, ctes, sub)
+            value = exp.cast(exp.Null(), exp.DataType.build("BOOLEAN")) if anti else exp.true()
+            fields = (*rows.fields, BoundField(name, BOOLEAN))
+            branches.append(
+                Calc(fields, rows, (*((f.name, _ref(f.name)) for f in rows.fields), (name, value)))
+            )
+        marked = Union(branches[0].fields, tuple(branches))
+        mark = marked.fields[-1]
+        outer = [
+            ScopeField(sf.qualifiers, BoundField(sf.field.name, sf.field.type), sf.alias, sf.hidden)
+            for sf in scope.fields
+        ]
+        scope = Scope([*outer, ScopeField(frozenset(), mark, hidden=True)])
+        return marked, scope, _Marked(sub.this.unnest(), None, [], [], [], mark, False, False)
 
     def _null_flags(
         self, node: LogicalNode, scope: Scope, m: _Marked, ctes: dict[str, exp.Expr]

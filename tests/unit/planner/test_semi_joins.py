@@ -43,7 +43,6 @@ def test_subqueries_are_planned_as_flinks_semi_and_anti_joins(
     ("where", "message"),
     [
         ("a.v > 1 OR NOT (a.v > 2 OR k IN (SELECT k FROM plain b WHERE b.v > a.v))", "by equalities only"),
-        ("CASE WHEN EXISTS (SELECT 1 FROM plain b WHERE b.v < a.v) THEN TRUE END", "by equalities only"),
         ("a.v > ALL (SELECT v FROM plain b WHERE b.v < a.v)", "ANY / SOME / ALL subqueries here"),
         ("k IN (SELECT k, v FROM plain)", "selects 2 columns"),
         ("k IN (SELECT a.v + b.v FROM plain b)", "compares a column with a column"),
@@ -114,6 +113,16 @@ def test_a_subquery_reading_an_outer_column_that_is_not_grouped_is_refused_at_th
         )
     assert "column 'v' must appear in GROUP BY" in e.value.message
     assert e.value.line == 2 and 50 <= (e.value.col or 0) <= 52  # at a.v
+
+
+def test_an_exists_without_equalities_as_a_value_is_a_semi_join_beside_an_anti_join(catalog: Catalog) -> None:
+    """Each outer row once: marked where it has a match, unmarked where it has none, the
+    outer input read once by both joins."""
+    plan = planner.plan("SELECT k, EXISTS (SELECT 1 FROM plain b WHERE b.v < a.v) AS e FROM plain a", catalog)
+    joins = [n.spec.join_type for n in plan.nodes if isinstance(n.spec, JoinSpec)]
+    assert sorted(joins) == ["anti", "semi"]
+    assert [n.kind for n in plan.nodes].count("source") == 1
+    assert [f.name for f in plan.nodes[-1].schema] == ["k", "e"]
 
 
 def test_in_and_exists_as_values_are_mark_joins(catalog: Catalog) -> None:

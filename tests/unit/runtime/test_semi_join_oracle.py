@@ -46,6 +46,9 @@ PREDICATES = (
     "NOT EXISTS (SELECT 1 FROM {r} x WHERE x.w > 5)",
     "EXISTS (SELECT 1 FROM {r})",
     "NOT EXISTS (SELECT 1 FROM {r} x WHERE x.k = g.k + 1)",
+    # and under OR or NOT: a semi join's rows marked TRUE beside its anti join's
+    "g.v > 7 OR EXISTS (SELECT 1 FROM {r} x WHERE x.w < g.v)",
+    "g.k IS NULL OR NOT EXISTS (SELECT 1 FROM {r} x WHERE x.w > g.v + 2)",
 )
 # as values: SQL's three-valued answer in the SELECT list (unknown for a NULL needle, or a
 # NULL item without a match; FALSE over no row), in CASE, under NOT twice; quantified
@@ -63,6 +66,8 @@ VALUES = (
     "g.v = ALL (SELECT w FROM {r} WHERE w > 5)",
     "g.k <> ANY (SELECT k FROM {r})",
     "g.k <> ALL (SELECT k FROM {r} WHERE w < 4)",
+    "EXISTS (SELECT 1 FROM {r} x WHERE x.w > g.v)",
+    "CASE WHEN NOT EXISTS (SELECT 1 FROM {r} x WHERE x.k <> g.k) THEN g.v END",
 )
 LEFT = {"append": "l", "updating": "(SELECT k, COUNT(*) AS v FROM l GROUP BY k)"}
 RIGHT = {"append": "r", "updating": "(SELECT k, MAX(w) AS w FROM r GROUP BY k)"}
