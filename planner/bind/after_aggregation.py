@@ -20,12 +20,12 @@ from planner.bind.aggregates import is_aggregate
 from planner.bind.grouping import GROUPING_FUNCTIONS
 from planner.bind.scope import Scope, _err, item_name
 from planner.bind.subqueries import (
-    _ancestors,
     _lookup,
     _predicate_subqueries,
     _quantified,
     _scalar_subqueries,
     in_aggregate_call,
+    outer_columns,
 )
 from planner.bind.windows import is_group_window, is_legacy_aux
 from planner.errors import PlanError, UnsupportedError
@@ -54,7 +54,7 @@ def correlated_scalars(select: exp.Select, scope: Scope, inner_scope: Callable[[
         for sub in _scalar_subqueries(top)
         if isinstance(query := sub.unnest(), exp.Select) and not in_aggregate_call(sub)
     ]
-    return any(_outer_columns(query, scope, inner_scope) for query in queries)
+    return any(outer_columns(query, scope, inner_scope) for query in queries)
 
 
 def _tops(select: exp.Select) -> list[exp.Expr]:
@@ -177,22 +177,6 @@ def _is_call(e: exp.Expr) -> bool:
     return isinstance(e, GROUPING_FUNCTIONS) or is_legacy_aux(e)
 
 
-def _outer_columns(
-    query: exp.Select, scope: Scope, inner_scope: Callable[[exp.Select], Scope]
-) -> list[exp.Column]:
-    """The columns of ``query`` (a subquery) that read the outer query: those its FROM does
-    not give and the outer FROM (``scope``) does."""
-    own = inner_scope(query)
-    return [
-        c
-        for c in query.find_all(exp.Column)
-        if not isinstance(c.this, exp.Star)
-        and not _nested(c, query)
-        and _lookup(own, c) is None
-        and _lookup(scope, c) is not None
-    ]
-
-
 def _outer_refs(
     query: exp.Select,
     scope: Scope,
@@ -200,17 +184,12 @@ def _outer_refs(
     outer: Callable[[exp.Column], exp.Expr],
 ) -> exp.Select:
     """``query`` (a subquery) with its references to the outer query replaced by ``outer``."""
-    replaced = {id(c): outer(c) for c in _outer_columns(query, scope, inner_scope)}
+    replaced = {id(c): outer(c) for c in outer_columns(query, scope, inner_scope)}
     if not replaced:
         return query
     out = query.transform(lambda n: replaced.get(id(n), n), copy=False)
     assert isinstance(out, exp.Select)
     return out
-
-
-def _nested(c: exp.Column, query: exp.Select) -> bool:
-    """Whether ``c`` is in a query nested in ``query`` (that query's own binding reads it)."""
-    return next(a for a in _ancestors(c) if isinstance(a, exp.Select | exp.Subquery)) is not query
 
 
 def _not_grouped(c: exp.Column) -> PlanError:

@@ -4,8 +4,6 @@ aggregation when there is GROUP BY, DISTINCT or an aggregate call).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlglot import exp
 
 from catalog.errors import CatalogError
@@ -126,7 +124,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         if where is not None and pending:
             node, scope, rest = self._bind_subquery_joins(node, scope, exp.and_(*pending), ctes)
             node, scope, rest = self._bind_mark_joins(node, scope, rest, ctes)
-            node, scope, rest = self._bind_scalar_subqueries(node, scope, rest, ctes)
+            node, scope, rest = self._bind_scalar_subqueries(node, scope, rest, ctes, outer=select)
             node, scope, rest = self._bind_predicate_values(node, scope, rest, ctes)
         joined: tuple[LogicalNode, ...] = ()
         having = select.args.get("having")
@@ -144,7 +142,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         if aggregating:  # those inside its aggregate calls read the input's rows: joined to them
             named = named_subqueries(select.expressions)
             tops = [*named, *([having.this] if having is not None else [])]
-            node, scope, tops = self._bind_scalar_subqueries(node, scope, tops, ctes, in_aggregates=True)
+            node, scope, tops = self._bind_scalar_subqueries(node, scope, tops, ctes, True, select)
             select = select.copy()
             select.set("expressions", tops[: len(named)])
             if having is not None:
@@ -157,7 +155,7 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
             scope, select, joined = self._bind_aggregated_subqueries(scope, select, ctes)
         elif any(_scalar_subqueries(p) for p in select.expressions):
             named = named_subqueries(select.expressions)
-            node, scope, rewritten = self._bind_scalar_subqueries(node, scope, named, ctes)
+            node, scope, rewritten = self._bind_scalar_subqueries(node, scope, named, ctes, outer=select)
             select = select.copy()
             select.set("expressions", rewritten)
         if any(_predicate_subqueries(p) or _quantified(p) for p in select.expressions):
@@ -195,14 +193,6 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         return self._bind_aggregate(
             node, scope, items, grouped.keys, having_expr, condition, select, grouped.sets, joined
         )
-
-    def _subquery_scope(self, ctes: dict[str, exp.Expr]) -> Callable[[exp.Select], Scope]:
-        """The columns a subquery's own FROM gives."""
-
-        def scope(query: exp.Select) -> Scope:
-            return self._bind_from(query, ctes, where_conjuncts(query))[1]
-
-        return scope
 
     def _select_items(self, select: exp.Select, scope: Scope) -> list[tuple[str, exp.Expr]]:
         items: list[tuple[str, exp.Expr]] = []

@@ -29,7 +29,7 @@ by time), as for a regular join.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -220,6 +220,7 @@ class SubqueryJoinBinder(RelationBinder):
         exprs: list[exp.Expr],
         ctes: dict[str, exp.Expr],
         in_aggregates: bool = False,
+        outer: exp.Select | None = None,
     ) -> tuple[LogicalNode, Scope, list[exp.Expr]]:
         """Each uncorrelated scalar subquery of ``exprs`` (``v > (SELECT AVG(v) FROM t)``)
         LEFT JOINed to ``node`` on TRUE, as Flink plans one, and replaced by a reference
@@ -229,7 +230,9 @@ class SubqueryJoinBinder(RelationBinder):
         (no GROUP BY) or a SELECT without FROM. Flink also plans others and fails the job
         when one gives a second row; here that is refused when planned. ``in_aggregates``:
         only those inside an aggregate call or its FILTER (``SUM(v * (SELECT rate FROM
-        fx))``), which read the input's rows (the SELECT list and HAVING of a query that aggregates)."""
+        fx))``), which read the input's rows (the SELECT list and HAVING of a query that aggregates).
+        ``outer``: the query they are in, whose FROM a subquery correlated otherwise than by
+        equalities is decorrelated over (``_decorrelated_by_values``)."""
 
         def taken(sub: exp.Expr) -> bool:
             return not in_aggregates or in_aggregate_call(sub)
@@ -246,15 +249,15 @@ class SubqueryJoinBinder(RelationBinder):
             try:
                 inner = self.bind_query(select, ctes)
             except SqlStreamError:
-                decorrelated = self._decorrelated(select, scope, ctes)
+                decorrelated = self._decorrelated(select, scope, ctes, outer)
                 if decorrelated is None:
-                    outer = [c for c in select.find_all(exp.Column) if c.table and _lookup(scope, c)]
-                    if not outer:
+                    reads = [c for c in select.find_all(exp.Column) if c.table and _lookup(scope, c)]
+                    if not reads:
                         raise
                     raise _err(
                         UnsupportedError(
-                            f"a correlated scalar subquery (it reads {outer[0].sql()} of the outer "
-                            "query) other than one aggregate correlated by equalities",
+                            f"a correlated scalar subquery (it reads {reads[0].sql()} of the outer "
+                            "query) other than one aggregate correlated by comparisons",
                             hint="aggregate by the key in a subquery and JOIN it: "
                             "JOIN (SELECT k, MAX(v) AS m FROM t GROUP BY k) s ON s.k = o.k",
                         ),
@@ -355,8 +358,16 @@ class SubqueryJoinBinder(RelationBinder):
             inner_keys.append(mine.copy())
         return keys, inner_keys, rest
 
+    def _subquery_scope(self, ctes: dict[str, exp.Expr]) -> Callable[[exp.Select], Scope]:
+        """The columns a subquery's own FROM gives."""
+
+        def scope(query: exp.Select) -> Scope:
+            return self._bind_from(query, ctes, where_conjuncts(query))[1]
+
+        return scope
+
     def _decorrelated(
-        self, select: exp.Expr, scope: Scope, ctes: dict[str, exp.Expr]
+        self, select: exp.Expr, scope: Scope, ctes: dict[str, exp.Expr], outer: exp.Select | None = None
     ) -> tuple[exp.Select, list[str]] | None:
         """A correlated scalar subquery as Flink decorrelates one: ``(SELECT MAX(v) FROM t
         WHERE t.k = o.k AND ...)`` becomes ``SELECT k, MAX(v) FROM t WHERE ... GROUP BY k``,
@@ -366,10 +377,83 @@ class SubqueryJoinBinder(RelationBinder):
         if item is None:
             return None
         correlation = self._correlation(select, scope, ctes, item) if is_aggregate(item) else None
+        if correlation is None and outer is not None and is_aggregate(item):
+            return self._decorrelated_by_values(select, scope, ctes, outer)
         if correlation is None:
             return None
         keys, inner_keys, rest = correlation
         return _per_key(select, inner_keys, {"$v": item.copy()}, rest, grouped=True), keys
+
+    def _decorrelated_by_values(
+        self, select: exp.Expr, scope: Scope, ctes: dict[str, exp.Expr], outer: exp.Select
+    ) -> tuple[exp.Select, list[str]] | None:
+        """A scalar subquery of one aggregate that reads the outer query otherwise than by
+        equalities (``(SELECT MAX(p.v) FROM p WHERE p.ts <= o.ts)``), as Calcite decorrelates
+        one: the outer query's distinct values of the columns it reads (``outer``'s FROM and
+        the WHERE conjuncts without a subquery: a superset of its rows' values), each
+        joined with the subquery's rows it matches and aggregated per value, then joined to
+        the outer rows on those columns. The outer input is read once (the physical plan
+        shares a subtree read the same way). Taken only where the conditions that read the
+        outer query are comparisons of columns, literals and arithmetic, unknown for a NULL
+        outer value, so that a NULL value, never joined back, loses nothing."""
+        outer_from = outer.args.get("from_") or outer.args.get("from")
+        own = select.args.get("from_") or select.args.get("from") if isinstance(select, exp.Select) else None
+        if not isinstance(select, exp.Select) or any(select.args.get(a) for a in _SIMPLE_ONLY):
+            return None
+        if outer_from is None or own is None:
+            return None
+        read = outer_columns(select, scope, self._subquery_scope(ctes))
+        if not read or any(not _null_strict(c) for c in read):
+            return None
+        fields: dict[str, str] = {}  # an outer field -> its column in the distinct values
+        values: list[exp.Expr] = []
+        for c in read:
+            f = _lookup(scope, c)
+            assert f is not None
+            if f.name not in fields:
+                fields[f.name] = f"$c{len(fields)}"
+                values.append(exp.alias_(c.copy(), exp.to_identifier(fields[f.name], quoted=True)))
+        distinct = exp.Select(expressions=values, distinct=exp.Distinct())
+        distinct.set("from_", outer_from.copy())
+        distinct.set("joins", [j.copy() for j in outer.args.get("joins") or []])
+        plain = [c for c in where_conjuncts(outer) if not any(c.find_all(exp.Subquery, exp.Select))]
+        if plain:
+            distinct.set("where", exp.Where(this=exp.and_(*(c.copy() for c in plain))))
+        grouped = select.copy()
+        for c in outer_columns(grouped, scope, self._subquery_scope(ctes)):
+            f = _lookup(scope, c)
+            assert f is not None
+            c.replace(
+                exp.column(
+                    exp.to_identifier(fields[f.name], quoted=True), exp.to_identifier("$d", quoted=True)
+                )
+            )
+        keys = [
+            exp.column(exp.to_identifier(n, quoted=True), exp.to_identifier("$d", quoted=True))
+            for n in fields.values()
+        ]
+        item = _one_item(grouped)
+        assert item is not None
+        grouped.set(
+            "from_",
+            exp.From(
+                this=exp.Subquery(
+                    this=distinct, alias=exp.TableAlias(this=exp.to_identifier("$d", quoted=True))
+                )
+            ),
+        )
+        grouped.set(
+            "joins", [exp.Join(this=own.this.copy()), *(j.copy() for j in grouped.args.get("joins") or [])]
+        )
+        grouped.set(
+            "expressions",
+            [
+                *(exp.alias_(k.copy(), exp.to_identifier(f"$k{i}", quoted=True)) for i, k in enumerate(keys)),
+                exp.alias_(item.copy(), exp.to_identifier("$v", quoted=True)),
+            ],
+        )
+        grouped.set("group", exp.Group(expressions=[k.copy() for k in keys]))
+        return grouped, list(fields)
 
     def _bind_mark_joins(
         self, node: LogicalNode, scope: Scope, exprs: list[exp.Expr], ctes: dict[str, exp.Expr]
@@ -637,6 +721,27 @@ def in_aggregate_call(node: exp.Expr) -> bool:
     return any(is_aggregate(a) or isinstance(a, exp.Filter) for a in _ancestors(node))
 
 
+def outer_columns(
+    query: exp.Select, scope: Scope, inner_scope: Callable[[exp.Select], Scope]
+) -> list[exp.Column]:
+    """The columns of ``query`` (a subquery) that read the outer query: those its FROM does
+    not give and the outer FROM (``scope``) does."""
+    own = inner_scope(query)
+    return [
+        c
+        for c in query.find_all(exp.Column)
+        if not isinstance(c.this, exp.Star)
+        and not _nested(c, query)
+        and _lookup(own, c) is None
+        and _lookup(scope, c) is not None
+    ]
+
+
+def _nested(c: exp.Column, query: exp.Select) -> bool:
+    """Whether ``c`` is in a query nested in ``query`` (that query's own binding reads it)."""
+    return next(a for a in _ancestors(c) if isinstance(a, exp.Select | exp.Subquery)) is not query
+
+
 def _ancestors(node: exp.Expr) -> Iterator[exp.Expr]:
     parent = node.parent
     while parent is not None:
@@ -743,6 +848,24 @@ def _predicate_subqueries(expr: exp.Expr) -> list[exp.In | exp.Exists]:
 
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+_NULL_STRICT = (exp.Column, exp.Literal, exp.Paren, exp.Cast, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg,
+                exp.Identifier, exp.DataType, exp.Table, *_COMPARISONS, exp.Between)  # fmt: skip
+
+
+def _null_strict(c: exp.Column) -> bool:
+    """Whether the condition holding outer column ``c`` is unknown when ``c`` is NULL: a
+    conjunct of WHERE that is a comparison (or BETWEEN) of columns, literals, casts and
+    arithmetic."""
+    conjunct: exp.Expr = c
+    while conjunct.parent is not None and not isinstance(conjunct.parent, exp.Where | exp.And):
+        conjunct = conjunct.parent
+    return (
+        isinstance(conjunct.parent, exp.Where | exp.And)
+        and isinstance(conjunct, (*_COMPARISONS, exp.Between))
+        and all(isinstance(n, _NULL_STRICT) for n in conjunct.walk())
+    )
 
 
 def _quantified(expr: exp.Expr) -> list[exp.Binary]:

@@ -169,6 +169,33 @@ def test_scalar_subqueries_inside_aggregate_calls_are_joined_to_the_input_rows(
     assert [f.name for f in plan.nodes[-1].schema] == ["k", "s"]
 
 
+@pytest.mark.parametrize(
+    "where",
+    ["", "WHERE a.v > 2", "WHERE a.v > (SELECT COUNT(*) FROM Bid b WHERE b.price < a.v)"],
+)
+def test_a_scalar_subquery_correlated_by_a_comparison_reads_the_outer_input_once(
+    catalog: Catalog, where: str
+) -> None:
+    """Its outer rows' distinct values come from the same scan as the rows themselves, so
+    that a random datagen table gives both the same values (a second scan would not)."""
+    plan = planner.plan(
+        f"SELECT k, (SELECT MAX(b.price) FROM Bid b WHERE b.price < a.v) AS m FROM plain a {where}", catalog
+    )
+    assert sorted(n.spec.table for n in plan.nodes if n.kind == "source") == ["Bid", "plain"]  # type: ignore[union-attr]
+    assert [f.name for f in plan.nodes[-1].schema] == ["k", "m"]
+
+
+def test_a_scalar_subquery_correlated_by_a_null_tolerant_condition_is_refused(catalog: Catalog) -> None:
+    """A NULL outer value is joined back to nothing: only conditions that are unknown for it
+    (comparisons of columns, literals and arithmetic) are taken."""
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(
+            "SELECT k, (SELECT MAX(b.price) FROM Bid b WHERE b.price < COALESCE(a.v, 0)) FROM plain a",
+            catalog,
+        )
+    assert "correlated by comparisons" in e.value.message
+
+
 def test_a_query_that_aggregates_joins_its_scalar_subqueries_after_aggregating(catalog: Catalog) -> None:
     plan = planner.plan(
         "SELECT k, COUNT(*) * 100 / (SELECT COUNT(*) FROM plain) AS pct FROM plain GROUP BY k", catalog

@@ -30,6 +30,11 @@ QUERIES = (
     "SELECT k, v, (SELECT MAX(w) FROM r WHERE r.k = g.k) AS m FROM {l} g",
     "SELECT k, v, (SELECT COUNT(*) FROM r WHERE r.k = g.k AND r.w > 3) AS n FROM {l} g",
     "SELECT k, v FROM {l} g WHERE v <= (SELECT MIN(w) FROM r WHERE g.k = r.k)",
+    # correlated by other comparisons: the outer rows' distinct values joined with the
+    # subquery's rows, aggregated per value and joined back on it (NULL values join nothing)
+    "SELECT k, v, (SELECT MAX(w) FROM r WHERE r.w < g.v) AS m FROM {l} g",
+    "SELECT k, v, (SELECT COUNT(*) FROM r WHERE r.w BETWEEN g.v AND g.v + 3 AND r.k <> 2) AS n FROM {l} g",
+    "SELECT k, v FROM {l} g WHERE v < (SELECT SUM(w) FROM r WHERE r.k > g.k) AND k > 0",
     # in a query that aggregates: joined to the aggregate's rows, updating with both sides
     "SELECT k, COUNT(*) AS n, SUM(v) - (SELECT MAX(w) FROM r) AS d FROM {l} g GROUP BY k",
     "SELECT k, SUM(v) AS s FROM {l} g GROUP BY k HAVING SUM(v) > (SELECT AVG(w) FROM r)",
