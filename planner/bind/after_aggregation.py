@@ -97,7 +97,9 @@ def aggregate_first(
         name = keys.get(text(c))
         if name is None:
             raise _err(_not_grouped(c), c)
-        return column(name)
+        read = column(name)
+        read.meta.update(c.meta, written=c.meta.get("written", c.sql()))  # for messages: as written
+        return read
 
     def rewrite(e: exp.Expr) -> exp.Expr:
         if _is_call(e):

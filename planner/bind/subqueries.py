@@ -256,7 +256,7 @@ class SubqueryJoinBinder(RelationBinder):
                         raise
                     raise _err(
                         UnsupportedError(
-                            f"a correlated scalar subquery (it reads {reads[0].sql()} of the outer "
+                            f"a correlated scalar subquery (it reads {written(reads[0])} of the outer "
                             "query) other than one aggregate correlated by comparisons",
                             hint="aggregate by the key in a subquery and JOIN it: "
                             "JOIN (SELECT k, MAX(v) AS m FROM t GROUP BY k) s ON s.k = o.k",
@@ -713,6 +713,11 @@ def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
         for sub in expr.find_all(exp.Subquery)
         if not isinstance(sub.parent, exp.In | exp.Exists | exp.Any | exp.All) and not _in_subquery(sub, expr)
     ]
+
+
+def written(e: exp.Expr) -> str:
+    """``e`` as the statement wrote it: a column a rewrite put in its place keeps that text."""
+    return str(e.meta.get("written") or e.sql())
 
 
 def in_aggregate_call(node: exp.Expr) -> bool:

@@ -140,6 +140,10 @@ def test_in_and_exists_as_values_are_mark_joins(catalog: Catalog) -> None:
     ("query", "message"),
     [
         ("SELECT k, COUNT(*) - (SELECT v FROM plain)\nFROM plain GROUP BY k", "can give more than one row"),
+        # named as written, not as the query over the aggregate's rows reads it
+        ("SELECT k, COUNT(*)\nFROM plain a GROUP BY k\n"
+         "HAVING COUNT(*) > (SELECT COUNT(*) * 2 FROM plain b WHERE b.v > a.k)",
+         "(it reads a.k of the outer query) other than one aggregate"),
     ],
 )  # fmt: skip
 def test_scalar_subqueries_a_query_that_aggregates_cannot_join_are_refused(
