@@ -35,14 +35,14 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from catalog.errors import SqlStreamError
-from catalog.types import BOOLEAN
+from catalog.types import BOOLEAN, DataType
 from planner.bind.aggregates import is_aggregate
 from planner.bind.joins import _joined_scope, _window_join
 from planner.bind.relations import RelationBinder, where_conjuncts
 from planner.bind.scope import Scope, ScopeField, _err, _ref
 from planner.errors import PlanError, UnsupportedError
 from planner.logical import WINDOW_ENDS, BoundField, Calc, Join, LogicalNode, Union
-from planner.typecheck import infer
+from planner.typecheck import check_comparisons, infer
 
 _SIMPLE_ONLY = ("group", "having", "qualify", "distinct", "limit", "order", "windows", "with_", "with")
 
@@ -176,10 +176,9 @@ class SubqueryJoinBinder(RelationBinder):
                     ),
                     where,
                 )
-            if null_aware and (
-                outer.field_type(mine.name).nullable
-                or dict((f.name, f.type) for f in right_fields)[theirs.name].nullable
-            ):
+            item_type = dict((f.name, f.type) for f in right_fields)[theirs.name]
+            _check_comparable(outer.field_type(mine.name), item_type, where)
+            if null_aware and (outer.field_type(mine.name).nullable or item_type.nullable):
                 # SQL's NOT IN: a NULL on either side makes the comparison unknown, which
                 # excludes the row (unless the subquery has no rows at all)
                 conditions.append(
@@ -614,6 +613,8 @@ class SubqueryJoinBinder(RelationBinder):
             node, scope, needle = self._needle_computed(node, scope, sub.this)
             keys, inner_keys = [*keys, needle.name], [*inner_keys, item.copy()]
         inner = self.bind_query(_per_key(select, inner_keys, {"$hit": exp.true()}, rest, distinct=True), ctes)
+        if item is not None:
+            _check_comparable(node.field_type(keys[-1]), inner.fields[len(keys) - 1].type, sub)
         item_nullable = item is not None and inner.fields[len(keys) - 1].type.nullable
         needle_nullable = item is not None and node.field_type(keys[-1]).nullable
         node, scope, mark = _left_joined(node, scope, inner, keys, "$mark")
@@ -713,6 +714,17 @@ def _scalar_subqueries(expr: exp.Expr) -> list[exp.Subquery]:
         for sub in expr.find_all(exp.Subquery)
         if not isinstance(sub.parent, exp.In | exp.Exists | exp.Any | exp.All) and not _in_subquery(sub, expr)
     ]
+
+
+def _check_comparable(needle: DataType, item: DataType, at: exp.Expr) -> None:
+    """An IN's operand and its subquery's item must compare as Flink's validator lets them
+    (a number with a string does not): DuckDB would cast each row's text in the join and
+    fail the job at the first that is no number."""
+    types = {"needle": needle, "item": item}
+    try:
+        check_comparisons(exp.EQ(this=_ref("needle"), expression=_ref("item")), types.__getitem__)
+    except SqlStreamError as e:
+        raise _err(e, at) from None
 
 
 def written(e: exp.Expr) -> str:

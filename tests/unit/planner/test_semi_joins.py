@@ -125,6 +125,24 @@ def test_an_exists_without_equalities_as_a_value_is_a_semi_join_beside_an_anti_j
     assert [f.name for f in plan.nodes[-1].schema] == ["k", "e"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM plain a\nWHERE k IN (SELECT item FROM Bid)",
+        "SELECT k,\nk IN (SELECT item FROM Bid) AS f FROM plain",
+        "SELECT * FROM plain\nWHERE v = 1 OR k NOT IN (SELECT item FROM Bid)",
+        "SELECT k, COUNT(*) FROM plain GROUP BY k\nHAVING k IN (SELECT item FROM Bid)",
+    ],
+)
+def test_an_in_of_a_number_and_a_string_is_refused_when_planned(catalog: Catalog, query: str) -> None:
+    """As Flink's validator refuses it; DuckDB would cast each row's text in the join and
+    fail the job at the first that is no number."""
+    with pytest.raises(SqlStreamError) as e:
+        planner.plan(query, catalog)
+    assert "cannot compare INT with STRING" in e.value.message
+    assert e.value.line == 2
+
+
 def test_in_and_exists_as_values_are_mark_joins(catalog: Catalog) -> None:
     """In the SELECT list, an IN over nullable columns joins its marker and whether the
     subquery has rows and a NULL item (two LEFT JOINs); an EXISTS, its marker alone."""
