@@ -431,6 +431,48 @@ def _check_arithmetic(node: exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod, loo
         )
 
 
+#: Flink's string functions whose arguments (these of each) its validator takes only as
+#: CHARACTER ("Supported form(s): 'UPPER(<CHARACTER>)'"); DuckDB fails the job on another
+#: type when its first batch comes, so they are refused when planned.
+_TEXT_ARGUMENTS: dict[type[exp.Expr], tuple[str, ...]] = {
+    exp.Upper: ("this",),
+    exp.Lower: ("this",),
+    exp.Initcap: ("this",),
+    exp.Length: ("this",),
+    exp.Reverse: ("this",),
+    exp.Repeat: ("this",),
+    exp.Trim: ("this", "expression"),
+    exp.Pad: ("this", "fill_pattern"),
+    exp.Replace: ("this", "expression", "replacement"),
+    exp.Substring: ("this",),
+}
+
+
+def _check_text_arguments(node: exp.Expr, lookup: Lookup) -> None:
+    for arg in _TEXT_ARGUMENTS[type(node)]:
+        value = node.args.get(arg)
+        if not isinstance(value, exp.Expr):
+            continue
+        t = _infer(value, lookup)
+        binary = isinstance(node, exp.Substring) and t.name in ("BYTES", "BINARY", "VARBINARY")
+        if not (t.is_string or t.name == "NULL" or binary):
+            raise PlanError(
+                f"{_text_function_name(node)} takes a STRING, not {_a(t)}",
+                hint="CAST the value AS STRING first",
+            )
+
+
+def _text_function_name(node: exp.Expr) -> str:
+    """The name the statement called ``node`` by (sqlglot reads RPAD as a Pad, LTRIM as a Trim)."""
+    if isinstance(node, exp.Pad):
+        return "LPAD" if node.args.get("is_left") else "RPAD"
+    if isinstance(node, exp.Trim) and node.args.get("expression") is None:
+        return {"LEADING": "LTRIM", "TRAILING": "RTRIM"}.get(
+            str(node.args.get("position") or "").upper(), "TRIM"
+        )
+    return function_name(node)
+
+
 def _check_string_arguments(node: exp.Concat | exp.Greatest | exp.Least, lookup: Lookup) -> None:
     """CONCAT takes strings (or bytes) only, and GREATEST/LEAST values Flink can order
     against each other: Flink's validator refuses CONCAT('a', 1) and GREATEST(1, '5'), which
@@ -465,6 +507,8 @@ def check_operands(node: exp.Expr, lookup: Lookup) -> None:
             _check_arithmetic(sub, lookup)
         if isinstance(sub, exp.Concat | exp.Greatest | exp.Least):
             _check_string_arguments(sub, lookup)
+        if type(sub) in _TEXT_ARGUMENTS:
+            _check_text_arguments(sub, lookup)
         if isinstance(sub, exp.Neg) and isinstance(sub.this.unnest(), exp.Neg):
             folded = _negated_integer(sub)  # a BIGINT literal negated out of its range
             if folded is not None and not -(2**63) <= folded < 2**63:

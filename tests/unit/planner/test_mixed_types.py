@@ -72,6 +72,11 @@ def test_the_type_and_value_are_flinks(
         ("DATE '2024-02-29' = 20240229", "cannot compare DATE with INT"),
         ("DATE '2024-02-29' + x", "cannot apply '+' to DATE and INT"),
         ("-(-9223372036854775808)", "numeric literal 9223372036854775808 is out of range"),
+        # a string function's text argument: named as the statement calls it
+        ("UPPER(d)", "UPPER takes a STRING, not a DECIMAL(10, 2)"),
+        ("RPAD('a', 3, x)", "RPAD takes a STRING, not an INT"),
+        ("LTRIM(f)", "LTRIM takes a STRING, not a DOUBLE"),
+        ("CHARACTER_LENGTH(x)", "CHAR_LENGTH takes a STRING, not an INT"),
     ],
 )
 def test_what_flinks_validator_refuses_is_refused_by_position(
@@ -90,6 +95,7 @@ def test_what_flinks_validator_refuses_is_refused_by_position(
         "DATE '2024-02-29' - INTERVAL '1' DAY * 2",
         "CONCAT('a', CAST(x AS STRING), CAST(NULL AS STRING))",
         "GREATEST(x, d)",
+        "UPPER(CAST(NULL AS STRING)) || LPAD(CAST(x AS CHAR(3)), 4, '0')",
     ],
 )
 def test_what_flink_takes_is_still_planned(session: Session, expression: str) -> None:
