@@ -142,12 +142,13 @@ class QueryBinder(SubqueryJoinBinder, OverBinder):
         if aggregating:  # those inside its aggregate calls read the input's rows: joined to them
             named = named_subqueries(select.expressions)
             tops = [*named, *([having.this] if having is not None else [])]
-            node, scope, tops = self._bind_scalar_subqueries(node, scope, tops, ctes, True, select)
-            select = select.copy()
-            select.set("expressions", tops[: len(named)])
-            if having is not None:
-                select.set("having", exp.Having(this=tops[-1]))
-            having = select.args.get("having")
+            node, scope, bound = self._bind_scalar_subqueries(node, scope, tops, ctes, True, select)
+            if bound is not tops:  # some were: the query reads their columns instead
+                select = select.copy()
+                select.set("expressions", bound[: len(named)])
+                if having is not None:
+                    select.set("having", exp.Having(this=bound[-1]))
+                having = select.args.get("having")
         if aggregating and (
             any(_scalar_subqueries(p) for p in select.expressions)
             or (having is not None and _scalar_subqueries(having.this))
