@@ -395,10 +395,10 @@ class SubqueryJoinBinder(RelationBinder):
         shares a subtree read the same way). Taken only where the conditions that read the
         outer query are comparisons of columns, literals and arithmetic, unknown for a NULL
         outer value, so that a NULL value, never joined back, loses nothing."""
-        outer_from = outer.args.get("from_") or outer.args.get("from")
-        own = select.args.get("from_") or select.args.get("from") if isinstance(select, exp.Select) else None
         if not isinstance(select, exp.Select) or any(select.args.get(a) for a in _SIMPLE_ONLY):
             return None
+        outer_from = outer.args.get("from_") or outer.args.get("from")
+        own = select.args.get("from_") or select.args.get("from")
         if outer_from is None or own is None:
             return None
         read = outer_columns(select, scope, self._subquery_scope(ctes))
@@ -868,7 +868,7 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
 _NULL_STRICT = (exp.Column, exp.Literal, exp.Paren, exp.Cast, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg,
-                exp.Identifier, exp.DataType, exp.Table, *_COMPARISONS, exp.Between)  # fmt: skip
+                exp.Identifier, exp.DataType, *_COMPARISONS, exp.Between)  # fmt: skip
 
 
 def _null_strict(c: exp.Column) -> bool:
