@@ -53,7 +53,8 @@ class JobView:
         if not self.final:
             return -1
         started = self.start_ms if self.attempt_start_ms is None else self.attempt_start_ms
-        return started + int(float(self.metrics.get("elapsed_s", 0.0)) * 1000)
+        # rounded: a float of seconds (4.0 measured as 3.9999999996) is not truncated a ms short
+        return started + round(float(self.metrics.get("elapsed_s", 0.0)) * 1000)
 
     def duration_ms(self, now_ms: int) -> int:
         end = self.end_ms()
