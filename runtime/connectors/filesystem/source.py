@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import bz2
+import contextlib
 import gzip
 import logging
 import lzma
@@ -31,6 +32,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -54,6 +56,8 @@ from runtime.formats.csv_records import MAX_RECORD_BYTES, QuotedRecords
 log = logging.getLogger(__name__)
 
 _READ_BLOCK = 1 << 20
+# Reads the next chunk's bytes while the last chunk is decoded (``_LineFile.next_block``).
+_PREFETCH = ThreadPoolExecutor(thread_name_prefix="file-prefetch")
 
 
 def _open_maybe_compressed(path: str) -> BinaryIO:
@@ -166,6 +170,8 @@ class _LineFile:
         self._f.seek(offset)
         self._buf: bytes | memoryview = b""  # the bytes from ``offset`` on read so far
         self._newlines = np.zeros(0, dtype=np.int64)  # positions of the newlines in _buf
+        self._spares: list[np.ndarray] = []  # the two read buffers, older first (``_spare``)
+        self._prefetch: Future[None] | None = None  # the next chunk's read, under way
         self._line_bytes = 0.0  # mean line length of the last chunk, to size reads
         self._eof = False
         self.chunkhas_empty_line = False
@@ -203,11 +209,31 @@ class _LineFile:
 
     def _fill(self, lines: int) -> None:
         """Read until the buffer holds ``lines`` whole lines, or every line that starts
-        before ``end``, or the file ends. Each read asks for about what the missing lines
-        take (from the mean line length of the last chunk), so one read usually does: its
-        bytes go straight into one new buffer behind the few left from the last chunk, and
-        nothing is joined or sliced. Only when the guess falls short are the reads joined,
-        once."""
+        before ``end``, or the file ends, after ``_read_ahead``'s read if one is under way.
+        Each read asks for about what the missing lines take (from the mean line length of
+        the last chunk), so one read usually does: its bytes go straight into a buffer
+        (``_spare``) behind the few left from the last chunk, and nothing is joined or
+        sliced. Only when the guess falls short are the reads joined, once."""
+        self._join()
+        self._read_lines(lines)
+
+    def _read_ahead(self, lines: int) -> None:
+        """Start reading the next chunk (``lines`` lines) on a thread of its own, while the
+        caller decodes the chunk just returned: the read (and the scan for newlines) took
+        a fifth of q0's time, one core, with the decoder's threads waiting. Only the
+        buffer's fields change meanwhile, never the position (``offset``, the line): a
+        checkpoint taken during the read is the chunk boundary, as before."""
+        if self._prefetch is None and not (len(self._newlines) >= lines or self._eof or self._complete()):
+            self._prefetch = _PREFETCH.submit(self._read_lines, lines)
+
+    def _join(self) -> None:
+        """Wait for the read under way, if any (its error is raised here, where a read
+        made now would have raised it)."""
+        if self._prefetch is not None:
+            prefetch, self._prefetch = self._prefetch, None
+            prefetch.result()
+
+    def _read_lines(self, lines: int) -> None:
         if len(self._newlines) >= lines or self._eof or self._complete():
             return
         size = len(self._buf)
@@ -220,7 +246,7 @@ class _LineFile:
             if limit is not None:  # not much past the range's end
                 want = min(want, max(limit + 1 - size, 0) + _READ_BLOCK)
             skip = 0 if parts else len(self._buf)  # the first read goes behind what is left
-            buf = np.empty(skip + want, dtype=np.uint8)  # not zeroed: the read fills it
+            buf = self._spare(skip + want) if not parts else np.empty(want, dtype=np.uint8)
             if skip:
                 buf[:skip] = np.frombuffer(self._buf, dtype=np.uint8)
             got, at = _read_and_scan(self._f, buf, skip, size)
@@ -236,6 +262,21 @@ class _LineFile:
                 break
         self._buf = (parts[0] if len(parts) == 1 else np.concatenate(parts)).data
         self._newlines = np.concatenate(found) if len(found) > 1 else found[0]
+
+    def _spare(self, size: int) -> np.ndarray:
+        """A buffer of ``size`` bytes for a chunk's read: the older of two kept for it (the
+        newer holds the bytes left from the last chunk, copied in front of the read, and, while
+        ``_read_ahead`` reads, the chunk being decoded). A fresh one per chunk had the kernel
+        zero and fault in its pages each time (q0's 700 MB of bids: 4% of the process's CPU).
+        Reuse is safe because a chunk is decoded before the chunk after the next is read, and
+        the decoders' batches own their memory (pyarrow's readers build their own arrays;
+        the other paths split ``bytes(chunk)``): ``test_filesystem.py`` checks it.
+        The cost: two chunks of memory per file being read instead of one."""
+        spare = self._spares.pop(0) if len(self._spares) == 2 else None
+        if spare is None or len(spare) < size:
+            spare = np.empty(size + (size >> 3), dtype=np.uint8)  # not zeroed: the read fills it
+        self._spares.append(spare)
+        return spare[:size]
 
     def next_block(self, max_lines: int) -> tuple[memoryview, int] | None:
         """The next up to ``max_lines`` whole records (lines, unless ``records`` says
@@ -257,7 +298,9 @@ class _LineFile:
             self._fill(max_lines)
         newlines = self._newlines
         if len(newlines) >= max_lines:
-            return self._take(int(newlines[max_lines - 1]) + 1, max_lines, max_lines)
+            chunk = self._take(int(newlines[max_lines - 1]) + 1, max_lines, max_lines)
+            self._read_ahead(max_lines)
+            return chunk
         # every line buffered (the last one may lack its newline at the end of the file)
         if not len(self._buf):
             return None
@@ -291,7 +334,9 @@ class _LineFile:
         if count and (not self._eof or count >= max_records or open_at is not None):
             count = min(count, max_records)
             last = int(index[count - 1])
-            return self._take(int(newlines[last]) + 1, last + 1, count, index[:count])
+            chunk = self._take(int(newlines[last]) + 1, last + 1, count, index[:count])
+            self._read_ahead(max_records)
+            return chunk
         # the end of the file: every record is buffered; the last may lack its newline
         if open_at == 0:  # a record the file never closes: a bad record of its own
             self.chunk_unterminated = True
@@ -332,7 +377,12 @@ class _LineFile:
         return chunk, records
 
     def close(self) -> None:
-        self._f.close()
+        try:
+            with contextlib.suppress(Exception):  # a read of a file being closed: nobody wants its bytes
+                self._join()
+        finally:
+            self._f.close()
+            self._spares = []
 
 
 class FileSystemSource(SourceReader):

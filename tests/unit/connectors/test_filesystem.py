@@ -12,6 +12,7 @@ import pytest
 from catalog.connectors.filesystem import parse_memory_size
 from catalog.errors import OptionError
 from planner.physical import ROW_KIND_COLUMN
+from runtime.connectors.filesystem import source as source_module
 from runtime.connectors.filesystem.sink import FileSystemSink
 from runtime.connectors.filesystem.source import FileSystemSource
 from runtime.connectors.registry import create_sink, create_source
@@ -160,6 +161,45 @@ def test_position_and_restore_mid_file(tmp_path: Path) -> None:
     src.restore(json.loads(json.dumps(pos)))
     rest = read_all(src).column("id").to_pylist()
     assert ids + rest == list(range(200))
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "raw"])
+def test_rows_read_earlier_keep_their_values_while_later_chunks_are_read(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The source reads each chunk into one of two buffers it reuses, the next chunk's
+    while the last is decoded: a batch handed on must not see its bytes overwritten, and
+    the position must stay at the end of the rows handed on."""
+    monkeypatch.setattr(source_module, "_READ_BLOCK", 64)  # many reads per chunk
+    names = [f"{i:05d}-" + chr(97 + i % 26) * (i % 40) for i in range(3000)]
+    cols = fields("id BIGINT", "name STRING")
+    if fmt == "json":
+        records = [json.dumps({"id": i, "name": n}) + "\n" for i, n in enumerate(names)]
+    elif fmt == "csv":  # quoted fields, some over two lines: records, not lines
+        names = [n + ("\n" if i % 7 == 0 else "") for i, n in enumerate(names)]
+        records = [f'{i},"{n}"\n' for i, n in enumerate(names)]
+    else:
+        records = [n + "\n" for n in names]
+        cols = fields("name STRING")
+    f = tmp_path / f"a.{fmt}"
+    f.write_text("".join(records))
+
+    async def everything() -> list[pa.RecordBatch]:
+        src = source(f, fmt, cols=cols)
+        await src.open()
+        batches: list[pa.RecordBatch] = []
+        while not src.finished:
+            if (b := await src.poll(97)) is not None and b.num_rows:
+                batches.append(b)
+                read = sum(len(b) for b in batches)
+                if read < len(records):
+                    assert src.position()["offset"] == len("".join(records[:read]).encode())
+        await src.close()
+        return batches
+
+    batches = asyncio.run(everything())
+    assert len(batches) > 20
+    assert [v for b in batches for v in b.column("name").to_pylist()] == names
 
 
 def test_parquet_restore_mid_file(tmp_path: Path) -> None:
