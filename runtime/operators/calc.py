@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -45,6 +45,9 @@ from runtime.messages import Message
 from runtime.operator import Operator
 from runtime.operators.grained import Grained, grained
 from runtime.repeated_query import RepeatedQuery
+
+if TYPE_CHECKING:  # imported where a query runs: a Calc that only selects columns needs none
+    import duckdb
 
 _COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 POSITION_COLUMN = "__calc_position"
@@ -159,6 +162,8 @@ class CalcOp(Operator):
         return conform(pa.RecordBatch.from_arrays(arrays, names=self.schema.names), self.schema)
 
     def _run_keeping_errors(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        import duckdb
+
         try:
             if self.direct is not None:
                 return self._project(batch)
@@ -180,6 +185,8 @@ class CalcOp(Operator):
     def _run(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         if self.direct is not None:
             return self._project(batch)
+        import duckdb
+
         try:
             return conform(self._query(batch), self.schema)
         except duckdb.InvalidInputException as e:
@@ -246,6 +253,8 @@ class CalcOp(Operator):
         """The job fails on a row's value (an integer division by zero, as Flink's does):
         say which expression, which row (its values, and where in the batch from which
         source) by halving the batch down to the first row that fails."""
+        import duckdb
+
         lo, n = 0, batch.num_rows  # the first failing row is in [lo, lo + n)
         while n > 1:
             half = n // 2

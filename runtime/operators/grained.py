@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog.types import parse_type
 from planner.physical import Field
+
+if TYPE_CHECKING:
+    import duckdb
 
 _SECOND_US = 1_000_000
 _GRAIN_US = {  # strftime codes (DuckDB's) whose text depends only on the grain they name

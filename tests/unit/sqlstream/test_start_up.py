@@ -82,6 +82,22 @@ def test_a_job_reading_a_json_file_loads_neither_duckdb_nor_avro_nor_parquet(
     assert "finished: 2 rows written" in err
 
 
+def test_a_projection_of_columns_with_a_watermark_loads_no_duckdb(tmp_path: Path) -> None:
+    """Selecting some columns of a table with a watermark (Nexmark's q0) is a Calc that
+    runs no query: DuckDB (~35 ms) is not imported for it."""
+    (tmp_path / "in.json").write_text('{"x": 1, "s": "a", "ts": "2024-01-01 00:00:00"}\n')
+    found, err = run_probe(
+        tmp_path,
+        "CREATE TABLE src (x BIGINT, s STRING, ts TIMESTAMP(3), "
+        "WATERMARK FOR ts AS ts - INTERVAL '4' SECOND) "
+        f"WITH ('connector' = 'filesystem', 'path' = '{tmp_path / 'in.json'}', 'format' = 'json');\n"
+        "CREATE TABLE out1 (ts TIMESTAMP(3), x BIGINT) WITH ('connector' = 'blackhole');\n"
+        "INSERT INTO out1 SELECT ts, x FROM src;\n",
+    )
+    assert "duckdb" not in found["loaded"]  # type: ignore[operator]
+    assert "finished: 1 rows written" in err
+
+
 def test_a_job_with_state_loads_duckdb_and_still_no_client_it_does_not_use(tmp_path: Path) -> None:
     found, err = run_probe(
         tmp_path,
