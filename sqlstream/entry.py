@@ -8,7 +8,10 @@ with the collector off and then freezes what it loaded (``gc.freeze``: kept out 
 later collection; reference counting still frees it). Only the command does this; a
 program that imports ``sqlstream`` keeps its collector as it had it.
 
-Two more costs of a short job belong to the process, not to the engine, and the command
+The plan dataclasses' methods are compiled when each class is defined, ~65 ms of that load:
+the command keeps their code in a file as bytecode is kept (``dataclass_code``).
+
+Three more costs of a short job belong to the process, not to the engine, and the command
 avoids them too (``command``; ``main`` alone is the CLI without them, for callers that go
 on after it):
 
@@ -57,8 +60,14 @@ _status: int | None = None
 
 
 def load() -> Callable[[], int]:
-    """Import the engine as the command does (collector off, then frozen; one BLAS
-    thread; jemalloc keeping freed pages) and return the CLI's ``main``."""
+    """Import the engine as the command does (dataclass methods compiled once for all
+    runs, ``dataclass_code``; collector off, then frozen; one BLAS thread; jemalloc
+    keeping freed pages) and return the CLI's ``main``."""
+    from sqlstream import dataclass_code  # before any dataclass of the engine is defined
+
+    methods = dataclass_code.install()
+    if methods is not None and not sys.dont_write_bytecode:
+        atexit.register(dataclass_code.save, methods)
     collecting = gc.isenabled()
     one_blas_thread = not any(name in os.environ for name in _BLAS_THREADS)
     keep_pages = _JEMALLOC[0] not in os.environ
