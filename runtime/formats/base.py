@@ -463,9 +463,12 @@ def record_values(array: pa.Array | pa.ChunkedArray) -> list[bytes | None]:
 
 def parse_timestamp_strings(array: pa.Array, target: pa.DataType) -> pa.Array:
     """Strings in Flink's SQL format (``2020-01-01 12:00:00.123``) or ISO-8601
-    (``2020-01-01T12:00:00.123Z``) to a timestamp array; a trailing ``Z`` is UTC."""
-    stripped = pc.replace_substring_regex(array, pattern="Z$", replacement="")
-    naive = pc.cast(stripped, pa.timestamp("us"))
+    (``2020-01-01T12:00:00.123Z``) to a timestamp array; a trailing ``Z`` is UTC. The
+    regular expression that strips it runs only when a value has one: on 64k values it
+    cost 4.7 ms, four times the cast, for csv files that never have one."""
+    if pc.any(pc.ends_with(array, "Z")).as_py():
+        array = pc.replace_substring_regex(array, pattern="Z$", replacement="")
+    naive = pc.cast(array, pa.timestamp("us"))
     return naive.cast(target) if target != naive.type else naive
 
 

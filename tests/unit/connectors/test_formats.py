@@ -216,6 +216,21 @@ def test_csv_options_and_bisect() -> None:
     assert rows[29] == {"id": 1, "name": "a", "ts": None, "x": None}
 
 
+@pytest.mark.parametrize("zoned", [(), (7,), (0, 99)])
+def test_csv_timestamps_read_with_or_without_a_trailing_z(zoned: tuple[int, ...]) -> None:
+    """A trailing ``Z`` (ISO-8601, UTC) is stripped only in a batch that has one: the
+    batches without (every csv file Flink writes) must read the same."""
+    dec = create_decoder("csv", CSV_COLS, opts({}))
+    lines = [f"{i},a,2020-04-15T08:05:{i % 60:02d}.25,1.0".encode() for i in range(100)]
+    for i in zoned:
+        lines[i] = lines[i].replace(b".25,", b".25Z,")
+    out = dec.decode(lines)
+    assert out.skipped == 0 and out.nulled == 0
+    assert [r["ts"] for r in out.batch.to_pylist()] == [
+        dt.datetime(2020, 4, 15, 8, 5, i % 60, 250000) for i in range(100)
+    ]
+
+
 def test_csv_bad_record_fails_naming_the_line() -> None:
     dec = create_decoder("csv", CSV_COLS, opts({}))
     lines = [b"1,a,2020-04-15 08:05:00,1.0"] * 100
