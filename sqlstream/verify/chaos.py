@@ -264,8 +264,9 @@ def crash_until_done(
     timeout: float = 120.0,
     finished: Callable[[], bool] | None = None,
     cwd: Path | None = None,
+    points: tuple[str, ...] = (*CRASH_POINTS, "timer", "timer"),
 ) -> CrashReport:
     """``kill_until_done``, then compare the sink (``read_sink()``) with ``expected``."""
-    report = kill_until_done(script, kills, seed, max_kill_delay, timeout, finished, cwd=cwd)
+    report = kill_until_done(script, kills, seed, max_kill_delay, timeout, finished, cwd=cwd, points=points)
     compare(expected, read_sink(), report)
     return report
