@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CRASH_POINTS = ("processing", "alignment", "async_snapshot", "pre_commit", "before_commit", "after_commit")
+#: What a random schedule kills at: a crash point, or a timer (twice as likely as any one point).
+RANDOM_POINTS = (*CRASH_POINTS, "timer", "timer")
 
 Progress = Callable[[str], None]
 
@@ -188,7 +190,7 @@ def kill_until_done(
     progress: Progress | None = None,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
-    points: tuple[str, ...] = (*CRASH_POINTS, "timer", "timer"),
+    points: tuple[str, ...] = RANDOM_POINTS,
     chances: tuple[float, ...] = (0.05, 0.2, 0.5),
     restarts: Sequence[Callable[[], None]] = (),
 ) -> CrashReport:
@@ -264,7 +266,7 @@ def crash_until_done(
     timeout: float = 120.0,
     finished: Callable[[], bool] | None = None,
     cwd: Path | None = None,
-    points: tuple[str, ...] = (*CRASH_POINTS, "timer", "timer"),
+    points: tuple[str, ...] = RANDOM_POINTS,
 ) -> CrashReport:
     """``kill_until_done``, then compare the sink (``read_sink()``) with ``expected``."""
     report = kill_until_done(script, kills, seed, max_kill_delay, timeout, finished, cwd=cwd, points=points)

@@ -34,6 +34,7 @@ from sqlstream.render import render_table
 from sqlstream.session import Session, connect
 from sqlstream.verify.chaos import (
     CRASH_POINTS,
+    RANDOM_POINTS,
     CrashReport,
     RecoveryFailed,
     RestartFailed,
@@ -121,7 +122,7 @@ class Verifier:
                 hint=f"crash points: {', '.join(CRASH_POINTS)}, and timer (a kill at a random moment)",
             )
         self.in_place = options.in_place
-        self.points = options.points or (*CRASH_POINTS, "timer", "timer")
+        self.points = options.points or RANDOM_POINTS
         self.script = script
         self.rows = options.rows
         self.kills = options.kills

@@ -65,7 +65,7 @@ def crash_until_done(
     max_kill_delay: float = 2.0,
     timeout: float = 120.0,
     finished: Callable[[], bool] | None = None,
-    points: tuple[str, ...] = (*CRASH_POINTS, "timer", "timer"),
+    points: tuple[str, ...] = chaos.RANDOM_POINTS,
 ) -> CrashReport:
     return chaos.crash_until_done(
         script, read_sink, expected, kills, seed, max_kill_delay, timeout, finished, cwd=ROOT, points=points

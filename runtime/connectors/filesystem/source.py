@@ -223,7 +223,7 @@ class _LineFile:
         a fifth of q0's time, one core, with the decoder's threads waiting. Only the
         buffer's fields change meanwhile, never the position (``offset``, the line): a
         checkpoint taken during the read is the chunk boundary, as before."""
-        if self._prefetch is None and not (len(self._newlines) >= lines or self._eof or self._complete()):
+        if self._prefetch is None and not self._holds(lines):
             self._prefetch = _PREFETCH.submit(self._read_lines, lines)
 
     def _join(self) -> None:
@@ -233,8 +233,12 @@ class _LineFile:
             prefetch, self._prefetch = self._prefetch, None
             prefetch.result()
 
+    def _holds(self, lines: int) -> bool:
+        """Whether no read can add to what the buffer holds for ``lines`` lines."""
+        return len(self._newlines) >= lines or self._eof or self._complete()
+
     def _read_lines(self, lines: int) -> None:
-        if len(self._newlines) >= lines or self._eof or self._complete():
+        if self._holds(lines):
             return
         size = len(self._buf)
         limit = None if self.end is None else self.end - self.offset - 1
