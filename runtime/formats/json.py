@@ -122,6 +122,8 @@ class JsonDecoder(RecordDecoder):
     def _bulk_block(
         self, block: bytes | memoryview, count: int, newlines: np.ndarray | None
     ) -> pa.RecordBatch:
+        # Checked before the read, not beside it: pyarrow's reader crashes the process
+        # (SIGSEGV, pyarrow 26) on a line that is a bare value such as ``null``.
         if not one_object_per_line(block, count, newlines):
             raise RecordError("a line is not one object")
         return self._convert(self._read_all(block))

@@ -213,7 +213,7 @@ class _LineFile:
         Each read asks for about what the missing lines take (from the mean line length of
         the last chunk), so one read usually does: its bytes go straight into a buffer
         (``_spare``) behind the few left from the last chunk, and nothing is joined or
-        sliced. Only when the guess falls short are the reads joined, once."""
+        sliced. Only when the guess falls short does what was read move, once (``_room``)."""
         self._join()
         self._read_lines(lines)
 
@@ -242,20 +242,16 @@ class _LineFile:
             return
         size = len(self._buf)
         limit = None if self.end is None else self.end - self.offset - 1
-        parts: list[np.ndarray] = []
+        buf: np.ndarray | None = None
         found = [self._newlines]
         count = len(self._newlines)
+        line_bytes = self._line_bytes  # 0 before a file's first chunk: a 1 MB read tells
         while count < lines:
-            want = max(_READ_BLOCK, int((lines - count) * self._line_bytes * 1.05))
+            want = max(_READ_BLOCK, int((lines - count) * line_bytes * 1.05))
             if limit is not None:  # not much past the range's end
                 want = min(want, max(limit + 1 - size, 0) + _READ_BLOCK)
-            skip = 0 if parts else len(self._buf)  # the first read goes behind what is left
-            buf = self._spare(skip + want) if not parts else np.empty(want, dtype=np.uint8)
-            if skip:
-                buf[:skip] = np.frombuffer(self._buf, dtype=np.uint8)
-            got, at = _read_and_scan(self._f, buf, skip, size)
-            if got or not parts:
-                parts.append(buf[: skip + got])
+            buf = self._room(buf, size, want)
+            got, at = _read_and_scan(self._f, buf, size, size)
             found += at
             size += got
             count += sum(len(a) for a in at)
@@ -264,8 +260,29 @@ class _LineFile:
                 break
             if limit is not None and at and int(at[-1][-1]) >= limit:
                 break
-        self._buf = (parts[0] if len(parts) == 1 else np.concatenate(parts)).data
+            line_bytes = size / count if count else line_bytes
+        assert buf is not None  # not _holds: at least one read
+        self._buf = buf[:size].data
         self._newlines = np.concatenate(found) if len(found) > 1 else found[0]
+
+    def _room(self, buf: np.ndarray | None, size: int, want: int) -> np.ndarray:
+        """A buffer of ``size + want`` bytes whose first ``size`` are the ones buffered: at
+        a read's start the older spare (``_spare``) with the bytes left from the last chunk
+        copied in front; when the read fell short of the lines asked for (a file's first
+        chunk, whose line length is not known yet: 1 MB is read to learn it), a bigger one
+        in its place, at least twice as big, with the bytes read so far copied in once.
+        Reading on into pieces joined at the end had, on each file's first chunk, faulted
+        in the chunk's memory twice and copied it once."""
+        if buf is None:
+            buf = self._spare(size + want)
+            if size:
+                buf[:size] = np.frombuffer(self._buf, dtype=np.uint8)
+            return buf
+        need = size + want
+        bigger = np.empty(max(need + (need >> 3), 2 * len(buf)), dtype=np.uint8)
+        bigger[:size] = buf[:size]
+        self._spares[-1] = bigger  # the buffer _spare gave this read: nobody else's
+        return bigger[:need]
 
     def _spare(self, size: int) -> np.ndarray:
         """A buffer of ``size`` bytes for a chunk's read: the older of two kept for it (the
