@@ -15,7 +15,15 @@ import os
 from collections.abc import Hashable
 from pathlib import Path
 
-from tests.crash.harness import CRASH_POINTS, CrashReport, crash_until_done, kill_at_each, long_run, missed
+from tests.crash.harness import (
+    CRASH_POINTS,
+    CrashReport,
+    crash_until_done,
+    kill_at_each,
+    long_run,
+    missed,
+    published,
+)
 
 
 def script(tmp: Path, rows: int) -> Path:
@@ -43,14 +51,7 @@ INSERT INTO out SELECT v, CHAR_LENGTH(name) AS n FROM src;
 
 
 def read_published(out: Path) -> list[Hashable]:
-    rows: list[Hashable] = []
-    if not out.exists():
-        return rows
-    for name in sorted(os.listdir(out)):
-        if name.startswith((".", "_")):
-            continue  # hidden: in progress, invisible to readers
-        rows += [(r["v"], r["n"]) for r in map(json.loads, (out / name).read_text().splitlines())]
-    return rows
+    return [(r["v"], r["n"]) for r in published(out)]
 
 
 # Source, Calc and sink of a subtask are joined by forward edges (no barrier aligns) and hold

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from sqlstream.verify.chaos import kill_until_done
-from tests.crash.harness import ROOT
+from tests.crash.harness import ROOT, published
 
 ROWS = 12_000
 
@@ -43,13 +43,6 @@ FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))
 GROUP BY window_start, window_end;
 """)
     return path
-
-
-def published(folder: Path) -> list[dict[str, object]]:
-    if not folder.exists():
-        return []
-    return [json.loads(line) for f in sorted(folder.iterdir()) if not f.name.startswith((".", "_"))
-            for line in f.read_text().splitlines()]  # fmt: skip
 
 
 def test_every_row_lands_once_in_a_window_or_as_a_late_row(tmp_path: Path) -> None:
