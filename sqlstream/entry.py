@@ -32,6 +32,15 @@ on after it):
   CPU; their peak resident memory grows by 130-460 MB, pages the kernel may take back at
   any time (q9: 1,653 MB resident, 703 MB of it ``LazyFree``, against 1,211 and 22).
   Taken away again afterwards, as the OpenBLAS variable is.
+- numpy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``) for every
+  array of 4 MB or more: here, the file source's read buffers of 16-26 MB. Where the kernel
+  finds no free 2 MB page it compacts memory first, at the fault: when memory was
+  fragmented, the first read of a file took 0.1-0.26 s of system CPU instead of ~0.02 s,
+  and half of eight Nexmark q3 processes 0.44-0.79 s of system CPU instead of ~0.2 (their
+  mean wall time 0.99 s against 0.80 s without). The engine loads with
+  ``NUMPY_MADVISE_HUGEPAGE=0`` unless the user set it
+  (numpy reads it once, when it loads), as the jemalloc pool maps no huge pages either
+  (``runtime/memory.py``); taken away again afterwards.
 - Tearing the interpreter down at exit (every module's objects freed one by one, DuckDB's
   catalogs destroyed) takes ~40 ms after the last job has finished. Once the CLI has
   returned (its jobs ended, their sinks committed and closed, the session closed),
@@ -49,11 +58,15 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-#: What OpenBLAS reads for its number of threads, first found first.
-_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
-
-#: jemalloc's options for Arrow's pool, and the command's (see the module docstring).
-_JEMALLOC = ("JE_ARROW_MALLOC_CONF", "muzzy_decay_ms:-1")
+#: What the command sets while the engine loads (see the module docstring): the variable,
+#: its value, and the variables by which the user may have chosen otherwise (OpenBLAS reads
+#: its number of threads from any of three, first found first). Each is read once, when
+#: numpy or pyarrow loads.
+_LOAD_ENVIRONMENT = (
+    ("OPENBLAS_NUM_THREADS", "1", ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")),
+    ("JE_ARROW_MALLOC_CONF", "muzzy_decay_ms:-1", ("JE_ARROW_MALLOC_CONF",)),
+    ("NUMPY_MADVISE_HUGEPAGE", "0", ("NUMPY_MADVISE_HUGEPAGE",)),
+)
 
 #: The exit status the command leaves with; None until the CLI has returned.
 _status: int | None = None
@@ -62,30 +75,26 @@ _status: int | None = None
 def load() -> Callable[[], int]:
     """Import the engine as the command does (dataclass methods compiled once for all
     runs, ``dataclass_code``; collector off, then frozen; one BLAS thread; jemalloc
-    keeping freed pages) and return the CLI's ``main``."""
+    keeping freed pages; numpy asking for no huge pages) and return the CLI's ``main``."""
     from sqlstream import dataclass_code  # before any dataclass of the engine is defined
 
     methods = dataclass_code.install()
     if methods is not None and not sys.dont_write_bytecode:
         atexit.register(dataclass_code.save, methods)
     collecting = gc.isenabled()
-    one_blas_thread = not any(name in os.environ for name in _BLAS_THREADS)
-    keep_pages = _JEMALLOC[0] not in os.environ
+    chosen = [
+        (name, value) for name, value, users in _LOAD_ENVIRONMENT if os.environ.keys().isdisjoint(users)
+    ]
     gc.disable()
-    if one_blas_thread:
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read once, when numpy loads OpenBLAS
-    if keep_pages:
-        os.environ[_JEMALLOC[0]] = _JEMALLOC[1]  # read once, when pyarrow loads jemalloc
+    os.environ.update(chosen)
     try:
-        import numpy  # noqa: F401 - here, while the variable is set: every job needs it
+        import numpy  # noqa: F401 - here, while the variables are set: every job needs it
         import pyarrow  # noqa: F401 - likewise
 
         from sqlstream.cli import main as cli_main
     finally:
-        if one_blas_thread:
-            del os.environ["OPENBLAS_NUM_THREADS"]
-        if keep_pages:
-            del os.environ[_JEMALLOC[0]]
+        for name, _ in chosen:
+            del os.environ[name]
         gc.freeze()
         if collecting:
             gc.enable()
