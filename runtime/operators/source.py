@@ -8,21 +8,22 @@ hash exchange splits among p subtasks gathers p times as many (at most ``MAX_FAN
 so that each subtask's part is still a full batch (``hash_fan_out``). Each call of a
 stateful operator has a fixed cost (its statements): at parallelism 2 half-size parts
 made the aggregates run twice as many calls over the same rows. A bounded source (a file,
-a datagen of so many rows: its rows are there to be read) whose rows reach an unwindowed
-GROUP BY or a Top-N (``per_call_behind``) gathers ``MAX_FAN_OUT`` times the default
+a datagen of so many rows: its rows are there to be read) whose rows reach a GROUP BY,
+windowed or not, or a Top-N (``per_call_behind``) gathers ``MAX_FAN_OUT`` times the default
 whatever the exchange, and the default linger does not cut its batch while its reader is
 reading (one 64k read of JSON bids outlasts it): those operators then run their statements a
-quarter as often (Nexmark q15-q17's aggregate, replayed: 45-60% less CPU), for at most the
+quarter as often (Nexmark q15-q17's aggregate, replayed: 45-60% less CPU; q7's TUMBLE
+and the join behind it: 20% less CPU for the whole query), for at most the
 memory in flight of a source at parallelism 4. Their changelog holds a key's net change
 per batch, as ever, so fewer intermediate updates. So does a bounded source whose rows go
 through stateless operators alone (Calcs, a watermark assigner, a union) to the sinks
 (``only_stateless_behind``): each batch's fixed cost along the way (a pyarrow read, a
 DuckDB query per Calc, the tasks' hand-offs) a quarter as often, Nexmark q0-q2, q21 and
-q22 4-10% less CPU, for twice the memory (q0: 520 MB resident at its peak against 260).
+q22 4-10% less CPU, for twice the memory (q0: 442 MB resident at its peak against 197).
 It had cost more than it saved while numpy mapped the read buffers in huge pages
-(``sqlstream/entry.py``). Behind other operators the size is left as it is: a 262,144-row
-batch made the two regular joins of Nexmark q23 25-35% dearer. A stream (unbounded) keeps
-the default and its latency.
+(``sqlstream/entry.py``). Behind other operators alone (a join with no aggregate after it,
+OVER) the size is left as it is: a 262,144-row batch made the two regular joins of Nexmark
+q23 25-35% dearer. A stream (unbounded) keeps the default and its latency.
 
 A reader's empty batch tagged with a split announces that split to the watermark assigner
 (``runtime/operators/watermark.py``); it goes on only when the table has a watermark
@@ -53,6 +54,7 @@ from planner.physical import (
     SourceSpec,
     UnionSpec,
     WatermarkSpec,
+    WindowAggregateSpec,
 )
 from runtime.batches import is_announcement, split_of, with_split
 from runtime.connectors.base import SourceReader
@@ -176,15 +178,16 @@ def feeds_watermark(plan: PhysicalPlan, node_id: int) -> bool:
 
 
 def per_call_behind(plan: PhysicalPlan, node_id: int) -> bool:
-    """Whether this source's rows reach an unwindowed GROUP BY or a Top-N (through forward
-    and hash edges): operators whose every call runs several statements over their state,
-    so that a call's fixed cost, not its rows, is most of it."""
+    """Whether this source's rows reach a GROUP BY (windowed or not) or a Top-N (through
+    forward and hash edges): operators whose every call runs several statements over their
+    state, so that a call's fixed cost, not its rows, is most of it."""
     return any(
-        e.partitioning in _PER_CALL_EDGES and isinstance(n.spec, (GroupAggregateSpec, RankSpec))
+        e.partitioning in _PER_CALL_EDGES and isinstance(n.spec, _PER_CALL)
         for e, n in _behind(plan, node_id, _PER_CALL_EDGES)
     )
 
 
+_PER_CALL = (GroupAggregateSpec, WindowAggregateSpec, RankSpec)
 _PER_CALL_EDGES = (Partitioning.FORWARD, Partitioning.HASH)
 
 
