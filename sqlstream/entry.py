@@ -34,12 +34,11 @@ on after it):
   Taken away again afterwards, as the OpenBLAS variable is.
 - numpy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``) for every
   array of 4 MB or more: here, the file source's read buffers of 16-26 MB. Where the kernel
-  finds no free 2 MB page it compacts memory first, at the fault: when memory was
-  fragmented, the first read of a file took 0.1-0.26 s of system CPU instead of ~0.02 s,
-  and half of eight Nexmark q3 processes 0.44-0.79 s of system CPU instead of ~0.2 (their
-  mean wall time 0.99 s against 0.80 s without). The engine loads with
-  ``NUMPY_MADVISE_HUGEPAGE=0`` unless the user set it
-  (numpy reads it once, when it loads), as the jemalloc pool maps no huge pages either
+  finds no free 2 MB page it compacts memory first, at the fault: the first read of a file
+  took up to 0.26 s of system CPU instead of ~0.02 s, and half of eight Nexmark q3
+  processes 0.44-0.79 s of system CPU instead of ~0.2 (their mean wall time 0.99 s against
+  0.80 s without). The engine loads with ``NUMPY_MADVISE_HUGEPAGE=0`` unless the user set
+  it (numpy reads it once, when it loads), as the jemalloc pool maps no huge pages either
   (``runtime/memory.py``); taken away again afterwards.
 - Tearing the interpreter down at exit (every module's objects freed one by one, DuckDB's
   catalogs destroyed) takes ~40 ms after the last job has finished. Once the CLI has

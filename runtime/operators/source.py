@@ -19,7 +19,7 @@ per batch, as ever, so fewer intermediate updates. So does a bounded source whos
 through stateless operators alone (Calcs, a watermark assigner, a union) to the sinks
 (``only_stateless_behind``): each batch's fixed cost along the way (a pyarrow read, a
 DuckDB query per Calc, the tasks' hand-offs) a quarter as often, Nexmark q0-q2, q21 and
-q22 4-10% less CPU, for twice the memory (q0: 442 MB resident at its peak against 197).
+q22 3-15% less CPU, for twice the memory (q0: 442 MB resident at its peak against 197).
 It had cost more than it saved while numpy mapped the read buffers in huge pages
 (``sqlstream/entry.py``). Behind other operators alone (a join with no aggregate after it,
 OVER) the size is left as it is: a 262,144-row batch made the two regular joins of Nexmark
