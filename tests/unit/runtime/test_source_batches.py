@@ -47,20 +47,26 @@ def group_plan(parallelism: int, config: dict[str, str], bounded: bool = False) 
     return b, src
 
 
-def run_job(
-    parallelism: int, config: dict[str, str], bounded: bool = False
-) -> tuple[dict[Any, Any], list[int]]:
-    """The applied result, and the batches each source subtask sent."""
-    b, src = group_plan(parallelism, config, bounded)
+def run_plan(b: PlanBuilder, src: Any) -> tuple[pa.Table | None, list[int]]:
+    """Run the plan built: its output, and the batches each subtask of the source ``src`` sent."""
+    plan = b.plan()
 
     async def go() -> tuple[pa.Table | None, dict[str, Any]]:
-        job = Job(b.plan())
-        out = await collect_async(b.plan(), job)
+        job = Job(plan)
+        out = await collect_async(plan, job)
         return out, job.metrics()
 
     out, metrics = asyncio.run(go())
     node = next(op for op in metrics["operators"] if op["id"] == src.id)
-    return apply_changelog(out, 1), [s["batches_out"] for s in node["subtasks"]]
+    return out, [s["batches_out"] for s in node["subtasks"]]
+
+
+def run_job(
+    parallelism: int, config: dict[str, str], bounded: bool = False
+) -> tuple[dict[Any, Any], list[int]]:
+    """The applied result, and the batches each source subtask sent."""
+    out, batches = run_plan(*group_plan(parallelism, config, bounded))
+    return apply_changelog(out, 1), batches
 
 
 @pytest.fixture
@@ -111,19 +117,6 @@ def test_a_bounded_source_keeps_a_batch_size_other_than_the_default() -> None:
     assert batches == [16]
 
 
-def bounded_source_batches(b: PlanBuilder, src: Any) -> list[int]:
-    """Run the plan built; the batches each subtask of the source ``src`` sent."""
-    plan = b.plan()
-
-    async def go() -> dict[str, Any]:
-        job = Job(plan)
-        await collect_async(plan, job)
-        return job.metrics()
-
-    node = next(op for op in asyncio.run(go())["operators"] if op["id"] == src.id)
-    return [s["batches_out"] for s in node["subtasks"]]
-
-
 @pytest.mark.usefixtures("default_of_20")
 @pytest.mark.parametrize("bounded", [True, False])
 def test_a_bounded_source_into_stateless_operators_alone_gathers_four_batches(bounded: bool) -> None:
@@ -137,7 +130,7 @@ def test_a_bounded_source_into_stateless_operators_alone_gathers_four_batches(bo
     b.collect(src)
     assert not source.per_call_behind(b.plan(), src.id)
     assert source.only_stateless_behind(b.plan(), src.id)
-    assert bounded_source_batches(b, src) == ([5] if bounded else [20])
+    assert run_plan(b, src)[1] == ([5] if bounded else [20])
 
 
 @pytest.mark.parametrize(
