@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from planner.errors import PlanError
 from planner.logical import LogicalNode
+from planner.rules.drop_unread_watermarks import drop_unread_watermarks
 from planner.rules.merge_calcs import merge_calcs
 from planner.rules.push_filters_into_joins import push_filters_into_joins
 from planner.rules.push_projection_into_scan import push_projection_into_scan
@@ -28,7 +29,10 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("merge_calcs", merge_calcs),
     ("remove_identity_calc", remove_identity_calc),
 )
-PLAN_RULES: tuple[tuple[str, PlanRule], ...] = (("push_projection_into_scan", push_projection_into_scan),)
+PLAN_RULES: tuple[tuple[str, PlanRule], ...] = (
+    ("drop_unread_watermarks", drop_unread_watermarks),  # first: the scan need not read the rowtime
+    ("push_projection_into_scan", push_projection_into_scan),
+)
 
 
 def apply_rules(roots: Sequence[LogicalNode]) -> tuple[list[LogicalNode], tuple[str, ...]]:

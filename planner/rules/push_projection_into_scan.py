@@ -58,7 +58,7 @@ Wanted = dict[str, set[str] | None]
 
 
 def push_projection_into_scan(roots: Sequence[LogicalNode]) -> list[LogicalNode]:
-    keys = _Keys()
+    keys = NodeKeys()
     wanted: Wanted = {}
     for root in roots:
         _collect(root, None, wanted, keys)
@@ -66,7 +66,7 @@ def push_projection_into_scan(roots: Sequence[LogicalNode]) -> list[LogicalNode]
     return [_rebuild(root, wanted, memo, keys) for root in roots]
 
 
-class _Keys:
+class NodeKeys:
     """A node's structure as a text (its repr), computed once per node object: equal
     subtrees (a table a statement set's INSERTs or a self-join read twice) get one
     entry, so that they stay equal, and one source, after narrowing."""
@@ -81,7 +81,7 @@ class _Keys:
         return hit[1]
 
 
-def _collect(node: LogicalNode, needed: set[str] | None, wanted: Wanted, keys: _Keys) -> None:
+def _collect(node: LogicalNode, needed: set[str] | None, wanted: Wanted, keys: NodeKeys) -> None:
     """Record what each node under ``node`` (itself included) must output, when
     ``node``'s parent uses ``needed`` of its fields (None: all of them): the union over
     every parent that reads it."""
@@ -128,7 +128,7 @@ def _kept(node: Calc, needed: set[str] | None) -> list[tuple[str, exp.Expr]]:
     return kept or list(node.projections[:1])
 
 
-def _rebuild(node: LogicalNode, wanted: Wanted, memo: dict[str, LogicalNode], keys: _Keys) -> LogicalNode:
+def _rebuild(node: LogicalNode, wanted: Wanted, memo: dict[str, LogicalNode], keys: NodeKeys) -> LogicalNode:
     """``node`` over its rebuilt inputs, with only the fields its parents use where it can
     drop them: a scan narrowed to what it must read, Calcs without the projections nobody
     reads, joins, ranks and unions over narrowed inputs, and the nodes in between that

@@ -27,7 +27,9 @@ CREATE TABLE events (
     shout AS UPPER(note),
     fname STRING METADATA FROM 'file.name',
     WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
-) WITH ('connector' = 'filesystem', 'path' = '/tmp/e', 'format' = 'csv');
+) WITH ('connector' = 'filesystem', 'path' = '/tmp/e', 'format' = 'csv', 'source.monitor-interval' = '1 s');
+
+CREATE TABLE bids_live WITH ('source.monitor-interval' = '1 s') LIKE bids;
 
 CREATE TABLE plain (a BIGINT, b STRING, c DOUBLE)
     WITH ('connector' = 'filesystem', 'path' = '/tmp/p.parquet', 'format' = 'parquet');
@@ -64,15 +66,18 @@ def read(sql: str, cat: Catalog) -> list[str]:
 def test_explain_shows_the_columns_a_group_by_reads(cat: Catalog) -> None:
     text = planner.explain("SELECT channel, COUNT(*) FROM bids GROUP BY channel", cat)
     scan = next(line for line in text.splitlines() if "TableSourceScan" in line)
-    # the rowtime stays: the watermark is still assigned (and a window may come later)
-    assert "table=[bids, project=[channel, ts]]" in scan
-    assert "fields=[channel, ts]" in scan
-    assert re.search(r"== Rules Applied ==\n.*push_projection_into_scan", text)
+    # a bounded table's watermark has no reader here: it is dropped, and the rowtime not read
+    assert "table=[bids, project=[channel]]" in scan
+    assert "fields=[channel]" in scan
+    assert re.search(r"== Rules Applied ==\n.*drop_unread_watermarks, push_projection_into_scan", text)
+    # an unbounded one keeps its watermark (its progress is reported), so reads the rowtime
+    live = planner.explain("SELECT channel, COUNT(*) FROM bids_live GROUP BY channel", cat)
+    assert "table=[bids_live, project=[channel, ts]]" in live and "WatermarkAssigner" in live
 
 
 def test_a_projection_reads_what_it_selects_and_filters_on(cat: Catalog) -> None:
     assert read("SELECT auction, price * 2 FROM bids WHERE MOD(bidder, 7) = 0", cat) == [
-        "auction", "bidder", "price", "ts"
+        "auction", "bidder", "price"
     ]  # fmt: skip
 
 
@@ -98,7 +103,8 @@ def test_a_query_that_uses_every_column_is_not_narrowed(cat: Catalog) -> None:
 
 
 def test_computed_columns_read_their_inputs_and_the_watermark_its(cat: Catalog) -> None:
-    # ts is computed from millis and is the rowtime: millis is read though not selected
+    # ts is computed from millis and is the rowtime of an unbounded table, whose watermark
+    # stays: millis is read though not selected
     assert read("SELECT id FROM events", cat) == ["id", "millis"]
     assert read("SELECT shout FROM events", cat) == ["millis", "note"]
     assert read("SELECT fname, COUNT(*) FROM events GROUP BY fname", cat) == ["millis", "fname"]
@@ -135,6 +141,13 @@ def test_a_statement_set_reads_a_table_once_with_the_union_of_its_columns(cat: C
         "INSERT INTO out_urls SELECT url, COUNT(*) FROM bids GROUP BY url; END"
     )
     (spec,) = scans(sql, cat)
+    assert [c.name for c in spec.produced] == ["auction", "url"]
+    # where one of them reads time, the shared scan keeps its watermark, and the rowtime
+    windowed = sql.replace(
+        "FROM bids GROUP BY auction",
+        "FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY auction, window_start",
+    )
+    (spec,) = scans(windowed, cat)
     assert [c.name for c in spec.produced] == ["auction", "url", "ts"]
 
 
