@@ -17,9 +17,9 @@ Kept, so that what a user sees stays as it is:
 - an unbounded table's assigner: there the watermark's progress is what the metrics
   ``currentInputWatermark`` and ``watermarkLag`` report while the job runs;
 - every assigner under a node not known to be blind to time. Known are Calcs (no
-  function of ours reads the watermark), aggregates without a window, COLLECT, and sinks
-  other than a filesystem sink committing its partitions by partition time, which reads
-  the watermark.
+  function of ours reads the watermark), aggregates without a window, regular joins
+  (whose output has no time attribute), UNION ALL, COLLECT, and sinks other than a
+  filesystem sink committing its partitions by partition time, which reads the watermark.
 
 A rowtime that does not parse is then, like any column a query does not read, not looked
 at: a job failing on bad records has none to fail on, and one skipping them
@@ -37,7 +37,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from catalog.connectors import connector_spec
-from planner.logical import Aggregate, Calc, Collect, LogicalNode, Scan, Sink, WatermarkAssigner
+from planner.logical import Aggregate, Calc, Collect, Join, LogicalNode, Scan, Sink, Union, WatermarkAssigner
 from planner.rules.push_projection_into_scan import NodeKeys
 
 
@@ -61,10 +61,12 @@ def _mark(node: LogicalNode, blind: bool, read: set[str], keys: NodeKeys) -> Non
 
 
 def _blind(node: LogicalNode) -> bool:
-    if isinstance(node, Calc | Collect):
+    if isinstance(node, Calc | Collect | Union):
         return True
     if isinstance(node, Aggregate):
         return node.window is None and node.attached is None
+    if isinstance(node, Join):
+        return node.interval is None and node.window is None and node.as_of is None
     if isinstance(node, Sink):
         return node.table.options.get("sink.partition-commit.trigger", "").lower() != "partition-time"
     return False
@@ -79,8 +81,7 @@ def _bounded(node: LogicalNode) -> bool:
 
 
 def _rebuild(node: LogicalNode, read: set[str], memo: dict[str, LogicalNode], keys: NodeKeys) -> LogicalNode:
-    """``node`` without the assigners not in ``read``. Those are under blind nodes only,
-    each of one input."""
+    """``node`` without the assigners not in ``read``, which are under blind nodes only."""
     key = keys(node)
     done = memo.get(key)
     if done is not None:
@@ -92,5 +93,13 @@ def _rebuild(node: LogicalNode, read: set[str], memo: dict[str, LogicalNode], ke
         child = _rebuild(node.input, read, memo, keys)
         if child is not node.input:
             new = dataclasses.replace(node, input=child)
+    elif isinstance(node, Join) and _blind(node):
+        left, right = (_rebuild(child, read, memo, keys) for child in (node.left, node.right))
+        if left is not node.left or right is not node.right:
+            new = dataclasses.replace(node, left=left, right=right)
+    elif isinstance(node, Union):
+        children = tuple(_rebuild(child, read, memo, keys) for child in node.children)
+        if any(a is not b for a, b in zip(children, node.children)):
+            new = dataclasses.replace(node, children=children)
     memo[key] = new
     return new

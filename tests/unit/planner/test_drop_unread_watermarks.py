@@ -49,6 +49,7 @@ def plan_of(sql: str, cat: Catalog) -> tuple[bool, list[str]]:
         ("SELECT channel, COUNT(*), MAX(price) FROM bids GROUP BY channel", ["price", "channel"]),
         ("INSERT INTO out_counts SELECT channel, COUNT(*) FROM bids GROUP BY channel", ["channel"]),
         ("INSERT INTO out_rows SELECT channel, price, 'x' FROM bids", ["price", "channel"]),
+        ("SELECT auction FROM bids WHERE price > 9 UNION ALL SELECT auction FROM bids", ["auction", "price"]),
     ],
 )
 def test_a_query_blind_to_time_over_a_bounded_table_reads_no_rowtime(
@@ -74,8 +75,12 @@ TUMBLE = "TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(ts), INTERVAL '10' SECOND))"
         f"SELECT auction, window_end FROM {TUMBLE.format(t='bids')}",
         "SELECT auction, SUM(price) OVER (PARTITION BY auction ORDER BY ts "
         "ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM bids",
+        # an interval join keeps rows while the watermark lets a partner still arrive
+        "SELECT a.auction FROM bids a JOIN bids b ON a.auction = b.price "
+        "AND a.ts BETWEEN b.ts - INTERVAL '1' SECOND AND b.ts",
         # not known to be blind: kept
-        "SELECT a.auction FROM bids a JOIN bids b ON a.auction = b.price",
+        "SELECT auction, price FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction "
+        "ORDER BY ts) AS rn FROM bids) WHERE rn = 1",
         # unbounded: the watermark's progress is reported while it runs
         "SELECT channel, COUNT(*) FROM bids_live GROUP BY channel",
         # commits partitions as the watermark passes them
@@ -86,6 +91,15 @@ def test_the_watermark_stays_where_it_may_be_read(cat: Catalog, sql: str) -> Non
     specs = [n.spec for n in planner.plan(sql, cat).nodes]
     assert any(isinstance(s, WatermarkSpec) for s in specs)
     assert all("ts" in [c.name for c in s.produced] for s in specs if isinstance(s, SourceSpec))
+
+
+def test_a_regular_join_reads_no_rowtime_of_either_side(cat: Catalog) -> None:
+    """Its output has no time attribute: nothing above can read event time through it."""
+    sql = "SELECT a.auction, b.channel FROM bids a JOIN bids_live b ON a.auction = b.price"
+    specs = [n.spec for n in planner.plan(sql, cat).nodes]
+    reads = sorted([c.name for c in s.produced] for s in specs if isinstance(s, SourceSpec))
+    assert reads == [["auction"], ["price", "channel", "ts"]]  # bids_live is unbounded: kept
+    assert len([s for s in specs if isinstance(s, WatermarkSpec)]) == 1
 
 
 def test_explain_names_the_rule(cat: Catalog) -> None:

@@ -69,7 +69,7 @@ def test_a_filter_pushed_below_a_join_reads_its_column_but_the_join_does_not_kee
         "SELECT b.url FROM bids b JOIN auctions a ON a.id = b.auction WHERE a.category = 10", cat
     )
     assert inputs(plan, only(plan, "join")) == [["auction", "url"], ["id"]]
-    assert read(plan)["auctions"] == ["id", "category", "ts"]
+    assert read(plan)["auctions"] == ["id", "category"]  # not ts: nothing reads time
 
 
 def test_a_semi_join_keeps_only_the_key_of_its_right_side(cat: Catalog) -> None:
@@ -119,7 +119,7 @@ def test_every_input_of_a_union_sends_the_same_positions(cat: Catalog) -> None:
     )
     plan = planner.plan(sql, cat)
     assert inputs(plan, only(plan, "union")) == [["auction"], ["auction"]]  # id, under the union's name
-    assert read(plan) == {"bids": ["auction", "ts"], "auctions": ["id", "ts"]}
+    assert read(plan) == {"bids": ["auction"], "auctions": ["id"]}  # not ts: nothing reads time
 
 
 def test_a_source_that_reads_every_column_gets_a_calc_below_the_join(cat: Catalog) -> None:
