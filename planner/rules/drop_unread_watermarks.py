@@ -46,8 +46,7 @@ def drop_unread_watermarks(roots: Sequence[LogicalNode]) -> list[LogicalNode]:
     read: set[str] = set()
     for root in roots:
         _mark(root, True, read, keys)
-    memo: dict[str, LogicalNode] = {}
-    return [_rebuild(root, read, memo, keys) for root in roots]
+    return [_rebuild(root, read, keys) for root in roots]
 
 
 def _mark(node: LogicalNode, blind: bool, read: set[str], keys: NodeKeys) -> None:
@@ -80,26 +79,19 @@ def _bounded(node: LogicalNode) -> bool:
     return bool(node.inputs) and all(_bounded(child) for child in node.inputs)
 
 
-def _rebuild(node: LogicalNode, read: set[str], memo: dict[str, LogicalNode], keys: NodeKeys) -> LogicalNode:
-    """``node`` without the assigners not in ``read``, which are under blind nodes only."""
-    key = keys(node)
-    done = memo.get(key)
-    if done is not None:
-        return done
-    new = node
-    if isinstance(node, WatermarkAssigner) and key not in read:
-        new = _rebuild(node.input, read, memo, keys)
-    elif isinstance(node, Calc | Aggregate | Sink | Collect):
-        child = _rebuild(node.input, read, memo, keys)
-        if child is not node.input:
-            new = dataclasses.replace(node, input=child)
-    elif isinstance(node, Join) and _blind(node):
-        left, right = (_rebuild(child, read, memo, keys) for child in (node.left, node.right))
-        if left is not node.left or right is not node.right:
-            new = dataclasses.replace(node, left=left, right=right)
-    elif isinstance(node, Union):
-        children = tuple(_rebuild(child, read, memo, keys) for child in node.children)
-        if any(a is not b for a, b in zip(children, node.children)):
-            new = dataclasses.replace(node, children=children)
-    memo[key] = new
-    return new
+def _rebuild(node: LogicalNode, read: set[str], keys: NodeKeys) -> LogicalNode:
+    """``node`` without the assigners not in ``read``. Those are under blind nodes only:
+    any other node is kept as it is. Equal subtrees are rebuilt alike, so stay equal."""
+    if isinstance(node, WatermarkAssigner):
+        return node if keys(node) in read else _rebuild(node.input, read, keys)
+    if not _blind(node):
+        return node
+    inputs = tuple(_rebuild(child, read, keys) for child in node.inputs)
+    if all(new is old for new, old in zip(inputs, node.inputs)):
+        return node
+    if isinstance(node, Join):
+        return dataclasses.replace(node, left=inputs[0], right=inputs[1])
+    if isinstance(node, Union):
+        return dataclasses.replace(node, children=inputs)
+    (child,) = inputs
+    return dataclasses.replace(node, input=child)  # type: ignore[call-arg]
