@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -71,6 +72,20 @@ def q(name: str) -> str:
     "say ""hi"""
     '''
     return '"' + name.replace('"', '""') + '"'
+
+
+_COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
+
+
+def column_named(expr: str) -> str | None:
+    '''The column that the SQL expression ``expr`` is no more than the name of (``q``'s
+    inverse); None when it computes something.
+
+    >>> column_named(' "say ""hi""" '), column_named('"a" + 1')
+    ('say "hi"', None)
+    '''
+    ref = _COLUMN_REF.match(expr.strip())
+    return None if ref is None else ref.group(1).replace('""', '"')
 
 
 def output_schema(fields: Sequence[Field], updating: bool) -> pa.Schema:

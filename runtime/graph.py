@@ -30,6 +30,7 @@ from planner.physical import ROW_KIND_COLUMN, Edge, Node, Partitioning, Physical
 from runtime.batches import numpy_array
 from runtime.channels import Channel, InputGate
 from runtime.connectors.base import SubtaskContext
+from runtime.databases import open_ahead, opens_database
 from runtime.messages import Message
 from runtime.metrics import JobMetrics, NodeInfo, OperatorMetrics
 from runtime.operator import Operator, OperatorContext, Worker
@@ -222,6 +223,8 @@ def build(
     extras: dict[str, Any],
 ) -> JobGraph:
     """Create operators, channels and tasks for ``plan`` (nothing runs yet)."""
+    # first, so that the operators' databases open while their modules import
+    open_ahead(sum(parallelism(n) for n in plan.nodes if opens_database(n, plan)))
     capacity = CHANNEL_CAPACITY.get(config)
     by_id = {n.id: n for n in plan.nodes}
     graph = JobGraph()

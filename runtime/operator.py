@@ -61,6 +61,7 @@ from catalog.connectors import ChangelogMode
 from planner.physical import Node, PhysicalPlan, to_json_value
 from runtime.checkpoint.messages import Role
 from runtime.connectors.base import SubtaskContext
+from runtime.databases import open_database
 from runtime.messages import Message
 from runtime.metrics import OperatorMetrics
 
@@ -180,12 +181,11 @@ class OperatorContext:
         """A single-threaded DuckDB connection in the session's ``table.local-time-zone``:
         DuckDB casts, extracts, truncates and formats TIMESTAMP_LTZ (TIMESTAMPTZ) values in
         its TimeZone setting, as Flink does in the local time zone. Open it through
-        ``run`` (``await ctx.run(ctx.duckdb)``), as a state database: opening a database
-        costs ~8-15 ms of CPU, and on the event loop it held the sources' first reads back
-        (every operator opens before its task reads)."""
-        import duckdb  # a job that computes nothing (a source into a sink) never imports it
-
-        con = duckdb.connect(":memory:", config={"threads": 1})
+        ``run`` (``await ctx.run(ctx.duckdb)``), as a state database: a database not opened
+        ahead (``runtime/databases.py``) costs ~13-25 ms of CPU to open, and on the event
+        loop that held the sources' first reads back (every operator opens before its task
+        reads)."""
+        con = open_database()
         con.execute("SET TimeZone = ?", [LOCAL_TIME_ZONE.get(self.config) or "UTC"])
         self.install_functions(con)
         return con

@@ -20,7 +20,6 @@ division by zero fails the job naming the row, as Flink's does.
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +32,7 @@ from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CalcSpec, SourceSp
 from runtime import udf
 from runtime.batches import (
     announcement,
+    column_named,
     conform,
     is_announcement,
     numpy_array,
@@ -49,7 +49,6 @@ from runtime.repeated_query import RepeatedQuery
 if TYPE_CHECKING:  # imported where a query runs: a Calc that only selects columns needs none
     import duckdb
 
-_COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 POSITION_COLUMN = "__calc_position"
 """The row's position in its batch, added to the query's input (no schema lists it); with
 underscores after it when the input has a column of that name (a Calc refuses no name)."""
@@ -83,9 +82,9 @@ class CalcOp(Operator):
         # Pure column selection without a filter: no query at all.
         self.columns: list[str] | None = None
         if not spec.condition and not spec.common:
-            refs = [_COLUMN_REF.match(expr.strip()) for _, expr in spec.projections]
-            if all(refs):
-                self.columns = [m.group(1).replace('""', '"') for m in refs if m]
+            names = [column_named(expr) for _, expr in spec.projections]
+            if None not in names:
+                self.columns = [n for n in names if n is not None]
                 if keep_kind:
                     self.columns.append(ROW_KIND_COLUMN)
         # Plain columns and calls of Python functions on plain columns: no query either.
@@ -114,10 +113,10 @@ class CalcOp(Operator):
         inputs = self.ctx.plan.node(self.node.inputs[0].source).schema
         readable = {f.name: f for f in inputs if f.name not in common}
         for name, expr in spec.projections:
-            ref = _COLUMN_REF.match(expr.strip())
-            per_grain = None if ref else grained(expr, readable)
-            if ref and ref.group(1) not in common:
-                passed.append(ref.group(1).replace('""', '"'))
+            named = column_named(expr)
+            per_grain = None if named is not None else grained(expr, readable)
+            if named is not None and named not in common:
+                passed.append(named)
             elif per_grain is not None:
                 passed.append(per_grain)
             else:
@@ -145,11 +144,14 @@ class CalcOp(Operator):
         items: list[str | udf.DirectCall] = []
         path = python_search_path(self.ctx.config)
         for _, expr in spec.projections:
-            ref = _COLUMN_REF.match(expr.strip())
-            call = None if ref else udf.direct_call(expr, self.ctx.plan.functions, path)
-            if ref is None and call is None:
+            named = column_named(expr)
+            call = None if named is not None else udf.direct_call(expr, self.ctx.plan.functions, path)
+            if call is not None:
+                items.append(call)
+            elif named is not None:
+                items.append(named)
+            else:
                 return None
-            items.append(ref.group(1).replace('""', '"') if ref else call)  # type: ignore[arg-type]
         if not any(isinstance(i, udf.DirectCall) for i in items):
             return None
         return [*items, ROW_KIND_COLUMN] if keep_kind else items

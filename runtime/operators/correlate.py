@@ -10,7 +10,6 @@ row carries its input row's row kind, so a -U row retracts exactly the rows its 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -24,12 +23,10 @@ from catalog.types import parse_type
 from planner.physical import INPUT_RELATION, ROW_KIND_COLUMN, CorrelateSpec
 from runtime import udf
 from runtime.arrow_types import to_arrow
-from runtime.batches import output_schema
+from runtime.batches import column_named, output_schema
 from runtime.messages import Message
 from runtime.operator import Operator
 from runtime.repeated_query import RepeatedQuery
-
-_COLUMN_REF = re.compile(r'^"((?:[^"]|"")*)"$')
 
 
 class CorrelateOp(Operator):
@@ -40,10 +37,8 @@ class CorrelateOp(Operator):
         self.schema = output_schema(self.node.schema, self.ctx.updating)
         self.width_in = len(self.node.schema) - len(spec.columns)
         self.types = [to_arrow(parse_type(c.type)) for c in spec.columns]
-        refs = [_COLUMN_REF.match(a.strip()) for a in spec.args]
-        self.arg_columns: list[str] | None = (
-            [m.group(1).replace('""', '"') for m in refs if m] if all(refs) else None
-        )
+        names = [column_named(a) for a in spec.args]
+        self.arg_columns: list[str] | None = None if None in names else [n for n in names if n is not None]
         self.sql = f"SELECT {', '.join(spec.args)} FROM {INPUT_RELATION}"
         self.con = await self.ctx.run(self.ctx.duckdb) if self.arg_columns is None else None
         self.query = RepeatedQuery(self.con, self.sql) if self.con is not None else None

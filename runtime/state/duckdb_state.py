@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from runtime.batches import q
 from runtime.checkpoint.store import LocalStore
+from runtime.databases import open_database
 from runtime.partition import install as install_partition
 
 if TYPE_CHECKING:
@@ -35,8 +36,8 @@ warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", cat
 
 
 class DuckDBState:
-    def __init__(self, threads: int = 1, plain_strings: bool = False) -> None:
-        self.con = duckdb.connect(":memory:", config={"threads": threads})
+    def __init__(self, plain_strings: bool = False) -> None:
+        self.con = open_database()  # perhaps opened ahead, while the job was built
         if plain_strings:
             # DuckDB compresses each full row group of an in-memory table at its automatic
             # checkpoints, long strings with dict-FSST: ~0.7 us a Nexmark bid, 1.9 of q7's
