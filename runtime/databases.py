@@ -91,7 +91,7 @@ def opens_database(node: Node, plan: PhysicalPlan) -> bool:
     spec = node.spec
     if node.kind in _EVERY_SUBTASK:
         return True
-    if isinstance(spec, CalcSpec) and node.kind == "calc":
+    if isinstance(spec, CalcSpec):
         if spec.condition or spec.common:
             return True
         plain = all(column_named(expr) is not None for _, expr in spec.projections)
