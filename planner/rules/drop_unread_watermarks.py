@@ -33,12 +33,12 @@ and one source.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from catalog.connectors import connector_spec
 from planner.logical import Aggregate, Calc, Collect, Join, LogicalNode, Scan, Sink, Union, WatermarkAssigner
 from planner.rules.push_projection_into_scan import NodeKeys
+from planner.rules.rewrite import with_inputs
 
 
 def drop_unread_watermarks(roots: Sequence[LogicalNode]) -> list[LogicalNode]:
@@ -86,12 +86,4 @@ def _rebuild(node: LogicalNode, read: set[str], keys: NodeKeys) -> LogicalNode:
         return node if keys(node) in read else _rebuild(node.input, read, keys)
     if not _blind(node):
         return node
-    inputs = tuple(_rebuild(child, read, keys) for child in node.inputs)
-    if all(new is old for new, old in zip(inputs, node.inputs)):
-        return node
-    if isinstance(node, Join):
-        return dataclasses.replace(node, left=inputs[0], right=inputs[1])
-    if isinstance(node, Union):
-        return dataclasses.replace(node, children=inputs)
-    (child,) = inputs
-    return dataclasses.replace(node, input=child)  # type: ignore[call-arg]
+    return with_inputs(node, tuple(_rebuild(child, read, keys) for child in node.inputs))

@@ -44,13 +44,13 @@ from planner.errors import PlanError
 from planner.logical import (
     Aggregate,
     Calc,
-    Join,
     LogicalNode,
     Scan,
     WatermarkAssigner,
     WindowAssign,
 )
 from planner.rules.prune_operator_columns import Uses, columns, operator_over, operator_uses
+from planner.rules.rewrite import with_inputs
 from planner.window import WINDOW_COLUMNS
 
 # What each node must output, by the node's structure (equal subtrees are one; None: all).
@@ -182,10 +182,7 @@ def _over(node: LogicalNode, inputs: tuple[LogicalNode, ...], needed: set[str] |
         raise PlanError(
             f"push_projection_into_scan narrowed the input of a {type(node).__name__} (a planner bug)"
         )
-    if isinstance(node, Join):  # a window or temporal join: over inputs that kept their fields
-        return dataclasses.replace(node, left=inputs[0], right=inputs[1])
-    (child,) = inputs
-    return dataclasses.replace(node, input=child)  # type: ignore[call-arg]
+    return with_inputs(node, inputs)  # e.g. a window or temporal join: inputs kept their fields
 
 
 def _narrow(scan: Scan, needed: set[str] | None) -> Scan:

@@ -10,16 +10,17 @@ from planner.logical import Join, LogicalNode, Union
 
 def transform_up(node: LogicalNode, fn: Callable[[LogicalNode], LogicalNode]) -> LogicalNode:
     """Rebuild ``node`` with each child transformed first, then apply ``fn`` to it."""
+    return fn(with_inputs(node, tuple(transform_up(child, fn) for child in node.inputs)))
+
+
+def with_inputs(node: LogicalNode, inputs: tuple[LogicalNode, ...]) -> LogicalNode:
+    """``node`` over ``inputs`` (as many as ``node.inputs``, in their order), itself when
+    they are its own."""
+    if all(new is old for new, old in zip(inputs, node.inputs)):
+        return node
     if isinstance(node, Union):
-        children = tuple(transform_up(c, fn) for c in node.children)
-        if children != node.children:
-            node = dataclasses.replace(node, children=children)
-    elif isinstance(node, Join):
-        left, right = transform_up(node.left, fn), transform_up(node.right, fn)
-        if left is not node.left or right is not node.right:
-            node = dataclasses.replace(node, left=left, right=right)
-    elif hasattr(node, "input"):
-        child = transform_up(node.input, fn)
-        if child is not node.input:
-            node = dataclasses.replace(node, input=child)  # type: ignore[call-arg]
-    return fn(node)
+        return dataclasses.replace(node, children=inputs)
+    if isinstance(node, Join):
+        return dataclasses.replace(node, left=inputs[0], right=inputs[1])
+    (child,) = inputs
+    return dataclasses.replace(node, input=child)  # type: ignore[call-arg]
