@@ -175,7 +175,7 @@ class Job:
     async def _run_checkpoints(self, control: CheckpointControl) -> None:
         try:
             await control.run()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):  # stopped, not failed: see _run_task
             raise
         except CheckpointError as e:
             self._fail_from_checkpoints(JobFailedError(f"checkpointing failed: {e.message}", hint=e.hint))
@@ -188,9 +188,17 @@ class Job:
             t.cancel()
 
     async def _run_task(self, task: Any) -> None:
+        """Run one subtask; what it raised becomes the job's error, naming the subtask.
+
+        Not a cancellation, nor a GeneratorExit: that is the coroutine being closed (a
+        task still pending when its loop went away, freed by the garbage collector), and a
+        closed coroutine must let it through (anything else it raises is "ignored" with a
+        warning). KeyboardInterrupt and SystemExit are failures of the job: they come of a
+        subtask's own code (a UDF that calls ``exit()``), and let through they would stop
+        the event loop that hosts every job of the session."""
         try:
             await task.run()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
             raise
         except BaseException as e:
             raise subtask_failure(task.where, e) from e

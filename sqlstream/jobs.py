@@ -33,6 +33,7 @@ from sqlstream.prometheus import MetricsServer
 from sqlstream.render import Float32, Multiset
 
 _END = object()
+RESULT_BUFFER = 64  # result batches a query holds for its reader before it holds the job back
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class JobManager:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._jobs: dict[str, JobHandle] = {}
+        # The queries still running, held (not weakly) so that shutdown finds one whose
+        # caller let go of its handle; a query leaves when its pump ends, so a long REPL
+        # session keeps only those that run.
+        self._queries: set[QueryHandle] = set()
         self._lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
 
@@ -83,7 +88,16 @@ class JobManager:
         return [(h.metrics(), len(h.restarts)) for h in self.all() if not h.done]
 
     def query(self, plan: PhysicalPlan, sql: str) -> QueryHandle:
-        return QueryHandle(plan, sql, self.loop)
+        handle = QueryHandle(plan, sql, self.loop)
+        with self._lock:
+            self._queries.add(handle)
+        handle._future.add_done_callback(lambda _: self._forget(handle))
+        return handle
+
+    def _forget(self, query: QueryHandle) -> None:
+        """A query ended (on the jobs' loop): nothing of it is left for shutdown to stop."""
+        with self._lock:
+            self._queries.discard(query)
 
     def get(self, job_id: str) -> JobHandle:
         for key, handle in self._jobs.items():
@@ -95,8 +109,17 @@ class JobManager:
         return list(self._jobs.values())
 
     def shutdown(self) -> None:
+        """Stop every job and query, then the loop. A query is waited for as a job is: a
+        task still pending when the loop stops is freed by the garbage collector, which
+        closes its coroutine at whatever point it waited (and its DuckDB connections)."""
+        with self._lock:
+            queries = list(self._queries)
+        for query in queries:
+            query.cancel()
         for handle in self._jobs.values():
             handle.cancel()
+        for query in queries:
+            query.close()
         for handle in self._jobs.values():
             handle.wait(timeout=10)
         if self.metrics_server is not None:
@@ -274,26 +297,36 @@ class QueryHandle:
         self.bounded = plan.bounded
         self.zone = LOCAL_TIME_ZONE.get(plan.config) or "UTC"
         self._loop = loop
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
+        # Not bounded itself (the pump bounds the batches, RESULT_BUFFER): the end, or the
+        # error, must go in without blocking the jobs' loop when the reader stopped reading.
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._closing = False
         self.job = create_job(plan, job_id=uuid.uuid4().hex[:8], preflight=True)
         self._future: Future[Any] = asyncio.run_coroutine_threadsafe(self._pump(), loop)
 
     async def _pump(self) -> None:
+        """The job's result batches into the reader's queue, on the jobs' loop. It ends
+        when the job's results end, so once it ended the job did: ``close`` waits for it.
+
+        A reader that lags holds the job back; once the query is closed, nobody reads, and
+        the job's results are drained to their end instead (the end of a finished job
+        waits for room among them), not kept."""
         try:
+            await self.job.start()
+            if self._closing:  # closed before the job started: its cancel found no subtask
+                self.job.cancel()
             async for batch in self.job.results():
-                while True:
-                    try:
-                        self._queue.put_nowait(batch)
-                        break
-                    except queue.Full:
-                        if self.job.status_is_final():
-                            return
-                        await asyncio.sleep(0.01)
+                while self._queue.qsize() >= RESULT_BUFFER and not self._closing:
+                    await asyncio.sleep(0.01)
+                if not self._closing:
+                    self._queue.put_nowait(batch)
+        except GeneratorExit:  # the coroutine closed (see Job._run_task): nobody to tell
+            raise
         except BaseException as e:
-            self._queue.put(e)
+            self._queue.put_nowait(e)
             raise
         finally:
-            self._queue.put(_END)
+            self._queue.put_nowait(_END)
 
     def batches(self, stop: threading.Event | None = None) -> Iterator[pa.RecordBatch]:
         while True:
@@ -337,8 +370,16 @@ class QueryHandle:
                     rows.remove(row)
         return rows
 
-    def close(self) -> None:
+    def cancel(self) -> None:
+        """Stop the query's job, without waiting for it (``close`` waits)."""
+        self._closing = True
         if not self._future.done():
             self._loop.call_soon_threadsafe(self.job.cancel)
-            with contextlib.suppress(BaseException):
-                self._future.result(timeout=10)
+
+    def close(self) -> None:
+        """Cancel the query's job and wait (10 s at most) until it ended, so that nothing
+        of the query is left on the jobs' loop; a reader that stopped reading does not
+        hold it up."""
+        self.cancel()
+        with contextlib.suppress(BaseException):
+            self._future.result(timeout=10)

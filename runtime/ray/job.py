@@ -115,6 +115,8 @@ class RayJob(Job):
         self._results = asyncio.Queue(RESULT_QUEUE_SIZE)
         try:
             await self._deploy()
+        except GeneratorExit:  # the coroutine closed (see Job._run_task): nothing to await
+            raise
         except BaseException as e:
             await self._teardown()
             error = _cause(e)

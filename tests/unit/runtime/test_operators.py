@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Generator
 from typing import Any
 
 import duckdb
@@ -339,6 +340,35 @@ def test_failure_names_operator_and_subtask() -> None:
     with pytest.raises(JobFailedError, match=r"Calc \(subtask 1/1\) failed"):
         asyncio.run(collect_async(job.plan, job))
     assert job.status == JobStatus.FAILED and job.error is not None
+
+
+class WaitingSubtask:
+    """A subtask whose run suspends (its coroutine waits at its first step)."""
+
+    where = "Calc (subtask 1/1)"
+
+    async def run(self) -> None:
+        await Suspend()
+
+
+class Suspend:
+    def __await__(self) -> Generator[None, None, None]:
+        yield
+
+
+def test_a_closed_subtask_is_not_a_failure_but_its_exit_is() -> None:
+    """A subtask's coroutine closed while it waits (a task left pending on a stopped loop,
+    freed by the garbage collector) lets GeneratorExit through: raising a JobFailedError
+    instead made Python report "Exception ignored in: coroutine Job._run_task". A
+    SystemExit from a subtask's own code stays a failure of the job, not of its loop."""
+    job = Job(PlanBuilder().plan())
+    closed = job._run_task(WaitingSubtask())
+    closed.send(None)
+    closed.close()  # raised JobFailedError: "Calc (subtask 1/1) failed: GeneratorExit"
+    exited = job._run_task(WaitingSubtask())
+    exited.send(None)
+    with pytest.raises(JobFailedError, match=r"Calc \(subtask 1/1\) failed: SystemExit"):
+        exited.throw(SystemExit(1))
 
 
 def test_processing_time_windows_fire_on_the_clock() -> None:

@@ -1,12 +1,19 @@
 """The Session API: what a Python user of sqlstream sees."""
 
+import asyncio
+import gc
+import itertools
 import json
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 import sqlstream
 from catalog.errors import SqlStreamError
+from runtime.job import JobStatus
+from sqlstream import jobs
 from sqlstream.results import ResultKind
 
 SEQ = """CREATE TABLE nums (n BIGINT, k INT) WITH (
@@ -106,6 +113,22 @@ def test_unbounded_query_streams_its_changelog_until_closed(session: sqlstream.S
     assert query.job.status_is_final()
 
 
+def test_a_bounded_query_read_after_its_job_finished_returns_every_row(
+    session: sqlstream.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader that lags holds the job back, but a job that finished meanwhile loses none
+    of its rows: the pump gave up on a full buffer once the job's status was final, and
+    dropped the batches still to come (a 30000-row SELECT read late gave 27048)."""
+    monkeypatch.setattr(jobs, "RESULT_BUFFER", 1)  # the job finishes with its rows held up
+    session.execute(SEQ.replace("100", "3000"))
+    query = session.sql("SELECT n FROM nums")
+    deadline = time.monotonic() + 30
+    while not query.job.status_is_final() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert query.job.status == JobStatus.FINISHED
+    assert sorted(n for (n,) in query.fetchall()) == list(range(1, 3001))
+
+
 def test_describe_a_sink_only_table(session: sqlstream.Session) -> None:
     session.execute("CREATE TABLE out (a INT, b STRING) WITH ('connector' = 'print')")
     assert [r[:2] for r in session.execute("DESCRIBE out").rows] == [("a", "INT"), ("b", "STRING")]
@@ -129,3 +152,27 @@ def test_a_row_is_cast_to_a_row_field_by_field_in_order(session: sqlstream.Sessi
         for line in f.read_text().splitlines()
     ]
     assert written == ['{"r":{"x":12.3}}']
+
+
+def test_closing_the_session_cancels_a_query_still_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session closed while an unbounded SELECT still runs cancels the query's job before
+    it stops its event loop: a job left pending there was freed by the garbage collector,
+    whose closing of its subtasks' coroutines raised ("Exception ignored in: coroutine
+    Job._run_task"), and its DuckDB connections were the collector's to release."""
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(f"{u.exc_value!r}: {u.object!r}"))
+    session = sqlstream.connect()
+    session.execute(
+        "CREATE TABLE ticks (k INT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000', "
+        "'fields.k.min' = '1', 'fields.k.max' = '3')"
+    )
+    query = session.sql("SELECT k FROM ticks")
+    assert not query.bounded
+    assert len(list(itertools.islice(query.changelog(), 2))) == 2
+    loop = session.jobs.loop
+    session.close()
+    assert query.job.status == JobStatus.CANCELED
+    assert not asyncio.all_tasks(loop)  # nothing of the query left pending on the stopped loop
+    del session, query, loop
+    gc.collect()
+    assert unraisable == []
