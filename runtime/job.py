@@ -165,6 +165,8 @@ class Job:
         if self.checkpoints is not None:
             self._checkpointing = asyncio.create_task(self._run_checkpoints(self.checkpoints))
         self._supervisor = asyncio.create_task(self._supervise(), name=f"job-{self.id}")
+        if self._cancel_requested:  # cancelled before it started: no subtask was there to stop
+            self.cancel()
 
     def _wire_checkpoints(self, control: CheckpointControl, graph: JobGraph) -> None:
         """Give every subtask its port to checkpointing (its mailbox, what it restores)."""

@@ -312,9 +312,6 @@ class QueryHandle:
         the job's results are drained to their end instead (the end of a finished job
         waits for room among them), not kept."""
         try:
-            await self.job.start()
-            if self._closing:  # closed before the job started: its cancel found no subtask
-                self.job.cancel()
             async for batch in self.job.results():
                 while self._queue.qsize() >= RESULT_BUFFER and not self._closing:
                     await asyncio.sleep(0.01)

@@ -371,6 +371,26 @@ def test_a_closed_subtask_is_not_a_failure_but_its_exit_is() -> None:
         exited.throw(SystemExit(1))
 
 
+def test_a_job_cancelled_before_it_started_stops_once_started() -> None:
+    """A cancel that comes before the job's start (a handle cancelled, or its session
+    closed, as the job was submitted) found no subtask to stop, and the job then ran on:
+    this one, unbounded, for ever."""
+
+    async def go() -> Job:
+        b = PlanBuilder()
+        src = b.add("Source", SourceSpec("t", "trickle-test", {}, tuple(FIELDS)), (), FIELDS, 1)
+        b.collect(src)
+        job = Job(b.plan())
+        job.cancel()
+        async with asyncio.timeout(10):
+            async for _ in job.results():
+                pass
+            await job.wait()
+        return job
+
+    assert asyncio.run(go()).status == JobStatus.CANCELED
+
+
 def test_processing_time_windows_fire_on_the_clock() -> None:
     """An unbounded source that stops sending: its rows still come out, by timer."""
 
