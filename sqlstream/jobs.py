@@ -367,6 +367,15 @@ class QueryHandle:
                     rows.remove(row)
         return rows
 
+    def __enter__(self) -> QueryHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """``with session.sql(...) as query:`` stops the query's job when the block ends,
+        as a psycopg cursor or a DuckDB connection closes (an unbounded query otherwise
+        runs until ``close`` or the session's end)."""
+        self.close()
+
     def cancel(self) -> None:
         """Stop the query's job, without waiting for it (``close`` waits)."""
         self._closing = True

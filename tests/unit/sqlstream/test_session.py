@@ -176,3 +176,17 @@ def test_closing_the_session_cancels_a_query_still_running(monkeypatch: pytest.M
     del session, query, loop
     gc.collect()
     assert unraisable == []
+
+
+def test_a_query_used_as_a_context_manager_stops_its_job_at_the_block_end(session: sqlstream.Session) -> None:
+    """An unbounded SELECT read in a ``with`` block is stopped when the block ends (a loop
+    left with ``break`` would otherwise leave its job running until the session closes)."""
+    session.execute(
+        "CREATE TABLE ticks (k INT) WITH ('connector' = 'datagen', 'rows-per-second' = '1000', "
+        "'fields.k.min' = '1', 'fields.k.max' = '3')"
+    )
+    with session.sql("SELECT k FROM ticks") as query:
+        rows = list(itertools.islice(query.changelog(), 2))
+        assert not query.job.status_is_final()
+    assert len(rows) == 2 and all(kind == 0 and 1 <= k <= 3 for kind, (k,) in rows)
+    assert query.job.status == JobStatus.CANCELED
