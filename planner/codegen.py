@@ -16,6 +16,7 @@ from sqlglot.time import format_time
 
 from catalog.errors import SqlStreamError, did_you_mean
 from catalog.types import INT, DataType
+from planner import plain_duckdb
 from planner.arrays import float_max_min
 from planner.dialect import Flink
 from planner.errors import PlanError, UnsupportedError, position
@@ -74,8 +75,11 @@ def quote(name: str) -> str:
 
 
 def to_duckdb(node: exp.Expr, lookup: Lookup) -> str:
-    """DuckDB SQL for a bound expression whose columns are fields of the input."""
-    return _translate(node.copy(), lookup).sql(dialect="duckdb")
+    """DuckDB SQL for a bound expression whose columns are fields of the input (a plain
+    one written without loading sqlglot's DuckDB generator: ``plain_duckdb``)."""
+    translated = _translate(node.copy(), lookup)
+    plain = plain_duckdb.sql(translated)
+    return plain if plain is not None else translated.sql(dialect="duckdb")
 
 
 def _translate(node: exp.Expr, lookup: Lookup) -> exp.Expr:
