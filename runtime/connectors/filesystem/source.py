@@ -25,6 +25,7 @@ import asyncio
 import bz2
 import contextlib
 import gzip
+import io
 import logging
 import lzma
 import os
@@ -56,6 +57,7 @@ from runtime.formats.csv_records import MAX_RECORD_BYTES, QuotedRecords
 log = logging.getLogger(__name__)
 
 _READ_BLOCK = 1 << 20
+_HALVED_READ = 8 << 20  # a read the caller waits for, of this many bytes or more, on two threads
 # Reads the next chunk's bytes while the last chunk is decoded (``_LineFile.next_block``).
 _PREFETCH = ThreadPoolExecutor(thread_name_prefix="file-prefetch")
 
@@ -95,6 +97,33 @@ def _read_and_scan(f: BinaryIO, buf: np.ndarray, start: int, base: int) -> tuple
         if got < len(piece):
             break
     return at - start, found
+
+
+def _read_and_scan_halves(
+    f: BinaryIO, path: str, buf: np.ndarray, start: int
+) -> tuple[int, list[np.ndarray]]:
+    """``_read_and_scan(f, buf, start, start)``, its second half read and scanned on a
+    thread of its own meanwhile, through a second handle on the file. For a read the caller
+    waits for (a file's first chunk), with a core to spare: the job's operators are idle
+    then, and one thread read and scanned q0's first 67 MB of bids in ~120 ms, a twentieth
+    of the job. Reads ahead run beside the decoder and gain nothing by it."""
+    pos = f.tell()
+    half = start + (len(buf) - start) // 2
+
+    def second() -> tuple[int, list[np.ndarray]]:
+        with open(path, "rb", buffering=0) as g:
+            g.seek(pos + half - start)
+            return _read_and_scan(g, buf, half, half)
+
+    later = _PREFETCH.submit(second)
+    try:
+        got, found = _read_and_scan(f, buf[:half], start, start)
+    finally:
+        got2, found2 = later.result()
+    if got < half - start:  # the file ends in the first half: nothing is read past that
+        return got, found
+    f.seek(pos + got + got2)
+    return got + got2, found + found2
 
 
 def has_empty_line(chunk: bytes | memoryview, newlines: np.ndarray) -> bool:
@@ -215,7 +244,7 @@ class _LineFile:
         (``_spare``) behind the few left from the last chunk, and nothing is joined or
         sliced. Only when the guess falls short does what was read move, once (``_room``)."""
         self._join()
-        self._read_lines(lines)
+        self._read_lines(lines, waited=True)
 
     def _read_ahead(self, lines: int) -> None:
         """Start reading the next chunk (``lines`` lines) on a thread of its own, while the
@@ -237,7 +266,9 @@ class _LineFile:
         """Whether no read can add to what the buffer holds for ``lines`` lines."""
         return len(self._newlines) >= lines or self._eof or self._complete()
 
-    def _read_lines(self, lines: int) -> None:
+    def _read_lines(self, lines: int, waited: bool = False) -> None:
+        """Read about ``lines`` more lines into the buffer; ``waited``: the caller waits for
+        them, nothing else reading meanwhile (see ``_read_and_scan_halves``)."""
         if self._holds(lines):
             return
         size = len(self._buf)
@@ -251,7 +282,10 @@ class _LineFile:
             if limit is not None:  # not much past the range's end
                 want = min(want, max(limit + 1 - size, 0) + _READ_BLOCK)
             buf = self._room(buf, size, want)
-            got, at = _read_and_scan(self._f, buf, size, size)
+            if waited and want >= _HALVED_READ and isinstance(self._f, io.BufferedReader):
+                got, at = _read_and_scan_halves(self._f, self.path, buf, size)
+            else:
+                got, at = _read_and_scan(self._f, buf, size, size)
             found += at
             size += got
             count += sum(len(a) for a in at)
