@@ -51,7 +51,6 @@ on after it):
 from __future__ import annotations
 
 import atexit
-import functools
 import gc
 import os
 import sys
@@ -114,8 +113,18 @@ def _parse_options_docs_once() -> None:
     except ImportError:  # a pyarrow without it: loads as it does
         return
     parse = getattr(docscrape, "NumpyDocString", None)
-    if isinstance(parse, type):
-        docscrape.NumpyDocString = functools.lru_cache(maxsize=None)(parse)
+    if not isinstance(parse, type):
+        return
+    parsed: dict[str, object] = {}
+
+    def parse_once(docstring: object, *args: object, **kwargs: object) -> object:
+        if args or kwargs or not isinstance(docstring, str):  # not pyarrow.compute's call
+            return parse(docstring, *args, **kwargs)
+        if docstring not in parsed:
+            parsed[docstring] = parse(docstring)
+        return parsed[docstring]
+
+    docscrape.NumpyDocString = parse_once
 
 
 def main() -> int:
