@@ -6,9 +6,9 @@ libraries every job needs costs alone.
     .venv/bin/python benchmarks/start_up.py --runs 10 --tree /tmp/before   # another source tree
 
 ``--tree DIR`` runs the sqlstream of another tree (a ``git archive`` of an older commit,
-with ``python -m compileall`` run in it so both trees have bytecode). CPU seconds are the
-figure to compare on a shared machine (wall seconds grow with the load); medians and
-minimums of ``--runs`` processes are printed, with the load average.
+given its bytecode first, as ``./scripts/bootstrap`` gives this one: ``compare.prepare_tree``).
+CPU seconds are the figure to compare on a shared machine (wall seconds grow with the
+load); medians and minimums of ``--runs`` processes are printed, with the load average.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import compare  # benchmarks/compare.py (this folder is on sys.path): prepare_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +59,8 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, help="run the sqlstream of this source tree")
     args = ap.parse_args()
     tree = (args.tree or ROOT).resolve()
+    if args.tree is not None:
+        compare.prepare_tree(tree)
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "one_row.sql"
         script.write_text(ONE_ROW)
