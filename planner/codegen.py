@@ -69,11 +69,6 @@ _FIRST_YEAR = {
 }
 
 
-def quote(name: str) -> str:
-    """A column name as a DuckDB identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def to_duckdb(node: exp.Expr, lookup: Lookup) -> str:
     """DuckDB SQL for a bound expression whose columns are fields of the input (a plain
     one written without loading sqlglot's DuckDB generator: ``plain_duckdb``)."""

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from planner.codegen import quote
 from planner.physical import (
     MAIN_OUTPUT,
     CalcSpec,
@@ -29,6 +28,7 @@ from planner.physical import (
     WatermarkSpec,
     WindowAggregateSpec,
 )
+from planner.plain_duckdb import quote
 
 
 def hashed_by(nodes: Sequence[Node], node: Node) -> tuple[str, ...] | None:

@@ -31,6 +31,11 @@ _BINARY: dict[type[exp.Expr], str] = {
 _UNITS = frozenset({"SECOND", "MINUTE", "HOUR", "DAY", "MONTH", "YEAR"})
 
 
+def quote(name: str) -> str:
+    """A column name as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def sql(node: exp.Expr) -> str | None:
     """``node.sql(dialect="duckdb")`` when ``node`` is made of plain nodes only, else None."""
     kind = type(node)
@@ -44,7 +49,7 @@ def sql(node: exp.Expr) -> str | None:
         name = node.this
         if _extra(node, "this") or type(name) is not exp.Identifier or not name.quoted:
             return None
-        return '"' + name.this.replace('"', '""') + '"'
+        return quote(name.this)
     if kind is exp.Literal:
         if _extra(node, "this", "is_string") or not isinstance(node.this, str):
             return None

@@ -16,7 +16,6 @@ from catalog.connectors import ChangelogMode, Guarantee, configure_table, table_
 from catalog.options import parse_int
 from catalog.table import TableDef
 from catalog.types import parse_type
-from planner.codegen import quote
 from planner.errors import PlanError
 from planner.physical import (
     CalcSpec,
@@ -29,6 +28,7 @@ from planner.physical import (
     UnionSpec,
 )
 from planner.physical_planner import delivery_guarantee, exactly_once_mode
+from planner.plain_duckdb import quote
 
 
 def _check_columns(table: TableDef, fields: tuple[Field, ...], what: str) -> tuple[Field, ...]:

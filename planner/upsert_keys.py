@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from planner.codegen import quote
 from planner.physical import (
     CalcSpec,
     ChangelogNormalizeSpec,
@@ -40,6 +39,7 @@ from planner.physical import (
     WatermarkSpec,
     WindowAggregateSpec,
 )
+from planner.plain_duckdb import quote
 
 Key = tuple[str, ...]
 
